@@ -191,4 +191,8 @@ impl Forward for Golden {
     fn argmax(&self, _logits: &[f32]) -> u32 {
         self.argmax_q16()
     }
+
+    fn seq_len(&self) -> Option<usize> {
+        Some(self.model.config.seq_len)
+    }
 }

@@ -1,0 +1,400 @@
+//! Hand-written leaf blocks: a native `update()` for fast simulation plus a
+//! `Verilog::Custom` body, the way rust-hdl's own DFF and RAM are written.
+//!
+//! Each carries two descriptions of the same logic, so each is co-simulated against its
+//! emitted Verilog (tests in `tests/leaf_cosim.rs`). Keep them few and small.
+//!
+//! - [`DotAcc`]: L signed int8 × int16 products summed and accumulated (40 bits).
+//! - [`RowFinish`]: `y = sat32(round(acc * mant * 2^k))`, the rescale after a row.
+//! - [`LaneRom`]: L lanes of int8 read together, synchronous read, depth set at run time.
+//! - [`ScaleRom`]: one (mant, exp) row scale per row, synchronous read.
+
+use rust_hdl::prelude::*;
+
+/// Read a `Signed<N>` (N <= 64) as i64 without going through big integers.
+#[inline]
+pub fn s2i<const N: usize>(v: Signed<N>) -> i64 {
+    let u = v.inner().to_u64();
+    if N == 64 {
+        u as i64
+    } else {
+        let shift = 64 - N as u32;
+        ((u << shift) as i64) >> shift
+    }
+}
+
+/// Build a `Signed<N>` (N <= 64) from the low N bits of `v` (two's complement wrap).
+#[inline]
+pub fn i2s<const N: usize>(v: i64) -> Signed<N> {
+    let mask = if N == 64 { u64::MAX } else { (1u64 << N) - 1 };
+    signed_cast(Bits::<N>::from((v as u64) & mask))
+}
+
+/// Build `Bits<N>` (N <= 64) from the low N bits of `v`.
+#[inline]
+pub fn u2b<const N: usize>(v: u64) -> Bits<N> {
+    let mask = if N == 64 { u64::MAX } else { (1u64 << N) - 1 };
+    Bits::<N>::from(v & mask)
+}
+
+/// Pipeline latency of [`DotAcc`]: inputs presented in cycle c are in `acc` from cycle c+2.
+pub const DOT_LATENCY: usize = 2;
+
+/// L-lane multiply-accumulate.
+///
+/// Timing: in a cycle with `en` high the L products `w[i] * x[i]` are registered
+/// (stage 1, with `first`); one cycle later the stage-1 sum is added to the
+/// accumulator (or replaces it when `first` was high). So `acc` shows the effect of a
+/// beat [`DOT_LATENCY`] cycles after the beat was presented. The accumulator is 40 bits:
+/// enough for any row of up to 2^17 int8 × int16 products, so it never overflows.
+#[derive(LogicBlock)]
+pub struct DotAcc<const L: usize> {
+    pub clock: Signal<In, Clock>,
+    pub en: Signal<In, Bit>,
+    pub first: Signal<In, Bit>,
+    pub w: [Signal<In, Signed<8>>; L],
+    pub x: [Signal<In, Signed<16>>; L],
+    pub acc: Signal<Out, Signed<40>>,
+    _s1_sum: i64,
+    _s1_en: bool,
+    _s1_first: bool,
+    _acc: i64,
+}
+
+impl<const L: usize> Default for DotAcc<L> {
+    fn default() -> Self {
+        Self {
+            clock: Default::default(),
+            en: Default::default(),
+            first: Default::default(),
+            w: array_init::array_init(|_| Default::default()),
+            x: array_init::array_init(|_| Default::default()),
+            acc: Signal::new_with_default(Signed::default()),
+            _s1_sum: 0,
+            _s1_en: false,
+            _s1_first: false,
+            _acc: 0,
+        }
+    }
+}
+
+const ACC_MASK: i64 = (1i64 << 40) - 1;
+
+#[inline]
+fn wrap40(v: i64) -> i64 {
+    ((v & ACC_MASK) << 24) >> 24
+}
+
+impl<const L: usize> Logic for DotAcc<L> {
+    fn update(&mut self) {
+        if self.clock.pos_edge() {
+            if self._s1_en {
+                let base = if self._s1_first { 0 } else { self._acc };
+                self._acc = wrap40(base + self._s1_sum);
+                self.acc.next = i2s::<40>(self._acc);
+            }
+            self._s1_en = self.en.val();
+            if self._s1_en {
+                self._s1_first = self.first.val();
+                let mut s = 0i64;
+                for i in 0..L {
+                    s += s2i(self.w[i].val()) * s2i(self.x[i].val());
+                }
+                self._s1_sum = s;
+            }
+        }
+    }
+    fn connect(&mut self) {
+        self.acc.connect();
+    }
+    fn hdl(&self) -> Verilog {
+        // Balanced adder tree over registered products.
+        fn tree(terms: &[String]) -> String {
+            match terms.len() {
+                1 => terms[0].clone(),
+                n => format!("({} + {})", tree(&terms[..n / 2]), tree(&terms[n / 2..])),
+            }
+        }
+        let mut s = String::new();
+        for i in 0..L {
+            s += &format!("reg signed [23:0] p{i};\n");
+        }
+        let terms: Vec<String> = (0..L).map(|i| format!("{{{{16{{p{i}[23]}}}}, p{i}}}")).collect();
+        s += "reg s1_en;\nreg s1_first;\n";
+        s += &format!("wire signed [39:0] s1_sum = {};\n", tree(&terms));
+        s += "initial begin\n   acc = 40'sd0;\n   s1_en = 1'b0;\n   s1_first = 1'b0;\n";
+        for i in 0..L {
+            s += &format!("   p{i} = 24'sd0;\n");
+        }
+        s += "end\n\nalways @(posedge clock) begin\n";
+        s += "   if (s1_en) acc <= s1_first ? s1_sum : (acc + s1_sum);\n";
+        s += "   s1_en <= en;\n   if (en) begin\n      s1_first <= first;\n";
+        for i in 0..L {
+            s += &format!("      p{i} <= w${i} * x${i};\n");
+        }
+        s += "   end\nend\n";
+        Verilog::Custom(s)
+    }
+}
+
+/// Row rescale: `y = sat32(shift_round(acc * mant, k))` (see
+/// `llamahdl_golden::numerics::finish_row`), registered: `y` holds the result from the
+/// cycle after `en`. `k = exp + shift` (row exponent plus the input block shift).
+#[derive(LogicBlock)]
+pub struct RowFinish {
+    pub clock: Signal<In, Clock>,
+    pub en: Signal<In, Bit>,
+    pub acc: Signal<In, Signed<40>>,
+    pub mant: Signal<In, Bits<8>>,
+    /// Row scale exponent.
+    pub exp: Signal<In, Signed<8>>,
+    /// Block shift of the input vector (0..=17).
+    pub shift: Signal<In, Bits<5>>,
+    pub y: Signal<Out, Signed<32>>,
+}
+
+impl Default for RowFinish {
+    fn default() -> Self {
+        Self {
+            clock: Default::default(),
+            en: Default::default(),
+            acc: Default::default(),
+            mant: Default::default(),
+            exp: Default::default(),
+            shift: Default::default(),
+            y: Signal::new_with_default(Signed::default()),
+        }
+    }
+}
+
+impl Logic for RowFinish {
+    fn update(&mut self) {
+        if self.clock.pos_edge() && self.en.val() {
+            let acc = s2i(self.acc.val());
+            let mant = self.mant.val().to_u64() as i64;
+            let k = s2i(self.exp.val()) as i32 + self.shift.val().to_u64() as i32;
+            let v = llamahdl_golden::numerics::shift_round(acc * mant, k);
+            self.y.next = i2s::<32>(llamahdl_golden::numerics::sat32(v) as i64);
+        }
+    }
+    fn connect(&mut self) {
+        self.y.connect();
+    }
+    fn hdl(&self) -> Verilog {
+        Verilog::Custom(
+            "\
+localparam signed [95:0] MAX32 = 96'sd2147483647;
+localparam signed [95:0] MIN32 = -96'sd2147483648;
+wire signed [48:0] prod = acc * $signed({1'b0, mant});
+wire signed [95:0] p96 = {{47{prod[48]}}, prod};
+wire signed [9:0] k = {{2{exp[7]}}, exp} + $signed({5'd0, shift});
+wire signed [9:0] nk = -k;
+reg signed [95:0] wide;
+always @(*) begin
+   if (!k[9]) begin
+      if (k > 10'sd40)
+         wide = (prod == 49'sd0) ? 96'sd0 : (prod[48] ? MIN32 - 96'sd1 : MAX32 + 96'sd1);
+      else
+         wide = p96 <<< k[5:0];
+   end else begin
+      if (nk > 10'sd62)
+         wide = 96'sd0;
+      else
+         wide = (p96 + (96'sd1 <<< (nk[5:0] - 6'd1))) >>> nk[5:0];
+   end
+end
+initial y = 32'sd0;
+always @(posedge clock) begin
+   if (en) y <= (wide > MAX32) ? MAX32[31:0] : ((wide < MIN32) ? MIN32[31:0] : wide[31:0]);
+end
+"
+            .into(),
+        )
+    }
+}
+
+/// L lanes of int8 weights, one word of L values per address, synchronous read
+/// (`data` shows `mem[addr]` from the cycle after `addr`). Depth is the length of the
+/// contents given at construction (addresses past it read 0); the Verilog initialises
+/// the memory inline so synthesis keeps the contents (block RAM on ECP5).
+#[derive(LogicBlock)]
+pub struct LaneRom<const L: usize> {
+    pub clock: Signal<In, Clock>,
+    pub addr: Signal<In, Bits<16>>,
+    pub data: [Signal<Out, Signed<8>>; L],
+    _mem: Vec<[i8; L]>,
+}
+
+impl<const L: usize> LaneRom<L> {
+    pub fn new(contents: Vec<[i8; L]>) -> Self {
+        assert!(!contents.is_empty() && contents.len() <= 1 << 16, "LaneRom depth");
+        Self {
+            clock: Default::default(),
+            addr: Default::default(),
+            data: array_init::array_init(|_| Signal::new_with_default(Signed::default())),
+            _mem: contents,
+        }
+    }
+    pub fn depth(&self) -> usize {
+        self._mem.len()
+    }
+}
+
+impl<const L: usize> Logic for LaneRom<L> {
+    fn update(&mut self) {
+        if self.clock.pos_edge() {
+            let a = self.addr.val().index();
+            let word = self._mem.get(a).copied().unwrap_or([0; L]);
+            for i in 0..L {
+                self.data[i].next = i2s::<8>(word[i] as i64);
+            }
+        }
+    }
+    fn connect(&mut self) {
+        for d in &mut self.data {
+            d.connect();
+        }
+    }
+    fn hdl(&self) -> Verilog {
+        let depth = self._mem.len();
+        let mut s = format!("reg [{}:0] mem [0:{}];\ninitial begin\n", 8 * L - 1, depth - 1);
+        for (a, word) in self._mem.iter().enumerate() {
+            let hex: String = word.iter().rev().map(|v| format!("{:02x}", *v as u8)).collect();
+            s += &format!("   mem[{a}] = {}'h{hex};\n", 8 * L);
+        }
+        s += "end\n";
+        s += &format!("reg [{}:0] word;\ninitial word = 0;\n", 8 * L - 1);
+        s += &format!(
+            "always @(posedge clock) begin\n   word <= (addr < 16'd{depth}) ? mem[addr] : {}'d0;\nend\n",
+            8 * L
+        );
+        for i in 0..L {
+            s += &format!("always @(*) data${i} = word[{}:{}];\n", 8 * i + 7, 8 * i);
+        }
+        Verilog::Custom(s)
+    }
+}
+
+/// Row scales: `(mant, exp)` per row, synchronous read like [`LaneRom`].
+#[derive(LogicBlock)]
+pub struct ScaleRom {
+    pub clock: Signal<In, Clock>,
+    pub addr: Signal<In, Bits<16>>,
+    pub mant: Signal<Out, Bits<8>>,
+    pub exp: Signal<Out, Signed<8>>,
+    _mem: Vec<(u8, i8)>,
+}
+
+impl ScaleRom {
+    pub fn new(contents: Vec<(u8, i8)>) -> Self {
+        assert!(!contents.is_empty() && contents.len() <= 1 << 16, "ScaleRom depth");
+        Self {
+            clock: Default::default(),
+            addr: Default::default(),
+            mant: Signal::new_with_default(Bits::default()),
+            exp: Signal::new_with_default(Signed::default()),
+            _mem: contents,
+        }
+    }
+}
+
+impl Logic for ScaleRom {
+    fn update(&mut self) {
+        if self.clock.pos_edge() {
+            let (m, e) = self._mem.get(self.addr.val().index()).copied().unwrap_or((0, 0));
+            self.mant.next = u2b::<8>(m as u64);
+            self.exp.next = i2s::<8>(e as i64);
+        }
+    }
+    fn connect(&mut self) {
+        self.mant.connect();
+        self.exp.connect();
+    }
+    fn hdl(&self) -> Verilog {
+        let depth = self._mem.len();
+        let mut s = format!("reg [15:0] mem [0:{}];\ninitial begin\n", depth - 1);
+        for (a, (m, e)) in self._mem.iter().enumerate() {
+            s += &format!("   mem[{a}] = 16'h{:02x}{:02x};\n", m, *e as u8);
+        }
+        s += "end\nreg [15:0] word;\ninitial word = 0;\n";
+        s += &format!(
+            "always @(posedge clock) begin\n   word <= (addr < 16'd{depth}) ? mem[addr] : 16'd0;\nend\n"
+        );
+        s += "always @(*) mant = word[15:8];\nalways @(*) exp = word[7:0];\n";
+        Verilog::Custom(s)
+    }
+}
+
+/// L lanes of `Signed<W>` (W <= 64) in one memory: one write port, one synchronous read
+/// port (`rdata` shows `mem[raddr]` from the cycle after `raddr`; a write and a read of
+/// the same address in one cycle read the old word). Depth is set at construction;
+/// writes past it are dropped and reads past it give 0.
+#[derive(LogicBlock)]
+pub struct LaneRam<const L: usize, const W: usize> {
+    pub clock: Signal<In, Clock>,
+    pub we: Signal<In, Bit>,
+    pub waddr: Signal<In, Bits<16>>,
+    pub wdata: [Signal<In, Signed<W>>; L],
+    pub raddr: Signal<In, Bits<16>>,
+    pub rdata: [Signal<Out, Signed<W>>; L],
+    _mem: Vec<[i64; L]>,
+}
+
+impl<const L: usize, const W: usize> LaneRam<L, W> {
+    pub fn new(depth: usize) -> Self {
+        assert!(depth > 0 && depth <= 1 << 16, "LaneRam depth");
+        Self {
+            clock: Default::default(),
+            we: Default::default(),
+            waddr: Default::default(),
+            wdata: array_init::array_init(|_| Default::default()),
+            raddr: Default::default(),
+            rdata: array_init::array_init(|_| Signal::new_with_default(Signed::default())),
+            _mem: vec![[0; L]; depth],
+        }
+    }
+    pub fn depth(&self) -> usize {
+        self._mem.len()
+    }
+    /// Contents as seen by the simulation (for introspection in testbenches).
+    pub fn peek(&self, addr: usize) -> [i64; L] {
+        self._mem[addr]
+    }
+}
+
+impl<const L: usize, const W: usize> Logic for LaneRam<L, W> {
+    fn update(&mut self) {
+        if self.clock.pos_edge() {
+            let r = self.raddr.val().index();
+            let word = self._mem.get(r).copied().unwrap_or([0; L]);
+            for i in 0..L {
+                self.rdata[i].next = i2s::<W>(word[i]);
+            }
+            if self.we.val() {
+                let w = self.waddr.val().index();
+                if w < self._mem.len() {
+                    for i in 0..L {
+                        self._mem[w][i] = s2i(self.wdata[i].val());
+                    }
+                }
+            }
+        }
+    }
+    fn connect(&mut self) {
+        for d in &mut self.rdata {
+            d.connect();
+        }
+    }
+    fn hdl(&self) -> Verilog {
+        let depth = self._mem.len();
+        let width = W * L;
+        let mut s = format!("reg [{}:0] mem [0:{}];\n", width - 1, depth - 1);
+        s += &format!("reg [{}:0] word;\ninteger i;\ninitial begin\n   word = 0;\n   for (i = 0; i < {depth}; i = i + 1) mem[i] = 0;\nend\n", width - 1);
+        let cat: Vec<String> = (0..L).rev().map(|i| format!("wdata${i}")).collect();
+        s += &format!("always @(posedge clock) begin\n   word <= (raddr < 16'd{depth}) ? mem[raddr] : {width}'d0;\n   if (we && (waddr < 16'd{depth})) mem[waddr] <= {{{}}};\nend\n", cat.join(", "));
+        for i in 0..L {
+            s += &format!("always @(*) rdata${i} = word[{}:{}];\n", W * i + W - 1, W * i);
+        }
+        Verilog::Custom(s)
+    }
+}
