@@ -119,7 +119,9 @@ impl<const L: usize> Logic for DotAcc<L> {
         for i in 0..L {
             s += &format!("reg signed [23:0] p{i};\n");
         }
-        let terms: Vec<String> = (0..L).map(|i| format!("{{{{16{{p{i}[23]}}}}, p{i}}}")).collect();
+        let terms: Vec<String> = (0..L)
+            .map(|i| format!("{{{{16{{p{i}[23]}}}}, p{i}}}"))
+            .collect();
         s += "reg s1_en;\nreg s1_first;\n";
         s += &format!("wire signed [39:0] s1_sum = {};\n", tree(&terms));
         s += "initial begin\n   acc = 40'sd0;\n   s1_en = 1'b0;\n   s1_first = 1'b0;\n";
@@ -227,7 +229,10 @@ pub struct LaneRom<const L: usize> {
 
 impl<const L: usize> LaneRom<L> {
     pub fn new(contents: Vec<[i8; L]>) -> Self {
-        assert!(!contents.is_empty() && contents.len() <= 1 << 16, "LaneRom depth");
+        assert!(
+            !contents.is_empty() && contents.len() <= 1 << 16,
+            "LaneRom depth"
+        );
         Self {
             clock: Default::default(),
             addr: Default::default(),
@@ -257,9 +262,17 @@ impl<const L: usize> Logic for LaneRom<L> {
     }
     fn hdl(&self) -> Verilog {
         let depth = self._mem.len();
-        let mut s = format!("reg [{}:0] mem [0:{}];\ninitial begin\n", 8 * L - 1, depth - 1);
+        let mut s = format!(
+            "reg [{}:0] mem [0:{}];\ninitial begin\n",
+            8 * L - 1,
+            depth - 1
+        );
         for (a, word) in self._mem.iter().enumerate() {
-            let hex: String = word.iter().rev().map(|v| format!("{:02x}", *v as u8)).collect();
+            let hex: String = word
+                .iter()
+                .rev()
+                .map(|v| format!("{:02x}", *v as u8))
+                .collect();
             s += &format!("   mem[{a}] = {}'h{hex};\n", 8 * L);
         }
         s += "end\n";
@@ -287,7 +300,10 @@ pub struct ScaleRom {
 
 impl ScaleRom {
     pub fn new(contents: Vec<(u8, i8)>) -> Self {
-        assert!(!contents.is_empty() && contents.len() <= 1 << 16, "ScaleRom depth");
+        assert!(
+            !contents.is_empty() && contents.len() <= 1 << 16,
+            "ScaleRom depth"
+        );
         Self {
             clock: Default::default(),
             addr: Default::default(),
@@ -301,7 +317,11 @@ impl ScaleRom {
 impl Logic for ScaleRom {
     fn update(&mut self) {
         if self.clock.pos_edge() {
-            let (m, e) = self._mem.get(self.addr.val().index()).copied().unwrap_or((0, 0));
+            let (m, e) = self
+                ._mem
+                .get(self.addr.val().index())
+                .copied()
+                .unwrap_or((0, 0));
             self.mant.next = u2b::<8>(m as u64);
             self.exp.next = i2s::<8>(e as i64);
         }
@@ -393,7 +413,11 @@ impl<const L: usize, const W: usize> Logic for LaneRam<L, W> {
         let cat: Vec<String> = (0..L).rev().map(|i| format!("wdata${i}")).collect();
         s += &format!("always @(posedge clock) begin\n   word <= (raddr < 16'd{depth}) ? mem[raddr] : {width}'d0;\n   if (we && (waddr < 16'd{depth})) mem[waddr] <= {{{}}};\nend\n", cat.join(", "));
         for i in 0..L {
-            s += &format!("always @(*) rdata${i} = word[{}:{}];\n", W * i + W - 1, W * i);
+            s += &format!(
+                "always @(*) rdata${i} = word[{}:{}];\n",
+                W * i + W - 1,
+                W * i
+            );
         }
         Verilog::Custom(s)
     }

@@ -2,9 +2,10 @@
 //! emitted Verilog, and Verilog emission.
 
 pub mod cosim;
+pub mod hierarchy;
 pub mod leaf;
-pub mod qkv_projector;
 pub mod params;
+pub mod qkv_projector;
 pub mod row_addr;
 pub mod sim;
 pub mod weight_buffer;

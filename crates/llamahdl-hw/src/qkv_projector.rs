@@ -178,8 +178,8 @@ impl<const L: usize> Logic for QkvProjector<L> {
     fn update(&mut self) {
         dff_setup!(
             self, clock, running, sel_ram, shift, addr, beat, row, rbase, rrbase, s1_valid,
-            s1_first, s1_last, s1_row, s2_last, s2_row, s2_mant, s2_exp, s3_last, s3_row,
-            s3_mant, s3_exp, s4_last, s4_row
+            s1_first, s1_last, s1_row, s2_last, s2_row, s2_mant, s2_exp, s3_last, s3_row, s3_mant,
+            s3_exp, s4_last, s4_row
         );
         clock!(self, clock, rom, scale_rom, xram, dot, finish);
         // Input vector write port.

@@ -10,8 +10,8 @@ use llamahdl_hw::sim::Driver;
 use llamahdl_model::{synth, Config};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use rust_hdl::prelude::*;
 use rust_hdl::prelude::Block as _;
+use rust_hdl::prelude::*;
 
 /// A behavioural weight buffer answering the projector's read port one cycle later, as
 /// the real buffer does.
@@ -74,7 +74,10 @@ fn project<const L: usize>(
         d.uut.buf_rd_mant.next = u2b::<8>(m as u64);
         d.uut.buf_rd_exp.next = i2s::<8>(e as i64);
         d.settle();
-        pending = (d.uut.buf_rd_addr.val().index(), d.uut.buf_rd_row.val().index());
+        pending = (
+            d.uut.buf_rd_addr.val().index(),
+            d.uut.buf_rd_row.val().index(),
+        );
         if d.uut.out_valid.val() {
             let row = d.uut.out_row.val().index();
             assert!(out[row].is_none(), "row {row} produced twice");
@@ -95,7 +98,10 @@ fn project<const L: usize>(
 }
 
 fn buf_of<const L: usize>(m: &QMatrix) -> BufModel<L> {
-    BufModel { words: rom_words::<L>(&[m]), scales: rom_scales(&[m]) }
+    BufModel {
+        words: rom_words::<L>(&[m]),
+        scales: rom_scales(&[m]),
+    }
 }
 
 fn check_shape<const L: usize>(cfg: &Config, seed: u64) {
@@ -117,7 +123,10 @@ fn check_shape<const L: usize>(cfg: &Config, seed: u64) {
         let same_buf = buf_of::<L>(&qm.layers[layer].wqkv);
         let other_buf = buf_of::<L>(&other.layers[layer].wqkv);
         let (rom_out, done_rom) = project(&mut d, &other_buf, &x, false, layer, rows, beats);
-        assert_eq!(rom_out, want, "use_ram=0, layer {layer}: differs from the golden model");
+        assert_eq!(
+            rom_out, want,
+            "use_ram=0, layer {layer}: differs from the golden model"
+        );
         assert_eq!(done_rom, rows * beats + LATENCY - 1, "schedule");
         // B: use-RAM high with the same weights in the buffer: identical outputs.
         let (ram_same, done_ram) = project(&mut d, &same_buf, &x, true, layer, rows, beats);
@@ -125,8 +134,14 @@ fn check_shape<const L: usize>(cfg: &Config, seed: u64) {
         assert_eq!(done_ram, done_rom, "the weight source changed the schedule");
         // C: use-RAM high with different weights: the buffer's weights are used.
         let (ram_other, _) = project(&mut d, &other_buf, &x, true, layer, rows, beats);
-        assert_eq!(ram_other, want_other, "use_ram=1 did not compute with the buffer's weights");
-        assert_ne!(ram_other, rom_out, "different weights gave the same outputs");
+        assert_eq!(
+            ram_other, want_other,
+            "use_ram=1 did not compute with the buffer's weights"
+        );
+        assert_ne!(
+            ram_other, rom_out,
+            "different weights gave the same outputs"
+        );
     }
 }
 
@@ -153,25 +168,44 @@ fn projector_stories260k_shape_16_lanes() {
 /// dim not a multiple of the lane count: the last beat is zero-padded.
 #[test]
 fn projector_ragged_last_beat() {
-    let cfg = Config { dim: 24, n_heads: 4, n_kv_heads: 2, ..Config::TINY };
+    let cfg = Config {
+        dim: 24,
+        n_heads: 4,
+        n_kv_heads: 2,
+        ..Config::TINY
+    };
     check_shape::<16>(&cfg, 5);
 }
 
 /// The real checkpoint's weights, when available.
 #[test]
 fn projector_real_stories260k_bit_exact() {
-    let Some(ck) = llamahdl_model::testutil::stories260k() else { return };
+    let Some(ck) = llamahdl_model::testutil::stories260k() else {
+        return;
+    };
     let qm = QuantModel::quantise(&ck, ScaleMode::Mant8);
     let cfg = qm.config;
     let layers: Vec<&QMatrix> = qm.layers.iter().map(|l| &l.wqkv).collect();
-    let mut d = Driver::new(QkvProjector::<64>::new(cfg.qkv_rows(), cfg.dim, &layers), |u, c| {
-        u.clock.next = c.into()
-    });
+    let mut d = Driver::new(
+        QkvProjector::<64>::new(cfg.qkv_rows(), cfg.dim, &layers),
+        |u, c| u.clock.next = c.into(),
+    );
     let mut rng = ChaCha8Rng::seed_from_u64(9);
-    let none = BufModel::<64> { words: vec![], scales: vec![] };
+    let none = BufModel::<64> {
+        words: vec![],
+        scales: vec![],
+    };
     for layer in 0..cfg.n_layers {
         let xb = random_x(&mut rng, cfg.dim);
-        let (out, _) = project(&mut d, &none, &to_block16(&xb), false, layer, cfg.qkv_rows(), 1);
+        let (out, _) = project(
+            &mut d,
+            &none,
+            &to_block16(&xb),
+            false,
+            layer,
+            cfg.qkv_rows(),
+            1,
+        );
         assert_eq!(out, qm.layers[layer].wqkv.matvec(&xb), "layer {layer}");
     }
 }
