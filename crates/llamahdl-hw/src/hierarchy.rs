@@ -21,7 +21,8 @@
 //!   which also clears the weight buffer (`layer_changed` pulses).
 //! - Outputs: `qkv_valid`, `qkv_row`, `qkv_data` (Q16.16) per projected row, `done`,
 //!   `busy`, `waiting`, `fully_loaded`, `layer`, and the loader's position outputs for
-//!   introspection (`ld_row`, `ld_matrix`, `ld_head`, `ld_row_index`, `ld_wr_en`).
+//!   introspection (`ld_wr_en`, `ld_beat`, `ld_row`, `ld_matrix`, `ld_head`, `ld_row_index`,
+//!   `ld_addr`, `ld_last_beat`, `ld_load_done`).
 //!
 //! ## Timing
 //! A start issued in cycle t (or when the buffer becomes fully loaded) reaches the
@@ -228,6 +229,9 @@ pub struct LayerStack<const L: usize> {
     last_layer: Constant<Bits<8>>,
     rom_stride: Constant<Bits<16>>,
     row_stride: Constant<Bits<16>>,
+    zero8: Constant<Bits<8>>,
+    one8: Constant<Bits<8>>,
+    zero16: Constant<Bits<16>>,
     body: TransformerLayer<L>,
 }
 
@@ -264,6 +268,9 @@ impl<const L: usize> LayerStack<L> {
             last_layer: Constant::new(((n_layers - 1) as u64).into()),
             rom_stride: Constant::new(((qkv_rows * beats) as u64).into()),
             row_stride: Constant::new((qkv_rows as u64).into()),
+            zero8: Constant::new(0u64.into()),
+            one8: Constant::new(1u64.into()),
+            zero16: Constant::new(0u64.into()),
             body,
         }
     }
@@ -298,11 +305,11 @@ impl<const L: usize> Logic for LayerStack<L> {
         if self.next_layer.val() & !self.body.busy.val() {
             self.changed.d.next = true;
             if self.layer_reg.q.val() == self.last_layer.val() {
-                self.layer_reg.d.next = 0.into();
-                self.rom_base.d.next = 0.into();
-                self.rom_row_base.d.next = 0.into();
+                self.layer_reg.d.next = self.zero8.val();
+                self.rom_base.d.next = self.zero16.val();
+                self.rom_row_base.d.next = self.zero16.val();
             } else {
-                self.layer_reg.d.next = self.layer_reg.q.val() + 1;
+                self.layer_reg.d.next = self.layer_reg.q.val() + self.one8.val();
                 self.rom_base.d.next = self.rom_base.q.val() + self.rom_stride.val();
                 self.rom_row_base.d.next = self.rom_row_base.q.val() + self.row_stride.val();
             }
@@ -315,7 +322,7 @@ impl<const L: usize> Logic for LayerStack<L> {
 /// The decoder top: the QKV weight loader (row address generator + weight buffer) and the
 /// layer stack. See the [module docs](self) for the interface.
 #[derive(LogicBlock)]
-pub struct Decoder<const L: usize, const AW: usize, const RW: usize> {
+pub struct Decoder<const L: usize> {
     pub clock: Signal<In, Clock>,
     pub w_valid: Signal<In, Bit>,
     pub w_data: [Signal<In, Signed<8>>; L],
@@ -343,13 +350,16 @@ pub struct Decoder<const L: usize, const AW: usize, const RW: usize> {
     pub ld_head: Signal<Out, Bits<HEAD_BITS>>,
     pub ld_row_index: Signal<Out, Bits<ROW_INDEX_BITS>>,
     pub ld_load_done: Signal<Out, Bit>,
+    pub ld_beat: Signal<Out, Bits<BEAT_BITS>>,
+    pub ld_addr: Signal<Out, Bits<ADDR_BITS>>,
+    pub ld_last_beat: Signal<Out, Bit>,
     pending: DFF<Bit>,
     issue: Signal<Local, Bit>,
-    loader: QkvLoader<L, AW, RW>,
+    loader: QkvLoader<L>,
     stack: LayerStack<L>,
 }
 
-impl<const L: usize, const AW: usize, const RW: usize> Decoder<L, AW, RW> {
+impl<const L: usize> Decoder<L> {
     /// The decoder for a quantised model: every layer's Wqkv compiled into the ROM.
     pub fn new(qm: &QuantModel) -> Self {
         let c = qm.config;
@@ -385,6 +395,9 @@ impl<const L: usize, const AW: usize, const RW: usize> Decoder<L, AW, RW> {
             ld_head: Default::default(),
             ld_row_index: Default::default(),
             ld_load_done: Default::default(),
+            ld_beat: Default::default(),
+            ld_addr: Default::default(),
+            ld_last_beat: Default::default(),
             pending: Default::default(),
             issue: Default::default(),
             loader: QkvLoader::new(&c),
@@ -393,7 +406,7 @@ impl<const L: usize, const AW: usize, const RW: usize> Decoder<L, AW, RW> {
     }
 }
 
-impl<const L: usize, const AW: usize, const RW: usize> Logic for Decoder<L, AW, RW> {
+impl<const L: usize> Logic for Decoder<L> {
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(self, clock, pending);
@@ -409,8 +422,8 @@ impl<const L: usize, const AW: usize, const RW: usize> Logic for Decoder<L, AW, 
         self.loader.scale_mant.next = self.w_scale_mant.val();
         self.loader.scale_exp.next = self.w_scale_exp.val();
         // Buffer read port, threaded down to the projector.
-        self.loader.rd_addr.next = bit_cast::<AW, 16>(self.stack.buf_rd_addr.val());
-        self.loader.rd_row.next = bit_cast::<RW, 16>(self.stack.buf_rd_row.val());
+        self.loader.rd_addr.next = self.stack.buf_rd_addr.val();
+        self.loader.rd_row.next = self.stack.buf_rd_row.val();
         self.stack.buf_rd_mant.next = self.loader.rd_scale_mant.val();
         self.stack.buf_rd_exp.next = self.loader.rd_scale_exp.val();
         // Start gating: with use_ram, wait for a fully loaded buffer.
@@ -439,5 +452,8 @@ impl<const L: usize, const AW: usize, const RW: usize> Logic for Decoder<L, AW, 
         self.ld_head.next = self.loader.head.val();
         self.ld_row_index.next = self.loader.row_index.val();
         self.ld_load_done.next = self.loader.load_done.val();
+        self.ld_beat.next = self.loader.beat.val();
+        self.ld_addr.next = self.loader.addr.val();
+        self.ld_last_beat.next = self.loader.last_beat.val();
     }
 }

@@ -37,6 +37,17 @@ pub fn u2b<const N: usize>(v: u64) -> Bits<N> {
     Bits::<N>::from(v & mask)
 }
 
+/// Verilog index expression for a memory of `depth` words addressed by the 16-bit `addr`
+/// (only the bits the depth needs, so no width warnings; callers range-check `addr`).
+fn mem_index(addr: &str, depth: usize) -> String {
+    let bits = usize::BITS - (depth - 1).leading_zeros();
+    if bits == 0 {
+        "0".to_string()
+    } else {
+        format!("{addr}[{}:0]", bits - 1)
+    }
+}
+
 /// Pipeline latency of [`DotAcc`]: inputs presented in cycle c are in `acc` from cycle c+2.
 pub const DOT_LATENCY: usize = 2;
 
@@ -278,7 +289,8 @@ impl<const L: usize> Logic for LaneRom<L> {
         s += "end\n";
         s += &format!("reg [{}:0] word;\ninitial word = 0;\n", 8 * L - 1);
         s += &format!(
-            "always @(posedge clock) begin\n   word <= (addr < 16'd{depth}) ? mem[addr] : {}'d0;\nend\n",
+            "always @(posedge clock) begin\n   word <= (addr < 16'd{depth}) ? mem[{}] : {}'d0;\nend\n",
+            mem_index("addr", depth),
             8 * L
         );
         for i in 0..L {
@@ -338,7 +350,8 @@ impl Logic for ScaleRom {
         }
         s += "end\nreg [15:0] word;\ninitial word = 0;\n";
         s += &format!(
-            "always @(posedge clock) begin\n   word <= (addr < 16'd{depth}) ? mem[addr] : 16'd0;\nend\n"
+            "always @(posedge clock) begin\n   word <= (addr < 16'd{depth}) ? mem[{}] : 16'd0;\nend\n",
+            mem_index("addr", depth)
         );
         s += "always @(*) mant = word[15:8];\nalways @(*) exp = word[7:0];\n";
         Verilog::Custom(s)
@@ -411,7 +424,12 @@ impl<const L: usize, const W: usize> Logic for LaneRam<L, W> {
         let mut s = format!("reg [{}:0] mem [0:{}];\n", width - 1, depth - 1);
         s += &format!("reg [{}:0] word;\ninteger i;\ninitial begin\n   word = 0;\n   for (i = 0; i < {depth}; i = i + 1) mem[i] = 0;\nend\n", width - 1);
         let cat: Vec<String> = (0..L).rev().map(|i| format!("wdata${i}")).collect();
-        s += &format!("always @(posedge clock) begin\n   word <= (raddr < 16'd{depth}) ? mem[raddr] : {width}'d0;\n   if (we && (waddr < 16'd{depth})) mem[waddr] <= {{{}}};\nend\n", cat.join(", "));
+        s += &format!(
+            "always @(posedge clock) begin\n   word <= (raddr < 16'd{depth}) ? mem[{}] : {width}'d0;\n   if (we && (waddr < 16'd{depth})) mem[{}] <= {{{}}};\nend\n",
+            mem_index("raddr", depth),
+            mem_index("waddr", depth),
+            cat.join(", ")
+        );
         for i in 0..L {
             s += &format!(
                 "always @(*) rdata${i} = word[{}:{}];\n",

@@ -8,4 +8,5 @@ pub mod params;
 pub mod qkv_projector;
 pub mod row_addr;
 pub mod sim;
+pub mod verilog;
 pub mod weight_buffer;

@@ -80,6 +80,8 @@ pub struct QkvProjector<const L: usize> {
     rows_m1: Constant<Bits<16>>,
     /// Beats per row minus one.
     beats_m1: Constant<Bits<16>>,
+    zero16: Constant<Bits<16>>,
+    one16: Constant<Bits<16>>,
     rom: LaneRom<L>,
     scale_rom: ScaleRom,
     xram: LaneRam<L, 16>,
@@ -142,6 +144,8 @@ impl<const L: usize> QkvProjector<L> {
             done: Default::default(),
             rows_m1: Constant::new(((qkv_rows - 1) as u64).into()),
             beats_m1: Constant::new(((beats - 1) as u64).into()),
+            zero16: Constant::new(0u64.into()),
+            one16: Constant::new(1u64.into()),
             rom: LaneRom::new(rom_words::<L>(rom_layers)),
             scale_rom: ScaleRom::new(rom_scales(rom_layers)),
             xram: LaneRam::new(beats),
@@ -195,19 +199,19 @@ impl<const L: usize> Logic for QkvProjector<L> {
         self.buf_rd_row.next = self.row.q.val();
         self.xram.raddr.next = self.beat.q.val();
         self.s1_valid.d.next = self.running.q.val();
-        self.s1_first.d.next = self.beat.q.val() == 0;
+        self.s1_first.d.next = self.beat.q.val() == self.zero16.val();
         self.s1_last.d.next = self.running.q.val() & (self.beat.q.val() == self.beats_m1.val());
         self.s1_row.d.next = self.row.q.val();
         if self.running.q.val() {
-            self.addr.d.next = self.addr.q.val() + 1;
+            self.addr.d.next = self.addr.q.val() + self.one16.val();
             if self.beat.q.val() == self.beats_m1.val() {
-                self.beat.d.next = 0.into();
-                self.row.d.next = self.row.q.val() + 1;
+                self.beat.d.next = self.zero16.val();
+                self.row.d.next = self.row.q.val() + self.one16.val();
                 if self.row.q.val() == self.rows_m1.val() {
                     self.running.d.next = false;
                 }
             } else {
-                self.beat.d.next = self.beat.q.val() + 1;
+                self.beat.d.next = self.beat.q.val() + self.one16.val();
             }
         }
         // Start only when the whole pipeline is idle (the sampled shift and weight
@@ -220,9 +224,9 @@ impl<const L: usize> Logic for QkvProjector<L> {
                 | self.s4_last.q.val())
         {
             self.running.d.next = true;
-            self.addr.d.next = 0.into();
-            self.beat.d.next = 0.into();
-            self.row.d.next = 0.into();
+            self.addr.d.next = self.zero16.val();
+            self.beat.d.next = self.zero16.val();
+            self.row.d.next = self.zero16.val();
             self.sel_ram.d.next = self.use_ram.val();
             self.shift.d.next = self.x_shift.val();
             self.rbase.d.next = self.rom_base.val();

@@ -32,16 +32,14 @@ fn stream<const L: usize>(m: &QMatrix) -> Vec<([i8; L], u8, i8)> {
         .collect()
 }
 
-struct Bench<const L: usize, const AW: usize, const RW: usize> {
-    d: Driver<Decoder<L, AW, RW>>,
+struct Bench<const L: usize> {
+    d: Driver<Decoder<L>>,
     cfg: Config,
 }
 
-impl<const L: usize, const AW: usize, const RW: usize> Bench<L, AW, RW> {
+impl<const L: usize> Bench<L> {
     fn new(qm: &QuantModel, trace: bool) -> Self {
-        let d = Driver::new(Decoder::<L, AW, RW>::new(qm), |u, c| {
-            u.clock.next = c.into()
-        });
+        let d = Driver::new(Decoder::<L>::new(qm), |u, c| u.clock.next = c.into());
         let d = if trace { d.with_trace() } else { d };
         Bench { d, cfg: qm.config }
     }
@@ -150,11 +148,11 @@ fn random_xb(rng: &mut ChaCha8Rng, dim: usize) -> Vec<i32> {
     (0..dim).map(|_| rng.gen_range(-200_000..200_000)).collect()
 }
 
-fn scenarios<const L: usize, const AW: usize, const RW: usize>(cfg: &Config, seed: u64) {
+fn scenarios<const L: usize>(cfg: &Config, seed: u64) {
     let qm = quant(cfg, seed);
     let other = quant(cfg, seed + 99);
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut b = Bench::<L, AW, RW>::new(&qm, false);
+    let mut b = Bench::<L>::new(&qm, false);
     let xs: Vec<Vec<i32>> = (0..cfg.n_layers)
         .map(|_| random_xb(&mut rng, cfg.dim))
         .collect();
@@ -202,22 +200,22 @@ fn scenarios<const L: usize, const AW: usize, const RW: usize>(cfg: &Config, see
 
 #[test]
 fn decoder_qkv_tiny_4_lanes() {
-    scenarios::<4, 7, 5>(&Config::TINY, 21);
+    scenarios::<4>(&Config::TINY, 21);
 }
 
 #[test]
 fn decoder_qkv_tiny_16_lanes() {
-    scenarios::<16, 5, 5>(&Config::TINY, 22);
+    scenarios::<16>(&Config::TINY, 22);
 }
 
 #[test]
 fn decoder_qkv_stories260k_shape_64_lanes() {
-    scenarios::<64, 7, 7>(&Config::STORIES260K, 23);
+    scenarios::<64>(&Config::STORIES260K, 23);
 }
 
 #[test]
 fn decoder_qkv_stories260k_shape_16_lanes() {
-    scenarios::<16, 9, 7>(&Config::STORIES260K, 24);
+    scenarios::<16>(&Config::STORIES260K, 24);
 }
 
 /// The emitted Verilog of the whole decoder hierarchy matches the native simulation cycle
@@ -226,11 +224,11 @@ fn decoder_qkv_stories260k_shape_16_lanes() {
 fn decoder_qkv_cosim_tiny() {
     let cfg = Config::TINY;
     let qm = quant(&cfg, 31);
-    let mut fresh = Decoder::<4, 7, 5>::new(&qm);
+    let mut fresh = Decoder::<4>::new(&qm);
     fresh.connect_all();
     let verilog = generate_verilog(&fresh);
     let mut rng = ChaCha8Rng::seed_from_u64(31);
-    let mut b = Bench::<4, 7, 5>::new(&qm, true);
+    let mut b = Bench::<4>::new(&qm, true);
     let xb = random_xb(&mut rng, cfg.dim);
     b.write_x(&to_block16(&xb));
     b.collect(true);
