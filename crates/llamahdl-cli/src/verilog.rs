@@ -1,0 +1,315 @@
+//! `llamahdl verilog`: quantise a model and emit the accelerator's Verilog.
+//!
+//! The files are written into a fresh temporary directory next to the target, which is
+//! renamed over the target only once emission has succeeded: a failed run leaves the
+//! previous output (or its absence) untouched. A marker file ([`MARKER`]) identifies
+//! directories written by this command; an existing non-empty directory without it is
+//! never replaced.
+
+use crate::output::write_stdout;
+use anyhow::{bail, Context};
+use clap::builder::TypedValueParser as _;
+use clap::{ArgGroup, Args, ValueEnum};
+use llamahdl_golden::{QuantModel, ScaleMode};
+use llamahdl_model::{synth, Checkpoint, Config, MODELS_ENV};
+use std::path::{Path, PathBuf};
+
+/// Name of the marker file written into every output directory.
+pub const MARKER: &str = ".llamahdl-rtl";
+
+/// Seed of the synthetic `--config tiny` model.
+pub const TINY_SEED: u64 = 1;
+
+/// Arguments of `llamahdl verilog`.
+#[derive(Args, Debug)]
+#[command(group(ArgGroup::new("model").required(true).args(["config", "checkpoint"])))]
+#[command(
+    after_help = "The output directory is replaced as a whole, and only on success: \
+    the files are written to a temporary directory beside it first. A directory is only \
+    replaced if it is empty or was written by this command (it holds a .llamahdl-rtl file). \
+    The paths of the files written are printed on stdout, one per line."
+)]
+pub struct VerilogArgs {
+    /// A built-in model: `tiny` is a synthetic model of the tiny test shape (seed 1);
+    /// `stories260k` is $LLAMAHDL_MODELS/stories260K.bin (pass --checkpoint otherwise).
+    #[arg(long, value_enum, value_name = "NAME")]
+    pub config: Option<ConfigName>,
+
+    /// llama2.c checkpoint (legacy v0 format) to quantise and emit.
+    #[arg(long, value_name = "FILE")]
+    pub checkpoint: Option<PathBuf>,
+
+    /// Output directory (created, or replaced when it holds an earlier output).
+    #[arg(long, value_name = "DIR", default_value = "rtl_out")]
+    pub out: PathBuf,
+
+    /// Parallel lanes: int8 weights per beat of the weight stream and multiply-accumulates
+    /// per cycle (4, 8, 16, 32 or 64).
+    #[arg(long, value_name = "L", default_value_t = llamahdl_hw::verilog::DEFAULT_LANES as u32,
+          value_parser = clap::builder::PossibleValuesParser::new(["4", "8", "16", "32", "64"])
+              .map(|s| s.parse::<u32>().unwrap()))]
+    pub lanes: u32,
+}
+
+/// The built-in models of `--config`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ConfigName {
+    /// Synthetic weights of `Config::TINY` (dim 16, 4 heads, 2 kv heads), seed 1.
+    Tiny,
+    /// The real stories260K checkpoint from $LLAMAHDL_MODELS.
+    #[value(name = "stories260k")]
+    Stories260k,
+}
+
+/// The model to emit and a description of where it came from.
+fn load_model(args: &VerilogArgs) -> anyhow::Result<(Checkpoint, String)> {
+    if let Some(path) = &args.checkpoint {
+        return Ok((Checkpoint::load(path)?, path.display().to_string()));
+    }
+    match args.config {
+        Some(ConfigName::Tiny) => Ok((
+            synth::try_generate(&Config::TINY, TINY_SEED)?,
+            format!("synthetic tiny model (seed {TINY_SEED})"),
+        )),
+        Some(ConfigName::Stories260k) => {
+            let dir = std::env::var_os(MODELS_ENV)
+                .filter(|v| !v.is_empty())
+                .with_context(|| {
+                    format!(
+                        "--config stories260k reads ${MODELS_ENV}/stories260K.bin, but \
+                         {MODELS_ENV} is not set; set it or pass --checkpoint FILE"
+                    )
+                })?;
+            let path = PathBuf::from(dir).join("stories260K.bin");
+            if !path.exists() {
+                bail!(
+                    "{}: no such file (--config stories260k reads ${MODELS_ENV}/stories260K.bin); \
+                     pass --checkpoint FILE instead",
+                    path.display()
+                );
+            }
+            Ok((Checkpoint::load(&path)?, path.display().to_string()))
+        }
+        None => bail!("pass --config or --checkpoint"),
+    }
+}
+
+/// `llamahdl verilog`.
+pub fn run(args: VerilogArgs) -> anyhow::Result<()> {
+    let target = Target::new(&args.out)?;
+    let (ck, source) = load_model(&args)?;
+    let qm = QuantModel::quantise(&ck, ScaleMode::Mant8);
+    let lanes = args.lanes as usize;
+    let files = target
+        .write(|dir| llamahdl_hw::verilog::emit(&qm, lanes, dir))
+        .with_context(|| format!("emitting Verilog for {source} into {}", args.out.display()))?;
+    let mut listing = String::new();
+    for f in &files {
+        listing.push_str(&f.display().to_string());
+        listing.push('\n');
+    }
+    write_stdout(listing.as_bytes())?;
+    eprintln!(
+        "wrote {} files to {} ({source}, {lanes} lanes)",
+        files.len(),
+        args.out.display()
+    );
+    Ok(())
+}
+
+/// An output directory that is replaced atomically.
+#[derive(Debug)]
+pub struct Target {
+    /// The directory as given.
+    out: PathBuf,
+    /// Its parent (`.` for a bare name).
+    parent: PathBuf,
+    /// Its last component.
+    name: String,
+}
+
+impl Target {
+    /// Check that `out` can be (re)placed: it is a name with a final component, and if it
+    /// exists it is a directory that is empty or holds [`MARKER`].
+    pub fn new(out: &Path) -> anyhow::Result<Target> {
+        let name = match out.file_name() {
+            Some(n) => n.to_string_lossy().into_owned(),
+            None => bail!(
+                "{}: --out must name a directory (it is replaced as a whole)",
+                out.display()
+            ),
+        };
+        let parent = match out.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        match std::fs::symlink_metadata(out) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).with_context(|| format!("{}", out.display())),
+            Ok(m) if !m.is_dir() => bail!(
+                "{}: exists and is not a directory; remove it or choose another --out",
+                out.display()
+            ),
+            Ok(_) => {
+                let mut entries = std::fs::read_dir(out)
+                    .with_context(|| format!("{}: cannot list the directory", out.display()))?;
+                if entries.next().is_some() && !out.join(MARKER).is_file() {
+                    bail!(
+                        "{}: exists, is not empty and was not written by `llamahdl verilog` \
+                         (no {MARKER} file); refusing to replace it: remove it or choose \
+                         another --out",
+                        out.display()
+                    );
+                }
+            }
+        }
+        Ok(Target {
+            out: out.to_path_buf(),
+            parent,
+            name,
+        })
+    }
+
+    /// Run `fill` on a fresh temporary directory beside the target, then put that directory
+    /// in the target's place. Returns the paths `fill` returned, moved under the target.
+    /// On any error the target is left as it was and the temporary directory is removed.
+    pub fn write(
+        &self,
+        fill: impl FnOnce(&Path) -> anyhow::Result<Vec<PathBuf>>,
+    ) -> anyhow::Result<Vec<PathBuf>> {
+        std::fs::create_dir_all(&self.parent)
+            .with_context(|| format!("{}: cannot create the directory", self.parent.display()))?;
+        let tmp = tempfile::Builder::new()
+            .prefix(&format!(".{}.tmp-", self.name))
+            .tempdir_in(&self.parent)
+            .with_context(|| {
+                format!(
+                    "{}: cannot create a temporary directory",
+                    self.parent.display()
+                )
+            })?;
+        let files = fill(tmp.path())?;
+        std::fs::write(
+            tmp.path().join(MARKER),
+            "Written by `llamahdl verilog`; the directory is replaced as a whole on the next \
+             run.\n",
+        )
+        .with_context(|| format!("{}: cannot write {MARKER}", tmp.path().display()))?;
+        let files = files
+            .into_iter()
+            .map(|f| match f.strip_prefix(tmp.path()) {
+                Ok(rel) => self.out.join(rel),
+                Err(_) => f,
+            })
+            .collect();
+
+        // Move the previous output aside, put the new one in place, then delete the old.
+        let old = if self.out.exists() {
+            let aside = tempfile::Builder::new()
+                .prefix(&format!(".{}.old-", self.name))
+                .tempdir_in(&self.parent)
+                .with_context(|| {
+                    format!(
+                        "{}: cannot create a temporary directory",
+                        self.parent.display()
+                    )
+                })?;
+            let old = aside.path().join(&self.name);
+            std::fs::rename(&self.out, &old).with_context(|| {
+                format!(
+                    "{}: cannot move the previous output aside",
+                    self.out.display()
+                )
+            })?;
+            Some((aside, old))
+        } else {
+            None
+        };
+        if let Err(e) = std::fs::rename(tmp.path(), &self.out) {
+            if let Some((_, old)) = &old {
+                let _ = std::fs::rename(old, &self.out);
+            }
+            return Err(e).with_context(|| {
+                format!(
+                    "{}: cannot move the new output into place",
+                    self.out.display()
+                )
+            });
+        }
+        // The temporary directory is now the target: forget it rather than delete it.
+        let _ = tmp.keep();
+        // `old`'s TempDir removes the previous output when dropped here.
+        drop(old);
+        Ok(files)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn listing(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn writes_then_replaces_only_on_success() {
+        let root = tempfile::tempdir().unwrap();
+        let out = root.path().join("sub/rtl");
+        let t = Target::new(&out).unwrap();
+        let files = t
+            .write(|d| {
+                std::fs::write(d.join("a.v"), "module a; endmodule\n")?;
+                Ok(vec![d.join("a.v")])
+            })
+            .unwrap();
+        assert_eq!(files, vec![out.join("a.v")]);
+        assert_eq!(listing(&out), vec![MARKER.to_string(), "a.v".to_string()]);
+
+        // A failing emission leaves the previous output alone and no temporary behind.
+        let t = Target::new(&out).unwrap();
+        let err = t
+            .write(|d| {
+                std::fs::write(d.join("b.v"), "partial")?;
+                bail!("boom")
+            })
+            .unwrap_err();
+        assert_eq!(err.to_string(), "boom");
+        assert_eq!(listing(&out), vec![MARKER.to_string(), "a.v".to_string()]);
+        assert_eq!(listing(&root.path().join("sub")), vec!["rtl".to_string()]);
+
+        // A successful one replaces it whole.
+        let t = Target::new(&out).unwrap();
+        t.write(|d| {
+            std::fs::write(d.join("b.v"), "module b; endmodule\n")?;
+            Ok(vec![d.join("b.v")])
+        })
+        .unwrap();
+        assert_eq!(listing(&out), vec![MARKER.to_string(), "b.v".to_string()]);
+        assert_eq!(listing(&root.path().join("sub")), vec!["rtl".to_string()]);
+    }
+
+    #[test]
+    fn refuses_foreign_directories_and_files() {
+        let root = tempfile::tempdir().unwrap();
+        let foreign = root.path().join("mine");
+        std::fs::create_dir(&foreign).unwrap();
+        std::fs::write(foreign.join("notes.txt"), "keep me").unwrap();
+        let e = Target::new(&foreign).unwrap_err().to_string();
+        assert!(e.contains("refusing to replace"), "{e}");
+        let file = root.path().join("file");
+        std::fs::write(&file, "x").unwrap();
+        let e = Target::new(&file).unwrap_err().to_string();
+        assert!(e.contains("not a directory"), "{e}");
+        // An empty directory is fine.
+        let empty = root.path().join("empty");
+        std::fs::create_dir(&empty).unwrap();
+        Target::new(&empty).unwrap();
+        assert!(Target::new(Path::new("/")).is_err());
+    }
+}
