@@ -5,6 +5,7 @@
 //!   bit-exact integer golden model of the hardware.
 //! - `verilog`: quantise a model and emit the accelerator's Verilog for it.
 //! - `info`: a checkpoint's header, derived shape and parameter count.
+//! - `synth`: a seeded synthetic checkpoint of any shape.
 //!
 //! Errors are printed to stderr as `Error: <file>: <problem>` and exit with status 1
 //! (usage errors exit with 2, as clap does). Nothing is written to stdout, and no output
@@ -13,6 +14,7 @@
 mod info;
 mod output;
 mod run;
+mod synth;
 mod verilog;
 
 use clap::{Parser, Subcommand};
@@ -38,6 +40,8 @@ enum Command {
     Verilog(verilog::VerilogArgs),
     /// Print a checkpoint's header, derived shape and parameter count.
     Info(info::InfoArgs),
+    /// Write a seeded synthetic checkpoint of any shape (for tests and demos).
+    Synth(synth::SynthArgs),
 }
 
 fn main() -> ExitCode {
@@ -46,6 +50,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run::run(args),
         Command::Verilog(args) => verilog::run(args),
         Command::Info(args) => info::run(args),
+        Command::Synth(args) => synth::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -605,3 +605,65 @@ fn verilog_tiny_writes_and_replaces() {
     assert_eq!(left.len(), 1, "temporaries left behind");
 }
 
+/// `synth` writes a loadable checkpoint of the requested shape (here grouped-query with a
+/// separate classifier), and both engines run on it; a bad shape is a clean error.
+#[test]
+fn synth_then_run_both_engines() {
+    let f = Files::new();
+    let ck = f.dir.path().join("s.bin");
+    ok(&[
+        "synth",
+        "--out",
+        s(&ck),
+        "--dim",
+        "48",
+        "--n-heads",
+        "6",
+        "--n-kv-heads",
+        "2",
+        "--hidden-dim",
+        "128",
+        "--n-layers",
+        "3",
+        "--vocab-size",
+        "300",
+        "--seq-len",
+        "64",
+        "--separate-classifier",
+    ]);
+    let info = ok(&["info", "--checkpoint", s(&ck), "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&info).unwrap();
+    assert_eq!(v["config"]["dim"], 48);
+    assert_eq!(v["config"]["shared_classifier"], false);
+    for engine in ["float", "golden"] {
+        let out = ok(&[
+            "run",
+            "--checkpoint",
+            s(&ck),
+            "--steps",
+            "8",
+            "--engine",
+            engine,
+            "--json",
+        ]);
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(
+            v["argmax"].as_array().unwrap().len(),
+            v["ids"].as_array().unwrap().len() - 1
+        );
+    }
+    fails(
+        &[
+            "synth",
+            "--out",
+            s(&f.dir.path().join("bad.bin")),
+            "--dim",
+            "30",
+            "--n-heads",
+            "4",
+        ],
+        1,
+        &["divisible"],
+    );
+    assert!(!f.dir.path().join("bad.bin").exists());
+}

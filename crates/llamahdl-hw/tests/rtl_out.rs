@@ -10,7 +10,9 @@ use std::path::Path;
 
 #[test]
 fn rtl_out_is_up_to_date() {
-    let Some(ck) = llamahdl_model::testutil::stories260k() else { return };
+    let Some(ck) = llamahdl_model::testutil::stories260k() else {
+        return;
+    };
     let qm = QuantModel::quantise(&ck, ScaleMode::Mant8);
     let fresh = generate(&qm, DEFAULT_LANES).expect("emission");
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../rtl_out");
@@ -20,10 +22,17 @@ fn rtl_out_is_up_to_date() {
         .filter(|n| n.ends_with(".v"))
         .collect();
     let expected: BTreeSet<String> = fresh.iter().map(|f| f.file.clone()).collect();
-    assert_eq!(committed, expected, "rtl_out/ has a different set of files: run `make rtl`");
+    assert_eq!(
+        committed, expected,
+        "rtl_out/ has a different set of files: run `make rtl`"
+    );
     for f in &fresh {
         let on_disk = std::fs::read_to_string(dir.join(&f.file)).unwrap();
-        assert!(on_disk == f.text, "rtl_out/{} is stale: run `make rtl`", f.file);
+        assert!(
+            on_disk == f.text,
+            "rtl_out/{} is stale: run `make rtl`",
+            f.file
+        );
     }
 }
 

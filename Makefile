@@ -1,0 +1,65 @@
+# llamahdl: the two commands a new user runs are `make run` and `make test`.
+# Each does its own set-up (tools it needs are installed when missing, if it can).
+
+CARGO      ?= cargo
+# Real model files and llama2.c reference outputs (not part of the project).
+MODELS     ?= $(abspath ../shared/models)
+REFERENCE  ?= $(abspath ../shared/reference)
+BUILD      ?= build
+LLAMAHDL   := target/release/llamahdl
+
+# Tests that need the real model read these; when a folder is missing they print
+# "SKIPPED (not run)" instead of checking anything.
+export LLAMAHDL_MODELS    := $(if $(wildcard $(MODELS)/stories260K.bin),$(MODELS),)
+export LLAMAHDL_REFERENCE := $(if $(wildcard $(REFERENCE)/stories260K),$(REFERENCE),)
+
+.PHONY: run test deps build rtl lint fmt clean
+
+## run: build, make a synthetic model, run it on the float and golden engines, emit its
+##      Verilog; then the real stories260K when $(MODELS) has it.
+run: build
+	@mkdir -p $(BUILD)
+	$(LLAMAHDL) synth --config tiny --seed 1 --out $(BUILD)/tiny.bin
+	$(LLAMAHDL) run --checkpoint $(BUILD)/tiny.bin --prompt-ids "1" --steps 16 --engine float
+	$(LLAMAHDL) run --checkpoint $(BUILD)/tiny.bin --prompt-ids "1" --steps 16 --engine golden
+	$(LLAMAHDL) verilog --config tiny --lanes 4 --out $(BUILD)/rtl_tiny
+ifneq ($(LLAMAHDL_MODELS),)
+	$(LLAMAHDL) run --checkpoint $(MODELS)/stories260K.bin --tokenizer $(MODELS)/tok512.bin \
+		--prompt "Once upon a time" --steps 64 --engine float
+	$(LLAMAHDL) run --checkpoint $(MODELS)/stories260K.bin --tokenizer $(MODELS)/tok512.bin \
+		--prompt "Once upon a time" --steps 64 --engine golden
+else
+	@echo "($(MODELS)/stories260K.bin not found: set MODELS=DIR to also run the real model)"
+endif
+
+## test: install missing simulators, then every test of the workspace.
+test: deps
+	$(CARGO) test --workspace --release
+	$(CARGO) fmt --all -- --check
+
+## deps: Icarus Verilog and Verilator (co-simulation and lint tests need them).
+deps:
+	@if ! command -v iverilog >/dev/null || ! command -v verilator >/dev/null; then \
+		echo "installing iverilog and verilator"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq iverilog verilator; \
+	fi
+	@iverilog -V 2>/dev/null | head -1; verilator --version
+
+build:
+	$(CARGO) build --release -p llamahdl-cli
+
+## rtl: regenerate rtl_out/ (the stories260K design) from the real checkpoint.
+rtl: build
+	@test -n "$(LLAMAHDL_MODELS)" || (echo "rtl needs $(MODELS)/stories260K.bin (set MODELS=DIR)"; exit 1)
+	$(LLAMAHDL) verilog --checkpoint $(MODELS)/stories260K.bin --out rtl_out
+
+lint: deps
+	$(CARGO) test --release -p llamahdl-hw --test lint --test rtl_out
+
+fmt:
+	$(CARGO) fmt --all
+
+clean:
+	$(CARGO) clean
+	rm -rf $(BUILD)
