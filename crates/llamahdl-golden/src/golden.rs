@@ -6,8 +6,8 @@
 //! 2. Per layer: `xb = rmsnorm(x)`; `[q; k; v] = Wqkv · block16(xb)`; RoPE on q and k
 //!    (table in Q1.16); k and v stored in the cache as 11-bit blocks (one shift per head);
 //!    per query head: `score_t = q·k_t` (16-bit q block times 11-bit k mantissas),
-//!    softmax with table exp and reciprocal, `out = Σ p_t v_t` with each `p_t` aligned
-//!    to the largest v shift; `x += Wo · out`; `xb = rmsnorm(x)`;
+//!    `e_t = exp(score_t − max)` from a table, `acc = Σ e_t v_t` with each `e_t` aligned to
+//!    the largest v shift, then `out = acc / Σ e_t` (table reciprocal); `x += Wo · out`; `xb = rmsnorm(x)`;
 //!    `x += W2 · (silu(W1 xb) * (W3 xb))`.
 //! 3. `logits = Wcls · rmsnorm(x)` (Q16.16), greedy = first maximum.
 
@@ -142,21 +142,24 @@ impl Golden {
                         sat32(shift_round(dot, qb.shift + cache.k_shift[e] as i32 - 16))
                     })
                     .collect();
-                let p = numerics::softmax(&scores);
+                let e = numerics::softmax_exp(&scores);
                 let smax = (0..=pos)
                     .map(|t| cache.v_shift[t * nkv + kh] as i32)
                     .max()
                     .unwrap_or(0);
                 let mut acc = vec![0i64; hd];
-                for (t, &pt) in p.iter().enumerate() {
-                    let e = t * nkv + kh;
-                    let w = shift_round(pt as i64, cache.v_shift[e] as i32 - smax);
-                    for (a, &vm) in acc.iter_mut().zip(&cache.v[e * hd..(e + 1) * hd]) {
+                let mut z = 0u64;
+                for (t, &et) in e.iter().enumerate() {
+                    let idx = t * nkv + kh;
+                    z += et as u64;
+                    let w = shift_round(et as i64, cache.v_shift[idx] as i32 - smax);
+                    for (a, &vm) in acc.iter_mut().zip(&cache.v[idx * hd..(idx + 1) * hd]) {
                         *a += w * vm as i64;
                     }
                 }
+                let (r, pz) = numerics::recip(z);
                 for (o, a) in att[h * hd..(h + 1) * hd].iter_mut().zip(acc) {
-                    *o = sat32(shift_round(a, smax - 16));
+                    *o = sat32(shift_round(a * r, smax - 16 - pz));
                 }
             }
             let o = layer.wo.matvec(&att);

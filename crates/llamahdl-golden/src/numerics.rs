@@ -18,7 +18,7 @@ pub const BLOCK16_BITS: u32 = 15;
 /// Mantissa bits (sign excluded) of a key/value cache vector (11-bit signed entries).
 pub const KV_MANT_BITS: u32 = 10;
 /// Index bits (after the leading one) of the inverse-square-root table.
-pub const RSQRT_BITS: u32 = 8;
+pub const RSQRT_BITS: u32 = 12;
 /// Index bits of the 2^-f table used by exp.
 pub const EXP2_BITS: u32 = 10;
 /// Index bits (after the leading one) of the reciprocal table used by softmax.
@@ -224,35 +224,49 @@ pub fn rmsnorm(x: &[i32], gm: &[i16], g_exp: i32) -> Vec<i32> {
         .collect()
 }
 
-/// Softmax weights (Q0.16, sum ≈ 65536) of Q16.16 scores.
+/// Unnormalised softmax weights of Q16.16 scores: `e_t ≈ 2^16 · exp(s_t − max)`.
 ///
 /// `d_t = max - s_t`; `u = round(d_t * LOG2E_Q16 / 2^16)` (Q16.16);
-/// `e_t = round(exp2[frac(u) >> (16 - EXP2_BITS)] / 2^int(u))` (0 when int(u) >= 32);
-/// `Z = sum e_t`; `(pz, fz) = normalise(Z)`; `p_t = round(e_t * recip[fz] / 2^pz)`.
-pub fn softmax(scores: &[i32]) -> Vec<u32> {
-    let tb = Tables::get();
-    let mx = scores.iter().copied().max().unwrap_or(0) as i64;
-    let e: Vec<u64> = scores
+/// `e_t = round(exp2[frac(u) >> (16 - EXP2_BITS)] / 2^int(u))` (0 when int(u) >= 32).
+/// The maximum itself gives `exp2[0] > 0`, so the sum is never 0.
+pub fn softmax_exp(scores: &[i32]) -> Vec<u32> {
+    let mx = scores.iter().copied().max().unwrap_or(0);
+    scores
         .iter()
-        .map(|&s| {
-            let d = mx - s as i64;
-            let u = shift_round(d * LOG2E_Q16, -16);
-            let ip = u >> 16;
-            let fr = (u & 0xFFFF) as usize;
-            if ip >= 32 {
-                0
-            } else {
-                let v = tb.exp2[fr >> (16 - EXP2_BITS)] as i64;
-                shift_round(v, -(ip as i32)) as u64
-            }
-        })
-        .collect();
-    let z: u64 = e.iter().sum();
-    // z > 0 always: the maximum itself gives exp2[0] > 0.
-    let (pz, fz) = normalise(z, RECIP_BITS);
-    let r = tb.recip[fz] as i64;
+        .map(|&s| exp_neg(mx as i64 - s as i64))
+        .collect()
+}
+
+/// `round(2^16 · exp(−d / 2^16))` for `d >= 0` (Q16.16), with the table as in [`softmax_exp`].
+#[inline]
+pub fn exp_neg(d: i64) -> u32 {
+    let u = shift_round(d * LOG2E_Q16, -16);
+    let ip = u >> 16;
+    let fr = (u & 0xFFFF) as usize;
+    if ip >= 32 {
+        0
+    } else {
+        let v = Tables::get().exp2[fr >> (16 - EXP2_BITS)] as i64;
+        shift_round(v, -(ip as i32)) as u32
+    }
+}
+
+/// Reciprocal of a positive integer: `(R, p)` with `1/z ≈ R · 2^(−16 − p)`,
+/// `R = recip[f]` where `z = 1.f · 2^p` (10 bits of `f`).
+#[inline]
+pub fn recip(z: u64) -> (i64, i32) {
+    let (p, f) = normalise(z.max(1), RECIP_BITS);
+    (Tables::get().recip[f] as i64, p as i32)
+}
+
+/// Softmax weights (Q0.16, sum ≈ 65536): `p_t = round(e_t · R / 2^p)` with
+/// `(R, p) = recip(Σ e_t)`. (The attention datapath normalises after the weighted sum
+/// instead; this form is for tests and reports.)
+pub fn softmax(scores: &[i32]) -> Vec<u32> {
+    let e = softmax_exp(scores);
+    let (r, pz) = recip(e.iter().map(|&v| v as u64).sum());
     e.iter()
-        .map(|&v| shift_round(v as i64 * r, -(pz as i32)) as u32)
+        .map(|&v| shift_round(v as i64 * r, -pz) as u32)
         .collect()
 }
 
