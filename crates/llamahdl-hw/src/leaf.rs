@@ -440,3 +440,162 @@ impl<const L: usize, const W: usize> Logic for LaneRam<L, W> {
         Verilog::Custom(s)
     }
 }
+
+/// Two products, summed, scaled by 2^k with rounding, saturated to int32, registered:
+/// `y = sat32(round((a1·b1 + a2·b2) · 2^k))` one cycle after `en` (see
+/// `llamahdl_golden::numerics::shift_round`). The general-purpose rescaling multiplier of
+/// the element-wise units (RMSNorm, SiLU, RoPE, embedding, attention output).
+/// Products are exact (80 bits each); `k` in −64..=63.
+#[derive(LogicBlock)]
+pub struct MulShift2 {
+    pub clock: Signal<In, Clock>,
+    pub en: Signal<In, Bit>,
+    pub a1: Signal<In, Signed<48>>,
+    pub b1: Signal<In, Signed<32>>,
+    pub a2: Signal<In, Signed<48>>,
+    pub b2: Signal<In, Signed<32>>,
+    pub k: Signal<In, Signed<8>>,
+    pub y: Signal<Out, Signed<32>>,
+}
+
+impl Default for MulShift2 {
+    fn default() -> Self {
+        Self {
+            clock: Default::default(),
+            en: Default::default(),
+            a1: Default::default(),
+            b1: Default::default(),
+            a2: Default::default(),
+            b2: Default::default(),
+            k: Default::default(),
+            y: Signal::new_with_default(Signed::default()),
+        }
+    }
+}
+
+/// `shift_round` on 128-bit values with a 32-bit saturated result (matches
+/// `numerics::shift_round` followed by `sat32` whenever the golden model's i64 does not
+/// overflow).
+pub fn mul_shift2(a1: i64, b1: i64, a2: i64, b2: i64, k: i32) -> i32 {
+    let p = a1 as i128 * b1 as i128 + a2 as i128 * b2 as i128;
+    let v: i128 = if k >= 0 {
+        if p == 0 {
+            0
+        } else if k >= 64 {
+            if p > 0 {
+                i128::MAX
+            } else {
+                i128::MIN
+            }
+        } else {
+            p.checked_shl(k as u32)
+                .filter(|s| s >> k == p)
+                .unwrap_or(if p > 0 { i128::MAX } else { i128::MIN })
+        }
+    } else {
+        let s = (-k).min(100) as u32;
+        (p + (1i128 << (s - 1))) >> s
+    };
+    v.clamp(i32::MIN as i128, i32::MAX as i128) as i32
+}
+
+impl Logic for MulShift2 {
+    fn update(&mut self) {
+        if self.clock.pos_edge() && self.en.val() {
+            let y = mul_shift2(
+                s2i(self.a1.val()),
+                s2i(self.b1.val()),
+                s2i(self.a2.val()),
+                s2i(self.b2.val()),
+                s2i(self.k.val()) as i32,
+            );
+            self.y.next = i2s::<32>(y as i64);
+        }
+    }
+    fn connect(&mut self) {
+        self.y.connect();
+    }
+    fn hdl(&self) -> Verilog {
+        Verilog::Custom(
+            "\
+localparam signed [159:0] MAX32 = 160'sd2147483647;
+localparam signed [159:0] MIN32 = -160'sd2147483648;
+wire signed [80:0] p = (a1 * b1) + (a2 * b2);
+wire signed [159:0] p160 = {{79{p[80]}}, p};
+wire signed [7:0] nk = -k;
+reg signed [159:0] wide;
+always @(*) begin
+   if (!k[7]) begin
+      if (p == 81'sd0)
+         wide = 160'sd0;
+      else if (k > 8'sd63)
+         wide = p[80] ? MIN32 - 160'sd1 : MAX32 + 160'sd1;
+      else
+         wide = p160 <<< k[5:0];
+   end else begin
+      wide = (p160 + (160'sd1 <<< (nk - 8'sd1))) >>> nk;
+   end
+end
+initial y = 32'sd0;
+always @(posedge clock) begin
+   if (en) y <= (wide > MAX32) ? MAX32[31:0] : ((wide < MIN32) ? MIN32[31:0] : wide[31:0]);
+end
+"
+            .into(),
+        )
+    }
+}
+
+/// A read-only table of `W`-bit values (W <= 64), synchronous read like [`LaneRom`]
+/// (`data` shows `mem[addr]` from the cycle after `addr`; past the end reads 0). Holds
+/// the non-linear function tables (RSQRT, EXP2, RECIP, SIGMOID, RoPE cos/sin).
+#[derive(LogicBlock)]
+pub struct TableRom<const W: usize> {
+    pub clock: Signal<In, Clock>,
+    pub addr: Signal<In, Bits<16>>,
+    pub data: Signal<Out, Bits<W>>,
+    _mem: Vec<u64>,
+}
+
+impl<const W: usize> TableRom<W> {
+    /// `contents` are raw W-bit patterns (two's complement for signed tables).
+    pub fn new(contents: Vec<u64>) -> Self {
+        assert!(
+            !contents.is_empty() && contents.len() <= 1 << 16,
+            "TableRom depth"
+        );
+        let mask = if W == 64 { u64::MAX } else { (1u64 << W) - 1 };
+        Self {
+            clock: Default::default(),
+            addr: Default::default(),
+            data: Signal::new_with_default(Bits::default()),
+            _mem: contents.into_iter().map(|v| v & mask).collect(),
+        }
+    }
+}
+
+impl<const W: usize> Logic for TableRom<W> {
+    fn update(&mut self) {
+        if self.clock.pos_edge() {
+            let v = self._mem.get(self.addr.val().index()).copied().unwrap_or(0);
+            self.data.next = u2b::<W>(v);
+        }
+    }
+    fn connect(&mut self) {
+        self.data.connect();
+    }
+    fn hdl(&self) -> Verilog {
+        let depth = self._mem.len();
+        let digits = W.div_ceil(4);
+        let mut s = format!("reg [{}:0] mem [0:{}];\ninitial begin\n", W - 1, depth - 1);
+        for (a, v) in self._mem.iter().enumerate() {
+            s += &format!("   mem[{a}] = {W}'h{v:0digits$x};\n");
+        }
+        s += "end\n";
+        s += &format!(
+            "initial data = 0;\nalways @(posedge clock) begin\n   data <= (addr < 16'd{depth}) ? mem[{}] : {W}'d0;\nend\n",
+            mem_index("addr", depth)
+        );
+        Verilog::Custom(s)
+    }
+}
