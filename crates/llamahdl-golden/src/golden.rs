@@ -14,16 +14,85 @@
 use crate::numerics::{self, add_q16, mul_q16, sat32, shift_round, to_block16, to_block_kv};
 use crate::quant::QuantModel;
 use llamahdl_model::generate::Forward;
-use llamahdl_model::ModelError;
+use llamahdl_model::{Config, ModelError};
 
 /// One layer's key/value cache: per position, per kv head, `head_dim` mantissas of
 /// `KV_MANT_BITS` bits plus sign and one shift (Q16.16 value ≈ mant << shift).
-#[derive(Clone, Debug, Default)]
-struct KvCache {
-    k: Vec<i32>,
-    k_shift: Vec<u8>,
-    v: Vec<i32>,
-    v_shift: Vec<u8>,
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KvCache {
+    /// Key mantissas, `[pos][kv_head][head_dim]` flattened.
+    pub k: Vec<i32>,
+    /// Key block shifts, `[pos][kv_head]`.
+    pub k_shift: Vec<u8>,
+    /// Value mantissas, as `k`.
+    pub v: Vec<i32>,
+    /// Value block shifts, as `k_shift`.
+    pub v_shift: Vec<u8>,
+}
+
+/// Store position `pos`'s keys and values (the k and v parts of a QKV vector, after
+/// RoPE) in `cache` as key/value blocks, one per kv head. Positions are written in order;
+/// re-running an earlier position truncates the cache there.
+pub fn kv_store(cache: &mut KvCache, c: &Config, k: &[i32], v: &[i32], pos: usize) {
+    let (hd, nkv) = (c.head_dim(), c.n_kv_heads);
+    let keep = pos * nkv;
+    cache.k.truncate(keep * hd);
+    cache.v.truncate(keep * hd);
+    cache.k_shift.truncate(keep);
+    cache.v_shift.truncate(keep);
+    for h in 0..nkv {
+        let kb = to_block_kv(&k[h * hd..(h + 1) * hd]);
+        let vb = to_block_kv(&v[h * hd..(h + 1) * hd]);
+        cache.k.extend(kb.mant.iter().copied());
+        cache.v.extend(vb.mant.iter().copied());
+        cache.k_shift.push(kb.shift as u8);
+        cache.v_shift.push(vb.shift as u8);
+    }
+}
+
+/// Attention of the query vector `q` (all heads, after RoPE) over cache positions
+/// `0..=pos`; returns the attention output (dim, Q16.16). See `docs/numerics.md`.
+pub fn attend(cache: &KvCache, c: &Config, q: &[i32], pos: usize) -> Vec<i32> {
+    let (dim, hd, nh, nkv) = (c.dim, c.head_dim(), c.n_heads, c.n_kv_heads);
+    let kv_mul = c.kv_mul();
+    let mut att = vec![0i32; dim];
+    for h in 0..nh {
+        let kh = h / kv_mul;
+        let qb = to_block16(&q[h * hd..(h + 1) * hd]);
+        let scores: Vec<i32> = (0..=pos)
+            .map(|t| {
+                let e = t * nkv + kh;
+                let kt = &cache.k[e * hd..(e + 1) * hd];
+                let dot: i64 = qb
+                    .mant
+                    .iter()
+                    .zip(kt)
+                    .map(|(&a, &b)| a as i64 * b as i64)
+                    .sum();
+                sat32(shift_round(dot, qb.shift + cache.k_shift[e] as i32 - 16))
+            })
+            .collect();
+        let e = numerics::softmax_exp(&scores);
+        let smax = (0..=pos)
+            .map(|t| cache.v_shift[t * nkv + kh] as i32)
+            .max()
+            .unwrap_or(0);
+        let mut acc = vec![0i64; hd];
+        let mut z = 0u64;
+        for (t, &et) in e.iter().enumerate() {
+            let idx = t * nkv + kh;
+            z += et as u64;
+            let w = shift_round(et as i64, cache.v_shift[idx] as i32 - smax);
+            for (a, &vm) in acc.iter_mut().zip(&cache.v[idx * hd..(idx + 1) * hd]) {
+                *a += w * vm as i64;
+            }
+        }
+        let (r, pz) = numerics::recip(z);
+        for (o, a) in att[h * hd..(h + 1) * hd].iter_mut().zip(acc) {
+            *o = sat32(shift_round(a * r, smax - 16 - pz));
+        }
+    }
+    att
 }
 
 /// The integer golden model with its key/value cache.
@@ -54,6 +123,11 @@ impl Golden {
             cache: vec![KvCache::default(); n],
             logits: Vec::new(),
         }
+    }
+
+    /// Layer `l`'s key/value cache (positions run so far).
+    pub fn cache(&self, l: usize) -> &KvCache {
+        &self.cache[l]
     }
 
     /// The integer (Q16.16) logits of the last forward pass.
@@ -100,8 +174,7 @@ impl Golden {
                 *kv = KvCache::default();
             }
         }
-        let (dim, hd, nh, nkv) = (c.dim, c.head_dim(), c.n_heads, c.n_kv_heads);
-        let kv_mul = c.kv_mul();
+        let (dim, hd, nkv) = (c.dim, c.head_dim(), c.n_kv_heads);
         let mut x = self.model.embedding.row_q16(token as usize);
         for (l, layer) in self.model.layers.iter().enumerate() {
             let xb = numerics::rmsnorm(&x, &layer.rms_att.mant, layer.rms_att.exp);
@@ -110,58 +183,8 @@ impl Golden {
             let (k, v) = rest.split_at_mut(nkv * hd);
             rope(q, &self.model.rope, pos, hd);
             rope(k, &self.model.rope, pos, hd);
-            let cache = &mut self.cache[l];
-            // Positions are written in order; a re-run of an earlier position truncates.
-            let keep = pos * nkv;
-            cache.k.truncate(keep * hd);
-            cache.v.truncate(keep * hd);
-            cache.k_shift.truncate(keep);
-            cache.v_shift.truncate(keep);
-            for h in 0..nkv {
-                let kb = to_block_kv(&k[h * hd..(h + 1) * hd]);
-                let vb = to_block_kv(&v[h * hd..(h + 1) * hd]);
-                cache.k.extend(kb.mant.iter().copied());
-                cache.v.extend(vb.mant.iter().copied());
-                cache.k_shift.push(kb.shift as u8);
-                cache.v_shift.push(vb.shift as u8);
-            }
-            let mut att = vec![0i32; dim];
-            for h in 0..nh {
-                let kh = h / kv_mul;
-                let qb = to_block16(&q[h * hd..(h + 1) * hd]);
-                let scores: Vec<i32> = (0..=pos)
-                    .map(|t| {
-                        let e = t * nkv + kh;
-                        let kt = &cache.k[e * hd..(e + 1) * hd];
-                        let dot: i64 = qb
-                            .mant
-                            .iter()
-                            .zip(kt)
-                            .map(|(&a, &b)| a as i64 * b as i64)
-                            .sum();
-                        sat32(shift_round(dot, qb.shift + cache.k_shift[e] as i32 - 16))
-                    })
-                    .collect();
-                let e = numerics::softmax_exp(&scores);
-                let smax = (0..=pos)
-                    .map(|t| cache.v_shift[t * nkv + kh] as i32)
-                    .max()
-                    .unwrap_or(0);
-                let mut acc = vec![0i64; hd];
-                let mut z = 0u64;
-                for (t, &et) in e.iter().enumerate() {
-                    let idx = t * nkv + kh;
-                    z += et as u64;
-                    let w = shift_round(et as i64, cache.v_shift[idx] as i32 - smax);
-                    for (a, &vm) in acc.iter_mut().zip(&cache.v[idx * hd..(idx + 1) * hd]) {
-                        *a += w * vm as i64;
-                    }
-                }
-                let (r, pz) = numerics::recip(z);
-                for (o, a) in att[h * hd..(h + 1) * hd].iter_mut().zip(acc) {
-                    *o = sat32(shift_round(a * r, smax - 16 - pz));
-                }
-            }
+            kv_store(&mut self.cache[l], &c, k, v, pos);
+            let att = attend(&self.cache[l], &c, q, pos);
             let o = layer.wo.matvec(&att);
             for (xi, oi) in x.iter_mut().zip(o) {
                 *xi = add_q16(*xi, oi);
