@@ -4827,9 +4827,654 @@ module llamahdl_decoder$stack$body$attention$qkv(clock,x_we,x_waddr,x_wdata$0,x_
     localparam  rows_m1 = 16'h7f;
     localparam  beats_m1 = 16'h0;
     localparam  zero16 = 16'h0;
+    
+    // Stub signals
+    reg  mv$clock;
+    reg  mv$x_we;
+    reg  [15:0] mv$x_waddr;
+    reg signed [15:0] mv$x_wdata$0;
+    reg signed [15:0] mv$x_wdata$1;
+    reg signed [15:0] mv$x_wdata$2;
+    reg signed [15:0] mv$x_wdata$3;
+    reg signed [15:0] mv$x_wdata$4;
+    reg signed [15:0] mv$x_wdata$5;
+    reg signed [15:0] mv$x_wdata$6;
+    reg signed [15:0] mv$x_wdata$7;
+    reg signed [15:0] mv$x_wdata$8;
+    reg signed [15:0] mv$x_wdata$9;
+    reg signed [15:0] mv$x_wdata$10;
+    reg signed [15:0] mv$x_wdata$11;
+    reg signed [15:0] mv$x_wdata$12;
+    reg signed [15:0] mv$x_wdata$13;
+    reg signed [15:0] mv$x_wdata$14;
+    reg signed [15:0] mv$x_wdata$15;
+    reg signed [15:0] mv$x_wdata$16;
+    reg signed [15:0] mv$x_wdata$17;
+    reg signed [15:0] mv$x_wdata$18;
+    reg signed [15:0] mv$x_wdata$19;
+    reg signed [15:0] mv$x_wdata$20;
+    reg signed [15:0] mv$x_wdata$21;
+    reg signed [15:0] mv$x_wdata$22;
+    reg signed [15:0] mv$x_wdata$23;
+    reg signed [15:0] mv$x_wdata$24;
+    reg signed [15:0] mv$x_wdata$25;
+    reg signed [15:0] mv$x_wdata$26;
+    reg signed [15:0] mv$x_wdata$27;
+    reg signed [15:0] mv$x_wdata$28;
+    reg signed [15:0] mv$x_wdata$29;
+    reg signed [15:0] mv$x_wdata$30;
+    reg signed [15:0] mv$x_wdata$31;
+    reg signed [15:0] mv$x_wdata$32;
+    reg signed [15:0] mv$x_wdata$33;
+    reg signed [15:0] mv$x_wdata$34;
+    reg signed [15:0] mv$x_wdata$35;
+    reg signed [15:0] mv$x_wdata$36;
+    reg signed [15:0] mv$x_wdata$37;
+    reg signed [15:0] mv$x_wdata$38;
+    reg signed [15:0] mv$x_wdata$39;
+    reg signed [15:0] mv$x_wdata$40;
+    reg signed [15:0] mv$x_wdata$41;
+    reg signed [15:0] mv$x_wdata$42;
+    reg signed [15:0] mv$x_wdata$43;
+    reg signed [15:0] mv$x_wdata$44;
+    reg signed [15:0] mv$x_wdata$45;
+    reg signed [15:0] mv$x_wdata$46;
+    reg signed [15:0] mv$x_wdata$47;
+    reg signed [15:0] mv$x_wdata$48;
+    reg signed [15:0] mv$x_wdata$49;
+    reg signed [15:0] mv$x_wdata$50;
+    reg signed [15:0] mv$x_wdata$51;
+    reg signed [15:0] mv$x_wdata$52;
+    reg signed [15:0] mv$x_wdata$53;
+    reg signed [15:0] mv$x_wdata$54;
+    reg signed [15:0] mv$x_wdata$55;
+    reg signed [15:0] mv$x_wdata$56;
+    reg signed [15:0] mv$x_wdata$57;
+    reg signed [15:0] mv$x_wdata$58;
+    reg signed [15:0] mv$x_wdata$59;
+    reg signed [15:0] mv$x_wdata$60;
+    reg signed [15:0] mv$x_wdata$61;
+    reg signed [15:0] mv$x_wdata$62;
+    reg signed [15:0] mv$x_wdata$63;
+    reg  mv$xs_we;
+    reg  [15:0] mv$xs_waddr;
+    reg signed [15:0] mv$xs_wdata;
+    reg  [4:0] mv$x_shift;
+    reg  mv$start;
+    reg  mv$use_ram;
+    reg  [15:0] mv$rom_base;
+    reg  [15:0] mv$rom_row_base;
+    reg  [15:0] mv$rows_m1;
+    reg  [15:0] mv$beats_m1;
+    reg  [15:0] mv$dst;
+    wire  [15:0] mv$buf_rd_addr;
+    wire  [15:0] mv$buf_rd_row;
+    reg signed [7:0] mv$buf_rd_data$0;
+    reg signed [7:0] mv$buf_rd_data$1;
+    reg signed [7:0] mv$buf_rd_data$2;
+    reg signed [7:0] mv$buf_rd_data$3;
+    reg signed [7:0] mv$buf_rd_data$4;
+    reg signed [7:0] mv$buf_rd_data$5;
+    reg signed [7:0] mv$buf_rd_data$6;
+    reg signed [7:0] mv$buf_rd_data$7;
+    reg signed [7:0] mv$buf_rd_data$8;
+    reg signed [7:0] mv$buf_rd_data$9;
+    reg signed [7:0] mv$buf_rd_data$10;
+    reg signed [7:0] mv$buf_rd_data$11;
+    reg signed [7:0] mv$buf_rd_data$12;
+    reg signed [7:0] mv$buf_rd_data$13;
+    reg signed [7:0] mv$buf_rd_data$14;
+    reg signed [7:0] mv$buf_rd_data$15;
+    reg signed [7:0] mv$buf_rd_data$16;
+    reg signed [7:0] mv$buf_rd_data$17;
+    reg signed [7:0] mv$buf_rd_data$18;
+    reg signed [7:0] mv$buf_rd_data$19;
+    reg signed [7:0] mv$buf_rd_data$20;
+    reg signed [7:0] mv$buf_rd_data$21;
+    reg signed [7:0] mv$buf_rd_data$22;
+    reg signed [7:0] mv$buf_rd_data$23;
+    reg signed [7:0] mv$buf_rd_data$24;
+    reg signed [7:0] mv$buf_rd_data$25;
+    reg signed [7:0] mv$buf_rd_data$26;
+    reg signed [7:0] mv$buf_rd_data$27;
+    reg signed [7:0] mv$buf_rd_data$28;
+    reg signed [7:0] mv$buf_rd_data$29;
+    reg signed [7:0] mv$buf_rd_data$30;
+    reg signed [7:0] mv$buf_rd_data$31;
+    reg signed [7:0] mv$buf_rd_data$32;
+    reg signed [7:0] mv$buf_rd_data$33;
+    reg signed [7:0] mv$buf_rd_data$34;
+    reg signed [7:0] mv$buf_rd_data$35;
+    reg signed [7:0] mv$buf_rd_data$36;
+    reg signed [7:0] mv$buf_rd_data$37;
+    reg signed [7:0] mv$buf_rd_data$38;
+    reg signed [7:0] mv$buf_rd_data$39;
+    reg signed [7:0] mv$buf_rd_data$40;
+    reg signed [7:0] mv$buf_rd_data$41;
+    reg signed [7:0] mv$buf_rd_data$42;
+    reg signed [7:0] mv$buf_rd_data$43;
+    reg signed [7:0] mv$buf_rd_data$44;
+    reg signed [7:0] mv$buf_rd_data$45;
+    reg signed [7:0] mv$buf_rd_data$46;
+    reg signed [7:0] mv$buf_rd_data$47;
+    reg signed [7:0] mv$buf_rd_data$48;
+    reg signed [7:0] mv$buf_rd_data$49;
+    reg signed [7:0] mv$buf_rd_data$50;
+    reg signed [7:0] mv$buf_rd_data$51;
+    reg signed [7:0] mv$buf_rd_data$52;
+    reg signed [7:0] mv$buf_rd_data$53;
+    reg signed [7:0] mv$buf_rd_data$54;
+    reg signed [7:0] mv$buf_rd_data$55;
+    reg signed [7:0] mv$buf_rd_data$56;
+    reg signed [7:0] mv$buf_rd_data$57;
+    reg signed [7:0] mv$buf_rd_data$58;
+    reg signed [7:0] mv$buf_rd_data$59;
+    reg signed [7:0] mv$buf_rd_data$60;
+    reg signed [7:0] mv$buf_rd_data$61;
+    reg signed [7:0] mv$buf_rd_data$62;
+    reg signed [7:0] mv$buf_rd_data$63;
+    reg  [7:0] mv$buf_rd_mant;
+    reg signed [7:0] mv$buf_rd_exp;
+    wire  mv$out_valid;
+    wire  [15:0] mv$out_row;
+    wire signed [31:0] mv$out_data;
+    wire  mv$busy;
+    wire  mv$done;
+    wire  [15:0] mv$vm_raddr;
+    wire  mv$vm_we;
+    wire  [15:0] mv$vm_waddr;
+    wire signed [31:0] mv$vm_wdata;
+    
+    // Sub module instances
+    llamahdl_decoder$stack$body$attention$qkv$mv mv(
+        .clock(mv$clock),
+        .x_we(mv$x_we),
+        .x_waddr(mv$x_waddr),
+        .x_wdata$0(mv$x_wdata$0),
+        .x_wdata$1(mv$x_wdata$1),
+        .x_wdata$2(mv$x_wdata$2),
+        .x_wdata$3(mv$x_wdata$3),
+        .x_wdata$4(mv$x_wdata$4),
+        .x_wdata$5(mv$x_wdata$5),
+        .x_wdata$6(mv$x_wdata$6),
+        .x_wdata$7(mv$x_wdata$7),
+        .x_wdata$8(mv$x_wdata$8),
+        .x_wdata$9(mv$x_wdata$9),
+        .x_wdata$10(mv$x_wdata$10),
+        .x_wdata$11(mv$x_wdata$11),
+        .x_wdata$12(mv$x_wdata$12),
+        .x_wdata$13(mv$x_wdata$13),
+        .x_wdata$14(mv$x_wdata$14),
+        .x_wdata$15(mv$x_wdata$15),
+        .x_wdata$16(mv$x_wdata$16),
+        .x_wdata$17(mv$x_wdata$17),
+        .x_wdata$18(mv$x_wdata$18),
+        .x_wdata$19(mv$x_wdata$19),
+        .x_wdata$20(mv$x_wdata$20),
+        .x_wdata$21(mv$x_wdata$21),
+        .x_wdata$22(mv$x_wdata$22),
+        .x_wdata$23(mv$x_wdata$23),
+        .x_wdata$24(mv$x_wdata$24),
+        .x_wdata$25(mv$x_wdata$25),
+        .x_wdata$26(mv$x_wdata$26),
+        .x_wdata$27(mv$x_wdata$27),
+        .x_wdata$28(mv$x_wdata$28),
+        .x_wdata$29(mv$x_wdata$29),
+        .x_wdata$30(mv$x_wdata$30),
+        .x_wdata$31(mv$x_wdata$31),
+        .x_wdata$32(mv$x_wdata$32),
+        .x_wdata$33(mv$x_wdata$33),
+        .x_wdata$34(mv$x_wdata$34),
+        .x_wdata$35(mv$x_wdata$35),
+        .x_wdata$36(mv$x_wdata$36),
+        .x_wdata$37(mv$x_wdata$37),
+        .x_wdata$38(mv$x_wdata$38),
+        .x_wdata$39(mv$x_wdata$39),
+        .x_wdata$40(mv$x_wdata$40),
+        .x_wdata$41(mv$x_wdata$41),
+        .x_wdata$42(mv$x_wdata$42),
+        .x_wdata$43(mv$x_wdata$43),
+        .x_wdata$44(mv$x_wdata$44),
+        .x_wdata$45(mv$x_wdata$45),
+        .x_wdata$46(mv$x_wdata$46),
+        .x_wdata$47(mv$x_wdata$47),
+        .x_wdata$48(mv$x_wdata$48),
+        .x_wdata$49(mv$x_wdata$49),
+        .x_wdata$50(mv$x_wdata$50),
+        .x_wdata$51(mv$x_wdata$51),
+        .x_wdata$52(mv$x_wdata$52),
+        .x_wdata$53(mv$x_wdata$53),
+        .x_wdata$54(mv$x_wdata$54),
+        .x_wdata$55(mv$x_wdata$55),
+        .x_wdata$56(mv$x_wdata$56),
+        .x_wdata$57(mv$x_wdata$57),
+        .x_wdata$58(mv$x_wdata$58),
+        .x_wdata$59(mv$x_wdata$59),
+        .x_wdata$60(mv$x_wdata$60),
+        .x_wdata$61(mv$x_wdata$61),
+        .x_wdata$62(mv$x_wdata$62),
+        .x_wdata$63(mv$x_wdata$63),
+        .xs_we(mv$xs_we),
+        .xs_waddr(mv$xs_waddr),
+        .xs_wdata(mv$xs_wdata),
+        .x_shift(mv$x_shift),
+        .start(mv$start),
+        .use_ram(mv$use_ram),
+        .rom_base(mv$rom_base),
+        .rom_row_base(mv$rom_row_base),
+        .rows_m1(mv$rows_m1),
+        .beats_m1(mv$beats_m1),
+        .dst(mv$dst),
+        .buf_rd_addr(mv$buf_rd_addr),
+        .buf_rd_row(mv$buf_rd_row),
+        .buf_rd_data$0(mv$buf_rd_data$0),
+        .buf_rd_data$1(mv$buf_rd_data$1),
+        .buf_rd_data$2(mv$buf_rd_data$2),
+        .buf_rd_data$3(mv$buf_rd_data$3),
+        .buf_rd_data$4(mv$buf_rd_data$4),
+        .buf_rd_data$5(mv$buf_rd_data$5),
+        .buf_rd_data$6(mv$buf_rd_data$6),
+        .buf_rd_data$7(mv$buf_rd_data$7),
+        .buf_rd_data$8(mv$buf_rd_data$8),
+        .buf_rd_data$9(mv$buf_rd_data$9),
+        .buf_rd_data$10(mv$buf_rd_data$10),
+        .buf_rd_data$11(mv$buf_rd_data$11),
+        .buf_rd_data$12(mv$buf_rd_data$12),
+        .buf_rd_data$13(mv$buf_rd_data$13),
+        .buf_rd_data$14(mv$buf_rd_data$14),
+        .buf_rd_data$15(mv$buf_rd_data$15),
+        .buf_rd_data$16(mv$buf_rd_data$16),
+        .buf_rd_data$17(mv$buf_rd_data$17),
+        .buf_rd_data$18(mv$buf_rd_data$18),
+        .buf_rd_data$19(mv$buf_rd_data$19),
+        .buf_rd_data$20(mv$buf_rd_data$20),
+        .buf_rd_data$21(mv$buf_rd_data$21),
+        .buf_rd_data$22(mv$buf_rd_data$22),
+        .buf_rd_data$23(mv$buf_rd_data$23),
+        .buf_rd_data$24(mv$buf_rd_data$24),
+        .buf_rd_data$25(mv$buf_rd_data$25),
+        .buf_rd_data$26(mv$buf_rd_data$26),
+        .buf_rd_data$27(mv$buf_rd_data$27),
+        .buf_rd_data$28(mv$buf_rd_data$28),
+        .buf_rd_data$29(mv$buf_rd_data$29),
+        .buf_rd_data$30(mv$buf_rd_data$30),
+        .buf_rd_data$31(mv$buf_rd_data$31),
+        .buf_rd_data$32(mv$buf_rd_data$32),
+        .buf_rd_data$33(mv$buf_rd_data$33),
+        .buf_rd_data$34(mv$buf_rd_data$34),
+        .buf_rd_data$35(mv$buf_rd_data$35),
+        .buf_rd_data$36(mv$buf_rd_data$36),
+        .buf_rd_data$37(mv$buf_rd_data$37),
+        .buf_rd_data$38(mv$buf_rd_data$38),
+        .buf_rd_data$39(mv$buf_rd_data$39),
+        .buf_rd_data$40(mv$buf_rd_data$40),
+        .buf_rd_data$41(mv$buf_rd_data$41),
+        .buf_rd_data$42(mv$buf_rd_data$42),
+        .buf_rd_data$43(mv$buf_rd_data$43),
+        .buf_rd_data$44(mv$buf_rd_data$44),
+        .buf_rd_data$45(mv$buf_rd_data$45),
+        .buf_rd_data$46(mv$buf_rd_data$46),
+        .buf_rd_data$47(mv$buf_rd_data$47),
+        .buf_rd_data$48(mv$buf_rd_data$48),
+        .buf_rd_data$49(mv$buf_rd_data$49),
+        .buf_rd_data$50(mv$buf_rd_data$50),
+        .buf_rd_data$51(mv$buf_rd_data$51),
+        .buf_rd_data$52(mv$buf_rd_data$52),
+        .buf_rd_data$53(mv$buf_rd_data$53),
+        .buf_rd_data$54(mv$buf_rd_data$54),
+        .buf_rd_data$55(mv$buf_rd_data$55),
+        .buf_rd_data$56(mv$buf_rd_data$56),
+        .buf_rd_data$57(mv$buf_rd_data$57),
+        .buf_rd_data$58(mv$buf_rd_data$58),
+        .buf_rd_data$59(mv$buf_rd_data$59),
+        .buf_rd_data$60(mv$buf_rd_data$60),
+        .buf_rd_data$61(mv$buf_rd_data$61),
+        .buf_rd_data$62(mv$buf_rd_data$62),
+        .buf_rd_data$63(mv$buf_rd_data$63),
+        .buf_rd_mant(mv$buf_rd_mant),
+        .buf_rd_exp(mv$buf_rd_exp),
+        .out_valid(mv$out_valid),
+        .out_row(mv$out_row),
+        .out_data(mv$out_data),
+        .busy(mv$busy),
+        .done(mv$done),
+        .vm_raddr(mv$vm_raddr),
+        .vm_we(mv$vm_we),
+        .vm_waddr(mv$vm_waddr),
+        .vm_wdata(mv$vm_wdata)
+    );
+    
+    // Update code
+    always @(*) begin
+        mv$clock = clock;
+        mv$x_we = x_we;
+        mv$x_waddr = x_waddr;
+        mv$x_wdata$0 = x_wdata$0;
+        mv$buf_rd_data$0 = buf_rd_data$0;
+        mv$x_wdata$1 = x_wdata$1;
+        mv$buf_rd_data$1 = buf_rd_data$1;
+        mv$x_wdata$2 = x_wdata$2;
+        mv$buf_rd_data$2 = buf_rd_data$2;
+        mv$x_wdata$3 = x_wdata$3;
+        mv$buf_rd_data$3 = buf_rd_data$3;
+        mv$x_wdata$4 = x_wdata$4;
+        mv$buf_rd_data$4 = buf_rd_data$4;
+        mv$x_wdata$5 = x_wdata$5;
+        mv$buf_rd_data$5 = buf_rd_data$5;
+        mv$x_wdata$6 = x_wdata$6;
+        mv$buf_rd_data$6 = buf_rd_data$6;
+        mv$x_wdata$7 = x_wdata$7;
+        mv$buf_rd_data$7 = buf_rd_data$7;
+        mv$x_wdata$8 = x_wdata$8;
+        mv$buf_rd_data$8 = buf_rd_data$8;
+        mv$x_wdata$9 = x_wdata$9;
+        mv$buf_rd_data$9 = buf_rd_data$9;
+        mv$x_wdata$10 = x_wdata$10;
+        mv$buf_rd_data$10 = buf_rd_data$10;
+        mv$x_wdata$11 = x_wdata$11;
+        mv$buf_rd_data$11 = buf_rd_data$11;
+        mv$x_wdata$12 = x_wdata$12;
+        mv$buf_rd_data$12 = buf_rd_data$12;
+        mv$x_wdata$13 = x_wdata$13;
+        mv$buf_rd_data$13 = buf_rd_data$13;
+        mv$x_wdata$14 = x_wdata$14;
+        mv$buf_rd_data$14 = buf_rd_data$14;
+        mv$x_wdata$15 = x_wdata$15;
+        mv$buf_rd_data$15 = buf_rd_data$15;
+        mv$x_wdata$16 = x_wdata$16;
+        mv$buf_rd_data$16 = buf_rd_data$16;
+        mv$x_wdata$17 = x_wdata$17;
+        mv$buf_rd_data$17 = buf_rd_data$17;
+        mv$x_wdata$18 = x_wdata$18;
+        mv$buf_rd_data$18 = buf_rd_data$18;
+        mv$x_wdata$19 = x_wdata$19;
+        mv$buf_rd_data$19 = buf_rd_data$19;
+        mv$x_wdata$20 = x_wdata$20;
+        mv$buf_rd_data$20 = buf_rd_data$20;
+        mv$x_wdata$21 = x_wdata$21;
+        mv$buf_rd_data$21 = buf_rd_data$21;
+        mv$x_wdata$22 = x_wdata$22;
+        mv$buf_rd_data$22 = buf_rd_data$22;
+        mv$x_wdata$23 = x_wdata$23;
+        mv$buf_rd_data$23 = buf_rd_data$23;
+        mv$x_wdata$24 = x_wdata$24;
+        mv$buf_rd_data$24 = buf_rd_data$24;
+        mv$x_wdata$25 = x_wdata$25;
+        mv$buf_rd_data$25 = buf_rd_data$25;
+        mv$x_wdata$26 = x_wdata$26;
+        mv$buf_rd_data$26 = buf_rd_data$26;
+        mv$x_wdata$27 = x_wdata$27;
+        mv$buf_rd_data$27 = buf_rd_data$27;
+        mv$x_wdata$28 = x_wdata$28;
+        mv$buf_rd_data$28 = buf_rd_data$28;
+        mv$x_wdata$29 = x_wdata$29;
+        mv$buf_rd_data$29 = buf_rd_data$29;
+        mv$x_wdata$30 = x_wdata$30;
+        mv$buf_rd_data$30 = buf_rd_data$30;
+        mv$x_wdata$31 = x_wdata$31;
+        mv$buf_rd_data$31 = buf_rd_data$31;
+        mv$x_wdata$32 = x_wdata$32;
+        mv$buf_rd_data$32 = buf_rd_data$32;
+        mv$x_wdata$33 = x_wdata$33;
+        mv$buf_rd_data$33 = buf_rd_data$33;
+        mv$x_wdata$34 = x_wdata$34;
+        mv$buf_rd_data$34 = buf_rd_data$34;
+        mv$x_wdata$35 = x_wdata$35;
+        mv$buf_rd_data$35 = buf_rd_data$35;
+        mv$x_wdata$36 = x_wdata$36;
+        mv$buf_rd_data$36 = buf_rd_data$36;
+        mv$x_wdata$37 = x_wdata$37;
+        mv$buf_rd_data$37 = buf_rd_data$37;
+        mv$x_wdata$38 = x_wdata$38;
+        mv$buf_rd_data$38 = buf_rd_data$38;
+        mv$x_wdata$39 = x_wdata$39;
+        mv$buf_rd_data$39 = buf_rd_data$39;
+        mv$x_wdata$40 = x_wdata$40;
+        mv$buf_rd_data$40 = buf_rd_data$40;
+        mv$x_wdata$41 = x_wdata$41;
+        mv$buf_rd_data$41 = buf_rd_data$41;
+        mv$x_wdata$42 = x_wdata$42;
+        mv$buf_rd_data$42 = buf_rd_data$42;
+        mv$x_wdata$43 = x_wdata$43;
+        mv$buf_rd_data$43 = buf_rd_data$43;
+        mv$x_wdata$44 = x_wdata$44;
+        mv$buf_rd_data$44 = buf_rd_data$44;
+        mv$x_wdata$45 = x_wdata$45;
+        mv$buf_rd_data$45 = buf_rd_data$45;
+        mv$x_wdata$46 = x_wdata$46;
+        mv$buf_rd_data$46 = buf_rd_data$46;
+        mv$x_wdata$47 = x_wdata$47;
+        mv$buf_rd_data$47 = buf_rd_data$47;
+        mv$x_wdata$48 = x_wdata$48;
+        mv$buf_rd_data$48 = buf_rd_data$48;
+        mv$x_wdata$49 = x_wdata$49;
+        mv$buf_rd_data$49 = buf_rd_data$49;
+        mv$x_wdata$50 = x_wdata$50;
+        mv$buf_rd_data$50 = buf_rd_data$50;
+        mv$x_wdata$51 = x_wdata$51;
+        mv$buf_rd_data$51 = buf_rd_data$51;
+        mv$x_wdata$52 = x_wdata$52;
+        mv$buf_rd_data$52 = buf_rd_data$52;
+        mv$x_wdata$53 = x_wdata$53;
+        mv$buf_rd_data$53 = buf_rd_data$53;
+        mv$x_wdata$54 = x_wdata$54;
+        mv$buf_rd_data$54 = buf_rd_data$54;
+        mv$x_wdata$55 = x_wdata$55;
+        mv$buf_rd_data$55 = buf_rd_data$55;
+        mv$x_wdata$56 = x_wdata$56;
+        mv$buf_rd_data$56 = buf_rd_data$56;
+        mv$x_wdata$57 = x_wdata$57;
+        mv$buf_rd_data$57 = buf_rd_data$57;
+        mv$x_wdata$58 = x_wdata$58;
+        mv$buf_rd_data$58 = buf_rd_data$58;
+        mv$x_wdata$59 = x_wdata$59;
+        mv$buf_rd_data$59 = buf_rd_data$59;
+        mv$x_wdata$60 = x_wdata$60;
+        mv$buf_rd_data$60 = buf_rd_data$60;
+        mv$x_wdata$61 = x_wdata$61;
+        mv$buf_rd_data$61 = buf_rd_data$61;
+        mv$x_wdata$62 = x_wdata$62;
+        mv$buf_rd_data$62 = buf_rd_data$62;
+        mv$x_wdata$63 = x_wdata$63;
+        mv$buf_rd_data$63 = buf_rd_data$63;
+        mv$xs_we = 1'b0;
+        mv$xs_waddr = zero16;
+        mv$xs_wdata = $signed(zero16);
+        mv$x_shift = x_shift;
+        mv$start = start;
+        mv$use_ram = use_ram;
+        mv$rom_base = rom_base;
+        mv$rom_row_base = rom_row_base;
+        mv$rows_m1 = rows_m1;
+        mv$beats_m1 = beats_m1;
+        mv$dst = zero16;
+        mv$buf_rd_mant = buf_rd_mant;
+        mv$buf_rd_exp = buf_rd_exp;
+        buf_rd_addr = mv$buf_rd_addr;
+        buf_rd_row = mv$buf_rd_row;
+        out_valid = mv$out_valid;
+        out_row = mv$out_row;
+        out_data = mv$out_data;
+        busy = mv$busy;
+        done = mv$done;
+    end
+    
+endmodule // llamahdl_decoder$stack$body$attention$qkv
+
+
+module llamahdl_decoder$stack$body$attention$qkv$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,x_wdata$3,x_wdata$4,x_wdata$5,x_wdata$6,x_wdata$7,x_wdata$8,x_wdata$9,x_wdata$10,x_wdata$11,x_wdata$12,x_wdata$13,x_wdata$14,x_wdata$15,x_wdata$16,x_wdata$17,x_wdata$18,x_wdata$19,x_wdata$20,x_wdata$21,x_wdata$22,x_wdata$23,x_wdata$24,x_wdata$25,x_wdata$26,x_wdata$27,x_wdata$28,x_wdata$29,x_wdata$30,x_wdata$31,x_wdata$32,x_wdata$33,x_wdata$34,x_wdata$35,x_wdata$36,x_wdata$37,x_wdata$38,x_wdata$39,x_wdata$40,x_wdata$41,x_wdata$42,x_wdata$43,x_wdata$44,x_wdata$45,x_wdata$46,x_wdata$47,x_wdata$48,x_wdata$49,x_wdata$50,x_wdata$51,x_wdata$52,x_wdata$53,x_wdata$54,x_wdata$55,x_wdata$56,x_wdata$57,x_wdata$58,x_wdata$59,x_wdata$60,x_wdata$61,x_wdata$62,x_wdata$63,xs_we,xs_waddr,xs_wdata,x_shift,start,use_ram,rom_base,rom_row_base,rows_m1,beats_m1,dst,buf_rd_addr,buf_rd_row,buf_rd_data$0,buf_rd_data$1,buf_rd_data$2,buf_rd_data$3,buf_rd_data$4,buf_rd_data$5,buf_rd_data$6,buf_rd_data$7,buf_rd_data$8,buf_rd_data$9,buf_rd_data$10,buf_rd_data$11,buf_rd_data$12,buf_rd_data$13,buf_rd_data$14,buf_rd_data$15,buf_rd_data$16,buf_rd_data$17,buf_rd_data$18,buf_rd_data$19,buf_rd_data$20,buf_rd_data$21,buf_rd_data$22,buf_rd_data$23,buf_rd_data$24,buf_rd_data$25,buf_rd_data$26,buf_rd_data$27,buf_rd_data$28,buf_rd_data$29,buf_rd_data$30,buf_rd_data$31,buf_rd_data$32,buf_rd_data$33,buf_rd_data$34,buf_rd_data$35,buf_rd_data$36,buf_rd_data$37,buf_rd_data$38,buf_rd_data$39,buf_rd_data$40,buf_rd_data$41,buf_rd_data$42,buf_rd_data$43,buf_rd_data$44,buf_rd_data$45,buf_rd_data$46,buf_rd_data$47,buf_rd_data$48,buf_rd_data$49,buf_rd_data$50,buf_rd_data$51,buf_rd_data$52,buf_rd_data$53,buf_rd_data$54,buf_rd_data$55,buf_rd_data$56,buf_rd_data$57,buf_rd_data$58,buf_rd_data$59,buf_rd_data$60,buf_rd_data$61,buf_rd_data$62,buf_rd_data$63,buf_rd_mant,buf_rd_exp,out_valid,out_row,out_data,busy,done,vm_raddr,vm_we,vm_waddr,vm_wdata);
+    
+    // Module arguments
+    input wire  clock;
+    input wire  x_we;
+    input wire  [15:0] x_waddr;
+    input wire signed [15:0] x_wdata$0;
+    input wire signed [15:0] x_wdata$1;
+    input wire signed [15:0] x_wdata$2;
+    input wire signed [15:0] x_wdata$3;
+    input wire signed [15:0] x_wdata$4;
+    input wire signed [15:0] x_wdata$5;
+    input wire signed [15:0] x_wdata$6;
+    input wire signed [15:0] x_wdata$7;
+    input wire signed [15:0] x_wdata$8;
+    input wire signed [15:0] x_wdata$9;
+    input wire signed [15:0] x_wdata$10;
+    input wire signed [15:0] x_wdata$11;
+    input wire signed [15:0] x_wdata$12;
+    input wire signed [15:0] x_wdata$13;
+    input wire signed [15:0] x_wdata$14;
+    input wire signed [15:0] x_wdata$15;
+    input wire signed [15:0] x_wdata$16;
+    input wire signed [15:0] x_wdata$17;
+    input wire signed [15:0] x_wdata$18;
+    input wire signed [15:0] x_wdata$19;
+    input wire signed [15:0] x_wdata$20;
+    input wire signed [15:0] x_wdata$21;
+    input wire signed [15:0] x_wdata$22;
+    input wire signed [15:0] x_wdata$23;
+    input wire signed [15:0] x_wdata$24;
+    input wire signed [15:0] x_wdata$25;
+    input wire signed [15:0] x_wdata$26;
+    input wire signed [15:0] x_wdata$27;
+    input wire signed [15:0] x_wdata$28;
+    input wire signed [15:0] x_wdata$29;
+    input wire signed [15:0] x_wdata$30;
+    input wire signed [15:0] x_wdata$31;
+    input wire signed [15:0] x_wdata$32;
+    input wire signed [15:0] x_wdata$33;
+    input wire signed [15:0] x_wdata$34;
+    input wire signed [15:0] x_wdata$35;
+    input wire signed [15:0] x_wdata$36;
+    input wire signed [15:0] x_wdata$37;
+    input wire signed [15:0] x_wdata$38;
+    input wire signed [15:0] x_wdata$39;
+    input wire signed [15:0] x_wdata$40;
+    input wire signed [15:0] x_wdata$41;
+    input wire signed [15:0] x_wdata$42;
+    input wire signed [15:0] x_wdata$43;
+    input wire signed [15:0] x_wdata$44;
+    input wire signed [15:0] x_wdata$45;
+    input wire signed [15:0] x_wdata$46;
+    input wire signed [15:0] x_wdata$47;
+    input wire signed [15:0] x_wdata$48;
+    input wire signed [15:0] x_wdata$49;
+    input wire signed [15:0] x_wdata$50;
+    input wire signed [15:0] x_wdata$51;
+    input wire signed [15:0] x_wdata$52;
+    input wire signed [15:0] x_wdata$53;
+    input wire signed [15:0] x_wdata$54;
+    input wire signed [15:0] x_wdata$55;
+    input wire signed [15:0] x_wdata$56;
+    input wire signed [15:0] x_wdata$57;
+    input wire signed [15:0] x_wdata$58;
+    input wire signed [15:0] x_wdata$59;
+    input wire signed [15:0] x_wdata$60;
+    input wire signed [15:0] x_wdata$61;
+    input wire signed [15:0] x_wdata$62;
+    input wire signed [15:0] x_wdata$63;
+    input wire  xs_we;
+    input wire  [15:0] xs_waddr;
+    input wire signed [15:0] xs_wdata;
+    input wire  [4:0] x_shift;
+    input wire  start;
+    input wire  use_ram;
+    input wire  [15:0] rom_base;
+    input wire  [15:0] rom_row_base;
+    input wire  [15:0] rows_m1;
+    input wire  [15:0] beats_m1;
+    input wire  [15:0] dst;
+    output reg  [15:0] buf_rd_addr;
+    output reg  [15:0] buf_rd_row;
+    input wire signed [7:0] buf_rd_data$0;
+    input wire signed [7:0] buf_rd_data$1;
+    input wire signed [7:0] buf_rd_data$2;
+    input wire signed [7:0] buf_rd_data$3;
+    input wire signed [7:0] buf_rd_data$4;
+    input wire signed [7:0] buf_rd_data$5;
+    input wire signed [7:0] buf_rd_data$6;
+    input wire signed [7:0] buf_rd_data$7;
+    input wire signed [7:0] buf_rd_data$8;
+    input wire signed [7:0] buf_rd_data$9;
+    input wire signed [7:0] buf_rd_data$10;
+    input wire signed [7:0] buf_rd_data$11;
+    input wire signed [7:0] buf_rd_data$12;
+    input wire signed [7:0] buf_rd_data$13;
+    input wire signed [7:0] buf_rd_data$14;
+    input wire signed [7:0] buf_rd_data$15;
+    input wire signed [7:0] buf_rd_data$16;
+    input wire signed [7:0] buf_rd_data$17;
+    input wire signed [7:0] buf_rd_data$18;
+    input wire signed [7:0] buf_rd_data$19;
+    input wire signed [7:0] buf_rd_data$20;
+    input wire signed [7:0] buf_rd_data$21;
+    input wire signed [7:0] buf_rd_data$22;
+    input wire signed [7:0] buf_rd_data$23;
+    input wire signed [7:0] buf_rd_data$24;
+    input wire signed [7:0] buf_rd_data$25;
+    input wire signed [7:0] buf_rd_data$26;
+    input wire signed [7:0] buf_rd_data$27;
+    input wire signed [7:0] buf_rd_data$28;
+    input wire signed [7:0] buf_rd_data$29;
+    input wire signed [7:0] buf_rd_data$30;
+    input wire signed [7:0] buf_rd_data$31;
+    input wire signed [7:0] buf_rd_data$32;
+    input wire signed [7:0] buf_rd_data$33;
+    input wire signed [7:0] buf_rd_data$34;
+    input wire signed [7:0] buf_rd_data$35;
+    input wire signed [7:0] buf_rd_data$36;
+    input wire signed [7:0] buf_rd_data$37;
+    input wire signed [7:0] buf_rd_data$38;
+    input wire signed [7:0] buf_rd_data$39;
+    input wire signed [7:0] buf_rd_data$40;
+    input wire signed [7:0] buf_rd_data$41;
+    input wire signed [7:0] buf_rd_data$42;
+    input wire signed [7:0] buf_rd_data$43;
+    input wire signed [7:0] buf_rd_data$44;
+    input wire signed [7:0] buf_rd_data$45;
+    input wire signed [7:0] buf_rd_data$46;
+    input wire signed [7:0] buf_rd_data$47;
+    input wire signed [7:0] buf_rd_data$48;
+    input wire signed [7:0] buf_rd_data$49;
+    input wire signed [7:0] buf_rd_data$50;
+    input wire signed [7:0] buf_rd_data$51;
+    input wire signed [7:0] buf_rd_data$52;
+    input wire signed [7:0] buf_rd_data$53;
+    input wire signed [7:0] buf_rd_data$54;
+    input wire signed [7:0] buf_rd_data$55;
+    input wire signed [7:0] buf_rd_data$56;
+    input wire signed [7:0] buf_rd_data$57;
+    input wire signed [7:0] buf_rd_data$58;
+    input wire signed [7:0] buf_rd_data$59;
+    input wire signed [7:0] buf_rd_data$60;
+    input wire signed [7:0] buf_rd_data$61;
+    input wire signed [7:0] buf_rd_data$62;
+    input wire signed [7:0] buf_rd_data$63;
+    input wire  [7:0] buf_rd_mant;
+    input wire signed [7:0] buf_rd_exp;
+    output reg  out_valid;
+    output reg  [15:0] out_row;
+    output reg signed [31:0] out_data;
+    output reg  busy;
+    output reg  done;
+    output reg  [15:0] vm_raddr;
+    output reg  vm_we;
+    output reg  [15:0] vm_waddr;
+    output reg signed [31:0] vm_wdata;
+    
+    // Constant declarations
+    localparam  zero16 = 16'h0;
     localparam  one16 = 16'h1;
     
     // Stub signals
+    reg  [15:0] rows_r$d;
+    wire  [15:0] rows_r$q;
+    reg  rows_r$clock;
+    reg  [15:0] beats_r$d;
+    wire  [15:0] beats_r$q;
+    reg  beats_r$clock;
+    reg  [15:0] dst_r$d;
+    wire  [15:0] dst_r$q;
+    reg  dst_r$clock;
     reg  rom$clock;
     reg  [15:0] rom$addr;
     wire signed [7:0] rom$data$0;
@@ -4901,72 +5546,75 @@ module llamahdl_decoder$stack$body$attention$qkv(clock,x_we,x_waddr,x_wdata$0,x_
     wire  [7:0] scale_rom$mant;
     wire signed [7:0] scale_rom$exp;
     reg  xram$clock;
-    reg  xram$we;
-    reg  [15:0] xram$waddr;
-    reg signed [15:0] xram$wdata$0;
-    reg signed [15:0] xram$wdata$1;
-    reg signed [15:0] xram$wdata$2;
-    reg signed [15:0] xram$wdata$3;
-    reg signed [15:0] xram$wdata$4;
-    reg signed [15:0] xram$wdata$5;
-    reg signed [15:0] xram$wdata$6;
-    reg signed [15:0] xram$wdata$7;
-    reg signed [15:0] xram$wdata$8;
-    reg signed [15:0] xram$wdata$9;
-    reg signed [15:0] xram$wdata$10;
-    reg signed [15:0] xram$wdata$11;
-    reg signed [15:0] xram$wdata$12;
-    reg signed [15:0] xram$wdata$13;
-    reg signed [15:0] xram$wdata$14;
-    reg signed [15:0] xram$wdata$15;
-    reg signed [15:0] xram$wdata$16;
-    reg signed [15:0] xram$wdata$17;
-    reg signed [15:0] xram$wdata$18;
-    reg signed [15:0] xram$wdata$19;
-    reg signed [15:0] xram$wdata$20;
-    reg signed [15:0] xram$wdata$21;
-    reg signed [15:0] xram$wdata$22;
-    reg signed [15:0] xram$wdata$23;
-    reg signed [15:0] xram$wdata$24;
-    reg signed [15:0] xram$wdata$25;
-    reg signed [15:0] xram$wdata$26;
-    reg signed [15:0] xram$wdata$27;
-    reg signed [15:0] xram$wdata$28;
-    reg signed [15:0] xram$wdata$29;
-    reg signed [15:0] xram$wdata$30;
-    reg signed [15:0] xram$wdata$31;
-    reg signed [15:0] xram$wdata$32;
-    reg signed [15:0] xram$wdata$33;
-    reg signed [15:0] xram$wdata$34;
-    reg signed [15:0] xram$wdata$35;
-    reg signed [15:0] xram$wdata$36;
-    reg signed [15:0] xram$wdata$37;
-    reg signed [15:0] xram$wdata$38;
-    reg signed [15:0] xram$wdata$39;
-    reg signed [15:0] xram$wdata$40;
-    reg signed [15:0] xram$wdata$41;
-    reg signed [15:0] xram$wdata$42;
-    reg signed [15:0] xram$wdata$43;
-    reg signed [15:0] xram$wdata$44;
-    reg signed [15:0] xram$wdata$45;
-    reg signed [15:0] xram$wdata$46;
-    reg signed [15:0] xram$wdata$47;
-    reg signed [15:0] xram$wdata$48;
-    reg signed [15:0] xram$wdata$49;
-    reg signed [15:0] xram$wdata$50;
-    reg signed [15:0] xram$wdata$51;
-    reg signed [15:0] xram$wdata$52;
-    reg signed [15:0] xram$wdata$53;
-    reg signed [15:0] xram$wdata$54;
-    reg signed [15:0] xram$wdata$55;
-    reg signed [15:0] xram$wdata$56;
-    reg signed [15:0] xram$wdata$57;
-    reg signed [15:0] xram$wdata$58;
-    reg signed [15:0] xram$wdata$59;
-    reg signed [15:0] xram$wdata$60;
-    reg signed [15:0] xram$wdata$61;
-    reg signed [15:0] xram$wdata$62;
-    reg signed [15:0] xram$wdata$63;
+    reg  xram$wwe;
+    reg  [15:0] xram$wwaddr;
+    reg signed [15:0] xram$wwdata$0;
+    reg signed [15:0] xram$wwdata$1;
+    reg signed [15:0] xram$wwdata$2;
+    reg signed [15:0] xram$wwdata$3;
+    reg signed [15:0] xram$wwdata$4;
+    reg signed [15:0] xram$wwdata$5;
+    reg signed [15:0] xram$wwdata$6;
+    reg signed [15:0] xram$wwdata$7;
+    reg signed [15:0] xram$wwdata$8;
+    reg signed [15:0] xram$wwdata$9;
+    reg signed [15:0] xram$wwdata$10;
+    reg signed [15:0] xram$wwdata$11;
+    reg signed [15:0] xram$wwdata$12;
+    reg signed [15:0] xram$wwdata$13;
+    reg signed [15:0] xram$wwdata$14;
+    reg signed [15:0] xram$wwdata$15;
+    reg signed [15:0] xram$wwdata$16;
+    reg signed [15:0] xram$wwdata$17;
+    reg signed [15:0] xram$wwdata$18;
+    reg signed [15:0] xram$wwdata$19;
+    reg signed [15:0] xram$wwdata$20;
+    reg signed [15:0] xram$wwdata$21;
+    reg signed [15:0] xram$wwdata$22;
+    reg signed [15:0] xram$wwdata$23;
+    reg signed [15:0] xram$wwdata$24;
+    reg signed [15:0] xram$wwdata$25;
+    reg signed [15:0] xram$wwdata$26;
+    reg signed [15:0] xram$wwdata$27;
+    reg signed [15:0] xram$wwdata$28;
+    reg signed [15:0] xram$wwdata$29;
+    reg signed [15:0] xram$wwdata$30;
+    reg signed [15:0] xram$wwdata$31;
+    reg signed [15:0] xram$wwdata$32;
+    reg signed [15:0] xram$wwdata$33;
+    reg signed [15:0] xram$wwdata$34;
+    reg signed [15:0] xram$wwdata$35;
+    reg signed [15:0] xram$wwdata$36;
+    reg signed [15:0] xram$wwdata$37;
+    reg signed [15:0] xram$wwdata$38;
+    reg signed [15:0] xram$wwdata$39;
+    reg signed [15:0] xram$wwdata$40;
+    reg signed [15:0] xram$wwdata$41;
+    reg signed [15:0] xram$wwdata$42;
+    reg signed [15:0] xram$wwdata$43;
+    reg signed [15:0] xram$wwdata$44;
+    reg signed [15:0] xram$wwdata$45;
+    reg signed [15:0] xram$wwdata$46;
+    reg signed [15:0] xram$wwdata$47;
+    reg signed [15:0] xram$wwdata$48;
+    reg signed [15:0] xram$wwdata$49;
+    reg signed [15:0] xram$wwdata$50;
+    reg signed [15:0] xram$wwdata$51;
+    reg signed [15:0] xram$wwdata$52;
+    reg signed [15:0] xram$wwdata$53;
+    reg signed [15:0] xram$wwdata$54;
+    reg signed [15:0] xram$wwdata$55;
+    reg signed [15:0] xram$wwdata$56;
+    reg signed [15:0] xram$wwdata$57;
+    reg signed [15:0] xram$wwdata$58;
+    reg signed [15:0] xram$wwdata$59;
+    reg signed [15:0] xram$wwdata$60;
+    reg signed [15:0] xram$wwdata$61;
+    reg signed [15:0] xram$wwdata$62;
+    reg signed [15:0] xram$wwdata$63;
+    reg  xram$swe;
+    reg  [15:0] xram$swaddr;
+    reg signed [15:0] xram$swdata;
     reg  [15:0] xram$raddr;
     wire signed [15:0] xram$rdata$0;
     wire signed [15:0] xram$rdata$1;
@@ -5239,7 +5887,22 @@ module llamahdl_decoder$stack$body$attention$qkv(clock,x_we,x_waddr,x_wdata$0,x_
     reg  s4_row$clock;
     
     // Sub module instances
-    llamahdl_decoder$stack$body$attention$qkv$rom rom(
+    llamahdl_decoder$stack$body$attention$qkv$mv$rows_r rows_r(
+        .d(rows_r$d),
+        .q(rows_r$q),
+        .clock(rows_r$clock)
+    );
+    llamahdl_decoder$stack$body$attention$qkv$mv$beats_r beats_r(
+        .d(beats_r$d),
+        .q(beats_r$q),
+        .clock(beats_r$clock)
+    );
+    llamahdl_decoder$stack$body$attention$qkv$mv$dst_r dst_r(
+        .d(dst_r$d),
+        .q(dst_r$q),
+        .clock(dst_r$clock)
+    );
+    llamahdl_decoder$stack$body$attention$qkv$mv$rom rom(
         .clock(rom$clock),
         .addr(rom$addr),
         .data$0(rom$data$0),
@@ -5307,80 +5970,83 @@ module llamahdl_decoder$stack$body$attention$qkv(clock,x_we,x_waddr,x_wdata$0,x_
         .data$62(rom$data$62),
         .data$63(rom$data$63)
     );
-    llamahdl_decoder$stack$body$attention$qkv$scale_rom scale_rom(
+    llamahdl_decoder$stack$body$attention$qkv$mv$scale_rom scale_rom(
         .clock(scale_rom$clock),
         .addr(scale_rom$addr),
         .mant(scale_rom$mant),
         .exp(scale_rom$exp)
     );
-    llamahdl_decoder$stack$body$attention$qkv$xram xram(
+    llamahdl_decoder$stack$body$attention$qkv$mv$xram xram(
         .clock(xram$clock),
-        .we(xram$we),
-        .waddr(xram$waddr),
-        .wdata$0(xram$wdata$0),
-        .wdata$1(xram$wdata$1),
-        .wdata$2(xram$wdata$2),
-        .wdata$3(xram$wdata$3),
-        .wdata$4(xram$wdata$4),
-        .wdata$5(xram$wdata$5),
-        .wdata$6(xram$wdata$6),
-        .wdata$7(xram$wdata$7),
-        .wdata$8(xram$wdata$8),
-        .wdata$9(xram$wdata$9),
-        .wdata$10(xram$wdata$10),
-        .wdata$11(xram$wdata$11),
-        .wdata$12(xram$wdata$12),
-        .wdata$13(xram$wdata$13),
-        .wdata$14(xram$wdata$14),
-        .wdata$15(xram$wdata$15),
-        .wdata$16(xram$wdata$16),
-        .wdata$17(xram$wdata$17),
-        .wdata$18(xram$wdata$18),
-        .wdata$19(xram$wdata$19),
-        .wdata$20(xram$wdata$20),
-        .wdata$21(xram$wdata$21),
-        .wdata$22(xram$wdata$22),
-        .wdata$23(xram$wdata$23),
-        .wdata$24(xram$wdata$24),
-        .wdata$25(xram$wdata$25),
-        .wdata$26(xram$wdata$26),
-        .wdata$27(xram$wdata$27),
-        .wdata$28(xram$wdata$28),
-        .wdata$29(xram$wdata$29),
-        .wdata$30(xram$wdata$30),
-        .wdata$31(xram$wdata$31),
-        .wdata$32(xram$wdata$32),
-        .wdata$33(xram$wdata$33),
-        .wdata$34(xram$wdata$34),
-        .wdata$35(xram$wdata$35),
-        .wdata$36(xram$wdata$36),
-        .wdata$37(xram$wdata$37),
-        .wdata$38(xram$wdata$38),
-        .wdata$39(xram$wdata$39),
-        .wdata$40(xram$wdata$40),
-        .wdata$41(xram$wdata$41),
-        .wdata$42(xram$wdata$42),
-        .wdata$43(xram$wdata$43),
-        .wdata$44(xram$wdata$44),
-        .wdata$45(xram$wdata$45),
-        .wdata$46(xram$wdata$46),
-        .wdata$47(xram$wdata$47),
-        .wdata$48(xram$wdata$48),
-        .wdata$49(xram$wdata$49),
-        .wdata$50(xram$wdata$50),
-        .wdata$51(xram$wdata$51),
-        .wdata$52(xram$wdata$52),
-        .wdata$53(xram$wdata$53),
-        .wdata$54(xram$wdata$54),
-        .wdata$55(xram$wdata$55),
-        .wdata$56(xram$wdata$56),
-        .wdata$57(xram$wdata$57),
-        .wdata$58(xram$wdata$58),
-        .wdata$59(xram$wdata$59),
-        .wdata$60(xram$wdata$60),
-        .wdata$61(xram$wdata$61),
-        .wdata$62(xram$wdata$62),
-        .wdata$63(xram$wdata$63),
+        .wwe(xram$wwe),
+        .wwaddr(xram$wwaddr),
+        .wwdata$0(xram$wwdata$0),
+        .wwdata$1(xram$wwdata$1),
+        .wwdata$2(xram$wwdata$2),
+        .wwdata$3(xram$wwdata$3),
+        .wwdata$4(xram$wwdata$4),
+        .wwdata$5(xram$wwdata$5),
+        .wwdata$6(xram$wwdata$6),
+        .wwdata$7(xram$wwdata$7),
+        .wwdata$8(xram$wwdata$8),
+        .wwdata$9(xram$wwdata$9),
+        .wwdata$10(xram$wwdata$10),
+        .wwdata$11(xram$wwdata$11),
+        .wwdata$12(xram$wwdata$12),
+        .wwdata$13(xram$wwdata$13),
+        .wwdata$14(xram$wwdata$14),
+        .wwdata$15(xram$wwdata$15),
+        .wwdata$16(xram$wwdata$16),
+        .wwdata$17(xram$wwdata$17),
+        .wwdata$18(xram$wwdata$18),
+        .wwdata$19(xram$wwdata$19),
+        .wwdata$20(xram$wwdata$20),
+        .wwdata$21(xram$wwdata$21),
+        .wwdata$22(xram$wwdata$22),
+        .wwdata$23(xram$wwdata$23),
+        .wwdata$24(xram$wwdata$24),
+        .wwdata$25(xram$wwdata$25),
+        .wwdata$26(xram$wwdata$26),
+        .wwdata$27(xram$wwdata$27),
+        .wwdata$28(xram$wwdata$28),
+        .wwdata$29(xram$wwdata$29),
+        .wwdata$30(xram$wwdata$30),
+        .wwdata$31(xram$wwdata$31),
+        .wwdata$32(xram$wwdata$32),
+        .wwdata$33(xram$wwdata$33),
+        .wwdata$34(xram$wwdata$34),
+        .wwdata$35(xram$wwdata$35),
+        .wwdata$36(xram$wwdata$36),
+        .wwdata$37(xram$wwdata$37),
+        .wwdata$38(xram$wwdata$38),
+        .wwdata$39(xram$wwdata$39),
+        .wwdata$40(xram$wwdata$40),
+        .wwdata$41(xram$wwdata$41),
+        .wwdata$42(xram$wwdata$42),
+        .wwdata$43(xram$wwdata$43),
+        .wwdata$44(xram$wwdata$44),
+        .wwdata$45(xram$wwdata$45),
+        .wwdata$46(xram$wwdata$46),
+        .wwdata$47(xram$wwdata$47),
+        .wwdata$48(xram$wwdata$48),
+        .wwdata$49(xram$wwdata$49),
+        .wwdata$50(xram$wwdata$50),
+        .wwdata$51(xram$wwdata$51),
+        .wwdata$52(xram$wwdata$52),
+        .wwdata$53(xram$wwdata$53),
+        .wwdata$54(xram$wwdata$54),
+        .wwdata$55(xram$wwdata$55),
+        .wwdata$56(xram$wwdata$56),
+        .wwdata$57(xram$wwdata$57),
+        .wwdata$58(xram$wwdata$58),
+        .wwdata$59(xram$wwdata$59),
+        .wwdata$60(xram$wwdata$60),
+        .wwdata$61(xram$wwdata$61),
+        .wwdata$62(xram$wwdata$62),
+        .wwdata$63(xram$wwdata$63),
+        .swe(xram$swe),
+        .swaddr(xram$swaddr),
+        .swdata(xram$swdata),
         .raddr(xram$raddr),
         .rdata$0(xram$rdata$0),
         .rdata$1(xram$rdata$1),
@@ -5447,7 +6113,7 @@ module llamahdl_decoder$stack$body$attention$qkv(clock,x_we,x_waddr,x_wdata$0,x_
         .rdata$62(xram$rdata$62),
         .rdata$63(xram$rdata$63)
     );
-    llamahdl_decoder$stack$body$attention$qkv$dot dot(
+    llamahdl_decoder$stack$body$attention$qkv$mv$dot dot(
         .clock(dot$clock),
         .en(dot$en),
         .first(dot$first),
@@ -5581,7 +6247,7 @@ module llamahdl_decoder$stack$body$attention$qkv(clock,x_we,x_waddr,x_wdata$0,x_
         .x$63(dot$x$63),
         .acc(dot$acc)
     );
-    llamahdl_decoder$stack$body$attention$qkv$finish finish(
+    llamahdl_decoder$stack$body$attention$qkv$mv$finish finish(
         .clock(finish$clock),
         .en(finish$en),
         .acc(finish$acc),
@@ -5590,112 +6256,112 @@ module llamahdl_decoder$stack$body$attention$qkv(clock,x_we,x_waddr,x_wdata$0,x_
         .shift(finish$shift),
         .y(finish$y)
     );
-    llamahdl_decoder$stack$body$attention$qkv$running running(
+    llamahdl_decoder$stack$body$attention$qkv$mv$running running(
         .d(running$d),
         .q(running$q),
         .clock(running$clock)
     );
-    llamahdl_decoder$stack$body$attention$qkv$sel_ram sel_ram(
+    llamahdl_decoder$stack$body$attention$qkv$mv$sel_ram sel_ram(
         .d(sel_ram$d),
         .q(sel_ram$q),
         .clock(sel_ram$clock)
     );
-    llamahdl_decoder$stack$body$attention$qkv$shift shift(
+    llamahdl_decoder$stack$body$attention$qkv$mv$shift shift(
         .d(shift$d),
         .q(shift$q),
         .clock(shift$clock)
     );
-    llamahdl_decoder$stack$body$attention$qkv$addr addr(
+    llamahdl_decoder$stack$body$attention$qkv$mv$addr addr(
         .d(addr$d),
         .q(addr$q),
         .clock(addr$clock)
     );
-    llamahdl_decoder$stack$body$attention$qkv$beat beat(
+    llamahdl_decoder$stack$body$attention$qkv$mv$beat beat(
         .d(beat$d),
         .q(beat$q),
         .clock(beat$clock)
     );
-    llamahdl_decoder$stack$body$attention$qkv$row row(
+    llamahdl_decoder$stack$body$attention$qkv$mv$row row(
         .d(row$d),
         .q(row$q),
         .clock(row$clock)
     );
-    llamahdl_decoder$stack$body$attention$qkv$rbase rbase(
+    llamahdl_decoder$stack$body$attention$qkv$mv$rbase rbase(
         .d(rbase$d),
         .q(rbase$q),
         .clock(rbase$clock)
     );
-    llamahdl_decoder$stack$body$attention$qkv$rrbase rrbase(
+    llamahdl_decoder$stack$body$attention$qkv$mv$rrbase rrbase(
         .d(rrbase$d),
         .q(rrbase$q),
         .clock(rrbase$clock)
     );
-    llamahdl_decoder$stack$body$attention$qkv$s1_valid s1_valid(
+    llamahdl_decoder$stack$body$attention$qkv$mv$s1_valid s1_valid(
         .d(s1_valid$d),
         .q(s1_valid$q),
         .clock(s1_valid$clock)
     );
-    llamahdl_decoder$stack$body$attention$qkv$s1_first s1_first(
+    llamahdl_decoder$stack$body$attention$qkv$mv$s1_first s1_first(
         .d(s1_first$d),
         .q(s1_first$q),
         .clock(s1_first$clock)
     );
-    llamahdl_decoder$stack$body$attention$qkv$s1_last s1_last(
+    llamahdl_decoder$stack$body$attention$qkv$mv$s1_last s1_last(
         .d(s1_last$d),
         .q(s1_last$q),
         .clock(s1_last$clock)
     );
-    llamahdl_decoder$stack$body$attention$qkv$s1_row s1_row(
+    llamahdl_decoder$stack$body$attention$qkv$mv$s1_row s1_row(
         .d(s1_row$d),
         .q(s1_row$q),
         .clock(s1_row$clock)
     );
-    llamahdl_decoder$stack$body$attention$qkv$s2_last s2_last(
+    llamahdl_decoder$stack$body$attention$qkv$mv$s2_last s2_last(
         .d(s2_last$d),
         .q(s2_last$q),
         .clock(s2_last$clock)
     );
-    llamahdl_decoder$stack$body$attention$qkv$s2_row s2_row(
+    llamahdl_decoder$stack$body$attention$qkv$mv$s2_row s2_row(
         .d(s2_row$d),
         .q(s2_row$q),
         .clock(s2_row$clock)
     );
-    llamahdl_decoder$stack$body$attention$qkv$s2_mant s2_mant(
+    llamahdl_decoder$stack$body$attention$qkv$mv$s2_mant s2_mant(
         .d(s2_mant$d),
         .q(s2_mant$q),
         .clock(s2_mant$clock)
     );
-    llamahdl_decoder$stack$body$attention$qkv$s2_exp s2_exp(
+    llamahdl_decoder$stack$body$attention$qkv$mv$s2_exp s2_exp(
         .d(s2_exp$d),
         .q(s2_exp$q),
         .clock(s2_exp$clock)
     );
-    llamahdl_decoder$stack$body$attention$qkv$s3_last s3_last(
+    llamahdl_decoder$stack$body$attention$qkv$mv$s3_last s3_last(
         .d(s3_last$d),
         .q(s3_last$q),
         .clock(s3_last$clock)
     );
-    llamahdl_decoder$stack$body$attention$qkv$s3_row s3_row(
+    llamahdl_decoder$stack$body$attention$qkv$mv$s3_row s3_row(
         .d(s3_row$d),
         .q(s3_row$q),
         .clock(s3_row$clock)
     );
-    llamahdl_decoder$stack$body$attention$qkv$s3_mant s3_mant(
+    llamahdl_decoder$stack$body$attention$qkv$mv$s3_mant s3_mant(
         .d(s3_mant$d),
         .q(s3_mant$q),
         .clock(s3_mant$clock)
     );
-    llamahdl_decoder$stack$body$attention$qkv$s3_exp s3_exp(
+    llamahdl_decoder$stack$body$attention$qkv$mv$s3_exp s3_exp(
         .d(s3_exp$d),
         .q(s3_exp$q),
         .clock(s3_exp$clock)
     );
-    llamahdl_decoder$stack$body$attention$qkv$s4_last s4_last(
+    llamahdl_decoder$stack$body$attention$qkv$mv$s4_last s4_last(
         .d(s4_last$d),
         .q(s4_last$q),
         .clock(s4_last$clock)
     );
-    llamahdl_decoder$stack$body$attention$qkv$s4_row s4_row(
+    llamahdl_decoder$stack$body$attention$qkv$mv$s4_row s4_row(
         .d(s4_row$d),
         .q(s4_row$q),
         .clock(s4_row$clock)
@@ -5703,6 +6369,9 @@ module llamahdl_decoder$stack$body$attention$qkv(clock,x_we,x_waddr,x_wdata$0,x_
     
     // Update code
     always @(*) begin
+        rows_r$clock = clock;
+        beats_r$clock = clock;
+        dst_r$clock = clock;
         running$clock = clock;
         sel_ram$clock = clock;
         shift$clock = clock;
@@ -5725,6 +6394,9 @@ module llamahdl_decoder$stack$body$attention$qkv(clock,x_we,x_waddr,x_wdata$0,x_
         s3_exp$clock = clock;
         s4_last$clock = clock;
         s4_row$clock = clock;
+        rows_r$d = rows_r$q;
+        beats_r$d = beats_r$q;
+        dst_r$d = dst_r$q;
         running$d = running$q;
         sel_ram$d = sel_ram$q;
         shift$d = shift$q;
@@ -5752,72 +6424,75 @@ module llamahdl_decoder$stack$body$attention$qkv(clock,x_we,x_waddr,x_wdata$0,x_
         xram$clock = clock;
         dot$clock = clock;
         finish$clock = clock;
-        xram$we = x_we;
-        xram$waddr = x_waddr;
-        xram$wdata$0 = x_wdata$0;
-        xram$wdata$1 = x_wdata$1;
-        xram$wdata$2 = x_wdata$2;
-        xram$wdata$3 = x_wdata$3;
-        xram$wdata$4 = x_wdata$4;
-        xram$wdata$5 = x_wdata$5;
-        xram$wdata$6 = x_wdata$6;
-        xram$wdata$7 = x_wdata$7;
-        xram$wdata$8 = x_wdata$8;
-        xram$wdata$9 = x_wdata$9;
-        xram$wdata$10 = x_wdata$10;
-        xram$wdata$11 = x_wdata$11;
-        xram$wdata$12 = x_wdata$12;
-        xram$wdata$13 = x_wdata$13;
-        xram$wdata$14 = x_wdata$14;
-        xram$wdata$15 = x_wdata$15;
-        xram$wdata$16 = x_wdata$16;
-        xram$wdata$17 = x_wdata$17;
-        xram$wdata$18 = x_wdata$18;
-        xram$wdata$19 = x_wdata$19;
-        xram$wdata$20 = x_wdata$20;
-        xram$wdata$21 = x_wdata$21;
-        xram$wdata$22 = x_wdata$22;
-        xram$wdata$23 = x_wdata$23;
-        xram$wdata$24 = x_wdata$24;
-        xram$wdata$25 = x_wdata$25;
-        xram$wdata$26 = x_wdata$26;
-        xram$wdata$27 = x_wdata$27;
-        xram$wdata$28 = x_wdata$28;
-        xram$wdata$29 = x_wdata$29;
-        xram$wdata$30 = x_wdata$30;
-        xram$wdata$31 = x_wdata$31;
-        xram$wdata$32 = x_wdata$32;
-        xram$wdata$33 = x_wdata$33;
-        xram$wdata$34 = x_wdata$34;
-        xram$wdata$35 = x_wdata$35;
-        xram$wdata$36 = x_wdata$36;
-        xram$wdata$37 = x_wdata$37;
-        xram$wdata$38 = x_wdata$38;
-        xram$wdata$39 = x_wdata$39;
-        xram$wdata$40 = x_wdata$40;
-        xram$wdata$41 = x_wdata$41;
-        xram$wdata$42 = x_wdata$42;
-        xram$wdata$43 = x_wdata$43;
-        xram$wdata$44 = x_wdata$44;
-        xram$wdata$45 = x_wdata$45;
-        xram$wdata$46 = x_wdata$46;
-        xram$wdata$47 = x_wdata$47;
-        xram$wdata$48 = x_wdata$48;
-        xram$wdata$49 = x_wdata$49;
-        xram$wdata$50 = x_wdata$50;
-        xram$wdata$51 = x_wdata$51;
-        xram$wdata$52 = x_wdata$52;
-        xram$wdata$53 = x_wdata$53;
-        xram$wdata$54 = x_wdata$54;
-        xram$wdata$55 = x_wdata$55;
-        xram$wdata$56 = x_wdata$56;
-        xram$wdata$57 = x_wdata$57;
-        xram$wdata$58 = x_wdata$58;
-        xram$wdata$59 = x_wdata$59;
-        xram$wdata$60 = x_wdata$60;
-        xram$wdata$61 = x_wdata$61;
-        xram$wdata$62 = x_wdata$62;
-        xram$wdata$63 = x_wdata$63;
+        xram$wwe = x_we;
+        xram$wwaddr = x_waddr;
+        xram$wwdata$0 = x_wdata$0;
+        xram$wwdata$1 = x_wdata$1;
+        xram$wwdata$2 = x_wdata$2;
+        xram$wwdata$3 = x_wdata$3;
+        xram$wwdata$4 = x_wdata$4;
+        xram$wwdata$5 = x_wdata$5;
+        xram$wwdata$6 = x_wdata$6;
+        xram$wwdata$7 = x_wdata$7;
+        xram$wwdata$8 = x_wdata$8;
+        xram$wwdata$9 = x_wdata$9;
+        xram$wwdata$10 = x_wdata$10;
+        xram$wwdata$11 = x_wdata$11;
+        xram$wwdata$12 = x_wdata$12;
+        xram$wwdata$13 = x_wdata$13;
+        xram$wwdata$14 = x_wdata$14;
+        xram$wwdata$15 = x_wdata$15;
+        xram$wwdata$16 = x_wdata$16;
+        xram$wwdata$17 = x_wdata$17;
+        xram$wwdata$18 = x_wdata$18;
+        xram$wwdata$19 = x_wdata$19;
+        xram$wwdata$20 = x_wdata$20;
+        xram$wwdata$21 = x_wdata$21;
+        xram$wwdata$22 = x_wdata$22;
+        xram$wwdata$23 = x_wdata$23;
+        xram$wwdata$24 = x_wdata$24;
+        xram$wwdata$25 = x_wdata$25;
+        xram$wwdata$26 = x_wdata$26;
+        xram$wwdata$27 = x_wdata$27;
+        xram$wwdata$28 = x_wdata$28;
+        xram$wwdata$29 = x_wdata$29;
+        xram$wwdata$30 = x_wdata$30;
+        xram$wwdata$31 = x_wdata$31;
+        xram$wwdata$32 = x_wdata$32;
+        xram$wwdata$33 = x_wdata$33;
+        xram$wwdata$34 = x_wdata$34;
+        xram$wwdata$35 = x_wdata$35;
+        xram$wwdata$36 = x_wdata$36;
+        xram$wwdata$37 = x_wdata$37;
+        xram$wwdata$38 = x_wdata$38;
+        xram$wwdata$39 = x_wdata$39;
+        xram$wwdata$40 = x_wdata$40;
+        xram$wwdata$41 = x_wdata$41;
+        xram$wwdata$42 = x_wdata$42;
+        xram$wwdata$43 = x_wdata$43;
+        xram$wwdata$44 = x_wdata$44;
+        xram$wwdata$45 = x_wdata$45;
+        xram$wwdata$46 = x_wdata$46;
+        xram$wwdata$47 = x_wdata$47;
+        xram$wwdata$48 = x_wdata$48;
+        xram$wwdata$49 = x_wdata$49;
+        xram$wwdata$50 = x_wdata$50;
+        xram$wwdata$51 = x_wdata$51;
+        xram$wwdata$52 = x_wdata$52;
+        xram$wwdata$53 = x_wdata$53;
+        xram$wwdata$54 = x_wdata$54;
+        xram$wwdata$55 = x_wdata$55;
+        xram$wwdata$56 = x_wdata$56;
+        xram$wwdata$57 = x_wdata$57;
+        xram$wwdata$58 = x_wdata$58;
+        xram$wwdata$59 = x_wdata$59;
+        xram$wwdata$60 = x_wdata$60;
+        xram$wwdata$61 = x_wdata$61;
+        xram$wwdata$62 = x_wdata$62;
+        xram$wwdata$63 = x_wdata$63;
+        xram$swe = xs_we;
+        xram$swaddr = xs_waddr;
+        xram$swdata = xs_wdata;
         rom$addr = rbase$q + addr$q;
         scale_rom$addr = rrbase$q + row$q;
         buf_rd_addr = addr$q;
@@ -5825,14 +6500,14 @@ module llamahdl_decoder$stack$body$attention$qkv(clock,x_we,x_waddr,x_wdata$0,x_
         xram$raddr = beat$q;
         s1_valid$d = running$q;
         s1_first$d = beat$q == zero16;
-        s1_last$d = running$q & (beat$q == beats_m1);
+        s1_last$d = running$q & (beat$q == beats_r$q);
         s1_row$d = row$q;
         if (running$q) begin
             addr$d = addr$q + one16;
-            if (beat$q == beats_m1) begin
+            if (beat$q == beats_r$q) begin
                 beat$d = zero16;
                 row$d = row$q + one16;
-                if (row$q == rows_m1) begin
+                if (row$q == rows_r$q) begin
                     running$d = 1'b0;
                 end
             end
@@ -5849,6 +6524,9 @@ module llamahdl_decoder$stack$body$attention$qkv(clock,x_we,x_waddr,x_wdata$0,x_
             shift$d = x_shift;
             rbase$d = rom_base;
             rrbase$d = rom_row_base;
+            rows_r$d = rows_m1;
+            beats_r$d = beats_m1;
+            dst_r$d = dst;
         end
         if (sel_ram$q) begin
             dot$w$0 = buf_rd_data$0;
@@ -6324,14 +7002,18 @@ module llamahdl_decoder$stack$body$attention$qkv(clock,x_we,x_waddr,x_wdata$0,x_
         out_valid = s4_last$q;
         out_row = s4_row$q;
         out_data = finish$y;
-        done = s4_last$q & (s4_row$q == rows_m1);
+        vm_raddr = zero16;
+        vm_we = s4_last$q;
+        vm_waddr = dst_r$q + s4_row$q;
+        vm_wdata = finish$y;
+        done = s4_last$q & (s4_row$q == rows_r$q);
         busy = running$q | s1_valid$q | s2_last$q | s3_last$q | s4_last$q;
     end
     
-endmodule // llamahdl_decoder$stack$body$attention$qkv
+endmodule // llamahdl_decoder$stack$body$attention$qkv$mv
 
 
-module llamahdl_decoder$stack$body$attention$qkv$addr(d,q,clock);
+module llamahdl_decoder$stack$body$attention$qkv$mv$addr(d,q,clock);
     
     // Module arguments
     input wire  [15:0] d;
@@ -6347,10 +7029,10 @@ module llamahdl_decoder$stack$body$attention$qkv$addr(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$stack$body$attention$qkv$addr
+endmodule // llamahdl_decoder$stack$body$attention$qkv$mv$addr
 
 
-module llamahdl_decoder$stack$body$attention$qkv$beat(d,q,clock);
+module llamahdl_decoder$stack$body$attention$qkv$mv$beat(d,q,clock);
     
     // Module arguments
     input wire  [15:0] d;
@@ -6366,10 +7048,29 @@ module llamahdl_decoder$stack$body$attention$qkv$beat(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$stack$body$attention$qkv$beat
+endmodule // llamahdl_decoder$stack$body$attention$qkv$mv$beat
 
 
-module llamahdl_decoder$stack$body$attention$qkv$dot(clock,en,first,w$0,w$1,w$2,w$3,w$4,w$5,w$6,w$7,w$8,w$9,w$10,w$11,w$12,w$13,w$14,w$15,w$16,w$17,w$18,w$19,w$20,w$21,w$22,w$23,w$24,w$25,w$26,w$27,w$28,w$29,w$30,w$31,w$32,w$33,w$34,w$35,w$36,w$37,w$38,w$39,w$40,w$41,w$42,w$43,w$44,w$45,w$46,w$47,w$48,w$49,w$50,w$51,w$52,w$53,w$54,w$55,w$56,w$57,w$58,w$59,w$60,w$61,w$62,w$63,x$0,x$1,x$2,x$3,x$4,x$5,x$6,x$7,x$8,x$9,x$10,x$11,x$12,x$13,x$14,x$15,x$16,x$17,x$18,x$19,x$20,x$21,x$22,x$23,x$24,x$25,x$26,x$27,x$28,x$29,x$30,x$31,x$32,x$33,x$34,x$35,x$36,x$37,x$38,x$39,x$40,x$41,x$42,x$43,x$44,x$45,x$46,x$47,x$48,x$49,x$50,x$51,x$52,x$53,x$54,x$55,x$56,x$57,x$58,x$59,x$60,x$61,x$62,x$63,acc);
+module llamahdl_decoder$stack$body$attention$qkv$mv$beats_r(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$stack$body$attention$qkv$mv$beats_r
+
+
+module llamahdl_decoder$stack$body$attention$qkv$mv$dot(clock,en,first,w$0,w$1,w$2,w$3,w$4,w$5,w$6,w$7,w$8,w$9,w$10,w$11,w$12,w$13,w$14,w$15,w$16,w$17,w$18,w$19,w$20,w$21,w$22,w$23,w$24,w$25,w$26,w$27,w$28,w$29,w$30,w$31,w$32,w$33,w$34,w$35,w$36,w$37,w$38,w$39,w$40,w$41,w$42,w$43,w$44,w$45,w$46,w$47,w$48,w$49,w$50,w$51,w$52,w$53,w$54,w$55,w$56,w$57,w$58,w$59,w$60,w$61,w$62,w$63,x$0,x$1,x$2,x$3,x$4,x$5,x$6,x$7,x$8,x$9,x$10,x$11,x$12,x$13,x$14,x$15,x$16,x$17,x$18,x$19,x$20,x$21,x$22,x$23,x$24,x$25,x$26,x$27,x$28,x$29,x$30,x$31,x$32,x$33,x$34,x$35,x$36,x$37,x$38,x$39,x$40,x$41,x$42,x$43,x$44,x$45,x$46,x$47,x$48,x$49,x$50,x$51,x$52,x$53,x$54,x$55,x$56,x$57,x$58,x$59,x$60,x$61,x$62,x$63,acc);
     
     // Module arguments
     input wire  clock;
@@ -6714,10 +7415,29 @@ module llamahdl_decoder$stack$body$attention$qkv$dot(clock,en,first,w$0,w$1,w$2,
           p63 <= w$63 * x$63;
        end
     end
-endmodule // llamahdl_decoder$stack$body$attention$qkv$dot
+endmodule // llamahdl_decoder$stack$body$attention$qkv$mv$dot
 
 
-module llamahdl_decoder$stack$body$attention$qkv$finish(clock,en,acc,mant,exp,shift,y);
+module llamahdl_decoder$stack$body$attention$qkv$mv$dst_r(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$stack$body$attention$qkv$mv$dst_r
+
+
+module llamahdl_decoder$stack$body$attention$qkv$mv$finish(clock,en,acc,mant,exp,shift,y);
     
     // Module arguments
     input wire  clock;
@@ -6753,10 +7473,10 @@ module llamahdl_decoder$stack$body$attention$qkv$finish(clock,en,acc,mant,exp,sh
     always @(posedge clock) begin
        if (en) y <= (wide > MAX32) ? MAX32[31:0] : ((wide < MIN32) ? MIN32[31:0] : wide[31:0]);
     end
-endmodule // llamahdl_decoder$stack$body$attention$qkv$finish
+endmodule // llamahdl_decoder$stack$body$attention$qkv$mv$finish
 
 
-module llamahdl_decoder$stack$body$attention$qkv$rbase(d,q,clock);
+module llamahdl_decoder$stack$body$attention$qkv$mv$rbase(d,q,clock);
     
     // Module arguments
     input wire  [15:0] d;
@@ -6772,10 +7492,10 @@ module llamahdl_decoder$stack$body$attention$qkv$rbase(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$stack$body$attention$qkv$rbase
+endmodule // llamahdl_decoder$stack$body$attention$qkv$mv$rbase
 
 
-module llamahdl_decoder$stack$body$attention$qkv$rom(clock,addr,data$0,data$1,data$2,data$3,data$4,data$5,data$6,data$7,data$8,data$9,data$10,data$11,data$12,data$13,data$14,data$15,data$16,data$17,data$18,data$19,data$20,data$21,data$22,data$23,data$24,data$25,data$26,data$27,data$28,data$29,data$30,data$31,data$32,data$33,data$34,data$35,data$36,data$37,data$38,data$39,data$40,data$41,data$42,data$43,data$44,data$45,data$46,data$47,data$48,data$49,data$50,data$51,data$52,data$53,data$54,data$55,data$56,data$57,data$58,data$59,data$60,data$61,data$62,data$63);
+module llamahdl_decoder$stack$body$attention$qkv$mv$rom(clock,addr,data$0,data$1,data$2,data$3,data$4,data$5,data$6,data$7,data$8,data$9,data$10,data$11,data$12,data$13,data$14,data$15,data$16,data$17,data$18,data$19,data$20,data$21,data$22,data$23,data$24,data$25,data$26,data$27,data$28,data$29,data$30,data$31,data$32,data$33,data$34,data$35,data$36,data$37,data$38,data$39,data$40,data$41,data$42,data$43,data$44,data$45,data$46,data$47,data$48,data$49,data$50,data$51,data$52,data$53,data$54,data$55,data$56,data$57,data$58,data$59,data$60,data$61,data$62,data$63);
     
     // Module arguments
     input wire  clock;
@@ -7558,10 +8278,10 @@ module llamahdl_decoder$stack$body$attention$qkv$rom(clock,addr,data$0,data$1,da
     always @(*) data$61 = word[495:488];
     always @(*) data$62 = word[503:496];
     always @(*) data$63 = word[511:504];
-endmodule // llamahdl_decoder$stack$body$attention$qkv$rom
+endmodule // llamahdl_decoder$stack$body$attention$qkv$mv$rom
 
 
-module llamahdl_decoder$stack$body$attention$qkv$row(d,q,clock);
+module llamahdl_decoder$stack$body$attention$qkv$mv$row(d,q,clock);
     
     // Module arguments
     input wire  [15:0] d;
@@ -7577,10 +8297,10 @@ module llamahdl_decoder$stack$body$attention$qkv$row(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$stack$body$attention$qkv$row
+endmodule // llamahdl_decoder$stack$body$attention$qkv$mv$row
 
 
-module llamahdl_decoder$stack$body$attention$qkv$rrbase(d,q,clock);
+module llamahdl_decoder$stack$body$attention$qkv$mv$rows_r(d,q,clock);
     
     // Module arguments
     input wire  [15:0] d;
@@ -7596,67 +8316,10 @@ module llamahdl_decoder$stack$body$attention$qkv$rrbase(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$stack$body$attention$qkv$rrbase
+endmodule // llamahdl_decoder$stack$body$attention$qkv$mv$rows_r
 
 
-module llamahdl_decoder$stack$body$attention$qkv$running(d,q,clock);
-    
-    // Module arguments
-    input wire  d;
-    output reg  q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 1'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$stack$body$attention$qkv$running
-
-
-module llamahdl_decoder$stack$body$attention$qkv$s1_first(d,q,clock);
-    
-    // Module arguments
-    input wire  d;
-    output reg  q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 1'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$stack$body$attention$qkv$s1_first
-
-
-module llamahdl_decoder$stack$body$attention$qkv$s1_last(d,q,clock);
-    
-    // Module arguments
-    input wire  d;
-    output reg  q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 1'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$stack$body$attention$qkv$s1_last
-
-
-module llamahdl_decoder$stack$body$attention$qkv$s1_row(d,q,clock);
+module llamahdl_decoder$stack$body$attention$qkv$mv$rrbase(d,q,clock);
     
     // Module arguments
     input wire  [15:0] d;
@@ -7672,10 +8335,10 @@ module llamahdl_decoder$stack$body$attention$qkv$s1_row(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$stack$body$attention$qkv$s1_row
+endmodule // llamahdl_decoder$stack$body$attention$qkv$mv$rrbase
 
 
-module llamahdl_decoder$stack$body$attention$qkv$s1_valid(d,q,clock);
+module llamahdl_decoder$stack$body$attention$qkv$mv$running(d,q,clock);
     
     // Module arguments
     input wire  d;
@@ -7691,10 +8354,86 @@ module llamahdl_decoder$stack$body$attention$qkv$s1_valid(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$stack$body$attention$qkv$s1_valid
+endmodule // llamahdl_decoder$stack$body$attention$qkv$mv$running
 
 
-module llamahdl_decoder$stack$body$attention$qkv$s2_exp(d,q,clock);
+module llamahdl_decoder$stack$body$attention$qkv$mv$s1_first(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$stack$body$attention$qkv$mv$s1_first
+
+
+module llamahdl_decoder$stack$body$attention$qkv$mv$s1_last(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$stack$body$attention$qkv$mv$s1_last
+
+
+module llamahdl_decoder$stack$body$attention$qkv$mv$s1_row(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$stack$body$attention$qkv$mv$s1_row
+
+
+module llamahdl_decoder$stack$body$attention$qkv$mv$s1_valid(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$stack$body$attention$qkv$mv$s1_valid
+
+
+module llamahdl_decoder$stack$body$attention$qkv$mv$s2_exp(d,q,clock);
     
     // Module arguments
     input wire signed [7:0] d;
@@ -7710,10 +8449,10 @@ module llamahdl_decoder$stack$body$attention$qkv$s2_exp(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$stack$body$attention$qkv$s2_exp
+endmodule // llamahdl_decoder$stack$body$attention$qkv$mv$s2_exp
 
 
-module llamahdl_decoder$stack$body$attention$qkv$s2_last(d,q,clock);
+module llamahdl_decoder$stack$body$attention$qkv$mv$s2_last(d,q,clock);
     
     // Module arguments
     input wire  d;
@@ -7729,10 +8468,10 @@ module llamahdl_decoder$stack$body$attention$qkv$s2_last(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$stack$body$attention$qkv$s2_last
+endmodule // llamahdl_decoder$stack$body$attention$qkv$mv$s2_last
 
 
-module llamahdl_decoder$stack$body$attention$qkv$s2_mant(d,q,clock);
+module llamahdl_decoder$stack$body$attention$qkv$mv$s2_mant(d,q,clock);
     
     // Module arguments
     input wire  [7:0] d;
@@ -7748,10 +8487,10 @@ module llamahdl_decoder$stack$body$attention$qkv$s2_mant(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$stack$body$attention$qkv$s2_mant
+endmodule // llamahdl_decoder$stack$body$attention$qkv$mv$s2_mant
 
 
-module llamahdl_decoder$stack$body$attention$qkv$s2_row(d,q,clock);
+module llamahdl_decoder$stack$body$attention$qkv$mv$s2_row(d,q,clock);
     
     // Module arguments
     input wire  [15:0] d;
@@ -7767,10 +8506,10 @@ module llamahdl_decoder$stack$body$attention$qkv$s2_row(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$stack$body$attention$qkv$s2_row
+endmodule // llamahdl_decoder$stack$body$attention$qkv$mv$s2_row
 
 
-module llamahdl_decoder$stack$body$attention$qkv$s3_exp(d,q,clock);
+module llamahdl_decoder$stack$body$attention$qkv$mv$s3_exp(d,q,clock);
     
     // Module arguments
     input wire signed [7:0] d;
@@ -7786,10 +8525,10 @@ module llamahdl_decoder$stack$body$attention$qkv$s3_exp(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$stack$body$attention$qkv$s3_exp
+endmodule // llamahdl_decoder$stack$body$attention$qkv$mv$s3_exp
 
 
-module llamahdl_decoder$stack$body$attention$qkv$s3_last(d,q,clock);
+module llamahdl_decoder$stack$body$attention$qkv$mv$s3_last(d,q,clock);
     
     // Module arguments
     input wire  d;
@@ -7805,10 +8544,10 @@ module llamahdl_decoder$stack$body$attention$qkv$s3_last(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$stack$body$attention$qkv$s3_last
+endmodule // llamahdl_decoder$stack$body$attention$qkv$mv$s3_last
 
 
-module llamahdl_decoder$stack$body$attention$qkv$s3_mant(d,q,clock);
+module llamahdl_decoder$stack$body$attention$qkv$mv$s3_mant(d,q,clock);
     
     // Module arguments
     input wire  [7:0] d;
@@ -7824,10 +8563,10 @@ module llamahdl_decoder$stack$body$attention$qkv$s3_mant(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$stack$body$attention$qkv$s3_mant
+endmodule // llamahdl_decoder$stack$body$attention$qkv$mv$s3_mant
 
 
-module llamahdl_decoder$stack$body$attention$qkv$s3_row(d,q,clock);
+module llamahdl_decoder$stack$body$attention$qkv$mv$s3_row(d,q,clock);
     
     // Module arguments
     input wire  [15:0] d;
@@ -7843,10 +8582,10 @@ module llamahdl_decoder$stack$body$attention$qkv$s3_row(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$stack$body$attention$qkv$s3_row
+endmodule // llamahdl_decoder$stack$body$attention$qkv$mv$s3_row
 
 
-module llamahdl_decoder$stack$body$attention$qkv$s4_last(d,q,clock);
+module llamahdl_decoder$stack$body$attention$qkv$mv$s4_last(d,q,clock);
     
     // Module arguments
     input wire  d;
@@ -7862,10 +8601,10 @@ module llamahdl_decoder$stack$body$attention$qkv$s4_last(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$stack$body$attention$qkv$s4_last
+endmodule // llamahdl_decoder$stack$body$attention$qkv$mv$s4_last
 
 
-module llamahdl_decoder$stack$body$attention$qkv$s4_row(d,q,clock);
+module llamahdl_decoder$stack$body$attention$qkv$mv$s4_row(d,q,clock);
     
     // Module arguments
     input wire  [15:0] d;
@@ -7881,10 +8620,10 @@ module llamahdl_decoder$stack$body$attention$qkv$s4_row(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$stack$body$attention$qkv$s4_row
+endmodule // llamahdl_decoder$stack$body$attention$qkv$mv$s4_row
 
 
-module llamahdl_decoder$stack$body$attention$qkv$scale_rom(clock,addr,mant,exp);
+module llamahdl_decoder$stack$body$attention$qkv$mv$scale_rom(clock,addr,mant,exp);
     
     // Module arguments
     input wire  clock;
@@ -8543,10 +9282,10 @@ module llamahdl_decoder$stack$body$attention$qkv$scale_rom(clock,addr,mant,exp);
     end
     always @(*) mant = word[15:8];
     always @(*) exp = word[7:0];
-endmodule // llamahdl_decoder$stack$body$attention$qkv$scale_rom
+endmodule // llamahdl_decoder$stack$body$attention$qkv$mv$scale_rom
 
 
-module llamahdl_decoder$stack$body$attention$qkv$sel_ram(d,q,clock);
+module llamahdl_decoder$stack$body$attention$qkv$mv$sel_ram(d,q,clock);
     
     // Module arguments
     input wire  d;
@@ -8562,10 +9301,10 @@ module llamahdl_decoder$stack$body$attention$qkv$sel_ram(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$stack$body$attention$qkv$sel_ram
+endmodule // llamahdl_decoder$stack$body$attention$qkv$mv$sel_ram
 
 
-module llamahdl_decoder$stack$body$attention$qkv$shift(d,q,clock);
+module llamahdl_decoder$stack$body$attention$qkv$mv$shift(d,q,clock);
     
     // Module arguments
     input wire  [4:0] d;
@@ -8581,79 +9320,82 @@ module llamahdl_decoder$stack$body$attention$qkv$shift(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$stack$body$attention$qkv$shift
+endmodule // llamahdl_decoder$stack$body$attention$qkv$mv$shift
 
 
-module llamahdl_decoder$stack$body$attention$qkv$xram(clock,we,waddr,wdata$0,wdata$1,wdata$2,wdata$3,wdata$4,wdata$5,wdata$6,wdata$7,wdata$8,wdata$9,wdata$10,wdata$11,wdata$12,wdata$13,wdata$14,wdata$15,wdata$16,wdata$17,wdata$18,wdata$19,wdata$20,wdata$21,wdata$22,wdata$23,wdata$24,wdata$25,wdata$26,wdata$27,wdata$28,wdata$29,wdata$30,wdata$31,wdata$32,wdata$33,wdata$34,wdata$35,wdata$36,wdata$37,wdata$38,wdata$39,wdata$40,wdata$41,wdata$42,wdata$43,wdata$44,wdata$45,wdata$46,wdata$47,wdata$48,wdata$49,wdata$50,wdata$51,wdata$52,wdata$53,wdata$54,wdata$55,wdata$56,wdata$57,wdata$58,wdata$59,wdata$60,wdata$61,wdata$62,wdata$63,raddr,rdata$0,rdata$1,rdata$2,rdata$3,rdata$4,rdata$5,rdata$6,rdata$7,rdata$8,rdata$9,rdata$10,rdata$11,rdata$12,rdata$13,rdata$14,rdata$15,rdata$16,rdata$17,rdata$18,rdata$19,rdata$20,rdata$21,rdata$22,rdata$23,rdata$24,rdata$25,rdata$26,rdata$27,rdata$28,rdata$29,rdata$30,rdata$31,rdata$32,rdata$33,rdata$34,rdata$35,rdata$36,rdata$37,rdata$38,rdata$39,rdata$40,rdata$41,rdata$42,rdata$43,rdata$44,rdata$45,rdata$46,rdata$47,rdata$48,rdata$49,rdata$50,rdata$51,rdata$52,rdata$53,rdata$54,rdata$55,rdata$56,rdata$57,rdata$58,rdata$59,rdata$60,rdata$61,rdata$62,rdata$63);
+module llamahdl_decoder$stack$body$attention$qkv$mv$xram(clock,wwe,wwaddr,wwdata$0,wwdata$1,wwdata$2,wwdata$3,wwdata$4,wwdata$5,wwdata$6,wwdata$7,wwdata$8,wwdata$9,wwdata$10,wwdata$11,wwdata$12,wwdata$13,wwdata$14,wwdata$15,wwdata$16,wwdata$17,wwdata$18,wwdata$19,wwdata$20,wwdata$21,wwdata$22,wwdata$23,wwdata$24,wwdata$25,wwdata$26,wwdata$27,wwdata$28,wwdata$29,wwdata$30,wwdata$31,wwdata$32,wwdata$33,wwdata$34,wwdata$35,wwdata$36,wwdata$37,wwdata$38,wwdata$39,wwdata$40,wwdata$41,wwdata$42,wwdata$43,wwdata$44,wwdata$45,wwdata$46,wwdata$47,wwdata$48,wwdata$49,wwdata$50,wwdata$51,wwdata$52,wwdata$53,wwdata$54,wwdata$55,wwdata$56,wwdata$57,wwdata$58,wwdata$59,wwdata$60,wwdata$61,wwdata$62,wwdata$63,swe,swaddr,swdata,raddr,rdata$0,rdata$1,rdata$2,rdata$3,rdata$4,rdata$5,rdata$6,rdata$7,rdata$8,rdata$9,rdata$10,rdata$11,rdata$12,rdata$13,rdata$14,rdata$15,rdata$16,rdata$17,rdata$18,rdata$19,rdata$20,rdata$21,rdata$22,rdata$23,rdata$24,rdata$25,rdata$26,rdata$27,rdata$28,rdata$29,rdata$30,rdata$31,rdata$32,rdata$33,rdata$34,rdata$35,rdata$36,rdata$37,rdata$38,rdata$39,rdata$40,rdata$41,rdata$42,rdata$43,rdata$44,rdata$45,rdata$46,rdata$47,rdata$48,rdata$49,rdata$50,rdata$51,rdata$52,rdata$53,rdata$54,rdata$55,rdata$56,rdata$57,rdata$58,rdata$59,rdata$60,rdata$61,rdata$62,rdata$63);
     
     // Module arguments
     input wire  clock;
-    input wire  we;
-    input wire  [15:0] waddr;
-    input wire signed [15:0] wdata$0;
-    input wire signed [15:0] wdata$1;
-    input wire signed [15:0] wdata$2;
-    input wire signed [15:0] wdata$3;
-    input wire signed [15:0] wdata$4;
-    input wire signed [15:0] wdata$5;
-    input wire signed [15:0] wdata$6;
-    input wire signed [15:0] wdata$7;
-    input wire signed [15:0] wdata$8;
-    input wire signed [15:0] wdata$9;
-    input wire signed [15:0] wdata$10;
-    input wire signed [15:0] wdata$11;
-    input wire signed [15:0] wdata$12;
-    input wire signed [15:0] wdata$13;
-    input wire signed [15:0] wdata$14;
-    input wire signed [15:0] wdata$15;
-    input wire signed [15:0] wdata$16;
-    input wire signed [15:0] wdata$17;
-    input wire signed [15:0] wdata$18;
-    input wire signed [15:0] wdata$19;
-    input wire signed [15:0] wdata$20;
-    input wire signed [15:0] wdata$21;
-    input wire signed [15:0] wdata$22;
-    input wire signed [15:0] wdata$23;
-    input wire signed [15:0] wdata$24;
-    input wire signed [15:0] wdata$25;
-    input wire signed [15:0] wdata$26;
-    input wire signed [15:0] wdata$27;
-    input wire signed [15:0] wdata$28;
-    input wire signed [15:0] wdata$29;
-    input wire signed [15:0] wdata$30;
-    input wire signed [15:0] wdata$31;
-    input wire signed [15:0] wdata$32;
-    input wire signed [15:0] wdata$33;
-    input wire signed [15:0] wdata$34;
-    input wire signed [15:0] wdata$35;
-    input wire signed [15:0] wdata$36;
-    input wire signed [15:0] wdata$37;
-    input wire signed [15:0] wdata$38;
-    input wire signed [15:0] wdata$39;
-    input wire signed [15:0] wdata$40;
-    input wire signed [15:0] wdata$41;
-    input wire signed [15:0] wdata$42;
-    input wire signed [15:0] wdata$43;
-    input wire signed [15:0] wdata$44;
-    input wire signed [15:0] wdata$45;
-    input wire signed [15:0] wdata$46;
-    input wire signed [15:0] wdata$47;
-    input wire signed [15:0] wdata$48;
-    input wire signed [15:0] wdata$49;
-    input wire signed [15:0] wdata$50;
-    input wire signed [15:0] wdata$51;
-    input wire signed [15:0] wdata$52;
-    input wire signed [15:0] wdata$53;
-    input wire signed [15:0] wdata$54;
-    input wire signed [15:0] wdata$55;
-    input wire signed [15:0] wdata$56;
-    input wire signed [15:0] wdata$57;
-    input wire signed [15:0] wdata$58;
-    input wire signed [15:0] wdata$59;
-    input wire signed [15:0] wdata$60;
-    input wire signed [15:0] wdata$61;
-    input wire signed [15:0] wdata$62;
-    input wire signed [15:0] wdata$63;
+    input wire  wwe;
+    input wire  [15:0] wwaddr;
+    input wire signed [15:0] wwdata$0;
+    input wire signed [15:0] wwdata$1;
+    input wire signed [15:0] wwdata$2;
+    input wire signed [15:0] wwdata$3;
+    input wire signed [15:0] wwdata$4;
+    input wire signed [15:0] wwdata$5;
+    input wire signed [15:0] wwdata$6;
+    input wire signed [15:0] wwdata$7;
+    input wire signed [15:0] wwdata$8;
+    input wire signed [15:0] wwdata$9;
+    input wire signed [15:0] wwdata$10;
+    input wire signed [15:0] wwdata$11;
+    input wire signed [15:0] wwdata$12;
+    input wire signed [15:0] wwdata$13;
+    input wire signed [15:0] wwdata$14;
+    input wire signed [15:0] wwdata$15;
+    input wire signed [15:0] wwdata$16;
+    input wire signed [15:0] wwdata$17;
+    input wire signed [15:0] wwdata$18;
+    input wire signed [15:0] wwdata$19;
+    input wire signed [15:0] wwdata$20;
+    input wire signed [15:0] wwdata$21;
+    input wire signed [15:0] wwdata$22;
+    input wire signed [15:0] wwdata$23;
+    input wire signed [15:0] wwdata$24;
+    input wire signed [15:0] wwdata$25;
+    input wire signed [15:0] wwdata$26;
+    input wire signed [15:0] wwdata$27;
+    input wire signed [15:0] wwdata$28;
+    input wire signed [15:0] wwdata$29;
+    input wire signed [15:0] wwdata$30;
+    input wire signed [15:0] wwdata$31;
+    input wire signed [15:0] wwdata$32;
+    input wire signed [15:0] wwdata$33;
+    input wire signed [15:0] wwdata$34;
+    input wire signed [15:0] wwdata$35;
+    input wire signed [15:0] wwdata$36;
+    input wire signed [15:0] wwdata$37;
+    input wire signed [15:0] wwdata$38;
+    input wire signed [15:0] wwdata$39;
+    input wire signed [15:0] wwdata$40;
+    input wire signed [15:0] wwdata$41;
+    input wire signed [15:0] wwdata$42;
+    input wire signed [15:0] wwdata$43;
+    input wire signed [15:0] wwdata$44;
+    input wire signed [15:0] wwdata$45;
+    input wire signed [15:0] wwdata$46;
+    input wire signed [15:0] wwdata$47;
+    input wire signed [15:0] wwdata$48;
+    input wire signed [15:0] wwdata$49;
+    input wire signed [15:0] wwdata$50;
+    input wire signed [15:0] wwdata$51;
+    input wire signed [15:0] wwdata$52;
+    input wire signed [15:0] wwdata$53;
+    input wire signed [15:0] wwdata$54;
+    input wire signed [15:0] wwdata$55;
+    input wire signed [15:0] wwdata$56;
+    input wire signed [15:0] wwdata$57;
+    input wire signed [15:0] wwdata$58;
+    input wire signed [15:0] wwdata$59;
+    input wire signed [15:0] wwdata$60;
+    input wire signed [15:0] wwdata$61;
+    input wire signed [15:0] wwdata$62;
+    input wire signed [15:0] wwdata$63;
+    input wire  swe;
+    input wire  [15:0] swaddr;
+    input wire signed [15:0] swdata;
     input wire  [15:0] raddr;
     output reg signed [15:0] rdata$0;
     output reg signed [15:0] rdata$1;
@@ -8721,82 +9463,404 @@ module llamahdl_decoder$stack$body$attention$qkv$xram(clock,we,waddr,wdata$0,wda
     output reg signed [15:0] rdata$63;
     
     // Update code (custom)
-    reg [1023:0] mem [0:0];
-    reg [1023:0] word;
+    wire [15:0] sword = swaddr >> 6;
     integer i;
+    reg [15:0] m0 [0:0];
+    reg [15:0] m1 [0:0];
+    reg [15:0] m2 [0:0];
+    reg [15:0] m3 [0:0];
+    reg [15:0] m4 [0:0];
+    reg [15:0] m5 [0:0];
+    reg [15:0] m6 [0:0];
+    reg [15:0] m7 [0:0];
+    reg [15:0] m8 [0:0];
+    reg [15:0] m9 [0:0];
+    reg [15:0] m10 [0:0];
+    reg [15:0] m11 [0:0];
+    reg [15:0] m12 [0:0];
+    reg [15:0] m13 [0:0];
+    reg [15:0] m14 [0:0];
+    reg [15:0] m15 [0:0];
+    reg [15:0] m16 [0:0];
+    reg [15:0] m17 [0:0];
+    reg [15:0] m18 [0:0];
+    reg [15:0] m19 [0:0];
+    reg [15:0] m20 [0:0];
+    reg [15:0] m21 [0:0];
+    reg [15:0] m22 [0:0];
+    reg [15:0] m23 [0:0];
+    reg [15:0] m24 [0:0];
+    reg [15:0] m25 [0:0];
+    reg [15:0] m26 [0:0];
+    reg [15:0] m27 [0:0];
+    reg [15:0] m28 [0:0];
+    reg [15:0] m29 [0:0];
+    reg [15:0] m30 [0:0];
+    reg [15:0] m31 [0:0];
+    reg [15:0] m32 [0:0];
+    reg [15:0] m33 [0:0];
+    reg [15:0] m34 [0:0];
+    reg [15:0] m35 [0:0];
+    reg [15:0] m36 [0:0];
+    reg [15:0] m37 [0:0];
+    reg [15:0] m38 [0:0];
+    reg [15:0] m39 [0:0];
+    reg [15:0] m40 [0:0];
+    reg [15:0] m41 [0:0];
+    reg [15:0] m42 [0:0];
+    reg [15:0] m43 [0:0];
+    reg [15:0] m44 [0:0];
+    reg [15:0] m45 [0:0];
+    reg [15:0] m46 [0:0];
+    reg [15:0] m47 [0:0];
+    reg [15:0] m48 [0:0];
+    reg [15:0] m49 [0:0];
+    reg [15:0] m50 [0:0];
+    reg [15:0] m51 [0:0];
+    reg [15:0] m52 [0:0];
+    reg [15:0] m53 [0:0];
+    reg [15:0] m54 [0:0];
+    reg [15:0] m55 [0:0];
+    reg [15:0] m56 [0:0];
+    reg [15:0] m57 [0:0];
+    reg [15:0] m58 [0:0];
+    reg [15:0] m59 [0:0];
+    reg [15:0] m60 [0:0];
+    reg [15:0] m61 [0:0];
+    reg [15:0] m62 [0:0];
+    reg [15:0] m63 [0:0];
     initial begin
-       word = 0;
-       for (i = 0; i < 1; i = i + 1) mem[i] = 0;
+       for (i = 0; i < 1; i = i + 1) begin
+          m0[i] = 16'd0;
+          m1[i] = 16'd0;
+          m2[i] = 16'd0;
+          m3[i] = 16'd0;
+          m4[i] = 16'd0;
+          m5[i] = 16'd0;
+          m6[i] = 16'd0;
+          m7[i] = 16'd0;
+          m8[i] = 16'd0;
+          m9[i] = 16'd0;
+          m10[i] = 16'd0;
+          m11[i] = 16'd0;
+          m12[i] = 16'd0;
+          m13[i] = 16'd0;
+          m14[i] = 16'd0;
+          m15[i] = 16'd0;
+          m16[i] = 16'd0;
+          m17[i] = 16'd0;
+          m18[i] = 16'd0;
+          m19[i] = 16'd0;
+          m20[i] = 16'd0;
+          m21[i] = 16'd0;
+          m22[i] = 16'd0;
+          m23[i] = 16'd0;
+          m24[i] = 16'd0;
+          m25[i] = 16'd0;
+          m26[i] = 16'd0;
+          m27[i] = 16'd0;
+          m28[i] = 16'd0;
+          m29[i] = 16'd0;
+          m30[i] = 16'd0;
+          m31[i] = 16'd0;
+          m32[i] = 16'd0;
+          m33[i] = 16'd0;
+          m34[i] = 16'd0;
+          m35[i] = 16'd0;
+          m36[i] = 16'd0;
+          m37[i] = 16'd0;
+          m38[i] = 16'd0;
+          m39[i] = 16'd0;
+          m40[i] = 16'd0;
+          m41[i] = 16'd0;
+          m42[i] = 16'd0;
+          m43[i] = 16'd0;
+          m44[i] = 16'd0;
+          m45[i] = 16'd0;
+          m46[i] = 16'd0;
+          m47[i] = 16'd0;
+          m48[i] = 16'd0;
+          m49[i] = 16'd0;
+          m50[i] = 16'd0;
+          m51[i] = 16'd0;
+          m52[i] = 16'd0;
+          m53[i] = 16'd0;
+          m54[i] = 16'd0;
+          m55[i] = 16'd0;
+          m56[i] = 16'd0;
+          m57[i] = 16'd0;
+          m58[i] = 16'd0;
+          m59[i] = 16'd0;
+          m60[i] = 16'd0;
+          m61[i] = 16'd0;
+          m62[i] = 16'd0;
+          m63[i] = 16'd0;
+       end
+       rdata$0 = 16'sd0;
+       rdata$1 = 16'sd0;
+       rdata$2 = 16'sd0;
+       rdata$3 = 16'sd0;
+       rdata$4 = 16'sd0;
+       rdata$5 = 16'sd0;
+       rdata$6 = 16'sd0;
+       rdata$7 = 16'sd0;
+       rdata$8 = 16'sd0;
+       rdata$9 = 16'sd0;
+       rdata$10 = 16'sd0;
+       rdata$11 = 16'sd0;
+       rdata$12 = 16'sd0;
+       rdata$13 = 16'sd0;
+       rdata$14 = 16'sd0;
+       rdata$15 = 16'sd0;
+       rdata$16 = 16'sd0;
+       rdata$17 = 16'sd0;
+       rdata$18 = 16'sd0;
+       rdata$19 = 16'sd0;
+       rdata$20 = 16'sd0;
+       rdata$21 = 16'sd0;
+       rdata$22 = 16'sd0;
+       rdata$23 = 16'sd0;
+       rdata$24 = 16'sd0;
+       rdata$25 = 16'sd0;
+       rdata$26 = 16'sd0;
+       rdata$27 = 16'sd0;
+       rdata$28 = 16'sd0;
+       rdata$29 = 16'sd0;
+       rdata$30 = 16'sd0;
+       rdata$31 = 16'sd0;
+       rdata$32 = 16'sd0;
+       rdata$33 = 16'sd0;
+       rdata$34 = 16'sd0;
+       rdata$35 = 16'sd0;
+       rdata$36 = 16'sd0;
+       rdata$37 = 16'sd0;
+       rdata$38 = 16'sd0;
+       rdata$39 = 16'sd0;
+       rdata$40 = 16'sd0;
+       rdata$41 = 16'sd0;
+       rdata$42 = 16'sd0;
+       rdata$43 = 16'sd0;
+       rdata$44 = 16'sd0;
+       rdata$45 = 16'sd0;
+       rdata$46 = 16'sd0;
+       rdata$47 = 16'sd0;
+       rdata$48 = 16'sd0;
+       rdata$49 = 16'sd0;
+       rdata$50 = 16'sd0;
+       rdata$51 = 16'sd0;
+       rdata$52 = 16'sd0;
+       rdata$53 = 16'sd0;
+       rdata$54 = 16'sd0;
+       rdata$55 = 16'sd0;
+       rdata$56 = 16'sd0;
+       rdata$57 = 16'sd0;
+       rdata$58 = 16'sd0;
+       rdata$59 = 16'sd0;
+       rdata$60 = 16'sd0;
+       rdata$61 = 16'sd0;
+       rdata$62 = 16'sd0;
+       rdata$63 = 16'sd0;
     end
     always @(posedge clock) begin
-       word <= (raddr < 16'd1) ? mem[0] : 1024'd0;
-       if (we && (waddr < 16'd1)) mem[0] <= {wdata$63, wdata$62, wdata$61, wdata$60, wdata$59, wdata$58, wdata$57, wdata$56, wdata$55, wdata$54, wdata$53, wdata$52, wdata$51, wdata$50, wdata$49, wdata$48, wdata$47, wdata$46, wdata$45, wdata$44, wdata$43, wdata$42, wdata$41, wdata$40, wdata$39, wdata$38, wdata$37, wdata$36, wdata$35, wdata$34, wdata$33, wdata$32, wdata$31, wdata$30, wdata$29, wdata$28, wdata$27, wdata$26, wdata$25, wdata$24, wdata$23, wdata$22, wdata$21, wdata$20, wdata$19, wdata$18, wdata$17, wdata$16, wdata$15, wdata$14, wdata$13, wdata$12, wdata$11, wdata$10, wdata$9, wdata$8, wdata$7, wdata$6, wdata$5, wdata$4, wdata$3, wdata$2, wdata$1, wdata$0};
+       rdata$0 <= (raddr < 16'd1) ? m0[0] : 16'sd0;
+       rdata$1 <= (raddr < 16'd1) ? m1[0] : 16'sd0;
+       rdata$2 <= (raddr < 16'd1) ? m2[0] : 16'sd0;
+       rdata$3 <= (raddr < 16'd1) ? m3[0] : 16'sd0;
+       rdata$4 <= (raddr < 16'd1) ? m4[0] : 16'sd0;
+       rdata$5 <= (raddr < 16'd1) ? m5[0] : 16'sd0;
+       rdata$6 <= (raddr < 16'd1) ? m6[0] : 16'sd0;
+       rdata$7 <= (raddr < 16'd1) ? m7[0] : 16'sd0;
+       rdata$8 <= (raddr < 16'd1) ? m8[0] : 16'sd0;
+       rdata$9 <= (raddr < 16'd1) ? m9[0] : 16'sd0;
+       rdata$10 <= (raddr < 16'd1) ? m10[0] : 16'sd0;
+       rdata$11 <= (raddr < 16'd1) ? m11[0] : 16'sd0;
+       rdata$12 <= (raddr < 16'd1) ? m12[0] : 16'sd0;
+       rdata$13 <= (raddr < 16'd1) ? m13[0] : 16'sd0;
+       rdata$14 <= (raddr < 16'd1) ? m14[0] : 16'sd0;
+       rdata$15 <= (raddr < 16'd1) ? m15[0] : 16'sd0;
+       rdata$16 <= (raddr < 16'd1) ? m16[0] : 16'sd0;
+       rdata$17 <= (raddr < 16'd1) ? m17[0] : 16'sd0;
+       rdata$18 <= (raddr < 16'd1) ? m18[0] : 16'sd0;
+       rdata$19 <= (raddr < 16'd1) ? m19[0] : 16'sd0;
+       rdata$20 <= (raddr < 16'd1) ? m20[0] : 16'sd0;
+       rdata$21 <= (raddr < 16'd1) ? m21[0] : 16'sd0;
+       rdata$22 <= (raddr < 16'd1) ? m22[0] : 16'sd0;
+       rdata$23 <= (raddr < 16'd1) ? m23[0] : 16'sd0;
+       rdata$24 <= (raddr < 16'd1) ? m24[0] : 16'sd0;
+       rdata$25 <= (raddr < 16'd1) ? m25[0] : 16'sd0;
+       rdata$26 <= (raddr < 16'd1) ? m26[0] : 16'sd0;
+       rdata$27 <= (raddr < 16'd1) ? m27[0] : 16'sd0;
+       rdata$28 <= (raddr < 16'd1) ? m28[0] : 16'sd0;
+       rdata$29 <= (raddr < 16'd1) ? m29[0] : 16'sd0;
+       rdata$30 <= (raddr < 16'd1) ? m30[0] : 16'sd0;
+       rdata$31 <= (raddr < 16'd1) ? m31[0] : 16'sd0;
+       rdata$32 <= (raddr < 16'd1) ? m32[0] : 16'sd0;
+       rdata$33 <= (raddr < 16'd1) ? m33[0] : 16'sd0;
+       rdata$34 <= (raddr < 16'd1) ? m34[0] : 16'sd0;
+       rdata$35 <= (raddr < 16'd1) ? m35[0] : 16'sd0;
+       rdata$36 <= (raddr < 16'd1) ? m36[0] : 16'sd0;
+       rdata$37 <= (raddr < 16'd1) ? m37[0] : 16'sd0;
+       rdata$38 <= (raddr < 16'd1) ? m38[0] : 16'sd0;
+       rdata$39 <= (raddr < 16'd1) ? m39[0] : 16'sd0;
+       rdata$40 <= (raddr < 16'd1) ? m40[0] : 16'sd0;
+       rdata$41 <= (raddr < 16'd1) ? m41[0] : 16'sd0;
+       rdata$42 <= (raddr < 16'd1) ? m42[0] : 16'sd0;
+       rdata$43 <= (raddr < 16'd1) ? m43[0] : 16'sd0;
+       rdata$44 <= (raddr < 16'd1) ? m44[0] : 16'sd0;
+       rdata$45 <= (raddr < 16'd1) ? m45[0] : 16'sd0;
+       rdata$46 <= (raddr < 16'd1) ? m46[0] : 16'sd0;
+       rdata$47 <= (raddr < 16'd1) ? m47[0] : 16'sd0;
+       rdata$48 <= (raddr < 16'd1) ? m48[0] : 16'sd0;
+       rdata$49 <= (raddr < 16'd1) ? m49[0] : 16'sd0;
+       rdata$50 <= (raddr < 16'd1) ? m50[0] : 16'sd0;
+       rdata$51 <= (raddr < 16'd1) ? m51[0] : 16'sd0;
+       rdata$52 <= (raddr < 16'd1) ? m52[0] : 16'sd0;
+       rdata$53 <= (raddr < 16'd1) ? m53[0] : 16'sd0;
+       rdata$54 <= (raddr < 16'd1) ? m54[0] : 16'sd0;
+       rdata$55 <= (raddr < 16'd1) ? m55[0] : 16'sd0;
+       rdata$56 <= (raddr < 16'd1) ? m56[0] : 16'sd0;
+       rdata$57 <= (raddr < 16'd1) ? m57[0] : 16'sd0;
+       rdata$58 <= (raddr < 16'd1) ? m58[0] : 16'sd0;
+       rdata$59 <= (raddr < 16'd1) ? m59[0] : 16'sd0;
+       rdata$60 <= (raddr < 16'd1) ? m60[0] : 16'sd0;
+       rdata$61 <= (raddr < 16'd1) ? m61[0] : 16'sd0;
+       rdata$62 <= (raddr < 16'd1) ? m62[0] : 16'sd0;
+       rdata$63 <= (raddr < 16'd1) ? m63[0] : 16'sd0;
+       if (wwe) begin
+          if (wwaddr < 16'd1) begin
+             m0[0] <= wwdata$0;
+             m1[0] <= wwdata$1;
+             m2[0] <= wwdata$2;
+             m3[0] <= wwdata$3;
+             m4[0] <= wwdata$4;
+             m5[0] <= wwdata$5;
+             m6[0] <= wwdata$6;
+             m7[0] <= wwdata$7;
+             m8[0] <= wwdata$8;
+             m9[0] <= wwdata$9;
+             m10[0] <= wwdata$10;
+             m11[0] <= wwdata$11;
+             m12[0] <= wwdata$12;
+             m13[0] <= wwdata$13;
+             m14[0] <= wwdata$14;
+             m15[0] <= wwdata$15;
+             m16[0] <= wwdata$16;
+             m17[0] <= wwdata$17;
+             m18[0] <= wwdata$18;
+             m19[0] <= wwdata$19;
+             m20[0] <= wwdata$20;
+             m21[0] <= wwdata$21;
+             m22[0] <= wwdata$22;
+             m23[0] <= wwdata$23;
+             m24[0] <= wwdata$24;
+             m25[0] <= wwdata$25;
+             m26[0] <= wwdata$26;
+             m27[0] <= wwdata$27;
+             m28[0] <= wwdata$28;
+             m29[0] <= wwdata$29;
+             m30[0] <= wwdata$30;
+             m31[0] <= wwdata$31;
+             m32[0] <= wwdata$32;
+             m33[0] <= wwdata$33;
+             m34[0] <= wwdata$34;
+             m35[0] <= wwdata$35;
+             m36[0] <= wwdata$36;
+             m37[0] <= wwdata$37;
+             m38[0] <= wwdata$38;
+             m39[0] <= wwdata$39;
+             m40[0] <= wwdata$40;
+             m41[0] <= wwdata$41;
+             m42[0] <= wwdata$42;
+             m43[0] <= wwdata$43;
+             m44[0] <= wwdata$44;
+             m45[0] <= wwdata$45;
+             m46[0] <= wwdata$46;
+             m47[0] <= wwdata$47;
+             m48[0] <= wwdata$48;
+             m49[0] <= wwdata$49;
+             m50[0] <= wwdata$50;
+             m51[0] <= wwdata$51;
+             m52[0] <= wwdata$52;
+             m53[0] <= wwdata$53;
+             m54[0] <= wwdata$54;
+             m55[0] <= wwdata$55;
+             m56[0] <= wwdata$56;
+             m57[0] <= wwdata$57;
+             m58[0] <= wwdata$58;
+             m59[0] <= wwdata$59;
+             m60[0] <= wwdata$60;
+             m61[0] <= wwdata$61;
+             m62[0] <= wwdata$62;
+             m63[0] <= wwdata$63;
+          end
+       end else if (swe && (sword < 16'd1)) begin
+          if (swaddr[5:0] == 6'd0) m0[0] <= swdata;
+          if (swaddr[5:0] == 6'd1) m1[0] <= swdata;
+          if (swaddr[5:0] == 6'd2) m2[0] <= swdata;
+          if (swaddr[5:0] == 6'd3) m3[0] <= swdata;
+          if (swaddr[5:0] == 6'd4) m4[0] <= swdata;
+          if (swaddr[5:0] == 6'd5) m5[0] <= swdata;
+          if (swaddr[5:0] == 6'd6) m6[0] <= swdata;
+          if (swaddr[5:0] == 6'd7) m7[0] <= swdata;
+          if (swaddr[5:0] == 6'd8) m8[0] <= swdata;
+          if (swaddr[5:0] == 6'd9) m9[0] <= swdata;
+          if (swaddr[5:0] == 6'd10) m10[0] <= swdata;
+          if (swaddr[5:0] == 6'd11) m11[0] <= swdata;
+          if (swaddr[5:0] == 6'd12) m12[0] <= swdata;
+          if (swaddr[5:0] == 6'd13) m13[0] <= swdata;
+          if (swaddr[5:0] == 6'd14) m14[0] <= swdata;
+          if (swaddr[5:0] == 6'd15) m15[0] <= swdata;
+          if (swaddr[5:0] == 6'd16) m16[0] <= swdata;
+          if (swaddr[5:0] == 6'd17) m17[0] <= swdata;
+          if (swaddr[5:0] == 6'd18) m18[0] <= swdata;
+          if (swaddr[5:0] == 6'd19) m19[0] <= swdata;
+          if (swaddr[5:0] == 6'd20) m20[0] <= swdata;
+          if (swaddr[5:0] == 6'd21) m21[0] <= swdata;
+          if (swaddr[5:0] == 6'd22) m22[0] <= swdata;
+          if (swaddr[5:0] == 6'd23) m23[0] <= swdata;
+          if (swaddr[5:0] == 6'd24) m24[0] <= swdata;
+          if (swaddr[5:0] == 6'd25) m25[0] <= swdata;
+          if (swaddr[5:0] == 6'd26) m26[0] <= swdata;
+          if (swaddr[5:0] == 6'd27) m27[0] <= swdata;
+          if (swaddr[5:0] == 6'd28) m28[0] <= swdata;
+          if (swaddr[5:0] == 6'd29) m29[0] <= swdata;
+          if (swaddr[5:0] == 6'd30) m30[0] <= swdata;
+          if (swaddr[5:0] == 6'd31) m31[0] <= swdata;
+          if (swaddr[5:0] == 6'd32) m32[0] <= swdata;
+          if (swaddr[5:0] == 6'd33) m33[0] <= swdata;
+          if (swaddr[5:0] == 6'd34) m34[0] <= swdata;
+          if (swaddr[5:0] == 6'd35) m35[0] <= swdata;
+          if (swaddr[5:0] == 6'd36) m36[0] <= swdata;
+          if (swaddr[5:0] == 6'd37) m37[0] <= swdata;
+          if (swaddr[5:0] == 6'd38) m38[0] <= swdata;
+          if (swaddr[5:0] == 6'd39) m39[0] <= swdata;
+          if (swaddr[5:0] == 6'd40) m40[0] <= swdata;
+          if (swaddr[5:0] == 6'd41) m41[0] <= swdata;
+          if (swaddr[5:0] == 6'd42) m42[0] <= swdata;
+          if (swaddr[5:0] == 6'd43) m43[0] <= swdata;
+          if (swaddr[5:0] == 6'd44) m44[0] <= swdata;
+          if (swaddr[5:0] == 6'd45) m45[0] <= swdata;
+          if (swaddr[5:0] == 6'd46) m46[0] <= swdata;
+          if (swaddr[5:0] == 6'd47) m47[0] <= swdata;
+          if (swaddr[5:0] == 6'd48) m48[0] <= swdata;
+          if (swaddr[5:0] == 6'd49) m49[0] <= swdata;
+          if (swaddr[5:0] == 6'd50) m50[0] <= swdata;
+          if (swaddr[5:0] == 6'd51) m51[0] <= swdata;
+          if (swaddr[5:0] == 6'd52) m52[0] <= swdata;
+          if (swaddr[5:0] == 6'd53) m53[0] <= swdata;
+          if (swaddr[5:0] == 6'd54) m54[0] <= swdata;
+          if (swaddr[5:0] == 6'd55) m55[0] <= swdata;
+          if (swaddr[5:0] == 6'd56) m56[0] <= swdata;
+          if (swaddr[5:0] == 6'd57) m57[0] <= swdata;
+          if (swaddr[5:0] == 6'd58) m58[0] <= swdata;
+          if (swaddr[5:0] == 6'd59) m59[0] <= swdata;
+          if (swaddr[5:0] == 6'd60) m60[0] <= swdata;
+          if (swaddr[5:0] == 6'd61) m61[0] <= swdata;
+          if (swaddr[5:0] == 6'd62) m62[0] <= swdata;
+          if (swaddr[5:0] == 6'd63) m63[0] <= swdata;
+       end
     end
-    always @(*) rdata$0 = word[15:0];
-    always @(*) rdata$1 = word[31:16];
-    always @(*) rdata$2 = word[47:32];
-    always @(*) rdata$3 = word[63:48];
-    always @(*) rdata$4 = word[79:64];
-    always @(*) rdata$5 = word[95:80];
-    always @(*) rdata$6 = word[111:96];
-    always @(*) rdata$7 = word[127:112];
-    always @(*) rdata$8 = word[143:128];
-    always @(*) rdata$9 = word[159:144];
-    always @(*) rdata$10 = word[175:160];
-    always @(*) rdata$11 = word[191:176];
-    always @(*) rdata$12 = word[207:192];
-    always @(*) rdata$13 = word[223:208];
-    always @(*) rdata$14 = word[239:224];
-    always @(*) rdata$15 = word[255:240];
-    always @(*) rdata$16 = word[271:256];
-    always @(*) rdata$17 = word[287:272];
-    always @(*) rdata$18 = word[303:288];
-    always @(*) rdata$19 = word[319:304];
-    always @(*) rdata$20 = word[335:320];
-    always @(*) rdata$21 = word[351:336];
-    always @(*) rdata$22 = word[367:352];
-    always @(*) rdata$23 = word[383:368];
-    always @(*) rdata$24 = word[399:384];
-    always @(*) rdata$25 = word[415:400];
-    always @(*) rdata$26 = word[431:416];
-    always @(*) rdata$27 = word[447:432];
-    always @(*) rdata$28 = word[463:448];
-    always @(*) rdata$29 = word[479:464];
-    always @(*) rdata$30 = word[495:480];
-    always @(*) rdata$31 = word[511:496];
-    always @(*) rdata$32 = word[527:512];
-    always @(*) rdata$33 = word[543:528];
-    always @(*) rdata$34 = word[559:544];
-    always @(*) rdata$35 = word[575:560];
-    always @(*) rdata$36 = word[591:576];
-    always @(*) rdata$37 = word[607:592];
-    always @(*) rdata$38 = word[623:608];
-    always @(*) rdata$39 = word[639:624];
-    always @(*) rdata$40 = word[655:640];
-    always @(*) rdata$41 = word[671:656];
-    always @(*) rdata$42 = word[687:672];
-    always @(*) rdata$43 = word[703:688];
-    always @(*) rdata$44 = word[719:704];
-    always @(*) rdata$45 = word[735:720];
-    always @(*) rdata$46 = word[751:736];
-    always @(*) rdata$47 = word[767:752];
-    always @(*) rdata$48 = word[783:768];
-    always @(*) rdata$49 = word[799:784];
-    always @(*) rdata$50 = word[815:800];
-    always @(*) rdata$51 = word[831:816];
-    always @(*) rdata$52 = word[847:832];
-    always @(*) rdata$53 = word[863:848];
-    always @(*) rdata$54 = word[879:864];
-    always @(*) rdata$55 = word[895:880];
-    always @(*) rdata$56 = word[911:896];
-    always @(*) rdata$57 = word[927:912];
-    always @(*) rdata$58 = word[943:928];
-    always @(*) rdata$59 = word[959:944];
-    always @(*) rdata$60 = word[975:960];
-    always @(*) rdata$61 = word[991:976];
-    always @(*) rdata$62 = word[1007:992];
-    always @(*) rdata$63 = word[1023:1008];
-endmodule // llamahdl_decoder$stack$body$attention$qkv$xram
+endmodule // llamahdl_decoder$stack$body$attention$qkv$mv$xram
 
 
 module llamahdl_decoder$stack$changed(d,q,clock);

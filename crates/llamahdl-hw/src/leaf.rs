@@ -599,3 +599,123 @@ impl<const W: usize> Logic for TableRom<W> {
         Verilog::Custom(s)
     }
 }
+
+/// The matrix-vector input memory: `L` lanes of 16-bit mantissas per word, `depth` words.
+/// Two write ports, used one at a time: a wide port writing a whole word (`wwe`, `wwaddr`
+/// = word, `wwdata[L]`) and a scalar port writing one element (`swe`, `swaddr` = element
+/// index = word · L + lane, `swdata`); one synchronous L-wide read port (`rdata` shows
+/// word `raddr` from the next cycle, read-old-data). Each lane is its own small memory.
+#[derive(LogicBlock)]
+pub struct XMem<const L: usize> {
+    pub clock: Signal<In, Clock>,
+    pub wwe: Signal<In, Bit>,
+    pub wwaddr: Signal<In, Bits<16>>,
+    pub wwdata: [Signal<In, Signed<16>>; L],
+    pub swe: Signal<In, Bit>,
+    pub swaddr: Signal<In, Bits<16>>,
+    pub swdata: Signal<In, Signed<16>>,
+    pub raddr: Signal<In, Bits<16>>,
+    pub rdata: [Signal<Out, Signed<16>>; L],
+    _mem: Vec<[i64; L]>,
+}
+
+impl<const L: usize> XMem<L> {
+    pub fn new(depth: usize) -> Self {
+        assert!(L.is_power_of_two(), "XMem lanes must be a power of two");
+        assert!(depth > 0 && depth * L <= 1 << 16, "XMem depth");
+        Self {
+            clock: Default::default(),
+            wwe: Default::default(),
+            wwaddr: Default::default(),
+            wwdata: array_init::array_init(|_| Default::default()),
+            swe: Default::default(),
+            swaddr: Default::default(),
+            swdata: Default::default(),
+            raddr: Default::default(),
+            rdata: array_init::array_init(|_| Signal::new_with_default(Signed::default())),
+            _mem: vec![[0; L]; depth],
+        }
+    }
+}
+
+impl<const L: usize> Logic for XMem<L> {
+    fn update(&mut self) {
+        if self.clock.pos_edge() {
+            let word = self
+                ._mem
+                .get(self.raddr.val().index())
+                .copied()
+                .unwrap_or([0; L]);
+            for i in 0..L {
+                self.rdata[i].next = i2s::<16>(word[i]);
+            }
+            if self.wwe.val() {
+                let a = self.wwaddr.val().index();
+                if a < self._mem.len() {
+                    for i in 0..L {
+                        self._mem[a][i] = s2i(self.wwdata[i].val());
+                    }
+                }
+            } else if self.swe.val() {
+                let e = self.swaddr.val().index();
+                if e / L < self._mem.len() {
+                    self._mem[e / L][e % L] = s2i(self.swdata.val());
+                }
+            }
+        }
+    }
+    fn connect(&mut self) {
+        for d in &mut self.rdata {
+            d.connect();
+        }
+    }
+    fn hdl(&self) -> Verilog {
+        let depth = self._mem.len();
+        let lb = L.trailing_zeros() as usize;
+        let ri = mem_index("raddr", depth);
+        let wi = mem_index("wwaddr", depth);
+        let sword = if depth == 1 {
+            "0".to_string()
+        } else {
+            let bits = (usize::BITS - (depth - 1).leading_zeros()) as usize;
+            format!("swaddr[{}:{}]", lb + bits - 1, lb)
+        };
+        let mut s = format!("wire [15:0] sword = swaddr >> {lb};\ninteger i;\n");
+        for i in 0..L {
+            s += &format!("reg [15:0] m{i} [0:{}];\n", depth - 1);
+        }
+        s += &format!("initial begin\n   for (i = 0; i < {depth}; i = i + 1) begin\n");
+        for i in 0..L {
+            s += &format!("      m{i}[i] = 16'd0;\n");
+        }
+        s += "   end\n";
+        for i in 0..L {
+            s += &format!("   rdata${i} = 16'sd0;\n");
+        }
+        s += "end\nalways @(posedge clock) begin\n";
+        for i in 0..L {
+            s += &format!("   rdata${i} <= (raddr < 16'd{depth}) ? m{i}[{ri}] : 16'sd0;\n");
+        }
+        s += &format!("   if (wwe) begin\n      if (wwaddr < 16'd{depth}) begin\n");
+        for i in 0..L {
+            s += &format!("         m{i}[{wi}] <= wwdata${i};\n");
+        }
+        s += "      end\n   end else if (swe && (sword < 16'd";
+        s += &format!("{depth})) begin\n");
+        let lane_sel = if lb == 0 {
+            "1'b0".to_string()
+        } else {
+            format!("swaddr[{}:0]", lb - 1)
+        };
+        for i in 0..L {
+            let cond = if lb == 0 {
+                "1'b1".to_string()
+            } else {
+                format!("{lane_sel} == {lb}'d{i}")
+            };
+            s += &format!("      if ({cond}) m{i}[{sword}] <= swdata;\n");
+        }
+        s += "   end\nend\n";
+        Verilog::Custom(s)
+    }
+}

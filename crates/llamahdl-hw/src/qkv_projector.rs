@@ -1,7 +1,8 @@
 //! QKV projector with RAM select (plan step 3).
 //!
 //! Computes `[q; k; v] = Wqkv · x` for one layer, one output row at a time, `L` lanes
-//! per cycle, exactly as `llamahdl_golden::numerics::dot_row` does.
+//! per cycle, exactly as `llamahdl_golden::numerics::dot_row` does. It is a
+//! [`MatVec`] with the run fixed to one layer's Wqkv.
 //!
 //! ## Interface
 //! - Input vector: the matrix-vector input block (`llamahdl_golden::numerics::to_block16`):
@@ -23,38 +24,13 @@
 //! `1 + r * beats + b`; the row's result appears [`LATENCY`] cycles after its last beat
 //! is issued. A full projection takes `qkv_rows * beats + LATENCY` cycles after `start`.
 
-use crate::leaf::{DotAcc, LaneRam, LaneRom, RowFinish, ScaleRom, DOT_LATENCY};
+use crate::matvec::MatVec;
+pub use crate::matvec::{rom_scales, rom_words, LATENCY};
 use llamahdl_golden::QMatrix;
 use rust_hdl::prelude::*;
 
-/// Cycles from issuing a row's last beat to its `out_valid`: memory read (1), the MAC
-/// pipeline ([`DOT_LATENCY`]), the rescale register (1).
-pub const LATENCY: usize = 1 + DOT_LATENCY + 1;
-
-/// Words of `L` int8 weights for the compiled-in ROM: every layer's Wqkv, row by row,
-/// `ceil(cols / L)` words per row, zero-padded.
-pub fn rom_words<const L: usize>(layers: &[&QMatrix]) -> Vec<[i8; L]> {
-    let mut words = Vec::new();
-    for m in layers {
-        for r in 0..m.rows {
-            for chunk in m.row(r).chunks(L) {
-                let mut w = [0i8; L];
-                w[..chunk.len()].copy_from_slice(chunk);
-                words.push(w);
-            }
-        }
-    }
-    words
-}
-
-/// Row scales of every layer's Wqkv, in row order.
-pub fn rom_scales(layers: &[&QMatrix]) -> Vec<(u8, i8)> {
-    layers
-        .iter()
-        .flat_map(|m| m.mant.iter().copied().zip(m.exp.iter().copied()))
-        .collect()
-}
-
+/// The QKV projection: a [`MatVec`] whose ROM holds every layer's Wqkv and whose run
+/// length is fixed to the shape (`qkv_rows` rows of `ceil(dim / L)` words).
 #[derive(LogicBlock)]
 pub struct QkvProjector<const L: usize> {
     pub clock: Signal<In, Clock>,
@@ -78,39 +54,10 @@ pub struct QkvProjector<const L: usize> {
     pub done: Signal<Out, Bit>,
     /// Rows of Wqkv minus one.
     rows_m1: Constant<Bits<16>>,
-    /// Beats per row minus one.
+    /// Words per row minus one.
     beats_m1: Constant<Bits<16>>,
     zero16: Constant<Bits<16>>,
-    one16: Constant<Bits<16>>,
-    rom: LaneRom<L>,
-    scale_rom: ScaleRom,
-    xram: LaneRam<L, 16>,
-    dot: DotAcc<L>,
-    finish: RowFinish,
-    running: DFF<Bit>,
-    sel_ram: DFF<Bit>,
-    shift: DFF<Bits<5>>,
-    addr: DFF<Bits<16>>,
-    beat: DFF<Bits<16>>,
-    row: DFF<Bits<16>>,
-    rbase: DFF<Bits<16>>,
-    rrbase: DFF<Bits<16>>,
-    // Pipeline flags: stage 1 = memory data present, 2 = products registered,
-    // 3 = accumulator holds the row, 4 = rescaled result registered.
-    s1_valid: DFF<Bit>,
-    s1_first: DFF<Bit>,
-    s1_last: DFF<Bit>,
-    s1_row: DFF<Bits<16>>,
-    s2_last: DFF<Bit>,
-    s2_row: DFF<Bits<16>>,
-    s2_mant: DFF<Bits<8>>,
-    s2_exp: DFF<Signed<8>>,
-    s3_last: DFF<Bit>,
-    s3_row: DFF<Bits<16>>,
-    s3_mant: DFF<Bits<8>>,
-    s3_exp: DFF<Signed<8>>,
-    s4_last: DFF<Bit>,
-    s4_row: DFF<Bits<16>>,
+    mv: MatVec<L>,
 }
 
 impl<const L: usize> QkvProjector<L> {
@@ -145,34 +92,7 @@ impl<const L: usize> QkvProjector<L> {
             rows_m1: Constant::new(((qkv_rows - 1) as u64).into()),
             beats_m1: Constant::new(((beats - 1) as u64).into()),
             zero16: Constant::new(0u64.into()),
-            one16: Constant::new(1u64.into()),
-            rom: LaneRom::new(rom_words::<L>(rom_layers)),
-            scale_rom: ScaleRom::new(rom_scales(rom_layers)),
-            xram: LaneRam::new(beats),
-            dot: Default::default(),
-            finish: Default::default(),
-            running: Default::default(),
-            sel_ram: Default::default(),
-            shift: Default::default(),
-            addr: Default::default(),
-            beat: Default::default(),
-            row: Default::default(),
-            rbase: Default::default(),
-            rrbase: Default::default(),
-            s1_valid: Default::default(),
-            s1_first: Default::default(),
-            s1_last: Default::default(),
-            s1_row: Default::default(),
-            s2_last: Default::default(),
-            s2_row: Default::default(),
-            s2_mant: Default::default(),
-            s2_exp: Default::default(),
-            s3_last: Default::default(),
-            s3_row: Default::default(),
-            s3_mant: Default::default(),
-            s3_exp: Default::default(),
-            s4_last: Default::default(),
-            s4_row: Default::default(),
+            mv: MatVec::new(rom_layers, cols),
         }
     }
 }
@@ -180,100 +100,32 @@ impl<const L: usize> QkvProjector<L> {
 impl<const L: usize> Logic for QkvProjector<L> {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(
-            self, clock, running, sel_ram, shift, addr, beat, row, rbase, rrbase, s1_valid,
-            s1_first, s1_last, s1_row, s2_last, s2_row, s2_mant, s2_exp, s3_last, s3_row, s3_mant,
-            s3_exp, s4_last, s4_row
-        );
-        clock!(self, clock, rom, scale_rom, xram, dot, finish);
-        // Input vector write port.
-        self.xram.we.next = self.x_we.val();
-        self.xram.waddr.next = self.x_waddr.val();
+        self.mv.clock.next = self.clock.val();
+        self.mv.x_we.next = self.x_we.val();
+        self.mv.x_waddr.next = self.x_waddr.val();
         for i in 0..L {
-            self.xram.wdata[i].next = self.x_wdata[i].val();
+            self.mv.x_wdata[i].next = self.x_wdata[i].val();
+            self.mv.buf_rd_data[i].next = self.buf_rd_data[i].val();
         }
-        // Issue stage: addresses of the current beat.
-        self.rom.addr.next = self.rbase.q.val() + self.addr.q.val();
-        self.scale_rom.addr.next = self.rrbase.q.val() + self.row.q.val();
-        self.buf_rd_addr.next = self.addr.q.val();
-        self.buf_rd_row.next = self.row.q.val();
-        self.xram.raddr.next = self.beat.q.val();
-        self.s1_valid.d.next = self.running.q.val();
-        self.s1_first.d.next = self.beat.q.val() == self.zero16.val();
-        self.s1_last.d.next = self.running.q.val() & (self.beat.q.val() == self.beats_m1.val());
-        self.s1_row.d.next = self.row.q.val();
-        if self.running.q.val() {
-            self.addr.d.next = self.addr.q.val() + self.one16.val();
-            if self.beat.q.val() == self.beats_m1.val() {
-                self.beat.d.next = self.zero16.val();
-                self.row.d.next = self.row.q.val() + self.one16.val();
-                if self.row.q.val() == self.rows_m1.val() {
-                    self.running.d.next = false;
-                }
-            } else {
-                self.beat.d.next = self.beat.q.val() + self.one16.val();
-            }
-        }
-        // Start only when the whole pipeline is idle (the sampled shift and weight
-        // source must stay fixed while earlier rows drain).
-        if self.start.val()
-            & !(self.running.q.val()
-                | self.s1_valid.q.val()
-                | self.s2_last.q.val()
-                | self.s3_last.q.val()
-                | self.s4_last.q.val())
-        {
-            self.running.d.next = true;
-            self.addr.d.next = self.zero16.val();
-            self.beat.d.next = self.zero16.val();
-            self.row.d.next = self.zero16.val();
-            self.sel_ram.d.next = self.use_ram.val();
-            self.shift.d.next = self.x_shift.val();
-            self.rbase.d.next = self.rom_base.val();
-            self.rrbase.d.next = self.rom_row_base.val();
-        }
-        // Stage 1: weights and inputs arrive; select the weight source.
-        for i in 0..L {
-            if self.sel_ram.q.val() {
-                self.dot.w[i].next = self.buf_rd_data[i].val();
-            } else {
-                self.dot.w[i].next = self.rom.data[i].val();
-            }
-            self.dot.x[i].next = self.xram.rdata[i].val();
-        }
-        self.dot.en.next = self.s1_valid.q.val();
-        self.dot.first.next = self.s1_first.q.val();
-        if self.sel_ram.q.val() {
-            self.s2_mant.d.next = self.buf_rd_mant.val();
-            self.s2_exp.d.next = self.buf_rd_exp.val();
-        } else {
-            self.s2_mant.d.next = self.scale_rom.mant.val();
-            self.s2_exp.d.next = self.scale_rom.exp.val();
-        }
-        self.s2_last.d.next = self.s1_last.q.val();
-        self.s2_row.d.next = self.s1_row.q.val();
-        // Stage 2 -> 3: products registered inside the MAC; carry the row scale along.
-        self.s3_last.d.next = self.s2_last.q.val();
-        self.s3_row.d.next = self.s2_row.q.val();
-        self.s3_mant.d.next = self.s2_mant.q.val();
-        self.s3_exp.d.next = self.s2_exp.q.val();
-        // Stage 3: the accumulator holds the finished row; rescale it.
-        self.finish.en.next = self.s3_last.q.val();
-        self.finish.acc.next = self.dot.acc.val();
-        self.finish.mant.next = self.s3_mant.q.val();
-        self.finish.exp.next = self.s3_exp.q.val();
-        self.finish.shift.next = self.shift.q.val();
-        self.s4_last.d.next = self.s3_last.q.val();
-        self.s4_row.d.next = self.s3_row.q.val();
-        // Stage 4: result.
-        self.out_valid.next = self.s4_last.q.val();
-        self.out_row.next = self.s4_row.q.val();
-        self.out_data.next = self.finish.y.val();
-        self.done.next = self.s4_last.q.val() & (self.s4_row.q.val() == self.rows_m1.val());
-        self.busy.next = self.running.q.val()
-            | self.s1_valid.q.val()
-            | self.s2_last.q.val()
-            | self.s3_last.q.val()
-            | self.s4_last.q.val();
+        self.mv.xs_we.next = false;
+        self.mv.xs_waddr.next = self.zero16.val();
+        self.mv.xs_wdata.next = signed_cast(self.zero16.val());
+        self.mv.x_shift.next = self.x_shift.val();
+        self.mv.start.next = self.start.val();
+        self.mv.use_ram.next = self.use_ram.val();
+        self.mv.rom_base.next = self.rom_base.val();
+        self.mv.rom_row_base.next = self.rom_row_base.val();
+        self.mv.rows_m1.next = self.rows_m1.val();
+        self.mv.beats_m1.next = self.beats_m1.val();
+        self.mv.dst.next = self.zero16.val();
+        self.mv.buf_rd_mant.next = self.buf_rd_mant.val();
+        self.mv.buf_rd_exp.next = self.buf_rd_exp.val();
+        self.buf_rd_addr.next = self.mv.buf_rd_addr.val();
+        self.buf_rd_row.next = self.mv.buf_rd_row.val();
+        self.out_valid.next = self.mv.out_valid.val();
+        self.out_row.next = self.mv.out_row.val();
+        self.out_data.next = self.mv.out_data.val();
+        self.busy.next = self.mv.busy.val();
+        self.done.next = self.mv.done.val();
     }
 }

@@ -1,0 +1,306 @@
+//! General matrix-vector unit: `y[r] = W[r] · x` for a run of rows of the weight ROM (or
+//! of the QKV weight buffer), `L` lanes per cycle, exactly as
+//! `llamahdl_golden::numerics::dot_row` computes.
+//!
+//! ## Interface
+//! - Input vector (the matrix-vector input block, `llamahdl_golden::numerics::to_block16`):
+//!   an [`XMem`] of 16-bit mantissas written either a word of `L` at a time
+//!   (`x_we`/`x_waddr`/`x_wdata`) or an element at a time (`xs_we`/`xs_waddr`/`xs_wdata`,
+//!   from the vector unit's BLOCK operation); lanes past the row length must be 0. The block
+//!   shift is on `x_shift`.
+//! - `start` (one cycle, ignored while `busy`) samples `use_ram`, `x_shift`, `rom_base`
+//!   (ROM word of the first row), `rom_row_base` (its row in the scale ROM), `rows_m1`,
+//!   `beats_m1` (rows and words per row, minus one) and `dst`, then runs every row.
+//! - Weights: `use_ram` low reads the compiled-in ROM; high reads the QKV weight buffer
+//!   through `buf_rd_addr` (word within the run) and `buf_rd_row` (row within the run),
+//!   answered on `buf_rd_data`/`buf_rd_mant`/`buf_rd_exp` one cycle later.
+//! - Output: `out_valid` with `out_row` (row within the run) and `out_data` (Q16.16), one
+//!   row every `beats` cycles; the same result is written to the vector memory at
+//!   `dst + out_row` (`vm_we`/`vm_waddr`/`vm_wdata`; `vm_raddr` is unused, 0). `done`
+//!   pulses with the last row.
+//!
+//! ## Timing
+//! Cycle 0 is the `start` cycle. Word `b` of row `r` is issued in cycle
+//! `1 + r * beats + b`; the row's result appears [`LATENCY`] cycles after its last word
+//! is issued: `rows * beats + LATENCY` cycles after `start` for the whole run.
+
+use crate::leaf::{DotAcc, LaneRom, RowFinish, ScaleRom, XMem, DOT_LATENCY};
+use llamahdl_golden::QMatrix;
+use rust_hdl::prelude::*;
+
+/// Cycles from issuing a row's last word to its `out_valid`: memory read (1), the MAC
+/// pipeline ([`DOT_LATENCY`]), the rescale register (1).
+pub const LATENCY: usize = 1 + DOT_LATENCY + 1;
+
+/// Words of `L` int8 weights for a ROM holding `mats` one after another, row by row,
+/// `ceil(cols / L)` words per row, zero-padded.
+pub fn rom_words<const L: usize>(mats: &[&QMatrix]) -> Vec<[i8; L]> {
+    let mut words = Vec::new();
+    for m in mats {
+        for r in 0..m.rows {
+            for chunk in m.row(r).chunks(L) {
+                let mut w = [0i8; L];
+                w[..chunk.len()].copy_from_slice(chunk);
+                words.push(w);
+            }
+        }
+    }
+    words
+}
+
+/// Row scales of `mats`, in row order.
+pub fn rom_scales(mats: &[&QMatrix]) -> Vec<(u8, i8)> {
+    mats.iter()
+        .flat_map(|m| m.mant.iter().copied().zip(m.exp.iter().copied()))
+        .collect()
+}
+
+#[derive(LogicBlock)]
+pub struct MatVec<const L: usize> {
+    pub clock: Signal<In, Clock>,
+    pub x_we: Signal<In, Bit>,
+    pub x_waddr: Signal<In, Bits<16>>,
+    pub x_wdata: [Signal<In, Signed<16>>; L],
+    pub xs_we: Signal<In, Bit>,
+    pub xs_waddr: Signal<In, Bits<16>>,
+    pub xs_wdata: Signal<In, Signed<16>>,
+    pub x_shift: Signal<In, Bits<5>>,
+    pub start: Signal<In, Bit>,
+    pub use_ram: Signal<In, Bit>,
+    pub rom_base: Signal<In, Bits<16>>,
+    pub rom_row_base: Signal<In, Bits<16>>,
+    pub rows_m1: Signal<In, Bits<16>>,
+    pub beats_m1: Signal<In, Bits<16>>,
+    pub dst: Signal<In, Bits<16>>,
+    pub buf_rd_addr: Signal<Out, Bits<16>>,
+    pub buf_rd_row: Signal<Out, Bits<16>>,
+    pub buf_rd_data: [Signal<In, Signed<8>>; L],
+    pub buf_rd_mant: Signal<In, Bits<8>>,
+    pub buf_rd_exp: Signal<In, Signed<8>>,
+    pub out_valid: Signal<Out, Bit>,
+    pub out_row: Signal<Out, Bits<16>>,
+    pub out_data: Signal<Out, Signed<32>>,
+    pub busy: Signal<Out, Bit>,
+    pub done: Signal<Out, Bit>,
+    pub vm_raddr: Signal<Out, Bits<16>>,
+    pub vm_we: Signal<Out, Bit>,
+    pub vm_waddr: Signal<Out, Bits<16>>,
+    pub vm_wdata: Signal<Out, Signed<32>>,
+    rows_r: DFF<Bits<16>>,
+    beats_r: DFF<Bits<16>>,
+    dst_r: DFF<Bits<16>>,
+    zero16: Constant<Bits<16>>,
+    one16: Constant<Bits<16>>,
+    rom: LaneRom<L>,
+    scale_rom: ScaleRom,
+    xram: XMem<L>,
+    dot: DotAcc<L>,
+    finish: RowFinish,
+    running: DFF<Bit>,
+    sel_ram: DFF<Bit>,
+    shift: DFF<Bits<5>>,
+    addr: DFF<Bits<16>>,
+    beat: DFF<Bits<16>>,
+    row: DFF<Bits<16>>,
+    rbase: DFF<Bits<16>>,
+    rrbase: DFF<Bits<16>>,
+    // Pipeline flags: stage 1 = memory data present, 2 = products registered,
+    // 3 = accumulator holds the row, 4 = rescaled result registered.
+    s1_valid: DFF<Bit>,
+    s1_first: DFF<Bit>,
+    s1_last: DFF<Bit>,
+    s1_row: DFF<Bits<16>>,
+    s2_last: DFF<Bit>,
+    s2_row: DFF<Bits<16>>,
+    s2_mant: DFF<Bits<8>>,
+    s2_exp: DFF<Signed<8>>,
+    s3_last: DFF<Bit>,
+    s3_row: DFF<Bits<16>>,
+    s3_mant: DFF<Bits<8>>,
+    s3_exp: DFF<Signed<8>>,
+    s4_last: DFF<Bit>,
+    s4_row: DFF<Bits<16>>,
+}
+
+impl<const L: usize> MatVec<L> {
+    /// A unit whose ROM holds `mats` one after another (see [`rom_words`]) and whose
+    /// input memory holds vectors of up to `max_cols` elements.
+    pub fn new(mats: &[&QMatrix], max_cols: usize) -> Self {
+        let words = rom_words::<L>(mats);
+        assert!(!words.is_empty() && words.len() <= 1 << 16, "ROM size");
+        Self {
+            clock: Default::default(),
+            x_we: Default::default(),
+            x_waddr: Default::default(),
+            x_wdata: array_init::array_init(|_| Default::default()),
+            xs_we: Default::default(),
+            xs_waddr: Default::default(),
+            xs_wdata: Default::default(),
+            x_shift: Default::default(),
+            start: Default::default(),
+            use_ram: Default::default(),
+            rom_base: Default::default(),
+            rom_row_base: Default::default(),
+            rows_m1: Default::default(),
+            beats_m1: Default::default(),
+            dst: Default::default(),
+            buf_rd_addr: Default::default(),
+            buf_rd_row: Default::default(),
+            buf_rd_data: array_init::array_init(|_| Default::default()),
+            buf_rd_mant: Default::default(),
+            buf_rd_exp: Default::default(),
+            out_valid: Default::default(),
+            out_row: Default::default(),
+            out_data: Default::default(),
+            busy: Default::default(),
+            done: Default::default(),
+            vm_raddr: Default::default(),
+            vm_we: Default::default(),
+            vm_waddr: Default::default(),
+            vm_wdata: Default::default(),
+            rows_r: Default::default(),
+            beats_r: Default::default(),
+            dst_r: Default::default(),
+            zero16: Constant::new(0u64.into()),
+            one16: Constant::new(1u64.into()),
+            rom: LaneRom::new(words),
+            scale_rom: ScaleRom::new(rom_scales(mats)),
+            xram: XMem::new(max_cols.div_ceil(L).max(1)),
+            dot: Default::default(),
+            finish: Default::default(),
+            running: Default::default(),
+            sel_ram: Default::default(),
+            shift: Default::default(),
+            addr: Default::default(),
+            beat: Default::default(),
+            row: Default::default(),
+            rbase: Default::default(),
+            rrbase: Default::default(),
+            s1_valid: Default::default(),
+            s1_first: Default::default(),
+            s1_last: Default::default(),
+            s1_row: Default::default(),
+            s2_last: Default::default(),
+            s2_row: Default::default(),
+            s2_mant: Default::default(),
+            s2_exp: Default::default(),
+            s3_last: Default::default(),
+            s3_row: Default::default(),
+            s3_mant: Default::default(),
+            s3_exp: Default::default(),
+            s4_last: Default::default(),
+            s4_row: Default::default(),
+        }
+    }
+}
+
+impl<const L: usize> Logic for MatVec<L> {
+    #[hdl_gen]
+    fn update(&mut self) {
+        dff_setup!(
+            self, clock, rows_r, beats_r, dst_r, running, sel_ram, shift, addr, beat, row, rbase,
+            rrbase, s1_valid, s1_first, s1_last, s1_row, s2_last, s2_row, s2_mant, s2_exp, s3_last,
+            s3_row, s3_mant, s3_exp, s4_last, s4_row
+        );
+        clock!(self, clock, rom, scale_rom, xram, dot, finish);
+        // Input vector write port.
+        self.xram.wwe.next = self.x_we.val();
+        self.xram.wwaddr.next = self.x_waddr.val();
+        for i in 0..L {
+            self.xram.wwdata[i].next = self.x_wdata[i].val();
+        }
+        self.xram.swe.next = self.xs_we.val();
+        self.xram.swaddr.next = self.xs_waddr.val();
+        self.xram.swdata.next = self.xs_wdata.val();
+        // Issue stage: addresses of the current beat.
+        self.rom.addr.next = self.rbase.q.val() + self.addr.q.val();
+        self.scale_rom.addr.next = self.rrbase.q.val() + self.row.q.val();
+        self.buf_rd_addr.next = self.addr.q.val();
+        self.buf_rd_row.next = self.row.q.val();
+        self.xram.raddr.next = self.beat.q.val();
+        self.s1_valid.d.next = self.running.q.val();
+        self.s1_first.d.next = self.beat.q.val() == self.zero16.val();
+        self.s1_last.d.next = self.running.q.val() & (self.beat.q.val() == self.beats_r.q.val());
+        self.s1_row.d.next = self.row.q.val();
+        if self.running.q.val() {
+            self.addr.d.next = self.addr.q.val() + self.one16.val();
+            if self.beat.q.val() == self.beats_r.q.val() {
+                self.beat.d.next = self.zero16.val();
+                self.row.d.next = self.row.q.val() + self.one16.val();
+                if self.row.q.val() == self.rows_r.q.val() {
+                    self.running.d.next = false;
+                }
+            } else {
+                self.beat.d.next = self.beat.q.val() + self.one16.val();
+            }
+        }
+        // Start only when the whole pipeline is idle (the sampled shift and weight
+        // source must stay fixed while earlier rows drain).
+        if self.start.val()
+            & !(self.running.q.val()
+                | self.s1_valid.q.val()
+                | self.s2_last.q.val()
+                | self.s3_last.q.val()
+                | self.s4_last.q.val())
+        {
+            self.running.d.next = true;
+            self.addr.d.next = self.zero16.val();
+            self.beat.d.next = self.zero16.val();
+            self.row.d.next = self.zero16.val();
+            self.sel_ram.d.next = self.use_ram.val();
+            self.shift.d.next = self.x_shift.val();
+            self.rbase.d.next = self.rom_base.val();
+            self.rrbase.d.next = self.rom_row_base.val();
+            self.rows_r.d.next = self.rows_m1.val();
+            self.beats_r.d.next = self.beats_m1.val();
+            self.dst_r.d.next = self.dst.val();
+        }
+        // Stage 1: weights and inputs arrive; select the weight source.
+        for i in 0..L {
+            if self.sel_ram.q.val() {
+                self.dot.w[i].next = self.buf_rd_data[i].val();
+            } else {
+                self.dot.w[i].next = self.rom.data[i].val();
+            }
+            self.dot.x[i].next = self.xram.rdata[i].val();
+        }
+        self.dot.en.next = self.s1_valid.q.val();
+        self.dot.first.next = self.s1_first.q.val();
+        if self.sel_ram.q.val() {
+            self.s2_mant.d.next = self.buf_rd_mant.val();
+            self.s2_exp.d.next = self.buf_rd_exp.val();
+        } else {
+            self.s2_mant.d.next = self.scale_rom.mant.val();
+            self.s2_exp.d.next = self.scale_rom.exp.val();
+        }
+        self.s2_last.d.next = self.s1_last.q.val();
+        self.s2_row.d.next = self.s1_row.q.val();
+        // Stage 2 -> 3: products registered inside the MAC; carry the row scale along.
+        self.s3_last.d.next = self.s2_last.q.val();
+        self.s3_row.d.next = self.s2_row.q.val();
+        self.s3_mant.d.next = self.s2_mant.q.val();
+        self.s3_exp.d.next = self.s2_exp.q.val();
+        // Stage 3: the accumulator holds the finished row; rescale it.
+        self.finish.en.next = self.s3_last.q.val();
+        self.finish.acc.next = self.dot.acc.val();
+        self.finish.mant.next = self.s3_mant.q.val();
+        self.finish.exp.next = self.s3_exp.q.val();
+        self.finish.shift.next = self.shift.q.val();
+        self.s4_last.d.next = self.s3_last.q.val();
+        self.s4_row.d.next = self.s3_row.q.val();
+        // Stage 4: result.
+        self.out_valid.next = self.s4_last.q.val();
+        self.out_row.next = self.s4_row.q.val();
+        self.out_data.next = self.finish.y.val();
+        self.vm_raddr.next = self.zero16.val();
+        self.vm_we.next = self.s4_last.q.val();
+        self.vm_waddr.next = self.dst_r.q.val() + self.s4_row.q.val();
+        self.vm_wdata.next = self.finish.y.val();
+        self.done.next = self.s4_last.q.val() & (self.s4_row.q.val() == self.rows_r.q.val());
+        self.busy.next = self.running.q.val()
+            | self.s1_valid.q.val()
+            | self.s2_last.q.val()
+            | self.s3_last.q.val()
+            | self.s4_last.q.val();
+    }
+}
