@@ -4,6 +4,7 @@
 pub mod cosim;
 pub mod hierarchy;
 pub mod leaf;
+pub mod matvec;
 pub mod params;
 pub mod qkv_projector;
 pub mod row_addr;
