@@ -4907,6 +4907,8 @@ module llamahdl_decoder$stack$body$attention$qkv(clock,x_we,x_waddr,x_wdata$0,x_
     reg  [15:0] mv$rows_m1;
     reg  [15:0] mv$beats_m1;
     reg  [15:0] mv$dst;
+    reg  mv$embed;
+    reg  [15:0] mv$len_m1;
     wire  [15:0] mv$buf_rd_addr;
     wire  [15:0] mv$buf_rd_row;
     reg signed [7:0] mv$buf_rd_data$0;
@@ -5065,6 +5067,8 @@ module llamahdl_decoder$stack$body$attention$qkv(clock,x_we,x_waddr,x_wdata$0,x_
         .rows_m1(mv$rows_m1),
         .beats_m1(mv$beats_m1),
         .dst(mv$dst),
+        .embed(mv$embed),
+        .len_m1(mv$len_m1),
         .buf_rd_addr(mv$buf_rd_addr),
         .buf_rd_row(mv$buf_rd_row),
         .buf_rd_data$0(mv$buf_rd_data$0),
@@ -5288,6 +5292,8 @@ module llamahdl_decoder$stack$body$attention$qkv(clock,x_we,x_waddr,x_wdata$0,x_
         mv$rows_m1 = rows_m1;
         mv$beats_m1 = beats_m1;
         mv$dst = zero16;
+        mv$embed = 1'b0;
+        mv$len_m1 = zero16;
         mv$buf_rd_mant = buf_rd_mant;
         mv$buf_rd_exp = buf_rd_exp;
         buf_rd_addr = mv$buf_rd_addr;
@@ -5302,7 +5308,7 @@ module llamahdl_decoder$stack$body$attention$qkv(clock,x_we,x_waddr,x_wdata$0,x_
 endmodule // llamahdl_decoder$stack$body$attention$qkv
 
 
-module llamahdl_decoder$stack$body$attention$qkv$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,x_wdata$3,x_wdata$4,x_wdata$5,x_wdata$6,x_wdata$7,x_wdata$8,x_wdata$9,x_wdata$10,x_wdata$11,x_wdata$12,x_wdata$13,x_wdata$14,x_wdata$15,x_wdata$16,x_wdata$17,x_wdata$18,x_wdata$19,x_wdata$20,x_wdata$21,x_wdata$22,x_wdata$23,x_wdata$24,x_wdata$25,x_wdata$26,x_wdata$27,x_wdata$28,x_wdata$29,x_wdata$30,x_wdata$31,x_wdata$32,x_wdata$33,x_wdata$34,x_wdata$35,x_wdata$36,x_wdata$37,x_wdata$38,x_wdata$39,x_wdata$40,x_wdata$41,x_wdata$42,x_wdata$43,x_wdata$44,x_wdata$45,x_wdata$46,x_wdata$47,x_wdata$48,x_wdata$49,x_wdata$50,x_wdata$51,x_wdata$52,x_wdata$53,x_wdata$54,x_wdata$55,x_wdata$56,x_wdata$57,x_wdata$58,x_wdata$59,x_wdata$60,x_wdata$61,x_wdata$62,x_wdata$63,xs_we,xs_waddr,xs_wdata,x_shift,start,use_ram,rom_base,rom_row_base,rows_m1,beats_m1,dst,buf_rd_addr,buf_rd_row,buf_rd_data$0,buf_rd_data$1,buf_rd_data$2,buf_rd_data$3,buf_rd_data$4,buf_rd_data$5,buf_rd_data$6,buf_rd_data$7,buf_rd_data$8,buf_rd_data$9,buf_rd_data$10,buf_rd_data$11,buf_rd_data$12,buf_rd_data$13,buf_rd_data$14,buf_rd_data$15,buf_rd_data$16,buf_rd_data$17,buf_rd_data$18,buf_rd_data$19,buf_rd_data$20,buf_rd_data$21,buf_rd_data$22,buf_rd_data$23,buf_rd_data$24,buf_rd_data$25,buf_rd_data$26,buf_rd_data$27,buf_rd_data$28,buf_rd_data$29,buf_rd_data$30,buf_rd_data$31,buf_rd_data$32,buf_rd_data$33,buf_rd_data$34,buf_rd_data$35,buf_rd_data$36,buf_rd_data$37,buf_rd_data$38,buf_rd_data$39,buf_rd_data$40,buf_rd_data$41,buf_rd_data$42,buf_rd_data$43,buf_rd_data$44,buf_rd_data$45,buf_rd_data$46,buf_rd_data$47,buf_rd_data$48,buf_rd_data$49,buf_rd_data$50,buf_rd_data$51,buf_rd_data$52,buf_rd_data$53,buf_rd_data$54,buf_rd_data$55,buf_rd_data$56,buf_rd_data$57,buf_rd_data$58,buf_rd_data$59,buf_rd_data$60,buf_rd_data$61,buf_rd_data$62,buf_rd_data$63,buf_rd_mant,buf_rd_exp,out_valid,out_row,out_data,busy,done,vm_raddr,vm_we,vm_waddr,vm_wdata);
+module llamahdl_decoder$stack$body$attention$qkv$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,x_wdata$3,x_wdata$4,x_wdata$5,x_wdata$6,x_wdata$7,x_wdata$8,x_wdata$9,x_wdata$10,x_wdata$11,x_wdata$12,x_wdata$13,x_wdata$14,x_wdata$15,x_wdata$16,x_wdata$17,x_wdata$18,x_wdata$19,x_wdata$20,x_wdata$21,x_wdata$22,x_wdata$23,x_wdata$24,x_wdata$25,x_wdata$26,x_wdata$27,x_wdata$28,x_wdata$29,x_wdata$30,x_wdata$31,x_wdata$32,x_wdata$33,x_wdata$34,x_wdata$35,x_wdata$36,x_wdata$37,x_wdata$38,x_wdata$39,x_wdata$40,x_wdata$41,x_wdata$42,x_wdata$43,x_wdata$44,x_wdata$45,x_wdata$46,x_wdata$47,x_wdata$48,x_wdata$49,x_wdata$50,x_wdata$51,x_wdata$52,x_wdata$53,x_wdata$54,x_wdata$55,x_wdata$56,x_wdata$57,x_wdata$58,x_wdata$59,x_wdata$60,x_wdata$61,x_wdata$62,x_wdata$63,xs_we,xs_waddr,xs_wdata,x_shift,start,use_ram,rom_base,rom_row_base,rows_m1,beats_m1,dst,embed,len_m1,buf_rd_addr,buf_rd_row,buf_rd_data$0,buf_rd_data$1,buf_rd_data$2,buf_rd_data$3,buf_rd_data$4,buf_rd_data$5,buf_rd_data$6,buf_rd_data$7,buf_rd_data$8,buf_rd_data$9,buf_rd_data$10,buf_rd_data$11,buf_rd_data$12,buf_rd_data$13,buf_rd_data$14,buf_rd_data$15,buf_rd_data$16,buf_rd_data$17,buf_rd_data$18,buf_rd_data$19,buf_rd_data$20,buf_rd_data$21,buf_rd_data$22,buf_rd_data$23,buf_rd_data$24,buf_rd_data$25,buf_rd_data$26,buf_rd_data$27,buf_rd_data$28,buf_rd_data$29,buf_rd_data$30,buf_rd_data$31,buf_rd_data$32,buf_rd_data$33,buf_rd_data$34,buf_rd_data$35,buf_rd_data$36,buf_rd_data$37,buf_rd_data$38,buf_rd_data$39,buf_rd_data$40,buf_rd_data$41,buf_rd_data$42,buf_rd_data$43,buf_rd_data$44,buf_rd_data$45,buf_rd_data$46,buf_rd_data$47,buf_rd_data$48,buf_rd_data$49,buf_rd_data$50,buf_rd_data$51,buf_rd_data$52,buf_rd_data$53,buf_rd_data$54,buf_rd_data$55,buf_rd_data$56,buf_rd_data$57,buf_rd_data$58,buf_rd_data$59,buf_rd_data$60,buf_rd_data$61,buf_rd_data$62,buf_rd_data$63,buf_rd_mant,buf_rd_exp,out_valid,out_row,out_data,busy,done,vm_raddr,vm_we,vm_waddr,vm_wdata);
     
     // Module arguments
     input wire  clock;
@@ -5383,6 +5389,8 @@ module llamahdl_decoder$stack$body$attention$qkv$mv(clock,x_we,x_waddr,x_wdata$0
     input wire  [15:0] rows_m1;
     input wire  [15:0] beats_m1;
     input wire  [15:0] dst;
+    input wire  embed;
+    input wire  [15:0] len_m1;
     output reg  [15:0] buf_rd_addr;
     output reg  [15:0] buf_rd_row;
     input wire signed [7:0] buf_rd_data$0;
@@ -5462,6 +5470,8 @@ module llamahdl_decoder$stack$body$attention$qkv$mv(clock,x_we,x_waddr,x_wdata$0
     output reg signed [31:0] vm_wdata;
     
     // Constant declarations
+    localparam  lanes_m1 = 16'h3f;
+    localparam  sixteen = 5'b10000;
     localparam  zero16 = 16'h0;
     localparam  one16 = 16'h1;
     
@@ -5469,6 +5479,99 @@ module llamahdl_decoder$stack$body$attention$qkv$mv(clock,x_we,x_waddr,x_wdata$0
     reg  [15:0] rows_r$d;
     wire  [15:0] rows_r$q;
     reg  rows_r$clock;
+    reg  [15:0] len_r$d;
+    wire  [15:0] len_r$q;
+    reg  len_r$clock;
+    reg  emb$d;
+    wire  emb$q;
+    reg  emb$clock;
+    reg  [15:0] lane$d;
+    wire  [15:0] lane$q;
+    reg  lane$clock;
+    reg  [15:0] elem$d;
+    wire  [15:0] elem$q;
+    reg  elem$clock;
+    reg  e1_valid$d;
+    wire  e1_valid$q;
+    reg  e1_valid$clock;
+    reg  [15:0] e1_lane$d;
+    wire  [15:0] e1_lane$q;
+    reg  e1_lane$clock;
+    reg  [15:0] e1_elem$d;
+    wire  [15:0] e1_elem$q;
+    reg  e1_elem$clock;
+    reg  e2_valid$d;
+    wire  e2_valid$q;
+    reg  e2_valid$clock;
+    reg  [15:0] e2_elem$d;
+    wire  [15:0] e2_elem$q;
+    reg  e2_elem$clock;
+    reg signed [7:0] sel$data$0;
+    reg signed [7:0] sel$data$1;
+    reg signed [7:0] sel$data$2;
+    reg signed [7:0] sel$data$3;
+    reg signed [7:0] sel$data$4;
+    reg signed [7:0] sel$data$5;
+    reg signed [7:0] sel$data$6;
+    reg signed [7:0] sel$data$7;
+    reg signed [7:0] sel$data$8;
+    reg signed [7:0] sel$data$9;
+    reg signed [7:0] sel$data$10;
+    reg signed [7:0] sel$data$11;
+    reg signed [7:0] sel$data$12;
+    reg signed [7:0] sel$data$13;
+    reg signed [7:0] sel$data$14;
+    reg signed [7:0] sel$data$15;
+    reg signed [7:0] sel$data$16;
+    reg signed [7:0] sel$data$17;
+    reg signed [7:0] sel$data$18;
+    reg signed [7:0] sel$data$19;
+    reg signed [7:0] sel$data$20;
+    reg signed [7:0] sel$data$21;
+    reg signed [7:0] sel$data$22;
+    reg signed [7:0] sel$data$23;
+    reg signed [7:0] sel$data$24;
+    reg signed [7:0] sel$data$25;
+    reg signed [7:0] sel$data$26;
+    reg signed [7:0] sel$data$27;
+    reg signed [7:0] sel$data$28;
+    reg signed [7:0] sel$data$29;
+    reg signed [7:0] sel$data$30;
+    reg signed [7:0] sel$data$31;
+    reg signed [7:0] sel$data$32;
+    reg signed [7:0] sel$data$33;
+    reg signed [7:0] sel$data$34;
+    reg signed [7:0] sel$data$35;
+    reg signed [7:0] sel$data$36;
+    reg signed [7:0] sel$data$37;
+    reg signed [7:0] sel$data$38;
+    reg signed [7:0] sel$data$39;
+    reg signed [7:0] sel$data$40;
+    reg signed [7:0] sel$data$41;
+    reg signed [7:0] sel$data$42;
+    reg signed [7:0] sel$data$43;
+    reg signed [7:0] sel$data$44;
+    reg signed [7:0] sel$data$45;
+    reg signed [7:0] sel$data$46;
+    reg signed [7:0] sel$data$47;
+    reg signed [7:0] sel$data$48;
+    reg signed [7:0] sel$data$49;
+    reg signed [7:0] sel$data$50;
+    reg signed [7:0] sel$data$51;
+    reg signed [7:0] sel$data$52;
+    reg signed [7:0] sel$data$53;
+    reg signed [7:0] sel$data$54;
+    reg signed [7:0] sel$data$55;
+    reg signed [7:0] sel$data$56;
+    reg signed [7:0] sel$data$57;
+    reg signed [7:0] sel$data$58;
+    reg signed [7:0] sel$data$59;
+    reg signed [7:0] sel$data$60;
+    reg signed [7:0] sel$data$61;
+    reg signed [7:0] sel$data$62;
+    reg signed [7:0] sel$data$63;
+    reg  [15:0] sel$sel;
+    wire signed [39:0] sel$y;
     reg  [15:0] beats_r$d;
     wire  [15:0] beats_r$q;
     reg  beats_r$clock;
@@ -5891,6 +5994,119 @@ module llamahdl_decoder$stack$body$attention$qkv$mv(clock,x_we,x_waddr,x_wdata$0
         .d(rows_r$d),
         .q(rows_r$q),
         .clock(rows_r$clock)
+    );
+    llamahdl_decoder$stack$body$attention$qkv$mv$len_r len_r(
+        .d(len_r$d),
+        .q(len_r$q),
+        .clock(len_r$clock)
+    );
+    llamahdl_decoder$stack$body$attention$qkv$mv$emb emb(
+        .d(emb$d),
+        .q(emb$q),
+        .clock(emb$clock)
+    );
+    llamahdl_decoder$stack$body$attention$qkv$mv$lane lane(
+        .d(lane$d),
+        .q(lane$q),
+        .clock(lane$clock)
+    );
+    llamahdl_decoder$stack$body$attention$qkv$mv$elem elem(
+        .d(elem$d),
+        .q(elem$q),
+        .clock(elem$clock)
+    );
+    llamahdl_decoder$stack$body$attention$qkv$mv$e1_valid e1_valid(
+        .d(e1_valid$d),
+        .q(e1_valid$q),
+        .clock(e1_valid$clock)
+    );
+    llamahdl_decoder$stack$body$attention$qkv$mv$e1_lane e1_lane(
+        .d(e1_lane$d),
+        .q(e1_lane$q),
+        .clock(e1_lane$clock)
+    );
+    llamahdl_decoder$stack$body$attention$qkv$mv$e1_elem e1_elem(
+        .d(e1_elem$d),
+        .q(e1_elem$q),
+        .clock(e1_elem$clock)
+    );
+    llamahdl_decoder$stack$body$attention$qkv$mv$e2_valid e2_valid(
+        .d(e2_valid$d),
+        .q(e2_valid$q),
+        .clock(e2_valid$clock)
+    );
+    llamahdl_decoder$stack$body$attention$qkv$mv$e2_elem e2_elem(
+        .d(e2_elem$d),
+        .q(e2_elem$q),
+        .clock(e2_elem$clock)
+    );
+    llamahdl_decoder$stack$body$attention$qkv$mv$sel sel(
+        .data$0(sel$data$0),
+        .data$1(sel$data$1),
+        .data$2(sel$data$2),
+        .data$3(sel$data$3),
+        .data$4(sel$data$4),
+        .data$5(sel$data$5),
+        .data$6(sel$data$6),
+        .data$7(sel$data$7),
+        .data$8(sel$data$8),
+        .data$9(sel$data$9),
+        .data$10(sel$data$10),
+        .data$11(sel$data$11),
+        .data$12(sel$data$12),
+        .data$13(sel$data$13),
+        .data$14(sel$data$14),
+        .data$15(sel$data$15),
+        .data$16(sel$data$16),
+        .data$17(sel$data$17),
+        .data$18(sel$data$18),
+        .data$19(sel$data$19),
+        .data$20(sel$data$20),
+        .data$21(sel$data$21),
+        .data$22(sel$data$22),
+        .data$23(sel$data$23),
+        .data$24(sel$data$24),
+        .data$25(sel$data$25),
+        .data$26(sel$data$26),
+        .data$27(sel$data$27),
+        .data$28(sel$data$28),
+        .data$29(sel$data$29),
+        .data$30(sel$data$30),
+        .data$31(sel$data$31),
+        .data$32(sel$data$32),
+        .data$33(sel$data$33),
+        .data$34(sel$data$34),
+        .data$35(sel$data$35),
+        .data$36(sel$data$36),
+        .data$37(sel$data$37),
+        .data$38(sel$data$38),
+        .data$39(sel$data$39),
+        .data$40(sel$data$40),
+        .data$41(sel$data$41),
+        .data$42(sel$data$42),
+        .data$43(sel$data$43),
+        .data$44(sel$data$44),
+        .data$45(sel$data$45),
+        .data$46(sel$data$46),
+        .data$47(sel$data$47),
+        .data$48(sel$data$48),
+        .data$49(sel$data$49),
+        .data$50(sel$data$50),
+        .data$51(sel$data$51),
+        .data$52(sel$data$52),
+        .data$53(sel$data$53),
+        .data$54(sel$data$54),
+        .data$55(sel$data$55),
+        .data$56(sel$data$56),
+        .data$57(sel$data$57),
+        .data$58(sel$data$58),
+        .data$59(sel$data$59),
+        .data$60(sel$data$60),
+        .data$61(sel$data$61),
+        .data$62(sel$data$62),
+        .data$63(sel$data$63),
+        .sel(sel$sel),
+        .y(sel$y)
     );
     llamahdl_decoder$stack$body$attention$qkv$mv$beats_r beats_r(
         .d(beats_r$d),
@@ -6372,6 +6588,15 @@ module llamahdl_decoder$stack$body$attention$qkv$mv(clock,x_we,x_waddr,x_wdata$0
         rows_r$clock = clock;
         beats_r$clock = clock;
         dst_r$clock = clock;
+        len_r$clock = clock;
+        emb$clock = clock;
+        lane$clock = clock;
+        elem$clock = clock;
+        e1_valid$clock = clock;
+        e1_lane$clock = clock;
+        e1_elem$clock = clock;
+        e2_valid$clock = clock;
+        e2_elem$clock = clock;
         running$clock = clock;
         sel_ram$clock = clock;
         shift$clock = clock;
@@ -6397,6 +6622,15 @@ module llamahdl_decoder$stack$body$attention$qkv$mv(clock,x_we,x_waddr,x_wdata$0
         rows_r$d = rows_r$q;
         beats_r$d = beats_r$q;
         dst_r$d = dst_r$q;
+        len_r$d = len_r$q;
+        emb$d = emb$q;
+        lane$d = lane$q;
+        elem$d = elem$q;
+        e1_valid$d = e1_valid$q;
+        e1_lane$d = e1_lane$q;
+        e1_elem$d = e1_elem$q;
+        e2_valid$d = e2_valid$q;
+        e2_elem$d = e2_elem$q;
         running$d = running$q;
         sel_ram$d = sel_ram$q;
         shift$d = shift$q;
@@ -6498,11 +6732,27 @@ module llamahdl_decoder$stack$body$attention$qkv$mv(clock,x_we,x_waddr,x_wdata$0
         buf_rd_addr = addr$q;
         buf_rd_row = row$q;
         xram$raddr = beat$q;
-        s1_valid$d = running$q;
+        s1_valid$d = running$q & ~emb$q;
         s1_first$d = beat$q == zero16;
-        s1_last$d = running$q & (beat$q == beats_r$q);
+        s1_last$d = running$q & ~emb$q & (beat$q == beats_r$q);
         s1_row$d = row$q;
-        if (running$q) begin
+        e1_valid$d = running$q & emb$q;
+        e1_lane$d = lane$q;
+        e1_elem$d = elem$q;
+        if (running$q & emb$q) begin
+            elem$d = elem$q + one16;
+            if (lane$q == lanes_m1) begin
+                lane$d = zero16;
+                addr$d = addr$q + one16;
+            end
+            else begin
+                lane$d = lane$q + one16;
+            end
+            if (elem$q == len_r$q) begin
+                running$d = 1'b0;
+            end
+        end
+        if (running$q & ~emb$q) begin
             addr$d = addr$q + one16;
             if (beat$q == beats_r$q) begin
                 beat$d = zero16;
@@ -6515,7 +6765,7 @@ module llamahdl_decoder$stack$body$attention$qkv$mv(clock,x_we,x_waddr,x_wdata$0
                 beat$d = beat$q + one16;
             end
         end
-        if (start & ~(running$q | s1_valid$q | s2_last$q | s3_last$q | s4_last$q)) begin
+        if (start & ~(running$q | e1_valid$q | e2_valid$q | s1_valid$q | s2_last$q | s3_last$q | s4_last$q)) begin
             running$d = 1'b1;
             addr$d = zero16;
             beat$d = zero16;
@@ -6527,6 +6777,10 @@ module llamahdl_decoder$stack$body$attention$qkv$mv(clock,x_we,x_waddr,x_wdata$0
             rows_r$d = rows_m1;
             beats_r$d = beats_m1;
             dst_r$d = dst;
+            len_r$d = len_m1;
+            emb$d = embed;
+            lane$d = zero16;
+            elem$d = zero16;
         end
         if (sel_ram$q) begin
             dot$w$0 = buf_rd_data$0;
@@ -6992,22 +7246,108 @@ module llamahdl_decoder$stack$body$attention$qkv$mv(clock,x_we,x_waddr,x_wdata$0
         s3_row$d = s2_row$q;
         s3_mant$d = s2_mant$q;
         s3_exp$d = s2_exp$q;
-        finish$en = s3_last$q;
-        finish$acc = dot$acc;
-        finish$mant = s3_mant$q;
-        finish$exp = s3_exp$q;
-        finish$shift = shift$q;
+        sel$data$0 = rom$data$0;
+        sel$data$1 = rom$data$1;
+        sel$data$2 = rom$data$2;
+        sel$data$3 = rom$data$3;
+        sel$data$4 = rom$data$4;
+        sel$data$5 = rom$data$5;
+        sel$data$6 = rom$data$6;
+        sel$data$7 = rom$data$7;
+        sel$data$8 = rom$data$8;
+        sel$data$9 = rom$data$9;
+        sel$data$10 = rom$data$10;
+        sel$data$11 = rom$data$11;
+        sel$data$12 = rom$data$12;
+        sel$data$13 = rom$data$13;
+        sel$data$14 = rom$data$14;
+        sel$data$15 = rom$data$15;
+        sel$data$16 = rom$data$16;
+        sel$data$17 = rom$data$17;
+        sel$data$18 = rom$data$18;
+        sel$data$19 = rom$data$19;
+        sel$data$20 = rom$data$20;
+        sel$data$21 = rom$data$21;
+        sel$data$22 = rom$data$22;
+        sel$data$23 = rom$data$23;
+        sel$data$24 = rom$data$24;
+        sel$data$25 = rom$data$25;
+        sel$data$26 = rom$data$26;
+        sel$data$27 = rom$data$27;
+        sel$data$28 = rom$data$28;
+        sel$data$29 = rom$data$29;
+        sel$data$30 = rom$data$30;
+        sel$data$31 = rom$data$31;
+        sel$data$32 = rom$data$32;
+        sel$data$33 = rom$data$33;
+        sel$data$34 = rom$data$34;
+        sel$data$35 = rom$data$35;
+        sel$data$36 = rom$data$36;
+        sel$data$37 = rom$data$37;
+        sel$data$38 = rom$data$38;
+        sel$data$39 = rom$data$39;
+        sel$data$40 = rom$data$40;
+        sel$data$41 = rom$data$41;
+        sel$data$42 = rom$data$42;
+        sel$data$43 = rom$data$43;
+        sel$data$44 = rom$data$44;
+        sel$data$45 = rom$data$45;
+        sel$data$46 = rom$data$46;
+        sel$data$47 = rom$data$47;
+        sel$data$48 = rom$data$48;
+        sel$data$49 = rom$data$49;
+        sel$data$50 = rom$data$50;
+        sel$data$51 = rom$data$51;
+        sel$data$52 = rom$data$52;
+        sel$data$53 = rom$data$53;
+        sel$data$54 = rom$data$54;
+        sel$data$55 = rom$data$55;
+        sel$data$56 = rom$data$56;
+        sel$data$57 = rom$data$57;
+        sel$data$58 = rom$data$58;
+        sel$data$59 = rom$data$59;
+        sel$data$60 = rom$data$60;
+        sel$data$61 = rom$data$61;
+        sel$data$62 = rom$data$62;
+        sel$data$63 = rom$data$63;
+        sel$sel = e1_lane$q;
+        e2_valid$d = e1_valid$q;
+        e2_elem$d = e1_elem$q;
+        if (emb$q) begin
+            finish$en = e1_valid$q;
+            finish$acc = sel$y;
+            finish$mant = scale_rom$mant;
+            finish$exp = scale_rom$exp;
+            finish$shift = sixteen;
+        end
+        else begin
+            finish$en = s3_last$q;
+            finish$acc = dot$acc;
+            finish$mant = s3_mant$q;
+            finish$exp = s3_exp$q;
+            finish$shift = shift$q;
+        end
         s4_last$d = s3_last$q;
         s4_row$d = s3_row$q;
-        out_valid = s4_last$q;
-        out_row = s4_row$q;
+        out_valid = s4_last$q | e2_valid$q;
+        if (emb$q) begin
+            out_row = e2_elem$q;
+        end
+        else begin
+            out_row = s4_row$q;
+        end
         out_data = finish$y;
         vm_raddr = zero16;
-        vm_we = s4_last$q;
-        vm_waddr = dst_r$q + s4_row$q;
+        vm_we = s4_last$q | e2_valid$q;
+        if (emb$q) begin
+            vm_waddr = dst_r$q + e2_elem$q;
+        end
+        else begin
+            vm_waddr = dst_r$q + s4_row$q;
+        end
         vm_wdata = finish$y;
-        done = s4_last$q & (s4_row$q == rows_r$q);
-        busy = running$q | s1_valid$q | s2_last$q | s3_last$q | s4_last$q;
+        done = (s4_last$q & (s4_row$q == rows_r$q)) | (e2_valid$q & (e2_elem$q == len_r$q));
+        busy = running$q | e1_valid$q | e2_valid$q | s1_valid$q | s2_last$q | s3_last$q | s4_last$q;
     end
     
 endmodule // llamahdl_decoder$stack$body$attention$qkv$mv
@@ -7437,6 +7777,139 @@ module llamahdl_decoder$stack$body$attention$qkv$mv$dst_r(d,q,clock);
 endmodule // llamahdl_decoder$stack$body$attention$qkv$mv$dst_r
 
 
+module llamahdl_decoder$stack$body$attention$qkv$mv$e1_elem(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$stack$body$attention$qkv$mv$e1_elem
+
+
+module llamahdl_decoder$stack$body$attention$qkv$mv$e1_lane(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$stack$body$attention$qkv$mv$e1_lane
+
+
+module llamahdl_decoder$stack$body$attention$qkv$mv$e1_valid(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$stack$body$attention$qkv$mv$e1_valid
+
+
+module llamahdl_decoder$stack$body$attention$qkv$mv$e2_elem(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$stack$body$attention$qkv$mv$e2_elem
+
+
+module llamahdl_decoder$stack$body$attention$qkv$mv$e2_valid(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$stack$body$attention$qkv$mv$e2_valid
+
+
+module llamahdl_decoder$stack$body$attention$qkv$mv$elem(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$stack$body$attention$qkv$mv$elem
+
+
+module llamahdl_decoder$stack$body$attention$qkv$mv$emb(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$stack$body$attention$qkv$mv$emb
+
+
 module llamahdl_decoder$stack$body$attention$qkv$mv$finish(clock,en,acc,mant,exp,shift,y);
     
     // Module arguments
@@ -7474,6 +7947,44 @@ module llamahdl_decoder$stack$body$attention$qkv$mv$finish(clock,en,acc,mant,exp
        if (en) y <= (wide > MAX32) ? MAX32[31:0] : ((wide < MIN32) ? MIN32[31:0] : wide[31:0]);
     end
 endmodule // llamahdl_decoder$stack$body$attention$qkv$mv$finish
+
+
+module llamahdl_decoder$stack$body$attention$qkv$mv$lane(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$stack$body$attention$qkv$mv$lane
+
+
+module llamahdl_decoder$stack$body$attention$qkv$mv$len_r(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$stack$body$attention$qkv$mv$len_r
 
 
 module llamahdl_decoder$stack$body$attention$qkv$mv$rbase(d,q,clock);
@@ -9283,6 +9794,149 @@ module llamahdl_decoder$stack$body$attention$qkv$mv$scale_rom(clock,addr,mant,ex
     always @(*) mant = word[15:8];
     always @(*) exp = word[7:0];
 endmodule // llamahdl_decoder$stack$body$attention$qkv$mv$scale_rom
+
+
+module llamahdl_decoder$stack$body$attention$qkv$mv$sel(data$0,data$1,data$2,data$3,data$4,data$5,data$6,data$7,data$8,data$9,data$10,data$11,data$12,data$13,data$14,data$15,data$16,data$17,data$18,data$19,data$20,data$21,data$22,data$23,data$24,data$25,data$26,data$27,data$28,data$29,data$30,data$31,data$32,data$33,data$34,data$35,data$36,data$37,data$38,data$39,data$40,data$41,data$42,data$43,data$44,data$45,data$46,data$47,data$48,data$49,data$50,data$51,data$52,data$53,data$54,data$55,data$56,data$57,data$58,data$59,data$60,data$61,data$62,data$63,sel,y);
+    
+    // Module arguments
+    input wire signed [7:0] data$0;
+    input wire signed [7:0] data$1;
+    input wire signed [7:0] data$2;
+    input wire signed [7:0] data$3;
+    input wire signed [7:0] data$4;
+    input wire signed [7:0] data$5;
+    input wire signed [7:0] data$6;
+    input wire signed [7:0] data$7;
+    input wire signed [7:0] data$8;
+    input wire signed [7:0] data$9;
+    input wire signed [7:0] data$10;
+    input wire signed [7:0] data$11;
+    input wire signed [7:0] data$12;
+    input wire signed [7:0] data$13;
+    input wire signed [7:0] data$14;
+    input wire signed [7:0] data$15;
+    input wire signed [7:0] data$16;
+    input wire signed [7:0] data$17;
+    input wire signed [7:0] data$18;
+    input wire signed [7:0] data$19;
+    input wire signed [7:0] data$20;
+    input wire signed [7:0] data$21;
+    input wire signed [7:0] data$22;
+    input wire signed [7:0] data$23;
+    input wire signed [7:0] data$24;
+    input wire signed [7:0] data$25;
+    input wire signed [7:0] data$26;
+    input wire signed [7:0] data$27;
+    input wire signed [7:0] data$28;
+    input wire signed [7:0] data$29;
+    input wire signed [7:0] data$30;
+    input wire signed [7:0] data$31;
+    input wire signed [7:0] data$32;
+    input wire signed [7:0] data$33;
+    input wire signed [7:0] data$34;
+    input wire signed [7:0] data$35;
+    input wire signed [7:0] data$36;
+    input wire signed [7:0] data$37;
+    input wire signed [7:0] data$38;
+    input wire signed [7:0] data$39;
+    input wire signed [7:0] data$40;
+    input wire signed [7:0] data$41;
+    input wire signed [7:0] data$42;
+    input wire signed [7:0] data$43;
+    input wire signed [7:0] data$44;
+    input wire signed [7:0] data$45;
+    input wire signed [7:0] data$46;
+    input wire signed [7:0] data$47;
+    input wire signed [7:0] data$48;
+    input wire signed [7:0] data$49;
+    input wire signed [7:0] data$50;
+    input wire signed [7:0] data$51;
+    input wire signed [7:0] data$52;
+    input wire signed [7:0] data$53;
+    input wire signed [7:0] data$54;
+    input wire signed [7:0] data$55;
+    input wire signed [7:0] data$56;
+    input wire signed [7:0] data$57;
+    input wire signed [7:0] data$58;
+    input wire signed [7:0] data$59;
+    input wire signed [7:0] data$60;
+    input wire signed [7:0] data$61;
+    input wire signed [7:0] data$62;
+    input wire signed [7:0] data$63;
+    input wire  [15:0] sel;
+    output reg signed [39:0] y;
+    
+    // Update code (custom)
+    always @(*) begin
+       case (sel)
+          16'd0: y = {{32{data$0[7]}}, data$0};
+          16'd1: y = {{32{data$1[7]}}, data$1};
+          16'd2: y = {{32{data$2[7]}}, data$2};
+          16'd3: y = {{32{data$3[7]}}, data$3};
+          16'd4: y = {{32{data$4[7]}}, data$4};
+          16'd5: y = {{32{data$5[7]}}, data$5};
+          16'd6: y = {{32{data$6[7]}}, data$6};
+          16'd7: y = {{32{data$7[7]}}, data$7};
+          16'd8: y = {{32{data$8[7]}}, data$8};
+          16'd9: y = {{32{data$9[7]}}, data$9};
+          16'd10: y = {{32{data$10[7]}}, data$10};
+          16'd11: y = {{32{data$11[7]}}, data$11};
+          16'd12: y = {{32{data$12[7]}}, data$12};
+          16'd13: y = {{32{data$13[7]}}, data$13};
+          16'd14: y = {{32{data$14[7]}}, data$14};
+          16'd15: y = {{32{data$15[7]}}, data$15};
+          16'd16: y = {{32{data$16[7]}}, data$16};
+          16'd17: y = {{32{data$17[7]}}, data$17};
+          16'd18: y = {{32{data$18[7]}}, data$18};
+          16'd19: y = {{32{data$19[7]}}, data$19};
+          16'd20: y = {{32{data$20[7]}}, data$20};
+          16'd21: y = {{32{data$21[7]}}, data$21};
+          16'd22: y = {{32{data$22[7]}}, data$22};
+          16'd23: y = {{32{data$23[7]}}, data$23};
+          16'd24: y = {{32{data$24[7]}}, data$24};
+          16'd25: y = {{32{data$25[7]}}, data$25};
+          16'd26: y = {{32{data$26[7]}}, data$26};
+          16'd27: y = {{32{data$27[7]}}, data$27};
+          16'd28: y = {{32{data$28[7]}}, data$28};
+          16'd29: y = {{32{data$29[7]}}, data$29};
+          16'd30: y = {{32{data$30[7]}}, data$30};
+          16'd31: y = {{32{data$31[7]}}, data$31};
+          16'd32: y = {{32{data$32[7]}}, data$32};
+          16'd33: y = {{32{data$33[7]}}, data$33};
+          16'd34: y = {{32{data$34[7]}}, data$34};
+          16'd35: y = {{32{data$35[7]}}, data$35};
+          16'd36: y = {{32{data$36[7]}}, data$36};
+          16'd37: y = {{32{data$37[7]}}, data$37};
+          16'd38: y = {{32{data$38[7]}}, data$38};
+          16'd39: y = {{32{data$39[7]}}, data$39};
+          16'd40: y = {{32{data$40[7]}}, data$40};
+          16'd41: y = {{32{data$41[7]}}, data$41};
+          16'd42: y = {{32{data$42[7]}}, data$42};
+          16'd43: y = {{32{data$43[7]}}, data$43};
+          16'd44: y = {{32{data$44[7]}}, data$44};
+          16'd45: y = {{32{data$45[7]}}, data$45};
+          16'd46: y = {{32{data$46[7]}}, data$46};
+          16'd47: y = {{32{data$47[7]}}, data$47};
+          16'd48: y = {{32{data$48[7]}}, data$48};
+          16'd49: y = {{32{data$49[7]}}, data$49};
+          16'd50: y = {{32{data$50[7]}}, data$50};
+          16'd51: y = {{32{data$51[7]}}, data$51};
+          16'd52: y = {{32{data$52[7]}}, data$52};
+          16'd53: y = {{32{data$53[7]}}, data$53};
+          16'd54: y = {{32{data$54[7]}}, data$54};
+          16'd55: y = {{32{data$55[7]}}, data$55};
+          16'd56: y = {{32{data$56[7]}}, data$56};
+          16'd57: y = {{32{data$57[7]}}, data$57};
+          16'd58: y = {{32{data$58[7]}}, data$58};
+          16'd59: y = {{32{data$59[7]}}, data$59};
+          16'd60: y = {{32{data$60[7]}}, data$60};
+          16'd61: y = {{32{data$61[7]}}, data$61};
+          16'd62: y = {{32{data$62[7]}}, data$62};
+          16'd63: y = {{32{data$63[7]}}, data$63};
+          default: y = 40'sd0;
+       endcase
+    end
+endmodule // llamahdl_decoder$stack$body$attention$qkv$mv$sel
 
 
 module llamahdl_decoder$stack$body$attention$qkv$mv$sel_ram(d,q,clock);

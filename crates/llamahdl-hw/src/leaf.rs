@@ -719,3 +719,42 @@ impl<const L: usize> Logic for XMem<L> {
         Verilog::Custom(s)
     }
 }
+
+/// Combinational lane select with sign extension: `y = data[sel]` as a 40-bit value
+/// (0 when `sel >= L`). Used to serialise a word of int8 weights one element at a time
+/// (the embedding lookup).
+#[derive(LogicBlock)]
+pub struct LaneSel<const L: usize> {
+    pub data: [Signal<In, Signed<8>>; L],
+    pub sel: Signal<In, Bits<16>>,
+    pub y: Signal<Out, Signed<40>>,
+}
+
+impl<const L: usize> Default for LaneSel<L> {
+    fn default() -> Self {
+        Self {
+            data: array_init::array_init(|_| Default::default()),
+            sel: Default::default(),
+            y: Default::default(),
+        }
+    }
+}
+
+impl<const L: usize> Logic for LaneSel<L> {
+    fn update(&mut self) {
+        let s = self.sel.val().index();
+        let v = if s < L { s2i(self.data[s].val()) } else { 0 };
+        self.y.next = i2s::<40>(v);
+    }
+    fn connect(&mut self) {
+        self.y.connect();
+    }
+    fn hdl(&self) -> Verilog {
+        let mut s = String::from("always @(*) begin\n   case (sel)\n");
+        for i in 0..L {
+            s += &format!("      16'd{i}: y = {{{{32{{data${i}[7]}}}}, data${i}}};\n");
+        }
+        s += "      default: y = 40'sd0;\n   endcase\nend\n";
+        Verilog::Custom(s)
+    }
+}

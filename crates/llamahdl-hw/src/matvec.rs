@@ -24,7 +24,7 @@
 //! `1 + r * beats + b`; the row's result appears [`LATENCY`] cycles after its last word
 //! is issued: `rows * beats + LATENCY` cycles after `start` for the whole run.
 
-use crate::leaf::{DotAcc, LaneRom, RowFinish, ScaleRom, XMem, DOT_LATENCY};
+use crate::leaf::{DotAcc, LaneRom, LaneSel, RowFinish, ScaleRom, XMem, DOT_LATENCY};
 use llamahdl_golden::QMatrix;
 use rust_hdl::prelude::*;
 
@@ -72,6 +72,11 @@ pub struct MatVec<const L: usize> {
     pub rows_m1: Signal<In, Bits<16>>,
     pub beats_m1: Signal<In, Bits<16>>,
     pub dst: Signal<In, Bits<16>>,
+    /// Embedding mode (sampled at `start`): instead of dot products, output the
+    /// `len_m1 + 1` weights of the row at `rom_base`/`rom_row_base` one per cycle,
+    /// dequantised to Q16.16.
+    pub embed: Signal<In, Bit>,
+    pub len_m1: Signal<In, Bits<16>>,
     pub buf_rd_addr: Signal<Out, Bits<16>>,
     pub buf_rd_row: Signal<Out, Bits<16>>,
     pub buf_rd_data: [Signal<In, Signed<8>>; L],
@@ -87,6 +92,18 @@ pub struct MatVec<const L: usize> {
     pub vm_waddr: Signal<Out, Bits<16>>,
     pub vm_wdata: Signal<Out, Signed<32>>,
     rows_r: DFF<Bits<16>>,
+    len_r: DFF<Bits<16>>,
+    emb: DFF<Bit>,
+    lane: DFF<Bits<16>>,
+    elem: DFF<Bits<16>>,
+    e1_valid: DFF<Bit>,
+    e1_lane: DFF<Bits<16>>,
+    e1_elem: DFF<Bits<16>>,
+    e2_valid: DFF<Bit>,
+    e2_elem: DFF<Bits<16>>,
+    lanes_m1: Constant<Bits<16>>,
+    sixteen: Constant<Bits<5>>,
+    sel: LaneSel<L>,
     beats_r: DFF<Bits<16>>,
     dst_r: DFF<Bits<16>>,
     zero16: Constant<Bits<16>>,
@@ -144,6 +161,8 @@ impl<const L: usize> MatVec<L> {
             rows_m1: Default::default(),
             beats_m1: Default::default(),
             dst: Default::default(),
+            embed: Default::default(),
+            len_m1: Default::default(),
             buf_rd_addr: Default::default(),
             buf_rd_row: Default::default(),
             buf_rd_data: array_init::array_init(|_| Default::default()),
@@ -159,6 +178,18 @@ impl<const L: usize> MatVec<L> {
             vm_waddr: Default::default(),
             vm_wdata: Default::default(),
             rows_r: Default::default(),
+            len_r: Default::default(),
+            emb: Default::default(),
+            lane: Default::default(),
+            elem: Default::default(),
+            e1_valid: Default::default(),
+            e1_lane: Default::default(),
+            e1_elem: Default::default(),
+            e2_valid: Default::default(),
+            e2_elem: Default::default(),
+            lanes_m1: Constant::new(((L - 1) as u64).into()),
+            sixteen: Constant::new(16u64.into()),
+            sel: Default::default(),
             beats_r: Default::default(),
             dst_r: Default::default(),
             zero16: Constant::new(0u64.into()),
@@ -198,9 +229,10 @@ impl<const L: usize> Logic for MatVec<L> {
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(
-            self, clock, rows_r, beats_r, dst_r, running, sel_ram, shift, addr, beat, row, rbase,
-            rrbase, s1_valid, s1_first, s1_last, s1_row, s2_last, s2_row, s2_mant, s2_exp, s3_last,
-            s3_row, s3_mant, s3_exp, s4_last, s4_row
+            self, clock, rows_r, beats_r, dst_r, len_r, emb, lane, elem, e1_valid, e1_lane,
+            e1_elem, e2_valid, e2_elem, running, sel_ram, shift, addr, beat, row, rbase, rrbase,
+            s1_valid, s1_first, s1_last, s1_row, s2_last, s2_row, s2_mant, s2_exp, s3_last, s3_row,
+            s3_mant, s3_exp, s4_last, s4_row
         );
         clock!(self, clock, rom, scale_rom, xram, dot, finish);
         // Input vector write port.
@@ -218,11 +250,28 @@ impl<const L: usize> Logic for MatVec<L> {
         self.buf_rd_addr.next = self.addr.q.val();
         self.buf_rd_row.next = self.row.q.val();
         self.xram.raddr.next = self.beat.q.val();
-        self.s1_valid.d.next = self.running.q.val();
+        self.s1_valid.d.next = self.running.q.val() & !self.emb.q.val();
         self.s1_first.d.next = self.beat.q.val() == self.zero16.val();
-        self.s1_last.d.next = self.running.q.val() & (self.beat.q.val() == self.beats_r.q.val());
+        self.s1_last.d.next =
+            self.running.q.val() & !self.emb.q.val() & (self.beat.q.val() == self.beats_r.q.val());
         self.s1_row.d.next = self.row.q.val();
-        if self.running.q.val() {
+        self.e1_valid.d.next = self.running.q.val() & self.emb.q.val();
+        self.e1_lane.d.next = self.lane.q.val();
+        self.e1_elem.d.next = self.elem.q.val();
+        if self.running.q.val() & self.emb.q.val() {
+            // Embedding: one element per cycle, re-reading the word for each lane.
+            self.elem.d.next = self.elem.q.val() + self.one16.val();
+            if self.lane.q.val() == self.lanes_m1.val() {
+                self.lane.d.next = self.zero16.val();
+                self.addr.d.next = self.addr.q.val() + self.one16.val();
+            } else {
+                self.lane.d.next = self.lane.q.val() + self.one16.val();
+            }
+            if self.elem.q.val() == self.len_r.q.val() {
+                self.running.d.next = false;
+            }
+        }
+        if self.running.q.val() & !self.emb.q.val() {
             self.addr.d.next = self.addr.q.val() + self.one16.val();
             if self.beat.q.val() == self.beats_r.q.val() {
                 self.beat.d.next = self.zero16.val();
@@ -238,6 +287,8 @@ impl<const L: usize> Logic for MatVec<L> {
         // source must stay fixed while earlier rows drain).
         if self.start.val()
             & !(self.running.q.val()
+                | self.e1_valid.q.val()
+                | self.e2_valid.q.val()
                 | self.s1_valid.q.val()
                 | self.s2_last.q.val()
                 | self.s3_last.q.val()
@@ -254,6 +305,10 @@ impl<const L: usize> Logic for MatVec<L> {
             self.rows_r.d.next = self.rows_m1.val();
             self.beats_r.d.next = self.beats_m1.val();
             self.dst_r.d.next = self.dst.val();
+            self.len_r.d.next = self.len_m1.val();
+            self.emb.d.next = self.embed.val();
+            self.lane.d.next = self.zero16.val();
+            self.elem.d.next = self.zero16.val();
         }
         // Stage 1: weights and inputs arrive; select the weight source.
         for i in 0..L {
@@ -281,23 +336,48 @@ impl<const L: usize> Logic for MatVec<L> {
         self.s3_mant.d.next = self.s2_mant.q.val();
         self.s3_exp.d.next = self.s2_exp.q.val();
         // Stage 3: the accumulator holds the finished row; rescale it.
-        self.finish.en.next = self.s3_last.q.val();
-        self.finish.acc.next = self.dot.acc.val();
-        self.finish.mant.next = self.s3_mant.q.val();
-        self.finish.exp.next = self.s3_exp.q.val();
-        self.finish.shift.next = self.shift.q.val();
+        for i in 0..L {
+            self.sel.data[i].next = self.rom.data[i].val();
+        }
+        self.sel.sel.next = self.e1_lane.q.val();
+        self.e2_valid.d.next = self.e1_valid.q.val();
+        self.e2_elem.d.next = self.e1_elem.q.val();
+        if self.emb.q.val() {
+            self.finish.en.next = self.e1_valid.q.val();
+            self.finish.acc.next = self.sel.y.val();
+            self.finish.mant.next = self.scale_rom.mant.val();
+            self.finish.exp.next = self.scale_rom.exp.val();
+            self.finish.shift.next = self.sixteen.val();
+        } else {
+            self.finish.en.next = self.s3_last.q.val();
+            self.finish.acc.next = self.dot.acc.val();
+            self.finish.mant.next = self.s3_mant.q.val();
+            self.finish.exp.next = self.s3_exp.q.val();
+            self.finish.shift.next = self.shift.q.val();
+        }
         self.s4_last.d.next = self.s3_last.q.val();
         self.s4_row.d.next = self.s3_row.q.val();
         // Stage 4: result.
-        self.out_valid.next = self.s4_last.q.val();
-        self.out_row.next = self.s4_row.q.val();
+        self.out_valid.next = self.s4_last.q.val() | self.e2_valid.q.val();
+        if self.emb.q.val() {
+            self.out_row.next = self.e2_elem.q.val();
+        } else {
+            self.out_row.next = self.s4_row.q.val();
+        }
         self.out_data.next = self.finish.y.val();
         self.vm_raddr.next = self.zero16.val();
-        self.vm_we.next = self.s4_last.q.val();
-        self.vm_waddr.next = self.dst_r.q.val() + self.s4_row.q.val();
+        self.vm_we.next = self.s4_last.q.val() | self.e2_valid.q.val();
+        if self.emb.q.val() {
+            self.vm_waddr.next = self.dst_r.q.val() + self.e2_elem.q.val();
+        } else {
+            self.vm_waddr.next = self.dst_r.q.val() + self.s4_row.q.val();
+        }
         self.vm_wdata.next = self.finish.y.val();
-        self.done.next = self.s4_last.q.val() & (self.s4_row.q.val() == self.rows_r.q.val());
+        self.done.next = (self.s4_last.q.val() & (self.s4_row.q.val() == self.rows_r.q.val()))
+            | (self.e2_valid.q.val() & (self.e2_elem.q.val() == self.len_r.q.val()));
         self.busy.next = self.running.q.val()
+            | self.e1_valid.q.val()
+            | self.e2_valid.q.val()
             | self.s1_valid.q.val()
             | self.s2_last.q.val()
             | self.s3_last.q.val()

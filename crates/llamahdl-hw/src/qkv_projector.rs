@@ -118,6 +118,8 @@ impl<const L: usize> Logic for QkvProjector<L> {
         self.mv.rows_m1.next = self.rows_m1.val();
         self.mv.beats_m1.next = self.beats_m1.val();
         self.mv.dst.next = self.zero16.val();
+        self.mv.embed.next = false;
+        self.mv.len_m1.next = self.zero16.val();
         self.mv.buf_rd_mant.next = self.buf_rd_mant.val();
         self.mv.buf_rd_exp.next = self.buf_rd_exp.val();
         self.buf_rd_addr.next = self.mv.buf_rd_addr.val();

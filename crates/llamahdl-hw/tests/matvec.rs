@@ -1,0 +1,202 @@
+//! The general matrix-vector unit: every matrix kind of a layer (including W2, whose rows
+//! span several words) and the embedding mode, bit-exact with the golden model, results
+//! written to the vector memory; co-simulated in Icarus.
+
+use llamahdl_golden::numerics::to_block16;
+use llamahdl_golden::{QMatrix, QuantModel, ScaleMode};
+use llamahdl_hw::cosim::{emit_verilog, run_icarus};
+use llamahdl_hw::leaf::{i2s, s2i, u2b};
+use llamahdl_hw::matvec::MatVec;
+use llamahdl_hw::sim::Driver;
+use llamahdl_model::{synth, Config};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rust_hdl::prelude::Block as _;
+use rust_hdl::prelude::*;
+
+struct Run<'a, const L: usize> {
+    d: Driver<MatVec<L>>,
+    mats: Vec<&'a QMatrix>,
+}
+
+impl<'a, const L: usize> Run<'a, L> {
+    fn bases(&self, k: usize) -> (usize, usize) {
+        let words = self.mats[..k]
+            .iter()
+            .map(|m| m.rows * m.cols.div_ceil(L))
+            .sum();
+        let rows = self.mats[..k].iter().map(|m| m.rows).sum();
+        (words, rows)
+    }
+
+    /// Write `x` element by element (as the vector unit does), run matrix `k`, collect
+    /// the vector-memory writes.
+    fn matvec(&mut self, k: usize, x: &[i32], dst: usize) -> Vec<(usize, i32)> {
+        let b = to_block16(x);
+        for (i, &m) in b.mant.iter().enumerate() {
+            self.d.uut.xs_we.next = true;
+            self.d.uut.xs_waddr.next = u2b::<16>(i as u64);
+            self.d.uut.xs_wdata.next = i2s::<16>(m as i64);
+            self.d.tick();
+        }
+        // Clear the padding lanes of the last word.
+        let cols = self.mats[k].cols;
+        for i in cols..cols.div_ceil(L) * L {
+            self.d.uut.xs_waddr.next = u2b::<16>(i as u64);
+            self.d.uut.xs_wdata.next = i2s::<16>(0);
+            self.d.tick();
+        }
+        self.d.uut.xs_we.next = false;
+        self.d.uut.x_shift.next = u2b::<5>(b.shift as u64);
+        let (wb, rb) = self.bases(k);
+        self.go(
+            wb,
+            rb,
+            self.mats[k].rows - 1,
+            cols.div_ceil(L) - 1,
+            dst,
+            false,
+            0,
+        )
+    }
+
+    fn embed(&mut self, k: usize, token: usize, dst: usize) -> Vec<(usize, i32)> {
+        let (wb, rb) = self.bases(k);
+        let beats = self.mats[k].cols.div_ceil(L);
+        self.go(
+            wb + token * beats,
+            rb + token,
+            0,
+            0,
+            dst,
+            true,
+            self.mats[k].cols - 1,
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn go(
+        &mut self,
+        wb: usize,
+        rb: usize,
+        rows_m1: usize,
+        beats_m1: usize,
+        dst: usize,
+        embed: bool,
+        len_m1: usize,
+    ) -> Vec<(usize, i32)> {
+        let u = &mut self.d.uut;
+        u.rom_base.next = u2b::<16>(wb as u64);
+        u.rom_row_base.next = u2b::<16>(rb as u64);
+        u.rows_m1.next = u2b::<16>(rows_m1 as u64);
+        u.beats_m1.next = u2b::<16>(beats_m1 as u64);
+        u.dst.next = u2b::<16>(dst as u64);
+        u.embed.next = embed;
+        u.len_m1.next = u2b::<16>(len_m1 as u64);
+        u.start.next = true;
+        self.d.tick();
+        self.d.uut.start.next = false;
+        let mut writes = vec![];
+        for _ in 0..100_000 {
+            self.d.settle();
+            if self.d.uut.vm_we.val() {
+                writes.push((
+                    self.d.uut.vm_waddr.val().index(),
+                    s2i(self.d.uut.vm_wdata.val()) as i32,
+                ));
+            }
+            let done = self.d.uut.done.val();
+            self.d.tick();
+            if done {
+                return writes;
+            }
+        }
+        panic!("no done");
+    }
+}
+
+fn check<const L: usize>(cfg: &Config, seed: u64, trace: bool) {
+    let qm = QuantModel::quantise(&synth::generate(cfg, seed), ScaleMode::Mant8);
+    let l0 = &qm.layers[cfg.n_layers - 1];
+    let mats: Vec<&QMatrix> = vec![&l0.wqkv, &l0.wo, &l0.w1, &l0.w3, &l0.w2, &qm.embedding];
+    let max_cols = cfg.dim.max(cfg.hidden_dim);
+    let d = Driver::new(MatVec::<L>::new(&mats, max_cols), |u, c| {
+        u.clock.next = c.into()
+    });
+    let d = if trace { d.with_trace() } else { d };
+    let mut r = Run {
+        d,
+        mats: mats.clone(),
+    };
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let kinds = if trace {
+        vec![0, 4]
+    } else {
+        vec![0, 1, 2, 3, 4, 5]
+    };
+    for k in kinds {
+        let x: Vec<i32> = (0..mats[k].cols)
+            .map(|_| rng.gen_range(-300_000..300_000))
+            .collect();
+        let dst = rng.gen_range(0..1000);
+        let got = r.matvec(k, &x, dst);
+        let want: Vec<(usize, i32)> = mats[k]
+            .matvec(&x)
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| (dst + i, v))
+            .collect();
+        assert_eq!(got, want, "matrix {k}");
+    }
+    for token in [0, 1, cfg.vocab_size - 1] {
+        let got = r.embed(5, token, 7);
+        let want: Vec<(usize, i32)> = qm
+            .embedding
+            .row_q16(token)
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| (7 + i, v))
+            .collect();
+        assert_eq!(got, want, "embedding of {token}");
+    }
+    if trace {
+        let mut fresh = MatVec::<L>::new(&mats, max_cols);
+        fresh.connect_all();
+        let verilog = generate_verilog(&fresh);
+        let tr = r.d.take_trace().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        run_icarus(&verilog, "top", &tr, dir.path())
+            .expect("icarus")
+            .assert_clean();
+    }
+}
+
+#[test]
+fn matvec_all_kinds_stories260k_64_lanes() {
+    check::<64>(&Config::STORIES260K, 1, false);
+}
+
+#[test]
+fn matvec_all_kinds_stories260k_16_lanes() {
+    check::<16>(&Config::STORIES260K, 2, false);
+}
+
+#[test]
+fn matvec_all_kinds_odd_shape() {
+    let odd = Config {
+        dim: 48,
+        hidden_dim: 128,
+        n_layers: 3,
+        n_heads: 6,
+        n_kv_heads: 2,
+        vocab_size: 300,
+        seq_len: 64,
+        shared_classifier: false,
+    };
+    check::<16>(&odd, 3, false);
+}
+
+#[test]
+fn matvec_cosim_tiny() {
+    check::<4>(&Config::TINY, 4, true);
+}
