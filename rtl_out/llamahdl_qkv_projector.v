@@ -836,72 +836,72 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
     reg  [15:0] e2_elem$d;
     wire  [15:0] e2_elem$q;
     reg  e2_elem$clock;
-    reg signed [7:0] sel$data$0;
-    reg signed [7:0] sel$data$1;
-    reg signed [7:0] sel$data$2;
-    reg signed [7:0] sel$data$3;
-    reg signed [7:0] sel$data$4;
-    reg signed [7:0] sel$data$5;
-    reg signed [7:0] sel$data$6;
-    reg signed [7:0] sel$data$7;
-    reg signed [7:0] sel$data$8;
-    reg signed [7:0] sel$data$9;
-    reg signed [7:0] sel$data$10;
-    reg signed [7:0] sel$data$11;
-    reg signed [7:0] sel$data$12;
-    reg signed [7:0] sel$data$13;
-    reg signed [7:0] sel$data$14;
-    reg signed [7:0] sel$data$15;
-    reg signed [7:0] sel$data$16;
-    reg signed [7:0] sel$data$17;
-    reg signed [7:0] sel$data$18;
-    reg signed [7:0] sel$data$19;
-    reg signed [7:0] sel$data$20;
-    reg signed [7:0] sel$data$21;
-    reg signed [7:0] sel$data$22;
-    reg signed [7:0] sel$data$23;
-    reg signed [7:0] sel$data$24;
-    reg signed [7:0] sel$data$25;
-    reg signed [7:0] sel$data$26;
-    reg signed [7:0] sel$data$27;
-    reg signed [7:0] sel$data$28;
-    reg signed [7:0] sel$data$29;
-    reg signed [7:0] sel$data$30;
-    reg signed [7:0] sel$data$31;
-    reg signed [7:0] sel$data$32;
-    reg signed [7:0] sel$data$33;
-    reg signed [7:0] sel$data$34;
-    reg signed [7:0] sel$data$35;
-    reg signed [7:0] sel$data$36;
-    reg signed [7:0] sel$data$37;
-    reg signed [7:0] sel$data$38;
-    reg signed [7:0] sel$data$39;
-    reg signed [7:0] sel$data$40;
-    reg signed [7:0] sel$data$41;
-    reg signed [7:0] sel$data$42;
-    reg signed [7:0] sel$data$43;
-    reg signed [7:0] sel$data$44;
-    reg signed [7:0] sel$data$45;
-    reg signed [7:0] sel$data$46;
-    reg signed [7:0] sel$data$47;
-    reg signed [7:0] sel$data$48;
-    reg signed [7:0] sel$data$49;
-    reg signed [7:0] sel$data$50;
-    reg signed [7:0] sel$data$51;
-    reg signed [7:0] sel$data$52;
-    reg signed [7:0] sel$data$53;
-    reg signed [7:0] sel$data$54;
-    reg signed [7:0] sel$data$55;
-    reg signed [7:0] sel$data$56;
-    reg signed [7:0] sel$data$57;
-    reg signed [7:0] sel$data$58;
-    reg signed [7:0] sel$data$59;
-    reg signed [7:0] sel$data$60;
-    reg signed [7:0] sel$data$61;
-    reg signed [7:0] sel$data$62;
-    reg signed [7:0] sel$data$63;
-    reg  [15:0] sel$sel;
-    wire signed [39:0] sel$y;
+    reg signed [7:0] lane_pick$data$0;
+    reg signed [7:0] lane_pick$data$1;
+    reg signed [7:0] lane_pick$data$2;
+    reg signed [7:0] lane_pick$data$3;
+    reg signed [7:0] lane_pick$data$4;
+    reg signed [7:0] lane_pick$data$5;
+    reg signed [7:0] lane_pick$data$6;
+    reg signed [7:0] lane_pick$data$7;
+    reg signed [7:0] lane_pick$data$8;
+    reg signed [7:0] lane_pick$data$9;
+    reg signed [7:0] lane_pick$data$10;
+    reg signed [7:0] lane_pick$data$11;
+    reg signed [7:0] lane_pick$data$12;
+    reg signed [7:0] lane_pick$data$13;
+    reg signed [7:0] lane_pick$data$14;
+    reg signed [7:0] lane_pick$data$15;
+    reg signed [7:0] lane_pick$data$16;
+    reg signed [7:0] lane_pick$data$17;
+    reg signed [7:0] lane_pick$data$18;
+    reg signed [7:0] lane_pick$data$19;
+    reg signed [7:0] lane_pick$data$20;
+    reg signed [7:0] lane_pick$data$21;
+    reg signed [7:0] lane_pick$data$22;
+    reg signed [7:0] lane_pick$data$23;
+    reg signed [7:0] lane_pick$data$24;
+    reg signed [7:0] lane_pick$data$25;
+    reg signed [7:0] lane_pick$data$26;
+    reg signed [7:0] lane_pick$data$27;
+    reg signed [7:0] lane_pick$data$28;
+    reg signed [7:0] lane_pick$data$29;
+    reg signed [7:0] lane_pick$data$30;
+    reg signed [7:0] lane_pick$data$31;
+    reg signed [7:0] lane_pick$data$32;
+    reg signed [7:0] lane_pick$data$33;
+    reg signed [7:0] lane_pick$data$34;
+    reg signed [7:0] lane_pick$data$35;
+    reg signed [7:0] lane_pick$data$36;
+    reg signed [7:0] lane_pick$data$37;
+    reg signed [7:0] lane_pick$data$38;
+    reg signed [7:0] lane_pick$data$39;
+    reg signed [7:0] lane_pick$data$40;
+    reg signed [7:0] lane_pick$data$41;
+    reg signed [7:0] lane_pick$data$42;
+    reg signed [7:0] lane_pick$data$43;
+    reg signed [7:0] lane_pick$data$44;
+    reg signed [7:0] lane_pick$data$45;
+    reg signed [7:0] lane_pick$data$46;
+    reg signed [7:0] lane_pick$data$47;
+    reg signed [7:0] lane_pick$data$48;
+    reg signed [7:0] lane_pick$data$49;
+    reg signed [7:0] lane_pick$data$50;
+    reg signed [7:0] lane_pick$data$51;
+    reg signed [7:0] lane_pick$data$52;
+    reg signed [7:0] lane_pick$data$53;
+    reg signed [7:0] lane_pick$data$54;
+    reg signed [7:0] lane_pick$data$55;
+    reg signed [7:0] lane_pick$data$56;
+    reg signed [7:0] lane_pick$data$57;
+    reg signed [7:0] lane_pick$data$58;
+    reg signed [7:0] lane_pick$data$59;
+    reg signed [7:0] lane_pick$data$60;
+    reg signed [7:0] lane_pick$data$61;
+    reg signed [7:0] lane_pick$data$62;
+    reg signed [7:0] lane_pick$data$63;
+    reg  [15:0] lane_pick$sel;
+    wire signed [39:0] lane_pick$y;
     reg  [15:0] beats_r$d;
     wire  [15:0] beats_r$q;
     reg  beats_r$clock;
@@ -1370,73 +1370,73 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
         .q(e2_elem$q),
         .clock(e2_elem$clock)
     );
-    llamahdl_qkv_projector$mv$sel sel(
-        .data$0(sel$data$0),
-        .data$1(sel$data$1),
-        .data$2(sel$data$2),
-        .data$3(sel$data$3),
-        .data$4(sel$data$4),
-        .data$5(sel$data$5),
-        .data$6(sel$data$6),
-        .data$7(sel$data$7),
-        .data$8(sel$data$8),
-        .data$9(sel$data$9),
-        .data$10(sel$data$10),
-        .data$11(sel$data$11),
-        .data$12(sel$data$12),
-        .data$13(sel$data$13),
-        .data$14(sel$data$14),
-        .data$15(sel$data$15),
-        .data$16(sel$data$16),
-        .data$17(sel$data$17),
-        .data$18(sel$data$18),
-        .data$19(sel$data$19),
-        .data$20(sel$data$20),
-        .data$21(sel$data$21),
-        .data$22(sel$data$22),
-        .data$23(sel$data$23),
-        .data$24(sel$data$24),
-        .data$25(sel$data$25),
-        .data$26(sel$data$26),
-        .data$27(sel$data$27),
-        .data$28(sel$data$28),
-        .data$29(sel$data$29),
-        .data$30(sel$data$30),
-        .data$31(sel$data$31),
-        .data$32(sel$data$32),
-        .data$33(sel$data$33),
-        .data$34(sel$data$34),
-        .data$35(sel$data$35),
-        .data$36(sel$data$36),
-        .data$37(sel$data$37),
-        .data$38(sel$data$38),
-        .data$39(sel$data$39),
-        .data$40(sel$data$40),
-        .data$41(sel$data$41),
-        .data$42(sel$data$42),
-        .data$43(sel$data$43),
-        .data$44(sel$data$44),
-        .data$45(sel$data$45),
-        .data$46(sel$data$46),
-        .data$47(sel$data$47),
-        .data$48(sel$data$48),
-        .data$49(sel$data$49),
-        .data$50(sel$data$50),
-        .data$51(sel$data$51),
-        .data$52(sel$data$52),
-        .data$53(sel$data$53),
-        .data$54(sel$data$54),
-        .data$55(sel$data$55),
-        .data$56(sel$data$56),
-        .data$57(sel$data$57),
-        .data$58(sel$data$58),
-        .data$59(sel$data$59),
-        .data$60(sel$data$60),
-        .data$61(sel$data$61),
-        .data$62(sel$data$62),
-        .data$63(sel$data$63),
-        .sel(sel$sel),
-        .y(sel$y)
+    llamahdl_qkv_projector$mv$lane_pick lane_pick(
+        .data$0(lane_pick$data$0),
+        .data$1(lane_pick$data$1),
+        .data$2(lane_pick$data$2),
+        .data$3(lane_pick$data$3),
+        .data$4(lane_pick$data$4),
+        .data$5(lane_pick$data$5),
+        .data$6(lane_pick$data$6),
+        .data$7(lane_pick$data$7),
+        .data$8(lane_pick$data$8),
+        .data$9(lane_pick$data$9),
+        .data$10(lane_pick$data$10),
+        .data$11(lane_pick$data$11),
+        .data$12(lane_pick$data$12),
+        .data$13(lane_pick$data$13),
+        .data$14(lane_pick$data$14),
+        .data$15(lane_pick$data$15),
+        .data$16(lane_pick$data$16),
+        .data$17(lane_pick$data$17),
+        .data$18(lane_pick$data$18),
+        .data$19(lane_pick$data$19),
+        .data$20(lane_pick$data$20),
+        .data$21(lane_pick$data$21),
+        .data$22(lane_pick$data$22),
+        .data$23(lane_pick$data$23),
+        .data$24(lane_pick$data$24),
+        .data$25(lane_pick$data$25),
+        .data$26(lane_pick$data$26),
+        .data$27(lane_pick$data$27),
+        .data$28(lane_pick$data$28),
+        .data$29(lane_pick$data$29),
+        .data$30(lane_pick$data$30),
+        .data$31(lane_pick$data$31),
+        .data$32(lane_pick$data$32),
+        .data$33(lane_pick$data$33),
+        .data$34(lane_pick$data$34),
+        .data$35(lane_pick$data$35),
+        .data$36(lane_pick$data$36),
+        .data$37(lane_pick$data$37),
+        .data$38(lane_pick$data$38),
+        .data$39(lane_pick$data$39),
+        .data$40(lane_pick$data$40),
+        .data$41(lane_pick$data$41),
+        .data$42(lane_pick$data$42),
+        .data$43(lane_pick$data$43),
+        .data$44(lane_pick$data$44),
+        .data$45(lane_pick$data$45),
+        .data$46(lane_pick$data$46),
+        .data$47(lane_pick$data$47),
+        .data$48(lane_pick$data$48),
+        .data$49(lane_pick$data$49),
+        .data$50(lane_pick$data$50),
+        .data$51(lane_pick$data$51),
+        .data$52(lane_pick$data$52),
+        .data$53(lane_pick$data$53),
+        .data$54(lane_pick$data$54),
+        .data$55(lane_pick$data$55),
+        .data$56(lane_pick$data$56),
+        .data$57(lane_pick$data$57),
+        .data$58(lane_pick$data$58),
+        .data$59(lane_pick$data$59),
+        .data$60(lane_pick$data$60),
+        .data$61(lane_pick$data$61),
+        .data$62(lane_pick$data$62),
+        .data$63(lane_pick$data$63),
+        .sel(lane_pick$sel),
+        .y(lane_pick$y)
     );
     llamahdl_qkv_projector$mv$beats_r beats_r(
         .d(beats_r$d),
@@ -2576,76 +2576,76 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
         s3_row$d = s2_row$q;
         s3_mant$d = s2_mant$q;
         s3_exp$d = s2_exp$q;
-        sel$data$0 = rom$data$0;
-        sel$data$1 = rom$data$1;
-        sel$data$2 = rom$data$2;
-        sel$data$3 = rom$data$3;
-        sel$data$4 = rom$data$4;
-        sel$data$5 = rom$data$5;
-        sel$data$6 = rom$data$6;
-        sel$data$7 = rom$data$7;
-        sel$data$8 = rom$data$8;
-        sel$data$9 = rom$data$9;
-        sel$data$10 = rom$data$10;
-        sel$data$11 = rom$data$11;
-        sel$data$12 = rom$data$12;
-        sel$data$13 = rom$data$13;
-        sel$data$14 = rom$data$14;
-        sel$data$15 = rom$data$15;
-        sel$data$16 = rom$data$16;
-        sel$data$17 = rom$data$17;
-        sel$data$18 = rom$data$18;
-        sel$data$19 = rom$data$19;
-        sel$data$20 = rom$data$20;
-        sel$data$21 = rom$data$21;
-        sel$data$22 = rom$data$22;
-        sel$data$23 = rom$data$23;
-        sel$data$24 = rom$data$24;
-        sel$data$25 = rom$data$25;
-        sel$data$26 = rom$data$26;
-        sel$data$27 = rom$data$27;
-        sel$data$28 = rom$data$28;
-        sel$data$29 = rom$data$29;
-        sel$data$30 = rom$data$30;
-        sel$data$31 = rom$data$31;
-        sel$data$32 = rom$data$32;
-        sel$data$33 = rom$data$33;
-        sel$data$34 = rom$data$34;
-        sel$data$35 = rom$data$35;
-        sel$data$36 = rom$data$36;
-        sel$data$37 = rom$data$37;
-        sel$data$38 = rom$data$38;
-        sel$data$39 = rom$data$39;
-        sel$data$40 = rom$data$40;
-        sel$data$41 = rom$data$41;
-        sel$data$42 = rom$data$42;
-        sel$data$43 = rom$data$43;
-        sel$data$44 = rom$data$44;
-        sel$data$45 = rom$data$45;
-        sel$data$46 = rom$data$46;
-        sel$data$47 = rom$data$47;
-        sel$data$48 = rom$data$48;
-        sel$data$49 = rom$data$49;
-        sel$data$50 = rom$data$50;
-        sel$data$51 = rom$data$51;
-        sel$data$52 = rom$data$52;
-        sel$data$53 = rom$data$53;
-        sel$data$54 = rom$data$54;
-        sel$data$55 = rom$data$55;
-        sel$data$56 = rom$data$56;
-        sel$data$57 = rom$data$57;
-        sel$data$58 = rom$data$58;
-        sel$data$59 = rom$data$59;
-        sel$data$60 = rom$data$60;
-        sel$data$61 = rom$data$61;
-        sel$data$62 = rom$data$62;
-        sel$data$63 = rom$data$63;
-        sel$sel = e1_lane$q;
+        lane_pick$data$0 = rom$data$0;
+        lane_pick$data$1 = rom$data$1;
+        lane_pick$data$2 = rom$data$2;
+        lane_pick$data$3 = rom$data$3;
+        lane_pick$data$4 = rom$data$4;
+        lane_pick$data$5 = rom$data$5;
+        lane_pick$data$6 = rom$data$6;
+        lane_pick$data$7 = rom$data$7;
+        lane_pick$data$8 = rom$data$8;
+        lane_pick$data$9 = rom$data$9;
+        lane_pick$data$10 = rom$data$10;
+        lane_pick$data$11 = rom$data$11;
+        lane_pick$data$12 = rom$data$12;
+        lane_pick$data$13 = rom$data$13;
+        lane_pick$data$14 = rom$data$14;
+        lane_pick$data$15 = rom$data$15;
+        lane_pick$data$16 = rom$data$16;
+        lane_pick$data$17 = rom$data$17;
+        lane_pick$data$18 = rom$data$18;
+        lane_pick$data$19 = rom$data$19;
+        lane_pick$data$20 = rom$data$20;
+        lane_pick$data$21 = rom$data$21;
+        lane_pick$data$22 = rom$data$22;
+        lane_pick$data$23 = rom$data$23;
+        lane_pick$data$24 = rom$data$24;
+        lane_pick$data$25 = rom$data$25;
+        lane_pick$data$26 = rom$data$26;
+        lane_pick$data$27 = rom$data$27;
+        lane_pick$data$28 = rom$data$28;
+        lane_pick$data$29 = rom$data$29;
+        lane_pick$data$30 = rom$data$30;
+        lane_pick$data$31 = rom$data$31;
+        lane_pick$data$32 = rom$data$32;
+        lane_pick$data$33 = rom$data$33;
+        lane_pick$data$34 = rom$data$34;
+        lane_pick$data$35 = rom$data$35;
+        lane_pick$data$36 = rom$data$36;
+        lane_pick$data$37 = rom$data$37;
+        lane_pick$data$38 = rom$data$38;
+        lane_pick$data$39 = rom$data$39;
+        lane_pick$data$40 = rom$data$40;
+        lane_pick$data$41 = rom$data$41;
+        lane_pick$data$42 = rom$data$42;
+        lane_pick$data$43 = rom$data$43;
+        lane_pick$data$44 = rom$data$44;
+        lane_pick$data$45 = rom$data$45;
+        lane_pick$data$46 = rom$data$46;
+        lane_pick$data$47 = rom$data$47;
+        lane_pick$data$48 = rom$data$48;
+        lane_pick$data$49 = rom$data$49;
+        lane_pick$data$50 = rom$data$50;
+        lane_pick$data$51 = rom$data$51;
+        lane_pick$data$52 = rom$data$52;
+        lane_pick$data$53 = rom$data$53;
+        lane_pick$data$54 = rom$data$54;
+        lane_pick$data$55 = rom$data$55;
+        lane_pick$data$56 = rom$data$56;
+        lane_pick$data$57 = rom$data$57;
+        lane_pick$data$58 = rom$data$58;
+        lane_pick$data$59 = rom$data$59;
+        lane_pick$data$60 = rom$data$60;
+        lane_pick$data$61 = rom$data$61;
+        lane_pick$data$62 = rom$data$62;
+        lane_pick$data$63 = rom$data$63;
+        lane_pick$sel = e1_lane$q;
         e2_valid$d = e1_valid$q;
         e2_elem$d = e1_elem$q;
         if (emb$q) begin
             finish$en = e1_valid$q;
-            finish$acc = sel$y;
+            finish$acc = lane_pick$y;
             finish$mant = scale_rom$mant;
             finish$exp = scale_rom$exp;
             finish$shift = sixteen;
@@ -3296,6 +3296,149 @@ module llamahdl_qkv_projector$mv$lane(d,q,clock);
     end
           
 endmodule // llamahdl_qkv_projector$mv$lane
+
+
+module llamahdl_qkv_projector$mv$lane_pick(data$0,data$1,data$2,data$3,data$4,data$5,data$6,data$7,data$8,data$9,data$10,data$11,data$12,data$13,data$14,data$15,data$16,data$17,data$18,data$19,data$20,data$21,data$22,data$23,data$24,data$25,data$26,data$27,data$28,data$29,data$30,data$31,data$32,data$33,data$34,data$35,data$36,data$37,data$38,data$39,data$40,data$41,data$42,data$43,data$44,data$45,data$46,data$47,data$48,data$49,data$50,data$51,data$52,data$53,data$54,data$55,data$56,data$57,data$58,data$59,data$60,data$61,data$62,data$63,sel,y);
+    
+    // Module arguments
+    input wire signed [7:0] data$0;
+    input wire signed [7:0] data$1;
+    input wire signed [7:0] data$2;
+    input wire signed [7:0] data$3;
+    input wire signed [7:0] data$4;
+    input wire signed [7:0] data$5;
+    input wire signed [7:0] data$6;
+    input wire signed [7:0] data$7;
+    input wire signed [7:0] data$8;
+    input wire signed [7:0] data$9;
+    input wire signed [7:0] data$10;
+    input wire signed [7:0] data$11;
+    input wire signed [7:0] data$12;
+    input wire signed [7:0] data$13;
+    input wire signed [7:0] data$14;
+    input wire signed [7:0] data$15;
+    input wire signed [7:0] data$16;
+    input wire signed [7:0] data$17;
+    input wire signed [7:0] data$18;
+    input wire signed [7:0] data$19;
+    input wire signed [7:0] data$20;
+    input wire signed [7:0] data$21;
+    input wire signed [7:0] data$22;
+    input wire signed [7:0] data$23;
+    input wire signed [7:0] data$24;
+    input wire signed [7:0] data$25;
+    input wire signed [7:0] data$26;
+    input wire signed [7:0] data$27;
+    input wire signed [7:0] data$28;
+    input wire signed [7:0] data$29;
+    input wire signed [7:0] data$30;
+    input wire signed [7:0] data$31;
+    input wire signed [7:0] data$32;
+    input wire signed [7:0] data$33;
+    input wire signed [7:0] data$34;
+    input wire signed [7:0] data$35;
+    input wire signed [7:0] data$36;
+    input wire signed [7:0] data$37;
+    input wire signed [7:0] data$38;
+    input wire signed [7:0] data$39;
+    input wire signed [7:0] data$40;
+    input wire signed [7:0] data$41;
+    input wire signed [7:0] data$42;
+    input wire signed [7:0] data$43;
+    input wire signed [7:0] data$44;
+    input wire signed [7:0] data$45;
+    input wire signed [7:0] data$46;
+    input wire signed [7:0] data$47;
+    input wire signed [7:0] data$48;
+    input wire signed [7:0] data$49;
+    input wire signed [7:0] data$50;
+    input wire signed [7:0] data$51;
+    input wire signed [7:0] data$52;
+    input wire signed [7:0] data$53;
+    input wire signed [7:0] data$54;
+    input wire signed [7:0] data$55;
+    input wire signed [7:0] data$56;
+    input wire signed [7:0] data$57;
+    input wire signed [7:0] data$58;
+    input wire signed [7:0] data$59;
+    input wire signed [7:0] data$60;
+    input wire signed [7:0] data$61;
+    input wire signed [7:0] data$62;
+    input wire signed [7:0] data$63;
+    input wire  [15:0] sel;
+    output reg signed [39:0] y;
+    
+    // Update code (custom)
+    always @(*) begin
+       case (sel)
+          16'd0: y = {{32{data$0[7]}}, data$0};
+          16'd1: y = {{32{data$1[7]}}, data$1};
+          16'd2: y = {{32{data$2[7]}}, data$2};
+          16'd3: y = {{32{data$3[7]}}, data$3};
+          16'd4: y = {{32{data$4[7]}}, data$4};
+          16'd5: y = {{32{data$5[7]}}, data$5};
+          16'd6: y = {{32{data$6[7]}}, data$6};
+          16'd7: y = {{32{data$7[7]}}, data$7};
+          16'd8: y = {{32{data$8[7]}}, data$8};
+          16'd9: y = {{32{data$9[7]}}, data$9};
+          16'd10: y = {{32{data$10[7]}}, data$10};
+          16'd11: y = {{32{data$11[7]}}, data$11};
+          16'd12: y = {{32{data$12[7]}}, data$12};
+          16'd13: y = {{32{data$13[7]}}, data$13};
+          16'd14: y = {{32{data$14[7]}}, data$14};
+          16'd15: y = {{32{data$15[7]}}, data$15};
+          16'd16: y = {{32{data$16[7]}}, data$16};
+          16'd17: y = {{32{data$17[7]}}, data$17};
+          16'd18: y = {{32{data$18[7]}}, data$18};
+          16'd19: y = {{32{data$19[7]}}, data$19};
+          16'd20: y = {{32{data$20[7]}}, data$20};
+          16'd21: y = {{32{data$21[7]}}, data$21};
+          16'd22: y = {{32{data$22[7]}}, data$22};
+          16'd23: y = {{32{data$23[7]}}, data$23};
+          16'd24: y = {{32{data$24[7]}}, data$24};
+          16'd25: y = {{32{data$25[7]}}, data$25};
+          16'd26: y = {{32{data$26[7]}}, data$26};
+          16'd27: y = {{32{data$27[7]}}, data$27};
+          16'd28: y = {{32{data$28[7]}}, data$28};
+          16'd29: y = {{32{data$29[7]}}, data$29};
+          16'd30: y = {{32{data$30[7]}}, data$30};
+          16'd31: y = {{32{data$31[7]}}, data$31};
+          16'd32: y = {{32{data$32[7]}}, data$32};
+          16'd33: y = {{32{data$33[7]}}, data$33};
+          16'd34: y = {{32{data$34[7]}}, data$34};
+          16'd35: y = {{32{data$35[7]}}, data$35};
+          16'd36: y = {{32{data$36[7]}}, data$36};
+          16'd37: y = {{32{data$37[7]}}, data$37};
+          16'd38: y = {{32{data$38[7]}}, data$38};
+          16'd39: y = {{32{data$39[7]}}, data$39};
+          16'd40: y = {{32{data$40[7]}}, data$40};
+          16'd41: y = {{32{data$41[7]}}, data$41};
+          16'd42: y = {{32{data$42[7]}}, data$42};
+          16'd43: y = {{32{data$43[7]}}, data$43};
+          16'd44: y = {{32{data$44[7]}}, data$44};
+          16'd45: y = {{32{data$45[7]}}, data$45};
+          16'd46: y = {{32{data$46[7]}}, data$46};
+          16'd47: y = {{32{data$47[7]}}, data$47};
+          16'd48: y = {{32{data$48[7]}}, data$48};
+          16'd49: y = {{32{data$49[7]}}, data$49};
+          16'd50: y = {{32{data$50[7]}}, data$50};
+          16'd51: y = {{32{data$51[7]}}, data$51};
+          16'd52: y = {{32{data$52[7]}}, data$52};
+          16'd53: y = {{32{data$53[7]}}, data$53};
+          16'd54: y = {{32{data$54[7]}}, data$54};
+          16'd55: y = {{32{data$55[7]}}, data$55};
+          16'd56: y = {{32{data$56[7]}}, data$56};
+          16'd57: y = {{32{data$57[7]}}, data$57};
+          16'd58: y = {{32{data$58[7]}}, data$58};
+          16'd59: y = {{32{data$59[7]}}, data$59};
+          16'd60: y = {{32{data$60[7]}}, data$60};
+          16'd61: y = {{32{data$61[7]}}, data$61};
+          16'd62: y = {{32{data$62[7]}}, data$62};
+          16'd63: y = {{32{data$63[7]}}, data$63};
+          default: y = 40'sd0;
+       endcase
+    end
+endmodule // llamahdl_qkv_projector$mv$lane_pick
 
 
 module llamahdl_qkv_projector$mv$len_r(d,q,clock);
@@ -5124,149 +5267,6 @@ module llamahdl_qkv_projector$mv$scale_rom(clock,addr,mant,exp);
     always @(*) mant = word[15:8];
     always @(*) exp = word[7:0];
 endmodule // llamahdl_qkv_projector$mv$scale_rom
-
-
-module llamahdl_qkv_projector$mv$sel(data$0,data$1,data$2,data$3,data$4,data$5,data$6,data$7,data$8,data$9,data$10,data$11,data$12,data$13,data$14,data$15,data$16,data$17,data$18,data$19,data$20,data$21,data$22,data$23,data$24,data$25,data$26,data$27,data$28,data$29,data$30,data$31,data$32,data$33,data$34,data$35,data$36,data$37,data$38,data$39,data$40,data$41,data$42,data$43,data$44,data$45,data$46,data$47,data$48,data$49,data$50,data$51,data$52,data$53,data$54,data$55,data$56,data$57,data$58,data$59,data$60,data$61,data$62,data$63,sel,y);
-    
-    // Module arguments
-    input wire signed [7:0] data$0;
-    input wire signed [7:0] data$1;
-    input wire signed [7:0] data$2;
-    input wire signed [7:0] data$3;
-    input wire signed [7:0] data$4;
-    input wire signed [7:0] data$5;
-    input wire signed [7:0] data$6;
-    input wire signed [7:0] data$7;
-    input wire signed [7:0] data$8;
-    input wire signed [7:0] data$9;
-    input wire signed [7:0] data$10;
-    input wire signed [7:0] data$11;
-    input wire signed [7:0] data$12;
-    input wire signed [7:0] data$13;
-    input wire signed [7:0] data$14;
-    input wire signed [7:0] data$15;
-    input wire signed [7:0] data$16;
-    input wire signed [7:0] data$17;
-    input wire signed [7:0] data$18;
-    input wire signed [7:0] data$19;
-    input wire signed [7:0] data$20;
-    input wire signed [7:0] data$21;
-    input wire signed [7:0] data$22;
-    input wire signed [7:0] data$23;
-    input wire signed [7:0] data$24;
-    input wire signed [7:0] data$25;
-    input wire signed [7:0] data$26;
-    input wire signed [7:0] data$27;
-    input wire signed [7:0] data$28;
-    input wire signed [7:0] data$29;
-    input wire signed [7:0] data$30;
-    input wire signed [7:0] data$31;
-    input wire signed [7:0] data$32;
-    input wire signed [7:0] data$33;
-    input wire signed [7:0] data$34;
-    input wire signed [7:0] data$35;
-    input wire signed [7:0] data$36;
-    input wire signed [7:0] data$37;
-    input wire signed [7:0] data$38;
-    input wire signed [7:0] data$39;
-    input wire signed [7:0] data$40;
-    input wire signed [7:0] data$41;
-    input wire signed [7:0] data$42;
-    input wire signed [7:0] data$43;
-    input wire signed [7:0] data$44;
-    input wire signed [7:0] data$45;
-    input wire signed [7:0] data$46;
-    input wire signed [7:0] data$47;
-    input wire signed [7:0] data$48;
-    input wire signed [7:0] data$49;
-    input wire signed [7:0] data$50;
-    input wire signed [7:0] data$51;
-    input wire signed [7:0] data$52;
-    input wire signed [7:0] data$53;
-    input wire signed [7:0] data$54;
-    input wire signed [7:0] data$55;
-    input wire signed [7:0] data$56;
-    input wire signed [7:0] data$57;
-    input wire signed [7:0] data$58;
-    input wire signed [7:0] data$59;
-    input wire signed [7:0] data$60;
-    input wire signed [7:0] data$61;
-    input wire signed [7:0] data$62;
-    input wire signed [7:0] data$63;
-    input wire  [15:0] sel;
-    output reg signed [39:0] y;
-    
-    // Update code (custom)
-    always @(*) begin
-       case (sel)
-          16'd0: y = {{32{data$0[7]}}, data$0};
-          16'd1: y = {{32{data$1[7]}}, data$1};
-          16'd2: y = {{32{data$2[7]}}, data$2};
-          16'd3: y = {{32{data$3[7]}}, data$3};
-          16'd4: y = {{32{data$4[7]}}, data$4};
-          16'd5: y = {{32{data$5[7]}}, data$5};
-          16'd6: y = {{32{data$6[7]}}, data$6};
-          16'd7: y = {{32{data$7[7]}}, data$7};
-          16'd8: y = {{32{data$8[7]}}, data$8};
-          16'd9: y = {{32{data$9[7]}}, data$9};
-          16'd10: y = {{32{data$10[7]}}, data$10};
-          16'd11: y = {{32{data$11[7]}}, data$11};
-          16'd12: y = {{32{data$12[7]}}, data$12};
-          16'd13: y = {{32{data$13[7]}}, data$13};
-          16'd14: y = {{32{data$14[7]}}, data$14};
-          16'd15: y = {{32{data$15[7]}}, data$15};
-          16'd16: y = {{32{data$16[7]}}, data$16};
-          16'd17: y = {{32{data$17[7]}}, data$17};
-          16'd18: y = {{32{data$18[7]}}, data$18};
-          16'd19: y = {{32{data$19[7]}}, data$19};
-          16'd20: y = {{32{data$20[7]}}, data$20};
-          16'd21: y = {{32{data$21[7]}}, data$21};
-          16'd22: y = {{32{data$22[7]}}, data$22};
-          16'd23: y = {{32{data$23[7]}}, data$23};
-          16'd24: y = {{32{data$24[7]}}, data$24};
-          16'd25: y = {{32{data$25[7]}}, data$25};
-          16'd26: y = {{32{data$26[7]}}, data$26};
-          16'd27: y = {{32{data$27[7]}}, data$27};
-          16'd28: y = {{32{data$28[7]}}, data$28};
-          16'd29: y = {{32{data$29[7]}}, data$29};
-          16'd30: y = {{32{data$30[7]}}, data$30};
-          16'd31: y = {{32{data$31[7]}}, data$31};
-          16'd32: y = {{32{data$32[7]}}, data$32};
-          16'd33: y = {{32{data$33[7]}}, data$33};
-          16'd34: y = {{32{data$34[7]}}, data$34};
-          16'd35: y = {{32{data$35[7]}}, data$35};
-          16'd36: y = {{32{data$36[7]}}, data$36};
-          16'd37: y = {{32{data$37[7]}}, data$37};
-          16'd38: y = {{32{data$38[7]}}, data$38};
-          16'd39: y = {{32{data$39[7]}}, data$39};
-          16'd40: y = {{32{data$40[7]}}, data$40};
-          16'd41: y = {{32{data$41[7]}}, data$41};
-          16'd42: y = {{32{data$42[7]}}, data$42};
-          16'd43: y = {{32{data$43[7]}}, data$43};
-          16'd44: y = {{32{data$44[7]}}, data$44};
-          16'd45: y = {{32{data$45[7]}}, data$45};
-          16'd46: y = {{32{data$46[7]}}, data$46};
-          16'd47: y = {{32{data$47[7]}}, data$47};
-          16'd48: y = {{32{data$48[7]}}, data$48};
-          16'd49: y = {{32{data$49[7]}}, data$49};
-          16'd50: y = {{32{data$50[7]}}, data$50};
-          16'd51: y = {{32{data$51[7]}}, data$51};
-          16'd52: y = {{32{data$52[7]}}, data$52};
-          16'd53: y = {{32{data$53[7]}}, data$53};
-          16'd54: y = {{32{data$54[7]}}, data$54};
-          16'd55: y = {{32{data$55[7]}}, data$55};
-          16'd56: y = {{32{data$56[7]}}, data$56};
-          16'd57: y = {{32{data$57[7]}}, data$57};
-          16'd58: y = {{32{data$58[7]}}, data$58};
-          16'd59: y = {{32{data$59[7]}}, data$59};
-          16'd60: y = {{32{data$60[7]}}, data$60};
-          16'd61: y = {{32{data$61[7]}}, data$61};
-          16'd62: y = {{32{data$62[7]}}, data$62};
-          16'd63: y = {{32{data$63[7]}}, data$63};
-          default: y = 40'sd0;
-       endcase
-    end
-endmodule // llamahdl_qkv_projector$mv$sel
 
 
 module llamahdl_qkv_projector$mv$sel_ram(d,q,clock);

@@ -103,7 +103,7 @@ pub struct MatVec<const L: usize> {
     e2_elem: DFF<Bits<16>>,
     lanes_m1: Constant<Bits<16>>,
     sixteen: Constant<Bits<5>>,
-    sel: LaneSel<L>,
+    lane_pick: LaneSel<L>,
     beats_r: DFF<Bits<16>>,
     dst_r: DFF<Bits<16>>,
     zero16: Constant<Bits<16>>,
@@ -189,7 +189,7 @@ impl<const L: usize> MatVec<L> {
             e2_elem: Default::default(),
             lanes_m1: Constant::new(((L - 1) as u64).into()),
             sixteen: Constant::new(16u64.into()),
-            sel: Default::default(),
+            lane_pick: Default::default(),
             beats_r: Default::default(),
             dst_r: Default::default(),
             zero16: Constant::new(0u64.into()),
@@ -337,14 +337,14 @@ impl<const L: usize> Logic for MatVec<L> {
         self.s3_exp.d.next = self.s2_exp.q.val();
         // Stage 3: the accumulator holds the finished row; rescale it.
         for i in 0..L {
-            self.sel.data[i].next = self.rom.data[i].val();
+            self.lane_pick.data[i].next = self.rom.data[i].val();
         }
-        self.sel.sel.next = self.e1_lane.q.val();
+        self.lane_pick.sel.next = self.e1_lane.q.val();
         self.e2_valid.d.next = self.e1_valid.q.val();
         self.e2_elem.d.next = self.e1_elem.q.val();
         if self.emb.q.val() {
             self.finish.en.next = self.e1_valid.q.val();
-            self.finish.acc.next = self.sel.y.val();
+            self.finish.acc.next = self.lane_pick.y.val();
             self.finish.mant.next = self.scale_rom.mant.val();
             self.finish.exp.next = self.scale_rom.exp.val();
             self.finish.shift.next = self.sixteen.val();
