@@ -758,3 +758,70 @@ impl<const L: usize> Logic for LaneSel<L> {
         Verilog::Custom(s)
     }
 }
+
+/// A read-only memory of words of `N` 16-bit fields (the sequencer's program), synchronous
+/// read like [`LaneRom`]; depth from the contents.
+#[derive(LogicBlock)]
+pub struct WordRom<const N: usize> {
+    pub clock: Signal<In, Clock>,
+    pub addr: Signal<In, Bits<16>>,
+    pub data: [Signal<Out, Bits<16>>; N],
+    _mem: Vec<[u16; N]>,
+}
+
+impl<const N: usize> WordRom<N> {
+    pub fn new(contents: Vec<[u16; N]>) -> Self {
+        assert!(
+            !contents.is_empty() && contents.len() <= 1 << 16,
+            "WordRom depth"
+        );
+        Self {
+            clock: Default::default(),
+            addr: Default::default(),
+            data: array_init::array_init(|_| Signal::new_with_default(Bits::default())),
+            _mem: contents,
+        }
+    }
+}
+
+impl<const N: usize> Logic for WordRom<N> {
+    fn update(&mut self) {
+        if self.clock.pos_edge() {
+            let w = self
+                ._mem
+                .get(self.addr.val().index())
+                .copied()
+                .unwrap_or([0; N]);
+            for i in 0..N {
+                self.data[i].next = u2b::<16>(w[i] as u64);
+            }
+        }
+    }
+    fn connect(&mut self) {
+        for d in &mut self.data {
+            d.connect();
+        }
+    }
+    fn hdl(&self) -> Verilog {
+        let depth = self._mem.len();
+        let mut s = format!(
+            "reg [{}:0] mem [0:{}];\ninitial begin\n",
+            16 * N - 1,
+            depth - 1
+        );
+        for (a, w) in self._mem.iter().enumerate() {
+            let hex: String = w.iter().rev().map(|v| format!("{v:04x}")).collect();
+            s += &format!("   mem[{a}] = {}'h{hex};\n", 16 * N);
+        }
+        s += &format!("end\nreg [{}:0] word;\ninitial word = 0;\n", 16 * N - 1);
+        s += &format!(
+            "always @(posedge clock) begin\n   word <= (addr < 16'd{depth}) ? mem[{}] : {}'d0;\nend\n",
+            mem_index("addr", depth),
+            16 * N
+        );
+        for i in 0..N {
+            s += &format!("always @(*) data${i} = word[{}:{}];\n", 16 * i + 15, 16 * i);
+        }
+        Verilog::Custom(s)
+    }
+}

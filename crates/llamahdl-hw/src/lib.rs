@@ -1,13 +1,18 @@
 //! The rust-hdl blocks of llamahdl, their native testbenches, co-simulation against the
 //! emitted Verilog, and Verilog emission.
 
+pub mod attention;
 pub mod cosim;
+pub mod engine;
 pub mod hierarchy;
 pub mod leaf;
 pub mod matvec;
 pub mod params;
+pub mod program;
 pub mod qkv_projector;
 pub mod row_addr;
 pub mod sim;
+pub mod top;
+pub mod vec_unit;
 pub mod verilog;
 pub mod weight_buffer;

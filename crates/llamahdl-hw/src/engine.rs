@@ -1,0 +1,241 @@
+//! Running the decoder RTL as an inference engine: [`HwEngine`] drives the native
+//! simulation of [`Llama`] one position at a time (implementing
+//! `llamahdl_model::generate::Forward`), plays the part of external memory when the
+//! design runs on streamed weights, and counts cycles.
+
+use crate::leaf::{i2s, s2i, u2b};
+use crate::matvec::rom_words;
+use crate::sim::Driver;
+use crate::top::Llama;
+use llamahdl_golden::numerics::q16_to_f32;
+use llamahdl_golden::QuantModel;
+use llamahdl_model::generate::Forward;
+use llamahdl_model::{Config, ModelError};
+use std::io::Write;
+
+/// Lane counts compiled into the tool.
+pub const ENGINE_LANES: [usize; 4] = [8, 16, 32, 64];
+
+/// What the decoder sees of one position.
+#[derive(Clone, Debug)]
+pub struct Position {
+    /// Q16.16 logits in index order.
+    pub logits: Vec<i32>,
+    /// The decoder's argmax.
+    pub next_token: u32,
+    /// Clock cycles from `start` to `done`.
+    pub cycles: u64,
+}
+
+/// An engine over the native simulation, object-safe so the lane count can be chosen at
+/// run time.
+pub trait HwRun {
+    fn run_position(&mut self, token: u32, pos: usize) -> Result<Position, ModelError>;
+    fn config(&self) -> Config;
+    /// Total cycles simulated so far (including weight streaming).
+    fn total_cycles(&self) -> u64;
+}
+
+/// The decoder with `L` lanes, simulated natively.
+pub struct HwEngine<const L: usize> {
+    d: Driver<Llama<L>>,
+    config: Config,
+    /// Per layer, the words and row scales streamed when the design asks for them.
+    stream: Option<Vec<Vec<([i8; L], u8, i8)>>>,
+}
+
+impl<const L: usize> HwEngine<L> {
+    /// `qm` is compiled into the ROM. With `stream`, the design runs on streamed QKV
+    /// weights (`use_ram`) and this engine streams `stream`'s Wqkv of each layer on
+    /// request (the same model for the plan's scenario B, another one for scenario C).
+    pub fn new(qm: &QuantModel, stream: Option<&QuantModel>) -> Self {
+        Self::with_driver(qm, stream, |d| d)
+    }
+
+    /// As [`HwEngine::new`], writing a VCD of every signal to `vcd`.
+    pub fn with_vcd<W: Write + 'static>(
+        qm: &QuantModel,
+        stream: Option<&QuantModel>,
+        vcd: W,
+    ) -> Self {
+        Self::with_driver(qm, stream, |d| d.with_vcd(vcd))
+    }
+
+    fn with_driver(
+        qm: &QuantModel,
+        stream: Option<&QuantModel>,
+        f: impl FnOnce(Driver<Llama<L>>) -> Driver<Llama<L>>,
+    ) -> Self {
+        let d = f(Driver::new(Llama::<L>::new(qm), |u, c| {
+            u.clock.next = c.into()
+        }));
+        let stream = stream.map(|s| {
+            s.layers
+                .iter()
+                .map(|l| {
+                    let beats = l.wqkv.cols.div_ceil(L);
+                    rom_words::<L>(&[&l.wqkv])
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, w)| (w, l.wqkv.mant[i / beats], l.wqkv.exp[i / beats]))
+                        .collect()
+                })
+                .collect()
+        });
+        HwEngine {
+            d,
+            config: qm.config,
+            stream,
+        }
+    }
+
+    /// The simulation driver (for tests that look inside).
+    pub fn driver(&mut self) -> &mut Driver<Llama<L>> {
+        &mut self.d
+    }
+
+    fn stream_layer(&mut self, layer: usize) {
+        let beats = &self.stream.as_ref().expect("streamed weights")[layer];
+        for (w, m, e) in beats.clone() {
+            self.d.uut.w_valid.next = true;
+            for i in 0..L {
+                self.d.uut.w_data[i].next = i2s::<8>(w[i] as i64);
+            }
+            self.d.uut.w_scale_mant.next = u2b::<8>(m as u64);
+            self.d.uut.w_scale_exp.next = i2s::<8>(e as i64);
+            self.d.tick();
+        }
+        self.d.uut.w_valid.next = false;
+    }
+}
+
+impl<const L: usize> HwRun for HwEngine<L> {
+    fn run_position(&mut self, token: u32, pos: usize) -> Result<Position, ModelError> {
+        let c = self.config;
+        if token as usize >= c.vocab_size {
+            return Err(ModelError::TokenOutOfRange {
+                what: "hardware simulation".into(),
+                token: token as u64,
+                vocab_size: c.vocab_size,
+            });
+        }
+        if pos >= 1 << 16 {
+            return Err(ModelError::PositionOutOfRange {
+                what: "hardware simulation".into(),
+                pos,
+                seq_len: c.seq_len,
+            });
+        }
+        let u = &mut self.d.uut;
+        u.token.next = u2b::<16>(token as u64);
+        u.pos.next = u2b::<16>(pos as u64);
+        u.use_ram.next = self.stream.is_some();
+        u.start.next = true;
+        let c0 = self.d.cycle();
+        self.d.tick();
+        self.d.uut.start.next = false;
+        let mut logits = vec![None; c.vocab_size];
+        loop {
+            self.d.settle();
+            if self.d.uut.logit_valid.val() {
+                let i = self.d.uut.logit_index.val().index();
+                logits[i] = Some(s2i(self.d.uut.logit_value.val()) as i32);
+            }
+            if self.d.uut.w_req.val() {
+                let layer = self.d.uut.w_layer.val().index();
+                self.d.tick();
+                self.stream_layer(layer);
+                continue;
+            }
+            let done = self.d.uut.done.val();
+            self.d.tick();
+            if done {
+                break;
+            }
+        }
+        let cycles = self.d.cycle() - c0;
+        if self.d.uut.pos_error.val() {
+            return Err(ModelError::PositionOutOfRange {
+                what: "hardware (the decoder refused the position)".into(),
+                pos,
+                seq_len: c.seq_len,
+            });
+        }
+        let logits: Vec<i32> = logits
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| v.ok_or(i))
+            .collect::<Result<_, usize>>()
+            .map_err(|i| ModelError::Invalid {
+                what: "hardware simulation".into(),
+                problem: format!("logit {i} was never produced"),
+            })?;
+        Ok(Position {
+            logits,
+            next_token: self.d.uut.next_token.val().index() as u32,
+            cycles,
+        })
+    }
+
+    fn config(&self) -> Config {
+        self.config
+    }
+
+    fn total_cycles(&self) -> u64 {
+        self.d.cycle()
+    }
+}
+
+/// A boxed engine with `lanes` lanes (one of [`ENGINE_LANES`]).
+/// With `vcd`, every signal is written there as a VCD waveform (10-30x slower).
+pub fn engine(
+    qm: &QuantModel,
+    lanes: usize,
+    stream: Option<&QuantModel>,
+    vcd: Option<Box<dyn Write>>,
+) -> Result<Box<dyn HwRun>, String> {
+    fn make<const L: usize>(
+        qm: &QuantModel,
+        stream: Option<&QuantModel>,
+        vcd: Option<Box<dyn Write>>,
+    ) -> Box<dyn HwRun> {
+        match vcd {
+            Some(w) => Box::new(HwEngine::<L>::with_vcd(qm, stream, w)),
+            None => Box::new(HwEngine::<L>::new(qm, stream)),
+        }
+    }
+    Ok(match lanes {
+        8 => make::<8>(qm, stream, vcd),
+        16 => make::<16>(qm, stream, vcd),
+        32 => make::<32>(qm, stream, vcd),
+        64 => make::<64>(qm, stream, vcd),
+        _ => {
+            return Err(format!(
+                "unsupported lane count {lanes}: choose one of {ENGINE_LANES:?}"
+            ))
+        }
+    })
+}
+
+/// [`HwRun`] as a `Forward` engine, recording each position.
+pub struct HwForward {
+    pub hw: Box<dyn HwRun>,
+    pub positions: Vec<Position>,
+}
+
+impl Forward for HwForward {
+    fn forward(&mut self, token: u32, pos: usize) -> Result<Vec<f32>, ModelError> {
+        let p = self.hw.run_position(token, pos)?;
+        let f = p.logits.iter().map(|&v| q16_to_f32(v)).collect();
+        self.positions.push(p);
+        Ok(f)
+    }
+
+    fn argmax(&self, _logits: &[f32]) -> u32 {
+        self.positions.last().map(|p| p.next_token).unwrap_or(0)
+    }
+
+    fn seq_len(&self) -> Option<usize> {
+        Some(self.hw.config().seq_len)
+    }
+}

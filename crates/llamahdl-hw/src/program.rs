@@ -1,0 +1,273 @@
+//! The decoder's program: the vector-memory layout, the weight-ROM layout, and the list of
+//! operations the sequencer runs for every token (`docs/architecture.md`). Generated in
+//! Rust from the model shape when the design is built, held in a ROM in hardware.
+
+use llamahdl_golden::{QMatrix, QuantModel};
+
+/// Operation codes (the `op` field). 1-4 run on the vector unit, 5-7 on the attention
+/// unit, 8-9 on the matrix-vector unit; 0 ends the program.
+pub mod opcode {
+    pub const END: u16 = 0;
+    pub const BLOCK: u16 = 1;
+    pub const RMSNORM: u16 = 2;
+    pub const ADD: u16 = 3;
+    pub const SWIGLU: u16 = 4;
+    pub const ROPE: u16 = 5;
+    pub const KVSTORE: u16 = 6;
+    pub const ATTN: u16 = 7;
+    pub const MATVEC: u16 = 8;
+    pub const EMBED: u16 = 9;
+}
+
+/// Flag bits of the `flags` field.
+pub mod flag {
+    /// A layer's QKV projection: reads the weight buffer instead of the ROM when the
+    /// design runs with streamed weights.
+    pub const QKV: u16 = 1;
+    /// The classifier: its outputs are the logits (streamed out, argmax tracked).
+    pub const LOGITS: u16 = 2;
+}
+
+/// Word offsets of the vectors in the vector memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Layout {
+    pub x: usize,
+    pub xb: usize,
+    pub qkv: usize,
+    pub att: usize,
+    pub tmp: usize,
+    pub h1: usize,
+    pub h3: usize,
+    pub hb: usize,
+    pub logits: usize,
+    /// Words in all.
+    pub total: usize,
+}
+
+impl Layout {
+    pub fn new(qm: &QuantModel) -> Layout {
+        let c = qm.config;
+        let mut at = 0;
+        let mut take = |n: usize| {
+            let a = at;
+            at += n;
+            a
+        };
+        let x = take(c.dim);
+        let xb = take(c.dim);
+        let qkv = take(c.qkv_rows());
+        let att = take(c.dim);
+        let tmp = take(c.dim);
+        let h1 = take(c.hidden_dim);
+        let h3 = take(c.hidden_dim);
+        let hb = take(c.hidden_dim);
+        let logits = take(c.vocab_size);
+        Layout {
+            x,
+            xb,
+            qkv,
+            att,
+            tmp,
+            h1,
+            h3,
+            hb,
+            logits,
+            total: at,
+        }
+    }
+}
+
+/// Where a matrix sits in the weight ROM.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MatRef {
+    /// First word.
+    pub word: usize,
+    /// First row (index into the row scales).
+    pub row: usize,
+    pub rows: usize,
+    /// Words per row.
+    pub beats: usize,
+}
+
+/// One layer's matrices in the ROM.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LayerMats {
+    pub wqkv: MatRef,
+    pub wo: MatRef,
+    pub w1: MatRef,
+    pub w3: MatRef,
+    pub w2: MatRef,
+}
+
+/// The weight ROM: every matrix, in this order: per layer Wqkv, Wo, W1, W3, W2; then the
+/// embedding; then the classifier when it is separate.
+pub struct WeightMap<'a> {
+    pub mats: Vec<&'a QMatrix>,
+    pub layers: Vec<LayerMats>,
+    pub embedding: MatRef,
+    pub classifier: MatRef,
+}
+
+impl<'a> WeightMap<'a> {
+    pub fn new(qm: &'a QuantModel, lanes: usize) -> WeightMap<'a> {
+        let mut mats: Vec<&QMatrix> = vec![];
+        let (mut word, mut row) = (0, 0);
+        let mut add = |m: &'a QMatrix, mats: &mut Vec<&'a QMatrix>| {
+            let beats = m.cols.div_ceil(lanes);
+            let r = MatRef {
+                word,
+                row,
+                rows: m.rows,
+                beats,
+            };
+            word += m.rows * beats;
+            row += m.rows;
+            mats.push(m);
+            r
+        };
+        let mut layers = vec![];
+        for l in &qm.layers {
+            layers.push(LayerMats {
+                wqkv: add(&l.wqkv, &mut mats),
+                wo: add(&l.wo, &mut mats),
+                w1: add(&l.w1, &mut mats),
+                w3: add(&l.w3, &mut mats),
+                w2: add(&l.w2, &mut mats),
+            });
+        }
+        let embedding = add(&qm.embedding, &mut mats);
+        let classifier = match &qm.wcls {
+            Some(w) => add(w, &mut mats),
+            None => embedding,
+        };
+        WeightMap {
+            mats,
+            layers,
+            embedding,
+            classifier,
+        }
+    }
+}
+
+/// Number of 16-bit fields of an instruction.
+pub const FIELDS: usize = 12;
+
+/// One instruction. Fields (all 16 bits): `op`, `a`, `b`, `c` (vector-memory addresses),
+/// `n` (element count), `wbase` (ROM word), `rbase` (ROM row), `rows_m1`, `beats_m1`,
+/// `gbase` (gains), `gexp` (gains exponent, two's complement), `layer` | `flags << 8`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Instr {
+    pub op: u16,
+    pub a: u16,
+    pub b: u16,
+    pub c: u16,
+    pub n: u16,
+    pub wbase: u16,
+    pub rbase: u16,
+    pub rows_m1: u16,
+    pub beats_m1: u16,
+    pub gbase: u16,
+    pub gexp: i8,
+    pub layer: u8,
+    pub flags: u8,
+}
+
+impl Instr {
+    pub fn word(&self) -> [u16; FIELDS] {
+        [
+            self.op,
+            self.a,
+            self.b,
+            self.c,
+            self.n,
+            self.wbase,
+            self.rbase,
+            self.rows_m1,
+            self.beats_m1,
+            self.gbase,
+            self.gexp as u8 as u16,
+            self.layer as u16 | (self.flags as u16) << 8,
+        ]
+    }
+}
+
+fn u(v: usize) -> u16 {
+    assert!(v < 1 << 16, "program field {v} does not fit 16 bits");
+    v as u16
+}
+
+/// The per-token program. `gains[i]` = (base, exponent) of RMSNorm gain vector `i`:
+/// `2l` attention of layer `l`, `2l + 1` feed-forward, `2 n_layers` final.
+pub fn build(qm: &QuantModel, lanes: usize, gains: &[(usize, i32)]) -> Vec<Instr> {
+    let c = qm.config;
+    let lay = Layout::new(qm);
+    let wm = WeightMap::new(qm, lanes);
+    let mut p = vec![];
+    let vec_op = |op: u16, a: usize, b: usize, cc: usize, n: usize| Instr {
+        op,
+        a: u(a),
+        b: u(b),
+        c: u(cc),
+        n: u(n),
+        ..Default::default()
+    };
+    let rms = |src: usize, dst: usize, g: (usize, i32)| Instr {
+        gbase: u(g.0),
+        gexp: g.1 as i8,
+        ..vec_op(opcode::RMSNORM, src, 0, dst, c.dim)
+    };
+    let mv = |m: MatRef, dst: usize, flags: u16, layer: usize| Instr {
+        op: opcode::MATVEC,
+        c: u(dst),
+        wbase: u(m.word),
+        rbase: u(m.row),
+        rows_m1: u(m.rows - 1),
+        beats_m1: u(m.beats - 1),
+        layer: layer as u8,
+        flags: flags as u8,
+        ..Default::default()
+    };
+    let attn = |op: u16, layer: usize| Instr {
+        op,
+        a: u(lay.qkv),
+        c: u(lay.att),
+        layer: layer as u8,
+        ..Default::default()
+    };
+    p.push(Instr {
+        op: opcode::EMBED,
+        c: u(lay.x),
+        n: u(c.dim),
+        wbase: u(wm.embedding.word),
+        rbase: u(wm.embedding.row),
+        beats_m1: u(wm.embedding.beats - 1),
+        ..Default::default()
+    });
+    for (l, m) in wm.layers.iter().enumerate() {
+        p.push(rms(lay.x, lay.xb, gains[2 * l]));
+        p.push(vec_op(opcode::BLOCK, lay.xb, 0, 0, c.dim));
+        p.push(mv(m.wqkv, lay.qkv, flag::QKV, l));
+        p.push(attn(opcode::ROPE, l));
+        p.push(attn(opcode::KVSTORE, l));
+        p.push(attn(opcode::ATTN, l));
+        p.push(vec_op(opcode::BLOCK, lay.att, 0, 0, c.dim));
+        p.push(mv(m.wo, lay.tmp, 0, l));
+        p.push(vec_op(opcode::ADD, lay.tmp, 0, lay.x, c.dim));
+        p.push(rms(lay.x, lay.xb, gains[2 * l + 1]));
+        p.push(vec_op(opcode::BLOCK, lay.xb, 0, 0, c.dim));
+        p.push(mv(m.w1, lay.h1, 0, l));
+        p.push(mv(m.w3, lay.h3, 0, l));
+        p.push(vec_op(opcode::SWIGLU, lay.h1, lay.h3, lay.hb, c.hidden_dim));
+        p.push(vec_op(opcode::BLOCK, lay.hb, 0, 0, c.hidden_dim));
+        p.push(mv(m.w2, lay.tmp, 0, l));
+        p.push(vec_op(opcode::ADD, lay.tmp, 0, lay.x, c.dim));
+    }
+    p.push(rms(lay.x, lay.xb, gains[2 * c.n_layers]));
+    p.push(vec_op(opcode::BLOCK, lay.xb, 0, 0, c.dim));
+    p.push(mv(wm.classifier, lay.logits, flag::LOGITS, 0));
+    p.push(Instr {
+        op: opcode::END,
+        ..Default::default()
+    });
+    p
+}

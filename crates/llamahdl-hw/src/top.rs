@@ -1,0 +1,387 @@
+//! The whole decoder: token in, logits and the next token out (`docs/architecture.md`).
+//!
+//! A sequencer runs the per-token program (`program::build`) from a ROM, one operation at a
+//! time, on the matrix-vector unit ([`MatVec`]: matrix products, embedding lookup, QKV
+//! from the ROM or the streamed-weight buffer), the vector unit ([`VecUnit`]: RMSNorm,
+//! block conversion, residual adds, SwiGLU) and the attention unit ([`AttnUnit`]: RoPE,
+//! key/value cache, attention). The units share the vector memory.
+//!
+//! ## Interface
+//! - `start` (pulse, while not `busy`) with `token` and `pos`: compute position `pos`.
+//!   `pos` must be the next position (0, 1, 2, ...; 0 starts a new sequence). A position at
+//!   or past the on-chip context is refused: `pos_error` rises with `done` and nothing is
+//!   computed.
+//! - `use_ram` (sampled at `start`): take each layer's Q/K/V weights from the streamed
+//!   weight buffer instead of the compiled-in ROM. Before a layer's QKV projection the
+//!   decoder pulses `w_req` with `w_layer` (the buffer is cleared at the same time) and
+//!   waits until that layer's rows have streamed in on `w_valid`/`w_data`/`w_scale_*`
+//!   (`fully_loaded`); a buffer already holding the layer is reused.
+//! - Results: every logit as it is computed (`logit_valid`, `logit_index`, `logit_value`,
+//!   Q16.16), then `done` (pulse) with `next_token` (the first maximum of the logits).
+//!
+//! ## Timing
+//! About `3` cycles of sequencing per operation plus each unit's own time; the cycles per
+//! token are measured by `llamahdl sim` and reported in `docs/performance.md`.
+
+use crate::attention::AttnUnit;
+use crate::leaf::{LaneRam, MulShift2, WordRom};
+use crate::matvec::MatVec;
+use crate::program::{self, opcode, Layout, WeightMap, FIELDS};
+use crate::vec_unit::{gains_layout, VecUnit};
+use crate::weight_buffer::QkvLoader;
+use llamahdl_golden::QuantModel;
+use rust_hdl::prelude::*;
+
+/// Sequencer states (a plain `Bits<3>` register: rust-hdl's enum registers do not lint
+/// clean).
+pub mod seq {
+    pub const IDLE: u64 = 0;
+    pub const FETCH: u64 = 1;
+    pub const ISSUE: u64 = 2;
+    pub const WAIT: u64 = 3;
+    pub const LOAD: u64 = 4;
+    pub const NEXT: u64 = 5;
+}
+
+#[derive(LogicBlock)]
+pub struct Llama<const L: usize> {
+    pub clock: Signal<In, Clock>,
+    pub start: Signal<In, Bit>,
+    pub token: Signal<In, Bits<16>>,
+    pub pos: Signal<In, Bits<16>>,
+    pub use_ram: Signal<In, Bit>,
+    pub w_valid: Signal<In, Bit>,
+    pub w_data: [Signal<In, Signed<8>>; L],
+    pub w_scale_mant: Signal<In, Bits<8>>,
+    pub w_scale_exp: Signal<In, Signed<8>>,
+    pub done: Signal<Out, Bit>,
+    pub busy: Signal<Out, Bit>,
+    pub next_token: Signal<Out, Bits<16>>,
+    pub pos_error: Signal<Out, Bit>,
+    pub logit_valid: Signal<Out, Bit>,
+    pub logit_index: Signal<Out, Bits<16>>,
+    pub logit_value: Signal<Out, Signed<32>>,
+    pub w_req: Signal<Out, Bit>,
+    pub w_layer: Signal<Out, Bits<8>>,
+    pub fully_loaded: Signal<Out, Bit>,
+    state: DFF<Bits<3>>,
+    st_idle: Constant<Bits<3>>,
+    st_fetch: Constant<Bits<3>>,
+    st_issue: Constant<Bits<3>>,
+    st_wait: Constant<Bits<3>>,
+    st_load: Constant<Bits<3>>,
+    st_next: Constant<Bits<3>>,
+    pc: DFF<Bits<16>>,
+    tok: DFF<Bits<16>>,
+    posr: DFF<Bits<16>>,
+    ram_r: DFF<Bit>,
+    err: DFF<Bit>,
+    best_val: DFF<Signed<32>>,
+    best_idx: DFF<Bits<16>>,
+    have_best: DFF<Bit>,
+    loaded_layer: DFF<Bits<8>>,
+    loaded_ok: DFF<Bit>,
+    req: DFF<Bit>,
+    done_r: DFF<Bit>,
+    // Decoded instruction fields (combinational from the program ROM).
+    op: Signal<Local, Bits<16>>,
+    flags: Signal<Local, Bits<8>>,
+    layer: Signal<Local, Bits<8>>,
+    is_vec: Signal<Local, Bit>,
+    is_attn: Signal<Local, Bit>,
+    is_mv: Signal<Local, Bit>,
+    unit_done: Signal<Local, Bit>,
+    need_load: Signal<Local, Bit>,
+    ctx: Constant<Bits<16>>,
+    emb_beats: Constant<Bits<32>>,
+    zero16: Constant<Bits<16>>,
+    one16: Constant<Bits<16>>,
+    op_end: Constant<Bits<16>>,
+    op_vec_max: Constant<Bits<16>>,
+    op_attn_max: Constant<Bits<16>>,
+    op_embed: Constant<Bits<16>>,
+    flag_qkv: Constant<Bits<8>>,
+    flag_logits: Constant<Bits<8>>,
+    zero8: Constant<Bits<8>>,
+    prog: WordRom<FIELDS>,
+    vmem: LaneRam<1, 32>,
+    emb_off: MulShift2,
+    mv: MatVec<L>,
+    vu: VecUnit,
+    au: AttnUnit,
+    loader: QkvLoader<L>,
+}
+
+impl<const L: usize> Llama<L> {
+    /// The decoder for `qm` with `L` lanes; the on-chip context is the model's seq_len.
+    pub fn new(qm: &QuantModel) -> Self {
+        let c = qm.config;
+        let lay = Layout::new(qm);
+        let wm = WeightMap::new(qm, L);
+        let gains = gains_layout(qm);
+        let prog: Vec<[u16; FIELDS]> = program::build(qm, L, &gains)
+            .iter()
+            .map(|i| i.word())
+            .collect();
+        let max_cols = c.dim.max(c.hidden_dim);
+        Self {
+            clock: Default::default(),
+            start: Default::default(),
+            token: Default::default(),
+            pos: Default::default(),
+            use_ram: Default::default(),
+            w_valid: Default::default(),
+            w_data: array_init::array_init(|_| Default::default()),
+            w_scale_mant: Default::default(),
+            w_scale_exp: Default::default(),
+            done: Default::default(),
+            busy: Default::default(),
+            next_token: Default::default(),
+            pos_error: Default::default(),
+            logit_valid: Default::default(),
+            logit_index: Default::default(),
+            logit_value: Default::default(),
+            w_req: Default::default(),
+            w_layer: Default::default(),
+            fully_loaded: Default::default(),
+            state: Default::default(),
+            st_idle: Constant::new(seq::IDLE.into()),
+            st_fetch: Constant::new(seq::FETCH.into()),
+            st_issue: Constant::new(seq::ISSUE.into()),
+            st_wait: Constant::new(seq::WAIT.into()),
+            st_load: Constant::new(seq::LOAD.into()),
+            st_next: Constant::new(seq::NEXT.into()),
+            pc: Default::default(),
+            tok: Default::default(),
+            posr: Default::default(),
+            ram_r: Default::default(),
+            err: Default::default(),
+            best_val: Default::default(),
+            best_idx: Default::default(),
+            have_best: Default::default(),
+            loaded_layer: Default::default(),
+            loaded_ok: Default::default(),
+            req: Default::default(),
+            done_r: Default::default(),
+            op: Default::default(),
+            flags: Default::default(),
+            layer: Default::default(),
+            is_vec: Default::default(),
+            is_attn: Default::default(),
+            is_mv: Default::default(),
+            unit_done: Default::default(),
+            need_load: Default::default(),
+            ctx: Constant::new((c.seq_len as u64).into()),
+            emb_beats: Constant::new((wm.embedding.beats as u64).into()),
+            zero16: Constant::new(0u64.into()),
+            one16: Constant::new(1u64.into()),
+            op_end: Constant::new((opcode::END as u64).into()),
+            op_vec_max: Constant::new((opcode::SWIGLU as u64).into()),
+            op_attn_max: Constant::new((opcode::ATTN as u64).into()),
+            op_embed: Constant::new((opcode::EMBED as u64).into()),
+            flag_qkv: Constant::new((program::flag::QKV as u64).into()),
+            flag_logits: Constant::new((program::flag::LOGITS as u64).into()),
+            zero8: Constant::new(0u64.into()),
+            prog: WordRom::new(prog),
+            vmem: LaneRam::new(lay.total),
+            emb_off: Default::default(),
+            mv: MatVec::new(&wm.mats, max_cols),
+            vu: VecUnit::new(qm),
+            au: AttnUnit::new(qm),
+            loader: QkvLoader::new(&c),
+        }
+    }
+}
+
+impl<const L: usize> Logic for Llama<L> {
+    #[hdl_gen]
+    fn update(&mut self) {
+        dff_setup!(
+            self,
+            clock,
+            state,
+            pc,
+            tok,
+            posr,
+            ram_r,
+            err,
+            best_val,
+            best_idx,
+            have_best,
+            loaded_layer,
+            loaded_ok,
+            req,
+            done_r
+        );
+        clock!(self, clock, prog, vmem, emb_off, mv, vu, au, loader);
+        // Decode.
+        self.prog.addr.next = self.pc.q.val();
+        self.op.next = self.prog.data[0].val();
+        self.flags.next = self.prog.data[11].val().get_bits::<8>(8);
+        self.layer.next = self.prog.data[11].val().get_bits::<8>(0);
+        self.is_vec.next =
+            (self.op.val() != self.op_end.val()) & (self.op.val() <= self.op_vec_max.val());
+        self.is_attn.next =
+            (self.op.val() > self.op_vec_max.val()) & (self.op.val() <= self.op_attn_max.val());
+        self.is_mv.next = self.op.val() > self.op_attn_max.val();
+        self.unit_done.next = (self.is_vec.val() & self.vu.done.val())
+            | (self.is_attn.val() & self.au.done.val())
+            | (self.is_mv.val() & self.mv.done.val());
+        self.need_load.next = self.ram_r.q.val()
+            & ((self.flags.val() & self.flag_qkv.val()) != self.zero8.val())
+            & !(self.loaded_ok.q.val()
+                & self.loader.fully_loaded.val()
+                & (self.loaded_layer.q.val() == self.layer.val()));
+        // Embedding row offset: token × words per row.
+        self.emb_off.en.next = true;
+        self.emb_off.a1.next = signed_cast(bit_cast::<48, 16>(self.tok.q.val()));
+        self.emb_off.b1.next = signed_cast(self.emb_beats.val());
+        self.emb_off.a2.next = signed_cast(bit_cast::<48, 16>(self.zero16.val()));
+        self.emb_off.b2.next = signed_cast(bit_cast::<32, 16>(self.zero16.val()));
+        self.emb_off.k.next = signed_cast(self.zero8.val());
+        // Matrix-vector unit parameters.
+        self.mv.x_we.next = false;
+        self.mv.x_waddr.next = self.zero16.val();
+        for i in 0..L {
+            self.mv.x_wdata[i].next = signed_cast(self.zero16.val());
+            self.loader.data[i].next = self.w_data[i].val();
+            self.mv.buf_rd_data[i].next = self.loader.rd_data[i].val();
+        }
+        self.mv.xs_we.next = self.vu.xm_we.val();
+        self.mv.xs_waddr.next = self.vu.xm_waddr.val();
+        self.mv.xs_wdata.next = self.vu.xm_wdata.val();
+        self.mv.x_shift.next = self.vu.xm_shift.val();
+        self.mv.use_ram.next =
+            self.ram_r.q.val() & ((self.flags.val() & self.flag_qkv.val()) != self.zero8.val());
+        if self.op.val() == self.op_embed.val() {
+            self.mv.rom_base.next =
+                self.prog.data[5].val() + unsigned_cast(self.emb_off.y.val()).get_bits::<16>(0);
+            self.mv.rom_row_base.next = self.prog.data[6].val() + self.tok.q.val();
+            self.mv.embed.next = true;
+        } else {
+            self.mv.rom_base.next = self.prog.data[5].val();
+            self.mv.rom_row_base.next = self.prog.data[6].val();
+            self.mv.embed.next = false;
+        }
+        self.mv.rows_m1.next = self.prog.data[7].val();
+        self.mv.beats_m1.next = self.prog.data[8].val();
+        self.mv.dst.next = self.prog.data[3].val();
+        self.mv.len_m1.next = self.prog.data[4].val() - self.one16.val();
+        self.mv.buf_rd_mant.next = self.loader.rd_scale_mant.val();
+        self.mv.buf_rd_exp.next = self.loader.rd_scale_exp.val();
+        self.loader.rd_addr.next = self.mv.buf_rd_addr.val();
+        self.loader.rd_row.next = self.mv.buf_rd_row.val();
+        // Weight stream into the loader.
+        self.loader.valid.next = self.w_valid.val();
+        self.loader.scale_mant.next = self.w_scale_mant.val();
+        self.loader.scale_exp.next = self.w_scale_exp.val();
+        self.loader.layer_change.next = self.req.q.val();
+        // Vector unit parameters.
+        self.vu.op.next = self.op.val().get_bits::<4>(0);
+        self.vu.a.next = self.prog.data[1].val();
+        self.vu.b.next = self.prog.data[2].val();
+        self.vu.c.next = self.prog.data[3].val();
+        self.vu.n.next = self.prog.data[4].val();
+        self.vu.g_base.next = self.prog.data[9].val();
+        self.vu.g_exp.next = signed_cast(self.prog.data[10].val().get_bits::<8>(0));
+        self.vu.vm_rdata.next = self.vmem.rdata[0].val();
+        // Attention unit parameters.
+        self.au.op.next = self.op.val().get_bits::<4>(0);
+        self.au.qkv.next = self.prog.data[1].val();
+        self.au.att.next = self.prog.data[3].val();
+        self.au.layer.next = self.layer.val();
+        self.au.pos.next = self.posr.q.val();
+        self.au.vm_rdata.next = self.vmem.rdata[0].val();
+        // Vector memory: the active unit's port.
+        if self.is_attn.val() {
+            self.vmem.raddr.next = self.au.vm_raddr.val();
+            self.vmem.we.next = self.au.vm_we.val();
+            self.vmem.waddr.next = self.au.vm_waddr.val();
+            self.vmem.wdata[0].next = self.au.vm_wdata.val();
+        } else if self.is_mv.val() {
+            self.vmem.raddr.next = self.zero16.val();
+            self.vmem.we.next = self.mv.vm_we.val();
+            self.vmem.waddr.next = self.mv.vm_waddr.val();
+            self.vmem.wdata[0].next = self.mv.vm_wdata.val();
+        } else {
+            self.vmem.raddr.next = self.vu.vm_raddr.val();
+            self.vmem.we.next = self.vu.vm_we.val();
+            self.vmem.waddr.next = self.vu.vm_waddr.val();
+            self.vmem.wdata[0].next = self.vu.vm_wdata.val();
+        }
+        // Logits and argmax (first maximum).
+        self.logit_valid.next = false;
+        if ((self.flags.val() & self.flag_logits.val()) != self.zero8.val())
+            & self.mv.out_valid.val()
+        {
+            self.logit_valid.next = true;
+            if !self.have_best.q.val() | (self.mv.out_data.val() > self.best_val.q.val()) {
+                self.best_val.d.next = self.mv.out_data.val();
+                self.best_idx.d.next = self.mv.out_row.val();
+                self.have_best.d.next = true;
+            }
+        }
+        self.logit_index.next = self.mv.out_row.val();
+        self.logit_value.next = self.mv.out_data.val();
+        // Sequencer.
+        self.vu.start.next = false;
+        self.au.start.next = false;
+        self.mv.start.next = false;
+        self.done_r.d.next = false;
+        self.req.d.next = false;
+        if self.state.q.val() == self.st_idle.val() {
+            if self.start.val() {
+                self.tok.d.next = self.token.val();
+                self.posr.d.next = self.pos.val();
+                self.ram_r.d.next = self.use_ram.val();
+                self.have_best.d.next = false;
+                self.pc.d.next = self.zero16.val();
+                if self.pos.val() >= self.ctx.val() {
+                    self.err.d.next = true;
+                    self.done_r.d.next = true;
+                } else {
+                    self.err.d.next = false;
+                    self.state.d.next = self.st_fetch.val();
+                }
+            }
+        } else if self.state.q.val() == self.st_fetch.val() {
+            self.state.d.next = self.st_issue.val();
+        } else if self.state.q.val() == self.st_issue.val() {
+            if self.op.val() == self.op_end.val() {
+                self.done_r.d.next = true;
+                self.state.d.next = self.st_idle.val();
+            } else if self.need_load.val() {
+                self.req.d.next = true;
+                self.loaded_ok.d.next = false;
+                self.loaded_layer.d.next = self.layer.val();
+                self.state.d.next = self.st_load.val();
+            } else {
+                self.vu.start.next = self.is_vec.val();
+                self.au.start.next = self.is_attn.val();
+                self.mv.start.next = self.is_mv.val();
+                self.state.d.next = self.st_wait.val();
+            }
+        } else if self.state.q.val() == self.st_load.val() {
+            if self.loader.fully_loaded.val() & !self.req.q.val() {
+                self.loaded_ok.d.next = true;
+                self.state.d.next = self.st_issue.val();
+            }
+        } else if self.state.q.val() == self.st_wait.val() {
+            if self.unit_done.val() {
+                self.state.d.next = self.st_next.val();
+            }
+        } else if self.state.q.val() == self.st_next.val() {
+            self.pc.d.next = self.pc.q.val() + self.one16.val();
+            self.state.d.next = self.st_fetch.val();
+        } else {
+            self.state.d.next = self.st_idle.val();
+        }
+        self.done.next = self.done_r.q.val();
+        self.next_token.next = self.best_idx.q.val();
+        self.pos_error.next = self.err.q.val();
+        self.busy.next = self.state.q.val() != self.st_idle.val();
+        self.w_req.next = self.req.q.val();
+        self.w_layer.next = self.loaded_layer.q.val();
+        self.fully_loaded.next = self.loader.fully_loaded.val();
+    }
+}
