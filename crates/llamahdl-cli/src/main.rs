@@ -6,6 +6,7 @@
 //! - `verilog`: quantise a model and emit the accelerator's Verilog for it.
 //! - `info`: a checkpoint's header, derived shape and parameter count.
 //! - `synth`: a seeded synthetic checkpoint of any shape.
+//! - `sim`: generation on the natively simulated decoder RTL, checked against the golden model.
 //!
 //! Errors are printed to stderr as `Error: <file>: <problem>` and exit with status 1
 //! (usage errors exit with 2, as clap does). Nothing is written to stdout, and no output
@@ -14,6 +15,7 @@
 mod info;
 mod output;
 mod run;
+mod sim;
 mod synth;
 mod verilog;
 
@@ -42,6 +44,8 @@ enum Command {
     Info(info::InfoArgs),
     /// Write a seeded synthetic checkpoint of any shape (for tests and demos).
     Synth(synth::SynthArgs),
+    /// Generate with the decoder RTL simulated natively; checks it against the golden model.
+    Sim(sim::SimArgs),
 }
 
 fn main() -> ExitCode {
@@ -51,6 +55,7 @@ fn main() -> ExitCode {
         Command::Verilog(args) => verilog::run(args),
         Command::Info(args) => info::run(args),
         Command::Synth(args) => synth::run(args),
+        Command::Sim(args) => sim::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

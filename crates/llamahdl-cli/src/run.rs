@@ -24,6 +24,18 @@ whole sequence from position 0 (prompt included, a generated BOS included); \"ar
 engine's greedy choice at each position run (inside the prompt too, where the next prompt \
 token overrides it); \"text\" is present when --tokenizer is given.")]
 pub struct RunArgs {
+    #[command(flatten)]
+    pub gen: GenArgs,
+
+    /// Engine: `float` is float32 equal to run.c; `golden` is the bit-exact integer model
+    /// of the hardware (weights quantised to int8 with 8-bit row-scale mantissas).
+    #[arg(long, value_enum, default_value_t = Engine::Float)]
+    pub engine: Engine,
+}
+
+/// The generation flags shared by `run` and `sim`.
+#[derive(Args, Debug)]
+pub struct GenArgs {
     /// llama2.c checkpoint (legacy v0 format), e.g. stories260K.bin.
     #[arg(long, value_name = "FILE")]
     pub checkpoint: PathBuf,
@@ -53,11 +65,6 @@ pub struct RunArgs {
     /// generated BOS.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_STEPS)]
     pub steps: usize,
-
-    /// Engine: `float` is float32 equal to run.c; `golden` is the bit-exact integer model
-    /// of the hardware (weights quantised to int8 with 8-bit row-scale mantissas).
-    #[arg(long, value_enum, default_value_t = Engine::Float)]
-    pub engine: Engine,
 
     /// Print one JSON object on stdout instead of the text (nothing on stdout on error).
     #[arg(long)]
@@ -148,7 +155,7 @@ fn check_prompt(ids: &[u32], ck: &Checkpoint, what: &str) -> Result<(), ModelErr
 }
 
 /// Run `engine` greedily with a progress bar on a terminal.
-fn generate<F: Forward>(
+pub fn generate<F: Forward>(
     engine: &mut F,
     prompt: &[u32],
     steps: usize,
@@ -160,8 +167,16 @@ fn generate<F: Forward>(
     Ok(gen?)
 }
 
-/// `llamahdl run`.
-pub fn run(args: RunArgs) -> anyhow::Result<()> {
+/// What `GenArgs` resolve to: the checkpoint, the tokenizer, the prompt, the steps.
+pub struct Prepared {
+    pub ck: Checkpoint,
+    pub tokenizer: Option<Tokenizer>,
+    pub prompt: Vec<u32>,
+    pub steps: usize,
+}
+
+/// Load and check everything `GenArgs` name.
+pub fn prepare(args: &GenArgs) -> anyhow::Result<Prepared> {
     let ck = Checkpoint::load(&args.checkpoint)?;
     let c = ck.config;
     let ck_name = args.checkpoint.display();
@@ -183,7 +198,22 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     };
     check_prompt(&prompt, &ck, &format!("{source} (checkpoint {ck_name})"))?;
     let steps = clamp_steps(args.steps, c.seq_len);
+    Ok(Prepared {
+        ck,
+        tokenizer,
+        prompt,
+        steps,
+    })
+}
 
+/// `llamahdl run`.
+pub fn run(args: RunArgs) -> anyhow::Result<()> {
+    let Prepared {
+        ck,
+        tokenizer,
+        prompt,
+        steps,
+    } = prepare(&args.gen)?;
     let started = Instant::now();
     let gen = match args.engine {
         Engine::Float => {
@@ -202,7 +232,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         .map(|t| t.decode_ids_bytes(&gen.ids))
         .transpose()?;
 
-    if args.json {
+    if args.gen.json {
         let out = JsonOutput {
             engine: args.engine,
             ids: &gen.ids,

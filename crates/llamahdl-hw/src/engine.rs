@@ -52,6 +52,12 @@ impl<const L: usize> HwEngine<L> {
         Self::with_driver(qm, stream, |d| d)
     }
 
+    /// As [`HwEngine::new`], recording every top-level port each cycle for
+    /// co-simulation (`driver().take_trace()`).
+    pub fn with_trace(qm: &QuantModel, stream: Option<&QuantModel>) -> Self {
+        Self::with_driver(qm, stream, |d| d.with_trace())
+    }
+
     /// As [`HwEngine::new`], writing a VCD of every signal to `vcd`.
     pub fn with_vcd<W: Write + 'static>(
         qm: &QuantModel,

@@ -92,6 +92,7 @@ pub struct Llama<const L: usize> {
     is_mv: Signal<Local, Bit>,
     unit_done: Signal<Local, Bit>,
     need_load: Signal<Local, Bit>,
+    emb_off_u: Signal<Local, Bits<32>>,
     ctx: Constant<Bits<16>>,
     emb_beats: Constant<Bits<32>>,
     zero16: Constant<Bits<16>>,
@@ -171,6 +172,7 @@ impl<const L: usize> Llama<L> {
             is_mv: Default::default(),
             unit_done: Default::default(),
             need_load: Default::default(),
+            emb_off_u: Default::default(),
             ctx: Constant::new((c.seq_len as u64).into()),
             emb_beats: Constant::new((wm.embedding.beats as u64).into()),
             zero16: Constant::new(0u64.into()),
@@ -239,6 +241,8 @@ impl<const L: usize> Logic for Llama<L> {
         self.emb_off.a2.next = signed_cast(bit_cast::<48, 16>(self.zero16.val()));
         self.emb_off.b2.next = signed_cast(bit_cast::<32, 16>(self.zero16.val()));
         self.emb_off.k.next = signed_cast(self.zero8.val());
+        // (A part-select of `$unsigned(...)` is not Verilog: go through a local.)
+        self.emb_off_u.next = unsigned_cast(self.emb_off.y.val());
         // Matrix-vector unit parameters.
         self.mv.x_we.next = false;
         self.mv.x_waddr.next = self.zero16.val();
@@ -255,7 +259,7 @@ impl<const L: usize> Logic for Llama<L> {
             self.ram_r.q.val() & ((self.flags.val() & self.flag_qkv.val()) != self.zero8.val());
         if self.op.val() == self.op_embed.val() {
             self.mv.rom_base.next =
-                self.prog.data[5].val() + unsigned_cast(self.emb_off.y.val()).get_bits::<16>(0);
+                self.prog.data[5].val() + self.emb_off_u.val().get_bits::<16>(0);
             self.mv.rom_row_base.next = self.prog.data[6].val() + self.tok.q.val();
             self.mv.embed.next = true;
         } else {
