@@ -1259,16 +1259,25 @@ impl<const L: usize> AttnUnitL<L> {
     pub fn with_context(qm: &QuantModel, ctx: usize) -> Self {
         let c = qm.config;
         let (dim, hd, nh, nkv, kvd) = (c.dim, c.head_dim(), c.n_heads, c.n_kv_heads, c.kv_dim());
-        assert!(ctx >= 1 && ctx <= c.seq_len, "context {ctx} not in 1..=seq_len");
+        assert!(
+            ctx >= 1 && ctx <= c.seq_len,
+            "context {ctx} not in 1..=seq_len"
+        );
         assert!(hd >= 2 && hd % 2 == 0 && nh % nkv == 0 && dim == nh * hd);
-        assert!(L >= 1 && L <= 255 && hd % L == 0, "lanes {L} must divide head_dim {hd}");
+        assert!(
+            L >= 1 && L <= 255 && hd % L == 0,
+            "lanes {L} must divide head_dim {hd}"
+        );
         assert!(ctx < 1 << 16 && ctx * hd <= 1 << 16, "RoPE table too large");
         assert!(dim + 2 * kvd <= 1 << 16);
         assert!(nh <= 255 && 2 * nkv <= 255 && c.n_layers <= 255);
         assert!(c.n_layers * ctx * kvd < 1 << 24, "cache too large");
         let beats = hd / L;
         let tb = numerics::Tables::get();
-        let rope: Vec<u64> = qm.rope[..ctx * hd].iter().map(|&v| v as i64 as u64).collect();
+        let rope: Vec<u64> = qm.rope[..ctx * hd]
+            .iter()
+            .map(|&v| v as i64 as u64)
+            .collect();
         let exp2: Vec<u64> = tb.exp2.iter().map(|&v| v as u64).collect();
         let recip: Vec<u64> = tb.recip.iter().map(|&v| v as u64).collect();
         let cache_words = c.n_layers * ctx * kvd / L;
@@ -1434,8 +1443,14 @@ impl<const L: usize> AttnUnitL<L> {
                 .map(|i| sext(r.peek((row * kvd + i) / L, i % L), 11) as i32)
                 .collect()
         };
-        let sh = |r: &Ram<24, 5>| -> Vec<u8> { (0..nkv).map(|h| r.peek(row * nkv + h) as u8).collect() };
-        (mant(&self.kcache), sh(&self.kshift), mant(&self.vcache), sh(&self.vshift))
+        let sh =
+            |r: &Ram<24, 5>| -> Vec<u8> { (0..nkv).map(|h| r.peek(row * nkv + h) as u8).collect() };
+        (
+            mant(&self.kcache),
+            sh(&self.kshift),
+            mant(&self.vcache),
+            sh(&self.vshift),
+        )
     }
 }
 
@@ -1443,13 +1458,13 @@ impl<const L: usize> Logic for AttnUnitL<L> {
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(
-            self, clock, state, nxt, drain, wide, i, t, m, i24, ln, kt, kvh, sht, shh, cb, shd,
-            vb, oa, vv, h, g, sq, ks, vs, areg, creg, k1, k2, k3, k4, f1, f2, f3, l1, l2, l3, o1,
-            o2, o3, a1, a2, a3, a4, b1, b2, n1, n2
+            self, clock, state, nxt, drain, wide, i, t, m, i24, ln, kt, kvh, sht, shh, cb, shd, vb,
+            oa, vv, h, g, sq, ks, vs, areg, creg, k1, k2, k3, k4, f1, f2, f3, l1, l2, l3, o1, o2,
+            o3, a1, a2, a3, a4, b1, b2, n1, n2
         );
         clock!(
-            self, clock, bases, rope_rom, exp_rom, recip_rom, kcache, vcache, kshift, vshift,
-            qbuf, sbuf, wbuf, blk, rot, dot, vacc, sfin, expw, ofin
+            self, clock, bases, rope_rom, exp_rom, recip_rom, kcache, vcache, kshift, vshift, qbuf,
+            sbuf, wbuf, blk, rot, dot, vacc, sfin, expw, ofin
         );
         // Parameters.
         self.bases.layer.next = self.layer.val();

@@ -24,7 +24,7 @@
 //! token are measured by `llamahdl sim` and reported in `docs/performance.md`.
 
 use crate::attention::AttnUnit;
-use crate::leaf::{LaneRam, MulShift2, WordRom};
+use crate::leaf::{LaneRam, WordRom};
 use crate::matvec::MatVec;
 use crate::program::{self, opcode, Layout, WeightMap, FIELDS};
 use crate::vec_unit::{gains_layout, VecUnit};
@@ -94,7 +94,7 @@ pub struct Llama<const L: usize> {
     need_load: Signal<Local, Bit>,
     emb_off_u: Signal<Local, Bits<32>>,
     ctx: Constant<Bits<16>>,
-    emb_beats: Constant<Bits<32>>,
+    emb_beats: Constant<Bits<16>>,
     zero16: Constant<Bits<16>>,
     one16: Constant<Bits<16>>,
     op_end: Constant<Bits<16>>,
@@ -106,7 +106,6 @@ pub struct Llama<const L: usize> {
     zero8: Constant<Bits<8>>,
     prog: WordRom<FIELDS>,
     vmem: LaneRam<1, 32>,
-    emb_off: MulShift2,
     mv: MatVec<L>,
     vu: VecUnit,
     au: AttnUnit,
@@ -186,7 +185,6 @@ impl<const L: usize> Llama<L> {
             zero8: Constant::new(0u64.into()),
             prog: WordRom::new(prog),
             vmem: LaneRam::new(lay.total),
-            emb_off: Default::default(),
             mv: MatVec::new(&wm.mats, max_cols),
             vu: VecUnit::new(qm),
             au: AttnUnit::new(qm),
@@ -215,7 +213,7 @@ impl<const L: usize> Logic for Llama<L> {
             req,
             done_r
         );
-        clock!(self, clock, prog, vmem, emb_off, mv, vu, au, loader);
+        clock!(self, clock, prog, vmem, mv, vu, au, loader);
         // Decode.
         self.prog.addr.next = self.pc.q.val();
         self.op.next = self.prog.data[0].val();
@@ -234,15 +232,8 @@ impl<const L: usize> Logic for Llama<L> {
             & !(self.loaded_ok.q.val()
                 & self.loader.fully_loaded.val()
                 & (self.loaded_layer.q.val() == self.layer.val()));
-        // Embedding row offset: token × words per row.
-        self.emb_off.en.next = true;
-        self.emb_off.a1.next = signed_cast(bit_cast::<48, 16>(self.tok.q.val()));
-        self.emb_off.b1.next = signed_cast(self.emb_beats.val());
-        self.emb_off.a2.next = signed_cast(bit_cast::<48, 16>(self.zero16.val()));
-        self.emb_off.b2.next = signed_cast(bit_cast::<32, 16>(self.zero16.val()));
-        self.emb_off.k.next = signed_cast(self.zero8.val());
-        // (A part-select of `$unsigned(...)` is not Verilog: go through a local.)
-        self.emb_off_u.next = unsigned_cast(self.emb_off.y.val());
+        // Embedding row offset: token × words per row (a 16 × 16 multiply).
+        self.emb_off_u.next = self.tok.q.val() * self.emb_beats.val();
         // Matrix-vector unit parameters.
         self.mv.x_we.next = false;
         self.mv.x_waddr.next = self.zero16.val();
@@ -382,8 +373,10 @@ impl<const L: usize> Logic for Llama<L> {
         }
         self.done.next = self.done_r.q.val();
         self.next_token.next = self.best_idx.q.val();
-        self.pos_error.next = self.err.q.val();
-        self.busy.next = self.state.q.val() != self.st_idle.val();
+        // The attention unit refuses positions past its cache too (it never sees one: the
+        // sequencer refuses them first).
+        self.pos_error.next = self.err.q.val() | (self.is_attn.val() & self.au.pos_error.val());
+        self.busy.next = (self.state.q.val() != self.st_idle.val()) | self.mv.busy.val();
         self.w_req.next = self.req.q.val();
         self.w_layer.next = self.loaded_layer.q.val();
         self.fully_loaded.next = self.loader.fully_loaded.val();

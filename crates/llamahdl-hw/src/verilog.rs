@@ -9,6 +9,7 @@ use crate::hierarchy::Decoder;
 use crate::params::beats_per_row;
 use crate::qkv_projector::QkvProjector;
 use crate::row_addr::RowAddrGen;
+use crate::top::Llama;
 use crate::weight_buffer::QkvLoader;
 use anyhow::{bail, Context, Result};
 use llamahdl_golden::{QMatrix, QuantModel};
@@ -116,6 +117,13 @@ fn emit_lanes<const L: usize>(qm: &QuantModel) -> Vec<Emitted> {
             L,
             "decoder",
             "plan step 4: decoder top, weight path threaded to the projector",
+        ),
+        emit_block(
+            Llama::<L>::new(qm),
+            qm,
+            L,
+            "llama",
+            "the whole decoder: token in, logits and next token out",
         ),
     ]
 }

@@ -328,7 +328,10 @@ fn attention_stories260k_bit_exact_and_cycles() {
     assert_eq!([c8[0][2], c8[80][2]], [314, 1274]);
     assert_eq!(
         [c1[0][2], c1[40][2]],
-        [cycles(&cfg, 512, 1, OP_ATTN, 0), cycles(&cfg, 512, 1, OP_ATTN, 40)]
+        [
+            cycles(&cfg, 512, 1, OP_ATTN, 0),
+            cycles(&cfg, 512, 1, OP_ATTN, 40)
+        ]
     );
 }
 
@@ -731,7 +734,11 @@ mod leaves {
                 }
                 .max(i32::MIN as i64);
                 let vs = rng.gen_range(0..23u64);
-                let vmax = if rng.gen_bool(0.5) { vs } else { rng.gen_range(vs..32) };
+                let vmax = if rng.gen_bool(0.5) {
+                    vs
+                } else {
+                    rng.gen_range(vs..32)
+                };
                 (mx, s, vs, vmax)
             })
             .collect();
@@ -747,7 +754,9 @@ mod leaves {
                 d.uut.vs.next = u2b::<5>(vs);
             }
             // Stage B of item c − 2; the ROM answers the index registered by its stage A.
-            let b = c.checked_sub(2).and_then(|j| items.get(j).map(|it| (j, *it)));
+            let b = c
+                .checked_sub(2)
+                .and_then(|j| items.get(j).map(|it| (j, *it)));
             d.uut.en_b.next = b.is_some();
             d.uut.first_b.next = c == 2;
             if let Some((j, (_, _, _, vmax))) = b {
@@ -764,7 +773,11 @@ mod leaves {
                 let e = numerics::exp_neg((mx - s).max(0)) as u64;
                 let want_w = shift_round(e as i64, vs as i32 - vmax as i32) as u64;
                 z += e;
-                assert_eq!(d.uut.w.val().to_u64(), want_w, "mx {mx} s {s} vs {vs} vmax {vmax}");
+                assert_eq!(
+                    d.uut.w.val().to_u64(),
+                    want_w,
+                    "mx {mx} s {s} vs {vs} vmax {vmax}"
+                );
                 let (r, p) = numerics::recip(z);
                 assert_eq!(tb.recip[d.uut.ridx.val().index()] as i64, r);
                 assert_eq!(d.uut.pz.val().index() as i32, p);
@@ -824,7 +837,11 @@ mod leaves {
         let mut d = Driver::new(mk(), |u, c| u.clock.next = c.into()).with_trace();
         for _ in 0..500 {
             let l = rng.gen_range(0..8u64);
-            let p = if rng.gen() { rng.gen_range(0..110u64) } else { rng.gen_range(0..1 << 16) };
+            let p = if rng.gen() {
+                rng.gen_range(0..110u64)
+            } else {
+                rng.gen_range(0..1 << 16)
+            };
             d.uut.layer.next = u2b::<8>(l);
             d.uut.pos.next = u2b::<16>(p);
             d.settle();
