@@ -1360,12 +1360,12 @@ module llamahdl_llama$au(clock,start,op,done,vm_raddr,vm_rdata,vm_we,vm_waddr,vm
     localparam  dim16 = 16'h40;
     localparam  hd16 = 16'h8;
     localparam  hd_m1 = 16'h7;
-    localparam  beats_m1 = 16'h7;
+    localparam  beats_m1 = 16'h0;
     localparam  rope_last = 16'h5f;
-    localparam  beats24 = 24'h8;
-    localparam  roww24 = 24'h20;
+    localparam  beats24 = 24'h1;
+    localparam  roww24 = 24'h4;
     localparam  nkv24 = 24'h4;
-    localparam  lanes_m1 = 8'h0;
+    localparam  lanes_m1 = 8'h7;
     localparam  nkv_m1 = 8'h3;
     localparam  nvec_m1 = 8'h7;
     localparam  nh_m1 = 8'h7;
@@ -1433,6 +1433,13 @@ module llamahdl_llama$au(clock,start,op,done,vm_raddr,vm_rdata,vm_we,vm_waddr,vm
     reg  [10:0] kcache$wdata;
     reg  [23:0] kcache$raddr;
     wire  [10:0] kcache$rdata$0;
+    wire  [10:0] kcache$rdata$1;
+    wire  [10:0] kcache$rdata$2;
+    wire  [10:0] kcache$rdata$3;
+    wire  [10:0] kcache$rdata$4;
+    wire  [10:0] kcache$rdata$5;
+    wire  [10:0] kcache$rdata$6;
+    wire  [10:0] kcache$rdata$7;
     reg  vcache$clock;
     reg  vcache$we;
     reg  [23:0] vcache$waddr;
@@ -1440,6 +1447,13 @@ module llamahdl_llama$au(clock,start,op,done,vm_raddr,vm_rdata,vm_we,vm_waddr,vm
     reg  [10:0] vcache$wdata;
     reg  [23:0] vcache$raddr;
     wire  [10:0] vcache$rdata$0;
+    wire  [10:0] vcache$rdata$1;
+    wire  [10:0] vcache$rdata$2;
+    wire  [10:0] vcache$rdata$3;
+    wire  [10:0] vcache$rdata$4;
+    wire  [10:0] vcache$rdata$5;
+    wire  [10:0] vcache$rdata$6;
+    wire  [10:0] vcache$rdata$7;
     reg  kshift$clock;
     reg  kshift$we;
     reg  [23:0] kshift$waddr;
@@ -1459,6 +1473,13 @@ module llamahdl_llama$au(clock,start,op,done,vm_raddr,vm_rdata,vm_we,vm_waddr,vm
     reg  [15:0] qbuf$wdata;
     reg  [23:0] qbuf$raddr;
     wire  [15:0] qbuf$rdata$0;
+    wire  [15:0] qbuf$rdata$1;
+    wire  [15:0] qbuf$rdata$2;
+    wire  [15:0] qbuf$rdata$3;
+    wire  [15:0] qbuf$rdata$4;
+    wire  [15:0] qbuf$rdata$5;
+    wire  [15:0] qbuf$rdata$6;
+    wire  [15:0] qbuf$rdata$7;
     reg  sbuf$clock;
     reg  sbuf$we;
     reg  [15:0] sbuf$waddr;
@@ -1492,13 +1513,34 @@ module llamahdl_llama$au(clock,start,op,done,vm_raddr,vm_rdata,vm_we,vm_waddr,vm
     reg  dot$en;
     reg  dot$first;
     reg  [15:0] dot$qa$0;
+    reg  [15:0] dot$qa$1;
+    reg  [15:0] dot$qa$2;
+    reg  [15:0] dot$qa$3;
+    reg  [15:0] dot$qa$4;
+    reg  [15:0] dot$qa$5;
+    reg  [15:0] dot$qa$6;
+    reg  [15:0] dot$qa$7;
     reg  [10:0] dot$kb$0;
+    reg  [10:0] dot$kb$1;
+    reg  [10:0] dot$kb$2;
+    reg  [10:0] dot$kb$3;
+    reg  [10:0] dot$kb$4;
+    reg  [10:0] dot$kb$5;
+    reg  [10:0] dot$kb$6;
+    reg  [10:0] dot$kb$7;
     wire signed [47:0] dot$acc;
     reg  vacc$clock;
     reg  vacc$en;
     reg  vacc$first;
     reg  [16:0] vacc$w;
     reg  [10:0] vacc$vb$0;
+    reg  [10:0] vacc$vb$1;
+    reg  [10:0] vacc$vb$2;
+    reg  [10:0] vacc$vb$3;
+    reg  [10:0] vacc$vb$4;
+    reg  [10:0] vacc$vb$5;
+    reg  [10:0] vacc$vb$6;
+    reg  [10:0] vacc$vb$7;
     reg  vacc$ld;
     reg  vacc$sh;
     wire signed [47:0] vacc$so;
@@ -1706,7 +1748,14 @@ module llamahdl_llama$au(clock,start,op,done,vm_raddr,vm_rdata,vm_we,vm_waddr,vm
         .wlane(kcache$wlane),
         .wdata(kcache$wdata),
         .raddr(kcache$raddr),
-        .rdata$0(kcache$rdata$0)
+        .rdata$0(kcache$rdata$0),
+        .rdata$1(kcache$rdata$1),
+        .rdata$2(kcache$rdata$2),
+        .rdata$3(kcache$rdata$3),
+        .rdata$4(kcache$rdata$4),
+        .rdata$5(kcache$rdata$5),
+        .rdata$6(kcache$rdata$6),
+        .rdata$7(kcache$rdata$7)
     );
     llamahdl_llama$au$vcache vcache(
         .clock(vcache$clock),
@@ -1715,7 +1764,14 @@ module llamahdl_llama$au(clock,start,op,done,vm_raddr,vm_rdata,vm_we,vm_waddr,vm
         .wlane(vcache$wlane),
         .wdata(vcache$wdata),
         .raddr(vcache$raddr),
-        .rdata$0(vcache$rdata$0)
+        .rdata$0(vcache$rdata$0),
+        .rdata$1(vcache$rdata$1),
+        .rdata$2(vcache$rdata$2),
+        .rdata$3(vcache$rdata$3),
+        .rdata$4(vcache$rdata$4),
+        .rdata$5(vcache$rdata$5),
+        .rdata$6(vcache$rdata$6),
+        .rdata$7(vcache$rdata$7)
     );
     llamahdl_llama$au$kshift kshift(
         .clock(kshift$clock),
@@ -1740,7 +1796,14 @@ module llamahdl_llama$au(clock,start,op,done,vm_raddr,vm_rdata,vm_we,vm_waddr,vm
         .wlane(qbuf$wlane),
         .wdata(qbuf$wdata),
         .raddr(qbuf$raddr),
-        .rdata$0(qbuf$rdata$0)
+        .rdata$0(qbuf$rdata$0),
+        .rdata$1(qbuf$rdata$1),
+        .rdata$2(qbuf$rdata$2),
+        .rdata$3(qbuf$rdata$3),
+        .rdata$4(qbuf$rdata$4),
+        .rdata$5(qbuf$rdata$5),
+        .rdata$6(qbuf$rdata$6),
+        .rdata$7(qbuf$rdata$7)
     );
     llamahdl_llama$au$sbuf sbuf(
         .clock(sbuf$clock),
@@ -1784,7 +1847,21 @@ module llamahdl_llama$au(clock,start,op,done,vm_raddr,vm_rdata,vm_we,vm_waddr,vm
         .en(dot$en),
         .first(dot$first),
         .qa$0(dot$qa$0),
+        .qa$1(dot$qa$1),
+        .qa$2(dot$qa$2),
+        .qa$3(dot$qa$3),
+        .qa$4(dot$qa$4),
+        .qa$5(dot$qa$5),
+        .qa$6(dot$qa$6),
+        .qa$7(dot$qa$7),
         .kb$0(dot$kb$0),
+        .kb$1(dot$kb$1),
+        .kb$2(dot$kb$2),
+        .kb$3(dot$kb$3),
+        .kb$4(dot$kb$4),
+        .kb$5(dot$kb$5),
+        .kb$6(dot$kb$6),
+        .kb$7(dot$kb$7),
         .acc(dot$acc)
     );
     llamahdl_llama$au$vacc vacc(
@@ -1793,6 +1870,13 @@ module llamahdl_llama$au(clock,start,op,done,vm_raddr,vm_rdata,vm_we,vm_waddr,vm
         .first(vacc$first),
         .w(vacc$w),
         .vb$0(vacc$vb$0),
+        .vb$1(vacc$vb$1),
+        .vb$2(vacc$vb$2),
+        .vb$3(vacc$vb$3),
+        .vb$4(vacc$vb$4),
+        .vb$5(vacc$vb$5),
+        .vb$6(vacc$vb$6),
+        .vb$7(vacc$vb$7),
         .ld(vacc$ld),
         .sh(vacc$sh),
         .so(vacc$so)
@@ -2210,6 +2294,27 @@ module llamahdl_llama$au(clock,start,op,done,vm_raddr,vm_rdata,vm_we,vm_waddr,vm
         dot$qa$0 = qbuf$rdata$0;
         dot$kb$0 = kcache$rdata$0;
         vacc$vb$0 = vcache$rdata$0;
+        dot$qa$1 = qbuf$rdata$1;
+        dot$kb$1 = kcache$rdata$1;
+        vacc$vb$1 = vcache$rdata$1;
+        dot$qa$2 = qbuf$rdata$2;
+        dot$kb$2 = kcache$rdata$2;
+        vacc$vb$2 = vcache$rdata$2;
+        dot$qa$3 = qbuf$rdata$3;
+        dot$kb$3 = kcache$rdata$3;
+        vacc$vb$3 = vcache$rdata$3;
+        dot$qa$4 = qbuf$rdata$4;
+        dot$kb$4 = kcache$rdata$4;
+        vacc$vb$4 = vcache$rdata$4;
+        dot$qa$5 = qbuf$rdata$5;
+        dot$kb$5 = kcache$rdata$5;
+        vacc$vb$5 = vcache$rdata$5;
+        dot$qa$6 = qbuf$rdata$6;
+        dot$kb$6 = kcache$rdata$6;
+        vacc$vb$6 = vcache$rdata$6;
+        dot$qa$7 = qbuf$rdata$7;
+        dot$kb$7 = kcache$rdata$7;
+        vacc$vb$7 = vcache$rdata$7;
         sfin$en = 1'b0;
         sfin$first = o2$q;
         sfin$dot = dot$acc;
@@ -2762,8 +2867,8 @@ module llamahdl_llama$au$bases(clock,layer,pos,kv_layer,kv_pos,sh_layer,sh_pos,r
     always @(*) pos_error = (pos >= 16'd512);
     always @(*) bad = (pos >= 16'd512) | (layer >= 8'd5);
     always @(posedge clock) begin
-       kv_layer <= l24 * 24'd16384;
-       kv_pos <= (l24 * 24'd16384) + (p24 * 24'd32);
+       kv_layer <= l24 * 24'd2048;
+       kv_pos <= (l24 * 24'd2048) + (p24 * 24'd4);
        sh_layer <= l24 * 24'd2048;
        sh_pos <= (l24 * 24'd2048) + (p24 * 24'd4);
        rope_base <= rb;
@@ -2856,19 +2961,40 @@ module llamahdl_llama$au$creg(d,q,clock);
 endmodule // llamahdl_llama$au$creg
 
 
-module llamahdl_llama$au$dot(clock,en,first,qa$0,kb$0,acc);
+module llamahdl_llama$au$dot(clock,en,first,qa$0,qa$1,qa$2,qa$3,qa$4,qa$5,qa$6,qa$7,kb$0,kb$1,kb$2,kb$3,kb$4,kb$5,kb$6,kb$7,acc);
     
     // Module arguments
     input wire  clock;
     input wire  en;
     input wire  first;
     input wire  [15:0] qa$0;
+    input wire  [15:0] qa$1;
+    input wire  [15:0] qa$2;
+    input wire  [15:0] qa$3;
+    input wire  [15:0] qa$4;
+    input wire  [15:0] qa$5;
+    input wire  [15:0] qa$6;
+    input wire  [15:0] qa$7;
     input wire  [10:0] kb$0;
+    input wire  [10:0] kb$1;
+    input wire  [10:0] kb$2;
+    input wire  [10:0] kb$3;
+    input wire  [10:0] kb$4;
+    input wire  [10:0] kb$5;
+    input wire  [10:0] kb$6;
+    input wire  [10:0] kb$7;
     output reg signed [47:0] acc;
     
     // Update code (custom)
     wire signed [28:0] p0 = $signed({{13{qa$0[15]}}, qa$0}) * $signed({{18{kb$0[10]}}, kb$0});
-    wire signed [47:0] sum = {{19{p0[28]}}, p0};
+    wire signed [28:0] p1 = $signed({{13{qa$1[15]}}, qa$1}) * $signed({{18{kb$1[10]}}, kb$1});
+    wire signed [28:0] p2 = $signed({{13{qa$2[15]}}, qa$2}) * $signed({{18{kb$2[10]}}, kb$2});
+    wire signed [28:0] p3 = $signed({{13{qa$3[15]}}, qa$3}) * $signed({{18{kb$3[10]}}, kb$3});
+    wire signed [28:0] p4 = $signed({{13{qa$4[15]}}, qa$4}) * $signed({{18{kb$4[10]}}, kb$4});
+    wire signed [28:0] p5 = $signed({{13{qa$5[15]}}, qa$5}) * $signed({{18{kb$5[10]}}, kb$5});
+    wire signed [28:0] p6 = $signed({{13{qa$6[15]}}, qa$6}) * $signed({{18{kb$6[10]}}, kb$6});
+    wire signed [28:0] p7 = $signed({{13{qa$7[15]}}, qa$7}) * $signed({{18{kb$7[10]}}, kb$7});
+    wire signed [47:0] sum = {{19{p0[28]}}, p0} + {{19{p1[28]}}, p1} + {{19{p2[28]}}, p2} + {{19{p3[28]}}, p3} + {{19{p4[28]}}, p4} + {{19{p5[28]}}, p5} + {{19{p6[28]}}, p6} + {{19{p7[28]}}, p7};
     initial acc = 48'sd0;
     always @(posedge clock) begin
        if (en) acc <= (first ? 48'sd0 : acc) + sum;
@@ -4221,7 +4347,7 @@ module llamahdl_llama$au$k4(d,q,clock);
 endmodule // llamahdl_llama$au$k4
 
 
-module llamahdl_llama$au$kcache(clock,we,waddr,wlane,wdata,raddr,rdata$0);
+module llamahdl_llama$au$kcache(clock,we,waddr,wlane,wdata,raddr,rdata$0,rdata$1,rdata$2,rdata$3,rdata$4,rdata$5,rdata$6,rdata$7);
     
     // Module arguments
     input wire  clock;
@@ -4231,19 +4357,61 @@ module llamahdl_llama$au$kcache(clock,we,waddr,wlane,wdata,raddr,rdata$0);
     input wire  [10:0] wdata;
     input wire  [23:0] raddr;
     output reg  [10:0] rdata$0;
+    output reg  [10:0] rdata$1;
+    output reg  [10:0] rdata$2;
+    output reg  [10:0] rdata$3;
+    output reg  [10:0] rdata$4;
+    output reg  [10:0] rdata$5;
+    output reg  [10:0] rdata$6;
+    output reg  [10:0] rdata$7;
     
     // Update code (custom)
-    reg [10:0] m0 [0:81919];
+    reg [10:0] m0 [0:10239];
+    reg [10:0] m1 [0:10239];
+    reg [10:0] m2 [0:10239];
+    reg [10:0] m3 [0:10239];
+    reg [10:0] m4 [0:10239];
+    reg [10:0] m5 [0:10239];
+    reg [10:0] m6 [0:10239];
+    reg [10:0] m7 [0:10239];
     integer i;
     initial begin
        rdata$0 = 11'd0;
-       for (i = 0; i < 81920; i = i + 1) begin
+       rdata$1 = 11'd0;
+       rdata$2 = 11'd0;
+       rdata$3 = 11'd0;
+       rdata$4 = 11'd0;
+       rdata$5 = 11'd0;
+       rdata$6 = 11'd0;
+       rdata$7 = 11'd0;
+       for (i = 0; i < 10240; i = i + 1) begin
           m0[i] = 11'd0;
+          m1[i] = 11'd0;
+          m2[i] = 11'd0;
+          m3[i] = 11'd0;
+          m4[i] = 11'd0;
+          m5[i] = 11'd0;
+          m6[i] = 11'd0;
+          m7[i] = 11'd0;
        end
     end
     always @(posedge clock) begin
-       rdata$0 <= (raddr < 24'd81920) ? m0[raddr[16:0]] : 11'd0;
-       if (we && (waddr < 24'd81920) && (wlane == 8'd0)) m0[waddr[16:0]] <= wdata;
+       rdata$0 <= (raddr < 24'd10240) ? m0[raddr[13:0]] : 11'd0;
+       if (we && (waddr < 24'd10240) && (wlane == 8'd0)) m0[waddr[13:0]] <= wdata;
+       rdata$1 <= (raddr < 24'd10240) ? m1[raddr[13:0]] : 11'd0;
+       if (we && (waddr < 24'd10240) && (wlane == 8'd1)) m1[waddr[13:0]] <= wdata;
+       rdata$2 <= (raddr < 24'd10240) ? m2[raddr[13:0]] : 11'd0;
+       if (we && (waddr < 24'd10240) && (wlane == 8'd2)) m2[waddr[13:0]] <= wdata;
+       rdata$3 <= (raddr < 24'd10240) ? m3[raddr[13:0]] : 11'd0;
+       if (we && (waddr < 24'd10240) && (wlane == 8'd3)) m3[waddr[13:0]] <= wdata;
+       rdata$4 <= (raddr < 24'd10240) ? m4[raddr[13:0]] : 11'd0;
+       if (we && (waddr < 24'd10240) && (wlane == 8'd4)) m4[waddr[13:0]] <= wdata;
+       rdata$5 <= (raddr < 24'd10240) ? m5[raddr[13:0]] : 11'd0;
+       if (we && (waddr < 24'd10240) && (wlane == 8'd5)) m5[waddr[13:0]] <= wdata;
+       rdata$6 <= (raddr < 24'd10240) ? m6[raddr[13:0]] : 11'd0;
+       if (we && (waddr < 24'd10240) && (wlane == 8'd6)) m6[waddr[13:0]] <= wdata;
+       rdata$7 <= (raddr < 24'd10240) ? m7[raddr[13:0]] : 11'd0;
+       if (we && (waddr < 24'd10240) && (wlane == 8'd7)) m7[waddr[13:0]] <= wdata;
     end
 endmodule // llamahdl_llama$au$kcache
 
@@ -4591,7 +4759,7 @@ module llamahdl_llama$au$ofin(clock,en,acc,r,vmax,pz,y);
 endmodule // llamahdl_llama$au$ofin
 
 
-module llamahdl_llama$au$qbuf(clock,we,waddr,wlane,wdata,raddr,rdata$0);
+module llamahdl_llama$au$qbuf(clock,we,waddr,wlane,wdata,raddr,rdata$0,rdata$1,rdata$2,rdata$3,rdata$4,rdata$5,rdata$6,rdata$7);
     
     // Module arguments
     input wire  clock;
@@ -4601,19 +4769,61 @@ module llamahdl_llama$au$qbuf(clock,we,waddr,wlane,wdata,raddr,rdata$0);
     input wire  [15:0] wdata;
     input wire  [23:0] raddr;
     output reg  [15:0] rdata$0;
+    output reg  [15:0] rdata$1;
+    output reg  [15:0] rdata$2;
+    output reg  [15:0] rdata$3;
+    output reg  [15:0] rdata$4;
+    output reg  [15:0] rdata$5;
+    output reg  [15:0] rdata$6;
+    output reg  [15:0] rdata$7;
     
     // Update code (custom)
-    reg [15:0] m0 [0:7];
+    reg [15:0] m0 [0:0];
+    reg [15:0] m1 [0:0];
+    reg [15:0] m2 [0:0];
+    reg [15:0] m3 [0:0];
+    reg [15:0] m4 [0:0];
+    reg [15:0] m5 [0:0];
+    reg [15:0] m6 [0:0];
+    reg [15:0] m7 [0:0];
     integer i;
     initial begin
        rdata$0 = 16'd0;
-       for (i = 0; i < 8; i = i + 1) begin
+       rdata$1 = 16'd0;
+       rdata$2 = 16'd0;
+       rdata$3 = 16'd0;
+       rdata$4 = 16'd0;
+       rdata$5 = 16'd0;
+       rdata$6 = 16'd0;
+       rdata$7 = 16'd0;
+       for (i = 0; i < 1; i = i + 1) begin
           m0[i] = 16'd0;
+          m1[i] = 16'd0;
+          m2[i] = 16'd0;
+          m3[i] = 16'd0;
+          m4[i] = 16'd0;
+          m5[i] = 16'd0;
+          m6[i] = 16'd0;
+          m7[i] = 16'd0;
        end
     end
     always @(posedge clock) begin
-       rdata$0 <= (raddr < 24'd8) ? m0[raddr[2:0]] : 16'd0;
-       if (we && (waddr < 24'd8) && (wlane == 8'd0)) m0[waddr[2:0]] <= wdata;
+       rdata$0 <= (raddr < 24'd1) ? m0[raddr[0:0]] : 16'd0;
+       if (we && (waddr < 24'd1) && (wlane == 8'd0)) m0[waddr[0:0]] <= wdata;
+       rdata$1 <= (raddr < 24'd1) ? m1[raddr[0:0]] : 16'd0;
+       if (we && (waddr < 24'd1) && (wlane == 8'd1)) m1[waddr[0:0]] <= wdata;
+       rdata$2 <= (raddr < 24'd1) ? m2[raddr[0:0]] : 16'd0;
+       if (we && (waddr < 24'd1) && (wlane == 8'd2)) m2[waddr[0:0]] <= wdata;
+       rdata$3 <= (raddr < 24'd1) ? m3[raddr[0:0]] : 16'd0;
+       if (we && (waddr < 24'd1) && (wlane == 8'd3)) m3[waddr[0:0]] <= wdata;
+       rdata$4 <= (raddr < 24'd1) ? m4[raddr[0:0]] : 16'd0;
+       if (we && (waddr < 24'd1) && (wlane == 8'd4)) m4[waddr[0:0]] <= wdata;
+       rdata$5 <= (raddr < 24'd1) ? m5[raddr[0:0]] : 16'd0;
+       if (we && (waddr < 24'd1) && (wlane == 8'd5)) m5[waddr[0:0]] <= wdata;
+       rdata$6 <= (raddr < 24'd1) ? m6[raddr[0:0]] : 16'd0;
+       if (we && (waddr < 24'd1) && (wlane == 8'd6)) m6[waddr[0:0]] <= wdata;
+       rdata$7 <= (raddr < 24'd1) ? m7[raddr[0:0]] : 16'd0;
+       if (we && (waddr < 24'd1) && (wlane == 8'd7)) m7[waddr[0:0]] <= wdata;
     end
 endmodule // llamahdl_llama$au$qbuf
 
@@ -9991,7 +10201,7 @@ module llamahdl_llama$au$t(d,q,clock);
 endmodule // llamahdl_llama$au$t
 
 
-module llamahdl_llama$au$vacc(clock,en,first,w,vb$0,ld,sh,so);
+module llamahdl_llama$au$vacc(clock,en,first,w,vb$0,vb$1,vb$2,vb$3,vb$4,vb$5,vb$6,vb$7,ld,sh,so);
     
     // Module arguments
     input wire  clock;
@@ -9999,6 +10209,13 @@ module llamahdl_llama$au$vacc(clock,en,first,w,vb$0,ld,sh,so);
     input wire  first;
     input wire  [16:0] w;
     input wire  [10:0] vb$0;
+    input wire  [10:0] vb$1;
+    input wire  [10:0] vb$2;
+    input wire  [10:0] vb$3;
+    input wire  [10:0] vb$4;
+    input wire  [10:0] vb$5;
+    input wire  [10:0] vb$6;
+    input wire  [10:0] vb$7;
     input wire  ld;
     input wire  sh;
     output reg signed [47:0] so;
@@ -10008,15 +10225,71 @@ module llamahdl_llama$au$vacc(clock,en,first,w,vb$0,ld,sh,so);
     reg signed [47:0] a0;
     reg signed [47:0] s0;
     wire signed [28:0] p0 = w29 * $signed({{18{vb$0[10]}}, vb$0});
+    reg signed [47:0] a1;
+    reg signed [47:0] s1;
+    wire signed [28:0] p1 = w29 * $signed({{18{vb$1[10]}}, vb$1});
+    reg signed [47:0] a2;
+    reg signed [47:0] s2;
+    wire signed [28:0] p2 = w29 * $signed({{18{vb$2[10]}}, vb$2});
+    reg signed [47:0] a3;
+    reg signed [47:0] s3;
+    wire signed [28:0] p3 = w29 * $signed({{18{vb$3[10]}}, vb$3});
+    reg signed [47:0] a4;
+    reg signed [47:0] s4;
+    wire signed [28:0] p4 = w29 * $signed({{18{vb$4[10]}}, vb$4});
+    reg signed [47:0] a5;
+    reg signed [47:0] s5;
+    wire signed [28:0] p5 = w29 * $signed({{18{vb$5[10]}}, vb$5});
+    reg signed [47:0] a6;
+    reg signed [47:0] s6;
+    wire signed [28:0] p6 = w29 * $signed({{18{vb$6[10]}}, vb$6});
+    reg signed [47:0] a7;
+    reg signed [47:0] s7;
+    wire signed [28:0] p7 = w29 * $signed({{18{vb$7[10]}}, vb$7});
     initial begin
        a0 = 48'sd0;
        s0 = 48'sd0;
+       a1 = 48'sd0;
+       s1 = 48'sd0;
+       a2 = 48'sd0;
+       s2 = 48'sd0;
+       a3 = 48'sd0;
+       s3 = 48'sd0;
+       a4 = 48'sd0;
+       s4 = 48'sd0;
+       a5 = 48'sd0;
+       s5 = 48'sd0;
+       a6 = 48'sd0;
+       s6 = 48'sd0;
+       a7 = 48'sd0;
+       s7 = 48'sd0;
     end
     always @(*) so = s0;
     always @(posedge clock) begin
        if (ld) s0 <= a0;
-       else if (sh) s0 <= 48'sd0;
+       else if (sh) s0 <= s1;
        if (en) a0 <= (first ? 48'sd0 : a0) + {{19{p0[28]}}, p0};
+       if (ld) s1 <= a1;
+       else if (sh) s1 <= s2;
+       if (en) a1 <= (first ? 48'sd0 : a1) + {{19{p1[28]}}, p1};
+       if (ld) s2 <= a2;
+       else if (sh) s2 <= s3;
+       if (en) a2 <= (first ? 48'sd0 : a2) + {{19{p2[28]}}, p2};
+       if (ld) s3 <= a3;
+       else if (sh) s3 <= s4;
+       if (en) a3 <= (first ? 48'sd0 : a3) + {{19{p3[28]}}, p3};
+       if (ld) s4 <= a4;
+       else if (sh) s4 <= s5;
+       if (en) a4 <= (first ? 48'sd0 : a4) + {{19{p4[28]}}, p4};
+       if (ld) s5 <= a5;
+       else if (sh) s5 <= s6;
+       if (en) a5 <= (first ? 48'sd0 : a5) + {{19{p5[28]}}, p5};
+       if (ld) s6 <= a6;
+       else if (sh) s6 <= s7;
+       if (en) a6 <= (first ? 48'sd0 : a6) + {{19{p6[28]}}, p6};
+       if (ld) s7 <= a7;
+       else if (sh) s7 <= 48'sd0;
+       if (en) a7 <= (first ? 48'sd0 : a7) + {{19{p7[28]}}, p7};
     end
 endmodule // llamahdl_llama$au$vacc
 
@@ -10040,7 +10313,7 @@ module llamahdl_llama$au$vb(d,q,clock);
 endmodule // llamahdl_llama$au$vb
 
 
-module llamahdl_llama$au$vcache(clock,we,waddr,wlane,wdata,raddr,rdata$0);
+module llamahdl_llama$au$vcache(clock,we,waddr,wlane,wdata,raddr,rdata$0,rdata$1,rdata$2,rdata$3,rdata$4,rdata$5,rdata$6,rdata$7);
     
     // Module arguments
     input wire  clock;
@@ -10050,19 +10323,61 @@ module llamahdl_llama$au$vcache(clock,we,waddr,wlane,wdata,raddr,rdata$0);
     input wire  [10:0] wdata;
     input wire  [23:0] raddr;
     output reg  [10:0] rdata$0;
+    output reg  [10:0] rdata$1;
+    output reg  [10:0] rdata$2;
+    output reg  [10:0] rdata$3;
+    output reg  [10:0] rdata$4;
+    output reg  [10:0] rdata$5;
+    output reg  [10:0] rdata$6;
+    output reg  [10:0] rdata$7;
     
     // Update code (custom)
-    reg [10:0] m0 [0:81919];
+    reg [10:0] m0 [0:10239];
+    reg [10:0] m1 [0:10239];
+    reg [10:0] m2 [0:10239];
+    reg [10:0] m3 [0:10239];
+    reg [10:0] m4 [0:10239];
+    reg [10:0] m5 [0:10239];
+    reg [10:0] m6 [0:10239];
+    reg [10:0] m7 [0:10239];
     integer i;
     initial begin
        rdata$0 = 11'd0;
-       for (i = 0; i < 81920; i = i + 1) begin
+       rdata$1 = 11'd0;
+       rdata$2 = 11'd0;
+       rdata$3 = 11'd0;
+       rdata$4 = 11'd0;
+       rdata$5 = 11'd0;
+       rdata$6 = 11'd0;
+       rdata$7 = 11'd0;
+       for (i = 0; i < 10240; i = i + 1) begin
           m0[i] = 11'd0;
+          m1[i] = 11'd0;
+          m2[i] = 11'd0;
+          m3[i] = 11'd0;
+          m4[i] = 11'd0;
+          m5[i] = 11'd0;
+          m6[i] = 11'd0;
+          m7[i] = 11'd0;
        end
     end
     always @(posedge clock) begin
-       rdata$0 <= (raddr < 24'd81920) ? m0[raddr[16:0]] : 11'd0;
-       if (we && (waddr < 24'd81920) && (wlane == 8'd0)) m0[waddr[16:0]] <= wdata;
+       rdata$0 <= (raddr < 24'd10240) ? m0[raddr[13:0]] : 11'd0;
+       if (we && (waddr < 24'd10240) && (wlane == 8'd0)) m0[waddr[13:0]] <= wdata;
+       rdata$1 <= (raddr < 24'd10240) ? m1[raddr[13:0]] : 11'd0;
+       if (we && (waddr < 24'd10240) && (wlane == 8'd1)) m1[waddr[13:0]] <= wdata;
+       rdata$2 <= (raddr < 24'd10240) ? m2[raddr[13:0]] : 11'd0;
+       if (we && (waddr < 24'd10240) && (wlane == 8'd2)) m2[waddr[13:0]] <= wdata;
+       rdata$3 <= (raddr < 24'd10240) ? m3[raddr[13:0]] : 11'd0;
+       if (we && (waddr < 24'd10240) && (wlane == 8'd3)) m3[waddr[13:0]] <= wdata;
+       rdata$4 <= (raddr < 24'd10240) ? m4[raddr[13:0]] : 11'd0;
+       if (we && (waddr < 24'd10240) && (wlane == 8'd4)) m4[waddr[13:0]] <= wdata;
+       rdata$5 <= (raddr < 24'd10240) ? m5[raddr[13:0]] : 11'd0;
+       if (we && (waddr < 24'd10240) && (wlane == 8'd5)) m5[waddr[13:0]] <= wdata;
+       rdata$6 <= (raddr < 24'd10240) ? m6[raddr[13:0]] : 11'd0;
+       if (we && (waddr < 24'd10240) && (wlane == 8'd6)) m6[waddr[13:0]] <= wdata;
+       rdata$7 <= (raddr < 24'd10240) ? m7[raddr[13:0]] : 11'd0;
+       if (we && (waddr < 24'd10240) && (wlane == 8'd7)) m7[waddr[13:0]] <= wdata;
     end
 endmodule // llamahdl_llama$au$vcache
 

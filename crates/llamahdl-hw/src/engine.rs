@@ -6,7 +6,7 @@
 use crate::leaf::{i2s, s2i, u2b};
 use crate::matvec::rom_words;
 use crate::sim::Driver;
-use crate::top::Llama;
+use crate::top::{attention_lanes, Llama};
 use llamahdl_golden::numerics::q16_to_f32;
 use llamahdl_golden::QuantModel;
 use llamahdl_model::generate::Forward;
@@ -36,15 +36,15 @@ pub trait HwRun {
     fn total_cycles(&self) -> u64;
 }
 
-/// The decoder with `L` lanes, simulated natively.
-pub struct HwEngine<const L: usize> {
-    d: Driver<Llama<L>>,
+/// The decoder with `L` matrix-vector lanes and `A` attention lanes, simulated natively.
+pub struct HwEngine<const L: usize, const A: usize> {
+    d: Driver<Llama<L, A>>,
     config: Config,
     /// Per layer, the words and row scales streamed when the design asks for them.
     stream: Option<Vec<Vec<([i8; L], u8, i8)>>>,
 }
 
-impl<const L: usize> HwEngine<L> {
+impl<const L: usize, const A: usize> HwEngine<L, A> {
     /// `qm` is compiled into the ROM. With `stream`, the design runs on streamed QKV
     /// weights (`use_ram`) and this engine streams `stream`'s Wqkv of each layer on
     /// request (the same model for the plan's scenario B, another one for scenario C).
@@ -70,9 +70,9 @@ impl<const L: usize> HwEngine<L> {
     fn with_driver(
         qm: &QuantModel,
         stream: Option<&QuantModel>,
-        f: impl FnOnce(Driver<Llama<L>>) -> Driver<Llama<L>>,
+        f: impl FnOnce(Driver<Llama<L, A>>) -> Driver<Llama<L, A>>,
     ) -> Self {
-        let d = f(Driver::new(Llama::<L>::new(qm), |u, c| {
+        let d = f(Driver::new(Llama::<L, A>::new(qm), |u, c| {
             u.clock.next = c.into()
         }));
         let stream = stream.map(|s| {
@@ -96,7 +96,7 @@ impl<const L: usize> HwEngine<L> {
     }
 
     /// The simulation driver (for tests that look inside).
-    pub fn driver(&mut self) -> &mut Driver<Llama<L>> {
+    pub fn driver(&mut self) -> &mut Driver<Llama<L, A>> {
         &mut self.d
     }
 
@@ -115,7 +115,7 @@ impl<const L: usize> HwEngine<L> {
     }
 }
 
-impl<const L: usize> HwRun for HwEngine<L> {
+impl<const L: usize, const A: usize> HwRun for HwEngine<L, A> {
     fn run_position(&mut self, token: u32, pos: usize) -> Result<Position, ModelError> {
         let c = self.config;
         if token as usize >= c.vocab_size {
@@ -200,21 +200,30 @@ pub fn engine(
     stream: Option<&QuantModel>,
     vcd: Option<Box<dyn Write>>,
 ) -> Result<Box<dyn HwRun>, String> {
-    fn make<const L: usize>(
+    fn make<const L: usize, const A: usize>(
         qm: &QuantModel,
         stream: Option<&QuantModel>,
         vcd: Option<Box<dyn Write>>,
     ) -> Box<dyn HwRun> {
         match vcd {
-            Some(w) => Box::new(HwEngine::<L>::with_vcd(qm, stream, w)),
-            None => Box::new(HwEngine::<L>::new(qm, stream)),
+            Some(w) => Box::new(HwEngine::<L, A>::with_vcd(qm, stream, w)),
+            None => Box::new(HwEngine::<L, A>::new(qm, stream)),
         }
     }
-    Ok(match lanes {
-        8 => make::<8>(qm, stream, vcd),
-        16 => make::<16>(qm, stream, vcd),
-        32 => make::<32>(qm, stream, vcd),
-        64 => make::<64>(qm, stream, vcd),
+    let a = attention_lanes(qm.config.head_dim());
+    Ok(match (lanes, a) {
+        (8, 8) => make::<8, 8>(qm, stream, vcd),
+        (8, 4) => make::<8, 4>(qm, stream, vcd),
+        (8, _) => make::<8, 1>(qm, stream, vcd),
+        (16, 8) => make::<16, 8>(qm, stream, vcd),
+        (16, 4) => make::<16, 4>(qm, stream, vcd),
+        (16, _) => make::<16, 1>(qm, stream, vcd),
+        (32, 8) => make::<32, 8>(qm, stream, vcd),
+        (32, 4) => make::<32, 4>(qm, stream, vcd),
+        (32, _) => make::<32, 1>(qm, stream, vcd),
+        (64, 8) => make::<64, 8>(qm, stream, vcd),
+        (64, 4) => make::<64, 4>(qm, stream, vcd),
+        (64, _) => make::<64, 1>(qm, stream, vcd),
         _ => {
             return Err(format!(
                 "unsupported lane count {lanes}: choose one of {ENGINE_LANES:?}"

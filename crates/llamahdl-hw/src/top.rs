@@ -23,7 +23,7 @@
 //! About `3` cycles of sequencing per operation plus each unit's own time; the cycles per
 //! token are measured by `llamahdl sim` and reported in `docs/performance.md`.
 
-use crate::attention::AttnUnit;
+use crate::attention::AttnUnitL;
 use crate::leaf::{LaneRam, WordRom};
 use crate::matvec::MatVec;
 use crate::program::{self, opcode, Layout, WeightMap, FIELDS};
@@ -43,8 +43,16 @@ pub mod seq {
     pub const NEXT: u64 = 5;
 }
 
+/// The attention lane count used for a head size: the largest of 8, 4, 2, 1 dividing it.
+pub fn attention_lanes(head_dim: usize) -> usize {
+    [8, 4, 2, 1]
+        .into_iter()
+        .find(|a| head_dim % a == 0)
+        .unwrap_or(1)
+}
+
 #[derive(LogicBlock)]
-pub struct Llama<const L: usize> {
+pub struct Llama<const L: usize, const A: usize> {
     pub clock: Signal<In, Clock>,
     pub start: Signal<In, Bit>,
     pub token: Signal<In, Bits<16>>,
@@ -108,12 +116,13 @@ pub struct Llama<const L: usize> {
     vmem: LaneRam<1, 32>,
     mv: MatVec<L>,
     vu: VecUnit,
-    au: AttnUnit,
+    au: AttnUnitL<A>,
     loader: QkvLoader<L>,
 }
 
-impl<const L: usize> Llama<L> {
-    /// The decoder for `qm` with `L` lanes; the on-chip context is the model's seq_len.
+impl<const L: usize, const A: usize> Llama<L, A> {
+    /// The decoder for `qm` with `L` matrix-vector lanes and `A` attention lanes (`A` must
+    /// divide head_dim; see [`attention_lanes`]); the on-chip context is the model's seq_len.
     pub fn new(qm: &QuantModel) -> Self {
         let c = qm.config;
         let lay = Layout::new(qm);
@@ -187,13 +196,13 @@ impl<const L: usize> Llama<L> {
             vmem: LaneRam::new(lay.total),
             mv: MatVec::new(&wm.mats, max_cols),
             vu: VecUnit::new(qm),
-            au: AttnUnit::new(qm),
+            au: AttnUnitL::new(qm),
             loader: QkvLoader::new(&c),
         }
     }
 }
 
-impl<const L: usize> Logic for Llama<L> {
+impl<const L: usize, const A: usize> Logic for Llama<L, A> {
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(

@@ -9,7 +9,7 @@ use crate::hierarchy::Decoder;
 use crate::params::beats_per_row;
 use crate::qkv_projector::QkvProjector;
 use crate::row_addr::RowAddrGen;
-use crate::top::Llama;
+use crate::top::{attention_lanes, Llama};
 use crate::weight_buffer::QkvLoader;
 use anyhow::{bail, Context, Result};
 use llamahdl_golden::{QMatrix, QuantModel};
@@ -118,14 +118,25 @@ fn emit_lanes<const L: usize>(qm: &QuantModel) -> Vec<Emitted> {
             "decoder",
             "plan step 4: decoder top, weight path threaded to the projector",
         ),
+        emit_llama::<L>(qm),
+    ]
+}
+
+fn emit_llama<const L: usize>(qm: &QuantModel) -> Emitted {
+    fn go<const L: usize, const A: usize>(qm: &QuantModel) -> Emitted {
         emit_block(
-            Llama::<L>::new(qm),
+            Llama::<L, A>::new(qm),
             qm,
             L,
             "llama",
             "the whole decoder: token in, logits and next token out",
-        ),
-    ]
+        )
+    }
+    match attention_lanes(qm.config.head_dim()) {
+        8 => go::<L, 8>(qm),
+        4 => go::<L, 4>(qm),
+        _ => go::<L, 1>(qm),
+    }
 }
 
 /// Emit every block for `qm` with `lanes` lanes (in memory).
