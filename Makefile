@@ -15,21 +15,23 @@ export LLAMAHDL_REFERENCE := $(if $(wildcard $(REFERENCE)/stories260K),$(REFEREN
 
 .PHONY: run test deps build rtl lint fmt clean
 
-## run: build, make a synthetic model, run it on the float and golden engines, emit its
-##      Verilog; then the real stories260K when $(MODELS) has it.
+## run: build; with the real model (in $(MODELS)): regenerate rtl_out/ and simulate a short
+##      generation on the decoder RTL (tokens, cycles per token, golden-model agreement);
+##      without it: the same on a synthetic model made on the spot (no downloads).
 run: build
 	@mkdir -p $(BUILD)
-	$(LLAMAHDL) synth --config tiny --seed 1 --out $(BUILD)/tiny.bin
-	$(LLAMAHDL) run --checkpoint $(BUILD)/tiny.bin --prompt-ids "1" --steps 16 --engine float
-	$(LLAMAHDL) run --checkpoint $(BUILD)/tiny.bin --prompt-ids "1" --steps 16 --engine golden
-	$(LLAMAHDL) verilog --config tiny --lanes 4 --out $(BUILD)/rtl_tiny
 ifneq ($(LLAMAHDL_MODELS),)
-	$(LLAMAHDL) run --checkpoint $(MODELS)/stories260K.bin --tokenizer $(MODELS)/tok512.bin \
-		--prompt "Once upon a time" --steps 64 --engine float
+	$(LLAMAHDL) verilog --checkpoint $(MODELS)/stories260K.bin --out rtl_out
+	$(LLAMAHDL) sim --checkpoint $(MODELS)/stories260K.bin --tokenizer $(MODELS)/tok512.bin \
+		--prompt "Once upon a time" --steps 10
 	$(LLAMAHDL) run --checkpoint $(MODELS)/stories260K.bin --tokenizer $(MODELS)/tok512.bin \
 		--prompt "Once upon a time" --steps 64 --engine golden
 else
-	@echo "($(MODELS)/stories260K.bin not found: set MODELS=DIR to also run the real model)"
+	@echo "($(MODELS)/stories260K.bin not found: using a synthetic model; set MODELS=DIR for the real one)"
+	$(LLAMAHDL) synth --config tiny --seed 1 --out $(BUILD)/tiny.bin
+	$(LLAMAHDL) verilog --checkpoint $(BUILD)/tiny.bin --lanes 8 --out $(BUILD)/rtl_tiny
+	$(LLAMAHDL) sim --checkpoint $(BUILD)/tiny.bin --prompt-ids "1" --steps 16 --lanes 8
+	$(LLAMAHDL) run --checkpoint $(BUILD)/tiny.bin --prompt-ids "1" --steps 16 --engine golden
 endif
 
 ## test: install missing simulators, then every test of the workspace.
