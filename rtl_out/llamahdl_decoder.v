@@ -2678,7 +2678,9 @@ module llamahdl_decoder$loader$store$lanes(clock,we,waddr,wdata$0,wdata$1,wdata$
     integer i;
     initial begin
        word = 0;
+    `ifndef SYNTHESIS
        for (i = 0; i < 128; i = i + 1) mem[i] = 0;
+    `endif
     end
     always @(posedge clock) begin
        word <= (raddr < 16'd128) ? mem[raddr[6:0]] : 512'd0;
@@ -2788,7 +2790,9 @@ module llamahdl_decoder$loader$store$scales(clock,we,waddr,wdata$0,wdata$1,raddr
     integer i;
     initial begin
        word = 0;
+    `ifndef SYNTHESIS
        for (i = 0; i < 128; i = i + 1) mem[i] = 0;
+    `endif
     end
     always @(posedge clock) begin
        word <= (raddr < 16'd128) ? mem[raddr[6:0]] : 16'd0;
@@ -10184,6 +10188,7 @@ module llamahdl_decoder$stack$body$attention$qkv$mv$xram(clock,wwe,wwaddr,wwdata
     reg [15:0] m62 [0:0];
     reg [15:0] m63 [0:0];
     initial begin
+    `ifndef SYNTHESIS
        for (i = 0; i < 1; i = i + 1) begin
           m0[i] = 16'd0;
           m1[i] = 16'd0;
@@ -10250,6 +10255,7 @@ module llamahdl_decoder$stack$body$attention$qkv$mv$xram(clock,wwe,wwaddr,wwdata
           m62[i] = 16'd0;
           m63[i] = 16'd0;
        end
+    `endif
        rdata$0 = 16'sd0;
        rdata$1 = 16'sd0;
        rdata$2 = 16'sd0;

@@ -4384,6 +4384,7 @@ module llamahdl_llama$au$kcache(clock,we,waddr,wlane,wdata,raddr,rdata$0,rdata$1
        rdata$5 = 11'd0;
        rdata$6 = 11'd0;
        rdata$7 = 11'd0;
+    `ifndef SYNTHESIS
        for (i = 0; i < 10240; i = i + 1) begin
           m0[i] = 11'd0;
           m1[i] = 11'd0;
@@ -4394,6 +4395,7 @@ module llamahdl_llama$au$kcache(clock,we,waddr,wlane,wdata,raddr,rdata$0,rdata$1
           m6[i] = 11'd0;
           m7[i] = 11'd0;
        end
+    `endif
     end
     always @(posedge clock) begin
        rdata$0 <= (raddr < 24'd10240) ? m0[raddr[13:0]] : 11'd0;
@@ -4450,7 +4452,9 @@ module llamahdl_llama$au$kshift(clock,we,waddr,wdata,raddr,rdata);
     integer i;
     initial begin
        rdata = 5'd0;
+    `ifndef SYNTHESIS
        for (i = 0; i < 10240; i = i + 1) mem[i] = 5'd0;
+    `endif
     end
     always @(posedge clock) begin
        rdata <= (raddr < 24'd10240) ? mem[raddr[13:0]] : 5'd0;
@@ -4796,6 +4800,7 @@ module llamahdl_llama$au$qbuf(clock,we,waddr,wlane,wdata,raddr,rdata$0,rdata$1,r
        rdata$5 = 16'd0;
        rdata$6 = 16'd0;
        rdata$7 = 16'd0;
+    `ifndef SYNTHESIS
        for (i = 0; i < 1; i = i + 1) begin
           m0[i] = 16'd0;
           m1[i] = 16'd0;
@@ -4806,6 +4811,7 @@ module llamahdl_llama$au$qbuf(clock,we,waddr,wlane,wdata,raddr,rdata$0,rdata$1,r
           m6[i] = 16'd0;
           m7[i] = 16'd0;
        end
+    `endif
     end
     always @(posedge clock) begin
        rdata$0 <= (raddr < 24'd1) ? m0[raddr[0:0]] : 16'd0;
@@ -10035,7 +10041,9 @@ module llamahdl_llama$au$sbuf(clock,we,waddr,wdata,raddr,rdata);
     integer i;
     initial begin
        rdata = 32'd0;
+    `ifndef SYNTHESIS
        for (i = 0; i < 512; i = i + 1) mem[i] = 32'd0;
+    `endif
     end
     always @(posedge clock) begin
        rdata <= (raddr < 16'd512) ? mem[raddr[8:0]] : 32'd0;
@@ -10350,6 +10358,7 @@ module llamahdl_llama$au$vcache(clock,we,waddr,wlane,wdata,raddr,rdata$0,rdata$1
        rdata$5 = 11'd0;
        rdata$6 = 11'd0;
        rdata$7 = 11'd0;
+    `ifndef SYNTHESIS
        for (i = 0; i < 10240; i = i + 1) begin
           m0[i] = 11'd0;
           m1[i] = 11'd0;
@@ -10360,6 +10369,7 @@ module llamahdl_llama$au$vcache(clock,we,waddr,wlane,wdata,raddr,rdata$0,rdata$1
           m6[i] = 11'd0;
           m7[i] = 11'd0;
        end
+    `endif
     end
     always @(posedge clock) begin
        rdata$0 <= (raddr < 24'd10240) ? m0[raddr[13:0]] : 11'd0;
@@ -10416,7 +10426,9 @@ module llamahdl_llama$au$vshift(clock,we,waddr,wdata,raddr,rdata);
     integer i;
     initial begin
        rdata = 5'd0;
+    `ifndef SYNTHESIS
        for (i = 0; i < 10240; i = i + 1) mem[i] = 5'd0;
+    `endif
     end
     always @(posedge clock) begin
        rdata <= (raddr < 24'd10240) ? mem[raddr[13:0]] : 5'd0;
@@ -10459,7 +10471,9 @@ module llamahdl_llama$au$wbuf(clock,we,waddr,wdata,raddr,rdata);
     integer i;
     initial begin
        rdata = 17'd0;
+    `ifndef SYNTHESIS
        for (i = 0; i < 512; i = i + 1) mem[i] = 17'd0;
+    `endif
     end
     always @(posedge clock) begin
        rdata <= (raddr < 16'd512) ? mem[raddr[8:0]] : 17'd0;
@@ -12293,7 +12307,9 @@ module llamahdl_llama$loader$store$lanes(clock,we,waddr,wdata$0,wdata$1,wdata$2,
     integer i;
     initial begin
        word = 0;
+    `ifndef SYNTHESIS
        for (i = 0; i < 128; i = i + 1) mem[i] = 0;
+    `endif
     end
     always @(posedge clock) begin
        word <= (raddr < 16'd128) ? mem[raddr[6:0]] : 512'd0;
@@ -12403,7 +12419,9 @@ module llamahdl_llama$loader$store$scales(clock,we,waddr,wdata$0,wdata$1,raddr,r
     integer i;
     initial begin
        word = 0;
+    `ifndef SYNTHESIS
        for (i = 0; i < 128; i = i + 1) mem[i] = 0;
+    `endif
     end
     always @(posedge clock) begin
        word <= (raddr < 16'd128) ? mem[raddr[6:0]] : 16'd0;
@@ -23674,6 +23692,7 @@ module llamahdl_llama$mv$xram(clock,wwe,wwaddr,wwdata$0,wwdata$1,wwdata$2,wwdata
     reg [15:0] m62 [0:2];
     reg [15:0] m63 [0:2];
     initial begin
+    `ifndef SYNTHESIS
        for (i = 0; i < 3; i = i + 1) begin
           m0[i] = 16'd0;
           m1[i] = 16'd0;
@@ -23740,6 +23759,7 @@ module llamahdl_llama$mv$xram(clock,wwe,wwaddr,wwdata$0,wwdata$1,wwdata$2,wwdata
           m62[i] = 16'd0;
           m63[i] = 16'd0;
        end
+    `endif
        rdata$0 = 16'sd0;
        rdata$1 = 16'sd0;
        rdata$2 = 16'sd0;
@@ -24269,7 +24289,9 @@ module llamahdl_llama$vmem(clock,we,waddr,wdata$0,raddr,rdata$0);
     integer i;
     initial begin
        word = 0;
+    `ifndef SYNTHESIS
        for (i = 0; i < 1412; i = i + 1) mem[i] = 0;
+    `endif
     end
     always @(posedge clock) begin
        word <= (raddr < 16'd1412) ? mem[raddr[10:0]] : 32'd0;

@@ -1677,7 +1677,9 @@ module llamahdl_qkv_loader$store$lanes(clock,we,waddr,wdata$0,wdata$1,wdata$2,wd
     integer i;
     initial begin
        word = 0;
+    `ifndef SYNTHESIS
        for (i = 0; i < 128; i = i + 1) mem[i] = 0;
+    `endif
     end
     always @(posedge clock) begin
        word <= (raddr < 16'd128) ? mem[raddr[6:0]] : 512'd0;
@@ -1787,7 +1789,9 @@ module llamahdl_qkv_loader$store$scales(clock,we,waddr,wdata$0,wdata$1,raddr,rda
     integer i;
     initial begin
        word = 0;
+    `ifndef SYNTHESIS
        for (i = 0; i < 128; i = i + 1) mem[i] = 0;
+    `endif
     end
     always @(posedge clock) begin
        word <= (raddr < 16'd128) ? mem[raddr[6:0]] : 16'd0;

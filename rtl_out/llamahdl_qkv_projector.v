@@ -5514,6 +5514,7 @@ module llamahdl_qkv_projector$mv$xram(clock,wwe,wwaddr,wwdata$0,wwdata$1,wwdata$
     reg [15:0] m62 [0:0];
     reg [15:0] m63 [0:0];
     initial begin
+    `ifndef SYNTHESIS
        for (i = 0; i < 1; i = i + 1) begin
           m0[i] = 16'd0;
           m1[i] = 16'd0;
@@ -5580,6 +5581,7 @@ module llamahdl_qkv_projector$mv$xram(clock,wwe,wwaddr,wwdata$0,wwdata$1,wwdata$
           m62[i] = 16'd0;
           m63[i] = 16'd0;
        end
+    `endif
        rdata$0 = 16'sd0;
        rdata$1 = 16'sd0;
        rdata$2 = 16'sd0;

@@ -203,7 +203,9 @@ reg [{wm}:0] mem [0:{dm}];
 integer i;
 initial begin
    rdata = {W}'d0;
+`ifndef SYNTHESIS
    for (i = 0; i < {depth}; i = i + 1) mem[i] = {W}'d0;
+`endif
 end
 always @(posedge clock) begin
    rdata <= {rin} ? mem[raddr[{im}:0]] : {W}'d0;
@@ -600,11 +602,11 @@ impl<const L: usize, const A: usize, const W: usize> Logic for LaneMem<L, A, W> 
         for j in 0..L {
             s += &format!("   rdata${j} = {W}'d0;\n");
         }
-        s += &format!("   for (i = 0; i < {depth}; i = i + 1) begin\n");
+        s += &format!("`ifndef SYNTHESIS\n   for (i = 0; i < {depth}; i = i + 1) begin\n");
         for j in 0..L {
             s += &format!("      m{j}[i] = {W}'d0;\n");
         }
-        s += "   end\nend\nalways @(posedge clock) begin\n";
+        s += "   end\n`endif\nend\nalways @(posedge clock) begin\n";
         for j in 0..L {
             s += &format!(
                 "   rdata${j} <= {rin} ? m{j}[raddr[{im}:0]] : {W}'d0;\n   if (we && {win} && (wlane == 8'd{j})) m{j}[waddr[{im}:0]] <= wdata;\n",

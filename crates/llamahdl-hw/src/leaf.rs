@@ -422,7 +422,7 @@ impl<const L: usize, const W: usize> Logic for LaneRam<L, W> {
         let depth = self._mem.len();
         let width = W * L;
         let mut s = format!("reg [{}:0] mem [0:{}];\n", width - 1, depth - 1);
-        s += &format!("reg [{}:0] word;\ninteger i;\ninitial begin\n   word = 0;\n   for (i = 0; i < {depth}; i = i + 1) mem[i] = 0;\nend\n", width - 1);
+        s += &format!("reg [{}:0] word;\ninteger i;\ninitial begin\n   word = 0;\n`ifndef SYNTHESIS\n   for (i = 0; i < {depth}; i = i + 1) mem[i] = 0;\n`endif\nend\n", width - 1);
         let cat: Vec<String> = (0..L).rev().map(|i| format!("wdata${i}")).collect();
         s += &format!(
             "always @(posedge clock) begin\n   word <= (raddr < 16'd{depth}) ? mem[{}] : {width}'d0;\n   if (we && (waddr < 16'd{depth})) mem[{}] <= {{{}}};\nend\n",
@@ -684,11 +684,13 @@ impl<const L: usize> Logic for XMem<L> {
         for i in 0..L {
             s += &format!("reg [15:0] m{i} [0:{}];\n", depth - 1);
         }
-        s += &format!("initial begin\n   for (i = 0; i < {depth}; i = i + 1) begin\n");
+        s += &format!(
+            "initial begin\n`ifndef SYNTHESIS\n   for (i = 0; i < {depth}; i = i + 1) begin\n"
+        );
         for i in 0..L {
             s += &format!("      m{i}[i] = 16'd0;\n");
         }
-        s += "   end\n";
+        s += "   end\n`endif\n";
         for i in 0..L {
             s += &format!("   rdata${i} = 16'sd0;\n");
         }
