@@ -49,6 +49,11 @@ pub struct VerilogArgs {
           value_parser = clap::builder::PossibleValuesParser::new(["4", "8", "16", "32", "64"])
               .map(|s| s.parse::<u32>().unwrap()))]
     pub lanes: u32,
+
+    /// On-chip context of the whole decoder (positions held in the key/value cache);
+    /// default: the model's seq_len. Smaller contexts need less block RAM.
+    #[arg(long, value_name = "N")]
+    pub context: Option<usize>,
 }
 
 /// The built-in models of `--config`.
@@ -100,8 +105,9 @@ pub fn run(args: VerilogArgs) -> anyhow::Result<()> {
     let (ck, source) = load_model(&args)?;
     let qm = QuantModel::quantise(&ck, ScaleMode::Mant8);
     let lanes = args.lanes as usize;
+    let ctx = args.context.unwrap_or(qm.config.seq_len);
     let files = target
-        .write(|dir| llamahdl_hw::verilog::emit(&qm, lanes, dir))
+        .write(|dir| llamahdl_hw::verilog::emit_with_context(&qm, lanes, ctx, dir))
         .with_context(|| format!("emitting Verilog for {source} into {}", args.out.display()))?;
     let mut listing = String::new();
     for f in &files {

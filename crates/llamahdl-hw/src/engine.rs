@@ -52,6 +52,19 @@ impl<const L: usize, const A: usize> HwEngine<L, A> {
         Self::with_driver(qm, stream, |d| d)
     }
 
+    /// As [`HwEngine::new`] with an on-chip context of `ctx` positions (positions from
+    /// `ctx` on are refused by the hardware).
+    pub fn with_context(qm: &QuantModel, ctx: usize) -> Self {
+        let d = Driver::new(Llama::<L, A>::with_context(qm, ctx), |u, c| {
+            u.clock.next = c.into()
+        });
+        HwEngine {
+            d,
+            config: qm.config,
+            stream: None,
+        }
+    }
+
     /// As [`HwEngine::new`], recording every top-level port each cycle for
     /// co-simulation (`driver().take_trace()`).
     pub fn with_trace(qm: &QuantModel, stream: Option<&QuantModel>) -> Self {

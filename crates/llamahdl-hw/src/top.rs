@@ -124,6 +124,12 @@ impl<const L: usize, const A: usize> Llama<L, A> {
     /// The decoder for `qm` with `L` matrix-vector lanes and `A` attention lanes (`A` must
     /// divide head_dim; see [`attention_lanes`]); the on-chip context is the model's seq_len.
     pub fn new(qm: &QuantModel) -> Self {
+        Self::with_context(qm, qm.config.seq_len)
+    }
+
+    /// As [`Llama::new`] with an on-chip context of `ctx` positions (1..=seq_len): the
+    /// key/value cache and RoPE table hold `ctx` positions, and `pos >= ctx` is refused.
+    pub fn with_context(qm: &QuantModel, ctx: usize) -> Self {
         let c = qm.config;
         let lay = Layout::new(qm);
         let wm = WeightMap::new(qm, L);
@@ -181,7 +187,7 @@ impl<const L: usize, const A: usize> Llama<L, A> {
             unit_done: Default::default(),
             need_load: Default::default(),
             emb_off_u: Default::default(),
-            ctx: Constant::new((c.seq_len as u64).into()),
+            ctx: Constant::new((ctx as u64).into()),
             emb_beats: Constant::new((wm.embedding.beats as u64).into()),
             zero16: Constant::new(0u64.into()),
             one16: Constant::new(1u64.into()),
@@ -196,7 +202,7 @@ impl<const L: usize, const A: usize> Llama<L, A> {
             vmem: LaneRam::new(lay.total),
             mv: MatVec::new(&wm.mats, max_cols),
             vu: VecUnit::new(qm),
-            au: AttnUnitL::new(qm),
+            au: AttnUnitL::with_context(qm, ctx),
             loader: QkvLoader::new(&c),
         }
     }

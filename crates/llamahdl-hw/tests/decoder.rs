@@ -127,3 +127,18 @@ fn decoder_refuses_position_past_context() {
     // The decoder still works afterwards.
     assert!(hw.run_position(1, 0).is_ok());
 }
+
+/// A decoder generated with a shorter on-chip context computes the same logits inside it
+/// and refuses the first position past it.
+#[test]
+fn decoder_context_parameter() {
+    let cfg = Config::TINY;
+    let qm = quant(&cfg, 6);
+    let mut hw = HwEngine::<8, 4>::with_context(&qm, 5);
+    let ids = ids_for(&cfg, 5);
+    bit_exact(&mut hw, &qm, &ids);
+    assert!(
+        hw.run_position(1, 5).is_err(),
+        "position 5 of a 5-position context was accepted"
+    );
+}
