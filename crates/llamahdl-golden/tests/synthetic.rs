@@ -28,14 +28,8 @@ fn compare(cfg: Config, seed: u64) -> (f64, f64) {
 #[test]
 fn golden_tracks_float_on_odd_shapes() {
     let odd = Config {
-        dim: 48,
         hidden_dim: 100,
-        n_layers: 3,
-        n_heads: 6,
-        n_kv_heads: 2,
-        vocab_size: 300,
-        seq_len: 64,
-        shared_classifier: false,
+        ..Config::ODD
     };
     for (name, cfg) in [
         ("tiny", Config::TINY),

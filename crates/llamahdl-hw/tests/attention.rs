@@ -19,16 +19,7 @@ fn quant(cfg: &Config, seed: u64) -> QuantModel {
     QuantModel::quantise(&synth::generate(cfg, seed), ScaleMode::Mant8)
 }
 
-const ODD: Config = Config {
-    dim: 48,
-    hidden_dim: 128,
-    n_layers: 3,
-    n_heads: 6,
-    n_kv_heads: 2,
-    vocab_size: 300,
-    seq_len: 64,
-    shared_classifier: false,
-};
+const ODD: Config = Config::ODD;
 
 /// The unit, a behavioural vector memory answering `vm_raddr` one cycle later (the word
 /// before this cycle's write), and the region bases used by the tests.

@@ -10,19 +10,6 @@ fn quant(cfg: &Config, seed: u64) -> QuantModel {
     QuantModel::quantise(&synth::generate(cfg, seed), ScaleMode::Mant8)
 }
 
-fn odd() -> Config {
-    Config {
-        dim: 48,
-        hidden_dim: 128,
-        n_layers: 3,
-        n_heads: 6,
-        n_kv_heads: 2,
-        vocab_size: 300,
-        seq_len: 64,
-        shared_classifier: false,
-    }
-}
-
 /// Run `ids` (teacher-forced) through the hardware and the golden model; every logit must
 /// be equal. Returns the hardware's argmax per position and the cycles per position.
 fn bit_exact(hw: &mut dyn HwRun, qm: &QuantModel, ids: &[u32]) -> (Vec<u32>, Vec<u64>) {
@@ -66,7 +53,7 @@ fn decoder_tiny_bit_exact_every_position() {
 
 #[test]
 fn decoder_odd_shape_bit_exact() {
-    let cfg = odd();
+    let cfg = Config::ODD;
     let qm = quant(&cfg, 2);
     let (_, cycles) = bit_exact(
         &mut HwEngine::<16, 8>::new(&qm, None),

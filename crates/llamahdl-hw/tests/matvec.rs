@@ -4,7 +4,7 @@
 
 use llamahdl_golden::numerics::to_block16;
 use llamahdl_golden::{QMatrix, QuantModel, ScaleMode};
-use llamahdl_hw::cosim::{emit_verilog, run_icarus};
+use llamahdl_hw::cosim::run_icarus;
 use llamahdl_hw::leaf::{i2s, s2i, u2b};
 use llamahdl_hw::matvec::MatVec;
 use llamahdl_hw::sim::Driver;
@@ -183,16 +183,7 @@ fn matvec_all_kinds_stories260k_16_lanes() {
 
 #[test]
 fn matvec_all_kinds_odd_shape() {
-    let odd = Config {
-        dim: 48,
-        hidden_dim: 128,
-        n_layers: 3,
-        n_heads: 6,
-        n_kv_heads: 2,
-        vocab_size: 300,
-        seq_len: 64,
-        shared_classifier: false,
-    };
+    let odd = Config::ODD;
     check::<16>(&odd, 3, false);
 }
 

@@ -80,6 +80,20 @@ impl Config {
         shared_classifier: true,
     };
 
+    /// A synthetic shape unlike both of the above, to show nothing is tied to one shape:
+    /// dim 48, 6 query heads over 2 key/value heads (3 per group), hidden 128, 3 layers,
+    /// vocabulary 300, seq_len 64, a separate classifier.
+    pub const ODD: Config = Config {
+        dim: 48,
+        hidden_dim: 128,
+        n_layers: 3,
+        n_heads: 6,
+        n_kv_heads: 2,
+        vocab_size: 300,
+        seq_len: 64,
+        shared_classifier: false,
+    };
+
     /// Check the shape for consistency. `what` names the source (file) in the error.
     pub fn validate(&self, what: &str) -> Result<(), ModelError> {
         crate::checkpoint::validate_config(self, what)
