@@ -154,7 +154,16 @@ impl<const L: usize, const A: usize> HwRun for HwEngine<L, A> {
         self.d.tick();
         self.d.uut.start.next = false;
         let mut logits = vec![None; c.vocab_size];
+        // A position takes well under a million cycles; a design that never finishes is
+        // an error, not a hang.
+        let budget = 1u64 << 28;
         loop {
+            if self.d.cycle() - c0 > budget {
+                return Err(ModelError::Invalid {
+                    what: "hardware simulation".into(),
+                    problem: format!("position {pos} did not finish within {budget} cycles"),
+                });
+            }
             self.d.settle();
             if self.d.uut.logit_valid.val() {
                 let i = self.d.uut.logit_index.val().index();
