@@ -129,3 +129,19 @@ fn decoder_context_parameter() {
         "position 5 of a 5-position context was accepted"
     );
 }
+
+/// Scenario B on the real checkpoint: its QKV weights streamed into the buffer layer by
+/// layer give the same logits as the golden model (and so as the ROM design).
+#[test]
+fn decoder_real_stories260k_streamed_weights() {
+    let Some(ck) = llamahdl_model::testutil::stories260k() else {
+        return;
+    };
+    let qm = QuantModel::quantise(&ck, ScaleMode::Mant8);
+    let (next, cycles) = bit_exact(
+        &mut HwEngine::<64, 8>::new(&qm, Some(&qm)),
+        &qm,
+        &[1, 403, 407],
+    );
+    println!("stories260K streamed QKV weights: next {next:?}, cycles {cycles:?}");
+}
