@@ -37,11 +37,14 @@ pub trait HwRun {
 }
 
 /// The decoder with `L` matrix-vector lanes and `A` attention lanes, simulated natively.
+/// One beat of a layer's weight stream: `L` int8 weights and the row's scale (mant, exp).
+type Beat<const L: usize> = ([i8; L], u8, i8);
+
 pub struct HwEngine<const L: usize, const A: usize> {
     d: Driver<Llama<L, A>>,
     config: Config,
     /// Per layer, the words and row scales streamed when the design asks for them.
-    stream: Option<Vec<Vec<([i8; L], u8, i8)>>>,
+    stream: Option<Vec<Vec<Beat<L>>>>,
 }
 
 impl<const L: usize, const A: usize> HwEngine<L, A> {
@@ -115,10 +118,10 @@ impl<const L: usize, const A: usize> HwEngine<L, A> {
 
     fn stream_layer(&mut self, layer: usize) {
         let beats = &self.stream.as_ref().expect("streamed weights")[layer];
-        for (w, m, e) in beats.clone() {
+        for &(w, m, e) in beats {
             self.d.uut.w_valid.next = true;
-            for i in 0..L {
-                self.d.uut.w_data[i].next = i2s::<8>(w[i] as i64);
+            for (d, v) in self.d.uut.w_data.iter_mut().zip(w) {
+                d.next = i2s::<8>(v as i64);
             }
             self.d.uut.w_scale_mant.next = u2b::<8>(m as u64);
             self.d.uut.w_scale_exp.next = i2s::<8>(e as i64);

@@ -261,8 +261,8 @@ impl<const L: usize> Logic for LaneRom<L> {
         if self.clock.pos_edge() {
             let a = self.addr.val().index();
             let word = self._mem.get(a).copied().unwrap_or([0; L]);
-            for i in 0..L {
-                self.data[i].next = i2s::<8>(word[i] as i64);
+            for (d, v) in self.data.iter_mut().zip(word) {
+                d.next = i2s::<8>(v as i64);
             }
         }
     }
@@ -400,8 +400,8 @@ impl<const L: usize, const W: usize> Logic for LaneRam<L, W> {
         if self.clock.pos_edge() {
             let r = self.raddr.val().index();
             let word = self._mem.get(r).copied().unwrap_or([0; L]);
-            for i in 0..L {
-                self.rdata[i].next = i2s::<W>(word[i]);
+            for (d, v) in self.rdata.iter_mut().zip(word) {
+                d.next = i2s::<W>(v);
             }
             if self.we.val() {
                 let w = self.waddr.val().index();
@@ -646,8 +646,8 @@ impl<const L: usize> Logic for XMem<L> {
                 .get(self.raddr.val().index())
                 .copied()
                 .unwrap_or([0; L]);
-            for i in 0..L {
-                self.rdata[i].next = i2s::<16>(word[i]);
+            for (d, v) in self.rdata.iter_mut().zip(word) {
+                d.next = i2s::<16>(v);
             }
             if self.wwe.val() {
                 let a = self.wwaddr.val().index();
@@ -794,8 +794,8 @@ impl<const N: usize> Logic for WordRom<N> {
                 .get(self.addr.val().index())
                 .copied()
                 .unwrap_or([0; N]);
-            for i in 0..N {
-                self.data[i].next = u2b::<16>(w[i] as u64);
+            for (d, v) in self.data.iter_mut().zip(w) {
+                d.next = u2b::<16>(v as u64);
             }
         }
     }
