@@ -179,7 +179,7 @@ impl<const L: usize, const A: usize> HwRun for HwEngine<L, A> {
                 continue;
             }
             let done = self.d.uut.done.val();
-            self.d.tick();
+            self.d.tick_settled();
             if done {
                 break;
             }

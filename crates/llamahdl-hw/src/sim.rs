@@ -126,6 +126,16 @@ impl<B: Block> Driver<B> {
     /// One clock cycle: settle and sample (trace), rising edge, falling edge.
     pub fn tick(&mut self) {
         self.settle();
+        self.edge();
+    }
+
+    /// [`Driver::tick`] for a caller that has just called [`Driver::settle`] and changed
+    /// no input since (saves one settling pass per cycle in long runs).
+    pub fn tick_settled(&mut self) {
+        self.edge();
+    }
+
+    fn edge(&mut self) {
         if let Some(t) = self.trace.as_mut() {
             t.record(&self.uut);
         }
