@@ -742,3 +742,57 @@ fn sim_json_rom_ram_and_vcd() {
         &["12"],
     );
 }
+
+/// A model too big for the decoder's address widths is a clean error, not a panic.
+#[test]
+fn sim_and_verilog_refuse_a_model_too_big() {
+    let f = Files::new();
+    let ck = f.dir.path().join("big.bin");
+    ok(&[
+        "synth",
+        "--out",
+        s(&ck),
+        "--dim",
+        "128",
+        "--hidden-dim",
+        "384",
+        "--n-layers",
+        "4",
+        "--n-heads",
+        "4",
+        "--n-kv-heads",
+        "4",
+        "--vocab-size",
+        "1024",
+        "--seq-len",
+        "64",
+    ]);
+    fails(
+        &[
+            "sim",
+            "--checkpoint",
+            s(&ck),
+            "--steps",
+            "1",
+            "--lanes",
+            "8",
+        ],
+        1,
+        &["exceeds"],
+    );
+    let out = f.dir.path().join("rtl");
+    fails(
+        &[
+            "verilog",
+            "--checkpoint",
+            s(&ck),
+            "--lanes",
+            "8",
+            "--out",
+            s(&out),
+        ],
+        1,
+        &["65536"],
+    );
+    assert!(!out.exists());
+}

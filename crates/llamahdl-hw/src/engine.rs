@@ -6,7 +6,7 @@
 use crate::leaf::{i2s, s2i, u2b};
 use crate::matvec::rom_words;
 use crate::sim::Driver;
-use crate::top::{attention_lanes, Llama};
+use crate::top::{attention_lanes, check_fits, Llama};
 use llamahdl_golden::numerics::q16_to_f32;
 use llamahdl_golden::QuantModel;
 use llamahdl_model::generate::Forward;
@@ -235,6 +235,12 @@ pub fn engine(
             None => Box::new(HwEngine::<L, A>::new(qm, stream)),
         }
     }
+    if !ENGINE_LANES.contains(&lanes) {
+        return Err(format!(
+            "unsupported lane count {lanes}: choose one of {ENGINE_LANES:?}"
+        ));
+    }
+    check_fits(qm, lanes, qm.config.seq_len)?;
     let a = attention_lanes(qm.config.head_dim());
     Ok(match (lanes, a) {
         (8, 8) => make::<8, 8>(qm, stream, vcd),

@@ -43,6 +43,57 @@ pub mod seq {
     pub const NEXT: u64 = 5;
 }
 
+/// Whether the decoder can be built for `qm` with `lanes` matrix-vector lanes and an
+/// on-chip context of `ctx` positions: every address and program field must fit its
+/// width. An `Err` says which limit the model exceeds.
+pub fn check_fits(qm: &QuantModel, lanes: usize, ctx: usize) -> Result<(), String> {
+    let c = qm.config;
+    let wm = WeightMap::new(qm, lanes);
+    let words: usize = wm
+        .mats
+        .iter()
+        .map(|m| m.rows * m.cols.div_ceil(lanes))
+        .sum();
+    let rows: usize = wm.mats.iter().map(|m| m.rows).sum();
+    let lay = Layout::new(qm);
+    let limits = [
+        (words, 1 << 16, "weight ROM words (int8 x lanes)"),
+        (rows, 1 << 16, "weight rows"),
+        (lay.total, 1 << 16, "vector memory words"),
+        (
+            c.dim.max(c.hidden_dim).div_ceil(lanes) * lanes,
+            1 << 16,
+            "matrix-vector input elements",
+        ),
+        (
+            ctx * c.head_dim(),
+            1 << 16,
+            "RoPE table entries (context x head_dim)",
+        ),
+        (
+            c.n_layers * ctx * c.kv_dim(),
+            (1 << 24) - 1,
+            "key/value cache entries",
+        ),
+        (c.n_layers, 255, "layers"),
+        (c.n_heads, 255, "query heads"),
+    ];
+    for (have, max, what) in limits {
+        if have > max {
+            return Err(format!(
+                "{what}: {have} exceeds this design's limit of {max}"
+            ));
+        }
+    }
+    if ctx == 0 || ctx > c.seq_len {
+        return Err(format!(
+            "context {ctx} must be between 1 and seq_len {}",
+            c.seq_len
+        ));
+    }
+    Ok(())
+}
+
 /// The attention lane count used for a head size: the largest of 8, 4, 2, 1 dividing it.
 pub fn attention_lanes(head_dim: usize) -> usize {
     [8, 4, 2, 1]

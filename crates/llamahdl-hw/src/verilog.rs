@@ -9,7 +9,7 @@ use crate::hierarchy::Decoder;
 use crate::params::beats_per_row;
 use crate::qkv_projector::QkvProjector;
 use crate::row_addr::RowAddrGen;
-use crate::top::{attention_lanes, Llama};
+use crate::top::{attention_lanes, check_fits, Llama};
 use crate::weight_buffer::QkvLoader;
 use anyhow::{bail, Context, Result};
 use llamahdl_golden::{QMatrix, QuantModel};
@@ -154,6 +154,12 @@ pub fn generate_with_context(qm: &QuantModel, lanes: usize, ctx: usize) -> Resul
             "context {ctx} must be between 1 and the model's seq_len {}",
             c.seq_len
         );
+    }
+    if !SUPPORTED_LANES.contains(&lanes) {
+        bail!("unsupported lane count {lanes}: choose one of {SUPPORTED_LANES:?}");
+    }
+    if let Err(e) = check_fits(qm, lanes, ctx) {
+        bail!("the model does not fit the decoder (65536-word address spaces): {e}");
     }
     let beats = beats_per_row(c.dim, lanes.max(1));
     if c.n_layers * c.qkv_rows() * beats > 1 << 16 {
