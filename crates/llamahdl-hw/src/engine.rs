@@ -52,26 +52,19 @@ impl<const L: usize, const A: usize> HwEngine<L, A> {
     /// weights (`use_ram`) and this engine streams `stream`'s Wqkv of each layer on
     /// request (the same model for the plan's scenario B, another one for scenario C).
     pub fn new(qm: &QuantModel, stream: Option<&QuantModel>) -> Self {
-        Self::with_driver(qm, stream, |d| d)
+        Self::with_driver(qm, stream, qm.config.seq_len, |d| d)
     }
 
     /// As [`HwEngine::new`] with an on-chip context of `ctx` positions (positions from
     /// `ctx` on are refused by the hardware).
     pub fn with_context(qm: &QuantModel, ctx: usize) -> Self {
-        let d = Driver::new(Llama::<L, A>::with_context(qm, ctx), |u, c| {
-            u.clock.next = c.into()
-        });
-        HwEngine {
-            d,
-            config: qm.config,
-            stream: None,
-        }
+        Self::with_driver(qm, None, ctx, |d| d)
     }
 
     /// As [`HwEngine::new`], recording every top-level port each cycle for
     /// co-simulation (`driver().take_trace()`).
     pub fn with_trace(qm: &QuantModel, stream: Option<&QuantModel>) -> Self {
-        Self::with_driver(qm, stream, |d| d.with_trace())
+        Self::with_driver(qm, stream, qm.config.seq_len, |d| d.with_trace())
     }
 
     /// As [`HwEngine::new`], writing a VCD of every signal to `vcd`.
@@ -80,15 +73,16 @@ impl<const L: usize, const A: usize> HwEngine<L, A> {
         stream: Option<&QuantModel>,
         vcd: W,
     ) -> Self {
-        Self::with_driver(qm, stream, |d| d.with_vcd(vcd))
+        Self::with_driver(qm, stream, qm.config.seq_len, |d| d.with_vcd(vcd))
     }
 
     fn with_driver(
         qm: &QuantModel,
         stream: Option<&QuantModel>,
+        ctx: usize,
         f: impl FnOnce(Driver<Llama<L, A>>) -> Driver<Llama<L, A>>,
     ) -> Self {
-        let d = f(Driver::new(Llama::<L, A>::new(qm), |u, c| {
+        let d = f(Driver::new(Llama::<L, A>::with_context(qm, ctx), |u, c| {
             u.clock.next = c.into()
         }));
         let stream = stream.map(|s| {

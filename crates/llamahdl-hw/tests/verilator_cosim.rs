@@ -5,137 +5,32 @@
 //!
 //! Run with `--nocapture` to see the Verilator build time and cycles/s.
 
-use llamahdl_golden::numerics::{to_block16, Block};
-use llamahdl_golden::{QMatrix, QuantModel, ScaleMode};
+use llamahdl_golden::numerics::to_block16;
 use llamahdl_hw::cosim::{
     emit_verilog, run_icarus, run_verilator, run_verilator_with, verilator_member_name,
     CosimReport, PortDir, Trace,
 };
 use llamahdl_hw::hierarchy::Decoder;
-use llamahdl_hw::leaf::{i2s, s2i, u2b};
-use llamahdl_hw::qkv_projector::rom_words;
+use llamahdl_hw::leaf::i2s;
 use llamahdl_hw::sim::Driver;
-use llamahdl_model::{synth, Config};
+use llamahdl_model::Config;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rust_hdl::prelude::Block as _;
 use rust_hdl::prelude::*;
+
+mod qkv_bench;
+use qkv_bench::{quant, random_xb, stream, Bench};
 use std::path::Path;
 use std::time::Instant;
 
-// ---------------------------------------------------------------------------------------
-// Decoder bench (as in decoder_qkv.rs, without the native assertions).
-
-fn quant(cfg: &Config, seed: u64) -> QuantModel {
-    QuantModel::quantise(&synth::generate(cfg, seed), ScaleMode::Mant8)
-}
-
-/// The beats of one layer's weight stream: (lanes, scale mant, scale exp).
-fn stream<const L: usize>(m: &QMatrix) -> Vec<([i8; L], u8, i8)> {
-    let beats = m.cols.div_ceil(L);
-    rom_words::<L>(&[m])
-        .into_iter()
-        .enumerate()
-        .map(|(i, w)| (w, m.mant[i / beats], m.exp[i / beats]))
-        .collect()
-}
-
-struct Bench<const L: usize> {
-    d: Driver<Decoder<L>>,
-    cfg: Config,
-}
-
-impl<const L: usize> Bench<L> {
-    fn new(qm: &QuantModel) -> Self {
-        let d = Driver::new(Decoder::<L>::new(qm), |u, c| u.clock.next = c.into()).with_trace();
-        Bench { d, cfg: qm.config }
-    }
-
-    fn write_x(&mut self, x: &Block) {
-        let beats = self.cfg.dim.div_ceil(L);
-        for b in 0..beats {
-            self.d.uut.x_we.next = true;
-            self.d.uut.x_waddr.next = u2b::<16>(b as u64);
-            for i in 0..L {
-                let v = x.mant.get(b * L + i).copied().unwrap_or(0);
-                self.d.uut.x_wdata[i].next = i2s::<16>(v as i64);
-            }
-            self.d.tick();
-        }
-        self.d.uut.x_we.next = false;
-        self.d.uut.x_shift.next = u2b::<5>(x.shift as u64);
-    }
-
-    /// Stream `beats` with random gaps (valid low), optionally starting midway.
-    fn stream(&mut self, beats: &[([i8; L], u8, i8)], rng: &mut ChaCha8Rng, start_midway: bool) {
-        for (n, (w, m, e)) in beats.iter().enumerate() {
-            while rng.gen_bool(0.3) {
-                self.d.uut.w_valid.next = false;
-                self.d.tick();
-            }
-            if start_midway && n == beats.len() / 2 {
-                self.d.uut.start.next = true;
-            }
-            self.d.uut.w_valid.next = true;
-            for i in 0..L {
-                self.d.uut.w_data[i].next = i2s::<8>(w[i] as i64);
-            }
-            self.d.uut.w_scale_mant.next = u2b::<8>(*m as u64);
-            self.d.uut.w_scale_exp.next = i2s::<8>(*e as i64);
-            self.d.tick();
-            self.d.uut.start.next = false;
-        }
-        self.d.uut.w_valid.next = false;
-        self.d.run(2);
-        assert!(self.d.uut.fully_loaded.val(), "not fully loaded");
-    }
-
-    /// Start (unless already pending) and collect one projection.
-    fn collect(&mut self, issue_start: bool) -> Vec<i32> {
-        if issue_start {
-            self.d.uut.start.next = true;
-            self.d.tick();
-            self.d.uut.start.next = false;
-        }
-        let rows = self.cfg.qkv_rows();
-        let mut out = vec![None; rows];
-        let budget = rows * self.cfg.dim.div_ceil(L) + 32;
-        for _ in 0..budget {
-            self.d.settle();
-            if self.d.uut.qkv_valid.val() {
-                out[self.d.uut.qkv_row.val().index()] = Some(s2i(self.d.uut.qkv_data.val()) as i32);
-            }
-            let done = self.d.uut.done.val();
-            self.d.tick();
-            if done {
-                break;
-            }
-        }
-        out.into_iter().map(|v| v.expect("row missing")).collect()
-    }
-
-    fn next_layer(&mut self) {
-        self.d.uut.next_layer.next = true;
-        self.d.tick();
-        self.d.uut.next_layer.next = false;
-        self.d.run(2);
-    }
-}
-
-fn random_xb(rng: &mut ChaCha8Rng, dim: usize) -> Vec<i32> {
-    (0..dim).map(|_| rng.gen_range(-200_000..200_000)).collect()
-}
-
-/// Emitted Verilog and native trace of the decoder: every layer through the ROM path, then
-/// every layer through the RAM path (streamed load with an early start). Checks the
-/// projections against the golden model so the trace is known to be right.
 fn decoder_trace<const L: usize>(cfg: &Config, seed: u64) -> (String, Trace) {
     let qm = quant(cfg, seed);
     let mut fresh = Decoder::<L>::new(&qm);
     fresh.connect_all();
     let verilog = generate_verilog(&fresh);
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut b = Bench::<L>::new(&qm);
+    let mut b = Bench::<L>::new(&qm, true);
     let xs: Vec<Vec<i32>> = (0..cfg.n_layers)
         .map(|_| random_xb(&mut rng, cfg.dim))
         .collect();
