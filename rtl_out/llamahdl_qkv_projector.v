@@ -157,6 +157,8 @@ module llamahdl_qkv_projector(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,x
     localparam  rows_m1 = 16'h7f;
     localparam  beats_m1 = 16'h0;
     localparam  zero16 = 16'h0;
+    localparam  zero32 = 32'h0;
+    localparam  zero2 = 2'b0;
     
     // Stub signals
     reg  mv$clock;
@@ -228,8 +230,13 @@ module llamahdl_qkv_projector(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,x
     reg signed [15:0] mv$x_wdata$63;
     reg  mv$xs_we;
     reg  [15:0] mv$xs_waddr;
-    reg signed [15:0] mv$xs_wdata;
+    reg signed [31:0] mv$xs_wdata;
     reg  [4:0] mv$x_shift;
+    reg  mv$x_raw;
+    reg  [15:0] mv$x_base;
+    reg  [1:0] mv$post;
+    reg  [15:0] mv$src;
+    reg signed [31:0] mv$vm_rdata;
     reg  mv$start;
     reg  mv$use_ram;
     reg  [15:0] mv$rom_base;
@@ -390,6 +397,11 @@ module llamahdl_qkv_projector(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,x
         .xs_waddr(mv$xs_waddr),
         .xs_wdata(mv$xs_wdata),
         .x_shift(mv$x_shift),
+        .x_raw(mv$x_raw),
+        .x_base(mv$x_base),
+        .post(mv$post),
+        .src(mv$src),
+        .vm_rdata(mv$vm_rdata),
         .start(mv$start),
         .use_ram(mv$use_ram),
         .rom_base(mv$rom_base),
@@ -613,7 +625,12 @@ module llamahdl_qkv_projector(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,x
         mv$buf_rd_data$63 = buf_rd_data$63;
         mv$xs_we = 1'b0;
         mv$xs_waddr = zero16;
-        mv$xs_wdata = $signed(zero16);
+        mv$xs_wdata = $signed(zero32);
+        mv$x_raw = 1'b0;
+        mv$x_base = zero16;
+        mv$post = zero2;
+        mv$src = zero16;
+        mv$vm_rdata = $signed(zero32);
         mv$x_shift = x_shift;
         mv$start = start;
         mv$use_ram = use_ram;
@@ -638,7 +655,7 @@ module llamahdl_qkv_projector(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,x
 endmodule // top
 
 
-module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,x_wdata$3,x_wdata$4,x_wdata$5,x_wdata$6,x_wdata$7,x_wdata$8,x_wdata$9,x_wdata$10,x_wdata$11,x_wdata$12,x_wdata$13,x_wdata$14,x_wdata$15,x_wdata$16,x_wdata$17,x_wdata$18,x_wdata$19,x_wdata$20,x_wdata$21,x_wdata$22,x_wdata$23,x_wdata$24,x_wdata$25,x_wdata$26,x_wdata$27,x_wdata$28,x_wdata$29,x_wdata$30,x_wdata$31,x_wdata$32,x_wdata$33,x_wdata$34,x_wdata$35,x_wdata$36,x_wdata$37,x_wdata$38,x_wdata$39,x_wdata$40,x_wdata$41,x_wdata$42,x_wdata$43,x_wdata$44,x_wdata$45,x_wdata$46,x_wdata$47,x_wdata$48,x_wdata$49,x_wdata$50,x_wdata$51,x_wdata$52,x_wdata$53,x_wdata$54,x_wdata$55,x_wdata$56,x_wdata$57,x_wdata$58,x_wdata$59,x_wdata$60,x_wdata$61,x_wdata$62,x_wdata$63,xs_we,xs_waddr,xs_wdata,x_shift,start,use_ram,rom_base,rom_row_base,rows_m1,beats_m1,dst,embed,len_m1,buf_rd_addr,buf_rd_row,buf_rd_data$0,buf_rd_data$1,buf_rd_data$2,buf_rd_data$3,buf_rd_data$4,buf_rd_data$5,buf_rd_data$6,buf_rd_data$7,buf_rd_data$8,buf_rd_data$9,buf_rd_data$10,buf_rd_data$11,buf_rd_data$12,buf_rd_data$13,buf_rd_data$14,buf_rd_data$15,buf_rd_data$16,buf_rd_data$17,buf_rd_data$18,buf_rd_data$19,buf_rd_data$20,buf_rd_data$21,buf_rd_data$22,buf_rd_data$23,buf_rd_data$24,buf_rd_data$25,buf_rd_data$26,buf_rd_data$27,buf_rd_data$28,buf_rd_data$29,buf_rd_data$30,buf_rd_data$31,buf_rd_data$32,buf_rd_data$33,buf_rd_data$34,buf_rd_data$35,buf_rd_data$36,buf_rd_data$37,buf_rd_data$38,buf_rd_data$39,buf_rd_data$40,buf_rd_data$41,buf_rd_data$42,buf_rd_data$43,buf_rd_data$44,buf_rd_data$45,buf_rd_data$46,buf_rd_data$47,buf_rd_data$48,buf_rd_data$49,buf_rd_data$50,buf_rd_data$51,buf_rd_data$52,buf_rd_data$53,buf_rd_data$54,buf_rd_data$55,buf_rd_data$56,buf_rd_data$57,buf_rd_data$58,buf_rd_data$59,buf_rd_data$60,buf_rd_data$61,buf_rd_data$62,buf_rd_data$63,buf_rd_mant,buf_rd_exp,out_valid,out_row,out_data,busy,done,vm_raddr,vm_we,vm_waddr,vm_wdata);
+module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,x_wdata$3,x_wdata$4,x_wdata$5,x_wdata$6,x_wdata$7,x_wdata$8,x_wdata$9,x_wdata$10,x_wdata$11,x_wdata$12,x_wdata$13,x_wdata$14,x_wdata$15,x_wdata$16,x_wdata$17,x_wdata$18,x_wdata$19,x_wdata$20,x_wdata$21,x_wdata$22,x_wdata$23,x_wdata$24,x_wdata$25,x_wdata$26,x_wdata$27,x_wdata$28,x_wdata$29,x_wdata$30,x_wdata$31,x_wdata$32,x_wdata$33,x_wdata$34,x_wdata$35,x_wdata$36,x_wdata$37,x_wdata$38,x_wdata$39,x_wdata$40,x_wdata$41,x_wdata$42,x_wdata$43,x_wdata$44,x_wdata$45,x_wdata$46,x_wdata$47,x_wdata$48,x_wdata$49,x_wdata$50,x_wdata$51,x_wdata$52,x_wdata$53,x_wdata$54,x_wdata$55,x_wdata$56,x_wdata$57,x_wdata$58,x_wdata$59,x_wdata$60,x_wdata$61,x_wdata$62,x_wdata$63,xs_we,xs_waddr,xs_wdata,x_shift,x_raw,x_base,post,src,vm_rdata,start,use_ram,rom_base,rom_row_base,rows_m1,beats_m1,dst,embed,len_m1,buf_rd_addr,buf_rd_row,buf_rd_data$0,buf_rd_data$1,buf_rd_data$2,buf_rd_data$3,buf_rd_data$4,buf_rd_data$5,buf_rd_data$6,buf_rd_data$7,buf_rd_data$8,buf_rd_data$9,buf_rd_data$10,buf_rd_data$11,buf_rd_data$12,buf_rd_data$13,buf_rd_data$14,buf_rd_data$15,buf_rd_data$16,buf_rd_data$17,buf_rd_data$18,buf_rd_data$19,buf_rd_data$20,buf_rd_data$21,buf_rd_data$22,buf_rd_data$23,buf_rd_data$24,buf_rd_data$25,buf_rd_data$26,buf_rd_data$27,buf_rd_data$28,buf_rd_data$29,buf_rd_data$30,buf_rd_data$31,buf_rd_data$32,buf_rd_data$33,buf_rd_data$34,buf_rd_data$35,buf_rd_data$36,buf_rd_data$37,buf_rd_data$38,buf_rd_data$39,buf_rd_data$40,buf_rd_data$41,buf_rd_data$42,buf_rd_data$43,buf_rd_data$44,buf_rd_data$45,buf_rd_data$46,buf_rd_data$47,buf_rd_data$48,buf_rd_data$49,buf_rd_data$50,buf_rd_data$51,buf_rd_data$52,buf_rd_data$53,buf_rd_data$54,buf_rd_data$55,buf_rd_data$56,buf_rd_data$57,buf_rd_data$58,buf_rd_data$59,buf_rd_data$60,buf_rd_data$61,buf_rd_data$62,buf_rd_data$63,buf_rd_mant,buf_rd_exp,out_valid,out_row,out_data,busy,done,vm_raddr,vm_we,vm_waddr,vm_wdata);
     
     // Module arguments
     input wire  clock;
@@ -710,8 +727,13 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
     input wire signed [15:0] x_wdata$63;
     input wire  xs_we;
     input wire  [15:0] xs_waddr;
-    input wire signed [15:0] xs_wdata;
+    input wire signed [31:0] xs_wdata;
     input wire  [4:0] x_shift;
+    input wire  x_raw;
+    input wire  [15:0] x_base;
+    input wire  [1:0] post;
+    input wire  [15:0] src;
+    input wire signed [31:0] vm_rdata;
     input wire  start;
     input wire  use_ram;
     input wire  [15:0] rom_base;
@@ -800,6 +822,9 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
     output reg signed [31:0] vm_wdata;
     
     // Constant declarations
+    localparam  post_acc = 2'b1;
+    localparam  post_swiglu = 2'b10;
+    localparam  zero5 = 5'b0;
     localparam  lanes_m1 = 16'h3f;
     localparam  sixteen = 5'b10000;
     localparam  zero16 = 16'h0;
@@ -812,6 +837,312 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
     reg  [15:0] len_r$d;
     wire  [15:0] len_r$q;
     reg  len_r$clock;
+    reg  raw_r$d;
+    wire  raw_r$q;
+    reg  raw_r$clock;
+    reg  [15:0] xbase_r$d;
+    wire  [15:0] xbase_r$q;
+    reg  xbase_r$clock;
+    reg  [1:0] post_r$d;
+    wire  [1:0] post_r$q;
+    reg  post_r$clock;
+    reg  [15:0] src_r$d;
+    wire  [15:0] src_r$q;
+    reg  src_r$clock;
+    reg  sq_valid$d;
+    wire  sq_valid$q;
+    reg  sq_valid$clock;
+    reg  sq_first$d;
+    wire  sq_first$q;
+    reg  sq_first$clock;
+    reg  sq_last$d;
+    wire  sq_last$q;
+    reg  sq_last$clock;
+    reg  [15:0] sq_row$d;
+    wire  [15:0] sq_row$q;
+    reg  sq_row$clock;
+    reg  [7:0] sq_mant$d;
+    wire  [7:0] sq_mant$q;
+    reg  sq_mant$clock;
+    reg signed [7:0] sq_exp$d;
+    wire signed [7:0] sq_exp$q;
+    reg  sq_exp$clock;
+    reg  s5_last$d;
+    wire  s5_last$q;
+    reg  s5_last$clock;
+    reg  [15:0] s5_row$d;
+    wire  [15:0] s5_row$q;
+    reg  s5_row$clock;
+    reg  xq$clock;
+    reg signed [31:0] xq$x$0;
+    reg signed [31:0] xq$x$1;
+    reg signed [31:0] xq$x$2;
+    reg signed [31:0] xq$x$3;
+    reg signed [31:0] xq$x$4;
+    reg signed [31:0] xq$x$5;
+    reg signed [31:0] xq$x$6;
+    reg signed [31:0] xq$x$7;
+    reg signed [31:0] xq$x$8;
+    reg signed [31:0] xq$x$9;
+    reg signed [31:0] xq$x$10;
+    reg signed [31:0] xq$x$11;
+    reg signed [31:0] xq$x$12;
+    reg signed [31:0] xq$x$13;
+    reg signed [31:0] xq$x$14;
+    reg signed [31:0] xq$x$15;
+    reg signed [31:0] xq$x$16;
+    reg signed [31:0] xq$x$17;
+    reg signed [31:0] xq$x$18;
+    reg signed [31:0] xq$x$19;
+    reg signed [31:0] xq$x$20;
+    reg signed [31:0] xq$x$21;
+    reg signed [31:0] xq$x$22;
+    reg signed [31:0] xq$x$23;
+    reg signed [31:0] xq$x$24;
+    reg signed [31:0] xq$x$25;
+    reg signed [31:0] xq$x$26;
+    reg signed [31:0] xq$x$27;
+    reg signed [31:0] xq$x$28;
+    reg signed [31:0] xq$x$29;
+    reg signed [31:0] xq$x$30;
+    reg signed [31:0] xq$x$31;
+    reg signed [31:0] xq$x$32;
+    reg signed [31:0] xq$x$33;
+    reg signed [31:0] xq$x$34;
+    reg signed [31:0] xq$x$35;
+    reg signed [31:0] xq$x$36;
+    reg signed [31:0] xq$x$37;
+    reg signed [31:0] xq$x$38;
+    reg signed [31:0] xq$x$39;
+    reg signed [31:0] xq$x$40;
+    reg signed [31:0] xq$x$41;
+    reg signed [31:0] xq$x$42;
+    reg signed [31:0] xq$x$43;
+    reg signed [31:0] xq$x$44;
+    reg signed [31:0] xq$x$45;
+    reg signed [31:0] xq$x$46;
+    reg signed [31:0] xq$x$47;
+    reg signed [31:0] xq$x$48;
+    reg signed [31:0] xq$x$49;
+    reg signed [31:0] xq$x$50;
+    reg signed [31:0] xq$x$51;
+    reg signed [31:0] xq$x$52;
+    reg signed [31:0] xq$x$53;
+    reg signed [31:0] xq$x$54;
+    reg signed [31:0] xq$x$55;
+    reg signed [31:0] xq$x$56;
+    reg signed [31:0] xq$x$57;
+    reg signed [31:0] xq$x$58;
+    reg signed [31:0] xq$x$59;
+    reg signed [31:0] xq$x$60;
+    reg signed [31:0] xq$x$61;
+    reg signed [31:0] xq$x$62;
+    reg signed [31:0] xq$x$63;
+    reg  [4:0] xq$shift;
+    reg signed [7:0] xq$w$0;
+    reg signed [7:0] xq$w$1;
+    reg signed [7:0] xq$w$2;
+    reg signed [7:0] xq$w$3;
+    reg signed [7:0] xq$w$4;
+    reg signed [7:0] xq$w$5;
+    reg signed [7:0] xq$w$6;
+    reg signed [7:0] xq$w$7;
+    reg signed [7:0] xq$w$8;
+    reg signed [7:0] xq$w$9;
+    reg signed [7:0] xq$w$10;
+    reg signed [7:0] xq$w$11;
+    reg signed [7:0] xq$w$12;
+    reg signed [7:0] xq$w$13;
+    reg signed [7:0] xq$w$14;
+    reg signed [7:0] xq$w$15;
+    reg signed [7:0] xq$w$16;
+    reg signed [7:0] xq$w$17;
+    reg signed [7:0] xq$w$18;
+    reg signed [7:0] xq$w$19;
+    reg signed [7:0] xq$w$20;
+    reg signed [7:0] xq$w$21;
+    reg signed [7:0] xq$w$22;
+    reg signed [7:0] xq$w$23;
+    reg signed [7:0] xq$w$24;
+    reg signed [7:0] xq$w$25;
+    reg signed [7:0] xq$w$26;
+    reg signed [7:0] xq$w$27;
+    reg signed [7:0] xq$w$28;
+    reg signed [7:0] xq$w$29;
+    reg signed [7:0] xq$w$30;
+    reg signed [7:0] xq$w$31;
+    reg signed [7:0] xq$w$32;
+    reg signed [7:0] xq$w$33;
+    reg signed [7:0] xq$w$34;
+    reg signed [7:0] xq$w$35;
+    reg signed [7:0] xq$w$36;
+    reg signed [7:0] xq$w$37;
+    reg signed [7:0] xq$w$38;
+    reg signed [7:0] xq$w$39;
+    reg signed [7:0] xq$w$40;
+    reg signed [7:0] xq$w$41;
+    reg signed [7:0] xq$w$42;
+    reg signed [7:0] xq$w$43;
+    reg signed [7:0] xq$w$44;
+    reg signed [7:0] xq$w$45;
+    reg signed [7:0] xq$w$46;
+    reg signed [7:0] xq$w$47;
+    reg signed [7:0] xq$w$48;
+    reg signed [7:0] xq$w$49;
+    reg signed [7:0] xq$w$50;
+    reg signed [7:0] xq$w$51;
+    reg signed [7:0] xq$w$52;
+    reg signed [7:0] xq$w$53;
+    reg signed [7:0] xq$w$54;
+    reg signed [7:0] xq$w$55;
+    reg signed [7:0] xq$w$56;
+    reg signed [7:0] xq$w$57;
+    reg signed [7:0] xq$w$58;
+    reg signed [7:0] xq$w$59;
+    reg signed [7:0] xq$w$60;
+    reg signed [7:0] xq$w$61;
+    reg signed [7:0] xq$w$62;
+    reg signed [7:0] xq$w$63;
+    wire signed [15:0] xq$m$0;
+    wire signed [15:0] xq$m$1;
+    wire signed [15:0] xq$m$2;
+    wire signed [15:0] xq$m$3;
+    wire signed [15:0] xq$m$4;
+    wire signed [15:0] xq$m$5;
+    wire signed [15:0] xq$m$6;
+    wire signed [15:0] xq$m$7;
+    wire signed [15:0] xq$m$8;
+    wire signed [15:0] xq$m$9;
+    wire signed [15:0] xq$m$10;
+    wire signed [15:0] xq$m$11;
+    wire signed [15:0] xq$m$12;
+    wire signed [15:0] xq$m$13;
+    wire signed [15:0] xq$m$14;
+    wire signed [15:0] xq$m$15;
+    wire signed [15:0] xq$m$16;
+    wire signed [15:0] xq$m$17;
+    wire signed [15:0] xq$m$18;
+    wire signed [15:0] xq$m$19;
+    wire signed [15:0] xq$m$20;
+    wire signed [15:0] xq$m$21;
+    wire signed [15:0] xq$m$22;
+    wire signed [15:0] xq$m$23;
+    wire signed [15:0] xq$m$24;
+    wire signed [15:0] xq$m$25;
+    wire signed [15:0] xq$m$26;
+    wire signed [15:0] xq$m$27;
+    wire signed [15:0] xq$m$28;
+    wire signed [15:0] xq$m$29;
+    wire signed [15:0] xq$m$30;
+    wire signed [15:0] xq$m$31;
+    wire signed [15:0] xq$m$32;
+    wire signed [15:0] xq$m$33;
+    wire signed [15:0] xq$m$34;
+    wire signed [15:0] xq$m$35;
+    wire signed [15:0] xq$m$36;
+    wire signed [15:0] xq$m$37;
+    wire signed [15:0] xq$m$38;
+    wire signed [15:0] xq$m$39;
+    wire signed [15:0] xq$m$40;
+    wire signed [15:0] xq$m$41;
+    wire signed [15:0] xq$m$42;
+    wire signed [15:0] xq$m$43;
+    wire signed [15:0] xq$m$44;
+    wire signed [15:0] xq$m$45;
+    wire signed [15:0] xq$m$46;
+    wire signed [15:0] xq$m$47;
+    wire signed [15:0] xq$m$48;
+    wire signed [15:0] xq$m$49;
+    wire signed [15:0] xq$m$50;
+    wire signed [15:0] xq$m$51;
+    wire signed [15:0] xq$m$52;
+    wire signed [15:0] xq$m$53;
+    wire signed [15:0] xq$m$54;
+    wire signed [15:0] xq$m$55;
+    wire signed [15:0] xq$m$56;
+    wire signed [15:0] xq$m$57;
+    wire signed [15:0] xq$m$58;
+    wire signed [15:0] xq$m$59;
+    wire signed [15:0] xq$m$60;
+    wire signed [15:0] xq$m$61;
+    wire signed [15:0] xq$m$62;
+    wire signed [15:0] xq$m$63;
+    wire signed [7:0] xq$wq$0;
+    wire signed [7:0] xq$wq$1;
+    wire signed [7:0] xq$wq$2;
+    wire signed [7:0] xq$wq$3;
+    wire signed [7:0] xq$wq$4;
+    wire signed [7:0] xq$wq$5;
+    wire signed [7:0] xq$wq$6;
+    wire signed [7:0] xq$wq$7;
+    wire signed [7:0] xq$wq$8;
+    wire signed [7:0] xq$wq$9;
+    wire signed [7:0] xq$wq$10;
+    wire signed [7:0] xq$wq$11;
+    wire signed [7:0] xq$wq$12;
+    wire signed [7:0] xq$wq$13;
+    wire signed [7:0] xq$wq$14;
+    wire signed [7:0] xq$wq$15;
+    wire signed [7:0] xq$wq$16;
+    wire signed [7:0] xq$wq$17;
+    wire signed [7:0] xq$wq$18;
+    wire signed [7:0] xq$wq$19;
+    wire signed [7:0] xq$wq$20;
+    wire signed [7:0] xq$wq$21;
+    wire signed [7:0] xq$wq$22;
+    wire signed [7:0] xq$wq$23;
+    wire signed [7:0] xq$wq$24;
+    wire signed [7:0] xq$wq$25;
+    wire signed [7:0] xq$wq$26;
+    wire signed [7:0] xq$wq$27;
+    wire signed [7:0] xq$wq$28;
+    wire signed [7:0] xq$wq$29;
+    wire signed [7:0] xq$wq$30;
+    wire signed [7:0] xq$wq$31;
+    wire signed [7:0] xq$wq$32;
+    wire signed [7:0] xq$wq$33;
+    wire signed [7:0] xq$wq$34;
+    wire signed [7:0] xq$wq$35;
+    wire signed [7:0] xq$wq$36;
+    wire signed [7:0] xq$wq$37;
+    wire signed [7:0] xq$wq$38;
+    wire signed [7:0] xq$wq$39;
+    wire signed [7:0] xq$wq$40;
+    wire signed [7:0] xq$wq$41;
+    wire signed [7:0] xq$wq$42;
+    wire signed [7:0] xq$wq$43;
+    wire signed [7:0] xq$wq$44;
+    wire signed [7:0] xq$wq$45;
+    wire signed [7:0] xq$wq$46;
+    wire signed [7:0] xq$wq$47;
+    wire signed [7:0] xq$wq$48;
+    wire signed [7:0] xq$wq$49;
+    wire signed [7:0] xq$wq$50;
+    wire signed [7:0] xq$wq$51;
+    wire signed [7:0] xq$wq$52;
+    wire signed [7:0] xq$wq$53;
+    wire signed [7:0] xq$wq$54;
+    wire signed [7:0] xq$wq$55;
+    wire signed [7:0] xq$wq$56;
+    wire signed [7:0] xq$wq$57;
+    wire signed [7:0] xq$wq$58;
+    wire signed [7:0] xq$wq$59;
+    wire signed [7:0] xq$wq$60;
+    wire signed [7:0] xq$wq$61;
+    wire signed [7:0] xq$wq$62;
+    wire signed [7:0] xq$wq$63;
+    reg  silu$clock;
+    reg signed [31:0] silu$x;
+    wire  [15:0] silu$sig_addr;
+    reg  [33:0] silu$rom;
+    reg signed [31:0] silu$h;
+    wire signed [31:0] silu$y;
+    reg  silu_tab$clock;
+    reg  [15:0] silu_tab$addr;
+    wire  [33:0] silu_tab$data;
+    reg signed [31:0] addsat$a;
+    reg signed [31:0] addsat$b;
+    wire signed [31:0] addsat$y;
     reg  emb$d;
     wire  emb$q;
     reg  emb$clock;
@@ -1047,72 +1378,72 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
     reg signed [15:0] xram$wwdata$63;
     reg  xram$swe;
     reg  [15:0] xram$swaddr;
-    reg signed [15:0] xram$swdata;
+    reg signed [31:0] xram$swdata;
     reg  [15:0] xram$raddr;
-    wire signed [15:0] xram$rdata$0;
-    wire signed [15:0] xram$rdata$1;
-    wire signed [15:0] xram$rdata$2;
-    wire signed [15:0] xram$rdata$3;
-    wire signed [15:0] xram$rdata$4;
-    wire signed [15:0] xram$rdata$5;
-    wire signed [15:0] xram$rdata$6;
-    wire signed [15:0] xram$rdata$7;
-    wire signed [15:0] xram$rdata$8;
-    wire signed [15:0] xram$rdata$9;
-    wire signed [15:0] xram$rdata$10;
-    wire signed [15:0] xram$rdata$11;
-    wire signed [15:0] xram$rdata$12;
-    wire signed [15:0] xram$rdata$13;
-    wire signed [15:0] xram$rdata$14;
-    wire signed [15:0] xram$rdata$15;
-    wire signed [15:0] xram$rdata$16;
-    wire signed [15:0] xram$rdata$17;
-    wire signed [15:0] xram$rdata$18;
-    wire signed [15:0] xram$rdata$19;
-    wire signed [15:0] xram$rdata$20;
-    wire signed [15:0] xram$rdata$21;
-    wire signed [15:0] xram$rdata$22;
-    wire signed [15:0] xram$rdata$23;
-    wire signed [15:0] xram$rdata$24;
-    wire signed [15:0] xram$rdata$25;
-    wire signed [15:0] xram$rdata$26;
-    wire signed [15:0] xram$rdata$27;
-    wire signed [15:0] xram$rdata$28;
-    wire signed [15:0] xram$rdata$29;
-    wire signed [15:0] xram$rdata$30;
-    wire signed [15:0] xram$rdata$31;
-    wire signed [15:0] xram$rdata$32;
-    wire signed [15:0] xram$rdata$33;
-    wire signed [15:0] xram$rdata$34;
-    wire signed [15:0] xram$rdata$35;
-    wire signed [15:0] xram$rdata$36;
-    wire signed [15:0] xram$rdata$37;
-    wire signed [15:0] xram$rdata$38;
-    wire signed [15:0] xram$rdata$39;
-    wire signed [15:0] xram$rdata$40;
-    wire signed [15:0] xram$rdata$41;
-    wire signed [15:0] xram$rdata$42;
-    wire signed [15:0] xram$rdata$43;
-    wire signed [15:0] xram$rdata$44;
-    wire signed [15:0] xram$rdata$45;
-    wire signed [15:0] xram$rdata$46;
-    wire signed [15:0] xram$rdata$47;
-    wire signed [15:0] xram$rdata$48;
-    wire signed [15:0] xram$rdata$49;
-    wire signed [15:0] xram$rdata$50;
-    wire signed [15:0] xram$rdata$51;
-    wire signed [15:0] xram$rdata$52;
-    wire signed [15:0] xram$rdata$53;
-    wire signed [15:0] xram$rdata$54;
-    wire signed [15:0] xram$rdata$55;
-    wire signed [15:0] xram$rdata$56;
-    wire signed [15:0] xram$rdata$57;
-    wire signed [15:0] xram$rdata$58;
-    wire signed [15:0] xram$rdata$59;
-    wire signed [15:0] xram$rdata$60;
-    wire signed [15:0] xram$rdata$61;
-    wire signed [15:0] xram$rdata$62;
-    wire signed [15:0] xram$rdata$63;
+    wire signed [31:0] xram$rdata$0;
+    wire signed [31:0] xram$rdata$1;
+    wire signed [31:0] xram$rdata$2;
+    wire signed [31:0] xram$rdata$3;
+    wire signed [31:0] xram$rdata$4;
+    wire signed [31:0] xram$rdata$5;
+    wire signed [31:0] xram$rdata$6;
+    wire signed [31:0] xram$rdata$7;
+    wire signed [31:0] xram$rdata$8;
+    wire signed [31:0] xram$rdata$9;
+    wire signed [31:0] xram$rdata$10;
+    wire signed [31:0] xram$rdata$11;
+    wire signed [31:0] xram$rdata$12;
+    wire signed [31:0] xram$rdata$13;
+    wire signed [31:0] xram$rdata$14;
+    wire signed [31:0] xram$rdata$15;
+    wire signed [31:0] xram$rdata$16;
+    wire signed [31:0] xram$rdata$17;
+    wire signed [31:0] xram$rdata$18;
+    wire signed [31:0] xram$rdata$19;
+    wire signed [31:0] xram$rdata$20;
+    wire signed [31:0] xram$rdata$21;
+    wire signed [31:0] xram$rdata$22;
+    wire signed [31:0] xram$rdata$23;
+    wire signed [31:0] xram$rdata$24;
+    wire signed [31:0] xram$rdata$25;
+    wire signed [31:0] xram$rdata$26;
+    wire signed [31:0] xram$rdata$27;
+    wire signed [31:0] xram$rdata$28;
+    wire signed [31:0] xram$rdata$29;
+    wire signed [31:0] xram$rdata$30;
+    wire signed [31:0] xram$rdata$31;
+    wire signed [31:0] xram$rdata$32;
+    wire signed [31:0] xram$rdata$33;
+    wire signed [31:0] xram$rdata$34;
+    wire signed [31:0] xram$rdata$35;
+    wire signed [31:0] xram$rdata$36;
+    wire signed [31:0] xram$rdata$37;
+    wire signed [31:0] xram$rdata$38;
+    wire signed [31:0] xram$rdata$39;
+    wire signed [31:0] xram$rdata$40;
+    wire signed [31:0] xram$rdata$41;
+    wire signed [31:0] xram$rdata$42;
+    wire signed [31:0] xram$rdata$43;
+    wire signed [31:0] xram$rdata$44;
+    wire signed [31:0] xram$rdata$45;
+    wire signed [31:0] xram$rdata$46;
+    wire signed [31:0] xram$rdata$47;
+    wire signed [31:0] xram$rdata$48;
+    wire signed [31:0] xram$rdata$49;
+    wire signed [31:0] xram$rdata$50;
+    wire signed [31:0] xram$rdata$51;
+    wire signed [31:0] xram$rdata$52;
+    wire signed [31:0] xram$rdata$53;
+    wire signed [31:0] xram$rdata$54;
+    wire signed [31:0] xram$rdata$55;
+    wire signed [31:0] xram$rdata$56;
+    wire signed [31:0] xram$rdata$57;
+    wire signed [31:0] xram$rdata$58;
+    wire signed [31:0] xram$rdata$59;
+    wire signed [31:0] xram$rdata$60;
+    wire signed [31:0] xram$rdata$61;
+    wire signed [31:0] xram$rdata$62;
+    wire signed [31:0] xram$rdata$63;
     reg  dot$clock;
     reg  dot$en;
     reg  dot$first;
@@ -1329,6 +1660,344 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
         .d(len_r$d),
         .q(len_r$q),
         .clock(len_r$clock)
+    );
+    llamahdl_qkv_projector$mv$raw_r raw_r(
+        .d(raw_r$d),
+        .q(raw_r$q),
+        .clock(raw_r$clock)
+    );
+    llamahdl_qkv_projector$mv$xbase_r xbase_r(
+        .d(xbase_r$d),
+        .q(xbase_r$q),
+        .clock(xbase_r$clock)
+    );
+    llamahdl_qkv_projector$mv$post_r post_r(
+        .d(post_r$d),
+        .q(post_r$q),
+        .clock(post_r$clock)
+    );
+    llamahdl_qkv_projector$mv$src_r src_r(
+        .d(src_r$d),
+        .q(src_r$q),
+        .clock(src_r$clock)
+    );
+    llamahdl_qkv_projector$mv$sq_valid sq_valid(
+        .d(sq_valid$d),
+        .q(sq_valid$q),
+        .clock(sq_valid$clock)
+    );
+    llamahdl_qkv_projector$mv$sq_first sq_first(
+        .d(sq_first$d),
+        .q(sq_first$q),
+        .clock(sq_first$clock)
+    );
+    llamahdl_qkv_projector$mv$sq_last sq_last(
+        .d(sq_last$d),
+        .q(sq_last$q),
+        .clock(sq_last$clock)
+    );
+    llamahdl_qkv_projector$mv$sq_row sq_row(
+        .d(sq_row$d),
+        .q(sq_row$q),
+        .clock(sq_row$clock)
+    );
+    llamahdl_qkv_projector$mv$sq_mant sq_mant(
+        .d(sq_mant$d),
+        .q(sq_mant$q),
+        .clock(sq_mant$clock)
+    );
+    llamahdl_qkv_projector$mv$sq_exp sq_exp(
+        .d(sq_exp$d),
+        .q(sq_exp$q),
+        .clock(sq_exp$clock)
+    );
+    llamahdl_qkv_projector$mv$s5_last s5_last(
+        .d(s5_last$d),
+        .q(s5_last$q),
+        .clock(s5_last$clock)
+    );
+    llamahdl_qkv_projector$mv$s5_row s5_row(
+        .d(s5_row$d),
+        .q(s5_row$q),
+        .clock(s5_row$clock)
+    );
+    llamahdl_qkv_projector$mv$xq xq(
+        .clock(xq$clock),
+        .x$0(xq$x$0),
+        .x$1(xq$x$1),
+        .x$2(xq$x$2),
+        .x$3(xq$x$3),
+        .x$4(xq$x$4),
+        .x$5(xq$x$5),
+        .x$6(xq$x$6),
+        .x$7(xq$x$7),
+        .x$8(xq$x$8),
+        .x$9(xq$x$9),
+        .x$10(xq$x$10),
+        .x$11(xq$x$11),
+        .x$12(xq$x$12),
+        .x$13(xq$x$13),
+        .x$14(xq$x$14),
+        .x$15(xq$x$15),
+        .x$16(xq$x$16),
+        .x$17(xq$x$17),
+        .x$18(xq$x$18),
+        .x$19(xq$x$19),
+        .x$20(xq$x$20),
+        .x$21(xq$x$21),
+        .x$22(xq$x$22),
+        .x$23(xq$x$23),
+        .x$24(xq$x$24),
+        .x$25(xq$x$25),
+        .x$26(xq$x$26),
+        .x$27(xq$x$27),
+        .x$28(xq$x$28),
+        .x$29(xq$x$29),
+        .x$30(xq$x$30),
+        .x$31(xq$x$31),
+        .x$32(xq$x$32),
+        .x$33(xq$x$33),
+        .x$34(xq$x$34),
+        .x$35(xq$x$35),
+        .x$36(xq$x$36),
+        .x$37(xq$x$37),
+        .x$38(xq$x$38),
+        .x$39(xq$x$39),
+        .x$40(xq$x$40),
+        .x$41(xq$x$41),
+        .x$42(xq$x$42),
+        .x$43(xq$x$43),
+        .x$44(xq$x$44),
+        .x$45(xq$x$45),
+        .x$46(xq$x$46),
+        .x$47(xq$x$47),
+        .x$48(xq$x$48),
+        .x$49(xq$x$49),
+        .x$50(xq$x$50),
+        .x$51(xq$x$51),
+        .x$52(xq$x$52),
+        .x$53(xq$x$53),
+        .x$54(xq$x$54),
+        .x$55(xq$x$55),
+        .x$56(xq$x$56),
+        .x$57(xq$x$57),
+        .x$58(xq$x$58),
+        .x$59(xq$x$59),
+        .x$60(xq$x$60),
+        .x$61(xq$x$61),
+        .x$62(xq$x$62),
+        .x$63(xq$x$63),
+        .shift(xq$shift),
+        .w$0(xq$w$0),
+        .w$1(xq$w$1),
+        .w$2(xq$w$2),
+        .w$3(xq$w$3),
+        .w$4(xq$w$4),
+        .w$5(xq$w$5),
+        .w$6(xq$w$6),
+        .w$7(xq$w$7),
+        .w$8(xq$w$8),
+        .w$9(xq$w$9),
+        .w$10(xq$w$10),
+        .w$11(xq$w$11),
+        .w$12(xq$w$12),
+        .w$13(xq$w$13),
+        .w$14(xq$w$14),
+        .w$15(xq$w$15),
+        .w$16(xq$w$16),
+        .w$17(xq$w$17),
+        .w$18(xq$w$18),
+        .w$19(xq$w$19),
+        .w$20(xq$w$20),
+        .w$21(xq$w$21),
+        .w$22(xq$w$22),
+        .w$23(xq$w$23),
+        .w$24(xq$w$24),
+        .w$25(xq$w$25),
+        .w$26(xq$w$26),
+        .w$27(xq$w$27),
+        .w$28(xq$w$28),
+        .w$29(xq$w$29),
+        .w$30(xq$w$30),
+        .w$31(xq$w$31),
+        .w$32(xq$w$32),
+        .w$33(xq$w$33),
+        .w$34(xq$w$34),
+        .w$35(xq$w$35),
+        .w$36(xq$w$36),
+        .w$37(xq$w$37),
+        .w$38(xq$w$38),
+        .w$39(xq$w$39),
+        .w$40(xq$w$40),
+        .w$41(xq$w$41),
+        .w$42(xq$w$42),
+        .w$43(xq$w$43),
+        .w$44(xq$w$44),
+        .w$45(xq$w$45),
+        .w$46(xq$w$46),
+        .w$47(xq$w$47),
+        .w$48(xq$w$48),
+        .w$49(xq$w$49),
+        .w$50(xq$w$50),
+        .w$51(xq$w$51),
+        .w$52(xq$w$52),
+        .w$53(xq$w$53),
+        .w$54(xq$w$54),
+        .w$55(xq$w$55),
+        .w$56(xq$w$56),
+        .w$57(xq$w$57),
+        .w$58(xq$w$58),
+        .w$59(xq$w$59),
+        .w$60(xq$w$60),
+        .w$61(xq$w$61),
+        .w$62(xq$w$62),
+        .w$63(xq$w$63),
+        .m$0(xq$m$0),
+        .m$1(xq$m$1),
+        .m$2(xq$m$2),
+        .m$3(xq$m$3),
+        .m$4(xq$m$4),
+        .m$5(xq$m$5),
+        .m$6(xq$m$6),
+        .m$7(xq$m$7),
+        .m$8(xq$m$8),
+        .m$9(xq$m$9),
+        .m$10(xq$m$10),
+        .m$11(xq$m$11),
+        .m$12(xq$m$12),
+        .m$13(xq$m$13),
+        .m$14(xq$m$14),
+        .m$15(xq$m$15),
+        .m$16(xq$m$16),
+        .m$17(xq$m$17),
+        .m$18(xq$m$18),
+        .m$19(xq$m$19),
+        .m$20(xq$m$20),
+        .m$21(xq$m$21),
+        .m$22(xq$m$22),
+        .m$23(xq$m$23),
+        .m$24(xq$m$24),
+        .m$25(xq$m$25),
+        .m$26(xq$m$26),
+        .m$27(xq$m$27),
+        .m$28(xq$m$28),
+        .m$29(xq$m$29),
+        .m$30(xq$m$30),
+        .m$31(xq$m$31),
+        .m$32(xq$m$32),
+        .m$33(xq$m$33),
+        .m$34(xq$m$34),
+        .m$35(xq$m$35),
+        .m$36(xq$m$36),
+        .m$37(xq$m$37),
+        .m$38(xq$m$38),
+        .m$39(xq$m$39),
+        .m$40(xq$m$40),
+        .m$41(xq$m$41),
+        .m$42(xq$m$42),
+        .m$43(xq$m$43),
+        .m$44(xq$m$44),
+        .m$45(xq$m$45),
+        .m$46(xq$m$46),
+        .m$47(xq$m$47),
+        .m$48(xq$m$48),
+        .m$49(xq$m$49),
+        .m$50(xq$m$50),
+        .m$51(xq$m$51),
+        .m$52(xq$m$52),
+        .m$53(xq$m$53),
+        .m$54(xq$m$54),
+        .m$55(xq$m$55),
+        .m$56(xq$m$56),
+        .m$57(xq$m$57),
+        .m$58(xq$m$58),
+        .m$59(xq$m$59),
+        .m$60(xq$m$60),
+        .m$61(xq$m$61),
+        .m$62(xq$m$62),
+        .m$63(xq$m$63),
+        .wq$0(xq$wq$0),
+        .wq$1(xq$wq$1),
+        .wq$2(xq$wq$2),
+        .wq$3(xq$wq$3),
+        .wq$4(xq$wq$4),
+        .wq$5(xq$wq$5),
+        .wq$6(xq$wq$6),
+        .wq$7(xq$wq$7),
+        .wq$8(xq$wq$8),
+        .wq$9(xq$wq$9),
+        .wq$10(xq$wq$10),
+        .wq$11(xq$wq$11),
+        .wq$12(xq$wq$12),
+        .wq$13(xq$wq$13),
+        .wq$14(xq$wq$14),
+        .wq$15(xq$wq$15),
+        .wq$16(xq$wq$16),
+        .wq$17(xq$wq$17),
+        .wq$18(xq$wq$18),
+        .wq$19(xq$wq$19),
+        .wq$20(xq$wq$20),
+        .wq$21(xq$wq$21),
+        .wq$22(xq$wq$22),
+        .wq$23(xq$wq$23),
+        .wq$24(xq$wq$24),
+        .wq$25(xq$wq$25),
+        .wq$26(xq$wq$26),
+        .wq$27(xq$wq$27),
+        .wq$28(xq$wq$28),
+        .wq$29(xq$wq$29),
+        .wq$30(xq$wq$30),
+        .wq$31(xq$wq$31),
+        .wq$32(xq$wq$32),
+        .wq$33(xq$wq$33),
+        .wq$34(xq$wq$34),
+        .wq$35(xq$wq$35),
+        .wq$36(xq$wq$36),
+        .wq$37(xq$wq$37),
+        .wq$38(xq$wq$38),
+        .wq$39(xq$wq$39),
+        .wq$40(xq$wq$40),
+        .wq$41(xq$wq$41),
+        .wq$42(xq$wq$42),
+        .wq$43(xq$wq$43),
+        .wq$44(xq$wq$44),
+        .wq$45(xq$wq$45),
+        .wq$46(xq$wq$46),
+        .wq$47(xq$wq$47),
+        .wq$48(xq$wq$48),
+        .wq$49(xq$wq$49),
+        .wq$50(xq$wq$50),
+        .wq$51(xq$wq$51),
+        .wq$52(xq$wq$52),
+        .wq$53(xq$wq$53),
+        .wq$54(xq$wq$54),
+        .wq$55(xq$wq$55),
+        .wq$56(xq$wq$56),
+        .wq$57(xq$wq$57),
+        .wq$58(xq$wq$58),
+        .wq$59(xq$wq$59),
+        .wq$60(xq$wq$60),
+        .wq$61(xq$wq$61),
+        .wq$62(xq$wq$62),
+        .wq$63(xq$wq$63)
+    );
+    llamahdl_qkv_projector$mv$silu silu(
+        .clock(silu$clock),
+        .x(silu$x),
+        .sig_addr(silu$sig_addr),
+        .rom(silu$rom),
+        .h(silu$h),
+        .y(silu$y)
+    );
+    llamahdl_qkv_projector$mv$silu_tab silu_tab(
+        .clock(silu_tab$clock),
+        .addr(silu_tab$addr),
+        .data(silu_tab$data)
+    );
+    llamahdl_qkv_projector$mv$addsat addsat(
+        .a(addsat$a),
+        .b(addsat$b),
+        .y(addsat$y)
     );
     llamahdl_qkv_projector$mv$emb emb(
         .d(emb$d),
@@ -1919,6 +2588,18 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
         beats_r$clock = clock;
         dst_r$clock = clock;
         len_r$clock = clock;
+        raw_r$clock = clock;
+        xbase_r$clock = clock;
+        post_r$clock = clock;
+        src_r$clock = clock;
+        sq_valid$clock = clock;
+        sq_first$clock = clock;
+        sq_last$clock = clock;
+        sq_row$clock = clock;
+        sq_mant$clock = clock;
+        sq_exp$clock = clock;
+        s5_last$clock = clock;
+        s5_row$clock = clock;
         emb$clock = clock;
         lane$clock = clock;
         elem$clock = clock;
@@ -1953,6 +2634,18 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
         beats_r$d = beats_r$q;
         dst_r$d = dst_r$q;
         len_r$d = len_r$q;
+        raw_r$d = raw_r$q;
+        xbase_r$d = xbase_r$q;
+        post_r$d = post_r$q;
+        src_r$d = src_r$q;
+        sq_valid$d = sq_valid$q;
+        sq_first$d = sq_first$q;
+        sq_last$d = sq_last$q;
+        sq_row$d = sq_row$q;
+        sq_mant$d = sq_mant$q;
+        sq_exp$d = sq_exp$q;
+        s5_last$d = s5_last$q;
+        s5_row$d = s5_row$q;
         emb$d = emb$q;
         lane$d = lane$q;
         elem$d = elem$q;
@@ -1988,6 +2681,9 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
         xram$clock = clock;
         dot$clock = clock;
         finish$clock = clock;
+        xq$clock = clock;
+        silu$clock = clock;
+        silu_tab$clock = clock;
         xram$wwe = x_we;
         xram$wwaddr = x_waddr;
         xram$wwdata$0 = x_wdata$0;
@@ -2061,7 +2757,7 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
         scale_rom$addr = rrbase$q + row$q;
         buf_rd_addr = addr$q;
         buf_rd_row = row$q;
-        xram$raddr = beat$q;
+        xram$raddr = xbase_r$q + beat$q;
         s1_valid$d = running$q & ~emb$q;
         s1_first$d = beat$q == zero16;
         s1_last$d = running$q & ~emb$q & (beat$q == beats_r$q);
@@ -2095,13 +2791,17 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
                 beat$d = beat$q + one16;
             end
         end
-        if (start & ~(running$q | e1_valid$q | e2_valid$q | s1_valid$q | s2_last$q | s3_last$q | s4_last$q)) begin
+        if (start & ~(running$q | e1_valid$q | e2_valid$q | s1_valid$q | sq_valid$q | s2_last$q | s3_last$q | s4_last$q | s5_last$q)) begin
             running$d = 1'b1;
             addr$d = zero16;
             beat$d = zero16;
             row$d = zero16;
             sel_ram$d = use_ram;
             shift$d = x_shift;
+            raw_r$d = x_raw;
+            xbase_r$d = x_base;
+            post_r$d = post;
+            src_r$d = src;
             rbase$d = rom_base;
             rrbase$d = rom_row_base;
             rows_r$d = rows_m1;
@@ -2113,465 +2813,605 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
             elem$d = zero16;
         end
         if (sel_ram$q) begin
-            dot$w$0 = buf_rd_data$0;
+            xq$w$0 = buf_rd_data$0;
         end
         else begin
-            dot$w$0 = rom$data$0;
+            xq$w$0 = rom$data$0;
         end
-        dot$x$0 = xram$rdata$0;
+        xq$x$0 = xram$rdata$0;
         if (sel_ram$q) begin
-            dot$w$1 = buf_rd_data$1;
+            xq$w$1 = buf_rd_data$1;
         end
         else begin
-            dot$w$1 = rom$data$1;
+            xq$w$1 = rom$data$1;
         end
-        dot$x$1 = xram$rdata$1;
+        xq$x$1 = xram$rdata$1;
         if (sel_ram$q) begin
-            dot$w$2 = buf_rd_data$2;
+            xq$w$2 = buf_rd_data$2;
         end
         else begin
-            dot$w$2 = rom$data$2;
+            xq$w$2 = rom$data$2;
         end
-        dot$x$2 = xram$rdata$2;
+        xq$x$2 = xram$rdata$2;
         if (sel_ram$q) begin
-            dot$w$3 = buf_rd_data$3;
+            xq$w$3 = buf_rd_data$3;
         end
         else begin
-            dot$w$3 = rom$data$3;
+            xq$w$3 = rom$data$3;
         end
-        dot$x$3 = xram$rdata$3;
+        xq$x$3 = xram$rdata$3;
         if (sel_ram$q) begin
-            dot$w$4 = buf_rd_data$4;
+            xq$w$4 = buf_rd_data$4;
         end
         else begin
-            dot$w$4 = rom$data$4;
+            xq$w$4 = rom$data$4;
         end
-        dot$x$4 = xram$rdata$4;
+        xq$x$4 = xram$rdata$4;
         if (sel_ram$q) begin
-            dot$w$5 = buf_rd_data$5;
+            xq$w$5 = buf_rd_data$5;
         end
         else begin
-            dot$w$5 = rom$data$5;
+            xq$w$5 = rom$data$5;
         end
-        dot$x$5 = xram$rdata$5;
+        xq$x$5 = xram$rdata$5;
         if (sel_ram$q) begin
-            dot$w$6 = buf_rd_data$6;
+            xq$w$6 = buf_rd_data$6;
         end
         else begin
-            dot$w$6 = rom$data$6;
+            xq$w$6 = rom$data$6;
         end
-        dot$x$6 = xram$rdata$6;
+        xq$x$6 = xram$rdata$6;
         if (sel_ram$q) begin
-            dot$w$7 = buf_rd_data$7;
+            xq$w$7 = buf_rd_data$7;
         end
         else begin
-            dot$w$7 = rom$data$7;
+            xq$w$7 = rom$data$7;
         end
-        dot$x$7 = xram$rdata$7;
+        xq$x$7 = xram$rdata$7;
         if (sel_ram$q) begin
-            dot$w$8 = buf_rd_data$8;
+            xq$w$8 = buf_rd_data$8;
         end
         else begin
-            dot$w$8 = rom$data$8;
+            xq$w$8 = rom$data$8;
         end
-        dot$x$8 = xram$rdata$8;
+        xq$x$8 = xram$rdata$8;
         if (sel_ram$q) begin
-            dot$w$9 = buf_rd_data$9;
+            xq$w$9 = buf_rd_data$9;
         end
         else begin
-            dot$w$9 = rom$data$9;
+            xq$w$9 = rom$data$9;
         end
-        dot$x$9 = xram$rdata$9;
+        xq$x$9 = xram$rdata$9;
         if (sel_ram$q) begin
-            dot$w$10 = buf_rd_data$10;
+            xq$w$10 = buf_rd_data$10;
         end
         else begin
-            dot$w$10 = rom$data$10;
+            xq$w$10 = rom$data$10;
         end
-        dot$x$10 = xram$rdata$10;
+        xq$x$10 = xram$rdata$10;
         if (sel_ram$q) begin
-            dot$w$11 = buf_rd_data$11;
+            xq$w$11 = buf_rd_data$11;
         end
         else begin
-            dot$w$11 = rom$data$11;
+            xq$w$11 = rom$data$11;
         end
-        dot$x$11 = xram$rdata$11;
+        xq$x$11 = xram$rdata$11;
         if (sel_ram$q) begin
-            dot$w$12 = buf_rd_data$12;
+            xq$w$12 = buf_rd_data$12;
         end
         else begin
-            dot$w$12 = rom$data$12;
+            xq$w$12 = rom$data$12;
         end
-        dot$x$12 = xram$rdata$12;
+        xq$x$12 = xram$rdata$12;
         if (sel_ram$q) begin
-            dot$w$13 = buf_rd_data$13;
+            xq$w$13 = buf_rd_data$13;
         end
         else begin
-            dot$w$13 = rom$data$13;
+            xq$w$13 = rom$data$13;
         end
-        dot$x$13 = xram$rdata$13;
+        xq$x$13 = xram$rdata$13;
         if (sel_ram$q) begin
-            dot$w$14 = buf_rd_data$14;
+            xq$w$14 = buf_rd_data$14;
         end
         else begin
-            dot$w$14 = rom$data$14;
+            xq$w$14 = rom$data$14;
         end
-        dot$x$14 = xram$rdata$14;
+        xq$x$14 = xram$rdata$14;
         if (sel_ram$q) begin
-            dot$w$15 = buf_rd_data$15;
+            xq$w$15 = buf_rd_data$15;
         end
         else begin
-            dot$w$15 = rom$data$15;
+            xq$w$15 = rom$data$15;
         end
-        dot$x$15 = xram$rdata$15;
+        xq$x$15 = xram$rdata$15;
         if (sel_ram$q) begin
-            dot$w$16 = buf_rd_data$16;
+            xq$w$16 = buf_rd_data$16;
         end
         else begin
-            dot$w$16 = rom$data$16;
+            xq$w$16 = rom$data$16;
         end
-        dot$x$16 = xram$rdata$16;
+        xq$x$16 = xram$rdata$16;
         if (sel_ram$q) begin
-            dot$w$17 = buf_rd_data$17;
+            xq$w$17 = buf_rd_data$17;
         end
         else begin
-            dot$w$17 = rom$data$17;
+            xq$w$17 = rom$data$17;
         end
-        dot$x$17 = xram$rdata$17;
+        xq$x$17 = xram$rdata$17;
         if (sel_ram$q) begin
-            dot$w$18 = buf_rd_data$18;
+            xq$w$18 = buf_rd_data$18;
         end
         else begin
-            dot$w$18 = rom$data$18;
+            xq$w$18 = rom$data$18;
         end
-        dot$x$18 = xram$rdata$18;
+        xq$x$18 = xram$rdata$18;
         if (sel_ram$q) begin
-            dot$w$19 = buf_rd_data$19;
+            xq$w$19 = buf_rd_data$19;
         end
         else begin
-            dot$w$19 = rom$data$19;
+            xq$w$19 = rom$data$19;
         end
-        dot$x$19 = xram$rdata$19;
+        xq$x$19 = xram$rdata$19;
         if (sel_ram$q) begin
-            dot$w$20 = buf_rd_data$20;
+            xq$w$20 = buf_rd_data$20;
         end
         else begin
-            dot$w$20 = rom$data$20;
+            xq$w$20 = rom$data$20;
         end
-        dot$x$20 = xram$rdata$20;
+        xq$x$20 = xram$rdata$20;
         if (sel_ram$q) begin
-            dot$w$21 = buf_rd_data$21;
+            xq$w$21 = buf_rd_data$21;
         end
         else begin
-            dot$w$21 = rom$data$21;
+            xq$w$21 = rom$data$21;
         end
-        dot$x$21 = xram$rdata$21;
+        xq$x$21 = xram$rdata$21;
         if (sel_ram$q) begin
-            dot$w$22 = buf_rd_data$22;
+            xq$w$22 = buf_rd_data$22;
         end
         else begin
-            dot$w$22 = rom$data$22;
+            xq$w$22 = rom$data$22;
         end
-        dot$x$22 = xram$rdata$22;
+        xq$x$22 = xram$rdata$22;
         if (sel_ram$q) begin
-            dot$w$23 = buf_rd_data$23;
+            xq$w$23 = buf_rd_data$23;
         end
         else begin
-            dot$w$23 = rom$data$23;
+            xq$w$23 = rom$data$23;
         end
-        dot$x$23 = xram$rdata$23;
+        xq$x$23 = xram$rdata$23;
         if (sel_ram$q) begin
-            dot$w$24 = buf_rd_data$24;
+            xq$w$24 = buf_rd_data$24;
         end
         else begin
-            dot$w$24 = rom$data$24;
+            xq$w$24 = rom$data$24;
         end
-        dot$x$24 = xram$rdata$24;
+        xq$x$24 = xram$rdata$24;
         if (sel_ram$q) begin
-            dot$w$25 = buf_rd_data$25;
+            xq$w$25 = buf_rd_data$25;
         end
         else begin
-            dot$w$25 = rom$data$25;
+            xq$w$25 = rom$data$25;
         end
-        dot$x$25 = xram$rdata$25;
+        xq$x$25 = xram$rdata$25;
         if (sel_ram$q) begin
-            dot$w$26 = buf_rd_data$26;
+            xq$w$26 = buf_rd_data$26;
         end
         else begin
-            dot$w$26 = rom$data$26;
+            xq$w$26 = rom$data$26;
         end
-        dot$x$26 = xram$rdata$26;
+        xq$x$26 = xram$rdata$26;
         if (sel_ram$q) begin
-            dot$w$27 = buf_rd_data$27;
+            xq$w$27 = buf_rd_data$27;
         end
         else begin
-            dot$w$27 = rom$data$27;
+            xq$w$27 = rom$data$27;
         end
-        dot$x$27 = xram$rdata$27;
+        xq$x$27 = xram$rdata$27;
         if (sel_ram$q) begin
-            dot$w$28 = buf_rd_data$28;
+            xq$w$28 = buf_rd_data$28;
         end
         else begin
-            dot$w$28 = rom$data$28;
+            xq$w$28 = rom$data$28;
         end
-        dot$x$28 = xram$rdata$28;
+        xq$x$28 = xram$rdata$28;
         if (sel_ram$q) begin
-            dot$w$29 = buf_rd_data$29;
+            xq$w$29 = buf_rd_data$29;
         end
         else begin
-            dot$w$29 = rom$data$29;
+            xq$w$29 = rom$data$29;
         end
-        dot$x$29 = xram$rdata$29;
+        xq$x$29 = xram$rdata$29;
         if (sel_ram$q) begin
-            dot$w$30 = buf_rd_data$30;
+            xq$w$30 = buf_rd_data$30;
         end
         else begin
-            dot$w$30 = rom$data$30;
+            xq$w$30 = rom$data$30;
         end
-        dot$x$30 = xram$rdata$30;
+        xq$x$30 = xram$rdata$30;
         if (sel_ram$q) begin
-            dot$w$31 = buf_rd_data$31;
+            xq$w$31 = buf_rd_data$31;
         end
         else begin
-            dot$w$31 = rom$data$31;
+            xq$w$31 = rom$data$31;
         end
-        dot$x$31 = xram$rdata$31;
+        xq$x$31 = xram$rdata$31;
         if (sel_ram$q) begin
-            dot$w$32 = buf_rd_data$32;
+            xq$w$32 = buf_rd_data$32;
         end
         else begin
-            dot$w$32 = rom$data$32;
+            xq$w$32 = rom$data$32;
         end
-        dot$x$32 = xram$rdata$32;
+        xq$x$32 = xram$rdata$32;
         if (sel_ram$q) begin
-            dot$w$33 = buf_rd_data$33;
+            xq$w$33 = buf_rd_data$33;
         end
         else begin
-            dot$w$33 = rom$data$33;
+            xq$w$33 = rom$data$33;
         end
-        dot$x$33 = xram$rdata$33;
+        xq$x$33 = xram$rdata$33;
         if (sel_ram$q) begin
-            dot$w$34 = buf_rd_data$34;
+            xq$w$34 = buf_rd_data$34;
         end
         else begin
-            dot$w$34 = rom$data$34;
+            xq$w$34 = rom$data$34;
         end
-        dot$x$34 = xram$rdata$34;
+        xq$x$34 = xram$rdata$34;
         if (sel_ram$q) begin
-            dot$w$35 = buf_rd_data$35;
+            xq$w$35 = buf_rd_data$35;
         end
         else begin
-            dot$w$35 = rom$data$35;
+            xq$w$35 = rom$data$35;
         end
-        dot$x$35 = xram$rdata$35;
+        xq$x$35 = xram$rdata$35;
         if (sel_ram$q) begin
-            dot$w$36 = buf_rd_data$36;
+            xq$w$36 = buf_rd_data$36;
         end
         else begin
-            dot$w$36 = rom$data$36;
+            xq$w$36 = rom$data$36;
         end
-        dot$x$36 = xram$rdata$36;
+        xq$x$36 = xram$rdata$36;
         if (sel_ram$q) begin
-            dot$w$37 = buf_rd_data$37;
+            xq$w$37 = buf_rd_data$37;
         end
         else begin
-            dot$w$37 = rom$data$37;
+            xq$w$37 = rom$data$37;
         end
-        dot$x$37 = xram$rdata$37;
+        xq$x$37 = xram$rdata$37;
         if (sel_ram$q) begin
-            dot$w$38 = buf_rd_data$38;
+            xq$w$38 = buf_rd_data$38;
         end
         else begin
-            dot$w$38 = rom$data$38;
+            xq$w$38 = rom$data$38;
         end
-        dot$x$38 = xram$rdata$38;
+        xq$x$38 = xram$rdata$38;
         if (sel_ram$q) begin
-            dot$w$39 = buf_rd_data$39;
+            xq$w$39 = buf_rd_data$39;
         end
         else begin
-            dot$w$39 = rom$data$39;
+            xq$w$39 = rom$data$39;
         end
-        dot$x$39 = xram$rdata$39;
+        xq$x$39 = xram$rdata$39;
         if (sel_ram$q) begin
-            dot$w$40 = buf_rd_data$40;
+            xq$w$40 = buf_rd_data$40;
         end
         else begin
-            dot$w$40 = rom$data$40;
+            xq$w$40 = rom$data$40;
         end
-        dot$x$40 = xram$rdata$40;
+        xq$x$40 = xram$rdata$40;
         if (sel_ram$q) begin
-            dot$w$41 = buf_rd_data$41;
+            xq$w$41 = buf_rd_data$41;
         end
         else begin
-            dot$w$41 = rom$data$41;
+            xq$w$41 = rom$data$41;
         end
-        dot$x$41 = xram$rdata$41;
+        xq$x$41 = xram$rdata$41;
         if (sel_ram$q) begin
-            dot$w$42 = buf_rd_data$42;
+            xq$w$42 = buf_rd_data$42;
         end
         else begin
-            dot$w$42 = rom$data$42;
+            xq$w$42 = rom$data$42;
         end
-        dot$x$42 = xram$rdata$42;
+        xq$x$42 = xram$rdata$42;
         if (sel_ram$q) begin
-            dot$w$43 = buf_rd_data$43;
+            xq$w$43 = buf_rd_data$43;
         end
         else begin
-            dot$w$43 = rom$data$43;
+            xq$w$43 = rom$data$43;
         end
-        dot$x$43 = xram$rdata$43;
+        xq$x$43 = xram$rdata$43;
         if (sel_ram$q) begin
-            dot$w$44 = buf_rd_data$44;
+            xq$w$44 = buf_rd_data$44;
         end
         else begin
-            dot$w$44 = rom$data$44;
+            xq$w$44 = rom$data$44;
         end
-        dot$x$44 = xram$rdata$44;
+        xq$x$44 = xram$rdata$44;
         if (sel_ram$q) begin
-            dot$w$45 = buf_rd_data$45;
+            xq$w$45 = buf_rd_data$45;
         end
         else begin
-            dot$w$45 = rom$data$45;
+            xq$w$45 = rom$data$45;
         end
-        dot$x$45 = xram$rdata$45;
+        xq$x$45 = xram$rdata$45;
         if (sel_ram$q) begin
-            dot$w$46 = buf_rd_data$46;
+            xq$w$46 = buf_rd_data$46;
         end
         else begin
-            dot$w$46 = rom$data$46;
+            xq$w$46 = rom$data$46;
         end
-        dot$x$46 = xram$rdata$46;
+        xq$x$46 = xram$rdata$46;
         if (sel_ram$q) begin
-            dot$w$47 = buf_rd_data$47;
+            xq$w$47 = buf_rd_data$47;
         end
         else begin
-            dot$w$47 = rom$data$47;
+            xq$w$47 = rom$data$47;
         end
-        dot$x$47 = xram$rdata$47;
+        xq$x$47 = xram$rdata$47;
         if (sel_ram$q) begin
-            dot$w$48 = buf_rd_data$48;
+            xq$w$48 = buf_rd_data$48;
         end
         else begin
-            dot$w$48 = rom$data$48;
+            xq$w$48 = rom$data$48;
         end
-        dot$x$48 = xram$rdata$48;
+        xq$x$48 = xram$rdata$48;
         if (sel_ram$q) begin
-            dot$w$49 = buf_rd_data$49;
+            xq$w$49 = buf_rd_data$49;
         end
         else begin
-            dot$w$49 = rom$data$49;
+            xq$w$49 = rom$data$49;
         end
-        dot$x$49 = xram$rdata$49;
+        xq$x$49 = xram$rdata$49;
         if (sel_ram$q) begin
-            dot$w$50 = buf_rd_data$50;
+            xq$w$50 = buf_rd_data$50;
         end
         else begin
-            dot$w$50 = rom$data$50;
+            xq$w$50 = rom$data$50;
         end
-        dot$x$50 = xram$rdata$50;
+        xq$x$50 = xram$rdata$50;
         if (sel_ram$q) begin
-            dot$w$51 = buf_rd_data$51;
+            xq$w$51 = buf_rd_data$51;
         end
         else begin
-            dot$w$51 = rom$data$51;
+            xq$w$51 = rom$data$51;
         end
-        dot$x$51 = xram$rdata$51;
+        xq$x$51 = xram$rdata$51;
         if (sel_ram$q) begin
-            dot$w$52 = buf_rd_data$52;
+            xq$w$52 = buf_rd_data$52;
         end
         else begin
-            dot$w$52 = rom$data$52;
+            xq$w$52 = rom$data$52;
         end
-        dot$x$52 = xram$rdata$52;
+        xq$x$52 = xram$rdata$52;
         if (sel_ram$q) begin
-            dot$w$53 = buf_rd_data$53;
+            xq$w$53 = buf_rd_data$53;
         end
         else begin
-            dot$w$53 = rom$data$53;
+            xq$w$53 = rom$data$53;
         end
-        dot$x$53 = xram$rdata$53;
+        xq$x$53 = xram$rdata$53;
         if (sel_ram$q) begin
-            dot$w$54 = buf_rd_data$54;
+            xq$w$54 = buf_rd_data$54;
         end
         else begin
-            dot$w$54 = rom$data$54;
+            xq$w$54 = rom$data$54;
         end
-        dot$x$54 = xram$rdata$54;
+        xq$x$54 = xram$rdata$54;
         if (sel_ram$q) begin
-            dot$w$55 = buf_rd_data$55;
+            xq$w$55 = buf_rd_data$55;
         end
         else begin
-            dot$w$55 = rom$data$55;
+            xq$w$55 = rom$data$55;
         end
-        dot$x$55 = xram$rdata$55;
+        xq$x$55 = xram$rdata$55;
         if (sel_ram$q) begin
-            dot$w$56 = buf_rd_data$56;
+            xq$w$56 = buf_rd_data$56;
         end
         else begin
-            dot$w$56 = rom$data$56;
+            xq$w$56 = rom$data$56;
         end
-        dot$x$56 = xram$rdata$56;
+        xq$x$56 = xram$rdata$56;
         if (sel_ram$q) begin
-            dot$w$57 = buf_rd_data$57;
+            xq$w$57 = buf_rd_data$57;
         end
         else begin
-            dot$w$57 = rom$data$57;
+            xq$w$57 = rom$data$57;
         end
-        dot$x$57 = xram$rdata$57;
+        xq$x$57 = xram$rdata$57;
         if (sel_ram$q) begin
-            dot$w$58 = buf_rd_data$58;
+            xq$w$58 = buf_rd_data$58;
         end
         else begin
-            dot$w$58 = rom$data$58;
+            xq$w$58 = rom$data$58;
         end
-        dot$x$58 = xram$rdata$58;
+        xq$x$58 = xram$rdata$58;
         if (sel_ram$q) begin
-            dot$w$59 = buf_rd_data$59;
+            xq$w$59 = buf_rd_data$59;
         end
         else begin
-            dot$w$59 = rom$data$59;
+            xq$w$59 = rom$data$59;
         end
-        dot$x$59 = xram$rdata$59;
+        xq$x$59 = xram$rdata$59;
         if (sel_ram$q) begin
-            dot$w$60 = buf_rd_data$60;
+            xq$w$60 = buf_rd_data$60;
         end
         else begin
-            dot$w$60 = rom$data$60;
+            xq$w$60 = rom$data$60;
         end
-        dot$x$60 = xram$rdata$60;
+        xq$x$60 = xram$rdata$60;
         if (sel_ram$q) begin
-            dot$w$61 = buf_rd_data$61;
+            xq$w$61 = buf_rd_data$61;
         end
         else begin
-            dot$w$61 = rom$data$61;
+            xq$w$61 = rom$data$61;
         end
-        dot$x$61 = xram$rdata$61;
+        xq$x$61 = xram$rdata$61;
         if (sel_ram$q) begin
-            dot$w$62 = buf_rd_data$62;
+            xq$w$62 = buf_rd_data$62;
         end
         else begin
-            dot$w$62 = rom$data$62;
+            xq$w$62 = rom$data$62;
         end
-        dot$x$62 = xram$rdata$62;
+        xq$x$62 = xram$rdata$62;
         if (sel_ram$q) begin
-            dot$w$63 = buf_rd_data$63;
+            xq$w$63 = buf_rd_data$63;
         end
         else begin
-            dot$w$63 = rom$data$63;
+            xq$w$63 = rom$data$63;
         end
-        dot$x$63 = xram$rdata$63;
-        dot$en = s1_valid$q;
-        dot$first = s1_first$q;
+        xq$x$63 = xram$rdata$63;
+        if (raw_r$q) begin
+            xq$shift = shift$q;
+        end
+        else begin
+            xq$shift = zero5;
+        end
         if (sel_ram$q) begin
-            s2_mant$d = buf_rd_mant;
-            s2_exp$d = buf_rd_exp;
+            sq_mant$d = buf_rd_mant;
+            sq_exp$d = buf_rd_exp;
         end
         else begin
-            s2_mant$d = scale_rom$mant;
-            s2_exp$d = scale_rom$exp;
+            sq_mant$d = scale_rom$mant;
+            sq_exp$d = scale_rom$exp;
         end
-        s2_last$d = s1_last$q;
-        s2_row$d = s1_row$q;
+        sq_valid$d = s1_valid$q;
+        sq_first$d = s1_first$q;
+        sq_last$d = s1_last$q;
+        sq_row$d = s1_row$q;
+        dot$w$0 = xq$wq$0;
+        dot$x$0 = xq$m$0;
+        dot$w$1 = xq$wq$1;
+        dot$x$1 = xq$m$1;
+        dot$w$2 = xq$wq$2;
+        dot$x$2 = xq$m$2;
+        dot$w$3 = xq$wq$3;
+        dot$x$3 = xq$m$3;
+        dot$w$4 = xq$wq$4;
+        dot$x$4 = xq$m$4;
+        dot$w$5 = xq$wq$5;
+        dot$x$5 = xq$m$5;
+        dot$w$6 = xq$wq$6;
+        dot$x$6 = xq$m$6;
+        dot$w$7 = xq$wq$7;
+        dot$x$7 = xq$m$7;
+        dot$w$8 = xq$wq$8;
+        dot$x$8 = xq$m$8;
+        dot$w$9 = xq$wq$9;
+        dot$x$9 = xq$m$9;
+        dot$w$10 = xq$wq$10;
+        dot$x$10 = xq$m$10;
+        dot$w$11 = xq$wq$11;
+        dot$x$11 = xq$m$11;
+        dot$w$12 = xq$wq$12;
+        dot$x$12 = xq$m$12;
+        dot$w$13 = xq$wq$13;
+        dot$x$13 = xq$m$13;
+        dot$w$14 = xq$wq$14;
+        dot$x$14 = xq$m$14;
+        dot$w$15 = xq$wq$15;
+        dot$x$15 = xq$m$15;
+        dot$w$16 = xq$wq$16;
+        dot$x$16 = xq$m$16;
+        dot$w$17 = xq$wq$17;
+        dot$x$17 = xq$m$17;
+        dot$w$18 = xq$wq$18;
+        dot$x$18 = xq$m$18;
+        dot$w$19 = xq$wq$19;
+        dot$x$19 = xq$m$19;
+        dot$w$20 = xq$wq$20;
+        dot$x$20 = xq$m$20;
+        dot$w$21 = xq$wq$21;
+        dot$x$21 = xq$m$21;
+        dot$w$22 = xq$wq$22;
+        dot$x$22 = xq$m$22;
+        dot$w$23 = xq$wq$23;
+        dot$x$23 = xq$m$23;
+        dot$w$24 = xq$wq$24;
+        dot$x$24 = xq$m$24;
+        dot$w$25 = xq$wq$25;
+        dot$x$25 = xq$m$25;
+        dot$w$26 = xq$wq$26;
+        dot$x$26 = xq$m$26;
+        dot$w$27 = xq$wq$27;
+        dot$x$27 = xq$m$27;
+        dot$w$28 = xq$wq$28;
+        dot$x$28 = xq$m$28;
+        dot$w$29 = xq$wq$29;
+        dot$x$29 = xq$m$29;
+        dot$w$30 = xq$wq$30;
+        dot$x$30 = xq$m$30;
+        dot$w$31 = xq$wq$31;
+        dot$x$31 = xq$m$31;
+        dot$w$32 = xq$wq$32;
+        dot$x$32 = xq$m$32;
+        dot$w$33 = xq$wq$33;
+        dot$x$33 = xq$m$33;
+        dot$w$34 = xq$wq$34;
+        dot$x$34 = xq$m$34;
+        dot$w$35 = xq$wq$35;
+        dot$x$35 = xq$m$35;
+        dot$w$36 = xq$wq$36;
+        dot$x$36 = xq$m$36;
+        dot$w$37 = xq$wq$37;
+        dot$x$37 = xq$m$37;
+        dot$w$38 = xq$wq$38;
+        dot$x$38 = xq$m$38;
+        dot$w$39 = xq$wq$39;
+        dot$x$39 = xq$m$39;
+        dot$w$40 = xq$wq$40;
+        dot$x$40 = xq$m$40;
+        dot$w$41 = xq$wq$41;
+        dot$x$41 = xq$m$41;
+        dot$w$42 = xq$wq$42;
+        dot$x$42 = xq$m$42;
+        dot$w$43 = xq$wq$43;
+        dot$x$43 = xq$m$43;
+        dot$w$44 = xq$wq$44;
+        dot$x$44 = xq$m$44;
+        dot$w$45 = xq$wq$45;
+        dot$x$45 = xq$m$45;
+        dot$w$46 = xq$wq$46;
+        dot$x$46 = xq$m$46;
+        dot$w$47 = xq$wq$47;
+        dot$x$47 = xq$m$47;
+        dot$w$48 = xq$wq$48;
+        dot$x$48 = xq$m$48;
+        dot$w$49 = xq$wq$49;
+        dot$x$49 = xq$m$49;
+        dot$w$50 = xq$wq$50;
+        dot$x$50 = xq$m$50;
+        dot$w$51 = xq$wq$51;
+        dot$x$51 = xq$m$51;
+        dot$w$52 = xq$wq$52;
+        dot$x$52 = xq$m$52;
+        dot$w$53 = xq$wq$53;
+        dot$x$53 = xq$m$53;
+        dot$w$54 = xq$wq$54;
+        dot$x$54 = xq$m$54;
+        dot$w$55 = xq$wq$55;
+        dot$x$55 = xq$m$55;
+        dot$w$56 = xq$wq$56;
+        dot$x$56 = xq$m$56;
+        dot$w$57 = xq$wq$57;
+        dot$x$57 = xq$m$57;
+        dot$w$58 = xq$wq$58;
+        dot$x$58 = xq$m$58;
+        dot$w$59 = xq$wq$59;
+        dot$x$59 = xq$m$59;
+        dot$w$60 = xq$wq$60;
+        dot$x$60 = xq$m$60;
+        dot$w$61 = xq$wq$61;
+        dot$x$61 = xq$m$61;
+        dot$w$62 = xq$wq$62;
+        dot$x$62 = xq$m$62;
+        dot$w$63 = xq$wq$63;
+        dot$x$63 = xq$m$63;
+        dot$en = sq_valid$q;
+        dot$first = sq_first$q;
+        s2_mant$d = sq_mant$q;
+        s2_exp$d = sq_exp$q;
+        s2_last$d = sq_last$q;
+        s2_row$d = sq_row$q;
         s3_last$d = s2_last$q;
         s3_row$d = s2_row$q;
         s3_mant$d = s2_mant$q;
@@ -2659,6 +3499,14 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
         end
         s4_last$d = s3_last$q;
         s4_row$d = s3_row$q;
+        s5_last$d = s4_last$q & (post_r$q == post_swiglu);
+        s5_row$d = s4_row$q;
+        silu$x = vm_rdata;
+        silu_tab$addr = silu$sig_addr;
+        silu$rom = silu_tab$data;
+        silu$h = finish$y;
+        addsat$a = finish$y;
+        addsat$b = vm_rdata;
         out_valid = s4_last$q | e2_valid$q;
         if (emb$q) begin
             out_row = e2_elem$q;
@@ -2667,17 +3515,39 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
             out_row = s4_row$q;
         end
         out_data = finish$y;
-        vm_raddr = zero16;
-        vm_we = s4_last$q | e2_valid$q;
-        if (emb$q) begin
-            vm_waddr = dst_r$q + e2_elem$q;
+        if (post_r$q == post_swiglu) begin
+            vm_raddr = src_r$q + s1_row$q;
         end
         else begin
-            vm_waddr = dst_r$q + s4_row$q;
+            vm_raddr = dst_r$q + s3_row$q;
         end
-        vm_wdata = finish$y;
-        done = (s4_last$q & (s4_row$q == rows_r$q)) | (e2_valid$q & (e2_elem$q == len_r$q));
-        busy = running$q | e1_valid$q | e2_valid$q | s1_valid$q | s2_last$q | s3_last$q | s4_last$q;
+        if (emb$q) begin
+            vm_we = e2_valid$q;
+            vm_waddr = dst_r$q + e2_elem$q;
+            vm_wdata = finish$y;
+        end
+        else if (post_r$q == post_swiglu) begin
+            vm_we = s5_last$q;
+            vm_waddr = dst_r$q + s5_row$q;
+            vm_wdata = silu$y;
+        end
+        else if (post_r$q == post_acc) begin
+            vm_we = s4_last$q;
+            vm_waddr = dst_r$q + s4_row$q;
+            vm_wdata = addsat$y;
+        end
+        else begin
+            vm_we = s4_last$q;
+            vm_waddr = dst_r$q + s4_row$q;
+            vm_wdata = finish$y;
+        end
+        if (post_r$q == post_swiglu) begin
+            done = (s5_last$q & (s5_row$q == rows_r$q)) | (e2_valid$q & (e2_elem$q == len_r$q));
+        end
+        else begin
+            done = (s4_last$q & (s4_row$q == rows_r$q)) | (e2_valid$q & (e2_elem$q == len_r$q));
+        end
+        busy = running$q | e1_valid$q | e2_valid$q | s1_valid$q | sq_valid$q | s2_last$q | s3_last$q | s4_last$q | s5_last$q;
     end
     
 endmodule // llamahdl_qkv_projector$mv
@@ -2700,6 +3570,19 @@ module llamahdl_qkv_projector$mv$addr(d,q,clock);
     end
           
 endmodule // llamahdl_qkv_projector$mv$addr
+
+
+module llamahdl_qkv_projector$mv$addsat(a,b,y);
+    
+    // Module arguments
+    input wire signed [31:0] a;
+    input wire signed [31:0] b;
+    output reg signed [31:0] y;
+    
+    // Update code (custom)
+    wire signed [32:0] sum = {a[31], a} + {b[31], b};
+    always @(*) y = ((sum > 33'sd2147483647) ? 32'sh7fffffff : ((sum < -33'sd2147483648) ? 32'sh80000000 : sum[31:0]));
+endmodule // llamahdl_qkv_projector$mv$addsat
 
 
 module llamahdl_qkv_projector$mv$beat(d,q,clock);
@@ -3458,6 +4341,44 @@ module llamahdl_qkv_projector$mv$len_r(d,q,clock);
     end
           
 endmodule // llamahdl_qkv_projector$mv$len_r
+
+
+module llamahdl_qkv_projector$mv$post_r(d,q,clock);
+    
+    // Module arguments
+    input wire  [1:0] d;
+    output reg  [1:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 2'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_qkv_projector$mv$post_r
+
+
+module llamahdl_qkv_projector$mv$raw_r(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_qkv_projector$mv$raw_r
 
 
 module llamahdl_qkv_projector$mv$rbase(d,q,clock);
@@ -4607,6 +5528,44 @@ module llamahdl_qkv_projector$mv$s4_row(d,q,clock);
 endmodule // llamahdl_qkv_projector$mv$s4_row
 
 
+module llamahdl_qkv_projector$mv$s5_last(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_qkv_projector$mv$s5_last
+
+
+module llamahdl_qkv_projector$mv$s5_row(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_qkv_projector$mv$s5_row
+
+
 module llamahdl_qkv_projector$mv$scale_rom(clock,addr,mant,exp);
     
     // Module arguments
@@ -5307,6 +6266,2928 @@ module llamahdl_qkv_projector$mv$shift(d,q,clock);
 endmodule // llamahdl_qkv_projector$mv$shift
 
 
+module llamahdl_qkv_projector$mv$silu(clock,x,sig_addr,rom,h,y);
+    
+    // Module arguments
+    input wire  clock;
+    input wire signed [31:0] x;
+    output reg  [15:0] sig_addr;
+    input wire  [33:0] rom;
+    input wire signed [31:0] h;
+    output reg signed [31:0] y;
+    
+    // Update code (custom)
+    reg signed [31:0] x1, x2, silu3;
+    reg [9:0] fr1;
+    reg lo1, hi1;
+    reg [16:0] sig2;
+    wire inr = (x[31:20] == 12'h000) || (x[31:20] == 12'hfff);
+    always @(*) sig_addr = {5'd0, ~x[20], x[19:10]};
+    wire [16:0] sa = rom[16:0];
+    wire [16:0] sb = rom[33:17];
+    wire signed [28:0] de = $signed({12'd0, sb}) - $signed({12'd0, sa});
+    wire signed [28:0] fe = {19'd0, fr1};
+    wire signed [28:0] dp = de * fe;
+    wire signed [28:0] dr = (dp + 29'sd512) >>> 10;
+    wire signed [28:0] sgw = $signed({12'd0, sa}) + dr;
+    wire signed [49:0] xe2 = {{18{x2[31]}}, x2};
+    wire signed [49:0] se2 = {33'd0, sig2};
+    wire signed [49:0] sp = xe2 * se2;
+    wire signed [49:0] spr = (sp + 50'sd32768) >>> 16;
+    wire signed [63:0] ae = {{32{silu3[31]}}, silu3};
+    wire signed [63:0] be = {{32{h[31]}}, h};
+    wire signed [63:0] pp = ae * be;
+    wire signed [63:0] ppr = (pp + 64'sd32768) >>> 16;
+    initial begin
+       x1 = 32'sd0; x2 = 32'sd0; silu3 = 32'sd0; y = 32'sd0;
+       fr1 = 10'd0; lo1 = 1'b0; hi1 = 1'b0; sig2 = 17'd0;
+    end
+    always @(posedge clock) begin
+       x1 <= x;
+       fr1 <= x[9:0];
+       lo1 <= x[31] & ~inr;
+       hi1 <= ~x[31] & ~inr;
+       x2 <= x1;
+       sig2 <= lo1 ? 17'd0 : (hi1 ? 17'd65536 : ((sgw < 29'sd0) ? 17'd0 : ((sgw > 29'sd65536) ? 17'd65536 : sgw[16:0])));
+       silu3 <= ((spr > 50'sd2147483647) ? 32'sh7fffffff : ((spr < -50'sd2147483648) ? 32'sh80000000 : spr[31:0]));
+       y <= ((ppr > 64'sd2147483647) ? 32'sh7fffffff : ((ppr < -64'sd2147483648) ? 32'sh80000000 : ppr[31:0]));
+    end
+endmodule // llamahdl_qkv_projector$mv$silu
+
+
+module llamahdl_qkv_projector$mv$silu_tab(clock,addr,data);
+    
+    // Module arguments
+    input wire  clock;
+    input wire  [15:0] addr;
+    output reg  [33:0] data;
+    
+    // Update code (custom)
+    reg [33:0] mem [0:2047];
+    initial begin
+       mem[0] = 34'h000000000;
+       mem[1] = 34'h000000000;
+       mem[2] = 34'h000000000;
+       mem[3] = 34'h000000000;
+       mem[4] = 34'h000000000;
+       mem[5] = 34'h000000000;
+       mem[6] = 34'h000000000;
+       mem[7] = 34'h000000000;
+       mem[8] = 34'h000000000;
+       mem[9] = 34'h000000000;
+       mem[10] = 34'h000000000;
+       mem[11] = 34'h000000000;
+       mem[12] = 34'h000000000;
+       mem[13] = 34'h000000000;
+       mem[14] = 34'h000000000;
+       mem[15] = 34'h000000000;
+       mem[16] = 34'h000000000;
+       mem[17] = 34'h000000000;
+       mem[18] = 34'h000000000;
+       mem[19] = 34'h000000000;
+       mem[20] = 34'h000000000;
+       mem[21] = 34'h000000000;
+       mem[22] = 34'h000000000;
+       mem[23] = 34'h000000000;
+       mem[24] = 34'h000000000;
+       mem[25] = 34'h000000000;
+       mem[26] = 34'h000000000;
+       mem[27] = 34'h000000000;
+       mem[28] = 34'h000000000;
+       mem[29] = 34'h000000000;
+       mem[30] = 34'h000000000;
+       mem[31] = 34'h000000000;
+       mem[32] = 34'h000000000;
+       mem[33] = 34'h000000000;
+       mem[34] = 34'h000000000;
+       mem[35] = 34'h000000000;
+       mem[36] = 34'h000000000;
+       mem[37] = 34'h000000000;
+       mem[38] = 34'h000000000;
+       mem[39] = 34'h000000000;
+       mem[40] = 34'h000000000;
+       mem[41] = 34'h000000000;
+       mem[42] = 34'h000000000;
+       mem[43] = 34'h000000000;
+       mem[44] = 34'h000000000;
+       mem[45] = 34'h000000000;
+       mem[46] = 34'h000000000;
+       mem[47] = 34'h000000000;
+       mem[48] = 34'h000000000;
+       mem[49] = 34'h000000000;
+       mem[50] = 34'h000000000;
+       mem[51] = 34'h000000000;
+       mem[52] = 34'h000000000;
+       mem[53] = 34'h000000000;
+       mem[54] = 34'h000000000;
+       mem[55] = 34'h000000000;
+       mem[56] = 34'h000000000;
+       mem[57] = 34'h000000000;
+       mem[58] = 34'h000000000;
+       mem[59] = 34'h000000000;
+       mem[60] = 34'h000000000;
+       mem[61] = 34'h000000000;
+       mem[62] = 34'h000000000;
+       mem[63] = 34'h000000000;
+       mem[64] = 34'h000000000;
+       mem[65] = 34'h000000000;
+       mem[66] = 34'h000000000;
+       mem[67] = 34'h000000000;
+       mem[68] = 34'h000000000;
+       mem[69] = 34'h000000000;
+       mem[70] = 34'h000000000;
+       mem[71] = 34'h000000000;
+       mem[72] = 34'h000000000;
+       mem[73] = 34'h000000000;
+       mem[74] = 34'h000000000;
+       mem[75] = 34'h000000000;
+       mem[76] = 34'h000000000;
+       mem[77] = 34'h000000000;
+       mem[78] = 34'h000000000;
+       mem[79] = 34'h000000000;
+       mem[80] = 34'h000000000;
+       mem[81] = 34'h000000000;
+       mem[82] = 34'h000000000;
+       mem[83] = 34'h000000000;
+       mem[84] = 34'h000000000;
+       mem[85] = 34'h000000000;
+       mem[86] = 34'h000000000;
+       mem[87] = 34'h000000000;
+       mem[88] = 34'h000000000;
+       mem[89] = 34'h000000000;
+       mem[90] = 34'h000000000;
+       mem[91] = 34'h000000000;
+       mem[92] = 34'h000000000;
+       mem[93] = 34'h000000000;
+       mem[94] = 34'h000000000;
+       mem[95] = 34'h000000000;
+       mem[96] = 34'h000000000;
+       mem[97] = 34'h000000000;
+       mem[98] = 34'h000000000;
+       mem[99] = 34'h000000000;
+       mem[100] = 34'h000000000;
+       mem[101] = 34'h000000000;
+       mem[102] = 34'h000000000;
+       mem[103] = 34'h000000000;
+       mem[104] = 34'h000000000;
+       mem[105] = 34'h000000000;
+       mem[106] = 34'h000000000;
+       mem[107] = 34'h000000000;
+       mem[108] = 34'h000000000;
+       mem[109] = 34'h000000000;
+       mem[110] = 34'h000000000;
+       mem[111] = 34'h000000000;
+       mem[112] = 34'h000000000;
+       mem[113] = 34'h000000000;
+       mem[114] = 34'h000000000;
+       mem[115] = 34'h000000000;
+       mem[116] = 34'h000000000;
+       mem[117] = 34'h000000000;
+       mem[118] = 34'h000000000;
+       mem[119] = 34'h000000000;
+       mem[120] = 34'h000000000;
+       mem[121] = 34'h000000000;
+       mem[122] = 34'h000000000;
+       mem[123] = 34'h000000000;
+       mem[124] = 34'h000000000;
+       mem[125] = 34'h000000000;
+       mem[126] = 34'h000000000;
+       mem[127] = 34'h000000000;
+       mem[128] = 34'h000000000;
+       mem[129] = 34'h000000000;
+       mem[130] = 34'h000000000;
+       mem[131] = 34'h000000000;
+       mem[132] = 34'h000000000;
+       mem[133] = 34'h000000000;
+       mem[134] = 34'h000000000;
+       mem[135] = 34'h000000000;
+       mem[136] = 34'h000000000;
+       mem[137] = 34'h000000000;
+       mem[138] = 34'h000000000;
+       mem[139] = 34'h000000000;
+       mem[140] = 34'h000000000;
+       mem[141] = 34'h000000000;
+       mem[142] = 34'h000000000;
+       mem[143] = 34'h000000000;
+       mem[144] = 34'h000000000;
+       mem[145] = 34'h000000000;
+       mem[146] = 34'h000000000;
+       mem[147] = 34'h000000000;
+       mem[148] = 34'h000000000;
+       mem[149] = 34'h000000000;
+       mem[150] = 34'h000000000;
+       mem[151] = 34'h000000000;
+       mem[152] = 34'h000000000;
+       mem[153] = 34'h000000000;
+       mem[154] = 34'h000000000;
+       mem[155] = 34'h000000000;
+       mem[156] = 34'h000000000;
+       mem[157] = 34'h000000000;
+       mem[158] = 34'h000000000;
+       mem[159] = 34'h000000000;
+       mem[160] = 34'h000000000;
+       mem[161] = 34'h000000000;
+       mem[162] = 34'h000000000;
+       mem[163] = 34'h000000000;
+       mem[164] = 34'h000000000;
+       mem[165] = 34'h000000000;
+       mem[166] = 34'h000000000;
+       mem[167] = 34'h000000000;
+       mem[168] = 34'h000000000;
+       mem[169] = 34'h000000000;
+       mem[170] = 34'h000000000;
+       mem[171] = 34'h000000000;
+       mem[172] = 34'h000000000;
+       mem[173] = 34'h000000000;
+       mem[174] = 34'h000000000;
+       mem[175] = 34'h000000000;
+       mem[176] = 34'h000000000;
+       mem[177] = 34'h000000000;
+       mem[178] = 34'h000000000;
+       mem[179] = 34'h000000000;
+       mem[180] = 34'h000000000;
+       mem[181] = 34'h000000000;
+       mem[182] = 34'h000000000;
+       mem[183] = 34'h000000000;
+       mem[184] = 34'h000000000;
+       mem[185] = 34'h000000000;
+       mem[186] = 34'h000000000;
+       mem[187] = 34'h000000000;
+       mem[188] = 34'h000000000;
+       mem[189] = 34'h000000000;
+       mem[190] = 34'h000000000;
+       mem[191] = 34'h000000000;
+       mem[192] = 34'h000000000;
+       mem[193] = 34'h000000000;
+       mem[194] = 34'h000000000;
+       mem[195] = 34'h000000000;
+       mem[196] = 34'h000000000;
+       mem[197] = 34'h000000000;
+       mem[198] = 34'h000000000;
+       mem[199] = 34'h000000000;
+       mem[200] = 34'h000000000;
+       mem[201] = 34'h000000000;
+       mem[202] = 34'h000000000;
+       mem[203] = 34'h000000000;
+       mem[204] = 34'h000000000;
+       mem[205] = 34'h000000000;
+       mem[206] = 34'h000000000;
+       mem[207] = 34'h000000000;
+       mem[208] = 34'h000000000;
+       mem[209] = 34'h000000000;
+       mem[210] = 34'h000000000;
+       mem[211] = 34'h000000000;
+       mem[212] = 34'h000000000;
+       mem[213] = 34'h000000000;
+       mem[214] = 34'h000000000;
+       mem[215] = 34'h000000000;
+       mem[216] = 34'h000000000;
+       mem[217] = 34'h000000000;
+       mem[218] = 34'h000000000;
+       mem[219] = 34'h000000000;
+       mem[220] = 34'h000000000;
+       mem[221] = 34'h000000000;
+       mem[222] = 34'h000000000;
+       mem[223] = 34'h000000000;
+       mem[224] = 34'h000000000;
+       mem[225] = 34'h000000000;
+       mem[226] = 34'h000000000;
+       mem[227] = 34'h000000000;
+       mem[228] = 34'h000000000;
+       mem[229] = 34'h000000000;
+       mem[230] = 34'h000000000;
+       mem[231] = 34'h000000000;
+       mem[232] = 34'h000000000;
+       mem[233] = 34'h000000000;
+       mem[234] = 34'h000000000;
+       mem[235] = 34'h000000000;
+       mem[236] = 34'h000000000;
+       mem[237] = 34'h000000000;
+       mem[238] = 34'h000000000;
+       mem[239] = 34'h000000000;
+       mem[240] = 34'h000000000;
+       mem[241] = 34'h000000000;
+       mem[242] = 34'h000000000;
+       mem[243] = 34'h000000000;
+       mem[244] = 34'h000000000;
+       mem[245] = 34'h000000000;
+       mem[246] = 34'h000000000;
+       mem[247] = 34'h000000000;
+       mem[248] = 34'h000000000;
+       mem[249] = 34'h000000000;
+       mem[250] = 34'h000000000;
+       mem[251] = 34'h000000000;
+       mem[252] = 34'h000000000;
+       mem[253] = 34'h000000000;
+       mem[254] = 34'h000000000;
+       mem[255] = 34'h000000000;
+       mem[256] = 34'h000000000;
+       mem[257] = 34'h000000000;
+       mem[258] = 34'h000000000;
+       mem[259] = 34'h000000000;
+       mem[260] = 34'h000000000;
+       mem[261] = 34'h000000000;
+       mem[262] = 34'h000000000;
+       mem[263] = 34'h000000000;
+       mem[264] = 34'h000000000;
+       mem[265] = 34'h000000000;
+       mem[266] = 34'h000000000;
+       mem[267] = 34'h000000000;
+       mem[268] = 34'h000000000;
+       mem[269] = 34'h000020000;
+       mem[270] = 34'h000020001;
+       mem[271] = 34'h000020001;
+       mem[272] = 34'h000020001;
+       mem[273] = 34'h000020001;
+       mem[274] = 34'h000020001;
+       mem[275] = 34'h000020001;
+       mem[276] = 34'h000020001;
+       mem[277] = 34'h000020001;
+       mem[278] = 34'h000020001;
+       mem[279] = 34'h000020001;
+       mem[280] = 34'h000020001;
+       mem[281] = 34'h000020001;
+       mem[282] = 34'h000020001;
+       mem[283] = 34'h000020001;
+       mem[284] = 34'h000020001;
+       mem[285] = 34'h000020001;
+       mem[286] = 34'h000020001;
+       mem[287] = 34'h000020001;
+       mem[288] = 34'h000020001;
+       mem[289] = 34'h000020001;
+       mem[290] = 34'h000020001;
+       mem[291] = 34'h000020001;
+       mem[292] = 34'h000020001;
+       mem[293] = 34'h000020001;
+       mem[294] = 34'h000020001;
+       mem[295] = 34'h000020001;
+       mem[296] = 34'h000020001;
+       mem[297] = 34'h000020001;
+       mem[298] = 34'h000020001;
+       mem[299] = 34'h000020001;
+       mem[300] = 34'h000020001;
+       mem[301] = 34'h000020001;
+       mem[302] = 34'h000020001;
+       mem[303] = 34'h000020001;
+       mem[304] = 34'h000020001;
+       mem[305] = 34'h000020001;
+       mem[306] = 34'h000020001;
+       mem[307] = 34'h000020001;
+       mem[308] = 34'h000020001;
+       mem[309] = 34'h000020001;
+       mem[310] = 34'h000020001;
+       mem[311] = 34'h000020001;
+       mem[312] = 34'h000020001;
+       mem[313] = 34'h000020001;
+       mem[314] = 34'h000020001;
+       mem[315] = 34'h000020001;
+       mem[316] = 34'h000020001;
+       mem[317] = 34'h000020001;
+       mem[318] = 34'h000020001;
+       mem[319] = 34'h000020001;
+       mem[320] = 34'h000020001;
+       mem[321] = 34'h000020001;
+       mem[322] = 34'h000020001;
+       mem[323] = 34'h000020001;
+       mem[324] = 34'h000020001;
+       mem[325] = 34'h000020001;
+       mem[326] = 34'h000020001;
+       mem[327] = 34'h000020001;
+       mem[328] = 34'h000020001;
+       mem[329] = 34'h000020001;
+       mem[330] = 34'h000020001;
+       mem[331] = 34'h000020001;
+       mem[332] = 34'h000020001;
+       mem[333] = 34'h000020001;
+       mem[334] = 34'h000020001;
+       mem[335] = 34'h000020001;
+       mem[336] = 34'h000020001;
+       mem[337] = 34'h000020001;
+       mem[338] = 34'h000020001;
+       mem[339] = 34'h000020001;
+       mem[340] = 34'h000040001;
+       mem[341] = 34'h000040002;
+       mem[342] = 34'h000040002;
+       mem[343] = 34'h000040002;
+       mem[344] = 34'h000040002;
+       mem[345] = 34'h000040002;
+       mem[346] = 34'h000040002;
+       mem[347] = 34'h000040002;
+       mem[348] = 34'h000040002;
+       mem[349] = 34'h000040002;
+       mem[350] = 34'h000040002;
+       mem[351] = 34'h000040002;
+       mem[352] = 34'h000040002;
+       mem[353] = 34'h000040002;
+       mem[354] = 34'h000040002;
+       mem[355] = 34'h000040002;
+       mem[356] = 34'h000040002;
+       mem[357] = 34'h000040002;
+       mem[358] = 34'h000040002;
+       mem[359] = 34'h000040002;
+       mem[360] = 34'h000040002;
+       mem[361] = 34'h000040002;
+       mem[362] = 34'h000040002;
+       mem[363] = 34'h000040002;
+       mem[364] = 34'h000040002;
+       mem[365] = 34'h000040002;
+       mem[366] = 34'h000040002;
+       mem[367] = 34'h000040002;
+       mem[368] = 34'h000040002;
+       mem[369] = 34'h000040002;
+       mem[370] = 34'h000040002;
+       mem[371] = 34'h000040002;
+       mem[372] = 34'h000060002;
+       mem[373] = 34'h000060003;
+       mem[374] = 34'h000060003;
+       mem[375] = 34'h000060003;
+       mem[376] = 34'h000060003;
+       mem[377] = 34'h000060003;
+       mem[378] = 34'h000060003;
+       mem[379] = 34'h000060003;
+       mem[380] = 34'h000060003;
+       mem[381] = 34'h000060003;
+       mem[382] = 34'h000060003;
+       mem[383] = 34'h000060003;
+       mem[384] = 34'h000060003;
+       mem[385] = 34'h000060003;
+       mem[386] = 34'h000060003;
+       mem[387] = 34'h000060003;
+       mem[388] = 34'h000060003;
+       mem[389] = 34'h000060003;
+       mem[390] = 34'h000060003;
+       mem[391] = 34'h000060003;
+       mem[392] = 34'h000060003;
+       mem[393] = 34'h000060003;
+       mem[394] = 34'h000080003;
+       mem[395] = 34'h000080004;
+       mem[396] = 34'h000080004;
+       mem[397] = 34'h000080004;
+       mem[398] = 34'h000080004;
+       mem[399] = 34'h000080004;
+       mem[400] = 34'h000080004;
+       mem[401] = 34'h000080004;
+       mem[402] = 34'h000080004;
+       mem[403] = 34'h000080004;
+       mem[404] = 34'h000080004;
+       mem[405] = 34'h000080004;
+       mem[406] = 34'h000080004;
+       mem[407] = 34'h000080004;
+       mem[408] = 34'h000080004;
+       mem[409] = 34'h000080004;
+       mem[410] = 34'h0000a0004;
+       mem[411] = 34'h0000a0005;
+       mem[412] = 34'h0000a0005;
+       mem[413] = 34'h0000a0005;
+       mem[414] = 34'h0000a0005;
+       mem[415] = 34'h0000a0005;
+       mem[416] = 34'h0000a0005;
+       mem[417] = 34'h0000a0005;
+       mem[418] = 34'h0000a0005;
+       mem[419] = 34'h0000a0005;
+       mem[420] = 34'h0000a0005;
+       mem[421] = 34'h0000a0005;
+       mem[422] = 34'h0000a0005;
+       mem[423] = 34'h0000c0005;
+       mem[424] = 34'h0000c0006;
+       mem[425] = 34'h0000c0006;
+       mem[426] = 34'h0000c0006;
+       mem[427] = 34'h0000c0006;
+       mem[428] = 34'h0000c0006;
+       mem[429] = 34'h0000c0006;
+       mem[430] = 34'h0000c0006;
+       mem[431] = 34'h0000c0006;
+       mem[432] = 34'h0000c0006;
+       mem[433] = 34'h0000c0006;
+       mem[434] = 34'h0000e0006;
+       mem[435] = 34'h0000e0007;
+       mem[436] = 34'h0000e0007;
+       mem[437] = 34'h0000e0007;
+       mem[438] = 34'h0000e0007;
+       mem[439] = 34'h0000e0007;
+       mem[440] = 34'h0000e0007;
+       mem[441] = 34'h0000e0007;
+       mem[442] = 34'h0000e0007;
+       mem[443] = 34'h000100007;
+       mem[444] = 34'h000100008;
+       mem[445] = 34'h000100008;
+       mem[446] = 34'h000100008;
+       mem[447] = 34'h000100008;
+       mem[448] = 34'h000100008;
+       mem[449] = 34'h000100008;
+       mem[450] = 34'h000100008;
+       mem[451] = 34'h000120008;
+       mem[452] = 34'h000120009;
+       mem[453] = 34'h000120009;
+       mem[454] = 34'h000120009;
+       mem[455] = 34'h000120009;
+       mem[456] = 34'h000120009;
+       mem[457] = 34'h000120009;
+       mem[458] = 34'h000140009;
+       mem[459] = 34'h00014000a;
+       mem[460] = 34'h00014000a;
+       mem[461] = 34'h00014000a;
+       mem[462] = 34'h00014000a;
+       mem[463] = 34'h00014000a;
+       mem[464] = 34'h00016000a;
+       mem[465] = 34'h00016000b;
+       mem[466] = 34'h00016000b;
+       mem[467] = 34'h00016000b;
+       mem[468] = 34'h00016000b;
+       mem[469] = 34'h00016000b;
+       mem[470] = 34'h00018000b;
+       mem[471] = 34'h00018000c;
+       mem[472] = 34'h00018000c;
+       mem[473] = 34'h00018000c;
+       mem[474] = 34'h00018000c;
+       mem[475] = 34'h0001a000c;
+       mem[476] = 34'h0001a000d;
+       mem[477] = 34'h0001a000d;
+       mem[478] = 34'h0001a000d;
+       mem[479] = 34'h0001a000d;
+       mem[480] = 34'h0001c000d;
+       mem[481] = 34'h0001c000e;
+       mem[482] = 34'h0001c000e;
+       mem[483] = 34'h0001c000e;
+       mem[484] = 34'h0001c000e;
+       mem[485] = 34'h0001e000e;
+       mem[486] = 34'h0001e000f;
+       mem[487] = 34'h0001e000f;
+       mem[488] = 34'h0001e000f;
+       mem[489] = 34'h00020000f;
+       mem[490] = 34'h000200010;
+       mem[491] = 34'h000200010;
+       mem[492] = 34'h000200010;
+       mem[493] = 34'h000220010;
+       mem[494] = 34'h000220011;
+       mem[495] = 34'h000220011;
+       mem[496] = 34'h000220011;
+       mem[497] = 34'h000240011;
+       mem[498] = 34'h000240012;
+       mem[499] = 34'h000240012;
+       mem[500] = 34'h000260012;
+       mem[501] = 34'h000260013;
+       mem[502] = 34'h000260013;
+       mem[503] = 34'h000260013;
+       mem[504] = 34'h000280013;
+       mem[505] = 34'h000280014;
+       mem[506] = 34'h000280014;
+       mem[507] = 34'h0002a0014;
+       mem[508] = 34'h0002a0015;
+       mem[509] = 34'h0002a0015;
+       mem[510] = 34'h0002c0015;
+       mem[511] = 34'h0002c0016;
+       mem[512] = 34'h0002c0016;
+       mem[513] = 34'h0002e0016;
+       mem[514] = 34'h0002e0017;
+       mem[515] = 34'h0002e0017;
+       mem[516] = 34'h000300017;
+       mem[517] = 34'h000300018;
+       mem[518] = 34'h000320018;
+       mem[519] = 34'h000320019;
+       mem[520] = 34'h000320019;
+       mem[521] = 34'h000340019;
+       mem[522] = 34'h00034001a;
+       mem[523] = 34'h00036001a;
+       mem[524] = 34'h00036001b;
+       mem[525] = 34'h00036001b;
+       mem[526] = 34'h00038001b;
+       mem[527] = 34'h00038001c;
+       mem[528] = 34'h0003a001c;
+       mem[529] = 34'h0003a001d;
+       mem[530] = 34'h0003c001d;
+       mem[531] = 34'h0003c001e;
+       mem[532] = 34'h0003e001e;
+       mem[533] = 34'h0003e001f;
+       mem[534] = 34'h0003e001f;
+       mem[535] = 34'h00040001f;
+       mem[536] = 34'h000400020;
+       mem[537] = 34'h000420020;
+       mem[538] = 34'h000440021;
+       mem[539] = 34'h000440022;
+       mem[540] = 34'h000460022;
+       mem[541] = 34'h000460023;
+       mem[542] = 34'h000480023;
+       mem[543] = 34'h000480024;
+       mem[544] = 34'h0004a0024;
+       mem[545] = 34'h0004a0025;
+       mem[546] = 34'h0004c0025;
+       mem[547] = 34'h0004e0026;
+       mem[548] = 34'h0004e0027;
+       mem[549] = 34'h000500027;
+       mem[550] = 34'h000500028;
+       mem[551] = 34'h000520028;
+       mem[552] = 34'h000540029;
+       mem[553] = 34'h00054002a;
+       mem[554] = 34'h00056002a;
+       mem[555] = 34'h00058002b;
+       mem[556] = 34'h00058002c;
+       mem[557] = 34'h0005a002c;
+       mem[558] = 34'h0005c002d;
+       mem[559] = 34'h0005e002e;
+       mem[560] = 34'h0005e002f;
+       mem[561] = 34'h00060002f;
+       mem[562] = 34'h000620030;
+       mem[563] = 34'h000640031;
+       mem[564] = 34'h000640032;
+       mem[565] = 34'h000660032;
+       mem[566] = 34'h000680033;
+       mem[567] = 34'h0006a0034;
+       mem[568] = 34'h0006c0035;
+       mem[569] = 34'h0006c0036;
+       mem[570] = 34'h0006e0036;
+       mem[571] = 34'h000700037;
+       mem[572] = 34'h000720038;
+       mem[573] = 34'h000740039;
+       mem[574] = 34'h00076003a;
+       mem[575] = 34'h00078003b;
+       mem[576] = 34'h0007a003c;
+       mem[577] = 34'h0007c003d;
+       mem[578] = 34'h0007e003e;
+       mem[579] = 34'h00080003f;
+       mem[580] = 34'h000820040;
+       mem[581] = 34'h000840041;
+       mem[582] = 34'h000860042;
+       mem[583] = 34'h000880043;
+       mem[584] = 34'h0008a0044;
+       mem[585] = 34'h0008c0045;
+       mem[586] = 34'h0008e0046;
+       mem[587] = 34'h000900047;
+       mem[588] = 34'h000920048;
+       mem[589] = 34'h000940049;
+       mem[590] = 34'h00096004a;
+       mem[591] = 34'h0009a004b;
+       mem[592] = 34'h0009c004d;
+       mem[593] = 34'h0009e004e;
+       mem[594] = 34'h000a0004f;
+       mem[595] = 34'h000a40050;
+       mem[596] = 34'h000a60052;
+       mem[597] = 34'h000a80053;
+       mem[598] = 34'h000aa0054;
+       mem[599] = 34'h000ae0055;
+       mem[600] = 34'h000b00057;
+       mem[601] = 34'h000b40058;
+       mem[602] = 34'h000b6005a;
+       mem[603] = 34'h000b8005b;
+       mem[604] = 34'h000bc005c;
+       mem[605] = 34'h000be005e;
+       mem[606] = 34'h000c2005f;
+       mem[607] = 34'h000c40061;
+       mem[608] = 34'h000c80062;
+       mem[609] = 34'h000ca0064;
+       mem[610] = 34'h000ce0065;
+       mem[611] = 34'h000d20067;
+       mem[612] = 34'h000d40069;
+       mem[613] = 34'h000d8006a;
+       mem[614] = 34'h000dc006c;
+       mem[615] = 34'h000de006e;
+       mem[616] = 34'h000e2006f;
+       mem[617] = 34'h000e60071;
+       mem[618] = 34'h000ea0073;
+       mem[619] = 34'h000ee0075;
+       mem[620] = 34'h000f00077;
+       mem[621] = 34'h000f40078;
+       mem[622] = 34'h000f8007a;
+       mem[623] = 34'h000fc007c;
+       mem[624] = 34'h00100007e;
+       mem[625] = 34'h001040080;
+       mem[626] = 34'h001080082;
+       mem[627] = 34'h0010c0084;
+       mem[628] = 34'h001120086;
+       mem[629] = 34'h001160089;
+       mem[630] = 34'h0011a008b;
+       mem[631] = 34'h0011e008d;
+       mem[632] = 34'h00122008f;
+       mem[633] = 34'h001280091;
+       mem[634] = 34'h0012c0094;
+       mem[635] = 34'h001300096;
+       mem[636] = 34'h001360098;
+       mem[637] = 34'h0013a009b;
+       mem[638] = 34'h00140009d;
+       mem[639] = 34'h0014400a0;
+       mem[640] = 34'h0014a00a2;
+       mem[641] = 34'h0014e00a5;
+       mem[642] = 34'h0015400a7;
+       mem[643] = 34'h0015800aa;
+       mem[644] = 34'h0015e00ac;
+       mem[645] = 34'h0016400af;
+       mem[646] = 34'h0016a00b2;
+       mem[647] = 34'h0017000b5;
+       mem[648] = 34'h0017400b8;
+       mem[649] = 34'h0017a00ba;
+       mem[650] = 34'h0018000bd;
+       mem[651] = 34'h0018600c0;
+       mem[652] = 34'h0018c00c3;
+       mem[653] = 34'h0019400c6;
+       mem[654] = 34'h0019a00ca;
+       mem[655] = 34'h001a000cd;
+       mem[656] = 34'h001a600d0;
+       mem[657] = 34'h001ae00d3;
+       mem[658] = 34'h001b400d7;
+       mem[659] = 34'h001ba00da;
+       mem[660] = 34'h001c200dd;
+       mem[661] = 34'h001c800e1;
+       mem[662] = 34'h001d000e4;
+       mem[663] = 34'h001d800e8;
+       mem[664] = 34'h001de00ec;
+       mem[665] = 34'h001e600ef;
+       mem[666] = 34'h001ee00f3;
+       mem[667] = 34'h001f600f7;
+       mem[668] = 34'h001fe00fb;
+       mem[669] = 34'h0020600ff;
+       mem[670] = 34'h0020e0103;
+       mem[671] = 34'h002160107;
+       mem[672] = 34'h0021e010b;
+       mem[673] = 34'h00226010f;
+       mem[674] = 34'h0022e0113;
+       mem[675] = 34'h002380117;
+       mem[676] = 34'h00240011c;
+       mem[677] = 34'h0024a0120;
+       mem[678] = 34'h002520125;
+       mem[679] = 34'h0025c0129;
+       mem[680] = 34'h00266012e;
+       mem[681] = 34'h002700133;
+       mem[682] = 34'h0027a0138;
+       mem[683] = 34'h00282013d;
+       mem[684] = 34'h0028e0141;
+       mem[685] = 34'h002980147;
+       mem[686] = 34'h002a2014c;
+       mem[687] = 34'h002ac0151;
+       mem[688] = 34'h002b60156;
+       mem[689] = 34'h002c2015b;
+       mem[690] = 34'h002cc0161;
+       mem[691] = 34'h002d80166;
+       mem[692] = 34'h002e4016c;
+       mem[693] = 34'h002f00172;
+       mem[694] = 34'h002fa0178;
+       mem[695] = 34'h00306017d;
+       mem[696] = 34'h003120183;
+       mem[697] = 34'h003200189;
+       mem[698] = 34'h0032c0190;
+       mem[699] = 34'h003380196;
+       mem[700] = 34'h00346019c;
+       mem[701] = 34'h0035201a3;
+       mem[702] = 34'h0036001a9;
+       mem[703] = 34'h0036e01b0;
+       mem[704] = 34'h0037a01b7;
+       mem[705] = 34'h0038801bd;
+       mem[706] = 34'h0039801c4;
+       mem[707] = 34'h003a601cc;
+       mem[708] = 34'h003b401d3;
+       mem[709] = 34'h003c201da;
+       mem[710] = 34'h003d201e1;
+       mem[711] = 34'h003e201e9;
+       mem[712] = 34'h003f001f1;
+       mem[713] = 34'h0040001f8;
+       mem[714] = 34'h004100200;
+       mem[715] = 34'h004200208;
+       mem[716] = 34'h004320210;
+       mem[717] = 34'h004420219;
+       mem[718] = 34'h004520221;
+       mem[719] = 34'h004640229;
+       mem[720] = 34'h004760232;
+       mem[721] = 34'h00488023b;
+       mem[722] = 34'h0049a0244;
+       mem[723] = 34'h004ac024d;
+       mem[724] = 34'h004be0256;
+       mem[725] = 34'h004d2025f;
+       mem[726] = 34'h004e40269;
+       mem[727] = 34'h004f80272;
+       mem[728] = 34'h0050c027c;
+       mem[729] = 34'h005200286;
+       mem[730] = 34'h005340290;
+       mem[731] = 34'h0054a029a;
+       mem[732] = 34'h0055e02a5;
+       mem[733] = 34'h0057402af;
+       mem[734] = 34'h0058a02ba;
+       mem[735] = 34'h005a002c5;
+       mem[736] = 34'h005b602d0;
+       mem[737] = 34'h005ce02db;
+       mem[738] = 34'h005e402e7;
+       mem[739] = 34'h005fc02f2;
+       mem[740] = 34'h0061402fe;
+       mem[741] = 34'h0062c030a;
+       mem[742] = 34'h006440316;
+       mem[743] = 34'h0065e0322;
+       mem[744] = 34'h00676032f;
+       mem[745] = 34'h00690033b;
+       mem[746] = 34'h006aa0348;
+       mem[747] = 34'h006c60355;
+       mem[748] = 34'h006e00363;
+       mem[749] = 34'h006fc0370;
+       mem[750] = 34'h00718037e;
+       mem[751] = 34'h00734038c;
+       mem[752] = 34'h00750039a;
+       mem[753] = 34'h0076e03a8;
+       mem[754] = 34'h0078a03b7;
+       mem[755] = 34'h007a803c5;
+       mem[756] = 34'h007c603d4;
+       mem[757] = 34'h007e603e3;
+       mem[758] = 34'h0080603f3;
+       mem[759] = 34'h008240403;
+       mem[760] = 34'h008460412;
+       mem[761] = 34'h008660423;
+       mem[762] = 34'h008880433;
+       mem[763] = 34'h008aa0444;
+       mem[764] = 34'h008cc0455;
+       mem[765] = 34'h008ee0466;
+       mem[766] = 34'h009120477;
+       mem[767] = 34'h009360489;
+       mem[768] = 34'h0095a049b;
+       mem[769] = 34'h0097e04ad;
+       mem[770] = 34'h009a404bf;
+       mem[771] = 34'h009ca04d2;
+       mem[772] = 34'h009f204e5;
+       mem[773] = 34'h00a1804f9;
+       mem[774] = 34'h00a40050c;
+       mem[775] = 34'h00a6a0520;
+       mem[776] = 34'h00a920535;
+       mem[777] = 34'h00abc0549;
+       mem[778] = 34'h00ae6055e;
+       mem[779] = 34'h00b120573;
+       mem[780] = 34'h00b3c0589;
+       mem[781] = 34'h00b6a059e;
+       mem[782] = 34'h00b9605b5;
+       mem[783] = 34'h00bc405cb;
+       mem[784] = 34'h00bf205e2;
+       mem[785] = 34'h00c2205f9;
+       mem[786] = 34'h00c500611;
+       mem[787] = 34'h00c820628;
+       mem[788] = 34'h00cb20641;
+       mem[789] = 34'h00ce40659;
+       mem[790] = 34'h00d160672;
+       mem[791] = 34'h00d4a068b;
+       mem[792] = 34'h00d7e06a5;
+       mem[793] = 34'h00db406bf;
+       mem[794] = 34'h00dea06da;
+       mem[795] = 34'h00e2006f5;
+       mem[796] = 34'h00e580710;
+       mem[797] = 34'h00e90072c;
+       mem[798] = 34'h00ec80748;
+       mem[799] = 34'h00f020764;
+       mem[800] = 34'h00f3c0781;
+       mem[801] = 34'h00f78079e;
+       mem[802] = 34'h00fb407bc;
+       mem[803] = 34'h00ff207da;
+       mem[804] = 34'h0103007f9;
+       mem[805] = 34'h010700818;
+       mem[806] = 34'h010b00838;
+       mem[807] = 34'h010f00858;
+       mem[808] = 34'h011320878;
+       mem[809] = 34'h011760899;
+       mem[810] = 34'h011ba08bb;
+       mem[811] = 34'h011fe08dd;
+       mem[812] = 34'h0124408ff;
+       mem[813] = 34'h0128c0922;
+       mem[814] = 34'h012d40946;
+       mem[815] = 34'h0131c096a;
+       mem[816] = 34'h01366098e;
+       mem[817] = 34'h013b209b3;
+       mem[818] = 34'h013fe09d9;
+       mem[819] = 34'h0144c09ff;
+       mem[820] = 34'h0149a0a26;
+       mem[821] = 34'h014ea0a4d;
+       mem[822] = 34'h0153a0a75;
+       mem[823] = 34'h0158c0a9d;
+       mem[824] = 34'h015e00ac6;
+       mem[825] = 34'h016340af0;
+       mem[826] = 34'h0168a0b1a;
+       mem[827] = 34'h016e00b45;
+       mem[828] = 34'h017380b70;
+       mem[829] = 34'h017920b9c;
+       mem[830] = 34'h017ec0bc9;
+       mem[831] = 34'h018480bf6;
+       mem[832] = 34'h018a60c24;
+       mem[833] = 34'h019040c53;
+       mem[834] = 34'h019640c82;
+       mem[835] = 34'h019c40cb2;
+       mem[836] = 34'h01a280ce2;
+       mem[837] = 34'h01a8c0d14;
+       mem[838] = 34'h01af00d46;
+       mem[839] = 34'h01b580d78;
+       mem[840] = 34'h01bc00dac;
+       mem[841] = 34'h01c2a0de0;
+       mem[842] = 34'h01c940e15;
+       mem[843] = 34'h01d020e4a;
+       mem[844] = 34'h01d700e81;
+       mem[845] = 34'h01de00eb8;
+       mem[846] = 34'h01e500ef0;
+       mem[847] = 34'h01ec40f28;
+       mem[848] = 34'h01f380f62;
+       mem[849] = 34'h01fae0f9c;
+       mem[850] = 34'h020260fd7;
+       mem[851] = 34'h020a01013;
+       mem[852] = 34'h0211a1050;
+       mem[853] = 34'h02196108d;
+       mem[854] = 34'h0221610cb;
+       mem[855] = 34'h02296110b;
+       mem[856] = 34'h02318114b;
+       mem[857] = 34'h0239a118c;
+       mem[858] = 34'h0242011cd;
+       mem[859] = 34'h024a81210;
+       mem[860] = 34'h025301254;
+       mem[861] = 34'h025bc1298;
+       mem[862] = 34'h0264812de;
+       mem[863] = 34'h026d61324;
+       mem[864] = 34'h02768136b;
+       mem[865] = 34'h027fa13b4;
+       mem[866] = 34'h0288e13fd;
+       mem[867] = 34'h029241447;
+       mem[868] = 34'h029bc1492;
+       mem[869] = 34'h02a5814de;
+       mem[870] = 34'h02af4152c;
+       mem[871] = 34'h02b92157a;
+       mem[872] = 34'h02c3215c9;
+       mem[873] = 34'h02cd61619;
+       mem[874] = 34'h02d7a166b;
+       mem[875] = 34'h02e2016bd;
+       mem[876] = 34'h02eca1710;
+       mem[877] = 34'h02f741765;
+       mem[878] = 34'h0302217ba;
+       mem[879] = 34'h030d21811;
+       mem[880] = 34'h031841869;
+       mem[881] = 34'h0323818c2;
+       mem[882] = 34'h032ee191c;
+       mem[883] = 34'h033a61977;
+       mem[884] = 34'h0346219d3;
+       mem[885] = 34'h0351e1a31;
+       mem[886] = 34'h035de1a8f;
+       mem[887] = 34'h036a01aef;
+       mem[888] = 34'h037641b50;
+       mem[889] = 34'h0382c1bb2;
+       mem[890] = 34'h038f41c16;
+       mem[891] = 34'h039c01c7a;
+       mem[892] = 34'h03a8e1ce0;
+       mem[893] = 34'h03b601d47;
+       mem[894] = 34'h03c321db0;
+       mem[895] = 34'h03d081e19;
+       mem[896] = 34'h03de01e84;
+       mem[897] = 34'h03ebc1ef0;
+       mem[898] = 34'h03f981f5e;
+       mem[899] = 34'h040781fcc;
+       mem[900] = 34'h0415c203c;
+       mem[901] = 34'h0424220ae;
+       mem[902] = 34'h0432a2121;
+       mem[903] = 34'h044142195;
+       mem[904] = 34'h04502220a;
+       mem[905] = 34'h045f22281;
+       mem[906] = 34'h046e422f9;
+       mem[907] = 34'h047da2372;
+       mem[908] = 34'h048d223ed;
+       mem[909] = 34'h049ce2469;
+       mem[910] = 34'h04acc24e7;
+       mem[911] = 34'h04bcc2566;
+       mem[912] = 34'h04cd025e6;
+       mem[913] = 34'h04dd82668;
+       mem[914] = 34'h04ee026ec;
+       mem[915] = 34'h04fec2770;
+       mem[916] = 34'h050fc27f6;
+       mem[917] = 34'h0520e287e;
+       mem[918] = 34'h053242907;
+       mem[919] = 34'h0543c2992;
+       mem[920] = 34'h055562a1e;
+       mem[921] = 34'h056742aab;
+       mem[922] = 34'h057962b3a;
+       mem[923] = 34'h058ba2bcb;
+       mem[924] = 34'h059e02c5d;
+       mem[925] = 34'h05b0a2cf0;
+       mem[926] = 34'h05c362d85;
+       mem[927] = 34'h05d662e1b;
+       mem[928] = 34'h05e9a2eb3;
+       mem[929] = 34'h05fd02f4d;
+       mem[930] = 34'h061082fe8;
+       mem[931] = 34'h062463084;
+       mem[932] = 34'h063843123;
+       mem[933] = 34'h064c631c2;
+       mem[934] = 34'h0660c3263;
+       mem[935] = 34'h067543306;
+       mem[936] = 34'h068a033aa;
+       mem[937] = 34'h069ee3450;
+       mem[938] = 34'h06b4034f7;
+       mem[939] = 34'h06c9435a0;
+       mem[940] = 34'h06dec364a;
+       mem[941] = 34'h06f4636f6;
+       mem[942] = 34'h070a437a3;
+       mem[943] = 34'h072063852;
+       mem[944] = 34'h0736a3903;
+       mem[945] = 34'h074d039b5;
+       mem[946] = 34'h0763c3a68;
+       mem[947] = 34'h077a83b1e;
+       mem[948] = 34'h079183bd4;
+       mem[949] = 34'h07a8c3c8c;
+       mem[950] = 34'h07c023d46;
+       mem[951] = 34'h07d7c3e01;
+       mem[952] = 34'h07ef83ebe;
+       mem[953] = 34'h080783f7c;
+       mem[954] = 34'h081fa403c;
+       mem[955] = 34'h0838040fd;
+       mem[956] = 34'h0850841c0;
+       mem[957] = 34'h086944284;
+       mem[958] = 34'h08822434a;
+       mem[959] = 34'h089b24411;
+       mem[960] = 34'h08b4644d9;
+       mem[961] = 34'h08cde45a3;
+       mem[962] = 34'h08e78466f;
+       mem[963] = 34'h09014473c;
+       mem[964] = 34'h091b4480a;
+       mem[965] = 34'h0935648da;
+       mem[966] = 34'h094fc49ab;
+       mem[967] = 34'h096a44a7e;
+       mem[968] = 34'h0984e4b52;
+       mem[969] = 34'h099fc4c27;
+       mem[970] = 34'h09bac4cfe;
+       mem[971] = 34'h09d5e4dd6;
+       mem[972] = 34'h09f144eaf;
+       mem[973] = 34'h0a0cc4f8a;
+       mem[974] = 34'h0a2865066;
+       mem[975] = 34'h0a4425143;
+       mem[976] = 34'h0a6025221;
+       mem[977] = 34'h0a7c45301;
+       mem[978] = 34'h0a98853e2;
+       mem[979] = 34'h0ab5054c4;
+       mem[980] = 34'h0ad1855a8;
+       mem[981] = 34'h0aee4568c;
+       mem[982] = 34'h0b0b25772;
+       mem[983] = 34'h0b2825859;
+       mem[984] = 34'h0b4545941;
+       mem[985] = 34'h0b6285a2a;
+       mem[986] = 34'h0b7fe5b14;
+       mem[987] = 34'h0b9d85bff;
+       mem[988] = 34'h0bbb25cec;
+       mem[989] = 34'h0bd8e5dd9;
+       mem[990] = 34'h0bf6c5ec7;
+       mem[991] = 34'h0c14e5fb6;
+       mem[992] = 34'h0c33060a7;
+       mem[993] = 34'h0c5146198;
+       mem[994] = 34'h0c6f8628a;
+       mem[995] = 34'h0c8e0637c;
+       mem[996] = 34'h0caca6470;
+       mem[997] = 34'h0ccb46565;
+       mem[998] = 34'h0cea0665a;
+       mem[999] = 34'h0d08e6750;
+       mem[1000] = 34'h0d27e6847;
+       mem[1001] = 34'h0d46e693f;
+       mem[1002] = 34'h0d6606a37;
+       mem[1003] = 34'h0d8526b30;
+       mem[1004] = 34'h0da466c29;
+       mem[1005] = 34'h0dc3c6d23;
+       mem[1006] = 34'h0de326e1e;
+       mem[1007] = 34'h0e02a6f19;
+       mem[1008] = 34'h0e2227015;
+       mem[1009] = 34'h0e41c7111;
+       mem[1010] = 34'h0e616720e;
+       mem[1011] = 34'h0e812730b;
+       mem[1012] = 34'h0ea0e7409;
+       mem[1013] = 34'h0ec0a7507;
+       mem[1014] = 34'h0ee087605;
+       mem[1015] = 34'h0f0067704;
+       mem[1016] = 34'h0f2047803;
+       mem[1017] = 34'h0f4027902;
+       mem[1018] = 34'h0f6027a01;
+       mem[1019] = 34'h0f8007b01;
+       mem[1020] = 34'h0fa007c00;
+       mem[1021] = 34'h0fc007d00;
+       mem[1022] = 34'h0fe007e00;
+       mem[1023] = 34'h100007f00;
+       mem[1024] = 34'h102008000;
+       mem[1025] = 34'h104008100;
+       mem[1026] = 34'h106008200;
+       mem[1027] = 34'h108008300;
+       mem[1028] = 34'h109fe8400;
+       mem[1029] = 34'h10bfe84ff;
+       mem[1030] = 34'h10dfc85ff;
+       mem[1031] = 34'h10ffa86fe;
+       mem[1032] = 34'h111f887fd;
+       mem[1033] = 34'h113f688fc;
+       mem[1034] = 34'h115f289fb;
+       mem[1035] = 34'h117ee8af9;
+       mem[1036] = 34'h119ea8bf7;
+       mem[1037] = 34'h11be48cf5;
+       mem[1038] = 34'h11dde8df2;
+       mem[1039] = 34'h11fd68eef;
+       mem[1040] = 34'h121ce8feb;
+       mem[1041] = 34'h123c490e7;
+       mem[1042] = 34'h125ba91e2;
+       mem[1043] = 34'h127ae92dd;
+       mem[1044] = 34'h129a093d7;
+       mem[1045] = 34'h12b9294d0;
+       mem[1046] = 34'h12d8295c9;
+       mem[1047] = 34'h12f7296c1;
+       mem[1048] = 34'h1316097b9;
+       mem[1049] = 34'h1334c98b0;
+       mem[1050] = 34'h1353699a6;
+       mem[1051] = 34'h137209a9b;
+       mem[1052] = 34'h139089b90;
+       mem[1053] = 34'h13aec9c84;
+       mem[1054] = 34'h13cd09d76;
+       mem[1055] = 34'h13eb29e68;
+       mem[1056] = 34'h140949f59;
+       mem[1057] = 34'h14272a04a;
+       mem[1058] = 34'h1444ea139;
+       mem[1059] = 34'h14628a227;
+       mem[1060] = 34'h14802a314;
+       mem[1061] = 34'h149d8a401;
+       mem[1062] = 34'h14baca4ec;
+       mem[1063] = 34'h14d7ea5d6;
+       mem[1064] = 34'h14f4ea6bf;
+       mem[1065] = 34'h1511ca7a7;
+       mem[1066] = 34'h152e8a88e;
+       mem[1067] = 34'h154b0a974;
+       mem[1068] = 34'h15678aa58;
+       mem[1069] = 34'h1583cab3c;
+       mem[1070] = 34'h159feac1e;
+       mem[1071] = 34'h15bbeacff;
+       mem[1072] = 34'h15d7aaddf;
+       mem[1073] = 34'h15f34aebd;
+       mem[1074] = 34'h160ecaf9a;
+       mem[1075] = 34'h162a2b076;
+       mem[1076] = 34'h16454b151;
+       mem[1077] = 34'h16604b22a;
+       mem[1078] = 34'h167b2b302;
+       mem[1079] = 34'h1695cb3d9;
+       mem[1080] = 34'h16b04b4ae;
+       mem[1081] = 34'h16caab582;
+       mem[1082] = 34'h16e4cb655;
+       mem[1083] = 34'h16fecb726;
+       mem[1084] = 34'h17188b7f6;
+       mem[1085] = 34'h17322b8c4;
+       mem[1086] = 34'h174bab991;
+       mem[1087] = 34'h1764eba5d;
+       mem[1088] = 34'h177debb27;
+       mem[1089] = 34'h1796cbbef;
+       mem[1090] = 34'h17af8bcb6;
+       mem[1091] = 34'h17c80bd7c;
+       mem[1092] = 34'h17e06be40;
+       mem[1093] = 34'h17f88bf03;
+       mem[1094] = 34'h18108bfc4;
+       mem[1095] = 34'h18284c084;
+       mem[1096] = 34'h183fec142;
+       mem[1097] = 34'h18574c1ff;
+       mem[1098] = 34'h186e8c2ba;
+       mem[1099] = 34'h18858c374;
+       mem[1100] = 34'h189c4c42c;
+       mem[1101] = 34'h18b30c4e2;
+       mem[1102] = 34'h18c96c598;
+       mem[1103] = 34'h18dfac64b;
+       mem[1104] = 34'h18f5cc6fd;
+       mem[1105] = 34'h190bac7ae;
+       mem[1106] = 34'h19214c85d;
+       mem[1107] = 34'h1936cc90a;
+       mem[1108] = 34'h194c0c9b6;
+       mem[1109] = 34'h19612ca60;
+       mem[1110] = 34'h19760cb09;
+       mem[1111] = 34'h198accbb0;
+       mem[1112] = 34'h199f4cc56;
+       mem[1113] = 34'h19b3accfa;
+       mem[1114] = 34'h19c7ccd9d;
+       mem[1115] = 34'h19dbace3e;
+       mem[1116] = 34'h19ef8cedd;
+       mem[1117] = 34'h1a030cf7c;
+       mem[1118] = 34'h1a166d018;
+       mem[1119] = 34'h1a29ad0b3;
+       mem[1120] = 34'h1a3cad14d;
+       mem[1121] = 34'h1a4f6d1e5;
+       mem[1122] = 34'h1a620d27b;
+       mem[1123] = 34'h1a746d310;
+       mem[1124] = 34'h1a86ad3a3;
+       mem[1125] = 34'h1a98cd435;
+       mem[1126] = 34'h1aaaad4c6;
+       mem[1127] = 34'h1abc4d555;
+       mem[1128] = 34'h1acdcd5e2;
+       mem[1129] = 34'h1adf2d66e;
+       mem[1130] = 34'h1af04d6f9;
+       mem[1131] = 34'h1b014d782;
+       mem[1132] = 34'h1b120d80a;
+       mem[1133] = 34'h1b228d890;
+       mem[1134] = 34'h1b330d914;
+       mem[1135] = 34'h1b434d998;
+       mem[1136] = 34'h1b534da1a;
+       mem[1137] = 34'h1b632da9a;
+       mem[1138] = 34'h1b72edb19;
+       mem[1139] = 34'h1b826db97;
+       mem[1140] = 34'h1b91cdc13;
+       mem[1141] = 34'h1ba0edc8e;
+       mem[1142] = 34'h1bafedd07;
+       mem[1143] = 34'h1bbecdd7f;
+       mem[1144] = 34'h1bcd6ddf6;
+       mem[1145] = 34'h1bdbede6b;
+       mem[1146] = 34'h1bea4dedf;
+       mem[1147] = 34'h1bf88df52;
+       mem[1148] = 34'h1c068dfc4;
+       mem[1149] = 34'h1c144e034;
+       mem[1150] = 34'h1c220e0a2;
+       mem[1151] = 34'h1c2f8e110;
+       mem[1152] = 34'h1c3cee17c;
+       mem[1153] = 34'h1c4a0e1e7;
+       mem[1154] = 34'h1c572e250;
+       mem[1155] = 34'h1c640e2b9;
+       mem[1156] = 34'h1c70ce320;
+       mem[1157] = 34'h1c7d4e386;
+       mem[1158] = 34'h1c89ce3ea;
+       mem[1159] = 34'h1c960e44e;
+       mem[1160] = 34'h1ca22e4b0;
+       mem[1161] = 34'h1cae2e511;
+       mem[1162] = 34'h1cb9ee571;
+       mem[1163] = 34'h1cc5ae5cf;
+       mem[1164] = 34'h1cd12e62d;
+       mem[1165] = 34'h1cdc8e689;
+       mem[1166] = 34'h1ce7ce6e4;
+       mem[1167] = 34'h1cf2ee73e;
+       mem[1168] = 34'h1cfdee797;
+       mem[1169] = 34'h1d08ce7ef;
+       mem[1170] = 34'h1d136e846;
+       mem[1171] = 34'h1d1e0e89b;
+       mem[1172] = 34'h1d286e8f0;
+       mem[1173] = 34'h1d32ae943;
+       mem[1174] = 34'h1d3cee995;
+       mem[1175] = 34'h1d46ee9e7;
+       mem[1176] = 34'h1d50cea37;
+       mem[1177] = 34'h1d5a8ea86;
+       mem[1178] = 34'h1d644ead4;
+       mem[1179] = 34'h1d6dceb22;
+       mem[1180] = 34'h1d772eb6e;
+       mem[1181] = 34'h1d806ebb9;
+       mem[1182] = 34'h1d898ec03;
+       mem[1183] = 34'h1d92aec4c;
+       mem[1184] = 34'h1d9b8ec95;
+       mem[1185] = 34'h1da44ecdc;
+       mem[1186] = 34'h1dad0ed22;
+       mem[1187] = 34'h1db58ed68;
+       mem[1188] = 34'h1dbe0edac;
+       mem[1189] = 34'h1dc66edf0;
+       mem[1190] = 34'h1dce8ee33;
+       mem[1191] = 34'h1dd6aee74;
+       mem[1192] = 34'h1ddeaeeb5;
+       mem[1193] = 34'h1de6aeef5;
+       mem[1194] = 34'h1dee6ef35;
+       mem[1195] = 34'h1df60ef73;
+       mem[1196] = 34'h1dfdaefb0;
+       mem[1197] = 34'h1e052efed;
+       mem[1198] = 34'h1e0c8f029;
+       mem[1199] = 34'h1e13cf064;
+       mem[1200] = 34'h1e1b0f09e;
+       mem[1201] = 34'h1e220f0d8;
+       mem[1202] = 34'h1e290f110;
+       mem[1203] = 34'h1e2fef148;
+       mem[1204] = 34'h1e36cf17f;
+       mem[1205] = 34'h1e3d6f1b6;
+       mem[1206] = 34'h1e440f1eb;
+       mem[1207] = 34'h1e4a8f220;
+       mem[1208] = 34'h1e510f254;
+       mem[1209] = 34'h1e574f288;
+       mem[1210] = 34'h1e5d8f2ba;
+       mem[1211] = 34'h1e63cf2ec;
+       mem[1212] = 34'h1e69cf31e;
+       mem[1213] = 34'h1e6fcf34e;
+       mem[1214] = 34'h1e75af37e;
+       mem[1215] = 34'h1e7b8f3ad;
+       mem[1216] = 34'h1e814f3dc;
+       mem[1217] = 34'h1e86ef40a;
+       mem[1218] = 34'h1e8c8f437;
+       mem[1219] = 34'h1e920f464;
+       mem[1220] = 34'h1e976f490;
+       mem[1221] = 34'h1e9ccf4bb;
+       mem[1222] = 34'h1ea20f4e6;
+       mem[1223] = 34'h1ea74f510;
+       mem[1224] = 34'h1eac6f53a;
+       mem[1225] = 34'h1eb16f563;
+       mem[1226] = 34'h1eb66f58b;
+       mem[1227] = 34'h1ebb4f5b3;
+       mem[1228] = 34'h1ec02f5da;
+       mem[1229] = 34'h1ec4ef601;
+       mem[1230] = 34'h1ec9af627;
+       mem[1231] = 34'h1ece4f64d;
+       mem[1232] = 34'h1ed2cf672;
+       mem[1233] = 34'h1ed74f696;
+       mem[1234] = 34'h1edbcf6ba;
+       mem[1235] = 34'h1ee02f6de;
+       mem[1236] = 34'h1ee46f701;
+       mem[1237] = 34'h1ee8af723;
+       mem[1238] = 34'h1eecef745;
+       mem[1239] = 34'h1ef10f767;
+       mem[1240] = 34'h1ef50f788;
+       mem[1241] = 34'h1ef90f7a8;
+       mem[1242] = 34'h1efd0f7c8;
+       mem[1243] = 34'h1f00ef7e8;
+       mem[1244] = 34'h1f04cf807;
+       mem[1245] = 34'h1f088f826;
+       mem[1246] = 34'h1f0c4f844;
+       mem[1247] = 34'h1f0fef862;
+       mem[1248] = 34'h1f138f87f;
+       mem[1249] = 34'h1f170f89c;
+       mem[1250] = 34'h1f1a8f8b8;
+       mem[1251] = 34'h1f1e0f8d4;
+       mem[1252] = 34'h1f216f8f0;
+       mem[1253] = 34'h1f24cf90b;
+       mem[1254] = 34'h1f282f926;
+       mem[1255] = 34'h1f2b6f941;
+       mem[1256] = 34'h1f2eaf95b;
+       mem[1257] = 34'h1f31cf975;
+       mem[1258] = 34'h1f34ef98e;
+       mem[1259] = 34'h1f37ef9a7;
+       mem[1260] = 34'h1f3b0f9bf;
+       mem[1261] = 34'h1f3def9d8;
+       mem[1262] = 34'h1f40ef9ef;
+       mem[1263] = 34'h1f43cfa07;
+       mem[1264] = 34'h1f46afa1e;
+       mem[1265] = 34'h1f496fa35;
+       mem[1266] = 34'h1f4c4fa4b;
+       mem[1267] = 34'h1f4eefa62;
+       mem[1268] = 34'h1f51afa77;
+       mem[1269] = 34'h1f544fa8d;
+       mem[1270] = 34'h1f56efaa2;
+       mem[1271] = 34'h1f596fab7;
+       mem[1272] = 34'h1f5c0facb;
+       mem[1273] = 34'h1f5e8fae0;
+       mem[1274] = 34'h1f60efaf4;
+       mem[1275] = 34'h1f636fb07;
+       mem[1276] = 34'h1f65cfb1b;
+       mem[1277] = 34'h1f682fb2e;
+       mem[1278] = 34'h1f6a6fb41;
+       mem[1279] = 34'h1f6cafb53;
+       mem[1280] = 34'h1f6eefb65;
+       mem[1281] = 34'h1f712fb77;
+       mem[1282] = 34'h1f734fb89;
+       mem[1283] = 34'h1f756fb9a;
+       mem[1284] = 34'h1f778fbab;
+       mem[1285] = 34'h1f79afbbc;
+       mem[1286] = 34'h1f7bafbcd;
+       mem[1287] = 34'h1f7dcfbdd;
+       mem[1288] = 34'h1f7fafbee;
+       mem[1289] = 34'h1f81afbfd;
+       mem[1290] = 34'h1f83afc0d;
+       mem[1291] = 34'h1f858fc1d;
+       mem[1292] = 34'h1f876fc2c;
+       mem[1293] = 34'h1f892fc3b;
+       mem[1294] = 34'h1f8b0fc49;
+       mem[1295] = 34'h1f8ccfc58;
+       mem[1296] = 34'h1f8e8fc66;
+       mem[1297] = 34'h1f904fc74;
+       mem[1298] = 34'h1f920fc82;
+       mem[1299] = 34'h1f93afc90;
+       mem[1300] = 34'h1f956fc9d;
+       mem[1301] = 34'h1f970fcab;
+       mem[1302] = 34'h1f98afcb8;
+       mem[1303] = 34'h1f9a2fcc5;
+       mem[1304] = 34'h1f9bcfcd1;
+       mem[1305] = 34'h1f9d4fcde;
+       mem[1306] = 34'h1f9ecfcea;
+       mem[1307] = 34'h1fa04fcf6;
+       mem[1308] = 34'h1fa1cfd02;
+       mem[1309] = 34'h1fa32fd0e;
+       mem[1310] = 34'h1fa4afd19;
+       mem[1311] = 34'h1fa60fd25;
+       mem[1312] = 34'h1fa76fd30;
+       mem[1313] = 34'h1fa8cfd3b;
+       mem[1314] = 34'h1faa2fd46;
+       mem[1315] = 34'h1fab6fd51;
+       mem[1316] = 34'h1faccfd5b;
+       mem[1317] = 34'h1fae0fd66;
+       mem[1318] = 34'h1faf4fd70;
+       mem[1319] = 34'h1fb08fd7a;
+       mem[1320] = 34'h1fb1cfd84;
+       mem[1321] = 34'h1fb2efd8e;
+       mem[1322] = 34'h1fb42fd97;
+       mem[1323] = 34'h1fb54fda1;
+       mem[1324] = 34'h1fb66fdaa;
+       mem[1325] = 34'h1fb78fdb3;
+       mem[1326] = 34'h1fb8afdbc;
+       mem[1327] = 34'h1fb9cfdc5;
+       mem[1328] = 34'h1fbaefdce;
+       mem[1329] = 34'h1fbbefdd7;
+       mem[1330] = 34'h1fbcefddf;
+       mem[1331] = 34'h1fbe0fde7;
+       mem[1332] = 34'h1fbf0fdf0;
+       mem[1333] = 34'h1fc00fdf8;
+       mem[1334] = 34'h1fc10fe00;
+       mem[1335] = 34'h1fc1efe08;
+       mem[1336] = 34'h1fc2efe0f;
+       mem[1337] = 34'h1fc3efe17;
+       mem[1338] = 34'h1fc4cfe1f;
+       mem[1339] = 34'h1fc5afe26;
+       mem[1340] = 34'h1fc68fe2d;
+       mem[1341] = 34'h1fc78fe34;
+       mem[1342] = 34'h1fc86fe3c;
+       mem[1343] = 34'h1fc92fe43;
+       mem[1344] = 34'h1fca0fe49;
+       mem[1345] = 34'h1fcaefe50;
+       mem[1346] = 34'h1fcbafe57;
+       mem[1347] = 34'h1fcc8fe5d;
+       mem[1348] = 34'h1fcd4fe64;
+       mem[1349] = 34'h1fce0fe6a;
+       mem[1350] = 34'h1fceefe70;
+       mem[1351] = 34'h1fcfafe77;
+       mem[1352] = 34'h1fd06fe7d;
+       mem[1353] = 34'h1fd10fe83;
+       mem[1354] = 34'h1fd1cfe88;
+       mem[1355] = 34'h1fd28fe8e;
+       mem[1356] = 34'h1fd34fe94;
+       mem[1357] = 34'h1fd3efe9a;
+       mem[1358] = 34'h1fd4afe9f;
+       mem[1359] = 34'h1fd54fea5;
+       mem[1360] = 34'h1fd5efeaa;
+       mem[1361] = 34'h1fd68feaf;
+       mem[1362] = 34'h1fd72feb4;
+       mem[1363] = 34'h1fd7efeb9;
+       mem[1364] = 34'h1fd86febf;
+       mem[1365] = 34'h1fd90fec3;
+       mem[1366] = 34'h1fd9afec8;
+       mem[1367] = 34'h1fda4fecd;
+       mem[1368] = 34'h1fdaefed2;
+       mem[1369] = 34'h1fdb6fed7;
+       mem[1370] = 34'h1fdc0fedb;
+       mem[1371] = 34'h1fdc8fee0;
+       mem[1372] = 34'h1fdd2fee4;
+       mem[1373] = 34'h1fddafee9;
+       mem[1374] = 34'h1fde2feed;
+       mem[1375] = 34'h1fdeafef1;
+       mem[1376] = 34'h1fdf2fef5;
+       mem[1377] = 34'h1fdfafef9;
+       mem[1378] = 34'h1fe02fefd;
+       mem[1379] = 34'h1fe0aff01;
+       mem[1380] = 34'h1fe12ff05;
+       mem[1381] = 34'h1fe1aff09;
+       mem[1382] = 34'h1fe22ff0d;
+       mem[1383] = 34'h1fe28ff11;
+       mem[1384] = 34'h1fe30ff14;
+       mem[1385] = 34'h1fe38ff18;
+       mem[1386] = 34'h1fe3eff1c;
+       mem[1387] = 34'h1fe46ff1f;
+       mem[1388] = 34'h1fe4cff23;
+       mem[1389] = 34'h1fe52ff26;
+       mem[1390] = 34'h1fe5aff29;
+       mem[1391] = 34'h1fe60ff2d;
+       mem[1392] = 34'h1fe66ff30;
+       mem[1393] = 34'h1fe6cff33;
+       mem[1394] = 34'h1fe74ff36;
+       mem[1395] = 34'h1fe7aff3a;
+       mem[1396] = 34'h1fe80ff3d;
+       mem[1397] = 34'h1fe86ff40;
+       mem[1398] = 34'h1fe8cff43;
+       mem[1399] = 34'h1fe90ff46;
+       mem[1400] = 34'h1fe96ff48;
+       mem[1401] = 34'h1fe9cff4b;
+       mem[1402] = 34'h1fea2ff4e;
+       mem[1403] = 34'h1fea8ff51;
+       mem[1404] = 34'h1feacff54;
+       mem[1405] = 34'h1feb2ff56;
+       mem[1406] = 34'h1feb6ff59;
+       mem[1407] = 34'h1febcff5b;
+       mem[1408] = 34'h1fec0ff5e;
+       mem[1409] = 34'h1fec6ff60;
+       mem[1410] = 34'h1fecaff63;
+       mem[1411] = 34'h1fed0ff65;
+       mem[1412] = 34'h1fed4ff68;
+       mem[1413] = 34'h1fed8ff6a;
+       mem[1414] = 34'h1fedeff6c;
+       mem[1415] = 34'h1fee2ff6f;
+       mem[1416] = 34'h1fee6ff71;
+       mem[1417] = 34'h1feeaff73;
+       mem[1418] = 34'h1feeeff75;
+       mem[1419] = 34'h1fef4ff77;
+       mem[1420] = 34'h1fef8ff7a;
+       mem[1421] = 34'h1fefcff7c;
+       mem[1422] = 34'h1ff00ff7e;
+       mem[1423] = 34'h1ff04ff80;
+       mem[1424] = 34'h1ff08ff82;
+       mem[1425] = 34'h1ff0cff84;
+       mem[1426] = 34'h1ff10ff86;
+       mem[1427] = 34'h1ff12ff88;
+       mem[1428] = 34'h1ff16ff89;
+       mem[1429] = 34'h1ff1aff8b;
+       mem[1430] = 34'h1ff1eff8d;
+       mem[1431] = 34'h1ff22ff8f;
+       mem[1432] = 34'h1ff24ff91;
+       mem[1433] = 34'h1ff28ff92;
+       mem[1434] = 34'h1ff2cff94;
+       mem[1435] = 34'h1ff2eff96;
+       mem[1436] = 34'h1ff32ff97;
+       mem[1437] = 34'h1ff36ff99;
+       mem[1438] = 34'h1ff38ff9b;
+       mem[1439] = 34'h1ff3cff9c;
+       mem[1440] = 34'h1ff3eff9e;
+       mem[1441] = 34'h1ff42ff9f;
+       mem[1442] = 34'h1ff44ffa1;
+       mem[1443] = 34'h1ff48ffa2;
+       mem[1444] = 34'h1ff4affa4;
+       mem[1445] = 34'h1ff4cffa5;
+       mem[1446] = 34'h1ff50ffa6;
+       mem[1447] = 34'h1ff52ffa8;
+       mem[1448] = 34'h1ff56ffa9;
+       mem[1449] = 34'h1ff58ffab;
+       mem[1450] = 34'h1ff5affac;
+       mem[1451] = 34'h1ff5cffad;
+       mem[1452] = 34'h1ff60ffae;
+       mem[1453] = 34'h1ff62ffb0;
+       mem[1454] = 34'h1ff64ffb1;
+       mem[1455] = 34'h1ff66ffb2;
+       mem[1456] = 34'h1ff6affb3;
+       mem[1457] = 34'h1ff6cffb5;
+       mem[1458] = 34'h1ff6effb6;
+       mem[1459] = 34'h1ff70ffb7;
+       mem[1460] = 34'h1ff72ffb8;
+       mem[1461] = 34'h1ff74ffb9;
+       mem[1462] = 34'h1ff76ffba;
+       mem[1463] = 34'h1ff78ffbb;
+       mem[1464] = 34'h1ff7affbc;
+       mem[1465] = 34'h1ff7cffbd;
+       mem[1466] = 34'h1ff7effbe;
+       mem[1467] = 34'h1ff80ffbf;
+       mem[1468] = 34'h1ff82ffc0;
+       mem[1469] = 34'h1ff84ffc1;
+       mem[1470] = 34'h1ff86ffc2;
+       mem[1471] = 34'h1ff88ffc3;
+       mem[1472] = 34'h1ff8affc4;
+       mem[1473] = 34'h1ff8cffc5;
+       mem[1474] = 34'h1ff8effc6;
+       mem[1475] = 34'h1ff90ffc7;
+       mem[1476] = 34'h1ff92ffc8;
+       mem[1477] = 34'h1ff94ffc9;
+       mem[1478] = 34'h1ff94ffca;
+       mem[1479] = 34'h1ff96ffca;
+       mem[1480] = 34'h1ff98ffcb;
+       mem[1481] = 34'h1ff9affcc;
+       mem[1482] = 34'h1ff9cffcd;
+       mem[1483] = 34'h1ff9cffce;
+       mem[1484] = 34'h1ff9effce;
+       mem[1485] = 34'h1ffa0ffcf;
+       mem[1486] = 34'h1ffa2ffd0;
+       mem[1487] = 34'h1ffa2ffd1;
+       mem[1488] = 34'h1ffa4ffd1;
+       mem[1489] = 34'h1ffa6ffd2;
+       mem[1490] = 34'h1ffa8ffd3;
+       mem[1491] = 34'h1ffa8ffd4;
+       mem[1492] = 34'h1ffaaffd4;
+       mem[1493] = 34'h1ffacffd5;
+       mem[1494] = 34'h1ffacffd6;
+       mem[1495] = 34'h1ffaeffd6;
+       mem[1496] = 34'h1ffb0ffd7;
+       mem[1497] = 34'h1ffb0ffd8;
+       mem[1498] = 34'h1ffb2ffd8;
+       mem[1499] = 34'h1ffb2ffd9;
+       mem[1500] = 34'h1ffb4ffd9;
+       mem[1501] = 34'h1ffb6ffda;
+       mem[1502] = 34'h1ffb6ffdb;
+       mem[1503] = 34'h1ffb8ffdb;
+       mem[1504] = 34'h1ffb8ffdc;
+       mem[1505] = 34'h1ffbaffdc;
+       mem[1506] = 34'h1ffbaffdd;
+       mem[1507] = 34'h1ffbcffdd;
+       mem[1508] = 34'h1ffbcffde;
+       mem[1509] = 34'h1ffbeffde;
+       mem[1510] = 34'h1ffc0ffdf;
+       mem[1511] = 34'h1ffc0ffe0;
+       mem[1512] = 34'h1ffc2ffe0;
+       mem[1513] = 34'h1ffc2ffe1;
+       mem[1514] = 34'h1ffc2ffe1;
+       mem[1515] = 34'h1ffc4ffe1;
+       mem[1516] = 34'h1ffc4ffe2;
+       mem[1517] = 34'h1ffc6ffe2;
+       mem[1518] = 34'h1ffc6ffe3;
+       mem[1519] = 34'h1ffc8ffe3;
+       mem[1520] = 34'h1ffc8ffe4;
+       mem[1521] = 34'h1ffcaffe4;
+       mem[1522] = 34'h1ffcaffe5;
+       mem[1523] = 34'h1ffcaffe5;
+       mem[1524] = 34'h1ffccffe5;
+       mem[1525] = 34'h1ffccffe6;
+       mem[1526] = 34'h1ffceffe6;
+       mem[1527] = 34'h1ffceffe7;
+       mem[1528] = 34'h1ffceffe7;
+       mem[1529] = 34'h1ffd0ffe7;
+       mem[1530] = 34'h1ffd0ffe8;
+       mem[1531] = 34'h1ffd2ffe8;
+       mem[1532] = 34'h1ffd2ffe9;
+       mem[1533] = 34'h1ffd2ffe9;
+       mem[1534] = 34'h1ffd4ffe9;
+       mem[1535] = 34'h1ffd4ffea;
+       mem[1536] = 34'h1ffd4ffea;
+       mem[1537] = 34'h1ffd6ffea;
+       mem[1538] = 34'h1ffd6ffeb;
+       mem[1539] = 34'h1ffd6ffeb;
+       mem[1540] = 34'h1ffd8ffeb;
+       mem[1541] = 34'h1ffd8ffec;
+       mem[1542] = 34'h1ffd8ffec;
+       mem[1543] = 34'h1ffdaffec;
+       mem[1544] = 34'h1ffdaffed;
+       mem[1545] = 34'h1ffdaffed;
+       mem[1546] = 34'h1ffdaffed;
+       mem[1547] = 34'h1ffdcffed;
+       mem[1548] = 34'h1ffdcffee;
+       mem[1549] = 34'h1ffdcffee;
+       mem[1550] = 34'h1ffdeffee;
+       mem[1551] = 34'h1ffdeffef;
+       mem[1552] = 34'h1ffdeffef;
+       mem[1553] = 34'h1ffdeffef;
+       mem[1554] = 34'h1ffe0ffef;
+       mem[1555] = 34'h1ffe0fff0;
+       mem[1556] = 34'h1ffe0fff0;
+       mem[1557] = 34'h1ffe0fff0;
+       mem[1558] = 34'h1ffe2fff0;
+       mem[1559] = 34'h1ffe2fff1;
+       mem[1560] = 34'h1ffe2fff1;
+       mem[1561] = 34'h1ffe2fff1;
+       mem[1562] = 34'h1ffe4fff1;
+       mem[1563] = 34'h1ffe4fff2;
+       mem[1564] = 34'h1ffe4fff2;
+       mem[1565] = 34'h1ffe4fff2;
+       mem[1566] = 34'h1ffe4fff2;
+       mem[1567] = 34'h1ffe6fff2;
+       mem[1568] = 34'h1ffe6fff3;
+       mem[1569] = 34'h1ffe6fff3;
+       mem[1570] = 34'h1ffe6fff3;
+       mem[1571] = 34'h1ffe6fff3;
+       mem[1572] = 34'h1ffe8fff3;
+       mem[1573] = 34'h1ffe8fff4;
+       mem[1574] = 34'h1ffe8fff4;
+       mem[1575] = 34'h1ffe8fff4;
+       mem[1576] = 34'h1ffe8fff4;
+       mem[1577] = 34'h1ffeafff4;
+       mem[1578] = 34'h1ffeafff5;
+       mem[1579] = 34'h1ffeafff5;
+       mem[1580] = 34'h1ffeafff5;
+       mem[1581] = 34'h1ffeafff5;
+       mem[1582] = 34'h1ffeafff5;
+       mem[1583] = 34'h1ffecfff5;
+       mem[1584] = 34'h1ffecfff6;
+       mem[1585] = 34'h1ffecfff6;
+       mem[1586] = 34'h1ffecfff6;
+       mem[1587] = 34'h1ffecfff6;
+       mem[1588] = 34'h1ffecfff6;
+       mem[1589] = 34'h1ffeefff6;
+       mem[1590] = 34'h1ffeefff7;
+       mem[1591] = 34'h1ffeefff7;
+       mem[1592] = 34'h1ffeefff7;
+       mem[1593] = 34'h1ffeefff7;
+       mem[1594] = 34'h1ffeefff7;
+       mem[1595] = 34'h1ffeefff7;
+       mem[1596] = 34'h1fff0fff7;
+       mem[1597] = 34'h1fff0fff8;
+       mem[1598] = 34'h1fff0fff8;
+       mem[1599] = 34'h1fff0fff8;
+       mem[1600] = 34'h1fff0fff8;
+       mem[1601] = 34'h1fff0fff8;
+       mem[1602] = 34'h1fff0fff8;
+       mem[1603] = 34'h1fff0fff8;
+       mem[1604] = 34'h1fff2fff8;
+       mem[1605] = 34'h1fff2fff9;
+       mem[1606] = 34'h1fff2fff9;
+       mem[1607] = 34'h1fff2fff9;
+       mem[1608] = 34'h1fff2fff9;
+       mem[1609] = 34'h1fff2fff9;
+       mem[1610] = 34'h1fff2fff9;
+       mem[1611] = 34'h1fff2fff9;
+       mem[1612] = 34'h1fff2fff9;
+       mem[1613] = 34'h1fff4fff9;
+       mem[1614] = 34'h1fff4fffa;
+       mem[1615] = 34'h1fff4fffa;
+       mem[1616] = 34'h1fff4fffa;
+       mem[1617] = 34'h1fff4fffa;
+       mem[1618] = 34'h1fff4fffa;
+       mem[1619] = 34'h1fff4fffa;
+       mem[1620] = 34'h1fff4fffa;
+       mem[1621] = 34'h1fff4fffa;
+       mem[1622] = 34'h1fff4fffa;
+       mem[1623] = 34'h1fff4fffa;
+       mem[1624] = 34'h1fff6fffa;
+       mem[1625] = 34'h1fff6fffb;
+       mem[1626] = 34'h1fff6fffb;
+       mem[1627] = 34'h1fff6fffb;
+       mem[1628] = 34'h1fff6fffb;
+       mem[1629] = 34'h1fff6fffb;
+       mem[1630] = 34'h1fff6fffb;
+       mem[1631] = 34'h1fff6fffb;
+       mem[1632] = 34'h1fff6fffb;
+       mem[1633] = 34'h1fff6fffb;
+       mem[1634] = 34'h1fff6fffb;
+       mem[1635] = 34'h1fff6fffb;
+       mem[1636] = 34'h1fff6fffb;
+       mem[1637] = 34'h1fff8fffb;
+       mem[1638] = 34'h1fff8fffc;
+       mem[1639] = 34'h1fff8fffc;
+       mem[1640] = 34'h1fff8fffc;
+       mem[1641] = 34'h1fff8fffc;
+       mem[1642] = 34'h1fff8fffc;
+       mem[1643] = 34'h1fff8fffc;
+       mem[1644] = 34'h1fff8fffc;
+       mem[1645] = 34'h1fff8fffc;
+       mem[1646] = 34'h1fff8fffc;
+       mem[1647] = 34'h1fff8fffc;
+       mem[1648] = 34'h1fff8fffc;
+       mem[1649] = 34'h1fff8fffc;
+       mem[1650] = 34'h1fff8fffc;
+       mem[1651] = 34'h1fff8fffc;
+       mem[1652] = 34'h1fff8fffc;
+       mem[1653] = 34'h1fffafffc;
+       mem[1654] = 34'h1fffafffd;
+       mem[1655] = 34'h1fffafffd;
+       mem[1656] = 34'h1fffafffd;
+       mem[1657] = 34'h1fffafffd;
+       mem[1658] = 34'h1fffafffd;
+       mem[1659] = 34'h1fffafffd;
+       mem[1660] = 34'h1fffafffd;
+       mem[1661] = 34'h1fffafffd;
+       mem[1662] = 34'h1fffafffd;
+       mem[1663] = 34'h1fffafffd;
+       mem[1664] = 34'h1fffafffd;
+       mem[1665] = 34'h1fffafffd;
+       mem[1666] = 34'h1fffafffd;
+       mem[1667] = 34'h1fffafffd;
+       mem[1668] = 34'h1fffafffd;
+       mem[1669] = 34'h1fffafffd;
+       mem[1670] = 34'h1fffafffd;
+       mem[1671] = 34'h1fffafffd;
+       mem[1672] = 34'h1fffafffd;
+       mem[1673] = 34'h1fffafffd;
+       mem[1674] = 34'h1fffafffd;
+       mem[1675] = 34'h1fffcfffd;
+       mem[1676] = 34'h1fffcfffe;
+       mem[1677] = 34'h1fffcfffe;
+       mem[1678] = 34'h1fffcfffe;
+       mem[1679] = 34'h1fffcfffe;
+       mem[1680] = 34'h1fffcfffe;
+       mem[1681] = 34'h1fffcfffe;
+       mem[1682] = 34'h1fffcfffe;
+       mem[1683] = 34'h1fffcfffe;
+       mem[1684] = 34'h1fffcfffe;
+       mem[1685] = 34'h1fffcfffe;
+       mem[1686] = 34'h1fffcfffe;
+       mem[1687] = 34'h1fffcfffe;
+       mem[1688] = 34'h1fffcfffe;
+       mem[1689] = 34'h1fffcfffe;
+       mem[1690] = 34'h1fffcfffe;
+       mem[1691] = 34'h1fffcfffe;
+       mem[1692] = 34'h1fffcfffe;
+       mem[1693] = 34'h1fffcfffe;
+       mem[1694] = 34'h1fffcfffe;
+       mem[1695] = 34'h1fffcfffe;
+       mem[1696] = 34'h1fffcfffe;
+       mem[1697] = 34'h1fffcfffe;
+       mem[1698] = 34'h1fffcfffe;
+       mem[1699] = 34'h1fffcfffe;
+       mem[1700] = 34'h1fffcfffe;
+       mem[1701] = 34'h1fffcfffe;
+       mem[1702] = 34'h1fffcfffe;
+       mem[1703] = 34'h1fffcfffe;
+       mem[1704] = 34'h1fffcfffe;
+       mem[1705] = 34'h1fffcfffe;
+       mem[1706] = 34'h1fffcfffe;
+       mem[1707] = 34'h1fffefffe;
+       mem[1708] = 34'h1fffeffff;
+       mem[1709] = 34'h1fffeffff;
+       mem[1710] = 34'h1fffeffff;
+       mem[1711] = 34'h1fffeffff;
+       mem[1712] = 34'h1fffeffff;
+       mem[1713] = 34'h1fffeffff;
+       mem[1714] = 34'h1fffeffff;
+       mem[1715] = 34'h1fffeffff;
+       mem[1716] = 34'h1fffeffff;
+       mem[1717] = 34'h1fffeffff;
+       mem[1718] = 34'h1fffeffff;
+       mem[1719] = 34'h1fffeffff;
+       mem[1720] = 34'h1fffeffff;
+       mem[1721] = 34'h1fffeffff;
+       mem[1722] = 34'h1fffeffff;
+       mem[1723] = 34'h1fffeffff;
+       mem[1724] = 34'h1fffeffff;
+       mem[1725] = 34'h1fffeffff;
+       mem[1726] = 34'h1fffeffff;
+       mem[1727] = 34'h1fffeffff;
+       mem[1728] = 34'h1fffeffff;
+       mem[1729] = 34'h1fffeffff;
+       mem[1730] = 34'h1fffeffff;
+       mem[1731] = 34'h1fffeffff;
+       mem[1732] = 34'h1fffeffff;
+       mem[1733] = 34'h1fffeffff;
+       mem[1734] = 34'h1fffeffff;
+       mem[1735] = 34'h1fffeffff;
+       mem[1736] = 34'h1fffeffff;
+       mem[1737] = 34'h1fffeffff;
+       mem[1738] = 34'h1fffeffff;
+       mem[1739] = 34'h1fffeffff;
+       mem[1740] = 34'h1fffeffff;
+       mem[1741] = 34'h1fffeffff;
+       mem[1742] = 34'h1fffeffff;
+       mem[1743] = 34'h1fffeffff;
+       mem[1744] = 34'h1fffeffff;
+       mem[1745] = 34'h1fffeffff;
+       mem[1746] = 34'h1fffeffff;
+       mem[1747] = 34'h1fffeffff;
+       mem[1748] = 34'h1fffeffff;
+       mem[1749] = 34'h1fffeffff;
+       mem[1750] = 34'h1fffeffff;
+       mem[1751] = 34'h1fffeffff;
+       mem[1752] = 34'h1fffeffff;
+       mem[1753] = 34'h1fffeffff;
+       mem[1754] = 34'h1fffeffff;
+       mem[1755] = 34'h1fffeffff;
+       mem[1756] = 34'h1fffeffff;
+       mem[1757] = 34'h1fffeffff;
+       mem[1758] = 34'h1fffeffff;
+       mem[1759] = 34'h1fffeffff;
+       mem[1760] = 34'h1fffeffff;
+       mem[1761] = 34'h1fffeffff;
+       mem[1762] = 34'h1fffeffff;
+       mem[1763] = 34'h1fffeffff;
+       mem[1764] = 34'h1fffeffff;
+       mem[1765] = 34'h1fffeffff;
+       mem[1766] = 34'h1fffeffff;
+       mem[1767] = 34'h1fffeffff;
+       mem[1768] = 34'h1fffeffff;
+       mem[1769] = 34'h1fffeffff;
+       mem[1770] = 34'h1fffeffff;
+       mem[1771] = 34'h1fffeffff;
+       mem[1772] = 34'h1fffeffff;
+       mem[1773] = 34'h1fffeffff;
+       mem[1774] = 34'h1fffeffff;
+       mem[1775] = 34'h1fffeffff;
+       mem[1776] = 34'h1fffeffff;
+       mem[1777] = 34'h1fffeffff;
+       mem[1778] = 34'h20000ffff;
+       mem[1779] = 34'h200010000;
+       mem[1780] = 34'h200010000;
+       mem[1781] = 34'h200010000;
+       mem[1782] = 34'h200010000;
+       mem[1783] = 34'h200010000;
+       mem[1784] = 34'h200010000;
+       mem[1785] = 34'h200010000;
+       mem[1786] = 34'h200010000;
+       mem[1787] = 34'h200010000;
+       mem[1788] = 34'h200010000;
+       mem[1789] = 34'h200010000;
+       mem[1790] = 34'h200010000;
+       mem[1791] = 34'h200010000;
+       mem[1792] = 34'h200010000;
+       mem[1793] = 34'h200010000;
+       mem[1794] = 34'h200010000;
+       mem[1795] = 34'h200010000;
+       mem[1796] = 34'h200010000;
+       mem[1797] = 34'h200010000;
+       mem[1798] = 34'h200010000;
+       mem[1799] = 34'h200010000;
+       mem[1800] = 34'h200010000;
+       mem[1801] = 34'h200010000;
+       mem[1802] = 34'h200010000;
+       mem[1803] = 34'h200010000;
+       mem[1804] = 34'h200010000;
+       mem[1805] = 34'h200010000;
+       mem[1806] = 34'h200010000;
+       mem[1807] = 34'h200010000;
+       mem[1808] = 34'h200010000;
+       mem[1809] = 34'h200010000;
+       mem[1810] = 34'h200010000;
+       mem[1811] = 34'h200010000;
+       mem[1812] = 34'h200010000;
+       mem[1813] = 34'h200010000;
+       mem[1814] = 34'h200010000;
+       mem[1815] = 34'h200010000;
+       mem[1816] = 34'h200010000;
+       mem[1817] = 34'h200010000;
+       mem[1818] = 34'h200010000;
+       mem[1819] = 34'h200010000;
+       mem[1820] = 34'h200010000;
+       mem[1821] = 34'h200010000;
+       mem[1822] = 34'h200010000;
+       mem[1823] = 34'h200010000;
+       mem[1824] = 34'h200010000;
+       mem[1825] = 34'h200010000;
+       mem[1826] = 34'h200010000;
+       mem[1827] = 34'h200010000;
+       mem[1828] = 34'h200010000;
+       mem[1829] = 34'h200010000;
+       mem[1830] = 34'h200010000;
+       mem[1831] = 34'h200010000;
+       mem[1832] = 34'h200010000;
+       mem[1833] = 34'h200010000;
+       mem[1834] = 34'h200010000;
+       mem[1835] = 34'h200010000;
+       mem[1836] = 34'h200010000;
+       mem[1837] = 34'h200010000;
+       mem[1838] = 34'h200010000;
+       mem[1839] = 34'h200010000;
+       mem[1840] = 34'h200010000;
+       mem[1841] = 34'h200010000;
+       mem[1842] = 34'h200010000;
+       mem[1843] = 34'h200010000;
+       mem[1844] = 34'h200010000;
+       mem[1845] = 34'h200010000;
+       mem[1846] = 34'h200010000;
+       mem[1847] = 34'h200010000;
+       mem[1848] = 34'h200010000;
+       mem[1849] = 34'h200010000;
+       mem[1850] = 34'h200010000;
+       mem[1851] = 34'h200010000;
+       mem[1852] = 34'h200010000;
+       mem[1853] = 34'h200010000;
+       mem[1854] = 34'h200010000;
+       mem[1855] = 34'h200010000;
+       mem[1856] = 34'h200010000;
+       mem[1857] = 34'h200010000;
+       mem[1858] = 34'h200010000;
+       mem[1859] = 34'h200010000;
+       mem[1860] = 34'h200010000;
+       mem[1861] = 34'h200010000;
+       mem[1862] = 34'h200010000;
+       mem[1863] = 34'h200010000;
+       mem[1864] = 34'h200010000;
+       mem[1865] = 34'h200010000;
+       mem[1866] = 34'h200010000;
+       mem[1867] = 34'h200010000;
+       mem[1868] = 34'h200010000;
+       mem[1869] = 34'h200010000;
+       mem[1870] = 34'h200010000;
+       mem[1871] = 34'h200010000;
+       mem[1872] = 34'h200010000;
+       mem[1873] = 34'h200010000;
+       mem[1874] = 34'h200010000;
+       mem[1875] = 34'h200010000;
+       mem[1876] = 34'h200010000;
+       mem[1877] = 34'h200010000;
+       mem[1878] = 34'h200010000;
+       mem[1879] = 34'h200010000;
+       mem[1880] = 34'h200010000;
+       mem[1881] = 34'h200010000;
+       mem[1882] = 34'h200010000;
+       mem[1883] = 34'h200010000;
+       mem[1884] = 34'h200010000;
+       mem[1885] = 34'h200010000;
+       mem[1886] = 34'h200010000;
+       mem[1887] = 34'h200010000;
+       mem[1888] = 34'h200010000;
+       mem[1889] = 34'h200010000;
+       mem[1890] = 34'h200010000;
+       mem[1891] = 34'h200010000;
+       mem[1892] = 34'h200010000;
+       mem[1893] = 34'h200010000;
+       mem[1894] = 34'h200010000;
+       mem[1895] = 34'h200010000;
+       mem[1896] = 34'h200010000;
+       mem[1897] = 34'h200010000;
+       mem[1898] = 34'h200010000;
+       mem[1899] = 34'h200010000;
+       mem[1900] = 34'h200010000;
+       mem[1901] = 34'h200010000;
+       mem[1902] = 34'h200010000;
+       mem[1903] = 34'h200010000;
+       mem[1904] = 34'h200010000;
+       mem[1905] = 34'h200010000;
+       mem[1906] = 34'h200010000;
+       mem[1907] = 34'h200010000;
+       mem[1908] = 34'h200010000;
+       mem[1909] = 34'h200010000;
+       mem[1910] = 34'h200010000;
+       mem[1911] = 34'h200010000;
+       mem[1912] = 34'h200010000;
+       mem[1913] = 34'h200010000;
+       mem[1914] = 34'h200010000;
+       mem[1915] = 34'h200010000;
+       mem[1916] = 34'h200010000;
+       mem[1917] = 34'h200010000;
+       mem[1918] = 34'h200010000;
+       mem[1919] = 34'h200010000;
+       mem[1920] = 34'h200010000;
+       mem[1921] = 34'h200010000;
+       mem[1922] = 34'h200010000;
+       mem[1923] = 34'h200010000;
+       mem[1924] = 34'h200010000;
+       mem[1925] = 34'h200010000;
+       mem[1926] = 34'h200010000;
+       mem[1927] = 34'h200010000;
+       mem[1928] = 34'h200010000;
+       mem[1929] = 34'h200010000;
+       mem[1930] = 34'h200010000;
+       mem[1931] = 34'h200010000;
+       mem[1932] = 34'h200010000;
+       mem[1933] = 34'h200010000;
+       mem[1934] = 34'h200010000;
+       mem[1935] = 34'h200010000;
+       mem[1936] = 34'h200010000;
+       mem[1937] = 34'h200010000;
+       mem[1938] = 34'h200010000;
+       mem[1939] = 34'h200010000;
+       mem[1940] = 34'h200010000;
+       mem[1941] = 34'h200010000;
+       mem[1942] = 34'h200010000;
+       mem[1943] = 34'h200010000;
+       mem[1944] = 34'h200010000;
+       mem[1945] = 34'h200010000;
+       mem[1946] = 34'h200010000;
+       mem[1947] = 34'h200010000;
+       mem[1948] = 34'h200010000;
+       mem[1949] = 34'h200010000;
+       mem[1950] = 34'h200010000;
+       mem[1951] = 34'h200010000;
+       mem[1952] = 34'h200010000;
+       mem[1953] = 34'h200010000;
+       mem[1954] = 34'h200010000;
+       mem[1955] = 34'h200010000;
+       mem[1956] = 34'h200010000;
+       mem[1957] = 34'h200010000;
+       mem[1958] = 34'h200010000;
+       mem[1959] = 34'h200010000;
+       mem[1960] = 34'h200010000;
+       mem[1961] = 34'h200010000;
+       mem[1962] = 34'h200010000;
+       mem[1963] = 34'h200010000;
+       mem[1964] = 34'h200010000;
+       mem[1965] = 34'h200010000;
+       mem[1966] = 34'h200010000;
+       mem[1967] = 34'h200010000;
+       mem[1968] = 34'h200010000;
+       mem[1969] = 34'h200010000;
+       mem[1970] = 34'h200010000;
+       mem[1971] = 34'h200010000;
+       mem[1972] = 34'h200010000;
+       mem[1973] = 34'h200010000;
+       mem[1974] = 34'h200010000;
+       mem[1975] = 34'h200010000;
+       mem[1976] = 34'h200010000;
+       mem[1977] = 34'h200010000;
+       mem[1978] = 34'h200010000;
+       mem[1979] = 34'h200010000;
+       mem[1980] = 34'h200010000;
+       mem[1981] = 34'h200010000;
+       mem[1982] = 34'h200010000;
+       mem[1983] = 34'h200010000;
+       mem[1984] = 34'h200010000;
+       mem[1985] = 34'h200010000;
+       mem[1986] = 34'h200010000;
+       mem[1987] = 34'h200010000;
+       mem[1988] = 34'h200010000;
+       mem[1989] = 34'h200010000;
+       mem[1990] = 34'h200010000;
+       mem[1991] = 34'h200010000;
+       mem[1992] = 34'h200010000;
+       mem[1993] = 34'h200010000;
+       mem[1994] = 34'h200010000;
+       mem[1995] = 34'h200010000;
+       mem[1996] = 34'h200010000;
+       mem[1997] = 34'h200010000;
+       mem[1998] = 34'h200010000;
+       mem[1999] = 34'h200010000;
+       mem[2000] = 34'h200010000;
+       mem[2001] = 34'h200010000;
+       mem[2002] = 34'h200010000;
+       mem[2003] = 34'h200010000;
+       mem[2004] = 34'h200010000;
+       mem[2005] = 34'h200010000;
+       mem[2006] = 34'h200010000;
+       mem[2007] = 34'h200010000;
+       mem[2008] = 34'h200010000;
+       mem[2009] = 34'h200010000;
+       mem[2010] = 34'h200010000;
+       mem[2011] = 34'h200010000;
+       mem[2012] = 34'h200010000;
+       mem[2013] = 34'h200010000;
+       mem[2014] = 34'h200010000;
+       mem[2015] = 34'h200010000;
+       mem[2016] = 34'h200010000;
+       mem[2017] = 34'h200010000;
+       mem[2018] = 34'h200010000;
+       mem[2019] = 34'h200010000;
+       mem[2020] = 34'h200010000;
+       mem[2021] = 34'h200010000;
+       mem[2022] = 34'h200010000;
+       mem[2023] = 34'h200010000;
+       mem[2024] = 34'h200010000;
+       mem[2025] = 34'h200010000;
+       mem[2026] = 34'h200010000;
+       mem[2027] = 34'h200010000;
+       mem[2028] = 34'h200010000;
+       mem[2029] = 34'h200010000;
+       mem[2030] = 34'h200010000;
+       mem[2031] = 34'h200010000;
+       mem[2032] = 34'h200010000;
+       mem[2033] = 34'h200010000;
+       mem[2034] = 34'h200010000;
+       mem[2035] = 34'h200010000;
+       mem[2036] = 34'h200010000;
+       mem[2037] = 34'h200010000;
+       mem[2038] = 34'h200010000;
+       mem[2039] = 34'h200010000;
+       mem[2040] = 34'h200010000;
+       mem[2041] = 34'h200010000;
+       mem[2042] = 34'h200010000;
+       mem[2043] = 34'h200010000;
+       mem[2044] = 34'h200010000;
+       mem[2045] = 34'h200010000;
+       mem[2046] = 34'h200010000;
+       mem[2047] = 34'h200010000;
+    end
+    initial data = 0;
+    always @(posedge clock) begin
+       data <= (addr < 16'd2048) ? mem[addr[10:0]] : 34'd0;
+    end
+endmodule // llamahdl_qkv_projector$mv$silu_tab
+
+
+module llamahdl_qkv_projector$mv$sq_exp(d,q,clock);
+    
+    // Module arguments
+    input wire signed [7:0] d;
+    output reg signed [7:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 8'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_qkv_projector$mv$sq_exp
+
+
+module llamahdl_qkv_projector$mv$sq_first(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_qkv_projector$mv$sq_first
+
+
+module llamahdl_qkv_projector$mv$sq_last(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_qkv_projector$mv$sq_last
+
+
+module llamahdl_qkv_projector$mv$sq_mant(d,q,clock);
+    
+    // Module arguments
+    input wire  [7:0] d;
+    output reg  [7:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 8'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_qkv_projector$mv$sq_mant
+
+
+module llamahdl_qkv_projector$mv$sq_row(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_qkv_projector$mv$sq_row
+
+
+module llamahdl_qkv_projector$mv$sq_valid(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_qkv_projector$mv$sq_valid
+
+
+module llamahdl_qkv_projector$mv$src_r(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_qkv_projector$mv$src_r
+
+
+module llamahdl_qkv_projector$mv$xbase_r(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_qkv_projector$mv$xbase_r
+
+
+module llamahdl_qkv_projector$mv$xq(clock,x$0,x$1,x$2,x$3,x$4,x$5,x$6,x$7,x$8,x$9,x$10,x$11,x$12,x$13,x$14,x$15,x$16,x$17,x$18,x$19,x$20,x$21,x$22,x$23,x$24,x$25,x$26,x$27,x$28,x$29,x$30,x$31,x$32,x$33,x$34,x$35,x$36,x$37,x$38,x$39,x$40,x$41,x$42,x$43,x$44,x$45,x$46,x$47,x$48,x$49,x$50,x$51,x$52,x$53,x$54,x$55,x$56,x$57,x$58,x$59,x$60,x$61,x$62,x$63,shift,w$0,w$1,w$2,w$3,w$4,w$5,w$6,w$7,w$8,w$9,w$10,w$11,w$12,w$13,w$14,w$15,w$16,w$17,w$18,w$19,w$20,w$21,w$22,w$23,w$24,w$25,w$26,w$27,w$28,w$29,w$30,w$31,w$32,w$33,w$34,w$35,w$36,w$37,w$38,w$39,w$40,w$41,w$42,w$43,w$44,w$45,w$46,w$47,w$48,w$49,w$50,w$51,w$52,w$53,w$54,w$55,w$56,w$57,w$58,w$59,w$60,w$61,w$62,w$63,m$0,m$1,m$2,m$3,m$4,m$5,m$6,m$7,m$8,m$9,m$10,m$11,m$12,m$13,m$14,m$15,m$16,m$17,m$18,m$19,m$20,m$21,m$22,m$23,m$24,m$25,m$26,m$27,m$28,m$29,m$30,m$31,m$32,m$33,m$34,m$35,m$36,m$37,m$38,m$39,m$40,m$41,m$42,m$43,m$44,m$45,m$46,m$47,m$48,m$49,m$50,m$51,m$52,m$53,m$54,m$55,m$56,m$57,m$58,m$59,m$60,m$61,m$62,m$63,wq$0,wq$1,wq$2,wq$3,wq$4,wq$5,wq$6,wq$7,wq$8,wq$9,wq$10,wq$11,wq$12,wq$13,wq$14,wq$15,wq$16,wq$17,wq$18,wq$19,wq$20,wq$21,wq$22,wq$23,wq$24,wq$25,wq$26,wq$27,wq$28,wq$29,wq$30,wq$31,wq$32,wq$33,wq$34,wq$35,wq$36,wq$37,wq$38,wq$39,wq$40,wq$41,wq$42,wq$43,wq$44,wq$45,wq$46,wq$47,wq$48,wq$49,wq$50,wq$51,wq$52,wq$53,wq$54,wq$55,wq$56,wq$57,wq$58,wq$59,wq$60,wq$61,wq$62,wq$63);
+    
+    // Module arguments
+    input wire  clock;
+    input wire signed [31:0] x$0;
+    input wire signed [31:0] x$1;
+    input wire signed [31:0] x$2;
+    input wire signed [31:0] x$3;
+    input wire signed [31:0] x$4;
+    input wire signed [31:0] x$5;
+    input wire signed [31:0] x$6;
+    input wire signed [31:0] x$7;
+    input wire signed [31:0] x$8;
+    input wire signed [31:0] x$9;
+    input wire signed [31:0] x$10;
+    input wire signed [31:0] x$11;
+    input wire signed [31:0] x$12;
+    input wire signed [31:0] x$13;
+    input wire signed [31:0] x$14;
+    input wire signed [31:0] x$15;
+    input wire signed [31:0] x$16;
+    input wire signed [31:0] x$17;
+    input wire signed [31:0] x$18;
+    input wire signed [31:0] x$19;
+    input wire signed [31:0] x$20;
+    input wire signed [31:0] x$21;
+    input wire signed [31:0] x$22;
+    input wire signed [31:0] x$23;
+    input wire signed [31:0] x$24;
+    input wire signed [31:0] x$25;
+    input wire signed [31:0] x$26;
+    input wire signed [31:0] x$27;
+    input wire signed [31:0] x$28;
+    input wire signed [31:0] x$29;
+    input wire signed [31:0] x$30;
+    input wire signed [31:0] x$31;
+    input wire signed [31:0] x$32;
+    input wire signed [31:0] x$33;
+    input wire signed [31:0] x$34;
+    input wire signed [31:0] x$35;
+    input wire signed [31:0] x$36;
+    input wire signed [31:0] x$37;
+    input wire signed [31:0] x$38;
+    input wire signed [31:0] x$39;
+    input wire signed [31:0] x$40;
+    input wire signed [31:0] x$41;
+    input wire signed [31:0] x$42;
+    input wire signed [31:0] x$43;
+    input wire signed [31:0] x$44;
+    input wire signed [31:0] x$45;
+    input wire signed [31:0] x$46;
+    input wire signed [31:0] x$47;
+    input wire signed [31:0] x$48;
+    input wire signed [31:0] x$49;
+    input wire signed [31:0] x$50;
+    input wire signed [31:0] x$51;
+    input wire signed [31:0] x$52;
+    input wire signed [31:0] x$53;
+    input wire signed [31:0] x$54;
+    input wire signed [31:0] x$55;
+    input wire signed [31:0] x$56;
+    input wire signed [31:0] x$57;
+    input wire signed [31:0] x$58;
+    input wire signed [31:0] x$59;
+    input wire signed [31:0] x$60;
+    input wire signed [31:0] x$61;
+    input wire signed [31:0] x$62;
+    input wire signed [31:0] x$63;
+    input wire  [4:0] shift;
+    input wire signed [7:0] w$0;
+    input wire signed [7:0] w$1;
+    input wire signed [7:0] w$2;
+    input wire signed [7:0] w$3;
+    input wire signed [7:0] w$4;
+    input wire signed [7:0] w$5;
+    input wire signed [7:0] w$6;
+    input wire signed [7:0] w$7;
+    input wire signed [7:0] w$8;
+    input wire signed [7:0] w$9;
+    input wire signed [7:0] w$10;
+    input wire signed [7:0] w$11;
+    input wire signed [7:0] w$12;
+    input wire signed [7:0] w$13;
+    input wire signed [7:0] w$14;
+    input wire signed [7:0] w$15;
+    input wire signed [7:0] w$16;
+    input wire signed [7:0] w$17;
+    input wire signed [7:0] w$18;
+    input wire signed [7:0] w$19;
+    input wire signed [7:0] w$20;
+    input wire signed [7:0] w$21;
+    input wire signed [7:0] w$22;
+    input wire signed [7:0] w$23;
+    input wire signed [7:0] w$24;
+    input wire signed [7:0] w$25;
+    input wire signed [7:0] w$26;
+    input wire signed [7:0] w$27;
+    input wire signed [7:0] w$28;
+    input wire signed [7:0] w$29;
+    input wire signed [7:0] w$30;
+    input wire signed [7:0] w$31;
+    input wire signed [7:0] w$32;
+    input wire signed [7:0] w$33;
+    input wire signed [7:0] w$34;
+    input wire signed [7:0] w$35;
+    input wire signed [7:0] w$36;
+    input wire signed [7:0] w$37;
+    input wire signed [7:0] w$38;
+    input wire signed [7:0] w$39;
+    input wire signed [7:0] w$40;
+    input wire signed [7:0] w$41;
+    input wire signed [7:0] w$42;
+    input wire signed [7:0] w$43;
+    input wire signed [7:0] w$44;
+    input wire signed [7:0] w$45;
+    input wire signed [7:0] w$46;
+    input wire signed [7:0] w$47;
+    input wire signed [7:0] w$48;
+    input wire signed [7:0] w$49;
+    input wire signed [7:0] w$50;
+    input wire signed [7:0] w$51;
+    input wire signed [7:0] w$52;
+    input wire signed [7:0] w$53;
+    input wire signed [7:0] w$54;
+    input wire signed [7:0] w$55;
+    input wire signed [7:0] w$56;
+    input wire signed [7:0] w$57;
+    input wire signed [7:0] w$58;
+    input wire signed [7:0] w$59;
+    input wire signed [7:0] w$60;
+    input wire signed [7:0] w$61;
+    input wire signed [7:0] w$62;
+    input wire signed [7:0] w$63;
+    output reg signed [15:0] m$0;
+    output reg signed [15:0] m$1;
+    output reg signed [15:0] m$2;
+    output reg signed [15:0] m$3;
+    output reg signed [15:0] m$4;
+    output reg signed [15:0] m$5;
+    output reg signed [15:0] m$6;
+    output reg signed [15:0] m$7;
+    output reg signed [15:0] m$8;
+    output reg signed [15:0] m$9;
+    output reg signed [15:0] m$10;
+    output reg signed [15:0] m$11;
+    output reg signed [15:0] m$12;
+    output reg signed [15:0] m$13;
+    output reg signed [15:0] m$14;
+    output reg signed [15:0] m$15;
+    output reg signed [15:0] m$16;
+    output reg signed [15:0] m$17;
+    output reg signed [15:0] m$18;
+    output reg signed [15:0] m$19;
+    output reg signed [15:0] m$20;
+    output reg signed [15:0] m$21;
+    output reg signed [15:0] m$22;
+    output reg signed [15:0] m$23;
+    output reg signed [15:0] m$24;
+    output reg signed [15:0] m$25;
+    output reg signed [15:0] m$26;
+    output reg signed [15:0] m$27;
+    output reg signed [15:0] m$28;
+    output reg signed [15:0] m$29;
+    output reg signed [15:0] m$30;
+    output reg signed [15:0] m$31;
+    output reg signed [15:0] m$32;
+    output reg signed [15:0] m$33;
+    output reg signed [15:0] m$34;
+    output reg signed [15:0] m$35;
+    output reg signed [15:0] m$36;
+    output reg signed [15:0] m$37;
+    output reg signed [15:0] m$38;
+    output reg signed [15:0] m$39;
+    output reg signed [15:0] m$40;
+    output reg signed [15:0] m$41;
+    output reg signed [15:0] m$42;
+    output reg signed [15:0] m$43;
+    output reg signed [15:0] m$44;
+    output reg signed [15:0] m$45;
+    output reg signed [15:0] m$46;
+    output reg signed [15:0] m$47;
+    output reg signed [15:0] m$48;
+    output reg signed [15:0] m$49;
+    output reg signed [15:0] m$50;
+    output reg signed [15:0] m$51;
+    output reg signed [15:0] m$52;
+    output reg signed [15:0] m$53;
+    output reg signed [15:0] m$54;
+    output reg signed [15:0] m$55;
+    output reg signed [15:0] m$56;
+    output reg signed [15:0] m$57;
+    output reg signed [15:0] m$58;
+    output reg signed [15:0] m$59;
+    output reg signed [15:0] m$60;
+    output reg signed [15:0] m$61;
+    output reg signed [15:0] m$62;
+    output reg signed [15:0] m$63;
+    output reg signed [7:0] wq$0;
+    output reg signed [7:0] wq$1;
+    output reg signed [7:0] wq$2;
+    output reg signed [7:0] wq$3;
+    output reg signed [7:0] wq$4;
+    output reg signed [7:0] wq$5;
+    output reg signed [7:0] wq$6;
+    output reg signed [7:0] wq$7;
+    output reg signed [7:0] wq$8;
+    output reg signed [7:0] wq$9;
+    output reg signed [7:0] wq$10;
+    output reg signed [7:0] wq$11;
+    output reg signed [7:0] wq$12;
+    output reg signed [7:0] wq$13;
+    output reg signed [7:0] wq$14;
+    output reg signed [7:0] wq$15;
+    output reg signed [7:0] wq$16;
+    output reg signed [7:0] wq$17;
+    output reg signed [7:0] wq$18;
+    output reg signed [7:0] wq$19;
+    output reg signed [7:0] wq$20;
+    output reg signed [7:0] wq$21;
+    output reg signed [7:0] wq$22;
+    output reg signed [7:0] wq$23;
+    output reg signed [7:0] wq$24;
+    output reg signed [7:0] wq$25;
+    output reg signed [7:0] wq$26;
+    output reg signed [7:0] wq$27;
+    output reg signed [7:0] wq$28;
+    output reg signed [7:0] wq$29;
+    output reg signed [7:0] wq$30;
+    output reg signed [7:0] wq$31;
+    output reg signed [7:0] wq$32;
+    output reg signed [7:0] wq$33;
+    output reg signed [7:0] wq$34;
+    output reg signed [7:0] wq$35;
+    output reg signed [7:0] wq$36;
+    output reg signed [7:0] wq$37;
+    output reg signed [7:0] wq$38;
+    output reg signed [7:0] wq$39;
+    output reg signed [7:0] wq$40;
+    output reg signed [7:0] wq$41;
+    output reg signed [7:0] wq$42;
+    output reg signed [7:0] wq$43;
+    output reg signed [7:0] wq$44;
+    output reg signed [7:0] wq$45;
+    output reg signed [7:0] wq$46;
+    output reg signed [7:0] wq$47;
+    output reg signed [7:0] wq$48;
+    output reg signed [7:0] wq$49;
+    output reg signed [7:0] wq$50;
+    output reg signed [7:0] wq$51;
+    output reg signed [7:0] wq$52;
+    output reg signed [7:0] wq$53;
+    output reg signed [7:0] wq$54;
+    output reg signed [7:0] wq$55;
+    output reg signed [7:0] wq$56;
+    output reg signed [7:0] wq$57;
+    output reg signed [7:0] wq$58;
+    output reg signed [7:0] wq$59;
+    output reg signed [7:0] wq$60;
+    output reg signed [7:0] wq$61;
+    output reg signed [7:0] wq$62;
+    output reg signed [7:0] wq$63;
+    
+    // Update code (custom)
+    wire [32:0] half = (shift == 5'd0) ? 33'd0 : (33'd1 << (shift - 5'd1));
+    wire signed [32:0] e0 = {x$0[31], x$0};
+    wire signed [32:0] r0 = (e0 + $signed(half)) >>> shift;
+    wire signed [32:0] e1 = {x$1[31], x$1};
+    wire signed [32:0] r1 = (e1 + $signed(half)) >>> shift;
+    wire signed [32:0] e2 = {x$2[31], x$2};
+    wire signed [32:0] r2 = (e2 + $signed(half)) >>> shift;
+    wire signed [32:0] e3 = {x$3[31], x$3};
+    wire signed [32:0] r3 = (e3 + $signed(half)) >>> shift;
+    wire signed [32:0] e4 = {x$4[31], x$4};
+    wire signed [32:0] r4 = (e4 + $signed(half)) >>> shift;
+    wire signed [32:0] e5 = {x$5[31], x$5};
+    wire signed [32:0] r5 = (e5 + $signed(half)) >>> shift;
+    wire signed [32:0] e6 = {x$6[31], x$6};
+    wire signed [32:0] r6 = (e6 + $signed(half)) >>> shift;
+    wire signed [32:0] e7 = {x$7[31], x$7};
+    wire signed [32:0] r7 = (e7 + $signed(half)) >>> shift;
+    wire signed [32:0] e8 = {x$8[31], x$8};
+    wire signed [32:0] r8 = (e8 + $signed(half)) >>> shift;
+    wire signed [32:0] e9 = {x$9[31], x$9};
+    wire signed [32:0] r9 = (e9 + $signed(half)) >>> shift;
+    wire signed [32:0] e10 = {x$10[31], x$10};
+    wire signed [32:0] r10 = (e10 + $signed(half)) >>> shift;
+    wire signed [32:0] e11 = {x$11[31], x$11};
+    wire signed [32:0] r11 = (e11 + $signed(half)) >>> shift;
+    wire signed [32:0] e12 = {x$12[31], x$12};
+    wire signed [32:0] r12 = (e12 + $signed(half)) >>> shift;
+    wire signed [32:0] e13 = {x$13[31], x$13};
+    wire signed [32:0] r13 = (e13 + $signed(half)) >>> shift;
+    wire signed [32:0] e14 = {x$14[31], x$14};
+    wire signed [32:0] r14 = (e14 + $signed(half)) >>> shift;
+    wire signed [32:0] e15 = {x$15[31], x$15};
+    wire signed [32:0] r15 = (e15 + $signed(half)) >>> shift;
+    wire signed [32:0] e16 = {x$16[31], x$16};
+    wire signed [32:0] r16 = (e16 + $signed(half)) >>> shift;
+    wire signed [32:0] e17 = {x$17[31], x$17};
+    wire signed [32:0] r17 = (e17 + $signed(half)) >>> shift;
+    wire signed [32:0] e18 = {x$18[31], x$18};
+    wire signed [32:0] r18 = (e18 + $signed(half)) >>> shift;
+    wire signed [32:0] e19 = {x$19[31], x$19};
+    wire signed [32:0] r19 = (e19 + $signed(half)) >>> shift;
+    wire signed [32:0] e20 = {x$20[31], x$20};
+    wire signed [32:0] r20 = (e20 + $signed(half)) >>> shift;
+    wire signed [32:0] e21 = {x$21[31], x$21};
+    wire signed [32:0] r21 = (e21 + $signed(half)) >>> shift;
+    wire signed [32:0] e22 = {x$22[31], x$22};
+    wire signed [32:0] r22 = (e22 + $signed(half)) >>> shift;
+    wire signed [32:0] e23 = {x$23[31], x$23};
+    wire signed [32:0] r23 = (e23 + $signed(half)) >>> shift;
+    wire signed [32:0] e24 = {x$24[31], x$24};
+    wire signed [32:0] r24 = (e24 + $signed(half)) >>> shift;
+    wire signed [32:0] e25 = {x$25[31], x$25};
+    wire signed [32:0] r25 = (e25 + $signed(half)) >>> shift;
+    wire signed [32:0] e26 = {x$26[31], x$26};
+    wire signed [32:0] r26 = (e26 + $signed(half)) >>> shift;
+    wire signed [32:0] e27 = {x$27[31], x$27};
+    wire signed [32:0] r27 = (e27 + $signed(half)) >>> shift;
+    wire signed [32:0] e28 = {x$28[31], x$28};
+    wire signed [32:0] r28 = (e28 + $signed(half)) >>> shift;
+    wire signed [32:0] e29 = {x$29[31], x$29};
+    wire signed [32:0] r29 = (e29 + $signed(half)) >>> shift;
+    wire signed [32:0] e30 = {x$30[31], x$30};
+    wire signed [32:0] r30 = (e30 + $signed(half)) >>> shift;
+    wire signed [32:0] e31 = {x$31[31], x$31};
+    wire signed [32:0] r31 = (e31 + $signed(half)) >>> shift;
+    wire signed [32:0] e32 = {x$32[31], x$32};
+    wire signed [32:0] r32 = (e32 + $signed(half)) >>> shift;
+    wire signed [32:0] e33 = {x$33[31], x$33};
+    wire signed [32:0] r33 = (e33 + $signed(half)) >>> shift;
+    wire signed [32:0] e34 = {x$34[31], x$34};
+    wire signed [32:0] r34 = (e34 + $signed(half)) >>> shift;
+    wire signed [32:0] e35 = {x$35[31], x$35};
+    wire signed [32:0] r35 = (e35 + $signed(half)) >>> shift;
+    wire signed [32:0] e36 = {x$36[31], x$36};
+    wire signed [32:0] r36 = (e36 + $signed(half)) >>> shift;
+    wire signed [32:0] e37 = {x$37[31], x$37};
+    wire signed [32:0] r37 = (e37 + $signed(half)) >>> shift;
+    wire signed [32:0] e38 = {x$38[31], x$38};
+    wire signed [32:0] r38 = (e38 + $signed(half)) >>> shift;
+    wire signed [32:0] e39 = {x$39[31], x$39};
+    wire signed [32:0] r39 = (e39 + $signed(half)) >>> shift;
+    wire signed [32:0] e40 = {x$40[31], x$40};
+    wire signed [32:0] r40 = (e40 + $signed(half)) >>> shift;
+    wire signed [32:0] e41 = {x$41[31], x$41};
+    wire signed [32:0] r41 = (e41 + $signed(half)) >>> shift;
+    wire signed [32:0] e42 = {x$42[31], x$42};
+    wire signed [32:0] r42 = (e42 + $signed(half)) >>> shift;
+    wire signed [32:0] e43 = {x$43[31], x$43};
+    wire signed [32:0] r43 = (e43 + $signed(half)) >>> shift;
+    wire signed [32:0] e44 = {x$44[31], x$44};
+    wire signed [32:0] r44 = (e44 + $signed(half)) >>> shift;
+    wire signed [32:0] e45 = {x$45[31], x$45};
+    wire signed [32:0] r45 = (e45 + $signed(half)) >>> shift;
+    wire signed [32:0] e46 = {x$46[31], x$46};
+    wire signed [32:0] r46 = (e46 + $signed(half)) >>> shift;
+    wire signed [32:0] e47 = {x$47[31], x$47};
+    wire signed [32:0] r47 = (e47 + $signed(half)) >>> shift;
+    wire signed [32:0] e48 = {x$48[31], x$48};
+    wire signed [32:0] r48 = (e48 + $signed(half)) >>> shift;
+    wire signed [32:0] e49 = {x$49[31], x$49};
+    wire signed [32:0] r49 = (e49 + $signed(half)) >>> shift;
+    wire signed [32:0] e50 = {x$50[31], x$50};
+    wire signed [32:0] r50 = (e50 + $signed(half)) >>> shift;
+    wire signed [32:0] e51 = {x$51[31], x$51};
+    wire signed [32:0] r51 = (e51 + $signed(half)) >>> shift;
+    wire signed [32:0] e52 = {x$52[31], x$52};
+    wire signed [32:0] r52 = (e52 + $signed(half)) >>> shift;
+    wire signed [32:0] e53 = {x$53[31], x$53};
+    wire signed [32:0] r53 = (e53 + $signed(half)) >>> shift;
+    wire signed [32:0] e54 = {x$54[31], x$54};
+    wire signed [32:0] r54 = (e54 + $signed(half)) >>> shift;
+    wire signed [32:0] e55 = {x$55[31], x$55};
+    wire signed [32:0] r55 = (e55 + $signed(half)) >>> shift;
+    wire signed [32:0] e56 = {x$56[31], x$56};
+    wire signed [32:0] r56 = (e56 + $signed(half)) >>> shift;
+    wire signed [32:0] e57 = {x$57[31], x$57};
+    wire signed [32:0] r57 = (e57 + $signed(half)) >>> shift;
+    wire signed [32:0] e58 = {x$58[31], x$58};
+    wire signed [32:0] r58 = (e58 + $signed(half)) >>> shift;
+    wire signed [32:0] e59 = {x$59[31], x$59};
+    wire signed [32:0] r59 = (e59 + $signed(half)) >>> shift;
+    wire signed [32:0] e60 = {x$60[31], x$60};
+    wire signed [32:0] r60 = (e60 + $signed(half)) >>> shift;
+    wire signed [32:0] e61 = {x$61[31], x$61};
+    wire signed [32:0] r61 = (e61 + $signed(half)) >>> shift;
+    wire signed [32:0] e62 = {x$62[31], x$62};
+    wire signed [32:0] r62 = (e62 + $signed(half)) >>> shift;
+    wire signed [32:0] e63 = {x$63[31], x$63};
+    wire signed [32:0] r63 = (e63 + $signed(half)) >>> shift;
+    initial begin
+       m$0 = 16'sd0;
+       wq$0 = 8'sd0;
+       m$1 = 16'sd0;
+       wq$1 = 8'sd0;
+       m$2 = 16'sd0;
+       wq$2 = 8'sd0;
+       m$3 = 16'sd0;
+       wq$3 = 8'sd0;
+       m$4 = 16'sd0;
+       wq$4 = 8'sd0;
+       m$5 = 16'sd0;
+       wq$5 = 8'sd0;
+       m$6 = 16'sd0;
+       wq$6 = 8'sd0;
+       m$7 = 16'sd0;
+       wq$7 = 8'sd0;
+       m$8 = 16'sd0;
+       wq$8 = 8'sd0;
+       m$9 = 16'sd0;
+       wq$9 = 8'sd0;
+       m$10 = 16'sd0;
+       wq$10 = 8'sd0;
+       m$11 = 16'sd0;
+       wq$11 = 8'sd0;
+       m$12 = 16'sd0;
+       wq$12 = 8'sd0;
+       m$13 = 16'sd0;
+       wq$13 = 8'sd0;
+       m$14 = 16'sd0;
+       wq$14 = 8'sd0;
+       m$15 = 16'sd0;
+       wq$15 = 8'sd0;
+       m$16 = 16'sd0;
+       wq$16 = 8'sd0;
+       m$17 = 16'sd0;
+       wq$17 = 8'sd0;
+       m$18 = 16'sd0;
+       wq$18 = 8'sd0;
+       m$19 = 16'sd0;
+       wq$19 = 8'sd0;
+       m$20 = 16'sd0;
+       wq$20 = 8'sd0;
+       m$21 = 16'sd0;
+       wq$21 = 8'sd0;
+       m$22 = 16'sd0;
+       wq$22 = 8'sd0;
+       m$23 = 16'sd0;
+       wq$23 = 8'sd0;
+       m$24 = 16'sd0;
+       wq$24 = 8'sd0;
+       m$25 = 16'sd0;
+       wq$25 = 8'sd0;
+       m$26 = 16'sd0;
+       wq$26 = 8'sd0;
+       m$27 = 16'sd0;
+       wq$27 = 8'sd0;
+       m$28 = 16'sd0;
+       wq$28 = 8'sd0;
+       m$29 = 16'sd0;
+       wq$29 = 8'sd0;
+       m$30 = 16'sd0;
+       wq$30 = 8'sd0;
+       m$31 = 16'sd0;
+       wq$31 = 8'sd0;
+       m$32 = 16'sd0;
+       wq$32 = 8'sd0;
+       m$33 = 16'sd0;
+       wq$33 = 8'sd0;
+       m$34 = 16'sd0;
+       wq$34 = 8'sd0;
+       m$35 = 16'sd0;
+       wq$35 = 8'sd0;
+       m$36 = 16'sd0;
+       wq$36 = 8'sd0;
+       m$37 = 16'sd0;
+       wq$37 = 8'sd0;
+       m$38 = 16'sd0;
+       wq$38 = 8'sd0;
+       m$39 = 16'sd0;
+       wq$39 = 8'sd0;
+       m$40 = 16'sd0;
+       wq$40 = 8'sd0;
+       m$41 = 16'sd0;
+       wq$41 = 8'sd0;
+       m$42 = 16'sd0;
+       wq$42 = 8'sd0;
+       m$43 = 16'sd0;
+       wq$43 = 8'sd0;
+       m$44 = 16'sd0;
+       wq$44 = 8'sd0;
+       m$45 = 16'sd0;
+       wq$45 = 8'sd0;
+       m$46 = 16'sd0;
+       wq$46 = 8'sd0;
+       m$47 = 16'sd0;
+       wq$47 = 8'sd0;
+       m$48 = 16'sd0;
+       wq$48 = 8'sd0;
+       m$49 = 16'sd0;
+       wq$49 = 8'sd0;
+       m$50 = 16'sd0;
+       wq$50 = 8'sd0;
+       m$51 = 16'sd0;
+       wq$51 = 8'sd0;
+       m$52 = 16'sd0;
+       wq$52 = 8'sd0;
+       m$53 = 16'sd0;
+       wq$53 = 8'sd0;
+       m$54 = 16'sd0;
+       wq$54 = 8'sd0;
+       m$55 = 16'sd0;
+       wq$55 = 8'sd0;
+       m$56 = 16'sd0;
+       wq$56 = 8'sd0;
+       m$57 = 16'sd0;
+       wq$57 = 8'sd0;
+       m$58 = 16'sd0;
+       wq$58 = 8'sd0;
+       m$59 = 16'sd0;
+       wq$59 = 8'sd0;
+       m$60 = 16'sd0;
+       wq$60 = 8'sd0;
+       m$61 = 16'sd0;
+       wq$61 = 8'sd0;
+       m$62 = 16'sd0;
+       wq$62 = 8'sd0;
+       m$63 = 16'sd0;
+       wq$63 = 8'sd0;
+    end
+    always @(posedge clock) begin
+       wq$0 <= w$0;
+       m$0 <= (r0 > 33'sd32767) ? 16'sd32767 : ((r0 < -33'sd32767) ? -16'sd32767 : r0[15:0]);
+       wq$1 <= w$1;
+       m$1 <= (r1 > 33'sd32767) ? 16'sd32767 : ((r1 < -33'sd32767) ? -16'sd32767 : r1[15:0]);
+       wq$2 <= w$2;
+       m$2 <= (r2 > 33'sd32767) ? 16'sd32767 : ((r2 < -33'sd32767) ? -16'sd32767 : r2[15:0]);
+       wq$3 <= w$3;
+       m$3 <= (r3 > 33'sd32767) ? 16'sd32767 : ((r3 < -33'sd32767) ? -16'sd32767 : r3[15:0]);
+       wq$4 <= w$4;
+       m$4 <= (r4 > 33'sd32767) ? 16'sd32767 : ((r4 < -33'sd32767) ? -16'sd32767 : r4[15:0]);
+       wq$5 <= w$5;
+       m$5 <= (r5 > 33'sd32767) ? 16'sd32767 : ((r5 < -33'sd32767) ? -16'sd32767 : r5[15:0]);
+       wq$6 <= w$6;
+       m$6 <= (r6 > 33'sd32767) ? 16'sd32767 : ((r6 < -33'sd32767) ? -16'sd32767 : r6[15:0]);
+       wq$7 <= w$7;
+       m$7 <= (r7 > 33'sd32767) ? 16'sd32767 : ((r7 < -33'sd32767) ? -16'sd32767 : r7[15:0]);
+       wq$8 <= w$8;
+       m$8 <= (r8 > 33'sd32767) ? 16'sd32767 : ((r8 < -33'sd32767) ? -16'sd32767 : r8[15:0]);
+       wq$9 <= w$9;
+       m$9 <= (r9 > 33'sd32767) ? 16'sd32767 : ((r9 < -33'sd32767) ? -16'sd32767 : r9[15:0]);
+       wq$10 <= w$10;
+       m$10 <= (r10 > 33'sd32767) ? 16'sd32767 : ((r10 < -33'sd32767) ? -16'sd32767 : r10[15:0]);
+       wq$11 <= w$11;
+       m$11 <= (r11 > 33'sd32767) ? 16'sd32767 : ((r11 < -33'sd32767) ? -16'sd32767 : r11[15:0]);
+       wq$12 <= w$12;
+       m$12 <= (r12 > 33'sd32767) ? 16'sd32767 : ((r12 < -33'sd32767) ? -16'sd32767 : r12[15:0]);
+       wq$13 <= w$13;
+       m$13 <= (r13 > 33'sd32767) ? 16'sd32767 : ((r13 < -33'sd32767) ? -16'sd32767 : r13[15:0]);
+       wq$14 <= w$14;
+       m$14 <= (r14 > 33'sd32767) ? 16'sd32767 : ((r14 < -33'sd32767) ? -16'sd32767 : r14[15:0]);
+       wq$15 <= w$15;
+       m$15 <= (r15 > 33'sd32767) ? 16'sd32767 : ((r15 < -33'sd32767) ? -16'sd32767 : r15[15:0]);
+       wq$16 <= w$16;
+       m$16 <= (r16 > 33'sd32767) ? 16'sd32767 : ((r16 < -33'sd32767) ? -16'sd32767 : r16[15:0]);
+       wq$17 <= w$17;
+       m$17 <= (r17 > 33'sd32767) ? 16'sd32767 : ((r17 < -33'sd32767) ? -16'sd32767 : r17[15:0]);
+       wq$18 <= w$18;
+       m$18 <= (r18 > 33'sd32767) ? 16'sd32767 : ((r18 < -33'sd32767) ? -16'sd32767 : r18[15:0]);
+       wq$19 <= w$19;
+       m$19 <= (r19 > 33'sd32767) ? 16'sd32767 : ((r19 < -33'sd32767) ? -16'sd32767 : r19[15:0]);
+       wq$20 <= w$20;
+       m$20 <= (r20 > 33'sd32767) ? 16'sd32767 : ((r20 < -33'sd32767) ? -16'sd32767 : r20[15:0]);
+       wq$21 <= w$21;
+       m$21 <= (r21 > 33'sd32767) ? 16'sd32767 : ((r21 < -33'sd32767) ? -16'sd32767 : r21[15:0]);
+       wq$22 <= w$22;
+       m$22 <= (r22 > 33'sd32767) ? 16'sd32767 : ((r22 < -33'sd32767) ? -16'sd32767 : r22[15:0]);
+       wq$23 <= w$23;
+       m$23 <= (r23 > 33'sd32767) ? 16'sd32767 : ((r23 < -33'sd32767) ? -16'sd32767 : r23[15:0]);
+       wq$24 <= w$24;
+       m$24 <= (r24 > 33'sd32767) ? 16'sd32767 : ((r24 < -33'sd32767) ? -16'sd32767 : r24[15:0]);
+       wq$25 <= w$25;
+       m$25 <= (r25 > 33'sd32767) ? 16'sd32767 : ((r25 < -33'sd32767) ? -16'sd32767 : r25[15:0]);
+       wq$26 <= w$26;
+       m$26 <= (r26 > 33'sd32767) ? 16'sd32767 : ((r26 < -33'sd32767) ? -16'sd32767 : r26[15:0]);
+       wq$27 <= w$27;
+       m$27 <= (r27 > 33'sd32767) ? 16'sd32767 : ((r27 < -33'sd32767) ? -16'sd32767 : r27[15:0]);
+       wq$28 <= w$28;
+       m$28 <= (r28 > 33'sd32767) ? 16'sd32767 : ((r28 < -33'sd32767) ? -16'sd32767 : r28[15:0]);
+       wq$29 <= w$29;
+       m$29 <= (r29 > 33'sd32767) ? 16'sd32767 : ((r29 < -33'sd32767) ? -16'sd32767 : r29[15:0]);
+       wq$30 <= w$30;
+       m$30 <= (r30 > 33'sd32767) ? 16'sd32767 : ((r30 < -33'sd32767) ? -16'sd32767 : r30[15:0]);
+       wq$31 <= w$31;
+       m$31 <= (r31 > 33'sd32767) ? 16'sd32767 : ((r31 < -33'sd32767) ? -16'sd32767 : r31[15:0]);
+       wq$32 <= w$32;
+       m$32 <= (r32 > 33'sd32767) ? 16'sd32767 : ((r32 < -33'sd32767) ? -16'sd32767 : r32[15:0]);
+       wq$33 <= w$33;
+       m$33 <= (r33 > 33'sd32767) ? 16'sd32767 : ((r33 < -33'sd32767) ? -16'sd32767 : r33[15:0]);
+       wq$34 <= w$34;
+       m$34 <= (r34 > 33'sd32767) ? 16'sd32767 : ((r34 < -33'sd32767) ? -16'sd32767 : r34[15:0]);
+       wq$35 <= w$35;
+       m$35 <= (r35 > 33'sd32767) ? 16'sd32767 : ((r35 < -33'sd32767) ? -16'sd32767 : r35[15:0]);
+       wq$36 <= w$36;
+       m$36 <= (r36 > 33'sd32767) ? 16'sd32767 : ((r36 < -33'sd32767) ? -16'sd32767 : r36[15:0]);
+       wq$37 <= w$37;
+       m$37 <= (r37 > 33'sd32767) ? 16'sd32767 : ((r37 < -33'sd32767) ? -16'sd32767 : r37[15:0]);
+       wq$38 <= w$38;
+       m$38 <= (r38 > 33'sd32767) ? 16'sd32767 : ((r38 < -33'sd32767) ? -16'sd32767 : r38[15:0]);
+       wq$39 <= w$39;
+       m$39 <= (r39 > 33'sd32767) ? 16'sd32767 : ((r39 < -33'sd32767) ? -16'sd32767 : r39[15:0]);
+       wq$40 <= w$40;
+       m$40 <= (r40 > 33'sd32767) ? 16'sd32767 : ((r40 < -33'sd32767) ? -16'sd32767 : r40[15:0]);
+       wq$41 <= w$41;
+       m$41 <= (r41 > 33'sd32767) ? 16'sd32767 : ((r41 < -33'sd32767) ? -16'sd32767 : r41[15:0]);
+       wq$42 <= w$42;
+       m$42 <= (r42 > 33'sd32767) ? 16'sd32767 : ((r42 < -33'sd32767) ? -16'sd32767 : r42[15:0]);
+       wq$43 <= w$43;
+       m$43 <= (r43 > 33'sd32767) ? 16'sd32767 : ((r43 < -33'sd32767) ? -16'sd32767 : r43[15:0]);
+       wq$44 <= w$44;
+       m$44 <= (r44 > 33'sd32767) ? 16'sd32767 : ((r44 < -33'sd32767) ? -16'sd32767 : r44[15:0]);
+       wq$45 <= w$45;
+       m$45 <= (r45 > 33'sd32767) ? 16'sd32767 : ((r45 < -33'sd32767) ? -16'sd32767 : r45[15:0]);
+       wq$46 <= w$46;
+       m$46 <= (r46 > 33'sd32767) ? 16'sd32767 : ((r46 < -33'sd32767) ? -16'sd32767 : r46[15:0]);
+       wq$47 <= w$47;
+       m$47 <= (r47 > 33'sd32767) ? 16'sd32767 : ((r47 < -33'sd32767) ? -16'sd32767 : r47[15:0]);
+       wq$48 <= w$48;
+       m$48 <= (r48 > 33'sd32767) ? 16'sd32767 : ((r48 < -33'sd32767) ? -16'sd32767 : r48[15:0]);
+       wq$49 <= w$49;
+       m$49 <= (r49 > 33'sd32767) ? 16'sd32767 : ((r49 < -33'sd32767) ? -16'sd32767 : r49[15:0]);
+       wq$50 <= w$50;
+       m$50 <= (r50 > 33'sd32767) ? 16'sd32767 : ((r50 < -33'sd32767) ? -16'sd32767 : r50[15:0]);
+       wq$51 <= w$51;
+       m$51 <= (r51 > 33'sd32767) ? 16'sd32767 : ((r51 < -33'sd32767) ? -16'sd32767 : r51[15:0]);
+       wq$52 <= w$52;
+       m$52 <= (r52 > 33'sd32767) ? 16'sd32767 : ((r52 < -33'sd32767) ? -16'sd32767 : r52[15:0]);
+       wq$53 <= w$53;
+       m$53 <= (r53 > 33'sd32767) ? 16'sd32767 : ((r53 < -33'sd32767) ? -16'sd32767 : r53[15:0]);
+       wq$54 <= w$54;
+       m$54 <= (r54 > 33'sd32767) ? 16'sd32767 : ((r54 < -33'sd32767) ? -16'sd32767 : r54[15:0]);
+       wq$55 <= w$55;
+       m$55 <= (r55 > 33'sd32767) ? 16'sd32767 : ((r55 < -33'sd32767) ? -16'sd32767 : r55[15:0]);
+       wq$56 <= w$56;
+       m$56 <= (r56 > 33'sd32767) ? 16'sd32767 : ((r56 < -33'sd32767) ? -16'sd32767 : r56[15:0]);
+       wq$57 <= w$57;
+       m$57 <= (r57 > 33'sd32767) ? 16'sd32767 : ((r57 < -33'sd32767) ? -16'sd32767 : r57[15:0]);
+       wq$58 <= w$58;
+       m$58 <= (r58 > 33'sd32767) ? 16'sd32767 : ((r58 < -33'sd32767) ? -16'sd32767 : r58[15:0]);
+       wq$59 <= w$59;
+       m$59 <= (r59 > 33'sd32767) ? 16'sd32767 : ((r59 < -33'sd32767) ? -16'sd32767 : r59[15:0]);
+       wq$60 <= w$60;
+       m$60 <= (r60 > 33'sd32767) ? 16'sd32767 : ((r60 < -33'sd32767) ? -16'sd32767 : r60[15:0]);
+       wq$61 <= w$61;
+       m$61 <= (r61 > 33'sd32767) ? 16'sd32767 : ((r61 < -33'sd32767) ? -16'sd32767 : r61[15:0]);
+       wq$62 <= w$62;
+       m$62 <= (r62 > 33'sd32767) ? 16'sd32767 : ((r62 < -33'sd32767) ? -16'sd32767 : r62[15:0]);
+       wq$63 <= w$63;
+       m$63 <= (r63 > 33'sd32767) ? 16'sd32767 : ((r63 < -33'sd32767) ? -16'sd32767 : r63[15:0]);
+    end
+endmodule // llamahdl_qkv_projector$mv$xq
+
+
 module llamahdl_qkv_projector$mv$xram(clock,wwe,wwaddr,wwdata$0,wwdata$1,wwdata$2,wwdata$3,wwdata$4,wwdata$5,wwdata$6,wwdata$7,wwdata$8,wwdata$9,wwdata$10,wwdata$11,wwdata$12,wwdata$13,wwdata$14,wwdata$15,wwdata$16,wwdata$17,wwdata$18,wwdata$19,wwdata$20,wwdata$21,wwdata$22,wwdata$23,wwdata$24,wwdata$25,wwdata$26,wwdata$27,wwdata$28,wwdata$29,wwdata$30,wwdata$31,wwdata$32,wwdata$33,wwdata$34,wwdata$35,wwdata$36,wwdata$37,wwdata$38,wwdata$39,wwdata$40,wwdata$41,wwdata$42,wwdata$43,wwdata$44,wwdata$45,wwdata$46,wwdata$47,wwdata$48,wwdata$49,wwdata$50,wwdata$51,wwdata$52,wwdata$53,wwdata$54,wwdata$55,wwdata$56,wwdata$57,wwdata$58,wwdata$59,wwdata$60,wwdata$61,wwdata$62,wwdata$63,swe,swaddr,swdata,raddr,rdata$0,rdata$1,rdata$2,rdata$3,rdata$4,rdata$5,rdata$6,rdata$7,rdata$8,rdata$9,rdata$10,rdata$11,rdata$12,rdata$13,rdata$14,rdata$15,rdata$16,rdata$17,rdata$18,rdata$19,rdata$20,rdata$21,rdata$22,rdata$23,rdata$24,rdata$25,rdata$26,rdata$27,rdata$28,rdata$29,rdata$30,rdata$31,rdata$32,rdata$33,rdata$34,rdata$35,rdata$36,rdata$37,rdata$38,rdata$39,rdata$40,rdata$41,rdata$42,rdata$43,rdata$44,rdata$45,rdata$46,rdata$47,rdata$48,rdata$49,rdata$50,rdata$51,rdata$52,rdata$53,rdata$54,rdata$55,rdata$56,rdata$57,rdata$58,rdata$59,rdata$60,rdata$61,rdata$62,rdata$63);
     
     // Module arguments
@@ -5379,405 +9260,405 @@ module llamahdl_qkv_projector$mv$xram(clock,wwe,wwaddr,wwdata$0,wwdata$1,wwdata$
     input wire signed [15:0] wwdata$63;
     input wire  swe;
     input wire  [15:0] swaddr;
-    input wire signed [15:0] swdata;
+    input wire signed [31:0] swdata;
     input wire  [15:0] raddr;
-    output reg signed [15:0] rdata$0;
-    output reg signed [15:0] rdata$1;
-    output reg signed [15:0] rdata$2;
-    output reg signed [15:0] rdata$3;
-    output reg signed [15:0] rdata$4;
-    output reg signed [15:0] rdata$5;
-    output reg signed [15:0] rdata$6;
-    output reg signed [15:0] rdata$7;
-    output reg signed [15:0] rdata$8;
-    output reg signed [15:0] rdata$9;
-    output reg signed [15:0] rdata$10;
-    output reg signed [15:0] rdata$11;
-    output reg signed [15:0] rdata$12;
-    output reg signed [15:0] rdata$13;
-    output reg signed [15:0] rdata$14;
-    output reg signed [15:0] rdata$15;
-    output reg signed [15:0] rdata$16;
-    output reg signed [15:0] rdata$17;
-    output reg signed [15:0] rdata$18;
-    output reg signed [15:0] rdata$19;
-    output reg signed [15:0] rdata$20;
-    output reg signed [15:0] rdata$21;
-    output reg signed [15:0] rdata$22;
-    output reg signed [15:0] rdata$23;
-    output reg signed [15:0] rdata$24;
-    output reg signed [15:0] rdata$25;
-    output reg signed [15:0] rdata$26;
-    output reg signed [15:0] rdata$27;
-    output reg signed [15:0] rdata$28;
-    output reg signed [15:0] rdata$29;
-    output reg signed [15:0] rdata$30;
-    output reg signed [15:0] rdata$31;
-    output reg signed [15:0] rdata$32;
-    output reg signed [15:0] rdata$33;
-    output reg signed [15:0] rdata$34;
-    output reg signed [15:0] rdata$35;
-    output reg signed [15:0] rdata$36;
-    output reg signed [15:0] rdata$37;
-    output reg signed [15:0] rdata$38;
-    output reg signed [15:0] rdata$39;
-    output reg signed [15:0] rdata$40;
-    output reg signed [15:0] rdata$41;
-    output reg signed [15:0] rdata$42;
-    output reg signed [15:0] rdata$43;
-    output reg signed [15:0] rdata$44;
-    output reg signed [15:0] rdata$45;
-    output reg signed [15:0] rdata$46;
-    output reg signed [15:0] rdata$47;
-    output reg signed [15:0] rdata$48;
-    output reg signed [15:0] rdata$49;
-    output reg signed [15:0] rdata$50;
-    output reg signed [15:0] rdata$51;
-    output reg signed [15:0] rdata$52;
-    output reg signed [15:0] rdata$53;
-    output reg signed [15:0] rdata$54;
-    output reg signed [15:0] rdata$55;
-    output reg signed [15:0] rdata$56;
-    output reg signed [15:0] rdata$57;
-    output reg signed [15:0] rdata$58;
-    output reg signed [15:0] rdata$59;
-    output reg signed [15:0] rdata$60;
-    output reg signed [15:0] rdata$61;
-    output reg signed [15:0] rdata$62;
-    output reg signed [15:0] rdata$63;
+    output reg signed [31:0] rdata$0;
+    output reg signed [31:0] rdata$1;
+    output reg signed [31:0] rdata$2;
+    output reg signed [31:0] rdata$3;
+    output reg signed [31:0] rdata$4;
+    output reg signed [31:0] rdata$5;
+    output reg signed [31:0] rdata$6;
+    output reg signed [31:0] rdata$7;
+    output reg signed [31:0] rdata$8;
+    output reg signed [31:0] rdata$9;
+    output reg signed [31:0] rdata$10;
+    output reg signed [31:0] rdata$11;
+    output reg signed [31:0] rdata$12;
+    output reg signed [31:0] rdata$13;
+    output reg signed [31:0] rdata$14;
+    output reg signed [31:0] rdata$15;
+    output reg signed [31:0] rdata$16;
+    output reg signed [31:0] rdata$17;
+    output reg signed [31:0] rdata$18;
+    output reg signed [31:0] rdata$19;
+    output reg signed [31:0] rdata$20;
+    output reg signed [31:0] rdata$21;
+    output reg signed [31:0] rdata$22;
+    output reg signed [31:0] rdata$23;
+    output reg signed [31:0] rdata$24;
+    output reg signed [31:0] rdata$25;
+    output reg signed [31:0] rdata$26;
+    output reg signed [31:0] rdata$27;
+    output reg signed [31:0] rdata$28;
+    output reg signed [31:0] rdata$29;
+    output reg signed [31:0] rdata$30;
+    output reg signed [31:0] rdata$31;
+    output reg signed [31:0] rdata$32;
+    output reg signed [31:0] rdata$33;
+    output reg signed [31:0] rdata$34;
+    output reg signed [31:0] rdata$35;
+    output reg signed [31:0] rdata$36;
+    output reg signed [31:0] rdata$37;
+    output reg signed [31:0] rdata$38;
+    output reg signed [31:0] rdata$39;
+    output reg signed [31:0] rdata$40;
+    output reg signed [31:0] rdata$41;
+    output reg signed [31:0] rdata$42;
+    output reg signed [31:0] rdata$43;
+    output reg signed [31:0] rdata$44;
+    output reg signed [31:0] rdata$45;
+    output reg signed [31:0] rdata$46;
+    output reg signed [31:0] rdata$47;
+    output reg signed [31:0] rdata$48;
+    output reg signed [31:0] rdata$49;
+    output reg signed [31:0] rdata$50;
+    output reg signed [31:0] rdata$51;
+    output reg signed [31:0] rdata$52;
+    output reg signed [31:0] rdata$53;
+    output reg signed [31:0] rdata$54;
+    output reg signed [31:0] rdata$55;
+    output reg signed [31:0] rdata$56;
+    output reg signed [31:0] rdata$57;
+    output reg signed [31:0] rdata$58;
+    output reg signed [31:0] rdata$59;
+    output reg signed [31:0] rdata$60;
+    output reg signed [31:0] rdata$61;
+    output reg signed [31:0] rdata$62;
+    output reg signed [31:0] rdata$63;
     
     // Update code (custom)
     wire [15:0] sword = swaddr >> 6;
     integer i;
-    reg [15:0] m0 [0:0];
-    reg [15:0] m1 [0:0];
-    reg [15:0] m2 [0:0];
-    reg [15:0] m3 [0:0];
-    reg [15:0] m4 [0:0];
-    reg [15:0] m5 [0:0];
-    reg [15:0] m6 [0:0];
-    reg [15:0] m7 [0:0];
-    reg [15:0] m8 [0:0];
-    reg [15:0] m9 [0:0];
-    reg [15:0] m10 [0:0];
-    reg [15:0] m11 [0:0];
-    reg [15:0] m12 [0:0];
-    reg [15:0] m13 [0:0];
-    reg [15:0] m14 [0:0];
-    reg [15:0] m15 [0:0];
-    reg [15:0] m16 [0:0];
-    reg [15:0] m17 [0:0];
-    reg [15:0] m18 [0:0];
-    reg [15:0] m19 [0:0];
-    reg [15:0] m20 [0:0];
-    reg [15:0] m21 [0:0];
-    reg [15:0] m22 [0:0];
-    reg [15:0] m23 [0:0];
-    reg [15:0] m24 [0:0];
-    reg [15:0] m25 [0:0];
-    reg [15:0] m26 [0:0];
-    reg [15:0] m27 [0:0];
-    reg [15:0] m28 [0:0];
-    reg [15:0] m29 [0:0];
-    reg [15:0] m30 [0:0];
-    reg [15:0] m31 [0:0];
-    reg [15:0] m32 [0:0];
-    reg [15:0] m33 [0:0];
-    reg [15:0] m34 [0:0];
-    reg [15:0] m35 [0:0];
-    reg [15:0] m36 [0:0];
-    reg [15:0] m37 [0:0];
-    reg [15:0] m38 [0:0];
-    reg [15:0] m39 [0:0];
-    reg [15:0] m40 [0:0];
-    reg [15:0] m41 [0:0];
-    reg [15:0] m42 [0:0];
-    reg [15:0] m43 [0:0];
-    reg [15:0] m44 [0:0];
-    reg [15:0] m45 [0:0];
-    reg [15:0] m46 [0:0];
-    reg [15:0] m47 [0:0];
-    reg [15:0] m48 [0:0];
-    reg [15:0] m49 [0:0];
-    reg [15:0] m50 [0:0];
-    reg [15:0] m51 [0:0];
-    reg [15:0] m52 [0:0];
-    reg [15:0] m53 [0:0];
-    reg [15:0] m54 [0:0];
-    reg [15:0] m55 [0:0];
-    reg [15:0] m56 [0:0];
-    reg [15:0] m57 [0:0];
-    reg [15:0] m58 [0:0];
-    reg [15:0] m59 [0:0];
-    reg [15:0] m60 [0:0];
-    reg [15:0] m61 [0:0];
-    reg [15:0] m62 [0:0];
-    reg [15:0] m63 [0:0];
+    reg [31:0] m0 [0:0];
+    reg [31:0] m1 [0:0];
+    reg [31:0] m2 [0:0];
+    reg [31:0] m3 [0:0];
+    reg [31:0] m4 [0:0];
+    reg [31:0] m5 [0:0];
+    reg [31:0] m6 [0:0];
+    reg [31:0] m7 [0:0];
+    reg [31:0] m8 [0:0];
+    reg [31:0] m9 [0:0];
+    reg [31:0] m10 [0:0];
+    reg [31:0] m11 [0:0];
+    reg [31:0] m12 [0:0];
+    reg [31:0] m13 [0:0];
+    reg [31:0] m14 [0:0];
+    reg [31:0] m15 [0:0];
+    reg [31:0] m16 [0:0];
+    reg [31:0] m17 [0:0];
+    reg [31:0] m18 [0:0];
+    reg [31:0] m19 [0:0];
+    reg [31:0] m20 [0:0];
+    reg [31:0] m21 [0:0];
+    reg [31:0] m22 [0:0];
+    reg [31:0] m23 [0:0];
+    reg [31:0] m24 [0:0];
+    reg [31:0] m25 [0:0];
+    reg [31:0] m26 [0:0];
+    reg [31:0] m27 [0:0];
+    reg [31:0] m28 [0:0];
+    reg [31:0] m29 [0:0];
+    reg [31:0] m30 [0:0];
+    reg [31:0] m31 [0:0];
+    reg [31:0] m32 [0:0];
+    reg [31:0] m33 [0:0];
+    reg [31:0] m34 [0:0];
+    reg [31:0] m35 [0:0];
+    reg [31:0] m36 [0:0];
+    reg [31:0] m37 [0:0];
+    reg [31:0] m38 [0:0];
+    reg [31:0] m39 [0:0];
+    reg [31:0] m40 [0:0];
+    reg [31:0] m41 [0:0];
+    reg [31:0] m42 [0:0];
+    reg [31:0] m43 [0:0];
+    reg [31:0] m44 [0:0];
+    reg [31:0] m45 [0:0];
+    reg [31:0] m46 [0:0];
+    reg [31:0] m47 [0:0];
+    reg [31:0] m48 [0:0];
+    reg [31:0] m49 [0:0];
+    reg [31:0] m50 [0:0];
+    reg [31:0] m51 [0:0];
+    reg [31:0] m52 [0:0];
+    reg [31:0] m53 [0:0];
+    reg [31:0] m54 [0:0];
+    reg [31:0] m55 [0:0];
+    reg [31:0] m56 [0:0];
+    reg [31:0] m57 [0:0];
+    reg [31:0] m58 [0:0];
+    reg [31:0] m59 [0:0];
+    reg [31:0] m60 [0:0];
+    reg [31:0] m61 [0:0];
+    reg [31:0] m62 [0:0];
+    reg [31:0] m63 [0:0];
     initial begin
     `ifndef SYNTHESIS
        for (i = 0; i < 1; i = i + 1) begin
-          m0[i] = 16'd0;
-          m1[i] = 16'd0;
-          m2[i] = 16'd0;
-          m3[i] = 16'd0;
-          m4[i] = 16'd0;
-          m5[i] = 16'd0;
-          m6[i] = 16'd0;
-          m7[i] = 16'd0;
-          m8[i] = 16'd0;
-          m9[i] = 16'd0;
-          m10[i] = 16'd0;
-          m11[i] = 16'd0;
-          m12[i] = 16'd0;
-          m13[i] = 16'd0;
-          m14[i] = 16'd0;
-          m15[i] = 16'd0;
-          m16[i] = 16'd0;
-          m17[i] = 16'd0;
-          m18[i] = 16'd0;
-          m19[i] = 16'd0;
-          m20[i] = 16'd0;
-          m21[i] = 16'd0;
-          m22[i] = 16'd0;
-          m23[i] = 16'd0;
-          m24[i] = 16'd0;
-          m25[i] = 16'd0;
-          m26[i] = 16'd0;
-          m27[i] = 16'd0;
-          m28[i] = 16'd0;
-          m29[i] = 16'd0;
-          m30[i] = 16'd0;
-          m31[i] = 16'd0;
-          m32[i] = 16'd0;
-          m33[i] = 16'd0;
-          m34[i] = 16'd0;
-          m35[i] = 16'd0;
-          m36[i] = 16'd0;
-          m37[i] = 16'd0;
-          m38[i] = 16'd0;
-          m39[i] = 16'd0;
-          m40[i] = 16'd0;
-          m41[i] = 16'd0;
-          m42[i] = 16'd0;
-          m43[i] = 16'd0;
-          m44[i] = 16'd0;
-          m45[i] = 16'd0;
-          m46[i] = 16'd0;
-          m47[i] = 16'd0;
-          m48[i] = 16'd0;
-          m49[i] = 16'd0;
-          m50[i] = 16'd0;
-          m51[i] = 16'd0;
-          m52[i] = 16'd0;
-          m53[i] = 16'd0;
-          m54[i] = 16'd0;
-          m55[i] = 16'd0;
-          m56[i] = 16'd0;
-          m57[i] = 16'd0;
-          m58[i] = 16'd0;
-          m59[i] = 16'd0;
-          m60[i] = 16'd0;
-          m61[i] = 16'd0;
-          m62[i] = 16'd0;
-          m63[i] = 16'd0;
+          m0[i] = 32'd0;
+          m1[i] = 32'd0;
+          m2[i] = 32'd0;
+          m3[i] = 32'd0;
+          m4[i] = 32'd0;
+          m5[i] = 32'd0;
+          m6[i] = 32'd0;
+          m7[i] = 32'd0;
+          m8[i] = 32'd0;
+          m9[i] = 32'd0;
+          m10[i] = 32'd0;
+          m11[i] = 32'd0;
+          m12[i] = 32'd0;
+          m13[i] = 32'd0;
+          m14[i] = 32'd0;
+          m15[i] = 32'd0;
+          m16[i] = 32'd0;
+          m17[i] = 32'd0;
+          m18[i] = 32'd0;
+          m19[i] = 32'd0;
+          m20[i] = 32'd0;
+          m21[i] = 32'd0;
+          m22[i] = 32'd0;
+          m23[i] = 32'd0;
+          m24[i] = 32'd0;
+          m25[i] = 32'd0;
+          m26[i] = 32'd0;
+          m27[i] = 32'd0;
+          m28[i] = 32'd0;
+          m29[i] = 32'd0;
+          m30[i] = 32'd0;
+          m31[i] = 32'd0;
+          m32[i] = 32'd0;
+          m33[i] = 32'd0;
+          m34[i] = 32'd0;
+          m35[i] = 32'd0;
+          m36[i] = 32'd0;
+          m37[i] = 32'd0;
+          m38[i] = 32'd0;
+          m39[i] = 32'd0;
+          m40[i] = 32'd0;
+          m41[i] = 32'd0;
+          m42[i] = 32'd0;
+          m43[i] = 32'd0;
+          m44[i] = 32'd0;
+          m45[i] = 32'd0;
+          m46[i] = 32'd0;
+          m47[i] = 32'd0;
+          m48[i] = 32'd0;
+          m49[i] = 32'd0;
+          m50[i] = 32'd0;
+          m51[i] = 32'd0;
+          m52[i] = 32'd0;
+          m53[i] = 32'd0;
+          m54[i] = 32'd0;
+          m55[i] = 32'd0;
+          m56[i] = 32'd0;
+          m57[i] = 32'd0;
+          m58[i] = 32'd0;
+          m59[i] = 32'd0;
+          m60[i] = 32'd0;
+          m61[i] = 32'd0;
+          m62[i] = 32'd0;
+          m63[i] = 32'd0;
        end
     `endif
-       rdata$0 = 16'sd0;
-       rdata$1 = 16'sd0;
-       rdata$2 = 16'sd0;
-       rdata$3 = 16'sd0;
-       rdata$4 = 16'sd0;
-       rdata$5 = 16'sd0;
-       rdata$6 = 16'sd0;
-       rdata$7 = 16'sd0;
-       rdata$8 = 16'sd0;
-       rdata$9 = 16'sd0;
-       rdata$10 = 16'sd0;
-       rdata$11 = 16'sd0;
-       rdata$12 = 16'sd0;
-       rdata$13 = 16'sd0;
-       rdata$14 = 16'sd0;
-       rdata$15 = 16'sd0;
-       rdata$16 = 16'sd0;
-       rdata$17 = 16'sd0;
-       rdata$18 = 16'sd0;
-       rdata$19 = 16'sd0;
-       rdata$20 = 16'sd0;
-       rdata$21 = 16'sd0;
-       rdata$22 = 16'sd0;
-       rdata$23 = 16'sd0;
-       rdata$24 = 16'sd0;
-       rdata$25 = 16'sd0;
-       rdata$26 = 16'sd0;
-       rdata$27 = 16'sd0;
-       rdata$28 = 16'sd0;
-       rdata$29 = 16'sd0;
-       rdata$30 = 16'sd0;
-       rdata$31 = 16'sd0;
-       rdata$32 = 16'sd0;
-       rdata$33 = 16'sd0;
-       rdata$34 = 16'sd0;
-       rdata$35 = 16'sd0;
-       rdata$36 = 16'sd0;
-       rdata$37 = 16'sd0;
-       rdata$38 = 16'sd0;
-       rdata$39 = 16'sd0;
-       rdata$40 = 16'sd0;
-       rdata$41 = 16'sd0;
-       rdata$42 = 16'sd0;
-       rdata$43 = 16'sd0;
-       rdata$44 = 16'sd0;
-       rdata$45 = 16'sd0;
-       rdata$46 = 16'sd0;
-       rdata$47 = 16'sd0;
-       rdata$48 = 16'sd0;
-       rdata$49 = 16'sd0;
-       rdata$50 = 16'sd0;
-       rdata$51 = 16'sd0;
-       rdata$52 = 16'sd0;
-       rdata$53 = 16'sd0;
-       rdata$54 = 16'sd0;
-       rdata$55 = 16'sd0;
-       rdata$56 = 16'sd0;
-       rdata$57 = 16'sd0;
-       rdata$58 = 16'sd0;
-       rdata$59 = 16'sd0;
-       rdata$60 = 16'sd0;
-       rdata$61 = 16'sd0;
-       rdata$62 = 16'sd0;
-       rdata$63 = 16'sd0;
+       rdata$0 = 32'sd0;
+       rdata$1 = 32'sd0;
+       rdata$2 = 32'sd0;
+       rdata$3 = 32'sd0;
+       rdata$4 = 32'sd0;
+       rdata$5 = 32'sd0;
+       rdata$6 = 32'sd0;
+       rdata$7 = 32'sd0;
+       rdata$8 = 32'sd0;
+       rdata$9 = 32'sd0;
+       rdata$10 = 32'sd0;
+       rdata$11 = 32'sd0;
+       rdata$12 = 32'sd0;
+       rdata$13 = 32'sd0;
+       rdata$14 = 32'sd0;
+       rdata$15 = 32'sd0;
+       rdata$16 = 32'sd0;
+       rdata$17 = 32'sd0;
+       rdata$18 = 32'sd0;
+       rdata$19 = 32'sd0;
+       rdata$20 = 32'sd0;
+       rdata$21 = 32'sd0;
+       rdata$22 = 32'sd0;
+       rdata$23 = 32'sd0;
+       rdata$24 = 32'sd0;
+       rdata$25 = 32'sd0;
+       rdata$26 = 32'sd0;
+       rdata$27 = 32'sd0;
+       rdata$28 = 32'sd0;
+       rdata$29 = 32'sd0;
+       rdata$30 = 32'sd0;
+       rdata$31 = 32'sd0;
+       rdata$32 = 32'sd0;
+       rdata$33 = 32'sd0;
+       rdata$34 = 32'sd0;
+       rdata$35 = 32'sd0;
+       rdata$36 = 32'sd0;
+       rdata$37 = 32'sd0;
+       rdata$38 = 32'sd0;
+       rdata$39 = 32'sd0;
+       rdata$40 = 32'sd0;
+       rdata$41 = 32'sd0;
+       rdata$42 = 32'sd0;
+       rdata$43 = 32'sd0;
+       rdata$44 = 32'sd0;
+       rdata$45 = 32'sd0;
+       rdata$46 = 32'sd0;
+       rdata$47 = 32'sd0;
+       rdata$48 = 32'sd0;
+       rdata$49 = 32'sd0;
+       rdata$50 = 32'sd0;
+       rdata$51 = 32'sd0;
+       rdata$52 = 32'sd0;
+       rdata$53 = 32'sd0;
+       rdata$54 = 32'sd0;
+       rdata$55 = 32'sd0;
+       rdata$56 = 32'sd0;
+       rdata$57 = 32'sd0;
+       rdata$58 = 32'sd0;
+       rdata$59 = 32'sd0;
+       rdata$60 = 32'sd0;
+       rdata$61 = 32'sd0;
+       rdata$62 = 32'sd0;
+       rdata$63 = 32'sd0;
     end
     always @(posedge clock) begin
-       rdata$0 <= (raddr < 16'd1) ? m0[0] : 16'sd0;
-       rdata$1 <= (raddr < 16'd1) ? m1[0] : 16'sd0;
-       rdata$2 <= (raddr < 16'd1) ? m2[0] : 16'sd0;
-       rdata$3 <= (raddr < 16'd1) ? m3[0] : 16'sd0;
-       rdata$4 <= (raddr < 16'd1) ? m4[0] : 16'sd0;
-       rdata$5 <= (raddr < 16'd1) ? m5[0] : 16'sd0;
-       rdata$6 <= (raddr < 16'd1) ? m6[0] : 16'sd0;
-       rdata$7 <= (raddr < 16'd1) ? m7[0] : 16'sd0;
-       rdata$8 <= (raddr < 16'd1) ? m8[0] : 16'sd0;
-       rdata$9 <= (raddr < 16'd1) ? m9[0] : 16'sd0;
-       rdata$10 <= (raddr < 16'd1) ? m10[0] : 16'sd0;
-       rdata$11 <= (raddr < 16'd1) ? m11[0] : 16'sd0;
-       rdata$12 <= (raddr < 16'd1) ? m12[0] : 16'sd0;
-       rdata$13 <= (raddr < 16'd1) ? m13[0] : 16'sd0;
-       rdata$14 <= (raddr < 16'd1) ? m14[0] : 16'sd0;
-       rdata$15 <= (raddr < 16'd1) ? m15[0] : 16'sd0;
-       rdata$16 <= (raddr < 16'd1) ? m16[0] : 16'sd0;
-       rdata$17 <= (raddr < 16'd1) ? m17[0] : 16'sd0;
-       rdata$18 <= (raddr < 16'd1) ? m18[0] : 16'sd0;
-       rdata$19 <= (raddr < 16'd1) ? m19[0] : 16'sd0;
-       rdata$20 <= (raddr < 16'd1) ? m20[0] : 16'sd0;
-       rdata$21 <= (raddr < 16'd1) ? m21[0] : 16'sd0;
-       rdata$22 <= (raddr < 16'd1) ? m22[0] : 16'sd0;
-       rdata$23 <= (raddr < 16'd1) ? m23[0] : 16'sd0;
-       rdata$24 <= (raddr < 16'd1) ? m24[0] : 16'sd0;
-       rdata$25 <= (raddr < 16'd1) ? m25[0] : 16'sd0;
-       rdata$26 <= (raddr < 16'd1) ? m26[0] : 16'sd0;
-       rdata$27 <= (raddr < 16'd1) ? m27[0] : 16'sd0;
-       rdata$28 <= (raddr < 16'd1) ? m28[0] : 16'sd0;
-       rdata$29 <= (raddr < 16'd1) ? m29[0] : 16'sd0;
-       rdata$30 <= (raddr < 16'd1) ? m30[0] : 16'sd0;
-       rdata$31 <= (raddr < 16'd1) ? m31[0] : 16'sd0;
-       rdata$32 <= (raddr < 16'd1) ? m32[0] : 16'sd0;
-       rdata$33 <= (raddr < 16'd1) ? m33[0] : 16'sd0;
-       rdata$34 <= (raddr < 16'd1) ? m34[0] : 16'sd0;
-       rdata$35 <= (raddr < 16'd1) ? m35[0] : 16'sd0;
-       rdata$36 <= (raddr < 16'd1) ? m36[0] : 16'sd0;
-       rdata$37 <= (raddr < 16'd1) ? m37[0] : 16'sd0;
-       rdata$38 <= (raddr < 16'd1) ? m38[0] : 16'sd0;
-       rdata$39 <= (raddr < 16'd1) ? m39[0] : 16'sd0;
-       rdata$40 <= (raddr < 16'd1) ? m40[0] : 16'sd0;
-       rdata$41 <= (raddr < 16'd1) ? m41[0] : 16'sd0;
-       rdata$42 <= (raddr < 16'd1) ? m42[0] : 16'sd0;
-       rdata$43 <= (raddr < 16'd1) ? m43[0] : 16'sd0;
-       rdata$44 <= (raddr < 16'd1) ? m44[0] : 16'sd0;
-       rdata$45 <= (raddr < 16'd1) ? m45[0] : 16'sd0;
-       rdata$46 <= (raddr < 16'd1) ? m46[0] : 16'sd0;
-       rdata$47 <= (raddr < 16'd1) ? m47[0] : 16'sd0;
-       rdata$48 <= (raddr < 16'd1) ? m48[0] : 16'sd0;
-       rdata$49 <= (raddr < 16'd1) ? m49[0] : 16'sd0;
-       rdata$50 <= (raddr < 16'd1) ? m50[0] : 16'sd0;
-       rdata$51 <= (raddr < 16'd1) ? m51[0] : 16'sd0;
-       rdata$52 <= (raddr < 16'd1) ? m52[0] : 16'sd0;
-       rdata$53 <= (raddr < 16'd1) ? m53[0] : 16'sd0;
-       rdata$54 <= (raddr < 16'd1) ? m54[0] : 16'sd0;
-       rdata$55 <= (raddr < 16'd1) ? m55[0] : 16'sd0;
-       rdata$56 <= (raddr < 16'd1) ? m56[0] : 16'sd0;
-       rdata$57 <= (raddr < 16'd1) ? m57[0] : 16'sd0;
-       rdata$58 <= (raddr < 16'd1) ? m58[0] : 16'sd0;
-       rdata$59 <= (raddr < 16'd1) ? m59[0] : 16'sd0;
-       rdata$60 <= (raddr < 16'd1) ? m60[0] : 16'sd0;
-       rdata$61 <= (raddr < 16'd1) ? m61[0] : 16'sd0;
-       rdata$62 <= (raddr < 16'd1) ? m62[0] : 16'sd0;
-       rdata$63 <= (raddr < 16'd1) ? m63[0] : 16'sd0;
+       rdata$0 <= (raddr < 16'd1) ? m0[0] : 32'sd0;
+       rdata$1 <= (raddr < 16'd1) ? m1[0] : 32'sd0;
+       rdata$2 <= (raddr < 16'd1) ? m2[0] : 32'sd0;
+       rdata$3 <= (raddr < 16'd1) ? m3[0] : 32'sd0;
+       rdata$4 <= (raddr < 16'd1) ? m4[0] : 32'sd0;
+       rdata$5 <= (raddr < 16'd1) ? m5[0] : 32'sd0;
+       rdata$6 <= (raddr < 16'd1) ? m6[0] : 32'sd0;
+       rdata$7 <= (raddr < 16'd1) ? m7[0] : 32'sd0;
+       rdata$8 <= (raddr < 16'd1) ? m8[0] : 32'sd0;
+       rdata$9 <= (raddr < 16'd1) ? m9[0] : 32'sd0;
+       rdata$10 <= (raddr < 16'd1) ? m10[0] : 32'sd0;
+       rdata$11 <= (raddr < 16'd1) ? m11[0] : 32'sd0;
+       rdata$12 <= (raddr < 16'd1) ? m12[0] : 32'sd0;
+       rdata$13 <= (raddr < 16'd1) ? m13[0] : 32'sd0;
+       rdata$14 <= (raddr < 16'd1) ? m14[0] : 32'sd0;
+       rdata$15 <= (raddr < 16'd1) ? m15[0] : 32'sd0;
+       rdata$16 <= (raddr < 16'd1) ? m16[0] : 32'sd0;
+       rdata$17 <= (raddr < 16'd1) ? m17[0] : 32'sd0;
+       rdata$18 <= (raddr < 16'd1) ? m18[0] : 32'sd0;
+       rdata$19 <= (raddr < 16'd1) ? m19[0] : 32'sd0;
+       rdata$20 <= (raddr < 16'd1) ? m20[0] : 32'sd0;
+       rdata$21 <= (raddr < 16'd1) ? m21[0] : 32'sd0;
+       rdata$22 <= (raddr < 16'd1) ? m22[0] : 32'sd0;
+       rdata$23 <= (raddr < 16'd1) ? m23[0] : 32'sd0;
+       rdata$24 <= (raddr < 16'd1) ? m24[0] : 32'sd0;
+       rdata$25 <= (raddr < 16'd1) ? m25[0] : 32'sd0;
+       rdata$26 <= (raddr < 16'd1) ? m26[0] : 32'sd0;
+       rdata$27 <= (raddr < 16'd1) ? m27[0] : 32'sd0;
+       rdata$28 <= (raddr < 16'd1) ? m28[0] : 32'sd0;
+       rdata$29 <= (raddr < 16'd1) ? m29[0] : 32'sd0;
+       rdata$30 <= (raddr < 16'd1) ? m30[0] : 32'sd0;
+       rdata$31 <= (raddr < 16'd1) ? m31[0] : 32'sd0;
+       rdata$32 <= (raddr < 16'd1) ? m32[0] : 32'sd0;
+       rdata$33 <= (raddr < 16'd1) ? m33[0] : 32'sd0;
+       rdata$34 <= (raddr < 16'd1) ? m34[0] : 32'sd0;
+       rdata$35 <= (raddr < 16'd1) ? m35[0] : 32'sd0;
+       rdata$36 <= (raddr < 16'd1) ? m36[0] : 32'sd0;
+       rdata$37 <= (raddr < 16'd1) ? m37[0] : 32'sd0;
+       rdata$38 <= (raddr < 16'd1) ? m38[0] : 32'sd0;
+       rdata$39 <= (raddr < 16'd1) ? m39[0] : 32'sd0;
+       rdata$40 <= (raddr < 16'd1) ? m40[0] : 32'sd0;
+       rdata$41 <= (raddr < 16'd1) ? m41[0] : 32'sd0;
+       rdata$42 <= (raddr < 16'd1) ? m42[0] : 32'sd0;
+       rdata$43 <= (raddr < 16'd1) ? m43[0] : 32'sd0;
+       rdata$44 <= (raddr < 16'd1) ? m44[0] : 32'sd0;
+       rdata$45 <= (raddr < 16'd1) ? m45[0] : 32'sd0;
+       rdata$46 <= (raddr < 16'd1) ? m46[0] : 32'sd0;
+       rdata$47 <= (raddr < 16'd1) ? m47[0] : 32'sd0;
+       rdata$48 <= (raddr < 16'd1) ? m48[0] : 32'sd0;
+       rdata$49 <= (raddr < 16'd1) ? m49[0] : 32'sd0;
+       rdata$50 <= (raddr < 16'd1) ? m50[0] : 32'sd0;
+       rdata$51 <= (raddr < 16'd1) ? m51[0] : 32'sd0;
+       rdata$52 <= (raddr < 16'd1) ? m52[0] : 32'sd0;
+       rdata$53 <= (raddr < 16'd1) ? m53[0] : 32'sd0;
+       rdata$54 <= (raddr < 16'd1) ? m54[0] : 32'sd0;
+       rdata$55 <= (raddr < 16'd1) ? m55[0] : 32'sd0;
+       rdata$56 <= (raddr < 16'd1) ? m56[0] : 32'sd0;
+       rdata$57 <= (raddr < 16'd1) ? m57[0] : 32'sd0;
+       rdata$58 <= (raddr < 16'd1) ? m58[0] : 32'sd0;
+       rdata$59 <= (raddr < 16'd1) ? m59[0] : 32'sd0;
+       rdata$60 <= (raddr < 16'd1) ? m60[0] : 32'sd0;
+       rdata$61 <= (raddr < 16'd1) ? m61[0] : 32'sd0;
+       rdata$62 <= (raddr < 16'd1) ? m62[0] : 32'sd0;
+       rdata$63 <= (raddr < 16'd1) ? m63[0] : 32'sd0;
        if (wwe) begin
           if (wwaddr < 16'd1) begin
-             m0[0] <= wwdata$0;
-             m1[0] <= wwdata$1;
-             m2[0] <= wwdata$2;
-             m3[0] <= wwdata$3;
-             m4[0] <= wwdata$4;
-             m5[0] <= wwdata$5;
-             m6[0] <= wwdata$6;
-             m7[0] <= wwdata$7;
-             m8[0] <= wwdata$8;
-             m9[0] <= wwdata$9;
-             m10[0] <= wwdata$10;
-             m11[0] <= wwdata$11;
-             m12[0] <= wwdata$12;
-             m13[0] <= wwdata$13;
-             m14[0] <= wwdata$14;
-             m15[0] <= wwdata$15;
-             m16[0] <= wwdata$16;
-             m17[0] <= wwdata$17;
-             m18[0] <= wwdata$18;
-             m19[0] <= wwdata$19;
-             m20[0] <= wwdata$20;
-             m21[0] <= wwdata$21;
-             m22[0] <= wwdata$22;
-             m23[0] <= wwdata$23;
-             m24[0] <= wwdata$24;
-             m25[0] <= wwdata$25;
-             m26[0] <= wwdata$26;
-             m27[0] <= wwdata$27;
-             m28[0] <= wwdata$28;
-             m29[0] <= wwdata$29;
-             m30[0] <= wwdata$30;
-             m31[0] <= wwdata$31;
-             m32[0] <= wwdata$32;
-             m33[0] <= wwdata$33;
-             m34[0] <= wwdata$34;
-             m35[0] <= wwdata$35;
-             m36[0] <= wwdata$36;
-             m37[0] <= wwdata$37;
-             m38[0] <= wwdata$38;
-             m39[0] <= wwdata$39;
-             m40[0] <= wwdata$40;
-             m41[0] <= wwdata$41;
-             m42[0] <= wwdata$42;
-             m43[0] <= wwdata$43;
-             m44[0] <= wwdata$44;
-             m45[0] <= wwdata$45;
-             m46[0] <= wwdata$46;
-             m47[0] <= wwdata$47;
-             m48[0] <= wwdata$48;
-             m49[0] <= wwdata$49;
-             m50[0] <= wwdata$50;
-             m51[0] <= wwdata$51;
-             m52[0] <= wwdata$52;
-             m53[0] <= wwdata$53;
-             m54[0] <= wwdata$54;
-             m55[0] <= wwdata$55;
-             m56[0] <= wwdata$56;
-             m57[0] <= wwdata$57;
-             m58[0] <= wwdata$58;
-             m59[0] <= wwdata$59;
-             m60[0] <= wwdata$60;
-             m61[0] <= wwdata$61;
-             m62[0] <= wwdata$62;
-             m63[0] <= wwdata$63;
+             m0[0] <= {{16{wwdata$0[15]}}, wwdata$0};
+             m1[0] <= {{16{wwdata$1[15]}}, wwdata$1};
+             m2[0] <= {{16{wwdata$2[15]}}, wwdata$2};
+             m3[0] <= {{16{wwdata$3[15]}}, wwdata$3};
+             m4[0] <= {{16{wwdata$4[15]}}, wwdata$4};
+             m5[0] <= {{16{wwdata$5[15]}}, wwdata$5};
+             m6[0] <= {{16{wwdata$6[15]}}, wwdata$6};
+             m7[0] <= {{16{wwdata$7[15]}}, wwdata$7};
+             m8[0] <= {{16{wwdata$8[15]}}, wwdata$8};
+             m9[0] <= {{16{wwdata$9[15]}}, wwdata$9};
+             m10[0] <= {{16{wwdata$10[15]}}, wwdata$10};
+             m11[0] <= {{16{wwdata$11[15]}}, wwdata$11};
+             m12[0] <= {{16{wwdata$12[15]}}, wwdata$12};
+             m13[0] <= {{16{wwdata$13[15]}}, wwdata$13};
+             m14[0] <= {{16{wwdata$14[15]}}, wwdata$14};
+             m15[0] <= {{16{wwdata$15[15]}}, wwdata$15};
+             m16[0] <= {{16{wwdata$16[15]}}, wwdata$16};
+             m17[0] <= {{16{wwdata$17[15]}}, wwdata$17};
+             m18[0] <= {{16{wwdata$18[15]}}, wwdata$18};
+             m19[0] <= {{16{wwdata$19[15]}}, wwdata$19};
+             m20[0] <= {{16{wwdata$20[15]}}, wwdata$20};
+             m21[0] <= {{16{wwdata$21[15]}}, wwdata$21};
+             m22[0] <= {{16{wwdata$22[15]}}, wwdata$22};
+             m23[0] <= {{16{wwdata$23[15]}}, wwdata$23};
+             m24[0] <= {{16{wwdata$24[15]}}, wwdata$24};
+             m25[0] <= {{16{wwdata$25[15]}}, wwdata$25};
+             m26[0] <= {{16{wwdata$26[15]}}, wwdata$26};
+             m27[0] <= {{16{wwdata$27[15]}}, wwdata$27};
+             m28[0] <= {{16{wwdata$28[15]}}, wwdata$28};
+             m29[0] <= {{16{wwdata$29[15]}}, wwdata$29};
+             m30[0] <= {{16{wwdata$30[15]}}, wwdata$30};
+             m31[0] <= {{16{wwdata$31[15]}}, wwdata$31};
+             m32[0] <= {{16{wwdata$32[15]}}, wwdata$32};
+             m33[0] <= {{16{wwdata$33[15]}}, wwdata$33};
+             m34[0] <= {{16{wwdata$34[15]}}, wwdata$34};
+             m35[0] <= {{16{wwdata$35[15]}}, wwdata$35};
+             m36[0] <= {{16{wwdata$36[15]}}, wwdata$36};
+             m37[0] <= {{16{wwdata$37[15]}}, wwdata$37};
+             m38[0] <= {{16{wwdata$38[15]}}, wwdata$38};
+             m39[0] <= {{16{wwdata$39[15]}}, wwdata$39};
+             m40[0] <= {{16{wwdata$40[15]}}, wwdata$40};
+             m41[0] <= {{16{wwdata$41[15]}}, wwdata$41};
+             m42[0] <= {{16{wwdata$42[15]}}, wwdata$42};
+             m43[0] <= {{16{wwdata$43[15]}}, wwdata$43};
+             m44[0] <= {{16{wwdata$44[15]}}, wwdata$44};
+             m45[0] <= {{16{wwdata$45[15]}}, wwdata$45};
+             m46[0] <= {{16{wwdata$46[15]}}, wwdata$46};
+             m47[0] <= {{16{wwdata$47[15]}}, wwdata$47};
+             m48[0] <= {{16{wwdata$48[15]}}, wwdata$48};
+             m49[0] <= {{16{wwdata$49[15]}}, wwdata$49};
+             m50[0] <= {{16{wwdata$50[15]}}, wwdata$50};
+             m51[0] <= {{16{wwdata$51[15]}}, wwdata$51};
+             m52[0] <= {{16{wwdata$52[15]}}, wwdata$52};
+             m53[0] <= {{16{wwdata$53[15]}}, wwdata$53};
+             m54[0] <= {{16{wwdata$54[15]}}, wwdata$54};
+             m55[0] <= {{16{wwdata$55[15]}}, wwdata$55};
+             m56[0] <= {{16{wwdata$56[15]}}, wwdata$56};
+             m57[0] <= {{16{wwdata$57[15]}}, wwdata$57};
+             m58[0] <= {{16{wwdata$58[15]}}, wwdata$58};
+             m59[0] <= {{16{wwdata$59[15]}}, wwdata$59};
+             m60[0] <= {{16{wwdata$60[15]}}, wwdata$60};
+             m61[0] <= {{16{wwdata$61[15]}}, wwdata$61};
+             m62[0] <= {{16{wwdata$62[15]}}, wwdata$62};
+             m63[0] <= {{16{wwdata$63[15]}}, wwdata$63};
           end
        end else if (swe && (sword < 16'd1)) begin
           if (swaddr[5:0] == 6'd0) m0[0] <= swdata;

@@ -600,9 +600,9 @@ impl<const W: usize> Logic for TableRom<W> {
     }
 }
 
-/// The matrix-vector input memory: `L` lanes of 16-bit mantissas per word, `depth` words.
-/// Two write ports, used one at a time: a wide port writing a whole word (`wwe`, `wwaddr`
-/// = word, `wwdata[L]`) and a scalar port writing one element (`swe`, `swaddr` = element
+/// The matrix-vector input memory: `L` lanes of 32-bit words (raw Q16.16 values, or 16-bit mantissas sign-extended) per word, `depth` words.
+/// Two write ports, used one at a time: a wide port writing a whole word of 16-bit
+/// mantissas, sign-extended (`wwe`, `wwaddr` = word, `wwdata[L]`) and a scalar port writing one element (`swe`, `swaddr` = element
 /// index = word · L + lane, `swdata`); one synchronous L-wide read port (`rdata` shows
 /// word `raddr` from the next cycle, read-old-data). Each lane is its own small memory.
 #[derive(LogicBlock)]
@@ -613,9 +613,9 @@ pub struct XMem<const L: usize> {
     pub wwdata: [Signal<In, Signed<16>>; L],
     pub swe: Signal<In, Bit>,
     pub swaddr: Signal<In, Bits<16>>,
-    pub swdata: Signal<In, Signed<16>>,
+    pub swdata: Signal<In, Signed<32>>,
     pub raddr: Signal<In, Bits<16>>,
-    pub rdata: [Signal<Out, Signed<16>>; L],
+    pub rdata: [Signal<Out, Signed<32>>; L],
     _mem: Vec<[i64; L]>,
 }
 
@@ -647,7 +647,7 @@ impl<const L: usize> Logic for XMem<L> {
                 .copied()
                 .unwrap_or([0; L]);
             for (d, v) in self.rdata.iter_mut().zip(word) {
-                d.next = i2s::<16>(v);
+                d.next = i2s::<32>(v);
             }
             if self.wwe.val() {
                 let a = self.wwaddr.val().index();
@@ -682,25 +682,25 @@ impl<const L: usize> Logic for XMem<L> {
         };
         let mut s = format!("wire [15:0] sword = swaddr >> {lb};\ninteger i;\n");
         for i in 0..L {
-            s += &format!("reg [15:0] m{i} [0:{}];\n", depth - 1);
+            s += &format!("reg [31:0] m{i} [0:{}];\n", depth - 1);
         }
         s += &format!(
             "initial begin\n`ifndef SYNTHESIS\n   for (i = 0; i < {depth}; i = i + 1) begin\n"
         );
         for i in 0..L {
-            s += &format!("      m{i}[i] = 16'd0;\n");
+            s += &format!("      m{i}[i] = 32'd0;\n");
         }
         s += "   end\n`endif\n";
         for i in 0..L {
-            s += &format!("   rdata${i} = 16'sd0;\n");
+            s += &format!("   rdata${i} = 32'sd0;\n");
         }
         s += "end\nalways @(posedge clock) begin\n";
         for i in 0..L {
-            s += &format!("   rdata${i} <= (raddr < 16'd{depth}) ? m{i}[{ri}] : 16'sd0;\n");
+            s += &format!("   rdata${i} <= (raddr < 16'd{depth}) ? m{i}[{ri}] : 32'sd0;\n");
         }
         s += &format!("   if (wwe) begin\n      if (wwaddr < 16'd{depth}) begin\n");
         for i in 0..L {
-            s += &format!("         m{i}[{wi}] <= wwdata${i};\n");
+            s += &format!("         m{i}[{wi}] <= {{{{16{{wwdata${i}[15]}}}}, wwdata${i}}};\n");
         }
         s += "      end\n   end else if (swe && (sword < 16'd";
         s += &format!("{depth})) begin\n");

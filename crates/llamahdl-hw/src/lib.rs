@@ -8,6 +8,7 @@ pub mod hierarchy;
 pub mod leaf;
 pub mod matvec;
 pub mod params;
+pub mod post;
 pub mod program;
 pub mod qkv_projector;
 pub mod row_addr;

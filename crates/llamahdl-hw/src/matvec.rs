@@ -3,14 +3,21 @@
 //! `llamahdl_golden::numerics::dot_row` computes.
 //!
 //! ## Interface
-//! - Input vector (the matrix-vector input block, `llamahdl_golden::numerics::to_block16`):
-//!   an [`XMem`] of 16-bit mantissas written either a word of `L` at a time
-//!   (`x_we`/`x_waddr`/`x_wdata`) or an element at a time (`xs_we`/`xs_waddr`/`xs_wdata`,
-//!   from the vector unit's BLOCK operation); lanes past the row length must be 0. The block
-//!   shift is on `x_shift`.
-//! - `start` (one cycle, ignored while `busy`) samples `use_ram`, `x_shift`, `rom_base`
-//!   (ROM word of the first row), `rom_row_base` (its row in the scale ROM), `rows_m1`,
-//!   `beats_m1` (rows and words per row, minus one) and `dst`, then runs every row.
+//! - Input vector: an [`XMem`] of 32-bit lanes written either a word of `L` 16-bit
+//!   mantissas at a time (`x_we`/`x_waddr`/`x_wdata`) or an element at a time
+//!   (`xs_we`/`xs_waddr`/`xs_wdata`, 32 bits); lanes past the row length must be 0. With
+//!   `x_raw` low the words are block mantissas (`llamahdl_golden::numerics::to_block16`)
+//!   whose shift is on `x_shift`; with `x_raw` high they are raw Q16.16 values and
+//!   `x_shift` is their block shift: each beat is converted to mantissas as it is read
+//!   ([`XQuant`]), so no separate conversion pass is needed.
+//! - `start` (one cycle, ignored while `busy`) samples `use_ram`, `x_raw`, `x_shift`,
+//!   `x_base` (first XMem word of the input), `rom_base` (ROM word of the first row), `rom_row_base` (its row in the scale ROM),
+//!   `rows_m1`, `beats_m1` (rows and words per row, minus one), `dst`, `post` and `src`,
+//!   then runs every row.
+//! - `post` fuses element-wise work into the output stream: [`POST_NONE`] writes
+//!   `y[r]` to `dst + r`; [`POST_ACC`] writes `add_q16(vm[dst + r], y[r])` (the residual
+//!   add, read-modify-write through `vm_raddr`/`vm_rdata`); [`POST_SWIGLU`] writes
+//!   `mul_q16(silu(vm[src + r]), y[r])` ([`SiluMul`]), one cycle later than the others.
 //! - Weights: `use_ram` low reads the compiled-in ROM; high reads the QKV weight buffer
 //!   through `buf_rd_addr` (word within the run) and `buf_rd_row` (row within the run),
 //!   answered on `buf_rd_data`/`buf_rd_mant`/`buf_rd_exp` one cycle later.
@@ -22,15 +29,24 @@
 //! ## Timing
 //! Cycle 0 is the `start` cycle. Word `b` of row `r` is issued in cycle
 //! `1 + r * beats + b`; the row's result appears [`LATENCY`] cycles after its last word
-//! is issued: `rows * beats + LATENCY` cycles after `start` for the whole run.
+//! is issued: `rows * beats + LATENCY` cycles after `start` for the whole run
+//! (`+ 1` with [`POST_SWIGLU`], whose writes and `done` come a cycle after `out_valid`).
 
-use crate::leaf::{DotAcc, LaneRom, LaneSel, RowFinish, ScaleRom, XMem, DOT_LATENCY};
+use crate::leaf::{DotAcc, LaneRom, LaneSel, RowFinish, ScaleRom, TableRom, XMem, DOT_LATENCY};
+use crate::post::{silu_pair_words, AddSat32, SiluMul, XQuant};
 use llamahdl_golden::QMatrix;
 use rust_hdl::prelude::*;
 
-/// Cycles from issuing a row's last word to its `out_valid`: memory read (1), the MAC
-/// pipeline ([`DOT_LATENCY`]), the rescale register (1).
-pub const LATENCY: usize = 1 + DOT_LATENCY + 1;
+/// Cycles from issuing a row's last word to its `out_valid`: memory read (1), the input
+/// stage ([`XQuant`], 1), the MAC pipeline ([`DOT_LATENCY`]), the rescale register (1).
+pub const LATENCY: usize = 1 + 1 + DOT_LATENCY + 1;
+
+/// `post`: write the row results as they are.
+pub const POST_NONE: u64 = 0;
+/// `post`: residual add into the destination.
+pub const POST_ACC: u64 = 1;
+/// `post`: SwiGLU with the vector at `src`.
+pub const POST_SWIGLU: u64 = 2;
 
 /// Words of `L` int8 weights for a ROM holding `mats` one after another, row by row,
 /// `ceil(cols / L)` words per row, zero-padded.
@@ -63,8 +79,14 @@ pub struct MatVec<const L: usize> {
     pub x_wdata: [Signal<In, Signed<16>>; L],
     pub xs_we: Signal<In, Bit>,
     pub xs_waddr: Signal<In, Bits<16>>,
-    pub xs_wdata: Signal<In, Signed<16>>,
+    pub xs_wdata: Signal<In, Signed<32>>,
     pub x_shift: Signal<In, Bits<5>>,
+    pub x_raw: Signal<In, Bit>,
+    /// First XMem word of the input vector (sampled at `start`).
+    pub x_base: Signal<In, Bits<16>>,
+    pub post: Signal<In, Bits<2>>,
+    pub src: Signal<In, Bits<16>>,
+    pub vm_rdata: Signal<In, Signed<32>>,
     pub start: Signal<In, Bit>,
     pub use_ram: Signal<In, Bit>,
     pub rom_base: Signal<In, Bits<16>>,
@@ -93,6 +115,25 @@ pub struct MatVec<const L: usize> {
     pub vm_wdata: Signal<Out, Signed<32>>,
     rows_r: DFF<Bits<16>>,
     len_r: DFF<Bits<16>>,
+    raw_r: DFF<Bit>,
+    xbase_r: DFF<Bits<16>>,
+    post_r: DFF<Bits<2>>,
+    src_r: DFF<Bits<16>>,
+    sq_valid: DFF<Bit>,
+    sq_first: DFF<Bit>,
+    sq_last: DFF<Bit>,
+    sq_row: DFF<Bits<16>>,
+    sq_mant: DFF<Bits<8>>,
+    sq_exp: DFF<Signed<8>>,
+    s5_last: DFF<Bit>,
+    s5_row: DFF<Bits<16>>,
+    post_acc: Constant<Bits<2>>,
+    post_swiglu: Constant<Bits<2>>,
+    zero5: Constant<Bits<5>>,
+    xq: XQuant<L>,
+    silu: SiluMul,
+    silu_tab: TableRom<34>,
+    addsat: AddSat32,
     emb: DFF<Bit>,
     lane: DFF<Bits<16>>,
     elem: DFF<Bits<16>>,
@@ -154,6 +195,11 @@ impl<const L: usize> MatVec<L> {
             xs_waddr: Default::default(),
             xs_wdata: Default::default(),
             x_shift: Default::default(),
+            x_raw: Default::default(),
+            x_base: Default::default(),
+            post: Default::default(),
+            src: Default::default(),
+            vm_rdata: Default::default(),
             start: Default::default(),
             use_ram: Default::default(),
             rom_base: Default::default(),
@@ -179,6 +225,25 @@ impl<const L: usize> MatVec<L> {
             vm_wdata: Default::default(),
             rows_r: Default::default(),
             len_r: Default::default(),
+            raw_r: Default::default(),
+            xbase_r: Default::default(),
+            post_r: Default::default(),
+            src_r: Default::default(),
+            sq_valid: Default::default(),
+            sq_first: Default::default(),
+            sq_last: Default::default(),
+            sq_row: Default::default(),
+            sq_mant: Default::default(),
+            sq_exp: Default::default(),
+            s5_last: Default::default(),
+            s5_row: Default::default(),
+            post_acc: Constant::new(POST_ACC.into()),
+            post_swiglu: Constant::new(POST_SWIGLU.into()),
+            zero5: Constant::new(0u64.into()),
+            xq: Default::default(),
+            silu: Default::default(),
+            silu_tab: TableRom::new(silu_pair_words()),
+            addsat: Default::default(),
             emb: Default::default(),
             lane: Default::default(),
             elem: Default::default(),
@@ -229,12 +294,13 @@ impl<const L: usize> Logic for MatVec<L> {
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(
-            self, clock, rows_r, beats_r, dst_r, len_r, emb, lane, elem, e1_valid, e1_lane,
-            e1_elem, e2_valid, e2_elem, running, sel_ram, shift, addr, beat, row, rbase, rrbase,
-            s1_valid, s1_first, s1_last, s1_row, s2_last, s2_row, s2_mant, s2_exp, s3_last, s3_row,
-            s3_mant, s3_exp, s4_last, s4_row
+            self, clock, rows_r, beats_r, dst_r, len_r, raw_r, xbase_r, post_r, src_r, sq_valid,
+            sq_first, sq_last, sq_row, sq_mant, sq_exp, s5_last, s5_row, emb, lane, elem, e1_valid,
+            e1_lane, e1_elem, e2_valid, e2_elem, running, sel_ram, shift, addr, beat, row, rbase,
+            rrbase, s1_valid, s1_first, s1_last, s1_row, s2_last, s2_row, s2_mant, s2_exp, s3_last,
+            s3_row, s3_mant, s3_exp, s4_last, s4_row
         );
-        clock!(self, clock, rom, scale_rom, xram, dot, finish);
+        clock!(self, clock, rom, scale_rom, xram, dot, finish, xq, silu, silu_tab);
         // Input vector write port.
         self.xram.wwe.next = self.x_we.val();
         self.xram.wwaddr.next = self.x_waddr.val();
@@ -249,7 +315,7 @@ impl<const L: usize> Logic for MatVec<L> {
         self.scale_rom.addr.next = self.rrbase.q.val() + self.row.q.val();
         self.buf_rd_addr.next = self.addr.q.val();
         self.buf_rd_row.next = self.row.q.val();
-        self.xram.raddr.next = self.beat.q.val();
+        self.xram.raddr.next = self.xbase_r.q.val() + self.beat.q.val();
         self.s1_valid.d.next = self.running.q.val() & !self.emb.q.val();
         self.s1_first.d.next = self.beat.q.val() == self.zero16.val();
         self.s1_last.d.next =
@@ -290,9 +356,11 @@ impl<const L: usize> Logic for MatVec<L> {
                 | self.e1_valid.q.val()
                 | self.e2_valid.q.val()
                 | self.s1_valid.q.val()
+                | self.sq_valid.q.val()
                 | self.s2_last.q.val()
                 | self.s3_last.q.val()
-                | self.s4_last.q.val())
+                | self.s4_last.q.val()
+                | self.s5_last.q.val())
         {
             self.running.d.next = true;
             self.addr.d.next = self.zero16.val();
@@ -300,6 +368,10 @@ impl<const L: usize> Logic for MatVec<L> {
             self.row.d.next = self.zero16.val();
             self.sel_ram.d.next = self.use_ram.val();
             self.shift.d.next = self.x_shift.val();
+            self.raw_r.d.next = self.x_raw.val();
+            self.xbase_r.d.next = self.x_base.val();
+            self.post_r.d.next = self.post.val();
+            self.src_r.d.next = self.src.val();
             self.rbase.d.next = self.rom_base.val();
             self.rrbase.d.next = self.rom_row_base.val();
             self.rows_r.d.next = self.rows_m1.val();
@@ -310,26 +382,43 @@ impl<const L: usize> Logic for MatVec<L> {
             self.lane.d.next = self.zero16.val();
             self.elem.d.next = self.zero16.val();
         }
-        // Stage 1: weights and inputs arrive; select the weight source.
+        // Stage 1: weights and inputs arrive; select the weight source; the input stage
+        // registers the weights and the inputs' mantissas.
         for i in 0..L {
             if self.sel_ram.q.val() {
-                self.dot.w[i].next = self.buf_rd_data[i].val();
+                self.xq.w[i].next = self.buf_rd_data[i].val();
             } else {
-                self.dot.w[i].next = self.rom.data[i].val();
+                self.xq.w[i].next = self.rom.data[i].val();
             }
-            self.dot.x[i].next = self.xram.rdata[i].val();
+            self.xq.x[i].next = self.xram.rdata[i].val();
         }
-        self.dot.en.next = self.s1_valid.q.val();
-        self.dot.first.next = self.s1_first.q.val();
-        if self.sel_ram.q.val() {
-            self.s2_mant.d.next = self.buf_rd_mant.val();
-            self.s2_exp.d.next = self.buf_rd_exp.val();
+        if self.raw_r.q.val() {
+            self.xq.shift.next = self.shift.q.val();
         } else {
-            self.s2_mant.d.next = self.scale_rom.mant.val();
-            self.s2_exp.d.next = self.scale_rom.exp.val();
+            self.xq.shift.next = self.zero5.val();
         }
-        self.s2_last.d.next = self.s1_last.q.val();
-        self.s2_row.d.next = self.s1_row.q.val();
+        if self.sel_ram.q.val() {
+            self.sq_mant.d.next = self.buf_rd_mant.val();
+            self.sq_exp.d.next = self.buf_rd_exp.val();
+        } else {
+            self.sq_mant.d.next = self.scale_rom.mant.val();
+            self.sq_exp.d.next = self.scale_rom.exp.val();
+        }
+        self.sq_valid.d.next = self.s1_valid.q.val();
+        self.sq_first.d.next = self.s1_first.q.val();
+        self.sq_last.d.next = self.s1_last.q.val();
+        self.sq_row.d.next = self.s1_row.q.val();
+        // Quantised stage: the beat enters the MAC.
+        for i in 0..L {
+            self.dot.w[i].next = self.xq.wq[i].val();
+            self.dot.x[i].next = self.xq.m[i].val();
+        }
+        self.dot.en.next = self.sq_valid.q.val();
+        self.dot.first.next = self.sq_first.q.val();
+        self.s2_mant.d.next = self.sq_mant.q.val();
+        self.s2_exp.d.next = self.sq_exp.q.val();
+        self.s2_last.d.next = self.sq_last.q.val();
+        self.s2_row.d.next = self.sq_row.q.val();
         // Stage 2 -> 3: products registered inside the MAC; carry the row scale along.
         self.s3_last.d.next = self.s2_last.q.val();
         self.s3_row.d.next = self.s2_row.q.val();
@@ -357,6 +446,17 @@ impl<const L: usize> Logic for MatVec<L> {
         }
         self.s4_last.d.next = self.s3_last.q.val();
         self.s4_row.d.next = self.s3_row.q.val();
+        self.s5_last.d.next =
+            self.s4_last.q.val() & (self.post_r.q.val() == self.post_swiglu.val());
+        self.s5_row.d.next = self.s4_row.q.val();
+        // Post-operations. SwiGLU: the gate input (row `r` of `src`) is read when the row
+        // is in stage 1, so that SiluMul meets the row result in stage 4.
+        self.silu.x.next = self.vm_rdata.val();
+        self.silu_tab.addr.next = self.silu.sig_addr.val();
+        self.silu.rom.next = self.silu_tab.data.val();
+        self.silu.h.next = self.finish.y.val();
+        self.addsat.a.next = self.finish.y.val();
+        self.addsat.b.next = self.vm_rdata.val();
         // Stage 4: result.
         self.out_valid.next = self.s4_last.q.val() | self.e2_valid.q.val();
         if self.emb.q.val() {
@@ -365,22 +465,43 @@ impl<const L: usize> Logic for MatVec<L> {
             self.out_row.next = self.s4_row.q.val();
         }
         self.out_data.next = self.finish.y.val();
-        self.vm_raddr.next = self.zero16.val();
-        self.vm_we.next = self.s4_last.q.val() | self.e2_valid.q.val();
-        if self.emb.q.val() {
-            self.vm_waddr.next = self.dst_r.q.val() + self.e2_elem.q.val();
+        if self.post_r.q.val() == self.post_swiglu.val() {
+            self.vm_raddr.next = self.src_r.q.val() + self.s1_row.q.val();
         } else {
-            self.vm_waddr.next = self.dst_r.q.val() + self.s4_row.q.val();
+            self.vm_raddr.next = self.dst_r.q.val() + self.s3_row.q.val();
         }
-        self.vm_wdata.next = self.finish.y.val();
-        self.done.next = (self.s4_last.q.val() & (self.s4_row.q.val() == self.rows_r.q.val()))
-            | (self.e2_valid.q.val() & (self.e2_elem.q.val() == self.len_r.q.val()));
+        if self.emb.q.val() {
+            self.vm_we.next = self.e2_valid.q.val();
+            self.vm_waddr.next = self.dst_r.q.val() + self.e2_elem.q.val();
+            self.vm_wdata.next = self.finish.y.val();
+        } else if self.post_r.q.val() == self.post_swiglu.val() {
+            self.vm_we.next = self.s5_last.q.val();
+            self.vm_waddr.next = self.dst_r.q.val() + self.s5_row.q.val();
+            self.vm_wdata.next = self.silu.y.val();
+        } else if self.post_r.q.val() == self.post_acc.val() {
+            self.vm_we.next = self.s4_last.q.val();
+            self.vm_waddr.next = self.dst_r.q.val() + self.s4_row.q.val();
+            self.vm_wdata.next = self.addsat.y.val();
+        } else {
+            self.vm_we.next = self.s4_last.q.val();
+            self.vm_waddr.next = self.dst_r.q.val() + self.s4_row.q.val();
+            self.vm_wdata.next = self.finish.y.val();
+        }
+        if self.post_r.q.val() == self.post_swiglu.val() {
+            self.done.next = (self.s5_last.q.val() & (self.s5_row.q.val() == self.rows_r.q.val()))
+                | (self.e2_valid.q.val() & (self.e2_elem.q.val() == self.len_r.q.val()));
+        } else {
+            self.done.next = (self.s4_last.q.val() & (self.s4_row.q.val() == self.rows_r.q.val()))
+                | (self.e2_valid.q.val() & (self.e2_elem.q.val() == self.len_r.q.val()));
+        }
         self.busy.next = self.running.q.val()
             | self.e1_valid.q.val()
             | self.e2_valid.q.val()
             | self.s1_valid.q.val()
+            | self.sq_valid.q.val()
             | self.s2_last.q.val()
             | self.s3_last.q.val()
-            | self.s4_last.q.val();
+            | self.s4_last.q.val()
+            | self.s5_last.q.val();
     }
 }

@@ -26,6 +26,15 @@ pub mod flag {
     pub const QKV: u16 = 1;
     /// The classifier: its outputs are the logits (streamed out, argmax tracked).
     pub const LOGITS: u16 = 2;
+    /// Tee: every vector-memory write of the operation to `c + i` is also written to the
+    /// matrix-vector input memory at element `b + i`, and the block shift of what was
+    /// written is tracked, so the next matrix-vector product reads it without a
+    /// conversion pass.
+    pub const TEE: u16 = 4;
+    /// Matrix-vector post-operation: residual add into the destination.
+    pub const ACC: u16 = 8;
+    /// Matrix-vector post-operation: SwiGLU with the vector at `a`.
+    pub const SWIGLU: u16 = 16;
 }
 
 /// Word offsets of the vectors in the vector memory.
@@ -152,9 +161,11 @@ impl<'a> WeightMap<'a> {
 /// Number of 16-bit fields of an instruction.
 pub const FIELDS: usize = 12;
 
-/// One instruction. Fields (all 16 bits): `op`, `a`, `b`, `c` (vector-memory addresses),
-/// `n` (element count), `wbase` (ROM word), `rbase` (ROM row), `rows_m1`, `beats_m1`,
-/// `gbase` (gains), `gexp` (gains exponent, two's complement), `layer` | `flags << 8`.
+/// One instruction. Fields (all 16 bits): `op`, `a`, `b`, `c` (vector-memory addresses;
+/// `b` is the XMem element base of a [`flag::TEE`] operation), `n` (element count),
+/// `wbase` (ROM word), `rbase` (ROM row), `rows_m1`, `beats_m1`, `gbase` (gains; for
+/// MATVEC the XMem word of its input), `gexp` (gains exponent, two's complement),
+/// `layer` | `flags << 8`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Instr {
     pub op: u16,
@@ -200,6 +211,9 @@ fn u(v: usize) -> u16 {
 /// `2l` attention of layer `l`, `2l + 1` feed-forward, `2 n_layers` final.
 pub fn build(qm: &QuantModel, lanes: usize, gains: &[(usize, i32)]) -> Vec<Instr> {
     let c = qm.config;
+    // XMem banks: dim-sized inputs at word 0, the hidden-sized SwiGLU output after them
+    // (W3 reads bank A while its outputs go to bank B).
+    let bank_b = c.dim.div_ceil(lanes);
     let lay = Layout::new(qm);
     let wm = WeightMap::new(qm, lanes);
     let mut p = vec![];
@@ -214,6 +228,7 @@ pub fn build(qm: &QuantModel, lanes: usize, gains: &[(usize, i32)]) -> Vec<Instr
     let rms = |src: usize, dst: usize, g: (usize, i32)| Instr {
         gbase: u(g.0),
         gexp: g.1 as i8,
+        flags: flag::TEE as u8,
         ..vec_op(opcode::RMSNORM, src, 0, dst, c.dim)
     };
     let mv = |m: MatRef, dst: usize, flags: u16, layer: usize| Instr {
@@ -232,6 +247,11 @@ pub fn build(qm: &QuantModel, lanes: usize, gains: &[(usize, i32)]) -> Vec<Instr
         a: u(lay.qkv),
         c: u(lay.att),
         layer: layer as u8,
+        flags: if op == opcode::ATTN {
+            flag::TEE as u8
+        } else {
+            0
+        },
         ..Default::default()
     };
     p.push(Instr {
@@ -245,25 +265,24 @@ pub fn build(qm: &QuantModel, lanes: usize, gains: &[(usize, i32)]) -> Vec<Instr
     });
     for (l, m) in wm.layers.iter().enumerate() {
         p.push(rms(lay.x, lay.xb, gains[2 * l]));
-        p.push(vec_op(opcode::BLOCK, lay.xb, 0, 0, c.dim));
         p.push(mv(m.wqkv, lay.qkv, flag::QKV, l));
         p.push(attn(opcode::ROPE, l));
         p.push(attn(opcode::KVSTORE, l));
         p.push(attn(opcode::ATTN, l));
-        p.push(vec_op(opcode::BLOCK, lay.att, 0, 0, c.dim));
-        p.push(mv(m.wo, lay.tmp, 0, l));
-        p.push(vec_op(opcode::ADD, lay.tmp, 0, lay.x, c.dim));
+        p.push(mv(m.wo, lay.x, flag::ACC, l));
         p.push(rms(lay.x, lay.xb, gains[2 * l + 1]));
-        p.push(vec_op(opcode::BLOCK, lay.xb, 0, 0, c.dim));
         p.push(mv(m.w1, lay.h1, 0, l));
-        p.push(mv(m.w3, lay.h3, 0, l));
-        p.push(vec_op(opcode::SWIGLU, lay.h1, lay.h3, lay.hb, c.hidden_dim));
-        p.push(vec_op(opcode::BLOCK, lay.hb, 0, 0, c.hidden_dim));
-        p.push(mv(m.w2, lay.tmp, 0, l));
-        p.push(vec_op(opcode::ADD, lay.tmp, 0, lay.x, c.dim));
+        p.push(Instr {
+            a: u(lay.h1),
+            b: u(bank_b * lanes),
+            ..mv(m.w3, lay.hb, flag::SWIGLU | flag::TEE, l)
+        });
+        p.push(Instr {
+            gbase: u(bank_b),
+            ..mv(m.w2, lay.x, flag::ACC, l)
+        });
     }
     p.push(rms(lay.x, lay.xb, gains[2 * c.n_layers]));
-    p.push(vec_op(opcode::BLOCK, lay.xb, 0, 0, c.dim));
     p.push(mv(wm.classifier, lay.logits, flag::LOGITS, 0));
     p.push(Instr {
         op: opcode::END,

@@ -57,6 +57,8 @@ pub struct QkvProjector<const L: usize> {
     /// Words per row minus one.
     beats_m1: Constant<Bits<16>>,
     zero16: Constant<Bits<16>>,
+    zero32: Constant<Bits<32>>,
+    zero2: Constant<Bits<2>>,
     mv: MatVec<L>,
 }
 
@@ -92,6 +94,8 @@ impl<const L: usize> QkvProjector<L> {
             rows_m1: Constant::new(((qkv_rows - 1) as u64).into()),
             beats_m1: Constant::new(((beats - 1) as u64).into()),
             zero16: Constant::new(0u64.into()),
+            zero32: Constant::new(0u64.into()),
+            zero2: Constant::new(0u64.into()),
             mv: MatVec::new(rom_layers, cols),
         }
     }
@@ -109,7 +113,12 @@ impl<const L: usize> Logic for QkvProjector<L> {
         }
         self.mv.xs_we.next = false;
         self.mv.xs_waddr.next = self.zero16.val();
-        self.mv.xs_wdata.next = signed_cast(self.zero16.val());
+        self.mv.xs_wdata.next = signed_cast(self.zero32.val());
+        self.mv.x_raw.next = false;
+        self.mv.x_base.next = self.zero16.val();
+        self.mv.post.next = self.zero2.val();
+        self.mv.src.next = self.zero16.val();
+        self.mv.vm_rdata.next = signed_cast(self.zero32.val());
         self.mv.x_shift.next = self.x_shift.val();
         self.mv.start.next = self.start.val();
         self.mv.use_ram.next = self.use_ram.val();

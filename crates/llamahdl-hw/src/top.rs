@@ -20,12 +20,13 @@
 //!   Q16.16), then `done` (pulse) with `next_token` (the first maximum of the logits).
 //!
 //! ## Timing
-//! About `3` cycles of sequencing per operation plus each unit's own time; the cycles per
+//! About `2` cycles of sequencing per operation plus each unit's own time; the cycles per
 //! token are measured by `llamahdl sim` and reported in `docs/performance.md`.
 
 use crate::attention::AttnUnitL;
 use crate::leaf::{LaneRam, WordRom};
-use crate::matvec::MatVec;
+use crate::matvec::{MatVec, POST_ACC, POST_NONE, POST_SWIGLU};
+use crate::post::{MaxTrack, ShiftOf};
 use crate::program::{self, opcode, Layout, WeightMap, FIELDS};
 use crate::vec_unit::{gains_layout, VecUnit};
 use crate::weight_buffer::QkvLoader;
@@ -40,7 +41,6 @@ pub mod seq {
     pub const ISSUE: u64 = 2;
     pub const WAIT: u64 = 3;
     pub const LOAD: u64 = 4;
-    pub const NEXT: u64 = 5;
 }
 
 /// Whether the decoder can be built for `qm` with `lanes` matrix-vector lanes and an
@@ -61,7 +61,7 @@ pub fn check_fits(qm: &QuantModel, lanes: usize, ctx: usize) -> Result<(), Strin
         (rows, 1 << 16, "weight rows"),
         (lay.total, 1 << 16, "vector memory words"),
         (
-            c.dim.max(c.hidden_dim).div_ceil(lanes) * lanes,
+            (c.dim.div_ceil(lanes) + c.hidden_dim.div_ceil(lanes)) * lanes,
             1 << 16,
             "matrix-vector input elements",
         ),
@@ -129,7 +129,6 @@ pub struct Llama<const L: usize, const A: usize> {
     st_issue: Constant<Bits<3>>,
     st_wait: Constant<Bits<3>>,
     st_load: Constant<Bits<3>>,
-    st_next: Constant<Bits<3>>,
     pc: DFF<Bits<16>>,
     tok: DFF<Bits<16>>,
     posr: DFF<Bits<16>>,
@@ -162,6 +161,19 @@ pub struct Llama<const L: usize, const A: usize> {
     op_embed: Constant<Bits<16>>,
     flag_qkv: Constant<Bits<8>>,
     flag_logits: Constant<Bits<8>>,
+    flag_tee: Constant<Bits<8>>,
+    flag_acc: Constant<Bits<8>>,
+    flag_swiglu: Constant<Bits<8>>,
+    post_acc: Constant<Bits<2>>,
+    post_swiglu: Constant<Bits<2>>,
+    post_none: Constant<Bits<2>>,
+    tee: Signal<Local, Bit>,
+    // Writes of the active unit to the vector memory (teed into XMem with TEE).
+    vw_we: Signal<Local, Bit>,
+    vw_addr: Signal<Local, Bits<16>>,
+    vw_data: Signal<Local, Signed<32>>,
+    tmax: MaxTrack,
+    tshift: ShiftOf,
     zero8: Constant<Bits<8>>,
     prog: WordRom<FIELDS>,
     vmem: LaneRam<1, 32>,
@@ -189,7 +201,8 @@ impl<const L: usize, const A: usize> Llama<L, A> {
             .iter()
             .map(|i| i.word())
             .collect();
-        let max_cols = c.dim.max(c.hidden_dim);
+        // XMem: bank A (dim-sized inputs) then bank B (the hidden-sized SwiGLU output).
+        let max_cols = (c.dim.div_ceil(L) + c.hidden_dim.div_ceil(L)) * L;
         Self {
             clock: Default::default(),
             start: Default::default(),
@@ -216,7 +229,6 @@ impl<const L: usize, const A: usize> Llama<L, A> {
             st_issue: Constant::new(seq::ISSUE.into()),
             st_wait: Constant::new(seq::WAIT.into()),
             st_load: Constant::new(seq::LOAD.into()),
-            st_next: Constant::new(seq::NEXT.into()),
             pc: Default::default(),
             tok: Default::default(),
             posr: Default::default(),
@@ -248,6 +260,18 @@ impl<const L: usize, const A: usize> Llama<L, A> {
             op_embed: Constant::new((opcode::EMBED as u64).into()),
             flag_qkv: Constant::new((program::flag::QKV as u64).into()),
             flag_logits: Constant::new((program::flag::LOGITS as u64).into()),
+            flag_tee: Constant::new((program::flag::TEE as u64).into()),
+            flag_acc: Constant::new((program::flag::ACC as u64).into()),
+            flag_swiglu: Constant::new((program::flag::SWIGLU as u64).into()),
+            post_acc: Constant::new(POST_ACC.into()),
+            post_swiglu: Constant::new(POST_SWIGLU.into()),
+            post_none: Constant::new(POST_NONE.into()),
+            tee: Default::default(),
+            vw_we: Default::default(),
+            vw_addr: Default::default(),
+            vw_data: Default::default(),
+            tmax: Default::default(),
+            tshift: Default::default(),
             zero8: Constant::new(0u64.into()),
             prog: WordRom::new(prog),
             vmem: LaneRam::new(lay.total),
@@ -279,7 +303,7 @@ impl<const L: usize, const A: usize> Logic for Llama<L, A> {
             req,
             done_r
         );
-        clock!(self, clock, prog, vmem, mv, vu, au, loader);
+        clock!(self, clock, prog, vmem, mv, vu, au, loader, tmax);
         // Decode.
         self.prog.addr.next = self.pc.q.val();
         self.op.next = self.prog.data[0].val();
@@ -308,10 +332,17 @@ impl<const L: usize, const A: usize> Logic for Llama<L, A> {
             self.loader.data[i].next = self.w_data[i].val();
             self.mv.buf_rd_data[i].next = self.loader.rd_data[i].val();
         }
-        self.mv.xs_we.next = self.vu.xm_we.val();
-        self.mv.xs_waddr.next = self.vu.xm_waddr.val();
-        self.mv.xs_wdata.next = self.vu.xm_wdata.val();
-        self.mv.x_shift.next = self.vu.xm_shift.val();
+        self.mv.x_raw.next = true;
+        self.mv.x_base.next = self.prog.data[9].val();
+        self.mv.src.next = self.prog.data[1].val();
+        if (self.flags.val() & self.flag_acc.val()) != self.zero8.val() {
+            self.mv.post.next = self.post_acc.val();
+        } else if (self.flags.val() & self.flag_swiglu.val()) != self.zero8.val() {
+            self.mv.post.next = self.post_swiglu.val();
+        } else {
+            self.mv.post.next = self.post_none.val();
+        }
+        self.mv.vm_rdata.next = self.vmem.rdata[0].val();
         self.mv.use_ram.next =
             self.ram_r.q.val() & ((self.flags.val() & self.flag_qkv.val()) != self.zero8.val());
         if self.op.val() == self.op_embed.val() {
@@ -356,20 +387,35 @@ impl<const L: usize, const A: usize> Logic for Llama<L, A> {
         // Vector memory: the active unit's port.
         if self.is_attn.val() {
             self.vmem.raddr.next = self.au.vm_raddr.val();
-            self.vmem.we.next = self.au.vm_we.val();
-            self.vmem.waddr.next = self.au.vm_waddr.val();
-            self.vmem.wdata[0].next = self.au.vm_wdata.val();
+            self.vw_we.next = self.au.vm_we.val();
+            self.vw_addr.next = self.au.vm_waddr.val();
+            self.vw_data.next = self.au.vm_wdata.val();
         } else if self.is_mv.val() {
-            self.vmem.raddr.next = self.zero16.val();
-            self.vmem.we.next = self.mv.vm_we.val();
-            self.vmem.waddr.next = self.mv.vm_waddr.val();
-            self.vmem.wdata[0].next = self.mv.vm_wdata.val();
+            self.vmem.raddr.next = self.mv.vm_raddr.val();
+            self.vw_we.next = self.mv.vm_we.val();
+            self.vw_addr.next = self.mv.vm_waddr.val();
+            self.vw_data.next = self.mv.vm_wdata.val();
         } else {
             self.vmem.raddr.next = self.vu.vm_raddr.val();
-            self.vmem.we.next = self.vu.vm_we.val();
-            self.vmem.waddr.next = self.vu.vm_waddr.val();
-            self.vmem.wdata[0].next = self.vu.vm_wdata.val();
+            self.vw_we.next = self.vu.vm_we.val();
+            self.vw_addr.next = self.vu.vm_waddr.val();
+            self.vw_data.next = self.vu.vm_wdata.val();
         }
+        self.vmem.we.next = self.vw_we.val();
+        self.vmem.waddr.next = self.vw_addr.val();
+        self.vmem.wdata[0].next = self.vw_data.val();
+        // Tee: the active unit's vector-memory writes also go to XMem (element
+        // `b + waddr - c`), their block shift tracked for the next matrix-vector product.
+        self.tee.next = (self.flags.val() & self.flag_tee.val()) != self.zero8.val();
+        self.mv.xs_we.next = self.tee.val() & self.vw_we.val();
+        self.mv.xs_waddr.next =
+            self.prog.data[2].val() + (self.vw_addr.val() - self.prog.data[3].val());
+        self.mv.xs_wdata.next = self.vw_data.val();
+        self.tmax.en.next = self.tee.val() & self.vw_we.val();
+        self.tmax.v.next = self.vw_data.val();
+        self.tmax.clear.next = false;
+        self.tshift.m.next = self.tmax.m.val();
+        self.mv.x_shift.next = self.tshift.shift.val();
         // Logits and argmax (first maximum).
         self.logit_valid.next = false;
         if ((self.flags.val() & self.flag_logits.val()) != self.zero8.val())
@@ -420,6 +466,9 @@ impl<const L: usize, const A: usize> Logic for Llama<L, A> {
                 self.vu.start.next = self.is_vec.val();
                 self.au.start.next = self.is_attn.val();
                 self.mv.start.next = self.is_mv.val();
+                // A teeing operation starts a new tracked vector (the matrix-vector
+                // unit samples the previous one's shift in this same cycle).
+                self.tmax.clear.next = self.tee.val();
                 self.state.d.next = self.st_wait.val();
             }
         } else if self.state.q.val() == self.st_load.val() {
@@ -429,11 +478,9 @@ impl<const L: usize, const A: usize> Logic for Llama<L, A> {
             }
         } else if self.state.q.val() == self.st_wait.val() {
             if self.unit_done.val() {
-                self.state.d.next = self.st_next.val();
+                self.pc.d.next = self.pc.q.val() + self.one16.val();
+                self.state.d.next = self.st_fetch.val();
             }
-        } else if self.state.q.val() == self.st_next.val() {
-            self.pc.d.next = self.pc.q.val() + self.one16.val();
-            self.state.d.next = self.st_fetch.val();
         } else {
             self.state.d.next = self.st_idle.val();
         }

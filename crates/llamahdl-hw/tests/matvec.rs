@@ -1,12 +1,14 @@
 //! The general matrix-vector unit: every matrix kind of a layer (including W2, whose rows
 //! span several words) and the embedding mode, bit-exact with the golden model, results
-//! written to the vector memory; co-simulated in Icarus.
+//! written to the vector memory; inputs given as block mantissas and as raw values
+//! (converted on the fly); the fused residual add and SwiGLU against a behavioural
+//! vector memory; co-simulated in Icarus.
 
-use llamahdl_golden::numerics::to_block16;
+use llamahdl_golden::numerics::{add_q16, mul_q16, silu, to_block16};
 use llamahdl_golden::{QMatrix, QuantModel, ScaleMode};
 use llamahdl_hw::cosim::run_icarus;
 use llamahdl_hw::leaf::{i2s, s2i, u2b};
-use llamahdl_hw::matvec::MatVec;
+use llamahdl_hw::matvec::{MatVec, POST_ACC, POST_NONE, POST_SWIGLU};
 use llamahdl_hw::sim::Driver;
 use llamahdl_model::{synth, Config};
 use rand::{Rng, SeedableRng};
@@ -17,6 +19,8 @@ use rust_hdl::prelude::*;
 struct Run<'a, const L: usize> {
     d: Driver<MatVec<L>>,
     mats: Vec<&'a QMatrix>,
+    /// Behavioural vector memory behind `vm_raddr`/`vm_rdata` and the writes.
+    vm: Vec<i32>,
 }
 
 impl<'a, const L: usize> Run<'a, L> {
@@ -29,25 +33,39 @@ impl<'a, const L: usize> Run<'a, L> {
         (words, rows)
     }
 
-    /// Write `x` element by element (as the vector unit does), run matrix `k`, collect
-    /// the vector-memory writes.
-    fn matvec(&mut self, k: usize, x: &[i32], dst: usize) -> Vec<(usize, i32)> {
+    /// Write `x` element by element (block mantissas, or the raw values when `raw`), run
+    /// matrix `k` with post-operation `post` (`src` for SwiGLU), collect the
+    /// vector-memory writes.
+    fn matvec(
+        &mut self,
+        k: usize,
+        x: &[i32],
+        dst: usize,
+        raw: bool,
+        post: u64,
+        src: usize,
+    ) -> Vec<(usize, i32)> {
         let b = to_block16(x);
         for (i, &m) in b.mant.iter().enumerate() {
+            let v = if raw { x[i] } else { m };
             self.d.uut.xs_we.next = true;
             self.d.uut.xs_waddr.next = u2b::<16>(i as u64);
-            self.d.uut.xs_wdata.next = i2s::<16>(m as i64);
+            self.d.uut.xs_wdata.next = i2s::<32>(v as i64);
             self.d.tick();
         }
         // Clear the padding lanes of the last word.
         let cols = self.mats[k].cols;
         for i in cols..cols.div_ceil(L) * L {
             self.d.uut.xs_waddr.next = u2b::<16>(i as u64);
-            self.d.uut.xs_wdata.next = i2s::<16>(0);
+            self.d.uut.xs_wdata.next = i2s::<32>(0);
             self.d.tick();
         }
         self.d.uut.xs_we.next = false;
         self.d.uut.x_shift.next = u2b::<5>(b.shift as u64);
+        self.d.uut.x_raw.next = raw;
+        self.d.uut.x_base.next = u2b::<16>(0);
+        self.d.uut.post.next = u2b::<2>(post);
+        self.d.uut.src.next = u2b::<16>(src as u64);
         let (wb, rb) = self.bases(k);
         self.go(
             wb,
@@ -63,6 +81,7 @@ impl<'a, const L: usize> Run<'a, L> {
     fn embed(&mut self, k: usize, token: usize, dst: usize) -> Vec<(usize, i32)> {
         let (wb, rb) = self.bases(k);
         let beats = self.mats[k].cols.div_ceil(L);
+        self.d.uut.post.next = u2b::<2>(POST_NONE);
         self.go(
             wb + token * beats,
             rb + token,
@@ -97,16 +116,22 @@ impl<'a, const L: usize> Run<'a, L> {
         self.d.tick();
         self.d.uut.start.next = false;
         let mut writes = vec![];
+        let mut rdata = 0;
         for _ in 0..100_000 {
+            self.d.uut.vm_rdata.next = i2s::<32>(rdata as i64);
             self.d.settle();
+            // Read-old-data: the word at this cycle's read address before its write.
+            rdata = self.vm[self.d.uut.vm_raddr.val().index() % self.vm.len()];
             if self.d.uut.vm_we.val() {
-                writes.push((
+                let (a, v) = (
                     self.d.uut.vm_waddr.val().index(),
                     s2i(self.d.uut.vm_wdata.val()) as i32,
-                ));
+                );
+                writes.push((a, v));
+                self.vm[a] = v;
             }
             let done = self.d.uut.done.val();
-            self.d.tick();
+            self.d.tick_settled();
             if done {
                 return writes;
             }
@@ -127,6 +152,7 @@ fn check<const L: usize>(cfg: &Config, seed: u64, trace: bool) {
     let mut r = Run {
         d,
         mats: mats.clone(),
+        vm: vec![0; 4096],
     };
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let kinds = if trace {
@@ -135,18 +161,47 @@ fn check<const L: usize>(cfg: &Config, seed: u64, trace: bool) {
         vec![0, 1, 2, 3, 4, 5]
     };
     for k in kinds {
+        for raw in [false, true] {
+            let x: Vec<i32> = (0..mats[k].cols)
+                .map(|_| rng.gen_range(-300_000..300_000))
+                .collect();
+            let dst = rng.gen_range(0..1000);
+            let got = r.matvec(k, &x, dst, raw, POST_NONE, 0);
+            let want: Vec<(usize, i32)> = mats[k]
+                .matvec(&x)
+                .into_iter()
+                .enumerate()
+                .map(|(i, v)| (dst + i, v))
+                .collect();
+            assert_eq!(got, want, "matrix {k}, raw {raw}");
+        }
+    }
+    // Fused post-operations on the W2 (residual) and W3 (SwiGLU) shapes.
+    for (k, post) in [(4, POST_ACC), (3, POST_SWIGLU), (0, POST_ACC)] {
         let x: Vec<i32> = (0..mats[k].cols)
             .map(|_| rng.gen_range(-300_000..300_000))
             .collect();
-        let dst = rng.gen_range(0..1000);
-        let got = r.matvec(k, &x, dst);
-        let want: Vec<(usize, i32)> = mats[k]
-            .matvec(&x)
-            .into_iter()
-            .enumerate()
-            .map(|(i, v)| (dst + i, v))
+        let rows = mats[k].rows;
+        let (dst, src) = (1000 + rng.gen_range(0..500), 2000 + rng.gen_range(0..500));
+        for i in 0..rows {
+            r.vm[dst + i] = rng.gen_range(-2_000_000..2_000_000);
+            r.vm[src + i] = rng.gen_range(-(20 << 16)..(20 << 16));
+        }
+        r.vm[dst] = i32::MAX - 5;
+        let before = r.vm.clone();
+        let y = mats[k].matvec(&x);
+        let got = r.matvec(k, &x, dst, true, post, src);
+        let want: Vec<(usize, i32)> = (0..rows)
+            .map(|i| {
+                let v = if post == POST_ACC {
+                    add_q16(before[dst + i], y[i])
+                } else {
+                    mul_q16(silu(before[src + i]), y[i])
+                };
+                (dst + i, v)
+            })
             .collect();
-        assert_eq!(got, want, "matrix {k}");
+        assert_eq!(got, want, "matrix {k} with post-op {post}");
     }
     for token in [0, 1, cfg.vocab_size - 1] {
         let got = r.embed(5, token, 7);

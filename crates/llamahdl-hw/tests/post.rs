@@ -1,0 +1,148 @@
+//! The matrix-vector unit's fused output/input leaves (`post.rs`) against the golden
+//! numerics and against their own Verilog in Icarus, cycle for cycle.
+
+use llamahdl_golden::numerics::{add_q16, mul_q16, silu, to_block16};
+use llamahdl_hw::cosim::{emit_verilog, run_icarus};
+use llamahdl_hw::leaf::{i2s, s2i, u2b};
+use llamahdl_hw::post::*;
+use llamahdl_hw::sim::Driver;
+use llamahdl_hw::vec_unit::sig_index;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rust_hdl::prelude::*;
+
+fn cosim<B: Block>(verilog: String, d: &mut Driver<B>) {
+    let trace = d.take_trace().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    run_icarus(&verilog, "top", &trace, dir.path())
+        .expect("icarus")
+        .assert_clean();
+}
+
+/// Q16.16 test values: mostly the sigmoid table's range, some far outside, extremes.
+fn act(rng: &mut ChaCha8Rng) -> i32 {
+    match rng.gen_range(0..10) {
+        0 => i32::MAX,
+        1 => i32::MIN,
+        2 => 0,
+        3 => rng.gen_range(-(40 << 16)..(40 << 16)),
+        4 => rng.gen(),
+        _ => rng.gen_range(-(17 << 16)..(17 << 16)),
+    }
+}
+
+#[test]
+fn silu_mul_matches_golden_and_verilog() {
+    let pair = silu_pair_words();
+    assert_eq!(pair.len(), 2048);
+    let mut d = Driver::new(SiluMul::default(), |u, c| u.clock.next = c.into()).with_trace();
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let mut xs: Vec<i32> = vec![];
+    let mut checked = 0;
+    for k in 0..4000usize {
+        let x = act(&mut rng);
+        let h = act(&mut rng);
+        d.uut.x.next = i2s::<32>(x as i64);
+        d.uut.h.next = i2s::<32>(h as i64);
+        let rom = xs
+            .last()
+            .map(|&xp| pair[sig_index(xp).0 as usize])
+            .unwrap_or(0);
+        d.uut.rom.next = u2b::<34>(rom);
+        xs.push(x);
+        d.tick();
+        if k >= 3 {
+            let want = mul_q16(silu(xs[k - 3]), h);
+            assert_eq!(s2i(d.uut.y.val()) as i32, want, "cycle {k}");
+            checked += 1;
+        }
+    }
+    assert!(checked > 3900);
+    cosim(emit_verilog(SiluMul::default()), &mut d);
+}
+
+#[test]
+fn add_sat32_matches_golden_and_verilog() {
+    let mut d = Driver::new(AddSat32::default(), |_, _| {}).with_trace();
+    let mut rng = ChaCha8Rng::seed_from_u64(12);
+    for _ in 0..2000 {
+        let (a, b) = (act(&mut rng), act(&mut rng));
+        d.uut.a.next = i2s::<32>(a as i64);
+        d.uut.b.next = i2s::<32>(b as i64);
+        d.tick();
+        assert_eq!(s2i(d.uut.y.val()) as i32, add_q16(a, b));
+    }
+    cosim(emit_verilog(AddSat32::default()), &mut d);
+}
+
+#[test]
+fn xquant_and_shift_of_match_to_block16_and_verilog() {
+    let mut rng = ChaCha8Rng::seed_from_u64(13);
+    let mut d = Driver::new(XQuant::<4>::default(), |u, c| u.clock.next = c.into()).with_trace();
+    let mut s = Driver::new(ShiftOf::default(), |_, _| {}).with_trace();
+    for _ in 0..3000 {
+        let n = rng.gen_range(1..=4);
+        let v: Vec<i32> = (0..n)
+            .map(|_| act(&mut rng) >> rng.gen_range(0..31))
+            .collect();
+        let want = to_block16(&v);
+        let m = v.iter().map(|x| x.unsigned_abs() as u64).max().unwrap();
+        s.uut.m.next = u2b::<32>(m);
+        s.tick();
+        let shift = s.uut.shift.val().to_u64() as u32;
+        assert_eq!(shift as i32, want.shift, "shift of {v:?}");
+        assert_eq!(shift, shift_of(m));
+        let w: Vec<i64> = (0..4).map(|_| rng.gen_range(-128..128)).collect();
+        for i in 0..4 {
+            d.uut.x[i].next = i2s::<32>(v.get(i).copied().unwrap_or(0) as i64);
+            d.uut.w[i].next = i2s::<8>(w[i]);
+        }
+        d.uut.shift.next = u2b::<5>(shift as u64);
+        d.tick();
+        for i in 0..n {
+            assert_eq!(s2i(d.uut.m[i].val()) as i32, want.mant[i], "{v:?}");
+        }
+        for i in 0..4 {
+            assert_eq!(s2i(d.uut.wq[i].val()), w[i]);
+        }
+    }
+    // Shifts the maximum search never produces, too.
+    for _ in 0..500 {
+        for i in 0..4 {
+            d.uut.x[i].next = i2s::<32>(act(&mut rng) as i64);
+            d.uut.w[i].next = i2s::<8>(rng.gen_range(-128..128));
+        }
+        d.uut.shift.next = u2b::<5>(rng.gen_range(0..18));
+        d.tick();
+    }
+    cosim(emit_verilog(XQuant::<4>::default()), &mut d);
+    cosim(emit_verilog(ShiftOf::default()), &mut s);
+}
+
+#[test]
+fn max_track_matches_model_and_verilog() {
+    let mut d = Driver::new(MaxTrack::default(), |u, c| u.clock.next = c.into()).with_trace();
+    let mut rng = ChaCha8Rng::seed_from_u64(14);
+    let mut m: u64 = 0;
+    for _ in 0..3000 {
+        let clear = rng.gen_bool(0.05);
+        let en = rng.gen_bool(0.7);
+        let v = act(&mut rng) >> rng.gen_range(0..31);
+        d.uut.clear.next = clear;
+        d.uut.en.next = en;
+        d.uut.v.next = i2s::<32>(v as i64);
+        d.tick();
+        if clear {
+            m = 0;
+        } else if en {
+            m = m.max(v.unsigned_abs() as u64);
+        }
+        assert_eq!(d.uut.m.val().to_u64(), m);
+    }
+    d.uut.clear.next = false;
+    d.uut.en.next = true;
+    d.uut.v.next = i2s::<32>(i32::MIN as i64);
+    d.tick();
+    assert_eq!(d.uut.m.val().to_u64(), 1 << 31);
+    cosim(emit_verilog(MaxTrack::default()), &mut d);
+}
