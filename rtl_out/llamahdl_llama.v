@@ -112,6 +112,8 @@ module llamahdl_llama(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,w_
     localparam  post_acc = 2'b1;
     localparam  post_swiglu = 2'b10;
     localparam  post_none = 2'b0;
+    localparam  flag_xtrack = 8'h20;
+    localparam  flag_pre = 8'h40;
     localparam  zero8 = 8'h0;
     
     // Stub signals
@@ -159,6 +161,11 @@ module llamahdl_llama(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,w_
     reg  tmax$en;
     reg signed [31:0] tmax$v;
     wire  [31:0] tmax$m;
+    reg  xmax$clock;
+    reg  xmax$clear;
+    reg  xmax$en;
+    reg signed [31:0] xmax$v;
+    wire  [31:0] xmax$m;
     reg  [31:0] tshift$m;
     wire  [4:0] tshift$shift;
     reg  prog$clock;
@@ -358,6 +365,8 @@ module llamahdl_llama(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,w_
     reg  [15:0] vu$n;
     reg  [15:0] vu$g_base;
     reg signed [7:0] vu$g_exp;
+    reg  vu$pre;
+    reg  [31:0] vu$pre_max;
     wire  vu$xm_we;
     wire  [15:0] vu$xm_waddr;
     wire signed [15:0] vu$xm_wdata;
@@ -538,6 +547,7 @@ module llamahdl_llama(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,w_
     reg  vw_we;
     reg  [15:0] vw_addr;
     reg signed [31:0] vw_data;
+    reg  xtrack;
     
     // Sub module instances
     llamahdl_llama$state state(
@@ -611,6 +621,13 @@ module llamahdl_llama(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,w_
         .en(tmax$en),
         .v(tmax$v),
         .m(tmax$m)
+    );
+    llamahdl_llama$xmax xmax(
+        .clock(xmax$clock),
+        .clear(xmax$clear),
+        .en(xmax$en),
+        .v(xmax$v),
+        .m(xmax$m)
     );
     llamahdl_llama$tshift tshift(
         .m(tshift$m),
@@ -820,6 +837,8 @@ module llamahdl_llama(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,w_
         .n(vu$n),
         .g_base(vu$g_base),
         .g_exp(vu$g_exp),
+        .pre(vu$pre),
+        .pre_max(vu$pre_max),
         .xm_we(vu$xm_we),
         .xm_waddr(vu$xm_waddr),
         .xm_wdata(vu$xm_wdata),
@@ -1026,6 +1045,7 @@ module llamahdl_llama(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,w_
         au$clock = clock;
         loader$clock = clock;
         tmax$clock = clock;
+        xmax$clock = clock;
         prog$addr = pc$q;
         op = prog$data$0;
         flags = prog$data$11[(32'h8)+:(8)];
@@ -1309,6 +1329,12 @@ module llamahdl_llama(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,w_
         tmax$v = vw_data;
         tmax$clear = 1'b0;
         tshift$m = tmax$m;
+        xtrack = (flags & flag_xtrack) != zero8;
+        xmax$en = xtrack & vw_we;
+        xmax$v = vw_data;
+        xmax$clear = 1'b0;
+        vu$pre = (flags & flag_pre) != zero8;
+        vu$pre_max = xmax$m;
         mv$x_shift = tshift$shift;
         logit_valid = 1'b0;
         if (((flags & flag_logits) != zero8) & mv$out_valid) begin
@@ -1362,6 +1388,7 @@ module llamahdl_llama(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,w_
                 au$start = is_attn;
                 mv$start = is_mv;
                 tmax$clear = tee;
+                xmax$clear = xtrack;
                 state$d = st_wait;
             end
         end
@@ -28007,58 +28034,58 @@ module llamahdl_llama$prog(clock,addr,data$0,data$1,data$2,data$3,data$4,data$5,
     // Update code (custom)
     reg [191:0] mem [0:53];
     initial begin
-       mem[0] = 192'h000000000000000000000bb80e3800400000000000000009;
-       mem[1] = 192'h040000f60000000000000000000000400040000000000002;
+       mem[0] = 192'h200000000000000000000bb80e3800400000000000000009;
+       mem[1] = 192'h440000f60000000000000000000000400040000000000002;
        mem[2] = 192'h0100000000000000007f0000000000000080000000000008;
        mem[3] = 192'h000000000000000000000000000000000100000000800005;
        mem[4] = 192'h000000000000000000000000000000000100000000800006;
        mem[5] = 192'h040000000000000000000000000000000100000000800007;
-       mem[6] = 192'h0800000000000000003f0080008000000000000000000008;
-       mem[7] = 192'h040000f40040000000000000000000400040000000000002;
+       mem[6] = 192'h2800000000000000003f0080008000000000000000000008;
+       mem[7] = 192'h440000f40040000000000000000000400040000000000002;
        mem[8] = 192'h000000000000000000ab00c000c000000180000000000008;
        mem[9] = 192'h140000000000000000ab016c016c000002d8004001800008;
-       mem[10] = 192'h0800000000010002003f0218021800000000000000000008;
-       mem[11] = 192'h040000f60080000000000000000000400040000000000002;
+       mem[10] = 192'h2800000000010002003f0218021800000000000000000008;
+       mem[11] = 192'h440000f60080000000000000000000400040000000000002;
        mem[12] = 192'h0101000000000000007f025802d800000080000000000008;
        mem[13] = 192'h000100000000000000000000000000000100000000800005;
        mem[14] = 192'h000100000000000000000000000000000100000000800006;
        mem[15] = 192'h040100000000000000000000000000000100000000800007;
-       mem[16] = 192'h0801000000000000003f02d8035800000000000000000008;
-       mem[17] = 192'h040000f500c0000000000000000000400040000000000002;
+       mem[16] = 192'h2801000000000000003f02d8035800000000000000000008;
+       mem[17] = 192'h440000f500c0000000000000000000400040000000000002;
        mem[18] = 192'h000100000000000000ab0318039800000180000000000008;
        mem[19] = 192'h140100000000000000ab03c40444000002d8004001800008;
-       mem[20] = 192'h0801000000010002003f047004f000000000000000000008;
-       mem[21] = 192'h040000f60100000000000000000000400040000000000002;
+       mem[20] = 192'h2801000000010002003f047004f000000000000000000008;
+       mem[21] = 192'h440000f60100000000000000000000400040000000000002;
        mem[22] = 192'h0102000000000000007f04b005b000000080000000000008;
        mem[23] = 192'h000200000000000000000000000000000100000000800005;
        mem[24] = 192'h000200000000000000000000000000000100000000800006;
        mem[25] = 192'h040200000000000000000000000000000100000000800007;
-       mem[26] = 192'h0802000000000000003f0530063000000000000000000008;
-       mem[27] = 192'h040000f50140000000000000000000400040000000000002;
+       mem[26] = 192'h2802000000000000003f0530063000000000000000000008;
+       mem[27] = 192'h440000f50140000000000000000000400040000000000002;
        mem[28] = 192'h000200000000000000ab0570067000000180000000000008;
        mem[29] = 192'h140200000000000000ab061c071c000002d8004001800008;
-       mem[30] = 192'h0802000000010002003f06c807c800000000000000000008;
-       mem[31] = 192'h040000f60180000000000000000000400040000000000002;
+       mem[30] = 192'h2802000000010002003f06c807c800000000000000000008;
+       mem[31] = 192'h440000f60180000000000000000000400040000000000002;
        mem[32] = 192'h0103000000000000007f0708088800000080000000000008;
        mem[33] = 192'h000300000000000000000000000000000100000000800005;
        mem[34] = 192'h000300000000000000000000000000000100000000800006;
        mem[35] = 192'h040300000000000000000000000000000100000000800007;
-       mem[36] = 192'h0803000000000000003f0788090800000000000000000008;
-       mem[37] = 192'h040000f501c0000000000000000000400040000000000002;
+       mem[36] = 192'h2803000000000000003f0788090800000000000000000008;
+       mem[37] = 192'h440000f501c0000000000000000000400040000000000002;
        mem[38] = 192'h000300000000000000ab07c8094800000180000000000008;
        mem[39] = 192'h140300000000000000ab087409f4000002d8004001800008;
-       mem[40] = 192'h0803000000010002003f09200aa000000000000000000008;
-       mem[41] = 192'h040000f60200000000000000000000400040000000000002;
+       mem[40] = 192'h2803000000010002003f09200aa000000000000000000008;
+       mem[41] = 192'h440000f60200000000000000000000400040000000000002;
        mem[42] = 192'h0104000000000000007f09600b6000000080000000000008;
        mem[43] = 192'h000400000000000000000000000000000100000000800005;
        mem[44] = 192'h000400000000000000000000000000000100000000800006;
        mem[45] = 192'h040400000000000000000000000000000100000000800007;
-       mem[46] = 192'h0804000000000000003f09e00be000000000000000000008;
-       mem[47] = 192'h040000f50240000000000000000000400040000000000002;
+       mem[46] = 192'h2804000000000000003f09e00be000000000000000000008;
+       mem[47] = 192'h440000f50240000000000000000000400040000000000002;
        mem[48] = 192'h000400000000000000ab0a200c2000000180000000000008;
        mem[49] = 192'h140400000000000000ab0acc0ccc000002d8004001800008;
-       mem[50] = 192'h0804000000010002003f0b780d7800000000000000000008;
-       mem[51] = 192'h040000f70280000000000000000000400040000000000002;
+       mem[50] = 192'h2804000000010002003f0b780d7800000000000000000008;
+       mem[51] = 192'h440000f70280000000000000000000400040000000000002;
        mem[52] = 192'h020000000000000001ff0bb80e3800000384000000000008;
        mem[53] = 192'h000000000000000000000000000000000000000000000000;
     end
@@ -28238,7 +28265,7 @@ module llamahdl_llama$vmem(clock,we,waddr,wdata$0,raddr,rdata$0);
 endmodule // llamahdl_llama$vmem
 
 
-module llamahdl_llama$vu(clock,start,op,done,vm_raddr,vm_rdata,vm_we,vm_waddr,vm_wdata,a,b,c,n,g_base,g_exp,xm_we,xm_waddr,xm_wdata,xm_shift);
+module llamahdl_llama$vu(clock,start,op,done,vm_raddr,vm_rdata,vm_we,vm_waddr,vm_wdata,a,b,c,n,g_base,g_exp,pre,pre_max,xm_we,xm_waddr,xm_wdata,xm_shift);
     
     // Module arguments
     input wire  clock;
@@ -28256,6 +28283,8 @@ module llamahdl_llama$vu(clock,start,op,done,vm_raddr,vm_rdata,vm_we,vm_waddr,vm
     input wire  [15:0] n;
     input wire  [15:0] g_base;
     input wire signed [7:0] g_exp;
+    input wire  pre;
+    input wire  [31:0] pre_max;
     output reg  xm_we;
     output reg  [15:0] xm_waddr;
     output reg signed [15:0] xm_wdata;
@@ -28285,6 +28314,8 @@ module llamahdl_llama$vu(clock,start,op,done,vm_raddr,vm_rdata,vm_we,vm_waddr,vm
     wire  [16:0] sigmoid$data;
     reg  blk$clock;
     reg  blk$clr;
+    reg  blk$ld;
+    reg  [31:0] blk$mx;
     reg  blk$scan;
     reg signed [31:0] blk$x;
     wire  [4:0] blk$shift;
@@ -28402,6 +28433,8 @@ module llamahdl_llama$vu(clock,start,op,done,vm_raddr,vm_rdata,vm_we,vm_waddr,vm
     llamahdl_llama$vu$blk blk(
         .clock(blk$clock),
         .clr(blk$clr),
+        .ld(blk$ld),
+        .mx(blk$mx),
         .scan(blk$scan),
         .x(blk$x),
         .shift(blk$shift),
@@ -28694,15 +28727,23 @@ module llamahdl_llama$vu(clock,start,op,done,vm_raddr,vm_rdata,vm_we,vm_waddr,vm
         end
         done = fin | nop$q;
         blk$clr = 1'b0;
+        blk$ld = 1'b0;
+        blk$mx = pre_max;
         ssq$clr = 1'b0;
         if (start & ~busy$q) begin
-            blk$clr = 1'b1;
+            blk$clr = ~(is_rms & pre);
+            blk$ld = is_rms & pre;
             ssq$clr = 1'b1;
             cnt$d = zero16;
             wi$d = zero16;
             sub$d = 1'b0;
             resume$d = 1'b0;
-            if (is_block | is_rms) begin
+            if (is_rms & pre) begin
+                busy$d = 1'b1;
+                issuing$d = 1'b1;
+                pass$d = p_two;
+            end
+            else if (is_block | is_rms) begin
                 busy$d = 1'b1;
                 issuing$d = 1'b1;
                 pass$d = p_scan;
@@ -28758,11 +28799,13 @@ module llamahdl_llama$vu$adder(clock,x,y);
 endmodule // llamahdl_llama$vu$adder
 
 
-module llamahdl_llama$vu$blk(clock,clr,scan,x,shift,mant);
+module llamahdl_llama$vu$blk(clock,clr,ld,mx,scan,x,shift,mant);
     
     // Module arguments
     input wire  clock;
     input wire  clr;
+    input wire  ld;
+    input wire  [31:0] mx;
     input wire  scan;
     input wire signed [31:0] x;
     output reg  [4:0] shift;
@@ -28802,6 +28845,7 @@ module llamahdl_llama$vu$blk(clock,clr,scan,x,shift,mant);
     always @(posedge clock) begin
        mant <= (r > 33'sd32767) ? 16'sd32767 : ((r < -33'sd32767) ? -16'sd32767 : r[15:0]);
        if (clr) m <= 32'd0;
+       else if (ld) m <= mx;
        else if (scan && (ax > m)) m <= ax;
     end
 endmodule // llamahdl_llama$vu$blk
@@ -40416,3 +40460,22 @@ module llamahdl_llama$vu$xs(d,q,clock);
     end
           
 endmodule // llamahdl_llama$vu$xs
+
+
+module llamahdl_llama$xmax(clock,clear,en,v,m);
+    
+    // Module arguments
+    input wire  clock;
+    input wire  clear;
+    input wire  en;
+    input wire signed [31:0] v;
+    output reg  [31:0] m;
+    
+    // Update code (custom)
+    wire [31:0] a = v[31] ? (~v + 32'd1) : v;
+    initial m = 32'd0;
+    always @(posedge clock) begin
+       if (clear) m <= 32'd0;
+       else if (en && (a > m)) m <= a;
+    end
+endmodule // llamahdl_llama$xmax

@@ -35,6 +35,10 @@ pub mod flag {
     pub const ACC: u16 = 8;
     /// Matrix-vector post-operation: SwiGLU with the vector at `a`.
     pub const SWIGLU: u16 = 16;
+    /// The operation rewrites the whole residual stream `x`: track its maximum magnitude.
+    pub const XTRACK: u16 = 32;
+    /// RMSNORM of `x` with the tracked maximum (no scan pass).
+    pub const PRE: u16 = 64;
 }
 
 /// Word offsets of the vectors in the vector memory.
@@ -228,7 +232,7 @@ pub fn build(qm: &QuantModel, lanes: usize, gains: &[(usize, i32)]) -> Vec<Instr
     let rms = |src: usize, dst: usize, g: (usize, i32)| Instr {
         gbase: u(g.0),
         gexp: g.1 as i8,
-        flags: flag::TEE as u8,
+        flags: (flag::TEE | flag::PRE) as u8,
         ..vec_op(opcode::RMSNORM, src, 0, dst, c.dim)
     };
     let mv = |m: MatRef, dst: usize, flags: u16, layer: usize| Instr {
@@ -261,6 +265,7 @@ pub fn build(qm: &QuantModel, lanes: usize, gains: &[(usize, i32)]) -> Vec<Instr
         wbase: u(wm.embedding.word),
         rbase: u(wm.embedding.row),
         beats_m1: u(wm.embedding.beats - 1),
+        flags: flag::XTRACK as u8,
         ..Default::default()
     });
     for (l, m) in wm.layers.iter().enumerate() {
@@ -269,7 +274,7 @@ pub fn build(qm: &QuantModel, lanes: usize, gains: &[(usize, i32)]) -> Vec<Instr
         p.push(attn(opcode::ROPE, l));
         p.push(attn(opcode::KVSTORE, l));
         p.push(attn(opcode::ATTN, l));
-        p.push(mv(m.wo, lay.x, flag::ACC, l));
+        p.push(mv(m.wo, lay.x, flag::ACC | flag::XTRACK, l));
         p.push(rms(lay.x, lay.xb, gains[2 * l + 1]));
         p.push(mv(m.w1, lay.h1, 0, l));
         p.push(Instr {
@@ -279,7 +284,7 @@ pub fn build(qm: &QuantModel, lanes: usize, gains: &[(usize, i32)]) -> Vec<Instr
         });
         p.push(Instr {
             gbase: u(bank_b),
-            ..mv(m.w2, lay.x, flag::ACC, l)
+            ..mv(m.w2, lay.x, flag::ACC | flag::XTRACK, l)
         });
     }
     p.push(rms(lay.x, lay.xb, gains[2 * c.n_layers]));

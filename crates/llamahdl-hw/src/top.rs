@@ -173,6 +173,10 @@ pub struct Llama<const L: usize, const A: usize> {
     vw_addr: Signal<Local, Bits<16>>,
     vw_data: Signal<Local, Signed<32>>,
     tmax: MaxTrack,
+    xmax: MaxTrack,
+    xtrack: Signal<Local, Bit>,
+    flag_xtrack: Constant<Bits<8>>,
+    flag_pre: Constant<Bits<8>>,
     tshift: ShiftOf,
     zero8: Constant<Bits<8>>,
     prog: WordRom<FIELDS>,
@@ -271,6 +275,10 @@ impl<const L: usize, const A: usize> Llama<L, A> {
             vw_addr: Default::default(),
             vw_data: Default::default(),
             tmax: Default::default(),
+            xmax: Default::default(),
+            xtrack: Default::default(),
+            flag_xtrack: Constant::new((program::flag::XTRACK as u64).into()),
+            flag_pre: Constant::new((program::flag::PRE as u64).into()),
             tshift: Default::default(),
             zero8: Constant::new(0u64.into()),
             prog: WordRom::new(prog),
@@ -303,7 +311,7 @@ impl<const L: usize, const A: usize> Logic for Llama<L, A> {
             req,
             done_r
         );
-        clock!(self, clock, prog, vmem, mv, vu, au, loader, tmax);
+        clock!(self, clock, prog, vmem, mv, vu, au, loader, tmax, xmax);
         // Decode.
         self.prog.addr.next = self.pc.q.val();
         self.op.next = self.prog.data[0].val();
@@ -415,6 +423,14 @@ impl<const L: usize, const A: usize> Logic for Llama<L, A> {
         self.tmax.v.next = self.vw_data.val();
         self.tmax.clear.next = false;
         self.tshift.m.next = self.tmax.m.val();
+        // The residual stream's maximum, tracked as EMBED, Wo and W2 rewrite it, spares
+        // RMSNORM its scan pass.
+        self.xtrack.next = (self.flags.val() & self.flag_xtrack.val()) != self.zero8.val();
+        self.xmax.en.next = self.xtrack.val() & self.vw_we.val();
+        self.xmax.v.next = self.vw_data.val();
+        self.xmax.clear.next = false;
+        self.vu.pre.next = (self.flags.val() & self.flag_pre.val()) != self.zero8.val();
+        self.vu.pre_max.next = self.xmax.m.val();
         self.mv.x_shift.next = self.tshift.shift.val();
         // Logits and argmax (first maximum).
         self.logit_valid.next = false;
@@ -469,6 +485,7 @@ impl<const L: usize, const A: usize> Logic for Llama<L, A> {
                 // A teeing operation starts a new tracked vector (the matrix-vector
                 // unit samples the previous one's shift in this same cycle).
                 self.tmax.clear.next = self.tee.val();
+                self.xmax.clear.next = self.xtrack.val();
                 self.state.d.next = self.st_wait.val();
             }
         } else if self.state.q.val() == self.st_load.val() {

@@ -42,6 +42,7 @@
 //! | --- | --- | --- |
 //! | BLOCK | max-magnitude scan, quantise + write | `2n + 2` |
 //! | RMSNORM | scan, sum of squares, (1 idle) normalise + write | `3n + 5` |
+//! | RMSNORM with `pre` | sum of squares, (1 idle) normalise + write | `2n + 5` |
 //! | ADD | read c[i], a[i] alternately | `2n + 2` |
 //! | SWIGLU | read a[i], b[i] alternately | `2n + 5` |
 //!
@@ -80,6 +81,15 @@ pub const OP_ADD: u64 = 3;
 pub const OP_SWIGLU: u64 = 4;
 
 /// The cycle (counting the `start` cycle as 0) in which `done` is high.
+pub fn cycles_pre(op: u64, n: usize, pre: bool) -> usize {
+    if pre && op == OP_RMSNORM {
+        2 * n + 5
+    } else {
+        cycles(op, n)
+    }
+}
+
+/// Cycles from `start` to `done` of `op` on `n` elements (without `pre`).
 pub fn cycles(op: u64, n: usize) -> usize {
     match op {
         OP_BLOCK => 2 * n + 2,
@@ -214,11 +224,14 @@ fn sat32_verilog(name: &str, w: usize) -> String {
 ///
 /// - `shift` (combinational from the internal maximum `m`): `max(0, bitlen(m) - 15)`.
 /// - At each rising edge: `mant <= clamp(round(x / 2^shift), ±32767)` (free-running);
-///   `m <= 0` if `clr`, else `m <= max(m, |x|)` if `scan`.
+///   `m <= 0` if `clr`, else `m <= mx` if `ld` (a maximum known in advance), else
+///   `m <= max(m, |x|)` if `scan`.
 #[derive(LogicBlock)]
 pub struct BlockConv {
     pub clock: Signal<In, Clock>,
     pub clr: Signal<In, Bit>,
+    pub ld: Signal<In, Bit>,
+    pub mx: Signal<In, Bits<32>>,
     pub scan: Signal<In, Bit>,
     pub x: Signal<In, Signed<32>>,
     pub shift: Signal<Out, Bits<5>>,
@@ -231,6 +244,8 @@ impl Default for BlockConv {
         Self {
             clock: Default::default(),
             clr: Default::default(),
+            ld: Default::default(),
+            mx: Default::default(),
             scan: Default::default(),
             x: Default::default(),
             shift: Signal::new_with_default(Bits::default()),
@@ -247,6 +262,8 @@ impl Logic for BlockConv {
             self.mant.next = i2s::<16>(block_quant(x, max_shift(self._m)) as i64);
             if self.clr.val() {
                 self._m = 0;
+            } else if self.ld.val() {
+                self._m = self.mx.val().to_u64() as u32;
             } else if self.scan.val() && x.unsigned_abs() > self._m {
                 self._m = x.unsigned_abs();
             }
@@ -282,6 +299,7 @@ end
 always @(posedge clock) begin
    mant <= (r > 33'sd32767) ? 16'sd32767 : ((r < -33'sd32767) ? -16'sd32767 : r[15:0]);
    if (clr) m <= 32'd0;
+   else if (ld) m <= mx;
    else if (scan && (ax > m)) m <= ax;
 end
 ";
@@ -679,6 +697,10 @@ pub struct VecUnit {
     pub n: Signal<In, Bits<16>>,
     pub g_base: Signal<In, Bits<16>>,
     pub g_exp: Signal<In, Signed<8>>,
+    /// RMSNORM only: the input's maximum magnitude is known (`pre_max`, e.g. tracked as
+    /// the vector was written), so the scan pass is skipped.
+    pub pre: Signal<In, Bit>,
+    pub pre_max: Signal<In, Bits<32>>,
     pub xm_we: Signal<Out, Bit>,
     pub xm_waddr: Signal<Out, Bits<16>>,
     pub xm_wdata: Signal<Out, Signed<16>>,
@@ -754,6 +776,8 @@ impl VecUnit {
             n: Default::default(),
             g_base: Default::default(),
             g_exp: Default::default(),
+            pre: Default::default(),
+            pre_max: Default::default(),
             xm_we: Default::default(),
             xm_waddr: Default::default(),
             xm_wdata: Default::default(),
@@ -929,15 +953,22 @@ impl Logic for VecUnit {
         self.done.next = self.fin.val() | self.nop.q.val();
         // Start.
         self.blk.clr.next = false;
+        self.blk.ld.next = false;
+        self.blk.mx.next = self.pre_max.val();
         self.ssq.clr.next = false;
         if self.start.val() & !self.busy.q.val() {
-            self.blk.clr.next = true;
+            self.blk.clr.next = !(self.is_rms.val() & self.pre.val());
+            self.blk.ld.next = self.is_rms.val() & self.pre.val();
             self.ssq.clr.next = true;
             self.cnt.d.next = self.zero16.val();
             self.wi.d.next = self.zero16.val();
             self.sub.d.next = false;
             self.resume.d.next = false;
-            if self.is_block.val() | self.is_rms.val() {
+            if self.is_rms.val() & self.pre.val() {
+                self.busy.d.next = true;
+                self.issuing.d.next = true;
+                self.pass.d.next = self.p_two.val();
+            } else if self.is_block.val() | self.is_rms.val() {
                 self.busy.d.next = true;
                 self.issuing.d.next = true;
                 self.pass.d.next = self.p_scan.val();
