@@ -1444,25 +1444,23 @@ module llamahdl_llama$au(clock,start,op,done,vm_raddr,vm_rdata,vm_we,vm_waddr,vm
     localparam  dim16 = 16'h40;
     localparam  hd16 = 16'h8;
     localparam  hd_m1 = 16'h7;
-    localparam  beats_m1 = 16'h0;
     localparam  rope_last = 16'h5f;
-    localparam  beats24 = 24'h1;
-    localparam  roww24 = 24'h4;
-    localparam  nkv24 = 24'h4;
-    localparam  lanes_m1 = 8'h7;
+    localparam  nkv8 = 8'h4;
     localparam  nkv_m1 = 8'h3;
     localparam  nvec_m1 = 8'h7;
+    localparam  nh8 = 8'h8;
     localparam  nh_m1 = 8'h7;
-    localparam  kvmul_m1 = 8'h1;
+    localparam  g_m1 = 8'h7;
     localparam  zero4 = 4'h0;
     localparam  one4 = 4'h1;
     localparam  two4 = 4'h2;
     localparam  three4 = 4'h3;
+    localparam  four4 = 4'h4;
+    localparam  six4 = 4'h6;
     localparam  zero8 = 8'h0;
     localparam  one8 = 8'h1;
     localparam  zero16 = 16'h0;
     localparam  one16 = 16'h1;
-    localparam  zero24 = 24'h0;
     localparam  one24 = 24'h1;
     localparam  s_idle = 4'h0;
     localparam  s_refuse = 4'h1;
@@ -1476,9 +1474,8 @@ module llamahdl_llama$au(clock,start,op,done,vm_raddr,vm_rdata,vm_we,vm_waddr,vm
     localparam  s_q_quant = 4'h9;
     localparam  s_score = 4'ha;
     localparam  s_exp = 4'hb;
-    localparam  s_av = 4'hc;
-    localparam  s_out = 4'hd;
-    localparam  s_drain = 4'he;
+    localparam  s_out = 4'hc;
+    localparam  s_drain = 4'hd;
     localparam  k_none = 4'h0;
     localparam  k_rope = 4'h1;
     localparam  k_scan = 4'h2;
@@ -1487,95 +1484,434 @@ module llamahdl_llama$au(clock,start,op,done,vm_raddr,vm_rdata,vm_we,vm_waddr,vm
     localparam  k_quant_q = 4'h5;
     localparam  k_score = 4'h6;
     localparam  k_exp = 4'h7;
-    localparam  k_av = 4'h8;
-    localparam  k_out = 4'h9;
+    localparam  k_out = 4'h8;
     
     // Stub signals
     reg  bases$clock;
     reg  [7:0] bases$layer;
     reg  [15:0] bases$pos;
-    wire  [23:0] bases$kv_layer;
-    wire  [23:0] bases$kv_pos;
-    wire  [23:0] bases$sh_layer;
-    wire  [23:0] bases$sh_pos;
+    wire  [23:0] bases$row_layer;
+    wire  [23:0] bases$row_pos;
     wire  [15:0] bases$rope_base;
     wire  bases$pos_error;
     wire  bases$bad;
     reg  rope_rom$clock;
     reg  [15:0] rope_rom$addr;
     wire  [17:0] rope_rom$data;
-    reg  exp_rom$clock;
-    reg  [15:0] exp_rom$addr;
-    wire  [16:0] exp_rom$data;
-    reg  recip_rom$clock;
-    reg  [15:0] recip_rom$addr;
-    wire  [16:0] recip_rom$data;
-    reg  kcache$clock;
-    reg  kcache$we;
-    reg  [23:0] kcache$waddr;
-    reg  [7:0] kcache$wlane;
-    reg  [10:0] kcache$wdata;
-    reg  [23:0] kcache$raddr;
-    wire  [10:0] kcache$rdata$0;
-    wire  [10:0] kcache$rdata$1;
-    wire  [10:0] kcache$rdata$2;
-    wire  [10:0] kcache$rdata$3;
-    wire  [10:0] kcache$rdata$4;
-    wire  [10:0] kcache$rdata$5;
-    wire  [10:0] kcache$rdata$6;
-    wire  [10:0] kcache$rdata$7;
-    reg  vcache$clock;
-    reg  vcache$we;
-    reg  [23:0] vcache$waddr;
-    reg  [7:0] vcache$wlane;
-    reg  [10:0] vcache$wdata;
-    reg  [23:0] vcache$raddr;
-    wire  [10:0] vcache$rdata$0;
-    wire  [10:0] vcache$rdata$1;
-    wire  [10:0] vcache$rdata$2;
-    wire  [10:0] vcache$rdata$3;
-    wire  [10:0] vcache$rdata$4;
-    wire  [10:0] vcache$rdata$5;
-    wire  [10:0] vcache$rdata$6;
-    wire  [10:0] vcache$rdata$7;
-    reg  kshift$clock;
-    reg  kshift$we;
-    reg  [23:0] kshift$waddr;
-    reg  [4:0] kshift$wdata;
-    reg  [23:0] kshift$raddr;
-    wire  [4:0] kshift$rdata;
-    reg  vshift$clock;
-    reg  vshift$we;
-    reg  [23:0] vshift$waddr;
-    reg  [4:0] vshift$wdata;
-    reg  [23:0] vshift$raddr;
-    wire  [4:0] vshift$rdata;
-    reg  qbuf$clock;
-    reg  qbuf$we;
-    reg  [23:0] qbuf$waddr;
-    reg  [7:0] qbuf$wlane;
-    reg  [15:0] qbuf$wdata;
-    reg  [23:0] qbuf$raddr;
-    wire  [15:0] qbuf$rdata$0;
-    wire  [15:0] qbuf$rdata$1;
-    wire  [15:0] qbuf$rdata$2;
-    wire  [15:0] qbuf$rdata$3;
-    wire  [15:0] qbuf$rdata$4;
-    wire  [15:0] qbuf$rdata$5;
-    wire  [15:0] qbuf$rdata$6;
-    wire  [15:0] qbuf$rdata$7;
-    reg  sbuf$clock;
-    reg  sbuf$we;
-    reg  [15:0] sbuf$waddr;
-    reg  [31:0] sbuf$wdata;
-    reg  [15:0] sbuf$raddr;
-    wire  [31:0] sbuf$rdata;
-    reg  wbuf$clock;
-    reg  wbuf$we;
-    reg  [15:0] wbuf$waddr;
-    reg  [16:0] wbuf$wdata;
-    reg  [15:0] wbuf$raddr;
-    wire  [16:0] wbuf$rdata;
+    reg  cache$clock;
+    reg  cache$push;
+    reg  cache$pv;
+    reg  [15:0] cache$pfield;
+    reg  [10:0] cache$pdata;
+    reg  cache$spush;
+    reg  cache$spv;
+    reg  [7:0] cache$sfield;
+    reg  [4:0] cache$sdata;
+    reg  cache$commit;
+    reg  [23:0] cache$waddr;
+    reg  [23:0] cache$raddr;
+    reg  cache$rv;
+    reg  [7:0] cache$grp;
+    wire  [10:0] cache$mant$0;
+    wire  [10:0] cache$mant$1;
+    wire  [10:0] cache$mant$2;
+    wire  [10:0] cache$mant$3;
+    wire  [10:0] cache$mant$4;
+    wire  [10:0] cache$mant$5;
+    wire  [10:0] cache$mant$6;
+    wire  [10:0] cache$mant$7;
+    wire  [10:0] cache$mant$8;
+    wire  [10:0] cache$mant$9;
+    wire  [10:0] cache$mant$10;
+    wire  [10:0] cache$mant$11;
+    wire  [10:0] cache$mant$12;
+    wire  [10:0] cache$mant$13;
+    wire  [10:0] cache$mant$14;
+    wire  [10:0] cache$mant$15;
+    wire  [10:0] cache$mant$16;
+    wire  [10:0] cache$mant$17;
+    wire  [10:0] cache$mant$18;
+    wire  [10:0] cache$mant$19;
+    wire  [10:0] cache$mant$20;
+    wire  [10:0] cache$mant$21;
+    wire  [10:0] cache$mant$22;
+    wire  [10:0] cache$mant$23;
+    wire  [10:0] cache$mant$24;
+    wire  [10:0] cache$mant$25;
+    wire  [10:0] cache$mant$26;
+    wire  [10:0] cache$mant$27;
+    wire  [10:0] cache$mant$28;
+    wire  [10:0] cache$mant$29;
+    wire  [10:0] cache$mant$30;
+    wire  [10:0] cache$mant$31;
+    wire  [10:0] cache$mant$32;
+    wire  [10:0] cache$mant$33;
+    wire  [10:0] cache$mant$34;
+    wire  [10:0] cache$mant$35;
+    wire  [10:0] cache$mant$36;
+    wire  [10:0] cache$mant$37;
+    wire  [10:0] cache$mant$38;
+    wire  [10:0] cache$mant$39;
+    wire  [10:0] cache$mant$40;
+    wire  [10:0] cache$mant$41;
+    wire  [10:0] cache$mant$42;
+    wire  [10:0] cache$mant$43;
+    wire  [10:0] cache$mant$44;
+    wire  [10:0] cache$mant$45;
+    wire  [10:0] cache$mant$46;
+    wire  [10:0] cache$mant$47;
+    wire  [10:0] cache$mant$48;
+    wire  [10:0] cache$mant$49;
+    wire  [10:0] cache$mant$50;
+    wire  [10:0] cache$mant$51;
+    wire  [10:0] cache$mant$52;
+    wire  [10:0] cache$mant$53;
+    wire  [10:0] cache$mant$54;
+    wire  [10:0] cache$mant$55;
+    wire  [10:0] cache$mant$56;
+    wire  [10:0] cache$mant$57;
+    wire  [10:0] cache$mant$58;
+    wire  [10:0] cache$mant$59;
+    wire  [10:0] cache$mant$60;
+    wire  [10:0] cache$mant$61;
+    wire  [10:0] cache$mant$62;
+    wire  [10:0] cache$mant$63;
+    wire  [4:0] cache$ksh$0;
+    wire  [4:0] cache$ksh$1;
+    wire  [4:0] cache$ksh$2;
+    wire  [4:0] cache$ksh$3;
+    wire  [4:0] cache$ksh$4;
+    wire  [4:0] cache$ksh$5;
+    wire  [4:0] cache$ksh$6;
+    wire  [4:0] cache$ksh$7;
+    wire  [4:0] cache$ksh$8;
+    wire  [4:0] cache$ksh$9;
+    wire  [4:0] cache$ksh$10;
+    wire  [4:0] cache$ksh$11;
+    wire  [4:0] cache$ksh$12;
+    wire  [4:0] cache$ksh$13;
+    wire  [4:0] cache$ksh$14;
+    wire  [4:0] cache$ksh$15;
+    wire  [4:0] cache$ksh$16;
+    wire  [4:0] cache$ksh$17;
+    wire  [4:0] cache$ksh$18;
+    wire  [4:0] cache$ksh$19;
+    wire  [4:0] cache$ksh$20;
+    wire  [4:0] cache$ksh$21;
+    wire  [4:0] cache$ksh$22;
+    wire  [4:0] cache$ksh$23;
+    wire  [4:0] cache$ksh$24;
+    wire  [4:0] cache$ksh$25;
+    wire  [4:0] cache$ksh$26;
+    wire  [4:0] cache$ksh$27;
+    wire  [4:0] cache$ksh$28;
+    wire  [4:0] cache$ksh$29;
+    wire  [4:0] cache$ksh$30;
+    wire  [4:0] cache$ksh$31;
+    wire  [4:0] cache$ksh$32;
+    wire  [4:0] cache$ksh$33;
+    wire  [4:0] cache$ksh$34;
+    wire  [4:0] cache$ksh$35;
+    wire  [4:0] cache$ksh$36;
+    wire  [4:0] cache$ksh$37;
+    wire  [4:0] cache$ksh$38;
+    wire  [4:0] cache$ksh$39;
+    wire  [4:0] cache$ksh$40;
+    wire  [4:0] cache$ksh$41;
+    wire  [4:0] cache$ksh$42;
+    wire  [4:0] cache$ksh$43;
+    wire  [4:0] cache$ksh$44;
+    wire  [4:0] cache$ksh$45;
+    wire  [4:0] cache$ksh$46;
+    wire  [4:0] cache$ksh$47;
+    wire  [4:0] cache$ksh$48;
+    wire  [4:0] cache$ksh$49;
+    wire  [4:0] cache$ksh$50;
+    wire  [4:0] cache$ksh$51;
+    wire  [4:0] cache$ksh$52;
+    wire  [4:0] cache$ksh$53;
+    wire  [4:0] cache$ksh$54;
+    wire  [4:0] cache$ksh$55;
+    wire  [4:0] cache$ksh$56;
+    wire  [4:0] cache$ksh$57;
+    wire  [4:0] cache$ksh$58;
+    wire  [4:0] cache$ksh$59;
+    wire  [4:0] cache$ksh$60;
+    wire  [4:0] cache$ksh$61;
+    wire  [4:0] cache$ksh$62;
+    wire  [4:0] cache$ksh$63;
+    wire  [4:0] cache$vsh$0;
+    wire  [4:0] cache$vsh$1;
+    wire  [4:0] cache$vsh$2;
+    wire  [4:0] cache$vsh$3;
+    wire  [4:0] cache$vsh$4;
+    wire  [4:0] cache$vsh$5;
+    wire  [4:0] cache$vsh$6;
+    wire  [4:0] cache$vsh$7;
+    wire  [4:0] cache$vsh$8;
+    wire  [4:0] cache$vsh$9;
+    wire  [4:0] cache$vsh$10;
+    wire  [4:0] cache$vsh$11;
+    wire  [4:0] cache$vsh$12;
+    wire  [4:0] cache$vsh$13;
+    wire  [4:0] cache$vsh$14;
+    wire  [4:0] cache$vsh$15;
+    wire  [4:0] cache$vsh$16;
+    wire  [4:0] cache$vsh$17;
+    wire  [4:0] cache$vsh$18;
+    wire  [4:0] cache$vsh$19;
+    wire  [4:0] cache$vsh$20;
+    wire  [4:0] cache$vsh$21;
+    wire  [4:0] cache$vsh$22;
+    wire  [4:0] cache$vsh$23;
+    wire  [4:0] cache$vsh$24;
+    wire  [4:0] cache$vsh$25;
+    wire  [4:0] cache$vsh$26;
+    wire  [4:0] cache$vsh$27;
+    wire  [4:0] cache$vsh$28;
+    wire  [4:0] cache$vsh$29;
+    wire  [4:0] cache$vsh$30;
+    wire  [4:0] cache$vsh$31;
+    wire  [4:0] cache$vsh$32;
+    wire  [4:0] cache$vsh$33;
+    wire  [4:0] cache$vsh$34;
+    wire  [4:0] cache$vsh$35;
+    wire  [4:0] cache$vsh$36;
+    wire  [4:0] cache$vsh$37;
+    wire  [4:0] cache$vsh$38;
+    wire  [4:0] cache$vsh$39;
+    wire  [4:0] cache$vsh$40;
+    wire  [4:0] cache$vsh$41;
+    wire  [4:0] cache$vsh$42;
+    wire  [4:0] cache$vsh$43;
+    wire  [4:0] cache$vsh$44;
+    wire  [4:0] cache$vsh$45;
+    wire  [4:0] cache$vsh$46;
+    wire  [4:0] cache$vsh$47;
+    wire  [4:0] cache$vsh$48;
+    wire  [4:0] cache$vsh$49;
+    wire  [4:0] cache$vsh$50;
+    wire  [4:0] cache$vsh$51;
+    wire  [4:0] cache$vsh$52;
+    wire  [4:0] cache$vsh$53;
+    wire  [4:0] cache$vsh$54;
+    wire  [4:0] cache$vsh$55;
+    wire  [4:0] cache$vsh$56;
+    wire  [4:0] cache$vsh$57;
+    wire  [4:0] cache$vsh$58;
+    wire  [4:0] cache$vsh$59;
+    wire  [4:0] cache$vsh$60;
+    wire  [4:0] cache$vsh$61;
+    wire  [4:0] cache$vsh$62;
+    wire  [4:0] cache$vsh$63;
+    reg  core$clock;
+    reg  core$qwe;
+    reg  [15:0] core$qlane;
+    reg  [15:0] core$qdata;
+    reg  core$sqwe;
+    reg  [7:0] core$sqhead;
+    reg  [4:0] core$sqdata;
+    reg  [10:0] core$mant$0;
+    reg  [10:0] core$mant$1;
+    reg  [10:0] core$mant$2;
+    reg  [10:0] core$mant$3;
+    reg  [10:0] core$mant$4;
+    reg  [10:0] core$mant$5;
+    reg  [10:0] core$mant$6;
+    reg  [10:0] core$mant$7;
+    reg  [10:0] core$mant$8;
+    reg  [10:0] core$mant$9;
+    reg  [10:0] core$mant$10;
+    reg  [10:0] core$mant$11;
+    reg  [10:0] core$mant$12;
+    reg  [10:0] core$mant$13;
+    reg  [10:0] core$mant$14;
+    reg  [10:0] core$mant$15;
+    reg  [10:0] core$mant$16;
+    reg  [10:0] core$mant$17;
+    reg  [10:0] core$mant$18;
+    reg  [10:0] core$mant$19;
+    reg  [10:0] core$mant$20;
+    reg  [10:0] core$mant$21;
+    reg  [10:0] core$mant$22;
+    reg  [10:0] core$mant$23;
+    reg  [10:0] core$mant$24;
+    reg  [10:0] core$mant$25;
+    reg  [10:0] core$mant$26;
+    reg  [10:0] core$mant$27;
+    reg  [10:0] core$mant$28;
+    reg  [10:0] core$mant$29;
+    reg  [10:0] core$mant$30;
+    reg  [10:0] core$mant$31;
+    reg  [10:0] core$mant$32;
+    reg  [10:0] core$mant$33;
+    reg  [10:0] core$mant$34;
+    reg  [10:0] core$mant$35;
+    reg  [10:0] core$mant$36;
+    reg  [10:0] core$mant$37;
+    reg  [10:0] core$mant$38;
+    reg  [10:0] core$mant$39;
+    reg  [10:0] core$mant$40;
+    reg  [10:0] core$mant$41;
+    reg  [10:0] core$mant$42;
+    reg  [10:0] core$mant$43;
+    reg  [10:0] core$mant$44;
+    reg  [10:0] core$mant$45;
+    reg  [10:0] core$mant$46;
+    reg  [10:0] core$mant$47;
+    reg  [10:0] core$mant$48;
+    reg  [10:0] core$mant$49;
+    reg  [10:0] core$mant$50;
+    reg  [10:0] core$mant$51;
+    reg  [10:0] core$mant$52;
+    reg  [10:0] core$mant$53;
+    reg  [10:0] core$mant$54;
+    reg  [10:0] core$mant$55;
+    reg  [10:0] core$mant$56;
+    reg  [10:0] core$mant$57;
+    reg  [10:0] core$mant$58;
+    reg  [10:0] core$mant$59;
+    reg  [10:0] core$mant$60;
+    reg  [10:0] core$mant$61;
+    reg  [10:0] core$mant$62;
+    reg  [10:0] core$mant$63;
+    reg  [4:0] core$ksh$0;
+    reg  [4:0] core$ksh$1;
+    reg  [4:0] core$ksh$2;
+    reg  [4:0] core$ksh$3;
+    reg  [4:0] core$ksh$4;
+    reg  [4:0] core$ksh$5;
+    reg  [4:0] core$ksh$6;
+    reg  [4:0] core$ksh$7;
+    reg  [4:0] core$ksh$8;
+    reg  [4:0] core$ksh$9;
+    reg  [4:0] core$ksh$10;
+    reg  [4:0] core$ksh$11;
+    reg  [4:0] core$ksh$12;
+    reg  [4:0] core$ksh$13;
+    reg  [4:0] core$ksh$14;
+    reg  [4:0] core$ksh$15;
+    reg  [4:0] core$ksh$16;
+    reg  [4:0] core$ksh$17;
+    reg  [4:0] core$ksh$18;
+    reg  [4:0] core$ksh$19;
+    reg  [4:0] core$ksh$20;
+    reg  [4:0] core$ksh$21;
+    reg  [4:0] core$ksh$22;
+    reg  [4:0] core$ksh$23;
+    reg  [4:0] core$ksh$24;
+    reg  [4:0] core$ksh$25;
+    reg  [4:0] core$ksh$26;
+    reg  [4:0] core$ksh$27;
+    reg  [4:0] core$ksh$28;
+    reg  [4:0] core$ksh$29;
+    reg  [4:0] core$ksh$30;
+    reg  [4:0] core$ksh$31;
+    reg  [4:0] core$ksh$32;
+    reg  [4:0] core$ksh$33;
+    reg  [4:0] core$ksh$34;
+    reg  [4:0] core$ksh$35;
+    reg  [4:0] core$ksh$36;
+    reg  [4:0] core$ksh$37;
+    reg  [4:0] core$ksh$38;
+    reg  [4:0] core$ksh$39;
+    reg  [4:0] core$ksh$40;
+    reg  [4:0] core$ksh$41;
+    reg  [4:0] core$ksh$42;
+    reg  [4:0] core$ksh$43;
+    reg  [4:0] core$ksh$44;
+    reg  [4:0] core$ksh$45;
+    reg  [4:0] core$ksh$46;
+    reg  [4:0] core$ksh$47;
+    reg  [4:0] core$ksh$48;
+    reg  [4:0] core$ksh$49;
+    reg  [4:0] core$ksh$50;
+    reg  [4:0] core$ksh$51;
+    reg  [4:0] core$ksh$52;
+    reg  [4:0] core$ksh$53;
+    reg  [4:0] core$ksh$54;
+    reg  [4:0] core$ksh$55;
+    reg  [4:0] core$ksh$56;
+    reg  [4:0] core$ksh$57;
+    reg  [4:0] core$ksh$58;
+    reg  [4:0] core$ksh$59;
+    reg  [4:0] core$ksh$60;
+    reg  [4:0] core$ksh$61;
+    reg  [4:0] core$ksh$62;
+    reg  [4:0] core$ksh$63;
+    reg  [4:0] core$vsh$0;
+    reg  [4:0] core$vsh$1;
+    reg  [4:0] core$vsh$2;
+    reg  [4:0] core$vsh$3;
+    reg  [4:0] core$vsh$4;
+    reg  [4:0] core$vsh$5;
+    reg  [4:0] core$vsh$6;
+    reg  [4:0] core$vsh$7;
+    reg  [4:0] core$vsh$8;
+    reg  [4:0] core$vsh$9;
+    reg  [4:0] core$vsh$10;
+    reg  [4:0] core$vsh$11;
+    reg  [4:0] core$vsh$12;
+    reg  [4:0] core$vsh$13;
+    reg  [4:0] core$vsh$14;
+    reg  [4:0] core$vsh$15;
+    reg  [4:0] core$vsh$16;
+    reg  [4:0] core$vsh$17;
+    reg  [4:0] core$vsh$18;
+    reg  [4:0] core$vsh$19;
+    reg  [4:0] core$vsh$20;
+    reg  [4:0] core$vsh$21;
+    reg  [4:0] core$vsh$22;
+    reg  [4:0] core$vsh$23;
+    reg  [4:0] core$vsh$24;
+    reg  [4:0] core$vsh$25;
+    reg  [4:0] core$vsh$26;
+    reg  [4:0] core$vsh$27;
+    reg  [4:0] core$vsh$28;
+    reg  [4:0] core$vsh$29;
+    reg  [4:0] core$vsh$30;
+    reg  [4:0] core$vsh$31;
+    reg  [4:0] core$vsh$32;
+    reg  [4:0] core$vsh$33;
+    reg  [4:0] core$vsh$34;
+    reg  [4:0] core$vsh$35;
+    reg  [4:0] core$vsh$36;
+    reg  [4:0] core$vsh$37;
+    reg  [4:0] core$vsh$38;
+    reg  [4:0] core$vsh$39;
+    reg  [4:0] core$vsh$40;
+    reg  [4:0] core$vsh$41;
+    reg  [4:0] core$vsh$42;
+    reg  [4:0] core$vsh$43;
+    reg  [4:0] core$vsh$44;
+    reg  [4:0] core$vsh$45;
+    reg  [4:0] core$vsh$46;
+    reg  [4:0] core$vsh$47;
+    reg  [4:0] core$vsh$48;
+    reg  [4:0] core$vsh$49;
+    reg  [4:0] core$vsh$50;
+    reg  [4:0] core$vsh$51;
+    reg  [4:0] core$vsh$52;
+    reg  [4:0] core$vsh$53;
+    reg  [4:0] core$vsh$54;
+    reg  [4:0] core$vsh$55;
+    reg  [4:0] core$vsh$56;
+    reg  [4:0] core$vsh$57;
+    reg  [4:0] core$vsh$58;
+    reg  [4:0] core$vsh$59;
+    reg  [4:0] core$vsh$60;
+    reg  [4:0] core$vsh$61;
+    reg  [4:0] core$vsh$62;
+    reg  [4:0] core$vsh$63;
+    reg  core$s_en;
+    reg  core$s_first;
+    reg  [15:0] core$s_t;
+    reg  [15:0] core$sm_raddr;
+    reg  core$e_en;
+    reg  core$e_first;
+    reg  core$o_en;
+    reg  [7:0] core$o_head;
+    wire signed [31:0] core$y;
     reg  blk$clock;
     reg  blk$en_scan;
     reg  blk$first;
@@ -1593,71 +1929,6 @@ module llamahdl_llama$au(clock,start,op,done,vm_raddr,vm_rdata,vm_we,vm_waddr,vm
     reg  [17:0] rot$sn;
     wire signed [31:0] rot$y0;
     wire signed [31:0] rot$y1;
-    reg  dot$clock;
-    reg  dot$en;
-    reg  dot$first;
-    reg  [15:0] dot$qa$0;
-    reg  [15:0] dot$qa$1;
-    reg  [15:0] dot$qa$2;
-    reg  [15:0] dot$qa$3;
-    reg  [15:0] dot$qa$4;
-    reg  [15:0] dot$qa$5;
-    reg  [15:0] dot$qa$6;
-    reg  [15:0] dot$qa$7;
-    reg  [10:0] dot$kb$0;
-    reg  [10:0] dot$kb$1;
-    reg  [10:0] dot$kb$2;
-    reg  [10:0] dot$kb$3;
-    reg  [10:0] dot$kb$4;
-    reg  [10:0] dot$kb$5;
-    reg  [10:0] dot$kb$6;
-    reg  [10:0] dot$kb$7;
-    wire signed [47:0] dot$acc;
-    reg  vacc$clock;
-    reg  vacc$en;
-    reg  vacc$first;
-    reg  [16:0] vacc$w;
-    reg  [10:0] vacc$vb$0;
-    reg  [10:0] vacc$vb$1;
-    reg  [10:0] vacc$vb$2;
-    reg  [10:0] vacc$vb$3;
-    reg  [10:0] vacc$vb$4;
-    reg  [10:0] vacc$vb$5;
-    reg  [10:0] vacc$vb$6;
-    reg  [10:0] vacc$vb$7;
-    reg  vacc$ld;
-    reg  vacc$sh;
-    wire signed [47:0] vacc$so;
-    reg  sfin$clock;
-    reg  sfin$en;
-    reg  sfin$first;
-    reg signed [47:0] sfin$dot;
-    reg  [4:0] sfin$sq;
-    reg  [4:0] sfin$ks;
-    reg  [4:0] sfin$vs;
-    wire  [31:0] sfin$score;
-    wire  [31:0] sfin$mx;
-    wire  [4:0] sfin$vmax;
-    reg  expw$clock;
-    reg  expw$en_a;
-    reg  [31:0] expw$s;
-    reg  [31:0] expw$mx;
-    reg  [4:0] expw$vs;
-    reg  expw$en_b;
-    reg  expw$first_b;
-    reg  [16:0] expw$tbl;
-    reg  [4:0] expw$vmax;
-    wire  [15:0] expw$idx;
-    wire  [16:0] expw$w;
-    wire  [15:0] expw$ridx;
-    wire  [4:0] expw$pz;
-    reg  ofin$clock;
-    reg  ofin$en;
-    reg signed [47:0] ofin$acc;
-    reg  [16:0] ofin$r;
-    reg  [4:0] ofin$vmax;
-    reg  [4:0] ofin$pz;
-    wire signed [31:0] ofin$y;
     reg  [3:0] state$d;
     wire  [3:0] state$q;
     reg  state$clock;
@@ -1676,33 +1947,12 @@ module llamahdl_llama$au(clock,start,op,done,vm_raddr,vm_rdata,vm_we,vm_waddr,vm
     reg  [15:0] t$d;
     wire  [15:0] t$q;
     reg  t$clock;
-    reg  [15:0] m$d;
-    wire  [15:0] m$q;
-    reg  m$clock;
-    reg  [23:0] i24$d;
-    wire  [23:0] i24$q;
-    reg  i24$clock;
-    reg  [7:0] ln$d;
-    wire  [7:0] ln$q;
-    reg  ln$clock;
     reg  [23:0] kt$d;
     wire  [23:0] kt$q;
     reg  kt$clock;
-    reg  [23:0] kvh$d;
-    wire  [23:0] kvh$q;
-    reg  kvh$clock;
-    reg  [23:0] sht$d;
-    wire  [23:0] sht$q;
-    reg  sht$clock;
-    reg  [23:0] shh$d;
-    wire  [23:0] shh$q;
-    reg  shh$clock;
-    reg  [23:0] cb$d;
-    wire  [23:0] cb$q;
-    reg  cb$clock;
-    reg  [23:0] shd$d;
-    wire  [23:0] shd$q;
-    reg  shd$clock;
+    reg  [15:0] m$d;
+    wire  [15:0] m$q;
+    reg  m$clock;
     reg  [15:0] vb$d;
     wire  [15:0] vb$q;
     reg  vb$clock;
@@ -1712,21 +1962,24 @@ module llamahdl_llama$au(clock,start,op,done,vm_raddr,vm_rdata,vm_we,vm_waddr,vm
     reg  [7:0] vv$d;
     wire  [7:0] vv$q;
     reg  vv$clock;
+    reg  [15:0] fld$d;
+    wire  [15:0] fld$q;
+    reg  fld$clock;
     reg  [7:0] h$d;
     wire  [7:0] h$q;
     reg  h$clock;
-    reg  [7:0] g$d;
-    wire  [7:0] g$q;
-    reg  g$clock;
-    reg  [4:0] sq$d;
-    wire  [4:0] sq$q;
-    reg  sq$clock;
-    reg  [4:0] ks$d;
-    wire  [4:0] ks$q;
-    reg  ks$clock;
-    reg  [4:0] vs$d;
-    wire  [4:0] vs$q;
-    reg  vs$clock;
+    reg  [7:0] gl$d;
+    wire  [7:0] gl$q;
+    reg  gl$clock;
+    reg  [7:0] grp$d;
+    wire  [7:0] grp$q;
+    reg  grp$clock;
+    reg  [15:0] lane$d;
+    wire  [15:0] lane$q;
+    reg  lane$clock;
+    reg  [7:0] oh$d;
+    wire  [7:0] oh$q;
+    reg  oh$clock;
     reg signed [31:0] areg$d;
     wire signed [31:0] areg$q;
     reg  areg$clock;
@@ -1745,6 +1998,9 @@ module llamahdl_llama$au(clock,start,op,done,vm_raddr,vm_rdata,vm_we,vm_waddr,vm
     reg  [3:0] k4$d;
     wire  [3:0] k4$q;
     reg  k4$clock;
+    reg  [3:0] k5$d;
+    wire  [3:0] k5$q;
+    reg  k5$clock;
     reg  f1$d;
     wire  f1$q;
     reg  f1$clock;
@@ -1760,18 +2016,6 @@ module llamahdl_llama$au(clock,start,op,done,vm_raddr,vm_rdata,vm_we,vm_waddr,vm
     reg  l2$d;
     wire  l2$q;
     reg  l2$clock;
-    reg  l3$d;
-    wire  l3$q;
-    reg  l3$clock;
-    reg  o1$d;
-    wire  o1$q;
-    reg  o1$clock;
-    reg  o2$d;
-    wire  o2$q;
-    reg  o2$clock;
-    reg  o3$d;
-    wire  o3$q;
-    reg  o3$clock;
     reg  [15:0] a1$d;
     wire  [15:0] a1$q;
     reg  a1$clock;
@@ -1784,17 +2028,14 @@ module llamahdl_llama$au(clock,start,op,done,vm_raddr,vm_rdata,vm_we,vm_waddr,vm
     reg  [15:0] a4$d;
     wire  [15:0] a4$q;
     reg  a4$clock;
-    reg  [23:0] b1$d;
-    wire  [23:0] b1$q;
-    reg  b1$clock;
-    reg  [23:0] b2$d;
-    wire  [23:0] b2$q;
-    reg  b2$clock;
-    reg  [7:0] n1$d;
-    wire  [7:0] n1$q;
+    reg  [15:0] a5$d;
+    wire  [15:0] a5$q;
+    reg  a5$clock;
+    reg  [15:0] n1$d;
+    wire  [15:0] n1$q;
     reg  n1$clock;
-    reg  [7:0] n2$d;
-    wire  [7:0] n2$q;
+    reg  [15:0] n2$d;
+    wire  [15:0] n2$q;
     reg  n2$clock;
     
     // Sub module instances
@@ -1802,10 +2043,8 @@ module llamahdl_llama$au(clock,start,op,done,vm_raddr,vm_rdata,vm_we,vm_waddr,vm
         .clock(bases$clock),
         .layer(bases$layer),
         .pos(bases$pos),
-        .kv_layer(bases$kv_layer),
-        .kv_pos(bases$kv_pos),
-        .sh_layer(bases$sh_layer),
-        .sh_pos(bases$sh_pos),
+        .row_layer(bases$row_layer),
+        .row_pos(bases$row_pos),
         .rope_base(bases$rope_base),
         .pos_error(bases$pos_error),
         .bad(bases$bad)
@@ -1815,95 +2054,423 @@ module llamahdl_llama$au(clock,start,op,done,vm_raddr,vm_rdata,vm_we,vm_waddr,vm
         .addr(rope_rom$addr),
         .data(rope_rom$data)
     );
-    llamahdl_llama$au$exp_rom exp_rom(
-        .clock(exp_rom$clock),
-        .addr(exp_rom$addr),
-        .data(exp_rom$data)
+    llamahdl_llama$au$cache cache(
+        .clock(cache$clock),
+        .push(cache$push),
+        .pv(cache$pv),
+        .pfield(cache$pfield),
+        .pdata(cache$pdata),
+        .spush(cache$spush),
+        .spv(cache$spv),
+        .sfield(cache$sfield),
+        .sdata(cache$sdata),
+        .commit(cache$commit),
+        .waddr(cache$waddr),
+        .raddr(cache$raddr),
+        .rv(cache$rv),
+        .grp(cache$grp),
+        .mant$0(cache$mant$0),
+        .mant$1(cache$mant$1),
+        .mant$2(cache$mant$2),
+        .mant$3(cache$mant$3),
+        .mant$4(cache$mant$4),
+        .mant$5(cache$mant$5),
+        .mant$6(cache$mant$6),
+        .mant$7(cache$mant$7),
+        .mant$8(cache$mant$8),
+        .mant$9(cache$mant$9),
+        .mant$10(cache$mant$10),
+        .mant$11(cache$mant$11),
+        .mant$12(cache$mant$12),
+        .mant$13(cache$mant$13),
+        .mant$14(cache$mant$14),
+        .mant$15(cache$mant$15),
+        .mant$16(cache$mant$16),
+        .mant$17(cache$mant$17),
+        .mant$18(cache$mant$18),
+        .mant$19(cache$mant$19),
+        .mant$20(cache$mant$20),
+        .mant$21(cache$mant$21),
+        .mant$22(cache$mant$22),
+        .mant$23(cache$mant$23),
+        .mant$24(cache$mant$24),
+        .mant$25(cache$mant$25),
+        .mant$26(cache$mant$26),
+        .mant$27(cache$mant$27),
+        .mant$28(cache$mant$28),
+        .mant$29(cache$mant$29),
+        .mant$30(cache$mant$30),
+        .mant$31(cache$mant$31),
+        .mant$32(cache$mant$32),
+        .mant$33(cache$mant$33),
+        .mant$34(cache$mant$34),
+        .mant$35(cache$mant$35),
+        .mant$36(cache$mant$36),
+        .mant$37(cache$mant$37),
+        .mant$38(cache$mant$38),
+        .mant$39(cache$mant$39),
+        .mant$40(cache$mant$40),
+        .mant$41(cache$mant$41),
+        .mant$42(cache$mant$42),
+        .mant$43(cache$mant$43),
+        .mant$44(cache$mant$44),
+        .mant$45(cache$mant$45),
+        .mant$46(cache$mant$46),
+        .mant$47(cache$mant$47),
+        .mant$48(cache$mant$48),
+        .mant$49(cache$mant$49),
+        .mant$50(cache$mant$50),
+        .mant$51(cache$mant$51),
+        .mant$52(cache$mant$52),
+        .mant$53(cache$mant$53),
+        .mant$54(cache$mant$54),
+        .mant$55(cache$mant$55),
+        .mant$56(cache$mant$56),
+        .mant$57(cache$mant$57),
+        .mant$58(cache$mant$58),
+        .mant$59(cache$mant$59),
+        .mant$60(cache$mant$60),
+        .mant$61(cache$mant$61),
+        .mant$62(cache$mant$62),
+        .mant$63(cache$mant$63),
+        .ksh$0(cache$ksh$0),
+        .ksh$1(cache$ksh$1),
+        .ksh$2(cache$ksh$2),
+        .ksh$3(cache$ksh$3),
+        .ksh$4(cache$ksh$4),
+        .ksh$5(cache$ksh$5),
+        .ksh$6(cache$ksh$6),
+        .ksh$7(cache$ksh$7),
+        .ksh$8(cache$ksh$8),
+        .ksh$9(cache$ksh$9),
+        .ksh$10(cache$ksh$10),
+        .ksh$11(cache$ksh$11),
+        .ksh$12(cache$ksh$12),
+        .ksh$13(cache$ksh$13),
+        .ksh$14(cache$ksh$14),
+        .ksh$15(cache$ksh$15),
+        .ksh$16(cache$ksh$16),
+        .ksh$17(cache$ksh$17),
+        .ksh$18(cache$ksh$18),
+        .ksh$19(cache$ksh$19),
+        .ksh$20(cache$ksh$20),
+        .ksh$21(cache$ksh$21),
+        .ksh$22(cache$ksh$22),
+        .ksh$23(cache$ksh$23),
+        .ksh$24(cache$ksh$24),
+        .ksh$25(cache$ksh$25),
+        .ksh$26(cache$ksh$26),
+        .ksh$27(cache$ksh$27),
+        .ksh$28(cache$ksh$28),
+        .ksh$29(cache$ksh$29),
+        .ksh$30(cache$ksh$30),
+        .ksh$31(cache$ksh$31),
+        .ksh$32(cache$ksh$32),
+        .ksh$33(cache$ksh$33),
+        .ksh$34(cache$ksh$34),
+        .ksh$35(cache$ksh$35),
+        .ksh$36(cache$ksh$36),
+        .ksh$37(cache$ksh$37),
+        .ksh$38(cache$ksh$38),
+        .ksh$39(cache$ksh$39),
+        .ksh$40(cache$ksh$40),
+        .ksh$41(cache$ksh$41),
+        .ksh$42(cache$ksh$42),
+        .ksh$43(cache$ksh$43),
+        .ksh$44(cache$ksh$44),
+        .ksh$45(cache$ksh$45),
+        .ksh$46(cache$ksh$46),
+        .ksh$47(cache$ksh$47),
+        .ksh$48(cache$ksh$48),
+        .ksh$49(cache$ksh$49),
+        .ksh$50(cache$ksh$50),
+        .ksh$51(cache$ksh$51),
+        .ksh$52(cache$ksh$52),
+        .ksh$53(cache$ksh$53),
+        .ksh$54(cache$ksh$54),
+        .ksh$55(cache$ksh$55),
+        .ksh$56(cache$ksh$56),
+        .ksh$57(cache$ksh$57),
+        .ksh$58(cache$ksh$58),
+        .ksh$59(cache$ksh$59),
+        .ksh$60(cache$ksh$60),
+        .ksh$61(cache$ksh$61),
+        .ksh$62(cache$ksh$62),
+        .ksh$63(cache$ksh$63),
+        .vsh$0(cache$vsh$0),
+        .vsh$1(cache$vsh$1),
+        .vsh$2(cache$vsh$2),
+        .vsh$3(cache$vsh$3),
+        .vsh$4(cache$vsh$4),
+        .vsh$5(cache$vsh$5),
+        .vsh$6(cache$vsh$6),
+        .vsh$7(cache$vsh$7),
+        .vsh$8(cache$vsh$8),
+        .vsh$9(cache$vsh$9),
+        .vsh$10(cache$vsh$10),
+        .vsh$11(cache$vsh$11),
+        .vsh$12(cache$vsh$12),
+        .vsh$13(cache$vsh$13),
+        .vsh$14(cache$vsh$14),
+        .vsh$15(cache$vsh$15),
+        .vsh$16(cache$vsh$16),
+        .vsh$17(cache$vsh$17),
+        .vsh$18(cache$vsh$18),
+        .vsh$19(cache$vsh$19),
+        .vsh$20(cache$vsh$20),
+        .vsh$21(cache$vsh$21),
+        .vsh$22(cache$vsh$22),
+        .vsh$23(cache$vsh$23),
+        .vsh$24(cache$vsh$24),
+        .vsh$25(cache$vsh$25),
+        .vsh$26(cache$vsh$26),
+        .vsh$27(cache$vsh$27),
+        .vsh$28(cache$vsh$28),
+        .vsh$29(cache$vsh$29),
+        .vsh$30(cache$vsh$30),
+        .vsh$31(cache$vsh$31),
+        .vsh$32(cache$vsh$32),
+        .vsh$33(cache$vsh$33),
+        .vsh$34(cache$vsh$34),
+        .vsh$35(cache$vsh$35),
+        .vsh$36(cache$vsh$36),
+        .vsh$37(cache$vsh$37),
+        .vsh$38(cache$vsh$38),
+        .vsh$39(cache$vsh$39),
+        .vsh$40(cache$vsh$40),
+        .vsh$41(cache$vsh$41),
+        .vsh$42(cache$vsh$42),
+        .vsh$43(cache$vsh$43),
+        .vsh$44(cache$vsh$44),
+        .vsh$45(cache$vsh$45),
+        .vsh$46(cache$vsh$46),
+        .vsh$47(cache$vsh$47),
+        .vsh$48(cache$vsh$48),
+        .vsh$49(cache$vsh$49),
+        .vsh$50(cache$vsh$50),
+        .vsh$51(cache$vsh$51),
+        .vsh$52(cache$vsh$52),
+        .vsh$53(cache$vsh$53),
+        .vsh$54(cache$vsh$54),
+        .vsh$55(cache$vsh$55),
+        .vsh$56(cache$vsh$56),
+        .vsh$57(cache$vsh$57),
+        .vsh$58(cache$vsh$58),
+        .vsh$59(cache$vsh$59),
+        .vsh$60(cache$vsh$60),
+        .vsh$61(cache$vsh$61),
+        .vsh$62(cache$vsh$62),
+        .vsh$63(cache$vsh$63)
     );
-    llamahdl_llama$au$recip_rom recip_rom(
-        .clock(recip_rom$clock),
-        .addr(recip_rom$addr),
-        .data(recip_rom$data)
-    );
-    llamahdl_llama$au$kcache kcache(
-        .clock(kcache$clock),
-        .we(kcache$we),
-        .waddr(kcache$waddr),
-        .wlane(kcache$wlane),
-        .wdata(kcache$wdata),
-        .raddr(kcache$raddr),
-        .rdata$0(kcache$rdata$0),
-        .rdata$1(kcache$rdata$1),
-        .rdata$2(kcache$rdata$2),
-        .rdata$3(kcache$rdata$3),
-        .rdata$4(kcache$rdata$4),
-        .rdata$5(kcache$rdata$5),
-        .rdata$6(kcache$rdata$6),
-        .rdata$7(kcache$rdata$7)
-    );
-    llamahdl_llama$au$vcache vcache(
-        .clock(vcache$clock),
-        .we(vcache$we),
-        .waddr(vcache$waddr),
-        .wlane(vcache$wlane),
-        .wdata(vcache$wdata),
-        .raddr(vcache$raddr),
-        .rdata$0(vcache$rdata$0),
-        .rdata$1(vcache$rdata$1),
-        .rdata$2(vcache$rdata$2),
-        .rdata$3(vcache$rdata$3),
-        .rdata$4(vcache$rdata$4),
-        .rdata$5(vcache$rdata$5),
-        .rdata$6(vcache$rdata$6),
-        .rdata$7(vcache$rdata$7)
-    );
-    llamahdl_llama$au$kshift kshift(
-        .clock(kshift$clock),
-        .we(kshift$we),
-        .waddr(kshift$waddr),
-        .wdata(kshift$wdata),
-        .raddr(kshift$raddr),
-        .rdata(kshift$rdata)
-    );
-    llamahdl_llama$au$vshift vshift(
-        .clock(vshift$clock),
-        .we(vshift$we),
-        .waddr(vshift$waddr),
-        .wdata(vshift$wdata),
-        .raddr(vshift$raddr),
-        .rdata(vshift$rdata)
-    );
-    llamahdl_llama$au$qbuf qbuf(
-        .clock(qbuf$clock),
-        .we(qbuf$we),
-        .waddr(qbuf$waddr),
-        .wlane(qbuf$wlane),
-        .wdata(qbuf$wdata),
-        .raddr(qbuf$raddr),
-        .rdata$0(qbuf$rdata$0),
-        .rdata$1(qbuf$rdata$1),
-        .rdata$2(qbuf$rdata$2),
-        .rdata$3(qbuf$rdata$3),
-        .rdata$4(qbuf$rdata$4),
-        .rdata$5(qbuf$rdata$5),
-        .rdata$6(qbuf$rdata$6),
-        .rdata$7(qbuf$rdata$7)
-    );
-    llamahdl_llama$au$sbuf sbuf(
-        .clock(sbuf$clock),
-        .we(sbuf$we),
-        .waddr(sbuf$waddr),
-        .wdata(sbuf$wdata),
-        .raddr(sbuf$raddr),
-        .rdata(sbuf$rdata)
-    );
-    llamahdl_llama$au$wbuf wbuf(
-        .clock(wbuf$clock),
-        .we(wbuf$we),
-        .waddr(wbuf$waddr),
-        .wdata(wbuf$wdata),
-        .raddr(wbuf$raddr),
-        .rdata(wbuf$rdata)
+    llamahdl_llama$au$core core(
+        .clock(core$clock),
+        .qwe(core$qwe),
+        .qlane(core$qlane),
+        .qdata(core$qdata),
+        .sqwe(core$sqwe),
+        .sqhead(core$sqhead),
+        .sqdata(core$sqdata),
+        .mant$0(core$mant$0),
+        .mant$1(core$mant$1),
+        .mant$2(core$mant$2),
+        .mant$3(core$mant$3),
+        .mant$4(core$mant$4),
+        .mant$5(core$mant$5),
+        .mant$6(core$mant$6),
+        .mant$7(core$mant$7),
+        .mant$8(core$mant$8),
+        .mant$9(core$mant$9),
+        .mant$10(core$mant$10),
+        .mant$11(core$mant$11),
+        .mant$12(core$mant$12),
+        .mant$13(core$mant$13),
+        .mant$14(core$mant$14),
+        .mant$15(core$mant$15),
+        .mant$16(core$mant$16),
+        .mant$17(core$mant$17),
+        .mant$18(core$mant$18),
+        .mant$19(core$mant$19),
+        .mant$20(core$mant$20),
+        .mant$21(core$mant$21),
+        .mant$22(core$mant$22),
+        .mant$23(core$mant$23),
+        .mant$24(core$mant$24),
+        .mant$25(core$mant$25),
+        .mant$26(core$mant$26),
+        .mant$27(core$mant$27),
+        .mant$28(core$mant$28),
+        .mant$29(core$mant$29),
+        .mant$30(core$mant$30),
+        .mant$31(core$mant$31),
+        .mant$32(core$mant$32),
+        .mant$33(core$mant$33),
+        .mant$34(core$mant$34),
+        .mant$35(core$mant$35),
+        .mant$36(core$mant$36),
+        .mant$37(core$mant$37),
+        .mant$38(core$mant$38),
+        .mant$39(core$mant$39),
+        .mant$40(core$mant$40),
+        .mant$41(core$mant$41),
+        .mant$42(core$mant$42),
+        .mant$43(core$mant$43),
+        .mant$44(core$mant$44),
+        .mant$45(core$mant$45),
+        .mant$46(core$mant$46),
+        .mant$47(core$mant$47),
+        .mant$48(core$mant$48),
+        .mant$49(core$mant$49),
+        .mant$50(core$mant$50),
+        .mant$51(core$mant$51),
+        .mant$52(core$mant$52),
+        .mant$53(core$mant$53),
+        .mant$54(core$mant$54),
+        .mant$55(core$mant$55),
+        .mant$56(core$mant$56),
+        .mant$57(core$mant$57),
+        .mant$58(core$mant$58),
+        .mant$59(core$mant$59),
+        .mant$60(core$mant$60),
+        .mant$61(core$mant$61),
+        .mant$62(core$mant$62),
+        .mant$63(core$mant$63),
+        .ksh$0(core$ksh$0),
+        .ksh$1(core$ksh$1),
+        .ksh$2(core$ksh$2),
+        .ksh$3(core$ksh$3),
+        .ksh$4(core$ksh$4),
+        .ksh$5(core$ksh$5),
+        .ksh$6(core$ksh$6),
+        .ksh$7(core$ksh$7),
+        .ksh$8(core$ksh$8),
+        .ksh$9(core$ksh$9),
+        .ksh$10(core$ksh$10),
+        .ksh$11(core$ksh$11),
+        .ksh$12(core$ksh$12),
+        .ksh$13(core$ksh$13),
+        .ksh$14(core$ksh$14),
+        .ksh$15(core$ksh$15),
+        .ksh$16(core$ksh$16),
+        .ksh$17(core$ksh$17),
+        .ksh$18(core$ksh$18),
+        .ksh$19(core$ksh$19),
+        .ksh$20(core$ksh$20),
+        .ksh$21(core$ksh$21),
+        .ksh$22(core$ksh$22),
+        .ksh$23(core$ksh$23),
+        .ksh$24(core$ksh$24),
+        .ksh$25(core$ksh$25),
+        .ksh$26(core$ksh$26),
+        .ksh$27(core$ksh$27),
+        .ksh$28(core$ksh$28),
+        .ksh$29(core$ksh$29),
+        .ksh$30(core$ksh$30),
+        .ksh$31(core$ksh$31),
+        .ksh$32(core$ksh$32),
+        .ksh$33(core$ksh$33),
+        .ksh$34(core$ksh$34),
+        .ksh$35(core$ksh$35),
+        .ksh$36(core$ksh$36),
+        .ksh$37(core$ksh$37),
+        .ksh$38(core$ksh$38),
+        .ksh$39(core$ksh$39),
+        .ksh$40(core$ksh$40),
+        .ksh$41(core$ksh$41),
+        .ksh$42(core$ksh$42),
+        .ksh$43(core$ksh$43),
+        .ksh$44(core$ksh$44),
+        .ksh$45(core$ksh$45),
+        .ksh$46(core$ksh$46),
+        .ksh$47(core$ksh$47),
+        .ksh$48(core$ksh$48),
+        .ksh$49(core$ksh$49),
+        .ksh$50(core$ksh$50),
+        .ksh$51(core$ksh$51),
+        .ksh$52(core$ksh$52),
+        .ksh$53(core$ksh$53),
+        .ksh$54(core$ksh$54),
+        .ksh$55(core$ksh$55),
+        .ksh$56(core$ksh$56),
+        .ksh$57(core$ksh$57),
+        .ksh$58(core$ksh$58),
+        .ksh$59(core$ksh$59),
+        .ksh$60(core$ksh$60),
+        .ksh$61(core$ksh$61),
+        .ksh$62(core$ksh$62),
+        .ksh$63(core$ksh$63),
+        .vsh$0(core$vsh$0),
+        .vsh$1(core$vsh$1),
+        .vsh$2(core$vsh$2),
+        .vsh$3(core$vsh$3),
+        .vsh$4(core$vsh$4),
+        .vsh$5(core$vsh$5),
+        .vsh$6(core$vsh$6),
+        .vsh$7(core$vsh$7),
+        .vsh$8(core$vsh$8),
+        .vsh$9(core$vsh$9),
+        .vsh$10(core$vsh$10),
+        .vsh$11(core$vsh$11),
+        .vsh$12(core$vsh$12),
+        .vsh$13(core$vsh$13),
+        .vsh$14(core$vsh$14),
+        .vsh$15(core$vsh$15),
+        .vsh$16(core$vsh$16),
+        .vsh$17(core$vsh$17),
+        .vsh$18(core$vsh$18),
+        .vsh$19(core$vsh$19),
+        .vsh$20(core$vsh$20),
+        .vsh$21(core$vsh$21),
+        .vsh$22(core$vsh$22),
+        .vsh$23(core$vsh$23),
+        .vsh$24(core$vsh$24),
+        .vsh$25(core$vsh$25),
+        .vsh$26(core$vsh$26),
+        .vsh$27(core$vsh$27),
+        .vsh$28(core$vsh$28),
+        .vsh$29(core$vsh$29),
+        .vsh$30(core$vsh$30),
+        .vsh$31(core$vsh$31),
+        .vsh$32(core$vsh$32),
+        .vsh$33(core$vsh$33),
+        .vsh$34(core$vsh$34),
+        .vsh$35(core$vsh$35),
+        .vsh$36(core$vsh$36),
+        .vsh$37(core$vsh$37),
+        .vsh$38(core$vsh$38),
+        .vsh$39(core$vsh$39),
+        .vsh$40(core$vsh$40),
+        .vsh$41(core$vsh$41),
+        .vsh$42(core$vsh$42),
+        .vsh$43(core$vsh$43),
+        .vsh$44(core$vsh$44),
+        .vsh$45(core$vsh$45),
+        .vsh$46(core$vsh$46),
+        .vsh$47(core$vsh$47),
+        .vsh$48(core$vsh$48),
+        .vsh$49(core$vsh$49),
+        .vsh$50(core$vsh$50),
+        .vsh$51(core$vsh$51),
+        .vsh$52(core$vsh$52),
+        .vsh$53(core$vsh$53),
+        .vsh$54(core$vsh$54),
+        .vsh$55(core$vsh$55),
+        .vsh$56(core$vsh$56),
+        .vsh$57(core$vsh$57),
+        .vsh$58(core$vsh$58),
+        .vsh$59(core$vsh$59),
+        .vsh$60(core$vsh$60),
+        .vsh$61(core$vsh$61),
+        .vsh$62(core$vsh$62),
+        .vsh$63(core$vsh$63),
+        .s_en(core$s_en),
+        .s_first(core$s_first),
+        .s_t(core$s_t),
+        .sm_raddr(core$sm_raddr),
+        .e_en(core$e_en),
+        .e_first(core$e_first),
+        .o_en(core$o_en),
+        .o_head(core$o_head),
+        .y(core$y)
     );
     llamahdl_llama$au$blk blk(
         .clock(blk$clock),
@@ -1925,81 +2492,6 @@ module llamahdl_llama$au(clock,start,op,done,vm_raddr,vm_rdata,vm_we,vm_waddr,vm
         .sn(rot$sn),
         .y0(rot$y0),
         .y1(rot$y1)
-    );
-    llamahdl_llama$au$dot dot(
-        .clock(dot$clock),
-        .en(dot$en),
-        .first(dot$first),
-        .qa$0(dot$qa$0),
-        .qa$1(dot$qa$1),
-        .qa$2(dot$qa$2),
-        .qa$3(dot$qa$3),
-        .qa$4(dot$qa$4),
-        .qa$5(dot$qa$5),
-        .qa$6(dot$qa$6),
-        .qa$7(dot$qa$7),
-        .kb$0(dot$kb$0),
-        .kb$1(dot$kb$1),
-        .kb$2(dot$kb$2),
-        .kb$3(dot$kb$3),
-        .kb$4(dot$kb$4),
-        .kb$5(dot$kb$5),
-        .kb$6(dot$kb$6),
-        .kb$7(dot$kb$7),
-        .acc(dot$acc)
-    );
-    llamahdl_llama$au$vacc vacc(
-        .clock(vacc$clock),
-        .en(vacc$en),
-        .first(vacc$first),
-        .w(vacc$w),
-        .vb$0(vacc$vb$0),
-        .vb$1(vacc$vb$1),
-        .vb$2(vacc$vb$2),
-        .vb$3(vacc$vb$3),
-        .vb$4(vacc$vb$4),
-        .vb$5(vacc$vb$5),
-        .vb$6(vacc$vb$6),
-        .vb$7(vacc$vb$7),
-        .ld(vacc$ld),
-        .sh(vacc$sh),
-        .so(vacc$so)
-    );
-    llamahdl_llama$au$sfin sfin(
-        .clock(sfin$clock),
-        .en(sfin$en),
-        .first(sfin$first),
-        .dot(sfin$dot),
-        .sq(sfin$sq),
-        .ks(sfin$ks),
-        .vs(sfin$vs),
-        .score(sfin$score),
-        .mx(sfin$mx),
-        .vmax(sfin$vmax)
-    );
-    llamahdl_llama$au$expw expw(
-        .clock(expw$clock),
-        .en_a(expw$en_a),
-        .s(expw$s),
-        .mx(expw$mx),
-        .vs(expw$vs),
-        .en_b(expw$en_b),
-        .first_b(expw$first_b),
-        .tbl(expw$tbl),
-        .vmax(expw$vmax),
-        .idx(expw$idx),
-        .w(expw$w),
-        .ridx(expw$ridx),
-        .pz(expw$pz)
-    );
-    llamahdl_llama$au$ofin ofin(
-        .clock(ofin$clock),
-        .en(ofin$en),
-        .acc(ofin$acc),
-        .r(ofin$r),
-        .vmax(ofin$vmax),
-        .pz(ofin$pz),
-        .y(ofin$y)
     );
     llamahdl_llama$au$state state(
         .d(state$d),
@@ -2031,50 +2523,15 @@ module llamahdl_llama$au(clock,start,op,done,vm_raddr,vm_rdata,vm_we,vm_waddr,vm
         .q(t$q),
         .clock(t$clock)
     );
-    llamahdl_llama$au$m m(
-        .d(m$d),
-        .q(m$q),
-        .clock(m$clock)
-    );
-    llamahdl_llama$au$i24 i24(
-        .d(i24$d),
-        .q(i24$q),
-        .clock(i24$clock)
-    );
-    llamahdl_llama$au$ln ln(
-        .d(ln$d),
-        .q(ln$q),
-        .clock(ln$clock)
-    );
     llamahdl_llama$au$kt kt(
         .d(kt$d),
         .q(kt$q),
         .clock(kt$clock)
     );
-    llamahdl_llama$au$kvh kvh(
-        .d(kvh$d),
-        .q(kvh$q),
-        .clock(kvh$clock)
-    );
-    llamahdl_llama$au$sht sht(
-        .d(sht$d),
-        .q(sht$q),
-        .clock(sht$clock)
-    );
-    llamahdl_llama$au$shh shh(
-        .d(shh$d),
-        .q(shh$q),
-        .clock(shh$clock)
-    );
-    llamahdl_llama$au$cb cb(
-        .d(cb$d),
-        .q(cb$q),
-        .clock(cb$clock)
-    );
-    llamahdl_llama$au$shd shd(
-        .d(shd$d),
-        .q(shd$q),
-        .clock(shd$clock)
+    llamahdl_llama$au$m m(
+        .d(m$d),
+        .q(m$q),
+        .clock(m$clock)
     );
     llamahdl_llama$au$vb vb(
         .d(vb$d),
@@ -2091,30 +2548,35 @@ module llamahdl_llama$au(clock,start,op,done,vm_raddr,vm_rdata,vm_we,vm_waddr,vm
         .q(vv$q),
         .clock(vv$clock)
     );
+    llamahdl_llama$au$fld fld(
+        .d(fld$d),
+        .q(fld$q),
+        .clock(fld$clock)
+    );
     llamahdl_llama$au$h h(
         .d(h$d),
         .q(h$q),
         .clock(h$clock)
     );
-    llamahdl_llama$au$g g(
-        .d(g$d),
-        .q(g$q),
-        .clock(g$clock)
+    llamahdl_llama$au$gl gl(
+        .d(gl$d),
+        .q(gl$q),
+        .clock(gl$clock)
     );
-    llamahdl_llama$au$sq sq(
-        .d(sq$d),
-        .q(sq$q),
-        .clock(sq$clock)
+    llamahdl_llama$au$grp grp(
+        .d(grp$d),
+        .q(grp$q),
+        .clock(grp$clock)
     );
-    llamahdl_llama$au$ks ks(
-        .d(ks$d),
-        .q(ks$q),
-        .clock(ks$clock)
+    llamahdl_llama$au$lane lane(
+        .d(lane$d),
+        .q(lane$q),
+        .clock(lane$clock)
     );
-    llamahdl_llama$au$vs vs(
-        .d(vs$d),
-        .q(vs$q),
-        .clock(vs$clock)
+    llamahdl_llama$au$oh oh(
+        .d(oh$d),
+        .q(oh$q),
+        .clock(oh$clock)
     );
     llamahdl_llama$au$areg areg(
         .d(areg$d),
@@ -2146,6 +2608,11 @@ module llamahdl_llama$au(clock,start,op,done,vm_raddr,vm_rdata,vm_we,vm_waddr,vm
         .q(k4$q),
         .clock(k4$clock)
     );
+    llamahdl_llama$au$k5 k5(
+        .d(k5$d),
+        .q(k5$q),
+        .clock(k5$clock)
+    );
     llamahdl_llama$au$f1 f1(
         .d(f1$d),
         .q(f1$q),
@@ -2171,26 +2638,6 @@ module llamahdl_llama$au(clock,start,op,done,vm_raddr,vm_rdata,vm_we,vm_waddr,vm
         .q(l2$q),
         .clock(l2$clock)
     );
-    llamahdl_llama$au$l3 l3(
-        .d(l3$d),
-        .q(l3$q),
-        .clock(l3$clock)
-    );
-    llamahdl_llama$au$o1 o1(
-        .d(o1$d),
-        .q(o1$q),
-        .clock(o1$clock)
-    );
-    llamahdl_llama$au$o2 o2(
-        .d(o2$d),
-        .q(o2$q),
-        .clock(o2$clock)
-    );
-    llamahdl_llama$au$o3 o3(
-        .d(o3$d),
-        .q(o3$q),
-        .clock(o3$clock)
-    );
     llamahdl_llama$au$a1 a1(
         .d(a1$d),
         .q(a1$q),
@@ -2211,15 +2658,10 @@ module llamahdl_llama$au(clock,start,op,done,vm_raddr,vm_rdata,vm_we,vm_waddr,vm
         .q(a4$q),
         .clock(a4$clock)
     );
-    llamahdl_llama$au$b1 b1(
-        .d(b1$d),
-        .q(b1$q),
-        .clock(b1$clock)
-    );
-    llamahdl_llama$au$b2 b2(
-        .d(b2$d),
-        .q(b2$q),
-        .clock(b2$clock)
+    llamahdl_llama$au$a5 a5(
+        .d(a5$d),
+        .q(a5$q),
+        .clock(a5$clock)
     );
     llamahdl_llama$au$n1 n1(
         .d(n1$d),
@@ -2240,44 +2682,34 @@ module llamahdl_llama$au(clock,start,op,done,vm_raddr,vm_rdata,vm_we,vm_waddr,vm
         wide$clock = clock;
         i$clock = clock;
         t$clock = clock;
-        m$clock = clock;
-        i24$clock = clock;
-        ln$clock = clock;
         kt$clock = clock;
-        kvh$clock = clock;
-        sht$clock = clock;
-        shh$clock = clock;
-        cb$clock = clock;
-        shd$clock = clock;
+        m$clock = clock;
         vb$clock = clock;
         oa$clock = clock;
         vv$clock = clock;
+        fld$clock = clock;
         h$clock = clock;
-        g$clock = clock;
-        sq$clock = clock;
-        ks$clock = clock;
-        vs$clock = clock;
+        gl$clock = clock;
+        grp$clock = clock;
+        lane$clock = clock;
+        oh$clock = clock;
         areg$clock = clock;
         creg$clock = clock;
         k1$clock = clock;
         k2$clock = clock;
         k3$clock = clock;
         k4$clock = clock;
+        k5$clock = clock;
         f1$clock = clock;
         f2$clock = clock;
         f3$clock = clock;
         l1$clock = clock;
         l2$clock = clock;
-        l3$clock = clock;
-        o1$clock = clock;
-        o2$clock = clock;
-        o3$clock = clock;
         a1$clock = clock;
         a2$clock = clock;
         a3$clock = clock;
         a4$clock = clock;
-        b1$clock = clock;
-        b2$clock = clock;
+        a5$clock = clock;
         n1$clock = clock;
         n2$clock = clock;
         state$d = state$q;
@@ -2286,78 +2718,51 @@ module llamahdl_llama$au(clock,start,op,done,vm_raddr,vm_rdata,vm_we,vm_waddr,vm
         wide$d = wide$q;
         i$d = i$q;
         t$d = t$q;
-        m$d = m$q;
-        i24$d = i24$q;
-        ln$d = ln$q;
         kt$d = kt$q;
-        kvh$d = kvh$q;
-        sht$d = sht$q;
-        shh$d = shh$q;
-        cb$d = cb$q;
-        shd$d = shd$q;
+        m$d = m$q;
         vb$d = vb$q;
         oa$d = oa$q;
         vv$d = vv$q;
+        fld$d = fld$q;
         h$d = h$q;
-        g$d = g$q;
-        sq$d = sq$q;
-        ks$d = ks$q;
-        vs$d = vs$q;
+        gl$d = gl$q;
+        grp$d = grp$q;
+        lane$d = lane$q;
+        oh$d = oh$q;
         areg$d = areg$q;
         creg$d = creg$q;
         k1$d = k1$q;
         k2$d = k2$q;
         k3$d = k3$q;
         k4$d = k4$q;
+        k5$d = k5$q;
         f1$d = f1$q;
         f2$d = f2$q;
         f3$d = f3$q;
         l1$d = l1$q;
         l2$d = l2$q;
-        l3$d = l3$q;
-        o1$d = o1$q;
-        o2$d = o2$q;
-        o3$d = o3$q;
         a1$d = a1$q;
         a2$d = a2$q;
         a3$d = a3$q;
         a4$d = a4$q;
-        b1$d = b1$q;
-        b2$d = b2$q;
+        a5$d = a5$q;
         n1$d = n1$q;
         n2$d = n2$q;
         bases$clock = clock;
         rope_rom$clock = clock;
-        exp_rom$clock = clock;
-        recip_rom$clock = clock;
-        kcache$clock = clock;
-        vcache$clock = clock;
-        kshift$clock = clock;
-        vshift$clock = clock;
-        qbuf$clock = clock;
-        sbuf$clock = clock;
-        wbuf$clock = clock;
+        cache$clock = clock;
+        core$clock = clock;
         blk$clock = clock;
         rot$clock = clock;
-        dot$clock = clock;
-        vacc$clock = clock;
-        sfin$clock = clock;
-        expw$clock = clock;
-        ofin$clock = clock;
         bases$layer = layer;
         bases$pos = pos;
         pos_error = bases$pos_error;
         vm_raddr = vb$q + i$q;
         rope_rom$addr = bases$rope_base + m$q;
-        qbuf$raddr = i24$q;
-        kcache$raddr = kt$q + i24$q;
-        vcache$raddr = kt$q + i24$q;
-        kshift$raddr = sht$q;
-        vshift$raddr = sht$q;
-        sbuf$raddr = t$q;
-        wbuf$raddr = t$q;
-        exp_rom$addr = expw$idx;
-        recip_rom$addr = expw$ridx;
+        cache$raddr = kt$q;
+        cache$rv = 1'b0;
+        cache$grp = grp$q;
+        core$sm_raddr = t$q;
         blk$x = vm_rdata;
         blk$wide = wide$q;
         blk$en_scan = 1'b0;
@@ -2368,104 +2773,246 @@ module llamahdl_llama$au(clock,start,op,done,vm_raddr,vm_rdata,vm_we,vm_waddr,vm
         rot$cs = creg$q;
         rot$b = vm_rdata;
         rot$sn = rope_rom$data;
-        dot$en = 1'b0;
-        dot$first = f1$q;
-        vacc$en = 1'b0;
-        vacc$first = f1$q;
-        vacc$w = wbuf$rdata;
-        vacc$ld = 1'b0;
-        vacc$sh = 1'b0;
-        dot$qa$0 = qbuf$rdata$0;
-        dot$kb$0 = kcache$rdata$0;
-        vacc$vb$0 = vcache$rdata$0;
-        dot$qa$1 = qbuf$rdata$1;
-        dot$kb$1 = kcache$rdata$1;
-        vacc$vb$1 = vcache$rdata$1;
-        dot$qa$2 = qbuf$rdata$2;
-        dot$kb$2 = kcache$rdata$2;
-        vacc$vb$2 = vcache$rdata$2;
-        dot$qa$3 = qbuf$rdata$3;
-        dot$kb$3 = kcache$rdata$3;
-        vacc$vb$3 = vcache$rdata$3;
-        dot$qa$4 = qbuf$rdata$4;
-        dot$kb$4 = kcache$rdata$4;
-        vacc$vb$4 = vcache$rdata$4;
-        dot$qa$5 = qbuf$rdata$5;
-        dot$kb$5 = kcache$rdata$5;
-        vacc$vb$5 = vcache$rdata$5;
-        dot$qa$6 = qbuf$rdata$6;
-        dot$kb$6 = kcache$rdata$6;
-        vacc$vb$6 = vcache$rdata$6;
-        dot$qa$7 = qbuf$rdata$7;
-        dot$kb$7 = kcache$rdata$7;
-        vacc$vb$7 = vcache$rdata$7;
-        sfin$en = 1'b0;
-        sfin$first = o2$q;
-        sfin$dot = dot$acc;
-        sfin$sq = sq$q;
-        sfin$ks = ks$q;
-        sfin$vs = vs$q;
-        expw$en_a = 1'b0;
-        expw$s = sbuf$rdata;
-        expw$mx = sfin$mx;
-        expw$vs = vshift$rdata;
-        expw$en_b = 1'b0;
-        expw$first_b = o3$q;
-        expw$tbl = exp_rom$data;
-        expw$vmax = sfin$vmax;
-        ofin$en = 1'b0;
-        ofin$acc = vacc$so;
-        ofin$r = recip_rom$data;
-        ofin$vmax = sfin$vmax;
-        ofin$pz = expw$pz;
-        kcache$we = 1'b0;
-        kcache$waddr = b2$q;
-        kcache$wlane = n2$q;
-        kcache$wdata = blk$y11;
-        vcache$we = 1'b0;
-        vcache$waddr = b2$q;
-        vcache$wlane = n2$q;
-        vcache$wdata = blk$y11;
-        kshift$we = 1'b0;
-        kshift$waddr = shd$q;
-        kshift$wdata = blk$shift;
-        vshift$we = 1'b0;
-        vshift$waddr = shd$q;
-        vshift$wdata = blk$shift;
-        qbuf$we = 1'b0;
-        qbuf$waddr = b2$q;
-        qbuf$wlane = n2$q;
-        qbuf$wdata = blk$y16;
-        sbuf$we = 1'b0;
-        sbuf$waddr = a3$q;
-        sbuf$wdata = sfin$score;
-        wbuf$we = 1'b0;
-        wbuf$waddr = a4$q;
-        wbuf$wdata = expw$w;
+        core$mant$0 = cache$mant$0;
+        core$ksh$0 = cache$ksh$0;
+        core$vsh$0 = cache$vsh$0;
+        core$mant$1 = cache$mant$1;
+        core$ksh$1 = cache$ksh$1;
+        core$vsh$1 = cache$vsh$1;
+        core$mant$2 = cache$mant$2;
+        core$ksh$2 = cache$ksh$2;
+        core$vsh$2 = cache$vsh$2;
+        core$mant$3 = cache$mant$3;
+        core$ksh$3 = cache$ksh$3;
+        core$vsh$3 = cache$vsh$3;
+        core$mant$4 = cache$mant$4;
+        core$ksh$4 = cache$ksh$4;
+        core$vsh$4 = cache$vsh$4;
+        core$mant$5 = cache$mant$5;
+        core$ksh$5 = cache$ksh$5;
+        core$vsh$5 = cache$vsh$5;
+        core$mant$6 = cache$mant$6;
+        core$ksh$6 = cache$ksh$6;
+        core$vsh$6 = cache$vsh$6;
+        core$mant$7 = cache$mant$7;
+        core$ksh$7 = cache$ksh$7;
+        core$vsh$7 = cache$vsh$7;
+        core$mant$8 = cache$mant$8;
+        core$ksh$8 = cache$ksh$8;
+        core$vsh$8 = cache$vsh$8;
+        core$mant$9 = cache$mant$9;
+        core$ksh$9 = cache$ksh$9;
+        core$vsh$9 = cache$vsh$9;
+        core$mant$10 = cache$mant$10;
+        core$ksh$10 = cache$ksh$10;
+        core$vsh$10 = cache$vsh$10;
+        core$mant$11 = cache$mant$11;
+        core$ksh$11 = cache$ksh$11;
+        core$vsh$11 = cache$vsh$11;
+        core$mant$12 = cache$mant$12;
+        core$ksh$12 = cache$ksh$12;
+        core$vsh$12 = cache$vsh$12;
+        core$mant$13 = cache$mant$13;
+        core$ksh$13 = cache$ksh$13;
+        core$vsh$13 = cache$vsh$13;
+        core$mant$14 = cache$mant$14;
+        core$ksh$14 = cache$ksh$14;
+        core$vsh$14 = cache$vsh$14;
+        core$mant$15 = cache$mant$15;
+        core$ksh$15 = cache$ksh$15;
+        core$vsh$15 = cache$vsh$15;
+        core$mant$16 = cache$mant$16;
+        core$ksh$16 = cache$ksh$16;
+        core$vsh$16 = cache$vsh$16;
+        core$mant$17 = cache$mant$17;
+        core$ksh$17 = cache$ksh$17;
+        core$vsh$17 = cache$vsh$17;
+        core$mant$18 = cache$mant$18;
+        core$ksh$18 = cache$ksh$18;
+        core$vsh$18 = cache$vsh$18;
+        core$mant$19 = cache$mant$19;
+        core$ksh$19 = cache$ksh$19;
+        core$vsh$19 = cache$vsh$19;
+        core$mant$20 = cache$mant$20;
+        core$ksh$20 = cache$ksh$20;
+        core$vsh$20 = cache$vsh$20;
+        core$mant$21 = cache$mant$21;
+        core$ksh$21 = cache$ksh$21;
+        core$vsh$21 = cache$vsh$21;
+        core$mant$22 = cache$mant$22;
+        core$ksh$22 = cache$ksh$22;
+        core$vsh$22 = cache$vsh$22;
+        core$mant$23 = cache$mant$23;
+        core$ksh$23 = cache$ksh$23;
+        core$vsh$23 = cache$vsh$23;
+        core$mant$24 = cache$mant$24;
+        core$ksh$24 = cache$ksh$24;
+        core$vsh$24 = cache$vsh$24;
+        core$mant$25 = cache$mant$25;
+        core$ksh$25 = cache$ksh$25;
+        core$vsh$25 = cache$vsh$25;
+        core$mant$26 = cache$mant$26;
+        core$ksh$26 = cache$ksh$26;
+        core$vsh$26 = cache$vsh$26;
+        core$mant$27 = cache$mant$27;
+        core$ksh$27 = cache$ksh$27;
+        core$vsh$27 = cache$vsh$27;
+        core$mant$28 = cache$mant$28;
+        core$ksh$28 = cache$ksh$28;
+        core$vsh$28 = cache$vsh$28;
+        core$mant$29 = cache$mant$29;
+        core$ksh$29 = cache$ksh$29;
+        core$vsh$29 = cache$vsh$29;
+        core$mant$30 = cache$mant$30;
+        core$ksh$30 = cache$ksh$30;
+        core$vsh$30 = cache$vsh$30;
+        core$mant$31 = cache$mant$31;
+        core$ksh$31 = cache$ksh$31;
+        core$vsh$31 = cache$vsh$31;
+        core$mant$32 = cache$mant$32;
+        core$ksh$32 = cache$ksh$32;
+        core$vsh$32 = cache$vsh$32;
+        core$mant$33 = cache$mant$33;
+        core$ksh$33 = cache$ksh$33;
+        core$vsh$33 = cache$vsh$33;
+        core$mant$34 = cache$mant$34;
+        core$ksh$34 = cache$ksh$34;
+        core$vsh$34 = cache$vsh$34;
+        core$mant$35 = cache$mant$35;
+        core$ksh$35 = cache$ksh$35;
+        core$vsh$35 = cache$vsh$35;
+        core$mant$36 = cache$mant$36;
+        core$ksh$36 = cache$ksh$36;
+        core$vsh$36 = cache$vsh$36;
+        core$mant$37 = cache$mant$37;
+        core$ksh$37 = cache$ksh$37;
+        core$vsh$37 = cache$vsh$37;
+        core$mant$38 = cache$mant$38;
+        core$ksh$38 = cache$ksh$38;
+        core$vsh$38 = cache$vsh$38;
+        core$mant$39 = cache$mant$39;
+        core$ksh$39 = cache$ksh$39;
+        core$vsh$39 = cache$vsh$39;
+        core$mant$40 = cache$mant$40;
+        core$ksh$40 = cache$ksh$40;
+        core$vsh$40 = cache$vsh$40;
+        core$mant$41 = cache$mant$41;
+        core$ksh$41 = cache$ksh$41;
+        core$vsh$41 = cache$vsh$41;
+        core$mant$42 = cache$mant$42;
+        core$ksh$42 = cache$ksh$42;
+        core$vsh$42 = cache$vsh$42;
+        core$mant$43 = cache$mant$43;
+        core$ksh$43 = cache$ksh$43;
+        core$vsh$43 = cache$vsh$43;
+        core$mant$44 = cache$mant$44;
+        core$ksh$44 = cache$ksh$44;
+        core$vsh$44 = cache$vsh$44;
+        core$mant$45 = cache$mant$45;
+        core$ksh$45 = cache$ksh$45;
+        core$vsh$45 = cache$vsh$45;
+        core$mant$46 = cache$mant$46;
+        core$ksh$46 = cache$ksh$46;
+        core$vsh$46 = cache$vsh$46;
+        core$mant$47 = cache$mant$47;
+        core$ksh$47 = cache$ksh$47;
+        core$vsh$47 = cache$vsh$47;
+        core$mant$48 = cache$mant$48;
+        core$ksh$48 = cache$ksh$48;
+        core$vsh$48 = cache$vsh$48;
+        core$mant$49 = cache$mant$49;
+        core$ksh$49 = cache$ksh$49;
+        core$vsh$49 = cache$vsh$49;
+        core$mant$50 = cache$mant$50;
+        core$ksh$50 = cache$ksh$50;
+        core$vsh$50 = cache$vsh$50;
+        core$mant$51 = cache$mant$51;
+        core$ksh$51 = cache$ksh$51;
+        core$vsh$51 = cache$vsh$51;
+        core$mant$52 = cache$mant$52;
+        core$ksh$52 = cache$ksh$52;
+        core$vsh$52 = cache$vsh$52;
+        core$mant$53 = cache$mant$53;
+        core$ksh$53 = cache$ksh$53;
+        core$vsh$53 = cache$vsh$53;
+        core$mant$54 = cache$mant$54;
+        core$ksh$54 = cache$ksh$54;
+        core$vsh$54 = cache$vsh$54;
+        core$mant$55 = cache$mant$55;
+        core$ksh$55 = cache$ksh$55;
+        core$vsh$55 = cache$vsh$55;
+        core$mant$56 = cache$mant$56;
+        core$ksh$56 = cache$ksh$56;
+        core$vsh$56 = cache$vsh$56;
+        core$mant$57 = cache$mant$57;
+        core$ksh$57 = cache$ksh$57;
+        core$vsh$57 = cache$vsh$57;
+        core$mant$58 = cache$mant$58;
+        core$ksh$58 = cache$ksh$58;
+        core$vsh$58 = cache$vsh$58;
+        core$mant$59 = cache$mant$59;
+        core$ksh$59 = cache$ksh$59;
+        core$vsh$59 = cache$vsh$59;
+        core$mant$60 = cache$mant$60;
+        core$ksh$60 = cache$ksh$60;
+        core$vsh$60 = cache$vsh$60;
+        core$mant$61 = cache$mant$61;
+        core$ksh$61 = cache$ksh$61;
+        core$vsh$61 = cache$vsh$61;
+        core$mant$62 = cache$mant$62;
+        core$ksh$62 = cache$ksh$62;
+        core$vsh$62 = cache$vsh$62;
+        core$mant$63 = cache$mant$63;
+        core$ksh$63 = cache$ksh$63;
+        core$vsh$63 = cache$vsh$63;
+        core$qwe = 1'b0;
+        core$qlane = n2$q;
+        core$qdata = blk$y16;
+        core$sqwe = 1'b0;
+        core$sqhead = gl$q;
+        core$sqdata = blk$shift;
+        core$s_en = 1'b0;
+        core$s_first = f1$q;
+        core$s_t = a1$q;
+        core$e_en = 1'b0;
+        core$e_first = f1$q;
+        core$o_en = 1'b0;
+        core$o_head = oh$q;
+        cache$push = 1'b0;
+        cache$pv = k2$q == k_quant_v;
+        cache$pfield = n2$q;
+        cache$pdata = blk$y11;
+        cache$spush = 1'b0;
+        cache$spv = vv$q > nkv_m1;
+        if (vv$q > nkv_m1) begin
+            cache$sfield = vv$q - nkv8;
+        end
+        else begin
+            cache$sfield = vv$q;
+        end
+        cache$sdata = blk$shift;
+        cache$commit = 1'b0;
+        cache$waddr = bases$row_pos;
         vm_we = 1'b0;
-        vm_waddr = a1$q;
-        vm_wdata = ofin$y;
+        vm_waddr = a5$q;
+        vm_wdata = core$y;
         done = 1'b0;
         k1$d = k_none;
         f1$d = 1'b0;
         l1$d = 1'b0;
-        o1$d = 1'b0;
         a1$d = zero16;
-        b1$d = zero24;
-        n1$d = zero8;
+        n1$d = zero16;
         k2$d = k1$q;
         k3$d = k2$q;
         k4$d = k3$q;
+        k5$d = k4$q;
         f2$d = f1$q;
         f3$d = f2$q;
         l2$d = l1$q;
-        l3$d = l2$q;
-        o2$d = o1$q;
-        o3$d = o2$q;
         a2$d = a1$q;
         a3$d = a2$q;
         a4$d = a3$q;
-        b2$d = b1$q;
+        a5$d = a4$q;
         n2$d = n1$q;
         if (k1$q == k_rope) begin
             if (f1$q) begin
@@ -2483,56 +3030,32 @@ module llamahdl_llama$au(clock,start,op,done,vm_raddr,vm_rdata,vm_we,vm_waddr,vm
             blk$en_q = 1'b1;
         end
         if (k1$q == k_score) begin
-            dot$en = 1'b1;
-            if (f1$q) begin
-                ks$d = kshift$rdata;
-                vs$d = vshift$rdata;
-            end
+            core$s_en = 1'b1;
         end
         if (k1$q == k_exp) begin
-            expw$en_a = 1'b1;
-        end
-        if (k1$q == k_av) begin
-            vacc$en = 1'b1;
-        end
-        if (k1$q == k_out) begin
-            vm_we = 1'b1;
-            vm_waddr = a1$q;
-            vm_wdata = ofin$y;
+            core$e_en = 1'b1;
         end
         if ((k2$q == k_rope) & f2$q) begin
             vm_we = 1'b1;
             vm_waddr = a2$q - one16;
             vm_wdata = rot$y0;
         end
-        if (k2$q == k_quant_k) begin
-            kcache$we = 1'b1;
-        end
-        if (k2$q == k_quant_v) begin
-            vcache$we = 1'b1;
+        if ((k2$q == k_quant_k) | (k2$q == k_quant_v)) begin
+            cache$push = 1'b1;
+            cache$commit = l2$q;
         end
         if (k2$q == k_quant_q) begin
-            qbuf$we = 1'b1;
-        end
-        if ((k2$q == k_score) & l2$q) begin
-            sfin$en = 1'b1;
-        end
-        if ((k2$q == k_av) & l2$q) begin
-            vacc$ld = 1'b1;
+            core$qwe = 1'b1;
         end
         if ((k3$q == k_rope) & f3$q) begin
             vm_we = 1'b1;
             vm_waddr = a3$q;
             vm_wdata = rot$y1;
         end
-        if ((k3$q == k_score) & l3$q) begin
-            sbuf$we = 1'b1;
-        end
-        if (k3$q == k_exp) begin
-            expw$en_b = 1'b1;
-        end
-        if (k4$q == k_exp) begin
-            wbuf$we = 1'b1;
+        if (k5$q == k_out) begin
+            vm_we = 1'b1;
+            vm_waddr = a5$q;
+            vm_wdata = core$y;
         end
         if (state$q == s_idle) begin
             if (start) begin
@@ -2552,27 +3075,25 @@ module llamahdl_llama$au(clock,start,op,done,vm_raddr,vm_rdata,vm_we,vm_waddr,vm
             i$d = zero16;
             t$d = zero16;
             m$d = zero16;
-            i24$d = zero24;
-            ln$d = zero8;
             vv$d = zero8;
+            fld$d = zero16;
             h$d = zero8;
-            g$d = zero8;
+            gl$d = zero8;
+            grp$d = zero8;
+            lane$d = zero16;
+            oh$d = zero8;
             if (op == op_rope) begin
                 vb$d = qkv;
                 state$d = s_rope;
             end
             if (op == op_kvstore) begin
                 vb$d = qkv + dim16;
-                cb$d = bases$kv_pos;
-                shd$d = bases$sh_pos;
                 wide$d = 1'b0;
                 state$d = s_k_scan;
             end
             if (op == op_attn) begin
                 vb$d = qkv;
                 oa$d = att;
-                kvh$d = bases$kv_layer;
-                shh$d = bases$sh_layer;
                 wide$d = 1'b1;
                 state$d = s_q_scan;
             end
@@ -2613,33 +3134,19 @@ module llamahdl_llama$au(clock,start,op,done,vm_raddr,vm_rdata,vm_we,vm_waddr,vm
             else begin
                 k1$d = k_quant_k;
             end
-            b1$d = cb$q + i24$q;
-            n1$d = ln$q;
+            n1$d = fld$q;
+            l1$d = (vv$q == nvec_m1) & (i$q == hd_m1);
             if (i$q == zero16) begin
-                if (vv$q > nkv_m1) begin
-                    vshift$we = 1'b1;
-                end
-                else begin
-                    kshift$we = 1'b1;
-                end
+                cache$spush = 1'b1;
             end
             i$d = i$q + one16;
-            ln$d = ln$q + one8;
-            if (ln$q == lanes_m1) begin
-                ln$d = zero8;
-                i24$d = i24$q + one24;
-            end
+            fld$d = fld$q + one16;
             if (i$q == hd_m1) begin
                 i$d = zero16;
-                i24$d = zero24;
-                ln$d = zero8;
                 vb$d = vb$q + hd16;
                 vv$d = vv$q + one8;
-                shd$d = shd$q + one24;
-                cb$d = cb$q + beats24;
                 if (vv$q == nkv_m1) begin
-                    cb$d = bases$kv_pos;
-                    shd$d = bases$sh_pos;
+                    fld$d = zero16;
                 end
                 if (vv$q == nvec_m1) begin
                     state$d = s_drain;
@@ -2665,112 +3172,77 @@ module llamahdl_llama$au(clock,start,op,done,vm_raddr,vm_rdata,vm_we,vm_waddr,vm
         end
         if (state$q == s_q_quant) begin
             k1$d = k_quant_q;
-            b1$d = i24$q;
-            n1$d = ln$q;
+            n1$d = lane$q + i$q;
             if (i$q == zero16) begin
-                sq$d = blk$shift;
+                core$sqwe = 1'b1;
             end
             i$d = i$q + one16;
-            ln$d = ln$q + one8;
-            if (ln$q == lanes_m1) begin
-                ln$d = zero8;
-                i24$d = i24$q + one24;
-            end
             if (i$q == hd_m1) begin
                 i$d = zero16;
-                i24$d = zero24;
-                ln$d = zero8;
-                t$d = zero16;
-                kt$d = kvh$q;
-                sht$d = shh$q;
-                state$d = s_drain;
-                drain$d = one4;
-                nxt$d = s_score;
+                vb$d = vb$q + hd16;
+                lane$d = lane$q + hd16;
+                h$d = h$q + one8;
+                gl$d = gl$q + one8;
+                if ((gl$q == g_m1) | (h$q == nh_m1)) begin
+                    t$d = zero16;
+                    kt$d = bases$row_layer;
+                    state$d = s_drain;
+                    drain$d = zero4;
+                    nxt$d = s_score;
+                end
+                else begin
+                    state$d = s_q_scan;
+                end
             end
         end
         if (state$q == s_score) begin
             k1$d = k_score;
-            f1$d = i$q == zero16;
-            l1$d = i$q == beats_m1;
-            o1$d = t$q == zero16;
+            f1$d = t$q == zero16;
             a1$d = t$q;
-            i$d = i$q + one16;
-            i24$d = i24$q + one24;
-            if (i$q == beats_m1) begin
-                i$d = zero16;
-                i24$d = zero24;
-                t$d = t$q + one16;
-                kt$d = kt$q + roww24;
-                sht$d = sht$q + nkv24;
-                if (t$q == pos) begin
-                    t$d = zero16;
-                    sht$d = shh$q;
-                    state$d = s_drain;
-                    drain$d = two4;
-                    nxt$d = s_exp;
-                end
+            t$d = t$q + one16;
+            kt$d = kt$q + one24;
+            if (t$q == pos) begin
+                t$d = zero16;
+                kt$d = bases$row_layer;
+                state$d = s_drain;
+                drain$d = three4;
+                nxt$d = s_exp;
             end
         end
         if (state$q == s_exp) begin
+            cache$rv = 1'b1;
             k1$d = k_exp;
-            o1$d = t$q == zero16;
-            a1$d = t$q;
+            f1$d = t$q == zero16;
             t$d = t$q + one16;
-            sht$d = sht$q + nkv24;
+            kt$d = kt$q + one24;
             if (t$q == pos) begin
                 t$d = zero16;
                 i$d = zero16;
-                i24$d = zero24;
-                kt$d = kvh$q;
+                oh$d = zero8;
                 state$d = s_drain;
-                drain$d = three4;
-                nxt$d = s_av;
-            end
-        end
-        if (state$q == s_av) begin
-            k1$d = k_av;
-            f1$d = t$q == zero16;
-            l1$d = t$q == pos;
-            t$d = t$q + one16;
-            kt$d = kt$q + roww24;
-            if (t$q == pos) begin
-                t$d = zero16;
-                kt$d = kvh$q;
-                ln$d = zero8;
-                state$d = s_drain;
-                drain$d = one4;
+                drain$d = six4;
                 nxt$d = s_out;
             end
         end
         if (state$q == s_out) begin
-            ofin$en = 1'b1;
-            vacc$sh = 1'b1;
+            core$o_en = 1'b1;
             k1$d = k_out;
             a1$d = oa$q;
             oa$d = oa$q + one16;
-            ln$d = ln$q + one8;
-            if (ln$q == lanes_m1) begin
-                ln$d = zero8;
-                i$d = i$q + one16;
-                i24$d = i24$q + one24;
-                state$d = s_av;
-                if (i$q == beats_m1) begin
-                    i$d = zero16;
-                    i24$d = zero24;
-                    vb$d = vb$q + hd16;
-                    h$d = h$q + one8;
-                    g$d = g$q + one8;
-                    if (g$q == kvmul_m1) begin
-                        g$d = zero8;
-                        kvh$d = kvh$q + beats24;
-                        shh$d = shh$q + one24;
-                    end
-                    if (h$q == nh_m1) begin
+            i$d = i$q + one16;
+            if (i$q == hd_m1) begin
+                i$d = zero16;
+                oh$d = oh$q + one8;
+                if ((oh$q + one8) == gl$q) begin
+                    if (h$q == nh8) begin
                         state$d = s_drain;
-                        drain$d = zero4;
+                        drain$d = four4;
                         nxt$d = s_idle;
                     end
                     else begin
+                        grp$d = grp$q + one8;
+                        gl$d = zero8;
+                        lane$d = zero16;
                         state$d = s_q_scan;
                     end
                 end
@@ -2866,6 +3338,25 @@ module llamahdl_llama$au$a4(d,q,clock);
 endmodule // llamahdl_llama$au$a4
 
 
+module llamahdl_llama$au$a5(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_llama$au$a5
+
+
 module llamahdl_llama$au$areg(d,q,clock);
     
     // Module arguments
@@ -2885,54 +3376,14 @@ module llamahdl_llama$au$areg(d,q,clock);
 endmodule // llamahdl_llama$au$areg
 
 
-module llamahdl_llama$au$b1(d,q,clock);
-    
-    // Module arguments
-    input wire  [23:0] d;
-    output reg  [23:0] q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 24'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_llama$au$b1
-
-
-module llamahdl_llama$au$b2(d,q,clock);
-    
-    // Module arguments
-    input wire  [23:0] d;
-    output reg  [23:0] q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 24'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_llama$au$b2
-
-
-module llamahdl_llama$au$bases(clock,layer,pos,kv_layer,kv_pos,sh_layer,sh_pos,rope_base,pos_error,bad);
+module llamahdl_llama$au$bases(clock,layer,pos,row_layer,row_pos,rope_base,pos_error,bad);
     
     // Module arguments
     input wire  clock;
     input wire  [7:0] layer;
     input wire  [15:0] pos;
-    output reg  [23:0] kv_layer;
-    output reg  [23:0] kv_pos;
-    output reg  [23:0] sh_layer;
-    output reg  [23:0] sh_pos;
+    output reg  [23:0] row_layer;
+    output reg  [23:0] row_pos;
     output reg  [15:0] rope_base;
     output reg  pos_error;
     output reg  bad;
@@ -2942,19 +3393,15 @@ module llamahdl_llama$au$bases(clock,layer,pos,kv_layer,kv_pos,sh_layer,sh_pos,r
     wire [23:0] p24 = {8'd0, pos};
     wire [15:0] rb = pos * 16'd8;
     initial begin
-       kv_layer = 24'd0;
-       kv_pos = 24'd0;
-       sh_layer = 24'd0;
-       sh_pos = 24'd0;
+       row_layer = 24'd0;
+       row_pos = 24'd0;
        rope_base = 16'd0;
     end
     always @(*) pos_error = (pos >= 16'd512);
     always @(*) bad = (pos >= 16'd512) | (layer >= 8'd5);
     always @(posedge clock) begin
-       kv_layer <= l24 * 24'd2048;
-       kv_pos <= (l24 * 24'd2048) + (p24 * 24'd4);
-       sh_layer <= l24 * 24'd2048;
-       sh_pos <= (l24 * 24'd2048) + (p24 * 24'd4);
+       row_layer <= l24 * 24'd512;
+       row_pos <= (l24 * 24'd512) + p24;
        rope_base <= rb;
     end
 endmodule // llamahdl_llama$au$bases
@@ -3007,23 +3454,5413 @@ module llamahdl_llama$au$blk(clock,en_scan,first,en_q,wide,x,shift,y16,y11);
 endmodule // llamahdl_llama$au$blk
 
 
-module llamahdl_llama$au$cb(d,q,clock);
+module llamahdl_llama$au$cache(clock,push,pv,pfield,pdata,spush,spv,sfield,sdata,commit,waddr,raddr,rv,grp,mant$0,mant$1,mant$2,mant$3,mant$4,mant$5,mant$6,mant$7,mant$8,mant$9,mant$10,mant$11,mant$12,mant$13,mant$14,mant$15,mant$16,mant$17,mant$18,mant$19,mant$20,mant$21,mant$22,mant$23,mant$24,mant$25,mant$26,mant$27,mant$28,mant$29,mant$30,mant$31,mant$32,mant$33,mant$34,mant$35,mant$36,mant$37,mant$38,mant$39,mant$40,mant$41,mant$42,mant$43,mant$44,mant$45,mant$46,mant$47,mant$48,mant$49,mant$50,mant$51,mant$52,mant$53,mant$54,mant$55,mant$56,mant$57,mant$58,mant$59,mant$60,mant$61,mant$62,mant$63,ksh$0,ksh$1,ksh$2,ksh$3,ksh$4,ksh$5,ksh$6,ksh$7,ksh$8,ksh$9,ksh$10,ksh$11,ksh$12,ksh$13,ksh$14,ksh$15,ksh$16,ksh$17,ksh$18,ksh$19,ksh$20,ksh$21,ksh$22,ksh$23,ksh$24,ksh$25,ksh$26,ksh$27,ksh$28,ksh$29,ksh$30,ksh$31,ksh$32,ksh$33,ksh$34,ksh$35,ksh$36,ksh$37,ksh$38,ksh$39,ksh$40,ksh$41,ksh$42,ksh$43,ksh$44,ksh$45,ksh$46,ksh$47,ksh$48,ksh$49,ksh$50,ksh$51,ksh$52,ksh$53,ksh$54,ksh$55,ksh$56,ksh$57,ksh$58,ksh$59,ksh$60,ksh$61,ksh$62,ksh$63,vsh$0,vsh$1,vsh$2,vsh$3,vsh$4,vsh$5,vsh$6,vsh$7,vsh$8,vsh$9,vsh$10,vsh$11,vsh$12,vsh$13,vsh$14,vsh$15,vsh$16,vsh$17,vsh$18,vsh$19,vsh$20,vsh$21,vsh$22,vsh$23,vsh$24,vsh$25,vsh$26,vsh$27,vsh$28,vsh$29,vsh$30,vsh$31,vsh$32,vsh$33,vsh$34,vsh$35,vsh$36,vsh$37,vsh$38,vsh$39,vsh$40,vsh$41,vsh$42,vsh$43,vsh$44,vsh$45,vsh$46,vsh$47,vsh$48,vsh$49,vsh$50,vsh$51,vsh$52,vsh$53,vsh$54,vsh$55,vsh$56,vsh$57,vsh$58,vsh$59,vsh$60,vsh$61,vsh$62,vsh$63);
     
     // Module arguments
-    input wire  [23:0] d;
-    output reg  [23:0] q;
     input wire  clock;
+    input wire  push;
+    input wire  pv;
+    input wire  [15:0] pfield;
+    input wire  [10:0] pdata;
+    input wire  spush;
+    input wire  spv;
+    input wire  [7:0] sfield;
+    input wire  [4:0] sdata;
+    input wire  commit;
+    input wire  [23:0] waddr;
+    input wire  [23:0] raddr;
+    input wire  rv;
+    input wire  [7:0] grp;
+    output reg  [10:0] mant$0;
+    output reg  [10:0] mant$1;
+    output reg  [10:0] mant$2;
+    output reg  [10:0] mant$3;
+    output reg  [10:0] mant$4;
+    output reg  [10:0] mant$5;
+    output reg  [10:0] mant$6;
+    output reg  [10:0] mant$7;
+    output reg  [10:0] mant$8;
+    output reg  [10:0] mant$9;
+    output reg  [10:0] mant$10;
+    output reg  [10:0] mant$11;
+    output reg  [10:0] mant$12;
+    output reg  [10:0] mant$13;
+    output reg  [10:0] mant$14;
+    output reg  [10:0] mant$15;
+    output reg  [10:0] mant$16;
+    output reg  [10:0] mant$17;
+    output reg  [10:0] mant$18;
+    output reg  [10:0] mant$19;
+    output reg  [10:0] mant$20;
+    output reg  [10:0] mant$21;
+    output reg  [10:0] mant$22;
+    output reg  [10:0] mant$23;
+    output reg  [10:0] mant$24;
+    output reg  [10:0] mant$25;
+    output reg  [10:0] mant$26;
+    output reg  [10:0] mant$27;
+    output reg  [10:0] mant$28;
+    output reg  [10:0] mant$29;
+    output reg  [10:0] mant$30;
+    output reg  [10:0] mant$31;
+    output reg  [10:0] mant$32;
+    output reg  [10:0] mant$33;
+    output reg  [10:0] mant$34;
+    output reg  [10:0] mant$35;
+    output reg  [10:0] mant$36;
+    output reg  [10:0] mant$37;
+    output reg  [10:0] mant$38;
+    output reg  [10:0] mant$39;
+    output reg  [10:0] mant$40;
+    output reg  [10:0] mant$41;
+    output reg  [10:0] mant$42;
+    output reg  [10:0] mant$43;
+    output reg  [10:0] mant$44;
+    output reg  [10:0] mant$45;
+    output reg  [10:0] mant$46;
+    output reg  [10:0] mant$47;
+    output reg  [10:0] mant$48;
+    output reg  [10:0] mant$49;
+    output reg  [10:0] mant$50;
+    output reg  [10:0] mant$51;
+    output reg  [10:0] mant$52;
+    output reg  [10:0] mant$53;
+    output reg  [10:0] mant$54;
+    output reg  [10:0] mant$55;
+    output reg  [10:0] mant$56;
+    output reg  [10:0] mant$57;
+    output reg  [10:0] mant$58;
+    output reg  [10:0] mant$59;
+    output reg  [10:0] mant$60;
+    output reg  [10:0] mant$61;
+    output reg  [10:0] mant$62;
+    output reg  [10:0] mant$63;
+    output reg  [4:0] ksh$0;
+    output reg  [4:0] ksh$1;
+    output reg  [4:0] ksh$2;
+    output reg  [4:0] ksh$3;
+    output reg  [4:0] ksh$4;
+    output reg  [4:0] ksh$5;
+    output reg  [4:0] ksh$6;
+    output reg  [4:0] ksh$7;
+    output reg  [4:0] ksh$8;
+    output reg  [4:0] ksh$9;
+    output reg  [4:0] ksh$10;
+    output reg  [4:0] ksh$11;
+    output reg  [4:0] ksh$12;
+    output reg  [4:0] ksh$13;
+    output reg  [4:0] ksh$14;
+    output reg  [4:0] ksh$15;
+    output reg  [4:0] ksh$16;
+    output reg  [4:0] ksh$17;
+    output reg  [4:0] ksh$18;
+    output reg  [4:0] ksh$19;
+    output reg  [4:0] ksh$20;
+    output reg  [4:0] ksh$21;
+    output reg  [4:0] ksh$22;
+    output reg  [4:0] ksh$23;
+    output reg  [4:0] ksh$24;
+    output reg  [4:0] ksh$25;
+    output reg  [4:0] ksh$26;
+    output reg  [4:0] ksh$27;
+    output reg  [4:0] ksh$28;
+    output reg  [4:0] ksh$29;
+    output reg  [4:0] ksh$30;
+    output reg  [4:0] ksh$31;
+    output reg  [4:0] ksh$32;
+    output reg  [4:0] ksh$33;
+    output reg  [4:0] ksh$34;
+    output reg  [4:0] ksh$35;
+    output reg  [4:0] ksh$36;
+    output reg  [4:0] ksh$37;
+    output reg  [4:0] ksh$38;
+    output reg  [4:0] ksh$39;
+    output reg  [4:0] ksh$40;
+    output reg  [4:0] ksh$41;
+    output reg  [4:0] ksh$42;
+    output reg  [4:0] ksh$43;
+    output reg  [4:0] ksh$44;
+    output reg  [4:0] ksh$45;
+    output reg  [4:0] ksh$46;
+    output reg  [4:0] ksh$47;
+    output reg  [4:0] ksh$48;
+    output reg  [4:0] ksh$49;
+    output reg  [4:0] ksh$50;
+    output reg  [4:0] ksh$51;
+    output reg  [4:0] ksh$52;
+    output reg  [4:0] ksh$53;
+    output reg  [4:0] ksh$54;
+    output reg  [4:0] ksh$55;
+    output reg  [4:0] ksh$56;
+    output reg  [4:0] ksh$57;
+    output reg  [4:0] ksh$58;
+    output reg  [4:0] ksh$59;
+    output reg  [4:0] ksh$60;
+    output reg  [4:0] ksh$61;
+    output reg  [4:0] ksh$62;
+    output reg  [4:0] ksh$63;
+    output reg  [4:0] vsh$0;
+    output reg  [4:0] vsh$1;
+    output reg  [4:0] vsh$2;
+    output reg  [4:0] vsh$3;
+    output reg  [4:0] vsh$4;
+    output reg  [4:0] vsh$5;
+    output reg  [4:0] vsh$6;
+    output reg  [4:0] vsh$7;
+    output reg  [4:0] vsh$8;
+    output reg  [4:0] vsh$9;
+    output reg  [4:0] vsh$10;
+    output reg  [4:0] vsh$11;
+    output reg  [4:0] vsh$12;
+    output reg  [4:0] vsh$13;
+    output reg  [4:0] vsh$14;
+    output reg  [4:0] vsh$15;
+    output reg  [4:0] vsh$16;
+    output reg  [4:0] vsh$17;
+    output reg  [4:0] vsh$18;
+    output reg  [4:0] vsh$19;
+    output reg  [4:0] vsh$20;
+    output reg  [4:0] vsh$21;
+    output reg  [4:0] vsh$22;
+    output reg  [4:0] vsh$23;
+    output reg  [4:0] vsh$24;
+    output reg  [4:0] vsh$25;
+    output reg  [4:0] vsh$26;
+    output reg  [4:0] vsh$27;
+    output reg  [4:0] vsh$28;
+    output reg  [4:0] vsh$29;
+    output reg  [4:0] vsh$30;
+    output reg  [4:0] vsh$31;
+    output reg  [4:0] vsh$32;
+    output reg  [4:0] vsh$33;
+    output reg  [4:0] vsh$34;
+    output reg  [4:0] vsh$35;
+    output reg  [4:0] vsh$36;
+    output reg  [4:0] vsh$37;
+    output reg  [4:0] vsh$38;
+    output reg  [4:0] vsh$39;
+    output reg  [4:0] vsh$40;
+    output reg  [4:0] vsh$41;
+    output reg  [4:0] vsh$42;
+    output reg  [4:0] vsh$43;
+    output reg  [4:0] vsh$44;
+    output reg  [4:0] vsh$45;
+    output reg  [4:0] vsh$46;
+    output reg  [4:0] vsh$47;
+    output reg  [4:0] vsh$48;
+    output reg  [4:0] vsh$49;
+    output reg  [4:0] vsh$50;
+    output reg  [4:0] vsh$51;
+    output reg  [4:0] vsh$52;
+    output reg  [4:0] vsh$53;
+    output reg  [4:0] vsh$54;
+    output reg  [4:0] vsh$55;
+    output reg  [4:0] vsh$56;
+    output reg  [4:0] vsh$57;
+    output reg  [4:0] vsh$58;
+    output reg  [4:0] vsh$59;
+    output reg  [4:0] vsh$60;
+    output reg  [4:0] vsh$61;
+    output reg  [4:0] vsh$62;
+    output reg  [4:0] vsh$63;
     
     // Update code (custom)
+    reg [351:0] kmem [0:2559];
+    reg [351:0] vmem [0:2559];
+    reg [19:0] ksm [0:2559];
+    reg [19:0] vsm [0:2559];
+    reg [351:0] kst;
+    reg [351:0] vst;
+    reg [19:0] kss;
+    reg [19:0] vss;
+    reg [351:0] kst_n;
+    reg [351:0] vst_n;
+    reg [19:0] kss_n;
+    reg [19:0] vss_n;
+    reg [351:0] rk;
+    reg [351:0] rvw;
+    reg [19:0] rks;
+    reg [19:0] rvs;
+    reg rsel;
+    integer i;
     initial begin
-       q = 24'h0;
+       kst = 352'd0;
+       vst = 352'd0;
+       kss = 20'd0;
+       vss = 20'd0;
+       rk = 352'd0;
+       rvw = 352'd0;
+       rks = 20'd0;
+       rvs = 20'd0;
+       rsel = 1'b0;
+    `ifndef SYNTHESIS
+       for (i = 0; i < 2560; i = i + 1) begin
+          kmem[i] = 352'd0;
+          vmem[i] = 352'd0;
+          ksm[i] = 20'd0;
+          vsm[i] = 20'd0;
+       end
+    `endif
     end
-    
+    always @(*) begin
+       kst_n = kst;
+       vst_n = vst;
+       kss_n = kss;
+       vss_n = vss;
+       if (push && (pfield == 16'd0)) begin
+          if (pv) vst_n[10:0] = pdata;
+          else kst_n[10:0] = pdata;
+       end
+       if (push && (pfield == 16'd1)) begin
+          if (pv) vst_n[21:11] = pdata;
+          else kst_n[21:11] = pdata;
+       end
+       if (push && (pfield == 16'd2)) begin
+          if (pv) vst_n[32:22] = pdata;
+          else kst_n[32:22] = pdata;
+       end
+       if (push && (pfield == 16'd3)) begin
+          if (pv) vst_n[43:33] = pdata;
+          else kst_n[43:33] = pdata;
+       end
+       if (push && (pfield == 16'd4)) begin
+          if (pv) vst_n[54:44] = pdata;
+          else kst_n[54:44] = pdata;
+       end
+       if (push && (pfield == 16'd5)) begin
+          if (pv) vst_n[65:55] = pdata;
+          else kst_n[65:55] = pdata;
+       end
+       if (push && (pfield == 16'd6)) begin
+          if (pv) vst_n[76:66] = pdata;
+          else kst_n[76:66] = pdata;
+       end
+       if (push && (pfield == 16'd7)) begin
+          if (pv) vst_n[87:77] = pdata;
+          else kst_n[87:77] = pdata;
+       end
+       if (push && (pfield == 16'd8)) begin
+          if (pv) vst_n[98:88] = pdata;
+          else kst_n[98:88] = pdata;
+       end
+       if (push && (pfield == 16'd9)) begin
+          if (pv) vst_n[109:99] = pdata;
+          else kst_n[109:99] = pdata;
+       end
+       if (push && (pfield == 16'd10)) begin
+          if (pv) vst_n[120:110] = pdata;
+          else kst_n[120:110] = pdata;
+       end
+       if (push && (pfield == 16'd11)) begin
+          if (pv) vst_n[131:121] = pdata;
+          else kst_n[131:121] = pdata;
+       end
+       if (push && (pfield == 16'd12)) begin
+          if (pv) vst_n[142:132] = pdata;
+          else kst_n[142:132] = pdata;
+       end
+       if (push && (pfield == 16'd13)) begin
+          if (pv) vst_n[153:143] = pdata;
+          else kst_n[153:143] = pdata;
+       end
+       if (push && (pfield == 16'd14)) begin
+          if (pv) vst_n[164:154] = pdata;
+          else kst_n[164:154] = pdata;
+       end
+       if (push && (pfield == 16'd15)) begin
+          if (pv) vst_n[175:165] = pdata;
+          else kst_n[175:165] = pdata;
+       end
+       if (push && (pfield == 16'd16)) begin
+          if (pv) vst_n[186:176] = pdata;
+          else kst_n[186:176] = pdata;
+       end
+       if (push && (pfield == 16'd17)) begin
+          if (pv) vst_n[197:187] = pdata;
+          else kst_n[197:187] = pdata;
+       end
+       if (push && (pfield == 16'd18)) begin
+          if (pv) vst_n[208:198] = pdata;
+          else kst_n[208:198] = pdata;
+       end
+       if (push && (pfield == 16'd19)) begin
+          if (pv) vst_n[219:209] = pdata;
+          else kst_n[219:209] = pdata;
+       end
+       if (push && (pfield == 16'd20)) begin
+          if (pv) vst_n[230:220] = pdata;
+          else kst_n[230:220] = pdata;
+       end
+       if (push && (pfield == 16'd21)) begin
+          if (pv) vst_n[241:231] = pdata;
+          else kst_n[241:231] = pdata;
+       end
+       if (push && (pfield == 16'd22)) begin
+          if (pv) vst_n[252:242] = pdata;
+          else kst_n[252:242] = pdata;
+       end
+       if (push && (pfield == 16'd23)) begin
+          if (pv) vst_n[263:253] = pdata;
+          else kst_n[263:253] = pdata;
+       end
+       if (push && (pfield == 16'd24)) begin
+          if (pv) vst_n[274:264] = pdata;
+          else kst_n[274:264] = pdata;
+       end
+       if (push && (pfield == 16'd25)) begin
+          if (pv) vst_n[285:275] = pdata;
+          else kst_n[285:275] = pdata;
+       end
+       if (push && (pfield == 16'd26)) begin
+          if (pv) vst_n[296:286] = pdata;
+          else kst_n[296:286] = pdata;
+       end
+       if (push && (pfield == 16'd27)) begin
+          if (pv) vst_n[307:297] = pdata;
+          else kst_n[307:297] = pdata;
+       end
+       if (push && (pfield == 16'd28)) begin
+          if (pv) vst_n[318:308] = pdata;
+          else kst_n[318:308] = pdata;
+       end
+       if (push && (pfield == 16'd29)) begin
+          if (pv) vst_n[329:319] = pdata;
+          else kst_n[329:319] = pdata;
+       end
+       if (push && (pfield == 16'd30)) begin
+          if (pv) vst_n[340:330] = pdata;
+          else kst_n[340:330] = pdata;
+       end
+       if (push && (pfield == 16'd31)) begin
+          if (pv) vst_n[351:341] = pdata;
+          else kst_n[351:341] = pdata;
+       end
+       if (spush && (sfield == 8'd0)) begin
+          if (spv) vss_n[4:0] = sdata;
+          else kss_n[4:0] = sdata;
+       end
+       if (spush && (sfield == 8'd1)) begin
+          if (spv) vss_n[9:5] = sdata;
+          else kss_n[9:5] = sdata;
+       end
+       if (spush && (sfield == 8'd2)) begin
+          if (spv) vss_n[14:10] = sdata;
+          else kss_n[14:10] = sdata;
+       end
+       if (spush && (sfield == 8'd3)) begin
+          if (spv) vss_n[19:15] = sdata;
+          else kss_n[19:15] = sdata;
+       end
+    end
     always @(posedge clock) begin
-       q <= d;
+       kst <= kst_n;
+       vst <= vst_n;
+       kss <= kss_n;
+       vss <= vss_n;
+       rsel <= rv;
+       if (raddr < 24'd2560) begin
+          rk <= kmem[raddr[11:0]];
+          rvw <= vmem[raddr[11:0]];
+          rks <= ksm[raddr[11:0]];
+          rvs <= vsm[raddr[11:0]];
+       end else begin
+          rk <= 352'd0;
+          rvw <= 352'd0;
+          rks <= 20'd0;
+          rvs <= 20'd0;
+       end
+       if (commit && (waddr < 24'd2560)) begin
+          kmem[waddr[11:0]] <= kst_n;
+          vmem[waddr[11:0]] <= vst_n;
+          ksm[waddr[11:0]] <= kss_n;
+          vsm[waddr[11:0]] <= vss_n;
+       end
     end
-          
-endmodule // llamahdl_llama$au$cb
+    always @(*) begin
+       mant$0 = rsel ? rvw[10:0] : rk[10:0];
+       ksh$0 = rks[4:0];
+       vsh$0 = rvs[4:0];
+       mant$1 = rsel ? rvw[21:11] : rk[21:11];
+       ksh$1 = rks[4:0];
+       vsh$1 = rvs[4:0];
+       mant$2 = rsel ? rvw[32:22] : rk[32:22];
+       ksh$2 = rks[4:0];
+       vsh$2 = rvs[4:0];
+       mant$3 = rsel ? rvw[43:33] : rk[43:33];
+       ksh$3 = rks[4:0];
+       vsh$3 = rvs[4:0];
+       mant$4 = rsel ? rvw[54:44] : rk[54:44];
+       ksh$4 = rks[4:0];
+       vsh$4 = rvs[4:0];
+       mant$5 = rsel ? rvw[65:55] : rk[65:55];
+       ksh$5 = rks[4:0];
+       vsh$5 = rvs[4:0];
+       mant$6 = rsel ? rvw[76:66] : rk[76:66];
+       ksh$6 = rks[4:0];
+       vsh$6 = rvs[4:0];
+       mant$7 = rsel ? rvw[87:77] : rk[87:77];
+       ksh$7 = rks[4:0];
+       vsh$7 = rvs[4:0];
+       mant$8 = rsel ? rvw[10:0] : rk[10:0];
+       ksh$8 = rks[4:0];
+       vsh$8 = rvs[4:0];
+       mant$9 = rsel ? rvw[21:11] : rk[21:11];
+       ksh$9 = rks[4:0];
+       vsh$9 = rvs[4:0];
+       mant$10 = rsel ? rvw[32:22] : rk[32:22];
+       ksh$10 = rks[4:0];
+       vsh$10 = rvs[4:0];
+       mant$11 = rsel ? rvw[43:33] : rk[43:33];
+       ksh$11 = rks[4:0];
+       vsh$11 = rvs[4:0];
+       mant$12 = rsel ? rvw[54:44] : rk[54:44];
+       ksh$12 = rks[4:0];
+       vsh$12 = rvs[4:0];
+       mant$13 = rsel ? rvw[65:55] : rk[65:55];
+       ksh$13 = rks[4:0];
+       vsh$13 = rvs[4:0];
+       mant$14 = rsel ? rvw[76:66] : rk[76:66];
+       ksh$14 = rks[4:0];
+       vsh$14 = rvs[4:0];
+       mant$15 = rsel ? rvw[87:77] : rk[87:77];
+       ksh$15 = rks[4:0];
+       vsh$15 = rvs[4:0];
+       mant$16 = rsel ? rvw[98:88] : rk[98:88];
+       ksh$16 = rks[9:5];
+       vsh$16 = rvs[9:5];
+       mant$17 = rsel ? rvw[109:99] : rk[109:99];
+       ksh$17 = rks[9:5];
+       vsh$17 = rvs[9:5];
+       mant$18 = rsel ? rvw[120:110] : rk[120:110];
+       ksh$18 = rks[9:5];
+       vsh$18 = rvs[9:5];
+       mant$19 = rsel ? rvw[131:121] : rk[131:121];
+       ksh$19 = rks[9:5];
+       vsh$19 = rvs[9:5];
+       mant$20 = rsel ? rvw[142:132] : rk[142:132];
+       ksh$20 = rks[9:5];
+       vsh$20 = rvs[9:5];
+       mant$21 = rsel ? rvw[153:143] : rk[153:143];
+       ksh$21 = rks[9:5];
+       vsh$21 = rvs[9:5];
+       mant$22 = rsel ? rvw[164:154] : rk[164:154];
+       ksh$22 = rks[9:5];
+       vsh$22 = rvs[9:5];
+       mant$23 = rsel ? rvw[175:165] : rk[175:165];
+       ksh$23 = rks[9:5];
+       vsh$23 = rvs[9:5];
+       mant$24 = rsel ? rvw[98:88] : rk[98:88];
+       ksh$24 = rks[9:5];
+       vsh$24 = rvs[9:5];
+       mant$25 = rsel ? rvw[109:99] : rk[109:99];
+       ksh$25 = rks[9:5];
+       vsh$25 = rvs[9:5];
+       mant$26 = rsel ? rvw[120:110] : rk[120:110];
+       ksh$26 = rks[9:5];
+       vsh$26 = rvs[9:5];
+       mant$27 = rsel ? rvw[131:121] : rk[131:121];
+       ksh$27 = rks[9:5];
+       vsh$27 = rvs[9:5];
+       mant$28 = rsel ? rvw[142:132] : rk[142:132];
+       ksh$28 = rks[9:5];
+       vsh$28 = rvs[9:5];
+       mant$29 = rsel ? rvw[153:143] : rk[153:143];
+       ksh$29 = rks[9:5];
+       vsh$29 = rvs[9:5];
+       mant$30 = rsel ? rvw[164:154] : rk[164:154];
+       ksh$30 = rks[9:5];
+       vsh$30 = rvs[9:5];
+       mant$31 = rsel ? rvw[175:165] : rk[175:165];
+       ksh$31 = rks[9:5];
+       vsh$31 = rvs[9:5];
+       mant$32 = rsel ? rvw[186:176] : rk[186:176];
+       ksh$32 = rks[14:10];
+       vsh$32 = rvs[14:10];
+       mant$33 = rsel ? rvw[197:187] : rk[197:187];
+       ksh$33 = rks[14:10];
+       vsh$33 = rvs[14:10];
+       mant$34 = rsel ? rvw[208:198] : rk[208:198];
+       ksh$34 = rks[14:10];
+       vsh$34 = rvs[14:10];
+       mant$35 = rsel ? rvw[219:209] : rk[219:209];
+       ksh$35 = rks[14:10];
+       vsh$35 = rvs[14:10];
+       mant$36 = rsel ? rvw[230:220] : rk[230:220];
+       ksh$36 = rks[14:10];
+       vsh$36 = rvs[14:10];
+       mant$37 = rsel ? rvw[241:231] : rk[241:231];
+       ksh$37 = rks[14:10];
+       vsh$37 = rvs[14:10];
+       mant$38 = rsel ? rvw[252:242] : rk[252:242];
+       ksh$38 = rks[14:10];
+       vsh$38 = rvs[14:10];
+       mant$39 = rsel ? rvw[263:253] : rk[263:253];
+       ksh$39 = rks[14:10];
+       vsh$39 = rvs[14:10];
+       mant$40 = rsel ? rvw[186:176] : rk[186:176];
+       ksh$40 = rks[14:10];
+       vsh$40 = rvs[14:10];
+       mant$41 = rsel ? rvw[197:187] : rk[197:187];
+       ksh$41 = rks[14:10];
+       vsh$41 = rvs[14:10];
+       mant$42 = rsel ? rvw[208:198] : rk[208:198];
+       ksh$42 = rks[14:10];
+       vsh$42 = rvs[14:10];
+       mant$43 = rsel ? rvw[219:209] : rk[219:209];
+       ksh$43 = rks[14:10];
+       vsh$43 = rvs[14:10];
+       mant$44 = rsel ? rvw[230:220] : rk[230:220];
+       ksh$44 = rks[14:10];
+       vsh$44 = rvs[14:10];
+       mant$45 = rsel ? rvw[241:231] : rk[241:231];
+       ksh$45 = rks[14:10];
+       vsh$45 = rvs[14:10];
+       mant$46 = rsel ? rvw[252:242] : rk[252:242];
+       ksh$46 = rks[14:10];
+       vsh$46 = rvs[14:10];
+       mant$47 = rsel ? rvw[263:253] : rk[263:253];
+       ksh$47 = rks[14:10];
+       vsh$47 = rvs[14:10];
+       mant$48 = rsel ? rvw[274:264] : rk[274:264];
+       ksh$48 = rks[19:15];
+       vsh$48 = rvs[19:15];
+       mant$49 = rsel ? rvw[285:275] : rk[285:275];
+       ksh$49 = rks[19:15];
+       vsh$49 = rvs[19:15];
+       mant$50 = rsel ? rvw[296:286] : rk[296:286];
+       ksh$50 = rks[19:15];
+       vsh$50 = rvs[19:15];
+       mant$51 = rsel ? rvw[307:297] : rk[307:297];
+       ksh$51 = rks[19:15];
+       vsh$51 = rvs[19:15];
+       mant$52 = rsel ? rvw[318:308] : rk[318:308];
+       ksh$52 = rks[19:15];
+       vsh$52 = rvs[19:15];
+       mant$53 = rsel ? rvw[329:319] : rk[329:319];
+       ksh$53 = rks[19:15];
+       vsh$53 = rvs[19:15];
+       mant$54 = rsel ? rvw[340:330] : rk[340:330];
+       ksh$54 = rks[19:15];
+       vsh$54 = rvs[19:15];
+       mant$55 = rsel ? rvw[351:341] : rk[351:341];
+       ksh$55 = rks[19:15];
+       vsh$55 = rvs[19:15];
+       mant$56 = rsel ? rvw[274:264] : rk[274:264];
+       ksh$56 = rks[19:15];
+       vsh$56 = rvs[19:15];
+       mant$57 = rsel ? rvw[285:275] : rk[285:275];
+       ksh$57 = rks[19:15];
+       vsh$57 = rvs[19:15];
+       mant$58 = rsel ? rvw[296:286] : rk[296:286];
+       ksh$58 = rks[19:15];
+       vsh$58 = rvs[19:15];
+       mant$59 = rsel ? rvw[307:297] : rk[307:297];
+       ksh$59 = rks[19:15];
+       vsh$59 = rvs[19:15];
+       mant$60 = rsel ? rvw[318:308] : rk[318:308];
+       ksh$60 = rks[19:15];
+       vsh$60 = rvs[19:15];
+       mant$61 = rsel ? rvw[329:319] : rk[329:319];
+       ksh$61 = rks[19:15];
+       vsh$61 = rvs[19:15];
+       mant$62 = rsel ? rvw[340:330] : rk[340:330];
+       ksh$62 = rks[19:15];
+       vsh$62 = rvs[19:15];
+       mant$63 = rsel ? rvw[351:341] : rk[351:341];
+       ksh$63 = rks[19:15];
+       vsh$63 = rvs[19:15];
+    end
+    wire unused_grp = ^grp;
+endmodule // llamahdl_llama$au$cache
+
+
+module llamahdl_llama$au$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,mant$0,mant$1,mant$2,mant$3,mant$4,mant$5,mant$6,mant$7,mant$8,mant$9,mant$10,mant$11,mant$12,mant$13,mant$14,mant$15,mant$16,mant$17,mant$18,mant$19,mant$20,mant$21,mant$22,mant$23,mant$24,mant$25,mant$26,mant$27,mant$28,mant$29,mant$30,mant$31,mant$32,mant$33,mant$34,mant$35,mant$36,mant$37,mant$38,mant$39,mant$40,mant$41,mant$42,mant$43,mant$44,mant$45,mant$46,mant$47,mant$48,mant$49,mant$50,mant$51,mant$52,mant$53,mant$54,mant$55,mant$56,mant$57,mant$58,mant$59,mant$60,mant$61,mant$62,mant$63,ksh$0,ksh$1,ksh$2,ksh$3,ksh$4,ksh$5,ksh$6,ksh$7,ksh$8,ksh$9,ksh$10,ksh$11,ksh$12,ksh$13,ksh$14,ksh$15,ksh$16,ksh$17,ksh$18,ksh$19,ksh$20,ksh$21,ksh$22,ksh$23,ksh$24,ksh$25,ksh$26,ksh$27,ksh$28,ksh$29,ksh$30,ksh$31,ksh$32,ksh$33,ksh$34,ksh$35,ksh$36,ksh$37,ksh$38,ksh$39,ksh$40,ksh$41,ksh$42,ksh$43,ksh$44,ksh$45,ksh$46,ksh$47,ksh$48,ksh$49,ksh$50,ksh$51,ksh$52,ksh$53,ksh$54,ksh$55,ksh$56,ksh$57,ksh$58,ksh$59,ksh$60,ksh$61,ksh$62,ksh$63,vsh$0,vsh$1,vsh$2,vsh$3,vsh$4,vsh$5,vsh$6,vsh$7,vsh$8,vsh$9,vsh$10,vsh$11,vsh$12,vsh$13,vsh$14,vsh$15,vsh$16,vsh$17,vsh$18,vsh$19,vsh$20,vsh$21,vsh$22,vsh$23,vsh$24,vsh$25,vsh$26,vsh$27,vsh$28,vsh$29,vsh$30,vsh$31,vsh$32,vsh$33,vsh$34,vsh$35,vsh$36,vsh$37,vsh$38,vsh$39,vsh$40,vsh$41,vsh$42,vsh$43,vsh$44,vsh$45,vsh$46,vsh$47,vsh$48,vsh$49,vsh$50,vsh$51,vsh$52,vsh$53,vsh$54,vsh$55,vsh$56,vsh$57,vsh$58,vsh$59,vsh$60,vsh$61,vsh$62,vsh$63,s_en,s_first,s_t,sm_raddr,e_en,e_first,o_en,o_head,y);
+    
+    // Module arguments
+    input wire  clock;
+    input wire  qwe;
+    input wire  [15:0] qlane;
+    input wire  [15:0] qdata;
+    input wire  sqwe;
+    input wire  [7:0] sqhead;
+    input wire  [4:0] sqdata;
+    input wire  [10:0] mant$0;
+    input wire  [10:0] mant$1;
+    input wire  [10:0] mant$2;
+    input wire  [10:0] mant$3;
+    input wire  [10:0] mant$4;
+    input wire  [10:0] mant$5;
+    input wire  [10:0] mant$6;
+    input wire  [10:0] mant$7;
+    input wire  [10:0] mant$8;
+    input wire  [10:0] mant$9;
+    input wire  [10:0] mant$10;
+    input wire  [10:0] mant$11;
+    input wire  [10:0] mant$12;
+    input wire  [10:0] mant$13;
+    input wire  [10:0] mant$14;
+    input wire  [10:0] mant$15;
+    input wire  [10:0] mant$16;
+    input wire  [10:0] mant$17;
+    input wire  [10:0] mant$18;
+    input wire  [10:0] mant$19;
+    input wire  [10:0] mant$20;
+    input wire  [10:0] mant$21;
+    input wire  [10:0] mant$22;
+    input wire  [10:0] mant$23;
+    input wire  [10:0] mant$24;
+    input wire  [10:0] mant$25;
+    input wire  [10:0] mant$26;
+    input wire  [10:0] mant$27;
+    input wire  [10:0] mant$28;
+    input wire  [10:0] mant$29;
+    input wire  [10:0] mant$30;
+    input wire  [10:0] mant$31;
+    input wire  [10:0] mant$32;
+    input wire  [10:0] mant$33;
+    input wire  [10:0] mant$34;
+    input wire  [10:0] mant$35;
+    input wire  [10:0] mant$36;
+    input wire  [10:0] mant$37;
+    input wire  [10:0] mant$38;
+    input wire  [10:0] mant$39;
+    input wire  [10:0] mant$40;
+    input wire  [10:0] mant$41;
+    input wire  [10:0] mant$42;
+    input wire  [10:0] mant$43;
+    input wire  [10:0] mant$44;
+    input wire  [10:0] mant$45;
+    input wire  [10:0] mant$46;
+    input wire  [10:0] mant$47;
+    input wire  [10:0] mant$48;
+    input wire  [10:0] mant$49;
+    input wire  [10:0] mant$50;
+    input wire  [10:0] mant$51;
+    input wire  [10:0] mant$52;
+    input wire  [10:0] mant$53;
+    input wire  [10:0] mant$54;
+    input wire  [10:0] mant$55;
+    input wire  [10:0] mant$56;
+    input wire  [10:0] mant$57;
+    input wire  [10:0] mant$58;
+    input wire  [10:0] mant$59;
+    input wire  [10:0] mant$60;
+    input wire  [10:0] mant$61;
+    input wire  [10:0] mant$62;
+    input wire  [10:0] mant$63;
+    input wire  [4:0] ksh$0;
+    input wire  [4:0] ksh$1;
+    input wire  [4:0] ksh$2;
+    input wire  [4:0] ksh$3;
+    input wire  [4:0] ksh$4;
+    input wire  [4:0] ksh$5;
+    input wire  [4:0] ksh$6;
+    input wire  [4:0] ksh$7;
+    input wire  [4:0] ksh$8;
+    input wire  [4:0] ksh$9;
+    input wire  [4:0] ksh$10;
+    input wire  [4:0] ksh$11;
+    input wire  [4:0] ksh$12;
+    input wire  [4:0] ksh$13;
+    input wire  [4:0] ksh$14;
+    input wire  [4:0] ksh$15;
+    input wire  [4:0] ksh$16;
+    input wire  [4:0] ksh$17;
+    input wire  [4:0] ksh$18;
+    input wire  [4:0] ksh$19;
+    input wire  [4:0] ksh$20;
+    input wire  [4:0] ksh$21;
+    input wire  [4:0] ksh$22;
+    input wire  [4:0] ksh$23;
+    input wire  [4:0] ksh$24;
+    input wire  [4:0] ksh$25;
+    input wire  [4:0] ksh$26;
+    input wire  [4:0] ksh$27;
+    input wire  [4:0] ksh$28;
+    input wire  [4:0] ksh$29;
+    input wire  [4:0] ksh$30;
+    input wire  [4:0] ksh$31;
+    input wire  [4:0] ksh$32;
+    input wire  [4:0] ksh$33;
+    input wire  [4:0] ksh$34;
+    input wire  [4:0] ksh$35;
+    input wire  [4:0] ksh$36;
+    input wire  [4:0] ksh$37;
+    input wire  [4:0] ksh$38;
+    input wire  [4:0] ksh$39;
+    input wire  [4:0] ksh$40;
+    input wire  [4:0] ksh$41;
+    input wire  [4:0] ksh$42;
+    input wire  [4:0] ksh$43;
+    input wire  [4:0] ksh$44;
+    input wire  [4:0] ksh$45;
+    input wire  [4:0] ksh$46;
+    input wire  [4:0] ksh$47;
+    input wire  [4:0] ksh$48;
+    input wire  [4:0] ksh$49;
+    input wire  [4:0] ksh$50;
+    input wire  [4:0] ksh$51;
+    input wire  [4:0] ksh$52;
+    input wire  [4:0] ksh$53;
+    input wire  [4:0] ksh$54;
+    input wire  [4:0] ksh$55;
+    input wire  [4:0] ksh$56;
+    input wire  [4:0] ksh$57;
+    input wire  [4:0] ksh$58;
+    input wire  [4:0] ksh$59;
+    input wire  [4:0] ksh$60;
+    input wire  [4:0] ksh$61;
+    input wire  [4:0] ksh$62;
+    input wire  [4:0] ksh$63;
+    input wire  [4:0] vsh$0;
+    input wire  [4:0] vsh$1;
+    input wire  [4:0] vsh$2;
+    input wire  [4:0] vsh$3;
+    input wire  [4:0] vsh$4;
+    input wire  [4:0] vsh$5;
+    input wire  [4:0] vsh$6;
+    input wire  [4:0] vsh$7;
+    input wire  [4:0] vsh$8;
+    input wire  [4:0] vsh$9;
+    input wire  [4:0] vsh$10;
+    input wire  [4:0] vsh$11;
+    input wire  [4:0] vsh$12;
+    input wire  [4:0] vsh$13;
+    input wire  [4:0] vsh$14;
+    input wire  [4:0] vsh$15;
+    input wire  [4:0] vsh$16;
+    input wire  [4:0] vsh$17;
+    input wire  [4:0] vsh$18;
+    input wire  [4:0] vsh$19;
+    input wire  [4:0] vsh$20;
+    input wire  [4:0] vsh$21;
+    input wire  [4:0] vsh$22;
+    input wire  [4:0] vsh$23;
+    input wire  [4:0] vsh$24;
+    input wire  [4:0] vsh$25;
+    input wire  [4:0] vsh$26;
+    input wire  [4:0] vsh$27;
+    input wire  [4:0] vsh$28;
+    input wire  [4:0] vsh$29;
+    input wire  [4:0] vsh$30;
+    input wire  [4:0] vsh$31;
+    input wire  [4:0] vsh$32;
+    input wire  [4:0] vsh$33;
+    input wire  [4:0] vsh$34;
+    input wire  [4:0] vsh$35;
+    input wire  [4:0] vsh$36;
+    input wire  [4:0] vsh$37;
+    input wire  [4:0] vsh$38;
+    input wire  [4:0] vsh$39;
+    input wire  [4:0] vsh$40;
+    input wire  [4:0] vsh$41;
+    input wire  [4:0] vsh$42;
+    input wire  [4:0] vsh$43;
+    input wire  [4:0] vsh$44;
+    input wire  [4:0] vsh$45;
+    input wire  [4:0] vsh$46;
+    input wire  [4:0] vsh$47;
+    input wire  [4:0] vsh$48;
+    input wire  [4:0] vsh$49;
+    input wire  [4:0] vsh$50;
+    input wire  [4:0] vsh$51;
+    input wire  [4:0] vsh$52;
+    input wire  [4:0] vsh$53;
+    input wire  [4:0] vsh$54;
+    input wire  [4:0] vsh$55;
+    input wire  [4:0] vsh$56;
+    input wire  [4:0] vsh$57;
+    input wire  [4:0] vsh$58;
+    input wire  [4:0] vsh$59;
+    input wire  [4:0] vsh$60;
+    input wire  [4:0] vsh$61;
+    input wire  [4:0] vsh$62;
+    input wire  [4:0] vsh$63;
+    input wire  s_en;
+    input wire  s_first;
+    input wire  [15:0] s_t;
+    input wire  [15:0] sm_raddr;
+    input wire  e_en;
+    input wire  e_first;
+    input wire  o_en;
+    input wire  [7:0] o_head;
+    output reg signed [31:0] y;
+    
+    // Update code (custom)
+    localparam signed [111:0] MAX32 = 112'sd2147483647;
+    localparam signed [111:0] MIN32 = -112'sd2147483648;
+    localparam signed [127:0] OMAX32 = 128'sd2147483647;
+    localparam signed [127:0] OMIN32 = -128'sd2147483648;
+    integer i;
+    integer k;
+    reg [16:0] exp2 [0:1023];
+    reg [16:0] rcp [0:1023];
+    reg [255:0] smem [0:511];
+    reg [255:0] srd;
+    reg signed [15:0] q_0;
+    reg signed [28:0] pr_0;
+    reg signed [47:0] ac_0;
+    reg signed [10:0] vm1_0;
+    reg signed [10:0] vm2_0;
+    reg signed [10:0] vm3_0;
+    reg signed [10:0] vm4_0;
+    reg signed [10:0] vm5_0;
+    reg signed [15:0] q_1;
+    reg signed [28:0] pr_1;
+    reg signed [47:0] ac_1;
+    reg signed [10:0] vm1_1;
+    reg signed [10:0] vm2_1;
+    reg signed [10:0] vm3_1;
+    reg signed [10:0] vm4_1;
+    reg signed [10:0] vm5_1;
+    reg signed [15:0] q_2;
+    reg signed [28:0] pr_2;
+    reg signed [47:0] ac_2;
+    reg signed [10:0] vm1_2;
+    reg signed [10:0] vm2_2;
+    reg signed [10:0] vm3_2;
+    reg signed [10:0] vm4_2;
+    reg signed [10:0] vm5_2;
+    reg signed [15:0] q_3;
+    reg signed [28:0] pr_3;
+    reg signed [47:0] ac_3;
+    reg signed [10:0] vm1_3;
+    reg signed [10:0] vm2_3;
+    reg signed [10:0] vm3_3;
+    reg signed [10:0] vm4_3;
+    reg signed [10:0] vm5_3;
+    reg signed [15:0] q_4;
+    reg signed [28:0] pr_4;
+    reg signed [47:0] ac_4;
+    reg signed [10:0] vm1_4;
+    reg signed [10:0] vm2_4;
+    reg signed [10:0] vm3_4;
+    reg signed [10:0] vm4_4;
+    reg signed [10:0] vm5_4;
+    reg signed [15:0] q_5;
+    reg signed [28:0] pr_5;
+    reg signed [47:0] ac_5;
+    reg signed [10:0] vm1_5;
+    reg signed [10:0] vm2_5;
+    reg signed [10:0] vm3_5;
+    reg signed [10:0] vm4_5;
+    reg signed [10:0] vm5_5;
+    reg signed [15:0] q_6;
+    reg signed [28:0] pr_6;
+    reg signed [47:0] ac_6;
+    reg signed [10:0] vm1_6;
+    reg signed [10:0] vm2_6;
+    reg signed [10:0] vm3_6;
+    reg signed [10:0] vm4_6;
+    reg signed [10:0] vm5_6;
+    reg signed [15:0] q_7;
+    reg signed [28:0] pr_7;
+    reg signed [47:0] ac_7;
+    reg signed [10:0] vm1_7;
+    reg signed [10:0] vm2_7;
+    reg signed [10:0] vm3_7;
+    reg signed [10:0] vm4_7;
+    reg signed [10:0] vm5_7;
+    reg signed [15:0] q_8;
+    reg signed [28:0] pr_8;
+    reg signed [47:0] ac_8;
+    reg signed [10:0] vm1_8;
+    reg signed [10:0] vm2_8;
+    reg signed [10:0] vm3_8;
+    reg signed [10:0] vm4_8;
+    reg signed [10:0] vm5_8;
+    reg signed [15:0] q_9;
+    reg signed [28:0] pr_9;
+    reg signed [47:0] ac_9;
+    reg signed [10:0] vm1_9;
+    reg signed [10:0] vm2_9;
+    reg signed [10:0] vm3_9;
+    reg signed [10:0] vm4_9;
+    reg signed [10:0] vm5_9;
+    reg signed [15:0] q_10;
+    reg signed [28:0] pr_10;
+    reg signed [47:0] ac_10;
+    reg signed [10:0] vm1_10;
+    reg signed [10:0] vm2_10;
+    reg signed [10:0] vm3_10;
+    reg signed [10:0] vm4_10;
+    reg signed [10:0] vm5_10;
+    reg signed [15:0] q_11;
+    reg signed [28:0] pr_11;
+    reg signed [47:0] ac_11;
+    reg signed [10:0] vm1_11;
+    reg signed [10:0] vm2_11;
+    reg signed [10:0] vm3_11;
+    reg signed [10:0] vm4_11;
+    reg signed [10:0] vm5_11;
+    reg signed [15:0] q_12;
+    reg signed [28:0] pr_12;
+    reg signed [47:0] ac_12;
+    reg signed [10:0] vm1_12;
+    reg signed [10:0] vm2_12;
+    reg signed [10:0] vm3_12;
+    reg signed [10:0] vm4_12;
+    reg signed [10:0] vm5_12;
+    reg signed [15:0] q_13;
+    reg signed [28:0] pr_13;
+    reg signed [47:0] ac_13;
+    reg signed [10:0] vm1_13;
+    reg signed [10:0] vm2_13;
+    reg signed [10:0] vm3_13;
+    reg signed [10:0] vm4_13;
+    reg signed [10:0] vm5_13;
+    reg signed [15:0] q_14;
+    reg signed [28:0] pr_14;
+    reg signed [47:0] ac_14;
+    reg signed [10:0] vm1_14;
+    reg signed [10:0] vm2_14;
+    reg signed [10:0] vm3_14;
+    reg signed [10:0] vm4_14;
+    reg signed [10:0] vm5_14;
+    reg signed [15:0] q_15;
+    reg signed [28:0] pr_15;
+    reg signed [47:0] ac_15;
+    reg signed [10:0] vm1_15;
+    reg signed [10:0] vm2_15;
+    reg signed [10:0] vm3_15;
+    reg signed [10:0] vm4_15;
+    reg signed [10:0] vm5_15;
+    reg signed [15:0] q_16;
+    reg signed [28:0] pr_16;
+    reg signed [47:0] ac_16;
+    reg signed [10:0] vm1_16;
+    reg signed [10:0] vm2_16;
+    reg signed [10:0] vm3_16;
+    reg signed [10:0] vm4_16;
+    reg signed [10:0] vm5_16;
+    reg signed [15:0] q_17;
+    reg signed [28:0] pr_17;
+    reg signed [47:0] ac_17;
+    reg signed [10:0] vm1_17;
+    reg signed [10:0] vm2_17;
+    reg signed [10:0] vm3_17;
+    reg signed [10:0] vm4_17;
+    reg signed [10:0] vm5_17;
+    reg signed [15:0] q_18;
+    reg signed [28:0] pr_18;
+    reg signed [47:0] ac_18;
+    reg signed [10:0] vm1_18;
+    reg signed [10:0] vm2_18;
+    reg signed [10:0] vm3_18;
+    reg signed [10:0] vm4_18;
+    reg signed [10:0] vm5_18;
+    reg signed [15:0] q_19;
+    reg signed [28:0] pr_19;
+    reg signed [47:0] ac_19;
+    reg signed [10:0] vm1_19;
+    reg signed [10:0] vm2_19;
+    reg signed [10:0] vm3_19;
+    reg signed [10:0] vm4_19;
+    reg signed [10:0] vm5_19;
+    reg signed [15:0] q_20;
+    reg signed [28:0] pr_20;
+    reg signed [47:0] ac_20;
+    reg signed [10:0] vm1_20;
+    reg signed [10:0] vm2_20;
+    reg signed [10:0] vm3_20;
+    reg signed [10:0] vm4_20;
+    reg signed [10:0] vm5_20;
+    reg signed [15:0] q_21;
+    reg signed [28:0] pr_21;
+    reg signed [47:0] ac_21;
+    reg signed [10:0] vm1_21;
+    reg signed [10:0] vm2_21;
+    reg signed [10:0] vm3_21;
+    reg signed [10:0] vm4_21;
+    reg signed [10:0] vm5_21;
+    reg signed [15:0] q_22;
+    reg signed [28:0] pr_22;
+    reg signed [47:0] ac_22;
+    reg signed [10:0] vm1_22;
+    reg signed [10:0] vm2_22;
+    reg signed [10:0] vm3_22;
+    reg signed [10:0] vm4_22;
+    reg signed [10:0] vm5_22;
+    reg signed [15:0] q_23;
+    reg signed [28:0] pr_23;
+    reg signed [47:0] ac_23;
+    reg signed [10:0] vm1_23;
+    reg signed [10:0] vm2_23;
+    reg signed [10:0] vm3_23;
+    reg signed [10:0] vm4_23;
+    reg signed [10:0] vm5_23;
+    reg signed [15:0] q_24;
+    reg signed [28:0] pr_24;
+    reg signed [47:0] ac_24;
+    reg signed [10:0] vm1_24;
+    reg signed [10:0] vm2_24;
+    reg signed [10:0] vm3_24;
+    reg signed [10:0] vm4_24;
+    reg signed [10:0] vm5_24;
+    reg signed [15:0] q_25;
+    reg signed [28:0] pr_25;
+    reg signed [47:0] ac_25;
+    reg signed [10:0] vm1_25;
+    reg signed [10:0] vm2_25;
+    reg signed [10:0] vm3_25;
+    reg signed [10:0] vm4_25;
+    reg signed [10:0] vm5_25;
+    reg signed [15:0] q_26;
+    reg signed [28:0] pr_26;
+    reg signed [47:0] ac_26;
+    reg signed [10:0] vm1_26;
+    reg signed [10:0] vm2_26;
+    reg signed [10:0] vm3_26;
+    reg signed [10:0] vm4_26;
+    reg signed [10:0] vm5_26;
+    reg signed [15:0] q_27;
+    reg signed [28:0] pr_27;
+    reg signed [47:0] ac_27;
+    reg signed [10:0] vm1_27;
+    reg signed [10:0] vm2_27;
+    reg signed [10:0] vm3_27;
+    reg signed [10:0] vm4_27;
+    reg signed [10:0] vm5_27;
+    reg signed [15:0] q_28;
+    reg signed [28:0] pr_28;
+    reg signed [47:0] ac_28;
+    reg signed [10:0] vm1_28;
+    reg signed [10:0] vm2_28;
+    reg signed [10:0] vm3_28;
+    reg signed [10:0] vm4_28;
+    reg signed [10:0] vm5_28;
+    reg signed [15:0] q_29;
+    reg signed [28:0] pr_29;
+    reg signed [47:0] ac_29;
+    reg signed [10:0] vm1_29;
+    reg signed [10:0] vm2_29;
+    reg signed [10:0] vm3_29;
+    reg signed [10:0] vm4_29;
+    reg signed [10:0] vm5_29;
+    reg signed [15:0] q_30;
+    reg signed [28:0] pr_30;
+    reg signed [47:0] ac_30;
+    reg signed [10:0] vm1_30;
+    reg signed [10:0] vm2_30;
+    reg signed [10:0] vm3_30;
+    reg signed [10:0] vm4_30;
+    reg signed [10:0] vm5_30;
+    reg signed [15:0] q_31;
+    reg signed [28:0] pr_31;
+    reg signed [47:0] ac_31;
+    reg signed [10:0] vm1_31;
+    reg signed [10:0] vm2_31;
+    reg signed [10:0] vm3_31;
+    reg signed [10:0] vm4_31;
+    reg signed [10:0] vm5_31;
+    reg signed [15:0] q_32;
+    reg signed [28:0] pr_32;
+    reg signed [47:0] ac_32;
+    reg signed [10:0] vm1_32;
+    reg signed [10:0] vm2_32;
+    reg signed [10:0] vm3_32;
+    reg signed [10:0] vm4_32;
+    reg signed [10:0] vm5_32;
+    reg signed [15:0] q_33;
+    reg signed [28:0] pr_33;
+    reg signed [47:0] ac_33;
+    reg signed [10:0] vm1_33;
+    reg signed [10:0] vm2_33;
+    reg signed [10:0] vm3_33;
+    reg signed [10:0] vm4_33;
+    reg signed [10:0] vm5_33;
+    reg signed [15:0] q_34;
+    reg signed [28:0] pr_34;
+    reg signed [47:0] ac_34;
+    reg signed [10:0] vm1_34;
+    reg signed [10:0] vm2_34;
+    reg signed [10:0] vm3_34;
+    reg signed [10:0] vm4_34;
+    reg signed [10:0] vm5_34;
+    reg signed [15:0] q_35;
+    reg signed [28:0] pr_35;
+    reg signed [47:0] ac_35;
+    reg signed [10:0] vm1_35;
+    reg signed [10:0] vm2_35;
+    reg signed [10:0] vm3_35;
+    reg signed [10:0] vm4_35;
+    reg signed [10:0] vm5_35;
+    reg signed [15:0] q_36;
+    reg signed [28:0] pr_36;
+    reg signed [47:0] ac_36;
+    reg signed [10:0] vm1_36;
+    reg signed [10:0] vm2_36;
+    reg signed [10:0] vm3_36;
+    reg signed [10:0] vm4_36;
+    reg signed [10:0] vm5_36;
+    reg signed [15:0] q_37;
+    reg signed [28:0] pr_37;
+    reg signed [47:0] ac_37;
+    reg signed [10:0] vm1_37;
+    reg signed [10:0] vm2_37;
+    reg signed [10:0] vm3_37;
+    reg signed [10:0] vm4_37;
+    reg signed [10:0] vm5_37;
+    reg signed [15:0] q_38;
+    reg signed [28:0] pr_38;
+    reg signed [47:0] ac_38;
+    reg signed [10:0] vm1_38;
+    reg signed [10:0] vm2_38;
+    reg signed [10:0] vm3_38;
+    reg signed [10:0] vm4_38;
+    reg signed [10:0] vm5_38;
+    reg signed [15:0] q_39;
+    reg signed [28:0] pr_39;
+    reg signed [47:0] ac_39;
+    reg signed [10:0] vm1_39;
+    reg signed [10:0] vm2_39;
+    reg signed [10:0] vm3_39;
+    reg signed [10:0] vm4_39;
+    reg signed [10:0] vm5_39;
+    reg signed [15:0] q_40;
+    reg signed [28:0] pr_40;
+    reg signed [47:0] ac_40;
+    reg signed [10:0] vm1_40;
+    reg signed [10:0] vm2_40;
+    reg signed [10:0] vm3_40;
+    reg signed [10:0] vm4_40;
+    reg signed [10:0] vm5_40;
+    reg signed [15:0] q_41;
+    reg signed [28:0] pr_41;
+    reg signed [47:0] ac_41;
+    reg signed [10:0] vm1_41;
+    reg signed [10:0] vm2_41;
+    reg signed [10:0] vm3_41;
+    reg signed [10:0] vm4_41;
+    reg signed [10:0] vm5_41;
+    reg signed [15:0] q_42;
+    reg signed [28:0] pr_42;
+    reg signed [47:0] ac_42;
+    reg signed [10:0] vm1_42;
+    reg signed [10:0] vm2_42;
+    reg signed [10:0] vm3_42;
+    reg signed [10:0] vm4_42;
+    reg signed [10:0] vm5_42;
+    reg signed [15:0] q_43;
+    reg signed [28:0] pr_43;
+    reg signed [47:0] ac_43;
+    reg signed [10:0] vm1_43;
+    reg signed [10:0] vm2_43;
+    reg signed [10:0] vm3_43;
+    reg signed [10:0] vm4_43;
+    reg signed [10:0] vm5_43;
+    reg signed [15:0] q_44;
+    reg signed [28:0] pr_44;
+    reg signed [47:0] ac_44;
+    reg signed [10:0] vm1_44;
+    reg signed [10:0] vm2_44;
+    reg signed [10:0] vm3_44;
+    reg signed [10:0] vm4_44;
+    reg signed [10:0] vm5_44;
+    reg signed [15:0] q_45;
+    reg signed [28:0] pr_45;
+    reg signed [47:0] ac_45;
+    reg signed [10:0] vm1_45;
+    reg signed [10:0] vm2_45;
+    reg signed [10:0] vm3_45;
+    reg signed [10:0] vm4_45;
+    reg signed [10:0] vm5_45;
+    reg signed [15:0] q_46;
+    reg signed [28:0] pr_46;
+    reg signed [47:0] ac_46;
+    reg signed [10:0] vm1_46;
+    reg signed [10:0] vm2_46;
+    reg signed [10:0] vm3_46;
+    reg signed [10:0] vm4_46;
+    reg signed [10:0] vm5_46;
+    reg signed [15:0] q_47;
+    reg signed [28:0] pr_47;
+    reg signed [47:0] ac_47;
+    reg signed [10:0] vm1_47;
+    reg signed [10:0] vm2_47;
+    reg signed [10:0] vm3_47;
+    reg signed [10:0] vm4_47;
+    reg signed [10:0] vm5_47;
+    reg signed [15:0] q_48;
+    reg signed [28:0] pr_48;
+    reg signed [47:0] ac_48;
+    reg signed [10:0] vm1_48;
+    reg signed [10:0] vm2_48;
+    reg signed [10:0] vm3_48;
+    reg signed [10:0] vm4_48;
+    reg signed [10:0] vm5_48;
+    reg signed [15:0] q_49;
+    reg signed [28:0] pr_49;
+    reg signed [47:0] ac_49;
+    reg signed [10:0] vm1_49;
+    reg signed [10:0] vm2_49;
+    reg signed [10:0] vm3_49;
+    reg signed [10:0] vm4_49;
+    reg signed [10:0] vm5_49;
+    reg signed [15:0] q_50;
+    reg signed [28:0] pr_50;
+    reg signed [47:0] ac_50;
+    reg signed [10:0] vm1_50;
+    reg signed [10:0] vm2_50;
+    reg signed [10:0] vm3_50;
+    reg signed [10:0] vm4_50;
+    reg signed [10:0] vm5_50;
+    reg signed [15:0] q_51;
+    reg signed [28:0] pr_51;
+    reg signed [47:0] ac_51;
+    reg signed [10:0] vm1_51;
+    reg signed [10:0] vm2_51;
+    reg signed [10:0] vm3_51;
+    reg signed [10:0] vm4_51;
+    reg signed [10:0] vm5_51;
+    reg signed [15:0] q_52;
+    reg signed [28:0] pr_52;
+    reg signed [47:0] ac_52;
+    reg signed [10:0] vm1_52;
+    reg signed [10:0] vm2_52;
+    reg signed [10:0] vm3_52;
+    reg signed [10:0] vm4_52;
+    reg signed [10:0] vm5_52;
+    reg signed [15:0] q_53;
+    reg signed [28:0] pr_53;
+    reg signed [47:0] ac_53;
+    reg signed [10:0] vm1_53;
+    reg signed [10:0] vm2_53;
+    reg signed [10:0] vm3_53;
+    reg signed [10:0] vm4_53;
+    reg signed [10:0] vm5_53;
+    reg signed [15:0] q_54;
+    reg signed [28:0] pr_54;
+    reg signed [47:0] ac_54;
+    reg signed [10:0] vm1_54;
+    reg signed [10:0] vm2_54;
+    reg signed [10:0] vm3_54;
+    reg signed [10:0] vm4_54;
+    reg signed [10:0] vm5_54;
+    reg signed [15:0] q_55;
+    reg signed [28:0] pr_55;
+    reg signed [47:0] ac_55;
+    reg signed [10:0] vm1_55;
+    reg signed [10:0] vm2_55;
+    reg signed [10:0] vm3_55;
+    reg signed [10:0] vm4_55;
+    reg signed [10:0] vm5_55;
+    reg signed [15:0] q_56;
+    reg signed [28:0] pr_56;
+    reg signed [47:0] ac_56;
+    reg signed [10:0] vm1_56;
+    reg signed [10:0] vm2_56;
+    reg signed [10:0] vm3_56;
+    reg signed [10:0] vm4_56;
+    reg signed [10:0] vm5_56;
+    reg signed [15:0] q_57;
+    reg signed [28:0] pr_57;
+    reg signed [47:0] ac_57;
+    reg signed [10:0] vm1_57;
+    reg signed [10:0] vm2_57;
+    reg signed [10:0] vm3_57;
+    reg signed [10:0] vm4_57;
+    reg signed [10:0] vm5_57;
+    reg signed [15:0] q_58;
+    reg signed [28:0] pr_58;
+    reg signed [47:0] ac_58;
+    reg signed [10:0] vm1_58;
+    reg signed [10:0] vm2_58;
+    reg signed [10:0] vm3_58;
+    reg signed [10:0] vm4_58;
+    reg signed [10:0] vm5_58;
+    reg signed [15:0] q_59;
+    reg signed [28:0] pr_59;
+    reg signed [47:0] ac_59;
+    reg signed [10:0] vm1_59;
+    reg signed [10:0] vm2_59;
+    reg signed [10:0] vm3_59;
+    reg signed [10:0] vm4_59;
+    reg signed [10:0] vm5_59;
+    reg signed [15:0] q_60;
+    reg signed [28:0] pr_60;
+    reg signed [47:0] ac_60;
+    reg signed [10:0] vm1_60;
+    reg signed [10:0] vm2_60;
+    reg signed [10:0] vm3_60;
+    reg signed [10:0] vm4_60;
+    reg signed [10:0] vm5_60;
+    reg signed [15:0] q_61;
+    reg signed [28:0] pr_61;
+    reg signed [47:0] ac_61;
+    reg signed [10:0] vm1_61;
+    reg signed [10:0] vm2_61;
+    reg signed [10:0] vm3_61;
+    reg signed [10:0] vm4_61;
+    reg signed [10:0] vm5_61;
+    reg signed [15:0] q_62;
+    reg signed [28:0] pr_62;
+    reg signed [47:0] ac_62;
+    reg signed [10:0] vm1_62;
+    reg signed [10:0] vm2_62;
+    reg signed [10:0] vm3_62;
+    reg signed [10:0] vm4_62;
+    reg signed [10:0] vm5_62;
+    reg signed [15:0] q_63;
+    reg signed [28:0] pr_63;
+    reg signed [47:0] ac_63;
+    reg signed [10:0] vm1_63;
+    reg signed [10:0] vm2_63;
+    reg signed [10:0] vm3_63;
+    reg signed [10:0] vm4_63;
+    reg signed [10:0] vm5_63;
+    reg [4:0] sq_0;
+    reg [4:0] pks_0;
+    reg [4:0] vmax_0;
+    reg [4:0] tks_0;
+    reg signed [47:0] dot_0;
+    reg [31:0] sc_0;
+    reg [31:0] mx_0;
+    reg [31:0] d1_0;
+    reg [9:0] ix2_0;
+    reg [5:0] ip2_0;
+    reg [16:0] tb3_0;
+    reg [5:0] ip3_0;
+    reg [16:0] ex4_0;
+    reg [16:0] w5_0;
+    reg [4:0] vs1_0;
+    reg [4:0] vs2_0;
+    reg [4:0] vs3_0;
+    reg [4:0] vs4_0;
+    reg [31:0] z_0;
+    reg [4:0] sq_1;
+    reg [4:0] pks_1;
+    reg [4:0] vmax_1;
+    reg [4:0] tks_1;
+    reg signed [47:0] dot_1;
+    reg [31:0] sc_1;
+    reg [31:0] mx_1;
+    reg [31:0] d1_1;
+    reg [9:0] ix2_1;
+    reg [5:0] ip2_1;
+    reg [16:0] tb3_1;
+    reg [5:0] ip3_1;
+    reg [16:0] ex4_1;
+    reg [16:0] w5_1;
+    reg [4:0] vs1_1;
+    reg [4:0] vs2_1;
+    reg [4:0] vs3_1;
+    reg [4:0] vs4_1;
+    reg [31:0] z_1;
+    reg [4:0] sq_2;
+    reg [4:0] pks_2;
+    reg [4:0] vmax_2;
+    reg [4:0] tks_2;
+    reg signed [47:0] dot_2;
+    reg [31:0] sc_2;
+    reg [31:0] mx_2;
+    reg [31:0] d1_2;
+    reg [9:0] ix2_2;
+    reg [5:0] ip2_2;
+    reg [16:0] tb3_2;
+    reg [5:0] ip3_2;
+    reg [16:0] ex4_2;
+    reg [16:0] w5_2;
+    reg [4:0] vs1_2;
+    reg [4:0] vs2_2;
+    reg [4:0] vs3_2;
+    reg [4:0] vs4_2;
+    reg [31:0] z_2;
+    reg [4:0] sq_3;
+    reg [4:0] pks_3;
+    reg [4:0] vmax_3;
+    reg [4:0] tks_3;
+    reg signed [47:0] dot_3;
+    reg [31:0] sc_3;
+    reg [31:0] mx_3;
+    reg [31:0] d1_3;
+    reg [9:0] ix2_3;
+    reg [5:0] ip2_3;
+    reg [16:0] tb3_3;
+    reg [5:0] ip3_3;
+    reg [16:0] ex4_3;
+    reg [16:0] w5_3;
+    reg [4:0] vs1_3;
+    reg [4:0] vs2_3;
+    reg [4:0] vs3_3;
+    reg [4:0] vs4_3;
+    reg [31:0] z_3;
+    reg [4:0] sq_4;
+    reg [4:0] pks_4;
+    reg [4:0] vmax_4;
+    reg [4:0] tks_4;
+    reg signed [47:0] dot_4;
+    reg [31:0] sc_4;
+    reg [31:0] mx_4;
+    reg [31:0] d1_4;
+    reg [9:0] ix2_4;
+    reg [5:0] ip2_4;
+    reg [16:0] tb3_4;
+    reg [5:0] ip3_4;
+    reg [16:0] ex4_4;
+    reg [16:0] w5_4;
+    reg [4:0] vs1_4;
+    reg [4:0] vs2_4;
+    reg [4:0] vs3_4;
+    reg [4:0] vs4_4;
+    reg [31:0] z_4;
+    reg [4:0] sq_5;
+    reg [4:0] pks_5;
+    reg [4:0] vmax_5;
+    reg [4:0] tks_5;
+    reg signed [47:0] dot_5;
+    reg [31:0] sc_5;
+    reg [31:0] mx_5;
+    reg [31:0] d1_5;
+    reg [9:0] ix2_5;
+    reg [5:0] ip2_5;
+    reg [16:0] tb3_5;
+    reg [5:0] ip3_5;
+    reg [16:0] ex4_5;
+    reg [16:0] w5_5;
+    reg [4:0] vs1_5;
+    reg [4:0] vs2_5;
+    reg [4:0] vs3_5;
+    reg [4:0] vs4_5;
+    reg [31:0] z_5;
+    reg [4:0] sq_6;
+    reg [4:0] pks_6;
+    reg [4:0] vmax_6;
+    reg [4:0] tks_6;
+    reg signed [47:0] dot_6;
+    reg [31:0] sc_6;
+    reg [31:0] mx_6;
+    reg [31:0] d1_6;
+    reg [9:0] ix2_6;
+    reg [5:0] ip2_6;
+    reg [16:0] tb3_6;
+    reg [5:0] ip3_6;
+    reg [16:0] ex4_6;
+    reg [16:0] w5_6;
+    reg [4:0] vs1_6;
+    reg [4:0] vs2_6;
+    reg [4:0] vs3_6;
+    reg [4:0] vs4_6;
+    reg [31:0] z_6;
+    reg [4:0] sq_7;
+    reg [4:0] pks_7;
+    reg [4:0] vmax_7;
+    reg [4:0] tks_7;
+    reg signed [47:0] dot_7;
+    reg [31:0] sc_7;
+    reg [31:0] mx_7;
+    reg [31:0] d1_7;
+    reg [9:0] ix2_7;
+    reg [5:0] ip2_7;
+    reg [16:0] tb3_7;
+    reg [5:0] ip3_7;
+    reg [16:0] ex4_7;
+    reg [16:0] w5_7;
+    reg [4:0] vs1_7;
+    reg [4:0] vs2_7;
+    reg [4:0] vs3_7;
+    reg [4:0] vs4_7;
+    reg [31:0] z_7;
+    reg pv;
+    reg pf;
+    reg [15:0] pt;
+    reg tv;
+    reg tf;
+    reg [15:0] tt;
+    reg fv;
+    reg ff;
+    reg [15:0] ft;
+    reg [5:0] ev;
+    reg [5:0] ef;
+    reg signed [47:0] oa1;
+    reg signed [47:0] oa2;
+    reg signed [47:0] oa3;
+    reg [31:0] oz1;
+    reg [4:0] ovm1;
+    reg [4:0] ovm2;
+    reg [4:0] ovm3;
+    reg [4:0] pz2;
+    reg [4:0] pz3;
+    reg [9:0] fi2;
+    reg [16:0] r3;
+    reg signed [65:0] op4;
+    reg signed [6:0] k4;
+    initial begin
+       exp2[0] = 17'h0ffea;
+       exp2[1] = 17'h0ffbd;
+       exp2[2] = 17'h0ff91;
+       exp2[3] = 17'h0ff65;
+       exp2[4] = 17'h0ff39;
+       exp2[5] = 17'h0ff0c;
+       exp2[6] = 17'h0fee0;
+       exp2[7] = 17'h0feb4;
+       exp2[8] = 17'h0fe88;
+       exp2[9] = 17'h0fe5c;
+       exp2[10] = 17'h0fe30;
+       exp2[11] = 17'h0fe04;
+       exp2[12] = 17'h0fdd8;
+       exp2[13] = 17'h0fdac;
+       exp2[14] = 17'h0fd80;
+       exp2[15] = 17'h0fd54;
+       exp2[16] = 17'h0fd28;
+       exp2[17] = 17'h0fcfc;
+       exp2[18] = 17'h0fcd0;
+       exp2[19] = 17'h0fca5;
+       exp2[20] = 17'h0fc79;
+       exp2[21] = 17'h0fc4d;
+       exp2[22] = 17'h0fc21;
+       exp2[23] = 17'h0fbf6;
+       exp2[24] = 17'h0fbca;
+       exp2[25] = 17'h0fb9e;
+       exp2[26] = 17'h0fb73;
+       exp2[27] = 17'h0fb47;
+       exp2[28] = 17'h0fb1c;
+       exp2[29] = 17'h0faf0;
+       exp2[30] = 17'h0fac5;
+       exp2[31] = 17'h0fa99;
+       exp2[32] = 17'h0fa6e;
+       exp2[33] = 17'h0fa43;
+       exp2[34] = 17'h0fa17;
+       exp2[35] = 17'h0f9ec;
+       exp2[36] = 17'h0f9c1;
+       exp2[37] = 17'h0f995;
+       exp2[38] = 17'h0f96a;
+       exp2[39] = 17'h0f93f;
+       exp2[40] = 17'h0f914;
+       exp2[41] = 17'h0f8e9;
+       exp2[42] = 17'h0f8be;
+       exp2[43] = 17'h0f892;
+       exp2[44] = 17'h0f867;
+       exp2[45] = 17'h0f83c;
+       exp2[46] = 17'h0f811;
+       exp2[47] = 17'h0f7e6;
+       exp2[48] = 17'h0f7bb;
+       exp2[49] = 17'h0f790;
+       exp2[50] = 17'h0f766;
+       exp2[51] = 17'h0f73b;
+       exp2[52] = 17'h0f710;
+       exp2[53] = 17'h0f6e5;
+       exp2[54] = 17'h0f6ba;
+       exp2[55] = 17'h0f690;
+       exp2[56] = 17'h0f665;
+       exp2[57] = 17'h0f63a;
+       exp2[58] = 17'h0f610;
+       exp2[59] = 17'h0f5e5;
+       exp2[60] = 17'h0f5ba;
+       exp2[61] = 17'h0f590;
+       exp2[62] = 17'h0f565;
+       exp2[63] = 17'h0f53b;
+       exp2[64] = 17'h0f510;
+       exp2[65] = 17'h0f4e6;
+       exp2[66] = 17'h0f4bb;
+       exp2[67] = 17'h0f491;
+       exp2[68] = 17'h0f467;
+       exp2[69] = 17'h0f43c;
+       exp2[70] = 17'h0f412;
+       exp2[71] = 17'h0f3e8;
+       exp2[72] = 17'h0f3bd;
+       exp2[73] = 17'h0f393;
+       exp2[74] = 17'h0f369;
+       exp2[75] = 17'h0f33f;
+       exp2[76] = 17'h0f315;
+       exp2[77] = 17'h0f2eb;
+       exp2[78] = 17'h0f2c1;
+       exp2[79] = 17'h0f296;
+       exp2[80] = 17'h0f26c;
+       exp2[81] = 17'h0f242;
+       exp2[82] = 17'h0f218;
+       exp2[83] = 17'h0f1ef;
+       exp2[84] = 17'h0f1c5;
+       exp2[85] = 17'h0f19b;
+       exp2[86] = 17'h0f171;
+       exp2[87] = 17'h0f147;
+       exp2[88] = 17'h0f11d;
+       exp2[89] = 17'h0f0f4;
+       exp2[90] = 17'h0f0ca;
+       exp2[91] = 17'h0f0a0;
+       exp2[92] = 17'h0f076;
+       exp2[93] = 17'h0f04d;
+       exp2[94] = 17'h0f023;
+       exp2[95] = 17'h0effa;
+       exp2[96] = 17'h0efd0;
+       exp2[97] = 17'h0efa6;
+       exp2[98] = 17'h0ef7d;
+       exp2[99] = 17'h0ef53;
+       exp2[100] = 17'h0ef2a;
+       exp2[101] = 17'h0ef01;
+       exp2[102] = 17'h0eed7;
+       exp2[103] = 17'h0eeae;
+       exp2[104] = 17'h0ee84;
+       exp2[105] = 17'h0ee5b;
+       exp2[106] = 17'h0ee32;
+       exp2[107] = 17'h0ee09;
+       exp2[108] = 17'h0eddf;
+       exp2[109] = 17'h0edb6;
+       exp2[110] = 17'h0ed8d;
+       exp2[111] = 17'h0ed64;
+       exp2[112] = 17'h0ed3b;
+       exp2[113] = 17'h0ed12;
+       exp2[114] = 17'h0ece8;
+       exp2[115] = 17'h0ecbf;
+       exp2[116] = 17'h0ec96;
+       exp2[117] = 17'h0ec6d;
+       exp2[118] = 17'h0ec44;
+       exp2[119] = 17'h0ec1c;
+       exp2[120] = 17'h0ebf3;
+       exp2[121] = 17'h0ebca;
+       exp2[122] = 17'h0eba1;
+       exp2[123] = 17'h0eb78;
+       exp2[124] = 17'h0eb4f;
+       exp2[125] = 17'h0eb27;
+       exp2[126] = 17'h0eafe;
+       exp2[127] = 17'h0ead5;
+       exp2[128] = 17'h0eaac;
+       exp2[129] = 17'h0ea84;
+       exp2[130] = 17'h0ea5b;
+       exp2[131] = 17'h0ea33;
+       exp2[132] = 17'h0ea0a;
+       exp2[133] = 17'h0e9e1;
+       exp2[134] = 17'h0e9b9;
+       exp2[135] = 17'h0e990;
+       exp2[136] = 17'h0e968;
+       exp2[137] = 17'h0e940;
+       exp2[138] = 17'h0e917;
+       exp2[139] = 17'h0e8ef;
+       exp2[140] = 17'h0e8c6;
+       exp2[141] = 17'h0e89e;
+       exp2[142] = 17'h0e876;
+       exp2[143] = 17'h0e84e;
+       exp2[144] = 17'h0e825;
+       exp2[145] = 17'h0e7fd;
+       exp2[146] = 17'h0e7d5;
+       exp2[147] = 17'h0e7ad;
+       exp2[148] = 17'h0e785;
+       exp2[149] = 17'h0e75c;
+       exp2[150] = 17'h0e734;
+       exp2[151] = 17'h0e70c;
+       exp2[152] = 17'h0e6e4;
+       exp2[153] = 17'h0e6bc;
+       exp2[154] = 17'h0e694;
+       exp2[155] = 17'h0e66c;
+       exp2[156] = 17'h0e645;
+       exp2[157] = 17'h0e61d;
+       exp2[158] = 17'h0e5f5;
+       exp2[159] = 17'h0e5cd;
+       exp2[160] = 17'h0e5a5;
+       exp2[161] = 17'h0e57d;
+       exp2[162] = 17'h0e556;
+       exp2[163] = 17'h0e52e;
+       exp2[164] = 17'h0e506;
+       exp2[165] = 17'h0e4de;
+       exp2[166] = 17'h0e4b7;
+       exp2[167] = 17'h0e48f;
+       exp2[168] = 17'h0e468;
+       exp2[169] = 17'h0e440;
+       exp2[170] = 17'h0e419;
+       exp2[171] = 17'h0e3f1;
+       exp2[172] = 17'h0e3ca;
+       exp2[173] = 17'h0e3a2;
+       exp2[174] = 17'h0e37b;
+       exp2[175] = 17'h0e353;
+       exp2[176] = 17'h0e32c;
+       exp2[177] = 17'h0e304;
+       exp2[178] = 17'h0e2dd;
+       exp2[179] = 17'h0e2b6;
+       exp2[180] = 17'h0e28f;
+       exp2[181] = 17'h0e267;
+       exp2[182] = 17'h0e240;
+       exp2[183] = 17'h0e219;
+       exp2[184] = 17'h0e1f2;
+       exp2[185] = 17'h0e1cb;
+       exp2[186] = 17'h0e1a4;
+       exp2[187] = 17'h0e17c;
+       exp2[188] = 17'h0e155;
+       exp2[189] = 17'h0e12e;
+       exp2[190] = 17'h0e107;
+       exp2[191] = 17'h0e0e0;
+       exp2[192] = 17'h0e0b9;
+       exp2[193] = 17'h0e092;
+       exp2[194] = 17'h0e06c;
+       exp2[195] = 17'h0e045;
+       exp2[196] = 17'h0e01e;
+       exp2[197] = 17'h0dff7;
+       exp2[198] = 17'h0dfd0;
+       exp2[199] = 17'h0dfa9;
+       exp2[200] = 17'h0df83;
+       exp2[201] = 17'h0df5c;
+       exp2[202] = 17'h0df35;
+       exp2[203] = 17'h0df0f;
+       exp2[204] = 17'h0dee8;
+       exp2[205] = 17'h0dec1;
+       exp2[206] = 17'h0de9b;
+       exp2[207] = 17'h0de74;
+       exp2[208] = 17'h0de4e;
+       exp2[209] = 17'h0de27;
+       exp2[210] = 17'h0de01;
+       exp2[211] = 17'h0ddda;
+       exp2[212] = 17'h0ddb4;
+       exp2[213] = 17'h0dd8d;
+       exp2[214] = 17'h0dd67;
+       exp2[215] = 17'h0dd41;
+       exp2[216] = 17'h0dd1a;
+       exp2[217] = 17'h0dcf4;
+       exp2[218] = 17'h0dcce;
+       exp2[219] = 17'h0dca8;
+       exp2[220] = 17'h0dc81;
+       exp2[221] = 17'h0dc5b;
+       exp2[222] = 17'h0dc35;
+       exp2[223] = 17'h0dc0f;
+       exp2[224] = 17'h0dbe9;
+       exp2[225] = 17'h0dbc3;
+       exp2[226] = 17'h0db9c;
+       exp2[227] = 17'h0db76;
+       exp2[228] = 17'h0db50;
+       exp2[229] = 17'h0db2a;
+       exp2[230] = 17'h0db04;
+       exp2[231] = 17'h0dadf;
+       exp2[232] = 17'h0dab9;
+       exp2[233] = 17'h0da93;
+       exp2[234] = 17'h0da6d;
+       exp2[235] = 17'h0da47;
+       exp2[236] = 17'h0da21;
+       exp2[237] = 17'h0d9fb;
+       exp2[238] = 17'h0d9d6;
+       exp2[239] = 17'h0d9b0;
+       exp2[240] = 17'h0d98a;
+       exp2[241] = 17'h0d965;
+       exp2[242] = 17'h0d93f;
+       exp2[243] = 17'h0d919;
+       exp2[244] = 17'h0d8f4;
+       exp2[245] = 17'h0d8ce;
+       exp2[246] = 17'h0d8a9;
+       exp2[247] = 17'h0d883;
+       exp2[248] = 17'h0d85d;
+       exp2[249] = 17'h0d838;
+       exp2[250] = 17'h0d813;
+       exp2[251] = 17'h0d7ed;
+       exp2[252] = 17'h0d7c8;
+       exp2[253] = 17'h0d7a2;
+       exp2[254] = 17'h0d77d;
+       exp2[255] = 17'h0d758;
+       exp2[256] = 17'h0d732;
+       exp2[257] = 17'h0d70d;
+       exp2[258] = 17'h0d6e8;
+       exp2[259] = 17'h0d6c3;
+       exp2[260] = 17'h0d69d;
+       exp2[261] = 17'h0d678;
+       exp2[262] = 17'h0d653;
+       exp2[263] = 17'h0d62e;
+       exp2[264] = 17'h0d609;
+       exp2[265] = 17'h0d5e4;
+       exp2[266] = 17'h0d5bf;
+       exp2[267] = 17'h0d59a;
+       exp2[268] = 17'h0d575;
+       exp2[269] = 17'h0d550;
+       exp2[270] = 17'h0d52b;
+       exp2[271] = 17'h0d506;
+       exp2[272] = 17'h0d4e1;
+       exp2[273] = 17'h0d4bc;
+       exp2[274] = 17'h0d497;
+       exp2[275] = 17'h0d472;
+       exp2[276] = 17'h0d44e;
+       exp2[277] = 17'h0d429;
+       exp2[278] = 17'h0d404;
+       exp2[279] = 17'h0d3df;
+       exp2[280] = 17'h0d3bb;
+       exp2[281] = 17'h0d396;
+       exp2[282] = 17'h0d371;
+       exp2[283] = 17'h0d34d;
+       exp2[284] = 17'h0d328;
+       exp2[285] = 17'h0d303;
+       exp2[286] = 17'h0d2df;
+       exp2[287] = 17'h0d2ba;
+       exp2[288] = 17'h0d296;
+       exp2[289] = 17'h0d271;
+       exp2[290] = 17'h0d24d;
+       exp2[291] = 17'h0d229;
+       exp2[292] = 17'h0d204;
+       exp2[293] = 17'h0d1e0;
+       exp2[294] = 17'h0d1bb;
+       exp2[295] = 17'h0d197;
+       exp2[296] = 17'h0d173;
+       exp2[297] = 17'h0d14e;
+       exp2[298] = 17'h0d12a;
+       exp2[299] = 17'h0d106;
+       exp2[300] = 17'h0d0e2;
+       exp2[301] = 17'h0d0be;
+       exp2[302] = 17'h0d099;
+       exp2[303] = 17'h0d075;
+       exp2[304] = 17'h0d051;
+       exp2[305] = 17'h0d02d;
+       exp2[306] = 17'h0d009;
+       exp2[307] = 17'h0cfe5;
+       exp2[308] = 17'h0cfc1;
+       exp2[309] = 17'h0cf9d;
+       exp2[310] = 17'h0cf79;
+       exp2[311] = 17'h0cf55;
+       exp2[312] = 17'h0cf31;
+       exp2[313] = 17'h0cf0d;
+       exp2[314] = 17'h0cee9;
+       exp2[315] = 17'h0cec6;
+       exp2[316] = 17'h0cea2;
+       exp2[317] = 17'h0ce7e;
+       exp2[318] = 17'h0ce5a;
+       exp2[319] = 17'h0ce36;
+       exp2[320] = 17'h0ce13;
+       exp2[321] = 17'h0cdef;
+       exp2[322] = 17'h0cdcb;
+       exp2[323] = 17'h0cda8;
+       exp2[324] = 17'h0cd84;
+       exp2[325] = 17'h0cd60;
+       exp2[326] = 17'h0cd3d;
+       exp2[327] = 17'h0cd19;
+       exp2[328] = 17'h0ccf6;
+       exp2[329] = 17'h0ccd2;
+       exp2[330] = 17'h0ccaf;
+       exp2[331] = 17'h0cc8b;
+       exp2[332] = 17'h0cc68;
+       exp2[333] = 17'h0cc44;
+       exp2[334] = 17'h0cc21;
+       exp2[335] = 17'h0cbfe;
+       exp2[336] = 17'h0cbda;
+       exp2[337] = 17'h0cbb7;
+       exp2[338] = 17'h0cb94;
+       exp2[339] = 17'h0cb71;
+       exp2[340] = 17'h0cb4d;
+       exp2[341] = 17'h0cb2a;
+       exp2[342] = 17'h0cb07;
+       exp2[343] = 17'h0cae4;
+       exp2[344] = 17'h0cac1;
+       exp2[345] = 17'h0ca9d;
+       exp2[346] = 17'h0ca7a;
+       exp2[347] = 17'h0ca57;
+       exp2[348] = 17'h0ca34;
+       exp2[349] = 17'h0ca11;
+       exp2[350] = 17'h0c9ee;
+       exp2[351] = 17'h0c9cb;
+       exp2[352] = 17'h0c9a8;
+       exp2[353] = 17'h0c985;
+       exp2[354] = 17'h0c962;
+       exp2[355] = 17'h0c940;
+       exp2[356] = 17'h0c91d;
+       exp2[357] = 17'h0c8fa;
+       exp2[358] = 17'h0c8d7;
+       exp2[359] = 17'h0c8b4;
+       exp2[360] = 17'h0c891;
+       exp2[361] = 17'h0c86f;
+       exp2[362] = 17'h0c84c;
+       exp2[363] = 17'h0c829;
+       exp2[364] = 17'h0c807;
+       exp2[365] = 17'h0c7e4;
+       exp2[366] = 17'h0c7c1;
+       exp2[367] = 17'h0c79f;
+       exp2[368] = 17'h0c77c;
+       exp2[369] = 17'h0c75a;
+       exp2[370] = 17'h0c737;
+       exp2[371] = 17'h0c715;
+       exp2[372] = 17'h0c6f2;
+       exp2[373] = 17'h0c6d0;
+       exp2[374] = 17'h0c6ad;
+       exp2[375] = 17'h0c68b;
+       exp2[376] = 17'h0c668;
+       exp2[377] = 17'h0c646;
+       exp2[378] = 17'h0c624;
+       exp2[379] = 17'h0c601;
+       exp2[380] = 17'h0c5df;
+       exp2[381] = 17'h0c5bd;
+       exp2[382] = 17'h0c59b;
+       exp2[383] = 17'h0c578;
+       exp2[384] = 17'h0c556;
+       exp2[385] = 17'h0c534;
+       exp2[386] = 17'h0c512;
+       exp2[387] = 17'h0c4f0;
+       exp2[388] = 17'h0c4cd;
+       exp2[389] = 17'h0c4ab;
+       exp2[390] = 17'h0c489;
+       exp2[391] = 17'h0c467;
+       exp2[392] = 17'h0c445;
+       exp2[393] = 17'h0c423;
+       exp2[394] = 17'h0c401;
+       exp2[395] = 17'h0c3df;
+       exp2[396] = 17'h0c3bd;
+       exp2[397] = 17'h0c39b;
+       exp2[398] = 17'h0c37a;
+       exp2[399] = 17'h0c358;
+       exp2[400] = 17'h0c336;
+       exp2[401] = 17'h0c314;
+       exp2[402] = 17'h0c2f2;
+       exp2[403] = 17'h0c2d1;
+       exp2[404] = 17'h0c2af;
+       exp2[405] = 17'h0c28d;
+       exp2[406] = 17'h0c26b;
+       exp2[407] = 17'h0c24a;
+       exp2[408] = 17'h0c228;
+       exp2[409] = 17'h0c206;
+       exp2[410] = 17'h0c1e5;
+       exp2[411] = 17'h0c1c3;
+       exp2[412] = 17'h0c1a2;
+       exp2[413] = 17'h0c180;
+       exp2[414] = 17'h0c15f;
+       exp2[415] = 17'h0c13d;
+       exp2[416] = 17'h0c11c;
+       exp2[417] = 17'h0c0fa;
+       exp2[418] = 17'h0c0d9;
+       exp2[419] = 17'h0c0b7;
+       exp2[420] = 17'h0c096;
+       exp2[421] = 17'h0c075;
+       exp2[422] = 17'h0c053;
+       exp2[423] = 17'h0c032;
+       exp2[424] = 17'h0c011;
+       exp2[425] = 17'h0bfef;
+       exp2[426] = 17'h0bfce;
+       exp2[427] = 17'h0bfad;
+       exp2[428] = 17'h0bf8c;
+       exp2[429] = 17'h0bf6a;
+       exp2[430] = 17'h0bf49;
+       exp2[431] = 17'h0bf28;
+       exp2[432] = 17'h0bf07;
+       exp2[433] = 17'h0bee6;
+       exp2[434] = 17'h0bec5;
+       exp2[435] = 17'h0bea4;
+       exp2[436] = 17'h0be83;
+       exp2[437] = 17'h0be62;
+       exp2[438] = 17'h0be41;
+       exp2[439] = 17'h0be20;
+       exp2[440] = 17'h0bdff;
+       exp2[441] = 17'h0bdde;
+       exp2[442] = 17'h0bdbd;
+       exp2[443] = 17'h0bd9c;
+       exp2[444] = 17'h0bd7b;
+       exp2[445] = 17'h0bd5b;
+       exp2[446] = 17'h0bd3a;
+       exp2[447] = 17'h0bd19;
+       exp2[448] = 17'h0bcf8;
+       exp2[449] = 17'h0bcd8;
+       exp2[450] = 17'h0bcb7;
+       exp2[451] = 17'h0bc96;
+       exp2[452] = 17'h0bc75;
+       exp2[453] = 17'h0bc55;
+       exp2[454] = 17'h0bc34;
+       exp2[455] = 17'h0bc14;
+       exp2[456] = 17'h0bbf3;
+       exp2[457] = 17'h0bbd2;
+       exp2[458] = 17'h0bbb2;
+       exp2[459] = 17'h0bb91;
+       exp2[460] = 17'h0bb71;
+       exp2[461] = 17'h0bb50;
+       exp2[462] = 17'h0bb30;
+       exp2[463] = 17'h0bb10;
+       exp2[464] = 17'h0baef;
+       exp2[465] = 17'h0bacf;
+       exp2[466] = 17'h0baae;
+       exp2[467] = 17'h0ba8e;
+       exp2[468] = 17'h0ba6e;
+       exp2[469] = 17'h0ba4d;
+       exp2[470] = 17'h0ba2d;
+       exp2[471] = 17'h0ba0d;
+       exp2[472] = 17'h0b9ed;
+       exp2[473] = 17'h0b9cd;
+       exp2[474] = 17'h0b9ac;
+       exp2[475] = 17'h0b98c;
+       exp2[476] = 17'h0b96c;
+       exp2[477] = 17'h0b94c;
+       exp2[478] = 17'h0b92c;
+       exp2[479] = 17'h0b90c;
+       exp2[480] = 17'h0b8ec;
+       exp2[481] = 17'h0b8cc;
+       exp2[482] = 17'h0b8ac;
+       exp2[483] = 17'h0b88c;
+       exp2[484] = 17'h0b86c;
+       exp2[485] = 17'h0b84c;
+       exp2[486] = 17'h0b82c;
+       exp2[487] = 17'h0b80c;
+       exp2[488] = 17'h0b7ec;
+       exp2[489] = 17'h0b7cc;
+       exp2[490] = 17'h0b7ac;
+       exp2[491] = 17'h0b78c;
+       exp2[492] = 17'h0b76d;
+       exp2[493] = 17'h0b74d;
+       exp2[494] = 17'h0b72d;
+       exp2[495] = 17'h0b70d;
+       exp2[496] = 17'h0b6ee;
+       exp2[497] = 17'h0b6ce;
+       exp2[498] = 17'h0b6ae;
+       exp2[499] = 17'h0b68f;
+       exp2[500] = 17'h0b66f;
+       exp2[501] = 17'h0b64f;
+       exp2[502] = 17'h0b630;
+       exp2[503] = 17'h0b610;
+       exp2[504] = 17'h0b5f1;
+       exp2[505] = 17'h0b5d1;
+       exp2[506] = 17'h0b5b2;
+       exp2[507] = 17'h0b592;
+       exp2[508] = 17'h0b573;
+       exp2[509] = 17'h0b553;
+       exp2[510] = 17'h0b534;
+       exp2[511] = 17'h0b515;
+       exp2[512] = 17'h0b4f5;
+       exp2[513] = 17'h0b4d6;
+       exp2[514] = 17'h0b4b7;
+       exp2[515] = 17'h0b497;
+       exp2[516] = 17'h0b478;
+       exp2[517] = 17'h0b459;
+       exp2[518] = 17'h0b43a;
+       exp2[519] = 17'h0b41a;
+       exp2[520] = 17'h0b3fb;
+       exp2[521] = 17'h0b3dc;
+       exp2[522] = 17'h0b3bd;
+       exp2[523] = 17'h0b39e;
+       exp2[524] = 17'h0b37f;
+       exp2[525] = 17'h0b35f;
+       exp2[526] = 17'h0b340;
+       exp2[527] = 17'h0b321;
+       exp2[528] = 17'h0b302;
+       exp2[529] = 17'h0b2e3;
+       exp2[530] = 17'h0b2c4;
+       exp2[531] = 17'h0b2a5;
+       exp2[532] = 17'h0b286;
+       exp2[533] = 17'h0b267;
+       exp2[534] = 17'h0b249;
+       exp2[535] = 17'h0b22a;
+       exp2[536] = 17'h0b20b;
+       exp2[537] = 17'h0b1ec;
+       exp2[538] = 17'h0b1cd;
+       exp2[539] = 17'h0b1ae;
+       exp2[540] = 17'h0b190;
+       exp2[541] = 17'h0b171;
+       exp2[542] = 17'h0b152;
+       exp2[543] = 17'h0b133;
+       exp2[544] = 17'h0b115;
+       exp2[545] = 17'h0b0f6;
+       exp2[546] = 17'h0b0d7;
+       exp2[547] = 17'h0b0b9;
+       exp2[548] = 17'h0b09a;
+       exp2[549] = 17'h0b07b;
+       exp2[550] = 17'h0b05d;
+       exp2[551] = 17'h0b03e;
+       exp2[552] = 17'h0b020;
+       exp2[553] = 17'h0b001;
+       exp2[554] = 17'h0afe3;
+       exp2[555] = 17'h0afc4;
+       exp2[556] = 17'h0afa6;
+       exp2[557] = 17'h0af87;
+       exp2[558] = 17'h0af69;
+       exp2[559] = 17'h0af4b;
+       exp2[560] = 17'h0af2c;
+       exp2[561] = 17'h0af0e;
+       exp2[562] = 17'h0aef0;
+       exp2[563] = 17'h0aed1;
+       exp2[564] = 17'h0aeb3;
+       exp2[565] = 17'h0ae95;
+       exp2[566] = 17'h0ae77;
+       exp2[567] = 17'h0ae58;
+       exp2[568] = 17'h0ae3a;
+       exp2[569] = 17'h0ae1c;
+       exp2[570] = 17'h0adfe;
+       exp2[571] = 17'h0ade0;
+       exp2[572] = 17'h0adc2;
+       exp2[573] = 17'h0ada3;
+       exp2[574] = 17'h0ad85;
+       exp2[575] = 17'h0ad67;
+       exp2[576] = 17'h0ad49;
+       exp2[577] = 17'h0ad2b;
+       exp2[578] = 17'h0ad0d;
+       exp2[579] = 17'h0acef;
+       exp2[580] = 17'h0acd1;
+       exp2[581] = 17'h0acb3;
+       exp2[582] = 17'h0ac95;
+       exp2[583] = 17'h0ac78;
+       exp2[584] = 17'h0ac5a;
+       exp2[585] = 17'h0ac3c;
+       exp2[586] = 17'h0ac1e;
+       exp2[587] = 17'h0ac00;
+       exp2[588] = 17'h0abe2;
+       exp2[589] = 17'h0abc5;
+       exp2[590] = 17'h0aba7;
+       exp2[591] = 17'h0ab89;
+       exp2[592] = 17'h0ab6b;
+       exp2[593] = 17'h0ab4e;
+       exp2[594] = 17'h0ab30;
+       exp2[595] = 17'h0ab12;
+       exp2[596] = 17'h0aaf5;
+       exp2[597] = 17'h0aad7;
+       exp2[598] = 17'h0aaba;
+       exp2[599] = 17'h0aa9c;
+       exp2[600] = 17'h0aa7e;
+       exp2[601] = 17'h0aa61;
+       exp2[602] = 17'h0aa43;
+       exp2[603] = 17'h0aa26;
+       exp2[604] = 17'h0aa08;
+       exp2[605] = 17'h0a9eb;
+       exp2[606] = 17'h0a9cd;
+       exp2[607] = 17'h0a9b0;
+       exp2[608] = 17'h0a993;
+       exp2[609] = 17'h0a975;
+       exp2[610] = 17'h0a958;
+       exp2[611] = 17'h0a93b;
+       exp2[612] = 17'h0a91d;
+       exp2[613] = 17'h0a900;
+       exp2[614] = 17'h0a8e3;
+       exp2[615] = 17'h0a8c5;
+       exp2[616] = 17'h0a8a8;
+       exp2[617] = 17'h0a88b;
+       exp2[618] = 17'h0a86e;
+       exp2[619] = 17'h0a851;
+       exp2[620] = 17'h0a833;
+       exp2[621] = 17'h0a816;
+       exp2[622] = 17'h0a7f9;
+       exp2[623] = 17'h0a7dc;
+       exp2[624] = 17'h0a7bf;
+       exp2[625] = 17'h0a7a2;
+       exp2[626] = 17'h0a785;
+       exp2[627] = 17'h0a768;
+       exp2[628] = 17'h0a74b;
+       exp2[629] = 17'h0a72e;
+       exp2[630] = 17'h0a711;
+       exp2[631] = 17'h0a6f4;
+       exp2[632] = 17'h0a6d7;
+       exp2[633] = 17'h0a6ba;
+       exp2[634] = 17'h0a69d;
+       exp2[635] = 17'h0a680;
+       exp2[636] = 17'h0a664;
+       exp2[637] = 17'h0a647;
+       exp2[638] = 17'h0a62a;
+       exp2[639] = 17'h0a60d;
+       exp2[640] = 17'h0a5f0;
+       exp2[641] = 17'h0a5d4;
+       exp2[642] = 17'h0a5b7;
+       exp2[643] = 17'h0a59a;
+       exp2[644] = 17'h0a57e;
+       exp2[645] = 17'h0a561;
+       exp2[646] = 17'h0a544;
+       exp2[647] = 17'h0a528;
+       exp2[648] = 17'h0a50b;
+       exp2[649] = 17'h0a4ee;
+       exp2[650] = 17'h0a4d2;
+       exp2[651] = 17'h0a4b5;
+       exp2[652] = 17'h0a499;
+       exp2[653] = 17'h0a47c;
+       exp2[654] = 17'h0a460;
+       exp2[655] = 17'h0a443;
+       exp2[656] = 17'h0a427;
+       exp2[657] = 17'h0a40a;
+       exp2[658] = 17'h0a3ee;
+       exp2[659] = 17'h0a3d2;
+       exp2[660] = 17'h0a3b5;
+       exp2[661] = 17'h0a399;
+       exp2[662] = 17'h0a37d;
+       exp2[663] = 17'h0a360;
+       exp2[664] = 17'h0a344;
+       exp2[665] = 17'h0a328;
+       exp2[666] = 17'h0a30b;
+       exp2[667] = 17'h0a2ef;
+       exp2[668] = 17'h0a2d3;
+       exp2[669] = 17'h0a2b7;
+       exp2[670] = 17'h0a29b;
+       exp2[671] = 17'h0a27e;
+       exp2[672] = 17'h0a262;
+       exp2[673] = 17'h0a246;
+       exp2[674] = 17'h0a22a;
+       exp2[675] = 17'h0a20e;
+       exp2[676] = 17'h0a1f2;
+       exp2[677] = 17'h0a1d6;
+       exp2[678] = 17'h0a1ba;
+       exp2[679] = 17'h0a19e;
+       exp2[680] = 17'h0a182;
+       exp2[681] = 17'h0a166;
+       exp2[682] = 17'h0a14a;
+       exp2[683] = 17'h0a12e;
+       exp2[684] = 17'h0a112;
+       exp2[685] = 17'h0a0f6;
+       exp2[686] = 17'h0a0da;
+       exp2[687] = 17'h0a0be;
+       exp2[688] = 17'h0a0a2;
+       exp2[689] = 17'h0a087;
+       exp2[690] = 17'h0a06b;
+       exp2[691] = 17'h0a04f;
+       exp2[692] = 17'h0a033;
+       exp2[693] = 17'h0a017;
+       exp2[694] = 17'h09ffc;
+       exp2[695] = 17'h09fe0;
+       exp2[696] = 17'h09fc4;
+       exp2[697] = 17'h09fa9;
+       exp2[698] = 17'h09f8d;
+       exp2[699] = 17'h09f71;
+       exp2[700] = 17'h09f56;
+       exp2[701] = 17'h09f3a;
+       exp2[702] = 17'h09f1f;
+       exp2[703] = 17'h09f03;
+       exp2[704] = 17'h09ee7;
+       exp2[705] = 17'h09ecc;
+       exp2[706] = 17'h09eb0;
+       exp2[707] = 17'h09e95;
+       exp2[708] = 17'h09e79;
+       exp2[709] = 17'h09e5e;
+       exp2[710] = 17'h09e43;
+       exp2[711] = 17'h09e27;
+       exp2[712] = 17'h09e0c;
+       exp2[713] = 17'h09df0;
+       exp2[714] = 17'h09dd5;
+       exp2[715] = 17'h09dba;
+       exp2[716] = 17'h09d9e;
+       exp2[717] = 17'h09d83;
+       exp2[718] = 17'h09d68;
+       exp2[719] = 17'h09d4c;
+       exp2[720] = 17'h09d31;
+       exp2[721] = 17'h09d16;
+       exp2[722] = 17'h09cfb;
+       exp2[723] = 17'h09ce0;
+       exp2[724] = 17'h09cc4;
+       exp2[725] = 17'h09ca9;
+       exp2[726] = 17'h09c8e;
+       exp2[727] = 17'h09c73;
+       exp2[728] = 17'h09c58;
+       exp2[729] = 17'h09c3d;
+       exp2[730] = 17'h09c22;
+       exp2[731] = 17'h09c07;
+       exp2[732] = 17'h09bec;
+       exp2[733] = 17'h09bd1;
+       exp2[734] = 17'h09bb6;
+       exp2[735] = 17'h09b9b;
+       exp2[736] = 17'h09b80;
+       exp2[737] = 17'h09b65;
+       exp2[738] = 17'h09b4a;
+       exp2[739] = 17'h09b2f;
+       exp2[740] = 17'h09b14;
+       exp2[741] = 17'h09af9;
+       exp2[742] = 17'h09ade;
+       exp2[743] = 17'h09ac4;
+       exp2[744] = 17'h09aa9;
+       exp2[745] = 17'h09a8e;
+       exp2[746] = 17'h09a73;
+       exp2[747] = 17'h09a58;
+       exp2[748] = 17'h09a3e;
+       exp2[749] = 17'h09a23;
+       exp2[750] = 17'h09a08;
+       exp2[751] = 17'h099ee;
+       exp2[752] = 17'h099d3;
+       exp2[753] = 17'h099b8;
+       exp2[754] = 17'h0999e;
+       exp2[755] = 17'h09983;
+       exp2[756] = 17'h09968;
+       exp2[757] = 17'h0994e;
+       exp2[758] = 17'h09933;
+       exp2[759] = 17'h09919;
+       exp2[760] = 17'h098fe;
+       exp2[761] = 17'h098e4;
+       exp2[762] = 17'h098c9;
+       exp2[763] = 17'h098af;
+       exp2[764] = 17'h09894;
+       exp2[765] = 17'h0987a;
+       exp2[766] = 17'h09860;
+       exp2[767] = 17'h09845;
+       exp2[768] = 17'h0982b;
+       exp2[769] = 17'h09810;
+       exp2[770] = 17'h097f6;
+       exp2[771] = 17'h097dc;
+       exp2[772] = 17'h097c1;
+       exp2[773] = 17'h097a7;
+       exp2[774] = 17'h0978d;
+       exp2[775] = 17'h09773;
+       exp2[776] = 17'h09758;
+       exp2[777] = 17'h0973e;
+       exp2[778] = 17'h09724;
+       exp2[779] = 17'h0970a;
+       exp2[780] = 17'h096f0;
+       exp2[781] = 17'h096d5;
+       exp2[782] = 17'h096bb;
+       exp2[783] = 17'h096a1;
+       exp2[784] = 17'h09687;
+       exp2[785] = 17'h0966d;
+       exp2[786] = 17'h09653;
+       exp2[787] = 17'h09639;
+       exp2[788] = 17'h0961f;
+       exp2[789] = 17'h09605;
+       exp2[790] = 17'h095eb;
+       exp2[791] = 17'h095d1;
+       exp2[792] = 17'h095b7;
+       exp2[793] = 17'h0959d;
+       exp2[794] = 17'h09583;
+       exp2[795] = 17'h09569;
+       exp2[796] = 17'h0954f;
+       exp2[797] = 17'h09536;
+       exp2[798] = 17'h0951c;
+       exp2[799] = 17'h09502;
+       exp2[800] = 17'h094e8;
+       exp2[801] = 17'h094ce;
+       exp2[802] = 17'h094b4;
+       exp2[803] = 17'h0949b;
+       exp2[804] = 17'h09481;
+       exp2[805] = 17'h09467;
+       exp2[806] = 17'h0944e;
+       exp2[807] = 17'h09434;
+       exp2[808] = 17'h0941a;
+       exp2[809] = 17'h09401;
+       exp2[810] = 17'h093e7;
+       exp2[811] = 17'h093cd;
+       exp2[812] = 17'h093b4;
+       exp2[813] = 17'h0939a;
+       exp2[814] = 17'h09380;
+       exp2[815] = 17'h09367;
+       exp2[816] = 17'h0934d;
+       exp2[817] = 17'h09334;
+       exp2[818] = 17'h0931a;
+       exp2[819] = 17'h09301;
+       exp2[820] = 17'h092e7;
+       exp2[821] = 17'h092ce;
+       exp2[822] = 17'h092b5;
+       exp2[823] = 17'h0929b;
+       exp2[824] = 17'h09282;
+       exp2[825] = 17'h09268;
+       exp2[826] = 17'h0924f;
+       exp2[827] = 17'h09236;
+       exp2[828] = 17'h0921c;
+       exp2[829] = 17'h09203;
+       exp2[830] = 17'h091ea;
+       exp2[831] = 17'h091d0;
+       exp2[832] = 17'h091b7;
+       exp2[833] = 17'h0919e;
+       exp2[834] = 17'h09185;
+       exp2[835] = 17'h0916c;
+       exp2[836] = 17'h09152;
+       exp2[837] = 17'h09139;
+       exp2[838] = 17'h09120;
+       exp2[839] = 17'h09107;
+       exp2[840] = 17'h090ee;
+       exp2[841] = 17'h090d5;
+       exp2[842] = 17'h090bc;
+       exp2[843] = 17'h090a2;
+       exp2[844] = 17'h09089;
+       exp2[845] = 17'h09070;
+       exp2[846] = 17'h09057;
+       exp2[847] = 17'h0903e;
+       exp2[848] = 17'h09025;
+       exp2[849] = 17'h0900c;
+       exp2[850] = 17'h08ff3;
+       exp2[851] = 17'h08fdb;
+       exp2[852] = 17'h08fc2;
+       exp2[853] = 17'h08fa9;
+       exp2[854] = 17'h08f90;
+       exp2[855] = 17'h08f77;
+       exp2[856] = 17'h08f5e;
+       exp2[857] = 17'h08f45;
+       exp2[858] = 17'h08f2c;
+       exp2[859] = 17'h08f14;
+       exp2[860] = 17'h08efb;
+       exp2[861] = 17'h08ee2;
+       exp2[862] = 17'h08ec9;
+       exp2[863] = 17'h08eb1;
+       exp2[864] = 17'h08e98;
+       exp2[865] = 17'h08e7f;
+       exp2[866] = 17'h08e66;
+       exp2[867] = 17'h08e4e;
+       exp2[868] = 17'h08e35;
+       exp2[869] = 17'h08e1d;
+       exp2[870] = 17'h08e04;
+       exp2[871] = 17'h08deb;
+       exp2[872] = 17'h08dd3;
+       exp2[873] = 17'h08dba;
+       exp2[874] = 17'h08da2;
+       exp2[875] = 17'h08d89;
+       exp2[876] = 17'h08d71;
+       exp2[877] = 17'h08d58;
+       exp2[878] = 17'h08d40;
+       exp2[879] = 17'h08d27;
+       exp2[880] = 17'h08d0f;
+       exp2[881] = 17'h08cf6;
+       exp2[882] = 17'h08cde;
+       exp2[883] = 17'h08cc5;
+       exp2[884] = 17'h08cad;
+       exp2[885] = 17'h08c95;
+       exp2[886] = 17'h08c7c;
+       exp2[887] = 17'h08c64;
+       exp2[888] = 17'h08c4c;
+       exp2[889] = 17'h08c33;
+       exp2[890] = 17'h08c1b;
+       exp2[891] = 17'h08c03;
+       exp2[892] = 17'h08beb;
+       exp2[893] = 17'h08bd2;
+       exp2[894] = 17'h08bba;
+       exp2[895] = 17'h08ba2;
+       exp2[896] = 17'h08b8a;
+       exp2[897] = 17'h08b71;
+       exp2[898] = 17'h08b59;
+       exp2[899] = 17'h08b41;
+       exp2[900] = 17'h08b29;
+       exp2[901] = 17'h08b11;
+       exp2[902] = 17'h08af9;
+       exp2[903] = 17'h08ae1;
+       exp2[904] = 17'h08ac9;
+       exp2[905] = 17'h08ab1;
+       exp2[906] = 17'h08a99;
+       exp2[907] = 17'h08a81;
+       exp2[908] = 17'h08a69;
+       exp2[909] = 17'h08a51;
+       exp2[910] = 17'h08a39;
+       exp2[911] = 17'h08a21;
+       exp2[912] = 17'h08a09;
+       exp2[913] = 17'h089f1;
+       exp2[914] = 17'h089d9;
+       exp2[915] = 17'h089c1;
+       exp2[916] = 17'h089a9;
+       exp2[917] = 17'h08991;
+       exp2[918] = 17'h0897a;
+       exp2[919] = 17'h08962;
+       exp2[920] = 17'h0894a;
+       exp2[921] = 17'h08932;
+       exp2[922] = 17'h0891a;
+       exp2[923] = 17'h08903;
+       exp2[924] = 17'h088eb;
+       exp2[925] = 17'h088d3;
+       exp2[926] = 17'h088bc;
+       exp2[927] = 17'h088a4;
+       exp2[928] = 17'h0888c;
+       exp2[929] = 17'h08875;
+       exp2[930] = 17'h0885d;
+       exp2[931] = 17'h08845;
+       exp2[932] = 17'h0882e;
+       exp2[933] = 17'h08816;
+       exp2[934] = 17'h087ff;
+       exp2[935] = 17'h087e7;
+       exp2[936] = 17'h087cf;
+       exp2[937] = 17'h087b8;
+       exp2[938] = 17'h087a0;
+       exp2[939] = 17'h08789;
+       exp2[940] = 17'h08771;
+       exp2[941] = 17'h0875a;
+       exp2[942] = 17'h08743;
+       exp2[943] = 17'h0872b;
+       exp2[944] = 17'h08714;
+       exp2[945] = 17'h086fc;
+       exp2[946] = 17'h086e5;
+       exp2[947] = 17'h086ce;
+       exp2[948] = 17'h086b6;
+       exp2[949] = 17'h0869f;
+       exp2[950] = 17'h08688;
+       exp2[951] = 17'h08670;
+       exp2[952] = 17'h08659;
+       exp2[953] = 17'h08642;
+       exp2[954] = 17'h0862a;
+       exp2[955] = 17'h08613;
+       exp2[956] = 17'h085fc;
+       exp2[957] = 17'h085e5;
+       exp2[958] = 17'h085ce;
+       exp2[959] = 17'h085b6;
+       exp2[960] = 17'h0859f;
+       exp2[961] = 17'h08588;
+       exp2[962] = 17'h08571;
+       exp2[963] = 17'h0855a;
+       exp2[964] = 17'h08543;
+       exp2[965] = 17'h0852c;
+       exp2[966] = 17'h08515;
+       exp2[967] = 17'h084fd;
+       exp2[968] = 17'h084e6;
+       exp2[969] = 17'h084cf;
+       exp2[970] = 17'h084b8;
+       exp2[971] = 17'h084a1;
+       exp2[972] = 17'h0848a;
+       exp2[973] = 17'h08473;
+       exp2[974] = 17'h0845d;
+       exp2[975] = 17'h08446;
+       exp2[976] = 17'h0842f;
+       exp2[977] = 17'h08418;
+       exp2[978] = 17'h08401;
+       exp2[979] = 17'h083ea;
+       exp2[980] = 17'h083d3;
+       exp2[981] = 17'h083bc;
+       exp2[982] = 17'h083a6;
+       exp2[983] = 17'h0838f;
+       exp2[984] = 17'h08378;
+       exp2[985] = 17'h08361;
+       exp2[986] = 17'h0834a;
+       exp2[987] = 17'h08334;
+       exp2[988] = 17'h0831d;
+       exp2[989] = 17'h08306;
+       exp2[990] = 17'h082f0;
+       exp2[991] = 17'h082d9;
+       exp2[992] = 17'h082c2;
+       exp2[993] = 17'h082ac;
+       exp2[994] = 17'h08295;
+       exp2[995] = 17'h0827e;
+       exp2[996] = 17'h08268;
+       exp2[997] = 17'h08251;
+       exp2[998] = 17'h0823b;
+       exp2[999] = 17'h08224;
+       exp2[1000] = 17'h0820d;
+       exp2[1001] = 17'h081f7;
+       exp2[1002] = 17'h081e0;
+       exp2[1003] = 17'h081ca;
+       exp2[1004] = 17'h081b3;
+       exp2[1005] = 17'h0819d;
+       exp2[1006] = 17'h08186;
+       exp2[1007] = 17'h08170;
+       exp2[1008] = 17'h0815a;
+       exp2[1009] = 17'h08143;
+       exp2[1010] = 17'h0812d;
+       exp2[1011] = 17'h08116;
+       exp2[1012] = 17'h08100;
+       exp2[1013] = 17'h080ea;
+       exp2[1014] = 17'h080d3;
+       exp2[1015] = 17'h080bd;
+       exp2[1016] = 17'h080a7;
+       exp2[1017] = 17'h08090;
+       exp2[1018] = 17'h0807a;
+       exp2[1019] = 17'h08064;
+       exp2[1020] = 17'h0804e;
+       exp2[1021] = 17'h08037;
+       exp2[1022] = 17'h08021;
+       exp2[1023] = 17'h0800b;
+       rcp[0] = 17'h0ffe0;
+       rcp[1] = 17'h0ffa0;
+       rcp[2] = 17'h0ff60;
+       rcp[3] = 17'h0ff21;
+       rcp[4] = 17'h0fee1;
+       rcp[5] = 17'h0fea2;
+       rcp[6] = 17'h0fe63;
+       rcp[7] = 17'h0fe23;
+       rcp[8] = 17'h0fde4;
+       rcp[9] = 17'h0fda6;
+       rcp[10] = 17'h0fd67;
+       rcp[11] = 17'h0fd28;
+       rcp[12] = 17'h0fcea;
+       rcp[13] = 17'h0fcab;
+       rcp[14] = 17'h0fc6d;
+       rcp[15] = 17'h0fc2f;
+       rcp[16] = 17'h0fbf1;
+       rcp[17] = 17'h0fbb3;
+       rcp[18] = 17'h0fb75;
+       rcp[19] = 17'h0fb37;
+       rcp[20] = 17'h0fafa;
+       rcp[21] = 17'h0fabc;
+       rcp[22] = 17'h0fa7f;
+       rcp[23] = 17'h0fa42;
+       rcp[24] = 17'h0fa05;
+       rcp[25] = 17'h0f9c8;
+       rcp[26] = 17'h0f98b;
+       rcp[27] = 17'h0f94e;
+       rcp[28] = 17'h0f911;
+       rcp[29] = 17'h0f8d5;
+       rcp[30] = 17'h0f898;
+       rcp[31] = 17'h0f85c;
+       rcp[32] = 17'h0f820;
+       rcp[33] = 17'h0f7e4;
+       rcp[34] = 17'h0f7a8;
+       rcp[35] = 17'h0f76c;
+       rcp[36] = 17'h0f730;
+       rcp[37] = 17'h0f6f5;
+       rcp[38] = 17'h0f6b9;
+       rcp[39] = 17'h0f67e;
+       rcp[40] = 17'h0f643;
+       rcp[41] = 17'h0f607;
+       rcp[42] = 17'h0f5cc;
+       rcp[43] = 17'h0f591;
+       rcp[44] = 17'h0f557;
+       rcp[45] = 17'h0f51c;
+       rcp[46] = 17'h0f4e1;
+       rcp[47] = 17'h0f4a7;
+       rcp[48] = 17'h0f46c;
+       rcp[49] = 17'h0f432;
+       rcp[50] = 17'h0f3f8;
+       rcp[51] = 17'h0f3be;
+       rcp[52] = 17'h0f384;
+       rcp[53] = 17'h0f34a;
+       rcp[54] = 17'h0f310;
+       rcp[55] = 17'h0f2d7;
+       rcp[56] = 17'h0f29d;
+       rcp[57] = 17'h0f264;
+       rcp[58] = 17'h0f22a;
+       rcp[59] = 17'h0f1f1;
+       rcp[60] = 17'h0f1b8;
+       rcp[61] = 17'h0f17f;
+       rcp[62] = 17'h0f146;
+       rcp[63] = 17'h0f10d;
+       rcp[64] = 17'h0f0d5;
+       rcp[65] = 17'h0f09c;
+       rcp[66] = 17'h0f064;
+       rcp[67] = 17'h0f02b;
+       rcp[68] = 17'h0eff3;
+       rcp[69] = 17'h0efbb;
+       rcp[70] = 17'h0ef83;
+       rcp[71] = 17'h0ef4b;
+       rcp[72] = 17'h0ef13;
+       rcp[73] = 17'h0eedb;
+       rcp[74] = 17'h0eea3;
+       rcp[75] = 17'h0ee6c;
+       rcp[76] = 17'h0ee34;
+       rcp[77] = 17'h0edfd;
+       rcp[78] = 17'h0edc6;
+       rcp[79] = 17'h0ed8f;
+       rcp[80] = 17'h0ed57;
+       rcp[81] = 17'h0ed21;
+       rcp[82] = 17'h0ecea;
+       rcp[83] = 17'h0ecb3;
+       rcp[84] = 17'h0ec7c;
+       rcp[85] = 17'h0ec46;
+       rcp[86] = 17'h0ec0f;
+       rcp[87] = 17'h0ebd9;
+       rcp[88] = 17'h0eba3;
+       rcp[89] = 17'h0eb6c;
+       rcp[90] = 17'h0eb36;
+       rcp[91] = 17'h0eb00;
+       rcp[92] = 17'h0eaca;
+       rcp[93] = 17'h0ea95;
+       rcp[94] = 17'h0ea5f;
+       rcp[95] = 17'h0ea29;
+       rcp[96] = 17'h0e9f4;
+       rcp[97] = 17'h0e9be;
+       rcp[98] = 17'h0e989;
+       rcp[99] = 17'h0e954;
+       rcp[100] = 17'h0e91f;
+       rcp[101] = 17'h0e8ea;
+       rcp[102] = 17'h0e8b5;
+       rcp[103] = 17'h0e880;
+       rcp[104] = 17'h0e84b;
+       rcp[105] = 17'h0e817;
+       rcp[106] = 17'h0e7e2;
+       rcp[107] = 17'h0e7ae;
+       rcp[108] = 17'h0e779;
+       rcp[109] = 17'h0e745;
+       rcp[110] = 17'h0e711;
+       rcp[111] = 17'h0e6dd;
+       rcp[112] = 17'h0e6a9;
+       rcp[113] = 17'h0e675;
+       rcp[114] = 17'h0e641;
+       rcp[115] = 17'h0e60d;
+       rcp[116] = 17'h0e5da;
+       rcp[117] = 17'h0e5a6;
+       rcp[118] = 17'h0e573;
+       rcp[119] = 17'h0e53f;
+       rcp[120] = 17'h0e50c;
+       rcp[121] = 17'h0e4d9;
+       rcp[122] = 17'h0e4a6;
+       rcp[123] = 17'h0e473;
+       rcp[124] = 17'h0e440;
+       rcp[125] = 17'h0e40d;
+       rcp[126] = 17'h0e3da;
+       rcp[127] = 17'h0e3a8;
+       rcp[128] = 17'h0e375;
+       rcp[129] = 17'h0e342;
+       rcp[130] = 17'h0e310;
+       rcp[131] = 17'h0e2de;
+       rcp[132] = 17'h0e2ac;
+       rcp[133] = 17'h0e279;
+       rcp[134] = 17'h0e247;
+       rcp[135] = 17'h0e215;
+       rcp[136] = 17'h0e1e4;
+       rcp[137] = 17'h0e1b2;
+       rcp[138] = 17'h0e180;
+       rcp[139] = 17'h0e14e;
+       rcp[140] = 17'h0e11d;
+       rcp[141] = 17'h0e0eb;
+       rcp[142] = 17'h0e0ba;
+       rcp[143] = 17'h0e089;
+       rcp[144] = 17'h0e058;
+       rcp[145] = 17'h0e027;
+       rcp[146] = 17'h0dff6;
+       rcp[147] = 17'h0dfc5;
+       rcp[148] = 17'h0df94;
+       rcp[149] = 17'h0df63;
+       rcp[150] = 17'h0df32;
+       rcp[151] = 17'h0df02;
+       rcp[152] = 17'h0ded1;
+       rcp[153] = 17'h0dea1;
+       rcp[154] = 17'h0de70;
+       rcp[155] = 17'h0de40;
+       rcp[156] = 17'h0de10;
+       rcp[157] = 17'h0dde0;
+       rcp[158] = 17'h0ddb0;
+       rcp[159] = 17'h0dd80;
+       rcp[160] = 17'h0dd50;
+       rcp[161] = 17'h0dd20;
+       rcp[162] = 17'h0dcf0;
+       rcp[163] = 17'h0dcc1;
+       rcp[164] = 17'h0dc91;
+       rcp[165] = 17'h0dc62;
+       rcp[166] = 17'h0dc32;
+       rcp[167] = 17'h0dc03;
+       rcp[168] = 17'h0dbd4;
+       rcp[169] = 17'h0dba5;
+       rcp[170] = 17'h0db76;
+       rcp[171] = 17'h0db47;
+       rcp[172] = 17'h0db18;
+       rcp[173] = 17'h0dae9;
+       rcp[174] = 17'h0daba;
+       rcp[175] = 17'h0da8b;
+       rcp[176] = 17'h0da5d;
+       rcp[177] = 17'h0da2e;
+       rcp[178] = 17'h0da00;
+       rcp[179] = 17'h0d9d1;
+       rcp[180] = 17'h0d9a3;
+       rcp[181] = 17'h0d975;
+       rcp[182] = 17'h0d947;
+       rcp[183] = 17'h0d919;
+       rcp[184] = 17'h0d8eb;
+       rcp[185] = 17'h0d8bd;
+       rcp[186] = 17'h0d88f;
+       rcp[187] = 17'h0d861;
+       rcp[188] = 17'h0d834;
+       rcp[189] = 17'h0d806;
+       rcp[190] = 17'h0d7d8;
+       rcp[191] = 17'h0d7ab;
+       rcp[192] = 17'h0d77e;
+       rcp[193] = 17'h0d750;
+       rcp[194] = 17'h0d723;
+       rcp[195] = 17'h0d6f6;
+       rcp[196] = 17'h0d6c9;
+       rcp[197] = 17'h0d69c;
+       rcp[198] = 17'h0d66f;
+       rcp[199] = 17'h0d642;
+       rcp[200] = 17'h0d615;
+       rcp[201] = 17'h0d5e8;
+       rcp[202] = 17'h0d5bc;
+       rcp[203] = 17'h0d58f;
+       rcp[204] = 17'h0d563;
+       rcp[205] = 17'h0d536;
+       rcp[206] = 17'h0d50a;
+       rcp[207] = 17'h0d4de;
+       rcp[208] = 17'h0d4b1;
+       rcp[209] = 17'h0d485;
+       rcp[210] = 17'h0d459;
+       rcp[211] = 17'h0d42d;
+       rcp[212] = 17'h0d401;
+       rcp[213] = 17'h0d3d5;
+       rcp[214] = 17'h0d3aa;
+       rcp[215] = 17'h0d37e;
+       rcp[216] = 17'h0d352;
+       rcp[217] = 17'h0d327;
+       rcp[218] = 17'h0d2fb;
+       rcp[219] = 17'h0d2d0;
+       rcp[220] = 17'h0d2a4;
+       rcp[221] = 17'h0d279;
+       rcp[222] = 17'h0d24e;
+       rcp[223] = 17'h0d223;
+       rcp[224] = 17'h0d1f8;
+       rcp[225] = 17'h0d1cd;
+       rcp[226] = 17'h0d1a2;
+       rcp[227] = 17'h0d177;
+       rcp[228] = 17'h0d14c;
+       rcp[229] = 17'h0d121;
+       rcp[230] = 17'h0d0f7;
+       rcp[231] = 17'h0d0cc;
+       rcp[232] = 17'h0d0a1;
+       rcp[233] = 17'h0d077;
+       rcp[234] = 17'h0d04c;
+       rcp[235] = 17'h0d022;
+       rcp[236] = 17'h0cff8;
+       rcp[237] = 17'h0cfce;
+       rcp[238] = 17'h0cfa4;
+       rcp[239] = 17'h0cf79;
+       rcp[240] = 17'h0cf4f;
+       rcp[241] = 17'h0cf26;
+       rcp[242] = 17'h0cefc;
+       rcp[243] = 17'h0ced2;
+       rcp[244] = 17'h0cea8;
+       rcp[245] = 17'h0ce7e;
+       rcp[246] = 17'h0ce55;
+       rcp[247] = 17'h0ce2b;
+       rcp[248] = 17'h0ce02;
+       rcp[249] = 17'h0cdd8;
+       rcp[250] = 17'h0cdaf;
+       rcp[251] = 17'h0cd86;
+       rcp[252] = 17'h0cd5d;
+       rcp[253] = 17'h0cd33;
+       rcp[254] = 17'h0cd0a;
+       rcp[255] = 17'h0cce1;
+       rcp[256] = 17'h0ccb8;
+       rcp[257] = 17'h0cc8f;
+       rcp[258] = 17'h0cc67;
+       rcp[259] = 17'h0cc3e;
+       rcp[260] = 17'h0cc15;
+       rcp[261] = 17'h0cbec;
+       rcp[262] = 17'h0cbc4;
+       rcp[263] = 17'h0cb9b;
+       rcp[264] = 17'h0cb73;
+       rcp[265] = 17'h0cb4b;
+       rcp[266] = 17'h0cb22;
+       rcp[267] = 17'h0cafa;
+       rcp[268] = 17'h0cad2;
+       rcp[269] = 17'h0caaa;
+       rcp[270] = 17'h0ca82;
+       rcp[271] = 17'h0ca5a;
+       rcp[272] = 17'h0ca32;
+       rcp[273] = 17'h0ca0a;
+       rcp[274] = 17'h0c9e2;
+       rcp[275] = 17'h0c9ba;
+       rcp[276] = 17'h0c992;
+       rcp[277] = 17'h0c96b;
+       rcp[278] = 17'h0c943;
+       rcp[279] = 17'h0c91c;
+       rcp[280] = 17'h0c8f4;
+       rcp[281] = 17'h0c8cd;
+       rcp[282] = 17'h0c8a5;
+       rcp[283] = 17'h0c87e;
+       rcp[284] = 17'h0c857;
+       rcp[285] = 17'h0c830;
+       rcp[286] = 17'h0c809;
+       rcp[287] = 17'h0c7e2;
+       rcp[288] = 17'h0c7bb;
+       rcp[289] = 17'h0c794;
+       rcp[290] = 17'h0c76d;
+       rcp[291] = 17'h0c746;
+       rcp[292] = 17'h0c71f;
+       rcp[293] = 17'h0c6f9;
+       rcp[294] = 17'h0c6d2;
+       rcp[295] = 17'h0c6ab;
+       rcp[296] = 17'h0c685;
+       rcp[297] = 17'h0c65e;
+       rcp[298] = 17'h0c638;
+       rcp[299] = 17'h0c612;
+       rcp[300] = 17'h0c5eb;
+       rcp[301] = 17'h0c5c5;
+       rcp[302] = 17'h0c59f;
+       rcp[303] = 17'h0c579;
+       rcp[304] = 17'h0c553;
+       rcp[305] = 17'h0c52d;
+       rcp[306] = 17'h0c507;
+       rcp[307] = 17'h0c4e1;
+       rcp[308] = 17'h0c4bb;
+       rcp[309] = 17'h0c495;
+       rcp[310] = 17'h0c470;
+       rcp[311] = 17'h0c44a;
+       rcp[312] = 17'h0c424;
+       rcp[313] = 17'h0c3ff;
+       rcp[314] = 17'h0c3d9;
+       rcp[315] = 17'h0c3b4;
+       rcp[316] = 17'h0c38f;
+       rcp[317] = 17'h0c369;
+       rcp[318] = 17'h0c344;
+       rcp[319] = 17'h0c31f;
+       rcp[320] = 17'h0c2fa;
+       rcp[321] = 17'h0c2d5;
+       rcp[322] = 17'h0c2af;
+       rcp[323] = 17'h0c28a;
+       rcp[324] = 17'h0c266;
+       rcp[325] = 17'h0c241;
+       rcp[326] = 17'h0c21c;
+       rcp[327] = 17'h0c1f7;
+       rcp[328] = 17'h0c1d2;
+       rcp[329] = 17'h0c1ae;
+       rcp[330] = 17'h0c189;
+       rcp[331] = 17'h0c165;
+       rcp[332] = 17'h0c140;
+       rcp[333] = 17'h0c11c;
+       rcp[334] = 17'h0c0f7;
+       rcp[335] = 17'h0c0d3;
+       rcp[336] = 17'h0c0af;
+       rcp[337] = 17'h0c08a;
+       rcp[338] = 17'h0c066;
+       rcp[339] = 17'h0c042;
+       rcp[340] = 17'h0c01e;
+       rcp[341] = 17'h0bffa;
+       rcp[342] = 17'h0bfd6;
+       rcp[343] = 17'h0bfb2;
+       rcp[344] = 17'h0bf8e;
+       rcp[345] = 17'h0bf6a;
+       rcp[346] = 17'h0bf47;
+       rcp[347] = 17'h0bf23;
+       rcp[348] = 17'h0beff;
+       rcp[349] = 17'h0bedc;
+       rcp[350] = 17'h0beb8;
+       rcp[351] = 17'h0be95;
+       rcp[352] = 17'h0be71;
+       rcp[353] = 17'h0be4e;
+       rcp[354] = 17'h0be2b;
+       rcp[355] = 17'h0be07;
+       rcp[356] = 17'h0bde4;
+       rcp[357] = 17'h0bdc1;
+       rcp[358] = 17'h0bd9e;
+       rcp[359] = 17'h0bd7b;
+       rcp[360] = 17'h0bd58;
+       rcp[361] = 17'h0bd35;
+       rcp[362] = 17'h0bd12;
+       rcp[363] = 17'h0bcef;
+       rcp[364] = 17'h0bccc;
+       rcp[365] = 17'h0bca9;
+       rcp[366] = 17'h0bc86;
+       rcp[367] = 17'h0bc64;
+       rcp[368] = 17'h0bc41;
+       rcp[369] = 17'h0bc1e;
+       rcp[370] = 17'h0bbfc;
+       rcp[371] = 17'h0bbd9;
+       rcp[372] = 17'h0bbb7;
+       rcp[373] = 17'h0bb95;
+       rcp[374] = 17'h0bb72;
+       rcp[375] = 17'h0bb50;
+       rcp[376] = 17'h0bb2e;
+       rcp[377] = 17'h0bb0c;
+       rcp[378] = 17'h0bae9;
+       rcp[379] = 17'h0bac7;
+       rcp[380] = 17'h0baa5;
+       rcp[381] = 17'h0ba83;
+       rcp[382] = 17'h0ba61;
+       rcp[383] = 17'h0ba3f;
+       rcp[384] = 17'h0ba1e;
+       rcp[385] = 17'h0b9fc;
+       rcp[386] = 17'h0b9da;
+       rcp[387] = 17'h0b9b8;
+       rcp[388] = 17'h0b997;
+       rcp[389] = 17'h0b975;
+       rcp[390] = 17'h0b954;
+       rcp[391] = 17'h0b932;
+       rcp[392] = 17'h0b911;
+       rcp[393] = 17'h0b8ef;
+       rcp[394] = 17'h0b8ce;
+       rcp[395] = 17'h0b8ac;
+       rcp[396] = 17'h0b88b;
+       rcp[397] = 17'h0b86a;
+       rcp[398] = 17'h0b849;
+       rcp[399] = 17'h0b828;
+       rcp[400] = 17'h0b806;
+       rcp[401] = 17'h0b7e5;
+       rcp[402] = 17'h0b7c4;
+       rcp[403] = 17'h0b7a3;
+       rcp[404] = 17'h0b783;
+       rcp[405] = 17'h0b762;
+       rcp[406] = 17'h0b741;
+       rcp[407] = 17'h0b720;
+       rcp[408] = 17'h0b6ff;
+       rcp[409] = 17'h0b6df;
+       rcp[410] = 17'h0b6be;
+       rcp[411] = 17'h0b69d;
+       rcp[412] = 17'h0b67d;
+       rcp[413] = 17'h0b65c;
+       rcp[414] = 17'h0b63c;
+       rcp[415] = 17'h0b61c;
+       rcp[416] = 17'h0b5fb;
+       rcp[417] = 17'h0b5db;
+       rcp[418] = 17'h0b5bb;
+       rcp[419] = 17'h0b59a;
+       rcp[420] = 17'h0b57a;
+       rcp[421] = 17'h0b55a;
+       rcp[422] = 17'h0b53a;
+       rcp[423] = 17'h0b51a;
+       rcp[424] = 17'h0b4fa;
+       rcp[425] = 17'h0b4da;
+       rcp[426] = 17'h0b4ba;
+       rcp[427] = 17'h0b49a;
+       rcp[428] = 17'h0b47a;
+       rcp[429] = 17'h0b45b;
+       rcp[430] = 17'h0b43b;
+       rcp[431] = 17'h0b41b;
+       rcp[432] = 17'h0b3fb;
+       rcp[433] = 17'h0b3dc;
+       rcp[434] = 17'h0b3bc;
+       rcp[435] = 17'h0b39d;
+       rcp[436] = 17'h0b37d;
+       rcp[437] = 17'h0b35e;
+       rcp[438] = 17'h0b33e;
+       rcp[439] = 17'h0b31f;
+       rcp[440] = 17'h0b300;
+       rcp[441] = 17'h0b2e0;
+       rcp[442] = 17'h0b2c1;
+       rcp[443] = 17'h0b2a2;
+       rcp[444] = 17'h0b283;
+       rcp[445] = 17'h0b264;
+       rcp[446] = 17'h0b245;
+       rcp[447] = 17'h0b226;
+       rcp[448] = 17'h0b207;
+       rcp[449] = 17'h0b1e8;
+       rcp[450] = 17'h0b1c9;
+       rcp[451] = 17'h0b1aa;
+       rcp[452] = 17'h0b18b;
+       rcp[453] = 17'h0b16d;
+       rcp[454] = 17'h0b14e;
+       rcp[455] = 17'h0b12f;
+       rcp[456] = 17'h0b111;
+       rcp[457] = 17'h0b0f2;
+       rcp[458] = 17'h0b0d3;
+       rcp[459] = 17'h0b0b5;
+       rcp[460] = 17'h0b096;
+       rcp[461] = 17'h0b078;
+       rcp[462] = 17'h0b05a;
+       rcp[463] = 17'h0b03b;
+       rcp[464] = 17'h0b01d;
+       rcp[465] = 17'h0afff;
+       rcp[466] = 17'h0afe0;
+       rcp[467] = 17'h0afc2;
+       rcp[468] = 17'h0afa4;
+       rcp[469] = 17'h0af86;
+       rcp[470] = 17'h0af68;
+       rcp[471] = 17'h0af4a;
+       rcp[472] = 17'h0af2c;
+       rcp[473] = 17'h0af0e;
+       rcp[474] = 17'h0aef0;
+       rcp[475] = 17'h0aed2;
+       rcp[476] = 17'h0aeb4;
+       rcp[477] = 17'h0ae97;
+       rcp[478] = 17'h0ae79;
+       rcp[479] = 17'h0ae5b;
+       rcp[480] = 17'h0ae3d;
+       rcp[481] = 17'h0ae20;
+       rcp[482] = 17'h0ae02;
+       rcp[483] = 17'h0ade5;
+       rcp[484] = 17'h0adc7;
+       rcp[485] = 17'h0adaa;
+       rcp[486] = 17'h0ad8c;
+       rcp[487] = 17'h0ad6f;
+       rcp[488] = 17'h0ad51;
+       rcp[489] = 17'h0ad34;
+       rcp[490] = 17'h0ad17;
+       rcp[491] = 17'h0acfa;
+       rcp[492] = 17'h0acdc;
+       rcp[493] = 17'h0acbf;
+       rcp[494] = 17'h0aca2;
+       rcp[495] = 17'h0ac85;
+       rcp[496] = 17'h0ac68;
+       rcp[497] = 17'h0ac4b;
+       rcp[498] = 17'h0ac2e;
+       rcp[499] = 17'h0ac11;
+       rcp[500] = 17'h0abf4;
+       rcp[501] = 17'h0abd7;
+       rcp[502] = 17'h0abbb;
+       rcp[503] = 17'h0ab9e;
+       rcp[504] = 17'h0ab81;
+       rcp[505] = 17'h0ab64;
+       rcp[506] = 17'h0ab48;
+       rcp[507] = 17'h0ab2b;
+       rcp[508] = 17'h0ab0e;
+       rcp[509] = 17'h0aaf2;
+       rcp[510] = 17'h0aad5;
+       rcp[511] = 17'h0aab9;
+       rcp[512] = 17'h0aa9c;
+       rcp[513] = 17'h0aa80;
+       rcp[514] = 17'h0aa64;
+       rcp[515] = 17'h0aa47;
+       rcp[516] = 17'h0aa2b;
+       rcp[517] = 17'h0aa0f;
+       rcp[518] = 17'h0a9f3;
+       rcp[519] = 17'h0a9d6;
+       rcp[520] = 17'h0a9ba;
+       rcp[521] = 17'h0a99e;
+       rcp[522] = 17'h0a982;
+       rcp[523] = 17'h0a966;
+       rcp[524] = 17'h0a94a;
+       rcp[525] = 17'h0a92e;
+       rcp[526] = 17'h0a912;
+       rcp[527] = 17'h0a8f6;
+       rcp[528] = 17'h0a8da;
+       rcp[529] = 17'h0a8be;
+       rcp[530] = 17'h0a8a3;
+       rcp[531] = 17'h0a887;
+       rcp[532] = 17'h0a86b;
+       rcp[533] = 17'h0a850;
+       rcp[534] = 17'h0a834;
+       rcp[535] = 17'h0a818;
+       rcp[536] = 17'h0a7fd;
+       rcp[537] = 17'h0a7e1;
+       rcp[538] = 17'h0a7c6;
+       rcp[539] = 17'h0a7aa;
+       rcp[540] = 17'h0a78f;
+       rcp[541] = 17'h0a773;
+       rcp[542] = 17'h0a758;
+       rcp[543] = 17'h0a73d;
+       rcp[544] = 17'h0a721;
+       rcp[545] = 17'h0a706;
+       rcp[546] = 17'h0a6eb;
+       rcp[547] = 17'h0a6d0;
+       rcp[548] = 17'h0a6b5;
+       rcp[549] = 17'h0a699;
+       rcp[550] = 17'h0a67e;
+       rcp[551] = 17'h0a663;
+       rcp[552] = 17'h0a648;
+       rcp[553] = 17'h0a62d;
+       rcp[554] = 17'h0a612;
+       rcp[555] = 17'h0a5f7;
+       rcp[556] = 17'h0a5dd;
+       rcp[557] = 17'h0a5c2;
+       rcp[558] = 17'h0a5a7;
+       rcp[559] = 17'h0a58c;
+       rcp[560] = 17'h0a571;
+       rcp[561] = 17'h0a557;
+       rcp[562] = 17'h0a53c;
+       rcp[563] = 17'h0a521;
+       rcp[564] = 17'h0a507;
+       rcp[565] = 17'h0a4ec;
+       rcp[566] = 17'h0a4d2;
+       rcp[567] = 17'h0a4b7;
+       rcp[568] = 17'h0a49d;
+       rcp[569] = 17'h0a482;
+       rcp[570] = 17'h0a468;
+       rcp[571] = 17'h0a44d;
+       rcp[572] = 17'h0a433;
+       rcp[573] = 17'h0a419;
+       rcp[574] = 17'h0a3fe;
+       rcp[575] = 17'h0a3e4;
+       rcp[576] = 17'h0a3ca;
+       rcp[577] = 17'h0a3b0;
+       rcp[578] = 17'h0a396;
+       rcp[579] = 17'h0a37b;
+       rcp[580] = 17'h0a361;
+       rcp[581] = 17'h0a347;
+       rcp[582] = 17'h0a32d;
+       rcp[583] = 17'h0a313;
+       rcp[584] = 17'h0a2f9;
+       rcp[585] = 17'h0a2df;
+       rcp[586] = 17'h0a2c6;
+       rcp[587] = 17'h0a2ac;
+       rcp[588] = 17'h0a292;
+       rcp[589] = 17'h0a278;
+       rcp[590] = 17'h0a25e;
+       rcp[591] = 17'h0a245;
+       rcp[592] = 17'h0a22b;
+       rcp[593] = 17'h0a211;
+       rcp[594] = 17'h0a1f8;
+       rcp[595] = 17'h0a1de;
+       rcp[596] = 17'h0a1c4;
+       rcp[597] = 17'h0a1ab;
+       rcp[598] = 17'h0a191;
+       rcp[599] = 17'h0a178;
+       rcp[600] = 17'h0a15e;
+       rcp[601] = 17'h0a145;
+       rcp[602] = 17'h0a12c;
+       rcp[603] = 17'h0a112;
+       rcp[604] = 17'h0a0f9;
+       rcp[605] = 17'h0a0e0;
+       rcp[606] = 17'h0a0c6;
+       rcp[607] = 17'h0a0ad;
+       rcp[608] = 17'h0a094;
+       rcp[609] = 17'h0a07b;
+       rcp[610] = 17'h0a062;
+       rcp[611] = 17'h0a049;
+       rcp[612] = 17'h0a030;
+       rcp[613] = 17'h0a017;
+       rcp[614] = 17'h09ffe;
+       rcp[615] = 17'h09fe5;
+       rcp[616] = 17'h09fcc;
+       rcp[617] = 17'h09fb3;
+       rcp[618] = 17'h09f9a;
+       rcp[619] = 17'h09f81;
+       rcp[620] = 17'h09f68;
+       rcp[621] = 17'h09f4f;
+       rcp[622] = 17'h09f36;
+       rcp[623] = 17'h09f1e;
+       rcp[624] = 17'h09f05;
+       rcp[625] = 17'h09eec;
+       rcp[626] = 17'h09ed4;
+       rcp[627] = 17'h09ebb;
+       rcp[628] = 17'h09ea3;
+       rcp[629] = 17'h09e8a;
+       rcp[630] = 17'h09e71;
+       rcp[631] = 17'h09e59;
+       rcp[632] = 17'h09e40;
+       rcp[633] = 17'h09e28;
+       rcp[634] = 17'h09e10;
+       rcp[635] = 17'h09df7;
+       rcp[636] = 17'h09ddf;
+       rcp[637] = 17'h09dc7;
+       rcp[638] = 17'h09dae;
+       rcp[639] = 17'h09d96;
+       rcp[640] = 17'h09d7e;
+       rcp[641] = 17'h09d66;
+       rcp[642] = 17'h09d4d;
+       rcp[643] = 17'h09d35;
+       rcp[644] = 17'h09d1d;
+       rcp[645] = 17'h09d05;
+       rcp[646] = 17'h09ced;
+       rcp[647] = 17'h09cd5;
+       rcp[648] = 17'h09cbd;
+       rcp[649] = 17'h09ca5;
+       rcp[650] = 17'h09c8d;
+       rcp[651] = 17'h09c75;
+       rcp[652] = 17'h09c5d;
+       rcp[653] = 17'h09c45;
+       rcp[654] = 17'h09c2d;
+       rcp[655] = 17'h09c16;
+       rcp[656] = 17'h09bfe;
+       rcp[657] = 17'h09be6;
+       rcp[658] = 17'h09bce;
+       rcp[659] = 17'h09bb7;
+       rcp[660] = 17'h09b9f;
+       rcp[661] = 17'h09b87;
+       rcp[662] = 17'h09b70;
+       rcp[663] = 17'h09b58;
+       rcp[664] = 17'h09b41;
+       rcp[665] = 17'h09b29;
+       rcp[666] = 17'h09b12;
+       rcp[667] = 17'h09afa;
+       rcp[668] = 17'h09ae3;
+       rcp[669] = 17'h09acb;
+       rcp[670] = 17'h09ab4;
+       rcp[671] = 17'h09a9d;
+       rcp[672] = 17'h09a85;
+       rcp[673] = 17'h09a6e;
+       rcp[674] = 17'h09a57;
+       rcp[675] = 17'h09a3f;
+       rcp[676] = 17'h09a28;
+       rcp[677] = 17'h09a11;
+       rcp[678] = 17'h099fa;
+       rcp[679] = 17'h099e3;
+       rcp[680] = 17'h099cc;
+       rcp[681] = 17'h099b4;
+       rcp[682] = 17'h0999d;
+       rcp[683] = 17'h09986;
+       rcp[684] = 17'h0996f;
+       rcp[685] = 17'h09958;
+       rcp[686] = 17'h09941;
+       rcp[687] = 17'h0992b;
+       rcp[688] = 17'h09914;
+       rcp[689] = 17'h098fd;
+       rcp[690] = 17'h098e6;
+       rcp[691] = 17'h098cf;
+       rcp[692] = 17'h098b8;
+       rcp[693] = 17'h098a2;
+       rcp[694] = 17'h0988b;
+       rcp[695] = 17'h09874;
+       rcp[696] = 17'h0985d;
+       rcp[697] = 17'h09847;
+       rcp[698] = 17'h09830;
+       rcp[699] = 17'h0981a;
+       rcp[700] = 17'h09803;
+       rcp[701] = 17'h097ec;
+       rcp[702] = 17'h097d6;
+       rcp[703] = 17'h097bf;
+       rcp[704] = 17'h097a9;
+       rcp[705] = 17'h09792;
+       rcp[706] = 17'h0977c;
+       rcp[707] = 17'h09766;
+       rcp[708] = 17'h0974f;
+       rcp[709] = 17'h09739;
+       rcp[710] = 17'h09723;
+       rcp[711] = 17'h0970c;
+       rcp[712] = 17'h096f6;
+       rcp[713] = 17'h096e0;
+       rcp[714] = 17'h096ca;
+       rcp[715] = 17'h096b3;
+       rcp[716] = 17'h0969d;
+       rcp[717] = 17'h09687;
+       rcp[718] = 17'h09671;
+       rcp[719] = 17'h0965b;
+       rcp[720] = 17'h09645;
+       rcp[721] = 17'h0962f;
+       rcp[722] = 17'h09619;
+       rcp[723] = 17'h09603;
+       rcp[724] = 17'h095ed;
+       rcp[725] = 17'h095d7;
+       rcp[726] = 17'h095c1;
+       rcp[727] = 17'h095ab;
+       rcp[728] = 17'h09595;
+       rcp[729] = 17'h0957f;
+       rcp[730] = 17'h0956a;
+       rcp[731] = 17'h09554;
+       rcp[732] = 17'h0953e;
+       rcp[733] = 17'h09528;
+       rcp[734] = 17'h09513;
+       rcp[735] = 17'h094fd;
+       rcp[736] = 17'h094e7;
+       rcp[737] = 17'h094d2;
+       rcp[738] = 17'h094bc;
+       rcp[739] = 17'h094a6;
+       rcp[740] = 17'h09491;
+       rcp[741] = 17'h0947b;
+       rcp[742] = 17'h09466;
+       rcp[743] = 17'h09450;
+       rcp[744] = 17'h0943b;
+       rcp[745] = 17'h09425;
+       rcp[746] = 17'h09410;
+       rcp[747] = 17'h093fb;
+       rcp[748] = 17'h093e5;
+       rcp[749] = 17'h093d0;
+       rcp[750] = 17'h093ba;
+       rcp[751] = 17'h093a5;
+       rcp[752] = 17'h09390;
+       rcp[753] = 17'h0937b;
+       rcp[754] = 17'h09365;
+       rcp[755] = 17'h09350;
+       rcp[756] = 17'h0933b;
+       rcp[757] = 17'h09326;
+       rcp[758] = 17'h09311;
+       rcp[759] = 17'h092fc;
+       rcp[760] = 17'h092e7;
+       rcp[761] = 17'h092d1;
+       rcp[762] = 17'h092bc;
+       rcp[763] = 17'h092a7;
+       rcp[764] = 17'h09292;
+       rcp[765] = 17'h0927d;
+       rcp[766] = 17'h09269;
+       rcp[767] = 17'h09254;
+       rcp[768] = 17'h0923f;
+       rcp[769] = 17'h0922a;
+       rcp[770] = 17'h09215;
+       rcp[771] = 17'h09200;
+       rcp[772] = 17'h091eb;
+       rcp[773] = 17'h091d7;
+       rcp[774] = 17'h091c2;
+       rcp[775] = 17'h091ad;
+       rcp[776] = 17'h09198;
+       rcp[777] = 17'h09184;
+       rcp[778] = 17'h0916f;
+       rcp[779] = 17'h0915a;
+       rcp[780] = 17'h09146;
+       rcp[781] = 17'h09131;
+       rcp[782] = 17'h0911d;
+       rcp[783] = 17'h09108;
+       rcp[784] = 17'h090f3;
+       rcp[785] = 17'h090df;
+       rcp[786] = 17'h090ca;
+       rcp[787] = 17'h090b6;
+       rcp[788] = 17'h090a2;
+       rcp[789] = 17'h0908d;
+       rcp[790] = 17'h09079;
+       rcp[791] = 17'h09064;
+       rcp[792] = 17'h09050;
+       rcp[793] = 17'h0903c;
+       rcp[794] = 17'h09027;
+       rcp[795] = 17'h09013;
+       rcp[796] = 17'h08fff;
+       rcp[797] = 17'h08feb;
+       rcp[798] = 17'h08fd6;
+       rcp[799] = 17'h08fc2;
+       rcp[800] = 17'h08fae;
+       rcp[801] = 17'h08f9a;
+       rcp[802] = 17'h08f86;
+       rcp[803] = 17'h08f72;
+       rcp[804] = 17'h08f5e;
+       rcp[805] = 17'h08f4a;
+       rcp[806] = 17'h08f35;
+       rcp[807] = 17'h08f21;
+       rcp[808] = 17'h08f0d;
+       rcp[809] = 17'h08efa;
+       rcp[810] = 17'h08ee6;
+       rcp[811] = 17'h08ed2;
+       rcp[812] = 17'h08ebe;
+       rcp[813] = 17'h08eaa;
+       rcp[814] = 17'h08e96;
+       rcp[815] = 17'h08e82;
+       rcp[816] = 17'h08e6e;
+       rcp[817] = 17'h08e5b;
+       rcp[818] = 17'h08e47;
+       rcp[819] = 17'h08e33;
+       rcp[820] = 17'h08e1f;
+       rcp[821] = 17'h08e0c;
+       rcp[822] = 17'h08df8;
+       rcp[823] = 17'h08de4;
+       rcp[824] = 17'h08dd0;
+       rcp[825] = 17'h08dbd;
+       rcp[826] = 17'h08da9;
+       rcp[827] = 17'h08d96;
+       rcp[828] = 17'h08d82;
+       rcp[829] = 17'h08d6f;
+       rcp[830] = 17'h08d5b;
+       rcp[831] = 17'h08d48;
+       rcp[832] = 17'h08d34;
+       rcp[833] = 17'h08d21;
+       rcp[834] = 17'h08d0d;
+       rcp[835] = 17'h08cfa;
+       rcp[836] = 17'h08ce6;
+       rcp[837] = 17'h08cd3;
+       rcp[838] = 17'h08cc0;
+       rcp[839] = 17'h08cac;
+       rcp[840] = 17'h08c99;
+       rcp[841] = 17'h08c86;
+       rcp[842] = 17'h08c72;
+       rcp[843] = 17'h08c5f;
+       rcp[844] = 17'h08c4c;
+       rcp[845] = 17'h08c39;
+       rcp[846] = 17'h08c26;
+       rcp[847] = 17'h08c12;
+       rcp[848] = 17'h08bff;
+       rcp[849] = 17'h08bec;
+       rcp[850] = 17'h08bd9;
+       rcp[851] = 17'h08bc6;
+       rcp[852] = 17'h08bb3;
+       rcp[853] = 17'h08ba0;
+       rcp[854] = 17'h08b8d;
+       rcp[855] = 17'h08b7a;
+       rcp[856] = 17'h08b67;
+       rcp[857] = 17'h08b54;
+       rcp[858] = 17'h08b41;
+       rcp[859] = 17'h08b2e;
+       rcp[860] = 17'h08b1b;
+       rcp[861] = 17'h08b08;
+       rcp[862] = 17'h08af5;
+       rcp[863] = 17'h08ae2;
+       rcp[864] = 17'h08ad0;
+       rcp[865] = 17'h08abd;
+       rcp[866] = 17'h08aaa;
+       rcp[867] = 17'h08a97;
+       rcp[868] = 17'h08a84;
+       rcp[869] = 17'h08a72;
+       rcp[870] = 17'h08a5f;
+       rcp[871] = 17'h08a4c;
+       rcp[872] = 17'h08a3a;
+       rcp[873] = 17'h08a27;
+       rcp[874] = 17'h08a14;
+       rcp[875] = 17'h08a02;
+       rcp[876] = 17'h089ef;
+       rcp[877] = 17'h089dd;
+       rcp[878] = 17'h089ca;
+       rcp[879] = 17'h089b8;
+       rcp[880] = 17'h089a5;
+       rcp[881] = 17'h08993;
+       rcp[882] = 17'h08980;
+       rcp[883] = 17'h0896e;
+       rcp[884] = 17'h0895b;
+       rcp[885] = 17'h08949;
+       rcp[886] = 17'h08936;
+       rcp[887] = 17'h08924;
+       rcp[888] = 17'h08912;
+       rcp[889] = 17'h088ff;
+       rcp[890] = 17'h088ed;
+       rcp[891] = 17'h088db;
+       rcp[892] = 17'h088c8;
+       rcp[893] = 17'h088b6;
+       rcp[894] = 17'h088a4;
+       rcp[895] = 17'h08892;
+       rcp[896] = 17'h0887f;
+       rcp[897] = 17'h0886d;
+       rcp[898] = 17'h0885b;
+       rcp[899] = 17'h08849;
+       rcp[900] = 17'h08837;
+       rcp[901] = 17'h08825;
+       rcp[902] = 17'h08813;
+       rcp[903] = 17'h08801;
+       rcp[904] = 17'h087ee;
+       rcp[905] = 17'h087dc;
+       rcp[906] = 17'h087ca;
+       rcp[907] = 17'h087b8;
+       rcp[908] = 17'h087a6;
+       rcp[909] = 17'h08794;
+       rcp[910] = 17'h08783;
+       rcp[911] = 17'h08771;
+       rcp[912] = 17'h0875f;
+       rcp[913] = 17'h0874d;
+       rcp[914] = 17'h0873b;
+       rcp[915] = 17'h08729;
+       rcp[916] = 17'h08717;
+       rcp[917] = 17'h08705;
+       rcp[918] = 17'h086f4;
+       rcp[919] = 17'h086e2;
+       rcp[920] = 17'h086d0;
+       rcp[921] = 17'h086be;
+       rcp[922] = 17'h086ad;
+       rcp[923] = 17'h0869b;
+       rcp[924] = 17'h08689;
+       rcp[925] = 17'h08678;
+       rcp[926] = 17'h08666;
+       rcp[927] = 17'h08654;
+       rcp[928] = 17'h08643;
+       rcp[929] = 17'h08631;
+       rcp[930] = 17'h08620;
+       rcp[931] = 17'h0860e;
+       rcp[932] = 17'h085fc;
+       rcp[933] = 17'h085eb;
+       rcp[934] = 17'h085d9;
+       rcp[935] = 17'h085c8;
+       rcp[936] = 17'h085b6;
+       rcp[937] = 17'h085a5;
+       rcp[938] = 17'h08594;
+       rcp[939] = 17'h08582;
+       rcp[940] = 17'h08571;
+       rcp[941] = 17'h0855f;
+       rcp[942] = 17'h0854e;
+       rcp[943] = 17'h0853d;
+       rcp[944] = 17'h0852b;
+       rcp[945] = 17'h0851a;
+       rcp[946] = 17'h08509;
+       rcp[947] = 17'h084f7;
+       rcp[948] = 17'h084e6;
+       rcp[949] = 17'h084d5;
+       rcp[950] = 17'h084c4;
+       rcp[951] = 17'h084b3;
+       rcp[952] = 17'h084a1;
+       rcp[953] = 17'h08490;
+       rcp[954] = 17'h0847f;
+       rcp[955] = 17'h0846e;
+       rcp[956] = 17'h0845d;
+       rcp[957] = 17'h0844c;
+       rcp[958] = 17'h0843b;
+       rcp[959] = 17'h0842a;
+       rcp[960] = 17'h08419;
+       rcp[961] = 17'h08407;
+       rcp[962] = 17'h083f6;
+       rcp[963] = 17'h083e5;
+       rcp[964] = 17'h083d4;
+       rcp[965] = 17'h083c4;
+       rcp[966] = 17'h083b3;
+       rcp[967] = 17'h083a2;
+       rcp[968] = 17'h08391;
+       rcp[969] = 17'h08380;
+       rcp[970] = 17'h0836f;
+       rcp[971] = 17'h0835e;
+       rcp[972] = 17'h0834d;
+       rcp[973] = 17'h0833c;
+       rcp[974] = 17'h0832c;
+       rcp[975] = 17'h0831b;
+       rcp[976] = 17'h0830a;
+       rcp[977] = 17'h082f9;
+       rcp[978] = 17'h082e9;
+       rcp[979] = 17'h082d8;
+       rcp[980] = 17'h082c7;
+       rcp[981] = 17'h082b6;
+       rcp[982] = 17'h082a6;
+       rcp[983] = 17'h08295;
+       rcp[984] = 17'h08284;
+       rcp[985] = 17'h08274;
+       rcp[986] = 17'h08263;
+       rcp[987] = 17'h08253;
+       rcp[988] = 17'h08242;
+       rcp[989] = 17'h08231;
+       rcp[990] = 17'h08221;
+       rcp[991] = 17'h08210;
+       rcp[992] = 17'h08200;
+       rcp[993] = 17'h081ef;
+       rcp[994] = 17'h081df;
+       rcp[995] = 17'h081ce;
+       rcp[996] = 17'h081be;
+       rcp[997] = 17'h081ae;
+       rcp[998] = 17'h0819d;
+       rcp[999] = 17'h0818d;
+       rcp[1000] = 17'h0817c;
+       rcp[1001] = 17'h0816c;
+       rcp[1002] = 17'h0815c;
+       rcp[1003] = 17'h0814b;
+       rcp[1004] = 17'h0813b;
+       rcp[1005] = 17'h0812b;
+       rcp[1006] = 17'h0811a;
+       rcp[1007] = 17'h0810a;
+       rcp[1008] = 17'h080fa;
+       rcp[1009] = 17'h080ea;
+       rcp[1010] = 17'h080d9;
+       rcp[1011] = 17'h080c9;
+       rcp[1012] = 17'h080b9;
+       rcp[1013] = 17'h080a9;
+       rcp[1014] = 17'h08099;
+       rcp[1015] = 17'h08089;
+       rcp[1016] = 17'h08078;
+       rcp[1017] = 17'h08068;
+       rcp[1018] = 17'h08058;
+       rcp[1019] = 17'h08048;
+       rcp[1020] = 17'h08038;
+       rcp[1021] = 17'h08028;
+       rcp[1022] = 17'h08018;
+       rcp[1023] = 17'h08008;
+    `ifndef SYNTHESIS
+       for (i = 0; i < 512; i = i + 1) smem[i] = 256'd0;
+    `endif
+       srd = 256'd0;
+       q_0 = 16'sd0;
+       pr_0 = 29'sd0;
+       ac_0 = 48'sd0;
+       vm1_0 = 11'sd0;
+       vm2_0 = 11'sd0;
+       vm3_0 = 11'sd0;
+       vm4_0 = 11'sd0;
+       vm5_0 = 11'sd0;
+       q_1 = 16'sd0;
+       pr_1 = 29'sd0;
+       ac_1 = 48'sd0;
+       vm1_1 = 11'sd0;
+       vm2_1 = 11'sd0;
+       vm3_1 = 11'sd0;
+       vm4_1 = 11'sd0;
+       vm5_1 = 11'sd0;
+       q_2 = 16'sd0;
+       pr_2 = 29'sd0;
+       ac_2 = 48'sd0;
+       vm1_2 = 11'sd0;
+       vm2_2 = 11'sd0;
+       vm3_2 = 11'sd0;
+       vm4_2 = 11'sd0;
+       vm5_2 = 11'sd0;
+       q_3 = 16'sd0;
+       pr_3 = 29'sd0;
+       ac_3 = 48'sd0;
+       vm1_3 = 11'sd0;
+       vm2_3 = 11'sd0;
+       vm3_3 = 11'sd0;
+       vm4_3 = 11'sd0;
+       vm5_3 = 11'sd0;
+       q_4 = 16'sd0;
+       pr_4 = 29'sd0;
+       ac_4 = 48'sd0;
+       vm1_4 = 11'sd0;
+       vm2_4 = 11'sd0;
+       vm3_4 = 11'sd0;
+       vm4_4 = 11'sd0;
+       vm5_4 = 11'sd0;
+       q_5 = 16'sd0;
+       pr_5 = 29'sd0;
+       ac_5 = 48'sd0;
+       vm1_5 = 11'sd0;
+       vm2_5 = 11'sd0;
+       vm3_5 = 11'sd0;
+       vm4_5 = 11'sd0;
+       vm5_5 = 11'sd0;
+       q_6 = 16'sd0;
+       pr_6 = 29'sd0;
+       ac_6 = 48'sd0;
+       vm1_6 = 11'sd0;
+       vm2_6 = 11'sd0;
+       vm3_6 = 11'sd0;
+       vm4_6 = 11'sd0;
+       vm5_6 = 11'sd0;
+       q_7 = 16'sd0;
+       pr_7 = 29'sd0;
+       ac_7 = 48'sd0;
+       vm1_7 = 11'sd0;
+       vm2_7 = 11'sd0;
+       vm3_7 = 11'sd0;
+       vm4_7 = 11'sd0;
+       vm5_7 = 11'sd0;
+       q_8 = 16'sd0;
+       pr_8 = 29'sd0;
+       ac_8 = 48'sd0;
+       vm1_8 = 11'sd0;
+       vm2_8 = 11'sd0;
+       vm3_8 = 11'sd0;
+       vm4_8 = 11'sd0;
+       vm5_8 = 11'sd0;
+       q_9 = 16'sd0;
+       pr_9 = 29'sd0;
+       ac_9 = 48'sd0;
+       vm1_9 = 11'sd0;
+       vm2_9 = 11'sd0;
+       vm3_9 = 11'sd0;
+       vm4_9 = 11'sd0;
+       vm5_9 = 11'sd0;
+       q_10 = 16'sd0;
+       pr_10 = 29'sd0;
+       ac_10 = 48'sd0;
+       vm1_10 = 11'sd0;
+       vm2_10 = 11'sd0;
+       vm3_10 = 11'sd0;
+       vm4_10 = 11'sd0;
+       vm5_10 = 11'sd0;
+       q_11 = 16'sd0;
+       pr_11 = 29'sd0;
+       ac_11 = 48'sd0;
+       vm1_11 = 11'sd0;
+       vm2_11 = 11'sd0;
+       vm3_11 = 11'sd0;
+       vm4_11 = 11'sd0;
+       vm5_11 = 11'sd0;
+       q_12 = 16'sd0;
+       pr_12 = 29'sd0;
+       ac_12 = 48'sd0;
+       vm1_12 = 11'sd0;
+       vm2_12 = 11'sd0;
+       vm3_12 = 11'sd0;
+       vm4_12 = 11'sd0;
+       vm5_12 = 11'sd0;
+       q_13 = 16'sd0;
+       pr_13 = 29'sd0;
+       ac_13 = 48'sd0;
+       vm1_13 = 11'sd0;
+       vm2_13 = 11'sd0;
+       vm3_13 = 11'sd0;
+       vm4_13 = 11'sd0;
+       vm5_13 = 11'sd0;
+       q_14 = 16'sd0;
+       pr_14 = 29'sd0;
+       ac_14 = 48'sd0;
+       vm1_14 = 11'sd0;
+       vm2_14 = 11'sd0;
+       vm3_14 = 11'sd0;
+       vm4_14 = 11'sd0;
+       vm5_14 = 11'sd0;
+       q_15 = 16'sd0;
+       pr_15 = 29'sd0;
+       ac_15 = 48'sd0;
+       vm1_15 = 11'sd0;
+       vm2_15 = 11'sd0;
+       vm3_15 = 11'sd0;
+       vm4_15 = 11'sd0;
+       vm5_15 = 11'sd0;
+       q_16 = 16'sd0;
+       pr_16 = 29'sd0;
+       ac_16 = 48'sd0;
+       vm1_16 = 11'sd0;
+       vm2_16 = 11'sd0;
+       vm3_16 = 11'sd0;
+       vm4_16 = 11'sd0;
+       vm5_16 = 11'sd0;
+       q_17 = 16'sd0;
+       pr_17 = 29'sd0;
+       ac_17 = 48'sd0;
+       vm1_17 = 11'sd0;
+       vm2_17 = 11'sd0;
+       vm3_17 = 11'sd0;
+       vm4_17 = 11'sd0;
+       vm5_17 = 11'sd0;
+       q_18 = 16'sd0;
+       pr_18 = 29'sd0;
+       ac_18 = 48'sd0;
+       vm1_18 = 11'sd0;
+       vm2_18 = 11'sd0;
+       vm3_18 = 11'sd0;
+       vm4_18 = 11'sd0;
+       vm5_18 = 11'sd0;
+       q_19 = 16'sd0;
+       pr_19 = 29'sd0;
+       ac_19 = 48'sd0;
+       vm1_19 = 11'sd0;
+       vm2_19 = 11'sd0;
+       vm3_19 = 11'sd0;
+       vm4_19 = 11'sd0;
+       vm5_19 = 11'sd0;
+       q_20 = 16'sd0;
+       pr_20 = 29'sd0;
+       ac_20 = 48'sd0;
+       vm1_20 = 11'sd0;
+       vm2_20 = 11'sd0;
+       vm3_20 = 11'sd0;
+       vm4_20 = 11'sd0;
+       vm5_20 = 11'sd0;
+       q_21 = 16'sd0;
+       pr_21 = 29'sd0;
+       ac_21 = 48'sd0;
+       vm1_21 = 11'sd0;
+       vm2_21 = 11'sd0;
+       vm3_21 = 11'sd0;
+       vm4_21 = 11'sd0;
+       vm5_21 = 11'sd0;
+       q_22 = 16'sd0;
+       pr_22 = 29'sd0;
+       ac_22 = 48'sd0;
+       vm1_22 = 11'sd0;
+       vm2_22 = 11'sd0;
+       vm3_22 = 11'sd0;
+       vm4_22 = 11'sd0;
+       vm5_22 = 11'sd0;
+       q_23 = 16'sd0;
+       pr_23 = 29'sd0;
+       ac_23 = 48'sd0;
+       vm1_23 = 11'sd0;
+       vm2_23 = 11'sd0;
+       vm3_23 = 11'sd0;
+       vm4_23 = 11'sd0;
+       vm5_23 = 11'sd0;
+       q_24 = 16'sd0;
+       pr_24 = 29'sd0;
+       ac_24 = 48'sd0;
+       vm1_24 = 11'sd0;
+       vm2_24 = 11'sd0;
+       vm3_24 = 11'sd0;
+       vm4_24 = 11'sd0;
+       vm5_24 = 11'sd0;
+       q_25 = 16'sd0;
+       pr_25 = 29'sd0;
+       ac_25 = 48'sd0;
+       vm1_25 = 11'sd0;
+       vm2_25 = 11'sd0;
+       vm3_25 = 11'sd0;
+       vm4_25 = 11'sd0;
+       vm5_25 = 11'sd0;
+       q_26 = 16'sd0;
+       pr_26 = 29'sd0;
+       ac_26 = 48'sd0;
+       vm1_26 = 11'sd0;
+       vm2_26 = 11'sd0;
+       vm3_26 = 11'sd0;
+       vm4_26 = 11'sd0;
+       vm5_26 = 11'sd0;
+       q_27 = 16'sd0;
+       pr_27 = 29'sd0;
+       ac_27 = 48'sd0;
+       vm1_27 = 11'sd0;
+       vm2_27 = 11'sd0;
+       vm3_27 = 11'sd0;
+       vm4_27 = 11'sd0;
+       vm5_27 = 11'sd0;
+       q_28 = 16'sd0;
+       pr_28 = 29'sd0;
+       ac_28 = 48'sd0;
+       vm1_28 = 11'sd0;
+       vm2_28 = 11'sd0;
+       vm3_28 = 11'sd0;
+       vm4_28 = 11'sd0;
+       vm5_28 = 11'sd0;
+       q_29 = 16'sd0;
+       pr_29 = 29'sd0;
+       ac_29 = 48'sd0;
+       vm1_29 = 11'sd0;
+       vm2_29 = 11'sd0;
+       vm3_29 = 11'sd0;
+       vm4_29 = 11'sd0;
+       vm5_29 = 11'sd0;
+       q_30 = 16'sd0;
+       pr_30 = 29'sd0;
+       ac_30 = 48'sd0;
+       vm1_30 = 11'sd0;
+       vm2_30 = 11'sd0;
+       vm3_30 = 11'sd0;
+       vm4_30 = 11'sd0;
+       vm5_30 = 11'sd0;
+       q_31 = 16'sd0;
+       pr_31 = 29'sd0;
+       ac_31 = 48'sd0;
+       vm1_31 = 11'sd0;
+       vm2_31 = 11'sd0;
+       vm3_31 = 11'sd0;
+       vm4_31 = 11'sd0;
+       vm5_31 = 11'sd0;
+       q_32 = 16'sd0;
+       pr_32 = 29'sd0;
+       ac_32 = 48'sd0;
+       vm1_32 = 11'sd0;
+       vm2_32 = 11'sd0;
+       vm3_32 = 11'sd0;
+       vm4_32 = 11'sd0;
+       vm5_32 = 11'sd0;
+       q_33 = 16'sd0;
+       pr_33 = 29'sd0;
+       ac_33 = 48'sd0;
+       vm1_33 = 11'sd0;
+       vm2_33 = 11'sd0;
+       vm3_33 = 11'sd0;
+       vm4_33 = 11'sd0;
+       vm5_33 = 11'sd0;
+       q_34 = 16'sd0;
+       pr_34 = 29'sd0;
+       ac_34 = 48'sd0;
+       vm1_34 = 11'sd0;
+       vm2_34 = 11'sd0;
+       vm3_34 = 11'sd0;
+       vm4_34 = 11'sd0;
+       vm5_34 = 11'sd0;
+       q_35 = 16'sd0;
+       pr_35 = 29'sd0;
+       ac_35 = 48'sd0;
+       vm1_35 = 11'sd0;
+       vm2_35 = 11'sd0;
+       vm3_35 = 11'sd0;
+       vm4_35 = 11'sd0;
+       vm5_35 = 11'sd0;
+       q_36 = 16'sd0;
+       pr_36 = 29'sd0;
+       ac_36 = 48'sd0;
+       vm1_36 = 11'sd0;
+       vm2_36 = 11'sd0;
+       vm3_36 = 11'sd0;
+       vm4_36 = 11'sd0;
+       vm5_36 = 11'sd0;
+       q_37 = 16'sd0;
+       pr_37 = 29'sd0;
+       ac_37 = 48'sd0;
+       vm1_37 = 11'sd0;
+       vm2_37 = 11'sd0;
+       vm3_37 = 11'sd0;
+       vm4_37 = 11'sd0;
+       vm5_37 = 11'sd0;
+       q_38 = 16'sd0;
+       pr_38 = 29'sd0;
+       ac_38 = 48'sd0;
+       vm1_38 = 11'sd0;
+       vm2_38 = 11'sd0;
+       vm3_38 = 11'sd0;
+       vm4_38 = 11'sd0;
+       vm5_38 = 11'sd0;
+       q_39 = 16'sd0;
+       pr_39 = 29'sd0;
+       ac_39 = 48'sd0;
+       vm1_39 = 11'sd0;
+       vm2_39 = 11'sd0;
+       vm3_39 = 11'sd0;
+       vm4_39 = 11'sd0;
+       vm5_39 = 11'sd0;
+       q_40 = 16'sd0;
+       pr_40 = 29'sd0;
+       ac_40 = 48'sd0;
+       vm1_40 = 11'sd0;
+       vm2_40 = 11'sd0;
+       vm3_40 = 11'sd0;
+       vm4_40 = 11'sd0;
+       vm5_40 = 11'sd0;
+       q_41 = 16'sd0;
+       pr_41 = 29'sd0;
+       ac_41 = 48'sd0;
+       vm1_41 = 11'sd0;
+       vm2_41 = 11'sd0;
+       vm3_41 = 11'sd0;
+       vm4_41 = 11'sd0;
+       vm5_41 = 11'sd0;
+       q_42 = 16'sd0;
+       pr_42 = 29'sd0;
+       ac_42 = 48'sd0;
+       vm1_42 = 11'sd0;
+       vm2_42 = 11'sd0;
+       vm3_42 = 11'sd0;
+       vm4_42 = 11'sd0;
+       vm5_42 = 11'sd0;
+       q_43 = 16'sd0;
+       pr_43 = 29'sd0;
+       ac_43 = 48'sd0;
+       vm1_43 = 11'sd0;
+       vm2_43 = 11'sd0;
+       vm3_43 = 11'sd0;
+       vm4_43 = 11'sd0;
+       vm5_43 = 11'sd0;
+       q_44 = 16'sd0;
+       pr_44 = 29'sd0;
+       ac_44 = 48'sd0;
+       vm1_44 = 11'sd0;
+       vm2_44 = 11'sd0;
+       vm3_44 = 11'sd0;
+       vm4_44 = 11'sd0;
+       vm5_44 = 11'sd0;
+       q_45 = 16'sd0;
+       pr_45 = 29'sd0;
+       ac_45 = 48'sd0;
+       vm1_45 = 11'sd0;
+       vm2_45 = 11'sd0;
+       vm3_45 = 11'sd0;
+       vm4_45 = 11'sd0;
+       vm5_45 = 11'sd0;
+       q_46 = 16'sd0;
+       pr_46 = 29'sd0;
+       ac_46 = 48'sd0;
+       vm1_46 = 11'sd0;
+       vm2_46 = 11'sd0;
+       vm3_46 = 11'sd0;
+       vm4_46 = 11'sd0;
+       vm5_46 = 11'sd0;
+       q_47 = 16'sd0;
+       pr_47 = 29'sd0;
+       ac_47 = 48'sd0;
+       vm1_47 = 11'sd0;
+       vm2_47 = 11'sd0;
+       vm3_47 = 11'sd0;
+       vm4_47 = 11'sd0;
+       vm5_47 = 11'sd0;
+       q_48 = 16'sd0;
+       pr_48 = 29'sd0;
+       ac_48 = 48'sd0;
+       vm1_48 = 11'sd0;
+       vm2_48 = 11'sd0;
+       vm3_48 = 11'sd0;
+       vm4_48 = 11'sd0;
+       vm5_48 = 11'sd0;
+       q_49 = 16'sd0;
+       pr_49 = 29'sd0;
+       ac_49 = 48'sd0;
+       vm1_49 = 11'sd0;
+       vm2_49 = 11'sd0;
+       vm3_49 = 11'sd0;
+       vm4_49 = 11'sd0;
+       vm5_49 = 11'sd0;
+       q_50 = 16'sd0;
+       pr_50 = 29'sd0;
+       ac_50 = 48'sd0;
+       vm1_50 = 11'sd0;
+       vm2_50 = 11'sd0;
+       vm3_50 = 11'sd0;
+       vm4_50 = 11'sd0;
+       vm5_50 = 11'sd0;
+       q_51 = 16'sd0;
+       pr_51 = 29'sd0;
+       ac_51 = 48'sd0;
+       vm1_51 = 11'sd0;
+       vm2_51 = 11'sd0;
+       vm3_51 = 11'sd0;
+       vm4_51 = 11'sd0;
+       vm5_51 = 11'sd0;
+       q_52 = 16'sd0;
+       pr_52 = 29'sd0;
+       ac_52 = 48'sd0;
+       vm1_52 = 11'sd0;
+       vm2_52 = 11'sd0;
+       vm3_52 = 11'sd0;
+       vm4_52 = 11'sd0;
+       vm5_52 = 11'sd0;
+       q_53 = 16'sd0;
+       pr_53 = 29'sd0;
+       ac_53 = 48'sd0;
+       vm1_53 = 11'sd0;
+       vm2_53 = 11'sd0;
+       vm3_53 = 11'sd0;
+       vm4_53 = 11'sd0;
+       vm5_53 = 11'sd0;
+       q_54 = 16'sd0;
+       pr_54 = 29'sd0;
+       ac_54 = 48'sd0;
+       vm1_54 = 11'sd0;
+       vm2_54 = 11'sd0;
+       vm3_54 = 11'sd0;
+       vm4_54 = 11'sd0;
+       vm5_54 = 11'sd0;
+       q_55 = 16'sd0;
+       pr_55 = 29'sd0;
+       ac_55 = 48'sd0;
+       vm1_55 = 11'sd0;
+       vm2_55 = 11'sd0;
+       vm3_55 = 11'sd0;
+       vm4_55 = 11'sd0;
+       vm5_55 = 11'sd0;
+       q_56 = 16'sd0;
+       pr_56 = 29'sd0;
+       ac_56 = 48'sd0;
+       vm1_56 = 11'sd0;
+       vm2_56 = 11'sd0;
+       vm3_56 = 11'sd0;
+       vm4_56 = 11'sd0;
+       vm5_56 = 11'sd0;
+       q_57 = 16'sd0;
+       pr_57 = 29'sd0;
+       ac_57 = 48'sd0;
+       vm1_57 = 11'sd0;
+       vm2_57 = 11'sd0;
+       vm3_57 = 11'sd0;
+       vm4_57 = 11'sd0;
+       vm5_57 = 11'sd0;
+       q_58 = 16'sd0;
+       pr_58 = 29'sd0;
+       ac_58 = 48'sd0;
+       vm1_58 = 11'sd0;
+       vm2_58 = 11'sd0;
+       vm3_58 = 11'sd0;
+       vm4_58 = 11'sd0;
+       vm5_58 = 11'sd0;
+       q_59 = 16'sd0;
+       pr_59 = 29'sd0;
+       ac_59 = 48'sd0;
+       vm1_59 = 11'sd0;
+       vm2_59 = 11'sd0;
+       vm3_59 = 11'sd0;
+       vm4_59 = 11'sd0;
+       vm5_59 = 11'sd0;
+       q_60 = 16'sd0;
+       pr_60 = 29'sd0;
+       ac_60 = 48'sd0;
+       vm1_60 = 11'sd0;
+       vm2_60 = 11'sd0;
+       vm3_60 = 11'sd0;
+       vm4_60 = 11'sd0;
+       vm5_60 = 11'sd0;
+       q_61 = 16'sd0;
+       pr_61 = 29'sd0;
+       ac_61 = 48'sd0;
+       vm1_61 = 11'sd0;
+       vm2_61 = 11'sd0;
+       vm3_61 = 11'sd0;
+       vm4_61 = 11'sd0;
+       vm5_61 = 11'sd0;
+       q_62 = 16'sd0;
+       pr_62 = 29'sd0;
+       ac_62 = 48'sd0;
+       vm1_62 = 11'sd0;
+       vm2_62 = 11'sd0;
+       vm3_62 = 11'sd0;
+       vm4_62 = 11'sd0;
+       vm5_62 = 11'sd0;
+       q_63 = 16'sd0;
+       pr_63 = 29'sd0;
+       ac_63 = 48'sd0;
+       vm1_63 = 11'sd0;
+       vm2_63 = 11'sd0;
+       vm3_63 = 11'sd0;
+       vm4_63 = 11'sd0;
+       vm5_63 = 11'sd0;
+       sq_0 = 0;
+       pks_0 = 0;
+       vmax_0 = 0;
+       tks_0 = 0;
+       vs1_0 = 0;
+       vs2_0 = 0;
+       vs3_0 = 0;
+       vs4_0 = 0;
+       dot_0 = 0;
+       sc_0 = 0;
+       mx_0 = 0;
+       d1_0 = 0;
+       ix2_0 = 0;
+       ip2_0 = 0;
+       tb3_0 = 0;
+       ip3_0 = 0;
+       ex4_0 = 0;
+       w5_0 = 0;
+       z_0 = 0;
+       sq_1 = 0;
+       pks_1 = 0;
+       vmax_1 = 0;
+       tks_1 = 0;
+       vs1_1 = 0;
+       vs2_1 = 0;
+       vs3_1 = 0;
+       vs4_1 = 0;
+       dot_1 = 0;
+       sc_1 = 0;
+       mx_1 = 0;
+       d1_1 = 0;
+       ix2_1 = 0;
+       ip2_1 = 0;
+       tb3_1 = 0;
+       ip3_1 = 0;
+       ex4_1 = 0;
+       w5_1 = 0;
+       z_1 = 0;
+       sq_2 = 0;
+       pks_2 = 0;
+       vmax_2 = 0;
+       tks_2 = 0;
+       vs1_2 = 0;
+       vs2_2 = 0;
+       vs3_2 = 0;
+       vs4_2 = 0;
+       dot_2 = 0;
+       sc_2 = 0;
+       mx_2 = 0;
+       d1_2 = 0;
+       ix2_2 = 0;
+       ip2_2 = 0;
+       tb3_2 = 0;
+       ip3_2 = 0;
+       ex4_2 = 0;
+       w5_2 = 0;
+       z_2 = 0;
+       sq_3 = 0;
+       pks_3 = 0;
+       vmax_3 = 0;
+       tks_3 = 0;
+       vs1_3 = 0;
+       vs2_3 = 0;
+       vs3_3 = 0;
+       vs4_3 = 0;
+       dot_3 = 0;
+       sc_3 = 0;
+       mx_3 = 0;
+       d1_3 = 0;
+       ix2_3 = 0;
+       ip2_3 = 0;
+       tb3_3 = 0;
+       ip3_3 = 0;
+       ex4_3 = 0;
+       w5_3 = 0;
+       z_3 = 0;
+       sq_4 = 0;
+       pks_4 = 0;
+       vmax_4 = 0;
+       tks_4 = 0;
+       vs1_4 = 0;
+       vs2_4 = 0;
+       vs3_4 = 0;
+       vs4_4 = 0;
+       dot_4 = 0;
+       sc_4 = 0;
+       mx_4 = 0;
+       d1_4 = 0;
+       ix2_4 = 0;
+       ip2_4 = 0;
+       tb3_4 = 0;
+       ip3_4 = 0;
+       ex4_4 = 0;
+       w5_4 = 0;
+       z_4 = 0;
+       sq_5 = 0;
+       pks_5 = 0;
+       vmax_5 = 0;
+       tks_5 = 0;
+       vs1_5 = 0;
+       vs2_5 = 0;
+       vs3_5 = 0;
+       vs4_5 = 0;
+       dot_5 = 0;
+       sc_5 = 0;
+       mx_5 = 0;
+       d1_5 = 0;
+       ix2_5 = 0;
+       ip2_5 = 0;
+       tb3_5 = 0;
+       ip3_5 = 0;
+       ex4_5 = 0;
+       w5_5 = 0;
+       z_5 = 0;
+       sq_6 = 0;
+       pks_6 = 0;
+       vmax_6 = 0;
+       tks_6 = 0;
+       vs1_6 = 0;
+       vs2_6 = 0;
+       vs3_6 = 0;
+       vs4_6 = 0;
+       dot_6 = 0;
+       sc_6 = 0;
+       mx_6 = 0;
+       d1_6 = 0;
+       ix2_6 = 0;
+       ip2_6 = 0;
+       tb3_6 = 0;
+       ip3_6 = 0;
+       ex4_6 = 0;
+       w5_6 = 0;
+       z_6 = 0;
+       sq_7 = 0;
+       pks_7 = 0;
+       vmax_7 = 0;
+       tks_7 = 0;
+       vs1_7 = 0;
+       vs2_7 = 0;
+       vs3_7 = 0;
+       vs4_7 = 0;
+       dot_7 = 0;
+       sc_7 = 0;
+       mx_7 = 0;
+       d1_7 = 0;
+       ix2_7 = 0;
+       ip2_7 = 0;
+       tb3_7 = 0;
+       ip3_7 = 0;
+       ex4_7 = 0;
+       w5_7 = 0;
+       z_7 = 0;
+       pv = 0;
+       pf = 0;
+       pt = 0;
+       tv = 0;
+       tf = 0;
+       tt = 0;
+       fv = 0;
+       ff = 0;
+       ft = 0;
+       ev = 0;
+       ef = 0;
+       oa1 = 0;
+       oa2 = 0;
+       oa3 = 0;
+       oz1 = 0;
+       ovm1 = 0;
+       ovm2 = 0;
+       ovm3 = 0;
+       pz2 = 0;
+       pz3 = 0;
+       fi2 = 0;
+       r3 = 0;
+       op4 = 0;
+       k4 = 0;
+       y = 0;
+    end
+    wire [47:0] dsum_0 = {{19{pr_0[28]}}, pr_0} + {{19{pr_1[28]}}, pr_1} + {{19{pr_2[28]}}, pr_2} + {{19{pr_3[28]}}, pr_3} + {{19{pr_4[28]}}, pr_4} + {{19{pr_5[28]}}, pr_5} + {{19{pr_6[28]}}, pr_6} + {{19{pr_7[28]}}, pr_7};
+    wire signed [6:0] sk_0 = $signed({2'd0, sq_0}) + $signed({2'd0, tks_0}) - 7'sd16;
+    wire [5:0] snk_0 = 6'd0 - sk_0[5:0];
+    wire signed [111:0] sd_0 = {{64{dot_0[47]}}, dot_0};
+    reg signed [111:0] swd_0;
+    always @(*) begin
+       if (!sk_0[6])
+          swd_0 = sd_0 <<< sk_0[5:0];
+       else
+          swd_0 = (sd_0 + (112'sd1 <<< (snk_0 - 6'd1))) >>> snk_0;
+    end
+    wire [31:0] scn_0 = (swd_0 > MAX32) ? MAX32[31:0] : ((swd_0 < MIN32) ? MIN32[31:0] : swd_0[31:0]);
+    wire [31:0] srd_0 = srd[31:0];
+    wire signed [32:0] dd_0 = $signed({mx_0[31], mx_0}) - $signed({srd_0[31], srd_0});
+    wire [50:0] pu_0 = {19'd0, d1_0} * 51'd94548;
+    wire [50:0] u_0 = (pu_0 + 51'd32768) >> 16;
+    wire [5:0] ipn_0 = (u_0[50:21] != 30'd0) ? 6'd32 : {1'b0, u_0[20:16]};
+    wire [31:0] t32_0 = {15'd0, tb3_0};
+    wire [31:0] en_0 = ip3_0[5] ? 32'd0 :
+       ((ip3_0 == 6'd0) ? t32_0 : ((t32_0 + (32'd1 << (ip3_0[4:0] - 5'd1))) >> ip3_0[4:0]));
+    wire [4:0] dv_0 = vmax_0 - vs4_0;
+    wire [31:0] e32_0 = {15'd0, ex4_0};
+    wire [31:0] wv_0 = (dv_0 == 5'd0) ? e32_0 : ((e32_0 + (32'd1 << (dv_0 - 5'd1))) >> dv_0);
+    wire [47:0] dsum_1 = {{19{pr_8[28]}}, pr_8} + {{19{pr_9[28]}}, pr_9} + {{19{pr_10[28]}}, pr_10} + {{19{pr_11[28]}}, pr_11} + {{19{pr_12[28]}}, pr_12} + {{19{pr_13[28]}}, pr_13} + {{19{pr_14[28]}}, pr_14} + {{19{pr_15[28]}}, pr_15};
+    wire signed [6:0] sk_1 = $signed({2'd0, sq_1}) + $signed({2'd0, tks_1}) - 7'sd16;
+    wire [5:0] snk_1 = 6'd0 - sk_1[5:0];
+    wire signed [111:0] sd_1 = {{64{dot_1[47]}}, dot_1};
+    reg signed [111:0] swd_1;
+    always @(*) begin
+       if (!sk_1[6])
+          swd_1 = sd_1 <<< sk_1[5:0];
+       else
+          swd_1 = (sd_1 + (112'sd1 <<< (snk_1 - 6'd1))) >>> snk_1;
+    end
+    wire [31:0] scn_1 = (swd_1 > MAX32) ? MAX32[31:0] : ((swd_1 < MIN32) ? MIN32[31:0] : swd_1[31:0]);
+    wire [31:0] srd_1 = srd[63:32];
+    wire signed [32:0] dd_1 = $signed({mx_1[31], mx_1}) - $signed({srd_1[31], srd_1});
+    wire [50:0] pu_1 = {19'd0, d1_1} * 51'd94548;
+    wire [50:0] u_1 = (pu_1 + 51'd32768) >> 16;
+    wire [5:0] ipn_1 = (u_1[50:21] != 30'd0) ? 6'd32 : {1'b0, u_1[20:16]};
+    wire [31:0] t32_1 = {15'd0, tb3_1};
+    wire [31:0] en_1 = ip3_1[5] ? 32'd0 :
+       ((ip3_1 == 6'd0) ? t32_1 : ((t32_1 + (32'd1 << (ip3_1[4:0] - 5'd1))) >> ip3_1[4:0]));
+    wire [4:0] dv_1 = vmax_1 - vs4_1;
+    wire [31:0] e32_1 = {15'd0, ex4_1};
+    wire [31:0] wv_1 = (dv_1 == 5'd0) ? e32_1 : ((e32_1 + (32'd1 << (dv_1 - 5'd1))) >> dv_1);
+    wire [47:0] dsum_2 = {{19{pr_16[28]}}, pr_16} + {{19{pr_17[28]}}, pr_17} + {{19{pr_18[28]}}, pr_18} + {{19{pr_19[28]}}, pr_19} + {{19{pr_20[28]}}, pr_20} + {{19{pr_21[28]}}, pr_21} + {{19{pr_22[28]}}, pr_22} + {{19{pr_23[28]}}, pr_23};
+    wire signed [6:0] sk_2 = $signed({2'd0, sq_2}) + $signed({2'd0, tks_2}) - 7'sd16;
+    wire [5:0] snk_2 = 6'd0 - sk_2[5:0];
+    wire signed [111:0] sd_2 = {{64{dot_2[47]}}, dot_2};
+    reg signed [111:0] swd_2;
+    always @(*) begin
+       if (!sk_2[6])
+          swd_2 = sd_2 <<< sk_2[5:0];
+       else
+          swd_2 = (sd_2 + (112'sd1 <<< (snk_2 - 6'd1))) >>> snk_2;
+    end
+    wire [31:0] scn_2 = (swd_2 > MAX32) ? MAX32[31:0] : ((swd_2 < MIN32) ? MIN32[31:0] : swd_2[31:0]);
+    wire [31:0] srd_2 = srd[95:64];
+    wire signed [32:0] dd_2 = $signed({mx_2[31], mx_2}) - $signed({srd_2[31], srd_2});
+    wire [50:0] pu_2 = {19'd0, d1_2} * 51'd94548;
+    wire [50:0] u_2 = (pu_2 + 51'd32768) >> 16;
+    wire [5:0] ipn_2 = (u_2[50:21] != 30'd0) ? 6'd32 : {1'b0, u_2[20:16]};
+    wire [31:0] t32_2 = {15'd0, tb3_2};
+    wire [31:0] en_2 = ip3_2[5] ? 32'd0 :
+       ((ip3_2 == 6'd0) ? t32_2 : ((t32_2 + (32'd1 << (ip3_2[4:0] - 5'd1))) >> ip3_2[4:0]));
+    wire [4:0] dv_2 = vmax_2 - vs4_2;
+    wire [31:0] e32_2 = {15'd0, ex4_2};
+    wire [31:0] wv_2 = (dv_2 == 5'd0) ? e32_2 : ((e32_2 + (32'd1 << (dv_2 - 5'd1))) >> dv_2);
+    wire [47:0] dsum_3 = {{19{pr_24[28]}}, pr_24} + {{19{pr_25[28]}}, pr_25} + {{19{pr_26[28]}}, pr_26} + {{19{pr_27[28]}}, pr_27} + {{19{pr_28[28]}}, pr_28} + {{19{pr_29[28]}}, pr_29} + {{19{pr_30[28]}}, pr_30} + {{19{pr_31[28]}}, pr_31};
+    wire signed [6:0] sk_3 = $signed({2'd0, sq_3}) + $signed({2'd0, tks_3}) - 7'sd16;
+    wire [5:0] snk_3 = 6'd0 - sk_3[5:0];
+    wire signed [111:0] sd_3 = {{64{dot_3[47]}}, dot_3};
+    reg signed [111:0] swd_3;
+    always @(*) begin
+       if (!sk_3[6])
+          swd_3 = sd_3 <<< sk_3[5:0];
+       else
+          swd_3 = (sd_3 + (112'sd1 <<< (snk_3 - 6'd1))) >>> snk_3;
+    end
+    wire [31:0] scn_3 = (swd_3 > MAX32) ? MAX32[31:0] : ((swd_3 < MIN32) ? MIN32[31:0] : swd_3[31:0]);
+    wire [31:0] srd_3 = srd[127:96];
+    wire signed [32:0] dd_3 = $signed({mx_3[31], mx_3}) - $signed({srd_3[31], srd_3});
+    wire [50:0] pu_3 = {19'd0, d1_3} * 51'd94548;
+    wire [50:0] u_3 = (pu_3 + 51'd32768) >> 16;
+    wire [5:0] ipn_3 = (u_3[50:21] != 30'd0) ? 6'd32 : {1'b0, u_3[20:16]};
+    wire [31:0] t32_3 = {15'd0, tb3_3};
+    wire [31:0] en_3 = ip3_3[5] ? 32'd0 :
+       ((ip3_3 == 6'd0) ? t32_3 : ((t32_3 + (32'd1 << (ip3_3[4:0] - 5'd1))) >> ip3_3[4:0]));
+    wire [4:0] dv_3 = vmax_3 - vs4_3;
+    wire [31:0] e32_3 = {15'd0, ex4_3};
+    wire [31:0] wv_3 = (dv_3 == 5'd0) ? e32_3 : ((e32_3 + (32'd1 << (dv_3 - 5'd1))) >> dv_3);
+    wire [47:0] dsum_4 = {{19{pr_32[28]}}, pr_32} + {{19{pr_33[28]}}, pr_33} + {{19{pr_34[28]}}, pr_34} + {{19{pr_35[28]}}, pr_35} + {{19{pr_36[28]}}, pr_36} + {{19{pr_37[28]}}, pr_37} + {{19{pr_38[28]}}, pr_38} + {{19{pr_39[28]}}, pr_39};
+    wire signed [6:0] sk_4 = $signed({2'd0, sq_4}) + $signed({2'd0, tks_4}) - 7'sd16;
+    wire [5:0] snk_4 = 6'd0 - sk_4[5:0];
+    wire signed [111:0] sd_4 = {{64{dot_4[47]}}, dot_4};
+    reg signed [111:0] swd_4;
+    always @(*) begin
+       if (!sk_4[6])
+          swd_4 = sd_4 <<< sk_4[5:0];
+       else
+          swd_4 = (sd_4 + (112'sd1 <<< (snk_4 - 6'd1))) >>> snk_4;
+    end
+    wire [31:0] scn_4 = (swd_4 > MAX32) ? MAX32[31:0] : ((swd_4 < MIN32) ? MIN32[31:0] : swd_4[31:0]);
+    wire [31:0] srd_4 = srd[159:128];
+    wire signed [32:0] dd_4 = $signed({mx_4[31], mx_4}) - $signed({srd_4[31], srd_4});
+    wire [50:0] pu_4 = {19'd0, d1_4} * 51'd94548;
+    wire [50:0] u_4 = (pu_4 + 51'd32768) >> 16;
+    wire [5:0] ipn_4 = (u_4[50:21] != 30'd0) ? 6'd32 : {1'b0, u_4[20:16]};
+    wire [31:0] t32_4 = {15'd0, tb3_4};
+    wire [31:0] en_4 = ip3_4[5] ? 32'd0 :
+       ((ip3_4 == 6'd0) ? t32_4 : ((t32_4 + (32'd1 << (ip3_4[4:0] - 5'd1))) >> ip3_4[4:0]));
+    wire [4:0] dv_4 = vmax_4 - vs4_4;
+    wire [31:0] e32_4 = {15'd0, ex4_4};
+    wire [31:0] wv_4 = (dv_4 == 5'd0) ? e32_4 : ((e32_4 + (32'd1 << (dv_4 - 5'd1))) >> dv_4);
+    wire [47:0] dsum_5 = {{19{pr_40[28]}}, pr_40} + {{19{pr_41[28]}}, pr_41} + {{19{pr_42[28]}}, pr_42} + {{19{pr_43[28]}}, pr_43} + {{19{pr_44[28]}}, pr_44} + {{19{pr_45[28]}}, pr_45} + {{19{pr_46[28]}}, pr_46} + {{19{pr_47[28]}}, pr_47};
+    wire signed [6:0] sk_5 = $signed({2'd0, sq_5}) + $signed({2'd0, tks_5}) - 7'sd16;
+    wire [5:0] snk_5 = 6'd0 - sk_5[5:0];
+    wire signed [111:0] sd_5 = {{64{dot_5[47]}}, dot_5};
+    reg signed [111:0] swd_5;
+    always @(*) begin
+       if (!sk_5[6])
+          swd_5 = sd_5 <<< sk_5[5:0];
+       else
+          swd_5 = (sd_5 + (112'sd1 <<< (snk_5 - 6'd1))) >>> snk_5;
+    end
+    wire [31:0] scn_5 = (swd_5 > MAX32) ? MAX32[31:0] : ((swd_5 < MIN32) ? MIN32[31:0] : swd_5[31:0]);
+    wire [31:0] srd_5 = srd[191:160];
+    wire signed [32:0] dd_5 = $signed({mx_5[31], mx_5}) - $signed({srd_5[31], srd_5});
+    wire [50:0] pu_5 = {19'd0, d1_5} * 51'd94548;
+    wire [50:0] u_5 = (pu_5 + 51'd32768) >> 16;
+    wire [5:0] ipn_5 = (u_5[50:21] != 30'd0) ? 6'd32 : {1'b0, u_5[20:16]};
+    wire [31:0] t32_5 = {15'd0, tb3_5};
+    wire [31:0] en_5 = ip3_5[5] ? 32'd0 :
+       ((ip3_5 == 6'd0) ? t32_5 : ((t32_5 + (32'd1 << (ip3_5[4:0] - 5'd1))) >> ip3_5[4:0]));
+    wire [4:0] dv_5 = vmax_5 - vs4_5;
+    wire [31:0] e32_5 = {15'd0, ex4_5};
+    wire [31:0] wv_5 = (dv_5 == 5'd0) ? e32_5 : ((e32_5 + (32'd1 << (dv_5 - 5'd1))) >> dv_5);
+    wire [47:0] dsum_6 = {{19{pr_48[28]}}, pr_48} + {{19{pr_49[28]}}, pr_49} + {{19{pr_50[28]}}, pr_50} + {{19{pr_51[28]}}, pr_51} + {{19{pr_52[28]}}, pr_52} + {{19{pr_53[28]}}, pr_53} + {{19{pr_54[28]}}, pr_54} + {{19{pr_55[28]}}, pr_55};
+    wire signed [6:0] sk_6 = $signed({2'd0, sq_6}) + $signed({2'd0, tks_6}) - 7'sd16;
+    wire [5:0] snk_6 = 6'd0 - sk_6[5:0];
+    wire signed [111:0] sd_6 = {{64{dot_6[47]}}, dot_6};
+    reg signed [111:0] swd_6;
+    always @(*) begin
+       if (!sk_6[6])
+          swd_6 = sd_6 <<< sk_6[5:0];
+       else
+          swd_6 = (sd_6 + (112'sd1 <<< (snk_6 - 6'd1))) >>> snk_6;
+    end
+    wire [31:0] scn_6 = (swd_6 > MAX32) ? MAX32[31:0] : ((swd_6 < MIN32) ? MIN32[31:0] : swd_6[31:0]);
+    wire [31:0] srd_6 = srd[223:192];
+    wire signed [32:0] dd_6 = $signed({mx_6[31], mx_6}) - $signed({srd_6[31], srd_6});
+    wire [50:0] pu_6 = {19'd0, d1_6} * 51'd94548;
+    wire [50:0] u_6 = (pu_6 + 51'd32768) >> 16;
+    wire [5:0] ipn_6 = (u_6[50:21] != 30'd0) ? 6'd32 : {1'b0, u_6[20:16]};
+    wire [31:0] t32_6 = {15'd0, tb3_6};
+    wire [31:0] en_6 = ip3_6[5] ? 32'd0 :
+       ((ip3_6 == 6'd0) ? t32_6 : ((t32_6 + (32'd1 << (ip3_6[4:0] - 5'd1))) >> ip3_6[4:0]));
+    wire [4:0] dv_6 = vmax_6 - vs4_6;
+    wire [31:0] e32_6 = {15'd0, ex4_6};
+    wire [31:0] wv_6 = (dv_6 == 5'd0) ? e32_6 : ((e32_6 + (32'd1 << (dv_6 - 5'd1))) >> dv_6);
+    wire [47:0] dsum_7 = {{19{pr_56[28]}}, pr_56} + {{19{pr_57[28]}}, pr_57} + {{19{pr_58[28]}}, pr_58} + {{19{pr_59[28]}}, pr_59} + {{19{pr_60[28]}}, pr_60} + {{19{pr_61[28]}}, pr_61} + {{19{pr_62[28]}}, pr_62} + {{19{pr_63[28]}}, pr_63};
+    wire signed [6:0] sk_7 = $signed({2'd0, sq_7}) + $signed({2'd0, tks_7}) - 7'sd16;
+    wire [5:0] snk_7 = 6'd0 - sk_7[5:0];
+    wire signed [111:0] sd_7 = {{64{dot_7[47]}}, dot_7};
+    reg signed [111:0] swd_7;
+    always @(*) begin
+       if (!sk_7[6])
+          swd_7 = sd_7 <<< sk_7[5:0];
+       else
+          swd_7 = (sd_7 + (112'sd1 <<< (snk_7 - 6'd1))) >>> snk_7;
+    end
+    wire [31:0] scn_7 = (swd_7 > MAX32) ? MAX32[31:0] : ((swd_7 < MIN32) ? MIN32[31:0] : swd_7[31:0]);
+    wire [31:0] srd_7 = srd[255:224];
+    wire signed [32:0] dd_7 = $signed({mx_7[31], mx_7}) - $signed({srd_7[31], srd_7});
+    wire [50:0] pu_7 = {19'd0, d1_7} * 51'd94548;
+    wire [50:0] u_7 = (pu_7 + 51'd32768) >> 16;
+    wire [5:0] ipn_7 = (u_7[50:21] != 30'd0) ? 6'd32 : {1'b0, u_7[20:16]};
+    wire [31:0] t32_7 = {15'd0, tb3_7};
+    wire [31:0] en_7 = ip3_7[5] ? 32'd0 :
+       ((ip3_7 == 6'd0) ? t32_7 : ((t32_7 + (32'd1 << (ip3_7[4:0] - 5'd1))) >> ip3_7[4:0]));
+    wire [4:0] dv_7 = vmax_7 - vs4_7;
+    wire [31:0] e32_7 = {15'd0, ex4_7};
+    wire [31:0] wv_7 = (dv_7 == 5'd0) ? e32_7 : ((e32_7 + (32'd1 << (dv_7 - 5'd1))) >> dv_7);
+    wire signed [17:0] ma_0 = s_en ? {{2{q_0[15]}}, q_0} : {1'b0, w5_0};
+    wire signed [10:0] mb_0 = s_en ? mant$0 : vm5_0;
+    wire signed [17:0] ma_1 = s_en ? {{2{q_1[15]}}, q_1} : {1'b0, w5_0};
+    wire signed [10:0] mb_1 = s_en ? mant$1 : vm5_1;
+    wire signed [17:0] ma_2 = s_en ? {{2{q_2[15]}}, q_2} : {1'b0, w5_0};
+    wire signed [10:0] mb_2 = s_en ? mant$2 : vm5_2;
+    wire signed [17:0] ma_3 = s_en ? {{2{q_3[15]}}, q_3} : {1'b0, w5_0};
+    wire signed [10:0] mb_3 = s_en ? mant$3 : vm5_3;
+    wire signed [17:0] ma_4 = s_en ? {{2{q_4[15]}}, q_4} : {1'b0, w5_0};
+    wire signed [10:0] mb_4 = s_en ? mant$4 : vm5_4;
+    wire signed [17:0] ma_5 = s_en ? {{2{q_5[15]}}, q_5} : {1'b0, w5_0};
+    wire signed [10:0] mb_5 = s_en ? mant$5 : vm5_5;
+    wire signed [17:0] ma_6 = s_en ? {{2{q_6[15]}}, q_6} : {1'b0, w5_0};
+    wire signed [10:0] mb_6 = s_en ? mant$6 : vm5_6;
+    wire signed [17:0] ma_7 = s_en ? {{2{q_7[15]}}, q_7} : {1'b0, w5_0};
+    wire signed [10:0] mb_7 = s_en ? mant$7 : vm5_7;
+    wire signed [17:0] ma_8 = s_en ? {{2{q_8[15]}}, q_8} : {1'b0, w5_1};
+    wire signed [10:0] mb_8 = s_en ? mant$8 : vm5_8;
+    wire signed [17:0] ma_9 = s_en ? {{2{q_9[15]}}, q_9} : {1'b0, w5_1};
+    wire signed [10:0] mb_9 = s_en ? mant$9 : vm5_9;
+    wire signed [17:0] ma_10 = s_en ? {{2{q_10[15]}}, q_10} : {1'b0, w5_1};
+    wire signed [10:0] mb_10 = s_en ? mant$10 : vm5_10;
+    wire signed [17:0] ma_11 = s_en ? {{2{q_11[15]}}, q_11} : {1'b0, w5_1};
+    wire signed [10:0] mb_11 = s_en ? mant$11 : vm5_11;
+    wire signed [17:0] ma_12 = s_en ? {{2{q_12[15]}}, q_12} : {1'b0, w5_1};
+    wire signed [10:0] mb_12 = s_en ? mant$12 : vm5_12;
+    wire signed [17:0] ma_13 = s_en ? {{2{q_13[15]}}, q_13} : {1'b0, w5_1};
+    wire signed [10:0] mb_13 = s_en ? mant$13 : vm5_13;
+    wire signed [17:0] ma_14 = s_en ? {{2{q_14[15]}}, q_14} : {1'b0, w5_1};
+    wire signed [10:0] mb_14 = s_en ? mant$14 : vm5_14;
+    wire signed [17:0] ma_15 = s_en ? {{2{q_15[15]}}, q_15} : {1'b0, w5_1};
+    wire signed [10:0] mb_15 = s_en ? mant$15 : vm5_15;
+    wire signed [17:0] ma_16 = s_en ? {{2{q_16[15]}}, q_16} : {1'b0, w5_2};
+    wire signed [10:0] mb_16 = s_en ? mant$16 : vm5_16;
+    wire signed [17:0] ma_17 = s_en ? {{2{q_17[15]}}, q_17} : {1'b0, w5_2};
+    wire signed [10:0] mb_17 = s_en ? mant$17 : vm5_17;
+    wire signed [17:0] ma_18 = s_en ? {{2{q_18[15]}}, q_18} : {1'b0, w5_2};
+    wire signed [10:0] mb_18 = s_en ? mant$18 : vm5_18;
+    wire signed [17:0] ma_19 = s_en ? {{2{q_19[15]}}, q_19} : {1'b0, w5_2};
+    wire signed [10:0] mb_19 = s_en ? mant$19 : vm5_19;
+    wire signed [17:0] ma_20 = s_en ? {{2{q_20[15]}}, q_20} : {1'b0, w5_2};
+    wire signed [10:0] mb_20 = s_en ? mant$20 : vm5_20;
+    wire signed [17:0] ma_21 = s_en ? {{2{q_21[15]}}, q_21} : {1'b0, w5_2};
+    wire signed [10:0] mb_21 = s_en ? mant$21 : vm5_21;
+    wire signed [17:0] ma_22 = s_en ? {{2{q_22[15]}}, q_22} : {1'b0, w5_2};
+    wire signed [10:0] mb_22 = s_en ? mant$22 : vm5_22;
+    wire signed [17:0] ma_23 = s_en ? {{2{q_23[15]}}, q_23} : {1'b0, w5_2};
+    wire signed [10:0] mb_23 = s_en ? mant$23 : vm5_23;
+    wire signed [17:0] ma_24 = s_en ? {{2{q_24[15]}}, q_24} : {1'b0, w5_3};
+    wire signed [10:0] mb_24 = s_en ? mant$24 : vm5_24;
+    wire signed [17:0] ma_25 = s_en ? {{2{q_25[15]}}, q_25} : {1'b0, w5_3};
+    wire signed [10:0] mb_25 = s_en ? mant$25 : vm5_25;
+    wire signed [17:0] ma_26 = s_en ? {{2{q_26[15]}}, q_26} : {1'b0, w5_3};
+    wire signed [10:0] mb_26 = s_en ? mant$26 : vm5_26;
+    wire signed [17:0] ma_27 = s_en ? {{2{q_27[15]}}, q_27} : {1'b0, w5_3};
+    wire signed [10:0] mb_27 = s_en ? mant$27 : vm5_27;
+    wire signed [17:0] ma_28 = s_en ? {{2{q_28[15]}}, q_28} : {1'b0, w5_3};
+    wire signed [10:0] mb_28 = s_en ? mant$28 : vm5_28;
+    wire signed [17:0] ma_29 = s_en ? {{2{q_29[15]}}, q_29} : {1'b0, w5_3};
+    wire signed [10:0] mb_29 = s_en ? mant$29 : vm5_29;
+    wire signed [17:0] ma_30 = s_en ? {{2{q_30[15]}}, q_30} : {1'b0, w5_3};
+    wire signed [10:0] mb_30 = s_en ? mant$30 : vm5_30;
+    wire signed [17:0] ma_31 = s_en ? {{2{q_31[15]}}, q_31} : {1'b0, w5_3};
+    wire signed [10:0] mb_31 = s_en ? mant$31 : vm5_31;
+    wire signed [17:0] ma_32 = s_en ? {{2{q_32[15]}}, q_32} : {1'b0, w5_4};
+    wire signed [10:0] mb_32 = s_en ? mant$32 : vm5_32;
+    wire signed [17:0] ma_33 = s_en ? {{2{q_33[15]}}, q_33} : {1'b0, w5_4};
+    wire signed [10:0] mb_33 = s_en ? mant$33 : vm5_33;
+    wire signed [17:0] ma_34 = s_en ? {{2{q_34[15]}}, q_34} : {1'b0, w5_4};
+    wire signed [10:0] mb_34 = s_en ? mant$34 : vm5_34;
+    wire signed [17:0] ma_35 = s_en ? {{2{q_35[15]}}, q_35} : {1'b0, w5_4};
+    wire signed [10:0] mb_35 = s_en ? mant$35 : vm5_35;
+    wire signed [17:0] ma_36 = s_en ? {{2{q_36[15]}}, q_36} : {1'b0, w5_4};
+    wire signed [10:0] mb_36 = s_en ? mant$36 : vm5_36;
+    wire signed [17:0] ma_37 = s_en ? {{2{q_37[15]}}, q_37} : {1'b0, w5_4};
+    wire signed [10:0] mb_37 = s_en ? mant$37 : vm5_37;
+    wire signed [17:0] ma_38 = s_en ? {{2{q_38[15]}}, q_38} : {1'b0, w5_4};
+    wire signed [10:0] mb_38 = s_en ? mant$38 : vm5_38;
+    wire signed [17:0] ma_39 = s_en ? {{2{q_39[15]}}, q_39} : {1'b0, w5_4};
+    wire signed [10:0] mb_39 = s_en ? mant$39 : vm5_39;
+    wire signed [17:0] ma_40 = s_en ? {{2{q_40[15]}}, q_40} : {1'b0, w5_5};
+    wire signed [10:0] mb_40 = s_en ? mant$40 : vm5_40;
+    wire signed [17:0] ma_41 = s_en ? {{2{q_41[15]}}, q_41} : {1'b0, w5_5};
+    wire signed [10:0] mb_41 = s_en ? mant$41 : vm5_41;
+    wire signed [17:0] ma_42 = s_en ? {{2{q_42[15]}}, q_42} : {1'b0, w5_5};
+    wire signed [10:0] mb_42 = s_en ? mant$42 : vm5_42;
+    wire signed [17:0] ma_43 = s_en ? {{2{q_43[15]}}, q_43} : {1'b0, w5_5};
+    wire signed [10:0] mb_43 = s_en ? mant$43 : vm5_43;
+    wire signed [17:0] ma_44 = s_en ? {{2{q_44[15]}}, q_44} : {1'b0, w5_5};
+    wire signed [10:0] mb_44 = s_en ? mant$44 : vm5_44;
+    wire signed [17:0] ma_45 = s_en ? {{2{q_45[15]}}, q_45} : {1'b0, w5_5};
+    wire signed [10:0] mb_45 = s_en ? mant$45 : vm5_45;
+    wire signed [17:0] ma_46 = s_en ? {{2{q_46[15]}}, q_46} : {1'b0, w5_5};
+    wire signed [10:0] mb_46 = s_en ? mant$46 : vm5_46;
+    wire signed [17:0] ma_47 = s_en ? {{2{q_47[15]}}, q_47} : {1'b0, w5_5};
+    wire signed [10:0] mb_47 = s_en ? mant$47 : vm5_47;
+    wire signed [17:0] ma_48 = s_en ? {{2{q_48[15]}}, q_48} : {1'b0, w5_6};
+    wire signed [10:0] mb_48 = s_en ? mant$48 : vm5_48;
+    wire signed [17:0] ma_49 = s_en ? {{2{q_49[15]}}, q_49} : {1'b0, w5_6};
+    wire signed [10:0] mb_49 = s_en ? mant$49 : vm5_49;
+    wire signed [17:0] ma_50 = s_en ? {{2{q_50[15]}}, q_50} : {1'b0, w5_6};
+    wire signed [10:0] mb_50 = s_en ? mant$50 : vm5_50;
+    wire signed [17:0] ma_51 = s_en ? {{2{q_51[15]}}, q_51} : {1'b0, w5_6};
+    wire signed [10:0] mb_51 = s_en ? mant$51 : vm5_51;
+    wire signed [17:0] ma_52 = s_en ? {{2{q_52[15]}}, q_52} : {1'b0, w5_6};
+    wire signed [10:0] mb_52 = s_en ? mant$52 : vm5_52;
+    wire signed [17:0] ma_53 = s_en ? {{2{q_53[15]}}, q_53} : {1'b0, w5_6};
+    wire signed [10:0] mb_53 = s_en ? mant$53 : vm5_53;
+    wire signed [17:0] ma_54 = s_en ? {{2{q_54[15]}}, q_54} : {1'b0, w5_6};
+    wire signed [10:0] mb_54 = s_en ? mant$54 : vm5_54;
+    wire signed [17:0] ma_55 = s_en ? {{2{q_55[15]}}, q_55} : {1'b0, w5_6};
+    wire signed [10:0] mb_55 = s_en ? mant$55 : vm5_55;
+    wire signed [17:0] ma_56 = s_en ? {{2{q_56[15]}}, q_56} : {1'b0, w5_7};
+    wire signed [10:0] mb_56 = s_en ? mant$56 : vm5_56;
+    wire signed [17:0] ma_57 = s_en ? {{2{q_57[15]}}, q_57} : {1'b0, w5_7};
+    wire signed [10:0] mb_57 = s_en ? mant$57 : vm5_57;
+    wire signed [17:0] ma_58 = s_en ? {{2{q_58[15]}}, q_58} : {1'b0, w5_7};
+    wire signed [10:0] mb_58 = s_en ? mant$58 : vm5_58;
+    wire signed [17:0] ma_59 = s_en ? {{2{q_59[15]}}, q_59} : {1'b0, w5_7};
+    wire signed [10:0] mb_59 = s_en ? mant$59 : vm5_59;
+    wire signed [17:0] ma_60 = s_en ? {{2{q_60[15]}}, q_60} : {1'b0, w5_7};
+    wire signed [10:0] mb_60 = s_en ? mant$60 : vm5_60;
+    wire signed [17:0] ma_61 = s_en ? {{2{q_61[15]}}, q_61} : {1'b0, w5_7};
+    wire signed [10:0] mb_61 = s_en ? mant$61 : vm5_61;
+    wire signed [17:0] ma_62 = s_en ? {{2{q_62[15]}}, q_62} : {1'b0, w5_7};
+    wire signed [10:0] mb_62 = s_en ? mant$62 : vm5_62;
+    wire signed [17:0] ma_63 = s_en ? {{2{q_63[15]}}, q_63} : {1'b0, w5_7};
+    wire signed [10:0] mb_63 = s_en ? mant$63 : vm5_63;
+    reg [31:0] ozm;
+    reg [4:0] ovmm;
+    always @(*) begin
+       ozm = 32'd0;
+       ovmm = 5'd0;
+       case (o_head)
+       8'd0: begin
+          ozm = z_0;
+          ovmm = vmax_0;
+       end
+       8'd1: begin
+          ozm = z_1;
+          ovmm = vmax_1;
+       end
+       8'd2: begin
+          ozm = z_2;
+          ovmm = vmax_2;
+       end
+       8'd3: begin
+          ozm = z_3;
+          ovmm = vmax_3;
+       end
+       8'd4: begin
+          ozm = z_4;
+          ovmm = vmax_4;
+       end
+       8'd5: begin
+          ozm = z_5;
+          ovmm = vmax_5;
+       end
+       8'd6: begin
+          ozm = z_6;
+          ovmm = vmax_6;
+       end
+       8'd7: begin
+          ozm = z_7;
+          ovmm = vmax_7;
+       end
+       default: begin
+          ozm = 32'd0;
+          ovmm = 5'd0;
+       end
+       endcase
+    end
+    wire [31:0] oz = (oz1 == 32'd0) ? 32'd1 : oz1;
+    reg [4:0] op;
+    always @(*) begin
+       op = 5'd0;
+       for (k = 0; k < 32; k = k + 1) if (oz[k]) op = k[4:0];
+    end
+    wire [31:0] ofsh = (op >= 5'd10) ? (oz >> (op - 5'd10)) : (oz << (5'd10 - op));
+    wire signed [65:0] oa66 = {{18{oa3[47]}}, oa3};
+    wire signed [65:0] r66 = {49'd0, r3};
+    wire signed [127:0] op128 = {{62{op4[65]}}, op4};
+    wire [5:0] onk = 6'd0 - k4[5:0];
+    reg signed [127:0] owd;
+    always @(*) begin
+       if (!k4[6])
+          owd = op128 <<< k4[5:0];
+       else
+          owd = (op128 + (128'sd1 <<< (onk - 6'd1))) >>> onk;
+    end
+    always @(posedge clock) begin
+       if (qwe && (qlane == 16'd0)) q_0 <= qdata;
+       pr_0 <= ma_0 * mb_0;
+       vm1_0 <= mant$0;
+       vm2_0 <= vm1_0;
+       vm3_0 <= vm2_0;
+       vm4_0 <= vm3_0;
+       vm5_0 <= vm4_0;
+       if (ev[5]) ac_0 <= (ef[5] ? 48'sd0 : ac_0) + {{19{pr_0[28]}}, pr_0};
+       else if (o_en) ac_0 <= ac_1;
+       if (qwe && (qlane == 16'd1)) q_1 <= qdata;
+       pr_1 <= ma_1 * mb_1;
+       vm1_1 <= mant$1;
+       vm2_1 <= vm1_1;
+       vm3_1 <= vm2_1;
+       vm4_1 <= vm3_1;
+       vm5_1 <= vm4_1;
+       if (ev[5]) ac_1 <= (ef[5] ? 48'sd0 : ac_1) + {{19{pr_1[28]}}, pr_1};
+       else if (o_en) ac_1 <= ac_2;
+       if (qwe && (qlane == 16'd2)) q_2 <= qdata;
+       pr_2 <= ma_2 * mb_2;
+       vm1_2 <= mant$2;
+       vm2_2 <= vm1_2;
+       vm3_2 <= vm2_2;
+       vm4_2 <= vm3_2;
+       vm5_2 <= vm4_2;
+       if (ev[5]) ac_2 <= (ef[5] ? 48'sd0 : ac_2) + {{19{pr_2[28]}}, pr_2};
+       else if (o_en) ac_2 <= ac_3;
+       if (qwe && (qlane == 16'd3)) q_3 <= qdata;
+       pr_3 <= ma_3 * mb_3;
+       vm1_3 <= mant$3;
+       vm2_3 <= vm1_3;
+       vm3_3 <= vm2_3;
+       vm4_3 <= vm3_3;
+       vm5_3 <= vm4_3;
+       if (ev[5]) ac_3 <= (ef[5] ? 48'sd0 : ac_3) + {{19{pr_3[28]}}, pr_3};
+       else if (o_en) ac_3 <= ac_4;
+       if (qwe && (qlane == 16'd4)) q_4 <= qdata;
+       pr_4 <= ma_4 * mb_4;
+       vm1_4 <= mant$4;
+       vm2_4 <= vm1_4;
+       vm3_4 <= vm2_4;
+       vm4_4 <= vm3_4;
+       vm5_4 <= vm4_4;
+       if (ev[5]) ac_4 <= (ef[5] ? 48'sd0 : ac_4) + {{19{pr_4[28]}}, pr_4};
+       else if (o_en) ac_4 <= ac_5;
+       if (qwe && (qlane == 16'd5)) q_5 <= qdata;
+       pr_5 <= ma_5 * mb_5;
+       vm1_5 <= mant$5;
+       vm2_5 <= vm1_5;
+       vm3_5 <= vm2_5;
+       vm4_5 <= vm3_5;
+       vm5_5 <= vm4_5;
+       if (ev[5]) ac_5 <= (ef[5] ? 48'sd0 : ac_5) + {{19{pr_5[28]}}, pr_5};
+       else if (o_en) ac_5 <= ac_6;
+       if (qwe && (qlane == 16'd6)) q_6 <= qdata;
+       pr_6 <= ma_6 * mb_6;
+       vm1_6 <= mant$6;
+       vm2_6 <= vm1_6;
+       vm3_6 <= vm2_6;
+       vm4_6 <= vm3_6;
+       vm5_6 <= vm4_6;
+       if (ev[5]) ac_6 <= (ef[5] ? 48'sd0 : ac_6) + {{19{pr_6[28]}}, pr_6};
+       else if (o_en) ac_6 <= ac_7;
+       if (qwe && (qlane == 16'd7)) q_7 <= qdata;
+       pr_7 <= ma_7 * mb_7;
+       vm1_7 <= mant$7;
+       vm2_7 <= vm1_7;
+       vm3_7 <= vm2_7;
+       vm4_7 <= vm3_7;
+       vm5_7 <= vm4_7;
+       if (ev[5]) ac_7 <= (ef[5] ? 48'sd0 : ac_7) + {{19{pr_7[28]}}, pr_7};
+       else if (o_en) ac_7 <= ac_8;
+       if (qwe && (qlane == 16'd8)) q_8 <= qdata;
+       pr_8 <= ma_8 * mb_8;
+       vm1_8 <= mant$8;
+       vm2_8 <= vm1_8;
+       vm3_8 <= vm2_8;
+       vm4_8 <= vm3_8;
+       vm5_8 <= vm4_8;
+       if (ev[5]) ac_8 <= (ef[5] ? 48'sd0 : ac_8) + {{19{pr_8[28]}}, pr_8};
+       else if (o_en) ac_8 <= ac_9;
+       if (qwe && (qlane == 16'd9)) q_9 <= qdata;
+       pr_9 <= ma_9 * mb_9;
+       vm1_9 <= mant$9;
+       vm2_9 <= vm1_9;
+       vm3_9 <= vm2_9;
+       vm4_9 <= vm3_9;
+       vm5_9 <= vm4_9;
+       if (ev[5]) ac_9 <= (ef[5] ? 48'sd0 : ac_9) + {{19{pr_9[28]}}, pr_9};
+       else if (o_en) ac_9 <= ac_10;
+       if (qwe && (qlane == 16'd10)) q_10 <= qdata;
+       pr_10 <= ma_10 * mb_10;
+       vm1_10 <= mant$10;
+       vm2_10 <= vm1_10;
+       vm3_10 <= vm2_10;
+       vm4_10 <= vm3_10;
+       vm5_10 <= vm4_10;
+       if (ev[5]) ac_10 <= (ef[5] ? 48'sd0 : ac_10) + {{19{pr_10[28]}}, pr_10};
+       else if (o_en) ac_10 <= ac_11;
+       if (qwe && (qlane == 16'd11)) q_11 <= qdata;
+       pr_11 <= ma_11 * mb_11;
+       vm1_11 <= mant$11;
+       vm2_11 <= vm1_11;
+       vm3_11 <= vm2_11;
+       vm4_11 <= vm3_11;
+       vm5_11 <= vm4_11;
+       if (ev[5]) ac_11 <= (ef[5] ? 48'sd0 : ac_11) + {{19{pr_11[28]}}, pr_11};
+       else if (o_en) ac_11 <= ac_12;
+       if (qwe && (qlane == 16'd12)) q_12 <= qdata;
+       pr_12 <= ma_12 * mb_12;
+       vm1_12 <= mant$12;
+       vm2_12 <= vm1_12;
+       vm3_12 <= vm2_12;
+       vm4_12 <= vm3_12;
+       vm5_12 <= vm4_12;
+       if (ev[5]) ac_12 <= (ef[5] ? 48'sd0 : ac_12) + {{19{pr_12[28]}}, pr_12};
+       else if (o_en) ac_12 <= ac_13;
+       if (qwe && (qlane == 16'd13)) q_13 <= qdata;
+       pr_13 <= ma_13 * mb_13;
+       vm1_13 <= mant$13;
+       vm2_13 <= vm1_13;
+       vm3_13 <= vm2_13;
+       vm4_13 <= vm3_13;
+       vm5_13 <= vm4_13;
+       if (ev[5]) ac_13 <= (ef[5] ? 48'sd0 : ac_13) + {{19{pr_13[28]}}, pr_13};
+       else if (o_en) ac_13 <= ac_14;
+       if (qwe && (qlane == 16'd14)) q_14 <= qdata;
+       pr_14 <= ma_14 * mb_14;
+       vm1_14 <= mant$14;
+       vm2_14 <= vm1_14;
+       vm3_14 <= vm2_14;
+       vm4_14 <= vm3_14;
+       vm5_14 <= vm4_14;
+       if (ev[5]) ac_14 <= (ef[5] ? 48'sd0 : ac_14) + {{19{pr_14[28]}}, pr_14};
+       else if (o_en) ac_14 <= ac_15;
+       if (qwe && (qlane == 16'd15)) q_15 <= qdata;
+       pr_15 <= ma_15 * mb_15;
+       vm1_15 <= mant$15;
+       vm2_15 <= vm1_15;
+       vm3_15 <= vm2_15;
+       vm4_15 <= vm3_15;
+       vm5_15 <= vm4_15;
+       if (ev[5]) ac_15 <= (ef[5] ? 48'sd0 : ac_15) + {{19{pr_15[28]}}, pr_15};
+       else if (o_en) ac_15 <= ac_16;
+       if (qwe && (qlane == 16'd16)) q_16 <= qdata;
+       pr_16 <= ma_16 * mb_16;
+       vm1_16 <= mant$16;
+       vm2_16 <= vm1_16;
+       vm3_16 <= vm2_16;
+       vm4_16 <= vm3_16;
+       vm5_16 <= vm4_16;
+       if (ev[5]) ac_16 <= (ef[5] ? 48'sd0 : ac_16) + {{19{pr_16[28]}}, pr_16};
+       else if (o_en) ac_16 <= ac_17;
+       if (qwe && (qlane == 16'd17)) q_17 <= qdata;
+       pr_17 <= ma_17 * mb_17;
+       vm1_17 <= mant$17;
+       vm2_17 <= vm1_17;
+       vm3_17 <= vm2_17;
+       vm4_17 <= vm3_17;
+       vm5_17 <= vm4_17;
+       if (ev[5]) ac_17 <= (ef[5] ? 48'sd0 : ac_17) + {{19{pr_17[28]}}, pr_17};
+       else if (o_en) ac_17 <= ac_18;
+       if (qwe && (qlane == 16'd18)) q_18 <= qdata;
+       pr_18 <= ma_18 * mb_18;
+       vm1_18 <= mant$18;
+       vm2_18 <= vm1_18;
+       vm3_18 <= vm2_18;
+       vm4_18 <= vm3_18;
+       vm5_18 <= vm4_18;
+       if (ev[5]) ac_18 <= (ef[5] ? 48'sd0 : ac_18) + {{19{pr_18[28]}}, pr_18};
+       else if (o_en) ac_18 <= ac_19;
+       if (qwe && (qlane == 16'd19)) q_19 <= qdata;
+       pr_19 <= ma_19 * mb_19;
+       vm1_19 <= mant$19;
+       vm2_19 <= vm1_19;
+       vm3_19 <= vm2_19;
+       vm4_19 <= vm3_19;
+       vm5_19 <= vm4_19;
+       if (ev[5]) ac_19 <= (ef[5] ? 48'sd0 : ac_19) + {{19{pr_19[28]}}, pr_19};
+       else if (o_en) ac_19 <= ac_20;
+       if (qwe && (qlane == 16'd20)) q_20 <= qdata;
+       pr_20 <= ma_20 * mb_20;
+       vm1_20 <= mant$20;
+       vm2_20 <= vm1_20;
+       vm3_20 <= vm2_20;
+       vm4_20 <= vm3_20;
+       vm5_20 <= vm4_20;
+       if (ev[5]) ac_20 <= (ef[5] ? 48'sd0 : ac_20) + {{19{pr_20[28]}}, pr_20};
+       else if (o_en) ac_20 <= ac_21;
+       if (qwe && (qlane == 16'd21)) q_21 <= qdata;
+       pr_21 <= ma_21 * mb_21;
+       vm1_21 <= mant$21;
+       vm2_21 <= vm1_21;
+       vm3_21 <= vm2_21;
+       vm4_21 <= vm3_21;
+       vm5_21 <= vm4_21;
+       if (ev[5]) ac_21 <= (ef[5] ? 48'sd0 : ac_21) + {{19{pr_21[28]}}, pr_21};
+       else if (o_en) ac_21 <= ac_22;
+       if (qwe && (qlane == 16'd22)) q_22 <= qdata;
+       pr_22 <= ma_22 * mb_22;
+       vm1_22 <= mant$22;
+       vm2_22 <= vm1_22;
+       vm3_22 <= vm2_22;
+       vm4_22 <= vm3_22;
+       vm5_22 <= vm4_22;
+       if (ev[5]) ac_22 <= (ef[5] ? 48'sd0 : ac_22) + {{19{pr_22[28]}}, pr_22};
+       else if (o_en) ac_22 <= ac_23;
+       if (qwe && (qlane == 16'd23)) q_23 <= qdata;
+       pr_23 <= ma_23 * mb_23;
+       vm1_23 <= mant$23;
+       vm2_23 <= vm1_23;
+       vm3_23 <= vm2_23;
+       vm4_23 <= vm3_23;
+       vm5_23 <= vm4_23;
+       if (ev[5]) ac_23 <= (ef[5] ? 48'sd0 : ac_23) + {{19{pr_23[28]}}, pr_23};
+       else if (o_en) ac_23 <= ac_24;
+       if (qwe && (qlane == 16'd24)) q_24 <= qdata;
+       pr_24 <= ma_24 * mb_24;
+       vm1_24 <= mant$24;
+       vm2_24 <= vm1_24;
+       vm3_24 <= vm2_24;
+       vm4_24 <= vm3_24;
+       vm5_24 <= vm4_24;
+       if (ev[5]) ac_24 <= (ef[5] ? 48'sd0 : ac_24) + {{19{pr_24[28]}}, pr_24};
+       else if (o_en) ac_24 <= ac_25;
+       if (qwe && (qlane == 16'd25)) q_25 <= qdata;
+       pr_25 <= ma_25 * mb_25;
+       vm1_25 <= mant$25;
+       vm2_25 <= vm1_25;
+       vm3_25 <= vm2_25;
+       vm4_25 <= vm3_25;
+       vm5_25 <= vm4_25;
+       if (ev[5]) ac_25 <= (ef[5] ? 48'sd0 : ac_25) + {{19{pr_25[28]}}, pr_25};
+       else if (o_en) ac_25 <= ac_26;
+       if (qwe && (qlane == 16'd26)) q_26 <= qdata;
+       pr_26 <= ma_26 * mb_26;
+       vm1_26 <= mant$26;
+       vm2_26 <= vm1_26;
+       vm3_26 <= vm2_26;
+       vm4_26 <= vm3_26;
+       vm5_26 <= vm4_26;
+       if (ev[5]) ac_26 <= (ef[5] ? 48'sd0 : ac_26) + {{19{pr_26[28]}}, pr_26};
+       else if (o_en) ac_26 <= ac_27;
+       if (qwe && (qlane == 16'd27)) q_27 <= qdata;
+       pr_27 <= ma_27 * mb_27;
+       vm1_27 <= mant$27;
+       vm2_27 <= vm1_27;
+       vm3_27 <= vm2_27;
+       vm4_27 <= vm3_27;
+       vm5_27 <= vm4_27;
+       if (ev[5]) ac_27 <= (ef[5] ? 48'sd0 : ac_27) + {{19{pr_27[28]}}, pr_27};
+       else if (o_en) ac_27 <= ac_28;
+       if (qwe && (qlane == 16'd28)) q_28 <= qdata;
+       pr_28 <= ma_28 * mb_28;
+       vm1_28 <= mant$28;
+       vm2_28 <= vm1_28;
+       vm3_28 <= vm2_28;
+       vm4_28 <= vm3_28;
+       vm5_28 <= vm4_28;
+       if (ev[5]) ac_28 <= (ef[5] ? 48'sd0 : ac_28) + {{19{pr_28[28]}}, pr_28};
+       else if (o_en) ac_28 <= ac_29;
+       if (qwe && (qlane == 16'd29)) q_29 <= qdata;
+       pr_29 <= ma_29 * mb_29;
+       vm1_29 <= mant$29;
+       vm2_29 <= vm1_29;
+       vm3_29 <= vm2_29;
+       vm4_29 <= vm3_29;
+       vm5_29 <= vm4_29;
+       if (ev[5]) ac_29 <= (ef[5] ? 48'sd0 : ac_29) + {{19{pr_29[28]}}, pr_29};
+       else if (o_en) ac_29 <= ac_30;
+       if (qwe && (qlane == 16'd30)) q_30 <= qdata;
+       pr_30 <= ma_30 * mb_30;
+       vm1_30 <= mant$30;
+       vm2_30 <= vm1_30;
+       vm3_30 <= vm2_30;
+       vm4_30 <= vm3_30;
+       vm5_30 <= vm4_30;
+       if (ev[5]) ac_30 <= (ef[5] ? 48'sd0 : ac_30) + {{19{pr_30[28]}}, pr_30};
+       else if (o_en) ac_30 <= ac_31;
+       if (qwe && (qlane == 16'd31)) q_31 <= qdata;
+       pr_31 <= ma_31 * mb_31;
+       vm1_31 <= mant$31;
+       vm2_31 <= vm1_31;
+       vm3_31 <= vm2_31;
+       vm4_31 <= vm3_31;
+       vm5_31 <= vm4_31;
+       if (ev[5]) ac_31 <= (ef[5] ? 48'sd0 : ac_31) + {{19{pr_31[28]}}, pr_31};
+       else if (o_en) ac_31 <= ac_32;
+       if (qwe && (qlane == 16'd32)) q_32 <= qdata;
+       pr_32 <= ma_32 * mb_32;
+       vm1_32 <= mant$32;
+       vm2_32 <= vm1_32;
+       vm3_32 <= vm2_32;
+       vm4_32 <= vm3_32;
+       vm5_32 <= vm4_32;
+       if (ev[5]) ac_32 <= (ef[5] ? 48'sd0 : ac_32) + {{19{pr_32[28]}}, pr_32};
+       else if (o_en) ac_32 <= ac_33;
+       if (qwe && (qlane == 16'd33)) q_33 <= qdata;
+       pr_33 <= ma_33 * mb_33;
+       vm1_33 <= mant$33;
+       vm2_33 <= vm1_33;
+       vm3_33 <= vm2_33;
+       vm4_33 <= vm3_33;
+       vm5_33 <= vm4_33;
+       if (ev[5]) ac_33 <= (ef[5] ? 48'sd0 : ac_33) + {{19{pr_33[28]}}, pr_33};
+       else if (o_en) ac_33 <= ac_34;
+       if (qwe && (qlane == 16'd34)) q_34 <= qdata;
+       pr_34 <= ma_34 * mb_34;
+       vm1_34 <= mant$34;
+       vm2_34 <= vm1_34;
+       vm3_34 <= vm2_34;
+       vm4_34 <= vm3_34;
+       vm5_34 <= vm4_34;
+       if (ev[5]) ac_34 <= (ef[5] ? 48'sd0 : ac_34) + {{19{pr_34[28]}}, pr_34};
+       else if (o_en) ac_34 <= ac_35;
+       if (qwe && (qlane == 16'd35)) q_35 <= qdata;
+       pr_35 <= ma_35 * mb_35;
+       vm1_35 <= mant$35;
+       vm2_35 <= vm1_35;
+       vm3_35 <= vm2_35;
+       vm4_35 <= vm3_35;
+       vm5_35 <= vm4_35;
+       if (ev[5]) ac_35 <= (ef[5] ? 48'sd0 : ac_35) + {{19{pr_35[28]}}, pr_35};
+       else if (o_en) ac_35 <= ac_36;
+       if (qwe && (qlane == 16'd36)) q_36 <= qdata;
+       pr_36 <= ma_36 * mb_36;
+       vm1_36 <= mant$36;
+       vm2_36 <= vm1_36;
+       vm3_36 <= vm2_36;
+       vm4_36 <= vm3_36;
+       vm5_36 <= vm4_36;
+       if (ev[5]) ac_36 <= (ef[5] ? 48'sd0 : ac_36) + {{19{pr_36[28]}}, pr_36};
+       else if (o_en) ac_36 <= ac_37;
+       if (qwe && (qlane == 16'd37)) q_37 <= qdata;
+       pr_37 <= ma_37 * mb_37;
+       vm1_37 <= mant$37;
+       vm2_37 <= vm1_37;
+       vm3_37 <= vm2_37;
+       vm4_37 <= vm3_37;
+       vm5_37 <= vm4_37;
+       if (ev[5]) ac_37 <= (ef[5] ? 48'sd0 : ac_37) + {{19{pr_37[28]}}, pr_37};
+       else if (o_en) ac_37 <= ac_38;
+       if (qwe && (qlane == 16'd38)) q_38 <= qdata;
+       pr_38 <= ma_38 * mb_38;
+       vm1_38 <= mant$38;
+       vm2_38 <= vm1_38;
+       vm3_38 <= vm2_38;
+       vm4_38 <= vm3_38;
+       vm5_38 <= vm4_38;
+       if (ev[5]) ac_38 <= (ef[5] ? 48'sd0 : ac_38) + {{19{pr_38[28]}}, pr_38};
+       else if (o_en) ac_38 <= ac_39;
+       if (qwe && (qlane == 16'd39)) q_39 <= qdata;
+       pr_39 <= ma_39 * mb_39;
+       vm1_39 <= mant$39;
+       vm2_39 <= vm1_39;
+       vm3_39 <= vm2_39;
+       vm4_39 <= vm3_39;
+       vm5_39 <= vm4_39;
+       if (ev[5]) ac_39 <= (ef[5] ? 48'sd0 : ac_39) + {{19{pr_39[28]}}, pr_39};
+       else if (o_en) ac_39 <= ac_40;
+       if (qwe && (qlane == 16'd40)) q_40 <= qdata;
+       pr_40 <= ma_40 * mb_40;
+       vm1_40 <= mant$40;
+       vm2_40 <= vm1_40;
+       vm3_40 <= vm2_40;
+       vm4_40 <= vm3_40;
+       vm5_40 <= vm4_40;
+       if (ev[5]) ac_40 <= (ef[5] ? 48'sd0 : ac_40) + {{19{pr_40[28]}}, pr_40};
+       else if (o_en) ac_40 <= ac_41;
+       if (qwe && (qlane == 16'd41)) q_41 <= qdata;
+       pr_41 <= ma_41 * mb_41;
+       vm1_41 <= mant$41;
+       vm2_41 <= vm1_41;
+       vm3_41 <= vm2_41;
+       vm4_41 <= vm3_41;
+       vm5_41 <= vm4_41;
+       if (ev[5]) ac_41 <= (ef[5] ? 48'sd0 : ac_41) + {{19{pr_41[28]}}, pr_41};
+       else if (o_en) ac_41 <= ac_42;
+       if (qwe && (qlane == 16'd42)) q_42 <= qdata;
+       pr_42 <= ma_42 * mb_42;
+       vm1_42 <= mant$42;
+       vm2_42 <= vm1_42;
+       vm3_42 <= vm2_42;
+       vm4_42 <= vm3_42;
+       vm5_42 <= vm4_42;
+       if (ev[5]) ac_42 <= (ef[5] ? 48'sd0 : ac_42) + {{19{pr_42[28]}}, pr_42};
+       else if (o_en) ac_42 <= ac_43;
+       if (qwe && (qlane == 16'd43)) q_43 <= qdata;
+       pr_43 <= ma_43 * mb_43;
+       vm1_43 <= mant$43;
+       vm2_43 <= vm1_43;
+       vm3_43 <= vm2_43;
+       vm4_43 <= vm3_43;
+       vm5_43 <= vm4_43;
+       if (ev[5]) ac_43 <= (ef[5] ? 48'sd0 : ac_43) + {{19{pr_43[28]}}, pr_43};
+       else if (o_en) ac_43 <= ac_44;
+       if (qwe && (qlane == 16'd44)) q_44 <= qdata;
+       pr_44 <= ma_44 * mb_44;
+       vm1_44 <= mant$44;
+       vm2_44 <= vm1_44;
+       vm3_44 <= vm2_44;
+       vm4_44 <= vm3_44;
+       vm5_44 <= vm4_44;
+       if (ev[5]) ac_44 <= (ef[5] ? 48'sd0 : ac_44) + {{19{pr_44[28]}}, pr_44};
+       else if (o_en) ac_44 <= ac_45;
+       if (qwe && (qlane == 16'd45)) q_45 <= qdata;
+       pr_45 <= ma_45 * mb_45;
+       vm1_45 <= mant$45;
+       vm2_45 <= vm1_45;
+       vm3_45 <= vm2_45;
+       vm4_45 <= vm3_45;
+       vm5_45 <= vm4_45;
+       if (ev[5]) ac_45 <= (ef[5] ? 48'sd0 : ac_45) + {{19{pr_45[28]}}, pr_45};
+       else if (o_en) ac_45 <= ac_46;
+       if (qwe && (qlane == 16'd46)) q_46 <= qdata;
+       pr_46 <= ma_46 * mb_46;
+       vm1_46 <= mant$46;
+       vm2_46 <= vm1_46;
+       vm3_46 <= vm2_46;
+       vm4_46 <= vm3_46;
+       vm5_46 <= vm4_46;
+       if (ev[5]) ac_46 <= (ef[5] ? 48'sd0 : ac_46) + {{19{pr_46[28]}}, pr_46};
+       else if (o_en) ac_46 <= ac_47;
+       if (qwe && (qlane == 16'd47)) q_47 <= qdata;
+       pr_47 <= ma_47 * mb_47;
+       vm1_47 <= mant$47;
+       vm2_47 <= vm1_47;
+       vm3_47 <= vm2_47;
+       vm4_47 <= vm3_47;
+       vm5_47 <= vm4_47;
+       if (ev[5]) ac_47 <= (ef[5] ? 48'sd0 : ac_47) + {{19{pr_47[28]}}, pr_47};
+       else if (o_en) ac_47 <= ac_48;
+       if (qwe && (qlane == 16'd48)) q_48 <= qdata;
+       pr_48 <= ma_48 * mb_48;
+       vm1_48 <= mant$48;
+       vm2_48 <= vm1_48;
+       vm3_48 <= vm2_48;
+       vm4_48 <= vm3_48;
+       vm5_48 <= vm4_48;
+       if (ev[5]) ac_48 <= (ef[5] ? 48'sd0 : ac_48) + {{19{pr_48[28]}}, pr_48};
+       else if (o_en) ac_48 <= ac_49;
+       if (qwe && (qlane == 16'd49)) q_49 <= qdata;
+       pr_49 <= ma_49 * mb_49;
+       vm1_49 <= mant$49;
+       vm2_49 <= vm1_49;
+       vm3_49 <= vm2_49;
+       vm4_49 <= vm3_49;
+       vm5_49 <= vm4_49;
+       if (ev[5]) ac_49 <= (ef[5] ? 48'sd0 : ac_49) + {{19{pr_49[28]}}, pr_49};
+       else if (o_en) ac_49 <= ac_50;
+       if (qwe && (qlane == 16'd50)) q_50 <= qdata;
+       pr_50 <= ma_50 * mb_50;
+       vm1_50 <= mant$50;
+       vm2_50 <= vm1_50;
+       vm3_50 <= vm2_50;
+       vm4_50 <= vm3_50;
+       vm5_50 <= vm4_50;
+       if (ev[5]) ac_50 <= (ef[5] ? 48'sd0 : ac_50) + {{19{pr_50[28]}}, pr_50};
+       else if (o_en) ac_50 <= ac_51;
+       if (qwe && (qlane == 16'd51)) q_51 <= qdata;
+       pr_51 <= ma_51 * mb_51;
+       vm1_51 <= mant$51;
+       vm2_51 <= vm1_51;
+       vm3_51 <= vm2_51;
+       vm4_51 <= vm3_51;
+       vm5_51 <= vm4_51;
+       if (ev[5]) ac_51 <= (ef[5] ? 48'sd0 : ac_51) + {{19{pr_51[28]}}, pr_51};
+       else if (o_en) ac_51 <= ac_52;
+       if (qwe && (qlane == 16'd52)) q_52 <= qdata;
+       pr_52 <= ma_52 * mb_52;
+       vm1_52 <= mant$52;
+       vm2_52 <= vm1_52;
+       vm3_52 <= vm2_52;
+       vm4_52 <= vm3_52;
+       vm5_52 <= vm4_52;
+       if (ev[5]) ac_52 <= (ef[5] ? 48'sd0 : ac_52) + {{19{pr_52[28]}}, pr_52};
+       else if (o_en) ac_52 <= ac_53;
+       if (qwe && (qlane == 16'd53)) q_53 <= qdata;
+       pr_53 <= ma_53 * mb_53;
+       vm1_53 <= mant$53;
+       vm2_53 <= vm1_53;
+       vm3_53 <= vm2_53;
+       vm4_53 <= vm3_53;
+       vm5_53 <= vm4_53;
+       if (ev[5]) ac_53 <= (ef[5] ? 48'sd0 : ac_53) + {{19{pr_53[28]}}, pr_53};
+       else if (o_en) ac_53 <= ac_54;
+       if (qwe && (qlane == 16'd54)) q_54 <= qdata;
+       pr_54 <= ma_54 * mb_54;
+       vm1_54 <= mant$54;
+       vm2_54 <= vm1_54;
+       vm3_54 <= vm2_54;
+       vm4_54 <= vm3_54;
+       vm5_54 <= vm4_54;
+       if (ev[5]) ac_54 <= (ef[5] ? 48'sd0 : ac_54) + {{19{pr_54[28]}}, pr_54};
+       else if (o_en) ac_54 <= ac_55;
+       if (qwe && (qlane == 16'd55)) q_55 <= qdata;
+       pr_55 <= ma_55 * mb_55;
+       vm1_55 <= mant$55;
+       vm2_55 <= vm1_55;
+       vm3_55 <= vm2_55;
+       vm4_55 <= vm3_55;
+       vm5_55 <= vm4_55;
+       if (ev[5]) ac_55 <= (ef[5] ? 48'sd0 : ac_55) + {{19{pr_55[28]}}, pr_55};
+       else if (o_en) ac_55 <= ac_56;
+       if (qwe && (qlane == 16'd56)) q_56 <= qdata;
+       pr_56 <= ma_56 * mb_56;
+       vm1_56 <= mant$56;
+       vm2_56 <= vm1_56;
+       vm3_56 <= vm2_56;
+       vm4_56 <= vm3_56;
+       vm5_56 <= vm4_56;
+       if (ev[5]) ac_56 <= (ef[5] ? 48'sd0 : ac_56) + {{19{pr_56[28]}}, pr_56};
+       else if (o_en) ac_56 <= ac_57;
+       if (qwe && (qlane == 16'd57)) q_57 <= qdata;
+       pr_57 <= ma_57 * mb_57;
+       vm1_57 <= mant$57;
+       vm2_57 <= vm1_57;
+       vm3_57 <= vm2_57;
+       vm4_57 <= vm3_57;
+       vm5_57 <= vm4_57;
+       if (ev[5]) ac_57 <= (ef[5] ? 48'sd0 : ac_57) + {{19{pr_57[28]}}, pr_57};
+       else if (o_en) ac_57 <= ac_58;
+       if (qwe && (qlane == 16'd58)) q_58 <= qdata;
+       pr_58 <= ma_58 * mb_58;
+       vm1_58 <= mant$58;
+       vm2_58 <= vm1_58;
+       vm3_58 <= vm2_58;
+       vm4_58 <= vm3_58;
+       vm5_58 <= vm4_58;
+       if (ev[5]) ac_58 <= (ef[5] ? 48'sd0 : ac_58) + {{19{pr_58[28]}}, pr_58};
+       else if (o_en) ac_58 <= ac_59;
+       if (qwe && (qlane == 16'd59)) q_59 <= qdata;
+       pr_59 <= ma_59 * mb_59;
+       vm1_59 <= mant$59;
+       vm2_59 <= vm1_59;
+       vm3_59 <= vm2_59;
+       vm4_59 <= vm3_59;
+       vm5_59 <= vm4_59;
+       if (ev[5]) ac_59 <= (ef[5] ? 48'sd0 : ac_59) + {{19{pr_59[28]}}, pr_59};
+       else if (o_en) ac_59 <= ac_60;
+       if (qwe && (qlane == 16'd60)) q_60 <= qdata;
+       pr_60 <= ma_60 * mb_60;
+       vm1_60 <= mant$60;
+       vm2_60 <= vm1_60;
+       vm3_60 <= vm2_60;
+       vm4_60 <= vm3_60;
+       vm5_60 <= vm4_60;
+       if (ev[5]) ac_60 <= (ef[5] ? 48'sd0 : ac_60) + {{19{pr_60[28]}}, pr_60};
+       else if (o_en) ac_60 <= ac_61;
+       if (qwe && (qlane == 16'd61)) q_61 <= qdata;
+       pr_61 <= ma_61 * mb_61;
+       vm1_61 <= mant$61;
+       vm2_61 <= vm1_61;
+       vm3_61 <= vm2_61;
+       vm4_61 <= vm3_61;
+       vm5_61 <= vm4_61;
+       if (ev[5]) ac_61 <= (ef[5] ? 48'sd0 : ac_61) + {{19{pr_61[28]}}, pr_61};
+       else if (o_en) ac_61 <= ac_62;
+       if (qwe && (qlane == 16'd62)) q_62 <= qdata;
+       pr_62 <= ma_62 * mb_62;
+       vm1_62 <= mant$62;
+       vm2_62 <= vm1_62;
+       vm3_62 <= vm2_62;
+       vm4_62 <= vm3_62;
+       vm5_62 <= vm4_62;
+       if (ev[5]) ac_62 <= (ef[5] ? 48'sd0 : ac_62) + {{19{pr_62[28]}}, pr_62};
+       else if (o_en) ac_62 <= ac_63;
+       if (qwe && (qlane == 16'd63)) q_63 <= qdata;
+       pr_63 <= ma_63 * mb_63;
+       vm1_63 <= mant$63;
+       vm2_63 <= vm1_63;
+       vm3_63 <= vm2_63;
+       vm4_63 <= vm3_63;
+       vm5_63 <= vm4_63;
+       if (ev[5]) ac_63 <= (ef[5] ? 48'sd0 : ac_63) + {{19{pr_63[28]}}, pr_63};
+       else if (o_en) ac_63 <= 48'sd0;
+    if (sqwe && (sqhead == 8'd0)) sq_0 <= sqdata;
+       pks_0 <= ksh$0;
+       if (s_en) vmax_0 <= (s_first || (vsh$0 > vmax_0)) ? vsh$0 : vmax_0;
+       tks_0 <= pks_0;
+       dot_0 <= dsum_0;
+       sc_0 <= scn_0;
+       if (fv) mx_0 <= (ff || ($signed(sc_0) > $signed(mx_0))) ? sc_0 : mx_0;
+       d1_0 <= dd_0[32] ? 32'd0 : dd_0[31:0];
+       vs1_0 <= vsh$0;
+       ix2_0 <= u_0[15:6];
+       ip2_0 <= ipn_0;
+       vs2_0 <= vs1_0;
+       tb3_0 <= exp2[ix2_0];
+       ip3_0 <= ip2_0;
+       vs3_0 <= vs2_0;
+       ex4_0 <= en_0[16:0];
+       vs4_0 <= vs3_0;
+       w5_0 <= wv_0[16:0];
+       if (ev[3]) z_0 <= (ef[3] ? 32'd0 : z_0) + e32_0;
+    if (sqwe && (sqhead == 8'd1)) sq_1 <= sqdata;
+       pks_1 <= ksh$8;
+       if (s_en) vmax_1 <= (s_first || (vsh$8 > vmax_1)) ? vsh$8 : vmax_1;
+       tks_1 <= pks_1;
+       dot_1 <= dsum_1;
+       sc_1 <= scn_1;
+       if (fv) mx_1 <= (ff || ($signed(sc_1) > $signed(mx_1))) ? sc_1 : mx_1;
+       d1_1 <= dd_1[32] ? 32'd0 : dd_1[31:0];
+       vs1_1 <= vsh$8;
+       ix2_1 <= u_1[15:6];
+       ip2_1 <= ipn_1;
+       vs2_1 <= vs1_1;
+       tb3_1 <= exp2[ix2_1];
+       ip3_1 <= ip2_1;
+       vs3_1 <= vs2_1;
+       ex4_1 <= en_1[16:0];
+       vs4_1 <= vs3_1;
+       w5_1 <= wv_1[16:0];
+       if (ev[3]) z_1 <= (ef[3] ? 32'd0 : z_1) + e32_1;
+    if (sqwe && (sqhead == 8'd2)) sq_2 <= sqdata;
+       pks_2 <= ksh$16;
+       if (s_en) vmax_2 <= (s_first || (vsh$16 > vmax_2)) ? vsh$16 : vmax_2;
+       tks_2 <= pks_2;
+       dot_2 <= dsum_2;
+       sc_2 <= scn_2;
+       if (fv) mx_2 <= (ff || ($signed(sc_2) > $signed(mx_2))) ? sc_2 : mx_2;
+       d1_2 <= dd_2[32] ? 32'd0 : dd_2[31:0];
+       vs1_2 <= vsh$16;
+       ix2_2 <= u_2[15:6];
+       ip2_2 <= ipn_2;
+       vs2_2 <= vs1_2;
+       tb3_2 <= exp2[ix2_2];
+       ip3_2 <= ip2_2;
+       vs3_2 <= vs2_2;
+       ex4_2 <= en_2[16:0];
+       vs4_2 <= vs3_2;
+       w5_2 <= wv_2[16:0];
+       if (ev[3]) z_2 <= (ef[3] ? 32'd0 : z_2) + e32_2;
+    if (sqwe && (sqhead == 8'd3)) sq_3 <= sqdata;
+       pks_3 <= ksh$24;
+       if (s_en) vmax_3 <= (s_first || (vsh$24 > vmax_3)) ? vsh$24 : vmax_3;
+       tks_3 <= pks_3;
+       dot_3 <= dsum_3;
+       sc_3 <= scn_3;
+       if (fv) mx_3 <= (ff || ($signed(sc_3) > $signed(mx_3))) ? sc_3 : mx_3;
+       d1_3 <= dd_3[32] ? 32'd0 : dd_3[31:0];
+       vs1_3 <= vsh$24;
+       ix2_3 <= u_3[15:6];
+       ip2_3 <= ipn_3;
+       vs2_3 <= vs1_3;
+       tb3_3 <= exp2[ix2_3];
+       ip3_3 <= ip2_3;
+       vs3_3 <= vs2_3;
+       ex4_3 <= en_3[16:0];
+       vs4_3 <= vs3_3;
+       w5_3 <= wv_3[16:0];
+       if (ev[3]) z_3 <= (ef[3] ? 32'd0 : z_3) + e32_3;
+    if (sqwe && (sqhead == 8'd4)) sq_4 <= sqdata;
+       pks_4 <= ksh$32;
+       if (s_en) vmax_4 <= (s_first || (vsh$32 > vmax_4)) ? vsh$32 : vmax_4;
+       tks_4 <= pks_4;
+       dot_4 <= dsum_4;
+       sc_4 <= scn_4;
+       if (fv) mx_4 <= (ff || ($signed(sc_4) > $signed(mx_4))) ? sc_4 : mx_4;
+       d1_4 <= dd_4[32] ? 32'd0 : dd_4[31:0];
+       vs1_4 <= vsh$32;
+       ix2_4 <= u_4[15:6];
+       ip2_4 <= ipn_4;
+       vs2_4 <= vs1_4;
+       tb3_4 <= exp2[ix2_4];
+       ip3_4 <= ip2_4;
+       vs3_4 <= vs2_4;
+       ex4_4 <= en_4[16:0];
+       vs4_4 <= vs3_4;
+       w5_4 <= wv_4[16:0];
+       if (ev[3]) z_4 <= (ef[3] ? 32'd0 : z_4) + e32_4;
+    if (sqwe && (sqhead == 8'd5)) sq_5 <= sqdata;
+       pks_5 <= ksh$40;
+       if (s_en) vmax_5 <= (s_first || (vsh$40 > vmax_5)) ? vsh$40 : vmax_5;
+       tks_5 <= pks_5;
+       dot_5 <= dsum_5;
+       sc_5 <= scn_5;
+       if (fv) mx_5 <= (ff || ($signed(sc_5) > $signed(mx_5))) ? sc_5 : mx_5;
+       d1_5 <= dd_5[32] ? 32'd0 : dd_5[31:0];
+       vs1_5 <= vsh$40;
+       ix2_5 <= u_5[15:6];
+       ip2_5 <= ipn_5;
+       vs2_5 <= vs1_5;
+       tb3_5 <= exp2[ix2_5];
+       ip3_5 <= ip2_5;
+       vs3_5 <= vs2_5;
+       ex4_5 <= en_5[16:0];
+       vs4_5 <= vs3_5;
+       w5_5 <= wv_5[16:0];
+       if (ev[3]) z_5 <= (ef[3] ? 32'd0 : z_5) + e32_5;
+    if (sqwe && (sqhead == 8'd6)) sq_6 <= sqdata;
+       pks_6 <= ksh$48;
+       if (s_en) vmax_6 <= (s_first || (vsh$48 > vmax_6)) ? vsh$48 : vmax_6;
+       tks_6 <= pks_6;
+       dot_6 <= dsum_6;
+       sc_6 <= scn_6;
+       if (fv) mx_6 <= (ff || ($signed(sc_6) > $signed(mx_6))) ? sc_6 : mx_6;
+       d1_6 <= dd_6[32] ? 32'd0 : dd_6[31:0];
+       vs1_6 <= vsh$48;
+       ix2_6 <= u_6[15:6];
+       ip2_6 <= ipn_6;
+       vs2_6 <= vs1_6;
+       tb3_6 <= exp2[ix2_6];
+       ip3_6 <= ip2_6;
+       vs3_6 <= vs2_6;
+       ex4_6 <= en_6[16:0];
+       vs4_6 <= vs3_6;
+       w5_6 <= wv_6[16:0];
+       if (ev[3]) z_6 <= (ef[3] ? 32'd0 : z_6) + e32_6;
+    if (sqwe && (sqhead == 8'd7)) sq_7 <= sqdata;
+       pks_7 <= ksh$56;
+       if (s_en) vmax_7 <= (s_first || (vsh$56 > vmax_7)) ? vsh$56 : vmax_7;
+       tks_7 <= pks_7;
+       dot_7 <= dsum_7;
+       sc_7 <= scn_7;
+       if (fv) mx_7 <= (ff || ($signed(sc_7) > $signed(mx_7))) ? sc_7 : mx_7;
+       d1_7 <= dd_7[32] ? 32'd0 : dd_7[31:0];
+       vs1_7 <= vsh$56;
+       ix2_7 <= u_7[15:6];
+       ip2_7 <= ipn_7;
+       vs2_7 <= vs1_7;
+       tb3_7 <= exp2[ix2_7];
+       ip3_7 <= ip2_7;
+       vs3_7 <= vs2_7;
+       ex4_7 <= en_7[16:0];
+       vs4_7 <= vs3_7;
+       w5_7 <= wv_7[16:0];
+       if (ev[3]) z_7 <= (ef[3] ? 32'd0 : z_7) + e32_7;
+    pv <= s_en;
+       pf <= s_first;
+       pt <= s_t;
+       tv <= pv;
+       tf <= pf;
+       tt <= pt;
+       fv <= tv;
+       ff <= tf;
+       ft <= tt;
+       srd <= (sm_raddr < 16'd512) ? smem[sm_raddr[8:0]] : 256'd0;
+       if (fv && (ft < 16'd512)) smem[ft[8:0]] <= {sc_7, sc_6, sc_5, sc_4, sc_3, sc_2, sc_1, sc_0};
+       ev <= {ev[4:0], e_en};
+       ef <= {ef[4:0], e_first};
+       oa1 <= ac_0;
+       oz1 <= ozm;
+       ovm1 <= ovmm;
+       pz2 <= op;
+       fi2 <= ofsh[9:0];
+       oa2 <= oa1;
+       ovm2 <= ovm1;
+       r3 <= rcp[fi2];
+       pz3 <= pz2;
+       oa3 <= oa2;
+       ovm3 <= ovm2;
+       op4 <= oa66 * r66;
+       k4 <= $signed({2'd0, ovm3}) - 7'sd16 - $signed({2'd0, pz3});
+       y <= (owd > OMAX32) ? OMAX32[31:0] : ((owd < OMIN32) ? OMIN32[31:0] : owd[31:0]);
+    end
+    wire unused_core = ^{u_0[5:0], en_0[31:17], wv_0[31:17], u_1[5:0], en_1[31:17], wv_1[31:17], u_2[5:0], en_2[31:17], wv_2[31:17], u_3[5:0], en_3[31:17], wv_3[31:17], u_4[5:0], en_4[31:17], wv_4[31:17], u_5[5:0], en_5[31:17], wv_5[31:17], u_6[5:0], en_6[31:17], wv_6[31:17], u_7[5:0], en_7[31:17], wv_7[31:17], ksh$1, vsh$1, ksh$2, vsh$2, ksh$3, vsh$3, ksh$4, vsh$4, ksh$5, vsh$5, ksh$6, vsh$6, ksh$7, vsh$7, ksh$9, vsh$9, ksh$10, vsh$10, ksh$11, vsh$11, ksh$12, vsh$12, ksh$13, vsh$13, ksh$14, vsh$14, ksh$15, vsh$15, ksh$17, vsh$17, ksh$18, vsh$18, ksh$19, vsh$19, ksh$20, vsh$20, ksh$21, vsh$21, ksh$22, vsh$22, ksh$23, vsh$23, ksh$25, vsh$25, ksh$26, vsh$26, ksh$27, vsh$27, ksh$28, vsh$28, ksh$29, vsh$29, ksh$30, vsh$30, ksh$31, vsh$31, ksh$33, vsh$33, ksh$34, vsh$34, ksh$35, vsh$35, ksh$36, vsh$36, ksh$37, vsh$37, ksh$38, vsh$38, ksh$39, vsh$39, ksh$41, vsh$41, ksh$42, vsh$42, ksh$43, vsh$43, ksh$44, vsh$44, ksh$45, vsh$45, ksh$46, vsh$46, ksh$47, vsh$47, ksh$49, vsh$49, ksh$50, vsh$50, ksh$51, vsh$51, ksh$52, vsh$52, ksh$53, vsh$53, ksh$54, vsh$54, ksh$55, vsh$55, ksh$57, vsh$57, ksh$58, vsh$58, ksh$59, vsh$59, ksh$60, vsh$60, ksh$61, vsh$61, ksh$62, vsh$62, ksh$63, vsh$63, ofsh[31:10]};
+endmodule // llamahdl_llama$au$core
 
 
 module llamahdl_llama$au$creg(d,q,clock);
@@ -3045,47 +8882,6 @@ module llamahdl_llama$au$creg(d,q,clock);
 endmodule // llamahdl_llama$au$creg
 
 
-module llamahdl_llama$au$dot(clock,en,first,qa$0,qa$1,qa$2,qa$3,qa$4,qa$5,qa$6,qa$7,kb$0,kb$1,kb$2,kb$3,kb$4,kb$5,kb$6,kb$7,acc);
-    
-    // Module arguments
-    input wire  clock;
-    input wire  en;
-    input wire  first;
-    input wire  [15:0] qa$0;
-    input wire  [15:0] qa$1;
-    input wire  [15:0] qa$2;
-    input wire  [15:0] qa$3;
-    input wire  [15:0] qa$4;
-    input wire  [15:0] qa$5;
-    input wire  [15:0] qa$6;
-    input wire  [15:0] qa$7;
-    input wire  [10:0] kb$0;
-    input wire  [10:0] kb$1;
-    input wire  [10:0] kb$2;
-    input wire  [10:0] kb$3;
-    input wire  [10:0] kb$4;
-    input wire  [10:0] kb$5;
-    input wire  [10:0] kb$6;
-    input wire  [10:0] kb$7;
-    output reg signed [47:0] acc;
-    
-    // Update code (custom)
-    wire signed [28:0] p0 = $signed({{13{qa$0[15]}}, qa$0}) * $signed({{18{kb$0[10]}}, kb$0});
-    wire signed [28:0] p1 = $signed({{13{qa$1[15]}}, qa$1}) * $signed({{18{kb$1[10]}}, kb$1});
-    wire signed [28:0] p2 = $signed({{13{qa$2[15]}}, qa$2}) * $signed({{18{kb$2[10]}}, kb$2});
-    wire signed [28:0] p3 = $signed({{13{qa$3[15]}}, qa$3}) * $signed({{18{kb$3[10]}}, kb$3});
-    wire signed [28:0] p4 = $signed({{13{qa$4[15]}}, qa$4}) * $signed({{18{kb$4[10]}}, kb$4});
-    wire signed [28:0] p5 = $signed({{13{qa$5[15]}}, qa$5}) * $signed({{18{kb$5[10]}}, kb$5});
-    wire signed [28:0] p6 = $signed({{13{qa$6[15]}}, qa$6}) * $signed({{18{kb$6[10]}}, kb$6});
-    wire signed [28:0] p7 = $signed({{13{qa$7[15]}}, qa$7}) * $signed({{18{kb$7[10]}}, kb$7});
-    wire signed [47:0] sum = {{19{p0[28]}}, p0} + {{19{p1[28]}}, p1} + {{19{p2[28]}}, p2} + {{19{p3[28]}}, p3} + {{19{p4[28]}}, p4} + {{19{p5[28]}}, p5} + {{19{p6[28]}}, p6} + {{19{p7[28]}}, p7};
-    initial acc = 48'sd0;
-    always @(posedge clock) begin
-       if (en) acc <= (first ? 48'sd0 : acc) + sum;
-    end
-endmodule // llamahdl_llama$au$dot
-
-
 module llamahdl_llama$au$drain(d,q,clock);
     
     // Module arguments
@@ -3103,1123 +8899,6 @@ module llamahdl_llama$au$drain(d,q,clock);
     end
           
 endmodule // llamahdl_llama$au$drain
-
-
-module llamahdl_llama$au$exp_rom(clock,addr,data);
-    
-    // Module arguments
-    input wire  clock;
-    input wire  [15:0] addr;
-    output reg  [16:0] data;
-    
-    // Update code (custom)
-    reg [16:0] mem [0:1023];
-    initial begin
-       mem[0] = 17'h0ffea;
-       mem[1] = 17'h0ffbd;
-       mem[2] = 17'h0ff91;
-       mem[3] = 17'h0ff65;
-       mem[4] = 17'h0ff39;
-       mem[5] = 17'h0ff0c;
-       mem[6] = 17'h0fee0;
-       mem[7] = 17'h0feb4;
-       mem[8] = 17'h0fe88;
-       mem[9] = 17'h0fe5c;
-       mem[10] = 17'h0fe30;
-       mem[11] = 17'h0fe04;
-       mem[12] = 17'h0fdd8;
-       mem[13] = 17'h0fdac;
-       mem[14] = 17'h0fd80;
-       mem[15] = 17'h0fd54;
-       mem[16] = 17'h0fd28;
-       mem[17] = 17'h0fcfc;
-       mem[18] = 17'h0fcd0;
-       mem[19] = 17'h0fca5;
-       mem[20] = 17'h0fc79;
-       mem[21] = 17'h0fc4d;
-       mem[22] = 17'h0fc21;
-       mem[23] = 17'h0fbf6;
-       mem[24] = 17'h0fbca;
-       mem[25] = 17'h0fb9e;
-       mem[26] = 17'h0fb73;
-       mem[27] = 17'h0fb47;
-       mem[28] = 17'h0fb1c;
-       mem[29] = 17'h0faf0;
-       mem[30] = 17'h0fac5;
-       mem[31] = 17'h0fa99;
-       mem[32] = 17'h0fa6e;
-       mem[33] = 17'h0fa43;
-       mem[34] = 17'h0fa17;
-       mem[35] = 17'h0f9ec;
-       mem[36] = 17'h0f9c1;
-       mem[37] = 17'h0f995;
-       mem[38] = 17'h0f96a;
-       mem[39] = 17'h0f93f;
-       mem[40] = 17'h0f914;
-       mem[41] = 17'h0f8e9;
-       mem[42] = 17'h0f8be;
-       mem[43] = 17'h0f892;
-       mem[44] = 17'h0f867;
-       mem[45] = 17'h0f83c;
-       mem[46] = 17'h0f811;
-       mem[47] = 17'h0f7e6;
-       mem[48] = 17'h0f7bb;
-       mem[49] = 17'h0f790;
-       mem[50] = 17'h0f766;
-       mem[51] = 17'h0f73b;
-       mem[52] = 17'h0f710;
-       mem[53] = 17'h0f6e5;
-       mem[54] = 17'h0f6ba;
-       mem[55] = 17'h0f690;
-       mem[56] = 17'h0f665;
-       mem[57] = 17'h0f63a;
-       mem[58] = 17'h0f610;
-       mem[59] = 17'h0f5e5;
-       mem[60] = 17'h0f5ba;
-       mem[61] = 17'h0f590;
-       mem[62] = 17'h0f565;
-       mem[63] = 17'h0f53b;
-       mem[64] = 17'h0f510;
-       mem[65] = 17'h0f4e6;
-       mem[66] = 17'h0f4bb;
-       mem[67] = 17'h0f491;
-       mem[68] = 17'h0f467;
-       mem[69] = 17'h0f43c;
-       mem[70] = 17'h0f412;
-       mem[71] = 17'h0f3e8;
-       mem[72] = 17'h0f3bd;
-       mem[73] = 17'h0f393;
-       mem[74] = 17'h0f369;
-       mem[75] = 17'h0f33f;
-       mem[76] = 17'h0f315;
-       mem[77] = 17'h0f2eb;
-       mem[78] = 17'h0f2c1;
-       mem[79] = 17'h0f296;
-       mem[80] = 17'h0f26c;
-       mem[81] = 17'h0f242;
-       mem[82] = 17'h0f218;
-       mem[83] = 17'h0f1ef;
-       mem[84] = 17'h0f1c5;
-       mem[85] = 17'h0f19b;
-       mem[86] = 17'h0f171;
-       mem[87] = 17'h0f147;
-       mem[88] = 17'h0f11d;
-       mem[89] = 17'h0f0f4;
-       mem[90] = 17'h0f0ca;
-       mem[91] = 17'h0f0a0;
-       mem[92] = 17'h0f076;
-       mem[93] = 17'h0f04d;
-       mem[94] = 17'h0f023;
-       mem[95] = 17'h0effa;
-       mem[96] = 17'h0efd0;
-       mem[97] = 17'h0efa6;
-       mem[98] = 17'h0ef7d;
-       mem[99] = 17'h0ef53;
-       mem[100] = 17'h0ef2a;
-       mem[101] = 17'h0ef01;
-       mem[102] = 17'h0eed7;
-       mem[103] = 17'h0eeae;
-       mem[104] = 17'h0ee84;
-       mem[105] = 17'h0ee5b;
-       mem[106] = 17'h0ee32;
-       mem[107] = 17'h0ee09;
-       mem[108] = 17'h0eddf;
-       mem[109] = 17'h0edb6;
-       mem[110] = 17'h0ed8d;
-       mem[111] = 17'h0ed64;
-       mem[112] = 17'h0ed3b;
-       mem[113] = 17'h0ed12;
-       mem[114] = 17'h0ece8;
-       mem[115] = 17'h0ecbf;
-       mem[116] = 17'h0ec96;
-       mem[117] = 17'h0ec6d;
-       mem[118] = 17'h0ec44;
-       mem[119] = 17'h0ec1c;
-       mem[120] = 17'h0ebf3;
-       mem[121] = 17'h0ebca;
-       mem[122] = 17'h0eba1;
-       mem[123] = 17'h0eb78;
-       mem[124] = 17'h0eb4f;
-       mem[125] = 17'h0eb27;
-       mem[126] = 17'h0eafe;
-       mem[127] = 17'h0ead5;
-       mem[128] = 17'h0eaac;
-       mem[129] = 17'h0ea84;
-       mem[130] = 17'h0ea5b;
-       mem[131] = 17'h0ea33;
-       mem[132] = 17'h0ea0a;
-       mem[133] = 17'h0e9e1;
-       mem[134] = 17'h0e9b9;
-       mem[135] = 17'h0e990;
-       mem[136] = 17'h0e968;
-       mem[137] = 17'h0e940;
-       mem[138] = 17'h0e917;
-       mem[139] = 17'h0e8ef;
-       mem[140] = 17'h0e8c6;
-       mem[141] = 17'h0e89e;
-       mem[142] = 17'h0e876;
-       mem[143] = 17'h0e84e;
-       mem[144] = 17'h0e825;
-       mem[145] = 17'h0e7fd;
-       mem[146] = 17'h0e7d5;
-       mem[147] = 17'h0e7ad;
-       mem[148] = 17'h0e785;
-       mem[149] = 17'h0e75c;
-       mem[150] = 17'h0e734;
-       mem[151] = 17'h0e70c;
-       mem[152] = 17'h0e6e4;
-       mem[153] = 17'h0e6bc;
-       mem[154] = 17'h0e694;
-       mem[155] = 17'h0e66c;
-       mem[156] = 17'h0e645;
-       mem[157] = 17'h0e61d;
-       mem[158] = 17'h0e5f5;
-       mem[159] = 17'h0e5cd;
-       mem[160] = 17'h0e5a5;
-       mem[161] = 17'h0e57d;
-       mem[162] = 17'h0e556;
-       mem[163] = 17'h0e52e;
-       mem[164] = 17'h0e506;
-       mem[165] = 17'h0e4de;
-       mem[166] = 17'h0e4b7;
-       mem[167] = 17'h0e48f;
-       mem[168] = 17'h0e468;
-       mem[169] = 17'h0e440;
-       mem[170] = 17'h0e419;
-       mem[171] = 17'h0e3f1;
-       mem[172] = 17'h0e3ca;
-       mem[173] = 17'h0e3a2;
-       mem[174] = 17'h0e37b;
-       mem[175] = 17'h0e353;
-       mem[176] = 17'h0e32c;
-       mem[177] = 17'h0e304;
-       mem[178] = 17'h0e2dd;
-       mem[179] = 17'h0e2b6;
-       mem[180] = 17'h0e28f;
-       mem[181] = 17'h0e267;
-       mem[182] = 17'h0e240;
-       mem[183] = 17'h0e219;
-       mem[184] = 17'h0e1f2;
-       mem[185] = 17'h0e1cb;
-       mem[186] = 17'h0e1a4;
-       mem[187] = 17'h0e17c;
-       mem[188] = 17'h0e155;
-       mem[189] = 17'h0e12e;
-       mem[190] = 17'h0e107;
-       mem[191] = 17'h0e0e0;
-       mem[192] = 17'h0e0b9;
-       mem[193] = 17'h0e092;
-       mem[194] = 17'h0e06c;
-       mem[195] = 17'h0e045;
-       mem[196] = 17'h0e01e;
-       mem[197] = 17'h0dff7;
-       mem[198] = 17'h0dfd0;
-       mem[199] = 17'h0dfa9;
-       mem[200] = 17'h0df83;
-       mem[201] = 17'h0df5c;
-       mem[202] = 17'h0df35;
-       mem[203] = 17'h0df0f;
-       mem[204] = 17'h0dee8;
-       mem[205] = 17'h0dec1;
-       mem[206] = 17'h0de9b;
-       mem[207] = 17'h0de74;
-       mem[208] = 17'h0de4e;
-       mem[209] = 17'h0de27;
-       mem[210] = 17'h0de01;
-       mem[211] = 17'h0ddda;
-       mem[212] = 17'h0ddb4;
-       mem[213] = 17'h0dd8d;
-       mem[214] = 17'h0dd67;
-       mem[215] = 17'h0dd41;
-       mem[216] = 17'h0dd1a;
-       mem[217] = 17'h0dcf4;
-       mem[218] = 17'h0dcce;
-       mem[219] = 17'h0dca8;
-       mem[220] = 17'h0dc81;
-       mem[221] = 17'h0dc5b;
-       mem[222] = 17'h0dc35;
-       mem[223] = 17'h0dc0f;
-       mem[224] = 17'h0dbe9;
-       mem[225] = 17'h0dbc3;
-       mem[226] = 17'h0db9c;
-       mem[227] = 17'h0db76;
-       mem[228] = 17'h0db50;
-       mem[229] = 17'h0db2a;
-       mem[230] = 17'h0db04;
-       mem[231] = 17'h0dadf;
-       mem[232] = 17'h0dab9;
-       mem[233] = 17'h0da93;
-       mem[234] = 17'h0da6d;
-       mem[235] = 17'h0da47;
-       mem[236] = 17'h0da21;
-       mem[237] = 17'h0d9fb;
-       mem[238] = 17'h0d9d6;
-       mem[239] = 17'h0d9b0;
-       mem[240] = 17'h0d98a;
-       mem[241] = 17'h0d965;
-       mem[242] = 17'h0d93f;
-       mem[243] = 17'h0d919;
-       mem[244] = 17'h0d8f4;
-       mem[245] = 17'h0d8ce;
-       mem[246] = 17'h0d8a9;
-       mem[247] = 17'h0d883;
-       mem[248] = 17'h0d85d;
-       mem[249] = 17'h0d838;
-       mem[250] = 17'h0d813;
-       mem[251] = 17'h0d7ed;
-       mem[252] = 17'h0d7c8;
-       mem[253] = 17'h0d7a2;
-       mem[254] = 17'h0d77d;
-       mem[255] = 17'h0d758;
-       mem[256] = 17'h0d732;
-       mem[257] = 17'h0d70d;
-       mem[258] = 17'h0d6e8;
-       mem[259] = 17'h0d6c3;
-       mem[260] = 17'h0d69d;
-       mem[261] = 17'h0d678;
-       mem[262] = 17'h0d653;
-       mem[263] = 17'h0d62e;
-       mem[264] = 17'h0d609;
-       mem[265] = 17'h0d5e4;
-       mem[266] = 17'h0d5bf;
-       mem[267] = 17'h0d59a;
-       mem[268] = 17'h0d575;
-       mem[269] = 17'h0d550;
-       mem[270] = 17'h0d52b;
-       mem[271] = 17'h0d506;
-       mem[272] = 17'h0d4e1;
-       mem[273] = 17'h0d4bc;
-       mem[274] = 17'h0d497;
-       mem[275] = 17'h0d472;
-       mem[276] = 17'h0d44e;
-       mem[277] = 17'h0d429;
-       mem[278] = 17'h0d404;
-       mem[279] = 17'h0d3df;
-       mem[280] = 17'h0d3bb;
-       mem[281] = 17'h0d396;
-       mem[282] = 17'h0d371;
-       mem[283] = 17'h0d34d;
-       mem[284] = 17'h0d328;
-       mem[285] = 17'h0d303;
-       mem[286] = 17'h0d2df;
-       mem[287] = 17'h0d2ba;
-       mem[288] = 17'h0d296;
-       mem[289] = 17'h0d271;
-       mem[290] = 17'h0d24d;
-       mem[291] = 17'h0d229;
-       mem[292] = 17'h0d204;
-       mem[293] = 17'h0d1e0;
-       mem[294] = 17'h0d1bb;
-       mem[295] = 17'h0d197;
-       mem[296] = 17'h0d173;
-       mem[297] = 17'h0d14e;
-       mem[298] = 17'h0d12a;
-       mem[299] = 17'h0d106;
-       mem[300] = 17'h0d0e2;
-       mem[301] = 17'h0d0be;
-       mem[302] = 17'h0d099;
-       mem[303] = 17'h0d075;
-       mem[304] = 17'h0d051;
-       mem[305] = 17'h0d02d;
-       mem[306] = 17'h0d009;
-       mem[307] = 17'h0cfe5;
-       mem[308] = 17'h0cfc1;
-       mem[309] = 17'h0cf9d;
-       mem[310] = 17'h0cf79;
-       mem[311] = 17'h0cf55;
-       mem[312] = 17'h0cf31;
-       mem[313] = 17'h0cf0d;
-       mem[314] = 17'h0cee9;
-       mem[315] = 17'h0cec6;
-       mem[316] = 17'h0cea2;
-       mem[317] = 17'h0ce7e;
-       mem[318] = 17'h0ce5a;
-       mem[319] = 17'h0ce36;
-       mem[320] = 17'h0ce13;
-       mem[321] = 17'h0cdef;
-       mem[322] = 17'h0cdcb;
-       mem[323] = 17'h0cda8;
-       mem[324] = 17'h0cd84;
-       mem[325] = 17'h0cd60;
-       mem[326] = 17'h0cd3d;
-       mem[327] = 17'h0cd19;
-       mem[328] = 17'h0ccf6;
-       mem[329] = 17'h0ccd2;
-       mem[330] = 17'h0ccaf;
-       mem[331] = 17'h0cc8b;
-       mem[332] = 17'h0cc68;
-       mem[333] = 17'h0cc44;
-       mem[334] = 17'h0cc21;
-       mem[335] = 17'h0cbfe;
-       mem[336] = 17'h0cbda;
-       mem[337] = 17'h0cbb7;
-       mem[338] = 17'h0cb94;
-       mem[339] = 17'h0cb71;
-       mem[340] = 17'h0cb4d;
-       mem[341] = 17'h0cb2a;
-       mem[342] = 17'h0cb07;
-       mem[343] = 17'h0cae4;
-       mem[344] = 17'h0cac1;
-       mem[345] = 17'h0ca9d;
-       mem[346] = 17'h0ca7a;
-       mem[347] = 17'h0ca57;
-       mem[348] = 17'h0ca34;
-       mem[349] = 17'h0ca11;
-       mem[350] = 17'h0c9ee;
-       mem[351] = 17'h0c9cb;
-       mem[352] = 17'h0c9a8;
-       mem[353] = 17'h0c985;
-       mem[354] = 17'h0c962;
-       mem[355] = 17'h0c940;
-       mem[356] = 17'h0c91d;
-       mem[357] = 17'h0c8fa;
-       mem[358] = 17'h0c8d7;
-       mem[359] = 17'h0c8b4;
-       mem[360] = 17'h0c891;
-       mem[361] = 17'h0c86f;
-       mem[362] = 17'h0c84c;
-       mem[363] = 17'h0c829;
-       mem[364] = 17'h0c807;
-       mem[365] = 17'h0c7e4;
-       mem[366] = 17'h0c7c1;
-       mem[367] = 17'h0c79f;
-       mem[368] = 17'h0c77c;
-       mem[369] = 17'h0c75a;
-       mem[370] = 17'h0c737;
-       mem[371] = 17'h0c715;
-       mem[372] = 17'h0c6f2;
-       mem[373] = 17'h0c6d0;
-       mem[374] = 17'h0c6ad;
-       mem[375] = 17'h0c68b;
-       mem[376] = 17'h0c668;
-       mem[377] = 17'h0c646;
-       mem[378] = 17'h0c624;
-       mem[379] = 17'h0c601;
-       mem[380] = 17'h0c5df;
-       mem[381] = 17'h0c5bd;
-       mem[382] = 17'h0c59b;
-       mem[383] = 17'h0c578;
-       mem[384] = 17'h0c556;
-       mem[385] = 17'h0c534;
-       mem[386] = 17'h0c512;
-       mem[387] = 17'h0c4f0;
-       mem[388] = 17'h0c4cd;
-       mem[389] = 17'h0c4ab;
-       mem[390] = 17'h0c489;
-       mem[391] = 17'h0c467;
-       mem[392] = 17'h0c445;
-       mem[393] = 17'h0c423;
-       mem[394] = 17'h0c401;
-       mem[395] = 17'h0c3df;
-       mem[396] = 17'h0c3bd;
-       mem[397] = 17'h0c39b;
-       mem[398] = 17'h0c37a;
-       mem[399] = 17'h0c358;
-       mem[400] = 17'h0c336;
-       mem[401] = 17'h0c314;
-       mem[402] = 17'h0c2f2;
-       mem[403] = 17'h0c2d1;
-       mem[404] = 17'h0c2af;
-       mem[405] = 17'h0c28d;
-       mem[406] = 17'h0c26b;
-       mem[407] = 17'h0c24a;
-       mem[408] = 17'h0c228;
-       mem[409] = 17'h0c206;
-       mem[410] = 17'h0c1e5;
-       mem[411] = 17'h0c1c3;
-       mem[412] = 17'h0c1a2;
-       mem[413] = 17'h0c180;
-       mem[414] = 17'h0c15f;
-       mem[415] = 17'h0c13d;
-       mem[416] = 17'h0c11c;
-       mem[417] = 17'h0c0fa;
-       mem[418] = 17'h0c0d9;
-       mem[419] = 17'h0c0b7;
-       mem[420] = 17'h0c096;
-       mem[421] = 17'h0c075;
-       mem[422] = 17'h0c053;
-       mem[423] = 17'h0c032;
-       mem[424] = 17'h0c011;
-       mem[425] = 17'h0bfef;
-       mem[426] = 17'h0bfce;
-       mem[427] = 17'h0bfad;
-       mem[428] = 17'h0bf8c;
-       mem[429] = 17'h0bf6a;
-       mem[430] = 17'h0bf49;
-       mem[431] = 17'h0bf28;
-       mem[432] = 17'h0bf07;
-       mem[433] = 17'h0bee6;
-       mem[434] = 17'h0bec5;
-       mem[435] = 17'h0bea4;
-       mem[436] = 17'h0be83;
-       mem[437] = 17'h0be62;
-       mem[438] = 17'h0be41;
-       mem[439] = 17'h0be20;
-       mem[440] = 17'h0bdff;
-       mem[441] = 17'h0bdde;
-       mem[442] = 17'h0bdbd;
-       mem[443] = 17'h0bd9c;
-       mem[444] = 17'h0bd7b;
-       mem[445] = 17'h0bd5b;
-       mem[446] = 17'h0bd3a;
-       mem[447] = 17'h0bd19;
-       mem[448] = 17'h0bcf8;
-       mem[449] = 17'h0bcd8;
-       mem[450] = 17'h0bcb7;
-       mem[451] = 17'h0bc96;
-       mem[452] = 17'h0bc75;
-       mem[453] = 17'h0bc55;
-       mem[454] = 17'h0bc34;
-       mem[455] = 17'h0bc14;
-       mem[456] = 17'h0bbf3;
-       mem[457] = 17'h0bbd2;
-       mem[458] = 17'h0bbb2;
-       mem[459] = 17'h0bb91;
-       mem[460] = 17'h0bb71;
-       mem[461] = 17'h0bb50;
-       mem[462] = 17'h0bb30;
-       mem[463] = 17'h0bb10;
-       mem[464] = 17'h0baef;
-       mem[465] = 17'h0bacf;
-       mem[466] = 17'h0baae;
-       mem[467] = 17'h0ba8e;
-       mem[468] = 17'h0ba6e;
-       mem[469] = 17'h0ba4d;
-       mem[470] = 17'h0ba2d;
-       mem[471] = 17'h0ba0d;
-       mem[472] = 17'h0b9ed;
-       mem[473] = 17'h0b9cd;
-       mem[474] = 17'h0b9ac;
-       mem[475] = 17'h0b98c;
-       mem[476] = 17'h0b96c;
-       mem[477] = 17'h0b94c;
-       mem[478] = 17'h0b92c;
-       mem[479] = 17'h0b90c;
-       mem[480] = 17'h0b8ec;
-       mem[481] = 17'h0b8cc;
-       mem[482] = 17'h0b8ac;
-       mem[483] = 17'h0b88c;
-       mem[484] = 17'h0b86c;
-       mem[485] = 17'h0b84c;
-       mem[486] = 17'h0b82c;
-       mem[487] = 17'h0b80c;
-       mem[488] = 17'h0b7ec;
-       mem[489] = 17'h0b7cc;
-       mem[490] = 17'h0b7ac;
-       mem[491] = 17'h0b78c;
-       mem[492] = 17'h0b76d;
-       mem[493] = 17'h0b74d;
-       mem[494] = 17'h0b72d;
-       mem[495] = 17'h0b70d;
-       mem[496] = 17'h0b6ee;
-       mem[497] = 17'h0b6ce;
-       mem[498] = 17'h0b6ae;
-       mem[499] = 17'h0b68f;
-       mem[500] = 17'h0b66f;
-       mem[501] = 17'h0b64f;
-       mem[502] = 17'h0b630;
-       mem[503] = 17'h0b610;
-       mem[504] = 17'h0b5f1;
-       mem[505] = 17'h0b5d1;
-       mem[506] = 17'h0b5b2;
-       mem[507] = 17'h0b592;
-       mem[508] = 17'h0b573;
-       mem[509] = 17'h0b553;
-       mem[510] = 17'h0b534;
-       mem[511] = 17'h0b515;
-       mem[512] = 17'h0b4f5;
-       mem[513] = 17'h0b4d6;
-       mem[514] = 17'h0b4b7;
-       mem[515] = 17'h0b497;
-       mem[516] = 17'h0b478;
-       mem[517] = 17'h0b459;
-       mem[518] = 17'h0b43a;
-       mem[519] = 17'h0b41a;
-       mem[520] = 17'h0b3fb;
-       mem[521] = 17'h0b3dc;
-       mem[522] = 17'h0b3bd;
-       mem[523] = 17'h0b39e;
-       mem[524] = 17'h0b37f;
-       mem[525] = 17'h0b35f;
-       mem[526] = 17'h0b340;
-       mem[527] = 17'h0b321;
-       mem[528] = 17'h0b302;
-       mem[529] = 17'h0b2e3;
-       mem[530] = 17'h0b2c4;
-       mem[531] = 17'h0b2a5;
-       mem[532] = 17'h0b286;
-       mem[533] = 17'h0b267;
-       mem[534] = 17'h0b249;
-       mem[535] = 17'h0b22a;
-       mem[536] = 17'h0b20b;
-       mem[537] = 17'h0b1ec;
-       mem[538] = 17'h0b1cd;
-       mem[539] = 17'h0b1ae;
-       mem[540] = 17'h0b190;
-       mem[541] = 17'h0b171;
-       mem[542] = 17'h0b152;
-       mem[543] = 17'h0b133;
-       mem[544] = 17'h0b115;
-       mem[545] = 17'h0b0f6;
-       mem[546] = 17'h0b0d7;
-       mem[547] = 17'h0b0b9;
-       mem[548] = 17'h0b09a;
-       mem[549] = 17'h0b07b;
-       mem[550] = 17'h0b05d;
-       mem[551] = 17'h0b03e;
-       mem[552] = 17'h0b020;
-       mem[553] = 17'h0b001;
-       mem[554] = 17'h0afe3;
-       mem[555] = 17'h0afc4;
-       mem[556] = 17'h0afa6;
-       mem[557] = 17'h0af87;
-       mem[558] = 17'h0af69;
-       mem[559] = 17'h0af4b;
-       mem[560] = 17'h0af2c;
-       mem[561] = 17'h0af0e;
-       mem[562] = 17'h0aef0;
-       mem[563] = 17'h0aed1;
-       mem[564] = 17'h0aeb3;
-       mem[565] = 17'h0ae95;
-       mem[566] = 17'h0ae77;
-       mem[567] = 17'h0ae58;
-       mem[568] = 17'h0ae3a;
-       mem[569] = 17'h0ae1c;
-       mem[570] = 17'h0adfe;
-       mem[571] = 17'h0ade0;
-       mem[572] = 17'h0adc2;
-       mem[573] = 17'h0ada3;
-       mem[574] = 17'h0ad85;
-       mem[575] = 17'h0ad67;
-       mem[576] = 17'h0ad49;
-       mem[577] = 17'h0ad2b;
-       mem[578] = 17'h0ad0d;
-       mem[579] = 17'h0acef;
-       mem[580] = 17'h0acd1;
-       mem[581] = 17'h0acb3;
-       mem[582] = 17'h0ac95;
-       mem[583] = 17'h0ac78;
-       mem[584] = 17'h0ac5a;
-       mem[585] = 17'h0ac3c;
-       mem[586] = 17'h0ac1e;
-       mem[587] = 17'h0ac00;
-       mem[588] = 17'h0abe2;
-       mem[589] = 17'h0abc5;
-       mem[590] = 17'h0aba7;
-       mem[591] = 17'h0ab89;
-       mem[592] = 17'h0ab6b;
-       mem[593] = 17'h0ab4e;
-       mem[594] = 17'h0ab30;
-       mem[595] = 17'h0ab12;
-       mem[596] = 17'h0aaf5;
-       mem[597] = 17'h0aad7;
-       mem[598] = 17'h0aaba;
-       mem[599] = 17'h0aa9c;
-       mem[600] = 17'h0aa7e;
-       mem[601] = 17'h0aa61;
-       mem[602] = 17'h0aa43;
-       mem[603] = 17'h0aa26;
-       mem[604] = 17'h0aa08;
-       mem[605] = 17'h0a9eb;
-       mem[606] = 17'h0a9cd;
-       mem[607] = 17'h0a9b0;
-       mem[608] = 17'h0a993;
-       mem[609] = 17'h0a975;
-       mem[610] = 17'h0a958;
-       mem[611] = 17'h0a93b;
-       mem[612] = 17'h0a91d;
-       mem[613] = 17'h0a900;
-       mem[614] = 17'h0a8e3;
-       mem[615] = 17'h0a8c5;
-       mem[616] = 17'h0a8a8;
-       mem[617] = 17'h0a88b;
-       mem[618] = 17'h0a86e;
-       mem[619] = 17'h0a851;
-       mem[620] = 17'h0a833;
-       mem[621] = 17'h0a816;
-       mem[622] = 17'h0a7f9;
-       mem[623] = 17'h0a7dc;
-       mem[624] = 17'h0a7bf;
-       mem[625] = 17'h0a7a2;
-       mem[626] = 17'h0a785;
-       mem[627] = 17'h0a768;
-       mem[628] = 17'h0a74b;
-       mem[629] = 17'h0a72e;
-       mem[630] = 17'h0a711;
-       mem[631] = 17'h0a6f4;
-       mem[632] = 17'h0a6d7;
-       mem[633] = 17'h0a6ba;
-       mem[634] = 17'h0a69d;
-       mem[635] = 17'h0a680;
-       mem[636] = 17'h0a664;
-       mem[637] = 17'h0a647;
-       mem[638] = 17'h0a62a;
-       mem[639] = 17'h0a60d;
-       mem[640] = 17'h0a5f0;
-       mem[641] = 17'h0a5d4;
-       mem[642] = 17'h0a5b7;
-       mem[643] = 17'h0a59a;
-       mem[644] = 17'h0a57e;
-       mem[645] = 17'h0a561;
-       mem[646] = 17'h0a544;
-       mem[647] = 17'h0a528;
-       mem[648] = 17'h0a50b;
-       mem[649] = 17'h0a4ee;
-       mem[650] = 17'h0a4d2;
-       mem[651] = 17'h0a4b5;
-       mem[652] = 17'h0a499;
-       mem[653] = 17'h0a47c;
-       mem[654] = 17'h0a460;
-       mem[655] = 17'h0a443;
-       mem[656] = 17'h0a427;
-       mem[657] = 17'h0a40a;
-       mem[658] = 17'h0a3ee;
-       mem[659] = 17'h0a3d2;
-       mem[660] = 17'h0a3b5;
-       mem[661] = 17'h0a399;
-       mem[662] = 17'h0a37d;
-       mem[663] = 17'h0a360;
-       mem[664] = 17'h0a344;
-       mem[665] = 17'h0a328;
-       mem[666] = 17'h0a30b;
-       mem[667] = 17'h0a2ef;
-       mem[668] = 17'h0a2d3;
-       mem[669] = 17'h0a2b7;
-       mem[670] = 17'h0a29b;
-       mem[671] = 17'h0a27e;
-       mem[672] = 17'h0a262;
-       mem[673] = 17'h0a246;
-       mem[674] = 17'h0a22a;
-       mem[675] = 17'h0a20e;
-       mem[676] = 17'h0a1f2;
-       mem[677] = 17'h0a1d6;
-       mem[678] = 17'h0a1ba;
-       mem[679] = 17'h0a19e;
-       mem[680] = 17'h0a182;
-       mem[681] = 17'h0a166;
-       mem[682] = 17'h0a14a;
-       mem[683] = 17'h0a12e;
-       mem[684] = 17'h0a112;
-       mem[685] = 17'h0a0f6;
-       mem[686] = 17'h0a0da;
-       mem[687] = 17'h0a0be;
-       mem[688] = 17'h0a0a2;
-       mem[689] = 17'h0a087;
-       mem[690] = 17'h0a06b;
-       mem[691] = 17'h0a04f;
-       mem[692] = 17'h0a033;
-       mem[693] = 17'h0a017;
-       mem[694] = 17'h09ffc;
-       mem[695] = 17'h09fe0;
-       mem[696] = 17'h09fc4;
-       mem[697] = 17'h09fa9;
-       mem[698] = 17'h09f8d;
-       mem[699] = 17'h09f71;
-       mem[700] = 17'h09f56;
-       mem[701] = 17'h09f3a;
-       mem[702] = 17'h09f1f;
-       mem[703] = 17'h09f03;
-       mem[704] = 17'h09ee7;
-       mem[705] = 17'h09ecc;
-       mem[706] = 17'h09eb0;
-       mem[707] = 17'h09e95;
-       mem[708] = 17'h09e79;
-       mem[709] = 17'h09e5e;
-       mem[710] = 17'h09e43;
-       mem[711] = 17'h09e27;
-       mem[712] = 17'h09e0c;
-       mem[713] = 17'h09df0;
-       mem[714] = 17'h09dd5;
-       mem[715] = 17'h09dba;
-       mem[716] = 17'h09d9e;
-       mem[717] = 17'h09d83;
-       mem[718] = 17'h09d68;
-       mem[719] = 17'h09d4c;
-       mem[720] = 17'h09d31;
-       mem[721] = 17'h09d16;
-       mem[722] = 17'h09cfb;
-       mem[723] = 17'h09ce0;
-       mem[724] = 17'h09cc4;
-       mem[725] = 17'h09ca9;
-       mem[726] = 17'h09c8e;
-       mem[727] = 17'h09c73;
-       mem[728] = 17'h09c58;
-       mem[729] = 17'h09c3d;
-       mem[730] = 17'h09c22;
-       mem[731] = 17'h09c07;
-       mem[732] = 17'h09bec;
-       mem[733] = 17'h09bd1;
-       mem[734] = 17'h09bb6;
-       mem[735] = 17'h09b9b;
-       mem[736] = 17'h09b80;
-       mem[737] = 17'h09b65;
-       mem[738] = 17'h09b4a;
-       mem[739] = 17'h09b2f;
-       mem[740] = 17'h09b14;
-       mem[741] = 17'h09af9;
-       mem[742] = 17'h09ade;
-       mem[743] = 17'h09ac4;
-       mem[744] = 17'h09aa9;
-       mem[745] = 17'h09a8e;
-       mem[746] = 17'h09a73;
-       mem[747] = 17'h09a58;
-       mem[748] = 17'h09a3e;
-       mem[749] = 17'h09a23;
-       mem[750] = 17'h09a08;
-       mem[751] = 17'h099ee;
-       mem[752] = 17'h099d3;
-       mem[753] = 17'h099b8;
-       mem[754] = 17'h0999e;
-       mem[755] = 17'h09983;
-       mem[756] = 17'h09968;
-       mem[757] = 17'h0994e;
-       mem[758] = 17'h09933;
-       mem[759] = 17'h09919;
-       mem[760] = 17'h098fe;
-       mem[761] = 17'h098e4;
-       mem[762] = 17'h098c9;
-       mem[763] = 17'h098af;
-       mem[764] = 17'h09894;
-       mem[765] = 17'h0987a;
-       mem[766] = 17'h09860;
-       mem[767] = 17'h09845;
-       mem[768] = 17'h0982b;
-       mem[769] = 17'h09810;
-       mem[770] = 17'h097f6;
-       mem[771] = 17'h097dc;
-       mem[772] = 17'h097c1;
-       mem[773] = 17'h097a7;
-       mem[774] = 17'h0978d;
-       mem[775] = 17'h09773;
-       mem[776] = 17'h09758;
-       mem[777] = 17'h0973e;
-       mem[778] = 17'h09724;
-       mem[779] = 17'h0970a;
-       mem[780] = 17'h096f0;
-       mem[781] = 17'h096d5;
-       mem[782] = 17'h096bb;
-       mem[783] = 17'h096a1;
-       mem[784] = 17'h09687;
-       mem[785] = 17'h0966d;
-       mem[786] = 17'h09653;
-       mem[787] = 17'h09639;
-       mem[788] = 17'h0961f;
-       mem[789] = 17'h09605;
-       mem[790] = 17'h095eb;
-       mem[791] = 17'h095d1;
-       mem[792] = 17'h095b7;
-       mem[793] = 17'h0959d;
-       mem[794] = 17'h09583;
-       mem[795] = 17'h09569;
-       mem[796] = 17'h0954f;
-       mem[797] = 17'h09536;
-       mem[798] = 17'h0951c;
-       mem[799] = 17'h09502;
-       mem[800] = 17'h094e8;
-       mem[801] = 17'h094ce;
-       mem[802] = 17'h094b4;
-       mem[803] = 17'h0949b;
-       mem[804] = 17'h09481;
-       mem[805] = 17'h09467;
-       mem[806] = 17'h0944e;
-       mem[807] = 17'h09434;
-       mem[808] = 17'h0941a;
-       mem[809] = 17'h09401;
-       mem[810] = 17'h093e7;
-       mem[811] = 17'h093cd;
-       mem[812] = 17'h093b4;
-       mem[813] = 17'h0939a;
-       mem[814] = 17'h09380;
-       mem[815] = 17'h09367;
-       mem[816] = 17'h0934d;
-       mem[817] = 17'h09334;
-       mem[818] = 17'h0931a;
-       mem[819] = 17'h09301;
-       mem[820] = 17'h092e7;
-       mem[821] = 17'h092ce;
-       mem[822] = 17'h092b5;
-       mem[823] = 17'h0929b;
-       mem[824] = 17'h09282;
-       mem[825] = 17'h09268;
-       mem[826] = 17'h0924f;
-       mem[827] = 17'h09236;
-       mem[828] = 17'h0921c;
-       mem[829] = 17'h09203;
-       mem[830] = 17'h091ea;
-       mem[831] = 17'h091d0;
-       mem[832] = 17'h091b7;
-       mem[833] = 17'h0919e;
-       mem[834] = 17'h09185;
-       mem[835] = 17'h0916c;
-       mem[836] = 17'h09152;
-       mem[837] = 17'h09139;
-       mem[838] = 17'h09120;
-       mem[839] = 17'h09107;
-       mem[840] = 17'h090ee;
-       mem[841] = 17'h090d5;
-       mem[842] = 17'h090bc;
-       mem[843] = 17'h090a2;
-       mem[844] = 17'h09089;
-       mem[845] = 17'h09070;
-       mem[846] = 17'h09057;
-       mem[847] = 17'h0903e;
-       mem[848] = 17'h09025;
-       mem[849] = 17'h0900c;
-       mem[850] = 17'h08ff3;
-       mem[851] = 17'h08fdb;
-       mem[852] = 17'h08fc2;
-       mem[853] = 17'h08fa9;
-       mem[854] = 17'h08f90;
-       mem[855] = 17'h08f77;
-       mem[856] = 17'h08f5e;
-       mem[857] = 17'h08f45;
-       mem[858] = 17'h08f2c;
-       mem[859] = 17'h08f14;
-       mem[860] = 17'h08efb;
-       mem[861] = 17'h08ee2;
-       mem[862] = 17'h08ec9;
-       mem[863] = 17'h08eb1;
-       mem[864] = 17'h08e98;
-       mem[865] = 17'h08e7f;
-       mem[866] = 17'h08e66;
-       mem[867] = 17'h08e4e;
-       mem[868] = 17'h08e35;
-       mem[869] = 17'h08e1d;
-       mem[870] = 17'h08e04;
-       mem[871] = 17'h08deb;
-       mem[872] = 17'h08dd3;
-       mem[873] = 17'h08dba;
-       mem[874] = 17'h08da2;
-       mem[875] = 17'h08d89;
-       mem[876] = 17'h08d71;
-       mem[877] = 17'h08d58;
-       mem[878] = 17'h08d40;
-       mem[879] = 17'h08d27;
-       mem[880] = 17'h08d0f;
-       mem[881] = 17'h08cf6;
-       mem[882] = 17'h08cde;
-       mem[883] = 17'h08cc5;
-       mem[884] = 17'h08cad;
-       mem[885] = 17'h08c95;
-       mem[886] = 17'h08c7c;
-       mem[887] = 17'h08c64;
-       mem[888] = 17'h08c4c;
-       mem[889] = 17'h08c33;
-       mem[890] = 17'h08c1b;
-       mem[891] = 17'h08c03;
-       mem[892] = 17'h08beb;
-       mem[893] = 17'h08bd2;
-       mem[894] = 17'h08bba;
-       mem[895] = 17'h08ba2;
-       mem[896] = 17'h08b8a;
-       mem[897] = 17'h08b71;
-       mem[898] = 17'h08b59;
-       mem[899] = 17'h08b41;
-       mem[900] = 17'h08b29;
-       mem[901] = 17'h08b11;
-       mem[902] = 17'h08af9;
-       mem[903] = 17'h08ae1;
-       mem[904] = 17'h08ac9;
-       mem[905] = 17'h08ab1;
-       mem[906] = 17'h08a99;
-       mem[907] = 17'h08a81;
-       mem[908] = 17'h08a69;
-       mem[909] = 17'h08a51;
-       mem[910] = 17'h08a39;
-       mem[911] = 17'h08a21;
-       mem[912] = 17'h08a09;
-       mem[913] = 17'h089f1;
-       mem[914] = 17'h089d9;
-       mem[915] = 17'h089c1;
-       mem[916] = 17'h089a9;
-       mem[917] = 17'h08991;
-       mem[918] = 17'h0897a;
-       mem[919] = 17'h08962;
-       mem[920] = 17'h0894a;
-       mem[921] = 17'h08932;
-       mem[922] = 17'h0891a;
-       mem[923] = 17'h08903;
-       mem[924] = 17'h088eb;
-       mem[925] = 17'h088d3;
-       mem[926] = 17'h088bc;
-       mem[927] = 17'h088a4;
-       mem[928] = 17'h0888c;
-       mem[929] = 17'h08875;
-       mem[930] = 17'h0885d;
-       mem[931] = 17'h08845;
-       mem[932] = 17'h0882e;
-       mem[933] = 17'h08816;
-       mem[934] = 17'h087ff;
-       mem[935] = 17'h087e7;
-       mem[936] = 17'h087cf;
-       mem[937] = 17'h087b8;
-       mem[938] = 17'h087a0;
-       mem[939] = 17'h08789;
-       mem[940] = 17'h08771;
-       mem[941] = 17'h0875a;
-       mem[942] = 17'h08743;
-       mem[943] = 17'h0872b;
-       mem[944] = 17'h08714;
-       mem[945] = 17'h086fc;
-       mem[946] = 17'h086e5;
-       mem[947] = 17'h086ce;
-       mem[948] = 17'h086b6;
-       mem[949] = 17'h0869f;
-       mem[950] = 17'h08688;
-       mem[951] = 17'h08670;
-       mem[952] = 17'h08659;
-       mem[953] = 17'h08642;
-       mem[954] = 17'h0862a;
-       mem[955] = 17'h08613;
-       mem[956] = 17'h085fc;
-       mem[957] = 17'h085e5;
-       mem[958] = 17'h085ce;
-       mem[959] = 17'h085b6;
-       mem[960] = 17'h0859f;
-       mem[961] = 17'h08588;
-       mem[962] = 17'h08571;
-       mem[963] = 17'h0855a;
-       mem[964] = 17'h08543;
-       mem[965] = 17'h0852c;
-       mem[966] = 17'h08515;
-       mem[967] = 17'h084fd;
-       mem[968] = 17'h084e6;
-       mem[969] = 17'h084cf;
-       mem[970] = 17'h084b8;
-       mem[971] = 17'h084a1;
-       mem[972] = 17'h0848a;
-       mem[973] = 17'h08473;
-       mem[974] = 17'h0845d;
-       mem[975] = 17'h08446;
-       mem[976] = 17'h0842f;
-       mem[977] = 17'h08418;
-       mem[978] = 17'h08401;
-       mem[979] = 17'h083ea;
-       mem[980] = 17'h083d3;
-       mem[981] = 17'h083bc;
-       mem[982] = 17'h083a6;
-       mem[983] = 17'h0838f;
-       mem[984] = 17'h08378;
-       mem[985] = 17'h08361;
-       mem[986] = 17'h0834a;
-       mem[987] = 17'h08334;
-       mem[988] = 17'h0831d;
-       mem[989] = 17'h08306;
-       mem[990] = 17'h082f0;
-       mem[991] = 17'h082d9;
-       mem[992] = 17'h082c2;
-       mem[993] = 17'h082ac;
-       mem[994] = 17'h08295;
-       mem[995] = 17'h0827e;
-       mem[996] = 17'h08268;
-       mem[997] = 17'h08251;
-       mem[998] = 17'h0823b;
-       mem[999] = 17'h08224;
-       mem[1000] = 17'h0820d;
-       mem[1001] = 17'h081f7;
-       mem[1002] = 17'h081e0;
-       mem[1003] = 17'h081ca;
-       mem[1004] = 17'h081b3;
-       mem[1005] = 17'h0819d;
-       mem[1006] = 17'h08186;
-       mem[1007] = 17'h08170;
-       mem[1008] = 17'h0815a;
-       mem[1009] = 17'h08143;
-       mem[1010] = 17'h0812d;
-       mem[1011] = 17'h08116;
-       mem[1012] = 17'h08100;
-       mem[1013] = 17'h080ea;
-       mem[1014] = 17'h080d3;
-       mem[1015] = 17'h080bd;
-       mem[1016] = 17'h080a7;
-       mem[1017] = 17'h08090;
-       mem[1018] = 17'h0807a;
-       mem[1019] = 17'h08064;
-       mem[1020] = 17'h0804e;
-       mem[1021] = 17'h08037;
-       mem[1022] = 17'h08021;
-       mem[1023] = 17'h0800b;
-    end
-    initial data = 0;
-    always @(posedge clock) begin
-       data <= (addr < 16'd1024) ? mem[addr[9:0]] : 17'd0;
-    end
-endmodule // llamahdl_llama$au$exp_rom
-
-
-module llamahdl_llama$au$expw(clock,en_a,s,mx,vs,en_b,first_b,tbl,vmax,idx,w,ridx,pz);
-    
-    // Module arguments
-    input wire  clock;
-    input wire  en_a;
-    input wire  [31:0] s;
-    input wire  [31:0] mx;
-    input wire  [4:0] vs;
-    input wire  en_b;
-    input wire  first_b;
-    input wire  [16:0] tbl;
-    input wire  [4:0] vmax;
-    output reg  [15:0] idx;
-    output reg  [16:0] w;
-    output reg  [15:0] ridx;
-    output reg  [4:0] pz;
-    
-    // Update code (custom)
-    // Stage A.
-    wire signed [32:0] d = $signed({mx[31], mx}) - $signed({s[31], s});
-    wire [50:0] du = d[32] ? 51'd0 : {18'd0, d};
-    wire [50:0] prod = du * 51'd94548;
-    wire [50:0] u = (prod + 51'd32768) >> 16;
-    wire [5:0] ipn = (u[50:21] != 30'd0) ? 6'd32 : {1'b0, u[20:16]};
-    wire unused_u = ^u[5:0];
-    reg [5:0] ipa;
-    reg [5:0] ipb;
-    reg [4:0] vsa;
-    reg [4:0] vsb;
-    reg [31:0] zr;
-    // Stage B.
-    wire [31:0] t32 = {15'd0, tbl};
-    wire [31:0] e = ipb[5] ? 32'd0 :
-       ((ipb == 6'd0) ? t32 : ((t32 + (32'd1 << (ipb[4:0] - 5'd1))) >> ipb[4:0]));
-    wire [4:0] dv = vmax - vsb;
-    wire [31:0] wv = (dv == 5'd0) ? e : ((e + (32'd1 << (dv - 5'd1))) >> dv);
-    wire [31:0] zn = (first_b ? 32'd0 : zr) + e;
-    wire [31:0] z1 = (zn == 32'd0) ? 32'd1 : zn;
-    reg [4:0] p;
-    integer k;
-    always @(*) begin
-       p = 5'd0;
-       for (k = 0; k < 32; k = k + 1) if (z1[k]) p = k[4:0];
-    end
-    wire [31:0] fsh = (p >= 5'd10) ? (z1 >> (p - 5'd10)) : (z1 << (5'd10 - p));
-    wire unused_w = ^{wv[31:17], fsh[31:10]};
-    initial begin
-       ipa = 6'd0;
-       ipb = 6'd0;
-       vsa = 5'd0;
-       vsb = 5'd0;
-       zr = 32'd0;
-       idx = 16'd0;
-       w = 17'd0;
-       ridx = 16'd0;
-       pz = 5'd0;
-    end
-    always @(posedge clock) begin
-       if (en_b) begin
-          zr <= zn;
-          w <= wv[16:0];
-          ridx <= {6'd0, fsh[9:0]};
-          pz <= p;
-       end
-       ipb <= ipa;
-       vsb <= vsa;
-       if (en_a) begin
-          idx <= {6'd0, u[15:6]};
-          ipa <= ipn;
-          vsa <= vs;
-       end
-    end
-endmodule // llamahdl_llama$au$expw
 
 
 module llamahdl_llama$au$f1(d,q,clock);
@@ -4279,7 +8958,26 @@ module llamahdl_llama$au$f3(d,q,clock);
 endmodule // llamahdl_llama$au$f3
 
 
-module llamahdl_llama$au$g(d,q,clock);
+module llamahdl_llama$au$fld(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_llama$au$fld
+
+
+module llamahdl_llama$au$gl(d,q,clock);
     
     // Module arguments
     input wire  [7:0] d;
@@ -4295,7 +8993,26 @@ module llamahdl_llama$au$g(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_llama$au$g
+endmodule // llamahdl_llama$au$gl
+
+
+module llamahdl_llama$au$grp(d,q,clock);
+    
+    // Module arguments
+    input wire  [7:0] d;
+    output reg  [7:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 8'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_llama$au$grp
 
 
 module llamahdl_llama$au$h(d,q,clock);
@@ -4334,25 +9051,6 @@ module llamahdl_llama$au$i(d,q,clock);
     end
           
 endmodule // llamahdl_llama$au$i
-
-
-module llamahdl_llama$au$i24(d,q,clock);
-    
-    // Module arguments
-    input wire  [23:0] d;
-    output reg  [23:0] q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 24'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_llama$au$i24
 
 
 module llamahdl_llama$au$k1(d,q,clock);
@@ -4431,120 +9129,23 @@ module llamahdl_llama$au$k4(d,q,clock);
 endmodule // llamahdl_llama$au$k4
 
 
-module llamahdl_llama$au$kcache(clock,we,waddr,wlane,wdata,raddr,rdata$0,rdata$1,rdata$2,rdata$3,rdata$4,rdata$5,rdata$6,rdata$7);
+module llamahdl_llama$au$k5(d,q,clock);
     
     // Module arguments
-    input wire  clock;
-    input wire  we;
-    input wire  [23:0] waddr;
-    input wire  [7:0] wlane;
-    input wire  [10:0] wdata;
-    input wire  [23:0] raddr;
-    output reg  [10:0] rdata$0;
-    output reg  [10:0] rdata$1;
-    output reg  [10:0] rdata$2;
-    output reg  [10:0] rdata$3;
-    output reg  [10:0] rdata$4;
-    output reg  [10:0] rdata$5;
-    output reg  [10:0] rdata$6;
-    output reg  [10:0] rdata$7;
-    
-    // Update code (custom)
-    reg [10:0] m0 [0:10239];
-    reg [10:0] m1 [0:10239];
-    reg [10:0] m2 [0:10239];
-    reg [10:0] m3 [0:10239];
-    reg [10:0] m4 [0:10239];
-    reg [10:0] m5 [0:10239];
-    reg [10:0] m6 [0:10239];
-    reg [10:0] m7 [0:10239];
-    integer i;
-    initial begin
-       rdata$0 = 11'd0;
-       rdata$1 = 11'd0;
-       rdata$2 = 11'd0;
-       rdata$3 = 11'd0;
-       rdata$4 = 11'd0;
-       rdata$5 = 11'd0;
-       rdata$6 = 11'd0;
-       rdata$7 = 11'd0;
-    `ifndef SYNTHESIS
-       for (i = 0; i < 10240; i = i + 1) begin
-          m0[i] = 11'd0;
-          m1[i] = 11'd0;
-          m2[i] = 11'd0;
-          m3[i] = 11'd0;
-          m4[i] = 11'd0;
-          m5[i] = 11'd0;
-          m6[i] = 11'd0;
-          m7[i] = 11'd0;
-       end
-    `endif
-    end
-    always @(posedge clock) begin
-       rdata$0 <= (raddr < 24'd10240) ? m0[raddr[13:0]] : 11'd0;
-       if (we && (waddr < 24'd10240) && (wlane == 8'd0)) m0[waddr[13:0]] <= wdata;
-       rdata$1 <= (raddr < 24'd10240) ? m1[raddr[13:0]] : 11'd0;
-       if (we && (waddr < 24'd10240) && (wlane == 8'd1)) m1[waddr[13:0]] <= wdata;
-       rdata$2 <= (raddr < 24'd10240) ? m2[raddr[13:0]] : 11'd0;
-       if (we && (waddr < 24'd10240) && (wlane == 8'd2)) m2[waddr[13:0]] <= wdata;
-       rdata$3 <= (raddr < 24'd10240) ? m3[raddr[13:0]] : 11'd0;
-       if (we && (waddr < 24'd10240) && (wlane == 8'd3)) m3[waddr[13:0]] <= wdata;
-       rdata$4 <= (raddr < 24'd10240) ? m4[raddr[13:0]] : 11'd0;
-       if (we && (waddr < 24'd10240) && (wlane == 8'd4)) m4[waddr[13:0]] <= wdata;
-       rdata$5 <= (raddr < 24'd10240) ? m5[raddr[13:0]] : 11'd0;
-       if (we && (waddr < 24'd10240) && (wlane == 8'd5)) m5[waddr[13:0]] <= wdata;
-       rdata$6 <= (raddr < 24'd10240) ? m6[raddr[13:0]] : 11'd0;
-       if (we && (waddr < 24'd10240) && (wlane == 8'd6)) m6[waddr[13:0]] <= wdata;
-       rdata$7 <= (raddr < 24'd10240) ? m7[raddr[13:0]] : 11'd0;
-       if (we && (waddr < 24'd10240) && (wlane == 8'd7)) m7[waddr[13:0]] <= wdata;
-    end
-endmodule // llamahdl_llama$au$kcache
-
-
-module llamahdl_llama$au$ks(d,q,clock);
-    
-    // Module arguments
-    input wire  [4:0] d;
-    output reg  [4:0] q;
+    input wire  [3:0] d;
+    output reg  [3:0] q;
     input wire  clock;
     
     // Update code (custom)
     initial begin
-       q = 5'h0;
+       q = 4'h0;
     end
     
     always @(posedge clock) begin
        q <= d;
     end
           
-endmodule // llamahdl_llama$au$ks
-
-
-module llamahdl_llama$au$kshift(clock,we,waddr,wdata,raddr,rdata);
-    
-    // Module arguments
-    input wire  clock;
-    input wire  we;
-    input wire  [23:0] waddr;
-    input wire  [4:0] wdata;
-    input wire  [23:0] raddr;
-    output reg  [4:0] rdata;
-    
-    // Update code (custom)
-    reg [4:0] mem [0:10239];
-    integer i;
-    initial begin
-       rdata = 5'd0;
-    `ifndef SYNTHESIS
-       for (i = 0; i < 10240; i = i + 1) mem[i] = 5'd0;
-    `endif
-    end
-    always @(posedge clock) begin
-       rdata <= (raddr < 24'd10240) ? mem[raddr[13:0]] : 5'd0;
-       if (we && (waddr < 24'd10240)) mem[waddr[13:0]] <= wdata;
-    end
-endmodule // llamahdl_llama$au$kshift
+endmodule // llamahdl_llama$au$k5
 
 
 module llamahdl_llama$au$kt(d,q,clock);
@@ -4564,25 +9165,6 @@ module llamahdl_llama$au$kt(d,q,clock);
     end
           
 endmodule // llamahdl_llama$au$kt
-
-
-module llamahdl_llama$au$kvh(d,q,clock);
-    
-    // Module arguments
-    input wire  [23:0] d;
-    output reg  [23:0] q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 24'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_llama$au$kvh
 
 
 module llamahdl_llama$au$l1(d,q,clock);
@@ -4623,42 +9205,23 @@ module llamahdl_llama$au$l2(d,q,clock);
 endmodule // llamahdl_llama$au$l2
 
 
-module llamahdl_llama$au$l3(d,q,clock);
+module llamahdl_llama$au$lane(d,q,clock);
     
     // Module arguments
-    input wire  d;
-    output reg  q;
+    input wire  [15:0] d;
+    output reg  [15:0] q;
     input wire  clock;
     
     // Update code (custom)
     initial begin
-       q = 1'h0;
+       q = 16'h0;
     end
     
     always @(posedge clock) begin
        q <= d;
     end
           
-endmodule // llamahdl_llama$au$l3
-
-
-module llamahdl_llama$au$ln(d,q,clock);
-    
-    // Module arguments
-    input wire  [7:0] d;
-    output reg  [7:0] q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 8'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_llama$au$ln
+endmodule // llamahdl_llama$au$lane
 
 
 module llamahdl_llama$au$m(d,q,clock);
@@ -4683,13 +9246,13 @@ endmodule // llamahdl_llama$au$m
 module llamahdl_llama$au$n1(d,q,clock);
     
     // Module arguments
-    input wire  [7:0] d;
-    output reg  [7:0] q;
+    input wire  [15:0] d;
+    output reg  [15:0] q;
     input wire  clock;
     
     // Update code (custom)
     initial begin
-       q = 8'h0;
+       q = 16'h0;
     end
     
     always @(posedge clock) begin
@@ -4702,13 +9265,13 @@ endmodule // llamahdl_llama$au$n1
 module llamahdl_llama$au$n2(d,q,clock);
     
     // Module arguments
-    input wire  [7:0] d;
-    output reg  [7:0] q;
+    input wire  [15:0] d;
+    output reg  [15:0] q;
     input wire  clock;
     
     // Update code (custom)
     initial begin
-       q = 8'h0;
+       q = 16'h0;
     end
     
     always @(posedge clock) begin
@@ -4737,63 +9300,6 @@ module llamahdl_llama$au$nxt(d,q,clock);
 endmodule // llamahdl_llama$au$nxt
 
 
-module llamahdl_llama$au$o1(d,q,clock);
-    
-    // Module arguments
-    input wire  d;
-    output reg  q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 1'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_llama$au$o1
-
-
-module llamahdl_llama$au$o2(d,q,clock);
-    
-    // Module arguments
-    input wire  d;
-    output reg  q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 1'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_llama$au$o2
-
-
-module llamahdl_llama$au$o3(d,q,clock);
-    
-    // Module arguments
-    input wire  d;
-    output reg  q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 1'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_llama$au$o3
-
-
 module llamahdl_llama$au$oa(d,q,clock);
     
     // Module arguments
@@ -4813,1151 +9319,23 @@ module llamahdl_llama$au$oa(d,q,clock);
 endmodule // llamahdl_llama$au$oa
 
 
-module llamahdl_llama$au$ofin(clock,en,acc,r,vmax,pz,y);
+module llamahdl_llama$au$oh(d,q,clock);
     
     // Module arguments
+    input wire  [7:0] d;
+    output reg  [7:0] q;
     input wire  clock;
-    input wire  en;
-    input wire signed [47:0] acc;
-    input wire  [16:0] r;
-    input wire  [4:0] vmax;
-    input wire  [4:0] pz;
-    output reg signed [31:0] y;
     
     // Update code (custom)
-    localparam signed [127:0] MAX32 = 128'sd2147483647;
-    localparam signed [127:0] MIN32 = -128'sd2147483648;
-    wire signed [65:0] a66 = {{18{acc[47]}}, acc};
-    wire signed [65:0] r66 = {49'd0, r};
-    wire signed [65:0] p = a66 * r66;
-    wire signed [127:0] p128 = {{62{p[65]}}, p};
-    wire signed [6:0] k = $signed({2'd0, vmax}) - 7'sd16 - $signed({2'd0, pz});
-    wire [5:0] nk = 6'd0 - k[5:0];
-    reg signed [127:0] wide;
-    always @(*) begin
-       if (!k[6])
-          wide = p128 <<< k[5:0];
-       else
-          wide = (p128 + (128'sd1 <<< (nk - 6'd1))) >>> nk;
-    end
-    initial y = 32'sd0;
-    always @(posedge clock) begin
-       if (en) y <= (wide > MAX32) ? MAX32[31:0] : ((wide < MIN32) ? MIN32[31:0] : wide[31:0]);
-    end
-endmodule // llamahdl_llama$au$ofin
-
-
-module llamahdl_llama$au$qbuf(clock,we,waddr,wlane,wdata,raddr,rdata$0,rdata$1,rdata$2,rdata$3,rdata$4,rdata$5,rdata$6,rdata$7);
-    
-    // Module arguments
-    input wire  clock;
-    input wire  we;
-    input wire  [23:0] waddr;
-    input wire  [7:0] wlane;
-    input wire  [15:0] wdata;
-    input wire  [23:0] raddr;
-    output reg  [15:0] rdata$0;
-    output reg  [15:0] rdata$1;
-    output reg  [15:0] rdata$2;
-    output reg  [15:0] rdata$3;
-    output reg  [15:0] rdata$4;
-    output reg  [15:0] rdata$5;
-    output reg  [15:0] rdata$6;
-    output reg  [15:0] rdata$7;
-    
-    // Update code (custom)
-    reg [15:0] m0 [0:0];
-    reg [15:0] m1 [0:0];
-    reg [15:0] m2 [0:0];
-    reg [15:0] m3 [0:0];
-    reg [15:0] m4 [0:0];
-    reg [15:0] m5 [0:0];
-    reg [15:0] m6 [0:0];
-    reg [15:0] m7 [0:0];
-    integer i;
     initial begin
-       rdata$0 = 16'd0;
-       rdata$1 = 16'd0;
-       rdata$2 = 16'd0;
-       rdata$3 = 16'd0;
-       rdata$4 = 16'd0;
-       rdata$5 = 16'd0;
-       rdata$6 = 16'd0;
-       rdata$7 = 16'd0;
-    `ifndef SYNTHESIS
-       for (i = 0; i < 1; i = i + 1) begin
-          m0[i] = 16'd0;
-          m1[i] = 16'd0;
-          m2[i] = 16'd0;
-          m3[i] = 16'd0;
-          m4[i] = 16'd0;
-          m5[i] = 16'd0;
-          m6[i] = 16'd0;
-          m7[i] = 16'd0;
-       end
-    `endif
+       q = 8'h0;
     end
-    always @(posedge clock) begin
-       rdata$0 <= (raddr < 24'd1) ? m0[raddr[0:0]] : 16'd0;
-       if (we && (waddr < 24'd1) && (wlane == 8'd0)) m0[waddr[0:0]] <= wdata;
-       rdata$1 <= (raddr < 24'd1) ? m1[raddr[0:0]] : 16'd0;
-       if (we && (waddr < 24'd1) && (wlane == 8'd1)) m1[waddr[0:0]] <= wdata;
-       rdata$2 <= (raddr < 24'd1) ? m2[raddr[0:0]] : 16'd0;
-       if (we && (waddr < 24'd1) && (wlane == 8'd2)) m2[waddr[0:0]] <= wdata;
-       rdata$3 <= (raddr < 24'd1) ? m3[raddr[0:0]] : 16'd0;
-       if (we && (waddr < 24'd1) && (wlane == 8'd3)) m3[waddr[0:0]] <= wdata;
-       rdata$4 <= (raddr < 24'd1) ? m4[raddr[0:0]] : 16'd0;
-       if (we && (waddr < 24'd1) && (wlane == 8'd4)) m4[waddr[0:0]] <= wdata;
-       rdata$5 <= (raddr < 24'd1) ? m5[raddr[0:0]] : 16'd0;
-       if (we && (waddr < 24'd1) && (wlane == 8'd5)) m5[waddr[0:0]] <= wdata;
-       rdata$6 <= (raddr < 24'd1) ? m6[raddr[0:0]] : 16'd0;
-       if (we && (waddr < 24'd1) && (wlane == 8'd6)) m6[waddr[0:0]] <= wdata;
-       rdata$7 <= (raddr < 24'd1) ? m7[raddr[0:0]] : 16'd0;
-       if (we && (waddr < 24'd1) && (wlane == 8'd7)) m7[waddr[0:0]] <= wdata;
-    end
-endmodule // llamahdl_llama$au$qbuf
-
-
-module llamahdl_llama$au$recip_rom(clock,addr,data);
     
-    // Module arguments
-    input wire  clock;
-    input wire  [15:0] addr;
-    output reg  [16:0] data;
-    
-    // Update code (custom)
-    reg [16:0] mem [0:1023];
-    initial begin
-       mem[0] = 17'h0ffe0;
-       mem[1] = 17'h0ffa0;
-       mem[2] = 17'h0ff60;
-       mem[3] = 17'h0ff21;
-       mem[4] = 17'h0fee1;
-       mem[5] = 17'h0fea2;
-       mem[6] = 17'h0fe63;
-       mem[7] = 17'h0fe23;
-       mem[8] = 17'h0fde4;
-       mem[9] = 17'h0fda6;
-       mem[10] = 17'h0fd67;
-       mem[11] = 17'h0fd28;
-       mem[12] = 17'h0fcea;
-       mem[13] = 17'h0fcab;
-       mem[14] = 17'h0fc6d;
-       mem[15] = 17'h0fc2f;
-       mem[16] = 17'h0fbf1;
-       mem[17] = 17'h0fbb3;
-       mem[18] = 17'h0fb75;
-       mem[19] = 17'h0fb37;
-       mem[20] = 17'h0fafa;
-       mem[21] = 17'h0fabc;
-       mem[22] = 17'h0fa7f;
-       mem[23] = 17'h0fa42;
-       mem[24] = 17'h0fa05;
-       mem[25] = 17'h0f9c8;
-       mem[26] = 17'h0f98b;
-       mem[27] = 17'h0f94e;
-       mem[28] = 17'h0f911;
-       mem[29] = 17'h0f8d5;
-       mem[30] = 17'h0f898;
-       mem[31] = 17'h0f85c;
-       mem[32] = 17'h0f820;
-       mem[33] = 17'h0f7e4;
-       mem[34] = 17'h0f7a8;
-       mem[35] = 17'h0f76c;
-       mem[36] = 17'h0f730;
-       mem[37] = 17'h0f6f5;
-       mem[38] = 17'h0f6b9;
-       mem[39] = 17'h0f67e;
-       mem[40] = 17'h0f643;
-       mem[41] = 17'h0f607;
-       mem[42] = 17'h0f5cc;
-       mem[43] = 17'h0f591;
-       mem[44] = 17'h0f557;
-       mem[45] = 17'h0f51c;
-       mem[46] = 17'h0f4e1;
-       mem[47] = 17'h0f4a7;
-       mem[48] = 17'h0f46c;
-       mem[49] = 17'h0f432;
-       mem[50] = 17'h0f3f8;
-       mem[51] = 17'h0f3be;
-       mem[52] = 17'h0f384;
-       mem[53] = 17'h0f34a;
-       mem[54] = 17'h0f310;
-       mem[55] = 17'h0f2d7;
-       mem[56] = 17'h0f29d;
-       mem[57] = 17'h0f264;
-       mem[58] = 17'h0f22a;
-       mem[59] = 17'h0f1f1;
-       mem[60] = 17'h0f1b8;
-       mem[61] = 17'h0f17f;
-       mem[62] = 17'h0f146;
-       mem[63] = 17'h0f10d;
-       mem[64] = 17'h0f0d5;
-       mem[65] = 17'h0f09c;
-       mem[66] = 17'h0f064;
-       mem[67] = 17'h0f02b;
-       mem[68] = 17'h0eff3;
-       mem[69] = 17'h0efbb;
-       mem[70] = 17'h0ef83;
-       mem[71] = 17'h0ef4b;
-       mem[72] = 17'h0ef13;
-       mem[73] = 17'h0eedb;
-       mem[74] = 17'h0eea3;
-       mem[75] = 17'h0ee6c;
-       mem[76] = 17'h0ee34;
-       mem[77] = 17'h0edfd;
-       mem[78] = 17'h0edc6;
-       mem[79] = 17'h0ed8f;
-       mem[80] = 17'h0ed57;
-       mem[81] = 17'h0ed21;
-       mem[82] = 17'h0ecea;
-       mem[83] = 17'h0ecb3;
-       mem[84] = 17'h0ec7c;
-       mem[85] = 17'h0ec46;
-       mem[86] = 17'h0ec0f;
-       mem[87] = 17'h0ebd9;
-       mem[88] = 17'h0eba3;
-       mem[89] = 17'h0eb6c;
-       mem[90] = 17'h0eb36;
-       mem[91] = 17'h0eb00;
-       mem[92] = 17'h0eaca;
-       mem[93] = 17'h0ea95;
-       mem[94] = 17'h0ea5f;
-       mem[95] = 17'h0ea29;
-       mem[96] = 17'h0e9f4;
-       mem[97] = 17'h0e9be;
-       mem[98] = 17'h0e989;
-       mem[99] = 17'h0e954;
-       mem[100] = 17'h0e91f;
-       mem[101] = 17'h0e8ea;
-       mem[102] = 17'h0e8b5;
-       mem[103] = 17'h0e880;
-       mem[104] = 17'h0e84b;
-       mem[105] = 17'h0e817;
-       mem[106] = 17'h0e7e2;
-       mem[107] = 17'h0e7ae;
-       mem[108] = 17'h0e779;
-       mem[109] = 17'h0e745;
-       mem[110] = 17'h0e711;
-       mem[111] = 17'h0e6dd;
-       mem[112] = 17'h0e6a9;
-       mem[113] = 17'h0e675;
-       mem[114] = 17'h0e641;
-       mem[115] = 17'h0e60d;
-       mem[116] = 17'h0e5da;
-       mem[117] = 17'h0e5a6;
-       mem[118] = 17'h0e573;
-       mem[119] = 17'h0e53f;
-       mem[120] = 17'h0e50c;
-       mem[121] = 17'h0e4d9;
-       mem[122] = 17'h0e4a6;
-       mem[123] = 17'h0e473;
-       mem[124] = 17'h0e440;
-       mem[125] = 17'h0e40d;
-       mem[126] = 17'h0e3da;
-       mem[127] = 17'h0e3a8;
-       mem[128] = 17'h0e375;
-       mem[129] = 17'h0e342;
-       mem[130] = 17'h0e310;
-       mem[131] = 17'h0e2de;
-       mem[132] = 17'h0e2ac;
-       mem[133] = 17'h0e279;
-       mem[134] = 17'h0e247;
-       mem[135] = 17'h0e215;
-       mem[136] = 17'h0e1e4;
-       mem[137] = 17'h0e1b2;
-       mem[138] = 17'h0e180;
-       mem[139] = 17'h0e14e;
-       mem[140] = 17'h0e11d;
-       mem[141] = 17'h0e0eb;
-       mem[142] = 17'h0e0ba;
-       mem[143] = 17'h0e089;
-       mem[144] = 17'h0e058;
-       mem[145] = 17'h0e027;
-       mem[146] = 17'h0dff6;
-       mem[147] = 17'h0dfc5;
-       mem[148] = 17'h0df94;
-       mem[149] = 17'h0df63;
-       mem[150] = 17'h0df32;
-       mem[151] = 17'h0df02;
-       mem[152] = 17'h0ded1;
-       mem[153] = 17'h0dea1;
-       mem[154] = 17'h0de70;
-       mem[155] = 17'h0de40;
-       mem[156] = 17'h0de10;
-       mem[157] = 17'h0dde0;
-       mem[158] = 17'h0ddb0;
-       mem[159] = 17'h0dd80;
-       mem[160] = 17'h0dd50;
-       mem[161] = 17'h0dd20;
-       mem[162] = 17'h0dcf0;
-       mem[163] = 17'h0dcc1;
-       mem[164] = 17'h0dc91;
-       mem[165] = 17'h0dc62;
-       mem[166] = 17'h0dc32;
-       mem[167] = 17'h0dc03;
-       mem[168] = 17'h0dbd4;
-       mem[169] = 17'h0dba5;
-       mem[170] = 17'h0db76;
-       mem[171] = 17'h0db47;
-       mem[172] = 17'h0db18;
-       mem[173] = 17'h0dae9;
-       mem[174] = 17'h0daba;
-       mem[175] = 17'h0da8b;
-       mem[176] = 17'h0da5d;
-       mem[177] = 17'h0da2e;
-       mem[178] = 17'h0da00;
-       mem[179] = 17'h0d9d1;
-       mem[180] = 17'h0d9a3;
-       mem[181] = 17'h0d975;
-       mem[182] = 17'h0d947;
-       mem[183] = 17'h0d919;
-       mem[184] = 17'h0d8eb;
-       mem[185] = 17'h0d8bd;
-       mem[186] = 17'h0d88f;
-       mem[187] = 17'h0d861;
-       mem[188] = 17'h0d834;
-       mem[189] = 17'h0d806;
-       mem[190] = 17'h0d7d8;
-       mem[191] = 17'h0d7ab;
-       mem[192] = 17'h0d77e;
-       mem[193] = 17'h0d750;
-       mem[194] = 17'h0d723;
-       mem[195] = 17'h0d6f6;
-       mem[196] = 17'h0d6c9;
-       mem[197] = 17'h0d69c;
-       mem[198] = 17'h0d66f;
-       mem[199] = 17'h0d642;
-       mem[200] = 17'h0d615;
-       mem[201] = 17'h0d5e8;
-       mem[202] = 17'h0d5bc;
-       mem[203] = 17'h0d58f;
-       mem[204] = 17'h0d563;
-       mem[205] = 17'h0d536;
-       mem[206] = 17'h0d50a;
-       mem[207] = 17'h0d4de;
-       mem[208] = 17'h0d4b1;
-       mem[209] = 17'h0d485;
-       mem[210] = 17'h0d459;
-       mem[211] = 17'h0d42d;
-       mem[212] = 17'h0d401;
-       mem[213] = 17'h0d3d5;
-       mem[214] = 17'h0d3aa;
-       mem[215] = 17'h0d37e;
-       mem[216] = 17'h0d352;
-       mem[217] = 17'h0d327;
-       mem[218] = 17'h0d2fb;
-       mem[219] = 17'h0d2d0;
-       mem[220] = 17'h0d2a4;
-       mem[221] = 17'h0d279;
-       mem[222] = 17'h0d24e;
-       mem[223] = 17'h0d223;
-       mem[224] = 17'h0d1f8;
-       mem[225] = 17'h0d1cd;
-       mem[226] = 17'h0d1a2;
-       mem[227] = 17'h0d177;
-       mem[228] = 17'h0d14c;
-       mem[229] = 17'h0d121;
-       mem[230] = 17'h0d0f7;
-       mem[231] = 17'h0d0cc;
-       mem[232] = 17'h0d0a1;
-       mem[233] = 17'h0d077;
-       mem[234] = 17'h0d04c;
-       mem[235] = 17'h0d022;
-       mem[236] = 17'h0cff8;
-       mem[237] = 17'h0cfce;
-       mem[238] = 17'h0cfa4;
-       mem[239] = 17'h0cf79;
-       mem[240] = 17'h0cf4f;
-       mem[241] = 17'h0cf26;
-       mem[242] = 17'h0cefc;
-       mem[243] = 17'h0ced2;
-       mem[244] = 17'h0cea8;
-       mem[245] = 17'h0ce7e;
-       mem[246] = 17'h0ce55;
-       mem[247] = 17'h0ce2b;
-       mem[248] = 17'h0ce02;
-       mem[249] = 17'h0cdd8;
-       mem[250] = 17'h0cdaf;
-       mem[251] = 17'h0cd86;
-       mem[252] = 17'h0cd5d;
-       mem[253] = 17'h0cd33;
-       mem[254] = 17'h0cd0a;
-       mem[255] = 17'h0cce1;
-       mem[256] = 17'h0ccb8;
-       mem[257] = 17'h0cc8f;
-       mem[258] = 17'h0cc67;
-       mem[259] = 17'h0cc3e;
-       mem[260] = 17'h0cc15;
-       mem[261] = 17'h0cbec;
-       mem[262] = 17'h0cbc4;
-       mem[263] = 17'h0cb9b;
-       mem[264] = 17'h0cb73;
-       mem[265] = 17'h0cb4b;
-       mem[266] = 17'h0cb22;
-       mem[267] = 17'h0cafa;
-       mem[268] = 17'h0cad2;
-       mem[269] = 17'h0caaa;
-       mem[270] = 17'h0ca82;
-       mem[271] = 17'h0ca5a;
-       mem[272] = 17'h0ca32;
-       mem[273] = 17'h0ca0a;
-       mem[274] = 17'h0c9e2;
-       mem[275] = 17'h0c9ba;
-       mem[276] = 17'h0c992;
-       mem[277] = 17'h0c96b;
-       mem[278] = 17'h0c943;
-       mem[279] = 17'h0c91c;
-       mem[280] = 17'h0c8f4;
-       mem[281] = 17'h0c8cd;
-       mem[282] = 17'h0c8a5;
-       mem[283] = 17'h0c87e;
-       mem[284] = 17'h0c857;
-       mem[285] = 17'h0c830;
-       mem[286] = 17'h0c809;
-       mem[287] = 17'h0c7e2;
-       mem[288] = 17'h0c7bb;
-       mem[289] = 17'h0c794;
-       mem[290] = 17'h0c76d;
-       mem[291] = 17'h0c746;
-       mem[292] = 17'h0c71f;
-       mem[293] = 17'h0c6f9;
-       mem[294] = 17'h0c6d2;
-       mem[295] = 17'h0c6ab;
-       mem[296] = 17'h0c685;
-       mem[297] = 17'h0c65e;
-       mem[298] = 17'h0c638;
-       mem[299] = 17'h0c612;
-       mem[300] = 17'h0c5eb;
-       mem[301] = 17'h0c5c5;
-       mem[302] = 17'h0c59f;
-       mem[303] = 17'h0c579;
-       mem[304] = 17'h0c553;
-       mem[305] = 17'h0c52d;
-       mem[306] = 17'h0c507;
-       mem[307] = 17'h0c4e1;
-       mem[308] = 17'h0c4bb;
-       mem[309] = 17'h0c495;
-       mem[310] = 17'h0c470;
-       mem[311] = 17'h0c44a;
-       mem[312] = 17'h0c424;
-       mem[313] = 17'h0c3ff;
-       mem[314] = 17'h0c3d9;
-       mem[315] = 17'h0c3b4;
-       mem[316] = 17'h0c38f;
-       mem[317] = 17'h0c369;
-       mem[318] = 17'h0c344;
-       mem[319] = 17'h0c31f;
-       mem[320] = 17'h0c2fa;
-       mem[321] = 17'h0c2d5;
-       mem[322] = 17'h0c2af;
-       mem[323] = 17'h0c28a;
-       mem[324] = 17'h0c266;
-       mem[325] = 17'h0c241;
-       mem[326] = 17'h0c21c;
-       mem[327] = 17'h0c1f7;
-       mem[328] = 17'h0c1d2;
-       mem[329] = 17'h0c1ae;
-       mem[330] = 17'h0c189;
-       mem[331] = 17'h0c165;
-       mem[332] = 17'h0c140;
-       mem[333] = 17'h0c11c;
-       mem[334] = 17'h0c0f7;
-       mem[335] = 17'h0c0d3;
-       mem[336] = 17'h0c0af;
-       mem[337] = 17'h0c08a;
-       mem[338] = 17'h0c066;
-       mem[339] = 17'h0c042;
-       mem[340] = 17'h0c01e;
-       mem[341] = 17'h0bffa;
-       mem[342] = 17'h0bfd6;
-       mem[343] = 17'h0bfb2;
-       mem[344] = 17'h0bf8e;
-       mem[345] = 17'h0bf6a;
-       mem[346] = 17'h0bf47;
-       mem[347] = 17'h0bf23;
-       mem[348] = 17'h0beff;
-       mem[349] = 17'h0bedc;
-       mem[350] = 17'h0beb8;
-       mem[351] = 17'h0be95;
-       mem[352] = 17'h0be71;
-       mem[353] = 17'h0be4e;
-       mem[354] = 17'h0be2b;
-       mem[355] = 17'h0be07;
-       mem[356] = 17'h0bde4;
-       mem[357] = 17'h0bdc1;
-       mem[358] = 17'h0bd9e;
-       mem[359] = 17'h0bd7b;
-       mem[360] = 17'h0bd58;
-       mem[361] = 17'h0bd35;
-       mem[362] = 17'h0bd12;
-       mem[363] = 17'h0bcef;
-       mem[364] = 17'h0bccc;
-       mem[365] = 17'h0bca9;
-       mem[366] = 17'h0bc86;
-       mem[367] = 17'h0bc64;
-       mem[368] = 17'h0bc41;
-       mem[369] = 17'h0bc1e;
-       mem[370] = 17'h0bbfc;
-       mem[371] = 17'h0bbd9;
-       mem[372] = 17'h0bbb7;
-       mem[373] = 17'h0bb95;
-       mem[374] = 17'h0bb72;
-       mem[375] = 17'h0bb50;
-       mem[376] = 17'h0bb2e;
-       mem[377] = 17'h0bb0c;
-       mem[378] = 17'h0bae9;
-       mem[379] = 17'h0bac7;
-       mem[380] = 17'h0baa5;
-       mem[381] = 17'h0ba83;
-       mem[382] = 17'h0ba61;
-       mem[383] = 17'h0ba3f;
-       mem[384] = 17'h0ba1e;
-       mem[385] = 17'h0b9fc;
-       mem[386] = 17'h0b9da;
-       mem[387] = 17'h0b9b8;
-       mem[388] = 17'h0b997;
-       mem[389] = 17'h0b975;
-       mem[390] = 17'h0b954;
-       mem[391] = 17'h0b932;
-       mem[392] = 17'h0b911;
-       mem[393] = 17'h0b8ef;
-       mem[394] = 17'h0b8ce;
-       mem[395] = 17'h0b8ac;
-       mem[396] = 17'h0b88b;
-       mem[397] = 17'h0b86a;
-       mem[398] = 17'h0b849;
-       mem[399] = 17'h0b828;
-       mem[400] = 17'h0b806;
-       mem[401] = 17'h0b7e5;
-       mem[402] = 17'h0b7c4;
-       mem[403] = 17'h0b7a3;
-       mem[404] = 17'h0b783;
-       mem[405] = 17'h0b762;
-       mem[406] = 17'h0b741;
-       mem[407] = 17'h0b720;
-       mem[408] = 17'h0b6ff;
-       mem[409] = 17'h0b6df;
-       mem[410] = 17'h0b6be;
-       mem[411] = 17'h0b69d;
-       mem[412] = 17'h0b67d;
-       mem[413] = 17'h0b65c;
-       mem[414] = 17'h0b63c;
-       mem[415] = 17'h0b61c;
-       mem[416] = 17'h0b5fb;
-       mem[417] = 17'h0b5db;
-       mem[418] = 17'h0b5bb;
-       mem[419] = 17'h0b59a;
-       mem[420] = 17'h0b57a;
-       mem[421] = 17'h0b55a;
-       mem[422] = 17'h0b53a;
-       mem[423] = 17'h0b51a;
-       mem[424] = 17'h0b4fa;
-       mem[425] = 17'h0b4da;
-       mem[426] = 17'h0b4ba;
-       mem[427] = 17'h0b49a;
-       mem[428] = 17'h0b47a;
-       mem[429] = 17'h0b45b;
-       mem[430] = 17'h0b43b;
-       mem[431] = 17'h0b41b;
-       mem[432] = 17'h0b3fb;
-       mem[433] = 17'h0b3dc;
-       mem[434] = 17'h0b3bc;
-       mem[435] = 17'h0b39d;
-       mem[436] = 17'h0b37d;
-       mem[437] = 17'h0b35e;
-       mem[438] = 17'h0b33e;
-       mem[439] = 17'h0b31f;
-       mem[440] = 17'h0b300;
-       mem[441] = 17'h0b2e0;
-       mem[442] = 17'h0b2c1;
-       mem[443] = 17'h0b2a2;
-       mem[444] = 17'h0b283;
-       mem[445] = 17'h0b264;
-       mem[446] = 17'h0b245;
-       mem[447] = 17'h0b226;
-       mem[448] = 17'h0b207;
-       mem[449] = 17'h0b1e8;
-       mem[450] = 17'h0b1c9;
-       mem[451] = 17'h0b1aa;
-       mem[452] = 17'h0b18b;
-       mem[453] = 17'h0b16d;
-       mem[454] = 17'h0b14e;
-       mem[455] = 17'h0b12f;
-       mem[456] = 17'h0b111;
-       mem[457] = 17'h0b0f2;
-       mem[458] = 17'h0b0d3;
-       mem[459] = 17'h0b0b5;
-       mem[460] = 17'h0b096;
-       mem[461] = 17'h0b078;
-       mem[462] = 17'h0b05a;
-       mem[463] = 17'h0b03b;
-       mem[464] = 17'h0b01d;
-       mem[465] = 17'h0afff;
-       mem[466] = 17'h0afe0;
-       mem[467] = 17'h0afc2;
-       mem[468] = 17'h0afa4;
-       mem[469] = 17'h0af86;
-       mem[470] = 17'h0af68;
-       mem[471] = 17'h0af4a;
-       mem[472] = 17'h0af2c;
-       mem[473] = 17'h0af0e;
-       mem[474] = 17'h0aef0;
-       mem[475] = 17'h0aed2;
-       mem[476] = 17'h0aeb4;
-       mem[477] = 17'h0ae97;
-       mem[478] = 17'h0ae79;
-       mem[479] = 17'h0ae5b;
-       mem[480] = 17'h0ae3d;
-       mem[481] = 17'h0ae20;
-       mem[482] = 17'h0ae02;
-       mem[483] = 17'h0ade5;
-       mem[484] = 17'h0adc7;
-       mem[485] = 17'h0adaa;
-       mem[486] = 17'h0ad8c;
-       mem[487] = 17'h0ad6f;
-       mem[488] = 17'h0ad51;
-       mem[489] = 17'h0ad34;
-       mem[490] = 17'h0ad17;
-       mem[491] = 17'h0acfa;
-       mem[492] = 17'h0acdc;
-       mem[493] = 17'h0acbf;
-       mem[494] = 17'h0aca2;
-       mem[495] = 17'h0ac85;
-       mem[496] = 17'h0ac68;
-       mem[497] = 17'h0ac4b;
-       mem[498] = 17'h0ac2e;
-       mem[499] = 17'h0ac11;
-       mem[500] = 17'h0abf4;
-       mem[501] = 17'h0abd7;
-       mem[502] = 17'h0abbb;
-       mem[503] = 17'h0ab9e;
-       mem[504] = 17'h0ab81;
-       mem[505] = 17'h0ab64;
-       mem[506] = 17'h0ab48;
-       mem[507] = 17'h0ab2b;
-       mem[508] = 17'h0ab0e;
-       mem[509] = 17'h0aaf2;
-       mem[510] = 17'h0aad5;
-       mem[511] = 17'h0aab9;
-       mem[512] = 17'h0aa9c;
-       mem[513] = 17'h0aa80;
-       mem[514] = 17'h0aa64;
-       mem[515] = 17'h0aa47;
-       mem[516] = 17'h0aa2b;
-       mem[517] = 17'h0aa0f;
-       mem[518] = 17'h0a9f3;
-       mem[519] = 17'h0a9d6;
-       mem[520] = 17'h0a9ba;
-       mem[521] = 17'h0a99e;
-       mem[522] = 17'h0a982;
-       mem[523] = 17'h0a966;
-       mem[524] = 17'h0a94a;
-       mem[525] = 17'h0a92e;
-       mem[526] = 17'h0a912;
-       mem[527] = 17'h0a8f6;
-       mem[528] = 17'h0a8da;
-       mem[529] = 17'h0a8be;
-       mem[530] = 17'h0a8a3;
-       mem[531] = 17'h0a887;
-       mem[532] = 17'h0a86b;
-       mem[533] = 17'h0a850;
-       mem[534] = 17'h0a834;
-       mem[535] = 17'h0a818;
-       mem[536] = 17'h0a7fd;
-       mem[537] = 17'h0a7e1;
-       mem[538] = 17'h0a7c6;
-       mem[539] = 17'h0a7aa;
-       mem[540] = 17'h0a78f;
-       mem[541] = 17'h0a773;
-       mem[542] = 17'h0a758;
-       mem[543] = 17'h0a73d;
-       mem[544] = 17'h0a721;
-       mem[545] = 17'h0a706;
-       mem[546] = 17'h0a6eb;
-       mem[547] = 17'h0a6d0;
-       mem[548] = 17'h0a6b5;
-       mem[549] = 17'h0a699;
-       mem[550] = 17'h0a67e;
-       mem[551] = 17'h0a663;
-       mem[552] = 17'h0a648;
-       mem[553] = 17'h0a62d;
-       mem[554] = 17'h0a612;
-       mem[555] = 17'h0a5f7;
-       mem[556] = 17'h0a5dd;
-       mem[557] = 17'h0a5c2;
-       mem[558] = 17'h0a5a7;
-       mem[559] = 17'h0a58c;
-       mem[560] = 17'h0a571;
-       mem[561] = 17'h0a557;
-       mem[562] = 17'h0a53c;
-       mem[563] = 17'h0a521;
-       mem[564] = 17'h0a507;
-       mem[565] = 17'h0a4ec;
-       mem[566] = 17'h0a4d2;
-       mem[567] = 17'h0a4b7;
-       mem[568] = 17'h0a49d;
-       mem[569] = 17'h0a482;
-       mem[570] = 17'h0a468;
-       mem[571] = 17'h0a44d;
-       mem[572] = 17'h0a433;
-       mem[573] = 17'h0a419;
-       mem[574] = 17'h0a3fe;
-       mem[575] = 17'h0a3e4;
-       mem[576] = 17'h0a3ca;
-       mem[577] = 17'h0a3b0;
-       mem[578] = 17'h0a396;
-       mem[579] = 17'h0a37b;
-       mem[580] = 17'h0a361;
-       mem[581] = 17'h0a347;
-       mem[582] = 17'h0a32d;
-       mem[583] = 17'h0a313;
-       mem[584] = 17'h0a2f9;
-       mem[585] = 17'h0a2df;
-       mem[586] = 17'h0a2c6;
-       mem[587] = 17'h0a2ac;
-       mem[588] = 17'h0a292;
-       mem[589] = 17'h0a278;
-       mem[590] = 17'h0a25e;
-       mem[591] = 17'h0a245;
-       mem[592] = 17'h0a22b;
-       mem[593] = 17'h0a211;
-       mem[594] = 17'h0a1f8;
-       mem[595] = 17'h0a1de;
-       mem[596] = 17'h0a1c4;
-       mem[597] = 17'h0a1ab;
-       mem[598] = 17'h0a191;
-       mem[599] = 17'h0a178;
-       mem[600] = 17'h0a15e;
-       mem[601] = 17'h0a145;
-       mem[602] = 17'h0a12c;
-       mem[603] = 17'h0a112;
-       mem[604] = 17'h0a0f9;
-       mem[605] = 17'h0a0e0;
-       mem[606] = 17'h0a0c6;
-       mem[607] = 17'h0a0ad;
-       mem[608] = 17'h0a094;
-       mem[609] = 17'h0a07b;
-       mem[610] = 17'h0a062;
-       mem[611] = 17'h0a049;
-       mem[612] = 17'h0a030;
-       mem[613] = 17'h0a017;
-       mem[614] = 17'h09ffe;
-       mem[615] = 17'h09fe5;
-       mem[616] = 17'h09fcc;
-       mem[617] = 17'h09fb3;
-       mem[618] = 17'h09f9a;
-       mem[619] = 17'h09f81;
-       mem[620] = 17'h09f68;
-       mem[621] = 17'h09f4f;
-       mem[622] = 17'h09f36;
-       mem[623] = 17'h09f1e;
-       mem[624] = 17'h09f05;
-       mem[625] = 17'h09eec;
-       mem[626] = 17'h09ed4;
-       mem[627] = 17'h09ebb;
-       mem[628] = 17'h09ea3;
-       mem[629] = 17'h09e8a;
-       mem[630] = 17'h09e71;
-       mem[631] = 17'h09e59;
-       mem[632] = 17'h09e40;
-       mem[633] = 17'h09e28;
-       mem[634] = 17'h09e10;
-       mem[635] = 17'h09df7;
-       mem[636] = 17'h09ddf;
-       mem[637] = 17'h09dc7;
-       mem[638] = 17'h09dae;
-       mem[639] = 17'h09d96;
-       mem[640] = 17'h09d7e;
-       mem[641] = 17'h09d66;
-       mem[642] = 17'h09d4d;
-       mem[643] = 17'h09d35;
-       mem[644] = 17'h09d1d;
-       mem[645] = 17'h09d05;
-       mem[646] = 17'h09ced;
-       mem[647] = 17'h09cd5;
-       mem[648] = 17'h09cbd;
-       mem[649] = 17'h09ca5;
-       mem[650] = 17'h09c8d;
-       mem[651] = 17'h09c75;
-       mem[652] = 17'h09c5d;
-       mem[653] = 17'h09c45;
-       mem[654] = 17'h09c2d;
-       mem[655] = 17'h09c16;
-       mem[656] = 17'h09bfe;
-       mem[657] = 17'h09be6;
-       mem[658] = 17'h09bce;
-       mem[659] = 17'h09bb7;
-       mem[660] = 17'h09b9f;
-       mem[661] = 17'h09b87;
-       mem[662] = 17'h09b70;
-       mem[663] = 17'h09b58;
-       mem[664] = 17'h09b41;
-       mem[665] = 17'h09b29;
-       mem[666] = 17'h09b12;
-       mem[667] = 17'h09afa;
-       mem[668] = 17'h09ae3;
-       mem[669] = 17'h09acb;
-       mem[670] = 17'h09ab4;
-       mem[671] = 17'h09a9d;
-       mem[672] = 17'h09a85;
-       mem[673] = 17'h09a6e;
-       mem[674] = 17'h09a57;
-       mem[675] = 17'h09a3f;
-       mem[676] = 17'h09a28;
-       mem[677] = 17'h09a11;
-       mem[678] = 17'h099fa;
-       mem[679] = 17'h099e3;
-       mem[680] = 17'h099cc;
-       mem[681] = 17'h099b4;
-       mem[682] = 17'h0999d;
-       mem[683] = 17'h09986;
-       mem[684] = 17'h0996f;
-       mem[685] = 17'h09958;
-       mem[686] = 17'h09941;
-       mem[687] = 17'h0992b;
-       mem[688] = 17'h09914;
-       mem[689] = 17'h098fd;
-       mem[690] = 17'h098e6;
-       mem[691] = 17'h098cf;
-       mem[692] = 17'h098b8;
-       mem[693] = 17'h098a2;
-       mem[694] = 17'h0988b;
-       mem[695] = 17'h09874;
-       mem[696] = 17'h0985d;
-       mem[697] = 17'h09847;
-       mem[698] = 17'h09830;
-       mem[699] = 17'h0981a;
-       mem[700] = 17'h09803;
-       mem[701] = 17'h097ec;
-       mem[702] = 17'h097d6;
-       mem[703] = 17'h097bf;
-       mem[704] = 17'h097a9;
-       mem[705] = 17'h09792;
-       mem[706] = 17'h0977c;
-       mem[707] = 17'h09766;
-       mem[708] = 17'h0974f;
-       mem[709] = 17'h09739;
-       mem[710] = 17'h09723;
-       mem[711] = 17'h0970c;
-       mem[712] = 17'h096f6;
-       mem[713] = 17'h096e0;
-       mem[714] = 17'h096ca;
-       mem[715] = 17'h096b3;
-       mem[716] = 17'h0969d;
-       mem[717] = 17'h09687;
-       mem[718] = 17'h09671;
-       mem[719] = 17'h0965b;
-       mem[720] = 17'h09645;
-       mem[721] = 17'h0962f;
-       mem[722] = 17'h09619;
-       mem[723] = 17'h09603;
-       mem[724] = 17'h095ed;
-       mem[725] = 17'h095d7;
-       mem[726] = 17'h095c1;
-       mem[727] = 17'h095ab;
-       mem[728] = 17'h09595;
-       mem[729] = 17'h0957f;
-       mem[730] = 17'h0956a;
-       mem[731] = 17'h09554;
-       mem[732] = 17'h0953e;
-       mem[733] = 17'h09528;
-       mem[734] = 17'h09513;
-       mem[735] = 17'h094fd;
-       mem[736] = 17'h094e7;
-       mem[737] = 17'h094d2;
-       mem[738] = 17'h094bc;
-       mem[739] = 17'h094a6;
-       mem[740] = 17'h09491;
-       mem[741] = 17'h0947b;
-       mem[742] = 17'h09466;
-       mem[743] = 17'h09450;
-       mem[744] = 17'h0943b;
-       mem[745] = 17'h09425;
-       mem[746] = 17'h09410;
-       mem[747] = 17'h093fb;
-       mem[748] = 17'h093e5;
-       mem[749] = 17'h093d0;
-       mem[750] = 17'h093ba;
-       mem[751] = 17'h093a5;
-       mem[752] = 17'h09390;
-       mem[753] = 17'h0937b;
-       mem[754] = 17'h09365;
-       mem[755] = 17'h09350;
-       mem[756] = 17'h0933b;
-       mem[757] = 17'h09326;
-       mem[758] = 17'h09311;
-       mem[759] = 17'h092fc;
-       mem[760] = 17'h092e7;
-       mem[761] = 17'h092d1;
-       mem[762] = 17'h092bc;
-       mem[763] = 17'h092a7;
-       mem[764] = 17'h09292;
-       mem[765] = 17'h0927d;
-       mem[766] = 17'h09269;
-       mem[767] = 17'h09254;
-       mem[768] = 17'h0923f;
-       mem[769] = 17'h0922a;
-       mem[770] = 17'h09215;
-       mem[771] = 17'h09200;
-       mem[772] = 17'h091eb;
-       mem[773] = 17'h091d7;
-       mem[774] = 17'h091c2;
-       mem[775] = 17'h091ad;
-       mem[776] = 17'h09198;
-       mem[777] = 17'h09184;
-       mem[778] = 17'h0916f;
-       mem[779] = 17'h0915a;
-       mem[780] = 17'h09146;
-       mem[781] = 17'h09131;
-       mem[782] = 17'h0911d;
-       mem[783] = 17'h09108;
-       mem[784] = 17'h090f3;
-       mem[785] = 17'h090df;
-       mem[786] = 17'h090ca;
-       mem[787] = 17'h090b6;
-       mem[788] = 17'h090a2;
-       mem[789] = 17'h0908d;
-       mem[790] = 17'h09079;
-       mem[791] = 17'h09064;
-       mem[792] = 17'h09050;
-       mem[793] = 17'h0903c;
-       mem[794] = 17'h09027;
-       mem[795] = 17'h09013;
-       mem[796] = 17'h08fff;
-       mem[797] = 17'h08feb;
-       mem[798] = 17'h08fd6;
-       mem[799] = 17'h08fc2;
-       mem[800] = 17'h08fae;
-       mem[801] = 17'h08f9a;
-       mem[802] = 17'h08f86;
-       mem[803] = 17'h08f72;
-       mem[804] = 17'h08f5e;
-       mem[805] = 17'h08f4a;
-       mem[806] = 17'h08f35;
-       mem[807] = 17'h08f21;
-       mem[808] = 17'h08f0d;
-       mem[809] = 17'h08efa;
-       mem[810] = 17'h08ee6;
-       mem[811] = 17'h08ed2;
-       mem[812] = 17'h08ebe;
-       mem[813] = 17'h08eaa;
-       mem[814] = 17'h08e96;
-       mem[815] = 17'h08e82;
-       mem[816] = 17'h08e6e;
-       mem[817] = 17'h08e5b;
-       mem[818] = 17'h08e47;
-       mem[819] = 17'h08e33;
-       mem[820] = 17'h08e1f;
-       mem[821] = 17'h08e0c;
-       mem[822] = 17'h08df8;
-       mem[823] = 17'h08de4;
-       mem[824] = 17'h08dd0;
-       mem[825] = 17'h08dbd;
-       mem[826] = 17'h08da9;
-       mem[827] = 17'h08d96;
-       mem[828] = 17'h08d82;
-       mem[829] = 17'h08d6f;
-       mem[830] = 17'h08d5b;
-       mem[831] = 17'h08d48;
-       mem[832] = 17'h08d34;
-       mem[833] = 17'h08d21;
-       mem[834] = 17'h08d0d;
-       mem[835] = 17'h08cfa;
-       mem[836] = 17'h08ce6;
-       mem[837] = 17'h08cd3;
-       mem[838] = 17'h08cc0;
-       mem[839] = 17'h08cac;
-       mem[840] = 17'h08c99;
-       mem[841] = 17'h08c86;
-       mem[842] = 17'h08c72;
-       mem[843] = 17'h08c5f;
-       mem[844] = 17'h08c4c;
-       mem[845] = 17'h08c39;
-       mem[846] = 17'h08c26;
-       mem[847] = 17'h08c12;
-       mem[848] = 17'h08bff;
-       mem[849] = 17'h08bec;
-       mem[850] = 17'h08bd9;
-       mem[851] = 17'h08bc6;
-       mem[852] = 17'h08bb3;
-       mem[853] = 17'h08ba0;
-       mem[854] = 17'h08b8d;
-       mem[855] = 17'h08b7a;
-       mem[856] = 17'h08b67;
-       mem[857] = 17'h08b54;
-       mem[858] = 17'h08b41;
-       mem[859] = 17'h08b2e;
-       mem[860] = 17'h08b1b;
-       mem[861] = 17'h08b08;
-       mem[862] = 17'h08af5;
-       mem[863] = 17'h08ae2;
-       mem[864] = 17'h08ad0;
-       mem[865] = 17'h08abd;
-       mem[866] = 17'h08aaa;
-       mem[867] = 17'h08a97;
-       mem[868] = 17'h08a84;
-       mem[869] = 17'h08a72;
-       mem[870] = 17'h08a5f;
-       mem[871] = 17'h08a4c;
-       mem[872] = 17'h08a3a;
-       mem[873] = 17'h08a27;
-       mem[874] = 17'h08a14;
-       mem[875] = 17'h08a02;
-       mem[876] = 17'h089ef;
-       mem[877] = 17'h089dd;
-       mem[878] = 17'h089ca;
-       mem[879] = 17'h089b8;
-       mem[880] = 17'h089a5;
-       mem[881] = 17'h08993;
-       mem[882] = 17'h08980;
-       mem[883] = 17'h0896e;
-       mem[884] = 17'h0895b;
-       mem[885] = 17'h08949;
-       mem[886] = 17'h08936;
-       mem[887] = 17'h08924;
-       mem[888] = 17'h08912;
-       mem[889] = 17'h088ff;
-       mem[890] = 17'h088ed;
-       mem[891] = 17'h088db;
-       mem[892] = 17'h088c8;
-       mem[893] = 17'h088b6;
-       mem[894] = 17'h088a4;
-       mem[895] = 17'h08892;
-       mem[896] = 17'h0887f;
-       mem[897] = 17'h0886d;
-       mem[898] = 17'h0885b;
-       mem[899] = 17'h08849;
-       mem[900] = 17'h08837;
-       mem[901] = 17'h08825;
-       mem[902] = 17'h08813;
-       mem[903] = 17'h08801;
-       mem[904] = 17'h087ee;
-       mem[905] = 17'h087dc;
-       mem[906] = 17'h087ca;
-       mem[907] = 17'h087b8;
-       mem[908] = 17'h087a6;
-       mem[909] = 17'h08794;
-       mem[910] = 17'h08783;
-       mem[911] = 17'h08771;
-       mem[912] = 17'h0875f;
-       mem[913] = 17'h0874d;
-       mem[914] = 17'h0873b;
-       mem[915] = 17'h08729;
-       mem[916] = 17'h08717;
-       mem[917] = 17'h08705;
-       mem[918] = 17'h086f4;
-       mem[919] = 17'h086e2;
-       mem[920] = 17'h086d0;
-       mem[921] = 17'h086be;
-       mem[922] = 17'h086ad;
-       mem[923] = 17'h0869b;
-       mem[924] = 17'h08689;
-       mem[925] = 17'h08678;
-       mem[926] = 17'h08666;
-       mem[927] = 17'h08654;
-       mem[928] = 17'h08643;
-       mem[929] = 17'h08631;
-       mem[930] = 17'h08620;
-       mem[931] = 17'h0860e;
-       mem[932] = 17'h085fc;
-       mem[933] = 17'h085eb;
-       mem[934] = 17'h085d9;
-       mem[935] = 17'h085c8;
-       mem[936] = 17'h085b6;
-       mem[937] = 17'h085a5;
-       mem[938] = 17'h08594;
-       mem[939] = 17'h08582;
-       mem[940] = 17'h08571;
-       mem[941] = 17'h0855f;
-       mem[942] = 17'h0854e;
-       mem[943] = 17'h0853d;
-       mem[944] = 17'h0852b;
-       mem[945] = 17'h0851a;
-       mem[946] = 17'h08509;
-       mem[947] = 17'h084f7;
-       mem[948] = 17'h084e6;
-       mem[949] = 17'h084d5;
-       mem[950] = 17'h084c4;
-       mem[951] = 17'h084b3;
-       mem[952] = 17'h084a1;
-       mem[953] = 17'h08490;
-       mem[954] = 17'h0847f;
-       mem[955] = 17'h0846e;
-       mem[956] = 17'h0845d;
-       mem[957] = 17'h0844c;
-       mem[958] = 17'h0843b;
-       mem[959] = 17'h0842a;
-       mem[960] = 17'h08419;
-       mem[961] = 17'h08407;
-       mem[962] = 17'h083f6;
-       mem[963] = 17'h083e5;
-       mem[964] = 17'h083d4;
-       mem[965] = 17'h083c4;
-       mem[966] = 17'h083b3;
-       mem[967] = 17'h083a2;
-       mem[968] = 17'h08391;
-       mem[969] = 17'h08380;
-       mem[970] = 17'h0836f;
-       mem[971] = 17'h0835e;
-       mem[972] = 17'h0834d;
-       mem[973] = 17'h0833c;
-       mem[974] = 17'h0832c;
-       mem[975] = 17'h0831b;
-       mem[976] = 17'h0830a;
-       mem[977] = 17'h082f9;
-       mem[978] = 17'h082e9;
-       mem[979] = 17'h082d8;
-       mem[980] = 17'h082c7;
-       mem[981] = 17'h082b6;
-       mem[982] = 17'h082a6;
-       mem[983] = 17'h08295;
-       mem[984] = 17'h08284;
-       mem[985] = 17'h08274;
-       mem[986] = 17'h08263;
-       mem[987] = 17'h08253;
-       mem[988] = 17'h08242;
-       mem[989] = 17'h08231;
-       mem[990] = 17'h08221;
-       mem[991] = 17'h08210;
-       mem[992] = 17'h08200;
-       mem[993] = 17'h081ef;
-       mem[994] = 17'h081df;
-       mem[995] = 17'h081ce;
-       mem[996] = 17'h081be;
-       mem[997] = 17'h081ae;
-       mem[998] = 17'h0819d;
-       mem[999] = 17'h0818d;
-       mem[1000] = 17'h0817c;
-       mem[1001] = 17'h0816c;
-       mem[1002] = 17'h0815c;
-       mem[1003] = 17'h0814b;
-       mem[1004] = 17'h0813b;
-       mem[1005] = 17'h0812b;
-       mem[1006] = 17'h0811a;
-       mem[1007] = 17'h0810a;
-       mem[1008] = 17'h080fa;
-       mem[1009] = 17'h080ea;
-       mem[1010] = 17'h080d9;
-       mem[1011] = 17'h080c9;
-       mem[1012] = 17'h080b9;
-       mem[1013] = 17'h080a9;
-       mem[1014] = 17'h08099;
-       mem[1015] = 17'h08089;
-       mem[1016] = 17'h08078;
-       mem[1017] = 17'h08068;
-       mem[1018] = 17'h08058;
-       mem[1019] = 17'h08048;
-       mem[1020] = 17'h08038;
-       mem[1021] = 17'h08028;
-       mem[1022] = 17'h08018;
-       mem[1023] = 17'h08008;
-    end
-    initial data = 0;
     always @(posedge clock) begin
-       data <= (addr < 16'd1024) ? mem[addr[9:0]] : 17'd0;
+       q <= d;
     end
-endmodule // llamahdl_llama$au$recip_rom
+          
+endmodule // llamahdl_llama$au$oh
 
 
 module llamahdl_llama$au$rope_rom(clock,addr,data);
@@ -10110,151 +13488,6 @@ module llamahdl_llama$au$rot(clock,en,a,b,cs,sn,y0,y1);
 endmodule // llamahdl_llama$au$rot
 
 
-module llamahdl_llama$au$sbuf(clock,we,waddr,wdata,raddr,rdata);
-    
-    // Module arguments
-    input wire  clock;
-    input wire  we;
-    input wire  [15:0] waddr;
-    input wire  [31:0] wdata;
-    input wire  [15:0] raddr;
-    output reg  [31:0] rdata;
-    
-    // Update code (custom)
-    reg [31:0] mem [0:511];
-    integer i;
-    initial begin
-       rdata = 32'd0;
-    `ifndef SYNTHESIS
-       for (i = 0; i < 512; i = i + 1) mem[i] = 32'd0;
-    `endif
-    end
-    always @(posedge clock) begin
-       rdata <= (raddr < 16'd512) ? mem[raddr[8:0]] : 32'd0;
-       if (we && (waddr < 16'd512)) mem[waddr[8:0]] <= wdata;
-    end
-endmodule // llamahdl_llama$au$sbuf
-
-
-module llamahdl_llama$au$sfin(clock,en,first,dot,sq,ks,vs,score,mx,vmax);
-    
-    // Module arguments
-    input wire  clock;
-    input wire  en;
-    input wire  first;
-    input wire signed [47:0] dot;
-    input wire  [4:0] sq;
-    input wire  [4:0] ks;
-    input wire  [4:0] vs;
-    output reg  [31:0] score;
-    output reg  [31:0] mx;
-    output reg  [4:0] vmax;
-    
-    // Update code (custom)
-    localparam signed [111:0] MAX32 = 112'sd2147483647;
-    localparam signed [111:0] MIN32 = -112'sd2147483648;
-    wire signed [6:0] k = $signed({2'd0, sq}) + $signed({2'd0, ks}) - 7'sd16;
-    wire [5:0] nk = 6'd0 - k[5:0];
-    wire signed [111:0] d112 = {{64{dot[47]}}, dot};
-    reg signed [111:0] wide;
-    always @(*) begin
-       if (!k[6])
-          wide = d112 <<< k[5:0];
-       else
-          wide = (d112 + (112'sd1 <<< (nk - 6'd1))) >>> nk;
-    end
-    wire [31:0] sc = (wide > MAX32) ? MAX32[31:0] : ((wide < MIN32) ? MIN32[31:0] : wide[31:0]);
-    initial begin
-       score = 32'd0;
-       mx = 32'd0;
-       vmax = 5'd0;
-    end
-    always @(posedge clock) begin
-       if (en) begin
-          score <= sc;
-          mx <= (first || ($signed(sc) > $signed(mx))) ? sc : mx;
-          vmax <= (first || (vs > vmax)) ? vs : vmax;
-       end
-    end
-endmodule // llamahdl_llama$au$sfin
-
-
-module llamahdl_llama$au$shd(d,q,clock);
-    
-    // Module arguments
-    input wire  [23:0] d;
-    output reg  [23:0] q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 24'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_llama$au$shd
-
-
-module llamahdl_llama$au$shh(d,q,clock);
-    
-    // Module arguments
-    input wire  [23:0] d;
-    output reg  [23:0] q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 24'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_llama$au$shh
-
-
-module llamahdl_llama$au$sht(d,q,clock);
-    
-    // Module arguments
-    input wire  [23:0] d;
-    output reg  [23:0] q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 24'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_llama$au$sht
-
-
-module llamahdl_llama$au$sq(d,q,clock);
-    
-    // Module arguments
-    input wire  [4:0] d;
-    output reg  [4:0] q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 5'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_llama$au$sq
-
-
 module llamahdl_llama$au$state(d,q,clock);
     
     // Module arguments
@@ -10293,99 +13526,6 @@ module llamahdl_llama$au$t(d,q,clock);
 endmodule // llamahdl_llama$au$t
 
 
-module llamahdl_llama$au$vacc(clock,en,first,w,vb$0,vb$1,vb$2,vb$3,vb$4,vb$5,vb$6,vb$7,ld,sh,so);
-    
-    // Module arguments
-    input wire  clock;
-    input wire  en;
-    input wire  first;
-    input wire  [16:0] w;
-    input wire  [10:0] vb$0;
-    input wire  [10:0] vb$1;
-    input wire  [10:0] vb$2;
-    input wire  [10:0] vb$3;
-    input wire  [10:0] vb$4;
-    input wire  [10:0] vb$5;
-    input wire  [10:0] vb$6;
-    input wire  [10:0] vb$7;
-    input wire  ld;
-    input wire  sh;
-    output reg signed [47:0] so;
-    
-    // Update code (custom)
-    wire signed [28:0] w29 = {12'd0, w};
-    reg signed [47:0] a0;
-    reg signed [47:0] s0;
-    wire signed [28:0] p0 = w29 * $signed({{18{vb$0[10]}}, vb$0});
-    reg signed [47:0] a1;
-    reg signed [47:0] s1;
-    wire signed [28:0] p1 = w29 * $signed({{18{vb$1[10]}}, vb$1});
-    reg signed [47:0] a2;
-    reg signed [47:0] s2;
-    wire signed [28:0] p2 = w29 * $signed({{18{vb$2[10]}}, vb$2});
-    reg signed [47:0] a3;
-    reg signed [47:0] s3;
-    wire signed [28:0] p3 = w29 * $signed({{18{vb$3[10]}}, vb$3});
-    reg signed [47:0] a4;
-    reg signed [47:0] s4;
-    wire signed [28:0] p4 = w29 * $signed({{18{vb$4[10]}}, vb$4});
-    reg signed [47:0] a5;
-    reg signed [47:0] s5;
-    wire signed [28:0] p5 = w29 * $signed({{18{vb$5[10]}}, vb$5});
-    reg signed [47:0] a6;
-    reg signed [47:0] s6;
-    wire signed [28:0] p6 = w29 * $signed({{18{vb$6[10]}}, vb$6});
-    reg signed [47:0] a7;
-    reg signed [47:0] s7;
-    wire signed [28:0] p7 = w29 * $signed({{18{vb$7[10]}}, vb$7});
-    initial begin
-       a0 = 48'sd0;
-       s0 = 48'sd0;
-       a1 = 48'sd0;
-       s1 = 48'sd0;
-       a2 = 48'sd0;
-       s2 = 48'sd0;
-       a3 = 48'sd0;
-       s3 = 48'sd0;
-       a4 = 48'sd0;
-       s4 = 48'sd0;
-       a5 = 48'sd0;
-       s5 = 48'sd0;
-       a6 = 48'sd0;
-       s6 = 48'sd0;
-       a7 = 48'sd0;
-       s7 = 48'sd0;
-    end
-    always @(*) so = s0;
-    always @(posedge clock) begin
-       if (ld) s0 <= a0;
-       else if (sh) s0 <= s1;
-       if (en) a0 <= (first ? 48'sd0 : a0) + {{19{p0[28]}}, p0};
-       if (ld) s1 <= a1;
-       else if (sh) s1 <= s2;
-       if (en) a1 <= (first ? 48'sd0 : a1) + {{19{p1[28]}}, p1};
-       if (ld) s2 <= a2;
-       else if (sh) s2 <= s3;
-       if (en) a2 <= (first ? 48'sd0 : a2) + {{19{p2[28]}}, p2};
-       if (ld) s3 <= a3;
-       else if (sh) s3 <= s4;
-       if (en) a3 <= (first ? 48'sd0 : a3) + {{19{p3[28]}}, p3};
-       if (ld) s4 <= a4;
-       else if (sh) s4 <= s5;
-       if (en) a4 <= (first ? 48'sd0 : a4) + {{19{p4[28]}}, p4};
-       if (ld) s5 <= a5;
-       else if (sh) s5 <= s6;
-       if (en) a5 <= (first ? 48'sd0 : a5) + {{19{p5[28]}}, p5};
-       if (ld) s6 <= a6;
-       else if (sh) s6 <= s7;
-       if (en) a6 <= (first ? 48'sd0 : a6) + {{19{p6[28]}}, p6};
-       if (ld) s7 <= a7;
-       else if (sh) s7 <= 48'sd0;
-       if (en) a7 <= (first ? 48'sd0 : a7) + {{19{p7[28]}}, p7};
-    end
-endmodule // llamahdl_llama$au$vacc
-
-
 module llamahdl_llama$au$vb(d,q,clock);
     
     // Module arguments
@@ -10405,122 +13545,6 @@ module llamahdl_llama$au$vb(d,q,clock);
 endmodule // llamahdl_llama$au$vb
 
 
-module llamahdl_llama$au$vcache(clock,we,waddr,wlane,wdata,raddr,rdata$0,rdata$1,rdata$2,rdata$3,rdata$4,rdata$5,rdata$6,rdata$7);
-    
-    // Module arguments
-    input wire  clock;
-    input wire  we;
-    input wire  [23:0] waddr;
-    input wire  [7:0] wlane;
-    input wire  [10:0] wdata;
-    input wire  [23:0] raddr;
-    output reg  [10:0] rdata$0;
-    output reg  [10:0] rdata$1;
-    output reg  [10:0] rdata$2;
-    output reg  [10:0] rdata$3;
-    output reg  [10:0] rdata$4;
-    output reg  [10:0] rdata$5;
-    output reg  [10:0] rdata$6;
-    output reg  [10:0] rdata$7;
-    
-    // Update code (custom)
-    reg [10:0] m0 [0:10239];
-    reg [10:0] m1 [0:10239];
-    reg [10:0] m2 [0:10239];
-    reg [10:0] m3 [0:10239];
-    reg [10:0] m4 [0:10239];
-    reg [10:0] m5 [0:10239];
-    reg [10:0] m6 [0:10239];
-    reg [10:0] m7 [0:10239];
-    integer i;
-    initial begin
-       rdata$0 = 11'd0;
-       rdata$1 = 11'd0;
-       rdata$2 = 11'd0;
-       rdata$3 = 11'd0;
-       rdata$4 = 11'd0;
-       rdata$5 = 11'd0;
-       rdata$6 = 11'd0;
-       rdata$7 = 11'd0;
-    `ifndef SYNTHESIS
-       for (i = 0; i < 10240; i = i + 1) begin
-          m0[i] = 11'd0;
-          m1[i] = 11'd0;
-          m2[i] = 11'd0;
-          m3[i] = 11'd0;
-          m4[i] = 11'd0;
-          m5[i] = 11'd0;
-          m6[i] = 11'd0;
-          m7[i] = 11'd0;
-       end
-    `endif
-    end
-    always @(posedge clock) begin
-       rdata$0 <= (raddr < 24'd10240) ? m0[raddr[13:0]] : 11'd0;
-       if (we && (waddr < 24'd10240) && (wlane == 8'd0)) m0[waddr[13:0]] <= wdata;
-       rdata$1 <= (raddr < 24'd10240) ? m1[raddr[13:0]] : 11'd0;
-       if (we && (waddr < 24'd10240) && (wlane == 8'd1)) m1[waddr[13:0]] <= wdata;
-       rdata$2 <= (raddr < 24'd10240) ? m2[raddr[13:0]] : 11'd0;
-       if (we && (waddr < 24'd10240) && (wlane == 8'd2)) m2[waddr[13:0]] <= wdata;
-       rdata$3 <= (raddr < 24'd10240) ? m3[raddr[13:0]] : 11'd0;
-       if (we && (waddr < 24'd10240) && (wlane == 8'd3)) m3[waddr[13:0]] <= wdata;
-       rdata$4 <= (raddr < 24'd10240) ? m4[raddr[13:0]] : 11'd0;
-       if (we && (waddr < 24'd10240) && (wlane == 8'd4)) m4[waddr[13:0]] <= wdata;
-       rdata$5 <= (raddr < 24'd10240) ? m5[raddr[13:0]] : 11'd0;
-       if (we && (waddr < 24'd10240) && (wlane == 8'd5)) m5[waddr[13:0]] <= wdata;
-       rdata$6 <= (raddr < 24'd10240) ? m6[raddr[13:0]] : 11'd0;
-       if (we && (waddr < 24'd10240) && (wlane == 8'd6)) m6[waddr[13:0]] <= wdata;
-       rdata$7 <= (raddr < 24'd10240) ? m7[raddr[13:0]] : 11'd0;
-       if (we && (waddr < 24'd10240) && (wlane == 8'd7)) m7[waddr[13:0]] <= wdata;
-    end
-endmodule // llamahdl_llama$au$vcache
-
-
-module llamahdl_llama$au$vs(d,q,clock);
-    
-    // Module arguments
-    input wire  [4:0] d;
-    output reg  [4:0] q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 5'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_llama$au$vs
-
-
-module llamahdl_llama$au$vshift(clock,we,waddr,wdata,raddr,rdata);
-    
-    // Module arguments
-    input wire  clock;
-    input wire  we;
-    input wire  [23:0] waddr;
-    input wire  [4:0] wdata;
-    input wire  [23:0] raddr;
-    output reg  [4:0] rdata;
-    
-    // Update code (custom)
-    reg [4:0] mem [0:10239];
-    integer i;
-    initial begin
-       rdata = 5'd0;
-    `ifndef SYNTHESIS
-       for (i = 0; i < 10240; i = i + 1) mem[i] = 5'd0;
-    `endif
-    end
-    always @(posedge clock) begin
-       rdata <= (raddr < 24'd10240) ? mem[raddr[13:0]] : 5'd0;
-       if (we && (waddr < 24'd10240)) mem[waddr[13:0]] <= wdata;
-    end
-endmodule // llamahdl_llama$au$vshift
-
-
 module llamahdl_llama$au$vv(d,q,clock);
     
     // Module arguments
@@ -10538,32 +13562,6 @@ module llamahdl_llama$au$vv(d,q,clock);
     end
           
 endmodule // llamahdl_llama$au$vv
-
-
-module llamahdl_llama$au$wbuf(clock,we,waddr,wdata,raddr,rdata);
-    
-    // Module arguments
-    input wire  clock;
-    input wire  we;
-    input wire  [15:0] waddr;
-    input wire  [16:0] wdata;
-    input wire  [15:0] raddr;
-    output reg  [16:0] rdata;
-    
-    // Update code (custom)
-    reg [16:0] mem [0:511];
-    integer i;
-    initial begin
-       rdata = 17'd0;
-    `ifndef SYNTHESIS
-       for (i = 0; i < 512; i = i + 1) mem[i] = 17'd0;
-    `endif
-    end
-    always @(posedge clock) begin
-       rdata <= (raddr < 16'd512) ? mem[raddr[8:0]] : 17'd0;
-       if (we && (waddr < 16'd512)) mem[waddr[8:0]] <= wdata;
-    end
-endmodule // llamahdl_llama$au$wbuf
 
 
 module llamahdl_llama$au$wide(d,q,clock);

@@ -6,7 +6,7 @@
 use crate::leaf::{i2s, s2i, u2b};
 use crate::matvec::rom_words;
 use crate::sim::Driver;
-use crate::top::{attention_lanes, check_fits, Llama};
+use crate::top::{check_fits, Llama};
 use llamahdl_golden::numerics::q16_to_f32;
 use llamahdl_golden::QuantModel;
 use llamahdl_model::generate::Forward;
@@ -40,14 +40,14 @@ pub trait HwRun {
 /// One beat of a layer's weight stream: `L` int8 weights and the row's scale (mant, exp).
 type Beat<const L: usize> = ([i8; L], u8, i8);
 
-pub struct HwEngine<const L: usize, const A: usize> {
-    d: Driver<Llama<L, A>>,
+pub struct HwEngine<const L: usize> {
+    d: Driver<Llama<L>>,
     config: Config,
     /// Per layer, the words and row scales streamed when the design asks for them.
     stream: Option<Vec<Vec<Beat<L>>>>,
 }
 
-impl<const L: usize, const A: usize> HwEngine<L, A> {
+impl<const L: usize> HwEngine<L> {
     /// `qm` is compiled into the ROM. With `stream`, the design runs on streamed QKV
     /// weights (`use_ram`) and this engine streams `stream`'s Wqkv of each layer on
     /// request (the same model for the plan's scenario B, another one for scenario C).
@@ -80,9 +80,9 @@ impl<const L: usize, const A: usize> HwEngine<L, A> {
         qm: &QuantModel,
         stream: Option<&QuantModel>,
         ctx: usize,
-        f: impl FnOnce(Driver<Llama<L, A>>) -> Driver<Llama<L, A>>,
+        f: impl FnOnce(Driver<Llama<L>>) -> Driver<Llama<L>>,
     ) -> Self {
-        let d = f(Driver::new(Llama::<L, A>::with_context(qm, ctx), |u, c| {
+        let d = f(Driver::new(Llama::<L>::with_context(qm, ctx), |u, c| {
             u.clock.next = c.into()
         }));
         let stream = stream.map(|s| {
@@ -106,7 +106,7 @@ impl<const L: usize, const A: usize> HwEngine<L, A> {
     }
 
     /// The simulation driver (for tests that look inside).
-    pub fn driver(&mut self) -> &mut Driver<Llama<L, A>> {
+    pub fn driver(&mut self) -> &mut Driver<Llama<L>> {
         &mut self.d
     }
 
@@ -125,7 +125,7 @@ impl<const L: usize, const A: usize> HwEngine<L, A> {
     }
 }
 
-impl<const L: usize, const A: usize> HwRun for HwEngine<L, A> {
+impl<const L: usize> HwRun for HwEngine<L> {
     fn run_position(&mut self, token: u32, pos: usize) -> Result<Position, ModelError> {
         let c = self.config;
         if token as usize >= c.vocab_size {
@@ -219,14 +219,14 @@ pub fn engine(
     stream: Option<&QuantModel>,
     vcd: Option<Box<dyn Write>>,
 ) -> Result<Box<dyn HwRun>, String> {
-    fn make<const L: usize, const A: usize>(
+    fn make<const L: usize>(
         qm: &QuantModel,
         stream: Option<&QuantModel>,
         vcd: Option<Box<dyn Write>>,
     ) -> Box<dyn HwRun> {
         match vcd {
-            Some(w) => Box::new(HwEngine::<L, A>::with_vcd(qm, stream, w)),
-            None => Box::new(HwEngine::<L, A>::new(qm, stream)),
+            Some(w) => Box::new(HwEngine::<L>::with_vcd(qm, stream, w)),
+            None => Box::new(HwEngine::<L>::new(qm, stream)),
         }
     }
     if !ENGINE_LANES.contains(&lanes) {
@@ -235,20 +235,11 @@ pub fn engine(
         ));
     }
     check_fits(qm, lanes, qm.config.seq_len)?;
-    let a = attention_lanes(qm.config.head_dim());
-    Ok(match (lanes, a) {
-        (8, 8) => make::<8, 8>(qm, stream, vcd),
-        (8, 4) => make::<8, 4>(qm, stream, vcd),
-        (8, _) => make::<8, 1>(qm, stream, vcd),
-        (16, 8) => make::<16, 8>(qm, stream, vcd),
-        (16, 4) => make::<16, 4>(qm, stream, vcd),
-        (16, _) => make::<16, 1>(qm, stream, vcd),
-        (32, 8) => make::<32, 8>(qm, stream, vcd),
-        (32, 4) => make::<32, 4>(qm, stream, vcd),
-        (32, _) => make::<32, 1>(qm, stream, vcd),
-        (64, 8) => make::<64, 8>(qm, stream, vcd),
-        (64, 4) => make::<64, 4>(qm, stream, vcd),
-        (64, _) => make::<64, 1>(qm, stream, vcd),
+    Ok(match lanes {
+        8 => make::<8>(qm, stream, vcd),
+        16 => make::<16>(qm, stream, vcd),
+        32 => make::<32>(qm, stream, vcd),
+        64 => make::<64>(qm, stream, vcd),
         _ => {
             return Err(format!(
                 "unsupported lane count {lanes}: choose one of {ENGINE_LANES:?}"

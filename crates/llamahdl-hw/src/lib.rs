@@ -2,6 +2,7 @@
 //! emitted Verilog, and Verilog emission.
 
 pub mod attention;
+pub mod attention_par;
 pub mod cosim;
 pub mod engine;
 pub mod hierarchy;

@@ -23,7 +23,7 @@
 //! About `2` cycles of sequencing per operation plus each unit's own time; the cycles per
 //! token are measured by `llamahdl sim` and reported in `docs/performance.md`.
 
-use crate::attention::AttnUnitL;
+use crate::attention_par::AttnUnitP;
 use crate::leaf::{LaneRam, WordRom};
 use crate::matvec::{MatVec, POST_ACC, POST_NONE, POST_SWIGLU};
 use crate::post::{MaxTrack, ShiftOf};
@@ -85,6 +85,12 @@ pub fn check_fits(qm: &QuantModel, lanes: usize, ctx: usize) -> Result<(), Strin
             ));
         }
     }
+    if c.head_dim() > lanes || lanes % c.head_dim() != 0 {
+        return Err(format!(
+            "head_dim {} must divide the lane count {lanes} (attention runs lanes / head_dim heads at once)",
+            c.head_dim()
+        ));
+    }
     if ctx == 0 || ctx > c.seq_len {
         return Err(format!(
             "context {ctx} must be between 1 and seq_len {}",
@@ -94,16 +100,8 @@ pub fn check_fits(qm: &QuantModel, lanes: usize, ctx: usize) -> Result<(), Strin
     Ok(())
 }
 
-/// The attention lane count used for a head size: the largest of 8, 4, 2, 1 dividing it.
-pub fn attention_lanes(head_dim: usize) -> usize {
-    [8, 4, 2, 1]
-        .into_iter()
-        .find(|a| head_dim % a == 0)
-        .unwrap_or(1)
-}
-
 #[derive(LogicBlock)]
-pub struct Llama<const L: usize, const A: usize> {
+pub struct Llama<const L: usize> {
     pub clock: Signal<In, Clock>,
     pub start: Signal<In, Bit>,
     pub token: Signal<In, Bits<16>>,
@@ -183,13 +181,14 @@ pub struct Llama<const L: usize, const A: usize> {
     vmem: LaneRam<1, 32>,
     mv: MatVec<L>,
     vu: VecUnit,
-    au: AttnUnitL<A>,
+    au: AttnUnitP<L>,
     loader: QkvLoader<L>,
 }
 
-impl<const L: usize, const A: usize> Llama<L, A> {
-    /// The decoder for `qm` with `L` matrix-vector lanes and `A` attention lanes (`A` must
-    /// divide head_dim; see [`attention_lanes`]); the on-chip context is the model's seq_len.
+impl<const L: usize> Llama<L> {
+    /// The decoder for `qm` with `L` multiply-accumulate lanes, used by the matrix-vector
+    /// unit and by attention (`L / head_dim` query heads at once; head_dim must divide `L`,
+    /// see [`check_fits`]); the on-chip context is the model's seq_len.
     pub fn new(qm: &QuantModel) -> Self {
         Self::with_context(qm, qm.config.seq_len)
     }
@@ -285,13 +284,13 @@ impl<const L: usize, const A: usize> Llama<L, A> {
             vmem: LaneRam::new(lay.total),
             mv: MatVec::new(&wm.mats, max_cols),
             vu: VecUnit::new(qm),
-            au: AttnUnitL::with_context(qm, ctx),
+            au: AttnUnitP::with_context(qm, ctx),
             loader: QkvLoader::new(&c),
         }
     }
 }
 
-impl<const L: usize, const A: usize> Logic for Llama<L, A> {
+impl<const L: usize> Logic for Llama<L> {
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(

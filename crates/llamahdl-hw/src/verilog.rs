@@ -8,7 +8,7 @@
 use crate::hierarchy::Decoder;
 use crate::qkv_projector::QkvProjector;
 use crate::row_addr::RowAddrGen;
-use crate::top::{attention_lanes, check_fits, Llama};
+use crate::top::{check_fits, Llama};
 use crate::weight_buffer::QkvLoader;
 use anyhow::{bail, Context, Result};
 use llamahdl_golden::{QMatrix, QuantModel};
@@ -123,20 +123,13 @@ fn emit_lanes<const L: usize>(qm: &QuantModel, ctx: usize) -> Vec<Emitted> {
 }
 
 fn emit_llama<const L: usize>(qm: &QuantModel, ctx: usize) -> Emitted {
-    fn go<const L: usize, const A: usize>(qm: &QuantModel, ctx: usize) -> Emitted {
-        emit_block(
-            Llama::<L, A>::with_context(qm, ctx),
-            qm,
-            L,
-            "llama",
-            "the whole decoder: token in, logits and next token out",
-        )
-    }
-    match attention_lanes(qm.config.head_dim()) {
-        8 => go::<L, 8>(qm, ctx),
-        4 => go::<L, 4>(qm, ctx),
-        _ => go::<L, 1>(qm, ctx),
-    }
+    emit_block(
+        Llama::<L>::with_context(qm, ctx),
+        qm,
+        L,
+        "llama",
+        "the whole decoder: token in, logits and next token out",
+    )
 }
 
 /// Emit every block for `qm` with `lanes` lanes (in memory), the whole decoder with the

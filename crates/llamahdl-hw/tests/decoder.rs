@@ -44,7 +44,7 @@ fn decoder_tiny_bit_exact_every_position() {
     let cfg = Config::TINY;
     let qm = quant(&cfg, 1);
     let (_, cycles) = bit_exact(
-        &mut HwEngine::<8, 4>::new(&qm, None),
+        &mut HwEngine::<8>::new(&qm, None),
         &qm,
         &ids_for(&cfg, cfg.seq_len),
     );
@@ -55,11 +55,7 @@ fn decoder_tiny_bit_exact_every_position() {
 fn decoder_odd_shape_bit_exact() {
     let cfg = Config::ODD;
     let qm = quant(&cfg, 2);
-    let (_, cycles) = bit_exact(
-        &mut HwEngine::<16, 8>::new(&qm, None),
-        &qm,
-        &ids_for(&cfg, 10),
-    );
+    let (_, cycles) = bit_exact(&mut HwEngine::<16>::new(&qm, None), &qm, &ids_for(&cfg, 10));
     println!("odd shape, 16 lanes: cycles per position {cycles:?}");
 }
 
@@ -70,7 +66,7 @@ fn decoder_real_stories260k_bit_exact() {
     };
     let qm = QuantModel::quantise(&ck, ScaleMode::Mant8);
     let ids = [1, 403, 407, 261, 378, 432];
-    let (_, cycles) = bit_exact(&mut HwEngine::<64, 8>::new(&qm, None), &qm, &ids);
+    let (_, cycles) = bit_exact(&mut HwEngine::<64>::new(&qm, None), &qm, &ids);
     println!("stories260K, 64 lanes: cycles per position {cycles:?}");
 }
 
@@ -84,9 +80,9 @@ fn decoder_ram_weight_scenarios() {
     let qm = quant(&cfg, 3);
     let other = quant(&cfg, 4);
     let ids = ids_for(&cfg, 8);
-    let (rom_next, rom_cycles) = bit_exact(&mut HwEngine::<8, 4>::new(&qm, None), &qm, &ids);
+    let (rom_next, rom_cycles) = bit_exact(&mut HwEngine::<8>::new(&qm, None), &qm, &ids);
     // B: the same weights streamed: identical tokens and logits (bit_exact checks logits).
-    let (ram_next, ram_cycles) = bit_exact(&mut HwEngine::<8, 4>::new(&qm, Some(&qm)), &qm, &ids);
+    let (ram_next, ram_cycles) = bit_exact(&mut HwEngine::<8>::new(&qm, Some(&qm)), &qm, &ids);
     assert_eq!(ram_next, rom_next);
     assert!(
         ram_cycles.iter().zip(&rom_cycles).all(|(r, o)| r > o),
@@ -97,7 +93,7 @@ fn decoder_ram_weight_scenarios() {
     for (l, o) in mixed.layers.iter_mut().zip(&other.layers) {
         l.wqkv = o.wqkv.clone();
     }
-    let (c_next, _) = bit_exact(&mut HwEngine::<8, 4>::new(&qm, Some(&other)), &mixed, &ids);
+    let (c_next, _) = bit_exact(&mut HwEngine::<8>::new(&qm, Some(&other)), &mixed, &ids);
     assert_ne!(
         c_next, rom_next,
         "different streamed weights gave the same tokens"
@@ -108,7 +104,7 @@ fn decoder_ram_weight_scenarios() {
 fn decoder_refuses_position_past_context() {
     let cfg = Config::TINY;
     let qm = quant(&cfg, 5);
-    let mut hw = HwEngine::<8, 4>::new(&qm, None);
+    let mut hw = HwEngine::<8>::new(&qm, None);
     let r = hw.run_position(1, cfg.seq_len);
     assert!(r.is_err(), "position seq_len was not refused");
     // The decoder still works afterwards.
@@ -121,7 +117,7 @@ fn decoder_refuses_position_past_context() {
 fn decoder_context_parameter() {
     let cfg = Config::TINY;
     let qm = quant(&cfg, 6);
-    let mut hw = HwEngine::<8, 4>::with_context(&qm, 5);
+    let mut hw = HwEngine::<8>::with_context(&qm, 5);
     let ids = ids_for(&cfg, 5);
     bit_exact(&mut hw, &qm, &ids);
     assert!(
@@ -139,7 +135,7 @@ fn decoder_real_stories260k_streamed_weights() {
     };
     let qm = QuantModel::quantise(&ck, ScaleMode::Mant8);
     let (next, cycles) = bit_exact(
-        &mut HwEngine::<64, 8>::new(&qm, Some(&qm)),
+        &mut HwEngine::<64>::new(&qm, Some(&qm)),
         &qm,
         &[1, 403, 407],
     );

@@ -9,8 +9,8 @@ use llamahdl_hw::engine::{HwEngine, HwRun};
 use llamahdl_hw::top::Llama;
 use llamahdl_model::{synth, Config};
 
-fn run<const L: usize, const A: usize>(qm: &QuantModel, ids: &[u32], stream: bool) {
-    let mut hw = HwEngine::<L, A>::with_trace(qm, stream.then_some(qm));
+fn run<const L: usize>(qm: &QuantModel, ids: &[u32], stream: bool) {
+    let mut hw = HwEngine::<L>::with_trace(qm, stream.then_some(qm));
     let mut g = Golden::new(qm.clone());
     let mut cycles = vec![];
     for (pos, &t) in ids.iter().enumerate() {
@@ -23,7 +23,7 @@ fn run<const L: usize, const A: usize>(qm: &QuantModel, ids: &[u32], stream: boo
         cycles.push(p.cycles);
     }
     let trace = hw.driver().take_trace().unwrap();
-    let verilog = emit_verilog(Llama::<L, A>::new(qm));
+    let verilog = emit_verilog(Llama::<L>::new(qm));
     let dir = tempfile::tempdir().unwrap();
     let report = run_verilator(&verilog, "top", &trace, dir.path()).expect("verilator run");
     println!(
@@ -38,8 +38,8 @@ fn run<const L: usize, const A: usize>(qm: &QuantModel, ids: &[u32], stream: boo
 #[test]
 fn top_verilator_tiny_rom_and_ram() {
     let qm = QuantModel::quantise(&synth::generate(&Config::TINY, 7), ScaleMode::Mant8);
-    run::<8, 4>(&qm, &[1, 5, 9, 30], false);
-    run::<8, 4>(&qm, &[1, 5, 9], true);
+    run::<8>(&qm, &[1, 5, 9, 30], false);
+    run::<8>(&qm, &[1, 5, 9], true);
 }
 
 #[test]
@@ -48,5 +48,5 @@ fn top_verilator_stories260k_four_tokens() {
         return;
     };
     let qm = QuantModel::quantise(&ck, ScaleMode::Mant8);
-    run::<64, 8>(&qm, &[1, 403, 407, 261], false);
+    run::<64>(&qm, &[1, 403, 407, 261], false);
 }

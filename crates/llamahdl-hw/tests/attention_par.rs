@@ -1,0 +1,810 @@
+//! Parallel attention unit `AttnUnitP<A>` (ROPE, KVSTORE, ATTN): bit-exact with the golden
+//! model's `rope`, `kv_store` and `attend` over sequences of positions and interleaved
+//! layers, for several head-group sizes (all heads, partial groups, spare lanes), on the
+//! real stories260K model in the loop of a full forward pass (when `LLAMAHDL_MODELS` is
+//! set), measured cycles = `cycles()`, refusal of positions past the context,
+//! co-simulation of the unit and of each hand-written leaf in Icarus, Verilator lint.
+
+use llamahdl_golden::golden::{attend, kv_store, rope, Golden as GoldenModel, KvCache};
+use llamahdl_golden::numerics::{self, add_q16, mul_q16};
+use llamahdl_golden::{QuantModel, ScaleMode};
+use llamahdl_hw::attention::{OP_ATTN, OP_KVSTORE, OP_ROPE};
+use llamahdl_hw::attention_par::{cycles, heads_per_group, AttnUnitP};
+use llamahdl_hw::cosim::{default_waiver_file, emit_verilog, run_icarus, verilator_lint};
+use llamahdl_hw::leaf::{i2s, s2i, u2b};
+use llamahdl_hw::sim::Driver;
+use llamahdl_model::{synth, Config};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+const VM_WORDS: usize = 1 << 16;
+const ODD: Config = Config::ODD;
+
+fn quant(cfg: &Config, seed: u64) -> QuantModel {
+    QuantModel::quantise(&synth::generate(cfg, seed), ScaleMode::Mant8)
+}
+
+/// The unit, a behavioural vector memory answering `vm_raddr` one cycle later (the word
+/// before this cycle's write), and the region bases used by the tests.
+struct Tb<const A: usize> {
+    d: Driver<AttnUnitP<A>>,
+    vm: Vec<i32>,
+    rdata_next: i32,
+    qkv: usize,
+    att: usize,
+}
+
+/// What one operation did.
+struct OpRun {
+    cycles: usize,
+    writes: Vec<(usize, i32)>,
+}
+
+impl<const A: usize> Tb<A> {
+    fn new(unit: AttnUnitP<A>, trace: bool, qkv: usize, att: usize) -> Tb<A> {
+        let mut d = Driver::new(unit, |u, c| u.clock.next = c.into());
+        if trace {
+            d = d.with_trace();
+        }
+        Tb {
+            d,
+            vm: vec![0; VM_WORDS],
+            rdata_next: 0,
+            qkv,
+            att,
+        }
+    }
+
+    /// One cycle of the memory model around the unit; returns `done` of this cycle.
+    fn cycle(&mut self, writes: &mut Vec<(usize, i32)>) -> bool {
+        self.d.uut.vm_rdata.next = i2s::<32>(self.rdata_next as i64);
+        self.d.settle();
+        let raddr = self.d.uut.vm_raddr.val().index();
+        let next = self.vm[raddr];
+        let done = self.d.uut.done.val();
+        if self.d.uut.vm_we.val() {
+            let a = self.d.uut.vm_waddr.val().index();
+            let v = s2i(self.d.uut.vm_wdata.val()) as i32;
+            self.vm[a] = v;
+            writes.push((a, v));
+        }
+        self.rdata_next = next;
+        self.d.tick_settled();
+        done
+    }
+
+    /// Pulse start with `op`; run until `done`. Returns the cycles from start to done.
+    fn run(&mut self, op: u64, layer: usize, pos: usize) -> OpRun {
+        let u = &mut self.d.uut;
+        u.op.next = u2b::<4>(op);
+        u.qkv.next = u2b::<16>(self.qkv as u64);
+        u.att.next = u2b::<16>(self.att as u64);
+        u.layer.next = u2b::<8>(layer as u64);
+        u.pos.next = u2b::<16>(pos as u64);
+        u.start.next = true;
+        let mut writes = vec![];
+        let mut n = 0usize;
+        loop {
+            let done = self.cycle(&mut writes);
+            self.d.uut.start.next = false;
+            if done {
+                break;
+            }
+            n += 1;
+            assert!(n < 4_000_000, "op {op} never finished");
+        }
+        // Idle afterwards: no stray activity.
+        for _ in 0..2 {
+            let done = self.cycle(&mut writes);
+            assert!(!done, "done pulsed twice");
+        }
+        OpRun { cycles: n, writes }
+    }
+
+    fn pos_error(&mut self, pos: usize) -> bool {
+        self.d.uut.pos.next = u2b::<16>(pos as u64);
+        self.d.settle();
+        self.d.uut.pos_error.val()
+    }
+
+    fn load(&mut self, qkv: &[i32]) {
+        self.vm[self.qkv..self.qkv + qkv.len()].copy_from_slice(qkv);
+    }
+}
+
+/// A Q16.16 vector with realistic magnitudes and, now and then, edge cases: zeros, a
+/// single large element, saturated extremes, rounding boundaries.
+fn random_vec(rng: &mut ChaCha8Rng, n: usize) -> Vec<i32> {
+    let mode = rng.gen_range(0..12);
+    let gain: f64 = match rng.gen_range(0..4) {
+        0 => rng.gen_range(0.001..0.05),
+        1 => rng.gen_range(0.05..1.0),
+        _ => rng.gen_range(1.0..8.0),
+    };
+    let mut v: Vec<i32> = (0..n)
+        .map(|_| (rng.gen_range(-1.0f64..1.0) * gain * 65536.0) as i32)
+        .collect();
+    match mode {
+        0 => v.iter_mut().for_each(|x| *x = 0),
+        1 => {
+            let i = rng.gen_range(0..n);
+            v[i] = if rng.gen() { i32::MAX } else { i32::MIN };
+        }
+        2 => {
+            for x in v.iter_mut() {
+                *x = match rng.gen_range(0..4) {
+                    0 => i32::MAX,
+                    1 => i32::MIN,
+                    2 => 0,
+                    _ => rng.gen_range(-3..3),
+                };
+            }
+        }
+        3 => {
+            for x in v.iter_mut() {
+                let s = rng.gen_range(1..12);
+                *x = (rng.gen_range(-1023i32..1023) << s) + (1 << (s - 1));
+            }
+        }
+        4 => {
+            let i = rng.gen_range(0..n);
+            v[i] = rng.gen_range(-(2000 << 16)..(2000 << 16));
+        }
+        _ => {}
+    }
+    v
+}
+
+struct Golden {
+    cfg: Config,
+    table: Vec<i32>,
+    caches: Vec<KvCache>,
+}
+
+fn golden_for(qm: &QuantModel) -> Golden {
+    Golden {
+        cfg: qm.config,
+        table: qm.rope.clone(),
+        caches: vec![KvCache::default(); qm.config.n_layers],
+    }
+}
+
+/// ROPE, KVSTORE and (if `attn`) ATTN of one layer at `pos` on the (pre-RoPE) QKV vector
+/// `qkv`, each checked against the golden model: the vector memory after ROPE, the cache
+/// word after KVSTORE, every ATT output, the writes each op makes and its cycles. Returns
+/// the cycles of the three operations and the ATT output.
+fn step_with<const A: usize>(
+    tb: &mut Tb<A>,
+    g: &mut Golden,
+    qkv: &[i32],
+    layer: usize,
+    pos: usize,
+    attn: bool,
+) -> ([usize; 3], Vec<i32>) {
+    let c = g.cfg;
+    let (dim, kvd, hd, nkv) = (c.dim, c.kv_dim(), c.head_dim(), c.n_kv_heads);
+    tb.load(qkv);
+    let att_before: Vec<i32> = tb.vm[tb.att..tb.att + dim].to_vec();
+    // ROPE.
+    let r = tb.run(OP_ROPE, layer, pos);
+    let mut want = qkv.to_vec();
+    {
+        let (q, rest) = want.split_at_mut(dim);
+        rope(q, &g.table, pos, hd);
+        rope(&mut rest[..kvd], &g.table, pos, hd);
+    }
+    assert_eq!(
+        &tb.vm[tb.qkv..tb.qkv + dim + 2 * kvd],
+        &want[..],
+        "ROPE layer {layer} pos {pos}"
+    );
+    assert_eq!(r.writes.len(), dim + kvd, "ROPE writes");
+    assert!(r
+        .writes
+        .iter()
+        .all(|&(a, _)| a >= tb.qkv && a < tb.qkv + dim + kvd));
+    assert_eq!(r.cycles, tb.d.uut.cycles(OP_ROPE, pos), "ROPE cycles");
+    // KVSTORE.
+    let k = tb.run(OP_KVSTORE, layer, pos);
+    assert!(k.writes.is_empty(), "KVSTORE wrote the vector memory");
+    kv_store(
+        &mut g.caches[layer],
+        &c,
+        &want[dim..dim + kvd],
+        &want[dim + kvd..],
+        pos,
+    );
+    let gc = &g.caches[layer];
+    let (km, ksh, vm, vsh) = tb.d.uut.peek_cache(layer, pos);
+    assert_eq!(km, gc.k[pos * kvd..(pos + 1) * kvd], "k l{layer} p{pos}");
+    assert_eq!(vm, gc.v[pos * kvd..(pos + 1) * kvd], "v l{layer} p{pos}");
+    assert_eq!(
+        ksh,
+        gc.k_shift[pos * nkv..(pos + 1) * nkv],
+        "ks l{layer} p{pos}"
+    );
+    assert_eq!(
+        vsh,
+        gc.v_shift[pos * nkv..(pos + 1) * nkv],
+        "vs l{layer} p{pos}"
+    );
+    assert_eq!(k.cycles, tb.d.uut.cycles(OP_KVSTORE, pos), "KVSTORE cycles");
+    if !attn {
+        return ([r.cycles, k.cycles, 0], vec![]);
+    }
+    // ATTN.
+    let a = tb.run(OP_ATTN, layer, pos);
+    let want_att = attend(&g.caches[layer], &c, &want[..dim], pos);
+    assert_eq!(
+        &tb.vm[tb.att..tb.att + dim],
+        &want_att[..],
+        "ATTN layer {layer} pos {pos}"
+    );
+    assert_ne!(att_before, want_att, "ATT unchanged (weak check)");
+    assert_eq!(a.writes.len(), dim, "ATTN writes");
+    let mut order: Vec<usize> = a.writes.iter().map(|&(ad, _)| ad).collect();
+    order.sort_unstable();
+    assert_eq!(order, (tb.att..tb.att + dim).collect::<Vec<_>>());
+    assert_eq!(a.cycles, tb.d.uut.cycles(OP_ATTN, pos), "ATTN cycles");
+    assert_eq!(&tb.vm[tb.qkv..tb.qkv + dim + 2 * kvd], &want[..]);
+    ([r.cycles, k.cycles, a.cycles], want_att)
+}
+
+fn step<const A: usize>(
+    tb: &mut Tb<A>,
+    g: &mut Golden,
+    rng: &mut ChaCha8Rng,
+    layer: usize,
+    pos: usize,
+    attn: bool,
+) -> [usize; 3] {
+    let c = g.cfg;
+    let mut qkv = random_vec(rng, c.dim);
+    qkv.extend(random_vec(rng, c.kv_dim()));
+    qkv.extend(random_vec(rng, c.kv_dim()));
+    step_with(tb, g, &qkv, layer, pos, attn).0
+}
+
+/// Positions 0..npos, each through the given layers in turn (interleaved).
+fn run_shape<const A: usize>(
+    cfg: &Config,
+    seed: u64,
+    npos: usize,
+    layers: &[usize],
+    ctx: Option<usize>,
+) -> Vec<[usize; 3]> {
+    let qm = quant(cfg, seed);
+    let unit = match ctx {
+        Some(c) => AttnUnitP::<A>::with_context(&qm, c),
+        None => AttnUnitP::<A>::new(&qm),
+    };
+    let mut tb = Tb::new(unit, false, 37, 37 + cfg.dim + 2 * cfg.kv_dim() + 11);
+    let mut g = golden_for(&qm);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed * 7 + 1);
+    let mut out = vec![];
+    for pos in 0..npos {
+        for &l in layers {
+            out.push(step(&mut tb, &mut g, &mut rng, l, pos, true));
+        }
+    }
+    out
+}
+
+#[test]
+fn par_tiny_bit_exact() {
+    let cfg = Config::TINY;
+    // hd 4, 4 heads over 2 kv heads: G = 4 (all), 2, 3 (groups of 3 + 1), 1.
+    assert_eq!(
+        [16, 8, 12, 4].map(|a| heads_per_group(&cfg, a)),
+        [4, 2, 3, 1]
+    );
+    let c = run_shape::<16>(&cfg, 3, cfg.seq_len, &[0, 1], None);
+    assert_eq!(c.len(), 2 * cfg.seq_len);
+    run_shape::<8>(&cfg, 4, cfg.seq_len, &[1, 0], None);
+    run_shape::<12>(&cfg, 5, cfg.seq_len, &[0, 1], None);
+    run_shape::<4>(&cfg, 6, 8, &[1, 0], None);
+}
+
+#[test]
+fn par_odd_shape_bit_exact() {
+    // hd 8, 6 heads over 2 kv heads (kv_mul 3): G = 6 (all), 2, 4 (4 + 2), and 6 with
+    // spare lanes (A = 64).
+    run_shape::<48>(&ODD, 5, 24, &[0, 2, 1], None);
+    run_shape::<16>(&ODD, 6, 20, &[2, 1, 0], Some(30));
+    run_shape::<32>(&ODD, 7, 20, &[1, 2], None);
+    run_shape::<64>(&ODD, 8, 10, &[2, 0], Some(40));
+}
+
+#[test]
+fn par_stories260k_synthetic_bit_exact_and_cycles() {
+    let cfg = Config::STORIES260K;
+    let c = run_shape::<64>(&cfg, 11, 24, &[0, 4], None);
+    for (pos, cc) in c.iter().step_by(2).enumerate() {
+        assert_eq!(cc[2], 2 * (pos + 1) + 218, "ATTN cycles at {pos}");
+    }
+    run_shape::<16>(&cfg, 13, 12, &[2], None);
+}
+
+/// The end of the full 512-position context of stories260K, A = 64 (earlier positions are
+/// stored without running attention, except 127, to keep the test short); prints the
+/// cycles at positions 0, 127 and 511.
+#[test]
+fn par_stories260k_end_of_context() {
+    let cfg = Config::STORIES260K;
+    let qm = quant(&cfg, 12);
+    let mut tb = Tb::new(AttnUnitP::<64>::new(&qm), false, 1000, 3000);
+    let mut g = golden_for(&qm);
+    let mut rng = ChaCha8Rng::seed_from_u64(99);
+    let layer = 3;
+    let mut at = vec![];
+    for pos in 0..cfg.seq_len {
+        let attn = pos == 0 || pos == 127 || pos + 3 >= cfg.seq_len;
+        let c = step(&mut tb, &mut g, &mut rng, layer, pos, attn);
+        if pos == 0 || pos == 127 || pos == 511 {
+            at.push((pos, c));
+        }
+    }
+    for (pos, c) in &at {
+        println!(
+            "stories260K A=64 pos {pos}: ROPE {} KVSTORE {} ATTN {}",
+            c[0], c[1], c[2]
+        );
+    }
+    assert_eq!(at[0].1, [100, 139, 220]);
+    assert_eq!(at[1].1, [100, 139, 474]);
+    assert_eq!(at[2].1, [100, 139, 1242]);
+    assert!(tb.pos_error(cfg.seq_len));
+    assert!(!tb.pos_error(cfg.seq_len - 1));
+}
+
+/// The real stories260K model (LLAMAHDL_MODELS): a forward pass in which every layer's
+/// ROPE, KVSTORE and ATTN run on the unit (A = 64) with the real activations, each checked
+/// against the golden functions, and the logits equal to the golden model's.
+#[test]
+fn par_real_stories260k_in_the_forward_pass() {
+    let Some(ck) = llamahdl_model::testutil::stories260k() else {
+        return;
+    };
+    let qm = QuantModel::quantise(&ck, ScaleMode::Mant8);
+    let c = qm.config;
+    let mut tb = Tb::new(AttnUnitP::<64>::new(&qm), false, 500, 2000);
+    let mut g = golden_for(&qm);
+    let mut reference = GoldenModel::new(qm.clone());
+    let tokens = [1u32, 403, 407, 261, 378, 432, 259, 300, 291, 285, 13, 284];
+    let npos = 40;
+    for pos in 0..npos {
+        let token = tokens[pos % tokens.len()];
+        let mut x = qm.embedding.row_q16(token as usize);
+        for (l, layer) in qm.layers.iter().enumerate() {
+            let xb = numerics::rmsnorm(&x, &layer.rms_att.mant, layer.rms_att.exp);
+            let qkv = layer.wqkv.matvec(&xb);
+            let (cyc, att) = step_with(&mut tb, &mut g, &qkv, l, pos, true);
+            assert_eq!(cyc[2], 2 * (pos + 1) + 218);
+            let o = layer.wo.matvec(&att);
+            for (xi, oi) in x.iter_mut().zip(o) {
+                *xi = add_q16(*xi, oi);
+            }
+            let xb = numerics::rmsnorm(&x, &layer.rms_ffn.mant, layer.rms_ffn.exp);
+            let h1 = layer.w1.matvec(&xb);
+            let h3 = layer.w3.matvec(&xb);
+            let hb: Vec<i32> = h1
+                .iter()
+                .zip(&h3)
+                .map(|(&a, &b)| mul_q16(numerics::silu(a), b))
+                .collect();
+            let y = layer.w2.matvec(&hb);
+            for (xi, yi) in x.iter_mut().zip(y) {
+                *xi = add_q16(*xi, yi);
+            }
+        }
+        let xf = numerics::rmsnorm(&x, &qm.rms_final.mant, qm.rms_final.exp);
+        let logits = qm.classifier().matvec(&xf);
+        let want = reference.forward_q16(token, pos).unwrap();
+        assert_eq!(&logits[..], want, "logits at position {pos}");
+    }
+    println!(
+        "stories260K (real weights): {npos} positions x {} layers bit-exact; ATTN at pos {}: {} cycles",
+        c.n_layers,
+        npos - 1,
+        cycles(&c, c.seq_len, 64, OP_ATTN, npos - 1)
+    );
+}
+
+#[test]
+fn par_refuses_positions_past_the_context() {
+    let cfg = Config::TINY;
+    let qm = quant(&cfg, 4);
+    let ctx = 6;
+    let mut tb = Tb::new(AttnUnitP::<8>::with_context(&qm, ctx), false, 5, 200);
+    let mut g = golden_for(&qm);
+    let mut rng = ChaCha8Rng::seed_from_u64(4);
+    for pos in 0..ctx {
+        for layer in [1, 0] {
+            step(&mut tb, &mut g, &mut rng, layer, pos, true);
+        }
+    }
+    assert!(!tb.pos_error(ctx - 1));
+    let snapshot = tb.vm.clone();
+    let caches: Vec<_> = (0..cfg.n_layers)
+        .flat_map(|l| (0..ctx).map(move |p| (l, p)))
+        .map(|(l, p)| tb.d.uut.peek_cache(l, p))
+        .collect();
+    for &pos in &[ctx, ctx + 1, cfg.seq_len, 0xFFFF] {
+        assert!(tb.pos_error(pos), "pos_error low at {pos}");
+        for op in [OP_ROPE, OP_KVSTORE, OP_ATTN] {
+            let r = tb.run(op, 1, pos);
+            assert_eq!(r.cycles, 1, "refusal takes one cycle");
+            assert_eq!(tb.d.uut.cycles(op, pos), 1);
+            assert!(r.writes.is_empty(), "refused op {op} wrote");
+        }
+    }
+    for op in [0, 4, 8, 15] {
+        let r = tb.run(op, 0, 1);
+        assert_eq!((r.cycles, r.writes.len()), (1, 0), "op {op}");
+    }
+    for op in [OP_ROPE, OP_KVSTORE, OP_ATTN] {
+        let r = tb.run(op, cfg.n_layers, 1);
+        assert_eq!((r.cycles, r.writes.len()), (1, 0), "layer past the model");
+    }
+    assert!(tb.vm == snapshot, "vector memory changed");
+    let after: Vec<_> = (0..cfg.n_layers)
+        .flat_map(|l| (0..ctx).map(move |p| (l, p)))
+        .map(|(l, p)| tb.d.uut.peek_cache(l, p))
+        .collect();
+    assert!(after == caches, "cache changed");
+    // Still works afterwards.
+    step(&mut tb, &mut g, &mut rng, 1, ctx - 1, true);
+}
+
+#[test]
+fn par_cycle_formulas() {
+    let c = Config::STORIES260K;
+    assert_eq!(cycles(&c, 512, 64, OP_ROPE, 0), 100);
+    assert_eq!(cycles(&c, 512, 64, OP_KVSTORE, 0), 139);
+    assert_eq!(cycles(&c, 512, 64, OP_ATTN, 0), 8 * 25 + 2 + 12 + 6);
+    assert_eq!(cycles(&c, 512, 64, OP_ATTN, 511), 1242);
+    // Two groups of 4 heads with 32 lanes.
+    assert_eq!(cycles(&c, 512, 32, OP_ATTN, 9), 8 * 25 + 2 * (20 + 12) + 6);
+    assert_eq!(cycles(&c, 512, 64, OP_ATTN, 512), 1);
+    assert_eq!(cycles(&c, 512, 64, 3, 0), 1);
+    // The per-position slope: 2 cycles per cached position per layer (one group).
+    assert_eq!(
+        cycles(&c, 512, 64, OP_ATTN, 101) - cycles(&c, 512, 64, OP_ATTN, 100),
+        2
+    );
+}
+
+#[test]
+#[should_panic(expected = "must be a non-zero multiple of head_dim")]
+fn par_rejects_lanes_not_multiple_of_head_dim() {
+    let qm = quant(&Config::STORIES260K, 1);
+    let _ = AttnUnitP::<12>::new(&qm);
+}
+
+fn cosim_tiny<const A: usize>(seed: u64) {
+    let cfg = Config::TINY;
+    let qm = quant(&cfg, seed);
+    let verilog = emit_verilog(AttnUnitP::<A>::new(&qm));
+    let mut tb = Tb::new(AttnUnitP::<A>::new(&qm), true, 9, 100);
+    let mut g = golden_for(&qm);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    for pos in 0..3 {
+        for layer in [1, 0] {
+            step(&mut tb, &mut g, &mut rng, layer, pos, true);
+        }
+    }
+    let r = tb.run(OP_ATTN, 0, cfg.seq_len);
+    assert_eq!(r.cycles, 1);
+    let trace = tb.d.take_trace().unwrap();
+    eprintln!("A={A}: co-simulating {} cycles", trace.len());
+    let dir = tempfile::tempdir().unwrap();
+    run_icarus(&verilog, "top", &trace, dir.path())
+        .expect("icarus")
+        .assert_clean();
+}
+
+#[test]
+fn par_cosim_icarus_tiny() {
+    cosim_tiny::<16>(21); // one group of 4 heads
+    cosim_tiny::<12>(22); // groups of 3 + 1 (lane routing by group, partial group)
+}
+
+fn lint_unit<const A: usize>(name: &str, cfg: Config, ctx: Option<usize>) {
+    let qm = quant(&cfg, 1);
+    let unit = match ctx {
+        Some(c) => AttnUnitP::<A>::with_context(&qm, c),
+        None => AttnUnitP::<A>::new(&qm),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let report = verilator_lint(
+        &emit_verilog(unit),
+        "top",
+        Some(&default_waiver_file()),
+        dir.path(),
+    )
+    .unwrap_or_else(|e| panic!("{name}: lint could not run: {e:#}"));
+    assert!(
+        report.clean,
+        "{name} A={A}: verilator -Wall reported:\n{}",
+        report.output
+    );
+}
+
+#[test]
+fn par_verilator_lint() {
+    lint_unit::<16>("tiny", Config::TINY, None);
+    lint_unit::<12>("tiny", Config::TINY, None);
+    lint_unit::<32>("odd", ODD, Some(40));
+    lint_unit::<64>("odd", ODD, Some(40));
+    lint_unit::<64>("stories260K", Config::STORIES260K, None);
+}
+
+// ---------------------------------------------------------------------------------------
+// The hand-written leaves of the unit, each against its own Verilog on random stimulus
+// (and against a behavioural model where that is short).
+// ---------------------------------------------------------------------------------------
+
+mod leaves {
+    use llamahdl_hw::attention_par::{AttnCore, KvCacheW, PosBases};
+    use llamahdl_hw::cosim::{emit_verilog, run_icarus};
+    use llamahdl_hw::leaf::u2b;
+    use llamahdl_hw::sim::Driver;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+    use rust_hdl::prelude::Block;
+
+    fn cosim<B: Block>(verilog: String, d: &mut Driver<B>) {
+        let trace = d.take_trace().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        run_icarus(&verilog, "top", &trace, dir.path())
+            .expect("icarus")
+            .assert_clean();
+    }
+
+    fn sext(v: u64, w: u32) -> i64 {
+        ((v << (64 - w)) as i64) >> (64 - w)
+    }
+
+    #[test]
+    fn pos_bases_match_verilog() {
+        let mut rng = ChaCha8Rng::seed_from_u64(41);
+        let mk = || PosBases::new(5, 100, 8);
+        let mut d = Driver::new(mk(), |u, c| u.clock.next = c.into()).with_trace();
+        for _ in 0..500 {
+            let l = rng.gen_range(0..8u64);
+            let p = if rng.gen() {
+                rng.gen_range(0..110u64)
+            } else {
+                rng.gen_range(0..1 << 16)
+            };
+            d.uut.layer.next = u2b::<8>(l);
+            d.uut.pos.next = u2b::<16>(p);
+            d.settle();
+            assert_eq!(d.uut.pos_error.val(), p >= 100);
+            assert_eq!(d.uut.bad.val(), p >= 100 || l >= 5);
+            d.tick();
+            if p < 100 && l < 5 {
+                assert_eq!(d.uut.row_layer.val().to_u64(), l * 100);
+                assert_eq!(d.uut.row_pos.val().to_u64(), l * 100 + p);
+                assert_eq!(d.uut.rope_base.val().to_u64(), p * 8);
+            }
+        }
+        cosim(emit_verilog(mk()), &mut d);
+    }
+
+    /// The cache against a behavioural model (staging with forwarding on commit,
+    /// read-old-data, routing by group) and its Verilog: heads of 2 elements, 4 query heads
+    /// over 2 kv heads, G = 3 (groups of 3 + 1), A = 8 (2 spare lanes), depth 20, random
+    /// out-of-range fields, addresses and groups; then a single-group cache (grp ignored).
+    #[test]
+    fn kv_cache_matches_model_and_verilog() {
+        const A: usize = 8;
+        let (depth, hd, nh, nkv, g) = (20usize, 2usize, 4usize, 2usize, 3usize);
+        let kvd = nkv * hd;
+        let mk = || KvCacheW::<A>::new(depth, hd, nh, nkv, g);
+        let mut d = Driver::new(mk(), |u, c| u.clock.next = c.into()).with_trace();
+        let mut rng = ChaCha8Rng::seed_from_u64(42);
+        // Model: memories and staging.
+        let mut mem = vec![
+            (
+                vec![0u64; kvd],
+                vec![0u64; kvd],
+                vec![0u64; nkv],
+                vec![0u64; nkv]
+            );
+            depth
+        ];
+        let mut st = (
+            vec![0u64; kvd],
+            vec![0u64; kvd],
+            vec![0u64; nkv],
+            vec![0u64; nkv],
+        );
+        let mut rd = st.clone();
+        let mut rsel = false;
+        for cyc in 0..4000 {
+            let push = rng.gen_bool(0.7);
+            let pv = rng.gen_bool(0.5);
+            let pf = rng.gen_range(0..kvd as u64 + 2);
+            let pd = rng.gen_range(0..1u64 << 11);
+            let spush = rng.gen_bool(0.3);
+            let spv = rng.gen_bool(0.5);
+            let sf = rng.gen_range(0..nkv as u64 + 1);
+            let sd = rng.gen_range(0..32u64);
+            let commit = rng.gen_bool(0.15);
+            let wa = rng.gen_range(0..depth as u64 + 3);
+            let ra = rng.gen_range(0..depth as u64 + 3);
+            let rv = rng.gen_bool(0.5);
+            let grp = rng.gen_range(0..3u64);
+            let u = &mut d.uut;
+            u.push.next = push;
+            u.pv.next = pv;
+            u.pfield.next = u2b::<16>(pf);
+            u.pdata.next = u2b::<11>(pd);
+            u.spush.next = spush;
+            u.spv.next = spv;
+            u.sfield.next = u2b::<8>(sf);
+            u.sdata.next = u2b::<5>(sd);
+            u.commit.next = commit;
+            u.waddr.next = u2b::<24>(wa);
+            u.raddr.next = u2b::<24>(ra);
+            u.rv.next = rv;
+            u.grp.next = u2b::<8>(grp);
+            d.settle();
+            // Outputs of this cycle: the word read last cycle, routed for this grp.
+            for j in 0..A {
+                let h = grp as usize * g + j / hd;
+                let (m, ks, vs) = if j < g * hd && h < nh {
+                    let kvh = h / (nh / nkv);
+                    let f = kvh * hd + j % hd;
+                    let m = if rsel { rd.1[f] } else { rd.0[f] };
+                    (m, rd.2[kvh], rd.3[kvh])
+                } else {
+                    (0, 0, 0)
+                };
+                assert_eq!(d.uut.mant[j].val().to_u64(), m, "cycle {cyc} lane {j}");
+                assert_eq!(d.uut.ksh[j].val().to_u64(), ks);
+                assert_eq!(d.uut.vsh[j].val().to_u64(), vs);
+            }
+            // Edge.
+            if push && (pf as usize) < kvd {
+                if pv {
+                    st.1[pf as usize] = pd;
+                } else {
+                    st.0[pf as usize] = pd;
+                }
+            }
+            if spush && (sf as usize) < nkv {
+                if spv {
+                    st.3[sf as usize] = sd;
+                } else {
+                    st.2[sf as usize] = sd;
+                }
+            }
+            rd = mem.get(ra as usize).cloned().unwrap_or((
+                vec![0; kvd],
+                vec![0; kvd],
+                vec![0; nkv],
+                vec![0; nkv],
+            ));
+            rsel = rv;
+            if commit && (wa as usize) < depth {
+                mem[wa as usize] = st.clone();
+            }
+            d.tick_settled();
+        }
+        for (a, w) in mem.iter().enumerate() {
+            let (km, ks, vm, vs) = d.uut.peek(a);
+            let m = |x: &Vec<u64>| x.iter().map(|&v| sext(v, 11) as i32).collect::<Vec<_>>();
+            let s = |x: &Vec<u64>| x.iter().map(|&v| v as u8).collect::<Vec<_>>();
+            assert_eq!((km, ks, vm, vs), (m(&w.0), s(&w.2), m(&w.1), s(&w.3)));
+        }
+        cosim(emit_verilog(mk()), &mut d);
+        // One group: the group input is ignored.
+        let mk1 = || KvCacheW::<8>::new(5, 4, 2, 1, 2);
+        let mut d = Driver::new(mk1(), |u, c| u.clock.next = c.into()).with_trace();
+        for _ in 0..300 {
+            let u = &mut d.uut;
+            u.push.next = rng.gen();
+            u.pv.next = rng.gen();
+            u.pfield.next = u2b::<16>(rng.gen_range(0..5));
+            u.pdata.next = u2b::<11>(rng.gen_range(0..2048));
+            u.spush.next = rng.gen();
+            u.spv.next = rng.gen();
+            u.sfield.next = u2b::<8>(rng.gen_range(0..2));
+            u.sdata.next = u2b::<5>(rng.gen_range(0..32));
+            u.commit.next = rng.gen_bool(0.3);
+            u.waddr.next = u2b::<24>(rng.gen_range(0..6));
+            u.raddr.next = u2b::<24>(rng.gen_range(0..6));
+            u.rv.next = rng.gen();
+            u.grp.next = u2b::<8>(rng.gen_range(0..3));
+            d.tick();
+        }
+        cosim(emit_verilog(mk1()), &mut d);
+    }
+
+    /// A signed `bits`-bit value, edge cases often.
+    fn edge(rng: &mut ChaCha8Rng, bits: u32) -> u64 {
+        let max = (1i64 << (bits - 1)) - 1;
+        let v = match rng.gen_range(0..8) {
+            0 => max,
+            1 => -max - 1,
+            2 => 0,
+            3 => rng.gen_range(-4..4),
+            _ => rng.gen_range(-max - 1..=max),
+        };
+        (v as u64) & ((1u64 << bits) - 1)
+    }
+
+    /// The datapath core against its Verilog on random stimulus: random q writes, cache
+    /// data, shifts (all 0..31), and passes driven in the order the unit uses (score pass,
+    /// exp pass, output) as well as random enables, so every stage sees both meaningful
+    /// and arbitrary data. Shapes: 2 heads of 4 (A = 8) and 3 heads of 2 with spare lanes
+    /// (A = 8).
+    #[test]
+    fn attn_core_matches_verilog() {
+        fn run<const A: usize>(hd: usize, g: usize, ctx: usize, seed: u64) {
+            let mk = || AttnCore::<A>::new(hd, g, ctx);
+            let mut d = Driver::new(mk(), |u, c| u.clock.next = c.into()).with_trace();
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            for round in 0..12 {
+                let p = rng.gen_range(1..ctx + 1);
+                let phases: [(u8, usize); 6] = [
+                    (0, g * hd + 2), // q writes
+                    (1, p),          // score pass
+                    (9, 5),          // gap
+                    (2, p),          // exp pass
+                    (9, 8),          // gap
+                    (3, g * hd),     // output
+                ];
+                let chaos = round % 3 == 2;
+                for (ph, n) in phases {
+                    for c in 0..n {
+                        let u = &mut d.uut;
+                        u.qwe.next = ph == 0 || (chaos && rng.gen());
+                        u.qlane.next = u2b::<16>(if ph == 0 {
+                            c as u64
+                        } else {
+                            rng.gen_range(0..A as u64 + 2)
+                        });
+                        u.qdata.next = u2b::<16>(edge(&mut rng, 16));
+                        u.sqwe.next = ph == 0 || (chaos && rng.gen());
+                        u.sqhead.next = u2b::<8>(rng.gen_range(0..g as u64 + 1));
+                        u.sqdata.next = u2b::<5>(rng.gen_range(0..32));
+                        for j in 0..A {
+                            u.mant[j].next = u2b::<11>(edge(&mut rng, 11));
+                            u.ksh[j].next = u2b::<5>(rng.gen_range(0..32));
+                            u.vsh[j].next = u2b::<5>(rng.gen_range(0..32));
+                        }
+                        u.s_en.next = ph == 1 || (chaos && rng.gen_bool(0.2));
+                        u.s_first.next = c == 0 || (chaos && rng.gen());
+                        u.s_t.next = u2b::<16>(if ph == 1 {
+                            c as u64
+                        } else {
+                            rng.gen_range(0..ctx as u64 + 2)
+                        });
+                        u.sm_raddr.next = u2b::<16>(if ph == 2 {
+                            c as u64
+                        } else {
+                            rng.gen_range(0..ctx as u64 + 2)
+                        });
+                        u.e_en.next = ph == 2 || (chaos && rng.gen_bool(0.2));
+                        u.e_first.next = c == 0 || (chaos && rng.gen());
+                        u.o_en.next = ph == 3 || (chaos && rng.gen_bool(0.2));
+                        u.o_head.next = u2b::<8>(if ph == 3 {
+                            (c / hd) as u64
+                        } else {
+                            rng.gen_range(0..g as u64 + 2)
+                        });
+                        d.tick();
+                    }
+                }
+            }
+            let n = d.trace().unwrap().len();
+            eprintln!("AttnCore<{A}> hd {hd} g {g}: co-simulating {n} cycles");
+            cosim(emit_verilog(mk()), &mut d);
+        }
+        run::<8>(4, 2, 9, 43);
+        run::<8>(2, 3, 5, 44);
+    }
+}
