@@ -4905,6 +4905,16 @@ module llamahdl_decoder$stack$body$attention$qkv(clock,x_we,x_waddr,x_wdata$0,x_
     reg  mv$xs_we;
     reg  [15:0] mv$xs_waddr;
     reg signed [31:0] mv$xs_wdata;
+    reg  mv$xp_we;
+    reg  [15:0] mv$xp_idx;
+    reg signed [31:0] mv$xp_data$0;
+    reg signed [31:0] mv$xp_data$1;
+    reg signed [31:0] mv$xp_data$2;
+    reg signed [31:0] mv$xp_data$3;
+    reg signed [31:0] mv$xp_data$4;
+    reg signed [31:0] mv$xp_data$5;
+    reg signed [31:0] mv$xp_data$6;
+    reg signed [31:0] mv$xp_data$7;
     reg  [4:0] mv$x_shift;
     reg  mv$x_raw;
     reg  [15:0] mv$x_base;
@@ -5070,6 +5080,16 @@ module llamahdl_decoder$stack$body$attention$qkv(clock,x_we,x_waddr,x_wdata$0,x_
         .xs_we(mv$xs_we),
         .xs_waddr(mv$xs_waddr),
         .xs_wdata(mv$xs_wdata),
+        .xp_we(mv$xp_we),
+        .xp_idx(mv$xp_idx),
+        .xp_data$0(mv$xp_data$0),
+        .xp_data$1(mv$xp_data$1),
+        .xp_data$2(mv$xp_data$2),
+        .xp_data$3(mv$xp_data$3),
+        .xp_data$4(mv$xp_data$4),
+        .xp_data$5(mv$xp_data$5),
+        .xp_data$6(mv$xp_data$6),
+        .xp_data$7(mv$xp_data$7),
         .x_shift(mv$x_shift),
         .x_raw(mv$x_raw),
         .x_base(mv$x_base),
@@ -5301,6 +5321,16 @@ module llamahdl_decoder$stack$body$attention$qkv(clock,x_we,x_waddr,x_wdata$0,x_
         mv$xs_waddr = zero16;
         mv$xs_wdata = $signed(zero32);
         mv$x_raw = 1'b0;
+        mv$xp_we = 1'b0;
+        mv$xp_idx = zero16;
+        mv$xp_data$0 = $signed(zero32);
+        mv$xp_data$1 = $signed(zero32);
+        mv$xp_data$2 = $signed(zero32);
+        mv$xp_data$3 = $signed(zero32);
+        mv$xp_data$4 = $signed(zero32);
+        mv$xp_data$5 = $signed(zero32);
+        mv$xp_data$6 = $signed(zero32);
+        mv$xp_data$7 = $signed(zero32);
         mv$x_base = zero16;
         mv$post = zero2;
         mv$src = zero16;
@@ -5329,7 +5359,7 @@ module llamahdl_decoder$stack$body$attention$qkv(clock,x_we,x_waddr,x_wdata$0,x_
 endmodule // llamahdl_decoder$stack$body$attention$qkv
 
 
-module llamahdl_decoder$stack$body$attention$qkv$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,x_wdata$3,x_wdata$4,x_wdata$5,x_wdata$6,x_wdata$7,x_wdata$8,x_wdata$9,x_wdata$10,x_wdata$11,x_wdata$12,x_wdata$13,x_wdata$14,x_wdata$15,x_wdata$16,x_wdata$17,x_wdata$18,x_wdata$19,x_wdata$20,x_wdata$21,x_wdata$22,x_wdata$23,x_wdata$24,x_wdata$25,x_wdata$26,x_wdata$27,x_wdata$28,x_wdata$29,x_wdata$30,x_wdata$31,x_wdata$32,x_wdata$33,x_wdata$34,x_wdata$35,x_wdata$36,x_wdata$37,x_wdata$38,x_wdata$39,x_wdata$40,x_wdata$41,x_wdata$42,x_wdata$43,x_wdata$44,x_wdata$45,x_wdata$46,x_wdata$47,x_wdata$48,x_wdata$49,x_wdata$50,x_wdata$51,x_wdata$52,x_wdata$53,x_wdata$54,x_wdata$55,x_wdata$56,x_wdata$57,x_wdata$58,x_wdata$59,x_wdata$60,x_wdata$61,x_wdata$62,x_wdata$63,xs_we,xs_waddr,xs_wdata,x_shift,x_raw,x_base,post,src,vm_rdata,start,use_ram,rom_base,rom_row_base,rows_m1,beats_m1,dst,embed,len_m1,buf_rd_addr,buf_rd_row,buf_rd_data$0,buf_rd_data$1,buf_rd_data$2,buf_rd_data$3,buf_rd_data$4,buf_rd_data$5,buf_rd_data$6,buf_rd_data$7,buf_rd_data$8,buf_rd_data$9,buf_rd_data$10,buf_rd_data$11,buf_rd_data$12,buf_rd_data$13,buf_rd_data$14,buf_rd_data$15,buf_rd_data$16,buf_rd_data$17,buf_rd_data$18,buf_rd_data$19,buf_rd_data$20,buf_rd_data$21,buf_rd_data$22,buf_rd_data$23,buf_rd_data$24,buf_rd_data$25,buf_rd_data$26,buf_rd_data$27,buf_rd_data$28,buf_rd_data$29,buf_rd_data$30,buf_rd_data$31,buf_rd_data$32,buf_rd_data$33,buf_rd_data$34,buf_rd_data$35,buf_rd_data$36,buf_rd_data$37,buf_rd_data$38,buf_rd_data$39,buf_rd_data$40,buf_rd_data$41,buf_rd_data$42,buf_rd_data$43,buf_rd_data$44,buf_rd_data$45,buf_rd_data$46,buf_rd_data$47,buf_rd_data$48,buf_rd_data$49,buf_rd_data$50,buf_rd_data$51,buf_rd_data$52,buf_rd_data$53,buf_rd_data$54,buf_rd_data$55,buf_rd_data$56,buf_rd_data$57,buf_rd_data$58,buf_rd_data$59,buf_rd_data$60,buf_rd_data$61,buf_rd_data$62,buf_rd_data$63,buf_rd_mant,buf_rd_exp,out_valid,out_row,out_data,busy,done,vm_raddr,vm_we,vm_waddr,vm_wdata);
+module llamahdl_decoder$stack$body$attention$qkv$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,x_wdata$3,x_wdata$4,x_wdata$5,x_wdata$6,x_wdata$7,x_wdata$8,x_wdata$9,x_wdata$10,x_wdata$11,x_wdata$12,x_wdata$13,x_wdata$14,x_wdata$15,x_wdata$16,x_wdata$17,x_wdata$18,x_wdata$19,x_wdata$20,x_wdata$21,x_wdata$22,x_wdata$23,x_wdata$24,x_wdata$25,x_wdata$26,x_wdata$27,x_wdata$28,x_wdata$29,x_wdata$30,x_wdata$31,x_wdata$32,x_wdata$33,x_wdata$34,x_wdata$35,x_wdata$36,x_wdata$37,x_wdata$38,x_wdata$39,x_wdata$40,x_wdata$41,x_wdata$42,x_wdata$43,x_wdata$44,x_wdata$45,x_wdata$46,x_wdata$47,x_wdata$48,x_wdata$49,x_wdata$50,x_wdata$51,x_wdata$52,x_wdata$53,x_wdata$54,x_wdata$55,x_wdata$56,x_wdata$57,x_wdata$58,x_wdata$59,x_wdata$60,x_wdata$61,x_wdata$62,x_wdata$63,xs_we,xs_waddr,xs_wdata,xp_we,xp_idx,xp_data$0,xp_data$1,xp_data$2,xp_data$3,xp_data$4,xp_data$5,xp_data$6,xp_data$7,x_shift,x_raw,x_base,post,src,vm_rdata,start,use_ram,rom_base,rom_row_base,rows_m1,beats_m1,dst,embed,len_m1,buf_rd_addr,buf_rd_row,buf_rd_data$0,buf_rd_data$1,buf_rd_data$2,buf_rd_data$3,buf_rd_data$4,buf_rd_data$5,buf_rd_data$6,buf_rd_data$7,buf_rd_data$8,buf_rd_data$9,buf_rd_data$10,buf_rd_data$11,buf_rd_data$12,buf_rd_data$13,buf_rd_data$14,buf_rd_data$15,buf_rd_data$16,buf_rd_data$17,buf_rd_data$18,buf_rd_data$19,buf_rd_data$20,buf_rd_data$21,buf_rd_data$22,buf_rd_data$23,buf_rd_data$24,buf_rd_data$25,buf_rd_data$26,buf_rd_data$27,buf_rd_data$28,buf_rd_data$29,buf_rd_data$30,buf_rd_data$31,buf_rd_data$32,buf_rd_data$33,buf_rd_data$34,buf_rd_data$35,buf_rd_data$36,buf_rd_data$37,buf_rd_data$38,buf_rd_data$39,buf_rd_data$40,buf_rd_data$41,buf_rd_data$42,buf_rd_data$43,buf_rd_data$44,buf_rd_data$45,buf_rd_data$46,buf_rd_data$47,buf_rd_data$48,buf_rd_data$49,buf_rd_data$50,buf_rd_data$51,buf_rd_data$52,buf_rd_data$53,buf_rd_data$54,buf_rd_data$55,buf_rd_data$56,buf_rd_data$57,buf_rd_data$58,buf_rd_data$59,buf_rd_data$60,buf_rd_data$61,buf_rd_data$62,buf_rd_data$63,buf_rd_mant,buf_rd_exp,out_valid,out_row,out_data,busy,done,vm_raddr,vm_we,vm_waddr,vm_wdata);
     
     // Module arguments
     input wire  clock;
@@ -5402,6 +5432,16 @@ module llamahdl_decoder$stack$body$attention$qkv$mv(clock,x_we,x_waddr,x_wdata$0
     input wire  xs_we;
     input wire  [15:0] xs_waddr;
     input wire signed [31:0] xs_wdata;
+    input wire  xp_we;
+    input wire  [15:0] xp_idx;
+    input wire signed [31:0] xp_data$0;
+    input wire signed [31:0] xp_data$1;
+    input wire signed [31:0] xp_data$2;
+    input wire signed [31:0] xp_data$3;
+    input wire signed [31:0] xp_data$4;
+    input wire signed [31:0] xp_data$5;
+    input wire signed [31:0] xp_data$6;
+    input wire signed [31:0] xp_data$7;
     input wire  [4:0] x_shift;
     input wire  x_raw;
     input wire  [15:0] x_base;
@@ -6053,6 +6093,16 @@ module llamahdl_decoder$stack$body$attention$qkv$mv(clock,x_we,x_waddr,x_wdata$0
     reg  xram$swe;
     reg  [15:0] xram$swaddr;
     reg signed [31:0] xram$swdata;
+    reg  xram$pwe;
+    reg  [15:0] xram$pwidx;
+    reg signed [31:0] xram$pwdata$0;
+    reg signed [31:0] xram$pwdata$1;
+    reg signed [31:0] xram$pwdata$2;
+    reg signed [31:0] xram$pwdata$3;
+    reg signed [31:0] xram$pwdata$4;
+    reg signed [31:0] xram$pwdata$5;
+    reg signed [31:0] xram$pwdata$6;
+    reg signed [31:0] xram$pwdata$7;
     reg  [15:0] xram$raddr;
     wire signed [31:0] xram$rdata$0;
     wire signed [31:0] xram$rdata$1;
@@ -6936,6 +6986,16 @@ module llamahdl_decoder$stack$body$attention$qkv$mv(clock,x_we,x_waddr,x_wdata$0
         .swe(xram$swe),
         .swaddr(xram$swaddr),
         .swdata(xram$swdata),
+        .pwe(xram$pwe),
+        .pwidx(xram$pwidx),
+        .pwdata$0(xram$pwdata$0),
+        .pwdata$1(xram$pwdata$1),
+        .pwdata$2(xram$pwdata$2),
+        .pwdata$3(xram$pwdata$3),
+        .pwdata$4(xram$pwdata$4),
+        .pwdata$5(xram$pwdata$5),
+        .pwdata$6(xram$pwdata$6),
+        .pwdata$7(xram$pwdata$7),
         .raddr(xram$raddr),
         .rdata$0(xram$rdata$0),
         .rdata$1(xram$rdata$1),
@@ -7427,6 +7487,16 @@ module llamahdl_decoder$stack$body$attention$qkv$mv(clock,x_we,x_waddr,x_wdata$0
         xram$swe = xs_we;
         xram$swaddr = xs_waddr;
         xram$swdata = xs_wdata;
+        xram$pwe = xp_we;
+        xram$pwidx = xp_idx;
+        xram$pwdata$0 = xp_data$0;
+        xram$pwdata$1 = xp_data$1;
+        xram$pwdata$2 = xp_data$2;
+        xram$pwdata$3 = xp_data$3;
+        xram$pwdata$4 = xp_data$4;
+        xram$pwdata$5 = xp_data$5;
+        xram$pwdata$6 = xp_data$6;
+        xram$pwdata$7 = xp_data$7;
         rom$addr = rbase$q + addr$q;
         scale_rom$addr = rrbase$q + row$q;
         buf_rd_addr = addr$q;
@@ -13862,7 +13932,7 @@ module llamahdl_decoder$stack$body$attention$qkv$mv$xq(clock,x$0,x$1,x$2,x$3,x$4
 endmodule // llamahdl_decoder$stack$body$attention$qkv$mv$xq
 
 
-module llamahdl_decoder$stack$body$attention$qkv$mv$xram(clock,wwe,wwaddr,wwdata$0,wwdata$1,wwdata$2,wwdata$3,wwdata$4,wwdata$5,wwdata$6,wwdata$7,wwdata$8,wwdata$9,wwdata$10,wwdata$11,wwdata$12,wwdata$13,wwdata$14,wwdata$15,wwdata$16,wwdata$17,wwdata$18,wwdata$19,wwdata$20,wwdata$21,wwdata$22,wwdata$23,wwdata$24,wwdata$25,wwdata$26,wwdata$27,wwdata$28,wwdata$29,wwdata$30,wwdata$31,wwdata$32,wwdata$33,wwdata$34,wwdata$35,wwdata$36,wwdata$37,wwdata$38,wwdata$39,wwdata$40,wwdata$41,wwdata$42,wwdata$43,wwdata$44,wwdata$45,wwdata$46,wwdata$47,wwdata$48,wwdata$49,wwdata$50,wwdata$51,wwdata$52,wwdata$53,wwdata$54,wwdata$55,wwdata$56,wwdata$57,wwdata$58,wwdata$59,wwdata$60,wwdata$61,wwdata$62,wwdata$63,swe,swaddr,swdata,raddr,rdata$0,rdata$1,rdata$2,rdata$3,rdata$4,rdata$5,rdata$6,rdata$7,rdata$8,rdata$9,rdata$10,rdata$11,rdata$12,rdata$13,rdata$14,rdata$15,rdata$16,rdata$17,rdata$18,rdata$19,rdata$20,rdata$21,rdata$22,rdata$23,rdata$24,rdata$25,rdata$26,rdata$27,rdata$28,rdata$29,rdata$30,rdata$31,rdata$32,rdata$33,rdata$34,rdata$35,rdata$36,rdata$37,rdata$38,rdata$39,rdata$40,rdata$41,rdata$42,rdata$43,rdata$44,rdata$45,rdata$46,rdata$47,rdata$48,rdata$49,rdata$50,rdata$51,rdata$52,rdata$53,rdata$54,rdata$55,rdata$56,rdata$57,rdata$58,rdata$59,rdata$60,rdata$61,rdata$62,rdata$63);
+module llamahdl_decoder$stack$body$attention$qkv$mv$xram(clock,wwe,wwaddr,wwdata$0,wwdata$1,wwdata$2,wwdata$3,wwdata$4,wwdata$5,wwdata$6,wwdata$7,wwdata$8,wwdata$9,wwdata$10,wwdata$11,wwdata$12,wwdata$13,wwdata$14,wwdata$15,wwdata$16,wwdata$17,wwdata$18,wwdata$19,wwdata$20,wwdata$21,wwdata$22,wwdata$23,wwdata$24,wwdata$25,wwdata$26,wwdata$27,wwdata$28,wwdata$29,wwdata$30,wwdata$31,wwdata$32,wwdata$33,wwdata$34,wwdata$35,wwdata$36,wwdata$37,wwdata$38,wwdata$39,wwdata$40,wwdata$41,wwdata$42,wwdata$43,wwdata$44,wwdata$45,wwdata$46,wwdata$47,wwdata$48,wwdata$49,wwdata$50,wwdata$51,wwdata$52,wwdata$53,wwdata$54,wwdata$55,wwdata$56,wwdata$57,wwdata$58,wwdata$59,wwdata$60,wwdata$61,wwdata$62,wwdata$63,swe,swaddr,swdata,pwe,pwidx,pwdata$0,pwdata$1,pwdata$2,pwdata$3,pwdata$4,pwdata$5,pwdata$6,pwdata$7,raddr,rdata$0,rdata$1,rdata$2,rdata$3,rdata$4,rdata$5,rdata$6,rdata$7,rdata$8,rdata$9,rdata$10,rdata$11,rdata$12,rdata$13,rdata$14,rdata$15,rdata$16,rdata$17,rdata$18,rdata$19,rdata$20,rdata$21,rdata$22,rdata$23,rdata$24,rdata$25,rdata$26,rdata$27,rdata$28,rdata$29,rdata$30,rdata$31,rdata$32,rdata$33,rdata$34,rdata$35,rdata$36,rdata$37,rdata$38,rdata$39,rdata$40,rdata$41,rdata$42,rdata$43,rdata$44,rdata$45,rdata$46,rdata$47,rdata$48,rdata$49,rdata$50,rdata$51,rdata$52,rdata$53,rdata$54,rdata$55,rdata$56,rdata$57,rdata$58,rdata$59,rdata$60,rdata$61,rdata$62,rdata$63);
     
     // Module arguments
     input wire  clock;
@@ -13935,6 +14005,16 @@ module llamahdl_decoder$stack$body$attention$qkv$mv$xram(clock,wwe,wwaddr,wwdata
     input wire  swe;
     input wire  [15:0] swaddr;
     input wire signed [31:0] swdata;
+    input wire  pwe;
+    input wire  [15:0] pwidx;
+    input wire signed [31:0] pwdata$0;
+    input wire signed [31:0] pwdata$1;
+    input wire signed [31:0] pwdata$2;
+    input wire signed [31:0] pwdata$3;
+    input wire signed [31:0] pwdata$4;
+    input wire signed [31:0] pwdata$5;
+    input wire signed [31:0] pwdata$6;
+    input wire signed [31:0] pwdata$7;
     input wire  [15:0] raddr;
     output reg signed [31:0] rdata$0;
     output reg signed [31:0] rdata$1;
@@ -14004,6 +14084,22 @@ module llamahdl_decoder$stack$body$attention$qkv$mv$xram(clock,wwe,wwaddr,wwdata
     // Update code (custom)
     wire [15:0] sword = swaddr >> 6;
     integer i;
+    wire [15:0] pe0 = pwidx + 16'd0;
+    wire [15:0] pw0 = pe0 >> 6;
+    wire [15:0] pe1 = pwidx + 16'd1;
+    wire [15:0] pw1 = pe1 >> 6;
+    wire [15:0] pe2 = pwidx + 16'd2;
+    wire [15:0] pw2 = pe2 >> 6;
+    wire [15:0] pe3 = pwidx + 16'd3;
+    wire [15:0] pw3 = pe3 >> 6;
+    wire [15:0] pe4 = pwidx + 16'd4;
+    wire [15:0] pw4 = pe4 >> 6;
+    wire [15:0] pe5 = pwidx + 16'd5;
+    wire [15:0] pw5 = pe5 >> 6;
+    wire [15:0] pe6 = pwidx + 16'd6;
+    wire [15:0] pw6 = pe6 >> 6;
+    wire [15:0] pe7 = pwidx + 16'd7;
+    wire [15:0] pw7 = pe7 >> 6;
     reg [31:0] m0 [0:0];
     reg [31:0] m1 [0:0];
     reg [31:0] m2 [0:0];
@@ -14399,6 +14495,535 @@ module llamahdl_decoder$stack$body$attention$qkv$mv$xram(clock,wwe,wwaddr,wwdata
           if (swaddr[5:0] == 6'd61) m61[0] <= swdata;
           if (swaddr[5:0] == 6'd62) m62[0] <= swdata;
           if (swaddr[5:0] == 6'd63) m63[0] <= swdata;
+       end else if (pwe) begin
+          if (pw0 < 16'd1) begin
+             if (pe0[5:0] == 6'd0) m0[0] <= pwdata$0;
+             if (pe0[5:0] == 6'd1) m1[0] <= pwdata$0;
+             if (pe0[5:0] == 6'd2) m2[0] <= pwdata$0;
+             if (pe0[5:0] == 6'd3) m3[0] <= pwdata$0;
+             if (pe0[5:0] == 6'd4) m4[0] <= pwdata$0;
+             if (pe0[5:0] == 6'd5) m5[0] <= pwdata$0;
+             if (pe0[5:0] == 6'd6) m6[0] <= pwdata$0;
+             if (pe0[5:0] == 6'd7) m7[0] <= pwdata$0;
+             if (pe0[5:0] == 6'd8) m8[0] <= pwdata$0;
+             if (pe0[5:0] == 6'd9) m9[0] <= pwdata$0;
+             if (pe0[5:0] == 6'd10) m10[0] <= pwdata$0;
+             if (pe0[5:0] == 6'd11) m11[0] <= pwdata$0;
+             if (pe0[5:0] == 6'd12) m12[0] <= pwdata$0;
+             if (pe0[5:0] == 6'd13) m13[0] <= pwdata$0;
+             if (pe0[5:0] == 6'd14) m14[0] <= pwdata$0;
+             if (pe0[5:0] == 6'd15) m15[0] <= pwdata$0;
+             if (pe0[5:0] == 6'd16) m16[0] <= pwdata$0;
+             if (pe0[5:0] == 6'd17) m17[0] <= pwdata$0;
+             if (pe0[5:0] == 6'd18) m18[0] <= pwdata$0;
+             if (pe0[5:0] == 6'd19) m19[0] <= pwdata$0;
+             if (pe0[5:0] == 6'd20) m20[0] <= pwdata$0;
+             if (pe0[5:0] == 6'd21) m21[0] <= pwdata$0;
+             if (pe0[5:0] == 6'd22) m22[0] <= pwdata$0;
+             if (pe0[5:0] == 6'd23) m23[0] <= pwdata$0;
+             if (pe0[5:0] == 6'd24) m24[0] <= pwdata$0;
+             if (pe0[5:0] == 6'd25) m25[0] <= pwdata$0;
+             if (pe0[5:0] == 6'd26) m26[0] <= pwdata$0;
+             if (pe0[5:0] == 6'd27) m27[0] <= pwdata$0;
+             if (pe0[5:0] == 6'd28) m28[0] <= pwdata$0;
+             if (pe0[5:0] == 6'd29) m29[0] <= pwdata$0;
+             if (pe0[5:0] == 6'd30) m30[0] <= pwdata$0;
+             if (pe0[5:0] == 6'd31) m31[0] <= pwdata$0;
+             if (pe0[5:0] == 6'd32) m32[0] <= pwdata$0;
+             if (pe0[5:0] == 6'd33) m33[0] <= pwdata$0;
+             if (pe0[5:0] == 6'd34) m34[0] <= pwdata$0;
+             if (pe0[5:0] == 6'd35) m35[0] <= pwdata$0;
+             if (pe0[5:0] == 6'd36) m36[0] <= pwdata$0;
+             if (pe0[5:0] == 6'd37) m37[0] <= pwdata$0;
+             if (pe0[5:0] == 6'd38) m38[0] <= pwdata$0;
+             if (pe0[5:0] == 6'd39) m39[0] <= pwdata$0;
+             if (pe0[5:0] == 6'd40) m40[0] <= pwdata$0;
+             if (pe0[5:0] == 6'd41) m41[0] <= pwdata$0;
+             if (pe0[5:0] == 6'd42) m42[0] <= pwdata$0;
+             if (pe0[5:0] == 6'd43) m43[0] <= pwdata$0;
+             if (pe0[5:0] == 6'd44) m44[0] <= pwdata$0;
+             if (pe0[5:0] == 6'd45) m45[0] <= pwdata$0;
+             if (pe0[5:0] == 6'd46) m46[0] <= pwdata$0;
+             if (pe0[5:0] == 6'd47) m47[0] <= pwdata$0;
+             if (pe0[5:0] == 6'd48) m48[0] <= pwdata$0;
+             if (pe0[5:0] == 6'd49) m49[0] <= pwdata$0;
+             if (pe0[5:0] == 6'd50) m50[0] <= pwdata$0;
+             if (pe0[5:0] == 6'd51) m51[0] <= pwdata$0;
+             if (pe0[5:0] == 6'd52) m52[0] <= pwdata$0;
+             if (pe0[5:0] == 6'd53) m53[0] <= pwdata$0;
+             if (pe0[5:0] == 6'd54) m54[0] <= pwdata$0;
+             if (pe0[5:0] == 6'd55) m55[0] <= pwdata$0;
+             if (pe0[5:0] == 6'd56) m56[0] <= pwdata$0;
+             if (pe0[5:0] == 6'd57) m57[0] <= pwdata$0;
+             if (pe0[5:0] == 6'd58) m58[0] <= pwdata$0;
+             if (pe0[5:0] == 6'd59) m59[0] <= pwdata$0;
+             if (pe0[5:0] == 6'd60) m60[0] <= pwdata$0;
+             if (pe0[5:0] == 6'd61) m61[0] <= pwdata$0;
+             if (pe0[5:0] == 6'd62) m62[0] <= pwdata$0;
+             if (pe0[5:0] == 6'd63) m63[0] <= pwdata$0;
+          end
+          if (pw1 < 16'd1) begin
+             if (pe1[5:0] == 6'd0) m0[0] <= pwdata$1;
+             if (pe1[5:0] == 6'd1) m1[0] <= pwdata$1;
+             if (pe1[5:0] == 6'd2) m2[0] <= pwdata$1;
+             if (pe1[5:0] == 6'd3) m3[0] <= pwdata$1;
+             if (pe1[5:0] == 6'd4) m4[0] <= pwdata$1;
+             if (pe1[5:0] == 6'd5) m5[0] <= pwdata$1;
+             if (pe1[5:0] == 6'd6) m6[0] <= pwdata$1;
+             if (pe1[5:0] == 6'd7) m7[0] <= pwdata$1;
+             if (pe1[5:0] == 6'd8) m8[0] <= pwdata$1;
+             if (pe1[5:0] == 6'd9) m9[0] <= pwdata$1;
+             if (pe1[5:0] == 6'd10) m10[0] <= pwdata$1;
+             if (pe1[5:0] == 6'd11) m11[0] <= pwdata$1;
+             if (pe1[5:0] == 6'd12) m12[0] <= pwdata$1;
+             if (pe1[5:0] == 6'd13) m13[0] <= pwdata$1;
+             if (pe1[5:0] == 6'd14) m14[0] <= pwdata$1;
+             if (pe1[5:0] == 6'd15) m15[0] <= pwdata$1;
+             if (pe1[5:0] == 6'd16) m16[0] <= pwdata$1;
+             if (pe1[5:0] == 6'd17) m17[0] <= pwdata$1;
+             if (pe1[5:0] == 6'd18) m18[0] <= pwdata$1;
+             if (pe1[5:0] == 6'd19) m19[0] <= pwdata$1;
+             if (pe1[5:0] == 6'd20) m20[0] <= pwdata$1;
+             if (pe1[5:0] == 6'd21) m21[0] <= pwdata$1;
+             if (pe1[5:0] == 6'd22) m22[0] <= pwdata$1;
+             if (pe1[5:0] == 6'd23) m23[0] <= pwdata$1;
+             if (pe1[5:0] == 6'd24) m24[0] <= pwdata$1;
+             if (pe1[5:0] == 6'd25) m25[0] <= pwdata$1;
+             if (pe1[5:0] == 6'd26) m26[0] <= pwdata$1;
+             if (pe1[5:0] == 6'd27) m27[0] <= pwdata$1;
+             if (pe1[5:0] == 6'd28) m28[0] <= pwdata$1;
+             if (pe1[5:0] == 6'd29) m29[0] <= pwdata$1;
+             if (pe1[5:0] == 6'd30) m30[0] <= pwdata$1;
+             if (pe1[5:0] == 6'd31) m31[0] <= pwdata$1;
+             if (pe1[5:0] == 6'd32) m32[0] <= pwdata$1;
+             if (pe1[5:0] == 6'd33) m33[0] <= pwdata$1;
+             if (pe1[5:0] == 6'd34) m34[0] <= pwdata$1;
+             if (pe1[5:0] == 6'd35) m35[0] <= pwdata$1;
+             if (pe1[5:0] == 6'd36) m36[0] <= pwdata$1;
+             if (pe1[5:0] == 6'd37) m37[0] <= pwdata$1;
+             if (pe1[5:0] == 6'd38) m38[0] <= pwdata$1;
+             if (pe1[5:0] == 6'd39) m39[0] <= pwdata$1;
+             if (pe1[5:0] == 6'd40) m40[0] <= pwdata$1;
+             if (pe1[5:0] == 6'd41) m41[0] <= pwdata$1;
+             if (pe1[5:0] == 6'd42) m42[0] <= pwdata$1;
+             if (pe1[5:0] == 6'd43) m43[0] <= pwdata$1;
+             if (pe1[5:0] == 6'd44) m44[0] <= pwdata$1;
+             if (pe1[5:0] == 6'd45) m45[0] <= pwdata$1;
+             if (pe1[5:0] == 6'd46) m46[0] <= pwdata$1;
+             if (pe1[5:0] == 6'd47) m47[0] <= pwdata$1;
+             if (pe1[5:0] == 6'd48) m48[0] <= pwdata$1;
+             if (pe1[5:0] == 6'd49) m49[0] <= pwdata$1;
+             if (pe1[5:0] == 6'd50) m50[0] <= pwdata$1;
+             if (pe1[5:0] == 6'd51) m51[0] <= pwdata$1;
+             if (pe1[5:0] == 6'd52) m52[0] <= pwdata$1;
+             if (pe1[5:0] == 6'd53) m53[0] <= pwdata$1;
+             if (pe1[5:0] == 6'd54) m54[0] <= pwdata$1;
+             if (pe1[5:0] == 6'd55) m55[0] <= pwdata$1;
+             if (pe1[5:0] == 6'd56) m56[0] <= pwdata$1;
+             if (pe1[5:0] == 6'd57) m57[0] <= pwdata$1;
+             if (pe1[5:0] == 6'd58) m58[0] <= pwdata$1;
+             if (pe1[5:0] == 6'd59) m59[0] <= pwdata$1;
+             if (pe1[5:0] == 6'd60) m60[0] <= pwdata$1;
+             if (pe1[5:0] == 6'd61) m61[0] <= pwdata$1;
+             if (pe1[5:0] == 6'd62) m62[0] <= pwdata$1;
+             if (pe1[5:0] == 6'd63) m63[0] <= pwdata$1;
+          end
+          if (pw2 < 16'd1) begin
+             if (pe2[5:0] == 6'd0) m0[0] <= pwdata$2;
+             if (pe2[5:0] == 6'd1) m1[0] <= pwdata$2;
+             if (pe2[5:0] == 6'd2) m2[0] <= pwdata$2;
+             if (pe2[5:0] == 6'd3) m3[0] <= pwdata$2;
+             if (pe2[5:0] == 6'd4) m4[0] <= pwdata$2;
+             if (pe2[5:0] == 6'd5) m5[0] <= pwdata$2;
+             if (pe2[5:0] == 6'd6) m6[0] <= pwdata$2;
+             if (pe2[5:0] == 6'd7) m7[0] <= pwdata$2;
+             if (pe2[5:0] == 6'd8) m8[0] <= pwdata$2;
+             if (pe2[5:0] == 6'd9) m9[0] <= pwdata$2;
+             if (pe2[5:0] == 6'd10) m10[0] <= pwdata$2;
+             if (pe2[5:0] == 6'd11) m11[0] <= pwdata$2;
+             if (pe2[5:0] == 6'd12) m12[0] <= pwdata$2;
+             if (pe2[5:0] == 6'd13) m13[0] <= pwdata$2;
+             if (pe2[5:0] == 6'd14) m14[0] <= pwdata$2;
+             if (pe2[5:0] == 6'd15) m15[0] <= pwdata$2;
+             if (pe2[5:0] == 6'd16) m16[0] <= pwdata$2;
+             if (pe2[5:0] == 6'd17) m17[0] <= pwdata$2;
+             if (pe2[5:0] == 6'd18) m18[0] <= pwdata$2;
+             if (pe2[5:0] == 6'd19) m19[0] <= pwdata$2;
+             if (pe2[5:0] == 6'd20) m20[0] <= pwdata$2;
+             if (pe2[5:0] == 6'd21) m21[0] <= pwdata$2;
+             if (pe2[5:0] == 6'd22) m22[0] <= pwdata$2;
+             if (pe2[5:0] == 6'd23) m23[0] <= pwdata$2;
+             if (pe2[5:0] == 6'd24) m24[0] <= pwdata$2;
+             if (pe2[5:0] == 6'd25) m25[0] <= pwdata$2;
+             if (pe2[5:0] == 6'd26) m26[0] <= pwdata$2;
+             if (pe2[5:0] == 6'd27) m27[0] <= pwdata$2;
+             if (pe2[5:0] == 6'd28) m28[0] <= pwdata$2;
+             if (pe2[5:0] == 6'd29) m29[0] <= pwdata$2;
+             if (pe2[5:0] == 6'd30) m30[0] <= pwdata$2;
+             if (pe2[5:0] == 6'd31) m31[0] <= pwdata$2;
+             if (pe2[5:0] == 6'd32) m32[0] <= pwdata$2;
+             if (pe2[5:0] == 6'd33) m33[0] <= pwdata$2;
+             if (pe2[5:0] == 6'd34) m34[0] <= pwdata$2;
+             if (pe2[5:0] == 6'd35) m35[0] <= pwdata$2;
+             if (pe2[5:0] == 6'd36) m36[0] <= pwdata$2;
+             if (pe2[5:0] == 6'd37) m37[0] <= pwdata$2;
+             if (pe2[5:0] == 6'd38) m38[0] <= pwdata$2;
+             if (pe2[5:0] == 6'd39) m39[0] <= pwdata$2;
+             if (pe2[5:0] == 6'd40) m40[0] <= pwdata$2;
+             if (pe2[5:0] == 6'd41) m41[0] <= pwdata$2;
+             if (pe2[5:0] == 6'd42) m42[0] <= pwdata$2;
+             if (pe2[5:0] == 6'd43) m43[0] <= pwdata$2;
+             if (pe2[5:0] == 6'd44) m44[0] <= pwdata$2;
+             if (pe2[5:0] == 6'd45) m45[0] <= pwdata$2;
+             if (pe2[5:0] == 6'd46) m46[0] <= pwdata$2;
+             if (pe2[5:0] == 6'd47) m47[0] <= pwdata$2;
+             if (pe2[5:0] == 6'd48) m48[0] <= pwdata$2;
+             if (pe2[5:0] == 6'd49) m49[0] <= pwdata$2;
+             if (pe2[5:0] == 6'd50) m50[0] <= pwdata$2;
+             if (pe2[5:0] == 6'd51) m51[0] <= pwdata$2;
+             if (pe2[5:0] == 6'd52) m52[0] <= pwdata$2;
+             if (pe2[5:0] == 6'd53) m53[0] <= pwdata$2;
+             if (pe2[5:0] == 6'd54) m54[0] <= pwdata$2;
+             if (pe2[5:0] == 6'd55) m55[0] <= pwdata$2;
+             if (pe2[5:0] == 6'd56) m56[0] <= pwdata$2;
+             if (pe2[5:0] == 6'd57) m57[0] <= pwdata$2;
+             if (pe2[5:0] == 6'd58) m58[0] <= pwdata$2;
+             if (pe2[5:0] == 6'd59) m59[0] <= pwdata$2;
+             if (pe2[5:0] == 6'd60) m60[0] <= pwdata$2;
+             if (pe2[5:0] == 6'd61) m61[0] <= pwdata$2;
+             if (pe2[5:0] == 6'd62) m62[0] <= pwdata$2;
+             if (pe2[5:0] == 6'd63) m63[0] <= pwdata$2;
+          end
+          if (pw3 < 16'd1) begin
+             if (pe3[5:0] == 6'd0) m0[0] <= pwdata$3;
+             if (pe3[5:0] == 6'd1) m1[0] <= pwdata$3;
+             if (pe3[5:0] == 6'd2) m2[0] <= pwdata$3;
+             if (pe3[5:0] == 6'd3) m3[0] <= pwdata$3;
+             if (pe3[5:0] == 6'd4) m4[0] <= pwdata$3;
+             if (pe3[5:0] == 6'd5) m5[0] <= pwdata$3;
+             if (pe3[5:0] == 6'd6) m6[0] <= pwdata$3;
+             if (pe3[5:0] == 6'd7) m7[0] <= pwdata$3;
+             if (pe3[5:0] == 6'd8) m8[0] <= pwdata$3;
+             if (pe3[5:0] == 6'd9) m9[0] <= pwdata$3;
+             if (pe3[5:0] == 6'd10) m10[0] <= pwdata$3;
+             if (pe3[5:0] == 6'd11) m11[0] <= pwdata$3;
+             if (pe3[5:0] == 6'd12) m12[0] <= pwdata$3;
+             if (pe3[5:0] == 6'd13) m13[0] <= pwdata$3;
+             if (pe3[5:0] == 6'd14) m14[0] <= pwdata$3;
+             if (pe3[5:0] == 6'd15) m15[0] <= pwdata$3;
+             if (pe3[5:0] == 6'd16) m16[0] <= pwdata$3;
+             if (pe3[5:0] == 6'd17) m17[0] <= pwdata$3;
+             if (pe3[5:0] == 6'd18) m18[0] <= pwdata$3;
+             if (pe3[5:0] == 6'd19) m19[0] <= pwdata$3;
+             if (pe3[5:0] == 6'd20) m20[0] <= pwdata$3;
+             if (pe3[5:0] == 6'd21) m21[0] <= pwdata$3;
+             if (pe3[5:0] == 6'd22) m22[0] <= pwdata$3;
+             if (pe3[5:0] == 6'd23) m23[0] <= pwdata$3;
+             if (pe3[5:0] == 6'd24) m24[0] <= pwdata$3;
+             if (pe3[5:0] == 6'd25) m25[0] <= pwdata$3;
+             if (pe3[5:0] == 6'd26) m26[0] <= pwdata$3;
+             if (pe3[5:0] == 6'd27) m27[0] <= pwdata$3;
+             if (pe3[5:0] == 6'd28) m28[0] <= pwdata$3;
+             if (pe3[5:0] == 6'd29) m29[0] <= pwdata$3;
+             if (pe3[5:0] == 6'd30) m30[0] <= pwdata$3;
+             if (pe3[5:0] == 6'd31) m31[0] <= pwdata$3;
+             if (pe3[5:0] == 6'd32) m32[0] <= pwdata$3;
+             if (pe3[5:0] == 6'd33) m33[0] <= pwdata$3;
+             if (pe3[5:0] == 6'd34) m34[0] <= pwdata$3;
+             if (pe3[5:0] == 6'd35) m35[0] <= pwdata$3;
+             if (pe3[5:0] == 6'd36) m36[0] <= pwdata$3;
+             if (pe3[5:0] == 6'd37) m37[0] <= pwdata$3;
+             if (pe3[5:0] == 6'd38) m38[0] <= pwdata$3;
+             if (pe3[5:0] == 6'd39) m39[0] <= pwdata$3;
+             if (pe3[5:0] == 6'd40) m40[0] <= pwdata$3;
+             if (pe3[5:0] == 6'd41) m41[0] <= pwdata$3;
+             if (pe3[5:0] == 6'd42) m42[0] <= pwdata$3;
+             if (pe3[5:0] == 6'd43) m43[0] <= pwdata$3;
+             if (pe3[5:0] == 6'd44) m44[0] <= pwdata$3;
+             if (pe3[5:0] == 6'd45) m45[0] <= pwdata$3;
+             if (pe3[5:0] == 6'd46) m46[0] <= pwdata$3;
+             if (pe3[5:0] == 6'd47) m47[0] <= pwdata$3;
+             if (pe3[5:0] == 6'd48) m48[0] <= pwdata$3;
+             if (pe3[5:0] == 6'd49) m49[0] <= pwdata$3;
+             if (pe3[5:0] == 6'd50) m50[0] <= pwdata$3;
+             if (pe3[5:0] == 6'd51) m51[0] <= pwdata$3;
+             if (pe3[5:0] == 6'd52) m52[0] <= pwdata$3;
+             if (pe3[5:0] == 6'd53) m53[0] <= pwdata$3;
+             if (pe3[5:0] == 6'd54) m54[0] <= pwdata$3;
+             if (pe3[5:0] == 6'd55) m55[0] <= pwdata$3;
+             if (pe3[5:0] == 6'd56) m56[0] <= pwdata$3;
+             if (pe3[5:0] == 6'd57) m57[0] <= pwdata$3;
+             if (pe3[5:0] == 6'd58) m58[0] <= pwdata$3;
+             if (pe3[5:0] == 6'd59) m59[0] <= pwdata$3;
+             if (pe3[5:0] == 6'd60) m60[0] <= pwdata$3;
+             if (pe3[5:0] == 6'd61) m61[0] <= pwdata$3;
+             if (pe3[5:0] == 6'd62) m62[0] <= pwdata$3;
+             if (pe3[5:0] == 6'd63) m63[0] <= pwdata$3;
+          end
+          if (pw4 < 16'd1) begin
+             if (pe4[5:0] == 6'd0) m0[0] <= pwdata$4;
+             if (pe4[5:0] == 6'd1) m1[0] <= pwdata$4;
+             if (pe4[5:0] == 6'd2) m2[0] <= pwdata$4;
+             if (pe4[5:0] == 6'd3) m3[0] <= pwdata$4;
+             if (pe4[5:0] == 6'd4) m4[0] <= pwdata$4;
+             if (pe4[5:0] == 6'd5) m5[0] <= pwdata$4;
+             if (pe4[5:0] == 6'd6) m6[0] <= pwdata$4;
+             if (pe4[5:0] == 6'd7) m7[0] <= pwdata$4;
+             if (pe4[5:0] == 6'd8) m8[0] <= pwdata$4;
+             if (pe4[5:0] == 6'd9) m9[0] <= pwdata$4;
+             if (pe4[5:0] == 6'd10) m10[0] <= pwdata$4;
+             if (pe4[5:0] == 6'd11) m11[0] <= pwdata$4;
+             if (pe4[5:0] == 6'd12) m12[0] <= pwdata$4;
+             if (pe4[5:0] == 6'd13) m13[0] <= pwdata$4;
+             if (pe4[5:0] == 6'd14) m14[0] <= pwdata$4;
+             if (pe4[5:0] == 6'd15) m15[0] <= pwdata$4;
+             if (pe4[5:0] == 6'd16) m16[0] <= pwdata$4;
+             if (pe4[5:0] == 6'd17) m17[0] <= pwdata$4;
+             if (pe4[5:0] == 6'd18) m18[0] <= pwdata$4;
+             if (pe4[5:0] == 6'd19) m19[0] <= pwdata$4;
+             if (pe4[5:0] == 6'd20) m20[0] <= pwdata$4;
+             if (pe4[5:0] == 6'd21) m21[0] <= pwdata$4;
+             if (pe4[5:0] == 6'd22) m22[0] <= pwdata$4;
+             if (pe4[5:0] == 6'd23) m23[0] <= pwdata$4;
+             if (pe4[5:0] == 6'd24) m24[0] <= pwdata$4;
+             if (pe4[5:0] == 6'd25) m25[0] <= pwdata$4;
+             if (pe4[5:0] == 6'd26) m26[0] <= pwdata$4;
+             if (pe4[5:0] == 6'd27) m27[0] <= pwdata$4;
+             if (pe4[5:0] == 6'd28) m28[0] <= pwdata$4;
+             if (pe4[5:0] == 6'd29) m29[0] <= pwdata$4;
+             if (pe4[5:0] == 6'd30) m30[0] <= pwdata$4;
+             if (pe4[5:0] == 6'd31) m31[0] <= pwdata$4;
+             if (pe4[5:0] == 6'd32) m32[0] <= pwdata$4;
+             if (pe4[5:0] == 6'd33) m33[0] <= pwdata$4;
+             if (pe4[5:0] == 6'd34) m34[0] <= pwdata$4;
+             if (pe4[5:0] == 6'd35) m35[0] <= pwdata$4;
+             if (pe4[5:0] == 6'd36) m36[0] <= pwdata$4;
+             if (pe4[5:0] == 6'd37) m37[0] <= pwdata$4;
+             if (pe4[5:0] == 6'd38) m38[0] <= pwdata$4;
+             if (pe4[5:0] == 6'd39) m39[0] <= pwdata$4;
+             if (pe4[5:0] == 6'd40) m40[0] <= pwdata$4;
+             if (pe4[5:0] == 6'd41) m41[0] <= pwdata$4;
+             if (pe4[5:0] == 6'd42) m42[0] <= pwdata$4;
+             if (pe4[5:0] == 6'd43) m43[0] <= pwdata$4;
+             if (pe4[5:0] == 6'd44) m44[0] <= pwdata$4;
+             if (pe4[5:0] == 6'd45) m45[0] <= pwdata$4;
+             if (pe4[5:0] == 6'd46) m46[0] <= pwdata$4;
+             if (pe4[5:0] == 6'd47) m47[0] <= pwdata$4;
+             if (pe4[5:0] == 6'd48) m48[0] <= pwdata$4;
+             if (pe4[5:0] == 6'd49) m49[0] <= pwdata$4;
+             if (pe4[5:0] == 6'd50) m50[0] <= pwdata$4;
+             if (pe4[5:0] == 6'd51) m51[0] <= pwdata$4;
+             if (pe4[5:0] == 6'd52) m52[0] <= pwdata$4;
+             if (pe4[5:0] == 6'd53) m53[0] <= pwdata$4;
+             if (pe4[5:0] == 6'd54) m54[0] <= pwdata$4;
+             if (pe4[5:0] == 6'd55) m55[0] <= pwdata$4;
+             if (pe4[5:0] == 6'd56) m56[0] <= pwdata$4;
+             if (pe4[5:0] == 6'd57) m57[0] <= pwdata$4;
+             if (pe4[5:0] == 6'd58) m58[0] <= pwdata$4;
+             if (pe4[5:0] == 6'd59) m59[0] <= pwdata$4;
+             if (pe4[5:0] == 6'd60) m60[0] <= pwdata$4;
+             if (pe4[5:0] == 6'd61) m61[0] <= pwdata$4;
+             if (pe4[5:0] == 6'd62) m62[0] <= pwdata$4;
+             if (pe4[5:0] == 6'd63) m63[0] <= pwdata$4;
+          end
+          if (pw5 < 16'd1) begin
+             if (pe5[5:0] == 6'd0) m0[0] <= pwdata$5;
+             if (pe5[5:0] == 6'd1) m1[0] <= pwdata$5;
+             if (pe5[5:0] == 6'd2) m2[0] <= pwdata$5;
+             if (pe5[5:0] == 6'd3) m3[0] <= pwdata$5;
+             if (pe5[5:0] == 6'd4) m4[0] <= pwdata$5;
+             if (pe5[5:0] == 6'd5) m5[0] <= pwdata$5;
+             if (pe5[5:0] == 6'd6) m6[0] <= pwdata$5;
+             if (pe5[5:0] == 6'd7) m7[0] <= pwdata$5;
+             if (pe5[5:0] == 6'd8) m8[0] <= pwdata$5;
+             if (pe5[5:0] == 6'd9) m9[0] <= pwdata$5;
+             if (pe5[5:0] == 6'd10) m10[0] <= pwdata$5;
+             if (pe5[5:0] == 6'd11) m11[0] <= pwdata$5;
+             if (pe5[5:0] == 6'd12) m12[0] <= pwdata$5;
+             if (pe5[5:0] == 6'd13) m13[0] <= pwdata$5;
+             if (pe5[5:0] == 6'd14) m14[0] <= pwdata$5;
+             if (pe5[5:0] == 6'd15) m15[0] <= pwdata$5;
+             if (pe5[5:0] == 6'd16) m16[0] <= pwdata$5;
+             if (pe5[5:0] == 6'd17) m17[0] <= pwdata$5;
+             if (pe5[5:0] == 6'd18) m18[0] <= pwdata$5;
+             if (pe5[5:0] == 6'd19) m19[0] <= pwdata$5;
+             if (pe5[5:0] == 6'd20) m20[0] <= pwdata$5;
+             if (pe5[5:0] == 6'd21) m21[0] <= pwdata$5;
+             if (pe5[5:0] == 6'd22) m22[0] <= pwdata$5;
+             if (pe5[5:0] == 6'd23) m23[0] <= pwdata$5;
+             if (pe5[5:0] == 6'd24) m24[0] <= pwdata$5;
+             if (pe5[5:0] == 6'd25) m25[0] <= pwdata$5;
+             if (pe5[5:0] == 6'd26) m26[0] <= pwdata$5;
+             if (pe5[5:0] == 6'd27) m27[0] <= pwdata$5;
+             if (pe5[5:0] == 6'd28) m28[0] <= pwdata$5;
+             if (pe5[5:0] == 6'd29) m29[0] <= pwdata$5;
+             if (pe5[5:0] == 6'd30) m30[0] <= pwdata$5;
+             if (pe5[5:0] == 6'd31) m31[0] <= pwdata$5;
+             if (pe5[5:0] == 6'd32) m32[0] <= pwdata$5;
+             if (pe5[5:0] == 6'd33) m33[0] <= pwdata$5;
+             if (pe5[5:0] == 6'd34) m34[0] <= pwdata$5;
+             if (pe5[5:0] == 6'd35) m35[0] <= pwdata$5;
+             if (pe5[5:0] == 6'd36) m36[0] <= pwdata$5;
+             if (pe5[5:0] == 6'd37) m37[0] <= pwdata$5;
+             if (pe5[5:0] == 6'd38) m38[0] <= pwdata$5;
+             if (pe5[5:0] == 6'd39) m39[0] <= pwdata$5;
+             if (pe5[5:0] == 6'd40) m40[0] <= pwdata$5;
+             if (pe5[5:0] == 6'd41) m41[0] <= pwdata$5;
+             if (pe5[5:0] == 6'd42) m42[0] <= pwdata$5;
+             if (pe5[5:0] == 6'd43) m43[0] <= pwdata$5;
+             if (pe5[5:0] == 6'd44) m44[0] <= pwdata$5;
+             if (pe5[5:0] == 6'd45) m45[0] <= pwdata$5;
+             if (pe5[5:0] == 6'd46) m46[0] <= pwdata$5;
+             if (pe5[5:0] == 6'd47) m47[0] <= pwdata$5;
+             if (pe5[5:0] == 6'd48) m48[0] <= pwdata$5;
+             if (pe5[5:0] == 6'd49) m49[0] <= pwdata$5;
+             if (pe5[5:0] == 6'd50) m50[0] <= pwdata$5;
+             if (pe5[5:0] == 6'd51) m51[0] <= pwdata$5;
+             if (pe5[5:0] == 6'd52) m52[0] <= pwdata$5;
+             if (pe5[5:0] == 6'd53) m53[0] <= pwdata$5;
+             if (pe5[5:0] == 6'd54) m54[0] <= pwdata$5;
+             if (pe5[5:0] == 6'd55) m55[0] <= pwdata$5;
+             if (pe5[5:0] == 6'd56) m56[0] <= pwdata$5;
+             if (pe5[5:0] == 6'd57) m57[0] <= pwdata$5;
+             if (pe5[5:0] == 6'd58) m58[0] <= pwdata$5;
+             if (pe5[5:0] == 6'd59) m59[0] <= pwdata$5;
+             if (pe5[5:0] == 6'd60) m60[0] <= pwdata$5;
+             if (pe5[5:0] == 6'd61) m61[0] <= pwdata$5;
+             if (pe5[5:0] == 6'd62) m62[0] <= pwdata$5;
+             if (pe5[5:0] == 6'd63) m63[0] <= pwdata$5;
+          end
+          if (pw6 < 16'd1) begin
+             if (pe6[5:0] == 6'd0) m0[0] <= pwdata$6;
+             if (pe6[5:0] == 6'd1) m1[0] <= pwdata$6;
+             if (pe6[5:0] == 6'd2) m2[0] <= pwdata$6;
+             if (pe6[5:0] == 6'd3) m3[0] <= pwdata$6;
+             if (pe6[5:0] == 6'd4) m4[0] <= pwdata$6;
+             if (pe6[5:0] == 6'd5) m5[0] <= pwdata$6;
+             if (pe6[5:0] == 6'd6) m6[0] <= pwdata$6;
+             if (pe6[5:0] == 6'd7) m7[0] <= pwdata$6;
+             if (pe6[5:0] == 6'd8) m8[0] <= pwdata$6;
+             if (pe6[5:0] == 6'd9) m9[0] <= pwdata$6;
+             if (pe6[5:0] == 6'd10) m10[0] <= pwdata$6;
+             if (pe6[5:0] == 6'd11) m11[0] <= pwdata$6;
+             if (pe6[5:0] == 6'd12) m12[0] <= pwdata$6;
+             if (pe6[5:0] == 6'd13) m13[0] <= pwdata$6;
+             if (pe6[5:0] == 6'd14) m14[0] <= pwdata$6;
+             if (pe6[5:0] == 6'd15) m15[0] <= pwdata$6;
+             if (pe6[5:0] == 6'd16) m16[0] <= pwdata$6;
+             if (pe6[5:0] == 6'd17) m17[0] <= pwdata$6;
+             if (pe6[5:0] == 6'd18) m18[0] <= pwdata$6;
+             if (pe6[5:0] == 6'd19) m19[0] <= pwdata$6;
+             if (pe6[5:0] == 6'd20) m20[0] <= pwdata$6;
+             if (pe6[5:0] == 6'd21) m21[0] <= pwdata$6;
+             if (pe6[5:0] == 6'd22) m22[0] <= pwdata$6;
+             if (pe6[5:0] == 6'd23) m23[0] <= pwdata$6;
+             if (pe6[5:0] == 6'd24) m24[0] <= pwdata$6;
+             if (pe6[5:0] == 6'd25) m25[0] <= pwdata$6;
+             if (pe6[5:0] == 6'd26) m26[0] <= pwdata$6;
+             if (pe6[5:0] == 6'd27) m27[0] <= pwdata$6;
+             if (pe6[5:0] == 6'd28) m28[0] <= pwdata$6;
+             if (pe6[5:0] == 6'd29) m29[0] <= pwdata$6;
+             if (pe6[5:0] == 6'd30) m30[0] <= pwdata$6;
+             if (pe6[5:0] == 6'd31) m31[0] <= pwdata$6;
+             if (pe6[5:0] == 6'd32) m32[0] <= pwdata$6;
+             if (pe6[5:0] == 6'd33) m33[0] <= pwdata$6;
+             if (pe6[5:0] == 6'd34) m34[0] <= pwdata$6;
+             if (pe6[5:0] == 6'd35) m35[0] <= pwdata$6;
+             if (pe6[5:0] == 6'd36) m36[0] <= pwdata$6;
+             if (pe6[5:0] == 6'd37) m37[0] <= pwdata$6;
+             if (pe6[5:0] == 6'd38) m38[0] <= pwdata$6;
+             if (pe6[5:0] == 6'd39) m39[0] <= pwdata$6;
+             if (pe6[5:0] == 6'd40) m40[0] <= pwdata$6;
+             if (pe6[5:0] == 6'd41) m41[0] <= pwdata$6;
+             if (pe6[5:0] == 6'd42) m42[0] <= pwdata$6;
+             if (pe6[5:0] == 6'd43) m43[0] <= pwdata$6;
+             if (pe6[5:0] == 6'd44) m44[0] <= pwdata$6;
+             if (pe6[5:0] == 6'd45) m45[0] <= pwdata$6;
+             if (pe6[5:0] == 6'd46) m46[0] <= pwdata$6;
+             if (pe6[5:0] == 6'd47) m47[0] <= pwdata$6;
+             if (pe6[5:0] == 6'd48) m48[0] <= pwdata$6;
+             if (pe6[5:0] == 6'd49) m49[0] <= pwdata$6;
+             if (pe6[5:0] == 6'd50) m50[0] <= pwdata$6;
+             if (pe6[5:0] == 6'd51) m51[0] <= pwdata$6;
+             if (pe6[5:0] == 6'd52) m52[0] <= pwdata$6;
+             if (pe6[5:0] == 6'd53) m53[0] <= pwdata$6;
+             if (pe6[5:0] == 6'd54) m54[0] <= pwdata$6;
+             if (pe6[5:0] == 6'd55) m55[0] <= pwdata$6;
+             if (pe6[5:0] == 6'd56) m56[0] <= pwdata$6;
+             if (pe6[5:0] == 6'd57) m57[0] <= pwdata$6;
+             if (pe6[5:0] == 6'd58) m58[0] <= pwdata$6;
+             if (pe6[5:0] == 6'd59) m59[0] <= pwdata$6;
+             if (pe6[5:0] == 6'd60) m60[0] <= pwdata$6;
+             if (pe6[5:0] == 6'd61) m61[0] <= pwdata$6;
+             if (pe6[5:0] == 6'd62) m62[0] <= pwdata$6;
+             if (pe6[5:0] == 6'd63) m63[0] <= pwdata$6;
+          end
+          if (pw7 < 16'd1) begin
+             if (pe7[5:0] == 6'd0) m0[0] <= pwdata$7;
+             if (pe7[5:0] == 6'd1) m1[0] <= pwdata$7;
+             if (pe7[5:0] == 6'd2) m2[0] <= pwdata$7;
+             if (pe7[5:0] == 6'd3) m3[0] <= pwdata$7;
+             if (pe7[5:0] == 6'd4) m4[0] <= pwdata$7;
+             if (pe7[5:0] == 6'd5) m5[0] <= pwdata$7;
+             if (pe7[5:0] == 6'd6) m6[0] <= pwdata$7;
+             if (pe7[5:0] == 6'd7) m7[0] <= pwdata$7;
+             if (pe7[5:0] == 6'd8) m8[0] <= pwdata$7;
+             if (pe7[5:0] == 6'd9) m9[0] <= pwdata$7;
+             if (pe7[5:0] == 6'd10) m10[0] <= pwdata$7;
+             if (pe7[5:0] == 6'd11) m11[0] <= pwdata$7;
+             if (pe7[5:0] == 6'd12) m12[0] <= pwdata$7;
+             if (pe7[5:0] == 6'd13) m13[0] <= pwdata$7;
+             if (pe7[5:0] == 6'd14) m14[0] <= pwdata$7;
+             if (pe7[5:0] == 6'd15) m15[0] <= pwdata$7;
+             if (pe7[5:0] == 6'd16) m16[0] <= pwdata$7;
+             if (pe7[5:0] == 6'd17) m17[0] <= pwdata$7;
+             if (pe7[5:0] == 6'd18) m18[0] <= pwdata$7;
+             if (pe7[5:0] == 6'd19) m19[0] <= pwdata$7;
+             if (pe7[5:0] == 6'd20) m20[0] <= pwdata$7;
+             if (pe7[5:0] == 6'd21) m21[0] <= pwdata$7;
+             if (pe7[5:0] == 6'd22) m22[0] <= pwdata$7;
+             if (pe7[5:0] == 6'd23) m23[0] <= pwdata$7;
+             if (pe7[5:0] == 6'd24) m24[0] <= pwdata$7;
+             if (pe7[5:0] == 6'd25) m25[0] <= pwdata$7;
+             if (pe7[5:0] == 6'd26) m26[0] <= pwdata$7;
+             if (pe7[5:0] == 6'd27) m27[0] <= pwdata$7;
+             if (pe7[5:0] == 6'd28) m28[0] <= pwdata$7;
+             if (pe7[5:0] == 6'd29) m29[0] <= pwdata$7;
+             if (pe7[5:0] == 6'd30) m30[0] <= pwdata$7;
+             if (pe7[5:0] == 6'd31) m31[0] <= pwdata$7;
+             if (pe7[5:0] == 6'd32) m32[0] <= pwdata$7;
+             if (pe7[5:0] == 6'd33) m33[0] <= pwdata$7;
+             if (pe7[5:0] == 6'd34) m34[0] <= pwdata$7;
+             if (pe7[5:0] == 6'd35) m35[0] <= pwdata$7;
+             if (pe7[5:0] == 6'd36) m36[0] <= pwdata$7;
+             if (pe7[5:0] == 6'd37) m37[0] <= pwdata$7;
+             if (pe7[5:0] == 6'd38) m38[0] <= pwdata$7;
+             if (pe7[5:0] == 6'd39) m39[0] <= pwdata$7;
+             if (pe7[5:0] == 6'd40) m40[0] <= pwdata$7;
+             if (pe7[5:0] == 6'd41) m41[0] <= pwdata$7;
+             if (pe7[5:0] == 6'd42) m42[0] <= pwdata$7;
+             if (pe7[5:0] == 6'd43) m43[0] <= pwdata$7;
+             if (pe7[5:0] == 6'd44) m44[0] <= pwdata$7;
+             if (pe7[5:0] == 6'd45) m45[0] <= pwdata$7;
+             if (pe7[5:0] == 6'd46) m46[0] <= pwdata$7;
+             if (pe7[5:0] == 6'd47) m47[0] <= pwdata$7;
+             if (pe7[5:0] == 6'd48) m48[0] <= pwdata$7;
+             if (pe7[5:0] == 6'd49) m49[0] <= pwdata$7;
+             if (pe7[5:0] == 6'd50) m50[0] <= pwdata$7;
+             if (pe7[5:0] == 6'd51) m51[0] <= pwdata$7;
+             if (pe7[5:0] == 6'd52) m52[0] <= pwdata$7;
+             if (pe7[5:0] == 6'd53) m53[0] <= pwdata$7;
+             if (pe7[5:0] == 6'd54) m54[0] <= pwdata$7;
+             if (pe7[5:0] == 6'd55) m55[0] <= pwdata$7;
+             if (pe7[5:0] == 6'd56) m56[0] <= pwdata$7;
+             if (pe7[5:0] == 6'd57) m57[0] <= pwdata$7;
+             if (pe7[5:0] == 6'd58) m58[0] <= pwdata$7;
+             if (pe7[5:0] == 6'd59) m59[0] <= pwdata$7;
+             if (pe7[5:0] == 6'd60) m60[0] <= pwdata$7;
+             if (pe7[5:0] == 6'd61) m61[0] <= pwdata$7;
+             if (pe7[5:0] == 6'd62) m62[0] <= pwdata$7;
+             if (pe7[5:0] == 6'd63) m63[0] <= pwdata$7;
+          end
        end
     end
 endmodule // llamahdl_decoder$stack$body$attention$qkv$mv$xram

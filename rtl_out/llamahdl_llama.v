@@ -113,8 +113,8 @@ module llamahdl_llama(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,w_
     localparam  post_swiglu = 2'b10;
     localparam  post_none = 2'b0;
     localparam  flag_xtrack = 8'h20;
-    localparam  flag_pre = 8'h40;
     localparam  zero8 = 8'h0;
+    localparam  zero32 = 32'h0;
     
     // Stub signals
     reg  [2:0] state$d;
@@ -160,11 +160,15 @@ module llamahdl_llama(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,w_
     reg  tmax$clear;
     reg  tmax$en;
     reg signed [31:0] tmax$v;
+    reg  tmax$ld;
+    reg  [31:0] tmax$mx;
     wire  [31:0] tmax$m;
     reg  xmax$clock;
     reg  xmax$clear;
     reg  xmax$en;
     reg signed [31:0] xmax$v;
+    reg  xmax$ld;
+    reg  [31:0] xmax$mx;
     wire  [31:0] xmax$m;
     reg  [31:0] tshift$m;
     wire  [4:0] tshift$shift;
@@ -258,6 +262,16 @@ module llamahdl_llama(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,w_
     reg  mv$xs_we;
     reg  [15:0] mv$xs_waddr;
     reg signed [31:0] mv$xs_wdata;
+    reg  mv$xp_we;
+    reg  [15:0] mv$xp_idx;
+    reg signed [31:0] mv$xp_data$0;
+    reg signed [31:0] mv$xp_data$1;
+    reg signed [31:0] mv$xp_data$2;
+    reg signed [31:0] mv$xp_data$3;
+    reg signed [31:0] mv$xp_data$4;
+    reg signed [31:0] mv$xp_data$5;
+    reg signed [31:0] mv$xp_data$6;
+    reg signed [31:0] mv$xp_data$7;
     reg  [4:0] mv$x_shift;
     reg  mv$x_raw;
     reg  [15:0] mv$x_base;
@@ -350,27 +364,27 @@ module llamahdl_llama(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,w_
     wire  mv$vm_we;
     wire  [15:0] mv$vm_waddr;
     wire signed [31:0] mv$vm_wdata;
-    reg  vu$clock;
-    reg  vu$start;
-    reg  [3:0] vu$op;
-    wire  vu$done;
-    wire  [15:0] vu$vm_raddr;
-    reg signed [31:0] vu$vm_rdata;
-    wire  vu$vm_we;
-    wire  [15:0] vu$vm_waddr;
-    wire signed [31:0] vu$vm_wdata;
-    reg  [15:0] vu$a;
-    reg  [15:0] vu$b;
-    reg  [15:0] vu$c;
-    reg  [15:0] vu$n;
-    reg  [15:0] vu$g_base;
-    reg signed [7:0] vu$g_exp;
-    reg  vu$pre;
-    reg  [31:0] vu$pre_max;
-    wire  vu$xm_we;
-    wire  [15:0] vu$xm_waddr;
-    wire signed [15:0] vu$xm_wdata;
-    wire  [4:0] vu$xm_shift;
+    reg  rms$clock;
+    reg  rms$xw_we;
+    reg  [15:0] rms$xw_idx;
+    reg signed [31:0] rms$xw_data;
+    reg  [31:0] rms$x_max;
+    reg  rms$start;
+    reg  [15:0] rms$g_base;
+    reg signed [7:0] rms$g_exp;
+    wire  rms$y_we;
+    wire  [15:0] rms$y_idx;
+    wire signed [31:0] rms$y_data$0;
+    wire signed [31:0] rms$y_data$1;
+    wire signed [31:0] rms$y_data$2;
+    wire signed [31:0] rms$y_data$3;
+    wire signed [31:0] rms$y_data$4;
+    wire signed [31:0] rms$y_data$5;
+    wire signed [31:0] rms$y_data$6;
+    wire signed [31:0] rms$y_data$7;
+    wire  [31:0] rms$y_max;
+    wire  rms$done;
+    wire  rms$busy;
     reg  au$clock;
     reg  au$start;
     reg  [3:0] au$op;
@@ -385,6 +399,11 @@ module llamahdl_llama(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,w_
     reg  [7:0] au$layer;
     reg  [15:0] au$pos;
     wire  au$pos_error;
+    reg  au$st_en;
+    reg  au$st_valid;
+    reg  [15:0] au$st_row;
+    reg signed [31:0] au$st_data;
+    reg  au$fused;
     reg  loader$clock;
     reg  loader$valid;
     reg  loader$layer_change;
@@ -620,6 +639,8 @@ module llamahdl_llama(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,w_
         .clear(tmax$clear),
         .en(tmax$en),
         .v(tmax$v),
+        .ld(tmax$ld),
+        .mx(tmax$mx),
         .m(tmax$m)
     );
     llamahdl_llama$xmax xmax(
@@ -627,6 +648,8 @@ module llamahdl_llama(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,w_
         .clear(xmax$clear),
         .en(xmax$en),
         .v(xmax$v),
+        .ld(xmax$ld),
+        .mx(xmax$mx),
         .m(xmax$m)
     );
     llamahdl_llama$tshift tshift(
@@ -728,6 +751,16 @@ module llamahdl_llama(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,w_
         .xs_we(mv$xs_we),
         .xs_waddr(mv$xs_waddr),
         .xs_wdata(mv$xs_wdata),
+        .xp_we(mv$xp_we),
+        .xp_idx(mv$xp_idx),
+        .xp_data$0(mv$xp_data$0),
+        .xp_data$1(mv$xp_data$1),
+        .xp_data$2(mv$xp_data$2),
+        .xp_data$3(mv$xp_data$3),
+        .xp_data$4(mv$xp_data$4),
+        .xp_data$5(mv$xp_data$5),
+        .xp_data$6(mv$xp_data$6),
+        .xp_data$7(mv$xp_data$7),
         .x_shift(mv$x_shift),
         .x_raw(mv$x_raw),
         .x_base(mv$x_base),
@@ -821,28 +854,28 @@ module llamahdl_llama(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,w_
         .vm_waddr(mv$vm_waddr),
         .vm_wdata(mv$vm_wdata)
     );
-    llamahdl_llama$vu vu(
-        .clock(vu$clock),
-        .start(vu$start),
-        .op(vu$op),
-        .done(vu$done),
-        .vm_raddr(vu$vm_raddr),
-        .vm_rdata(vu$vm_rdata),
-        .vm_we(vu$vm_we),
-        .vm_waddr(vu$vm_waddr),
-        .vm_wdata(vu$vm_wdata),
-        .a(vu$a),
-        .b(vu$b),
-        .c(vu$c),
-        .n(vu$n),
-        .g_base(vu$g_base),
-        .g_exp(vu$g_exp),
-        .pre(vu$pre),
-        .pre_max(vu$pre_max),
-        .xm_we(vu$xm_we),
-        .xm_waddr(vu$xm_waddr),
-        .xm_wdata(vu$xm_wdata),
-        .xm_shift(vu$xm_shift)
+    llamahdl_llama$rms rms(
+        .clock(rms$clock),
+        .xw_we(rms$xw_we),
+        .xw_idx(rms$xw_idx),
+        .xw_data(rms$xw_data),
+        .x_max(rms$x_max),
+        .start(rms$start),
+        .g_base(rms$g_base),
+        .g_exp(rms$g_exp),
+        .y_we(rms$y_we),
+        .y_idx(rms$y_idx),
+        .y_data$0(rms$y_data$0),
+        .y_data$1(rms$y_data$1),
+        .y_data$2(rms$y_data$2),
+        .y_data$3(rms$y_data$3),
+        .y_data$4(rms$y_data$4),
+        .y_data$5(rms$y_data$5),
+        .y_data$6(rms$y_data$6),
+        .y_data$7(rms$y_data$7),
+        .y_max(rms$y_max),
+        .done(rms$done),
+        .busy(rms$busy)
     );
     llamahdl_llama$au au(
         .clock(au$clock),
@@ -858,7 +891,12 @@ module llamahdl_llama(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,w_
         .att(au$att),
         .layer(au$layer),
         .pos(au$pos),
-        .pos_error(au$pos_error)
+        .pos_error(au$pos_error),
+        .st_en(au$st_en),
+        .st_valid(au$st_valid),
+        .st_row(au$st_row),
+        .st_data(au$st_data),
+        .fused(au$fused)
     );
     llamahdl_llama$loader loader(
         .clock(loader$clock),
@@ -1041,7 +1079,7 @@ module llamahdl_llama(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,w_
         prog$clock = clock;
         vmem$clock = clock;
         mv$clock = clock;
-        vu$clock = clock;
+        rms$clock = clock;
         au$clock = clock;
         loader$clock = clock;
         tmax$clock = clock;
@@ -1053,7 +1091,7 @@ module llamahdl_llama(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,w_
         is_vec = (op != op_end) & (op <= op_vec_max);
         is_attn = (op > op_vec_max) & (op <= op_attn_max);
         is_mv = op > op_attn_max;
-        unit_done = (is_vec & vu$done) | (is_attn & au$done) | (is_mv & mv$done);
+        unit_done = (is_vec & rms$done) | (is_attn & au$done) | (is_mv & mv$done);
         need_load = ram_r$q & ((flags & flag_qkv) != zero8) & ~(loaded_ok$q & loader$fully_loaded & (loaded_layer$q == layer));
         emb_off_u = tok$q * emb_beats;
         mv$x_we = 1'b0;
@@ -1286,20 +1324,19 @@ module llamahdl_llama(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,w_
         loader$scale_mant = w_scale_mant;
         loader$scale_exp = w_scale_exp;
         loader$layer_change = req$q;
-        vu$op = op[(32'h0)+:(4)];
-        vu$a = prog$data$1;
-        vu$b = prog$data$2;
-        vu$c = prog$data$3;
-        vu$n = prog$data$4;
-        vu$g_base = prog$data$9;
-        vu$g_exp = $signed(prog$data$10[(32'h0)+:(8)]);
-        vu$vm_rdata = vmem$rdata$0;
+        rms$g_base = prog$data$9;
+        rms$g_exp = $signed(prog$data$10[(32'h0)+:(8)]);
         au$op = op[(32'h0)+:(4)];
         au$qkv = prog$data$1;
         au$att = prog$data$3;
         au$layer = layer;
         au$pos = posr$q;
         au$vm_rdata = vmem$rdata$0;
+        au$st_en = is_mv & ((flags & flag_qkv) != zero8);
+        au$st_valid = mv$out_valid;
+        au$st_row = mv$out_row;
+        au$st_data = mv$out_data;
+        au$fused = 1'b1;
         if (is_attn) begin
             vmem$raddr = au$vm_raddr;
             vw_we = au$vm_we;
@@ -1313,10 +1350,10 @@ module llamahdl_llama(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,w_
             vw_data = mv$vm_wdata;
         end
         else begin
-            vmem$raddr = vu$vm_raddr;
-            vw_we = vu$vm_we;
-            vw_addr = vu$vm_waddr;
-            vw_data = vu$vm_wdata;
+            vmem$raddr = zero16;
+            vw_we = 1'b0;
+            vw_addr = zero16;
+            vw_data = $signed(zero32);
         end
         vmem$we = vw_we;
         vmem$waddr = vw_addr;
@@ -1328,13 +1365,29 @@ module llamahdl_llama(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,w_
         tmax$en = tee & vw_we;
         tmax$v = vw_data;
         tmax$clear = 1'b0;
+        tmax$ld = is_vec & rms$done;
+        tmax$mx = rms$y_max;
+        mv$xp_we = rms$y_we;
+        mv$xp_idx = prog$data$2 + rms$y_idx;
+        mv$xp_data$0 = rms$y_data$0;
+        mv$xp_data$1 = rms$y_data$1;
+        mv$xp_data$2 = rms$y_data$2;
+        mv$xp_data$3 = rms$y_data$3;
+        mv$xp_data$4 = rms$y_data$4;
+        mv$xp_data$5 = rms$y_data$5;
+        mv$xp_data$6 = rms$y_data$6;
+        mv$xp_data$7 = rms$y_data$7;
         tshift$m = tmax$m;
         xtrack = (flags & flag_xtrack) != zero8;
         xmax$en = xtrack & vw_we;
         xmax$v = vw_data;
         xmax$clear = 1'b0;
-        vu$pre = (flags & flag_pre) != zero8;
-        vu$pre_max = xmax$m;
+        xmax$ld = 1'b0;
+        xmax$mx = zero32;
+        rms$xw_we = xtrack & vw_we;
+        rms$xw_idx = vw_addr - prog$data$3;
+        rms$xw_data = vw_data;
+        rms$x_max = xmax$m;
         mv$x_shift = tshift$shift;
         logit_valid = 1'b0;
         if (((flags & flag_logits) != zero8) & mv$out_valid) begin
@@ -1347,7 +1400,7 @@ module llamahdl_llama(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,w_
         end
         logit_index = mv$out_row;
         logit_value = mv$out_data;
-        vu$start = 1'b0;
+        rms$start = 1'b0;
         au$start = 1'b0;
         mv$start = 1'b0;
         done_r$d = 1'b0;
@@ -1384,7 +1437,7 @@ module llamahdl_llama(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,w_
                 state$d = st_load;
             end
             else begin
-                vu$start = is_vec;
+                rms$start = is_vec;
                 au$start = is_attn;
                 mv$start = is_mv;
                 tmax$clear = tee;
@@ -1410,7 +1463,7 @@ module llamahdl_llama(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,w_
         done = done_r$q;
         next_token = best_idx$q;
         pos_error = err$q | (is_attn & au$pos_error);
-        busy = (state$q != st_idle) | mv$busy;
+        busy = (state$q != st_idle) | mv$busy | rms$busy;
         w_req = req$q;
         w_layer = loaded_layer$q;
         fully_loaded = loader$fully_loaded;
@@ -1419,7 +1472,7 @@ module llamahdl_llama(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,w_
 endmodule // top
 
 
-module llamahdl_llama$au(clock,start,op,done,vm_raddr,vm_rdata,vm_we,vm_waddr,vm_wdata,qkv,att,layer,pos,pos_error);
+module llamahdl_llama$au(clock,start,op,done,vm_raddr,vm_rdata,vm_we,vm_waddr,vm_wdata,qkv,att,layer,pos,pos_error,st_en,st_valid,st_row,st_data,fused);
     
     // Module arguments
     input wire  clock;
@@ -1436,6 +1489,11 @@ module llamahdl_llama$au(clock,start,op,done,vm_raddr,vm_rdata,vm_we,vm_waddr,vm
     input wire  [7:0] layer;
     input wire  [15:0] pos;
     output reg  pos_error;
+    input wire  st_en;
+    input wire  st_valid;
+    input wire  [15:0] st_row;
+    input wire signed [31:0] st_data;
+    input wire  fused;
     
     // Constant declarations
     localparam  op_rope = 4'h5;
@@ -1451,6 +1509,13 @@ module llamahdl_llama$au(clock,start,op,done,vm_raddr,vm_rdata,vm_we,vm_waddr,vm
     localparam  nh8 = 8'h8;
     localparam  nh_m1 = 8'h7;
     localparam  g_m1 = 8'h7;
+    localparam  g8 = 8'h8;
+    localparam  lastg8 = 8'h8;
+    localparam  ng_m1 = 8'h0;
+    localparam  kvb16 = 16'h60;
+    localparam  nhkv8 = 8'hc;
+    localparam  lasthead8 = 8'hf;
+    localparam  wfuse = 8'h9;
     localparam  zero4 = 4'h0;
     localparam  one4 = 4'h1;
     localparam  two4 = 4'h2;
@@ -1476,6 +1541,7 @@ module llamahdl_llama$au(clock,start,op,done,vm_raddr,vm_rdata,vm_we,vm_waddr,vm
     localparam  s_exp = 4'hb;
     localparam  s_out = 4'hc;
     localparam  s_drain = 4'hd;
+    localparam  s_fwait = 4'he;
     localparam  k_none = 4'h0;
     localparam  k_rope = 4'h1;
     localparam  k_scan = 4'h2;
@@ -1711,6 +1777,15 @@ module llamahdl_llama$au(clock,start,op,done,vm_raddr,vm_rdata,vm_we,vm_waddr,vm
     reg  core$sqwe;
     reg  [7:0] core$sqhead;
     reg  [4:0] core$sqdata;
+    reg  core$bwe;
+    reg  [7:0] core$bgrp;
+    reg  [15:0] core$blane;
+    reg  [15:0] core$bdata;
+    reg  core$bswe;
+    reg  [7:0] core$bshead;
+    reg  [4:0] core$bsdata;
+    reg  core$qld;
+    reg  [7:0] core$lgrp;
     reg  [10:0] core$mant$0;
     reg  [10:0] core$mant$1;
     reg  [10:0] core$mant$2;
@@ -1929,6 +2004,31 @@ module llamahdl_llama$au(clock,start,op,done,vm_raddr,vm_rdata,vm_we,vm_waddr,vm
     reg  [17:0] rot$sn;
     wire signed [31:0] rot$y0;
     wire signed [31:0] rot$y1;
+    reg  sblk0$clock;
+    reg  sblk0$en_scan;
+    reg  sblk0$first;
+    reg  sblk0$en_q;
+    reg  sblk0$wide;
+    reg signed [31:0] sblk0$x;
+    wire  [4:0] sblk0$shift;
+    wire  [15:0] sblk0$y16;
+    wire  [10:0] sblk0$y11;
+    reg  sblk1$clock;
+    reg  sblk1$en_scan;
+    reg  sblk1$first;
+    reg  sblk1$en_q;
+    reg  sblk1$wide;
+    reg signed [31:0] sblk1$x;
+    wire  [4:0] sblk1$shift;
+    wire  [15:0] sblk1$y16;
+    wire  [10:0] sblk1$y11;
+    reg  sbuf$clock;
+    reg  sbuf$we;
+    reg  [15:0] sbuf$waddr;
+    reg  [7:0] sbuf$wlane;
+    reg  [31:0] sbuf$wdata;
+    reg  [15:0] sbuf$raddr;
+    wire  [31:0] sbuf$rdata$0;
     reg  [3:0] state$d;
     wire  [3:0] state$q;
     reg  state$clock;
@@ -2037,6 +2137,163 @@ module llamahdl_llama$au(clock,start,op,done,vm_raddr,vm_rdata,vm_we,vm_waddr,vm
     reg  [15:0] n2$d;
     wire  [15:0] n2$q;
     reg  n2$clock;
+    reg  [15:0] sm$d;
+    wire  [15:0] sm$q;
+    reg  sm$clock;
+    reg  [15:0] sm1$d;
+    wire  [15:0] sm1$q;
+    reg  sm1$clock;
+    reg  sv1$d;
+    wire  sv1$q;
+    reg  sv1$clock;
+    reg  sv2$d;
+    wire  sv2$q;
+    reg  sv2$clock;
+    reg  sv3$d;
+    wire  sv3$q;
+    reg  sv3$clock;
+    reg  sv4$d;
+    wire  sv4$q;
+    reg  sv4$clock;
+    reg signed [31:0] sx1$d;
+    wire signed [31:0] sx1$q;
+    reg  sx1$clock;
+    reg signed [31:0] sx2$d;
+    wire signed [31:0] sx2$q;
+    reg  sx2$clock;
+    reg signed [31:0] sx3$d;
+    wire signed [31:0] sx3$q;
+    reg  sx3$clock;
+    reg signed [31:0] sx4$d;
+    wire signed [31:0] sx4$q;
+    reg  sx4$clock;
+    reg  so1$d;
+    wire  so1$q;
+    reg  so1$clock;
+    reg  so2$d;
+    wire  so2$q;
+    reg  so2$clock;
+    reg  so3$d;
+    wire  so3$q;
+    reg  so3$clock;
+    reg  so4$d;
+    wire  so4$q;
+    reg  so4$clock;
+    reg  vr1$d;
+    wire  vr1$q;
+    reg  vr1$clock;
+    reg  vr2$d;
+    wire  vr2$q;
+    reg  vr2$clock;
+    reg  vr3$d;
+    wire  vr3$q;
+    reg  vr3$clock;
+    reg  vr4$d;
+    wire  vr4$q;
+    reg  vr4$clock;
+    reg  sf1$d;
+    wire  sf1$q;
+    reg  sf1$clock;
+    reg  sf2$d;
+    wire  sf2$q;
+    reg  sf2$clock;
+    reg  sf3$d;
+    wire  sf3$q;
+    reg  sf3$clock;
+    reg signed [31:0] sareg$d;
+    wire signed [31:0] sareg$q;
+    reg  sareg$clock;
+    reg  [17:0] screg$d;
+    wire  [17:0] screg$q;
+    reg  screg$clock;
+    reg  sbad$d;
+    wire  sbad$q;
+    reg  sbad$clock;
+    reg  [23:0] swa$d;
+    wire  [23:0] swa$q;
+    reg  swa$clock;
+    reg  [15:0] pi$d;
+    wire  [15:0] pi$q;
+    reg  pi$clock;
+    reg  [7:0] pn$d;
+    wire  [7:0] pn$q;
+    reg  pn$clock;
+    reg  wd0$d;
+    wire  wd0$q;
+    reg  wd0$clock;
+    reg  wd1$d;
+    wire  wd1$q;
+    reg  wd1$clock;
+    reg  qa$d;
+    wire  qa$q;
+    reg  qa$clock;
+    reg  [15:0] qi$d;
+    wire  [15:0] qi$q;
+    reg  qi$clock;
+    reg  qx$d;
+    wire  qx$q;
+    reg  qx$clock;
+    reg  [7:0] qn$d;
+    wire  [7:0] qn$q;
+    reg  qn$clock;
+    reg  qv1$d;
+    wire  qv1$q;
+    reg  qv1$clock;
+    reg  qx1$d;
+    wire  qx1$q;
+    reg  qx1$clock;
+    reg  [15:0] qi1$d;
+    wire  [15:0] qi1$q;
+    reg  qi1$clock;
+    reg  [7:0] qn1$d;
+    wire  [7:0] qn1$q;
+    reg  qn1$clock;
+    reg  qv2$d;
+    wire  qv2$q;
+    reg  qv2$clock;
+    reg  qx2$d;
+    wire  qx2$q;
+    reg  qx2$clock;
+    reg  [15:0] qi2$d;
+    wire  [15:0] qi2$q;
+    reg  qi2$clock;
+    reg  [7:0] qn2$d;
+    wire  [7:0] qn2$q;
+    reg  qn2$clock;
+    reg  [15:0] bl$d;
+    wire  [15:0] bl$q;
+    reg  bl$clock;
+    reg  [7:0] bh$d;
+    wire  [7:0] bh$q;
+    reg  bh$clock;
+    reg  [7:0] bg$d;
+    wire  [7:0] bg$q;
+    reg  bg$clock;
+    reg  [15:0] fc$d;
+    wire  [15:0] fc$q;
+    reg  fc$clock;
+    reg  fz$d;
+    wire  fz$q;
+    reg  fz$clock;
+    reg  [7:0] wcnt$d;
+    wire  [7:0] wcnt$q;
+    reg  wcnt$clock;
+    
+    // Local signals
+    reg  pe_v;
+    reg signed [31:0] pe_x;
+    reg  pe_f;
+    reg  [15:0] pi_e;
+    reg  [7:0] pn_e;
+    reg  px;
+    reg  [15:0] qy16;
+    reg  [10:0] qy11;
+    reg  [4:0] qsh;
+    reg  [15:0] bl_e;
+    reg  [7:0] bh_e;
+    reg  [7:0] bg_e;
+    reg  [15:0] fc_e;
+    reg  busy;
     
     // Sub module instances
     llamahdl_llama$au$bases bases(
@@ -2270,6 +2527,15 @@ module llamahdl_llama$au(clock,start,op,done,vm_raddr,vm_rdata,vm_we,vm_waddr,vm
         .sqwe(core$sqwe),
         .sqhead(core$sqhead),
         .sqdata(core$sqdata),
+        .bwe(core$bwe),
+        .bgrp(core$bgrp),
+        .blane(core$blane),
+        .bdata(core$bdata),
+        .bswe(core$bswe),
+        .bshead(core$bshead),
+        .bsdata(core$bsdata),
+        .qld(core$qld),
+        .lgrp(core$lgrp),
         .mant$0(core$mant$0),
         .mant$1(core$mant$1),
         .mant$2(core$mant$2),
@@ -2493,6 +2759,37 @@ module llamahdl_llama$au(clock,start,op,done,vm_raddr,vm_rdata,vm_we,vm_waddr,vm
         .y0(rot$y0),
         .y1(rot$y1)
     );
+    llamahdl_llama$au$sblk0 sblk0(
+        .clock(sblk0$clock),
+        .en_scan(sblk0$en_scan),
+        .first(sblk0$first),
+        .en_q(sblk0$en_q),
+        .wide(sblk0$wide),
+        .x(sblk0$x),
+        .shift(sblk0$shift),
+        .y16(sblk0$y16),
+        .y11(sblk0$y11)
+    );
+    llamahdl_llama$au$sblk1 sblk1(
+        .clock(sblk1$clock),
+        .en_scan(sblk1$en_scan),
+        .first(sblk1$first),
+        .en_q(sblk1$en_q),
+        .wide(sblk1$wide),
+        .x(sblk1$x),
+        .shift(sblk1$shift),
+        .y16(sblk1$y16),
+        .y11(sblk1$y11)
+    );
+    llamahdl_llama$au$sbuf sbuf(
+        .clock(sbuf$clock),
+        .we(sbuf$we),
+        .waddr(sbuf$waddr),
+        .wlane(sbuf$wlane),
+        .wdata(sbuf$wdata),
+        .raddr(sbuf$raddr),
+        .rdata$0(sbuf$rdata$0)
+    );
     llamahdl_llama$au$state state(
         .d(state$d),
         .q(state$q),
@@ -2673,6 +2970,241 @@ module llamahdl_llama$au(clock,start,op,done,vm_raddr,vm_rdata,vm_we,vm_waddr,vm
         .q(n2$q),
         .clock(n2$clock)
     );
+    llamahdl_llama$au$sm sm(
+        .d(sm$d),
+        .q(sm$q),
+        .clock(sm$clock)
+    );
+    llamahdl_llama$au$sm1 sm1(
+        .d(sm1$d),
+        .q(sm1$q),
+        .clock(sm1$clock)
+    );
+    llamahdl_llama$au$sv1 sv1(
+        .d(sv1$d),
+        .q(sv1$q),
+        .clock(sv1$clock)
+    );
+    llamahdl_llama$au$sv2 sv2(
+        .d(sv2$d),
+        .q(sv2$q),
+        .clock(sv2$clock)
+    );
+    llamahdl_llama$au$sv3 sv3(
+        .d(sv3$d),
+        .q(sv3$q),
+        .clock(sv3$clock)
+    );
+    llamahdl_llama$au$sv4 sv4(
+        .d(sv4$d),
+        .q(sv4$q),
+        .clock(sv4$clock)
+    );
+    llamahdl_llama$au$sx1 sx1(
+        .d(sx1$d),
+        .q(sx1$q),
+        .clock(sx1$clock)
+    );
+    llamahdl_llama$au$sx2 sx2(
+        .d(sx2$d),
+        .q(sx2$q),
+        .clock(sx2$clock)
+    );
+    llamahdl_llama$au$sx3 sx3(
+        .d(sx3$d),
+        .q(sx3$q),
+        .clock(sx3$clock)
+    );
+    llamahdl_llama$au$sx4 sx4(
+        .d(sx4$d),
+        .q(sx4$q),
+        .clock(sx4$clock)
+    );
+    llamahdl_llama$au$so1 so1(
+        .d(so1$d),
+        .q(so1$q),
+        .clock(so1$clock)
+    );
+    llamahdl_llama$au$so2 so2(
+        .d(so2$d),
+        .q(so2$q),
+        .clock(so2$clock)
+    );
+    llamahdl_llama$au$so3 so3(
+        .d(so3$d),
+        .q(so3$q),
+        .clock(so3$clock)
+    );
+    llamahdl_llama$au$so4 so4(
+        .d(so4$d),
+        .q(so4$q),
+        .clock(so4$clock)
+    );
+    llamahdl_llama$au$vr1 vr1(
+        .d(vr1$d),
+        .q(vr1$q),
+        .clock(vr1$clock)
+    );
+    llamahdl_llama$au$vr2 vr2(
+        .d(vr2$d),
+        .q(vr2$q),
+        .clock(vr2$clock)
+    );
+    llamahdl_llama$au$vr3 vr3(
+        .d(vr3$d),
+        .q(vr3$q),
+        .clock(vr3$clock)
+    );
+    llamahdl_llama$au$vr4 vr4(
+        .d(vr4$d),
+        .q(vr4$q),
+        .clock(vr4$clock)
+    );
+    llamahdl_llama$au$sf1 sf1(
+        .d(sf1$d),
+        .q(sf1$q),
+        .clock(sf1$clock)
+    );
+    llamahdl_llama$au$sf2 sf2(
+        .d(sf2$d),
+        .q(sf2$q),
+        .clock(sf2$clock)
+    );
+    llamahdl_llama$au$sf3 sf3(
+        .d(sf3$d),
+        .q(sf3$q),
+        .clock(sf3$clock)
+    );
+    llamahdl_llama$au$sareg sareg(
+        .d(sareg$d),
+        .q(sareg$q),
+        .clock(sareg$clock)
+    );
+    llamahdl_llama$au$screg screg(
+        .d(screg$d),
+        .q(screg$q),
+        .clock(screg$clock)
+    );
+    llamahdl_llama$au$sbad sbad(
+        .d(sbad$d),
+        .q(sbad$q),
+        .clock(sbad$clock)
+    );
+    llamahdl_llama$au$swa swa(
+        .d(swa$d),
+        .q(swa$q),
+        .clock(swa$clock)
+    );
+    llamahdl_llama$au$pi pi(
+        .d(pi$d),
+        .q(pi$q),
+        .clock(pi$clock)
+    );
+    llamahdl_llama$au$pn pn(
+        .d(pn$d),
+        .q(pn$q),
+        .clock(pn$clock)
+    );
+    llamahdl_llama$au$wd0 wd0(
+        .d(wd0$d),
+        .q(wd0$q),
+        .clock(wd0$clock)
+    );
+    llamahdl_llama$au$wd1 wd1(
+        .d(wd1$d),
+        .q(wd1$q),
+        .clock(wd1$clock)
+    );
+    llamahdl_llama$au$qa qa(
+        .d(qa$d),
+        .q(qa$q),
+        .clock(qa$clock)
+    );
+    llamahdl_llama$au$qi qi(
+        .d(qi$d),
+        .q(qi$q),
+        .clock(qi$clock)
+    );
+    llamahdl_llama$au$qx qx(
+        .d(qx$d),
+        .q(qx$q),
+        .clock(qx$clock)
+    );
+    llamahdl_llama$au$qn qn(
+        .d(qn$d),
+        .q(qn$q),
+        .clock(qn$clock)
+    );
+    llamahdl_llama$au$qv1 qv1(
+        .d(qv1$d),
+        .q(qv1$q),
+        .clock(qv1$clock)
+    );
+    llamahdl_llama$au$qx1 qx1(
+        .d(qx1$d),
+        .q(qx1$q),
+        .clock(qx1$clock)
+    );
+    llamahdl_llama$au$qi1 qi1(
+        .d(qi1$d),
+        .q(qi1$q),
+        .clock(qi1$clock)
+    );
+    llamahdl_llama$au$qn1 qn1(
+        .d(qn1$d),
+        .q(qn1$q),
+        .clock(qn1$clock)
+    );
+    llamahdl_llama$au$qv2 qv2(
+        .d(qv2$d),
+        .q(qv2$q),
+        .clock(qv2$clock)
+    );
+    llamahdl_llama$au$qx2 qx2(
+        .d(qx2$d),
+        .q(qx2$q),
+        .clock(qx2$clock)
+    );
+    llamahdl_llama$au$qi2 qi2(
+        .d(qi2$d),
+        .q(qi2$q),
+        .clock(qi2$clock)
+    );
+    llamahdl_llama$au$qn2 qn2(
+        .d(qn2$d),
+        .q(qn2$q),
+        .clock(qn2$clock)
+    );
+    llamahdl_llama$au$bl bl(
+        .d(bl$d),
+        .q(bl$q),
+        .clock(bl$clock)
+    );
+    llamahdl_llama$au$bh bh(
+        .d(bh$d),
+        .q(bh$q),
+        .clock(bh$clock)
+    );
+    llamahdl_llama$au$bg bg(
+        .d(bg$d),
+        .q(bg$q),
+        .clock(bg$clock)
+    );
+    llamahdl_llama$au$fc fc(
+        .d(fc$d),
+        .q(fc$q),
+        .clock(fc$clock)
+    );
+    llamahdl_llama$au$fz fz(
+        .d(fz$d),
+        .q(fz$q),
+        .clock(fz$clock)
+    );
+    llamahdl_llama$au$wcnt wcnt(
+        .d(wcnt$d),
+        .q(wcnt$q),
+        .clock(wcnt$clock)
+    );
     
     // Update code
     always @(*) begin
@@ -2712,6 +3244,53 @@ module llamahdl_llama$au(clock,start,op,done,vm_raddr,vm_rdata,vm_we,vm_waddr,vm
         a5$clock = clock;
         n1$clock = clock;
         n2$clock = clock;
+        sm$clock = clock;
+        sm1$clock = clock;
+        sv1$clock = clock;
+        sv2$clock = clock;
+        sv3$clock = clock;
+        sv4$clock = clock;
+        sx1$clock = clock;
+        sx2$clock = clock;
+        sx3$clock = clock;
+        sx4$clock = clock;
+        so1$clock = clock;
+        so2$clock = clock;
+        so3$clock = clock;
+        so4$clock = clock;
+        vr1$clock = clock;
+        vr2$clock = clock;
+        vr3$clock = clock;
+        vr4$clock = clock;
+        sf1$clock = clock;
+        sf2$clock = clock;
+        sf3$clock = clock;
+        sareg$clock = clock;
+        screg$clock = clock;
+        sbad$clock = clock;
+        swa$clock = clock;
+        pi$clock = clock;
+        pn$clock = clock;
+        wd0$clock = clock;
+        wd1$clock = clock;
+        qa$clock = clock;
+        qi$clock = clock;
+        qx$clock = clock;
+        qn$clock = clock;
+        qv1$clock = clock;
+        qx1$clock = clock;
+        qi1$clock = clock;
+        qn1$clock = clock;
+        qv2$clock = clock;
+        qx2$clock = clock;
+        qi2$clock = clock;
+        qn2$clock = clock;
+        bl$clock = clock;
+        bh$clock = clock;
+        bg$clock = clock;
+        fc$clock = clock;
+        fz$clock = clock;
+        wcnt$clock = clock;
         state$d = state$q;
         nxt$d = nxt$q;
         drain$d = drain$q;
@@ -2748,15 +3327,66 @@ module llamahdl_llama$au(clock,start,op,done,vm_raddr,vm_rdata,vm_we,vm_waddr,vm
         a5$d = a5$q;
         n1$d = n1$q;
         n2$d = n2$q;
+        sm$d = sm$q;
+        sm1$d = sm1$q;
+        sv1$d = sv1$q;
+        sv2$d = sv2$q;
+        sv3$d = sv3$q;
+        sv4$d = sv4$q;
+        sx1$d = sx1$q;
+        sx2$d = sx2$q;
+        sx3$d = sx3$q;
+        sx4$d = sx4$q;
+        so1$d = so1$q;
+        so2$d = so2$q;
+        so3$d = so3$q;
+        so4$d = so4$q;
+        vr1$d = vr1$q;
+        vr2$d = vr2$q;
+        vr3$d = vr3$q;
+        vr4$d = vr4$q;
+        sf1$d = sf1$q;
+        sf2$d = sf2$q;
+        sf3$d = sf3$q;
+        sareg$d = sareg$q;
+        screg$d = screg$q;
+        sbad$d = sbad$q;
+        swa$d = swa$q;
+        pi$d = pi$q;
+        pn$d = pn$q;
+        wd0$d = wd0$q;
+        wd1$d = wd1$q;
+        qa$d = qa$q;
+        qi$d = qi$q;
+        qx$d = qx$q;
+        qn$d = qn$q;
+        qv1$d = qv1$q;
+        qx1$d = qx1$q;
+        qi1$d = qi1$q;
+        qn1$d = qn1$q;
+        qv2$d = qv2$q;
+        qx2$d = qx2$q;
+        qi2$d = qi2$q;
+        qn2$d = qn2$q;
+        bl$d = bl$q;
+        bh$d = bh$q;
+        bg$d = bg$q;
+        fc$d = fc$q;
+        fz$d = fz$q;
+        wcnt$d = wcnt$q;
         bases$clock = clock;
         rope_rom$clock = clock;
         cache$clock = clock;
         core$clock = clock;
         blk$clock = clock;
         rot$clock = clock;
+        sblk0$clock = clock;
+        sblk1$clock = clock;
+        sbuf$clock = clock;
         bases$layer = layer;
         bases$pos = pos;
         pos_error = bases$pos_error;
+        busy = st_en | sv1$q | sv2$q | sv3$q | sv4$q | qa$q | qv1$q;
         vm_raddr = vb$q + i$q;
         rope_rom$addr = bases$rope_base + m$q;
         cache$raddr = kt$q;
@@ -2971,6 +3601,15 @@ module llamahdl_llama$au(clock,start,op,done,vm_raddr,vm_rdata,vm_we,vm_waddr,vm
         core$sqwe = 1'b0;
         core$sqhead = gl$q;
         core$sqdata = blk$shift;
+        core$bwe = 1'b0;
+        core$bgrp = bg$q;
+        core$blane = bl$q;
+        core$bdata = sblk0$y16;
+        core$bswe = 1'b0;
+        core$bshead = bh$q;
+        core$bsdata = sblk0$shift;
+        core$qld = 1'b0;
+        core$lgrp = grp$q;
         core$s_en = 1'b0;
         core$s_first = f1$q;
         core$s_t = a1$q;
@@ -3059,6 +3698,7 @@ module llamahdl_llama$au(clock,start,op,done,vm_raddr,vm_rdata,vm_we,vm_waddr,vm
         end
         if (state$q == s_idle) begin
             if (start) begin
+                fz$d = fused;
                 if (bases$bad | ((op != op_rope) & (op != op_kvstore) & (op != op_attn))) begin
                     state$d = s_refuse;
                 end
@@ -3095,7 +3735,13 @@ module llamahdl_llama$au(clock,start,op,done,vm_raddr,vm_rdata,vm_we,vm_waddr,vm
                 vb$d = qkv;
                 oa$d = att;
                 wide$d = 1'b1;
-                state$d = s_q_scan;
+                if (fz$q) begin
+                    wcnt$d = wfuse;
+                    state$d = s_fwait;
+                end
+                else begin
+                    state$d = s_q_scan;
+                end
             end
         end
         if (state$q == s_rope) begin
@@ -3243,9 +3889,46 @@ module llamahdl_llama$au(clock,start,op,done,vm_raddr,vm_rdata,vm_we,vm_waddr,vm
                         grp$d = grp$q + one8;
                         gl$d = zero8;
                         lane$d = zero16;
-                        state$d = s_q_scan;
+                        if (fz$q) begin
+                            core$qld = 1'b1;
+                            core$lgrp = grp$q + one8;
+                            if ((grp$q + one8) == ng_m1) begin
+                                gl$d = lastg8;
+                                h$d = h$q + lastg8;
+                            end
+                            else begin
+                                gl$d = g8;
+                                h$d = h$q + g8;
+                            end
+                            t$d = zero16;
+                            kt$d = bases$row_layer;
+                            state$d = s_score;
+                        end
+                        else begin
+                            state$d = s_q_scan;
+                        end
                     end
                 end
+            end
+        end
+        if (state$q == s_fwait) begin
+            if (wcnt$q != zero8) begin
+                wcnt$d = wcnt$q - one8;
+            end
+            if ((wcnt$q == zero8) & ~busy) begin
+                core$qld = 1'b1;
+                core$lgrp = grp$q;
+                if (grp$q == ng_m1) begin
+                    gl$d = lastg8;
+                    h$d = h$q + lastg8;
+                end
+                else begin
+                    gl$d = g8;
+                    h$d = h$q + g8;
+                end
+                t$d = zero16;
+                kt$d = bases$row_layer;
+                state$d = s_score;
             end
         end
         if (state$q == s_drain) begin
@@ -3254,6 +3937,240 @@ module llamahdl_llama$au(clock,start,op,done,vm_raddr,vm_rdata,vm_we,vm_waddr,vm
                 state$d = nxt$q;
                 if (nxt$q == s_idle) begin
                     done = 1'b1;
+                end
+            end
+        end
+        sv1$d = st_valid & st_en;
+        sx1$d = st_data;
+        so1$d = st_row[32'h0];
+        vr1$d = st_row >= kvb16;
+        sf1$d = st_row == one16;
+        if (st_row == zero16) begin
+            sm1$d = zero16;
+        end
+        else begin
+            sm1$d = sm$q;
+        end
+        if (st_valid & st_en) begin
+            sbad$d = bases$bad;
+            if (sm$q == hd_m1) begin
+                sm$d = zero16;
+            end
+            else begin
+                sm$d = sm$q + one16;
+            end
+            if (st_row == zero16) begin
+                sm$d = one16;
+            end
+        end
+        sv2$d = sv1$q;
+        sx2$d = sx1$q;
+        so2$d = so1$q;
+        vr2$d = vr1$q;
+        sf2$d = sf1$q;
+        if (sv1$q) begin
+            rope_rom$addr = bases$rope_base + sm1$q;
+            swa$d = bases$row_pos;
+        end
+        sv3$d = sv2$q;
+        sx3$d = sx2$q;
+        so3$d = so2$q;
+        vr3$d = vr2$q;
+        sf3$d = sf2$q;
+        if (sv2$q & ~vr2$q) begin
+            if (so2$q) begin
+                rot$en = 1'b1;
+                rot$a = sareg$q;
+                rot$cs = screg$q;
+                rot$b = sx2$q;
+                rot$sn = rope_rom$data;
+            end
+            else begin
+                sareg$d = sx2$q;
+                screg$d = rope_rom$data;
+            end
+        end
+        sv4$d = sv3$q;
+        sx4$d = sx3$q;
+        so4$d = so3$q;
+        vr4$d = vr3$q;
+        pe_v = 1'b0;
+        pe_x = rot$y0;
+        pe_f = 1'b0;
+        if (sv3$q & ~vr3$q & so3$q) begin
+            pe_v = 1'b1;
+            pe_x = rot$y0;
+            pe_f = sf3$q;
+        end
+        if (sv4$q & ~vr4$q & so4$q) begin
+            pe_v = 1'b1;
+            pe_x = rot$y1;
+        end
+        if (sv4$q & vr4$q) begin
+            pe_v = 1'b1;
+            pe_x = sx4$q;
+        end
+        if (pe_f) begin
+            pi_e = zero16;
+            pn_e = zero8;
+        end
+        else begin
+            pi_e = pi$q;
+            pn_e = pn$q;
+        end
+        px = pn_e[32'h0];
+        sbuf$we = pe_v;
+        sbuf$wlane = zero8;
+        sbuf$wdata = $unsigned(pe_x);
+        if (px) begin
+            sbuf$waddr = hd16 + pi_e;
+        end
+        else begin
+            sbuf$waddr = pi_e;
+        end
+        sblk0$en_scan = pe_v & ~px;
+        sblk1$en_scan = pe_v & px;
+        sblk0$first = pi_e == zero16;
+        sblk1$first = pi_e == zero16;
+        sblk0$x = pe_x;
+        sblk1$x = pe_x;
+        sblk0$wide = wd0$q;
+        sblk1$wide = wd1$q;
+        sblk0$en_q = 1'b0;
+        sblk1$en_q = 1'b0;
+        if (pe_v) begin
+            if (pi_e == zero16) begin
+                if (px) begin
+                    wd1$d = pn_e < nh8;
+                end
+                else begin
+                    wd0$d = pn_e < nh8;
+                end
+            end
+            if (pi_e == hd_m1) begin
+                pi$d = zero16;
+                pn$d = pn_e + one8;
+            end
+            else begin
+                pi$d = pi_e + one16;
+                pn$d = pn_e;
+            end
+        end
+        qv1$d = 1'b0;
+        qx1$d = qx$q;
+        qi1$d = qi$q;
+        qn1$d = qn$q;
+        if (qx$q) begin
+            sbuf$raddr = hd16 + qi$q;
+        end
+        else begin
+            sbuf$raddr = qi$q;
+        end
+        if (qa$q) begin
+            qv1$d = 1'b1;
+            qi$d = qi$q + one16;
+            if (qi$q == hd_m1) begin
+                qa$d = 1'b0;
+            end
+        end
+        if (pe_v & (pi_e == hd_m1)) begin
+            qv1$d = 1'b1;
+            qx1$d = px;
+            qi1$d = zero16;
+            qn1$d = pn_e;
+            qa$d = 1'b1;
+            qi$d = one16;
+            qx$d = px;
+            qn$d = pn_e;
+            if (px) begin
+                sbuf$raddr = hd16;
+            end
+            else begin
+                sbuf$raddr = zero16;
+            end
+        end
+        qv2$d = qv1$q;
+        qx2$d = qx1$q;
+        qi2$d = qi1$q;
+        qn2$d = qn1$q;
+        if (qv1$q) begin
+            if (qx1$q) begin
+                sblk1$en_q = 1'b1;
+                sblk1$x = $signed(sbuf$rdata$0);
+            end
+            else begin
+                sblk0$en_q = 1'b1;
+                sblk0$x = $signed(sbuf$rdata$0);
+            end
+        end
+        if (qx2$q) begin
+            qy16 = sblk1$y16;
+            qy11 = sblk1$y11;
+            qsh = sblk1$shift;
+        end
+        else begin
+            qy16 = sblk0$y16;
+            qy11 = sblk0$y11;
+            qsh = sblk0$shift;
+        end
+        if ((qn2$q == zero8) & (qi2$q == zero16)) begin
+            bl_e = zero16;
+            bh_e = zero8;
+            bg_e = zero8;
+        end
+        else begin
+            bl_e = bl$q;
+            bh_e = bh$q;
+            bg_e = bg$q;
+        end
+        if (((qn2$q == nh8) | (qn2$q == nhkv8)) & (qi2$q == zero16)) begin
+            fc_e = zero16;
+        end
+        else begin
+            fc_e = fc$q;
+        end
+        if (qv2$q) begin
+            if (qn2$q < nh8) begin
+                core$bwe = 1'b1;
+                core$bgrp = bg_e;
+                core$blane = bl_e + qi2$q;
+                core$bdata = qy16;
+                core$bshead = bh_e;
+                core$bsdata = qsh;
+                core$bswe = qi2$q == zero16;
+                bl$d = bl_e;
+                bh$d = bh_e;
+                bg$d = bg_e;
+                if (qi2$q == hd_m1) begin
+                    if (bh_e == g_m1) begin
+                        bl$d = zero16;
+                        bh$d = zero8;
+                        bg$d = bg_e + one8;
+                    end
+                    else begin
+                        bl$d = bl_e + hd16;
+                        bh$d = bh_e + one8;
+                    end
+                end
+            end
+            else begin
+                cache$push = 1'b1;
+                cache$pv = qn2$q >= nhkv8;
+                cache$pfield = fc_e;
+                cache$pdata = qy11;
+                fc$d = fc_e + one16;
+                cache$spush = qi2$q == zero16;
+                cache$spv = qn2$q >= nhkv8;
+                if (qn2$q >= nhkv8) begin
+                    cache$sfield = qn2$q - nhkv8;
+                end
+                else begin
+                    cache$sfield = qn2$q - nh8;
+                end
+                cache$sdata = qsh;
+                if ((qn2$q == lasthead8) & (qi2$q == hd_m1)) begin
+                    cache$commit = ~sbad$q;
+                    cache$waddr = swa$q;
                 end
             end
         end
@@ -3405,6 +4322,63 @@ module llamahdl_llama$au$bases(clock,layer,pos,row_layer,row_pos,rope_base,pos_e
        rope_base <= rb;
     end
 endmodule // llamahdl_llama$au$bases
+
+
+module llamahdl_llama$au$bg(d,q,clock);
+    
+    // Module arguments
+    input wire  [7:0] d;
+    output reg  [7:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 8'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_llama$au$bg
+
+
+module llamahdl_llama$au$bh(d,q,clock);
+    
+    // Module arguments
+    input wire  [7:0] d;
+    output reg  [7:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 8'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_llama$au$bh
+
+
+module llamahdl_llama$au$bl(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_llama$au$bl
 
 
 module llamahdl_llama$au$blk(clock,en_scan,first,en_q,wide,x,shift,y16,y11);
@@ -4074,7 +5048,7 @@ module llamahdl_llama$au$cache(clock,push,pv,pfield,pdata,spush,spv,sfield,sdata
 endmodule // llamahdl_llama$au$cache
 
 
-module llamahdl_llama$au$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,mant$0,mant$1,mant$2,mant$3,mant$4,mant$5,mant$6,mant$7,mant$8,mant$9,mant$10,mant$11,mant$12,mant$13,mant$14,mant$15,mant$16,mant$17,mant$18,mant$19,mant$20,mant$21,mant$22,mant$23,mant$24,mant$25,mant$26,mant$27,mant$28,mant$29,mant$30,mant$31,mant$32,mant$33,mant$34,mant$35,mant$36,mant$37,mant$38,mant$39,mant$40,mant$41,mant$42,mant$43,mant$44,mant$45,mant$46,mant$47,mant$48,mant$49,mant$50,mant$51,mant$52,mant$53,mant$54,mant$55,mant$56,mant$57,mant$58,mant$59,mant$60,mant$61,mant$62,mant$63,ksh$0,ksh$1,ksh$2,ksh$3,ksh$4,ksh$5,ksh$6,ksh$7,ksh$8,ksh$9,ksh$10,ksh$11,ksh$12,ksh$13,ksh$14,ksh$15,ksh$16,ksh$17,ksh$18,ksh$19,ksh$20,ksh$21,ksh$22,ksh$23,ksh$24,ksh$25,ksh$26,ksh$27,ksh$28,ksh$29,ksh$30,ksh$31,ksh$32,ksh$33,ksh$34,ksh$35,ksh$36,ksh$37,ksh$38,ksh$39,ksh$40,ksh$41,ksh$42,ksh$43,ksh$44,ksh$45,ksh$46,ksh$47,ksh$48,ksh$49,ksh$50,ksh$51,ksh$52,ksh$53,ksh$54,ksh$55,ksh$56,ksh$57,ksh$58,ksh$59,ksh$60,ksh$61,ksh$62,ksh$63,vsh$0,vsh$1,vsh$2,vsh$3,vsh$4,vsh$5,vsh$6,vsh$7,vsh$8,vsh$9,vsh$10,vsh$11,vsh$12,vsh$13,vsh$14,vsh$15,vsh$16,vsh$17,vsh$18,vsh$19,vsh$20,vsh$21,vsh$22,vsh$23,vsh$24,vsh$25,vsh$26,vsh$27,vsh$28,vsh$29,vsh$30,vsh$31,vsh$32,vsh$33,vsh$34,vsh$35,vsh$36,vsh$37,vsh$38,vsh$39,vsh$40,vsh$41,vsh$42,vsh$43,vsh$44,vsh$45,vsh$46,vsh$47,vsh$48,vsh$49,vsh$50,vsh$51,vsh$52,vsh$53,vsh$54,vsh$55,vsh$56,vsh$57,vsh$58,vsh$59,vsh$60,vsh$61,vsh$62,vsh$63,s_en,s_first,s_t,sm_raddr,e_en,e_first,o_en,o_head,y);
+module llamahdl_llama$au$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,bwe,bgrp,blane,bdata,bswe,bshead,bsdata,qld,lgrp,mant$0,mant$1,mant$2,mant$3,mant$4,mant$5,mant$6,mant$7,mant$8,mant$9,mant$10,mant$11,mant$12,mant$13,mant$14,mant$15,mant$16,mant$17,mant$18,mant$19,mant$20,mant$21,mant$22,mant$23,mant$24,mant$25,mant$26,mant$27,mant$28,mant$29,mant$30,mant$31,mant$32,mant$33,mant$34,mant$35,mant$36,mant$37,mant$38,mant$39,mant$40,mant$41,mant$42,mant$43,mant$44,mant$45,mant$46,mant$47,mant$48,mant$49,mant$50,mant$51,mant$52,mant$53,mant$54,mant$55,mant$56,mant$57,mant$58,mant$59,mant$60,mant$61,mant$62,mant$63,ksh$0,ksh$1,ksh$2,ksh$3,ksh$4,ksh$5,ksh$6,ksh$7,ksh$8,ksh$9,ksh$10,ksh$11,ksh$12,ksh$13,ksh$14,ksh$15,ksh$16,ksh$17,ksh$18,ksh$19,ksh$20,ksh$21,ksh$22,ksh$23,ksh$24,ksh$25,ksh$26,ksh$27,ksh$28,ksh$29,ksh$30,ksh$31,ksh$32,ksh$33,ksh$34,ksh$35,ksh$36,ksh$37,ksh$38,ksh$39,ksh$40,ksh$41,ksh$42,ksh$43,ksh$44,ksh$45,ksh$46,ksh$47,ksh$48,ksh$49,ksh$50,ksh$51,ksh$52,ksh$53,ksh$54,ksh$55,ksh$56,ksh$57,ksh$58,ksh$59,ksh$60,ksh$61,ksh$62,ksh$63,vsh$0,vsh$1,vsh$2,vsh$3,vsh$4,vsh$5,vsh$6,vsh$7,vsh$8,vsh$9,vsh$10,vsh$11,vsh$12,vsh$13,vsh$14,vsh$15,vsh$16,vsh$17,vsh$18,vsh$19,vsh$20,vsh$21,vsh$22,vsh$23,vsh$24,vsh$25,vsh$26,vsh$27,vsh$28,vsh$29,vsh$30,vsh$31,vsh$32,vsh$33,vsh$34,vsh$35,vsh$36,vsh$37,vsh$38,vsh$39,vsh$40,vsh$41,vsh$42,vsh$43,vsh$44,vsh$45,vsh$46,vsh$47,vsh$48,vsh$49,vsh$50,vsh$51,vsh$52,vsh$53,vsh$54,vsh$55,vsh$56,vsh$57,vsh$58,vsh$59,vsh$60,vsh$61,vsh$62,vsh$63,s_en,s_first,s_t,sm_raddr,e_en,e_first,o_en,o_head,y);
     
     // Module arguments
     input wire  clock;
@@ -4084,6 +5058,15 @@ module llamahdl_llama$au$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,mant$0,ma
     input wire  sqwe;
     input wire  [7:0] sqhead;
     input wire  [4:0] sqdata;
+    input wire  bwe;
+    input wire  [7:0] bgrp;
+    input wire  [15:0] blane;
+    input wire  [15:0] bdata;
+    input wire  bswe;
+    input wire  [7:0] bshead;
+    input wire  [4:0] bsdata;
+    input wire  qld;
+    input wire  [7:0] lgrp;
     input wire  [10:0] mant$0;
     input wire  [10:0] mant$1;
     input wire  [10:0] mant$2;
@@ -4809,6 +5792,78 @@ module llamahdl_llama$au$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,mant$0,ma
     reg signed [10:0] vm3_63;
     reg signed [10:0] vm4_63;
     reg signed [10:0] vm5_63;
+    reg [15:0] qb_0;
+    reg [15:0] qb_1;
+    reg [15:0] qb_2;
+    reg [15:0] qb_3;
+    reg [15:0] qb_4;
+    reg [15:0] qb_5;
+    reg [15:0] qb_6;
+    reg [15:0] qb_7;
+    reg [15:0] qb_8;
+    reg [15:0] qb_9;
+    reg [15:0] qb_10;
+    reg [15:0] qb_11;
+    reg [15:0] qb_12;
+    reg [15:0] qb_13;
+    reg [15:0] qb_14;
+    reg [15:0] qb_15;
+    reg [15:0] qb_16;
+    reg [15:0] qb_17;
+    reg [15:0] qb_18;
+    reg [15:0] qb_19;
+    reg [15:0] qb_20;
+    reg [15:0] qb_21;
+    reg [15:0] qb_22;
+    reg [15:0] qb_23;
+    reg [15:0] qb_24;
+    reg [15:0] qb_25;
+    reg [15:0] qb_26;
+    reg [15:0] qb_27;
+    reg [15:0] qb_28;
+    reg [15:0] qb_29;
+    reg [15:0] qb_30;
+    reg [15:0] qb_31;
+    reg [15:0] qb_32;
+    reg [15:0] qb_33;
+    reg [15:0] qb_34;
+    reg [15:0] qb_35;
+    reg [15:0] qb_36;
+    reg [15:0] qb_37;
+    reg [15:0] qb_38;
+    reg [15:0] qb_39;
+    reg [15:0] qb_40;
+    reg [15:0] qb_41;
+    reg [15:0] qb_42;
+    reg [15:0] qb_43;
+    reg [15:0] qb_44;
+    reg [15:0] qb_45;
+    reg [15:0] qb_46;
+    reg [15:0] qb_47;
+    reg [15:0] qb_48;
+    reg [15:0] qb_49;
+    reg [15:0] qb_50;
+    reg [15:0] qb_51;
+    reg [15:0] qb_52;
+    reg [15:0] qb_53;
+    reg [15:0] qb_54;
+    reg [15:0] qb_55;
+    reg [15:0] qb_56;
+    reg [15:0] qb_57;
+    reg [15:0] qb_58;
+    reg [15:0] qb_59;
+    reg [15:0] qb_60;
+    reg [15:0] qb_61;
+    reg [15:0] qb_62;
+    reg [15:0] qb_63;
+    reg [4:0] sb_0;
+    reg [4:0] sb_1;
+    reg [4:0] sb_2;
+    reg [4:0] sb_3;
+    reg [4:0] sb_4;
+    reg [4:0] sb_5;
+    reg [4:0] sb_6;
+    reg [4:0] sb_7;
     reg [4:0] sq_0;
     reg [4:0] pks_0;
     reg [4:0] vmax_0;
@@ -7038,6 +8093,78 @@ module llamahdl_llama$au$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,mant$0,ma
        for (i = 0; i < 512; i = i + 1) smem[i] = 256'd0;
     `endif
        srd = 256'd0;
+       qb_0 = 16'd0;
+       qb_1 = 16'd0;
+       qb_2 = 16'd0;
+       qb_3 = 16'd0;
+       qb_4 = 16'd0;
+       qb_5 = 16'd0;
+       qb_6 = 16'd0;
+       qb_7 = 16'd0;
+       qb_8 = 16'd0;
+       qb_9 = 16'd0;
+       qb_10 = 16'd0;
+       qb_11 = 16'd0;
+       qb_12 = 16'd0;
+       qb_13 = 16'd0;
+       qb_14 = 16'd0;
+       qb_15 = 16'd0;
+       qb_16 = 16'd0;
+       qb_17 = 16'd0;
+       qb_18 = 16'd0;
+       qb_19 = 16'd0;
+       qb_20 = 16'd0;
+       qb_21 = 16'd0;
+       qb_22 = 16'd0;
+       qb_23 = 16'd0;
+       qb_24 = 16'd0;
+       qb_25 = 16'd0;
+       qb_26 = 16'd0;
+       qb_27 = 16'd0;
+       qb_28 = 16'd0;
+       qb_29 = 16'd0;
+       qb_30 = 16'd0;
+       qb_31 = 16'd0;
+       qb_32 = 16'd0;
+       qb_33 = 16'd0;
+       qb_34 = 16'd0;
+       qb_35 = 16'd0;
+       qb_36 = 16'd0;
+       qb_37 = 16'd0;
+       qb_38 = 16'd0;
+       qb_39 = 16'd0;
+       qb_40 = 16'd0;
+       qb_41 = 16'd0;
+       qb_42 = 16'd0;
+       qb_43 = 16'd0;
+       qb_44 = 16'd0;
+       qb_45 = 16'd0;
+       qb_46 = 16'd0;
+       qb_47 = 16'd0;
+       qb_48 = 16'd0;
+       qb_49 = 16'd0;
+       qb_50 = 16'd0;
+       qb_51 = 16'd0;
+       qb_52 = 16'd0;
+       qb_53 = 16'd0;
+       qb_54 = 16'd0;
+       qb_55 = 16'd0;
+       qb_56 = 16'd0;
+       qb_57 = 16'd0;
+       qb_58 = 16'd0;
+       qb_59 = 16'd0;
+       qb_60 = 16'd0;
+       qb_61 = 16'd0;
+       qb_62 = 16'd0;
+       qb_63 = 16'd0;
+       sb_0 = 5'd0;
+       sb_1 = 5'd0;
+       sb_2 = 5'd0;
+       sb_3 = 5'd0;
+       sb_4 = 5'd0;
+       sb_5 = 5'd0;
+       sb_6 = 5'd0;
+       sb_7 = 5'd0;
        q_0 = 16'sd0;
        pr_0 = 29'sd0;
        ac_0 = 48'sd0;
@@ -8104,6 +9231,8 @@ module llamahdl_llama$au$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,mant$0,ma
     end
     always @(posedge clock) begin
        if (qwe && (qlane == 16'd0)) q_0 <= qdata;
+       if (qld) q_0 <= ((lgrp == 8'd0) ? qb_0 : 16'd0);
+       if (bwe && (blane == 16'd0) && (bgrp == 8'd0)) qb_0 <= bdata;
        pr_0 <= ma_0 * mb_0;
        vm1_0 <= mant$0;
        vm2_0 <= vm1_0;
@@ -8113,6 +9242,8 @@ module llamahdl_llama$au$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,mant$0,ma
        if (ev[5]) ac_0 <= (ef[5] ? 48'sd0 : ac_0) + {{19{pr_0[28]}}, pr_0};
        else if (o_en) ac_0 <= ac_1;
        if (qwe && (qlane == 16'd1)) q_1 <= qdata;
+       if (qld) q_1 <= ((lgrp == 8'd0) ? qb_1 : 16'd0);
+       if (bwe && (blane == 16'd1) && (bgrp == 8'd0)) qb_1 <= bdata;
        pr_1 <= ma_1 * mb_1;
        vm1_1 <= mant$1;
        vm2_1 <= vm1_1;
@@ -8122,6 +9253,8 @@ module llamahdl_llama$au$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,mant$0,ma
        if (ev[5]) ac_1 <= (ef[5] ? 48'sd0 : ac_1) + {{19{pr_1[28]}}, pr_1};
        else if (o_en) ac_1 <= ac_2;
        if (qwe && (qlane == 16'd2)) q_2 <= qdata;
+       if (qld) q_2 <= ((lgrp == 8'd0) ? qb_2 : 16'd0);
+       if (bwe && (blane == 16'd2) && (bgrp == 8'd0)) qb_2 <= bdata;
        pr_2 <= ma_2 * mb_2;
        vm1_2 <= mant$2;
        vm2_2 <= vm1_2;
@@ -8131,6 +9264,8 @@ module llamahdl_llama$au$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,mant$0,ma
        if (ev[5]) ac_2 <= (ef[5] ? 48'sd0 : ac_2) + {{19{pr_2[28]}}, pr_2};
        else if (o_en) ac_2 <= ac_3;
        if (qwe && (qlane == 16'd3)) q_3 <= qdata;
+       if (qld) q_3 <= ((lgrp == 8'd0) ? qb_3 : 16'd0);
+       if (bwe && (blane == 16'd3) && (bgrp == 8'd0)) qb_3 <= bdata;
        pr_3 <= ma_3 * mb_3;
        vm1_3 <= mant$3;
        vm2_3 <= vm1_3;
@@ -8140,6 +9275,8 @@ module llamahdl_llama$au$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,mant$0,ma
        if (ev[5]) ac_3 <= (ef[5] ? 48'sd0 : ac_3) + {{19{pr_3[28]}}, pr_3};
        else if (o_en) ac_3 <= ac_4;
        if (qwe && (qlane == 16'd4)) q_4 <= qdata;
+       if (qld) q_4 <= ((lgrp == 8'd0) ? qb_4 : 16'd0);
+       if (bwe && (blane == 16'd4) && (bgrp == 8'd0)) qb_4 <= bdata;
        pr_4 <= ma_4 * mb_4;
        vm1_4 <= mant$4;
        vm2_4 <= vm1_4;
@@ -8149,6 +9286,8 @@ module llamahdl_llama$au$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,mant$0,ma
        if (ev[5]) ac_4 <= (ef[5] ? 48'sd0 : ac_4) + {{19{pr_4[28]}}, pr_4};
        else if (o_en) ac_4 <= ac_5;
        if (qwe && (qlane == 16'd5)) q_5 <= qdata;
+       if (qld) q_5 <= ((lgrp == 8'd0) ? qb_5 : 16'd0);
+       if (bwe && (blane == 16'd5) && (bgrp == 8'd0)) qb_5 <= bdata;
        pr_5 <= ma_5 * mb_5;
        vm1_5 <= mant$5;
        vm2_5 <= vm1_5;
@@ -8158,6 +9297,8 @@ module llamahdl_llama$au$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,mant$0,ma
        if (ev[5]) ac_5 <= (ef[5] ? 48'sd0 : ac_5) + {{19{pr_5[28]}}, pr_5};
        else if (o_en) ac_5 <= ac_6;
        if (qwe && (qlane == 16'd6)) q_6 <= qdata;
+       if (qld) q_6 <= ((lgrp == 8'd0) ? qb_6 : 16'd0);
+       if (bwe && (blane == 16'd6) && (bgrp == 8'd0)) qb_6 <= bdata;
        pr_6 <= ma_6 * mb_6;
        vm1_6 <= mant$6;
        vm2_6 <= vm1_6;
@@ -8167,6 +9308,8 @@ module llamahdl_llama$au$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,mant$0,ma
        if (ev[5]) ac_6 <= (ef[5] ? 48'sd0 : ac_6) + {{19{pr_6[28]}}, pr_6};
        else if (o_en) ac_6 <= ac_7;
        if (qwe && (qlane == 16'd7)) q_7 <= qdata;
+       if (qld) q_7 <= ((lgrp == 8'd0) ? qb_7 : 16'd0);
+       if (bwe && (blane == 16'd7) && (bgrp == 8'd0)) qb_7 <= bdata;
        pr_7 <= ma_7 * mb_7;
        vm1_7 <= mant$7;
        vm2_7 <= vm1_7;
@@ -8176,6 +9319,8 @@ module llamahdl_llama$au$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,mant$0,ma
        if (ev[5]) ac_7 <= (ef[5] ? 48'sd0 : ac_7) + {{19{pr_7[28]}}, pr_7};
        else if (o_en) ac_7 <= ac_8;
        if (qwe && (qlane == 16'd8)) q_8 <= qdata;
+       if (qld) q_8 <= ((lgrp == 8'd0) ? qb_8 : 16'd0);
+       if (bwe && (blane == 16'd8) && (bgrp == 8'd0)) qb_8 <= bdata;
        pr_8 <= ma_8 * mb_8;
        vm1_8 <= mant$8;
        vm2_8 <= vm1_8;
@@ -8185,6 +9330,8 @@ module llamahdl_llama$au$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,mant$0,ma
        if (ev[5]) ac_8 <= (ef[5] ? 48'sd0 : ac_8) + {{19{pr_8[28]}}, pr_8};
        else if (o_en) ac_8 <= ac_9;
        if (qwe && (qlane == 16'd9)) q_9 <= qdata;
+       if (qld) q_9 <= ((lgrp == 8'd0) ? qb_9 : 16'd0);
+       if (bwe && (blane == 16'd9) && (bgrp == 8'd0)) qb_9 <= bdata;
        pr_9 <= ma_9 * mb_9;
        vm1_9 <= mant$9;
        vm2_9 <= vm1_9;
@@ -8194,6 +9341,8 @@ module llamahdl_llama$au$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,mant$0,ma
        if (ev[5]) ac_9 <= (ef[5] ? 48'sd0 : ac_9) + {{19{pr_9[28]}}, pr_9};
        else if (o_en) ac_9 <= ac_10;
        if (qwe && (qlane == 16'd10)) q_10 <= qdata;
+       if (qld) q_10 <= ((lgrp == 8'd0) ? qb_10 : 16'd0);
+       if (bwe && (blane == 16'd10) && (bgrp == 8'd0)) qb_10 <= bdata;
        pr_10 <= ma_10 * mb_10;
        vm1_10 <= mant$10;
        vm2_10 <= vm1_10;
@@ -8203,6 +9352,8 @@ module llamahdl_llama$au$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,mant$0,ma
        if (ev[5]) ac_10 <= (ef[5] ? 48'sd0 : ac_10) + {{19{pr_10[28]}}, pr_10};
        else if (o_en) ac_10 <= ac_11;
        if (qwe && (qlane == 16'd11)) q_11 <= qdata;
+       if (qld) q_11 <= ((lgrp == 8'd0) ? qb_11 : 16'd0);
+       if (bwe && (blane == 16'd11) && (bgrp == 8'd0)) qb_11 <= bdata;
        pr_11 <= ma_11 * mb_11;
        vm1_11 <= mant$11;
        vm2_11 <= vm1_11;
@@ -8212,6 +9363,8 @@ module llamahdl_llama$au$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,mant$0,ma
        if (ev[5]) ac_11 <= (ef[5] ? 48'sd0 : ac_11) + {{19{pr_11[28]}}, pr_11};
        else if (o_en) ac_11 <= ac_12;
        if (qwe && (qlane == 16'd12)) q_12 <= qdata;
+       if (qld) q_12 <= ((lgrp == 8'd0) ? qb_12 : 16'd0);
+       if (bwe && (blane == 16'd12) && (bgrp == 8'd0)) qb_12 <= bdata;
        pr_12 <= ma_12 * mb_12;
        vm1_12 <= mant$12;
        vm2_12 <= vm1_12;
@@ -8221,6 +9374,8 @@ module llamahdl_llama$au$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,mant$0,ma
        if (ev[5]) ac_12 <= (ef[5] ? 48'sd0 : ac_12) + {{19{pr_12[28]}}, pr_12};
        else if (o_en) ac_12 <= ac_13;
        if (qwe && (qlane == 16'd13)) q_13 <= qdata;
+       if (qld) q_13 <= ((lgrp == 8'd0) ? qb_13 : 16'd0);
+       if (bwe && (blane == 16'd13) && (bgrp == 8'd0)) qb_13 <= bdata;
        pr_13 <= ma_13 * mb_13;
        vm1_13 <= mant$13;
        vm2_13 <= vm1_13;
@@ -8230,6 +9385,8 @@ module llamahdl_llama$au$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,mant$0,ma
        if (ev[5]) ac_13 <= (ef[5] ? 48'sd0 : ac_13) + {{19{pr_13[28]}}, pr_13};
        else if (o_en) ac_13 <= ac_14;
        if (qwe && (qlane == 16'd14)) q_14 <= qdata;
+       if (qld) q_14 <= ((lgrp == 8'd0) ? qb_14 : 16'd0);
+       if (bwe && (blane == 16'd14) && (bgrp == 8'd0)) qb_14 <= bdata;
        pr_14 <= ma_14 * mb_14;
        vm1_14 <= mant$14;
        vm2_14 <= vm1_14;
@@ -8239,6 +9396,8 @@ module llamahdl_llama$au$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,mant$0,ma
        if (ev[5]) ac_14 <= (ef[5] ? 48'sd0 : ac_14) + {{19{pr_14[28]}}, pr_14};
        else if (o_en) ac_14 <= ac_15;
        if (qwe && (qlane == 16'd15)) q_15 <= qdata;
+       if (qld) q_15 <= ((lgrp == 8'd0) ? qb_15 : 16'd0);
+       if (bwe && (blane == 16'd15) && (bgrp == 8'd0)) qb_15 <= bdata;
        pr_15 <= ma_15 * mb_15;
        vm1_15 <= mant$15;
        vm2_15 <= vm1_15;
@@ -8248,6 +9407,8 @@ module llamahdl_llama$au$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,mant$0,ma
        if (ev[5]) ac_15 <= (ef[5] ? 48'sd0 : ac_15) + {{19{pr_15[28]}}, pr_15};
        else if (o_en) ac_15 <= ac_16;
        if (qwe && (qlane == 16'd16)) q_16 <= qdata;
+       if (qld) q_16 <= ((lgrp == 8'd0) ? qb_16 : 16'd0);
+       if (bwe && (blane == 16'd16) && (bgrp == 8'd0)) qb_16 <= bdata;
        pr_16 <= ma_16 * mb_16;
        vm1_16 <= mant$16;
        vm2_16 <= vm1_16;
@@ -8257,6 +9418,8 @@ module llamahdl_llama$au$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,mant$0,ma
        if (ev[5]) ac_16 <= (ef[5] ? 48'sd0 : ac_16) + {{19{pr_16[28]}}, pr_16};
        else if (o_en) ac_16 <= ac_17;
        if (qwe && (qlane == 16'd17)) q_17 <= qdata;
+       if (qld) q_17 <= ((lgrp == 8'd0) ? qb_17 : 16'd0);
+       if (bwe && (blane == 16'd17) && (bgrp == 8'd0)) qb_17 <= bdata;
        pr_17 <= ma_17 * mb_17;
        vm1_17 <= mant$17;
        vm2_17 <= vm1_17;
@@ -8266,6 +9429,8 @@ module llamahdl_llama$au$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,mant$0,ma
        if (ev[5]) ac_17 <= (ef[5] ? 48'sd0 : ac_17) + {{19{pr_17[28]}}, pr_17};
        else if (o_en) ac_17 <= ac_18;
        if (qwe && (qlane == 16'd18)) q_18 <= qdata;
+       if (qld) q_18 <= ((lgrp == 8'd0) ? qb_18 : 16'd0);
+       if (bwe && (blane == 16'd18) && (bgrp == 8'd0)) qb_18 <= bdata;
        pr_18 <= ma_18 * mb_18;
        vm1_18 <= mant$18;
        vm2_18 <= vm1_18;
@@ -8275,6 +9440,8 @@ module llamahdl_llama$au$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,mant$0,ma
        if (ev[5]) ac_18 <= (ef[5] ? 48'sd0 : ac_18) + {{19{pr_18[28]}}, pr_18};
        else if (o_en) ac_18 <= ac_19;
        if (qwe && (qlane == 16'd19)) q_19 <= qdata;
+       if (qld) q_19 <= ((lgrp == 8'd0) ? qb_19 : 16'd0);
+       if (bwe && (blane == 16'd19) && (bgrp == 8'd0)) qb_19 <= bdata;
        pr_19 <= ma_19 * mb_19;
        vm1_19 <= mant$19;
        vm2_19 <= vm1_19;
@@ -8284,6 +9451,8 @@ module llamahdl_llama$au$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,mant$0,ma
        if (ev[5]) ac_19 <= (ef[5] ? 48'sd0 : ac_19) + {{19{pr_19[28]}}, pr_19};
        else if (o_en) ac_19 <= ac_20;
        if (qwe && (qlane == 16'd20)) q_20 <= qdata;
+       if (qld) q_20 <= ((lgrp == 8'd0) ? qb_20 : 16'd0);
+       if (bwe && (blane == 16'd20) && (bgrp == 8'd0)) qb_20 <= bdata;
        pr_20 <= ma_20 * mb_20;
        vm1_20 <= mant$20;
        vm2_20 <= vm1_20;
@@ -8293,6 +9462,8 @@ module llamahdl_llama$au$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,mant$0,ma
        if (ev[5]) ac_20 <= (ef[5] ? 48'sd0 : ac_20) + {{19{pr_20[28]}}, pr_20};
        else if (o_en) ac_20 <= ac_21;
        if (qwe && (qlane == 16'd21)) q_21 <= qdata;
+       if (qld) q_21 <= ((lgrp == 8'd0) ? qb_21 : 16'd0);
+       if (bwe && (blane == 16'd21) && (bgrp == 8'd0)) qb_21 <= bdata;
        pr_21 <= ma_21 * mb_21;
        vm1_21 <= mant$21;
        vm2_21 <= vm1_21;
@@ -8302,6 +9473,8 @@ module llamahdl_llama$au$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,mant$0,ma
        if (ev[5]) ac_21 <= (ef[5] ? 48'sd0 : ac_21) + {{19{pr_21[28]}}, pr_21};
        else if (o_en) ac_21 <= ac_22;
        if (qwe && (qlane == 16'd22)) q_22 <= qdata;
+       if (qld) q_22 <= ((lgrp == 8'd0) ? qb_22 : 16'd0);
+       if (bwe && (blane == 16'd22) && (bgrp == 8'd0)) qb_22 <= bdata;
        pr_22 <= ma_22 * mb_22;
        vm1_22 <= mant$22;
        vm2_22 <= vm1_22;
@@ -8311,6 +9484,8 @@ module llamahdl_llama$au$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,mant$0,ma
        if (ev[5]) ac_22 <= (ef[5] ? 48'sd0 : ac_22) + {{19{pr_22[28]}}, pr_22};
        else if (o_en) ac_22 <= ac_23;
        if (qwe && (qlane == 16'd23)) q_23 <= qdata;
+       if (qld) q_23 <= ((lgrp == 8'd0) ? qb_23 : 16'd0);
+       if (bwe && (blane == 16'd23) && (bgrp == 8'd0)) qb_23 <= bdata;
        pr_23 <= ma_23 * mb_23;
        vm1_23 <= mant$23;
        vm2_23 <= vm1_23;
@@ -8320,6 +9495,8 @@ module llamahdl_llama$au$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,mant$0,ma
        if (ev[5]) ac_23 <= (ef[5] ? 48'sd0 : ac_23) + {{19{pr_23[28]}}, pr_23};
        else if (o_en) ac_23 <= ac_24;
        if (qwe && (qlane == 16'd24)) q_24 <= qdata;
+       if (qld) q_24 <= ((lgrp == 8'd0) ? qb_24 : 16'd0);
+       if (bwe && (blane == 16'd24) && (bgrp == 8'd0)) qb_24 <= bdata;
        pr_24 <= ma_24 * mb_24;
        vm1_24 <= mant$24;
        vm2_24 <= vm1_24;
@@ -8329,6 +9506,8 @@ module llamahdl_llama$au$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,mant$0,ma
        if (ev[5]) ac_24 <= (ef[5] ? 48'sd0 : ac_24) + {{19{pr_24[28]}}, pr_24};
        else if (o_en) ac_24 <= ac_25;
        if (qwe && (qlane == 16'd25)) q_25 <= qdata;
+       if (qld) q_25 <= ((lgrp == 8'd0) ? qb_25 : 16'd0);
+       if (bwe && (blane == 16'd25) && (bgrp == 8'd0)) qb_25 <= bdata;
        pr_25 <= ma_25 * mb_25;
        vm1_25 <= mant$25;
        vm2_25 <= vm1_25;
@@ -8338,6 +9517,8 @@ module llamahdl_llama$au$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,mant$0,ma
        if (ev[5]) ac_25 <= (ef[5] ? 48'sd0 : ac_25) + {{19{pr_25[28]}}, pr_25};
        else if (o_en) ac_25 <= ac_26;
        if (qwe && (qlane == 16'd26)) q_26 <= qdata;
+       if (qld) q_26 <= ((lgrp == 8'd0) ? qb_26 : 16'd0);
+       if (bwe && (blane == 16'd26) && (bgrp == 8'd0)) qb_26 <= bdata;
        pr_26 <= ma_26 * mb_26;
        vm1_26 <= mant$26;
        vm2_26 <= vm1_26;
@@ -8347,6 +9528,8 @@ module llamahdl_llama$au$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,mant$0,ma
        if (ev[5]) ac_26 <= (ef[5] ? 48'sd0 : ac_26) + {{19{pr_26[28]}}, pr_26};
        else if (o_en) ac_26 <= ac_27;
        if (qwe && (qlane == 16'd27)) q_27 <= qdata;
+       if (qld) q_27 <= ((lgrp == 8'd0) ? qb_27 : 16'd0);
+       if (bwe && (blane == 16'd27) && (bgrp == 8'd0)) qb_27 <= bdata;
        pr_27 <= ma_27 * mb_27;
        vm1_27 <= mant$27;
        vm2_27 <= vm1_27;
@@ -8356,6 +9539,8 @@ module llamahdl_llama$au$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,mant$0,ma
        if (ev[5]) ac_27 <= (ef[5] ? 48'sd0 : ac_27) + {{19{pr_27[28]}}, pr_27};
        else if (o_en) ac_27 <= ac_28;
        if (qwe && (qlane == 16'd28)) q_28 <= qdata;
+       if (qld) q_28 <= ((lgrp == 8'd0) ? qb_28 : 16'd0);
+       if (bwe && (blane == 16'd28) && (bgrp == 8'd0)) qb_28 <= bdata;
        pr_28 <= ma_28 * mb_28;
        vm1_28 <= mant$28;
        vm2_28 <= vm1_28;
@@ -8365,6 +9550,8 @@ module llamahdl_llama$au$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,mant$0,ma
        if (ev[5]) ac_28 <= (ef[5] ? 48'sd0 : ac_28) + {{19{pr_28[28]}}, pr_28};
        else if (o_en) ac_28 <= ac_29;
        if (qwe && (qlane == 16'd29)) q_29 <= qdata;
+       if (qld) q_29 <= ((lgrp == 8'd0) ? qb_29 : 16'd0);
+       if (bwe && (blane == 16'd29) && (bgrp == 8'd0)) qb_29 <= bdata;
        pr_29 <= ma_29 * mb_29;
        vm1_29 <= mant$29;
        vm2_29 <= vm1_29;
@@ -8374,6 +9561,8 @@ module llamahdl_llama$au$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,mant$0,ma
        if (ev[5]) ac_29 <= (ef[5] ? 48'sd0 : ac_29) + {{19{pr_29[28]}}, pr_29};
        else if (o_en) ac_29 <= ac_30;
        if (qwe && (qlane == 16'd30)) q_30 <= qdata;
+       if (qld) q_30 <= ((lgrp == 8'd0) ? qb_30 : 16'd0);
+       if (bwe && (blane == 16'd30) && (bgrp == 8'd0)) qb_30 <= bdata;
        pr_30 <= ma_30 * mb_30;
        vm1_30 <= mant$30;
        vm2_30 <= vm1_30;
@@ -8383,6 +9572,8 @@ module llamahdl_llama$au$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,mant$0,ma
        if (ev[5]) ac_30 <= (ef[5] ? 48'sd0 : ac_30) + {{19{pr_30[28]}}, pr_30};
        else if (o_en) ac_30 <= ac_31;
        if (qwe && (qlane == 16'd31)) q_31 <= qdata;
+       if (qld) q_31 <= ((lgrp == 8'd0) ? qb_31 : 16'd0);
+       if (bwe && (blane == 16'd31) && (bgrp == 8'd0)) qb_31 <= bdata;
        pr_31 <= ma_31 * mb_31;
        vm1_31 <= mant$31;
        vm2_31 <= vm1_31;
@@ -8392,6 +9583,8 @@ module llamahdl_llama$au$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,mant$0,ma
        if (ev[5]) ac_31 <= (ef[5] ? 48'sd0 : ac_31) + {{19{pr_31[28]}}, pr_31};
        else if (o_en) ac_31 <= ac_32;
        if (qwe && (qlane == 16'd32)) q_32 <= qdata;
+       if (qld) q_32 <= ((lgrp == 8'd0) ? qb_32 : 16'd0);
+       if (bwe && (blane == 16'd32) && (bgrp == 8'd0)) qb_32 <= bdata;
        pr_32 <= ma_32 * mb_32;
        vm1_32 <= mant$32;
        vm2_32 <= vm1_32;
@@ -8401,6 +9594,8 @@ module llamahdl_llama$au$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,mant$0,ma
        if (ev[5]) ac_32 <= (ef[5] ? 48'sd0 : ac_32) + {{19{pr_32[28]}}, pr_32};
        else if (o_en) ac_32 <= ac_33;
        if (qwe && (qlane == 16'd33)) q_33 <= qdata;
+       if (qld) q_33 <= ((lgrp == 8'd0) ? qb_33 : 16'd0);
+       if (bwe && (blane == 16'd33) && (bgrp == 8'd0)) qb_33 <= bdata;
        pr_33 <= ma_33 * mb_33;
        vm1_33 <= mant$33;
        vm2_33 <= vm1_33;
@@ -8410,6 +9605,8 @@ module llamahdl_llama$au$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,mant$0,ma
        if (ev[5]) ac_33 <= (ef[5] ? 48'sd0 : ac_33) + {{19{pr_33[28]}}, pr_33};
        else if (o_en) ac_33 <= ac_34;
        if (qwe && (qlane == 16'd34)) q_34 <= qdata;
+       if (qld) q_34 <= ((lgrp == 8'd0) ? qb_34 : 16'd0);
+       if (bwe && (blane == 16'd34) && (bgrp == 8'd0)) qb_34 <= bdata;
        pr_34 <= ma_34 * mb_34;
        vm1_34 <= mant$34;
        vm2_34 <= vm1_34;
@@ -8419,6 +9616,8 @@ module llamahdl_llama$au$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,mant$0,ma
        if (ev[5]) ac_34 <= (ef[5] ? 48'sd0 : ac_34) + {{19{pr_34[28]}}, pr_34};
        else if (o_en) ac_34 <= ac_35;
        if (qwe && (qlane == 16'd35)) q_35 <= qdata;
+       if (qld) q_35 <= ((lgrp == 8'd0) ? qb_35 : 16'd0);
+       if (bwe && (blane == 16'd35) && (bgrp == 8'd0)) qb_35 <= bdata;
        pr_35 <= ma_35 * mb_35;
        vm1_35 <= mant$35;
        vm2_35 <= vm1_35;
@@ -8428,6 +9627,8 @@ module llamahdl_llama$au$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,mant$0,ma
        if (ev[5]) ac_35 <= (ef[5] ? 48'sd0 : ac_35) + {{19{pr_35[28]}}, pr_35};
        else if (o_en) ac_35 <= ac_36;
        if (qwe && (qlane == 16'd36)) q_36 <= qdata;
+       if (qld) q_36 <= ((lgrp == 8'd0) ? qb_36 : 16'd0);
+       if (bwe && (blane == 16'd36) && (bgrp == 8'd0)) qb_36 <= bdata;
        pr_36 <= ma_36 * mb_36;
        vm1_36 <= mant$36;
        vm2_36 <= vm1_36;
@@ -8437,6 +9638,8 @@ module llamahdl_llama$au$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,mant$0,ma
        if (ev[5]) ac_36 <= (ef[5] ? 48'sd0 : ac_36) + {{19{pr_36[28]}}, pr_36};
        else if (o_en) ac_36 <= ac_37;
        if (qwe && (qlane == 16'd37)) q_37 <= qdata;
+       if (qld) q_37 <= ((lgrp == 8'd0) ? qb_37 : 16'd0);
+       if (bwe && (blane == 16'd37) && (bgrp == 8'd0)) qb_37 <= bdata;
        pr_37 <= ma_37 * mb_37;
        vm1_37 <= mant$37;
        vm2_37 <= vm1_37;
@@ -8446,6 +9649,8 @@ module llamahdl_llama$au$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,mant$0,ma
        if (ev[5]) ac_37 <= (ef[5] ? 48'sd0 : ac_37) + {{19{pr_37[28]}}, pr_37};
        else if (o_en) ac_37 <= ac_38;
        if (qwe && (qlane == 16'd38)) q_38 <= qdata;
+       if (qld) q_38 <= ((lgrp == 8'd0) ? qb_38 : 16'd0);
+       if (bwe && (blane == 16'd38) && (bgrp == 8'd0)) qb_38 <= bdata;
        pr_38 <= ma_38 * mb_38;
        vm1_38 <= mant$38;
        vm2_38 <= vm1_38;
@@ -8455,6 +9660,8 @@ module llamahdl_llama$au$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,mant$0,ma
        if (ev[5]) ac_38 <= (ef[5] ? 48'sd0 : ac_38) + {{19{pr_38[28]}}, pr_38};
        else if (o_en) ac_38 <= ac_39;
        if (qwe && (qlane == 16'd39)) q_39 <= qdata;
+       if (qld) q_39 <= ((lgrp == 8'd0) ? qb_39 : 16'd0);
+       if (bwe && (blane == 16'd39) && (bgrp == 8'd0)) qb_39 <= bdata;
        pr_39 <= ma_39 * mb_39;
        vm1_39 <= mant$39;
        vm2_39 <= vm1_39;
@@ -8464,6 +9671,8 @@ module llamahdl_llama$au$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,mant$0,ma
        if (ev[5]) ac_39 <= (ef[5] ? 48'sd0 : ac_39) + {{19{pr_39[28]}}, pr_39};
        else if (o_en) ac_39 <= ac_40;
        if (qwe && (qlane == 16'd40)) q_40 <= qdata;
+       if (qld) q_40 <= ((lgrp == 8'd0) ? qb_40 : 16'd0);
+       if (bwe && (blane == 16'd40) && (bgrp == 8'd0)) qb_40 <= bdata;
        pr_40 <= ma_40 * mb_40;
        vm1_40 <= mant$40;
        vm2_40 <= vm1_40;
@@ -8473,6 +9682,8 @@ module llamahdl_llama$au$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,mant$0,ma
        if (ev[5]) ac_40 <= (ef[5] ? 48'sd0 : ac_40) + {{19{pr_40[28]}}, pr_40};
        else if (o_en) ac_40 <= ac_41;
        if (qwe && (qlane == 16'd41)) q_41 <= qdata;
+       if (qld) q_41 <= ((lgrp == 8'd0) ? qb_41 : 16'd0);
+       if (bwe && (blane == 16'd41) && (bgrp == 8'd0)) qb_41 <= bdata;
        pr_41 <= ma_41 * mb_41;
        vm1_41 <= mant$41;
        vm2_41 <= vm1_41;
@@ -8482,6 +9693,8 @@ module llamahdl_llama$au$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,mant$0,ma
        if (ev[5]) ac_41 <= (ef[5] ? 48'sd0 : ac_41) + {{19{pr_41[28]}}, pr_41};
        else if (o_en) ac_41 <= ac_42;
        if (qwe && (qlane == 16'd42)) q_42 <= qdata;
+       if (qld) q_42 <= ((lgrp == 8'd0) ? qb_42 : 16'd0);
+       if (bwe && (blane == 16'd42) && (bgrp == 8'd0)) qb_42 <= bdata;
        pr_42 <= ma_42 * mb_42;
        vm1_42 <= mant$42;
        vm2_42 <= vm1_42;
@@ -8491,6 +9704,8 @@ module llamahdl_llama$au$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,mant$0,ma
        if (ev[5]) ac_42 <= (ef[5] ? 48'sd0 : ac_42) + {{19{pr_42[28]}}, pr_42};
        else if (o_en) ac_42 <= ac_43;
        if (qwe && (qlane == 16'd43)) q_43 <= qdata;
+       if (qld) q_43 <= ((lgrp == 8'd0) ? qb_43 : 16'd0);
+       if (bwe && (blane == 16'd43) && (bgrp == 8'd0)) qb_43 <= bdata;
        pr_43 <= ma_43 * mb_43;
        vm1_43 <= mant$43;
        vm2_43 <= vm1_43;
@@ -8500,6 +9715,8 @@ module llamahdl_llama$au$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,mant$0,ma
        if (ev[5]) ac_43 <= (ef[5] ? 48'sd0 : ac_43) + {{19{pr_43[28]}}, pr_43};
        else if (o_en) ac_43 <= ac_44;
        if (qwe && (qlane == 16'd44)) q_44 <= qdata;
+       if (qld) q_44 <= ((lgrp == 8'd0) ? qb_44 : 16'd0);
+       if (bwe && (blane == 16'd44) && (bgrp == 8'd0)) qb_44 <= bdata;
        pr_44 <= ma_44 * mb_44;
        vm1_44 <= mant$44;
        vm2_44 <= vm1_44;
@@ -8509,6 +9726,8 @@ module llamahdl_llama$au$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,mant$0,ma
        if (ev[5]) ac_44 <= (ef[5] ? 48'sd0 : ac_44) + {{19{pr_44[28]}}, pr_44};
        else if (o_en) ac_44 <= ac_45;
        if (qwe && (qlane == 16'd45)) q_45 <= qdata;
+       if (qld) q_45 <= ((lgrp == 8'd0) ? qb_45 : 16'd0);
+       if (bwe && (blane == 16'd45) && (bgrp == 8'd0)) qb_45 <= bdata;
        pr_45 <= ma_45 * mb_45;
        vm1_45 <= mant$45;
        vm2_45 <= vm1_45;
@@ -8518,6 +9737,8 @@ module llamahdl_llama$au$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,mant$0,ma
        if (ev[5]) ac_45 <= (ef[5] ? 48'sd0 : ac_45) + {{19{pr_45[28]}}, pr_45};
        else if (o_en) ac_45 <= ac_46;
        if (qwe && (qlane == 16'd46)) q_46 <= qdata;
+       if (qld) q_46 <= ((lgrp == 8'd0) ? qb_46 : 16'd0);
+       if (bwe && (blane == 16'd46) && (bgrp == 8'd0)) qb_46 <= bdata;
        pr_46 <= ma_46 * mb_46;
        vm1_46 <= mant$46;
        vm2_46 <= vm1_46;
@@ -8527,6 +9748,8 @@ module llamahdl_llama$au$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,mant$0,ma
        if (ev[5]) ac_46 <= (ef[5] ? 48'sd0 : ac_46) + {{19{pr_46[28]}}, pr_46};
        else if (o_en) ac_46 <= ac_47;
        if (qwe && (qlane == 16'd47)) q_47 <= qdata;
+       if (qld) q_47 <= ((lgrp == 8'd0) ? qb_47 : 16'd0);
+       if (bwe && (blane == 16'd47) && (bgrp == 8'd0)) qb_47 <= bdata;
        pr_47 <= ma_47 * mb_47;
        vm1_47 <= mant$47;
        vm2_47 <= vm1_47;
@@ -8536,6 +9759,8 @@ module llamahdl_llama$au$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,mant$0,ma
        if (ev[5]) ac_47 <= (ef[5] ? 48'sd0 : ac_47) + {{19{pr_47[28]}}, pr_47};
        else if (o_en) ac_47 <= ac_48;
        if (qwe && (qlane == 16'd48)) q_48 <= qdata;
+       if (qld) q_48 <= ((lgrp == 8'd0) ? qb_48 : 16'd0);
+       if (bwe && (blane == 16'd48) && (bgrp == 8'd0)) qb_48 <= bdata;
        pr_48 <= ma_48 * mb_48;
        vm1_48 <= mant$48;
        vm2_48 <= vm1_48;
@@ -8545,6 +9770,8 @@ module llamahdl_llama$au$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,mant$0,ma
        if (ev[5]) ac_48 <= (ef[5] ? 48'sd0 : ac_48) + {{19{pr_48[28]}}, pr_48};
        else if (o_en) ac_48 <= ac_49;
        if (qwe && (qlane == 16'd49)) q_49 <= qdata;
+       if (qld) q_49 <= ((lgrp == 8'd0) ? qb_49 : 16'd0);
+       if (bwe && (blane == 16'd49) && (bgrp == 8'd0)) qb_49 <= bdata;
        pr_49 <= ma_49 * mb_49;
        vm1_49 <= mant$49;
        vm2_49 <= vm1_49;
@@ -8554,6 +9781,8 @@ module llamahdl_llama$au$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,mant$0,ma
        if (ev[5]) ac_49 <= (ef[5] ? 48'sd0 : ac_49) + {{19{pr_49[28]}}, pr_49};
        else if (o_en) ac_49 <= ac_50;
        if (qwe && (qlane == 16'd50)) q_50 <= qdata;
+       if (qld) q_50 <= ((lgrp == 8'd0) ? qb_50 : 16'd0);
+       if (bwe && (blane == 16'd50) && (bgrp == 8'd0)) qb_50 <= bdata;
        pr_50 <= ma_50 * mb_50;
        vm1_50 <= mant$50;
        vm2_50 <= vm1_50;
@@ -8563,6 +9792,8 @@ module llamahdl_llama$au$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,mant$0,ma
        if (ev[5]) ac_50 <= (ef[5] ? 48'sd0 : ac_50) + {{19{pr_50[28]}}, pr_50};
        else if (o_en) ac_50 <= ac_51;
        if (qwe && (qlane == 16'd51)) q_51 <= qdata;
+       if (qld) q_51 <= ((lgrp == 8'd0) ? qb_51 : 16'd0);
+       if (bwe && (blane == 16'd51) && (bgrp == 8'd0)) qb_51 <= bdata;
        pr_51 <= ma_51 * mb_51;
        vm1_51 <= mant$51;
        vm2_51 <= vm1_51;
@@ -8572,6 +9803,8 @@ module llamahdl_llama$au$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,mant$0,ma
        if (ev[5]) ac_51 <= (ef[5] ? 48'sd0 : ac_51) + {{19{pr_51[28]}}, pr_51};
        else if (o_en) ac_51 <= ac_52;
        if (qwe && (qlane == 16'd52)) q_52 <= qdata;
+       if (qld) q_52 <= ((lgrp == 8'd0) ? qb_52 : 16'd0);
+       if (bwe && (blane == 16'd52) && (bgrp == 8'd0)) qb_52 <= bdata;
        pr_52 <= ma_52 * mb_52;
        vm1_52 <= mant$52;
        vm2_52 <= vm1_52;
@@ -8581,6 +9814,8 @@ module llamahdl_llama$au$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,mant$0,ma
        if (ev[5]) ac_52 <= (ef[5] ? 48'sd0 : ac_52) + {{19{pr_52[28]}}, pr_52};
        else if (o_en) ac_52 <= ac_53;
        if (qwe && (qlane == 16'd53)) q_53 <= qdata;
+       if (qld) q_53 <= ((lgrp == 8'd0) ? qb_53 : 16'd0);
+       if (bwe && (blane == 16'd53) && (bgrp == 8'd0)) qb_53 <= bdata;
        pr_53 <= ma_53 * mb_53;
        vm1_53 <= mant$53;
        vm2_53 <= vm1_53;
@@ -8590,6 +9825,8 @@ module llamahdl_llama$au$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,mant$0,ma
        if (ev[5]) ac_53 <= (ef[5] ? 48'sd0 : ac_53) + {{19{pr_53[28]}}, pr_53};
        else if (o_en) ac_53 <= ac_54;
        if (qwe && (qlane == 16'd54)) q_54 <= qdata;
+       if (qld) q_54 <= ((lgrp == 8'd0) ? qb_54 : 16'd0);
+       if (bwe && (blane == 16'd54) && (bgrp == 8'd0)) qb_54 <= bdata;
        pr_54 <= ma_54 * mb_54;
        vm1_54 <= mant$54;
        vm2_54 <= vm1_54;
@@ -8599,6 +9836,8 @@ module llamahdl_llama$au$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,mant$0,ma
        if (ev[5]) ac_54 <= (ef[5] ? 48'sd0 : ac_54) + {{19{pr_54[28]}}, pr_54};
        else if (o_en) ac_54 <= ac_55;
        if (qwe && (qlane == 16'd55)) q_55 <= qdata;
+       if (qld) q_55 <= ((lgrp == 8'd0) ? qb_55 : 16'd0);
+       if (bwe && (blane == 16'd55) && (bgrp == 8'd0)) qb_55 <= bdata;
        pr_55 <= ma_55 * mb_55;
        vm1_55 <= mant$55;
        vm2_55 <= vm1_55;
@@ -8608,6 +9847,8 @@ module llamahdl_llama$au$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,mant$0,ma
        if (ev[5]) ac_55 <= (ef[5] ? 48'sd0 : ac_55) + {{19{pr_55[28]}}, pr_55};
        else if (o_en) ac_55 <= ac_56;
        if (qwe && (qlane == 16'd56)) q_56 <= qdata;
+       if (qld) q_56 <= ((lgrp == 8'd0) ? qb_56 : 16'd0);
+       if (bwe && (blane == 16'd56) && (bgrp == 8'd0)) qb_56 <= bdata;
        pr_56 <= ma_56 * mb_56;
        vm1_56 <= mant$56;
        vm2_56 <= vm1_56;
@@ -8617,6 +9858,8 @@ module llamahdl_llama$au$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,mant$0,ma
        if (ev[5]) ac_56 <= (ef[5] ? 48'sd0 : ac_56) + {{19{pr_56[28]}}, pr_56};
        else if (o_en) ac_56 <= ac_57;
        if (qwe && (qlane == 16'd57)) q_57 <= qdata;
+       if (qld) q_57 <= ((lgrp == 8'd0) ? qb_57 : 16'd0);
+       if (bwe && (blane == 16'd57) && (bgrp == 8'd0)) qb_57 <= bdata;
        pr_57 <= ma_57 * mb_57;
        vm1_57 <= mant$57;
        vm2_57 <= vm1_57;
@@ -8626,6 +9869,8 @@ module llamahdl_llama$au$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,mant$0,ma
        if (ev[5]) ac_57 <= (ef[5] ? 48'sd0 : ac_57) + {{19{pr_57[28]}}, pr_57};
        else if (o_en) ac_57 <= ac_58;
        if (qwe && (qlane == 16'd58)) q_58 <= qdata;
+       if (qld) q_58 <= ((lgrp == 8'd0) ? qb_58 : 16'd0);
+       if (bwe && (blane == 16'd58) && (bgrp == 8'd0)) qb_58 <= bdata;
        pr_58 <= ma_58 * mb_58;
        vm1_58 <= mant$58;
        vm2_58 <= vm1_58;
@@ -8635,6 +9880,8 @@ module llamahdl_llama$au$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,mant$0,ma
        if (ev[5]) ac_58 <= (ef[5] ? 48'sd0 : ac_58) + {{19{pr_58[28]}}, pr_58};
        else if (o_en) ac_58 <= ac_59;
        if (qwe && (qlane == 16'd59)) q_59 <= qdata;
+       if (qld) q_59 <= ((lgrp == 8'd0) ? qb_59 : 16'd0);
+       if (bwe && (blane == 16'd59) && (bgrp == 8'd0)) qb_59 <= bdata;
        pr_59 <= ma_59 * mb_59;
        vm1_59 <= mant$59;
        vm2_59 <= vm1_59;
@@ -8644,6 +9891,8 @@ module llamahdl_llama$au$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,mant$0,ma
        if (ev[5]) ac_59 <= (ef[5] ? 48'sd0 : ac_59) + {{19{pr_59[28]}}, pr_59};
        else if (o_en) ac_59 <= ac_60;
        if (qwe && (qlane == 16'd60)) q_60 <= qdata;
+       if (qld) q_60 <= ((lgrp == 8'd0) ? qb_60 : 16'd0);
+       if (bwe && (blane == 16'd60) && (bgrp == 8'd0)) qb_60 <= bdata;
        pr_60 <= ma_60 * mb_60;
        vm1_60 <= mant$60;
        vm2_60 <= vm1_60;
@@ -8653,6 +9902,8 @@ module llamahdl_llama$au$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,mant$0,ma
        if (ev[5]) ac_60 <= (ef[5] ? 48'sd0 : ac_60) + {{19{pr_60[28]}}, pr_60};
        else if (o_en) ac_60 <= ac_61;
        if (qwe && (qlane == 16'd61)) q_61 <= qdata;
+       if (qld) q_61 <= ((lgrp == 8'd0) ? qb_61 : 16'd0);
+       if (bwe && (blane == 16'd61) && (bgrp == 8'd0)) qb_61 <= bdata;
        pr_61 <= ma_61 * mb_61;
        vm1_61 <= mant$61;
        vm2_61 <= vm1_61;
@@ -8662,6 +9913,8 @@ module llamahdl_llama$au$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,mant$0,ma
        if (ev[5]) ac_61 <= (ef[5] ? 48'sd0 : ac_61) + {{19{pr_61[28]}}, pr_61};
        else if (o_en) ac_61 <= ac_62;
        if (qwe && (qlane == 16'd62)) q_62 <= qdata;
+       if (qld) q_62 <= ((lgrp == 8'd0) ? qb_62 : 16'd0);
+       if (bwe && (blane == 16'd62) && (bgrp == 8'd0)) qb_62 <= bdata;
        pr_62 <= ma_62 * mb_62;
        vm1_62 <= mant$62;
        vm2_62 <= vm1_62;
@@ -8671,6 +9924,8 @@ module llamahdl_llama$au$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,mant$0,ma
        if (ev[5]) ac_62 <= (ef[5] ? 48'sd0 : ac_62) + {{19{pr_62[28]}}, pr_62};
        else if (o_en) ac_62 <= ac_63;
        if (qwe && (qlane == 16'd63)) q_63 <= qdata;
+       if (qld) q_63 <= ((lgrp == 8'd0) ? qb_63 : 16'd0);
+       if (bwe && (blane == 16'd63) && (bgrp == 8'd0)) qb_63 <= bdata;
        pr_63 <= ma_63 * mb_63;
        vm1_63 <= mant$63;
        vm2_63 <= vm1_63;
@@ -8680,6 +9935,8 @@ module llamahdl_llama$au$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,mant$0,ma
        if (ev[5]) ac_63 <= (ef[5] ? 48'sd0 : ac_63) + {{19{pr_63[28]}}, pr_63};
        else if (o_en) ac_63 <= 48'sd0;
     if (sqwe && (sqhead == 8'd0)) sq_0 <= sqdata;
+       if (qld) sq_0 <= ((lgrp == 8'd0) ? sb_0 : 5'd0);
+       if (bswe && (bshead == 8'd0) && (bgrp == 8'd0)) sb_0 <= bsdata;
        pks_0 <= ksh$0;
        if (s_en) vmax_0 <= (s_first || (vsh$0 > vmax_0)) ? vsh$0 : vmax_0;
        tks_0 <= pks_0;
@@ -8699,6 +9956,8 @@ module llamahdl_llama$au$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,mant$0,ma
        w5_0 <= wv_0[16:0];
        if (ev[3]) z_0 <= (ef[3] ? 32'd0 : z_0) + e32_0;
     if (sqwe && (sqhead == 8'd1)) sq_1 <= sqdata;
+       if (qld) sq_1 <= ((lgrp == 8'd0) ? sb_1 : 5'd0);
+       if (bswe && (bshead == 8'd1) && (bgrp == 8'd0)) sb_1 <= bsdata;
        pks_1 <= ksh$8;
        if (s_en) vmax_1 <= (s_first || (vsh$8 > vmax_1)) ? vsh$8 : vmax_1;
        tks_1 <= pks_1;
@@ -8718,6 +9977,8 @@ module llamahdl_llama$au$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,mant$0,ma
        w5_1 <= wv_1[16:0];
        if (ev[3]) z_1 <= (ef[3] ? 32'd0 : z_1) + e32_1;
     if (sqwe && (sqhead == 8'd2)) sq_2 <= sqdata;
+       if (qld) sq_2 <= ((lgrp == 8'd0) ? sb_2 : 5'd0);
+       if (bswe && (bshead == 8'd2) && (bgrp == 8'd0)) sb_2 <= bsdata;
        pks_2 <= ksh$16;
        if (s_en) vmax_2 <= (s_first || (vsh$16 > vmax_2)) ? vsh$16 : vmax_2;
        tks_2 <= pks_2;
@@ -8737,6 +9998,8 @@ module llamahdl_llama$au$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,mant$0,ma
        w5_2 <= wv_2[16:0];
        if (ev[3]) z_2 <= (ef[3] ? 32'd0 : z_2) + e32_2;
     if (sqwe && (sqhead == 8'd3)) sq_3 <= sqdata;
+       if (qld) sq_3 <= ((lgrp == 8'd0) ? sb_3 : 5'd0);
+       if (bswe && (bshead == 8'd3) && (bgrp == 8'd0)) sb_3 <= bsdata;
        pks_3 <= ksh$24;
        if (s_en) vmax_3 <= (s_first || (vsh$24 > vmax_3)) ? vsh$24 : vmax_3;
        tks_3 <= pks_3;
@@ -8756,6 +10019,8 @@ module llamahdl_llama$au$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,mant$0,ma
        w5_3 <= wv_3[16:0];
        if (ev[3]) z_3 <= (ef[3] ? 32'd0 : z_3) + e32_3;
     if (sqwe && (sqhead == 8'd4)) sq_4 <= sqdata;
+       if (qld) sq_4 <= ((lgrp == 8'd0) ? sb_4 : 5'd0);
+       if (bswe && (bshead == 8'd4) && (bgrp == 8'd0)) sb_4 <= bsdata;
        pks_4 <= ksh$32;
        if (s_en) vmax_4 <= (s_first || (vsh$32 > vmax_4)) ? vsh$32 : vmax_4;
        tks_4 <= pks_4;
@@ -8775,6 +10040,8 @@ module llamahdl_llama$au$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,mant$0,ma
        w5_4 <= wv_4[16:0];
        if (ev[3]) z_4 <= (ef[3] ? 32'd0 : z_4) + e32_4;
     if (sqwe && (sqhead == 8'd5)) sq_5 <= sqdata;
+       if (qld) sq_5 <= ((lgrp == 8'd0) ? sb_5 : 5'd0);
+       if (bswe && (bshead == 8'd5) && (bgrp == 8'd0)) sb_5 <= bsdata;
        pks_5 <= ksh$40;
        if (s_en) vmax_5 <= (s_first || (vsh$40 > vmax_5)) ? vsh$40 : vmax_5;
        tks_5 <= pks_5;
@@ -8794,6 +10061,8 @@ module llamahdl_llama$au$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,mant$0,ma
        w5_5 <= wv_5[16:0];
        if (ev[3]) z_5 <= (ef[3] ? 32'd0 : z_5) + e32_5;
     if (sqwe && (sqhead == 8'd6)) sq_6 <= sqdata;
+       if (qld) sq_6 <= ((lgrp == 8'd0) ? sb_6 : 5'd0);
+       if (bswe && (bshead == 8'd6) && (bgrp == 8'd0)) sb_6 <= bsdata;
        pks_6 <= ksh$48;
        if (s_en) vmax_6 <= (s_first || (vsh$48 > vmax_6)) ? vsh$48 : vmax_6;
        tks_6 <= pks_6;
@@ -8813,6 +10082,8 @@ module llamahdl_llama$au$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,mant$0,ma
        w5_6 <= wv_6[16:0];
        if (ev[3]) z_6 <= (ef[3] ? 32'd0 : z_6) + e32_6;
     if (sqwe && (sqhead == 8'd7)) sq_7 <= sqdata;
+       if (qld) sq_7 <= ((lgrp == 8'd0) ? sb_7 : 5'd0);
+       if (bswe && (bshead == 8'd7) && (bgrp == 8'd0)) sb_7 <= bsdata;
        pks_7 <= ksh$56;
        if (s_en) vmax_7 <= (s_first || (vsh$56 > vmax_7)) ? vsh$56 : vmax_7;
        tks_7 <= pks_7;
@@ -8958,6 +10229,25 @@ module llamahdl_llama$au$f3(d,q,clock);
 endmodule // llamahdl_llama$au$f3
 
 
+module llamahdl_llama$au$fc(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_llama$au$fc
+
+
 module llamahdl_llama$au$fld(d,q,clock);
     
     // Module arguments
@@ -8975,6 +10265,25 @@ module llamahdl_llama$au$fld(d,q,clock);
     end
           
 endmodule // llamahdl_llama$au$fld
+
+
+module llamahdl_llama$au$fz(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_llama$au$fz
 
 
 module llamahdl_llama$au$gl(d,q,clock);
@@ -9336,6 +10645,272 @@ module llamahdl_llama$au$oh(d,q,clock);
     end
           
 endmodule // llamahdl_llama$au$oh
+
+
+module llamahdl_llama$au$pi(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_llama$au$pi
+
+
+module llamahdl_llama$au$pn(d,q,clock);
+    
+    // Module arguments
+    input wire  [7:0] d;
+    output reg  [7:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 8'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_llama$au$pn
+
+
+module llamahdl_llama$au$qa(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_llama$au$qa
+
+
+module llamahdl_llama$au$qi(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_llama$au$qi
+
+
+module llamahdl_llama$au$qi1(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_llama$au$qi1
+
+
+module llamahdl_llama$au$qi2(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_llama$au$qi2
+
+
+module llamahdl_llama$au$qn(d,q,clock);
+    
+    // Module arguments
+    input wire  [7:0] d;
+    output reg  [7:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 8'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_llama$au$qn
+
+
+module llamahdl_llama$au$qn1(d,q,clock);
+    
+    // Module arguments
+    input wire  [7:0] d;
+    output reg  [7:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 8'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_llama$au$qn1
+
+
+module llamahdl_llama$au$qn2(d,q,clock);
+    
+    // Module arguments
+    input wire  [7:0] d;
+    output reg  [7:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 8'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_llama$au$qn2
+
+
+module llamahdl_llama$au$qv1(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_llama$au$qv1
+
+
+module llamahdl_llama$au$qv2(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_llama$au$qv2
+
+
+module llamahdl_llama$au$qx(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_llama$au$qx
+
+
+module llamahdl_llama$au$qx1(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_llama$au$qx1
+
+
+module llamahdl_llama$au$qx2(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_llama$au$qx2
 
 
 module llamahdl_llama$au$rope_rom(clock,addr,data);
@@ -13488,6 +15063,357 @@ module llamahdl_llama$au$rot(clock,en,a,b,cs,sn,y0,y1);
 endmodule // llamahdl_llama$au$rot
 
 
+module llamahdl_llama$au$sareg(d,q,clock);
+    
+    // Module arguments
+    input wire signed [31:0] d;
+    output reg signed [31:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 32'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_llama$au$sareg
+
+
+module llamahdl_llama$au$sbad(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_llama$au$sbad
+
+
+module llamahdl_llama$au$sblk0(clock,en_scan,first,en_q,wide,x,shift,y16,y11);
+    
+    // Module arguments
+    input wire  clock;
+    input wire  en_scan;
+    input wire  first;
+    input wire  en_q;
+    input wire  wide;
+    input wire signed [31:0] x;
+    output reg  [4:0] shift;
+    output reg  [15:0] y16;
+    output reg  [10:0] y11;
+    
+    // Update code (custom)
+    reg [31:0] m;
+    wire [31:0] ux = x;
+    wire [31:0] ax = ux[31] ? ((~ux) + 32'd1) : ux;
+    reg [5:0] bl;
+    integer k;
+    always @(*) begin
+       bl = 6'd0;
+       for (k = 0; k < 32; k = k + 1) if (m[k]) bl = k[5:0] + 6'd1;
+    end
+    wire [5:0] bw = wide ? 6'd15 : 6'd10;
+    wire [5:0] sh6 = (bl > bw) ? (bl - bw) : 6'd0;
+    always @(*) shift = sh6[4:0];
+    wire signed [32:0] x33 = {x[31], x};
+    wire signed [32:0] half = (sh6 == 6'd0) ? 33'sd0 : (33'sd1 <<< (sh6 - 6'd1));
+    wire signed [32:0] rnd = (x33 + half) >>> sh6;
+    wire signed [32:0] lim = wide ? 33'sd32767 : 33'sd1023;
+    wire signed [32:0] q = (rnd > lim) ? lim : ((rnd < -lim) ? -lim : rnd);
+    wire unused_q = ^q[32:16];
+    initial begin
+       m = 32'd0;
+       y16 = 16'd0;
+       y11 = 11'd0;
+    end
+    always @(posedge clock) begin
+       if (en_q) begin
+          y16 <= q[15:0];
+          y11 <= q[10:0];
+       end
+       if (en_scan) m <= (first || (ax > m)) ? ax : m;
+    end
+endmodule // llamahdl_llama$au$sblk0
+
+
+module llamahdl_llama$au$sblk1(clock,en_scan,first,en_q,wide,x,shift,y16,y11);
+    
+    // Module arguments
+    input wire  clock;
+    input wire  en_scan;
+    input wire  first;
+    input wire  en_q;
+    input wire  wide;
+    input wire signed [31:0] x;
+    output reg  [4:0] shift;
+    output reg  [15:0] y16;
+    output reg  [10:0] y11;
+    
+    // Update code (custom)
+    reg [31:0] m;
+    wire [31:0] ux = x;
+    wire [31:0] ax = ux[31] ? ((~ux) + 32'd1) : ux;
+    reg [5:0] bl;
+    integer k;
+    always @(*) begin
+       bl = 6'd0;
+       for (k = 0; k < 32; k = k + 1) if (m[k]) bl = k[5:0] + 6'd1;
+    end
+    wire [5:0] bw = wide ? 6'd15 : 6'd10;
+    wire [5:0] sh6 = (bl > bw) ? (bl - bw) : 6'd0;
+    always @(*) shift = sh6[4:0];
+    wire signed [32:0] x33 = {x[31], x};
+    wire signed [32:0] half = (sh6 == 6'd0) ? 33'sd0 : (33'sd1 <<< (sh6 - 6'd1));
+    wire signed [32:0] rnd = (x33 + half) >>> sh6;
+    wire signed [32:0] lim = wide ? 33'sd32767 : 33'sd1023;
+    wire signed [32:0] q = (rnd > lim) ? lim : ((rnd < -lim) ? -lim : rnd);
+    wire unused_q = ^q[32:16];
+    initial begin
+       m = 32'd0;
+       y16 = 16'd0;
+       y11 = 11'd0;
+    end
+    always @(posedge clock) begin
+       if (en_q) begin
+          y16 <= q[15:0];
+          y11 <= q[10:0];
+       end
+       if (en_scan) m <= (first || (ax > m)) ? ax : m;
+    end
+endmodule // llamahdl_llama$au$sblk1
+
+
+module llamahdl_llama$au$sbuf(clock,we,waddr,wlane,wdata,raddr,rdata$0);
+    
+    // Module arguments
+    input wire  clock;
+    input wire  we;
+    input wire  [15:0] waddr;
+    input wire  [7:0] wlane;
+    input wire  [31:0] wdata;
+    input wire  [15:0] raddr;
+    output reg  [31:0] rdata$0;
+    
+    // Update code (custom)
+    reg [31:0] m0 [0:15];
+    integer i;
+    initial begin
+       rdata$0 = 32'd0;
+    `ifndef SYNTHESIS
+       for (i = 0; i < 16; i = i + 1) begin
+          m0[i] = 32'd0;
+       end
+    `endif
+    end
+    always @(posedge clock) begin
+       rdata$0 <= (raddr < 16'd16) ? m0[raddr[3:0]] : 32'd0;
+       if (we && (waddr < 16'd16) && (wlane == 8'd0)) m0[waddr[3:0]] <= wdata;
+    end
+endmodule // llamahdl_llama$au$sbuf
+
+
+module llamahdl_llama$au$screg(d,q,clock);
+    
+    // Module arguments
+    input wire  [17:0] d;
+    output reg  [17:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 18'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_llama$au$screg
+
+
+module llamahdl_llama$au$sf1(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_llama$au$sf1
+
+
+module llamahdl_llama$au$sf2(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_llama$au$sf2
+
+
+module llamahdl_llama$au$sf3(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_llama$au$sf3
+
+
+module llamahdl_llama$au$sm(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_llama$au$sm
+
+
+module llamahdl_llama$au$sm1(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_llama$au$sm1
+
+
+module llamahdl_llama$au$so1(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_llama$au$so1
+
+
+module llamahdl_llama$au$so2(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_llama$au$so2
+
+
+module llamahdl_llama$au$so3(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_llama$au$so3
+
+
+module llamahdl_llama$au$so4(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_llama$au$so4
+
+
 module llamahdl_llama$au$state(d,q,clock);
     
     // Module arguments
@@ -13505,6 +15431,177 @@ module llamahdl_llama$au$state(d,q,clock);
     end
           
 endmodule // llamahdl_llama$au$state
+
+
+module llamahdl_llama$au$sv1(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_llama$au$sv1
+
+
+module llamahdl_llama$au$sv2(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_llama$au$sv2
+
+
+module llamahdl_llama$au$sv3(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_llama$au$sv3
+
+
+module llamahdl_llama$au$sv4(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_llama$au$sv4
+
+
+module llamahdl_llama$au$swa(d,q,clock);
+    
+    // Module arguments
+    input wire  [23:0] d;
+    output reg  [23:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 24'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_llama$au$swa
+
+
+module llamahdl_llama$au$sx1(d,q,clock);
+    
+    // Module arguments
+    input wire signed [31:0] d;
+    output reg signed [31:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 32'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_llama$au$sx1
+
+
+module llamahdl_llama$au$sx2(d,q,clock);
+    
+    // Module arguments
+    input wire signed [31:0] d;
+    output reg signed [31:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 32'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_llama$au$sx2
+
+
+module llamahdl_llama$au$sx3(d,q,clock);
+    
+    // Module arguments
+    input wire signed [31:0] d;
+    output reg signed [31:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 32'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_llama$au$sx3
+
+
+module llamahdl_llama$au$sx4(d,q,clock);
+    
+    // Module arguments
+    input wire signed [31:0] d;
+    output reg signed [31:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 32'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_llama$au$sx4
 
 
 module llamahdl_llama$au$t(d,q,clock);
@@ -13545,6 +15642,82 @@ module llamahdl_llama$au$vb(d,q,clock);
 endmodule // llamahdl_llama$au$vb
 
 
+module llamahdl_llama$au$vr1(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_llama$au$vr1
+
+
+module llamahdl_llama$au$vr2(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_llama$au$vr2
+
+
+module llamahdl_llama$au$vr3(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_llama$au$vr3
+
+
+module llamahdl_llama$au$vr4(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_llama$au$vr4
+
+
 module llamahdl_llama$au$vv(d,q,clock);
     
     // Module arguments
@@ -13562,6 +15735,63 @@ module llamahdl_llama$au$vv(d,q,clock);
     end
           
 endmodule // llamahdl_llama$au$vv
+
+
+module llamahdl_llama$au$wcnt(d,q,clock);
+    
+    // Module arguments
+    input wire  [7:0] d;
+    output reg  [7:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 8'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_llama$au$wcnt
+
+
+module llamahdl_llama$au$wd0(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_llama$au$wd0
+
+
+module llamahdl_llama$au$wd1(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_llama$au$wd1
 
 
 module llamahdl_llama$au$wide(d,q,clock);
@@ -15514,7 +17744,7 @@ module llamahdl_llama$loader$store$scales(clock,we,waddr,wdata$0,wdata$1,raddr,r
 endmodule // llamahdl_llama$loader$store$scales
 
 
-module llamahdl_llama$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,x_wdata$3,x_wdata$4,x_wdata$5,x_wdata$6,x_wdata$7,x_wdata$8,x_wdata$9,x_wdata$10,x_wdata$11,x_wdata$12,x_wdata$13,x_wdata$14,x_wdata$15,x_wdata$16,x_wdata$17,x_wdata$18,x_wdata$19,x_wdata$20,x_wdata$21,x_wdata$22,x_wdata$23,x_wdata$24,x_wdata$25,x_wdata$26,x_wdata$27,x_wdata$28,x_wdata$29,x_wdata$30,x_wdata$31,x_wdata$32,x_wdata$33,x_wdata$34,x_wdata$35,x_wdata$36,x_wdata$37,x_wdata$38,x_wdata$39,x_wdata$40,x_wdata$41,x_wdata$42,x_wdata$43,x_wdata$44,x_wdata$45,x_wdata$46,x_wdata$47,x_wdata$48,x_wdata$49,x_wdata$50,x_wdata$51,x_wdata$52,x_wdata$53,x_wdata$54,x_wdata$55,x_wdata$56,x_wdata$57,x_wdata$58,x_wdata$59,x_wdata$60,x_wdata$61,x_wdata$62,x_wdata$63,xs_we,xs_waddr,xs_wdata,x_shift,x_raw,x_base,post,src,vm_rdata,start,use_ram,rom_base,rom_row_base,rows_m1,beats_m1,dst,embed,len_m1,buf_rd_addr,buf_rd_row,buf_rd_data$0,buf_rd_data$1,buf_rd_data$2,buf_rd_data$3,buf_rd_data$4,buf_rd_data$5,buf_rd_data$6,buf_rd_data$7,buf_rd_data$8,buf_rd_data$9,buf_rd_data$10,buf_rd_data$11,buf_rd_data$12,buf_rd_data$13,buf_rd_data$14,buf_rd_data$15,buf_rd_data$16,buf_rd_data$17,buf_rd_data$18,buf_rd_data$19,buf_rd_data$20,buf_rd_data$21,buf_rd_data$22,buf_rd_data$23,buf_rd_data$24,buf_rd_data$25,buf_rd_data$26,buf_rd_data$27,buf_rd_data$28,buf_rd_data$29,buf_rd_data$30,buf_rd_data$31,buf_rd_data$32,buf_rd_data$33,buf_rd_data$34,buf_rd_data$35,buf_rd_data$36,buf_rd_data$37,buf_rd_data$38,buf_rd_data$39,buf_rd_data$40,buf_rd_data$41,buf_rd_data$42,buf_rd_data$43,buf_rd_data$44,buf_rd_data$45,buf_rd_data$46,buf_rd_data$47,buf_rd_data$48,buf_rd_data$49,buf_rd_data$50,buf_rd_data$51,buf_rd_data$52,buf_rd_data$53,buf_rd_data$54,buf_rd_data$55,buf_rd_data$56,buf_rd_data$57,buf_rd_data$58,buf_rd_data$59,buf_rd_data$60,buf_rd_data$61,buf_rd_data$62,buf_rd_data$63,buf_rd_mant,buf_rd_exp,out_valid,out_row,out_data,busy,done,vm_raddr,vm_we,vm_waddr,vm_wdata);
+module llamahdl_llama$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,x_wdata$3,x_wdata$4,x_wdata$5,x_wdata$6,x_wdata$7,x_wdata$8,x_wdata$9,x_wdata$10,x_wdata$11,x_wdata$12,x_wdata$13,x_wdata$14,x_wdata$15,x_wdata$16,x_wdata$17,x_wdata$18,x_wdata$19,x_wdata$20,x_wdata$21,x_wdata$22,x_wdata$23,x_wdata$24,x_wdata$25,x_wdata$26,x_wdata$27,x_wdata$28,x_wdata$29,x_wdata$30,x_wdata$31,x_wdata$32,x_wdata$33,x_wdata$34,x_wdata$35,x_wdata$36,x_wdata$37,x_wdata$38,x_wdata$39,x_wdata$40,x_wdata$41,x_wdata$42,x_wdata$43,x_wdata$44,x_wdata$45,x_wdata$46,x_wdata$47,x_wdata$48,x_wdata$49,x_wdata$50,x_wdata$51,x_wdata$52,x_wdata$53,x_wdata$54,x_wdata$55,x_wdata$56,x_wdata$57,x_wdata$58,x_wdata$59,x_wdata$60,x_wdata$61,x_wdata$62,x_wdata$63,xs_we,xs_waddr,xs_wdata,xp_we,xp_idx,xp_data$0,xp_data$1,xp_data$2,xp_data$3,xp_data$4,xp_data$5,xp_data$6,xp_data$7,x_shift,x_raw,x_base,post,src,vm_rdata,start,use_ram,rom_base,rom_row_base,rows_m1,beats_m1,dst,embed,len_m1,buf_rd_addr,buf_rd_row,buf_rd_data$0,buf_rd_data$1,buf_rd_data$2,buf_rd_data$3,buf_rd_data$4,buf_rd_data$5,buf_rd_data$6,buf_rd_data$7,buf_rd_data$8,buf_rd_data$9,buf_rd_data$10,buf_rd_data$11,buf_rd_data$12,buf_rd_data$13,buf_rd_data$14,buf_rd_data$15,buf_rd_data$16,buf_rd_data$17,buf_rd_data$18,buf_rd_data$19,buf_rd_data$20,buf_rd_data$21,buf_rd_data$22,buf_rd_data$23,buf_rd_data$24,buf_rd_data$25,buf_rd_data$26,buf_rd_data$27,buf_rd_data$28,buf_rd_data$29,buf_rd_data$30,buf_rd_data$31,buf_rd_data$32,buf_rd_data$33,buf_rd_data$34,buf_rd_data$35,buf_rd_data$36,buf_rd_data$37,buf_rd_data$38,buf_rd_data$39,buf_rd_data$40,buf_rd_data$41,buf_rd_data$42,buf_rd_data$43,buf_rd_data$44,buf_rd_data$45,buf_rd_data$46,buf_rd_data$47,buf_rd_data$48,buf_rd_data$49,buf_rd_data$50,buf_rd_data$51,buf_rd_data$52,buf_rd_data$53,buf_rd_data$54,buf_rd_data$55,buf_rd_data$56,buf_rd_data$57,buf_rd_data$58,buf_rd_data$59,buf_rd_data$60,buf_rd_data$61,buf_rd_data$62,buf_rd_data$63,buf_rd_mant,buf_rd_exp,out_valid,out_row,out_data,busy,done,vm_raddr,vm_we,vm_waddr,vm_wdata);
     
     // Module arguments
     input wire  clock;
@@ -15587,6 +17817,16 @@ module llamahdl_llama$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,x_wdat
     input wire  xs_we;
     input wire  [15:0] xs_waddr;
     input wire signed [31:0] xs_wdata;
+    input wire  xp_we;
+    input wire  [15:0] xp_idx;
+    input wire signed [31:0] xp_data$0;
+    input wire signed [31:0] xp_data$1;
+    input wire signed [31:0] xp_data$2;
+    input wire signed [31:0] xp_data$3;
+    input wire signed [31:0] xp_data$4;
+    input wire signed [31:0] xp_data$5;
+    input wire signed [31:0] xp_data$6;
+    input wire signed [31:0] xp_data$7;
     input wire  [4:0] x_shift;
     input wire  x_raw;
     input wire  [15:0] x_base;
@@ -16238,6 +18478,16 @@ module llamahdl_llama$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,x_wdat
     reg  xram$swe;
     reg  [15:0] xram$swaddr;
     reg signed [31:0] xram$swdata;
+    reg  xram$pwe;
+    reg  [15:0] xram$pwidx;
+    reg signed [31:0] xram$pwdata$0;
+    reg signed [31:0] xram$pwdata$1;
+    reg signed [31:0] xram$pwdata$2;
+    reg signed [31:0] xram$pwdata$3;
+    reg signed [31:0] xram$pwdata$4;
+    reg signed [31:0] xram$pwdata$5;
+    reg signed [31:0] xram$pwdata$6;
+    reg signed [31:0] xram$pwdata$7;
     reg  [15:0] xram$raddr;
     wire signed [31:0] xram$rdata$0;
     wire signed [31:0] xram$rdata$1;
@@ -17121,6 +19371,16 @@ module llamahdl_llama$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,x_wdat
         .swe(xram$swe),
         .swaddr(xram$swaddr),
         .swdata(xram$swdata),
+        .pwe(xram$pwe),
+        .pwidx(xram$pwidx),
+        .pwdata$0(xram$pwdata$0),
+        .pwdata$1(xram$pwdata$1),
+        .pwdata$2(xram$pwdata$2),
+        .pwdata$3(xram$pwdata$3),
+        .pwdata$4(xram$pwdata$4),
+        .pwdata$5(xram$pwdata$5),
+        .pwdata$6(xram$pwdata$6),
+        .pwdata$7(xram$pwdata$7),
         .raddr(xram$raddr),
         .rdata$0(xram$rdata$0),
         .rdata$1(xram$rdata$1),
@@ -17612,6 +19872,16 @@ module llamahdl_llama$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,x_wdat
         xram$swe = xs_we;
         xram$swaddr = xs_waddr;
         xram$swdata = xs_wdata;
+        xram$pwe = xp_we;
+        xram$pwidx = xp_idx;
+        xram$pwdata$0 = xp_data$0;
+        xram$pwdata$1 = xp_data$1;
+        xram$pwdata$2 = xp_data$2;
+        xram$pwdata$3 = xp_data$3;
+        xram$pwdata$4 = xp_data$4;
+        xram$pwdata$5 = xp_data$5;
+        xram$pwdata$6 = xp_data$6;
+        xram$pwdata$7 = xp_data$7;
         rom$addr = rbase$q + addr$q;
         scale_rom$addr = rrbase$q + row$q;
         buf_rd_addr = addr$q;
@@ -30431,7 +32701,7 @@ module llamahdl_llama$mv$xq(clock,x$0,x$1,x$2,x$3,x$4,x$5,x$6,x$7,x$8,x$9,x$10,x
 endmodule // llamahdl_llama$mv$xq
 
 
-module llamahdl_llama$mv$xram(clock,wwe,wwaddr,wwdata$0,wwdata$1,wwdata$2,wwdata$3,wwdata$4,wwdata$5,wwdata$6,wwdata$7,wwdata$8,wwdata$9,wwdata$10,wwdata$11,wwdata$12,wwdata$13,wwdata$14,wwdata$15,wwdata$16,wwdata$17,wwdata$18,wwdata$19,wwdata$20,wwdata$21,wwdata$22,wwdata$23,wwdata$24,wwdata$25,wwdata$26,wwdata$27,wwdata$28,wwdata$29,wwdata$30,wwdata$31,wwdata$32,wwdata$33,wwdata$34,wwdata$35,wwdata$36,wwdata$37,wwdata$38,wwdata$39,wwdata$40,wwdata$41,wwdata$42,wwdata$43,wwdata$44,wwdata$45,wwdata$46,wwdata$47,wwdata$48,wwdata$49,wwdata$50,wwdata$51,wwdata$52,wwdata$53,wwdata$54,wwdata$55,wwdata$56,wwdata$57,wwdata$58,wwdata$59,wwdata$60,wwdata$61,wwdata$62,wwdata$63,swe,swaddr,swdata,raddr,rdata$0,rdata$1,rdata$2,rdata$3,rdata$4,rdata$5,rdata$6,rdata$7,rdata$8,rdata$9,rdata$10,rdata$11,rdata$12,rdata$13,rdata$14,rdata$15,rdata$16,rdata$17,rdata$18,rdata$19,rdata$20,rdata$21,rdata$22,rdata$23,rdata$24,rdata$25,rdata$26,rdata$27,rdata$28,rdata$29,rdata$30,rdata$31,rdata$32,rdata$33,rdata$34,rdata$35,rdata$36,rdata$37,rdata$38,rdata$39,rdata$40,rdata$41,rdata$42,rdata$43,rdata$44,rdata$45,rdata$46,rdata$47,rdata$48,rdata$49,rdata$50,rdata$51,rdata$52,rdata$53,rdata$54,rdata$55,rdata$56,rdata$57,rdata$58,rdata$59,rdata$60,rdata$61,rdata$62,rdata$63);
+module llamahdl_llama$mv$xram(clock,wwe,wwaddr,wwdata$0,wwdata$1,wwdata$2,wwdata$3,wwdata$4,wwdata$5,wwdata$6,wwdata$7,wwdata$8,wwdata$9,wwdata$10,wwdata$11,wwdata$12,wwdata$13,wwdata$14,wwdata$15,wwdata$16,wwdata$17,wwdata$18,wwdata$19,wwdata$20,wwdata$21,wwdata$22,wwdata$23,wwdata$24,wwdata$25,wwdata$26,wwdata$27,wwdata$28,wwdata$29,wwdata$30,wwdata$31,wwdata$32,wwdata$33,wwdata$34,wwdata$35,wwdata$36,wwdata$37,wwdata$38,wwdata$39,wwdata$40,wwdata$41,wwdata$42,wwdata$43,wwdata$44,wwdata$45,wwdata$46,wwdata$47,wwdata$48,wwdata$49,wwdata$50,wwdata$51,wwdata$52,wwdata$53,wwdata$54,wwdata$55,wwdata$56,wwdata$57,wwdata$58,wwdata$59,wwdata$60,wwdata$61,wwdata$62,wwdata$63,swe,swaddr,swdata,pwe,pwidx,pwdata$0,pwdata$1,pwdata$2,pwdata$3,pwdata$4,pwdata$5,pwdata$6,pwdata$7,raddr,rdata$0,rdata$1,rdata$2,rdata$3,rdata$4,rdata$5,rdata$6,rdata$7,rdata$8,rdata$9,rdata$10,rdata$11,rdata$12,rdata$13,rdata$14,rdata$15,rdata$16,rdata$17,rdata$18,rdata$19,rdata$20,rdata$21,rdata$22,rdata$23,rdata$24,rdata$25,rdata$26,rdata$27,rdata$28,rdata$29,rdata$30,rdata$31,rdata$32,rdata$33,rdata$34,rdata$35,rdata$36,rdata$37,rdata$38,rdata$39,rdata$40,rdata$41,rdata$42,rdata$43,rdata$44,rdata$45,rdata$46,rdata$47,rdata$48,rdata$49,rdata$50,rdata$51,rdata$52,rdata$53,rdata$54,rdata$55,rdata$56,rdata$57,rdata$58,rdata$59,rdata$60,rdata$61,rdata$62,rdata$63);
     
     // Module arguments
     input wire  clock;
@@ -30504,6 +32774,16 @@ module llamahdl_llama$mv$xram(clock,wwe,wwaddr,wwdata$0,wwdata$1,wwdata$2,wwdata
     input wire  swe;
     input wire  [15:0] swaddr;
     input wire signed [31:0] swdata;
+    input wire  pwe;
+    input wire  [15:0] pwidx;
+    input wire signed [31:0] pwdata$0;
+    input wire signed [31:0] pwdata$1;
+    input wire signed [31:0] pwdata$2;
+    input wire signed [31:0] pwdata$3;
+    input wire signed [31:0] pwdata$4;
+    input wire signed [31:0] pwdata$5;
+    input wire signed [31:0] pwdata$6;
+    input wire signed [31:0] pwdata$7;
     input wire  [15:0] raddr;
     output reg signed [31:0] rdata$0;
     output reg signed [31:0] rdata$1;
@@ -30573,6 +32853,22 @@ module llamahdl_llama$mv$xram(clock,wwe,wwaddr,wwdata$0,wwdata$1,wwdata$2,wwdata
     // Update code (custom)
     wire [15:0] sword = swaddr >> 6;
     integer i;
+    wire [15:0] pe0 = pwidx + 16'd0;
+    wire [15:0] pw0 = pe0 >> 6;
+    wire [15:0] pe1 = pwidx + 16'd1;
+    wire [15:0] pw1 = pe1 >> 6;
+    wire [15:0] pe2 = pwidx + 16'd2;
+    wire [15:0] pw2 = pe2 >> 6;
+    wire [15:0] pe3 = pwidx + 16'd3;
+    wire [15:0] pw3 = pe3 >> 6;
+    wire [15:0] pe4 = pwidx + 16'd4;
+    wire [15:0] pw4 = pe4 >> 6;
+    wire [15:0] pe5 = pwidx + 16'd5;
+    wire [15:0] pw5 = pe5 >> 6;
+    wire [15:0] pe6 = pwidx + 16'd6;
+    wire [15:0] pw6 = pe6 >> 6;
+    wire [15:0] pe7 = pwidx + 16'd7;
+    wire [15:0] pw7 = pe7 >> 6;
     reg [31:0] m0 [0:3];
     reg [31:0] m1 [0:3];
     reg [31:0] m2 [0:3];
@@ -30968,6 +33264,535 @@ module llamahdl_llama$mv$xram(clock,wwe,wwaddr,wwdata$0,wwdata$1,wwdata$2,wwdata
           if (swaddr[5:0] == 6'd61) m61[swaddr[7:6]] <= swdata;
           if (swaddr[5:0] == 6'd62) m62[swaddr[7:6]] <= swdata;
           if (swaddr[5:0] == 6'd63) m63[swaddr[7:6]] <= swdata;
+       end else if (pwe) begin
+          if (pw0 < 16'd4) begin
+             if (pe0[5:0] == 6'd0) m0[pw0[1:0]] <= pwdata$0;
+             if (pe0[5:0] == 6'd1) m1[pw0[1:0]] <= pwdata$0;
+             if (pe0[5:0] == 6'd2) m2[pw0[1:0]] <= pwdata$0;
+             if (pe0[5:0] == 6'd3) m3[pw0[1:0]] <= pwdata$0;
+             if (pe0[5:0] == 6'd4) m4[pw0[1:0]] <= pwdata$0;
+             if (pe0[5:0] == 6'd5) m5[pw0[1:0]] <= pwdata$0;
+             if (pe0[5:0] == 6'd6) m6[pw0[1:0]] <= pwdata$0;
+             if (pe0[5:0] == 6'd7) m7[pw0[1:0]] <= pwdata$0;
+             if (pe0[5:0] == 6'd8) m8[pw0[1:0]] <= pwdata$0;
+             if (pe0[5:0] == 6'd9) m9[pw0[1:0]] <= pwdata$0;
+             if (pe0[5:0] == 6'd10) m10[pw0[1:0]] <= pwdata$0;
+             if (pe0[5:0] == 6'd11) m11[pw0[1:0]] <= pwdata$0;
+             if (pe0[5:0] == 6'd12) m12[pw0[1:0]] <= pwdata$0;
+             if (pe0[5:0] == 6'd13) m13[pw0[1:0]] <= pwdata$0;
+             if (pe0[5:0] == 6'd14) m14[pw0[1:0]] <= pwdata$0;
+             if (pe0[5:0] == 6'd15) m15[pw0[1:0]] <= pwdata$0;
+             if (pe0[5:0] == 6'd16) m16[pw0[1:0]] <= pwdata$0;
+             if (pe0[5:0] == 6'd17) m17[pw0[1:0]] <= pwdata$0;
+             if (pe0[5:0] == 6'd18) m18[pw0[1:0]] <= pwdata$0;
+             if (pe0[5:0] == 6'd19) m19[pw0[1:0]] <= pwdata$0;
+             if (pe0[5:0] == 6'd20) m20[pw0[1:0]] <= pwdata$0;
+             if (pe0[5:0] == 6'd21) m21[pw0[1:0]] <= pwdata$0;
+             if (pe0[5:0] == 6'd22) m22[pw0[1:0]] <= pwdata$0;
+             if (pe0[5:0] == 6'd23) m23[pw0[1:0]] <= pwdata$0;
+             if (pe0[5:0] == 6'd24) m24[pw0[1:0]] <= pwdata$0;
+             if (pe0[5:0] == 6'd25) m25[pw0[1:0]] <= pwdata$0;
+             if (pe0[5:0] == 6'd26) m26[pw0[1:0]] <= pwdata$0;
+             if (pe0[5:0] == 6'd27) m27[pw0[1:0]] <= pwdata$0;
+             if (pe0[5:0] == 6'd28) m28[pw0[1:0]] <= pwdata$0;
+             if (pe0[5:0] == 6'd29) m29[pw0[1:0]] <= pwdata$0;
+             if (pe0[5:0] == 6'd30) m30[pw0[1:0]] <= pwdata$0;
+             if (pe0[5:0] == 6'd31) m31[pw0[1:0]] <= pwdata$0;
+             if (pe0[5:0] == 6'd32) m32[pw0[1:0]] <= pwdata$0;
+             if (pe0[5:0] == 6'd33) m33[pw0[1:0]] <= pwdata$0;
+             if (pe0[5:0] == 6'd34) m34[pw0[1:0]] <= pwdata$0;
+             if (pe0[5:0] == 6'd35) m35[pw0[1:0]] <= pwdata$0;
+             if (pe0[5:0] == 6'd36) m36[pw0[1:0]] <= pwdata$0;
+             if (pe0[5:0] == 6'd37) m37[pw0[1:0]] <= pwdata$0;
+             if (pe0[5:0] == 6'd38) m38[pw0[1:0]] <= pwdata$0;
+             if (pe0[5:0] == 6'd39) m39[pw0[1:0]] <= pwdata$0;
+             if (pe0[5:0] == 6'd40) m40[pw0[1:0]] <= pwdata$0;
+             if (pe0[5:0] == 6'd41) m41[pw0[1:0]] <= pwdata$0;
+             if (pe0[5:0] == 6'd42) m42[pw0[1:0]] <= pwdata$0;
+             if (pe0[5:0] == 6'd43) m43[pw0[1:0]] <= pwdata$0;
+             if (pe0[5:0] == 6'd44) m44[pw0[1:0]] <= pwdata$0;
+             if (pe0[5:0] == 6'd45) m45[pw0[1:0]] <= pwdata$0;
+             if (pe0[5:0] == 6'd46) m46[pw0[1:0]] <= pwdata$0;
+             if (pe0[5:0] == 6'd47) m47[pw0[1:0]] <= pwdata$0;
+             if (pe0[5:0] == 6'd48) m48[pw0[1:0]] <= pwdata$0;
+             if (pe0[5:0] == 6'd49) m49[pw0[1:0]] <= pwdata$0;
+             if (pe0[5:0] == 6'd50) m50[pw0[1:0]] <= pwdata$0;
+             if (pe0[5:0] == 6'd51) m51[pw0[1:0]] <= pwdata$0;
+             if (pe0[5:0] == 6'd52) m52[pw0[1:0]] <= pwdata$0;
+             if (pe0[5:0] == 6'd53) m53[pw0[1:0]] <= pwdata$0;
+             if (pe0[5:0] == 6'd54) m54[pw0[1:0]] <= pwdata$0;
+             if (pe0[5:0] == 6'd55) m55[pw0[1:0]] <= pwdata$0;
+             if (pe0[5:0] == 6'd56) m56[pw0[1:0]] <= pwdata$0;
+             if (pe0[5:0] == 6'd57) m57[pw0[1:0]] <= pwdata$0;
+             if (pe0[5:0] == 6'd58) m58[pw0[1:0]] <= pwdata$0;
+             if (pe0[5:0] == 6'd59) m59[pw0[1:0]] <= pwdata$0;
+             if (pe0[5:0] == 6'd60) m60[pw0[1:0]] <= pwdata$0;
+             if (pe0[5:0] == 6'd61) m61[pw0[1:0]] <= pwdata$0;
+             if (pe0[5:0] == 6'd62) m62[pw0[1:0]] <= pwdata$0;
+             if (pe0[5:0] == 6'd63) m63[pw0[1:0]] <= pwdata$0;
+          end
+          if (pw1 < 16'd4) begin
+             if (pe1[5:0] == 6'd0) m0[pw1[1:0]] <= pwdata$1;
+             if (pe1[5:0] == 6'd1) m1[pw1[1:0]] <= pwdata$1;
+             if (pe1[5:0] == 6'd2) m2[pw1[1:0]] <= pwdata$1;
+             if (pe1[5:0] == 6'd3) m3[pw1[1:0]] <= pwdata$1;
+             if (pe1[5:0] == 6'd4) m4[pw1[1:0]] <= pwdata$1;
+             if (pe1[5:0] == 6'd5) m5[pw1[1:0]] <= pwdata$1;
+             if (pe1[5:0] == 6'd6) m6[pw1[1:0]] <= pwdata$1;
+             if (pe1[5:0] == 6'd7) m7[pw1[1:0]] <= pwdata$1;
+             if (pe1[5:0] == 6'd8) m8[pw1[1:0]] <= pwdata$1;
+             if (pe1[5:0] == 6'd9) m9[pw1[1:0]] <= pwdata$1;
+             if (pe1[5:0] == 6'd10) m10[pw1[1:0]] <= pwdata$1;
+             if (pe1[5:0] == 6'd11) m11[pw1[1:0]] <= pwdata$1;
+             if (pe1[5:0] == 6'd12) m12[pw1[1:0]] <= pwdata$1;
+             if (pe1[5:0] == 6'd13) m13[pw1[1:0]] <= pwdata$1;
+             if (pe1[5:0] == 6'd14) m14[pw1[1:0]] <= pwdata$1;
+             if (pe1[5:0] == 6'd15) m15[pw1[1:0]] <= pwdata$1;
+             if (pe1[5:0] == 6'd16) m16[pw1[1:0]] <= pwdata$1;
+             if (pe1[5:0] == 6'd17) m17[pw1[1:0]] <= pwdata$1;
+             if (pe1[5:0] == 6'd18) m18[pw1[1:0]] <= pwdata$1;
+             if (pe1[5:0] == 6'd19) m19[pw1[1:0]] <= pwdata$1;
+             if (pe1[5:0] == 6'd20) m20[pw1[1:0]] <= pwdata$1;
+             if (pe1[5:0] == 6'd21) m21[pw1[1:0]] <= pwdata$1;
+             if (pe1[5:0] == 6'd22) m22[pw1[1:0]] <= pwdata$1;
+             if (pe1[5:0] == 6'd23) m23[pw1[1:0]] <= pwdata$1;
+             if (pe1[5:0] == 6'd24) m24[pw1[1:0]] <= pwdata$1;
+             if (pe1[5:0] == 6'd25) m25[pw1[1:0]] <= pwdata$1;
+             if (pe1[5:0] == 6'd26) m26[pw1[1:0]] <= pwdata$1;
+             if (pe1[5:0] == 6'd27) m27[pw1[1:0]] <= pwdata$1;
+             if (pe1[5:0] == 6'd28) m28[pw1[1:0]] <= pwdata$1;
+             if (pe1[5:0] == 6'd29) m29[pw1[1:0]] <= pwdata$1;
+             if (pe1[5:0] == 6'd30) m30[pw1[1:0]] <= pwdata$1;
+             if (pe1[5:0] == 6'd31) m31[pw1[1:0]] <= pwdata$1;
+             if (pe1[5:0] == 6'd32) m32[pw1[1:0]] <= pwdata$1;
+             if (pe1[5:0] == 6'd33) m33[pw1[1:0]] <= pwdata$1;
+             if (pe1[5:0] == 6'd34) m34[pw1[1:0]] <= pwdata$1;
+             if (pe1[5:0] == 6'd35) m35[pw1[1:0]] <= pwdata$1;
+             if (pe1[5:0] == 6'd36) m36[pw1[1:0]] <= pwdata$1;
+             if (pe1[5:0] == 6'd37) m37[pw1[1:0]] <= pwdata$1;
+             if (pe1[5:0] == 6'd38) m38[pw1[1:0]] <= pwdata$1;
+             if (pe1[5:0] == 6'd39) m39[pw1[1:0]] <= pwdata$1;
+             if (pe1[5:0] == 6'd40) m40[pw1[1:0]] <= pwdata$1;
+             if (pe1[5:0] == 6'd41) m41[pw1[1:0]] <= pwdata$1;
+             if (pe1[5:0] == 6'd42) m42[pw1[1:0]] <= pwdata$1;
+             if (pe1[5:0] == 6'd43) m43[pw1[1:0]] <= pwdata$1;
+             if (pe1[5:0] == 6'd44) m44[pw1[1:0]] <= pwdata$1;
+             if (pe1[5:0] == 6'd45) m45[pw1[1:0]] <= pwdata$1;
+             if (pe1[5:0] == 6'd46) m46[pw1[1:0]] <= pwdata$1;
+             if (pe1[5:0] == 6'd47) m47[pw1[1:0]] <= pwdata$1;
+             if (pe1[5:0] == 6'd48) m48[pw1[1:0]] <= pwdata$1;
+             if (pe1[5:0] == 6'd49) m49[pw1[1:0]] <= pwdata$1;
+             if (pe1[5:0] == 6'd50) m50[pw1[1:0]] <= pwdata$1;
+             if (pe1[5:0] == 6'd51) m51[pw1[1:0]] <= pwdata$1;
+             if (pe1[5:0] == 6'd52) m52[pw1[1:0]] <= pwdata$1;
+             if (pe1[5:0] == 6'd53) m53[pw1[1:0]] <= pwdata$1;
+             if (pe1[5:0] == 6'd54) m54[pw1[1:0]] <= pwdata$1;
+             if (pe1[5:0] == 6'd55) m55[pw1[1:0]] <= pwdata$1;
+             if (pe1[5:0] == 6'd56) m56[pw1[1:0]] <= pwdata$1;
+             if (pe1[5:0] == 6'd57) m57[pw1[1:0]] <= pwdata$1;
+             if (pe1[5:0] == 6'd58) m58[pw1[1:0]] <= pwdata$1;
+             if (pe1[5:0] == 6'd59) m59[pw1[1:0]] <= pwdata$1;
+             if (pe1[5:0] == 6'd60) m60[pw1[1:0]] <= pwdata$1;
+             if (pe1[5:0] == 6'd61) m61[pw1[1:0]] <= pwdata$1;
+             if (pe1[5:0] == 6'd62) m62[pw1[1:0]] <= pwdata$1;
+             if (pe1[5:0] == 6'd63) m63[pw1[1:0]] <= pwdata$1;
+          end
+          if (pw2 < 16'd4) begin
+             if (pe2[5:0] == 6'd0) m0[pw2[1:0]] <= pwdata$2;
+             if (pe2[5:0] == 6'd1) m1[pw2[1:0]] <= pwdata$2;
+             if (pe2[5:0] == 6'd2) m2[pw2[1:0]] <= pwdata$2;
+             if (pe2[5:0] == 6'd3) m3[pw2[1:0]] <= pwdata$2;
+             if (pe2[5:0] == 6'd4) m4[pw2[1:0]] <= pwdata$2;
+             if (pe2[5:0] == 6'd5) m5[pw2[1:0]] <= pwdata$2;
+             if (pe2[5:0] == 6'd6) m6[pw2[1:0]] <= pwdata$2;
+             if (pe2[5:0] == 6'd7) m7[pw2[1:0]] <= pwdata$2;
+             if (pe2[5:0] == 6'd8) m8[pw2[1:0]] <= pwdata$2;
+             if (pe2[5:0] == 6'd9) m9[pw2[1:0]] <= pwdata$2;
+             if (pe2[5:0] == 6'd10) m10[pw2[1:0]] <= pwdata$2;
+             if (pe2[5:0] == 6'd11) m11[pw2[1:0]] <= pwdata$2;
+             if (pe2[5:0] == 6'd12) m12[pw2[1:0]] <= pwdata$2;
+             if (pe2[5:0] == 6'd13) m13[pw2[1:0]] <= pwdata$2;
+             if (pe2[5:0] == 6'd14) m14[pw2[1:0]] <= pwdata$2;
+             if (pe2[5:0] == 6'd15) m15[pw2[1:0]] <= pwdata$2;
+             if (pe2[5:0] == 6'd16) m16[pw2[1:0]] <= pwdata$2;
+             if (pe2[5:0] == 6'd17) m17[pw2[1:0]] <= pwdata$2;
+             if (pe2[5:0] == 6'd18) m18[pw2[1:0]] <= pwdata$2;
+             if (pe2[5:0] == 6'd19) m19[pw2[1:0]] <= pwdata$2;
+             if (pe2[5:0] == 6'd20) m20[pw2[1:0]] <= pwdata$2;
+             if (pe2[5:0] == 6'd21) m21[pw2[1:0]] <= pwdata$2;
+             if (pe2[5:0] == 6'd22) m22[pw2[1:0]] <= pwdata$2;
+             if (pe2[5:0] == 6'd23) m23[pw2[1:0]] <= pwdata$2;
+             if (pe2[5:0] == 6'd24) m24[pw2[1:0]] <= pwdata$2;
+             if (pe2[5:0] == 6'd25) m25[pw2[1:0]] <= pwdata$2;
+             if (pe2[5:0] == 6'd26) m26[pw2[1:0]] <= pwdata$2;
+             if (pe2[5:0] == 6'd27) m27[pw2[1:0]] <= pwdata$2;
+             if (pe2[5:0] == 6'd28) m28[pw2[1:0]] <= pwdata$2;
+             if (pe2[5:0] == 6'd29) m29[pw2[1:0]] <= pwdata$2;
+             if (pe2[5:0] == 6'd30) m30[pw2[1:0]] <= pwdata$2;
+             if (pe2[5:0] == 6'd31) m31[pw2[1:0]] <= pwdata$2;
+             if (pe2[5:0] == 6'd32) m32[pw2[1:0]] <= pwdata$2;
+             if (pe2[5:0] == 6'd33) m33[pw2[1:0]] <= pwdata$2;
+             if (pe2[5:0] == 6'd34) m34[pw2[1:0]] <= pwdata$2;
+             if (pe2[5:0] == 6'd35) m35[pw2[1:0]] <= pwdata$2;
+             if (pe2[5:0] == 6'd36) m36[pw2[1:0]] <= pwdata$2;
+             if (pe2[5:0] == 6'd37) m37[pw2[1:0]] <= pwdata$2;
+             if (pe2[5:0] == 6'd38) m38[pw2[1:0]] <= pwdata$2;
+             if (pe2[5:0] == 6'd39) m39[pw2[1:0]] <= pwdata$2;
+             if (pe2[5:0] == 6'd40) m40[pw2[1:0]] <= pwdata$2;
+             if (pe2[5:0] == 6'd41) m41[pw2[1:0]] <= pwdata$2;
+             if (pe2[5:0] == 6'd42) m42[pw2[1:0]] <= pwdata$2;
+             if (pe2[5:0] == 6'd43) m43[pw2[1:0]] <= pwdata$2;
+             if (pe2[5:0] == 6'd44) m44[pw2[1:0]] <= pwdata$2;
+             if (pe2[5:0] == 6'd45) m45[pw2[1:0]] <= pwdata$2;
+             if (pe2[5:0] == 6'd46) m46[pw2[1:0]] <= pwdata$2;
+             if (pe2[5:0] == 6'd47) m47[pw2[1:0]] <= pwdata$2;
+             if (pe2[5:0] == 6'd48) m48[pw2[1:0]] <= pwdata$2;
+             if (pe2[5:0] == 6'd49) m49[pw2[1:0]] <= pwdata$2;
+             if (pe2[5:0] == 6'd50) m50[pw2[1:0]] <= pwdata$2;
+             if (pe2[5:0] == 6'd51) m51[pw2[1:0]] <= pwdata$2;
+             if (pe2[5:0] == 6'd52) m52[pw2[1:0]] <= pwdata$2;
+             if (pe2[5:0] == 6'd53) m53[pw2[1:0]] <= pwdata$2;
+             if (pe2[5:0] == 6'd54) m54[pw2[1:0]] <= pwdata$2;
+             if (pe2[5:0] == 6'd55) m55[pw2[1:0]] <= pwdata$2;
+             if (pe2[5:0] == 6'd56) m56[pw2[1:0]] <= pwdata$2;
+             if (pe2[5:0] == 6'd57) m57[pw2[1:0]] <= pwdata$2;
+             if (pe2[5:0] == 6'd58) m58[pw2[1:0]] <= pwdata$2;
+             if (pe2[5:0] == 6'd59) m59[pw2[1:0]] <= pwdata$2;
+             if (pe2[5:0] == 6'd60) m60[pw2[1:0]] <= pwdata$2;
+             if (pe2[5:0] == 6'd61) m61[pw2[1:0]] <= pwdata$2;
+             if (pe2[5:0] == 6'd62) m62[pw2[1:0]] <= pwdata$2;
+             if (pe2[5:0] == 6'd63) m63[pw2[1:0]] <= pwdata$2;
+          end
+          if (pw3 < 16'd4) begin
+             if (pe3[5:0] == 6'd0) m0[pw3[1:0]] <= pwdata$3;
+             if (pe3[5:0] == 6'd1) m1[pw3[1:0]] <= pwdata$3;
+             if (pe3[5:0] == 6'd2) m2[pw3[1:0]] <= pwdata$3;
+             if (pe3[5:0] == 6'd3) m3[pw3[1:0]] <= pwdata$3;
+             if (pe3[5:0] == 6'd4) m4[pw3[1:0]] <= pwdata$3;
+             if (pe3[5:0] == 6'd5) m5[pw3[1:0]] <= pwdata$3;
+             if (pe3[5:0] == 6'd6) m6[pw3[1:0]] <= pwdata$3;
+             if (pe3[5:0] == 6'd7) m7[pw3[1:0]] <= pwdata$3;
+             if (pe3[5:0] == 6'd8) m8[pw3[1:0]] <= pwdata$3;
+             if (pe3[5:0] == 6'd9) m9[pw3[1:0]] <= pwdata$3;
+             if (pe3[5:0] == 6'd10) m10[pw3[1:0]] <= pwdata$3;
+             if (pe3[5:0] == 6'd11) m11[pw3[1:0]] <= pwdata$3;
+             if (pe3[5:0] == 6'd12) m12[pw3[1:0]] <= pwdata$3;
+             if (pe3[5:0] == 6'd13) m13[pw3[1:0]] <= pwdata$3;
+             if (pe3[5:0] == 6'd14) m14[pw3[1:0]] <= pwdata$3;
+             if (pe3[5:0] == 6'd15) m15[pw3[1:0]] <= pwdata$3;
+             if (pe3[5:0] == 6'd16) m16[pw3[1:0]] <= pwdata$3;
+             if (pe3[5:0] == 6'd17) m17[pw3[1:0]] <= pwdata$3;
+             if (pe3[5:0] == 6'd18) m18[pw3[1:0]] <= pwdata$3;
+             if (pe3[5:0] == 6'd19) m19[pw3[1:0]] <= pwdata$3;
+             if (pe3[5:0] == 6'd20) m20[pw3[1:0]] <= pwdata$3;
+             if (pe3[5:0] == 6'd21) m21[pw3[1:0]] <= pwdata$3;
+             if (pe3[5:0] == 6'd22) m22[pw3[1:0]] <= pwdata$3;
+             if (pe3[5:0] == 6'd23) m23[pw3[1:0]] <= pwdata$3;
+             if (pe3[5:0] == 6'd24) m24[pw3[1:0]] <= pwdata$3;
+             if (pe3[5:0] == 6'd25) m25[pw3[1:0]] <= pwdata$3;
+             if (pe3[5:0] == 6'd26) m26[pw3[1:0]] <= pwdata$3;
+             if (pe3[5:0] == 6'd27) m27[pw3[1:0]] <= pwdata$3;
+             if (pe3[5:0] == 6'd28) m28[pw3[1:0]] <= pwdata$3;
+             if (pe3[5:0] == 6'd29) m29[pw3[1:0]] <= pwdata$3;
+             if (pe3[5:0] == 6'd30) m30[pw3[1:0]] <= pwdata$3;
+             if (pe3[5:0] == 6'd31) m31[pw3[1:0]] <= pwdata$3;
+             if (pe3[5:0] == 6'd32) m32[pw3[1:0]] <= pwdata$3;
+             if (pe3[5:0] == 6'd33) m33[pw3[1:0]] <= pwdata$3;
+             if (pe3[5:0] == 6'd34) m34[pw3[1:0]] <= pwdata$3;
+             if (pe3[5:0] == 6'd35) m35[pw3[1:0]] <= pwdata$3;
+             if (pe3[5:0] == 6'd36) m36[pw3[1:0]] <= pwdata$3;
+             if (pe3[5:0] == 6'd37) m37[pw3[1:0]] <= pwdata$3;
+             if (pe3[5:0] == 6'd38) m38[pw3[1:0]] <= pwdata$3;
+             if (pe3[5:0] == 6'd39) m39[pw3[1:0]] <= pwdata$3;
+             if (pe3[5:0] == 6'd40) m40[pw3[1:0]] <= pwdata$3;
+             if (pe3[5:0] == 6'd41) m41[pw3[1:0]] <= pwdata$3;
+             if (pe3[5:0] == 6'd42) m42[pw3[1:0]] <= pwdata$3;
+             if (pe3[5:0] == 6'd43) m43[pw3[1:0]] <= pwdata$3;
+             if (pe3[5:0] == 6'd44) m44[pw3[1:0]] <= pwdata$3;
+             if (pe3[5:0] == 6'd45) m45[pw3[1:0]] <= pwdata$3;
+             if (pe3[5:0] == 6'd46) m46[pw3[1:0]] <= pwdata$3;
+             if (pe3[5:0] == 6'd47) m47[pw3[1:0]] <= pwdata$3;
+             if (pe3[5:0] == 6'd48) m48[pw3[1:0]] <= pwdata$3;
+             if (pe3[5:0] == 6'd49) m49[pw3[1:0]] <= pwdata$3;
+             if (pe3[5:0] == 6'd50) m50[pw3[1:0]] <= pwdata$3;
+             if (pe3[5:0] == 6'd51) m51[pw3[1:0]] <= pwdata$3;
+             if (pe3[5:0] == 6'd52) m52[pw3[1:0]] <= pwdata$3;
+             if (pe3[5:0] == 6'd53) m53[pw3[1:0]] <= pwdata$3;
+             if (pe3[5:0] == 6'd54) m54[pw3[1:0]] <= pwdata$3;
+             if (pe3[5:0] == 6'd55) m55[pw3[1:0]] <= pwdata$3;
+             if (pe3[5:0] == 6'd56) m56[pw3[1:0]] <= pwdata$3;
+             if (pe3[5:0] == 6'd57) m57[pw3[1:0]] <= pwdata$3;
+             if (pe3[5:0] == 6'd58) m58[pw3[1:0]] <= pwdata$3;
+             if (pe3[5:0] == 6'd59) m59[pw3[1:0]] <= pwdata$3;
+             if (pe3[5:0] == 6'd60) m60[pw3[1:0]] <= pwdata$3;
+             if (pe3[5:0] == 6'd61) m61[pw3[1:0]] <= pwdata$3;
+             if (pe3[5:0] == 6'd62) m62[pw3[1:0]] <= pwdata$3;
+             if (pe3[5:0] == 6'd63) m63[pw3[1:0]] <= pwdata$3;
+          end
+          if (pw4 < 16'd4) begin
+             if (pe4[5:0] == 6'd0) m0[pw4[1:0]] <= pwdata$4;
+             if (pe4[5:0] == 6'd1) m1[pw4[1:0]] <= pwdata$4;
+             if (pe4[5:0] == 6'd2) m2[pw4[1:0]] <= pwdata$4;
+             if (pe4[5:0] == 6'd3) m3[pw4[1:0]] <= pwdata$4;
+             if (pe4[5:0] == 6'd4) m4[pw4[1:0]] <= pwdata$4;
+             if (pe4[5:0] == 6'd5) m5[pw4[1:0]] <= pwdata$4;
+             if (pe4[5:0] == 6'd6) m6[pw4[1:0]] <= pwdata$4;
+             if (pe4[5:0] == 6'd7) m7[pw4[1:0]] <= pwdata$4;
+             if (pe4[5:0] == 6'd8) m8[pw4[1:0]] <= pwdata$4;
+             if (pe4[5:0] == 6'd9) m9[pw4[1:0]] <= pwdata$4;
+             if (pe4[5:0] == 6'd10) m10[pw4[1:0]] <= pwdata$4;
+             if (pe4[5:0] == 6'd11) m11[pw4[1:0]] <= pwdata$4;
+             if (pe4[5:0] == 6'd12) m12[pw4[1:0]] <= pwdata$4;
+             if (pe4[5:0] == 6'd13) m13[pw4[1:0]] <= pwdata$4;
+             if (pe4[5:0] == 6'd14) m14[pw4[1:0]] <= pwdata$4;
+             if (pe4[5:0] == 6'd15) m15[pw4[1:0]] <= pwdata$4;
+             if (pe4[5:0] == 6'd16) m16[pw4[1:0]] <= pwdata$4;
+             if (pe4[5:0] == 6'd17) m17[pw4[1:0]] <= pwdata$4;
+             if (pe4[5:0] == 6'd18) m18[pw4[1:0]] <= pwdata$4;
+             if (pe4[5:0] == 6'd19) m19[pw4[1:0]] <= pwdata$4;
+             if (pe4[5:0] == 6'd20) m20[pw4[1:0]] <= pwdata$4;
+             if (pe4[5:0] == 6'd21) m21[pw4[1:0]] <= pwdata$4;
+             if (pe4[5:0] == 6'd22) m22[pw4[1:0]] <= pwdata$4;
+             if (pe4[5:0] == 6'd23) m23[pw4[1:0]] <= pwdata$4;
+             if (pe4[5:0] == 6'd24) m24[pw4[1:0]] <= pwdata$4;
+             if (pe4[5:0] == 6'd25) m25[pw4[1:0]] <= pwdata$4;
+             if (pe4[5:0] == 6'd26) m26[pw4[1:0]] <= pwdata$4;
+             if (pe4[5:0] == 6'd27) m27[pw4[1:0]] <= pwdata$4;
+             if (pe4[5:0] == 6'd28) m28[pw4[1:0]] <= pwdata$4;
+             if (pe4[5:0] == 6'd29) m29[pw4[1:0]] <= pwdata$4;
+             if (pe4[5:0] == 6'd30) m30[pw4[1:0]] <= pwdata$4;
+             if (pe4[5:0] == 6'd31) m31[pw4[1:0]] <= pwdata$4;
+             if (pe4[5:0] == 6'd32) m32[pw4[1:0]] <= pwdata$4;
+             if (pe4[5:0] == 6'd33) m33[pw4[1:0]] <= pwdata$4;
+             if (pe4[5:0] == 6'd34) m34[pw4[1:0]] <= pwdata$4;
+             if (pe4[5:0] == 6'd35) m35[pw4[1:0]] <= pwdata$4;
+             if (pe4[5:0] == 6'd36) m36[pw4[1:0]] <= pwdata$4;
+             if (pe4[5:0] == 6'd37) m37[pw4[1:0]] <= pwdata$4;
+             if (pe4[5:0] == 6'd38) m38[pw4[1:0]] <= pwdata$4;
+             if (pe4[5:0] == 6'd39) m39[pw4[1:0]] <= pwdata$4;
+             if (pe4[5:0] == 6'd40) m40[pw4[1:0]] <= pwdata$4;
+             if (pe4[5:0] == 6'd41) m41[pw4[1:0]] <= pwdata$4;
+             if (pe4[5:0] == 6'd42) m42[pw4[1:0]] <= pwdata$4;
+             if (pe4[5:0] == 6'd43) m43[pw4[1:0]] <= pwdata$4;
+             if (pe4[5:0] == 6'd44) m44[pw4[1:0]] <= pwdata$4;
+             if (pe4[5:0] == 6'd45) m45[pw4[1:0]] <= pwdata$4;
+             if (pe4[5:0] == 6'd46) m46[pw4[1:0]] <= pwdata$4;
+             if (pe4[5:0] == 6'd47) m47[pw4[1:0]] <= pwdata$4;
+             if (pe4[5:0] == 6'd48) m48[pw4[1:0]] <= pwdata$4;
+             if (pe4[5:0] == 6'd49) m49[pw4[1:0]] <= pwdata$4;
+             if (pe4[5:0] == 6'd50) m50[pw4[1:0]] <= pwdata$4;
+             if (pe4[5:0] == 6'd51) m51[pw4[1:0]] <= pwdata$4;
+             if (pe4[5:0] == 6'd52) m52[pw4[1:0]] <= pwdata$4;
+             if (pe4[5:0] == 6'd53) m53[pw4[1:0]] <= pwdata$4;
+             if (pe4[5:0] == 6'd54) m54[pw4[1:0]] <= pwdata$4;
+             if (pe4[5:0] == 6'd55) m55[pw4[1:0]] <= pwdata$4;
+             if (pe4[5:0] == 6'd56) m56[pw4[1:0]] <= pwdata$4;
+             if (pe4[5:0] == 6'd57) m57[pw4[1:0]] <= pwdata$4;
+             if (pe4[5:0] == 6'd58) m58[pw4[1:0]] <= pwdata$4;
+             if (pe4[5:0] == 6'd59) m59[pw4[1:0]] <= pwdata$4;
+             if (pe4[5:0] == 6'd60) m60[pw4[1:0]] <= pwdata$4;
+             if (pe4[5:0] == 6'd61) m61[pw4[1:0]] <= pwdata$4;
+             if (pe4[5:0] == 6'd62) m62[pw4[1:0]] <= pwdata$4;
+             if (pe4[5:0] == 6'd63) m63[pw4[1:0]] <= pwdata$4;
+          end
+          if (pw5 < 16'd4) begin
+             if (pe5[5:0] == 6'd0) m0[pw5[1:0]] <= pwdata$5;
+             if (pe5[5:0] == 6'd1) m1[pw5[1:0]] <= pwdata$5;
+             if (pe5[5:0] == 6'd2) m2[pw5[1:0]] <= pwdata$5;
+             if (pe5[5:0] == 6'd3) m3[pw5[1:0]] <= pwdata$5;
+             if (pe5[5:0] == 6'd4) m4[pw5[1:0]] <= pwdata$5;
+             if (pe5[5:0] == 6'd5) m5[pw5[1:0]] <= pwdata$5;
+             if (pe5[5:0] == 6'd6) m6[pw5[1:0]] <= pwdata$5;
+             if (pe5[5:0] == 6'd7) m7[pw5[1:0]] <= pwdata$5;
+             if (pe5[5:0] == 6'd8) m8[pw5[1:0]] <= pwdata$5;
+             if (pe5[5:0] == 6'd9) m9[pw5[1:0]] <= pwdata$5;
+             if (pe5[5:0] == 6'd10) m10[pw5[1:0]] <= pwdata$5;
+             if (pe5[5:0] == 6'd11) m11[pw5[1:0]] <= pwdata$5;
+             if (pe5[5:0] == 6'd12) m12[pw5[1:0]] <= pwdata$5;
+             if (pe5[5:0] == 6'd13) m13[pw5[1:0]] <= pwdata$5;
+             if (pe5[5:0] == 6'd14) m14[pw5[1:0]] <= pwdata$5;
+             if (pe5[5:0] == 6'd15) m15[pw5[1:0]] <= pwdata$5;
+             if (pe5[5:0] == 6'd16) m16[pw5[1:0]] <= pwdata$5;
+             if (pe5[5:0] == 6'd17) m17[pw5[1:0]] <= pwdata$5;
+             if (pe5[5:0] == 6'd18) m18[pw5[1:0]] <= pwdata$5;
+             if (pe5[5:0] == 6'd19) m19[pw5[1:0]] <= pwdata$5;
+             if (pe5[5:0] == 6'd20) m20[pw5[1:0]] <= pwdata$5;
+             if (pe5[5:0] == 6'd21) m21[pw5[1:0]] <= pwdata$5;
+             if (pe5[5:0] == 6'd22) m22[pw5[1:0]] <= pwdata$5;
+             if (pe5[5:0] == 6'd23) m23[pw5[1:0]] <= pwdata$5;
+             if (pe5[5:0] == 6'd24) m24[pw5[1:0]] <= pwdata$5;
+             if (pe5[5:0] == 6'd25) m25[pw5[1:0]] <= pwdata$5;
+             if (pe5[5:0] == 6'd26) m26[pw5[1:0]] <= pwdata$5;
+             if (pe5[5:0] == 6'd27) m27[pw5[1:0]] <= pwdata$5;
+             if (pe5[5:0] == 6'd28) m28[pw5[1:0]] <= pwdata$5;
+             if (pe5[5:0] == 6'd29) m29[pw5[1:0]] <= pwdata$5;
+             if (pe5[5:0] == 6'd30) m30[pw5[1:0]] <= pwdata$5;
+             if (pe5[5:0] == 6'd31) m31[pw5[1:0]] <= pwdata$5;
+             if (pe5[5:0] == 6'd32) m32[pw5[1:0]] <= pwdata$5;
+             if (pe5[5:0] == 6'd33) m33[pw5[1:0]] <= pwdata$5;
+             if (pe5[5:0] == 6'd34) m34[pw5[1:0]] <= pwdata$5;
+             if (pe5[5:0] == 6'd35) m35[pw5[1:0]] <= pwdata$5;
+             if (pe5[5:0] == 6'd36) m36[pw5[1:0]] <= pwdata$5;
+             if (pe5[5:0] == 6'd37) m37[pw5[1:0]] <= pwdata$5;
+             if (pe5[5:0] == 6'd38) m38[pw5[1:0]] <= pwdata$5;
+             if (pe5[5:0] == 6'd39) m39[pw5[1:0]] <= pwdata$5;
+             if (pe5[5:0] == 6'd40) m40[pw5[1:0]] <= pwdata$5;
+             if (pe5[5:0] == 6'd41) m41[pw5[1:0]] <= pwdata$5;
+             if (pe5[5:0] == 6'd42) m42[pw5[1:0]] <= pwdata$5;
+             if (pe5[5:0] == 6'd43) m43[pw5[1:0]] <= pwdata$5;
+             if (pe5[5:0] == 6'd44) m44[pw5[1:0]] <= pwdata$5;
+             if (pe5[5:0] == 6'd45) m45[pw5[1:0]] <= pwdata$5;
+             if (pe5[5:0] == 6'd46) m46[pw5[1:0]] <= pwdata$5;
+             if (pe5[5:0] == 6'd47) m47[pw5[1:0]] <= pwdata$5;
+             if (pe5[5:0] == 6'd48) m48[pw5[1:0]] <= pwdata$5;
+             if (pe5[5:0] == 6'd49) m49[pw5[1:0]] <= pwdata$5;
+             if (pe5[5:0] == 6'd50) m50[pw5[1:0]] <= pwdata$5;
+             if (pe5[5:0] == 6'd51) m51[pw5[1:0]] <= pwdata$5;
+             if (pe5[5:0] == 6'd52) m52[pw5[1:0]] <= pwdata$5;
+             if (pe5[5:0] == 6'd53) m53[pw5[1:0]] <= pwdata$5;
+             if (pe5[5:0] == 6'd54) m54[pw5[1:0]] <= pwdata$5;
+             if (pe5[5:0] == 6'd55) m55[pw5[1:0]] <= pwdata$5;
+             if (pe5[5:0] == 6'd56) m56[pw5[1:0]] <= pwdata$5;
+             if (pe5[5:0] == 6'd57) m57[pw5[1:0]] <= pwdata$5;
+             if (pe5[5:0] == 6'd58) m58[pw5[1:0]] <= pwdata$5;
+             if (pe5[5:0] == 6'd59) m59[pw5[1:0]] <= pwdata$5;
+             if (pe5[5:0] == 6'd60) m60[pw5[1:0]] <= pwdata$5;
+             if (pe5[5:0] == 6'd61) m61[pw5[1:0]] <= pwdata$5;
+             if (pe5[5:0] == 6'd62) m62[pw5[1:0]] <= pwdata$5;
+             if (pe5[5:0] == 6'd63) m63[pw5[1:0]] <= pwdata$5;
+          end
+          if (pw6 < 16'd4) begin
+             if (pe6[5:0] == 6'd0) m0[pw6[1:0]] <= pwdata$6;
+             if (pe6[5:0] == 6'd1) m1[pw6[1:0]] <= pwdata$6;
+             if (pe6[5:0] == 6'd2) m2[pw6[1:0]] <= pwdata$6;
+             if (pe6[5:0] == 6'd3) m3[pw6[1:0]] <= pwdata$6;
+             if (pe6[5:0] == 6'd4) m4[pw6[1:0]] <= pwdata$6;
+             if (pe6[5:0] == 6'd5) m5[pw6[1:0]] <= pwdata$6;
+             if (pe6[5:0] == 6'd6) m6[pw6[1:0]] <= pwdata$6;
+             if (pe6[5:0] == 6'd7) m7[pw6[1:0]] <= pwdata$6;
+             if (pe6[5:0] == 6'd8) m8[pw6[1:0]] <= pwdata$6;
+             if (pe6[5:0] == 6'd9) m9[pw6[1:0]] <= pwdata$6;
+             if (pe6[5:0] == 6'd10) m10[pw6[1:0]] <= pwdata$6;
+             if (pe6[5:0] == 6'd11) m11[pw6[1:0]] <= pwdata$6;
+             if (pe6[5:0] == 6'd12) m12[pw6[1:0]] <= pwdata$6;
+             if (pe6[5:0] == 6'd13) m13[pw6[1:0]] <= pwdata$6;
+             if (pe6[5:0] == 6'd14) m14[pw6[1:0]] <= pwdata$6;
+             if (pe6[5:0] == 6'd15) m15[pw6[1:0]] <= pwdata$6;
+             if (pe6[5:0] == 6'd16) m16[pw6[1:0]] <= pwdata$6;
+             if (pe6[5:0] == 6'd17) m17[pw6[1:0]] <= pwdata$6;
+             if (pe6[5:0] == 6'd18) m18[pw6[1:0]] <= pwdata$6;
+             if (pe6[5:0] == 6'd19) m19[pw6[1:0]] <= pwdata$6;
+             if (pe6[5:0] == 6'd20) m20[pw6[1:0]] <= pwdata$6;
+             if (pe6[5:0] == 6'd21) m21[pw6[1:0]] <= pwdata$6;
+             if (pe6[5:0] == 6'd22) m22[pw6[1:0]] <= pwdata$6;
+             if (pe6[5:0] == 6'd23) m23[pw6[1:0]] <= pwdata$6;
+             if (pe6[5:0] == 6'd24) m24[pw6[1:0]] <= pwdata$6;
+             if (pe6[5:0] == 6'd25) m25[pw6[1:0]] <= pwdata$6;
+             if (pe6[5:0] == 6'd26) m26[pw6[1:0]] <= pwdata$6;
+             if (pe6[5:0] == 6'd27) m27[pw6[1:0]] <= pwdata$6;
+             if (pe6[5:0] == 6'd28) m28[pw6[1:0]] <= pwdata$6;
+             if (pe6[5:0] == 6'd29) m29[pw6[1:0]] <= pwdata$6;
+             if (pe6[5:0] == 6'd30) m30[pw6[1:0]] <= pwdata$6;
+             if (pe6[5:0] == 6'd31) m31[pw6[1:0]] <= pwdata$6;
+             if (pe6[5:0] == 6'd32) m32[pw6[1:0]] <= pwdata$6;
+             if (pe6[5:0] == 6'd33) m33[pw6[1:0]] <= pwdata$6;
+             if (pe6[5:0] == 6'd34) m34[pw6[1:0]] <= pwdata$6;
+             if (pe6[5:0] == 6'd35) m35[pw6[1:0]] <= pwdata$6;
+             if (pe6[5:0] == 6'd36) m36[pw6[1:0]] <= pwdata$6;
+             if (pe6[5:0] == 6'd37) m37[pw6[1:0]] <= pwdata$6;
+             if (pe6[5:0] == 6'd38) m38[pw6[1:0]] <= pwdata$6;
+             if (pe6[5:0] == 6'd39) m39[pw6[1:0]] <= pwdata$6;
+             if (pe6[5:0] == 6'd40) m40[pw6[1:0]] <= pwdata$6;
+             if (pe6[5:0] == 6'd41) m41[pw6[1:0]] <= pwdata$6;
+             if (pe6[5:0] == 6'd42) m42[pw6[1:0]] <= pwdata$6;
+             if (pe6[5:0] == 6'd43) m43[pw6[1:0]] <= pwdata$6;
+             if (pe6[5:0] == 6'd44) m44[pw6[1:0]] <= pwdata$6;
+             if (pe6[5:0] == 6'd45) m45[pw6[1:0]] <= pwdata$6;
+             if (pe6[5:0] == 6'd46) m46[pw6[1:0]] <= pwdata$6;
+             if (pe6[5:0] == 6'd47) m47[pw6[1:0]] <= pwdata$6;
+             if (pe6[5:0] == 6'd48) m48[pw6[1:0]] <= pwdata$6;
+             if (pe6[5:0] == 6'd49) m49[pw6[1:0]] <= pwdata$6;
+             if (pe6[5:0] == 6'd50) m50[pw6[1:0]] <= pwdata$6;
+             if (pe6[5:0] == 6'd51) m51[pw6[1:0]] <= pwdata$6;
+             if (pe6[5:0] == 6'd52) m52[pw6[1:0]] <= pwdata$6;
+             if (pe6[5:0] == 6'd53) m53[pw6[1:0]] <= pwdata$6;
+             if (pe6[5:0] == 6'd54) m54[pw6[1:0]] <= pwdata$6;
+             if (pe6[5:0] == 6'd55) m55[pw6[1:0]] <= pwdata$6;
+             if (pe6[5:0] == 6'd56) m56[pw6[1:0]] <= pwdata$6;
+             if (pe6[5:0] == 6'd57) m57[pw6[1:0]] <= pwdata$6;
+             if (pe6[5:0] == 6'd58) m58[pw6[1:0]] <= pwdata$6;
+             if (pe6[5:0] == 6'd59) m59[pw6[1:0]] <= pwdata$6;
+             if (pe6[5:0] == 6'd60) m60[pw6[1:0]] <= pwdata$6;
+             if (pe6[5:0] == 6'd61) m61[pw6[1:0]] <= pwdata$6;
+             if (pe6[5:0] == 6'd62) m62[pw6[1:0]] <= pwdata$6;
+             if (pe6[5:0] == 6'd63) m63[pw6[1:0]] <= pwdata$6;
+          end
+          if (pw7 < 16'd4) begin
+             if (pe7[5:0] == 6'd0) m0[pw7[1:0]] <= pwdata$7;
+             if (pe7[5:0] == 6'd1) m1[pw7[1:0]] <= pwdata$7;
+             if (pe7[5:0] == 6'd2) m2[pw7[1:0]] <= pwdata$7;
+             if (pe7[5:0] == 6'd3) m3[pw7[1:0]] <= pwdata$7;
+             if (pe7[5:0] == 6'd4) m4[pw7[1:0]] <= pwdata$7;
+             if (pe7[5:0] == 6'd5) m5[pw7[1:0]] <= pwdata$7;
+             if (pe7[5:0] == 6'd6) m6[pw7[1:0]] <= pwdata$7;
+             if (pe7[5:0] == 6'd7) m7[pw7[1:0]] <= pwdata$7;
+             if (pe7[5:0] == 6'd8) m8[pw7[1:0]] <= pwdata$7;
+             if (pe7[5:0] == 6'd9) m9[pw7[1:0]] <= pwdata$7;
+             if (pe7[5:0] == 6'd10) m10[pw7[1:0]] <= pwdata$7;
+             if (pe7[5:0] == 6'd11) m11[pw7[1:0]] <= pwdata$7;
+             if (pe7[5:0] == 6'd12) m12[pw7[1:0]] <= pwdata$7;
+             if (pe7[5:0] == 6'd13) m13[pw7[1:0]] <= pwdata$7;
+             if (pe7[5:0] == 6'd14) m14[pw7[1:0]] <= pwdata$7;
+             if (pe7[5:0] == 6'd15) m15[pw7[1:0]] <= pwdata$7;
+             if (pe7[5:0] == 6'd16) m16[pw7[1:0]] <= pwdata$7;
+             if (pe7[5:0] == 6'd17) m17[pw7[1:0]] <= pwdata$7;
+             if (pe7[5:0] == 6'd18) m18[pw7[1:0]] <= pwdata$7;
+             if (pe7[5:0] == 6'd19) m19[pw7[1:0]] <= pwdata$7;
+             if (pe7[5:0] == 6'd20) m20[pw7[1:0]] <= pwdata$7;
+             if (pe7[5:0] == 6'd21) m21[pw7[1:0]] <= pwdata$7;
+             if (pe7[5:0] == 6'd22) m22[pw7[1:0]] <= pwdata$7;
+             if (pe7[5:0] == 6'd23) m23[pw7[1:0]] <= pwdata$7;
+             if (pe7[5:0] == 6'd24) m24[pw7[1:0]] <= pwdata$7;
+             if (pe7[5:0] == 6'd25) m25[pw7[1:0]] <= pwdata$7;
+             if (pe7[5:0] == 6'd26) m26[pw7[1:0]] <= pwdata$7;
+             if (pe7[5:0] == 6'd27) m27[pw7[1:0]] <= pwdata$7;
+             if (pe7[5:0] == 6'd28) m28[pw7[1:0]] <= pwdata$7;
+             if (pe7[5:0] == 6'd29) m29[pw7[1:0]] <= pwdata$7;
+             if (pe7[5:0] == 6'd30) m30[pw7[1:0]] <= pwdata$7;
+             if (pe7[5:0] == 6'd31) m31[pw7[1:0]] <= pwdata$7;
+             if (pe7[5:0] == 6'd32) m32[pw7[1:0]] <= pwdata$7;
+             if (pe7[5:0] == 6'd33) m33[pw7[1:0]] <= pwdata$7;
+             if (pe7[5:0] == 6'd34) m34[pw7[1:0]] <= pwdata$7;
+             if (pe7[5:0] == 6'd35) m35[pw7[1:0]] <= pwdata$7;
+             if (pe7[5:0] == 6'd36) m36[pw7[1:0]] <= pwdata$7;
+             if (pe7[5:0] == 6'd37) m37[pw7[1:0]] <= pwdata$7;
+             if (pe7[5:0] == 6'd38) m38[pw7[1:0]] <= pwdata$7;
+             if (pe7[5:0] == 6'd39) m39[pw7[1:0]] <= pwdata$7;
+             if (pe7[5:0] == 6'd40) m40[pw7[1:0]] <= pwdata$7;
+             if (pe7[5:0] == 6'd41) m41[pw7[1:0]] <= pwdata$7;
+             if (pe7[5:0] == 6'd42) m42[pw7[1:0]] <= pwdata$7;
+             if (pe7[5:0] == 6'd43) m43[pw7[1:0]] <= pwdata$7;
+             if (pe7[5:0] == 6'd44) m44[pw7[1:0]] <= pwdata$7;
+             if (pe7[5:0] == 6'd45) m45[pw7[1:0]] <= pwdata$7;
+             if (pe7[5:0] == 6'd46) m46[pw7[1:0]] <= pwdata$7;
+             if (pe7[5:0] == 6'd47) m47[pw7[1:0]] <= pwdata$7;
+             if (pe7[5:0] == 6'd48) m48[pw7[1:0]] <= pwdata$7;
+             if (pe7[5:0] == 6'd49) m49[pw7[1:0]] <= pwdata$7;
+             if (pe7[5:0] == 6'd50) m50[pw7[1:0]] <= pwdata$7;
+             if (pe7[5:0] == 6'd51) m51[pw7[1:0]] <= pwdata$7;
+             if (pe7[5:0] == 6'd52) m52[pw7[1:0]] <= pwdata$7;
+             if (pe7[5:0] == 6'd53) m53[pw7[1:0]] <= pwdata$7;
+             if (pe7[5:0] == 6'd54) m54[pw7[1:0]] <= pwdata$7;
+             if (pe7[5:0] == 6'd55) m55[pw7[1:0]] <= pwdata$7;
+             if (pe7[5:0] == 6'd56) m56[pw7[1:0]] <= pwdata$7;
+             if (pe7[5:0] == 6'd57) m57[pw7[1:0]] <= pwdata$7;
+             if (pe7[5:0] == 6'd58) m58[pw7[1:0]] <= pwdata$7;
+             if (pe7[5:0] == 6'd59) m59[pw7[1:0]] <= pwdata$7;
+             if (pe7[5:0] == 6'd60) m60[pw7[1:0]] <= pwdata$7;
+             if (pe7[5:0] == 6'd61) m61[pw7[1:0]] <= pwdata$7;
+             if (pe7[5:0] == 6'd62) m62[pw7[1:0]] <= pwdata$7;
+             if (pe7[5:0] == 6'd63) m63[pw7[1:0]] <= pwdata$7;
+          end
        end
     end
 endmodule // llamahdl_llama$mv$xram
@@ -31030,67 +33855,57 @@ module llamahdl_llama$prog(clock,addr,data$0,data$1,data$2,data$3,data$4,data$5,
     output reg  [15:0] data$11;
     
     // Update code (custom)
-    reg [191:0] mem [0:53];
+    reg [191:0] mem [0:43];
     initial begin
        mem[0] = 192'h200000000000000000000bb80e3800400000000000000009;
        mem[1] = 192'h440000f60000000000000000000000400040000000000002;
        mem[2] = 192'h0100000000000000007f0000000000000080000000000008;
-       mem[3] = 192'h000000000000000000000000000000000100000000800005;
-       mem[4] = 192'h000000000000000000000000000000000100000000800006;
-       mem[5] = 192'h040000000000000000000000000000000100000000800007;
-       mem[6] = 192'h2800000000000000003f0080008000000000000000000008;
-       mem[7] = 192'h440000f40040000000000000000000400040000000000002;
-       mem[8] = 192'h000000000000000000ab00c000c000000180000000000008;
-       mem[9] = 192'h140000000000000000ab016c016c000002d8004001800008;
-       mem[10] = 192'h2800000000010002003f0218021800000000000000000008;
-       mem[11] = 192'h440000f60080000000000000000000400040000000000002;
-       mem[12] = 192'h0101000000000000007f025802d800000080000000000008;
-       mem[13] = 192'h000100000000000000000000000000000100000000800005;
-       mem[14] = 192'h000100000000000000000000000000000100000000800006;
-       mem[15] = 192'h040100000000000000000000000000000100000000800007;
-       mem[16] = 192'h2801000000000000003f02d8035800000000000000000008;
-       mem[17] = 192'h440000f500c0000000000000000000400040000000000002;
-       mem[18] = 192'h000100000000000000ab0318039800000180000000000008;
-       mem[19] = 192'h140100000000000000ab03c40444000002d8004001800008;
-       mem[20] = 192'h2801000000010002003f047004f000000000000000000008;
-       mem[21] = 192'h440000f60100000000000000000000400040000000000002;
-       mem[22] = 192'h0102000000000000007f04b005b000000080000000000008;
-       mem[23] = 192'h000200000000000000000000000000000100000000800005;
-       mem[24] = 192'h000200000000000000000000000000000100000000800006;
-       mem[25] = 192'h040200000000000000000000000000000100000000800007;
-       mem[26] = 192'h2802000000000000003f0530063000000000000000000008;
-       mem[27] = 192'h440000f50140000000000000000000400040000000000002;
-       mem[28] = 192'h000200000000000000ab0570067000000180000000000008;
-       mem[29] = 192'h140200000000000000ab061c071c000002d8004001800008;
-       mem[30] = 192'h2802000000010002003f06c807c800000000000000000008;
-       mem[31] = 192'h440000f60180000000000000000000400040000000000002;
-       mem[32] = 192'h0103000000000000007f0708088800000080000000000008;
-       mem[33] = 192'h000300000000000000000000000000000100000000800005;
-       mem[34] = 192'h000300000000000000000000000000000100000000800006;
-       mem[35] = 192'h040300000000000000000000000000000100000000800007;
-       mem[36] = 192'h2803000000000000003f0788090800000000000000000008;
-       mem[37] = 192'h440000f501c0000000000000000000400040000000000002;
-       mem[38] = 192'h000300000000000000ab07c8094800000180000000000008;
-       mem[39] = 192'h140300000000000000ab087409f4000002d8004001800008;
-       mem[40] = 192'h2803000000010002003f09200aa000000000000000000008;
-       mem[41] = 192'h440000f60200000000000000000000400040000000000002;
-       mem[42] = 192'h0104000000000000007f09600b6000000080000000000008;
-       mem[43] = 192'h000400000000000000000000000000000100000000800005;
-       mem[44] = 192'h000400000000000000000000000000000100000000800006;
-       mem[45] = 192'h040400000000000000000000000000000100000000800007;
-       mem[46] = 192'h2804000000000000003f09e00be000000000000000000008;
-       mem[47] = 192'h440000f50240000000000000000000400040000000000002;
-       mem[48] = 192'h000400000000000000ab0a200c2000000180000000000008;
-       mem[49] = 192'h140400000000000000ab0acc0ccc000002d8004001800008;
-       mem[50] = 192'h2804000000010002003f0b780d7800000000000000000008;
-       mem[51] = 192'h440000f70280000000000000000000400040000000000002;
-       mem[52] = 192'h020000000000000001ff0bb80e3800000384000000000008;
-       mem[53] = 192'h000000000000000000000000000000000000000000000000;
+       mem[3] = 192'h040000000000000000000000000000000100000000800007;
+       mem[4] = 192'h2800000000000000003f0080008000000000000000000008;
+       mem[5] = 192'h440000f40040000000000000000000400040000000000002;
+       mem[6] = 192'h000000000000000000ab00c000c000000180000000000008;
+       mem[7] = 192'h140000000000000000ab016c016c000002d8004001800008;
+       mem[8] = 192'h2800000000010002003f0218021800000000000000000008;
+       mem[9] = 192'h440000f60080000000000000000000400040000000000002;
+       mem[10] = 192'h0101000000000000007f025802d800000080000000000008;
+       mem[11] = 192'h040100000000000000000000000000000100000000800007;
+       mem[12] = 192'h2801000000000000003f02d8035800000000000000000008;
+       mem[13] = 192'h440000f500c0000000000000000000400040000000000002;
+       mem[14] = 192'h000100000000000000ab0318039800000180000000000008;
+       mem[15] = 192'h140100000000000000ab03c40444000002d8004001800008;
+       mem[16] = 192'h2801000000010002003f047004f000000000000000000008;
+       mem[17] = 192'h440000f60100000000000000000000400040000000000002;
+       mem[18] = 192'h0102000000000000007f04b005b000000080000000000008;
+       mem[19] = 192'h040200000000000000000000000000000100000000800007;
+       mem[20] = 192'h2802000000000000003f0530063000000000000000000008;
+       mem[21] = 192'h440000f50140000000000000000000400040000000000002;
+       mem[22] = 192'h000200000000000000ab0570067000000180000000000008;
+       mem[23] = 192'h140200000000000000ab061c071c000002d8004001800008;
+       mem[24] = 192'h2802000000010002003f06c807c800000000000000000008;
+       mem[25] = 192'h440000f60180000000000000000000400040000000000002;
+       mem[26] = 192'h0103000000000000007f0708088800000080000000000008;
+       mem[27] = 192'h040300000000000000000000000000000100000000800007;
+       mem[28] = 192'h2803000000000000003f0788090800000000000000000008;
+       mem[29] = 192'h440000f501c0000000000000000000400040000000000002;
+       mem[30] = 192'h000300000000000000ab07c8094800000180000000000008;
+       mem[31] = 192'h140300000000000000ab087409f4000002d8004001800008;
+       mem[32] = 192'h2803000000010002003f09200aa000000000000000000008;
+       mem[33] = 192'h440000f60200000000000000000000400040000000000002;
+       mem[34] = 192'h0104000000000000007f09600b6000000080000000000008;
+       mem[35] = 192'h040400000000000000000000000000000100000000800007;
+       mem[36] = 192'h2804000000000000003f09e00be000000000000000000008;
+       mem[37] = 192'h440000f50240000000000000000000400040000000000002;
+       mem[38] = 192'h000400000000000000ab0a200c2000000180000000000008;
+       mem[39] = 192'h140400000000000000ab0acc0ccc000002d8004001800008;
+       mem[40] = 192'h2804000000010002003f0b780d7800000000000000000008;
+       mem[41] = 192'h440000f70280000000000000000000400040000000000002;
+       mem[42] = 192'h020000000000000001ff0bb80e3800000384000000000008;
+       mem[43] = 192'h000000000000000000000000000000000000000000000000;
     end
     reg [191:0] word;
     initial word = 0;
     always @(posedge clock) begin
-       word <= (addr < 16'd54) ? mem[addr[5:0]] : 192'd0;
+       word <= (addr < 16'd44) ? mem[addr[5:0]] : 192'd0;
     end
     always @(*) data$0 = word[15:0];
     always @(*) data$1 = word[31:16];
@@ -31145,711 +33960,480 @@ module llamahdl_llama$req(d,q,clock);
 endmodule // llamahdl_llama$req
 
 
-module llamahdl_llama$state(d,q,clock);
-    
-    // Module arguments
-    input wire  [2:0] d;
-    output reg  [2:0] q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 3'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_llama$state
-
-
-module llamahdl_llama$tmax(clock,clear,en,v,m);
+module llamahdl_llama$rms(clock,xw_we,xw_idx,xw_data,x_max,start,g_base,g_exp,y_we,y_idx,y_data$0,y_data$1,y_data$2,y_data$3,y_data$4,y_data$5,y_data$6,y_data$7,y_max,done,busy);
     
     // Module arguments
     input wire  clock;
-    input wire  clear;
-    input wire  en;
-    input wire signed [31:0] v;
-    output reg  [31:0] m;
-    
-    // Update code (custom)
-    wire [31:0] a = v[31] ? (~v + 32'd1) : v;
-    initial m = 32'd0;
-    always @(posedge clock) begin
-       if (clear) m <= 32'd0;
-       else if (en && (a > m)) m <= a;
-    end
-endmodule // llamahdl_llama$tmax
-
-
-module llamahdl_llama$tok(d,q,clock);
-    
-    // Module arguments
-    input wire  [15:0] d;
-    output reg  [15:0] q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 16'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_llama$tok
-
-
-module llamahdl_llama$tshift(m,shift);
-    
-    // Module arguments
-    input wire  [31:0] m;
-    output reg  [4:0] shift;
-    
-    // Update code (custom)
-    /* verilator lint_off UNUSEDSIGNAL */
-    wire [14:0] low_bits_unused = m[14:0];
-    /* verilator lint_on UNUSEDSIGNAL */
-    always @(*) begin
-       shift = 5'd0;
-       if (m[15]) shift = 5'd1;
-       if (m[16]) shift = 5'd2;
-       if (m[17]) shift = 5'd3;
-       if (m[18]) shift = 5'd4;
-       if (m[19]) shift = 5'd5;
-       if (m[20]) shift = 5'd6;
-       if (m[21]) shift = 5'd7;
-       if (m[22]) shift = 5'd8;
-       if (m[23]) shift = 5'd9;
-       if (m[24]) shift = 5'd10;
-       if (m[25]) shift = 5'd11;
-       if (m[26]) shift = 5'd12;
-       if (m[27]) shift = 5'd13;
-       if (m[28]) shift = 5'd14;
-       if (m[29]) shift = 5'd15;
-       if (m[30]) shift = 5'd16;
-       if (m[31]) shift = 5'd17;
-    end
-endmodule // llamahdl_llama$tshift
-
-
-module llamahdl_llama$vmem(clock,we,waddr,wdata$0,raddr,rdata$0);
-    
-    // Module arguments
-    input wire  clock;
-    input wire  we;
-    input wire  [15:0] waddr;
-    input wire signed [31:0] wdata$0;
-    input wire  [15:0] raddr;
-    output reg signed [31:0] rdata$0;
-    
-    // Update code (custom)
-    reg [31:0] mem [0:1411];
-    reg [31:0] word;
-    integer i;
-    initial begin
-       word = 0;
-    `ifndef SYNTHESIS
-       for (i = 0; i < 1412; i = i + 1) mem[i] = 0;
-    `endif
-    end
-    always @(posedge clock) begin
-       word <= (raddr < 16'd1412) ? mem[raddr[10:0]] : 32'd0;
-       if (we && (waddr < 16'd1412)) mem[waddr[10:0]] <= {wdata$0};
-    end
-    always @(*) rdata$0 = word[31:0];
-endmodule // llamahdl_llama$vmem
-
-
-module llamahdl_llama$vu(clock,start,op,done,vm_raddr,vm_rdata,vm_we,vm_waddr,vm_wdata,a,b,c,n,g_base,g_exp,pre,pre_max,xm_we,xm_waddr,xm_wdata,xm_shift);
-    
-    // Module arguments
-    input wire  clock;
+    input wire  xw_we;
+    input wire  [15:0] xw_idx;
+    input wire signed [31:0] xw_data;
+    input wire  [31:0] x_max;
     input wire  start;
-    input wire  [3:0] op;
-    output reg  done;
-    output reg  [15:0] vm_raddr;
-    input wire signed [31:0] vm_rdata;
-    output reg  vm_we;
-    output reg  [15:0] vm_waddr;
-    output reg signed [31:0] vm_wdata;
-    input wire  [15:0] a;
-    input wire  [15:0] b;
-    input wire  [15:0] c;
-    input wire  [15:0] n;
     input wire  [15:0] g_base;
     input wire signed [7:0] g_exp;
-    input wire  pre;
-    input wire  [31:0] pre_max;
-    output reg  xm_we;
-    output reg  [15:0] xm_waddr;
-    output reg signed [15:0] xm_wdata;
-    output reg  [4:0] xm_shift;
+    output reg  y_we;
+    output reg  [15:0] y_idx;
+    output reg signed [31:0] y_data$0;
+    output reg signed [31:0] y_data$1;
+    output reg signed [31:0] y_data$2;
+    output reg signed [31:0] y_data$3;
+    output reg signed [31:0] y_data$4;
+    output reg signed [31:0] y_data$5;
+    output reg signed [31:0] y_data$6;
+    output reg signed [31:0] y_data$7;
+    output reg  [31:0] y_max;
+    output reg  done;
+    output reg  busy;
     
     // Constant declarations
-    localparam  op_block = 4'h1;
-    localparam  op_rms = 4'h2;
-    localparam  op_add = 4'h3;
-    localparam  op_swiglu = 4'h4;
-    localparam  p_scan = 2'b0;
-    localparam  p_two = 2'b1;
-    localparam  p_three = 2'b10;
-    localparam  p_elem = 2'b11;
-    localparam  zero16 = 16'h0;
-    localparam  one16 = 16'h1;
+    localparam  c_zero = 16'h0;
+    localparam  c_one = 16'h1;
+    localparam  c_w = 16'h8;
+    localparam  c_lw = 16'h3;
+    localparam  c_p1_end = 16'h8;
+    localparam  c_p2_pre = 16'hc;
+    localparam  c_p2_end = 16'h14;
+    localparam  c_done = 16'h1d;
     
     // Stub signals
+    reg  xmem$clock;
+    reg  xmem$we;
+    reg  [15:0] xmem$widx;
+    reg signed [31:0] xmem$wdata;
+    reg  [15:0] xmem$raddr;
+    wire signed [31:0] xmem$rdata$0;
+    wire signed [31:0] xmem$rdata$1;
+    wire signed [31:0] xmem$rdata$2;
+    wire signed [31:0] xmem$rdata$3;
+    wire signed [31:0] xmem$rdata$4;
+    wire signed [31:0] xmem$rdata$5;
+    wire signed [31:0] xmem$rdata$6;
+    wire signed [31:0] xmem$rdata$7;
+    reg  lanes$clock;
+    reg  lanes$ld;
+    reg  [31:0] lanes$x_max;
+    reg signed [7:0] lanes$g_exp;
+    reg signed [31:0] lanes$x$0;
+    reg signed [31:0] lanes$x$1;
+    reg signed [31:0] lanes$x$2;
+    reg signed [31:0] lanes$x$3;
+    reg signed [31:0] lanes$x$4;
+    reg signed [31:0] lanes$x$5;
+    reg signed [31:0] lanes$x$6;
+    reg signed [31:0] lanes$x$7;
+    reg  lanes$v;
+    reg  lanes$sq;
+    reg  [15:0] lanes$tt;
+    reg  [15:0] lanes$g$0;
+    reg  [15:0] lanes$g$1;
+    reg  [15:0] lanes$g$2;
+    reg  [15:0] lanes$g$3;
+    reg  [15:0] lanes$g$4;
+    reg  [15:0] lanes$g$5;
+    reg  [15:0] lanes$g$6;
+    reg  [15:0] lanes$g$7;
+    wire  [15:0] lanes$rs_addr;
+    wire signed [31:0] lanes$y$0;
+    wire signed [31:0] lanes$y$1;
+    wire signed [31:0] lanes$y$2;
+    wire signed [31:0] lanes$y$3;
+    wire signed [31:0] lanes$y$4;
+    wire signed [31:0] lanes$y$5;
+    wire signed [31:0] lanes$y$6;
+    wire signed [31:0] lanes$y$7;
+    wire  lanes$yv;
+    reg  amax$clock;
+    reg  amax$clr;
+    reg  amax$v;
+    reg signed [31:0] amax$y$0;
+    reg signed [31:0] amax$y$1;
+    reg signed [31:0] amax$y$2;
+    reg signed [31:0] amax$y$3;
+    reg signed [31:0] amax$y$4;
+    reg signed [31:0] amax$y$5;
+    reg signed [31:0] amax$y$6;
+    reg signed [31:0] amax$y$7;
+    wire  [31:0] amax$mx;
     reg  gains$clock;
     reg  [15:0] gains$addr;
-    wire  [15:0] gains$data;
+    wire  [15:0] gains$data$0;
+    wire  [15:0] gains$data$1;
+    wire  [15:0] gains$data$2;
+    wire  [15:0] gains$data$3;
+    wire  [15:0] gains$data$4;
+    wire  [15:0] gains$data$5;
+    wire  [15:0] gains$data$6;
+    wire  [15:0] gains$data$7;
     reg  rsqrt$clock;
     reg  [15:0] rsqrt$addr;
     wire  [15:0] rsqrt$data;
-    reg  sigmoid$clock;
-    reg  [15:0] sigmoid$addr;
-    wire  [16:0] sigmoid$data;
-    reg  blk$clock;
-    reg  blk$clr;
-    reg  blk$ld;
-    reg  [31:0] blk$mx;
-    reg  blk$scan;
-    reg signed [31:0] blk$x;
-    wire  [4:0] blk$shift;
-    wire signed [15:0] blk$mant;
-    reg  ssq$clock;
-    reg  ssq$clr;
-    reg  ssq$en;
-    reg signed [15:0] ssq$m;
-    wire  [15:0] ssq$rs_addr;
-    wire  [4:0] ssq$hp;
-    reg  rms$clock;
-    reg signed [15:0] rms$mant;
-    reg  [15:0] rms$tt;
-    reg  [15:0] rms$g;
-    reg signed [7:0] rms$g_exp;
-    reg  [4:0] rms$hp;
-    wire signed [31:0] rms$y;
-    reg  adder$clock;
-    reg signed [31:0] adder$x;
-    wire signed [31:0] adder$y;
-    reg  swiglu$clock;
-    reg  swiglu$ph;
-    reg signed [31:0] swiglu$x;
-    reg  [16:0] swiglu$rom;
-    wire  [15:0] swiglu$sig_addr;
-    wire signed [31:0] swiglu$y;
-    reg  busy$d;
-    wire  busy$q;
-    reg  busy$clock;
-    reg  issuing$d;
-    wire  issuing$q;
-    reg  issuing$clock;
-    reg  resume$d;
-    wire  resume$q;
-    reg  resume$clock;
-    reg  nop$d;
-    wire  nop$q;
-    reg  nop$clock;
-    reg  [1:0] pass$d;
-    wire  [1:0] pass$q;
-    reg  pass$clock;
-    reg  [15:0] cnt$d;
-    wire  [15:0] cnt$q;
-    reg  cnt$clock;
-    reg  sub$d;
-    wire  sub$q;
-    reg  sub$clock;
-    reg  [15:0] ridx$d;
-    wire  [15:0] ridx$q;
-    reg  ridx$clock;
-    reg  [15:0] wi$d;
-    wire  [15:0] wi$q;
-    reg  wi$clock;
-    reg  d1$d;
-    wire  d1$q;
-    reg  d1$clock;
-    reg  d2$d;
-    wire  d2$q;
-    reg  d2$clock;
-    reg  d3$d;
-    wire  d3$q;
-    reg  d3$clock;
-    reg  d4$d;
-    wire  d4$q;
-    reg  d4$clock;
-    reg  d5$d;
-    wire  d5$q;
-    reg  d5$clock;
-    reg  dl1$d;
-    wire  dl1$q;
-    reg  dl1$clock;
-    reg  s1$d;
-    wire  s1$q;
-    reg  s1$clock;
-    reg  q1$d;
-    wire  q1$q;
-    reg  q1$clock;
-    reg  q2$d;
-    wire  q2$q;
-    reg  q2$clock;
-    reg  ph$d;
-    wire  ph$q;
-    reg  ph$clock;
-    reg  [4:0] xs$d;
-    wire  [4:0] xs$q;
-    reg  xs$clock;
+    reg  run$d;
+    wire  run$q;
+    reg  run$clock;
+    reg  [15:0] t$d;
+    wire  [15:0] t$q;
+    reg  t$clock;
+    reg  p1$d;
+    wire  p1$q;
+    reg  p1$clock;
+    reg  p2$d;
+    wire  p2$q;
+    reg  p2$clock;
+    reg  [15:0] rw$d;
+    wire  [15:0] rw$q;
+    reg  rw$clock;
+    reg  dv$d;
+    wire  dv$q;
+    reg  dv$clock;
+    reg  dsq$d;
+    wire  dsq$q;
+    reg  dsq$clock;
+    reg  d2a$d;
+    wire  d2a$q;
+    reg  d2a$clock;
+    reg  d2b$d;
+    wire  d2b$q;
+    reg  d2b$clock;
+    reg  [15:0] ga$d;
+    wire  [15:0] ga$q;
+    reg  ga$clock;
+    reg  [15:0] yi$d;
+    wire  [15:0] yi$q;
+    reg  yi$clock;
     
     // Local signals
-    reg  is_block;
-    reg  is_rms;
-    reg  is_add;
-    reg  is_swi;
-    reg  [15:0] nm1;
-    reg  last_i;
-    reg  wv0;
-    reg  wnow;
+    reg  go;
     reg  fin;
     
     // Sub module instances
-    llamahdl_llama$vu$gains gains(
+    llamahdl_llama$rms$xmem xmem(
+        .clock(xmem$clock),
+        .we(xmem$we),
+        .widx(xmem$widx),
+        .wdata(xmem$wdata),
+        .raddr(xmem$raddr),
+        .rdata$0(xmem$rdata$0),
+        .rdata$1(xmem$rdata$1),
+        .rdata$2(xmem$rdata$2),
+        .rdata$3(xmem$rdata$3),
+        .rdata$4(xmem$rdata$4),
+        .rdata$5(xmem$rdata$5),
+        .rdata$6(xmem$rdata$6),
+        .rdata$7(xmem$rdata$7)
+    );
+    llamahdl_llama$rms$lanes lanes(
+        .clock(lanes$clock),
+        .ld(lanes$ld),
+        .x_max(lanes$x_max),
+        .g_exp(lanes$g_exp),
+        .x$0(lanes$x$0),
+        .x$1(lanes$x$1),
+        .x$2(lanes$x$2),
+        .x$3(lanes$x$3),
+        .x$4(lanes$x$4),
+        .x$5(lanes$x$5),
+        .x$6(lanes$x$6),
+        .x$7(lanes$x$7),
+        .v(lanes$v),
+        .sq(lanes$sq),
+        .tt(lanes$tt),
+        .g$0(lanes$g$0),
+        .g$1(lanes$g$1),
+        .g$2(lanes$g$2),
+        .g$3(lanes$g$3),
+        .g$4(lanes$g$4),
+        .g$5(lanes$g$5),
+        .g$6(lanes$g$6),
+        .g$7(lanes$g$7),
+        .rs_addr(lanes$rs_addr),
+        .y$0(lanes$y$0),
+        .y$1(lanes$y$1),
+        .y$2(lanes$y$2),
+        .y$3(lanes$y$3),
+        .y$4(lanes$y$4),
+        .y$5(lanes$y$5),
+        .y$6(lanes$y$6),
+        .y$7(lanes$y$7),
+        .yv(lanes$yv)
+    );
+    llamahdl_llama$rms$amax amax(
+        .clock(amax$clock),
+        .clr(amax$clr),
+        .v(amax$v),
+        .y$0(amax$y$0),
+        .y$1(amax$y$1),
+        .y$2(amax$y$2),
+        .y$3(amax$y$3),
+        .y$4(amax$y$4),
+        .y$5(amax$y$5),
+        .y$6(amax$y$6),
+        .y$7(amax$y$7),
+        .mx(amax$mx)
+    );
+    llamahdl_llama$rms$gains gains(
         .clock(gains$clock),
         .addr(gains$addr),
-        .data(gains$data)
+        .data$0(gains$data$0),
+        .data$1(gains$data$1),
+        .data$2(gains$data$2),
+        .data$3(gains$data$3),
+        .data$4(gains$data$4),
+        .data$5(gains$data$5),
+        .data$6(gains$data$6),
+        .data$7(gains$data$7)
     );
-    llamahdl_llama$vu$rsqrt rsqrt(
+    llamahdl_llama$rms$rsqrt rsqrt(
         .clock(rsqrt$clock),
         .addr(rsqrt$addr),
         .data(rsqrt$data)
     );
-    llamahdl_llama$vu$sigmoid sigmoid(
-        .clock(sigmoid$clock),
-        .addr(sigmoid$addr),
-        .data(sigmoid$data)
+    llamahdl_llama$rms$run run(
+        .d(run$d),
+        .q(run$q),
+        .clock(run$clock)
     );
-    llamahdl_llama$vu$blk blk(
-        .clock(blk$clock),
-        .clr(blk$clr),
-        .ld(blk$ld),
-        .mx(blk$mx),
-        .scan(blk$scan),
-        .x(blk$x),
-        .shift(blk$shift),
-        .mant(blk$mant)
+    llamahdl_llama$rms$t t(
+        .d(t$d),
+        .q(t$q),
+        .clock(t$clock)
     );
-    llamahdl_llama$vu$ssq ssq(
-        .clock(ssq$clock),
-        .clr(ssq$clr),
-        .en(ssq$en),
-        .m(ssq$m),
-        .rs_addr(ssq$rs_addr),
-        .hp(ssq$hp)
+    llamahdl_llama$rms$p1 p1(
+        .d(p1$d),
+        .q(p1$q),
+        .clock(p1$clock)
     );
-    llamahdl_llama$vu$rms rms(
-        .clock(rms$clock),
-        .mant(rms$mant),
-        .tt(rms$tt),
-        .g(rms$g),
-        .g_exp(rms$g_exp),
-        .hp(rms$hp),
-        .y(rms$y)
+    llamahdl_llama$rms$p2 p2(
+        .d(p2$d),
+        .q(p2$q),
+        .clock(p2$clock)
     );
-    llamahdl_llama$vu$adder adder(
-        .clock(adder$clock),
-        .x(adder$x),
-        .y(adder$y)
+    llamahdl_llama$rms$rw rw(
+        .d(rw$d),
+        .q(rw$q),
+        .clock(rw$clock)
     );
-    llamahdl_llama$vu$swiglu swiglu(
-        .clock(swiglu$clock),
-        .ph(swiglu$ph),
-        .x(swiglu$x),
-        .rom(swiglu$rom),
-        .sig_addr(swiglu$sig_addr),
-        .y(swiglu$y)
+    llamahdl_llama$rms$dv dv(
+        .d(dv$d),
+        .q(dv$q),
+        .clock(dv$clock)
     );
-    llamahdl_llama$vu$busy busy(
-        .d(busy$d),
-        .q(busy$q),
-        .clock(busy$clock)
+    llamahdl_llama$rms$dsq dsq(
+        .d(dsq$d),
+        .q(dsq$q),
+        .clock(dsq$clock)
     );
-    llamahdl_llama$vu$issuing issuing(
-        .d(issuing$d),
-        .q(issuing$q),
-        .clock(issuing$clock)
+    llamahdl_llama$rms$d2a d2a(
+        .d(d2a$d),
+        .q(d2a$q),
+        .clock(d2a$clock)
     );
-    llamahdl_llama$vu$resume resume(
-        .d(resume$d),
-        .q(resume$q),
-        .clock(resume$clock)
+    llamahdl_llama$rms$d2b d2b(
+        .d(d2b$d),
+        .q(d2b$q),
+        .clock(d2b$clock)
     );
-    llamahdl_llama$vu$nop nop(
-        .d(nop$d),
-        .q(nop$q),
-        .clock(nop$clock)
+    llamahdl_llama$rms$ga ga(
+        .d(ga$d),
+        .q(ga$q),
+        .clock(ga$clock)
     );
-    llamahdl_llama$vu$pass pass(
-        .d(pass$d),
-        .q(pass$q),
-        .clock(pass$clock)
-    );
-    llamahdl_llama$vu$cnt cnt(
-        .d(cnt$d),
-        .q(cnt$q),
-        .clock(cnt$clock)
-    );
-    llamahdl_llama$vu$sub sub(
-        .d(sub$d),
-        .q(sub$q),
-        .clock(sub$clock)
-    );
-    llamahdl_llama$vu$ridx ridx(
-        .d(ridx$d),
-        .q(ridx$q),
-        .clock(ridx$clock)
-    );
-    llamahdl_llama$vu$wi wi(
-        .d(wi$d),
-        .q(wi$q),
-        .clock(wi$clock)
-    );
-    llamahdl_llama$vu$d1 d1(
-        .d(d1$d),
-        .q(d1$q),
-        .clock(d1$clock)
-    );
-    llamahdl_llama$vu$d2 d2(
-        .d(d2$d),
-        .q(d2$q),
-        .clock(d2$clock)
-    );
-    llamahdl_llama$vu$d3 d3(
-        .d(d3$d),
-        .q(d3$q),
-        .clock(d3$clock)
-    );
-    llamahdl_llama$vu$d4 d4(
-        .d(d4$d),
-        .q(d4$q),
-        .clock(d4$clock)
-    );
-    llamahdl_llama$vu$d5 d5(
-        .d(d5$d),
-        .q(d5$q),
-        .clock(d5$clock)
-    );
-    llamahdl_llama$vu$dl1 dl1(
-        .d(dl1$d),
-        .q(dl1$q),
-        .clock(dl1$clock)
-    );
-    llamahdl_llama$vu$s1 s1(
-        .d(s1$d),
-        .q(s1$q),
-        .clock(s1$clock)
-    );
-    llamahdl_llama$vu$q1 q1(
-        .d(q1$d),
-        .q(q1$q),
-        .clock(q1$clock)
-    );
-    llamahdl_llama$vu$q2 q2(
-        .d(q2$d),
-        .q(q2$q),
-        .clock(q2$clock)
-    );
-    llamahdl_llama$vu$ph ph(
-        .d(ph$d),
-        .q(ph$q),
-        .clock(ph$clock)
-    );
-    llamahdl_llama$vu$xs xs(
-        .d(xs$d),
-        .q(xs$q),
-        .clock(xs$clock)
+    llamahdl_llama$rms$yi yi(
+        .d(yi$d),
+        .q(yi$q),
+        .clock(yi$clock)
     );
     
     // Update code
     always @(*) begin
-        busy$clock = clock;
-        issuing$clock = clock;
-        resume$clock = clock;
-        nop$clock = clock;
-        pass$clock = clock;
-        cnt$clock = clock;
-        sub$clock = clock;
-        ridx$clock = clock;
-        wi$clock = clock;
-        d1$clock = clock;
-        d2$clock = clock;
-        d3$clock = clock;
-        d4$clock = clock;
-        d5$clock = clock;
-        dl1$clock = clock;
-        s1$clock = clock;
-        q1$clock = clock;
-        q2$clock = clock;
-        ph$clock = clock;
-        xs$clock = clock;
-        busy$d = busy$q;
-        issuing$d = issuing$q;
-        resume$d = resume$q;
-        nop$d = nop$q;
-        pass$d = pass$q;
-        cnt$d = cnt$q;
-        sub$d = sub$q;
-        ridx$d = ridx$q;
-        wi$d = wi$q;
-        d1$d = d1$q;
-        d2$d = d2$q;
-        d3$d = d3$q;
-        d4$d = d4$q;
-        d5$d = d5$q;
-        dl1$d = dl1$q;
-        s1$d = s1$q;
-        q1$d = q1$q;
-        q2$d = q2$q;
-        ph$d = ph$q;
-        xs$d = xs$q;
+        run$clock = clock;
+        t$clock = clock;
+        p1$clock = clock;
+        p2$clock = clock;
+        rw$clock = clock;
+        dv$clock = clock;
+        dsq$clock = clock;
+        d2a$clock = clock;
+        d2b$clock = clock;
+        ga$clock = clock;
+        yi$clock = clock;
+        run$d = run$q;
+        t$d = t$q;
+        p1$d = p1$q;
+        p2$d = p2$q;
+        rw$d = rw$q;
+        dv$d = dv$q;
+        dsq$d = dsq$q;
+        d2a$d = d2a$q;
+        d2b$d = d2b$q;
+        ga$d = ga$q;
+        yi$d = yi$q;
+        xmem$clock = clock;
+        lanes$clock = clock;
+        amax$clock = clock;
         gains$clock = clock;
         rsqrt$clock = clock;
-        sigmoid$clock = clock;
-        blk$clock = clock;
-        ssq$clock = clock;
-        rms$clock = clock;
-        adder$clock = clock;
-        swiglu$clock = clock;
-        is_block = op == op_block;
-        is_rms = op == op_rms;
-        is_add = op == op_add;
-        is_swi = op == op_swiglu;
-        nm1 = n - one16;
-        last_i = cnt$q == nm1;
-        vm_raddr = a + cnt$q;
-        if (pass$q == p_elem) begin
-            if (sub$q) begin
-                if (~is_add) begin
-                    vm_raddr = b + cnt$q;
-                end
-            end
-            else if (is_add) begin
-                vm_raddr = c + cnt$q;
-            end
+        go = start & ~run$q;
+        xmem$we = xw_we;
+        xmem$widx = xw_idx;
+        xmem$wdata = xw_data;
+        xmem$raddr = rw$q;
+        if (run$q) begin
+            t$d = t$q + c_one;
         end
-        wv0 = 1'b0;
-        nop$d = 1'b0;
-        if (resume$q) begin
-            issuing$d = 1'b1;
-            resume$d = 1'b0;
+        if (p1$q | p2$q) begin
+            rw$d = rw$q + c_one;
         end
-        if (issuing$q) begin
-            if (pass$q == p_scan) begin
-                if (last_i) begin
-                    cnt$d = zero16;
-                    pass$d = p_two;
-                end
-                else begin
-                    cnt$d = cnt$q + one16;
-                end
-            end
-            else if (pass$q == p_two) begin
-                wv0 = is_block;
-                if (last_i) begin
-                    cnt$d = zero16;
-                    issuing$d = 1'b0;
-                    if (is_rms) begin
-                        pass$d = p_three;
-                        resume$d = 1'b1;
-                    end
-                end
-                else begin
-                    cnt$d = cnt$q + one16;
-                end
-            end
-            else if (pass$q == p_three) begin
-                wv0 = 1'b1;
-                if (last_i) begin
-                    issuing$d = 1'b0;
-                end
-                else begin
-                    cnt$d = cnt$q + one16;
-                end
-            end
-            else begin
-                sub$d = ~sub$q;
-                if (sub$q) begin
-                    wv0 = 1'b1;
-                    if (last_i) begin
-                        issuing$d = 1'b0;
-                    end
-                    else begin
-                        cnt$d = cnt$q + one16;
-                    end
-                end
-            end
+        if (p1$q & (t$q == c_p1_end)) begin
+            p1$d = 1'b0;
         end
-        s1$d = issuing$q & (pass$q == p_scan);
-        q1$d = issuing$q & (pass$q == p_two) & is_rms;
-        q2$d = q1$q;
-        ph$d = issuing$q & (pass$q == p_elem) & ~sub$q;
-        dl1$d = issuing$q & (pass$q == p_two) & last_i;
-        ridx$d = cnt$q;
-        d1$d = wv0;
-        d2$d = d1$q & busy$q;
-        d3$d = d2$q & busy$q;
-        d4$d = d3$q & busy$q;
-        d5$d = d4$q & busy$q;
-        wnow = busy$q & (((is_block | is_add) & d2$q) | (is_rms & d4$q) | (is_swi & d5$q));
-        fin = wnow & (wi$q == nm1);
-        vm_we = wnow & ~is_block;
-        vm_waddr = c + wi$q;
-        vm_wdata = rms$y;
-        if (is_add) begin
-            vm_wdata = adder$y;
+        if (run$q & (t$q == c_p2_pre)) begin
+            p2$d = 1'b1;
+            rw$d = c_zero;
         end
-        if (is_swi) begin
-            vm_wdata = swiglu$y;
+        if (p2$q & (t$q == c_p2_end)) begin
+            p2$d = 1'b0;
         end
-        xm_we = wnow & is_block;
-        xm_waddr = wi$q;
-        xm_wdata = blk$mant;
-        xm_shift = xs$q;
-        if (wnow) begin
-            wi$d = wi$q + one16;
+        dv$d = p1$q | p2$q;
+        dsq$d = p1$q;
+        d2a$d = p2$q;
+        d2b$d = d2a$q;
+        if (d2b$q) begin
+            ga$d = ga$q + c_one;
         end
+        fin = run$q & (t$q == c_done);
         if (fin) begin
-            busy$d = 1'b0;
+            run$d = 1'b0;
         end
-        if (is_block & dl1$q) begin
-            xs$d = blk$shift;
+        done = fin;
+        busy = run$q;
+        y_we = lanes$yv;
+        y_idx = yi$q;
+        if (lanes$yv) begin
+            yi$d = yi$q + c_w;
         end
-        done = fin | nop$q;
-        blk$clr = 1'b0;
-        blk$ld = 1'b0;
-        blk$mx = pre_max;
-        ssq$clr = 1'b0;
-        if (start & ~busy$q) begin
-            blk$clr = ~(is_rms & pre);
-            blk$ld = is_rms & pre;
-            ssq$clr = 1'b1;
-            cnt$d = zero16;
-            wi$d = zero16;
-            sub$d = 1'b0;
-            resume$d = 1'b0;
-            if (is_rms & pre) begin
-                busy$d = 1'b1;
-                issuing$d = 1'b1;
-                pass$d = p_two;
-            end
-            else if (is_block | is_rms) begin
-                busy$d = 1'b1;
-                issuing$d = 1'b1;
-                pass$d = p_scan;
-            end
-            else if (is_add | is_swi) begin
-                busy$d = 1'b1;
-                issuing$d = 1'b1;
-                pass$d = p_elem;
-            end
-            else begin
-                nop$d = 1'b1;
-            end
+        y_max = amax$mx;
+        if (go) begin
+            run$d = 1'b1;
+            t$d = c_one;
+            p1$d = 1'b1;
+            p2$d = 1'b0;
+            rw$d = c_zero;
+            yi$d = c_zero;
+            ga$d = g_base >> c_lw;
         end
-        blk$x = vm_rdata;
-        blk$scan = s1$q;
-        ssq$en = q2$q;
-        ssq$m = blk$mant;
-        rsqrt$addr = ssq$rs_addr;
-        gains$addr = g_base + ridx$q;
-        rms$mant = blk$mant;
-        rms$tt = rsqrt$data;
-        rms$g = gains$data;
-        rms$g_exp = g_exp;
-        rms$hp = ssq$hp;
-        adder$x = vm_rdata;
-        swiglu$x = vm_rdata;
-        swiglu$ph = ph$q;
-        sigmoid$addr = swiglu$sig_addr;
-        swiglu$rom = sigmoid$data;
+        lanes$ld = go;
+        lanes$x_max = x_max;
+        lanes$g_exp = g_exp;
+        lanes$v = dv$q;
+        lanes$sq = dsq$q;
+        lanes$tt = rsqrt$data;
+        rsqrt$addr = lanes$rs_addr;
+        gains$addr = ga$q;
+        amax$clr = go;
+        amax$v = lanes$yv;
+        lanes$x$0 = xmem$rdata$0;
+        lanes$g$0 = gains$data$0;
+        amax$y$0 = lanes$y$0;
+        y_data$0 = lanes$y$0;
+        lanes$x$1 = xmem$rdata$1;
+        lanes$g$1 = gains$data$1;
+        amax$y$1 = lanes$y$1;
+        y_data$1 = lanes$y$1;
+        lanes$x$2 = xmem$rdata$2;
+        lanes$g$2 = gains$data$2;
+        amax$y$2 = lanes$y$2;
+        y_data$2 = lanes$y$2;
+        lanes$x$3 = xmem$rdata$3;
+        lanes$g$3 = gains$data$3;
+        amax$y$3 = lanes$y$3;
+        y_data$3 = lanes$y$3;
+        lanes$x$4 = xmem$rdata$4;
+        lanes$g$4 = gains$data$4;
+        amax$y$4 = lanes$y$4;
+        y_data$4 = lanes$y$4;
+        lanes$x$5 = xmem$rdata$5;
+        lanes$g$5 = gains$data$5;
+        amax$y$5 = lanes$y$5;
+        y_data$5 = lanes$y$5;
+        lanes$x$6 = xmem$rdata$6;
+        lanes$g$6 = gains$data$6;
+        amax$y$6 = lanes$y$6;
+        y_data$6 = lanes$y$6;
+        lanes$x$7 = xmem$rdata$7;
+        lanes$g$7 = gains$data$7;
+        amax$y$7 = lanes$y$7;
+        y_data$7 = lanes$y$7;
     end
     
-endmodule // llamahdl_llama$vu
+endmodule // llamahdl_llama$rms
 
 
-module llamahdl_llama$vu$adder(clock,x,y);
-    
-    // Module arguments
-    input wire  clock;
-    input wire signed [31:0] x;
-    output reg signed [31:0] y;
-    
-    // Update code (custom)
-    reg signed [31:0] prev;
-    wire signed [32:0] sum = {prev[31], prev} + {x[31], x};
-    initial begin
-       prev = 32'sd0;
-       y = 32'sd0;
-    end
-    always @(posedge clock) begin
-       prev <= x;
-       y <= ((sum > 33'sd2147483647) ? 32'sh7fffffff : ((sum < -33'sd2147483648) ? 32'sh80000000 : sum[31:0]));
-    end
-endmodule // llamahdl_llama$vu$adder
-
-
-module llamahdl_llama$vu$blk(clock,clr,ld,mx,scan,x,shift,mant);
+module llamahdl_llama$rms$amax(clock,clr,v,y$0,y$1,y$2,y$3,y$4,y$5,y$6,y$7,mx);
     
     // Module arguments
     input wire  clock;
     input wire  clr;
-    input wire  ld;
-    input wire  [31:0] mx;
-    input wire  scan;
-    input wire signed [31:0] x;
-    output reg  [4:0] shift;
-    output reg signed [15:0] mant;
+    input wire  v;
+    input wire signed [31:0] y$0;
+    input wire signed [31:0] y$1;
+    input wire signed [31:0] y$2;
+    input wire signed [31:0] y$3;
+    input wire signed [31:0] y$4;
+    input wire signed [31:0] y$5;
+    input wire signed [31:0] y$6;
+    input wire signed [31:0] y$7;
+    output reg  [31:0] mx;
     
     // Update code (custom)
-    reg [31:0] m;
-    wire [31:0] xu = x;
-    wire [31:0] ax = xu[31] ? (~xu + 32'd1) : xu;
-    always @(*) begin
-       if (m[31]) shift = 5'd17;
-       else if (m[30]) shift = 5'd16;
-       else if (m[29]) shift = 5'd15;
-       else if (m[28]) shift = 5'd14;
-       else if (m[27]) shift = 5'd13;
-       else if (m[26]) shift = 5'd12;
-       else if (m[25]) shift = 5'd11;
-       else if (m[24]) shift = 5'd10;
-       else if (m[23]) shift = 5'd9;
-       else if (m[22]) shift = 5'd8;
-       else if (m[21]) shift = 5'd7;
-       else if (m[20]) shift = 5'd6;
-       else if (m[19]) shift = 5'd5;
-       else if (m[18]) shift = 5'd4;
-       else if (m[17]) shift = 5'd3;
-       else if (m[16]) shift = 5'd2;
-       else if (m[15]) shift = 5'd1;
-       else shift = 5'd0;
-    end
-    wire signed [32:0] xe = {x[31], x};
-    wire signed [32:0] half = (shift == 5'd0) ? 33'sd0 : (33'sd1 <<< (shift - 5'd1));
-    wire signed [32:0] r = (xe + half) >>> shift;
+    wire [31:0] a0 = y$0[31] ? (~y$0 + 32'd1) : y$0;
+    wire [31:0] a1 = y$1[31] ? (~y$1 + 32'd1) : y$1;
+    wire [31:0] a2 = y$2[31] ? (~y$2 + 32'd1) : y$2;
+    wire [31:0] a3 = y$3[31] ? (~y$3 + 32'd1) : y$3;
+    wire [31:0] a4 = y$4[31] ? (~y$4 + 32'd1) : y$4;
+    wire [31:0] a5 = y$5[31] ? (~y$5 + 32'd1) : y$5;
+    wire [31:0] a6 = y$6[31] ? (~y$6 + 32'd1) : y$6;
+    wire [31:0] a7 = y$7[31] ? (~y$7 + 32'd1) : y$7;
+    reg [31:0] h0;
+    wire [31:0] hn0 = (a0 > a1) ? a0 : a1;
+    reg [31:0] h1;
+    wire [31:0] hn1 = (a2 > a3) ? a2 : a3;
+    reg [31:0] h2;
+    wire [31:0] hn2 = (a4 > a5) ? a4 : a5;
+    reg [31:0] h3;
+    wire [31:0] hn3 = (a6 > a7) ? a6 : a7;
+    wire [31:0] t0_0 = (h0 > h1) ? h0 : h1;
+    wire [31:0] t0_1 = (h2 > h3) ? h2 : h3;
+    wire [31:0] t1_0 = (t0_0 > t0_1) ? t0_0 : t0_1;
+    reg [31:0] b;
     initial begin
-       m = 32'd0;
-       mant = 16'sd0;
+       b = 32'd0;
+       mx = 32'd0;
+       h0 = 32'd0;
+       h1 = 32'd0;
+       h2 = 32'd0;
+       h3 = 32'd0;
     end
     always @(posedge clock) begin
-       mant <= (r > 33'sd32767) ? 16'sd32767 : ((r < -33'sd32767) ? -16'sd32767 : r[15:0]);
-       if (clr) m <= 32'd0;
-       else if (ld) m <= mx;
-       else if (scan && (ax > m)) m <= ax;
+       if (clr) begin
+          b <= 32'd0;
+          mx <= 32'd0;
+          h0 <= 32'd0;
+          h1 <= 32'd0;
+          h2 <= 32'd0;
+          h3 <= 32'd0;
+       end else begin
+          mx <= (b > mx) ? b : mx;
+          b <= t1_0;
+          h0 <= v ? hn0 : 32'd0;
+          h1 <= v ? hn1 : 32'd0;
+          h2 <= v ? hn2 : 32'd0;
+          h3 <= v ? hn3 : 32'd0;
+       end
     end
-endmodule // llamahdl_llama$vu$blk
+endmodule // llamahdl_llama$rms$amax
 
 
-module llamahdl_llama$vu$busy(d,q,clock);
+module llamahdl_llama$rms$d2a(d,q,clock);
     
     // Module arguments
     input wire  d;
@@ -31865,10 +34449,67 @@ module llamahdl_llama$vu$busy(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_llama$vu$busy
+endmodule // llamahdl_llama$rms$d2a
 
 
-module llamahdl_llama$vu$cnt(d,q,clock);
+module llamahdl_llama$rms$d2b(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_llama$rms$d2b
+
+
+module llamahdl_llama$rms$dsq(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_llama$rms$dsq
+
+
+module llamahdl_llama$rms$dv(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_llama$rms$dv
+
+
+module llamahdl_llama$rms$ga(d,q,clock);
     
     // Module arguments
     input wire  [15:0] d;
@@ -31884,1041 +34525,659 @@ module llamahdl_llama$vu$cnt(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_llama$vu$cnt
+endmodule // llamahdl_llama$rms$ga
 
 
-module llamahdl_llama$vu$d1(d,q,clock);
-    
-    // Module arguments
-    input wire  d;
-    output reg  q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 1'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_llama$vu$d1
-
-
-module llamahdl_llama$vu$d2(d,q,clock);
-    
-    // Module arguments
-    input wire  d;
-    output reg  q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 1'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_llama$vu$d2
-
-
-module llamahdl_llama$vu$d3(d,q,clock);
-    
-    // Module arguments
-    input wire  d;
-    output reg  q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 1'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_llama$vu$d3
-
-
-module llamahdl_llama$vu$d4(d,q,clock);
-    
-    // Module arguments
-    input wire  d;
-    output reg  q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 1'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_llama$vu$d4
-
-
-module llamahdl_llama$vu$d5(d,q,clock);
-    
-    // Module arguments
-    input wire  d;
-    output reg  q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 1'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_llama$vu$d5
-
-
-module llamahdl_llama$vu$dl1(d,q,clock);
-    
-    // Module arguments
-    input wire  d;
-    output reg  q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 1'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_llama$vu$dl1
-
-
-module llamahdl_llama$vu$gains(clock,addr,data);
+module llamahdl_llama$rms$gains(clock,addr,data$0,data$1,data$2,data$3,data$4,data$5,data$6,data$7);
     
     // Module arguments
     input wire  clock;
     input wire  [15:0] addr;
-    output reg  [15:0] data;
+    output reg  [15:0] data$0;
+    output reg  [15:0] data$1;
+    output reg  [15:0] data$2;
+    output reg  [15:0] data$3;
+    output reg  [15:0] data$4;
+    output reg  [15:0] data$5;
+    output reg  [15:0] data$6;
+    output reg  [15:0] data$7;
     
     // Update code (custom)
-    reg [15:0] mem [0:703];
+    reg [127:0] mem [0:87];
     initial begin
-       mem[0] = 16'h1f1d;
-       mem[1] = 16'h159e;
-       mem[2] = 16'h1a40;
-       mem[3] = 16'h1be4;
-       mem[4] = 16'h20d4;
-       mem[5] = 16'h34a9;
-       mem[6] = 16'h349e;
-       mem[7] = 16'h269e;
-       mem[8] = 16'h21a0;
-       mem[9] = 16'h215e;
-       mem[10] = 16'h1a79;
-       mem[11] = 16'h0fb0;
-       mem[12] = 16'h26d3;
-       mem[13] = 16'h1df5;
-       mem[14] = 16'h2d9b;
-       mem[15] = 16'h3c77;
-       mem[16] = 16'h1eb5;
-       mem[17] = 16'h26df;
-       mem[18] = 16'h2ac5;
-       mem[19] = 16'h27ff;
-       mem[20] = 16'h53c4;
-       mem[21] = 16'h19bf;
-       mem[22] = 16'h3000;
-       mem[23] = 16'h2941;
-       mem[24] = 16'h2ebb;
-       mem[25] = 16'h1d86;
-       mem[26] = 16'h18b3;
-       mem[27] = 16'h2292;
-       mem[28] = 16'h2045;
-       mem[29] = 16'h2a50;
-       mem[30] = 16'h2060;
-       mem[31] = 16'h1bc9;
-       mem[32] = 16'h244d;
-       mem[33] = 16'h298e;
-       mem[34] = 16'h15a5;
-       mem[35] = 16'h1870;
-       mem[36] = 16'h1dc8;
-       mem[37] = 16'h357f;
-       mem[38] = 16'h12a1;
-       mem[39] = 16'h1df0;
-       mem[40] = 16'h1955;
-       mem[41] = 16'h18d3;
-       mem[42] = 16'h16ec;
-       mem[43] = 16'h39ce;
-       mem[44] = 16'h2929;
-       mem[45] = 16'h20cd;
-       mem[46] = 16'h170e;
-       mem[47] = 16'h3814;
-       mem[48] = 16'h1611;
-       mem[49] = 16'h1db5;
-       mem[50] = 16'h2526;
-       mem[51] = 16'h28d5;
-       mem[52] = 16'h1caa;
-       mem[53] = 16'h1b90;
-       mem[54] = 16'h214d;
-       mem[55] = 16'h14a6;
-       mem[56] = 16'h33f5;
-       mem[57] = 16'h25b4;
-       mem[58] = 16'h277a;
-       mem[59] = 16'h1c63;
-       mem[60] = 16'h1442;
-       mem[61] = 16'h1eb9;
-       mem[62] = 16'h2f0d;
-       mem[63] = 16'h1863;
-       mem[64] = 16'h5e4f;
-       mem[65] = 16'h46d5;
-       mem[66] = 16'h56bd;
-       mem[67] = 16'h416a;
-       mem[68] = 16'h4d26;
-       mem[69] = 16'h4057;
-       mem[70] = 16'h4fee;
-       mem[71] = 16'h4d01;
-       mem[72] = 16'h4a6c;
-       mem[73] = 16'h4fbc;
-       mem[74] = 16'h4745;
-       mem[75] = 16'h444d;
-       mem[76] = 16'h48b7;
-       mem[77] = 16'h4ac8;
-       mem[78] = 16'h4aef;
-       mem[79] = 16'h3ec3;
-       mem[80] = 16'h56b7;
-       mem[81] = 16'h589c;
-       mem[82] = 16'h4863;
-       mem[83] = 16'h420f;
-       mem[84] = 16'h2e42;
-       mem[85] = 16'h3fe1;
-       mem[86] = 16'h4d2d;
-       mem[87] = 16'h4599;
-       mem[88] = 16'h4f01;
-       mem[89] = 16'h4c88;
-       mem[90] = 16'h41f4;
-       mem[91] = 16'h4c77;
-       mem[92] = 16'h4930;
-       mem[93] = 16'h477b;
-       mem[94] = 16'h43a3;
-       mem[95] = 16'h4f3f;
-       mem[96] = 16'h4ea2;
-       mem[97] = 16'h510f;
-       mem[98] = 16'h4422;
-       mem[99] = 16'h3b5a;
-       mem[100] = 16'h56d2;
-       mem[101] = 16'h4b44;
-       mem[102] = 16'h3fa6;
-       mem[103] = 16'h5474;
-       mem[104] = 16'h49e8;
-       mem[105] = 16'h41b1;
-       mem[106] = 16'h474a;
-       mem[107] = 16'h5875;
-       mem[108] = 16'h4b31;
-       mem[109] = 16'h3bd8;
-       mem[110] = 16'h4e36;
-       mem[111] = 16'h5660;
-       mem[112] = 16'h5090;
-       mem[113] = 16'h51af;
-       mem[114] = 16'h4c7a;
-       mem[115] = 16'h4674;
-       mem[116] = 16'h3c18;
-       mem[117] = 16'h4153;
-       mem[118] = 16'h4669;
-       mem[119] = 16'h44c9;
-       mem[120] = 16'h3dd4;
-       mem[121] = 16'h45e5;
-       mem[122] = 16'h46db;
-       mem[123] = 16'h4d2e;
-       mem[124] = 16'h4e14;
-       mem[125] = 16'h4abf;
-       mem[126] = 16'h4b27;
-       mem[127] = 16'h4002;
-       mem[128] = 16'h2cee;
-       mem[129] = 16'h1ac4;
-       mem[130] = 16'h27fe;
-       mem[131] = 16'h238f;
-       mem[132] = 16'h3993;
-       mem[133] = 16'h239d;
-       mem[134] = 16'h3e48;
-       mem[135] = 16'h39c2;
-       mem[136] = 16'h1d90;
-       mem[137] = 16'h22d0;
-       mem[138] = 16'h1e99;
-       mem[139] = 16'h203d;
-       mem[140] = 16'h2e02;
-       mem[141] = 16'h26b2;
-       mem[142] = 16'h263f;
-       mem[143] = 16'h1c26;
-       mem[144] = 16'h28f3;
-       mem[145] = 16'h2e20;
-       mem[146] = 16'h462e;
-       mem[147] = 16'h2f33;
-       mem[148] = 16'h3667;
-       mem[149] = 16'h1f91;
-       mem[150] = 16'h251d;
-       mem[151] = 16'h2361;
-       mem[152] = 16'h201e;
-       mem[153] = 16'h2063;
-       mem[154] = 16'h2288;
-       mem[155] = 16'h2648;
-       mem[156] = 16'h21ed;
-       mem[157] = 16'h26ad;
-       mem[158] = 16'h29c8;
-       mem[159] = 16'h1a67;
-       mem[160] = 16'h2762;
-       mem[161] = 16'h371b;
-       mem[162] = 16'h1d7b;
-       mem[163] = 16'h2b61;
-       mem[164] = 16'h2c75;
-       mem[165] = 16'h1c43;
-       mem[166] = 16'h1ce2;
-       mem[167] = 16'h1dc4;
-       mem[168] = 16'h28a5;
-       mem[169] = 16'h202d;
-       mem[170] = 16'h260a;
-       mem[171] = 16'h2f86;
-       mem[172] = 16'h27ab;
-       mem[173] = 16'h2a77;
-       mem[174] = 16'h2bb9;
-       mem[175] = 16'h40fa;
-       mem[176] = 16'h2579;
-       mem[177] = 16'h2520;
-       mem[178] = 16'h2697;
-       mem[179] = 16'h3414;
-       mem[180] = 16'h227f;
-       mem[181] = 16'h1f95;
-       mem[182] = 16'h308b;
-       mem[183] = 16'h1b30;
-       mem[184] = 16'h35eb;
-       mem[185] = 16'h17c7;
-       mem[186] = 16'h1ba5;
-       mem[187] = 16'h2737;
-       mem[188] = 16'h1fa3;
-       mem[189] = 16'h2a4e;
-       mem[190] = 16'h3846;
-       mem[191] = 16'h1bec;
-       mem[192] = 16'h383d;
-       mem[193] = 16'h2a2b;
-       mem[194] = 16'h3a21;
-       mem[195] = 16'h2e35;
-       mem[196] = 16'h3578;
-       mem[197] = 16'h22d9;
-       mem[198] = 16'h3795;
-       mem[199] = 16'h3113;
-       mem[200] = 16'h278d;
-       mem[201] = 16'h370d;
-       mem[202] = 16'h31ac;
-       mem[203] = 16'h2d71;
-       mem[204] = 16'h30dc;
-       mem[205] = 16'h2fe0;
-       mem[206] = 16'h2bca;
-       mem[207] = 16'h2154;
-       mem[208] = 16'h3c2a;
-       mem[209] = 16'h3357;
-       mem[210] = 16'h2cdc;
-       mem[211] = 16'h28e7;
-       mem[212] = 16'h2042;
-       mem[213] = 16'h288f;
-       mem[214] = 16'h307a;
-       mem[215] = 16'h2514;
-       mem[216] = 16'h3453;
-       mem[217] = 16'h33a3;
-       mem[218] = 16'h2db3;
-       mem[219] = 16'h2fee;
-       mem[220] = 16'h3008;
-       mem[221] = 16'h307c;
-       mem[222] = 16'h348e;
-       mem[223] = 16'h25dd;
-       mem[224] = 16'h33a2;
-       mem[225] = 16'h312f;
-       mem[226] = 16'h328a;
-       mem[227] = 16'h2510;
-       mem[228] = 16'h4348;
-       mem[229] = 16'h2a5f;
-       mem[230] = 16'h3895;
-       mem[231] = 16'h3778;
-       mem[232] = 16'h3767;
-       mem[233] = 16'h3230;
-       mem[234] = 16'h387a;
-       mem[235] = 16'h3abd;
-       mem[236] = 16'h2d72;
-       mem[237] = 16'h2942;
-       mem[238] = 16'h39b9;
-       mem[239] = 16'h3791;
-       mem[240] = 16'h3606;
-       mem[241] = 16'h2fb2;
-       mem[242] = 16'h31ac;
-       mem[243] = 16'h31d9;
-       mem[244] = 16'h266f;
-       mem[245] = 16'h2d3c;
-       mem[246] = 16'h3c30;
-       mem[247] = 16'h2c7b;
-       mem[248] = 16'h2786;
-       mem[249] = 16'h293a;
-       mem[250] = 16'h35ea;
-       mem[251] = 16'h2d7c;
-       mem[252] = 16'h3066;
-       mem[253] = 16'h2dfb;
-       mem[254] = 16'h3767;
-       mem[255] = 16'h30b8;
-       mem[256] = 16'h3371;
-       mem[257] = 16'h1f92;
-       mem[258] = 16'h23c1;
-       mem[259] = 16'h286b;
-       mem[260] = 16'h2ca3;
-       mem[261] = 16'h240e;
-       mem[262] = 16'h2d94;
-       mem[263] = 16'h2b4c;
-       mem[264] = 16'h1bf1;
-       mem[265] = 16'h28d9;
-       mem[266] = 16'h208c;
-       mem[267] = 16'h1e91;
-       mem[268] = 16'h285e;
-       mem[269] = 16'h2545;
-       mem[270] = 16'h2236;
-       mem[271] = 16'h29a9;
-       mem[272] = 16'h2489;
-       mem[273] = 16'h2c45;
-       mem[274] = 16'h4c90;
-       mem[275] = 16'h2b6d;
-       mem[276] = 16'h2a98;
-       mem[277] = 16'h2929;
-       mem[278] = 16'h242c;
-       mem[279] = 16'h266a;
-       mem[280] = 16'h2173;
-       mem[281] = 16'h23b1;
-       mem[282] = 16'h254c;
-       mem[283] = 16'h1fc7;
-       mem[284] = 16'h21c9;
-       mem[285] = 16'h2a01;
-       mem[286] = 16'h2d78;
-       mem[287] = 16'h1e45;
-       mem[288] = 16'h2223;
-       mem[289] = 16'h2c55;
-       mem[290] = 16'h271e;
-       mem[291] = 16'h34dc;
-       mem[292] = 16'h2f0e;
-       mem[293] = 16'h181f;
-       mem[294] = 16'h2088;
-       mem[295] = 16'h24e1;
-       mem[296] = 16'h2817;
-       mem[297] = 16'h1ef2;
-       mem[298] = 16'h27d6;
-       mem[299] = 16'h3073;
-       mem[300] = 16'h24f3;
-       mem[301] = 16'h22af;
-       mem[302] = 16'h226c;
-       mem[303] = 16'h4366;
-       mem[304] = 16'h1ea7;
-       mem[305] = 16'h2129;
-       mem[306] = 16'h1ee9;
-       mem[307] = 16'h2b8b;
-       mem[308] = 16'h1c80;
-       mem[309] = 16'h2283;
-       mem[310] = 16'h23b3;
-       mem[311] = 16'h1b40;
-       mem[312] = 16'h2fa2;
-       mem[313] = 16'h1d36;
-       mem[314] = 16'h1f3c;
-       mem[315] = 16'h2f61;
-       mem[316] = 16'h209d;
-       mem[317] = 16'h3105;
-       mem[318] = 16'h34b3;
-       mem[319] = 16'h2126;
-       mem[320] = 16'h3ea2;
-       mem[321] = 16'h3003;
-       mem[322] = 16'h3efe;
-       mem[323] = 16'h3192;
-       mem[324] = 16'h3962;
-       mem[325] = 16'h2720;
-       mem[326] = 16'h3cd8;
-       mem[327] = 16'h31c0;
-       mem[328] = 16'h2d66;
-       mem[329] = 16'h3fe8;
-       mem[330] = 16'h34b4;
-       mem[331] = 16'h3745;
-       mem[332] = 16'h3961;
-       mem[333] = 16'h3219;
-       mem[334] = 16'h32c0;
-       mem[335] = 16'h2457;
-       mem[336] = 16'h3866;
-       mem[337] = 16'h3d80;
-       mem[338] = 16'h384e;
-       mem[339] = 16'h315d;
-       mem[340] = 16'h1fa0;
-       mem[341] = 16'h2e12;
-       mem[342] = 16'h35f0;
-       mem[343] = 16'h2bbe;
-       mem[344] = 16'h372b;
-       mem[345] = 16'h3ca7;
-       mem[346] = 16'h2ead;
-       mem[347] = 16'h3258;
-       mem[348] = 16'h37ec;
-       mem[349] = 16'h3dd3;
-       mem[350] = 16'h3aa7;
-       mem[351] = 16'h26c6;
-       mem[352] = 16'h3797;
-       mem[353] = 16'h37c5;
-       mem[354] = 16'h3aad;
-       mem[355] = 16'h2ca3;
-       mem[356] = 16'h3c9b;
-       mem[357] = 16'h296f;
-       mem[358] = 16'h3f93;
-       mem[359] = 16'h2f0b;
-       mem[360] = 16'h3845;
-       mem[361] = 16'h37c8;
-       mem[362] = 16'h3ba6;
-       mem[363] = 16'h400f;
-       mem[364] = 16'h33d2;
-       mem[365] = 16'h2d44;
-       mem[366] = 16'h3c68;
-       mem[367] = 16'h38ac;
-       mem[368] = 16'h37f0;
-       mem[369] = 16'h301c;
-       mem[370] = 16'h30c7;
-       mem[371] = 16'h3b48;
-       mem[372] = 16'h2ad5;
-       mem[373] = 16'h33c0;
-       mem[374] = 16'h3920;
-       mem[375] = 16'h2c98;
-       mem[376] = 16'h2c0a;
-       mem[377] = 16'h259d;
-       mem[378] = 16'h331b;
-       mem[379] = 16'h371e;
-       mem[380] = 16'h3a85;
-       mem[381] = 16'h3590;
-       mem[382] = 16'h4100;
-       mem[383] = 16'h3565;
-       mem[384] = 16'h2be7;
-       mem[385] = 16'h21a2;
-       mem[386] = 16'h2a33;
-       mem[387] = 16'h2cf4;
-       mem[388] = 16'h31d2;
-       mem[389] = 16'h2804;
-       mem[390] = 16'h2cb7;
-       mem[391] = 16'h21e6;
-       mem[392] = 16'h2009;
-       mem[393] = 16'h2695;
-       mem[394] = 16'h1e47;
-       mem[395] = 16'h23d2;
-       mem[396] = 16'h26fe;
-       mem[397] = 16'h23d5;
-       mem[398] = 16'h2695;
-       mem[399] = 16'h277c;
-       mem[400] = 16'h2250;
-       mem[401] = 16'h2476;
-       mem[402] = 16'h5960;
-       mem[403] = 16'h2cff;
-       mem[404] = 16'h257a;
-       mem[405] = 16'h2a6e;
-       mem[406] = 16'h22d1;
-       mem[407] = 16'h24b5;
-       mem[408] = 16'h2383;
-       mem[409] = 16'h1e04;
-       mem[410] = 16'h2816;
-       mem[411] = 16'h2a47;
-       mem[412] = 16'h1e6e;
-       mem[413] = 16'h36e5;
-       mem[414] = 16'h3650;
-       mem[415] = 16'h1fde;
-       mem[416] = 16'h24f4;
-       mem[417] = 16'h2c31;
-       mem[418] = 16'h1fcc;
-       mem[419] = 16'h4388;
-       mem[420] = 16'h3127;
-       mem[421] = 16'h1c1f;
-       mem[422] = 16'h202b;
-       mem[423] = 16'h2217;
-       mem[424] = 16'h25ab;
-       mem[425] = 16'h2149;
-       mem[426] = 16'h2440;
-       mem[427] = 16'h2b34;
-       mem[428] = 16'h1fc8;
-       mem[429] = 16'h25cd;
-       mem[430] = 16'h1f54;
-       mem[431] = 16'h3a5f;
-       mem[432] = 16'h22f4;
-       mem[433] = 16'h292f;
-       mem[434] = 16'h2319;
-       mem[435] = 16'h323e;
-       mem[436] = 16'h23df;
-       mem[437] = 16'h236d;
-       mem[438] = 16'h2602;
-       mem[439] = 16'h21e1;
-       mem[440] = 16'h2e65;
-       mem[441] = 16'h1c4d;
-       mem[442] = 16'h2097;
-       mem[443] = 16'h2c0f;
-       mem[444] = 16'h1fbf;
-       mem[445] = 16'h23a6;
-       mem[446] = 16'h2e2a;
-       mem[447] = 16'h232f;
-       mem[448] = 16'h3a54;
-       mem[449] = 16'h3897;
-       mem[450] = 16'h4c7c;
-       mem[451] = 16'h37f9;
-       mem[452] = 16'h49b8;
-       mem[453] = 16'h2e41;
-       mem[454] = 16'h3d74;
-       mem[455] = 16'h3bdf;
-       mem[456] = 16'h3a05;
-       mem[457] = 16'h4838;
-       mem[458] = 16'h39f4;
-       mem[459] = 16'h3eef;
-       mem[460] = 16'h3e2a;
-       mem[461] = 16'h362b;
-       mem[462] = 16'h426f;
-       mem[463] = 16'h276c;
-       mem[464] = 16'h3b00;
-       mem[465] = 16'h4294;
-       mem[466] = 16'h46da;
-       mem[467] = 16'h378c;
-       mem[468] = 16'h2026;
-       mem[469] = 16'h3909;
-       mem[470] = 16'h3db7;
-       mem[471] = 16'h333d;
-       mem[472] = 16'h4356;
-       mem[473] = 16'h4784;
-       mem[474] = 16'h36a6;
-       mem[475] = 16'h3688;
-       mem[476] = 16'h3bb5;
-       mem[477] = 16'h4603;
-       mem[478] = 16'h4956;
-       mem[479] = 16'h27e6;
-       mem[480] = 16'h39cb;
-       mem[481] = 16'h3bf6;
-       mem[482] = 16'h416a;
-       mem[483] = 16'h35be;
-       mem[484] = 16'h40a1;
-       mem[485] = 16'h2da6;
-       mem[486] = 16'h435c;
-       mem[487] = 16'h2f6e;
-       mem[488] = 16'h407c;
-       mem[489] = 16'h3acc;
-       mem[490] = 16'h45e8;
-       mem[491] = 16'h402a;
-       mem[492] = 16'h372b;
-       mem[493] = 16'h3586;
-       mem[494] = 16'h4170;
-       mem[495] = 16'h3ce3;
-       mem[496] = 16'h41f6;
-       mem[497] = 16'h3b80;
-       mem[498] = 16'h3bac;
-       mem[499] = 16'h4057;
-       mem[500] = 16'h2e12;
-       mem[501] = 16'h4555;
-       mem[502] = 16'h400e;
-       mem[503] = 16'h3c76;
-       mem[504] = 16'h32d4;
-       mem[505] = 16'h2e91;
-       mem[506] = 16'h3a06;
-       mem[507] = 16'h3d8f;
-       mem[508] = 16'h4077;
-       mem[509] = 16'h3728;
-       mem[510] = 16'h4923;
-       mem[511] = 16'h3e41;
-       mem[512] = 16'h2ae3;
-       mem[513] = 16'h239a;
-       mem[514] = 16'h27fe;
-       mem[515] = 16'h276f;
-       mem[516] = 16'h2db7;
-       mem[517] = 16'h27db;
-       mem[518] = 16'h27db;
-       mem[519] = 16'h2475;
-       mem[520] = 16'h240d;
-       mem[521] = 16'h26d8;
-       mem[522] = 16'h2348;
-       mem[523] = 16'h27fc;
-       mem[524] = 16'h227f;
-       mem[525] = 16'h2554;
-       mem[526] = 16'h2343;
-       mem[527] = 16'h2274;
-       mem[528] = 16'h1eb4;
-       mem[529] = 16'h2a51;
-       mem[530] = 16'h4284;
-       mem[531] = 16'h2b1f;
-       mem[532] = 16'h2168;
-       mem[533] = 16'h21fc;
-       mem[534] = 16'h2471;
-       mem[535] = 16'h2e33;
-       mem[536] = 16'h2235;
-       mem[537] = 16'h2873;
-       mem[538] = 16'h2c50;
-       mem[539] = 16'h28a0;
-       mem[540] = 16'h1f32;
-       mem[541] = 16'h2f4e;
-       mem[542] = 16'h2f93;
-       mem[543] = 16'h2397;
-       mem[544] = 16'h22ae;
-       mem[545] = 16'h30e3;
-       mem[546] = 16'h2fcd;
-       mem[547] = 16'h3939;
-       mem[548] = 16'h24c8;
-       mem[549] = 16'h1dab;
-       mem[550] = 16'h2b04;
-       mem[551] = 16'h206c;
-       mem[552] = 16'h2490;
-       mem[553] = 16'h247c;
-       mem[554] = 16'h2a3d;
-       mem[555] = 16'h20d2;
-       mem[556] = 16'h2198;
-       mem[557] = 16'h25ad;
-       mem[558] = 16'h21f9;
-       mem[559] = 16'h2b1e;
-       mem[560] = 16'h2397;
-       mem[561] = 16'h2515;
-       mem[562] = 16'h1e80;
-       mem[563] = 16'h25b5;
-       mem[564] = 16'h2404;
-       mem[565] = 16'h2d08;
-       mem[566] = 16'h2ad1;
-       mem[567] = 16'h268c;
-       mem[568] = 16'h2821;
-       mem[569] = 16'h1d0f;
-       mem[570] = 16'h28c7;
-       mem[571] = 16'h2f2b;
-       mem[572] = 16'h2558;
-       mem[573] = 16'h2360;
-       mem[574] = 16'h242a;
-       mem[575] = 16'h2214;
-       mem[576] = 16'h4234;
-       mem[577] = 16'h3b40;
-       mem[578] = 16'h543d;
-       mem[579] = 16'h4637;
-       mem[580] = 16'h536b;
-       mem[581] = 16'h3ab7;
-       mem[582] = 16'h49f7;
-       mem[583] = 16'h3e4b;
-       mem[584] = 16'h3c67;
-       mem[585] = 16'h4185;
-       mem[586] = 16'h4266;
-       mem[587] = 16'h49af;
-       mem[588] = 16'h4278;
-       mem[589] = 16'h3b51;
-       mem[590] = 16'h49b9;
-       mem[591] = 16'h2bd3;
-       mem[592] = 16'h46e5;
-       mem[593] = 16'h4506;
-       mem[594] = 16'h4c2d;
-       mem[595] = 16'h44f3;
-       mem[596] = 16'h2186;
-       mem[597] = 16'h4800;
-       mem[598] = 16'h4702;
-       mem[599] = 16'h448a;
-       mem[600] = 16'h40d7;
-       mem[601] = 16'h42bb;
-       mem[602] = 16'h47d0;
-       mem[603] = 16'h3cd8;
-       mem[604] = 16'h3cc1;
-       mem[605] = 16'h46e9;
-       mem[606] = 16'h4588;
-       mem[607] = 16'h327c;
-       mem[608] = 16'h3eed;
-       mem[609] = 16'h424a;
-       mem[610] = 16'h41c7;
-       mem[611] = 16'h4862;
-       mem[612] = 16'h4caa;
-       mem[613] = 16'h3946;
-       mem[614] = 16'h479d;
-       mem[615] = 16'h3c89;
-       mem[616] = 16'h5128;
-       mem[617] = 16'h48da;
-       mem[618] = 16'h4276;
-       mem[619] = 16'h38e8;
-       mem[620] = 16'h3cc7;
-       mem[621] = 16'h39e1;
-       mem[622] = 16'h3b75;
-       mem[623] = 16'h41fe;
-       mem[624] = 16'h4976;
-       mem[625] = 16'h3ed0;
-       mem[626] = 16'h3df1;
-       mem[627] = 16'h464b;
-       mem[628] = 16'h3702;
-       mem[629] = 16'h54d3;
-       mem[630] = 16'h4f33;
-       mem[631] = 16'h4764;
-       mem[632] = 16'h3931;
-       mem[633] = 16'h3f6d;
-       mem[634] = 16'h4958;
-       mem[635] = 16'h4cf4;
-       mem[636] = 16'h423b;
-       mem[637] = 16'h3629;
-       mem[638] = 16'h3f89;
-       mem[639] = 16'h4efe;
-       mem[640] = 16'h2755;
-       mem[641] = 16'h15e1;
-       mem[642] = 16'h1c02;
-       mem[643] = 16'h11ba;
-       mem[644] = 16'h17bf;
-       mem[645] = 16'h46cd;
-       mem[646] = 16'h1aca;
-       mem[647] = 16'h1854;
-       mem[648] = 16'h1ef7;
-       mem[649] = 16'h1d69;
-       mem[650] = 16'h1887;
-       mem[651] = 16'h1885;
-       mem[652] = 16'h1ae6;
-       mem[653] = 16'h1630;
-       mem[654] = 16'h22d2;
-       mem[655] = 16'h29e7;
-       mem[656] = 16'h1e52;
-       mem[657] = 16'h289b;
-       mem[658] = 16'h148b;
-       mem[659] = 16'h18d0;
-       mem[660] = 16'h1519;
-       mem[661] = 16'h203c;
-       mem[662] = 16'h1a4b;
-       mem[663] = 16'h2b27;
-       mem[664] = 16'h1bbb;
-       mem[665] = 16'h167d;
-       mem[666] = 16'h256d;
-       mem[667] = 16'h1df9;
-       mem[668] = 16'h128a;
-       mem[669] = 16'h1944;
-       mem[670] = 16'h14a5;
-       mem[671] = 16'h32e9;
-       mem[672] = 16'h1f12;
-       mem[673] = 16'h13a7;
-       mem[674] = 16'h1785;
-       mem[675] = 16'h21da;
-       mem[676] = 16'h1b15;
-       mem[677] = 16'h3638;
-       mem[678] = 16'h1456;
-       mem[679] = 16'h26c4;
-       mem[680] = 16'h1eb9;
-       mem[681] = 16'h1cb7;
-       mem[682] = 16'h121a;
-       mem[683] = 16'h1acf;
-       mem[684] = 16'h1611;
-       mem[685] = 16'h137a;
-       mem[686] = 16'h165c;
-       mem[687] = 16'h1835;
-       mem[688] = 16'h1cde;
-       mem[689] = 16'h1d06;
-       mem[690] = 16'h1ea6;
-       mem[691] = 16'h12af;
-       mem[692] = 16'h25b8;
-       mem[693] = 16'h1a28;
-       mem[694] = 16'h217b;
-       mem[695] = 16'h1d77;
-       mem[696] = 16'h2558;
-       mem[697] = 16'h1d24;
-       mem[698] = 16'h1d90;
-       mem[699] = 16'h1eac;
-       mem[700] = 16'h1b8c;
-       mem[701] = 16'h0f8d;
-       mem[702] = 16'h173e;
-       mem[703] = 16'h1b53;
+       mem[0] = 128'h269e349e34a920d41be41a40159e1f1d;
+       mem[1] = 128'h3c772d9b1df526d30fb01a79215e21a0;
+       mem[2] = 128'h2941300019bf53c427ff2ac526df1eb5;
+       mem[3] = 128'h1bc920602a502045229218b31d862ebb;
+       mem[4] = 128'h1df012a1357f1dc8187015a5298e244d;
+       mem[5] = 128'h3814170e20cd292939ce16ec18d31955;
+       mem[6] = 128'h14a6214d1b901caa28d525261db51611;
+       mem[7] = 128'h18632f0d1eb914421c63277a25b433f5;
+       mem[8] = 128'h4d014fee40574d26416a56bd46d55e4f;
+       mem[9] = 128'h3ec34aef4ac848b7444d47454fbc4a6c;
+       mem[10] = 128'h45994d2d3fe12e42420f4863589c56b7;
+       mem[11] = 128'h4f3f43a3477b49304c7741f44c884f01;
+       mem[12] = 128'h54743fa64b4456d23b5a4422510f4ea2;
+       mem[13] = 128'h56604e363bd84b315875474a41b149e8;
+       mem[14] = 128'h44c9466941533c1846744c7a51af5090;
+       mem[15] = 128'h40024b274abf4e144d2e46db45e53dd4;
+       mem[16] = 128'h39c23e48239d3993238f27fe1ac42cee;
+       mem[17] = 128'h1c26263f26b22e02203d1e9922d01d90;
+       mem[18] = 128'h2361251d1f9136672f33462e2e2028f3;
+       mem[19] = 128'h1a6729c826ad21ed264822882063201e;
+       mem[20] = 128'h1dc41ce21c432c752b611d7b371b2762;
+       mem[21] = 128'h40fa2bb92a7727ab2f86260a202d28a5;
+       mem[22] = 128'h1b30308b1f95227f3414269725202579;
+       mem[23] = 128'h1bec38462a4e1fa327371ba517c735eb;
+       mem[24] = 128'h3113379522d935782e353a212a2b383d;
+       mem[25] = 128'h21542bca2fe030dc2d7131ac370d278d;
+       mem[26] = 128'h2514307a288f204228e72cdc33573c2a;
+       mem[27] = 128'h25dd348e307c30082fee2db333a33453;
+       mem[28] = 128'h377838952a5f43482510328a312f33a2;
+       mem[29] = 128'h379139b929422d723abd387a32303767;
+       mem[30] = 128'h2c7b3c302d3c266f31d931ac2fb23606;
+       mem[31] = 128'h30b837672dfb30662d7c35ea293a2786;
+       mem[32] = 128'h2b4c2d94240e2ca3286b23c11f923371;
+       mem[33] = 128'h29a922362545285e1e91208c28d91bf1;
+       mem[34] = 128'h266a242c29292a982b6d4c902c452489;
+       mem[35] = 128'h1e452d782a0121c91fc7254c23b12173;
+       mem[36] = 128'h24e12088181f2f0e34dc271e2c552223;
+       mem[37] = 128'h4366226c22af24f3307327d61ef22817;
+       mem[38] = 128'h1b4023b322831c802b8b1ee921291ea7;
+       mem[39] = 128'h212634b33105209d2f611f3c1d362fa2;
+       mem[40] = 128'h31c03cd82720396231923efe30033ea2;
+       mem[41] = 128'h245732c032193961374534b43fe82d66;
+       mem[42] = 128'h2bbe35f02e121fa0315d384e3d803866;
+       mem[43] = 128'h26c63aa73dd337ec32582ead3ca7372b;
+       mem[44] = 128'h2f0b3f93296f3c9b2ca33aad37c53797;
+       mem[45] = 128'h38ac3c682d4433d2400f3ba637c83845;
+       mem[46] = 128'h2c98392033c02ad53b4830c7301c37f0;
+       mem[47] = 128'h3565410035903a85371e331b259d2c0a;
+       mem[48] = 128'h21e62cb7280431d22cf42a3321a22be7;
+       mem[49] = 128'h277c269523d526fe23d21e4726952009;
+       mem[50] = 128'h24b522d12a6e257a2cff596024762250;
+       mem[51] = 128'h1fde365036e51e6e2a4728161e042383;
+       mem[52] = 128'h2217202b1c1f312743881fcc2c3124f4;
+       mem[53] = 128'h3a5f1f5425cd1fc82b342440214925ab;
+       mem[54] = 128'h21e12602236d23df323e2319292f22f4;
+       mem[55] = 128'h232f2e2a23a61fbf2c0f20971c4d2e65;
+       mem[56] = 128'h3bdf3d742e4149b837f94c7c38973a54;
+       mem[57] = 128'h276c426f362b3e2a3eef39f448383a05;
+       mem[58] = 128'h333d3db739092026378c46da42943b00;
+       mem[59] = 128'h27e6495646033bb5368836a647844356;
+       mem[60] = 128'h2f6e435c2da640a135be416a3bf639cb;
+       mem[61] = 128'h3ce341703586372b402a45e83acc407c;
+       mem[62] = 128'h3c76400e45552e1240573bac3b8041f6;
+       mem[63] = 128'h3e414923372840773d8f3a062e9132d4;
+       mem[64] = 128'h247527db27db2db7276f27fe239a2ae3;
+       mem[65] = 128'h227423432554227f27fc234826d8240d;
+       mem[66] = 128'h2e33247121fc21682b1f42842a511eb4;
+       mem[67] = 128'h23972f932f4e1f3228a02c5028732235;
+       mem[68] = 128'h206c2b041dab24c839392fcd30e322ae;
+       mem[69] = 128'h2b1e21f925ad219820d22a3d247c2490;
+       mem[70] = 128'h268c2ad12d08240425b51e8025152397;
+       mem[71] = 128'h2214242a236025582f2b28c71d0f2821;
+       mem[72] = 128'h3e4b49f73ab7536b4637543d3b404234;
+       mem[73] = 128'h2bd349b93b51427849af426641853c67;
+       mem[74] = 128'h448a47024800218644f34c2d450646e5;
+       mem[75] = 128'h327c458846e93cc13cd847d042bb40d7;
+       mem[76] = 128'h3c89479d39464caa486241c7424a3eed;
+       mem[77] = 128'h41fe3b7539e13cc738e8427648da5128;
+       mem[78] = 128'h47644f3354d33702464b3df13ed04976;
+       mem[79] = 128'h4efe3f893629423b4cf449583f6d3931;
+       mem[80] = 128'h18541aca46cd17bf11ba1c0215e12755;
+       mem[81] = 128'h29e722d216301ae6188518871d691ef7;
+       mem[82] = 128'h2b271a4b203c151918d0148b289b1e52;
+       mem[83] = 128'h32e914a51944128a1df9256d167d1bbb;
+       mem[84] = 128'h26c4145636381b1521da178513a71f12;
+       mem[85] = 128'h1835165c137a16111acf121a1cb71eb9;
+       mem[86] = 128'h1d77217b1a2825b812af1ea61d061cde;
+       mem[87] = 128'h1b53173e0f8d1b8c1eac1d901d242558;
     end
-    initial data = 0;
+    reg [127:0] word;
+    initial word = 0;
     always @(posedge clock) begin
-       data <= (addr < 16'd704) ? mem[addr[9:0]] : 16'd0;
+       word <= (addr < 16'd88) ? mem[addr[6:0]] : 128'd0;
     end
-endmodule // llamahdl_llama$vu$gains
+    always @(*) data$0 = word[15:0];
+    always @(*) data$1 = word[31:16];
+    always @(*) data$2 = word[47:32];
+    always @(*) data$3 = word[63:48];
+    always @(*) data$4 = word[79:64];
+    always @(*) data$5 = word[95:80];
+    always @(*) data$6 = word[111:96];
+    always @(*) data$7 = word[127:112];
+endmodule // llamahdl_llama$rms$gains
 
 
-module llamahdl_llama$vu$issuing(d,q,clock);
-    
-    // Module arguments
-    input wire  d;
-    output reg  q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 1'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_llama$vu$issuing
-
-
-module llamahdl_llama$vu$nop(d,q,clock);
-    
-    // Module arguments
-    input wire  d;
-    output reg  q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 1'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_llama$vu$nop
-
-
-module llamahdl_llama$vu$pass(d,q,clock);
-    
-    // Module arguments
-    input wire  [1:0] d;
-    output reg  [1:0] q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 2'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_llama$vu$pass
-
-
-module llamahdl_llama$vu$ph(d,q,clock);
-    
-    // Module arguments
-    input wire  d;
-    output reg  q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 1'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_llama$vu$ph
-
-
-module llamahdl_llama$vu$q1(d,q,clock);
-    
-    // Module arguments
-    input wire  d;
-    output reg  q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 1'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_llama$vu$q1
-
-
-module llamahdl_llama$vu$q2(d,q,clock);
-    
-    // Module arguments
-    input wire  d;
-    output reg  q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 1'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_llama$vu$q2
-
-
-module llamahdl_llama$vu$resume(d,q,clock);
-    
-    // Module arguments
-    input wire  d;
-    output reg  q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 1'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_llama$vu$resume
-
-
-module llamahdl_llama$vu$ridx(d,q,clock);
-    
-    // Module arguments
-    input wire  [15:0] d;
-    output reg  [15:0] q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 16'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_llama$vu$ridx
-
-
-module llamahdl_llama$vu$rms(clock,mant,tt,g,g_exp,hp,y);
+module llamahdl_llama$rms$lanes(clock,ld,x_max,g_exp,x$0,x$1,x$2,x$3,x$4,x$5,x$6,x$7,v,sq,tt,g$0,g$1,g$2,g$3,g$4,g$5,g$6,g$7,rs_addr,y$0,y$1,y$2,y$3,y$4,y$5,y$6,y$7,yv);
     
     // Module arguments
     input wire  clock;
-    input wire signed [15:0] mant;
-    input wire  [15:0] tt;
-    input wire  [15:0] g;
+    input wire  ld;
+    input wire  [31:0] x_max;
     input wire signed [7:0] g_exp;
-    input wire  [4:0] hp;
-    output reg signed [31:0] y;
+    input wire signed [31:0] x$0;
+    input wire signed [31:0] x$1;
+    input wire signed [31:0] x$2;
+    input wire signed [31:0] x$3;
+    input wire signed [31:0] x$4;
+    input wire signed [31:0] x$5;
+    input wire signed [31:0] x$6;
+    input wire signed [31:0] x$7;
+    input wire  v;
+    input wire  sq;
+    input wire  [15:0] tt;
+    input wire  [15:0] g$0;
+    input wire  [15:0] g$1;
+    input wire  [15:0] g$2;
+    input wire  [15:0] g$3;
+    input wire  [15:0] g$4;
+    input wire  [15:0] g$5;
+    input wire  [15:0] g$6;
+    input wire  [15:0] g$7;
+    output reg  [15:0] rs_addr;
+    output reg signed [31:0] y$0;
+    output reg signed [31:0] y$1;
+    output reg signed [31:0] y$2;
+    output reg signed [31:0] y$3;
+    output reg signed [31:0] y$4;
+    output reg signed [31:0] y$5;
+    output reg signed [31:0] y$6;
+    output reg signed [31:0] y$7;
+    output reg  yv;
     
     // Update code (custom)
-    reg signed [16:0] t;
-    reg [15:0] g1;
-    wire signed [32:0] me = {{17{mant[15]}}, mant};
-    wire signed [32:0] te = {17'd0, tt};
-    wire signed [32:0] mt = me * te;
-    wire signed [32:0] tr = (mt + 33'sd32768) >>> 16;
-    wire signed [32:0] t33 = {{16{t[16]}}, t};
-    wire signed [32:0] g33 = {{17{g1[15]}}, g1};
-    wire signed [32:0] pr = t33 * g33;
-    wire signed [96:0] pw = {{64{pr[32]}}, pr};
-    wire signed [9:0] kk = {{2{g_exp[7]}}, g_exp} + 10'sd16 - {5'd0, hp};
-    wire signed [7:0] k = (kk > 10'sd63) ? 8'sd63 : ((kk < -10'sd64) ? -8'sd64 : kk[7:0]);
-    wire signed [7:0] nk = -k;
-    reg signed [96:0] wide;
+    reg [4:0] shift;
+    reg signed [7:0] gexp;
+    reg v1, sq1, v2, sq2, e3, v3, v4;
+    reg [47:0] acc;
+    reg [4:0] hp;
+    reg signed [7:0] k;
+    reg [4:0] xs;
+    reg [5:0] p;
+    reg [11:0] f;
+    // Only bits 31..15 of x_max decide the shift.
+    /* verilator lint_off UNUSEDSIGNAL */
+    wire [14:0] x_max_low_unused = x_max[14:0];
+    /* verilator lint_on UNUSEDSIGNAL */
     always @(*) begin
-       if (!k[7]) wide = pw <<< k;
-       else wide = (pw + (97'sd1 <<< (nk - 8'sd1))) >>> nk;
+       xs = 5'd0;
+       if (x_max[15]) xs = 5'd1;
+       if (x_max[16]) xs = 5'd2;
+       if (x_max[17]) xs = 5'd3;
+       if (x_max[18]) xs = 5'd4;
+       if (x_max[19]) xs = 5'd5;
+       if (x_max[20]) xs = 5'd6;
+       if (x_max[21]) xs = 5'd7;
+       if (x_max[22]) xs = 5'd8;
+       if (x_max[23]) xs = 5'd9;
+       if (x_max[24]) xs = 5'd10;
+       if (x_max[25]) xs = 5'd11;
+       if (x_max[26]) xs = 5'd12;
+       if (x_max[27]) xs = 5'd13;
+       if (x_max[28]) xs = 5'd14;
+       if (x_max[29]) xs = 5'd15;
+       if (x_max[30]) xs = 5'd16;
+       if (x_max[31]) xs = 5'd17;
     end
+    always @(*) begin
+       if (acc[47]) p = 6'd47;
+       else if (acc[46]) p = 6'd46;
+       else if (acc[45]) p = 6'd45;
+       else if (acc[44]) p = 6'd44;
+       else if (acc[43]) p = 6'd43;
+       else if (acc[42]) p = 6'd42;
+       else if (acc[41]) p = 6'd41;
+       else if (acc[40]) p = 6'd40;
+       else if (acc[39]) p = 6'd39;
+       else if (acc[38]) p = 6'd38;
+       else if (acc[37]) p = 6'd37;
+       else if (acc[36]) p = 6'd36;
+       else if (acc[35]) p = 6'd35;
+       else if (acc[34]) p = 6'd34;
+       else if (acc[33]) p = 6'd33;
+       else if (acc[32]) p = 6'd32;
+       else if (acc[31]) p = 6'd31;
+       else if (acc[30]) p = 6'd30;
+       else if (acc[29]) p = 6'd29;
+       else if (acc[28]) p = 6'd28;
+       else if (acc[27]) p = 6'd27;
+       else if (acc[26]) p = 6'd26;
+       else if (acc[25]) p = 6'd25;
+       else if (acc[24]) p = 6'd24;
+       else if (acc[23]) p = 6'd23;
+       else if (acc[22]) p = 6'd22;
+       else if (acc[21]) p = 6'd21;
+       else if (acc[20]) p = 6'd20;
+       else if (acc[19]) p = 6'd19;
+       else if (acc[18]) p = 6'd18;
+       else if (acc[17]) p = 6'd17;
+       else if (acc[16]) p = 6'd16;
+       else if (acc[15]) p = 6'd15;
+       else if (acc[14]) p = 6'd14;
+       else if (acc[13]) p = 6'd13;
+       else if (acc[12]) p = 6'd12;
+       else if (acc[11]) p = 6'd11;
+       else if (acc[10]) p = 6'd10;
+       else if (acc[9]) p = 6'd9;
+       else if (acc[8]) p = 6'd8;
+       else if (acc[7]) p = 6'd7;
+       else if (acc[6]) p = 6'd6;
+       else if (acc[5]) p = 6'd5;
+       else if (acc[4]) p = 6'd4;
+       else if (acc[3]) p = 6'd3;
+       else if (acc[2]) p = 6'd2;
+       else if (acc[1]) p = 6'd1;
+       else p = 6'd0;
+    end
+    always @(*) begin
+       case (p)
+          6'd1: f = {acc[0:0], 11'd0};
+          6'd2: f = {acc[1:0], 10'd0};
+          6'd3: f = {acc[2:0], 9'd0};
+          6'd4: f = {acc[3:0], 8'd0};
+          6'd5: f = {acc[4:0], 7'd0};
+          6'd6: f = {acc[5:0], 6'd0};
+          6'd7: f = {acc[6:0], 5'd0};
+          6'd8: f = {acc[7:0], 4'd0};
+          6'd9: f = {acc[8:0], 3'd0};
+          6'd10: f = {acc[9:0], 2'd0};
+          6'd11: f = {acc[10:0], 1'd0};
+          6'd12: f = acc[11:0];
+          6'd13: f = acc[12:1];
+          6'd14: f = acc[13:2];
+          6'd15: f = acc[14:3];
+          6'd16: f = acc[15:4];
+          6'd17: f = acc[16:5];
+          6'd18: f = acc[17:6];
+          6'd19: f = acc[18:7];
+          6'd20: f = acc[19:8];
+          6'd21: f = acc[20:9];
+          6'd22: f = acc[21:10];
+          6'd23: f = acc[22:11];
+          6'd24: f = acc[23:12];
+          6'd25: f = acc[24:13];
+          6'd26: f = acc[25:14];
+          6'd27: f = acc[26:15];
+          6'd28: f = acc[27:16];
+          6'd29: f = acc[28:17];
+          6'd30: f = acc[29:18];
+          6'd31: f = acc[30:19];
+          6'd32: f = acc[31:20];
+          6'd33: f = acc[32:21];
+          6'd34: f = acc[33:22];
+          6'd35: f = acc[34:23];
+          6'd36: f = acc[35:24];
+          6'd37: f = acc[36:25];
+          6'd38: f = acc[37:26];
+          6'd39: f = acc[38:27];
+          6'd40: f = acc[39:28];
+          6'd41: f = acc[40:29];
+          6'd42: f = acc[41:30];
+          6'd43: f = acc[42:31];
+          6'd44: f = acc[43:32];
+          6'd45: f = acc[44:33];
+          6'd46: f = acc[45:34];
+          6'd47: f = acc[46:35];
+          default: f = 12'd0;
+       endcase
+    end
+    wire signed [9:0] kk = {{2{gexp[7]}}, gexp} + 10'sd16 - {5'd0, hp};
+    // Output scaling by 2^k, exact for |pg| < 2^30 (|t| <= 32767, |g| <= 32768): k >= 31
+    // saturates (or 0), k <= -31 gives 0, else a 5-bit shift left (with a fits-in-32 check)
+    // or right (round half up: floor(pg / 2^s) + bit s-1 of pg).
+    wire big_l = ~k[7] & (k > 8'sd30);
+    wire big_r = k[7] & (k < -8'sd30);
+    wire [4:0] kl = k[4:0];
+    wire [4:0] kr = ~k[4:0];
+    wire [32:0] half = (shift == 5'd0) ? 33'd0 : (33'd1 << (shift - 5'd1));
+    wire signed [16:0] tt17 = {1'b0, tt};
+    reg signed [15:0] m0;
+    reg signed [32:0] pr0;
+    reg signed [16:0] t0;
+    reg [15:0] g10;
+    reg signed [30:0] pg0;
+    wire signed [32:0] xe0 = {x$0[31], x$0};
+    wire signed [32:0] r0 = (xe0 + $signed(half)) >>> shift;
+    wire signed [16:0] b0 = sq1 ? {m0[15], m0} : tt17;
+    wire signed [32:0] me0 = {{17{m0[15]}}, m0};
+    wire signed [32:0] be0 = {{16{b0[16]}}, b0};
+    wire signed [32:0] mp0 = me0 * be0;
+    // t = round(pr / 2^16) fits 17 bits (|pr| < 2^31): the low 16 bits only round.
+    /* verilator lint_off UNUSEDSIGNAL */
+    wire signed [32:0] rr0 = pr0 + 33'sd32768;
+    /* verilator lint_on UNUSEDSIGNAL */
+    wire signed [30:0] te0 = {{14{t0[16]}}, t0};
+    wire signed [30:0] ge0 = {{15{g10[15]}}, g10};
+    wire signed [30:0] pm0 = te0 * ge0;
+    wire signed [61:0] pw0 = {{31{pg0[30]}}, pg0};
+    wire signed [61:0] pl0 = pw0 <<< kl;
+    wire lok0 = (pl0[61:31] == 31'd0) | (pl0[61:31] == 31'h7fffffff);
+    wire signed [31:0] pe0 = {pg0[30], pg0};
+    wire signed [31:0] u0 = pe0 >>> kr;
+    wire signed [31:0] uh0 = u0 >>> 1;
+    wire signed [31:0] yr0 = uh0 + $signed({31'd0, u0[0]});
+    wire pz0 = (pg0 == 31'sd0);
+    wire [31:0] ys0 = pg0[30] ? 32'h80000000 : 32'h7fffffff;
+    reg signed [15:0] m1;
+    reg signed [32:0] pr1;
+    reg signed [16:0] t1;
+    reg [15:0] g11;
+    reg signed [30:0] pg1;
+    wire signed [32:0] xe1 = {x$1[31], x$1};
+    wire signed [32:0] r1 = (xe1 + $signed(half)) >>> shift;
+    wire signed [16:0] b1 = sq1 ? {m1[15], m1} : tt17;
+    wire signed [32:0] me1 = {{17{m1[15]}}, m1};
+    wire signed [32:0] be1 = {{16{b1[16]}}, b1};
+    wire signed [32:0] mp1 = me1 * be1;
+    // t = round(pr / 2^16) fits 17 bits (|pr| < 2^31): the low 16 bits only round.
+    /* verilator lint_off UNUSEDSIGNAL */
+    wire signed [32:0] rr1 = pr1 + 33'sd32768;
+    /* verilator lint_on UNUSEDSIGNAL */
+    wire signed [30:0] te1 = {{14{t1[16]}}, t1};
+    wire signed [30:0] ge1 = {{15{g11[15]}}, g11};
+    wire signed [30:0] pm1 = te1 * ge1;
+    wire signed [61:0] pw1 = {{31{pg1[30]}}, pg1};
+    wire signed [61:0] pl1 = pw1 <<< kl;
+    wire lok1 = (pl1[61:31] == 31'd0) | (pl1[61:31] == 31'h7fffffff);
+    wire signed [31:0] pe1 = {pg1[30], pg1};
+    wire signed [31:0] u1 = pe1 >>> kr;
+    wire signed [31:0] uh1 = u1 >>> 1;
+    wire signed [31:0] yr1 = uh1 + $signed({31'd0, u1[0]});
+    wire pz1 = (pg1 == 31'sd0);
+    wire [31:0] ys1 = pg1[30] ? 32'h80000000 : 32'h7fffffff;
+    reg signed [15:0] m2;
+    reg signed [32:0] pr2;
+    reg signed [16:0] t2;
+    reg [15:0] g12;
+    reg signed [30:0] pg2;
+    wire signed [32:0] xe2 = {x$2[31], x$2};
+    wire signed [32:0] r2 = (xe2 + $signed(half)) >>> shift;
+    wire signed [16:0] b2 = sq1 ? {m2[15], m2} : tt17;
+    wire signed [32:0] me2 = {{17{m2[15]}}, m2};
+    wire signed [32:0] be2 = {{16{b2[16]}}, b2};
+    wire signed [32:0] mp2 = me2 * be2;
+    // t = round(pr / 2^16) fits 17 bits (|pr| < 2^31): the low 16 bits only round.
+    /* verilator lint_off UNUSEDSIGNAL */
+    wire signed [32:0] rr2 = pr2 + 33'sd32768;
+    /* verilator lint_on UNUSEDSIGNAL */
+    wire signed [30:0] te2 = {{14{t2[16]}}, t2};
+    wire signed [30:0] ge2 = {{15{g12[15]}}, g12};
+    wire signed [30:0] pm2 = te2 * ge2;
+    wire signed [61:0] pw2 = {{31{pg2[30]}}, pg2};
+    wire signed [61:0] pl2 = pw2 <<< kl;
+    wire lok2 = (pl2[61:31] == 31'd0) | (pl2[61:31] == 31'h7fffffff);
+    wire signed [31:0] pe2 = {pg2[30], pg2};
+    wire signed [31:0] u2 = pe2 >>> kr;
+    wire signed [31:0] uh2 = u2 >>> 1;
+    wire signed [31:0] yr2 = uh2 + $signed({31'd0, u2[0]});
+    wire pz2 = (pg2 == 31'sd0);
+    wire [31:0] ys2 = pg2[30] ? 32'h80000000 : 32'h7fffffff;
+    reg signed [15:0] m3;
+    reg signed [32:0] pr3;
+    reg signed [16:0] t3;
+    reg [15:0] g13;
+    reg signed [30:0] pg3;
+    wire signed [32:0] xe3 = {x$3[31], x$3};
+    wire signed [32:0] r3 = (xe3 + $signed(half)) >>> shift;
+    wire signed [16:0] b3 = sq1 ? {m3[15], m3} : tt17;
+    wire signed [32:0] me3 = {{17{m3[15]}}, m3};
+    wire signed [32:0] be3 = {{16{b3[16]}}, b3};
+    wire signed [32:0] mp3 = me3 * be3;
+    // t = round(pr / 2^16) fits 17 bits (|pr| < 2^31): the low 16 bits only round.
+    /* verilator lint_off UNUSEDSIGNAL */
+    wire signed [32:0] rr3 = pr3 + 33'sd32768;
+    /* verilator lint_on UNUSEDSIGNAL */
+    wire signed [30:0] te3 = {{14{t3[16]}}, t3};
+    wire signed [30:0] ge3 = {{15{g13[15]}}, g13};
+    wire signed [30:0] pm3 = te3 * ge3;
+    wire signed [61:0] pw3 = {{31{pg3[30]}}, pg3};
+    wire signed [61:0] pl3 = pw3 <<< kl;
+    wire lok3 = (pl3[61:31] == 31'd0) | (pl3[61:31] == 31'h7fffffff);
+    wire signed [31:0] pe3 = {pg3[30], pg3};
+    wire signed [31:0] u3 = pe3 >>> kr;
+    wire signed [31:0] uh3 = u3 >>> 1;
+    wire signed [31:0] yr3 = uh3 + $signed({31'd0, u3[0]});
+    wire pz3 = (pg3 == 31'sd0);
+    wire [31:0] ys3 = pg3[30] ? 32'h80000000 : 32'h7fffffff;
+    reg signed [15:0] m4;
+    reg signed [32:0] pr4;
+    reg signed [16:0] t4;
+    reg [15:0] g14;
+    reg signed [30:0] pg4;
+    wire signed [32:0] xe4 = {x$4[31], x$4};
+    wire signed [32:0] r4 = (xe4 + $signed(half)) >>> shift;
+    wire signed [16:0] b4 = sq1 ? {m4[15], m4} : tt17;
+    wire signed [32:0] me4 = {{17{m4[15]}}, m4};
+    wire signed [32:0] be4 = {{16{b4[16]}}, b4};
+    wire signed [32:0] mp4 = me4 * be4;
+    // t = round(pr / 2^16) fits 17 bits (|pr| < 2^31): the low 16 bits only round.
+    /* verilator lint_off UNUSEDSIGNAL */
+    wire signed [32:0] rr4 = pr4 + 33'sd32768;
+    /* verilator lint_on UNUSEDSIGNAL */
+    wire signed [30:0] te4 = {{14{t4[16]}}, t4};
+    wire signed [30:0] ge4 = {{15{g14[15]}}, g14};
+    wire signed [30:0] pm4 = te4 * ge4;
+    wire signed [61:0] pw4 = {{31{pg4[30]}}, pg4};
+    wire signed [61:0] pl4 = pw4 <<< kl;
+    wire lok4 = (pl4[61:31] == 31'd0) | (pl4[61:31] == 31'h7fffffff);
+    wire signed [31:0] pe4 = {pg4[30], pg4};
+    wire signed [31:0] u4 = pe4 >>> kr;
+    wire signed [31:0] uh4 = u4 >>> 1;
+    wire signed [31:0] yr4 = uh4 + $signed({31'd0, u4[0]});
+    wire pz4 = (pg4 == 31'sd0);
+    wire [31:0] ys4 = pg4[30] ? 32'h80000000 : 32'h7fffffff;
+    reg signed [15:0] m5;
+    reg signed [32:0] pr5;
+    reg signed [16:0] t5;
+    reg [15:0] g15;
+    reg signed [30:0] pg5;
+    wire signed [32:0] xe5 = {x$5[31], x$5};
+    wire signed [32:0] r5 = (xe5 + $signed(half)) >>> shift;
+    wire signed [16:0] b5 = sq1 ? {m5[15], m5} : tt17;
+    wire signed [32:0] me5 = {{17{m5[15]}}, m5};
+    wire signed [32:0] be5 = {{16{b5[16]}}, b5};
+    wire signed [32:0] mp5 = me5 * be5;
+    // t = round(pr / 2^16) fits 17 bits (|pr| < 2^31): the low 16 bits only round.
+    /* verilator lint_off UNUSEDSIGNAL */
+    wire signed [32:0] rr5 = pr5 + 33'sd32768;
+    /* verilator lint_on UNUSEDSIGNAL */
+    wire signed [30:0] te5 = {{14{t5[16]}}, t5};
+    wire signed [30:0] ge5 = {{15{g15[15]}}, g15};
+    wire signed [30:0] pm5 = te5 * ge5;
+    wire signed [61:0] pw5 = {{31{pg5[30]}}, pg5};
+    wire signed [61:0] pl5 = pw5 <<< kl;
+    wire lok5 = (pl5[61:31] == 31'd0) | (pl5[61:31] == 31'h7fffffff);
+    wire signed [31:0] pe5 = {pg5[30], pg5};
+    wire signed [31:0] u5 = pe5 >>> kr;
+    wire signed [31:0] uh5 = u5 >>> 1;
+    wire signed [31:0] yr5 = uh5 + $signed({31'd0, u5[0]});
+    wire pz5 = (pg5 == 31'sd0);
+    wire [31:0] ys5 = pg5[30] ? 32'h80000000 : 32'h7fffffff;
+    reg signed [15:0] m6;
+    reg signed [32:0] pr6;
+    reg signed [16:0] t6;
+    reg [15:0] g16;
+    reg signed [30:0] pg6;
+    wire signed [32:0] xe6 = {x$6[31], x$6};
+    wire signed [32:0] r6 = (xe6 + $signed(half)) >>> shift;
+    wire signed [16:0] b6 = sq1 ? {m6[15], m6} : tt17;
+    wire signed [32:0] me6 = {{17{m6[15]}}, m6};
+    wire signed [32:0] be6 = {{16{b6[16]}}, b6};
+    wire signed [32:0] mp6 = me6 * be6;
+    // t = round(pr / 2^16) fits 17 bits (|pr| < 2^31): the low 16 bits only round.
+    /* verilator lint_off UNUSEDSIGNAL */
+    wire signed [32:0] rr6 = pr6 + 33'sd32768;
+    /* verilator lint_on UNUSEDSIGNAL */
+    wire signed [30:0] te6 = {{14{t6[16]}}, t6};
+    wire signed [30:0] ge6 = {{15{g16[15]}}, g16};
+    wire signed [30:0] pm6 = te6 * ge6;
+    wire signed [61:0] pw6 = {{31{pg6[30]}}, pg6};
+    wire signed [61:0] pl6 = pw6 <<< kl;
+    wire lok6 = (pl6[61:31] == 31'd0) | (pl6[61:31] == 31'h7fffffff);
+    wire signed [31:0] pe6 = {pg6[30], pg6};
+    wire signed [31:0] u6 = pe6 >>> kr;
+    wire signed [31:0] uh6 = u6 >>> 1;
+    wire signed [31:0] yr6 = uh6 + $signed({31'd0, u6[0]});
+    wire pz6 = (pg6 == 31'sd0);
+    wire [31:0] ys6 = pg6[30] ? 32'h80000000 : 32'h7fffffff;
+    reg signed [15:0] m7;
+    reg signed [32:0] pr7;
+    reg signed [16:0] t7;
+    reg [15:0] g17;
+    reg signed [30:0] pg7;
+    wire signed [32:0] xe7 = {x$7[31], x$7};
+    wire signed [32:0] r7 = (xe7 + $signed(half)) >>> shift;
+    wire signed [16:0] b7 = sq1 ? {m7[15], m7} : tt17;
+    wire signed [32:0] me7 = {{17{m7[15]}}, m7};
+    wire signed [32:0] be7 = {{16{b7[16]}}, b7};
+    wire signed [32:0] mp7 = me7 * be7;
+    // t = round(pr / 2^16) fits 17 bits (|pr| < 2^31): the low 16 bits only round.
+    /* verilator lint_off UNUSEDSIGNAL */
+    wire signed [32:0] rr7 = pr7 + 33'sd32768;
+    /* verilator lint_on UNUSEDSIGNAL */
+    wire signed [30:0] te7 = {{14{t7[16]}}, t7};
+    wire signed [30:0] ge7 = {{15{g17[15]}}, g17};
+    wire signed [30:0] pm7 = te7 * ge7;
+    wire signed [61:0] pw7 = {{31{pg7[30]}}, pg7};
+    wire signed [61:0] pl7 = pw7 <<< kl;
+    wire lok7 = (pl7[61:31] == 31'd0) | (pl7[61:31] == 31'h7fffffff);
+    wire signed [31:0] pe7 = {pg7[30], pg7};
+    wire signed [31:0] u7 = pe7 >>> kr;
+    wire signed [31:0] uh7 = u7 >>> 1;
+    wire signed [31:0] yr7 = uh7 + $signed({31'd0, u7[0]});
+    wire pz7 = (pg7 == 31'sd0);
+    wire [31:0] ys7 = pg7[30] ? 32'h80000000 : 32'h7fffffff;
+    reg signed [34:0] q0;
+    wire signed [34:0] qs0 = {{2{pr0[32]}}, pr0} + {{2{pr1[32]}}, pr1} + {{2{pr2[32]}}, pr2} + {{2{pr3[32]}}, pr3};
+    reg signed [34:0] q1;
+    wire signed [34:0] qs1 = {{2{pr4[32]}}, pr4} + {{2{pr5[32]}}, pr5} + {{2{pr6[32]}}, pr6} + {{2{pr7[32]}}, pr7};
+    wire [47:0] qsum = {{13{q0[34]}}, q0} + {{13{q1[34]}}, q1};
     initial begin
-       t = 17'sd0;
-       g1 = 16'd0;
-       y = 32'sd0;
+       shift = 5'd0; gexp = 8'sd0; acc = 48'd0; hp = 5'd0; k = 8'sd0;
+       v1 = 1'b0; sq1 = 1'b0; v2 = 1'b0; sq2 = 1'b0; e3 = 1'b0; v3 = 1'b0; v4 = 1'b0;
+       yv = 1'b0; rs_addr = 16'd0;
+       m0 = 16'sd0; pr0 = 33'sd0; t0 = 17'sd0; g10 = 16'd0; pg0 = 31'sd0; y$0 = 32'sd0;
+       m1 = 16'sd0; pr1 = 33'sd0; t1 = 17'sd0; g11 = 16'd0; pg1 = 31'sd0; y$1 = 32'sd0;
+       m2 = 16'sd0; pr2 = 33'sd0; t2 = 17'sd0; g12 = 16'd0; pg2 = 31'sd0; y$2 = 32'sd0;
+       m3 = 16'sd0; pr3 = 33'sd0; t3 = 17'sd0; g13 = 16'd0; pg3 = 31'sd0; y$3 = 32'sd0;
+       m4 = 16'sd0; pr4 = 33'sd0; t4 = 17'sd0; g14 = 16'd0; pg4 = 31'sd0; y$4 = 32'sd0;
+       m5 = 16'sd0; pr5 = 33'sd0; t5 = 17'sd0; g15 = 16'd0; pg5 = 31'sd0; y$5 = 32'sd0;
+       m6 = 16'sd0; pr6 = 33'sd0; t6 = 17'sd0; g16 = 16'd0; pg6 = 31'sd0; y$6 = 32'sd0;
+       m7 = 16'sd0; pr7 = 33'sd0; t7 = 17'sd0; g17 = 16'd0; pg7 = 31'sd0; y$7 = 32'sd0;
+       q0 = 35'sd0;
+       q1 = 35'sd0;
     end
     always @(posedge clock) begin
-       t <= (tr > 33'sd65535) ? 17'sd65535 : ((tr < -33'sd65536) ? -17'sd65536 : tr[16:0]);
-       g1 <= g;
-       y <= ((wide > 97'sd2147483647) ? 32'sh7fffffff : ((wide < -97'sd2147483648) ? 32'sh80000000 : wide[31:0]));
+    v1 <= v; sq1 <= sq;
+       v2 <= v1; sq2 <= sq1;
+       e3 <= v2 & sq2; v3 <= v2 & ~sq2;
+       v4 <= v3;
+       yv <= v4;
+       rs_addr <= {3'd0, p[0], f};
+       hp <= p[5:1];
+       k <= (kk > 10'sd63) ? 8'sd63 : ((kk < -10'sd64) ? -8'sd64 : kk[7:0]);
+       if (ld) begin
+          shift <= xs;
+          gexp <= g_exp;
+          acc <= 48'd0;
+       end else if (e3) begin
+          acc <= acc + qsum;
+       end
+    m0 <= (r0 > 33'sd32767) ? 16'sd32767 : ((r0 < -33'sd32767) ? -16'sd32767 : r0[15:0]);
+       pr0 <= mp0;
+       t0 <= rr0[32:16];
+       g10 <= g$0;
+       pg0 <= pm0;
+       y$0 <= big_l ? (pz0 ? 32'sd0 : ys0) : (big_r ? 32'sd0 : (~k[7] ? (lok0 ? pl0[31:0] : ys0) : yr0));
+    m1 <= (r1 > 33'sd32767) ? 16'sd32767 : ((r1 < -33'sd32767) ? -16'sd32767 : r1[15:0]);
+       pr1 <= mp1;
+       t1 <= rr1[32:16];
+       g11 <= g$1;
+       pg1 <= pm1;
+       y$1 <= big_l ? (pz1 ? 32'sd0 : ys1) : (big_r ? 32'sd0 : (~k[7] ? (lok1 ? pl1[31:0] : ys1) : yr1));
+    m2 <= (r2 > 33'sd32767) ? 16'sd32767 : ((r2 < -33'sd32767) ? -16'sd32767 : r2[15:0]);
+       pr2 <= mp2;
+       t2 <= rr2[32:16];
+       g12 <= g$2;
+       pg2 <= pm2;
+       y$2 <= big_l ? (pz2 ? 32'sd0 : ys2) : (big_r ? 32'sd0 : (~k[7] ? (lok2 ? pl2[31:0] : ys2) : yr2));
+    m3 <= (r3 > 33'sd32767) ? 16'sd32767 : ((r3 < -33'sd32767) ? -16'sd32767 : r3[15:0]);
+       pr3 <= mp3;
+       t3 <= rr3[32:16];
+       g13 <= g$3;
+       pg3 <= pm3;
+       y$3 <= big_l ? (pz3 ? 32'sd0 : ys3) : (big_r ? 32'sd0 : (~k[7] ? (lok3 ? pl3[31:0] : ys3) : yr3));
+    m4 <= (r4 > 33'sd32767) ? 16'sd32767 : ((r4 < -33'sd32767) ? -16'sd32767 : r4[15:0]);
+       pr4 <= mp4;
+       t4 <= rr4[32:16];
+       g14 <= g$4;
+       pg4 <= pm4;
+       y$4 <= big_l ? (pz4 ? 32'sd0 : ys4) : (big_r ? 32'sd0 : (~k[7] ? (lok4 ? pl4[31:0] : ys4) : yr4));
+    m5 <= (r5 > 33'sd32767) ? 16'sd32767 : ((r5 < -33'sd32767) ? -16'sd32767 : r5[15:0]);
+       pr5 <= mp5;
+       t5 <= rr5[32:16];
+       g15 <= g$5;
+       pg5 <= pm5;
+       y$5 <= big_l ? (pz5 ? 32'sd0 : ys5) : (big_r ? 32'sd0 : (~k[7] ? (lok5 ? pl5[31:0] : ys5) : yr5));
+    m6 <= (r6 > 33'sd32767) ? 16'sd32767 : ((r6 < -33'sd32767) ? -16'sd32767 : r6[15:0]);
+       pr6 <= mp6;
+       t6 <= rr6[32:16];
+       g16 <= g$6;
+       pg6 <= pm6;
+       y$6 <= big_l ? (pz6 ? 32'sd0 : ys6) : (big_r ? 32'sd0 : (~k[7] ? (lok6 ? pl6[31:0] : ys6) : yr6));
+    m7 <= (r7 > 33'sd32767) ? 16'sd32767 : ((r7 < -33'sd32767) ? -16'sd32767 : r7[15:0]);
+       pr7 <= mp7;
+       t7 <= rr7[32:16];
+       g17 <= g$7;
+       pg7 <= pm7;
+       y$7 <= big_l ? (pz7 ? 32'sd0 : ys7) : (big_r ? 32'sd0 : (~k[7] ? (lok7 ? pl7[31:0] : ys7) : yr7));
+       q0 <= qs0;
+       q1 <= qs1;
     end
-endmodule // llamahdl_llama$vu$rms
+endmodule // llamahdl_llama$rms$lanes
 
 
-module llamahdl_llama$vu$rsqrt(clock,addr,data);
+module llamahdl_llama$rms$p1(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_llama$rms$p1
+
+
+module llamahdl_llama$rms$p2(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_llama$rms$p2
+
+
+module llamahdl_llama$rms$rsqrt(clock,addr,data);
     
     // Module arguments
     input wire  clock;
@@ -41125,10 +43384,10 @@ module llamahdl_llama$vu$rsqrt(clock,addr,data);
     always @(posedge clock) begin
        data <= (addr < 16'd8192) ? mem[addr[12:0]] : 16'd0;
     end
-endmodule // llamahdl_llama$vu$rsqrt
+endmodule // llamahdl_llama$rms$rsqrt
 
 
-module llamahdl_llama$vu$s1(d,q,clock);
+module llamahdl_llama$rms$run(d,q,clock);
     
     // Module arguments
     input wire  d;
@@ -41144,2285 +43403,10 @@ module llamahdl_llama$vu$s1(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_llama$vu$s1
+endmodule // llamahdl_llama$rms$run
 
 
-module llamahdl_llama$vu$sigmoid(clock,addr,data);
-    
-    // Module arguments
-    input wire  clock;
-    input wire  [15:0] addr;
-    output reg  [16:0] data;
-    
-    // Update code (custom)
-    reg [16:0] mem [0:2048];
-    initial begin
-       mem[0] = 17'h00000;
-       mem[1] = 17'h00000;
-       mem[2] = 17'h00000;
-       mem[3] = 17'h00000;
-       mem[4] = 17'h00000;
-       mem[5] = 17'h00000;
-       mem[6] = 17'h00000;
-       mem[7] = 17'h00000;
-       mem[8] = 17'h00000;
-       mem[9] = 17'h00000;
-       mem[10] = 17'h00000;
-       mem[11] = 17'h00000;
-       mem[12] = 17'h00000;
-       mem[13] = 17'h00000;
-       mem[14] = 17'h00000;
-       mem[15] = 17'h00000;
-       mem[16] = 17'h00000;
-       mem[17] = 17'h00000;
-       mem[18] = 17'h00000;
-       mem[19] = 17'h00000;
-       mem[20] = 17'h00000;
-       mem[21] = 17'h00000;
-       mem[22] = 17'h00000;
-       mem[23] = 17'h00000;
-       mem[24] = 17'h00000;
-       mem[25] = 17'h00000;
-       mem[26] = 17'h00000;
-       mem[27] = 17'h00000;
-       mem[28] = 17'h00000;
-       mem[29] = 17'h00000;
-       mem[30] = 17'h00000;
-       mem[31] = 17'h00000;
-       mem[32] = 17'h00000;
-       mem[33] = 17'h00000;
-       mem[34] = 17'h00000;
-       mem[35] = 17'h00000;
-       mem[36] = 17'h00000;
-       mem[37] = 17'h00000;
-       mem[38] = 17'h00000;
-       mem[39] = 17'h00000;
-       mem[40] = 17'h00000;
-       mem[41] = 17'h00000;
-       mem[42] = 17'h00000;
-       mem[43] = 17'h00000;
-       mem[44] = 17'h00000;
-       mem[45] = 17'h00000;
-       mem[46] = 17'h00000;
-       mem[47] = 17'h00000;
-       mem[48] = 17'h00000;
-       mem[49] = 17'h00000;
-       mem[50] = 17'h00000;
-       mem[51] = 17'h00000;
-       mem[52] = 17'h00000;
-       mem[53] = 17'h00000;
-       mem[54] = 17'h00000;
-       mem[55] = 17'h00000;
-       mem[56] = 17'h00000;
-       mem[57] = 17'h00000;
-       mem[58] = 17'h00000;
-       mem[59] = 17'h00000;
-       mem[60] = 17'h00000;
-       mem[61] = 17'h00000;
-       mem[62] = 17'h00000;
-       mem[63] = 17'h00000;
-       mem[64] = 17'h00000;
-       mem[65] = 17'h00000;
-       mem[66] = 17'h00000;
-       mem[67] = 17'h00000;
-       mem[68] = 17'h00000;
-       mem[69] = 17'h00000;
-       mem[70] = 17'h00000;
-       mem[71] = 17'h00000;
-       mem[72] = 17'h00000;
-       mem[73] = 17'h00000;
-       mem[74] = 17'h00000;
-       mem[75] = 17'h00000;
-       mem[76] = 17'h00000;
-       mem[77] = 17'h00000;
-       mem[78] = 17'h00000;
-       mem[79] = 17'h00000;
-       mem[80] = 17'h00000;
-       mem[81] = 17'h00000;
-       mem[82] = 17'h00000;
-       mem[83] = 17'h00000;
-       mem[84] = 17'h00000;
-       mem[85] = 17'h00000;
-       mem[86] = 17'h00000;
-       mem[87] = 17'h00000;
-       mem[88] = 17'h00000;
-       mem[89] = 17'h00000;
-       mem[90] = 17'h00000;
-       mem[91] = 17'h00000;
-       mem[92] = 17'h00000;
-       mem[93] = 17'h00000;
-       mem[94] = 17'h00000;
-       mem[95] = 17'h00000;
-       mem[96] = 17'h00000;
-       mem[97] = 17'h00000;
-       mem[98] = 17'h00000;
-       mem[99] = 17'h00000;
-       mem[100] = 17'h00000;
-       mem[101] = 17'h00000;
-       mem[102] = 17'h00000;
-       mem[103] = 17'h00000;
-       mem[104] = 17'h00000;
-       mem[105] = 17'h00000;
-       mem[106] = 17'h00000;
-       mem[107] = 17'h00000;
-       mem[108] = 17'h00000;
-       mem[109] = 17'h00000;
-       mem[110] = 17'h00000;
-       mem[111] = 17'h00000;
-       mem[112] = 17'h00000;
-       mem[113] = 17'h00000;
-       mem[114] = 17'h00000;
-       mem[115] = 17'h00000;
-       mem[116] = 17'h00000;
-       mem[117] = 17'h00000;
-       mem[118] = 17'h00000;
-       mem[119] = 17'h00000;
-       mem[120] = 17'h00000;
-       mem[121] = 17'h00000;
-       mem[122] = 17'h00000;
-       mem[123] = 17'h00000;
-       mem[124] = 17'h00000;
-       mem[125] = 17'h00000;
-       mem[126] = 17'h00000;
-       mem[127] = 17'h00000;
-       mem[128] = 17'h00000;
-       mem[129] = 17'h00000;
-       mem[130] = 17'h00000;
-       mem[131] = 17'h00000;
-       mem[132] = 17'h00000;
-       mem[133] = 17'h00000;
-       mem[134] = 17'h00000;
-       mem[135] = 17'h00000;
-       mem[136] = 17'h00000;
-       mem[137] = 17'h00000;
-       mem[138] = 17'h00000;
-       mem[139] = 17'h00000;
-       mem[140] = 17'h00000;
-       mem[141] = 17'h00000;
-       mem[142] = 17'h00000;
-       mem[143] = 17'h00000;
-       mem[144] = 17'h00000;
-       mem[145] = 17'h00000;
-       mem[146] = 17'h00000;
-       mem[147] = 17'h00000;
-       mem[148] = 17'h00000;
-       mem[149] = 17'h00000;
-       mem[150] = 17'h00000;
-       mem[151] = 17'h00000;
-       mem[152] = 17'h00000;
-       mem[153] = 17'h00000;
-       mem[154] = 17'h00000;
-       mem[155] = 17'h00000;
-       mem[156] = 17'h00000;
-       mem[157] = 17'h00000;
-       mem[158] = 17'h00000;
-       mem[159] = 17'h00000;
-       mem[160] = 17'h00000;
-       mem[161] = 17'h00000;
-       mem[162] = 17'h00000;
-       mem[163] = 17'h00000;
-       mem[164] = 17'h00000;
-       mem[165] = 17'h00000;
-       mem[166] = 17'h00000;
-       mem[167] = 17'h00000;
-       mem[168] = 17'h00000;
-       mem[169] = 17'h00000;
-       mem[170] = 17'h00000;
-       mem[171] = 17'h00000;
-       mem[172] = 17'h00000;
-       mem[173] = 17'h00000;
-       mem[174] = 17'h00000;
-       mem[175] = 17'h00000;
-       mem[176] = 17'h00000;
-       mem[177] = 17'h00000;
-       mem[178] = 17'h00000;
-       mem[179] = 17'h00000;
-       mem[180] = 17'h00000;
-       mem[181] = 17'h00000;
-       mem[182] = 17'h00000;
-       mem[183] = 17'h00000;
-       mem[184] = 17'h00000;
-       mem[185] = 17'h00000;
-       mem[186] = 17'h00000;
-       mem[187] = 17'h00000;
-       mem[188] = 17'h00000;
-       mem[189] = 17'h00000;
-       mem[190] = 17'h00000;
-       mem[191] = 17'h00000;
-       mem[192] = 17'h00000;
-       mem[193] = 17'h00000;
-       mem[194] = 17'h00000;
-       mem[195] = 17'h00000;
-       mem[196] = 17'h00000;
-       mem[197] = 17'h00000;
-       mem[198] = 17'h00000;
-       mem[199] = 17'h00000;
-       mem[200] = 17'h00000;
-       mem[201] = 17'h00000;
-       mem[202] = 17'h00000;
-       mem[203] = 17'h00000;
-       mem[204] = 17'h00000;
-       mem[205] = 17'h00000;
-       mem[206] = 17'h00000;
-       mem[207] = 17'h00000;
-       mem[208] = 17'h00000;
-       mem[209] = 17'h00000;
-       mem[210] = 17'h00000;
-       mem[211] = 17'h00000;
-       mem[212] = 17'h00000;
-       mem[213] = 17'h00000;
-       mem[214] = 17'h00000;
-       mem[215] = 17'h00000;
-       mem[216] = 17'h00000;
-       mem[217] = 17'h00000;
-       mem[218] = 17'h00000;
-       mem[219] = 17'h00000;
-       mem[220] = 17'h00000;
-       mem[221] = 17'h00000;
-       mem[222] = 17'h00000;
-       mem[223] = 17'h00000;
-       mem[224] = 17'h00000;
-       mem[225] = 17'h00000;
-       mem[226] = 17'h00000;
-       mem[227] = 17'h00000;
-       mem[228] = 17'h00000;
-       mem[229] = 17'h00000;
-       mem[230] = 17'h00000;
-       mem[231] = 17'h00000;
-       mem[232] = 17'h00000;
-       mem[233] = 17'h00000;
-       mem[234] = 17'h00000;
-       mem[235] = 17'h00000;
-       mem[236] = 17'h00000;
-       mem[237] = 17'h00000;
-       mem[238] = 17'h00000;
-       mem[239] = 17'h00000;
-       mem[240] = 17'h00000;
-       mem[241] = 17'h00000;
-       mem[242] = 17'h00000;
-       mem[243] = 17'h00000;
-       mem[244] = 17'h00000;
-       mem[245] = 17'h00000;
-       mem[246] = 17'h00000;
-       mem[247] = 17'h00000;
-       mem[248] = 17'h00000;
-       mem[249] = 17'h00000;
-       mem[250] = 17'h00000;
-       mem[251] = 17'h00000;
-       mem[252] = 17'h00000;
-       mem[253] = 17'h00000;
-       mem[254] = 17'h00000;
-       mem[255] = 17'h00000;
-       mem[256] = 17'h00000;
-       mem[257] = 17'h00000;
-       mem[258] = 17'h00000;
-       mem[259] = 17'h00000;
-       mem[260] = 17'h00000;
-       mem[261] = 17'h00000;
-       mem[262] = 17'h00000;
-       mem[263] = 17'h00000;
-       mem[264] = 17'h00000;
-       mem[265] = 17'h00000;
-       mem[266] = 17'h00000;
-       mem[267] = 17'h00000;
-       mem[268] = 17'h00000;
-       mem[269] = 17'h00000;
-       mem[270] = 17'h00001;
-       mem[271] = 17'h00001;
-       mem[272] = 17'h00001;
-       mem[273] = 17'h00001;
-       mem[274] = 17'h00001;
-       mem[275] = 17'h00001;
-       mem[276] = 17'h00001;
-       mem[277] = 17'h00001;
-       mem[278] = 17'h00001;
-       mem[279] = 17'h00001;
-       mem[280] = 17'h00001;
-       mem[281] = 17'h00001;
-       mem[282] = 17'h00001;
-       mem[283] = 17'h00001;
-       mem[284] = 17'h00001;
-       mem[285] = 17'h00001;
-       mem[286] = 17'h00001;
-       mem[287] = 17'h00001;
-       mem[288] = 17'h00001;
-       mem[289] = 17'h00001;
-       mem[290] = 17'h00001;
-       mem[291] = 17'h00001;
-       mem[292] = 17'h00001;
-       mem[293] = 17'h00001;
-       mem[294] = 17'h00001;
-       mem[295] = 17'h00001;
-       mem[296] = 17'h00001;
-       mem[297] = 17'h00001;
-       mem[298] = 17'h00001;
-       mem[299] = 17'h00001;
-       mem[300] = 17'h00001;
-       mem[301] = 17'h00001;
-       mem[302] = 17'h00001;
-       mem[303] = 17'h00001;
-       mem[304] = 17'h00001;
-       mem[305] = 17'h00001;
-       mem[306] = 17'h00001;
-       mem[307] = 17'h00001;
-       mem[308] = 17'h00001;
-       mem[309] = 17'h00001;
-       mem[310] = 17'h00001;
-       mem[311] = 17'h00001;
-       mem[312] = 17'h00001;
-       mem[313] = 17'h00001;
-       mem[314] = 17'h00001;
-       mem[315] = 17'h00001;
-       mem[316] = 17'h00001;
-       mem[317] = 17'h00001;
-       mem[318] = 17'h00001;
-       mem[319] = 17'h00001;
-       mem[320] = 17'h00001;
-       mem[321] = 17'h00001;
-       mem[322] = 17'h00001;
-       mem[323] = 17'h00001;
-       mem[324] = 17'h00001;
-       mem[325] = 17'h00001;
-       mem[326] = 17'h00001;
-       mem[327] = 17'h00001;
-       mem[328] = 17'h00001;
-       mem[329] = 17'h00001;
-       mem[330] = 17'h00001;
-       mem[331] = 17'h00001;
-       mem[332] = 17'h00001;
-       mem[333] = 17'h00001;
-       mem[334] = 17'h00001;
-       mem[335] = 17'h00001;
-       mem[336] = 17'h00001;
-       mem[337] = 17'h00001;
-       mem[338] = 17'h00001;
-       mem[339] = 17'h00001;
-       mem[340] = 17'h00001;
-       mem[341] = 17'h00002;
-       mem[342] = 17'h00002;
-       mem[343] = 17'h00002;
-       mem[344] = 17'h00002;
-       mem[345] = 17'h00002;
-       mem[346] = 17'h00002;
-       mem[347] = 17'h00002;
-       mem[348] = 17'h00002;
-       mem[349] = 17'h00002;
-       mem[350] = 17'h00002;
-       mem[351] = 17'h00002;
-       mem[352] = 17'h00002;
-       mem[353] = 17'h00002;
-       mem[354] = 17'h00002;
-       mem[355] = 17'h00002;
-       mem[356] = 17'h00002;
-       mem[357] = 17'h00002;
-       mem[358] = 17'h00002;
-       mem[359] = 17'h00002;
-       mem[360] = 17'h00002;
-       mem[361] = 17'h00002;
-       mem[362] = 17'h00002;
-       mem[363] = 17'h00002;
-       mem[364] = 17'h00002;
-       mem[365] = 17'h00002;
-       mem[366] = 17'h00002;
-       mem[367] = 17'h00002;
-       mem[368] = 17'h00002;
-       mem[369] = 17'h00002;
-       mem[370] = 17'h00002;
-       mem[371] = 17'h00002;
-       mem[372] = 17'h00002;
-       mem[373] = 17'h00003;
-       mem[374] = 17'h00003;
-       mem[375] = 17'h00003;
-       mem[376] = 17'h00003;
-       mem[377] = 17'h00003;
-       mem[378] = 17'h00003;
-       mem[379] = 17'h00003;
-       mem[380] = 17'h00003;
-       mem[381] = 17'h00003;
-       mem[382] = 17'h00003;
-       mem[383] = 17'h00003;
-       mem[384] = 17'h00003;
-       mem[385] = 17'h00003;
-       mem[386] = 17'h00003;
-       mem[387] = 17'h00003;
-       mem[388] = 17'h00003;
-       mem[389] = 17'h00003;
-       mem[390] = 17'h00003;
-       mem[391] = 17'h00003;
-       mem[392] = 17'h00003;
-       mem[393] = 17'h00003;
-       mem[394] = 17'h00003;
-       mem[395] = 17'h00004;
-       mem[396] = 17'h00004;
-       mem[397] = 17'h00004;
-       mem[398] = 17'h00004;
-       mem[399] = 17'h00004;
-       mem[400] = 17'h00004;
-       mem[401] = 17'h00004;
-       mem[402] = 17'h00004;
-       mem[403] = 17'h00004;
-       mem[404] = 17'h00004;
-       mem[405] = 17'h00004;
-       mem[406] = 17'h00004;
-       mem[407] = 17'h00004;
-       mem[408] = 17'h00004;
-       mem[409] = 17'h00004;
-       mem[410] = 17'h00004;
-       mem[411] = 17'h00005;
-       mem[412] = 17'h00005;
-       mem[413] = 17'h00005;
-       mem[414] = 17'h00005;
-       mem[415] = 17'h00005;
-       mem[416] = 17'h00005;
-       mem[417] = 17'h00005;
-       mem[418] = 17'h00005;
-       mem[419] = 17'h00005;
-       mem[420] = 17'h00005;
-       mem[421] = 17'h00005;
-       mem[422] = 17'h00005;
-       mem[423] = 17'h00005;
-       mem[424] = 17'h00006;
-       mem[425] = 17'h00006;
-       mem[426] = 17'h00006;
-       mem[427] = 17'h00006;
-       mem[428] = 17'h00006;
-       mem[429] = 17'h00006;
-       mem[430] = 17'h00006;
-       mem[431] = 17'h00006;
-       mem[432] = 17'h00006;
-       mem[433] = 17'h00006;
-       mem[434] = 17'h00006;
-       mem[435] = 17'h00007;
-       mem[436] = 17'h00007;
-       mem[437] = 17'h00007;
-       mem[438] = 17'h00007;
-       mem[439] = 17'h00007;
-       mem[440] = 17'h00007;
-       mem[441] = 17'h00007;
-       mem[442] = 17'h00007;
-       mem[443] = 17'h00007;
-       mem[444] = 17'h00008;
-       mem[445] = 17'h00008;
-       mem[446] = 17'h00008;
-       mem[447] = 17'h00008;
-       mem[448] = 17'h00008;
-       mem[449] = 17'h00008;
-       mem[450] = 17'h00008;
-       mem[451] = 17'h00008;
-       mem[452] = 17'h00009;
-       mem[453] = 17'h00009;
-       mem[454] = 17'h00009;
-       mem[455] = 17'h00009;
-       mem[456] = 17'h00009;
-       mem[457] = 17'h00009;
-       mem[458] = 17'h00009;
-       mem[459] = 17'h0000a;
-       mem[460] = 17'h0000a;
-       mem[461] = 17'h0000a;
-       mem[462] = 17'h0000a;
-       mem[463] = 17'h0000a;
-       mem[464] = 17'h0000a;
-       mem[465] = 17'h0000b;
-       mem[466] = 17'h0000b;
-       mem[467] = 17'h0000b;
-       mem[468] = 17'h0000b;
-       mem[469] = 17'h0000b;
-       mem[470] = 17'h0000b;
-       mem[471] = 17'h0000c;
-       mem[472] = 17'h0000c;
-       mem[473] = 17'h0000c;
-       mem[474] = 17'h0000c;
-       mem[475] = 17'h0000c;
-       mem[476] = 17'h0000d;
-       mem[477] = 17'h0000d;
-       mem[478] = 17'h0000d;
-       mem[479] = 17'h0000d;
-       mem[480] = 17'h0000d;
-       mem[481] = 17'h0000e;
-       mem[482] = 17'h0000e;
-       mem[483] = 17'h0000e;
-       mem[484] = 17'h0000e;
-       mem[485] = 17'h0000e;
-       mem[486] = 17'h0000f;
-       mem[487] = 17'h0000f;
-       mem[488] = 17'h0000f;
-       mem[489] = 17'h0000f;
-       mem[490] = 17'h00010;
-       mem[491] = 17'h00010;
-       mem[492] = 17'h00010;
-       mem[493] = 17'h00010;
-       mem[494] = 17'h00011;
-       mem[495] = 17'h00011;
-       mem[496] = 17'h00011;
-       mem[497] = 17'h00011;
-       mem[498] = 17'h00012;
-       mem[499] = 17'h00012;
-       mem[500] = 17'h00012;
-       mem[501] = 17'h00013;
-       mem[502] = 17'h00013;
-       mem[503] = 17'h00013;
-       mem[504] = 17'h00013;
-       mem[505] = 17'h00014;
-       mem[506] = 17'h00014;
-       mem[507] = 17'h00014;
-       mem[508] = 17'h00015;
-       mem[509] = 17'h00015;
-       mem[510] = 17'h00015;
-       mem[511] = 17'h00016;
-       mem[512] = 17'h00016;
-       mem[513] = 17'h00016;
-       mem[514] = 17'h00017;
-       mem[515] = 17'h00017;
-       mem[516] = 17'h00017;
-       mem[517] = 17'h00018;
-       mem[518] = 17'h00018;
-       mem[519] = 17'h00019;
-       mem[520] = 17'h00019;
-       mem[521] = 17'h00019;
-       mem[522] = 17'h0001a;
-       mem[523] = 17'h0001a;
-       mem[524] = 17'h0001b;
-       mem[525] = 17'h0001b;
-       mem[526] = 17'h0001b;
-       mem[527] = 17'h0001c;
-       mem[528] = 17'h0001c;
-       mem[529] = 17'h0001d;
-       mem[530] = 17'h0001d;
-       mem[531] = 17'h0001e;
-       mem[532] = 17'h0001e;
-       mem[533] = 17'h0001f;
-       mem[534] = 17'h0001f;
-       mem[535] = 17'h0001f;
-       mem[536] = 17'h00020;
-       mem[537] = 17'h00020;
-       mem[538] = 17'h00021;
-       mem[539] = 17'h00022;
-       mem[540] = 17'h00022;
-       mem[541] = 17'h00023;
-       mem[542] = 17'h00023;
-       mem[543] = 17'h00024;
-       mem[544] = 17'h00024;
-       mem[545] = 17'h00025;
-       mem[546] = 17'h00025;
-       mem[547] = 17'h00026;
-       mem[548] = 17'h00027;
-       mem[549] = 17'h00027;
-       mem[550] = 17'h00028;
-       mem[551] = 17'h00028;
-       mem[552] = 17'h00029;
-       mem[553] = 17'h0002a;
-       mem[554] = 17'h0002a;
-       mem[555] = 17'h0002b;
-       mem[556] = 17'h0002c;
-       mem[557] = 17'h0002c;
-       mem[558] = 17'h0002d;
-       mem[559] = 17'h0002e;
-       mem[560] = 17'h0002f;
-       mem[561] = 17'h0002f;
-       mem[562] = 17'h00030;
-       mem[563] = 17'h00031;
-       mem[564] = 17'h00032;
-       mem[565] = 17'h00032;
-       mem[566] = 17'h00033;
-       mem[567] = 17'h00034;
-       mem[568] = 17'h00035;
-       mem[569] = 17'h00036;
-       mem[570] = 17'h00036;
-       mem[571] = 17'h00037;
-       mem[572] = 17'h00038;
-       mem[573] = 17'h00039;
-       mem[574] = 17'h0003a;
-       mem[575] = 17'h0003b;
-       mem[576] = 17'h0003c;
-       mem[577] = 17'h0003d;
-       mem[578] = 17'h0003e;
-       mem[579] = 17'h0003f;
-       mem[580] = 17'h00040;
-       mem[581] = 17'h00041;
-       mem[582] = 17'h00042;
-       mem[583] = 17'h00043;
-       mem[584] = 17'h00044;
-       mem[585] = 17'h00045;
-       mem[586] = 17'h00046;
-       mem[587] = 17'h00047;
-       mem[588] = 17'h00048;
-       mem[589] = 17'h00049;
-       mem[590] = 17'h0004a;
-       mem[591] = 17'h0004b;
-       mem[592] = 17'h0004d;
-       mem[593] = 17'h0004e;
-       mem[594] = 17'h0004f;
-       mem[595] = 17'h00050;
-       mem[596] = 17'h00052;
-       mem[597] = 17'h00053;
-       mem[598] = 17'h00054;
-       mem[599] = 17'h00055;
-       mem[600] = 17'h00057;
-       mem[601] = 17'h00058;
-       mem[602] = 17'h0005a;
-       mem[603] = 17'h0005b;
-       mem[604] = 17'h0005c;
-       mem[605] = 17'h0005e;
-       mem[606] = 17'h0005f;
-       mem[607] = 17'h00061;
-       mem[608] = 17'h00062;
-       mem[609] = 17'h00064;
-       mem[610] = 17'h00065;
-       mem[611] = 17'h00067;
-       mem[612] = 17'h00069;
-       mem[613] = 17'h0006a;
-       mem[614] = 17'h0006c;
-       mem[615] = 17'h0006e;
-       mem[616] = 17'h0006f;
-       mem[617] = 17'h00071;
-       mem[618] = 17'h00073;
-       mem[619] = 17'h00075;
-       mem[620] = 17'h00077;
-       mem[621] = 17'h00078;
-       mem[622] = 17'h0007a;
-       mem[623] = 17'h0007c;
-       mem[624] = 17'h0007e;
-       mem[625] = 17'h00080;
-       mem[626] = 17'h00082;
-       mem[627] = 17'h00084;
-       mem[628] = 17'h00086;
-       mem[629] = 17'h00089;
-       mem[630] = 17'h0008b;
-       mem[631] = 17'h0008d;
-       mem[632] = 17'h0008f;
-       mem[633] = 17'h00091;
-       mem[634] = 17'h00094;
-       mem[635] = 17'h00096;
-       mem[636] = 17'h00098;
-       mem[637] = 17'h0009b;
-       mem[638] = 17'h0009d;
-       mem[639] = 17'h000a0;
-       mem[640] = 17'h000a2;
-       mem[641] = 17'h000a5;
-       mem[642] = 17'h000a7;
-       mem[643] = 17'h000aa;
-       mem[644] = 17'h000ac;
-       mem[645] = 17'h000af;
-       mem[646] = 17'h000b2;
-       mem[647] = 17'h000b5;
-       mem[648] = 17'h000b8;
-       mem[649] = 17'h000ba;
-       mem[650] = 17'h000bd;
-       mem[651] = 17'h000c0;
-       mem[652] = 17'h000c3;
-       mem[653] = 17'h000c6;
-       mem[654] = 17'h000ca;
-       mem[655] = 17'h000cd;
-       mem[656] = 17'h000d0;
-       mem[657] = 17'h000d3;
-       mem[658] = 17'h000d7;
-       mem[659] = 17'h000da;
-       mem[660] = 17'h000dd;
-       mem[661] = 17'h000e1;
-       mem[662] = 17'h000e4;
-       mem[663] = 17'h000e8;
-       mem[664] = 17'h000ec;
-       mem[665] = 17'h000ef;
-       mem[666] = 17'h000f3;
-       mem[667] = 17'h000f7;
-       mem[668] = 17'h000fb;
-       mem[669] = 17'h000ff;
-       mem[670] = 17'h00103;
-       mem[671] = 17'h00107;
-       mem[672] = 17'h0010b;
-       mem[673] = 17'h0010f;
-       mem[674] = 17'h00113;
-       mem[675] = 17'h00117;
-       mem[676] = 17'h0011c;
-       mem[677] = 17'h00120;
-       mem[678] = 17'h00125;
-       mem[679] = 17'h00129;
-       mem[680] = 17'h0012e;
-       mem[681] = 17'h00133;
-       mem[682] = 17'h00138;
-       mem[683] = 17'h0013d;
-       mem[684] = 17'h00141;
-       mem[685] = 17'h00147;
-       mem[686] = 17'h0014c;
-       mem[687] = 17'h00151;
-       mem[688] = 17'h00156;
-       mem[689] = 17'h0015b;
-       mem[690] = 17'h00161;
-       mem[691] = 17'h00166;
-       mem[692] = 17'h0016c;
-       mem[693] = 17'h00172;
-       mem[694] = 17'h00178;
-       mem[695] = 17'h0017d;
-       mem[696] = 17'h00183;
-       mem[697] = 17'h00189;
-       mem[698] = 17'h00190;
-       mem[699] = 17'h00196;
-       mem[700] = 17'h0019c;
-       mem[701] = 17'h001a3;
-       mem[702] = 17'h001a9;
-       mem[703] = 17'h001b0;
-       mem[704] = 17'h001b7;
-       mem[705] = 17'h001bd;
-       mem[706] = 17'h001c4;
-       mem[707] = 17'h001cc;
-       mem[708] = 17'h001d3;
-       mem[709] = 17'h001da;
-       mem[710] = 17'h001e1;
-       mem[711] = 17'h001e9;
-       mem[712] = 17'h001f1;
-       mem[713] = 17'h001f8;
-       mem[714] = 17'h00200;
-       mem[715] = 17'h00208;
-       mem[716] = 17'h00210;
-       mem[717] = 17'h00219;
-       mem[718] = 17'h00221;
-       mem[719] = 17'h00229;
-       mem[720] = 17'h00232;
-       mem[721] = 17'h0023b;
-       mem[722] = 17'h00244;
-       mem[723] = 17'h0024d;
-       mem[724] = 17'h00256;
-       mem[725] = 17'h0025f;
-       mem[726] = 17'h00269;
-       mem[727] = 17'h00272;
-       mem[728] = 17'h0027c;
-       mem[729] = 17'h00286;
-       mem[730] = 17'h00290;
-       mem[731] = 17'h0029a;
-       mem[732] = 17'h002a5;
-       mem[733] = 17'h002af;
-       mem[734] = 17'h002ba;
-       mem[735] = 17'h002c5;
-       mem[736] = 17'h002d0;
-       mem[737] = 17'h002db;
-       mem[738] = 17'h002e7;
-       mem[739] = 17'h002f2;
-       mem[740] = 17'h002fe;
-       mem[741] = 17'h0030a;
-       mem[742] = 17'h00316;
-       mem[743] = 17'h00322;
-       mem[744] = 17'h0032f;
-       mem[745] = 17'h0033b;
-       mem[746] = 17'h00348;
-       mem[747] = 17'h00355;
-       mem[748] = 17'h00363;
-       mem[749] = 17'h00370;
-       mem[750] = 17'h0037e;
-       mem[751] = 17'h0038c;
-       mem[752] = 17'h0039a;
-       mem[753] = 17'h003a8;
-       mem[754] = 17'h003b7;
-       mem[755] = 17'h003c5;
-       mem[756] = 17'h003d4;
-       mem[757] = 17'h003e3;
-       mem[758] = 17'h003f3;
-       mem[759] = 17'h00403;
-       mem[760] = 17'h00412;
-       mem[761] = 17'h00423;
-       mem[762] = 17'h00433;
-       mem[763] = 17'h00444;
-       mem[764] = 17'h00455;
-       mem[765] = 17'h00466;
-       mem[766] = 17'h00477;
-       mem[767] = 17'h00489;
-       mem[768] = 17'h0049b;
-       mem[769] = 17'h004ad;
-       mem[770] = 17'h004bf;
-       mem[771] = 17'h004d2;
-       mem[772] = 17'h004e5;
-       mem[773] = 17'h004f9;
-       mem[774] = 17'h0050c;
-       mem[775] = 17'h00520;
-       mem[776] = 17'h00535;
-       mem[777] = 17'h00549;
-       mem[778] = 17'h0055e;
-       mem[779] = 17'h00573;
-       mem[780] = 17'h00589;
-       mem[781] = 17'h0059e;
-       mem[782] = 17'h005b5;
-       mem[783] = 17'h005cb;
-       mem[784] = 17'h005e2;
-       mem[785] = 17'h005f9;
-       mem[786] = 17'h00611;
-       mem[787] = 17'h00628;
-       mem[788] = 17'h00641;
-       mem[789] = 17'h00659;
-       mem[790] = 17'h00672;
-       mem[791] = 17'h0068b;
-       mem[792] = 17'h006a5;
-       mem[793] = 17'h006bf;
-       mem[794] = 17'h006da;
-       mem[795] = 17'h006f5;
-       mem[796] = 17'h00710;
-       mem[797] = 17'h0072c;
-       mem[798] = 17'h00748;
-       mem[799] = 17'h00764;
-       mem[800] = 17'h00781;
-       mem[801] = 17'h0079e;
-       mem[802] = 17'h007bc;
-       mem[803] = 17'h007da;
-       mem[804] = 17'h007f9;
-       mem[805] = 17'h00818;
-       mem[806] = 17'h00838;
-       mem[807] = 17'h00858;
-       mem[808] = 17'h00878;
-       mem[809] = 17'h00899;
-       mem[810] = 17'h008bb;
-       mem[811] = 17'h008dd;
-       mem[812] = 17'h008ff;
-       mem[813] = 17'h00922;
-       mem[814] = 17'h00946;
-       mem[815] = 17'h0096a;
-       mem[816] = 17'h0098e;
-       mem[817] = 17'h009b3;
-       mem[818] = 17'h009d9;
-       mem[819] = 17'h009ff;
-       mem[820] = 17'h00a26;
-       mem[821] = 17'h00a4d;
-       mem[822] = 17'h00a75;
-       mem[823] = 17'h00a9d;
-       mem[824] = 17'h00ac6;
-       mem[825] = 17'h00af0;
-       mem[826] = 17'h00b1a;
-       mem[827] = 17'h00b45;
-       mem[828] = 17'h00b70;
-       mem[829] = 17'h00b9c;
-       mem[830] = 17'h00bc9;
-       mem[831] = 17'h00bf6;
-       mem[832] = 17'h00c24;
-       mem[833] = 17'h00c53;
-       mem[834] = 17'h00c82;
-       mem[835] = 17'h00cb2;
-       mem[836] = 17'h00ce2;
-       mem[837] = 17'h00d14;
-       mem[838] = 17'h00d46;
-       mem[839] = 17'h00d78;
-       mem[840] = 17'h00dac;
-       mem[841] = 17'h00de0;
-       mem[842] = 17'h00e15;
-       mem[843] = 17'h00e4a;
-       mem[844] = 17'h00e81;
-       mem[845] = 17'h00eb8;
-       mem[846] = 17'h00ef0;
-       mem[847] = 17'h00f28;
-       mem[848] = 17'h00f62;
-       mem[849] = 17'h00f9c;
-       mem[850] = 17'h00fd7;
-       mem[851] = 17'h01013;
-       mem[852] = 17'h01050;
-       mem[853] = 17'h0108d;
-       mem[854] = 17'h010cb;
-       mem[855] = 17'h0110b;
-       mem[856] = 17'h0114b;
-       mem[857] = 17'h0118c;
-       mem[858] = 17'h011cd;
-       mem[859] = 17'h01210;
-       mem[860] = 17'h01254;
-       mem[861] = 17'h01298;
-       mem[862] = 17'h012de;
-       mem[863] = 17'h01324;
-       mem[864] = 17'h0136b;
-       mem[865] = 17'h013b4;
-       mem[866] = 17'h013fd;
-       mem[867] = 17'h01447;
-       mem[868] = 17'h01492;
-       mem[869] = 17'h014de;
-       mem[870] = 17'h0152c;
-       mem[871] = 17'h0157a;
-       mem[872] = 17'h015c9;
-       mem[873] = 17'h01619;
-       mem[874] = 17'h0166b;
-       mem[875] = 17'h016bd;
-       mem[876] = 17'h01710;
-       mem[877] = 17'h01765;
-       mem[878] = 17'h017ba;
-       mem[879] = 17'h01811;
-       mem[880] = 17'h01869;
-       mem[881] = 17'h018c2;
-       mem[882] = 17'h0191c;
-       mem[883] = 17'h01977;
-       mem[884] = 17'h019d3;
-       mem[885] = 17'h01a31;
-       mem[886] = 17'h01a8f;
-       mem[887] = 17'h01aef;
-       mem[888] = 17'h01b50;
-       mem[889] = 17'h01bb2;
-       mem[890] = 17'h01c16;
-       mem[891] = 17'h01c7a;
-       mem[892] = 17'h01ce0;
-       mem[893] = 17'h01d47;
-       mem[894] = 17'h01db0;
-       mem[895] = 17'h01e19;
-       mem[896] = 17'h01e84;
-       mem[897] = 17'h01ef0;
-       mem[898] = 17'h01f5e;
-       mem[899] = 17'h01fcc;
-       mem[900] = 17'h0203c;
-       mem[901] = 17'h020ae;
-       mem[902] = 17'h02121;
-       mem[903] = 17'h02195;
-       mem[904] = 17'h0220a;
-       mem[905] = 17'h02281;
-       mem[906] = 17'h022f9;
-       mem[907] = 17'h02372;
-       mem[908] = 17'h023ed;
-       mem[909] = 17'h02469;
-       mem[910] = 17'h024e7;
-       mem[911] = 17'h02566;
-       mem[912] = 17'h025e6;
-       mem[913] = 17'h02668;
-       mem[914] = 17'h026ec;
-       mem[915] = 17'h02770;
-       mem[916] = 17'h027f6;
-       mem[917] = 17'h0287e;
-       mem[918] = 17'h02907;
-       mem[919] = 17'h02992;
-       mem[920] = 17'h02a1e;
-       mem[921] = 17'h02aab;
-       mem[922] = 17'h02b3a;
-       mem[923] = 17'h02bcb;
-       mem[924] = 17'h02c5d;
-       mem[925] = 17'h02cf0;
-       mem[926] = 17'h02d85;
-       mem[927] = 17'h02e1b;
-       mem[928] = 17'h02eb3;
-       mem[929] = 17'h02f4d;
-       mem[930] = 17'h02fe8;
-       mem[931] = 17'h03084;
-       mem[932] = 17'h03123;
-       mem[933] = 17'h031c2;
-       mem[934] = 17'h03263;
-       mem[935] = 17'h03306;
-       mem[936] = 17'h033aa;
-       mem[937] = 17'h03450;
-       mem[938] = 17'h034f7;
-       mem[939] = 17'h035a0;
-       mem[940] = 17'h0364a;
-       mem[941] = 17'h036f6;
-       mem[942] = 17'h037a3;
-       mem[943] = 17'h03852;
-       mem[944] = 17'h03903;
-       mem[945] = 17'h039b5;
-       mem[946] = 17'h03a68;
-       mem[947] = 17'h03b1e;
-       mem[948] = 17'h03bd4;
-       mem[949] = 17'h03c8c;
-       mem[950] = 17'h03d46;
-       mem[951] = 17'h03e01;
-       mem[952] = 17'h03ebe;
-       mem[953] = 17'h03f7c;
-       mem[954] = 17'h0403c;
-       mem[955] = 17'h040fd;
-       mem[956] = 17'h041c0;
-       mem[957] = 17'h04284;
-       mem[958] = 17'h0434a;
-       mem[959] = 17'h04411;
-       mem[960] = 17'h044d9;
-       mem[961] = 17'h045a3;
-       mem[962] = 17'h0466f;
-       mem[963] = 17'h0473c;
-       mem[964] = 17'h0480a;
-       mem[965] = 17'h048da;
-       mem[966] = 17'h049ab;
-       mem[967] = 17'h04a7e;
-       mem[968] = 17'h04b52;
-       mem[969] = 17'h04c27;
-       mem[970] = 17'h04cfe;
-       mem[971] = 17'h04dd6;
-       mem[972] = 17'h04eaf;
-       mem[973] = 17'h04f8a;
-       mem[974] = 17'h05066;
-       mem[975] = 17'h05143;
-       mem[976] = 17'h05221;
-       mem[977] = 17'h05301;
-       mem[978] = 17'h053e2;
-       mem[979] = 17'h054c4;
-       mem[980] = 17'h055a8;
-       mem[981] = 17'h0568c;
-       mem[982] = 17'h05772;
-       mem[983] = 17'h05859;
-       mem[984] = 17'h05941;
-       mem[985] = 17'h05a2a;
-       mem[986] = 17'h05b14;
-       mem[987] = 17'h05bff;
-       mem[988] = 17'h05cec;
-       mem[989] = 17'h05dd9;
-       mem[990] = 17'h05ec7;
-       mem[991] = 17'h05fb6;
-       mem[992] = 17'h060a7;
-       mem[993] = 17'h06198;
-       mem[994] = 17'h0628a;
-       mem[995] = 17'h0637c;
-       mem[996] = 17'h06470;
-       mem[997] = 17'h06565;
-       mem[998] = 17'h0665a;
-       mem[999] = 17'h06750;
-       mem[1000] = 17'h06847;
-       mem[1001] = 17'h0693f;
-       mem[1002] = 17'h06a37;
-       mem[1003] = 17'h06b30;
-       mem[1004] = 17'h06c29;
-       mem[1005] = 17'h06d23;
-       mem[1006] = 17'h06e1e;
-       mem[1007] = 17'h06f19;
-       mem[1008] = 17'h07015;
-       mem[1009] = 17'h07111;
-       mem[1010] = 17'h0720e;
-       mem[1011] = 17'h0730b;
-       mem[1012] = 17'h07409;
-       mem[1013] = 17'h07507;
-       mem[1014] = 17'h07605;
-       mem[1015] = 17'h07704;
-       mem[1016] = 17'h07803;
-       mem[1017] = 17'h07902;
-       mem[1018] = 17'h07a01;
-       mem[1019] = 17'h07b01;
-       mem[1020] = 17'h07c00;
-       mem[1021] = 17'h07d00;
-       mem[1022] = 17'h07e00;
-       mem[1023] = 17'h07f00;
-       mem[1024] = 17'h08000;
-       mem[1025] = 17'h08100;
-       mem[1026] = 17'h08200;
-       mem[1027] = 17'h08300;
-       mem[1028] = 17'h08400;
-       mem[1029] = 17'h084ff;
-       mem[1030] = 17'h085ff;
-       mem[1031] = 17'h086fe;
-       mem[1032] = 17'h087fd;
-       mem[1033] = 17'h088fc;
-       mem[1034] = 17'h089fb;
-       mem[1035] = 17'h08af9;
-       mem[1036] = 17'h08bf7;
-       mem[1037] = 17'h08cf5;
-       mem[1038] = 17'h08df2;
-       mem[1039] = 17'h08eef;
-       mem[1040] = 17'h08feb;
-       mem[1041] = 17'h090e7;
-       mem[1042] = 17'h091e2;
-       mem[1043] = 17'h092dd;
-       mem[1044] = 17'h093d7;
-       mem[1045] = 17'h094d0;
-       mem[1046] = 17'h095c9;
-       mem[1047] = 17'h096c1;
-       mem[1048] = 17'h097b9;
-       mem[1049] = 17'h098b0;
-       mem[1050] = 17'h099a6;
-       mem[1051] = 17'h09a9b;
-       mem[1052] = 17'h09b90;
-       mem[1053] = 17'h09c84;
-       mem[1054] = 17'h09d76;
-       mem[1055] = 17'h09e68;
-       mem[1056] = 17'h09f59;
-       mem[1057] = 17'h0a04a;
-       mem[1058] = 17'h0a139;
-       mem[1059] = 17'h0a227;
-       mem[1060] = 17'h0a314;
-       mem[1061] = 17'h0a401;
-       mem[1062] = 17'h0a4ec;
-       mem[1063] = 17'h0a5d6;
-       mem[1064] = 17'h0a6bf;
-       mem[1065] = 17'h0a7a7;
-       mem[1066] = 17'h0a88e;
-       mem[1067] = 17'h0a974;
-       mem[1068] = 17'h0aa58;
-       mem[1069] = 17'h0ab3c;
-       mem[1070] = 17'h0ac1e;
-       mem[1071] = 17'h0acff;
-       mem[1072] = 17'h0addf;
-       mem[1073] = 17'h0aebd;
-       mem[1074] = 17'h0af9a;
-       mem[1075] = 17'h0b076;
-       mem[1076] = 17'h0b151;
-       mem[1077] = 17'h0b22a;
-       mem[1078] = 17'h0b302;
-       mem[1079] = 17'h0b3d9;
-       mem[1080] = 17'h0b4ae;
-       mem[1081] = 17'h0b582;
-       mem[1082] = 17'h0b655;
-       mem[1083] = 17'h0b726;
-       mem[1084] = 17'h0b7f6;
-       mem[1085] = 17'h0b8c4;
-       mem[1086] = 17'h0b991;
-       mem[1087] = 17'h0ba5d;
-       mem[1088] = 17'h0bb27;
-       mem[1089] = 17'h0bbef;
-       mem[1090] = 17'h0bcb6;
-       mem[1091] = 17'h0bd7c;
-       mem[1092] = 17'h0be40;
-       mem[1093] = 17'h0bf03;
-       mem[1094] = 17'h0bfc4;
-       mem[1095] = 17'h0c084;
-       mem[1096] = 17'h0c142;
-       mem[1097] = 17'h0c1ff;
-       mem[1098] = 17'h0c2ba;
-       mem[1099] = 17'h0c374;
-       mem[1100] = 17'h0c42c;
-       mem[1101] = 17'h0c4e2;
-       mem[1102] = 17'h0c598;
-       mem[1103] = 17'h0c64b;
-       mem[1104] = 17'h0c6fd;
-       mem[1105] = 17'h0c7ae;
-       mem[1106] = 17'h0c85d;
-       mem[1107] = 17'h0c90a;
-       mem[1108] = 17'h0c9b6;
-       mem[1109] = 17'h0ca60;
-       mem[1110] = 17'h0cb09;
-       mem[1111] = 17'h0cbb0;
-       mem[1112] = 17'h0cc56;
-       mem[1113] = 17'h0ccfa;
-       mem[1114] = 17'h0cd9d;
-       mem[1115] = 17'h0ce3e;
-       mem[1116] = 17'h0cedd;
-       mem[1117] = 17'h0cf7c;
-       mem[1118] = 17'h0d018;
-       mem[1119] = 17'h0d0b3;
-       mem[1120] = 17'h0d14d;
-       mem[1121] = 17'h0d1e5;
-       mem[1122] = 17'h0d27b;
-       mem[1123] = 17'h0d310;
-       mem[1124] = 17'h0d3a3;
-       mem[1125] = 17'h0d435;
-       mem[1126] = 17'h0d4c6;
-       mem[1127] = 17'h0d555;
-       mem[1128] = 17'h0d5e2;
-       mem[1129] = 17'h0d66e;
-       mem[1130] = 17'h0d6f9;
-       mem[1131] = 17'h0d782;
-       mem[1132] = 17'h0d80a;
-       mem[1133] = 17'h0d890;
-       mem[1134] = 17'h0d914;
-       mem[1135] = 17'h0d998;
-       mem[1136] = 17'h0da1a;
-       mem[1137] = 17'h0da9a;
-       mem[1138] = 17'h0db19;
-       mem[1139] = 17'h0db97;
-       mem[1140] = 17'h0dc13;
-       mem[1141] = 17'h0dc8e;
-       mem[1142] = 17'h0dd07;
-       mem[1143] = 17'h0dd7f;
-       mem[1144] = 17'h0ddf6;
-       mem[1145] = 17'h0de6b;
-       mem[1146] = 17'h0dedf;
-       mem[1147] = 17'h0df52;
-       mem[1148] = 17'h0dfc4;
-       mem[1149] = 17'h0e034;
-       mem[1150] = 17'h0e0a2;
-       mem[1151] = 17'h0e110;
-       mem[1152] = 17'h0e17c;
-       mem[1153] = 17'h0e1e7;
-       mem[1154] = 17'h0e250;
-       mem[1155] = 17'h0e2b9;
-       mem[1156] = 17'h0e320;
-       mem[1157] = 17'h0e386;
-       mem[1158] = 17'h0e3ea;
-       mem[1159] = 17'h0e44e;
-       mem[1160] = 17'h0e4b0;
-       mem[1161] = 17'h0e511;
-       mem[1162] = 17'h0e571;
-       mem[1163] = 17'h0e5cf;
-       mem[1164] = 17'h0e62d;
-       mem[1165] = 17'h0e689;
-       mem[1166] = 17'h0e6e4;
-       mem[1167] = 17'h0e73e;
-       mem[1168] = 17'h0e797;
-       mem[1169] = 17'h0e7ef;
-       mem[1170] = 17'h0e846;
-       mem[1171] = 17'h0e89b;
-       mem[1172] = 17'h0e8f0;
-       mem[1173] = 17'h0e943;
-       mem[1174] = 17'h0e995;
-       mem[1175] = 17'h0e9e7;
-       mem[1176] = 17'h0ea37;
-       mem[1177] = 17'h0ea86;
-       mem[1178] = 17'h0ead4;
-       mem[1179] = 17'h0eb22;
-       mem[1180] = 17'h0eb6e;
-       mem[1181] = 17'h0ebb9;
-       mem[1182] = 17'h0ec03;
-       mem[1183] = 17'h0ec4c;
-       mem[1184] = 17'h0ec95;
-       mem[1185] = 17'h0ecdc;
-       mem[1186] = 17'h0ed22;
-       mem[1187] = 17'h0ed68;
-       mem[1188] = 17'h0edac;
-       mem[1189] = 17'h0edf0;
-       mem[1190] = 17'h0ee33;
-       mem[1191] = 17'h0ee74;
-       mem[1192] = 17'h0eeb5;
-       mem[1193] = 17'h0eef5;
-       mem[1194] = 17'h0ef35;
-       mem[1195] = 17'h0ef73;
-       mem[1196] = 17'h0efb0;
-       mem[1197] = 17'h0efed;
-       mem[1198] = 17'h0f029;
-       mem[1199] = 17'h0f064;
-       mem[1200] = 17'h0f09e;
-       mem[1201] = 17'h0f0d8;
-       mem[1202] = 17'h0f110;
-       mem[1203] = 17'h0f148;
-       mem[1204] = 17'h0f17f;
-       mem[1205] = 17'h0f1b6;
-       mem[1206] = 17'h0f1eb;
-       mem[1207] = 17'h0f220;
-       mem[1208] = 17'h0f254;
-       mem[1209] = 17'h0f288;
-       mem[1210] = 17'h0f2ba;
-       mem[1211] = 17'h0f2ec;
-       mem[1212] = 17'h0f31e;
-       mem[1213] = 17'h0f34e;
-       mem[1214] = 17'h0f37e;
-       mem[1215] = 17'h0f3ad;
-       mem[1216] = 17'h0f3dc;
-       mem[1217] = 17'h0f40a;
-       mem[1218] = 17'h0f437;
-       mem[1219] = 17'h0f464;
-       mem[1220] = 17'h0f490;
-       mem[1221] = 17'h0f4bb;
-       mem[1222] = 17'h0f4e6;
-       mem[1223] = 17'h0f510;
-       mem[1224] = 17'h0f53a;
-       mem[1225] = 17'h0f563;
-       mem[1226] = 17'h0f58b;
-       mem[1227] = 17'h0f5b3;
-       mem[1228] = 17'h0f5da;
-       mem[1229] = 17'h0f601;
-       mem[1230] = 17'h0f627;
-       mem[1231] = 17'h0f64d;
-       mem[1232] = 17'h0f672;
-       mem[1233] = 17'h0f696;
-       mem[1234] = 17'h0f6ba;
-       mem[1235] = 17'h0f6de;
-       mem[1236] = 17'h0f701;
-       mem[1237] = 17'h0f723;
-       mem[1238] = 17'h0f745;
-       mem[1239] = 17'h0f767;
-       mem[1240] = 17'h0f788;
-       mem[1241] = 17'h0f7a8;
-       mem[1242] = 17'h0f7c8;
-       mem[1243] = 17'h0f7e8;
-       mem[1244] = 17'h0f807;
-       mem[1245] = 17'h0f826;
-       mem[1246] = 17'h0f844;
-       mem[1247] = 17'h0f862;
-       mem[1248] = 17'h0f87f;
-       mem[1249] = 17'h0f89c;
-       mem[1250] = 17'h0f8b8;
-       mem[1251] = 17'h0f8d4;
-       mem[1252] = 17'h0f8f0;
-       mem[1253] = 17'h0f90b;
-       mem[1254] = 17'h0f926;
-       mem[1255] = 17'h0f941;
-       mem[1256] = 17'h0f95b;
-       mem[1257] = 17'h0f975;
-       mem[1258] = 17'h0f98e;
-       mem[1259] = 17'h0f9a7;
-       mem[1260] = 17'h0f9bf;
-       mem[1261] = 17'h0f9d8;
-       mem[1262] = 17'h0f9ef;
-       mem[1263] = 17'h0fa07;
-       mem[1264] = 17'h0fa1e;
-       mem[1265] = 17'h0fa35;
-       mem[1266] = 17'h0fa4b;
-       mem[1267] = 17'h0fa62;
-       mem[1268] = 17'h0fa77;
-       mem[1269] = 17'h0fa8d;
-       mem[1270] = 17'h0faa2;
-       mem[1271] = 17'h0fab7;
-       mem[1272] = 17'h0facb;
-       mem[1273] = 17'h0fae0;
-       mem[1274] = 17'h0faf4;
-       mem[1275] = 17'h0fb07;
-       mem[1276] = 17'h0fb1b;
-       mem[1277] = 17'h0fb2e;
-       mem[1278] = 17'h0fb41;
-       mem[1279] = 17'h0fb53;
-       mem[1280] = 17'h0fb65;
-       mem[1281] = 17'h0fb77;
-       mem[1282] = 17'h0fb89;
-       mem[1283] = 17'h0fb9a;
-       mem[1284] = 17'h0fbab;
-       mem[1285] = 17'h0fbbc;
-       mem[1286] = 17'h0fbcd;
-       mem[1287] = 17'h0fbdd;
-       mem[1288] = 17'h0fbee;
-       mem[1289] = 17'h0fbfd;
-       mem[1290] = 17'h0fc0d;
-       mem[1291] = 17'h0fc1d;
-       mem[1292] = 17'h0fc2c;
-       mem[1293] = 17'h0fc3b;
-       mem[1294] = 17'h0fc49;
-       mem[1295] = 17'h0fc58;
-       mem[1296] = 17'h0fc66;
-       mem[1297] = 17'h0fc74;
-       mem[1298] = 17'h0fc82;
-       mem[1299] = 17'h0fc90;
-       mem[1300] = 17'h0fc9d;
-       mem[1301] = 17'h0fcab;
-       mem[1302] = 17'h0fcb8;
-       mem[1303] = 17'h0fcc5;
-       mem[1304] = 17'h0fcd1;
-       mem[1305] = 17'h0fcde;
-       mem[1306] = 17'h0fcea;
-       mem[1307] = 17'h0fcf6;
-       mem[1308] = 17'h0fd02;
-       mem[1309] = 17'h0fd0e;
-       mem[1310] = 17'h0fd19;
-       mem[1311] = 17'h0fd25;
-       mem[1312] = 17'h0fd30;
-       mem[1313] = 17'h0fd3b;
-       mem[1314] = 17'h0fd46;
-       mem[1315] = 17'h0fd51;
-       mem[1316] = 17'h0fd5b;
-       mem[1317] = 17'h0fd66;
-       mem[1318] = 17'h0fd70;
-       mem[1319] = 17'h0fd7a;
-       mem[1320] = 17'h0fd84;
-       mem[1321] = 17'h0fd8e;
-       mem[1322] = 17'h0fd97;
-       mem[1323] = 17'h0fda1;
-       mem[1324] = 17'h0fdaa;
-       mem[1325] = 17'h0fdb3;
-       mem[1326] = 17'h0fdbc;
-       mem[1327] = 17'h0fdc5;
-       mem[1328] = 17'h0fdce;
-       mem[1329] = 17'h0fdd7;
-       mem[1330] = 17'h0fddf;
-       mem[1331] = 17'h0fde7;
-       mem[1332] = 17'h0fdf0;
-       mem[1333] = 17'h0fdf8;
-       mem[1334] = 17'h0fe00;
-       mem[1335] = 17'h0fe08;
-       mem[1336] = 17'h0fe0f;
-       mem[1337] = 17'h0fe17;
-       mem[1338] = 17'h0fe1f;
-       mem[1339] = 17'h0fe26;
-       mem[1340] = 17'h0fe2d;
-       mem[1341] = 17'h0fe34;
-       mem[1342] = 17'h0fe3c;
-       mem[1343] = 17'h0fe43;
-       mem[1344] = 17'h0fe49;
-       mem[1345] = 17'h0fe50;
-       mem[1346] = 17'h0fe57;
-       mem[1347] = 17'h0fe5d;
-       mem[1348] = 17'h0fe64;
-       mem[1349] = 17'h0fe6a;
-       mem[1350] = 17'h0fe70;
-       mem[1351] = 17'h0fe77;
-       mem[1352] = 17'h0fe7d;
-       mem[1353] = 17'h0fe83;
-       mem[1354] = 17'h0fe88;
-       mem[1355] = 17'h0fe8e;
-       mem[1356] = 17'h0fe94;
-       mem[1357] = 17'h0fe9a;
-       mem[1358] = 17'h0fe9f;
-       mem[1359] = 17'h0fea5;
-       mem[1360] = 17'h0feaa;
-       mem[1361] = 17'h0feaf;
-       mem[1362] = 17'h0feb4;
-       mem[1363] = 17'h0feb9;
-       mem[1364] = 17'h0febf;
-       mem[1365] = 17'h0fec3;
-       mem[1366] = 17'h0fec8;
-       mem[1367] = 17'h0fecd;
-       mem[1368] = 17'h0fed2;
-       mem[1369] = 17'h0fed7;
-       mem[1370] = 17'h0fedb;
-       mem[1371] = 17'h0fee0;
-       mem[1372] = 17'h0fee4;
-       mem[1373] = 17'h0fee9;
-       mem[1374] = 17'h0feed;
-       mem[1375] = 17'h0fef1;
-       mem[1376] = 17'h0fef5;
-       mem[1377] = 17'h0fef9;
-       mem[1378] = 17'h0fefd;
-       mem[1379] = 17'h0ff01;
-       mem[1380] = 17'h0ff05;
-       mem[1381] = 17'h0ff09;
-       mem[1382] = 17'h0ff0d;
-       mem[1383] = 17'h0ff11;
-       mem[1384] = 17'h0ff14;
-       mem[1385] = 17'h0ff18;
-       mem[1386] = 17'h0ff1c;
-       mem[1387] = 17'h0ff1f;
-       mem[1388] = 17'h0ff23;
-       mem[1389] = 17'h0ff26;
-       mem[1390] = 17'h0ff29;
-       mem[1391] = 17'h0ff2d;
-       mem[1392] = 17'h0ff30;
-       mem[1393] = 17'h0ff33;
-       mem[1394] = 17'h0ff36;
-       mem[1395] = 17'h0ff3a;
-       mem[1396] = 17'h0ff3d;
-       mem[1397] = 17'h0ff40;
-       mem[1398] = 17'h0ff43;
-       mem[1399] = 17'h0ff46;
-       mem[1400] = 17'h0ff48;
-       mem[1401] = 17'h0ff4b;
-       mem[1402] = 17'h0ff4e;
-       mem[1403] = 17'h0ff51;
-       mem[1404] = 17'h0ff54;
-       mem[1405] = 17'h0ff56;
-       mem[1406] = 17'h0ff59;
-       mem[1407] = 17'h0ff5b;
-       mem[1408] = 17'h0ff5e;
-       mem[1409] = 17'h0ff60;
-       mem[1410] = 17'h0ff63;
-       mem[1411] = 17'h0ff65;
-       mem[1412] = 17'h0ff68;
-       mem[1413] = 17'h0ff6a;
-       mem[1414] = 17'h0ff6c;
-       mem[1415] = 17'h0ff6f;
-       mem[1416] = 17'h0ff71;
-       mem[1417] = 17'h0ff73;
-       mem[1418] = 17'h0ff75;
-       mem[1419] = 17'h0ff77;
-       mem[1420] = 17'h0ff7a;
-       mem[1421] = 17'h0ff7c;
-       mem[1422] = 17'h0ff7e;
-       mem[1423] = 17'h0ff80;
-       mem[1424] = 17'h0ff82;
-       mem[1425] = 17'h0ff84;
-       mem[1426] = 17'h0ff86;
-       mem[1427] = 17'h0ff88;
-       mem[1428] = 17'h0ff89;
-       mem[1429] = 17'h0ff8b;
-       mem[1430] = 17'h0ff8d;
-       mem[1431] = 17'h0ff8f;
-       mem[1432] = 17'h0ff91;
-       mem[1433] = 17'h0ff92;
-       mem[1434] = 17'h0ff94;
-       mem[1435] = 17'h0ff96;
-       mem[1436] = 17'h0ff97;
-       mem[1437] = 17'h0ff99;
-       mem[1438] = 17'h0ff9b;
-       mem[1439] = 17'h0ff9c;
-       mem[1440] = 17'h0ff9e;
-       mem[1441] = 17'h0ff9f;
-       mem[1442] = 17'h0ffa1;
-       mem[1443] = 17'h0ffa2;
-       mem[1444] = 17'h0ffa4;
-       mem[1445] = 17'h0ffa5;
-       mem[1446] = 17'h0ffa6;
-       mem[1447] = 17'h0ffa8;
-       mem[1448] = 17'h0ffa9;
-       mem[1449] = 17'h0ffab;
-       mem[1450] = 17'h0ffac;
-       mem[1451] = 17'h0ffad;
-       mem[1452] = 17'h0ffae;
-       mem[1453] = 17'h0ffb0;
-       mem[1454] = 17'h0ffb1;
-       mem[1455] = 17'h0ffb2;
-       mem[1456] = 17'h0ffb3;
-       mem[1457] = 17'h0ffb5;
-       mem[1458] = 17'h0ffb6;
-       mem[1459] = 17'h0ffb7;
-       mem[1460] = 17'h0ffb8;
-       mem[1461] = 17'h0ffb9;
-       mem[1462] = 17'h0ffba;
-       mem[1463] = 17'h0ffbb;
-       mem[1464] = 17'h0ffbc;
-       mem[1465] = 17'h0ffbd;
-       mem[1466] = 17'h0ffbe;
-       mem[1467] = 17'h0ffbf;
-       mem[1468] = 17'h0ffc0;
-       mem[1469] = 17'h0ffc1;
-       mem[1470] = 17'h0ffc2;
-       mem[1471] = 17'h0ffc3;
-       mem[1472] = 17'h0ffc4;
-       mem[1473] = 17'h0ffc5;
-       mem[1474] = 17'h0ffc6;
-       mem[1475] = 17'h0ffc7;
-       mem[1476] = 17'h0ffc8;
-       mem[1477] = 17'h0ffc9;
-       mem[1478] = 17'h0ffca;
-       mem[1479] = 17'h0ffca;
-       mem[1480] = 17'h0ffcb;
-       mem[1481] = 17'h0ffcc;
-       mem[1482] = 17'h0ffcd;
-       mem[1483] = 17'h0ffce;
-       mem[1484] = 17'h0ffce;
-       mem[1485] = 17'h0ffcf;
-       mem[1486] = 17'h0ffd0;
-       mem[1487] = 17'h0ffd1;
-       mem[1488] = 17'h0ffd1;
-       mem[1489] = 17'h0ffd2;
-       mem[1490] = 17'h0ffd3;
-       mem[1491] = 17'h0ffd4;
-       mem[1492] = 17'h0ffd4;
-       mem[1493] = 17'h0ffd5;
-       mem[1494] = 17'h0ffd6;
-       mem[1495] = 17'h0ffd6;
-       mem[1496] = 17'h0ffd7;
-       mem[1497] = 17'h0ffd8;
-       mem[1498] = 17'h0ffd8;
-       mem[1499] = 17'h0ffd9;
-       mem[1500] = 17'h0ffd9;
-       mem[1501] = 17'h0ffda;
-       mem[1502] = 17'h0ffdb;
-       mem[1503] = 17'h0ffdb;
-       mem[1504] = 17'h0ffdc;
-       mem[1505] = 17'h0ffdc;
-       mem[1506] = 17'h0ffdd;
-       mem[1507] = 17'h0ffdd;
-       mem[1508] = 17'h0ffde;
-       mem[1509] = 17'h0ffde;
-       mem[1510] = 17'h0ffdf;
-       mem[1511] = 17'h0ffe0;
-       mem[1512] = 17'h0ffe0;
-       mem[1513] = 17'h0ffe1;
-       mem[1514] = 17'h0ffe1;
-       mem[1515] = 17'h0ffe1;
-       mem[1516] = 17'h0ffe2;
-       mem[1517] = 17'h0ffe2;
-       mem[1518] = 17'h0ffe3;
-       mem[1519] = 17'h0ffe3;
-       mem[1520] = 17'h0ffe4;
-       mem[1521] = 17'h0ffe4;
-       mem[1522] = 17'h0ffe5;
-       mem[1523] = 17'h0ffe5;
-       mem[1524] = 17'h0ffe5;
-       mem[1525] = 17'h0ffe6;
-       mem[1526] = 17'h0ffe6;
-       mem[1527] = 17'h0ffe7;
-       mem[1528] = 17'h0ffe7;
-       mem[1529] = 17'h0ffe7;
-       mem[1530] = 17'h0ffe8;
-       mem[1531] = 17'h0ffe8;
-       mem[1532] = 17'h0ffe9;
-       mem[1533] = 17'h0ffe9;
-       mem[1534] = 17'h0ffe9;
-       mem[1535] = 17'h0ffea;
-       mem[1536] = 17'h0ffea;
-       mem[1537] = 17'h0ffea;
-       mem[1538] = 17'h0ffeb;
-       mem[1539] = 17'h0ffeb;
-       mem[1540] = 17'h0ffeb;
-       mem[1541] = 17'h0ffec;
-       mem[1542] = 17'h0ffec;
-       mem[1543] = 17'h0ffec;
-       mem[1544] = 17'h0ffed;
-       mem[1545] = 17'h0ffed;
-       mem[1546] = 17'h0ffed;
-       mem[1547] = 17'h0ffed;
-       mem[1548] = 17'h0ffee;
-       mem[1549] = 17'h0ffee;
-       mem[1550] = 17'h0ffee;
-       mem[1551] = 17'h0ffef;
-       mem[1552] = 17'h0ffef;
-       mem[1553] = 17'h0ffef;
-       mem[1554] = 17'h0ffef;
-       mem[1555] = 17'h0fff0;
-       mem[1556] = 17'h0fff0;
-       mem[1557] = 17'h0fff0;
-       mem[1558] = 17'h0fff0;
-       mem[1559] = 17'h0fff1;
-       mem[1560] = 17'h0fff1;
-       mem[1561] = 17'h0fff1;
-       mem[1562] = 17'h0fff1;
-       mem[1563] = 17'h0fff2;
-       mem[1564] = 17'h0fff2;
-       mem[1565] = 17'h0fff2;
-       mem[1566] = 17'h0fff2;
-       mem[1567] = 17'h0fff2;
-       mem[1568] = 17'h0fff3;
-       mem[1569] = 17'h0fff3;
-       mem[1570] = 17'h0fff3;
-       mem[1571] = 17'h0fff3;
-       mem[1572] = 17'h0fff3;
-       mem[1573] = 17'h0fff4;
-       mem[1574] = 17'h0fff4;
-       mem[1575] = 17'h0fff4;
-       mem[1576] = 17'h0fff4;
-       mem[1577] = 17'h0fff4;
-       mem[1578] = 17'h0fff5;
-       mem[1579] = 17'h0fff5;
-       mem[1580] = 17'h0fff5;
-       mem[1581] = 17'h0fff5;
-       mem[1582] = 17'h0fff5;
-       mem[1583] = 17'h0fff5;
-       mem[1584] = 17'h0fff6;
-       mem[1585] = 17'h0fff6;
-       mem[1586] = 17'h0fff6;
-       mem[1587] = 17'h0fff6;
-       mem[1588] = 17'h0fff6;
-       mem[1589] = 17'h0fff6;
-       mem[1590] = 17'h0fff7;
-       mem[1591] = 17'h0fff7;
-       mem[1592] = 17'h0fff7;
-       mem[1593] = 17'h0fff7;
-       mem[1594] = 17'h0fff7;
-       mem[1595] = 17'h0fff7;
-       mem[1596] = 17'h0fff7;
-       mem[1597] = 17'h0fff8;
-       mem[1598] = 17'h0fff8;
-       mem[1599] = 17'h0fff8;
-       mem[1600] = 17'h0fff8;
-       mem[1601] = 17'h0fff8;
-       mem[1602] = 17'h0fff8;
-       mem[1603] = 17'h0fff8;
-       mem[1604] = 17'h0fff8;
-       mem[1605] = 17'h0fff9;
-       mem[1606] = 17'h0fff9;
-       mem[1607] = 17'h0fff9;
-       mem[1608] = 17'h0fff9;
-       mem[1609] = 17'h0fff9;
-       mem[1610] = 17'h0fff9;
-       mem[1611] = 17'h0fff9;
-       mem[1612] = 17'h0fff9;
-       mem[1613] = 17'h0fff9;
-       mem[1614] = 17'h0fffa;
-       mem[1615] = 17'h0fffa;
-       mem[1616] = 17'h0fffa;
-       mem[1617] = 17'h0fffa;
-       mem[1618] = 17'h0fffa;
-       mem[1619] = 17'h0fffa;
-       mem[1620] = 17'h0fffa;
-       mem[1621] = 17'h0fffa;
-       mem[1622] = 17'h0fffa;
-       mem[1623] = 17'h0fffa;
-       mem[1624] = 17'h0fffa;
-       mem[1625] = 17'h0fffb;
-       mem[1626] = 17'h0fffb;
-       mem[1627] = 17'h0fffb;
-       mem[1628] = 17'h0fffb;
-       mem[1629] = 17'h0fffb;
-       mem[1630] = 17'h0fffb;
-       mem[1631] = 17'h0fffb;
-       mem[1632] = 17'h0fffb;
-       mem[1633] = 17'h0fffb;
-       mem[1634] = 17'h0fffb;
-       mem[1635] = 17'h0fffb;
-       mem[1636] = 17'h0fffb;
-       mem[1637] = 17'h0fffb;
-       mem[1638] = 17'h0fffc;
-       mem[1639] = 17'h0fffc;
-       mem[1640] = 17'h0fffc;
-       mem[1641] = 17'h0fffc;
-       mem[1642] = 17'h0fffc;
-       mem[1643] = 17'h0fffc;
-       mem[1644] = 17'h0fffc;
-       mem[1645] = 17'h0fffc;
-       mem[1646] = 17'h0fffc;
-       mem[1647] = 17'h0fffc;
-       mem[1648] = 17'h0fffc;
-       mem[1649] = 17'h0fffc;
-       mem[1650] = 17'h0fffc;
-       mem[1651] = 17'h0fffc;
-       mem[1652] = 17'h0fffc;
-       mem[1653] = 17'h0fffc;
-       mem[1654] = 17'h0fffd;
-       mem[1655] = 17'h0fffd;
-       mem[1656] = 17'h0fffd;
-       mem[1657] = 17'h0fffd;
-       mem[1658] = 17'h0fffd;
-       mem[1659] = 17'h0fffd;
-       mem[1660] = 17'h0fffd;
-       mem[1661] = 17'h0fffd;
-       mem[1662] = 17'h0fffd;
-       mem[1663] = 17'h0fffd;
-       mem[1664] = 17'h0fffd;
-       mem[1665] = 17'h0fffd;
-       mem[1666] = 17'h0fffd;
-       mem[1667] = 17'h0fffd;
-       mem[1668] = 17'h0fffd;
-       mem[1669] = 17'h0fffd;
-       mem[1670] = 17'h0fffd;
-       mem[1671] = 17'h0fffd;
-       mem[1672] = 17'h0fffd;
-       mem[1673] = 17'h0fffd;
-       mem[1674] = 17'h0fffd;
-       mem[1675] = 17'h0fffd;
-       mem[1676] = 17'h0fffe;
-       mem[1677] = 17'h0fffe;
-       mem[1678] = 17'h0fffe;
-       mem[1679] = 17'h0fffe;
-       mem[1680] = 17'h0fffe;
-       mem[1681] = 17'h0fffe;
-       mem[1682] = 17'h0fffe;
-       mem[1683] = 17'h0fffe;
-       mem[1684] = 17'h0fffe;
-       mem[1685] = 17'h0fffe;
-       mem[1686] = 17'h0fffe;
-       mem[1687] = 17'h0fffe;
-       mem[1688] = 17'h0fffe;
-       mem[1689] = 17'h0fffe;
-       mem[1690] = 17'h0fffe;
-       mem[1691] = 17'h0fffe;
-       mem[1692] = 17'h0fffe;
-       mem[1693] = 17'h0fffe;
-       mem[1694] = 17'h0fffe;
-       mem[1695] = 17'h0fffe;
-       mem[1696] = 17'h0fffe;
-       mem[1697] = 17'h0fffe;
-       mem[1698] = 17'h0fffe;
-       mem[1699] = 17'h0fffe;
-       mem[1700] = 17'h0fffe;
-       mem[1701] = 17'h0fffe;
-       mem[1702] = 17'h0fffe;
-       mem[1703] = 17'h0fffe;
-       mem[1704] = 17'h0fffe;
-       mem[1705] = 17'h0fffe;
-       mem[1706] = 17'h0fffe;
-       mem[1707] = 17'h0fffe;
-       mem[1708] = 17'h0ffff;
-       mem[1709] = 17'h0ffff;
-       mem[1710] = 17'h0ffff;
-       mem[1711] = 17'h0ffff;
-       mem[1712] = 17'h0ffff;
-       mem[1713] = 17'h0ffff;
-       mem[1714] = 17'h0ffff;
-       mem[1715] = 17'h0ffff;
-       mem[1716] = 17'h0ffff;
-       mem[1717] = 17'h0ffff;
-       mem[1718] = 17'h0ffff;
-       mem[1719] = 17'h0ffff;
-       mem[1720] = 17'h0ffff;
-       mem[1721] = 17'h0ffff;
-       mem[1722] = 17'h0ffff;
-       mem[1723] = 17'h0ffff;
-       mem[1724] = 17'h0ffff;
-       mem[1725] = 17'h0ffff;
-       mem[1726] = 17'h0ffff;
-       mem[1727] = 17'h0ffff;
-       mem[1728] = 17'h0ffff;
-       mem[1729] = 17'h0ffff;
-       mem[1730] = 17'h0ffff;
-       mem[1731] = 17'h0ffff;
-       mem[1732] = 17'h0ffff;
-       mem[1733] = 17'h0ffff;
-       mem[1734] = 17'h0ffff;
-       mem[1735] = 17'h0ffff;
-       mem[1736] = 17'h0ffff;
-       mem[1737] = 17'h0ffff;
-       mem[1738] = 17'h0ffff;
-       mem[1739] = 17'h0ffff;
-       mem[1740] = 17'h0ffff;
-       mem[1741] = 17'h0ffff;
-       mem[1742] = 17'h0ffff;
-       mem[1743] = 17'h0ffff;
-       mem[1744] = 17'h0ffff;
-       mem[1745] = 17'h0ffff;
-       mem[1746] = 17'h0ffff;
-       mem[1747] = 17'h0ffff;
-       mem[1748] = 17'h0ffff;
-       mem[1749] = 17'h0ffff;
-       mem[1750] = 17'h0ffff;
-       mem[1751] = 17'h0ffff;
-       mem[1752] = 17'h0ffff;
-       mem[1753] = 17'h0ffff;
-       mem[1754] = 17'h0ffff;
-       mem[1755] = 17'h0ffff;
-       mem[1756] = 17'h0ffff;
-       mem[1757] = 17'h0ffff;
-       mem[1758] = 17'h0ffff;
-       mem[1759] = 17'h0ffff;
-       mem[1760] = 17'h0ffff;
-       mem[1761] = 17'h0ffff;
-       mem[1762] = 17'h0ffff;
-       mem[1763] = 17'h0ffff;
-       mem[1764] = 17'h0ffff;
-       mem[1765] = 17'h0ffff;
-       mem[1766] = 17'h0ffff;
-       mem[1767] = 17'h0ffff;
-       mem[1768] = 17'h0ffff;
-       mem[1769] = 17'h0ffff;
-       mem[1770] = 17'h0ffff;
-       mem[1771] = 17'h0ffff;
-       mem[1772] = 17'h0ffff;
-       mem[1773] = 17'h0ffff;
-       mem[1774] = 17'h0ffff;
-       mem[1775] = 17'h0ffff;
-       mem[1776] = 17'h0ffff;
-       mem[1777] = 17'h0ffff;
-       mem[1778] = 17'h0ffff;
-       mem[1779] = 17'h10000;
-       mem[1780] = 17'h10000;
-       mem[1781] = 17'h10000;
-       mem[1782] = 17'h10000;
-       mem[1783] = 17'h10000;
-       mem[1784] = 17'h10000;
-       mem[1785] = 17'h10000;
-       mem[1786] = 17'h10000;
-       mem[1787] = 17'h10000;
-       mem[1788] = 17'h10000;
-       mem[1789] = 17'h10000;
-       mem[1790] = 17'h10000;
-       mem[1791] = 17'h10000;
-       mem[1792] = 17'h10000;
-       mem[1793] = 17'h10000;
-       mem[1794] = 17'h10000;
-       mem[1795] = 17'h10000;
-       mem[1796] = 17'h10000;
-       mem[1797] = 17'h10000;
-       mem[1798] = 17'h10000;
-       mem[1799] = 17'h10000;
-       mem[1800] = 17'h10000;
-       mem[1801] = 17'h10000;
-       mem[1802] = 17'h10000;
-       mem[1803] = 17'h10000;
-       mem[1804] = 17'h10000;
-       mem[1805] = 17'h10000;
-       mem[1806] = 17'h10000;
-       mem[1807] = 17'h10000;
-       mem[1808] = 17'h10000;
-       mem[1809] = 17'h10000;
-       mem[1810] = 17'h10000;
-       mem[1811] = 17'h10000;
-       mem[1812] = 17'h10000;
-       mem[1813] = 17'h10000;
-       mem[1814] = 17'h10000;
-       mem[1815] = 17'h10000;
-       mem[1816] = 17'h10000;
-       mem[1817] = 17'h10000;
-       mem[1818] = 17'h10000;
-       mem[1819] = 17'h10000;
-       mem[1820] = 17'h10000;
-       mem[1821] = 17'h10000;
-       mem[1822] = 17'h10000;
-       mem[1823] = 17'h10000;
-       mem[1824] = 17'h10000;
-       mem[1825] = 17'h10000;
-       mem[1826] = 17'h10000;
-       mem[1827] = 17'h10000;
-       mem[1828] = 17'h10000;
-       mem[1829] = 17'h10000;
-       mem[1830] = 17'h10000;
-       mem[1831] = 17'h10000;
-       mem[1832] = 17'h10000;
-       mem[1833] = 17'h10000;
-       mem[1834] = 17'h10000;
-       mem[1835] = 17'h10000;
-       mem[1836] = 17'h10000;
-       mem[1837] = 17'h10000;
-       mem[1838] = 17'h10000;
-       mem[1839] = 17'h10000;
-       mem[1840] = 17'h10000;
-       mem[1841] = 17'h10000;
-       mem[1842] = 17'h10000;
-       mem[1843] = 17'h10000;
-       mem[1844] = 17'h10000;
-       mem[1845] = 17'h10000;
-       mem[1846] = 17'h10000;
-       mem[1847] = 17'h10000;
-       mem[1848] = 17'h10000;
-       mem[1849] = 17'h10000;
-       mem[1850] = 17'h10000;
-       mem[1851] = 17'h10000;
-       mem[1852] = 17'h10000;
-       mem[1853] = 17'h10000;
-       mem[1854] = 17'h10000;
-       mem[1855] = 17'h10000;
-       mem[1856] = 17'h10000;
-       mem[1857] = 17'h10000;
-       mem[1858] = 17'h10000;
-       mem[1859] = 17'h10000;
-       mem[1860] = 17'h10000;
-       mem[1861] = 17'h10000;
-       mem[1862] = 17'h10000;
-       mem[1863] = 17'h10000;
-       mem[1864] = 17'h10000;
-       mem[1865] = 17'h10000;
-       mem[1866] = 17'h10000;
-       mem[1867] = 17'h10000;
-       mem[1868] = 17'h10000;
-       mem[1869] = 17'h10000;
-       mem[1870] = 17'h10000;
-       mem[1871] = 17'h10000;
-       mem[1872] = 17'h10000;
-       mem[1873] = 17'h10000;
-       mem[1874] = 17'h10000;
-       mem[1875] = 17'h10000;
-       mem[1876] = 17'h10000;
-       mem[1877] = 17'h10000;
-       mem[1878] = 17'h10000;
-       mem[1879] = 17'h10000;
-       mem[1880] = 17'h10000;
-       mem[1881] = 17'h10000;
-       mem[1882] = 17'h10000;
-       mem[1883] = 17'h10000;
-       mem[1884] = 17'h10000;
-       mem[1885] = 17'h10000;
-       mem[1886] = 17'h10000;
-       mem[1887] = 17'h10000;
-       mem[1888] = 17'h10000;
-       mem[1889] = 17'h10000;
-       mem[1890] = 17'h10000;
-       mem[1891] = 17'h10000;
-       mem[1892] = 17'h10000;
-       mem[1893] = 17'h10000;
-       mem[1894] = 17'h10000;
-       mem[1895] = 17'h10000;
-       mem[1896] = 17'h10000;
-       mem[1897] = 17'h10000;
-       mem[1898] = 17'h10000;
-       mem[1899] = 17'h10000;
-       mem[1900] = 17'h10000;
-       mem[1901] = 17'h10000;
-       mem[1902] = 17'h10000;
-       mem[1903] = 17'h10000;
-       mem[1904] = 17'h10000;
-       mem[1905] = 17'h10000;
-       mem[1906] = 17'h10000;
-       mem[1907] = 17'h10000;
-       mem[1908] = 17'h10000;
-       mem[1909] = 17'h10000;
-       mem[1910] = 17'h10000;
-       mem[1911] = 17'h10000;
-       mem[1912] = 17'h10000;
-       mem[1913] = 17'h10000;
-       mem[1914] = 17'h10000;
-       mem[1915] = 17'h10000;
-       mem[1916] = 17'h10000;
-       mem[1917] = 17'h10000;
-       mem[1918] = 17'h10000;
-       mem[1919] = 17'h10000;
-       mem[1920] = 17'h10000;
-       mem[1921] = 17'h10000;
-       mem[1922] = 17'h10000;
-       mem[1923] = 17'h10000;
-       mem[1924] = 17'h10000;
-       mem[1925] = 17'h10000;
-       mem[1926] = 17'h10000;
-       mem[1927] = 17'h10000;
-       mem[1928] = 17'h10000;
-       mem[1929] = 17'h10000;
-       mem[1930] = 17'h10000;
-       mem[1931] = 17'h10000;
-       mem[1932] = 17'h10000;
-       mem[1933] = 17'h10000;
-       mem[1934] = 17'h10000;
-       mem[1935] = 17'h10000;
-       mem[1936] = 17'h10000;
-       mem[1937] = 17'h10000;
-       mem[1938] = 17'h10000;
-       mem[1939] = 17'h10000;
-       mem[1940] = 17'h10000;
-       mem[1941] = 17'h10000;
-       mem[1942] = 17'h10000;
-       mem[1943] = 17'h10000;
-       mem[1944] = 17'h10000;
-       mem[1945] = 17'h10000;
-       mem[1946] = 17'h10000;
-       mem[1947] = 17'h10000;
-       mem[1948] = 17'h10000;
-       mem[1949] = 17'h10000;
-       mem[1950] = 17'h10000;
-       mem[1951] = 17'h10000;
-       mem[1952] = 17'h10000;
-       mem[1953] = 17'h10000;
-       mem[1954] = 17'h10000;
-       mem[1955] = 17'h10000;
-       mem[1956] = 17'h10000;
-       mem[1957] = 17'h10000;
-       mem[1958] = 17'h10000;
-       mem[1959] = 17'h10000;
-       mem[1960] = 17'h10000;
-       mem[1961] = 17'h10000;
-       mem[1962] = 17'h10000;
-       mem[1963] = 17'h10000;
-       mem[1964] = 17'h10000;
-       mem[1965] = 17'h10000;
-       mem[1966] = 17'h10000;
-       mem[1967] = 17'h10000;
-       mem[1968] = 17'h10000;
-       mem[1969] = 17'h10000;
-       mem[1970] = 17'h10000;
-       mem[1971] = 17'h10000;
-       mem[1972] = 17'h10000;
-       mem[1973] = 17'h10000;
-       mem[1974] = 17'h10000;
-       mem[1975] = 17'h10000;
-       mem[1976] = 17'h10000;
-       mem[1977] = 17'h10000;
-       mem[1978] = 17'h10000;
-       mem[1979] = 17'h10000;
-       mem[1980] = 17'h10000;
-       mem[1981] = 17'h10000;
-       mem[1982] = 17'h10000;
-       mem[1983] = 17'h10000;
-       mem[1984] = 17'h10000;
-       mem[1985] = 17'h10000;
-       mem[1986] = 17'h10000;
-       mem[1987] = 17'h10000;
-       mem[1988] = 17'h10000;
-       mem[1989] = 17'h10000;
-       mem[1990] = 17'h10000;
-       mem[1991] = 17'h10000;
-       mem[1992] = 17'h10000;
-       mem[1993] = 17'h10000;
-       mem[1994] = 17'h10000;
-       mem[1995] = 17'h10000;
-       mem[1996] = 17'h10000;
-       mem[1997] = 17'h10000;
-       mem[1998] = 17'h10000;
-       mem[1999] = 17'h10000;
-       mem[2000] = 17'h10000;
-       mem[2001] = 17'h10000;
-       mem[2002] = 17'h10000;
-       mem[2003] = 17'h10000;
-       mem[2004] = 17'h10000;
-       mem[2005] = 17'h10000;
-       mem[2006] = 17'h10000;
-       mem[2007] = 17'h10000;
-       mem[2008] = 17'h10000;
-       mem[2009] = 17'h10000;
-       mem[2010] = 17'h10000;
-       mem[2011] = 17'h10000;
-       mem[2012] = 17'h10000;
-       mem[2013] = 17'h10000;
-       mem[2014] = 17'h10000;
-       mem[2015] = 17'h10000;
-       mem[2016] = 17'h10000;
-       mem[2017] = 17'h10000;
-       mem[2018] = 17'h10000;
-       mem[2019] = 17'h10000;
-       mem[2020] = 17'h10000;
-       mem[2021] = 17'h10000;
-       mem[2022] = 17'h10000;
-       mem[2023] = 17'h10000;
-       mem[2024] = 17'h10000;
-       mem[2025] = 17'h10000;
-       mem[2026] = 17'h10000;
-       mem[2027] = 17'h10000;
-       mem[2028] = 17'h10000;
-       mem[2029] = 17'h10000;
-       mem[2030] = 17'h10000;
-       mem[2031] = 17'h10000;
-       mem[2032] = 17'h10000;
-       mem[2033] = 17'h10000;
-       mem[2034] = 17'h10000;
-       mem[2035] = 17'h10000;
-       mem[2036] = 17'h10000;
-       mem[2037] = 17'h10000;
-       mem[2038] = 17'h10000;
-       mem[2039] = 17'h10000;
-       mem[2040] = 17'h10000;
-       mem[2041] = 17'h10000;
-       mem[2042] = 17'h10000;
-       mem[2043] = 17'h10000;
-       mem[2044] = 17'h10000;
-       mem[2045] = 17'h10000;
-       mem[2046] = 17'h10000;
-       mem[2047] = 17'h10000;
-       mem[2048] = 17'h10000;
-    end
-    initial data = 0;
-    always @(posedge clock) begin
-       data <= (addr < 16'd2049) ? mem[addr[11:0]] : 17'd0;
-    end
-endmodule // llamahdl_llama$vu$sigmoid
-
-
-module llamahdl_llama$vu$ssq(clock,clr,en,m,rs_addr,hp);
-    
-    // Module arguments
-    input wire  clock;
-    input wire  clr;
-    input wire  en;
-    input wire signed [15:0] m;
-    output reg  [15:0] rs_addr;
-    output reg  [4:0] hp;
-    
-    // Update code (custom)
-    reg [47:0] acc;
-    reg [5:0] p;
-    reg [11:0] f;
-    wire signed [31:0] me = {{16{m[15]}}, m};
-    wire signed [31:0] sq = me * me;
-    always @(*) begin
-       if (acc[47]) p = 6'd47;
-       else if (acc[46]) p = 6'd46;
-       else if (acc[45]) p = 6'd45;
-       else if (acc[44]) p = 6'd44;
-       else if (acc[43]) p = 6'd43;
-       else if (acc[42]) p = 6'd42;
-       else if (acc[41]) p = 6'd41;
-       else if (acc[40]) p = 6'd40;
-       else if (acc[39]) p = 6'd39;
-       else if (acc[38]) p = 6'd38;
-       else if (acc[37]) p = 6'd37;
-       else if (acc[36]) p = 6'd36;
-       else if (acc[35]) p = 6'd35;
-       else if (acc[34]) p = 6'd34;
-       else if (acc[33]) p = 6'd33;
-       else if (acc[32]) p = 6'd32;
-       else if (acc[31]) p = 6'd31;
-       else if (acc[30]) p = 6'd30;
-       else if (acc[29]) p = 6'd29;
-       else if (acc[28]) p = 6'd28;
-       else if (acc[27]) p = 6'd27;
-       else if (acc[26]) p = 6'd26;
-       else if (acc[25]) p = 6'd25;
-       else if (acc[24]) p = 6'd24;
-       else if (acc[23]) p = 6'd23;
-       else if (acc[22]) p = 6'd22;
-       else if (acc[21]) p = 6'd21;
-       else if (acc[20]) p = 6'd20;
-       else if (acc[19]) p = 6'd19;
-       else if (acc[18]) p = 6'd18;
-       else if (acc[17]) p = 6'd17;
-       else if (acc[16]) p = 6'd16;
-       else if (acc[15]) p = 6'd15;
-       else if (acc[14]) p = 6'd14;
-       else if (acc[13]) p = 6'd13;
-       else if (acc[12]) p = 6'd12;
-       else if (acc[11]) p = 6'd11;
-       else if (acc[10]) p = 6'd10;
-       else if (acc[9]) p = 6'd9;
-       else if (acc[8]) p = 6'd8;
-       else if (acc[7]) p = 6'd7;
-       else if (acc[6]) p = 6'd6;
-       else if (acc[5]) p = 6'd5;
-       else if (acc[4]) p = 6'd4;
-       else if (acc[3]) p = 6'd3;
-       else if (acc[2]) p = 6'd2;
-       else if (acc[1]) p = 6'd1;
-       else p = 6'd0;
-    end
-    always @(*) begin
-       case (p)
-          6'd1: f = {acc[0:0], 11'd0};
-          6'd2: f = {acc[1:0], 10'd0};
-          6'd3: f = {acc[2:0], 9'd0};
-          6'd4: f = {acc[3:0], 8'd0};
-          6'd5: f = {acc[4:0], 7'd0};
-          6'd6: f = {acc[5:0], 6'd0};
-          6'd7: f = {acc[6:0], 5'd0};
-          6'd8: f = {acc[7:0], 4'd0};
-          6'd9: f = {acc[8:0], 3'd0};
-          6'd10: f = {acc[9:0], 2'd0};
-          6'd11: f = {acc[10:0], 1'd0};
-          6'd12: f = acc[11:0];
-          6'd13: f = acc[12:1];
-          6'd14: f = acc[13:2];
-          6'd15: f = acc[14:3];
-          6'd16: f = acc[15:4];
-          6'd17: f = acc[16:5];
-          6'd18: f = acc[17:6];
-          6'd19: f = acc[18:7];
-          6'd20: f = acc[19:8];
-          6'd21: f = acc[20:9];
-          6'd22: f = acc[21:10];
-          6'd23: f = acc[22:11];
-          6'd24: f = acc[23:12];
-          6'd25: f = acc[24:13];
-          6'd26: f = acc[25:14];
-          6'd27: f = acc[26:15];
-          6'd28: f = acc[27:16];
-          6'd29: f = acc[28:17];
-          6'd30: f = acc[29:18];
-          6'd31: f = acc[30:19];
-          6'd32: f = acc[31:20];
-          6'd33: f = acc[32:21];
-          6'd34: f = acc[33:22];
-          6'd35: f = acc[34:23];
-          6'd36: f = acc[35:24];
-          6'd37: f = acc[36:25];
-          6'd38: f = acc[37:26];
-          6'd39: f = acc[38:27];
-          6'd40: f = acc[39:28];
-          6'd41: f = acc[40:29];
-          6'd42: f = acc[41:30];
-          6'd43: f = acc[42:31];
-          6'd44: f = acc[43:32];
-          6'd45: f = acc[44:33];
-          6'd46: f = acc[45:34];
-          6'd47: f = acc[46:35];
-          default: f = 12'd0;
-       endcase
-    end
-    always @(*) rs_addr = {3'd0, p[0], f};
-    always @(*) hp = p[5:1];
-    initial acc = 48'd0;
-    always @(posedge clock) begin
-       if (clr) acc <= 48'd0;
-       else if (en) acc <= acc + {16'd0, sq};
-    end
-endmodule // llamahdl_llama$vu$ssq
-
-
-module llamahdl_llama$vu$sub(d,q,clock);
-    
-    // Module arguments
-    input wire  d;
-    output reg  q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 1'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_llama$vu$sub
-
-
-module llamahdl_llama$vu$swiglu(clock,ph,x,rom,sig_addr,y);
-    
-    // Module arguments
-    input wire  clock;
-    input wire  ph;
-    input wire signed [31:0] x;
-    input wire  [16:0] rom;
-    output reg  [15:0] sig_addr;
-    output reg signed [31:0] y;
-    
-    // Update code (custom)
-    reg signed [31:0] x1, x2, x3, h2, h3r, h4, silu4;
-    reg [10:0] i1;
-    reg [9:0] fr1, fr2;
-    reg lo1, hi1, lo2, hi2;
-    reg [16:0] sa2, sig3;
-    wire inr = (x[31:20] == 12'h000) || (x[31:20] == 12'hfff);
-    wire [10:0] idx = {~x[20], x[19:10]};
-    always @(*) sig_addr = ph ? {5'd0, idx} : ({5'd0, i1} + 16'd1);
-    wire signed [28:0] de = $signed({12'd0, rom}) - $signed({12'd0, sa2});
-    wire signed [28:0] fe = {19'd0, fr2};
-    wire signed [28:0] dp = de * fe;
-    wire signed [28:0] dr = (dp + 29'sd512) >>> 10;
-    wire signed [28:0] sgw = $signed({12'd0, sa2}) + dr;
-    wire signed [49:0] xe3 = {{18{x3[31]}}, x3};
-    wire signed [49:0] se3 = {33'd0, sig3};
-    wire signed [49:0] sp = xe3 * se3;
-    wire signed [49:0] spr = (sp + 50'sd32768) >>> 16;
-    wire signed [63:0] ae = {{32{silu4[31]}}, silu4};
-    wire signed [63:0] be = {{32{h4[31]}}, h4};
-    wire signed [63:0] pp = ae * be;
-    wire signed [63:0] ppr = (pp + 64'sd32768) >>> 16;
-    initial begin
-       x1 = 32'sd0; x2 = 32'sd0; x3 = 32'sd0; h2 = 32'sd0; h3r = 32'sd0; h4 = 32'sd0;
-       silu4 = 32'sd0; y = 32'sd0;
-       i1 = 11'd0; fr1 = 10'd0; fr2 = 10'd0;
-       lo1 = 1'b0; hi1 = 1'b0; lo2 = 1'b0; hi2 = 1'b0;
-       sa2 = 17'd0; sig3 = 17'd0;
-    end
-    always @(posedge clock) begin
-       x1 <= x;
-       i1 <= idx;
-       fr1 <= x[9:0];
-       lo1 <= x[31] & ~inr;
-       hi1 <= ~x[31] & ~inr;
-       h2 <= x;
-       sa2 <= rom;
-       x2 <= x1;
-       fr2 <= fr1;
-       lo2 <= lo1;
-       hi2 <= hi1;
-       sig3 <= lo2 ? 17'd0 : (hi2 ? 17'd65536 : ((sgw < 29'sd0) ? 17'd0 : ((sgw > 29'sd65536) ? 17'd65536 : sgw[16:0])));
-       x3 <= x2;
-       h3r <= h2;
-       h4 <= h3r;
-       silu4 <= ((spr > 50'sd2147483647) ? 32'sh7fffffff : ((spr < -50'sd2147483648) ? 32'sh80000000 : spr[31:0]));
-       y <= ((ppr > 64'sd2147483647) ? 32'sh7fffffff : ((ppr < -64'sd2147483648) ? 32'sh80000000 : ppr[31:0]));
-    end
-endmodule // llamahdl_llama$vu$swiglu
-
-
-module llamahdl_llama$vu$wi(d,q,clock);
+module llamahdl_llama$rms$rw(d,q,clock);
     
     // Module arguments
     input wire  [15:0] d;
@@ -43438,35 +43422,144 @@ module llamahdl_llama$vu$wi(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_llama$vu$wi
+endmodule // llamahdl_llama$rms$rw
 
 
-module llamahdl_llama$vu$xs(d,q,clock);
+module llamahdl_llama$rms$t(d,q,clock);
     
     // Module arguments
-    input wire  [4:0] d;
-    output reg  [4:0] q;
+    input wire  [15:0] d;
+    output reg  [15:0] q;
     input wire  clock;
     
     // Update code (custom)
     initial begin
-       q = 5'h0;
+       q = 16'h0;
     end
     
     always @(posedge clock) begin
        q <= d;
     end
           
-endmodule // llamahdl_llama$vu$xs
+endmodule // llamahdl_llama$rms$t
 
 
-module llamahdl_llama$xmax(clock,clear,en,v,m);
+module llamahdl_llama$rms$xmem(clock,we,widx,wdata,raddr,rdata$0,rdata$1,rdata$2,rdata$3,rdata$4,rdata$5,rdata$6,rdata$7);
+    
+    // Module arguments
+    input wire  clock;
+    input wire  we;
+    input wire  [15:0] widx;
+    input wire signed [31:0] wdata;
+    input wire  [15:0] raddr;
+    output reg signed [31:0] rdata$0;
+    output reg signed [31:0] rdata$1;
+    output reg signed [31:0] rdata$2;
+    output reg signed [31:0] rdata$3;
+    output reg signed [31:0] rdata$4;
+    output reg signed [31:0] rdata$5;
+    output reg signed [31:0] rdata$6;
+    output reg signed [31:0] rdata$7;
+    
+    // Update code (custom)
+    integer n;
+    reg [31:0] m0 [0:7];
+    reg [31:0] m1 [0:7];
+    reg [31:0] m2 [0:7];
+    reg [31:0] m3 [0:7];
+    reg [31:0] m4 [0:7];
+    reg [31:0] m5 [0:7];
+    reg [31:0] m6 [0:7];
+    reg [31:0] m7 [0:7];
+    initial begin
+    `ifndef SYNTHESIS
+       for (n = 0; n < 8; n = n + 1) m0[n] = 32'd0;
+       for (n = 0; n < 8; n = n + 1) m1[n] = 32'd0;
+       for (n = 0; n < 8; n = n + 1) m2[n] = 32'd0;
+       for (n = 0; n < 8; n = n + 1) m3[n] = 32'd0;
+       for (n = 0; n < 8; n = n + 1) m4[n] = 32'd0;
+       for (n = 0; n < 8; n = n + 1) m5[n] = 32'd0;
+       for (n = 0; n < 8; n = n + 1) m6[n] = 32'd0;
+       for (n = 0; n < 8; n = n + 1) m7[n] = 32'd0;
+    `endif
+       rdata$0 = 32'sd0;
+       rdata$1 = 32'sd0;
+       rdata$2 = 32'sd0;
+       rdata$3 = 32'sd0;
+       rdata$4 = 32'sd0;
+       rdata$5 = 32'sd0;
+       rdata$6 = 32'sd0;
+       rdata$7 = 32'sd0;
+    end
+    wire wok = we && (widx < 16'd64);
+    always @(posedge clock) begin
+       rdata$0 <= (raddr < 16'd8) ? m0[raddr[2:0]] : 32'sd0;
+       if (wok && (widx[2:0] == 3'd0)) m0[widx[5:3]] <= wdata;
+       rdata$1 <= (raddr < 16'd8) ? m1[raddr[2:0]] : 32'sd0;
+       if (wok && (widx[2:0] == 3'd1)) m1[widx[5:3]] <= wdata;
+       rdata$2 <= (raddr < 16'd8) ? m2[raddr[2:0]] : 32'sd0;
+       if (wok && (widx[2:0] == 3'd2)) m2[widx[5:3]] <= wdata;
+       rdata$3 <= (raddr < 16'd8) ? m3[raddr[2:0]] : 32'sd0;
+       if (wok && (widx[2:0] == 3'd3)) m3[widx[5:3]] <= wdata;
+       rdata$4 <= (raddr < 16'd8) ? m4[raddr[2:0]] : 32'sd0;
+       if (wok && (widx[2:0] == 3'd4)) m4[widx[5:3]] <= wdata;
+       rdata$5 <= (raddr < 16'd8) ? m5[raddr[2:0]] : 32'sd0;
+       if (wok && (widx[2:0] == 3'd5)) m5[widx[5:3]] <= wdata;
+       rdata$6 <= (raddr < 16'd8) ? m6[raddr[2:0]] : 32'sd0;
+       if (wok && (widx[2:0] == 3'd6)) m6[widx[5:3]] <= wdata;
+       rdata$7 <= (raddr < 16'd8) ? m7[raddr[2:0]] : 32'sd0;
+       if (wok && (widx[2:0] == 3'd7)) m7[widx[5:3]] <= wdata;
+    end
+endmodule // llamahdl_llama$rms$xmem
+
+
+module llamahdl_llama$rms$yi(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_llama$rms$yi
+
+
+module llamahdl_llama$state(d,q,clock);
+    
+    // Module arguments
+    input wire  [2:0] d;
+    output reg  [2:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 3'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_llama$state
+
+
+module llamahdl_llama$tmax(clock,clear,en,v,ld,mx,m);
     
     // Module arguments
     input wire  clock;
     input wire  clear;
     input wire  en;
     input wire signed [31:0] v;
+    input wire  ld;
+    input wire  [31:0] mx;
     output reg  [31:0] m;
     
     // Update code (custom)
@@ -43474,6 +43567,109 @@ module llamahdl_llama$xmax(clock,clear,en,v,m);
     initial m = 32'd0;
     always @(posedge clock) begin
        if (clear) m <= 32'd0;
+       else if (ld) m <= mx;
+       else if (en && (a > m)) m <= a;
+    end
+endmodule // llamahdl_llama$tmax
+
+
+module llamahdl_llama$tok(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_llama$tok
+
+
+module llamahdl_llama$tshift(m,shift);
+    
+    // Module arguments
+    input wire  [31:0] m;
+    output reg  [4:0] shift;
+    
+    // Update code (custom)
+    /* verilator lint_off UNUSEDSIGNAL */
+    wire [14:0] low_bits_unused = m[14:0];
+    /* verilator lint_on UNUSEDSIGNAL */
+    always @(*) begin
+       shift = 5'd0;
+       if (m[15]) shift = 5'd1;
+       if (m[16]) shift = 5'd2;
+       if (m[17]) shift = 5'd3;
+       if (m[18]) shift = 5'd4;
+       if (m[19]) shift = 5'd5;
+       if (m[20]) shift = 5'd6;
+       if (m[21]) shift = 5'd7;
+       if (m[22]) shift = 5'd8;
+       if (m[23]) shift = 5'd9;
+       if (m[24]) shift = 5'd10;
+       if (m[25]) shift = 5'd11;
+       if (m[26]) shift = 5'd12;
+       if (m[27]) shift = 5'd13;
+       if (m[28]) shift = 5'd14;
+       if (m[29]) shift = 5'd15;
+       if (m[30]) shift = 5'd16;
+       if (m[31]) shift = 5'd17;
+    end
+endmodule // llamahdl_llama$tshift
+
+
+module llamahdl_llama$vmem(clock,we,waddr,wdata$0,raddr,rdata$0);
+    
+    // Module arguments
+    input wire  clock;
+    input wire  we;
+    input wire  [15:0] waddr;
+    input wire signed [31:0] wdata$0;
+    input wire  [15:0] raddr;
+    output reg signed [31:0] rdata$0;
+    
+    // Update code (custom)
+    reg [31:0] mem [0:1411];
+    reg [31:0] word;
+    integer i;
+    initial begin
+       word = 0;
+    `ifndef SYNTHESIS
+       for (i = 0; i < 1412; i = i + 1) mem[i] = 0;
+    `endif
+    end
+    always @(posedge clock) begin
+       word <= (raddr < 16'd1412) ? mem[raddr[10:0]] : 32'd0;
+       if (we && (waddr < 16'd1412)) mem[waddr[10:0]] <= {wdata$0};
+    end
+    always @(*) rdata$0 = word[31:0];
+endmodule // llamahdl_llama$vmem
+
+
+module llamahdl_llama$xmax(clock,clear,en,v,ld,mx,m);
+    
+    // Module arguments
+    input wire  clock;
+    input wire  clear;
+    input wire  en;
+    input wire signed [31:0] v;
+    input wire  ld;
+    input wire  [31:0] mx;
+    output reg  [31:0] m;
+    
+    // Update code (custom)
+    wire [31:0] a = v[31] ? (~v + 32'd1) : v;
+    initial m = 32'd0;
+    always @(posedge clock) begin
+       if (clear) m <= 32'd0;
+       else if (ld) m <= mx;
        else if (en && (a > m)) m <= a;
     end
 endmodule // llamahdl_llama$xmax

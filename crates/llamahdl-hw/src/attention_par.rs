@@ -1,7 +1,8 @@
 //! Parallel attention unit: all query heads of a group at once, one cached position per
 //! cycle, bit for bit as `llamahdl_golden::golden::{rope, kv_store, attend}`. A drop-in
 //! replacement for [`crate::attention::AttnUnitL`] (same ports, ops, refusal behaviour and
-//! Rust-side API).
+//! Rust-side API), plus the QKV stream inputs and the fused ATTN (below; with `st_en` and
+//! `fused` low it behaves exactly as before).
 //!
 //! [`AttnUnitP<A>`] has `A` multiply lanes, `A` a multiple of `head_dim`: `G = min(A /
 //! head_dim, n_heads)` query heads are processed together (lane `g·head_dim + i` holds
@@ -27,14 +28,57 @@
 //! A start with `pos >= context`, `layer >= n_layers` or an unknown op does nothing but
 //! pulse `done` in the next cycle.
 //!
+//! ## QKV stream (replaces ROPE and KVSTORE, and ATTN's q load)
+//! Ports: `st_en`, `st_valid`, `st_row` (Bits<16>), `st_data` (Signed<32>); `fused`.
+//! - While `st_en` is high, each cycle with `st_valid` high delivers row `st_row` of the
+//!   layer's QKV projection `[q; k; v]` (Q16.16, before RoPE), rows strictly in order `0,
+//!   1, …, dim + 2·kv_dim − 1`, any number of idle cycles between rows. `st_valid` is
+//!   ignored while `st_en` is low. `layer` and `pos` must be valid in every cycle with a
+//!   row (they are captured per row: the stream's cache word and "bad" flag). Row 0
+//!   restarts the stream's counters; `st_row` gives the row's parity and whether it is a v
+//!   row.
+//! - Per row (stage 0 = the cycle on the ports): stage 1 registered, RoPE table read
+//!   (`pos·head_dim + row mod head_dim`); stage 2: the first element of a pair and its cos
+//!   held, the second element rotated through `Rope2` (golden `rope`); stage 3 / 4: the
+//!   rotated pair's first / second element (v rows: stage 4) enter the head conversion,
+//!   one element per cycle in row order. Each head (q heads, then k heads, then v heads)
+//!   is written to one half of a two-head buffer while a `Blocker` (one per half) tracks
+//!   its maximum magnitude; in the cycle its last element arrives, its elements start to
+//!   be read back, one per cycle, and quantised one cycle later (`to_block16` for q,
+//!   `to_block_kv` for k and v, exactly as golden `kv_store` / `attend`), while the next
+//!   head fills the other half. q mantissas and shifts go to the q bank of [`AttnCore`]
+//!   (one word per head group, all heads held), k and v to the cache staging registers;
+//!   the last v element commits the position to (`layer`, `pos`).
+//! - **Latency**: with the last row in cycle `c`, the cache word is written at the end of
+//!   cycle `c + head_dim + 5` ([`stream_latency`]; readable from the next cycle), and the
+//!   last stream activity (`busy`) ends by cycle `c + head_dim + 4`.
+//! - A stream at `pos >= context` or `layer >= n_layers` writes nothing to the cache (its
+//!   q still goes to the bank; a fused ATTN at that position is refused anyway).
+//! - The stream and ROPE / KVSTORE / non-fused ATTN share the RoPE table, `Rope2` and the
+//!   cache staging port: no such operation may run while a stream is in flight (from its
+//!   first row to `c + head_dim + 5`). A fused ATTN may be started at any time.
+//! - **Fused ATTN**: `fused` is sampled with `start` of an ATTN. When high, ATTN takes q
+//!   from the q bank (one cycle per group, no vector-memory reads) instead of loading and
+//!   converting it: after `setup`, it waits `W = head_dim + 1` cycles ([`fused_wait`])
+//!   *and* until the stream is processed (`st_en` low, no row in flight), loads group 0's
+//!   q and goes to the score pass; each later group's q is loaded in the last cycle of the
+//!   previous group's output. Started at least 2 cycles after the last row (with `st_en`
+//!   low by then), the wait never extends beyond `W` and the cycles are exactly
+//!   [`cycles_fused`]; started earlier (even during the stream), it waits for the stream
+//!   and takes longer, with the same results.
+//!
 //! ## Cycles (from the `start` cycle to the `done` cycle; `P = pos + 1`, `NG` groups)
 //! - ROPE: `dim + kv_dim + 4`
 //! - KVSTORE: `4·kv_dim + 2·n_kv_heads + 3`
 //! - ATTN: `n_heads·(3·head_dim + 1) + NG·(2·P + 12) + 6`
+//! - fused ATTN (started ≥ 2 cycles after the stream's last row): `W + 7 + NG·(2·P + 11)
+//!   + dim`, `W = head_dim + 1` (the `dim` term is the output pass: one vector-memory write
+//!   per cycle)
 //! - refused: 1
 //!
-//! ([`cycles`] computes these.) stories260K with `A = 64` (one group of 8 heads):
-//! ATTN `2·P + 218`.
+//! ([`cycles`] and [`cycles_fused`] compute these.) stories260K with `A = 64` (one group
+//! of 8 heads): ATTN `2·P + 218`, fused ATTN `2·P + 91` (93, 347, 1115 at positions 0,
+//! 127, 511).
 //!
 //! ## Hardware
 //! - Multipliers: `G·head_dim` lanes of one signed 18 × 11 multiplier each (shared: q
@@ -48,6 +92,11 @@
 //!   [`AttnCore`]: the score memory, `context` words of `G·32` bits; the EXP2 table (1024 ×
 //!   17, `G` read ports) and the RECIP table (1024 × 17, one read port). The RoPE table
 //!   (`context·head_dim` × 18) is a `TableRom`.
+//! - Stream: no multiplier of its own (RoPE shares the `Rope2` of ROPE); the head buffer
+//!   (`2·head_dim` × 32, a `LaneMem`), two more `Blocker`s (max tracking, leading-one
+//!   detector, rounding shifter: no multipliers), the q bank in [`AttnCore`] (`NG` words
+//!   of `G·head_dim` × 16 bits plus `NG` × `G` × 5-bit shifts: `dim` × 16 + `n_heads` × 5
+//!   bits in all, for stories260K 1,064 bits), and about 60 flip-flops of control.
 //!
 //! ## Structure
 //! Control is `#[hdl_gen]` (an issue stage plus a tag pipeline, as in `AttnUnitL`); the
@@ -55,7 +104,7 @@
 //! in `tests/attention_par.rs`): [`PosBases`], [`KvCacheW`], [`AttnCore`], and
 //! `attention::{Blocker, Rope2}` reused.
 
-use crate::attention::{Blocker, Rope2, OP_ATTN, OP_KVSTORE, OP_ROPE};
+use crate::attention::{Blocker, LaneMem, Rope2, OP_ATTN, OP_KVSTORE, OP_ROPE};
 use crate::leaf::{i2s, u2b, TableRom};
 use llamahdl_golden::numerics;
 use llamahdl_golden::QuantModel;
@@ -82,6 +131,29 @@ pub fn cycles(c: &Config, context: usize, lanes: usize, op: u64, pos: usize) -> 
         OP_ATTN => nh * (3 * hd + 1) + ng * (2 * p + 12) + 6,
         _ => 1,
     }
+}
+
+/// Cycles of a fused ATTN (`fused` high) from `start` to `done`, started at least 2
+/// cycles after the last row of the stream (see the module docs): `W + 7 + NG·(2·P + 11)
+/// + dim` with `W = head_dim + 1` ([`fused_wait`]); 1 for a refused start.
+pub fn cycles_fused(c: &Config, context: usize, lanes: usize, pos: usize) -> usize {
+    if pos >= context {
+        return 1;
+    }
+    let ng = c.n_heads.div_ceil(heads_per_group(c, lanes));
+    fused_wait(c) + 7 + ng * (2 * (pos + 1) + 11) + c.dim
+}
+
+/// Wait cycles at the start of a fused ATTN: covers the stream's conversion latency when
+/// ATTN starts 2 cycles after the last row.
+pub fn fused_wait(c: &Config) -> usize {
+    c.head_dim() + 1
+}
+
+/// Cycles from the last stream row (cycle `c`) to the cache write of the position: the
+/// write happens at the end of cycle `c + stream_latency` (readable from the next cycle).
+pub fn stream_latency(c: &Config) -> usize {
+    c.head_dim() + 5
 }
 
 fn mask(w: usize) -> u64 {
@@ -599,6 +671,10 @@ struct CoreMem {
     exp2: Vec<u64>,
     recip: Vec<u64>,
     smem: Vec<i64>,
+    /// q bank: `ng` words of `nl` raw 16-bit mantissas, and of `g` 5-bit shifts.
+    ng: usize,
+    qb: Vec<u64>,
+    sb: Vec<u64>,
 }
 
 /// Native registers of [`AttnCore`].
@@ -659,6 +735,11 @@ struct CoreState {
 ///
 /// - q registers: with `qwe`, lane `qlane`'s q mantissa becomes `qdata` (16-bit signed);
 ///   with `sqwe`, head `sqhead`'s q block shift becomes `sqdata`.
+/// - q bank (`ng` words, one per head group; [`AttnCore::with_bank`]): with `bwe`, lane
+///   `blane` of word `bgrp` becomes `bdata`; with `bswe`, head `bshead` of the shift word
+///   `bgrp` becomes `bsdata` (dropped past `ng`, the lanes or the heads). With `qld`, every
+///   lane's q register and every head's q shift take word `lgrp` of the banks (old data if
+///   written in the same edge; 0 past `ng`); `qld` wins over `qwe`/`sqwe`.
 /// - Score pass (`s_en` high in cycle `t`: `mant` holds the key mantissas of position
 ///   `s_t`, `ksh`/`vsh` its shifts, routed per lane; head `g` reads lane `g·head_dim`'s
 ///   shifts): edge `t`: `prod[j] = q[j]·mant[j]`, `vmax[g] = max(first ? 0 : vmax[g],
@@ -685,6 +766,15 @@ pub struct AttnCore<const A: usize> {
     pub sqwe: Signal<In, Bit>,
     pub sqhead: Signal<In, Bits<8>>,
     pub sqdata: Signal<In, Bits<5>>,
+    pub bwe: Signal<In, Bit>,
+    pub bgrp: Signal<In, Bits<8>>,
+    pub blane: Signal<In, Bits<16>>,
+    pub bdata: Signal<In, Bits<16>>,
+    pub bswe: Signal<In, Bit>,
+    pub bshead: Signal<In, Bits<8>>,
+    pub bsdata: Signal<In, Bits<5>>,
+    pub qld: Signal<In, Bit>,
+    pub lgrp: Signal<In, Bits<8>>,
     pub mant: [Signal<In, Bits<11>>; A],
     pub ksh: [Signal<In, Bits<5>>; A],
     pub vsh: [Signal<In, Bits<5>>; A],
@@ -703,9 +793,15 @@ pub struct AttnCore<const A: usize> {
 
 impl<const A: usize> AttnCore<A> {
     /// A core for `g` heads of `hd` elements (`g·hd <= A`) and a score memory of `ctx`
-    /// positions.
+    /// positions, with a q bank of one word.
     pub fn new(hd: usize, g: usize, ctx: usize) -> Self {
+        Self::with_bank(hd, g, ctx, 1)
+    }
+
+    /// As [`AttnCore::new`] with a q bank of `ng` words (one per head group).
+    pub fn with_bank(hd: usize, g: usize, ctx: usize, ng: usize) -> Self {
         assert!(hd >= 1 && g >= 1 && g * hd <= A && g <= 255 && A <= 1 << 15);
+        assert!((1..=255).contains(&ng), "AttnCore q bank");
         assert!(ctx >= 1 && ctx < 1 << 16, "AttnCore context");
         let tb = numerics::Tables::get();
         let nl = g * hd;
@@ -717,6 +813,15 @@ impl<const A: usize> AttnCore<A> {
             sqwe: Default::default(),
             sqhead: Default::default(),
             sqdata: Default::default(),
+            bwe: Default::default(),
+            bgrp: Default::default(),
+            blane: Default::default(),
+            bdata: Default::default(),
+            bswe: Default::default(),
+            bshead: Default::default(),
+            bsdata: Default::default(),
+            qld: Default::default(),
+            lgrp: Default::default(),
             mant: array_init::array_init(|_| Default::default()),
             ksh: array_init::array_init(|_| Default::default()),
             vsh: array_init::array_init(|_| Default::default()),
@@ -779,6 +884,9 @@ impl<const A: usize> AttnCore<A> {
                 exp2: tb.exp2.iter().map(|&v| v as u64).collect(),
                 recip: tb.recip.iter().map(|&v| v as u64).collect(),
                 smem: vec![0; ctx * g],
+                ng,
+                qb: vec![0; ng * nl],
+                sb: vec![0; ng * g],
             },
         }
     }
@@ -809,6 +917,37 @@ impl<const A: usize> Logic for AttnCore<A> {
             let h = self.sqhead.val().index();
             if h < g {
                 s.sq[h] = self.sqdata.val().to_u64() as i64;
+            }
+        }
+        // q bank: load (old data), then write.
+        if self.qld.val() {
+            let gi = self.lgrp.val().index();
+            for j in 0..nl {
+                s.q[j] = if gi < mem.ng {
+                    sext(mem.qb[gi * nl + j], 16)
+                } else {
+                    0
+                };
+            }
+            for h in 0..g {
+                s.sq[h] = if gi < mem.ng {
+                    mem.sb[gi * g + h] as i64
+                } else {
+                    0
+                };
+            }
+        }
+        let bg = self.bgrp.val().index();
+        if self.bwe.val() && bg < mem.ng {
+            let l = self.blane.val().index();
+            if l < nl {
+                mem.qb[bg * nl + l] = self.bdata.val().to_u64();
+            }
+        }
+        if self.bswe.val() && bg < mem.ng {
+            let h = self.bshead.val().index();
+            if h < g {
+                mem.sb[bg * g + h] = self.bsdata.val().to_u64();
             }
         }
         // Shared multipliers.
@@ -966,6 +1105,46 @@ integer k;
                 v += &format!("reg signed [10:0] vm{st}_{j};\n");
             }
         }
+        // q bank.
+        let ng = mem.ng;
+        let gb = index_bits(ng);
+        let bank = |name: &str, w: usize| -> String {
+            if ng == 1 {
+                format!("reg [{}:0] {name};\n", w - 1)
+            } else {
+                format!("reg [{}:0] {name} [0:{}];\n", w - 1, ng - 1)
+            }
+        };
+        let bank_rd = |name: &str, w: usize| -> String {
+            if ng == 1 {
+                format!("((lgrp == 8'd0) ? {name} : {w}'d0)")
+            } else {
+                format!("((lgrp < 8'd{ng}) ? {name}[lgrp[{}:0]] : {w}'d0)", gb - 1)
+            }
+        };
+        let bank_wr = |name: &str, en: &str, data: &str| -> String {
+            if ng == 1 {
+                format!("   if ({en} && (bgrp == 8'd0)) {name} <= {data};\n")
+            } else {
+                format!(
+                    "   if ({en} && (bgrp < 8'd{ng})) {name}[bgrp[{}:0]] <= {data};\n",
+                    gb - 1
+                )
+            }
+        };
+        let bank_init = |name: &str, w: usize| -> String {
+            if ng == 1 {
+                format!("   {name} = {w}'d0;\n")
+            } else {
+                format!("`ifndef SYNTHESIS\n   for (i = 0; i < {ng}; i = i + 1) {name}[i] = {w}'d0;\n`endif\n")
+            }
+        };
+        for j in 0..nl {
+            v += &bank(&format!("qb_{j}"), 16);
+        }
+        for h in 0..g {
+            v += &bank(&format!("sb_{h}"), 5);
+        }
         // Per-head registers.
         for h in 0..g {
             v += &format!(
@@ -1029,6 +1208,12 @@ reg signed [6:0] k4;
         v += &format!(
             "`ifndef SYNTHESIS\n   for (i = 0; i < {ctx}; i = i + 1) smem[i] = {gw}'d0;\n`endif\n   srd = {gw}'d0;\n"
         );
+        for j in 0..nl {
+            v += &bank_init(&format!("qb_{j}"), 16);
+        }
+        for h in 0..g {
+            v += &bank_init(&format!("sb_{h}"), 5);
+        }
         for j in 0..nl {
             v += &format!("   q_{j} = 16'sd0;\n   pr_{j} = 29'sd0;\n   ac_{j} = 48'sd0;\n");
             for st in 1..6 {
@@ -1140,6 +1325,15 @@ end
         v += "always @(posedge clock) begin\n";
         for j in 0..nl {
             v += &format!("   if (qwe && (qlane == 16'd{j})) q_{j} <= qdata;\n");
+            v += &format!(
+                "   if (qld) q_{j} <= {};\n",
+                bank_rd(&format!("qb_{j}"), 16)
+            );
+            v += &bank_wr(
+                &format!("qb_{j}"),
+                &format!("bwe && (blane == 16'd{j})"),
+                "bdata",
+            );
             v += &format!("   pr_{j} <= ma_{j} * mb_{j};\n");
             v += &format!("   vm1_{j} <= mant${j};\n");
             for st in 2..6 {
@@ -1159,7 +1353,8 @@ end
             v += &format!(
                 "\
    if (sqwe && (sqhead == 8'd{h})) sq_{h} <= sqdata;
-   pks_{h} <= ksh${l0};
+   if (qld) sq_{h} <= {rd};
+{wr}   pks_{h} <= ksh${l0};
    if (s_en) vmax_{h} <= (s_first || (vsh${l0} > vmax_{h})) ? vsh${l0} : vmax_{h};
    tks_{h} <= pks_{h};
    dot_{h} <= dsum_{h};
@@ -1177,7 +1372,13 @@ end
    vs4_{h} <= vs3_{h};
    w5_{h} <= wv_{h}[16:0];
    if (ev[3]) z_{h} <= (ef[3] ? 32'd0 : z_{h}) + e32_{h};
-"
+",
+                rd = bank_rd(&format!("sb_{h}"), 5),
+                wr = bank_wr(
+                    &format!("sb_{h}"),
+                    &format!("bswe && (bshead == 8'd{h})"),
+                    "bsdata"
+                ),
             );
         }
         let scores: Vec<String> = (0..g).rev().map(|h| format!("sc_{h}")).collect();
@@ -1242,6 +1443,13 @@ pub struct AttnUnitP<const A: usize> {
     pub layer: Signal<In, Bits<8>>,
     pub pos: Signal<In, Bits<16>>,
     pub pos_error: Signal<Out, Bit>,
+    /// QKV stream (see the module docs).
+    pub st_en: Signal<In, Bit>,
+    pub st_valid: Signal<In, Bit>,
+    pub st_row: Signal<In, Bits<16>>,
+    pub st_data: Signal<In, Signed<32>>,
+    /// ATTN on the q of the latest stream (sampled with `start`).
+    pub fused: Signal<In, Bit>,
     // Shape constants.
     op_rope: Constant<Bits<4>>,
     op_kvstore: Constant<Bits<4>>,
@@ -1256,6 +1464,13 @@ pub struct AttnUnitP<const A: usize> {
     nh8: Constant<Bits<8>>,
     nh_m1: Constant<Bits<8>>,
     g_m1: Constant<Bits<8>>,
+    g8: Constant<Bits<8>>,
+    lastg8: Constant<Bits<8>>,
+    ng_m1: Constant<Bits<8>>,
+    kvb16: Constant<Bits<16>>,
+    nhkv8: Constant<Bits<8>>,
+    lasthead8: Constant<Bits<8>>,
+    wfuse: Constant<Bits<8>>,
     zero4: Constant<Bits<4>>,
     one4: Constant<Bits<4>>,
     two4: Constant<Bits<4>>,
@@ -1282,6 +1497,7 @@ pub struct AttnUnitP<const A: usize> {
     s_exp: Constant<Bits<4>>,
     s_out: Constant<Bits<4>>,
     s_drain: Constant<Bits<4>>,
+    s_fwait: Constant<Bits<4>>,
     // Pipeline item kinds.
     k_none: Constant<Bits<4>>,
     k_rope: Constant<Bits<4>>,
@@ -1299,6 +1515,10 @@ pub struct AttnUnitP<const A: usize> {
     core: AttnCore<A>,
     blk: Blocker,
     rot: Rope2,
+    /// Stream: block conversion of alternate heads, and the buffer of two heads.
+    sblk0: Blocker,
+    sblk1: Blocker,
+    sbuf: LaneMem<1, 16, 32>,
     // Control state.
     state: DFF<Bits<4>>,
     nxt: DFF<Bits<4>>,
@@ -1345,6 +1565,77 @@ pub struct AttnUnitP<const A: usize> {
     a5: DFF<Bits<16>>,
     n1: DFF<Bits<16>>,
     n2: DFF<Bits<16>>,
+    // Stream, input side: element counter of the next row, then stages 1-4 of a row
+    // (valid, data, odd row, v row, second row of the stream, RoPE index).
+    sm: DFF<Bits<16>>,
+    sm1: DFF<Bits<16>>,
+    sv1: DFF<Bit>,
+    sv2: DFF<Bit>,
+    sv3: DFF<Bit>,
+    sv4: DFF<Bit>,
+    sx1: DFF<Signed<32>>,
+    sx2: DFF<Signed<32>>,
+    sx3: DFF<Signed<32>>,
+    sx4: DFF<Signed<32>>,
+    so1: DFF<Bit>,
+    so2: DFF<Bit>,
+    so3: DFF<Bit>,
+    so4: DFF<Bit>,
+    vr1: DFF<Bit>,
+    vr2: DFF<Bit>,
+    vr3: DFF<Bit>,
+    vr4: DFF<Bit>,
+    sf1: DFF<Bit>,
+    sf2: DFF<Bit>,
+    sf3: DFF<Bit>,
+    /// RoPE pair: first element and its cos.
+    sareg: DFF<Signed<32>>,
+    screg: DFF<Bits<18>>,
+    /// Stream of a bad (layer, pos): no cache write. Cache word of the stream.
+    sbad: DFF<Bit>,
+    swa: DFF<Bits<24>>,
+    /// Rotated elements: element in head, head (q heads, k heads, v heads), width per
+    /// blocker.
+    pi: DFF<Bits<16>>,
+    pn: DFF<Bits<8>>,
+    wd0: DFF<Bit>,
+    wd1: DFF<Bit>,
+    /// Conversion: active, element, blocker, head; then two stages.
+    qa: DFF<Bit>,
+    qi: DFF<Bits<16>>,
+    qx: DFF<Bit>,
+    qn: DFF<Bits<8>>,
+    qv1: DFF<Bit>,
+    qx1: DFF<Bit>,
+    qi1: DFF<Bits<16>>,
+    qn1: DFF<Bits<8>>,
+    qv2: DFF<Bit>,
+    qx2: DFF<Bit>,
+    qi2: DFF<Bits<16>>,
+    qn2: DFF<Bits<8>>,
+    /// Destinations: q bank lane base, head in group, group; cache field.
+    bl: DFF<Bits<16>>,
+    bh: DFF<Bits<8>>,
+    bg: DFF<Bits<8>>,
+    fc: DFF<Bits<16>>,
+    /// ATTN: fused (sampled with start), wait counter.
+    fz: DFF<Bit>,
+    wcnt: DFF<Bits<8>>,
+    // Combinational temporaries.
+    pe_v: Signal<Local, Bit>,
+    pe_x: Signal<Local, Signed<32>>,
+    pe_f: Signal<Local, Bit>,
+    pi_e: Signal<Local, Bits<16>>,
+    pn_e: Signal<Local, Bits<8>>,
+    px: Signal<Local, Bit>,
+    qy16: Signal<Local, Bits<16>>,
+    qy11: Signal<Local, Bits<11>>,
+    qsh: Signal<Local, Bits<5>>,
+    bl_e: Signal<Local, Bits<16>>,
+    bh_e: Signal<Local, Bits<8>>,
+    bg_e: Signal<Local, Bits<8>>,
+    fc_e: Signal<Local, Bits<16>>,
+    busy: Signal<Local, Bit>,
     _cfg: Config,
     _ctx: usize,
 }
@@ -1384,9 +1675,11 @@ impl<const A: usize> AttnUnitP<A> {
         assert!(A <= 4096, "AttnUnitP: at most 4096 lanes");
         assert!(ctx < 1 << 16 && ctx * hd <= 1 << 16, "RoPE table too large");
         assert!(dim + 2 * kvd <= 1 << 16);
-        assert!(nh <= 255 && 2 * nkv <= 255 && c.n_layers <= 255);
+        assert!(nh + 2 * nkv <= 255 && c.n_layers <= 255);
         assert!(c.n_layers * ctx < 1 << 24, "cache too large");
+        assert!(fused_wait(&c) <= 255);
         let g = heads_per_group(&c, A);
+        let ng = nh.div_ceil(g);
         let rope: Vec<u64> = qm.rope[..ctx * hd]
             .iter()
             .map(|&v| v as i64 as u64)
@@ -1406,6 +1699,11 @@ impl<const A: usize> AttnUnitP<A> {
             layer: Default::default(),
             pos: Default::default(),
             pos_error: Default::default(),
+            st_en: Default::default(),
+            st_valid: Default::default(),
+            st_row: Default::default(),
+            st_data: Default::default(),
+            fused: Default::default(),
             op_rope: c4(OP_ROPE),
             op_kvstore: c4(OP_KVSTORE),
             op_attn: c4(OP_ATTN),
@@ -1419,6 +1717,13 @@ impl<const A: usize> AttnUnitP<A> {
             nh8: c8(nh),
             nh_m1: c8(nh - 1),
             g_m1: c8(g - 1),
+            g8: c8(g),
+            lastg8: c8(nh - (ng - 1) * g),
+            ng_m1: c8(ng - 1),
+            kvb16: c16(dim + kvd),
+            nhkv8: c8(nh + nkv),
+            lasthead8: c8(nh + 2 * nkv - 1),
+            wfuse: c8(fused_wait(&c)),
             zero4: c4(0),
             one4: c4(1),
             two4: c4(2),
@@ -1444,6 +1749,7 @@ impl<const A: usize> AttnUnitP<A> {
             s_exp: c4(11),
             s_out: c4(12),
             s_drain: c4(13),
+            s_fwait: c4(14),
             k_none: c4(0),
             k_rope: c4(1),
             k_scan: c4(2),
@@ -1456,9 +1762,12 @@ impl<const A: usize> AttnUnitP<A> {
             bases: PosBases::new(c.n_layers, ctx, hd),
             rope_rom: TableRom::new(rope),
             cache: KvCacheW::new(c.n_layers * ctx, hd, nh, nkv, g),
-            core: AttnCore::new(hd, g, ctx),
+            core: AttnCore::with_bank(hd, g, ctx, ng),
             blk: Default::default(),
             rot: Default::default(),
+            sblk0: Default::default(),
+            sblk1: Default::default(),
+            sbuf: LaneMem::new(2 * hd),
             state: Default::default(),
             nxt: Default::default(),
             drain: Default::default(),
@@ -1495,6 +1804,67 @@ impl<const A: usize> AttnUnitP<A> {
             a5: Default::default(),
             n1: Default::default(),
             n2: Default::default(),
+            sm: Default::default(),
+            sm1: Default::default(),
+            sv1: Default::default(),
+            sv2: Default::default(),
+            sv3: Default::default(),
+            sv4: Default::default(),
+            sx1: Default::default(),
+            sx2: Default::default(),
+            sx3: Default::default(),
+            sx4: Default::default(),
+            so1: Default::default(),
+            so2: Default::default(),
+            so3: Default::default(),
+            so4: Default::default(),
+            vr1: Default::default(),
+            vr2: Default::default(),
+            vr3: Default::default(),
+            vr4: Default::default(),
+            sf1: Default::default(),
+            sf2: Default::default(),
+            sf3: Default::default(),
+            sareg: Default::default(),
+            screg: Default::default(),
+            sbad: Default::default(),
+            swa: Default::default(),
+            pi: Default::default(),
+            pn: Default::default(),
+            wd0: Default::default(),
+            wd1: Default::default(),
+            qa: Default::default(),
+            qi: Default::default(),
+            qx: Default::default(),
+            qn: Default::default(),
+            qv1: Default::default(),
+            qx1: Default::default(),
+            qi1: Default::default(),
+            qn1: Default::default(),
+            qv2: Default::default(),
+            qx2: Default::default(),
+            qi2: Default::default(),
+            qn2: Default::default(),
+            bl: Default::default(),
+            bh: Default::default(),
+            bg: Default::default(),
+            fc: Default::default(),
+            fz: Default::default(),
+            wcnt: Default::default(),
+            pe_v: Default::default(),
+            pe_x: Default::default(),
+            pe_f: Default::default(),
+            pi_e: Default::default(),
+            pn_e: Default::default(),
+            px: Default::default(),
+            qy16: Default::default(),
+            qy11: Default::default(),
+            qsh: Default::default(),
+            bl_e: Default::default(),
+            bh_e: Default::default(),
+            bg_e: Default::default(),
+            fc_e: Default::default(),
+            busy: Default::default(),
             _cfg: c,
             _ctx: ctx,
         }
@@ -1520,6 +1890,11 @@ impl<const A: usize> AttnUnitP<A> {
         cycles(&self._cfg, self._ctx, A, op, pos)
     }
 
+    /// Cycles of a fused ATTN at `pos` on this unit (see [`cycles_fused`]).
+    pub fn cycles_fused(&self, pos: usize) -> usize {
+        cycles_fused(&self._cfg, self._ctx, A, pos)
+    }
+
     /// Simulated cache contents of (`layer`, `pos`): key mantissas, key shifts, value
     /// mantissas, value shifts (as `golden::KvCache` stores one position).
     pub fn peek_cache(&self, layer: usize, pos: usize) -> (Vec<i32>, Vec<u8>, Vec<i32>, Vec<u8>) {
@@ -1532,13 +1907,24 @@ impl<const A: usize> Logic for AttnUnitP<A> {
     fn update(&mut self) {
         dff_setup!(
             self, clock, state, nxt, drain, wide, i, t, kt, m, vb, oa, vv, fld, h, gl, grp, lane,
-            oh, areg, creg, k1, k2, k3, k4, k5, f1, f2, f3, l1, l2, a1, a2, a3, a4, a5, n1, n2
+            oh, areg, creg, k1, k2, k3, k4, k5, f1, f2, f3, l1, l2, a1, a2, a3, a4, a5, n1, n2, sm,
+            sm1, sv1, sv2, sv3, sv4, sx1, sx2, sx3, sx4, so1, so2, so3, so4, vr1, vr2, vr3, vr4,
+            sf1, sf2, sf3, sareg, screg, sbad, swa, pi, pn, wd0, wd1, qa, qi, qx, qn, qv1, qx1,
+            qi1, qn1, qv2, qx2, qi2, qn2, bl, bh, bg, fc, fz, wcnt
         );
-        clock!(self, clock, bases, rope_rom, cache, core, blk, rot);
+        clock!(self, clock, bases, rope_rom, cache, core, blk, rot, sblk0, sblk1, sbuf);
         // Parameters.
         self.bases.layer.next = self.layer.val();
         self.bases.pos.next = self.pos.val();
         self.pos_error.next = self.bases.pos_error.val();
+        // Stream work in flight (a fused ATTN waits for it).
+        self.busy.next = self.st_en.val()
+            | self.sv1.q.val()
+            | self.sv2.q.val()
+            | self.sv3.q.val()
+            | self.sv4.q.val()
+            | self.qa.q.val()
+            | self.qv1.q.val();
         // Issue-stage addresses (meaningful in the states that use them).
         self.vm_raddr.next = self.vb.q.val() + self.i.q.val();
         self.rope_rom.addr.next = self.bases.rope_base.val() + self.m.q.val();
@@ -1568,6 +1954,15 @@ impl<const A: usize> Logic for AttnUnitP<A> {
         self.core.sqwe.next = false;
         self.core.sqhead.next = self.gl.q.val();
         self.core.sqdata.next = self.blk.shift.val();
+        self.core.bwe.next = false;
+        self.core.bgrp.next = self.bg.q.val();
+        self.core.blane.next = self.bl.q.val();
+        self.core.bdata.next = self.sblk0.y16.val();
+        self.core.bswe.next = false;
+        self.core.bshead.next = self.bh.q.val();
+        self.core.bsdata.next = self.sblk0.shift.val();
+        self.core.qld.next = false;
+        self.core.lgrp.next = self.grp.q.val();
         self.core.s_en.next = false;
         self.core.s_first.next = self.f1.q.val();
         self.core.s_t.next = self.a1.q.val();
@@ -1667,6 +2062,7 @@ impl<const A: usize> Logic for AttnUnitP<A> {
         // Issue stage / control.
         if self.state.q.val() == self.s_idle.val() {
             if self.start.val() {
+                self.fz.d.next = self.fused.val();
                 if self.bases.bad.val()
                     | ((self.op.val() != self.op_rope.val())
                         & (self.op.val() != self.op_kvstore.val())
@@ -1706,7 +2102,12 @@ impl<const A: usize> Logic for AttnUnitP<A> {
                 self.vb.d.next = self.qkv.val();
                 self.oa.d.next = self.att.val();
                 self.wide.d.next = true;
-                self.state.d.next = self.s_q_scan.val();
+                if self.fz.q.val() {
+                    self.wcnt.d.next = self.wfuse.val();
+                    self.state.d.next = self.s_fwait.val();
+                } else {
+                    self.state.d.next = self.s_q_scan.val();
+                }
             }
         }
         // ROPE: element i of q then k; pairs rotate when their second element arrives.
@@ -1858,9 +2259,46 @@ impl<const A: usize> Logic for AttnUnitP<A> {
                         self.grp.d.next = self.grp.q.val() + self.one8.val();
                         self.gl.d.next = self.zero8.val();
                         self.lane.d.next = self.zero16.val();
-                        self.state.d.next = self.s_q_scan.val();
+                        if self.fz.q.val() {
+                            // Fused: the next group's q from the bank, straight to scores.
+                            self.core.qld.next = true;
+                            self.core.lgrp.next = self.grp.q.val() + self.one8.val();
+                            if (self.grp.q.val() + self.one8.val()) == self.ng_m1.val() {
+                                self.gl.d.next = self.lastg8.val();
+                                self.h.d.next = self.h.q.val() + self.lastg8.val();
+                            } else {
+                                self.gl.d.next = self.g8.val();
+                                self.h.d.next = self.h.q.val() + self.g8.val();
+                            }
+                            self.t.d.next = self.zero16.val();
+                            self.kt.d.next = self.bases.row_layer.val();
+                            self.state.d.next = self.s_score.val();
+                        } else {
+                            self.state.d.next = self.s_q_scan.val();
+                        }
                     }
                 }
+            }
+        }
+        // Fused ATTN: wait (fixed count, and until the stream is processed), then group
+        // 0's q from the bank.
+        if self.state.q.val() == self.s_fwait.val() {
+            if self.wcnt.q.val() != self.zero8.val() {
+                self.wcnt.d.next = self.wcnt.q.val() - self.one8.val();
+            }
+            if (self.wcnt.q.val() == self.zero8.val()) & !self.busy.val() {
+                self.core.qld.next = true;
+                self.core.lgrp.next = self.grp.q.val();
+                if self.grp.q.val() == self.ng_m1.val() {
+                    self.gl.d.next = self.lastg8.val();
+                    self.h.d.next = self.h.q.val() + self.lastg8.val();
+                } else {
+                    self.gl.d.next = self.g8.val();
+                    self.h.d.next = self.h.q.val() + self.g8.val();
+                }
+                self.t.d.next = self.zero16.val();
+                self.kt.d.next = self.bases.row_layer.val();
+                self.state.d.next = self.s_score.val();
             }
         }
         if self.state.q.val() == self.s_drain.val() {
@@ -1869,6 +2307,240 @@ impl<const A: usize> Logic for AttnUnitP<A> {
                 self.state.d.next = self.nxt.q.val();
                 if self.nxt.q.val() == self.s_idle.val() {
                     self.done.next = true;
+                }
+            }
+        }
+
+        // ---- QKV stream (independent of the operations above; see the module docs) ----
+        // Stage 0: the row on the ports.
+        self.sv1.d.next = self.st_valid.val() & self.st_en.val();
+        self.sx1.d.next = self.st_data.val();
+        self.so1.d.next = self.st_row.val().get_bit(0);
+        self.vr1.d.next = self.st_row.val() >= self.kvb16.val();
+        self.sf1.d.next = self.st_row.val() == self.one16.val();
+        if self.st_row.val() == self.zero16.val() {
+            self.sm1.d.next = self.zero16.val();
+        } else {
+            self.sm1.d.next = self.sm.q.val();
+        }
+        if self.st_valid.val() & self.st_en.val() {
+            self.sbad.d.next = self.bases.bad.val();
+            if self.sm.q.val() == self.hd_m1.val() {
+                self.sm.d.next = self.zero16.val();
+            } else {
+                self.sm.d.next = self.sm.q.val() + self.one16.val();
+            }
+            if self.st_row.val() == self.zero16.val() {
+                self.sm.d.next = self.one16.val();
+            }
+        }
+        // Stage 1: RoPE table read; the cache word of the stream.
+        self.sv2.d.next = self.sv1.q.val();
+        self.sx2.d.next = self.sx1.q.val();
+        self.so2.d.next = self.so1.q.val();
+        self.vr2.d.next = self.vr1.q.val();
+        self.sf2.d.next = self.sf1.q.val();
+        if self.sv1.q.val() {
+            self.rope_rom.addr.next = self.bases.rope_base.val() + self.sm1.q.val();
+            self.swa.d.next = self.bases.row_pos.val();
+        }
+        // Stage 2: hold the first element of a pair and its cos; rotate on the second.
+        self.sv3.d.next = self.sv2.q.val();
+        self.sx3.d.next = self.sx2.q.val();
+        self.so3.d.next = self.so2.q.val();
+        self.vr3.d.next = self.vr2.q.val();
+        self.sf3.d.next = self.sf2.q.val();
+        if self.sv2.q.val() & !self.vr2.q.val() {
+            if self.so2.q.val() {
+                self.rot.en.next = true;
+                self.rot.a.next = self.sareg.q.val();
+                self.rot.cs.next = self.screg.q.val();
+                self.rot.b.next = self.sx2.q.val();
+                self.rot.sn.next = self.rope_rom.data.val();
+            } else {
+                self.sareg.d.next = self.sx2.q.val();
+                self.screg.d.next = self.rope_rom.data.val();
+            }
+        }
+        self.sv4.d.next = self.sv3.q.val();
+        self.sx4.d.next = self.sx3.q.val();
+        self.so4.d.next = self.so3.q.val();
+        self.vr4.d.next = self.vr3.q.val();
+        // Stages 3 and 4: the rotated pair (first element in stage 3, second in stage 4),
+        // v rows in stage 4: one element per cycle, in row order.
+        self.pe_v.next = false;
+        self.pe_x.next = self.rot.y0.val();
+        self.pe_f.next = false;
+        if self.sv3.q.val() & !self.vr3.q.val() & self.so3.q.val() {
+            self.pe_v.next = true;
+            self.pe_x.next = self.rot.y0.val();
+            self.pe_f.next = self.sf3.q.val();
+        }
+        if self.sv4.q.val() & !self.vr4.q.val() & self.so4.q.val() {
+            self.pe_v.next = true;
+            self.pe_x.next = self.rot.y1.val();
+        }
+        if self.sv4.q.val() & self.vr4.q.val() {
+            self.pe_v.next = true;
+            self.pe_x.next = self.sx4.q.val();
+        }
+        if self.pe_f.val() {
+            self.pi_e.next = self.zero16.val();
+            self.pn_e.next = self.zero8.val();
+        } else {
+            self.pi_e.next = self.pi.q.val();
+            self.pn_e.next = self.pn.q.val();
+        }
+        self.px.next = self.pn_e.val().get_bit(0);
+        // Each head: max scan in blocker (head & 1) while it is written to half (head & 1)
+        // of the buffer.
+        self.sbuf.we.next = self.pe_v.val();
+        self.sbuf.wlane.next = self.zero8.val();
+        self.sbuf.wdata.next = unsigned_cast(self.pe_x.val());
+        if self.px.val() {
+            self.sbuf.waddr.next = self.hd16.val() + self.pi_e.val();
+        } else {
+            self.sbuf.waddr.next = self.pi_e.val();
+        }
+        self.sblk0.en_scan.next = self.pe_v.val() & !self.px.val();
+        self.sblk1.en_scan.next = self.pe_v.val() & self.px.val();
+        self.sblk0.first.next = self.pi_e.val() == self.zero16.val();
+        self.sblk1.first.next = self.pi_e.val() == self.zero16.val();
+        self.sblk0.x.next = self.pe_x.val();
+        self.sblk1.x.next = self.pe_x.val();
+        self.sblk0.wide.next = self.wd0.q.val();
+        self.sblk1.wide.next = self.wd1.q.val();
+        self.sblk0.en_q.next = false;
+        self.sblk1.en_q.next = false;
+        if self.pe_v.val() {
+            if self.pi_e.val() == self.zero16.val() {
+                if self.px.val() {
+                    self.wd1.d.next = self.pn_e.val() < self.nh8.val();
+                } else {
+                    self.wd0.d.next = self.pn_e.val() < self.nh8.val();
+                }
+            }
+            if self.pi_e.val() == self.hd_m1.val() {
+                self.pi.d.next = self.zero16.val();
+                self.pn.d.next = self.pn_e.val() + self.one8.val();
+            } else {
+                self.pi.d.next = self.pi_e.val() + self.one16.val();
+                self.pn.d.next = self.pn_e.val();
+            }
+        }
+        // Conversion of a complete head: its elements read back one per cycle (the first
+        // in the cycle its last element arrives), quantised one cycle later.
+        self.qv1.d.next = false;
+        self.qx1.d.next = self.qx.q.val();
+        self.qi1.d.next = self.qi.q.val();
+        self.qn1.d.next = self.qn.q.val();
+        if self.qx.q.val() {
+            self.sbuf.raddr.next = self.hd16.val() + self.qi.q.val();
+        } else {
+            self.sbuf.raddr.next = self.qi.q.val();
+        }
+        if self.qa.q.val() {
+            self.qv1.d.next = true;
+            self.qi.d.next = self.qi.q.val() + self.one16.val();
+            if self.qi.q.val() == self.hd_m1.val() {
+                self.qa.d.next = false;
+            }
+        }
+        if self.pe_v.val() & (self.pi_e.val() == self.hd_m1.val()) {
+            self.qv1.d.next = true;
+            self.qx1.d.next = self.px.val();
+            self.qi1.d.next = self.zero16.val();
+            self.qn1.d.next = self.pn_e.val();
+            self.qa.d.next = true;
+            self.qi.d.next = self.one16.val();
+            self.qx.d.next = self.px.val();
+            self.qn.d.next = self.pn_e.val();
+            if self.px.val() {
+                self.sbuf.raddr.next = self.hd16.val();
+            } else {
+                self.sbuf.raddr.next = self.zero16.val();
+            }
+        }
+        self.qv2.d.next = self.qv1.q.val();
+        self.qx2.d.next = self.qx1.q.val();
+        self.qi2.d.next = self.qi1.q.val();
+        self.qn2.d.next = self.qn1.q.val();
+        if self.qv1.q.val() {
+            if self.qx1.q.val() {
+                self.sblk1.en_q.next = true;
+                self.sblk1.x.next = signed_cast(self.sbuf.rdata[0].val());
+            } else {
+                self.sblk0.en_q.next = true;
+                self.sblk0.x.next = signed_cast(self.sbuf.rdata[0].val());
+            }
+        }
+        // The converted element: q to the bank, k / v to the cache staging.
+        if self.qx2.q.val() {
+            self.qy16.next = self.sblk1.y16.val();
+            self.qy11.next = self.sblk1.y11.val();
+            self.qsh.next = self.sblk1.shift.val();
+        } else {
+            self.qy16.next = self.sblk0.y16.val();
+            self.qy11.next = self.sblk0.y11.val();
+            self.qsh.next = self.sblk0.shift.val();
+        }
+        if (self.qn2.q.val() == self.zero8.val()) & (self.qi2.q.val() == self.zero16.val()) {
+            self.bl_e.next = self.zero16.val();
+            self.bh_e.next = self.zero8.val();
+            self.bg_e.next = self.zero8.val();
+        } else {
+            self.bl_e.next = self.bl.q.val();
+            self.bh_e.next = self.bh.q.val();
+            self.bg_e.next = self.bg.q.val();
+        }
+        if ((self.qn2.q.val() == self.nh8.val()) | (self.qn2.q.val() == self.nhkv8.val()))
+            & (self.qi2.q.val() == self.zero16.val())
+        {
+            self.fc_e.next = self.zero16.val();
+        } else {
+            self.fc_e.next = self.fc.q.val();
+        }
+        if self.qv2.q.val() {
+            if self.qn2.q.val() < self.nh8.val() {
+                self.core.bwe.next = true;
+                self.core.bgrp.next = self.bg_e.val();
+                self.core.blane.next = self.bl_e.val() + self.qi2.q.val();
+                self.core.bdata.next = self.qy16.val();
+                self.core.bshead.next = self.bh_e.val();
+                self.core.bsdata.next = self.qsh.val();
+                self.core.bswe.next = self.qi2.q.val() == self.zero16.val();
+                self.bl.d.next = self.bl_e.val();
+                self.bh.d.next = self.bh_e.val();
+                self.bg.d.next = self.bg_e.val();
+                if self.qi2.q.val() == self.hd_m1.val() {
+                    if self.bh_e.val() == self.g_m1.val() {
+                        self.bl.d.next = self.zero16.val();
+                        self.bh.d.next = self.zero8.val();
+                        self.bg.d.next = self.bg_e.val() + self.one8.val();
+                    } else {
+                        self.bl.d.next = self.bl_e.val() + self.hd16.val();
+                        self.bh.d.next = self.bh_e.val() + self.one8.val();
+                    }
+                }
+            } else {
+                self.cache.push.next = true;
+                self.cache.pv.next = self.qn2.q.val() >= self.nhkv8.val();
+                self.cache.pfield.next = self.fc_e.val();
+                self.cache.pdata.next = self.qy11.val();
+                self.fc.d.next = self.fc_e.val() + self.one16.val();
+                self.cache.spush.next = self.qi2.q.val() == self.zero16.val();
+                self.cache.spv.next = self.qn2.q.val() >= self.nhkv8.val();
+                if self.qn2.q.val() >= self.nhkv8.val() {
+                    self.cache.sfield.next = self.qn2.q.val() - self.nhkv8.val();
+                } else {
+                    self.cache.sfield.next = self.qn2.q.val() - self.nh8.val();
+                }
+                self.cache.sdata.next = self.qsh.val();
+                if (self.qn2.q.val() == self.lasthead8.val())
+                    & (self.qi2.q.val() == self.hd_m1.val())
+                {
+                    self.cache.commit.next = !self.sbad.q.val();
+                    self.cache.waddr.next = self.swa.q.val();
                 }
             }
         }

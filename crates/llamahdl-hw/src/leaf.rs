@@ -600,10 +600,16 @@ impl<const W: usize> Logic for TableRom<W> {
     }
 }
 
+/// Elements per write of the matrix-vector input memory's group port ([`XMem`]): the
+/// RMSNorm unit's lanes.
+pub const XP: usize = 8;
+
 /// The matrix-vector input memory: `L` lanes of 32-bit words (raw Q16.16 values, or 16-bit mantissas sign-extended) per word, `depth` words.
 /// Two write ports, used one at a time: a wide port writing a whole word of 16-bit
 /// mantissas, sign-extended (`wwe`, `wwaddr` = word, `wwdata[L]`) and a scalar port writing one element (`swe`, `swaddr` = element
-/// index = word · L + lane, `swdata`); one synchronous L-wide read port (`rdata` shows
+/// index = word · L + lane, `swdata`), plus a group port writing [`XP`] consecutive
+/// elements at once (`pwe`, `pwidx` = element index of the first, a multiple of [`XP`],
+/// `pwdata[XP]`; with `L < XP` one group spans several words); one synchronous L-wide read port (`rdata` shows
 /// word `raddr` from the next cycle, read-old-data). Each lane is its own small memory.
 #[derive(LogicBlock)]
 pub struct XMem<const L: usize> {
@@ -614,6 +620,9 @@ pub struct XMem<const L: usize> {
     pub swe: Signal<In, Bit>,
     pub swaddr: Signal<In, Bits<16>>,
     pub swdata: Signal<In, Signed<32>>,
+    pub pwe: Signal<In, Bit>,
+    pub pwidx: Signal<In, Bits<16>>,
+    pub pwdata: [Signal<In, Signed<32>>; XP],
     pub raddr: Signal<In, Bits<16>>,
     pub rdata: [Signal<Out, Signed<32>>; L],
     _mem: Vec<[i64; L]>,
@@ -631,6 +640,9 @@ impl<const L: usize> XMem<L> {
             swe: Default::default(),
             swaddr: Default::default(),
             swdata: Default::default(),
+            pwe: Default::default(),
+            pwidx: Default::default(),
+            pwdata: array_init::array_init(|_| Default::default()),
             raddr: Default::default(),
             rdata: array_init::array_init(|_| Signal::new_with_default(Signed::default())),
             _mem: vec![[0; L]; depth],
@@ -661,6 +673,14 @@ impl<const L: usize> Logic for XMem<L> {
                 if e / L < self._mem.len() {
                     self._mem[e / L][e % L] = s2i(self.swdata.val());
                 }
+            } else if self.pwe.val() {
+                let e0 = self.pwidx.val().index();
+                for j in 0..XP {
+                    let e = e0 + j;
+                    if e / L < self._mem.len() {
+                        self._mem[e / L][e % L] = s2i(self.pwdata[j].val());
+                    }
+                }
             }
         }
     }
@@ -681,6 +701,11 @@ impl<const L: usize> Logic for XMem<L> {
             format!("swaddr[{}:{}]", lb + bits - 1, lb)
         };
         let mut s = format!("wire [15:0] sword = swaddr >> {lb};\ninteger i;\n");
+        for j in 0..XP {
+            s += &format!(
+                "wire [15:0] pe{j} = pwidx + 16'd{j};\nwire [15:0] pw{j} = pe{j} >> {lb};\n"
+            );
+        }
         for i in 0..L {
             s += &format!("reg [31:0] m{i} [0:{}];\n", depth - 1);
         }
@@ -716,6 +741,20 @@ impl<const L: usize> Logic for XMem<L> {
                 format!("{lane_sel} == {lb}'d{i}")
             };
             s += &format!("      if ({cond}) m{i}[{sword}] <= swdata;\n");
+        }
+        s += "   end else if (pwe) begin\n";
+        for j in 0..XP {
+            s += &format!("      if (pw{j} < 16'd{depth}) begin\n");
+            let pwi = mem_index(&format!("pw{j}"), depth);
+            for i in 0..L {
+                let cond = if lb == 0 {
+                    "1'b1".to_string()
+                } else {
+                    format!("pe{j}[{}:0] == {lb}'d{i}", lb - 1)
+                };
+                s += &format!("         if ({cond}) m{i}[{pwi}] <= pwdata${j};\n");
+            }
+            s += "      end\n";
         }
         s += "   end\nend\n";
         Verilog::Custom(s)

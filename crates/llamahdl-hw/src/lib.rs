@@ -12,6 +12,7 @@ pub mod params;
 pub mod post;
 pub mod program;
 pub mod qkv_projector;
+pub mod rms_unit;
 pub mod row_addr;
 pub mod sim;
 pub mod top;

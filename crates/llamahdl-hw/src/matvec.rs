@@ -5,7 +5,8 @@
 //! ## Interface
 //! - Input vector: an [`XMem`] of 32-bit lanes written either a word of `L` 16-bit
 //!   mantissas at a time (`x_we`/`x_waddr`/`x_wdata`) or an element at a time
-//!   (`xs_we`/`xs_waddr`/`xs_wdata`, 32 bits); lanes past the row length must be 0. With
+//!   (`xs_we`/`xs_waddr`/`xs_wdata`, 32 bits) or [`XP`] elements at a time
+//!   (`xp_we`/`xp_idx`/`xp_data`); lanes past the row length must be 0. With
 //!   `x_raw` low the words are block mantissas (`llamahdl_golden::numerics::to_block16`)
 //!   whose shift is on `x_shift`; with `x_raw` high they are raw Q16.16 values and
 //!   `x_shift` is their block shift: each beat is converted to mantissas as it is read
@@ -32,7 +33,7 @@
 //! is issued: `rows * beats + LATENCY` cycles after `start` for the whole run
 //! (`+ 1` with [`POST_SWIGLU`], whose writes and `done` come a cycle after `out_valid`).
 
-use crate::leaf::{DotAcc, LaneRom, LaneSel, RowFinish, ScaleRom, TableRom, XMem, DOT_LATENCY};
+use crate::leaf::{DotAcc, LaneRom, LaneSel, RowFinish, ScaleRom, TableRom, XMem, DOT_LATENCY, XP};
 use crate::post::{silu_pair_words, AddSat32, SiluMul, XQuant};
 use llamahdl_golden::QMatrix;
 use rust_hdl::prelude::*;
@@ -80,6 +81,11 @@ pub struct MatVec<const L: usize> {
     pub xs_we: Signal<In, Bit>,
     pub xs_waddr: Signal<In, Bits<16>>,
     pub xs_wdata: Signal<In, Signed<32>>,
+    /// Group write of [`XP`] raw elements (`xp_idx` a multiple of [`XP`]; the RMSNorm
+    /// unit's output).
+    pub xp_we: Signal<In, Bit>,
+    pub xp_idx: Signal<In, Bits<16>>,
+    pub xp_data: [Signal<In, Signed<32>>; XP],
     pub x_shift: Signal<In, Bits<5>>,
     pub x_raw: Signal<In, Bit>,
     /// First XMem word of the input vector (sampled at `start`).
@@ -194,6 +200,9 @@ impl<const L: usize> MatVec<L> {
             xs_we: Default::default(),
             xs_waddr: Default::default(),
             xs_wdata: Default::default(),
+            xp_we: Default::default(),
+            xp_idx: Default::default(),
+            xp_data: array_init::array_init(|_| Default::default()),
             x_shift: Default::default(),
             x_raw: Default::default(),
             x_base: Default::default(),
@@ -310,6 +319,11 @@ impl<const L: usize> Logic for MatVec<L> {
         self.xram.swe.next = self.xs_we.val();
         self.xram.swaddr.next = self.xs_waddr.val();
         self.xram.swdata.next = self.xs_wdata.val();
+        self.xram.pwe.next = self.xp_we.val();
+        self.xram.pwidx.next = self.xp_idx.val();
+        for j in 0..XP {
+            self.xram.pwdata[j].next = self.xp_data[j].val();
+        }
         // Issue stage: addresses of the current beat.
         self.rom.addr.next = self.rbase.q.val() + self.addr.q.val();
         self.scale_rom.addr.next = self.rrbase.q.val() + self.row.q.val();

@@ -300,13 +300,16 @@ impl Logic for ShiftOf {
 
 /// Running maximum magnitude of a stream of Q16.16 values (the block shift of a vector
 /// written element by element, without a pass of its own): on a clock edge `clear` sets
-/// `m` to 0, else `en` sets `m = max(m, |v|)` (`|−2^31| = 2^31`). `m` is registered.
+/// `m` to 0, else `ld` sets `m = mx` (a maximum computed elsewhere), else `en` sets
+/// `m = max(m, |v|)` (`|−2^31| = 2^31`). `m` is registered.
 #[derive(LogicBlock)]
 pub struct MaxTrack {
     pub clock: Signal<In, Clock>,
     pub clear: Signal<In, Bit>,
     pub en: Signal<In, Bit>,
     pub v: Signal<In, Signed<32>>,
+    pub ld: Signal<In, Bit>,
+    pub mx: Signal<In, Bits<32>>,
     pub m: Signal<Out, Bits<32>>,
 }
 
@@ -317,6 +320,8 @@ impl Default for MaxTrack {
             clear: Default::default(),
             en: Default::default(),
             v: Default::default(),
+            ld: Default::default(),
+            mx: Default::default(),
             m: Signal::new_with_default(Bits::default()),
         }
     }
@@ -329,6 +334,8 @@ impl Logic for MaxTrack {
             let a = (s2i(self.v.val()) as i32).unsigned_abs() as u64;
             if self.clear.val() {
                 self.m.next = u2b::<32>(0);
+            } else if self.ld.val() {
+                self.m.next = self.mx.val();
             } else if self.en.val() && a > m {
                 self.m.next = u2b::<32>(a);
             }
@@ -344,6 +351,7 @@ wire [31:0] a = v[31] ? (~v + 32'd1) : v;
 initial m = 32'd0;
 always @(posedge clock) begin
    if (clear) m <= 32'd0;
+   else if (ld) m <= mx;
    else if (en && (a > m)) m <= a;
 end
 "

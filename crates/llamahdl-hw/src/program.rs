@@ -271,8 +271,6 @@ pub fn build(qm: &QuantModel, lanes: usize, gains: &[(usize, i32)]) -> Vec<Instr
     for (l, m) in wm.layers.iter().enumerate() {
         p.push(rms(lay.x, lay.xb, gains[2 * l]));
         p.push(mv(m.wqkv, lay.qkv, flag::QKV, l));
-        p.push(attn(opcode::ROPE, l));
-        p.push(attn(opcode::KVSTORE, l));
         p.push(attn(opcode::ATTN, l));
         p.push(mv(m.wo, lay.x, flag::ACC | flag::XTRACK, l));
         p.push(rms(lay.x, lay.xb, gains[2 * l + 1]));

@@ -24,6 +24,7 @@
 //! `1 + r * beats + b`; the row's result appears [`LATENCY`] cycles after its last beat
 //! is issued. A full projection takes `qkv_rows * beats + LATENCY` cycles after `start`.
 
+use crate::leaf::XP;
 use crate::matvec::MatVec;
 pub use crate::matvec::{rom_scales, rom_words, LATENCY};
 use llamahdl_golden::QMatrix;
@@ -115,6 +116,11 @@ impl<const L: usize> Logic for QkvProjector<L> {
         self.mv.xs_waddr.next = self.zero16.val();
         self.mv.xs_wdata.next = signed_cast(self.zero32.val());
         self.mv.x_raw.next = false;
+        self.mv.xp_we.next = false;
+        self.mv.xp_idx.next = self.zero16.val();
+        for j in 0..XP {
+            self.mv.xp_data[j].next = signed_cast(self.zero32.val());
+        }
         self.mv.x_base.next = self.zero16.val();
         self.mv.post.next = self.zero2.val();
         self.mv.src.next = self.zero16.val();

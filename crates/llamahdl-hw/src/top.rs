@@ -1,10 +1,12 @@
 //! The whole decoder: token in, logits and the next token out (`docs/architecture.md`).
 //!
 //! A sequencer runs the per-token program (`program::build`) from a ROM, one operation at a
-//! time, on the matrix-vector unit ([`MatVec`]: matrix products, embedding lookup, QKV
-//! from the ROM or the streamed-weight buffer), the vector unit ([`VecUnit`]: RMSNorm,
-//! block conversion, residual adds, SwiGLU) and the attention unit ([`AttnUnit`]: RoPE,
-//! key/value cache, attention). The units share the vector memory.
+//! time, on the matrix-vector unit ([`MatVec`]: matrix products with the residual add and
+//! SwiGLU fused on their outputs, embedding lookup, QKV from the ROM or the
+//! streamed-weight buffer), the RMSNorm unit ([`RmsUnit`], `XP` elements per cycle, its
+//! output written straight into the matrix-vector input memory) and the attention unit
+//! ([`AttnUnitP`]: RoPE, key/value cache, attention on the L lanes). The units share the
+//! vector memory.
 //!
 //! ## Interface
 //! - `start` (pulse, while not `busy`) with `token` and `pos`: compute position `pos`.
@@ -24,11 +26,11 @@
 //! token are measured by `llamahdl sim` and reported in `docs/performance.md`.
 
 use crate::attention_par::AttnUnitP;
-use crate::leaf::{LaneRam, WordRom};
+use crate::leaf::{LaneRam, WordRom, XP};
 use crate::matvec::{MatVec, POST_ACC, POST_NONE, POST_SWIGLU};
 use crate::post::{MaxTrack, ShiftOf};
 use crate::program::{self, opcode, Layout, WeightMap, FIELDS};
-use crate::vec_unit::{gains_layout, VecUnit};
+use crate::rms_unit::{rms_gains_layout, RmsUnit};
 use crate::weight_buffer::QkvLoader;
 use llamahdl_golden::QuantModel;
 use rust_hdl::prelude::*;
@@ -174,13 +176,13 @@ pub struct Llama<const L: usize> {
     xmax: MaxTrack,
     xtrack: Signal<Local, Bit>,
     flag_xtrack: Constant<Bits<8>>,
-    flag_pre: Constant<Bits<8>>,
     tshift: ShiftOf,
     zero8: Constant<Bits<8>>,
+    zero32: Constant<Bits<32>>,
     prog: WordRom<FIELDS>,
     vmem: LaneRam<1, 32>,
     mv: MatVec<L>,
-    vu: VecUnit,
+    rms: RmsUnit<XP>,
     au: AttnUnitP<L>,
     loader: QkvLoader<L>,
 }
@@ -199,7 +201,7 @@ impl<const L: usize> Llama<L> {
         let c = qm.config;
         let lay = Layout::new(qm);
         let wm = WeightMap::new(qm, L);
-        let gains = gains_layout(qm);
+        let gains = rms_gains_layout(qm, XP);
         let prog: Vec<[u16; FIELDS]> = program::build(qm, L, &gains)
             .iter()
             .map(|i| i.word())
@@ -277,13 +279,13 @@ impl<const L: usize> Llama<L> {
             xmax: Default::default(),
             xtrack: Default::default(),
             flag_xtrack: Constant::new((program::flag::XTRACK as u64).into()),
-            flag_pre: Constant::new((program::flag::PRE as u64).into()),
             tshift: Default::default(),
             zero8: Constant::new(0u64.into()),
+            zero32: Constant::new(0u64.into()),
             prog: WordRom::new(prog),
             vmem: LaneRam::new(lay.total),
             mv: MatVec::new(&wm.mats, max_cols),
-            vu: VecUnit::new(qm),
+            rms: RmsUnit::new(qm),
             au: AttnUnitP::with_context(qm, ctx),
             loader: QkvLoader::new(&c),
         }
@@ -310,7 +312,7 @@ impl<const L: usize> Logic for Llama<L> {
             req,
             done_r
         );
-        clock!(self, clock, prog, vmem, mv, vu, au, loader, tmax, xmax);
+        clock!(self, clock, prog, vmem, mv, rms, au, loader, tmax, xmax);
         // Decode.
         self.prog.addr.next = self.pc.q.val();
         self.op.next = self.prog.data[0].val();
@@ -321,7 +323,7 @@ impl<const L: usize> Logic for Llama<L> {
         self.is_attn.next =
             (self.op.val() > self.op_vec_max.val()) & (self.op.val() <= self.op_attn_max.val());
         self.is_mv.next = self.op.val() > self.op_attn_max.val();
-        self.unit_done.next = (self.is_vec.val() & self.vu.done.val())
+        self.unit_done.next = (self.is_vec.val() & self.rms.done.val())
             | (self.is_attn.val() & self.au.done.val())
             | (self.is_mv.val() & self.mv.done.val());
         self.need_load.next = self.ram_r.q.val()
@@ -376,14 +378,8 @@ impl<const L: usize> Logic for Llama<L> {
         self.loader.scale_exp.next = self.w_scale_exp.val();
         self.loader.layer_change.next = self.req.q.val();
         // Vector unit parameters.
-        self.vu.op.next = self.op.val().get_bits::<4>(0);
-        self.vu.a.next = self.prog.data[1].val();
-        self.vu.b.next = self.prog.data[2].val();
-        self.vu.c.next = self.prog.data[3].val();
-        self.vu.n.next = self.prog.data[4].val();
-        self.vu.g_base.next = self.prog.data[9].val();
-        self.vu.g_exp.next = signed_cast(self.prog.data[10].val().get_bits::<8>(0));
-        self.vu.vm_rdata.next = self.vmem.rdata[0].val();
+        self.rms.g_base.next = self.prog.data[9].val();
+        self.rms.g_exp.next = signed_cast(self.prog.data[10].val().get_bits::<8>(0));
         // Attention unit parameters.
         self.au.op.next = self.op.val().get_bits::<4>(0);
         self.au.qkv.next = self.prog.data[1].val();
@@ -391,6 +387,15 @@ impl<const L: usize> Logic for Llama<L> {
         self.au.layer.next = self.layer.val();
         self.au.pos.next = self.posr.q.val();
         self.au.vm_rdata.next = self.vmem.rdata[0].val();
+        // The QKV projection's rows stream into the attention unit as they are computed:
+        // RoPE, the key/value store and q's block conversion happen on the way, and ATTN
+        // runs fused (no ROPE/KVSTORE operations, no q load).
+        self.au.st_en.next =
+            self.is_mv.val() & ((self.flags.val() & self.flag_qkv.val()) != self.zero8.val());
+        self.au.st_valid.next = self.mv.out_valid.val();
+        self.au.st_row.next = self.mv.out_row.val();
+        self.au.st_data.next = self.mv.out_data.val();
+        self.au.fused.next = true;
         // Vector memory: the active unit's port.
         if self.is_attn.val() {
             self.vmem.raddr.next = self.au.vm_raddr.val();
@@ -403,10 +408,11 @@ impl<const L: usize> Logic for Llama<L> {
             self.vw_addr.next = self.mv.vm_waddr.val();
             self.vw_data.next = self.mv.vm_wdata.val();
         } else {
-            self.vmem.raddr.next = self.vu.vm_raddr.val();
-            self.vw_we.next = self.vu.vm_we.val();
-            self.vw_addr.next = self.vu.vm_waddr.val();
-            self.vw_data.next = self.vu.vm_wdata.val();
+            // RMSNORM writes XMem directly (XP elements per cycle), not the vector memory.
+            self.vmem.raddr.next = self.zero16.val();
+            self.vw_we.next = false;
+            self.vw_addr.next = self.zero16.val();
+            self.vw_data.next = signed_cast(self.zero32.val());
         }
         self.vmem.we.next = self.vw_we.val();
         self.vmem.waddr.next = self.vw_addr.val();
@@ -421,6 +427,15 @@ impl<const L: usize> Logic for Llama<L> {
         self.tmax.en.next = self.tee.val() & self.vw_we.val();
         self.tmax.v.next = self.vw_data.val();
         self.tmax.clear.next = false;
+        // RMSNORM's output goes to XMem XP elements at a time; its maximum magnitude
+        // comes with `done` and replaces the tracked one.
+        self.tmax.ld.next = self.is_vec.val() & self.rms.done.val();
+        self.tmax.mx.next = self.rms.y_max.val();
+        self.mv.xp_we.next = self.rms.y_we.val();
+        self.mv.xp_idx.next = self.prog.data[2].val() + self.rms.y_idx.val();
+        for j in 0..XP {
+            self.mv.xp_data[j].next = self.rms.y_data[j].val();
+        }
         self.tshift.m.next = self.tmax.m.val();
         // The residual stream's maximum, tracked as EMBED, Wo and W2 rewrite it, spares
         // RMSNORM its scan pass.
@@ -428,8 +443,13 @@ impl<const L: usize> Logic for Llama<L> {
         self.xmax.en.next = self.xtrack.val() & self.vw_we.val();
         self.xmax.v.next = self.vw_data.val();
         self.xmax.clear.next = false;
-        self.vu.pre.next = (self.flags.val() & self.flag_pre.val()) != self.zero8.val();
-        self.vu.pre_max.next = self.xmax.m.val();
+        self.xmax.ld.next = false;
+        self.xmax.mx.next = self.zero32.val();
+        // The RMSNorm unit keeps its own copy of x, captured from the same writes.
+        self.rms.xw_we.next = self.xtrack.val() & self.vw_we.val();
+        self.rms.xw_idx.next = self.vw_addr.val() - self.prog.data[3].val();
+        self.rms.xw_data.next = self.vw_data.val();
+        self.rms.x_max.next = self.xmax.m.val();
         self.mv.x_shift.next = self.tshift.shift.val();
         // Logits and argmax (first maximum).
         self.logit_valid.next = false;
@@ -446,7 +466,7 @@ impl<const L: usize> Logic for Llama<L> {
         self.logit_index.next = self.mv.out_row.val();
         self.logit_value.next = self.mv.out_data.val();
         // Sequencer.
-        self.vu.start.next = false;
+        self.rms.start.next = false;
         self.au.start.next = false;
         self.mv.start.next = false;
         self.done_r.d.next = false;
@@ -478,7 +498,7 @@ impl<const L: usize> Logic for Llama<L> {
                 self.loaded_layer.d.next = self.layer.val();
                 self.state.d.next = self.st_load.val();
             } else {
-                self.vu.start.next = self.is_vec.val();
+                self.rms.start.next = self.is_vec.val();
                 self.au.start.next = self.is_attn.val();
                 self.mv.start.next = self.is_mv.val();
                 // A teeing operation starts a new tracked vector (the matrix-vector
@@ -505,7 +525,8 @@ impl<const L: usize> Logic for Llama<L> {
         // The attention unit refuses positions past its cache too (it never sees one: the
         // sequencer refuses them first).
         self.pos_error.next = self.err.q.val() | (self.is_attn.val() & self.au.pos_error.val());
-        self.busy.next = (self.state.q.val() != self.st_idle.val()) | self.mv.busy.val();
+        self.busy.next =
+            (self.state.q.val() != self.st_idle.val()) | self.mv.busy.val() | self.rms.busy.val();
         self.w_req.next = self.req.q.val();
         self.w_layer.next = self.loaded_layer.q.val();
         self.fully_loaded.next = self.loader.fully_loaded.val();

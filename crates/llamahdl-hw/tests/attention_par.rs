@@ -9,7 +9,9 @@ use llamahdl_golden::golden::{attend, kv_store, rope, Golden as GoldenModel, KvC
 use llamahdl_golden::numerics::{self, add_q16, mul_q16};
 use llamahdl_golden::{QuantModel, ScaleMode};
 use llamahdl_hw::attention::{OP_ATTN, OP_KVSTORE, OP_ROPE};
-use llamahdl_hw::attention_par::{cycles, heads_per_group, AttnUnitP};
+use llamahdl_hw::attention_par::{
+    cycles, cycles_fused, heads_per_group, stream_latency, AttnUnitP,
+};
 use llamahdl_hw::cosim::{default_waiver_file, emit_verilog, run_icarus, verilator_lint};
 use llamahdl_hw::leaf::{i2s, s2i, u2b};
 use llamahdl_hw::sim::Driver;
@@ -75,7 +77,13 @@ impl<const A: usize> Tb<A> {
 
     /// Pulse start with `op`; run until `done`. Returns the cycles from start to done.
     fn run(&mut self, op: u64, layer: usize, pos: usize) -> OpRun {
+        self.run_f(op, layer, pos, false)
+    }
+
+    /// As `run`, with `fused` driven with `start` (low afterwards).
+    fn run_f(&mut self, op: u64, layer: usize, pos: usize, fused: bool) -> OpRun {
         let u = &mut self.d.uut;
+        u.fused.next = fused;
         u.op.next = u2b::<4>(op);
         u.qkv.next = u2b::<16>(self.qkv as u64);
         u.att.next = u2b::<16>(self.att as u64);
@@ -87,6 +95,7 @@ impl<const A: usize> Tb<A> {
         loop {
             let done = self.cycle(&mut writes);
             self.d.uut.start.next = false;
+            self.d.uut.fused.next = false;
             if done {
                 break;
             }
@@ -97,6 +106,89 @@ impl<const A: usize> Tb<A> {
         for _ in 0..2 {
             let done = self.cycle(&mut writes);
             assert!(!done, "done pulsed twice");
+        }
+        OpRun { cycles: n, writes }
+    }
+
+    /// Stream the QKV rows `qkv` at (`layer`, `pos`): `gaps[r]` idle cycles before row `r`,
+    /// `st_en` high from the first of them through `en_tail` cycles after the last row
+    /// (`st_row` / `st_data` random when not valid). With `attn = Some(d)`, `start` of a
+    /// fused ATTN is pulsed `d` cycles after the last row's cycle (`d` may be negative:
+    /// during the stream) and the run ends with its `done`; without, it ends after the
+    /// stream's last cycle. Returns the ATTN's cycles from start to done (0 without) and all
+    /// vector-memory writes (nothing but the ATTN may write).
+    fn stream(
+        &mut self,
+        rng: &mut ChaCha8Rng,
+        qkv: &[i32],
+        layer: usize,
+        pos: usize,
+        gaps: &[usize],
+        en_tail: usize,
+        attn: Option<i64>,
+    ) -> OpRun {
+        assert_eq!(gaps.len(), qkv.len());
+        let mut sched: Vec<Option<usize>> = vec![];
+        for (r, &gp) in gaps.iter().enumerate() {
+            sched.extend(std::iter::repeat_n(None, gp));
+            sched.push(Some(r));
+        }
+        let last = sched.len() - 1;
+        sched.extend(std::iter::repeat_n(None, en_tail));
+        let start_at = attn.map(|d| {
+            let s = last as i64 + d;
+            assert!(s >= 0);
+            s as usize
+        });
+        let u = &mut self.d.uut;
+        u.layer.next = u2b::<8>(layer as u64);
+        u.pos.next = u2b::<16>(pos as u64);
+        u.qkv.next = u2b::<16>(self.qkv as u64);
+        u.att.next = u2b::<16>(self.att as u64);
+        u.op.next = u2b::<4>(OP_ATTN);
+        let mut writes = vec![];
+        let mut cyc = 0usize;
+        let mut n = 0usize;
+        loop {
+            let u = &mut self.d.uut;
+            let row = sched.get(cyc).copied().flatten();
+            u.st_en.next = cyc < sched.len();
+            u.st_valid.next = row.is_some() || (cyc >= sched.len() && rng.gen_bool(0.3));
+            u.st_row.next = u2b::<16>(row.map_or(rng.gen_range(0..1u64 << 16), |r| r as u64));
+            u.st_data.next = i2s::<32>(row.map_or(rng.gen::<i32>(), |r| qkv[r]) as i64);
+            let is_start = start_at == Some(cyc);
+            u.start.next = is_start;
+            u.fused.next = is_start || rng.gen_bool(0.5);
+            let before = writes.len();
+            let done = self.cycle(&mut writes);
+            if start_at.is_none_or(|s| cyc < s) {
+                assert_eq!(
+                    writes.len(),
+                    before,
+                    "write before ATTN start (cycle {cyc})"
+                );
+                assert!(!done, "done without an operation");
+            }
+            if let Some(s) = start_at {
+                if done {
+                    n = cyc - s;
+                    break;
+                }
+                assert!(cyc < s + 4_000_000, "fused ATTN never finished");
+            } else if cyc + 1 >= sched.len() {
+                break;
+            }
+            cyc += 1;
+        }
+        let u = &mut self.d.uut;
+        u.st_en.next = false;
+        u.st_valid.next = false;
+        u.start.next = false;
+        u.fused.next = false;
+        if attn.is_some() {
+            for _ in 0..2 {
+                assert!(!self.cycle(&mut writes), "done pulsed twice");
+            }
         }
         OpRun { cycles: n, writes }
     }
@@ -265,6 +357,179 @@ fn step<const A: usize>(
     step_with(tb, g, &qkv, layer, pos, attn).0
 }
 
+/// How a stream's rows are spaced.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Spacing {
+    /// One row per cycle.
+    BackToBack,
+    /// 0-3 idle cycles before each row.
+    Random,
+}
+
+fn make_gaps(rng: &mut ChaCha8Rng, n: usize, sp: Spacing) -> Vec<usize> {
+    (0..n)
+        .map(|_| match sp {
+            Spacing::BackToBack => 0,
+            Spacing::Random => rng.gen_range(0..4),
+        })
+        .collect()
+}
+
+/// The QKV vector after golden RoPE (q and k).
+fn rotated(g: &Golden, qkv: &[i32], pos: usize) -> Vec<i32> {
+    let c = g.cfg;
+    let (dim, kvd, hd) = (c.dim, c.kv_dim(), c.head_dim());
+    let mut want = qkv.to_vec();
+    let (q, rest) = want.split_at_mut(dim);
+    rope(q, &g.table, pos, hd);
+    rope(&mut rest[..kvd], &g.table, pos, hd);
+    want
+}
+
+/// The cache word of (`layer`, `pos`) equals the golden cache's.
+fn check_cache<const A: usize>(tb: &Tb<A>, g: &Golden, layer: usize, pos: usize, what: &str) {
+    let c = g.cfg;
+    let (kvd, nkv) = (c.kv_dim(), c.n_kv_heads);
+    let gc = &g.caches[layer];
+    let (km, ksh, vm, vsh) = tb.d.uut.peek_cache(layer, pos);
+    assert_eq!(
+        km,
+        gc.k[pos * kvd..(pos + 1) * kvd],
+        "{what}: k l{layer} p{pos}"
+    );
+    assert_eq!(
+        vm,
+        gc.v[pos * kvd..(pos + 1) * kvd],
+        "{what}: v l{layer} p{pos}"
+    );
+    assert_eq!(
+        ksh,
+        gc.k_shift[pos * nkv..(pos + 1) * nkv],
+        "{what}: ks l{layer} p{pos}"
+    );
+    assert_eq!(
+        vsh,
+        gc.v_shift[pos * nkv..(pos + 1) * nkv],
+        "{what}: vs l{layer} p{pos}"
+    );
+}
+
+/// One layer at `pos` through the stream path: the pre-RoPE `qkv` streamed (spacing `sp`,
+/// `st_en` held 0-1 cycles past the last row), then a fused ATTN started `delay` cycles
+/// after the last row. Checks the cache word against golden `kv_store` of the rotated k and
+/// v, the ATT writes against golden `attend` of the rotated q, and (for `delay >= 2`) the
+/// cycles against `cycles_fused`. Returns the ATTN cycles and output.
+#[allow(clippy::too_many_arguments)]
+fn stream_step_with<const A: usize>(
+    tb: &mut Tb<A>,
+    g: &mut Golden,
+    rng: &mut ChaCha8Rng,
+    qkv: &[i32],
+    layer: usize,
+    pos: usize,
+    sp: Spacing,
+    delay: i64,
+) -> (usize, Vec<i32>) {
+    let c = g.cfg;
+    let dim = c.dim;
+    let kvd = c.kv_dim();
+    let gaps = make_gaps(rng, qkv.len(), sp);
+    let en_tail = rng.gen_range(0..2);
+    let qkv_before = tb.vm[tb.qkv..tb.qkv + dim + 2 * kvd].to_vec();
+    let r = tb.stream(rng, qkv, layer, pos, &gaps, en_tail, Some(delay));
+    let want = rotated(g, qkv, pos);
+    kv_store(
+        &mut g.caches[layer],
+        &c,
+        &want[dim..dim + kvd],
+        &want[dim + kvd..],
+        pos,
+    );
+    check_cache(tb, g, layer, pos, "stream");
+    let want_att = attend(&g.caches[layer], &c, &want[..dim], pos);
+    assert_eq!(
+        &tb.vm[tb.att..tb.att + dim],
+        &want_att[..],
+        "fused ATTN layer {layer} pos {pos} ({sp:?}, delay {delay})"
+    );
+    assert_eq!(r.writes.len(), dim, "fused ATTN writes");
+    let mut order: Vec<usize> = r.writes.iter().map(|&(ad, _)| ad).collect();
+    order.sort_unstable();
+    assert_eq!(order, (tb.att..tb.att + dim).collect::<Vec<_>>());
+    assert_eq!(
+        &tb.vm[tb.qkv..tb.qkv + dim + 2 * kvd],
+        &qkv_before[..],
+        "the stream touched the vector memory"
+    );
+    let f = tb.d.uut.cycles_fused(pos);
+    if delay >= 2 {
+        assert_eq!(
+            r.cycles, f,
+            "fused ATTN cycles at {pos} (delay {delay}, {sp:?})"
+        );
+    } else {
+        assert!(r.cycles >= f, "early fused ATTN: {} < {f}", r.cycles);
+    }
+    (r.cycles, want_att)
+}
+
+fn random_qkv(rng: &mut ChaCha8Rng, c: &Config) -> Vec<i32> {
+    let mut qkv = random_vec(rng, c.dim);
+    qkv.extend(random_vec(rng, c.kv_dim()));
+    qkv.extend(random_vec(rng, c.kv_dim()));
+    qkv
+}
+
+/// Positions 0..npos, each through every layer (in a shuffled order), mostly through the
+/// stream path (back-to-back and randomly spaced rows, fused ATTN 2-9 cycles after the last
+/// row, now and then earlier: during the stream or right after it), sometimes through the
+/// ROPE / KVSTORE / ATTN operations, on one shared cache. Returns the fused ATTN cycles.
+fn run_stream_shape<const A: usize>(
+    cfg: &Config,
+    seed: u64,
+    npos: usize,
+    ctx: Option<usize>,
+) -> Vec<(usize, usize)> {
+    let qm = quant(cfg, seed);
+    let unit = match ctx {
+        Some(c) => AttnUnitP::<A>::with_context(&qm, c),
+        None => AttnUnitP::<A>::new(&qm),
+    };
+    let mut tb = Tb::new(unit, false, 41, 41 + cfg.dim + 2 * cfg.kv_dim() + 5);
+    let mut g = golden_for(&qm);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed * 13 + 5);
+    let mut out = vec![];
+    for pos in 0..npos {
+        let mut layers: Vec<usize> = (0..cfg.n_layers).collect();
+        for i in (1..layers.len()).rev() {
+            layers.swap(i, rng.gen_range(0..=i));
+        }
+        for l in layers {
+            let qkv = random_qkv(&mut rng, cfg);
+            if rng.gen_range(0..5) == 0 {
+                step_with(&mut tb, &mut g, &qkv, l, pos, true);
+                continue;
+            }
+            let sp = if rng.gen() {
+                Spacing::BackToBack
+            } else {
+                Spacing::Random
+            };
+            let delay = match rng.gen_range(0..10) {
+                0 => -(rng.gen_range(0..6)),
+                1 => rng.gen_range(0..2),
+                2..=5 => 2,
+                _ => rng.gen_range(3..10),
+            };
+            let (n, _) = stream_step_with(&mut tb, &mut g, &mut rng, &qkv, l, pos, sp, delay);
+            if delay >= 2 {
+                out.push((pos, n));
+            }
+        }
+    }
+    out
+}
+
 /// Positions 0..npos, each through the given layers in turn (interleaved).
 fn run_shape<const A: usize>(
     cfg: &Config,
@@ -410,6 +675,66 @@ fn par_real_stories260k_in_the_forward_pass() {
     );
 }
 
+/// The real stories260K model (LLAMAHDL_MODELS) on the stream path: every layer's QKV
+/// projection streamed into the unit (A = 64, randomly spaced rows), fused ATTN, each
+/// checked against the golden functions, and the logits equal to the golden model's.
+#[test]
+fn stream_real_stories260k_in_the_forward_pass() {
+    let Some(ck) = llamahdl_model::testutil::stories260k() else {
+        println!("SKIPPED (not run): LLAMAHDL_MODELS is not set (stories260K stream path)");
+        return;
+    };
+    let qm = QuantModel::quantise(&ck, ScaleMode::Mant8);
+    let c = qm.config;
+    let mut tb = Tb::new(AttnUnitP::<64>::new(&qm), false, 500, 2000);
+    let mut g = golden_for(&qm);
+    let mut reference = GoldenModel::new(qm.clone());
+    let mut rng = ChaCha8Rng::seed_from_u64(77);
+    let tokens = [1u32, 403, 407, 261, 378, 432, 259, 300, 291, 285, 13, 284];
+    let npos = 40;
+    for pos in 0..npos {
+        let token = tokens[pos % tokens.len()];
+        let mut x = qm.embedding.row_q16(token as usize);
+        for (l, layer) in qm.layers.iter().enumerate() {
+            let xb = numerics::rmsnorm(&x, &layer.rms_att.mant, layer.rms_att.exp);
+            let qkv = layer.wqkv.matvec(&xb);
+            let sp = if pos % 2 == 0 {
+                Spacing::Random
+            } else {
+                Spacing::BackToBack
+            };
+            let (n, att) = stream_step_with(&mut tb, &mut g, &mut rng, &qkv, l, pos, sp, 2);
+            assert_eq!(n, 2 * (pos + 1) + 91);
+            let o = layer.wo.matvec(&att);
+            for (xi, oi) in x.iter_mut().zip(o) {
+                *xi = add_q16(*xi, oi);
+            }
+            let xb = numerics::rmsnorm(&x, &layer.rms_ffn.mant, layer.rms_ffn.exp);
+            let h1 = layer.w1.matvec(&xb);
+            let h3 = layer.w3.matvec(&xb);
+            let hb: Vec<i32> = h1
+                .iter()
+                .zip(&h3)
+                .map(|(&a, &b)| mul_q16(numerics::silu(a), b))
+                .collect();
+            let y = layer.w2.matvec(&hb);
+            for (xi, yi) in x.iter_mut().zip(y) {
+                *xi = add_q16(*xi, yi);
+            }
+        }
+        let xf = numerics::rmsnorm(&x, &qm.rms_final.mant, qm.rms_final.exp);
+        let logits = qm.classifier().matvec(&xf);
+        let want = reference.forward_q16(token, pos).unwrap();
+        assert_eq!(&logits[..], want, "logits at position {pos}");
+    }
+    println!(
+        "stories260K (real weights, stream path): {npos} positions x {} layers bit-exact; fused ATTN at pos {}: {} cycles",
+        c.n_layers,
+        npos - 1,
+        cycles_fused(&c, c.seq_len, 64, npos - 1)
+    );
+}
+
 #[test]
 fn par_refuses_positions_past_the_context() {
     let cfg = Config::TINY;
@@ -474,6 +799,158 @@ fn par_cycle_formulas() {
     );
 }
 
+// ---------------------------------------------------------------------------------------
+// The QKV stream path: RoPE, cache store and q conversion on the projection's output
+// stream, and the fused ATTN.
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn stream_tiny_bit_exact_and_cycles() {
+    let cfg = Config::TINY;
+    // One group of 4 heads; two groups of 2 (q of both held in the bank).
+    for (pos, n) in run_stream_shape::<16>(&cfg, 31, cfg.seq_len, None) {
+        assert_eq!(n, 4 + 8 + 2 * (pos + 1) + 11 + 16);
+    }
+    for (pos, n) in run_stream_shape::<8>(&cfg, 32, cfg.seq_len, None) {
+        assert_eq!(n, 4 + 8 + 2 * (2 * (pos + 1) + 11) + 16);
+    }
+    // Groups of 3 + 1.
+    run_stream_shape::<12>(&cfg, 33, 10, None);
+}
+
+#[test]
+fn stream_odd_shape_bit_exact() {
+    // hd 8, 6 heads over 2 kv heads: all 6 heads at once; 3 groups of 2; 4 + 2.
+    run_stream_shape::<48>(&ODD, 34, 24, None);
+    run_stream_shape::<16>(&ODD, 35, 20, Some(30));
+    run_stream_shape::<32>(&ODD, 36, 8, None);
+}
+
+#[test]
+fn stream_stories260k_synthetic_bit_exact_and_cycles() {
+    let cfg = Config::STORIES260K;
+    for (pos, n) in run_stream_shape::<64>(&cfg, 37, 12, None) {
+        assert_eq!(n, 2 * (pos + 1) + 91, "fused ATTN cycles at {pos}");
+    }
+    run_stream_shape::<32>(&cfg, 38, 4, None);
+    for pos in [0, 127, 511] {
+        println!(
+            "stories260K A=64 pos {pos}: fused ATTN {} cycles (ATTN {}, ROPE {}, KVSTORE {})",
+            cycles_fused(&cfg, 512, 64, pos),
+            cycles(&cfg, 512, 64, OP_ATTN, pos),
+            cycles(&cfg, 512, 64, OP_ROPE, pos),
+            cycles(&cfg, 512, 64, OP_KVSTORE, pos)
+        );
+    }
+    assert_eq!(cycles_fused(&cfg, 512, 64, 0), 93);
+    assert_eq!(cycles_fused(&cfg, 512, 64, 127), 347);
+    assert_eq!(cycles_fused(&cfg, 512, 64, 511), 1115);
+    assert_eq!(cycles_fused(&cfg, 512, 64, 512), 1);
+    // Two groups of 4 heads with 32 lanes.
+    assert_eq!(cycles_fused(&cfg, 512, 32, 9), 9 + 7 + 2 * (20 + 11) + 64);
+}
+
+/// The cache word is written exactly `stream_latency` cycles after the last row (checked
+/// cycle by cycle), for back-to-back and spaced rows; a stream at a position past the
+/// context or a layer past the model writes nothing (and a fused ATTN there is refused);
+/// the unit works normally afterwards.
+fn stream_latency_and_refusal<const A: usize>(cfg: &Config, ctx: usize, seed: u64) {
+    let qm = quant(cfg, seed);
+    let mut tb = Tb::new(AttnUnitP::<A>::with_context(&qm, ctx), false, 20, 400);
+    let mut g = golden_for(&qm);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let lat = stream_latency(cfg);
+    let peek_all = |tb: &Tb<A>| -> Vec<_> {
+        (0..cfg.n_layers)
+            .flat_map(|l| (0..ctx).map(move |p| (l, p)))
+            .map(|(l, p)| tb.d.uut.peek_cache(l, p))
+            .collect()
+    };
+    for pos in 0..4 {
+        for layer in 0..cfg.n_layers {
+            let n = cfg.dim + 2 * cfg.kv_dim();
+            let qkv: Vec<i32> = (0..n)
+                .map(|_| rng.gen_range(-(5 << 16)..(5 << 16)))
+                .collect();
+            let sp = if (pos + layer) % 2 == 0 {
+                Spacing::BackToBack
+            } else {
+                Spacing::Random
+            };
+            let gaps = make_gaps(&mut rng, n, sp);
+            let old = tb.d.uut.peek_cache(layer, pos);
+            let r = tb.stream(&mut rng, &qkv, layer, pos, &gaps, 0, None);
+            assert!(r.writes.is_empty());
+            // The last row was in the last cycle run; the word is written at the end of
+            // cycle last + lat.
+            let mut w = vec![];
+            for k in 1..lat {
+                tb.cycle(&mut w);
+                assert!(
+                    tb.d.uut.peek_cache(layer, pos) == old,
+                    "cache written early ({k} cycles after the last row)"
+                );
+            }
+            tb.cycle(&mut w);
+            let want = rotated(&g, &qkv, pos);
+            let (dim, kvd) = (cfg.dim, cfg.kv_dim());
+            kv_store(
+                &mut g.caches[layer],
+                cfg,
+                &want[dim..dim + kvd],
+                &want[dim + kvd..],
+                pos,
+            );
+            assert!(tb.d.uut.peek_cache(layer, pos) != old, "weak check");
+            check_cache(&tb, &g, layer, pos, "latency");
+            assert!(w.is_empty());
+        }
+    }
+    // Refused streams: past the context, past the model's layers.
+    let snapshot = peek_all(&tb);
+    let vm = tb.vm.clone();
+    for (layer, pos) in [
+        (0, ctx),
+        (1, ctx + 3),
+        (1, 0xFFFF),
+        (cfg.n_layers, 2),
+        (200, 0),
+    ] {
+        let qkv = random_qkv(&mut rng, cfg);
+        let gaps = make_gaps(&mut rng, qkv.len(), Spacing::Random);
+        let r = tb.stream(&mut rng, &qkv, layer, pos, &gaps, 1, Some(2));
+        assert_eq!((r.cycles, r.writes.len()), (1, 0), "fused ATTN refused");
+        for _ in 0..lat + 4 {
+            tb.cycle(&mut vec![]);
+        }
+        assert!(peek_all(&tb) == snapshot, "refused stream wrote the cache");
+        assert!(tb.vm == vm);
+    }
+    // Still works: the next positions through the stream.
+    for pos in 4..6 {
+        for layer in 0..cfg.n_layers {
+            let qkv = random_qkv(&mut rng, cfg);
+            stream_step_with(
+                &mut tb,
+                &mut g,
+                &mut rng,
+                &qkv,
+                layer,
+                pos,
+                Spacing::Random,
+                2,
+            );
+        }
+    }
+}
+
+#[test]
+fn stream_latency_and_refusal_all_shapes() {
+    stream_latency_and_refusal::<8>(&Config::TINY, 10, 51);
+    stream_latency_and_refusal::<16>(&ODD, 12, 52);
+    stream_latency_and_refusal::<64>(&Config::STORIES260K, 20, 53);
+}
+
 #[test]
 #[should_panic(expected = "must be a non-zero multiple of head_dim")]
 fn par_rejects_lanes_not_multiple_of_head_dim() {
@@ -507,6 +984,50 @@ fn cosim_tiny<const A: usize>(seed: u64) {
 fn par_cosim_icarus_tiny() {
     cosim_tiny::<16>(21); // one group of 4 heads
     cosim_tiny::<12>(22); // groups of 3 + 1 (lane routing by group, partial group)
+}
+
+/// The whole unit in Icarus on the stream path: streams (back-to-back and spaced) with
+/// fused ATTN at positions 0-3 (early and on-time starts), a refused stream, and the
+/// ROPE / KVSTORE / ATTN operations in between.
+fn cosim_stream_tiny<const A: usize>(seed: u64) {
+    let cfg = Config::TINY;
+    let qm = quant(&cfg, seed);
+    let verilog = emit_verilog(AttnUnitP::<A>::new(&qm));
+    let mut tb = Tb::new(AttnUnitP::<A>::new(&qm), true, 9, 100);
+    let mut g = golden_for(&qm);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    for pos in 0..4 {
+        for layer in [1, 0] {
+            let qkv = random_qkv(&mut rng, &cfg);
+            if pos == 1 && layer == 0 {
+                step_with(&mut tb, &mut g, &qkv, layer, pos, true);
+                continue;
+            }
+            let sp = if (pos + layer) % 2 == 0 {
+                Spacing::BackToBack
+            } else {
+                Spacing::Random
+            };
+            let delay = if pos == 2 && layer == 1 { -3 } else { 2 };
+            stream_step_with(&mut tb, &mut g, &mut rng, &qkv, layer, pos, sp, delay);
+        }
+    }
+    let qkv = random_qkv(&mut rng, &cfg);
+    let gaps = make_gaps(&mut rng, qkv.len(), Spacing::Random);
+    let r = tb.stream(&mut rng, &qkv, 0, cfg.seq_len, &gaps, 1, Some(2));
+    assert_eq!(r.cycles, 1);
+    let trace = tb.d.take_trace().unwrap();
+    eprintln!("A={A} stream: co-simulating {} cycles", trace.len());
+    let dir = tempfile::tempdir().unwrap();
+    run_icarus(&verilog, "top", &trace, dir.path())
+        .expect("icarus")
+        .assert_clean();
+}
+
+#[test]
+fn stream_cosim_icarus_tiny() {
+    cosim_stream_tiny::<16>(23); // one group
+    cosim_stream_tiny::<8>(24); // two groups: q of both in the bank
 }
 
 fn lint_unit<const A: usize>(name: &str, cfg: Config, ctx: Option<usize>) {
@@ -736,15 +1257,15 @@ mod leaves {
         (v as u64) & ((1u64 << bits) - 1)
     }
 
-    /// The datapath core against its Verilog on random stimulus: random q writes, cache
-    /// data, shifts (all 0..31), and passes driven in the order the unit uses (score pass,
-    /// exp pass, output) as well as random enables, so every stage sees both meaningful
-    /// and arbitrary data. Shapes: 2 heads of 4 (A = 8) and 3 heads of 2 with spare lanes
-    /// (A = 8).
+    /// The datapath core against its Verilog on random stimulus: random q writes, q bank
+    /// writes and loads, cache data, shifts (all 0..31), and passes driven in the order the
+    /// unit uses (score pass, exp pass, output) as well as random enables, so every stage
+    /// sees both meaningful and arbitrary data. Shapes: 2 heads of 4 (A = 8) with banks of
+    /// 1 and 2 words, and 3 heads of 2 with spare lanes (A = 8) and a bank of 3 words.
     #[test]
     fn attn_core_matches_verilog() {
-        fn run<const A: usize>(hd: usize, g: usize, ctx: usize, seed: u64) {
-            let mk = || AttnCore::<A>::new(hd, g, ctx);
+        fn run<const A: usize>(hd: usize, g: usize, ctx: usize, ng: usize, seed: u64) {
+            let mk = || AttnCore::<A>::with_bank(hd, g, ctx, ng);
             let mut d = Driver::new(mk(), |u, c| u.clock.next = c.into()).with_trace();
             let mut rng = ChaCha8Rng::seed_from_u64(seed);
             for round in 0..12 {
@@ -771,6 +1292,18 @@ mod leaves {
                         u.sqwe.next = ph == 0 || (chaos && rng.gen());
                         u.sqhead.next = u2b::<8>(rng.gen_range(0..g as u64 + 1));
                         u.sqdata.next = u2b::<5>(rng.gen_range(0..32));
+                        // q bank: random writes (also past the bank, lanes, heads), loads
+                        // at the start of the score pass and now and then.
+                        u.bwe.next = rng.gen_bool(0.4);
+                        u.bgrp.next = u2b::<8>(rng.gen_range(0..ng as u64 + 1));
+                        u.blane.next = u2b::<16>(rng.gen_range(0..A as u64 + 2));
+                        u.bdata.next = u2b::<16>(edge(&mut rng, 16));
+                        u.bswe.next = rng.gen_bool(0.3);
+                        u.bshead.next = u2b::<8>(rng.gen_range(0..g as u64 + 1));
+                        u.bsdata.next = u2b::<5>(rng.gen_range(0..32));
+                        u.qld.next = (ph == 0 && c + 1 == n && round % 2 == 1)
+                            || (chaos && rng.gen_bool(0.1));
+                        u.lgrp.next = u2b::<8>(rng.gen_range(0..ng as u64 + 1));
                         for j in 0..A {
                             u.mant[j].next = u2b::<11>(edge(&mut rng, 11));
                             u.ksh[j].next = u2b::<5>(rng.gen_range(0..32));
@@ -804,7 +1337,8 @@ mod leaves {
             eprintln!("AttnCore<{A}> hd {hd} g {g}: co-simulating {n} cycles");
             cosim(emit_verilog(mk()), &mut d);
         }
-        run::<8>(4, 2, 9, 43);
-        run::<8>(2, 3, 5, 44);
+        run::<8>(4, 2, 9, 1, 43);
+        run::<8>(2, 3, 5, 3, 44);
+        run::<8>(4, 2, 7, 2, 45);
     }
 }

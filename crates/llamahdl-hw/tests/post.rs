@@ -126,20 +126,27 @@ fn max_track_matches_model_and_verilog() {
     let mut m: u64 = 0;
     for _ in 0..3000 {
         let clear = rng.gen_bool(0.05);
+        let ld = rng.gen_bool(0.05);
         let en = rng.gen_bool(0.7);
         let v = act(&mut rng) >> rng.gen_range(0..31);
+        let mx = rng.gen::<u32>() as u64;
         d.uut.clear.next = clear;
+        d.uut.ld.next = ld;
+        d.uut.mx.next = u2b::<32>(mx);
         d.uut.en.next = en;
         d.uut.v.next = i2s::<32>(v as i64);
         d.tick();
         if clear {
             m = 0;
+        } else if ld {
+            m = mx;
         } else if en {
             m = m.max(v.unsigned_abs() as u64);
         }
         assert_eq!(d.uut.m.val().to_u64(), m);
     }
     d.uut.clear.next = false;
+    d.uut.ld.next = false;
     d.uut.en.next = true;
     d.uut.v.next = i2s::<32>(i32::MIN as i64);
     d.tick();

@@ -1,0 +1,885 @@
+//! The wide RMSNorm unit: `y = rmsnorm(x, gains, g_exp)` (bit for bit as
+//! `llamahdl_golden::numerics::rmsnorm`), `W` elements per cycle, on its own copy of the
+//! residual stream `x`.
+//!
+//! The unit keeps `x` (dim Q16.16 words) in `W` banks, written one element per cycle as the
+//! decoder writes the residual stream, and read `W` elements per cycle. The block shift
+//! comes from the maximum magnitude the top tracks as `x` is written (`x_max`), so there is
+//! no scan pass: one pass computes the sum of squares of the block mantissas, the second
+//! normalises and scales. An operation takes [`cycles`]`(dim, W)` = `2·⌈dim/W⌉ + 13`
+//! cycles from `start` to `done`.
+//!
+//! ## Interface
+//! | port | dir | type | |
+//! | --- | --- | --- | --- |
+//! | `clock` | in | Clock | |
+//! | `xw_we`, `xw_idx`, `xw_data` | in | Bit, Bits<16>, Signed<32> | capture of element `xw_idx` of `x` (writes with `xw_idx >= dim` are ignored) |
+//! | `x_max` | in | Bits<32> | max \|x_i\| of the current `x` (sampled at `start`) |
+//! | `start` | in | Bit | pulse; ignored while `busy` |
+//! | `g_base`, `g_exp` | in | Bits<16>, Signed<8> | gain vector: first element in the gains ROM (a multiple of W, see [`rms_gains_layout`]) and exponent (sampled at `start`) |
+//! | `y_we`, `y_idx`, `y_data` | out | Bit, Bits<16>, [Signed<32>; W] | output group: elements `y_idx .. y_idx + W` (lanes past dim are 0) |
+//! | `y_max` | out | Bits<32> | max \|y_i\| of this operation, valid from the `done` cycle until the next `start` |
+//! | `done` | out | Bit | pulse |
+//! | `busy` | out | Bit | |
+//!
+//! ## Timing
+//! Cycle 0 is the (accepted) `start` cycle; `nw = ⌈dim/W⌉` words.
+//! - `busy` is high in cycles `1 ..= cycles(dim, W)`; a `start` is accepted when `busy` is
+//!   low (so the earliest next `start` is the cycle after `done`).
+//! - Pass 1 reads word `j` of `x` in cycle `1 + j`; pass 2 reads it again in cycle
+//!   `nw + 5 + j`. Captures are allowed whenever `busy` is low (a capture in the `start`
+//!   cycle is seen by that operation; `x_max` must include it); the unit does not block
+//!   captures while busy, the writer must not issue them then.
+//! - `y_we` is high in cycles `nw + 11 + j`, `j = 0 .. nw`, with `y_idx = j·W`.
+//! - `done` and `y_max` (final) in cycle `2·nw + 13` = [`cycles`]: three cycles after the
+//!   last `y` group (the maximum-magnitude tree).
+//!
+//! ## Structure
+//! Control (`#[hdl_gen]`): a cycle counter, pass flags, the read counter, the gains-ROM
+//! word counter and the output index. Hand-written leaves (native `update()` + Verilog,
+//! each co-simulated in `tests/rms_unit.rs`):
+//! - [`XBanks`]: `W` banks of `x`, scalar write, `W`-wide synchronous read (lanes past dim
+//!   read 0).
+//! - [`RmsLanes`]: per lane the block quantiser, one shared `17×16` multiplier (`m·m` in
+//!   pass 1, `m·T` in pass 2), the `16×17` gain multiplier and the output scaler; the
+//!   sum-of-squares adder tree (groups of four lanes, then the accumulator) and the
+//!   normalisation (leading one → RSQRT address, `⌊p/2⌋` → output exponent).
+//! - [`AbsMax`]: the maximum magnitude of the output groups (three register stages).
+//!
+//! Memories: the gains ROM (`WordRom<W>`: one word holds `W` consecutive gain mantissas,
+//! [`rms_gains_words`]), RSQRT (`TableRom<16>`, 2 × 4096, as the vector unit's) and the
+//! `W` banks of `x` (`⌈dim/W⌉` words each).
+//!
+//! Multipliers: `2·W`, each at most `17×17` signed (an 18×18 DSP): `W` shared
+//! square/normalise multipliers (`16 × 17`) and `W` gain multipliers (`17 × 16`).
+
+use crate::leaf::{i2s, mul_shift2, s2i, u2b, TableRom, WordRom};
+use crate::post::{quant16, shift_of};
+use crate::vec_unit::{norm_addr, rms_k, rsqrt_words};
+use llamahdl_golden::QuantModel;
+use rust_hdl::prelude::*;
+
+/// Latency of the maximum-magnitude tree ([`AbsMax`]): `y_max` includes a `y` group
+/// `YMAX_LATENCY` cycles after the group is on `y_data`.
+pub const YMAX_LATENCY: usize = 3;
+
+/// Words of `W` elements holding a vector of `dim` elements.
+pub fn words(dim: usize, w: usize) -> usize {
+    dim.div_ceil(w)
+}
+
+/// Cycles from `start` (cycle 0) to `done` for a vector of `dim` elements, `w` lanes.
+pub fn cycles(dim: usize, w: usize) -> usize {
+    let nw = words(dim, w);
+    // Last pass-2 read in nw + 4 + nw, y five cycles later, then the max tree.
+    2 * nw + 10 + YMAX_LATENCY
+}
+
+/// Every RMSNorm gain vector of `qm` in [`crate::vec_unit::gains_layout`] order (`2l`
+/// attention of layer `l`, `2l + 1` feed-forward, `2·n_layers` final): `(mantissas, exp)`.
+pub fn gain_vectors(qm: &QuantModel) -> Vec<(Vec<i16>, i32)> {
+    let mut out = Vec::new();
+    for l in &qm.layers {
+        out.push((l.rms_att.mant.clone(), l.rms_att.exp));
+        out.push((l.rms_ffn.mant.clone(), l.rms_ffn.exp));
+    }
+    out.push((qm.rms_final.mant.clone(), qm.rms_final.exp));
+    out
+}
+
+/// Where each RMSNorm gain vector lives in the wide gains ROM: `(g_base, g_exp)` in
+/// [`crate::vec_unit::gains_layout`] order. `g_base` is an element index, a multiple of
+/// `w` (each vector starts a new ROM word; the tail of its last word is 0).
+pub fn rms_gains_layout(qm: &QuantModel, w: usize) -> Vec<(usize, i32)> {
+    let mut base = 0;
+    gain_vectors(qm)
+        .into_iter()
+        .map(|(m, e)| {
+            let b = base;
+            base += words(m.len(), w) * w;
+            (b, e)
+        })
+        .collect()
+}
+
+/// Contents of the wide gains ROM: word `a` holds elements `a·W .. a·W + W` of the
+/// [`rms_gains_layout`] (raw 16-bit patterns, lane `i` = element `a·W + i`).
+pub fn rms_gains_words<const W: usize>(qm: &QuantModel) -> Vec<[u16; W]> {
+    let mut out = Vec::new();
+    for (m, _) in gain_vectors(qm) {
+        for chunk in m.chunks(W) {
+            let mut word = [0u16; W];
+            for (d, &g) in word.iter_mut().zip(chunk) {
+                *d = g as u16;
+            }
+            out.push(word);
+        }
+    }
+    out
+}
+
+/// Bits needed to index `depth` words (0 for one word).
+fn index_bits(depth: usize) -> usize {
+    (usize::BITS - (depth.max(1) - 1).leading_zeros()) as usize
+}
+
+// ---------------------------------------------------------------------------------------
+// XBanks: the unit's copy of x
+// ---------------------------------------------------------------------------------------
+
+/// `dim` Q16.16 words in `W` banks (element `e` is word `e / W` of bank `e % W`).
+///
+/// - Write (scalar): at a rising edge with `we` and `widx < dim`, element `widx` takes
+///   `wdata`; writes with `widx >= dim` are ignored.
+/// - Read (`W` wide, synchronous): `rdata[i]` shows element `raddr·W + i` from the cycle
+///   after `raddr` (0 when that element is `>= dim`). A read and a write of the same
+///   element in one cycle read the old value.
+#[derive(LogicBlock)]
+pub struct XBanks<const W: usize> {
+    pub clock: Signal<In, Clock>,
+    pub we: Signal<In, Bit>,
+    pub widx: Signal<In, Bits<16>>,
+    pub wdata: Signal<In, Signed<32>>,
+    pub raddr: Signal<In, Bits<16>>,
+    pub rdata: [Signal<Out, Signed<32>>; W],
+    _dim: usize,
+    _mem: Vec<i64>,
+}
+
+impl<const W: usize> XBanks<W> {
+    pub fn new(dim: usize) -> Self {
+        assert!(
+            W.is_power_of_two() && W >= 2,
+            "XBanks: W must be a power of two >= 2"
+        );
+        assert!(dim >= 1 && dim < 1 << 16, "XBanks: dim");
+        Self {
+            clock: Default::default(),
+            we: Default::default(),
+            widx: Default::default(),
+            wdata: Default::default(),
+            raddr: Default::default(),
+            rdata: array_init::array_init(|_| Signal::new_with_default(Signed::default())),
+            _dim: dim,
+            _mem: vec![0; dim],
+        }
+    }
+    /// Element `i` as the simulation holds it.
+    pub fn peek(&self, i: usize) -> i32 {
+        self._mem[i] as i32
+    }
+    /// Words in lane `i`'s bank: the number of elements `e < dim` with `e % W == i`.
+    fn lane_depth(&self, i: usize) -> usize {
+        if i < self._dim {
+            (self._dim - i).div_ceil(W)
+        } else {
+            0
+        }
+    }
+}
+
+impl<const W: usize> Logic for XBanks<W> {
+    fn update(&mut self) {
+        if self.clock.pos_edge() {
+            let r = self.raddr.val().index();
+            for i in 0..W {
+                let e = r * W + i;
+                let v = if e < self._dim { self._mem[e] } else { 0 };
+                self.rdata[i].next = i2s::<32>(v);
+            }
+            if self.we.val() {
+                let e = self.widx.val().index();
+                if e < self._dim {
+                    self._mem[e] = s2i(self.wdata.val());
+                }
+            }
+        }
+    }
+    fn connect(&mut self) {
+        for d in &mut self.rdata {
+            d.connect();
+        }
+    }
+    fn hdl(&self) -> Verilog {
+        let lb = W.trailing_zeros() as usize;
+        let dim = self._dim;
+        let mut s = String::from("integer n;\n");
+        for i in 0..W {
+            let depth = self.lane_depth(i);
+            if depth > 0 {
+                s += &format!("reg [31:0] m{i} [0:{}];\n", depth - 1);
+            }
+        }
+        s += "initial begin\n`ifndef SYNTHESIS\n";
+        for i in 0..W {
+            let depth = self.lane_depth(i);
+            if depth > 0 {
+                s += &format!("   for (n = 0; n < {depth}; n = n + 1) m{i}[n] = 32'd0;\n");
+            }
+        }
+        s += "`endif\n";
+        for i in 0..W {
+            s += &format!("   rdata${i} = 32'sd0;\n");
+        }
+        s += "end\n";
+        s += &format!("wire wok = we && (widx < 16'd{dim});\nalways @(posedge clock) begin\n");
+        for i in 0..W {
+            let depth = self.lane_depth(i);
+            if depth == 0 {
+                s += &format!("   rdata${i} <= 32'sd0;\n");
+                continue;
+            }
+            let b = index_bits(depth);
+            let ridx = if b == 0 {
+                "0".to_string()
+            } else {
+                format!("raddr[{}:0]", b - 1)
+            };
+            let widx = if b == 0 {
+                "0".to_string()
+            } else {
+                format!("widx[{}:{lb}]", lb + b - 1)
+            };
+            s += &format!(
+                "   rdata${i} <= (raddr < 16'd{depth}) ? m{i}[{ridx}] : 32'sd0;\n   if (wok && (widx[{}:0] == {lb}'d{i})) m{i}[{widx}] <= wdata;\n",
+                lb - 1
+            );
+        }
+        s += "end\n";
+        Verilog::Custom(s)
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// RmsLanes: the W-lane arithmetic
+// ---------------------------------------------------------------------------------------
+
+/// The arithmetic of the unit, free-running, `W` lanes. With `x`, `v` and `sq` presented
+/// in cycle `C` (`v`: the word is valid; `sq`: pass 1), registers load at the edge ending
+/// each cycle:
+///
+/// - `C`: `m_i <= quant16(x_i, shift)`; flags follow.
+/// - `C+1`: `pr_i <= m_i · (sq ? m_i : tt)` (`tt` = the RSQRT entry, unsigned).
+/// - `C+2`: `q_j <= Σ pr` over lanes `4j .. 4j+3`, `e3 <= v & sq`;
+///   `t_i <= round(pr_i / 2^16)`, `g1_i <= g_i` (the gains word is presented in `C+2`).
+/// - `C+3`: `acc <= acc + Σ q_j` if `e3` (48 bits); `pg_i <= t_i · g1_i`.
+/// - `C+4`: `y_i <= sat32(round(pg_i · 2^k))`, `yv <= v & !sq`; visible in `C+5`.
+///
+/// Every edge: `(rs_addr, hp) <= norm_addr(acc)` ([`norm_addr`]), `k <= rms_k(g_exp, hp)`
+/// ([`rms_k`]). With `ld` (the operation's start): `shift <= shift_of(x_max)`,
+/// `g_exp` latched, `acc <= 0`.
+#[derive(LogicBlock)]
+pub struct RmsLanes<const W: usize> {
+    pub clock: Signal<In, Clock>,
+    pub ld: Signal<In, Bit>,
+    pub x_max: Signal<In, Bits<32>>,
+    pub g_exp: Signal<In, Signed<8>>,
+    pub x: [Signal<In, Signed<32>>; W],
+    pub v: Signal<In, Bit>,
+    pub sq: Signal<In, Bit>,
+    pub tt: Signal<In, Bits<16>>,
+    pub g: [Signal<In, Bits<16>>; W],
+    pub rs_addr: Signal<Out, Bits<16>>,
+    pub y: [Signal<Out, Signed<32>>; W],
+    pub yv: Signal<Out, Bit>,
+    _s: LaneState,
+}
+
+#[derive(Clone, Default)]
+struct LaneState {
+    shift: u32,
+    gexp: i32,
+    m: Vec<i64>,
+    v1: bool,
+    sq1: bool,
+    pr: Vec<i64>,
+    v2: bool,
+    sq2: bool,
+    q: Vec<i64>,
+    e3: bool,
+    t: Vec<i64>,
+    g1: Vec<i64>,
+    v3: bool,
+    acc: u64,
+    pg: Vec<i64>,
+    v4: bool,
+    rs: u32,
+    hp: u32,
+    k: i32,
+    y: Vec<i64>,
+    yv: bool,
+}
+
+const MASK48: u64 = (1 << 48) - 1;
+
+/// Number of lane groups of the first adder-tree stage (four lanes each).
+const fn groups(w: usize) -> usize {
+    w.div_ceil(4)
+}
+
+impl<const W: usize> Default for RmsLanes<W> {
+    fn default() -> Self {
+        assert!(
+            W.is_power_of_two() && W >= 2,
+            "RmsLanes: W must be a power of two >= 2"
+        );
+        Self {
+            clock: Default::default(),
+            ld: Default::default(),
+            x_max: Default::default(),
+            g_exp: Default::default(),
+            x: array_init::array_init(|_| Default::default()),
+            v: Default::default(),
+            sq: Default::default(),
+            tt: Default::default(),
+            g: array_init::array_init(|_| Default::default()),
+            rs_addr: Signal::new_with_default(Bits::default()),
+            y: array_init::array_init(|_| Signal::new_with_default(Signed::default())),
+            yv: Signal::new_with_default(false),
+            _s: LaneState {
+                m: vec![0; W],
+                pr: vec![0; W],
+                q: vec![0; groups(W)],
+                t: vec![0; W],
+                g1: vec![0; W],
+                pg: vec![0; W],
+                y: vec![0; W],
+                ..Default::default()
+            },
+        }
+    }
+}
+
+/// Sign-extend the low `bits` bits of `v`.
+fn wrap(v: i64, bits: u32) -> i64 {
+    (v << (64 - bits)) >> (64 - bits)
+}
+
+impl<const W: usize> Logic for RmsLanes<W> {
+    fn update(&mut self) {
+        if self.clock.pos_edge() {
+            let o = &self._s;
+            let tt = self.tt.val().to_u64() as i64;
+            let mut n = LaneState {
+                shift: o.shift,
+                gexp: o.gexp,
+                m: (0..W)
+                    .map(|i| quant16(s2i(self.x[i].val()), o.shift))
+                    .collect(),
+                v1: self.v.val(),
+                sq1: self.sq.val(),
+                pr: (0..W)
+                    .map(|i| o.m[i] * if o.sq1 { o.m[i] } else { tt })
+                    .collect(),
+                v2: o.v1,
+                sq2: o.sq1,
+                q: (0..groups(W))
+                    .map(|j| o.pr[4 * j..(4 * j + 4).min(W)].iter().sum())
+                    .collect(),
+                e3: o.v2 & o.sq2,
+                t: (0..W)
+                    .map(|i| wrap((o.pr[i] + (1 << 15)) >> 16, 17))
+                    .collect(),
+                g1: (0..W)
+                    .map(|i| self.g[i].val().to_u64() as u16 as i16 as i64)
+                    .collect(),
+                v3: o.v2 & !o.sq2,
+                acc: if o.e3 {
+                    (o.acc as i64).wrapping_add(o.q.iter().sum::<i64>()) as u64 & MASK48
+                } else {
+                    o.acc
+                },
+                pg: (0..W).map(|i| o.t[i] * o.g1[i]).collect(),
+                v4: o.v3,
+                rs: 0,
+                hp: 0,
+                k: rms_k(o.gexp, o.hp),
+                y: (0..W)
+                    .map(|i| mul_shift2(o.pg[i], 1, 0, 0, o.k) as i64)
+                    .collect(),
+                yv: o.v4,
+            };
+            let (rs, hp) = norm_addr(o.acc);
+            n.rs = rs;
+            n.hp = hp;
+            if self.ld.val() {
+                n.shift = shift_of(self.x_max.val().to_u64());
+                n.gexp = s2i(self.g_exp.val()) as i32;
+                n.acc = 0;
+            }
+            for i in 0..W {
+                self.y[i].next = i2s::<32>(n.y[i]);
+            }
+            self.yv.next = n.yv;
+            self.rs_addr.next = u2b::<16>(n.rs as u64);
+            self._s = n;
+        }
+    }
+    fn connect(&mut self) {
+        self.rs_addr.connect();
+        for y in &mut self.y {
+            y.connect();
+        }
+        self.yv.connect();
+    }
+    fn hdl(&self) -> Verilog {
+        let g = groups(W);
+        let mut s = String::from(
+            "\
+reg [4:0] shift;
+reg signed [7:0] gexp;
+reg v1, sq1, v2, sq2, e3, v3, v4;
+reg [47:0] acc;
+reg [4:0] hp;
+reg signed [7:0] k;
+reg [4:0] xs;
+reg [5:0] p;
+reg [11:0] f;
+// Only bits 31..15 of x_max decide the shift.
+/* verilator lint_off UNUSEDSIGNAL */
+wire [14:0] x_max_low_unused = x_max[14:0];
+/* verilator lint_on UNUSEDSIGNAL */
+always @(*) begin
+   xs = 5'd0;
+",
+        );
+        for b in 15..32 {
+            s += &format!("   if (x_max[{b}]) xs = 5'd{};\n", b - 14);
+        }
+        s += "end\n";
+        // Leading one of acc.
+        s += "always @(*) begin\n";
+        for b in (1..48).rev() {
+            let kw = if b == 47 { "   if" } else { "   else if" };
+            s += &format!("{kw} (acc[{b}]) p = 6'd{b};\n");
+        }
+        s += "   else p = 6'd0;\nend\nalways @(*) begin\n   case (p)\n";
+        for b in 1..48usize {
+            let body = if b >= 12 {
+                format!("acc[{}:{}]", b - 1, b - 12)
+            } else {
+                format!("{{acc[{}:0], {}'d0}}", b - 1, 12 - b)
+            };
+            s += &format!("      6'd{b}: f = {body};\n");
+        }
+        s += "      default: f = 12'd0;\n   endcase\nend\n";
+        s += "\
+wire signed [9:0] kk = {{2{gexp[7]}}, gexp} + 10'sd16 - {5'd0, hp};
+// Output scaling by 2^k, exact for |pg| < 2^30 (|t| <= 32767, |g| <= 32768): k >= 31
+// saturates (or 0), k <= -31 gives 0, else a 5-bit shift left (with a fits-in-32 check)
+// or right (round half up: floor(pg / 2^s) + bit s-1 of pg).
+wire big_l = ~k[7] & (k > 8'sd30);
+wire big_r = k[7] & (k < -8'sd30);
+wire [4:0] kl = k[4:0];
+wire [4:0] kr = ~k[4:0];
+wire [32:0] half = (shift == 5'd0) ? 33'd0 : (33'd1 << (shift - 5'd1));
+wire signed [16:0] tt17 = {1'b0, tt};
+";
+        for i in 0..W {
+            s += &format!(
+                "\
+reg signed [15:0] m{i};
+reg signed [32:0] pr{i};
+reg signed [16:0] t{i};
+reg [15:0] g1{i};
+reg signed [30:0] pg{i};
+wire signed [32:0] xe{i} = {{x${i}[31], x${i}}};
+wire signed [32:0] r{i} = (xe{i} + $signed(half)) >>> shift;
+wire signed [16:0] b{i} = sq1 ? {{m{i}[15], m{i}}} : tt17;
+wire signed [32:0] me{i} = {{{{17{{m{i}[15]}}}}, m{i}}};
+wire signed [32:0] be{i} = {{{{16{{b{i}[16]}}}}, b{i}}};
+wire signed [32:0] mp{i} = me{i} * be{i};
+// t = round(pr / 2^16) fits 17 bits (|pr| < 2^31): the low 16 bits only round.
+/* verilator lint_off UNUSEDSIGNAL */
+wire signed [32:0] rr{i} = pr{i} + 33'sd32768;
+/* verilator lint_on UNUSEDSIGNAL */
+wire signed [30:0] te{i} = {{{{14{{t{i}[16]}}}}, t{i}}};
+wire signed [30:0] ge{i} = {{{{15{{g1{i}[15]}}}}, g1{i}}};
+wire signed [30:0] pm{i} = te{i} * ge{i};
+wire signed [61:0] pw{i} = {{{{31{{pg{i}[30]}}}}, pg{i}}};
+wire signed [61:0] pl{i} = pw{i} <<< kl;
+wire lok{i} = (pl{i}[61:31] == 31'd0) | (pl{i}[61:31] == 31'h7fffffff);
+wire signed [31:0] pe{i} = {{pg{i}[30], pg{i}}};
+wire signed [31:0] u{i} = pe{i} >>> kr;
+wire signed [31:0] uh{i} = u{i} >>> 1;
+wire signed [31:0] yr{i} = uh{i} + $signed({{31'd0, u{i}[0]}});
+wire pz{i} = (pg{i} == 31'sd0);
+wire [31:0] ys{i} = pg{i}[30] ? 32'h80000000 : 32'h7fffffff;
+"
+            );
+        }
+        for j in 0..g {
+            let terms: Vec<String> = (4 * j..(4 * j + 4).min(W))
+                .map(|i| format!("{{{{2{{pr{i}[32]}}}}, pr{i}}}"))
+                .collect();
+            s += &format!(
+                "reg signed [34:0] q{j};\nwire signed [34:0] qs{j} = {};\n",
+                terms.join(" + ")
+            );
+        }
+        let qterms: Vec<String> = (0..g)
+            .map(|j| format!("{{{{13{{q{j}[34]}}}}, q{j}}}"))
+            .collect();
+        s += &format!("wire [47:0] qsum = {};\n", qterms.join(" + "));
+        s += "initial begin\n   shift = 5'd0; gexp = 8'sd0; acc = 48'd0; hp = 5'd0; k = 8'sd0;\n";
+        s += "   v1 = 1'b0; sq1 = 1'b0; v2 = 1'b0; sq2 = 1'b0; e3 = 1'b0; v3 = 1'b0; v4 = 1'b0;\n";
+        s += "   yv = 1'b0; rs_addr = 16'd0;\n";
+        for i in 0..W {
+            s += &format!(
+                "   m{i} = 16'sd0; pr{i} = 33'sd0; t{i} = 17'sd0; g1{i} = 16'd0; pg{i} = 31'sd0; y${i} = 32'sd0;\n"
+            );
+        }
+        for j in 0..g {
+            s += &format!("   q{j} = 35'sd0;\n");
+        }
+        s += "end\nalways @(posedge clock) begin\n";
+        s += "\
+   v1 <= v; sq1 <= sq;
+   v2 <= v1; sq2 <= sq1;
+   e3 <= v2 & sq2; v3 <= v2 & ~sq2;
+   v4 <= v3;
+   yv <= v4;
+   rs_addr <= {3'd0, p[0], f};
+   hp <= p[5:1];
+   k <= (kk > 10'sd63) ? 8'sd63 : ((kk < -10'sd64) ? -8'sd64 : kk[7:0]);
+   if (ld) begin
+      shift <= xs;
+      gexp <= g_exp;
+      acc <= 48'd0;
+   end else if (e3) begin
+      acc <= acc + qsum;
+   end
+";
+        for i in 0..W {
+            s += &format!(
+                "\
+   m{i} <= (r{i} > 33'sd32767) ? 16'sd32767 : ((r{i} < -33'sd32767) ? -16'sd32767 : r{i}[15:0]);
+   pr{i} <= mp{i};
+   t{i} <= rr{i}[32:16];
+   g1{i} <= g${i};
+   pg{i} <= pm{i};
+   y${i} <= {};
+",
+                format!("big_l ? (pz{i} ? 32'sd0 : ys{i}) : (big_r ? 32'sd0 : (~k[7] ? (lok{i} ? pl{i}[31:0] : ys{i}) : yr{i}))")
+            );
+        }
+        for j in 0..g {
+            s += &format!("   q{j} <= qs{j};\n");
+        }
+        s += "end\n";
+        Verilog::Custom(s)
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// AbsMax: maximum magnitude of the output groups
+// ---------------------------------------------------------------------------------------
+
+/// Running maximum magnitude of `W`-wide groups, three register stages (`|−2^31| = 2^31`):
+/// `h_j <= v ? max(|y_2j|, |y_2j+1|) : 0`; `b <= max_j h_j`; `mx <= max(mx, b)`. `clr`
+/// zeroes all three at the edge (it has priority). A group presented in cycle `c` is in
+/// `mx` from cycle `c + 3` ([`YMAX_LATENCY`]).
+#[derive(LogicBlock)]
+pub struct AbsMax<const W: usize> {
+    pub clock: Signal<In, Clock>,
+    pub clr: Signal<In, Bit>,
+    pub v: Signal<In, Bit>,
+    pub y: [Signal<In, Signed<32>>; W],
+    pub mx: Signal<Out, Bits<32>>,
+    _h: Vec<u32>,
+    _b: u32,
+    _mx: u32,
+}
+
+impl<const W: usize> Default for AbsMax<W> {
+    fn default() -> Self {
+        assert!(
+            W.is_power_of_two() && W >= 2,
+            "AbsMax: W must be a power of two >= 2"
+        );
+        Self {
+            clock: Default::default(),
+            clr: Default::default(),
+            v: Default::default(),
+            y: array_init::array_init(|_| Default::default()),
+            mx: Signal::new_with_default(Bits::default()),
+            _h: vec![0; W / 2],
+            _b: 0,
+            _mx: 0,
+        }
+    }
+}
+
+impl<const W: usize> Logic for AbsMax<W> {
+    fn update(&mut self) {
+        if self.clock.pos_edge() {
+            if self.clr.val() {
+                self._h.iter_mut().for_each(|h| *h = 0);
+                self._b = 0;
+                self._mx = 0;
+            } else {
+                self._mx = self._mx.max(self._b);
+                self._b = self._h.iter().copied().max().unwrap_or(0);
+                let a = |i: usize| (s2i(self.y[i].val()) as i32).unsigned_abs();
+                let v = self.v.val();
+                for j in 0..W / 2 {
+                    self._h[j] = if v { a(2 * j).max(a(2 * j + 1)) } else { 0 };
+                }
+            }
+            self.mx.next = u2b::<32>(self._mx as u64);
+        }
+    }
+    fn connect(&mut self) {
+        self.mx.connect();
+    }
+    fn hdl(&self) -> Verilog {
+        let h = W / 2;
+        let mut s = String::new();
+        for i in 0..W {
+            s += &format!("wire [31:0] a{i} = y${i}[31] ? (~y${i} + 32'd1) : y${i};\n");
+        }
+        for j in 0..h {
+            s += &format!(
+                "reg [31:0] h{j};\nwire [31:0] hn{j} = (a{} > a{}) ? a{} : a{};\n",
+                2 * j,
+                2 * j + 1,
+                2 * j,
+                2 * j + 1
+            );
+        }
+        // Balanced tree over h.
+        let mut level: Vec<String> = (0..h).map(|j| format!("h{j}")).collect();
+        let mut lv = 0;
+        while level.len() > 1 {
+            let mut next = vec![];
+            for (c, pair) in level.chunks(2).enumerate() {
+                if pair.len() == 1 {
+                    next.push(pair[0].clone());
+                } else {
+                    let name = format!("t{lv}_{c}");
+                    s += &format!(
+                        "wire [31:0] {name} = ({a} > {b}) ? {a} : {b};\n",
+                        a = pair[0],
+                        b = pair[1]
+                    );
+                    next.push(name);
+                }
+            }
+            level = next;
+            lv += 1;
+        }
+        s += "reg [31:0] b;\ninitial begin\n   b = 32'd0;\n   mx = 32'd0;\n";
+        for j in 0..h {
+            s += &format!("   h{j} = 32'd0;\n");
+        }
+        s += "end\nalways @(posedge clock) begin\n   if (clr) begin\n      b <= 32'd0;\n      mx <= 32'd0;\n";
+        for j in 0..h {
+            s += &format!("      h{j} <= 32'd0;\n");
+        }
+        s += &format!(
+            "   end else begin\n      mx <= (b > mx) ? b : mx;\n      b <= {};\n",
+            level[0]
+        );
+        for j in 0..h {
+            s += &format!("      h{j} <= v ? hn{j} : 32'd0;\n");
+        }
+        s += "   end\nend\n";
+        Verilog::Custom(s)
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The unit
+// ---------------------------------------------------------------------------------------
+
+#[derive(LogicBlock)]
+pub struct RmsUnit<const W: usize> {
+    pub clock: Signal<In, Clock>,
+    pub xw_we: Signal<In, Bit>,
+    pub xw_idx: Signal<In, Bits<16>>,
+    pub xw_data: Signal<In, Signed<32>>,
+    pub x_max: Signal<In, Bits<32>>,
+    pub start: Signal<In, Bit>,
+    pub g_base: Signal<In, Bits<16>>,
+    pub g_exp: Signal<In, Signed<8>>,
+    pub y_we: Signal<Out, Bit>,
+    pub y_idx: Signal<Out, Bits<16>>,
+    pub y_data: [Signal<Out, Signed<32>>; W],
+    pub y_max: Signal<Out, Bits<32>>,
+    pub done: Signal<Out, Bit>,
+    pub busy: Signal<Out, Bit>,
+    xmem: XBanks<W>,
+    lanes: RmsLanes<W>,
+    amax: AbsMax<W>,
+    gains: WordRom<W>,
+    rsqrt: TableRom<16>,
+    run: DFF<Bit>,
+    t: DFF<Bits<16>>,
+    p1: DFF<Bit>,
+    p2: DFF<Bit>,
+    rw: DFF<Bits<16>>,
+    dv: DFF<Bit>,
+    dsq: DFF<Bit>,
+    d2a: DFF<Bit>,
+    d2b: DFF<Bit>,
+    ga: DFF<Bits<16>>,
+    yi: DFF<Bits<16>>,
+    go: Signal<Local, Bit>,
+    fin: Signal<Local, Bit>,
+    c_zero: Constant<Bits<16>>,
+    c_one: Constant<Bits<16>>,
+    c_w: Constant<Bits<16>>,
+    c_lw: Constant<Bits<16>>,
+    c_p1_end: Constant<Bits<16>>,
+    c_p2_pre: Constant<Bits<16>>,
+    c_p2_end: Constant<Bits<16>>,
+    c_done: Constant<Bits<16>>,
+    _dim: usize,
+}
+
+impl<const W: usize> RmsUnit<W> {
+    /// A unit for `qm`'s shape (`dim` = `qm.config.dim`) whose gains ROM holds every RMSNorm
+    /// gain vector of `qm` ([`rms_gains_layout`], [`rms_gains_words`]).
+    pub fn new(qm: &QuantModel) -> Self {
+        assert!(
+            W.is_power_of_two() && W >= 2,
+            "RmsUnit: W must be a power of two >= 2"
+        );
+        let dim = qm.config.dim;
+        assert!(dim >= 1 && cycles(dim, W) < 1 << 16, "RmsUnit: dim");
+        let nw = words(dim, W);
+        let k = |v: usize| Constant::new(u2b::<16>(v as u64));
+        Self {
+            clock: Default::default(),
+            xw_we: Default::default(),
+            xw_idx: Default::default(),
+            xw_data: Default::default(),
+            x_max: Default::default(),
+            start: Default::default(),
+            g_base: Default::default(),
+            g_exp: Default::default(),
+            y_we: Default::default(),
+            y_idx: Default::default(),
+            y_data: array_init::array_init(|_| Default::default()),
+            y_max: Default::default(),
+            done: Default::default(),
+            busy: Default::default(),
+            xmem: XBanks::new(dim),
+            lanes: Default::default(),
+            amax: Default::default(),
+            gains: WordRom::new(rms_gains_words::<W>(qm)),
+            rsqrt: TableRom::new(rsqrt_words()),
+            run: Default::default(),
+            t: Default::default(),
+            p1: Default::default(),
+            p2: Default::default(),
+            rw: Default::default(),
+            dv: Default::default(),
+            dsq: Default::default(),
+            d2a: Default::default(),
+            d2b: Default::default(),
+            ga: Default::default(),
+            yi: Default::default(),
+            go: Default::default(),
+            fin: Default::default(),
+            c_zero: k(0),
+            c_one: k(1),
+            c_w: k(W),
+            c_lw: k(W.trailing_zeros() as usize),
+            c_p1_end: k(nw),
+            c_p2_pre: k(nw + 4),
+            c_p2_end: k(2 * nw + 4),
+            c_done: k(cycles(dim, W)),
+            _dim: dim,
+        }
+    }
+
+    /// The vector length this unit was built for.
+    pub fn dim(&self) -> usize {
+        self._dim
+    }
+
+    /// Element `i` of the unit's copy of `x` (simulation only).
+    pub fn peek_x(&self, i: usize) -> i32 {
+        self.xmem.peek(i)
+    }
+}
+
+impl<const W: usize> Logic for RmsUnit<W> {
+    #[hdl_gen]
+    fn update(&mut self) {
+        dff_setup!(self, clock, run, t, p1, p2, rw, dv, dsq, d2a, d2b, ga, yi);
+        clock!(self, clock, xmem, lanes, amax, gains, rsqrt);
+        self.go.next = self.start.val() & !self.run.q.val();
+        // Capture of x.
+        self.xmem.we.next = self.xw_we.val();
+        self.xmem.widx.next = self.xw_idx.val();
+        self.xmem.wdata.next = self.xw_data.val();
+        self.xmem.raddr.next = self.rw.q.val();
+        // Sequencing: t counts cycles from start (1 in the cycle after it).
+        if self.run.q.val() {
+            self.t.d.next = self.t.q.val() + self.c_one.val();
+        }
+        if self.p1.q.val() | self.p2.q.val() {
+            self.rw.d.next = self.rw.q.val() + self.c_one.val();
+        }
+        if self.p1.q.val() & (self.t.q.val() == self.c_p1_end.val()) {
+            self.p1.d.next = false;
+        }
+        if self.run.q.val() & (self.t.q.val() == self.c_p2_pre.val()) {
+            self.p2.d.next = true;
+            self.rw.d.next = self.c_zero.val();
+        }
+        if self.p2.q.val() & (self.t.q.val() == self.c_p2_end.val()) {
+            self.p2.d.next = false;
+        }
+        self.dv.d.next = self.p1.q.val() | self.p2.q.val();
+        self.dsq.d.next = self.p1.q.val();
+        // Gains word of pass-2 read j is due two cycles after the read.
+        self.d2a.d.next = self.p2.q.val();
+        self.d2b.d.next = self.d2a.q.val();
+        if self.d2b.q.val() {
+            self.ga.d.next = self.ga.q.val() + self.c_one.val();
+        }
+        self.fin.next = self.run.q.val() & (self.t.q.val() == self.c_done.val());
+        if self.fin.val() {
+            self.run.d.next = false;
+        }
+        self.done.next = self.fin.val();
+        self.busy.next = self.run.q.val();
+        // Outputs.
+        self.y_we.next = self.lanes.yv.val();
+        self.y_idx.next = self.yi.q.val();
+        if self.lanes.yv.val() {
+            self.yi.d.next = self.yi.q.val() + self.c_w.val();
+        }
+        self.y_max.next = self.amax.mx.val();
+        // Start.
+        if self.go.val() {
+            self.run.d.next = true;
+            self.t.d.next = self.c_one.val();
+            self.p1.d.next = true;
+            self.p2.d.next = false;
+            self.rw.d.next = self.c_zero.val();
+            self.yi.d.next = self.c_zero.val();
+            self.ga.d.next = self.g_base.val() >> self.c_lw.val();
+        }
+        // Datapath wiring.
+        self.lanes.ld.next = self.go.val();
+        self.lanes.x_max.next = self.x_max.val();
+        self.lanes.g_exp.next = self.g_exp.val();
+        self.lanes.v.next = self.dv.q.val();
+        self.lanes.sq.next = self.dsq.q.val();
+        self.lanes.tt.next = self.rsqrt.data.val();
+        self.rsqrt.addr.next = self.lanes.rs_addr.val();
+        self.gains.addr.next = self.ga.q.val();
+        self.amax.clr.next = self.go.val();
+        self.amax.v.next = self.lanes.yv.val();
+        for i in 0..W {
+            self.lanes.x[i].next = self.xmem.rdata[i].val();
+            self.lanes.g[i].next = self.gains.data[i].val();
+            self.amax.y[i].next = self.lanes.y[i].val();
+            self.y_data[i].next = self.lanes.y[i].val();
+        }
+    }
+}
