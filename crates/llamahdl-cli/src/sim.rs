@@ -25,7 +25,7 @@ pub struct SimArgs {
     pub gen: GenArgs,
 
     /// Multiply-accumulate lanes of the simulated design (8, 16, 32 or 64).
-    #[arg(long, value_name = "L", default_value_t = 64,
+    #[arg(long, value_name = "L", default_value_t = llamahdl_hw::verilog::DEFAULT_LANES,
           value_parser = clap::builder::PossibleValuesParser::new(["8", "16", "32", "64"])
               .map(|s| s.parse::<usize>().unwrap()))]
     pub lanes: usize,

@@ -18,8 +18,10 @@ use std::path::{Path, PathBuf};
 /// Lane counts the tool is compiled for (`--lanes`).
 pub const SUPPORTED_LANES: [usize; 5] = [4, 8, 16, 32, 64];
 
-/// Default lane count: one beat per row for stories260K (dim 64).
-pub const DEFAULT_LANES: usize = 64;
+/// Default lane count: 32 multiply-accumulate lanes, the largest that fits a Lattice
+/// ECP5-85F with stories260K's weights on chip (156 DSP multipliers: 64 lanes need 64
+/// for the matrix-vector unit and 64 for attention); see docs/performance.md.
+pub const DEFAULT_LANES: usize = 32;
 
 /// One emitted file.
 #[derive(Clone, Debug)]
