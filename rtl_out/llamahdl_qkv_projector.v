@@ -572,9 +572,6 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
     reg  sq_valid$d;
     wire  sq_valid$q;
     reg  sq_valid$clock;
-    reg  sq_first$d;
-    wire  sq_first$q;
-    reg  sq_first$clock;
     reg  sq_last$d;
     wire  sq_last$q;
     reg  sq_last$clock;
@@ -593,136 +590,6 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
     reg  [15:0] s5_row$d;
     wire  [15:0] s5_row$q;
     reg  s5_row$clock;
-    reg  xq$clock;
-    reg signed [31:0] xq$x$0;
-    reg signed [31:0] xq$x$1;
-    reg signed [31:0] xq$x$2;
-    reg signed [31:0] xq$x$3;
-    reg signed [31:0] xq$x$4;
-    reg signed [31:0] xq$x$5;
-    reg signed [31:0] xq$x$6;
-    reg signed [31:0] xq$x$7;
-    reg signed [31:0] xq$x$8;
-    reg signed [31:0] xq$x$9;
-    reg signed [31:0] xq$x$10;
-    reg signed [31:0] xq$x$11;
-    reg signed [31:0] xq$x$12;
-    reg signed [31:0] xq$x$13;
-    reg signed [31:0] xq$x$14;
-    reg signed [31:0] xq$x$15;
-    reg signed [31:0] xq$x$16;
-    reg signed [31:0] xq$x$17;
-    reg signed [31:0] xq$x$18;
-    reg signed [31:0] xq$x$19;
-    reg signed [31:0] xq$x$20;
-    reg signed [31:0] xq$x$21;
-    reg signed [31:0] xq$x$22;
-    reg signed [31:0] xq$x$23;
-    reg signed [31:0] xq$x$24;
-    reg signed [31:0] xq$x$25;
-    reg signed [31:0] xq$x$26;
-    reg signed [31:0] xq$x$27;
-    reg signed [31:0] xq$x$28;
-    reg signed [31:0] xq$x$29;
-    reg signed [31:0] xq$x$30;
-    reg signed [31:0] xq$x$31;
-    reg  [4:0] xq$shift;
-    reg signed [7:0] xq$w$0;
-    reg signed [7:0] xq$w$1;
-    reg signed [7:0] xq$w$2;
-    reg signed [7:0] xq$w$3;
-    reg signed [7:0] xq$w$4;
-    reg signed [7:0] xq$w$5;
-    reg signed [7:0] xq$w$6;
-    reg signed [7:0] xq$w$7;
-    reg signed [7:0] xq$w$8;
-    reg signed [7:0] xq$w$9;
-    reg signed [7:0] xq$w$10;
-    reg signed [7:0] xq$w$11;
-    reg signed [7:0] xq$w$12;
-    reg signed [7:0] xq$w$13;
-    reg signed [7:0] xq$w$14;
-    reg signed [7:0] xq$w$15;
-    reg signed [7:0] xq$w$16;
-    reg signed [7:0] xq$w$17;
-    reg signed [7:0] xq$w$18;
-    reg signed [7:0] xq$w$19;
-    reg signed [7:0] xq$w$20;
-    reg signed [7:0] xq$w$21;
-    reg signed [7:0] xq$w$22;
-    reg signed [7:0] xq$w$23;
-    reg signed [7:0] xq$w$24;
-    reg signed [7:0] xq$w$25;
-    reg signed [7:0] xq$w$26;
-    reg signed [7:0] xq$w$27;
-    reg signed [7:0] xq$w$28;
-    reg signed [7:0] xq$w$29;
-    reg signed [7:0] xq$w$30;
-    reg signed [7:0] xq$w$31;
-    wire signed [15:0] xq$m$0;
-    wire signed [15:0] xq$m$1;
-    wire signed [15:0] xq$m$2;
-    wire signed [15:0] xq$m$3;
-    wire signed [15:0] xq$m$4;
-    wire signed [15:0] xq$m$5;
-    wire signed [15:0] xq$m$6;
-    wire signed [15:0] xq$m$7;
-    wire signed [15:0] xq$m$8;
-    wire signed [15:0] xq$m$9;
-    wire signed [15:0] xq$m$10;
-    wire signed [15:0] xq$m$11;
-    wire signed [15:0] xq$m$12;
-    wire signed [15:0] xq$m$13;
-    wire signed [15:0] xq$m$14;
-    wire signed [15:0] xq$m$15;
-    wire signed [15:0] xq$m$16;
-    wire signed [15:0] xq$m$17;
-    wire signed [15:0] xq$m$18;
-    wire signed [15:0] xq$m$19;
-    wire signed [15:0] xq$m$20;
-    wire signed [15:0] xq$m$21;
-    wire signed [15:0] xq$m$22;
-    wire signed [15:0] xq$m$23;
-    wire signed [15:0] xq$m$24;
-    wire signed [15:0] xq$m$25;
-    wire signed [15:0] xq$m$26;
-    wire signed [15:0] xq$m$27;
-    wire signed [15:0] xq$m$28;
-    wire signed [15:0] xq$m$29;
-    wire signed [15:0] xq$m$30;
-    wire signed [15:0] xq$m$31;
-    wire signed [7:0] xq$wq$0;
-    wire signed [7:0] xq$wq$1;
-    wire signed [7:0] xq$wq$2;
-    wire signed [7:0] xq$wq$3;
-    wire signed [7:0] xq$wq$4;
-    wire signed [7:0] xq$wq$5;
-    wire signed [7:0] xq$wq$6;
-    wire signed [7:0] xq$wq$7;
-    wire signed [7:0] xq$wq$8;
-    wire signed [7:0] xq$wq$9;
-    wire signed [7:0] xq$wq$10;
-    wire signed [7:0] xq$wq$11;
-    wire signed [7:0] xq$wq$12;
-    wire signed [7:0] xq$wq$13;
-    wire signed [7:0] xq$wq$14;
-    wire signed [7:0] xq$wq$15;
-    wire signed [7:0] xq$wq$16;
-    wire signed [7:0] xq$wq$17;
-    wire signed [7:0] xq$wq$18;
-    wire signed [7:0] xq$wq$19;
-    wire signed [7:0] xq$wq$20;
-    wire signed [7:0] xq$wq$21;
-    wire signed [7:0] xq$wq$22;
-    wire signed [7:0] xq$wq$23;
-    wire signed [7:0] xq$wq$24;
-    wire signed [7:0] xq$wq$25;
-    wire signed [7:0] xq$wq$26;
-    wire signed [7:0] xq$wq$27;
-    wire signed [7:0] xq$wq$28;
-    wire signed [7:0] xq$wq$29;
-    wire signed [7:0] xq$wq$30;
-    wire signed [7:0] xq$wq$31;
     reg  silu$clock;
     reg signed [31:0] silu$x;
     wire  [15:0] silu$sig_addr;
@@ -921,6 +788,7 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
     reg  dot$clock;
     reg  dot$en;
     reg  dot$first;
+    reg  [4:0] dot$shift;
     reg signed [7:0] dot$w$0;
     reg signed [7:0] dot$w$1;
     reg signed [7:0] dot$w$2;
@@ -953,38 +821,38 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
     reg signed [7:0] dot$w$29;
     reg signed [7:0] dot$w$30;
     reg signed [7:0] dot$w$31;
-    reg signed [15:0] dot$x$0;
-    reg signed [15:0] dot$x$1;
-    reg signed [15:0] dot$x$2;
-    reg signed [15:0] dot$x$3;
-    reg signed [15:0] dot$x$4;
-    reg signed [15:0] dot$x$5;
-    reg signed [15:0] dot$x$6;
-    reg signed [15:0] dot$x$7;
-    reg signed [15:0] dot$x$8;
-    reg signed [15:0] dot$x$9;
-    reg signed [15:0] dot$x$10;
-    reg signed [15:0] dot$x$11;
-    reg signed [15:0] dot$x$12;
-    reg signed [15:0] dot$x$13;
-    reg signed [15:0] dot$x$14;
-    reg signed [15:0] dot$x$15;
-    reg signed [15:0] dot$x$16;
-    reg signed [15:0] dot$x$17;
-    reg signed [15:0] dot$x$18;
-    reg signed [15:0] dot$x$19;
-    reg signed [15:0] dot$x$20;
-    reg signed [15:0] dot$x$21;
-    reg signed [15:0] dot$x$22;
-    reg signed [15:0] dot$x$23;
-    reg signed [15:0] dot$x$24;
-    reg signed [15:0] dot$x$25;
-    reg signed [15:0] dot$x$26;
-    reg signed [15:0] dot$x$27;
-    reg signed [15:0] dot$x$28;
-    reg signed [15:0] dot$x$29;
-    reg signed [15:0] dot$x$30;
-    reg signed [15:0] dot$x$31;
+    reg signed [31:0] dot$x$0;
+    reg signed [31:0] dot$x$1;
+    reg signed [31:0] dot$x$2;
+    reg signed [31:0] dot$x$3;
+    reg signed [31:0] dot$x$4;
+    reg signed [31:0] dot$x$5;
+    reg signed [31:0] dot$x$6;
+    reg signed [31:0] dot$x$7;
+    reg signed [31:0] dot$x$8;
+    reg signed [31:0] dot$x$9;
+    reg signed [31:0] dot$x$10;
+    reg signed [31:0] dot$x$11;
+    reg signed [31:0] dot$x$12;
+    reg signed [31:0] dot$x$13;
+    reg signed [31:0] dot$x$14;
+    reg signed [31:0] dot$x$15;
+    reg signed [31:0] dot$x$16;
+    reg signed [31:0] dot$x$17;
+    reg signed [31:0] dot$x$18;
+    reg signed [31:0] dot$x$19;
+    reg signed [31:0] dot$x$20;
+    reg signed [31:0] dot$x$21;
+    reg signed [31:0] dot$x$22;
+    reg signed [31:0] dot$x$23;
+    reg signed [31:0] dot$x$24;
+    reg signed [31:0] dot$x$25;
+    reg signed [31:0] dot$x$26;
+    reg signed [31:0] dot$x$27;
+    reg signed [31:0] dot$x$28;
+    reg signed [31:0] dot$x$29;
+    reg signed [31:0] dot$x$30;
+    reg signed [31:0] dot$x$31;
     wire signed [39:0] dot$acc;
     reg  finish$clock;
     reg  finish$en;
@@ -1096,11 +964,6 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
         .q(sq_valid$q),
         .clock(sq_valid$clock)
     );
-    llamahdl_qkv_projector$mv$sq_first sq_first(
-        .d(sq_first$d),
-        .q(sq_first$q),
-        .clock(sq_first$clock)
-    );
     llamahdl_qkv_projector$mv$sq_last sq_last(
         .d(sq_last$d),
         .q(sq_last$q),
@@ -1130,138 +993,6 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
         .d(s5_row$d),
         .q(s5_row$q),
         .clock(s5_row$clock)
-    );
-    llamahdl_qkv_projector$mv$xq xq(
-        .clock(xq$clock),
-        .x$0(xq$x$0),
-        .x$1(xq$x$1),
-        .x$2(xq$x$2),
-        .x$3(xq$x$3),
-        .x$4(xq$x$4),
-        .x$5(xq$x$5),
-        .x$6(xq$x$6),
-        .x$7(xq$x$7),
-        .x$8(xq$x$8),
-        .x$9(xq$x$9),
-        .x$10(xq$x$10),
-        .x$11(xq$x$11),
-        .x$12(xq$x$12),
-        .x$13(xq$x$13),
-        .x$14(xq$x$14),
-        .x$15(xq$x$15),
-        .x$16(xq$x$16),
-        .x$17(xq$x$17),
-        .x$18(xq$x$18),
-        .x$19(xq$x$19),
-        .x$20(xq$x$20),
-        .x$21(xq$x$21),
-        .x$22(xq$x$22),
-        .x$23(xq$x$23),
-        .x$24(xq$x$24),
-        .x$25(xq$x$25),
-        .x$26(xq$x$26),
-        .x$27(xq$x$27),
-        .x$28(xq$x$28),
-        .x$29(xq$x$29),
-        .x$30(xq$x$30),
-        .x$31(xq$x$31),
-        .shift(xq$shift),
-        .w$0(xq$w$0),
-        .w$1(xq$w$1),
-        .w$2(xq$w$2),
-        .w$3(xq$w$3),
-        .w$4(xq$w$4),
-        .w$5(xq$w$5),
-        .w$6(xq$w$6),
-        .w$7(xq$w$7),
-        .w$8(xq$w$8),
-        .w$9(xq$w$9),
-        .w$10(xq$w$10),
-        .w$11(xq$w$11),
-        .w$12(xq$w$12),
-        .w$13(xq$w$13),
-        .w$14(xq$w$14),
-        .w$15(xq$w$15),
-        .w$16(xq$w$16),
-        .w$17(xq$w$17),
-        .w$18(xq$w$18),
-        .w$19(xq$w$19),
-        .w$20(xq$w$20),
-        .w$21(xq$w$21),
-        .w$22(xq$w$22),
-        .w$23(xq$w$23),
-        .w$24(xq$w$24),
-        .w$25(xq$w$25),
-        .w$26(xq$w$26),
-        .w$27(xq$w$27),
-        .w$28(xq$w$28),
-        .w$29(xq$w$29),
-        .w$30(xq$w$30),
-        .w$31(xq$w$31),
-        .m$0(xq$m$0),
-        .m$1(xq$m$1),
-        .m$2(xq$m$2),
-        .m$3(xq$m$3),
-        .m$4(xq$m$4),
-        .m$5(xq$m$5),
-        .m$6(xq$m$6),
-        .m$7(xq$m$7),
-        .m$8(xq$m$8),
-        .m$9(xq$m$9),
-        .m$10(xq$m$10),
-        .m$11(xq$m$11),
-        .m$12(xq$m$12),
-        .m$13(xq$m$13),
-        .m$14(xq$m$14),
-        .m$15(xq$m$15),
-        .m$16(xq$m$16),
-        .m$17(xq$m$17),
-        .m$18(xq$m$18),
-        .m$19(xq$m$19),
-        .m$20(xq$m$20),
-        .m$21(xq$m$21),
-        .m$22(xq$m$22),
-        .m$23(xq$m$23),
-        .m$24(xq$m$24),
-        .m$25(xq$m$25),
-        .m$26(xq$m$26),
-        .m$27(xq$m$27),
-        .m$28(xq$m$28),
-        .m$29(xq$m$29),
-        .m$30(xq$m$30),
-        .m$31(xq$m$31),
-        .wq$0(xq$wq$0),
-        .wq$1(xq$wq$1),
-        .wq$2(xq$wq$2),
-        .wq$3(xq$wq$3),
-        .wq$4(xq$wq$4),
-        .wq$5(xq$wq$5),
-        .wq$6(xq$wq$6),
-        .wq$7(xq$wq$7),
-        .wq$8(xq$wq$8),
-        .wq$9(xq$wq$9),
-        .wq$10(xq$wq$10),
-        .wq$11(xq$wq$11),
-        .wq$12(xq$wq$12),
-        .wq$13(xq$wq$13),
-        .wq$14(xq$wq$14),
-        .wq$15(xq$wq$15),
-        .wq$16(xq$wq$16),
-        .wq$17(xq$wq$17),
-        .wq$18(xq$wq$18),
-        .wq$19(xq$wq$19),
-        .wq$20(xq$wq$20),
-        .wq$21(xq$wq$21),
-        .wq$22(xq$wq$22),
-        .wq$23(xq$wq$23),
-        .wq$24(xq$wq$24),
-        .wq$25(xq$wq$25),
-        .wq$26(xq$wq$26),
-        .wq$27(xq$wq$27),
-        .wq$28(xq$wq$28),
-        .wq$29(xq$wq$29),
-        .wq$30(xq$wq$30),
-        .wq$31(xq$wq$31)
     );
     llamahdl_qkv_projector$mv$silu silu(
         .clock(silu$clock),
@@ -1496,6 +1227,7 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
         .clock(dot$clock),
         .en(dot$en),
         .first(dot$first),
+        .shift(dot$shift),
         .w$0(dot$w$0),
         .w$1(dot$w$1),
         .w$2(dot$w$2),
@@ -1693,7 +1425,6 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
         post_r$clock = clock;
         src_r$clock = clock;
         sq_valid$clock = clock;
-        sq_first$clock = clock;
         sq_last$clock = clock;
         sq_row$clock = clock;
         sq_mant$clock = clock;
@@ -1739,7 +1470,6 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
         post_r$d = post_r$q;
         src_r$d = src_r$q;
         sq_valid$d = sq_valid$q;
-        sq_first$d = sq_first$q;
         sq_last$d = sq_last$q;
         sq_row$d = sq_row$q;
         sq_mant$d = sq_mant$q;
@@ -1781,7 +1511,6 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
         xram$clock = clock;
         dot$clock = clock;
         finish$clock = clock;
-        xq$clock = clock;
         silu$clock = clock;
         silu_tab$clock = clock;
         xram$wwe = x_we;
@@ -1891,235 +1620,237 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
             elem$d = zero16;
         end
         if (sel_ram$q) begin
-            xq$w$0 = buf_rd_data$0;
+            dot$w$0 = buf_rd_data$0;
         end
         else begin
-            xq$w$0 = rom$data$0;
+            dot$w$0 = rom$data$0;
         end
-        xq$x$0 = xram$rdata$0;
+        dot$x$0 = xram$rdata$0;
         if (sel_ram$q) begin
-            xq$w$1 = buf_rd_data$1;
+            dot$w$1 = buf_rd_data$1;
         end
         else begin
-            xq$w$1 = rom$data$1;
+            dot$w$1 = rom$data$1;
         end
-        xq$x$1 = xram$rdata$1;
+        dot$x$1 = xram$rdata$1;
         if (sel_ram$q) begin
-            xq$w$2 = buf_rd_data$2;
+            dot$w$2 = buf_rd_data$2;
         end
         else begin
-            xq$w$2 = rom$data$2;
+            dot$w$2 = rom$data$2;
         end
-        xq$x$2 = xram$rdata$2;
+        dot$x$2 = xram$rdata$2;
         if (sel_ram$q) begin
-            xq$w$3 = buf_rd_data$3;
+            dot$w$3 = buf_rd_data$3;
         end
         else begin
-            xq$w$3 = rom$data$3;
+            dot$w$3 = rom$data$3;
         end
-        xq$x$3 = xram$rdata$3;
+        dot$x$3 = xram$rdata$3;
         if (sel_ram$q) begin
-            xq$w$4 = buf_rd_data$4;
+            dot$w$4 = buf_rd_data$4;
         end
         else begin
-            xq$w$4 = rom$data$4;
+            dot$w$4 = rom$data$4;
         end
-        xq$x$4 = xram$rdata$4;
+        dot$x$4 = xram$rdata$4;
         if (sel_ram$q) begin
-            xq$w$5 = buf_rd_data$5;
+            dot$w$5 = buf_rd_data$5;
         end
         else begin
-            xq$w$5 = rom$data$5;
+            dot$w$5 = rom$data$5;
         end
-        xq$x$5 = xram$rdata$5;
+        dot$x$5 = xram$rdata$5;
         if (sel_ram$q) begin
-            xq$w$6 = buf_rd_data$6;
+            dot$w$6 = buf_rd_data$6;
         end
         else begin
-            xq$w$6 = rom$data$6;
+            dot$w$6 = rom$data$6;
         end
-        xq$x$6 = xram$rdata$6;
+        dot$x$6 = xram$rdata$6;
         if (sel_ram$q) begin
-            xq$w$7 = buf_rd_data$7;
+            dot$w$7 = buf_rd_data$7;
         end
         else begin
-            xq$w$7 = rom$data$7;
+            dot$w$7 = rom$data$7;
         end
-        xq$x$7 = xram$rdata$7;
+        dot$x$7 = xram$rdata$7;
         if (sel_ram$q) begin
-            xq$w$8 = buf_rd_data$8;
+            dot$w$8 = buf_rd_data$8;
         end
         else begin
-            xq$w$8 = rom$data$8;
+            dot$w$8 = rom$data$8;
         end
-        xq$x$8 = xram$rdata$8;
+        dot$x$8 = xram$rdata$8;
         if (sel_ram$q) begin
-            xq$w$9 = buf_rd_data$9;
+            dot$w$9 = buf_rd_data$9;
         end
         else begin
-            xq$w$9 = rom$data$9;
+            dot$w$9 = rom$data$9;
         end
-        xq$x$9 = xram$rdata$9;
+        dot$x$9 = xram$rdata$9;
         if (sel_ram$q) begin
-            xq$w$10 = buf_rd_data$10;
+            dot$w$10 = buf_rd_data$10;
         end
         else begin
-            xq$w$10 = rom$data$10;
+            dot$w$10 = rom$data$10;
         end
-        xq$x$10 = xram$rdata$10;
+        dot$x$10 = xram$rdata$10;
         if (sel_ram$q) begin
-            xq$w$11 = buf_rd_data$11;
+            dot$w$11 = buf_rd_data$11;
         end
         else begin
-            xq$w$11 = rom$data$11;
+            dot$w$11 = rom$data$11;
         end
-        xq$x$11 = xram$rdata$11;
+        dot$x$11 = xram$rdata$11;
         if (sel_ram$q) begin
-            xq$w$12 = buf_rd_data$12;
+            dot$w$12 = buf_rd_data$12;
         end
         else begin
-            xq$w$12 = rom$data$12;
+            dot$w$12 = rom$data$12;
         end
-        xq$x$12 = xram$rdata$12;
+        dot$x$12 = xram$rdata$12;
         if (sel_ram$q) begin
-            xq$w$13 = buf_rd_data$13;
+            dot$w$13 = buf_rd_data$13;
         end
         else begin
-            xq$w$13 = rom$data$13;
+            dot$w$13 = rom$data$13;
         end
-        xq$x$13 = xram$rdata$13;
+        dot$x$13 = xram$rdata$13;
         if (sel_ram$q) begin
-            xq$w$14 = buf_rd_data$14;
+            dot$w$14 = buf_rd_data$14;
         end
         else begin
-            xq$w$14 = rom$data$14;
+            dot$w$14 = rom$data$14;
         end
-        xq$x$14 = xram$rdata$14;
+        dot$x$14 = xram$rdata$14;
         if (sel_ram$q) begin
-            xq$w$15 = buf_rd_data$15;
+            dot$w$15 = buf_rd_data$15;
         end
         else begin
-            xq$w$15 = rom$data$15;
+            dot$w$15 = rom$data$15;
         end
-        xq$x$15 = xram$rdata$15;
+        dot$x$15 = xram$rdata$15;
         if (sel_ram$q) begin
-            xq$w$16 = buf_rd_data$16;
+            dot$w$16 = buf_rd_data$16;
         end
         else begin
-            xq$w$16 = rom$data$16;
+            dot$w$16 = rom$data$16;
         end
-        xq$x$16 = xram$rdata$16;
+        dot$x$16 = xram$rdata$16;
         if (sel_ram$q) begin
-            xq$w$17 = buf_rd_data$17;
+            dot$w$17 = buf_rd_data$17;
         end
         else begin
-            xq$w$17 = rom$data$17;
+            dot$w$17 = rom$data$17;
         end
-        xq$x$17 = xram$rdata$17;
+        dot$x$17 = xram$rdata$17;
         if (sel_ram$q) begin
-            xq$w$18 = buf_rd_data$18;
+            dot$w$18 = buf_rd_data$18;
         end
         else begin
-            xq$w$18 = rom$data$18;
+            dot$w$18 = rom$data$18;
         end
-        xq$x$18 = xram$rdata$18;
+        dot$x$18 = xram$rdata$18;
         if (sel_ram$q) begin
-            xq$w$19 = buf_rd_data$19;
+            dot$w$19 = buf_rd_data$19;
         end
         else begin
-            xq$w$19 = rom$data$19;
+            dot$w$19 = rom$data$19;
         end
-        xq$x$19 = xram$rdata$19;
+        dot$x$19 = xram$rdata$19;
         if (sel_ram$q) begin
-            xq$w$20 = buf_rd_data$20;
+            dot$w$20 = buf_rd_data$20;
         end
         else begin
-            xq$w$20 = rom$data$20;
+            dot$w$20 = rom$data$20;
         end
-        xq$x$20 = xram$rdata$20;
+        dot$x$20 = xram$rdata$20;
         if (sel_ram$q) begin
-            xq$w$21 = buf_rd_data$21;
+            dot$w$21 = buf_rd_data$21;
         end
         else begin
-            xq$w$21 = rom$data$21;
+            dot$w$21 = rom$data$21;
         end
-        xq$x$21 = xram$rdata$21;
+        dot$x$21 = xram$rdata$21;
         if (sel_ram$q) begin
-            xq$w$22 = buf_rd_data$22;
+            dot$w$22 = buf_rd_data$22;
         end
         else begin
-            xq$w$22 = rom$data$22;
+            dot$w$22 = rom$data$22;
         end
-        xq$x$22 = xram$rdata$22;
+        dot$x$22 = xram$rdata$22;
         if (sel_ram$q) begin
-            xq$w$23 = buf_rd_data$23;
+            dot$w$23 = buf_rd_data$23;
         end
         else begin
-            xq$w$23 = rom$data$23;
+            dot$w$23 = rom$data$23;
         end
-        xq$x$23 = xram$rdata$23;
+        dot$x$23 = xram$rdata$23;
         if (sel_ram$q) begin
-            xq$w$24 = buf_rd_data$24;
+            dot$w$24 = buf_rd_data$24;
         end
         else begin
-            xq$w$24 = rom$data$24;
+            dot$w$24 = rom$data$24;
         end
-        xq$x$24 = xram$rdata$24;
+        dot$x$24 = xram$rdata$24;
         if (sel_ram$q) begin
-            xq$w$25 = buf_rd_data$25;
+            dot$w$25 = buf_rd_data$25;
         end
         else begin
-            xq$w$25 = rom$data$25;
+            dot$w$25 = rom$data$25;
         end
-        xq$x$25 = xram$rdata$25;
+        dot$x$25 = xram$rdata$25;
         if (sel_ram$q) begin
-            xq$w$26 = buf_rd_data$26;
+            dot$w$26 = buf_rd_data$26;
         end
         else begin
-            xq$w$26 = rom$data$26;
+            dot$w$26 = rom$data$26;
         end
-        xq$x$26 = xram$rdata$26;
+        dot$x$26 = xram$rdata$26;
         if (sel_ram$q) begin
-            xq$w$27 = buf_rd_data$27;
+            dot$w$27 = buf_rd_data$27;
         end
         else begin
-            xq$w$27 = rom$data$27;
+            dot$w$27 = rom$data$27;
         end
-        xq$x$27 = xram$rdata$27;
+        dot$x$27 = xram$rdata$27;
         if (sel_ram$q) begin
-            xq$w$28 = buf_rd_data$28;
+            dot$w$28 = buf_rd_data$28;
         end
         else begin
-            xq$w$28 = rom$data$28;
+            dot$w$28 = rom$data$28;
         end
-        xq$x$28 = xram$rdata$28;
+        dot$x$28 = xram$rdata$28;
         if (sel_ram$q) begin
-            xq$w$29 = buf_rd_data$29;
+            dot$w$29 = buf_rd_data$29;
         end
         else begin
-            xq$w$29 = rom$data$29;
+            dot$w$29 = rom$data$29;
         end
-        xq$x$29 = xram$rdata$29;
+        dot$x$29 = xram$rdata$29;
         if (sel_ram$q) begin
-            xq$w$30 = buf_rd_data$30;
+            dot$w$30 = buf_rd_data$30;
         end
         else begin
-            xq$w$30 = rom$data$30;
+            dot$w$30 = rom$data$30;
         end
-        xq$x$30 = xram$rdata$30;
+        dot$x$30 = xram$rdata$30;
         if (sel_ram$q) begin
-            xq$w$31 = buf_rd_data$31;
+            dot$w$31 = buf_rd_data$31;
         end
         else begin
-            xq$w$31 = rom$data$31;
+            dot$w$31 = rom$data$31;
         end
-        xq$x$31 = xram$rdata$31;
+        dot$x$31 = xram$rdata$31;
         if (raw_r$q) begin
-            xq$shift = shift$q;
+            dot$shift = shift$q;
         end
         else begin
-            xq$shift = zero5;
+            dot$shift = zero5;
         end
+        dot$en = s1_valid$q;
+        dot$first = s1_first$q;
         if (sel_ram$q) begin
             sq_mant$d = buf_rd_mant;
             sq_exp$d = buf_rd_exp;
@@ -2129,75 +1860,8 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
             sq_exp$d = scale_rom$exp;
         end
         sq_valid$d = s1_valid$q;
-        sq_first$d = s1_first$q;
         sq_last$d = s1_last$q;
         sq_row$d = s1_row$q;
-        dot$w$0 = xq$wq$0;
-        dot$x$0 = xq$m$0;
-        dot$w$1 = xq$wq$1;
-        dot$x$1 = xq$m$1;
-        dot$w$2 = xq$wq$2;
-        dot$x$2 = xq$m$2;
-        dot$w$3 = xq$wq$3;
-        dot$x$3 = xq$m$3;
-        dot$w$4 = xq$wq$4;
-        dot$x$4 = xq$m$4;
-        dot$w$5 = xq$wq$5;
-        dot$x$5 = xq$m$5;
-        dot$w$6 = xq$wq$6;
-        dot$x$6 = xq$m$6;
-        dot$w$7 = xq$wq$7;
-        dot$x$7 = xq$m$7;
-        dot$w$8 = xq$wq$8;
-        dot$x$8 = xq$m$8;
-        dot$w$9 = xq$wq$9;
-        dot$x$9 = xq$m$9;
-        dot$w$10 = xq$wq$10;
-        dot$x$10 = xq$m$10;
-        dot$w$11 = xq$wq$11;
-        dot$x$11 = xq$m$11;
-        dot$w$12 = xq$wq$12;
-        dot$x$12 = xq$m$12;
-        dot$w$13 = xq$wq$13;
-        dot$x$13 = xq$m$13;
-        dot$w$14 = xq$wq$14;
-        dot$x$14 = xq$m$14;
-        dot$w$15 = xq$wq$15;
-        dot$x$15 = xq$m$15;
-        dot$w$16 = xq$wq$16;
-        dot$x$16 = xq$m$16;
-        dot$w$17 = xq$wq$17;
-        dot$x$17 = xq$m$17;
-        dot$w$18 = xq$wq$18;
-        dot$x$18 = xq$m$18;
-        dot$w$19 = xq$wq$19;
-        dot$x$19 = xq$m$19;
-        dot$w$20 = xq$wq$20;
-        dot$x$20 = xq$m$20;
-        dot$w$21 = xq$wq$21;
-        dot$x$21 = xq$m$21;
-        dot$w$22 = xq$wq$22;
-        dot$x$22 = xq$m$22;
-        dot$w$23 = xq$wq$23;
-        dot$x$23 = xq$m$23;
-        dot$w$24 = xq$wq$24;
-        dot$x$24 = xq$m$24;
-        dot$w$25 = xq$wq$25;
-        dot$x$25 = xq$m$25;
-        dot$w$26 = xq$wq$26;
-        dot$x$26 = xq$m$26;
-        dot$w$27 = xq$wq$27;
-        dot$x$27 = xq$m$27;
-        dot$w$28 = xq$wq$28;
-        dot$x$28 = xq$m$28;
-        dot$w$29 = xq$wq$29;
-        dot$x$29 = xq$m$29;
-        dot$w$30 = xq$wq$30;
-        dot$x$30 = xq$m$30;
-        dot$w$31 = xq$wq$31;
-        dot$x$31 = xq$m$31;
-        dot$en = sq_valid$q;
-        dot$first = sq_first$q;
         s2_mant$d = sq_mant$q;
         s2_exp$d = sq_exp$q;
         s2_last$d = sq_last$q;
@@ -2381,12 +2045,13 @@ module llamahdl_qkv_projector$mv$beats_r(d,q,clock);
 endmodule // llamahdl_qkv_projector$mv$beats_r
 
 
-module llamahdl_qkv_projector$mv$dot(clock,en,first,w$0,w$1,w$2,w$3,w$4,w$5,w$6,w$7,w$8,w$9,w$10,w$11,w$12,w$13,w$14,w$15,w$16,w$17,w$18,w$19,w$20,w$21,w$22,w$23,w$24,w$25,w$26,w$27,w$28,w$29,w$30,w$31,x$0,x$1,x$2,x$3,x$4,x$5,x$6,x$7,x$8,x$9,x$10,x$11,x$12,x$13,x$14,x$15,x$16,x$17,x$18,x$19,x$20,x$21,x$22,x$23,x$24,x$25,x$26,x$27,x$28,x$29,x$30,x$31,acc);
+module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$5,w$6,w$7,w$8,w$9,w$10,w$11,w$12,w$13,w$14,w$15,w$16,w$17,w$18,w$19,w$20,w$21,w$22,w$23,w$24,w$25,w$26,w$27,w$28,w$29,w$30,w$31,x$0,x$1,x$2,x$3,x$4,x$5,x$6,x$7,x$8,x$9,x$10,x$11,x$12,x$13,x$14,x$15,x$16,x$17,x$18,x$19,x$20,x$21,x$22,x$23,x$24,x$25,x$26,x$27,x$28,x$29,x$30,x$31,acc);
     
     // Module arguments
     input wire  clock;
     input wire  en;
     input wire  first;
+    input wire  [4:0] shift;
     input wire signed [7:0] w$0;
     input wire signed [7:0] w$1;
     input wire signed [7:0] w$2;
@@ -2419,73 +2084,204 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,w$0,w$1,w$2,w$3,w$4,w$5,w$6,
     input wire signed [7:0] w$29;
     input wire signed [7:0] w$30;
     input wire signed [7:0] w$31;
-    input wire signed [15:0] x$0;
-    input wire signed [15:0] x$1;
-    input wire signed [15:0] x$2;
-    input wire signed [15:0] x$3;
-    input wire signed [15:0] x$4;
-    input wire signed [15:0] x$5;
-    input wire signed [15:0] x$6;
-    input wire signed [15:0] x$7;
-    input wire signed [15:0] x$8;
-    input wire signed [15:0] x$9;
-    input wire signed [15:0] x$10;
-    input wire signed [15:0] x$11;
-    input wire signed [15:0] x$12;
-    input wire signed [15:0] x$13;
-    input wire signed [15:0] x$14;
-    input wire signed [15:0] x$15;
-    input wire signed [15:0] x$16;
-    input wire signed [15:0] x$17;
-    input wire signed [15:0] x$18;
-    input wire signed [15:0] x$19;
-    input wire signed [15:0] x$20;
-    input wire signed [15:0] x$21;
-    input wire signed [15:0] x$22;
-    input wire signed [15:0] x$23;
-    input wire signed [15:0] x$24;
-    input wire signed [15:0] x$25;
-    input wire signed [15:0] x$26;
-    input wire signed [15:0] x$27;
-    input wire signed [15:0] x$28;
-    input wire signed [15:0] x$29;
-    input wire signed [15:0] x$30;
-    input wire signed [15:0] x$31;
+    input wire signed [31:0] x$0;
+    input wire signed [31:0] x$1;
+    input wire signed [31:0] x$2;
+    input wire signed [31:0] x$3;
+    input wire signed [31:0] x$4;
+    input wire signed [31:0] x$5;
+    input wire signed [31:0] x$6;
+    input wire signed [31:0] x$7;
+    input wire signed [31:0] x$8;
+    input wire signed [31:0] x$9;
+    input wire signed [31:0] x$10;
+    input wire signed [31:0] x$11;
+    input wire signed [31:0] x$12;
+    input wire signed [31:0] x$13;
+    input wire signed [31:0] x$14;
+    input wire signed [31:0] x$15;
+    input wire signed [31:0] x$16;
+    input wire signed [31:0] x$17;
+    input wire signed [31:0] x$18;
+    input wire signed [31:0] x$19;
+    input wire signed [31:0] x$20;
+    input wire signed [31:0] x$21;
+    input wire signed [31:0] x$22;
+    input wire signed [31:0] x$23;
+    input wire signed [31:0] x$24;
+    input wire signed [31:0] x$25;
+    input wire signed [31:0] x$26;
+    input wire signed [31:0] x$27;
+    input wire signed [31:0] x$28;
+    input wire signed [31:0] x$29;
+    input wire signed [31:0] x$30;
+    input wire signed [31:0] x$31;
     output reg signed [39:0] acc;
     
     // Update code (custom)
+    wire [32:0] half = (shift == 5'd0) ? 33'd0 : (33'd1 << (shift - 5'd1));
+    reg q_en;
+    reg q_first;
     reg signed [23:0] p0;
+    reg signed [15:0] qm0;
+    reg signed [7:0] qw0;
+    wire signed [32:0] e0 = {x$0[31], x$0};
+    wire signed [32:0] r0 = (e0 + $signed(half)) >>> shift;
     reg signed [23:0] p1;
+    reg signed [15:0] qm1;
+    reg signed [7:0] qw1;
+    wire signed [32:0] e1 = {x$1[31], x$1};
+    wire signed [32:0] r1 = (e1 + $signed(half)) >>> shift;
     reg signed [23:0] p2;
+    reg signed [15:0] qm2;
+    reg signed [7:0] qw2;
+    wire signed [32:0] e2 = {x$2[31], x$2};
+    wire signed [32:0] r2 = (e2 + $signed(half)) >>> shift;
     reg signed [23:0] p3;
+    reg signed [15:0] qm3;
+    reg signed [7:0] qw3;
+    wire signed [32:0] e3 = {x$3[31], x$3};
+    wire signed [32:0] r3 = (e3 + $signed(half)) >>> shift;
     reg signed [23:0] p4;
+    reg signed [15:0] qm4;
+    reg signed [7:0] qw4;
+    wire signed [32:0] e4 = {x$4[31], x$4};
+    wire signed [32:0] r4 = (e4 + $signed(half)) >>> shift;
     reg signed [23:0] p5;
+    reg signed [15:0] qm5;
+    reg signed [7:0] qw5;
+    wire signed [32:0] e5 = {x$5[31], x$5};
+    wire signed [32:0] r5 = (e5 + $signed(half)) >>> shift;
     reg signed [23:0] p6;
+    reg signed [15:0] qm6;
+    reg signed [7:0] qw6;
+    wire signed [32:0] e6 = {x$6[31], x$6};
+    wire signed [32:0] r6 = (e6 + $signed(half)) >>> shift;
     reg signed [23:0] p7;
+    reg signed [15:0] qm7;
+    reg signed [7:0] qw7;
+    wire signed [32:0] e7 = {x$7[31], x$7};
+    wire signed [32:0] r7 = (e7 + $signed(half)) >>> shift;
     reg signed [23:0] p8;
+    reg signed [15:0] qm8;
+    reg signed [7:0] qw8;
+    wire signed [32:0] e8 = {x$8[31], x$8};
+    wire signed [32:0] r8 = (e8 + $signed(half)) >>> shift;
     reg signed [23:0] p9;
+    reg signed [15:0] qm9;
+    reg signed [7:0] qw9;
+    wire signed [32:0] e9 = {x$9[31], x$9};
+    wire signed [32:0] r9 = (e9 + $signed(half)) >>> shift;
     reg signed [23:0] p10;
+    reg signed [15:0] qm10;
+    reg signed [7:0] qw10;
+    wire signed [32:0] e10 = {x$10[31], x$10};
+    wire signed [32:0] r10 = (e10 + $signed(half)) >>> shift;
     reg signed [23:0] p11;
+    reg signed [15:0] qm11;
+    reg signed [7:0] qw11;
+    wire signed [32:0] e11 = {x$11[31], x$11};
+    wire signed [32:0] r11 = (e11 + $signed(half)) >>> shift;
     reg signed [23:0] p12;
+    reg signed [15:0] qm12;
+    reg signed [7:0] qw12;
+    wire signed [32:0] e12 = {x$12[31], x$12};
+    wire signed [32:0] r12 = (e12 + $signed(half)) >>> shift;
     reg signed [23:0] p13;
+    reg signed [15:0] qm13;
+    reg signed [7:0] qw13;
+    wire signed [32:0] e13 = {x$13[31], x$13};
+    wire signed [32:0] r13 = (e13 + $signed(half)) >>> shift;
     reg signed [23:0] p14;
+    reg signed [15:0] qm14;
+    reg signed [7:0] qw14;
+    wire signed [32:0] e14 = {x$14[31], x$14};
+    wire signed [32:0] r14 = (e14 + $signed(half)) >>> shift;
     reg signed [23:0] p15;
+    reg signed [15:0] qm15;
+    reg signed [7:0] qw15;
+    wire signed [32:0] e15 = {x$15[31], x$15};
+    wire signed [32:0] r15 = (e15 + $signed(half)) >>> shift;
     reg signed [23:0] p16;
+    reg signed [15:0] qm16;
+    reg signed [7:0] qw16;
+    wire signed [32:0] e16 = {x$16[31], x$16};
+    wire signed [32:0] r16 = (e16 + $signed(half)) >>> shift;
     reg signed [23:0] p17;
+    reg signed [15:0] qm17;
+    reg signed [7:0] qw17;
+    wire signed [32:0] e17 = {x$17[31], x$17};
+    wire signed [32:0] r17 = (e17 + $signed(half)) >>> shift;
     reg signed [23:0] p18;
+    reg signed [15:0] qm18;
+    reg signed [7:0] qw18;
+    wire signed [32:0] e18 = {x$18[31], x$18};
+    wire signed [32:0] r18 = (e18 + $signed(half)) >>> shift;
     reg signed [23:0] p19;
+    reg signed [15:0] qm19;
+    reg signed [7:0] qw19;
+    wire signed [32:0] e19 = {x$19[31], x$19};
+    wire signed [32:0] r19 = (e19 + $signed(half)) >>> shift;
     reg signed [23:0] p20;
+    reg signed [15:0] qm20;
+    reg signed [7:0] qw20;
+    wire signed [32:0] e20 = {x$20[31], x$20};
+    wire signed [32:0] r20 = (e20 + $signed(half)) >>> shift;
     reg signed [23:0] p21;
+    reg signed [15:0] qm21;
+    reg signed [7:0] qw21;
+    wire signed [32:0] e21 = {x$21[31], x$21};
+    wire signed [32:0] r21 = (e21 + $signed(half)) >>> shift;
     reg signed [23:0] p22;
+    reg signed [15:0] qm22;
+    reg signed [7:0] qw22;
+    wire signed [32:0] e22 = {x$22[31], x$22};
+    wire signed [32:0] r22 = (e22 + $signed(half)) >>> shift;
     reg signed [23:0] p23;
+    reg signed [15:0] qm23;
+    reg signed [7:0] qw23;
+    wire signed [32:0] e23 = {x$23[31], x$23};
+    wire signed [32:0] r23 = (e23 + $signed(half)) >>> shift;
     reg signed [23:0] p24;
+    reg signed [15:0] qm24;
+    reg signed [7:0] qw24;
+    wire signed [32:0] e24 = {x$24[31], x$24};
+    wire signed [32:0] r24 = (e24 + $signed(half)) >>> shift;
     reg signed [23:0] p25;
+    reg signed [15:0] qm25;
+    reg signed [7:0] qw25;
+    wire signed [32:0] e25 = {x$25[31], x$25};
+    wire signed [32:0] r25 = (e25 + $signed(half)) >>> shift;
     reg signed [23:0] p26;
+    reg signed [15:0] qm26;
+    reg signed [7:0] qw26;
+    wire signed [32:0] e26 = {x$26[31], x$26};
+    wire signed [32:0] r26 = (e26 + $signed(half)) >>> shift;
     reg signed [23:0] p27;
+    reg signed [15:0] qm27;
+    reg signed [7:0] qw27;
+    wire signed [32:0] e27 = {x$27[31], x$27};
+    wire signed [32:0] r27 = (e27 + $signed(half)) >>> shift;
     reg signed [23:0] p28;
+    reg signed [15:0] qm28;
+    reg signed [7:0] qw28;
+    wire signed [32:0] e28 = {x$28[31], x$28};
+    wire signed [32:0] r28 = (e28 + $signed(half)) >>> shift;
     reg signed [23:0] p29;
+    reg signed [15:0] qm29;
+    reg signed [7:0] qw29;
+    wire signed [32:0] e29 = {x$29[31], x$29};
+    wire signed [32:0] r29 = (e29 + $signed(half)) >>> shift;
     reg signed [23:0] p30;
+    reg signed [15:0] qm30;
+    reg signed [7:0] qw30;
+    wire signed [32:0] e30 = {x$30[31], x$30};
+    wire signed [32:0] r30 = (e30 + $signed(half)) >>> shift;
     reg signed [23:0] p31;
+    reg signed [15:0] qm31;
+    reg signed [7:0] qw31;
+    wire signed [32:0] e31 = {x$31[31], x$31};
+    wire signed [32:0] r31 = (e31 + $signed(half)) >>> shift;
     reg s1_en;
     reg s1_first;
     wire signed [39:0] s1_sum = ((((({{16{p0[23]}}, p0} + {{16{p1[23]}}, p1}) + ({{16{p2[23]}}, p2} + {{16{p3[23]}}, p3})) + (({{16{p4[23]}}, p4} + {{16{p5[23]}}, p5}) + ({{16{p6[23]}}, p6} + {{16{p7[23]}}, p7}))) + ((({{16{p8[23]}}, p8} + {{16{p9[23]}}, p9}) + ({{16{p10[23]}}, p10} + {{16{p11[23]}}, p11})) + (({{16{p12[23]}}, p12} + {{16{p13[23]}}, p13}) + ({{16{p14[23]}}, p14} + {{16{p15[23]}}, p15})))) + (((({{16{p16[23]}}, p16} + {{16{p17[23]}}, p17}) + ({{16{p18[23]}}, p18} + {{16{p19[23]}}, p19})) + (({{16{p20[23]}}, p20} + {{16{p21[23]}}, p21}) + ({{16{p22[23]}}, p22} + {{16{p23[23]}}, p23}))) + ((({{16{p24[23]}}, p24} + {{16{p25[23]}}, p25}) + ({{16{p26[23]}}, p26} + {{16{p27[23]}}, p27})) + (({{16{p28[23]}}, p28} + {{16{p29[23]}}, p29}) + ({{16{p30[23]}}, p30} + {{16{p31[23]}}, p31})))));
@@ -2493,77 +2289,211 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,w$0,w$1,w$2,w$3,w$4,w$5,w$6,
        acc = 40'sd0;
        s1_en = 1'b0;
        s1_first = 1'b0;
+       q_en = 1'b0;
+       q_first = 1'b0;
        p0 = 24'sd0;
+       qm0 = 16'sd0;
+       qw0 = 8'sd0;
        p1 = 24'sd0;
+       qm1 = 16'sd0;
+       qw1 = 8'sd0;
        p2 = 24'sd0;
+       qm2 = 16'sd0;
+       qw2 = 8'sd0;
        p3 = 24'sd0;
+       qm3 = 16'sd0;
+       qw3 = 8'sd0;
        p4 = 24'sd0;
+       qm4 = 16'sd0;
+       qw4 = 8'sd0;
        p5 = 24'sd0;
+       qm5 = 16'sd0;
+       qw5 = 8'sd0;
        p6 = 24'sd0;
+       qm6 = 16'sd0;
+       qw6 = 8'sd0;
        p7 = 24'sd0;
+       qm7 = 16'sd0;
+       qw7 = 8'sd0;
        p8 = 24'sd0;
+       qm8 = 16'sd0;
+       qw8 = 8'sd0;
        p9 = 24'sd0;
+       qm9 = 16'sd0;
+       qw9 = 8'sd0;
        p10 = 24'sd0;
+       qm10 = 16'sd0;
+       qw10 = 8'sd0;
        p11 = 24'sd0;
+       qm11 = 16'sd0;
+       qw11 = 8'sd0;
        p12 = 24'sd0;
+       qm12 = 16'sd0;
+       qw12 = 8'sd0;
        p13 = 24'sd0;
+       qm13 = 16'sd0;
+       qw13 = 8'sd0;
        p14 = 24'sd0;
+       qm14 = 16'sd0;
+       qw14 = 8'sd0;
        p15 = 24'sd0;
+       qm15 = 16'sd0;
+       qw15 = 8'sd0;
        p16 = 24'sd0;
+       qm16 = 16'sd0;
+       qw16 = 8'sd0;
        p17 = 24'sd0;
+       qm17 = 16'sd0;
+       qw17 = 8'sd0;
        p18 = 24'sd0;
+       qm18 = 16'sd0;
+       qw18 = 8'sd0;
        p19 = 24'sd0;
+       qm19 = 16'sd0;
+       qw19 = 8'sd0;
        p20 = 24'sd0;
+       qm20 = 16'sd0;
+       qw20 = 8'sd0;
        p21 = 24'sd0;
+       qm21 = 16'sd0;
+       qw21 = 8'sd0;
        p22 = 24'sd0;
+       qm22 = 16'sd0;
+       qw22 = 8'sd0;
        p23 = 24'sd0;
+       qm23 = 16'sd0;
+       qw23 = 8'sd0;
        p24 = 24'sd0;
+       qm24 = 16'sd0;
+       qw24 = 8'sd0;
        p25 = 24'sd0;
+       qm25 = 16'sd0;
+       qw25 = 8'sd0;
        p26 = 24'sd0;
+       qm26 = 16'sd0;
+       qw26 = 8'sd0;
        p27 = 24'sd0;
+       qm27 = 16'sd0;
+       qw27 = 8'sd0;
        p28 = 24'sd0;
+       qm28 = 16'sd0;
+       qw28 = 8'sd0;
        p29 = 24'sd0;
+       qm29 = 16'sd0;
+       qw29 = 8'sd0;
        p30 = 24'sd0;
+       qm30 = 16'sd0;
+       qw30 = 8'sd0;
        p31 = 24'sd0;
+       qm31 = 16'sd0;
+       qw31 = 8'sd0;
     end
     
     always @(posedge clock) begin
        if (s1_en) acc <= s1_first ? s1_sum : (acc + s1_sum);
-       s1_en <= en;
+       s1_en <= q_en;
+       if (q_en) begin
+          s1_first <= q_first;
+          p0 <= qw0 * qm0;
+          p1 <= qw1 * qm1;
+          p2 <= qw2 * qm2;
+          p3 <= qw3 * qm3;
+          p4 <= qw4 * qm4;
+          p5 <= qw5 * qm5;
+          p6 <= qw6 * qm6;
+          p7 <= qw7 * qm7;
+          p8 <= qw8 * qm8;
+          p9 <= qw9 * qm9;
+          p10 <= qw10 * qm10;
+          p11 <= qw11 * qm11;
+          p12 <= qw12 * qm12;
+          p13 <= qw13 * qm13;
+          p14 <= qw14 * qm14;
+          p15 <= qw15 * qm15;
+          p16 <= qw16 * qm16;
+          p17 <= qw17 * qm17;
+          p18 <= qw18 * qm18;
+          p19 <= qw19 * qm19;
+          p20 <= qw20 * qm20;
+          p21 <= qw21 * qm21;
+          p22 <= qw22 * qm22;
+          p23 <= qw23 * qm23;
+          p24 <= qw24 * qm24;
+          p25 <= qw25 * qm25;
+          p26 <= qw26 * qm26;
+          p27 <= qw27 * qm27;
+          p28 <= qw28 * qm28;
+          p29 <= qw29 * qm29;
+          p30 <= qw30 * qm30;
+          p31 <= qw31 * qm31;
+       end
+       q_en <= en;
        if (en) begin
-          s1_first <= first;
-          p0 <= w$0 * x$0;
-          p1 <= w$1 * x$1;
-          p2 <= w$2 * x$2;
-          p3 <= w$3 * x$3;
-          p4 <= w$4 * x$4;
-          p5 <= w$5 * x$5;
-          p6 <= w$6 * x$6;
-          p7 <= w$7 * x$7;
-          p8 <= w$8 * x$8;
-          p9 <= w$9 * x$9;
-          p10 <= w$10 * x$10;
-          p11 <= w$11 * x$11;
-          p12 <= w$12 * x$12;
-          p13 <= w$13 * x$13;
-          p14 <= w$14 * x$14;
-          p15 <= w$15 * x$15;
-          p16 <= w$16 * x$16;
-          p17 <= w$17 * x$17;
-          p18 <= w$18 * x$18;
-          p19 <= w$19 * x$19;
-          p20 <= w$20 * x$20;
-          p21 <= w$21 * x$21;
-          p22 <= w$22 * x$22;
-          p23 <= w$23 * x$23;
-          p24 <= w$24 * x$24;
-          p25 <= w$25 * x$25;
-          p26 <= w$26 * x$26;
-          p27 <= w$27 * x$27;
-          p28 <= w$28 * x$28;
-          p29 <= w$29 * x$29;
-          p30 <= w$30 * x$30;
-          p31 <= w$31 * x$31;
+          q_first <= first;
+          qw0 <= w$0;
+          qm0 <= (r0 > 33'sd32767) ? 16'sd32767 : ((r0 < -33'sd32767) ? -16'sd32767 : r0[15:0]);
+          qw1 <= w$1;
+          qm1 <= (r1 > 33'sd32767) ? 16'sd32767 : ((r1 < -33'sd32767) ? -16'sd32767 : r1[15:0]);
+          qw2 <= w$2;
+          qm2 <= (r2 > 33'sd32767) ? 16'sd32767 : ((r2 < -33'sd32767) ? -16'sd32767 : r2[15:0]);
+          qw3 <= w$3;
+          qm3 <= (r3 > 33'sd32767) ? 16'sd32767 : ((r3 < -33'sd32767) ? -16'sd32767 : r3[15:0]);
+          qw4 <= w$4;
+          qm4 <= (r4 > 33'sd32767) ? 16'sd32767 : ((r4 < -33'sd32767) ? -16'sd32767 : r4[15:0]);
+          qw5 <= w$5;
+          qm5 <= (r5 > 33'sd32767) ? 16'sd32767 : ((r5 < -33'sd32767) ? -16'sd32767 : r5[15:0]);
+          qw6 <= w$6;
+          qm6 <= (r6 > 33'sd32767) ? 16'sd32767 : ((r6 < -33'sd32767) ? -16'sd32767 : r6[15:0]);
+          qw7 <= w$7;
+          qm7 <= (r7 > 33'sd32767) ? 16'sd32767 : ((r7 < -33'sd32767) ? -16'sd32767 : r7[15:0]);
+          qw8 <= w$8;
+          qm8 <= (r8 > 33'sd32767) ? 16'sd32767 : ((r8 < -33'sd32767) ? -16'sd32767 : r8[15:0]);
+          qw9 <= w$9;
+          qm9 <= (r9 > 33'sd32767) ? 16'sd32767 : ((r9 < -33'sd32767) ? -16'sd32767 : r9[15:0]);
+          qw10 <= w$10;
+          qm10 <= (r10 > 33'sd32767) ? 16'sd32767 : ((r10 < -33'sd32767) ? -16'sd32767 : r10[15:0]);
+          qw11 <= w$11;
+          qm11 <= (r11 > 33'sd32767) ? 16'sd32767 : ((r11 < -33'sd32767) ? -16'sd32767 : r11[15:0]);
+          qw12 <= w$12;
+          qm12 <= (r12 > 33'sd32767) ? 16'sd32767 : ((r12 < -33'sd32767) ? -16'sd32767 : r12[15:0]);
+          qw13 <= w$13;
+          qm13 <= (r13 > 33'sd32767) ? 16'sd32767 : ((r13 < -33'sd32767) ? -16'sd32767 : r13[15:0]);
+          qw14 <= w$14;
+          qm14 <= (r14 > 33'sd32767) ? 16'sd32767 : ((r14 < -33'sd32767) ? -16'sd32767 : r14[15:0]);
+          qw15 <= w$15;
+          qm15 <= (r15 > 33'sd32767) ? 16'sd32767 : ((r15 < -33'sd32767) ? -16'sd32767 : r15[15:0]);
+          qw16 <= w$16;
+          qm16 <= (r16 > 33'sd32767) ? 16'sd32767 : ((r16 < -33'sd32767) ? -16'sd32767 : r16[15:0]);
+          qw17 <= w$17;
+          qm17 <= (r17 > 33'sd32767) ? 16'sd32767 : ((r17 < -33'sd32767) ? -16'sd32767 : r17[15:0]);
+          qw18 <= w$18;
+          qm18 <= (r18 > 33'sd32767) ? 16'sd32767 : ((r18 < -33'sd32767) ? -16'sd32767 : r18[15:0]);
+          qw19 <= w$19;
+          qm19 <= (r19 > 33'sd32767) ? 16'sd32767 : ((r19 < -33'sd32767) ? -16'sd32767 : r19[15:0]);
+          qw20 <= w$20;
+          qm20 <= (r20 > 33'sd32767) ? 16'sd32767 : ((r20 < -33'sd32767) ? -16'sd32767 : r20[15:0]);
+          qw21 <= w$21;
+          qm21 <= (r21 > 33'sd32767) ? 16'sd32767 : ((r21 < -33'sd32767) ? -16'sd32767 : r21[15:0]);
+          qw22 <= w$22;
+          qm22 <= (r22 > 33'sd32767) ? 16'sd32767 : ((r22 < -33'sd32767) ? -16'sd32767 : r22[15:0]);
+          qw23 <= w$23;
+          qm23 <= (r23 > 33'sd32767) ? 16'sd32767 : ((r23 < -33'sd32767) ? -16'sd32767 : r23[15:0]);
+          qw24 <= w$24;
+          qm24 <= (r24 > 33'sd32767) ? 16'sd32767 : ((r24 < -33'sd32767) ? -16'sd32767 : r24[15:0]);
+          qw25 <= w$25;
+          qm25 <= (r25 > 33'sd32767) ? 16'sd32767 : ((r25 < -33'sd32767) ? -16'sd32767 : r25[15:0]);
+          qw26 <= w$26;
+          qm26 <= (r26 > 33'sd32767) ? 16'sd32767 : ((r26 < -33'sd32767) ? -16'sd32767 : r26[15:0]);
+          qw27 <= w$27;
+          qm27 <= (r27 > 33'sd32767) ? 16'sd32767 : ((r27 < -33'sd32767) ? -16'sd32767 : r27[15:0]);
+          qw28 <= w$28;
+          qm28 <= (r28 > 33'sd32767) ? 16'sd32767 : ((r28 < -33'sd32767) ? -16'sd32767 : r28[15:0]);
+          qw29 <= w$29;
+          qm29 <= (r29 > 33'sd32767) ? 16'sd32767 : ((r29 < -33'sd32767) ? -16'sd32767 : r29[15:0]);
+          qw30 <= w$30;
+          qm30 <= (r30 > 33'sd32767) ? 16'sd32767 : ((r30 < -33'sd32767) ? -16'sd32767 : r30[15:0]);
+          qw31 <= w$31;
+          qm31 <= (r31 > 33'sd32767) ? 16'sd32767 : ((r31 < -33'sd32767) ? -16'sd32767 : r31[15:0]);
        end
     end
 endmodule // llamahdl_qkv_projector$mv$dot
@@ -7510,25 +7440,6 @@ module llamahdl_qkv_projector$mv$sq_exp(d,q,clock);
 endmodule // llamahdl_qkv_projector$mv$sq_exp
 
 
-module llamahdl_qkv_projector$mv$sq_first(d,q,clock);
-    
-    // Module arguments
-    input wire  d;
-    output reg  q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 1'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_qkv_projector$mv$sq_first
-
-
 module llamahdl_qkv_projector$mv$sq_last(d,q,clock);
     
     // Module arguments
@@ -7641,341 +7552,6 @@ module llamahdl_qkv_projector$mv$xbase_r(d,q,clock);
     end
           
 endmodule // llamahdl_qkv_projector$mv$xbase_r
-
-
-module llamahdl_qkv_projector$mv$xq(clock,x$0,x$1,x$2,x$3,x$4,x$5,x$6,x$7,x$8,x$9,x$10,x$11,x$12,x$13,x$14,x$15,x$16,x$17,x$18,x$19,x$20,x$21,x$22,x$23,x$24,x$25,x$26,x$27,x$28,x$29,x$30,x$31,shift,w$0,w$1,w$2,w$3,w$4,w$5,w$6,w$7,w$8,w$9,w$10,w$11,w$12,w$13,w$14,w$15,w$16,w$17,w$18,w$19,w$20,w$21,w$22,w$23,w$24,w$25,w$26,w$27,w$28,w$29,w$30,w$31,m$0,m$1,m$2,m$3,m$4,m$5,m$6,m$7,m$8,m$9,m$10,m$11,m$12,m$13,m$14,m$15,m$16,m$17,m$18,m$19,m$20,m$21,m$22,m$23,m$24,m$25,m$26,m$27,m$28,m$29,m$30,m$31,wq$0,wq$1,wq$2,wq$3,wq$4,wq$5,wq$6,wq$7,wq$8,wq$9,wq$10,wq$11,wq$12,wq$13,wq$14,wq$15,wq$16,wq$17,wq$18,wq$19,wq$20,wq$21,wq$22,wq$23,wq$24,wq$25,wq$26,wq$27,wq$28,wq$29,wq$30,wq$31);
-    
-    // Module arguments
-    input wire  clock;
-    input wire signed [31:0] x$0;
-    input wire signed [31:0] x$1;
-    input wire signed [31:0] x$2;
-    input wire signed [31:0] x$3;
-    input wire signed [31:0] x$4;
-    input wire signed [31:0] x$5;
-    input wire signed [31:0] x$6;
-    input wire signed [31:0] x$7;
-    input wire signed [31:0] x$8;
-    input wire signed [31:0] x$9;
-    input wire signed [31:0] x$10;
-    input wire signed [31:0] x$11;
-    input wire signed [31:0] x$12;
-    input wire signed [31:0] x$13;
-    input wire signed [31:0] x$14;
-    input wire signed [31:0] x$15;
-    input wire signed [31:0] x$16;
-    input wire signed [31:0] x$17;
-    input wire signed [31:0] x$18;
-    input wire signed [31:0] x$19;
-    input wire signed [31:0] x$20;
-    input wire signed [31:0] x$21;
-    input wire signed [31:0] x$22;
-    input wire signed [31:0] x$23;
-    input wire signed [31:0] x$24;
-    input wire signed [31:0] x$25;
-    input wire signed [31:0] x$26;
-    input wire signed [31:0] x$27;
-    input wire signed [31:0] x$28;
-    input wire signed [31:0] x$29;
-    input wire signed [31:0] x$30;
-    input wire signed [31:0] x$31;
-    input wire  [4:0] shift;
-    input wire signed [7:0] w$0;
-    input wire signed [7:0] w$1;
-    input wire signed [7:0] w$2;
-    input wire signed [7:0] w$3;
-    input wire signed [7:0] w$4;
-    input wire signed [7:0] w$5;
-    input wire signed [7:0] w$6;
-    input wire signed [7:0] w$7;
-    input wire signed [7:0] w$8;
-    input wire signed [7:0] w$9;
-    input wire signed [7:0] w$10;
-    input wire signed [7:0] w$11;
-    input wire signed [7:0] w$12;
-    input wire signed [7:0] w$13;
-    input wire signed [7:0] w$14;
-    input wire signed [7:0] w$15;
-    input wire signed [7:0] w$16;
-    input wire signed [7:0] w$17;
-    input wire signed [7:0] w$18;
-    input wire signed [7:0] w$19;
-    input wire signed [7:0] w$20;
-    input wire signed [7:0] w$21;
-    input wire signed [7:0] w$22;
-    input wire signed [7:0] w$23;
-    input wire signed [7:0] w$24;
-    input wire signed [7:0] w$25;
-    input wire signed [7:0] w$26;
-    input wire signed [7:0] w$27;
-    input wire signed [7:0] w$28;
-    input wire signed [7:0] w$29;
-    input wire signed [7:0] w$30;
-    input wire signed [7:0] w$31;
-    output reg signed [15:0] m$0;
-    output reg signed [15:0] m$1;
-    output reg signed [15:0] m$2;
-    output reg signed [15:0] m$3;
-    output reg signed [15:0] m$4;
-    output reg signed [15:0] m$5;
-    output reg signed [15:0] m$6;
-    output reg signed [15:0] m$7;
-    output reg signed [15:0] m$8;
-    output reg signed [15:0] m$9;
-    output reg signed [15:0] m$10;
-    output reg signed [15:0] m$11;
-    output reg signed [15:0] m$12;
-    output reg signed [15:0] m$13;
-    output reg signed [15:0] m$14;
-    output reg signed [15:0] m$15;
-    output reg signed [15:0] m$16;
-    output reg signed [15:0] m$17;
-    output reg signed [15:0] m$18;
-    output reg signed [15:0] m$19;
-    output reg signed [15:0] m$20;
-    output reg signed [15:0] m$21;
-    output reg signed [15:0] m$22;
-    output reg signed [15:0] m$23;
-    output reg signed [15:0] m$24;
-    output reg signed [15:0] m$25;
-    output reg signed [15:0] m$26;
-    output reg signed [15:0] m$27;
-    output reg signed [15:0] m$28;
-    output reg signed [15:0] m$29;
-    output reg signed [15:0] m$30;
-    output reg signed [15:0] m$31;
-    output reg signed [7:0] wq$0;
-    output reg signed [7:0] wq$1;
-    output reg signed [7:0] wq$2;
-    output reg signed [7:0] wq$3;
-    output reg signed [7:0] wq$4;
-    output reg signed [7:0] wq$5;
-    output reg signed [7:0] wq$6;
-    output reg signed [7:0] wq$7;
-    output reg signed [7:0] wq$8;
-    output reg signed [7:0] wq$9;
-    output reg signed [7:0] wq$10;
-    output reg signed [7:0] wq$11;
-    output reg signed [7:0] wq$12;
-    output reg signed [7:0] wq$13;
-    output reg signed [7:0] wq$14;
-    output reg signed [7:0] wq$15;
-    output reg signed [7:0] wq$16;
-    output reg signed [7:0] wq$17;
-    output reg signed [7:0] wq$18;
-    output reg signed [7:0] wq$19;
-    output reg signed [7:0] wq$20;
-    output reg signed [7:0] wq$21;
-    output reg signed [7:0] wq$22;
-    output reg signed [7:0] wq$23;
-    output reg signed [7:0] wq$24;
-    output reg signed [7:0] wq$25;
-    output reg signed [7:0] wq$26;
-    output reg signed [7:0] wq$27;
-    output reg signed [7:0] wq$28;
-    output reg signed [7:0] wq$29;
-    output reg signed [7:0] wq$30;
-    output reg signed [7:0] wq$31;
-    
-    // Update code (custom)
-    wire [32:0] half = (shift == 5'd0) ? 33'd0 : (33'd1 << (shift - 5'd1));
-    wire signed [32:0] e0 = {x$0[31], x$0};
-    wire signed [32:0] r0 = (e0 + $signed(half)) >>> shift;
-    wire signed [32:0] e1 = {x$1[31], x$1};
-    wire signed [32:0] r1 = (e1 + $signed(half)) >>> shift;
-    wire signed [32:0] e2 = {x$2[31], x$2};
-    wire signed [32:0] r2 = (e2 + $signed(half)) >>> shift;
-    wire signed [32:0] e3 = {x$3[31], x$3};
-    wire signed [32:0] r3 = (e3 + $signed(half)) >>> shift;
-    wire signed [32:0] e4 = {x$4[31], x$4};
-    wire signed [32:0] r4 = (e4 + $signed(half)) >>> shift;
-    wire signed [32:0] e5 = {x$5[31], x$5};
-    wire signed [32:0] r5 = (e5 + $signed(half)) >>> shift;
-    wire signed [32:0] e6 = {x$6[31], x$6};
-    wire signed [32:0] r6 = (e6 + $signed(half)) >>> shift;
-    wire signed [32:0] e7 = {x$7[31], x$7};
-    wire signed [32:0] r7 = (e7 + $signed(half)) >>> shift;
-    wire signed [32:0] e8 = {x$8[31], x$8};
-    wire signed [32:0] r8 = (e8 + $signed(half)) >>> shift;
-    wire signed [32:0] e9 = {x$9[31], x$9};
-    wire signed [32:0] r9 = (e9 + $signed(half)) >>> shift;
-    wire signed [32:0] e10 = {x$10[31], x$10};
-    wire signed [32:0] r10 = (e10 + $signed(half)) >>> shift;
-    wire signed [32:0] e11 = {x$11[31], x$11};
-    wire signed [32:0] r11 = (e11 + $signed(half)) >>> shift;
-    wire signed [32:0] e12 = {x$12[31], x$12};
-    wire signed [32:0] r12 = (e12 + $signed(half)) >>> shift;
-    wire signed [32:0] e13 = {x$13[31], x$13};
-    wire signed [32:0] r13 = (e13 + $signed(half)) >>> shift;
-    wire signed [32:0] e14 = {x$14[31], x$14};
-    wire signed [32:0] r14 = (e14 + $signed(half)) >>> shift;
-    wire signed [32:0] e15 = {x$15[31], x$15};
-    wire signed [32:0] r15 = (e15 + $signed(half)) >>> shift;
-    wire signed [32:0] e16 = {x$16[31], x$16};
-    wire signed [32:0] r16 = (e16 + $signed(half)) >>> shift;
-    wire signed [32:0] e17 = {x$17[31], x$17};
-    wire signed [32:0] r17 = (e17 + $signed(half)) >>> shift;
-    wire signed [32:0] e18 = {x$18[31], x$18};
-    wire signed [32:0] r18 = (e18 + $signed(half)) >>> shift;
-    wire signed [32:0] e19 = {x$19[31], x$19};
-    wire signed [32:0] r19 = (e19 + $signed(half)) >>> shift;
-    wire signed [32:0] e20 = {x$20[31], x$20};
-    wire signed [32:0] r20 = (e20 + $signed(half)) >>> shift;
-    wire signed [32:0] e21 = {x$21[31], x$21};
-    wire signed [32:0] r21 = (e21 + $signed(half)) >>> shift;
-    wire signed [32:0] e22 = {x$22[31], x$22};
-    wire signed [32:0] r22 = (e22 + $signed(half)) >>> shift;
-    wire signed [32:0] e23 = {x$23[31], x$23};
-    wire signed [32:0] r23 = (e23 + $signed(half)) >>> shift;
-    wire signed [32:0] e24 = {x$24[31], x$24};
-    wire signed [32:0] r24 = (e24 + $signed(half)) >>> shift;
-    wire signed [32:0] e25 = {x$25[31], x$25};
-    wire signed [32:0] r25 = (e25 + $signed(half)) >>> shift;
-    wire signed [32:0] e26 = {x$26[31], x$26};
-    wire signed [32:0] r26 = (e26 + $signed(half)) >>> shift;
-    wire signed [32:0] e27 = {x$27[31], x$27};
-    wire signed [32:0] r27 = (e27 + $signed(half)) >>> shift;
-    wire signed [32:0] e28 = {x$28[31], x$28};
-    wire signed [32:0] r28 = (e28 + $signed(half)) >>> shift;
-    wire signed [32:0] e29 = {x$29[31], x$29};
-    wire signed [32:0] r29 = (e29 + $signed(half)) >>> shift;
-    wire signed [32:0] e30 = {x$30[31], x$30};
-    wire signed [32:0] r30 = (e30 + $signed(half)) >>> shift;
-    wire signed [32:0] e31 = {x$31[31], x$31};
-    wire signed [32:0] r31 = (e31 + $signed(half)) >>> shift;
-    initial begin
-       m$0 = 16'sd0;
-       wq$0 = 8'sd0;
-       m$1 = 16'sd0;
-       wq$1 = 8'sd0;
-       m$2 = 16'sd0;
-       wq$2 = 8'sd0;
-       m$3 = 16'sd0;
-       wq$3 = 8'sd0;
-       m$4 = 16'sd0;
-       wq$4 = 8'sd0;
-       m$5 = 16'sd0;
-       wq$5 = 8'sd0;
-       m$6 = 16'sd0;
-       wq$6 = 8'sd0;
-       m$7 = 16'sd0;
-       wq$7 = 8'sd0;
-       m$8 = 16'sd0;
-       wq$8 = 8'sd0;
-       m$9 = 16'sd0;
-       wq$9 = 8'sd0;
-       m$10 = 16'sd0;
-       wq$10 = 8'sd0;
-       m$11 = 16'sd0;
-       wq$11 = 8'sd0;
-       m$12 = 16'sd0;
-       wq$12 = 8'sd0;
-       m$13 = 16'sd0;
-       wq$13 = 8'sd0;
-       m$14 = 16'sd0;
-       wq$14 = 8'sd0;
-       m$15 = 16'sd0;
-       wq$15 = 8'sd0;
-       m$16 = 16'sd0;
-       wq$16 = 8'sd0;
-       m$17 = 16'sd0;
-       wq$17 = 8'sd0;
-       m$18 = 16'sd0;
-       wq$18 = 8'sd0;
-       m$19 = 16'sd0;
-       wq$19 = 8'sd0;
-       m$20 = 16'sd0;
-       wq$20 = 8'sd0;
-       m$21 = 16'sd0;
-       wq$21 = 8'sd0;
-       m$22 = 16'sd0;
-       wq$22 = 8'sd0;
-       m$23 = 16'sd0;
-       wq$23 = 8'sd0;
-       m$24 = 16'sd0;
-       wq$24 = 8'sd0;
-       m$25 = 16'sd0;
-       wq$25 = 8'sd0;
-       m$26 = 16'sd0;
-       wq$26 = 8'sd0;
-       m$27 = 16'sd0;
-       wq$27 = 8'sd0;
-       m$28 = 16'sd0;
-       wq$28 = 8'sd0;
-       m$29 = 16'sd0;
-       wq$29 = 8'sd0;
-       m$30 = 16'sd0;
-       wq$30 = 8'sd0;
-       m$31 = 16'sd0;
-       wq$31 = 8'sd0;
-    end
-    always @(posedge clock) begin
-       wq$0 <= w$0;
-       m$0 <= (r0 > 33'sd32767) ? 16'sd32767 : ((r0 < -33'sd32767) ? -16'sd32767 : r0[15:0]);
-       wq$1 <= w$1;
-       m$1 <= (r1 > 33'sd32767) ? 16'sd32767 : ((r1 < -33'sd32767) ? -16'sd32767 : r1[15:0]);
-       wq$2 <= w$2;
-       m$2 <= (r2 > 33'sd32767) ? 16'sd32767 : ((r2 < -33'sd32767) ? -16'sd32767 : r2[15:0]);
-       wq$3 <= w$3;
-       m$3 <= (r3 > 33'sd32767) ? 16'sd32767 : ((r3 < -33'sd32767) ? -16'sd32767 : r3[15:0]);
-       wq$4 <= w$4;
-       m$4 <= (r4 > 33'sd32767) ? 16'sd32767 : ((r4 < -33'sd32767) ? -16'sd32767 : r4[15:0]);
-       wq$5 <= w$5;
-       m$5 <= (r5 > 33'sd32767) ? 16'sd32767 : ((r5 < -33'sd32767) ? -16'sd32767 : r5[15:0]);
-       wq$6 <= w$6;
-       m$6 <= (r6 > 33'sd32767) ? 16'sd32767 : ((r6 < -33'sd32767) ? -16'sd32767 : r6[15:0]);
-       wq$7 <= w$7;
-       m$7 <= (r7 > 33'sd32767) ? 16'sd32767 : ((r7 < -33'sd32767) ? -16'sd32767 : r7[15:0]);
-       wq$8 <= w$8;
-       m$8 <= (r8 > 33'sd32767) ? 16'sd32767 : ((r8 < -33'sd32767) ? -16'sd32767 : r8[15:0]);
-       wq$9 <= w$9;
-       m$9 <= (r9 > 33'sd32767) ? 16'sd32767 : ((r9 < -33'sd32767) ? -16'sd32767 : r9[15:0]);
-       wq$10 <= w$10;
-       m$10 <= (r10 > 33'sd32767) ? 16'sd32767 : ((r10 < -33'sd32767) ? -16'sd32767 : r10[15:0]);
-       wq$11 <= w$11;
-       m$11 <= (r11 > 33'sd32767) ? 16'sd32767 : ((r11 < -33'sd32767) ? -16'sd32767 : r11[15:0]);
-       wq$12 <= w$12;
-       m$12 <= (r12 > 33'sd32767) ? 16'sd32767 : ((r12 < -33'sd32767) ? -16'sd32767 : r12[15:0]);
-       wq$13 <= w$13;
-       m$13 <= (r13 > 33'sd32767) ? 16'sd32767 : ((r13 < -33'sd32767) ? -16'sd32767 : r13[15:0]);
-       wq$14 <= w$14;
-       m$14 <= (r14 > 33'sd32767) ? 16'sd32767 : ((r14 < -33'sd32767) ? -16'sd32767 : r14[15:0]);
-       wq$15 <= w$15;
-       m$15 <= (r15 > 33'sd32767) ? 16'sd32767 : ((r15 < -33'sd32767) ? -16'sd32767 : r15[15:0]);
-       wq$16 <= w$16;
-       m$16 <= (r16 > 33'sd32767) ? 16'sd32767 : ((r16 < -33'sd32767) ? -16'sd32767 : r16[15:0]);
-       wq$17 <= w$17;
-       m$17 <= (r17 > 33'sd32767) ? 16'sd32767 : ((r17 < -33'sd32767) ? -16'sd32767 : r17[15:0]);
-       wq$18 <= w$18;
-       m$18 <= (r18 > 33'sd32767) ? 16'sd32767 : ((r18 < -33'sd32767) ? -16'sd32767 : r18[15:0]);
-       wq$19 <= w$19;
-       m$19 <= (r19 > 33'sd32767) ? 16'sd32767 : ((r19 < -33'sd32767) ? -16'sd32767 : r19[15:0]);
-       wq$20 <= w$20;
-       m$20 <= (r20 > 33'sd32767) ? 16'sd32767 : ((r20 < -33'sd32767) ? -16'sd32767 : r20[15:0]);
-       wq$21 <= w$21;
-       m$21 <= (r21 > 33'sd32767) ? 16'sd32767 : ((r21 < -33'sd32767) ? -16'sd32767 : r21[15:0]);
-       wq$22 <= w$22;
-       m$22 <= (r22 > 33'sd32767) ? 16'sd32767 : ((r22 < -33'sd32767) ? -16'sd32767 : r22[15:0]);
-       wq$23 <= w$23;
-       m$23 <= (r23 > 33'sd32767) ? 16'sd32767 : ((r23 < -33'sd32767) ? -16'sd32767 : r23[15:0]);
-       wq$24 <= w$24;
-       m$24 <= (r24 > 33'sd32767) ? 16'sd32767 : ((r24 < -33'sd32767) ? -16'sd32767 : r24[15:0]);
-       wq$25 <= w$25;
-       m$25 <= (r25 > 33'sd32767) ? 16'sd32767 : ((r25 < -33'sd32767) ? -16'sd32767 : r25[15:0]);
-       wq$26 <= w$26;
-       m$26 <= (r26 > 33'sd32767) ? 16'sd32767 : ((r26 < -33'sd32767) ? -16'sd32767 : r26[15:0]);
-       wq$27 <= w$27;
-       m$27 <= (r27 > 33'sd32767) ? 16'sd32767 : ((r27 < -33'sd32767) ? -16'sd32767 : r27[15:0]);
-       wq$28 <= w$28;
-       m$28 <= (r28 > 33'sd32767) ? 16'sd32767 : ((r28 < -33'sd32767) ? -16'sd32767 : r28[15:0]);
-       wq$29 <= w$29;
-       m$29 <= (r29 > 33'sd32767) ? 16'sd32767 : ((r29 < -33'sd32767) ? -16'sd32767 : r29[15:0]);
-       wq$30 <= w$30;
-       m$30 <= (r30 > 33'sd32767) ? 16'sd32767 : ((r30 < -33'sd32767) ? -16'sd32767 : r30[15:0]);
-       wq$31 <= w$31;
-       m$31 <= (r31 > 33'sd32767) ? 16'sd32767 : ((r31 < -33'sd32767) ? -16'sd32767 : r31[15:0]);
-    end
-endmodule // llamahdl_qkv_projector$mv$xq
 
 
 module llamahdl_qkv_projector$mv$xram(clock,wwe,wwaddr,wwdata$0,wwdata$1,wwdata$2,wwdata$3,wwdata$4,wwdata$5,wwdata$6,wwdata$7,wwdata$8,wwdata$9,wwdata$10,wwdata$11,wwdata$12,wwdata$13,wwdata$14,wwdata$15,wwdata$16,wwdata$17,wwdata$18,wwdata$19,wwdata$20,wwdata$21,wwdata$22,wwdata$23,wwdata$24,wwdata$25,wwdata$26,wwdata$27,wwdata$28,wwdata$29,wwdata$30,wwdata$31,swe,swaddr,swdata,pwe,pwidx,pwdata$0,pwdata$1,pwdata$2,pwdata$3,pwdata$4,pwdata$5,pwdata$6,pwdata$7,raddr,rdata$0,rdata$1,rdata$2,rdata$3,rdata$4,rdata$5,rdata$6,rdata$7,rdata$8,rdata$9,rdata$10,rdata$11,rdata$12,rdata$13,rdata$14,rdata$15,rdata$16,rdata$17,rdata$18,rdata$19,rdata$20,rdata$21,rdata$22,rdata$23,rdata$24,rdata$25,rdata$26,rdata$27,rdata$28,rdata$29,rdata$30,rdata$31);

@@ -4,7 +4,8 @@
 //! Each carries two descriptions of the same logic, so each is co-simulated against its
 //! emitted Verilog (tests in `tests/leaf_cosim.rs`). Keep them few and small.
 //!
-//! - [`DotAcc`]: L signed int8 × int16 products summed and accumulated (40 bits).
+//! - [`DotAcc`]: L raw inputs converted to block mantissas, L signed int8 × int16 products
+//!   summed and accumulated (40 bits).
 //! - [`RowFinish`]: `y = sat32(round(acc * mant * 2^k))`, the rescale after a row.
 //! - [`LaneRom`]: L lanes of int8 read together, synchronous read, depth set at run time.
 //! - [`ScaleRom`]: one (mant, exp) row scale per row, synchronous read.
@@ -48,24 +49,32 @@ fn mem_index(addr: &str, depth: usize) -> String {
     }
 }
 
-/// Pipeline latency of [`DotAcc`]: inputs presented in cycle c are in `acc` from cycle c+2.
-pub const DOT_LATENCY: usize = 2;
+/// Pipeline latency of [`DotAcc`]: inputs presented in cycle c are in `acc` from cycle c+3.
+pub const DOT_LATENCY: usize = 3;
 
-/// L-lane multiply-accumulate.
+/// L-lane block quantisation and multiply-accumulate.
 ///
-/// Timing: in a cycle with `en` high the L products `w[i] * x[i]` are registered
-/// (stage 1, with `first`); one cycle later the stage-1 sum is added to the
-/// accumulator (or replaces it when `first` was high). So `acc` shows the effect of a
-/// beat [`DOT_LATENCY`] cycles after the beat was presented. The accumulator is 40 bits:
+/// Timing: in a cycle with `en` high the L raw inputs are converted to 16-bit block
+/// mantissas `m[i] = clamp(round(x[i] / 2^shift), ±32767)` (golden `to_block16` with the
+/// given shift; `shift = 0` passes mantissas through) and registered with the weights
+/// (stage 0, with `first`); one cycle later the L products `w[i] · m[i]` are registered
+/// (stage 1); one cycle after that the stage-1 sum is added to the accumulator (or
+/// replaces it when `first` was high). So `acc` shows the effect of a beat
+/// [`DOT_LATENCY`] cycles after the beat was presented. The accumulator is 40 bits:
 /// enough for any row of up to 2^17 int8 × int16 products, so it never overflows.
 #[derive(LogicBlock)]
 pub struct DotAcc<const L: usize> {
     pub clock: Signal<In, Clock>,
     pub en: Signal<In, Bit>,
     pub first: Signal<In, Bit>,
+    pub shift: Signal<In, Bits<5>>,
     pub w: [Signal<In, Signed<8>>; L],
-    pub x: [Signal<In, Signed<16>>; L],
+    pub x: [Signal<In, Signed<32>>; L],
     pub acc: Signal<Out, Signed<40>>,
+    _q_en: bool,
+    _q_first: bool,
+    _qm: [i64; L],
+    _qw: [i64; L],
     _s1_sum: i64,
     _s1_en: bool,
     _s1_first: bool,
@@ -78,9 +87,14 @@ impl<const L: usize> Default for DotAcc<L> {
             clock: Default::default(),
             en: Default::default(),
             first: Default::default(),
+            shift: Default::default(),
             w: array_init::array_init(|_| Default::default()),
             x: array_init::array_init(|_| Default::default()),
             acc: Signal::new_with_default(Signed::default()),
+            _q_en: false,
+            _q_first: false,
+            _qm: [0; L],
+            _qw: [0; L],
             _s1_sum: 0,
             _s1_en: false,
             _s1_first: false,
@@ -96,6 +110,14 @@ fn wrap40(v: i64) -> i64 {
     ((v & ACC_MASK) << 24) >> 24
 }
 
+/// Round half up and saturate one raw input to a 16-bit block mantissa (golden
+/// `to_block`'s element conversion): `clamp(shift_round(v, -shift), ±(2^15 - 1))`.
+#[inline]
+pub fn quant16(v: i64, shift: u32) -> i64 {
+    let lim = (1i64 << 15) - 1;
+    llamahdl_golden::numerics::shift_round(v, -(shift as i32)).clamp(-lim, lim)
+}
+
 impl<const L: usize> Logic for DotAcc<L> {
     fn update(&mut self) {
         if self.clock.pos_edge() {
@@ -104,14 +126,19 @@ impl<const L: usize> Logic for DotAcc<L> {
                 self._acc = wrap40(base + self._s1_sum);
                 self.acc.next = i2s::<40>(self._acc);
             }
-            self._s1_en = self.en.val();
-            if self._s1_en {
-                self._s1_first = self.first.val();
-                let mut s = 0i64;
+            self._s1_en = self._q_en;
+            if self._q_en {
+                self._s1_first = self._q_first;
+                self._s1_sum = (0..L).map(|i| self._qw[i] * self._qm[i]).sum();
+            }
+            self._q_en = self.en.val();
+            if self._q_en {
+                self._q_first = self.first.val();
+                let sh = self.shift.val().to_u64() as u32;
                 for i in 0..L {
-                    s += s2i(self.w[i].val()) * s2i(self.x[i].val());
+                    self._qm[i] = quant16(s2i(self.x[i].val()), sh);
+                    self._qw[i] = s2i(self.w[i].val());
                 }
-                self._s1_sum = s;
             }
         }
     }
@@ -126,24 +153,34 @@ impl<const L: usize> Logic for DotAcc<L> {
                 n => format!("({} + {})", tree(&terms[..n / 2]), tree(&terms[n / 2..])),
             }
         }
-        let mut s = String::new();
+        let mut s = String::from(
+            "wire [32:0] half = (shift == 5'd0) ? 33'd0 : (33'd1 << (shift - 5'd1));\nreg q_en;\nreg q_first;\n",
+        );
         for i in 0..L {
-            s += &format!("reg signed [23:0] p{i};\n");
+            s += &format!(
+                "reg signed [23:0] p{i};\nreg signed [15:0] qm{i};\nreg signed [7:0] qw{i};\nwire signed [32:0] e{i} = {{x${i}[31], x${i}}};\nwire signed [32:0] r{i} = (e{i} + $signed(half)) >>> shift;\n"
+            );
         }
         let terms: Vec<String> = (0..L)
             .map(|i| format!("{{{{16{{p{i}[23]}}}}, p{i}}}"))
             .collect();
         s += "reg s1_en;\nreg s1_first;\n";
         s += &format!("wire signed [39:0] s1_sum = {};\n", tree(&terms));
-        s += "initial begin\n   acc = 40'sd0;\n   s1_en = 1'b0;\n   s1_first = 1'b0;\n";
+        s += "initial begin\n   acc = 40'sd0;\n   s1_en = 1'b0;\n   s1_first = 1'b0;\n   q_en = 1'b0;\n   q_first = 1'b0;\n";
         for i in 0..L {
-            s += &format!("   p{i} = 24'sd0;\n");
+            s += &format!("   p{i} = 24'sd0;\n   qm{i} = 16'sd0;\n   qw{i} = 8'sd0;\n");
         }
         s += "end\n\nalways @(posedge clock) begin\n";
         s += "   if (s1_en) acc <= s1_first ? s1_sum : (acc + s1_sum);\n";
-        s += "   s1_en <= en;\n   if (en) begin\n      s1_first <= first;\n";
+        s += "   s1_en <= q_en;\n   if (q_en) begin\n      s1_first <= q_first;\n";
         for i in 0..L {
-            s += &format!("      p{i} <= w${i} * x${i};\n");
+            s += &format!("      p{i} <= qw{i} * qm{i};\n");
+        }
+        s += "   end\n   q_en <= en;\n   if (en) begin\n      q_first <= first;\n";
+        for i in 0..L {
+            s += &format!(
+                "      qw{i} <= w${i};\n      qm{i} <= (r{i} > 33'sd32767) ? 16'sd32767 : ((r{i} < -33'sd32767) ? -16'sd32767 : r{i}[15:0]);\n"
+            );
         }
         s += "   end\nend\n";
         Verilog::Custom(s)

@@ -10,7 +10,7 @@
 //!   `x_raw` low the words are block mantissas (`llamahdl_golden::numerics::to_block16`)
 //!   whose shift is on `x_shift`; with `x_raw` high they are raw Q16.16 values and
 //!   `x_shift` is their block shift: each beat is converted to mantissas as it is read
-//!   ([`XQuant`]), so no separate conversion pass is needed.
+//!   (in [`DotAcc`]'s first stage), so no separate conversion pass is needed.
 //! - `start` (one cycle, ignored while `busy`) samples `use_ram`, `x_raw`, `x_shift`,
 //!   `x_base` (first XMem word of the input), `rom_base` (ROM word of the first row), `rom_row_base` (its row in the scale ROM),
 //!   `rows_m1`, `beats_m1` (rows and words per row, minus one), `dst`, `post` and `src`,
@@ -34,13 +34,13 @@
 //! (`+ 1` with [`POST_SWIGLU`], whose writes and `done` come a cycle after `out_valid`).
 
 use crate::leaf::{DotAcc, LaneRom, LaneSel, RowFinish, ScaleRom, TableRom, XMem, DOT_LATENCY, XP};
-use crate::post::{silu_pair_words, AddSat32, SiluMul, XQuant};
+use crate::post::{silu_pair_words, AddSat32, SiluMul};
 use llamahdl_golden::QMatrix;
 use rust_hdl::prelude::*;
 
-/// Cycles from issuing a row's last word to its `out_valid`: memory read (1), the input
-/// stage ([`XQuant`], 1), the MAC pipeline ([`DOT_LATENCY`]), the rescale register (1).
-pub const LATENCY: usize = 1 + 1 + DOT_LATENCY + 1;
+/// Cycles from issuing a row's last word to its `out_valid`: memory read (1), the
+/// quantise-multiply-accumulate pipeline ([`DOT_LATENCY`]), the rescale register (1).
+pub const LATENCY: usize = 1 + DOT_LATENCY + 1;
 
 /// `post`: write the row results as they are.
 pub const POST_NONE: u64 = 0;
@@ -126,7 +126,6 @@ pub struct MatVec<const L: usize> {
     post_r: DFF<Bits<2>>,
     src_r: DFF<Bits<16>>,
     sq_valid: DFF<Bit>,
-    sq_first: DFF<Bit>,
     sq_last: DFF<Bit>,
     sq_row: DFF<Bits<16>>,
     sq_mant: DFF<Bits<8>>,
@@ -136,7 +135,6 @@ pub struct MatVec<const L: usize> {
     post_acc: Constant<Bits<2>>,
     post_swiglu: Constant<Bits<2>>,
     zero5: Constant<Bits<5>>,
-    xq: XQuant<L>,
     silu: SiluMul,
     silu_tab: TableRom<34>,
     addsat: AddSat32,
@@ -239,7 +237,6 @@ impl<const L: usize> MatVec<L> {
             post_r: Default::default(),
             src_r: Default::default(),
             sq_valid: Default::default(),
-            sq_first: Default::default(),
             sq_last: Default::default(),
             sq_row: Default::default(),
             sq_mant: Default::default(),
@@ -249,7 +246,6 @@ impl<const L: usize> MatVec<L> {
             post_acc: Constant::new(POST_ACC.into()),
             post_swiglu: Constant::new(POST_SWIGLU.into()),
             zero5: Constant::new(0u64.into()),
-            xq: Default::default(),
             silu: Default::default(),
             silu_tab: TableRom::new(silu_pair_words()),
             addsat: Default::default(),
@@ -304,12 +300,12 @@ impl<const L: usize> Logic for MatVec<L> {
     fn update(&mut self) {
         dff_setup!(
             self, clock, rows_r, beats_r, dst_r, len_r, raw_r, xbase_r, post_r, src_r, sq_valid,
-            sq_first, sq_last, sq_row, sq_mant, sq_exp, s5_last, s5_row, emb, lane, elem, e1_valid,
-            e1_lane, e1_elem, e2_valid, e2_elem, running, sel_ram, shift, addr, beat, row, rbase,
-            rrbase, s1_valid, s1_first, s1_last, s1_row, s2_last, s2_row, s2_mant, s2_exp, s3_last,
-            s3_row, s3_mant, s3_exp, s4_last, s4_row
+            sq_last, sq_row, sq_mant, sq_exp, s5_last, s5_row, emb, lane, elem, e1_valid, e1_lane,
+            e1_elem, e2_valid, e2_elem, running, sel_ram, shift, addr, beat, row, rbase, rrbase,
+            s1_valid, s1_first, s1_last, s1_row, s2_last, s2_row, s2_mant, s2_exp, s3_last, s3_row,
+            s3_mant, s3_exp, s4_last, s4_row
         );
-        clock!(self, clock, rom, scale_rom, xram, dot, finish, xq, silu, silu_tab);
+        clock!(self, clock, rom, scale_rom, xram, dot, finish, silu, silu_tab);
         // Input vector write port.
         self.xram.wwe.next = self.x_we.val();
         self.xram.wwaddr.next = self.x_waddr.val();
@@ -396,21 +392,23 @@ impl<const L: usize> Logic for MatVec<L> {
             self.lane.d.next = self.zero16.val();
             self.elem.d.next = self.zero16.val();
         }
-        // Stage 1: weights and inputs arrive; select the weight source; the input stage
-        // registers the weights and the inputs' mantissas.
+        // Stage 1: weights and inputs arrive; select the weight source; DotAcc registers
+        // the weights and the inputs' mantissas.
         for i in 0..L {
             if self.sel_ram.q.val() {
-                self.xq.w[i].next = self.buf_rd_data[i].val();
+                self.dot.w[i].next = self.buf_rd_data[i].val();
             } else {
-                self.xq.w[i].next = self.rom.data[i].val();
+                self.dot.w[i].next = self.rom.data[i].val();
             }
-            self.xq.x[i].next = self.xram.rdata[i].val();
+            self.dot.x[i].next = self.xram.rdata[i].val();
         }
         if self.raw_r.q.val() {
-            self.xq.shift.next = self.shift.q.val();
+            self.dot.shift.next = self.shift.q.val();
         } else {
-            self.xq.shift.next = self.zero5.val();
+            self.dot.shift.next = self.zero5.val();
         }
+        self.dot.en.next = self.s1_valid.q.val();
+        self.dot.first.next = self.s1_first.q.val();
         if self.sel_ram.q.val() {
             self.sq_mant.d.next = self.buf_rd_mant.val();
             self.sq_exp.d.next = self.buf_rd_exp.val();
@@ -419,16 +417,9 @@ impl<const L: usize> Logic for MatVec<L> {
             self.sq_exp.d.next = self.scale_rom.exp.val();
         }
         self.sq_valid.d.next = self.s1_valid.q.val();
-        self.sq_first.d.next = self.s1_first.q.val();
         self.sq_last.d.next = self.s1_last.q.val();
         self.sq_row.d.next = self.s1_row.q.val();
-        // Quantised stage: the beat enters the MAC.
-        for i in 0..L {
-            self.dot.w[i].next = self.xq.wq[i].val();
-            self.dot.x[i].next = self.xq.m[i].val();
-        }
-        self.dot.en.next = self.sq_valid.q.val();
-        self.dot.first.next = self.sq_first.q.val();
+        // Quantised stage (inside DotAcc): carry the row's tags along.
         self.s2_mant.d.next = self.sq_mant.q.val();
         self.s2_exp.d.next = self.sq_exp.q.val();
         self.s2_last.d.next = self.sq_last.q.val();

@@ -4,8 +4,6 @@
 //! - [`SiluMul`]: `mul_q16(silu(x), h)` at one element per cycle (the SwiGLU of the
 //!   feed-forward network, applied as W3's rows come out, `x` being W1's row read back).
 //! - [`AddSat32`]: the saturating residual add (`add_q16`), combinational.
-//! - [`XQuant`]: per-lane conversion of raw Q16.16 inputs to 16-bit block mantissas
-//!   (`to_block16`) as they are read, one register stage.
 //! - [`ShiftOf`]: the block shift of a running maximum magnitude, combinational.
 //!
 //! Each is bit-exact with `llamahdl_golden::numerics` and co-simulated against its own
@@ -179,82 +177,7 @@ impl Logic for AddSat32 {
     }
 }
 
-/// Round half up and saturate one raw Q16.16 input to a 16-bit block mantissa:
-/// `clamp(shift_round(v, -shift), ±(2^15 - 1))` (golden `to_block`).
-pub fn quant16(v: i64, shift: u32) -> i64 {
-    let lim = (1i64 << BLOCK16_BITS) - 1;
-    numerics::shift_round(v, -(shift as i32)).clamp(-lim, lim)
-}
-
-/// The matrix-vector unit's input stage for one beat: per-lane block quantisation
-/// `m[i] = quant16(x[i], shift)` and the beat's weights `wq[i] = w[i]`, both registered
-/// (valid in the cycle after `x`, `w` and `shift`). `shift` is at most 17 for 32-bit
-/// inputs.
-#[derive(LogicBlock)]
-pub struct XQuant<const L: usize> {
-    pub clock: Signal<In, Clock>,
-    pub x: [Signal<In, Signed<32>>; L],
-    pub shift: Signal<In, Bits<5>>,
-    pub w: [Signal<In, Signed<8>>; L],
-    pub m: [Signal<Out, Signed<16>>; L],
-    pub wq: [Signal<Out, Signed<8>>; L],
-}
-
-impl<const L: usize> Default for XQuant<L> {
-    fn default() -> Self {
-        Self {
-            clock: Default::default(),
-            x: array_init::array_init(|_| Default::default()),
-            shift: Default::default(),
-            w: array_init::array_init(|_| Default::default()),
-            m: array_init::array_init(|_| Signal::new_with_default(Signed::default())),
-            wq: array_init::array_init(|_| Signal::new_with_default(Signed::default())),
-        }
-    }
-}
-
-impl<const L: usize> Logic for XQuant<L> {
-    fn update(&mut self) {
-        if self.clock.pos_edge() {
-            let s = self.shift.val().to_u64() as u32;
-            for i in 0..L {
-                self.m[i].next = i2s::<16>(quant16(s2i(self.x[i].val()), s));
-                self.wq[i].next = self.w[i].val();
-            }
-        }
-    }
-    fn connect(&mut self) {
-        for m in &mut self.m {
-            m.connect();
-        }
-        for w in &mut self.wq {
-            w.connect();
-        }
-    }
-    fn hdl(&self) -> Verilog {
-        let mut s = String::from(
-            "wire [32:0] half = (shift == 5'd0) ? 33'd0 : (33'd1 << (shift - 5'd1));\n",
-        );
-        for i in 0..L {
-            s += &format!(
-                "wire signed [32:0] e{i} = {{x${i}[31], x${i}}};\nwire signed [32:0] r{i} = (e{i} + $signed(half)) >>> shift;\n"
-            );
-        }
-        s += "initial begin\n";
-        for i in 0..L {
-            s += &format!("   m${i} = 16'sd0;\n   wq${i} = 8'sd0;\n");
-        }
-        s += "end\nalways @(posedge clock) begin\n";
-        for i in 0..L {
-            s += &format!("   wq${i} <= w${i};\n");
-            s += &format!(
-                "   m${i} <= (r{i} > 33'sd32767) ? 16'sd32767 : ((r{i} < -33'sd32767) ? -16'sd32767 : r{i}[15:0]);\n"
-            );
-        }
-        s += "end\n";
-        Verilog::Custom(s)
-    }
-}
+pub use crate::leaf::quant16;
 
 /// The block shift of a maximum magnitude `m` (golden `to_block16`): `max(bitlen(m) − 15, 0)`,
 /// combinational.

@@ -80,15 +80,34 @@ fn row_finish_and_dot_acc_match_verilog() {
     }
     cosim(emit_verilog(RowFinish::default()), &mut d);
 
+    // DotAcc against a model built on the golden quantiser: acc after each beat is the
+    // running sum of w · quant16(x, shift), DOT_LATENCY cycles later.
     let mut d = Driver::new(DotAcc::<8>::default(), |u, c| u.clock.next = c.into()).with_trace();
+    let mut pending: std::collections::VecDeque<Option<(bool, i64)>> = Default::default();
+    let mut model_acc = 0i64;
     for _ in 0..2000 {
-        d.uut.en.next = rng.gen_bool(0.8);
-        d.uut.first.next = rng.gen_bool(0.2);
+        let en = rng.gen_bool(0.8);
+        let first = rng.gen_bool(0.2);
+        let sh = rng.gen_range(0..18u32);
+        d.uut.en.next = en;
+        d.uut.first.next = first;
+        d.uut.shift.next = u2b::<5>(sh as u64);
+        let mut sum = 0i64;
         for i in 0..8 {
-            d.uut.w[i].next = i2s::<8>(edge(&mut rng, 8));
-            d.uut.x[i].next = i2s::<16>(edge(&mut rng, 16));
+            let w = edge(&mut rng, 8);
+            let x = edge(&mut rng, 32);
+            d.uut.w[i].next = i2s::<8>(w);
+            d.uut.x[i].next = i2s::<32>(x);
+            sum += w * quant16(x, sh);
         }
+        pending.push_back(en.then_some((first, sum)));
         d.tick();
+        if pending.len() == DOT_LATENCY {
+            if let Some(Some((f, s))) = pending.pop_front() {
+                model_acc = if f { s } else { model_acc + s };
+                assert_eq!(s2i(d.uut.acc.val()), model_acc);
+            }
+        }
     }
     cosim(emit_verilog(DotAcc::<8>::default()), &mut d);
 }
