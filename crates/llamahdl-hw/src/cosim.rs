@@ -1171,3 +1171,26 @@ pub fn verilator_lint(
     let clean = out.status.success() && !output.contains("%Warning") && !output.contains("%Error");
     Ok(LintReport { clean, output })
 }
+
+/// Test helper: run `verilog` (top module `top`) in Icarus against `trace` in a fresh
+/// temporary directory and panic on any mismatch (or if Icarus cannot run).
+pub fn assert_icarus_clean(verilog: &str, trace: &Trace) {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    run_icarus(verilog, "top", trace, dir.path())
+        .expect("icarus")
+        .assert_clean();
+}
+
+/// Test helper: `verilator --lint-only -Wall` on `verilog` (top module `top`) with the
+/// project's waiver file; panic with the report unless it is clean. `name` labels the
+/// message.
+pub fn assert_lint_clean(name: &str, verilog: &str) {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let report = verilator_lint(verilog, "top", Some(&default_waiver_file()), dir.path())
+        .unwrap_or_else(|e| panic!("{name}: lint could not run: {e:#}"));
+    assert!(
+        report.clean,
+        "{name}: verilator -Wall reported:\n{}",
+        report.output
+    );
+}

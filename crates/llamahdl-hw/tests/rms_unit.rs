@@ -6,7 +6,9 @@
 
 use llamahdl_golden::numerics::{self, to_block16};
 use llamahdl_golden::{QuantModel, ScaleMode};
-use llamahdl_hw::cosim::{default_waiver_file, emit_verilog, run_icarus, verilator_lint};
+use llamahdl_hw::cosim::{
+    assert_icarus_clean as cosim_icarus, assert_lint_clean as lint_clean, emit_verilog,
+};
 use llamahdl_hw::leaf::{i2s, s2i, u2b};
 use llamahdl_hw::post::{quant16, shift_of};
 use llamahdl_hw::rms_unit::*;
@@ -52,24 +54,6 @@ fn configs() -> Vec<(&'static str, Config)> {
         ("DIM20", DIM20),
         ("DIM2", DIM2),
     ]
-}
-
-fn cosim_icarus(verilog: &str, trace: &llamahdl_hw::cosim::Trace) {
-    let dir = tempfile::tempdir().unwrap();
-    run_icarus(verilog, "top", trace, dir.path())
-        .expect("icarus")
-        .assert_clean();
-}
-
-fn lint_clean(name: &str, verilog: &str) {
-    let dir = tempfile::tempdir().unwrap();
-    let report = verilator_lint(verilog, "top", Some(&default_waiver_file()), dir.path())
-        .unwrap_or_else(|e| panic!("{name}: lint could not run: {e:#}"));
-    assert!(
-        report.clean,
-        "{name}: verilator -Wall reported:\n{}",
-        report.output
-    );
 }
 
 // ----------------------------------------------------------------------------------

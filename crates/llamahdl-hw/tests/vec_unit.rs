@@ -4,7 +4,9 @@
 
 use llamahdl_golden::numerics::{self, to_block16};
 use llamahdl_golden::{QuantModel, ScaleMode};
-use llamahdl_hw::cosim::{default_waiver_file, emit_verilog, run_icarus, verilator_lint, Trace};
+use llamahdl_hw::cosim::{
+    assert_icarus_clean as cosim_trace, assert_lint_clean as lint_clean, emit_verilog,
+};
 use llamahdl_hw::leaf::{i2s, s2i, u2b};
 use llamahdl_hw::sim::Driver;
 use llamahdl_hw::vec_unit::*;
@@ -14,24 +16,6 @@ use rand_chacha::ChaCha8Rng;
 
 fn quant(cfg: &Config, seed: u64) -> QuantModel {
     QuantModel::quantise(&synth::generate(cfg, seed), ScaleMode::Mant8)
-}
-
-fn cosim_trace(verilog: &str, trace: &Trace) {
-    let dir = tempfile::tempdir().unwrap();
-    run_icarus(verilog, "top", trace, dir.path())
-        .expect("icarus")
-        .assert_clean();
-}
-
-fn lint_clean(name: &str, verilog: &str) {
-    let dir = tempfile::tempdir().unwrap();
-    let report = verilator_lint(verilog, "top", Some(&default_waiver_file()), dir.path())
-        .unwrap_or_else(|e| panic!("{name}: lint could not run: {e:#}"));
-    assert!(
-        report.clean,
-        "{name}: verilator -Wall reported:\n{}",
-        report.output
-    );
 }
 
 // ----------------------------------------------------------------------------------
