@@ -7,7 +7,7 @@ use anyhow::Context;
 use clap::builder::TypedValueParser as _;
 use clap::{Args, ValueEnum};
 use llamahdl_golden::{Golden, QuantModel, ScaleMode};
-use llamahdl_hw::engine::{engine, HwForward};
+use llamahdl_hw::sim::engine::{engine, HwForward};
 use std::io::BufWriter;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -25,7 +25,7 @@ pub struct SimArgs {
     pub gen: GenArgs,
 
     /// Multiply-accumulate lanes of the simulated design (8, 16, 32 or 64).
-    #[arg(long, value_name = "L", default_value_t = llamahdl_hw::verilog::DEFAULT_LANES,
+    #[arg(long, value_name = "L", default_value_t = llamahdl_hw::decoder::limits::DEFAULT_LANES,
           value_parser = clap::builder::PossibleValuesParser::new(["8", "16", "32", "64"])
               .map(|s| s.parse::<usize>().unwrap()))]
     pub lanes: usize,

@@ -45,7 +45,7 @@ pub struct VerilogArgs {
 
     /// Parallel lanes: int8 weights per beat of the weight stream and multiply-accumulates
     /// per cycle (4, 8, 16, 32 or 64).
-    #[arg(long, value_name = "L", default_value_t = llamahdl_hw::verilog::DEFAULT_LANES as u32,
+    #[arg(long, value_name = "L", default_value_t = llamahdl_hw::decoder::limits::DEFAULT_LANES as u32,
           value_parser = clap::builder::PossibleValuesParser::new(["4", "8", "16", "32", "64"])
               .map(|s| s.parse::<u32>().unwrap()))]
     pub lanes: u32,
@@ -107,7 +107,7 @@ pub fn run(args: VerilogArgs) -> anyhow::Result<()> {
     let lanes = args.lanes as usize;
     let ctx = args.context.unwrap_or(qm.config.seq_len);
     let files = target
-        .write(|dir| llamahdl_hw::verilog::emit_with_context(&qm, lanes, ctx, dir))
+        .write(|dir| llamahdl_hw::emit::emit_with_context(&qm, lanes, ctx, dir))
         .with_context(|| format!("emitting Verilog for {source} into {}", args.out.display()))?;
     let mut listing = String::new();
     for f in &files {

@@ -8,13 +8,13 @@
 use llamahdl_golden::golden::{attend, kv_store, rope, Golden as GoldenModel, KvCache};
 use llamahdl_golden::numerics::{self, add_q16, mul_q16};
 use llamahdl_golden::{QuantModel, ScaleMode};
-use llamahdl_hw::attention::{OP_ATTN, OP_KVSTORE, OP_ROPE};
-use llamahdl_hw::attention_par::{
+use llamahdl_hw::bits::{i2s, s2i, u2b};
+use llamahdl_hw::cosim::{default_waiver_file, emit_verilog, run_icarus, verilator_lint};
+use llamahdl_hw::sim::Driver;
+use llamahdl_hw::units::attention::{
     cycles, cycles_fused, heads_per_group, stream_latency, AttnUnitP,
 };
-use llamahdl_hw::cosim::{default_waiver_file, emit_verilog, run_icarus, verilator_lint};
-use llamahdl_hw::leaf::{i2s, s2i, u2b};
-use llamahdl_hw::sim::Driver;
+use llamahdl_hw::units::attention::{OP_ATTN, OP_KVSTORE, OP_ROPE};
 use llamahdl_model::{synth, Config};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -1066,10 +1066,10 @@ fn par_verilator_lint() {
 // ---------------------------------------------------------------------------------------
 
 mod leaves {
-    use llamahdl_hw::attention_par::{AttnCore, KvCacheW, PosBases};
+    use llamahdl_hw::bits::u2b;
     use llamahdl_hw::cosim::{emit_verilog, run_icarus};
-    use llamahdl_hw::leaf::u2b;
     use llamahdl_hw::sim::Driver;
+    use llamahdl_hw::units::attention::{AttnCore, KvCacheW, PosBases};
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
     use rust_hdl::prelude::Block;

@@ -5,11 +5,12 @@
 mod common;
 
 use common::*;
+use llamahdl_hw::bits::signed_of;
 use llamahdl_hw::cosim::{emit_verilog, run_icarus, Trace};
-use llamahdl_hw::params::Shape;
-use llamahdl_hw::row_addr::RowAddrGen;
-use llamahdl_hw::sim::{signed_of, Driver};
-use llamahdl_hw::weight_buffer::QkvLoader;
+use llamahdl_hw::sim::Driver;
+use llamahdl_hw::units::weight_path::row_addr::RowAddrGen;
+use llamahdl_hw::units::weight_path::shape::Shape;
+use llamahdl_hw::units::weight_path::weight_buffer::QkvLoader;
 use llamahdl_model::Config;
 use rand::Rng;
 use rust_hdl::prelude::*;

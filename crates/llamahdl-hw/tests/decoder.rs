@@ -3,7 +3,7 @@
 //! of a position past the context.
 
 use llamahdl_golden::{Golden, QuantModel, ScaleMode};
-use llamahdl_hw::engine::{HwEngine, HwRun};
+use llamahdl_hw::sim::engine::{HwEngine, HwRun};
 use llamahdl_model::{synth, Config};
 
 fn quant(cfg: &Config, seed: u64) -> QuantModel {

@@ -2,6 +2,7 @@
 //! Icarus, cycle for cycle, on random stimulus with edge cases, and against the golden
 //! numerics where the leaf implements one of its functions.
 
+use llamahdl_hw::bits::{i2s, s2i, u2b};
 use llamahdl_hw::cosim::{emit_verilog, run_icarus};
 use llamahdl_hw::leaf::*;
 use llamahdl_hw::sim::Driver;

@@ -3,8 +3,8 @@
 //! `sim/verilator_waivers.vlt`. Fails if Verilator reports anything, or is missing.
 
 use llamahdl_hw::cosim::{default_waiver_file, emit_verilog, verilator_lint};
-use llamahdl_hw::row_addr::RowAddrGen;
-use llamahdl_hw::weight_buffer::{QkvLoader, QkvWeightBuffer};
+use llamahdl_hw::units::weight_path::row_addr::RowAddrGen;
+use llamahdl_hw::units::weight_path::weight_buffer::{QkvLoader, QkvWeightBuffer};
 use llamahdl_model::Config;
 
 fn lint(name: &str, verilog: String) {
@@ -96,7 +96,7 @@ fn quant(cfg: &Config) -> llamahdl_golden::QuantModel {
 
 #[test]
 fn lint_qkv_projector() {
-    use llamahdl_hw::qkv_projector::QkvProjector;
+    use llamahdl_hw::units::weight_path::qkv_projector::QkvProjector;
     for (n, cfg) in [("tiny", Config::TINY), ("stories260K", Config::STORIES260K)] {
         let qm = quant(&cfg);
         let layers: Vec<_> = qm.layers.iter().map(|l| &l.wqkv).collect();
@@ -113,13 +113,13 @@ fn lint_qkv_projector() {
 
 #[test]
 fn lint_decoder_top() {
-    use llamahdl_hw::hierarchy::Decoder;
+    use llamahdl_hw::decoder::Decoder;
     lint(
         "Decoder tiny L=4",
         emit_verilog(Decoder::<4>::new(&quant(&Config::TINY))),
     );
     lint(
-        "Decoder stories260K L=64",
+        "Decoder stories260K shape L=64",
         emit_verilog(Decoder::<64>::new(&quant(&Config::STORIES260K))),
     );
 }

@@ -6,10 +6,10 @@
 
 use llamahdl_golden::numerics::{add_q16, mul_q16, silu, to_block16};
 use llamahdl_golden::{QMatrix, QuantModel, ScaleMode};
+use llamahdl_hw::bits::{i2s, s2i, u2b};
 use llamahdl_hw::cosim::run_icarus;
-use llamahdl_hw::leaf::{i2s, s2i, u2b};
-use llamahdl_hw::matvec::{MatVec, POST_ACC, POST_NONE, POST_SWIGLU};
 use llamahdl_hw::sim::Driver;
+use llamahdl_hw::units::matvec::{MatVec, POST_ACC, POST_NONE, POST_SWIGLU};
 use llamahdl_model::{synth, Config};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

@@ -2,11 +2,10 @@
 //! numerics and against their own Verilog in Icarus, cycle for cycle.
 
 use llamahdl_golden::numerics::{add_q16, mul_q16, silu, to_block16};
+use llamahdl_hw::bits::{i2s, s2i, u2b};
 use llamahdl_hw::cosim::{emit_verilog, run_icarus};
-use llamahdl_hw::leaf::{i2s, s2i, u2b};
-use llamahdl_hw::post::*;
 use llamahdl_hw::sim::Driver;
-use llamahdl_hw::vec_unit::sig_index;
+use llamahdl_hw::units::matvec::post::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rust_hdl::prelude::*;

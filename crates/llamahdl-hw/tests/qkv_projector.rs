@@ -3,10 +3,12 @@
 
 use llamahdl_golden::numerics::{to_block16, Block};
 use llamahdl_golden::{QMatrix, QuantModel, ScaleMode};
+use llamahdl_hw::bits::{i2s, s2i, u2b};
 use llamahdl_hw::cosim::run_icarus;
-use llamahdl_hw::leaf::{i2s, s2i, u2b};
-use llamahdl_hw::qkv_projector::{rom_scales, rom_words, QkvProjector, LATENCY};
 use llamahdl_hw::sim::Driver;
+use llamahdl_hw::units::weight_path::qkv_projector::{
+    rom_scales, rom_words, QkvProjector, LATENCY,
+};
 use llamahdl_model::{synth, Config};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

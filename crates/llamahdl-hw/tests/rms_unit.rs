@@ -6,14 +6,13 @@
 
 use llamahdl_golden::numerics::{self, to_block16};
 use llamahdl_golden::{QuantModel, ScaleMode};
+use llamahdl_hw::bits::{i2s, s2i, u2b};
 use llamahdl_hw::cosim::{
     assert_icarus_clean as cosim_icarus, assert_lint_clean as lint_clean, emit_verilog,
 };
-use llamahdl_hw::leaf::{i2s, s2i, u2b};
-use llamahdl_hw::post::{quant16, shift_of};
-use llamahdl_hw::rms_unit::*;
 use llamahdl_hw::sim::Driver;
-use llamahdl_hw::vec_unit::{gains_layout, gains_words, norm_addr, rsqrt_words};
+use llamahdl_hw::units::matvec::post::{quant16, shift_of};
+use llamahdl_hw::units::rms::*;
 use llamahdl_model::{synth, Config};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -348,19 +347,14 @@ impl<const W: usize> Bench<W> {
 fn gains_layout_and_cycles() {
     for (name, cfg) in configs() {
         let qm = quant(&cfg, 1);
-        let old = gains_layout(&qm);
-        let old_words = gains_words(&qm);
+        let vectors = gain_vectors(&qm);
+        assert_eq!(vectors.len(), 2 * cfg.n_layers + 1, "{name}");
         for w in [4usize, 8, 16] {
             let lay = rms_gains_layout(&qm, w);
-            assert_eq!(lay.len(), old.len(), "{name}");
-            for (k, (&(b, e), &(ob, oe))) in lay.iter().zip(&old).enumerate() {
-                assert_eq!(e, oe, "{name} W={w} vector {k}: exponent");
+            assert_eq!(lay.len(), vectors.len(), "{name}");
+            for (k, (&(b, e), (_, ve))) in lay.iter().zip(&vectors).enumerate() {
+                assert_eq!(e, *ve, "{name} W={w} vector {k}: exponent");
                 assert_eq!(b % w, 0, "{name} W={w} vector {k}: base not aligned");
-                // Same mantissas as the scalar ROM.
-                let gv = &gain_vectors(&qm)[k].0;
-                for (i, &g) in gv.iter().enumerate() {
-                    assert_eq!(g as u16 as u64, old_words[ob + i], "{name} {k} {i}");
-                }
             }
         }
         let check_words = |words_flat: Vec<u16>, w: usize| {

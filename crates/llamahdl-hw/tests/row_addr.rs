@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use llamahdl_hw::params::{Shape, MATRIX_K, MATRIX_Q, MATRIX_V};
+use llamahdl_hw::units::weight_path::shape::{Shape, MATRIX_K, MATRIX_Q, MATRIX_V};
 use llamahdl_model::Config;
 use rand::Rng;
 
@@ -20,7 +20,7 @@ fn shapes() -> Vec<(&'static str, Shape)> {
 
 /// Present (valid, trigger), check all outputs against the reference, clock.
 fn step(
-    d: &mut llamahdl_hw::sim::Driver<llamahdl_hw::row_addr::RowAddrGen>,
+    d: &mut llamahdl_hw::sim::Driver<llamahdl_hw::units::weight_path::row_addr::RowAddrGen>,
     m: &mut GenModel,
     valid: bool,
     trigger: bool,

@@ -4,7 +4,8 @@
 //! Needs LLAMAHDL_MODELS (prints SKIPPED otherwise).
 
 use llamahdl_golden::{QuantModel, ScaleMode};
-use llamahdl_hw::verilog::{generate, DEFAULT_LANES};
+use llamahdl_hw::decoder::limits::DEFAULT_LANES;
+use llamahdl_hw::emit::generate;
 use std::collections::BTreeSet;
 use std::path::Path;
 

@@ -5,8 +5,8 @@
 
 use llamahdl_golden::{Golden, QuantModel, ScaleMode};
 use llamahdl_hw::cosim::{emit_verilog, run_verilator};
-use llamahdl_hw::engine::{HwEngine, HwRun};
-use llamahdl_hw::top::Llama;
+use llamahdl_hw::decoder::Decoder;
+use llamahdl_hw::sim::engine::{HwEngine, HwRun};
 use llamahdl_model::{synth, Config};
 
 fn run<const L: usize>(qm: &QuantModel, ids: &[u32], stream: bool) {
@@ -23,7 +23,7 @@ fn run<const L: usize>(qm: &QuantModel, ids: &[u32], stream: bool) {
         cycles.push(p.cycles);
     }
     let trace = hw.driver().take_trace().unwrap();
-    let verilog = emit_verilog(Llama::<L>::new(qm));
+    let verilog = emit_verilog(Decoder::<L>::new(qm));
     let dir = tempfile::tempdir().unwrap();
     let report = run_verilator(&verilog, "top", &trace, dir.path()).expect("verilator run");
     println!(

@@ -5,56 +5,34 @@
 //!
 //! Run with `--nocapture` to see the Verilator build time and cycles/s.
 
-use llamahdl_golden::numerics::to_block16;
+use llamahdl_golden::{QuantModel, ScaleMode};
+use llamahdl_hw::bits::i2s;
 use llamahdl_hw::cosim::{
     emit_verilog, run_icarus, run_verilator, run_verilator_with, verilator_member_name,
     CosimReport, PortDir, Trace,
 };
-use llamahdl_hw::hierarchy::Decoder;
-use llamahdl_hw::leaf::i2s;
+use llamahdl_hw::decoder::Decoder;
+use llamahdl_hw::sim::engine::{HwEngine, HwRun};
 use llamahdl_hw::sim::Driver;
-use llamahdl_model::Config;
+use llamahdl_model::{synth, Config};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use rust_hdl::prelude::Block as _;
 use rust_hdl::prelude::*;
-
-mod qkv_bench;
-use qkv_bench::{quant, random_xb, stream, Bench};
 use std::path::Path;
 use std::time::Instant;
 
-fn decoder_trace<const L: usize>(cfg: &Config, seed: u64) -> (String, Trace) {
-    let qm = quant(cfg, seed);
-    let mut fresh = Decoder::<L>::new(&qm);
-    fresh.connect_all();
-    let verilog = generate_verilog(&fresh);
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut b = Bench::<L>::new(&qm, true);
-    let xs: Vec<Vec<i32>> = (0..cfg.n_layers)
-        .map(|_| random_xb(&mut rng, cfg.dim))
-        .collect();
-    for (l, xb) in xs.iter().enumerate() {
-        b.write_x(&to_block16(xb));
-        assert_eq!(
-            b.collect(true),
-            qm.layers[l].wqkv.matvec(xb),
-            "ROM layer {l}"
-        );
-        b.next_layer();
+/// The emitted Verilog of the whole decoder for a synthetic `cfg` model and the native
+/// trace of its first `positions` positions on streamed QKV weights (so the weight-stream
+/// ports move too).
+fn decoder_trace<const L: usize>(cfg: &Config, seed: u64, positions: usize) -> (String, Trace) {
+    let qm = QuantModel::quantise(&synth::generate(cfg, seed), ScaleMode::Mant8);
+    let verilog = emit_verilog(Decoder::<L>::new(&qm));
+    let mut hw = HwEngine::<L>::with_trace(&qm, Some(&qm));
+    for pos in 0..positions {
+        hw.run_position((3 + 7 * pos as u32) % cfg.vocab_size as u32, pos)
+            .unwrap();
     }
-    b.d.uut.use_ram.next = true;
-    for (l, xb) in xs.iter().enumerate() {
-        b.write_x(&to_block16(xb));
-        b.stream(&stream::<L>(&qm.layers[l].wqkv), &mut rng, l % 2 == 0);
-        assert_eq!(
-            b.collect(l % 2 != 0),
-            qm.layers[l].wqkv.matvec(xb),
-            "RAM layer {l}"
-        );
-        b.next_layer();
-    }
-    (verilog, b.d.take_trace().unwrap())
+    (verilog, hw.driver().take_trace().unwrap())
 }
 
 fn print_speed(what: &str, r: &CosimReport) {
@@ -119,10 +97,10 @@ fn assert_hex_files(t: &Trace, dir: &Path) {
 
 #[test]
 fn verilator_decoder_tiny_4_lanes() {
-    let (verilog, mut trace) = decoder_trace::<4>(&Config::TINY, 41);
+    let (verilog, mut trace) = decoder_trace::<4>(&Config::TINY, 41, 2);
     // Some don't-care entries, so the care file is exercised.
-    trace.set_dont_care(3, "qkv_data");
-    trace.set_dont_care(10, "ld_addr");
+    trace.set_dont_care(3, "logit_value");
+    trace.set_dont_care(10, "w_layer");
     let dir = tempfile::tempdir().unwrap();
     let r = run_verilator(&verilog, "top", &trace, dir.path()).expect("verilator");
     r.assert_clean();
@@ -137,11 +115,11 @@ fn verilator_decoder_tiny_4_lanes() {
 }
 
 #[test]
-fn verilator_decoder_stories260k_shape_64_lanes() {
+fn verilator_decoder_rerun_reuses_the_model() {
     let t = Instant::now();
-    let (verilog, trace) = decoder_trace::<64>(&Config::STORIES260K, 42);
+    let (verilog, trace) = decoder_trace::<8>(&Config::TINY, 42, 3);
     println!(
-        "Decoder<64> STORIES260K: native trace of {} cycles in {:.1} s; {} ports, {} input bits",
+        "Decoder<8> TINY: native trace of {} cycles in {:.1} s; {} ports, {} input bits",
         trace.len(),
         t.elapsed().as_secs_f64(),
         trace.ports.len(),
@@ -157,7 +135,7 @@ fn verilator_decoder_stories260k_shape_64_lanes() {
     let r = run_verilator(&verilog, "top", &trace, dir.path()).expect("verilator");
     r.assert_clean();
     assert_eq!(r.cycles, trace.len());
-    print_speed("Decoder<64> STORIES260K", &r);
+    print_speed("Decoder<8> TINY", &r);
     // A second trace of the same design in the same directory reuses the built model.
     let mut short = trace.clone();
     short.rows.truncate(trace.len() / 2);
@@ -179,10 +157,10 @@ fn verilator_decoder_stories260k_shape_64_lanes() {
 
 #[test]
 fn verilator_reports_corrupted_expectations() {
-    let (verilog, trace) = decoder_trace::<4>(&Config::TINY, 43);
-    let data = trace.port_index("qkv_data");
-    let row = trace.port_index("qkv_row");
-    let valid = trace.port_index("qkv_valid");
+    let (verilog, trace) = decoder_trace::<4>(&Config::TINY, 43, 2);
+    let data = trace.port_index("logit_value");
+    let row = trace.port_index("logit_index");
+    let valid = trace.port_index("logit_valid");
     let cycles: Vec<usize> = (0..trace.len())
         .filter(|&c| trace.rows[c][valid] == 1)
         .collect();
@@ -194,24 +172,24 @@ fn verilator_reports_corrupted_expectations() {
     let r = run_verilator(&verilog, "top", &bad, dir.path()).expect("verilator");
     assert_eq!(r.mismatch_count, 2, "{:?}", r.mismatches);
     let m = &r.mismatches[0];
-    assert_eq!((m.cycle, m.port.as_str()), (c1, "qkv_data"));
+    assert_eq!((m.cycle, m.port.as_str()), (c1, "logit_value"));
     assert_eq!(m.verilog, format!("{:08x}", trace.rows[c1][data]));
     assert_eq!(m.native, format!("{:08x}", bad.rows[c1][data]));
     let m = &r.mismatches[1];
-    assert_eq!((m.cycle, m.port.as_str()), (c2, "qkv_row"));
+    assert_eq!((m.cycle, m.port.as_str()), (c2, "logit_index"));
     assert_eq!(m.verilog, format!("{:04x}", trace.rows[c2][row]));
     assert_eq!(m.native, format!("{:04x}", bad.rows[c2][row]));
     assert!(!r.is_clean());
 
     // The don't-care mask hides exactly the marked (cycle, port).
-    bad.set_dont_care(c1, "qkv_data");
+    bad.set_dont_care(c1, "logit_value");
     let r = run_verilator(&verilog, "top", &bad, dir.path()).expect("verilator");
     assert_eq!(r.mismatch_count, 1);
     assert_eq!(r.mismatches[0].cycle, c2);
 
     // Every cycle of an output wrong: all counted, only `max_reported` printed.
     let mut all = trace.clone();
-    let layer = all.port_index("layer");
+    let layer = all.port_index("w_layer");
     for row in &mut all.rows {
         row[layer] ^= 0x80;
     }
@@ -222,7 +200,7 @@ fn verilator_reports_corrupted_expectations() {
         .mismatches
         .iter()
         .enumerate()
-        .all(|(i, m)| m.cycle == i && m.port == "layer"));
+        .all(|(i, m)| m.cycle == i && m.port == "w_layer"));
 }
 
 // ---------------------------------------------------------------------------------------

@@ -3,8 +3,8 @@
 //! --test verilog_snapshots` (or `cargo insta review`).
 
 use llamahdl_hw::cosim::emit_verilog;
-use llamahdl_hw::row_addr::RowAddrGen;
-use llamahdl_hw::weight_buffer::{QkvLoader, QkvWeightBuffer};
+use llamahdl_hw::units::weight_path::row_addr::RowAddrGen;
+use llamahdl_hw::units::weight_path::weight_buffer::{QkvLoader, QkvWeightBuffer};
 use llamahdl_model::Config;
 
 /// Emit twice from fresh instances: generation must be deterministic.
@@ -43,7 +43,7 @@ fn tiny_quant() -> llamahdl_golden::QuantModel {
 
 #[test]
 fn qkv_projector_tiny_l4() {
-    use llamahdl_hw::qkv_projector::QkvProjector;
+    use llamahdl_hw::units::weight_path::qkv_projector::QkvProjector;
     let qm = tiny_quant();
     let layers: Vec<_> = qm.layers.iter().map(|l| &l.wqkv).collect();
     let v = stable(|| {
@@ -58,7 +58,7 @@ fn qkv_projector_tiny_l4() {
 
 #[test]
 fn decoder_tiny_l4() {
-    use llamahdl_hw::hierarchy::Decoder;
+    use llamahdl_hw::decoder::Decoder;
     let qm = tiny_quant();
     let v = stable(|| emit_verilog(Decoder::<4>::new(&qm)));
     insta::assert_snapshot!("decoder_tiny_l4", v);

@@ -4,9 +4,10 @@
 mod common;
 
 use common::*;
-use llamahdl_hw::params::Shape;
-use llamahdl_hw::sim::{signed_of, signed_val, Driver};
-use llamahdl_hw::weight_buffer::QkvWeightBuffer;
+use llamahdl_hw::bits::{s2i, signed_of};
+use llamahdl_hw::sim::Driver;
+use llamahdl_hw::units::weight_path::shape::Shape;
+use llamahdl_hw::units::weight_path::weight_buffer::QkvWeightBuffer;
 use llamahdl_model::Config;
 
 /// Stream head 0 of Q (head_dim rows) with gaps: those rows read back exactly, and the
@@ -151,7 +152,7 @@ fn buffer_ports_and_timing() {
     d.uut.rd_row.next = 1.into();
     d.settle();
     // rd_data now shows addr 3 as read at the previous edge (read before write): old = 0.
-    assert_eq!(signed_val(d.uut.rd_data[0].val()), 0, "read-before-write");
+    assert_eq!(s2i(d.uut.rd_data[0].val()), 0, "read-before-write");
     d.tick();
     d.uut.wr_en.next = false;
     d.uut.rd_addr.next = 3.into();
@@ -164,17 +165,17 @@ fn buffer_ports_and_timing() {
     );
     d.tick();
     d.settle();
-    let lanes: Vec<i64> = (0..4).map(|i| signed_val(d.uut.rd_data[i].val())).collect();
+    let lanes: Vec<i64> = (0..4).map(|i| s2i(d.uut.rd_data[i].val())).collect();
     assert_eq!(lanes, vec![-128, -127, -126, -125]);
     assert_eq!(d.uut.rd_scale_mant.val().index(), 202);
-    assert_eq!(signed_val(d.uut.rd_scale_exp.val()), -102);
+    assert_eq!(s2i(d.uut.rd_scale_exp.val()), -102);
     // Changing the address changes rd_data only after the next edge.
     d.uut.rd_addr.next = 4.into();
     d.settle();
-    assert_eq!(signed_val(d.uut.rd_data[0].val()), -128, "latency 1");
+    assert_eq!(s2i(d.uut.rd_data[0].val()), -128, "latency 1");
     d.tick();
     d.settle();
-    assert_eq!(signed_val(d.uut.rd_data[3].val()), 13);
+    assert_eq!(s2i(d.uut.rd_data[3].val()), 13);
 
     // fully_loaded: set the cycle after load_done, sticky, clear wins.
     assert!(!d.uut.fully_loaded.val());

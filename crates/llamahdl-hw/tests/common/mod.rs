@@ -2,10 +2,11 @@
 //! software reference of the address generator, and drivers for the loader.
 #![allow(dead_code)]
 
-use llamahdl_hw::params::{BeatPos, Shape, ADDR_BITS, MATRIX_DONE};
-use llamahdl_hw::row_addr::RowAddrGen;
-use llamahdl_hw::sim::{signed_of, signed_val, Driver};
-use llamahdl_hw::weight_buffer::QkvLoader;
+use llamahdl_hw::bits::{s2i, signed_of};
+use llamahdl_hw::sim::Driver;
+use llamahdl_hw::units::weight_path::row_addr::RowAddrGen;
+use llamahdl_hw::units::weight_path::shape::{BeatPos, Shape, ADDR_BITS, MATRIX_DONE};
+use llamahdl_hw::units::weight_path::weight_buffer::QkvLoader;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -232,9 +233,7 @@ pub fn check_readback<const L: usize>(
         d.settle();
         if let Some((r, b)) = prev {
             let want = beat_lanes(shape, &rows[r], b);
-            let got: Vec<i8> = (0..L)
-                .map(|i| signed_val(d.uut.rd_data[i].val()) as i8)
-                .collect();
+            let got: Vec<i8> = (0..L).map(|i| s2i(d.uut.rd_data[i].val()) as i8).collect();
             assert_eq!(got, want, "read-back of row {r} beat {b}");
             assert_eq!(
                 d.uut.rd_scale_mant.val().index() as u8,
@@ -242,7 +241,7 @@ pub fn check_readback<const L: usize>(
                 "mant of row {r}"
             );
             assert_eq!(
-                signed_val(d.uut.rd_scale_exp.val()) as i8,
+                s2i(d.uut.rd_scale_exp.val()) as i8,
                 rows[r].exp,
                 "exp of row {r}"
             );

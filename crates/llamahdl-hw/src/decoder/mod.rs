@@ -25,14 +25,19 @@
 //! About `2` cycles of sequencing per operation plus each unit's own time; the cycles per
 //! token are measured by `llamahdl sim` and reported in `docs/performance.md`.
 
-use crate::attention_par::AttnUnitP;
+pub mod limits;
+pub mod memory_map;
+pub mod program;
+
 use crate::leaf::{LaneRam, WordRom, XP};
-use crate::matvec::{MatVec, POST_ACC, POST_NONE, POST_SWIGLU};
-use crate::post::{MaxTrack, ShiftOf};
-use crate::program::{self, opcode, Layout, WeightMap, FIELDS};
-use crate::rms_unit::{rms_gains_layout, RmsUnit};
-use crate::weight_buffer::QkvLoader;
+use crate::units::attention::AttnUnitP;
+use crate::units::matvec::post::{MaxTrack, ShiftOf};
+use crate::units::matvec::{MatVec, POST_ACC, POST_NONE, POST_SWIGLU};
+use crate::units::rms::{rms_gains_layout, RmsUnit};
+use crate::units::weight_path::weight_buffer::QkvLoader;
 use llamahdl_golden::QuantModel;
+use memory_map::{Layout, WeightMap};
+use program::{opcode, FIELDS};
 use rust_hdl::prelude::*;
 
 /// Sequencer states (a plain `Bits<3>` register: rust-hdl's enum registers do not lint
@@ -45,65 +50,8 @@ pub mod seq {
     pub const LOAD: u64 = 4;
 }
 
-/// Whether the decoder can be built for `qm` with `lanes` matrix-vector lanes and an
-/// on-chip context of `ctx` positions: every address and program field must fit its
-/// width. An `Err` says which limit the model exceeds.
-pub fn check_fits(qm: &QuantModel, lanes: usize, ctx: usize) -> Result<(), String> {
-    let c = qm.config;
-    let wm = WeightMap::new(qm, lanes);
-    let words: usize = wm
-        .mats
-        .iter()
-        .map(|m| m.rows * m.cols.div_ceil(lanes))
-        .sum();
-    let rows: usize = wm.mats.iter().map(|m| m.rows).sum();
-    let lay = Layout::new(qm);
-    let limits = [
-        (words, 1 << 16, "weight ROM words (int8 x lanes)"),
-        (rows, 1 << 16, "weight rows"),
-        (lay.total, 1 << 16, "vector memory words"),
-        (
-            (c.dim.div_ceil(lanes) + c.hidden_dim.div_ceil(lanes)) * lanes,
-            1 << 16,
-            "matrix-vector input elements",
-        ),
-        (
-            ctx * c.head_dim(),
-            1 << 16,
-            "RoPE table entries (context x head_dim)",
-        ),
-        (
-            c.n_layers * ctx * c.kv_dim(),
-            (1 << 24) - 1,
-            "key/value cache entries",
-        ),
-        (c.n_layers, 255, "layers"),
-        (c.n_heads, 255, "query heads"),
-    ];
-    for (have, max, what) in limits {
-        if have > max {
-            return Err(format!(
-                "{what}: {have} exceeds this design's limit of {max}"
-            ));
-        }
-    }
-    if c.head_dim() > lanes || lanes % c.head_dim() != 0 {
-        return Err(format!(
-            "head_dim {} must divide the lane count {lanes} (attention runs lanes / head_dim heads at once)",
-            c.head_dim()
-        ));
-    }
-    if ctx == 0 || ctx > c.seq_len {
-        return Err(format!(
-            "context {ctx} must be between 1 and seq_len {}",
-            c.seq_len
-        ));
-    }
-    Ok(())
-}
-
 #[derive(LogicBlock)]
-pub struct Llama<const L: usize> {
+pub struct Decoder<const L: usize> {
     pub clock: Signal<In, Clock>,
     pub start: Signal<In, Bit>,
     pub token: Signal<In, Bits<16>>,
@@ -187,15 +135,15 @@ pub struct Llama<const L: usize> {
     loader: QkvLoader<L>,
 }
 
-impl<const L: usize> Llama<L> {
+impl<const L: usize> Decoder<L> {
     /// The decoder for `qm` with `L` multiply-accumulate lanes, used by the matrix-vector
     /// unit and by attention (`L / head_dim` query heads at once; head_dim must divide `L`,
-    /// see [`check_fits`]); the on-chip context is the model's seq_len.
+    /// see [`limits::check_fits`]); the on-chip context is the model's seq_len.
     pub fn new(qm: &QuantModel) -> Self {
         Self::with_context(qm, qm.config.seq_len)
     }
 
-    /// As [`Llama::new`] with an on-chip context of `ctx` positions (1..=seq_len): the
+    /// As [`Decoder::new`] with an on-chip context of `ctx` positions (1..=seq_len): the
     /// key/value cache and RoPE table hold `ctx` positions, and `pos >= ctx` is refused.
     pub fn with_context(qm: &QuantModel, ctx: usize) -> Self {
         let c = qm.config;
@@ -292,7 +240,7 @@ impl<const L: usize> Llama<L> {
     }
 }
 
-impl<const L: usize> Logic for Llama<L> {
+impl<const L: usize> Logic for Decoder<L> {
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(

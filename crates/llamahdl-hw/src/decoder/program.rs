@@ -2,7 +2,8 @@
 //! operations the sequencer runs for every token (`docs/architecture.md`). Generated in
 //! Rust from the model shape when the design is built, held in a ROM in hardware.
 
-use llamahdl_golden::{QMatrix, QuantModel};
+use super::memory_map::{Layout, MatRef, WeightMap};
+use llamahdl_golden::QuantModel;
 
 /// Operation codes (the `op` field). 1-4 run on the vector unit, 5-7 on the attention
 /// unit, 8-9 on the matrix-vector unit; 0 ends the program.
@@ -39,127 +40,6 @@ pub mod flag {
     pub const XTRACK: u16 = 32;
     /// RMSNORM of `x` with the tracked maximum (no scan pass).
     pub const PRE: u16 = 64;
-}
-
-/// Word offsets of the vectors in the vector memory.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Layout {
-    pub x: usize,
-    pub xb: usize,
-    pub qkv: usize,
-    pub att: usize,
-    pub tmp: usize,
-    pub h1: usize,
-    pub h3: usize,
-    pub hb: usize,
-    pub logits: usize,
-    /// Words in all.
-    pub total: usize,
-}
-
-impl Layout {
-    pub fn new(qm: &QuantModel) -> Layout {
-        let c = qm.config;
-        let mut at = 0;
-        let mut take = |n: usize| {
-            let a = at;
-            at += n;
-            a
-        };
-        let x = take(c.dim);
-        let xb = take(c.dim);
-        let qkv = take(c.qkv_rows());
-        let att = take(c.dim);
-        let tmp = take(c.dim);
-        let h1 = take(c.hidden_dim);
-        let h3 = take(c.hidden_dim);
-        let hb = take(c.hidden_dim);
-        let logits = take(c.vocab_size);
-        Layout {
-            x,
-            xb,
-            qkv,
-            att,
-            tmp,
-            h1,
-            h3,
-            hb,
-            logits,
-            total: at,
-        }
-    }
-}
-
-/// Where a matrix sits in the weight ROM.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct MatRef {
-    /// First word.
-    pub word: usize,
-    /// First row (index into the row scales).
-    pub row: usize,
-    pub rows: usize,
-    /// Words per row.
-    pub beats: usize,
-}
-
-/// One layer's matrices in the ROM.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct LayerMats {
-    pub wqkv: MatRef,
-    pub wo: MatRef,
-    pub w1: MatRef,
-    pub w3: MatRef,
-    pub w2: MatRef,
-}
-
-/// The weight ROM: every matrix, in this order: per layer Wqkv, Wo, W1, W3, W2; then the
-/// embedding; then the classifier when it is separate.
-pub struct WeightMap<'a> {
-    pub mats: Vec<&'a QMatrix>,
-    pub layers: Vec<LayerMats>,
-    pub embedding: MatRef,
-    pub classifier: MatRef,
-}
-
-impl<'a> WeightMap<'a> {
-    pub fn new(qm: &'a QuantModel, lanes: usize) -> WeightMap<'a> {
-        let mut mats: Vec<&QMatrix> = vec![];
-        let (mut word, mut row) = (0, 0);
-        let mut add = |m: &'a QMatrix, mats: &mut Vec<&'a QMatrix>| {
-            let beats = m.cols.div_ceil(lanes);
-            let r = MatRef {
-                word,
-                row,
-                rows: m.rows,
-                beats,
-            };
-            word += m.rows * beats;
-            row += m.rows;
-            mats.push(m);
-            r
-        };
-        let mut layers = vec![];
-        for l in &qm.layers {
-            layers.push(LayerMats {
-                wqkv: add(&l.wqkv, &mut mats),
-                wo: add(&l.wo, &mut mats),
-                w1: add(&l.w1, &mut mats),
-                w3: add(&l.w3, &mut mats),
-                w2: add(&l.w2, &mut mats),
-            });
-        }
-        let embedding = add(&qm.embedding, &mut mats);
-        let classifier = match &qm.wcls {
-            Some(w) => add(w, &mut mats),
-            None => embedding,
-        };
-        WeightMap {
-            mats,
-            layers,
-            embedding,
-            classifier,
-        }
-    }
 }
 
 /// Number of 16-bit fields of an instruction.

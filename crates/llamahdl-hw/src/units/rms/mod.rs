@@ -53,9 +53,12 @@
 //! Multipliers: `2·W`, each at most `17×17` signed (an 18×18 DSP): `W` shared
 //! square/normalise multipliers (`16 × 17`) and `W` gain multipliers (`17 × 16`).
 
-use crate::leaf::{i2s, mul_shift2, s2i, u2b, TableRom, WordRom};
-use crate::post::{quant16, shift_of};
-use crate::vec_unit::{norm_addr, rms_k, rsqrt_words};
+use crate::bits::ceil_log2;
+use crate::leaf::{mul_shift2, TableRom, WordRom};
+
+use crate::bits::{i2s, s2i, u2b};
+use crate::units::matvec::post::{quant16, shift_of};
+use llamahdl_golden::numerics::{Tables, RSQRT_BITS};
 use llamahdl_golden::QuantModel;
 use rust_hdl::prelude::*;
 
@@ -75,7 +78,34 @@ pub fn cycles(dim: usize, w: usize) -> usize {
     2 * nw + 10 + YMAX_LATENCY
 }
 
-/// Every RMSNorm gain vector of `qm` in [`crate::vec_unit::gains_layout`] order (`2l`
+/// RSQRT table contents: `rsqrt[0]` then `rsqrt[1]` (address `parity · 4096 + f`).
+pub fn rsqrt_words() -> Vec<u64> {
+    let t = Tables::get();
+    t.rsqrt[0]
+        .iter()
+        .chain(t.rsqrt[1].iter())
+        .map(|&v| v as u64)
+        .collect()
+}
+
+/// For a sum of squares `acc` (48 bits): `(parity · 4096 + f, ⌊p/2⌋)` with
+/// `(p, f) = normalise(acc, RSQRT_BITS)`; `(0, 0)` for 0.
+pub fn norm_addr(acc: u64) -> (u32, u32) {
+    if acc == 0 {
+        return (0, 0);
+    }
+    let p = 63 - acc.leading_zeros();
+    let f = ((acc << RSQRT_BITS) >> p) & ((1 << RSQRT_BITS) - 1);
+    (((p & 1) << RSQRT_BITS) | f as u32, p >> 1)
+}
+
+/// RMSNORM output exponent `g_exp + 16 - ⌊p/2⌋`, clamped to the −64..=63 of the scaler
+/// (results are identical: beyond that the output is 0 or saturated either way).
+pub fn rms_k(g_exp: i32, hp: u32) -> i32 {
+    (g_exp + 16 - hp as i32).clamp(-64, 63)
+}
+
+/// Every RMSNorm gain vector of `qm` in program order (`2l`
 /// attention of layer `l`, `2l + 1` feed-forward, `2·n_layers` final): `(mantissas, exp)`.
 pub fn gain_vectors(qm: &QuantModel) -> Vec<(Vec<i16>, i32)> {
     let mut out = Vec::new();
@@ -88,7 +118,7 @@ pub fn gain_vectors(qm: &QuantModel) -> Vec<(Vec<i16>, i32)> {
 }
 
 /// Where each RMSNorm gain vector lives in the wide gains ROM: `(g_base, g_exp)` in
-/// [`crate::vec_unit::gains_layout`] order. `g_base` is an element index, a multiple of
+/// program order. `g_base` is an element index, a multiple of
 /// `w` (each vector starts a new ROM word; the tail of its last word is 0).
 pub fn rms_gains_layout(qm: &QuantModel, w: usize) -> Vec<(usize, i32)> {
     let mut base = 0;
@@ -116,11 +146,6 @@ pub fn rms_gains_words<const W: usize>(qm: &QuantModel) -> Vec<[u16; W]> {
         }
     }
     out
-}
-
-/// Bits needed to index `depth` words (0 for one word).
-fn index_bits(depth: usize) -> usize {
-    (usize::BITS - (depth.max(1) - 1).leading_zeros()) as usize
 }
 
 // ---------------------------------------------------------------------------------------
@@ -229,7 +254,7 @@ impl<const W: usize> Logic for XBanks<W> {
                 s += &format!("   rdata${i} <= 32'sd0;\n");
                 continue;
             }
-            let b = index_bits(depth);
+            let b = ceil_log2(depth);
             let ridx = if b == 0 {
                 "0".to_string()
             } else {

@@ -31,7 +31,7 @@
 //! d.tick();
 //! ```
 
-use crate::cosim::Trace;
+use crate::sim::trace::Trace;
 use rust_hdl::core::check_error::check_all;
 use rust_hdl::core::vcd_probe::{write_vcd_change, write_vcd_dump, write_vcd_header, VCDProbe};
 use rust_hdl::prelude::*;
@@ -178,33 +178,6 @@ pub fn tick<B: Block>(uut: &mut B, mut set_clock: impl FnMut(&mut B, bool)) {
     }
 }
 
-/// Sign-extend the low `bits` bits of `raw` (a two's complement pattern) to `i128`.
-pub fn sign_extend(raw: u128, bits: usize) -> i128 {
-    if bits == 0 || bits >= 128 {
-        return raw as i128;
-    }
-    let shift = 128 - bits;
-    ((raw << shift) as i128) >> shift
-}
-
-/// `Signed<N>` from an `i64`, checked (rust-hdl's `Signed::from` silently wraps).
-pub fn signed_of<const N: usize>(v: i64) -> Signed<N> {
-    let lo = -(1i128 << (N - 1));
-    let hi = (1i128 << (N - 1)) - 1;
-    assert!(
-        (v as i128) >= lo && (v as i128) <= hi,
-        "{v} does not fit Signed<{N}>"
-    );
-    Signed::<N>::from(v)
-}
-
-/// The value of a `Signed<N>` as `i64` (via the bit pattern: safe for the minimum value).
-pub fn signed_val<const N: usize>(s: Signed<N>) -> i64 {
-    let bits: Bits<N> = s.inner();
-    let raw: u64 = bits.into();
-    sign_extend(raw as u128, N) as i64
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -276,13 +249,5 @@ mod tests {
             tick(&mut c, |u, v| u.clock.next = v.into());
         }
         assert_eq!(c.count.val(), 4);
-    }
-
-    #[test]
-    fn signed_helpers() {
-        assert_eq!(signed_val(signed_of::<8>(-128)), -128);
-        assert_eq!(signed_val(signed_of::<8>(127)), 127);
-        assert_eq!(sign_extend(0xff, 8), -1);
-        assert_eq!(sign_extend(0x7f, 8), 127);
     }
 }

@@ -1,6 +1,6 @@
 //! Parallel attention unit: all query heads of a group at once, one cached position per
 //! cycle, bit for bit as `llamahdl_golden::golden::{rope, kv_store, attend}`. A drop-in
-//! replacement for [`crate::attention::AttnUnitL`] (same ports, ops, refusal behaviour and
+//! replacement for [`crate::units::attention::parts::AttnUnitL`] (same ports, ops, refusal behaviour and
 //! Rust-side API), plus the QKV stream inputs and the fused ATTN (below; with `st_en` and
 //! `fused` low it behaves exactly as before).
 //!
@@ -104,12 +104,23 @@
 //! in `tests/attention_par.rs`): [`PosBases`], [`KvCacheW`], [`AttnCore`], and
 //! `attention::{Blocker, Rope2}` reused.
 
-use crate::attention::{Blocker, LaneMem, Rope2, OP_ATTN, OP_KVSTORE, OP_ROPE};
-use crate::leaf::{i2s, u2b, TableRom};
+pub mod parts;
+
+use crate::bits::{i2s, index_bits, mask, sext, u2b};
+use crate::decoder::program::opcode;
+use crate::leaf::TableRom;
 use llamahdl_golden::numerics;
 use llamahdl_golden::QuantModel;
 use llamahdl_model::Config;
+use parts::{shift_sat32, urshift, Blocker, LaneMem, Rope2};
 use rust_hdl::prelude::*;
+
+/// Operation codes on the unit's `op` input (the program's opcodes).
+pub const OP_ROPE: u64 = opcode::ROPE as u64;
+/// KVSTORE.
+pub const OP_KVSTORE: u64 = opcode::KVSTORE as u64;
+/// ATTN.
+pub const OP_ATTN: u64 = opcode::ATTN as u64;
 
 /// Query heads processed together by a unit with `lanes` lanes.
 pub fn heads_per_group(c: &Config, lanes: usize) -> usize {
@@ -154,44 +165,6 @@ pub fn fused_wait(c: &Config) -> usize {
 /// write happens at the end of cycle `c + stream_latency` (readable from the next cycle).
 pub fn stream_latency(c: &Config) -> usize {
     c.head_dim() + 5
-}
-
-fn mask(w: usize) -> u64 {
-    if w >= 64 {
-        u64::MAX
-    } else {
-        (1u64 << w) - 1
-    }
-}
-
-fn sext(v: u64, w: usize) -> i64 {
-    let s = 64 - w as u32;
-    ((v << s) as i64) >> s
-}
-
-/// Number of address bits a memory of `depth` words needs.
-fn index_bits(depth: usize) -> usize {
-    (usize::BITS - (depth.max(2) - 1).leading_zeros()) as usize
-}
-
-/// `sat32(round(v · 2^k))` for `|v| < 2^66`, `-64 < k < 60`.
-fn shift_sat32(v: i128, k: i32) -> i64 {
-    let r: i128 = if k >= 0 {
-        v << k
-    } else {
-        let s = -k as u32;
-        (v + (1i128 << (s - 1))) >> s
-    };
-    r.clamp(i32::MIN as i128, i32::MAX as i128) as i64
-}
-
-/// Round half up of `v / 2^s` for non-negative `v`.
-fn urshift(v: u64, s: u32) -> u64 {
-    if s == 0 {
-        v
-    } else {
-        (v + (1u64 << (s - 1))) >> s
-    }
 }
 
 // ---------------------------------------------------------------------------------------

@@ -5,23 +5,15 @@
 //! Output is deterministic (no dates or paths in it), so `rtl_out/` can be compared byte
 //! for byte with a fresh emission (the staleness test).
 
-use crate::hierarchy::Decoder;
-use crate::qkv_projector::QkvProjector;
-use crate::row_addr::RowAddrGen;
-use crate::top::{check_fits, Llama};
-use crate::weight_buffer::QkvLoader;
+use crate::decoder::limits::{check_fits, unsupported_lanes};
+use crate::decoder::Decoder;
+use crate::units::weight_path::qkv_projector::QkvProjector;
+use crate::units::weight_path::row_addr::RowAddrGen;
+use crate::units::weight_path::weight_buffer::QkvLoader;
 use anyhow::{bail, Context, Result};
 use llamahdl_golden::{QMatrix, QuantModel};
 use rust_hdl::prelude::*;
 use std::path::{Path, PathBuf};
-
-/// Lane counts the tool is compiled for (`--lanes`).
-pub const SUPPORTED_LANES: [usize; 5] = [4, 8, 16, 32, 64];
-
-/// Default lane count: 32 multiply-accumulate lanes, the largest that fits a Lattice
-/// ECP5-85F with stories260K's weights on chip (156 DSP multipliers: 64 lanes need 64
-/// for the matrix-vector unit and 64 for attention); see docs/performance.md.
-pub const DEFAULT_LANES: usize = 32;
 
 /// One emitted file.
 #[derive(Clone, Debug)]
@@ -114,24 +106,13 @@ fn emit_lanes<const L: usize>(qm: &QuantModel, ctx: usize) -> Vec<Emitted> {
             "plan step 3: QKV projection, compiled-in ROM or buffer weights",
         ),
         emit_block(
-            Decoder::<L>::new(qm),
+            Decoder::<L>::with_context(qm, ctx),
             qm,
             L,
             "decoder",
-            "plan step 4: decoder top, weight path threaded to the projector",
+            "the whole decoder: token in, logits and next token out",
         ),
-        emit_llama::<L>(qm, ctx),
     ]
-}
-
-fn emit_llama<const L: usize>(qm: &QuantModel, ctx: usize) -> Emitted {
-    emit_block(
-        Llama::<L>::with_context(qm, ctx),
-        qm,
-        L,
-        "llama",
-        "the whole decoder: token in, logits and next token out",
-    )
 }
 
 /// Emit every block for `qm` with `lanes` lanes (in memory), the whole decoder with the
@@ -149,21 +130,9 @@ pub fn generate_with_context(qm: &QuantModel, lanes: usize, ctx: usize) -> Resul
             c.seq_len
         );
     }
-    if !SUPPORTED_LANES.contains(&lanes) {
-        bail!("unsupported lane count {lanes}: choose one of {SUPPORTED_LANES:?}");
-    }
-    if let Err(e) = check_fits(qm, lanes, ctx) {
-        bail!("the model does not fit the decoder (65536-word address spaces): {e}");
-    }
-    // (check_fits covers the QKV ROM too: it is part of the whole weight ROM.)
-    Ok(match lanes {
-        4 => emit_lanes::<4>(qm, ctx),
-        8 => emit_lanes::<8>(qm, ctx),
-        16 => emit_lanes::<16>(qm, ctx),
-        32 => emit_lanes::<32>(qm, ctx),
-        64 => emit_lanes::<64>(qm, ctx),
-        _ => bail!("unsupported lane count {lanes}: choose one of {SUPPORTED_LANES:?}"),
-    })
+    check_fits(qm, lanes, ctx).map_err(anyhow::Error::msg)?;
+    crate::with_lanes!(lanes, emit_lanes(qm, ctx))
+        .ok_or_else(|| anyhow::anyhow!(unsupported_lanes(lanes)))
 }
 
 /// Emit every block into `out` (created if missing); returns the files written.

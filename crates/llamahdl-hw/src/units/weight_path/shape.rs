@@ -11,6 +11,7 @@
 //! (the last beat zero-padded), plus one row scale (`scale_mant: u8` in 128..=255,
 //! `scale_exp: i8`).
 
+use crate::bits::ceil_log2;
 use llamahdl_model::checkpoint::Config;
 
 /// Bits of the beat-within-row counter: up to 4096 beats per row (dim 4096 at 1 lane/beat
@@ -42,15 +43,6 @@ pub const MATRIX_DONE: u64 = 3;
 pub fn beats_per_row(dim: usize, lanes: usize) -> usize {
     assert!(lanes > 0, "lanes must be positive");
     dim.div_ceil(lanes)
-}
-
-/// Smallest `b` with `2^b >= n` (0 for n <= 1).
-pub fn ceil_log2(n: usize) -> usize {
-    let mut b = 0;
-    while (1usize << b) < n {
-        b += 1;
-    }
-    b
 }
 
 /// Why a shape does not fit the fixed widths.

@@ -1,7 +1,7 @@
 //! `RowAddrGen`: the address generator of the Q/K/V weight stream (plan step 1).
 //!
 //! The weights of one layer's Q/K/V projection arrive row by row as beats of `L` int8 lanes
-//! (see [`crate::params`]). This block counts the beats and tells, for the beat present in
+//! (see [`crate::units::weight_path::shape`]). This block counts the beats and tells, for the beat present in
 //! the current cycle, where it belongs: beat within the row, row within the head, head
 //! within the matrix, which matrix (Q, K, V), the flat row index and the flat beat address.
 //!
@@ -44,7 +44,7 @@
 //! * Power-up state (rust-hdl and the emitted Verilog's `initial`) equals the state after
 //!   a `trigger`.
 
-use crate::params::*;
+use crate::units::weight_path::shape::*;
 use llamahdl_model::checkpoint::Config;
 use rust_hdl::prelude::*;
 
@@ -96,7 +96,7 @@ pub struct RowAddrGen {
 
 impl RowAddrGen {
     /// Generator for `cfg` streamed on `lanes` lanes. Panics if the shape does not fit the
-    /// widths of [`crate::params`] (see [`Shape::new`]).
+    /// widths of [`crate::units::weight_path::shape`] (see [`Shape::new`]).
     pub fn new(cfg: &Config, lanes: usize) -> Self {
         let shape = Shape::new(cfg, lanes).unwrap_or_else(|e| panic!("RowAddrGen: {e}"));
         Self::from_shape(&shape)

@@ -33,9 +33,11 @@
 //! is issued: `rows * beats + LATENCY` cycles after `start` for the whole run
 //! (`+ 1` with [`POST_SWIGLU`], whose writes and `done` come a cycle after `out_valid`).
 
+pub mod post;
+
 use crate::leaf::{DotAcc, LaneRom, LaneSel, RowFinish, ScaleRom, TableRom, XMem, DOT_LATENCY, XP};
-use crate::post::{silu_pair_words, AddSat32, SiluMul};
 use llamahdl_golden::QMatrix;
+use post::{silu_pair_words, AddSat32, SiluMul};
 use rust_hdl::prelude::*;
 
 /// Cycles from issuing a row's last word to its `out_valid`: memory read (1), the

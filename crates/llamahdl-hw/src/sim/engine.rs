@@ -1,20 +1,18 @@
 //! Running the decoder RTL as an inference engine: [`HwEngine`] drives the native
-//! simulation of [`Llama`] one position at a time (implementing
+//! simulation of [`Decoder`] one position at a time (implementing
 //! `llamahdl_model::generate::Forward`), plays the part of external memory when the
 //! design runs on streamed weights, and counts cycles.
 
-use crate::leaf::{i2s, s2i, u2b};
-use crate::matvec::rom_words;
+use crate::bits::{i2s, s2i, u2b};
+use crate::decoder::limits::{check_fits, unsupported_lanes};
+use crate::decoder::Decoder;
 use crate::sim::Driver;
-use crate::top::{check_fits, Llama};
+use crate::units::matvec::rom_words;
 use llamahdl_golden::numerics::q16_to_f32;
 use llamahdl_golden::QuantModel;
 use llamahdl_model::generate::Forward;
 use llamahdl_model::{Config, ModelError};
 use std::io::Write;
-
-/// Lane counts compiled into the tool.
-pub const ENGINE_LANES: [usize; 4] = [8, 16, 32, 64];
 
 /// What the decoder sees of one position.
 #[derive(Clone, Debug)]
@@ -36,12 +34,12 @@ pub trait HwRun {
     fn total_cycles(&self) -> u64;
 }
 
-/// The decoder with `L` matrix-vector lanes and `A` attention lanes, simulated natively.
 /// One beat of a layer's weight stream: `L` int8 weights and the row's scale (mant, exp).
 type Beat<const L: usize> = ([i8; L], u8, i8);
 
+/// The decoder with `L` lanes (matrix-vector unit and attention), simulated natively.
 pub struct HwEngine<const L: usize> {
-    d: Driver<Llama<L>>,
+    d: Driver<Decoder<L>>,
     config: Config,
     /// Per layer, the words and row scales streamed when the design asks for them.
     stream: Option<Vec<Vec<Beat<L>>>>,
@@ -80,9 +78,9 @@ impl<const L: usize> HwEngine<L> {
         qm: &QuantModel,
         stream: Option<&QuantModel>,
         ctx: usize,
-        f: impl FnOnce(Driver<Llama<L>>) -> Driver<Llama<L>>,
+        f: impl FnOnce(Driver<Decoder<L>>) -> Driver<Decoder<L>>,
     ) -> Self {
-        let d = f(Driver::new(Llama::<L>::with_context(qm, ctx), |u, c| {
+        let d = f(Driver::new(Decoder::<L>::with_context(qm, ctx), |u, c| {
             u.clock.next = c.into()
         }));
         let stream = stream.map(|s| {
@@ -106,7 +104,7 @@ impl<const L: usize> HwEngine<L> {
     }
 
     /// The simulation driver (for tests that look inside).
-    pub fn driver(&mut self) -> &mut Driver<Llama<L>> {
+    pub fn driver(&mut self) -> &mut Driver<Decoder<L>> {
         &mut self.d
     }
 
@@ -211,7 +209,7 @@ impl<const L: usize> HwRun for HwEngine<L> {
     }
 }
 
-/// A boxed engine with `lanes` lanes (one of [`ENGINE_LANES`]).
+/// A boxed engine with `lanes` lanes (one of [`crate::decoder::limits::SUPPORTED_LANES`]).
 /// With `vcd`, every signal is written there as a VCD waveform (10-30x slower).
 pub fn engine(
     qm: &QuantModel,
@@ -229,23 +227,8 @@ pub fn engine(
             None => Box::new(HwEngine::<L>::new(qm, stream)),
         }
     }
-    if !ENGINE_LANES.contains(&lanes) {
-        return Err(format!(
-            "unsupported lane count {lanes}: choose one of {ENGINE_LANES:?}"
-        ));
-    }
     check_fits(qm, lanes, qm.config.seq_len)?;
-    Ok(match lanes {
-        8 => make::<8>(qm, stream, vcd),
-        16 => make::<16>(qm, stream, vcd),
-        32 => make::<32>(qm, stream, vcd),
-        64 => make::<64>(qm, stream, vcd),
-        _ => {
-            return Err(format!(
-                "unsupported lane count {lanes}: choose one of {ENGINE_LANES:?}"
-            ))
-        }
-    })
+    crate::with_lanes!(lanes, make(qm, stream, vcd)).ok_or_else(|| unsupported_lanes(lanes))
 }
 
 /// [`HwRun`] as a `Forward` engine, recording each position.

@@ -9,8 +9,7 @@
 //! Each is bit-exact with `llamahdl_golden::numerics` and co-simulated against its own
 //! Verilog in `tests/post.rs`.
 
-use crate::leaf::{i2s, s2i, u2b};
-use crate::vec_unit::{sig_index, sig_interp};
+use crate::bits::{i2s, s2i, u2b};
 use llamahdl_golden::numerics::{self, Tables, BLOCK16_BITS};
 use rust_hdl::prelude::*;
 
@@ -41,6 +40,30 @@ pub fn silu_pair_words() -> Vec<u64> {
 /// cycle `c`; the pair table (a `TableRom<34>` of [`silu_pair_words`]) must answer on
 /// `rom` in `c + 1`; `h` is sampled in `c + 3`; `y` is valid in `c + 4`. One new `x`
 /// per cycle; there is no enable (the caller picks the outputs it needs).
+/// Sigmoid table position of `x`: `(i, frac, below, above)` with
+/// `x + 16·2^16 = i·2^10 + frac` when `x` is in `[-16, 16)`; `below`/`above` flag the
+/// saturated ranges (`i` is then meaningless but a valid address).
+pub fn sig_index(x: i32) -> (u32, u32, bool, bool) {
+    let u = x as u32;
+    let top = u >> 20;
+    let inr = top == 0 || top == 0xFFF;
+    let idx = ((u >> 10) & 0x7FF) ^ 0x400;
+    (idx, u & 0x3FF, x < 0 && !inr, x >= 0 && !inr)
+}
+
+/// Interpolated sigmoid from the stage registers of [`SiluMul`].
+pub fn sig_interp(sa: u32, sb: u32, fr: u32, lo: bool, hi: bool) -> u32 {
+    if lo {
+        0
+    } else if hi {
+        65536
+    } else {
+        let d = sb as i64 - sa as i64;
+        let v = sa as i64 + ((d * fr as i64 + 512) >> 10);
+        v.clamp(0, 65536) as u32
+    }
+}
+
 #[derive(LogicBlock)]
 pub struct SiluMul {
     pub clock: Signal<In, Clock>,

@@ -14,8 +14,8 @@
 //! RAM.
 
 use crate::leaf::LaneRam;
-use crate::params::*;
-use crate::row_addr::RowAddrGen;
+use crate::units::weight_path::row_addr::RowAddrGen;
+use crate::units::weight_path::shape::*;
 use llamahdl_model::checkpoint::Config;
 use rust_hdl::prelude::*;
 

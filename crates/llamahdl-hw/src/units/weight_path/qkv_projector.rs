@@ -25,8 +25,8 @@
 //! is issued. A full projection takes `qkv_rows * beats + LATENCY` cycles after `start`.
 
 use crate::leaf::XP;
-use crate::matvec::MatVec;
-pub use crate::matvec::{rom_scales, rom_words, LATENCY};
+use crate::units::matvec::MatVec;
+pub use crate::units::matvec::{rom_scales, rom_words, LATENCY};
 use llamahdl_golden::QMatrix;
 use rust_hdl::prelude::*;
 

@@ -10,33 +10,8 @@
 //! - [`LaneRom`]: L lanes of int8 read together, synchronous read, depth set at run time.
 //! - [`ScaleRom`]: one (mant, exp) row scale per row, synchronous read.
 
+use crate::bits::{i2s, s2i, u2b};
 use rust_hdl::prelude::*;
-
-/// Read a `Signed<N>` (N <= 64) as i64 without going through big integers.
-#[inline]
-pub fn s2i<const N: usize>(v: Signed<N>) -> i64 {
-    let u = v.inner().to_u64();
-    if N == 64 {
-        u as i64
-    } else {
-        let shift = 64 - N as u32;
-        ((u << shift) as i64) >> shift
-    }
-}
-
-/// Build a `Signed<N>` (N <= 64) from the low N bits of `v` (two's complement wrap).
-#[inline]
-pub fn i2s<const N: usize>(v: i64) -> Signed<N> {
-    let mask = if N == 64 { u64::MAX } else { (1u64 << N) - 1 };
-    signed_cast(Bits::<N>::from((v as u64) & mask))
-}
-
-/// Build `Bits<N>` (N <= 64) from the low N bits of `v`.
-#[inline]
-pub fn u2b<const N: usize>(v: u64) -> Bits<N> {
-    let mask = if N == 64 { u64::MAX } else { (1u64 << N) - 1 };
-    Bits::<N>::from(v & mask)
-}
 
 /// Verilog index expression for a memory of `depth` words addressed by the 16-bit `addr`
 /// (only the bits the depth needs, so no width warnings; callers range-check `addr`).
