@@ -15,9 +15,12 @@ export LLAMAHDL_REFERENCE := $(if $(wildcard $(REFERENCE)/stories260K),$(REFEREN
 
 .PHONY: run test deps build rtl lint fmt clean
 
-## run: build; with the real model (in $(MODELS)): regenerate rtl_out/ and simulate a short
-##      generation on the decoder RTL (tokens, cycles per token, golden-model agreement);
-##      without it: the same on a synthetic model made on the spot (no downloads).
+## run: build; regenerate the decoder's Verilog and simulate a short generation on its RTL
+##      (tokens, cycles per token, simulation speed, golden-model agreement). With the
+##      real model (in $(MODELS)): stories260K from the prompt "Once upon a time", into
+##      rtl_out/. Without it (a fresh clone): a synthetic model of stories260K's shape
+##      (seed 1) with a fixed prompt of token ids forced through, into $(BUILD)/.
+SYNTH_PROMPT ?= 1 403 407 261 284 350 415 289
 run: build
 	@mkdir -p $(BUILD)
 ifneq ($(LLAMAHDL_MODELS),)
@@ -27,11 +30,13 @@ ifneq ($(LLAMAHDL_MODELS),)
 	$(LLAMAHDL) run --checkpoint $(MODELS)/stories260K.bin --tokenizer $(MODELS)/tok512.bin \
 		--prompt "Once upon a time" --steps 64 --engine golden
 else
-	@echo "($(MODELS)/stories260K.bin not found: using a synthetic model; set MODELS=DIR for the real one)"
-	$(LLAMAHDL) synth --config tiny --seed 1 --out $(BUILD)/tiny.bin
-	$(LLAMAHDL) verilog --checkpoint $(BUILD)/tiny.bin --lanes 8 --out $(BUILD)/rtl_tiny
-	$(LLAMAHDL) sim --checkpoint $(BUILD)/tiny.bin --prompt-ids "1" --steps 16 --lanes 8
-	$(LLAMAHDL) run --checkpoint $(BUILD)/tiny.bin --prompt-ids "1" --steps 16 --engine golden
+	@echo "== no $(MODELS)/stories260K.bin: running a synthetic model of stories260K's shape (seed 1) =="
+	$(LLAMAHDL) synth --config stories260k --seed 1 --out $(BUILD)/synthetic-260k.bin
+	$(LLAMAHDL) info --checkpoint $(BUILD)/synthetic-260k.bin
+	$(LLAMAHDL) verilog --checkpoint $(BUILD)/synthetic-260k.bin --out $(BUILD)/rtl_synthetic
+	$(LLAMAHDL) sim --checkpoint $(BUILD)/synthetic-260k.bin --prompt-ids "$(SYNTH_PROMPT)" --steps 12
+	@echo "== for the real model: make run MODELS=DIR, DIR holding stories260K.bin and tok512.bin"
+	@echo "   (the stories260K/ files of llama2.c's tinyllamas release: https://huggingface.co/karpathy/tinyllamas) =="
 endif
 
 ## test: install missing simulators, then every test of the workspace.

@@ -46,24 +46,12 @@ pub fn unsupported_lanes(lanes: usize) -> String {
 }
 
 /// Whether the decoder can be built for `qm` with `lanes` lanes and an on-chip context of
-/// `ctx` positions: the lane count is supported and divisible by head_dim, and every
-/// address and program field fits its width. An `Err` says which limit the model exceeds.
+/// `ctx` positions: the lane count is supported, every address and program field fits its
+/// width, head_dim divides the lane count and the context is within seq_len. An `Err` says which limit the model exceeds.
 pub fn check_fits(qm: &QuantModel, lanes: usize, ctx: usize) -> Result<(), String> {
     let c = qm.config;
     if !SUPPORTED_LANES.contains(&lanes) {
         return Err(unsupported_lanes(lanes));
-    }
-    if c.head_dim() > lanes || lanes % c.head_dim() != 0 {
-        return Err(format!(
-            "head_dim {} must divide the lane count {lanes} (attention runs lanes / head_dim heads at once)",
-            c.head_dim()
-        ));
-    }
-    if ctx == 0 || ctx > c.seq_len {
-        return Err(format!(
-            "context {ctx} must be between 1 and seq_len {}",
-            c.seq_len
-        ));
     }
     let wm = WeightMap::new(qm, lanes);
     let words: usize = wm
@@ -101,6 +89,18 @@ pub fn check_fits(qm: &QuantModel, lanes: usize, ctx: usize) -> Result<(), Strin
                 "{what}: {have} exceeds this design's limit of {max} ({ADDR_BITS}-bit address spaces)"
             ));
         }
+    }
+    if c.head_dim() > lanes || lanes % c.head_dim() != 0 {
+        return Err(format!(
+            "head_dim {} must divide the lane count {lanes} (attention runs lanes / head_dim heads at once)",
+            c.head_dim()
+        ));
+    }
+    if ctx == 0 || ctx > c.seq_len {
+        return Err(format!(
+            "context {ctx} must be between 1 and seq_len {}",
+            c.seq_len
+        ));
     }
     Ok(())
 }

@@ -8,7 +8,6 @@ use llamahdl_golden::{QMatrix, QuantModel};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Layout {
     pub x: usize,
-    pub xb: usize,
     pub qkv: usize,
     pub att: usize,
     pub h1: usize,
@@ -28,7 +27,6 @@ impl Layout {
             a
         };
         let x = take(c.dim);
-        let xb = take(c.dim);
         let qkv = take(c.qkv_rows());
         let att = take(c.dim);
         let h1 = take(c.hidden_dim);
@@ -36,7 +34,6 @@ impl Layout {
         let logits = take(c.vocab_size);
         Layout {
             x,
-            xb,
             qkv,
             att,
             h1,

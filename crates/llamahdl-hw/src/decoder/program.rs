@@ -5,19 +5,18 @@
 use super::memory_map::{Layout, MatRef, WeightMap};
 use llamahdl_golden::QuantModel;
 
-/// Operation codes (the `op` field). 1-4 run on the vector unit, 5-7 on the attention
-/// unit, 8-9 on the matrix-vector unit; 0 ends the program.
+/// Operation codes (the `op` field): each names the unit that runs it; 0 ends the program.
 pub mod opcode {
+    /// End of the program: the position is done.
     pub const END: u16 = 0;
-    pub const BLOCK: u16 = 1;
-    pub const RMSNORM: u16 = 2;
-    pub const ADD: u16 = 3;
-    pub const SWIGLU: u16 = 4;
-    pub const ROPE: u16 = 5;
-    pub const KVSTORE: u16 = 6;
-    pub const ATTN: u16 = 7;
-    pub const MATVEC: u16 = 8;
-    pub const EMBED: u16 = 9;
+    /// RMSNorm of the residual stream into the matrix-vector input memory (RMSNorm unit).
+    pub const RMSNORM: u16 = 1;
+    /// Attention of one layer at the current position (attention unit).
+    pub const ATTN: u16 = 2;
+    /// A matrix-vector product (matrix-vector unit). Every opcode from here on runs there.
+    pub const MATVEC: u16 = 3;
+    /// The token's embedding row into the residual stream (matrix-vector unit).
+    pub const EMBED: u16 = 4;
 }
 
 /// Flag bits of the `flags` field.
@@ -38,8 +37,6 @@ pub mod flag {
     pub const SWIGLU: u16 = 16;
     /// The operation rewrites the whole residual stream `x`: track its maximum magnitude.
     pub const XTRACK: u16 = 32;
-    /// RMSNORM of `x` with the tracked maximum (no scan pass).
-    pub const PRE: u16 = 64;
 }
 
 /// Number of 16-bit fields of an instruction.
@@ -101,19 +98,14 @@ pub fn build(qm: &QuantModel, lanes: usize, gains: &[(usize, i32)]) -> Vec<Instr
     let lay = Layout::new(qm);
     let wm = WeightMap::new(qm, lanes);
     let mut p = vec![];
-    let vec_op = |op: u16, a: usize, b: usize, cc: usize, n: usize| Instr {
-        op,
-        a: u(a),
-        b: u(b),
-        c: u(cc),
-        n: u(n),
-        ..Default::default()
-    };
-    let rms = |src: usize, dst: usize, g: (usize, i32)| Instr {
+    // RMSNORM reads the RMSNorm unit's own copy of x and writes XMem bank A.
+    let rms = |g: (usize, i32)| Instr {
+        op: opcode::RMSNORM,
+        n: u(c.dim),
         gbase: u(g.0),
         gexp: g.1 as i8,
-        flags: (flag::TEE | flag::PRE) as u8,
-        ..vec_op(opcode::RMSNORM, src, 0, dst, c.dim)
+        flags: flag::TEE as u8,
+        ..Default::default()
     };
     let mv = |m: MatRef, dst: usize, flags: u16, layer: usize| Instr {
         op: opcode::MATVEC,
@@ -126,16 +118,12 @@ pub fn build(qm: &QuantModel, lanes: usize, gains: &[(usize, i32)]) -> Vec<Instr
         flags: flags as u8,
         ..Default::default()
     };
-    let attn = |op: u16, layer: usize| Instr {
-        op,
+    let attn = |layer: usize| Instr {
+        op: opcode::ATTN,
         a: u(lay.qkv),
         c: u(lay.att),
         layer: layer as u8,
-        flags: if op == opcode::ATTN {
-            flag::TEE as u8
-        } else {
-            0
-        },
+        flags: flag::TEE as u8,
         ..Default::default()
     };
     p.push(Instr {
@@ -149,11 +137,11 @@ pub fn build(qm: &QuantModel, lanes: usize, gains: &[(usize, i32)]) -> Vec<Instr
         ..Default::default()
     });
     for (l, m) in wm.layers.iter().enumerate() {
-        p.push(rms(lay.x, lay.xb, gains[2 * l]));
+        p.push(rms(gains[2 * l]));
         p.push(mv(m.wqkv, lay.qkv, flag::QKV, l));
-        p.push(attn(opcode::ATTN, l));
+        p.push(attn(l));
         p.push(mv(m.wo, lay.x, flag::ACC | flag::XTRACK, l));
-        p.push(rms(lay.x, lay.xb, gains[2 * l + 1]));
+        p.push(rms(gains[2 * l + 1]));
         p.push(mv(m.w1, lay.h1, 0, l));
         p.push(Instr {
             a: u(lay.h1),
@@ -165,7 +153,7 @@ pub fn build(qm: &QuantModel, lanes: usize, gains: &[(usize, i32)]) -> Vec<Instr
             ..mv(m.w2, lay.x, flag::ACC | flag::XTRACK, l)
         });
     }
-    p.push(rms(lay.x, lay.xb, gains[2 * c.n_layers]));
+    p.push(rms(gains[2 * c.n_layers]));
     p.push(mv(wm.classifier, lay.logits, flag::LOGITS, 0));
     p.push(Instr {
         op: opcode::END,

@@ -116,9 +116,9 @@ use parts::{shift_sat32, urshift, Blocker, LaneMem, Rope2};
 use rust_hdl::prelude::*;
 
 /// Operation codes on the unit's `op` input (the program's opcodes).
-pub const OP_ROPE: u64 = opcode::ROPE as u64;
+pub const OP_ROPE: u64 = 5;
 /// KVSTORE.
-pub const OP_KVSTORE: u64 = opcode::KVSTORE as u64;
+pub const OP_KVSTORE: u64 = 6;
 /// ATTN.
 pub const OP_ATTN: u64 = opcode::ATTN as u64;
 

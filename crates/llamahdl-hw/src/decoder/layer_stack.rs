@@ -1,0 +1,340 @@
+//! The layer stack: the sequencer that runs the per-token program
+//! ([`super::program::build`]: every layer's operations, then the classifier) from its ROM,
+//! one operation at a time, and asks for each layer's streamed QKV weights (the plan's
+//! step 4: `use_ram` and the weight buffer's `fully_loaded` are threaded through here).
+//!
+//! ## Interface
+//! - `start` (pulse, while `running` is low) with `token`, `pos`, `use_ram`: run the
+//!   program for one position. `begin` pulses in the same cycle. A `pos` at or past the
+//!   on-chip context is refused: `refused` rises and `done` pulses one cycle later, and
+//!   nothing runs.
+//! - While running, the instruction at the program counter is decoded combinationally from
+//!   the program ROM's registered output: its fields (`a`, `b`, `c`, `n`, `wbase`, `rbase`,
+//!   `rows_m1`, `beats_m1`, `gbase`, `gexp`, `layer`), its unit (`is_rms`, `is_attn`,
+//!   `is_mv`, `is_embed`) and its flags (`qkv`, `logits`, `tee`, `acc`, `swiglu`,
+//!   `xtrack`); they hold from the operation's start until its unit's done.
+//! - Issue: one of `rms_start`, `attn_start`, `mv_start` pulses (with `issue`) two cycles
+//!   after the previous operation's unit reported done (`rms_done`, `attn_done`,
+//!   `mv_done`, each sampled only while its unit's operation runs).
+//! - Streamed QKV weights: before a QKV projection with `use_ram`, unless the weight buffer
+//!   already holds that layer (`qkv_loaded` high and the same layer as the last request),
+//!   `w_req` pulses with `w_layer` (which also clears the buffer) and the sequencer waits
+//!   for `qkv_loaded`, then issues the projection.
+//! - `done` pulses after the END instruction (two cycles after the last unit's done).
+//!
+//! ## Timing
+//! 2 cycles of sequencing per operation (fetch, issue), plus the wait for streamed weights.
+
+use super::program::{flag, opcode, Instr, FIELDS};
+use crate::leaf::WordRom;
+use rust_hdl::prelude::*;
+
+/// Sequencer states (a plain `Bits<3>` register: rust-hdl's enum registers do not lint
+/// clean).
+pub mod state {
+    pub const IDLE: u64 = 0;
+    pub const FETCH: u64 = 1;
+    pub const ISSUE: u64 = 2;
+    pub const WAIT: u64 = 3;
+    pub const LOAD: u64 = 4;
+}
+
+#[derive(LogicBlock)]
+pub struct LayerStack {
+    pub clock: Signal<In, Clock>,
+    pub start: Signal<In, Bit>,
+    pub token: Signal<In, Bits<16>>,
+    pub pos: Signal<In, Bits<16>>,
+    pub use_ram: Signal<In, Bit>,
+    pub rms_done: Signal<In, Bit>,
+    pub attn_done: Signal<In, Bit>,
+    pub mv_done: Signal<In, Bit>,
+    pub qkv_loaded: Signal<In, Bit>,
+    // The running position.
+    pub begin: Signal<Out, Bit>,
+    pub running: Signal<Out, Bit>,
+    pub done: Signal<Out, Bit>,
+    pub refused: Signal<Out, Bit>,
+    pub token_r: Signal<Out, Bits<16>>,
+    pub pos_r: Signal<Out, Bits<16>>,
+    pub use_ram_r: Signal<Out, Bit>,
+    // The current instruction.
+    pub a: Signal<Out, Bits<16>>,
+    pub b: Signal<Out, Bits<16>>,
+    pub c: Signal<Out, Bits<16>>,
+    pub n: Signal<Out, Bits<16>>,
+    pub wbase: Signal<Out, Bits<16>>,
+    pub rbase: Signal<Out, Bits<16>>,
+    pub rows_m1: Signal<Out, Bits<16>>,
+    pub beats_m1: Signal<Out, Bits<16>>,
+    pub gbase: Signal<Out, Bits<16>>,
+    pub gexp: Signal<Out, Signed<8>>,
+    pub layer: Signal<Out, Bits<8>>,
+    pub is_rms: Signal<Out, Bit>,
+    pub is_attn: Signal<Out, Bit>,
+    pub is_mv: Signal<Out, Bit>,
+    pub is_embed: Signal<Out, Bit>,
+    pub qkv: Signal<Out, Bit>,
+    pub logits: Signal<Out, Bit>,
+    pub tee: Signal<Out, Bit>,
+    pub acc: Signal<Out, Bit>,
+    pub swiglu: Signal<Out, Bit>,
+    pub xtrack: Signal<Out, Bit>,
+    // Issue.
+    pub issue: Signal<Out, Bit>,
+    pub rms_start: Signal<Out, Bit>,
+    pub attn_start: Signal<Out, Bit>,
+    pub mv_start: Signal<Out, Bit>,
+    // Streamed weights.
+    pub w_req: Signal<Out, Bit>,
+    pub w_layer: Signal<Out, Bits<8>>,
+    prog: WordRom<FIELDS>,
+    state: DFF<Bits<3>>,
+    pc: DFF<Bits<16>>,
+    token_reg: DFF<Bits<16>>,
+    pos_reg: DFF<Bits<16>>,
+    use_ram_reg: DFF<Bit>,
+    refused_reg: DFF<Bit>,
+    done_reg: DFF<Bit>,
+    /// The layer of the last weight request, and whether the buffer has held it since.
+    loaded_layer: DFF<Bits<8>>,
+    loaded_ok: DFF<Bit>,
+    req_reg: DFF<Bit>,
+    op: Signal<Local, Bits<16>>,
+    flags: Signal<Local, Bits<8>>,
+    unit_done: Signal<Local, Bit>,
+    need_load: Signal<Local, Bit>,
+    st_idle: Constant<Bits<3>>,
+    st_fetch: Constant<Bits<3>>,
+    st_issue: Constant<Bits<3>>,
+    st_wait: Constant<Bits<3>>,
+    st_load: Constant<Bits<3>>,
+    ctx: Constant<Bits<16>>,
+    op_end: Constant<Bits<16>>,
+    op_rms: Constant<Bits<16>>,
+    op_attn: Constant<Bits<16>>,
+    op_mv: Constant<Bits<16>>,
+    op_embed: Constant<Bits<16>>,
+    flag_qkv: Constant<Bits<8>>,
+    flag_logits: Constant<Bits<8>>,
+    flag_tee: Constant<Bits<8>>,
+    flag_acc: Constant<Bits<8>>,
+    flag_swiglu: Constant<Bits<8>>,
+    flag_xtrack: Constant<Bits<8>>,
+    zero8: Constant<Bits<8>>,
+    zero16: Constant<Bits<16>>,
+    one16: Constant<Bits<16>>,
+}
+
+fn c3(v: u64) -> Constant<Bits<3>> {
+    Constant::new(v.into())
+}
+fn c8(v: u16) -> Constant<Bits<8>> {
+    Constant::new((v as u64).into())
+}
+fn c16(v: u64) -> Constant<Bits<16>> {
+    Constant::new(v.into())
+}
+
+impl LayerStack {
+    /// A sequencer running `program` for positions below `ctx`.
+    pub fn new(program: &[Instr], ctx: usize) -> Self {
+        Self {
+            clock: Default::default(),
+            start: Default::default(),
+            token: Default::default(),
+            pos: Default::default(),
+            use_ram: Default::default(),
+            rms_done: Default::default(),
+            attn_done: Default::default(),
+            mv_done: Default::default(),
+            qkv_loaded: Default::default(),
+            begin: Default::default(),
+            running: Default::default(),
+            done: Default::default(),
+            refused: Default::default(),
+            token_r: Default::default(),
+            pos_r: Default::default(),
+            use_ram_r: Default::default(),
+            a: Default::default(),
+            b: Default::default(),
+            c: Default::default(),
+            n: Default::default(),
+            wbase: Default::default(),
+            rbase: Default::default(),
+            rows_m1: Default::default(),
+            beats_m1: Default::default(),
+            gbase: Default::default(),
+            gexp: Default::default(),
+            layer: Default::default(),
+            is_rms: Default::default(),
+            is_attn: Default::default(),
+            is_mv: Default::default(),
+            is_embed: Default::default(),
+            qkv: Default::default(),
+            logits: Default::default(),
+            tee: Default::default(),
+            acc: Default::default(),
+            swiglu: Default::default(),
+            xtrack: Default::default(),
+            issue: Default::default(),
+            rms_start: Default::default(),
+            attn_start: Default::default(),
+            mv_start: Default::default(),
+            w_req: Default::default(),
+            w_layer: Default::default(),
+            prog: WordRom::new(program.iter().map(|i| i.word()).collect()),
+            state: Default::default(),
+            pc: Default::default(),
+            token_reg: Default::default(),
+            pos_reg: Default::default(),
+            use_ram_reg: Default::default(),
+            refused_reg: Default::default(),
+            done_reg: Default::default(),
+            loaded_layer: Default::default(),
+            loaded_ok: Default::default(),
+            req_reg: Default::default(),
+            op: Default::default(),
+            flags: Default::default(),
+            unit_done: Default::default(),
+            need_load: Default::default(),
+            st_idle: c3(state::IDLE),
+            st_fetch: c3(state::FETCH),
+            st_issue: c3(state::ISSUE),
+            st_wait: c3(state::WAIT),
+            st_load: c3(state::LOAD),
+            ctx: c16(ctx as u64),
+            op_end: c16(opcode::END as u64),
+            op_rms: c16(opcode::RMSNORM as u64),
+            op_attn: c16(opcode::ATTN as u64),
+            op_mv: c16(opcode::MATVEC as u64),
+            op_embed: c16(opcode::EMBED as u64),
+            flag_qkv: c8(flag::QKV),
+            flag_logits: c8(flag::LOGITS),
+            flag_tee: c8(flag::TEE),
+            flag_acc: c8(flag::ACC),
+            flag_swiglu: c8(flag::SWIGLU),
+            flag_xtrack: c8(flag::XTRACK),
+            zero8: c8(0),
+            zero16: c16(0),
+            one16: c16(1),
+        }
+    }
+}
+
+impl Logic for LayerStack {
+    #[hdl_gen]
+    fn update(&mut self) {
+        dff_setup!(
+            self,
+            clock,
+            state,
+            pc,
+            token_reg,
+            pos_reg,
+            use_ram_reg,
+            refused_reg,
+            done_reg,
+            loaded_layer,
+            loaded_ok,
+            req_reg
+        );
+        clock!(self, clock, prog);
+        // Decode the instruction at the program counter.
+        self.prog.addr.next = self.pc.q.val();
+        self.op.next = self.prog.data[0].val();
+        self.a.next = self.prog.data[1].val();
+        self.b.next = self.prog.data[2].val();
+        self.c.next = self.prog.data[3].val();
+        self.n.next = self.prog.data[4].val();
+        self.wbase.next = self.prog.data[5].val();
+        self.rbase.next = self.prog.data[6].val();
+        self.rows_m1.next = self.prog.data[7].val();
+        self.beats_m1.next = self.prog.data[8].val();
+        self.gbase.next = self.prog.data[9].val();
+        self.gexp.next = signed_cast(self.prog.data[10].val().get_bits::<8>(0));
+        self.layer.next = self.prog.data[11].val().get_bits::<8>(0);
+        self.flags.next = self.prog.data[11].val().get_bits::<8>(8);
+        self.is_rms.next = self.op.val() == self.op_rms.val();
+        self.is_attn.next = self.op.val() == self.op_attn.val();
+        self.is_mv.next = self.op.val() >= self.op_mv.val();
+        self.is_embed.next = self.op.val() == self.op_embed.val();
+        self.qkv.next = (self.flags.val() & self.flag_qkv.val()) != self.zero8.val();
+        self.logits.next = (self.flags.val() & self.flag_logits.val()) != self.zero8.val();
+        self.tee.next = (self.flags.val() & self.flag_tee.val()) != self.zero8.val();
+        self.acc.next = (self.flags.val() & self.flag_acc.val()) != self.zero8.val();
+        self.swiglu.next = (self.flags.val() & self.flag_swiglu.val()) != self.zero8.val();
+        self.xtrack.next = (self.flags.val() & self.flag_xtrack.val()) != self.zero8.val();
+        self.unit_done.next = (self.is_rms.val() & self.rms_done.val())
+            | (self.is_attn.val() & self.attn_done.val())
+            | (self.is_mv.val() & self.mv_done.val());
+        // A QKV projection on streamed weights needs the layer's rows in the buffer.
+        self.need_load.next = self.use_ram_reg.q.val()
+            & self.qkv.val()
+            & !(self.loaded_ok.q.val()
+                & self.qkv_loaded.val()
+                & (self.loaded_layer.q.val() == self.layer.val()));
+        // Sequencer.
+        self.begin.next = false;
+        self.issue.next = false;
+        self.rms_start.next = false;
+        self.attn_start.next = false;
+        self.mv_start.next = false;
+        self.done_reg.d.next = false;
+        self.req_reg.d.next = false;
+        if self.state.q.val() == self.st_idle.val() {
+            if self.start.val() {
+                self.begin.next = true;
+                self.token_reg.d.next = self.token.val();
+                self.pos_reg.d.next = self.pos.val();
+                self.use_ram_reg.d.next = self.use_ram.val();
+                self.pc.d.next = self.zero16.val();
+                if self.pos.val() >= self.ctx.val() {
+                    self.refused_reg.d.next = true;
+                    self.done_reg.d.next = true;
+                } else {
+                    self.refused_reg.d.next = false;
+                    self.state.d.next = self.st_fetch.val();
+                }
+            }
+        } else if self.state.q.val() == self.st_fetch.val() {
+            self.state.d.next = self.st_issue.val();
+        } else if self.state.q.val() == self.st_issue.val() {
+            if self.op.val() == self.op_end.val() {
+                self.done_reg.d.next = true;
+                self.state.d.next = self.st_idle.val();
+            } else if self.need_load.val() {
+                self.req_reg.d.next = true;
+                self.loaded_ok.d.next = false;
+                self.loaded_layer.d.next = self.layer.val();
+                self.state.d.next = self.st_load.val();
+            } else {
+                self.issue.next = true;
+                self.rms_start.next = self.is_rms.val();
+                self.attn_start.next = self.is_attn.val();
+                self.mv_start.next = self.is_mv.val();
+                self.state.d.next = self.st_wait.val();
+            }
+        } else if self.state.q.val() == self.st_load.val() {
+            if self.qkv_loaded.val() & !self.req_reg.q.val() {
+                self.loaded_ok.d.next = true;
+                self.state.d.next = self.st_issue.val();
+            }
+        } else if self.state.q.val() == self.st_wait.val() {
+            if self.unit_done.val() {
+                self.pc.d.next = self.pc.q.val() + self.one16.val();
+                self.state.d.next = self.st_fetch.val();
+            }
+        } else {
+            self.state.d.next = self.st_idle.val();
+        }
+        self.running.next = self.state.q.val() != self.st_idle.val();
+        self.done.next = self.done_reg.q.val();
+        self.refused.next = self.refused_reg.q.val();
+        self.token_r.next = self.token_reg.q.val();
+        self.pos_r.next = self.pos_reg.q.val();
+        self.use_ram_r.next = self.use_ram_reg.q.val();
+        self.w_req.next = self.req_reg.q.val();
+        self.w_layer.next = self.loaded_layer.q.val();
+    }
+}
