@@ -59,215 +59,173 @@ module llamahdl_decoder(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,
     output reg  fully_loaded;
     
     // Constant declarations
-    localparam  st_idle = 3'b0;
-    localparam  st_fetch = 3'b1;
-    localparam  st_issue = 3'b10;
-    localparam  st_wait = 3'b11;
-    localparam  st_load = 3'b100;
-    localparam  ctx = 16'h200;
     localparam  emb_beats = 16'h2;
+    localparam  attn_op = 4'h2;
     localparam  zero16 = 16'h0;
     localparam  one16 = 16'h1;
-    localparam  op_end = 16'h0;
-    localparam  op_vec_max = 16'h4;
-    localparam  op_attn_max = 16'h7;
-    localparam  op_embed = 16'h9;
-    localparam  flag_qkv = 8'h1;
-    localparam  flag_logits = 8'h2;
-    localparam  flag_tee = 8'h4;
-    localparam  flag_acc = 8'h8;
-    localparam  flag_swiglu = 8'h10;
+    localparam  zero32 = 32'h0;
     localparam  post_acc = 2'b1;
     localparam  post_swiglu = 2'b10;
     localparam  post_none = 2'b0;
-    localparam  flag_xtrack = 8'h20;
-    localparam  zero8 = 8'h0;
-    localparam  zero32 = 32'h0;
     
     // Stub signals
-    reg  [2:0] state$d;
-    wire  [2:0] state$q;
-    reg  state$clock;
-    reg  [15:0] pc$d;
-    wire  [15:0] pc$q;
-    reg  pc$clock;
-    reg  [15:0] tok$d;
-    wire  [15:0] tok$q;
-    reg  tok$clock;
-    reg  [15:0] posr$d;
-    wire  [15:0] posr$q;
-    reg  posr$clock;
-    reg  ram_r$d;
-    wire  ram_r$q;
-    reg  ram_r$clock;
-    reg  err$d;
-    wire  err$q;
-    reg  err$clock;
-    reg signed [31:0] best_val$d;
-    wire signed [31:0] best_val$q;
-    reg  best_val$clock;
-    reg  [15:0] best_idx$d;
-    wire  [15:0] best_idx$q;
-    reg  best_idx$clock;
-    reg  have_best$d;
-    wire  have_best$q;
-    reg  have_best$clock;
-    reg  [7:0] loaded_layer$d;
-    wire  [7:0] loaded_layer$q;
-    reg  loaded_layer$clock;
-    reg  loaded_ok$d;
-    wire  loaded_ok$q;
-    reg  loaded_ok$clock;
-    reg  req$d;
-    wire  req$q;
-    reg  req$clock;
-    reg  done_r$d;
-    wire  done_r$q;
-    reg  done_r$clock;
-    reg  tmax$clock;
-    reg  tmax$clear;
-    reg  tmax$en;
-    reg signed [31:0] tmax$v;
-    reg  tmax$ld;
-    reg  [31:0] tmax$mx;
-    wire  [31:0] tmax$m;
-    reg  xmax$clock;
-    reg  xmax$clear;
-    reg  xmax$en;
-    reg signed [31:0] xmax$v;
-    reg  xmax$ld;
-    reg  [31:0] xmax$mx;
-    wire  [31:0] xmax$m;
-    reg  [31:0] tshift$m;
-    wire  [4:0] tshift$shift;
-    reg  prog$clock;
-    reg  [15:0] prog$addr;
-    wire  [15:0] prog$data$0;
-    wire  [15:0] prog$data$1;
-    wire  [15:0] prog$data$2;
-    wire  [15:0] prog$data$3;
-    wire  [15:0] prog$data$4;
-    wire  [15:0] prog$data$5;
-    wire  [15:0] prog$data$6;
-    wire  [15:0] prog$data$7;
-    wire  [15:0] prog$data$8;
-    wire  [15:0] prog$data$9;
-    wire  [15:0] prog$data$10;
-    wire  [15:0] prog$data$11;
+    reg  layer_stack$clock;
+    reg  layer_stack$start;
+    reg  [15:0] layer_stack$token;
+    reg  [15:0] layer_stack$pos;
+    reg  layer_stack$use_ram;
+    reg  layer_stack$rms_done;
+    reg  layer_stack$attn_done;
+    reg  layer_stack$mv_done;
+    reg  layer_stack$qkv_loaded;
+    wire  layer_stack$begin;
+    wire  layer_stack$running;
+    wire  layer_stack$done;
+    wire  layer_stack$refused;
+    wire  [15:0] layer_stack$token_r;
+    wire  [15:0] layer_stack$pos_r;
+    wire  layer_stack$use_ram_r;
+    wire  [15:0] layer_stack$a;
+    wire  [15:0] layer_stack$b;
+    wire  [15:0] layer_stack$c;
+    wire  [15:0] layer_stack$n;
+    wire  [15:0] layer_stack$wbase;
+    wire  [15:0] layer_stack$rbase;
+    wire  [15:0] layer_stack$rows_m1;
+    wire  [15:0] layer_stack$beats_m1;
+    wire  [15:0] layer_stack$gbase;
+    wire signed [7:0] layer_stack$gexp;
+    wire  [7:0] layer_stack$layer;
+    wire  layer_stack$is_rms;
+    wire  layer_stack$is_attn;
+    wire  layer_stack$is_mv;
+    wire  layer_stack$is_embed;
+    wire  layer_stack$qkv;
+    wire  layer_stack$logits;
+    wire  layer_stack$tee;
+    wire  layer_stack$acc;
+    wire  layer_stack$swiglu;
+    wire  layer_stack$xtrack;
+    wire  layer_stack$issue;
+    wire  layer_stack$rms_start;
+    wire  layer_stack$attn_start;
+    wire  layer_stack$mv_start;
+    wire  layer_stack$w_req;
+    wire  [7:0] layer_stack$w_layer;
     reg  vmem$clock;
     reg  vmem$we;
     reg  [15:0] vmem$waddr;
     reg signed [31:0] vmem$wdata$0;
     reg  [15:0] vmem$raddr;
     wire signed [31:0] vmem$rdata$0;
-    reg  mv$clock;
-    reg  mv$x_we;
-    reg  [15:0] mv$x_waddr;
-    reg signed [15:0] mv$x_wdata$0;
-    reg signed [15:0] mv$x_wdata$1;
-    reg signed [15:0] mv$x_wdata$2;
-    reg signed [15:0] mv$x_wdata$3;
-    reg signed [15:0] mv$x_wdata$4;
-    reg signed [15:0] mv$x_wdata$5;
-    reg signed [15:0] mv$x_wdata$6;
-    reg signed [15:0] mv$x_wdata$7;
-    reg signed [15:0] mv$x_wdata$8;
-    reg signed [15:0] mv$x_wdata$9;
-    reg signed [15:0] mv$x_wdata$10;
-    reg signed [15:0] mv$x_wdata$11;
-    reg signed [15:0] mv$x_wdata$12;
-    reg signed [15:0] mv$x_wdata$13;
-    reg signed [15:0] mv$x_wdata$14;
-    reg signed [15:0] mv$x_wdata$15;
-    reg signed [15:0] mv$x_wdata$16;
-    reg signed [15:0] mv$x_wdata$17;
-    reg signed [15:0] mv$x_wdata$18;
-    reg signed [15:0] mv$x_wdata$19;
-    reg signed [15:0] mv$x_wdata$20;
-    reg signed [15:0] mv$x_wdata$21;
-    reg signed [15:0] mv$x_wdata$22;
-    reg signed [15:0] mv$x_wdata$23;
-    reg signed [15:0] mv$x_wdata$24;
-    reg signed [15:0] mv$x_wdata$25;
-    reg signed [15:0] mv$x_wdata$26;
-    reg signed [15:0] mv$x_wdata$27;
-    reg signed [15:0] mv$x_wdata$28;
-    reg signed [15:0] mv$x_wdata$29;
-    reg signed [15:0] mv$x_wdata$30;
-    reg signed [15:0] mv$x_wdata$31;
-    reg  mv$xs_we;
-    reg  [15:0] mv$xs_waddr;
-    reg signed [31:0] mv$xs_wdata;
-    reg  mv$xp_we;
-    reg  [15:0] mv$xp_idx;
-    reg signed [31:0] mv$xp_data$0;
-    reg signed [31:0] mv$xp_data$1;
-    reg signed [31:0] mv$xp_data$2;
-    reg signed [31:0] mv$xp_data$3;
-    reg signed [31:0] mv$xp_data$4;
-    reg signed [31:0] mv$xp_data$5;
-    reg signed [31:0] mv$xp_data$6;
-    reg signed [31:0] mv$xp_data$7;
-    reg  [4:0] mv$x_shift;
-    reg  mv$x_raw;
-    reg  [15:0] mv$x_base;
-    reg  [1:0] mv$post;
-    reg  [15:0] mv$src;
-    reg signed [31:0] mv$vm_rdata;
-    reg  mv$start;
-    reg  mv$use_ram;
-    reg  [15:0] mv$rom_base;
-    reg  [15:0] mv$rom_row_base;
-    reg  [15:0] mv$rows_m1;
-    reg  [15:0] mv$beats_m1;
-    reg  [15:0] mv$dst;
-    reg  mv$embed;
-    reg  [15:0] mv$len_m1;
-    wire  [15:0] mv$buf_rd_addr;
-    wire  [15:0] mv$buf_rd_row;
-    reg signed [7:0] mv$buf_rd_data$0;
-    reg signed [7:0] mv$buf_rd_data$1;
-    reg signed [7:0] mv$buf_rd_data$2;
-    reg signed [7:0] mv$buf_rd_data$3;
-    reg signed [7:0] mv$buf_rd_data$4;
-    reg signed [7:0] mv$buf_rd_data$5;
-    reg signed [7:0] mv$buf_rd_data$6;
-    reg signed [7:0] mv$buf_rd_data$7;
-    reg signed [7:0] mv$buf_rd_data$8;
-    reg signed [7:0] mv$buf_rd_data$9;
-    reg signed [7:0] mv$buf_rd_data$10;
-    reg signed [7:0] mv$buf_rd_data$11;
-    reg signed [7:0] mv$buf_rd_data$12;
-    reg signed [7:0] mv$buf_rd_data$13;
-    reg signed [7:0] mv$buf_rd_data$14;
-    reg signed [7:0] mv$buf_rd_data$15;
-    reg signed [7:0] mv$buf_rd_data$16;
-    reg signed [7:0] mv$buf_rd_data$17;
-    reg signed [7:0] mv$buf_rd_data$18;
-    reg signed [7:0] mv$buf_rd_data$19;
-    reg signed [7:0] mv$buf_rd_data$20;
-    reg signed [7:0] mv$buf_rd_data$21;
-    reg signed [7:0] mv$buf_rd_data$22;
-    reg signed [7:0] mv$buf_rd_data$23;
-    reg signed [7:0] mv$buf_rd_data$24;
-    reg signed [7:0] mv$buf_rd_data$25;
-    reg signed [7:0] mv$buf_rd_data$26;
-    reg signed [7:0] mv$buf_rd_data$27;
-    reg signed [7:0] mv$buf_rd_data$28;
-    reg signed [7:0] mv$buf_rd_data$29;
-    reg signed [7:0] mv$buf_rd_data$30;
-    reg signed [7:0] mv$buf_rd_data$31;
-    reg  [7:0] mv$buf_rd_mant;
-    reg signed [7:0] mv$buf_rd_exp;
-    wire  mv$out_valid;
-    wire  [15:0] mv$out_row;
-    wire signed [31:0] mv$out_data;
-    wire  mv$busy;
-    wire  mv$done;
-    wire  [15:0] mv$vm_raddr;
-    wire  mv$vm_we;
-    wire  [15:0] mv$vm_waddr;
-    wire signed [31:0] mv$vm_wdata;
+    reg  matvec$clock;
+    reg  matvec$x_we;
+    reg  [15:0] matvec$x_waddr;
+    reg signed [15:0] matvec$x_wdata$0;
+    reg signed [15:0] matvec$x_wdata$1;
+    reg signed [15:0] matvec$x_wdata$2;
+    reg signed [15:0] matvec$x_wdata$3;
+    reg signed [15:0] matvec$x_wdata$4;
+    reg signed [15:0] matvec$x_wdata$5;
+    reg signed [15:0] matvec$x_wdata$6;
+    reg signed [15:0] matvec$x_wdata$7;
+    reg signed [15:0] matvec$x_wdata$8;
+    reg signed [15:0] matvec$x_wdata$9;
+    reg signed [15:0] matvec$x_wdata$10;
+    reg signed [15:0] matvec$x_wdata$11;
+    reg signed [15:0] matvec$x_wdata$12;
+    reg signed [15:0] matvec$x_wdata$13;
+    reg signed [15:0] matvec$x_wdata$14;
+    reg signed [15:0] matvec$x_wdata$15;
+    reg signed [15:0] matvec$x_wdata$16;
+    reg signed [15:0] matvec$x_wdata$17;
+    reg signed [15:0] matvec$x_wdata$18;
+    reg signed [15:0] matvec$x_wdata$19;
+    reg signed [15:0] matvec$x_wdata$20;
+    reg signed [15:0] matvec$x_wdata$21;
+    reg signed [15:0] matvec$x_wdata$22;
+    reg signed [15:0] matvec$x_wdata$23;
+    reg signed [15:0] matvec$x_wdata$24;
+    reg signed [15:0] matvec$x_wdata$25;
+    reg signed [15:0] matvec$x_wdata$26;
+    reg signed [15:0] matvec$x_wdata$27;
+    reg signed [15:0] matvec$x_wdata$28;
+    reg signed [15:0] matvec$x_wdata$29;
+    reg signed [15:0] matvec$x_wdata$30;
+    reg signed [15:0] matvec$x_wdata$31;
+    reg  matvec$xs_we;
+    reg  [15:0] matvec$xs_waddr;
+    reg signed [31:0] matvec$xs_wdata;
+    reg  matvec$xp_we;
+    reg  [15:0] matvec$xp_idx;
+    reg signed [31:0] matvec$xp_data$0;
+    reg signed [31:0] matvec$xp_data$1;
+    reg signed [31:0] matvec$xp_data$2;
+    reg signed [31:0] matvec$xp_data$3;
+    reg signed [31:0] matvec$xp_data$4;
+    reg signed [31:0] matvec$xp_data$5;
+    reg signed [31:0] matvec$xp_data$6;
+    reg signed [31:0] matvec$xp_data$7;
+    reg  [4:0] matvec$x_shift;
+    reg  matvec$x_raw;
+    reg  [15:0] matvec$x_base;
+    reg  [1:0] matvec$post;
+    reg  [15:0] matvec$src;
+    reg signed [31:0] matvec$vm_rdata;
+    reg  matvec$start;
+    reg  matvec$use_ram;
+    reg  [15:0] matvec$rom_base;
+    reg  [15:0] matvec$rom_row_base;
+    reg  [15:0] matvec$rows_m1;
+    reg  [15:0] matvec$beats_m1;
+    reg  [15:0] matvec$dst;
+    reg  matvec$embed;
+    reg  [15:0] matvec$len_m1;
+    wire  [15:0] matvec$buf_rd_addr;
+    wire  [15:0] matvec$buf_rd_row;
+    reg signed [7:0] matvec$buf_rd_data$0;
+    reg signed [7:0] matvec$buf_rd_data$1;
+    reg signed [7:0] matvec$buf_rd_data$2;
+    reg signed [7:0] matvec$buf_rd_data$3;
+    reg signed [7:0] matvec$buf_rd_data$4;
+    reg signed [7:0] matvec$buf_rd_data$5;
+    reg signed [7:0] matvec$buf_rd_data$6;
+    reg signed [7:0] matvec$buf_rd_data$7;
+    reg signed [7:0] matvec$buf_rd_data$8;
+    reg signed [7:0] matvec$buf_rd_data$9;
+    reg signed [7:0] matvec$buf_rd_data$10;
+    reg signed [7:0] matvec$buf_rd_data$11;
+    reg signed [7:0] matvec$buf_rd_data$12;
+    reg signed [7:0] matvec$buf_rd_data$13;
+    reg signed [7:0] matvec$buf_rd_data$14;
+    reg signed [7:0] matvec$buf_rd_data$15;
+    reg signed [7:0] matvec$buf_rd_data$16;
+    reg signed [7:0] matvec$buf_rd_data$17;
+    reg signed [7:0] matvec$buf_rd_data$18;
+    reg signed [7:0] matvec$buf_rd_data$19;
+    reg signed [7:0] matvec$buf_rd_data$20;
+    reg signed [7:0] matvec$buf_rd_data$21;
+    reg signed [7:0] matvec$buf_rd_data$22;
+    reg signed [7:0] matvec$buf_rd_data$23;
+    reg signed [7:0] matvec$buf_rd_data$24;
+    reg signed [7:0] matvec$buf_rd_data$25;
+    reg signed [7:0] matvec$buf_rd_data$26;
+    reg signed [7:0] matvec$buf_rd_data$27;
+    reg signed [7:0] matvec$buf_rd_data$28;
+    reg signed [7:0] matvec$buf_rd_data$29;
+    reg signed [7:0] matvec$buf_rd_data$30;
+    reg signed [7:0] matvec$buf_rd_data$31;
+    reg  [7:0] matvec$buf_rd_mant;
+    reg signed [7:0] matvec$buf_rd_exp;
+    wire  matvec$out_valid;
+    wire  [15:0] matvec$out_row;
+    wire signed [31:0] matvec$out_data;
+    wire  matvec$busy;
+    wire  matvec$done;
+    wire  [15:0] matvec$vm_raddr;
+    wire  matvec$vm_we;
+    wire  [15:0] matvec$vm_waddr;
+    wire signed [31:0] matvec$vm_wdata;
     reg  rms$clock;
     reg  rms$xw_we;
     reg  [15:0] rms$xw_idx;
@@ -289,228 +247,182 @@ module llamahdl_decoder(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,
     wire  [31:0] rms$y_max;
     wire  rms$done;
     wire  rms$busy;
-    reg  au$clock;
-    reg  au$start;
-    reg  [3:0] au$op;
-    wire  au$done;
-    wire  [15:0] au$vm_raddr;
-    reg signed [31:0] au$vm_rdata;
-    wire  au$vm_we;
-    wire  [15:0] au$vm_waddr;
-    wire signed [31:0] au$vm_wdata;
-    reg  [15:0] au$qkv;
-    reg  [15:0] au$att;
-    reg  [7:0] au$layer;
-    reg  [15:0] au$pos;
-    wire  au$pos_error;
-    reg  au$st_en;
-    reg  au$st_valid;
-    reg  [15:0] au$st_row;
-    reg signed [31:0] au$st_data;
-    reg  au$fused;
-    reg  loader$clock;
-    reg  loader$valid;
-    reg  loader$layer_change;
-    reg signed [7:0] loader$data$0;
-    reg signed [7:0] loader$data$1;
-    reg signed [7:0] loader$data$2;
-    reg signed [7:0] loader$data$3;
-    reg signed [7:0] loader$data$4;
-    reg signed [7:0] loader$data$5;
-    reg signed [7:0] loader$data$6;
-    reg signed [7:0] loader$data$7;
-    reg signed [7:0] loader$data$8;
-    reg signed [7:0] loader$data$9;
-    reg signed [7:0] loader$data$10;
-    reg signed [7:0] loader$data$11;
-    reg signed [7:0] loader$data$12;
-    reg signed [7:0] loader$data$13;
-    reg signed [7:0] loader$data$14;
-    reg signed [7:0] loader$data$15;
-    reg signed [7:0] loader$data$16;
-    reg signed [7:0] loader$data$17;
-    reg signed [7:0] loader$data$18;
-    reg signed [7:0] loader$data$19;
-    reg signed [7:0] loader$data$20;
-    reg signed [7:0] loader$data$21;
-    reg signed [7:0] loader$data$22;
-    reg signed [7:0] loader$data$23;
-    reg signed [7:0] loader$data$24;
-    reg signed [7:0] loader$data$25;
-    reg signed [7:0] loader$data$26;
-    reg signed [7:0] loader$data$27;
-    reg signed [7:0] loader$data$28;
-    reg signed [7:0] loader$data$29;
-    reg signed [7:0] loader$data$30;
-    reg signed [7:0] loader$data$31;
-    reg  [7:0] loader$scale_mant;
-    reg signed [7:0] loader$scale_exp;
-    wire  loader$fully_loaded;
-    wire  loader$load_done;
-    wire  loader$wr_en;
-    wire  [11:0] loader$beat;
-    wire  [7:0] loader$row;
-    wire  [1:0] loader$matrix;
-    wire  [7:0] loader$head;
-    wire  [15:0] loader$row_index;
-    wire  [15:0] loader$addr;
-    wire  loader$last_beat;
-    reg  [15:0] loader$rd_addr;
-    wire signed [7:0] loader$rd_data$0;
-    wire signed [7:0] loader$rd_data$1;
-    wire signed [7:0] loader$rd_data$2;
-    wire signed [7:0] loader$rd_data$3;
-    wire signed [7:0] loader$rd_data$4;
-    wire signed [7:0] loader$rd_data$5;
-    wire signed [7:0] loader$rd_data$6;
-    wire signed [7:0] loader$rd_data$7;
-    wire signed [7:0] loader$rd_data$8;
-    wire signed [7:0] loader$rd_data$9;
-    wire signed [7:0] loader$rd_data$10;
-    wire signed [7:0] loader$rd_data$11;
-    wire signed [7:0] loader$rd_data$12;
-    wire signed [7:0] loader$rd_data$13;
-    wire signed [7:0] loader$rd_data$14;
-    wire signed [7:0] loader$rd_data$15;
-    wire signed [7:0] loader$rd_data$16;
-    wire signed [7:0] loader$rd_data$17;
-    wire signed [7:0] loader$rd_data$18;
-    wire signed [7:0] loader$rd_data$19;
-    wire signed [7:0] loader$rd_data$20;
-    wire signed [7:0] loader$rd_data$21;
-    wire signed [7:0] loader$rd_data$22;
-    wire signed [7:0] loader$rd_data$23;
-    wire signed [7:0] loader$rd_data$24;
-    wire signed [7:0] loader$rd_data$25;
-    wire signed [7:0] loader$rd_data$26;
-    wire signed [7:0] loader$rd_data$27;
-    wire signed [7:0] loader$rd_data$28;
-    wire signed [7:0] loader$rd_data$29;
-    wire signed [7:0] loader$rd_data$30;
-    wire signed [7:0] loader$rd_data$31;
-    reg  [15:0] loader$rd_row;
-    wire  [7:0] loader$rd_scale_mant;
-    wire signed [7:0] loader$rd_scale_exp;
+    reg  attention$clock;
+    reg  attention$start;
+    reg  [3:0] attention$op;
+    wire  attention$done;
+    wire  [15:0] attention$vm_raddr;
+    reg signed [31:0] attention$vm_rdata;
+    wire  attention$vm_we;
+    wire  [15:0] attention$vm_waddr;
+    wire signed [31:0] attention$vm_wdata;
+    reg  [15:0] attention$qkv;
+    reg  [15:0] attention$att;
+    reg  [7:0] attention$layer;
+    reg  [15:0] attention$pos;
+    wire  attention$pos_error;
+    reg  attention$st_en;
+    reg  attention$st_valid;
+    reg  [15:0] attention$st_row;
+    reg signed [31:0] attention$st_data;
+    reg  attention$fused;
+    reg  qkv_weights$clock;
+    reg  qkv_weights$valid;
+    reg  qkv_weights$layer_change;
+    reg signed [7:0] qkv_weights$data$0;
+    reg signed [7:0] qkv_weights$data$1;
+    reg signed [7:0] qkv_weights$data$2;
+    reg signed [7:0] qkv_weights$data$3;
+    reg signed [7:0] qkv_weights$data$4;
+    reg signed [7:0] qkv_weights$data$5;
+    reg signed [7:0] qkv_weights$data$6;
+    reg signed [7:0] qkv_weights$data$7;
+    reg signed [7:0] qkv_weights$data$8;
+    reg signed [7:0] qkv_weights$data$9;
+    reg signed [7:0] qkv_weights$data$10;
+    reg signed [7:0] qkv_weights$data$11;
+    reg signed [7:0] qkv_weights$data$12;
+    reg signed [7:0] qkv_weights$data$13;
+    reg signed [7:0] qkv_weights$data$14;
+    reg signed [7:0] qkv_weights$data$15;
+    reg signed [7:0] qkv_weights$data$16;
+    reg signed [7:0] qkv_weights$data$17;
+    reg signed [7:0] qkv_weights$data$18;
+    reg signed [7:0] qkv_weights$data$19;
+    reg signed [7:0] qkv_weights$data$20;
+    reg signed [7:0] qkv_weights$data$21;
+    reg signed [7:0] qkv_weights$data$22;
+    reg signed [7:0] qkv_weights$data$23;
+    reg signed [7:0] qkv_weights$data$24;
+    reg signed [7:0] qkv_weights$data$25;
+    reg signed [7:0] qkv_weights$data$26;
+    reg signed [7:0] qkv_weights$data$27;
+    reg signed [7:0] qkv_weights$data$28;
+    reg signed [7:0] qkv_weights$data$29;
+    reg signed [7:0] qkv_weights$data$30;
+    reg signed [7:0] qkv_weights$data$31;
+    reg  [7:0] qkv_weights$scale_mant;
+    reg signed [7:0] qkv_weights$scale_exp;
+    wire  qkv_weights$fully_loaded;
+    wire  qkv_weights$load_done;
+    wire  qkv_weights$wr_en;
+    wire  [11:0] qkv_weights$beat;
+    wire  [7:0] qkv_weights$row;
+    wire  [1:0] qkv_weights$matrix;
+    wire  [7:0] qkv_weights$head;
+    wire  [15:0] qkv_weights$row_index;
+    wire  [15:0] qkv_weights$addr;
+    wire  qkv_weights$last_beat;
+    reg  [15:0] qkv_weights$rd_addr;
+    wire signed [7:0] qkv_weights$rd_data$0;
+    wire signed [7:0] qkv_weights$rd_data$1;
+    wire signed [7:0] qkv_weights$rd_data$2;
+    wire signed [7:0] qkv_weights$rd_data$3;
+    wire signed [7:0] qkv_weights$rd_data$4;
+    wire signed [7:0] qkv_weights$rd_data$5;
+    wire signed [7:0] qkv_weights$rd_data$6;
+    wire signed [7:0] qkv_weights$rd_data$7;
+    wire signed [7:0] qkv_weights$rd_data$8;
+    wire signed [7:0] qkv_weights$rd_data$9;
+    wire signed [7:0] qkv_weights$rd_data$10;
+    wire signed [7:0] qkv_weights$rd_data$11;
+    wire signed [7:0] qkv_weights$rd_data$12;
+    wire signed [7:0] qkv_weights$rd_data$13;
+    wire signed [7:0] qkv_weights$rd_data$14;
+    wire signed [7:0] qkv_weights$rd_data$15;
+    wire signed [7:0] qkv_weights$rd_data$16;
+    wire signed [7:0] qkv_weights$rd_data$17;
+    wire signed [7:0] qkv_weights$rd_data$18;
+    wire signed [7:0] qkv_weights$rd_data$19;
+    wire signed [7:0] qkv_weights$rd_data$20;
+    wire signed [7:0] qkv_weights$rd_data$21;
+    wire signed [7:0] qkv_weights$rd_data$22;
+    wire signed [7:0] qkv_weights$rd_data$23;
+    wire signed [7:0] qkv_weights$rd_data$24;
+    wire signed [7:0] qkv_weights$rd_data$25;
+    wire signed [7:0] qkv_weights$rd_data$26;
+    wire signed [7:0] qkv_weights$rd_data$27;
+    wire signed [7:0] qkv_weights$rd_data$28;
+    wire signed [7:0] qkv_weights$rd_data$29;
+    wire signed [7:0] qkv_weights$rd_data$30;
+    wire signed [7:0] qkv_weights$rd_data$31;
+    reg  [15:0] qkv_weights$rd_row;
+    wire  [7:0] qkv_weights$rd_scale_mant;
+    wire signed [7:0] qkv_weights$rd_scale_exp;
+    reg  tee_max$clock;
+    reg  tee_max$clear;
+    reg  tee_max$en;
+    reg signed [31:0] tee_max$v;
+    reg  tee_max$ld;
+    reg  [31:0] tee_max$mx;
+    wire  [31:0] tee_max$m;
+    reg  [31:0] tee_shift$m;
+    wire  [4:0] tee_shift$shift;
+    reg  x_max$clock;
+    reg  x_max$clear;
+    reg  x_max$en;
+    reg signed [31:0] x_max$v;
+    reg  x_max$ld;
+    reg  [31:0] x_max$mx;
+    wire  [31:0] x_max$m;
+    reg  argmax$clock;
+    reg  argmax$clear;
+    reg  argmax$valid;
+    reg  [15:0] argmax$index;
+    reg signed [31:0] argmax$value;
+    wire  [15:0] argmax$best;
     
     // Local signals
-    reg  [15:0] op;
-    reg  [7:0] flags;
-    reg  [7:0] layer;
-    reg  is_vec;
-    reg  is_attn;
-    reg  is_mv;
-    reg  unit_done;
-    reg  need_load;
-    reg  [31:0] emb_off_u;
-    reg  tee;
+    reg  [31:0] emb_offset;
     reg  vw_we;
     reg  [15:0] vw_addr;
     reg signed [31:0] vw_data;
-    reg  xtrack;
     
     // Sub module instances
-    llamahdl_decoder$state state(
-        .d(state$d),
-        .q(state$q),
-        .clock(state$clock)
-    );
-    llamahdl_decoder$pc pc(
-        .d(pc$d),
-        .q(pc$q),
-        .clock(pc$clock)
-    );
-    llamahdl_decoder$tok tok(
-        .d(tok$d),
-        .q(tok$q),
-        .clock(tok$clock)
-    );
-    llamahdl_decoder$posr posr(
-        .d(posr$d),
-        .q(posr$q),
-        .clock(posr$clock)
-    );
-    llamahdl_decoder$ram_r ram_r(
-        .d(ram_r$d),
-        .q(ram_r$q),
-        .clock(ram_r$clock)
-    );
-    llamahdl_decoder$err err(
-        .d(err$d),
-        .q(err$q),
-        .clock(err$clock)
-    );
-    llamahdl_decoder$best_val best_val(
-        .d(best_val$d),
-        .q(best_val$q),
-        .clock(best_val$clock)
-    );
-    llamahdl_decoder$best_idx best_idx(
-        .d(best_idx$d),
-        .q(best_idx$q),
-        .clock(best_idx$clock)
-    );
-    llamahdl_decoder$have_best have_best(
-        .d(have_best$d),
-        .q(have_best$q),
-        .clock(have_best$clock)
-    );
-    llamahdl_decoder$loaded_layer loaded_layer(
-        .d(loaded_layer$d),
-        .q(loaded_layer$q),
-        .clock(loaded_layer$clock)
-    );
-    llamahdl_decoder$loaded_ok loaded_ok(
-        .d(loaded_ok$d),
-        .q(loaded_ok$q),
-        .clock(loaded_ok$clock)
-    );
-    llamahdl_decoder$req req(
-        .d(req$d),
-        .q(req$q),
-        .clock(req$clock)
-    );
-    llamahdl_decoder$done_r done_r(
-        .d(done_r$d),
-        .q(done_r$q),
-        .clock(done_r$clock)
-    );
-    llamahdl_decoder$tmax tmax(
-        .clock(tmax$clock),
-        .clear(tmax$clear),
-        .en(tmax$en),
-        .v(tmax$v),
-        .ld(tmax$ld),
-        .mx(tmax$mx),
-        .m(tmax$m)
-    );
-    llamahdl_decoder$xmax xmax(
-        .clock(xmax$clock),
-        .clear(xmax$clear),
-        .en(xmax$en),
-        .v(xmax$v),
-        .ld(xmax$ld),
-        .mx(xmax$mx),
-        .m(xmax$m)
-    );
-    llamahdl_decoder$tshift tshift(
-        .m(tshift$m),
-        .shift(tshift$shift)
-    );
-    llamahdl_decoder$prog prog(
-        .clock(prog$clock),
-        .addr(prog$addr),
-        .data$0(prog$data$0),
-        .data$1(prog$data$1),
-        .data$2(prog$data$2),
-        .data$3(prog$data$3),
-        .data$4(prog$data$4),
-        .data$5(prog$data$5),
-        .data$6(prog$data$6),
-        .data$7(prog$data$7),
-        .data$8(prog$data$8),
-        .data$9(prog$data$9),
-        .data$10(prog$data$10),
-        .data$11(prog$data$11)
+    llamahdl_decoder$layer_stack layer_stack(
+        .clock(layer_stack$clock),
+        .start(layer_stack$start),
+        .token(layer_stack$token),
+        .pos(layer_stack$pos),
+        .use_ram(layer_stack$use_ram),
+        .rms_done(layer_stack$rms_done),
+        .attn_done(layer_stack$attn_done),
+        .mv_done(layer_stack$mv_done),
+        .qkv_loaded(layer_stack$qkv_loaded),
+        .begin(layer_stack$begin),
+        .running(layer_stack$running),
+        .done(layer_stack$done),
+        .refused(layer_stack$refused),
+        .token_r(layer_stack$token_r),
+        .pos_r(layer_stack$pos_r),
+        .use_ram_r(layer_stack$use_ram_r),
+        .a(layer_stack$a),
+        .b(layer_stack$b),
+        .c(layer_stack$c),
+        .n(layer_stack$n),
+        .wbase(layer_stack$wbase),
+        .rbase(layer_stack$rbase),
+        .rows_m1(layer_stack$rows_m1),
+        .beats_m1(layer_stack$beats_m1),
+        .gbase(layer_stack$gbase),
+        .gexp(layer_stack$gexp),
+        .layer(layer_stack$layer),
+        .is_rms(layer_stack$is_rms),
+        .is_attn(layer_stack$is_attn),
+        .is_mv(layer_stack$is_mv),
+        .is_embed(layer_stack$is_embed),
+        .qkv(layer_stack$qkv),
+        .logits(layer_stack$logits),
+        .tee(layer_stack$tee),
+        .acc(layer_stack$acc),
+        .swiglu(layer_stack$swiglu),
+        .xtrack(layer_stack$xtrack),
+        .issue(layer_stack$issue),
+        .rms_start(layer_stack$rms_start),
+        .attn_start(layer_stack$attn_start),
+        .mv_start(layer_stack$mv_start),
+        .w_req(layer_stack$w_req),
+        .w_layer(layer_stack$w_layer)
     );
     llamahdl_decoder$vmem vmem(
         .clock(vmem$clock),
@@ -520,115 +432,115 @@ module llamahdl_decoder(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,
         .raddr(vmem$raddr),
         .rdata$0(vmem$rdata$0)
     );
-    llamahdl_decoder$mv mv(
-        .clock(mv$clock),
-        .x_we(mv$x_we),
-        .x_waddr(mv$x_waddr),
-        .x_wdata$0(mv$x_wdata$0),
-        .x_wdata$1(mv$x_wdata$1),
-        .x_wdata$2(mv$x_wdata$2),
-        .x_wdata$3(mv$x_wdata$3),
-        .x_wdata$4(mv$x_wdata$4),
-        .x_wdata$5(mv$x_wdata$5),
-        .x_wdata$6(mv$x_wdata$6),
-        .x_wdata$7(mv$x_wdata$7),
-        .x_wdata$8(mv$x_wdata$8),
-        .x_wdata$9(mv$x_wdata$9),
-        .x_wdata$10(mv$x_wdata$10),
-        .x_wdata$11(mv$x_wdata$11),
-        .x_wdata$12(mv$x_wdata$12),
-        .x_wdata$13(mv$x_wdata$13),
-        .x_wdata$14(mv$x_wdata$14),
-        .x_wdata$15(mv$x_wdata$15),
-        .x_wdata$16(mv$x_wdata$16),
-        .x_wdata$17(mv$x_wdata$17),
-        .x_wdata$18(mv$x_wdata$18),
-        .x_wdata$19(mv$x_wdata$19),
-        .x_wdata$20(mv$x_wdata$20),
-        .x_wdata$21(mv$x_wdata$21),
-        .x_wdata$22(mv$x_wdata$22),
-        .x_wdata$23(mv$x_wdata$23),
-        .x_wdata$24(mv$x_wdata$24),
-        .x_wdata$25(mv$x_wdata$25),
-        .x_wdata$26(mv$x_wdata$26),
-        .x_wdata$27(mv$x_wdata$27),
-        .x_wdata$28(mv$x_wdata$28),
-        .x_wdata$29(mv$x_wdata$29),
-        .x_wdata$30(mv$x_wdata$30),
-        .x_wdata$31(mv$x_wdata$31),
-        .xs_we(mv$xs_we),
-        .xs_waddr(mv$xs_waddr),
-        .xs_wdata(mv$xs_wdata),
-        .xp_we(mv$xp_we),
-        .xp_idx(mv$xp_idx),
-        .xp_data$0(mv$xp_data$0),
-        .xp_data$1(mv$xp_data$1),
-        .xp_data$2(mv$xp_data$2),
-        .xp_data$3(mv$xp_data$3),
-        .xp_data$4(mv$xp_data$4),
-        .xp_data$5(mv$xp_data$5),
-        .xp_data$6(mv$xp_data$6),
-        .xp_data$7(mv$xp_data$7),
-        .x_shift(mv$x_shift),
-        .x_raw(mv$x_raw),
-        .x_base(mv$x_base),
-        .post(mv$post),
-        .src(mv$src),
-        .vm_rdata(mv$vm_rdata),
-        .start(mv$start),
-        .use_ram(mv$use_ram),
-        .rom_base(mv$rom_base),
-        .rom_row_base(mv$rom_row_base),
-        .rows_m1(mv$rows_m1),
-        .beats_m1(mv$beats_m1),
-        .dst(mv$dst),
-        .embed(mv$embed),
-        .len_m1(mv$len_m1),
-        .buf_rd_addr(mv$buf_rd_addr),
-        .buf_rd_row(mv$buf_rd_row),
-        .buf_rd_data$0(mv$buf_rd_data$0),
-        .buf_rd_data$1(mv$buf_rd_data$1),
-        .buf_rd_data$2(mv$buf_rd_data$2),
-        .buf_rd_data$3(mv$buf_rd_data$3),
-        .buf_rd_data$4(mv$buf_rd_data$4),
-        .buf_rd_data$5(mv$buf_rd_data$5),
-        .buf_rd_data$6(mv$buf_rd_data$6),
-        .buf_rd_data$7(mv$buf_rd_data$7),
-        .buf_rd_data$8(mv$buf_rd_data$8),
-        .buf_rd_data$9(mv$buf_rd_data$9),
-        .buf_rd_data$10(mv$buf_rd_data$10),
-        .buf_rd_data$11(mv$buf_rd_data$11),
-        .buf_rd_data$12(mv$buf_rd_data$12),
-        .buf_rd_data$13(mv$buf_rd_data$13),
-        .buf_rd_data$14(mv$buf_rd_data$14),
-        .buf_rd_data$15(mv$buf_rd_data$15),
-        .buf_rd_data$16(mv$buf_rd_data$16),
-        .buf_rd_data$17(mv$buf_rd_data$17),
-        .buf_rd_data$18(mv$buf_rd_data$18),
-        .buf_rd_data$19(mv$buf_rd_data$19),
-        .buf_rd_data$20(mv$buf_rd_data$20),
-        .buf_rd_data$21(mv$buf_rd_data$21),
-        .buf_rd_data$22(mv$buf_rd_data$22),
-        .buf_rd_data$23(mv$buf_rd_data$23),
-        .buf_rd_data$24(mv$buf_rd_data$24),
-        .buf_rd_data$25(mv$buf_rd_data$25),
-        .buf_rd_data$26(mv$buf_rd_data$26),
-        .buf_rd_data$27(mv$buf_rd_data$27),
-        .buf_rd_data$28(mv$buf_rd_data$28),
-        .buf_rd_data$29(mv$buf_rd_data$29),
-        .buf_rd_data$30(mv$buf_rd_data$30),
-        .buf_rd_data$31(mv$buf_rd_data$31),
-        .buf_rd_mant(mv$buf_rd_mant),
-        .buf_rd_exp(mv$buf_rd_exp),
-        .out_valid(mv$out_valid),
-        .out_row(mv$out_row),
-        .out_data(mv$out_data),
-        .busy(mv$busy),
-        .done(mv$done),
-        .vm_raddr(mv$vm_raddr),
-        .vm_we(mv$vm_we),
-        .vm_waddr(mv$vm_waddr),
-        .vm_wdata(mv$vm_wdata)
+    llamahdl_decoder$matvec matvec(
+        .clock(matvec$clock),
+        .x_we(matvec$x_we),
+        .x_waddr(matvec$x_waddr),
+        .x_wdata$0(matvec$x_wdata$0),
+        .x_wdata$1(matvec$x_wdata$1),
+        .x_wdata$2(matvec$x_wdata$2),
+        .x_wdata$3(matvec$x_wdata$3),
+        .x_wdata$4(matvec$x_wdata$4),
+        .x_wdata$5(matvec$x_wdata$5),
+        .x_wdata$6(matvec$x_wdata$6),
+        .x_wdata$7(matvec$x_wdata$7),
+        .x_wdata$8(matvec$x_wdata$8),
+        .x_wdata$9(matvec$x_wdata$9),
+        .x_wdata$10(matvec$x_wdata$10),
+        .x_wdata$11(matvec$x_wdata$11),
+        .x_wdata$12(matvec$x_wdata$12),
+        .x_wdata$13(matvec$x_wdata$13),
+        .x_wdata$14(matvec$x_wdata$14),
+        .x_wdata$15(matvec$x_wdata$15),
+        .x_wdata$16(matvec$x_wdata$16),
+        .x_wdata$17(matvec$x_wdata$17),
+        .x_wdata$18(matvec$x_wdata$18),
+        .x_wdata$19(matvec$x_wdata$19),
+        .x_wdata$20(matvec$x_wdata$20),
+        .x_wdata$21(matvec$x_wdata$21),
+        .x_wdata$22(matvec$x_wdata$22),
+        .x_wdata$23(matvec$x_wdata$23),
+        .x_wdata$24(matvec$x_wdata$24),
+        .x_wdata$25(matvec$x_wdata$25),
+        .x_wdata$26(matvec$x_wdata$26),
+        .x_wdata$27(matvec$x_wdata$27),
+        .x_wdata$28(matvec$x_wdata$28),
+        .x_wdata$29(matvec$x_wdata$29),
+        .x_wdata$30(matvec$x_wdata$30),
+        .x_wdata$31(matvec$x_wdata$31),
+        .xs_we(matvec$xs_we),
+        .xs_waddr(matvec$xs_waddr),
+        .xs_wdata(matvec$xs_wdata),
+        .xp_we(matvec$xp_we),
+        .xp_idx(matvec$xp_idx),
+        .xp_data$0(matvec$xp_data$0),
+        .xp_data$1(matvec$xp_data$1),
+        .xp_data$2(matvec$xp_data$2),
+        .xp_data$3(matvec$xp_data$3),
+        .xp_data$4(matvec$xp_data$4),
+        .xp_data$5(matvec$xp_data$5),
+        .xp_data$6(matvec$xp_data$6),
+        .xp_data$7(matvec$xp_data$7),
+        .x_shift(matvec$x_shift),
+        .x_raw(matvec$x_raw),
+        .x_base(matvec$x_base),
+        .post(matvec$post),
+        .src(matvec$src),
+        .vm_rdata(matvec$vm_rdata),
+        .start(matvec$start),
+        .use_ram(matvec$use_ram),
+        .rom_base(matvec$rom_base),
+        .rom_row_base(matvec$rom_row_base),
+        .rows_m1(matvec$rows_m1),
+        .beats_m1(matvec$beats_m1),
+        .dst(matvec$dst),
+        .embed(matvec$embed),
+        .len_m1(matvec$len_m1),
+        .buf_rd_addr(matvec$buf_rd_addr),
+        .buf_rd_row(matvec$buf_rd_row),
+        .buf_rd_data$0(matvec$buf_rd_data$0),
+        .buf_rd_data$1(matvec$buf_rd_data$1),
+        .buf_rd_data$2(matvec$buf_rd_data$2),
+        .buf_rd_data$3(matvec$buf_rd_data$3),
+        .buf_rd_data$4(matvec$buf_rd_data$4),
+        .buf_rd_data$5(matvec$buf_rd_data$5),
+        .buf_rd_data$6(matvec$buf_rd_data$6),
+        .buf_rd_data$7(matvec$buf_rd_data$7),
+        .buf_rd_data$8(matvec$buf_rd_data$8),
+        .buf_rd_data$9(matvec$buf_rd_data$9),
+        .buf_rd_data$10(matvec$buf_rd_data$10),
+        .buf_rd_data$11(matvec$buf_rd_data$11),
+        .buf_rd_data$12(matvec$buf_rd_data$12),
+        .buf_rd_data$13(matvec$buf_rd_data$13),
+        .buf_rd_data$14(matvec$buf_rd_data$14),
+        .buf_rd_data$15(matvec$buf_rd_data$15),
+        .buf_rd_data$16(matvec$buf_rd_data$16),
+        .buf_rd_data$17(matvec$buf_rd_data$17),
+        .buf_rd_data$18(matvec$buf_rd_data$18),
+        .buf_rd_data$19(matvec$buf_rd_data$19),
+        .buf_rd_data$20(matvec$buf_rd_data$20),
+        .buf_rd_data$21(matvec$buf_rd_data$21),
+        .buf_rd_data$22(matvec$buf_rd_data$22),
+        .buf_rd_data$23(matvec$buf_rd_data$23),
+        .buf_rd_data$24(matvec$buf_rd_data$24),
+        .buf_rd_data$25(matvec$buf_rd_data$25),
+        .buf_rd_data$26(matvec$buf_rd_data$26),
+        .buf_rd_data$27(matvec$buf_rd_data$27),
+        .buf_rd_data$28(matvec$buf_rd_data$28),
+        .buf_rd_data$29(matvec$buf_rd_data$29),
+        .buf_rd_data$30(matvec$buf_rd_data$30),
+        .buf_rd_data$31(matvec$buf_rd_data$31),
+        .buf_rd_mant(matvec$buf_rd_mant),
+        .buf_rd_exp(matvec$buf_rd_exp),
+        .out_valid(matvec$out_valid),
+        .out_row(matvec$out_row),
+        .out_data(matvec$out_data),
+        .busy(matvec$busy),
+        .done(matvec$done),
+        .vm_raddr(matvec$vm_raddr),
+        .vm_we(matvec$vm_we),
+        .vm_waddr(matvec$vm_waddr),
+        .vm_wdata(matvec$vm_wdata)
     );
     llamahdl_decoder$rms rms(
         .clock(rms$clock),
@@ -653,317 +565,324 @@ module llamahdl_decoder(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,
         .done(rms$done),
         .busy(rms$busy)
     );
-    llamahdl_decoder$au au(
-        .clock(au$clock),
-        .start(au$start),
-        .op(au$op),
-        .done(au$done),
-        .vm_raddr(au$vm_raddr),
-        .vm_rdata(au$vm_rdata),
-        .vm_we(au$vm_we),
-        .vm_waddr(au$vm_waddr),
-        .vm_wdata(au$vm_wdata),
-        .qkv(au$qkv),
-        .att(au$att),
-        .layer(au$layer),
-        .pos(au$pos),
-        .pos_error(au$pos_error),
-        .st_en(au$st_en),
-        .st_valid(au$st_valid),
-        .st_row(au$st_row),
-        .st_data(au$st_data),
-        .fused(au$fused)
+    llamahdl_decoder$attention attention(
+        .clock(attention$clock),
+        .start(attention$start),
+        .op(attention$op),
+        .done(attention$done),
+        .vm_raddr(attention$vm_raddr),
+        .vm_rdata(attention$vm_rdata),
+        .vm_we(attention$vm_we),
+        .vm_waddr(attention$vm_waddr),
+        .vm_wdata(attention$vm_wdata),
+        .qkv(attention$qkv),
+        .att(attention$att),
+        .layer(attention$layer),
+        .pos(attention$pos),
+        .pos_error(attention$pos_error),
+        .st_en(attention$st_en),
+        .st_valid(attention$st_valid),
+        .st_row(attention$st_row),
+        .st_data(attention$st_data),
+        .fused(attention$fused)
     );
-    llamahdl_decoder$loader loader(
-        .clock(loader$clock),
-        .valid(loader$valid),
-        .layer_change(loader$layer_change),
-        .data$0(loader$data$0),
-        .data$1(loader$data$1),
-        .data$2(loader$data$2),
-        .data$3(loader$data$3),
-        .data$4(loader$data$4),
-        .data$5(loader$data$5),
-        .data$6(loader$data$6),
-        .data$7(loader$data$7),
-        .data$8(loader$data$8),
-        .data$9(loader$data$9),
-        .data$10(loader$data$10),
-        .data$11(loader$data$11),
-        .data$12(loader$data$12),
-        .data$13(loader$data$13),
-        .data$14(loader$data$14),
-        .data$15(loader$data$15),
-        .data$16(loader$data$16),
-        .data$17(loader$data$17),
-        .data$18(loader$data$18),
-        .data$19(loader$data$19),
-        .data$20(loader$data$20),
-        .data$21(loader$data$21),
-        .data$22(loader$data$22),
-        .data$23(loader$data$23),
-        .data$24(loader$data$24),
-        .data$25(loader$data$25),
-        .data$26(loader$data$26),
-        .data$27(loader$data$27),
-        .data$28(loader$data$28),
-        .data$29(loader$data$29),
-        .data$30(loader$data$30),
-        .data$31(loader$data$31),
-        .scale_mant(loader$scale_mant),
-        .scale_exp(loader$scale_exp),
-        .fully_loaded(loader$fully_loaded),
-        .load_done(loader$load_done),
-        .wr_en(loader$wr_en),
-        .beat(loader$beat),
-        .row(loader$row),
-        .matrix(loader$matrix),
-        .head(loader$head),
-        .row_index(loader$row_index),
-        .addr(loader$addr),
-        .last_beat(loader$last_beat),
-        .rd_addr(loader$rd_addr),
-        .rd_data$0(loader$rd_data$0),
-        .rd_data$1(loader$rd_data$1),
-        .rd_data$2(loader$rd_data$2),
-        .rd_data$3(loader$rd_data$3),
-        .rd_data$4(loader$rd_data$4),
-        .rd_data$5(loader$rd_data$5),
-        .rd_data$6(loader$rd_data$6),
-        .rd_data$7(loader$rd_data$7),
-        .rd_data$8(loader$rd_data$8),
-        .rd_data$9(loader$rd_data$9),
-        .rd_data$10(loader$rd_data$10),
-        .rd_data$11(loader$rd_data$11),
-        .rd_data$12(loader$rd_data$12),
-        .rd_data$13(loader$rd_data$13),
-        .rd_data$14(loader$rd_data$14),
-        .rd_data$15(loader$rd_data$15),
-        .rd_data$16(loader$rd_data$16),
-        .rd_data$17(loader$rd_data$17),
-        .rd_data$18(loader$rd_data$18),
-        .rd_data$19(loader$rd_data$19),
-        .rd_data$20(loader$rd_data$20),
-        .rd_data$21(loader$rd_data$21),
-        .rd_data$22(loader$rd_data$22),
-        .rd_data$23(loader$rd_data$23),
-        .rd_data$24(loader$rd_data$24),
-        .rd_data$25(loader$rd_data$25),
-        .rd_data$26(loader$rd_data$26),
-        .rd_data$27(loader$rd_data$27),
-        .rd_data$28(loader$rd_data$28),
-        .rd_data$29(loader$rd_data$29),
-        .rd_data$30(loader$rd_data$30),
-        .rd_data$31(loader$rd_data$31),
-        .rd_row(loader$rd_row),
-        .rd_scale_mant(loader$rd_scale_mant),
-        .rd_scale_exp(loader$rd_scale_exp)
+    llamahdl_decoder$qkv_weights qkv_weights(
+        .clock(qkv_weights$clock),
+        .valid(qkv_weights$valid),
+        .layer_change(qkv_weights$layer_change),
+        .data$0(qkv_weights$data$0),
+        .data$1(qkv_weights$data$1),
+        .data$2(qkv_weights$data$2),
+        .data$3(qkv_weights$data$3),
+        .data$4(qkv_weights$data$4),
+        .data$5(qkv_weights$data$5),
+        .data$6(qkv_weights$data$6),
+        .data$7(qkv_weights$data$7),
+        .data$8(qkv_weights$data$8),
+        .data$9(qkv_weights$data$9),
+        .data$10(qkv_weights$data$10),
+        .data$11(qkv_weights$data$11),
+        .data$12(qkv_weights$data$12),
+        .data$13(qkv_weights$data$13),
+        .data$14(qkv_weights$data$14),
+        .data$15(qkv_weights$data$15),
+        .data$16(qkv_weights$data$16),
+        .data$17(qkv_weights$data$17),
+        .data$18(qkv_weights$data$18),
+        .data$19(qkv_weights$data$19),
+        .data$20(qkv_weights$data$20),
+        .data$21(qkv_weights$data$21),
+        .data$22(qkv_weights$data$22),
+        .data$23(qkv_weights$data$23),
+        .data$24(qkv_weights$data$24),
+        .data$25(qkv_weights$data$25),
+        .data$26(qkv_weights$data$26),
+        .data$27(qkv_weights$data$27),
+        .data$28(qkv_weights$data$28),
+        .data$29(qkv_weights$data$29),
+        .data$30(qkv_weights$data$30),
+        .data$31(qkv_weights$data$31),
+        .scale_mant(qkv_weights$scale_mant),
+        .scale_exp(qkv_weights$scale_exp),
+        .fully_loaded(qkv_weights$fully_loaded),
+        .load_done(qkv_weights$load_done),
+        .wr_en(qkv_weights$wr_en),
+        .beat(qkv_weights$beat),
+        .row(qkv_weights$row),
+        .matrix(qkv_weights$matrix),
+        .head(qkv_weights$head),
+        .row_index(qkv_weights$row_index),
+        .addr(qkv_weights$addr),
+        .last_beat(qkv_weights$last_beat),
+        .rd_addr(qkv_weights$rd_addr),
+        .rd_data$0(qkv_weights$rd_data$0),
+        .rd_data$1(qkv_weights$rd_data$1),
+        .rd_data$2(qkv_weights$rd_data$2),
+        .rd_data$3(qkv_weights$rd_data$3),
+        .rd_data$4(qkv_weights$rd_data$4),
+        .rd_data$5(qkv_weights$rd_data$5),
+        .rd_data$6(qkv_weights$rd_data$6),
+        .rd_data$7(qkv_weights$rd_data$7),
+        .rd_data$8(qkv_weights$rd_data$8),
+        .rd_data$9(qkv_weights$rd_data$9),
+        .rd_data$10(qkv_weights$rd_data$10),
+        .rd_data$11(qkv_weights$rd_data$11),
+        .rd_data$12(qkv_weights$rd_data$12),
+        .rd_data$13(qkv_weights$rd_data$13),
+        .rd_data$14(qkv_weights$rd_data$14),
+        .rd_data$15(qkv_weights$rd_data$15),
+        .rd_data$16(qkv_weights$rd_data$16),
+        .rd_data$17(qkv_weights$rd_data$17),
+        .rd_data$18(qkv_weights$rd_data$18),
+        .rd_data$19(qkv_weights$rd_data$19),
+        .rd_data$20(qkv_weights$rd_data$20),
+        .rd_data$21(qkv_weights$rd_data$21),
+        .rd_data$22(qkv_weights$rd_data$22),
+        .rd_data$23(qkv_weights$rd_data$23),
+        .rd_data$24(qkv_weights$rd_data$24),
+        .rd_data$25(qkv_weights$rd_data$25),
+        .rd_data$26(qkv_weights$rd_data$26),
+        .rd_data$27(qkv_weights$rd_data$27),
+        .rd_data$28(qkv_weights$rd_data$28),
+        .rd_data$29(qkv_weights$rd_data$29),
+        .rd_data$30(qkv_weights$rd_data$30),
+        .rd_data$31(qkv_weights$rd_data$31),
+        .rd_row(qkv_weights$rd_row),
+        .rd_scale_mant(qkv_weights$rd_scale_mant),
+        .rd_scale_exp(qkv_weights$rd_scale_exp)
+    );
+    llamahdl_decoder$tee_max tee_max(
+        .clock(tee_max$clock),
+        .clear(tee_max$clear),
+        .en(tee_max$en),
+        .v(tee_max$v),
+        .ld(tee_max$ld),
+        .mx(tee_max$mx),
+        .m(tee_max$m)
+    );
+    llamahdl_decoder$tee_shift tee_shift(
+        .m(tee_shift$m),
+        .shift(tee_shift$shift)
+    );
+    llamahdl_decoder$x_max x_max(
+        .clock(x_max$clock),
+        .clear(x_max$clear),
+        .en(x_max$en),
+        .v(x_max$v),
+        .ld(x_max$ld),
+        .mx(x_max$mx),
+        .m(x_max$m)
+    );
+    llamahdl_decoder$argmax argmax(
+        .clock(argmax$clock),
+        .clear(argmax$clear),
+        .valid(argmax$valid),
+        .index(argmax$index),
+        .value(argmax$value),
+        .best(argmax$best)
     );
     
     // Update code
     always @(*) begin
-        state$clock = clock;
-        pc$clock = clock;
-        tok$clock = clock;
-        posr$clock = clock;
-        ram_r$clock = clock;
-        err$clock = clock;
-        best_val$clock = clock;
-        best_idx$clock = clock;
-        have_best$clock = clock;
-        loaded_layer$clock = clock;
-        loaded_ok$clock = clock;
-        req$clock = clock;
-        done_r$clock = clock;
-        state$d = state$q;
-        pc$d = pc$q;
-        tok$d = tok$q;
-        posr$d = posr$q;
-        ram_r$d = ram_r$q;
-        err$d = err$q;
-        best_val$d = best_val$q;
-        best_idx$d = best_idx$q;
-        have_best$d = have_best$q;
-        loaded_layer$d = loaded_layer$q;
-        loaded_ok$d = loaded_ok$q;
-        req$d = req$q;
-        done_r$d = done_r$q;
-        prog$clock = clock;
+        layer_stack$clock = clock;
         vmem$clock = clock;
-        mv$clock = clock;
+        matvec$clock = clock;
         rms$clock = clock;
-        au$clock = clock;
-        loader$clock = clock;
-        tmax$clock = clock;
-        xmax$clock = clock;
-        prog$addr = pc$q;
-        op = prog$data$0;
-        flags = prog$data$11[(32'h8)+:(8)];
-        layer = prog$data$11[(32'h0)+:(8)];
-        is_vec = (op != op_end) & (op <= op_vec_max);
-        is_attn = (op > op_vec_max) & (op <= op_attn_max);
-        is_mv = op > op_attn_max;
-        unit_done = (is_vec & rms$done) | (is_attn & au$done) | (is_mv & mv$done);
-        need_load = ram_r$q & ((flags & flag_qkv) != zero8) & ~(loaded_ok$q & loader$fully_loaded & (loaded_layer$q == layer));
-        emb_off_u = tok$q * emb_beats;
-        mv$x_we = 1'b0;
-        mv$x_waddr = zero16;
-        mv$x_wdata$0 = $signed(zero16);
-        loader$data$0 = w_data$0;
-        mv$buf_rd_data$0 = loader$rd_data$0;
-        mv$x_wdata$1 = $signed(zero16);
-        loader$data$1 = w_data$1;
-        mv$buf_rd_data$1 = loader$rd_data$1;
-        mv$x_wdata$2 = $signed(zero16);
-        loader$data$2 = w_data$2;
-        mv$buf_rd_data$2 = loader$rd_data$2;
-        mv$x_wdata$3 = $signed(zero16);
-        loader$data$3 = w_data$3;
-        mv$buf_rd_data$3 = loader$rd_data$3;
-        mv$x_wdata$4 = $signed(zero16);
-        loader$data$4 = w_data$4;
-        mv$buf_rd_data$4 = loader$rd_data$4;
-        mv$x_wdata$5 = $signed(zero16);
-        loader$data$5 = w_data$5;
-        mv$buf_rd_data$5 = loader$rd_data$5;
-        mv$x_wdata$6 = $signed(zero16);
-        loader$data$6 = w_data$6;
-        mv$buf_rd_data$6 = loader$rd_data$6;
-        mv$x_wdata$7 = $signed(zero16);
-        loader$data$7 = w_data$7;
-        mv$buf_rd_data$7 = loader$rd_data$7;
-        mv$x_wdata$8 = $signed(zero16);
-        loader$data$8 = w_data$8;
-        mv$buf_rd_data$8 = loader$rd_data$8;
-        mv$x_wdata$9 = $signed(zero16);
-        loader$data$9 = w_data$9;
-        mv$buf_rd_data$9 = loader$rd_data$9;
-        mv$x_wdata$10 = $signed(zero16);
-        loader$data$10 = w_data$10;
-        mv$buf_rd_data$10 = loader$rd_data$10;
-        mv$x_wdata$11 = $signed(zero16);
-        loader$data$11 = w_data$11;
-        mv$buf_rd_data$11 = loader$rd_data$11;
-        mv$x_wdata$12 = $signed(zero16);
-        loader$data$12 = w_data$12;
-        mv$buf_rd_data$12 = loader$rd_data$12;
-        mv$x_wdata$13 = $signed(zero16);
-        loader$data$13 = w_data$13;
-        mv$buf_rd_data$13 = loader$rd_data$13;
-        mv$x_wdata$14 = $signed(zero16);
-        loader$data$14 = w_data$14;
-        mv$buf_rd_data$14 = loader$rd_data$14;
-        mv$x_wdata$15 = $signed(zero16);
-        loader$data$15 = w_data$15;
-        mv$buf_rd_data$15 = loader$rd_data$15;
-        mv$x_wdata$16 = $signed(zero16);
-        loader$data$16 = w_data$16;
-        mv$buf_rd_data$16 = loader$rd_data$16;
-        mv$x_wdata$17 = $signed(zero16);
-        loader$data$17 = w_data$17;
-        mv$buf_rd_data$17 = loader$rd_data$17;
-        mv$x_wdata$18 = $signed(zero16);
-        loader$data$18 = w_data$18;
-        mv$buf_rd_data$18 = loader$rd_data$18;
-        mv$x_wdata$19 = $signed(zero16);
-        loader$data$19 = w_data$19;
-        mv$buf_rd_data$19 = loader$rd_data$19;
-        mv$x_wdata$20 = $signed(zero16);
-        loader$data$20 = w_data$20;
-        mv$buf_rd_data$20 = loader$rd_data$20;
-        mv$x_wdata$21 = $signed(zero16);
-        loader$data$21 = w_data$21;
-        mv$buf_rd_data$21 = loader$rd_data$21;
-        mv$x_wdata$22 = $signed(zero16);
-        loader$data$22 = w_data$22;
-        mv$buf_rd_data$22 = loader$rd_data$22;
-        mv$x_wdata$23 = $signed(zero16);
-        loader$data$23 = w_data$23;
-        mv$buf_rd_data$23 = loader$rd_data$23;
-        mv$x_wdata$24 = $signed(zero16);
-        loader$data$24 = w_data$24;
-        mv$buf_rd_data$24 = loader$rd_data$24;
-        mv$x_wdata$25 = $signed(zero16);
-        loader$data$25 = w_data$25;
-        mv$buf_rd_data$25 = loader$rd_data$25;
-        mv$x_wdata$26 = $signed(zero16);
-        loader$data$26 = w_data$26;
-        mv$buf_rd_data$26 = loader$rd_data$26;
-        mv$x_wdata$27 = $signed(zero16);
-        loader$data$27 = w_data$27;
-        mv$buf_rd_data$27 = loader$rd_data$27;
-        mv$x_wdata$28 = $signed(zero16);
-        loader$data$28 = w_data$28;
-        mv$buf_rd_data$28 = loader$rd_data$28;
-        mv$x_wdata$29 = $signed(zero16);
-        loader$data$29 = w_data$29;
-        mv$buf_rd_data$29 = loader$rd_data$29;
-        mv$x_wdata$30 = $signed(zero16);
-        loader$data$30 = w_data$30;
-        mv$buf_rd_data$30 = loader$rd_data$30;
-        mv$x_wdata$31 = $signed(zero16);
-        loader$data$31 = w_data$31;
-        mv$buf_rd_data$31 = loader$rd_data$31;
-        mv$x_raw = 1'b1;
-        mv$x_base = prog$data$9;
-        mv$src = prog$data$1;
-        if ((flags & flag_acc) != zero8) begin
-            mv$post = post_acc;
+        attention$clock = clock;
+        qkv_weights$clock = clock;
+        tee_max$clock = clock;
+        x_max$clock = clock;
+        argmax$clock = clock;
+        layer_stack$start = start;
+        layer_stack$token = token;
+        layer_stack$pos = pos;
+        layer_stack$use_ram = use_ram;
+        layer_stack$rms_done = rms$done;
+        layer_stack$attn_done = attention$done;
+        layer_stack$mv_done = matvec$done;
+        layer_stack$qkv_loaded = qkv_weights$fully_loaded;
+        qkv_weights$valid = w_valid;
+        qkv_weights$data$0 = w_data$0;
+        qkv_weights$data$1 = w_data$1;
+        qkv_weights$data$2 = w_data$2;
+        qkv_weights$data$3 = w_data$3;
+        qkv_weights$data$4 = w_data$4;
+        qkv_weights$data$5 = w_data$5;
+        qkv_weights$data$6 = w_data$6;
+        qkv_weights$data$7 = w_data$7;
+        qkv_weights$data$8 = w_data$8;
+        qkv_weights$data$9 = w_data$9;
+        qkv_weights$data$10 = w_data$10;
+        qkv_weights$data$11 = w_data$11;
+        qkv_weights$data$12 = w_data$12;
+        qkv_weights$data$13 = w_data$13;
+        qkv_weights$data$14 = w_data$14;
+        qkv_weights$data$15 = w_data$15;
+        qkv_weights$data$16 = w_data$16;
+        qkv_weights$data$17 = w_data$17;
+        qkv_weights$data$18 = w_data$18;
+        qkv_weights$data$19 = w_data$19;
+        qkv_weights$data$20 = w_data$20;
+        qkv_weights$data$21 = w_data$21;
+        qkv_weights$data$22 = w_data$22;
+        qkv_weights$data$23 = w_data$23;
+        qkv_weights$data$24 = w_data$24;
+        qkv_weights$data$25 = w_data$25;
+        qkv_weights$data$26 = w_data$26;
+        qkv_weights$data$27 = w_data$27;
+        qkv_weights$data$28 = w_data$28;
+        qkv_weights$data$29 = w_data$29;
+        qkv_weights$data$30 = w_data$30;
+        qkv_weights$data$31 = w_data$31;
+        qkv_weights$scale_mant = w_scale_mant;
+        qkv_weights$scale_exp = w_scale_exp;
+        qkv_weights$layer_change = layer_stack$w_req;
+        emb_offset = layer_stack$token_r * emb_beats;
+        matvec$start = layer_stack$mv_start;
+        matvec$x_we = 1'b0;
+        matvec$x_waddr = zero16;
+        matvec$x_wdata$0 = $signed(zero16);
+        matvec$buf_rd_data$0 = qkv_weights$rd_data$0;
+        matvec$x_wdata$1 = $signed(zero16);
+        matvec$buf_rd_data$1 = qkv_weights$rd_data$1;
+        matvec$x_wdata$2 = $signed(zero16);
+        matvec$buf_rd_data$2 = qkv_weights$rd_data$2;
+        matvec$x_wdata$3 = $signed(zero16);
+        matvec$buf_rd_data$3 = qkv_weights$rd_data$3;
+        matvec$x_wdata$4 = $signed(zero16);
+        matvec$buf_rd_data$4 = qkv_weights$rd_data$4;
+        matvec$x_wdata$5 = $signed(zero16);
+        matvec$buf_rd_data$5 = qkv_weights$rd_data$5;
+        matvec$x_wdata$6 = $signed(zero16);
+        matvec$buf_rd_data$6 = qkv_weights$rd_data$6;
+        matvec$x_wdata$7 = $signed(zero16);
+        matvec$buf_rd_data$7 = qkv_weights$rd_data$7;
+        matvec$x_wdata$8 = $signed(zero16);
+        matvec$buf_rd_data$8 = qkv_weights$rd_data$8;
+        matvec$x_wdata$9 = $signed(zero16);
+        matvec$buf_rd_data$9 = qkv_weights$rd_data$9;
+        matvec$x_wdata$10 = $signed(zero16);
+        matvec$buf_rd_data$10 = qkv_weights$rd_data$10;
+        matvec$x_wdata$11 = $signed(zero16);
+        matvec$buf_rd_data$11 = qkv_weights$rd_data$11;
+        matvec$x_wdata$12 = $signed(zero16);
+        matvec$buf_rd_data$12 = qkv_weights$rd_data$12;
+        matvec$x_wdata$13 = $signed(zero16);
+        matvec$buf_rd_data$13 = qkv_weights$rd_data$13;
+        matvec$x_wdata$14 = $signed(zero16);
+        matvec$buf_rd_data$14 = qkv_weights$rd_data$14;
+        matvec$x_wdata$15 = $signed(zero16);
+        matvec$buf_rd_data$15 = qkv_weights$rd_data$15;
+        matvec$x_wdata$16 = $signed(zero16);
+        matvec$buf_rd_data$16 = qkv_weights$rd_data$16;
+        matvec$x_wdata$17 = $signed(zero16);
+        matvec$buf_rd_data$17 = qkv_weights$rd_data$17;
+        matvec$x_wdata$18 = $signed(zero16);
+        matvec$buf_rd_data$18 = qkv_weights$rd_data$18;
+        matvec$x_wdata$19 = $signed(zero16);
+        matvec$buf_rd_data$19 = qkv_weights$rd_data$19;
+        matvec$x_wdata$20 = $signed(zero16);
+        matvec$buf_rd_data$20 = qkv_weights$rd_data$20;
+        matvec$x_wdata$21 = $signed(zero16);
+        matvec$buf_rd_data$21 = qkv_weights$rd_data$21;
+        matvec$x_wdata$22 = $signed(zero16);
+        matvec$buf_rd_data$22 = qkv_weights$rd_data$22;
+        matvec$x_wdata$23 = $signed(zero16);
+        matvec$buf_rd_data$23 = qkv_weights$rd_data$23;
+        matvec$x_wdata$24 = $signed(zero16);
+        matvec$buf_rd_data$24 = qkv_weights$rd_data$24;
+        matvec$x_wdata$25 = $signed(zero16);
+        matvec$buf_rd_data$25 = qkv_weights$rd_data$25;
+        matvec$x_wdata$26 = $signed(zero16);
+        matvec$buf_rd_data$26 = qkv_weights$rd_data$26;
+        matvec$x_wdata$27 = $signed(zero16);
+        matvec$buf_rd_data$27 = qkv_weights$rd_data$27;
+        matvec$x_wdata$28 = $signed(zero16);
+        matvec$buf_rd_data$28 = qkv_weights$rd_data$28;
+        matvec$x_wdata$29 = $signed(zero16);
+        matvec$buf_rd_data$29 = qkv_weights$rd_data$29;
+        matvec$x_wdata$30 = $signed(zero16);
+        matvec$buf_rd_data$30 = qkv_weights$rd_data$30;
+        matvec$x_wdata$31 = $signed(zero16);
+        matvec$buf_rd_data$31 = qkv_weights$rd_data$31;
+        matvec$x_raw = 1'b1;
+        matvec$x_base = layer_stack$gbase;
+        matvec$src = layer_stack$a;
+        if (layer_stack$acc) begin
+            matvec$post = post_acc;
         end
-        else if ((flags & flag_swiglu) != zero8) begin
-            mv$post = post_swiglu;
-        end
-        else begin
-            mv$post = post_none;
-        end
-        mv$vm_rdata = vmem$rdata$0;
-        mv$use_ram = ram_r$q & ((flags & flag_qkv) != zero8);
-        if (op == op_embed) begin
-            mv$rom_base = prog$data$5 + emb_off_u[(32'h0)+:(16)];
-            mv$rom_row_base = prog$data$6 + tok$q;
-            mv$embed = 1'b1;
+        else if (layer_stack$swiglu) begin
+            matvec$post = post_swiglu;
         end
         else begin
-            mv$rom_base = prog$data$5;
-            mv$rom_row_base = prog$data$6;
-            mv$embed = 1'b0;
+            matvec$post = post_none;
         end
-        mv$rows_m1 = prog$data$7;
-        mv$beats_m1 = prog$data$8;
-        mv$dst = prog$data$3;
-        mv$len_m1 = prog$data$4 - one16;
-        mv$buf_rd_mant = loader$rd_scale_mant;
-        mv$buf_rd_exp = loader$rd_scale_exp;
-        loader$rd_addr = mv$buf_rd_addr;
-        loader$rd_row = mv$buf_rd_row;
-        loader$valid = w_valid;
-        loader$scale_mant = w_scale_mant;
-        loader$scale_exp = w_scale_exp;
-        loader$layer_change = req$q;
-        rms$g_base = prog$data$9;
-        rms$g_exp = $signed(prog$data$10[(32'h0)+:(8)]);
-        au$op = op[(32'h0)+:(4)];
-        au$qkv = prog$data$1;
-        au$att = prog$data$3;
-        au$layer = layer;
-        au$pos = posr$q;
-        au$vm_rdata = vmem$rdata$0;
-        au$st_en = is_mv & ((flags & flag_qkv) != zero8);
-        au$st_valid = mv$out_valid;
-        au$st_row = mv$out_row;
-        au$st_data = mv$out_data;
-        au$fused = 1'b1;
-        if (is_attn) begin
-            vmem$raddr = au$vm_raddr;
-            vw_we = au$vm_we;
-            vw_addr = au$vm_waddr;
-            vw_data = au$vm_wdata;
+        matvec$vm_rdata = vmem$rdata$0;
+        matvec$use_ram = layer_stack$use_ram_r & layer_stack$qkv;
+        if (layer_stack$is_embed) begin
+            matvec$rom_base = layer_stack$wbase + emb_offset[(32'h0)+:(16)];
+            matvec$rom_row_base = layer_stack$rbase + layer_stack$token_r;
+            matvec$embed = 1'b1;
         end
-        else if (is_mv) begin
-            vmem$raddr = mv$vm_raddr;
-            vw_we = mv$vm_we;
-            vw_addr = mv$vm_waddr;
-            vw_data = mv$vm_wdata;
+        else begin
+            matvec$rom_base = layer_stack$wbase;
+            matvec$rom_row_base = layer_stack$rbase;
+            matvec$embed = 1'b0;
+        end
+        matvec$rows_m1 = layer_stack$rows_m1;
+        matvec$beats_m1 = layer_stack$beats_m1;
+        matvec$dst = layer_stack$c;
+        matvec$len_m1 = layer_stack$n - one16;
+        matvec$buf_rd_mant = qkv_weights$rd_scale_mant;
+        matvec$buf_rd_exp = qkv_weights$rd_scale_exp;
+        qkv_weights$rd_addr = matvec$buf_rd_addr;
+        qkv_weights$rd_row = matvec$buf_rd_row;
+        rms$start = layer_stack$rms_start;
+        rms$g_base = layer_stack$gbase;
+        rms$g_exp = layer_stack$gexp;
+        attention$start = layer_stack$attn_start;
+        attention$op = attn_op;
+        attention$qkv = layer_stack$a;
+        attention$att = layer_stack$c;
+        attention$layer = layer_stack$layer;
+        attention$pos = layer_stack$pos_r;
+        attention$vm_rdata = vmem$rdata$0;
+        attention$st_en = layer_stack$is_mv & layer_stack$qkv;
+        attention$st_valid = matvec$out_valid;
+        attention$st_row = matvec$out_row;
+        attention$st_data = matvec$out_data;
+        attention$fused = 1'b1;
+        if (layer_stack$is_attn) begin
+            vmem$raddr = attention$vm_raddr;
+            vw_we = attention$vm_we;
+            vw_addr = attention$vm_waddr;
+            vw_data = attention$vm_wdata;
+        end
+        else if (layer_stack$is_mv) begin
+            vmem$raddr = matvec$vm_raddr;
+            vw_we = matvec$vm_we;
+            vw_addr = matvec$vm_waddr;
+            vw_data = matvec$vm_wdata;
         end
         else begin
             vmem$raddr = zero16;
@@ -974,121 +893,172 @@ module llamahdl_decoder(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,
         vmem$we = vw_we;
         vmem$waddr = vw_addr;
         vmem$wdata$0 = vw_data;
-        tee = (flags & flag_tee) != zero8;
-        mv$xs_we = tee & vw_we;
-        mv$xs_waddr = prog$data$2 + (vw_addr - prog$data$3);
-        mv$xs_wdata = vw_data;
-        tmax$en = tee & vw_we;
-        tmax$v = vw_data;
-        tmax$clear = 1'b0;
-        tmax$ld = is_vec & rms$done;
-        tmax$mx = rms$y_max;
-        mv$xp_we = rms$y_we;
-        mv$xp_idx = prog$data$2 + rms$y_idx;
-        mv$xp_data$0 = rms$y_data$0;
-        mv$xp_data$1 = rms$y_data$1;
-        mv$xp_data$2 = rms$y_data$2;
-        mv$xp_data$3 = rms$y_data$3;
-        mv$xp_data$4 = rms$y_data$4;
-        mv$xp_data$5 = rms$y_data$5;
-        mv$xp_data$6 = rms$y_data$6;
-        mv$xp_data$7 = rms$y_data$7;
-        tshift$m = tmax$m;
-        xtrack = (flags & flag_xtrack) != zero8;
-        xmax$en = xtrack & vw_we;
-        xmax$v = vw_data;
-        xmax$clear = 1'b0;
-        xmax$ld = 1'b0;
-        xmax$mx = zero32;
-        rms$xw_we = xtrack & vw_we;
-        rms$xw_idx = vw_addr - prog$data$3;
+        matvec$xs_we = layer_stack$tee & vw_we;
+        matvec$xs_waddr = layer_stack$b + (vw_addr - layer_stack$c);
+        matvec$xs_wdata = vw_data;
+        tee_max$en = layer_stack$tee & vw_we;
+        tee_max$v = vw_data;
+        tee_max$clear = layer_stack$issue & layer_stack$tee;
+        tee_max$ld = layer_stack$is_rms & rms$done;
+        tee_max$mx = rms$y_max;
+        matvec$xp_we = rms$y_we;
+        matvec$xp_idx = layer_stack$b + rms$y_idx;
+        matvec$xp_data$0 = rms$y_data$0;
+        matvec$xp_data$1 = rms$y_data$1;
+        matvec$xp_data$2 = rms$y_data$2;
+        matvec$xp_data$3 = rms$y_data$3;
+        matvec$xp_data$4 = rms$y_data$4;
+        matvec$xp_data$5 = rms$y_data$5;
+        matvec$xp_data$6 = rms$y_data$6;
+        matvec$xp_data$7 = rms$y_data$7;
+        tee_shift$m = tee_max$m;
+        matvec$x_shift = tee_shift$shift;
+        x_max$en = layer_stack$xtrack & vw_we;
+        x_max$v = vw_data;
+        x_max$clear = layer_stack$issue & layer_stack$xtrack;
+        x_max$ld = 1'b0;
+        x_max$mx = zero32;
+        rms$xw_we = layer_stack$xtrack & vw_we;
+        rms$xw_idx = vw_addr - layer_stack$c;
         rms$xw_data = vw_data;
-        rms$x_max = xmax$m;
-        mv$x_shift = tshift$shift;
-        logit_valid = 1'b0;
-        if (((flags & flag_logits) != zero8) & mv$out_valid) begin
-            logit_valid = 1'b1;
-            if (~have_best$q | (mv$out_data > best_val$q)) begin
-                best_val$d = mv$out_data;
-                best_idx$d = mv$out_row;
-                have_best$d = 1'b1;
-            end
-        end
-        logit_index = mv$out_row;
-        logit_value = mv$out_data;
-        rms$start = 1'b0;
-        au$start = 1'b0;
-        mv$start = 1'b0;
-        done_r$d = 1'b0;
-        req$d = 1'b0;
-        if (state$q == st_idle) begin
-            if (start) begin
-                tok$d = token;
-                posr$d = pos;
-                ram_r$d = use_ram;
-                have_best$d = 1'b0;
-                pc$d = zero16;
-                if (pos >= ctx) begin
-                    err$d = 1'b1;
-                    done_r$d = 1'b1;
-                end
-                else begin
-                    err$d = 1'b0;
-                    state$d = st_fetch;
-                end
-            end
-        end
-        else if (state$q == st_fetch) begin
-            state$d = st_issue;
-        end
-        else if (state$q == st_issue) begin
-            if (op == op_end) begin
-                done_r$d = 1'b1;
-                state$d = st_idle;
-            end
-            else if (need_load) begin
-                req$d = 1'b1;
-                loaded_ok$d = 1'b0;
-                loaded_layer$d = layer;
-                state$d = st_load;
-            end
-            else begin
-                rms$start = is_vec;
-                au$start = is_attn;
-                mv$start = is_mv;
-                tmax$clear = tee;
-                xmax$clear = xtrack;
-                state$d = st_wait;
-            end
-        end
-        else if (state$q == st_load) begin
-            if (loader$fully_loaded & ~req$q) begin
-                loaded_ok$d = 1'b1;
-                state$d = st_issue;
-            end
-        end
-        else if (state$q == st_wait) begin
-            if (unit_done) begin
-                pc$d = pc$q + one16;
-                state$d = st_fetch;
-            end
-        end
-        else begin
-            state$d = st_idle;
-        end
-        done = done_r$q;
-        next_token = best_idx$q;
-        pos_error = err$q | (is_attn & au$pos_error);
-        busy = (state$q != st_idle) | mv$busy | rms$busy;
-        w_req = req$q;
-        w_layer = loaded_layer$q;
-        fully_loaded = loader$fully_loaded;
+        rms$x_max = x_max$m;
+        logit_valid = layer_stack$logits & matvec$out_valid;
+        logit_index = matvec$out_row;
+        logit_value = matvec$out_data;
+        argmax$clear = layer_stack$begin;
+        argmax$valid = layer_stack$logits & matvec$out_valid;
+        argmax$index = matvec$out_row;
+        argmax$value = matvec$out_data;
+        done = layer_stack$done;
+        next_token = argmax$best;
+        pos_error = layer_stack$refused | (layer_stack$is_attn & attention$pos_error);
+        busy = layer_stack$running | matvec$busy | rms$busy;
+        w_req = layer_stack$w_req;
+        w_layer = layer_stack$w_layer;
+        fully_loaded = qkv_weights$fully_loaded;
     end
     
 endmodule // top
 
 
-module llamahdl_decoder$au(clock,start,op,done,vm_raddr,vm_rdata,vm_we,vm_waddr,vm_wdata,qkv,att,layer,pos,pos_error,st_en,st_valid,st_row,st_data,fused);
+module llamahdl_decoder$argmax(clock,clear,valid,index,value,best);
+    
+    // Module arguments
+    input wire  clock;
+    input wire  clear;
+    input wire  valid;
+    input wire  [15:0] index;
+    input wire signed [31:0] value;
+    output reg  [15:0] best;
+    
+    // Stub signals
+    reg signed [31:0] best_value$d;
+    wire signed [31:0] best_value$q;
+    reg  best_value$clock;
+    reg  [15:0] best_index$d;
+    wire  [15:0] best_index$q;
+    reg  best_index$clock;
+    reg  have_best$d;
+    wire  have_best$q;
+    reg  have_best$clock;
+    
+    // Sub module instances
+    llamahdl_decoder$argmax$best_value best_value(
+        .d(best_value$d),
+        .q(best_value$q),
+        .clock(best_value$clock)
+    );
+    llamahdl_decoder$argmax$best_index best_index(
+        .d(best_index$d),
+        .q(best_index$q),
+        .clock(best_index$clock)
+    );
+    llamahdl_decoder$argmax$have_best have_best(
+        .d(have_best$d),
+        .q(have_best$q),
+        .clock(have_best$clock)
+    );
+    
+    // Update code
+    always @(*) begin
+        best_value$clock = clock;
+        best_index$clock = clock;
+        have_best$clock = clock;
+        best_value$d = best_value$q;
+        best_index$d = best_index$q;
+        have_best$d = have_best$q;
+        if (valid & (~have_best$q | (value > best_value$q))) begin
+            best_value$d = value;
+            best_index$d = index;
+            have_best$d = 1'b1;
+        end
+        if (clear) begin
+            have_best$d = 1'b0;
+        end
+        best = best_index$q;
+    end
+    
+endmodule // llamahdl_decoder$argmax
+
+
+module llamahdl_decoder$argmax$best_index(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$argmax$best_index
+
+
+module llamahdl_decoder$argmax$best_value(d,q,clock);
+    
+    // Module arguments
+    input wire signed [31:0] d;
+    output reg signed [31:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 32'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$argmax$best_value
+
+
+module llamahdl_decoder$argmax$have_best(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$argmax$have_best
+
+
+module llamahdl_decoder$attention(clock,start,op,done,vm_raddr,vm_rdata,vm_we,vm_waddr,vm_wdata,qkv,att,layer,pos,pos_error,st_en,st_valid,st_row,st_data,fused);
     
     // Module arguments
     input wire  clock;
@@ -1114,7 +1084,7 @@ module llamahdl_decoder$au(clock,start,op,done,vm_raddr,vm_rdata,vm_we,vm_waddr,
     // Constant declarations
     localparam  op_rope = 4'h5;
     localparam  op_kvstore = 4'h6;
-    localparam  op_attn = 4'h7;
+    localparam  op_attn = 4'h2;
     localparam  dim16 = 16'h40;
     localparam  hd16 = 16'h8;
     localparam  hd_m1 = 16'h7;
@@ -1720,7 +1690,7 @@ module llamahdl_decoder$au(clock,start,op,done,vm_raddr,vm_rdata,vm_we,vm_waddr,
     reg  busy;
     
     // Sub module instances
-    llamahdl_decoder$au$bases bases(
+    llamahdl_decoder$attention$bases bases(
         .clock(bases$clock),
         .layer(bases$layer),
         .pos(bases$pos),
@@ -1730,12 +1700,12 @@ module llamahdl_decoder$au(clock,start,op,done,vm_raddr,vm_rdata,vm_we,vm_waddr,
         .pos_error(bases$pos_error),
         .bad(bases$bad)
     );
-    llamahdl_decoder$au$rope_rom rope_rom(
+    llamahdl_decoder$attention$rope_rom rope_rom(
         .clock(rope_rom$clock),
         .addr(rope_rom$addr),
         .data(rope_rom$data)
     );
-    llamahdl_decoder$au$cache cache(
+    llamahdl_decoder$attention$cache cache(
         .clock(cache$clock),
         .push(cache$push),
         .pv(cache$pv),
@@ -1847,7 +1817,7 @@ module llamahdl_decoder$au(clock,start,op,done,vm_raddr,vm_rdata,vm_we,vm_waddr,
         .vsh$30(cache$vsh$30),
         .vsh$31(cache$vsh$31)
     );
-    llamahdl_decoder$au$core core(
+    llamahdl_decoder$attention$core core(
         .clock(core$clock),
         .qwe(core$qwe),
         .qlane(core$qlane),
@@ -1970,7 +1940,7 @@ module llamahdl_decoder$au(clock,start,op,done,vm_raddr,vm_rdata,vm_we,vm_waddr,
         .o_head(core$o_head),
         .y(core$y)
     );
-    llamahdl_decoder$au$blk blk(
+    llamahdl_decoder$attention$blk blk(
         .clock(blk$clock),
         .en_scan(blk$en_scan),
         .first(blk$first),
@@ -1981,7 +1951,7 @@ module llamahdl_decoder$au(clock,start,op,done,vm_raddr,vm_rdata,vm_we,vm_waddr,
         .y16(blk$y16),
         .y11(blk$y11)
     );
-    llamahdl_decoder$au$rot rot(
+    llamahdl_decoder$attention$rot rot(
         .clock(rot$clock),
         .en(rot$en),
         .a(rot$a),
@@ -1991,7 +1961,7 @@ module llamahdl_decoder$au(clock,start,op,done,vm_raddr,vm_rdata,vm_we,vm_waddr,
         .y0(rot$y0),
         .y1(rot$y1)
     );
-    llamahdl_decoder$au$sblk0 sblk0(
+    llamahdl_decoder$attention$sblk0 sblk0(
         .clock(sblk0$clock),
         .en_scan(sblk0$en_scan),
         .first(sblk0$first),
@@ -2002,7 +1972,7 @@ module llamahdl_decoder$au(clock,start,op,done,vm_raddr,vm_rdata,vm_we,vm_waddr,
         .y16(sblk0$y16),
         .y11(sblk0$y11)
     );
-    llamahdl_decoder$au$sblk1 sblk1(
+    llamahdl_decoder$attention$sblk1 sblk1(
         .clock(sblk1$clock),
         .en_scan(sblk1$en_scan),
         .first(sblk1$first),
@@ -2013,7 +1983,7 @@ module llamahdl_decoder$au(clock,start,op,done,vm_raddr,vm_rdata,vm_we,vm_waddr,
         .y16(sblk1$y16),
         .y11(sblk1$y11)
     );
-    llamahdl_decoder$au$sbuf sbuf(
+    llamahdl_decoder$attention$sbuf sbuf(
         .clock(sbuf$clock),
         .we(sbuf$we),
         .waddr(sbuf$waddr),
@@ -2022,417 +1992,417 @@ module llamahdl_decoder$au(clock,start,op,done,vm_raddr,vm_rdata,vm_we,vm_waddr,
         .raddr(sbuf$raddr),
         .rdata$0(sbuf$rdata$0)
     );
-    llamahdl_decoder$au$state state(
+    llamahdl_decoder$attention$state state(
         .d(state$d),
         .q(state$q),
         .clock(state$clock)
     );
-    llamahdl_decoder$au$nxt nxt(
+    llamahdl_decoder$attention$nxt nxt(
         .d(nxt$d),
         .q(nxt$q),
         .clock(nxt$clock)
     );
-    llamahdl_decoder$au$drain drain(
+    llamahdl_decoder$attention$drain drain(
         .d(drain$d),
         .q(drain$q),
         .clock(drain$clock)
     );
-    llamahdl_decoder$au$wide wide(
+    llamahdl_decoder$attention$wide wide(
         .d(wide$d),
         .q(wide$q),
         .clock(wide$clock)
     );
-    llamahdl_decoder$au$i i(
+    llamahdl_decoder$attention$i i(
         .d(i$d),
         .q(i$q),
         .clock(i$clock)
     );
-    llamahdl_decoder$au$t t(
+    llamahdl_decoder$attention$t t(
         .d(t$d),
         .q(t$q),
         .clock(t$clock)
     );
-    llamahdl_decoder$au$kt kt(
+    llamahdl_decoder$attention$kt kt(
         .d(kt$d),
         .q(kt$q),
         .clock(kt$clock)
     );
-    llamahdl_decoder$au$m m(
+    llamahdl_decoder$attention$m m(
         .d(m$d),
         .q(m$q),
         .clock(m$clock)
     );
-    llamahdl_decoder$au$vb vb(
+    llamahdl_decoder$attention$vb vb(
         .d(vb$d),
         .q(vb$q),
         .clock(vb$clock)
     );
-    llamahdl_decoder$au$oa oa(
+    llamahdl_decoder$attention$oa oa(
         .d(oa$d),
         .q(oa$q),
         .clock(oa$clock)
     );
-    llamahdl_decoder$au$vv vv(
+    llamahdl_decoder$attention$vv vv(
         .d(vv$d),
         .q(vv$q),
         .clock(vv$clock)
     );
-    llamahdl_decoder$au$fld fld(
+    llamahdl_decoder$attention$fld fld(
         .d(fld$d),
         .q(fld$q),
         .clock(fld$clock)
     );
-    llamahdl_decoder$au$h h(
+    llamahdl_decoder$attention$h h(
         .d(h$d),
         .q(h$q),
         .clock(h$clock)
     );
-    llamahdl_decoder$au$gl gl(
+    llamahdl_decoder$attention$gl gl(
         .d(gl$d),
         .q(gl$q),
         .clock(gl$clock)
     );
-    llamahdl_decoder$au$grp grp(
+    llamahdl_decoder$attention$grp grp(
         .d(grp$d),
         .q(grp$q),
         .clock(grp$clock)
     );
-    llamahdl_decoder$au$lane lane(
+    llamahdl_decoder$attention$lane lane(
         .d(lane$d),
         .q(lane$q),
         .clock(lane$clock)
     );
-    llamahdl_decoder$au$oh oh(
+    llamahdl_decoder$attention$oh oh(
         .d(oh$d),
         .q(oh$q),
         .clock(oh$clock)
     );
-    llamahdl_decoder$au$areg areg(
+    llamahdl_decoder$attention$areg areg(
         .d(areg$d),
         .q(areg$q),
         .clock(areg$clock)
     );
-    llamahdl_decoder$au$creg creg(
+    llamahdl_decoder$attention$creg creg(
         .d(creg$d),
         .q(creg$q),
         .clock(creg$clock)
     );
-    llamahdl_decoder$au$k1 k1(
+    llamahdl_decoder$attention$k1 k1(
         .d(k1$d),
         .q(k1$q),
         .clock(k1$clock)
     );
-    llamahdl_decoder$au$k2 k2(
+    llamahdl_decoder$attention$k2 k2(
         .d(k2$d),
         .q(k2$q),
         .clock(k2$clock)
     );
-    llamahdl_decoder$au$k3 k3(
+    llamahdl_decoder$attention$k3 k3(
         .d(k3$d),
         .q(k3$q),
         .clock(k3$clock)
     );
-    llamahdl_decoder$au$k4 k4(
+    llamahdl_decoder$attention$k4 k4(
         .d(k4$d),
         .q(k4$q),
         .clock(k4$clock)
     );
-    llamahdl_decoder$au$k5 k5(
+    llamahdl_decoder$attention$k5 k5(
         .d(k5$d),
         .q(k5$q),
         .clock(k5$clock)
     );
-    llamahdl_decoder$au$f1 f1(
+    llamahdl_decoder$attention$f1 f1(
         .d(f1$d),
         .q(f1$q),
         .clock(f1$clock)
     );
-    llamahdl_decoder$au$f2 f2(
+    llamahdl_decoder$attention$f2 f2(
         .d(f2$d),
         .q(f2$q),
         .clock(f2$clock)
     );
-    llamahdl_decoder$au$f3 f3(
+    llamahdl_decoder$attention$f3 f3(
         .d(f3$d),
         .q(f3$q),
         .clock(f3$clock)
     );
-    llamahdl_decoder$au$l1 l1(
+    llamahdl_decoder$attention$l1 l1(
         .d(l1$d),
         .q(l1$q),
         .clock(l1$clock)
     );
-    llamahdl_decoder$au$l2 l2(
+    llamahdl_decoder$attention$l2 l2(
         .d(l2$d),
         .q(l2$q),
         .clock(l2$clock)
     );
-    llamahdl_decoder$au$a1 a1(
+    llamahdl_decoder$attention$a1 a1(
         .d(a1$d),
         .q(a1$q),
         .clock(a1$clock)
     );
-    llamahdl_decoder$au$a2 a2(
+    llamahdl_decoder$attention$a2 a2(
         .d(a2$d),
         .q(a2$q),
         .clock(a2$clock)
     );
-    llamahdl_decoder$au$a3 a3(
+    llamahdl_decoder$attention$a3 a3(
         .d(a3$d),
         .q(a3$q),
         .clock(a3$clock)
     );
-    llamahdl_decoder$au$a4 a4(
+    llamahdl_decoder$attention$a4 a4(
         .d(a4$d),
         .q(a4$q),
         .clock(a4$clock)
     );
-    llamahdl_decoder$au$a5 a5(
+    llamahdl_decoder$attention$a5 a5(
         .d(a5$d),
         .q(a5$q),
         .clock(a5$clock)
     );
-    llamahdl_decoder$au$n1 n1(
+    llamahdl_decoder$attention$n1 n1(
         .d(n1$d),
         .q(n1$q),
         .clock(n1$clock)
     );
-    llamahdl_decoder$au$n2 n2(
+    llamahdl_decoder$attention$n2 n2(
         .d(n2$d),
         .q(n2$q),
         .clock(n2$clock)
     );
-    llamahdl_decoder$au$sm sm(
+    llamahdl_decoder$attention$sm sm(
         .d(sm$d),
         .q(sm$q),
         .clock(sm$clock)
     );
-    llamahdl_decoder$au$sm1 sm1(
+    llamahdl_decoder$attention$sm1 sm1(
         .d(sm1$d),
         .q(sm1$q),
         .clock(sm1$clock)
     );
-    llamahdl_decoder$au$sv1 sv1(
+    llamahdl_decoder$attention$sv1 sv1(
         .d(sv1$d),
         .q(sv1$q),
         .clock(sv1$clock)
     );
-    llamahdl_decoder$au$sv2 sv2(
+    llamahdl_decoder$attention$sv2 sv2(
         .d(sv2$d),
         .q(sv2$q),
         .clock(sv2$clock)
     );
-    llamahdl_decoder$au$sv3 sv3(
+    llamahdl_decoder$attention$sv3 sv3(
         .d(sv3$d),
         .q(sv3$q),
         .clock(sv3$clock)
     );
-    llamahdl_decoder$au$sv4 sv4(
+    llamahdl_decoder$attention$sv4 sv4(
         .d(sv4$d),
         .q(sv4$q),
         .clock(sv4$clock)
     );
-    llamahdl_decoder$au$sx1 sx1(
+    llamahdl_decoder$attention$sx1 sx1(
         .d(sx1$d),
         .q(sx1$q),
         .clock(sx1$clock)
     );
-    llamahdl_decoder$au$sx2 sx2(
+    llamahdl_decoder$attention$sx2 sx2(
         .d(sx2$d),
         .q(sx2$q),
         .clock(sx2$clock)
     );
-    llamahdl_decoder$au$sx3 sx3(
+    llamahdl_decoder$attention$sx3 sx3(
         .d(sx3$d),
         .q(sx3$q),
         .clock(sx3$clock)
     );
-    llamahdl_decoder$au$sx4 sx4(
+    llamahdl_decoder$attention$sx4 sx4(
         .d(sx4$d),
         .q(sx4$q),
         .clock(sx4$clock)
     );
-    llamahdl_decoder$au$so1 so1(
+    llamahdl_decoder$attention$so1 so1(
         .d(so1$d),
         .q(so1$q),
         .clock(so1$clock)
     );
-    llamahdl_decoder$au$so2 so2(
+    llamahdl_decoder$attention$so2 so2(
         .d(so2$d),
         .q(so2$q),
         .clock(so2$clock)
     );
-    llamahdl_decoder$au$so3 so3(
+    llamahdl_decoder$attention$so3 so3(
         .d(so3$d),
         .q(so3$q),
         .clock(so3$clock)
     );
-    llamahdl_decoder$au$so4 so4(
+    llamahdl_decoder$attention$so4 so4(
         .d(so4$d),
         .q(so4$q),
         .clock(so4$clock)
     );
-    llamahdl_decoder$au$vr1 vr1(
+    llamahdl_decoder$attention$vr1 vr1(
         .d(vr1$d),
         .q(vr1$q),
         .clock(vr1$clock)
     );
-    llamahdl_decoder$au$vr2 vr2(
+    llamahdl_decoder$attention$vr2 vr2(
         .d(vr2$d),
         .q(vr2$q),
         .clock(vr2$clock)
     );
-    llamahdl_decoder$au$vr3 vr3(
+    llamahdl_decoder$attention$vr3 vr3(
         .d(vr3$d),
         .q(vr3$q),
         .clock(vr3$clock)
     );
-    llamahdl_decoder$au$vr4 vr4(
+    llamahdl_decoder$attention$vr4 vr4(
         .d(vr4$d),
         .q(vr4$q),
         .clock(vr4$clock)
     );
-    llamahdl_decoder$au$sf1 sf1(
+    llamahdl_decoder$attention$sf1 sf1(
         .d(sf1$d),
         .q(sf1$q),
         .clock(sf1$clock)
     );
-    llamahdl_decoder$au$sf2 sf2(
+    llamahdl_decoder$attention$sf2 sf2(
         .d(sf2$d),
         .q(sf2$q),
         .clock(sf2$clock)
     );
-    llamahdl_decoder$au$sf3 sf3(
+    llamahdl_decoder$attention$sf3 sf3(
         .d(sf3$d),
         .q(sf3$q),
         .clock(sf3$clock)
     );
-    llamahdl_decoder$au$sareg sareg(
+    llamahdl_decoder$attention$sareg sareg(
         .d(sareg$d),
         .q(sareg$q),
         .clock(sareg$clock)
     );
-    llamahdl_decoder$au$screg screg(
+    llamahdl_decoder$attention$screg screg(
         .d(screg$d),
         .q(screg$q),
         .clock(screg$clock)
     );
-    llamahdl_decoder$au$sbad sbad(
+    llamahdl_decoder$attention$sbad sbad(
         .d(sbad$d),
         .q(sbad$q),
         .clock(sbad$clock)
     );
-    llamahdl_decoder$au$swa swa(
+    llamahdl_decoder$attention$swa swa(
         .d(swa$d),
         .q(swa$q),
         .clock(swa$clock)
     );
-    llamahdl_decoder$au$pi pi(
+    llamahdl_decoder$attention$pi pi(
         .d(pi$d),
         .q(pi$q),
         .clock(pi$clock)
     );
-    llamahdl_decoder$au$pn pn(
+    llamahdl_decoder$attention$pn pn(
         .d(pn$d),
         .q(pn$q),
         .clock(pn$clock)
     );
-    llamahdl_decoder$au$wd0 wd0(
+    llamahdl_decoder$attention$wd0 wd0(
         .d(wd0$d),
         .q(wd0$q),
         .clock(wd0$clock)
     );
-    llamahdl_decoder$au$wd1 wd1(
+    llamahdl_decoder$attention$wd1 wd1(
         .d(wd1$d),
         .q(wd1$q),
         .clock(wd1$clock)
     );
-    llamahdl_decoder$au$qa qa(
+    llamahdl_decoder$attention$qa qa(
         .d(qa$d),
         .q(qa$q),
         .clock(qa$clock)
     );
-    llamahdl_decoder$au$qi qi(
+    llamahdl_decoder$attention$qi qi(
         .d(qi$d),
         .q(qi$q),
         .clock(qi$clock)
     );
-    llamahdl_decoder$au$qx qx(
+    llamahdl_decoder$attention$qx qx(
         .d(qx$d),
         .q(qx$q),
         .clock(qx$clock)
     );
-    llamahdl_decoder$au$qn qn(
+    llamahdl_decoder$attention$qn qn(
         .d(qn$d),
         .q(qn$q),
         .clock(qn$clock)
     );
-    llamahdl_decoder$au$qv1 qv1(
+    llamahdl_decoder$attention$qv1 qv1(
         .d(qv1$d),
         .q(qv1$q),
         .clock(qv1$clock)
     );
-    llamahdl_decoder$au$qx1 qx1(
+    llamahdl_decoder$attention$qx1 qx1(
         .d(qx1$d),
         .q(qx1$q),
         .clock(qx1$clock)
     );
-    llamahdl_decoder$au$qi1 qi1(
+    llamahdl_decoder$attention$qi1 qi1(
         .d(qi1$d),
         .q(qi1$q),
         .clock(qi1$clock)
     );
-    llamahdl_decoder$au$qn1 qn1(
+    llamahdl_decoder$attention$qn1 qn1(
         .d(qn1$d),
         .q(qn1$q),
         .clock(qn1$clock)
     );
-    llamahdl_decoder$au$qv2 qv2(
+    llamahdl_decoder$attention$qv2 qv2(
         .d(qv2$d),
         .q(qv2$q),
         .clock(qv2$clock)
     );
-    llamahdl_decoder$au$qx2 qx2(
+    llamahdl_decoder$attention$qx2 qx2(
         .d(qx2$d),
         .q(qx2$q),
         .clock(qx2$clock)
     );
-    llamahdl_decoder$au$qi2 qi2(
+    llamahdl_decoder$attention$qi2 qi2(
         .d(qi2$d),
         .q(qi2$q),
         .clock(qi2$clock)
     );
-    llamahdl_decoder$au$qn2 qn2(
+    llamahdl_decoder$attention$qn2 qn2(
         .d(qn2$d),
         .q(qn2$q),
         .clock(qn2$clock)
     );
-    llamahdl_decoder$au$bl bl(
+    llamahdl_decoder$attention$bl bl(
         .d(bl$d),
         .q(bl$q),
         .clock(bl$clock)
     );
-    llamahdl_decoder$au$bh bh(
+    llamahdl_decoder$attention$bh bh(
         .d(bh$d),
         .q(bh$q),
         .clock(bh$clock)
     );
-    llamahdl_decoder$au$bg bg(
+    llamahdl_decoder$attention$bg bg(
         .d(bg$d),
         .q(bg$q),
         .clock(bg$clock)
     );
-    llamahdl_decoder$au$fc fc(
+    llamahdl_decoder$attention$fc fc(
         .d(fc$d),
         .q(fc$q),
         .clock(fc$clock)
     );
-    llamahdl_decoder$au$fz fz(
+    llamahdl_decoder$attention$fz fz(
         .d(fz$d),
         .q(fz$q),
         .clock(fz$clock)
     );
-    llamahdl_decoder$au$wcnt wcnt(
+    llamahdl_decoder$attention$wcnt wcnt(
         .d(wcnt$d),
         .q(wcnt$q),
         .clock(wcnt$clock)
@@ -3312,10 +3282,10 @@ module llamahdl_decoder$au(clock,start,op,done,vm_raddr,vm_rdata,vm_we,vm_waddr,
         end
     end
     
-endmodule // llamahdl_decoder$au
+endmodule // llamahdl_decoder$attention
 
 
-module llamahdl_decoder$au$a1(d,q,clock);
+module llamahdl_decoder$attention$a1(d,q,clock);
     
     // Module arguments
     input wire  [15:0] d;
@@ -3331,10 +3301,10 @@ module llamahdl_decoder$au$a1(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$au$a1
+endmodule // llamahdl_decoder$attention$a1
 
 
-module llamahdl_decoder$au$a2(d,q,clock);
+module llamahdl_decoder$attention$a2(d,q,clock);
     
     // Module arguments
     input wire  [15:0] d;
@@ -3350,10 +3320,10 @@ module llamahdl_decoder$au$a2(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$au$a2
+endmodule // llamahdl_decoder$attention$a2
 
 
-module llamahdl_decoder$au$a3(d,q,clock);
+module llamahdl_decoder$attention$a3(d,q,clock);
     
     // Module arguments
     input wire  [15:0] d;
@@ -3369,10 +3339,10 @@ module llamahdl_decoder$au$a3(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$au$a3
+endmodule // llamahdl_decoder$attention$a3
 
 
-module llamahdl_decoder$au$a4(d,q,clock);
+module llamahdl_decoder$attention$a4(d,q,clock);
     
     // Module arguments
     input wire  [15:0] d;
@@ -3388,10 +3358,10 @@ module llamahdl_decoder$au$a4(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$au$a4
+endmodule // llamahdl_decoder$attention$a4
 
 
-module llamahdl_decoder$au$a5(d,q,clock);
+module llamahdl_decoder$attention$a5(d,q,clock);
     
     // Module arguments
     input wire  [15:0] d;
@@ -3407,10 +3377,10 @@ module llamahdl_decoder$au$a5(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$au$a5
+endmodule // llamahdl_decoder$attention$a5
 
 
-module llamahdl_decoder$au$areg(d,q,clock);
+module llamahdl_decoder$attention$areg(d,q,clock);
     
     // Module arguments
     input wire signed [31:0] d;
@@ -3426,10 +3396,10 @@ module llamahdl_decoder$au$areg(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$au$areg
+endmodule // llamahdl_decoder$attention$areg
 
 
-module llamahdl_decoder$au$bases(clock,layer,pos,row_layer,row_pos,rope_base,pos_error,bad);
+module llamahdl_decoder$attention$bases(clock,layer,pos,row_layer,row_pos,rope_base,pos_error,bad);
     
     // Module arguments
     input wire  clock;
@@ -3457,10 +3427,10 @@ module llamahdl_decoder$au$bases(clock,layer,pos,row_layer,row_pos,rope_base,pos
        row_pos <= (l24 * 24'd512) + p24;
        rope_base <= rb;
     end
-endmodule // llamahdl_decoder$au$bases
+endmodule // llamahdl_decoder$attention$bases
 
 
-module llamahdl_decoder$au$bg(d,q,clock);
+module llamahdl_decoder$attention$bg(d,q,clock);
     
     // Module arguments
     input wire  [7:0] d;
@@ -3476,10 +3446,10 @@ module llamahdl_decoder$au$bg(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$au$bg
+endmodule // llamahdl_decoder$attention$bg
 
 
-module llamahdl_decoder$au$bh(d,q,clock);
+module llamahdl_decoder$attention$bh(d,q,clock);
     
     // Module arguments
     input wire  [7:0] d;
@@ -3495,10 +3465,10 @@ module llamahdl_decoder$au$bh(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$au$bh
+endmodule // llamahdl_decoder$attention$bh
 
 
-module llamahdl_decoder$au$bl(d,q,clock);
+module llamahdl_decoder$attention$bl(d,q,clock);
     
     // Module arguments
     input wire  [15:0] d;
@@ -3514,10 +3484,10 @@ module llamahdl_decoder$au$bl(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$au$bl
+endmodule // llamahdl_decoder$attention$bl
 
 
-module llamahdl_decoder$au$blk(clock,en_scan,first,en_q,wide,x,shift,y16,y11);
+module llamahdl_decoder$attention$blk(clock,en_scan,first,en_q,wide,x,shift,y16,y11);
     
     // Module arguments
     input wire  clock;
@@ -3561,10 +3531,10 @@ module llamahdl_decoder$au$blk(clock,en_scan,first,en_q,wide,x,shift,y16,y11);
        end
        if (en_scan) m <= (first || (ax > m)) ? ax : m;
     end
-endmodule // llamahdl_decoder$au$blk
+endmodule // llamahdl_decoder$attention$blk
 
 
-module llamahdl_decoder$au$cache(clock,push,pv,pfield,pdata,spush,spv,sfield,sdata,commit,waddr,raddr,rv,grp,mant$0,mant$1,mant$2,mant$3,mant$4,mant$5,mant$6,mant$7,mant$8,mant$9,mant$10,mant$11,mant$12,mant$13,mant$14,mant$15,mant$16,mant$17,mant$18,mant$19,mant$20,mant$21,mant$22,mant$23,mant$24,mant$25,mant$26,mant$27,mant$28,mant$29,mant$30,mant$31,ksh$0,ksh$1,ksh$2,ksh$3,ksh$4,ksh$5,ksh$6,ksh$7,ksh$8,ksh$9,ksh$10,ksh$11,ksh$12,ksh$13,ksh$14,ksh$15,ksh$16,ksh$17,ksh$18,ksh$19,ksh$20,ksh$21,ksh$22,ksh$23,ksh$24,ksh$25,ksh$26,ksh$27,ksh$28,ksh$29,ksh$30,ksh$31,vsh$0,vsh$1,vsh$2,vsh$3,vsh$4,vsh$5,vsh$6,vsh$7,vsh$8,vsh$9,vsh$10,vsh$11,vsh$12,vsh$13,vsh$14,vsh$15,vsh$16,vsh$17,vsh$18,vsh$19,vsh$20,vsh$21,vsh$22,vsh$23,vsh$24,vsh$25,vsh$26,vsh$27,vsh$28,vsh$29,vsh$30,vsh$31);
+module llamahdl_decoder$attention$cache(clock,push,pv,pfield,pdata,spush,spv,sfield,sdata,commit,waddr,raddr,rv,grp,mant$0,mant$1,mant$2,mant$3,mant$4,mant$5,mant$6,mant$7,mant$8,mant$9,mant$10,mant$11,mant$12,mant$13,mant$14,mant$15,mant$16,mant$17,mant$18,mant$19,mant$20,mant$21,mant$22,mant$23,mant$24,mant$25,mant$26,mant$27,mant$28,mant$29,mant$30,mant$31,ksh$0,ksh$1,ksh$2,ksh$3,ksh$4,ksh$5,ksh$6,ksh$7,ksh$8,ksh$9,ksh$10,ksh$11,ksh$12,ksh$13,ksh$14,ksh$15,ksh$16,ksh$17,ksh$18,ksh$19,ksh$20,ksh$21,ksh$22,ksh$23,ksh$24,ksh$25,ksh$26,ksh$27,ksh$28,ksh$29,ksh$30,ksh$31,vsh$0,vsh$1,vsh$2,vsh$3,vsh$4,vsh$5,vsh$6,vsh$7,vsh$8,vsh$9,vsh$10,vsh$11,vsh$12,vsh$13,vsh$14,vsh$15,vsh$16,vsh$17,vsh$18,vsh$19,vsh$20,vsh$21,vsh$22,vsh$23,vsh$24,vsh$25,vsh$26,vsh$27,vsh$28,vsh$29,vsh$30,vsh$31);
     
     // Module arguments
     input wire  clock;
@@ -4188,10 +4158,10 @@ module llamahdl_decoder$au$cache(clock,push,pv,pfield,pdata,spush,spv,sfield,sda
        end
        endcase
     end
-endmodule // llamahdl_decoder$au$cache
+endmodule // llamahdl_decoder$attention$cache
 
 
-module llamahdl_decoder$au$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,bwe,bgrp,blane,bdata,bswe,bshead,bsdata,qld,lgrp,mant$0,mant$1,mant$2,mant$3,mant$4,mant$5,mant$6,mant$7,mant$8,mant$9,mant$10,mant$11,mant$12,mant$13,mant$14,mant$15,mant$16,mant$17,mant$18,mant$19,mant$20,mant$21,mant$22,mant$23,mant$24,mant$25,mant$26,mant$27,mant$28,mant$29,mant$30,mant$31,ksh$0,ksh$1,ksh$2,ksh$3,ksh$4,ksh$5,ksh$6,ksh$7,ksh$8,ksh$9,ksh$10,ksh$11,ksh$12,ksh$13,ksh$14,ksh$15,ksh$16,ksh$17,ksh$18,ksh$19,ksh$20,ksh$21,ksh$22,ksh$23,ksh$24,ksh$25,ksh$26,ksh$27,ksh$28,ksh$29,ksh$30,ksh$31,vsh$0,vsh$1,vsh$2,vsh$3,vsh$4,vsh$5,vsh$6,vsh$7,vsh$8,vsh$9,vsh$10,vsh$11,vsh$12,vsh$13,vsh$14,vsh$15,vsh$16,vsh$17,vsh$18,vsh$19,vsh$20,vsh$21,vsh$22,vsh$23,vsh$24,vsh$25,vsh$26,vsh$27,vsh$28,vsh$29,vsh$30,vsh$31,s_en,s_first,s_t,sm_raddr,e_en,e_first,o_en,o_head,y);
+module llamahdl_decoder$attention$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,bwe,bgrp,blane,bdata,bswe,bshead,bsdata,qld,lgrp,mant$0,mant$1,mant$2,mant$3,mant$4,mant$5,mant$6,mant$7,mant$8,mant$9,mant$10,mant$11,mant$12,mant$13,mant$14,mant$15,mant$16,mant$17,mant$18,mant$19,mant$20,mant$21,mant$22,mant$23,mant$24,mant$25,mant$26,mant$27,mant$28,mant$29,mant$30,mant$31,ksh$0,ksh$1,ksh$2,ksh$3,ksh$4,ksh$5,ksh$6,ksh$7,ksh$8,ksh$9,ksh$10,ksh$11,ksh$12,ksh$13,ksh$14,ksh$15,ksh$16,ksh$17,ksh$18,ksh$19,ksh$20,ksh$21,ksh$22,ksh$23,ksh$24,ksh$25,ksh$26,ksh$27,ksh$28,ksh$29,ksh$30,ksh$31,vsh$0,vsh$1,vsh$2,vsh$3,vsh$4,vsh$5,vsh$6,vsh$7,vsh$8,vsh$9,vsh$10,vsh$11,vsh$12,vsh$13,vsh$14,vsh$15,vsh$16,vsh$17,vsh$18,vsh$19,vsh$20,vsh$21,vsh$22,vsh$23,vsh$24,vsh$25,vsh$26,vsh$27,vsh$28,vsh$29,vsh$30,vsh$31,s_en,s_first,s_t,sm_raddr,e_en,e_first,o_en,o_head,y);
     
     // Module arguments
     input wire  clock;
@@ -7906,10 +7876,10 @@ module llamahdl_decoder$au$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,bwe,bgr
        y <= (owd > OMAX32) ? OMAX32[31:0] : ((owd < OMIN32) ? OMIN32[31:0] : owd[31:0]);
     end
     wire unused_core = ^{u_0[5:0], en_0[31:17], wv_0[31:17], u_1[5:0], en_1[31:17], wv_1[31:17], u_2[5:0], en_2[31:17], wv_2[31:17], u_3[5:0], en_3[31:17], wv_3[31:17], ksh$1, vsh$1, ksh$2, vsh$2, ksh$3, vsh$3, ksh$4, vsh$4, ksh$5, vsh$5, ksh$6, vsh$6, ksh$7, vsh$7, ksh$9, vsh$9, ksh$10, vsh$10, ksh$11, vsh$11, ksh$12, vsh$12, ksh$13, vsh$13, ksh$14, vsh$14, ksh$15, vsh$15, ksh$17, vsh$17, ksh$18, vsh$18, ksh$19, vsh$19, ksh$20, vsh$20, ksh$21, vsh$21, ksh$22, vsh$22, ksh$23, vsh$23, ksh$25, vsh$25, ksh$26, vsh$26, ksh$27, vsh$27, ksh$28, vsh$28, ksh$29, vsh$29, ksh$30, vsh$30, ksh$31, vsh$31, ofsh[31:10]};
-endmodule // llamahdl_decoder$au$core
+endmodule // llamahdl_decoder$attention$core
 
 
-module llamahdl_decoder$au$creg(d,q,clock);
+module llamahdl_decoder$attention$creg(d,q,clock);
     
     // Module arguments
     input wire  [17:0] d;
@@ -7925,10 +7895,10 @@ module llamahdl_decoder$au$creg(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$au$creg
+endmodule // llamahdl_decoder$attention$creg
 
 
-module llamahdl_decoder$au$drain(d,q,clock);
+module llamahdl_decoder$attention$drain(d,q,clock);
     
     // Module arguments
     input wire  [3:0] d;
@@ -7944,10 +7914,10 @@ module llamahdl_decoder$au$drain(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$au$drain
+endmodule // llamahdl_decoder$attention$drain
 
 
-module llamahdl_decoder$au$f1(d,q,clock);
+module llamahdl_decoder$attention$f1(d,q,clock);
     
     // Module arguments
     input wire  d;
@@ -7963,10 +7933,10 @@ module llamahdl_decoder$au$f1(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$au$f1
+endmodule // llamahdl_decoder$attention$f1
 
 
-module llamahdl_decoder$au$f2(d,q,clock);
+module llamahdl_decoder$attention$f2(d,q,clock);
     
     // Module arguments
     input wire  d;
@@ -7982,10 +7952,10 @@ module llamahdl_decoder$au$f2(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$au$f2
+endmodule // llamahdl_decoder$attention$f2
 
 
-module llamahdl_decoder$au$f3(d,q,clock);
+module llamahdl_decoder$attention$f3(d,q,clock);
     
     // Module arguments
     input wire  d;
@@ -8001,10 +7971,10 @@ module llamahdl_decoder$au$f3(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$au$f3
+endmodule // llamahdl_decoder$attention$f3
 
 
-module llamahdl_decoder$au$fc(d,q,clock);
+module llamahdl_decoder$attention$fc(d,q,clock);
     
     // Module arguments
     input wire  [15:0] d;
@@ -8020,10 +7990,10 @@ module llamahdl_decoder$au$fc(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$au$fc
+endmodule // llamahdl_decoder$attention$fc
 
 
-module llamahdl_decoder$au$fld(d,q,clock);
+module llamahdl_decoder$attention$fld(d,q,clock);
     
     // Module arguments
     input wire  [15:0] d;
@@ -8039,10 +8009,10 @@ module llamahdl_decoder$au$fld(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$au$fld
+endmodule // llamahdl_decoder$attention$fld
 
 
-module llamahdl_decoder$au$fz(d,q,clock);
+module llamahdl_decoder$attention$fz(d,q,clock);
     
     // Module arguments
     input wire  d;
@@ -8058,10 +8028,10 @@ module llamahdl_decoder$au$fz(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$au$fz
+endmodule // llamahdl_decoder$attention$fz
 
 
-module llamahdl_decoder$au$gl(d,q,clock);
+module llamahdl_decoder$attention$gl(d,q,clock);
     
     // Module arguments
     input wire  [7:0] d;
@@ -8077,10 +8047,10 @@ module llamahdl_decoder$au$gl(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$au$gl
+endmodule // llamahdl_decoder$attention$gl
 
 
-module llamahdl_decoder$au$grp(d,q,clock);
+module llamahdl_decoder$attention$grp(d,q,clock);
     
     // Module arguments
     input wire  [7:0] d;
@@ -8096,10 +8066,10 @@ module llamahdl_decoder$au$grp(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$au$grp
+endmodule // llamahdl_decoder$attention$grp
 
 
-module llamahdl_decoder$au$h(d,q,clock);
+module llamahdl_decoder$attention$h(d,q,clock);
     
     // Module arguments
     input wire  [7:0] d;
@@ -8115,10 +8085,10 @@ module llamahdl_decoder$au$h(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$au$h
+endmodule // llamahdl_decoder$attention$h
 
 
-module llamahdl_decoder$au$i(d,q,clock);
+module llamahdl_decoder$attention$i(d,q,clock);
     
     // Module arguments
     input wire  [15:0] d;
@@ -8134,10 +8104,10 @@ module llamahdl_decoder$au$i(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$au$i
+endmodule // llamahdl_decoder$attention$i
 
 
-module llamahdl_decoder$au$k1(d,q,clock);
+module llamahdl_decoder$attention$k1(d,q,clock);
     
     // Module arguments
     input wire  [3:0] d;
@@ -8153,10 +8123,10 @@ module llamahdl_decoder$au$k1(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$au$k1
+endmodule // llamahdl_decoder$attention$k1
 
 
-module llamahdl_decoder$au$k2(d,q,clock);
+module llamahdl_decoder$attention$k2(d,q,clock);
     
     // Module arguments
     input wire  [3:0] d;
@@ -8172,10 +8142,10 @@ module llamahdl_decoder$au$k2(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$au$k2
+endmodule // llamahdl_decoder$attention$k2
 
 
-module llamahdl_decoder$au$k3(d,q,clock);
+module llamahdl_decoder$attention$k3(d,q,clock);
     
     // Module arguments
     input wire  [3:0] d;
@@ -8191,10 +8161,10 @@ module llamahdl_decoder$au$k3(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$au$k3
+endmodule // llamahdl_decoder$attention$k3
 
 
-module llamahdl_decoder$au$k4(d,q,clock);
+module llamahdl_decoder$attention$k4(d,q,clock);
     
     // Module arguments
     input wire  [3:0] d;
@@ -8210,10 +8180,10 @@ module llamahdl_decoder$au$k4(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$au$k4
+endmodule // llamahdl_decoder$attention$k4
 
 
-module llamahdl_decoder$au$k5(d,q,clock);
+module llamahdl_decoder$attention$k5(d,q,clock);
     
     // Module arguments
     input wire  [3:0] d;
@@ -8229,10 +8199,10 @@ module llamahdl_decoder$au$k5(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$au$k5
+endmodule // llamahdl_decoder$attention$k5
 
 
-module llamahdl_decoder$au$kt(d,q,clock);
+module llamahdl_decoder$attention$kt(d,q,clock);
     
     // Module arguments
     input wire  [23:0] d;
@@ -8248,10 +8218,10 @@ module llamahdl_decoder$au$kt(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$au$kt
+endmodule // llamahdl_decoder$attention$kt
 
 
-module llamahdl_decoder$au$l1(d,q,clock);
+module llamahdl_decoder$attention$l1(d,q,clock);
     
     // Module arguments
     input wire  d;
@@ -8267,10 +8237,10 @@ module llamahdl_decoder$au$l1(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$au$l1
+endmodule // llamahdl_decoder$attention$l1
 
 
-module llamahdl_decoder$au$l2(d,q,clock);
+module llamahdl_decoder$attention$l2(d,q,clock);
     
     // Module arguments
     input wire  d;
@@ -8286,10 +8256,10 @@ module llamahdl_decoder$au$l2(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$au$l2
+endmodule // llamahdl_decoder$attention$l2
 
 
-module llamahdl_decoder$au$lane(d,q,clock);
+module llamahdl_decoder$attention$lane(d,q,clock);
     
     // Module arguments
     input wire  [15:0] d;
@@ -8305,10 +8275,10 @@ module llamahdl_decoder$au$lane(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$au$lane
+endmodule // llamahdl_decoder$attention$lane
 
 
-module llamahdl_decoder$au$m(d,q,clock);
+module llamahdl_decoder$attention$m(d,q,clock);
     
     // Module arguments
     input wire  [15:0] d;
@@ -8324,10 +8294,10 @@ module llamahdl_decoder$au$m(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$au$m
+endmodule // llamahdl_decoder$attention$m
 
 
-module llamahdl_decoder$au$n1(d,q,clock);
+module llamahdl_decoder$attention$n1(d,q,clock);
     
     // Module arguments
     input wire  [15:0] d;
@@ -8343,10 +8313,10 @@ module llamahdl_decoder$au$n1(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$au$n1
+endmodule // llamahdl_decoder$attention$n1
 
 
-module llamahdl_decoder$au$n2(d,q,clock);
+module llamahdl_decoder$attention$n2(d,q,clock);
     
     // Module arguments
     input wire  [15:0] d;
@@ -8362,10 +8332,10 @@ module llamahdl_decoder$au$n2(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$au$n2
+endmodule // llamahdl_decoder$attention$n2
 
 
-module llamahdl_decoder$au$nxt(d,q,clock);
+module llamahdl_decoder$attention$nxt(d,q,clock);
     
     // Module arguments
     input wire  [3:0] d;
@@ -8381,10 +8351,10 @@ module llamahdl_decoder$au$nxt(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$au$nxt
+endmodule // llamahdl_decoder$attention$nxt
 
 
-module llamahdl_decoder$au$oa(d,q,clock);
+module llamahdl_decoder$attention$oa(d,q,clock);
     
     // Module arguments
     input wire  [15:0] d;
@@ -8400,10 +8370,10 @@ module llamahdl_decoder$au$oa(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$au$oa
+endmodule // llamahdl_decoder$attention$oa
 
 
-module llamahdl_decoder$au$oh(d,q,clock);
+module llamahdl_decoder$attention$oh(d,q,clock);
     
     // Module arguments
     input wire  [7:0] d;
@@ -8419,10 +8389,10 @@ module llamahdl_decoder$au$oh(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$au$oh
+endmodule // llamahdl_decoder$attention$oh
 
 
-module llamahdl_decoder$au$pi(d,q,clock);
+module llamahdl_decoder$attention$pi(d,q,clock);
     
     // Module arguments
     input wire  [15:0] d;
@@ -8438,10 +8408,10 @@ module llamahdl_decoder$au$pi(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$au$pi
+endmodule // llamahdl_decoder$attention$pi
 
 
-module llamahdl_decoder$au$pn(d,q,clock);
+module llamahdl_decoder$attention$pn(d,q,clock);
     
     // Module arguments
     input wire  [7:0] d;
@@ -8457,10 +8427,10 @@ module llamahdl_decoder$au$pn(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$au$pn
+endmodule // llamahdl_decoder$attention$pn
 
 
-module llamahdl_decoder$au$qa(d,q,clock);
+module llamahdl_decoder$attention$qa(d,q,clock);
     
     // Module arguments
     input wire  d;
@@ -8476,10 +8446,10 @@ module llamahdl_decoder$au$qa(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$au$qa
+endmodule // llamahdl_decoder$attention$qa
 
 
-module llamahdl_decoder$au$qi(d,q,clock);
+module llamahdl_decoder$attention$qi(d,q,clock);
     
     // Module arguments
     input wire  [15:0] d;
@@ -8495,10 +8465,10 @@ module llamahdl_decoder$au$qi(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$au$qi
+endmodule // llamahdl_decoder$attention$qi
 
 
-module llamahdl_decoder$au$qi1(d,q,clock);
+module llamahdl_decoder$attention$qi1(d,q,clock);
     
     // Module arguments
     input wire  [15:0] d;
@@ -8514,10 +8484,10 @@ module llamahdl_decoder$au$qi1(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$au$qi1
+endmodule // llamahdl_decoder$attention$qi1
 
 
-module llamahdl_decoder$au$qi2(d,q,clock);
+module llamahdl_decoder$attention$qi2(d,q,clock);
     
     // Module arguments
     input wire  [15:0] d;
@@ -8533,10 +8503,10 @@ module llamahdl_decoder$au$qi2(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$au$qi2
+endmodule // llamahdl_decoder$attention$qi2
 
 
-module llamahdl_decoder$au$qn(d,q,clock);
+module llamahdl_decoder$attention$qn(d,q,clock);
     
     // Module arguments
     input wire  [7:0] d;
@@ -8552,10 +8522,10 @@ module llamahdl_decoder$au$qn(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$au$qn
+endmodule // llamahdl_decoder$attention$qn
 
 
-module llamahdl_decoder$au$qn1(d,q,clock);
+module llamahdl_decoder$attention$qn1(d,q,clock);
     
     // Module arguments
     input wire  [7:0] d;
@@ -8571,10 +8541,10 @@ module llamahdl_decoder$au$qn1(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$au$qn1
+endmodule // llamahdl_decoder$attention$qn1
 
 
-module llamahdl_decoder$au$qn2(d,q,clock);
+module llamahdl_decoder$attention$qn2(d,q,clock);
     
     // Module arguments
     input wire  [7:0] d;
@@ -8590,10 +8560,10 @@ module llamahdl_decoder$au$qn2(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$au$qn2
+endmodule // llamahdl_decoder$attention$qn2
 
 
-module llamahdl_decoder$au$qv1(d,q,clock);
+module llamahdl_decoder$attention$qv1(d,q,clock);
     
     // Module arguments
     input wire  d;
@@ -8609,10 +8579,10 @@ module llamahdl_decoder$au$qv1(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$au$qv1
+endmodule // llamahdl_decoder$attention$qv1
 
 
-module llamahdl_decoder$au$qv2(d,q,clock);
+module llamahdl_decoder$attention$qv2(d,q,clock);
     
     // Module arguments
     input wire  d;
@@ -8628,10 +8598,10 @@ module llamahdl_decoder$au$qv2(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$au$qv2
+endmodule // llamahdl_decoder$attention$qv2
 
 
-module llamahdl_decoder$au$qx(d,q,clock);
+module llamahdl_decoder$attention$qx(d,q,clock);
     
     // Module arguments
     input wire  d;
@@ -8647,10 +8617,10 @@ module llamahdl_decoder$au$qx(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$au$qx
+endmodule // llamahdl_decoder$attention$qx
 
 
-module llamahdl_decoder$au$qx1(d,q,clock);
+module llamahdl_decoder$attention$qx1(d,q,clock);
     
     // Module arguments
     input wire  d;
@@ -8666,10 +8636,10 @@ module llamahdl_decoder$au$qx1(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$au$qx1
+endmodule // llamahdl_decoder$attention$qx1
 
 
-module llamahdl_decoder$au$qx2(d,q,clock);
+module llamahdl_decoder$attention$qx2(d,q,clock);
     
     // Module arguments
     input wire  d;
@@ -8685,10 +8655,10 @@ module llamahdl_decoder$au$qx2(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$au$qx2
+endmodule // llamahdl_decoder$attention$qx2
 
 
-module llamahdl_decoder$au$rope_rom(clock,addr,data);
+module llamahdl_decoder$attention$rope_rom(clock,addr,data);
     
     // Module arguments
     input wire  clock;
@@ -12799,10 +12769,10 @@ module llamahdl_decoder$au$rope_rom(clock,addr,data);
     always @(posedge clock) begin
        data <= (addr < 16'd4096) ? mem[addr[11:0]] : 18'd0;
     end
-endmodule // llamahdl_decoder$au$rope_rom
+endmodule // llamahdl_decoder$attention$rope_rom
 
 
-module llamahdl_decoder$au$rot(clock,en,a,b,cs,sn,y0,y1);
+module llamahdl_decoder$attention$rot(clock,en,a,b,cs,sn,y0,y1);
     
     // Module arguments
     input wire  clock;
@@ -12835,10 +12805,10 @@ module llamahdl_decoder$au$rot(clock,en,a,b,cs,sn,y0,y1);
           y1 <= (r1 > MAX32) ? MAX32[31:0] : ((r1 < MIN32) ? MIN32[31:0] : r1[31:0]);
        end
     end
-endmodule // llamahdl_decoder$au$rot
+endmodule // llamahdl_decoder$attention$rot
 
 
-module llamahdl_decoder$au$sareg(d,q,clock);
+module llamahdl_decoder$attention$sareg(d,q,clock);
     
     // Module arguments
     input wire signed [31:0] d;
@@ -12854,10 +12824,10 @@ module llamahdl_decoder$au$sareg(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$au$sareg
+endmodule // llamahdl_decoder$attention$sareg
 
 
-module llamahdl_decoder$au$sbad(d,q,clock);
+module llamahdl_decoder$attention$sbad(d,q,clock);
     
     // Module arguments
     input wire  d;
@@ -12873,10 +12843,10 @@ module llamahdl_decoder$au$sbad(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$au$sbad
+endmodule // llamahdl_decoder$attention$sbad
 
 
-module llamahdl_decoder$au$sblk0(clock,en_scan,first,en_q,wide,x,shift,y16,y11);
+module llamahdl_decoder$attention$sblk0(clock,en_scan,first,en_q,wide,x,shift,y16,y11);
     
     // Module arguments
     input wire  clock;
@@ -12920,10 +12890,10 @@ module llamahdl_decoder$au$sblk0(clock,en_scan,first,en_q,wide,x,shift,y16,y11);
        end
        if (en_scan) m <= (first || (ax > m)) ? ax : m;
     end
-endmodule // llamahdl_decoder$au$sblk0
+endmodule // llamahdl_decoder$attention$sblk0
 
 
-module llamahdl_decoder$au$sblk1(clock,en_scan,first,en_q,wide,x,shift,y16,y11);
+module llamahdl_decoder$attention$sblk1(clock,en_scan,first,en_q,wide,x,shift,y16,y11);
     
     // Module arguments
     input wire  clock;
@@ -12967,10 +12937,10 @@ module llamahdl_decoder$au$sblk1(clock,en_scan,first,en_q,wide,x,shift,y16,y11);
        end
        if (en_scan) m <= (first || (ax > m)) ? ax : m;
     end
-endmodule // llamahdl_decoder$au$sblk1
+endmodule // llamahdl_decoder$attention$sblk1
 
 
-module llamahdl_decoder$au$sbuf(clock,we,waddr,wlane,wdata,raddr,rdata$0);
+module llamahdl_decoder$attention$sbuf(clock,we,waddr,wlane,wdata,raddr,rdata$0);
     
     // Module arguments
     input wire  clock;
@@ -12996,10 +12966,10 @@ module llamahdl_decoder$au$sbuf(clock,we,waddr,wlane,wdata,raddr,rdata$0);
        rdata$0 <= (raddr < 16'd16) ? m0[raddr[3:0]] : 32'd0;
        if (we && (waddr < 16'd16) && (wlane == 8'd0)) m0[waddr[3:0]] <= wdata;
     end
-endmodule // llamahdl_decoder$au$sbuf
+endmodule // llamahdl_decoder$attention$sbuf
 
 
-module llamahdl_decoder$au$screg(d,q,clock);
+module llamahdl_decoder$attention$screg(d,q,clock);
     
     // Module arguments
     input wire  [17:0] d;
@@ -13015,10 +12985,10 @@ module llamahdl_decoder$au$screg(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$au$screg
+endmodule // llamahdl_decoder$attention$screg
 
 
-module llamahdl_decoder$au$sf1(d,q,clock);
+module llamahdl_decoder$attention$sf1(d,q,clock);
     
     // Module arguments
     input wire  d;
@@ -13034,10 +13004,10 @@ module llamahdl_decoder$au$sf1(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$au$sf1
+endmodule // llamahdl_decoder$attention$sf1
 
 
-module llamahdl_decoder$au$sf2(d,q,clock);
+module llamahdl_decoder$attention$sf2(d,q,clock);
     
     // Module arguments
     input wire  d;
@@ -13053,10 +13023,10 @@ module llamahdl_decoder$au$sf2(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$au$sf2
+endmodule // llamahdl_decoder$attention$sf2
 
 
-module llamahdl_decoder$au$sf3(d,q,clock);
+module llamahdl_decoder$attention$sf3(d,q,clock);
     
     // Module arguments
     input wire  d;
@@ -13072,10 +13042,10 @@ module llamahdl_decoder$au$sf3(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$au$sf3
+endmodule // llamahdl_decoder$attention$sf3
 
 
-module llamahdl_decoder$au$sm(d,q,clock);
+module llamahdl_decoder$attention$sm(d,q,clock);
     
     // Module arguments
     input wire  [15:0] d;
@@ -13091,10 +13061,10 @@ module llamahdl_decoder$au$sm(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$au$sm
+endmodule // llamahdl_decoder$attention$sm
 
 
-module llamahdl_decoder$au$sm1(d,q,clock);
+module llamahdl_decoder$attention$sm1(d,q,clock);
     
     // Module arguments
     input wire  [15:0] d;
@@ -13110,10 +13080,10 @@ module llamahdl_decoder$au$sm1(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$au$sm1
+endmodule // llamahdl_decoder$attention$sm1
 
 
-module llamahdl_decoder$au$so1(d,q,clock);
+module llamahdl_decoder$attention$so1(d,q,clock);
     
     // Module arguments
     input wire  d;
@@ -13129,10 +13099,10 @@ module llamahdl_decoder$au$so1(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$au$so1
+endmodule // llamahdl_decoder$attention$so1
 
 
-module llamahdl_decoder$au$so2(d,q,clock);
+module llamahdl_decoder$attention$so2(d,q,clock);
     
     // Module arguments
     input wire  d;
@@ -13148,10 +13118,10 @@ module llamahdl_decoder$au$so2(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$au$so2
+endmodule // llamahdl_decoder$attention$so2
 
 
-module llamahdl_decoder$au$so3(d,q,clock);
+module llamahdl_decoder$attention$so3(d,q,clock);
     
     // Module arguments
     input wire  d;
@@ -13167,10 +13137,10 @@ module llamahdl_decoder$au$so3(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$au$so3
+endmodule // llamahdl_decoder$attention$so3
 
 
-module llamahdl_decoder$au$so4(d,q,clock);
+module llamahdl_decoder$attention$so4(d,q,clock);
     
     // Module arguments
     input wire  d;
@@ -13186,10 +13156,10 @@ module llamahdl_decoder$au$so4(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$au$so4
+endmodule // llamahdl_decoder$attention$so4
 
 
-module llamahdl_decoder$au$state(d,q,clock);
+module llamahdl_decoder$attention$state(d,q,clock);
     
     // Module arguments
     input wire  [3:0] d;
@@ -13205,10 +13175,10 @@ module llamahdl_decoder$au$state(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$au$state
+endmodule // llamahdl_decoder$attention$state
 
 
-module llamahdl_decoder$au$sv1(d,q,clock);
+module llamahdl_decoder$attention$sv1(d,q,clock);
     
     // Module arguments
     input wire  d;
@@ -13224,10 +13194,10 @@ module llamahdl_decoder$au$sv1(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$au$sv1
+endmodule // llamahdl_decoder$attention$sv1
 
 
-module llamahdl_decoder$au$sv2(d,q,clock);
+module llamahdl_decoder$attention$sv2(d,q,clock);
     
     // Module arguments
     input wire  d;
@@ -13243,10 +13213,10 @@ module llamahdl_decoder$au$sv2(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$au$sv2
+endmodule // llamahdl_decoder$attention$sv2
 
 
-module llamahdl_decoder$au$sv3(d,q,clock);
+module llamahdl_decoder$attention$sv3(d,q,clock);
     
     // Module arguments
     input wire  d;
@@ -13262,10 +13232,10 @@ module llamahdl_decoder$au$sv3(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$au$sv3
+endmodule // llamahdl_decoder$attention$sv3
 
 
-module llamahdl_decoder$au$sv4(d,q,clock);
+module llamahdl_decoder$attention$sv4(d,q,clock);
     
     // Module arguments
     input wire  d;
@@ -13281,10 +13251,10 @@ module llamahdl_decoder$au$sv4(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$au$sv4
+endmodule // llamahdl_decoder$attention$sv4
 
 
-module llamahdl_decoder$au$swa(d,q,clock);
+module llamahdl_decoder$attention$swa(d,q,clock);
     
     // Module arguments
     input wire  [23:0] d;
@@ -13300,10 +13270,10 @@ module llamahdl_decoder$au$swa(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$au$swa
+endmodule // llamahdl_decoder$attention$swa
 
 
-module llamahdl_decoder$au$sx1(d,q,clock);
+module llamahdl_decoder$attention$sx1(d,q,clock);
     
     // Module arguments
     input wire signed [31:0] d;
@@ -13319,10 +13289,10 @@ module llamahdl_decoder$au$sx1(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$au$sx1
+endmodule // llamahdl_decoder$attention$sx1
 
 
-module llamahdl_decoder$au$sx2(d,q,clock);
+module llamahdl_decoder$attention$sx2(d,q,clock);
     
     // Module arguments
     input wire signed [31:0] d;
@@ -13338,10 +13308,10 @@ module llamahdl_decoder$au$sx2(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$au$sx2
+endmodule // llamahdl_decoder$attention$sx2
 
 
-module llamahdl_decoder$au$sx3(d,q,clock);
+module llamahdl_decoder$attention$sx3(d,q,clock);
     
     // Module arguments
     input wire signed [31:0] d;
@@ -13357,10 +13327,10 @@ module llamahdl_decoder$au$sx3(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$au$sx3
+endmodule // llamahdl_decoder$attention$sx3
 
 
-module llamahdl_decoder$au$sx4(d,q,clock);
+module llamahdl_decoder$attention$sx4(d,q,clock);
     
     // Module arguments
     input wire signed [31:0] d;
@@ -13376,10 +13346,10 @@ module llamahdl_decoder$au$sx4(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$au$sx4
+endmodule // llamahdl_decoder$attention$sx4
 
 
-module llamahdl_decoder$au$t(d,q,clock);
+module llamahdl_decoder$attention$t(d,q,clock);
     
     // Module arguments
     input wire  [15:0] d;
@@ -13395,10 +13365,10 @@ module llamahdl_decoder$au$t(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$au$t
+endmodule // llamahdl_decoder$attention$t
 
 
-module llamahdl_decoder$au$vb(d,q,clock);
+module llamahdl_decoder$attention$vb(d,q,clock);
     
     // Module arguments
     input wire  [15:0] d;
@@ -13414,10 +13384,10 @@ module llamahdl_decoder$au$vb(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$au$vb
+endmodule // llamahdl_decoder$attention$vb
 
 
-module llamahdl_decoder$au$vr1(d,q,clock);
+module llamahdl_decoder$attention$vr1(d,q,clock);
     
     // Module arguments
     input wire  d;
@@ -13433,10 +13403,10 @@ module llamahdl_decoder$au$vr1(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$au$vr1
+endmodule // llamahdl_decoder$attention$vr1
 
 
-module llamahdl_decoder$au$vr2(d,q,clock);
+module llamahdl_decoder$attention$vr2(d,q,clock);
     
     // Module arguments
     input wire  d;
@@ -13452,10 +13422,10 @@ module llamahdl_decoder$au$vr2(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$au$vr2
+endmodule // llamahdl_decoder$attention$vr2
 
 
-module llamahdl_decoder$au$vr3(d,q,clock);
+module llamahdl_decoder$attention$vr3(d,q,clock);
     
     // Module arguments
     input wire  d;
@@ -13471,10 +13441,10 @@ module llamahdl_decoder$au$vr3(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$au$vr3
+endmodule // llamahdl_decoder$attention$vr3
 
 
-module llamahdl_decoder$au$vr4(d,q,clock);
+module llamahdl_decoder$attention$vr4(d,q,clock);
     
     // Module arguments
     input wire  d;
@@ -13490,10 +13460,10 @@ module llamahdl_decoder$au$vr4(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$au$vr4
+endmodule // llamahdl_decoder$attention$vr4
 
 
-module llamahdl_decoder$au$vv(d,q,clock);
+module llamahdl_decoder$attention$vv(d,q,clock);
     
     // Module arguments
     input wire  [7:0] d;
@@ -13509,10 +13479,10 @@ module llamahdl_decoder$au$vv(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$au$vv
+endmodule // llamahdl_decoder$attention$vv
 
 
-module llamahdl_decoder$au$wcnt(d,q,clock);
+module llamahdl_decoder$attention$wcnt(d,q,clock);
     
     // Module arguments
     input wire  [7:0] d;
@@ -13528,10 +13498,10 @@ module llamahdl_decoder$au$wcnt(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$au$wcnt
+endmodule // llamahdl_decoder$attention$wcnt
 
 
-module llamahdl_decoder$au$wd0(d,q,clock);
+module llamahdl_decoder$attention$wd0(d,q,clock);
     
     // Module arguments
     input wire  d;
@@ -13547,10 +13517,10 @@ module llamahdl_decoder$au$wd0(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$au$wd0
+endmodule // llamahdl_decoder$attention$wd0
 
 
-module llamahdl_decoder$au$wd1(d,q,clock);
+module llamahdl_decoder$attention$wd1(d,q,clock);
     
     // Module arguments
     input wire  d;
@@ -13566,10 +13536,10 @@ module llamahdl_decoder$au$wd1(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$au$wd1
+endmodule // llamahdl_decoder$attention$wd1
 
 
-module llamahdl_decoder$au$wide(d,q,clock);
+module llamahdl_decoder$attention$wide(d,q,clock);
     
     // Module arguments
     input wire  d;
@@ -13585,725 +13555,322 @@ module llamahdl_decoder$au$wide(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$au$wide
+endmodule // llamahdl_decoder$attention$wide
 
 
-module llamahdl_decoder$best_idx(d,q,clock);
-    
-    // Module arguments
-    input wire  [15:0] d;
-    output reg  [15:0] q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 16'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$best_idx
-
-
-module llamahdl_decoder$best_val(d,q,clock);
-    
-    // Module arguments
-    input wire signed [31:0] d;
-    output reg signed [31:0] q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 32'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$best_val
-
-
-module llamahdl_decoder$done_r(d,q,clock);
-    
-    // Module arguments
-    input wire  d;
-    output reg  q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 1'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$done_r
-
-
-module llamahdl_decoder$err(d,q,clock);
-    
-    // Module arguments
-    input wire  d;
-    output reg  q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 1'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$err
-
-
-module llamahdl_decoder$have_best(d,q,clock);
-    
-    // Module arguments
-    input wire  d;
-    output reg  q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 1'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$have_best
-
-
-module llamahdl_decoder$loaded_layer(d,q,clock);
-    
-    // Module arguments
-    input wire  [7:0] d;
-    output reg  [7:0] q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 8'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$loaded_layer
-
-
-module llamahdl_decoder$loaded_ok(d,q,clock);
-    
-    // Module arguments
-    input wire  d;
-    output reg  q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 1'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$loaded_ok
-
-
-module llamahdl_decoder$loader(clock,valid,layer_change,data$0,data$1,data$2,data$3,data$4,data$5,data$6,data$7,data$8,data$9,data$10,data$11,data$12,data$13,data$14,data$15,data$16,data$17,data$18,data$19,data$20,data$21,data$22,data$23,data$24,data$25,data$26,data$27,data$28,data$29,data$30,data$31,scale_mant,scale_exp,fully_loaded,load_done,wr_en,beat,row,matrix,head,row_index,addr,last_beat,rd_addr,rd_data$0,rd_data$1,rd_data$2,rd_data$3,rd_data$4,rd_data$5,rd_data$6,rd_data$7,rd_data$8,rd_data$9,rd_data$10,rd_data$11,rd_data$12,rd_data$13,rd_data$14,rd_data$15,rd_data$16,rd_data$17,rd_data$18,rd_data$19,rd_data$20,rd_data$21,rd_data$22,rd_data$23,rd_data$24,rd_data$25,rd_data$26,rd_data$27,rd_data$28,rd_data$29,rd_data$30,rd_data$31,rd_row,rd_scale_mant,rd_scale_exp);
+module llamahdl_decoder$layer_stack(clock,start,token,pos,use_ram,rms_done,attn_done,mv_done,qkv_loaded,begin,running,done,refused,token_r,pos_r,use_ram_r,a,b,c,n,wbase,rbase,rows_m1,beats_m1,gbase,gexp,layer,is_rms,is_attn,is_mv,is_embed,qkv,logits,tee,acc,swiglu,xtrack,issue,rms_start,attn_start,mv_start,w_req,w_layer);
     
     // Module arguments
     input wire  clock;
-    input wire  valid;
-    input wire  layer_change;
-    input wire signed [7:0] data$0;
-    input wire signed [7:0] data$1;
-    input wire signed [7:0] data$2;
-    input wire signed [7:0] data$3;
-    input wire signed [7:0] data$4;
-    input wire signed [7:0] data$5;
-    input wire signed [7:0] data$6;
-    input wire signed [7:0] data$7;
-    input wire signed [7:0] data$8;
-    input wire signed [7:0] data$9;
-    input wire signed [7:0] data$10;
-    input wire signed [7:0] data$11;
-    input wire signed [7:0] data$12;
-    input wire signed [7:0] data$13;
-    input wire signed [7:0] data$14;
-    input wire signed [7:0] data$15;
-    input wire signed [7:0] data$16;
-    input wire signed [7:0] data$17;
-    input wire signed [7:0] data$18;
-    input wire signed [7:0] data$19;
-    input wire signed [7:0] data$20;
-    input wire signed [7:0] data$21;
-    input wire signed [7:0] data$22;
-    input wire signed [7:0] data$23;
-    input wire signed [7:0] data$24;
-    input wire signed [7:0] data$25;
-    input wire signed [7:0] data$26;
-    input wire signed [7:0] data$27;
-    input wire signed [7:0] data$28;
-    input wire signed [7:0] data$29;
-    input wire signed [7:0] data$30;
-    input wire signed [7:0] data$31;
-    input wire  [7:0] scale_mant;
-    input wire signed [7:0] scale_exp;
-    output reg  fully_loaded;
-    output reg  load_done;
-    output reg  wr_en;
-    output reg  [11:0] beat;
-    output reg  [7:0] row;
-    output reg  [1:0] matrix;
-    output reg  [7:0] head;
-    output reg  [15:0] row_index;
-    output reg  [15:0] addr;
-    output reg  last_beat;
-    input wire  [15:0] rd_addr;
-    output reg signed [7:0] rd_data$0;
-    output reg signed [7:0] rd_data$1;
-    output reg signed [7:0] rd_data$2;
-    output reg signed [7:0] rd_data$3;
-    output reg signed [7:0] rd_data$4;
-    output reg signed [7:0] rd_data$5;
-    output reg signed [7:0] rd_data$6;
-    output reg signed [7:0] rd_data$7;
-    output reg signed [7:0] rd_data$8;
-    output reg signed [7:0] rd_data$9;
-    output reg signed [7:0] rd_data$10;
-    output reg signed [7:0] rd_data$11;
-    output reg signed [7:0] rd_data$12;
-    output reg signed [7:0] rd_data$13;
-    output reg signed [7:0] rd_data$14;
-    output reg signed [7:0] rd_data$15;
-    output reg signed [7:0] rd_data$16;
-    output reg signed [7:0] rd_data$17;
-    output reg signed [7:0] rd_data$18;
-    output reg signed [7:0] rd_data$19;
-    output reg signed [7:0] rd_data$20;
-    output reg signed [7:0] rd_data$21;
-    output reg signed [7:0] rd_data$22;
-    output reg signed [7:0] rd_data$23;
-    output reg signed [7:0] rd_data$24;
-    output reg signed [7:0] rd_data$25;
-    output reg signed [7:0] rd_data$26;
-    output reg signed [7:0] rd_data$27;
-    output reg signed [7:0] rd_data$28;
-    output reg signed [7:0] rd_data$29;
-    output reg signed [7:0] rd_data$30;
-    output reg signed [7:0] rd_data$31;
-    input wire  [15:0] rd_row;
-    output reg  [7:0] rd_scale_mant;
-    output reg signed [7:0] rd_scale_exp;
-    
-    // Stub signals
-    reg  addr_gen$clock;
-    reg  addr_gen$valid;
-    reg  addr_gen$trigger;
-    wire  [11:0] addr_gen$beat;
-    wire  [7:0] addr_gen$row;
-    wire  [1:0] addr_gen$matrix;
-    wire  [7:0] addr_gen$head;
-    wire  [15:0] addr_gen$row_index;
-    wire  [15:0] addr_gen$addr;
-    wire  addr_gen$last_beat;
-    wire  addr_gen$wr_en;
-    wire  addr_gen$load_done;
-    reg  store$clock;
-    reg  store$wr_en;
-    reg  [15:0] store$wr_addr;
-    reg  store$wr_last;
-    reg  [15:0] store$wr_row;
-    reg signed [7:0] store$wr_data$0;
-    reg signed [7:0] store$wr_data$1;
-    reg signed [7:0] store$wr_data$2;
-    reg signed [7:0] store$wr_data$3;
-    reg signed [7:0] store$wr_data$4;
-    reg signed [7:0] store$wr_data$5;
-    reg signed [7:0] store$wr_data$6;
-    reg signed [7:0] store$wr_data$7;
-    reg signed [7:0] store$wr_data$8;
-    reg signed [7:0] store$wr_data$9;
-    reg signed [7:0] store$wr_data$10;
-    reg signed [7:0] store$wr_data$11;
-    reg signed [7:0] store$wr_data$12;
-    reg signed [7:0] store$wr_data$13;
-    reg signed [7:0] store$wr_data$14;
-    reg signed [7:0] store$wr_data$15;
-    reg signed [7:0] store$wr_data$16;
-    reg signed [7:0] store$wr_data$17;
-    reg signed [7:0] store$wr_data$18;
-    reg signed [7:0] store$wr_data$19;
-    reg signed [7:0] store$wr_data$20;
-    reg signed [7:0] store$wr_data$21;
-    reg signed [7:0] store$wr_data$22;
-    reg signed [7:0] store$wr_data$23;
-    reg signed [7:0] store$wr_data$24;
-    reg signed [7:0] store$wr_data$25;
-    reg signed [7:0] store$wr_data$26;
-    reg signed [7:0] store$wr_data$27;
-    reg signed [7:0] store$wr_data$28;
-    reg signed [7:0] store$wr_data$29;
-    reg signed [7:0] store$wr_data$30;
-    reg signed [7:0] store$wr_data$31;
-    reg  [7:0] store$wr_scale_mant;
-    reg signed [7:0] store$wr_scale_exp;
-    reg  store$load_done;
-    reg  store$clear;
-    wire  store$fully_loaded;
-    reg  [15:0] store$rd_addr;
-    wire signed [7:0] store$rd_data$0;
-    wire signed [7:0] store$rd_data$1;
-    wire signed [7:0] store$rd_data$2;
-    wire signed [7:0] store$rd_data$3;
-    wire signed [7:0] store$rd_data$4;
-    wire signed [7:0] store$rd_data$5;
-    wire signed [7:0] store$rd_data$6;
-    wire signed [7:0] store$rd_data$7;
-    wire signed [7:0] store$rd_data$8;
-    wire signed [7:0] store$rd_data$9;
-    wire signed [7:0] store$rd_data$10;
-    wire signed [7:0] store$rd_data$11;
-    wire signed [7:0] store$rd_data$12;
-    wire signed [7:0] store$rd_data$13;
-    wire signed [7:0] store$rd_data$14;
-    wire signed [7:0] store$rd_data$15;
-    wire signed [7:0] store$rd_data$16;
-    wire signed [7:0] store$rd_data$17;
-    wire signed [7:0] store$rd_data$18;
-    wire signed [7:0] store$rd_data$19;
-    wire signed [7:0] store$rd_data$20;
-    wire signed [7:0] store$rd_data$21;
-    wire signed [7:0] store$rd_data$22;
-    wire signed [7:0] store$rd_data$23;
-    wire signed [7:0] store$rd_data$24;
-    wire signed [7:0] store$rd_data$25;
-    wire signed [7:0] store$rd_data$26;
-    wire signed [7:0] store$rd_data$27;
-    wire signed [7:0] store$rd_data$28;
-    wire signed [7:0] store$rd_data$29;
-    wire signed [7:0] store$rd_data$30;
-    wire signed [7:0] store$rd_data$31;
-    reg  [15:0] store$rd_row;
-    wire  [7:0] store$rd_scale_mant;
-    wire signed [7:0] store$rd_scale_exp;
-    
-    // Sub module instances
-    llamahdl_decoder$loader$addr_gen addr_gen(
-        .clock(addr_gen$clock),
-        .valid(addr_gen$valid),
-        .trigger(addr_gen$trigger),
-        .beat(addr_gen$beat),
-        .row(addr_gen$row),
-        .matrix(addr_gen$matrix),
-        .head(addr_gen$head),
-        .row_index(addr_gen$row_index),
-        .addr(addr_gen$addr),
-        .last_beat(addr_gen$last_beat),
-        .wr_en(addr_gen$wr_en),
-        .load_done(addr_gen$load_done)
-    );
-    llamahdl_decoder$loader$store store(
-        .clock(store$clock),
-        .wr_en(store$wr_en),
-        .wr_addr(store$wr_addr),
-        .wr_last(store$wr_last),
-        .wr_row(store$wr_row),
-        .wr_data$0(store$wr_data$0),
-        .wr_data$1(store$wr_data$1),
-        .wr_data$2(store$wr_data$2),
-        .wr_data$3(store$wr_data$3),
-        .wr_data$4(store$wr_data$4),
-        .wr_data$5(store$wr_data$5),
-        .wr_data$6(store$wr_data$6),
-        .wr_data$7(store$wr_data$7),
-        .wr_data$8(store$wr_data$8),
-        .wr_data$9(store$wr_data$9),
-        .wr_data$10(store$wr_data$10),
-        .wr_data$11(store$wr_data$11),
-        .wr_data$12(store$wr_data$12),
-        .wr_data$13(store$wr_data$13),
-        .wr_data$14(store$wr_data$14),
-        .wr_data$15(store$wr_data$15),
-        .wr_data$16(store$wr_data$16),
-        .wr_data$17(store$wr_data$17),
-        .wr_data$18(store$wr_data$18),
-        .wr_data$19(store$wr_data$19),
-        .wr_data$20(store$wr_data$20),
-        .wr_data$21(store$wr_data$21),
-        .wr_data$22(store$wr_data$22),
-        .wr_data$23(store$wr_data$23),
-        .wr_data$24(store$wr_data$24),
-        .wr_data$25(store$wr_data$25),
-        .wr_data$26(store$wr_data$26),
-        .wr_data$27(store$wr_data$27),
-        .wr_data$28(store$wr_data$28),
-        .wr_data$29(store$wr_data$29),
-        .wr_data$30(store$wr_data$30),
-        .wr_data$31(store$wr_data$31),
-        .wr_scale_mant(store$wr_scale_mant),
-        .wr_scale_exp(store$wr_scale_exp),
-        .load_done(store$load_done),
-        .clear(store$clear),
-        .fully_loaded(store$fully_loaded),
-        .rd_addr(store$rd_addr),
-        .rd_data$0(store$rd_data$0),
-        .rd_data$1(store$rd_data$1),
-        .rd_data$2(store$rd_data$2),
-        .rd_data$3(store$rd_data$3),
-        .rd_data$4(store$rd_data$4),
-        .rd_data$5(store$rd_data$5),
-        .rd_data$6(store$rd_data$6),
-        .rd_data$7(store$rd_data$7),
-        .rd_data$8(store$rd_data$8),
-        .rd_data$9(store$rd_data$9),
-        .rd_data$10(store$rd_data$10),
-        .rd_data$11(store$rd_data$11),
-        .rd_data$12(store$rd_data$12),
-        .rd_data$13(store$rd_data$13),
-        .rd_data$14(store$rd_data$14),
-        .rd_data$15(store$rd_data$15),
-        .rd_data$16(store$rd_data$16),
-        .rd_data$17(store$rd_data$17),
-        .rd_data$18(store$rd_data$18),
-        .rd_data$19(store$rd_data$19),
-        .rd_data$20(store$rd_data$20),
-        .rd_data$21(store$rd_data$21),
-        .rd_data$22(store$rd_data$22),
-        .rd_data$23(store$rd_data$23),
-        .rd_data$24(store$rd_data$24),
-        .rd_data$25(store$rd_data$25),
-        .rd_data$26(store$rd_data$26),
-        .rd_data$27(store$rd_data$27),
-        .rd_data$28(store$rd_data$28),
-        .rd_data$29(store$rd_data$29),
-        .rd_data$30(store$rd_data$30),
-        .rd_data$31(store$rd_data$31),
-        .rd_row(store$rd_row),
-        .rd_scale_mant(store$rd_scale_mant),
-        .rd_scale_exp(store$rd_scale_exp)
-    );
-    
-    // Update code
-    always @(*) begin
-        addr_gen$clock = clock;
-        addr_gen$valid = valid;
-        addr_gen$trigger = layer_change;
-        store$clock = clock;
-        store$wr_en = addr_gen$wr_en;
-        store$wr_addr = addr_gen$addr;
-        store$wr_last = addr_gen$last_beat;
-        store$wr_row = addr_gen$row_index;
-        store$wr_data$0 = data$0;
-        rd_data$0 = store$rd_data$0;
-        store$wr_data$1 = data$1;
-        rd_data$1 = store$rd_data$1;
-        store$wr_data$2 = data$2;
-        rd_data$2 = store$rd_data$2;
-        store$wr_data$3 = data$3;
-        rd_data$3 = store$rd_data$3;
-        store$wr_data$4 = data$4;
-        rd_data$4 = store$rd_data$4;
-        store$wr_data$5 = data$5;
-        rd_data$5 = store$rd_data$5;
-        store$wr_data$6 = data$6;
-        rd_data$6 = store$rd_data$6;
-        store$wr_data$7 = data$7;
-        rd_data$7 = store$rd_data$7;
-        store$wr_data$8 = data$8;
-        rd_data$8 = store$rd_data$8;
-        store$wr_data$9 = data$9;
-        rd_data$9 = store$rd_data$9;
-        store$wr_data$10 = data$10;
-        rd_data$10 = store$rd_data$10;
-        store$wr_data$11 = data$11;
-        rd_data$11 = store$rd_data$11;
-        store$wr_data$12 = data$12;
-        rd_data$12 = store$rd_data$12;
-        store$wr_data$13 = data$13;
-        rd_data$13 = store$rd_data$13;
-        store$wr_data$14 = data$14;
-        rd_data$14 = store$rd_data$14;
-        store$wr_data$15 = data$15;
-        rd_data$15 = store$rd_data$15;
-        store$wr_data$16 = data$16;
-        rd_data$16 = store$rd_data$16;
-        store$wr_data$17 = data$17;
-        rd_data$17 = store$rd_data$17;
-        store$wr_data$18 = data$18;
-        rd_data$18 = store$rd_data$18;
-        store$wr_data$19 = data$19;
-        rd_data$19 = store$rd_data$19;
-        store$wr_data$20 = data$20;
-        rd_data$20 = store$rd_data$20;
-        store$wr_data$21 = data$21;
-        rd_data$21 = store$rd_data$21;
-        store$wr_data$22 = data$22;
-        rd_data$22 = store$rd_data$22;
-        store$wr_data$23 = data$23;
-        rd_data$23 = store$rd_data$23;
-        store$wr_data$24 = data$24;
-        rd_data$24 = store$rd_data$24;
-        store$wr_data$25 = data$25;
-        rd_data$25 = store$rd_data$25;
-        store$wr_data$26 = data$26;
-        rd_data$26 = store$rd_data$26;
-        store$wr_data$27 = data$27;
-        rd_data$27 = store$rd_data$27;
-        store$wr_data$28 = data$28;
-        rd_data$28 = store$rd_data$28;
-        store$wr_data$29 = data$29;
-        rd_data$29 = store$rd_data$29;
-        store$wr_data$30 = data$30;
-        rd_data$30 = store$rd_data$30;
-        store$wr_data$31 = data$31;
-        rd_data$31 = store$rd_data$31;
-        store$wr_scale_mant = scale_mant;
-        store$wr_scale_exp = scale_exp;
-        store$load_done = addr_gen$load_done;
-        store$clear = layer_change;
-        store$rd_addr = rd_addr;
-        store$rd_row = rd_row;
-        rd_scale_mant = store$rd_scale_mant;
-        rd_scale_exp = store$rd_scale_exp;
-        fully_loaded = store$fully_loaded;
-        load_done = addr_gen$load_done;
-        wr_en = addr_gen$wr_en;
-        beat = addr_gen$beat;
-        row = addr_gen$row;
-        matrix = addr_gen$matrix;
-        head = addr_gen$head;
-        row_index = addr_gen$row_index;
-        addr = addr_gen$addr;
-        last_beat = addr_gen$last_beat;
-    end
-    
-endmodule // llamahdl_decoder$loader
-
-
-module llamahdl_decoder$loader$addr_gen(clock,valid,trigger,beat,row,matrix,head,row_index,addr,last_beat,wr_en,load_done);
-    
-    // Module arguments
-    input wire  clock;
-    input wire  valid;
-    input wire  trigger;
-    output reg  [11:0] beat;
-    output reg  [7:0] row;
-    output reg  [1:0] matrix;
-    output reg  [7:0] head;
-    output reg  [15:0] row_index;
-    output reg  [15:0] addr;
-    output reg  last_beat;
-    output reg  wr_en;
-    output reg  load_done;
+    input wire  start;
+    input wire  [15:0] token;
+    input wire  [15:0] pos;
+    input wire  use_ram;
+    input wire  rms_done;
+    input wire  attn_done;
+    input wire  mv_done;
+    input wire  qkv_loaded;
+    output reg  begin;
+    output reg  running;
+    output reg  done;
+    output reg  refused;
+    output reg  [15:0] token_r;
+    output reg  [15:0] pos_r;
+    output reg  use_ram_r;
+    output reg  [15:0] a;
+    output reg  [15:0] b;
+    output reg  [15:0] c;
+    output reg  [15:0] n;
+    output reg  [15:0] wbase;
+    output reg  [15:0] rbase;
+    output reg  [15:0] rows_m1;
+    output reg  [15:0] beats_m1;
+    output reg  [15:0] gbase;
+    output reg signed [7:0] gexp;
+    output reg  [7:0] layer;
+    output reg  is_rms;
+    output reg  is_attn;
+    output reg  is_mv;
+    output reg  is_embed;
+    output reg  qkv;
+    output reg  logits;
+    output reg  tee;
+    output reg  acc;
+    output reg  swiglu;
+    output reg  xtrack;
+    output reg  issue;
+    output reg  rms_start;
+    output reg  attn_start;
+    output reg  mv_start;
+    output reg  w_req;
+    output reg  [7:0] w_layer;
     
     // Constant declarations
-    localparam  last_beat_c = 12'h1;
-    localparam  last_row_c = 8'h7;
-    localparam  last_q_head_c = 8'h7;
-    localparam  last_kv_head_c = 8'h3;
-    localparam  zero12 = 12'h0;
-    localparam  one12 = 12'h1;
+    localparam  st_idle = 3'b0;
+    localparam  st_fetch = 3'b1;
+    localparam  st_issue = 3'b10;
+    localparam  st_wait = 3'b11;
+    localparam  st_load = 3'b100;
+    localparam  ctx = 16'h200;
+    localparam  op_end = 16'h0;
+    localparam  op_rms = 16'h1;
+    localparam  op_attn = 16'h2;
+    localparam  op_mv = 16'h3;
+    localparam  op_embed = 16'h4;
+    localparam  flag_qkv = 8'h1;
+    localparam  flag_logits = 8'h2;
+    localparam  flag_tee = 8'h4;
+    localparam  flag_acc = 8'h8;
+    localparam  flag_swiglu = 8'h10;
+    localparam  flag_xtrack = 8'h20;
     localparam  zero8 = 8'h0;
-    localparam  one8 = 8'h1;
     localparam  zero16 = 16'h0;
     localparam  one16 = 16'h1;
-    localparam  matrix_q = 2'b0;
-    localparam  matrix_v = 2'b10;
-    localparam  matrix_one = 2'b1;
     
     // Stub signals
-    reg  [11:0] beat_r$d;
-    wire  [11:0] beat_r$q;
-    reg  beat_r$clock;
-    reg  [7:0] row_r$d;
-    wire  [7:0] row_r$q;
-    reg  row_r$clock;
-    reg  [7:0] head_r$d;
-    wire  [7:0] head_r$q;
-    reg  head_r$clock;
-    reg  [1:0] matrix_r$d;
-    wire  [1:0] matrix_r$q;
-    reg  matrix_r$clock;
-    reg  [15:0] row_index_r$d;
-    wire  [15:0] row_index_r$q;
-    reg  row_index_r$clock;
-    reg  [15:0] addr_r$d;
-    wire  [15:0] addr_r$q;
-    reg  addr_r$clock;
-    reg  done_r$d;
-    wire  done_r$q;
-    reg  done_r$clock;
+    reg  prog$clock;
+    reg  [15:0] prog$addr;
+    wire  [15:0] prog$data$0;
+    wire  [15:0] prog$data$1;
+    wire  [15:0] prog$data$2;
+    wire  [15:0] prog$data$3;
+    wire  [15:0] prog$data$4;
+    wire  [15:0] prog$data$5;
+    wire  [15:0] prog$data$6;
+    wire  [15:0] prog$data$7;
+    wire  [15:0] prog$data$8;
+    wire  [15:0] prog$data$9;
+    wire  [15:0] prog$data$10;
+    wire  [15:0] prog$data$11;
+    reg  [2:0] state$d;
+    wire  [2:0] state$q;
+    reg  state$clock;
+    reg  [15:0] pc$d;
+    wire  [15:0] pc$q;
+    reg  pc$clock;
+    reg  [15:0] token_reg$d;
+    wire  [15:0] token_reg$q;
+    reg  token_reg$clock;
+    reg  [15:0] pos_reg$d;
+    wire  [15:0] pos_reg$q;
+    reg  pos_reg$clock;
+    reg  use_ram_reg$d;
+    wire  use_ram_reg$q;
+    reg  use_ram_reg$clock;
+    reg  refused_reg$d;
+    wire  refused_reg$q;
+    reg  refused_reg$clock;
+    reg  done_reg$d;
+    wire  done_reg$q;
+    reg  done_reg$clock;
+    reg  [7:0] loaded_layer$d;
+    wire  [7:0] loaded_layer$q;
+    reg  loaded_layer$clock;
+    reg  loaded_ok$d;
+    wire  loaded_ok$q;
+    reg  loaded_ok$clock;
+    reg  req_reg$d;
+    wire  req_reg$q;
+    reg  req_reg$clock;
     
     // Local signals
-    reg  is_last_beat;
-    reg  is_last_row;
-    reg  is_last_head;
-    reg  accept;
+    reg  [15:0] op;
+    reg  [7:0] flags;
+    reg  unit_done;
+    reg  need_load;
     
     // Sub module instances
-    llamahdl_decoder$loader$addr_gen$beat_r beat_r(
-        .d(beat_r$d),
-        .q(beat_r$q),
-        .clock(beat_r$clock)
+    llamahdl_decoder$layer_stack$prog prog(
+        .clock(prog$clock),
+        .addr(prog$addr),
+        .data$0(prog$data$0),
+        .data$1(prog$data$1),
+        .data$2(prog$data$2),
+        .data$3(prog$data$3),
+        .data$4(prog$data$4),
+        .data$5(prog$data$5),
+        .data$6(prog$data$6),
+        .data$7(prog$data$7),
+        .data$8(prog$data$8),
+        .data$9(prog$data$9),
+        .data$10(prog$data$10),
+        .data$11(prog$data$11)
     );
-    llamahdl_decoder$loader$addr_gen$row_r row_r(
-        .d(row_r$d),
-        .q(row_r$q),
-        .clock(row_r$clock)
+    llamahdl_decoder$layer_stack$state state(
+        .d(state$d),
+        .q(state$q),
+        .clock(state$clock)
     );
-    llamahdl_decoder$loader$addr_gen$head_r head_r(
-        .d(head_r$d),
-        .q(head_r$q),
-        .clock(head_r$clock)
+    llamahdl_decoder$layer_stack$pc pc(
+        .d(pc$d),
+        .q(pc$q),
+        .clock(pc$clock)
     );
-    llamahdl_decoder$loader$addr_gen$matrix_r matrix_r(
-        .d(matrix_r$d),
-        .q(matrix_r$q),
-        .clock(matrix_r$clock)
+    llamahdl_decoder$layer_stack$token_reg token_reg(
+        .d(token_reg$d),
+        .q(token_reg$q),
+        .clock(token_reg$clock)
     );
-    llamahdl_decoder$loader$addr_gen$row_index_r row_index_r(
-        .d(row_index_r$d),
-        .q(row_index_r$q),
-        .clock(row_index_r$clock)
+    llamahdl_decoder$layer_stack$pos_reg pos_reg(
+        .d(pos_reg$d),
+        .q(pos_reg$q),
+        .clock(pos_reg$clock)
     );
-    llamahdl_decoder$loader$addr_gen$addr_r addr_r(
-        .d(addr_r$d),
-        .q(addr_r$q),
-        .clock(addr_r$clock)
+    llamahdl_decoder$layer_stack$use_ram_reg use_ram_reg(
+        .d(use_ram_reg$d),
+        .q(use_ram_reg$q),
+        .clock(use_ram_reg$clock)
     );
-    llamahdl_decoder$loader$addr_gen$done_r done_r(
-        .d(done_r$d),
-        .q(done_r$q),
-        .clock(done_r$clock)
+    llamahdl_decoder$layer_stack$refused_reg refused_reg(
+        .d(refused_reg$d),
+        .q(refused_reg$q),
+        .clock(refused_reg$clock)
+    );
+    llamahdl_decoder$layer_stack$done_reg done_reg(
+        .d(done_reg$d),
+        .q(done_reg$q),
+        .clock(done_reg$clock)
+    );
+    llamahdl_decoder$layer_stack$loaded_layer loaded_layer(
+        .d(loaded_layer$d),
+        .q(loaded_layer$q),
+        .clock(loaded_layer$clock)
+    );
+    llamahdl_decoder$layer_stack$loaded_ok loaded_ok(
+        .d(loaded_ok$d),
+        .q(loaded_ok$q),
+        .clock(loaded_ok$clock)
+    );
+    llamahdl_decoder$layer_stack$req_reg req_reg(
+        .d(req_reg$d),
+        .q(req_reg$q),
+        .clock(req_reg$clock)
     );
     
     // Update code
     always @(*) begin
-        beat_r$clock = clock;
-        row_r$clock = clock;
-        head_r$clock = clock;
-        matrix_r$clock = clock;
-        row_index_r$clock = clock;
-        addr_r$clock = clock;
-        done_r$clock = clock;
-        beat_r$d = beat_r$q;
-        row_r$d = row_r$q;
-        head_r$d = head_r$q;
-        matrix_r$d = matrix_r$q;
-        row_index_r$d = row_index_r$q;
-        addr_r$d = addr_r$q;
-        done_r$d = done_r$q;
-        is_last_beat = beat_r$q == last_beat_c;
-        is_last_row = row_r$q == last_row_c;
-        is_last_head = 1'b0;
-        if (matrix_r$q == matrix_q) begin
-            is_last_head = head_r$q == last_q_head_c;
-        end
-        else begin
-            is_last_head = head_r$q == last_kv_head_c;
-        end
-        accept = (valid & (~trigger)) & (~done_r$q);
-        beat = beat_r$q;
-        row = row_r$q;
-        head = head_r$q;
-        matrix = matrix_r$q;
-        row_index = row_index_r$q;
-        addr = addr_r$q;
-        last_beat = is_last_beat;
-        wr_en = accept;
-        load_done = done_r$q;
-        if (trigger) begin
-            beat_r$d = zero12;
-            row_r$d = zero8;
-            head_r$d = zero8;
-            matrix_r$d = matrix_q;
-            row_index_r$d = zero16;
-            addr_r$d = zero16;
-            done_r$d = 1'b0;
-        end
-        else if (accept) begin
-            addr_r$d = addr_r$q + one16;
-            if (is_last_beat) begin
-                beat_r$d = zero12;
-                row_index_r$d = row_index_r$q + one16;
-                if (is_last_row) begin
-                    row_r$d = zero8;
-                    if (is_last_head) begin
-                        head_r$d = zero8;
-                        matrix_r$d = matrix_r$q + matrix_one;
-                        if (matrix_r$q == matrix_v) begin
-                            done_r$d = 1'b1;
-                        end
-                    end
-                    else begin
-                        head_r$d = head_r$q + one8;
-                    end
+        state$clock = clock;
+        pc$clock = clock;
+        token_reg$clock = clock;
+        pos_reg$clock = clock;
+        use_ram_reg$clock = clock;
+        refused_reg$clock = clock;
+        done_reg$clock = clock;
+        loaded_layer$clock = clock;
+        loaded_ok$clock = clock;
+        req_reg$clock = clock;
+        state$d = state$q;
+        pc$d = pc$q;
+        token_reg$d = token_reg$q;
+        pos_reg$d = pos_reg$q;
+        use_ram_reg$d = use_ram_reg$q;
+        refused_reg$d = refused_reg$q;
+        done_reg$d = done_reg$q;
+        loaded_layer$d = loaded_layer$q;
+        loaded_ok$d = loaded_ok$q;
+        req_reg$d = req_reg$q;
+        prog$clock = clock;
+        prog$addr = pc$q;
+        op = prog$data$0;
+        a = prog$data$1;
+        b = prog$data$2;
+        c = prog$data$3;
+        n = prog$data$4;
+        wbase = prog$data$5;
+        rbase = prog$data$6;
+        rows_m1 = prog$data$7;
+        beats_m1 = prog$data$8;
+        gbase = prog$data$9;
+        gexp = $signed(prog$data$10[(32'h0)+:(8)]);
+        layer = prog$data$11[(32'h0)+:(8)];
+        flags = prog$data$11[(32'h8)+:(8)];
+        is_rms = op == op_rms;
+        is_attn = op == op_attn;
+        is_mv = op >= op_mv;
+        is_embed = op == op_embed;
+        qkv = (flags & flag_qkv) != zero8;
+        logits = (flags & flag_logits) != zero8;
+        tee = (flags & flag_tee) != zero8;
+        acc = (flags & flag_acc) != zero8;
+        swiglu = (flags & flag_swiglu) != zero8;
+        xtrack = (flags & flag_xtrack) != zero8;
+        unit_done = (is_rms & rms_done) | (is_attn & attn_done) | (is_mv & mv_done);
+        need_load = use_ram_reg$q & qkv & ~(loaded_ok$q & qkv_loaded & (loaded_layer$q == layer));
+        begin = 1'b0;
+        issue = 1'b0;
+        rms_start = 1'b0;
+        attn_start = 1'b0;
+        mv_start = 1'b0;
+        done_reg$d = 1'b0;
+        req_reg$d = 1'b0;
+        if (state$q == st_idle) begin
+            if (start) begin
+                begin = 1'b1;
+                token_reg$d = token;
+                pos_reg$d = pos;
+                use_ram_reg$d = use_ram;
+                pc$d = zero16;
+                if (pos >= ctx) begin
+                    refused_reg$d = 1'b1;
+                    done_reg$d = 1'b1;
                 end
                 else begin
-                    row_r$d = row_r$q + one8;
+                    refused_reg$d = 1'b0;
+                    state$d = st_fetch;
                 end
             end
+        end
+        else if (state$q == st_fetch) begin
+            state$d = st_issue;
+        end
+        else if (state$q == st_issue) begin
+            if (op == op_end) begin
+                done_reg$d = 1'b1;
+                state$d = st_idle;
+            end
+            else if (need_load) begin
+                req_reg$d = 1'b1;
+                loaded_ok$d = 1'b0;
+                loaded_layer$d = layer;
+                state$d = st_load;
+            end
             else begin
-                beat_r$d = beat_r$q + one12;
+                issue = 1'b1;
+                rms_start = is_rms;
+                attn_start = is_attn;
+                mv_start = is_mv;
+                state$d = st_wait;
             end
         end
+        else if (state$q == st_load) begin
+            if (qkv_loaded & ~req_reg$q) begin
+                loaded_ok$d = 1'b1;
+                state$d = st_issue;
+            end
+        end
+        else if (state$q == st_wait) begin
+            if (unit_done) begin
+                pc$d = pc$q + one16;
+                state$d = st_fetch;
+            end
+        end
+        else begin
+            state$d = st_idle;
+        end
+        running = state$q != st_idle;
+        done = done_reg$q;
+        refused = refused_reg$q;
+        token_r = token_reg$q;
+        pos_r = pos_reg$q;
+        use_ram_r = use_ram_reg$q;
+        w_req = req_reg$q;
+        w_layer = loaded_layer$q;
     end
     
-endmodule // llamahdl_decoder$loader$addr_gen
+endmodule // llamahdl_decoder$layer_stack
 
 
-module llamahdl_decoder$loader$addr_gen$addr_r(d,q,clock);
-    
-    // Module arguments
-    input wire  [15:0] d;
-    output reg  [15:0] q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 16'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$loader$addr_gen$addr_r
-
-
-module llamahdl_decoder$loader$addr_gen$beat_r(d,q,clock);
-    
-    // Module arguments
-    input wire  [11:0] d;
-    output reg  [11:0] q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 12'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$loader$addr_gen$beat_r
-
-
-module llamahdl_decoder$loader$addr_gen$done_r(d,q,clock);
+module llamahdl_decoder$layer_stack$done_reg(d,q,clock);
     
     // Module arguments
     input wire  d;
@@ -14319,10 +13886,10 @@ module llamahdl_decoder$loader$addr_gen$done_r(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$loader$addr_gen$done_r
+endmodule // llamahdl_decoder$layer_stack$done_reg
 
 
-module llamahdl_decoder$loader$addr_gen$head_r(d,q,clock);
+module llamahdl_decoder$layer_stack$loaded_layer(d,q,clock);
     
     // Module arguments
     input wire  [7:0] d;
@@ -14338,530 +13905,10 @@ module llamahdl_decoder$loader$addr_gen$head_r(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$loader$addr_gen$head_r
+endmodule // llamahdl_decoder$layer_stack$loaded_layer
 
 
-module llamahdl_decoder$loader$addr_gen$matrix_r(d,q,clock);
-    
-    // Module arguments
-    input wire  [1:0] d;
-    output reg  [1:0] q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 2'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$loader$addr_gen$matrix_r
-
-
-module llamahdl_decoder$loader$addr_gen$row_index_r(d,q,clock);
-    
-    // Module arguments
-    input wire  [15:0] d;
-    output reg  [15:0] q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 16'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$loader$addr_gen$row_index_r
-
-
-module llamahdl_decoder$loader$addr_gen$row_r(d,q,clock);
-    
-    // Module arguments
-    input wire  [7:0] d;
-    output reg  [7:0] q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 8'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$loader$addr_gen$row_r
-
-
-module llamahdl_decoder$loader$store(clock,wr_en,wr_addr,wr_last,wr_row,wr_data$0,wr_data$1,wr_data$2,wr_data$3,wr_data$4,wr_data$5,wr_data$6,wr_data$7,wr_data$8,wr_data$9,wr_data$10,wr_data$11,wr_data$12,wr_data$13,wr_data$14,wr_data$15,wr_data$16,wr_data$17,wr_data$18,wr_data$19,wr_data$20,wr_data$21,wr_data$22,wr_data$23,wr_data$24,wr_data$25,wr_data$26,wr_data$27,wr_data$28,wr_data$29,wr_data$30,wr_data$31,wr_scale_mant,wr_scale_exp,load_done,clear,fully_loaded,rd_addr,rd_data$0,rd_data$1,rd_data$2,rd_data$3,rd_data$4,rd_data$5,rd_data$6,rd_data$7,rd_data$8,rd_data$9,rd_data$10,rd_data$11,rd_data$12,rd_data$13,rd_data$14,rd_data$15,rd_data$16,rd_data$17,rd_data$18,rd_data$19,rd_data$20,rd_data$21,rd_data$22,rd_data$23,rd_data$24,rd_data$25,rd_data$26,rd_data$27,rd_data$28,rd_data$29,rd_data$30,rd_data$31,rd_row,rd_scale_mant,rd_scale_exp);
-    
-    // Module arguments
-    input wire  clock;
-    input wire  wr_en;
-    input wire  [15:0] wr_addr;
-    input wire  wr_last;
-    input wire  [15:0] wr_row;
-    input wire signed [7:0] wr_data$0;
-    input wire signed [7:0] wr_data$1;
-    input wire signed [7:0] wr_data$2;
-    input wire signed [7:0] wr_data$3;
-    input wire signed [7:0] wr_data$4;
-    input wire signed [7:0] wr_data$5;
-    input wire signed [7:0] wr_data$6;
-    input wire signed [7:0] wr_data$7;
-    input wire signed [7:0] wr_data$8;
-    input wire signed [7:0] wr_data$9;
-    input wire signed [7:0] wr_data$10;
-    input wire signed [7:0] wr_data$11;
-    input wire signed [7:0] wr_data$12;
-    input wire signed [7:0] wr_data$13;
-    input wire signed [7:0] wr_data$14;
-    input wire signed [7:0] wr_data$15;
-    input wire signed [7:0] wr_data$16;
-    input wire signed [7:0] wr_data$17;
-    input wire signed [7:0] wr_data$18;
-    input wire signed [7:0] wr_data$19;
-    input wire signed [7:0] wr_data$20;
-    input wire signed [7:0] wr_data$21;
-    input wire signed [7:0] wr_data$22;
-    input wire signed [7:0] wr_data$23;
-    input wire signed [7:0] wr_data$24;
-    input wire signed [7:0] wr_data$25;
-    input wire signed [7:0] wr_data$26;
-    input wire signed [7:0] wr_data$27;
-    input wire signed [7:0] wr_data$28;
-    input wire signed [7:0] wr_data$29;
-    input wire signed [7:0] wr_data$30;
-    input wire signed [7:0] wr_data$31;
-    input wire  [7:0] wr_scale_mant;
-    input wire signed [7:0] wr_scale_exp;
-    input wire  load_done;
-    input wire  clear;
-    output reg  fully_loaded;
-    input wire  [15:0] rd_addr;
-    output reg signed [7:0] rd_data$0;
-    output reg signed [7:0] rd_data$1;
-    output reg signed [7:0] rd_data$2;
-    output reg signed [7:0] rd_data$3;
-    output reg signed [7:0] rd_data$4;
-    output reg signed [7:0] rd_data$5;
-    output reg signed [7:0] rd_data$6;
-    output reg signed [7:0] rd_data$7;
-    output reg signed [7:0] rd_data$8;
-    output reg signed [7:0] rd_data$9;
-    output reg signed [7:0] rd_data$10;
-    output reg signed [7:0] rd_data$11;
-    output reg signed [7:0] rd_data$12;
-    output reg signed [7:0] rd_data$13;
-    output reg signed [7:0] rd_data$14;
-    output reg signed [7:0] rd_data$15;
-    output reg signed [7:0] rd_data$16;
-    output reg signed [7:0] rd_data$17;
-    output reg signed [7:0] rd_data$18;
-    output reg signed [7:0] rd_data$19;
-    output reg signed [7:0] rd_data$20;
-    output reg signed [7:0] rd_data$21;
-    output reg signed [7:0] rd_data$22;
-    output reg signed [7:0] rd_data$23;
-    output reg signed [7:0] rd_data$24;
-    output reg signed [7:0] rd_data$25;
-    output reg signed [7:0] rd_data$26;
-    output reg signed [7:0] rd_data$27;
-    output reg signed [7:0] rd_data$28;
-    output reg signed [7:0] rd_data$29;
-    output reg signed [7:0] rd_data$30;
-    output reg signed [7:0] rd_data$31;
-    input wire  [15:0] rd_row;
-    output reg  [7:0] rd_scale_mant;
-    output reg signed [7:0] rd_scale_exp;
-    
-    // Stub signals
-    reg  lanes$clock;
-    reg  lanes$we;
-    reg  [15:0] lanes$waddr;
-    reg signed [7:0] lanes$wdata$0;
-    reg signed [7:0] lanes$wdata$1;
-    reg signed [7:0] lanes$wdata$2;
-    reg signed [7:0] lanes$wdata$3;
-    reg signed [7:0] lanes$wdata$4;
-    reg signed [7:0] lanes$wdata$5;
-    reg signed [7:0] lanes$wdata$6;
-    reg signed [7:0] lanes$wdata$7;
-    reg signed [7:0] lanes$wdata$8;
-    reg signed [7:0] lanes$wdata$9;
-    reg signed [7:0] lanes$wdata$10;
-    reg signed [7:0] lanes$wdata$11;
-    reg signed [7:0] lanes$wdata$12;
-    reg signed [7:0] lanes$wdata$13;
-    reg signed [7:0] lanes$wdata$14;
-    reg signed [7:0] lanes$wdata$15;
-    reg signed [7:0] lanes$wdata$16;
-    reg signed [7:0] lanes$wdata$17;
-    reg signed [7:0] lanes$wdata$18;
-    reg signed [7:0] lanes$wdata$19;
-    reg signed [7:0] lanes$wdata$20;
-    reg signed [7:0] lanes$wdata$21;
-    reg signed [7:0] lanes$wdata$22;
-    reg signed [7:0] lanes$wdata$23;
-    reg signed [7:0] lanes$wdata$24;
-    reg signed [7:0] lanes$wdata$25;
-    reg signed [7:0] lanes$wdata$26;
-    reg signed [7:0] lanes$wdata$27;
-    reg signed [7:0] lanes$wdata$28;
-    reg signed [7:0] lanes$wdata$29;
-    reg signed [7:0] lanes$wdata$30;
-    reg signed [7:0] lanes$wdata$31;
-    reg  [15:0] lanes$raddr;
-    wire signed [7:0] lanes$rdata$0;
-    wire signed [7:0] lanes$rdata$1;
-    wire signed [7:0] lanes$rdata$2;
-    wire signed [7:0] lanes$rdata$3;
-    wire signed [7:0] lanes$rdata$4;
-    wire signed [7:0] lanes$rdata$5;
-    wire signed [7:0] lanes$rdata$6;
-    wire signed [7:0] lanes$rdata$7;
-    wire signed [7:0] lanes$rdata$8;
-    wire signed [7:0] lanes$rdata$9;
-    wire signed [7:0] lanes$rdata$10;
-    wire signed [7:0] lanes$rdata$11;
-    wire signed [7:0] lanes$rdata$12;
-    wire signed [7:0] lanes$rdata$13;
-    wire signed [7:0] lanes$rdata$14;
-    wire signed [7:0] lanes$rdata$15;
-    wire signed [7:0] lanes$rdata$16;
-    wire signed [7:0] lanes$rdata$17;
-    wire signed [7:0] lanes$rdata$18;
-    wire signed [7:0] lanes$rdata$19;
-    wire signed [7:0] lanes$rdata$20;
-    wire signed [7:0] lanes$rdata$21;
-    wire signed [7:0] lanes$rdata$22;
-    wire signed [7:0] lanes$rdata$23;
-    wire signed [7:0] lanes$rdata$24;
-    wire signed [7:0] lanes$rdata$25;
-    wire signed [7:0] lanes$rdata$26;
-    wire signed [7:0] lanes$rdata$27;
-    wire signed [7:0] lanes$rdata$28;
-    wire signed [7:0] lanes$rdata$29;
-    wire signed [7:0] lanes$rdata$30;
-    wire signed [7:0] lanes$rdata$31;
-    reg  scales$clock;
-    reg  scales$we;
-    reg  [15:0] scales$waddr;
-    reg signed [7:0] scales$wdata$0;
-    reg signed [7:0] scales$wdata$1;
-    reg  [15:0] scales$raddr;
-    wire signed [7:0] scales$rdata$0;
-    wire signed [7:0] scales$rdata$1;
-    reg  loaded_r$d;
-    wire  loaded_r$q;
-    reg  loaded_r$clock;
-    
-    // Sub module instances
-    llamahdl_decoder$loader$store$lanes lanes(
-        .clock(lanes$clock),
-        .we(lanes$we),
-        .waddr(lanes$waddr),
-        .wdata$0(lanes$wdata$0),
-        .wdata$1(lanes$wdata$1),
-        .wdata$2(lanes$wdata$2),
-        .wdata$3(lanes$wdata$3),
-        .wdata$4(lanes$wdata$4),
-        .wdata$5(lanes$wdata$5),
-        .wdata$6(lanes$wdata$6),
-        .wdata$7(lanes$wdata$7),
-        .wdata$8(lanes$wdata$8),
-        .wdata$9(lanes$wdata$9),
-        .wdata$10(lanes$wdata$10),
-        .wdata$11(lanes$wdata$11),
-        .wdata$12(lanes$wdata$12),
-        .wdata$13(lanes$wdata$13),
-        .wdata$14(lanes$wdata$14),
-        .wdata$15(lanes$wdata$15),
-        .wdata$16(lanes$wdata$16),
-        .wdata$17(lanes$wdata$17),
-        .wdata$18(lanes$wdata$18),
-        .wdata$19(lanes$wdata$19),
-        .wdata$20(lanes$wdata$20),
-        .wdata$21(lanes$wdata$21),
-        .wdata$22(lanes$wdata$22),
-        .wdata$23(lanes$wdata$23),
-        .wdata$24(lanes$wdata$24),
-        .wdata$25(lanes$wdata$25),
-        .wdata$26(lanes$wdata$26),
-        .wdata$27(lanes$wdata$27),
-        .wdata$28(lanes$wdata$28),
-        .wdata$29(lanes$wdata$29),
-        .wdata$30(lanes$wdata$30),
-        .wdata$31(lanes$wdata$31),
-        .raddr(lanes$raddr),
-        .rdata$0(lanes$rdata$0),
-        .rdata$1(lanes$rdata$1),
-        .rdata$2(lanes$rdata$2),
-        .rdata$3(lanes$rdata$3),
-        .rdata$4(lanes$rdata$4),
-        .rdata$5(lanes$rdata$5),
-        .rdata$6(lanes$rdata$6),
-        .rdata$7(lanes$rdata$7),
-        .rdata$8(lanes$rdata$8),
-        .rdata$9(lanes$rdata$9),
-        .rdata$10(lanes$rdata$10),
-        .rdata$11(lanes$rdata$11),
-        .rdata$12(lanes$rdata$12),
-        .rdata$13(lanes$rdata$13),
-        .rdata$14(lanes$rdata$14),
-        .rdata$15(lanes$rdata$15),
-        .rdata$16(lanes$rdata$16),
-        .rdata$17(lanes$rdata$17),
-        .rdata$18(lanes$rdata$18),
-        .rdata$19(lanes$rdata$19),
-        .rdata$20(lanes$rdata$20),
-        .rdata$21(lanes$rdata$21),
-        .rdata$22(lanes$rdata$22),
-        .rdata$23(lanes$rdata$23),
-        .rdata$24(lanes$rdata$24),
-        .rdata$25(lanes$rdata$25),
-        .rdata$26(lanes$rdata$26),
-        .rdata$27(lanes$rdata$27),
-        .rdata$28(lanes$rdata$28),
-        .rdata$29(lanes$rdata$29),
-        .rdata$30(lanes$rdata$30),
-        .rdata$31(lanes$rdata$31)
-    );
-    llamahdl_decoder$loader$store$scales scales(
-        .clock(scales$clock),
-        .we(scales$we),
-        .waddr(scales$waddr),
-        .wdata$0(scales$wdata$0),
-        .wdata$1(scales$wdata$1),
-        .raddr(scales$raddr),
-        .rdata$0(scales$rdata$0),
-        .rdata$1(scales$rdata$1)
-    );
-    llamahdl_decoder$loader$store$loaded_r loaded_r(
-        .d(loaded_r$d),
-        .q(loaded_r$q),
-        .clock(loaded_r$clock)
-    );
-    
-    // Update code
-    always @(*) begin
-        loaded_r$clock = clock;
-        loaded_r$d = loaded_r$q;
-        lanes$clock = clock;
-        lanes$we = wr_en;
-        lanes$waddr = wr_addr;
-        lanes$raddr = rd_addr;
-        lanes$wdata$0 = wr_data$0;
-        rd_data$0 = lanes$rdata$0;
-        lanes$wdata$1 = wr_data$1;
-        rd_data$1 = lanes$rdata$1;
-        lanes$wdata$2 = wr_data$2;
-        rd_data$2 = lanes$rdata$2;
-        lanes$wdata$3 = wr_data$3;
-        rd_data$3 = lanes$rdata$3;
-        lanes$wdata$4 = wr_data$4;
-        rd_data$4 = lanes$rdata$4;
-        lanes$wdata$5 = wr_data$5;
-        rd_data$5 = lanes$rdata$5;
-        lanes$wdata$6 = wr_data$6;
-        rd_data$6 = lanes$rdata$6;
-        lanes$wdata$7 = wr_data$7;
-        rd_data$7 = lanes$rdata$7;
-        lanes$wdata$8 = wr_data$8;
-        rd_data$8 = lanes$rdata$8;
-        lanes$wdata$9 = wr_data$9;
-        rd_data$9 = lanes$rdata$9;
-        lanes$wdata$10 = wr_data$10;
-        rd_data$10 = lanes$rdata$10;
-        lanes$wdata$11 = wr_data$11;
-        rd_data$11 = lanes$rdata$11;
-        lanes$wdata$12 = wr_data$12;
-        rd_data$12 = lanes$rdata$12;
-        lanes$wdata$13 = wr_data$13;
-        rd_data$13 = lanes$rdata$13;
-        lanes$wdata$14 = wr_data$14;
-        rd_data$14 = lanes$rdata$14;
-        lanes$wdata$15 = wr_data$15;
-        rd_data$15 = lanes$rdata$15;
-        lanes$wdata$16 = wr_data$16;
-        rd_data$16 = lanes$rdata$16;
-        lanes$wdata$17 = wr_data$17;
-        rd_data$17 = lanes$rdata$17;
-        lanes$wdata$18 = wr_data$18;
-        rd_data$18 = lanes$rdata$18;
-        lanes$wdata$19 = wr_data$19;
-        rd_data$19 = lanes$rdata$19;
-        lanes$wdata$20 = wr_data$20;
-        rd_data$20 = lanes$rdata$20;
-        lanes$wdata$21 = wr_data$21;
-        rd_data$21 = lanes$rdata$21;
-        lanes$wdata$22 = wr_data$22;
-        rd_data$22 = lanes$rdata$22;
-        lanes$wdata$23 = wr_data$23;
-        rd_data$23 = lanes$rdata$23;
-        lanes$wdata$24 = wr_data$24;
-        rd_data$24 = lanes$rdata$24;
-        lanes$wdata$25 = wr_data$25;
-        rd_data$25 = lanes$rdata$25;
-        lanes$wdata$26 = wr_data$26;
-        rd_data$26 = lanes$rdata$26;
-        lanes$wdata$27 = wr_data$27;
-        rd_data$27 = lanes$rdata$27;
-        lanes$wdata$28 = wr_data$28;
-        rd_data$28 = lanes$rdata$28;
-        lanes$wdata$29 = wr_data$29;
-        rd_data$29 = lanes$rdata$29;
-        lanes$wdata$30 = wr_data$30;
-        rd_data$30 = lanes$rdata$30;
-        lanes$wdata$31 = wr_data$31;
-        rd_data$31 = lanes$rdata$31;
-        scales$clock = clock;
-        scales$we = wr_en & wr_last;
-        scales$waddr = wr_row;
-        scales$raddr = rd_row;
-        scales$wdata$0 = $signed(wr_scale_mant);
-        scales$wdata$1 = wr_scale_exp;
-        rd_scale_mant = $unsigned(scales$rdata$0);
-        rd_scale_exp = scales$rdata$1;
-        if (clear) begin
-            loaded_r$d = 1'b0;
-        end
-        else if (load_done) begin
-            loaded_r$d = 1'b1;
-        end
-        fully_loaded = loaded_r$q;
-    end
-    
-endmodule // llamahdl_decoder$loader$store
-
-
-module llamahdl_decoder$loader$store$lanes(clock,we,waddr,wdata$0,wdata$1,wdata$2,wdata$3,wdata$4,wdata$5,wdata$6,wdata$7,wdata$8,wdata$9,wdata$10,wdata$11,wdata$12,wdata$13,wdata$14,wdata$15,wdata$16,wdata$17,wdata$18,wdata$19,wdata$20,wdata$21,wdata$22,wdata$23,wdata$24,wdata$25,wdata$26,wdata$27,wdata$28,wdata$29,wdata$30,wdata$31,raddr,rdata$0,rdata$1,rdata$2,rdata$3,rdata$4,rdata$5,rdata$6,rdata$7,rdata$8,rdata$9,rdata$10,rdata$11,rdata$12,rdata$13,rdata$14,rdata$15,rdata$16,rdata$17,rdata$18,rdata$19,rdata$20,rdata$21,rdata$22,rdata$23,rdata$24,rdata$25,rdata$26,rdata$27,rdata$28,rdata$29,rdata$30,rdata$31);
-    
-    // Module arguments
-    input wire  clock;
-    input wire  we;
-    input wire  [15:0] waddr;
-    input wire signed [7:0] wdata$0;
-    input wire signed [7:0] wdata$1;
-    input wire signed [7:0] wdata$2;
-    input wire signed [7:0] wdata$3;
-    input wire signed [7:0] wdata$4;
-    input wire signed [7:0] wdata$5;
-    input wire signed [7:0] wdata$6;
-    input wire signed [7:0] wdata$7;
-    input wire signed [7:0] wdata$8;
-    input wire signed [7:0] wdata$9;
-    input wire signed [7:0] wdata$10;
-    input wire signed [7:0] wdata$11;
-    input wire signed [7:0] wdata$12;
-    input wire signed [7:0] wdata$13;
-    input wire signed [7:0] wdata$14;
-    input wire signed [7:0] wdata$15;
-    input wire signed [7:0] wdata$16;
-    input wire signed [7:0] wdata$17;
-    input wire signed [7:0] wdata$18;
-    input wire signed [7:0] wdata$19;
-    input wire signed [7:0] wdata$20;
-    input wire signed [7:0] wdata$21;
-    input wire signed [7:0] wdata$22;
-    input wire signed [7:0] wdata$23;
-    input wire signed [7:0] wdata$24;
-    input wire signed [7:0] wdata$25;
-    input wire signed [7:0] wdata$26;
-    input wire signed [7:0] wdata$27;
-    input wire signed [7:0] wdata$28;
-    input wire signed [7:0] wdata$29;
-    input wire signed [7:0] wdata$30;
-    input wire signed [7:0] wdata$31;
-    input wire  [15:0] raddr;
-    output reg signed [7:0] rdata$0;
-    output reg signed [7:0] rdata$1;
-    output reg signed [7:0] rdata$2;
-    output reg signed [7:0] rdata$3;
-    output reg signed [7:0] rdata$4;
-    output reg signed [7:0] rdata$5;
-    output reg signed [7:0] rdata$6;
-    output reg signed [7:0] rdata$7;
-    output reg signed [7:0] rdata$8;
-    output reg signed [7:0] rdata$9;
-    output reg signed [7:0] rdata$10;
-    output reg signed [7:0] rdata$11;
-    output reg signed [7:0] rdata$12;
-    output reg signed [7:0] rdata$13;
-    output reg signed [7:0] rdata$14;
-    output reg signed [7:0] rdata$15;
-    output reg signed [7:0] rdata$16;
-    output reg signed [7:0] rdata$17;
-    output reg signed [7:0] rdata$18;
-    output reg signed [7:0] rdata$19;
-    output reg signed [7:0] rdata$20;
-    output reg signed [7:0] rdata$21;
-    output reg signed [7:0] rdata$22;
-    output reg signed [7:0] rdata$23;
-    output reg signed [7:0] rdata$24;
-    output reg signed [7:0] rdata$25;
-    output reg signed [7:0] rdata$26;
-    output reg signed [7:0] rdata$27;
-    output reg signed [7:0] rdata$28;
-    output reg signed [7:0] rdata$29;
-    output reg signed [7:0] rdata$30;
-    output reg signed [7:0] rdata$31;
-    
-    // Update code (custom)
-    reg [255:0] mem [0:255];
-    reg [255:0] word;
-    integer i;
-    initial begin
-       word = 0;
-    `ifndef SYNTHESIS
-       for (i = 0; i < 256; i = i + 1) mem[i] = 0;
-    `endif
-    end
-    always @(posedge clock) begin
-       word <= (raddr < 16'd256) ? mem[raddr[7:0]] : 256'd0;
-       if (we && (waddr < 16'd256)) mem[waddr[7:0]] <= {wdata$31, wdata$30, wdata$29, wdata$28, wdata$27, wdata$26, wdata$25, wdata$24, wdata$23, wdata$22, wdata$21, wdata$20, wdata$19, wdata$18, wdata$17, wdata$16, wdata$15, wdata$14, wdata$13, wdata$12, wdata$11, wdata$10, wdata$9, wdata$8, wdata$7, wdata$6, wdata$5, wdata$4, wdata$3, wdata$2, wdata$1, wdata$0};
-    end
-    always @(*) rdata$0 = word[7:0];
-    always @(*) rdata$1 = word[15:8];
-    always @(*) rdata$2 = word[23:16];
-    always @(*) rdata$3 = word[31:24];
-    always @(*) rdata$4 = word[39:32];
-    always @(*) rdata$5 = word[47:40];
-    always @(*) rdata$6 = word[55:48];
-    always @(*) rdata$7 = word[63:56];
-    always @(*) rdata$8 = word[71:64];
-    always @(*) rdata$9 = word[79:72];
-    always @(*) rdata$10 = word[87:80];
-    always @(*) rdata$11 = word[95:88];
-    always @(*) rdata$12 = word[103:96];
-    always @(*) rdata$13 = word[111:104];
-    always @(*) rdata$14 = word[119:112];
-    always @(*) rdata$15 = word[127:120];
-    always @(*) rdata$16 = word[135:128];
-    always @(*) rdata$17 = word[143:136];
-    always @(*) rdata$18 = word[151:144];
-    always @(*) rdata$19 = word[159:152];
-    always @(*) rdata$20 = word[167:160];
-    always @(*) rdata$21 = word[175:168];
-    always @(*) rdata$22 = word[183:176];
-    always @(*) rdata$23 = word[191:184];
-    always @(*) rdata$24 = word[199:192];
-    always @(*) rdata$25 = word[207:200];
-    always @(*) rdata$26 = word[215:208];
-    always @(*) rdata$27 = word[223:216];
-    always @(*) rdata$28 = word[231:224];
-    always @(*) rdata$29 = word[239:232];
-    always @(*) rdata$30 = word[247:240];
-    always @(*) rdata$31 = word[255:248];
-endmodule // llamahdl_decoder$loader$store$lanes
-
-
-module llamahdl_decoder$loader$store$loaded_r(d,q,clock);
+module llamahdl_decoder$layer_stack$loaded_ok(d,q,clock);
     
     // Module arguments
     input wire  d;
@@ -14877,41 +13924,229 @@ module llamahdl_decoder$loader$store$loaded_r(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$loader$store$loaded_r
+endmodule // llamahdl_decoder$layer_stack$loaded_ok
 
 
-module llamahdl_decoder$loader$store$scales(clock,we,waddr,wdata$0,wdata$1,raddr,rdata$0,rdata$1);
+module llamahdl_decoder$layer_stack$pc(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$layer_stack$pc
+
+
+module llamahdl_decoder$layer_stack$pos_reg(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$layer_stack$pos_reg
+
+
+module llamahdl_decoder$layer_stack$prog(clock,addr,data$0,data$1,data$2,data$3,data$4,data$5,data$6,data$7,data$8,data$9,data$10,data$11);
     
     // Module arguments
     input wire  clock;
-    input wire  we;
-    input wire  [15:0] waddr;
-    input wire signed [7:0] wdata$0;
-    input wire signed [7:0] wdata$1;
-    input wire  [15:0] raddr;
-    output reg signed [7:0] rdata$0;
-    output reg signed [7:0] rdata$1;
+    input wire  [15:0] addr;
+    output reg  [15:0] data$0;
+    output reg  [15:0] data$1;
+    output reg  [15:0] data$2;
+    output reg  [15:0] data$3;
+    output reg  [15:0] data$4;
+    output reg  [15:0] data$5;
+    output reg  [15:0] data$6;
+    output reg  [15:0] data$7;
+    output reg  [15:0] data$8;
+    output reg  [15:0] data$9;
+    output reg  [15:0] data$10;
+    output reg  [15:0] data$11;
     
     // Update code (custom)
-    reg [15:0] mem [0:127];
-    reg [15:0] word;
-    integer i;
+    reg [191:0] mem [0:43];
     initial begin
-       word = 0;
-    `ifndef SYNTHESIS
-       for (i = 0; i < 128; i = i + 1) mem[i] = 0;
-    `endif
+       mem[0] = 192'h200000000000000100000bb81c7000400000000000000004;
+       mem[1] = 192'h040000f60000000000000000000000400000000000000001;
+       mem[2] = 192'h0100000000000001007f0000000000000040000000000003;
+       mem[3] = 192'h0400000000000000000000000000000000c0000000400002;
+       mem[4] = 192'h2800000000000001003f0080010000000000000000000003;
+       mem[5] = 192'h040000f40040000000000000000000400000000000000001;
+       mem[6] = 192'h000000000000000100ab00c0018000000100000000000003;
+       mem[7] = 192'h140000000000000100ab016c02d8000001ac004001000003;
+       mem[8] = 192'h2800000000020005003f0218043000000000000000000003;
+       mem[9] = 192'h040000f60080000000000000000000400000000000000001;
+       mem[10] = 192'h0101000000000001007f025805b000000040000000000003;
+       mem[11] = 192'h0401000000000000000000000000000000c0000000400002;
+       mem[12] = 192'h2801000000000001003f02d806b000000000000000000003;
+       mem[13] = 192'h040000f500c0000000000000000000400000000000000001;
+       mem[14] = 192'h000100000000000100ab0318073000000100000000000003;
+       mem[15] = 192'h140100000000000100ab03c40888000001ac004001000003;
+       mem[16] = 192'h2801000000020005003f047009e000000000000000000003;
+       mem[17] = 192'h040000f60100000000000000000000400000000000000001;
+       mem[18] = 192'h0102000000000001007f04b00b6000000040000000000003;
+       mem[19] = 192'h0402000000000000000000000000000000c0000000400002;
+       mem[20] = 192'h2802000000000001003f05300c6000000000000000000003;
+       mem[21] = 192'h040000f50140000000000000000000400000000000000001;
+       mem[22] = 192'h000200000000000100ab05700ce000000100000000000003;
+       mem[23] = 192'h140200000000000100ab061c0e38000001ac004001000003;
+       mem[24] = 192'h2802000000020005003f06c80f9000000000000000000003;
+       mem[25] = 192'h040000f60180000000000000000000400000000000000001;
+       mem[26] = 192'h0103000000000001007f0708111000000040000000000003;
+       mem[27] = 192'h0403000000000000000000000000000000c0000000400002;
+       mem[28] = 192'h2803000000000001003f0788121000000000000000000003;
+       mem[29] = 192'h040000f501c0000000000000000000400000000000000001;
+       mem[30] = 192'h000300000000000100ab07c8129000000100000000000003;
+       mem[31] = 192'h140300000000000100ab087413e8000001ac004001000003;
+       mem[32] = 192'h2803000000020005003f0920154000000000000000000003;
+       mem[33] = 192'h040000f60200000000000000000000400000000000000001;
+       mem[34] = 192'h0104000000000001007f096016c000000040000000000003;
+       mem[35] = 192'h0404000000000000000000000000000000c0000000400002;
+       mem[36] = 192'h2804000000000001003f09e017c000000000000000000003;
+       mem[37] = 192'h040000f50240000000000000000000400000000000000001;
+       mem[38] = 192'h000400000000000100ab0a20184000000100000000000003;
+       mem[39] = 192'h140400000000000100ab0acc1998000001ac004001000003;
+       mem[40] = 192'h2804000000020005003f0b781af000000000000000000003;
+       mem[41] = 192'h040000f70280000000000000000000400000000000000001;
+       mem[42] = 192'h020000000000000101ff0bb81c7000000258000000000003;
+       mem[43] = 192'h000000000000000000000000000000000000000000000000;
     end
+    reg [191:0] word;
+    initial word = 0;
     always @(posedge clock) begin
-       word <= (raddr < 16'd128) ? mem[raddr[6:0]] : 16'd0;
-       if (we && (waddr < 16'd128)) mem[waddr[6:0]] <= {wdata$1, wdata$0};
+       word <= (addr < 16'd44) ? mem[addr[5:0]] : 192'd0;
     end
-    always @(*) rdata$0 = word[7:0];
-    always @(*) rdata$1 = word[15:8];
-endmodule // llamahdl_decoder$loader$store$scales
+    always @(*) data$0 = word[15:0];
+    always @(*) data$1 = word[31:16];
+    always @(*) data$2 = word[47:32];
+    always @(*) data$3 = word[63:48];
+    always @(*) data$4 = word[79:64];
+    always @(*) data$5 = word[95:80];
+    always @(*) data$6 = word[111:96];
+    always @(*) data$7 = word[127:112];
+    always @(*) data$8 = word[143:128];
+    always @(*) data$9 = word[159:144];
+    always @(*) data$10 = word[175:160];
+    always @(*) data$11 = word[191:176];
+endmodule // llamahdl_decoder$layer_stack$prog
 
 
-module llamahdl_decoder$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,x_wdata$3,x_wdata$4,x_wdata$5,x_wdata$6,x_wdata$7,x_wdata$8,x_wdata$9,x_wdata$10,x_wdata$11,x_wdata$12,x_wdata$13,x_wdata$14,x_wdata$15,x_wdata$16,x_wdata$17,x_wdata$18,x_wdata$19,x_wdata$20,x_wdata$21,x_wdata$22,x_wdata$23,x_wdata$24,x_wdata$25,x_wdata$26,x_wdata$27,x_wdata$28,x_wdata$29,x_wdata$30,x_wdata$31,xs_we,xs_waddr,xs_wdata,xp_we,xp_idx,xp_data$0,xp_data$1,xp_data$2,xp_data$3,xp_data$4,xp_data$5,xp_data$6,xp_data$7,x_shift,x_raw,x_base,post,src,vm_rdata,start,use_ram,rom_base,rom_row_base,rows_m1,beats_m1,dst,embed,len_m1,buf_rd_addr,buf_rd_row,buf_rd_data$0,buf_rd_data$1,buf_rd_data$2,buf_rd_data$3,buf_rd_data$4,buf_rd_data$5,buf_rd_data$6,buf_rd_data$7,buf_rd_data$8,buf_rd_data$9,buf_rd_data$10,buf_rd_data$11,buf_rd_data$12,buf_rd_data$13,buf_rd_data$14,buf_rd_data$15,buf_rd_data$16,buf_rd_data$17,buf_rd_data$18,buf_rd_data$19,buf_rd_data$20,buf_rd_data$21,buf_rd_data$22,buf_rd_data$23,buf_rd_data$24,buf_rd_data$25,buf_rd_data$26,buf_rd_data$27,buf_rd_data$28,buf_rd_data$29,buf_rd_data$30,buf_rd_data$31,buf_rd_mant,buf_rd_exp,out_valid,out_row,out_data,busy,done,vm_raddr,vm_we,vm_waddr,vm_wdata);
+module llamahdl_decoder$layer_stack$refused_reg(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$layer_stack$refused_reg
+
+
+module llamahdl_decoder$layer_stack$req_reg(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$layer_stack$req_reg
+
+
+module llamahdl_decoder$layer_stack$state(d,q,clock);
+    
+    // Module arguments
+    input wire  [2:0] d;
+    output reg  [2:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 3'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$layer_stack$state
+
+
+module llamahdl_decoder$layer_stack$token_reg(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$layer_stack$token_reg
+
+
+module llamahdl_decoder$layer_stack$use_ram_reg(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$layer_stack$use_ram_reg
+
+
+module llamahdl_decoder$matvec(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,x_wdata$3,x_wdata$4,x_wdata$5,x_wdata$6,x_wdata$7,x_wdata$8,x_wdata$9,x_wdata$10,x_wdata$11,x_wdata$12,x_wdata$13,x_wdata$14,x_wdata$15,x_wdata$16,x_wdata$17,x_wdata$18,x_wdata$19,x_wdata$20,x_wdata$21,x_wdata$22,x_wdata$23,x_wdata$24,x_wdata$25,x_wdata$26,x_wdata$27,x_wdata$28,x_wdata$29,x_wdata$30,x_wdata$31,xs_we,xs_waddr,xs_wdata,xp_we,xp_idx,xp_data$0,xp_data$1,xp_data$2,xp_data$3,xp_data$4,xp_data$5,xp_data$6,xp_data$7,x_shift,x_raw,x_base,post,src,vm_rdata,start,use_ram,rom_base,rom_row_base,rows_m1,beats_m1,dst,embed,len_m1,buf_rd_addr,buf_rd_row,buf_rd_data$0,buf_rd_data$1,buf_rd_data$2,buf_rd_data$3,buf_rd_data$4,buf_rd_data$5,buf_rd_data$6,buf_rd_data$7,buf_rd_data$8,buf_rd_data$9,buf_rd_data$10,buf_rd_data$11,buf_rd_data$12,buf_rd_data$13,buf_rd_data$14,buf_rd_data$15,buf_rd_data$16,buf_rd_data$17,buf_rd_data$18,buf_rd_data$19,buf_rd_data$20,buf_rd_data$21,buf_rd_data$22,buf_rd_data$23,buf_rd_data$24,buf_rd_data$25,buf_rd_data$26,buf_rd_data$27,buf_rd_data$28,buf_rd_data$29,buf_rd_data$30,buf_rd_data$31,buf_rd_mant,buf_rd_exp,out_valid,out_row,out_data,busy,done,vm_raddr,vm_we,vm_waddr,vm_wdata);
     
     // Module arguments
     input wire  clock;
@@ -15411,72 +14646,72 @@ module llamahdl_decoder$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,x_wd
     reg  s4_row$clock;
     
     // Sub module instances
-    llamahdl_decoder$mv$rows_r rows_r(
+    llamahdl_decoder$matvec$rows_r rows_r(
         .d(rows_r$d),
         .q(rows_r$q),
         .clock(rows_r$clock)
     );
-    llamahdl_decoder$mv$len_r len_r(
+    llamahdl_decoder$matvec$len_r len_r(
         .d(len_r$d),
         .q(len_r$q),
         .clock(len_r$clock)
     );
-    llamahdl_decoder$mv$raw_r raw_r(
+    llamahdl_decoder$matvec$raw_r raw_r(
         .d(raw_r$d),
         .q(raw_r$q),
         .clock(raw_r$clock)
     );
-    llamahdl_decoder$mv$xbase_r xbase_r(
+    llamahdl_decoder$matvec$xbase_r xbase_r(
         .d(xbase_r$d),
         .q(xbase_r$q),
         .clock(xbase_r$clock)
     );
-    llamahdl_decoder$mv$post_r post_r(
+    llamahdl_decoder$matvec$post_r post_r(
         .d(post_r$d),
         .q(post_r$q),
         .clock(post_r$clock)
     );
-    llamahdl_decoder$mv$src_r src_r(
+    llamahdl_decoder$matvec$src_r src_r(
         .d(src_r$d),
         .q(src_r$q),
         .clock(src_r$clock)
     );
-    llamahdl_decoder$mv$sq_valid sq_valid(
+    llamahdl_decoder$matvec$sq_valid sq_valid(
         .d(sq_valid$d),
         .q(sq_valid$q),
         .clock(sq_valid$clock)
     );
-    llamahdl_decoder$mv$sq_last sq_last(
+    llamahdl_decoder$matvec$sq_last sq_last(
         .d(sq_last$d),
         .q(sq_last$q),
         .clock(sq_last$clock)
     );
-    llamahdl_decoder$mv$sq_row sq_row(
+    llamahdl_decoder$matvec$sq_row sq_row(
         .d(sq_row$d),
         .q(sq_row$q),
         .clock(sq_row$clock)
     );
-    llamahdl_decoder$mv$sq_mant sq_mant(
+    llamahdl_decoder$matvec$sq_mant sq_mant(
         .d(sq_mant$d),
         .q(sq_mant$q),
         .clock(sq_mant$clock)
     );
-    llamahdl_decoder$mv$sq_exp sq_exp(
+    llamahdl_decoder$matvec$sq_exp sq_exp(
         .d(sq_exp$d),
         .q(sq_exp$q),
         .clock(sq_exp$clock)
     );
-    llamahdl_decoder$mv$s5_last s5_last(
+    llamahdl_decoder$matvec$s5_last s5_last(
         .d(s5_last$d),
         .q(s5_last$q),
         .clock(s5_last$clock)
     );
-    llamahdl_decoder$mv$s5_row s5_row(
+    llamahdl_decoder$matvec$s5_row s5_row(
         .d(s5_row$d),
         .q(s5_row$q),
         .clock(s5_row$clock)
     );
-    llamahdl_decoder$mv$silu silu(
+    llamahdl_decoder$matvec$silu silu(
         .clock(silu$clock),
         .x(silu$x),
         .sig_addr(silu$sig_addr),
@@ -15484,57 +14719,57 @@ module llamahdl_decoder$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,x_wd
         .h(silu$h),
         .y(silu$y)
     );
-    llamahdl_decoder$mv$silu_tab silu_tab(
+    llamahdl_decoder$matvec$silu_tab silu_tab(
         .clock(silu_tab$clock),
         .addr(silu_tab$addr),
         .data(silu_tab$data)
     );
-    llamahdl_decoder$mv$addsat addsat(
+    llamahdl_decoder$matvec$addsat addsat(
         .a(addsat$a),
         .b(addsat$b),
         .y(addsat$y)
     );
-    llamahdl_decoder$mv$emb emb(
+    llamahdl_decoder$matvec$emb emb(
         .d(emb$d),
         .q(emb$q),
         .clock(emb$clock)
     );
-    llamahdl_decoder$mv$lane lane(
+    llamahdl_decoder$matvec$lane lane(
         .d(lane$d),
         .q(lane$q),
         .clock(lane$clock)
     );
-    llamahdl_decoder$mv$elem elem(
+    llamahdl_decoder$matvec$elem elem(
         .d(elem$d),
         .q(elem$q),
         .clock(elem$clock)
     );
-    llamahdl_decoder$mv$e1_valid e1_valid(
+    llamahdl_decoder$matvec$e1_valid e1_valid(
         .d(e1_valid$d),
         .q(e1_valid$q),
         .clock(e1_valid$clock)
     );
-    llamahdl_decoder$mv$e1_lane e1_lane(
+    llamahdl_decoder$matvec$e1_lane e1_lane(
         .d(e1_lane$d),
         .q(e1_lane$q),
         .clock(e1_lane$clock)
     );
-    llamahdl_decoder$mv$e1_elem e1_elem(
+    llamahdl_decoder$matvec$e1_elem e1_elem(
         .d(e1_elem$d),
         .q(e1_elem$q),
         .clock(e1_elem$clock)
     );
-    llamahdl_decoder$mv$e2_valid e2_valid(
+    llamahdl_decoder$matvec$e2_valid e2_valid(
         .d(e2_valid$d),
         .q(e2_valid$q),
         .clock(e2_valid$clock)
     );
-    llamahdl_decoder$mv$e2_elem e2_elem(
+    llamahdl_decoder$matvec$e2_elem e2_elem(
         .d(e2_elem$d),
         .q(e2_elem$q),
         .clock(e2_elem$clock)
     );
-    llamahdl_decoder$mv$lane_pick lane_pick(
+    llamahdl_decoder$matvec$lane_pick lane_pick(
         .data$0(lane_pick$data$0),
         .data$1(lane_pick$data$1),
         .data$2(lane_pick$data$2),
@@ -15570,17 +14805,17 @@ module llamahdl_decoder$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,x_wd
         .sel(lane_pick$sel),
         .y(lane_pick$y)
     );
-    llamahdl_decoder$mv$beats_r beats_r(
+    llamahdl_decoder$matvec$beats_r beats_r(
         .d(beats_r$d),
         .q(beats_r$q),
         .clock(beats_r$clock)
     );
-    llamahdl_decoder$mv$dst_r dst_r(
+    llamahdl_decoder$matvec$dst_r dst_r(
         .d(dst_r$d),
         .q(dst_r$q),
         .clock(dst_r$clock)
     );
-    llamahdl_decoder$mv$rom rom(
+    llamahdl_decoder$matvec$rom rom(
         .clock(rom$clock),
         .addr(rom$addr),
         .data$0(rom$data$0),
@@ -15616,13 +14851,13 @@ module llamahdl_decoder$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,x_wd
         .data$30(rom$data$30),
         .data$31(rom$data$31)
     );
-    llamahdl_decoder$mv$scale_rom scale_rom(
+    llamahdl_decoder$matvec$scale_rom scale_rom(
         .clock(scale_rom$clock),
         .addr(scale_rom$addr),
         .mant(scale_rom$mant),
         .exp(scale_rom$exp)
     );
-    llamahdl_decoder$mv$xram xram(
+    llamahdl_decoder$matvec$xram xram(
         .clock(xram$clock),
         .wwe(xram$wwe),
         .wwaddr(xram$wwaddr),
@@ -15705,7 +14940,7 @@ module llamahdl_decoder$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,x_wd
         .rdata$30(xram$rdata$30),
         .rdata$31(xram$rdata$31)
     );
-    llamahdl_decoder$mv$dot dot(
+    llamahdl_decoder$matvec$dot dot(
         .clock(dot$clock),
         .en(dot$en),
         .first(dot$first),
@@ -15776,7 +15011,7 @@ module llamahdl_decoder$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,x_wd
         .x$31(dot$x$31),
         .acc(dot$acc)
     );
-    llamahdl_decoder$mv$finish finish(
+    llamahdl_decoder$matvec$finish finish(
         .clock(finish$clock),
         .en(finish$en),
         .acc(finish$acc),
@@ -15785,112 +15020,112 @@ module llamahdl_decoder$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,x_wd
         .shift(finish$shift),
         .y(finish$y)
     );
-    llamahdl_decoder$mv$running running(
+    llamahdl_decoder$matvec$running running(
         .d(running$d),
         .q(running$q),
         .clock(running$clock)
     );
-    llamahdl_decoder$mv$sel_ram sel_ram(
+    llamahdl_decoder$matvec$sel_ram sel_ram(
         .d(sel_ram$d),
         .q(sel_ram$q),
         .clock(sel_ram$clock)
     );
-    llamahdl_decoder$mv$shift shift(
+    llamahdl_decoder$matvec$shift shift(
         .d(shift$d),
         .q(shift$q),
         .clock(shift$clock)
     );
-    llamahdl_decoder$mv$addr addr(
+    llamahdl_decoder$matvec$addr addr(
         .d(addr$d),
         .q(addr$q),
         .clock(addr$clock)
     );
-    llamahdl_decoder$mv$beat beat(
+    llamahdl_decoder$matvec$beat beat(
         .d(beat$d),
         .q(beat$q),
         .clock(beat$clock)
     );
-    llamahdl_decoder$mv$row row(
+    llamahdl_decoder$matvec$row row(
         .d(row$d),
         .q(row$q),
         .clock(row$clock)
     );
-    llamahdl_decoder$mv$rbase rbase(
+    llamahdl_decoder$matvec$rbase rbase(
         .d(rbase$d),
         .q(rbase$q),
         .clock(rbase$clock)
     );
-    llamahdl_decoder$mv$rrbase rrbase(
+    llamahdl_decoder$matvec$rrbase rrbase(
         .d(rrbase$d),
         .q(rrbase$q),
         .clock(rrbase$clock)
     );
-    llamahdl_decoder$mv$s1_valid s1_valid(
+    llamahdl_decoder$matvec$s1_valid s1_valid(
         .d(s1_valid$d),
         .q(s1_valid$q),
         .clock(s1_valid$clock)
     );
-    llamahdl_decoder$mv$s1_first s1_first(
+    llamahdl_decoder$matvec$s1_first s1_first(
         .d(s1_first$d),
         .q(s1_first$q),
         .clock(s1_first$clock)
     );
-    llamahdl_decoder$mv$s1_last s1_last(
+    llamahdl_decoder$matvec$s1_last s1_last(
         .d(s1_last$d),
         .q(s1_last$q),
         .clock(s1_last$clock)
     );
-    llamahdl_decoder$mv$s1_row s1_row(
+    llamahdl_decoder$matvec$s1_row s1_row(
         .d(s1_row$d),
         .q(s1_row$q),
         .clock(s1_row$clock)
     );
-    llamahdl_decoder$mv$s2_last s2_last(
+    llamahdl_decoder$matvec$s2_last s2_last(
         .d(s2_last$d),
         .q(s2_last$q),
         .clock(s2_last$clock)
     );
-    llamahdl_decoder$mv$s2_row s2_row(
+    llamahdl_decoder$matvec$s2_row s2_row(
         .d(s2_row$d),
         .q(s2_row$q),
         .clock(s2_row$clock)
     );
-    llamahdl_decoder$mv$s2_mant s2_mant(
+    llamahdl_decoder$matvec$s2_mant s2_mant(
         .d(s2_mant$d),
         .q(s2_mant$q),
         .clock(s2_mant$clock)
     );
-    llamahdl_decoder$mv$s2_exp s2_exp(
+    llamahdl_decoder$matvec$s2_exp s2_exp(
         .d(s2_exp$d),
         .q(s2_exp$q),
         .clock(s2_exp$clock)
     );
-    llamahdl_decoder$mv$s3_last s3_last(
+    llamahdl_decoder$matvec$s3_last s3_last(
         .d(s3_last$d),
         .q(s3_last$q),
         .clock(s3_last$clock)
     );
-    llamahdl_decoder$mv$s3_row s3_row(
+    llamahdl_decoder$matvec$s3_row s3_row(
         .d(s3_row$d),
         .q(s3_row$q),
         .clock(s3_row$clock)
     );
-    llamahdl_decoder$mv$s3_mant s3_mant(
+    llamahdl_decoder$matvec$s3_mant s3_mant(
         .d(s3_mant$d),
         .q(s3_mant$q),
         .clock(s3_mant$clock)
     );
-    llamahdl_decoder$mv$s3_exp s3_exp(
+    llamahdl_decoder$matvec$s3_exp s3_exp(
         .d(s3_exp$d),
         .q(s3_exp$q),
         .clock(s3_exp$clock)
     );
-    llamahdl_decoder$mv$s4_last s4_last(
+    llamahdl_decoder$matvec$s4_last s4_last(
         .d(s4_last$d),
         .q(s4_last$q),
         .clock(s4_last$clock)
     );
-    llamahdl_decoder$mv$s4_row s4_row(
+    llamahdl_decoder$matvec$s4_row s4_row(
         .d(s4_row$d),
         .q(s4_row$q),
         .clock(s4_row$clock)
@@ -16454,10 +15689,10 @@ module llamahdl_decoder$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,x_wd
         busy = running$q | e1_valid$q | e2_valid$q | s1_valid$q | sq_valid$q | s2_last$q | s3_last$q | s4_last$q | s5_last$q;
     end
     
-endmodule // llamahdl_decoder$mv
+endmodule // llamahdl_decoder$matvec
 
 
-module llamahdl_decoder$mv$addr(d,q,clock);
+module llamahdl_decoder$matvec$addr(d,q,clock);
     
     // Module arguments
     input wire  [15:0] d;
@@ -16473,10 +15708,10 @@ module llamahdl_decoder$mv$addr(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$mv$addr
+endmodule // llamahdl_decoder$matvec$addr
 
 
-module llamahdl_decoder$mv$addsat(a,b,y);
+module llamahdl_decoder$matvec$addsat(a,b,y);
     
     // Module arguments
     input wire signed [31:0] a;
@@ -16486,10 +15721,10 @@ module llamahdl_decoder$mv$addsat(a,b,y);
     // Update code (custom)
     wire signed [32:0] sum = {a[31], a} + {b[31], b};
     always @(*) y = ((sum > 33'sd2147483647) ? 32'sh7fffffff : ((sum < -33'sd2147483648) ? 32'sh80000000 : sum[31:0]));
-endmodule // llamahdl_decoder$mv$addsat
+endmodule // llamahdl_decoder$matvec$addsat
 
 
-module llamahdl_decoder$mv$beat(d,q,clock);
+module llamahdl_decoder$matvec$beat(d,q,clock);
     
     // Module arguments
     input wire  [15:0] d;
@@ -16505,10 +15740,10 @@ module llamahdl_decoder$mv$beat(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$mv$beat
+endmodule // llamahdl_decoder$matvec$beat
 
 
-module llamahdl_decoder$mv$beats_r(d,q,clock);
+module llamahdl_decoder$matvec$beats_r(d,q,clock);
     
     // Module arguments
     input wire  [15:0] d;
@@ -16524,10 +15759,10 @@ module llamahdl_decoder$mv$beats_r(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$mv$beats_r
+endmodule // llamahdl_decoder$matvec$beats_r
 
 
-module llamahdl_decoder$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$5,w$6,w$7,w$8,w$9,w$10,w$11,w$12,w$13,w$14,w$15,w$16,w$17,w$18,w$19,w$20,w$21,w$22,w$23,w$24,w$25,w$26,w$27,w$28,w$29,w$30,w$31,x$0,x$1,x$2,x$3,x$4,x$5,x$6,x$7,x$8,x$9,x$10,x$11,x$12,x$13,x$14,x$15,x$16,x$17,x$18,x$19,x$20,x$21,x$22,x$23,x$24,x$25,x$26,x$27,x$28,x$29,x$30,x$31,acc);
+module llamahdl_decoder$matvec$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$5,w$6,w$7,w$8,w$9,w$10,w$11,w$12,w$13,w$14,w$15,w$16,w$17,w$18,w$19,w$20,w$21,w$22,w$23,w$24,w$25,w$26,w$27,w$28,w$29,w$30,w$31,x$0,x$1,x$2,x$3,x$4,x$5,x$6,x$7,x$8,x$9,x$10,x$11,x$12,x$13,x$14,x$15,x$16,x$17,x$18,x$19,x$20,x$21,x$22,x$23,x$24,x$25,x$26,x$27,x$28,x$29,x$30,x$31,acc);
     
     // Module arguments
     input wire  clock;
@@ -16978,10 +16213,10 @@ module llamahdl_decoder$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$5,w$6,
           qm31 <= (r31 > 33'sd32767) ? 16'sd32767 : ((r31 < -33'sd32767) ? -16'sd32767 : r31[15:0]);
        end
     end
-endmodule // llamahdl_decoder$mv$dot
+endmodule // llamahdl_decoder$matvec$dot
 
 
-module llamahdl_decoder$mv$dst_r(d,q,clock);
+module llamahdl_decoder$matvec$dst_r(d,q,clock);
     
     // Module arguments
     input wire  [15:0] d;
@@ -16997,10 +16232,10 @@ module llamahdl_decoder$mv$dst_r(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$mv$dst_r
+endmodule // llamahdl_decoder$matvec$dst_r
 
 
-module llamahdl_decoder$mv$e1_elem(d,q,clock);
+module llamahdl_decoder$matvec$e1_elem(d,q,clock);
     
     // Module arguments
     input wire  [15:0] d;
@@ -17016,10 +16251,10 @@ module llamahdl_decoder$mv$e1_elem(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$mv$e1_elem
+endmodule // llamahdl_decoder$matvec$e1_elem
 
 
-module llamahdl_decoder$mv$e1_lane(d,q,clock);
+module llamahdl_decoder$matvec$e1_lane(d,q,clock);
     
     // Module arguments
     input wire  [15:0] d;
@@ -17035,10 +16270,10 @@ module llamahdl_decoder$mv$e1_lane(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$mv$e1_lane
+endmodule // llamahdl_decoder$matvec$e1_lane
 
 
-module llamahdl_decoder$mv$e1_valid(d,q,clock);
+module llamahdl_decoder$matvec$e1_valid(d,q,clock);
     
     // Module arguments
     input wire  d;
@@ -17054,10 +16289,10 @@ module llamahdl_decoder$mv$e1_valid(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$mv$e1_valid
+endmodule // llamahdl_decoder$matvec$e1_valid
 
 
-module llamahdl_decoder$mv$e2_elem(d,q,clock);
+module llamahdl_decoder$matvec$e2_elem(d,q,clock);
     
     // Module arguments
     input wire  [15:0] d;
@@ -17073,10 +16308,10 @@ module llamahdl_decoder$mv$e2_elem(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$mv$e2_elem
+endmodule // llamahdl_decoder$matvec$e2_elem
 
 
-module llamahdl_decoder$mv$e2_valid(d,q,clock);
+module llamahdl_decoder$matvec$e2_valid(d,q,clock);
     
     // Module arguments
     input wire  d;
@@ -17092,10 +16327,10 @@ module llamahdl_decoder$mv$e2_valid(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$mv$e2_valid
+endmodule // llamahdl_decoder$matvec$e2_valid
 
 
-module llamahdl_decoder$mv$elem(d,q,clock);
+module llamahdl_decoder$matvec$elem(d,q,clock);
     
     // Module arguments
     input wire  [15:0] d;
@@ -17111,10 +16346,10 @@ module llamahdl_decoder$mv$elem(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$mv$elem
+endmodule // llamahdl_decoder$matvec$elem
 
 
-module llamahdl_decoder$mv$emb(d,q,clock);
+module llamahdl_decoder$matvec$emb(d,q,clock);
     
     // Module arguments
     input wire  d;
@@ -17130,10 +16365,10 @@ module llamahdl_decoder$mv$emb(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$mv$emb
+endmodule // llamahdl_decoder$matvec$emb
 
 
-module llamahdl_decoder$mv$finish(clock,en,acc,mant,exp,shift,y);
+module llamahdl_decoder$matvec$finish(clock,en,acc,mant,exp,shift,y);
     
     // Module arguments
     input wire  clock;
@@ -17169,10 +16404,10 @@ module llamahdl_decoder$mv$finish(clock,en,acc,mant,exp,shift,y);
     always @(posedge clock) begin
        if (en) y <= (wide > MAX32) ? MAX32[31:0] : ((wide < MIN32) ? MIN32[31:0] : wide[31:0]);
     end
-endmodule // llamahdl_decoder$mv$finish
+endmodule // llamahdl_decoder$matvec$finish
 
 
-module llamahdl_decoder$mv$lane(d,q,clock);
+module llamahdl_decoder$matvec$lane(d,q,clock);
     
     // Module arguments
     input wire  [15:0] d;
@@ -17188,10 +16423,10 @@ module llamahdl_decoder$mv$lane(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$mv$lane
+endmodule // llamahdl_decoder$matvec$lane
 
 
-module llamahdl_decoder$mv$lane_pick(data$0,data$1,data$2,data$3,data$4,data$5,data$6,data$7,data$8,data$9,data$10,data$11,data$12,data$13,data$14,data$15,data$16,data$17,data$18,data$19,data$20,data$21,data$22,data$23,data$24,data$25,data$26,data$27,data$28,data$29,data$30,data$31,sel,y);
+module llamahdl_decoder$matvec$lane_pick(data$0,data$1,data$2,data$3,data$4,data$5,data$6,data$7,data$8,data$9,data$10,data$11,data$12,data$13,data$14,data$15,data$16,data$17,data$18,data$19,data$20,data$21,data$22,data$23,data$24,data$25,data$26,data$27,data$28,data$29,data$30,data$31,sel,y);
     
     // Module arguments
     input wire signed [7:0] data$0;
@@ -17267,10 +16502,10 @@ module llamahdl_decoder$mv$lane_pick(data$0,data$1,data$2,data$3,data$4,data$5,d
           default: y = 40'sd0;
        endcase
     end
-endmodule // llamahdl_decoder$mv$lane_pick
+endmodule // llamahdl_decoder$matvec$lane_pick
 
 
-module llamahdl_decoder$mv$len_r(d,q,clock);
+module llamahdl_decoder$matvec$len_r(d,q,clock);
     
     // Module arguments
     input wire  [15:0] d;
@@ -17286,10 +16521,10 @@ module llamahdl_decoder$mv$len_r(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$mv$len_r
+endmodule // llamahdl_decoder$matvec$len_r
 
 
-module llamahdl_decoder$mv$post_r(d,q,clock);
+module llamahdl_decoder$matvec$post_r(d,q,clock);
     
     // Module arguments
     input wire  [1:0] d;
@@ -17305,10 +16540,10 @@ module llamahdl_decoder$mv$post_r(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$mv$post_r
+endmodule // llamahdl_decoder$matvec$post_r
 
 
-module llamahdl_decoder$mv$raw_r(d,q,clock);
+module llamahdl_decoder$matvec$raw_r(d,q,clock);
     
     // Module arguments
     input wire  d;
@@ -17324,10 +16559,10 @@ module llamahdl_decoder$mv$raw_r(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$mv$raw_r
+endmodule // llamahdl_decoder$matvec$raw_r
 
 
-module llamahdl_decoder$mv$rbase(d,q,clock);
+module llamahdl_decoder$matvec$rbase(d,q,clock);
     
     // Module arguments
     input wire  [15:0] d;
@@ -17343,10 +16578,10 @@ module llamahdl_decoder$mv$rbase(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$mv$rbase
+endmodule // llamahdl_decoder$matvec$rbase
 
 
-module llamahdl_decoder$mv$rom(clock,addr,data$0,data$1,data$2,data$3,data$4,data$5,data$6,data$7,data$8,data$9,data$10,data$11,data$12,data$13,data$14,data$15,data$16,data$17,data$18,data$19,data$20,data$21,data$22,data$23,data$24,data$25,data$26,data$27,data$28,data$29,data$30,data$31);
+module llamahdl_decoder$matvec$rom(clock,addr,data$0,data$1,data$2,data$3,data$4,data$5,data$6,data$7,data$8,data$9,data$10,data$11,data$12,data$13,data$14,data$15,data$16,data$17,data$18,data$19,data$20,data$21,data$22,data$23,data$24,data$25,data$26,data$27,data$28,data$29,data$30,data$31);
     
     // Module arguments
     input wire  clock;
@@ -25729,10 +24964,10 @@ module llamahdl_decoder$mv$rom(clock,addr,data$0,data$1,data$2,data$3,data$4,dat
     always @(*) data$29 = word[239:232];
     always @(*) data$30 = word[247:240];
     always @(*) data$31 = word[255:248];
-endmodule // llamahdl_decoder$mv$rom
+endmodule // llamahdl_decoder$matvec$rom
 
 
-module llamahdl_decoder$mv$row(d,q,clock);
+module llamahdl_decoder$matvec$row(d,q,clock);
     
     // Module arguments
     input wire  [15:0] d;
@@ -25748,10 +24983,10 @@ module llamahdl_decoder$mv$row(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$mv$row
+endmodule // llamahdl_decoder$matvec$row
 
 
-module llamahdl_decoder$mv$rows_r(d,q,clock);
+module llamahdl_decoder$matvec$rows_r(d,q,clock);
     
     // Module arguments
     input wire  [15:0] d;
@@ -25767,10 +25002,10 @@ module llamahdl_decoder$mv$rows_r(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$mv$rows_r
+endmodule // llamahdl_decoder$matvec$rows_r
 
 
-module llamahdl_decoder$mv$rrbase(d,q,clock);
+module llamahdl_decoder$matvec$rrbase(d,q,clock);
     
     // Module arguments
     input wire  [15:0] d;
@@ -25786,10 +25021,10 @@ module llamahdl_decoder$mv$rrbase(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$mv$rrbase
+endmodule // llamahdl_decoder$matvec$rrbase
 
 
-module llamahdl_decoder$mv$running(d,q,clock);
+module llamahdl_decoder$matvec$running(d,q,clock);
     
     // Module arguments
     input wire  d;
@@ -25805,10 +25040,10 @@ module llamahdl_decoder$mv$running(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$mv$running
+endmodule // llamahdl_decoder$matvec$running
 
 
-module llamahdl_decoder$mv$s1_first(d,q,clock);
+module llamahdl_decoder$matvec$s1_first(d,q,clock);
     
     // Module arguments
     input wire  d;
@@ -25824,10 +25059,10 @@ module llamahdl_decoder$mv$s1_first(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$mv$s1_first
+endmodule // llamahdl_decoder$matvec$s1_first
 
 
-module llamahdl_decoder$mv$s1_last(d,q,clock);
+module llamahdl_decoder$matvec$s1_last(d,q,clock);
     
     // Module arguments
     input wire  d;
@@ -25843,10 +25078,10 @@ module llamahdl_decoder$mv$s1_last(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$mv$s1_last
+endmodule // llamahdl_decoder$matvec$s1_last
 
 
-module llamahdl_decoder$mv$s1_row(d,q,clock);
+module llamahdl_decoder$matvec$s1_row(d,q,clock);
     
     // Module arguments
     input wire  [15:0] d;
@@ -25862,10 +25097,10 @@ module llamahdl_decoder$mv$s1_row(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$mv$s1_row
+endmodule // llamahdl_decoder$matvec$s1_row
 
 
-module llamahdl_decoder$mv$s1_valid(d,q,clock);
+module llamahdl_decoder$matvec$s1_valid(d,q,clock);
     
     // Module arguments
     input wire  d;
@@ -25881,10 +25116,10 @@ module llamahdl_decoder$mv$s1_valid(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$mv$s1_valid
+endmodule // llamahdl_decoder$matvec$s1_valid
 
 
-module llamahdl_decoder$mv$s2_exp(d,q,clock);
+module llamahdl_decoder$matvec$s2_exp(d,q,clock);
     
     // Module arguments
     input wire signed [7:0] d;
@@ -25900,10 +25135,10 @@ module llamahdl_decoder$mv$s2_exp(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$mv$s2_exp
+endmodule // llamahdl_decoder$matvec$s2_exp
 
 
-module llamahdl_decoder$mv$s2_last(d,q,clock);
+module llamahdl_decoder$matvec$s2_last(d,q,clock);
     
     // Module arguments
     input wire  d;
@@ -25919,10 +25154,10 @@ module llamahdl_decoder$mv$s2_last(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$mv$s2_last
+endmodule // llamahdl_decoder$matvec$s2_last
 
 
-module llamahdl_decoder$mv$s2_mant(d,q,clock);
+module llamahdl_decoder$matvec$s2_mant(d,q,clock);
     
     // Module arguments
     input wire  [7:0] d;
@@ -25938,10 +25173,10 @@ module llamahdl_decoder$mv$s2_mant(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$mv$s2_mant
+endmodule // llamahdl_decoder$matvec$s2_mant
 
 
-module llamahdl_decoder$mv$s2_row(d,q,clock);
+module llamahdl_decoder$matvec$s2_row(d,q,clock);
     
     // Module arguments
     input wire  [15:0] d;
@@ -25957,10 +25192,10 @@ module llamahdl_decoder$mv$s2_row(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$mv$s2_row
+endmodule // llamahdl_decoder$matvec$s2_row
 
 
-module llamahdl_decoder$mv$s3_exp(d,q,clock);
+module llamahdl_decoder$matvec$s3_exp(d,q,clock);
     
     // Module arguments
     input wire signed [7:0] d;
@@ -25976,10 +25211,10 @@ module llamahdl_decoder$mv$s3_exp(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$mv$s3_exp
+endmodule // llamahdl_decoder$matvec$s3_exp
 
 
-module llamahdl_decoder$mv$s3_last(d,q,clock);
+module llamahdl_decoder$matvec$s3_last(d,q,clock);
     
     // Module arguments
     input wire  d;
@@ -25995,10 +25230,10 @@ module llamahdl_decoder$mv$s3_last(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$mv$s3_last
+endmodule // llamahdl_decoder$matvec$s3_last
 
 
-module llamahdl_decoder$mv$s3_mant(d,q,clock);
+module llamahdl_decoder$matvec$s3_mant(d,q,clock);
     
     // Module arguments
     input wire  [7:0] d;
@@ -26014,10 +25249,10 @@ module llamahdl_decoder$mv$s3_mant(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$mv$s3_mant
+endmodule // llamahdl_decoder$matvec$s3_mant
 
 
-module llamahdl_decoder$mv$s3_row(d,q,clock);
+module llamahdl_decoder$matvec$s3_row(d,q,clock);
     
     // Module arguments
     input wire  [15:0] d;
@@ -26033,10 +25268,10 @@ module llamahdl_decoder$mv$s3_row(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$mv$s3_row
+endmodule // llamahdl_decoder$matvec$s3_row
 
 
-module llamahdl_decoder$mv$s4_last(d,q,clock);
+module llamahdl_decoder$matvec$s4_last(d,q,clock);
     
     // Module arguments
     input wire  d;
@@ -26052,10 +25287,10 @@ module llamahdl_decoder$mv$s4_last(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$mv$s4_last
+endmodule // llamahdl_decoder$matvec$s4_last
 
 
-module llamahdl_decoder$mv$s4_row(d,q,clock);
+module llamahdl_decoder$matvec$s4_row(d,q,clock);
     
     // Module arguments
     input wire  [15:0] d;
@@ -26071,10 +25306,10 @@ module llamahdl_decoder$mv$s4_row(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$mv$s4_row
+endmodule // llamahdl_decoder$matvec$s4_row
 
 
-module llamahdl_decoder$mv$s5_last(d,q,clock);
+module llamahdl_decoder$matvec$s5_last(d,q,clock);
     
     // Module arguments
     input wire  d;
@@ -26090,10 +25325,10 @@ module llamahdl_decoder$mv$s5_last(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$mv$s5_last
+endmodule // llamahdl_decoder$matvec$s5_last
 
 
-module llamahdl_decoder$mv$s5_row(d,q,clock);
+module llamahdl_decoder$matvec$s5_row(d,q,clock);
     
     // Module arguments
     input wire  [15:0] d;
@@ -26109,10 +25344,10 @@ module llamahdl_decoder$mv$s5_row(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$mv$s5_row
+endmodule // llamahdl_decoder$matvec$s5_row
 
 
-module llamahdl_decoder$mv$scale_rom(clock,addr,mant,exp);
+module llamahdl_decoder$matvec$scale_rom(clock,addr,mant,exp);
     
     // Module arguments
     input wire  clock;
@@ -29643,10 +28878,10 @@ module llamahdl_decoder$mv$scale_rom(clock,addr,mant,exp);
     end
     always @(*) mant = word[15:8];
     always @(*) exp = word[7:0];
-endmodule // llamahdl_decoder$mv$scale_rom
+endmodule // llamahdl_decoder$matvec$scale_rom
 
 
-module llamahdl_decoder$mv$sel_ram(d,q,clock);
+module llamahdl_decoder$matvec$sel_ram(d,q,clock);
     
     // Module arguments
     input wire  d;
@@ -29662,10 +28897,10 @@ module llamahdl_decoder$mv$sel_ram(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$mv$sel_ram
+endmodule // llamahdl_decoder$matvec$sel_ram
 
 
-module llamahdl_decoder$mv$shift(d,q,clock);
+module llamahdl_decoder$matvec$shift(d,q,clock);
     
     // Module arguments
     input wire  [4:0] d;
@@ -29681,10 +28916,10 @@ module llamahdl_decoder$mv$shift(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$mv$shift
+endmodule // llamahdl_decoder$matvec$shift
 
 
-module llamahdl_decoder$mv$silu(clock,x,sig_addr,rom,h,y);
+module llamahdl_decoder$matvec$silu(clock,x,sig_addr,rom,h,y);
     
     // Module arguments
     input wire  clock;
@@ -29730,10 +28965,10 @@ module llamahdl_decoder$mv$silu(clock,x,sig_addr,rom,h,y);
        silu3 <= ((spr > 50'sd2147483647) ? 32'sh7fffffff : ((spr < -50'sd2147483648) ? 32'sh80000000 : spr[31:0]));
        y <= ((ppr > 64'sd2147483647) ? 32'sh7fffffff : ((ppr < -64'sd2147483648) ? 32'sh80000000 : ppr[31:0]));
     end
-endmodule // llamahdl_decoder$mv$silu
+endmodule // llamahdl_decoder$matvec$silu
 
 
-module llamahdl_decoder$mv$silu_tab(clock,addr,data);
+module llamahdl_decoder$matvec$silu_tab(clock,addr,data);
     
     // Module arguments
     input wire  clock;
@@ -31796,10 +31031,10 @@ module llamahdl_decoder$mv$silu_tab(clock,addr,data);
     always @(posedge clock) begin
        data <= (addr < 16'd2048) ? mem[addr[10:0]] : 34'd0;
     end
-endmodule // llamahdl_decoder$mv$silu_tab
+endmodule // llamahdl_decoder$matvec$silu_tab
 
 
-module llamahdl_decoder$mv$sq_exp(d,q,clock);
+module llamahdl_decoder$matvec$sq_exp(d,q,clock);
     
     // Module arguments
     input wire signed [7:0] d;
@@ -31815,10 +31050,10 @@ module llamahdl_decoder$mv$sq_exp(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$mv$sq_exp
+endmodule // llamahdl_decoder$matvec$sq_exp
 
 
-module llamahdl_decoder$mv$sq_last(d,q,clock);
+module llamahdl_decoder$matvec$sq_last(d,q,clock);
     
     // Module arguments
     input wire  d;
@@ -31834,10 +31069,10 @@ module llamahdl_decoder$mv$sq_last(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$mv$sq_last
+endmodule // llamahdl_decoder$matvec$sq_last
 
 
-module llamahdl_decoder$mv$sq_mant(d,q,clock);
+module llamahdl_decoder$matvec$sq_mant(d,q,clock);
     
     // Module arguments
     input wire  [7:0] d;
@@ -31853,10 +31088,10 @@ module llamahdl_decoder$mv$sq_mant(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$mv$sq_mant
+endmodule // llamahdl_decoder$matvec$sq_mant
 
 
-module llamahdl_decoder$mv$sq_row(d,q,clock);
+module llamahdl_decoder$matvec$sq_row(d,q,clock);
     
     // Module arguments
     input wire  [15:0] d;
@@ -31872,10 +31107,10 @@ module llamahdl_decoder$mv$sq_row(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$mv$sq_row
+endmodule // llamahdl_decoder$matvec$sq_row
 
 
-module llamahdl_decoder$mv$sq_valid(d,q,clock);
+module llamahdl_decoder$matvec$sq_valid(d,q,clock);
     
     // Module arguments
     input wire  d;
@@ -31891,10 +31126,10 @@ module llamahdl_decoder$mv$sq_valid(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$mv$sq_valid
+endmodule // llamahdl_decoder$matvec$sq_valid
 
 
-module llamahdl_decoder$mv$src_r(d,q,clock);
+module llamahdl_decoder$matvec$src_r(d,q,clock);
     
     // Module arguments
     input wire  [15:0] d;
@@ -31910,10 +31145,10 @@ module llamahdl_decoder$mv$src_r(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$mv$src_r
+endmodule // llamahdl_decoder$matvec$src_r
 
 
-module llamahdl_decoder$mv$xbase_r(d,q,clock);
+module llamahdl_decoder$matvec$xbase_r(d,q,clock);
     
     // Module arguments
     input wire  [15:0] d;
@@ -31929,10 +31164,10 @@ module llamahdl_decoder$mv$xbase_r(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$mv$xbase_r
+endmodule // llamahdl_decoder$matvec$xbase_r
 
 
-module llamahdl_decoder$mv$xram(clock,wwe,wwaddr,wwdata$0,wwdata$1,wwdata$2,wwdata$3,wwdata$4,wwdata$5,wwdata$6,wwdata$7,wwdata$8,wwdata$9,wwdata$10,wwdata$11,wwdata$12,wwdata$13,wwdata$14,wwdata$15,wwdata$16,wwdata$17,wwdata$18,wwdata$19,wwdata$20,wwdata$21,wwdata$22,wwdata$23,wwdata$24,wwdata$25,wwdata$26,wwdata$27,wwdata$28,wwdata$29,wwdata$30,wwdata$31,swe,swaddr,swdata,pwe,pwidx,pwdata$0,pwdata$1,pwdata$2,pwdata$3,pwdata$4,pwdata$5,pwdata$6,pwdata$7,raddr,rdata$0,rdata$1,rdata$2,rdata$3,rdata$4,rdata$5,rdata$6,rdata$7,rdata$8,rdata$9,rdata$10,rdata$11,rdata$12,rdata$13,rdata$14,rdata$15,rdata$16,rdata$17,rdata$18,rdata$19,rdata$20,rdata$21,rdata$22,rdata$23,rdata$24,rdata$25,rdata$26,rdata$27,rdata$28,rdata$29,rdata$30,rdata$31);
+module llamahdl_decoder$matvec$xram(clock,wwe,wwaddr,wwdata$0,wwdata$1,wwdata$2,wwdata$3,wwdata$4,wwdata$5,wwdata$6,wwdata$7,wwdata$8,wwdata$9,wwdata$10,wwdata$11,wwdata$12,wwdata$13,wwdata$14,wwdata$15,wwdata$16,wwdata$17,wwdata$18,wwdata$19,wwdata$20,wwdata$21,wwdata$22,wwdata$23,wwdata$24,wwdata$25,wwdata$26,wwdata$27,wwdata$28,wwdata$29,wwdata$30,wwdata$31,swe,swaddr,swdata,pwe,pwidx,pwdata$0,pwdata$1,pwdata$2,pwdata$3,pwdata$4,pwdata$5,pwdata$6,pwdata$7,raddr,rdata$0,rdata$1,rdata$2,rdata$3,rdata$4,rdata$5,rdata$6,rdata$7,rdata$8,rdata$9,rdata$10,rdata$11,rdata$12,rdata$13,rdata$14,rdata$15,rdata$16,rdata$17,rdata$18,rdata$19,rdata$20,rdata$21,rdata$22,rdata$23,rdata$24,rdata$25,rdata$26,rdata$27,rdata$28,rdata$29,rdata$30,rdata$31);
     
     // Module arguments
     input wire  clock;
@@ -32514,10 +31749,554 @@ module llamahdl_decoder$mv$xram(clock,wwe,wwaddr,wwdata$0,wwdata$1,wwdata$2,wwda
           end
        end
     end
-endmodule // llamahdl_decoder$mv$xram
+endmodule // llamahdl_decoder$matvec$xram
 
 
-module llamahdl_decoder$pc(d,q,clock);
+module llamahdl_decoder$qkv_weights(clock,valid,layer_change,data$0,data$1,data$2,data$3,data$4,data$5,data$6,data$7,data$8,data$9,data$10,data$11,data$12,data$13,data$14,data$15,data$16,data$17,data$18,data$19,data$20,data$21,data$22,data$23,data$24,data$25,data$26,data$27,data$28,data$29,data$30,data$31,scale_mant,scale_exp,fully_loaded,load_done,wr_en,beat,row,matrix,head,row_index,addr,last_beat,rd_addr,rd_data$0,rd_data$1,rd_data$2,rd_data$3,rd_data$4,rd_data$5,rd_data$6,rd_data$7,rd_data$8,rd_data$9,rd_data$10,rd_data$11,rd_data$12,rd_data$13,rd_data$14,rd_data$15,rd_data$16,rd_data$17,rd_data$18,rd_data$19,rd_data$20,rd_data$21,rd_data$22,rd_data$23,rd_data$24,rd_data$25,rd_data$26,rd_data$27,rd_data$28,rd_data$29,rd_data$30,rd_data$31,rd_row,rd_scale_mant,rd_scale_exp);
+    
+    // Module arguments
+    input wire  clock;
+    input wire  valid;
+    input wire  layer_change;
+    input wire signed [7:0] data$0;
+    input wire signed [7:0] data$1;
+    input wire signed [7:0] data$2;
+    input wire signed [7:0] data$3;
+    input wire signed [7:0] data$4;
+    input wire signed [7:0] data$5;
+    input wire signed [7:0] data$6;
+    input wire signed [7:0] data$7;
+    input wire signed [7:0] data$8;
+    input wire signed [7:0] data$9;
+    input wire signed [7:0] data$10;
+    input wire signed [7:0] data$11;
+    input wire signed [7:0] data$12;
+    input wire signed [7:0] data$13;
+    input wire signed [7:0] data$14;
+    input wire signed [7:0] data$15;
+    input wire signed [7:0] data$16;
+    input wire signed [7:0] data$17;
+    input wire signed [7:0] data$18;
+    input wire signed [7:0] data$19;
+    input wire signed [7:0] data$20;
+    input wire signed [7:0] data$21;
+    input wire signed [7:0] data$22;
+    input wire signed [7:0] data$23;
+    input wire signed [7:0] data$24;
+    input wire signed [7:0] data$25;
+    input wire signed [7:0] data$26;
+    input wire signed [7:0] data$27;
+    input wire signed [7:0] data$28;
+    input wire signed [7:0] data$29;
+    input wire signed [7:0] data$30;
+    input wire signed [7:0] data$31;
+    input wire  [7:0] scale_mant;
+    input wire signed [7:0] scale_exp;
+    output reg  fully_loaded;
+    output reg  load_done;
+    output reg  wr_en;
+    output reg  [11:0] beat;
+    output reg  [7:0] row;
+    output reg  [1:0] matrix;
+    output reg  [7:0] head;
+    output reg  [15:0] row_index;
+    output reg  [15:0] addr;
+    output reg  last_beat;
+    input wire  [15:0] rd_addr;
+    output reg signed [7:0] rd_data$0;
+    output reg signed [7:0] rd_data$1;
+    output reg signed [7:0] rd_data$2;
+    output reg signed [7:0] rd_data$3;
+    output reg signed [7:0] rd_data$4;
+    output reg signed [7:0] rd_data$5;
+    output reg signed [7:0] rd_data$6;
+    output reg signed [7:0] rd_data$7;
+    output reg signed [7:0] rd_data$8;
+    output reg signed [7:0] rd_data$9;
+    output reg signed [7:0] rd_data$10;
+    output reg signed [7:0] rd_data$11;
+    output reg signed [7:0] rd_data$12;
+    output reg signed [7:0] rd_data$13;
+    output reg signed [7:0] rd_data$14;
+    output reg signed [7:0] rd_data$15;
+    output reg signed [7:0] rd_data$16;
+    output reg signed [7:0] rd_data$17;
+    output reg signed [7:0] rd_data$18;
+    output reg signed [7:0] rd_data$19;
+    output reg signed [7:0] rd_data$20;
+    output reg signed [7:0] rd_data$21;
+    output reg signed [7:0] rd_data$22;
+    output reg signed [7:0] rd_data$23;
+    output reg signed [7:0] rd_data$24;
+    output reg signed [7:0] rd_data$25;
+    output reg signed [7:0] rd_data$26;
+    output reg signed [7:0] rd_data$27;
+    output reg signed [7:0] rd_data$28;
+    output reg signed [7:0] rd_data$29;
+    output reg signed [7:0] rd_data$30;
+    output reg signed [7:0] rd_data$31;
+    input wire  [15:0] rd_row;
+    output reg  [7:0] rd_scale_mant;
+    output reg signed [7:0] rd_scale_exp;
+    
+    // Stub signals
+    reg  addr_gen$clock;
+    reg  addr_gen$valid;
+    reg  addr_gen$trigger;
+    wire  [11:0] addr_gen$beat;
+    wire  [7:0] addr_gen$row;
+    wire  [1:0] addr_gen$matrix;
+    wire  [7:0] addr_gen$head;
+    wire  [15:0] addr_gen$row_index;
+    wire  [15:0] addr_gen$addr;
+    wire  addr_gen$last_beat;
+    wire  addr_gen$wr_en;
+    wire  addr_gen$load_done;
+    reg  store$clock;
+    reg  store$wr_en;
+    reg  [15:0] store$wr_addr;
+    reg  store$wr_last;
+    reg  [15:0] store$wr_row;
+    reg signed [7:0] store$wr_data$0;
+    reg signed [7:0] store$wr_data$1;
+    reg signed [7:0] store$wr_data$2;
+    reg signed [7:0] store$wr_data$3;
+    reg signed [7:0] store$wr_data$4;
+    reg signed [7:0] store$wr_data$5;
+    reg signed [7:0] store$wr_data$6;
+    reg signed [7:0] store$wr_data$7;
+    reg signed [7:0] store$wr_data$8;
+    reg signed [7:0] store$wr_data$9;
+    reg signed [7:0] store$wr_data$10;
+    reg signed [7:0] store$wr_data$11;
+    reg signed [7:0] store$wr_data$12;
+    reg signed [7:0] store$wr_data$13;
+    reg signed [7:0] store$wr_data$14;
+    reg signed [7:0] store$wr_data$15;
+    reg signed [7:0] store$wr_data$16;
+    reg signed [7:0] store$wr_data$17;
+    reg signed [7:0] store$wr_data$18;
+    reg signed [7:0] store$wr_data$19;
+    reg signed [7:0] store$wr_data$20;
+    reg signed [7:0] store$wr_data$21;
+    reg signed [7:0] store$wr_data$22;
+    reg signed [7:0] store$wr_data$23;
+    reg signed [7:0] store$wr_data$24;
+    reg signed [7:0] store$wr_data$25;
+    reg signed [7:0] store$wr_data$26;
+    reg signed [7:0] store$wr_data$27;
+    reg signed [7:0] store$wr_data$28;
+    reg signed [7:0] store$wr_data$29;
+    reg signed [7:0] store$wr_data$30;
+    reg signed [7:0] store$wr_data$31;
+    reg  [7:0] store$wr_scale_mant;
+    reg signed [7:0] store$wr_scale_exp;
+    reg  store$load_done;
+    reg  store$clear;
+    wire  store$fully_loaded;
+    reg  [15:0] store$rd_addr;
+    wire signed [7:0] store$rd_data$0;
+    wire signed [7:0] store$rd_data$1;
+    wire signed [7:0] store$rd_data$2;
+    wire signed [7:0] store$rd_data$3;
+    wire signed [7:0] store$rd_data$4;
+    wire signed [7:0] store$rd_data$5;
+    wire signed [7:0] store$rd_data$6;
+    wire signed [7:0] store$rd_data$7;
+    wire signed [7:0] store$rd_data$8;
+    wire signed [7:0] store$rd_data$9;
+    wire signed [7:0] store$rd_data$10;
+    wire signed [7:0] store$rd_data$11;
+    wire signed [7:0] store$rd_data$12;
+    wire signed [7:0] store$rd_data$13;
+    wire signed [7:0] store$rd_data$14;
+    wire signed [7:0] store$rd_data$15;
+    wire signed [7:0] store$rd_data$16;
+    wire signed [7:0] store$rd_data$17;
+    wire signed [7:0] store$rd_data$18;
+    wire signed [7:0] store$rd_data$19;
+    wire signed [7:0] store$rd_data$20;
+    wire signed [7:0] store$rd_data$21;
+    wire signed [7:0] store$rd_data$22;
+    wire signed [7:0] store$rd_data$23;
+    wire signed [7:0] store$rd_data$24;
+    wire signed [7:0] store$rd_data$25;
+    wire signed [7:0] store$rd_data$26;
+    wire signed [7:0] store$rd_data$27;
+    wire signed [7:0] store$rd_data$28;
+    wire signed [7:0] store$rd_data$29;
+    wire signed [7:0] store$rd_data$30;
+    wire signed [7:0] store$rd_data$31;
+    reg  [15:0] store$rd_row;
+    wire  [7:0] store$rd_scale_mant;
+    wire signed [7:0] store$rd_scale_exp;
+    
+    // Sub module instances
+    llamahdl_decoder$qkv_weights$addr_gen addr_gen(
+        .clock(addr_gen$clock),
+        .valid(addr_gen$valid),
+        .trigger(addr_gen$trigger),
+        .beat(addr_gen$beat),
+        .row(addr_gen$row),
+        .matrix(addr_gen$matrix),
+        .head(addr_gen$head),
+        .row_index(addr_gen$row_index),
+        .addr(addr_gen$addr),
+        .last_beat(addr_gen$last_beat),
+        .wr_en(addr_gen$wr_en),
+        .load_done(addr_gen$load_done)
+    );
+    llamahdl_decoder$qkv_weights$store store(
+        .clock(store$clock),
+        .wr_en(store$wr_en),
+        .wr_addr(store$wr_addr),
+        .wr_last(store$wr_last),
+        .wr_row(store$wr_row),
+        .wr_data$0(store$wr_data$0),
+        .wr_data$1(store$wr_data$1),
+        .wr_data$2(store$wr_data$2),
+        .wr_data$3(store$wr_data$3),
+        .wr_data$4(store$wr_data$4),
+        .wr_data$5(store$wr_data$5),
+        .wr_data$6(store$wr_data$6),
+        .wr_data$7(store$wr_data$7),
+        .wr_data$8(store$wr_data$8),
+        .wr_data$9(store$wr_data$9),
+        .wr_data$10(store$wr_data$10),
+        .wr_data$11(store$wr_data$11),
+        .wr_data$12(store$wr_data$12),
+        .wr_data$13(store$wr_data$13),
+        .wr_data$14(store$wr_data$14),
+        .wr_data$15(store$wr_data$15),
+        .wr_data$16(store$wr_data$16),
+        .wr_data$17(store$wr_data$17),
+        .wr_data$18(store$wr_data$18),
+        .wr_data$19(store$wr_data$19),
+        .wr_data$20(store$wr_data$20),
+        .wr_data$21(store$wr_data$21),
+        .wr_data$22(store$wr_data$22),
+        .wr_data$23(store$wr_data$23),
+        .wr_data$24(store$wr_data$24),
+        .wr_data$25(store$wr_data$25),
+        .wr_data$26(store$wr_data$26),
+        .wr_data$27(store$wr_data$27),
+        .wr_data$28(store$wr_data$28),
+        .wr_data$29(store$wr_data$29),
+        .wr_data$30(store$wr_data$30),
+        .wr_data$31(store$wr_data$31),
+        .wr_scale_mant(store$wr_scale_mant),
+        .wr_scale_exp(store$wr_scale_exp),
+        .load_done(store$load_done),
+        .clear(store$clear),
+        .fully_loaded(store$fully_loaded),
+        .rd_addr(store$rd_addr),
+        .rd_data$0(store$rd_data$0),
+        .rd_data$1(store$rd_data$1),
+        .rd_data$2(store$rd_data$2),
+        .rd_data$3(store$rd_data$3),
+        .rd_data$4(store$rd_data$4),
+        .rd_data$5(store$rd_data$5),
+        .rd_data$6(store$rd_data$6),
+        .rd_data$7(store$rd_data$7),
+        .rd_data$8(store$rd_data$8),
+        .rd_data$9(store$rd_data$9),
+        .rd_data$10(store$rd_data$10),
+        .rd_data$11(store$rd_data$11),
+        .rd_data$12(store$rd_data$12),
+        .rd_data$13(store$rd_data$13),
+        .rd_data$14(store$rd_data$14),
+        .rd_data$15(store$rd_data$15),
+        .rd_data$16(store$rd_data$16),
+        .rd_data$17(store$rd_data$17),
+        .rd_data$18(store$rd_data$18),
+        .rd_data$19(store$rd_data$19),
+        .rd_data$20(store$rd_data$20),
+        .rd_data$21(store$rd_data$21),
+        .rd_data$22(store$rd_data$22),
+        .rd_data$23(store$rd_data$23),
+        .rd_data$24(store$rd_data$24),
+        .rd_data$25(store$rd_data$25),
+        .rd_data$26(store$rd_data$26),
+        .rd_data$27(store$rd_data$27),
+        .rd_data$28(store$rd_data$28),
+        .rd_data$29(store$rd_data$29),
+        .rd_data$30(store$rd_data$30),
+        .rd_data$31(store$rd_data$31),
+        .rd_row(store$rd_row),
+        .rd_scale_mant(store$rd_scale_mant),
+        .rd_scale_exp(store$rd_scale_exp)
+    );
+    
+    // Update code
+    always @(*) begin
+        addr_gen$clock = clock;
+        addr_gen$valid = valid;
+        addr_gen$trigger = layer_change;
+        store$clock = clock;
+        store$wr_en = addr_gen$wr_en;
+        store$wr_addr = addr_gen$addr;
+        store$wr_last = addr_gen$last_beat;
+        store$wr_row = addr_gen$row_index;
+        store$wr_data$0 = data$0;
+        rd_data$0 = store$rd_data$0;
+        store$wr_data$1 = data$1;
+        rd_data$1 = store$rd_data$1;
+        store$wr_data$2 = data$2;
+        rd_data$2 = store$rd_data$2;
+        store$wr_data$3 = data$3;
+        rd_data$3 = store$rd_data$3;
+        store$wr_data$4 = data$4;
+        rd_data$4 = store$rd_data$4;
+        store$wr_data$5 = data$5;
+        rd_data$5 = store$rd_data$5;
+        store$wr_data$6 = data$6;
+        rd_data$6 = store$rd_data$6;
+        store$wr_data$7 = data$7;
+        rd_data$7 = store$rd_data$7;
+        store$wr_data$8 = data$8;
+        rd_data$8 = store$rd_data$8;
+        store$wr_data$9 = data$9;
+        rd_data$9 = store$rd_data$9;
+        store$wr_data$10 = data$10;
+        rd_data$10 = store$rd_data$10;
+        store$wr_data$11 = data$11;
+        rd_data$11 = store$rd_data$11;
+        store$wr_data$12 = data$12;
+        rd_data$12 = store$rd_data$12;
+        store$wr_data$13 = data$13;
+        rd_data$13 = store$rd_data$13;
+        store$wr_data$14 = data$14;
+        rd_data$14 = store$rd_data$14;
+        store$wr_data$15 = data$15;
+        rd_data$15 = store$rd_data$15;
+        store$wr_data$16 = data$16;
+        rd_data$16 = store$rd_data$16;
+        store$wr_data$17 = data$17;
+        rd_data$17 = store$rd_data$17;
+        store$wr_data$18 = data$18;
+        rd_data$18 = store$rd_data$18;
+        store$wr_data$19 = data$19;
+        rd_data$19 = store$rd_data$19;
+        store$wr_data$20 = data$20;
+        rd_data$20 = store$rd_data$20;
+        store$wr_data$21 = data$21;
+        rd_data$21 = store$rd_data$21;
+        store$wr_data$22 = data$22;
+        rd_data$22 = store$rd_data$22;
+        store$wr_data$23 = data$23;
+        rd_data$23 = store$rd_data$23;
+        store$wr_data$24 = data$24;
+        rd_data$24 = store$rd_data$24;
+        store$wr_data$25 = data$25;
+        rd_data$25 = store$rd_data$25;
+        store$wr_data$26 = data$26;
+        rd_data$26 = store$rd_data$26;
+        store$wr_data$27 = data$27;
+        rd_data$27 = store$rd_data$27;
+        store$wr_data$28 = data$28;
+        rd_data$28 = store$rd_data$28;
+        store$wr_data$29 = data$29;
+        rd_data$29 = store$rd_data$29;
+        store$wr_data$30 = data$30;
+        rd_data$30 = store$rd_data$30;
+        store$wr_data$31 = data$31;
+        rd_data$31 = store$rd_data$31;
+        store$wr_scale_mant = scale_mant;
+        store$wr_scale_exp = scale_exp;
+        store$load_done = addr_gen$load_done;
+        store$clear = layer_change;
+        store$rd_addr = rd_addr;
+        store$rd_row = rd_row;
+        rd_scale_mant = store$rd_scale_mant;
+        rd_scale_exp = store$rd_scale_exp;
+        fully_loaded = store$fully_loaded;
+        load_done = addr_gen$load_done;
+        wr_en = addr_gen$wr_en;
+        beat = addr_gen$beat;
+        row = addr_gen$row;
+        matrix = addr_gen$matrix;
+        head = addr_gen$head;
+        row_index = addr_gen$row_index;
+        addr = addr_gen$addr;
+        last_beat = addr_gen$last_beat;
+    end
+    
+endmodule // llamahdl_decoder$qkv_weights
+
+
+module llamahdl_decoder$qkv_weights$addr_gen(clock,valid,trigger,beat,row,matrix,head,row_index,addr,last_beat,wr_en,load_done);
+    
+    // Module arguments
+    input wire  clock;
+    input wire  valid;
+    input wire  trigger;
+    output reg  [11:0] beat;
+    output reg  [7:0] row;
+    output reg  [1:0] matrix;
+    output reg  [7:0] head;
+    output reg  [15:0] row_index;
+    output reg  [15:0] addr;
+    output reg  last_beat;
+    output reg  wr_en;
+    output reg  load_done;
+    
+    // Constant declarations
+    localparam  last_beat_c = 12'h1;
+    localparam  last_row_c = 8'h7;
+    localparam  last_q_head_c = 8'h7;
+    localparam  last_kv_head_c = 8'h3;
+    localparam  zero12 = 12'h0;
+    localparam  one12 = 12'h1;
+    localparam  zero8 = 8'h0;
+    localparam  one8 = 8'h1;
+    localparam  zero16 = 16'h0;
+    localparam  one16 = 16'h1;
+    localparam  matrix_q = 2'b0;
+    localparam  matrix_v = 2'b10;
+    localparam  matrix_one = 2'b1;
+    
+    // Stub signals
+    reg  [11:0] beat_r$d;
+    wire  [11:0] beat_r$q;
+    reg  beat_r$clock;
+    reg  [7:0] row_r$d;
+    wire  [7:0] row_r$q;
+    reg  row_r$clock;
+    reg  [7:0] head_r$d;
+    wire  [7:0] head_r$q;
+    reg  head_r$clock;
+    reg  [1:0] matrix_r$d;
+    wire  [1:0] matrix_r$q;
+    reg  matrix_r$clock;
+    reg  [15:0] row_index_r$d;
+    wire  [15:0] row_index_r$q;
+    reg  row_index_r$clock;
+    reg  [15:0] addr_r$d;
+    wire  [15:0] addr_r$q;
+    reg  addr_r$clock;
+    reg  done_r$d;
+    wire  done_r$q;
+    reg  done_r$clock;
+    
+    // Local signals
+    reg  is_last_beat;
+    reg  is_last_row;
+    reg  is_last_head;
+    reg  accept;
+    
+    // Sub module instances
+    llamahdl_decoder$qkv_weights$addr_gen$beat_r beat_r(
+        .d(beat_r$d),
+        .q(beat_r$q),
+        .clock(beat_r$clock)
+    );
+    llamahdl_decoder$qkv_weights$addr_gen$row_r row_r(
+        .d(row_r$d),
+        .q(row_r$q),
+        .clock(row_r$clock)
+    );
+    llamahdl_decoder$qkv_weights$addr_gen$head_r head_r(
+        .d(head_r$d),
+        .q(head_r$q),
+        .clock(head_r$clock)
+    );
+    llamahdl_decoder$qkv_weights$addr_gen$matrix_r matrix_r(
+        .d(matrix_r$d),
+        .q(matrix_r$q),
+        .clock(matrix_r$clock)
+    );
+    llamahdl_decoder$qkv_weights$addr_gen$row_index_r row_index_r(
+        .d(row_index_r$d),
+        .q(row_index_r$q),
+        .clock(row_index_r$clock)
+    );
+    llamahdl_decoder$qkv_weights$addr_gen$addr_r addr_r(
+        .d(addr_r$d),
+        .q(addr_r$q),
+        .clock(addr_r$clock)
+    );
+    llamahdl_decoder$qkv_weights$addr_gen$done_r done_r(
+        .d(done_r$d),
+        .q(done_r$q),
+        .clock(done_r$clock)
+    );
+    
+    // Update code
+    always @(*) begin
+        beat_r$clock = clock;
+        row_r$clock = clock;
+        head_r$clock = clock;
+        matrix_r$clock = clock;
+        row_index_r$clock = clock;
+        addr_r$clock = clock;
+        done_r$clock = clock;
+        beat_r$d = beat_r$q;
+        row_r$d = row_r$q;
+        head_r$d = head_r$q;
+        matrix_r$d = matrix_r$q;
+        row_index_r$d = row_index_r$q;
+        addr_r$d = addr_r$q;
+        done_r$d = done_r$q;
+        is_last_beat = beat_r$q == last_beat_c;
+        is_last_row = row_r$q == last_row_c;
+        is_last_head = 1'b0;
+        if (matrix_r$q == matrix_q) begin
+            is_last_head = head_r$q == last_q_head_c;
+        end
+        else begin
+            is_last_head = head_r$q == last_kv_head_c;
+        end
+        accept = (valid & (~trigger)) & (~done_r$q);
+        beat = beat_r$q;
+        row = row_r$q;
+        head = head_r$q;
+        matrix = matrix_r$q;
+        row_index = row_index_r$q;
+        addr = addr_r$q;
+        last_beat = is_last_beat;
+        wr_en = accept;
+        load_done = done_r$q;
+        if (trigger) begin
+            beat_r$d = zero12;
+            row_r$d = zero8;
+            head_r$d = zero8;
+            matrix_r$d = matrix_q;
+            row_index_r$d = zero16;
+            addr_r$d = zero16;
+            done_r$d = 1'b0;
+        end
+        else if (accept) begin
+            addr_r$d = addr_r$q + one16;
+            if (is_last_beat) begin
+                beat_r$d = zero12;
+                row_index_r$d = row_index_r$q + one16;
+                if (is_last_row) begin
+                    row_r$d = zero8;
+                    if (is_last_head) begin
+                        head_r$d = zero8;
+                        matrix_r$d = matrix_r$q + matrix_one;
+                        if (matrix_r$q == matrix_v) begin
+                            done_r$d = 1'b1;
+                        end
+                    end
+                    else begin
+                        head_r$d = head_r$q + one8;
+                    end
+                end
+                else begin
+                    row_r$d = row_r$q + one8;
+                end
+            end
+            else begin
+                beat_r$d = beat_r$q + one12;
+            end
+        end
+    end
+    
+endmodule // llamahdl_decoder$qkv_weights$addr_gen
+
+
+module llamahdl_decoder$qkv_weights$addr_gen$addr_r(d,q,clock);
     
     // Module arguments
     input wire  [15:0] d;
@@ -32533,10 +32312,86 @@ module llamahdl_decoder$pc(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$pc
+endmodule // llamahdl_decoder$qkv_weights$addr_gen$addr_r
 
 
-module llamahdl_decoder$posr(d,q,clock);
+module llamahdl_decoder$qkv_weights$addr_gen$beat_r(d,q,clock);
+    
+    // Module arguments
+    input wire  [11:0] d;
+    output reg  [11:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 12'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$qkv_weights$addr_gen$beat_r
+
+
+module llamahdl_decoder$qkv_weights$addr_gen$done_r(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$qkv_weights$addr_gen$done_r
+
+
+module llamahdl_decoder$qkv_weights$addr_gen$head_r(d,q,clock);
+    
+    // Module arguments
+    input wire  [7:0] d;
+    output reg  [7:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 8'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$qkv_weights$addr_gen$head_r
+
+
+module llamahdl_decoder$qkv_weights$addr_gen$matrix_r(d,q,clock);
+    
+    // Module arguments
+    input wire  [1:0] d;
+    output reg  [1:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 2'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$qkv_weights$addr_gen$matrix_r
+
+
+module llamahdl_decoder$qkv_weights$addr_gen$row_index_r(d,q,clock);
     
     // Module arguments
     input wire  [15:0] d;
@@ -32552,96 +32407,492 @@ module llamahdl_decoder$posr(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$posr
+endmodule // llamahdl_decoder$qkv_weights$addr_gen$row_index_r
 
 
-module llamahdl_decoder$prog(clock,addr,data$0,data$1,data$2,data$3,data$4,data$5,data$6,data$7,data$8,data$9,data$10,data$11);
+module llamahdl_decoder$qkv_weights$addr_gen$row_r(d,q,clock);
+    
+    // Module arguments
+    input wire  [7:0] d;
+    output reg  [7:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 8'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$qkv_weights$addr_gen$row_r
+
+
+module llamahdl_decoder$qkv_weights$store(clock,wr_en,wr_addr,wr_last,wr_row,wr_data$0,wr_data$1,wr_data$2,wr_data$3,wr_data$4,wr_data$5,wr_data$6,wr_data$7,wr_data$8,wr_data$9,wr_data$10,wr_data$11,wr_data$12,wr_data$13,wr_data$14,wr_data$15,wr_data$16,wr_data$17,wr_data$18,wr_data$19,wr_data$20,wr_data$21,wr_data$22,wr_data$23,wr_data$24,wr_data$25,wr_data$26,wr_data$27,wr_data$28,wr_data$29,wr_data$30,wr_data$31,wr_scale_mant,wr_scale_exp,load_done,clear,fully_loaded,rd_addr,rd_data$0,rd_data$1,rd_data$2,rd_data$3,rd_data$4,rd_data$5,rd_data$6,rd_data$7,rd_data$8,rd_data$9,rd_data$10,rd_data$11,rd_data$12,rd_data$13,rd_data$14,rd_data$15,rd_data$16,rd_data$17,rd_data$18,rd_data$19,rd_data$20,rd_data$21,rd_data$22,rd_data$23,rd_data$24,rd_data$25,rd_data$26,rd_data$27,rd_data$28,rd_data$29,rd_data$30,rd_data$31,rd_row,rd_scale_mant,rd_scale_exp);
     
     // Module arguments
     input wire  clock;
-    input wire  [15:0] addr;
-    output reg  [15:0] data$0;
-    output reg  [15:0] data$1;
-    output reg  [15:0] data$2;
-    output reg  [15:0] data$3;
-    output reg  [15:0] data$4;
-    output reg  [15:0] data$5;
-    output reg  [15:0] data$6;
-    output reg  [15:0] data$7;
-    output reg  [15:0] data$8;
-    output reg  [15:0] data$9;
-    output reg  [15:0] data$10;
-    output reg  [15:0] data$11;
+    input wire  wr_en;
+    input wire  [15:0] wr_addr;
+    input wire  wr_last;
+    input wire  [15:0] wr_row;
+    input wire signed [7:0] wr_data$0;
+    input wire signed [7:0] wr_data$1;
+    input wire signed [7:0] wr_data$2;
+    input wire signed [7:0] wr_data$3;
+    input wire signed [7:0] wr_data$4;
+    input wire signed [7:0] wr_data$5;
+    input wire signed [7:0] wr_data$6;
+    input wire signed [7:0] wr_data$7;
+    input wire signed [7:0] wr_data$8;
+    input wire signed [7:0] wr_data$9;
+    input wire signed [7:0] wr_data$10;
+    input wire signed [7:0] wr_data$11;
+    input wire signed [7:0] wr_data$12;
+    input wire signed [7:0] wr_data$13;
+    input wire signed [7:0] wr_data$14;
+    input wire signed [7:0] wr_data$15;
+    input wire signed [7:0] wr_data$16;
+    input wire signed [7:0] wr_data$17;
+    input wire signed [7:0] wr_data$18;
+    input wire signed [7:0] wr_data$19;
+    input wire signed [7:0] wr_data$20;
+    input wire signed [7:0] wr_data$21;
+    input wire signed [7:0] wr_data$22;
+    input wire signed [7:0] wr_data$23;
+    input wire signed [7:0] wr_data$24;
+    input wire signed [7:0] wr_data$25;
+    input wire signed [7:0] wr_data$26;
+    input wire signed [7:0] wr_data$27;
+    input wire signed [7:0] wr_data$28;
+    input wire signed [7:0] wr_data$29;
+    input wire signed [7:0] wr_data$30;
+    input wire signed [7:0] wr_data$31;
+    input wire  [7:0] wr_scale_mant;
+    input wire signed [7:0] wr_scale_exp;
+    input wire  load_done;
+    input wire  clear;
+    output reg  fully_loaded;
+    input wire  [15:0] rd_addr;
+    output reg signed [7:0] rd_data$0;
+    output reg signed [7:0] rd_data$1;
+    output reg signed [7:0] rd_data$2;
+    output reg signed [7:0] rd_data$3;
+    output reg signed [7:0] rd_data$4;
+    output reg signed [7:0] rd_data$5;
+    output reg signed [7:0] rd_data$6;
+    output reg signed [7:0] rd_data$7;
+    output reg signed [7:0] rd_data$8;
+    output reg signed [7:0] rd_data$9;
+    output reg signed [7:0] rd_data$10;
+    output reg signed [7:0] rd_data$11;
+    output reg signed [7:0] rd_data$12;
+    output reg signed [7:0] rd_data$13;
+    output reg signed [7:0] rd_data$14;
+    output reg signed [7:0] rd_data$15;
+    output reg signed [7:0] rd_data$16;
+    output reg signed [7:0] rd_data$17;
+    output reg signed [7:0] rd_data$18;
+    output reg signed [7:0] rd_data$19;
+    output reg signed [7:0] rd_data$20;
+    output reg signed [7:0] rd_data$21;
+    output reg signed [7:0] rd_data$22;
+    output reg signed [7:0] rd_data$23;
+    output reg signed [7:0] rd_data$24;
+    output reg signed [7:0] rd_data$25;
+    output reg signed [7:0] rd_data$26;
+    output reg signed [7:0] rd_data$27;
+    output reg signed [7:0] rd_data$28;
+    output reg signed [7:0] rd_data$29;
+    output reg signed [7:0] rd_data$30;
+    output reg signed [7:0] rd_data$31;
+    input wire  [15:0] rd_row;
+    output reg  [7:0] rd_scale_mant;
+    output reg signed [7:0] rd_scale_exp;
+    
+    // Stub signals
+    reg  lanes$clock;
+    reg  lanes$we;
+    reg  [15:0] lanes$waddr;
+    reg signed [7:0] lanes$wdata$0;
+    reg signed [7:0] lanes$wdata$1;
+    reg signed [7:0] lanes$wdata$2;
+    reg signed [7:0] lanes$wdata$3;
+    reg signed [7:0] lanes$wdata$4;
+    reg signed [7:0] lanes$wdata$5;
+    reg signed [7:0] lanes$wdata$6;
+    reg signed [7:0] lanes$wdata$7;
+    reg signed [7:0] lanes$wdata$8;
+    reg signed [7:0] lanes$wdata$9;
+    reg signed [7:0] lanes$wdata$10;
+    reg signed [7:0] lanes$wdata$11;
+    reg signed [7:0] lanes$wdata$12;
+    reg signed [7:0] lanes$wdata$13;
+    reg signed [7:0] lanes$wdata$14;
+    reg signed [7:0] lanes$wdata$15;
+    reg signed [7:0] lanes$wdata$16;
+    reg signed [7:0] lanes$wdata$17;
+    reg signed [7:0] lanes$wdata$18;
+    reg signed [7:0] lanes$wdata$19;
+    reg signed [7:0] lanes$wdata$20;
+    reg signed [7:0] lanes$wdata$21;
+    reg signed [7:0] lanes$wdata$22;
+    reg signed [7:0] lanes$wdata$23;
+    reg signed [7:0] lanes$wdata$24;
+    reg signed [7:0] lanes$wdata$25;
+    reg signed [7:0] lanes$wdata$26;
+    reg signed [7:0] lanes$wdata$27;
+    reg signed [7:0] lanes$wdata$28;
+    reg signed [7:0] lanes$wdata$29;
+    reg signed [7:0] lanes$wdata$30;
+    reg signed [7:0] lanes$wdata$31;
+    reg  [15:0] lanes$raddr;
+    wire signed [7:0] lanes$rdata$0;
+    wire signed [7:0] lanes$rdata$1;
+    wire signed [7:0] lanes$rdata$2;
+    wire signed [7:0] lanes$rdata$3;
+    wire signed [7:0] lanes$rdata$4;
+    wire signed [7:0] lanes$rdata$5;
+    wire signed [7:0] lanes$rdata$6;
+    wire signed [7:0] lanes$rdata$7;
+    wire signed [7:0] lanes$rdata$8;
+    wire signed [7:0] lanes$rdata$9;
+    wire signed [7:0] lanes$rdata$10;
+    wire signed [7:0] lanes$rdata$11;
+    wire signed [7:0] lanes$rdata$12;
+    wire signed [7:0] lanes$rdata$13;
+    wire signed [7:0] lanes$rdata$14;
+    wire signed [7:0] lanes$rdata$15;
+    wire signed [7:0] lanes$rdata$16;
+    wire signed [7:0] lanes$rdata$17;
+    wire signed [7:0] lanes$rdata$18;
+    wire signed [7:0] lanes$rdata$19;
+    wire signed [7:0] lanes$rdata$20;
+    wire signed [7:0] lanes$rdata$21;
+    wire signed [7:0] lanes$rdata$22;
+    wire signed [7:0] lanes$rdata$23;
+    wire signed [7:0] lanes$rdata$24;
+    wire signed [7:0] lanes$rdata$25;
+    wire signed [7:0] lanes$rdata$26;
+    wire signed [7:0] lanes$rdata$27;
+    wire signed [7:0] lanes$rdata$28;
+    wire signed [7:0] lanes$rdata$29;
+    wire signed [7:0] lanes$rdata$30;
+    wire signed [7:0] lanes$rdata$31;
+    reg  scales$clock;
+    reg  scales$we;
+    reg  [15:0] scales$waddr;
+    reg signed [7:0] scales$wdata$0;
+    reg signed [7:0] scales$wdata$1;
+    reg  [15:0] scales$raddr;
+    wire signed [7:0] scales$rdata$0;
+    wire signed [7:0] scales$rdata$1;
+    reg  loaded_r$d;
+    wire  loaded_r$q;
+    reg  loaded_r$clock;
+    
+    // Sub module instances
+    llamahdl_decoder$qkv_weights$store$lanes lanes(
+        .clock(lanes$clock),
+        .we(lanes$we),
+        .waddr(lanes$waddr),
+        .wdata$0(lanes$wdata$0),
+        .wdata$1(lanes$wdata$1),
+        .wdata$2(lanes$wdata$2),
+        .wdata$3(lanes$wdata$3),
+        .wdata$4(lanes$wdata$4),
+        .wdata$5(lanes$wdata$5),
+        .wdata$6(lanes$wdata$6),
+        .wdata$7(lanes$wdata$7),
+        .wdata$8(lanes$wdata$8),
+        .wdata$9(lanes$wdata$9),
+        .wdata$10(lanes$wdata$10),
+        .wdata$11(lanes$wdata$11),
+        .wdata$12(lanes$wdata$12),
+        .wdata$13(lanes$wdata$13),
+        .wdata$14(lanes$wdata$14),
+        .wdata$15(lanes$wdata$15),
+        .wdata$16(lanes$wdata$16),
+        .wdata$17(lanes$wdata$17),
+        .wdata$18(lanes$wdata$18),
+        .wdata$19(lanes$wdata$19),
+        .wdata$20(lanes$wdata$20),
+        .wdata$21(lanes$wdata$21),
+        .wdata$22(lanes$wdata$22),
+        .wdata$23(lanes$wdata$23),
+        .wdata$24(lanes$wdata$24),
+        .wdata$25(lanes$wdata$25),
+        .wdata$26(lanes$wdata$26),
+        .wdata$27(lanes$wdata$27),
+        .wdata$28(lanes$wdata$28),
+        .wdata$29(lanes$wdata$29),
+        .wdata$30(lanes$wdata$30),
+        .wdata$31(lanes$wdata$31),
+        .raddr(lanes$raddr),
+        .rdata$0(lanes$rdata$0),
+        .rdata$1(lanes$rdata$1),
+        .rdata$2(lanes$rdata$2),
+        .rdata$3(lanes$rdata$3),
+        .rdata$4(lanes$rdata$4),
+        .rdata$5(lanes$rdata$5),
+        .rdata$6(lanes$rdata$6),
+        .rdata$7(lanes$rdata$7),
+        .rdata$8(lanes$rdata$8),
+        .rdata$9(lanes$rdata$9),
+        .rdata$10(lanes$rdata$10),
+        .rdata$11(lanes$rdata$11),
+        .rdata$12(lanes$rdata$12),
+        .rdata$13(lanes$rdata$13),
+        .rdata$14(lanes$rdata$14),
+        .rdata$15(lanes$rdata$15),
+        .rdata$16(lanes$rdata$16),
+        .rdata$17(lanes$rdata$17),
+        .rdata$18(lanes$rdata$18),
+        .rdata$19(lanes$rdata$19),
+        .rdata$20(lanes$rdata$20),
+        .rdata$21(lanes$rdata$21),
+        .rdata$22(lanes$rdata$22),
+        .rdata$23(lanes$rdata$23),
+        .rdata$24(lanes$rdata$24),
+        .rdata$25(lanes$rdata$25),
+        .rdata$26(lanes$rdata$26),
+        .rdata$27(lanes$rdata$27),
+        .rdata$28(lanes$rdata$28),
+        .rdata$29(lanes$rdata$29),
+        .rdata$30(lanes$rdata$30),
+        .rdata$31(lanes$rdata$31)
+    );
+    llamahdl_decoder$qkv_weights$store$scales scales(
+        .clock(scales$clock),
+        .we(scales$we),
+        .waddr(scales$waddr),
+        .wdata$0(scales$wdata$0),
+        .wdata$1(scales$wdata$1),
+        .raddr(scales$raddr),
+        .rdata$0(scales$rdata$0),
+        .rdata$1(scales$rdata$1)
+    );
+    llamahdl_decoder$qkv_weights$store$loaded_r loaded_r(
+        .d(loaded_r$d),
+        .q(loaded_r$q),
+        .clock(loaded_r$clock)
+    );
+    
+    // Update code
+    always @(*) begin
+        loaded_r$clock = clock;
+        loaded_r$d = loaded_r$q;
+        lanes$clock = clock;
+        lanes$we = wr_en;
+        lanes$waddr = wr_addr;
+        lanes$raddr = rd_addr;
+        lanes$wdata$0 = wr_data$0;
+        rd_data$0 = lanes$rdata$0;
+        lanes$wdata$1 = wr_data$1;
+        rd_data$1 = lanes$rdata$1;
+        lanes$wdata$2 = wr_data$2;
+        rd_data$2 = lanes$rdata$2;
+        lanes$wdata$3 = wr_data$3;
+        rd_data$3 = lanes$rdata$3;
+        lanes$wdata$4 = wr_data$4;
+        rd_data$4 = lanes$rdata$4;
+        lanes$wdata$5 = wr_data$5;
+        rd_data$5 = lanes$rdata$5;
+        lanes$wdata$6 = wr_data$6;
+        rd_data$6 = lanes$rdata$6;
+        lanes$wdata$7 = wr_data$7;
+        rd_data$7 = lanes$rdata$7;
+        lanes$wdata$8 = wr_data$8;
+        rd_data$8 = lanes$rdata$8;
+        lanes$wdata$9 = wr_data$9;
+        rd_data$9 = lanes$rdata$9;
+        lanes$wdata$10 = wr_data$10;
+        rd_data$10 = lanes$rdata$10;
+        lanes$wdata$11 = wr_data$11;
+        rd_data$11 = lanes$rdata$11;
+        lanes$wdata$12 = wr_data$12;
+        rd_data$12 = lanes$rdata$12;
+        lanes$wdata$13 = wr_data$13;
+        rd_data$13 = lanes$rdata$13;
+        lanes$wdata$14 = wr_data$14;
+        rd_data$14 = lanes$rdata$14;
+        lanes$wdata$15 = wr_data$15;
+        rd_data$15 = lanes$rdata$15;
+        lanes$wdata$16 = wr_data$16;
+        rd_data$16 = lanes$rdata$16;
+        lanes$wdata$17 = wr_data$17;
+        rd_data$17 = lanes$rdata$17;
+        lanes$wdata$18 = wr_data$18;
+        rd_data$18 = lanes$rdata$18;
+        lanes$wdata$19 = wr_data$19;
+        rd_data$19 = lanes$rdata$19;
+        lanes$wdata$20 = wr_data$20;
+        rd_data$20 = lanes$rdata$20;
+        lanes$wdata$21 = wr_data$21;
+        rd_data$21 = lanes$rdata$21;
+        lanes$wdata$22 = wr_data$22;
+        rd_data$22 = lanes$rdata$22;
+        lanes$wdata$23 = wr_data$23;
+        rd_data$23 = lanes$rdata$23;
+        lanes$wdata$24 = wr_data$24;
+        rd_data$24 = lanes$rdata$24;
+        lanes$wdata$25 = wr_data$25;
+        rd_data$25 = lanes$rdata$25;
+        lanes$wdata$26 = wr_data$26;
+        rd_data$26 = lanes$rdata$26;
+        lanes$wdata$27 = wr_data$27;
+        rd_data$27 = lanes$rdata$27;
+        lanes$wdata$28 = wr_data$28;
+        rd_data$28 = lanes$rdata$28;
+        lanes$wdata$29 = wr_data$29;
+        rd_data$29 = lanes$rdata$29;
+        lanes$wdata$30 = wr_data$30;
+        rd_data$30 = lanes$rdata$30;
+        lanes$wdata$31 = wr_data$31;
+        rd_data$31 = lanes$rdata$31;
+        scales$clock = clock;
+        scales$we = wr_en & wr_last;
+        scales$waddr = wr_row;
+        scales$raddr = rd_row;
+        scales$wdata$0 = $signed(wr_scale_mant);
+        scales$wdata$1 = wr_scale_exp;
+        rd_scale_mant = $unsigned(scales$rdata$0);
+        rd_scale_exp = scales$rdata$1;
+        if (clear) begin
+            loaded_r$d = 1'b0;
+        end
+        else if (load_done) begin
+            loaded_r$d = 1'b1;
+        end
+        fully_loaded = loaded_r$q;
+    end
+    
+endmodule // llamahdl_decoder$qkv_weights$store
+
+
+module llamahdl_decoder$qkv_weights$store$lanes(clock,we,waddr,wdata$0,wdata$1,wdata$2,wdata$3,wdata$4,wdata$5,wdata$6,wdata$7,wdata$8,wdata$9,wdata$10,wdata$11,wdata$12,wdata$13,wdata$14,wdata$15,wdata$16,wdata$17,wdata$18,wdata$19,wdata$20,wdata$21,wdata$22,wdata$23,wdata$24,wdata$25,wdata$26,wdata$27,wdata$28,wdata$29,wdata$30,wdata$31,raddr,rdata$0,rdata$1,rdata$2,rdata$3,rdata$4,rdata$5,rdata$6,rdata$7,rdata$8,rdata$9,rdata$10,rdata$11,rdata$12,rdata$13,rdata$14,rdata$15,rdata$16,rdata$17,rdata$18,rdata$19,rdata$20,rdata$21,rdata$22,rdata$23,rdata$24,rdata$25,rdata$26,rdata$27,rdata$28,rdata$29,rdata$30,rdata$31);
+    
+    // Module arguments
+    input wire  clock;
+    input wire  we;
+    input wire  [15:0] waddr;
+    input wire signed [7:0] wdata$0;
+    input wire signed [7:0] wdata$1;
+    input wire signed [7:0] wdata$2;
+    input wire signed [7:0] wdata$3;
+    input wire signed [7:0] wdata$4;
+    input wire signed [7:0] wdata$5;
+    input wire signed [7:0] wdata$6;
+    input wire signed [7:0] wdata$7;
+    input wire signed [7:0] wdata$8;
+    input wire signed [7:0] wdata$9;
+    input wire signed [7:0] wdata$10;
+    input wire signed [7:0] wdata$11;
+    input wire signed [7:0] wdata$12;
+    input wire signed [7:0] wdata$13;
+    input wire signed [7:0] wdata$14;
+    input wire signed [7:0] wdata$15;
+    input wire signed [7:0] wdata$16;
+    input wire signed [7:0] wdata$17;
+    input wire signed [7:0] wdata$18;
+    input wire signed [7:0] wdata$19;
+    input wire signed [7:0] wdata$20;
+    input wire signed [7:0] wdata$21;
+    input wire signed [7:0] wdata$22;
+    input wire signed [7:0] wdata$23;
+    input wire signed [7:0] wdata$24;
+    input wire signed [7:0] wdata$25;
+    input wire signed [7:0] wdata$26;
+    input wire signed [7:0] wdata$27;
+    input wire signed [7:0] wdata$28;
+    input wire signed [7:0] wdata$29;
+    input wire signed [7:0] wdata$30;
+    input wire signed [7:0] wdata$31;
+    input wire  [15:0] raddr;
+    output reg signed [7:0] rdata$0;
+    output reg signed [7:0] rdata$1;
+    output reg signed [7:0] rdata$2;
+    output reg signed [7:0] rdata$3;
+    output reg signed [7:0] rdata$4;
+    output reg signed [7:0] rdata$5;
+    output reg signed [7:0] rdata$6;
+    output reg signed [7:0] rdata$7;
+    output reg signed [7:0] rdata$8;
+    output reg signed [7:0] rdata$9;
+    output reg signed [7:0] rdata$10;
+    output reg signed [7:0] rdata$11;
+    output reg signed [7:0] rdata$12;
+    output reg signed [7:0] rdata$13;
+    output reg signed [7:0] rdata$14;
+    output reg signed [7:0] rdata$15;
+    output reg signed [7:0] rdata$16;
+    output reg signed [7:0] rdata$17;
+    output reg signed [7:0] rdata$18;
+    output reg signed [7:0] rdata$19;
+    output reg signed [7:0] rdata$20;
+    output reg signed [7:0] rdata$21;
+    output reg signed [7:0] rdata$22;
+    output reg signed [7:0] rdata$23;
+    output reg signed [7:0] rdata$24;
+    output reg signed [7:0] rdata$25;
+    output reg signed [7:0] rdata$26;
+    output reg signed [7:0] rdata$27;
+    output reg signed [7:0] rdata$28;
+    output reg signed [7:0] rdata$29;
+    output reg signed [7:0] rdata$30;
+    output reg signed [7:0] rdata$31;
     
     // Update code (custom)
-    reg [191:0] mem [0:43];
+    reg [255:0] mem [0:255];
+    reg [255:0] word;
+    integer i;
     initial begin
-       mem[0] = 192'h200000000000000100000bb81c7000400000000000000009;
-       mem[1] = 192'h440000f60000000000000000000000400040000000000002;
-       mem[2] = 192'h0100000000000001007f0000000000000080000000000008;
-       mem[3] = 192'h040000000000000000000000000000000100000000800007;
-       mem[4] = 192'h2800000000000001003f0080010000000000000000000008;
-       mem[5] = 192'h440000f40040000000000000000000400040000000000002;
-       mem[6] = 192'h000000000000000100ab00c0018000000140000000000008;
-       mem[7] = 192'h140000000000000100ab016c02d8000001ec004001400008;
-       mem[8] = 192'h2800000000020005003f0218043000000000000000000008;
-       mem[9] = 192'h440000f60080000000000000000000400040000000000002;
-       mem[10] = 192'h0101000000000001007f025805b000000080000000000008;
-       mem[11] = 192'h040100000000000000000000000000000100000000800007;
-       mem[12] = 192'h2801000000000001003f02d806b000000000000000000008;
-       mem[13] = 192'h440000f500c0000000000000000000400040000000000002;
-       mem[14] = 192'h000100000000000100ab0318073000000140000000000008;
-       mem[15] = 192'h140100000000000100ab03c40888000001ec004001400008;
-       mem[16] = 192'h2801000000020005003f047009e000000000000000000008;
-       mem[17] = 192'h440000f60100000000000000000000400040000000000002;
-       mem[18] = 192'h0102000000000001007f04b00b6000000080000000000008;
-       mem[19] = 192'h040200000000000000000000000000000100000000800007;
-       mem[20] = 192'h2802000000000001003f05300c6000000000000000000008;
-       mem[21] = 192'h440000f50140000000000000000000400040000000000002;
-       mem[22] = 192'h000200000000000100ab05700ce000000140000000000008;
-       mem[23] = 192'h140200000000000100ab061c0e38000001ec004001400008;
-       mem[24] = 192'h2802000000020005003f06c80f9000000000000000000008;
-       mem[25] = 192'h440000f60180000000000000000000400040000000000002;
-       mem[26] = 192'h0103000000000001007f0708111000000080000000000008;
-       mem[27] = 192'h040300000000000000000000000000000100000000800007;
-       mem[28] = 192'h2803000000000001003f0788121000000000000000000008;
-       mem[29] = 192'h440000f501c0000000000000000000400040000000000002;
-       mem[30] = 192'h000300000000000100ab07c8129000000140000000000008;
-       mem[31] = 192'h140300000000000100ab087413e8000001ec004001400008;
-       mem[32] = 192'h2803000000020005003f0920154000000000000000000008;
-       mem[33] = 192'h440000f60200000000000000000000400040000000000002;
-       mem[34] = 192'h0104000000000001007f096016c000000080000000000008;
-       mem[35] = 192'h040400000000000000000000000000000100000000800007;
-       mem[36] = 192'h2804000000000001003f09e017c000000000000000000008;
-       mem[37] = 192'h440000f50240000000000000000000400040000000000002;
-       mem[38] = 192'h000400000000000100ab0a20184000000140000000000008;
-       mem[39] = 192'h140400000000000100ab0acc1998000001ec004001400008;
-       mem[40] = 192'h2804000000020005003f0b781af000000000000000000008;
-       mem[41] = 192'h440000f70280000000000000000000400040000000000002;
-       mem[42] = 192'h020000000000000101ff0bb81c7000000298000000000008;
-       mem[43] = 192'h000000000000000000000000000000000000000000000000;
+       word = 0;
+    `ifndef SYNTHESIS
+       for (i = 0; i < 256; i = i + 1) mem[i] = 0;
+    `endif
     end
-    reg [191:0] word;
-    initial word = 0;
     always @(posedge clock) begin
-       word <= (addr < 16'd44) ? mem[addr[5:0]] : 192'd0;
+       word <= (raddr < 16'd256) ? mem[raddr[7:0]] : 256'd0;
+       if (we && (waddr < 16'd256)) mem[waddr[7:0]] <= {wdata$31, wdata$30, wdata$29, wdata$28, wdata$27, wdata$26, wdata$25, wdata$24, wdata$23, wdata$22, wdata$21, wdata$20, wdata$19, wdata$18, wdata$17, wdata$16, wdata$15, wdata$14, wdata$13, wdata$12, wdata$11, wdata$10, wdata$9, wdata$8, wdata$7, wdata$6, wdata$5, wdata$4, wdata$3, wdata$2, wdata$1, wdata$0};
     end
-    always @(*) data$0 = word[15:0];
-    always @(*) data$1 = word[31:16];
-    always @(*) data$2 = word[47:32];
-    always @(*) data$3 = word[63:48];
-    always @(*) data$4 = word[79:64];
-    always @(*) data$5 = word[95:80];
-    always @(*) data$6 = word[111:96];
-    always @(*) data$7 = word[127:112];
-    always @(*) data$8 = word[143:128];
-    always @(*) data$9 = word[159:144];
-    always @(*) data$10 = word[175:160];
-    always @(*) data$11 = word[191:176];
-endmodule // llamahdl_decoder$prog
+    always @(*) rdata$0 = word[7:0];
+    always @(*) rdata$1 = word[15:8];
+    always @(*) rdata$2 = word[23:16];
+    always @(*) rdata$3 = word[31:24];
+    always @(*) rdata$4 = word[39:32];
+    always @(*) rdata$5 = word[47:40];
+    always @(*) rdata$6 = word[55:48];
+    always @(*) rdata$7 = word[63:56];
+    always @(*) rdata$8 = word[71:64];
+    always @(*) rdata$9 = word[79:72];
+    always @(*) rdata$10 = word[87:80];
+    always @(*) rdata$11 = word[95:88];
+    always @(*) rdata$12 = word[103:96];
+    always @(*) rdata$13 = word[111:104];
+    always @(*) rdata$14 = word[119:112];
+    always @(*) rdata$15 = word[127:120];
+    always @(*) rdata$16 = word[135:128];
+    always @(*) rdata$17 = word[143:136];
+    always @(*) rdata$18 = word[151:144];
+    always @(*) rdata$19 = word[159:152];
+    always @(*) rdata$20 = word[167:160];
+    always @(*) rdata$21 = word[175:168];
+    always @(*) rdata$22 = word[183:176];
+    always @(*) rdata$23 = word[191:184];
+    always @(*) rdata$24 = word[199:192];
+    always @(*) rdata$25 = word[207:200];
+    always @(*) rdata$26 = word[215:208];
+    always @(*) rdata$27 = word[223:216];
+    always @(*) rdata$28 = word[231:224];
+    always @(*) rdata$29 = word[239:232];
+    always @(*) rdata$30 = word[247:240];
+    always @(*) rdata$31 = word[255:248];
+endmodule // llamahdl_decoder$qkv_weights$store$lanes
 
 
-module llamahdl_decoder$ram_r(d,q,clock);
+module llamahdl_decoder$qkv_weights$store$loaded_r(d,q,clock);
     
     // Module arguments
     input wire  d;
@@ -32657,26 +32908,38 @@ module llamahdl_decoder$ram_r(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$ram_r
+endmodule // llamahdl_decoder$qkv_weights$store$loaded_r
 
 
-module llamahdl_decoder$req(d,q,clock);
+module llamahdl_decoder$qkv_weights$store$scales(clock,we,waddr,wdata$0,wdata$1,raddr,rdata$0,rdata$1);
     
     // Module arguments
-    input wire  d;
-    output reg  q;
     input wire  clock;
+    input wire  we;
+    input wire  [15:0] waddr;
+    input wire signed [7:0] wdata$0;
+    input wire signed [7:0] wdata$1;
+    input wire  [15:0] raddr;
+    output reg signed [7:0] rdata$0;
+    output reg signed [7:0] rdata$1;
     
     // Update code (custom)
+    reg [15:0] mem [0:127];
+    reg [15:0] word;
+    integer i;
     initial begin
-       q = 1'h0;
+       word = 0;
+    `ifndef SYNTHESIS
+       for (i = 0; i < 128; i = i + 1) mem[i] = 0;
+    `endif
     end
-    
     always @(posedge clock) begin
-       q <= d;
+       word <= (raddr < 16'd128) ? mem[raddr[6:0]] : 16'd0;
+       if (we && (waddr < 16'd128)) mem[waddr[6:0]] <= {wdata$1, wdata$0};
     end
-          
-endmodule // llamahdl_decoder$req
+    always @(*) rdata$0 = word[7:0];
+    always @(*) rdata$1 = word[15:8];
+endmodule // llamahdl_decoder$qkv_weights$store$scales
 
 
 module llamahdl_decoder$rms(clock,xw_we,xw_idx,xw_data,x_max,start,g_base,g_exp,y_we,y_idx,y_data$0,y_data$1,y_data$2,y_data$3,y_data$4,y_data$5,y_data$6,y_data$7,y_max,done,busy);
@@ -42251,26 +42514,7 @@ module llamahdl_decoder$rms$yi(d,q,clock);
 endmodule // llamahdl_decoder$rms$yi
 
 
-module llamahdl_decoder$state(d,q,clock);
-    
-    // Module arguments
-    input wire  [2:0] d;
-    output reg  [2:0] q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 3'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$state
-
-
-module llamahdl_decoder$tmax(clock,clear,en,v,ld,mx,m);
+module llamahdl_decoder$tee_max(clock,clear,en,v,ld,mx,m);
     
     // Module arguments
     input wire  clock;
@@ -42289,29 +42533,10 @@ module llamahdl_decoder$tmax(clock,clear,en,v,ld,mx,m);
        else if (ld) m <= mx;
        else if (en && (a > m)) m <= a;
     end
-endmodule // llamahdl_decoder$tmax
+endmodule // llamahdl_decoder$tee_max
 
 
-module llamahdl_decoder$tok(d,q,clock);
-    
-    // Module arguments
-    input wire  [15:0] d;
-    output reg  [15:0] q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 16'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$tok
-
-
-module llamahdl_decoder$tshift(m,shift);
+module llamahdl_decoder$tee_shift(m,shift);
     
     // Module arguments
     input wire  [31:0] m;
@@ -42341,7 +42566,7 @@ module llamahdl_decoder$tshift(m,shift);
        if (m[30]) shift = 5'd16;
        if (m[31]) shift = 5'd17;
     end
-endmodule // llamahdl_decoder$tshift
+endmodule // llamahdl_decoder$tee_shift
 
 
 module llamahdl_decoder$vmem(clock,we,waddr,wdata$0,raddr,rdata$0);
@@ -42355,24 +42580,24 @@ module llamahdl_decoder$vmem(clock,we,waddr,wdata$0,raddr,rdata$0);
     output reg signed [31:0] rdata$0;
     
     // Update code (custom)
-    reg [31:0] mem [0:1175];
+    reg [31:0] mem [0:1111];
     reg [31:0] word;
     integer i;
     initial begin
        word = 0;
     `ifndef SYNTHESIS
-       for (i = 0; i < 1176; i = i + 1) mem[i] = 0;
+       for (i = 0; i < 1112; i = i + 1) mem[i] = 0;
     `endif
     end
     always @(posedge clock) begin
-       word <= (raddr < 16'd1176) ? mem[raddr[10:0]] : 32'd0;
-       if (we && (waddr < 16'd1176)) mem[waddr[10:0]] <= {wdata$0};
+       word <= (raddr < 16'd1112) ? mem[raddr[10:0]] : 32'd0;
+       if (we && (waddr < 16'd1112)) mem[waddr[10:0]] <= {wdata$0};
     end
     always @(*) rdata$0 = word[31:0];
 endmodule // llamahdl_decoder$vmem
 
 
-module llamahdl_decoder$xmax(clock,clear,en,v,ld,mx,m);
+module llamahdl_decoder$x_max(clock,clear,en,v,ld,mx,m);
     
     // Module arguments
     input wire  clock;
@@ -42391,4 +42616,4 @@ module llamahdl_decoder$xmax(clock,clear,en,v,ld,mx,m);
        else if (ld) m <= mx;
        else if (en && (a > m)) m <= a;
     end
-endmodule // llamahdl_decoder$xmax
+endmodule // llamahdl_decoder$x_max
