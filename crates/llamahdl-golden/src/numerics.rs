@@ -83,18 +83,33 @@ pub struct Block {
     pub shift: i32,
 }
 
-/// Convert Q16.16 integers to a block with `bits` mantissa bits plus sign: `shift` is the
-/// smallest non-negative shift that brings the largest magnitude below 2^bits; mantissas
-/// are rounded (half up) and saturated to ±(2^bits - 1).
+/// The block shift for a largest magnitude `m` and `bits` mantissa bits: the smallest
+/// non-negative shift that brings `m` below `2^bits`, `max(bitlen(m) - bits, 0)`.
+#[inline]
+pub fn block_shift(m: u64, bits: u32) -> u32 {
+    bitlen(m).saturating_sub(bits)
+}
+
+/// One block mantissa: `v / 2^shift` rounded half up, saturated to `±(2^bits - 1)`.
+#[inline]
+pub fn block_mant(v: i64, shift: u32, bits: u32) -> i64 {
+    let lim = (1i64 << bits) - 1;
+    shift_round(v, -(shift as i32)).clamp(-lim, lim)
+}
+
+/// Convert Q16.16 integers to a block with `bits` mantissa bits plus sign: the shift is
+/// [`block_shift`] of the largest magnitude, each mantissa [`block_mant`].
 pub fn to_block(x: &[i32], bits: u32) -> Block {
     let m = x.iter().map(|v| v.unsigned_abs() as u64).max().unwrap_or(0);
-    let shift = (bitlen(m) as i32 - bits as i32).max(0);
-    let lim = (1i64 << bits) - 1;
+    let shift = block_shift(m, bits);
     let mant = x
         .iter()
-        .map(|&v| shift_round(v as i64, -shift).clamp(-lim, lim) as i32)
+        .map(|&v| block_mant(v as i64, shift, bits) as i32)
         .collect();
-    Block { mant, shift }
+    Block {
+        mant,
+        shift: shift as i32,
+    }
 }
 
 /// Matrix-vector input format: 15-bit mantissas + sign.
@@ -396,5 +411,26 @@ mod tests {
             let got = q16_to_f32(silu(q16_from_f64(v))) as f64;
             assert!((got - want).abs() < 2e-3, "{v}: {got} vs {want}");
         }
+    }
+}
+
+#[cfg(test)]
+mod block_tests {
+    use super::*;
+
+    #[test]
+    fn block_shift_and_mant_edges() {
+        // The shift brings the magnitude below 2^bits, and no smaller shift would.
+        for m in [0u64, 1, 32767, 32768, 65535, 1 << 31, u32::MAX as u64] {
+            let s = block_shift(m, 15);
+            assert!(m >> s < 1 << 15, "m {m}");
+            assert!(s == 0 || m >> (s - 1) >= 1 << 15, "m {m}");
+        }
+        assert_eq!(block_mant(3, 1, 15), 2); // 1.5 rounds half up
+        assert_eq!(block_mant(-3, 1, 15), -1); // -1.5 rounds half up
+        assert_eq!(block_mant(i32::MIN as i64, 16, 15), -32767); // saturated to ±(2^15 - 1)
+        assert_eq!(block_mant(70000, 0, 15), 32767);
+        let b = to_block(&[40000, -3, 12], 15);
+        assert_eq!((b.shift, b.mant.clone()), (1, vec![20000, -1, 6]));
     }
 }

@@ -2,6 +2,7 @@
 //! Icarus, cycle for cycle, on random stimulus with edge cases, and against the golden
 //! numerics where the leaf implements one of its functions.
 
+use llamahdl_golden::numerics::{block_mant, BLOCK16_BITS};
 use llamahdl_hw::bits::{i2s, s2i, u2b};
 use llamahdl_hw::cosim::{emit_verilog, run_icarus};
 use llamahdl_hw::leaf::*;
@@ -82,7 +83,7 @@ fn row_finish_and_dot_acc_match_verilog() {
     cosim(emit_verilog(RowFinish::default()), &mut d);
 
     // DotAcc against a model built on the golden quantiser: acc after each beat is the
-    // running sum of w · quant16(x, shift), DOT_LATENCY cycles later.
+    // running sum of w · block_mant(x, shift, BLOCK16_BITS), DOT_LATENCY cycles later.
     let mut d = Driver::new(DotAcc::<8>::default(), |u, c| u.clock.next = c.into()).with_trace();
     let mut pending: std::collections::VecDeque<Option<(bool, i64)>> = Default::default();
     let mut model_acc = 0i64;
@@ -99,7 +100,7 @@ fn row_finish_and_dot_acc_match_verilog() {
             let x = edge(&mut rng, 32);
             d.uut.w[i].next = i2s::<8>(w);
             d.uut.x[i].next = i2s::<32>(x);
-            sum += w * quant16(x, sh);
+            sum += w * block_mant(x, sh, BLOCK16_BITS);
         }
         pending.push_back(en.then_some((first, sum)));
         d.tick();

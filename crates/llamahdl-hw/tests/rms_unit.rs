@@ -5,13 +5,13 @@
 //! Icarus; the whole unit co-simulated in Icarus and linted by Verilator.
 
 use llamahdl_golden::numerics::{self, to_block16};
+use llamahdl_golden::numerics::{block_mant, block_shift, BLOCK16_BITS};
 use llamahdl_golden::{QuantModel, ScaleMode};
 use llamahdl_hw::bits::{i2s, s2i, u2b};
 use llamahdl_hw::cosim::{
     assert_icarus_clean as cosim_icarus, assert_lint_clean as lint_clean, emit_verilog,
 };
 use llamahdl_hw::sim::Driver;
-use llamahdl_hw::units::matvec::post::{quant16, shift_of};
 use llamahdl_hw::units::rms::*;
 use llamahdl_model::{synth, Config};
 use rand::{Rng, SeedableRng};
@@ -678,9 +678,12 @@ fn leaf_rms_lanes_matches_golden_and_verilog() {
     for kind in 0..KINDS {
         let x = vector(&mut rng, 33, kind);
         let b = to_block16(&x);
-        let s = shift_of(max_mag(&x));
+        let s = block_shift(max_mag(&x), BLOCK16_BITS);
         assert_eq!(s as i32, b.shift);
-        let q: Vec<i32> = x.iter().map(|&v| quant16(v as i64, s) as i32).collect();
+        let q: Vec<i32> = x
+            .iter()
+            .map(|&v| block_mant(v as i64, s, BLOCK16_BITS) as i32)
+            .collect();
         assert_eq!(q, b.mant);
     }
     lanes_case::<4>(51);

@@ -11,6 +11,7 @@
 //! - [`ScaleRom`]: one (mant, exp) row scale per row, synchronous read.
 
 use crate::bits::{i2s, s2i, u2b};
+use llamahdl_golden::numerics::{block_mant, BLOCK16_BITS};
 use rust_hdl::prelude::*;
 
 /// Verilog index expression for a memory of `depth` words addressed by the 16-bit `addr`
@@ -85,14 +86,6 @@ fn wrap40(v: i64) -> i64 {
     ((v & ACC_MASK) << 24) >> 24
 }
 
-/// Round half up and saturate one raw input to a 16-bit block mantissa (golden
-/// `to_block`'s element conversion): `clamp(shift_round(v, -shift), ±(2^15 - 1))`.
-#[inline]
-pub fn quant16(v: i64, shift: u32) -> i64 {
-    let lim = (1i64 << 15) - 1;
-    llamahdl_golden::numerics::shift_round(v, -(shift as i32)).clamp(-lim, lim)
-}
-
 impl<const L: usize> Logic for DotAcc<L> {
     fn update(&mut self) {
         if self.clock.pos_edge() {
@@ -111,7 +104,7 @@ impl<const L: usize> Logic for DotAcc<L> {
                 self._q_first = self.first.val();
                 let sh = self.shift.val().to_u64() as u32;
                 for i in 0..L {
-                    self._qm[i] = quant16(s2i(self.x[i].val()), sh);
+                    self._qm[i] = block_mant(s2i(self.x[i].val()), sh, BLOCK16_BITS);
                     self._qw[i] = s2i(self.w[i].val());
                 }
             }

@@ -200,8 +200,6 @@ impl Logic for AddSat32 {
     }
 }
 
-pub use crate::leaf::quant16;
-
 /// The block shift of a maximum magnitude `m` (golden `to_block16`): `max(bitlen(m) − 15, 0)`,
 /// combinational.
 #[derive(LogicBlock)]
@@ -219,14 +217,10 @@ impl Default for ShiftOf {
     }
 }
 
-/// `max(bitlen(m) − 15, 0)`.
-pub fn shift_of(m: u64) -> u32 {
-    (numerics::bitlen(m) as i32 - BLOCK16_BITS as i32).max(0) as u32
-}
-
 impl Logic for ShiftOf {
     fn update(&mut self) {
-        self.shift.next = u2b::<5>(shift_of(self.m.val().to_u64()) as u64);
+        self.shift.next =
+            u2b::<5>(numerics::block_shift(self.m.val().to_u64(), BLOCK16_BITS) as u64);
     }
     fn connect(&mut self) {
         self.shift.connect();

@@ -57,7 +57,7 @@ use crate::bits::ceil_log2;
 use crate::leaf::{mul_shift2, TableRom, WordRom};
 
 use crate::bits::{i2s, s2i, u2b};
-use crate::units::matvec::post::{quant16, shift_of};
+use llamahdl_golden::numerics::{block_mant, block_shift, BLOCK16_BITS};
 use llamahdl_golden::numerics::{Tables, RSQRT_BITS};
 use llamahdl_golden::QuantModel;
 use rust_hdl::prelude::*;
@@ -283,7 +283,7 @@ impl<const W: usize> Logic for XBanks<W> {
 /// in cycle `C` (`v`: the word is valid; `sq`: pass 1), registers load at the edge ending
 /// each cycle:
 ///
-/// - `C`: `m_i <= quant16(x_i, shift)`; flags follow.
+/// - `C`: `m_i <= block_mant(x_i, shift)` ([`block_mant`]); flags follow.
 /// - `C+1`: `pr_i <= m_i · (sq ? m_i : tt)` (`tt` = the RSQRT entry, unsigned).
 /// - `C+2`: `q_j <= Σ pr` over lanes `4j .. 4j+3`, `e3 <= v & sq`;
 ///   `t_i <= round(pr_i / 2^16)`, `g1_i <= g_i` (the gains word is presented in `C+2`).
@@ -291,7 +291,7 @@ impl<const W: usize> Logic for XBanks<W> {
 /// - `C+4`: `y_i <= sat32(round(pg_i · 2^k))`, `yv <= v & !sq`; visible in `C+5`.
 ///
 /// Every edge: `(rs_addr, hp) <= norm_addr(acc)` ([`norm_addr`]), `k <= rms_k(g_exp, hp)`
-/// ([`rms_k`]). With `ld` (the operation's start): `shift <= shift_of(x_max)`,
+/// ([`rms_k`]). With `ld` (the operation's start): `shift <= block_shift(x_max)`,
 /// `g_exp` latched, `acc <= 0`.
 #[derive(LogicBlock)]
 pub struct RmsLanes<const W: usize> {
@@ -389,7 +389,7 @@ impl<const W: usize> Logic for RmsLanes<W> {
                 shift: o.shift,
                 gexp: o.gexp,
                 m: (0..W)
-                    .map(|i| quant16(s2i(self.x[i].val()), o.shift))
+                    .map(|i| block_mant(s2i(self.x[i].val()), o.shift, BLOCK16_BITS))
                     .collect(),
                 v1: self.v.val(),
                 sq1: self.sq.val(),
@@ -428,7 +428,7 @@ impl<const W: usize> Logic for RmsLanes<W> {
             n.rs = rs;
             n.hp = hp;
             if self.ld.val() {
-                n.shift = shift_of(self.x_max.val().to_u64());
+                n.shift = block_shift(self.x_max.val().to_u64(), BLOCK16_BITS);
                 n.gexp = s2i(self.g_exp.val()) as i32;
                 n.acc = 0;
             }
