@@ -5,6 +5,24 @@
 
 use rust_hdl::prelude::*;
 
+/// Bits of every on-chip address the decoder's blocks carry: vector-memory words, weight
+/// ROM words and rows, matrix-vector input elements, program counter and fields, QKV
+/// stream beats. The 16-bit limits of a model (see `decoder::limits::check_fits`) follow
+/// from it.
+pub const ADDR_BITS: usize = 16;
+/// Words an [`ADDR_BITS`]-bit address space holds.
+pub const ADDR_SPACE: usize = 1 << ADDR_BITS;
+/// An on-chip address (or an element count / index within one address space).
+pub type Addr = Bits<ADDR_BITS>;
+/// Bits of a token id.
+pub const TOKEN_BITS: usize = 16;
+/// A token id.
+pub type Token = Bits<TOKEN_BITS>;
+/// Bits of a position.
+pub const POS_BITS: usize = 16;
+/// A position in the sequence.
+pub type Pos = Bits<POS_BITS>;
+
 /// Read a `Signed<N>` (N <= 64) as i64 without going through big integers.
 #[inline]
 pub fn s2i<const N: usize>(v: Signed<N>) -> i64 {

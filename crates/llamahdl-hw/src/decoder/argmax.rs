@@ -4,6 +4,7 @@
 //! greater than the best (or the first after `clear`) makes `index` the best. `best` is
 //! registered: it shows the first maximum from the cycle after the last `valid`.
 
+use crate::bits::Addr;
 use rust_hdl::prelude::*;
 
 #[derive(LogicBlock, Default)]
@@ -11,11 +12,11 @@ pub struct Argmax {
     pub clock: Signal<In, Clock>,
     pub clear: Signal<In, Bit>,
     pub valid: Signal<In, Bit>,
-    pub index: Signal<In, Bits<16>>,
+    pub index: Signal<In, Addr>,
     pub value: Signal<In, Signed<32>>,
-    pub best: Signal<Out, Bits<16>>,
+    pub best: Signal<Out, Addr>,
     best_value: DFF<Signed<32>>,
-    best_index: DFF<Bits<16>>,
+    best_index: DFF<Addr>,
     have_best: DFF<Bit>,
 }
 

@@ -26,6 +26,7 @@
 //! 2 cycles of sequencing per operation (fetch, issue), plus the wait for streamed weights.
 
 use super::program::{flag, opcode, Instr, FIELDS};
+use crate::bits::{Addr, Pos, Token};
 use crate::leaf::WordRom;
 use rust_hdl::prelude::*;
 
@@ -43,8 +44,8 @@ pub mod state {
 pub struct LayerStack {
     pub clock: Signal<In, Clock>,
     pub start: Signal<In, Bit>,
-    pub token: Signal<In, Bits<16>>,
-    pub pos: Signal<In, Bits<16>>,
+    pub token: Signal<In, Token>,
+    pub pos: Signal<In, Pos>,
     pub use_ram: Signal<In, Bit>,
     pub rms_done: Signal<In, Bit>,
     pub attn_done: Signal<In, Bit>,
@@ -55,19 +56,19 @@ pub struct LayerStack {
     pub running: Signal<Out, Bit>,
     pub done: Signal<Out, Bit>,
     pub refused: Signal<Out, Bit>,
-    pub token_r: Signal<Out, Bits<16>>,
-    pub pos_r: Signal<Out, Bits<16>>,
+    pub token_r: Signal<Out, Token>,
+    pub pos_r: Signal<Out, Pos>,
     pub use_ram_r: Signal<Out, Bit>,
     // The current instruction.
-    pub a: Signal<Out, Bits<16>>,
-    pub b: Signal<Out, Bits<16>>,
-    pub c: Signal<Out, Bits<16>>,
-    pub n: Signal<Out, Bits<16>>,
-    pub wbase: Signal<Out, Bits<16>>,
-    pub rbase: Signal<Out, Bits<16>>,
-    pub rows_m1: Signal<Out, Bits<16>>,
-    pub beats_m1: Signal<Out, Bits<16>>,
-    pub gbase: Signal<Out, Bits<16>>,
+    pub a: Signal<Out, Addr>,
+    pub b: Signal<Out, Addr>,
+    pub c: Signal<Out, Addr>,
+    pub n: Signal<Out, Addr>,
+    pub wbase: Signal<Out, Addr>,
+    pub rbase: Signal<Out, Addr>,
+    pub rows_m1: Signal<Out, Addr>,
+    pub beats_m1: Signal<Out, Addr>,
+    pub gbase: Signal<Out, Addr>,
     pub gexp: Signal<Out, Signed<8>>,
     pub layer: Signal<Out, Bits<8>>,
     pub is_rms: Signal<Out, Bit>,
@@ -90,9 +91,9 @@ pub struct LayerStack {
     pub w_layer: Signal<Out, Bits<8>>,
     prog: WordRom<FIELDS>,
     state: DFF<Bits<3>>,
-    pc: DFF<Bits<16>>,
-    token_reg: DFF<Bits<16>>,
-    pos_reg: DFF<Bits<16>>,
+    pc: DFF<Addr>,
+    token_reg: DFF<Token>,
+    pos_reg: DFF<Pos>,
     use_ram_reg: DFF<Bit>,
     refused_reg: DFF<Bit>,
     done_reg: DFF<Bit>,
@@ -100,7 +101,7 @@ pub struct LayerStack {
     loaded_layer: DFF<Bits<8>>,
     loaded_ok: DFF<Bit>,
     req_reg: DFF<Bit>,
-    op: Signal<Local, Bits<16>>,
+    op: Signal<Local, Addr>,
     flags: Signal<Local, Bits<8>>,
     unit_done: Signal<Local, Bit>,
     need_load: Signal<Local, Bit>,
@@ -109,12 +110,12 @@ pub struct LayerStack {
     st_issue: Constant<Bits<3>>,
     st_wait: Constant<Bits<3>>,
     st_load: Constant<Bits<3>>,
-    ctx: Constant<Bits<16>>,
-    op_end: Constant<Bits<16>>,
-    op_rms: Constant<Bits<16>>,
-    op_attn: Constant<Bits<16>>,
-    op_mv: Constant<Bits<16>>,
-    op_embed: Constant<Bits<16>>,
+    ctx: Constant<Addr>,
+    op_end: Constant<Addr>,
+    op_rms: Constant<Addr>,
+    op_attn: Constant<Addr>,
+    op_mv: Constant<Addr>,
+    op_embed: Constant<Addr>,
     flag_qkv: Constant<Bits<8>>,
     flag_logits: Constant<Bits<8>>,
     flag_tee: Constant<Bits<8>>,
@@ -122,8 +123,8 @@ pub struct LayerStack {
     flag_swiglu: Constant<Bits<8>>,
     flag_xtrack: Constant<Bits<8>>,
     zero8: Constant<Bits<8>>,
-    zero16: Constant<Bits<16>>,
-    one16: Constant<Bits<16>>,
+    zero16: Constant<Addr>,
+    one16: Constant<Addr>,
 }
 
 fn c3(v: u64) -> Constant<Bits<3>> {
@@ -132,7 +133,7 @@ fn c3(v: u64) -> Constant<Bits<3>> {
 fn c8(v: u16) -> Constant<Bits<8>> {
     Constant::new((v as u64).into())
 }
-fn c16(v: u64) -> Constant<Bits<16>> {
+fn c16(v: u64) -> Constant<Addr> {
     Constant::new(v.into())
 }
 

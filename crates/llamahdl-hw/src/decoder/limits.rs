@@ -3,6 +3,7 @@
 //! blocks use in their types and that [`check_fits`] checks a model against.
 
 use super::memory_map::{Layout, WeightMap};
+use crate::bits::{ADDR_BITS, ADDR_SPACE};
 use llamahdl_golden::QuantModel;
 
 /// Lane counts the tool is compiled for (`--lanes`): every `L` that
@@ -14,11 +15,6 @@ pub const SUPPORTED_LANES: [usize; 5] = [4, 8, 16, 32, 64];
 /// for the matrix-vector unit and 64 for attention); see docs/performance.md.
 pub const DEFAULT_LANES: usize = 32;
 
-/// Bits of a vector-memory, weight-ROM, weight-row and program address, of a token id,
-/// a position and every 16-bit program field.
-pub const ADDR_BITS: usize = 16;
-/// Words an [`ADDR_BITS`]-bit address space holds.
-pub const ADDR_SPACE: usize = 1 << ADDR_BITS;
 /// Bits of a layer index and of the decoder's per-layer counters.
 pub const LAYER_BITS: usize = 8;
 /// Bits of a key/value cache word address (`n_layers · context` words).

@@ -38,6 +38,7 @@ pub mod limits;
 pub mod memory_map;
 pub mod program;
 
+use crate::bits::{Addr, Pos, Token};
 use crate::leaf::{LaneRam, XP};
 use crate::units::attention::AttnUnitP;
 use crate::units::matvec::post::{MaxTrack, ShiftOf};
@@ -54,8 +55,8 @@ use rust_hdl::prelude::*;
 pub struct Decoder<const L: usize> {
     pub clock: Signal<In, Clock>,
     pub start: Signal<In, Bit>,
-    pub token: Signal<In, Bits<16>>,
-    pub pos: Signal<In, Bits<16>>,
+    pub token: Signal<In, Token>,
+    pub pos: Signal<In, Pos>,
     pub use_ram: Signal<In, Bit>,
     pub w_valid: Signal<In, Bit>,
     pub w_data: [Signal<In, Signed<8>>; L],
@@ -63,24 +64,24 @@ pub struct Decoder<const L: usize> {
     pub w_scale_exp: Signal<In, Signed<8>>,
     pub done: Signal<Out, Bit>,
     pub busy: Signal<Out, Bit>,
-    pub next_token: Signal<Out, Bits<16>>,
+    pub next_token: Signal<Out, Token>,
     pub pos_error: Signal<Out, Bit>,
     pub logit_valid: Signal<Out, Bit>,
-    pub logit_index: Signal<Out, Bits<16>>,
+    pub logit_index: Signal<Out, Addr>,
     pub logit_value: Signal<Out, Signed<32>>,
     pub w_req: Signal<Out, Bit>,
     pub w_layer: Signal<Out, Bits<8>>,
     pub fully_loaded: Signal<Out, Bit>,
     /// Embedding row offset of the token: token × words per row.
     emb_offset: Signal<Local, Bits<32>>,
-    emb_beats: Constant<Bits<16>>,
+    emb_beats: Constant<Addr>,
     /// The active unit's vector-memory write (teed into XMem with TEE).
     vw_we: Signal<Local, Bit>,
-    vw_addr: Signal<Local, Bits<16>>,
+    vw_addr: Signal<Local, Addr>,
     vw_data: Signal<Local, Signed<32>>,
     attn_op: Constant<Bits<4>>,
-    zero16: Constant<Bits<16>>,
-    one16: Constant<Bits<16>>,
+    zero16: Constant<Addr>,
+    one16: Constant<Addr>,
     zero32: Constant<Bits<32>>,
     post_acc: Constant<Bits<2>>,
     post_swiglu: Constant<Bits<2>>,

@@ -11,6 +11,7 @@
 //! - [`ScaleRom`]: one (mant, exp) row scale per row, synchronous read.
 
 use crate::bits::{i2s, s2i, u2b};
+use crate::bits::{Addr, ADDR_SPACE};
 use llamahdl_golden::numerics::{block_mant, BLOCK16_BITS};
 use rust_hdl::prelude::*;
 
@@ -238,7 +239,7 @@ end
 #[derive(LogicBlock)]
 pub struct LaneRom<const L: usize> {
     pub clock: Signal<In, Clock>,
-    pub addr: Signal<In, Bits<16>>,
+    pub addr: Signal<In, Addr>,
     pub data: [Signal<Out, Signed<8>>; L],
     _mem: Vec<[i8; L]>,
 }
@@ -246,7 +247,7 @@ pub struct LaneRom<const L: usize> {
 impl<const L: usize> LaneRom<L> {
     pub fn new(contents: Vec<[i8; L]>) -> Self {
         assert!(
-            !contents.is_empty() && contents.len() <= 1 << 16,
+            !contents.is_empty() && contents.len() <= ADDR_SPACE,
             "LaneRom depth"
         );
         Self {
@@ -309,7 +310,7 @@ impl<const L: usize> Logic for LaneRom<L> {
 #[derive(LogicBlock)]
 pub struct ScaleRom {
     pub clock: Signal<In, Clock>,
-    pub addr: Signal<In, Bits<16>>,
+    pub addr: Signal<In, Addr>,
     pub mant: Signal<Out, Bits<8>>,
     pub exp: Signal<Out, Signed<8>>,
     _mem: Vec<(u8, i8)>,
@@ -318,7 +319,7 @@ pub struct ScaleRom {
 impl ScaleRom {
     pub fn new(contents: Vec<(u8, i8)>) -> Self {
         assert!(
-            !contents.is_empty() && contents.len() <= 1 << 16,
+            !contents.is_empty() && contents.len() <= ADDR_SPACE,
             "ScaleRom depth"
         );
         Self {
@@ -371,16 +372,16 @@ impl Logic for ScaleRom {
 pub struct LaneRam<const L: usize, const W: usize> {
     pub clock: Signal<In, Clock>,
     pub we: Signal<In, Bit>,
-    pub waddr: Signal<In, Bits<16>>,
+    pub waddr: Signal<In, Addr>,
     pub wdata: [Signal<In, Signed<W>>; L],
-    pub raddr: Signal<In, Bits<16>>,
+    pub raddr: Signal<In, Addr>,
     pub rdata: [Signal<Out, Signed<W>>; L],
     _mem: Vec<[i64; L]>,
 }
 
 impl<const L: usize, const W: usize> LaneRam<L, W> {
     pub fn new(depth: usize) -> Self {
-        assert!(depth > 0 && depth <= 1 << 16, "LaneRam depth");
+        assert!(depth > 0 && depth <= ADDR_SPACE, "LaneRam depth");
         Self {
             clock: Default::default(),
             we: Default::default(),
@@ -557,7 +558,7 @@ end
 #[derive(LogicBlock)]
 pub struct TableRom<const W: usize> {
     pub clock: Signal<In, Clock>,
-    pub addr: Signal<In, Bits<16>>,
+    pub addr: Signal<In, Addr>,
     pub data: Signal<Out, Bits<W>>,
     _mem: Vec<u64>,
 }
@@ -566,7 +567,7 @@ impl<const W: usize> TableRom<W> {
     /// `contents` are raw W-bit patterns (two's complement for signed tables).
     pub fn new(contents: Vec<u64>) -> Self {
         assert!(
-            !contents.is_empty() && contents.len() <= 1 << 16,
+            !contents.is_empty() && contents.len() <= ADDR_SPACE,
             "TableRom depth"
         );
         let mask = if W == 64 { u64::MAX } else { (1u64 << W) - 1 };
@@ -620,15 +621,15 @@ pub const XP: usize = 8;
 pub struct XMem<const L: usize> {
     pub clock: Signal<In, Clock>,
     pub wwe: Signal<In, Bit>,
-    pub wwaddr: Signal<In, Bits<16>>,
+    pub wwaddr: Signal<In, Addr>,
     pub wwdata: [Signal<In, Signed<16>>; L],
     pub swe: Signal<In, Bit>,
-    pub swaddr: Signal<In, Bits<16>>,
+    pub swaddr: Signal<In, Addr>,
     pub swdata: Signal<In, Signed<32>>,
     pub pwe: Signal<In, Bit>,
-    pub pwidx: Signal<In, Bits<16>>,
+    pub pwidx: Signal<In, Addr>,
     pub pwdata: [Signal<In, Signed<32>>; XP],
-    pub raddr: Signal<In, Bits<16>>,
+    pub raddr: Signal<In, Addr>,
     pub rdata: [Signal<Out, Signed<32>>; L],
     _mem: Vec<[i64; L]>,
 }
@@ -636,7 +637,7 @@ pub struct XMem<const L: usize> {
 impl<const L: usize> XMem<L> {
     pub fn new(depth: usize) -> Self {
         assert!(L.is_power_of_two(), "XMem lanes must be a power of two");
-        assert!(depth > 0 && depth * L <= 1 << 16, "XMem depth");
+        assert!(depth > 0 && depth * L <= ADDR_SPACE, "XMem depth");
         Self {
             clock: Default::default(),
             wwe: Default::default(),
@@ -772,7 +773,7 @@ impl<const L: usize> Logic for XMem<L> {
 #[derive(LogicBlock)]
 pub struct LaneSel<const L: usize> {
     pub data: [Signal<In, Signed<8>>; L],
-    pub sel: Signal<In, Bits<16>>,
+    pub sel: Signal<In, Addr>,
     pub y: Signal<Out, Signed<40>>,
 }
 
@@ -810,15 +811,15 @@ impl<const L: usize> Logic for LaneSel<L> {
 #[derive(LogicBlock)]
 pub struct WordRom<const N: usize> {
     pub clock: Signal<In, Clock>,
-    pub addr: Signal<In, Bits<16>>,
-    pub data: [Signal<Out, Bits<16>>; N],
+    pub addr: Signal<In, Addr>,
+    pub data: [Signal<Out, Addr>; N],
     _mem: Vec<[u16; N]>,
 }
 
 impl<const N: usize> WordRom<N> {
     pub fn new(contents: Vec<[u16; N]>) -> Self {
         assert!(
-            !contents.is_empty() && contents.len() <= 1 << 16,
+            !contents.is_empty() && contents.len() <= ADDR_SPACE,
             "WordRom depth"
         );
         Self {

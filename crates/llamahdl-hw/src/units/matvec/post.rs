@@ -9,6 +9,7 @@
 //! Each is bit-exact with `llamahdl_golden::numerics` and co-simulated against its own
 //! Verilog in `tests/post.rs`.
 
+use crate::bits::Addr;
 use crate::bits::{i2s, s2i, u2b};
 use llamahdl_golden::numerics::{self, Tables, BLOCK16_BITS};
 use rust_hdl::prelude::*;
@@ -68,7 +69,7 @@ pub fn sig_interp(sa: u32, sb: u32, fr: u32, lo: bool, hi: bool) -> u32 {
 pub struct SiluMul {
     pub clock: Signal<In, Clock>,
     pub x: Signal<In, Signed<32>>,
-    pub sig_addr: Signal<Out, Bits<16>>,
+    pub sig_addr: Signal<Out, Addr>,
     pub rom: Signal<In, Bits<34>>,
     pub h: Signal<In, Signed<32>>,
     pub y: Signal<Out, Signed<32>>,

@@ -24,6 +24,7 @@
 //! `1 + r * beats + b`; the row's result appears [`LATENCY`] cycles after its last beat
 //! is issued. A full projection takes `qkv_rows * beats + LATENCY` cycles after `start`.
 
+use crate::bits::{Addr, ADDR_SPACE};
 use crate::leaf::XP;
 use crate::units::matvec::MatVec;
 pub use crate::units::matvec::{rom_scales, rom_words, LATENCY};
@@ -36,28 +37,28 @@ use rust_hdl::prelude::*;
 pub struct QkvProjector<const L: usize> {
     pub clock: Signal<In, Clock>,
     pub x_we: Signal<In, Bit>,
-    pub x_waddr: Signal<In, Bits<16>>,
+    pub x_waddr: Signal<In, Addr>,
     pub x_wdata: [Signal<In, Signed<16>>; L],
     pub x_shift: Signal<In, Bits<5>>,
     pub start: Signal<In, Bit>,
     pub use_ram: Signal<In, Bit>,
-    pub rom_base: Signal<In, Bits<16>>,
-    pub rom_row_base: Signal<In, Bits<16>>,
-    pub buf_rd_addr: Signal<Out, Bits<16>>,
-    pub buf_rd_row: Signal<Out, Bits<16>>,
+    pub rom_base: Signal<In, Addr>,
+    pub rom_row_base: Signal<In, Addr>,
+    pub buf_rd_addr: Signal<Out, Addr>,
+    pub buf_rd_row: Signal<Out, Addr>,
     pub buf_rd_data: [Signal<In, Signed<8>>; L],
     pub buf_rd_mant: Signal<In, Bits<8>>,
     pub buf_rd_exp: Signal<In, Signed<8>>,
     pub out_valid: Signal<Out, Bit>,
-    pub out_row: Signal<Out, Bits<16>>,
+    pub out_row: Signal<Out, Addr>,
     pub out_data: Signal<Out, Signed<32>>,
     pub busy: Signal<Out, Bit>,
     pub done: Signal<Out, Bit>,
     /// Rows of Wqkv minus one.
-    rows_m1: Constant<Bits<16>>,
+    rows_m1: Constant<Addr>,
     /// Words per row minus one.
-    beats_m1: Constant<Bits<16>>,
-    zero16: Constant<Bits<16>>,
+    beats_m1: Constant<Addr>,
+    zero16: Constant<Addr>,
     zero32: Constant<Bits<32>>,
     zero2: Constant<Bits<2>>,
     mv: MatVec<L>,
@@ -68,7 +69,7 @@ impl<const L: usize> QkvProjector<L> {
     /// compiled into its ROM (one Wqkv per layer).
     pub fn new(qkv_rows: usize, cols: usize, rom_layers: &[&QMatrix]) -> Self {
         let beats = cols.div_ceil(L);
-        assert!(qkv_rows >= 1 && beats >= 1 && qkv_rows * beats <= 1 << 16);
+        assert!(qkv_rows >= 1 && beats >= 1 && qkv_rows * beats <= ADDR_SPACE);
         for m in rom_layers {
             assert_eq!((m.rows, m.cols), (qkv_rows, cols), "ROM matrix shape");
         }

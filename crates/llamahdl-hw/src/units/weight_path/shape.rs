@@ -26,9 +26,10 @@ pub const MATRIX_BITS: usize = 2;
 /// Bits of the flat row index within the concatenated Q/K/V matrix. The counter also has to
 /// hold `qkv_rows` itself (its value after the load), so `qkv_rows < 2^16`.
 pub const ROW_INDEX_BITS: usize = 16;
-/// Bits of the flat beat address (`row_index * beats + beat`): `qkv_rows * beats <= 2^16`
-/// (a QKV buffer that large does not fit any on-chip memory we target anyway).
-pub const ADDR_BITS: usize = 16;
+/// Bits of the flat beat address (`row_index * beats + beat`): the on-chip address width,
+/// so `qkv_rows * beats <= 2^ADDR_BITS` (a QKV buffer that large does not fit any on-chip
+/// memory we target anyway).
+pub use crate::bits::ADDR_BITS;
 
 /// Matrix selector values carried on the `matrix` outputs.
 pub const MATRIX_Q: u64 = 0;
