@@ -1,7 +1,7 @@
 //! Co-simulation of a block's native rust-hdl simulation against its emitted Verilog.
 //!
 //! rust-hdl's Rust simulation and the Verilog it emits can silently disagree (see
-//! `docs/rust-hdl-notes.md`), so every block is checked cycle by cycle:
+//! `../shared/docs/rust-hdl-notes.md`, the project's notes on rust-hdl), so every block is checked cycle by cycle:
 //!
 //! 1. Run the native simulation with [`crate::sim::Driver::with_trace`]: every cycle, after
 //!    the inputs are set and the logic has settled and before the rising edge, the values of

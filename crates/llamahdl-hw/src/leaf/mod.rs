@@ -9,9 +9,15 @@
 //! - [`RowFinish`]: `y = sat32(round(acc * mant * 2^k))`, the rescale after a row.
 //! - [`LaneRom`]: L lanes of int8 read together, synchronous read, depth set at run time.
 //! - [`ScaleRom`]: one (mant, exp) row scale per row, synchronous read.
+//! - [`LaneRam`]: L lanes of W-bit words per address, one write port, synchronous read.
+//! - [`MulShift2`]: `sat32(round((a1·b1 + a2·b2) · 2^k))`, registered (the rescaling multiplier).
+//! - [`TableRom`]: a W-bit table, synchronous read (RSQRT, SIGMOID, EXP2, RoPE tables).
+//! - [`XMem`]: the matrix-vector input memory: L words read per cycle, a scalar write
+//!   port, a wide write port and an [`XP`]-element group write port.
+//! - [`LaneSel`]: one of L lanes, sign-extended (combinational; the embedding lookup).
+//! - [`WordRom`]: N 16-bit fields per word, synchronous read (the program ROM, gains).
 
-use crate::bits::{i2s, s2i, u2b};
-use crate::bits::{Addr, ADDR_SPACE};
+use crate::bits::{i2s, s2i, u2b, Addr, ADDR_SPACE};
 use llamahdl_golden::numerics::{block_mant, BLOCK16_BITS};
 use rust_hdl::prelude::*;
 
