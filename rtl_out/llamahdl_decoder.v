@@ -78,7 +78,7 @@ module llamahdl_decoder(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,
     reg  layer_stack$attn_done;
     reg  layer_stack$mv_done;
     reg  layer_stack$qkv_loaded;
-    wire  layer_stack$begin;
+    wire  layer_stack$started;
     wire  layer_stack$running;
     wire  layer_stack$done;
     wire  layer_stack$refused;
@@ -389,7 +389,7 @@ module llamahdl_decoder(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,
         .attn_done(layer_stack$attn_done),
         .mv_done(layer_stack$mv_done),
         .qkv_loaded(layer_stack$qkv_loaded),
-        .begin(layer_stack$begin),
+        .started(layer_stack$started),
         .running(layer_stack$running),
         .done(layer_stack$done),
         .refused(layer_stack$refused),
@@ -925,7 +925,7 @@ module llamahdl_decoder(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,
         logit_valid = layer_stack$logits & matvec$out_valid;
         logit_index = matvec$out_row;
         logit_value = matvec$out_data;
-        argmax$clear = layer_stack$begin;
+        argmax$clear = layer_stack$started;
         argmax$valid = layer_stack$logits & matvec$out_valid;
         argmax$index = matvec$out_row;
         argmax$value = matvec$out_data;
@@ -13558,7 +13558,7 @@ module llamahdl_decoder$attention$wide(d,q,clock);
 endmodule // llamahdl_decoder$attention$wide
 
 
-module llamahdl_decoder$layer_stack(clock,start,token,pos,use_ram,rms_done,attn_done,mv_done,qkv_loaded,begin,running,done,refused,token_r,pos_r,use_ram_r,a,b,c,n,wbase,rbase,rows_m1,beats_m1,gbase,gexp,layer,is_rms,is_attn,is_mv,is_embed,qkv,logits,tee,acc,swiglu,xtrack,issue,rms_start,attn_start,mv_start,w_req,w_layer);
+module llamahdl_decoder$layer_stack(clock,start,token,pos,use_ram,rms_done,attn_done,mv_done,qkv_loaded,started,running,done,refused,token_r,pos_r,use_ram_r,a,b,c,n,wbase,rbase,rows_m1,beats_m1,gbase,gexp,layer,is_rms,is_attn,is_mv,is_embed,qkv,logits,tee,acc,swiglu,xtrack,issue,rms_start,attn_start,mv_start,w_req,w_layer);
     
     // Module arguments
     input wire  clock;
@@ -13570,7 +13570,7 @@ module llamahdl_decoder$layer_stack(clock,start,token,pos,use_ram,rms_done,attn_
     input wire  attn_done;
     input wire  mv_done;
     input wire  qkv_loaded;
-    output reg  begin;
+    output reg  started;
     output reg  running;
     output reg  done;
     output reg  refused;
@@ -13796,7 +13796,7 @@ module llamahdl_decoder$layer_stack(clock,start,token,pos,use_ram,rms_done,attn_
         xtrack = (flags & flag_xtrack) != zero8;
         unit_done = (is_rms & rms_done) | (is_attn & attn_done) | (is_mv & mv_done);
         need_load = use_ram_reg$q & qkv & ~(loaded_ok$q & qkv_loaded & (loaded_layer$q == layer));
-        begin = 1'b0;
+        started = 1'b0;
         issue = 1'b0;
         rms_start = 1'b0;
         attn_start = 1'b0;
@@ -13805,7 +13805,7 @@ module llamahdl_decoder$layer_stack(clock,start,token,pos,use_ram,rms_done,attn_
         req_reg$d = 1'b0;
         if (state$q == st_idle) begin
             if (start) begin
-                begin = 1'b1;
+                started = 1'b1;
                 token_reg$d = token;
                 pos_reg$d = pos;
                 use_ram_reg$d = use_ram;

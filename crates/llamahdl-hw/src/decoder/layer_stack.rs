@@ -5,7 +5,7 @@
 //!
 //! ## Interface
 //! - `start` (pulse, while `running` is low) with `token`, `pos`, `use_ram`: run the
-//!   program for one position. `begin` pulses in the same cycle. A `pos` at or past the
+//!   program for one position. `started` pulses in the same cycle. A `pos` at or past the
 //!   on-chip context is refused: `refused` rises and `done` pulses one cycle later, and
 //!   nothing runs.
 //! - While running, the instruction at the program counter is decoded combinationally from
@@ -52,7 +52,7 @@ pub struct LayerStack {
     pub mv_done: Signal<In, Bit>,
     pub qkv_loaded: Signal<In, Bit>,
     // The running position.
-    pub begin: Signal<Out, Bit>,
+    pub started: Signal<Out, Bit>,
     pub running: Signal<Out, Bit>,
     pub done: Signal<Out, Bit>,
     pub refused: Signal<Out, Bit>,
@@ -150,7 +150,7 @@ impl LayerStack {
             attn_done: Default::default(),
             mv_done: Default::default(),
             qkv_loaded: Default::default(),
-            begin: Default::default(),
+            started: Default::default(),
             running: Default::default(),
             done: Default::default(),
             refused: Default::default(),
@@ -276,7 +276,7 @@ impl Logic for LayerStack {
                 & self.qkv_loaded.val()
                 & (self.loaded_layer.q.val() == self.layer.val()));
         // Sequencer.
-        self.begin.next = false;
+        self.started.next = false;
         self.issue.next = false;
         self.rms_start.next = false;
         self.attn_start.next = false;
@@ -285,7 +285,7 @@ impl Logic for LayerStack {
         self.req_reg.d.next = false;
         if self.state.q.val() == self.st_idle.val() {
             if self.start.val() {
-                self.begin.next = true;
+                self.started.next = true;
                 self.token_reg.d.next = self.token.val();
                 self.pos_reg.d.next = self.pos.val();
                 self.use_ram_reg.d.next = self.use_ram.val();

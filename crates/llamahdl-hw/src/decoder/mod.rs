@@ -320,7 +320,7 @@ impl<const L: usize> Logic for Decoder<L> {
         self.logit_valid.next = self.layer_stack.logits.val() & self.matvec.out_valid.val();
         self.logit_index.next = self.matvec.out_row.val();
         self.logit_value.next = self.matvec.out_data.val();
-        self.argmax.clear.next = self.layer_stack.begin.val();
+        self.argmax.clear.next = self.layer_stack.started.val();
         self.argmax.valid.next = self.layer_stack.logits.val() & self.matvec.out_valid.val();
         self.argmax.index.next = self.matvec.out_row.val();
         self.argmax.value.next = self.matvec.out_data.val();
