@@ -6,7 +6,7 @@ use llamahdl_golden::numerics::{sat32, shift_round, to_block};
 use llamahdl_hw::bits::{i2s, s2i, u2b};
 use llamahdl_hw::cosim::{emit_verilog, run_icarus};
 use llamahdl_hw::sim::Driver;
-use llamahdl_hw::units::attention::parts::{Blocker, LaneMem, Rope2};
+use llamahdl_hw::units::attention::leaves::{Blocker, LaneMem, Rope2};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rust_hdl::prelude::Block;
