@@ -5,7 +5,7 @@
 //! SwiGLU fused on their outputs, embedding lookup, QKV from the ROM or the
 //! streamed-weight buffer), the RMSNorm unit ([`RmsUnit`], `XP` elements per cycle, its
 //! output written straight into the matrix-vector input memory) and the attention unit
-//! ([`AttnUnitP`]: RoPE, key/value cache, attention on the L lanes). The units share the
+//! ([`AttnUnit`]: RoPE, key/value cache, attention on the L lanes). The units share the
 //! vector memory.
 //!
 //! ## Interface
@@ -30,7 +30,7 @@ pub mod memory_map;
 pub mod program;
 
 use crate::leaf::{LaneRam, WordRom, XP};
-use crate::units::attention::AttnUnitP;
+use crate::units::attention::AttnUnit;
 use crate::units::matvec::post::{MaxTrack, ShiftOf};
 use crate::units::matvec::{MatVec, POST_ACC, POST_NONE, POST_SWIGLU};
 use crate::units::rms::{rms_gains_layout, RmsUnit};
@@ -131,7 +131,7 @@ pub struct Decoder<const L: usize> {
     vmem: LaneRam<1, 32>,
     mv: MatVec<L>,
     rms: RmsUnit<XP>,
-    au: AttnUnitP<L>,
+    au: AttnUnit<L>,
     loader: QkvLoader<L>,
 }
 
@@ -234,7 +234,7 @@ impl<const L: usize> Decoder<L> {
             vmem: LaneRam::new(lay.total),
             mv: MatVec::new(&wm.mats, max_cols),
             rms: RmsUnit::new(qm),
-            au: AttnUnitP::with_context(qm, ctx),
+            au: AttnUnit::with_context(qm, ctx),
             loader: QkvLoader::new(&c),
         }
     }
@@ -329,12 +329,9 @@ impl<const L: usize> Logic for Decoder<L> {
         self.rms.g_base.next = self.prog.data[9].val();
         self.rms.g_exp.next = signed_cast(self.prog.data[10].val().get_bits::<8>(0));
         // Attention unit parameters.
-        self.au.op.next = self.op.val().get_bits::<4>(0);
-        self.au.qkv.next = self.prog.data[1].val();
         self.au.att.next = self.prog.data[3].val();
         self.au.layer.next = self.layer.val();
         self.au.pos.next = self.posr.q.val();
-        self.au.vm_rdata.next = self.vmem.rdata[0].val();
         // The QKV projection's rows stream into the attention unit as they are computed:
         // RoPE, the key/value store and q's block conversion happen on the way, and ATTN
         // runs fused (no ROPE/KVSTORE operations, no q load).
@@ -343,10 +340,9 @@ impl<const L: usize> Logic for Decoder<L> {
         self.au.st_valid.next = self.mv.out_valid.val();
         self.au.st_row.next = self.mv.out_row.val();
         self.au.st_data.next = self.mv.out_data.val();
-        self.au.fused.next = true;
         // Vector memory: the active unit's port.
         if self.is_attn.val() {
-            self.vmem.raddr.next = self.au.vm_raddr.val();
+            self.vmem.raddr.next = self.zero16.val();
             self.vw_we.next = self.au.vm_we.val();
             self.vw_addr.next = self.au.vm_waddr.val();
             self.vw_data.next = self.au.vm_wdata.val();

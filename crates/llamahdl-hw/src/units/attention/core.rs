@@ -74,13 +74,11 @@ struct CoreState {
 /// lanes, lane `j` of head `j / head_dim`). All stages are registered; `t` below is the
 /// cycle in which the named enable is high.
 ///
-/// - q registers: with `qwe`, lane `qlane`'s q mantissa becomes `qdata` (16-bit signed);
-///   with `sqwe`, head `sqhead`'s q block shift becomes `sqdata`.
-/// - q bank (`ng` words, one per head group; [`AttnCore::with_bank`]): with `bwe`, lane
+/// - q bank (`ng` words, one per head group): with `bwe`, lane
 ///   `blane` of word `bgrp` becomes `bdata`; with `bswe`, head `bshead` of the shift word
 ///   `bgrp` becomes `bsdata` (dropped past `ng`, the lanes or the heads). With `qld`, every
 ///   lane's q register and every head's q shift take word `lgrp` of the banks (old data if
-///   written in the same edge; 0 past `ng`); `qld` wins over `qwe`/`sqwe`.
+///   written in the same edge; 0 past `ng`). The q registers change only with `qld`.
 /// - Score pass (`s_en` high in cycle `t`: `mant` holds the key mantissas of position
 ///   `s_t`, `ksh`/`vsh` its shifts, routed per lane; head `g` reads lane `g·head_dim`'s
 ///   shifts): edge `t`: `prod[j] = q[j]·mant[j]`, `vmax[g] = max(first ? 0 : vmax[g],
@@ -101,12 +99,6 @@ struct CoreState {
 #[derive(LogicBlock)]
 pub struct AttnCore<const A: usize> {
     pub clock: Signal<In, Clock>,
-    pub qwe: Signal<In, Bit>,
-    pub qlane: Signal<In, Bits<16>>,
-    pub qdata: Signal<In, Bits<16>>,
-    pub sqwe: Signal<In, Bit>,
-    pub sqhead: Signal<In, Bits<8>>,
-    pub sqdata: Signal<In, Bits<5>>,
     pub bwe: Signal<In, Bit>,
     pub bgrp: Signal<In, Bits<8>>,
     pub blane: Signal<In, Bits<16>>,
@@ -133,14 +125,9 @@ pub struct AttnCore<const A: usize> {
 }
 
 impl<const A: usize> AttnCore<A> {
-    /// A core for `g` heads of `hd` elements (`g·hd <= A`) and a score memory of `ctx`
-    /// positions, with a q bank of one word.
-    pub fn new(hd: usize, g: usize, ctx: usize) -> Self {
-        Self::with_bank(hd, g, ctx, 1)
-    }
-
-    /// As [`AttnCore::new`] with a q bank of `ng` words (one per head group).
-    pub fn with_bank(hd: usize, g: usize, ctx: usize, ng: usize) -> Self {
+    /// A core for `g` heads of `hd` elements (`g·hd <= A`), a score memory of `ctx`
+    /// positions and a q bank of `ng` words (one per head group).
+    pub fn new(hd: usize, g: usize, ctx: usize, ng: usize) -> Self {
         assert!(hd >= 1 && g >= 1 && g * hd <= A && g <= 255 && A <= 1 << 15);
         assert!((1..=255).contains(&ng), "AttnCore q bank");
         assert!(ctx >= 1 && ctx < 1 << 16, "AttnCore context");
@@ -148,12 +135,6 @@ impl<const A: usize> AttnCore<A> {
         let nl = g * hd;
         Self {
             clock: Default::default(),
-            qwe: Default::default(),
-            qlane: Default::default(),
-            qdata: Default::default(),
-            sqwe: Default::default(),
-            sqhead: Default::default(),
-            sqdata: Default::default(),
             bwe: Default::default(),
             bgrp: Default::default(),
             blane: Default::default(),
@@ -247,19 +228,6 @@ impl<const A: usize> Logic for AttnCore<A> {
         let e_en = self.e_en.val();
         let ksh = |j: usize| self.ksh[j].val().to_u64() as i64;
         let vsh = |j: usize| self.vsh[j].val().to_u64() as i64;
-        // q registers.
-        if self.qwe.val() {
-            let l = self.qlane.val().index();
-            if l < nl {
-                s.q[l] = sext(self.qdata.val().to_u64(), 16);
-            }
-        }
-        if self.sqwe.val() {
-            let h = self.sqhead.val().index();
-            if h < g {
-                s.sq[h] = self.sqdata.val().to_u64() as i64;
-            }
-        }
         // q bank: load (old data), then write.
         if self.qld.val() {
             let gi = self.lgrp.val().index();
@@ -665,7 +633,6 @@ end
         // Registers.
         v += "always @(posedge clock) begin\n";
         for j in 0..nl {
-            v += &format!("   if (qwe && (qlane == 16'd{j})) q_{j} <= qdata;\n");
             v += &format!(
                 "   if (qld) q_{j} <= {};\n",
                 bank_rd(&format!("qb_{j}"), 16)
@@ -693,7 +660,6 @@ end
             let l0 = h * hd;
             v += &format!(
                 "\
-   if (sqwe && (sqhead == 8'd{h})) sq_{h} <= sqdata;
    if (qld) sq_{h} <= {rd};
 {wr}   pks_{h} <= ksh${l0};
    if (s_en) vmax_{h} <= (s_first || (vsh${l0} > vmax_{h})) ? vsh${l0} : vmax_{h};
