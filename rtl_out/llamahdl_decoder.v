@@ -60,7 +60,6 @@ module llamahdl_decoder(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,
     
     // Constant declarations
     localparam  emb_beats = 16'h2;
-    localparam  attn_op = 4'h2;
     localparam  zero16 = 16'h0;
     localparam  one16 = 16'h1;
     localparam  zero32 = 32'h0;
@@ -249,14 +248,10 @@ module llamahdl_decoder(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,
     wire  rms$busy;
     reg  attention$clock;
     reg  attention$start;
-    reg  [3:0] attention$op;
     wire  attention$done;
-    wire  [15:0] attention$vm_raddr;
-    reg signed [31:0] attention$vm_rdata;
     wire  attention$vm_we;
     wire  [15:0] attention$vm_waddr;
     wire signed [31:0] attention$vm_wdata;
-    reg  [15:0] attention$qkv;
     reg  [15:0] attention$att;
     reg  [7:0] attention$layer;
     reg  [15:0] attention$pos;
@@ -265,7 +260,6 @@ module llamahdl_decoder(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,
     reg  attention$st_valid;
     reg  [15:0] attention$st_row;
     reg signed [31:0] attention$st_data;
-    reg  attention$fused;
     reg  qkv_weights$clock;
     reg  qkv_weights$valid;
     reg  qkv_weights$layer_change;
@@ -568,14 +562,10 @@ module llamahdl_decoder(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,
     llamahdl_decoder$attention attention(
         .clock(attention$clock),
         .start(attention$start),
-        .op(attention$op),
         .done(attention$done),
-        .vm_raddr(attention$vm_raddr),
-        .vm_rdata(attention$vm_rdata),
         .vm_we(attention$vm_we),
         .vm_waddr(attention$vm_waddr),
         .vm_wdata(attention$vm_wdata),
-        .qkv(attention$qkv),
         .att(attention$att),
         .layer(attention$layer),
         .pos(attention$pos),
@@ -583,8 +573,7 @@ module llamahdl_decoder(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,
         .st_en(attention$st_en),
         .st_valid(attention$st_valid),
         .st_row(attention$st_row),
-        .st_data(attention$st_data),
-        .fused(attention$fused)
+        .st_data(attention$st_data)
     );
     llamahdl_decoder$qkv_weights qkv_weights(
         .clock(qkv_weights$clock),
@@ -861,19 +850,15 @@ module llamahdl_decoder(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,
         rms$g_base = layer_stack$gbase;
         rms$g_exp = layer_stack$gexp;
         attention$start = layer_stack$attn_start;
-        attention$op = attn_op;
-        attention$qkv = layer_stack$a;
         attention$att = layer_stack$c;
         attention$layer = layer_stack$layer;
         attention$pos = layer_stack$pos_r;
-        attention$vm_rdata = vmem$rdata$0;
         attention$st_en = layer_stack$is_mv & layer_stack$qkv;
         attention$st_valid = matvec$out_valid;
         attention$st_row = matvec$out_row;
         attention$st_data = matvec$out_data;
-        attention$fused = 1'b1;
         if (layer_stack$is_attn) begin
-            vmem$raddr = attention$vm_raddr;
+            vmem$raddr = zero16;
             vw_we = attention$vm_we;
             vw_addr = attention$vm_waddr;
             vw_data = attention$vm_wdata;
@@ -1058,19 +1043,15 @@ module llamahdl_decoder$argmax$have_best(d,q,clock);
 endmodule // llamahdl_decoder$argmax$have_best
 
 
-module llamahdl_decoder$attention(clock,start,op,done,vm_raddr,vm_rdata,vm_we,vm_waddr,vm_wdata,qkv,att,layer,pos,pos_error,st_en,st_valid,st_row,st_data,fused);
+module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,att,layer,pos,pos_error,st_en,st_valid,st_row,st_data);
     
     // Module arguments
     input wire  clock;
     input wire  start;
-    input wire  [3:0] op;
     output reg  done;
-    output reg  [15:0] vm_raddr;
-    input wire signed [31:0] vm_rdata;
     output reg  vm_we;
     output reg  [15:0] vm_waddr;
     output reg signed [31:0] vm_wdata;
-    input wire  [15:0] qkv;
     input wire  [15:0] att;
     input wire  [7:0] layer;
     input wire  [15:0] pos;
@@ -1079,64 +1060,32 @@ module llamahdl_decoder$attention(clock,start,op,done,vm_raddr,vm_rdata,vm_we,vm
     input wire  st_valid;
     input wire  [15:0] st_row;
     input wire signed [31:0] st_data;
-    input wire  fused;
     
     // Constant declarations
-    localparam  op_rope = 4'h5;
-    localparam  op_kvstore = 4'h6;
-    localparam  op_attn = 4'h2;
-    localparam  dim16 = 16'h40;
-    localparam  hd16 = 16'h8;
     localparam  hd_m1 = 16'h7;
-    localparam  rope_last = 16'h5f;
-    localparam  nkv8 = 8'h4;
-    localparam  nkv_m1 = 8'h3;
-    localparam  nvec_m1 = 8'h7;
     localparam  nh8 = 8'h8;
-    localparam  nh_m1 = 8'h7;
-    localparam  g_m1 = 8'h3;
     localparam  g8 = 8'h4;
-    localparam  lastg8 = 8'h4;
-    localparam  ng_m1 = 8'h1;
-    localparam  kvb16 = 16'h60;
-    localparam  nhkv8 = 8'hc;
-    localparam  lasthead8 = 8'hf;
-    localparam  wfuse = 8'h9;
-    localparam  zero4 = 4'h0;
-    localparam  one4 = 4'h1;
-    localparam  two4 = 4'h2;
-    localparam  three4 = 4'h3;
-    localparam  four4 = 4'h4;
-    localparam  six4 = 4'h6;
+    localparam  last_g8 = 8'h4;
+    localparam  last_group = 8'h1;
+    localparam  wait8 = 8'h9;
+    localparam  zero3 = 3'b0;
+    localparam  one3 = 3'b1;
+    localparam  three3 = 3'b11;
+    localparam  four3 = 3'b100;
+    localparam  six3 = 3'b110;
     localparam  zero8 = 8'h0;
     localparam  one8 = 8'h1;
     localparam  zero16 = 16'h0;
     localparam  one16 = 16'h1;
     localparam  one24 = 24'h1;
-    localparam  s_idle = 4'h0;
-    localparam  s_refuse = 4'h1;
-    localparam  s_setup = 4'h2;
-    localparam  s_rope = 4'h3;
-    localparam  s_k_scan = 4'h4;
-    localparam  s_k_gap = 4'h5;
-    localparam  s_k_quant = 4'h6;
-    localparam  s_q_scan = 4'h7;
-    localparam  s_q_gap = 4'h8;
-    localparam  s_q_quant = 4'h9;
-    localparam  s_score = 4'ha;
-    localparam  s_exp = 4'hb;
-    localparam  s_out = 4'hc;
-    localparam  s_drain = 4'hd;
-    localparam  s_fwait = 4'he;
-    localparam  k_none = 4'h0;
-    localparam  k_rope = 4'h1;
-    localparam  k_scan = 4'h2;
-    localparam  k_quant_k = 4'h3;
-    localparam  k_quant_v = 4'h4;
-    localparam  k_quant_q = 4'h5;
-    localparam  k_score = 4'h6;
-    localparam  k_exp = 4'h7;
-    localparam  k_out = 4'h8;
+    localparam  s_idle = 3'b0;
+    localparam  s_refuse = 3'b1;
+    localparam  s_setup = 3'b10;
+    localparam  s_wait = 3'b11;
+    localparam  s_score = 3'b100;
+    localparam  s_exp = 3'b101;
+    localparam  s_out = 3'b110;
+    localparam  s_drain = 3'b111;
     
     // Stub signals
     reg  bases$clock;
@@ -1147,9 +1096,30 @@ module llamahdl_decoder$attention(clock,start,op,done,vm_raddr,vm_rdata,vm_we,vm
     wire  [15:0] bases$rope_base;
     wire  bases$pos_error;
     wire  bases$bad;
-    reg  rope_rom$clock;
-    reg  [15:0] rope_rom$addr;
-    wire  [17:0] rope_rom$data;
+    reg  stream$clock;
+    reg  stream$row_valid;
+    reg  [15:0] stream$row;
+    reg signed [31:0] stream$row_data;
+    reg  [15:0] stream$rope_base;
+    reg  [23:0] stream$row_pos;
+    reg  stream$bad;
+    wire  stream$in_flight;
+    wire  stream$bank_we;
+    wire  [7:0] stream$bank_group;
+    wire  [15:0] stream$bank_lane;
+    wire  [15:0] stream$bank_data;
+    wire  stream$bank_shift_we;
+    wire  [7:0] stream$bank_shift_head;
+    wire  [4:0] stream$bank_shift;
+    wire  stream$cache_push;
+    wire  stream$cache_is_v;
+    wire  [15:0] stream$cache_field;
+    wire  [10:0] stream$cache_data;
+    wire  stream$cache_shift_push;
+    wire  [7:0] stream$cache_shift_field;
+    wire  [4:0] stream$cache_shift;
+    wire  stream$cache_commit;
+    wire  [23:0] stream$cache_waddr;
     reg  cache$clock;
     reg  cache$push;
     reg  cache$pv;
@@ -1261,12 +1231,6 @@ module llamahdl_decoder$attention(clock,start,op,done,vm_raddr,vm_rdata,vm_we,vm
     wire  [4:0] cache$vsh$30;
     wire  [4:0] cache$vsh$31;
     reg  core$clock;
-    reg  core$qwe;
-    reg  [15:0] core$qlane;
-    reg  [15:0] core$qdata;
-    reg  core$sqwe;
-    reg  [7:0] core$sqhead;
-    reg  [4:0] core$sqdata;
     reg  core$bwe;
     reg  [7:0] core$bgrp;
     reg  [15:0] core$blane;
@@ -1381,312 +1345,83 @@ module llamahdl_decoder$attention(clock,start,op,done,vm_raddr,vm_rdata,vm_we,vm
     reg  core$o_en;
     reg  [7:0] core$o_head;
     wire signed [31:0] core$y;
-    reg  blk$clock;
-    reg  blk$en_scan;
-    reg  blk$first;
-    reg  blk$en_q;
-    reg  blk$wide;
-    reg signed [31:0] blk$x;
-    wire  [4:0] blk$shift;
-    wire  [15:0] blk$y16;
-    wire  [10:0] blk$y11;
-    reg  rot$clock;
-    reg  rot$en;
-    reg signed [31:0] rot$a;
-    reg signed [31:0] rot$b;
-    reg  [17:0] rot$cs;
-    reg  [17:0] rot$sn;
-    wire signed [31:0] rot$y0;
-    wire signed [31:0] rot$y1;
-    reg  sblk0$clock;
-    reg  sblk0$en_scan;
-    reg  sblk0$first;
-    reg  sblk0$en_q;
-    reg  sblk0$wide;
-    reg signed [31:0] sblk0$x;
-    wire  [4:0] sblk0$shift;
-    wire  [15:0] sblk0$y16;
-    wire  [10:0] sblk0$y11;
-    reg  sblk1$clock;
-    reg  sblk1$en_scan;
-    reg  sblk1$first;
-    reg  sblk1$en_q;
-    reg  sblk1$wide;
-    reg signed [31:0] sblk1$x;
-    wire  [4:0] sblk1$shift;
-    wire  [15:0] sblk1$y16;
-    wire  [10:0] sblk1$y11;
-    reg  sbuf$clock;
-    reg  sbuf$we;
-    reg  [15:0] sbuf$waddr;
-    reg  [7:0] sbuf$wlane;
-    reg  [31:0] sbuf$wdata;
-    reg  [15:0] sbuf$raddr;
-    wire  [31:0] sbuf$rdata$0;
-    reg  [3:0] state$d;
-    wire  [3:0] state$q;
+    reg  [2:0] state$d;
+    wire  [2:0] state$q;
     reg  state$clock;
-    reg  [3:0] nxt$d;
-    wire  [3:0] nxt$q;
-    reg  nxt$clock;
-    reg  [3:0] drain$d;
-    wire  [3:0] drain$q;
-    reg  drain$clock;
-    reg  wide$d;
-    wire  wide$q;
-    reg  wide$clock;
-    reg  [15:0] i$d;
-    wire  [15:0] i$q;
-    reg  i$clock;
+    reg  [2:0] drain_left$d;
+    wire  [2:0] drain_left$q;
+    reg  drain_left$clock;
+    reg  [2:0] after_drain$d;
+    wire  [2:0] after_drain$q;
+    reg  after_drain$clock;
+    reg  [7:0] wait_left$d;
+    wire  [7:0] wait_left$q;
+    reg  wait_left$clock;
     reg  [15:0] t$d;
     wire  [15:0] t$q;
     reg  t$clock;
-    reg  [23:0] kt$d;
-    wire  [23:0] kt$q;
-    reg  kt$clock;
-    reg  [15:0] m$d;
-    wire  [15:0] m$q;
-    reg  m$clock;
-    reg  [15:0] vb$d;
-    wire  [15:0] vb$q;
-    reg  vb$clock;
-    reg  [15:0] oa$d;
-    wire  [15:0] oa$q;
-    reg  oa$clock;
-    reg  [7:0] vv$d;
-    wire  [7:0] vv$q;
-    reg  vv$clock;
-    reg  [15:0] fld$d;
-    wire  [15:0] fld$q;
-    reg  fld$clock;
-    reg  [7:0] h$d;
-    wire  [7:0] h$q;
-    reg  h$clock;
-    reg  [7:0] gl$d;
-    wire  [7:0] gl$q;
-    reg  gl$clock;
-    reg  [7:0] grp$d;
-    wire  [7:0] grp$q;
-    reg  grp$clock;
-    reg  [15:0] lane$d;
-    wire  [15:0] lane$q;
-    reg  lane$clock;
-    reg  [7:0] oh$d;
-    wire  [7:0] oh$q;
-    reg  oh$clock;
-    reg signed [31:0] areg$d;
-    wire signed [31:0] areg$q;
-    reg  areg$clock;
-    reg  [17:0] creg$d;
-    wire  [17:0] creg$q;
-    reg  creg$clock;
-    reg  [3:0] k1$d;
-    wire  [3:0] k1$q;
-    reg  k1$clock;
-    reg  [3:0] k2$d;
-    wire  [3:0] k2$q;
-    reg  k2$clock;
-    reg  [3:0] k3$d;
-    wire  [3:0] k3$q;
-    reg  k3$clock;
-    reg  [3:0] k4$d;
-    wire  [3:0] k4$q;
-    reg  k4$clock;
-    reg  [3:0] k5$d;
-    wire  [3:0] k5$q;
-    reg  k5$clock;
-    reg  f1$d;
-    wire  f1$q;
-    reg  f1$clock;
-    reg  f2$d;
-    wire  f2$q;
-    reg  f2$clock;
-    reg  f3$d;
-    wire  f3$q;
-    reg  f3$clock;
-    reg  l1$d;
-    wire  l1$q;
-    reg  l1$clock;
-    reg  l2$d;
-    wire  l2$q;
-    reg  l2$clock;
-    reg  [15:0] a1$d;
-    wire  [15:0] a1$q;
-    reg  a1$clock;
-    reg  [15:0] a2$d;
-    wire  [15:0] a2$q;
-    reg  a2$clock;
-    reg  [15:0] a3$d;
-    wire  [15:0] a3$q;
-    reg  a3$clock;
-    reg  [15:0] a4$d;
-    wire  [15:0] a4$q;
-    reg  a4$clock;
-    reg  [15:0] a5$d;
-    wire  [15:0] a5$q;
-    reg  a5$clock;
-    reg  [15:0] n1$d;
-    wire  [15:0] n1$q;
-    reg  n1$clock;
-    reg  [15:0] n2$d;
-    wire  [15:0] n2$q;
-    reg  n2$clock;
-    reg  [15:0] sm$d;
-    wire  [15:0] sm$q;
-    reg  sm$clock;
-    reg  [15:0] sm1$d;
-    wire  [15:0] sm1$q;
-    reg  sm1$clock;
-    reg  sv1$d;
-    wire  sv1$q;
-    reg  sv1$clock;
-    reg  sv2$d;
-    wire  sv2$q;
-    reg  sv2$clock;
-    reg  sv3$d;
-    wire  sv3$q;
-    reg  sv3$clock;
-    reg  sv4$d;
-    wire  sv4$q;
-    reg  sv4$clock;
-    reg signed [31:0] sx1$d;
-    wire signed [31:0] sx1$q;
-    reg  sx1$clock;
-    reg signed [31:0] sx2$d;
-    wire signed [31:0] sx2$q;
-    reg  sx2$clock;
-    reg signed [31:0] sx3$d;
-    wire signed [31:0] sx3$q;
-    reg  sx3$clock;
-    reg signed [31:0] sx4$d;
-    wire signed [31:0] sx4$q;
-    reg  sx4$clock;
-    reg  so1$d;
-    wire  so1$q;
-    reg  so1$clock;
-    reg  so2$d;
-    wire  so2$q;
-    reg  so2$clock;
-    reg  so3$d;
-    wire  so3$q;
-    reg  so3$clock;
-    reg  so4$d;
-    wire  so4$q;
-    reg  so4$clock;
-    reg  vr1$d;
-    wire  vr1$q;
-    reg  vr1$clock;
-    reg  vr2$d;
-    wire  vr2$q;
-    reg  vr2$clock;
-    reg  vr3$d;
-    wire  vr3$q;
-    reg  vr3$clock;
-    reg  vr4$d;
-    wire  vr4$q;
-    reg  vr4$clock;
-    reg  sf1$d;
-    wire  sf1$q;
-    reg  sf1$clock;
-    reg  sf2$d;
-    wire  sf2$q;
-    reg  sf2$clock;
-    reg  sf3$d;
-    wire  sf3$q;
-    reg  sf3$clock;
-    reg signed [31:0] sareg$d;
-    wire signed [31:0] sareg$q;
-    reg  sareg$clock;
-    reg  [17:0] screg$d;
-    wire  [17:0] screg$q;
-    reg  screg$clock;
-    reg  sbad$d;
-    wire  sbad$q;
-    reg  sbad$clock;
-    reg  [23:0] swa$d;
-    wire  [23:0] swa$q;
-    reg  swa$clock;
-    reg  [15:0] pi$d;
-    wire  [15:0] pi$q;
-    reg  pi$clock;
-    reg  [7:0] pn$d;
-    wire  [7:0] pn$q;
-    reg  pn$clock;
-    reg  wd0$d;
-    wire  wd0$q;
-    reg  wd0$clock;
-    reg  wd1$d;
-    wire  wd1$q;
-    reg  wd1$clock;
-    reg  qa$d;
-    wire  qa$q;
-    reg  qa$clock;
-    reg  [15:0] qi$d;
-    wire  [15:0] qi$q;
-    reg  qi$clock;
-    reg  qx$d;
-    wire  qx$q;
-    reg  qx$clock;
-    reg  [7:0] qn$d;
-    wire  [7:0] qn$q;
-    reg  qn$clock;
-    reg  qv1$d;
-    wire  qv1$q;
-    reg  qv1$clock;
-    reg  qx1$d;
-    wire  qx1$q;
-    reg  qx1$clock;
-    reg  [15:0] qi1$d;
-    wire  [15:0] qi1$q;
-    reg  qi1$clock;
-    reg  [7:0] qn1$d;
-    wire  [7:0] qn1$q;
-    reg  qn1$clock;
-    reg  qv2$d;
-    wire  qv2$q;
-    reg  qv2$clock;
-    reg  qx2$d;
-    wire  qx2$q;
-    reg  qx2$clock;
-    reg  [15:0] qi2$d;
-    wire  [15:0] qi2$q;
-    reg  qi2$clock;
-    reg  [7:0] qn2$d;
-    wire  [7:0] qn2$q;
-    reg  qn2$clock;
-    reg  [15:0] bl$d;
-    wire  [15:0] bl$q;
-    reg  bl$clock;
-    reg  [7:0] bh$d;
-    wire  [7:0] bh$q;
-    reg  bh$clock;
-    reg  [7:0] bg$d;
-    wire  [7:0] bg$q;
-    reg  bg$clock;
-    reg  [15:0] fc$d;
-    wire  [15:0] fc$q;
-    reg  fc$clock;
-    reg  fz$d;
-    wire  fz$q;
-    reg  fz$clock;
-    reg  [7:0] wcnt$d;
-    wire  [7:0] wcnt$q;
-    reg  wcnt$clock;
+    reg  [23:0] cache_addr$d;
+    wire  [23:0] cache_addr$q;
+    reg  cache_addr$clock;
+    reg  [15:0] out_addr$d;
+    wire  [15:0] out_addr$q;
+    reg  out_addr$clock;
+    reg  [15:0] out_elem$d;
+    wire  [15:0] out_elem$q;
+    reg  out_elem$clock;
+    reg  [7:0] out_head$d;
+    wire  [7:0] out_head$q;
+    reg  out_head$clock;
+    reg  [7:0] heads_done$d;
+    wire  [7:0] heads_done$q;
+    reg  heads_done$clock;
+    reg  [7:0] group_heads$d;
+    wire  [7:0] group_heads$q;
+    reg  group_heads$clock;
+    reg  [7:0] group$d;
+    wire  [7:0] group$q;
+    reg  group$clock;
+    reg  score_s1$d;
+    wire  score_s1$q;
+    reg  score_s1$clock;
+    reg  exp_s1$d;
+    wire  exp_s1$q;
+    reg  exp_s1$clock;
+    reg  first_s1$d;
+    wire  first_s1$q;
+    reg  first_s1$clock;
+    reg  out_s1$d;
+    wire  out_s1$q;
+    reg  out_s1$clock;
+    reg  out_s2$d;
+    wire  out_s2$q;
+    reg  out_s2$clock;
+    reg  out_s3$d;
+    wire  out_s3$q;
+    reg  out_s3$clock;
+    reg  out_s4$d;
+    wire  out_s4$q;
+    reg  out_s4$clock;
+    reg  out_s5$d;
+    wire  out_s5$q;
+    reg  out_s5$clock;
+    reg  [15:0] addr_s1$d;
+    wire  [15:0] addr_s1$q;
+    reg  addr_s1$clock;
+    reg  [15:0] addr_s2$d;
+    wire  [15:0] addr_s2$q;
+    reg  addr_s2$clock;
+    reg  [15:0] addr_s3$d;
+    wire  [15:0] addr_s3$q;
+    reg  addr_s3$clock;
+    reg  [15:0] addr_s4$d;
+    wire  [15:0] addr_s4$q;
+    reg  addr_s4$clock;
+    reg  [15:0] addr_s5$d;
+    wire  [15:0] addr_s5$q;
+    reg  addr_s5$clock;
     
     // Local signals
-    reg  pe_v;
-    reg signed [31:0] pe_x;
-    reg  pe_f;
-    reg  [15:0] pi_e;
-    reg  [7:0] pn_e;
-    reg  px;
-    reg  [15:0] qy16;
-    reg  [10:0] qy11;
-    reg  [4:0] qsh;
-    reg  [15:0] bl_e;
-    reg  [7:0] bh_e;
-    reg  [7:0] bg_e;
-    reg  [15:0] fc_e;
     reg  busy;
     
     // Sub module instances
@@ -1700,10 +1435,31 @@ module llamahdl_decoder$attention(clock,start,op,done,vm_raddr,vm_rdata,vm_we,vm
         .pos_error(bases$pos_error),
         .bad(bases$bad)
     );
-    llamahdl_decoder$attention$rope_rom rope_rom(
-        .clock(rope_rom$clock),
-        .addr(rope_rom$addr),
-        .data(rope_rom$data)
+    llamahdl_decoder$attention$stream stream(
+        .clock(stream$clock),
+        .row_valid(stream$row_valid),
+        .row(stream$row),
+        .row_data(stream$row_data),
+        .rope_base(stream$rope_base),
+        .row_pos(stream$row_pos),
+        .bad(stream$bad),
+        .in_flight(stream$in_flight),
+        .bank_we(stream$bank_we),
+        .bank_group(stream$bank_group),
+        .bank_lane(stream$bank_lane),
+        .bank_data(stream$bank_data),
+        .bank_shift_we(stream$bank_shift_we),
+        .bank_shift_head(stream$bank_shift_head),
+        .bank_shift(stream$bank_shift),
+        .cache_push(stream$cache_push),
+        .cache_is_v(stream$cache_is_v),
+        .cache_field(stream$cache_field),
+        .cache_data(stream$cache_data),
+        .cache_shift_push(stream$cache_shift_push),
+        .cache_shift_field(stream$cache_shift_field),
+        .cache_shift(stream$cache_shift),
+        .cache_commit(stream$cache_commit),
+        .cache_waddr(stream$cache_waddr)
     );
     llamahdl_decoder$attention$cache cache(
         .clock(cache$clock),
@@ -1819,12 +1575,6 @@ module llamahdl_decoder$attention(clock,start,op,done,vm_raddr,vm_rdata,vm_we,vm
     );
     llamahdl_decoder$attention$core core(
         .clock(core$clock),
-        .qwe(core$qwe),
-        .qlane(core$qlane),
-        .qdata(core$qdata),
-        .sqwe(core$sqwe),
-        .sqhead(core$sqhead),
-        .sqdata(core$sqdata),
         .bwe(core$bwe),
         .bgrp(core$bgrp),
         .blane(core$blane),
@@ -1940,671 +1690,218 @@ module llamahdl_decoder$attention(clock,start,op,done,vm_raddr,vm_rdata,vm_we,vm
         .o_head(core$o_head),
         .y(core$y)
     );
-    llamahdl_decoder$attention$blk blk(
-        .clock(blk$clock),
-        .en_scan(blk$en_scan),
-        .first(blk$first),
-        .en_q(blk$en_q),
-        .wide(blk$wide),
-        .x(blk$x),
-        .shift(blk$shift),
-        .y16(blk$y16),
-        .y11(blk$y11)
-    );
-    llamahdl_decoder$attention$rot rot(
-        .clock(rot$clock),
-        .en(rot$en),
-        .a(rot$a),
-        .b(rot$b),
-        .cs(rot$cs),
-        .sn(rot$sn),
-        .y0(rot$y0),
-        .y1(rot$y1)
-    );
-    llamahdl_decoder$attention$sblk0 sblk0(
-        .clock(sblk0$clock),
-        .en_scan(sblk0$en_scan),
-        .first(sblk0$first),
-        .en_q(sblk0$en_q),
-        .wide(sblk0$wide),
-        .x(sblk0$x),
-        .shift(sblk0$shift),
-        .y16(sblk0$y16),
-        .y11(sblk0$y11)
-    );
-    llamahdl_decoder$attention$sblk1 sblk1(
-        .clock(sblk1$clock),
-        .en_scan(sblk1$en_scan),
-        .first(sblk1$first),
-        .en_q(sblk1$en_q),
-        .wide(sblk1$wide),
-        .x(sblk1$x),
-        .shift(sblk1$shift),
-        .y16(sblk1$y16),
-        .y11(sblk1$y11)
-    );
-    llamahdl_decoder$attention$sbuf sbuf(
-        .clock(sbuf$clock),
-        .we(sbuf$we),
-        .waddr(sbuf$waddr),
-        .wlane(sbuf$wlane),
-        .wdata(sbuf$wdata),
-        .raddr(sbuf$raddr),
-        .rdata$0(sbuf$rdata$0)
-    );
     llamahdl_decoder$attention$state state(
         .d(state$d),
         .q(state$q),
         .clock(state$clock)
     );
-    llamahdl_decoder$attention$nxt nxt(
-        .d(nxt$d),
-        .q(nxt$q),
-        .clock(nxt$clock)
+    llamahdl_decoder$attention$drain_left drain_left(
+        .d(drain_left$d),
+        .q(drain_left$q),
+        .clock(drain_left$clock)
     );
-    llamahdl_decoder$attention$drain drain(
-        .d(drain$d),
-        .q(drain$q),
-        .clock(drain$clock)
+    llamahdl_decoder$attention$after_drain after_drain(
+        .d(after_drain$d),
+        .q(after_drain$q),
+        .clock(after_drain$clock)
     );
-    llamahdl_decoder$attention$wide wide(
-        .d(wide$d),
-        .q(wide$q),
-        .clock(wide$clock)
-    );
-    llamahdl_decoder$attention$i i(
-        .d(i$d),
-        .q(i$q),
-        .clock(i$clock)
+    llamahdl_decoder$attention$wait_left wait_left(
+        .d(wait_left$d),
+        .q(wait_left$q),
+        .clock(wait_left$clock)
     );
     llamahdl_decoder$attention$t t(
         .d(t$d),
         .q(t$q),
         .clock(t$clock)
     );
-    llamahdl_decoder$attention$kt kt(
-        .d(kt$d),
-        .q(kt$q),
-        .clock(kt$clock)
-    );
-    llamahdl_decoder$attention$m m(
-        .d(m$d),
-        .q(m$q),
-        .clock(m$clock)
-    );
-    llamahdl_decoder$attention$vb vb(
-        .d(vb$d),
-        .q(vb$q),
-        .clock(vb$clock)
-    );
-    llamahdl_decoder$attention$oa oa(
-        .d(oa$d),
-        .q(oa$q),
-        .clock(oa$clock)
-    );
-    llamahdl_decoder$attention$vv vv(
-        .d(vv$d),
-        .q(vv$q),
-        .clock(vv$clock)
-    );
-    llamahdl_decoder$attention$fld fld(
-        .d(fld$d),
-        .q(fld$q),
-        .clock(fld$clock)
-    );
-    llamahdl_decoder$attention$h h(
-        .d(h$d),
-        .q(h$q),
-        .clock(h$clock)
-    );
-    llamahdl_decoder$attention$gl gl(
-        .d(gl$d),
-        .q(gl$q),
-        .clock(gl$clock)
-    );
-    llamahdl_decoder$attention$grp grp(
-        .d(grp$d),
-        .q(grp$q),
-        .clock(grp$clock)
-    );
-    llamahdl_decoder$attention$lane lane(
-        .d(lane$d),
-        .q(lane$q),
-        .clock(lane$clock)
-    );
-    llamahdl_decoder$attention$oh oh(
-        .d(oh$d),
-        .q(oh$q),
-        .clock(oh$clock)
-    );
-    llamahdl_decoder$attention$areg areg(
-        .d(areg$d),
-        .q(areg$q),
-        .clock(areg$clock)
-    );
-    llamahdl_decoder$attention$creg creg(
-        .d(creg$d),
-        .q(creg$q),
-        .clock(creg$clock)
-    );
-    llamahdl_decoder$attention$k1 k1(
-        .d(k1$d),
-        .q(k1$q),
-        .clock(k1$clock)
-    );
-    llamahdl_decoder$attention$k2 k2(
-        .d(k2$d),
-        .q(k2$q),
-        .clock(k2$clock)
-    );
-    llamahdl_decoder$attention$k3 k3(
-        .d(k3$d),
-        .q(k3$q),
-        .clock(k3$clock)
-    );
-    llamahdl_decoder$attention$k4 k4(
-        .d(k4$d),
-        .q(k4$q),
-        .clock(k4$clock)
-    );
-    llamahdl_decoder$attention$k5 k5(
-        .d(k5$d),
-        .q(k5$q),
-        .clock(k5$clock)
-    );
-    llamahdl_decoder$attention$f1 f1(
-        .d(f1$d),
-        .q(f1$q),
-        .clock(f1$clock)
-    );
-    llamahdl_decoder$attention$f2 f2(
-        .d(f2$d),
-        .q(f2$q),
-        .clock(f2$clock)
-    );
-    llamahdl_decoder$attention$f3 f3(
-        .d(f3$d),
-        .q(f3$q),
-        .clock(f3$clock)
-    );
-    llamahdl_decoder$attention$l1 l1(
-        .d(l1$d),
-        .q(l1$q),
-        .clock(l1$clock)
-    );
-    llamahdl_decoder$attention$l2 l2(
-        .d(l2$d),
-        .q(l2$q),
-        .clock(l2$clock)
-    );
-    llamahdl_decoder$attention$a1 a1(
-        .d(a1$d),
-        .q(a1$q),
-        .clock(a1$clock)
-    );
-    llamahdl_decoder$attention$a2 a2(
-        .d(a2$d),
-        .q(a2$q),
-        .clock(a2$clock)
-    );
-    llamahdl_decoder$attention$a3 a3(
-        .d(a3$d),
-        .q(a3$q),
-        .clock(a3$clock)
-    );
-    llamahdl_decoder$attention$a4 a4(
-        .d(a4$d),
-        .q(a4$q),
-        .clock(a4$clock)
-    );
-    llamahdl_decoder$attention$a5 a5(
-        .d(a5$d),
-        .q(a5$q),
-        .clock(a5$clock)
-    );
-    llamahdl_decoder$attention$n1 n1(
-        .d(n1$d),
-        .q(n1$q),
-        .clock(n1$clock)
-    );
-    llamahdl_decoder$attention$n2 n2(
-        .d(n2$d),
-        .q(n2$q),
-        .clock(n2$clock)
-    );
-    llamahdl_decoder$attention$sm sm(
-        .d(sm$d),
-        .q(sm$q),
-        .clock(sm$clock)
-    );
-    llamahdl_decoder$attention$sm1 sm1(
-        .d(sm1$d),
-        .q(sm1$q),
-        .clock(sm1$clock)
-    );
-    llamahdl_decoder$attention$sv1 sv1(
-        .d(sv1$d),
-        .q(sv1$q),
-        .clock(sv1$clock)
-    );
-    llamahdl_decoder$attention$sv2 sv2(
-        .d(sv2$d),
-        .q(sv2$q),
-        .clock(sv2$clock)
-    );
-    llamahdl_decoder$attention$sv3 sv3(
-        .d(sv3$d),
-        .q(sv3$q),
-        .clock(sv3$clock)
-    );
-    llamahdl_decoder$attention$sv4 sv4(
-        .d(sv4$d),
-        .q(sv4$q),
-        .clock(sv4$clock)
-    );
-    llamahdl_decoder$attention$sx1 sx1(
-        .d(sx1$d),
-        .q(sx1$q),
-        .clock(sx1$clock)
-    );
-    llamahdl_decoder$attention$sx2 sx2(
-        .d(sx2$d),
-        .q(sx2$q),
-        .clock(sx2$clock)
-    );
-    llamahdl_decoder$attention$sx3 sx3(
-        .d(sx3$d),
-        .q(sx3$q),
-        .clock(sx3$clock)
-    );
-    llamahdl_decoder$attention$sx4 sx4(
-        .d(sx4$d),
-        .q(sx4$q),
-        .clock(sx4$clock)
-    );
-    llamahdl_decoder$attention$so1 so1(
-        .d(so1$d),
-        .q(so1$q),
-        .clock(so1$clock)
-    );
-    llamahdl_decoder$attention$so2 so2(
-        .d(so2$d),
-        .q(so2$q),
-        .clock(so2$clock)
-    );
-    llamahdl_decoder$attention$so3 so3(
-        .d(so3$d),
-        .q(so3$q),
-        .clock(so3$clock)
-    );
-    llamahdl_decoder$attention$so4 so4(
-        .d(so4$d),
-        .q(so4$q),
-        .clock(so4$clock)
-    );
-    llamahdl_decoder$attention$vr1 vr1(
-        .d(vr1$d),
-        .q(vr1$q),
-        .clock(vr1$clock)
-    );
-    llamahdl_decoder$attention$vr2 vr2(
-        .d(vr2$d),
-        .q(vr2$q),
-        .clock(vr2$clock)
-    );
-    llamahdl_decoder$attention$vr3 vr3(
-        .d(vr3$d),
-        .q(vr3$q),
-        .clock(vr3$clock)
-    );
-    llamahdl_decoder$attention$vr4 vr4(
-        .d(vr4$d),
-        .q(vr4$q),
-        .clock(vr4$clock)
-    );
-    llamahdl_decoder$attention$sf1 sf1(
-        .d(sf1$d),
-        .q(sf1$q),
-        .clock(sf1$clock)
-    );
-    llamahdl_decoder$attention$sf2 sf2(
-        .d(sf2$d),
-        .q(sf2$q),
-        .clock(sf2$clock)
-    );
-    llamahdl_decoder$attention$sf3 sf3(
-        .d(sf3$d),
-        .q(sf3$q),
-        .clock(sf3$clock)
-    );
-    llamahdl_decoder$attention$sareg sareg(
-        .d(sareg$d),
-        .q(sareg$q),
-        .clock(sareg$clock)
-    );
-    llamahdl_decoder$attention$screg screg(
-        .d(screg$d),
-        .q(screg$q),
-        .clock(screg$clock)
-    );
-    llamahdl_decoder$attention$sbad sbad(
-        .d(sbad$d),
-        .q(sbad$q),
-        .clock(sbad$clock)
-    );
-    llamahdl_decoder$attention$swa swa(
-        .d(swa$d),
-        .q(swa$q),
-        .clock(swa$clock)
-    );
-    llamahdl_decoder$attention$pi pi(
-        .d(pi$d),
-        .q(pi$q),
-        .clock(pi$clock)
-    );
-    llamahdl_decoder$attention$pn pn(
-        .d(pn$d),
-        .q(pn$q),
-        .clock(pn$clock)
-    );
-    llamahdl_decoder$attention$wd0 wd0(
-        .d(wd0$d),
-        .q(wd0$q),
-        .clock(wd0$clock)
-    );
-    llamahdl_decoder$attention$wd1 wd1(
-        .d(wd1$d),
-        .q(wd1$q),
-        .clock(wd1$clock)
-    );
-    llamahdl_decoder$attention$qa qa(
-        .d(qa$d),
-        .q(qa$q),
-        .clock(qa$clock)
-    );
-    llamahdl_decoder$attention$qi qi(
-        .d(qi$d),
-        .q(qi$q),
-        .clock(qi$clock)
-    );
-    llamahdl_decoder$attention$qx qx(
-        .d(qx$d),
-        .q(qx$q),
-        .clock(qx$clock)
-    );
-    llamahdl_decoder$attention$qn qn(
-        .d(qn$d),
-        .q(qn$q),
-        .clock(qn$clock)
-    );
-    llamahdl_decoder$attention$qv1 qv1(
-        .d(qv1$d),
-        .q(qv1$q),
-        .clock(qv1$clock)
-    );
-    llamahdl_decoder$attention$qx1 qx1(
-        .d(qx1$d),
-        .q(qx1$q),
-        .clock(qx1$clock)
-    );
-    llamahdl_decoder$attention$qi1 qi1(
-        .d(qi1$d),
-        .q(qi1$q),
-        .clock(qi1$clock)
-    );
-    llamahdl_decoder$attention$qn1 qn1(
-        .d(qn1$d),
-        .q(qn1$q),
-        .clock(qn1$clock)
-    );
-    llamahdl_decoder$attention$qv2 qv2(
-        .d(qv2$d),
-        .q(qv2$q),
-        .clock(qv2$clock)
-    );
-    llamahdl_decoder$attention$qx2 qx2(
-        .d(qx2$d),
-        .q(qx2$q),
-        .clock(qx2$clock)
-    );
-    llamahdl_decoder$attention$qi2 qi2(
-        .d(qi2$d),
-        .q(qi2$q),
-        .clock(qi2$clock)
-    );
-    llamahdl_decoder$attention$qn2 qn2(
-        .d(qn2$d),
-        .q(qn2$q),
-        .clock(qn2$clock)
-    );
-    llamahdl_decoder$attention$bl bl(
-        .d(bl$d),
-        .q(bl$q),
-        .clock(bl$clock)
-    );
-    llamahdl_decoder$attention$bh bh(
-        .d(bh$d),
-        .q(bh$q),
-        .clock(bh$clock)
-    );
-    llamahdl_decoder$attention$bg bg(
-        .d(bg$d),
-        .q(bg$q),
-        .clock(bg$clock)
-    );
-    llamahdl_decoder$attention$fc fc(
-        .d(fc$d),
-        .q(fc$q),
-        .clock(fc$clock)
-    );
-    llamahdl_decoder$attention$fz fz(
-        .d(fz$d),
-        .q(fz$q),
-        .clock(fz$clock)
-    );
-    llamahdl_decoder$attention$wcnt wcnt(
-        .d(wcnt$d),
-        .q(wcnt$q),
-        .clock(wcnt$clock)
+    llamahdl_decoder$attention$cache_addr cache_addr(
+        .d(cache_addr$d),
+        .q(cache_addr$q),
+        .clock(cache_addr$clock)
+    );
+    llamahdl_decoder$attention$out_addr out_addr(
+        .d(out_addr$d),
+        .q(out_addr$q),
+        .clock(out_addr$clock)
+    );
+    llamahdl_decoder$attention$out_elem out_elem(
+        .d(out_elem$d),
+        .q(out_elem$q),
+        .clock(out_elem$clock)
+    );
+    llamahdl_decoder$attention$out_head out_head(
+        .d(out_head$d),
+        .q(out_head$q),
+        .clock(out_head$clock)
+    );
+    llamahdl_decoder$attention$heads_done heads_done(
+        .d(heads_done$d),
+        .q(heads_done$q),
+        .clock(heads_done$clock)
+    );
+    llamahdl_decoder$attention$group_heads group_heads(
+        .d(group_heads$d),
+        .q(group_heads$q),
+        .clock(group_heads$clock)
+    );
+    llamahdl_decoder$attention$group group(
+        .d(group$d),
+        .q(group$q),
+        .clock(group$clock)
+    );
+    llamahdl_decoder$attention$score_s1 score_s1(
+        .d(score_s1$d),
+        .q(score_s1$q),
+        .clock(score_s1$clock)
+    );
+    llamahdl_decoder$attention$exp_s1 exp_s1(
+        .d(exp_s1$d),
+        .q(exp_s1$q),
+        .clock(exp_s1$clock)
+    );
+    llamahdl_decoder$attention$first_s1 first_s1(
+        .d(first_s1$d),
+        .q(first_s1$q),
+        .clock(first_s1$clock)
+    );
+    llamahdl_decoder$attention$out_s1 out_s1(
+        .d(out_s1$d),
+        .q(out_s1$q),
+        .clock(out_s1$clock)
+    );
+    llamahdl_decoder$attention$out_s2 out_s2(
+        .d(out_s2$d),
+        .q(out_s2$q),
+        .clock(out_s2$clock)
+    );
+    llamahdl_decoder$attention$out_s3 out_s3(
+        .d(out_s3$d),
+        .q(out_s3$q),
+        .clock(out_s3$clock)
+    );
+    llamahdl_decoder$attention$out_s4 out_s4(
+        .d(out_s4$d),
+        .q(out_s4$q),
+        .clock(out_s4$clock)
+    );
+    llamahdl_decoder$attention$out_s5 out_s5(
+        .d(out_s5$d),
+        .q(out_s5$q),
+        .clock(out_s5$clock)
+    );
+    llamahdl_decoder$attention$addr_s1 addr_s1(
+        .d(addr_s1$d),
+        .q(addr_s1$q),
+        .clock(addr_s1$clock)
+    );
+    llamahdl_decoder$attention$addr_s2 addr_s2(
+        .d(addr_s2$d),
+        .q(addr_s2$q),
+        .clock(addr_s2$clock)
+    );
+    llamahdl_decoder$attention$addr_s3 addr_s3(
+        .d(addr_s3$d),
+        .q(addr_s3$q),
+        .clock(addr_s3$clock)
+    );
+    llamahdl_decoder$attention$addr_s4 addr_s4(
+        .d(addr_s4$d),
+        .q(addr_s4$q),
+        .clock(addr_s4$clock)
+    );
+    llamahdl_decoder$attention$addr_s5 addr_s5(
+        .d(addr_s5$d),
+        .q(addr_s5$q),
+        .clock(addr_s5$clock)
     );
     
     // Update code
     always @(*) begin
         state$clock = clock;
-        nxt$clock = clock;
-        drain$clock = clock;
-        wide$clock = clock;
-        i$clock = clock;
+        drain_left$clock = clock;
+        after_drain$clock = clock;
+        wait_left$clock = clock;
         t$clock = clock;
-        kt$clock = clock;
-        m$clock = clock;
-        vb$clock = clock;
-        oa$clock = clock;
-        vv$clock = clock;
-        fld$clock = clock;
-        h$clock = clock;
-        gl$clock = clock;
-        grp$clock = clock;
-        lane$clock = clock;
-        oh$clock = clock;
-        areg$clock = clock;
-        creg$clock = clock;
-        k1$clock = clock;
-        k2$clock = clock;
-        k3$clock = clock;
-        k4$clock = clock;
-        k5$clock = clock;
-        f1$clock = clock;
-        f2$clock = clock;
-        f3$clock = clock;
-        l1$clock = clock;
-        l2$clock = clock;
-        a1$clock = clock;
-        a2$clock = clock;
-        a3$clock = clock;
-        a4$clock = clock;
-        a5$clock = clock;
-        n1$clock = clock;
-        n2$clock = clock;
-        sm$clock = clock;
-        sm1$clock = clock;
-        sv1$clock = clock;
-        sv2$clock = clock;
-        sv3$clock = clock;
-        sv4$clock = clock;
-        sx1$clock = clock;
-        sx2$clock = clock;
-        sx3$clock = clock;
-        sx4$clock = clock;
-        so1$clock = clock;
-        so2$clock = clock;
-        so3$clock = clock;
-        so4$clock = clock;
-        vr1$clock = clock;
-        vr2$clock = clock;
-        vr3$clock = clock;
-        vr4$clock = clock;
-        sf1$clock = clock;
-        sf2$clock = clock;
-        sf3$clock = clock;
-        sareg$clock = clock;
-        screg$clock = clock;
-        sbad$clock = clock;
-        swa$clock = clock;
-        pi$clock = clock;
-        pn$clock = clock;
-        wd0$clock = clock;
-        wd1$clock = clock;
-        qa$clock = clock;
-        qi$clock = clock;
-        qx$clock = clock;
-        qn$clock = clock;
-        qv1$clock = clock;
-        qx1$clock = clock;
-        qi1$clock = clock;
-        qn1$clock = clock;
-        qv2$clock = clock;
-        qx2$clock = clock;
-        qi2$clock = clock;
-        qn2$clock = clock;
-        bl$clock = clock;
-        bh$clock = clock;
-        bg$clock = clock;
-        fc$clock = clock;
-        fz$clock = clock;
-        wcnt$clock = clock;
+        cache_addr$clock = clock;
+        out_addr$clock = clock;
+        out_elem$clock = clock;
+        out_head$clock = clock;
+        heads_done$clock = clock;
+        group_heads$clock = clock;
+        group$clock = clock;
+        score_s1$clock = clock;
+        exp_s1$clock = clock;
+        first_s1$clock = clock;
+        out_s1$clock = clock;
+        out_s2$clock = clock;
+        out_s3$clock = clock;
+        out_s4$clock = clock;
+        out_s5$clock = clock;
+        addr_s1$clock = clock;
+        addr_s2$clock = clock;
+        addr_s3$clock = clock;
+        addr_s4$clock = clock;
+        addr_s5$clock = clock;
         state$d = state$q;
-        nxt$d = nxt$q;
-        drain$d = drain$q;
-        wide$d = wide$q;
-        i$d = i$q;
+        drain_left$d = drain_left$q;
+        after_drain$d = after_drain$q;
+        wait_left$d = wait_left$q;
         t$d = t$q;
-        kt$d = kt$q;
-        m$d = m$q;
-        vb$d = vb$q;
-        oa$d = oa$q;
-        vv$d = vv$q;
-        fld$d = fld$q;
-        h$d = h$q;
-        gl$d = gl$q;
-        grp$d = grp$q;
-        lane$d = lane$q;
-        oh$d = oh$q;
-        areg$d = areg$q;
-        creg$d = creg$q;
-        k1$d = k1$q;
-        k2$d = k2$q;
-        k3$d = k3$q;
-        k4$d = k4$q;
-        k5$d = k5$q;
-        f1$d = f1$q;
-        f2$d = f2$q;
-        f3$d = f3$q;
-        l1$d = l1$q;
-        l2$d = l2$q;
-        a1$d = a1$q;
-        a2$d = a2$q;
-        a3$d = a3$q;
-        a4$d = a4$q;
-        a5$d = a5$q;
-        n1$d = n1$q;
-        n2$d = n2$q;
-        sm$d = sm$q;
-        sm1$d = sm1$q;
-        sv1$d = sv1$q;
-        sv2$d = sv2$q;
-        sv3$d = sv3$q;
-        sv4$d = sv4$q;
-        sx1$d = sx1$q;
-        sx2$d = sx2$q;
-        sx3$d = sx3$q;
-        sx4$d = sx4$q;
-        so1$d = so1$q;
-        so2$d = so2$q;
-        so3$d = so3$q;
-        so4$d = so4$q;
-        vr1$d = vr1$q;
-        vr2$d = vr2$q;
-        vr3$d = vr3$q;
-        vr4$d = vr4$q;
-        sf1$d = sf1$q;
-        sf2$d = sf2$q;
-        sf3$d = sf3$q;
-        sareg$d = sareg$q;
-        screg$d = screg$q;
-        sbad$d = sbad$q;
-        swa$d = swa$q;
-        pi$d = pi$q;
-        pn$d = pn$q;
-        wd0$d = wd0$q;
-        wd1$d = wd1$q;
-        qa$d = qa$q;
-        qi$d = qi$q;
-        qx$d = qx$q;
-        qn$d = qn$q;
-        qv1$d = qv1$q;
-        qx1$d = qx1$q;
-        qi1$d = qi1$q;
-        qn1$d = qn1$q;
-        qv2$d = qv2$q;
-        qx2$d = qx2$q;
-        qi2$d = qi2$q;
-        qn2$d = qn2$q;
-        bl$d = bl$q;
-        bh$d = bh$q;
-        bg$d = bg$q;
-        fc$d = fc$q;
-        fz$d = fz$q;
-        wcnt$d = wcnt$q;
+        cache_addr$d = cache_addr$q;
+        out_addr$d = out_addr$q;
+        out_elem$d = out_elem$q;
+        out_head$d = out_head$q;
+        heads_done$d = heads_done$q;
+        group_heads$d = group_heads$q;
+        group$d = group$q;
+        score_s1$d = score_s1$q;
+        exp_s1$d = exp_s1$q;
+        first_s1$d = first_s1$q;
+        out_s1$d = out_s1$q;
+        out_s2$d = out_s2$q;
+        out_s3$d = out_s3$q;
+        out_s4$d = out_s4$q;
+        out_s5$d = out_s5$q;
+        addr_s1$d = addr_s1$q;
+        addr_s2$d = addr_s2$q;
+        addr_s3$d = addr_s3$q;
+        addr_s4$d = addr_s4$q;
+        addr_s5$d = addr_s5$q;
         bases$clock = clock;
-        rope_rom$clock = clock;
+        stream$clock = clock;
         cache$clock = clock;
         core$clock = clock;
-        blk$clock = clock;
-        rot$clock = clock;
-        sblk0$clock = clock;
-        sblk1$clock = clock;
-        sbuf$clock = clock;
         bases$layer = layer;
         bases$pos = pos;
         pos_error = bases$pos_error;
-        busy = st_en | sv1$q | sv2$q | sv3$q | sv4$q | qa$q | qv1$q;
-        vm_raddr = vb$q + i$q;
-        rope_rom$addr = bases$rope_base + m$q;
-        cache$raddr = kt$q;
+        stream$row_valid = st_valid & st_en;
+        stream$row = st_row;
+        stream$row_data = st_data;
+        stream$rope_base = bases$rope_base;
+        stream$row_pos = bases$row_pos;
+        stream$bad = bases$bad;
+        busy = st_en | stream$in_flight;
+        core$bwe = stream$bank_we;
+        core$bgrp = stream$bank_group;
+        core$blane = stream$bank_lane;
+        core$bdata = stream$bank_data;
+        core$bswe = stream$bank_shift_we;
+        core$bshead = stream$bank_shift_head;
+        core$bsdata = stream$bank_shift;
+        cache$push = stream$cache_push;
+        cache$pv = stream$cache_is_v;
+        cache$pfield = stream$cache_field;
+        cache$pdata = stream$cache_data;
+        cache$spush = stream$cache_shift_push;
+        cache$spv = stream$cache_is_v;
+        cache$sfield = stream$cache_shift_field;
+        cache$sdata = stream$cache_shift;
+        cache$commit = stream$cache_commit;
+        cache$waddr = stream$cache_waddr;
+        cache$raddr = cache_addr$q;
         cache$rv = 1'b0;
-        cache$grp = grp$q;
-        core$sm_raddr = t$q;
-        blk$x = vm_rdata;
-        blk$wide = wide$q;
-        blk$en_scan = 1'b0;
-        blk$en_q = 1'b0;
-        blk$first = f1$q;
-        rot$en = 1'b0;
-        rot$a = areg$q;
-        rot$cs = creg$q;
-        rot$b = vm_rdata;
-        rot$sn = rope_rom$data;
+        cache$grp = group$q;
         core$mant$0 = cache$mant$0;
         core$ksh$0 = cache$ksh$0;
         core$vsh$0 = cache$vsh$0;
@@ -2701,111 +1998,36 @@ module llamahdl_decoder$attention(clock,start,op,done,vm_raddr,vm_rdata,vm_we,vm
         core$mant$31 = cache$mant$31;
         core$ksh$31 = cache$ksh$31;
         core$vsh$31 = cache$vsh$31;
-        core$qwe = 1'b0;
-        core$qlane = n2$q;
-        core$qdata = blk$y16;
-        core$sqwe = 1'b0;
-        core$sqhead = gl$q;
-        core$sqdata = blk$shift;
-        core$bwe = 1'b0;
-        core$bgrp = bg$q;
-        core$blane = bl$q;
-        core$bdata = sblk0$y16;
-        core$bswe = 1'b0;
-        core$bshead = bh$q;
-        core$bsdata = sblk0$shift;
+        core$sm_raddr = t$q;
         core$qld = 1'b0;
-        core$lgrp = grp$q;
-        core$s_en = 1'b0;
-        core$s_first = f1$q;
-        core$s_t = a1$q;
-        core$e_en = 1'b0;
-        core$e_first = f1$q;
+        core$lgrp = group$q;
+        core$s_en = score_s1$q;
+        core$s_first = first_s1$q;
+        core$s_t = addr_s1$q;
+        core$e_en = exp_s1$q;
+        core$e_first = first_s1$q;
         core$o_en = 1'b0;
-        core$o_head = oh$q;
-        cache$push = 1'b0;
-        cache$pv = k2$q == k_quant_v;
-        cache$pfield = n2$q;
-        cache$pdata = blk$y11;
-        cache$spush = 1'b0;
-        cache$spv = vv$q > nkv_m1;
-        if (vv$q > nkv_m1) begin
-            cache$sfield = vv$q - nkv8;
-        end
-        else begin
-            cache$sfield = vv$q;
-        end
-        cache$sdata = blk$shift;
-        cache$commit = 1'b0;
-        cache$waddr = bases$row_pos;
-        vm_we = 1'b0;
-        vm_waddr = a5$q;
+        core$o_head = out_head$q;
+        vm_we = out_s5$q;
+        vm_waddr = addr_s5$q;
         vm_wdata = core$y;
         done = 1'b0;
-        k1$d = k_none;
-        f1$d = 1'b0;
-        l1$d = 1'b0;
-        a1$d = zero16;
-        n1$d = zero16;
-        k2$d = k1$q;
-        k3$d = k2$q;
-        k4$d = k3$q;
-        k5$d = k4$q;
-        f2$d = f1$q;
-        f3$d = f2$q;
-        l2$d = l1$q;
-        a2$d = a1$q;
-        a3$d = a2$q;
-        a4$d = a3$q;
-        a5$d = a4$q;
-        n2$d = n1$q;
-        if (k1$q == k_rope) begin
-            if (f1$q) begin
-                rot$en = 1'b1;
-            end
-            else begin
-                areg$d = vm_rdata;
-                creg$d = rope_rom$data;
-            end
-        end
-        if (k1$q == k_scan) begin
-            blk$en_scan = 1'b1;
-        end
-        if ((k1$q == k_quant_k) | (k1$q == k_quant_v) | (k1$q == k_quant_q)) begin
-            blk$en_q = 1'b1;
-        end
-        if (k1$q == k_score) begin
-            core$s_en = 1'b1;
-        end
-        if (k1$q == k_exp) begin
-            core$e_en = 1'b1;
-        end
-        if ((k2$q == k_rope) & f2$q) begin
-            vm_we = 1'b1;
-            vm_waddr = a2$q - one16;
-            vm_wdata = rot$y0;
-        end
-        if ((k2$q == k_quant_k) | (k2$q == k_quant_v)) begin
-            cache$push = 1'b1;
-            cache$commit = l2$q;
-        end
-        if (k2$q == k_quant_q) begin
-            core$qwe = 1'b1;
-        end
-        if ((k3$q == k_rope) & f3$q) begin
-            vm_we = 1'b1;
-            vm_waddr = a3$q;
-            vm_wdata = rot$y1;
-        end
-        if (k5$q == k_out) begin
-            vm_we = 1'b1;
-            vm_waddr = a5$q;
-            vm_wdata = core$y;
-        end
+        score_s1$d = 1'b0;
+        exp_s1$d = 1'b0;
+        first_s1$d = 1'b0;
+        out_s1$d = 1'b0;
+        addr_s1$d = zero16;
+        out_s2$d = out_s1$q;
+        out_s3$d = out_s2$q;
+        out_s4$d = out_s3$q;
+        out_s5$d = out_s4$q;
+        addr_s2$d = addr_s1$q;
+        addr_s3$d = addr_s2$q;
+        addr_s4$d = addr_s3$q;
+        addr_s5$d = addr_s4$q;
         if (state$q == s_idle) begin
             if (start) begin
-                fz$d = fused;
-                if (bases$bad | ((op != op_rope) & (op != op_kvstore) & (op != op_attn))) begin
+                if (bases$bad) begin
                     state$d = s_refuse;
                 end
                 else begin
@@ -2818,465 +2040,105 @@ module llamahdl_decoder$attention(clock,start,op,done,vm_raddr,vm_rdata,vm_we,vm
             state$d = s_idle;
         end
         if (state$q == s_setup) begin
-            i$d = zero16;
+            out_elem$d = zero16;
             t$d = zero16;
-            m$d = zero16;
-            vv$d = zero8;
-            fld$d = zero16;
-            h$d = zero8;
-            gl$d = zero8;
-            grp$d = zero8;
-            lane$d = zero16;
-            oh$d = zero8;
-            if (op == op_rope) begin
-                vb$d = qkv;
-                state$d = s_rope;
+            heads_done$d = zero8;
+            group_heads$d = zero8;
+            group$d = zero8;
+            out_head$d = zero8;
+            out_addr$d = att;
+            wait_left$d = wait8;
+            state$d = s_wait;
+        end
+        if (state$q == s_wait) begin
+            if (wait_left$q != zero8) begin
+                wait_left$d = wait_left$q - one8;
             end
-            if (op == op_kvstore) begin
-                vb$d = qkv + dim16;
-                wide$d = 1'b0;
-                state$d = s_k_scan;
-            end
-            if (op == op_attn) begin
-                vb$d = qkv;
-                oa$d = att;
-                wide$d = 1'b1;
-                if (fz$q) begin
-                    wcnt$d = wfuse;
-                    state$d = s_fwait;
+            if ((wait_left$q == zero8) & ~busy) begin
+                core$qld = 1'b1;
+                core$lgrp = group$q;
+                if (group$q == last_group) begin
+                    group_heads$d = last_g8;
+                    heads_done$d = heads_done$q + last_g8;
                 end
                 else begin
-                    state$d = s_q_scan;
+                    group_heads$d = g8;
+                    heads_done$d = heads_done$q + g8;
                 end
-            end
-        end
-        if (state$q == s_rope) begin
-            k1$d = k_rope;
-            f1$d = i$q[32'h0];
-            a1$d = vb$q + i$q;
-            i$d = i$q + one16;
-            if (m$q == hd_m1) begin
-                m$d = zero16;
-            end
-            else begin
-                m$d = m$q + one16;
-            end
-            if (i$q == rope_last) begin
-                state$d = s_drain;
-                drain$d = two4;
-                nxt$d = s_idle;
-            end
-        end
-        if (state$q == s_k_scan) begin
-            k1$d = k_scan;
-            f1$d = i$q == zero16;
-            i$d = i$q + one16;
-            if (i$q == hd_m1) begin
-                i$d = zero16;
-                state$d = s_k_gap;
-            end
-        end
-        if (state$q == s_k_gap) begin
-            state$d = s_k_quant;
-        end
-        if (state$q == s_k_quant) begin
-            if (vv$q > nkv_m1) begin
-                k1$d = k_quant_v;
-            end
-            else begin
-                k1$d = k_quant_k;
-            end
-            n1$d = fld$q;
-            l1$d = (vv$q == nvec_m1) & (i$q == hd_m1);
-            if (i$q == zero16) begin
-                cache$spush = 1'b1;
-            end
-            i$d = i$q + one16;
-            fld$d = fld$q + one16;
-            if (i$q == hd_m1) begin
-                i$d = zero16;
-                vb$d = vb$q + hd16;
-                vv$d = vv$q + one8;
-                if (vv$q == nkv_m1) begin
-                    fld$d = zero16;
-                end
-                if (vv$q == nvec_m1) begin
-                    state$d = s_drain;
-                    drain$d = one4;
-                    nxt$d = s_idle;
-                end
-                else begin
-                    state$d = s_k_scan;
-                end
-            end
-        end
-        if (state$q == s_q_scan) begin
-            k1$d = k_scan;
-            f1$d = i$q == zero16;
-            i$d = i$q + one16;
-            if (i$q == hd_m1) begin
-                i$d = zero16;
-                state$d = s_q_gap;
-            end
-        end
-        if (state$q == s_q_gap) begin
-            state$d = s_q_quant;
-        end
-        if (state$q == s_q_quant) begin
-            k1$d = k_quant_q;
-            n1$d = lane$q + i$q;
-            if (i$q == zero16) begin
-                core$sqwe = 1'b1;
-            end
-            i$d = i$q + one16;
-            if (i$q == hd_m1) begin
-                i$d = zero16;
-                vb$d = vb$q + hd16;
-                lane$d = lane$q + hd16;
-                h$d = h$q + one8;
-                gl$d = gl$q + one8;
-                if ((gl$q == g_m1) | (h$q == nh_m1)) begin
-                    t$d = zero16;
-                    kt$d = bases$row_layer;
-                    state$d = s_drain;
-                    drain$d = zero4;
-                    nxt$d = s_score;
-                end
-                else begin
-                    state$d = s_q_scan;
-                end
+                t$d = zero16;
+                cache_addr$d = bases$row_layer;
+                state$d = s_score;
             end
         end
         if (state$q == s_score) begin
-            k1$d = k_score;
-            f1$d = t$q == zero16;
-            a1$d = t$q;
+            score_s1$d = 1'b1;
+            first_s1$d = t$q == zero16;
+            addr_s1$d = t$q;
             t$d = t$q + one16;
-            kt$d = kt$q + one24;
+            cache_addr$d = cache_addr$q + one24;
             if (t$q == pos) begin
                 t$d = zero16;
-                kt$d = bases$row_layer;
+                cache_addr$d = bases$row_layer;
                 state$d = s_drain;
-                drain$d = three4;
-                nxt$d = s_exp;
+                drain_left$d = three3;
+                after_drain$d = s_exp;
             end
         end
         if (state$q == s_exp) begin
             cache$rv = 1'b1;
-            k1$d = k_exp;
-            f1$d = t$q == zero16;
+            exp_s1$d = 1'b1;
+            first_s1$d = t$q == zero16;
             t$d = t$q + one16;
-            kt$d = kt$q + one24;
+            cache_addr$d = cache_addr$q + one24;
             if (t$q == pos) begin
                 t$d = zero16;
-                i$d = zero16;
-                oh$d = zero8;
+                out_elem$d = zero16;
+                out_head$d = zero8;
                 state$d = s_drain;
-                drain$d = six4;
-                nxt$d = s_out;
+                drain_left$d = six3;
+                after_drain$d = s_out;
             end
         end
         if (state$q == s_out) begin
             core$o_en = 1'b1;
-            k1$d = k_out;
-            a1$d = oa$q;
-            oa$d = oa$q + one16;
-            i$d = i$q + one16;
-            if (i$q == hd_m1) begin
-                i$d = zero16;
-                oh$d = oh$q + one8;
-                if ((oh$q + one8) == gl$q) begin
-                    if (h$q == nh8) begin
+            out_s1$d = 1'b1;
+            addr_s1$d = out_addr$q;
+            out_addr$d = out_addr$q + one16;
+            out_elem$d = out_elem$q + one16;
+            if (out_elem$q == hd_m1) begin
+                out_elem$d = zero16;
+                out_head$d = out_head$q + one8;
+                if ((out_head$q + one8) == group_heads$q) begin
+                    if (heads_done$q == nh8) begin
                         state$d = s_drain;
-                        drain$d = four4;
-                        nxt$d = s_idle;
+                        drain_left$d = four3;
+                        after_drain$d = s_idle;
                     end
                     else begin
-                        grp$d = grp$q + one8;
-                        gl$d = zero8;
-                        lane$d = zero16;
-                        if (fz$q) begin
-                            core$qld = 1'b1;
-                            core$lgrp = grp$q + one8;
-                            if ((grp$q + one8) == ng_m1) begin
-                                gl$d = lastg8;
-                                h$d = h$q + lastg8;
-                            end
-                            else begin
-                                gl$d = g8;
-                                h$d = h$q + g8;
-                            end
-                            t$d = zero16;
-                            kt$d = bases$row_layer;
-                            state$d = s_score;
+                        group$d = group$q + one8;
+                        core$qld = 1'b1;
+                        core$lgrp = group$q + one8;
+                        if ((group$q + one8) == last_group) begin
+                            group_heads$d = last_g8;
+                            heads_done$d = heads_done$q + last_g8;
                         end
                         else begin
-                            state$d = s_q_scan;
+                            group_heads$d = g8;
+                            heads_done$d = heads_done$q + g8;
                         end
+                        t$d = zero16;
+                        cache_addr$d = bases$row_layer;
+                        state$d = s_score;
                     end
                 end
-            end
-        end
-        if (state$q == s_fwait) begin
-            if (wcnt$q != zero8) begin
-                wcnt$d = wcnt$q - one8;
-            end
-            if ((wcnt$q == zero8) & ~busy) begin
-                core$qld = 1'b1;
-                core$lgrp = grp$q;
-                if (grp$q == ng_m1) begin
-                    gl$d = lastg8;
-                    h$d = h$q + lastg8;
-                end
-                else begin
-                    gl$d = g8;
-                    h$d = h$q + g8;
-                end
-                t$d = zero16;
-                kt$d = bases$row_layer;
-                state$d = s_score;
             end
         end
         if (state$q == s_drain) begin
-            drain$d = drain$q - one4;
-            if (drain$q == zero4) begin
-                state$d = nxt$q;
-                if (nxt$q == s_idle) begin
+            drain_left$d = drain_left$q - one3;
+            if (drain_left$q == zero3) begin
+                state$d = after_drain$q;
+                if (after_drain$q == s_idle) begin
                     done = 1'b1;
-                end
-            end
-        end
-        sv1$d = st_valid & st_en;
-        sx1$d = st_data;
-        so1$d = st_row[32'h0];
-        vr1$d = st_row >= kvb16;
-        sf1$d = st_row == one16;
-        if (st_row == zero16) begin
-            sm1$d = zero16;
-        end
-        else begin
-            sm1$d = sm$q;
-        end
-        if (st_valid & st_en) begin
-            sbad$d = bases$bad;
-            if (sm$q == hd_m1) begin
-                sm$d = zero16;
-            end
-            else begin
-                sm$d = sm$q + one16;
-            end
-            if (st_row == zero16) begin
-                sm$d = one16;
-            end
-        end
-        sv2$d = sv1$q;
-        sx2$d = sx1$q;
-        so2$d = so1$q;
-        vr2$d = vr1$q;
-        sf2$d = sf1$q;
-        if (sv1$q) begin
-            rope_rom$addr = bases$rope_base + sm1$q;
-            swa$d = bases$row_pos;
-        end
-        sv3$d = sv2$q;
-        sx3$d = sx2$q;
-        so3$d = so2$q;
-        vr3$d = vr2$q;
-        sf3$d = sf2$q;
-        if (sv2$q & ~vr2$q) begin
-            if (so2$q) begin
-                rot$en = 1'b1;
-                rot$a = sareg$q;
-                rot$cs = screg$q;
-                rot$b = sx2$q;
-                rot$sn = rope_rom$data;
-            end
-            else begin
-                sareg$d = sx2$q;
-                screg$d = rope_rom$data;
-            end
-        end
-        sv4$d = sv3$q;
-        sx4$d = sx3$q;
-        so4$d = so3$q;
-        vr4$d = vr3$q;
-        pe_v = 1'b0;
-        pe_x = rot$y0;
-        pe_f = 1'b0;
-        if (sv3$q & ~vr3$q & so3$q) begin
-            pe_v = 1'b1;
-            pe_x = rot$y0;
-            pe_f = sf3$q;
-        end
-        if (sv4$q & ~vr4$q & so4$q) begin
-            pe_v = 1'b1;
-            pe_x = rot$y1;
-        end
-        if (sv4$q & vr4$q) begin
-            pe_v = 1'b1;
-            pe_x = sx4$q;
-        end
-        if (pe_f) begin
-            pi_e = zero16;
-            pn_e = zero8;
-        end
-        else begin
-            pi_e = pi$q;
-            pn_e = pn$q;
-        end
-        px = pn_e[32'h0];
-        sbuf$we = pe_v;
-        sbuf$wlane = zero8;
-        sbuf$wdata = $unsigned(pe_x);
-        if (px) begin
-            sbuf$waddr = hd16 + pi_e;
-        end
-        else begin
-            sbuf$waddr = pi_e;
-        end
-        sblk0$en_scan = pe_v & ~px;
-        sblk1$en_scan = pe_v & px;
-        sblk0$first = pi_e == zero16;
-        sblk1$first = pi_e == zero16;
-        sblk0$x = pe_x;
-        sblk1$x = pe_x;
-        sblk0$wide = wd0$q;
-        sblk1$wide = wd1$q;
-        sblk0$en_q = 1'b0;
-        sblk1$en_q = 1'b0;
-        if (pe_v) begin
-            if (pi_e == zero16) begin
-                if (px) begin
-                    wd1$d = pn_e < nh8;
-                end
-                else begin
-                    wd0$d = pn_e < nh8;
-                end
-            end
-            if (pi_e == hd_m1) begin
-                pi$d = zero16;
-                pn$d = pn_e + one8;
-            end
-            else begin
-                pi$d = pi_e + one16;
-                pn$d = pn_e;
-            end
-        end
-        qv1$d = 1'b0;
-        qx1$d = qx$q;
-        qi1$d = qi$q;
-        qn1$d = qn$q;
-        if (qx$q) begin
-            sbuf$raddr = hd16 + qi$q;
-        end
-        else begin
-            sbuf$raddr = qi$q;
-        end
-        if (qa$q) begin
-            qv1$d = 1'b1;
-            qi$d = qi$q + one16;
-            if (qi$q == hd_m1) begin
-                qa$d = 1'b0;
-            end
-        end
-        if (pe_v & (pi_e == hd_m1)) begin
-            qv1$d = 1'b1;
-            qx1$d = px;
-            qi1$d = zero16;
-            qn1$d = pn_e;
-            qa$d = 1'b1;
-            qi$d = one16;
-            qx$d = px;
-            qn$d = pn_e;
-            if (px) begin
-                sbuf$raddr = hd16;
-            end
-            else begin
-                sbuf$raddr = zero16;
-            end
-        end
-        qv2$d = qv1$q;
-        qx2$d = qx1$q;
-        qi2$d = qi1$q;
-        qn2$d = qn1$q;
-        if (qv1$q) begin
-            if (qx1$q) begin
-                sblk1$en_q = 1'b1;
-                sblk1$x = $signed(sbuf$rdata$0);
-            end
-            else begin
-                sblk0$en_q = 1'b1;
-                sblk0$x = $signed(sbuf$rdata$0);
-            end
-        end
-        if (qx2$q) begin
-            qy16 = sblk1$y16;
-            qy11 = sblk1$y11;
-            qsh = sblk1$shift;
-        end
-        else begin
-            qy16 = sblk0$y16;
-            qy11 = sblk0$y11;
-            qsh = sblk0$shift;
-        end
-        if ((qn2$q == zero8) & (qi2$q == zero16)) begin
-            bl_e = zero16;
-            bh_e = zero8;
-            bg_e = zero8;
-        end
-        else begin
-            bl_e = bl$q;
-            bh_e = bh$q;
-            bg_e = bg$q;
-        end
-        if (((qn2$q == nh8) | (qn2$q == nhkv8)) & (qi2$q == zero16)) begin
-            fc_e = zero16;
-        end
-        else begin
-            fc_e = fc$q;
-        end
-        if (qv2$q) begin
-            if (qn2$q < nh8) begin
-                core$bwe = 1'b1;
-                core$bgrp = bg_e;
-                core$blane = bl_e + qi2$q;
-                core$bdata = qy16;
-                core$bshead = bh_e;
-                core$bsdata = qsh;
-                core$bswe = qi2$q == zero16;
-                bl$d = bl_e;
-                bh$d = bh_e;
-                bg$d = bg_e;
-                if (qi2$q == hd_m1) begin
-                    if (bh_e == g_m1) begin
-                        bl$d = zero16;
-                        bh$d = zero8;
-                        bg$d = bg_e + one8;
-                    end
-                    else begin
-                        bl$d = bl_e + hd16;
-                        bh$d = bh_e + one8;
-                    end
-                end
-            end
-            else begin
-                cache$push = 1'b1;
-                cache$pv = qn2$q >= nhkv8;
-                cache$pfield = fc_e;
-                cache$pdata = qy11;
-                fc$d = fc_e + one16;
-                cache$spush = qi2$q == zero16;
-                cache$spv = qn2$q >= nhkv8;
-                if (qn2$q >= nhkv8) begin
-                    cache$sfield = qn2$q - nhkv8;
-                end
-                else begin
-                    cache$sfield = qn2$q - nh8;
-                end
-                cache$sdata = qsh;
-                if ((qn2$q == lasthead8) & (qi2$q == hd_m1)) begin
-                    cache$commit = ~sbad$q;
-                    cache$waddr = swa$q;
                 end
             end
         end
@@ -3285,7 +2147,7 @@ module llamahdl_decoder$attention(clock,start,op,done,vm_raddr,vm_rdata,vm_we,vm
 endmodule // llamahdl_decoder$attention
 
 
-module llamahdl_decoder$attention$a1(d,q,clock);
+module llamahdl_decoder$attention$addr_s1(d,q,clock);
     
     // Module arguments
     input wire  [15:0] d;
@@ -3301,10 +2163,10 @@ module llamahdl_decoder$attention$a1(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$attention$a1
+endmodule // llamahdl_decoder$attention$addr_s1
 
 
-module llamahdl_decoder$attention$a2(d,q,clock);
+module llamahdl_decoder$attention$addr_s2(d,q,clock);
     
     // Module arguments
     input wire  [15:0] d;
@@ -3320,10 +2182,10 @@ module llamahdl_decoder$attention$a2(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$attention$a2
+endmodule // llamahdl_decoder$attention$addr_s2
 
 
-module llamahdl_decoder$attention$a3(d,q,clock);
+module llamahdl_decoder$attention$addr_s3(d,q,clock);
     
     // Module arguments
     input wire  [15:0] d;
@@ -3339,10 +2201,10 @@ module llamahdl_decoder$attention$a3(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$attention$a3
+endmodule // llamahdl_decoder$attention$addr_s3
 
 
-module llamahdl_decoder$attention$a4(d,q,clock);
+module llamahdl_decoder$attention$addr_s4(d,q,clock);
     
     // Module arguments
     input wire  [15:0] d;
@@ -3358,10 +2220,10 @@ module llamahdl_decoder$attention$a4(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$attention$a4
+endmodule // llamahdl_decoder$attention$addr_s4
 
 
-module llamahdl_decoder$attention$a5(d,q,clock);
+module llamahdl_decoder$attention$addr_s5(d,q,clock);
     
     // Module arguments
     input wire  [15:0] d;
@@ -3377,26 +2239,26 @@ module llamahdl_decoder$attention$a5(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$attention$a5
+endmodule // llamahdl_decoder$attention$addr_s5
 
 
-module llamahdl_decoder$attention$areg(d,q,clock);
+module llamahdl_decoder$attention$after_drain(d,q,clock);
     
     // Module arguments
-    input wire signed [31:0] d;
-    output reg signed [31:0] q;
+    input wire  [2:0] d;
+    output reg  [2:0] q;
     input wire  clock;
     
     // Update code (custom)
     initial begin
-       q = 32'h0;
+       q = 3'h0;
     end
     
     always @(posedge clock) begin
        q <= d;
     end
           
-endmodule // llamahdl_decoder$attention$areg
+endmodule // llamahdl_decoder$attention$after_drain
 
 
 module llamahdl_decoder$attention$bases(clock,layer,pos,row_layer,row_pos,rope_base,pos_error,bad);
@@ -3428,110 +2290,6 @@ module llamahdl_decoder$attention$bases(clock,layer,pos,row_layer,row_pos,rope_b
        rope_base <= rb;
     end
 endmodule // llamahdl_decoder$attention$bases
-
-
-module llamahdl_decoder$attention$bg(d,q,clock);
-    
-    // Module arguments
-    input wire  [7:0] d;
-    output reg  [7:0] q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 8'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$attention$bg
-
-
-module llamahdl_decoder$attention$bh(d,q,clock);
-    
-    // Module arguments
-    input wire  [7:0] d;
-    output reg  [7:0] q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 8'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$attention$bh
-
-
-module llamahdl_decoder$attention$bl(d,q,clock);
-    
-    // Module arguments
-    input wire  [15:0] d;
-    output reg  [15:0] q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 16'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$attention$bl
-
-
-module llamahdl_decoder$attention$blk(clock,en_scan,first,en_q,wide,x,shift,y16,y11);
-    
-    // Module arguments
-    input wire  clock;
-    input wire  en_scan;
-    input wire  first;
-    input wire  en_q;
-    input wire  wide;
-    input wire signed [31:0] x;
-    output reg  [4:0] shift;
-    output reg  [15:0] y16;
-    output reg  [10:0] y11;
-    
-    // Update code (custom)
-    reg [31:0] m;
-    wire [31:0] ux = x;
-    wire [31:0] ax = ux[31] ? ((~ux) + 32'd1) : ux;
-    reg [5:0] bl;
-    integer k;
-    always @(*) begin
-       bl = 6'd0;
-       for (k = 0; k < 32; k = k + 1) if (m[k]) bl = k[5:0] + 6'd1;
-    end
-    wire [5:0] bw = wide ? 6'd15 : 6'd10;
-    wire [5:0] sh6 = (bl > bw) ? (bl - bw) : 6'd0;
-    always @(*) shift = sh6[4:0];
-    wire signed [32:0] x33 = {x[31], x};
-    wire signed [32:0] half = (sh6 == 6'd0) ? 33'sd0 : (33'sd1 <<< (sh6 - 6'd1));
-    wire signed [32:0] rnd = (x33 + half) >>> sh6;
-    wire signed [32:0] lim = wide ? 33'sd32767 : 33'sd1023;
-    wire signed [32:0] q = (rnd > lim) ? lim : ((rnd < -lim) ? -lim : rnd);
-    wire unused_q = ^q[32:16];
-    initial begin
-       m = 32'd0;
-       y16 = 16'd0;
-       y11 = 11'd0;
-    end
-    always @(posedge clock) begin
-       if (en_q) begin
-          y16 <= q[15:0];
-          y11 <= q[10:0];
-       end
-       if (en_scan) m <= (first || (ax > m)) ? ax : m;
-    end
-endmodule // llamahdl_decoder$attention$blk
 
 
 module llamahdl_decoder$attention$cache(clock,push,pv,pfield,pdata,spush,spv,sfield,sdata,commit,waddr,raddr,rv,grp,mant$0,mant$1,mant$2,mant$3,mant$4,mant$5,mant$6,mant$7,mant$8,mant$9,mant$10,mant$11,mant$12,mant$13,mant$14,mant$15,mant$16,mant$17,mant$18,mant$19,mant$20,mant$21,mant$22,mant$23,mant$24,mant$25,mant$26,mant$27,mant$28,mant$29,mant$30,mant$31,ksh$0,ksh$1,ksh$2,ksh$3,ksh$4,ksh$5,ksh$6,ksh$7,ksh$8,ksh$9,ksh$10,ksh$11,ksh$12,ksh$13,ksh$14,ksh$15,ksh$16,ksh$17,ksh$18,ksh$19,ksh$20,ksh$21,ksh$22,ksh$23,ksh$24,ksh$25,ksh$26,ksh$27,ksh$28,ksh$29,ksh$30,ksh$31,vsh$0,vsh$1,vsh$2,vsh$3,vsh$4,vsh$5,vsh$6,vsh$7,vsh$8,vsh$9,vsh$10,vsh$11,vsh$12,vsh$13,vsh$14,vsh$15,vsh$16,vsh$17,vsh$18,vsh$19,vsh$20,vsh$21,vsh$22,vsh$23,vsh$24,vsh$25,vsh$26,vsh$27,vsh$28,vsh$29,vsh$30,vsh$31);
@@ -4161,16 +2919,29 @@ module llamahdl_decoder$attention$cache(clock,push,pv,pfield,pdata,spush,spv,sfi
 endmodule // llamahdl_decoder$attention$cache
 
 
-module llamahdl_decoder$attention$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,bwe,bgrp,blane,bdata,bswe,bshead,bsdata,qld,lgrp,mant$0,mant$1,mant$2,mant$3,mant$4,mant$5,mant$6,mant$7,mant$8,mant$9,mant$10,mant$11,mant$12,mant$13,mant$14,mant$15,mant$16,mant$17,mant$18,mant$19,mant$20,mant$21,mant$22,mant$23,mant$24,mant$25,mant$26,mant$27,mant$28,mant$29,mant$30,mant$31,ksh$0,ksh$1,ksh$2,ksh$3,ksh$4,ksh$5,ksh$6,ksh$7,ksh$8,ksh$9,ksh$10,ksh$11,ksh$12,ksh$13,ksh$14,ksh$15,ksh$16,ksh$17,ksh$18,ksh$19,ksh$20,ksh$21,ksh$22,ksh$23,ksh$24,ksh$25,ksh$26,ksh$27,ksh$28,ksh$29,ksh$30,ksh$31,vsh$0,vsh$1,vsh$2,vsh$3,vsh$4,vsh$5,vsh$6,vsh$7,vsh$8,vsh$9,vsh$10,vsh$11,vsh$12,vsh$13,vsh$14,vsh$15,vsh$16,vsh$17,vsh$18,vsh$19,vsh$20,vsh$21,vsh$22,vsh$23,vsh$24,vsh$25,vsh$26,vsh$27,vsh$28,vsh$29,vsh$30,vsh$31,s_en,s_first,s_t,sm_raddr,e_en,e_first,o_en,o_head,y);
+module llamahdl_decoder$attention$cache_addr(d,q,clock);
+    
+    // Module arguments
+    input wire  [23:0] d;
+    output reg  [23:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 24'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$cache_addr
+
+
+module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bsdata,qld,lgrp,mant$0,mant$1,mant$2,mant$3,mant$4,mant$5,mant$6,mant$7,mant$8,mant$9,mant$10,mant$11,mant$12,mant$13,mant$14,mant$15,mant$16,mant$17,mant$18,mant$19,mant$20,mant$21,mant$22,mant$23,mant$24,mant$25,mant$26,mant$27,mant$28,mant$29,mant$30,mant$31,ksh$0,ksh$1,ksh$2,ksh$3,ksh$4,ksh$5,ksh$6,ksh$7,ksh$8,ksh$9,ksh$10,ksh$11,ksh$12,ksh$13,ksh$14,ksh$15,ksh$16,ksh$17,ksh$18,ksh$19,ksh$20,ksh$21,ksh$22,ksh$23,ksh$24,ksh$25,ksh$26,ksh$27,ksh$28,ksh$29,ksh$30,ksh$31,vsh$0,vsh$1,vsh$2,vsh$3,vsh$4,vsh$5,vsh$6,vsh$7,vsh$8,vsh$9,vsh$10,vsh$11,vsh$12,vsh$13,vsh$14,vsh$15,vsh$16,vsh$17,vsh$18,vsh$19,vsh$20,vsh$21,vsh$22,vsh$23,vsh$24,vsh$25,vsh$26,vsh$27,vsh$28,vsh$29,vsh$30,vsh$31,s_en,s_first,s_t,sm_raddr,e_en,e_first,o_en,o_head,y);
     
     // Module arguments
     input wire  clock;
-    input wire  qwe;
-    input wire  [15:0] qlane;
-    input wire  [15:0] qdata;
-    input wire  sqwe;
-    input wire  [7:0] sqhead;
-    input wire  [4:0] sqdata;
     input wire  bwe;
     input wire  [7:0] bgrp;
     input wire  [15:0] blane;
@@ -7411,7 +6182,6 @@ module llamahdl_decoder$attention$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,
           owd = (op128 + (128'sd1 <<< (onk - 6'd1))) >>> onk;
     end
     always @(posedge clock) begin
-       if (qwe && (qlane == 16'd0)) q_0 <= qdata;
        if (qld) q_0 <= ((lgrp < 8'd2) ? qb_0[lgrp[0:0]] : 16'd0);
        if (bwe && (blane == 16'd0) && (bgrp < 8'd2)) qb_0[bgrp[0:0]] <= bdata;
        pr_0 <= ma_0 * mb_0;
@@ -7422,7 +6192,6 @@ module llamahdl_decoder$attention$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,
        vm5_0 <= vm4_0;
        if (ev[5]) ac_0 <= (ef[5] ? 48'sd0 : ac_0) + {{19{pr_0[28]}}, pr_0};
        else if (o_en) ac_0 <= ac_1;
-       if (qwe && (qlane == 16'd1)) q_1 <= qdata;
        if (qld) q_1 <= ((lgrp < 8'd2) ? qb_1[lgrp[0:0]] : 16'd0);
        if (bwe && (blane == 16'd1) && (bgrp < 8'd2)) qb_1[bgrp[0:0]] <= bdata;
        pr_1 <= ma_1 * mb_1;
@@ -7433,7 +6202,6 @@ module llamahdl_decoder$attention$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,
        vm5_1 <= vm4_1;
        if (ev[5]) ac_1 <= (ef[5] ? 48'sd0 : ac_1) + {{19{pr_1[28]}}, pr_1};
        else if (o_en) ac_1 <= ac_2;
-       if (qwe && (qlane == 16'd2)) q_2 <= qdata;
        if (qld) q_2 <= ((lgrp < 8'd2) ? qb_2[lgrp[0:0]] : 16'd0);
        if (bwe && (blane == 16'd2) && (bgrp < 8'd2)) qb_2[bgrp[0:0]] <= bdata;
        pr_2 <= ma_2 * mb_2;
@@ -7444,7 +6212,6 @@ module llamahdl_decoder$attention$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,
        vm5_2 <= vm4_2;
        if (ev[5]) ac_2 <= (ef[5] ? 48'sd0 : ac_2) + {{19{pr_2[28]}}, pr_2};
        else if (o_en) ac_2 <= ac_3;
-       if (qwe && (qlane == 16'd3)) q_3 <= qdata;
        if (qld) q_3 <= ((lgrp < 8'd2) ? qb_3[lgrp[0:0]] : 16'd0);
        if (bwe && (blane == 16'd3) && (bgrp < 8'd2)) qb_3[bgrp[0:0]] <= bdata;
        pr_3 <= ma_3 * mb_3;
@@ -7455,7 +6222,6 @@ module llamahdl_decoder$attention$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,
        vm5_3 <= vm4_3;
        if (ev[5]) ac_3 <= (ef[5] ? 48'sd0 : ac_3) + {{19{pr_3[28]}}, pr_3};
        else if (o_en) ac_3 <= ac_4;
-       if (qwe && (qlane == 16'd4)) q_4 <= qdata;
        if (qld) q_4 <= ((lgrp < 8'd2) ? qb_4[lgrp[0:0]] : 16'd0);
        if (bwe && (blane == 16'd4) && (bgrp < 8'd2)) qb_4[bgrp[0:0]] <= bdata;
        pr_4 <= ma_4 * mb_4;
@@ -7466,7 +6232,6 @@ module llamahdl_decoder$attention$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,
        vm5_4 <= vm4_4;
        if (ev[5]) ac_4 <= (ef[5] ? 48'sd0 : ac_4) + {{19{pr_4[28]}}, pr_4};
        else if (o_en) ac_4 <= ac_5;
-       if (qwe && (qlane == 16'd5)) q_5 <= qdata;
        if (qld) q_5 <= ((lgrp < 8'd2) ? qb_5[lgrp[0:0]] : 16'd0);
        if (bwe && (blane == 16'd5) && (bgrp < 8'd2)) qb_5[bgrp[0:0]] <= bdata;
        pr_5 <= ma_5 * mb_5;
@@ -7477,7 +6242,6 @@ module llamahdl_decoder$attention$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,
        vm5_5 <= vm4_5;
        if (ev[5]) ac_5 <= (ef[5] ? 48'sd0 : ac_5) + {{19{pr_5[28]}}, pr_5};
        else if (o_en) ac_5 <= ac_6;
-       if (qwe && (qlane == 16'd6)) q_6 <= qdata;
        if (qld) q_6 <= ((lgrp < 8'd2) ? qb_6[lgrp[0:0]] : 16'd0);
        if (bwe && (blane == 16'd6) && (bgrp < 8'd2)) qb_6[bgrp[0:0]] <= bdata;
        pr_6 <= ma_6 * mb_6;
@@ -7488,7 +6252,6 @@ module llamahdl_decoder$attention$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,
        vm5_6 <= vm4_6;
        if (ev[5]) ac_6 <= (ef[5] ? 48'sd0 : ac_6) + {{19{pr_6[28]}}, pr_6};
        else if (o_en) ac_6 <= ac_7;
-       if (qwe && (qlane == 16'd7)) q_7 <= qdata;
        if (qld) q_7 <= ((lgrp < 8'd2) ? qb_7[lgrp[0:0]] : 16'd0);
        if (bwe && (blane == 16'd7) && (bgrp < 8'd2)) qb_7[bgrp[0:0]] <= bdata;
        pr_7 <= ma_7 * mb_7;
@@ -7499,7 +6262,6 @@ module llamahdl_decoder$attention$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,
        vm5_7 <= vm4_7;
        if (ev[5]) ac_7 <= (ef[5] ? 48'sd0 : ac_7) + {{19{pr_7[28]}}, pr_7};
        else if (o_en) ac_7 <= ac_8;
-       if (qwe && (qlane == 16'd8)) q_8 <= qdata;
        if (qld) q_8 <= ((lgrp < 8'd2) ? qb_8[lgrp[0:0]] : 16'd0);
        if (bwe && (blane == 16'd8) && (bgrp < 8'd2)) qb_8[bgrp[0:0]] <= bdata;
        pr_8 <= ma_8 * mb_8;
@@ -7510,7 +6272,6 @@ module llamahdl_decoder$attention$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,
        vm5_8 <= vm4_8;
        if (ev[5]) ac_8 <= (ef[5] ? 48'sd0 : ac_8) + {{19{pr_8[28]}}, pr_8};
        else if (o_en) ac_8 <= ac_9;
-       if (qwe && (qlane == 16'd9)) q_9 <= qdata;
        if (qld) q_9 <= ((lgrp < 8'd2) ? qb_9[lgrp[0:0]] : 16'd0);
        if (bwe && (blane == 16'd9) && (bgrp < 8'd2)) qb_9[bgrp[0:0]] <= bdata;
        pr_9 <= ma_9 * mb_9;
@@ -7521,7 +6282,6 @@ module llamahdl_decoder$attention$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,
        vm5_9 <= vm4_9;
        if (ev[5]) ac_9 <= (ef[5] ? 48'sd0 : ac_9) + {{19{pr_9[28]}}, pr_9};
        else if (o_en) ac_9 <= ac_10;
-       if (qwe && (qlane == 16'd10)) q_10 <= qdata;
        if (qld) q_10 <= ((lgrp < 8'd2) ? qb_10[lgrp[0:0]] : 16'd0);
        if (bwe && (blane == 16'd10) && (bgrp < 8'd2)) qb_10[bgrp[0:0]] <= bdata;
        pr_10 <= ma_10 * mb_10;
@@ -7532,7 +6292,6 @@ module llamahdl_decoder$attention$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,
        vm5_10 <= vm4_10;
        if (ev[5]) ac_10 <= (ef[5] ? 48'sd0 : ac_10) + {{19{pr_10[28]}}, pr_10};
        else if (o_en) ac_10 <= ac_11;
-       if (qwe && (qlane == 16'd11)) q_11 <= qdata;
        if (qld) q_11 <= ((lgrp < 8'd2) ? qb_11[lgrp[0:0]] : 16'd0);
        if (bwe && (blane == 16'd11) && (bgrp < 8'd2)) qb_11[bgrp[0:0]] <= bdata;
        pr_11 <= ma_11 * mb_11;
@@ -7543,7 +6302,6 @@ module llamahdl_decoder$attention$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,
        vm5_11 <= vm4_11;
        if (ev[5]) ac_11 <= (ef[5] ? 48'sd0 : ac_11) + {{19{pr_11[28]}}, pr_11};
        else if (o_en) ac_11 <= ac_12;
-       if (qwe && (qlane == 16'd12)) q_12 <= qdata;
        if (qld) q_12 <= ((lgrp < 8'd2) ? qb_12[lgrp[0:0]] : 16'd0);
        if (bwe && (blane == 16'd12) && (bgrp < 8'd2)) qb_12[bgrp[0:0]] <= bdata;
        pr_12 <= ma_12 * mb_12;
@@ -7554,7 +6312,6 @@ module llamahdl_decoder$attention$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,
        vm5_12 <= vm4_12;
        if (ev[5]) ac_12 <= (ef[5] ? 48'sd0 : ac_12) + {{19{pr_12[28]}}, pr_12};
        else if (o_en) ac_12 <= ac_13;
-       if (qwe && (qlane == 16'd13)) q_13 <= qdata;
        if (qld) q_13 <= ((lgrp < 8'd2) ? qb_13[lgrp[0:0]] : 16'd0);
        if (bwe && (blane == 16'd13) && (bgrp < 8'd2)) qb_13[bgrp[0:0]] <= bdata;
        pr_13 <= ma_13 * mb_13;
@@ -7565,7 +6322,6 @@ module llamahdl_decoder$attention$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,
        vm5_13 <= vm4_13;
        if (ev[5]) ac_13 <= (ef[5] ? 48'sd0 : ac_13) + {{19{pr_13[28]}}, pr_13};
        else if (o_en) ac_13 <= ac_14;
-       if (qwe && (qlane == 16'd14)) q_14 <= qdata;
        if (qld) q_14 <= ((lgrp < 8'd2) ? qb_14[lgrp[0:0]] : 16'd0);
        if (bwe && (blane == 16'd14) && (bgrp < 8'd2)) qb_14[bgrp[0:0]] <= bdata;
        pr_14 <= ma_14 * mb_14;
@@ -7576,7 +6332,6 @@ module llamahdl_decoder$attention$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,
        vm5_14 <= vm4_14;
        if (ev[5]) ac_14 <= (ef[5] ? 48'sd0 : ac_14) + {{19{pr_14[28]}}, pr_14};
        else if (o_en) ac_14 <= ac_15;
-       if (qwe && (qlane == 16'd15)) q_15 <= qdata;
        if (qld) q_15 <= ((lgrp < 8'd2) ? qb_15[lgrp[0:0]] : 16'd0);
        if (bwe && (blane == 16'd15) && (bgrp < 8'd2)) qb_15[bgrp[0:0]] <= bdata;
        pr_15 <= ma_15 * mb_15;
@@ -7587,7 +6342,6 @@ module llamahdl_decoder$attention$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,
        vm5_15 <= vm4_15;
        if (ev[5]) ac_15 <= (ef[5] ? 48'sd0 : ac_15) + {{19{pr_15[28]}}, pr_15};
        else if (o_en) ac_15 <= ac_16;
-       if (qwe && (qlane == 16'd16)) q_16 <= qdata;
        if (qld) q_16 <= ((lgrp < 8'd2) ? qb_16[lgrp[0:0]] : 16'd0);
        if (bwe && (blane == 16'd16) && (bgrp < 8'd2)) qb_16[bgrp[0:0]] <= bdata;
        pr_16 <= ma_16 * mb_16;
@@ -7598,7 +6352,6 @@ module llamahdl_decoder$attention$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,
        vm5_16 <= vm4_16;
        if (ev[5]) ac_16 <= (ef[5] ? 48'sd0 : ac_16) + {{19{pr_16[28]}}, pr_16};
        else if (o_en) ac_16 <= ac_17;
-       if (qwe && (qlane == 16'd17)) q_17 <= qdata;
        if (qld) q_17 <= ((lgrp < 8'd2) ? qb_17[lgrp[0:0]] : 16'd0);
        if (bwe && (blane == 16'd17) && (bgrp < 8'd2)) qb_17[bgrp[0:0]] <= bdata;
        pr_17 <= ma_17 * mb_17;
@@ -7609,7 +6362,6 @@ module llamahdl_decoder$attention$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,
        vm5_17 <= vm4_17;
        if (ev[5]) ac_17 <= (ef[5] ? 48'sd0 : ac_17) + {{19{pr_17[28]}}, pr_17};
        else if (o_en) ac_17 <= ac_18;
-       if (qwe && (qlane == 16'd18)) q_18 <= qdata;
        if (qld) q_18 <= ((lgrp < 8'd2) ? qb_18[lgrp[0:0]] : 16'd0);
        if (bwe && (blane == 16'd18) && (bgrp < 8'd2)) qb_18[bgrp[0:0]] <= bdata;
        pr_18 <= ma_18 * mb_18;
@@ -7620,7 +6372,6 @@ module llamahdl_decoder$attention$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,
        vm5_18 <= vm4_18;
        if (ev[5]) ac_18 <= (ef[5] ? 48'sd0 : ac_18) + {{19{pr_18[28]}}, pr_18};
        else if (o_en) ac_18 <= ac_19;
-       if (qwe && (qlane == 16'd19)) q_19 <= qdata;
        if (qld) q_19 <= ((lgrp < 8'd2) ? qb_19[lgrp[0:0]] : 16'd0);
        if (bwe && (blane == 16'd19) && (bgrp < 8'd2)) qb_19[bgrp[0:0]] <= bdata;
        pr_19 <= ma_19 * mb_19;
@@ -7631,7 +6382,6 @@ module llamahdl_decoder$attention$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,
        vm5_19 <= vm4_19;
        if (ev[5]) ac_19 <= (ef[5] ? 48'sd0 : ac_19) + {{19{pr_19[28]}}, pr_19};
        else if (o_en) ac_19 <= ac_20;
-       if (qwe && (qlane == 16'd20)) q_20 <= qdata;
        if (qld) q_20 <= ((lgrp < 8'd2) ? qb_20[lgrp[0:0]] : 16'd0);
        if (bwe && (blane == 16'd20) && (bgrp < 8'd2)) qb_20[bgrp[0:0]] <= bdata;
        pr_20 <= ma_20 * mb_20;
@@ -7642,7 +6392,6 @@ module llamahdl_decoder$attention$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,
        vm5_20 <= vm4_20;
        if (ev[5]) ac_20 <= (ef[5] ? 48'sd0 : ac_20) + {{19{pr_20[28]}}, pr_20};
        else if (o_en) ac_20 <= ac_21;
-       if (qwe && (qlane == 16'd21)) q_21 <= qdata;
        if (qld) q_21 <= ((lgrp < 8'd2) ? qb_21[lgrp[0:0]] : 16'd0);
        if (bwe && (blane == 16'd21) && (bgrp < 8'd2)) qb_21[bgrp[0:0]] <= bdata;
        pr_21 <= ma_21 * mb_21;
@@ -7653,7 +6402,6 @@ module llamahdl_decoder$attention$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,
        vm5_21 <= vm4_21;
        if (ev[5]) ac_21 <= (ef[5] ? 48'sd0 : ac_21) + {{19{pr_21[28]}}, pr_21};
        else if (o_en) ac_21 <= ac_22;
-       if (qwe && (qlane == 16'd22)) q_22 <= qdata;
        if (qld) q_22 <= ((lgrp < 8'd2) ? qb_22[lgrp[0:0]] : 16'd0);
        if (bwe && (blane == 16'd22) && (bgrp < 8'd2)) qb_22[bgrp[0:0]] <= bdata;
        pr_22 <= ma_22 * mb_22;
@@ -7664,7 +6412,6 @@ module llamahdl_decoder$attention$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,
        vm5_22 <= vm4_22;
        if (ev[5]) ac_22 <= (ef[5] ? 48'sd0 : ac_22) + {{19{pr_22[28]}}, pr_22};
        else if (o_en) ac_22 <= ac_23;
-       if (qwe && (qlane == 16'd23)) q_23 <= qdata;
        if (qld) q_23 <= ((lgrp < 8'd2) ? qb_23[lgrp[0:0]] : 16'd0);
        if (bwe && (blane == 16'd23) && (bgrp < 8'd2)) qb_23[bgrp[0:0]] <= bdata;
        pr_23 <= ma_23 * mb_23;
@@ -7675,7 +6422,6 @@ module llamahdl_decoder$attention$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,
        vm5_23 <= vm4_23;
        if (ev[5]) ac_23 <= (ef[5] ? 48'sd0 : ac_23) + {{19{pr_23[28]}}, pr_23};
        else if (o_en) ac_23 <= ac_24;
-       if (qwe && (qlane == 16'd24)) q_24 <= qdata;
        if (qld) q_24 <= ((lgrp < 8'd2) ? qb_24[lgrp[0:0]] : 16'd0);
        if (bwe && (blane == 16'd24) && (bgrp < 8'd2)) qb_24[bgrp[0:0]] <= bdata;
        pr_24 <= ma_24 * mb_24;
@@ -7686,7 +6432,6 @@ module llamahdl_decoder$attention$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,
        vm5_24 <= vm4_24;
        if (ev[5]) ac_24 <= (ef[5] ? 48'sd0 : ac_24) + {{19{pr_24[28]}}, pr_24};
        else if (o_en) ac_24 <= ac_25;
-       if (qwe && (qlane == 16'd25)) q_25 <= qdata;
        if (qld) q_25 <= ((lgrp < 8'd2) ? qb_25[lgrp[0:0]] : 16'd0);
        if (bwe && (blane == 16'd25) && (bgrp < 8'd2)) qb_25[bgrp[0:0]] <= bdata;
        pr_25 <= ma_25 * mb_25;
@@ -7697,7 +6442,6 @@ module llamahdl_decoder$attention$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,
        vm5_25 <= vm4_25;
        if (ev[5]) ac_25 <= (ef[5] ? 48'sd0 : ac_25) + {{19{pr_25[28]}}, pr_25};
        else if (o_en) ac_25 <= ac_26;
-       if (qwe && (qlane == 16'd26)) q_26 <= qdata;
        if (qld) q_26 <= ((lgrp < 8'd2) ? qb_26[lgrp[0:0]] : 16'd0);
        if (bwe && (blane == 16'd26) && (bgrp < 8'd2)) qb_26[bgrp[0:0]] <= bdata;
        pr_26 <= ma_26 * mb_26;
@@ -7708,7 +6452,6 @@ module llamahdl_decoder$attention$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,
        vm5_26 <= vm4_26;
        if (ev[5]) ac_26 <= (ef[5] ? 48'sd0 : ac_26) + {{19{pr_26[28]}}, pr_26};
        else if (o_en) ac_26 <= ac_27;
-       if (qwe && (qlane == 16'd27)) q_27 <= qdata;
        if (qld) q_27 <= ((lgrp < 8'd2) ? qb_27[lgrp[0:0]] : 16'd0);
        if (bwe && (blane == 16'd27) && (bgrp < 8'd2)) qb_27[bgrp[0:0]] <= bdata;
        pr_27 <= ma_27 * mb_27;
@@ -7719,7 +6462,6 @@ module llamahdl_decoder$attention$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,
        vm5_27 <= vm4_27;
        if (ev[5]) ac_27 <= (ef[5] ? 48'sd0 : ac_27) + {{19{pr_27[28]}}, pr_27};
        else if (o_en) ac_27 <= ac_28;
-       if (qwe && (qlane == 16'd28)) q_28 <= qdata;
        if (qld) q_28 <= ((lgrp < 8'd2) ? qb_28[lgrp[0:0]] : 16'd0);
        if (bwe && (blane == 16'd28) && (bgrp < 8'd2)) qb_28[bgrp[0:0]] <= bdata;
        pr_28 <= ma_28 * mb_28;
@@ -7730,7 +6472,6 @@ module llamahdl_decoder$attention$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,
        vm5_28 <= vm4_28;
        if (ev[5]) ac_28 <= (ef[5] ? 48'sd0 : ac_28) + {{19{pr_28[28]}}, pr_28};
        else if (o_en) ac_28 <= ac_29;
-       if (qwe && (qlane == 16'd29)) q_29 <= qdata;
        if (qld) q_29 <= ((lgrp < 8'd2) ? qb_29[lgrp[0:0]] : 16'd0);
        if (bwe && (blane == 16'd29) && (bgrp < 8'd2)) qb_29[bgrp[0:0]] <= bdata;
        pr_29 <= ma_29 * mb_29;
@@ -7741,7 +6482,6 @@ module llamahdl_decoder$attention$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,
        vm5_29 <= vm4_29;
        if (ev[5]) ac_29 <= (ef[5] ? 48'sd0 : ac_29) + {{19{pr_29[28]}}, pr_29};
        else if (o_en) ac_29 <= ac_30;
-       if (qwe && (qlane == 16'd30)) q_30 <= qdata;
        if (qld) q_30 <= ((lgrp < 8'd2) ? qb_30[lgrp[0:0]] : 16'd0);
        if (bwe && (blane == 16'd30) && (bgrp < 8'd2)) qb_30[bgrp[0:0]] <= bdata;
        pr_30 <= ma_30 * mb_30;
@@ -7752,7 +6492,6 @@ module llamahdl_decoder$attention$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,
        vm5_30 <= vm4_30;
        if (ev[5]) ac_30 <= (ef[5] ? 48'sd0 : ac_30) + {{19{pr_30[28]}}, pr_30};
        else if (o_en) ac_30 <= ac_31;
-       if (qwe && (qlane == 16'd31)) q_31 <= qdata;
        if (qld) q_31 <= ((lgrp < 8'd2) ? qb_31[lgrp[0:0]] : 16'd0);
        if (bwe && (blane == 16'd31) && (bgrp < 8'd2)) qb_31[bgrp[0:0]] <= bdata;
        pr_31 <= ma_31 * mb_31;
@@ -7763,8 +6502,7 @@ module llamahdl_decoder$attention$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,
        vm5_31 <= vm4_31;
        if (ev[5]) ac_31 <= (ef[5] ? 48'sd0 : ac_31) + {{19{pr_31[28]}}, pr_31};
        else if (o_en) ac_31 <= 48'sd0;
-    if (sqwe && (sqhead == 8'd0)) sq_0 <= sqdata;
-       if (qld) sq_0 <= ((lgrp < 8'd2) ? sb_0[lgrp[0:0]] : 5'd0);
+    if (qld) sq_0 <= ((lgrp < 8'd2) ? sb_0[lgrp[0:0]] : 5'd0);
        if (bswe && (bshead == 8'd0) && (bgrp < 8'd2)) sb_0[bgrp[0:0]] <= bsdata;
        pks_0 <= ksh$0;
        if (s_en) vmax_0 <= (s_first || (vsh$0 > vmax_0)) ? vsh$0 : vmax_0;
@@ -7784,8 +6522,7 @@ module llamahdl_decoder$attention$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,
        vs4_0 <= vs3_0;
        w5_0 <= wv_0[16:0];
        if (ev[3]) z_0 <= (ef[3] ? 32'd0 : z_0) + e32_0;
-    if (sqwe && (sqhead == 8'd1)) sq_1 <= sqdata;
-       if (qld) sq_1 <= ((lgrp < 8'd2) ? sb_1[lgrp[0:0]] : 5'd0);
+    if (qld) sq_1 <= ((lgrp < 8'd2) ? sb_1[lgrp[0:0]] : 5'd0);
        if (bswe && (bshead == 8'd1) && (bgrp < 8'd2)) sb_1[bgrp[0:0]] <= bsdata;
        pks_1 <= ksh$8;
        if (s_en) vmax_1 <= (s_first || (vsh$8 > vmax_1)) ? vsh$8 : vmax_1;
@@ -7805,8 +6542,7 @@ module llamahdl_decoder$attention$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,
        vs4_1 <= vs3_1;
        w5_1 <= wv_1[16:0];
        if (ev[3]) z_1 <= (ef[3] ? 32'd0 : z_1) + e32_1;
-    if (sqwe && (sqhead == 8'd2)) sq_2 <= sqdata;
-       if (qld) sq_2 <= ((lgrp < 8'd2) ? sb_2[lgrp[0:0]] : 5'd0);
+    if (qld) sq_2 <= ((lgrp < 8'd2) ? sb_2[lgrp[0:0]] : 5'd0);
        if (bswe && (bshead == 8'd2) && (bgrp < 8'd2)) sb_2[bgrp[0:0]] <= bsdata;
        pks_2 <= ksh$16;
        if (s_en) vmax_2 <= (s_first || (vsh$16 > vmax_2)) ? vsh$16 : vmax_2;
@@ -7826,8 +6562,7 @@ module llamahdl_decoder$attention$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,
        vs4_2 <= vs3_2;
        w5_2 <= wv_2[16:0];
        if (ev[3]) z_2 <= (ef[3] ? 32'd0 : z_2) + e32_2;
-    if (sqwe && (sqhead == 8'd3)) sq_3 <= sqdata;
-       if (qld) sq_3 <= ((lgrp < 8'd2) ? sb_3[lgrp[0:0]] : 5'd0);
+    if (qld) sq_3 <= ((lgrp < 8'd2) ? sb_3[lgrp[0:0]] : 5'd0);
        if (bswe && (bshead == 8'd3) && (bgrp < 8'd2)) sb_3[bgrp[0:0]] <= bsdata;
        pks_3 <= ksh$24;
        if (s_en) vmax_3 <= (s_first || (vsh$24 > vmax_3)) ? vsh$24 : vmax_3;
@@ -7879,7 +6614,1430 @@ module llamahdl_decoder$attention$core(clock,qwe,qlane,qdata,sqwe,sqhead,sqdata,
 endmodule // llamahdl_decoder$attention$core
 
 
-module llamahdl_decoder$attention$creg(d,q,clock);
+module llamahdl_decoder$attention$drain_left(d,q,clock);
+    
+    // Module arguments
+    input wire  [2:0] d;
+    output reg  [2:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 3'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$drain_left
+
+
+module llamahdl_decoder$attention$exp_s1(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$exp_s1
+
+
+module llamahdl_decoder$attention$first_s1(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$first_s1
+
+
+module llamahdl_decoder$attention$group(d,q,clock);
+    
+    // Module arguments
+    input wire  [7:0] d;
+    output reg  [7:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 8'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$group
+
+
+module llamahdl_decoder$attention$group_heads(d,q,clock);
+    
+    // Module arguments
+    input wire  [7:0] d;
+    output reg  [7:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 8'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$group_heads
+
+
+module llamahdl_decoder$attention$heads_done(d,q,clock);
+    
+    // Module arguments
+    input wire  [7:0] d;
+    output reg  [7:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 8'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$heads_done
+
+
+module llamahdl_decoder$attention$out_addr(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$out_addr
+
+
+module llamahdl_decoder$attention$out_elem(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$out_elem
+
+
+module llamahdl_decoder$attention$out_head(d,q,clock);
+    
+    // Module arguments
+    input wire  [7:0] d;
+    output reg  [7:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 8'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$out_head
+
+
+module llamahdl_decoder$attention$out_s1(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$out_s1
+
+
+module llamahdl_decoder$attention$out_s2(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$out_s2
+
+
+module llamahdl_decoder$attention$out_s3(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$out_s3
+
+
+module llamahdl_decoder$attention$out_s4(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$out_s4
+
+
+module llamahdl_decoder$attention$out_s5(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$out_s5
+
+
+module llamahdl_decoder$attention$score_s1(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$score_s1
+
+
+module llamahdl_decoder$attention$state(d,q,clock);
+    
+    // Module arguments
+    input wire  [2:0] d;
+    output reg  [2:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 3'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$state
+
+
+module llamahdl_decoder$attention$stream(clock,row_valid,row,row_data,rope_base,row_pos,bad,in_flight,bank_we,bank_group,bank_lane,bank_data,bank_shift_we,bank_shift_head,bank_shift,cache_push,cache_is_v,cache_field,cache_data,cache_shift_push,cache_shift_field,cache_shift,cache_commit,cache_waddr);
+    
+    // Module arguments
+    input wire  clock;
+    input wire  row_valid;
+    input wire  [15:0] row;
+    input wire signed [31:0] row_data;
+    input wire  [15:0] rope_base;
+    input wire  [23:0] row_pos;
+    input wire  bad;
+    output reg  in_flight;
+    output reg  bank_we;
+    output reg  [7:0] bank_group;
+    output reg  [15:0] bank_lane;
+    output reg  [15:0] bank_data;
+    output reg  bank_shift_we;
+    output reg  [7:0] bank_shift_head;
+    output reg  [4:0] bank_shift;
+    output reg  cache_push;
+    output reg  cache_is_v;
+    output reg  [15:0] cache_field;
+    output reg  [10:0] cache_data;
+    output reg  cache_shift_push;
+    output reg  [7:0] cache_shift_field;
+    output reg  [4:0] cache_shift;
+    output reg  cache_commit;
+    output reg  [23:0] cache_waddr;
+    
+    // Constant declarations
+    localparam  hd16 = 16'h8;
+    localparam  hd_m1 = 16'h7;
+    localparam  v_row0 = 16'h60;
+    localparam  nh8 = 8'h8;
+    localparam  v_head0 = 8'hc;
+    localparam  last_head = 8'hf;
+    localparam  g_m1 = 8'h3;
+    localparam  zero8 = 8'h0;
+    localparam  one8 = 8'h1;
+    localparam  zero16 = 16'h0;
+    localparam  one16 = 16'h1;
+    
+    // Stub signals
+    reg  rope_rom$clock;
+    reg  [15:0] rope_rom$addr;
+    wire  [17:0] rope_rom$data;
+    reg  rot$clock;
+    reg  rot$en;
+    reg signed [31:0] rot$a;
+    reg signed [31:0] rot$b;
+    reg  [17:0] rot$cs;
+    reg  [17:0] rot$sn;
+    wire signed [31:0] rot$y0;
+    wire signed [31:0] rot$y1;
+    reg  blk0$clock;
+    reg  blk0$en_scan;
+    reg  blk0$first;
+    reg  blk0$en_q;
+    reg  blk0$wide;
+    reg signed [31:0] blk0$x;
+    wire  [4:0] blk0$shift;
+    wire  [15:0] blk0$y16;
+    wire  [10:0] blk0$y11;
+    reg  blk1$clock;
+    reg  blk1$en_scan;
+    reg  blk1$first;
+    reg  blk1$en_q;
+    reg  blk1$wide;
+    reg signed [31:0] blk1$x;
+    wire  [4:0] blk1$shift;
+    wire  [15:0] blk1$y16;
+    wire  [10:0] blk1$y11;
+    reg  head_buf$clock;
+    reg  head_buf$we;
+    reg  [15:0] head_buf$waddr;
+    reg  [7:0] head_buf$wlane;
+    reg  [31:0] head_buf$wdata;
+    reg  [15:0] head_buf$raddr;
+    wire  [31:0] head_buf$rdata$0;
+    reg  [15:0] next_elem$d;
+    wire  [15:0] next_elem$q;
+    reg  next_elem$clock;
+    reg  [15:0] elem_s1$d;
+    wire  [15:0] elem_s1$q;
+    reg  elem_s1$clock;
+    reg  row_valid_s1$d;
+    wire  row_valid_s1$q;
+    reg  row_valid_s1$clock;
+    reg  row_valid_s2$d;
+    wire  row_valid_s2$q;
+    reg  row_valid_s2$clock;
+    reg  row_valid_s3$d;
+    wire  row_valid_s3$q;
+    reg  row_valid_s3$clock;
+    reg  row_valid_s4$d;
+    wire  row_valid_s4$q;
+    reg  row_valid_s4$clock;
+    reg signed [31:0] row_data_s1$d;
+    wire signed [31:0] row_data_s1$q;
+    reg  row_data_s1$clock;
+    reg signed [31:0] row_data_s2$d;
+    wire signed [31:0] row_data_s2$q;
+    reg  row_data_s2$clock;
+    reg signed [31:0] row_data_s3$d;
+    wire signed [31:0] row_data_s3$q;
+    reg  row_data_s3$clock;
+    reg signed [31:0] row_data_s4$d;
+    wire signed [31:0] row_data_s4$q;
+    reg  row_data_s4$clock;
+    reg  row_odd_s1$d;
+    wire  row_odd_s1$q;
+    reg  row_odd_s1$clock;
+    reg  row_odd_s2$d;
+    wire  row_odd_s2$q;
+    reg  row_odd_s2$clock;
+    reg  row_odd_s3$d;
+    wire  row_odd_s3$q;
+    reg  row_odd_s3$clock;
+    reg  row_odd_s4$d;
+    wire  row_odd_s4$q;
+    reg  row_odd_s4$clock;
+    reg  row_is_v_s1$d;
+    wire  row_is_v_s1$q;
+    reg  row_is_v_s1$clock;
+    reg  row_is_v_s2$d;
+    wire  row_is_v_s2$q;
+    reg  row_is_v_s2$clock;
+    reg  row_is_v_s3$d;
+    wire  row_is_v_s3$q;
+    reg  row_is_v_s3$clock;
+    reg  row_is_v_s4$d;
+    wire  row_is_v_s4$q;
+    reg  row_is_v_s4$clock;
+    reg  row_one_s1$d;
+    wire  row_one_s1$q;
+    reg  row_one_s1$clock;
+    reg  row_one_s2$d;
+    wire  row_one_s2$q;
+    reg  row_one_s2$clock;
+    reg  row_one_s3$d;
+    wire  row_one_s3$q;
+    reg  row_one_s3$clock;
+    reg signed [31:0] pair_first$d;
+    wire signed [31:0] pair_first$q;
+    reg  pair_first$clock;
+    reg  [17:0] pair_cos$d;
+    wire  [17:0] pair_cos$q;
+    reg  pair_cos$clock;
+    reg  stream_bad$d;
+    wire  stream_bad$q;
+    reg  stream_bad$clock;
+    reg  [23:0] stream_word$d;
+    wire  [23:0] stream_word$q;
+    reg  stream_word$clock;
+    reg  [15:0] in_elem$d;
+    wire  [15:0] in_elem$q;
+    reg  in_elem$clock;
+    reg  [7:0] in_head$d;
+    wire  [7:0] in_head$q;
+    reg  in_head$clock;
+    reg  wide0$d;
+    wire  wide0$q;
+    reg  wide0$clock;
+    reg  wide1$d;
+    wire  wide1$q;
+    reg  wide1$clock;
+    reg  rd_active$d;
+    wire  rd_active$q;
+    reg  rd_active$clock;
+    reg  [15:0] rd_elem$d;
+    wire  [15:0] rd_elem$q;
+    reg  rd_elem$clock;
+    reg  rd_half$d;
+    wire  rd_half$q;
+    reg  rd_half$clock;
+    reg  [7:0] rd_head$d;
+    wire  [7:0] rd_head$q;
+    reg  rd_head$clock;
+    reg  rd_valid_s1$d;
+    wire  rd_valid_s1$q;
+    reg  rd_valid_s1$clock;
+    reg  rd_half_s1$d;
+    wire  rd_half_s1$q;
+    reg  rd_half_s1$clock;
+    reg  [15:0] rd_elem_s1$d;
+    wire  [15:0] rd_elem_s1$q;
+    reg  rd_elem_s1$clock;
+    reg  [7:0] rd_head_s1$d;
+    wire  [7:0] rd_head_s1$q;
+    reg  rd_head_s1$clock;
+    reg  rd_valid_s2$d;
+    wire  rd_valid_s2$q;
+    reg  rd_valid_s2$clock;
+    reg  rd_half_s2$d;
+    wire  rd_half_s2$q;
+    reg  rd_half_s2$clock;
+    reg  [15:0] rd_elem_s2$d;
+    wire  [15:0] rd_elem_s2$q;
+    reg  rd_elem_s2$clock;
+    reg  [7:0] rd_head_s2$d;
+    wire  [7:0] rd_head_s2$q;
+    reg  rd_head_s2$clock;
+    reg  [15:0] bank_lane_r$d;
+    wire  [15:0] bank_lane_r$q;
+    reg  bank_lane_r$clock;
+    reg  [7:0] bank_head_r$d;
+    wire  [7:0] bank_head_r$q;
+    reg  bank_head_r$clock;
+    reg  [7:0] bank_group_r$d;
+    wire  [7:0] bank_group_r$q;
+    reg  bank_group_r$clock;
+    reg  [15:0] field_r$d;
+    wire  [15:0] field_r$q;
+    reg  field_r$clock;
+    
+    // Local signals
+    reg  in_valid;
+    reg signed [31:0] in_data;
+    reg  in_restart;
+    reg  [15:0] in_elem_e;
+    reg  [7:0] in_head_e;
+    reg  in_half;
+    reg  [15:0] conv_y16;
+    reg  [10:0] conv_y11;
+    reg  [4:0] conv_shift;
+    reg  [15:0] bank_lane_e;
+    reg  [7:0] bank_head_e;
+    reg  [7:0] bank_group_e;
+    reg  [15:0] field_e;
+    
+    // Sub module instances
+    llamahdl_decoder$attention$stream$rope_rom rope_rom(
+        .clock(rope_rom$clock),
+        .addr(rope_rom$addr),
+        .data(rope_rom$data)
+    );
+    llamahdl_decoder$attention$stream$rot rot(
+        .clock(rot$clock),
+        .en(rot$en),
+        .a(rot$a),
+        .b(rot$b),
+        .cs(rot$cs),
+        .sn(rot$sn),
+        .y0(rot$y0),
+        .y1(rot$y1)
+    );
+    llamahdl_decoder$attention$stream$blk0 blk0(
+        .clock(blk0$clock),
+        .en_scan(blk0$en_scan),
+        .first(blk0$first),
+        .en_q(blk0$en_q),
+        .wide(blk0$wide),
+        .x(blk0$x),
+        .shift(blk0$shift),
+        .y16(blk0$y16),
+        .y11(blk0$y11)
+    );
+    llamahdl_decoder$attention$stream$blk1 blk1(
+        .clock(blk1$clock),
+        .en_scan(blk1$en_scan),
+        .first(blk1$first),
+        .en_q(blk1$en_q),
+        .wide(blk1$wide),
+        .x(blk1$x),
+        .shift(blk1$shift),
+        .y16(blk1$y16),
+        .y11(blk1$y11)
+    );
+    llamahdl_decoder$attention$stream$head_buf head_buf(
+        .clock(head_buf$clock),
+        .we(head_buf$we),
+        .waddr(head_buf$waddr),
+        .wlane(head_buf$wlane),
+        .wdata(head_buf$wdata),
+        .raddr(head_buf$raddr),
+        .rdata$0(head_buf$rdata$0)
+    );
+    llamahdl_decoder$attention$stream$next_elem next_elem(
+        .d(next_elem$d),
+        .q(next_elem$q),
+        .clock(next_elem$clock)
+    );
+    llamahdl_decoder$attention$stream$elem_s1 elem_s1(
+        .d(elem_s1$d),
+        .q(elem_s1$q),
+        .clock(elem_s1$clock)
+    );
+    llamahdl_decoder$attention$stream$row_valid_s1 row_valid_s1(
+        .d(row_valid_s1$d),
+        .q(row_valid_s1$q),
+        .clock(row_valid_s1$clock)
+    );
+    llamahdl_decoder$attention$stream$row_valid_s2 row_valid_s2(
+        .d(row_valid_s2$d),
+        .q(row_valid_s2$q),
+        .clock(row_valid_s2$clock)
+    );
+    llamahdl_decoder$attention$stream$row_valid_s3 row_valid_s3(
+        .d(row_valid_s3$d),
+        .q(row_valid_s3$q),
+        .clock(row_valid_s3$clock)
+    );
+    llamahdl_decoder$attention$stream$row_valid_s4 row_valid_s4(
+        .d(row_valid_s4$d),
+        .q(row_valid_s4$q),
+        .clock(row_valid_s4$clock)
+    );
+    llamahdl_decoder$attention$stream$row_data_s1 row_data_s1(
+        .d(row_data_s1$d),
+        .q(row_data_s1$q),
+        .clock(row_data_s1$clock)
+    );
+    llamahdl_decoder$attention$stream$row_data_s2 row_data_s2(
+        .d(row_data_s2$d),
+        .q(row_data_s2$q),
+        .clock(row_data_s2$clock)
+    );
+    llamahdl_decoder$attention$stream$row_data_s3 row_data_s3(
+        .d(row_data_s3$d),
+        .q(row_data_s3$q),
+        .clock(row_data_s3$clock)
+    );
+    llamahdl_decoder$attention$stream$row_data_s4 row_data_s4(
+        .d(row_data_s4$d),
+        .q(row_data_s4$q),
+        .clock(row_data_s4$clock)
+    );
+    llamahdl_decoder$attention$stream$row_odd_s1 row_odd_s1(
+        .d(row_odd_s1$d),
+        .q(row_odd_s1$q),
+        .clock(row_odd_s1$clock)
+    );
+    llamahdl_decoder$attention$stream$row_odd_s2 row_odd_s2(
+        .d(row_odd_s2$d),
+        .q(row_odd_s2$q),
+        .clock(row_odd_s2$clock)
+    );
+    llamahdl_decoder$attention$stream$row_odd_s3 row_odd_s3(
+        .d(row_odd_s3$d),
+        .q(row_odd_s3$q),
+        .clock(row_odd_s3$clock)
+    );
+    llamahdl_decoder$attention$stream$row_odd_s4 row_odd_s4(
+        .d(row_odd_s4$d),
+        .q(row_odd_s4$q),
+        .clock(row_odd_s4$clock)
+    );
+    llamahdl_decoder$attention$stream$row_is_v_s1 row_is_v_s1(
+        .d(row_is_v_s1$d),
+        .q(row_is_v_s1$q),
+        .clock(row_is_v_s1$clock)
+    );
+    llamahdl_decoder$attention$stream$row_is_v_s2 row_is_v_s2(
+        .d(row_is_v_s2$d),
+        .q(row_is_v_s2$q),
+        .clock(row_is_v_s2$clock)
+    );
+    llamahdl_decoder$attention$stream$row_is_v_s3 row_is_v_s3(
+        .d(row_is_v_s3$d),
+        .q(row_is_v_s3$q),
+        .clock(row_is_v_s3$clock)
+    );
+    llamahdl_decoder$attention$stream$row_is_v_s4 row_is_v_s4(
+        .d(row_is_v_s4$d),
+        .q(row_is_v_s4$q),
+        .clock(row_is_v_s4$clock)
+    );
+    llamahdl_decoder$attention$stream$row_one_s1 row_one_s1(
+        .d(row_one_s1$d),
+        .q(row_one_s1$q),
+        .clock(row_one_s1$clock)
+    );
+    llamahdl_decoder$attention$stream$row_one_s2 row_one_s2(
+        .d(row_one_s2$d),
+        .q(row_one_s2$q),
+        .clock(row_one_s2$clock)
+    );
+    llamahdl_decoder$attention$stream$row_one_s3 row_one_s3(
+        .d(row_one_s3$d),
+        .q(row_one_s3$q),
+        .clock(row_one_s3$clock)
+    );
+    llamahdl_decoder$attention$stream$pair_first pair_first(
+        .d(pair_first$d),
+        .q(pair_first$q),
+        .clock(pair_first$clock)
+    );
+    llamahdl_decoder$attention$stream$pair_cos pair_cos(
+        .d(pair_cos$d),
+        .q(pair_cos$q),
+        .clock(pair_cos$clock)
+    );
+    llamahdl_decoder$attention$stream$stream_bad stream_bad(
+        .d(stream_bad$d),
+        .q(stream_bad$q),
+        .clock(stream_bad$clock)
+    );
+    llamahdl_decoder$attention$stream$stream_word stream_word(
+        .d(stream_word$d),
+        .q(stream_word$q),
+        .clock(stream_word$clock)
+    );
+    llamahdl_decoder$attention$stream$in_elem in_elem(
+        .d(in_elem$d),
+        .q(in_elem$q),
+        .clock(in_elem$clock)
+    );
+    llamahdl_decoder$attention$stream$in_head in_head(
+        .d(in_head$d),
+        .q(in_head$q),
+        .clock(in_head$clock)
+    );
+    llamahdl_decoder$attention$stream$wide0 wide0(
+        .d(wide0$d),
+        .q(wide0$q),
+        .clock(wide0$clock)
+    );
+    llamahdl_decoder$attention$stream$wide1 wide1(
+        .d(wide1$d),
+        .q(wide1$q),
+        .clock(wide1$clock)
+    );
+    llamahdl_decoder$attention$stream$rd_active rd_active(
+        .d(rd_active$d),
+        .q(rd_active$q),
+        .clock(rd_active$clock)
+    );
+    llamahdl_decoder$attention$stream$rd_elem rd_elem(
+        .d(rd_elem$d),
+        .q(rd_elem$q),
+        .clock(rd_elem$clock)
+    );
+    llamahdl_decoder$attention$stream$rd_half rd_half(
+        .d(rd_half$d),
+        .q(rd_half$q),
+        .clock(rd_half$clock)
+    );
+    llamahdl_decoder$attention$stream$rd_head rd_head(
+        .d(rd_head$d),
+        .q(rd_head$q),
+        .clock(rd_head$clock)
+    );
+    llamahdl_decoder$attention$stream$rd_valid_s1 rd_valid_s1(
+        .d(rd_valid_s1$d),
+        .q(rd_valid_s1$q),
+        .clock(rd_valid_s1$clock)
+    );
+    llamahdl_decoder$attention$stream$rd_half_s1 rd_half_s1(
+        .d(rd_half_s1$d),
+        .q(rd_half_s1$q),
+        .clock(rd_half_s1$clock)
+    );
+    llamahdl_decoder$attention$stream$rd_elem_s1 rd_elem_s1(
+        .d(rd_elem_s1$d),
+        .q(rd_elem_s1$q),
+        .clock(rd_elem_s1$clock)
+    );
+    llamahdl_decoder$attention$stream$rd_head_s1 rd_head_s1(
+        .d(rd_head_s1$d),
+        .q(rd_head_s1$q),
+        .clock(rd_head_s1$clock)
+    );
+    llamahdl_decoder$attention$stream$rd_valid_s2 rd_valid_s2(
+        .d(rd_valid_s2$d),
+        .q(rd_valid_s2$q),
+        .clock(rd_valid_s2$clock)
+    );
+    llamahdl_decoder$attention$stream$rd_half_s2 rd_half_s2(
+        .d(rd_half_s2$d),
+        .q(rd_half_s2$q),
+        .clock(rd_half_s2$clock)
+    );
+    llamahdl_decoder$attention$stream$rd_elem_s2 rd_elem_s2(
+        .d(rd_elem_s2$d),
+        .q(rd_elem_s2$q),
+        .clock(rd_elem_s2$clock)
+    );
+    llamahdl_decoder$attention$stream$rd_head_s2 rd_head_s2(
+        .d(rd_head_s2$d),
+        .q(rd_head_s2$q),
+        .clock(rd_head_s2$clock)
+    );
+    llamahdl_decoder$attention$stream$bank_lane_r bank_lane_r(
+        .d(bank_lane_r$d),
+        .q(bank_lane_r$q),
+        .clock(bank_lane_r$clock)
+    );
+    llamahdl_decoder$attention$stream$bank_head_r bank_head_r(
+        .d(bank_head_r$d),
+        .q(bank_head_r$q),
+        .clock(bank_head_r$clock)
+    );
+    llamahdl_decoder$attention$stream$bank_group_r bank_group_r(
+        .d(bank_group_r$d),
+        .q(bank_group_r$q),
+        .clock(bank_group_r$clock)
+    );
+    llamahdl_decoder$attention$stream$field_r field_r(
+        .d(field_r$d),
+        .q(field_r$q),
+        .clock(field_r$clock)
+    );
+    
+    // Update code
+    always @(*) begin
+        next_elem$clock = clock;
+        elem_s1$clock = clock;
+        row_valid_s1$clock = clock;
+        row_valid_s2$clock = clock;
+        row_valid_s3$clock = clock;
+        row_valid_s4$clock = clock;
+        row_data_s1$clock = clock;
+        row_data_s2$clock = clock;
+        row_data_s3$clock = clock;
+        row_data_s4$clock = clock;
+        row_odd_s1$clock = clock;
+        row_odd_s2$clock = clock;
+        row_odd_s3$clock = clock;
+        row_odd_s4$clock = clock;
+        row_is_v_s1$clock = clock;
+        row_is_v_s2$clock = clock;
+        row_is_v_s3$clock = clock;
+        row_is_v_s4$clock = clock;
+        row_one_s1$clock = clock;
+        row_one_s2$clock = clock;
+        row_one_s3$clock = clock;
+        pair_first$clock = clock;
+        pair_cos$clock = clock;
+        stream_bad$clock = clock;
+        stream_word$clock = clock;
+        in_elem$clock = clock;
+        in_head$clock = clock;
+        wide0$clock = clock;
+        wide1$clock = clock;
+        rd_active$clock = clock;
+        rd_elem$clock = clock;
+        rd_half$clock = clock;
+        rd_head$clock = clock;
+        rd_valid_s1$clock = clock;
+        rd_half_s1$clock = clock;
+        rd_elem_s1$clock = clock;
+        rd_head_s1$clock = clock;
+        rd_valid_s2$clock = clock;
+        rd_half_s2$clock = clock;
+        rd_elem_s2$clock = clock;
+        rd_head_s2$clock = clock;
+        bank_lane_r$clock = clock;
+        bank_head_r$clock = clock;
+        bank_group_r$clock = clock;
+        field_r$clock = clock;
+        next_elem$d = next_elem$q;
+        elem_s1$d = elem_s1$q;
+        row_valid_s1$d = row_valid_s1$q;
+        row_valid_s2$d = row_valid_s2$q;
+        row_valid_s3$d = row_valid_s3$q;
+        row_valid_s4$d = row_valid_s4$q;
+        row_data_s1$d = row_data_s1$q;
+        row_data_s2$d = row_data_s2$q;
+        row_data_s3$d = row_data_s3$q;
+        row_data_s4$d = row_data_s4$q;
+        row_odd_s1$d = row_odd_s1$q;
+        row_odd_s2$d = row_odd_s2$q;
+        row_odd_s3$d = row_odd_s3$q;
+        row_odd_s4$d = row_odd_s4$q;
+        row_is_v_s1$d = row_is_v_s1$q;
+        row_is_v_s2$d = row_is_v_s2$q;
+        row_is_v_s3$d = row_is_v_s3$q;
+        row_is_v_s4$d = row_is_v_s4$q;
+        row_one_s1$d = row_one_s1$q;
+        row_one_s2$d = row_one_s2$q;
+        row_one_s3$d = row_one_s3$q;
+        pair_first$d = pair_first$q;
+        pair_cos$d = pair_cos$q;
+        stream_bad$d = stream_bad$q;
+        stream_word$d = stream_word$q;
+        in_elem$d = in_elem$q;
+        in_head$d = in_head$q;
+        wide0$d = wide0$q;
+        wide1$d = wide1$q;
+        rd_active$d = rd_active$q;
+        rd_elem$d = rd_elem$q;
+        rd_half$d = rd_half$q;
+        rd_head$d = rd_head$q;
+        rd_valid_s1$d = rd_valid_s1$q;
+        rd_half_s1$d = rd_half_s1$q;
+        rd_elem_s1$d = rd_elem_s1$q;
+        rd_head_s1$d = rd_head_s1$q;
+        rd_valid_s2$d = rd_valid_s2$q;
+        rd_half_s2$d = rd_half_s2$q;
+        rd_elem_s2$d = rd_elem_s2$q;
+        rd_head_s2$d = rd_head_s2$q;
+        bank_lane_r$d = bank_lane_r$q;
+        bank_head_r$d = bank_head_r$q;
+        bank_group_r$d = bank_group_r$q;
+        field_r$d = field_r$q;
+        rope_rom$clock = clock;
+        rot$clock = clock;
+        blk0$clock = clock;
+        blk1$clock = clock;
+        head_buf$clock = clock;
+        in_flight = row_valid_s1$q | row_valid_s2$q | row_valid_s3$q | row_valid_s4$q | rd_active$q | rd_valid_s1$q;
+        row_valid_s1$d = row_valid;
+        row_data_s1$d = row_data;
+        row_odd_s1$d = row[32'h0];
+        row_is_v_s1$d = row >= v_row0;
+        row_one_s1$d = row == one16;
+        if (row == zero16) begin
+            elem_s1$d = zero16;
+        end
+        else begin
+            elem_s1$d = next_elem$q;
+        end
+        if (row_valid) begin
+            stream_bad$d = bad;
+            if (next_elem$q == hd_m1) begin
+                next_elem$d = zero16;
+            end
+            else begin
+                next_elem$d = next_elem$q + one16;
+            end
+            if (row == zero16) begin
+                next_elem$d = one16;
+            end
+        end
+        row_valid_s2$d = row_valid_s1$q;
+        row_data_s2$d = row_data_s1$q;
+        row_odd_s2$d = row_odd_s1$q;
+        row_is_v_s2$d = row_is_v_s1$q;
+        row_one_s2$d = row_one_s1$q;
+        rope_rom$addr = rope_base + elem_s1$q;
+        if (row_valid_s1$q) begin
+            stream_word$d = row_pos;
+        end
+        row_valid_s3$d = row_valid_s2$q;
+        row_data_s3$d = row_data_s2$q;
+        row_odd_s3$d = row_odd_s2$q;
+        row_is_v_s3$d = row_is_v_s2$q;
+        row_one_s3$d = row_one_s2$q;
+        rot$en = 1'b0;
+        rot$a = pair_first$q;
+        rot$cs = pair_cos$q;
+        rot$b = row_data_s2$q;
+        rot$sn = rope_rom$data;
+        if (row_valid_s2$q & ~row_is_v_s2$q) begin
+            if (row_odd_s2$q) begin
+                rot$en = 1'b1;
+            end
+            else begin
+                pair_first$d = row_data_s2$q;
+                pair_cos$d = rope_rom$data;
+            end
+        end
+        row_valid_s4$d = row_valid_s3$q;
+        row_data_s4$d = row_data_s3$q;
+        row_odd_s4$d = row_odd_s3$q;
+        row_is_v_s4$d = row_is_v_s3$q;
+        in_valid = 1'b0;
+        in_data = rot$y0;
+        in_restart = 1'b0;
+        if (row_valid_s3$q & ~row_is_v_s3$q & row_odd_s3$q) begin
+            in_valid = 1'b1;
+            in_data = rot$y0;
+            in_restart = row_one_s3$q;
+        end
+        if (row_valid_s4$q & ~row_is_v_s4$q & row_odd_s4$q) begin
+            in_valid = 1'b1;
+            in_data = rot$y1;
+        end
+        if (row_valid_s4$q & row_is_v_s4$q) begin
+            in_valid = 1'b1;
+            in_data = row_data_s4$q;
+        end
+        if (in_restart) begin
+            in_elem_e = zero16;
+            in_head_e = zero8;
+        end
+        else begin
+            in_elem_e = in_elem$q;
+            in_head_e = in_head$q;
+        end
+        in_half = in_head_e[32'h0];
+        head_buf$we = in_valid;
+        head_buf$wlane = zero8;
+        head_buf$wdata = $unsigned(in_data);
+        if (in_half) begin
+            head_buf$waddr = hd16 + in_elem_e;
+        end
+        else begin
+            head_buf$waddr = in_elem_e;
+        end
+        blk0$en_scan = in_valid & ~in_half;
+        blk1$en_scan = in_valid & in_half;
+        blk0$first = in_elem_e == zero16;
+        blk1$first = in_elem_e == zero16;
+        blk0$x = in_data;
+        blk1$x = in_data;
+        blk0$wide = wide0$q;
+        blk1$wide = wide1$q;
+        blk0$en_q = 1'b0;
+        blk1$en_q = 1'b0;
+        if (in_valid) begin
+            if (in_elem_e == zero16) begin
+                if (in_half) begin
+                    wide1$d = in_head_e < nh8;
+                end
+                else begin
+                    wide0$d = in_head_e < nh8;
+                end
+            end
+            if (in_elem_e == hd_m1) begin
+                in_elem$d = zero16;
+                in_head$d = in_head_e + one8;
+            end
+            else begin
+                in_elem$d = in_elem_e + one16;
+                in_head$d = in_head_e;
+            end
+        end
+        rd_valid_s1$d = 1'b0;
+        rd_half_s1$d = rd_half$q;
+        rd_elem_s1$d = rd_elem$q;
+        rd_head_s1$d = rd_head$q;
+        if (rd_half$q) begin
+            head_buf$raddr = hd16 + rd_elem$q;
+        end
+        else begin
+            head_buf$raddr = rd_elem$q;
+        end
+        if (rd_active$q) begin
+            rd_valid_s1$d = 1'b1;
+            rd_elem$d = rd_elem$q + one16;
+            if (rd_elem$q == hd_m1) begin
+                rd_active$d = 1'b0;
+            end
+        end
+        if (in_valid & (in_elem_e == hd_m1)) begin
+            rd_valid_s1$d = 1'b1;
+            rd_half_s1$d = in_half;
+            rd_elem_s1$d = zero16;
+            rd_head_s1$d = in_head_e;
+            rd_active$d = 1'b1;
+            rd_elem$d = one16;
+            rd_half$d = in_half;
+            rd_head$d = in_head_e;
+            if (in_half) begin
+                head_buf$raddr = hd16;
+            end
+            else begin
+                head_buf$raddr = zero16;
+            end
+        end
+        rd_valid_s2$d = rd_valid_s1$q;
+        rd_half_s2$d = rd_half_s1$q;
+        rd_elem_s2$d = rd_elem_s1$q;
+        rd_head_s2$d = rd_head_s1$q;
+        if (rd_valid_s1$q) begin
+            if (rd_half_s1$q) begin
+                blk1$en_q = 1'b1;
+                blk1$x = $signed(head_buf$rdata$0);
+            end
+            else begin
+                blk0$en_q = 1'b1;
+                blk0$x = $signed(head_buf$rdata$0);
+            end
+        end
+        if (rd_half_s2$q) begin
+            conv_y16 = blk1$y16;
+            conv_y11 = blk1$y11;
+            conv_shift = blk1$shift;
+        end
+        else begin
+            conv_y16 = blk0$y16;
+            conv_y11 = blk0$y11;
+            conv_shift = blk0$shift;
+        end
+        if ((rd_head_s2$q == zero8) & (rd_elem_s2$q == zero16)) begin
+            bank_lane_e = zero16;
+            bank_head_e = zero8;
+            bank_group_e = zero8;
+        end
+        else begin
+            bank_lane_e = bank_lane_r$q;
+            bank_head_e = bank_head_r$q;
+            bank_group_e = bank_group_r$q;
+        end
+        if (((rd_head_s2$q == nh8) | (rd_head_s2$q == v_head0)) & (rd_elem_s2$q == zero16)) begin
+            field_e = zero16;
+        end
+        else begin
+            field_e = field_r$q;
+        end
+        bank_we = 1'b0;
+        bank_shift_we = 1'b0;
+        bank_group = bank_group_e;
+        bank_lane = bank_lane_e + rd_elem_s2$q;
+        bank_data = conv_y16;
+        bank_shift_head = bank_head_e;
+        bank_shift = conv_shift;
+        cache_push = 1'b0;
+        cache_shift_push = 1'b0;
+        cache_commit = 1'b0;
+        cache_is_v = rd_head_s2$q >= v_head0;
+        cache_field = field_e;
+        cache_data = conv_y11;
+        if (rd_head_s2$q >= v_head0) begin
+            cache_shift_field = rd_head_s2$q - v_head0;
+        end
+        else begin
+            cache_shift_field = rd_head_s2$q - nh8;
+        end
+        cache_shift = conv_shift;
+        cache_waddr = stream_word$q;
+        if (rd_valid_s2$q) begin
+            if (rd_head_s2$q < nh8) begin
+                bank_we = 1'b1;
+                bank_shift_we = rd_elem_s2$q == zero16;
+                bank_lane_r$d = bank_lane_e;
+                bank_head_r$d = bank_head_e;
+                bank_group_r$d = bank_group_e;
+                if (rd_elem_s2$q == hd_m1) begin
+                    if (bank_head_e == g_m1) begin
+                        bank_lane_r$d = zero16;
+                        bank_head_r$d = zero8;
+                        bank_group_r$d = bank_group_e + one8;
+                    end
+                    else begin
+                        bank_lane_r$d = bank_lane_e + hd16;
+                        bank_head_r$d = bank_head_e + one8;
+                    end
+                end
+            end
+            else begin
+                cache_push = 1'b1;
+                field_r$d = field_e + one16;
+                cache_shift_push = rd_elem_s2$q == zero16;
+                if ((rd_head_s2$q == last_head) & (rd_elem_s2$q == hd_m1)) begin
+                    cache_commit = ~stream_bad$q;
+                end
+            end
+        end
+    end
+    
+endmodule // llamahdl_decoder$attention$stream
+
+
+module llamahdl_decoder$attention$stream$bank_group_r(d,q,clock);
+    
+    // Module arguments
+    input wire  [7:0] d;
+    output reg  [7:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 8'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$stream$bank_group_r
+
+
+module llamahdl_decoder$attention$stream$bank_head_r(d,q,clock);
+    
+    // Module arguments
+    input wire  [7:0] d;
+    output reg  [7:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 8'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$stream$bank_head_r
+
+
+module llamahdl_decoder$attention$stream$bank_lane_r(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$stream$bank_lane_r
+
+
+module llamahdl_decoder$attention$stream$blk0(clock,en_scan,first,en_q,wide,x,shift,y16,y11);
+    
+    // Module arguments
+    input wire  clock;
+    input wire  en_scan;
+    input wire  first;
+    input wire  en_q;
+    input wire  wide;
+    input wire signed [31:0] x;
+    output reg  [4:0] shift;
+    output reg  [15:0] y16;
+    output reg  [10:0] y11;
+    
+    // Update code (custom)
+    reg [31:0] m;
+    wire [31:0] ux = x;
+    wire [31:0] ax = ux[31] ? ((~ux) + 32'd1) : ux;
+    reg [5:0] bl;
+    integer k;
+    always @(*) begin
+       bl = 6'd0;
+       for (k = 0; k < 32; k = k + 1) if (m[k]) bl = k[5:0] + 6'd1;
+    end
+    wire [5:0] bw = wide ? 6'd15 : 6'd10;
+    wire [5:0] sh6 = (bl > bw) ? (bl - bw) : 6'd0;
+    always @(*) shift = sh6[4:0];
+    wire signed [32:0] x33 = {x[31], x};
+    wire signed [32:0] half = (sh6 == 6'd0) ? 33'sd0 : (33'sd1 <<< (sh6 - 6'd1));
+    wire signed [32:0] rnd = (x33 + half) >>> sh6;
+    wire signed [32:0] lim = wide ? 33'sd32767 : 33'sd1023;
+    wire signed [32:0] q = (rnd > lim) ? lim : ((rnd < -lim) ? -lim : rnd);
+    wire unused_q = ^q[32:16];
+    initial begin
+       m = 32'd0;
+       y16 = 16'd0;
+       y11 = 11'd0;
+    end
+    always @(posedge clock) begin
+       if (en_q) begin
+          y16 <= q[15:0];
+          y11 <= q[10:0];
+       end
+       if (en_scan) m <= (first || (ax > m)) ? ax : m;
+    end
+endmodule // llamahdl_decoder$attention$stream$blk0
+
+
+module llamahdl_decoder$attention$stream$blk1(clock,en_scan,first,en_q,wide,x,shift,y16,y11);
+    
+    // Module arguments
+    input wire  clock;
+    input wire  en_scan;
+    input wire  first;
+    input wire  en_q;
+    input wire  wide;
+    input wire signed [31:0] x;
+    output reg  [4:0] shift;
+    output reg  [15:0] y16;
+    output reg  [10:0] y11;
+    
+    // Update code (custom)
+    reg [31:0] m;
+    wire [31:0] ux = x;
+    wire [31:0] ax = ux[31] ? ((~ux) + 32'd1) : ux;
+    reg [5:0] bl;
+    integer k;
+    always @(*) begin
+       bl = 6'd0;
+       for (k = 0; k < 32; k = k + 1) if (m[k]) bl = k[5:0] + 6'd1;
+    end
+    wire [5:0] bw = wide ? 6'd15 : 6'd10;
+    wire [5:0] sh6 = (bl > bw) ? (bl - bw) : 6'd0;
+    always @(*) shift = sh6[4:0];
+    wire signed [32:0] x33 = {x[31], x};
+    wire signed [32:0] half = (sh6 == 6'd0) ? 33'sd0 : (33'sd1 <<< (sh6 - 6'd1));
+    wire signed [32:0] rnd = (x33 + half) >>> sh6;
+    wire signed [32:0] lim = wide ? 33'sd32767 : 33'sd1023;
+    wire signed [32:0] q = (rnd > lim) ? lim : ((rnd < -lim) ? -lim : rnd);
+    wire unused_q = ^q[32:16];
+    initial begin
+       m = 32'd0;
+       y16 = 16'd0;
+       y11 = 11'd0;
+    end
+    always @(posedge clock) begin
+       if (en_q) begin
+          y16 <= q[15:0];
+          y11 <= q[10:0];
+       end
+       if (en_scan) m <= (first || (ax > m)) ? ax : m;
+    end
+endmodule // llamahdl_decoder$attention$stream$blk1
+
+
+module llamahdl_decoder$attention$stream$elem_s1(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$stream$elem_s1
+
+
+module llamahdl_decoder$attention$stream$field_r(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$stream$field_r
+
+
+module llamahdl_decoder$attention$stream$head_buf(clock,we,waddr,wlane,wdata,raddr,rdata$0);
+    
+    // Module arguments
+    input wire  clock;
+    input wire  we;
+    input wire  [15:0] waddr;
+    input wire  [7:0] wlane;
+    input wire  [31:0] wdata;
+    input wire  [15:0] raddr;
+    output reg  [31:0] rdata$0;
+    
+    // Update code (custom)
+    reg [31:0] m0 [0:15];
+    integer i;
+    initial begin
+       rdata$0 = 32'd0;
+    `ifndef SYNTHESIS
+       for (i = 0; i < 16; i = i + 1) begin
+          m0[i] = 32'd0;
+       end
+    `endif
+    end
+    always @(posedge clock) begin
+       rdata$0 <= (raddr < 16'd16) ? m0[raddr[3:0]] : 32'd0;
+       if (we && (waddr < 16'd16) && (wlane == 8'd0)) m0[waddr[3:0]] <= wdata;
+    end
+endmodule // llamahdl_decoder$attention$stream$head_buf
+
+
+module llamahdl_decoder$attention$stream$in_elem(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$stream$in_elem
+
+
+module llamahdl_decoder$attention$stream$in_head(d,q,clock);
+    
+    // Module arguments
+    input wire  [7:0] d;
+    output reg  [7:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 8'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$stream$in_head
+
+
+module llamahdl_decoder$attention$stream$next_elem(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$stream$next_elem
+
+
+module llamahdl_decoder$attention$stream$pair_cos(d,q,clock);
     
     // Module arguments
     input wire  [17:0] d;
@@ -7895,48 +8053,29 @@ module llamahdl_decoder$attention$creg(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$attention$creg
+endmodule // llamahdl_decoder$attention$stream$pair_cos
 
 
-module llamahdl_decoder$attention$drain(d,q,clock);
+module llamahdl_decoder$attention$stream$pair_first(d,q,clock);
     
     // Module arguments
-    input wire  [3:0] d;
-    output reg  [3:0] q;
+    input wire signed [31:0] d;
+    output reg signed [31:0] q;
     input wire  clock;
     
     // Update code (custom)
     initial begin
-       q = 4'h0;
+       q = 32'h0;
     end
     
     always @(posedge clock) begin
        q <= d;
     end
           
-endmodule // llamahdl_decoder$attention$drain
+endmodule // llamahdl_decoder$attention$stream$pair_first
 
 
-module llamahdl_decoder$attention$f1(d,q,clock);
-    
-    // Module arguments
-    input wire  d;
-    output reg  q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 1'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$attention$f1
-
-
-module llamahdl_decoder$attention$f2(d,q,clock);
+module llamahdl_decoder$attention$stream$rd_active(d,q,clock);
     
     // Module arguments
     input wire  d;
@@ -7952,29 +8091,10 @@ module llamahdl_decoder$attention$f2(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$attention$f2
+endmodule // llamahdl_decoder$attention$stream$rd_active
 
 
-module llamahdl_decoder$attention$f3(d,q,clock);
-    
-    // Module arguments
-    input wire  d;
-    output reg  q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 1'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$attention$f3
-
-
-module llamahdl_decoder$attention$fc(d,q,clock);
+module llamahdl_decoder$attention$stream$rd_elem(d,q,clock);
     
     // Module arguments
     input wire  [15:0] d;
@@ -7990,10 +8110,10 @@ module llamahdl_decoder$attention$fc(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$attention$fc
+endmodule // llamahdl_decoder$attention$stream$rd_elem
 
 
-module llamahdl_decoder$attention$fld(d,q,clock);
+module llamahdl_decoder$attention$stream$rd_elem_s1(d,q,clock);
     
     // Module arguments
     input wire  [15:0] d;
@@ -8009,10 +8129,29 @@ module llamahdl_decoder$attention$fld(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$attention$fld
+endmodule // llamahdl_decoder$attention$stream$rd_elem_s1
 
 
-module llamahdl_decoder$attention$fz(d,q,clock);
+module llamahdl_decoder$attention$stream$rd_elem_s2(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$stream$rd_elem_s2
+
+
+module llamahdl_decoder$attention$stream$rd_half(d,q,clock);
     
     // Module arguments
     input wire  d;
@@ -8028,10 +8167,48 @@ module llamahdl_decoder$attention$fz(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$attention$fz
+endmodule // llamahdl_decoder$attention$stream$rd_half
 
 
-module llamahdl_decoder$attention$gl(d,q,clock);
+module llamahdl_decoder$attention$stream$rd_half_s1(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$stream$rd_half_s1
+
+
+module llamahdl_decoder$attention$stream$rd_half_s2(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$stream$rd_half_s2
+
+
+module llamahdl_decoder$attention$stream$rd_head(d,q,clock);
     
     // Module arguments
     input wire  [7:0] d;
@@ -8047,10 +8224,10 @@ module llamahdl_decoder$attention$gl(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$attention$gl
+endmodule // llamahdl_decoder$attention$stream$rd_head
 
 
-module llamahdl_decoder$attention$grp(d,q,clock);
+module llamahdl_decoder$attention$stream$rd_head_s1(d,q,clock);
     
     // Module arguments
     input wire  [7:0] d;
@@ -8066,10 +8243,10 @@ module llamahdl_decoder$attention$grp(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$attention$grp
+endmodule // llamahdl_decoder$attention$stream$rd_head_s1
 
 
-module llamahdl_decoder$attention$h(d,q,clock);
+module llamahdl_decoder$attention$stream$rd_head_s2(d,q,clock);
     
     // Module arguments
     input wire  [7:0] d;
@@ -8085,143 +8262,10 @@ module llamahdl_decoder$attention$h(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$attention$h
+endmodule // llamahdl_decoder$attention$stream$rd_head_s2
 
 
-module llamahdl_decoder$attention$i(d,q,clock);
-    
-    // Module arguments
-    input wire  [15:0] d;
-    output reg  [15:0] q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 16'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$attention$i
-
-
-module llamahdl_decoder$attention$k1(d,q,clock);
-    
-    // Module arguments
-    input wire  [3:0] d;
-    output reg  [3:0] q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 4'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$attention$k1
-
-
-module llamahdl_decoder$attention$k2(d,q,clock);
-    
-    // Module arguments
-    input wire  [3:0] d;
-    output reg  [3:0] q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 4'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$attention$k2
-
-
-module llamahdl_decoder$attention$k3(d,q,clock);
-    
-    // Module arguments
-    input wire  [3:0] d;
-    output reg  [3:0] q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 4'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$attention$k3
-
-
-module llamahdl_decoder$attention$k4(d,q,clock);
-    
-    // Module arguments
-    input wire  [3:0] d;
-    output reg  [3:0] q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 4'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$attention$k4
-
-
-module llamahdl_decoder$attention$k5(d,q,clock);
-    
-    // Module arguments
-    input wire  [3:0] d;
-    output reg  [3:0] q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 4'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$attention$k5
-
-
-module llamahdl_decoder$attention$kt(d,q,clock);
-    
-    // Module arguments
-    input wire  [23:0] d;
-    output reg  [23:0] q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 24'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$attention$kt
-
-
-module llamahdl_decoder$attention$l1(d,q,clock);
+module llamahdl_decoder$attention$stream$rd_valid_s1(d,q,clock);
     
     // Module arguments
     input wire  d;
@@ -8237,10 +8281,10 @@ module llamahdl_decoder$attention$l1(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$attention$l1
+endmodule // llamahdl_decoder$attention$stream$rd_valid_s1
 
 
-module llamahdl_decoder$attention$l2(d,q,clock);
+module llamahdl_decoder$attention$stream$rd_valid_s2(d,q,clock);
     
     // Module arguments
     input wire  d;
@@ -8256,409 +8300,10 @@ module llamahdl_decoder$attention$l2(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$attention$l2
+endmodule // llamahdl_decoder$attention$stream$rd_valid_s2
 
 
-module llamahdl_decoder$attention$lane(d,q,clock);
-    
-    // Module arguments
-    input wire  [15:0] d;
-    output reg  [15:0] q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 16'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$attention$lane
-
-
-module llamahdl_decoder$attention$m(d,q,clock);
-    
-    // Module arguments
-    input wire  [15:0] d;
-    output reg  [15:0] q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 16'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$attention$m
-
-
-module llamahdl_decoder$attention$n1(d,q,clock);
-    
-    // Module arguments
-    input wire  [15:0] d;
-    output reg  [15:0] q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 16'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$attention$n1
-
-
-module llamahdl_decoder$attention$n2(d,q,clock);
-    
-    // Module arguments
-    input wire  [15:0] d;
-    output reg  [15:0] q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 16'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$attention$n2
-
-
-module llamahdl_decoder$attention$nxt(d,q,clock);
-    
-    // Module arguments
-    input wire  [3:0] d;
-    output reg  [3:0] q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 4'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$attention$nxt
-
-
-module llamahdl_decoder$attention$oa(d,q,clock);
-    
-    // Module arguments
-    input wire  [15:0] d;
-    output reg  [15:0] q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 16'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$attention$oa
-
-
-module llamahdl_decoder$attention$oh(d,q,clock);
-    
-    // Module arguments
-    input wire  [7:0] d;
-    output reg  [7:0] q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 8'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$attention$oh
-
-
-module llamahdl_decoder$attention$pi(d,q,clock);
-    
-    // Module arguments
-    input wire  [15:0] d;
-    output reg  [15:0] q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 16'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$attention$pi
-
-
-module llamahdl_decoder$attention$pn(d,q,clock);
-    
-    // Module arguments
-    input wire  [7:0] d;
-    output reg  [7:0] q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 8'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$attention$pn
-
-
-module llamahdl_decoder$attention$qa(d,q,clock);
-    
-    // Module arguments
-    input wire  d;
-    output reg  q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 1'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$attention$qa
-
-
-module llamahdl_decoder$attention$qi(d,q,clock);
-    
-    // Module arguments
-    input wire  [15:0] d;
-    output reg  [15:0] q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 16'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$attention$qi
-
-
-module llamahdl_decoder$attention$qi1(d,q,clock);
-    
-    // Module arguments
-    input wire  [15:0] d;
-    output reg  [15:0] q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 16'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$attention$qi1
-
-
-module llamahdl_decoder$attention$qi2(d,q,clock);
-    
-    // Module arguments
-    input wire  [15:0] d;
-    output reg  [15:0] q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 16'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$attention$qi2
-
-
-module llamahdl_decoder$attention$qn(d,q,clock);
-    
-    // Module arguments
-    input wire  [7:0] d;
-    output reg  [7:0] q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 8'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$attention$qn
-
-
-module llamahdl_decoder$attention$qn1(d,q,clock);
-    
-    // Module arguments
-    input wire  [7:0] d;
-    output reg  [7:0] q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 8'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$attention$qn1
-
-
-module llamahdl_decoder$attention$qn2(d,q,clock);
-    
-    // Module arguments
-    input wire  [7:0] d;
-    output reg  [7:0] q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 8'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$attention$qn2
-
-
-module llamahdl_decoder$attention$qv1(d,q,clock);
-    
-    // Module arguments
-    input wire  d;
-    output reg  q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 1'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$attention$qv1
-
-
-module llamahdl_decoder$attention$qv2(d,q,clock);
-    
-    // Module arguments
-    input wire  d;
-    output reg  q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 1'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$attention$qv2
-
-
-module llamahdl_decoder$attention$qx(d,q,clock);
-    
-    // Module arguments
-    input wire  d;
-    output reg  q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 1'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$attention$qx
-
-
-module llamahdl_decoder$attention$qx1(d,q,clock);
-    
-    // Module arguments
-    input wire  d;
-    output reg  q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 1'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$attention$qx1
-
-
-module llamahdl_decoder$attention$qx2(d,q,clock);
-    
-    // Module arguments
-    input wire  d;
-    output reg  q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 1'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$attention$qx2
-
-
-module llamahdl_decoder$attention$rope_rom(clock,addr,data);
+module llamahdl_decoder$attention$stream$rope_rom(clock,addr,data);
     
     // Module arguments
     input wire  clock;
@@ -12769,10 +12414,10 @@ module llamahdl_decoder$attention$rope_rom(clock,addr,data);
     always @(posedge clock) begin
        data <= (addr < 16'd4096) ? mem[addr[11:0]] : 18'd0;
     end
-endmodule // llamahdl_decoder$attention$rope_rom
+endmodule // llamahdl_decoder$attention$stream$rope_rom
 
 
-module llamahdl_decoder$attention$rot(clock,en,a,b,cs,sn,y0,y1);
+module llamahdl_decoder$attention$stream$rot(clock,en,a,b,cs,sn,y0,y1);
     
     // Module arguments
     input wire  clock;
@@ -12805,10 +12450,10 @@ module llamahdl_decoder$attention$rot(clock,en,a,b,cs,sn,y0,y1);
           y1 <= (r1 > MAX32) ? MAX32[31:0] : ((r1 < MIN32) ? MIN32[31:0] : r1[31:0]);
        end
     end
-endmodule // llamahdl_decoder$attention$rot
+endmodule // llamahdl_decoder$attention$stream$rot
 
 
-module llamahdl_decoder$attention$sareg(d,q,clock);
+module llamahdl_decoder$attention$stream$row_data_s1(d,q,clock);
     
     // Module arguments
     input wire signed [31:0] d;
@@ -12824,10 +12469,67 @@ module llamahdl_decoder$attention$sareg(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$attention$sareg
+endmodule // llamahdl_decoder$attention$stream$row_data_s1
 
 
-module llamahdl_decoder$attention$sbad(d,q,clock);
+module llamahdl_decoder$attention$stream$row_data_s2(d,q,clock);
+    
+    // Module arguments
+    input wire signed [31:0] d;
+    output reg signed [31:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 32'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$stream$row_data_s2
+
+
+module llamahdl_decoder$attention$stream$row_data_s3(d,q,clock);
+    
+    // Module arguments
+    input wire signed [31:0] d;
+    output reg signed [31:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 32'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$stream$row_data_s3
+
+
+module llamahdl_decoder$attention$stream$row_data_s4(d,q,clock);
+    
+    // Module arguments
+    input wire signed [31:0] d;
+    output reg signed [31:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 32'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$stream$row_data_s4
+
+
+module llamahdl_decoder$attention$stream$row_is_v_s1(d,q,clock);
     
     // Module arguments
     input wire  d;
@@ -12843,152 +12545,10 @@ module llamahdl_decoder$attention$sbad(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$attention$sbad
+endmodule // llamahdl_decoder$attention$stream$row_is_v_s1
 
 
-module llamahdl_decoder$attention$sblk0(clock,en_scan,first,en_q,wide,x,shift,y16,y11);
-    
-    // Module arguments
-    input wire  clock;
-    input wire  en_scan;
-    input wire  first;
-    input wire  en_q;
-    input wire  wide;
-    input wire signed [31:0] x;
-    output reg  [4:0] shift;
-    output reg  [15:0] y16;
-    output reg  [10:0] y11;
-    
-    // Update code (custom)
-    reg [31:0] m;
-    wire [31:0] ux = x;
-    wire [31:0] ax = ux[31] ? ((~ux) + 32'd1) : ux;
-    reg [5:0] bl;
-    integer k;
-    always @(*) begin
-       bl = 6'd0;
-       for (k = 0; k < 32; k = k + 1) if (m[k]) bl = k[5:0] + 6'd1;
-    end
-    wire [5:0] bw = wide ? 6'd15 : 6'd10;
-    wire [5:0] sh6 = (bl > bw) ? (bl - bw) : 6'd0;
-    always @(*) shift = sh6[4:0];
-    wire signed [32:0] x33 = {x[31], x};
-    wire signed [32:0] half = (sh6 == 6'd0) ? 33'sd0 : (33'sd1 <<< (sh6 - 6'd1));
-    wire signed [32:0] rnd = (x33 + half) >>> sh6;
-    wire signed [32:0] lim = wide ? 33'sd32767 : 33'sd1023;
-    wire signed [32:0] q = (rnd > lim) ? lim : ((rnd < -lim) ? -lim : rnd);
-    wire unused_q = ^q[32:16];
-    initial begin
-       m = 32'd0;
-       y16 = 16'd0;
-       y11 = 11'd0;
-    end
-    always @(posedge clock) begin
-       if (en_q) begin
-          y16 <= q[15:0];
-          y11 <= q[10:0];
-       end
-       if (en_scan) m <= (first || (ax > m)) ? ax : m;
-    end
-endmodule // llamahdl_decoder$attention$sblk0
-
-
-module llamahdl_decoder$attention$sblk1(clock,en_scan,first,en_q,wide,x,shift,y16,y11);
-    
-    // Module arguments
-    input wire  clock;
-    input wire  en_scan;
-    input wire  first;
-    input wire  en_q;
-    input wire  wide;
-    input wire signed [31:0] x;
-    output reg  [4:0] shift;
-    output reg  [15:0] y16;
-    output reg  [10:0] y11;
-    
-    // Update code (custom)
-    reg [31:0] m;
-    wire [31:0] ux = x;
-    wire [31:0] ax = ux[31] ? ((~ux) + 32'd1) : ux;
-    reg [5:0] bl;
-    integer k;
-    always @(*) begin
-       bl = 6'd0;
-       for (k = 0; k < 32; k = k + 1) if (m[k]) bl = k[5:0] + 6'd1;
-    end
-    wire [5:0] bw = wide ? 6'd15 : 6'd10;
-    wire [5:0] sh6 = (bl > bw) ? (bl - bw) : 6'd0;
-    always @(*) shift = sh6[4:0];
-    wire signed [32:0] x33 = {x[31], x};
-    wire signed [32:0] half = (sh6 == 6'd0) ? 33'sd0 : (33'sd1 <<< (sh6 - 6'd1));
-    wire signed [32:0] rnd = (x33 + half) >>> sh6;
-    wire signed [32:0] lim = wide ? 33'sd32767 : 33'sd1023;
-    wire signed [32:0] q = (rnd > lim) ? lim : ((rnd < -lim) ? -lim : rnd);
-    wire unused_q = ^q[32:16];
-    initial begin
-       m = 32'd0;
-       y16 = 16'd0;
-       y11 = 11'd0;
-    end
-    always @(posedge clock) begin
-       if (en_q) begin
-          y16 <= q[15:0];
-          y11 <= q[10:0];
-       end
-       if (en_scan) m <= (first || (ax > m)) ? ax : m;
-    end
-endmodule // llamahdl_decoder$attention$sblk1
-
-
-module llamahdl_decoder$attention$sbuf(clock,we,waddr,wlane,wdata,raddr,rdata$0);
-    
-    // Module arguments
-    input wire  clock;
-    input wire  we;
-    input wire  [15:0] waddr;
-    input wire  [7:0] wlane;
-    input wire  [31:0] wdata;
-    input wire  [15:0] raddr;
-    output reg  [31:0] rdata$0;
-    
-    // Update code (custom)
-    reg [31:0] m0 [0:15];
-    integer i;
-    initial begin
-       rdata$0 = 32'd0;
-    `ifndef SYNTHESIS
-       for (i = 0; i < 16; i = i + 1) begin
-          m0[i] = 32'd0;
-       end
-    `endif
-    end
-    always @(posedge clock) begin
-       rdata$0 <= (raddr < 16'd16) ? m0[raddr[3:0]] : 32'd0;
-       if (we && (waddr < 16'd16) && (wlane == 8'd0)) m0[waddr[3:0]] <= wdata;
-    end
-endmodule // llamahdl_decoder$attention$sbuf
-
-
-module llamahdl_decoder$attention$screg(d,q,clock);
-    
-    // Module arguments
-    input wire  [17:0] d;
-    output reg  [17:0] q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 18'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$attention$screg
-
-
-module llamahdl_decoder$attention$sf1(d,q,clock);
+module llamahdl_decoder$attention$stream$row_is_v_s2(d,q,clock);
     
     // Module arguments
     input wire  d;
@@ -13004,10 +12564,10 @@ module llamahdl_decoder$attention$sf1(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$attention$sf1
+endmodule // llamahdl_decoder$attention$stream$row_is_v_s2
 
 
-module llamahdl_decoder$attention$sf2(d,q,clock);
+module llamahdl_decoder$attention$stream$row_is_v_s3(d,q,clock);
     
     // Module arguments
     input wire  d;
@@ -13023,10 +12583,10 @@ module llamahdl_decoder$attention$sf2(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$attention$sf2
+endmodule // llamahdl_decoder$attention$stream$row_is_v_s3
 
 
-module llamahdl_decoder$attention$sf3(d,q,clock);
+module llamahdl_decoder$attention$stream$row_is_v_s4(d,q,clock);
     
     // Module arguments
     input wire  d;
@@ -13042,48 +12602,10 @@ module llamahdl_decoder$attention$sf3(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$attention$sf3
+endmodule // llamahdl_decoder$attention$stream$row_is_v_s4
 
 
-module llamahdl_decoder$attention$sm(d,q,clock);
-    
-    // Module arguments
-    input wire  [15:0] d;
-    output reg  [15:0] q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 16'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$attention$sm
-
-
-module llamahdl_decoder$attention$sm1(d,q,clock);
-    
-    // Module arguments
-    input wire  [15:0] d;
-    output reg  [15:0] q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 16'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$attention$sm1
-
-
-module llamahdl_decoder$attention$so1(d,q,clock);
+module llamahdl_decoder$attention$stream$row_odd_s1(d,q,clock);
     
     // Module arguments
     input wire  d;
@@ -13099,10 +12621,10 @@ module llamahdl_decoder$attention$so1(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$attention$so1
+endmodule // llamahdl_decoder$attention$stream$row_odd_s1
 
 
-module llamahdl_decoder$attention$so2(d,q,clock);
+module llamahdl_decoder$attention$stream$row_odd_s2(d,q,clock);
     
     // Module arguments
     input wire  d;
@@ -13118,10 +12640,10 @@ module llamahdl_decoder$attention$so2(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$attention$so2
+endmodule // llamahdl_decoder$attention$stream$row_odd_s2
 
 
-module llamahdl_decoder$attention$so3(d,q,clock);
+module llamahdl_decoder$attention$stream$row_odd_s3(d,q,clock);
     
     // Module arguments
     input wire  d;
@@ -13137,10 +12659,10 @@ module llamahdl_decoder$attention$so3(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$attention$so3
+endmodule // llamahdl_decoder$attention$stream$row_odd_s3
 
 
-module llamahdl_decoder$attention$so4(d,q,clock);
+module llamahdl_decoder$attention$stream$row_odd_s4(d,q,clock);
     
     // Module arguments
     input wire  d;
@@ -13156,29 +12678,10 @@ module llamahdl_decoder$attention$so4(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$attention$so4
+endmodule // llamahdl_decoder$attention$stream$row_odd_s4
 
 
-module llamahdl_decoder$attention$state(d,q,clock);
-    
-    // Module arguments
-    input wire  [3:0] d;
-    output reg  [3:0] q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 4'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$attention$state
-
-
-module llamahdl_decoder$attention$sv1(d,q,clock);
+module llamahdl_decoder$attention$stream$row_one_s1(d,q,clock);
     
     // Module arguments
     input wire  d;
@@ -13194,10 +12697,10 @@ module llamahdl_decoder$attention$sv1(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$attention$sv1
+endmodule // llamahdl_decoder$attention$stream$row_one_s1
 
 
-module llamahdl_decoder$attention$sv2(d,q,clock);
+module llamahdl_decoder$attention$stream$row_one_s2(d,q,clock);
     
     // Module arguments
     input wire  d;
@@ -13213,10 +12716,10 @@ module llamahdl_decoder$attention$sv2(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$attention$sv2
+endmodule // llamahdl_decoder$attention$stream$row_one_s2
 
 
-module llamahdl_decoder$attention$sv3(d,q,clock);
+module llamahdl_decoder$attention$stream$row_one_s3(d,q,clock);
     
     // Module arguments
     input wire  d;
@@ -13232,10 +12735,10 @@ module llamahdl_decoder$attention$sv3(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$attention$sv3
+endmodule // llamahdl_decoder$attention$stream$row_one_s3
 
 
-module llamahdl_decoder$attention$sv4(d,q,clock);
+module llamahdl_decoder$attention$stream$row_valid_s1(d,q,clock);
     
     // Module arguments
     input wire  d;
@@ -13251,10 +12754,86 @@ module llamahdl_decoder$attention$sv4(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$attention$sv4
+endmodule // llamahdl_decoder$attention$stream$row_valid_s1
 
 
-module llamahdl_decoder$attention$swa(d,q,clock);
+module llamahdl_decoder$attention$stream$row_valid_s2(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$stream$row_valid_s2
+
+
+module llamahdl_decoder$attention$stream$row_valid_s3(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$stream$row_valid_s3
+
+
+module llamahdl_decoder$attention$stream$row_valid_s4(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$stream$row_valid_s4
+
+
+module llamahdl_decoder$attention$stream$stream_bad(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$stream$stream_bad
+
+
+module llamahdl_decoder$attention$stream$stream_word(d,q,clock);
     
     // Module arguments
     input wire  [23:0] d;
@@ -13270,83 +12849,45 @@ module llamahdl_decoder$attention$swa(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$attention$swa
+endmodule // llamahdl_decoder$attention$stream$stream_word
 
 
-module llamahdl_decoder$attention$sx1(d,q,clock);
+module llamahdl_decoder$attention$stream$wide0(d,q,clock);
     
     // Module arguments
-    input wire signed [31:0] d;
-    output reg signed [31:0] q;
+    input wire  d;
+    output reg  q;
     input wire  clock;
     
     // Update code (custom)
     initial begin
-       q = 32'h0;
+       q = 1'h0;
     end
     
     always @(posedge clock) begin
        q <= d;
     end
           
-endmodule // llamahdl_decoder$attention$sx1
+endmodule // llamahdl_decoder$attention$stream$wide0
 
 
-module llamahdl_decoder$attention$sx2(d,q,clock);
+module llamahdl_decoder$attention$stream$wide1(d,q,clock);
     
     // Module arguments
-    input wire signed [31:0] d;
-    output reg signed [31:0] q;
+    input wire  d;
+    output reg  q;
     input wire  clock;
     
     // Update code (custom)
     initial begin
-       q = 32'h0;
+       q = 1'h0;
     end
     
     always @(posedge clock) begin
        q <= d;
     end
           
-endmodule // llamahdl_decoder$attention$sx2
-
-
-module llamahdl_decoder$attention$sx3(d,q,clock);
-    
-    // Module arguments
-    input wire signed [31:0] d;
-    output reg signed [31:0] q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 32'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$attention$sx3
-
-
-module llamahdl_decoder$attention$sx4(d,q,clock);
-    
-    // Module arguments
-    input wire signed [31:0] d;
-    output reg signed [31:0] q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 32'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$attention$sx4
+endmodule // llamahdl_decoder$attention$stream$wide1
 
 
 module llamahdl_decoder$attention$t(d,q,clock);
@@ -13368,102 +12909,7 @@ module llamahdl_decoder$attention$t(d,q,clock);
 endmodule // llamahdl_decoder$attention$t
 
 
-module llamahdl_decoder$attention$vb(d,q,clock);
-    
-    // Module arguments
-    input wire  [15:0] d;
-    output reg  [15:0] q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 16'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$attention$vb
-
-
-module llamahdl_decoder$attention$vr1(d,q,clock);
-    
-    // Module arguments
-    input wire  d;
-    output reg  q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 1'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$attention$vr1
-
-
-module llamahdl_decoder$attention$vr2(d,q,clock);
-    
-    // Module arguments
-    input wire  d;
-    output reg  q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 1'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$attention$vr2
-
-
-module llamahdl_decoder$attention$vr3(d,q,clock);
-    
-    // Module arguments
-    input wire  d;
-    output reg  q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 1'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$attention$vr3
-
-
-module llamahdl_decoder$attention$vr4(d,q,clock);
-    
-    // Module arguments
-    input wire  d;
-    output reg  q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 1'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$attention$vr4
-
-
-module llamahdl_decoder$attention$vv(d,q,clock);
+module llamahdl_decoder$attention$wait_left(d,q,clock);
     
     // Module arguments
     input wire  [7:0] d;
@@ -13479,83 +12925,7 @@ module llamahdl_decoder$attention$vv(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$attention$vv
-
-
-module llamahdl_decoder$attention$wcnt(d,q,clock);
-    
-    // Module arguments
-    input wire  [7:0] d;
-    output reg  [7:0] q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 8'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$attention$wcnt
-
-
-module llamahdl_decoder$attention$wd0(d,q,clock);
-    
-    // Module arguments
-    input wire  d;
-    output reg  q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 1'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$attention$wd0
-
-
-module llamahdl_decoder$attention$wd1(d,q,clock);
-    
-    // Module arguments
-    input wire  d;
-    output reg  q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 1'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$attention$wd1
-
-
-module llamahdl_decoder$attention$wide(d,q,clock);
-    
-    // Module arguments
-    input wire  d;
-    output reg  q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 1'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$attention$wide
+endmodule // llamahdl_decoder$attention$wait_left
 
 
 module llamahdl_decoder$layer_stack(clock,start,token,pos,use_ram,rms_done,attn_done,mv_done,qkv_loaded,started,running,done,refused,token_r,pos_r,use_ram_r,a,b,c,n,wbase,rbase,rows_m1,beats_m1,gbase,gexp,layer,is_rms,is_attn,is_mv,is_embed,qkv,logits,tee,acc,swiglu,xtrack,issue,rms_start,attn_start,mv_start,w_req,w_layer);
@@ -13989,7 +13359,7 @@ module llamahdl_decoder$layer_stack$prog(clock,addr,data$0,data$1,data$2,data$3,
        mem[0] = 192'h200000000000000100000bb81c7000400000000000000004;
        mem[1] = 192'h040000f60000000000000000000000400000000000000001;
        mem[2] = 192'h0100000000000001007f0000000000000040000000000003;
-       mem[3] = 192'h0400000000000000000000000000000000c0000000400002;
+       mem[3] = 192'h0400000000000000000000000000000000c0000000000002;
        mem[4] = 192'h2800000000000001003f0080010000000000000000000003;
        mem[5] = 192'h040000f40040000000000000000000400000000000000001;
        mem[6] = 192'h000000000000000100ab00c0018000000100000000000003;
@@ -13997,7 +13367,7 @@ module llamahdl_decoder$layer_stack$prog(clock,addr,data$0,data$1,data$2,data$3,
        mem[8] = 192'h2800000000020005003f0218043000000000000000000003;
        mem[9] = 192'h040000f60080000000000000000000400000000000000001;
        mem[10] = 192'h0101000000000001007f025805b000000040000000000003;
-       mem[11] = 192'h0401000000000000000000000000000000c0000000400002;
+       mem[11] = 192'h0401000000000000000000000000000000c0000000000002;
        mem[12] = 192'h2801000000000001003f02d806b000000000000000000003;
        mem[13] = 192'h040000f500c0000000000000000000400000000000000001;
        mem[14] = 192'h000100000000000100ab0318073000000100000000000003;
@@ -14005,7 +13375,7 @@ module llamahdl_decoder$layer_stack$prog(clock,addr,data$0,data$1,data$2,data$3,
        mem[16] = 192'h2801000000020005003f047009e000000000000000000003;
        mem[17] = 192'h040000f60100000000000000000000400000000000000001;
        mem[18] = 192'h0102000000000001007f04b00b6000000040000000000003;
-       mem[19] = 192'h0402000000000000000000000000000000c0000000400002;
+       mem[19] = 192'h0402000000000000000000000000000000c0000000000002;
        mem[20] = 192'h2802000000000001003f05300c6000000000000000000003;
        mem[21] = 192'h040000f50140000000000000000000400000000000000001;
        mem[22] = 192'h000200000000000100ab05700ce000000100000000000003;
@@ -14013,7 +13383,7 @@ module llamahdl_decoder$layer_stack$prog(clock,addr,data$0,data$1,data$2,data$3,
        mem[24] = 192'h2802000000020005003f06c80f9000000000000000000003;
        mem[25] = 192'h040000f60180000000000000000000400000000000000001;
        mem[26] = 192'h0103000000000001007f0708111000000040000000000003;
-       mem[27] = 192'h0403000000000000000000000000000000c0000000400002;
+       mem[27] = 192'h0403000000000000000000000000000000c0000000000002;
        mem[28] = 192'h2803000000000001003f0788121000000000000000000003;
        mem[29] = 192'h040000f501c0000000000000000000400000000000000001;
        mem[30] = 192'h000300000000000100ab07c8129000000100000000000003;
@@ -14021,7 +13391,7 @@ module llamahdl_decoder$layer_stack$prog(clock,addr,data$0,data$1,data$2,data$3,
        mem[32] = 192'h2803000000020005003f0920154000000000000000000003;
        mem[33] = 192'h040000f60200000000000000000000400000000000000001;
        mem[34] = 192'h0104000000000001007f096016c000000040000000000003;
-       mem[35] = 192'h0404000000000000000000000000000000c0000000400002;
+       mem[35] = 192'h0404000000000000000000000000000000c0000000000002;
        mem[36] = 192'h2804000000000001003f09e017c000000000000000000003;
        mem[37] = 192'h040000f50240000000000000000000400000000000000001;
        mem[38] = 192'h000400000000000100ab0a20184000000100000000000003;

@@ -3,10 +3,10 @@
 //! stimulus with edge cases (rounding ties, extremes) that unit-level runs rarely hit.
 
 use llamahdl_golden::numerics::{sat32, shift_round, to_block};
-use llamahdl_hw::bits::{i2s, s2i, u2b};
+use llamahdl_hw::bits::{i2s, s2i, sext, u2b};
 use llamahdl_hw::cosim::{emit_verilog, run_icarus};
 use llamahdl_hw::sim::Driver;
-use llamahdl_hw::units::attention::parts::{Blocker, LaneMem, Rope2};
+use llamahdl_hw::units::attention::leaves::{Blocker, LaneMem, Rope2};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rust_hdl::prelude::Block;
@@ -29,10 +29,6 @@ fn edge(rng: &mut ChaCha8Rng, bits: u32) -> i64 {
         3 => rng.gen_range(-4..4),
         _ => rng.gen_range(-max - 1..=max),
     }
-}
-
-fn sext(v: u64, w: u32) -> i64 {
-    ((v << (64 - w)) as i64) >> (64 - w)
 }
 
 #[test]

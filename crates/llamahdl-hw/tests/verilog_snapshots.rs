@@ -9,7 +9,7 @@
 use llamahdl_hw::cosim::emit_verilog;
 use llamahdl_hw::decoder::memory_map::WeightMap;
 use llamahdl_hw::decoder::Decoder;
-use llamahdl_hw::units::attention::AttnUnitP;
+use llamahdl_hw::units::attention::AttnUnit;
 use llamahdl_hw::units::matvec::MatVec;
 use llamahdl_hw::units::rms::RmsUnit;
 use llamahdl_hw::units::weight_path::row_addr::RowAddrGen;
@@ -97,7 +97,7 @@ fn rms_unit_tiny() {
 #[test]
 fn attention_unit_tiny_l4() {
     let qm = tiny_quant();
-    let v = stable(|| emit_verilog(AttnUnitP::<4>::new(&qm)));
+    let v = stable(|| emit_verilog(AttnUnit::<4>::new(&qm)));
     pin("units/attention", "attention_unit_tiny_l4", &v);
 }
 

@@ -5,7 +5,7 @@
 //! SwiGLU fused on their outputs, embedding lookup, QKV from the ROM or the
 //! streamed-weight buffer), the RMSNorm unit ([`RmsUnit`], `XP` elements per cycle, its
 //! output written straight into the matrix-vector input memory) and the attention unit
-//! ([`AttnUnitP`]: RoPE, key/value cache, attention on the L lanes). The units share the
+//! ([`AttnUnit`]: RoPE, key/value cache, attention on the L lanes). The units share the
 //! vector memory ([`memory_map::Layout`]); the QKV projection takes its weights from the
 //! ROM or, with `use_ram`, from the QKV weight buffer filled by the weight stream
 //! ([`QkvLoader`]: the plan's row address generator and buffer). [`argmax::Argmax`]
@@ -40,7 +40,7 @@ pub mod program;
 
 use crate::bits::{Addr, Pos, Token};
 use crate::leaf::{LaneRam, XP};
-use crate::units::attention::AttnUnitP;
+use crate::units::attention::AttnUnit;
 use crate::units::matvec::post::{MaxTrack, ShiftOf};
 use crate::units::matvec::{MatVec, POST_ACC, POST_NONE, POST_SWIGLU};
 use crate::units::rms::{rms_gains_layout, RmsUnit};
@@ -79,7 +79,6 @@ pub struct Decoder<const L: usize> {
     vw_we: Signal<Local, Bit>,
     vw_addr: Signal<Local, Addr>,
     vw_data: Signal<Local, Signed<32>>,
-    attn_op: Constant<Bits<4>>,
     zero16: Constant<Addr>,
     one16: Constant<Addr>,
     zero32: Constant<Bits<32>>,
@@ -90,7 +89,7 @@ pub struct Decoder<const L: usize> {
     vmem: LaneRam<1, 32>,
     matvec: MatVec<L>,
     rms: RmsUnit<XP>,
-    attention: AttnUnitP<L>,
+    attention: AttnUnit<L>,
     qkv_weights: QkvLoader<L>,
     tee_max: MaxTrack,
     tee_shift: ShiftOf,
@@ -140,7 +139,6 @@ impl<const L: usize> Decoder<L> {
             vw_we: Default::default(),
             vw_addr: Default::default(),
             vw_data: Default::default(),
-            attn_op: Constant::new(crate::units::attention::OP_ATTN.into()),
             zero16: Constant::new(0u64.into()),
             one16: Constant::new(1u64.into()),
             zero32: Constant::new(0u64.into()),
@@ -151,7 +149,7 @@ impl<const L: usize> Decoder<L> {
             vmem: LaneRam::new(lay.total),
             matvec: MatVec::new(&wm.mats, max_cols),
             rms: RmsUnit::new(qm),
-            attention: AttnUnitP::with_context(qm, ctx),
+            attention: AttnUnit::with_context(qm, ctx),
             qkv_weights: QkvLoader::new(&c),
             tee_max: Default::default(),
             tee_shift: Default::default(),
@@ -244,23 +242,20 @@ impl<const L: usize> Logic for Decoder<L> {
 
         // ---- Attention unit. ----
         self.attention.start.next = self.layer_stack.attn_start.val();
-        self.attention.op.next = self.attn_op.val();
-        self.attention.qkv.next = self.layer_stack.a.val();
         self.attention.att.next = self.layer_stack.c.val();
         self.attention.layer.next = self.layer_stack.layer.val();
         self.attention.pos.next = self.layer_stack.pos_r.val();
-        self.attention.vm_rdata.next = self.vmem.rdata[0].val();
         // The QKV projection's rows stream into the attention unit as they are computed:
         // RoPE, the key/value store and q's block conversion happen on the way.
         self.attention.st_en.next = self.layer_stack.is_mv.val() & self.layer_stack.qkv.val();
         self.attention.st_valid.next = self.matvec.out_valid.val();
         self.attention.st_row.next = self.matvec.out_row.val();
         self.attention.st_data.next = self.matvec.out_data.val();
-        self.attention.fused.next = true;
 
         // ---- Vector memory: the active unit's port. ----
         if self.layer_stack.is_attn.val() {
-            self.vmem.raddr.next = self.attention.vm_raddr.val();
+            // Attention only writes (its outputs to ATT).
+            self.vmem.raddr.next = self.zero16.val();
             self.vw_we.next = self.attention.vm_we.val();
             self.vw_addr.next = self.attention.vm_waddr.val();
             self.vw_data.next = self.attention.vm_wdata.val();

@@ -120,7 +120,6 @@ pub fn build(qm: &QuantModel, lanes: usize, gains: &[(usize, i32)]) -> Vec<Instr
     };
     let attn = |layer: usize| Instr {
         op: opcode::ATTN,
-        a: u(lay.qkv),
         c: u(lay.att),
         layer: layer as u8,
         flags: flag::TEE as u8,

@@ -4,8 +4,8 @@
 //! is a hand-written leaf (native `update()` plus a Verilog body), co-simulated in
 //! `tests/attention_leaves.rs`.
 
-use crate::bits::{i2s, index_bits, mask, s2i, sext, u2b};
-use llamahdl_golden::numerics::{self, shift_round};
+use crate::bits::{i2s, index_bits, mask, s2i, sext, u2b, Addr};
+use llamahdl_golden::numerics;
 use rust_hdl::prelude::*;
 
 /// `sat32(round(v · 2^k))` on i128 (exact where the golden i64 arithmetic is; any `k`).
@@ -54,7 +54,7 @@ pub struct Blocker {
     pub wide: Signal<In, Bit>,
     pub x: Signal<In, Signed<32>>,
     pub shift: Signal<Out, Bits<5>>,
-    pub y16: Signal<Out, Bits<16>>,
+    pub y16: Signal<Out, Addr>,
     pub y11: Signal<Out, Bits<11>>,
     _m: u64,
 }
@@ -77,13 +77,13 @@ impl Default for Blocker {
 }
 
 impl Blocker {
-    fn shift_of(m: u64, wide: bool) -> u32 {
-        let b = if wide {
+    /// Mantissa bits of the format: 15 (`wide`, q) or 10 (k and v).
+    fn bits(wide: bool) -> u32 {
+        if wide {
             numerics::BLOCK16_BITS
         } else {
             numerics::KV_MANT_BITS
-        };
-        numerics::bitlen(m).saturating_sub(b)
+        }
     }
 }
 
@@ -93,9 +93,8 @@ impl Logic for Blocker {
         if self.clock.pos_edge() {
             let x = s2i(self.x.val());
             if self.en_q.val() {
-                let s = Self::shift_of(self._m, wide);
-                let lim = if wide { 32767 } else { 1023 };
-                let q = shift_round(x, -(s as i32)).clamp(-lim, lim);
+                let bits = Self::bits(wide);
+                let q = numerics::block_mant(x, numerics::block_shift(self._m, bits), bits);
                 self.y16.next = u2b::<16>(q as u64);
                 self.y11.next = u2b::<11>(q as u64);
             }
@@ -105,7 +104,7 @@ impl Logic for Blocker {
                 self._m = base.max(ax);
             }
         }
-        self.shift.next = u2b::<5>(Self::shift_of(self._m, wide) as u64);
+        self.shift.next = u2b::<5>(numerics::block_shift(self._m, Self::bits(wide)) as u64);
     }
     fn connect(&mut self) {
         self.shift.connect();

@@ -1,0 +1,389 @@
+//! The key/value cache of the attention unit ([`KvCacheW`]): one wide word per (layer,
+//! position) holding every kv head, written whole from staging registers, read with the
+//! lanes routed to their query heads. A hand-written leaf (native `update()` plus a
+//! Verilog body), co-simulated in `tests/attention.rs`.
+
+use crate::bits::{index_bits, sext, u2b, Addr};
+use rust_hdl::prelude::*;
+
+/// Lane routing of the key/value cache for one group: for each lane, the kv head it reads
+/// (or none).
+type Route = Vec<Option<usize>>;
+
+/// Native state of [`KvCacheW`].
+struct KvState {
+    depth: usize,
+    kvd: usize,
+    nkv: usize,
+    hd: usize,
+    /// `route[group][lane]`: the kv head of the lane's query head.
+    route: Vec<Route>,
+    k: Vec<u64>,
+    v: Vec<u64>,
+    ks: Vec<u64>,
+    vs: Vec<u64>,
+    /// Staging: the position being stored.
+    kst: Vec<u64>,
+    vst: Vec<u64>,
+    kss: Vec<u64>,
+    vss: Vec<u64>,
+    /// Registered read words.
+    rk: Vec<u64>,
+    rv: Vec<u64>,
+    rks: Vec<u64>,
+    rvs: Vec<u64>,
+    rsel: bool,
+    last_grp: u64,
+}
+
+/// The key/value cache: four wide memories of `depth` words (word = one (layer,
+/// position)): key mantissas and value mantissas (`kv_dim` fields of 11 bits, field
+/// `kvh·head_dim + i` = element `i` of kv head `kvh`), key shifts and value shifts
+/// (`n_kv` fields of 5 bits).
+///
+/// Write: staging registers collect one position: with `push`, field `pfield` of the key
+/// (`pv` low) or value (`pv` high) staging word becomes `pdata`; with `spush`, field
+/// `sfield` of the key/value shift staging word becomes `sdata`. With `commit`, the four
+/// staging words *including this cycle's pushes* are written to word `waddr` (dropped if
+/// `waddr >= depth`).
+///
+/// Read (synchronous, read-old-data): the four words at `raddr` are registered (0 past the
+/// depth), with `rv`; the outputs route them to the `A` lanes for group `grp`
+/// (combinational from the registers and `grp`): lane `j` belongs to query head `h = grp·G
+/// + j / head_dim` of kv head `kvh = h / kv_mul`; `mant[j]` is element `j mod head_dim`
+/// of kv head `kvh` of the value word (registered `rv` high) or key word, `ksh[j]` /
+/// `vsh[j]` the key / value shift of `kvh`; 0 for lanes without a head and for `grp` past
+/// the last group (with a single group `grp` is ignored: the routing is plain wiring).
+#[derive(LogicBlock)]
+pub struct KvCacheW<const A: usize> {
+    pub clock: Signal<In, Clock>,
+    pub push: Signal<In, Bit>,
+    pub pv: Signal<In, Bit>,
+    pub pfield: Signal<In, Addr>,
+    pub pdata: Signal<In, Bits<11>>,
+    pub spush: Signal<In, Bit>,
+    pub spv: Signal<In, Bit>,
+    pub sfield: Signal<In, Bits<8>>,
+    pub sdata: Signal<In, Bits<5>>,
+    pub commit: Signal<In, Bit>,
+    pub waddr: Signal<In, Bits<24>>,
+    pub raddr: Signal<In, Bits<24>>,
+    pub rv: Signal<In, Bit>,
+    pub grp: Signal<In, Bits<8>>,
+    pub mant: [Signal<Out, Bits<11>>; A],
+    pub ksh: [Signal<Out, Bits<5>>; A],
+    pub vsh: [Signal<Out, Bits<5>>; A],
+    _s: KvState,
+}
+
+impl<const A: usize> KvCacheW<A> {
+    /// A cache of `depth` words for heads of `hd` elements, `nh` query heads over `nkv` kv
+    /// heads, `g` query heads per group.
+    pub fn new(depth: usize, hd: usize, nh: usize, nkv: usize, g: usize) -> Self {
+        assert!(depth >= 1 && depth < 1 << 24, "KvCacheW depth");
+        assert!(g >= 1 && g * hd <= A && nh % nkv == 0 && nkv * hd < 1 << 16);
+        let kv_mul = nh / nkv;
+        let ng = nh.div_ceil(g);
+        assert!(ng <= 256, "too many groups");
+        let route = (0..ng)
+            .map(|gi| {
+                (0..A)
+                    .map(|j| {
+                        let h = gi * g + j / hd;
+                        (j < g * hd && h < nh).then_some(h / kv_mul)
+                    })
+                    .collect()
+            })
+            .collect();
+        let kvd = nkv * hd;
+        Self {
+            clock: Default::default(),
+            push: Default::default(),
+            pv: Default::default(),
+            pfield: Default::default(),
+            pdata: Default::default(),
+            spush: Default::default(),
+            spv: Default::default(),
+            sfield: Default::default(),
+            sdata: Default::default(),
+            commit: Default::default(),
+            waddr: Default::default(),
+            raddr: Default::default(),
+            rv: Default::default(),
+            grp: Default::default(),
+            mant: array_init::array_init(|_| Signal::new_with_default(Bits::default())),
+            ksh: array_init::array_init(|_| Signal::new_with_default(Bits::default())),
+            vsh: array_init::array_init(|_| Signal::new_with_default(Bits::default())),
+            _s: KvState {
+                depth,
+                kvd,
+                nkv,
+                hd,
+                route,
+                k: vec![0; depth * kvd],
+                v: vec![0; depth * kvd],
+                ks: vec![0; depth * nkv],
+                vs: vec![0; depth * nkv],
+                kst: vec![0; kvd],
+                vst: vec![0; kvd],
+                kss: vec![0; nkv],
+                vss: vec![0; nkv],
+                rk: vec![0; kvd],
+                rv: vec![0; kvd],
+                rks: vec![0; nkv],
+                rvs: vec![0; nkv],
+                rsel: false,
+                last_grp: 0,
+            },
+        }
+    }
+
+    /// Words (positions of all layers) the cache holds.
+    pub fn depth(&self) -> usize {
+        self._s.depth
+    }
+
+    /// Word `addr` as the simulation holds it: key mantissas, key shifts, value mantissas,
+    /// value shifts (mantissas sign-extended).
+    pub fn peek(&self, addr: usize) -> (Vec<i32>, Vec<u8>, Vec<i32>, Vec<u8>) {
+        let s = &self._s;
+        let m = |v: &Vec<u64>| -> Vec<i32> {
+            v[addr * s.kvd..(addr + 1) * s.kvd]
+                .iter()
+                .map(|&x| sext(x, 11) as i32)
+                .collect()
+        };
+        let sh = |v: &Vec<u64>| -> Vec<u8> {
+            v[addr * s.nkv..(addr + 1) * s.nkv]
+                .iter()
+                .map(|&x| x as u8)
+                .collect()
+        };
+        (m(&s.k), sh(&s.ks), m(&s.v), sh(&s.vs))
+    }
+
+    fn route_outputs(&mut self) {
+        let s = &self._s;
+        let g = self.grp.val().to_u64();
+        // A single group is plain wiring: `grp` is ignored.
+        let gi = if s.route.len() == 1 { 0 } else { g as usize };
+        let route = s.route.get(gi);
+        for j in 0..A {
+            let kvh = route.and_then(|r| r[j]);
+            let (m, ks, vs) = match kvh {
+                Some(h) => {
+                    let f = h * s.hd + j % s.hd;
+                    let m = if s.rsel { s.rv[f] } else { s.rk[f] };
+                    (m, s.rks[h], s.rvs[h])
+                }
+                None => (0, 0, 0),
+            };
+            self.mant[j].next = u2b::<11>(m);
+            self.ksh[j].next = u2b::<5>(ks);
+            self.vsh[j].next = u2b::<5>(vs);
+        }
+        self._s.last_grp = g;
+    }
+}
+
+impl<const A: usize> Logic for KvCacheW<A> {
+    fn update(&mut self) {
+        if self.clock.pos_edge() {
+            let s = &mut self._s;
+            // Staging, with this cycle's pushes.
+            if self.push.val() {
+                let f = self.pfield.val().index();
+                if f < s.kvd {
+                    let d = self.pdata.val().to_u64();
+                    if self.pv.val() {
+                        s.vst[f] = d;
+                    } else {
+                        s.kst[f] = d;
+                    }
+                }
+            }
+            if self.spush.val() {
+                let f = self.sfield.val().index();
+                if f < s.nkv {
+                    let d = self.sdata.val().to_u64();
+                    if self.spv.val() {
+                        s.vss[f] = d;
+                    } else {
+                        s.kss[f] = d;
+                    }
+                }
+            }
+            // Read (old data) before the write.
+            let r = self.raddr.val().index();
+            let (kvd, nkv) = (s.kvd, s.nkv);
+            if r < s.depth {
+                s.rk.copy_from_slice(&s.k[r * kvd..(r + 1) * kvd]);
+                s.rv.copy_from_slice(&s.v[r * kvd..(r + 1) * kvd]);
+                s.rks.copy_from_slice(&s.ks[r * nkv..(r + 1) * nkv]);
+                s.rvs.copy_from_slice(&s.vs[r * nkv..(r + 1) * nkv]);
+            } else {
+                s.rk.iter_mut().for_each(|x| *x = 0);
+                s.rv.iter_mut().for_each(|x| *x = 0);
+                s.rks.iter_mut().for_each(|x| *x = 0);
+                s.rvs.iter_mut().for_each(|x| *x = 0);
+            }
+            s.rsel = self.rv.val();
+            if self.commit.val() {
+                let w = self.waddr.val().index();
+                if w < s.depth {
+                    s.k[w * kvd..(w + 1) * kvd].copy_from_slice(&s.kst);
+                    s.v[w * kvd..(w + 1) * kvd].copy_from_slice(&s.vst);
+                    s.ks[w * nkv..(w + 1) * nkv].copy_from_slice(&s.kss);
+                    s.vs[w * nkv..(w + 1) * nkv].copy_from_slice(&s.vss);
+                }
+            }
+            self.route_outputs();
+        } else if self.grp.val().to_u64() != self._s.last_grp {
+            self.route_outputs();
+        }
+    }
+    fn connect(&mut self) {
+        for j in 0..A {
+            self.mant[j].connect();
+            self.ksh[j].connect();
+            self.vsh[j].connect();
+        }
+    }
+    fn hdl(&self) -> Verilog {
+        let s = &self._s;
+        let (depth, kvd, nkv, hd) = (s.depth, s.kvd, s.nkv, s.hd);
+        let (kw, sw) = (kvd * 11, nkv * 5);
+        let ib = index_bits(depth).min(24);
+        let mut v = String::new();
+        v += &format!(
+            "\
+reg [{km}:0] kmem [0:{dm}];
+reg [{km}:0] vmem [0:{dm}];
+reg [{sm}:0] ksm [0:{dm}];
+reg [{sm}:0] vsm [0:{dm}];
+reg [{km}:0] kst;
+reg [{km}:0] vst;
+reg [{sm}:0] kss;
+reg [{sm}:0] vss;
+reg [{km}:0] kst_n;
+reg [{km}:0] vst_n;
+reg [{sm}:0] kss_n;
+reg [{sm}:0] vss_n;
+reg [{km}:0] rk;
+reg [{km}:0] rvw;
+reg [{sm}:0] rks;
+reg [{sm}:0] rvs;
+reg rsel;
+integer i;
+initial begin
+   kst = {kw}'d0;
+   vst = {kw}'d0;
+   kss = {sw}'d0;
+   vss = {sw}'d0;
+   rk = {kw}'d0;
+   rvw = {kw}'d0;
+   rks = {sw}'d0;
+   rvs = {sw}'d0;
+   rsel = 1'b0;
+`ifndef SYNTHESIS
+   for (i = 0; i < {depth}; i = i + 1) begin
+      kmem[i] = {kw}'d0;
+      vmem[i] = {kw}'d0;
+      ksm[i] = {sw}'d0;
+      vsm[i] = {sw}'d0;
+   end
+`endif
+end
+always @(*) begin
+   kst_n = kst;
+   vst_n = vst;
+   kss_n = kss;
+   vss_n = vss;
+",
+            km = kw - 1,
+            sm = sw - 1,
+            dm = depth - 1,
+        );
+        for f in 0..kvd {
+            let (hi, lo) = (f * 11 + 10, f * 11);
+            v += &format!(
+                "   if (push && (pfield == 16'd{f})) begin\n      if (pv) vst_n[{hi}:{lo}] = pdata;\n      else kst_n[{hi}:{lo}] = pdata;\n   end\n"
+            );
+        }
+        for f in 0..nkv {
+            let (hi, lo) = (f * 5 + 4, f * 5);
+            v += &format!(
+                "   if (spush && (sfield == 8'd{f})) begin\n      if (spv) vss_n[{hi}:{lo}] = sdata;\n      else kss_n[{hi}:{lo}] = sdata;\n   end\n"
+            );
+        }
+        v += &format!(
+            "\
+end
+always @(posedge clock) begin
+   kst <= kst_n;
+   vst <= vst_n;
+   kss <= kss_n;
+   vss <= vss_n;
+   rsel <= rv;
+   if (raddr < 24'd{depth}) begin
+      rk <= kmem[raddr[{im}:0]];
+      rvw <= vmem[raddr[{im}:0]];
+      rks <= ksm[raddr[{im}:0]];
+      rvs <= vsm[raddr[{im}:0]];
+   end else begin
+      rk <= {kw}'d0;
+      rvw <= {kw}'d0;
+      rks <= {sw}'d0;
+      rvs <= {sw}'d0;
+   end
+   if (commit && (waddr < 24'd{depth})) begin
+      kmem[waddr[{im}:0]] <= kst_n;
+      vmem[waddr[{im}:0]] <= vst_n;
+      ksm[waddr[{im}:0]] <= kss_n;
+      vsm[waddr[{im}:0]] <= vss_n;
+   end
+end
+",
+            im = ib - 1,
+        );
+        // Routing.
+        let lanes = |r: &Route, ind: &str| -> String {
+            let mut o = String::new();
+            for (j, kvh) in r.iter().enumerate() {
+                match kvh {
+                    Some(h) => {
+                        let f = h * hd + j % hd;
+                        let (hi, lo) = (f * 11 + 10, f * 11);
+                        let (shi, slo) = (h * 5 + 4, h * 5);
+                        o += &format!(
+                            "{ind}mant${j} = rsel ? rvw[{hi}:{lo}] : rk[{hi}:{lo}];\n{ind}ksh${j} = rks[{shi}:{slo}];\n{ind}vsh${j} = rvs[{shi}:{slo}];\n"
+                        );
+                    }
+                    None => {
+                        o += &format!(
+                            "{ind}mant${j} = 11'd0;\n{ind}ksh${j} = 5'd0;\n{ind}vsh${j} = 5'd0;\n"
+                        );
+                    }
+                }
+            }
+            o
+        };
+        v += "always @(*) begin\n";
+        if s.route.len() == 1 {
+            v += &lanes(&s.route[0], "   ");
+        } else {
+            v += "   case (grp)\n";
+            for (gi, r) in s.route.iter().enumerate() {
+                v += &format!("   8'd{gi}: begin\n{}   end\n", lanes(r, "      "));
+            }
+            let none: Route = vec![None; A];
+            v += &format!("   default: begin\n{}   end\n", lanes(&none, "      "));
+            v += "   endcase\n";
+        }
+        v += "end\n";
+        if s.route.len() == 1 {
+            v += "wire unused_grp = ^grp;\n";
+        }
+        Verilog::Custom(v)
+    }
+}
