@@ -296,6 +296,11 @@ impl Tokenizer {
         })
     }
 
+    /// Length in bytes of the longest piece.
+    pub fn longest_piece(&self) -> usize {
+        self.longest_piece
+    }
+
     /// Number of tokens.
     pub fn vocab_size(&self) -> usize {
         self.vocab.len()
