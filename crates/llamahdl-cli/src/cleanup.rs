@@ -113,8 +113,10 @@ impl TempOutput {
             .map(|n| n.to_string_lossy().into_owned())
             .with_context(|| format!("{}: not a file name", target.display()))?;
         locked(|r| {
+            // Mode 0666 less the umask, as for any new file (not tempfile's private 0600).
             let tmp = tempfile::Builder::new()
                 .prefix(&format!(".{name}.tmp-"))
+                .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666))
                 .tempfile_in(&parent)
                 .with_context(|| {
                     format!(

@@ -260,8 +260,10 @@ impl Target {
         std::fs::create_dir_all(&self.parent)
             .with_context(|| format!("{}: cannot create the directory", self.parent.display()))?;
         locked(|reg| {
+            // Mode 0777 less the umask, as for any new directory (not tempfile's 0700).
             let tmp = tempfile::Builder::new()
                 .prefix(&format!(".{}.tmp-", self.name))
+                .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o777))
                 .tempdir_in(&self.parent)
                 .with_context(|| {
                     format!(
