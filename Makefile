@@ -65,10 +65,11 @@ fmt:
 ## formal: bounded proofs (and k-induction) of the weight-path blocks' properties on their
 ##         emitted Verilog (yosys -formal + yosys-smtbmc + z3); see
 ##         crates/llamahdl-hw/src/units/weight_path/formal/prove.sh.
-FORMAL_DEPTH ?= 40
+##         FORMAL_DEPTHS: bounded depth of RowAddrGen, of QkvLoader, and of the covers.
+FORMAL_DEPTHS ?= 12 6 12
 formal: build
 	crates/llamahdl-hw/src/units/weight_path/formal/prove.sh $(abspath $(LLAMAHDL)) \
-		$(BUILD)/formal $(FORMAL_DEPTH)
+		$(BUILD)/formal $(FORMAL_DEPTHS)
 
 ## fuzz: coverage-guided fuzzing (libFuzzer via libfuzzer-sys, stable Rust) of the
 ##       checkpoint reader, the tokenizer reader and encoder, and the CLI's argument

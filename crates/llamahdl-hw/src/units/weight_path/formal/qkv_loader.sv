@@ -17,8 +17,8 @@
 //   - storage: for an arbitrary beat address A and row R, what is read back (latency 1,
 //     read-before-write) is the last beat (scale) stored there, zero before any store.
 module formal_qkv_loader #(
-    parameter BEATS = 2,
-    parameter HEAD_DIM = 4,
+    parameter BEATS = 1,
+    parameter HEAD_DIM = 2,
     parameter N_HEADS = 2,
     parameter N_KV_HEADS = 1
 ) (
@@ -87,9 +87,24 @@ module formal_qkv_loader #(
         if (wr_en && last_beat && row_index == R) shadow_scale <= {scale_exp, scale_mant};
     end
 
+    // Where the generator must be after n beats (as in row_addr_gen.sv; asserted here too so
+    // that the properties below are inductive).
+    localparam Q_ROWS = HEAD_DIM * N_HEADS;
+    localparam KV_ROWS = HEAD_DIM * N_KV_HEADS;
+    wire [15:0] ri = n / BEATS;
+    wire [15:0] want_matrix = ri < Q_ROWS ? 0 : ri < Q_ROWS + KV_ROWS ? 1 : ri < ROWS ? 2 : 3;
+    wire [15:0] want_head = ri < Q_ROWS ? ri / HEAD_DIM
+                          : ri < Q_ROWS + KV_ROWS ? (ri - Q_ROWS) / HEAD_DIM
+                          : ri < ROWS ? (ri - Q_ROWS - KV_ROWS) / HEAD_DIM : 0;
+
     always @(*) begin
         assert (n <= TOTAL);
         assert (addr == n);
+        assert (beat == n % BEATS);
+        assert (row_index == ri);
+        assert (row == (ri < ROWS ? ri % HEAD_DIM : 0));
+        assert (matrix == want_matrix[1:0]);
+        assert (head == want_head[7:0]);
         assert (load_done == (n == TOTAL));
         assert (wr_en == (valid && !layer_change && n < TOTAL));
         if (wr_en) assert (addr < TOTAL);

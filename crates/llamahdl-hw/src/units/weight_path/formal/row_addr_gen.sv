@@ -14,8 +14,8 @@
 //   - a trigger returns to (beat 0, row 0, Q, head 0), addr 0, load_done low.
 // Cover: load_done is reached after the last beat, and a trigger after it clears it.
 module formal_row_addr_gen #(
-    parameter BEATS = 2,
-    parameter HEAD_DIM = 4,
+    parameter BEATS = 1,
+    parameter HEAD_DIM = 2,
     parameter N_HEADS = 2,
     parameter N_KV_HEADS = 1
 ) (
