@@ -11,7 +11,8 @@
 //!
 //! Errors are printed to stderr as `Error: <file>: <problem>` and exit with status 1
 //! (usage errors exit with 2, as clap does). Nothing is written to stdout, and no output
-//! directory is touched, when a command fails.
+//! directory is touched, when a command fails. An interrupt (Ctrl-C, SIGTERM, SIGHUP)
+//! removes the partial outputs and exits with status 130 (see [`cleanup`]).
 
 pub mod cleanup;
 pub mod info;
