@@ -139,7 +139,6 @@ pub fn write_to(
             starts[&t_key(Tensor::Classifier)],
         );
     }
-    drop(emit);
     if let Some(e) = err {
         return Err(io(e));
     }
