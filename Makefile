@@ -13,7 +13,7 @@ LLAMAHDL   := target/release/llamahdl
 export LLAMAHDL_MODELS    := $(if $(wildcard $(MODELS)/stories260K.bin),$(MODELS),)
 export LLAMAHDL_REFERENCE := $(if $(wildcard $(REFERENCE)/stories260K),$(REFERENCE),)
 
-.PHONY: run test deps build rtl lint fmt clean
+.PHONY: run test deps build rtl lint fmt clean formal fuzz fuzz-build
 
 ## run: build; regenerate the decoder's Verilog and simulate a short generation on its RTL
 ##      (tokens, cycles per token, simulation speed, golden-model agreement). With the
@@ -66,6 +66,36 @@ lint: deps
 
 fmt:
 	$(CARGO) fmt --all
+
+## formal: bounded proofs (and k-induction) of the weight-path blocks' properties on their
+##         emitted Verilog (yosys -formal + yosys-smtbmc + z3); see
+##         crates/llamahdl-hw/src/units/weight_path/formal/prove.sh.
+##         FORMAL_DEPTHS: bounded depth of RowAddrGen, of QkvLoader, and of the covers.
+FORMAL_DEPTHS ?= 12 6 12
+formal: build
+	crates/llamahdl-hw/src/units/weight_path/formal/prove.sh $(abspath $(LLAMAHDL)) \
+		$(BUILD)/formal $(FORMAL_DEPTHS)
+
+## fuzz: coverage-guided fuzzing (libFuzzer via libfuzzer-sys, stable Rust) of the
+##       checkpoint reader, the tokenizer reader and encoder, and the CLI's argument
+##       parsing; FUZZ_RUNS executions per target from the committed seeds (docs/fuzzing.md).
+FUZZ_RUNS    ?= 1000000
+FUZZ_TARGETS := checkpoint tokenizer cli_args
+FUZZ_TRIPLE  := $(shell rustc -vV | sed -n 's/^host: //p')
+FUZZ_FLAGS   := -Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
+	-Cllvm-args=-sanitizer-coverage-inline-8bit-counters \
+	-Cllvm-args=-sanitizer-coverage-pc-table -Cllvm-args=-sanitizer-coverage-trace-compares \
+	--cfg fuzzing
+fuzz-build:
+	cd fuzz && RUSTFLAGS="$(FUZZ_FLAGS)" $(CARGO) build --release --bins --target $(FUZZ_TRIPLE)
+fuzz: fuzz-build
+	@for t in $(FUZZ_TARGETS); do \
+		mkdir -p fuzz/corpus-work/$$t fuzz/artifacts/$$t; \
+		echo "== fuzz target $$t: $(FUZZ_RUNS) runs"; \
+		fuzz/target/$(FUZZ_TRIPLE)/release/$$t -runs=$(FUZZ_RUNS) -max_len=65536 \
+			-artifact_prefix=fuzz/artifacts/$$t/ -print_final_stats=1 \
+			fuzz/corpus-work/$$t fuzz/seeds/$$t || exit 1; \
+	done
 
 clean:
 	$(CARGO) clean

@@ -29,3 +29,15 @@ pub fn progress(len: u64, what: &str) -> ProgressBar {
     bar.set_message(what.to_string());
     bar
 }
+
+/// `--lanes`: one of the lane counts the tool is compiled for
+/// (`llamahdl_hw::decoder::limits::SUPPORTED_LANES`).
+pub fn parse_lanes(s: &str) -> Result<usize, String> {
+    use llamahdl_hw::decoder::limits::SUPPORTED_LANES;
+    match s.parse::<usize>() {
+        Ok(l) if SUPPORTED_LANES.contains(&l) => Ok(l),
+        _ => Err(format!(
+            "{s} is not a supported lane count: choose one of {SUPPORTED_LANES:?}"
+        )),
+    }
+}

@@ -63,7 +63,8 @@ pub struct GenArgs {
     /// Forward passes (positions) to run, prompt included, as run.c's -n. 0 or more than the
     /// model's seq_len means seq_len (run.c's clamp). Generation also stops after a
     /// generated BOS.
-    #[arg(long, value_name = "N", default_value_t = DEFAULT_STEPS)]
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_STEPS,
+          allow_negative_numbers = true, value_parser = parse_steps)]
     pub steps: usize,
 
     /// Print one JSON object on stdout instead of the text (nothing on stdout on error).
@@ -109,6 +110,20 @@ pub fn parse_prompt_ids(s: &str) -> Result<PromptIds, String> {
         return Err("no token ids given; the prompt needs at least one (BOS is 1)".into());
     }
     Ok(PromptIds(ids))
+}
+
+/// Parse `--steps`: a count of positions, 0 or more (a negative number is refused with
+/// that reason rather than taken for a flag).
+pub fn parse_steps(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<i128>() {
+        Ok(n) if n < 0 => Err(format!(
+            "{n} is negative: --steps counts positions, 0 or more (0 means seq_len)"
+        )),
+        Ok(n) => usize::try_from(n).map_err(|_| format!("{n} is too large")),
+        Err(_) => Err(format!(
+            "'{s}' is not a number of steps (an integer, 0 or more; 0 means seq_len)"
+        )),
+    }
 }
 
 /// The JSON object printed by `run --json`.
@@ -191,6 +206,18 @@ pub fn prepare(args: &GenArgs) -> anyhow::Result<Prepared> {
             let tok = tokenizer
                 .as_ref()
                 .context("--prompt needs --tokenizer to encode the text")?;
+            // Refuse at once a text whose byte count alone proves it too long.
+            let at_least = tok.min_encoded_len(text, false);
+            if at_least > c.seq_len {
+                anyhow::bail!(
+                    "--prompt (checkpoint {ck_name}): prompt is {} bytes, so at least \
+                     {at_least} tokens (no piece of the tokenizer is longer than {} bytes), \
+                     longer than seq_len {}",
+                    text.len(),
+                    tok.longest_piece(),
+                    c.seq_len
+                );
+            }
             (tok.encode(text, true, false), "--prompt")
         }
         (None, Some(PromptIds(ids))) => (ids.clone(), "--prompt-ids"),
@@ -217,7 +244,15 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let gen = match args.engine {
         Engine::Float => {
-            let mut engine = FloatEngine::new(&ck);
+            // The cache holds the positions run (at least the prompt's, which the greedy
+            // loop checks), not all of seq_len, which may be huge.
+            let positions = steps.max(prompt.len());
+            let mut engine = FloatEngine::with_positions(&ck, positions).with_context(|| {
+                format!(
+                    "{}: cannot run the float engine",
+                    args.gen.checkpoint.display()
+                )
+            })?;
             generate(&mut engine, &prompt, steps, "float")?
         }
         Engine::Golden => {
@@ -279,6 +314,15 @@ mod tests {
         assert!(e.contains("'x'"), "{e}");
         assert!(parse_prompt_ids("-1").is_err());
         assert!(parse_prompt_ids("99999999999").is_err());
+    }
+
+    #[test]
+    fn steps_parse() {
+        assert_eq!(parse_steps("0"), Ok(0));
+        assert_eq!(parse_steps("256"), Ok(256));
+        assert!(parse_steps("-1").unwrap_err().contains("negative"));
+        assert!(parse_steps("x").unwrap_err().contains("not a number"));
+        assert!(parse_steps("1e3").is_err());
     }
 
     #[test]

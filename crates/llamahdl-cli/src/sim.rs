@@ -1,15 +1,16 @@
 //! `llamahdl sim`: generate with the decoder RTL simulated natively, cycle by cycle, and
 //! check every logit against the golden model.
 
+use crate::cleanup::{same_file, TempOutput};
 use crate::output::write_stdout;
 use crate::run::{generate, prepare, GenArgs, Prepared};
 use anyhow::Context;
-use clap::builder::TypedValueParser as _;
 use clap::{Args, ValueEnum};
 use llamahdl_golden::{Golden, QuantModel, ScaleMode};
 use llamahdl_hw::sim::engine::{engine, HwForward};
-use std::io::BufWriter;
+use std::cell::RefCell;
 use std::path::PathBuf;
+use std::rc::Rc;
 use std::time::Instant;
 
 /// Arguments of `llamahdl sim`.
@@ -24,10 +25,9 @@ pub struct SimArgs {
     #[command(flatten)]
     pub gen: GenArgs,
 
-    /// Multiply-accumulate lanes of the simulated design (8, 16, 32 or 64).
+    /// Multiply-accumulate lanes of the simulated design (4, 8, 16, 32 or 64).
     #[arg(long, value_name = "L", default_value_t = llamahdl_hw::decoder::limits::DEFAULT_LANES,
-          value_parser = clap::builder::PossibleValuesParser::new(["8", "16", "32", "64"])
-              .map(|s| s.parse::<usize>().unwrap()))]
+          value_parser = crate::output::parse_lanes)]
     pub lanes: usize,
 
     /// Where each layer's Q/K/V weights come from: `rom` (compiled in) or `ram` (streamed
@@ -61,23 +61,94 @@ struct JsonOutput<'a> {
     weights: Weights,
 }
 
+/// Writes the waveform into the temporary VCD file, remembering the first write error
+/// instead of passing it up (the simulator would stop with a panic); checked once the
+/// simulation has ended.
+struct VcdSink {
+    w: std::io::BufWriter<std::fs::File>,
+    err: Rc<RefCell<Option<std::io::Error>>>,
+}
+
+impl std::io::Write for VcdSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.err.borrow().is_none() {
+            if let Err(e) = self.w.write_all(buf) {
+                *self.err.borrow_mut() = Some(e);
+            }
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.err.borrow().is_none() {
+            if let Err(e) = self.w.flush() {
+                *self.err.borrow_mut() = Some(e);
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for VcdSink {
+    fn drop(&mut self) {
+        let _ = std::io::Write::flush(self);
+    }
+}
+
+/// `--vcd FILE` must not be one of the inputs.
+fn check_vcd_target(vcd: &std::path::Path, gen: &GenArgs) -> anyhow::Result<()> {
+    let inputs = [Some(&gen.checkpoint), gen.tokenizer.as_ref()];
+    for input in inputs.into_iter().flatten() {
+        if same_file(vcd, input) {
+            anyhow::bail!(
+                "{}: --vcd names an input of this command ({}); refusing to overwrite it",
+                vcd.display(),
+                input.display()
+            );
+        }
+    }
+    if vcd.is_dir() {
+        anyhow::bail!("{}: --vcd names a directory", vcd.display());
+    }
+    Ok(())
+}
+
 /// `llamahdl sim`.
 pub fn run(args: SimArgs) -> anyhow::Result<()> {
+    if let Some(v) = &args.vcd {
+        check_vcd_target(v, &args.gen)?;
+    }
     let Prepared {
         ck,
         tokenizer,
         prompt,
         steps,
     } = prepare(&args.gen)?;
+    let ck_name = args.gen.checkpoint.display().to_string();
     let qm = QuantModel::quantise(&ck, ScaleMode::Mant8);
-    let vcd: Option<Box<dyn std::io::Write>> = match &args.vcd {
-        Some(p) => Some(Box::new(BufWriter::new(
-            std::fs::File::create(p).with_context(|| format!("{}: cannot create", p.display()))?,
-        ))),
+    llamahdl_hw::decoder::limits::check_fits(&qm, args.lanes, qm.config.seq_len).map_err(|e| {
+        anyhow::anyhow!(
+            "{ck_name}: the model does not fit the simulated decoder at {} lanes: {e}",
+            args.lanes
+        )
+    })?;
+    // Only now, with the model known to fit, create the waveform (as a temporary).
+    let vcd_out = args.vcd.as_deref().map(TempOutput::create).transpose()?;
+    let vcd_err = Rc::new(RefCell::new(None));
+    let vcd: Option<Box<dyn std::io::Write>> = match &vcd_out {
+        Some(t) => Some(Box::new(VcdSink {
+            w: std::io::BufWriter::new(
+                t.file()
+                    .try_clone()
+                    .with_context(|| format!("{}: cannot write", t_path(&args)))?,
+            ),
+            err: vcd_err.clone(),
+        })),
         None => None,
     };
     let stream = (args.weights == Weights::Ram).then_some(&qm);
-    let hw = engine(&qm, args.lanes, stream, vcd).map_err(anyhow::Error::msg)?;
+    let hw = engine(&qm, args.lanes, stream, vcd)
+        .map_err(|e| anyhow::anyhow!("{ck_name}: cannot simulate the decoder: {e}"))?;
     let mut fwd = HwForward {
         hw,
         positions: vec![],
@@ -86,7 +157,10 @@ pub fn run(args: SimArgs) -> anyhow::Result<()> {
     let gen = generate(&mut fwd, &prompt, steps, "sim")?;
     let elapsed = started.elapsed().as_secs_f64();
     let total_cycles = fwd.hw.total_cycles();
-    drop(fwd.hw);
+    drop(fwd.hw); // flushes the waveform
+    if let Some(e) = vcd_err.borrow_mut().take() {
+        return Err(e).with_context(|| format!("{}: write failed", t_path(&args)));
+    }
 
     // The golden model, fed the same tokens, must give the same logits everywhere.
     let mut golden = Golden::new(qm);
@@ -142,8 +216,20 @@ pub fn run(args: SimArgs) -> anyhow::Result<()> {
             args.weights
         );
     }
+    // The waveform is complete: keep it (also when the golden model disagrees, when it is
+    // most wanted).
+    if let Some(t) = vcd_out {
+        t.commit()?;
+    }
     if !golden_match {
-        anyhow::bail!("the simulated hardware disagrees with the golden model");
+        anyhow::bail!("{ck_name}: the simulated hardware disagrees with the golden model");
     }
     Ok(())
+}
+
+fn t_path(args: &SimArgs) -> String {
+    args.vcd
+        .as_deref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default()
 }

@@ -1,10 +1,24 @@
 //! `llamahdl synth`: write a seeded synthetic llama2.c checkpoint of any shape.
 
+use crate::cleanup::{parent_of, TempOutput};
 use anyhow::Context;
 use clap::{Args, ValueEnum};
+use llamahdl_model::checkpoint::validate_config;
 use llamahdl_model::{synth, Config};
-use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+/// Bytes available to this user on the file system holding `dir` (`None` when unknown).
+fn free_bytes(dir: &Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+    // SAFETY: `statvfs` is plain data, filled in by the call; `c` is NUL-terminated.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: valid path pointer and a valid out-pointer.
+    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
+        return None;
+    }
+    Some((st.f_bavail as u64).saturating_mul(st.f_frsize as u64))
+}
 
 /// Arguments of `llamahdl synth`.
 #[derive(Args, Debug)]
@@ -67,22 +81,36 @@ pub fn run(a: SynthArgs) -> anyhow::Result<()> {
     if a.separate_classifier {
         c.shared_classifier = false;
     }
-    let ck = synth::try_generate(&c, a.seed)?;
-    let bytes = ck.to_bytes();
-    let parent = match a.out.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let mut tmp = tempfile::NamedTempFile::new_in(&parent)
-        .with_context(|| format!("{}: cannot create a file there", parent.display()))?;
-    tmp.write_all(&bytes)
-        .with_context(|| format!("{}: write failed", a.out.display()))?;
-    tmp.persist(&a.out)
-        .with_context(|| format!("{}: cannot write", a.out.display()))?;
+    let out_name = a.out.display().to_string();
+    // Shape errors name the output being made, not an internal description.
+    validate_config(&c, &format!("{out_name} (--out)"))?;
+    if a.out.is_dir() {
+        anyhow::bail!("{out_name}: --out names a directory; give a file name");
+    }
+    let needed = c.file_bytes() as u64;
+    let parent = parent_of(&a.out);
+    if let Some(free) = free_bytes(&parent) {
+        if free < needed {
+            anyhow::bail!(
+                "{out_name}: the checkpoint needs {needed} bytes but only {free} bytes are free \
+                 in {}",
+                parent.display()
+            );
+        }
+    }
+    // Streamed to a temporary file beside --out (constant memory for any shape), renamed
+    // into place when complete.
+    let tmp = TempOutput::create(&a.out)?;
+    let mut file = tmp.file();
+    let written = synth::write_to(&c, a.seed, &mut file, &out_name)?;
+    file.sync_all()
+        .with_context(|| format!("{out_name}: write failed"))?;
+    tmp.commit()?;
+    let bytes_len = written;
     eprintln!(
         "wrote {} ({} bytes): dim {} hidden {} layers {} heads {}/{} vocab {} seq_len {}{}",
         a.out.display(),
-        bytes.len(),
+        bytes_len,
         c.dim,
         c.hidden_dim,
         c.n_layers,

@@ -6,9 +6,9 @@
 //! directories written by this command; an existing non-empty directory without it is
 //! never replaced.
 
+use crate::cleanup::locked;
 use crate::output::write_stdout;
 use anyhow::{bail, Context};
-use clap::builder::TypedValueParser as _;
 use clap::{ArgGroup, Args, ValueEnum};
 use llamahdl_golden::{QuantModel, ScaleMode};
 use llamahdl_model::{synth, Checkpoint, Config, MODELS_ENV};
@@ -45,10 +45,9 @@ pub struct VerilogArgs {
 
     /// Parallel lanes: int8 weights per beat of the weight stream and multiply-accumulates
     /// per cycle (4, 8, 16, 32 or 64).
-    #[arg(long, value_name = "L", default_value_t = llamahdl_hw::decoder::limits::DEFAULT_LANES as u32,
-          value_parser = clap::builder::PossibleValuesParser::new(["4", "8", "16", "32", "64"])
-              .map(|s| s.parse::<u32>().unwrap()))]
-    pub lanes: u32,
+    #[arg(long, value_name = "L", default_value_t = llamahdl_hw::decoder::limits::DEFAULT_LANES,
+          value_parser = crate::output::parse_lanes)]
+    pub lanes: usize,
 
     /// On-chip context of the whole decoder (positions held in the key/value cache);
     /// default: the model's seq_len. Smaller contexts need less block RAM.
@@ -101,20 +100,39 @@ fn load_model(args: &VerilogArgs) -> anyhow::Result<(Checkpoint, String)> {
 
 /// `llamahdl verilog`.
 pub fn run(args: VerilogArgs) -> anyhow::Result<()> {
+    if let Some(ck) = &args.checkpoint {
+        check_not_input(&args.out, ck)?;
+    }
     let target = Target::new(&args.out)?;
     let (ck, source) = load_model(&args)?;
     let qm = QuantModel::quantise(&ck, ScaleMode::Mant8);
-    let lanes = args.lanes as usize;
-    let ctx = args.context.unwrap_or(qm.config.seq_len);
-    let files = target
-        .write(|dir| llamahdl_hw::emit::emit_with_context(&qm, lanes, ctx, dir))
-        .with_context(|| format!("emitting Verilog for {source} into {}", args.out.display()))?;
+    let lanes = args.lanes;
+    let c = qm.config;
+    let ctx = args.context.unwrap_or(c.seq_len);
+    if ctx == 0 || ctx > c.seq_len {
+        bail!(
+            "{source}: --context {ctx} must be between 1 and the model's seq_len {}",
+            c.seq_len
+        );
+    }
+    llamahdl_hw::decoder::limits::check_fits(&qm, lanes, ctx).map_err(|e| {
+        anyhow::anyhow!(
+            "{source}: the model does not fit the decoder at {lanes} lanes with a context of \
+             {ctx}: {e}"
+        )
+    })?;
+    let emitted = llamahdl_hw::emit::generate_with_context(&qm, lanes, ctx)
+        .with_context(|| format!("emitting Verilog for {source}"))?;
+    let staged = target.stage(&emitted)?;
+    // The listing goes out before the directory is put in place: if stdout fails (a full
+    // disk, `> /dev/full`), the command fails and the target is left as it was.
     let mut listing = String::new();
-    for f in &files {
-        listing.push_str(&f.display().to_string());
+    for f in &emitted {
+        listing.push_str(&args.out.join(&f.file).display().to_string());
         listing.push('\n');
     }
     write_stdout(listing.as_bytes())?;
+    let files = staged.commit()?;
     eprintln!(
         "wrote {} files to {} ({source}, {lanes} lanes)",
         files.len(),
@@ -122,6 +140,27 @@ pub fn run(args: VerilogArgs) -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// Refuse an input file that replacing `out` would remove or overwrite: one inside the
+/// directory (it is replaced as a whole), or the directory itself.
+pub fn check_not_input(out: &Path, input: &Path) -> anyhow::Result<()> {
+    let (Ok(inp), Ok(dir)) = (input.canonicalize(), out.canonicalize()) else {
+        return Ok(()); // the output does not exist yet (or the input does not: load says so)
+    };
+    if inp.starts_with(&dir) {
+        bail!(
+            "{}: --out is replaced as a whole and holds the input {}; refusing to replace \
+             it: choose another --out",
+            out.display(),
+            input.display()
+        );
+    }
+    Ok(())
+}
+
+/// The marker's first line; the names of the files written follow, one per line.
+const MARKER_HEAD: &str =
+    "Written by `llamahdl verilog`; the directory is replaced as a whole on the next run.";
 
 /// An output directory that is replaced atomically.
 #[derive(Debug)]
@@ -134,9 +173,17 @@ pub struct Target {
     name: String,
 }
 
+/// The files of a [`Target`], written into a temporary directory beside it.
+pub struct Staged<'a> {
+    target: &'a Target,
+    tmp: Option<tempfile::TempDir>,
+    names: Vec<String>,
+}
+
 impl Target {
     /// Check that `out` can be (re)placed: it is a name with a final component, and if it
-    /// exists it is a directory that is empty or holds [`MARKER`].
+    /// exists it is a directory that is empty, or holds [`MARKER`] and nothing but the
+    /// files the marker lists (what an earlier run wrote).
     pub fn new(out: &Path) -> anyhow::Result<Target> {
         let name = match out.file_name() {
             Some(n) => n.to_string_lossy().into_owned(),
@@ -157,15 +204,44 @@ impl Target {
                 out.display()
             ),
             Ok(_) => {
-                let mut entries = std::fs::read_dir(out)
+                let entries: Vec<String> = std::fs::read_dir(out)
+                    .with_context(|| format!("{}: cannot list the directory", out.display()))?
+                    .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
+                    .collect::<Result<_, _>>()
                     .with_context(|| format!("{}: cannot list the directory", out.display()))?;
-                if entries.next().is_some() && !out.join(MARKER).is_file() {
-                    bail!(
-                        "{}: exists, is not empty and was not written by `llamahdl verilog` \
-                         (no {MARKER} file); refusing to replace it: remove it or choose \
-                         another --out",
-                        out.display()
-                    );
+                if !entries.is_empty() {
+                    let Ok(marker) = std::fs::read_to_string(out.join(MARKER)) else {
+                        bail!(
+                            "{}: exists, is not empty and was not written by `llamahdl \
+                             verilog` (no {MARKER} file); refusing to replace it: remove it \
+                             or choose another --out",
+                            out.display()
+                        );
+                    };
+                    let listed = marker_files(&marker);
+                    let ours = |e: &str| {
+                        listed.as_ref().map_or_else(
+                            || e.starts_with("llamahdl_") && e.ends_with(".v"),
+                            |l| l.iter().any(|n| n == e),
+                        )
+                    };
+                    let is_file =
+                        |e: &str| std::fs::symlink_metadata(out.join(e)).is_ok_and(|m| m.is_file());
+                    let mut foreign: Vec<&String> = entries
+                        .iter()
+                        .filter(|e| *e != MARKER && !(ours(e) && is_file(e)))
+                        .collect();
+                    foreign.sort();
+                    if !foreign.is_empty() {
+                        let names: Vec<&str> = foreign.iter().map(|s| s.as_str()).collect();
+                        bail!(
+                            "{}: holds {} that `llamahdl verilog` did not write; refusing to \
+                             replace it (its files would be lost): move them or choose \
+                             another --out",
+                            out.display(),
+                            names.join(", ")
+                        );
+                    }
                 }
             }
         }
@@ -176,43 +252,16 @@ impl Target {
         })
     }
 
-    /// Run `fill` on a fresh temporary directory beside the target, then put that directory
-    /// in the target's place. Returns the paths `fill` returned, moved under the target.
-    /// On any error the target is left as it was and the temporary directory is removed.
-    pub fn write(
-        &self,
-        fill: impl FnOnce(&Path) -> anyhow::Result<Vec<PathBuf>>,
-    ) -> anyhow::Result<Vec<PathBuf>> {
+    /// Write `files` and the marker into a fresh temporary directory beside the target,
+    /// uninterruptibly (an interrupt waits, then removes the directory).
+    pub fn stage(&self, files: &[llamahdl_hw::emit::Emitted]) -> anyhow::Result<Staged<'_>> {
         std::fs::create_dir_all(&self.parent)
             .with_context(|| format!("{}: cannot create the directory", self.parent.display()))?;
-        let tmp = tempfile::Builder::new()
-            .prefix(&format!(".{}.tmp-", self.name))
-            .tempdir_in(&self.parent)
-            .with_context(|| {
-                format!(
-                    "{}: cannot create a temporary directory",
-                    self.parent.display()
-                )
-            })?;
-        let files = fill(tmp.path())?;
-        std::fs::write(
-            tmp.path().join(MARKER),
-            "Written by `llamahdl verilog`; the directory is replaced as a whole on the next \
-             run.\n",
-        )
-        .with_context(|| format!("{}: cannot write {MARKER}", tmp.path().display()))?;
-        let files = files
-            .into_iter()
-            .map(|f| match f.strip_prefix(tmp.path()) {
-                Ok(rel) => self.out.join(rel),
-                Err(_) => f,
-            })
-            .collect();
-
-        // Move the previous output aside, put the new one in place, then delete the old.
-        let old = if self.out.exists() {
-            let aside = tempfile::Builder::new()
-                .prefix(&format!(".{}.old-", self.name))
+        locked(|reg| {
+            // Mode 0777 less the umask, as for any new directory (not tempfile's 0700).
+            let tmp = tempfile::Builder::new()
+                .prefix(&format!(".{}.tmp-", self.name))
+                .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o777))
                 .tempdir_in(&self.parent)
                 .with_context(|| {
                     format!(
@@ -220,33 +269,141 @@ impl Target {
                         self.parent.display()
                     )
                 })?;
-            let old = aside.path().join(&self.name);
-            std::fs::rename(&self.out, &old).with_context(|| {
-                format!(
-                    "{}: cannot move the previous output aside",
-                    self.out.display()
-                )
-            })?;
-            Some((aside, old))
-        } else {
-            None
-        };
-        if let Err(e) = std::fs::rename(tmp.path(), &self.out) {
-            if let Some((_, old)) = &old {
-                let _ = std::fs::rename(old, &self.out);
+            reg.add(tmp.path());
+            let mut staged = Staged {
+                target: self,
+                tmp: Some(tmp),
+                names: vec![],
+            };
+            let dir = staged.dir().to_path_buf();
+            let mut marker = format!("{MARKER_HEAD}\n");
+            for f in files {
+                let p = dir.join(&f.file);
+                std::fs::write(&p, &f.text)
+                    .with_context(|| format!("{}: cannot write {}", self.out.display(), f.file))?;
+                marker.push_str(&f.file);
+                marker.push('\n');
+                staged.names.push(f.file.clone());
             }
-            return Err(e).with_context(|| {
-                format!(
-                    "{}: cannot move the new output into place",
-                    self.out.display()
-                )
+            std::fs::write(dir.join(MARKER), marker)
+                .with_context(|| format!("{}: cannot write {MARKER}", self.out.display()))?;
+            Ok(staged)
+        })
+    }
+
+    /// Run `fill` on a fresh temporary directory beside the target, then put that directory
+    /// in the target's place. Returns the paths `fill` returned, moved under the target.
+    /// On any error the target is left as it was and the temporary directory is removed.
+    pub fn write(
+        &self,
+        fill: impl FnOnce(&Path) -> anyhow::Result<Vec<PathBuf>>,
+    ) -> anyhow::Result<Vec<PathBuf>> {
+        let mut staged = self.stage(&[])?;
+        let dir = staged.dir().to_path_buf();
+        let files = fill(&dir)?;
+        for f in &files {
+            if let Ok(rel) = f.strip_prefix(&dir) {
+                staged.names.push(rel.display().to_string());
+            }
+        }
+        let mut marker = format!("{MARKER_HEAD}\n");
+        for n in &staged.names {
+            marker.push_str(n);
+            marker.push('\n');
+        }
+        std::fs::write(dir.join(MARKER), marker)
+            .with_context(|| format!("{}: cannot write {MARKER}", self.out.display()))?;
+        staged.commit()
+    }
+}
+
+/// The file names a marker lists, or `None` for a marker of an earlier version, which
+/// listed none (the files it went with were the `llamahdl_*.v` ones).
+fn marker_files(marker: &str) -> Option<Vec<String>> {
+    if marker.lines().count() <= 1 {
+        return None;
+    }
+    Some(
+        marker
+            .lines()
+            .skip(1)
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect(),
+    )
+}
+
+impl Staged<'_> {
+    fn dir(&self) -> &Path {
+        self.tmp
+            .as_ref()
+            .expect("present until commit or drop")
+            .path()
+    }
+
+    /// Put the staged directory in the target's place (the previous output is moved aside
+    /// first and removed after). Returns the paths of the files, under the target.
+    pub fn commit(mut self) -> anyhow::Result<Vec<PathBuf>> {
+        let t = self.target;
+        let tmp = self.tmp.take().expect("present until commit or drop");
+        let files: Vec<PathBuf> = self.names.iter().map(|n| t.out.join(n)).collect();
+        locked(|reg| {
+            let tmp_path = tmp.path().to_path_buf();
+            // Move the previous output aside, put the new one in place, then delete the old.
+            let old = if t.out.exists() {
+                let aside = tempfile::Builder::new()
+                    .prefix(&format!(".{}.old-", t.name))
+                    .tempdir_in(&t.parent)
+                    .with_context(|| {
+                        format!(
+                            "{}: cannot create a temporary directory",
+                            t.parent.display()
+                        )
+                    })?;
+                reg.add(aside.path());
+                let old = aside.path().join(&t.name);
+                if let Err(e) = std::fs::rename(&t.out, &old) {
+                    reg.forget(aside.path());
+                    return Err(e).with_context(|| {
+                        format!("{}: cannot move the previous output aside", t.out.display())
+                    });
+                }
+                Some((aside, old))
+            } else {
+                None
+            };
+            if let Err(e) = std::fs::rename(&tmp_path, &t.out) {
+                if let Some((aside, old)) = &old {
+                    let _ = std::fs::rename(old, &t.out);
+                    reg.forget(aside.path());
+                }
+                reg.forget(&tmp_path);
+                return Err(e).with_context(|| {
+                    format!("{}: cannot move the new output into place", t.out.display())
+                });
+            }
+            // The temporary directory is now the target: forget it rather than delete it.
+            let _ = tmp.keep();
+            reg.forget(&tmp_path);
+            if let Some((aside, _)) = old {
+                let p = aside.path().to_path_buf();
+                drop(aside); // removes the previous output
+                reg.forget(&p);
+            }
+            Ok(files)
+        })
+    }
+}
+
+impl Drop for Staged<'_> {
+    fn drop(&mut self) {
+        if let Some(tmp) = self.tmp.take() {
+            let p = tmp.path().to_path_buf();
+            locked(|reg| {
+                drop(tmp);
+                reg.forget(&p);
             });
         }
-        // The temporary directory is now the target: forget it rather than delete it.
-        let _ = tmp.keep();
-        // `old`'s TempDir removes the previous output when dropped here.
-        drop(old);
-        Ok(files)
     }
 }
 

@@ -145,9 +145,35 @@ impl Checkpoint {
     }
 
     /// Read and validate a checkpoint file.
+    ///
+    /// The header is read first; the body is then read only up to the size the header
+    /// implies plus one byte, so a device or an endless pipe (`/dev/zero`) cannot make the
+    /// reader grow, and a FIFO with no writer reads as empty instead of blocking.
     pub fn load(path: &Path) -> Result<Checkpoint, ModelError> {
-        let bytes = std::fs::read(path).map_err(|e| ModelError::io(path, e))?;
-        Self::from_bytes(&bytes, &path.display().to_string())
+        let what = path.display().to_string();
+        let mut file = crate::input::open(path)?;
+        let mut bytes = Vec::new();
+        crate::input::read_up_to(&mut file, HEADER_BYTES as u64, &mut bytes, path)?;
+        let config = parse_header(&bytes, &what)?;
+        validate_config(&config, &what)?;
+        let expected = config.file_bytes() as u64;
+        if bytes.try_reserve_exact(expected as usize).is_err() {
+            return Err(ModelError::Invalid {
+                what,
+                problem: format!(
+                    "its header implies a {expected}-byte file and that much memory could \
+                     not be reserved to read it"
+                ),
+            });
+        }
+        let body = expected - HEADER_BYTES as u64;
+        crate::input::read_up_to(&mut file, body + 1, &mut bytes, path)?;
+        if bytes.len() as u64 > expected {
+            // Longer than the header allows: report the real size when it is known.
+            let actual = crate::input::regular_len(&file).unwrap_or(bytes.len() as u64);
+            return Err(size_mismatch(&config, &what, expected, actual));
+        }
+        Self::from_bytes(&bytes, &what)
     }
 
     /// Parse and validate checkpoint bytes; `what` names the source in errors.
@@ -424,33 +450,43 @@ impl Reader<'_> {
     }
 }
 
+/// The error for a file of `actual` bytes whose header implies `expected`.
+fn size_mismatch(config: &Config, what: &str, expected: u64, actual: u64) -> ModelError {
+    ModelError::SizeMismatch {
+        what: what.to_string(),
+        expected,
+        actual,
+        detail: format!(
+            "header: dim {}, hidden_dim {}, n_layers {}, n_heads {}, n_kv_heads {}, \
+             vocab_size {}, seq_len {}, {} classifier",
+            config.dim,
+            config.hidden_dim,
+            config.n_layers,
+            config.n_heads,
+            config.n_kv_heads,
+            config.vocab_size,
+            config.seq_len,
+            if config.shared_classifier {
+                "shared"
+            } else {
+                "separate"
+            }
+        ),
+    }
+}
+
 /// Parse and validate a legacy checkpoint. `what` names the source in errors.
 pub fn parse(bytes: &[u8], what: &str) -> Result<Checkpoint, ModelError> {
     let config = parse_header(bytes, what)?;
     validate_config(&config, what)?;
     let expected = config.file_bytes();
     if expected != bytes.len() as u128 {
-        return Err(ModelError::SizeMismatch {
-            what: what.to_string(),
-            expected: expected as u64,
-            actual: bytes.len() as u64,
-            detail: format!(
-                "header: dim {}, hidden_dim {}, n_layers {}, n_heads {}, n_kv_heads {}, \
-                 vocab_size {}, seq_len {}, {} classifier",
-                config.dim,
-                config.hidden_dim,
-                config.n_layers,
-                config.n_heads,
-                config.n_kv_heads,
-                config.vocab_size,
-                config.seq_len,
-                if config.shared_classifier {
-                    "shared"
-                } else {
-                    "separate"
-                }
-            ),
-        });
+        return Err(size_mismatch(
+            &config,
+            what,
+            expected as u64,
+            bytes.len() as u64,
+        ));
     }
     let c = config;
     let (dim, hidden, kv_dim, vocab) = (c.dim, c.hidden_dim, c.kv_dim(), c.vocab_size);
@@ -515,22 +551,7 @@ pub fn parse(bytes: &[u8], what: &str) -> Result<Checkpoint, ModelError> {
 pub fn serialise(ck: &Checkpoint) -> Vec<u8> {
     let c = &ck.config;
     let mut out = Vec::with_capacity(c.file_bytes().min(1 << 34) as usize);
-    let vocab = if c.shared_classifier {
-        c.vocab_size as i32
-    } else {
-        -(c.vocab_size as i32)
-    };
-    for v in [
-        c.dim as i32,
-        c.hidden_dim as i32,
-        c.n_layers as i32,
-        c.n_heads as i32,
-        c.n_kv_heads as i32,
-        vocab,
-        c.seq_len as i32,
-    ] {
-        out.extend_from_slice(&v.to_le_bytes());
-    }
+    out.extend_from_slice(&header_bytes(c));
     let mut put = |v: &[f32]| {
         for x in v {
             out.extend_from_slice(&x.to_le_bytes());
@@ -555,26 +576,59 @@ pub fn serialise(ck: &Checkpoint) -> Vec<u8> {
         }
     }
     put(&ck.rms_final);
+    for_each_freq_cis(c, |x| out.extend_from_slice(&x.to_le_bytes()));
+    if let Some(wcls) = &ck.wcls {
+        for x in wcls {
+            out.extend_from_slice(&x.to_le_bytes());
+        }
+    }
+    out
+}
+
+/// The 28-byte legacy header of `c` (vocab_size negated for a separate classifier).
+pub(crate) fn header_bytes(c: &Config) -> [u8; HEADER_BYTES] {
+    let vocab = if c.shared_classifier {
+        c.vocab_size as i32
+    } else {
+        -(c.vocab_size as i32)
+    };
+    let mut out = [0u8; HEADER_BYTES];
+    for (i, v) in [
+        c.dim as i32,
+        c.hidden_dim as i32,
+        c.n_layers as i32,
+        c.n_heads as i32,
+        c.n_kv_heads as i32,
+        vocab,
+        c.seq_len as i32,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        out[4 * i..4 * i + 4].copy_from_slice(&v.to_le_bytes());
+    }
+    out
+}
+
+/// The unused `freq_cis_real` then `freq_cis_imag` tensors, value by value: the RoPE
+/// cos/sin values llama2.c's exporter stores (`theta = 10000`, computed in f32 as its
+/// PyTorch float32 code does).
+pub(crate) fn for_each_freq_cis(c: &Config, mut f: impl FnMut(f32)) {
     let half = c.head_dim() / 2;
-    // Computed in f32 as llama2.c's exporter (PyTorch, float32) does.
     let angle = |pos: usize, i: usize| {
         let freq = 1.0f32 / 10000f32.powf((2 * i) as f32 / c.head_dim() as f32);
         pos as f32 * freq
     };
-    let real: Vec<f32> = (0..c.seq_len)
-        .flat_map(|p| (0..half).map(move |i| (p, i)))
-        .map(|(p, i)| angle(p, i).cos())
-        .collect();
-    let imag: Vec<f32> = (0..c.seq_len)
-        .flat_map(|p| (0..half).map(move |i| (p, i)))
-        .map(|(p, i)| angle(p, i).sin())
-        .collect();
-    put(&real);
-    put(&imag);
-    if let Some(wcls) = &ck.wcls {
-        put(wcls);
+    for p in 0..c.seq_len {
+        for i in 0..half {
+            f(angle(p, i).cos());
+        }
     }
-    out
+    for p in 0..c.seq_len {
+        for i in 0..half {
+            f(angle(p, i).sin());
+        }
+    }
 }
 
 #[cfg(test)]

@@ -30,14 +30,49 @@ pub struct FloatEngine {
     key_cache: Vec<f32>,
     /// `[layer][pos][kv_dim]`.
     value_cache: Vec<f32>,
+    /// Positions the caches hold (at most seq_len).
+    positions: usize,
 }
 
 impl FloatEngine {
-    /// Build an engine for `ck` (the checkpoint is cloned; the caches start empty).
+    /// Build an engine for `ck` with caches for all of its `seq_len` positions (the
+    /// checkpoint is cloned; the caches start empty).
+    ///
+    /// # Panics
+    /// When the caches cannot be allocated; [`FloatEngine::with_positions`] returns an
+    /// error instead and sizes them for the positions actually run.
     pub fn new(ck: &Checkpoint) -> FloatEngine {
+        match Self::with_positions(ck, ck.config.seq_len) {
+            Ok(e) => e,
+            Err(e) => panic!("FloatEngine::new: {e}"),
+        }
+    }
+
+    /// Build an engine whose key/value cache holds `positions` positions (clamped to
+    /// `1..=seq_len`): the positions a generation will run, not the model's whole context,
+    /// which may be far larger. Memory that cannot be reserved is an error naming the sizes.
+    pub fn with_positions(ck: &Checkpoint, positions: usize) -> Result<FloatEngine, ModelError> {
         let c = ck.config;
-        let cache = c.n_layers * c.seq_len * c.kv_dim();
-        FloatEngine {
+        let positions = positions.clamp(1, c.seq_len);
+        let zeros = |n: Option<usize>, what: &str| -> Result<Vec<f32>, ModelError> {
+            let fail = || ModelError::Invalid {
+                what: "float engine".to_string(),
+                problem: format!(
+                    "cannot allocate the {what} for {positions} positions ({} floats)",
+                    n.map_or("too many".to_string(), |n| n.to_string())
+                ),
+            };
+            let n = n.ok_or_else(fail)?;
+            let mut v = Vec::new();
+            v.try_reserve_exact(n).map_err(|_| fail())?;
+            v.resize(n, 0.0);
+            Ok(v)
+        };
+        let cache = c
+            .n_layers
+            .checked_mul(positions)
+            .and_then(|n| n.checked_mul(c.kv_dim()));
+        Ok(FloatEngine {
             ck: ck.clone(),
             x: vec![0.0; c.dim],
             xb: vec![0.0; c.dim],
@@ -45,11 +80,12 @@ impl FloatEngine {
             hb: vec![0.0; c.hidden_dim],
             hb2: vec![0.0; c.hidden_dim],
             q: vec![0.0; c.dim],
-            att: vec![0.0; c.n_heads * c.seq_len],
+            att: zeros(c.n_heads.checked_mul(positions), "attention scores")?,
             logits: vec![0.0; c.vocab_size],
-            key_cache: vec![0.0; cache],
-            value_cache: vec![0.0; cache],
-        }
+            key_cache: zeros(cache, "key cache")?,
+            value_cache: zeros(cache, "value cache")?,
+            positions,
+        })
     }
 
     /// The model shape.
@@ -73,11 +109,11 @@ impl FloatEngine {
                 vocab_size: c.vocab_size,
             });
         }
-        if pos >= c.seq_len {
+        if pos >= self.positions {
             return Err(ModelError::PositionOutOfRange {
                 what: "float engine".to_string(),
                 pos,
-                seq_len: c.seq_len,
+                seq_len: self.positions,
             });
         }
         let (dim, hidden, kv_dim, head_size) = (c.dim, c.hidden_dim, c.kv_dim(), c.head_dim());
@@ -89,7 +125,7 @@ impl FloatEngine {
         for (l, w) in self.ck.layers.iter().enumerate() {
             rmsnorm(&mut self.xb, &self.x, &w.rms_att);
 
-            let loff = l * c.seq_len * kv_dim;
+            let loff = l * self.positions * kv_dim;
             let at = loff + pos * kv_dim;
             matmul(&mut self.q, &self.xb, &w.wq);
             matmul(&mut self.key_cache[at..at + kv_dim], &self.xb, &w.wk);
@@ -112,7 +148,7 @@ impl FloatEngine {
             let scale = (head_size as f32).sqrt();
             for h in 0..c.n_heads {
                 let q = &self.q[h * head_size..(h + 1) * head_size];
-                let att = &mut self.att[h * c.seq_len..h * c.seq_len + pos + 1];
+                let att = &mut self.att[h * self.positions..h * self.positions + pos + 1];
                 let kv_off = (h / kv_mul) * head_size;
                 for (ti, a) in att.iter_mut().enumerate() {
                     let ko = loff + ti * kv_dim + kv_off;
@@ -169,7 +205,7 @@ impl Forward for FloatEngine {
     }
 
     fn seq_len(&self) -> Option<usize> {
-        Some(self.ck.config.seq_len)
+        Some(self.positions)
     }
 }
 

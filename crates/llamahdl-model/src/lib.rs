@@ -17,6 +17,7 @@ pub mod checkpoint;
 pub mod error;
 pub mod float;
 pub mod generate;
+pub mod input;
 pub mod reference;
 pub mod synth;
 pub mod testutil;

@@ -7,7 +7,8 @@
 //! Token ids: 0 `<unk>`, 1 BOS, 2 EOS, 3..=258 the byte-fallback pieces `<0x00>`..`<0xFF>`.
 
 use crate::error::ModelError;
-use std::collections::HashMap;
+use std::collections::{BinaryHeap, HashMap};
+use std::io::Read;
 use std::path::Path;
 
 /// Beginning-of-sequence token id.
@@ -28,30 +29,81 @@ pub struct Tokenizer {
     pub max_token_length: usize,
     /// Piece → id (the lowest id when a piece occurs twice).
     lookup: HashMap<Vec<u8>, u32>,
+    /// Length of the longest piece.
+    longest_piece: usize,
 }
 
-/// Byte cursor over the tokenizer file.
-struct Cursor<'a> {
-    bytes: &'a [u8],
+/// run.c's `best_score` before the scan of each merge round: only pairs scoring above it
+/// are ever merged.
+const RUN_C_FIRST_BEST: f32 = -1e10;
+
+/// A candidate merge of adjacent tokens (node indices `left`, `right`).
+struct Cand {
+    score: f32,
+    left: usize,
+    right: usize,
+    left_tok: u32,
+    right_tok: u32,
+    id: u32,
+}
+
+impl PartialEq for Cand {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == std::cmp::Ordering::Equal
+    }
+}
+
+impl Eq for Cand {}
+
+impl PartialOrd for Cand {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Cand {
+    /// Greater = merged first: the higher score, then (as run.c's first-on-ties scan) the
+    /// leftmost pair. Scores compare as run.c's `>` does (-0.0 equals 0.0).
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.score
+            .partial_cmp(&other.score)
+            .unwrap_or(std::cmp::Ordering::Equal)
+            .then(other.left.cmp(&self.left))
+    }
+}
+
+/// Longest accepted `max_token_length` (llama2.c's tokenizers use 7 to 27; run.c sizes
+/// its merge buffer from it, so a huge value is a corrupt header, not a vocabulary).
+pub const MAX_TOKEN_LENGTH: usize = 1024;
+
+/// Most bytes read after the last entry, to tell further entries from garbage.
+const TRAILING_LIMIT: u64 = 1 << 20;
+
+/// Reads the tokenizer file's fields from a byte stream, keeping the offset for errors.
+struct Cursor<'a, R: Read> {
+    r: R,
     offset: usize,
     what: &'a str,
+    path: &'a Path,
+    buf: Vec<u8>,
 }
 
-impl<'a> Cursor<'a> {
-    fn take(&mut self, n: usize, item: &dyn Fn() -> String) -> Result<&'a [u8], ModelError> {
-        let available = self.bytes.len() - self.offset;
-        if n > available {
+impl<R: Read> Cursor<'_, R> {
+    /// Read exactly `n` bytes into `self.buf`, or report the file truncated.
+    fn take(&mut self, n: usize, item: &dyn Fn() -> String) -> Result<&[u8], ModelError> {
+        self.buf.clear();
+        let got = crate::input::read_up_to(&mut self.r, n as u64, &mut self.buf, self.path)?;
+        if (got as usize) < n {
             return Err(ModelError::TokenizerTruncated {
                 what: self.what.to_string(),
                 item: item(),
                 offset: self.offset,
                 needed: n,
-                available,
+                available: got as usize,
             });
         }
-        let s = &self.bytes[self.offset..self.offset + n];
         self.offset += n;
-        Ok(s)
+        Ok(&self.buf)
     }
 
     fn word(&mut self, item: &dyn Fn() -> String) -> Result<[u8; 4], ModelError> {
@@ -59,45 +111,69 @@ impl<'a> Cursor<'a> {
         Ok([b[0], b[1], b[2], b[3]])
     }
 
-    fn remaining(&self) -> usize {
-        self.bytes.len() - self.offset
-    }
-
-    /// Read one entry: `(score, piece)`.
-    fn entry(&mut self, id: usize) -> Result<(f32, &'a [u8]), ModelError> {
-        let score = f32::from_le_bytes(self.word(&|| format!("the score of token {id}"))?);
-        let len_at = self.offset;
-        let len = i32::from_le_bytes(self.word(&|| format!("the length of token {id}"))?);
-        if len < 0 {
-            return Err(ModelError::TokenizerMalformed {
-                what: self.what.to_string(),
-                problem: format!("token {id} has negative length {len} (at offset {len_at})"),
-            });
+    /// True when the stream is at its end (reads one byte ahead into `peeked`).
+    fn at_end(&mut self, peeked: &mut Vec<u8>) -> Result<bool, ModelError> {
+        if !peeked.is_empty() {
+            return Ok(false);
         }
-        let piece = self.take(len as usize, &|| {
-            format!("the {len}-byte piece of token {id}")
-        })?;
-        Ok((score, piece))
+        Ok(crate::input::read_up_to(&mut self.r, 1, peeked, self.path)? == 0)
     }
+}
+
+/// Parse one entry `(score, len, piece)` from `b` at `*at`; `None` when `b` ends first or
+/// the length is negative or above `max_len`.
+fn entry_in(b: &[u8], at: &mut usize, max_len: usize) -> Option<()> {
+    let head = b.get(*at..*at + 8)?;
+    let len = i32::from_le_bytes([head[4], head[5], head[6], head[7]]);
+    if len < 0 || len as usize > max_len {
+        return None;
+    }
+    let end = *at + 8 + len as usize;
+    if end > b.len() {
+        return None;
+    }
+    *at = end;
+    Some(())
 }
 
 impl Tokenizer {
     /// Read a tokenizer file holding `vocab_size` entries (the checkpoint's vocabulary size).
+    ///
+    /// The file is read as a stream, entry by entry, and never further than its
+    /// `vocab_size` entries plus a bounded tail (see [`Tokenizer::from_bytes`] for the
+    /// rules), so `/dev/zero` or an endless pipe is refused quickly; a FIFO with no writer
+    /// reads as empty.
     pub fn load(path: &Path, vocab_size: usize) -> Result<Tokenizer, ModelError> {
-        let bytes = std::fs::read(path).map_err(|e| ModelError::io(path, e))?;
-        Self::from_bytes(&bytes, vocab_size, &path.display().to_string())
+        let file = crate::input::open(path)?;
+        Self::parse(
+            std::io::BufReader::new(file),
+            vocab_size,
+            &path.display().to_string(),
+            path,
+        )
     }
 
     /// Parse tokenizer bytes holding `vocab_size` entries; `what` names the source.
     ///
     /// Errors: the file ends inside an entry ([`ModelError::TokenizerTruncated`]); it ends
     /// after fewer whole entries than `vocab_size`, or continues with further whole entries
-    /// ([`ModelError::VocabMismatch`]); a negative length, non-finite score, or trailing
-    /// bytes that are not whole entries ([`ModelError::TokenizerMalformed`]).
+    /// ([`ModelError::VocabMismatch`]); `max_token_length` not in `1..=`[`MAX_TOKEN_LENGTH`],
+    /// a piece longer than `max_token_length` or negative, a non-finite score, missing byte
+    /// pieces, or trailing bytes that are not whole entries
+    /// ([`ModelError::TokenizerMalformed`]).
     pub fn from_bytes(
         bytes: &[u8],
         vocab_size: usize,
         what: &str,
+    ) -> Result<Tokenizer, ModelError> {
+        Self::parse(bytes, vocab_size, what, Path::new(what))
+    }
+
+    fn parse<R: Read>(
+        r: R,
+        vocab_size: usize,
+        what: &str,
+        path: &Path,
     ) -> Result<Tokenizer, ModelError> {
         let malformed = |problem: String| ModelError::TokenizerMalformed {
             what: what.to_string(),
@@ -110,41 +186,81 @@ impl Tokenizer {
             )));
         }
         let mut cur = Cursor {
-            bytes,
+            r,
             offset: 0,
             what,
+            path,
+            buf: Vec::with_capacity(64),
         };
         let max_len = i32::from_le_bytes(cur.word(&|| "max_token_length".to_string())?);
-        if max_len <= 0 {
-            return Err(malformed(format!("max_token_length is {max_len}")));
+        if max_len <= 0 || max_len as usize > MAX_TOKEN_LENGTH {
+            return Err(malformed(format!(
+                "max_token_length is {max_len}; it must be between 1 and {MAX_TOKEN_LENGTH}"
+            )));
         }
-        let mut vocab = Vec::with_capacity(vocab_size);
-        let mut scores = Vec::with_capacity(vocab_size);
+        let max_len = max_len as usize;
+        let mut vocab: Vec<Vec<u8>> = Vec::new();
+        let mut scores: Vec<f32> = Vec::new();
+        let mut peeked = Vec::with_capacity(1);
         for id in 0..vocab_size {
-            if cur.remaining() == 0 {
+            if cur.at_end(&mut peeked)? {
                 return Err(ModelError::VocabMismatch {
                     what: what.to_string(),
                     found: id,
                     expected: vocab_size,
                 });
             }
-            let (score, piece) = cur.entry(id)?;
+            // The byte read ahead is the first byte of this entry's score.
+            let score_at = cur.offset;
+            let mut score_bytes = [0u8; 4];
+            score_bytes[0] = peeked[0];
+            peeked.clear();
+            cur.offset += 1;
+            let rest = cur.take(3, &|| format!("the score of token {id}"))?;
+            score_bytes[1..].copy_from_slice(rest);
+            let score = f32::from_le_bytes(score_bytes);
+            let len_at = cur.offset;
+            let len = i32::from_le_bytes(cur.word(&|| format!("the length of token {id}"))?);
+            if len < 0 {
+                return Err(malformed(format!(
+                    "token {id} has negative length {len} (at offset {len_at})"
+                )));
+            }
+            if len as usize > max_len {
+                return Err(malformed(format!(
+                    "token {id} is {len} bytes long (at offset {len_at}), longer than \
+                     max_token_length {max_len}"
+                )));
+            }
+            let piece = cur
+                .take(len as usize, &|| {
+                    format!("the {len}-byte piece of token {id}")
+                })?
+                .to_vec();
             if !score.is_finite() {
                 return Err(malformed(format!(
-                    "token {id} has non-finite score {score}"
+                    "token {id} has non-finite score {score} (at offset {score_at})"
                 )));
             }
             scores.push(score);
-            vocab.push(piece.to_vec());
+            vocab.push(piece);
         }
-        if cur.remaining() > 0 {
+        if !cur.at_end(&mut peeked)? {
             // Whole further entries mean a bigger vocabulary; anything else is garbage.
             let start = cur.offset;
-            let mut extra = 0;
-            while cur.remaining() > 0 && cur.entry(vocab_size + extra).is_ok() {
+            let mut tail = std::mem::take(&mut peeked);
+            crate::input::read_up_to(&mut cur.r, TRAILING_LIMIT, &mut tail, path)?;
+            if tail.len() as u64 > TRAILING_LIMIT {
+                return Err(malformed(format!(
+                    "more than {TRAILING_LIMIT} bytes follow the last of {vocab_size} entries \
+                     (offset {start})"
+                )));
+            }
+            let (mut at, mut extra) = (0, 0);
+            while at < tail.len() && entry_in(&tail, &mut at, max_len).is_some() {
                 extra += 1;
             }
-            if cur.remaining() == 0 && extra > 0 {
+            if at == tail.len() && extra > 0 {
                 return Err(ModelError::VocabMismatch {
                     what: what.to_string(),
                     found: vocab_size + extra,
@@ -153,7 +269,7 @@ impl Tokenizer {
             }
             return Err(malformed(format!(
                 "{} trailing bytes after the last of {vocab_size} entries (offset {start})",
-                bytes.len() - start
+                tail.len()
             )));
         }
         for b in 0..=255u32 {
@@ -170,12 +286,19 @@ impl Tokenizer {
         for (id, piece) in vocab.iter().enumerate() {
             lookup.entry(piece.clone()).or_insert(id as u32);
         }
+        let longest_piece = vocab.iter().map(Vec::len).max().unwrap_or(0);
         Ok(Tokenizer {
             vocab,
             scores,
-            max_token_length: max_len as usize,
+            max_token_length: max_len,
             lookup,
+            longest_piece,
         })
+    }
+
+    /// Length in bytes of the longest piece.
+    pub fn longest_piece(&self) -> usize {
+        self.longest_piece
     }
 
     /// Number of tokens.
@@ -191,8 +314,61 @@ impl Tokenizer {
     /// Encode `text` as run.c does: BOS if `bos`; for non-empty text the id of `" "` (the
     /// dummy prefix); each UTF-8 code point's piece, or its bytes as byte-fallback ids
     /// (`byte + 3`); then repeatedly merge the adjacent pair with the highest score (first on
-    /// ties) whose concatenation is a piece; EOS if `eos`.
+    /// ties) whose concatenation is a piece, as long as that score is above run.c's
+    /// starting best of -1e10; EOS if `eos`.
+    ///
+    /// run.c rescans every pair after each merge (quadratic in the text length); this keeps
+    /// the candidate pairs in a priority queue ordered by (score, position) instead, which
+    /// picks the same pair at every step, so the result is identical
+    /// ([`Tokenizer::encode_quadratic`] is run.c's loop, kept to check that).
     pub fn encode(&self, text: &str, bos: bool, eos: bool) -> Vec<u32> {
+        let mut tokens = self.initial_tokens(text, bos);
+        self.merge_pairs(&mut tokens);
+        if eos {
+            tokens.push(EOS);
+        }
+        tokens
+    }
+
+    /// [`Tokenizer::encode`] with run.c's quadratic merge loop, pair by pair. For tests and
+    /// fuzzing (the two must agree on every input).
+    #[doc(hidden)]
+    pub fn encode_quadratic(&self, text: &str, bos: bool, eos: bool) -> Vec<u32> {
+        let mut tokens = self.initial_tokens(text, bos);
+        let mut pair: Vec<u8> = Vec::new();
+        loop {
+            let mut best: Option<(f32, usize, u32)> = None;
+            for i in 0..tokens.len().saturating_sub(1) {
+                pair.clear();
+                pair.extend_from_slice(&self.vocab[tokens[i] as usize]);
+                pair.extend_from_slice(&self.vocab[tokens[i + 1] as usize]);
+                if let Some(id) = self.id_of(&pair) {
+                    let score = self.scores[id as usize];
+                    if score > best.map_or(RUN_C_FIRST_BEST, |(s, _, _)| s) {
+                        best = Some((score, i, id));
+                    }
+                }
+            }
+            let Some((_, i, id)) = best else { break };
+            tokens[i] = id;
+            tokens.remove(i + 1);
+        }
+        if eos {
+            tokens.push(EOS);
+        }
+        tokens
+    }
+
+    /// A lower bound on the length of `encode(text, bos, eos)`, from the byte count alone:
+    /// every token's piece is at most the longest piece, and the pieces of the merged
+    /// tokens spell at least the text's bytes. Lets a caller refuse a prompt that is
+    /// certainly too long without encoding it.
+    pub fn min_encoded_len(&self, text: &str, eos: bool) -> usize {
+        text.len().div_ceil(self.longest_piece.max(1)) + usize::from(eos)
+    }
+
+    /// BOS, the dummy prefix and the code points (or their byte fallbacks), before merging.
+    fn initial_tokens(&self, text: &str, bos: bool) -> Vec<u32> {
         let mut tokens: Vec<u32> = Vec::with_capacity(text.len() + 3);
         if bos {
             tokens.push(BOS);
@@ -220,28 +396,86 @@ impl Tokenizer {
             }
             buf.clear();
         }
-        let mut pair: Vec<u8> = Vec::with_capacity(2 * self.max_token_length + 2);
-        loop {
-            let mut best: Option<(f32, usize, u32)> = None;
-            for i in 0..tokens.len().saturating_sub(1) {
-                pair.clear();
-                pair.extend_from_slice(&self.vocab[tokens[i] as usize]);
-                pair.extend_from_slice(&self.vocab[tokens[i + 1] as usize]);
-                if let Some(id) = self.id_of(&pair) {
-                    let score = self.scores[id as usize];
-                    if best.map_or(true, |(s, _, _)| score > s) {
-                        best = Some((score, i, id));
-                    }
+        tokens
+    }
+
+    /// The merge candidate for the pair `(left, right)` of node indices, if their pieces
+    /// concatenate to a piece scoring above run.c's starting best.
+    fn candidate(
+        &self,
+        tok: &[u32],
+        left: usize,
+        right: usize,
+        pair: &mut Vec<u8>,
+    ) -> Option<Cand> {
+        pair.clear();
+        pair.extend_from_slice(&self.vocab[tok[left] as usize]);
+        pair.extend_from_slice(&self.vocab[tok[right] as usize]);
+        let id = self.id_of(pair)?;
+        let score = self.scores[id as usize];
+        (score > RUN_C_FIRST_BEST).then_some(Cand {
+            score,
+            left,
+            right,
+            left_tok: tok[left],
+            right_tok: tok[right],
+            id,
+        })
+    }
+
+    /// run.c's merge loop, with a priority queue of candidate pairs over a linked list of
+    /// tokens. Entries made stale by a merge are recognised when popped (the pair is no
+    /// longer adjacent or either token changed) and dropped.
+    fn merge_pairs(&self, tokens: &mut Vec<u32>) {
+        const NONE: usize = usize::MAX;
+        let n = tokens.len();
+        if n < 2 {
+            return;
+        }
+        let mut tok = std::mem::take(tokens);
+        let mut next: Vec<usize> = (1..=n).map(|i| if i == n { NONE } else { i }).collect();
+        let mut prev: Vec<usize> = (0..n).map(|i| i.wrapping_sub(1)).collect();
+        prev[0] = NONE;
+        let mut alive = vec![true; n];
+        let mut pair = Vec::new();
+        let mut heap = BinaryHeap::new();
+        for i in 0..n - 1 {
+            if let Some(c) = self.candidate(&tok, i, i + 1, &mut pair) {
+                heap.push(c);
+            }
+        }
+        while let Some(c) = heap.pop() {
+            let (l, r) = (c.left, c.right);
+            if !alive[l]
+                || !alive[r]
+                || next[l] != r
+                || tok[l] != c.left_tok
+                || tok[r] != c.right_tok
+            {
+                continue;
+            }
+            tok[l] = c.id;
+            alive[r] = false;
+            next[l] = next[r];
+            if next[r] != NONE {
+                prev[next[r]] = l;
+            }
+            if prev[l] != NONE {
+                if let Some(c) = self.candidate(&tok, prev[l], l, &mut pair) {
+                    heap.push(c);
                 }
             }
-            let Some((_, i, id)) = best else { break };
-            tokens[i] = id;
-            tokens.remove(i + 1);
+            if next[l] != NONE {
+                if let Some(c) = self.candidate(&tok, l, next[l], &mut pair) {
+                    heap.push(c);
+                }
+            }
         }
-        if eos {
-            tokens.push(EOS);
-        }
-        tokens
+        *tokens = tok
+            .into_iter()
+            .zip(alive)
+            .filter_map(|(t, a)| a.then_some(t))
+            .collect();
     }
 
     /// The bytes run.c's `decode` gives for `token` following `prev_token`: the piece, with
@@ -435,6 +669,94 @@ mod tests {
         // Empty file.
         let e = Tokenizer::from_bytes(&[], n, "t.bin").unwrap_err();
         assert!(matches!(e, ModelError::TokenizerTruncated { .. }), "{e}");
+    }
+
+    /// A tokenizer file from `(piece, score)` extras with the given max_token_length.
+    fn tokenizer_with(extra: &[(Vec<u8>, f32)], max_len: i32) -> Vec<u8> {
+        let mut out = tokenizer_bytes(&[]);
+        out[..4].copy_from_slice(&max_len.to_le_bytes());
+        for (p, s) in extra {
+            out.extend_from_slice(&s.to_le_bytes());
+            out.extend_from_slice(&(p.len() as i32).to_le_bytes());
+            out.extend_from_slice(p);
+        }
+        out
+    }
+
+    /// The priority-queue merge gives run.c's quadratic loop's result on random
+    /// vocabularies over a small alphabet (many merges, many tied scores, scores below
+    /// run.c's -1e10 floor) and random texts.
+    #[test]
+    fn heap_merge_equals_run_c_loop() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(12);
+        let alphabet = [b'a', b'b', b'c', b' '];
+        for round in 0..200 {
+            let mut extra: Vec<(Vec<u8>, f32)> = vec![];
+            for _ in 0..rng.gen_range(1..40) {
+                let len = rng.gen_range(1..6);
+                let p: Vec<u8> = (0..len).map(|_| alphabet[rng.gen_range(0..4)]).collect();
+                let score = match rng.gen_range(0..4) {
+                    0 => -2e10,
+                    1 => -0.0,
+                    2 => 0.0,
+                    _ => -(rng.gen_range(0..5) as f32),
+                };
+                extra.push((p, score));
+            }
+            let bytes = tokenizer_with(&extra, 8);
+            let t = Tokenizer::from_bytes(&bytes, 259 + extra.len(), "r").unwrap();
+            for _ in 0..20 {
+                let n = rng.gen_range(0..30);
+                let text: String = (0..n)
+                    .map(|_| alphabet[rng.gen_range(0..4)] as char)
+                    .collect();
+                let bos = rng.gen_bool(0.5);
+                assert_eq!(
+                    t.encode(&text, bos, false),
+                    t.encode_quadratic(&text, bos, false),
+                    "round {round}, text {text:?}"
+                );
+                assert!(t.min_encoded_len(&text, false) <= t.encode(&text, bos, false).len());
+            }
+        }
+    }
+
+    /// A pair scoring at or below -1e10 is never merged (run.c starts from that best).
+    #[test]
+    fn pairs_below_run_c_floor_are_not_merged() {
+        let extra = vec![(b"a".to_vec(), 0.0), (b"aa".to_vec(), -1e10)];
+        let t = Tokenizer::from_bytes(&tokenizer_with(&extra, 8), 261, "f").unwrap();
+        let a = t.id_of(b"a").unwrap();
+        assert_eq!(t.encode("aa", false, false), vec![a, a]);
+    }
+
+    #[test]
+    fn max_token_length_bounds() {
+        let extra = vec![(b"abcdefghij".to_vec(), 0.0)];
+        for (max_len, ok) in [(10, true), (9, false), (0, false), (i32::MAX, false)] {
+            let r = Tokenizer::from_bytes(&tokenizer_with(&extra, max_len), 260, "m.bin");
+            assert_eq!(r.is_ok(), ok, "{max_len}: {r:?}");
+            if let Err(e) = r {
+                assert!(matches!(e, ModelError::TokenizerMalformed { .. }), "{e}");
+                assert!(e.to_string().contains("m.bin"), "{e}");
+            }
+        }
+    }
+
+    /// A long text is encoded in well under a second (run.c's loop is quadratic).
+    #[test]
+    fn long_text_encodes_fast() {
+        let t = small();
+        let text = "ab".repeat(20_000);
+        let started = std::time::Instant::now();
+        let ids = t.encode(&text, true, false);
+        assert!(
+            started.elapsed().as_secs_f64() < 1.0,
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(ids.len(), 1 + 20_000);
     }
 
     #[test]
