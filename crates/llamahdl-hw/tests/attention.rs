@@ -864,20 +864,13 @@ fn verilator_lint_unit() {
 
 mod leaves {
     use llamahdl_hw::bits::{sext, u2b};
-    use llamahdl_hw::cosim::{emit_verilog, run_icarus};
+    use llamahdl_hw::cosim::emit_verilog;
     use llamahdl_hw::sim::Driver;
     use llamahdl_hw::units::attention::{AttnCore, KvCacheW, PosBases};
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
-    use rust_hdl::prelude::Block;
 
-    fn cosim<B: Block>(verilog: String, d: &mut Driver<B>) {
-        let trace = d.take_trace().unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        run_icarus(&verilog, "top", &trace, dir.path())
-            .expect("icarus")
-            .assert_clean();
-    }
+    use llamahdl_hw::cosim::assert_driver_cosim as cosim;
 
     #[test]
     fn pos_bases_match_verilog() {

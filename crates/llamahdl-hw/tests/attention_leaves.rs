@@ -4,20 +4,13 @@
 
 use llamahdl_golden::numerics::{sat32, shift_round, to_block};
 use llamahdl_hw::bits::{i2s, s2i, sext, u2b};
-use llamahdl_hw::cosim::{emit_verilog, run_icarus};
+use llamahdl_hw::cosim::emit_verilog;
 use llamahdl_hw::sim::Driver;
 use llamahdl_hw::units::attention::leaves::{Blocker, LaneMem, Rope2};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use rust_hdl::prelude::Block;
 
-fn cosim<B: Block>(verilog: String, d: &mut Driver<B>) {
-    let trace = d.take_trace().unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    run_icarus(&verilog, "top", &trace, dir.path())
-        .expect("icarus")
-        .assert_clean();
-}
+use llamahdl_hw::cosim::assert_driver_cosim as cosim;
 
 /// A signed `bits`-bit value, edge cases often.
 fn edge(rng: &mut ChaCha8Rng, bits: u32) -> i64 {

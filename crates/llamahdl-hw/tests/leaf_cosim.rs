@@ -4,20 +4,13 @@
 
 use llamahdl_golden::numerics::{block_mant, BLOCK16_BITS};
 use llamahdl_hw::bits::{i2s, s2i, u2b};
-use llamahdl_hw::cosim::{emit_verilog, run_icarus};
+use llamahdl_hw::cosim::emit_verilog;
 use llamahdl_hw::leaf::*;
 use llamahdl_hw::sim::Driver;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use rust_hdl::prelude::*;
 
-fn cosim<B: Block>(verilog: String, d: &mut Driver<B>) {
-    let trace = d.take_trace().unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    run_icarus(&verilog, "top", &trace, dir.path())
-        .expect("icarus")
-        .assert_clean();
-}
+use llamahdl_hw::cosim::assert_driver_cosim as cosim;
 
 fn edge(rng: &mut ChaCha8Rng, bits: u32) -> i64 {
     let max = (1i64 << (bits - 1)) - 1;

@@ -5,20 +5,13 @@ use llamahdl_golden::numerics::{
     add_q16, block_mant, block_shift, mul_q16, silu, to_block16, BLOCK16_BITS,
 };
 use llamahdl_hw::bits::{i2s, s2i, u2b};
-use llamahdl_hw::cosim::{emit_verilog, run_icarus};
+use llamahdl_hw::cosim::emit_verilog;
 use llamahdl_hw::sim::Driver;
 use llamahdl_hw::units::matvec::post::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use rust_hdl::prelude::*;
 
-fn cosim<B: Block>(verilog: String, d: &mut Driver<B>) {
-    let trace = d.take_trace().unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    run_icarus(&verilog, "top", &trace, dir.path())
-        .expect("icarus")
-        .assert_clean();
-}
+use llamahdl_hw::cosim::assert_driver_cosim as cosim;
 
 /// Q16.16 test values: mostly the sigmoid table's range, some far outside, extremes.
 fn act(rng: &mut ChaCha8Rng) -> i32 {

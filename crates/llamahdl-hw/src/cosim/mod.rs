@@ -971,6 +971,15 @@ pub fn assert_icarus_clean(verilog: &str, trace: &Trace) {
         .assert_clean();
 }
 
+/// Test helper: take the trace `d` recorded (a driver made `with_trace`) and check that
+/// `verilog` (top module `top`, emitted from a fresh instance) reproduces it in Icarus.
+pub fn assert_driver_cosim<B: Block>(verilog: String, d: &mut crate::sim::Driver<B>) {
+    let trace = d
+        .take_trace()
+        .expect("the driver records no trace (use with_trace)");
+    assert_icarus_clean(&verilog, &trace);
+}
+
 /// Test helper: `verilator --lint-only -Wall` on `verilog` (top module `top`) with the
 /// project's waiver file; panic with the report unless it is clean. `name` labels the
 /// message.
