@@ -4,74 +4,23 @@
 //! `LLAMAHDL_REFERENCE` (llama2.c outputs); they print `SKIPPED (not run)` when unset. The
 //! error and synthetic-model tests make their files in a temporary directory.
 
+use llamahdl_model::synth;
 use llamahdl_model::testutil;
-use llamahdl_model::{synth, Config};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-const BIN: &str = env!("CARGO_BIN_EXE_llamahdl");
-
-fn llamahdl(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .output()
-        .expect("could not start the llamahdl binary")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+mod common;
+use common::*;
 
 /// Run and require success; returns stdout.
 fn ok(args: &[&str]) -> String {
-    let o = llamahdl(args);
-    assert!(
-        o.status.success(),
-        "llamahdl {args:?} failed ({:?}):\n{}",
-        o.status,
-        stderr(&o)
-    );
-    assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
-    stdout(&o)
+    stdout(&run_ok(args))
 }
 
 /// Run `--json` and parse stdout.
 fn ok_json(args: &[&str]) -> Value {
     let out = ok(args);
     serde_json::from_str(&out).unwrap_or_else(|e| panic!("bad JSON ({e}):\n{out}"))
-}
-
-/// Run and require a clean failure: exit code `code`, nothing on stdout, no panic, and
-/// every one of `needles` in stderr.
-fn fails(args: &[&str], code: i32, needles: &[&str]) -> String {
-    let o = llamahdl(args);
-    let err = stderr(&o);
-    assert_eq!(
-        o.status.code(),
-        Some(code),
-        "llamahdl {args:?}: expected exit {code}; stderr:\n{err}"
-    );
-    assert!(
-        o.stdout.is_empty(),
-        "llamahdl {args:?}: stdout not empty on error:\n{}",
-        stdout(&o)
-    );
-    assert!(
-        !err.contains("panicked"),
-        "llamahdl {args:?} panicked:\n{err}"
-    );
-    for n in needles {
-        assert!(
-            err.contains(n),
-            "llamahdl {args:?}: stderr lacks {n:?}:\n{err}"
-        );
-    }
-    err
 }
 
 fn ids(v: &Value, key: &str) -> Vec<u32> {
@@ -83,40 +32,10 @@ fn ids(v: &Value, key: &str) -> Vec<u32> {
         .collect()
 }
 
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-/// A small shape whose vocabulary holds a real-style tokenizer (specials, 256 bytes, a
-/// few pieces).
-const SMALL: Config = Config {
-    dim: 16,
-    hidden_dim: 32,
-    n_layers: 1,
-    n_heads: 4,
-    n_kv_heads: 2,
-    vocab_size: 264,
-    seq_len: 16,
-    shared_classifier: true,
-};
-
-/// A llama2.c tokenizer file: `<unk>`, BOS, EOS, the 256 byte pieces, then `extra`.
+/// A tokenizer for [`SMALL`] with `extra` pieces.
 fn tokenizer_bytes(extra: &[&str]) -> Vec<u8> {
-    let mut pieces: Vec<Vec<u8>> =
-        vec![b"<unk>".to_vec(), b"\n<s>\n".to_vec(), b"\n</s>\n".to_vec()];
-    pieces.extend((0..=255u32).map(|b| format!("<0x{b:02X}>").into_bytes()));
-    pieces.extend(extra.iter().map(|p| p.as_bytes().to_vec()));
-    let mut out = 16i32.to_le_bytes().to_vec();
-    for (i, p) in pieces.iter().enumerate() {
-        out.extend_from_slice(&(-(i as f32)).to_le_bytes());
-        out.extend_from_slice(&(p.len() as i32).to_le_bytes());
-        out.extend_from_slice(p);
-    }
-    out
+    tokenizer_bytes_with(16, extra)
 }
-
-/// Five extra pieces: with the 259 fixed ones, SMALL's 264 entries.
-const EXTRA: [&str; 5] = [" ", "a", "b", "ab", " ab"];
 
 /// Synthetic files in a temporary directory.
 struct Files {
