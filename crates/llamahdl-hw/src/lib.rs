@@ -4,6 +4,7 @@
 pub mod attention;
 pub mod attention_par;
 pub mod cosim;
+pub mod emit_units;
 pub mod engine;
 pub mod hierarchy;
 pub mod leaf;
