@@ -92,7 +92,7 @@ TIMING_ENV   = FREQ=$(FREQ) SEED=$(SEED) PNR_TIMEOUT=$(PNR_TIMEOUT) VENV=$(VENV)
 DESIGN_DIR  := $(TIMING)/$(DESIGN)-L$(LANES)$(if $(CONTEXT),-C$(CONTEXT))
 UNIT_DIR    := $(TIMING)/unit-$(UNIT)-L$(LANES)
 
-.PHONY: timing timing-unit timing-units timing-docs timing-deps
+.PHONY: timing timing-unit timing-units timing-docs timing-deps timing-place
 
 timing-deps:
 	flow/deps.sh $(VENV)
@@ -110,12 +110,14 @@ timing: build timing-deps $(if $(filter onchip,$(DESIGN)),$(TIMING_CKPT))
 		--lanes $(LANES) $(if $(CONTEXT),--context $(CONTEXT)) --out $(DESIGN_DIR)/rtl >/dev/null
 	$(TIMING_ENV) flow/timing.sh $(DESIGN_DIR) $(DESIGN_DIR)/rtl/llamahdl_llama.v llamahdl_llama
 
-## timing-unit: one unit (matvec, rms, attention, llama = the sequencer with a tiny
-##              model) emitted alone by the emit_unit example; results in $(UNIT_DIR)/.
+## timing-unit: one unit emitted alone by the emit_unit example (matvec, rms, attention
+##              with the stories260K weights and CONTEXT; llama = the whole decoder on the
+##              synthetic tiny model, for the sequencer's paths); results in $(UNIT_DIR)/.
 timing-unit: timing-deps $(TIMING_CKPT)
 	@mkdir -p $(UNIT_DIR)
-	$(CARGO) run --release -q -p llamahdl-hw --example emit_unit -- \
-		$(UNIT) $(TIMING_CKPT) $(LANES) $(if $(CONTEXT),$(CONTEXT),0) $(UNIT_DIR)/unit.v
+	$(CARGO) run --release -q -p llamahdl-hw --example emit_unit -- $(UNIT) \
+		$(if $(filter llama,$(UNIT)),tiny $(LANES) 0,$(TIMING_CKPT) $(LANES) $(if $(CONTEXT),$(CONTEXT),0)) \
+		$(UNIT_DIR)/unit.v
 	$(TIMING_ENV) flow/timing.sh $(UNIT_DIR) $(UNIT_DIR)/unit.v llamahdl_$(UNIT)
 
 timing-units:
@@ -125,3 +127,12 @@ timing-units:
 ##              summaries under $(TIMING)/.
 timing-docs:
 	$(VENV)/bin/python flow/render_docs.py $(TIMING) docs/performance.md
+
+## timing-place: place the whole decoder again, without routing, from the synth.json of
+##               `make timing` (into $(DESIGN_DIR)-place/; same seed, same placement): the
+##               post-placement critical paths with their signals, beside a routing run.
+timing-place: timing-deps
+	@mkdir -p $(DESIGN_DIR)-place
+	cp $(DESIGN_DIR)/synth.json $(DESIGN_DIR)/stat.json $(DESIGN_DIR)/synth.time $(DESIGN_DIR)-place/
+	$(TIMING_ENV) NO_ROUTE=1 REUSE_SYNTH=1 flow/timing.sh $(DESIGN_DIR)-place \
+		$(DESIGN_DIR)/rtl/llamahdl_llama.v llamahdl_llama

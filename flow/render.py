@@ -21,7 +21,7 @@ import os
 import re
 
 # Net names yosys and nextpnr make up: not the Verilog signals of the design.
-AUTO = re.compile(r"^(\$abc\$|\$auto\$|\$techmap|\$flatten|\$delete_wire|\$iopadmap|\$0\\)"
+AUTO = re.compile(r"^(\$nextpnr|\$abc\$|\$auto\$|\$techmap|\$flatten|\$delete_wire|\$iopadmap|\$0\\)"
                   r"|\$(abc|auto|techmap|opt|alumacc|memory|delete_wire)\$")
 
 

