@@ -123,9 +123,10 @@ timing-unit: timing-deps $(TIMING_CKPT)
 timing-units:
 	@for u in $(UNITS); do $(MAKE) --no-print-directory timing-unit UNIT=$$u || exit 1; done
 
-## timing-docs: rewrite the marked timing section of docs/performance.md from the
-##              summaries under $(TIMING)/.
+## timing-docs: re-render every summary under $(TIMING)/ from its reports, then the
+##              marked timing section of docs/performance.md from them.
 timing-docs:
+	@for d in $(TIMING)/*/; do [ -f $$d/summary.json ] && $(VENV)/bin/python flow/render.py $$d --quiet; done; true
 	$(VENV)/bin/python flow/render_docs.py $(TIMING) docs/performance.md
 
 ## timing-place: place the whole decoder again, without routing, from the synth.json of

@@ -166,12 +166,20 @@ def parse_log(text):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("dir")
-    ap.add_argument("--top", default="")
-    ap.add_argument("--design", default="")
-    ap.add_argument("--freq", type=float, default=100.0)
-    ap.add_argument("--seed", default="1")
+    ap.add_argument("--top")
+    ap.add_argument("--design")
+    ap.add_argument("--freq", type=float)
+    ap.add_argument("--seed")
+    ap.add_argument("--quiet", action="store_true")
     a = ap.parse_args()
     d = a.dir
+    quiet = a.quiet
+    # Re-rendering an earlier run (make timing-docs): keep what it was run with.
+    old = load(os.path.join(d, "summary.json")) or {}
+    a.top = a.top if a.top is not None else old.get("top", "")
+    a.design = a.design if a.design is not None else old.get("design", "")
+    a.freq = a.freq if a.freq is not None else old.get("freq_mhz", 100.0)
+    a.seed = a.seed if a.seed is not None else old.get("seed", "1")
     out = {"top": a.top, "design": a.design, "freq_mhz": a.freq, "seed": a.seed,
            "device": "LFE5U-85F, speed 6, CABGA381",
            "times": {k: step_time(d, k) for k in ("synth", "pnr")}}
@@ -184,7 +192,8 @@ def main():
     if stat:
         mods = stat.get("modules", {})
         top = mods.get("\\timing_top") or (next(iter(mods.values())) if mods else {})
-        out["yosys_cells"] = dict(sorted(top.get("cells", {}).items()))
+        out["yosys_cells"] = dict(sorted(
+            (top.get("num_cells_by_type") or top.get("cells") or {}).items()))
 
     rep = load(os.path.join(d, "report.json"))
     log = ""
@@ -221,7 +230,8 @@ def main():
         json.dump(out, f, indent=1)
     with open(os.path.join(d, "summary.md"), "w") as f:
         f.write(markdown(out))
-    print(markdown(out))
+    if not quiet:
+        print(markdown(out))
 
 
 def fmt_time(t):
