@@ -92,7 +92,7 @@ TIMING_ENV   = FREQ=$(FREQ) SEED=$(SEED) PNR_TIMEOUT=$(PNR_TIMEOUT) VENV=$(VENV)
 DESIGN_DIR  := $(TIMING)/$(DESIGN)-L$(LANES)$(if $(CONTEXT),-C$(CONTEXT))
 UNIT_DIR    := $(TIMING)/unit-$(UNIT)-L$(LANES)
 
-.PHONY: timing timing-unit timing-units timing-docs timing-deps timing-place
+.PHONY: timing timing-unit timing-units timing-docs timing-deps
 
 timing-deps:
 	flow/deps.sh $(VENV)
@@ -129,11 +129,3 @@ timing-docs:
 	@for d in $(TIMING)/*/; do [ -f $$d/summary.json ] && $(VENV)/bin/python flow/render.py $$d --quiet; done; true
 	$(VENV)/bin/python flow/render_docs.py $(TIMING) docs/performance.md
 
-## timing-place: place the whole decoder again, without routing, from the synth.json of
-##               `make timing` (into $(DESIGN_DIR)-place/; same seed, same placement): the
-##               post-placement critical paths with their signals, beside a routing run.
-timing-place: timing-deps
-	@mkdir -p $(DESIGN_DIR)-place
-	cp $(DESIGN_DIR)/synth.json $(DESIGN_DIR)/stat.json $(DESIGN_DIR)/synth.time $(DESIGN_DIR)-place/
-	$(TIMING_ENV) NO_ROUTE=1 REUSE_SYNTH=1 flow/timing.sh $(DESIGN_DIR)-place \
-		$(DESIGN_DIR)/rtl/llamahdl_llama.v llamahdl_llama

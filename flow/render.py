@@ -202,9 +202,9 @@ def main():
     except OSError:
         pass
     stages, util = parse_log(log)
-    if rep:
-        out["timing_source"] = "nextpnr report.json (after routing)" \
-            if "--no-route" not in log else "nextpnr report.json (placement only, no routing)"
+    # With --no-route nextpnr writes a report without timing: use the log then.
+    if rep and rep.get("fmax"):
+        out["timing_source"] = "nextpnr report.json (after routing)"
         out["fmax"] = {k: {"achieved_mhz": round(v["achieved"], 2),
                            "constraint_mhz": round(v["constraint"], 2)}
                        for k, v in rep.get("fmax", {}).items()}

