@@ -225,6 +225,9 @@ def main():
         else:
             out["timing_source"] = "none (nextpnr reached no timing analysis)"
             out["fmax"], out["critical_paths"] = {}, []
+    # How far nextpnr got: its last progress line.
+    last = [l[6:].strip() for l in log.splitlines() if l.startswith("Info: ") and l[6:].strip()]
+    out["pnr_last"] = last[-1] if last else ""
     out["log_stages"] = [{"after": s["after"], "fmax": s["fmax"]} for s in stages]
     with open(os.path.join(d, "summary.json"), "w") as f:
         json.dump(out, f, indent=1)
@@ -245,6 +248,7 @@ def markdown(o):
     lines = [f"# Timing of `{o['top']}` ({o['device']})", "",
              f"Design: `{o['design']}`; target {o['freq_mhz']:g} MHz, seed {o['seed']}; "
              f"nextpnr: {o['pnr_status']}; timing from {o['timing_source']}.", "",
+             f"nextpnr's last line: `{o.get('pnr_last', '')}`.", "",
              f"Wall time: yosys {fmt_time(o['times'].get('synth'))}; "
              f"nextpnr {fmt_time(o['times'].get('pnr'))}.", "",
              "| clock | Fmax (MHz) | target (MHz) |", "| --- | --- | --- |"]

@@ -64,7 +64,8 @@ def t(s, step):
 def fmax_cell(s):
     _, v = main_clock(s)
     if not v:
-        return "– (" + s.get("pnr_status", "") + ")"
+        return (f"– (nextpnr {s.get('pnr_status', '')}; no timing analysis yet; last: "
+                f"`{s.get('pnr_last', '')[:70]}`)")
     src = s.get("timing_source", "")
     tag = "" if "after routing" in src else " (post-placement estimate)" \
         if "post-placement" in src else f" ({src})"
@@ -124,7 +125,8 @@ def render(root):
         out.append("")
     for k, s in sorted(designs.items()):
         out += [f"### Whole decoder: `{k}` (`make timing DESIGN=... LANES=... CONTEXT=...`)", "",
-                f"nextpnr: {s.get('pnr_status')}; timing from {s.get('timing_source')}; "
+                f"nextpnr: {s.get('pnr_status')} (last line: `{s.get('pnr_last', '')[:90]}`); "
+                f"timing from {s.get('timing_source')}; "
                 f"yosys {t(s, 'synth')}, nextpnr {t(s, 'pnr')} (wall).", "",
                 "| clock | Fmax (MHz) | target (MHz) |", "| --- | --- | --- |"]
         for c, v in s.get("fmax", {}).items():
