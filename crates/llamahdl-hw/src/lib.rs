@@ -13,12 +13,13 @@
 //!   runs the decoder token by token.
 //! - [`cosim`]: co-simulation of a native trace against the emitted Verilog (Icarus,
 //!   Verilator) and Verilator lint; test support, not used by the library itself.
-//! - [`emit`]: Verilog files of a design.
+//! - [`emit`]: Verilog files of a design; [`emit_units`]: one unit on its own (timing flow).
 
 pub mod bits;
 pub mod cosim;
 pub mod decoder;
 pub mod emit;
+pub mod emit_units;
 pub mod leaf;
 pub mod sim;
 pub mod units;
