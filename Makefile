@@ -44,14 +44,16 @@ test: deps
 	$(CARGO) test --workspace --release
 	$(CARGO) fmt --all -- --check
 
-## deps: Icarus Verilog and Verilator (co-simulation and lint tests need them).
+## deps: Icarus Verilog and Verilator (co-simulation and lint tests need them), yosys and
+##       z3 (the formal proofs of the weight path).
 deps:
-	@if ! command -v iverilog >/dev/null || ! command -v verilator >/dev/null; then \
-		echo "installing iverilog and verilator"; \
+	@if ! command -v iverilog >/dev/null || ! command -v verilator >/dev/null \
+		|| ! command -v yosys-smtbmc >/dev/null || ! command -v z3 >/dev/null; then \
+		echo "installing iverilog, verilator, yosys and z3"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq iverilog verilator; \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq iverilog verilator yosys z3; \
 	fi
-	@iverilog -V 2>/dev/null | head -1; verilator --version
+	@iverilog -V 2>/dev/null | head -1; verilator --version; yosys -V; z3 --version
 
 build:
 	$(CARGO) build --release -p llamahdl-cli
