@@ -62,25 +62,52 @@ fn mul_shift2_matches_golden_and_verilog() {
 }
 
 #[test]
-fn row_finish_and_dot_acc_match_verilog() {
+fn row_finish_matches_golden_and_verilog() {
+    // y = sat32(shift_round(acc * mant, exp + shift)) FINISH_LATENCY cycles after en,
+    // held in between; exponents and accumulators at their extremes included.
     let mut d = Driver::new(RowFinish::default(), |u, c| u.clock.next = c.into()).with_trace();
     let mut rng = ChaCha8Rng::seed_from_u64(2);
-    for _ in 0..2000 {
-        d.uut.en.next = rng.gen_bool(0.8);
-        d.uut.acc.next = i2s::<40>(edge(&mut rng, 40));
-        d.uut.mant.next = u2b::<8>(rng.gen_range(0..256));
-        d.uut.exp.next = i2s::<8>(edge(&mut rng, 8));
-        d.uut.shift.next = u2b::<5>(rng.gen_range(0..32));
+    let mut pending: std::collections::VecDeque<Option<i32>> = Default::default();
+    let mut want = 0i32;
+    let mut checked = 0;
+    for _ in 0..3000 {
+        let en = rng.gen_bool(0.8);
+        let acc = edge(&mut rng, 40);
+        let mant = rng.gen_range(0..256i64);
+        let exp = edge(&mut rng, 8);
+        let shift = rng.gen_range(0..32i64);
+        d.uut.en.next = en;
+        d.uut.acc.next = i2s::<40>(acc);
+        d.uut.mant.next = u2b::<8>(mant as u64);
+        d.uut.exp.next = i2s::<8>(exp);
+        d.uut.shift.next = u2b::<5>(shift as u64);
+        pending.push_back(en.then(|| {
+            let v = llamahdl_golden::numerics::shift_round(acc * mant, (exp + shift) as i32);
+            llamahdl_golden::numerics::sat32(v)
+        }));
         d.tick();
+        if pending.len() == FINISH_LATENCY {
+            if let Some(y) = pending.pop_front().flatten() {
+                want = y;
+                checked += 1;
+            }
+            assert_eq!(s2i(d.uut.y.val()) as i32, want);
+        }
     }
+    assert!(checked > 2000);
     cosim(emit_verilog(RowFinish::default()), &mut d);
+}
 
-    // DotAcc against a model built on the golden quantiser: acc after each beat is the
-    // running sum of w · block_mant(x, shift, BLOCK16_BITS), DOT_LATENCY cycles later.
-    let mut d = Driver::new(DotAcc::<8>::default(), |u, c| u.clock.next = c.into()).with_trace();
+/// DotAcc<L> against a model built on the golden quantiser: acc after each beat is the
+/// running sum of w · block_mant(x, shift, BLOCK16_BITS), DOT_LATENCY cycles later; then
+/// against its own Verilog.
+fn dot_acc_matches<const L: usize>(seed: u64, beats: usize) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut d = Driver::new(DotAcc::<L>::default(), |u, c| u.clock.next = c.into()).with_trace();
     let mut pending: std::collections::VecDeque<Option<(bool, i64)>> = Default::default();
     let mut model_acc = 0i64;
-    for _ in 0..2000 {
+    let mut checked = 0;
+    for _ in 0..beats {
         let en = rng.gen_bool(0.8);
         let first = rng.gen_bool(0.2);
         let sh = rng.gen_range(0..18u32);
@@ -88,7 +115,7 @@ fn row_finish_and_dot_acc_match_verilog() {
         d.uut.first.next = first;
         d.uut.shift.next = u2b::<5>(sh as u64);
         let mut sum = 0i64;
-        for i in 0..8 {
+        for i in 0..L {
             let w = edge(&mut rng, 8);
             let x = edge(&mut rng, 32);
             d.uut.w[i].next = i2s::<8>(w);
@@ -100,11 +127,59 @@ fn row_finish_and_dot_acc_match_verilog() {
         if pending.len() == DOT_LATENCY {
             if let Some(Some((f, s))) = pending.pop_front() {
                 model_acc = if f { s } else { model_acc + s };
-                assert_eq!(s2i(d.uut.acc.val()), model_acc);
+                assert_eq!(s2i(d.uut.acc.val()), model_acc, "{L} lanes");
+                checked += 1;
             }
         }
     }
-    cosim(emit_verilog(DotAcc::<8>::default()), &mut d);
+    assert!(checked > beats / 2);
+    cosim(emit_verilog(DotAcc::<L>::default()), &mut d);
+}
+
+#[test]
+fn dot_acc_matches_golden_and_verilog_at_every_tree_shape() {
+    // 4: one partial stage; 8, 16: two; 32: 8 -> 2 -> 1; 64: 16 -> 4 -> 1.
+    dot_acc_matches::<4>(10, 1500);
+    dot_acc_matches::<8>(11, 2000);
+    dot_acc_matches::<16>(12, 800);
+    dot_acc_matches::<32>(13, 500);
+    dot_acc_matches::<64>(14, 300);
+}
+
+#[test]
+fn delay_lines_match_verilog() {
+    let mut rng = ChaCha8Rng::seed_from_u64(15);
+    for depth in [1usize, 2, 3, 7] {
+        let mut d =
+            Driver::new(Delay::<13>::new(depth), |u, c| u.clock.next = c.into()).with_trace();
+        let mut hist = Vec::new();
+        for t in 0..300 {
+            let v = rng.gen_range(0..1u64 << 13);
+            d.uut.d.next = u2b::<13>(v);
+            hist.push(v);
+            d.tick();
+            let want = if t + 1 >= depth {
+                hist[t + 1 - depth]
+            } else {
+                0
+            };
+            assert_eq!(d.uut.q.val().to_u64(), want, "Delay depth {depth}");
+        }
+        cosim(emit_verilog(Delay::<13>::new(depth)), &mut d);
+        let mut d =
+            Driver::new(DelayS::<9>::new(depth), |u, c| u.clock.next = c.into()).with_trace();
+        for _ in 0..300 {
+            d.uut.d.next = i2s::<9>(edge(&mut rng, 9));
+            d.tick();
+        }
+        cosim(emit_verilog(DelayS::<9>::new(depth)), &mut d);
+        let mut d = Driver::new(DelayBit::new(depth), |u, c| u.clock.next = c.into()).with_trace();
+        for _ in 0..300 {
+            d.uut.d.next = rng.gen_bool(0.5);
+            d.tick();
+        }
+        cosim(emit_verilog(DelayBit::new(depth)), &mut d);
+    }
 }
 
 #[test]
@@ -144,6 +219,8 @@ fn xmem_ports_match_model_and_verilog() {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let mut d = Driver::new(XMem::<L>::new(depth), |u, c| u.clock.next = c.into()).with_trace();
         let mut model = vec![[0i64; L]; depth];
+        // The word read in the previous cycle (MEM_LATENCY = 2: it shows now).
+        let mut want = vec![0i64; L];
         for _ in 0..3000 {
             let kind = rng.gen_range(0..4);
             d.uut.wwe.next = kind == 0;
@@ -168,9 +245,10 @@ fn xmem_ports_match_model_and_verilog() {
             }
             d.uut.swdata.next = i2s::<32>(sv);
             d.tick();
+            assert_eq!(MEM_LATENCY, 2);
             let got: Vec<i64> = (0..L).map(|i| s2i(d.uut.rdata[i].val())).collect();
-            let want = model.get(raddr).copied().unwrap_or([0; L]);
-            assert_eq!(got, want.to_vec(), "read of word {raddr}");
+            assert_eq!(got, want, "read of the previous cycle's word");
+            want = model.get(raddr).copied().unwrap_or([0; L]).to_vec();
             match kind {
                 0 if ww < depth => model[ww].copy_from_slice(&wide),
                 1 if se / L < depth => model[se / L][se % L] = sv,

@@ -32,19 +32,34 @@ fn mem_index(addr: &str, depth: usize) -> String {
     }
 }
 
-/// Pipeline latency of [`DotAcc`]: inputs presented in cycle c are in `acc` from cycle c+3.
-pub const DOT_LATENCY: usize = 3;
+/// Pipeline latency of [`DotAcc`]: inputs presented in cycle c are in `acc` from cycle
+/// c + 7, whatever the lane count (see [`DotAcc`] for the stages).
+pub const DOT_LATENCY: usize = 7;
 
-/// L-lane block quantisation and multiply-accumulate.
+/// Adder-tree stages of [`DotAcc`], each summing groups of up to four terms, so up to
+/// 4^3 = 64 lanes.
+const DOT_TREE_STAGES: usize = 3;
+
+/// L-lane block quantisation and multiply-accumulate, pipelined for the clock.
 ///
-/// Timing: in a cycle with `en` high the L raw inputs are converted to 16-bit block
-/// mantissas `m[i] = clamp(round(x[i] / 2^shift), ±32767)` (golden `to_block16` with the
-/// given shift; `shift = 0` passes mantissas through) and registered with the weights
-/// (stage 0, with `first`); one cycle later the L products `w[i] · m[i]` are registered
-/// (stage 1); one cycle after that the stage-1 sum is added to the accumulator (or
-/// replaces it when `first` was high). So `acc` shows the effect of a beat
-/// [`DOT_LATENCY`] cycles after the beat was presented. The accumulator is 40 bits:
-/// enough for any row of up to 2^17 int8 × int16 products, so it never overflows.
+/// Each lane's raw input is converted to a 16-bit block mantissa
+/// `m[i] = clamp(round(x[i] / 2^shift), ±32767)` (golden `block_mant` with the given
+/// shift; `shift = 0` passes mantissas through), multiplied by its int8 weight, and the L
+/// products are summed into a 40-bit accumulator (enough for any row of up to 2^17
+/// products, so it never overflows). Stages, for a beat presented in cycle c (with `en`,
+/// `first`, `shift`):
+///
+/// | register in cycle | holds |
+/// | --- | --- |
+/// | c + 1 | `x >>> shift` and the rounding bit `x[shift − 1]` per lane; the weights |
+/// | c + 2 | the clamped mantissas and the weights (the multipliers' input registers) |
+/// | c + 3 | the L products (the multipliers' output registers) |
+/// | c + 4 .. c + 6 | the adder tree: groups of four terms per stage (64 → 16 → 4 → 1; fewer lanes pass through) |
+/// | c + 7 | `acc`: the sum added to the accumulator, or replacing it when `first` was high |
+///
+/// So `acc` shows the effect of a beat [`DOT_LATENCY`] cycles after it was presented; in
+/// other cycles it holds. Every stage register loads every cycle; only `en` and `first`
+/// travel with the data and decide whether the accumulator changes.
 #[derive(LogicBlock)]
 pub struct DotAcc<const L: usize> {
     pub clock: Signal<In, Clock>,
@@ -54,18 +69,18 @@ pub struct DotAcc<const L: usize> {
     pub w: [Signal<In, Signed<8>>; L],
     pub x: [Signal<In, Signed<32>>; L],
     pub acc: Signal<Out, Signed<40>>,
-    _q_en: bool,
-    _q_first: bool,
-    _qm: [i64; L],
-    _qw: [i64; L],
-    _s1_sum: i64,
-    _s1_en: bool,
-    _s1_first: bool,
+    /// The beats in flight, oldest first: `(en, first, exact sum of the products)`; the
+    /// oldest reaches the accumulator on the next clock edge.
+    _pipe: [(bool, bool, i64); DOT_LATENCY - 1],
     _acc: i64,
 }
 
 impl<const L: usize> Default for DotAcc<L> {
     fn default() -> Self {
+        assert!(
+            (1..=64).contains(&L),
+            "DotAcc supports 1..=64 lanes (three 4-input adder stages)"
+        );
         Self {
             clock: Default::default(),
             en: Default::default(),
@@ -74,13 +89,7 @@ impl<const L: usize> Default for DotAcc<L> {
             w: array_init::array_init(|_| Default::default()),
             x: array_init::array_init(|_| Default::default()),
             acc: Signal::new_with_default(Signed::default()),
-            _q_en: false,
-            _q_first: false,
-            _qm: [0; L],
-            _qw: [0; L],
-            _s1_sum: 0,
-            _s1_en: false,
-            _s1_first: false,
+            _pipe: [(false, false, 0); DOT_LATENCY - 1],
             _acc: 0,
         }
     }
@@ -96,75 +105,121 @@ fn wrap40(v: i64) -> i64 {
 impl<const L: usize> Logic for DotAcc<L> {
     fn update(&mut self) {
         if self.clock.pos_edge() {
-            if self._s1_en {
-                let base = if self._s1_first { 0 } else { self._acc };
-                self._acc = wrap40(base + self._s1_sum);
+            let (en, first, sum) = self._pipe[0];
+            if en {
+                let base = if first { 0 } else { self._acc };
+                self._acc = wrap40(base + sum);
                 self.acc.next = i2s::<40>(self._acc);
             }
-            self._s1_en = self._q_en;
-            if self._q_en {
-                self._s1_first = self._q_first;
-                self._s1_sum = (0..L).map(|i| self._qw[i] * self._qm[i]).sum();
-            }
-            self._q_en = self.en.val();
-            if self._q_en {
-                self._q_first = self.first.val();
+            self._pipe.rotate_left(1);
+            let en = self.en.val();
+            let sum = if en {
                 let sh = self.shift.val().to_u64() as u32;
-                for i in 0..L {
-                    self._qm[i] = block_mant(s2i(self.x[i].val()), sh, BLOCK16_BITS);
-                    self._qw[i] = s2i(self.w[i].val());
-                }
-            }
+                (0..L)
+                    .map(|i| {
+                        s2i(self.w[i].val()) * block_mant(s2i(self.x[i].val()), sh, BLOCK16_BITS)
+                    })
+                    .sum()
+            } else {
+                0
+            };
+            self._pipe[DOT_LATENCY - 2] = (en, self.first.val(), sum);
         }
     }
     fn connect(&mut self) {
         self.acc.connect();
     }
     fn hdl(&self) -> Verilog {
-        // Balanced adder tree over registered products.
-        fn tree(terms: &[String]) -> String {
-            match terms.len() {
-                1 => terms[0].clone(),
-                n => format!("({} + {})", tree(&terms[..n / 2]), tree(&terms[n / 2..])),
+        let mut s = String::new();
+        let mut init = String::from("initial begin\n   acc = 40'sd0;\n");
+        let mut seq = String::from("always @(posedge clock) begin\n");
+        // Flags travel with the data: stage j of en/first is `ve[j]`/`vf[j]`, j = 1..=6.
+        s += "reg [6:1] ve;\nreg [6:1] vf;\n";
+        init += "   ve = 6'd0;\n   vf = 6'd0;\n";
+        seq += "   ve <= {ve[5:1], en};\n   vf <= {vf[5:1], first};\n";
+        seq += "   if (ve[6]) acc <= vf[6] ? tree_sum : (acc + tree_sum);\n";
+        // Stage 1: arithmetic shift and rounding bit. Stage 2: rounded, clamped mantissa.
+        for i in 0..L {
+            s += &format!(
+                "reg signed [31:0] a{i};\nreg rb{i};\nreg signed [7:0] w1_{i};\nreg signed [15:0] qm{i};\nreg signed [7:0] qw{i};\nreg signed [23:0] p{i};\nwire signed [32:0] rs{i} = {{a{i}[31], a{i}}} + {{32'd0, rb{i}}};\n"
+            );
+            init += &format!(
+                "   a{i} = 32'sd0;\n   rb{i} = 1'b0;\n   w1_{i} = 8'sd0;\n   qm{i} = 16'sd0;\n   qw{i} = 8'sd0;\n   p{i} = 24'sd0;\n"
+            );
+            seq += &format!(
+                "   a{i} <= $signed(x${i}) >>> shift;\n   rb{i} <= (shift != 5'd0) & x${i}[shift - 5'd1];\n   w1_{i} <= w${i};\n"
+            );
+            seq += &format!(
+                "   qm{i} <= (rs{i} > 33'sd32767) ? 16'sd32767 : ((rs{i} < -33'sd32767) ? -16'sd32767 : rs{i}[15:0]);\n   qw{i} <= w1_{i};\n   p{i} <= qw{i} * qm{i};\n"
+            );
+        }
+        // Stages 4..6: the adder tree, groups of up to four per stage summed as two
+        // levels of two-input adders. Terms of stage k are `t{k}_{j}`, 24 + 2k bits
+        // (exact: a sum of 4^k products of 24 bits).
+        let mut terms: Vec<String> = (0..L).map(|i| format!("p{i}")).collect();
+        for k in 1..=DOT_TREE_STAGES {
+            let (wi, wo) = (24 + 2 * (k - 1), 24 + 2 * k);
+            let ext = |t: &String| format!("{{{{2{{{t}[{}]}}}}, {t}}}", wi - 1);
+            let mut next = Vec::new();
+            for (j, g) in terms.chunks(4).enumerate() {
+                let e: Vec<String> = g.iter().map(ext).collect();
+                let sum = match e.len() {
+                    1 => e[0].clone(),
+                    2 => format!("$signed({}) + $signed({})", e[0], e[1]),
+                    3 => format!(
+                        "($signed({}) + $signed({})) + $signed({})",
+                        e[0], e[1], e[2]
+                    ),
+                    _ => format!(
+                        "($signed({}) + $signed({})) + ($signed({}) + $signed({}))",
+                        e[0], e[1], e[2], e[3]
+                    ),
+                };
+                s += &format!("reg signed [{}:0] t{k}_{j};\n", wo - 1);
+                init += &format!("   t{k}_{j} = {wo}'sd0;\n");
+                seq += &format!("   t{k}_{j} <= {sum};\n");
+                next.push(format!("t{k}_{j}"));
             }
+            terms = next;
         }
-        let mut s = String::from(
-            "wire [32:0] half = (shift == 5'd0) ? 33'd0 : (33'd1 << (shift - 5'd1));\nreg q_en;\nreg q_first;\n",
+        let wt = 24 + 2 * DOT_TREE_STAGES;
+        s += &format!(
+            "wire signed [39:0] tree_sum = {{{{{}{{t3_0[{}]}}}}, t3_0}};\n",
+            40 - wt,
+            wt - 1
         );
-        for i in 0..L {
-            s += &format!(
-                "reg signed [23:0] p{i};\nreg signed [15:0] qm{i};\nreg signed [7:0] qw{i};\nwire signed [32:0] e{i} = {{x${i}[31], x${i}}};\nwire signed [32:0] r{i} = (e{i} + $signed(half)) >>> shift;\n"
-            );
-        }
-        let terms: Vec<String> = (0..L)
-            .map(|i| format!("{{{{16{{p{i}[23]}}}}, p{i}}}"))
-            .collect();
-        s += "reg s1_en;\nreg s1_first;\n";
-        s += &format!("wire signed [39:0] s1_sum = {};\n", tree(&terms));
-        s += "initial begin\n   acc = 40'sd0;\n   s1_en = 1'b0;\n   s1_first = 1'b0;\n   q_en = 1'b0;\n   q_first = 1'b0;\n";
-        for i in 0..L {
-            s += &format!("   p{i} = 24'sd0;\n   qm{i} = 16'sd0;\n   qw{i} = 8'sd0;\n");
-        }
-        s += "end\n\nalways @(posedge clock) begin\n";
-        s += "   if (s1_en) acc <= s1_first ? s1_sum : (acc + s1_sum);\n";
-        s += "   s1_en <= q_en;\n   if (q_en) begin\n      s1_first <= q_first;\n";
-        for i in 0..L {
-            s += &format!("      p{i} <= qw{i} * qm{i};\n");
-        }
-        s += "   end\n   q_en <= en;\n   if (en) begin\n      q_first <= first;\n";
-        for i in 0..L {
-            s += &format!(
-                "      qw{i} <= w${i};\n      qm{i} <= (r{i} > 33'sd32767) ? 16'sd32767 : ((r{i} < -33'sd32767) ? -16'sd32767 : r{i}[15:0]);\n"
-            );
-        }
-        s += "   end\nend\n";
+        assert_eq!(
+            terms.len(),
+            1,
+            "DotAcc: more lanes than the adder tree holds"
+        );
+        init += "end\n";
+        seq += "end\n";
+        s += &init;
+        s += &seq;
         Verilog::Custom(s)
     }
 }
 
+/// Pipeline latency of [`RowFinish`]: `y` shows the result of inputs presented with `en`
+/// in cycle c from cycle c + 6.
+pub const FINISH_LATENCY: usize = 6;
+
 /// Row rescale: `y = sat32(shift_round(acc * mant, k))` (see
-/// `llamahdl_golden::numerics::finish_row`), registered: `y` holds the result from the
-/// cycle after `en`. `k = exp + shift` (row exponent plus the input block shift).
+/// `llamahdl_golden::numerics::finish_row`), `k = exp + shift` (row exponent plus the
+/// input block shift), pipelined for the clock. For inputs presented with `en` in cycle
+/// c, the registers of cycle
+///
+/// | cycle | hold |
+/// | --- | --- |
+/// | c + 1 | `acc`, `mant` and `k` (the multipliers' input registers) |
+/// | c + 2 | three partial products of `acc · mant` (17, 17 and 6 bits of `acc`; the multipliers' output registers) |
+/// | c + 3 | the 49-bit product; the shift decoded (direction, amount) |
+/// | c + 4 | the product shifted: left by `k` (`0 ≤ k ≤ 40`), or right by `−k − 1` (`k < 0`; the rounding bit stays in bit 0), or a saturate / zero flag |
+/// | c + 5 | the rounded right shift `(t + 1) >>> 1`, or the left shift's overflow flag |
+/// | c + 6 | `y`, saturated to 32 bits |
+///
+/// `y` changes only [`FINISH_LATENCY`] cycles after a cycle with `en`; it holds otherwise.
 #[derive(LogicBlock)]
 pub struct RowFinish {
     pub clock: Signal<In, Clock>,
@@ -176,6 +231,8 @@ pub struct RowFinish {
     /// Block shift of the input vector (0..=17).
     pub shift: Signal<In, Bits<5>>,
     pub y: Signal<Out, Signed<32>>,
+    /// Results in flight, oldest first (`None` for a cycle without `en`).
+    _pipe: [Option<i32>; FINISH_LATENCY - 1],
 }
 
 impl Default for RowFinish {
@@ -188,18 +245,25 @@ impl Default for RowFinish {
             exp: Default::default(),
             shift: Default::default(),
             y: Signal::new_with_default(Signed::default()),
+            _pipe: [None; FINISH_LATENCY - 1],
         }
     }
 }
 
 impl Logic for RowFinish {
     fn update(&mut self) {
-        if self.clock.pos_edge() && self.en.val() {
-            let acc = s2i(self.acc.val());
-            let mant = self.mant.val().to_u64() as i64;
-            let k = s2i(self.exp.val()) as i32 + self.shift.val().to_u64() as i32;
-            let v = llamahdl_golden::numerics::shift_round(acc * mant, k);
-            self.y.next = i2s::<32>(llamahdl_golden::numerics::sat32(v) as i64);
+        if self.clock.pos_edge() {
+            if let Some(y) = self._pipe[0] {
+                self.y.next = i2s::<32>(y as i64);
+            }
+            self._pipe.rotate_left(1);
+            self._pipe[FINISH_LATENCY - 2] = self.en.val().then(|| {
+                let acc = s2i(self.acc.val());
+                let mant = self.mant.val().to_u64() as i64;
+                let k = s2i(self.exp.val()) as i32 + self.shift.val().to_u64() as i32;
+                let v = llamahdl_golden::numerics::shift_round(acc * mant, k);
+                llamahdl_golden::numerics::sat32(v)
+            });
         }
     }
     fn connect(&mut self) {
@@ -208,29 +272,79 @@ impl Logic for RowFinish {
     fn hdl(&self) -> Verilog {
         Verilog::Custom(
             "\
-localparam signed [95:0] MAX32 = 96'sd2147483647;
-localparam signed [95:0] MIN32 = -96'sd2147483648;
-wire signed [48:0] prod = acc * $signed({1'b0, mant});
-wire signed [95:0] p96 = {{47{prod[48]}}, prod};
-wire signed [9:0] k = {{2{exp[7]}}, exp} + $signed({5'd0, shift});
-wire signed [9:0] nk = -k;
-reg signed [95:0] wide;
-always @(*) begin
-   if (!k[9]) begin
-      if (k > 10'sd40)
-         wide = (prod == 49'sd0) ? 96'sd0 : (prod[48] ? MIN32 - 96'sd1 : MAX32 + 96'sd1);
-      else
-         wide = p96 <<< k[5:0];
-   end else begin
-      if (nk > 10'sd62)
-         wide = 96'sd0;
-      else
-         wide = (p96 + (96'sd1 <<< (nk[5:0] - 6'd1))) >>> nk[5:0];
-   end
+localparam [1:0] LEFT = 2'd0, RIGHT = 2'd1, SAT = 2'd2, ZERO = 2'd3;
+reg e1, e2, e3, e4, e5;
+reg signed [39:0] acc1;
+reg [7:0] m1;
+reg signed [9:0] k1, k2;
+reg [5:0] ls3, rs3;
+reg [1:0] kmode3;
+reg [24:0] p0, p1;
+reg signed [14:0] p2;
+reg signed [48:0] prod3;
+reg [1:0] mode4, mode5;
+reg neg4, neg5, ovf5;
+reg signed [88:0] wl4;
+reg signed [48:0] t4, u5;
+reg [31:0] lo5;
+wire signed [9:0] nk2 = -k2;
+wire signed [49:0] t4e = {t4[48], t4};
+wire signed [49:0] t4r = t4e + 50'sd1;
+wire hi_ones = &wl4[88:31];
+wire hi_zeros = ~|wl4[88:31];
+wire u_fits = (&u5[48:31]) | (~|u5[48:31]);
+initial begin
+   y = 32'sd0;
+   e1 = 1'b0; e2 = 1'b0; e3 = 1'b0; e4 = 1'b0; e5 = 1'b0;
+   acc1 = 40'sd0; m1 = 8'd0; k1 = 10'sd0; k2 = 10'sd0;
+   ls3 = 6'd0; rs3 = 6'd0; kmode3 = LEFT;
+   p0 = 25'd0; p1 = 25'd0; p2 = 15'sd0; prod3 = 49'sd0;
+   mode4 = LEFT; mode5 = LEFT; neg4 = 1'b0; neg5 = 1'b0; ovf5 = 1'b0;
+   wl4 = 89'sd0; t4 = 49'sd0; u5 = 49'sd0; lo5 = 32'd0;
 end
-initial y = 32'sd0;
 always @(posedge clock) begin
-   if (en) y <= (wide > MAX32) ? MAX32[31:0] : ((wide < MIN32) ? MIN32[31:0] : wide[31:0]);
+   // c + 1: input registers.
+   e1 <= en;
+   acc1 <= acc;
+   m1 <= mant;
+   k1 <= {{2{exp[7]}}, exp} + $signed({5'd0, shift});
+   // c + 2: partial products (acc = a2 * 2^34 + a1 * 2^17 + a0, a0 and a1 unsigned).
+   e2 <= e1;
+   k2 <= k1;
+   p0 <= acc1[16:0] * m1;
+   p1 <= acc1[33:17] * m1;
+   p2 <= $signed(acc1[39:34]) * $signed({1'b0, m1});
+   // c + 3: the product.
+   // The shift decoded: mode (SAT stands for k > 40 until the product is known),
+   // left amount k, right amount -k - 1.
+   e3 <= e2;
+   ls3 <= k2[5:0];
+   rs3 <= nk2[5:0] - 6'd1;
+   if (!k2[9]) kmode3 <= (k2 > 10'sd40) ? SAT : LEFT;
+   else kmode3 <= (nk2 > 10'sd62) ? ZERO : RIGHT;
+   prod3 <= $signed({24'd0, p0}) + $signed({7'd0, p1, 17'd0}) + $signed({p2, 34'd0});
+   // c + 4: shift.
+   e4 <= e3;
+   neg4 <= prod3[48];
+   wl4 <= {{40{prod3[48]}}, prod3} <<< ls3;
+   t4 <= prod3 >>> rs3;
+   mode4 <= ((kmode3 == SAT) && (prod3 == 49'sd0)) ? ZERO : kmode3;
+   // c + 5: round, overflow flag.
+   e5 <= e4;
+   mode5 <= mode4;
+   neg5 <= (mode4 == LEFT) ? wl4[88] : neg4;
+   ovf5 <= ~(hi_ones | hi_zeros);
+   lo5 <= wl4[31:0];
+   u5 <= t4r[49:1];
+   // c + 6: saturate.
+   if (e5) begin
+      case (mode5)
+         LEFT: y <= ovf5 ? (neg5 ? 32'sh80000000 : 32'sh7fffffff) : lo5;
+         RIGHT: y <= u_fits ? u5[31:0] : (u5[48] ? 32'sh80000000 : 32'sh7fffffff);
+         SAT: y <= neg5 ? 32'sh80000000 : 32'sh7fffffff;
+         default: y <= 32'sd0;
+      endcase
+   end
 end
 "
             .into(),
@@ -238,8 +352,14 @@ end
     }
 }
 
-/// L lanes of int8 weights, one word of L values per address, synchronous read
-/// (`data` shows `mem[addr]` from the cycle after `addr`). Depth is the length of the
+/// Read latency of the matrix-vector unit's memories ([`LaneRom`], [`ScaleRom`],
+/// [`XMem`]): `data` shows the word addressed in cycle c from cycle c + 2 — the block
+/// RAM's own read register, then a register in the fabric beside it, so that no logic
+/// and no long route follows a block RAM output in the same cycle.
+pub const MEM_LATENCY: usize = 2;
+
+/// L lanes of int8 weights, one word of L values per address, read in
+/// [`MEM_LATENCY`] cycles (`data` shows `mem[addr]` two cycles after `addr`). Depth is the length of the
 /// contents given at construction (addresses past it read 0); the Verilog initialises
 /// the memory inline so synthesis keeps the contents (block RAM on ECP5).
 #[derive(LogicBlock)]
@@ -248,6 +368,8 @@ pub struct LaneRom<const L: usize> {
     pub addr: Signal<In, Addr>,
     pub data: [Signal<Out, Signed<8>>; L],
     _mem: Vec<[i8; L]>,
+    /// The word read at the last edge (the block RAM's read register).
+    _word: [i8; L],
 }
 
 impl<const L: usize> LaneRom<L> {
@@ -261,6 +383,7 @@ impl<const L: usize> LaneRom<L> {
             addr: Default::default(),
             data: array_init::array_init(|_| Signal::new_with_default(Signed::default())),
             _mem: contents,
+            _word: [0; L],
         }
     }
     pub fn depth(&self) -> usize {
@@ -271,11 +394,11 @@ impl<const L: usize> LaneRom<L> {
 impl<const L: usize> Logic for LaneRom<L> {
     fn update(&mut self) {
         if self.clock.pos_edge() {
-            let a = self.addr.val().index();
-            let word = self._mem.get(a).copied().unwrap_or([0; L]);
-            for (d, v) in self.data.iter_mut().zip(word) {
+            for (d, v) in self.data.iter_mut().zip(self._word) {
                 d.next = i2s::<8>(v as i64);
             }
+            let a = self.addr.val().index();
+            self._word = self._mem.get(a).copied().unwrap_or([0; L]);
         }
     }
     fn connect(&mut self) {
@@ -299,20 +422,25 @@ impl<const L: usize> Logic for LaneRom<L> {
             s += &format!("   mem[{a}] = {}'h{hex};\n", 8 * L);
         }
         s += "end\n";
-        s += &format!("reg [{}:0] word;\ninitial word = 0;\n", 8 * L - 1);
         s += &format!(
-            "always @(posedge clock) begin\n   word <= (addr < 16'd{depth}) ? mem[{}] : {}'d0;\nend\n",
+            "reg [{0}:0] word;\nreg [{0}:0] word2;\nreg inr;\ninitial begin\n   word = 0;\n   word2 = 0;\n   inr = 1'b0;\nend\n",
+            8 * L - 1
+        );
+        // The read register holds the memory word alone (so it maps into the block RAM);
+        // the range check is applied at the output register.
+        s += &format!(
+            "always @(posedge clock) begin\n   word <= mem[{}];\n   inr <= (addr < 16'd{depth});\n   word2 <= inr ? word : {}'d0;\nend\n",
             mem_index("addr", depth),
             8 * L
         );
         for i in 0..L {
-            s += &format!("always @(*) data${i} = word[{}:{}];\n", 8 * i + 7, 8 * i);
+            s += &format!("always @(*) data${i} = word2[{}:{}];\n", 8 * i + 7, 8 * i);
         }
         Verilog::Custom(s)
     }
 }
 
-/// Row scales: `(mant, exp)` per row, synchronous read like [`LaneRom`].
+/// Row scales: `(mant, exp)` per row, read in [`MEM_LATENCY`] cycles like [`LaneRom`].
 #[derive(LogicBlock)]
 pub struct ScaleRom {
     pub clock: Signal<In, Clock>,
@@ -320,6 +448,7 @@ pub struct ScaleRom {
     pub mant: Signal<Out, Bits<8>>,
     pub exp: Signal<Out, Signed<8>>,
     _mem: Vec<(u8, i8)>,
+    _word: (u8, i8),
 }
 
 impl ScaleRom {
@@ -334,6 +463,7 @@ impl ScaleRom {
             mant: Signal::new_with_default(Bits::default()),
             exp: Signal::new_with_default(Signed::default()),
             _mem: contents,
+            _word: (0, 0),
         }
     }
 }
@@ -341,13 +471,14 @@ impl ScaleRom {
 impl Logic for ScaleRom {
     fn update(&mut self) {
         if self.clock.pos_edge() {
-            let (m, e) = self
+            let (m, e) = self._word;
+            self.mant.next = u2b::<8>(m as u64);
+            self.exp.next = i2s::<8>(e as i64);
+            self._word = self
                 ._mem
                 .get(self.addr.val().index())
                 .copied()
                 .unwrap_or((0, 0));
-            self.mant.next = u2b::<8>(m as u64);
-            self.exp.next = i2s::<8>(e as i64);
         }
     }
     fn connect(&mut self) {
@@ -360,12 +491,12 @@ impl Logic for ScaleRom {
         for (a, (m, e)) in self._mem.iter().enumerate() {
             s += &format!("   mem[{a}] = 16'h{:02x}{:02x};\n", m, *e as u8);
         }
-        s += "end\nreg [15:0] word;\ninitial word = 0;\n";
+        s += "end\nreg [15:0] word;\nreg [15:0] word2;\nreg inr;\ninitial begin\n   word = 0;\n   word2 = 0;\n   inr = 1'b0;\nend\n";
         s += &format!(
-            "always @(posedge clock) begin\n   word <= (addr < 16'd{depth}) ? mem[{}] : 16'd0;\nend\n",
+            "always @(posedge clock) begin\n   word <= mem[{}];\n   inr <= (addr < 16'd{depth});\n   word2 <= inr ? word : 16'd0;\nend\n",
             mem_index("addr", depth)
         );
-        s += "always @(*) mant = word[15:8];\nalways @(*) exp = word[7:0];\n";
+        s += "always @(*) mant = word2[15:8];\nalways @(*) exp = word2[7:0];\n";
         Verilog::Custom(s)
     }
 }
@@ -621,8 +752,9 @@ pub const XP: usize = 8;
 /// mantissas, sign-extended (`wwe`, `wwaddr` = word, `wwdata[L]`) and a scalar port writing one element (`swe`, `swaddr` = element
 /// index = word · L + lane, `swdata`), plus a group port writing [`XP`] consecutive
 /// elements at once (`pwe`, `pwidx` = element index of the first, a multiple of [`XP`],
-/// `pwdata[XP]`; with `L < XP` one group spans several words); one synchronous L-wide read port (`rdata` shows
-/// word `raddr` from the next cycle, read-old-data). Each lane is its own small memory.
+/// `pwdata[XP]`; with `L < XP` one group spans several words); one L-wide read port
+/// (`rdata` shows word `raddr` [`MEM_LATENCY`] cycles later, as it was before a write at
+/// the same edge: read-old-data). Each lane is its own small memory.
 #[derive(LogicBlock)]
 pub struct XMem<const L: usize> {
     pub clock: Signal<In, Clock>,
@@ -638,6 +770,7 @@ pub struct XMem<const L: usize> {
     pub raddr: Signal<In, Addr>,
     pub rdata: [Signal<Out, Signed<32>>; L],
     _mem: Vec<[i64; L]>,
+    _word: [i64; L],
 }
 
 impl<const L: usize> XMem<L> {
@@ -658,6 +791,7 @@ impl<const L: usize> XMem<L> {
             raddr: Default::default(),
             rdata: array_init::array_init(|_| Signal::new_with_default(Signed::default())),
             _mem: vec![[0; L]; depth],
+            _word: [0; L],
         }
     }
 }
@@ -665,14 +799,14 @@ impl<const L: usize> XMem<L> {
 impl<const L: usize> Logic for XMem<L> {
     fn update(&mut self) {
         if self.clock.pos_edge() {
-            let word = self
+            for (d, v) in self.rdata.iter_mut().zip(self._word) {
+                d.next = i2s::<32>(v);
+            }
+            self._word = self
                 ._mem
                 .get(self.raddr.val().index())
                 .copied()
                 .unwrap_or([0; L]);
-            for (d, v) in self.rdata.iter_mut().zip(word) {
-                d.next = i2s::<32>(v);
-            }
             if self.wwe.val() {
                 let a = self.wwaddr.val().index();
                 if a < self._mem.len() {
@@ -719,8 +853,12 @@ impl<const L: usize> Logic for XMem<L> {
             );
         }
         for i in 0..L {
-            s += &format!("reg [31:0] m{i} [0:{}];\n", depth - 1);
+            s += &format!(
+                "reg [31:0] m{i} [0:{}];\nreg [31:0] rd{i};\ninitial rd{i} = 32'd0;\n",
+                depth - 1
+            );
         }
+        s += "reg rinr;\ninitial rinr = 1'b0;\n";
         s += &format!(
             "initial begin\n`ifndef SYNTHESIS\n   for (i = 0; i < {depth}; i = i + 1) begin\n"
         );
@@ -732,8 +870,9 @@ impl<const L: usize> Logic for XMem<L> {
             s += &format!("   rdata${i} = 32'sd0;\n");
         }
         s += "end\nalways @(posedge clock) begin\n";
+        s += &format!("   rinr <= (raddr < 16'd{depth});\n");
         for i in 0..L {
-            s += &format!("   rdata${i} <= (raddr < 16'd{depth}) ? m{i}[{ri}] : 32'sd0;\n");
+            s += &format!("   rd{i} <= m{i}[{ri}];\n   rdata${i} <= rinr ? rd{i} : 32'sd0;\n");
         }
         s += &format!("   if (wwe) begin\n      if (wwaddr < 16'd{depth}) begin\n");
         for i in 0..L {
@@ -875,6 +1014,190 @@ impl<const N: usize> Logic for WordRom<N> {
         for i in 0..N {
             s += &format!("always @(*) data${i} = word[{}:{}];\n", 16 * i + 15, 16 * i);
         }
+        Verilog::Custom(s)
+    }
+}
+
+macro_rules! delay_line {
+    ($(#[$doc:meta])* $name:ident, $ty:ident, $to:expr, $from:expr, $signed:literal) => {
+        $(#[$doc])*
+        #[derive(LogicBlock)]
+        pub struct $name<const W: usize> {
+            pub clock: Signal<In, Clock>,
+            pub d: Signal<In, $ty<W>>,
+            pub q: Signal<Out, $ty<W>>,
+            _line: std::collections::VecDeque<i64>,
+        }
+
+        impl<const W: usize> $name<W> {
+            /// A delay of `depth` clock cycles (at least 1).
+            pub fn new(depth: usize) -> Self {
+                assert!(depth >= 1 && W <= 64, "delay line depth and width");
+                Self {
+                    clock: Default::default(),
+                    d: Default::default(),
+                    q: Signal::new_with_default(Default::default()),
+                    // The values in flight besides the one `q` shows.
+                    _line: std::iter::repeat(0).take(depth - 1).collect(),
+                }
+            }
+            pub fn depth(&self) -> usize {
+                self._line.len() + 1
+            }
+        }
+
+        impl<const W: usize> Logic for $name<W> {
+            fn update(&mut self) {
+                if self.clock.pos_edge() {
+                    self._line.push_back($to(self.d.val()));
+                    let v = self._line.pop_front().unwrap_or(0);
+                    self.q.next = $from(v);
+                }
+            }
+            fn connect(&mut self) {
+                self.q.connect();
+            }
+            fn hdl(&self) -> Verilog {
+                let n = self._line.len() + 1;
+                let mut s = String::new();
+                let sg = if $signed { "signed " } else { "" };
+                for j in 1..n {
+                    s += &format!("reg {sg}[{}:0] r{j};\ninitial r{j} = 0;\n", W - 1);
+                }
+                s += "initial q = 0;\nalways @(posedge clock) begin\n";
+                if n == 1 {
+                    s += "   q <= d;\n";
+                } else {
+                    s += "   r1 <= d;\n";
+                    for j in 2..n {
+                        s += &format!("   r{j} <= r{};\n", j - 1);
+                    }
+                    s += &format!("   q <= r{};\n", n - 1);
+                }
+                s += "end\n";
+                Verilog::Custom(s)
+            }
+        }
+    };
+}
+
+delay_line!(
+    /// `q` is `d` of `depth` cycles earlier (a shift register of `Bits<W>`; 0 at first).
+    /// Carries the tags (row, flags, scales) of a datapath along its pipeline stages.
+    Delay,
+    Bits,
+    |v: Bits<W>| v.to_u64() as i64,
+    |v: i64| u2b::<W>(v as u64),
+    false
+);
+
+delay_line!(
+    /// [`Delay`] for `Signed<W>` values.
+    DelayS,
+    Signed,
+    |v: Signed<W>| s2i(v),
+    |v: i64| i2s::<W>(v),
+    true
+);
+
+/// [`Delay`] for one `Bit` (a valid or last flag).
+#[derive(LogicBlock)]
+pub struct DelayBit {
+    pub clock: Signal<In, Clock>,
+    pub d: Signal<In, Bit>,
+    pub q: Signal<Out, Bit>,
+    _line: std::collections::VecDeque<bool>,
+}
+
+impl DelayBit {
+    /// A delay of `depth` clock cycles (at least 1).
+    pub fn new(depth: usize) -> Self {
+        assert!(depth >= 1, "delay line depth");
+        Self {
+            clock: Default::default(),
+            d: Default::default(),
+            q: Signal::new_with_default(false),
+            _line: std::iter::repeat(false).take(depth - 1).collect(),
+        }
+    }
+}
+
+impl Logic for DelayBit {
+    fn update(&mut self) {
+        if self.clock.pos_edge() {
+            self._line.push_back(self.d.val());
+            self.q.next = self._line.pop_front().unwrap_or(false);
+        }
+    }
+    fn connect(&mut self) {
+        self.q.connect();
+    }
+    fn hdl(&self) -> Verilog {
+        let n = self._line.len() + 1;
+        let mut s = String::from("initial q = 1'b0;\n");
+        if n == 1 {
+            s += "always @(posedge clock) q <= d;\n";
+        } else {
+            s += &format!(
+                "reg [{}:0] r;\ninitial r = 0;\nalways @(posedge clock) begin\n",
+                n - 2
+            );
+            if n == 2 {
+                s += "   r <= d;\n   q <= r[0];\nend\n";
+            } else {
+                s += &format!(
+                    "   r <= {{r[{}:0], d}};\n   q <= r[{}];\nend\n",
+                    n - 3,
+                    n - 2
+                );
+            }
+        }
+        Verilog::Custom(s)
+    }
+}
+
+/// L lanes of `Signed<8>` registered once (`q` shows `d` of the cycle before): aligns a
+/// one-cycle memory (the QKV weight buffer) with the [`MEM_LATENCY`] of the ROMs.
+#[derive(LogicBlock)]
+pub struct LaneReg<const L: usize> {
+    pub clock: Signal<In, Clock>,
+    pub d: [Signal<In, Signed<8>>; L],
+    pub q: [Signal<Out, Signed<8>>; L],
+}
+
+impl<const L: usize> Default for LaneReg<L> {
+    fn default() -> Self {
+        Self {
+            clock: Default::default(),
+            d: array_init::array_init(|_| Default::default()),
+            q: array_init::array_init(|_| Signal::new_with_default(Signed::default())),
+        }
+    }
+}
+
+impl<const L: usize> Logic for LaneReg<L> {
+    fn update(&mut self) {
+        if self.clock.pos_edge() {
+            for i in 0..L {
+                self.q[i].next = self.d[i].val();
+            }
+        }
+    }
+    fn connect(&mut self) {
+        for q in &mut self.q {
+            q.connect();
+        }
+    }
+    fn hdl(&self) -> Verilog {
+        let mut s = String::from("initial begin\n");
+        for i in 0..L {
+            s += &format!("   q${i} = 8'sd0;\n");
+        }
+        s += "end\nalways @(posedge clock) begin\n";
+        for i in 0..L {
+            s += &format!("   q${i} <= d${i};\n");
+        }
+        s += "end\n";
         Verilog::Custom(s)
     }
 }

@@ -21,7 +21,9 @@
 //!   `mul_q16(silu(vm[src + r]), y[r])` ([`SiluMul`]), one cycle later than the others.
 //! - Weights: `use_ram` low reads the compiled-in ROM; high reads the QKV weight buffer
 //!   through `buf_rd_addr` (word within the run) and `buf_rd_row` (row within the run),
-//!   answered on `buf_rd_data`/`buf_rd_mant`/`buf_rd_exp` one cycle later.
+//!   answered on `buf_rd_data`/`buf_rd_mant`/`buf_rd_exp` one cycle later (the unit
+//!   registers that answer once more, so both sources arrive [`MEM_LATENCY`] cycles
+//!   after the address).
 //! - Output: `out_valid` with `out_row` (row within the run) and `out_data` (Q16.16), one
 //!   row every `beats` cycles; the same result is written to the vector memory at
 //!   `dst + out_row` (`vm_we`/`vm_waddr`/`vm_wdata`; `vm_raddr` is unused, 0). `done`
@@ -32,18 +34,47 @@
 //! `1 + r * beats + b`; the row's result appears [`LATENCY`] cycles after its last word
 //! is issued: `rows * beats + LATENCY` cycles after `start` for the whole run
 //! (`+ 1` with [`POST_SWIGLU`], whose writes and `done` come a cycle after `out_valid`).
+//! An embedding run outputs element `e` in cycle `1 + e + EMBED_LATENCY`.
+//! `busy` is high from the cycle after `start` through the `done` cycle; `start` is
+//! accepted only when `busy` is low.
+//!
+//! Pipeline of a word issued in cycle t (every stage registered):
+//!
+//! | cycle | stage |
+//! | --- | --- |
+//! | t | addresses: weight ROM, scale ROM, input memory (or the weight buffer) |
+//! | t + 2 | words read ([`MEM_LATENCY`]); the weight source selected into [`DotAcc`] |
+//! | t + 9 | the row's sum in the accumulator ([`DOT_LATENCY`]) |
+//! | t + 15 | the rescaled row ([`FINISH_LATENCY`]): `out_valid`, the vector-memory write |
+//!
+//! The row tags (last word, row, row scale) travel beside the data in delay lines. For
+//! [`POST_ACC`] the destination is read in cycle t + 14 so that it meets the result; for
+//! [`POST_SWIGLU`] the gate is read in cycle t + 1 and delayed to meet [`SiluMul`]'s
+//! [`post::SILU_H`] stages.
 
 pub mod post;
 
 use crate::bits::{Addr, ADDR_SPACE};
-use crate::leaf::{DotAcc, LaneRom, LaneSel, RowFinish, ScaleRom, TableRom, XMem, DOT_LATENCY, XP};
+use crate::leaf::{
+    Delay, DelayBit, DelayS, DotAcc, LaneReg, LaneRom, LaneSel, RowFinish, ScaleRom, TableRom,
+    XMem, DOT_LATENCY, FINISH_LATENCY, MEM_LATENCY, XP,
+};
 use llamahdl_golden::QMatrix;
 use post::{silu_pair_words, AddSat32, SiluMul};
 use rust_hdl::prelude::*;
 
-/// Cycles from issuing a row's last word to its `out_valid`: memory read (1), the
-/// quantise-multiply-accumulate pipeline ([`DOT_LATENCY`]), the rescale register (1).
-pub const LATENCY: usize = 1 + DOT_LATENCY + 1;
+/// Cycles from issuing a row's last word to its `out_valid`: memory read
+/// ([`MEM_LATENCY`]), the quantise-multiply-accumulate pipeline ([`DOT_LATENCY`]), the
+/// rescale pipeline ([`FINISH_LATENCY`]).
+pub const LATENCY: usize = MEM_LATENCY + DOT_LATENCY + FINISH_LATENCY;
+
+/// Cycles from issuing an embedding element to its output: memory read and rescale.
+pub const EMBED_LATENCY: usize = MEM_LATENCY + FINISH_LATENCY;
+
+/// Cycles the gate read for [`POST_SWIGLU`] (data one cycle after the issue's read) waits
+/// before it enters [`SiluMul`], so that SiluMul samples the row result when it appears.
+const GATE_DELAY: usize = LATENCY - 2 - post::SILU_H;
+const _: () = assert!(LATENCY >= 3 + post::SILU_H, "SwiGLU gate read too late");
 
 /// `post`: write the row results as they are.
 pub const POST_NONE: u64 = 0;
@@ -128,39 +159,8 @@ pub struct MatVec<const L: usize> {
     xbase_r: DFF<Addr>,
     post_r: DFF<Bits<2>>,
     src_r: DFF<Addr>,
-    sq_valid: DFF<Bit>,
-    sq_last: DFF<Bit>,
-    sq_row: DFF<Addr>,
-    sq_mant: DFF<Bits<8>>,
-    sq_exp: DFF<Signed<8>>,
-    s5_last: DFF<Bit>,
-    s5_row: DFF<Addr>,
-    post_acc: Constant<Bits<2>>,
-    post_swiglu: Constant<Bits<2>>,
-    zero5: Constant<Bits<5>>,
-    silu: SiluMul,
-    silu_tab: TableRom<34>,
-    addsat: AddSat32,
-    emb: DFF<Bit>,
-    lane: DFF<Addr>,
-    elem: DFF<Addr>,
-    e1_valid: DFF<Bit>,
-    e1_lane: DFF<Addr>,
-    e1_elem: DFF<Addr>,
-    e2_valid: DFF<Bit>,
-    e2_elem: DFF<Addr>,
-    lanes_m1: Constant<Addr>,
-    sixteen: Constant<Bits<5>>,
-    lane_pick: LaneSel<L>,
     beats_r: DFF<Addr>,
     dst_r: DFF<Addr>,
-    zero16: Constant<Addr>,
-    one16: Constant<Addr>,
-    rom: LaneRom<L>,
-    scale_rom: ScaleRom,
-    xram: XMem<L>,
-    dot: DotAcc<L>,
-    finish: RowFinish,
     running: DFF<Bit>,
     sel_ram: DFF<Bit>,
     shift: DFF<Bits<5>>,
@@ -169,22 +169,69 @@ pub struct MatVec<const L: usize> {
     row: DFF<Addr>,
     rbase: DFF<Addr>,
     rrbase: DFF<Addr>,
-    // Pipeline flags: stage 1 = memory data present, 2 = products registered,
-    // 3 = accumulator holds the row, 4 = rescaled result registered.
+    emb: DFF<Bit>,
+    lane: DFF<Addr>,
+    elem: DFF<Addr>,
+    /// Cycles until the last issued word has left the pipeline (`busy` after `running`).
+    drain: DFF<Bits<5>>,
+    drain_n: DFF<Bits<5>>,
+    // Row tags. s1: the cycle after issue; m: words read (DotAcc input); sq: row scale
+    // registered; a: the accumulator holds the row; p: the cycle before the rescaled row;
+    // s4: the rescaled row (out_valid); s5: SwiGLU's extra cycle.
     s1_valid: DFF<Bit>,
     s1_first: DFF<Bit>,
     s1_last: DFF<Bit>,
     s1_row: DFF<Addr>,
-    s2_last: DFF<Bit>,
-    s2_row: DFF<Addr>,
-    s2_mant: DFF<Bits<8>>,
-    s2_exp: DFF<Signed<8>>,
-    s3_last: DFF<Bit>,
-    s3_row: DFF<Addr>,
-    s3_mant: DFF<Bits<8>>,
-    s3_exp: DFF<Signed<8>>,
+    m_valid: DFF<Bit>,
+    m_first: DFF<Bit>,
+    m_last: DFF<Bit>,
+    m_row: DFF<Addr>,
+    sq_mant: DFF<Bits<8>>,
+    sq_exp: DFF<Signed<8>>,
+    a_last: DelayBit,
+    a_row: Delay<16>,
+    a_mant: Delay<8>,
+    a_exp: DelayS<8>,
+    p_last: DelayBit,
+    p_row: Delay<16>,
     s4_last: DFF<Bit>,
     s4_row: DFF<Addr>,
+    s5_last: DFF<Bit>,
+    s5_row: DFF<Addr>,
+    // Embedding tags: e1 the cycle after issue, em the word read, eo the output.
+    e1_valid: DFF<Bit>,
+    e1_lane: DFF<Addr>,
+    e1_elem: DFF<Addr>,
+    em_valid: DFF<Bit>,
+    em_lane: DFF<Addr>,
+    em_elem: DFF<Addr>,
+    eo_valid: DelayBit,
+    eo_elem: Delay<16>,
+    // The weight buffer's answer, registered to the ROMs' latency.
+    bq_data: LaneReg<L>,
+    bq_mant: DFF<Bits<8>>,
+    bq_exp: DFF<Signed<8>>,
+    gate: DelayS<32>,
+    post_acc: Constant<Bits<2>>,
+    post_swiglu: Constant<Bits<2>>,
+    zero5: Constant<Bits<5>>,
+    one5: Constant<Bits<5>>,
+    drain_mv: Constant<Bits<5>>,
+    drain_sw: Constant<Bits<5>>,
+    drain_emb: Constant<Bits<5>>,
+    lanes_m1: Constant<Addr>,
+    sixteen: Constant<Bits<5>>,
+    zero16: Constant<Addr>,
+    one16: Constant<Addr>,
+    silu: SiluMul,
+    silu_tab: TableRom<34>,
+    addsat: AddSat32,
+    lane_pick: LaneSel<L>,
+    rom: LaneRom<L>,
+    scale_rom: ScaleRom,
+    xram: XMem<L>,
+    dot: DotAcc<L>,
+    finish: RowFinish,
 }
 
 impl<const L: usize> MatVec<L> {
@@ -239,39 +286,8 @@ impl<const L: usize> MatVec<L> {
             xbase_r: Default::default(),
             post_r: Default::default(),
             src_r: Default::default(),
-            sq_valid: Default::default(),
-            sq_last: Default::default(),
-            sq_row: Default::default(),
-            sq_mant: Default::default(),
-            sq_exp: Default::default(),
-            s5_last: Default::default(),
-            s5_row: Default::default(),
-            post_acc: Constant::new(POST_ACC.into()),
-            post_swiglu: Constant::new(POST_SWIGLU.into()),
-            zero5: Constant::new(0u64.into()),
-            silu: Default::default(),
-            silu_tab: TableRom::new(silu_pair_words()),
-            addsat: Default::default(),
-            emb: Default::default(),
-            lane: Default::default(),
-            elem: Default::default(),
-            e1_valid: Default::default(),
-            e1_lane: Default::default(),
-            e1_elem: Default::default(),
-            e2_valid: Default::default(),
-            e2_elem: Default::default(),
-            lanes_m1: Constant::new(((L - 1) as u64).into()),
-            sixteen: Constant::new(16u64.into()),
-            lane_pick: Default::default(),
             beats_r: Default::default(),
             dst_r: Default::default(),
-            zero16: Constant::new(0u64.into()),
-            one16: Constant::new(1u64.into()),
-            rom: LaneRom::new(words),
-            scale_rom: ScaleRom::new(rom_scales(mats)),
-            xram: XMem::new(max_cols.div_ceil(L).max(1)),
-            dot: Default::default(),
-            finish: Default::default(),
             running: Default::default(),
             sel_ram: Default::default(),
             shift: Default::default(),
@@ -280,20 +296,63 @@ impl<const L: usize> MatVec<L> {
             row: Default::default(),
             rbase: Default::default(),
             rrbase: Default::default(),
+            emb: Default::default(),
+            lane: Default::default(),
+            elem: Default::default(),
+            drain: Default::default(),
+            drain_n: Default::default(),
             s1_valid: Default::default(),
             s1_first: Default::default(),
             s1_last: Default::default(),
             s1_row: Default::default(),
-            s2_last: Default::default(),
-            s2_row: Default::default(),
-            s2_mant: Default::default(),
-            s2_exp: Default::default(),
-            s3_last: Default::default(),
-            s3_row: Default::default(),
-            s3_mant: Default::default(),
-            s3_exp: Default::default(),
+            m_valid: Default::default(),
+            m_first: Default::default(),
+            m_last: Default::default(),
+            m_row: Default::default(),
+            sq_mant: Default::default(),
+            sq_exp: Default::default(),
+            a_last: DelayBit::new(DOT_LATENCY),
+            a_row: Delay::new(DOT_LATENCY),
+            a_mant: Delay::new(DOT_LATENCY - 1),
+            a_exp: DelayS::new(DOT_LATENCY - 1),
+            p_last: DelayBit::new(FINISH_LATENCY - 1),
+            p_row: Delay::new(FINISH_LATENCY - 1),
             s4_last: Default::default(),
             s4_row: Default::default(),
+            s5_last: Default::default(),
+            s5_row: Default::default(),
+            e1_valid: Default::default(),
+            e1_lane: Default::default(),
+            e1_elem: Default::default(),
+            em_valid: Default::default(),
+            em_lane: Default::default(),
+            em_elem: Default::default(),
+            eo_valid: DelayBit::new(FINISH_LATENCY),
+            eo_elem: Delay::new(FINISH_LATENCY),
+            bq_data: Default::default(),
+            bq_mant: Default::default(),
+            bq_exp: Default::default(),
+            gate: DelayS::new(GATE_DELAY),
+            post_acc: Constant::new(POST_ACC.into()),
+            post_swiglu: Constant::new(POST_SWIGLU.into()),
+            zero5: Constant::new(0u64.into()),
+            one5: Constant::new(1u64.into()),
+            drain_mv: Constant::new((LATENCY as u64).into()),
+            drain_sw: Constant::new((LATENCY as u64 + 1).into()),
+            drain_emb: Constant::new((EMBED_LATENCY as u64).into()),
+            lanes_m1: Constant::new(((L - 1) as u64).into()),
+            sixteen: Constant::new(16u64.into()),
+            zero16: Constant::new(0u64.into()),
+            one16: Constant::new(1u64.into()),
+            silu: Default::default(),
+            silu_tab: TableRom::new(silu_pair_words()),
+            addsat: Default::default(),
+            lane_pick: Default::default(),
+            rom: LaneRom::new(words),
+            scale_rom: ScaleRom::new(rom_scales(mats)),
+            xram: XMem::new(max_cols.div_ceil(L).max(1)),
+            dot: Default::default(),
+            finish: Default::default(),
         }
     }
 }
@@ -302,13 +361,16 @@ impl<const L: usize> Logic for MatVec<L> {
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(
-            self, clock, rows_r, beats_r, dst_r, len_r, raw_r, xbase_r, post_r, src_r, sq_valid,
-            sq_last, sq_row, sq_mant, sq_exp, s5_last, s5_row, emb, lane, elem, e1_valid, e1_lane,
-            e1_elem, e2_valid, e2_elem, running, sel_ram, shift, addr, beat, row, rbase, rrbase,
-            s1_valid, s1_first, s1_last, s1_row, s2_last, s2_row, s2_mant, s2_exp, s3_last, s3_row,
-            s3_mant, s3_exp, s4_last, s4_row
+            self, clock, rows_r, len_r, raw_r, xbase_r, post_r, src_r, beats_r, dst_r, running,
+            sel_ram, shift, addr, beat, row, rbase, rrbase, emb, lane, elem, drain, drain_n,
+            s1_valid, s1_first, s1_last, s1_row, m_valid, m_first, m_last, m_row, sq_mant, sq_exp,
+            s4_last, s4_row, s5_last, s5_row, e1_valid, e1_lane, e1_elem, em_valid, em_lane,
+            em_elem, bq_mant, bq_exp
         );
-        clock!(self, clock, rom, scale_rom, xram, dot, finish, silu, silu_tab);
+        clock!(
+            self, clock, a_last, a_row, a_mant, a_exp, p_last, p_row, eo_valid, eo_elem, bq_data,
+            gate, silu, silu_tab, rom, scale_rom, xram, dot, finish
+        );
         // Input vector write port.
         self.xram.wwe.next = self.x_we.val();
         self.xram.wwaddr.next = self.x_waddr.val();
@@ -323,7 +385,7 @@ impl<const L: usize> Logic for MatVec<L> {
         for j in 0..XP {
             self.xram.pwdata[j].next = self.xp_data[j].val();
         }
-        // Issue stage: addresses of the current beat.
+        // Issue stage (cycle t): addresses of the current word.
         self.rom.addr.next = self.rbase.q.val() + self.addr.q.val();
         self.scale_rom.addr.next = self.rrbase.q.val() + self.row.q.val();
         self.buf_rd_addr.next = self.addr.q.val();
@@ -362,19 +424,15 @@ impl<const L: usize> Logic for MatVec<L> {
                 self.beat.d.next = self.beat.q.val() + self.one16.val();
             }
         }
+        // Busy until the last issued word has drained (its done cycle).
+        if self.running.q.val() {
+            self.drain.d.next = self.drain_n.q.val();
+        } else if self.drain.q.val() != self.zero5.val() {
+            self.drain.d.next = self.drain.q.val() - self.one5.val();
+        }
         // Start only when the whole pipeline is idle (the sampled shift and weight
         // source must stay fixed while earlier rows drain).
-        if self.start.val()
-            & !(self.running.q.val()
-                | self.e1_valid.q.val()
-                | self.e2_valid.q.val()
-                | self.s1_valid.q.val()
-                | self.sq_valid.q.val()
-                | self.s2_last.q.val()
-                | self.s3_last.q.val()
-                | self.s4_last.q.val()
-                | self.s5_last.q.val())
-        {
+        if self.start.val() & !(self.running.q.val() | (self.drain.q.val() != self.zero5.val())) {
             self.running.d.next = true;
             self.addr.d.next = self.zero16.val();
             self.beat.d.next = self.zero16.val();
@@ -394,12 +452,32 @@ impl<const L: usize> Logic for MatVec<L> {
             self.emb.d.next = self.embed.val();
             self.lane.d.next = self.zero16.val();
             self.elem.d.next = self.zero16.val();
+            if self.embed.val() {
+                self.drain_n.d.next = self.drain_emb.val();
+            } else if self.post.val() == self.post_swiglu.val() {
+                self.drain_n.d.next = self.drain_sw.val();
+            } else {
+                self.drain_n.d.next = self.drain_mv.val();
+            }
         }
-        // Stage 1: weights and inputs arrive; select the weight source; DotAcc registers
-        // the weights and the inputs' mantissas.
+        // Cycle t + 1: the memories read; the weight buffer answers (registered once
+        // more to meet the ROMs).
+        self.m_valid.d.next = self.s1_valid.q.val();
+        self.m_first.d.next = self.s1_first.q.val();
+        self.m_last.d.next = self.s1_last.q.val();
+        self.m_row.d.next = self.s1_row.q.val();
+        for i in 0..L {
+            self.bq_data.d[i].next = self.buf_rd_data[i].val();
+        }
+        self.bq_mant.d.next = self.buf_rd_mant.val();
+        self.bq_exp.d.next = self.buf_rd_exp.val();
+        self.em_valid.d.next = self.e1_valid.q.val();
+        self.em_lane.d.next = self.e1_lane.q.val();
+        self.em_elem.d.next = self.e1_elem.q.val();
+        // Cycle t + 2: words present; select the weight source into DotAcc.
         for i in 0..L {
             if self.sel_ram.q.val() {
-                self.dot.w[i].next = self.buf_rd_data[i].val();
+                self.dot.w[i].next = self.bq_data.q[i].val();
             } else {
                 self.dot.w[i].next = self.rom.data[i].val();
             }
@@ -410,65 +488,60 @@ impl<const L: usize> Logic for MatVec<L> {
         } else {
             self.dot.shift.next = self.zero5.val();
         }
-        self.dot.en.next = self.s1_valid.q.val();
-        self.dot.first.next = self.s1_first.q.val();
+        self.dot.en.next = self.m_valid.q.val();
+        self.dot.first.next = self.m_first.q.val();
         if self.sel_ram.q.val() {
-            self.sq_mant.d.next = self.buf_rd_mant.val();
-            self.sq_exp.d.next = self.buf_rd_exp.val();
+            self.sq_mant.d.next = self.bq_mant.q.val();
+            self.sq_exp.d.next = self.bq_exp.q.val();
         } else {
             self.sq_mant.d.next = self.scale_rom.mant.val();
             self.sq_exp.d.next = self.scale_rom.exp.val();
         }
-        self.sq_valid.d.next = self.s1_valid.q.val();
-        self.sq_last.d.next = self.s1_last.q.val();
-        self.sq_row.d.next = self.s1_row.q.val();
-        // Quantised stage (inside DotAcc): carry the row's tags along.
-        self.s2_mant.d.next = self.sq_mant.q.val();
-        self.s2_exp.d.next = self.sq_exp.q.val();
-        self.s2_last.d.next = self.sq_last.q.val();
-        self.s2_row.d.next = self.sq_row.q.val();
-        // Stage 2 -> 3: products registered inside the MAC; carry the row scale along.
-        self.s3_last.d.next = self.s2_last.q.val();
-        self.s3_row.d.next = self.s2_row.q.val();
-        self.s3_mant.d.next = self.s2_mant.q.val();
-        self.s3_exp.d.next = self.s2_exp.q.val();
-        // Stage 3: the accumulator holds the finished row; rescale it.
+        // The row tags travel beside DotAcc to the accumulator (cycle t + 9).
+        self.a_last.d.next = self.m_last.q.val();
+        self.a_row.d.next = self.m_row.q.val();
+        self.a_mant.d.next = self.sq_mant.q.val();
+        self.a_exp.d.next = self.sq_exp.q.val();
+        // Rescale: the row sum (or, embedding, one weight) through RowFinish.
         for i in 0..L {
             self.lane_pick.data[i].next = self.rom.data[i].val();
         }
-        self.lane_pick.sel.next = self.e1_lane.q.val();
-        self.e2_valid.d.next = self.e1_valid.q.val();
-        self.e2_elem.d.next = self.e1_elem.q.val();
+        self.lane_pick.sel.next = self.em_lane.q.val();
         if self.emb.q.val() {
-            self.finish.en.next = self.e1_valid.q.val();
+            self.finish.en.next = self.em_valid.q.val();
             self.finish.acc.next = self.lane_pick.y.val();
             self.finish.mant.next = self.scale_rom.mant.val();
             self.finish.exp.next = self.scale_rom.exp.val();
             self.finish.shift.next = self.sixteen.val();
         } else {
-            self.finish.en.next = self.s3_last.q.val();
+            self.finish.en.next = self.a_last.q.val();
             self.finish.acc.next = self.dot.acc.val();
-            self.finish.mant.next = self.s3_mant.q.val();
-            self.finish.exp.next = self.s3_exp.q.val();
+            self.finish.mant.next = self.a_mant.q.val();
+            self.finish.exp.next = self.a_exp.q.val();
             self.finish.shift.next = self.shift.q.val();
         }
-        self.s4_last.d.next = self.s3_last.q.val();
-        self.s4_row.d.next = self.s3_row.q.val();
+        self.eo_valid.d.next = self.em_valid.q.val();
+        self.eo_elem.d.next = self.em_elem.q.val();
+        self.p_last.d.next = self.a_last.q.val();
+        self.p_row.d.next = self.a_row.q.val();
+        self.s4_last.d.next = self.p_last.q.val();
+        self.s4_row.d.next = self.p_row.q.val();
         self.s5_last.d.next =
             self.s4_last.q.val() & (self.post_r.q.val() == self.post_swiglu.val());
         self.s5_row.d.next = self.s4_row.q.val();
-        // Post-operations. SwiGLU: the gate input (row `r` of `src`) is read when the row
-        // is in stage 1, so that SiluMul meets the row result in stage 4.
-        self.silu.x.next = self.vm_rdata.val();
+        // Post-operations. SwiGLU: the gate (row `r` of `src`) is read in cycle t + 1 and
+        // delayed so that SiluMul samples the row result as it appears.
+        self.gate.d.next = self.vm_rdata.val();
+        self.silu.x.next = self.gate.q.val();
         self.silu_tab.addr.next = self.silu.sig_addr.val();
         self.silu.rom.next = self.silu_tab.data.val();
         self.silu.h.next = self.finish.y.val();
         self.addsat.a.next = self.finish.y.val();
         self.addsat.b.next = self.vm_rdata.val();
-        // Stage 4: result.
-        self.out_valid.next = self.s4_last.q.val() | self.e2_valid.q.val();
+        // Cycle t + 15: result.
+        self.out_valid.next = self.s4_last.q.val() | self.eo_valid.q.val();
         if self.emb.q.val() {
-            self.out_row.next = self.e2_elem.q.val();
+            self.out_row.next = self.eo_elem.q.val();
         } else {
             self.out_row.next = self.s4_row.q.val();
         }
@@ -476,11 +549,11 @@ impl<const L: usize> Logic for MatVec<L> {
         if self.post_r.q.val() == self.post_swiglu.val() {
             self.vm_raddr.next = self.src_r.q.val() + self.s1_row.q.val();
         } else {
-            self.vm_raddr.next = self.dst_r.q.val() + self.s3_row.q.val();
+            self.vm_raddr.next = self.dst_r.q.val() + self.p_row.q.val();
         }
         if self.emb.q.val() {
-            self.vm_we.next = self.e2_valid.q.val();
-            self.vm_waddr.next = self.dst_r.q.val() + self.e2_elem.q.val();
+            self.vm_we.next = self.eo_valid.q.val();
+            self.vm_waddr.next = self.dst_r.q.val() + self.eo_elem.q.val();
             self.vm_wdata.next = self.finish.y.val();
         } else if self.post_r.q.val() == self.post_swiglu.val() {
             self.vm_we.next = self.s5_last.q.val();
@@ -497,19 +570,11 @@ impl<const L: usize> Logic for MatVec<L> {
         }
         if self.post_r.q.val() == self.post_swiglu.val() {
             self.done.next = (self.s5_last.q.val() & (self.s5_row.q.val() == self.rows_r.q.val()))
-                | (self.e2_valid.q.val() & (self.e2_elem.q.val() == self.len_r.q.val()));
+                | (self.eo_valid.q.val() & (self.eo_elem.q.val() == self.len_r.q.val()));
         } else {
             self.done.next = (self.s4_last.q.val() & (self.s4_row.q.val() == self.rows_r.q.val()))
-                | (self.e2_valid.q.val() & (self.e2_elem.q.val() == self.len_r.q.val()));
+                | (self.eo_valid.q.val() & (self.eo_elem.q.val() == self.len_r.q.val()));
         }
-        self.busy.next = self.running.q.val()
-            | self.e1_valid.q.val()
-            | self.e2_valid.q.val()
-            | self.s1_valid.q.val()
-            | self.sq_valid.q.val()
-            | self.s2_last.q.val()
-            | self.s3_last.q.val()
-            | self.s4_last.q.val()
-            | self.s5_last.q.val();
+        self.busy.next = self.running.q.val() | (self.drain.q.val() != self.zero5.val());
     }
 }

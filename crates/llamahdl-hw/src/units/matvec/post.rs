@@ -35,6 +35,9 @@ pub fn silu_pair_words() -> Vec<u64> {
         .collect()
 }
 
+/// Cycles from [`SiluMul`]'s `x` to the cycle in which it samples `h`.
+pub const SILU_H: usize = 3;
+
 /// `y = mul_q16(silu(x), h)` (golden `numerics::silu` and `mul_q16`), fully pipelined.
 ///
 /// Timing (cycle `c` is when `x` is presented): `sig_addr` is combinational from `x` in
