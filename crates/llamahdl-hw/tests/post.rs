@@ -32,6 +32,7 @@ fn silu_mul_matches_golden_and_verilog() {
     let mut d = Driver::new(SiluMul::default(), |u, c| u.clock.next = c.into()).with_trace();
     let mut rng = ChaCha8Rng::seed_from_u64(11);
     let mut xs: Vec<i32> = vec![];
+    let mut hs: Vec<i32> = vec![];
     let mut checked = 0;
     for k in 0..4000usize {
         let x = act(&mut rng);
@@ -44,9 +45,13 @@ fn silu_mul_matches_golden_and_verilog() {
             .unwrap_or(0);
         d.uut.rom.next = u2b::<34>(rom);
         xs.push(x);
+        hs.push(h);
         d.tick();
-        if k >= 3 {
-            let want = mul_q16(silu(xs[k - 3]), h);
+        // y after this edge belongs to the x of cycle c = k + 1 - SILU_Y and the h of
+        // cycle c + SILU_H.
+        if k + 1 >= SILU_Y {
+            let c = k + 1 - SILU_Y;
+            let want = mul_q16(silu(xs[c]), hs[c + SILU_H]);
             assert_eq!(s2i(d.uut.y.val()) as i32, want, "cycle {k}");
             checked += 1;
         }

@@ -18,7 +18,7 @@
 //! - `post` fuses element-wise work into the output stream: [`POST_NONE`] writes
 //!   `y[r]` to `dst + r`; [`POST_ACC`] writes `add_q16(vm[dst + r], y[r])` (the residual
 //!   add, read-modify-write through `vm_raddr`/`vm_rdata`); [`POST_SWIGLU`] writes
-//!   `mul_q16(silu(vm[src + r]), y[r])` ([`SiluMul`]), one cycle later than the others.
+//!   `mul_q16(silu(vm[src + r]), y[r])` ([`SiluMul`]), [`SWIGLU_EXTRA`] cycles later than the others.
 //! - Weights: `use_ram` low reads the compiled-in ROM; high reads the QKV weight buffer
 //!   through `buf_rd_addr` (word within the run) and `buf_rd_row` (row within the run),
 //!   answered on `buf_rd_data`/`buf_rd_mant`/`buf_rd_exp` one cycle later (the unit
@@ -33,7 +33,8 @@
 //! Cycle 0 is the `start` cycle. Word `b` of row `r` is issued in cycle
 //! `1 + r * beats + b`; the row's result appears [`LATENCY`] cycles after its last word
 //! is issued: `rows * beats + LATENCY` cycles after `start` for the whole run
-//! (`+ 1` with [`POST_SWIGLU`], whose writes and `done` come a cycle after `out_valid`).
+//! (`+` [`SWIGLU_EXTRA`] with [`POST_SWIGLU`], whose writes and `done` come that many
+//! cycles after `out_valid`).
 //! An embedding run outputs element `e` in cycle `1 + e + EMBED_LATENCY`.
 //! `busy` is high from the cycle after `start` through the `done` cycle; `start` is
 //! accepted only when `busy` is low.
@@ -75,6 +76,10 @@ pub const EMBED_LATENCY: usize = MEM_LATENCY + FINISH_LATENCY;
 /// before it enters [`SiluMul`], so that SiluMul samples the row result when it appears.
 const GATE_DELAY: usize = LATENCY - 2 - post::SILU_H;
 const _: () = assert!(LATENCY >= 3 + post::SILU_H, "SwiGLU gate read too late");
+
+/// Cycles [`POST_SWIGLU`]'s writes and `done` come after `out_valid`: SiluMul's stages
+/// after it samples the row result.
+pub const SWIGLU_EXTRA: usize = post::SILU_Y - post::SILU_H;
 
 /// `post`: write the row results as they are.
 pub const POST_NONE: u64 = 0;
@@ -177,7 +182,7 @@ pub struct MatVec<const L: usize> {
     drain_n: DFF<Bits<5>>,
     // Row tags. s1: the cycle after issue; m: words read (DotAcc input); sq: row scale
     // registered; a: the accumulator holds the row; p: the cycle before the rescaled row;
-    // s4: the rescaled row (out_valid); s5: SwiGLU's extra cycle.
+    // s4: the rescaled row (out_valid); s5: SwiGLU's result (SWIGLU_EXTRA later).
     s1_valid: DFF<Bit>,
     s1_first: DFF<Bit>,
     s1_last: DFF<Bit>,
@@ -196,8 +201,8 @@ pub struct MatVec<const L: usize> {
     p_row: Delay<16>,
     s4_last: DFF<Bit>,
     s4_row: DFF<Addr>,
-    s5_last: DFF<Bit>,
-    s5_row: DFF<Addr>,
+    s5_last: DelayBit,
+    s5_row: Delay<16>,
     // Embedding tags: e1 the cycle after issue, em the word read, eo the output.
     e1_valid: DFF<Bit>,
     e1_lane: DFF<Addr>,
@@ -319,8 +324,8 @@ impl<const L: usize> MatVec<L> {
             p_row: Delay::new(FINISH_LATENCY - 1),
             s4_last: Default::default(),
             s4_row: Default::default(),
-            s5_last: Default::default(),
-            s5_row: Default::default(),
+            s5_last: DelayBit::new(SWIGLU_EXTRA),
+            s5_row: Delay::new(SWIGLU_EXTRA),
             e1_valid: Default::default(),
             e1_lane: Default::default(),
             e1_elem: Default::default(),
@@ -338,7 +343,7 @@ impl<const L: usize> MatVec<L> {
             zero5: Constant::new(0u64.into()),
             one5: Constant::new(1u64.into()),
             drain_mv: Constant::new((LATENCY as u64).into()),
-            drain_sw: Constant::new((LATENCY as u64 + 1).into()),
+            drain_sw: Constant::new(((LATENCY + SWIGLU_EXTRA) as u64).into()),
             drain_emb: Constant::new((EMBED_LATENCY as u64).into()),
             lanes_m1: Constant::new(((L - 1) as u64).into()),
             sixteen: Constant::new(16u64.into()),
@@ -368,8 +373,8 @@ impl<const L: usize> Logic for MatVec<L> {
             em_elem, bq_mant, bq_exp
         );
         clock!(
-            self, clock, a_last, a_row, a_mant, a_exp, p_last, p_row, eo_valid, eo_elem, bq_data,
-            gate, silu, silu_tab, rom, scale_rom, xram, dot, finish
+            self, clock, a_last, a_row, a_mant, a_exp, p_last, p_row, s5_last, s5_row, eo_valid,
+            eo_elem, bq_data, gate, silu, silu_tab, rom, scale_rom, xram, dot, finish
         );
         // Input vector write port.
         self.xram.wwe.next = self.x_we.val();

@@ -35,15 +35,6 @@ pub fn silu_pair_words() -> Vec<u64> {
         .collect()
 }
 
-/// Cycles from [`SiluMul`]'s `x` to the cycle in which it samples `h`.
-pub const SILU_H: usize = 3;
-
-/// `y = mul_q16(silu(x), h)` (golden `numerics::silu` and `mul_q16`), fully pipelined.
-///
-/// Timing (cycle `c` is when `x` is presented): `sig_addr` is combinational from `x` in
-/// cycle `c`; the pair table (a `TableRom<34>` of [`silu_pair_words`]) must answer on
-/// `rom` in `c + 1`; `h` is sampled in `c + 3`; `y` is valid in `c + 4`. One new `x`
-/// per cycle; there is no enable (the caller picks the outputs it needs).
 /// Sigmoid table position of `x`: `(i, frac, below, above)` with
 /// `x + 16·2^16 = i·2^10 + frac` when `x` is in `[-16, 16)`; `below`/`above` flag the
 /// saturated ranges (`i` is then meaningless but a valid address).
@@ -68,6 +59,24 @@ pub fn sig_interp(sa: u32, sb: u32, fr: u32, lo: bool, hi: bool) -> u32 {
     }
 }
 
+/// Cycles from [`SiluMul`]'s `x` to the cycle in which it samples `h`.
+pub const SILU_H: usize = 9;
+/// Cycles from [`SiluMul`]'s `x` to its `y`.
+pub const SILU_Y: usize = 14;
+
+/// `y = mul_q16(silu(x), h)` (golden `numerics::silu` and `mul_q16`), pipelined for the
+/// clock, one new `x` per cycle; there is no enable (the caller picks the outputs it
+/// needs).
+///
+/// Timing (cycle `c` is when `x` is presented): `sig_addr` is combinational from `x` in
+/// cycle `c` (bit selects only); the pair table (a `TableRom<34>` of [`silu_pair_words`])
+/// must answer on `rom` in `c + 1`; `h` is sampled in `c +` [`SILU_H`]; `y` is valid in
+/// `c +` [`SILU_Y`]. Stages: c + 2 the table pair registered; c + 3 its difference;
+/// c + 4 the interpolation product (a registered multiplier); c + 5 the rounded sum;
+/// c + 6 the clamped sigmoid; c + 7 two partial products of `x · σ`; c + 8 their rounded
+/// sum; c + 9 `silu(x)` saturated; c + 10 `silu` and `h` registered (multiplier inputs);
+/// c + 11 four 16 × 16 partial products; c + 12 the middle two summed; c + 13 the rounded
+/// 64-bit product; c + 14 `y` saturated.
 #[derive(LogicBlock)]
 pub struct SiluMul {
     pub clock: Signal<In, Clock>,
@@ -79,15 +88,17 @@ pub struct SiluMul {
     _s: SiluState,
 }
 
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Default)]
 struct SiluState {
+    /// `x` of the last edge with its table position.
     x1: i64,
     fr1: u32,
     lo1: bool,
     hi1: bool,
-    x2: i64,
-    sig2: u32,
-    silu3: i64,
+    /// `silu(x)` of the values in flight until `h` is sampled (oldest first).
+    silu: std::collections::VecDeque<i64>,
+    /// Results in flight until `y` (oldest first).
+    out: std::collections::VecDeque<i64>,
 }
 
 impl Default for SiluMul {
@@ -99,7 +110,11 @@ impl Default for SiluMul {
             rom: Default::default(),
             h: Default::default(),
             y: Signal::new_with_default(Signed::default()),
-            _s: SiluState::default(),
+            _s: SiluState {
+                silu: std::iter::repeat(0).take(SILU_H - 1).collect(),
+                out: std::iter::repeat(0).take(SILU_Y - SILU_H - 1).collect(),
+                ..Default::default()
+            },
         }
     }
 }
@@ -107,27 +122,29 @@ impl Default for SiluMul {
 impl Logic for SiluMul {
     fn update(&mut self) {
         if self.clock.pos_edge() {
-            let x = s2i(self.x.val());
-            let rom = self.rom.val().to_u64();
-            let o = self._s;
-            let (_, fr, lo, hi) = sig_index(x as i32);
+            let st = &mut self._s;
+            // y: the product computed SILU_Y - SILU_H - 1 edges ago.
+            self.y.next = i2s::<32>(st.out.pop_front().unwrap_or(0));
+            // h meets silu(x) of SILU_H cycles ago.
+            let sv = st.silu.pop_front().unwrap_or(0);
             let h = s2i(self.h.val());
-            self.y.next = i2s::<32>(rsh16_sat32(o.silu3 as i128 * h as i128));
-            self._s = SiluState {
-                x1: x,
-                fr1: fr,
-                lo1: lo,
-                hi1: hi,
-                x2: o.x1,
-                sig2: sig_interp(
-                    (rom & 0x1FFFF) as u32,
-                    (rom >> 17) as u32,
-                    o.fr1,
-                    o.lo1,
-                    o.hi1,
-                ),
-                silu3: rsh16_sat32(o.x2 as i128 * o.sig2 as i128),
-            };
+            st.out.push_back(rsh16_sat32(sv as i128 * h as i128));
+            // The table answers for the x of the last edge.
+            let rom = self.rom.val().to_u64();
+            let sig = sig_interp(
+                (rom & 0x1FFFF) as u32,
+                (rom >> 17) as u32,
+                st.fr1,
+                st.lo1,
+                st.hi1,
+            );
+            st.silu.push_back(rsh16_sat32(st.x1 as i128 * sig as i128));
+            let x = s2i(self.x.val());
+            let (_, fr, lo, hi) = sig_index(x as i32);
+            st.x1 = x;
+            st.fr1 = fr;
+            st.lo1 = lo;
+            st.hi1 = hi;
         }
         self.sig_addr.next = u2b::<16>(sig_index(s2i(self.x.val()) as i32).0 as u64);
     }
@@ -136,44 +153,87 @@ impl Logic for SiluMul {
         self.y.connect();
     }
     fn hdl(&self) -> Verilog {
-        let mut s = String::from(
+        let s = String::from(
             "\
-reg signed [31:0] x1, x2, silu3;
-reg [9:0] fr1;
-reg lo1, hi1;
-reg [16:0] sig2;
+reg signed [31:0] x1, x2, x3, x4, x5, x6, sl10, h10;
+reg [9:0] fr1, fr2, fr3;
+reg lo1, hi1, lo2, hi2, lo3, hi3, lo4, hi4, lo5, hi5;
+reg [16:0] sa2, sb2, sa3, sa4, sig6;
+reg signed [17:0] de3;
+reg signed [28:0] dp4;
+reg signed [18:0] sg5;
+reg [32:0] spl7;
+reg signed [33:0] sph7;
+reg signed [33:0] spr8;
+reg signed [31:0] silu9;
+reg [31:0] ll11;
+reg signed [32:0] lh11, hl11;
+reg signed [31:0] hh11, hh12;
+reg [31:0] ll12;
+reg signed [33:0] mid12;
+reg signed [47:0] pp13;
 wire inr = (x[31:20] == 12'h000) || (x[31:20] == 12'hfff);
 always @(*) sig_addr = {5'd0, ~x[20], x[19:10]};
-wire [16:0] sa = rom[16:0];
-wire [16:0] sb = rom[33:17];
-wire signed [28:0] de = $signed({12'd0, sb}) - $signed({12'd0, sa});
-wire signed [28:0] fe = {19'd0, fr1};
-wire signed [28:0] dp = de * fe;
-wire signed [28:0] dr = (dp + 29'sd512) >>> 10;
-wire signed [28:0] sgw = $signed({12'd0, sa}) + dr;
-wire signed [49:0] xe2 = {{18{x2[31]}}, x2};
-wire signed [49:0] se2 = {33'd0, sig2};
-wire signed [49:0] sp = xe2 * se2;
-wire signed [49:0] spr = (sp + 50'sd32768) >>> 16;
-wire signed [63:0] ae = {{32{silu3[31]}}, silu3};
-wire signed [63:0] be = {{32{h[31]}}, h};
-wire signed [63:0] pp = ae * be;
-wire signed [63:0] ppr = (pp + 64'sd32768) >>> 16;
+wire signed [28:0] sg_sum = dp4 + $signed({2'd0, sa4, 10'h200});
+wire signed [49:0] sp_sum = $signed({sph7, 16'h8000}) + $signed({17'd0, spl7});
+wire signed [63:0] pp_sum = $signed({hh12, ll12}) + $signed({{14{mid12[33]}}, mid12, 16'h8000});
 initial begin
-   x1 = 32'sd0; x2 = 32'sd0; silu3 = 32'sd0; y = 32'sd0;
-   fr1 = 10'd0; lo1 = 1'b0; hi1 = 1'b0; sig2 = 17'd0;
+   x1 = 0; x2 = 0; x3 = 0; x4 = 0; x5 = 0; x6 = 0; sl10 = 0; h10 = 0;
+   fr1 = 0; fr2 = 0; fr3 = 0;
+   lo1 = 0; hi1 = 0; lo2 = 0; hi2 = 0; lo3 = 0; hi3 = 0; lo4 = 0; hi4 = 0; lo5 = 0; hi5 = 0;
+   sa2 = 0; sb2 = 0; sa3 = 0; sa4 = 0; sig6 = 0; de3 = 0; dp4 = 0; sg5 = 0;
+   spl7 = 0; sph7 = 0; spr8 = 0; silu9 = 0;
+   ll11 = 0; lh11 = 0; hl11 = 0; hh11 = 0; hh12 = 0; ll12 = 0; mid12 = 0; pp13 = 0;
+   y = 32'sd0;
 end
 always @(posedge clock) begin
+   // c + 1: x and its table position.
    x1 <= x;
    fr1 <= x[9:0];
    lo1 <= x[31] & ~inr;
    hi1 <= ~x[31] & ~inr;
-   x2 <= x1;
-   sig2 <= lo1 ? 17'd0 : (hi1 ? 17'd65536 : ((sgw < 29'sd0) ? 17'd0 : ((sgw > 29'sd65536) ? 17'd65536 : sgw[16:0])));
+   // c + 2: the table pair registered.
+   x2 <= x1; fr2 <= fr1; lo2 <= lo1; hi2 <= hi1;
+   sa2 <= rom[16:0];
+   sb2 <= rom[33:17];
+   // c + 3: difference.
+   x3 <= x2; fr3 <= fr2; lo3 <= lo2; hi3 <= hi2; sa3 <= sa2;
+   de3 <= $signed({1'b0, sb2}) - $signed({1'b0, sa2});
+   // c + 4: interpolation product.
+   x4 <= x3; lo4 <= lo3; hi4 <= hi3; sa4 <= sa3;
+   dp4 <= de3 * $signed({1'b0, fr3});
+   // c + 5: sa + round(dp / 2^10) = (dp + sa * 2^10 + 2^9) >>> 10.
+   x5 <= x4; lo5 <= lo4; hi5 <= hi4;
+   sg5 <= sg_sum[28:10];
+   // c + 6: clamped sigmoid.
+   x6 <= x5;
+   sig6 <= lo5 ? 17'd0 : (hi5 ? 17'd65536 : (sg5[18] ? 17'd0 : ((sg5 > 19'sd65536) ? 17'd65536 : sg5[16:0])));
+   // c + 7: x * sig as two partial products (low half unsigned, high half signed).
+   spl7 <= x6[15:0] * sig6;
+   sph7 <= $signed(x6[31:16]) * $signed({1'b0, sig6});
+   // c + 8: round(x * sig / 2^16).
+   spr8 <= sp_sum[49:16];
+   // c + 9: silu(x), saturated.
+   silu9 <= ((&spr8[33:31]) | (~|spr8[33:31])) ? spr8[31:0] : (spr8[33] ? 32'sh80000000 : 32'sh7fffffff);
+   // c + 10: multiplier inputs (h sampled in c + 9).
+   sl10 <= silu9;
+   h10 <= h;
+   // c + 11: four 16 x 16 partial products of silu * h.
+   ll11 <= sl10[15:0] * h10[15:0];
+   lh11 <= $signed({1'b0, sl10[15:0]}) * $signed(h10[31:16]);
+   hl11 <= $signed(sl10[31:16]) * $signed({1'b0, h10[15:0]});
+   hh11 <= $signed(sl10[31:16]) * $signed(h10[31:16]);
+   // c + 12: the middle terms.
+   mid12 <= lh11 + hl11;
+   ll12 <= ll11;
+   hh12 <= hh11;
+   // c + 13: round(silu * h / 2^16).
+   pp13 <= pp_sum[63:16];
+   // c + 14: saturate.
+   y <= ((&pp13[47:31]) | (~|pp13[47:31])) ? pp13[31:0] : (pp13[47] ? 32'sh80000000 : 32'sh7fffffff);
+end
 ",
         );
-        s += &format!("   silu3 <= {};\n", sat32_v("spr", 50));
-        s += &format!("   y <= {};\nend\n", sat32_v("ppr", 64));
         Verilog::Custom(s)
     }
 }
