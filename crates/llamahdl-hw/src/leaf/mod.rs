@@ -138,10 +138,13 @@ impl<const L: usize> Logic for DotAcc<L> {
         init += "   ve = 6'd0;\n   vf = 6'd0;\n";
         seq += "   ve <= {ve[5:1], en};\n   vf <= {vf[5:1], first};\n";
         seq += "   if (ve[6]) acc <= vf[6] ? tree_sum : (acc + tree_sum);\n";
-        // Stage 1: arithmetic shift and rounding bit. Stage 2: rounded, clamped mantissa.
+        // Stage 1: arithmetic shift and rounding bit. Stage 2: rounded, clamped mantissa:
+        // `a + rb` leaves ±32767 exactly when `a > 32767`, `a = 32767` with `rb`,
+        // `a < −32768`, or `a = −32768` without `rb`; otherwise its low 16 bits are the
+        // mantissa, so the clamp needs no wide adder.
         for i in 0..L {
             s += &format!(
-                "reg signed [31:0] a{i};\nreg rb{i};\nreg signed [7:0] w1_{i};\nreg signed [15:0] qm{i};\nreg signed [7:0] qw{i};\nreg signed [23:0] p{i};\nwire signed [32:0] rs{i} = {{a{i}[31], a{i}}} + {{32'd0, rb{i}}};\n"
+                "reg signed [31:0] a{i};\nreg rb{i};\nreg signed [7:0] w1_{i};\nreg signed [15:0] qm{i};\nreg signed [7:0] qw{i};\nreg signed [23:0] p{i};\nwire tz{i} = ~|a{i}[31:15];\nwire to{i} = &a{i}[31:15];\nwire hi{i} = (~a{i}[31] & ~tz{i}) | (tz{i} & (&a{i}[14:0]) & rb{i});\nwire lo{i} = (a{i}[31] & ~to{i}) | (to{i} & (~|a{i}[14:0]) & ~rb{i});\nwire [15:0] rs{i} = a{i}[15:0] + {{15'd0, rb{i}}};\n"
             );
             init += &format!(
                 "   a{i} = 32'sd0;\n   rb{i} = 1'b0;\n   w1_{i} = 8'sd0;\n   qm{i} = 16'sd0;\n   qw{i} = 8'sd0;\n   p{i} = 24'sd0;\n"
@@ -150,7 +153,7 @@ impl<const L: usize> Logic for DotAcc<L> {
                 "   a{i} <= $signed(x${i}) >>> shift;\n   rb{i} <= (shift != 5'd0) & x${i}[shift - 5'd1];\n   w1_{i} <= w${i};\n"
             );
             seq += &format!(
-                "   qm{i} <= (rs{i} > 33'sd32767) ? 16'sd32767 : ((rs{i} < -33'sd32767) ? -16'sd32767 : rs{i}[15:0]);\n   qw{i} <= w1_{i};\n   p{i} <= qw{i} * qm{i};\n"
+                "   qm{i} <= hi{i} ? 16'sd32767 : (lo{i} ? -16'sd32767 : rs{i});\n   qw{i} <= w1_{i};\n   p{i} <= qw{i} * qm{i};\n"
             );
         }
         // Stages 4..6: the adder tree, groups of up to four per stage summed as two

@@ -25,16 +25,17 @@
 //!   registers that answer once more, so both sources arrive [`MEM_LATENCY`] cycles
 //!   after the address).
 //! - Output: `out_valid` with `out_row` (row within the run) and `out_data` (Q16.16), one
-//!   row every `beats` cycles; the same result is written to the vector memory at
-//!   `dst + out_row` (`vm_we`/`vm_waddr`/`vm_wdata`; `vm_raddr` is unused, 0). `done`
-//!   pulses with the last row.
+//!   row every `beats` cycles; the same result (or its post-operation) is written to the
+//!   vector memory at `dst + out_row` (`vm_we`/`vm_waddr`/`vm_wdata`) a cycle later
+//!   ([`SWIGLU_EXTRA`] cycles later with SwiGLU); `done` pulses with the last row's
+//!   write. The vector memory answers `vm_raddr` on `vm_rdata` one cycle later.
 //!
 //! ## Timing
 //! Cycle 0 is the `start` cycle. Word `b` of row `r` is issued in cycle
-//! `1 + r * beats + b`; the row's result appears [`LATENCY`] cycles after its last word
-//! is issued: `rows * beats + LATENCY` cycles after `start` for the whole run
-//! (`+` [`SWIGLU_EXTRA`] with [`POST_SWIGLU`], whose writes and `done` come that many
-//! cycles after `out_valid`).
+//! `1 + r * beats + b`; the row's result appears on `out_valid` [`LATENCY`] cycles after
+//! its last word is issued, its write one cycle later: `done` comes
+//! `rows * beats + LATENCY + 1` cycles after `start` (`rows * beats + LATENCY +`
+//! [`SWIGLU_EXTRA`] with [`POST_SWIGLU`]).
 //! An embedding run outputs element `e` in cycle `1 + e + EMBED_LATENCY`.
 //! `busy` is high from the cycle after `start` through the `done` cycle; `start` is
 //! accepted only when `busy` is low.
@@ -46,10 +47,12 @@
 //! | t | addresses: weight ROM, scale ROM, input memory (or the weight buffer) |
 //! | t + 2 | words read ([`MEM_LATENCY`]); the weight source selected into [`DotAcc`] |
 //! | t + 9 | the row's sum in the accumulator ([`DOT_LATENCY`]) |
-//! | t + 15 | the rescaled row ([`FINISH_LATENCY`]): `out_valid`, the vector-memory write |
+//! | t + 15 | the rescaled row ([`FINISH_LATENCY`]): `out_valid` |
+//! | t + 16 | the vector-memory write (and `done` with the last row) |
 //!
-//! The row tags (last word, row, row scale) travel beside the data in delay lines. For
-//! [`POST_ACC`] the destination is read in cycle t + 14 so that it meets the result; for
+//! The row tags (last word, row, row scale, destination address) travel beside the data
+//! in delay lines, and every memory address comes from a register. For [`POST_ACC`] the
+//! destination is read in cycle t + 13, registered, and added in t + 15; for
 //! [`POST_SWIGLU`] the gate is read in cycle t + 1 and delayed to meet [`SiluMul`]'s
 //! [`post::SILU_H`] stages.
 
@@ -203,6 +206,27 @@ pub struct MatVec<const L: usize> {
     s4_row: DFF<Addr>,
     s5_last: DelayBit,
     s5_row: Delay<16>,
+    // Absolute addresses: ROM word, scale row, input word (kept beside the relative
+    // counters so that no adder sits in front of a memory address), and the
+    // destination row along the pipeline (m, a, read r = t + 13, write w = t + 16, SwiGLU
+    // write sw).
+    rom_a: DFF<Addr>,
+    srow_a: DFF<Addr>,
+    xaddr_a: DFF<Addr>,
+    s1_src: DFF<Addr>,
+    m_dst: DFF<Addr>,
+    a_dst: Delay<16>,
+    r_dst: Delay<16>,
+    w_dst: Delay<16>,
+    sw_dst: Delay<16>,
+    w_last: DFF<Bit>,
+    w_row: DFF<Addr>,
+    /// The destination's old value (POST_ACC), the sum, and the plain result, registered.
+    rq: DFF<Signed<32>>,
+    acc_sum: DFF<Signed<32>>,
+    y_w: DFF<Signed<32>>,
+    em_dst: DFF<Addr>,
+    eo_dst: Delay<16>,
     // Embedding tags: e1 the cycle after issue, em the word read, eo the output.
     e1_valid: DFF<Bit>,
     e1_lane: DFF<Addr>,
@@ -326,6 +350,22 @@ impl<const L: usize> MatVec<L> {
             s4_row: Default::default(),
             s5_last: DelayBit::new(SWIGLU_EXTRA),
             s5_row: Delay::new(SWIGLU_EXTRA),
+            rom_a: Default::default(),
+            srow_a: Default::default(),
+            xaddr_a: Default::default(),
+            s1_src: Default::default(),
+            m_dst: Default::default(),
+            a_dst: Delay::new(DOT_LATENCY),
+            r_dst: Delay::new(FINISH_LATENCY - 2),
+            w_dst: Delay::new(3),
+            sw_dst: Delay::new(SWIGLU_EXTRA - 1),
+            w_last: Default::default(),
+            w_row: Default::default(),
+            rq: Default::default(),
+            acc_sum: Default::default(),
+            y_w: Default::default(),
+            em_dst: Default::default(),
+            eo_dst: Delay::new(FINISH_LATENCY),
             e1_valid: Default::default(),
             e1_lane: Default::default(),
             e1_elem: Default::default(),
@@ -342,7 +382,7 @@ impl<const L: usize> MatVec<L> {
             post_swiglu: Constant::new(POST_SWIGLU.into()),
             zero5: Constant::new(0u64.into()),
             one5: Constant::new(1u64.into()),
-            drain_mv: Constant::new((LATENCY as u64).into()),
+            drain_mv: Constant::new((LATENCY as u64 + 1).into()),
             drain_sw: Constant::new(((LATENCY + SWIGLU_EXTRA) as u64).into()),
             drain_emb: Constant::new((EMBED_LATENCY as u64).into()),
             lanes_m1: Constant::new(((L - 1) as u64).into()),
@@ -369,12 +409,13 @@ impl<const L: usize> Logic for MatVec<L> {
             self, clock, rows_r, len_r, raw_r, xbase_r, post_r, src_r, beats_r, dst_r, running,
             sel_ram, shift, addr, beat, row, rbase, rrbase, emb, lane, elem, drain, drain_n,
             s1_valid, s1_first, s1_last, s1_row, m_valid, m_first, m_last, m_row, sq_mant, sq_exp,
-            s4_last, s4_row, s5_last, s5_row, e1_valid, e1_lane, e1_elem, em_valid, em_lane,
-            em_elem, bq_mant, bq_exp
+            s4_last, s4_row, e1_valid, e1_lane, e1_elem, em_valid, em_lane, em_elem, bq_mant,
+            bq_exp, rom_a, srow_a, xaddr_a, s1_src, m_dst, w_last, w_row, rq, acc_sum, y_w, em_dst
         );
         clock!(
-            self, clock, a_last, a_row, a_mant, a_exp, p_last, p_row, s5_last, s5_row, eo_valid,
-            eo_elem, bq_data, gate, silu, silu_tab, rom, scale_rom, xram, dot, finish
+            self, clock, a_last, a_row, a_mant, a_exp, p_last, p_row, s5_last, s5_row, a_dst,
+            r_dst, w_dst, sw_dst, eo_dst, eo_valid, eo_elem, bq_data, gate, silu, silu_tab, rom,
+            scale_rom, xram, dot, finish
         );
         // Input vector write port.
         self.xram.wwe.next = self.x_we.val();
@@ -391,11 +432,12 @@ impl<const L: usize> Logic for MatVec<L> {
             self.xram.pwdata[j].next = self.xp_data[j].val();
         }
         // Issue stage (cycle t): addresses of the current word.
-        self.rom.addr.next = self.rbase.q.val() + self.addr.q.val();
-        self.scale_rom.addr.next = self.rrbase.q.val() + self.row.q.val();
+        self.rom.addr.next = self.rom_a.q.val();
+        self.scale_rom.addr.next = self.srow_a.q.val();
         self.buf_rd_addr.next = self.addr.q.val();
         self.buf_rd_row.next = self.row.q.val();
-        self.xram.raddr.next = self.xbase_r.q.val() + self.beat.q.val();
+        self.xram.raddr.next = self.xaddr_a.q.val();
+        self.s1_src.d.next = self.src_r.q.val() + self.row.q.val();
         self.s1_valid.d.next = self.running.q.val() & !self.emb.q.val();
         self.s1_first.d.next = self.beat.q.val() == self.zero16.val();
         self.s1_last.d.next =
@@ -410,6 +452,7 @@ impl<const L: usize> Logic for MatVec<L> {
             if self.lane.q.val() == self.lanes_m1.val() {
                 self.lane.d.next = self.zero16.val();
                 self.addr.d.next = self.addr.q.val() + self.one16.val();
+                self.rom_a.d.next = self.rom_a.q.val() + self.one16.val();
             } else {
                 self.lane.d.next = self.lane.q.val() + self.one16.val();
             }
@@ -419,14 +462,18 @@ impl<const L: usize> Logic for MatVec<L> {
         }
         if self.running.q.val() & !self.emb.q.val() {
             self.addr.d.next = self.addr.q.val() + self.one16.val();
+            self.rom_a.d.next = self.rom_a.q.val() + self.one16.val();
             if self.beat.q.val() == self.beats_r.q.val() {
                 self.beat.d.next = self.zero16.val();
+                self.xaddr_a.d.next = self.xbase_r.q.val();
+                self.srow_a.d.next = self.srow_a.q.val() + self.one16.val();
                 self.row.d.next = self.row.q.val() + self.one16.val();
                 if self.row.q.val() == self.rows_r.q.val() {
                     self.running.d.next = false;
                 }
             } else {
                 self.beat.d.next = self.beat.q.val() + self.one16.val();
+                self.xaddr_a.d.next = self.xaddr_a.q.val() + self.one16.val();
             }
         }
         // Busy until the last issued word has drained (its done cycle).
@@ -457,6 +504,9 @@ impl<const L: usize> Logic for MatVec<L> {
             self.emb.d.next = self.embed.val();
             self.lane.d.next = self.zero16.val();
             self.elem.d.next = self.zero16.val();
+            self.rom_a.d.next = self.rom_base.val();
+            self.srow_a.d.next = self.rom_row_base.val();
+            self.xaddr_a.d.next = self.x_base.val();
             if self.embed.val() {
                 self.drain_n.d.next = self.drain_emb.val();
             } else if self.post.val() == self.post_swiglu.val() {
@@ -471,6 +521,7 @@ impl<const L: usize> Logic for MatVec<L> {
         self.m_first.d.next = self.s1_first.q.val();
         self.m_last.d.next = self.s1_last.q.val();
         self.m_row.d.next = self.s1_row.q.val();
+        self.m_dst.d.next = self.dst_r.q.val() + self.s1_row.q.val();
         for i in 0..L {
             self.bq_data.d[i].next = self.buf_rd_data[i].val();
         }
@@ -479,6 +530,7 @@ impl<const L: usize> Logic for MatVec<L> {
         self.em_valid.d.next = self.e1_valid.q.val();
         self.em_lane.d.next = self.e1_lane.q.val();
         self.em_elem.d.next = self.e1_elem.q.val();
+        self.em_dst.d.next = self.dst_r.q.val() + self.e1_elem.q.val();
         // Cycle t + 2: words present; select the weight source into DotAcc.
         for i in 0..L {
             if self.sel_ram.q.val() {
@@ -527,22 +579,34 @@ impl<const L: usize> Logic for MatVec<L> {
         }
         self.eo_valid.d.next = self.em_valid.q.val();
         self.eo_elem.d.next = self.em_elem.q.val();
+        self.eo_dst.d.next = self.em_dst.q.val();
         self.p_last.d.next = self.a_last.q.val();
         self.p_row.d.next = self.a_row.q.val();
         self.s4_last.d.next = self.p_last.q.val();
         self.s4_row.d.next = self.p_row.q.val();
+        self.w_last.d.next = self.s4_last.q.val();
+        self.w_row.d.next = self.s4_row.q.val();
         self.s5_last.d.next =
             self.s4_last.q.val() & (self.post_r.q.val() == self.post_swiglu.val());
         self.s5_row.d.next = self.s4_row.q.val();
+        self.a_dst.d.next = self.m_dst.q.val();
+        self.r_dst.d.next = self.a_dst.q.val();
+        self.w_dst.d.next = self.r_dst.q.val();
+        self.sw_dst.d.next = self.w_dst.q.val();
         // Post-operations. SwiGLU: the gate (row `r` of `src`) is read in cycle t + 1 and
-        // delayed so that SiluMul samples the row result as it appears.
+        // delayed so that SiluMul samples the row result as it appears. Residual add: the
+        // destination is read in cycle t + 13, registered, added to the result in
+        // t + 15 and written in t + 16.
         self.gate.d.next = self.vm_rdata.val();
         self.silu.x.next = self.gate.q.val();
         self.silu_tab.addr.next = self.silu.sig_addr.val();
         self.silu.rom.next = self.silu_tab.data.val();
         self.silu.h.next = self.finish.y.val();
+        self.rq.d.next = self.vm_rdata.val();
         self.addsat.a.next = self.finish.y.val();
-        self.addsat.b.next = self.vm_rdata.val();
+        self.addsat.b.next = self.rq.q.val();
+        self.acc_sum.d.next = self.addsat.y.val();
+        self.y_w.d.next = self.finish.y.val();
         // Cycle t + 15: result.
         self.out_valid.next = self.s4_last.q.val() | self.eo_valid.q.val();
         if self.emb.q.val() {
@@ -552,32 +616,33 @@ impl<const L: usize> Logic for MatVec<L> {
         }
         self.out_data.next = self.finish.y.val();
         if self.post_r.q.val() == self.post_swiglu.val() {
-            self.vm_raddr.next = self.src_r.q.val() + self.s1_row.q.val();
+            self.vm_raddr.next = self.s1_src.q.val();
         } else {
-            self.vm_raddr.next = self.dst_r.q.val() + self.p_row.q.val();
+            self.vm_raddr.next = self.r_dst.q.val();
         }
+        // Writes: embedding in t + 8 (its output), rows in t + 16, SwiGLU later.
         if self.emb.q.val() {
             self.vm_we.next = self.eo_valid.q.val();
-            self.vm_waddr.next = self.dst_r.q.val() + self.eo_elem.q.val();
+            self.vm_waddr.next = self.eo_dst.q.val();
             self.vm_wdata.next = self.finish.y.val();
         } else if self.post_r.q.val() == self.post_swiglu.val() {
             self.vm_we.next = self.s5_last.q.val();
-            self.vm_waddr.next = self.dst_r.q.val() + self.s5_row.q.val();
+            self.vm_waddr.next = self.sw_dst.q.val();
             self.vm_wdata.next = self.silu.y.val();
         } else if self.post_r.q.val() == self.post_acc.val() {
-            self.vm_we.next = self.s4_last.q.val();
-            self.vm_waddr.next = self.dst_r.q.val() + self.s4_row.q.val();
-            self.vm_wdata.next = self.addsat.y.val();
+            self.vm_we.next = self.w_last.q.val();
+            self.vm_waddr.next = self.w_dst.q.val();
+            self.vm_wdata.next = self.acc_sum.q.val();
         } else {
-            self.vm_we.next = self.s4_last.q.val();
-            self.vm_waddr.next = self.dst_r.q.val() + self.s4_row.q.val();
-            self.vm_wdata.next = self.finish.y.val();
+            self.vm_we.next = self.w_last.q.val();
+            self.vm_waddr.next = self.w_dst.q.val();
+            self.vm_wdata.next = self.y_w.q.val();
         }
         if self.post_r.q.val() == self.post_swiglu.val() {
             self.done.next = (self.s5_last.q.val() & (self.s5_row.q.val() == self.rows_r.q.val()))
                 | (self.eo_valid.q.val() & (self.eo_elem.q.val() == self.len_r.q.val()));
         } else {
-            self.done.next = (self.s4_last.q.val() & (self.s4_row.q.val() == self.rows_r.q.val()))
+            self.done.next = (self.w_last.q.val() & (self.w_row.q.val() == self.rows_r.q.val()))
                 | (self.eo_valid.q.val() & (self.eo_elem.q.val() == self.len_r.q.val()));
         }
         self.busy.next = self.running.q.val() | (self.drain.q.val() != self.zero5.val());

@@ -17,12 +17,13 @@
 //!   compiled-in ROM, initialised from the checkpoint when the Verilog is generated.
 //!   Both paths have the same one-cycle latency, so the schedule does not depend on it.
 //! - Output: `out_valid` with `out_row` (row index in `[Wq; Wk; Wv]` order) and
-//!   `out_data` (Q16.16), one row every `beats` cycles; `done` pulses with the last row.
+//!   `out_data` (Q16.16), one row every `beats` cycles; `done` pulses a cycle after the
+//!   last row's `out_valid` (with the matrix-vector unit's write of that row).
 //!
 //! ## Timing
 //! Cycle 0 is the `start` cycle. Beat `b` of row `r` is issued in cycle
 //! `1 + r * beats + b`; the row's result appears [`LATENCY`] cycles after its last beat
-//! is issued. A full projection takes `qkv_rows * beats + LATENCY` cycles after `start`.
+//! is issued; `done` comes `qkv_rows * beats + LATENCY + 1` cycles after `start`.
 
 use crate::bits::{Addr, ADDR_SPACE};
 use crate::leaf::XP;
