@@ -7,8 +7,8 @@
 //! comes from the maximum magnitude the top tracks as `x` is written (`x_max`), so there is
 //! no scan pass: one pass computes the sum of squares of the block mantissas, the second
 //! normalises and scales. An operation takes [`cycles`]`(dim, W)` =
-//! `2·⌈dim/W⌉ + 18 + log2(W)` cycles from `start` to `done` (`2·⌈dim/8⌉ + 21` for the
-//! decoder's `W = 8`: 37 for dim 64).
+//! `2·⌈dim/W⌉ + 20 + log2(W)` cycles from `start` to `done` (`2·⌈dim/8⌉ + 23` for the
+//! decoder's `W = 8`: 39 for dim 64).
 //!
 //! ## Interface
 //! | port | dir | type | |
@@ -28,14 +28,14 @@
 //! - `busy` is high in cycles `1 ..= cycles(dim, W)`; a `start` is accepted when `busy` is
 //!   low (so the earliest next `start` is the cycle after `done`).
 //! - Pass 1 reads word `j` of `x` in cycle `1 + j`; pass 2 reads it again in cycle
-//!   [`pass2_start`]` + j` = `nw + 9 + j` (the sum of squares and the RSQRT look-up in
+//!   [`pass2_start`]` + j` = `nw + 10 + j` (the sum of squares and the RSQRT look-up in
 //!   between, see [`pass2_start`]). Captures are allowed whenever `busy` is low (a capture
 //!   in the `start` cycle is seen by that operation; `x_max` must include it); the unit
 //!   does not block captures while busy, the writer must not issue them then.
-//! - `y_we` is high in cycles [`y_first`]` + j` = `nw + 17 + j`, `j = 0 .. nw`, with
-//!   `y_idx = j·W` and `y_data` valid in the same cycles (the lanes' [`Y_LATENCY`] of 7
+//! - `y_we` is high in cycles [`y_first`]` + j` = `nw + 19 + j`, `j = 0 .. nw`, with
+//!   `y_idx = j·W` and `y_data` valid in the same cycles (the lanes' [`Y_LATENCY`] of 8
 //!   after the word is on the lanes, one cycle after its read).
-//! - `done` and `y_max` (final) in cycle `2·nw + 16 + ymax_latency(W)` = [`cycles`]:
+//! - `done` and `y_max` (final) in cycle `2·nw + 18 + ymax_latency(W)` = [`cycles`]:
 //!   [`ymax_latency`]`(W)` = `log2(W) + 2` cycles (5 for `W = 8`) after the last `y` group
 //!   (the maximum-magnitude tree). Nothing else of an operation is valid at a fixed cycle
 //!   for the user: the decoder waits for `done`.
@@ -49,10 +49,11 @@
 //! - [`RmsLanes`]: per lane the block quantiser (shift, then round and clamp: two
 //!   stages), one shared `17×16` multiplier (`m·m` in pass 1, `m·T` in pass 2) and the
 //!   `16×17` gain multiplier, both with registered inputs and outputs, and the output
-//!   scaler (shift, then round and saturate: two stages); the sum-of-squares adder tree
+//!   scaler (shift in two stages, then round and saturate); the sum-of-squares adder tree
 //!   (groups of four lanes, then the groups, then the accumulator: one stage each) and the
-//!   normalisation (leading one → RSQRT address and `⌊p/2⌋` → output exponent, two stages;
-//!   the RSQRT entry registered before use). Seven stages from `x` to `y`, pipelined for
+//!   normalisation (leading one in two stages, then the RSQRT address and `⌊p/2⌋`; the
+//!   output exponent in two more; the RSQRT entry registered before use). Eight stages
+//!   from `x` to `y`, pipelined for
 //!   about 100 MHz on the ECP5 (at most one carry chain or a few LUT levels per stage).
 //! - [`AbsMax`]: the maximum magnitude of the output groups (`log2(W) + 2` register
 //!   stages: magnitudes, one compare per level, the running maximum).
@@ -94,7 +95,7 @@ pub fn y_first(dim: usize, w: usize) -> usize {
 }
 
 /// Cycles from `start` (cycle 0) to `done` for a vector of `dim` elements, `w` lanes:
-/// `2·⌈dim/w⌉ + 16 + ymax_latency(w)` (`2·⌈dim/w⌉ + 21` for `w = 8`).
+/// `2·⌈dim/w⌉ + 18 + ymax_latency(w)` (`2·⌈dim/w⌉ + 23` for `w = 8`).
 pub fn cycles(dim: usize, w: usize) -> usize {
     // The last y group, then the maximum-magnitude tree.
     y_first(dim, w) + words(dim, w) - 1 + ymax_latency(w)
@@ -306,10 +307,10 @@ impl<const W: usize> Logic for XBanks<W> {
 pub const ACC_LATENCY: usize = 6;
 /// Cycles from a word on the lanes' `x` (cycle `C`) to its output group on `y`/`yv`
 /// (visible from `C + Y_LATENCY`).
-pub const Y_LATENCY: usize = 7;
+pub const Y_LATENCY: usize = 8;
 /// Cycles from `acc` (final from cycle `A`) to `rs_addr` (final from `A + RS_LATENCY`);
-/// `k` and the scaler's flags follow one and two cycles later.
-pub const RS_LATENCY: usize = 2;
+/// `k` and the scaler's flags follow two and three cycles later.
+pub const RS_LATENCY: usize = 3;
 
 /// The arithmetic of the unit, free-running, `W` lanes (`W <= 16`). With `x`, `v` and `sq`
 /// presented in cycle `C` (`v`: the word is valid; `sq`: pass 1), registers load at the
@@ -323,16 +324,20 @@ pub const RS_LATENCY: usize = 2;
 ///   `g1_i <= g_i` (the gains word is presented in `C+3`).
 /// - `C+4`: `s <= Σ q_j`; `pg_i <= t_i · g1_i`.
 /// - `C+5`: `acc <= acc + s` if the word was valid pass-1 (48 bits, visible in
-///   `C + ACC_LATENCY`); the scaler's shift: `w_i <= k < 0 ? pg_i >>> (−k−1) :
-///   (pg_i << k)[31:0]`, `hi_i <= (pg_i << k)[61:31]`, `pz_i <= pg_i == 0`, sign.
-/// - `C+6`: `y_i <= sat32(round(pg_i · 2^k))` (rounding add, overflow check, saturation
+///   `C + ACC_LATENCY`); the scaler's shift by the low two bits of its amount:
+///   `za_i <= k < 0 ? pg_i >>> (−k−1)[1:0] : pg_i << k[1:0]` (34 bits), `pz_i <= pg_i == 0`,
+///   sign.
+/// - `C+6`: the rest of the shift: `w_i <= k < 0 ? (za_i >>> 4·(−k−1)[4:2])[31:0] :
+///   (za_i << 4·k[4:2])[31:0]`, `hi_i <=` bits 61..31 of the latter.
+/// - `C+7`: `y_i <= sat32(round(pg_i · 2^k))` (rounding add, overflow check, saturation
 ///   from `w_i`, `hi_i`), `yv <= v & !sq`; visible in `C + Y_LATENCY`.
 ///
-/// Every edge: `p <= lead_one(acc)`; `rs_addr <= {p[0], f(acc, p)}`, `hp <= ⌊p/2⌋` (so
-/// `rs_addr` is `norm_addr(acc)` [`RS_LATENCY`] cycles after `acc` settles); `k <=
-/// rms_k(g_exp, hp)` ([`rms_k`]); the scaler's flags (`k < 0`, `k > 30`, `k < −30`, the
-/// two 5-bit shift amounts) `<=` from `k`; `tt_r <= tt` (the RSQRT entry, unsigned). With
-/// `ld` (the operation's start): `shift <= block_shift(x_max)`, `g_exp` latched, `acc <= 0`.
+/// Every edge: `a1 <= acc` as nibble flags and positions, `p <= lead_one(a1)`;
+/// `rs_addr <= {p[0], f(acc, p)}`, `hp <= ⌊p/2⌋` (so `rs_addr` is `norm_addr(acc)`
+/// [`RS_LATENCY`] cycles after `acc` settles); `kk <= g_exp + 16 − hp`, `k <= clamp(kk)`
+/// (= [`rms_k`]); the scaler's flags (`k < 0`, `k > 30`, `k < −30`, the two 5-bit shift
+/// amounts) `<=` from `k`; `tt_r <= tt` (the RSQRT entry, unsigned). With `ld` (the
+/// operation's start): `shift <= block_shift(x_max)`, `g_exp` latched, `acc <= 0`.
 #[derive(LogicBlock)]
 pub struct RmsLanes<const W: usize> {
     pub clock: Signal<In, Clock>,
@@ -380,18 +385,25 @@ struct LaneState {
     v5: bool,
     // Stage 6.
     acc: u64,
-    w: Vec<i64>,
-    hi: Vec<i64>,
+    za: Vec<i64>,
     pz: Vec<bool>,
     sg: Vec<bool>,
     v6: bool,
     // Stage 7.
+    w: Vec<i64>,
+    hi: Vec<i64>,
+    pz7: Vec<bool>,
+    sg7: Vec<bool>,
+    v7: bool,
+    // Stage 8.
     y: Vec<i64>,
     yv: bool,
     // Normalisation and the per-operation scaler flags.
+    a1: u64,
     p: u32,
     rs: u32,
     hp: u32,
+    kk: i32,
     k: i32,
     kl: u32,
     kr: u32,
@@ -436,10 +448,13 @@ impl<const W: usize> Default for RmsLanes<W> {
                 t: vec![0; W],
                 g1: vec![0; W],
                 pg: vec![0; W],
-                w: vec![0; W],
-                hi: vec![0; W],
+                za: vec![0; W],
                 pz: vec![false; W],
                 sg: vec![false; W],
+                w: vec![0; W],
+                hi: vec![0; W],
+                pz7: vec![false; W],
+                sg7: vec![false; W],
                 y: vec![0; W],
                 ..Default::default()
             },
@@ -487,7 +502,8 @@ impl<const W: usize> Logic for RmsLanes<W> {
             let o = &self._s;
             let tt = self.tt.val().to_u64() as i64;
             let m: Vec<i64> = o.u.iter().map(|&u| quant_clamp(u)).collect();
-            let pl: Vec<i64> = o.pg.iter().map(|&pg| pg << o.kl).collect();
+            // Stage 7's left shift (exact: za < 2^33, shifted by at most 28).
+            let pl: Vec<i64> = o.za.iter().map(|&za| za << (o.kl & 0x1c)).collect();
             let mut n = LaneState {
                 shift: o.shift,
                 gexp: o.gexp,
@@ -523,29 +539,41 @@ impl<const W: usize> Logic for RmsLanes<W> {
                 } else {
                     o.acc
                 },
+                za: (0..W)
+                    .map(|i| {
+                        if o.kneg {
+                            o.pg[i] >> (o.kr & 3)
+                        } else {
+                            o.pg[i] << (o.kl & 3)
+                        }
+                    })
+                    .collect(),
+                pz: o.pg.iter().map(|&v| v == 0).collect(),
+                sg: o.pg.iter().map(|&v| v < 0).collect(),
+                v6: o.v5,
                 w: (0..W)
                     .map(|i| {
                         if o.kneg {
-                            o.pg[i] >> o.kr
+                            wrap(o.za[i] >> (o.kr & 0x1c), 32)
                         } else {
                             wrap(pl[i], 32)
                         }
                     })
                     .collect(),
                 hi: pl.iter().map(|&v| v >> 31).collect(),
-                pz: o.pg.iter().map(|&v| v == 0).collect(),
-                sg: o.pg.iter().map(|&v| v < 0).collect(),
-                v6: o.v5,
+                pz7: o.pz.clone(),
+                sg7: o.sg.clone(),
+                v7: o.v6,
                 y: (0..W)
                     .map(|i| {
-                        let ys = if o.sg[i] {
+                        let ys = if o.sg7[i] {
                             i32::MIN as i64
                         } else {
                             i32::MAX as i64
                         };
                         let w = o.w[i];
                         if o.kbl {
-                            if o.pz[i] {
+                            if o.pz7[i] {
                                 0
                             } else {
                                 ys
@@ -563,11 +591,13 @@ impl<const W: usize> Logic for RmsLanes<W> {
                         }
                     })
                     .collect(),
-                yv: o.v6,
-                p: lead_one(o.acc),
+                yv: o.v7,
+                a1: o.acc,
+                p: lead_one(o.a1),
                 rs: ((o.p & 1) << RSQRT_BITS) | frac_at(o.acc, o.p),
                 hp: o.p >> 1,
-                k: rms_k(o.gexp, o.hp),
+                kk: o.gexp + 16 - o.hp as i32,
+                k: o.kk.clamp(-64, 63),
                 kl: (o.k & 31) as u32,
                 kr: (!o.k & 31) as u32,
                 kneg: o.k < 0,
@@ -601,11 +631,15 @@ impl<const W: usize> Logic for RmsLanes<W> {
             "\
 reg [4:0] shift;
 reg signed [7:0] gexp;
-reg v1, sq1, v2, sq2, v3, sq3, e4, v4, e5, v5, v6;
+reg v1, sq1, v2, sq2, v3, sq3, e4, v4, e5, v5, v6, v7;
 reg [47:0] acc;
 reg signed [36:0] s;
+// (Nibble 0's flag is never needed: its position is 0 when it is 0.)
+reg [11:1] nz;
+reg [23:0] ps;
 reg [5:0] p;
 reg [4:0] hp;
+reg signed [9:0] kk;
 reg signed [7:0] k;
 reg [4:0] kl, kr;
 reg kneg, kbl, kbr;
@@ -624,14 +658,28 @@ always @(*) begin
             s += &format!("   if (x_max[{b}]) xs = 5'd{};\n", b - 14);
         }
         s += "end\n";
-        // Leading one of acc (registered as p).
-        s += "reg [5:0] pn;\nalways @(*) begin\n";
-        for b in (1..48).rev() {
-            let kw = if b == 47 { "   if" } else { "   else if" };
-            s += &format!("{kw} (acc[{b}]) pn = 6'd{b};\n");
+        // Leading one of acc in two stages: per nibble a flag and the position of its
+        // leading one (nz, ps, registered), then per group of four nibbles the highest
+        // one and its position, and the highest group (p, registered).
+        for g in 0..3 {
+            let n = |c: usize| format!("nz[{}]", 4 * g + c);
+            let pp = |c: usize| format!("ps[{}:{}]", 2 * (4 * g + c) + 1, 2 * (4 * g + c));
+            s += &format!(
+                "wire [1:0] hg{g} = {{{n3} | {n2}, {n3} | (~{n2} & {n1})}};\n\
+                 wire [1:0] gp{g} = hg{g}[1] ? (hg{g}[0] ? {p3} : {p2}) : (hg{g}[0] ? {p1} : {p0});\n",
+                n3 = n(3),
+                n2 = n(2),
+                n1 = n(1),
+                p3 = pp(3),
+                p2 = pp(2),
+                p1 = pp(1),
+                p0 = pp(0)
+            );
         }
+        s += "wire gz2 = |nz[11:8];\nwire gz1 = |nz[7:4];\n";
+        s += "wire [5:0] pn = gz2 ? {2'd2, hg2, gp2} : (gz1 ? {2'd1, hg1, gp1} : {2'd0, hg0, gp0});\n";
         // The 12 bits below the (registered) leading one.
-        s += "   else pn = 6'd0;\nend\nalways @(*) begin\n   case (p)\n";
+        s += "always @(*) begin\n   case (p)\n";
         for b in 1..48usize {
             let body = if b >= 12 {
                 format!("acc[{}:{}]", b - 1, b - 12)
@@ -642,7 +690,6 @@ always @(*) begin
         }
         s += "      default: f = 12'd0;\n   endcase\nend\n";
         s += "\
-wire signed [9:0] kk = {{2{gexp[7]}}, gexp} + 10'sd16 - {5'd0, hp};
 // Output scaling by 2^k, exact for |pg| < 2^30 (|t| <= 32767, |g| <= 32768): k >= 31
 // saturates (or 0), k <= -31 gives 0, else a 5-bit shift left (with a fits-in-32 check)
 // or right (round half up: floor(pg / 2^s) + bit s-1 of pg), shift and round in two
@@ -658,9 +705,10 @@ reg signed [32:0] pr{i};
 reg signed [16:0] t{i};
 reg [15:0] g1{i};
 reg signed [30:0] pg{i};
+reg signed [33:0] za{i};
 reg signed [31:0] w{i};
 reg [30:0] hi{i};
-reg pz{i}, sg{i};
+reg pz{i}, sg{i}, pz7{i}, sg7{i};
 wire signed [33:0] xe{i} = {{x${i}[31], x${i}, 1'b0}};
 // clamp(floor((u + 1) / 2), +-32767): u >= 65535 saturates up, u <= -65536 down.
 wire uh{i} = ~u{i}[33] & ((|u{i}[32:16]) | (&u{i}[15:0]));
@@ -675,12 +723,17 @@ wire signed [32:0] mp{i} = ma{i} * mb{i};
 wire signed [32:0] rr{i} = pr{i} + 33'sd32768;
 /* verilator lint_on UNUSEDSIGNAL */
 wire signed [30:0] pm{i} = t{i} * $signed(g1{i});
-wire signed [61:0] pl{i} = {{{{31{{pg{i}[30]}}}}, pg{i}}} <<< kl;
-wire signed [31:0] pu{i} = $signed({{pg{i}[30], pg{i}}}) >>> kr;
+wire signed [33:0] pe{i} = {{{{3{{pg{i}[30]}}}}, pg{i}}};
+wire signed [33:0] zl{i} = pe{i} <<< kl[1:0];
+wire signed [33:0] zr{i} = pe{i} >>> kr[1:0];
+wire signed [61:0] pl{i} = {{{{28{{za{i}[33]}}}}, za{i}}} <<< {{kl[4:2], 2'b00}};
+/* verilator lint_off UNUSEDSIGNAL */
+wire signed [33:0] pu{i} = za{i} >>> {{kr[4:2], 2'b00}};
+/* verilator lint_on UNUSEDSIGNAL */
 wire lok{i} = (hi{i} == 31'd0) | (hi{i} == 31'h7fffffff);
 wire signed [31:0] wh{i} = w{i} >>> 1;
 wire signed [31:0] yr{i} = wh{i} + $signed({{31'd0, w{i}[0]}});
-wire [31:0] ys{i} = sg{i} ? 32'h80000000 : 32'h7fffffff;
+wire [31:0] ys{i} = sg7{i} ? 32'h80000000 : 32'h7fffffff;
 "
             );
         }
@@ -698,14 +751,14 @@ wire [31:0] ys{i} = sg{i} ? 32'h80000000 : 32'h7fffffff;
             .collect();
         s += &format!("wire signed [36:0] qsum = {};\n", qterms.join(" + "));
         s += "initial begin\n   shift = 5'd0; gexp = 8'sd0; acc = 48'd0; s = 37'sd0;\n";
-        s += "   p = 6'd0; hp = 5'd0; k = 8'sd0; kl = 5'd0; kr = 5'd0;\n";
+        s += "   nz = 11'd0; ps = 24'd0; p = 6'd0; hp = 5'd0; kk = 10'sd0; k = 8'sd0; kl = 5'd0; kr = 5'd0;\n";
         s += "   kneg = 1'b0; kbl = 1'b0; kbr = 1'b0; ttr = 16'd0;\n";
         s += "   v1 = 1'b0; sq1 = 1'b0; v2 = 1'b0; sq2 = 1'b0; v3 = 1'b0; sq3 = 1'b0;\n";
-        s += "   e4 = 1'b0; v4 = 1'b0; e5 = 1'b0; v5 = 1'b0; v6 = 1'b0;\n";
+        s += "   e4 = 1'b0; v4 = 1'b0; e5 = 1'b0; v5 = 1'b0; v6 = 1'b0; v7 = 1'b0;\n";
         s += "   yv = 1'b0; rs_addr = 16'd0;\n";
         for i in 0..W {
             s += &format!(
-                "   u{i} = 34'sd0; ma{i} = 16'sd0; mb{i} = 17'sd0; pr{i} = 33'sd0; t{i} = 17'sd0; g1{i} = 16'd0;\n   pg{i} = 31'sd0; w{i} = 32'sd0; hi{i} = 31'd0; pz{i} = 1'b0; sg{i} = 1'b0; y${i} = 32'sd0;\n"
+                "   u{i} = 34'sd0; ma{i} = 16'sd0; mb{i} = 17'sd0; pr{i} = 33'sd0; t{i} = 17'sd0; g1{i} = 16'd0;\n   pg{i} = 31'sd0; za{i} = 34'sd0; w{i} = 32'sd0; hi{i} = 31'd0;\n   pz{i} = 1'b0; sg{i} = 1'b0; pz7{i} = 1'b0; sg7{i} = 1'b0; y${i} = 32'sd0;\n"
             );
         }
         for j in 0..g {
@@ -719,12 +772,15 @@ wire [31:0] ys{i} = sg{i} ? 32'h80000000 : 32'h7fffffff;
    e4 <= v3 & sq3; v4 <= v3 & ~sq3;
    e5 <= e4; v5 <= v4;
    v6 <= v5;
-   yv <= v6;
+   v7 <= v6;
+   yv <= v7;
    s <= qsum;
    p <= pn;
    rs_addr <= {3'd0, p[0], f};
    hp <= p[5:1];
-   k <= (kk > 10'sd63) ? 8'sd63 : ((kk < -10'sd64) ? -8'sd64 : kk[7:0]);
+   kk <= {{2{gexp[7]}}, gexp} + 10'sd16 - {5'd0, hp};
+   // clamp(kk, -64, 63): kk > 63 iff positive with a bit in 8..6; kk < -64 likewise.
+   k <= (~kk[9] & (|kk[8:6])) ? 8'sd63 : ((kk[9] & ~(&kk[8:6])) ? -8'sd64 : kk[7:0]);
    kl <= k[4:0];
    kr <= ~k[4:0];
    kneg <= k[7];
@@ -749,16 +805,33 @@ wire [31:0] ys{i} = sg{i} ? 32'h80000000 : 32'h7fffffff;
    t{i} <= rr{i}[32:16];
    g1{i} <= g${i};
    pg{i} <= pm{i};
-   w{i} <= kneg ? pu{i} : pl{i}[31:0];
-   hi{i} <= pl{i}[61:31];
+   za{i} <= kneg ? zr{i} : zl{i};
    pz{i} <= (pg{i} == 31'sd0);
    sg{i} <= pg{i}[30];
-   y${i} <= kbl ? (pz{i} ? 32'sd0 : ys{i}) : (kbr ? 32'sd0 : (~kneg ? (lok{i} ? w{i} : ys{i}) : yr{i}));
+   w{i} <= kneg ? pu{i}[31:0] : pl{i}[31:0];
+   hi{i} <= pl{i}[61:31];
+   pz7{i} <= pz{i};
+   sg7{i} <= sg{i};
+   y${i} <= kbl ? (pz7{i} ? 32'sd0 : ys{i}) : (kbr ? 32'sd0 : (~kneg ? (lok{i} ? w{i} : ys{i}) : yr{i}));
 "
             );
         }
         for j in 0..g {
             s += &format!("   q{j} <= qs{j};\n");
+        }
+        for c in 0..12 {
+            let a = |b: usize| format!("acc[{}]", 4 * c + b);
+            if c > 0 {
+                s += &format!("   nz[{c}] <= |acc[{}:{}];\n", 4 * c + 3, 4 * c);
+            }
+            s += &format!(
+                "   ps[{}:{}] <= {{{a3} | {a2}, {a3} | (~{a2} & {a1})}};\n",
+                2 * c + 1,
+                2 * c,
+                a3 = a(3),
+                a2 = a(2),
+                a1 = a(1)
+            );
         }
         s += "end\n";
         Verilog::Custom(s)
