@@ -637,18 +637,21 @@ fn lanes_case<const W: usize>(seed: u64) {
             norm_addr(n).0,
             "W={W} round {round}: RSQRT address"
         );
-        // Pass 2 with the table entry, random gains, random flags around it.
-        let tt = rs[norm_addr(n).0 as usize];
+        // Pass 2 with the table entries (both parities, as the unit's two table halves
+        // give them), random gains, random flags around it.
+        let f0 = norm_addr(n).0 as usize & 4095;
         for _ in 0..rng.gen_range(1..12) {
             for i in 0..W {
                 d.uut.x[i].next = i2s::<32>(word(&mut rng) as i64);
                 d.uut.g[i].next = u2b::<16>(rng.gen_range(0..1 << 16));
             }
-            d.uut.tt.next = u2b::<16>(if rng.gen_bool(0.8) {
-                tt
+            let (t0, t1) = if rng.gen_bool(0.8) {
+                (rs[f0], rs[f0 + 4096])
             } else {
-                rng.gen_range(0..1 << 16)
-            });
+                (rng.gen_range(0..1 << 16), rng.gen_range(0..1 << 16))
+            };
+            d.uut.tt0.next = u2b::<16>(t0);
+            d.uut.tt1.next = u2b::<16>(t1);
             d.uut.v.next = rng.gen_bool(0.8);
             d.uut.sq.next = rng.gen_bool(0.2);
             d.tick();
@@ -662,7 +665,8 @@ fn lanes_case<const W: usize>(seed: u64) {
                 d.uut.x[i].next = i2s::<32>(word(&mut rng) as i64);
                 d.uut.g[i].next = u2b::<16>(rng.gen_range(0..1 << 16));
             }
-            d.uut.tt.next = u2b::<16>(rng.gen_range(0..1 << 16));
+            d.uut.tt0.next = u2b::<16>(rng.gen_range(0..1 << 16));
+            d.uut.tt1.next = u2b::<16>(rng.gen_range(0..1 << 16));
             d.uut.v.next = rng.gen_bool(0.5);
             d.uut.sq.next = rng.gen_bool(0.5);
             d.tick();

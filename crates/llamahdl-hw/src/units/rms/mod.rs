@@ -59,7 +59,8 @@
 //!   stages: magnitudes, one compare per level, the running maximum).
 //!
 //! Memories: the gains ROM (`WordRom<W>`: one word holds `W` consecutive gain mantissas,
-//! [`rms_gains_words`]), RSQRT (`TableRom<16>`, 2 × 4096, as the vector unit's) and the
+//! [`rms_gains_words`]), RSQRT (two `TableRom<16>` of 4096, one per parity, read at once)
+//! and the
 //! `W` banks of `x` (`⌈dim/W⌉` words each).
 //!
 //! Multipliers: `2·W`, each at most `17×17` signed (an 18×18 DSP): `W` shared
@@ -318,7 +319,8 @@ pub const RS_LATENCY: usize = 3;
 ///
 /// - `C`: `u_i <= (2·x_i) >>> shift` (the quantiser's shift, 34 bits).
 /// - `C+1`: `m_i = clamp(⌊(u_i + 1)/2⌋, ±32767)` (= [`block_mant`](llamahdl_golden::numerics::block_mant)`(x_i, shift)`), into the
-///   multiplier's input registers: `ma_i <= m_i`, `mb_i <= sq ? m_i : tt_r`.
+///   multiplier's input registers: `ma_i <= m_i`, `mb_i <= sq ? m_i : tt_r` (`tt_r`: the
+///   registered RSQRT entry of the parity two edges back, see below).
 /// - `C+2`: `pr_i <= ma_i · mb_i`.
 /// - `C+3`: `q_j <= Σ pr` over lanes `4j .. 4j+3`; `t_i <= round(pr_i / 2^16)`,
 ///   `g1_i <= g_i` (the gains word is presented in `C+3`).
@@ -336,8 +338,11 @@ pub const RS_LATENCY: usize = 3;
 /// `rs_addr <= {p[0], f(acc, p)}`, `hp <= ⌊p/2⌋` (so `rs_addr` is `norm_addr(acc)`
 /// [`RS_LATENCY`] cycles after `acc` settles); `kk <= g_exp + 16 − hp`, `k <= clamp(kk)`
 /// (= [`rms_k`]); the scaler's flags (`k < 0`, `k > 30`, `k < −30`, the two 5-bit shift
-/// amounts) `<=` from `k`; `tt_r <= tt` (the RSQRT entry, unsigned). With `ld` (the
-/// operation's start): `shift <= block_shift(x_max)`, `g_exp` latched, `acc <= 0`.
+/// amounts) `<=` from `k`; the RSQRT entries of both parities, `tt0_r <= tt0`,
+/// `tt1_r <= tt1` (unsigned; the two table halves' outputs, addressed by `rs_addr[11:0]`
+/// and registered straight out of the block RAM), and the parity `rs_addr[12]` delayed by
+/// two edges to select between them (`tt_r`). With `ld` (the operation's start):
+/// `shift <= block_shift(x_max)`, `g_exp` latched, `acc <= 0`.
 #[derive(LogicBlock)]
 pub struct RmsLanes<const W: usize> {
     pub clock: Signal<In, Clock>,
@@ -347,7 +352,8 @@ pub struct RmsLanes<const W: usize> {
     pub x: [Signal<In, Signed<32>>; W],
     pub v: Signal<In, Bit>,
     pub sq: Signal<In, Bit>,
-    pub tt: Signal<In, Addr>,
+    pub tt0: Signal<In, Addr>,
+    pub tt1: Signal<In, Addr>,
     pub g: [Signal<In, Addr>; W],
     pub rs_addr: Signal<Out, Addr>,
     pub y: [Signal<Out, Signed<32>>; W],
@@ -410,7 +416,10 @@ struct LaneState {
     kneg: bool,
     kbl: bool,
     kbr: bool,
-    ttr: i64,
+    par1: bool,
+    par2: bool,
+    tt0r: i64,
+    tt1r: i64,
 }
 
 const MASK48: u64 = (1 << 48) - 1;
@@ -434,7 +443,8 @@ impl<const W: usize> Default for RmsLanes<W> {
             x: array_init::array_init(|_| Default::default()),
             v: Default::default(),
             sq: Default::default(),
-            tt: Default::default(),
+            tt0: Default::default(),
+            tt1: Default::default(),
             g: array_init::array_init(|_| Default::default()),
             rs_addr: Signal::new_with_default(Bits::default()),
             y: array_init::array_init(|_| Signal::new_with_default(Signed::default())),
@@ -500,7 +510,7 @@ impl<const W: usize> Logic for RmsLanes<W> {
     fn update(&mut self) {
         if self.clock.pos_edge() {
             let o = &self._s;
-            let tt = self.tt.val().to_u64() as i64;
+            let ttr = if o.par2 { o.tt1r } else { o.tt0r };
             let m: Vec<i64> = o.u.iter().map(|&u| quant_clamp(u)).collect();
             // Stage 7's left shift (exact: za < 2^33, shifted by at most 28).
             let pl: Vec<i64> = o.za.iter().map(|&za| za << (o.kl & 0x1c)).collect();
@@ -513,7 +523,7 @@ impl<const W: usize> Logic for RmsLanes<W> {
                 v1: self.v.val(),
                 sq1: self.sq.val(),
                 ma: m.clone(),
-                mb: m.iter().map(|&mi| if o.sq1 { mi } else { o.ttr }).collect(),
+                mb: m.iter().map(|&mi| if o.sq1 { mi } else { ttr }).collect(),
                 v2: o.v1,
                 sq2: o.sq1,
                 pr: (0..W).map(|i| o.ma[i] * o.mb[i]).collect(),
@@ -603,7 +613,10 @@ impl<const W: usize> Logic for RmsLanes<W> {
                 kneg: o.k < 0,
                 kbl: o.k > 30,
                 kbr: o.k < -30,
-                ttr: tt,
+                par1: (o.rs >> RSQRT_BITS) & 1 == 1,
+                par2: o.par1,
+                tt0r: self.tt0.val().to_u64() as i64,
+                tt1r: self.tt1.val().to_u64() as i64,
             };
             if self.ld.val() {
                 n.shift = block_shift(self.x_max.val().to_u64(), BLOCK16_BITS);
@@ -643,7 +656,8 @@ reg signed [9:0] kk;
 reg signed [7:0] k;
 reg [4:0] kl, kr;
 reg kneg, kbl, kbr;
-reg [15:0] ttr;
+reg par1, par2;
+reg [15:0] tt0r, tt1r;
 reg [4:0] xs;
 reg [11:0] f;
 // Only bits 31..15 of x_max decide the shift.
@@ -752,7 +766,7 @@ wire [31:0] ys{i} = sg7{i} ? 32'h80000000 : 32'h7fffffff;
         s += &format!("wire signed [36:0] qsum = {};\n", qterms.join(" + "));
         s += "initial begin\n   shift = 5'd0; gexp = 8'sd0; acc = 48'd0; s = 37'sd0;\n";
         s += "   nz = 11'd0; ps = 24'd0; p = 6'd0; hp = 5'd0; kk = 10'sd0; k = 8'sd0; kl = 5'd0; kr = 5'd0;\n";
-        s += "   kneg = 1'b0; kbl = 1'b0; kbr = 1'b0; ttr = 16'd0;\n";
+        s += "   kneg = 1'b0; kbl = 1'b0; kbr = 1'b0; par1 = 1'b0; par2 = 1'b0; tt0r = 16'd0; tt1r = 16'd0;\n";
         s += "   v1 = 1'b0; sq1 = 1'b0; v2 = 1'b0; sq2 = 1'b0; v3 = 1'b0; sq3 = 1'b0;\n";
         s += "   e4 = 1'b0; v4 = 1'b0; e5 = 1'b0; v5 = 1'b0; v6 = 1'b0; v7 = 1'b0;\n";
         s += "   yv = 1'b0; rs_addr = 16'd0;\n";
@@ -786,7 +800,10 @@ wire [31:0] ys{i} = sg7{i} ? 32'h80000000 : 32'h7fffffff;
    kneg <= k[7];
    kbl <= ~k[7] & (k > 8'sd30);
    kbr <= k[7] & (k < -8'sd30);
-   ttr <= tt;
+   par1 <= rs_addr[12];
+   par2 <= par1;
+   tt0r <= tt0;
+   tt1r <= tt1;
    if (ld) begin
       shift <= xs;
       gexp <= g_exp;
@@ -800,7 +817,7 @@ wire [31:0] ys{i} = sg7{i} ? 32'h80000000 : 32'h7fffffff;
                 "\
    u{i} <= xe{i} >>> shift;
    ma{i} <= mq{i};
-   mb{i} <= sq1 ? {{mq{i}[15], mq{i}}} : {{1'b0, ttr}};
+   mb{i} <= sq1 ? {{mq{i}[15], mq{i}}} : {{1'b0, (par2 ? tt1r : tt0r)}};
    pr{i} <= mp{i};
    t{i} <= rr{i}[32:16];
    g1{i} <= g${i};
@@ -975,7 +992,8 @@ pub struct RmsUnit<const W: usize> {
     lanes: RmsLanes<W>,
     amax: AbsMax<W>,
     gains: WordRom<W>,
-    rsqrt: TableRom<16>,
+    rsqrt0: TableRom<16>,
+    rsqrt1: TableRom<16>,
     run: DFF<Bit>,
     t: DFF<Addr>,
     p1: DFF<Bit>,
@@ -994,6 +1012,7 @@ pub struct RmsUnit<const W: usize> {
     c_one: Constant<Addr>,
     c_w: Constant<Addr>,
     c_lw: Constant<Addr>,
+    c_fmask: Constant<Addr>,
     c_p1_end: Constant<Addr>,
     c_p2_pre: Constant<Addr>,
     c_p2_end: Constant<Addr>,
@@ -1032,7 +1051,8 @@ impl<const W: usize> RmsUnit<W> {
             lanes: Default::default(),
             amax: Default::default(),
             gains: WordRom::new(rms_gains_words::<W>(qm)),
-            rsqrt: TableRom::new(rsqrt_words()),
+            rsqrt0: TableRom::new(rsqrt_words()[..1 << RSQRT_BITS].to_vec()),
+            rsqrt1: TableRom::new(rsqrt_words()[1 << RSQRT_BITS..].to_vec()),
             run: Default::default(),
             t: Default::default(),
             p1: Default::default(),
@@ -1051,6 +1071,7 @@ impl<const W: usize> RmsUnit<W> {
             c_one: k(1),
             c_w: k(W),
             c_lw: k(W.trailing_zeros() as usize),
+            c_fmask: k((1 << RSQRT_BITS) - 1),
             c_p1_end: k(nw),
             c_p2_pre: k(pass2_start(dim, W) - 1),
             c_p2_end: k(pass2_start(dim, W) - 1 + nw),
@@ -1074,7 +1095,7 @@ impl<const W: usize> Logic for RmsUnit<W> {
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(self, clock, run, t, p1, p2, rw, dv, dsq, d2a, d2b, d2c, ga, yi);
-        clock!(self, clock, xmem, lanes, amax, gains, rsqrt);
+        clock!(self, clock, xmem, lanes, amax, gains, rsqrt0, rsqrt1);
         self.go.next = self.start.val() & !self.run.q.val();
         // Capture of x.
         self.xmem.we.next = self.xw_we.val();
@@ -1137,8 +1158,12 @@ impl<const W: usize> Logic for RmsUnit<W> {
         self.lanes.g_exp.next = self.g_exp.val();
         self.lanes.v.next = self.dv.q.val();
         self.lanes.sq.next = self.dsq.q.val();
-        self.lanes.tt.next = self.rsqrt.data.val();
-        self.rsqrt.addr.next = self.lanes.rs_addr.val();
+        // The two halves of the RSQRT table (parity 0 and 1) are read at once; the lanes
+        // register both and select with the parity.
+        self.lanes.tt0.next = self.rsqrt0.data.val();
+        self.lanes.tt1.next = self.rsqrt1.data.val();
+        self.rsqrt0.addr.next = self.lanes.rs_addr.val() & self.c_fmask.val();
+        self.rsqrt1.addr.next = self.lanes.rs_addr.val() & self.c_fmask.val();
         self.gains.addr.next = self.ga.q.val();
         self.amax.clr.next = self.go.val();
         self.amax.v.next = self.lanes.yv.val();
