@@ -327,18 +327,19 @@ pub const RS_LATENCY: usize = 3;
 /// - `C+4`: `s <= Σ q_j`; `pg_i <= t_i · g1_i`.
 /// - `C+5`: `acc <= acc + s` if the word was valid pass-1 (48 bits, visible in
 ///   `C + ACC_LATENCY`); the scaler's shift by the low two bits of its amount:
-///   `za_i <= k < 0 ? pg_i >>> (−k−1)[1:0] : pg_i << k[1:0]` (34 bits), `pz_i <= pg_i == 0`,
-///   sign.
+///   `za_i <= k < 0 ? pg_i >>> (−k−1)[1:0] : pg_i << k[1:0]` (34 bits); `lk_i <=` whether
+///   `pg_i << k` fits 32 bits (no sign change among bits `31−k .. 30` of `pg_i`: a mask
+///   from `k`), `pz_i <= pg_i == 0`, sign.
 /// - `C+6`: the rest of the shift: `w_i <= k < 0 ? (za_i >>> 4·(−k−1)[4:2])[31:0] :
-///   (za_i << 4·k[4:2])[31:0]`, `hi_i <=` bits 61..31 of the latter.
-/// - `C+7`: `y_i <= sat32(round(pg_i · 2^k))` (rounding add, overflow check, saturation
-///   from `w_i`, `hi_i`), `yv <= v & !sq`; visible in `C + Y_LATENCY`.
+///   (za_i << 4·k[4:2])[31:0]`; the flags follow.
+/// - `C+7`: `y_i <= sat32(round(pg_i · 2^k))` (rounding add, saturation from `w_i` and
+///   the flags), `yv <= v & !sq`; visible in `C + Y_LATENCY`.
 ///
 /// Every edge: `a1 <= acc` as nibble flags and positions, `p <= lead_one(a1)`;
 /// `rs_addr <= {p[0], f(acc, p)}`, `hp <= ⌊p/2⌋` (so `rs_addr` is `norm_addr(acc)`
 /// [`RS_LATENCY`] cycles after `acc` settles); `kk <= g_exp + 16 − hp`, `k <= clamp(kk)`
 /// (= [`rms_k`]); the scaler's flags (`k < 0`, `k > 30`, `k < −30`, the two 5-bit shift
-/// amounts) `<=` from `k`; the RSQRT entries of both parities, `tt0_r <= tt0`,
+/// amounts, the fits-in-32 mask) `<=` from `k`; the RSQRT entries of both parities, `tt0_r <= tt0`,
 /// `tt1_r <= tt1` (unsigned; the two table halves' outputs, addressed by `rs_addr[11:0]`
 /// and registered straight out of the block RAM), and the parity `rs_addr[12]` delayed by
 /// two edges to select between them (`tt_r`). With `ld` (the operation's start):
@@ -392,12 +393,13 @@ struct LaneState {
     // Stage 6.
     acc: u64,
     za: Vec<i64>,
+    lk: Vec<bool>,
     pz: Vec<bool>,
     sg: Vec<bool>,
     v6: bool,
     // Stage 7.
     w: Vec<i64>,
-    hi: Vec<i64>,
+    lk7: Vec<bool>,
     pz7: Vec<bool>,
     sg7: Vec<bool>,
     v7: bool,
@@ -416,6 +418,7 @@ struct LaneState {
     kneg: bool,
     kbl: bool,
     kbr: bool,
+    kmask: u32,
     par1: bool,
     par2: bool,
     tt0r: i64,
@@ -462,7 +465,8 @@ impl<const W: usize> Default for RmsLanes<W> {
                 pz: vec![false; W],
                 sg: vec![false; W],
                 w: vec![0; W],
-                hi: vec![0; W],
+                lk: vec![false; W],
+                lk7: vec![false; W],
                 pz7: vec![false; W],
                 sg7: vec![false; W],
                 y: vec![0; W],
@@ -558,6 +562,12 @@ impl<const W: usize> Logic for RmsLanes<W> {
                         }
                     })
                     .collect(),
+                // pg << k fits 32 bits: no sign change among bits 31 - k .. 30.
+                lk: o
+                    .pg
+                    .iter()
+                    .map(|&v| (v ^ (v >> 1)) & o.kmask as i64 == 0)
+                    .collect(),
                 pz: o.pg.iter().map(|&v| v == 0).collect(),
                 sg: o.pg.iter().map(|&v| v < 0).collect(),
                 v6: o.v5,
@@ -570,7 +580,7 @@ impl<const W: usize> Logic for RmsLanes<W> {
                         }
                     })
                     .collect(),
-                hi: pl.iter().map(|&v| v >> 31).collect(),
+                lk7: o.lk.clone(),
                 pz7: o.pz.clone(),
                 sg7: o.sg.clone(),
                 v7: o.v6,
@@ -591,7 +601,7 @@ impl<const W: usize> Logic for RmsLanes<W> {
                         } else if o.kbr {
                             0
                         } else if !o.kneg {
-                            if o.hi[i] == 0 || o.hi[i] == -1 {
+                            if o.lk7[i] {
                                 w
                             } else {
                                 ys
@@ -613,6 +623,14 @@ impl<const W: usize> Logic for RmsLanes<W> {
                 kneg: o.k < 0,
                 kbl: o.k > 30,
                 kbr: o.k < -30,
+                kmask: {
+                    let kl = (o.k & 31) as u32;
+                    if kl <= 1 {
+                        0
+                    } else {
+                        ((1 << (kl - 1)) - 1) << (31 - kl)
+                    }
+                },
                 par1: (o.rs >> RSQRT_BITS) & 1 == 1,
                 par2: o.par1,
                 tt0r: self.tt0.val().to_u64() as i64,
@@ -656,6 +674,7 @@ reg signed [9:0] kk;
 reg signed [7:0] k;
 reg [4:0] kl, kr;
 reg kneg, kbl, kbr;
+reg [29:0] kmask;
 reg par1, par2;
 reg [15:0] tt0r, tt1r;
 reg [4:0] xs;
@@ -721,7 +740,7 @@ reg [15:0] g1{i};
 reg signed [30:0] pg{i};
 reg signed [33:0] za{i};
 reg signed [31:0] w{i};
-reg [30:0] hi{i};
+reg lk{i}, lk7{i};
 reg pz{i}, sg{i}, pz7{i}, sg7{i};
 wire signed [33:0] xe{i} = {{x${i}[31], x${i}, 1'b0}};
 // clamp(floor((u + 1) / 2), +-32767): u >= 65535 saturates up, u <= -65536 down.
@@ -740,11 +759,12 @@ wire signed [30:0] pm{i} = t{i} * $signed(g1{i});
 wire signed [33:0] pe{i} = {{{{3{{pg{i}[30]}}}}, pg{i}}};
 wire signed [33:0] zl{i} = pe{i} <<< kl[1:0];
 wire signed [33:0] zr{i} = pe{i} >>> kr[1:0];
-wire signed [61:0] pl{i} = {{{{28{{za{i}[33]}}}}, za{i}}} <<< {{kl[4:2], 2'b00}};
+wire [31:0] pl{i} = za{i}[31:0] << {{kl[4:2], 2'b00}};
+// pg << k fits 32 bits iff pg has no sign change among bits 31 - k .. 30 (kmask).
+wire [29:0] dg{i} = pg{i}[29:0] ^ pg{i}[30:1];
 /* verilator lint_off UNUSEDSIGNAL */
 wire signed [33:0] pu{i} = za{i} >>> {{kr[4:2], 2'b00}};
 /* verilator lint_on UNUSEDSIGNAL */
-wire lok{i} = (hi{i} == 31'd0) | (hi{i} == 31'h7fffffff);
 wire signed [31:0] wh{i} = w{i} >>> 1;
 wire signed [31:0] yr{i} = wh{i} + $signed({{31'd0, w{i}[0]}});
 wire [31:0] ys{i} = sg7{i} ? 32'h80000000 : 32'h7fffffff;
@@ -766,13 +786,13 @@ wire [31:0] ys{i} = sg7{i} ? 32'h80000000 : 32'h7fffffff;
         s += &format!("wire signed [36:0] qsum = {};\n", qterms.join(" + "));
         s += "initial begin\n   shift = 5'd0; gexp = 8'sd0; acc = 48'd0; s = 37'sd0;\n";
         s += "   nz = 11'd0; ps = 24'd0; p = 6'd0; hp = 5'd0; kk = 10'sd0; k = 8'sd0; kl = 5'd0; kr = 5'd0;\n";
-        s += "   kneg = 1'b0; kbl = 1'b0; kbr = 1'b0; par1 = 1'b0; par2 = 1'b0; tt0r = 16'd0; tt1r = 16'd0;\n";
+        s += "   kneg = 1'b0; kbl = 1'b0; kbr = 1'b0; kmask = 30'd0; par1 = 1'b0; par2 = 1'b0; tt0r = 16'd0; tt1r = 16'd0;\n";
         s += "   v1 = 1'b0; sq1 = 1'b0; v2 = 1'b0; sq2 = 1'b0; v3 = 1'b0; sq3 = 1'b0;\n";
         s += "   e4 = 1'b0; v4 = 1'b0; e5 = 1'b0; v5 = 1'b0; v6 = 1'b0; v7 = 1'b0;\n";
         s += "   yv = 1'b0; rs_addr = 16'd0;\n";
         for i in 0..W {
             s += &format!(
-                "   u{i} = 34'sd0; ma{i} = 16'sd0; mb{i} = 17'sd0; pr{i} = 33'sd0; t{i} = 17'sd0; g1{i} = 16'd0;\n   pg{i} = 31'sd0; za{i} = 34'sd0; w{i} = 32'sd0; hi{i} = 31'd0;\n   pz{i} = 1'b0; sg{i} = 1'b0; pz7{i} = 1'b0; sg7{i} = 1'b0; y${i} = 32'sd0;\n"
+                "   u{i} = 34'sd0; ma{i} = 16'sd0; mb{i} = 17'sd0; pr{i} = 33'sd0; t{i} = 17'sd0; g1{i} = 16'd0;\n   pg{i} = 31'sd0; za{i} = 34'sd0; w{i} = 32'sd0; lk{i} = 1'b0; lk7{i} = 1'b0;\n   pz{i} = 1'b0; sg{i} = 1'b0; pz7{i} = 1'b0; sg7{i} = 1'b0; y${i} = 32'sd0;\n"
             );
         }
         for j in 0..g {
@@ -812,6 +832,10 @@ wire [31:0] ys{i} = sg7{i} ? 32'h80000000 : 32'h7fffffff;
       acc <= acc + {{11{s[36]}}, s};
    end
 ";
+        // kmask[j] = j >= 31 - k[4:0] (bits 31 - k .. 29 of the sign-change vector).
+        for j in 0..30 {
+            s += &format!("   kmask[{j}] <= (k[4:0] >= 5'd{});\n", 31 - j);
+        }
         for i in 0..W {
             s += &format!(
                 "\
@@ -825,11 +849,12 @@ wire [31:0] ys{i} = sg7{i} ? 32'h80000000 : 32'h7fffffff;
    za{i} <= kneg ? zr{i} : zl{i};
    pz{i} <= (pg{i} == 31'sd0);
    sg{i} <= pg{i}[30];
-   w{i} <= kneg ? pu{i}[31:0] : pl{i}[31:0];
-   hi{i} <= pl{i}[61:31];
+   lk{i} <= ~|(dg{i} & kmask);
+   w{i} <= kneg ? pu{i}[31:0] : pl{i};
+   lk7{i} <= lk{i};
    pz7{i} <= pz{i};
    sg7{i} <= sg{i};
-   y${i} <= kbl ? (pz7{i} ? 32'sd0 : ys{i}) : (kbr ? 32'sd0 : (~kneg ? (lok{i} ? w{i} : ys{i}) : yr{i}));
+   y${i} <= kbl ? (pz7{i} ? 32'sd0 : ys{i}) : (kbr ? 32'sd0 : (~kneg ? (lk7{i} ? w{i} : ys{i}) : yr{i}));
 "
             );
         }
