@@ -316,7 +316,7 @@ impl<const W: usize> Bench<W> {
         assert_eq!(run.groups.len(), nw, "{what}: number of y groups");
         for (j, (cyc, idx, lanes)) in run.groups.iter().enumerate() {
             assert_eq!(*idx, j * W, "{what}: y_idx of group {j}");
-            assert_eq!(*cyc, nw + 11 + j, "{what}: cycle of group {j}");
+            assert_eq!(*cyc, y_first(dim, W) + j, "{what}: cycle of group {j}");
             assert!(*cyc <= c, "{what}: y after done");
             for (i, &v) in lanes.iter().enumerate() {
                 let e = j * W + i;
@@ -372,8 +372,15 @@ fn gains_layout_and_cycles() {
         check_words(rms_gains_words::<8>(&qm).concat(), 8);
         check_words(rms_gains_words::<16>(&qm).concat(), 16);
     }
-    assert_eq!(cycles(64, 8), 29);
-    assert_eq!(cycles(64, 16), 21);
+    assert_eq!(cycles(64, 8), 39);
+    assert_eq!(cycles(64, 16), 32);
+    for w in [4usize, 8, 16] {
+        for dim in [2usize, 20, 64] {
+            let nw = words(dim, w);
+            assert_eq!(cycles(dim, w), 2 * nw + 18 + ymax_latency(w));
+            assert_eq!(y_first(dim, w), nw + 19);
+        }
+    }
     println!("cycles(dim, W) from start to done:");
     for dim in [16, 20, 48, 64] {
         for w in [4, 8, 16] {
@@ -603,7 +610,7 @@ fn lanes_case<const W: usize>(seed: u64) {
         // Flush what the random cycles of the previous round left in flight.
         d.uut.v.next = false;
         d.uut.sq.next = false;
-        d.run(4);
+        d.run(Y_LATENCY + 2);
         d.uut.ld.next = true;
         d.uut.x_max.next = u2b::<32>(mx);
         d.uut.g_exp.next = i2s::<8>(ge);
@@ -622,7 +629,7 @@ fn lanes_case<const W: usize>(seed: u64) {
         }
         d.uut.v.next = false;
         d.uut.sq.next = false;
-        d.run(5);
+        d.run(ACC_LATENCY + RS_LATENCY + 1);
         let b = to_block16(&flat);
         let n: u64 = b.mant.iter().map(|&m| (m as i64 * m as i64) as u64).sum();
         assert_eq!(
@@ -630,18 +637,21 @@ fn lanes_case<const W: usize>(seed: u64) {
             norm_addr(n).0,
             "W={W} round {round}: RSQRT address"
         );
-        // Pass 2 with the table entry, random gains, random flags around it.
-        let tt = rs[norm_addr(n).0 as usize];
+        // Pass 2 with the table entries (both parities, as the unit's two table halves
+        // give them), random gains, random flags around it.
+        let f0 = norm_addr(n).0 as usize & 4095;
         for _ in 0..rng.gen_range(1..12) {
             for i in 0..W {
                 d.uut.x[i].next = i2s::<32>(word(&mut rng) as i64);
                 d.uut.g[i].next = u2b::<16>(rng.gen_range(0..1 << 16));
             }
-            d.uut.tt.next = u2b::<16>(if rng.gen_bool(0.8) {
-                tt
+            let (t0, t1) = if rng.gen_bool(0.8) {
+                (rs[f0], rs[f0 + 4096])
             } else {
-                rng.gen_range(0..1 << 16)
-            });
+                (rng.gen_range(0..1 << 16), rng.gen_range(0..1 << 16))
+            };
+            d.uut.tt0.next = u2b::<16>(t0);
+            d.uut.tt1.next = u2b::<16>(t1);
             d.uut.v.next = rng.gen_bool(0.8);
             d.uut.sq.next = rng.gen_bool(0.2);
             d.tick();
@@ -655,7 +665,8 @@ fn lanes_case<const W: usize>(seed: u64) {
                 d.uut.x[i].next = i2s::<32>(word(&mut rng) as i64);
                 d.uut.g[i].next = u2b::<16>(rng.gen_range(0..1 << 16));
             }
-            d.uut.tt.next = u2b::<16>(rng.gen_range(0..1 << 16));
+            d.uut.tt0.next = u2b::<16>(rng.gen_range(0..1 << 16));
+            d.uut.tt1.next = u2b::<16>(rng.gen_range(0..1 << 16));
             d.uut.v.next = rng.gen_bool(0.5);
             d.uut.sq.next = rng.gen_bool(0.5);
             d.tick();
@@ -695,7 +706,8 @@ fn abs_max_case<const W: usize>(seed: u64) {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut d = Driver::new(AbsMax::<W>::default(), |u, c| u.clock.next = c.into()).with_trace();
     // Reference: mx after cycle c includes the groups of cycles since the last clr, up to
-    // c − 2 (three stages; clr zeroes everything in flight).
+    // c − (L − 1) (L = ymax_latency(W) stages; clr zeroes everything in flight).
+    let lag = ymax_latency(W) - 1;
     let mut hist: Vec<(bool, u64)> = vec![]; // (clr, group max or 0 if not v)
     for cyc in 0..3000 {
         let clr = rng.gen_bool(0.03);
@@ -716,11 +728,11 @@ fn abs_max_case<const W: usize>(seed: u64) {
         d.tick();
         hist.push((clr, if v { max_mag(&ys) } else { 0 }));
         // Expected mx now (after the edge ending cycle cyc): max over groups of cycles
-        // c' <= cyc − 2 after the last clr at or before cyc.
+        // c' <= cyc − lag after the last clr at or before cyc.
         let last_clr = (0..=cyc).rev().find(|&c| hist[c].0);
         let from = last_clr.map_or(0, |c| c + 1);
-        let want = if cyc >= 2 {
-            (from..=cyc - 2).map(|c| hist[c].1).max().unwrap_or(0)
+        let want = if cyc >= lag {
+            (from..=cyc - lag).map(|c| hist[c].1).max().unwrap_or(0)
         } else {
             0
         };

@@ -6,8 +6,9 @@
 //! decoder writes the residual stream, and read `W` elements per cycle. The block shift
 //! comes from the maximum magnitude the top tracks as `x` is written (`x_max`), so there is
 //! no scan pass: one pass computes the sum of squares of the block mantissas, the second
-//! normalises and scales. An operation takes [`cycles`]`(dim, W)` = `2·⌈dim/W⌉ + 13`
-//! cycles from `start` to `done`.
+//! normalises and scales. An operation takes [`cycles`]`(dim, W)` =
+//! `2·⌈dim/W⌉ + 20 + log2(W)` cycles from `start` to `done` (`2·⌈dim/8⌉ + 23` for the
+//! decoder's `W = 8`: 39 for dim 64).
 //!
 //! ## Interface
 //! | port | dir | type | |
@@ -27,12 +28,17 @@
 //! - `busy` is high in cycles `1 ..= cycles(dim, W)`; a `start` is accepted when `busy` is
 //!   low (so the earliest next `start` is the cycle after `done`).
 //! - Pass 1 reads word `j` of `x` in cycle `1 + j`; pass 2 reads it again in cycle
-//!   `nw + 5 + j`. Captures are allowed whenever `busy` is low (a capture in the `start`
-//!   cycle is seen by that operation; `x_max` must include it); the unit does not block
-//!   captures while busy, the writer must not issue them then.
-//! - `y_we` is high in cycles `nw + 11 + j`, `j = 0 .. nw`, with `y_idx = j·W`.
-//! - `done` and `y_max` (final) in cycle `2·nw + 13` = [`cycles`]: three cycles after the
-//!   last `y` group (the maximum-magnitude tree).
+//!   [`pass2_start`]` + j` = `nw + 10 + j` (the sum of squares and the RSQRT look-up in
+//!   between, see [`pass2_start`]). Captures are allowed whenever `busy` is low (a capture
+//!   in the `start` cycle is seen by that operation; `x_max` must include it); the unit
+//!   does not block captures while busy, the writer must not issue them then.
+//! - `y_we` is high in cycles [`y_first`]` + j` = `nw + 19 + j`, `j = 0 .. nw`, with
+//!   `y_idx = j·W` and `y_data` valid in the same cycles (the lanes' [`Y_LATENCY`] of 8
+//!   after the word is on the lanes, one cycle after its read).
+//! - `done` and `y_max` (final) in cycle `2·nw + 18 + ymax_latency(W)` = [`cycles`]:
+//!   [`ymax_latency`]`(W)` = `log2(W) + 2` cycles (5 for `W = 8`) after the last `y` group
+//!   (the maximum-magnitude tree). Nothing else of an operation is valid at a fixed cycle
+//!   for the user: the decoder waits for `done`.
 //!
 //! ## Structure
 //! Control (`#[hdl_gen]`): a cycle counter, pass flags, the read counter, the gains-ROM
@@ -40,14 +46,21 @@
 //! each co-simulated in `tests/rms_unit.rs`):
 //! - [`XBanks`]: `W` banks of `x`, scalar write, `W`-wide synchronous read (lanes past dim
 //!   read 0).
-//! - [`RmsLanes`]: per lane the block quantiser, one shared `17×16` multiplier (`m·m` in
-//!   pass 1, `m·T` in pass 2), the `16×17` gain multiplier and the output scaler; the
-//!   sum-of-squares adder tree (groups of four lanes, then the accumulator) and the
-//!   normalisation (leading one → RSQRT address, `⌊p/2⌋` → output exponent).
-//! - [`AbsMax`]: the maximum magnitude of the output groups (three register stages).
+//! - [`RmsLanes`]: per lane the block quantiser (shift, then round and clamp: two
+//!   stages), one shared `17×16` multiplier (`m·m` in pass 1, `m·T` in pass 2) and the
+//!   `16×17` gain multiplier, both with registered inputs and outputs, and the output
+//!   scaler (shift in two stages, then round and saturate); the sum-of-squares adder tree
+//!   (groups of four lanes, then the groups, then the accumulator: one stage each) and the
+//!   normalisation (leading one in two stages, then the RSQRT address and `⌊p/2⌋`; the
+//!   output exponent in two more; the RSQRT entry registered before use). Eight stages
+//!   from `x` to `y`, pipelined for
+//!   about 100 MHz on the ECP5 (at most one carry chain or a few LUT levels per stage).
+//! - [`AbsMax`]: the maximum magnitude of the output groups (`log2(W) + 2` register
+//!   stages: magnitudes, one compare per level, the running maximum).
 //!
 //! Memories: the gains ROM (`WordRom<W>`: one word holds `W` consecutive gain mantissas,
-//! [`rms_gains_words`]), RSQRT (`TableRom<16>`, 2 × 4096, as the vector unit's) and the
+//! [`rms_gains_words`]), RSQRT (two `TableRom<16>` of 4096, one per parity, read at once)
+//! and the
 //! `W` banks of `x` (`⌈dim/W⌉` words each).
 //!
 //! Multipliers: `2·W`, each at most `17×17` signed (an 18×18 DSP): `W` shared
@@ -55,28 +68,38 @@
 
 use crate::bits::ceil_log2;
 use crate::bits::Addr;
-use crate::leaf::{mul_shift2, TableRom, WordRom};
+use crate::leaf::{TableRom, WordRom};
 
 use crate::bits::{i2s, s2i, u2b};
-use llamahdl_golden::numerics::{block_mant, block_shift, BLOCK16_BITS};
+use llamahdl_golden::numerics::{block_shift, BLOCK16_BITS};
 use llamahdl_golden::numerics::{Tables, RSQRT_BITS};
 use llamahdl_golden::QuantModel;
 use rust_hdl::prelude::*;
-
-/// Latency of the maximum-magnitude tree ([`AbsMax`]): `y_max` includes a `y` group
-/// `YMAX_LATENCY` cycles after the group is on `y_data`.
-pub const YMAX_LATENCY: usize = 3;
 
 /// Words of `W` elements holding a vector of `dim` elements.
 pub fn words(dim: usize, w: usize) -> usize {
     dim.div_ceil(w)
 }
 
-/// Cycles from `start` (cycle 0) to `done` for a vector of `dim` elements, `w` lanes.
+/// Cycle (from `start`, cycle 0) of the first pass-2 read: the last pass-1 word (read in
+/// cycle `nw`) is on the lanes in `nw + 1`, its square in `acc` [`ACC_LATENCY`] cycles
+/// later, the RSQRT address [`RS_LATENCY`] cycles after that, then one cycle of table read
+/// and one of its output register (`tt_r`), which the first pass-2 word meets in its
+/// second lane stage (two cycles after its read).
+pub fn pass2_start(dim: usize, w: usize) -> usize {
+    words(dim, w) + 1 + ACC_LATENCY + RS_LATENCY
+}
+
+/// Cycle (from `start`) of the first `y` group (`y_we`); group `j` follows in `j` cycles.
+pub fn y_first(dim: usize, w: usize) -> usize {
+    pass2_start(dim, w) + 1 + Y_LATENCY
+}
+
+/// Cycles from `start` (cycle 0) to `done` for a vector of `dim` elements, `w` lanes:
+/// `2·⌈dim/w⌉ + 18 + ymax_latency(w)` (`2·⌈dim/w⌉ + 23` for `w = 8`).
 pub fn cycles(dim: usize, w: usize) -> usize {
-    let nw = words(dim, w);
-    // Last pass-2 read in nw + 4 + nw, y five cycles later, then the max tree.
-    2 * nw + 10 + YMAX_LATENCY
+    // The last y group, then the maximum-magnitude tree.
+    y_first(dim, w) + words(dim, w) - 1 + ymax_latency(w)
 }
 
 /// RSQRT table contents: `rsqrt[0]` then `rsqrt[1]` (address `parity · 4096 + f`).
@@ -280,20 +303,47 @@ impl<const W: usize> Logic for XBanks<W> {
 // RmsLanes: the W-lane arithmetic
 // ---------------------------------------------------------------------------------------
 
-/// The arithmetic of the unit, free-running, `W` lanes. With `x`, `v` and `sq` presented
-/// in cycle `C` (`v`: the word is valid; `sq`: pass 1), registers load at the edge ending
-/// each cycle:
+/// Cycles from a word on the lanes' `x` (cycle `C`) to the sum of squares in `acc`
+/// (visible from `C + ACC_LATENCY`).
+pub const ACC_LATENCY: usize = 6;
+/// Cycles from a word on the lanes' `x` (cycle `C`) to its output group on `y`/`yv`
+/// (visible from `C + Y_LATENCY`).
+pub const Y_LATENCY: usize = 8;
+/// Cycles from `acc` (final from cycle `A`) to `rs_addr` (final from `A + RS_LATENCY`);
+/// `k` and the scaler's flags follow two and three cycles later.
+pub const RS_LATENCY: usize = 3;
+
+/// The arithmetic of the unit, free-running, `W` lanes (`W <= 16`). With `x`, `v` and `sq`
+/// presented in cycle `C` (`v`: the word is valid; `sq`: pass 1), registers load at the
+/// edge ending each cycle:
 ///
-/// - `C`: `m_i <= block_mant(x_i, shift)` ([`block_mant`]); flags follow.
-/// - `C+1`: `pr_i <= m_i · (sq ? m_i : tt)` (`tt` = the RSQRT entry, unsigned).
-/// - `C+2`: `q_j <= Σ pr` over lanes `4j .. 4j+3`, `e3 <= v & sq`;
-///   `t_i <= round(pr_i / 2^16)`, `g1_i <= g_i` (the gains word is presented in `C+2`).
-/// - `C+3`: `acc <= acc + Σ q_j` if `e3` (48 bits); `pg_i <= t_i · g1_i`.
-/// - `C+4`: `y_i <= sat32(round(pg_i · 2^k))`, `yv <= v & !sq`; visible in `C+5`.
+/// - `C`: `u_i <= (2·x_i) >>> shift` (the quantiser's shift, 34 bits).
+/// - `C+1`: `m_i = clamp(⌊(u_i + 1)/2⌋, ±32767)` (= [`block_mant`](llamahdl_golden::numerics::block_mant)`(x_i, shift)`), into the
+///   multiplier's input registers: `ma_i <= m_i`, `mb_i <= sq ? m_i : tt_r` (`tt_r`: the
+///   registered RSQRT entry of the parity two edges back, see below).
+/// - `C+2`: `pr_i <= ma_i · mb_i`.
+/// - `C+3`: `q_j <= Σ pr` over lanes `4j .. 4j+3`; `t_i <= round(pr_i / 2^16)`,
+///   `g1_i <= g_i` (the gains word is presented in `C+3`).
+/// - `C+4`: `s <= Σ q_j`; `pg_i <= t_i · g1_i`.
+/// - `C+5`: `acc <= acc + s` if the word was valid pass-1 (48 bits, visible in
+///   `C + ACC_LATENCY`); the scaler's shift by the low two bits of its amount:
+///   `za_i <= k < 0 ? pg_i >>> (−k−1)[1:0] : pg_i << k[1:0]` (34 bits); `lk_i <=` whether
+///   `pg_i << k` fits 32 bits (no sign change among bits `31−k .. 30` of `pg_i`: a mask
+///   from `k`), `pz_i <= pg_i == 0`, sign.
+/// - `C+6`: the rest of the shift: `w_i <= k < 0 ? (za_i >>> 4·(−k−1)[4:2])[31:0] :
+///   (za_i << 4·k[4:2])[31:0]`; the flags follow.
+/// - `C+7`: `y_i <= sat32(round(pg_i · 2^k))` (rounding add, saturation from `w_i` and
+///   the flags), `yv <= v & !sq`; visible in `C + Y_LATENCY`.
 ///
-/// Every edge: `(rs_addr, hp) <= norm_addr(acc)` ([`norm_addr`]), `k <= rms_k(g_exp, hp)`
-/// ([`rms_k`]). With `ld` (the operation's start): `shift <= block_shift(x_max)`,
-/// `g_exp` latched, `acc <= 0`.
+/// Every edge: `a1 <= acc` as nibble flags and positions, `p <= lead_one(a1)`;
+/// `rs_addr <= {p[0], f(acc, p)}`, `hp <= ⌊p/2⌋` (so `rs_addr` is `norm_addr(acc)`
+/// [`RS_LATENCY`] cycles after `acc` settles); `kk <= g_exp + 16 − hp`, `k <= clamp(kk)`
+/// (= [`rms_k`]); the scaler's flags (`k < 0`, `k > 30`, `k < −30`, the two 5-bit shift
+/// amounts, the fits-in-32 mask) `<=` from `k`; the RSQRT entries of both parities, `tt0_r <= tt0`,
+/// `tt1_r <= tt1` (unsigned; the two table halves' outputs, addressed by `rs_addr[11:0]`
+/// and registered straight out of the block RAM), and the parity `rs_addr[12]` delayed by
+/// two edges to select between them (`tt_r`). With `ld` (the operation's start):
+/// `shift <= block_shift(x_max)`, `g_exp` latched, `acc <= 0`.
 #[derive(LogicBlock)]
 pub struct RmsLanes<const W: usize> {
     pub clock: Signal<In, Clock>,
@@ -303,7 +353,8 @@ pub struct RmsLanes<const W: usize> {
     pub x: [Signal<In, Signed<32>>; W],
     pub v: Signal<In, Bit>,
     pub sq: Signal<In, Bit>,
-    pub tt: Signal<In, Addr>,
+    pub tt0: Signal<In, Addr>,
+    pub tt1: Signal<In, Addr>,
     pub g: [Signal<In, Addr>; W],
     pub rs_addr: Signal<Out, Addr>,
     pub y: [Signal<Out, Signed<32>>; W],
@@ -315,25 +366,63 @@ pub struct RmsLanes<const W: usize> {
 struct LaneState {
     shift: u32,
     gexp: i32,
-    m: Vec<i64>,
+    // Stage 1: the quantiser's shift.
+    u: Vec<i64>,
     v1: bool,
     sq1: bool,
-    pr: Vec<i64>,
+    // Stage 2: clamp, the multiplier's input registers.
+    ma: Vec<i64>,
+    mb: Vec<i64>,
     v2: bool,
     sq2: bool,
+    // Stage 3: the products.
+    pr: Vec<i64>,
+    v3: bool,
+    sq3: bool,
+    // Stage 4.
     q: Vec<i64>,
-    e3: bool,
     t: Vec<i64>,
     g1: Vec<i64>,
-    v3: bool,
-    acc: u64,
-    pg: Vec<i64>,
+    e4: bool,
     v4: bool,
-    rs: u32,
-    hp: u32,
-    k: i32,
+    // Stage 5.
+    s: i64,
+    pg: Vec<i64>,
+    e5: bool,
+    v5: bool,
+    // Stage 6.
+    acc: u64,
+    za: Vec<i64>,
+    lk: Vec<bool>,
+    pz: Vec<bool>,
+    sg: Vec<bool>,
+    v6: bool,
+    // Stage 7.
+    w: Vec<i64>,
+    lk7: Vec<bool>,
+    pz7: Vec<bool>,
+    sg7: Vec<bool>,
+    v7: bool,
+    // Stage 8.
     y: Vec<i64>,
     yv: bool,
+    // Normalisation and the per-operation scaler flags.
+    a1: u64,
+    p: u32,
+    rs: u32,
+    hp: u32,
+    kk: i32,
+    k: i32,
+    kl: u32,
+    kr: u32,
+    kneg: bool,
+    kbl: bool,
+    kbr: bool,
+    kmask: u32,
+    par1: bool,
+    par2: bool,
+    tt0r: i64,
+    tt1r: i64,
 }
 
 const MASK48: u64 = (1 << 48) - 1;
@@ -346,8 +435,8 @@ const fn groups(w: usize) -> usize {
 impl<const W: usize> Default for RmsLanes<W> {
     fn default() -> Self {
         assert!(
-            W.is_power_of_two() && W >= 2,
-            "RmsLanes: W must be a power of two >= 2"
+            W.is_power_of_two() && (2..=16).contains(&W),
+            "RmsLanes: W must be a power of two in 2..=16 (two adder-tree stages)"
         );
         Self {
             clock: Default::default(),
@@ -357,18 +446,29 @@ impl<const W: usize> Default for RmsLanes<W> {
             x: array_init::array_init(|_| Default::default()),
             v: Default::default(),
             sq: Default::default(),
-            tt: Default::default(),
+            tt0: Default::default(),
+            tt1: Default::default(),
             g: array_init::array_init(|_| Default::default()),
             rs_addr: Signal::new_with_default(Bits::default()),
             y: array_init::array_init(|_| Signal::new_with_default(Signed::default())),
             yv: Signal::new_with_default(false),
             _s: LaneState {
-                m: vec![0; W],
+                u: vec![0; W],
+                ma: vec![0; W],
+                mb: vec![0; W],
                 pr: vec![0; W],
                 q: vec![0; groups(W)],
                 t: vec![0; W],
                 g1: vec![0; W],
                 pg: vec![0; W],
+                za: vec![0; W],
+                pz: vec![false; W],
+                sg: vec![false; W],
+                w: vec![0; W],
+                lk: vec![false; W],
+                lk7: vec![false; W],
+                pz7: vec![false; W],
+                sg7: vec![false; W],
                 y: vec![0; W],
                 ..Default::default()
             },
@@ -381,53 +481,161 @@ fn wrap(v: i64, bits: u32) -> i64 {
     (v << (64 - bits)) >> (64 - bits)
 }
 
+/// Position of the leading one of `acc` (0 for 0 and 1).
+fn lead_one(acc: u64) -> u32 {
+    if acc == 0 {
+        0
+    } else {
+        63 - acc.leading_zeros()
+    }
+}
+
+/// The 12 bits of `acc` below bit `p` (`acc[p-1 : p-12]`, zero-filled; 0 for `p = 0`).
+fn frac_at(acc: u64, p: u32) -> u32 {
+    if p == 0 {
+        0
+    } else {
+        (((acc << RSQRT_BITS) >> p) & ((1 << RSQRT_BITS) - 1)) as u32
+    }
+}
+
+/// The quantiser's second half: `clamp(⌊(u + 1)/2⌋, ±32767)`.
+fn quant_clamp(u: i64) -> i64 {
+    if u >= 65535 {
+        32767
+    } else if u <= -65536 {
+        -32767
+    } else {
+        (u + 1) >> 1
+    }
+}
+
 impl<const W: usize> Logic for RmsLanes<W> {
     fn update(&mut self) {
         if self.clock.pos_edge() {
             let o = &self._s;
-            let tt = self.tt.val().to_u64() as i64;
+            let ttr = if o.par2 { o.tt1r } else { o.tt0r };
+            let m: Vec<i64> = o.u.iter().map(|&u| quant_clamp(u)).collect();
+            // Stage 7's left shift (exact: za < 2^33, shifted by at most 28).
+            let pl: Vec<i64> = o.za.iter().map(|&za| za << (o.kl & 0x1c)).collect();
             let mut n = LaneState {
                 shift: o.shift,
                 gexp: o.gexp,
-                m: (0..W)
-                    .map(|i| block_mant(s2i(self.x[i].val()), o.shift, BLOCK16_BITS))
+                u: (0..W)
+                    .map(|i| (s2i(self.x[i].val()) << 1) >> o.shift)
                     .collect(),
                 v1: self.v.val(),
                 sq1: self.sq.val(),
-                pr: (0..W)
-                    .map(|i| o.m[i] * if o.sq1 { o.m[i] } else { tt })
-                    .collect(),
+                ma: m.clone(),
+                mb: m.iter().map(|&mi| if o.sq1 { mi } else { ttr }).collect(),
                 v2: o.v1,
                 sq2: o.sq1,
+                pr: (0..W).map(|i| o.ma[i] * o.mb[i]).collect(),
+                v3: o.v2,
+                sq3: o.sq2,
                 q: (0..groups(W))
                     .map(|j| o.pr[4 * j..(4 * j + 4).min(W)].iter().sum())
                     .collect(),
-                e3: o.v2 & o.sq2,
                 t: (0..W)
                     .map(|i| wrap((o.pr[i] + (1 << 15)) >> 16, 17))
                     .collect(),
                 g1: (0..W)
                     .map(|i| self.g[i].val().to_u64() as u16 as i16 as i64)
                     .collect(),
-                v3: o.v2 & !o.sq2,
-                acc: if o.e3 {
-                    (o.acc as i64).wrapping_add(o.q.iter().sum::<i64>()) as u64 & MASK48
+                e4: o.v3 & o.sq3,
+                v4: o.v3 & !o.sq3,
+                s: o.q.iter().sum(),
+                pg: (0..W).map(|i| wrap(o.t[i] * o.g1[i], 31)).collect(),
+                e5: o.e4,
+                v5: o.v4,
+                acc: if o.e5 {
+                    (o.acc as i64).wrapping_add(o.s) as u64 & MASK48
                 } else {
                     o.acc
                 },
-                pg: (0..W).map(|i| o.t[i] * o.g1[i]).collect(),
-                v4: o.v3,
-                rs: 0,
-                hp: 0,
-                k: rms_k(o.gexp, o.hp),
-                y: (0..W)
-                    .map(|i| mul_shift2(o.pg[i], 1, 0, 0, o.k) as i64)
+                za: (0..W)
+                    .map(|i| {
+                        if o.kneg {
+                            o.pg[i] >> (o.kr & 3)
+                        } else {
+                            o.pg[i] << (o.kl & 3)
+                        }
+                    })
                     .collect(),
-                yv: o.v4,
+                // pg << k fits 32 bits: no sign change among bits 31 - k .. 30.
+                lk: o
+                    .pg
+                    .iter()
+                    .map(|&v| (v ^ (v >> 1)) & o.kmask as i64 == 0)
+                    .collect(),
+                pz: o.pg.iter().map(|&v| v == 0).collect(),
+                sg: o.pg.iter().map(|&v| v < 0).collect(),
+                v6: o.v5,
+                w: (0..W)
+                    .map(|i| {
+                        if o.kneg {
+                            wrap(o.za[i] >> (o.kr & 0x1c), 32)
+                        } else {
+                            wrap(pl[i], 32)
+                        }
+                    })
+                    .collect(),
+                lk7: o.lk.clone(),
+                pz7: o.pz.clone(),
+                sg7: o.sg.clone(),
+                v7: o.v6,
+                y: (0..W)
+                    .map(|i| {
+                        let ys = if o.sg7[i] {
+                            i32::MIN as i64
+                        } else {
+                            i32::MAX as i64
+                        };
+                        let w = o.w[i];
+                        if o.kbl {
+                            if o.pz7[i] {
+                                0
+                            } else {
+                                ys
+                            }
+                        } else if o.kbr {
+                            0
+                        } else if !o.kneg {
+                            if o.lk7[i] {
+                                w
+                            } else {
+                                ys
+                            }
+                        } else {
+                            (w >> 1) + (w & 1)
+                        }
+                    })
+                    .collect(),
+                yv: o.v7,
+                a1: o.acc,
+                p: lead_one(o.a1),
+                rs: ((o.p & 1) << RSQRT_BITS) | frac_at(o.acc, o.p),
+                hp: o.p >> 1,
+                kk: o.gexp + 16 - o.hp as i32,
+                k: o.kk.clamp(-64, 63),
+                kl: (o.k & 31) as u32,
+                kr: (!o.k & 31) as u32,
+                kneg: o.k < 0,
+                kbl: o.k > 30,
+                kbr: o.k < -30,
+                kmask: {
+                    let kl = (o.k & 31) as u32;
+                    if kl <= 1 {
+                        0
+                    } else {
+                        ((1 << (kl - 1)) - 1) << (31 - kl)
+                    }
+                },
+                par1: (o.rs >> RSQRT_BITS) & 1 == 1,
+                par2: o.par1,
+                tt0r: self.tt0.val().to_u64() as i64,
+                tt1r: self.tt1.val().to_u64() as i64,
             };
-            let (rs, hp) = norm_addr(o.acc);
-            n.rs = rs;
-            n.hp = hp;
             if self.ld.val() {
                 n.shift = block_shift(self.x_max.val().to_u64(), BLOCK16_BITS);
                 n.gexp = s2i(self.g_exp.val()) as i32;
@@ -454,12 +662,22 @@ impl<const W: usize> Logic for RmsLanes<W> {
             "\
 reg [4:0] shift;
 reg signed [7:0] gexp;
-reg v1, sq1, v2, sq2, e3, v3, v4;
+reg v1, sq1, v2, sq2, v3, sq3, e4, v4, e5, v5, v6, v7;
 reg [47:0] acc;
-reg [4:0] hp;
-reg signed [7:0] k;
-reg [4:0] xs;
+reg signed [36:0] s;
+// (Nibble 0's flag is never needed: its position is 0 when it is 0.)
+reg [11:1] nz;
+reg [23:0] ps;
 reg [5:0] p;
+reg [4:0] hp;
+reg signed [9:0] kk;
+reg signed [7:0] k;
+reg [4:0] kl, kr;
+reg kneg, kbl, kbr;
+reg [29:0] kmask;
+reg par1, par2;
+reg [15:0] tt0r, tt1r;
+reg [4:0] xs;
 reg [11:0] f;
 // Only bits 31..15 of x_max decide the shift.
 /* verilator lint_off UNUSEDSIGNAL */
@@ -473,13 +691,28 @@ always @(*) begin
             s += &format!("   if (x_max[{b}]) xs = 5'd{};\n", b - 14);
         }
         s += "end\n";
-        // Leading one of acc.
-        s += "always @(*) begin\n";
-        for b in (1..48).rev() {
-            let kw = if b == 47 { "   if" } else { "   else if" };
-            s += &format!("{kw} (acc[{b}]) p = 6'd{b};\n");
+        // Leading one of acc in two stages: per nibble a flag and the position of its
+        // leading one (nz, ps, registered), then per group of four nibbles the highest
+        // one and its position, and the highest group (p, registered).
+        for g in 0..3 {
+            let n = |c: usize| format!("nz[{}]", 4 * g + c);
+            let pp = |c: usize| format!("ps[{}:{}]", 2 * (4 * g + c) + 1, 2 * (4 * g + c));
+            s += &format!(
+                "wire [1:0] hg{g} = {{{n3} | {n2}, {n3} | (~{n2} & {n1})}};\n\
+                 wire [1:0] gp{g} = hg{g}[1] ? (hg{g}[0] ? {p3} : {p2}) : (hg{g}[0] ? {p1} : {p0});\n",
+                n3 = n(3),
+                n2 = n(2),
+                n1 = n(1),
+                p3 = pp(3),
+                p2 = pp(2),
+                p1 = pp(1),
+                p0 = pp(0)
+            );
         }
-        s += "   else p = 6'd0;\nend\nalways @(*) begin\n   case (p)\n";
+        s += "wire gz2 = |nz[11:8];\nwire gz1 = |nz[7:4];\n";
+        s += "wire [5:0] pn = gz2 ? {2'd2, hg2, gp2} : (gz1 ? {2'd1, hg1, gp1} : {2'd0, hg0, gp0});\n";
+        // The 12 bits below the (registered) leading one.
+        s += "always @(*) begin\n   case (p)\n";
         for b in 1..48usize {
             let body = if b >= 12 {
                 format!("acc[{}:{}]", b - 1, b - 12)
@@ -490,47 +723,51 @@ always @(*) begin
         }
         s += "      default: f = 12'd0;\n   endcase\nend\n";
         s += "\
-wire signed [9:0] kk = {{2{gexp[7]}}, gexp} + 10'sd16 - {5'd0, hp};
 // Output scaling by 2^k, exact for |pg| < 2^30 (|t| <= 32767, |g| <= 32768): k >= 31
 // saturates (or 0), k <= -31 gives 0, else a 5-bit shift left (with a fits-in-32 check)
-// or right (round half up: floor(pg / 2^s) + bit s-1 of pg).
-wire big_l = ~k[7] & (k > 8'sd30);
-wire big_r = k[7] & (k < -8'sd30);
-wire [4:0] kl = k[4:0];
-wire [4:0] kr = ~k[4:0];
-wire [32:0] half = (shift == 5'd0) ? 33'd0 : (33'd1 << (shift - 5'd1));
-wire signed [16:0] tt17 = {1'b0, tt};
+// or right (round half up: floor(pg / 2^s) + bit s-1 of pg), shift and round in two
+// stages.
 ";
         for i in 0..W {
             s += &format!(
                 "\
-reg signed [15:0] m{i};
+reg signed [33:0] u{i};
+reg signed [15:0] ma{i};
+reg signed [16:0] mb{i};
 reg signed [32:0] pr{i};
 reg signed [16:0] t{i};
 reg [15:0] g1{i};
 reg signed [30:0] pg{i};
-wire signed [32:0] xe{i} = {{x${i}[31], x${i}}};
-wire signed [32:0] r{i} = (xe{i} + $signed(half)) >>> shift;
-wire signed [16:0] b{i} = sq1 ? {{m{i}[15], m{i}}} : tt17;
-wire signed [32:0] me{i} = {{{{17{{m{i}[15]}}}}, m{i}}};
-wire signed [32:0] be{i} = {{{{16{{b{i}[16]}}}}, b{i}}};
-wire signed [32:0] mp{i} = me{i} * be{i};
+reg signed [33:0] za{i};
+reg signed [31:0] w{i};
+reg lk{i}, lk7{i};
+reg pz{i}, sg{i}, pz7{i}, sg7{i};
+wire signed [33:0] xe{i} = {{x${i}[31], x${i}, 1'b0}};
+// clamp(floor((u + 1) / 2), +-32767): u >= 65535 saturates up, u <= -65536 down.
+wire uh{i} = ~u{i}[33] & ((|u{i}[32:16]) | (&u{i}[15:0]));
+wire ul{i} = u{i}[33] & (~(&u{i}[32:16]) | ~(|u{i}[15:0]));
+/* verilator lint_off UNUSEDSIGNAL */
+wire [16:0] ri{i} = u{i}[16:0] + 17'd1;
+/* verilator lint_on UNUSEDSIGNAL */
+wire signed [15:0] mq{i} = uh{i} ? 16'sd32767 : (ul{i} ? -16'sd32767 : ri{i}[16:1]);
+wire signed [32:0] mp{i} = ma{i} * mb{i};
 // t = round(pr / 2^16) fits 17 bits (|pr| < 2^31): the low 16 bits only round.
 /* verilator lint_off UNUSEDSIGNAL */
 wire signed [32:0] rr{i} = pr{i} + 33'sd32768;
 /* verilator lint_on UNUSEDSIGNAL */
-wire signed [30:0] te{i} = {{{{14{{t{i}[16]}}}}, t{i}}};
-wire signed [30:0] ge{i} = {{{{15{{g1{i}[15]}}}}, g1{i}}};
-wire signed [30:0] pm{i} = te{i} * ge{i};
-wire signed [61:0] pw{i} = {{{{31{{pg{i}[30]}}}}, pg{i}}};
-wire signed [61:0] pl{i} = pw{i} <<< kl;
-wire lok{i} = (pl{i}[61:31] == 31'd0) | (pl{i}[61:31] == 31'h7fffffff);
-wire signed [31:0] pe{i} = {{pg{i}[30], pg{i}}};
-wire signed [31:0] u{i} = pe{i} >>> kr;
-wire signed [31:0] uh{i} = u{i} >>> 1;
-wire signed [31:0] yr{i} = uh{i} + $signed({{31'd0, u{i}[0]}});
-wire pz{i} = (pg{i} == 31'sd0);
-wire [31:0] ys{i} = pg{i}[30] ? 32'h80000000 : 32'h7fffffff;
+wire signed [30:0] pm{i} = t{i} * $signed(g1{i});
+wire signed [33:0] pe{i} = {{{{3{{pg{i}[30]}}}}, pg{i}}};
+wire signed [33:0] zl{i} = pe{i} <<< kl[1:0];
+wire signed [33:0] zr{i} = pe{i} >>> kr[1:0];
+wire [31:0] pl{i} = za{i}[31:0] << {{kl[4:2], 2'b00}};
+// pg << k fits 32 bits iff pg has no sign change among bits 31 - k .. 30 (kmask).
+wire [29:0] dg{i} = pg{i}[29:0] ^ pg{i}[30:1];
+/* verilator lint_off UNUSEDSIGNAL */
+wire signed [33:0] pu{i} = za{i} >>> {{kr[4:2], 2'b00}};
+/* verilator lint_on UNUSEDSIGNAL */
+wire signed [31:0] wh{i} = w{i} >>> 1;
+wire signed [31:0] yr{i} = wh{i} + $signed({{31'd0, w{i}[0]}});
+wire [31:0] ys{i} = sg7{i} ? 32'h80000000 : 32'h7fffffff;
 "
             );
         }
@@ -544,15 +781,18 @@ wire [31:0] ys{i} = pg{i}[30] ? 32'h80000000 : 32'h7fffffff;
             );
         }
         let qterms: Vec<String> = (0..g)
-            .map(|j| format!("{{{{13{{q{j}[34]}}}}, q{j}}}"))
+            .map(|j| format!("{{{{2{{q{j}[34]}}}}, q{j}}}"))
             .collect();
-        s += &format!("wire [47:0] qsum = {};\n", qterms.join(" + "));
-        s += "initial begin\n   shift = 5'd0; gexp = 8'sd0; acc = 48'd0; hp = 5'd0; k = 8'sd0;\n";
-        s += "   v1 = 1'b0; sq1 = 1'b0; v2 = 1'b0; sq2 = 1'b0; e3 = 1'b0; v3 = 1'b0; v4 = 1'b0;\n";
+        s += &format!("wire signed [36:0] qsum = {};\n", qterms.join(" + "));
+        s += "initial begin\n   shift = 5'd0; gexp = 8'sd0; acc = 48'd0; s = 37'sd0;\n";
+        s += "   nz = 11'd0; ps = 24'd0; p = 6'd0; hp = 5'd0; kk = 10'sd0; k = 8'sd0; kl = 5'd0; kr = 5'd0;\n";
+        s += "   kneg = 1'b0; kbl = 1'b0; kbr = 1'b0; kmask = 30'd0; par1 = 1'b0; par2 = 1'b0; tt0r = 16'd0; tt1r = 16'd0;\n";
+        s += "   v1 = 1'b0; sq1 = 1'b0; v2 = 1'b0; sq2 = 1'b0; v3 = 1'b0; sq3 = 1'b0;\n";
+        s += "   e4 = 1'b0; v4 = 1'b0; e5 = 1'b0; v5 = 1'b0; v6 = 1'b0; v7 = 1'b0;\n";
         s += "   yv = 1'b0; rs_addr = 16'd0;\n";
         for i in 0..W {
             s += &format!(
-                "   m{i} = 16'sd0; pr{i} = 33'sd0; t{i} = 17'sd0; g1{i} = 16'd0; pg{i} = 31'sd0; y${i} = 32'sd0;\n"
+                "   u{i} = 34'sd0; ma{i} = 16'sd0; mb{i} = 17'sd0; pr{i} = 33'sd0; t{i} = 17'sd0; g1{i} = 16'd0;\n   pg{i} = 31'sd0; za{i} = 34'sd0; w{i} = 32'sd0; lk{i} = 1'b0; lk7{i} = 1'b0;\n   pz{i} = 1'b0; sg{i} = 1'b0; pz7{i} = 1'b0; sg7{i} = 1'b0; y${i} = 32'sd0;\n"
             );
         }
         for j in 0..g {
@@ -562,35 +802,78 @@ wire [31:0] ys{i} = pg{i}[30] ? 32'h80000000 : 32'h7fffffff;
         s += "\
    v1 <= v; sq1 <= sq;
    v2 <= v1; sq2 <= sq1;
-   e3 <= v2 & sq2; v3 <= v2 & ~sq2;
-   v4 <= v3;
-   yv <= v4;
+   v3 <= v2; sq3 <= sq2;
+   e4 <= v3 & sq3; v4 <= v3 & ~sq3;
+   e5 <= e4; v5 <= v4;
+   v6 <= v5;
+   v7 <= v6;
+   yv <= v7;
+   s <= qsum;
+   p <= pn;
    rs_addr <= {3'd0, p[0], f};
    hp <= p[5:1];
-   k <= (kk > 10'sd63) ? 8'sd63 : ((kk < -10'sd64) ? -8'sd64 : kk[7:0]);
+   kk <= {{2{gexp[7]}}, gexp} + 10'sd16 - {5'd0, hp};
+   // clamp(kk, -64, 63): kk > 63 iff positive with a bit in 8..6; kk < -64 likewise.
+   k <= (~kk[9] & (|kk[8:6])) ? 8'sd63 : ((kk[9] & ~(&kk[8:6])) ? -8'sd64 : kk[7:0]);
+   kl <= k[4:0];
+   kr <= ~k[4:0];
+   kneg <= k[7];
+   kbl <= ~k[7] & (k > 8'sd30);
+   kbr <= k[7] & (k < -8'sd30);
+   par1 <= rs_addr[12];
+   par2 <= par1;
+   tt0r <= tt0;
+   tt1r <= tt1;
    if (ld) begin
       shift <= xs;
       gexp <= g_exp;
       acc <= 48'd0;
-   end else if (e3) begin
-      acc <= acc + qsum;
+   end else if (e5) begin
+      acc <= acc + {{11{s[36]}}, s};
    end
 ";
+        // kmask[j] = j >= 31 - k[4:0] (bits 31 - k .. 29 of the sign-change vector).
+        for j in 0..30 {
+            s += &format!("   kmask[{j}] <= (k[4:0] >= 5'd{});\n", 31 - j);
+        }
         for i in 0..W {
             s += &format!(
                 "\
-   m{i} <= (r{i} > 33'sd32767) ? 16'sd32767 : ((r{i} < -33'sd32767) ? -16'sd32767 : r{i}[15:0]);
+   u{i} <= xe{i} >>> shift;
+   ma{i} <= mq{i};
+   mb{i} <= sq1 ? {{mq{i}[15], mq{i}}} : {{1'b0, (par2 ? tt1r : tt0r)}};
    pr{i} <= mp{i};
    t{i} <= rr{i}[32:16];
    g1{i} <= g${i};
    pg{i} <= pm{i};
-   y${i} <= {};
-",
-                format!("big_l ? (pz{i} ? 32'sd0 : ys{i}) : (big_r ? 32'sd0 : (~k[7] ? (lok{i} ? pl{i}[31:0] : ys{i}) : yr{i}))")
+   za{i} <= kneg ? zr{i} : zl{i};
+   pz{i} <= (pg{i} == 31'sd0);
+   sg{i} <= pg{i}[30];
+   lk{i} <= ~|(dg{i} & kmask);
+   w{i} <= kneg ? pu{i}[31:0] : pl{i};
+   lk7{i} <= lk{i};
+   pz7{i} <= pz{i};
+   sg7{i} <= sg{i};
+   y${i} <= kbl ? (pz7{i} ? 32'sd0 : ys{i}) : (kbr ? 32'sd0 : (~kneg ? (lk7{i} ? w{i} : ys{i}) : yr{i}));
+"
             );
         }
         for j in 0..g {
             s += &format!("   q{j} <= qs{j};\n");
+        }
+        for c in 0..12 {
+            let a = |b: usize| format!("acc[{}]", 4 * c + b);
+            if c > 0 {
+                s += &format!("   nz[{c}] <= |acc[{}:{}];\n", 4 * c + 3, 4 * c);
+            }
+            s += &format!(
+                "   ps[{}:{}] <= {{{a3} | {a2}, {a3} | (~{a2} & {a1})}};\n",
+                2 * c + 1,
+                2 * c,
+                a3 = a(3),
+                a2 = a(2),
+                a1 = a(1)
+            );
         }
         s += "end\n";
         Verilog::Custom(s)
@@ -601,10 +884,17 @@ wire [31:0] ys{i} = pg{i}[30] ? 32'h80000000 : 32'h7fffffff;
 // AbsMax: maximum magnitude of the output groups
 // ---------------------------------------------------------------------------------------
 
-/// Running maximum magnitude of `W`-wide groups, three register stages (`|−2^31| = 2^31`):
-/// `h_j <= v ? max(|y_2j|, |y_2j+1|) : 0`; `b <= max_j h_j`; `mx <= max(mx, b)`. `clr`
-/// zeroes all three at the edge (it has priority). A group presented in cycle `c` is in
-/// `mx` from cycle `c + 3` ([`YMAX_LATENCY`]).
+/// Latency of the maximum-magnitude tree ([`AbsMax`]) of `w` lanes: `y_max` includes a `y`
+/// group `ymax_latency(w)` cycles after the group is on `y_data` (`log2(w) + 2`).
+pub const fn ymax_latency(w: usize) -> usize {
+    w.trailing_zeros() as usize + 2
+}
+
+/// Running maximum magnitude of `W`-wide groups, one register stage per level
+/// (`|−2^31| = 2^31`): `a_i <= v ? |y_i| : 0`; then `log2(W)` levels of pairwise maxima
+/// (`l1_j <= max(a_2j, a_2j+1)`, ...), one compare per stage; `mx <= max(mx, top)`. `clr`
+/// zeroes every stage at the edge (it has priority). A group presented in cycle `c` is in
+/// `mx` from cycle `c + ymax_latency(W)` ([`ymax_latency`]).
 #[derive(LogicBlock)]
 pub struct AbsMax<const W: usize> {
     pub clock: Signal<In, Clock>,
@@ -612,8 +902,8 @@ pub struct AbsMax<const W: usize> {
     pub v: Signal<In, Bit>,
     pub y: [Signal<In, Signed<32>>; W],
     pub mx: Signal<Out, Bits<32>>,
-    _h: Vec<u32>,
-    _b: u32,
+    /// Level 0 (`W` magnitudes) to level `log2(W)` (one value).
+    _lv: Vec<Vec<u32>>,
     _mx: u32,
 }
 
@@ -623,14 +913,14 @@ impl<const W: usize> Default for AbsMax<W> {
             W.is_power_of_two() && W >= 2,
             "AbsMax: W must be a power of two >= 2"
         );
+        let n = W.trailing_zeros() as usize;
         Self {
             clock: Default::default(),
             clr: Default::default(),
             v: Default::default(),
             y: array_init::array_init(|_| Default::default()),
             mx: Signal::new_with_default(Bits::default()),
-            _h: vec![0; W / 2],
-            _b: 0,
+            _lv: (0..=n).map(|l| vec![0; W >> l]).collect(),
             _mx: 0,
         }
     }
@@ -640,16 +930,23 @@ impl<const W: usize> Logic for AbsMax<W> {
     fn update(&mut self) {
         if self.clock.pos_edge() {
             if self.clr.val() {
-                self._h.iter_mut().for_each(|h| *h = 0);
-                self._b = 0;
+                self._lv.iter_mut().flatten().for_each(|h| *h = 0);
                 self._mx = 0;
             } else {
-                self._mx = self._mx.max(self._b);
-                self._b = self._h.iter().copied().max().unwrap_or(0);
-                let a = |i: usize| (s2i(self.y[i].val()) as i32).unsigned_abs();
+                let top = self._lv.len() - 1;
+                self._mx = self._mx.max(self._lv[top][0]);
+                for l in (1..=top).rev() {
+                    for j in 0..W >> l {
+                        self._lv[l][j] = self._lv[l - 1][2 * j].max(self._lv[l - 1][2 * j + 1]);
+                    }
+                }
                 let v = self.v.val();
-                for j in 0..W / 2 {
-                    self._h[j] = if v { a(2 * j).max(a(2 * j + 1)) } else { 0 };
+                for i in 0..W {
+                    self._lv[0][i] = if v {
+                        (s2i(self.y[i].val()) as i32).unsigned_abs()
+                    } else {
+                        0
+                    };
                 }
             }
             self.mx.next = u2b::<32>(self._mx as u64);
@@ -659,55 +956,37 @@ impl<const W: usize> Logic for AbsMax<W> {
         self.mx.connect();
     }
     fn hdl(&self) -> Verilog {
-        let h = W / 2;
+        let n = W.trailing_zeros() as usize;
         let mut s = String::new();
-        for i in 0..W {
-            s += &format!("wire [31:0] a{i} = y${i}[31] ? (~y${i} + 32'd1) : y${i};\n");
-        }
-        for j in 0..h {
-            s += &format!(
-                "reg [31:0] h{j};\nwire [31:0] hn{j} = (a{} > a{}) ? a{} : a{};\n",
-                2 * j,
-                2 * j + 1,
-                2 * j,
-                2 * j + 1
-            );
-        }
-        // Balanced tree over h.
-        let mut level: Vec<String> = (0..h).map(|j| format!("h{j}")).collect();
-        let mut lv = 0;
-        while level.len() > 1 {
-            let mut next = vec![];
-            for (c, pair) in level.chunks(2).enumerate() {
-                if pair.len() == 1 {
-                    next.push(pair[0].clone());
-                } else {
-                    let name = format!("t{lv}_{c}");
-                    s += &format!(
-                        "wire [31:0] {name} = ({a} > {b}) ? {a} : {b};\n",
-                        a = pair[0],
-                        b = pair[1]
-                    );
-                    next.push(name);
-                }
+        for l in 0..=n {
+            for j in 0..W >> l {
+                s += &format!("reg [31:0] l{l}_{j};\n");
             }
-            level = next;
-            lv += 1;
         }
-        s += "reg [31:0] b;\ninitial begin\n   b = 32'd0;\n   mx = 32'd0;\n";
-        for j in 0..h {
-            s += &format!("   h{j} = 32'd0;\n");
+        s += "initial begin\n   mx = 32'd0;\n";
+        for l in 0..=n {
+            for j in 0..W >> l {
+                s += &format!("   l{l}_{j} = 32'd0;\n");
+            }
         }
-        s += "end\nalways @(posedge clock) begin\n   if (clr) begin\n      b <= 32'd0;\n      mx <= 32'd0;\n";
-        for j in 0..h {
-            s += &format!("      h{j} <= 32'd0;\n");
+        s += "end\nalways @(posedge clock) begin\n   if (clr) begin\n      mx <= 32'd0;\n";
+        for l in 0..=n {
+            for j in 0..W >> l {
+                s += &format!("      l{l}_{j} <= 32'd0;\n");
+            }
         }
-        s += &format!(
-            "   end else begin\n      mx <= (b > mx) ? b : mx;\n      b <= {};\n",
-            level[0]
-        );
-        for j in 0..h {
-            s += &format!("      h{j} <= v ? hn{j} : 32'd0;\n");
+        s += &format!("   end else begin\n      mx <= (l{n}_0 > mx) ? l{n}_0 : mx;\n");
+        for l in 1..=n {
+            for j in 0..W >> l {
+                let (a, b) = (
+                    format!("l{}_{}", l - 1, 2 * j),
+                    format!("l{}_{}", l - 1, 2 * j + 1),
+                );
+                s += &format!("      l{l}_{j} <= ({a} > {b}) ? {a} : {b};\n");
+            }
+        }
+        for i in 0..W {
+            s += &format!("      l0_{i} <= ~v ? 32'd0 : (y${i}[31] ? (~y${i} + 32'd1) : y${i});\n");
         }
         s += "   end\nend\n";
         Verilog::Custom(s)
@@ -738,7 +1017,8 @@ pub struct RmsUnit<const W: usize> {
     lanes: RmsLanes<W>,
     amax: AbsMax<W>,
     gains: WordRom<W>,
-    rsqrt: TableRom<16>,
+    rsqrt0: TableRom<16>,
+    rsqrt1: TableRom<16>,
     run: DFF<Bit>,
     t: DFF<Addr>,
     p1: DFF<Bit>,
@@ -748,6 +1028,7 @@ pub struct RmsUnit<const W: usize> {
     dsq: DFF<Bit>,
     d2a: DFF<Bit>,
     d2b: DFF<Bit>,
+    d2c: DFF<Bit>,
     ga: DFF<Addr>,
     yi: DFF<Addr>,
     go: Signal<Local, Bit>,
@@ -756,6 +1037,7 @@ pub struct RmsUnit<const W: usize> {
     c_one: Constant<Addr>,
     c_w: Constant<Addr>,
     c_lw: Constant<Addr>,
+    c_fmask: Constant<Addr>,
     c_p1_end: Constant<Addr>,
     c_p2_pre: Constant<Addr>,
     c_p2_end: Constant<Addr>,
@@ -794,7 +1076,8 @@ impl<const W: usize> RmsUnit<W> {
             lanes: Default::default(),
             amax: Default::default(),
             gains: WordRom::new(rms_gains_words::<W>(qm)),
-            rsqrt: TableRom::new(rsqrt_words()),
+            rsqrt0: TableRom::new(rsqrt_words()[..1 << RSQRT_BITS].to_vec()),
+            rsqrt1: TableRom::new(rsqrt_words()[1 << RSQRT_BITS..].to_vec()),
             run: Default::default(),
             t: Default::default(),
             p1: Default::default(),
@@ -804,6 +1087,7 @@ impl<const W: usize> RmsUnit<W> {
             dsq: Default::default(),
             d2a: Default::default(),
             d2b: Default::default(),
+            d2c: Default::default(),
             ga: Default::default(),
             yi: Default::default(),
             go: Default::default(),
@@ -812,9 +1096,10 @@ impl<const W: usize> RmsUnit<W> {
             c_one: k(1),
             c_w: k(W),
             c_lw: k(W.trailing_zeros() as usize),
+            c_fmask: k((1 << RSQRT_BITS) - 1),
             c_p1_end: k(nw),
-            c_p2_pre: k(nw + 4),
-            c_p2_end: k(2 * nw + 4),
+            c_p2_pre: k(pass2_start(dim, W) - 1),
+            c_p2_end: k(pass2_start(dim, W) - 1 + nw),
             c_done: k(cycles(dim, W)),
             _dim: dim,
         }
@@ -834,8 +1119,8 @@ impl<const W: usize> RmsUnit<W> {
 impl<const W: usize> Logic for RmsUnit<W> {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clock, run, t, p1, p2, rw, dv, dsq, d2a, d2b, ga, yi);
-        clock!(self, clock, xmem, lanes, amax, gains, rsqrt);
+        dff_setup!(self, clock, run, t, p1, p2, rw, dv, dsq, d2a, d2b, d2c, ga, yi);
+        clock!(self, clock, xmem, lanes, amax, gains, rsqrt0, rsqrt1);
         self.go.next = self.start.val() & !self.run.q.val();
         // Capture of x.
         self.xmem.we.next = self.xw_we.val();
@@ -861,10 +1146,12 @@ impl<const W: usize> Logic for RmsUnit<W> {
         }
         self.dv.d.next = self.p1.q.val() | self.p2.q.val();
         self.dsq.d.next = self.p1.q.val();
-        // Gains word of pass-2 read j is due two cycles after the read.
+        // Gains word of pass-2 read j is due (on the ROM's address) three cycles after the
+        // read (on the lanes' g four cycles after it).
         self.d2a.d.next = self.p2.q.val();
         self.d2b.d.next = self.d2a.q.val();
-        if self.d2b.q.val() {
+        self.d2c.d.next = self.d2b.q.val();
+        if self.d2c.q.val() {
             self.ga.d.next = self.ga.q.val() + self.c_one.val();
         }
         self.fin.next = self.run.q.val() & (self.t.q.val() == self.c_done.val());
@@ -896,8 +1183,12 @@ impl<const W: usize> Logic for RmsUnit<W> {
         self.lanes.g_exp.next = self.g_exp.val();
         self.lanes.v.next = self.dv.q.val();
         self.lanes.sq.next = self.dsq.q.val();
-        self.lanes.tt.next = self.rsqrt.data.val();
-        self.rsqrt.addr.next = self.lanes.rs_addr.val();
+        // The two halves of the RSQRT table (parity 0 and 1) are read at once; the lanes
+        // register both and select with the parity.
+        self.lanes.tt0.next = self.rsqrt0.data.val();
+        self.lanes.tt1.next = self.rsqrt1.data.val();
+        self.rsqrt0.addr.next = self.lanes.rs_addr.val() & self.c_fmask.val();
+        self.rsqrt1.addr.next = self.lanes.rs_addr.val() & self.c_fmask.val();
         self.gains.addr.next = self.ga.q.val();
         self.amax.clr.next = self.go.val();
         self.amax.v.next = self.lanes.yv.val();
