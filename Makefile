@@ -110,7 +110,9 @@ clean:
 #   make timing [DESIGN=onchip|tiny] [LANES=32] [CONTEXT=96] [FREQ=100] [SEED=1]
 #               [PNR_TIMEOUT=seconds] [ROUTER=router1|router2] [NO_ROUTE=1]
 #   make timing-unit UNIT=matvec|rms|attention|layer_stack|decoder [LANES=32]
+#                    (or a leaf of the matrix-vector unit: dot_acc|row_finish|silu_mul|xmem|lane_rom)
 #   make timing-units       every unit, one after the other
+#   make timing-leaves      the matrix-vector unit's arithmetic leaves (minutes each)
 #   make timing-docs        render the tables in docs/performance.md from build/timing/
 DESIGN      ?= onchip
 LANES       ?= 32
@@ -120,6 +122,7 @@ SEED        ?= 1
 PNR_TIMEOUT ?= 0
 UNIT        ?= matvec
 UNITS       := matvec rms attention layer_stack
+LEAVES      := dot_acc row_finish silu_mul
 VENV        ?= $(BUILD)/venv
 TIMING      := $(BUILD)/timing
 # The real stories260K when $(MODELS) has it, else a synthetic model of its shape.
@@ -129,7 +132,7 @@ TIMING_ENV   = FREQ=$(FREQ) SEED=$(SEED) PNR_TIMEOUT=$(PNR_TIMEOUT) VENV=$(VENV)
 DESIGN_DIR  := $(TIMING)/$(DESIGN)-L$(LANES)$(if $(CONTEXT),-C$(CONTEXT))
 UNIT_DIR    := $(TIMING)/unit-$(UNIT)-L$(LANES)
 
-.PHONY: timing timing-unit timing-units timing-docs timing-deps
+.PHONY: timing timing-unit timing-units timing-leaves timing-docs timing-deps
 
 timing-deps:
 	flow/deps.sh $(VENV)
@@ -160,6 +163,9 @@ timing-unit: timing-deps $(TIMING_CKPT)
 
 timing-units:
 	@for u in $(UNITS); do $(MAKE) --no-print-directory timing-unit UNIT=$$u || exit 1; done
+
+timing-leaves:
+	@for u in $(LEAVES); do $(MAKE) --no-print-directory timing-unit UNIT=$$u || exit 1; done
 
 ## timing-docs: re-render every summary under $(TIMING)/ from its reports, then the
 ##              marked timing section of docs/performance.md from them.
