@@ -112,23 +112,36 @@ pub fn cycles(c: &Config, context: usize, lanes: usize, pos: usize) -> usize {
         return 1;
     }
     let ng = c.n_heads.div_ceil(heads_per_group(c, lanes));
-    wait_cycles(c) + 7 + ng * (2 * (pos + 1) + 11) + c.dim
+    wait_cycles(c) + 3 + DRAIN_OUT + ng * (2 * (pos + 1) + DRAIN_SCORE + DRAIN_EXP + 2) + c.dim
 }
+
+/// Drain cycles after a score pass: the last score is in the score memory and the
+/// maximum ([`core::SCORE_LAT`]) before the exp pass reads them.
+pub const DRAIN_SCORE: usize = core::SCORE_LAT;
+/// Drain cycles after an exp pass: the accumulators are final ([`core::EXP_LAT`]) when
+/// the output pass takes the first one.
+pub const DRAIN_EXP: usize = core::EXP_LAT;
+/// Drain cycles after the last output: its value leaves the core ([`core::OUT_LAT`]) in
+/// the `done` cycle.
+pub const DRAIN_OUT: usize = core::OUT_LAT - 1;
 
 /// Wait cycles at the start of an attention: covers the stream's conversion latency when
 /// it starts 2 cycles after the last row.
 pub fn wait_cycles(c: &Config) -> usize {
-    c.head_dim() + 1
+    c.head_dim() + 1 + leaves::ROPE_EXTRA + leaves::BLOCKER_EXTRA
 }
 
 /// Cycles from the last stream row (cycle `c`) to the cache write of the position: the
 /// write happens at the end of cycle `c + stream_latency` (readable from the next cycle).
 pub fn stream_latency(c: &Config) -> usize {
-    c.head_dim() + 5
+    c.head_dim() + 5 + leaves::ROPE_EXTRA + leaves::BLOCKER_EXTRA
 }
 
 pub(crate) fn c3(v: u64) -> Constant<Bits<3>> {
     Constant::new(v.into())
+}
+pub(crate) fn c4(v: usize) -> Constant<Bits<4>> {
+    Constant::new((v as u64).into())
 }
 pub(crate) fn c8(v: usize) -> Constant<Bits<8>> {
     Constant::new((v as u64).into())
@@ -166,11 +179,12 @@ pub struct AttnUnit<const A: usize> {
     last_g8: Constant<Bits<8>>,
     last_group: Constant<Bits<8>>,
     wait8: Constant<Bits<8>>,
-    zero3: Constant<Bits<3>>,
-    one3: Constant<Bits<3>>,
-    three3: Constant<Bits<3>>,
-    four3: Constant<Bits<3>>,
-    six3: Constant<Bits<3>>,
+    zero4: Constant<Bits<4>>,
+    one4: Constant<Bits<4>>,
+    /// Drain lengths after the score pass, the exp pass and the last output.
+    drain_score: Constant<Bits<4>>,
+    drain_exp: Constant<Bits<4>>,
+    drain_out: Constant<Bits<4>>,
     zero8: Constant<Bits<8>>,
     one8: Constant<Bits<8>>,
     zero16: Constant<Addr>,
@@ -193,7 +207,7 @@ pub struct AttnUnit<const A: usize> {
     // Control state.
     state: DFF<Bits<3>>,
     /// Drain: cycles left, then the state to go to.
-    drain_left: DFF<Bits<3>>,
+    drain_left: DFF<Bits<4>>,
     after_drain: DFF<Bits<3>>,
     /// Wait cycles left before the first score pass.
     wait_left: DFF<Bits<8>>,
@@ -219,11 +233,25 @@ pub struct AttnUnit<const A: usize> {
     out_s3: DFF<Bit>,
     out_s4: DFF<Bit>,
     out_s5: DFF<Bit>,
+    out_s6: DFF<Bit>,
+    out_s7: DFF<Bit>,
+    out_s8: DFF<Bit>,
+    out_s9: DFF<Bit>,
+    out_s10: DFF<Bit>,
+    out_s11: DFF<Bit>,
+    out_s12: DFF<Bit>,
     addr_s1: DFF<Addr>,
     addr_s2: DFF<Addr>,
     addr_s3: DFF<Addr>,
     addr_s4: DFF<Addr>,
     addr_s5: DFF<Addr>,
+    addr_s6: DFF<Addr>,
+    addr_s7: DFF<Addr>,
+    addr_s8: DFF<Addr>,
+    addr_s9: DFF<Addr>,
+    addr_s10: DFF<Addr>,
+    addr_s11: DFF<Addr>,
+    addr_s12: DFF<Addr>,
     /// The stream is on the ports or in flight (an attention waits for it).
     busy: Signal<Local, Bit>,
     _cfg: Config,
@@ -282,11 +310,11 @@ impl<const A: usize> AttnUnit<A> {
             last_g8: c8(nh - (ng - 1) * g),
             last_group: c8(ng - 1),
             wait8: c8(wait_cycles(&c)),
-            zero3: c3(0),
-            one3: c3(1),
-            three3: c3(3),
-            four3: c3(4),
-            six3: c3(6),
+            zero4: c4(0),
+            one4: c4(1),
+            drain_score: c4(DRAIN_SCORE),
+            drain_exp: c4(DRAIN_EXP),
+            drain_out: c4(DRAIN_OUT),
             zero8: c8(0),
             one8: c8(1),
             zero16: c16(0),
@@ -324,11 +352,25 @@ impl<const A: usize> AttnUnit<A> {
             out_s3: Default::default(),
             out_s4: Default::default(),
             out_s5: Default::default(),
+            out_s6: Default::default(),
+            out_s7: Default::default(),
+            out_s8: Default::default(),
+            out_s9: Default::default(),
+            out_s10: Default::default(),
+            out_s11: Default::default(),
+            out_s12: Default::default(),
             addr_s1: Default::default(),
             addr_s2: Default::default(),
             addr_s3: Default::default(),
             addr_s4: Default::default(),
             addr_s5: Default::default(),
+            addr_s6: Default::default(),
+            addr_s7: Default::default(),
+            addr_s8: Default::default(),
+            addr_s9: Default::default(),
+            addr_s10: Default::default(),
+            addr_s11: Default::default(),
+            addr_s12: Default::default(),
             busy: Default::default(),
             _cfg: c,
             _ctx: ctx,
@@ -388,11 +430,25 @@ impl<const A: usize> Logic for AttnUnit<A> {
             out_s3,
             out_s4,
             out_s5,
+            out_s6,
+            out_s7,
+            out_s8,
+            out_s9,
+            out_s10,
+            out_s11,
+            out_s12,
             addr_s1,
             addr_s2,
             addr_s3,
             addr_s4,
-            addr_s5
+            addr_s5,
+            addr_s6,
+            addr_s7,
+            addr_s8,
+            addr_s9,
+            addr_s10,
+            addr_s11,
+            addr_s12
         );
         clock!(self, clock, bases, stream, cache, core);
         // Parameters.
@@ -443,9 +499,9 @@ impl<const A: usize> Logic for AttnUnit<A> {
         self.core.e_first.next = self.first_s1.q.val();
         self.core.o_en.next = false;
         self.core.o_head.next = self.out_head.q.val();
-        // Outputs leave the core in stage 5.
-        self.vm_we.next = self.out_s5.q.val();
-        self.vm_waddr.next = self.addr_s5.q.val();
+        // Outputs leave the core in stage 12 (`core::OUT_LAT`).
+        self.vm_we.next = self.out_s12.q.val();
+        self.vm_waddr.next = self.addr_s12.q.val();
         self.vm_wdata.next = self.core.y.val();
         self.done.next = false;
 
@@ -459,10 +515,24 @@ impl<const A: usize> Logic for AttnUnit<A> {
         self.out_s3.d.next = self.out_s2.q.val();
         self.out_s4.d.next = self.out_s3.q.val();
         self.out_s5.d.next = self.out_s4.q.val();
+        self.out_s6.d.next = self.out_s5.q.val();
+        self.out_s7.d.next = self.out_s6.q.val();
+        self.out_s8.d.next = self.out_s7.q.val();
+        self.out_s9.d.next = self.out_s8.q.val();
+        self.out_s10.d.next = self.out_s9.q.val();
+        self.out_s11.d.next = self.out_s10.q.val();
+        self.out_s12.d.next = self.out_s11.q.val();
         self.addr_s2.d.next = self.addr_s1.q.val();
         self.addr_s3.d.next = self.addr_s2.q.val();
         self.addr_s4.d.next = self.addr_s3.q.val();
         self.addr_s5.d.next = self.addr_s4.q.val();
+        self.addr_s6.d.next = self.addr_s5.q.val();
+        self.addr_s7.d.next = self.addr_s6.q.val();
+        self.addr_s8.d.next = self.addr_s7.q.val();
+        self.addr_s9.d.next = self.addr_s8.q.val();
+        self.addr_s10.d.next = self.addr_s9.q.val();
+        self.addr_s11.d.next = self.addr_s10.q.val();
+        self.addr_s12.d.next = self.addr_s11.q.val();
 
         // Issue stage / control.
         if self.state.q.val() == self.s_idle.val() {
@@ -521,7 +591,7 @@ impl<const A: usize> Logic for AttnUnit<A> {
                 self.t.d.next = self.zero16.val();
                 self.cache_addr.d.next = self.bases.row_layer.val();
                 self.state.d.next = self.s_drain.val();
-                self.drain_left.d.next = self.three3.val();
+                self.drain_left.d.next = self.drain_score.val();
                 self.after_drain.d.next = self.s_exp.val();
             }
         }
@@ -537,7 +607,7 @@ impl<const A: usize> Logic for AttnUnit<A> {
                 self.out_elem.d.next = self.zero16.val();
                 self.out_head.d.next = self.zero8.val();
                 self.state.d.next = self.s_drain.val();
-                self.drain_left.d.next = self.six3.val();
+                self.drain_left.d.next = self.drain_exp.val();
                 self.after_drain.d.next = self.s_out.val();
             }
         }
@@ -555,7 +625,7 @@ impl<const A: usize> Logic for AttnUnit<A> {
                     // Group finished.
                     if self.heads_done.q.val() == self.nh8.val() {
                         self.state.d.next = self.s_drain.val();
-                        self.drain_left.d.next = self.four3.val();
+                        self.drain_left.d.next = self.drain_out.val();
                         self.after_drain.d.next = self.s_idle.val();
                     } else {
                         // The next group's q from the bank, straight to its score pass.
@@ -577,8 +647,8 @@ impl<const A: usize> Logic for AttnUnit<A> {
             }
         }
         if self.state.q.val() == self.s_drain.val() {
-            self.drain_left.d.next = self.drain_left.q.val() - self.one3.val();
-            if self.drain_left.q.val() == self.zero3.val() {
+            self.drain_left.d.next = self.drain_left.q.val() - self.one4.val();
+            if self.drain_left.q.val() == self.zero4.val() {
                 self.state.d.next = self.after_drain.q.val();
                 if self.after_drain.q.val() == self.s_idle.val() {
                     self.done.next = true;
