@@ -446,14 +446,14 @@ fn tiny_bit_exact_and_cycles() {
         assert_eq!(n, wait_cycles(&cfg) + 14 + 2 * (pos + 1) + 23 + 16);
     }
     for (pos, n) in run_stream_shape::<8>(&cfg, 32, cfg.seq_len, None) {
-        assert_eq!(n, wait_cycles(&cfg) + 14 + 2 * (2 * (pos + 1) + 23) + 16);
+        assert_eq!(n, wait_cycles(&cfg) + 14 + 2 * (2 * (pos + 1) + 23) + 1 + 8);
     }
     // Groups of 3 + 1; four groups of 1.
     for (pos, n) in run_stream_shape::<12>(&cfg, 33, 10, None) {
-        assert_eq!(n, wait_cycles(&cfg) + 14 + 2 * (2 * (pos + 1) + 23) + 16);
+        assert_eq!(n, wait_cycles(&cfg) + 14 + 2 * (2 * (pos + 1) + 23) + 1 + 4);
     }
     for (pos, n) in run_stream_shape::<4>(&cfg, 6, 8, None) {
-        assert_eq!(n, wait_cycles(&cfg) + 14 + 4 * (2 * (pos + 1) + 23) + 16);
+        assert_eq!(n, wait_cycles(&cfg) + 14 + 4 * (2 * (pos + 1) + 23) + 3 + 4);
     }
 }
 
@@ -479,7 +479,7 @@ fn stories260k_synthetic_bit_exact_and_cycles() {
     for (pos, n) in run_stream_shape::<32>(&cfg, 38, 4, None) {
         assert_eq!(
             n,
-            4 * (pos + 1) + 142,
+            cycles(&cfg, cfg.seq_len, 32, pos),
             "attention cycles at {pos} (32 lanes)"
         );
     }
@@ -666,7 +666,12 @@ fn cycle_formulas() {
     assert_eq!(cycles(&c, 512, 64, 512), 1);
     assert_eq!(cycles(&c, 96, 64, 96), 1);
     // Two groups of 4 heads with 32 lanes.
-    assert_eq!(cycles(&c, 512, 32, 9), 18 + 14 + 2 * (20 + 23) + 64);
+    assert_eq!(cycles(&c, 512, 32, 9), 18 + 14 + 1 + 2 * (20 + 23) + 32);
+    // 32 lanes: group 0's outputs drain during group 1's passes (which take longer from
+    // position 3 on): 4·P + 111, and 2·P + 119 below.
+    assert_eq!(cycles(&c, 512, 32, 127), 4 * 128 + 111);
+    assert_eq!(cycles(&c, 512, 32, 511), 4 * 512 + 111);
+    assert_eq!(cycles(&c, 512, 32, 0), 2 + 119);
     // The per-position slope: 2 cycles per cached position per layer and head group.
     assert_eq!(cycles(&c, 512, 64, 101) - cycles(&c, 512, 64, 100), 2);
     assert_eq!(cycles(&c, 512, 32, 101) - cycles(&c, 512, 32, 100), 4);
@@ -1121,6 +1126,7 @@ mod leaves {
                         u.e_en.next = ph == 2 || (chaos && rng.gen_bool(0.2));
                         u.e_first.next = c == 0 || (chaos && rng.gen());
                         u.o_en.next = ph == 3 || (chaos && rng.gen_bool(0.2));
+                        u.o_ld.next = (ph == 3 && c == 0) || (chaos && rng.gen_bool(0.1));
                         u.o_head.next = u2b::<8>(if ph == 3 {
                             (c / hd) as u64
                         } else {

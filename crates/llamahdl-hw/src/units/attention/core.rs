@@ -107,7 +107,11 @@ struct CoreState {
     vm: Ring,
     z: Vec<u64>,
     acc: Vec<i64>,
-    // Output pipeline.
+    // Output: the snapshot of the group (accumulators shifted down one lane per output,
+    // z, vmax), then the pipeline.
+    oacc: Vec<i64>,
+    ozs: Vec<u64>,
+    ovs: Vec<i64>,
     oa1: i64,
     oz1: u64,
     ovm1: i64,
@@ -144,9 +148,12 @@ struct CoreState {
 ///   = (first ? 0 : z[g]) + e`, and `t+9`, `t+10`: `w = round(e / 2^dv)`; `t+11`:
 ///   operands `w[head]`, `v[j]` (when `s_en` is low); `t+12`: products; `t+13`
 ///   ([`EXP_LAT`]): `acc[j] = (first ? 0 : acc[j]) + prod[j]`.
-/// - Output (`o_en` high in cycle `t`, `o_head` the head of lane 0): edge `t`: takes
-///   `acc[0]`, `z` and `vmax` of `o_head`, and shifts the accumulators down one lane
-///   (unless they accumulate in that edge); `y = sat32(round(acc·R·2^(vmax−16−pz)))` with
+/// - Output (an output item in cycle `t`, `o_head` the head of lane 0): the group's first
+///   output with `o_ld`: edge `t` takes `acc[0]`, `z` and `vmax` of `o_head` and copies the
+///   accumulators shifted down one lane, `z` and `vmax` into the output snapshot (so the
+///   next group's passes may run while the outputs drain); the next ones with `o_en` (and
+///   `o_ld` low): edge `t` takes lane 0 of the snapshot and `z`, `vmax` of `o_head` from
+///   it, and shifts the snapshot down one lane; `y = sat32(round(acc·R·2^(vmax−16−pz)))` with
 ///   `(R, pz) = recip(z)` is on `y` from cycle `t + 12` ([`OUT_LAT`]): `t+1`: the bit
 ///   length of `z`; `t+2`: its fraction; `t+3`: RECIP word; `t+4`: registered, the shift;
 ///   `t+5`: three 17-bit slices of `acc` times R; `t+6`, `t+7`: their sum; `t+8` ..
@@ -173,6 +180,7 @@ pub struct AttnCore<const A: usize> {
     pub e_en: Signal<In, Bit>,
     pub e_first: Signal<In, Bit>,
     pub o_en: Signal<In, Bit>,
+    pub o_ld: Signal<In, Bit>,
     pub o_head: Signal<In, Bits<8>>,
     pub y: Signal<Out, Signed<32>>,
     _s: Box<CoreState>,
@@ -210,6 +218,7 @@ impl<const A: usize> AttnCore<A> {
             e_en: Default::default(),
             e_first: Default::default(),
             o_en: Default::default(),
+            o_ld: Default::default(),
             o_head: Default::default(),
             y: Signal::new_with_default(Signed::default()),
             _s: Box::new(CoreState {
@@ -248,6 +257,9 @@ impl<const A: usize> AttnCore<A> {
                 vm: Ring::new(11, nl),
                 z: vec![0; g],
                 acc: vec![0; nl],
+                oacc: vec![0; nl],
+                ozs: vec![0; g],
+                ovs: vec![0; g],
                 oa1: 0,
                 oz1: 0,
                 ovm1: 0,
@@ -287,20 +299,34 @@ impl<const A: usize> Logic for AttnCore<A> {
         s.yd.push()[0] = yv;
         self.y.next = i2s::<32>(s.yd.get(10)[0]);
         let oh = self.o_head.val().index();
-        s.oa1 = s.acc[0];
-        s.oz1 = if oh < g { s.z[oh] } else { 0 };
-        s.ovm1 = if oh < g { s.vmax[oh] } else { 0 };
-        // Accumulators: accumulate (edge t+13 of an exp item), or shift down one lane for
-        // the output.
+        let o_ld = self.o_ld.val();
+        if o_ld {
+            // The first output of a group: straight from the accumulators, z and vmax,
+            // which are copied (the accumulators shifted down one lane).
+            s.oa1 = s.acc[0];
+            s.oz1 = if oh < g { s.z[oh] } else { 0 };
+            s.ovm1 = if oh < g { s.vmax[oh] } else { 0 };
+            for j in 0..nl {
+                s.oacc[j] = if j + 1 < nl { s.acc[j + 1] } else { 0 };
+            }
+            s.ozs.copy_from_slice(&s.z);
+            s.ovs.copy_from_slice(&s.vmax);
+        } else {
+            s.oa1 = s.oacc[0];
+            s.oz1 = if oh < g { s.ozs[oh] } else { 0 };
+            s.ovm1 = if oh < g { s.ovs[oh] } else { 0 };
+            if o_en {
+                for j in 0..nl {
+                    s.oacc[j] = if j + 1 < nl { s.oacc[j + 1] } else { 0 };
+                }
+            }
+        }
+        // Accumulators (edge t+13 of an exp item).
         if s.ev[12] {
             let first = s.ef[12];
             for j in 0..nl {
                 let base = if first { 0 } else { s.acc[j] };
                 s.acc[j] = sext(((base + s.pr[j]) as u64) & mask(48), 48);
-            }
-        } else if o_en {
-            for j in 0..nl {
-                s.acc[j] = if j + 1 < nl { s.acc[j + 1] } else { 0 };
             }
         }
         // The adder trees read the products before they change.
@@ -471,7 +497,7 @@ impl<const A: usize> Logic for AttnCore<A> {
         // Per-lane registers.
         for j in 0..nl {
             v += &format!(
-                "reg signed [15:0] q_{j};\nreg signed [17:0] ma_{j};\nreg signed [10:0] mb_{j};\nreg signed [28:0] pr_{j};\nreg signed [47:0] ac_{j};\n"
+                "reg signed [15:0] q_{j};\nreg signed [17:0] ma_{j};\nreg signed [10:0] mb_{j};\nreg signed [28:0] pr_{j};\nreg signed [47:0] ac_{j};\nreg signed [47:0] oac_{j};\n"
             );
             for st in 1..12 {
                 v += &format!("reg signed [10:0] vm{st}_{j};\n");
@@ -545,6 +571,8 @@ impl<const A: usize> Logic for AttnCore<A> {
             ("xw", "[17:0]"),
             ("w", "[16:0]"),
             ("z", "[31:0]"),
+            ("ozs", "[31:0]"),
+            ("ovs", "[4:0]"),
         ];
         let mut head_names: Vec<String> = vec![];
         for h in 0..g {
@@ -616,7 +644,7 @@ reg signed [64:0] op8;
         }
         for j in 0..nl {
             v += &format!(
-                "   q_{j} = 16'sd0;\n   ma_{j} = 18'sd0;\n   mb_{j} = 11'sd0;\n   pr_{j} = 29'sd0;\n   ac_{j} = 48'sd0;\n"
+                "   q_{j} = 16'sd0;\n   ma_{j} = 18'sd0;\n   mb_{j} = 11'sd0;\n   pr_{j} = 29'sd0;\n   ac_{j} = 48'sd0;\n   oac_{j} = 48'sd0;\n"
             );
             for st in 1..12 {
                 v += &format!("   vm{st}_{j} = 11'sd0;\n");
@@ -695,7 +723,7 @@ wire [17:0] wr_{h} = xw_{h} + 18'd1;
         // Output stage combinational logic.
         v += "reg [31:0] ozm;\nreg [4:0] ovmm;\nalways @(*) begin\n   ozm = 32'd0;\n   ovmm = 5'd0;\n   case (o_head)\n";
         for h in 0..g {
-            v += &format!("   8'd{h}: begin\n      ozm = z_{h};\n      ovmm = vmax_{h};\n   end\n");
+            v += &format!("   8'd{h}: begin\n      ozm = o_ld ? z_{h} : ozs_{h};\n      ovmm = o_ld ? vmax_{h} : ovs_{h};\n   end\n");
         }
         v += "   default: begin\n      ozm = 32'd0;\n      ovmm = 5'd0;\n   end\n   endcase\nend\n";
         v += "wire [31:0] oz = (oz1 == 32'd0) ? 32'd1 : oz1;\n";
@@ -728,13 +756,13 @@ wire [64:0] oph65 = {oph7[30:0], 34'd0};
             for st in 2..12 {
                 v += &format!("   vm{st}_{j} <= vm{}_{j};\n", st - 1);
             }
-            let next = if j + 1 < nl {
-                format!("ac_{}", j + 1)
+            let (next, onext) = if j + 1 < nl {
+                (format!("ac_{}", j + 1), format!("oac_{}", j + 1))
             } else {
-                "48'sd0".to_string()
+                ("48'sd0".to_string(), "48'sd0".to_string())
             };
             v += &format!(
-                "   if (ev[12]) ac_{j} <= (ef[12] ? 48'sd0 : ac_{j}) + {{{{19{{pr_{j}[28]}}}}, pr_{j}}};\n   else if (o_en) ac_{j} <= {next};\n"
+                "   if (ev[12]) ac_{j} <= (ef[12] ? 48'sd0 : ac_{j}) + {{{{19{{pr_{j}[28]}}}}, pr_{j}}};\n   if (o_ld) oac_{j} <= {next};\n   else if (o_en) oac_{j} <= {onext};\n"
             );
         }
         for h in 0..g {
@@ -765,6 +793,8 @@ wire [64:0] oph65 = {oph7[30:0], 34'd0};
    x2_{h} <= x2n_{h};
    ex_{h} <= exr_{h}[17:1];
    if (ev[8]) z_{h} <= (ef[8] ? 32'd0 : z_{h}) + {{15'd0, ex_{h}}};
+   if (o_ld) ozs_{h} <= z_{h};
+   if (o_ld) ovs_{h} <= vmax_{h};
    xw_{h} <= xwn_{h};
    w_{h} <= wr_{h}[17:1];
 ",
@@ -800,7 +830,7 @@ wire [64:0] oph65 = {oph7[30:0], 34'd0};
    if (sv[7] && (st7 < 16'd{ctx})) smem[st7[{im}:0]] <= {{{sc}}};
    ev <= {{ev[11:0], e_en}};
    ef <= {{ef[11:0], e_first}};
-   oa1 <= ac_0;
+   oa1 <= o_ld ? ac_0 : oac_0;
    oz1 <= ozm;
    ovm1 <= ovmm;
    oz2 <= oz;

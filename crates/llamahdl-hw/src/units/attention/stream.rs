@@ -7,17 +7,21 @@
 //! - stage 1 (`row_*_s1`): registered; the RoPE table read (`rope_base + elem_s1`) and the
 //!   cache word of the stream captured;
 //! - stage 2 (`row_*_s2`): even q/k rows are held with their cos (`pair_first`,
-//!   `pair_cos`); odd rows are rotated with the held element through [`Rope2`];
-//! - stages 3 and 4: the rotated pair's first element (stage 3) and second element (stage
-//!   4), and v rows (stage 4, unrotated), enter the head conversion, one element per cycle
-//!   in row order (`in_*`).
+//!   `pair_cos`); odd rows are rotated with the held element through [`Rope2`] (pipelined:
+//!   its result comes [`super::leaves::ROPE_EXTRA`] cycles later, and the row tags follow
+//!   it through [`RowDelay`] `rot_dly`);
+//! - stages 3 and 4 (after the delay): the rotated pair's first element (stage 3) and
+//!   second element (stage 4), and v rows (stage 4, unrotated), enter the head conversion,
+//!   one element per cycle in row order (`in_*`).
 //!
 //! Head conversion: each head (q heads, then k heads, then v heads) is written into one
 //! half of a two-head buffer (`head_buf`) while its half's [`Blocker`] tracks the maximum
 //! magnitude; in the cycle its last element arrives, its elements start to be read back
-//! (`rd_*`), one per cycle, and are quantised one cycle later (`rd_*_s1`); the converted
-//! element (`rd_*_s2`) goes to its destination (`to_block16` for q, `to_block_kv` for k and
-//! v), while the next head fills the other half.
+//! (`rd_*`), one per cycle, and enter the quantiser one cycle later (`rd_*_s1`, the
+//! Blocker's `en_q`); the converted element comes out of the Blocker's pipeline 5 cycles
+//! later (`rd_*_s6`) and goes to its destination (`to_block16` for q, `to_block_kv` for k
+//! and v), while the next head fills the other half (the Blocker takes the format, `wide`,
+//! with the scan, and holds the shift of the head being quantised).
 //!
 //! Every output is a function of registers only (no combinational path from the `st_*`
 //! inputs); `in_flight` is high while a row is in the pipeline or a head is being
