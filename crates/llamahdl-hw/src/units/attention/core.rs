@@ -70,6 +70,9 @@ struct CoreState {
     ctx: usize,
     q: Vec<i64>,
     sq: Vec<i64>,
+    /// The q bank's registered write port: (`bwe`, `bgrp`, `blane`, `bdata`, `bswe`,
+    /// `bshead`, `bsdata`).
+    bw: (bool, usize, usize, u64, bool, usize, u64),
     /// Lane multipliers: registered operands and product.
     ma: Vec<i64>,
     mb: Vec<i64>,
@@ -124,9 +127,10 @@ struct CoreState {
 /// cycle in which the named enable is high, "edge `t + n`" the clock edge ending cycle
 /// `t + n`.
 ///
-/// - q bank (`ng` words, one per head group): with `bwe`, lane
-///   `blane` of word `bgrp` becomes `bdata`; with `bswe`, head `bshead` of the shift word
-///   `bgrp` becomes `bsdata` (dropped past `ng`, the lanes or the heads). With `qld`, every
+/// - q bank (`ng` words, one per head group), written one edge after its (registered)
+///   write port: with `bwe` in cycle `t`, lane `blane` of word `bgrp` becomes `bdata` at
+///   edge `t + 1`; with `bswe`, head `bshead` of the shift word `bgrp` becomes `bsdata`
+///   (dropped past `ng`, the lanes or the heads). With `qld`, every
 ///   lane's q register and every head's q shift take word `lgrp` of the banks (old data if
 ///   written in the same edge; 0 past `ng`). The q registers change only with `qld`.
 /// - Lane multipliers (shared, every edge): operands `ma[j] = s_en ? q[j] : w[head]`, `mb[j]
@@ -228,6 +232,7 @@ impl<const A: usize> AttnCore<A> {
                 ctx,
                 q: vec![0; nl],
                 sq: vec![0; g],
+                bw: (false, 0, 0, 0, false, 0, 0),
                 ma: vec![0; nl],
                 mb: vec![0; nl],
                 pr: vec![0; nl],
@@ -461,19 +466,23 @@ impl<const A: usize> Logic for AttnCore<A> {
                 };
             }
         }
-        let bg = self.bgrp.val().index();
-        if self.bwe.val() && bg < mem.ng {
-            let l = self.blane.val().index();
-            if l < nl {
-                mem.qb[bg * nl + l] = self.bdata.val().to_u64();
-            }
+        // The registered write port writes, then takes this cycle's write.
+        let (we, bg, l, d, swe, h, sd) = s.bw;
+        if we && bg < mem.ng && l < nl {
+            mem.qb[bg * nl + l] = d;
         }
-        if self.bswe.val() && bg < mem.ng {
-            let h = self.bshead.val().index();
-            if h < g {
-                mem.sb[bg * g + h] = self.bsdata.val().to_u64();
-            }
+        if swe && bg < mem.ng && h < g {
+            mem.sb[bg * g + h] = sd;
         }
+        s.bw = (
+            self.bwe.val(),
+            self.bgrp.val().index(),
+            self.blane.val().index(),
+            self.bdata.val().to_u64(),
+            self.bswe.val(),
+            self.bshead.val().index(),
+            self.bsdata.val().to_u64(),
+        );
     }
     fn connect(&mut self) {
         self.y.connect();
@@ -522,10 +531,10 @@ impl<const A: usize> Logic for AttnCore<A> {
         };
         let bank_wr = |name: &str, en: &str, data: &str| -> String {
             if ng == 1 {
-                format!("   if ({en} && (bgrp == 8'd0)) {name} <= {data};\n")
+                format!("   if ({en} && (rbgrp == 8'd0)) {name} <= {data};\n")
             } else {
                 format!(
-                    "   if ({en} && (bgrp < 8'd{ng})) {name}[bgrp[{}:0]] <= {data};\n",
+                    "   if ({en} && (rbgrp < 8'd{ng})) {name}[rbgrp[{}:0]] <= {data};\n",
                     gb - 1
                 )
             }
@@ -590,6 +599,13 @@ impl<const A: usize> Logic for AttnCore<A> {
             }
         }
         v += "\
+reg rbwe;
+reg [7:0] rbgrp;
+reg [15:0] rblane;
+reg [15:0] rbdata;
+reg rbswe;
+reg [7:0] rbshead;
+reg [4:0] rbsdata;
 reg [7:0] sv;
 reg [7:0] sf;
 reg [12:0] ev;
@@ -654,9 +670,10 @@ reg signed [64:0] op8;
             v += &format!("   {r} = 0;\n");
         }
         for r in [
-            "sv", "sf", "ev", "ef", "oa1", "oa2", "oa3", "oa4", "oa5", "oz1", "oz2", "ovm1",
-            "ovm2", "ovm3", "ovm4", "op2", "pz3", "pz4", "fi3", "r4", "r5", "ok5", "ok6", "ok7",
-            "ok8", "opl6", "opm6", "oph6", "os7", "oph7", "op8", "y",
+            "rbwe", "rbgrp", "rblane", "rbdata", "rbswe", "rbshead", "rbsdata", "sv", "sf", "ev",
+            "ef", "oa1", "oa2", "oa3", "oa4", "oa5", "oz1", "oz2", "ovm1", "ovm2", "ovm3", "ovm4",
+            "op2", "pz3", "pz4", "fi3", "r4", "r5", "ok5", "ok6", "ok7", "ok8", "opl6", "opm6",
+            "oph6", "os7", "oph7", "op8", "y",
         ] {
             v += &format!("   {r} = 0;\n");
         }
@@ -727,7 +744,8 @@ wire [17:0] wr_{h} = xw_{h} + 18'd1;
         }
         v += "   default: begin\n      ozm = 32'd0;\n      ovmm = 5'd0;\n   end\n   endcase\nend\n";
         v += "wire [31:0] oz = (oz1 == 32'd0) ? 32'd1 : oz1;\n";
-        v += &msb32_verilog("opn", "oz");
+        // msb(max(z, 1)) = msb(z) (both 0 for 0 and 1): straight from the register.
+        v += &msb32_verilog("opn", "oz1");
         v += "\
 wire [31:0] ofsh = (op2 >= 5'd10) ? (oz2 >> (op2 - 5'd10)) : (oz2 << (5'd10 - op2));
 wire [64:0] oph65 = {oph7[30:0], 34'd0};
@@ -747,8 +765,8 @@ wire [64:0] oph65 = {oph7[30:0], 34'd0};
             );
             v += &bank_wr(
                 &format!("qb_{j}"),
-                &format!("bwe && (blane == 16'd{j})"),
-                "bdata",
+                &format!("rbwe && (rblane == 16'd{j})"),
+                "rbdata",
             );
             v += &format!(
                 "   ma_{j} <= s_en ? {{{{2{{q_{j}[15]}}}}, q_{j}}} : {{1'b0, w_{h}}};\n   mb_{j} <= s_en ? mant${j} : vm11_{j};\n   pr_{j} <= ma_{j} * mb_{j};\n   vm1_{j} <= mant${j};\n"
@@ -801,8 +819,8 @@ wire [64:0] oph65 = {oph7[30:0], 34'd0};
                 rd = bank_rd(&format!("sb_{h}"), 5),
                 wr = bank_wr(
                     &format!("sb_{h}"),
-                    &format!("bswe && (bshead == 8'd{h})"),
-                    "bsdata"
+                    &format!("rbswe && (rbshead == 8'd{h})"),
+                    "rbsdata"
                 ),
             );
             for d in 2..9 {
@@ -816,6 +834,13 @@ wire [64:0] oph65 = {oph7[30:0], 34'd0};
         v += &seq_extra;
         v += &format!(
             "\
+   rbwe <= bwe;
+   rbgrp <= bgrp;
+   rblane <= blane;
+   rbdata <= bdata;
+   rbswe <= bswe;
+   rbshead <= bshead;
+   rbsdata <= bsdata;
    sv <= {{sv[6:0], s_en}};
    sf <= {{sf[6:0], s_first}};
    st0 <= s_t;
