@@ -1067,12 +1067,10 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,att,l
     localparam  g8 = 8'h4;
     localparam  last_g8 = 8'h4;
     localparam  last_group = 8'h1;
-    localparam  wait8 = 8'h9;
-    localparam  zero3 = 3'b0;
-    localparam  one3 = 3'b1;
-    localparam  three3 = 3'b11;
-    localparam  four3 = 3'b100;
-    localparam  six3 = 3'b110;
+    localparam  wait8 = 8'h12;
+    localparam  drain_score = 16'h8;
+    localparam  drain_exp = 16'hd;
+    localparam  drain_last = 16'h2a;
     localparam  zero8 = 8'h0;
     localparam  one8 = 8'h1;
     localparam  zero16 = 16'h0;
@@ -1343,13 +1341,14 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,att,l
     reg  core$e_en;
     reg  core$e_first;
     reg  core$o_en;
+    reg  core$o_ld;
     reg  [7:0] core$o_head;
     wire signed [31:0] core$y;
     reg  [2:0] state$d;
     wire  [2:0] state$q;
     reg  state$clock;
-    reg  [2:0] drain_left$d;
-    wire  [2:0] drain_left$q;
+    reg  [15:0] drain_left$d;
+    wire  [15:0] drain_left$q;
     reg  drain_left$clock;
     reg  [2:0] after_drain$d;
     wire  [2:0] after_drain$q;
@@ -1366,12 +1365,18 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,att,l
     reg  [15:0] out_addr$d;
     wire  [15:0] out_addr$q;
     reg  out_addr$clock;
-    reg  [15:0] out_elem$d;
-    wire  [15:0] out_elem$q;
-    reg  out_elem$clock;
-    reg  [7:0] out_head$d;
-    wire  [7:0] out_head$q;
-    reg  out_head$clock;
+    reg  oq_active$d;
+    wire  oq_active$q;
+    reg  oq_active$clock;
+    reg  [15:0] oq_elem$d;
+    wire  [15:0] oq_elem$q;
+    reg  oq_elem$clock;
+    reg  [7:0] oq_head$d;
+    wire  [7:0] oq_head$q;
+    reg  oq_head$clock;
+    reg  [7:0] oq_gh$d;
+    wire  [7:0] oq_gh$q;
+    reg  oq_gh$clock;
     reg  [7:0] heads_done$d;
     wire  [7:0] heads_done$q;
     reg  heads_done$clock;
@@ -1405,21 +1410,66 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,att,l
     reg  out_s5$d;
     wire  out_s5$q;
     reg  out_s5$clock;
+    reg  out_s6$d;
+    wire  out_s6$q;
+    reg  out_s6$clock;
+    reg  out_s7$d;
+    wire  out_s7$q;
+    reg  out_s7$clock;
+    reg  out_s8$d;
+    wire  out_s8$q;
+    reg  out_s8$clock;
+    reg  out_s9$d;
+    wire  out_s9$q;
+    reg  out_s9$clock;
+    reg  out_s10$d;
+    wire  out_s10$q;
+    reg  out_s10$clock;
+    reg  out_s11$d;
+    wire  out_s11$q;
+    reg  out_s11$clock;
+    reg  out_s12$d;
+    wire  out_s12$q;
+    reg  out_s12$clock;
     reg  [15:0] addr_s1$d;
     wire  [15:0] addr_s1$q;
     reg  addr_s1$clock;
-    reg  [15:0] addr_s2$d;
-    wire  [15:0] addr_s2$q;
-    reg  addr_s2$clock;
-    reg  [15:0] addr_s3$d;
-    wire  [15:0] addr_s3$q;
-    reg  addr_s3$clock;
-    reg  [15:0] addr_s4$d;
-    wire  [15:0] addr_s4$q;
-    reg  addr_s4$clock;
-    reg  [15:0] addr_s5$d;
-    wire  [15:0] addr_s5$q;
-    reg  addr_s5$clock;
+    reg  [15:0] oaddr_s1$d;
+    wire  [15:0] oaddr_s1$q;
+    reg  oaddr_s1$clock;
+    reg  [15:0] oaddr_s2$d;
+    wire  [15:0] oaddr_s2$q;
+    reg  oaddr_s2$clock;
+    reg  [15:0] oaddr_s3$d;
+    wire  [15:0] oaddr_s3$q;
+    reg  oaddr_s3$clock;
+    reg  [15:0] oaddr_s4$d;
+    wire  [15:0] oaddr_s4$q;
+    reg  oaddr_s4$clock;
+    reg  [15:0] oaddr_s5$d;
+    wire  [15:0] oaddr_s5$q;
+    reg  oaddr_s5$clock;
+    reg  [15:0] oaddr_s6$d;
+    wire  [15:0] oaddr_s6$q;
+    reg  oaddr_s6$clock;
+    reg  [15:0] oaddr_s7$d;
+    wire  [15:0] oaddr_s7$q;
+    reg  oaddr_s7$clock;
+    reg  [15:0] oaddr_s8$d;
+    wire  [15:0] oaddr_s8$q;
+    reg  oaddr_s8$clock;
+    reg  [15:0] oaddr_s9$d;
+    wire  [15:0] oaddr_s9$q;
+    reg  oaddr_s9$clock;
+    reg  [15:0] oaddr_s10$d;
+    wire  [15:0] oaddr_s10$q;
+    reg  oaddr_s10$clock;
+    reg  [15:0] oaddr_s11$d;
+    wire  [15:0] oaddr_s11$q;
+    reg  oaddr_s11$clock;
+    reg  [15:0] oaddr_s12$d;
+    wire  [15:0] oaddr_s12$q;
+    reg  oaddr_s12$clock;
     
     // Local signals
     reg  busy;
@@ -1687,6 +1737,7 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,att,l
         .e_en(core$e_en),
         .e_first(core$e_first),
         .o_en(core$o_en),
+        .o_ld(core$o_ld),
         .o_head(core$o_head),
         .y(core$y)
     );
@@ -1725,15 +1776,25 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,att,l
         .q(out_addr$q),
         .clock(out_addr$clock)
     );
-    llamahdl_decoder$attention$out_elem out_elem(
-        .d(out_elem$d),
-        .q(out_elem$q),
-        .clock(out_elem$clock)
+    llamahdl_decoder$attention$oq_active oq_active(
+        .d(oq_active$d),
+        .q(oq_active$q),
+        .clock(oq_active$clock)
     );
-    llamahdl_decoder$attention$out_head out_head(
-        .d(out_head$d),
-        .q(out_head$q),
-        .clock(out_head$clock)
+    llamahdl_decoder$attention$oq_elem oq_elem(
+        .d(oq_elem$d),
+        .q(oq_elem$q),
+        .clock(oq_elem$clock)
+    );
+    llamahdl_decoder$attention$oq_head oq_head(
+        .d(oq_head$d),
+        .q(oq_head$q),
+        .clock(oq_head$clock)
+    );
+    llamahdl_decoder$attention$oq_gh oq_gh(
+        .d(oq_gh$d),
+        .q(oq_gh$q),
+        .clock(oq_gh$clock)
     );
     llamahdl_decoder$attention$heads_done heads_done(
         .d(heads_done$d),
@@ -1790,30 +1851,105 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,att,l
         .q(out_s5$q),
         .clock(out_s5$clock)
     );
+    llamahdl_decoder$attention$out_s6 out_s6(
+        .d(out_s6$d),
+        .q(out_s6$q),
+        .clock(out_s6$clock)
+    );
+    llamahdl_decoder$attention$out_s7 out_s7(
+        .d(out_s7$d),
+        .q(out_s7$q),
+        .clock(out_s7$clock)
+    );
+    llamahdl_decoder$attention$out_s8 out_s8(
+        .d(out_s8$d),
+        .q(out_s8$q),
+        .clock(out_s8$clock)
+    );
+    llamahdl_decoder$attention$out_s9 out_s9(
+        .d(out_s9$d),
+        .q(out_s9$q),
+        .clock(out_s9$clock)
+    );
+    llamahdl_decoder$attention$out_s10 out_s10(
+        .d(out_s10$d),
+        .q(out_s10$q),
+        .clock(out_s10$clock)
+    );
+    llamahdl_decoder$attention$out_s11 out_s11(
+        .d(out_s11$d),
+        .q(out_s11$q),
+        .clock(out_s11$clock)
+    );
+    llamahdl_decoder$attention$out_s12 out_s12(
+        .d(out_s12$d),
+        .q(out_s12$q),
+        .clock(out_s12$clock)
+    );
     llamahdl_decoder$attention$addr_s1 addr_s1(
         .d(addr_s1$d),
         .q(addr_s1$q),
         .clock(addr_s1$clock)
     );
-    llamahdl_decoder$attention$addr_s2 addr_s2(
-        .d(addr_s2$d),
-        .q(addr_s2$q),
-        .clock(addr_s2$clock)
+    llamahdl_decoder$attention$oaddr_s1 oaddr_s1(
+        .d(oaddr_s1$d),
+        .q(oaddr_s1$q),
+        .clock(oaddr_s1$clock)
     );
-    llamahdl_decoder$attention$addr_s3 addr_s3(
-        .d(addr_s3$d),
-        .q(addr_s3$q),
-        .clock(addr_s3$clock)
+    llamahdl_decoder$attention$oaddr_s2 oaddr_s2(
+        .d(oaddr_s2$d),
+        .q(oaddr_s2$q),
+        .clock(oaddr_s2$clock)
     );
-    llamahdl_decoder$attention$addr_s4 addr_s4(
-        .d(addr_s4$d),
-        .q(addr_s4$q),
-        .clock(addr_s4$clock)
+    llamahdl_decoder$attention$oaddr_s3 oaddr_s3(
+        .d(oaddr_s3$d),
+        .q(oaddr_s3$q),
+        .clock(oaddr_s3$clock)
     );
-    llamahdl_decoder$attention$addr_s5 addr_s5(
-        .d(addr_s5$d),
-        .q(addr_s5$q),
-        .clock(addr_s5$clock)
+    llamahdl_decoder$attention$oaddr_s4 oaddr_s4(
+        .d(oaddr_s4$d),
+        .q(oaddr_s4$q),
+        .clock(oaddr_s4$clock)
+    );
+    llamahdl_decoder$attention$oaddr_s5 oaddr_s5(
+        .d(oaddr_s5$d),
+        .q(oaddr_s5$q),
+        .clock(oaddr_s5$clock)
+    );
+    llamahdl_decoder$attention$oaddr_s6 oaddr_s6(
+        .d(oaddr_s6$d),
+        .q(oaddr_s6$q),
+        .clock(oaddr_s6$clock)
+    );
+    llamahdl_decoder$attention$oaddr_s7 oaddr_s7(
+        .d(oaddr_s7$d),
+        .q(oaddr_s7$q),
+        .clock(oaddr_s7$clock)
+    );
+    llamahdl_decoder$attention$oaddr_s8 oaddr_s8(
+        .d(oaddr_s8$d),
+        .q(oaddr_s8$q),
+        .clock(oaddr_s8$clock)
+    );
+    llamahdl_decoder$attention$oaddr_s9 oaddr_s9(
+        .d(oaddr_s9$d),
+        .q(oaddr_s9$q),
+        .clock(oaddr_s9$clock)
+    );
+    llamahdl_decoder$attention$oaddr_s10 oaddr_s10(
+        .d(oaddr_s10$d),
+        .q(oaddr_s10$q),
+        .clock(oaddr_s10$clock)
+    );
+    llamahdl_decoder$attention$oaddr_s11 oaddr_s11(
+        .d(oaddr_s11$d),
+        .q(oaddr_s11$q),
+        .clock(oaddr_s11$clock)
+    );
+    llamahdl_decoder$attention$oaddr_s12 oaddr_s12(
+        .d(oaddr_s12$d),
+        .q(oaddr_s12$q),
+        .clock(oaddr_s12$clock)
     );
     
     // Update code
@@ -1825,8 +1961,10 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,att,l
         t$clock = clock;
         cache_addr$clock = clock;
         out_addr$clock = clock;
-        out_elem$clock = clock;
-        out_head$clock = clock;
+        oq_active$clock = clock;
+        oq_elem$clock = clock;
+        oq_head$clock = clock;
+        oq_gh$clock = clock;
         heads_done$clock = clock;
         group_heads$clock = clock;
         group$clock = clock;
@@ -1838,11 +1976,26 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,att,l
         out_s3$clock = clock;
         out_s4$clock = clock;
         out_s5$clock = clock;
+        out_s6$clock = clock;
+        out_s7$clock = clock;
+        out_s8$clock = clock;
+        out_s9$clock = clock;
+        out_s10$clock = clock;
+        out_s11$clock = clock;
+        out_s12$clock = clock;
         addr_s1$clock = clock;
-        addr_s2$clock = clock;
-        addr_s3$clock = clock;
-        addr_s4$clock = clock;
-        addr_s5$clock = clock;
+        oaddr_s1$clock = clock;
+        oaddr_s2$clock = clock;
+        oaddr_s3$clock = clock;
+        oaddr_s4$clock = clock;
+        oaddr_s5$clock = clock;
+        oaddr_s6$clock = clock;
+        oaddr_s7$clock = clock;
+        oaddr_s8$clock = clock;
+        oaddr_s9$clock = clock;
+        oaddr_s10$clock = clock;
+        oaddr_s11$clock = clock;
+        oaddr_s12$clock = clock;
         state$d = state$q;
         drain_left$d = drain_left$q;
         after_drain$d = after_drain$q;
@@ -1850,8 +2003,10 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,att,l
         t$d = t$q;
         cache_addr$d = cache_addr$q;
         out_addr$d = out_addr$q;
-        out_elem$d = out_elem$q;
-        out_head$d = out_head$q;
+        oq_active$d = oq_active$q;
+        oq_elem$d = oq_elem$q;
+        oq_head$d = oq_head$q;
+        oq_gh$d = oq_gh$q;
         heads_done$d = heads_done$q;
         group_heads$d = group_heads$q;
         group$d = group$q;
@@ -1863,11 +2018,26 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,att,l
         out_s3$d = out_s3$q;
         out_s4$d = out_s4$q;
         out_s5$d = out_s5$q;
+        out_s6$d = out_s6$q;
+        out_s7$d = out_s7$q;
+        out_s8$d = out_s8$q;
+        out_s9$d = out_s9$q;
+        out_s10$d = out_s10$q;
+        out_s11$d = out_s11$q;
+        out_s12$d = out_s12$q;
         addr_s1$d = addr_s1$q;
-        addr_s2$d = addr_s2$q;
-        addr_s3$d = addr_s3$q;
-        addr_s4$d = addr_s4$q;
-        addr_s5$d = addr_s5$q;
+        oaddr_s1$d = oaddr_s1$q;
+        oaddr_s2$d = oaddr_s2$q;
+        oaddr_s3$d = oaddr_s3$q;
+        oaddr_s4$d = oaddr_s4$q;
+        oaddr_s5$d = oaddr_s5$q;
+        oaddr_s6$d = oaddr_s6$q;
+        oaddr_s7$d = oaddr_s7$q;
+        oaddr_s8$d = oaddr_s8$q;
+        oaddr_s9$d = oaddr_s9$q;
+        oaddr_s10$d = oaddr_s10$q;
+        oaddr_s11$d = oaddr_s11$q;
+        oaddr_s12$d = oaddr_s12$q;
         bases$clock = clock;
         stream$clock = clock;
         cache$clock = clock;
@@ -2007,9 +2177,10 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,att,l
         core$e_en = exp_s1$q;
         core$e_first = first_s1$q;
         core$o_en = 1'b0;
-        core$o_head = out_head$q;
-        vm_we = out_s5$q;
-        vm_waddr = addr_s5$q;
+        core$o_ld = 1'b0;
+        core$o_head = oq_head$q;
+        vm_we = out_s12$q;
+        vm_waddr = oaddr_s12$q;
         vm_wdata = core$y;
         done = 1'b0;
         score_s1$d = 1'b0;
@@ -2017,14 +2188,29 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,att,l
         first_s1$d = 1'b0;
         out_s1$d = 1'b0;
         addr_s1$d = zero16;
+        oaddr_s1$d = zero16;
         out_s2$d = out_s1$q;
         out_s3$d = out_s2$q;
         out_s4$d = out_s3$q;
         out_s5$d = out_s4$q;
-        addr_s2$d = addr_s1$q;
-        addr_s3$d = addr_s2$q;
-        addr_s4$d = addr_s3$q;
-        addr_s5$d = addr_s4$q;
+        out_s6$d = out_s5$q;
+        out_s7$d = out_s6$q;
+        out_s8$d = out_s7$q;
+        out_s9$d = out_s8$q;
+        out_s10$d = out_s9$q;
+        out_s11$d = out_s10$q;
+        out_s12$d = out_s11$q;
+        oaddr_s2$d = oaddr_s1$q;
+        oaddr_s3$d = oaddr_s2$q;
+        oaddr_s4$d = oaddr_s3$q;
+        oaddr_s5$d = oaddr_s4$q;
+        oaddr_s6$d = oaddr_s5$q;
+        oaddr_s7$d = oaddr_s6$q;
+        oaddr_s8$d = oaddr_s7$q;
+        oaddr_s9$d = oaddr_s8$q;
+        oaddr_s10$d = oaddr_s9$q;
+        oaddr_s11$d = oaddr_s10$q;
+        oaddr_s12$d = oaddr_s11$q;
         if (state$q == s_idle) begin
             if (start) begin
                 if (bases$bad) begin
@@ -2040,12 +2226,10 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,att,l
             state$d = s_idle;
         end
         if (state$q == s_setup) begin
-            out_elem$d = zero16;
             t$d = zero16;
             heads_done$d = zero8;
             group_heads$d = zero8;
             group$d = zero8;
-            out_head$d = zero8;
             out_addr$d = att;
             wait_left$d = wait8;
             state$d = s_wait;
@@ -2080,7 +2264,7 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,att,l
                 t$d = zero16;
                 cache_addr$d = bases$row_layer;
                 state$d = s_drain;
-                drain_left$d = three3;
+                drain_left$d = drain_score;
                 after_drain$d = s_exp;
             end
         end
@@ -2092,50 +2276,64 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,att,l
             cache_addr$d = cache_addr$q + one24;
             if (t$q == pos) begin
                 t$d = zero16;
-                out_elem$d = zero16;
-                out_head$d = zero8;
                 state$d = s_drain;
-                drain_left$d = six3;
+                drain_left$d = drain_exp;
                 after_drain$d = s_out;
             end
         end
         if (state$q == s_out) begin
-            core$o_en = 1'b1;
-            out_s1$d = 1'b1;
-            addr_s1$d = out_addr$q;
-            out_addr$d = out_addr$q + one16;
-            out_elem$d = out_elem$q + one16;
-            if (out_elem$q == hd_m1) begin
-                out_elem$d = zero16;
-                out_head$d = out_head$q + one8;
-                if ((out_head$q + one8) == group_heads$q) begin
-                    if (heads_done$q == nh8) begin
-                        state$d = s_drain;
-                        drain_left$d = four3;
-                        after_drain$d = s_idle;
+            if (~oq_active$q) begin
+                core$o_ld = 1'b1;
+                core$o_en = 1'b1;
+                core$o_head = zero8;
+                out_s1$d = 1'b1;
+                oaddr_s1$d = out_addr$q;
+                out_addr$d = out_addr$q + one16;
+                oq_active$d = 1'b1;
+                oq_elem$d = one16;
+                oq_head$d = zero8;
+                oq_gh$d = group_heads$q;
+                if (heads_done$q == nh8) begin
+                    state$d = s_drain;
+                    drain_left$d = drain_last;
+                    after_drain$d = s_idle;
+                end
+                else begin
+                    group$d = group$q + one8;
+                    core$qld = 1'b1;
+                    core$lgrp = group$q + one8;
+                    if ((group$q + one8) == last_group) begin
+                        group_heads$d = last_g8;
+                        heads_done$d = heads_done$q + last_g8;
                     end
                     else begin
-                        group$d = group$q + one8;
-                        core$qld = 1'b1;
-                        core$lgrp = group$q + one8;
-                        if ((group$q + one8) == last_group) begin
-                            group_heads$d = last_g8;
-                            heads_done$d = heads_done$q + last_g8;
-                        end
-                        else begin
-                            group_heads$d = g8;
-                            heads_done$d = heads_done$q + g8;
-                        end
-                        t$d = zero16;
-                        cache_addr$d = bases$row_layer;
-                        state$d = s_score;
+                        group_heads$d = g8;
+                        heads_done$d = heads_done$q + g8;
                     end
+                    t$d = zero16;
+                    cache_addr$d = bases$row_layer;
+                    state$d = s_score;
+                end
+            end
+        end
+        if (oq_active$q) begin
+            core$o_en = 1'b1;
+            core$o_head = oq_head$q;
+            out_s1$d = 1'b1;
+            oaddr_s1$d = out_addr$q;
+            out_addr$d = out_addr$q + one16;
+            oq_elem$d = oq_elem$q + one16;
+            if (oq_elem$q == hd_m1) begin
+                oq_elem$d = zero16;
+                oq_head$d = oq_head$q + one8;
+                if ((oq_head$q + one8) == oq_gh$q) begin
+                    oq_active$d = 1'b0;
                 end
             end
         end
         if (state$q == s_drain) begin
-            drain_left$d = drain_left$q - one3;
-            if (drain_left$q == zero3) begin
+            drain_left$d = drain_left$q - one16;
+            if (drain_left$q == zero16) begin
                 state$d = after_drain$q;
                 if (after_drain$q == s_idle) begin
                     done = 1'b1;
@@ -2164,82 +2362,6 @@ module llamahdl_decoder$attention$addr_s1(d,q,clock);
     end
           
 endmodule // llamahdl_decoder$attention$addr_s1
-
-
-module llamahdl_decoder$attention$addr_s2(d,q,clock);
-    
-    // Module arguments
-    input wire  [15:0] d;
-    output reg  [15:0] q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 16'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$attention$addr_s2
-
-
-module llamahdl_decoder$attention$addr_s3(d,q,clock);
-    
-    // Module arguments
-    input wire  [15:0] d;
-    output reg  [15:0] q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 16'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$attention$addr_s3
-
-
-module llamahdl_decoder$attention$addr_s4(d,q,clock);
-    
-    // Module arguments
-    input wire  [15:0] d;
-    output reg  [15:0] q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 16'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$attention$addr_s4
-
-
-module llamahdl_decoder$attention$addr_s5(d,q,clock);
-    
-    // Module arguments
-    input wire  [15:0] d;
-    output reg  [15:0] q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 16'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$attention$addr_s5
 
 
 module llamahdl_decoder$attention$after_drain(d,q,clock);
@@ -2938,7 +3060,7 @@ module llamahdl_decoder$attention$cache_addr(d,q,clock);
 endmodule // llamahdl_decoder$attention$cache_addr
 
 
-module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bsdata,qld,lgrp,mant$0,mant$1,mant$2,mant$3,mant$4,mant$5,mant$6,mant$7,mant$8,mant$9,mant$10,mant$11,mant$12,mant$13,mant$14,mant$15,mant$16,mant$17,mant$18,mant$19,mant$20,mant$21,mant$22,mant$23,mant$24,mant$25,mant$26,mant$27,mant$28,mant$29,mant$30,mant$31,ksh$0,ksh$1,ksh$2,ksh$3,ksh$4,ksh$5,ksh$6,ksh$7,ksh$8,ksh$9,ksh$10,ksh$11,ksh$12,ksh$13,ksh$14,ksh$15,ksh$16,ksh$17,ksh$18,ksh$19,ksh$20,ksh$21,ksh$22,ksh$23,ksh$24,ksh$25,ksh$26,ksh$27,ksh$28,ksh$29,ksh$30,ksh$31,vsh$0,vsh$1,vsh$2,vsh$3,vsh$4,vsh$5,vsh$6,vsh$7,vsh$8,vsh$9,vsh$10,vsh$11,vsh$12,vsh$13,vsh$14,vsh$15,vsh$16,vsh$17,vsh$18,vsh$19,vsh$20,vsh$21,vsh$22,vsh$23,vsh$24,vsh$25,vsh$26,vsh$27,vsh$28,vsh$29,vsh$30,vsh$31,s_en,s_first,s_t,sm_raddr,e_en,e_first,o_en,o_head,y);
+module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bsdata,qld,lgrp,mant$0,mant$1,mant$2,mant$3,mant$4,mant$5,mant$6,mant$7,mant$8,mant$9,mant$10,mant$11,mant$12,mant$13,mant$14,mant$15,mant$16,mant$17,mant$18,mant$19,mant$20,mant$21,mant$22,mant$23,mant$24,mant$25,mant$26,mant$27,mant$28,mant$29,mant$30,mant$31,ksh$0,ksh$1,ksh$2,ksh$3,ksh$4,ksh$5,ksh$6,ksh$7,ksh$8,ksh$9,ksh$10,ksh$11,ksh$12,ksh$13,ksh$14,ksh$15,ksh$16,ksh$17,ksh$18,ksh$19,ksh$20,ksh$21,ksh$22,ksh$23,ksh$24,ksh$25,ksh$26,ksh$27,ksh$28,ksh$29,ksh$30,ksh$31,vsh$0,vsh$1,vsh$2,vsh$3,vsh$4,vsh$5,vsh$6,vsh$7,vsh$8,vsh$9,vsh$10,vsh$11,vsh$12,vsh$13,vsh$14,vsh$15,vsh$16,vsh$17,vsh$18,vsh$19,vsh$20,vsh$21,vsh$22,vsh$23,vsh$24,vsh$25,vsh$26,vsh$27,vsh$28,vsh$29,vsh$30,vsh$31,s_en,s_first,s_t,sm_raddr,e_en,e_first,o_en,o_ld,o_head,y);
     
     // Module arguments
     input wire  clock;
@@ -3054,276 +3176,560 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
     input wire  e_en;
     input wire  e_first;
     input wire  o_en;
+    input wire  o_ld;
     input wire  [7:0] o_head;
     output reg signed [31:0] y;
     
     // Update code (custom)
-    localparam signed [111:0] MAX32 = 112'sd2147483647;
-    localparam signed [111:0] MIN32 = -112'sd2147483648;
-    localparam signed [127:0] OMAX32 = 128'sd2147483647;
-    localparam signed [127:0] OMIN32 = -128'sd2147483648;
     integer i;
-    integer k;
     reg [16:0] exp2 [0:1023];
     reg [16:0] rcp [0:1023];
     reg [127:0] smem [0:511];
     reg [127:0] srd;
     reg signed [15:0] q_0;
+    reg signed [17:0] ma_0;
+    reg signed [10:0] mb_0;
     reg signed [28:0] pr_0;
     reg signed [47:0] ac_0;
+    reg signed [47:0] oac_0;
     reg signed [10:0] vm1_0;
     reg signed [10:0] vm2_0;
     reg signed [10:0] vm3_0;
     reg signed [10:0] vm4_0;
     reg signed [10:0] vm5_0;
+    reg signed [10:0] vm6_0;
+    reg signed [10:0] vm7_0;
+    reg signed [10:0] vm8_0;
+    reg signed [10:0] vm9_0;
+    reg signed [10:0] vm10_0;
+    reg signed [10:0] vm11_0;
     reg signed [15:0] q_1;
+    reg signed [17:0] ma_1;
+    reg signed [10:0] mb_1;
     reg signed [28:0] pr_1;
     reg signed [47:0] ac_1;
+    reg signed [47:0] oac_1;
     reg signed [10:0] vm1_1;
     reg signed [10:0] vm2_1;
     reg signed [10:0] vm3_1;
     reg signed [10:0] vm4_1;
     reg signed [10:0] vm5_1;
+    reg signed [10:0] vm6_1;
+    reg signed [10:0] vm7_1;
+    reg signed [10:0] vm8_1;
+    reg signed [10:0] vm9_1;
+    reg signed [10:0] vm10_1;
+    reg signed [10:0] vm11_1;
     reg signed [15:0] q_2;
+    reg signed [17:0] ma_2;
+    reg signed [10:0] mb_2;
     reg signed [28:0] pr_2;
     reg signed [47:0] ac_2;
+    reg signed [47:0] oac_2;
     reg signed [10:0] vm1_2;
     reg signed [10:0] vm2_2;
     reg signed [10:0] vm3_2;
     reg signed [10:0] vm4_2;
     reg signed [10:0] vm5_2;
+    reg signed [10:0] vm6_2;
+    reg signed [10:0] vm7_2;
+    reg signed [10:0] vm8_2;
+    reg signed [10:0] vm9_2;
+    reg signed [10:0] vm10_2;
+    reg signed [10:0] vm11_2;
     reg signed [15:0] q_3;
+    reg signed [17:0] ma_3;
+    reg signed [10:0] mb_3;
     reg signed [28:0] pr_3;
     reg signed [47:0] ac_3;
+    reg signed [47:0] oac_3;
     reg signed [10:0] vm1_3;
     reg signed [10:0] vm2_3;
     reg signed [10:0] vm3_3;
     reg signed [10:0] vm4_3;
     reg signed [10:0] vm5_3;
+    reg signed [10:0] vm6_3;
+    reg signed [10:0] vm7_3;
+    reg signed [10:0] vm8_3;
+    reg signed [10:0] vm9_3;
+    reg signed [10:0] vm10_3;
+    reg signed [10:0] vm11_3;
     reg signed [15:0] q_4;
+    reg signed [17:0] ma_4;
+    reg signed [10:0] mb_4;
     reg signed [28:0] pr_4;
     reg signed [47:0] ac_4;
+    reg signed [47:0] oac_4;
     reg signed [10:0] vm1_4;
     reg signed [10:0] vm2_4;
     reg signed [10:0] vm3_4;
     reg signed [10:0] vm4_4;
     reg signed [10:0] vm5_4;
+    reg signed [10:0] vm6_4;
+    reg signed [10:0] vm7_4;
+    reg signed [10:0] vm8_4;
+    reg signed [10:0] vm9_4;
+    reg signed [10:0] vm10_4;
+    reg signed [10:0] vm11_4;
     reg signed [15:0] q_5;
+    reg signed [17:0] ma_5;
+    reg signed [10:0] mb_5;
     reg signed [28:0] pr_5;
     reg signed [47:0] ac_5;
+    reg signed [47:0] oac_5;
     reg signed [10:0] vm1_5;
     reg signed [10:0] vm2_5;
     reg signed [10:0] vm3_5;
     reg signed [10:0] vm4_5;
     reg signed [10:0] vm5_5;
+    reg signed [10:0] vm6_5;
+    reg signed [10:0] vm7_5;
+    reg signed [10:0] vm8_5;
+    reg signed [10:0] vm9_5;
+    reg signed [10:0] vm10_5;
+    reg signed [10:0] vm11_5;
     reg signed [15:0] q_6;
+    reg signed [17:0] ma_6;
+    reg signed [10:0] mb_6;
     reg signed [28:0] pr_6;
     reg signed [47:0] ac_6;
+    reg signed [47:0] oac_6;
     reg signed [10:0] vm1_6;
     reg signed [10:0] vm2_6;
     reg signed [10:0] vm3_6;
     reg signed [10:0] vm4_6;
     reg signed [10:0] vm5_6;
+    reg signed [10:0] vm6_6;
+    reg signed [10:0] vm7_6;
+    reg signed [10:0] vm8_6;
+    reg signed [10:0] vm9_6;
+    reg signed [10:0] vm10_6;
+    reg signed [10:0] vm11_6;
     reg signed [15:0] q_7;
+    reg signed [17:0] ma_7;
+    reg signed [10:0] mb_7;
     reg signed [28:0] pr_7;
     reg signed [47:0] ac_7;
+    reg signed [47:0] oac_7;
     reg signed [10:0] vm1_7;
     reg signed [10:0] vm2_7;
     reg signed [10:0] vm3_7;
     reg signed [10:0] vm4_7;
     reg signed [10:0] vm5_7;
+    reg signed [10:0] vm6_7;
+    reg signed [10:0] vm7_7;
+    reg signed [10:0] vm8_7;
+    reg signed [10:0] vm9_7;
+    reg signed [10:0] vm10_7;
+    reg signed [10:0] vm11_7;
     reg signed [15:0] q_8;
+    reg signed [17:0] ma_8;
+    reg signed [10:0] mb_8;
     reg signed [28:0] pr_8;
     reg signed [47:0] ac_8;
+    reg signed [47:0] oac_8;
     reg signed [10:0] vm1_8;
     reg signed [10:0] vm2_8;
     reg signed [10:0] vm3_8;
     reg signed [10:0] vm4_8;
     reg signed [10:0] vm5_8;
+    reg signed [10:0] vm6_8;
+    reg signed [10:0] vm7_8;
+    reg signed [10:0] vm8_8;
+    reg signed [10:0] vm9_8;
+    reg signed [10:0] vm10_8;
+    reg signed [10:0] vm11_8;
     reg signed [15:0] q_9;
+    reg signed [17:0] ma_9;
+    reg signed [10:0] mb_9;
     reg signed [28:0] pr_9;
     reg signed [47:0] ac_9;
+    reg signed [47:0] oac_9;
     reg signed [10:0] vm1_9;
     reg signed [10:0] vm2_9;
     reg signed [10:0] vm3_9;
     reg signed [10:0] vm4_9;
     reg signed [10:0] vm5_9;
+    reg signed [10:0] vm6_9;
+    reg signed [10:0] vm7_9;
+    reg signed [10:0] vm8_9;
+    reg signed [10:0] vm9_9;
+    reg signed [10:0] vm10_9;
+    reg signed [10:0] vm11_9;
     reg signed [15:0] q_10;
+    reg signed [17:0] ma_10;
+    reg signed [10:0] mb_10;
     reg signed [28:0] pr_10;
     reg signed [47:0] ac_10;
+    reg signed [47:0] oac_10;
     reg signed [10:0] vm1_10;
     reg signed [10:0] vm2_10;
     reg signed [10:0] vm3_10;
     reg signed [10:0] vm4_10;
     reg signed [10:0] vm5_10;
+    reg signed [10:0] vm6_10;
+    reg signed [10:0] vm7_10;
+    reg signed [10:0] vm8_10;
+    reg signed [10:0] vm9_10;
+    reg signed [10:0] vm10_10;
+    reg signed [10:0] vm11_10;
     reg signed [15:0] q_11;
+    reg signed [17:0] ma_11;
+    reg signed [10:0] mb_11;
     reg signed [28:0] pr_11;
     reg signed [47:0] ac_11;
+    reg signed [47:0] oac_11;
     reg signed [10:0] vm1_11;
     reg signed [10:0] vm2_11;
     reg signed [10:0] vm3_11;
     reg signed [10:0] vm4_11;
     reg signed [10:0] vm5_11;
+    reg signed [10:0] vm6_11;
+    reg signed [10:0] vm7_11;
+    reg signed [10:0] vm8_11;
+    reg signed [10:0] vm9_11;
+    reg signed [10:0] vm10_11;
+    reg signed [10:0] vm11_11;
     reg signed [15:0] q_12;
+    reg signed [17:0] ma_12;
+    reg signed [10:0] mb_12;
     reg signed [28:0] pr_12;
     reg signed [47:0] ac_12;
+    reg signed [47:0] oac_12;
     reg signed [10:0] vm1_12;
     reg signed [10:0] vm2_12;
     reg signed [10:0] vm3_12;
     reg signed [10:0] vm4_12;
     reg signed [10:0] vm5_12;
+    reg signed [10:0] vm6_12;
+    reg signed [10:0] vm7_12;
+    reg signed [10:0] vm8_12;
+    reg signed [10:0] vm9_12;
+    reg signed [10:0] vm10_12;
+    reg signed [10:0] vm11_12;
     reg signed [15:0] q_13;
+    reg signed [17:0] ma_13;
+    reg signed [10:0] mb_13;
     reg signed [28:0] pr_13;
     reg signed [47:0] ac_13;
+    reg signed [47:0] oac_13;
     reg signed [10:0] vm1_13;
     reg signed [10:0] vm2_13;
     reg signed [10:0] vm3_13;
     reg signed [10:0] vm4_13;
     reg signed [10:0] vm5_13;
+    reg signed [10:0] vm6_13;
+    reg signed [10:0] vm7_13;
+    reg signed [10:0] vm8_13;
+    reg signed [10:0] vm9_13;
+    reg signed [10:0] vm10_13;
+    reg signed [10:0] vm11_13;
     reg signed [15:0] q_14;
+    reg signed [17:0] ma_14;
+    reg signed [10:0] mb_14;
     reg signed [28:0] pr_14;
     reg signed [47:0] ac_14;
+    reg signed [47:0] oac_14;
     reg signed [10:0] vm1_14;
     reg signed [10:0] vm2_14;
     reg signed [10:0] vm3_14;
     reg signed [10:0] vm4_14;
     reg signed [10:0] vm5_14;
+    reg signed [10:0] vm6_14;
+    reg signed [10:0] vm7_14;
+    reg signed [10:0] vm8_14;
+    reg signed [10:0] vm9_14;
+    reg signed [10:0] vm10_14;
+    reg signed [10:0] vm11_14;
     reg signed [15:0] q_15;
+    reg signed [17:0] ma_15;
+    reg signed [10:0] mb_15;
     reg signed [28:0] pr_15;
     reg signed [47:0] ac_15;
+    reg signed [47:0] oac_15;
     reg signed [10:0] vm1_15;
     reg signed [10:0] vm2_15;
     reg signed [10:0] vm3_15;
     reg signed [10:0] vm4_15;
     reg signed [10:0] vm5_15;
+    reg signed [10:0] vm6_15;
+    reg signed [10:0] vm7_15;
+    reg signed [10:0] vm8_15;
+    reg signed [10:0] vm9_15;
+    reg signed [10:0] vm10_15;
+    reg signed [10:0] vm11_15;
     reg signed [15:0] q_16;
+    reg signed [17:0] ma_16;
+    reg signed [10:0] mb_16;
     reg signed [28:0] pr_16;
     reg signed [47:0] ac_16;
+    reg signed [47:0] oac_16;
     reg signed [10:0] vm1_16;
     reg signed [10:0] vm2_16;
     reg signed [10:0] vm3_16;
     reg signed [10:0] vm4_16;
     reg signed [10:0] vm5_16;
+    reg signed [10:0] vm6_16;
+    reg signed [10:0] vm7_16;
+    reg signed [10:0] vm8_16;
+    reg signed [10:0] vm9_16;
+    reg signed [10:0] vm10_16;
+    reg signed [10:0] vm11_16;
     reg signed [15:0] q_17;
+    reg signed [17:0] ma_17;
+    reg signed [10:0] mb_17;
     reg signed [28:0] pr_17;
     reg signed [47:0] ac_17;
+    reg signed [47:0] oac_17;
     reg signed [10:0] vm1_17;
     reg signed [10:0] vm2_17;
     reg signed [10:0] vm3_17;
     reg signed [10:0] vm4_17;
     reg signed [10:0] vm5_17;
+    reg signed [10:0] vm6_17;
+    reg signed [10:0] vm7_17;
+    reg signed [10:0] vm8_17;
+    reg signed [10:0] vm9_17;
+    reg signed [10:0] vm10_17;
+    reg signed [10:0] vm11_17;
     reg signed [15:0] q_18;
+    reg signed [17:0] ma_18;
+    reg signed [10:0] mb_18;
     reg signed [28:0] pr_18;
     reg signed [47:0] ac_18;
+    reg signed [47:0] oac_18;
     reg signed [10:0] vm1_18;
     reg signed [10:0] vm2_18;
     reg signed [10:0] vm3_18;
     reg signed [10:0] vm4_18;
     reg signed [10:0] vm5_18;
+    reg signed [10:0] vm6_18;
+    reg signed [10:0] vm7_18;
+    reg signed [10:0] vm8_18;
+    reg signed [10:0] vm9_18;
+    reg signed [10:0] vm10_18;
+    reg signed [10:0] vm11_18;
     reg signed [15:0] q_19;
+    reg signed [17:0] ma_19;
+    reg signed [10:0] mb_19;
     reg signed [28:0] pr_19;
     reg signed [47:0] ac_19;
+    reg signed [47:0] oac_19;
     reg signed [10:0] vm1_19;
     reg signed [10:0] vm2_19;
     reg signed [10:0] vm3_19;
     reg signed [10:0] vm4_19;
     reg signed [10:0] vm5_19;
+    reg signed [10:0] vm6_19;
+    reg signed [10:0] vm7_19;
+    reg signed [10:0] vm8_19;
+    reg signed [10:0] vm9_19;
+    reg signed [10:0] vm10_19;
+    reg signed [10:0] vm11_19;
     reg signed [15:0] q_20;
+    reg signed [17:0] ma_20;
+    reg signed [10:0] mb_20;
     reg signed [28:0] pr_20;
     reg signed [47:0] ac_20;
+    reg signed [47:0] oac_20;
     reg signed [10:0] vm1_20;
     reg signed [10:0] vm2_20;
     reg signed [10:0] vm3_20;
     reg signed [10:0] vm4_20;
     reg signed [10:0] vm5_20;
+    reg signed [10:0] vm6_20;
+    reg signed [10:0] vm7_20;
+    reg signed [10:0] vm8_20;
+    reg signed [10:0] vm9_20;
+    reg signed [10:0] vm10_20;
+    reg signed [10:0] vm11_20;
     reg signed [15:0] q_21;
+    reg signed [17:0] ma_21;
+    reg signed [10:0] mb_21;
     reg signed [28:0] pr_21;
     reg signed [47:0] ac_21;
+    reg signed [47:0] oac_21;
     reg signed [10:0] vm1_21;
     reg signed [10:0] vm2_21;
     reg signed [10:0] vm3_21;
     reg signed [10:0] vm4_21;
     reg signed [10:0] vm5_21;
+    reg signed [10:0] vm6_21;
+    reg signed [10:0] vm7_21;
+    reg signed [10:0] vm8_21;
+    reg signed [10:0] vm9_21;
+    reg signed [10:0] vm10_21;
+    reg signed [10:0] vm11_21;
     reg signed [15:0] q_22;
+    reg signed [17:0] ma_22;
+    reg signed [10:0] mb_22;
     reg signed [28:0] pr_22;
     reg signed [47:0] ac_22;
+    reg signed [47:0] oac_22;
     reg signed [10:0] vm1_22;
     reg signed [10:0] vm2_22;
     reg signed [10:0] vm3_22;
     reg signed [10:0] vm4_22;
     reg signed [10:0] vm5_22;
+    reg signed [10:0] vm6_22;
+    reg signed [10:0] vm7_22;
+    reg signed [10:0] vm8_22;
+    reg signed [10:0] vm9_22;
+    reg signed [10:0] vm10_22;
+    reg signed [10:0] vm11_22;
     reg signed [15:0] q_23;
+    reg signed [17:0] ma_23;
+    reg signed [10:0] mb_23;
     reg signed [28:0] pr_23;
     reg signed [47:0] ac_23;
+    reg signed [47:0] oac_23;
     reg signed [10:0] vm1_23;
     reg signed [10:0] vm2_23;
     reg signed [10:0] vm3_23;
     reg signed [10:0] vm4_23;
     reg signed [10:0] vm5_23;
+    reg signed [10:0] vm6_23;
+    reg signed [10:0] vm7_23;
+    reg signed [10:0] vm8_23;
+    reg signed [10:0] vm9_23;
+    reg signed [10:0] vm10_23;
+    reg signed [10:0] vm11_23;
     reg signed [15:0] q_24;
+    reg signed [17:0] ma_24;
+    reg signed [10:0] mb_24;
     reg signed [28:0] pr_24;
     reg signed [47:0] ac_24;
+    reg signed [47:0] oac_24;
     reg signed [10:0] vm1_24;
     reg signed [10:0] vm2_24;
     reg signed [10:0] vm3_24;
     reg signed [10:0] vm4_24;
     reg signed [10:0] vm5_24;
+    reg signed [10:0] vm6_24;
+    reg signed [10:0] vm7_24;
+    reg signed [10:0] vm8_24;
+    reg signed [10:0] vm9_24;
+    reg signed [10:0] vm10_24;
+    reg signed [10:0] vm11_24;
     reg signed [15:0] q_25;
+    reg signed [17:0] ma_25;
+    reg signed [10:0] mb_25;
     reg signed [28:0] pr_25;
     reg signed [47:0] ac_25;
+    reg signed [47:0] oac_25;
     reg signed [10:0] vm1_25;
     reg signed [10:0] vm2_25;
     reg signed [10:0] vm3_25;
     reg signed [10:0] vm4_25;
     reg signed [10:0] vm5_25;
+    reg signed [10:0] vm6_25;
+    reg signed [10:0] vm7_25;
+    reg signed [10:0] vm8_25;
+    reg signed [10:0] vm9_25;
+    reg signed [10:0] vm10_25;
+    reg signed [10:0] vm11_25;
     reg signed [15:0] q_26;
+    reg signed [17:0] ma_26;
+    reg signed [10:0] mb_26;
     reg signed [28:0] pr_26;
     reg signed [47:0] ac_26;
+    reg signed [47:0] oac_26;
     reg signed [10:0] vm1_26;
     reg signed [10:0] vm2_26;
     reg signed [10:0] vm3_26;
     reg signed [10:0] vm4_26;
     reg signed [10:0] vm5_26;
+    reg signed [10:0] vm6_26;
+    reg signed [10:0] vm7_26;
+    reg signed [10:0] vm8_26;
+    reg signed [10:0] vm9_26;
+    reg signed [10:0] vm10_26;
+    reg signed [10:0] vm11_26;
     reg signed [15:0] q_27;
+    reg signed [17:0] ma_27;
+    reg signed [10:0] mb_27;
     reg signed [28:0] pr_27;
     reg signed [47:0] ac_27;
+    reg signed [47:0] oac_27;
     reg signed [10:0] vm1_27;
     reg signed [10:0] vm2_27;
     reg signed [10:0] vm3_27;
     reg signed [10:0] vm4_27;
     reg signed [10:0] vm5_27;
+    reg signed [10:0] vm6_27;
+    reg signed [10:0] vm7_27;
+    reg signed [10:0] vm8_27;
+    reg signed [10:0] vm9_27;
+    reg signed [10:0] vm10_27;
+    reg signed [10:0] vm11_27;
     reg signed [15:0] q_28;
+    reg signed [17:0] ma_28;
+    reg signed [10:0] mb_28;
     reg signed [28:0] pr_28;
     reg signed [47:0] ac_28;
+    reg signed [47:0] oac_28;
     reg signed [10:0] vm1_28;
     reg signed [10:0] vm2_28;
     reg signed [10:0] vm3_28;
     reg signed [10:0] vm4_28;
     reg signed [10:0] vm5_28;
+    reg signed [10:0] vm6_28;
+    reg signed [10:0] vm7_28;
+    reg signed [10:0] vm8_28;
+    reg signed [10:0] vm9_28;
+    reg signed [10:0] vm10_28;
+    reg signed [10:0] vm11_28;
     reg signed [15:0] q_29;
+    reg signed [17:0] ma_29;
+    reg signed [10:0] mb_29;
     reg signed [28:0] pr_29;
     reg signed [47:0] ac_29;
+    reg signed [47:0] oac_29;
     reg signed [10:0] vm1_29;
     reg signed [10:0] vm2_29;
     reg signed [10:0] vm3_29;
     reg signed [10:0] vm4_29;
     reg signed [10:0] vm5_29;
+    reg signed [10:0] vm6_29;
+    reg signed [10:0] vm7_29;
+    reg signed [10:0] vm8_29;
+    reg signed [10:0] vm9_29;
+    reg signed [10:0] vm10_29;
+    reg signed [10:0] vm11_29;
     reg signed [15:0] q_30;
+    reg signed [17:0] ma_30;
+    reg signed [10:0] mb_30;
     reg signed [28:0] pr_30;
     reg signed [47:0] ac_30;
+    reg signed [47:0] oac_30;
     reg signed [10:0] vm1_30;
     reg signed [10:0] vm2_30;
     reg signed [10:0] vm3_30;
     reg signed [10:0] vm4_30;
     reg signed [10:0] vm5_30;
+    reg signed [10:0] vm6_30;
+    reg signed [10:0] vm7_30;
+    reg signed [10:0] vm8_30;
+    reg signed [10:0] vm9_30;
+    reg signed [10:0] vm10_30;
+    reg signed [10:0] vm11_30;
     reg signed [15:0] q_31;
+    reg signed [17:0] ma_31;
+    reg signed [10:0] mb_31;
     reg signed [28:0] pr_31;
     reg signed [47:0] ac_31;
+    reg signed [47:0] oac_31;
     reg signed [10:0] vm1_31;
     reg signed [10:0] vm2_31;
     reg signed [10:0] vm3_31;
     reg signed [10:0] vm4_31;
     reg signed [10:0] vm5_31;
+    reg signed [10:0] vm6_31;
+    reg signed [10:0] vm7_31;
+    reg signed [10:0] vm8_31;
+    reg signed [10:0] vm9_31;
+    reg signed [10:0] vm10_31;
+    reg signed [10:0] vm11_31;
     reg [15:0] qb_0 [0:1];
     reg [15:0] qb_1 [0:1];
     reg [15:0] qb_2 [0:1];
@@ -3363,103 +3769,201 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
     reg [4:0] sq_0;
     reg [4:0] pks_0;
     reg [4:0] vmax_0;
-    reg [4:0] tks_0;
+    reg signed [6:0] k1_0;
+    reg signed [6:0] k2_0;
+    reg signed [6:0] k3_0;
     reg signed [47:0] dot_0;
     reg [31:0] sc_0;
     reg [31:0] mx_0;
-    reg [31:0] d1_0;
-    reg [9:0] ix2_0;
-    reg [5:0] ip2_0;
-    reg [16:0] tb3_0;
-    reg [5:0] ip3_0;
-    reg [16:0] ex4_0;
-    reg [16:0] w5_0;
+    reg [31:0] srdr_0;
     reg [4:0] vs1_0;
-    reg [4:0] vs2_0;
-    reg [4:0] vs3_0;
-    reg [4:0] vs4_0;
+    reg [31:0] d1_0;
+    reg [33:0] pl_0;
+    reg [31:0] ph_0;
+    reg [50:0] us_0;
+    reg [9:0] ix_0;
+    reg [5:0] ip_0;
+    reg [16:0] tb_0;
+    reg [5:0] ip5_0;
+    reg [16:0] tbr_0;
+    reg [5:0] ip6_0;
+    reg [17:0] x2_0;
+    reg [16:0] ex_0;
+    reg [17:0] xw_0;
+    reg [16:0] w_0;
     reg [31:0] z_0;
+    reg [31:0] ozs_0;
+    reg [4:0] ovs_0;
+    reg [4:0] dv1_0;
+    reg [4:0] dv2_0;
+    reg [4:0] dv3_0;
+    reg [4:0] dv4_0;
+    reg [4:0] dv5_0;
+    reg [4:0] dv6_0;
+    reg [4:0] dv7_0;
+    reg [4:0] dv8_0;
+    reg signed [30:0] ps0_0;
+    reg signed [30:0] ps1_0;
     reg [4:0] sq_1;
     reg [4:0] pks_1;
     reg [4:0] vmax_1;
-    reg [4:0] tks_1;
+    reg signed [6:0] k1_1;
+    reg signed [6:0] k2_1;
+    reg signed [6:0] k3_1;
     reg signed [47:0] dot_1;
     reg [31:0] sc_1;
     reg [31:0] mx_1;
-    reg [31:0] d1_1;
-    reg [9:0] ix2_1;
-    reg [5:0] ip2_1;
-    reg [16:0] tb3_1;
-    reg [5:0] ip3_1;
-    reg [16:0] ex4_1;
-    reg [16:0] w5_1;
+    reg [31:0] srdr_1;
     reg [4:0] vs1_1;
-    reg [4:0] vs2_1;
-    reg [4:0] vs3_1;
-    reg [4:0] vs4_1;
+    reg [31:0] d1_1;
+    reg [33:0] pl_1;
+    reg [31:0] ph_1;
+    reg [50:0] us_1;
+    reg [9:0] ix_1;
+    reg [5:0] ip_1;
+    reg [16:0] tb_1;
+    reg [5:0] ip5_1;
+    reg [16:0] tbr_1;
+    reg [5:0] ip6_1;
+    reg [17:0] x2_1;
+    reg [16:0] ex_1;
+    reg [17:0] xw_1;
+    reg [16:0] w_1;
     reg [31:0] z_1;
+    reg [31:0] ozs_1;
+    reg [4:0] ovs_1;
+    reg [4:0] dv1_1;
+    reg [4:0] dv2_1;
+    reg [4:0] dv3_1;
+    reg [4:0] dv4_1;
+    reg [4:0] dv5_1;
+    reg [4:0] dv6_1;
+    reg [4:0] dv7_1;
+    reg [4:0] dv8_1;
+    reg signed [30:0] ps0_1;
+    reg signed [30:0] ps1_1;
     reg [4:0] sq_2;
     reg [4:0] pks_2;
     reg [4:0] vmax_2;
-    reg [4:0] tks_2;
+    reg signed [6:0] k1_2;
+    reg signed [6:0] k2_2;
+    reg signed [6:0] k3_2;
     reg signed [47:0] dot_2;
     reg [31:0] sc_2;
     reg [31:0] mx_2;
-    reg [31:0] d1_2;
-    reg [9:0] ix2_2;
-    reg [5:0] ip2_2;
-    reg [16:0] tb3_2;
-    reg [5:0] ip3_2;
-    reg [16:0] ex4_2;
-    reg [16:0] w5_2;
+    reg [31:0] srdr_2;
     reg [4:0] vs1_2;
-    reg [4:0] vs2_2;
-    reg [4:0] vs3_2;
-    reg [4:0] vs4_2;
+    reg [31:0] d1_2;
+    reg [33:0] pl_2;
+    reg [31:0] ph_2;
+    reg [50:0] us_2;
+    reg [9:0] ix_2;
+    reg [5:0] ip_2;
+    reg [16:0] tb_2;
+    reg [5:0] ip5_2;
+    reg [16:0] tbr_2;
+    reg [5:0] ip6_2;
+    reg [17:0] x2_2;
+    reg [16:0] ex_2;
+    reg [17:0] xw_2;
+    reg [16:0] w_2;
     reg [31:0] z_2;
+    reg [31:0] ozs_2;
+    reg [4:0] ovs_2;
+    reg [4:0] dv1_2;
+    reg [4:0] dv2_2;
+    reg [4:0] dv3_2;
+    reg [4:0] dv4_2;
+    reg [4:0] dv5_2;
+    reg [4:0] dv6_2;
+    reg [4:0] dv7_2;
+    reg [4:0] dv8_2;
+    reg signed [30:0] ps0_2;
+    reg signed [30:0] ps1_2;
     reg [4:0] sq_3;
     reg [4:0] pks_3;
     reg [4:0] vmax_3;
-    reg [4:0] tks_3;
+    reg signed [6:0] k1_3;
+    reg signed [6:0] k2_3;
+    reg signed [6:0] k3_3;
     reg signed [47:0] dot_3;
     reg [31:0] sc_3;
     reg [31:0] mx_3;
-    reg [31:0] d1_3;
-    reg [9:0] ix2_3;
-    reg [5:0] ip2_3;
-    reg [16:0] tb3_3;
-    reg [5:0] ip3_3;
-    reg [16:0] ex4_3;
-    reg [16:0] w5_3;
+    reg [31:0] srdr_3;
     reg [4:0] vs1_3;
-    reg [4:0] vs2_3;
-    reg [4:0] vs3_3;
-    reg [4:0] vs4_3;
+    reg [31:0] d1_3;
+    reg [33:0] pl_3;
+    reg [31:0] ph_3;
+    reg [50:0] us_3;
+    reg [9:0] ix_3;
+    reg [5:0] ip_3;
+    reg [16:0] tb_3;
+    reg [5:0] ip5_3;
+    reg [16:0] tbr_3;
+    reg [5:0] ip6_3;
+    reg [17:0] x2_3;
+    reg [16:0] ex_3;
+    reg [17:0] xw_3;
+    reg [16:0] w_3;
     reg [31:0] z_3;
-    reg pv;
-    reg pf;
-    reg [15:0] pt;
-    reg tv;
-    reg tf;
-    reg [15:0] tt;
-    reg fv;
-    reg ff;
-    reg [15:0] ft;
-    reg [5:0] ev;
-    reg [5:0] ef;
+    reg [31:0] ozs_3;
+    reg [4:0] ovs_3;
+    reg [4:0] dv1_3;
+    reg [4:0] dv2_3;
+    reg [4:0] dv3_3;
+    reg [4:0] dv4_3;
+    reg [4:0] dv5_3;
+    reg [4:0] dv6_3;
+    reg [4:0] dv7_3;
+    reg [4:0] dv8_3;
+    reg signed [30:0] ps0_3;
+    reg signed [30:0] ps1_3;
+    reg rbwe;
+    reg [7:0] rbgrp;
+    reg [15:0] rblane;
+    reg [15:0] rbdata;
+    reg rbswe;
+    reg [7:0] rbshead;
+    reg [4:0] rbsdata;
+    reg [7:0] sv;
+    reg [7:0] sf;
+    reg [12:0] ev;
+    reg [12:0] ef;
     reg signed [47:0] oa1;
     reg signed [47:0] oa2;
     reg signed [47:0] oa3;
+    reg signed [47:0] oa4;
+    reg signed [47:0] oa5;
     reg [31:0] oz1;
+    reg [31:0] oz2;
     reg [4:0] ovm1;
     reg [4:0] ovm2;
     reg [4:0] ovm3;
-    reg [4:0] pz2;
+    reg [4:0] ovm4;
+    reg [4:0] op2;
     reg [4:0] pz3;
-    reg [9:0] fi2;
-    reg [16:0] r3;
-    reg signed [65:0] op4;
-    reg signed [6:0] k4;
+    reg [4:0] pz4;
+    reg [9:0] fi3;
+    reg [16:0] r4;
+    reg [16:0] r5;
+    reg signed [6:0] ok5;
+    reg signed [6:0] ok6;
+    reg signed [6:0] ok7;
+    reg signed [6:0] ok8;
+    reg [33:0] opl6;
+    reg [33:0] opm6;
+    reg signed [31:0] oph6;
+    reg [51:0] os7;
+    reg signed [31:0] oph7;
+    reg signed [64:0] op8;
+    reg [15:0] st0;
+    reg [15:0] st1;
+    reg [15:0] st2;
+    reg [15:0] st3;
+    reg [15:0] st4;
+    reg [15:0] st5;
+    reg [15:0] st6;
+    reg [15:0] st7;
     initial begin
        exp2[0] = 17'h0ffea;
        exp2[1] = 17'h0ffbd;
@@ -5622,519 +6126,953 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        for (i = 0; i < 2; i = i + 1) sb_3[i] = 5'd0;
     `endif
        q_0 = 16'sd0;
+       ma_0 = 18'sd0;
+       mb_0 = 11'sd0;
        pr_0 = 29'sd0;
        ac_0 = 48'sd0;
+       oac_0 = 48'sd0;
        vm1_0 = 11'sd0;
        vm2_0 = 11'sd0;
        vm3_0 = 11'sd0;
        vm4_0 = 11'sd0;
        vm5_0 = 11'sd0;
+       vm6_0 = 11'sd0;
+       vm7_0 = 11'sd0;
+       vm8_0 = 11'sd0;
+       vm9_0 = 11'sd0;
+       vm10_0 = 11'sd0;
+       vm11_0 = 11'sd0;
        q_1 = 16'sd0;
+       ma_1 = 18'sd0;
+       mb_1 = 11'sd0;
        pr_1 = 29'sd0;
        ac_1 = 48'sd0;
+       oac_1 = 48'sd0;
        vm1_1 = 11'sd0;
        vm2_1 = 11'sd0;
        vm3_1 = 11'sd0;
        vm4_1 = 11'sd0;
        vm5_1 = 11'sd0;
+       vm6_1 = 11'sd0;
+       vm7_1 = 11'sd0;
+       vm8_1 = 11'sd0;
+       vm9_1 = 11'sd0;
+       vm10_1 = 11'sd0;
+       vm11_1 = 11'sd0;
        q_2 = 16'sd0;
+       ma_2 = 18'sd0;
+       mb_2 = 11'sd0;
        pr_2 = 29'sd0;
        ac_2 = 48'sd0;
+       oac_2 = 48'sd0;
        vm1_2 = 11'sd0;
        vm2_2 = 11'sd0;
        vm3_2 = 11'sd0;
        vm4_2 = 11'sd0;
        vm5_2 = 11'sd0;
+       vm6_2 = 11'sd0;
+       vm7_2 = 11'sd0;
+       vm8_2 = 11'sd0;
+       vm9_2 = 11'sd0;
+       vm10_2 = 11'sd0;
+       vm11_2 = 11'sd0;
        q_3 = 16'sd0;
+       ma_3 = 18'sd0;
+       mb_3 = 11'sd0;
        pr_3 = 29'sd0;
        ac_3 = 48'sd0;
+       oac_3 = 48'sd0;
        vm1_3 = 11'sd0;
        vm2_3 = 11'sd0;
        vm3_3 = 11'sd0;
        vm4_3 = 11'sd0;
        vm5_3 = 11'sd0;
+       vm6_3 = 11'sd0;
+       vm7_3 = 11'sd0;
+       vm8_3 = 11'sd0;
+       vm9_3 = 11'sd0;
+       vm10_3 = 11'sd0;
+       vm11_3 = 11'sd0;
        q_4 = 16'sd0;
+       ma_4 = 18'sd0;
+       mb_4 = 11'sd0;
        pr_4 = 29'sd0;
        ac_4 = 48'sd0;
+       oac_4 = 48'sd0;
        vm1_4 = 11'sd0;
        vm2_4 = 11'sd0;
        vm3_4 = 11'sd0;
        vm4_4 = 11'sd0;
        vm5_4 = 11'sd0;
+       vm6_4 = 11'sd0;
+       vm7_4 = 11'sd0;
+       vm8_4 = 11'sd0;
+       vm9_4 = 11'sd0;
+       vm10_4 = 11'sd0;
+       vm11_4 = 11'sd0;
        q_5 = 16'sd0;
+       ma_5 = 18'sd0;
+       mb_5 = 11'sd0;
        pr_5 = 29'sd0;
        ac_5 = 48'sd0;
+       oac_5 = 48'sd0;
        vm1_5 = 11'sd0;
        vm2_5 = 11'sd0;
        vm3_5 = 11'sd0;
        vm4_5 = 11'sd0;
        vm5_5 = 11'sd0;
+       vm6_5 = 11'sd0;
+       vm7_5 = 11'sd0;
+       vm8_5 = 11'sd0;
+       vm9_5 = 11'sd0;
+       vm10_5 = 11'sd0;
+       vm11_5 = 11'sd0;
        q_6 = 16'sd0;
+       ma_6 = 18'sd0;
+       mb_6 = 11'sd0;
        pr_6 = 29'sd0;
        ac_6 = 48'sd0;
+       oac_6 = 48'sd0;
        vm1_6 = 11'sd0;
        vm2_6 = 11'sd0;
        vm3_6 = 11'sd0;
        vm4_6 = 11'sd0;
        vm5_6 = 11'sd0;
+       vm6_6 = 11'sd0;
+       vm7_6 = 11'sd0;
+       vm8_6 = 11'sd0;
+       vm9_6 = 11'sd0;
+       vm10_6 = 11'sd0;
+       vm11_6 = 11'sd0;
        q_7 = 16'sd0;
+       ma_7 = 18'sd0;
+       mb_7 = 11'sd0;
        pr_7 = 29'sd0;
        ac_7 = 48'sd0;
+       oac_7 = 48'sd0;
        vm1_7 = 11'sd0;
        vm2_7 = 11'sd0;
        vm3_7 = 11'sd0;
        vm4_7 = 11'sd0;
        vm5_7 = 11'sd0;
+       vm6_7 = 11'sd0;
+       vm7_7 = 11'sd0;
+       vm8_7 = 11'sd0;
+       vm9_7 = 11'sd0;
+       vm10_7 = 11'sd0;
+       vm11_7 = 11'sd0;
        q_8 = 16'sd0;
+       ma_8 = 18'sd0;
+       mb_8 = 11'sd0;
        pr_8 = 29'sd0;
        ac_8 = 48'sd0;
+       oac_8 = 48'sd0;
        vm1_8 = 11'sd0;
        vm2_8 = 11'sd0;
        vm3_8 = 11'sd0;
        vm4_8 = 11'sd0;
        vm5_8 = 11'sd0;
+       vm6_8 = 11'sd0;
+       vm7_8 = 11'sd0;
+       vm8_8 = 11'sd0;
+       vm9_8 = 11'sd0;
+       vm10_8 = 11'sd0;
+       vm11_8 = 11'sd0;
        q_9 = 16'sd0;
+       ma_9 = 18'sd0;
+       mb_9 = 11'sd0;
        pr_9 = 29'sd0;
        ac_9 = 48'sd0;
+       oac_9 = 48'sd0;
        vm1_9 = 11'sd0;
        vm2_9 = 11'sd0;
        vm3_9 = 11'sd0;
        vm4_9 = 11'sd0;
        vm5_9 = 11'sd0;
+       vm6_9 = 11'sd0;
+       vm7_9 = 11'sd0;
+       vm8_9 = 11'sd0;
+       vm9_9 = 11'sd0;
+       vm10_9 = 11'sd0;
+       vm11_9 = 11'sd0;
        q_10 = 16'sd0;
+       ma_10 = 18'sd0;
+       mb_10 = 11'sd0;
        pr_10 = 29'sd0;
        ac_10 = 48'sd0;
+       oac_10 = 48'sd0;
        vm1_10 = 11'sd0;
        vm2_10 = 11'sd0;
        vm3_10 = 11'sd0;
        vm4_10 = 11'sd0;
        vm5_10 = 11'sd0;
+       vm6_10 = 11'sd0;
+       vm7_10 = 11'sd0;
+       vm8_10 = 11'sd0;
+       vm9_10 = 11'sd0;
+       vm10_10 = 11'sd0;
+       vm11_10 = 11'sd0;
        q_11 = 16'sd0;
+       ma_11 = 18'sd0;
+       mb_11 = 11'sd0;
        pr_11 = 29'sd0;
        ac_11 = 48'sd0;
+       oac_11 = 48'sd0;
        vm1_11 = 11'sd0;
        vm2_11 = 11'sd0;
        vm3_11 = 11'sd0;
        vm4_11 = 11'sd0;
        vm5_11 = 11'sd0;
+       vm6_11 = 11'sd0;
+       vm7_11 = 11'sd0;
+       vm8_11 = 11'sd0;
+       vm9_11 = 11'sd0;
+       vm10_11 = 11'sd0;
+       vm11_11 = 11'sd0;
        q_12 = 16'sd0;
+       ma_12 = 18'sd0;
+       mb_12 = 11'sd0;
        pr_12 = 29'sd0;
        ac_12 = 48'sd0;
+       oac_12 = 48'sd0;
        vm1_12 = 11'sd0;
        vm2_12 = 11'sd0;
        vm3_12 = 11'sd0;
        vm4_12 = 11'sd0;
        vm5_12 = 11'sd0;
+       vm6_12 = 11'sd0;
+       vm7_12 = 11'sd0;
+       vm8_12 = 11'sd0;
+       vm9_12 = 11'sd0;
+       vm10_12 = 11'sd0;
+       vm11_12 = 11'sd0;
        q_13 = 16'sd0;
+       ma_13 = 18'sd0;
+       mb_13 = 11'sd0;
        pr_13 = 29'sd0;
        ac_13 = 48'sd0;
+       oac_13 = 48'sd0;
        vm1_13 = 11'sd0;
        vm2_13 = 11'sd0;
        vm3_13 = 11'sd0;
        vm4_13 = 11'sd0;
        vm5_13 = 11'sd0;
+       vm6_13 = 11'sd0;
+       vm7_13 = 11'sd0;
+       vm8_13 = 11'sd0;
+       vm9_13 = 11'sd0;
+       vm10_13 = 11'sd0;
+       vm11_13 = 11'sd0;
        q_14 = 16'sd0;
+       ma_14 = 18'sd0;
+       mb_14 = 11'sd0;
        pr_14 = 29'sd0;
        ac_14 = 48'sd0;
+       oac_14 = 48'sd0;
        vm1_14 = 11'sd0;
        vm2_14 = 11'sd0;
        vm3_14 = 11'sd0;
        vm4_14 = 11'sd0;
        vm5_14 = 11'sd0;
+       vm6_14 = 11'sd0;
+       vm7_14 = 11'sd0;
+       vm8_14 = 11'sd0;
+       vm9_14 = 11'sd0;
+       vm10_14 = 11'sd0;
+       vm11_14 = 11'sd0;
        q_15 = 16'sd0;
+       ma_15 = 18'sd0;
+       mb_15 = 11'sd0;
        pr_15 = 29'sd0;
        ac_15 = 48'sd0;
+       oac_15 = 48'sd0;
        vm1_15 = 11'sd0;
        vm2_15 = 11'sd0;
        vm3_15 = 11'sd0;
        vm4_15 = 11'sd0;
        vm5_15 = 11'sd0;
+       vm6_15 = 11'sd0;
+       vm7_15 = 11'sd0;
+       vm8_15 = 11'sd0;
+       vm9_15 = 11'sd0;
+       vm10_15 = 11'sd0;
+       vm11_15 = 11'sd0;
        q_16 = 16'sd0;
+       ma_16 = 18'sd0;
+       mb_16 = 11'sd0;
        pr_16 = 29'sd0;
        ac_16 = 48'sd0;
+       oac_16 = 48'sd0;
        vm1_16 = 11'sd0;
        vm2_16 = 11'sd0;
        vm3_16 = 11'sd0;
        vm4_16 = 11'sd0;
        vm5_16 = 11'sd0;
+       vm6_16 = 11'sd0;
+       vm7_16 = 11'sd0;
+       vm8_16 = 11'sd0;
+       vm9_16 = 11'sd0;
+       vm10_16 = 11'sd0;
+       vm11_16 = 11'sd0;
        q_17 = 16'sd0;
+       ma_17 = 18'sd0;
+       mb_17 = 11'sd0;
        pr_17 = 29'sd0;
        ac_17 = 48'sd0;
+       oac_17 = 48'sd0;
        vm1_17 = 11'sd0;
        vm2_17 = 11'sd0;
        vm3_17 = 11'sd0;
        vm4_17 = 11'sd0;
        vm5_17 = 11'sd0;
+       vm6_17 = 11'sd0;
+       vm7_17 = 11'sd0;
+       vm8_17 = 11'sd0;
+       vm9_17 = 11'sd0;
+       vm10_17 = 11'sd0;
+       vm11_17 = 11'sd0;
        q_18 = 16'sd0;
+       ma_18 = 18'sd0;
+       mb_18 = 11'sd0;
        pr_18 = 29'sd0;
        ac_18 = 48'sd0;
+       oac_18 = 48'sd0;
        vm1_18 = 11'sd0;
        vm2_18 = 11'sd0;
        vm3_18 = 11'sd0;
        vm4_18 = 11'sd0;
        vm5_18 = 11'sd0;
+       vm6_18 = 11'sd0;
+       vm7_18 = 11'sd0;
+       vm8_18 = 11'sd0;
+       vm9_18 = 11'sd0;
+       vm10_18 = 11'sd0;
+       vm11_18 = 11'sd0;
        q_19 = 16'sd0;
+       ma_19 = 18'sd0;
+       mb_19 = 11'sd0;
        pr_19 = 29'sd0;
        ac_19 = 48'sd0;
+       oac_19 = 48'sd0;
        vm1_19 = 11'sd0;
        vm2_19 = 11'sd0;
        vm3_19 = 11'sd0;
        vm4_19 = 11'sd0;
        vm5_19 = 11'sd0;
+       vm6_19 = 11'sd0;
+       vm7_19 = 11'sd0;
+       vm8_19 = 11'sd0;
+       vm9_19 = 11'sd0;
+       vm10_19 = 11'sd0;
+       vm11_19 = 11'sd0;
        q_20 = 16'sd0;
+       ma_20 = 18'sd0;
+       mb_20 = 11'sd0;
        pr_20 = 29'sd0;
        ac_20 = 48'sd0;
+       oac_20 = 48'sd0;
        vm1_20 = 11'sd0;
        vm2_20 = 11'sd0;
        vm3_20 = 11'sd0;
        vm4_20 = 11'sd0;
        vm5_20 = 11'sd0;
+       vm6_20 = 11'sd0;
+       vm7_20 = 11'sd0;
+       vm8_20 = 11'sd0;
+       vm9_20 = 11'sd0;
+       vm10_20 = 11'sd0;
+       vm11_20 = 11'sd0;
        q_21 = 16'sd0;
+       ma_21 = 18'sd0;
+       mb_21 = 11'sd0;
        pr_21 = 29'sd0;
        ac_21 = 48'sd0;
+       oac_21 = 48'sd0;
        vm1_21 = 11'sd0;
        vm2_21 = 11'sd0;
        vm3_21 = 11'sd0;
        vm4_21 = 11'sd0;
        vm5_21 = 11'sd0;
+       vm6_21 = 11'sd0;
+       vm7_21 = 11'sd0;
+       vm8_21 = 11'sd0;
+       vm9_21 = 11'sd0;
+       vm10_21 = 11'sd0;
+       vm11_21 = 11'sd0;
        q_22 = 16'sd0;
+       ma_22 = 18'sd0;
+       mb_22 = 11'sd0;
        pr_22 = 29'sd0;
        ac_22 = 48'sd0;
+       oac_22 = 48'sd0;
        vm1_22 = 11'sd0;
        vm2_22 = 11'sd0;
        vm3_22 = 11'sd0;
        vm4_22 = 11'sd0;
        vm5_22 = 11'sd0;
+       vm6_22 = 11'sd0;
+       vm7_22 = 11'sd0;
+       vm8_22 = 11'sd0;
+       vm9_22 = 11'sd0;
+       vm10_22 = 11'sd0;
+       vm11_22 = 11'sd0;
        q_23 = 16'sd0;
+       ma_23 = 18'sd0;
+       mb_23 = 11'sd0;
        pr_23 = 29'sd0;
        ac_23 = 48'sd0;
+       oac_23 = 48'sd0;
        vm1_23 = 11'sd0;
        vm2_23 = 11'sd0;
        vm3_23 = 11'sd0;
        vm4_23 = 11'sd0;
        vm5_23 = 11'sd0;
+       vm6_23 = 11'sd0;
+       vm7_23 = 11'sd0;
+       vm8_23 = 11'sd0;
+       vm9_23 = 11'sd0;
+       vm10_23 = 11'sd0;
+       vm11_23 = 11'sd0;
        q_24 = 16'sd0;
+       ma_24 = 18'sd0;
+       mb_24 = 11'sd0;
        pr_24 = 29'sd0;
        ac_24 = 48'sd0;
+       oac_24 = 48'sd0;
        vm1_24 = 11'sd0;
        vm2_24 = 11'sd0;
        vm3_24 = 11'sd0;
        vm4_24 = 11'sd0;
        vm5_24 = 11'sd0;
+       vm6_24 = 11'sd0;
+       vm7_24 = 11'sd0;
+       vm8_24 = 11'sd0;
+       vm9_24 = 11'sd0;
+       vm10_24 = 11'sd0;
+       vm11_24 = 11'sd0;
        q_25 = 16'sd0;
+       ma_25 = 18'sd0;
+       mb_25 = 11'sd0;
        pr_25 = 29'sd0;
        ac_25 = 48'sd0;
+       oac_25 = 48'sd0;
        vm1_25 = 11'sd0;
        vm2_25 = 11'sd0;
        vm3_25 = 11'sd0;
        vm4_25 = 11'sd0;
        vm5_25 = 11'sd0;
+       vm6_25 = 11'sd0;
+       vm7_25 = 11'sd0;
+       vm8_25 = 11'sd0;
+       vm9_25 = 11'sd0;
+       vm10_25 = 11'sd0;
+       vm11_25 = 11'sd0;
        q_26 = 16'sd0;
+       ma_26 = 18'sd0;
+       mb_26 = 11'sd0;
        pr_26 = 29'sd0;
        ac_26 = 48'sd0;
+       oac_26 = 48'sd0;
        vm1_26 = 11'sd0;
        vm2_26 = 11'sd0;
        vm3_26 = 11'sd0;
        vm4_26 = 11'sd0;
        vm5_26 = 11'sd0;
+       vm6_26 = 11'sd0;
+       vm7_26 = 11'sd0;
+       vm8_26 = 11'sd0;
+       vm9_26 = 11'sd0;
+       vm10_26 = 11'sd0;
+       vm11_26 = 11'sd0;
        q_27 = 16'sd0;
+       ma_27 = 18'sd0;
+       mb_27 = 11'sd0;
        pr_27 = 29'sd0;
        ac_27 = 48'sd0;
+       oac_27 = 48'sd0;
        vm1_27 = 11'sd0;
        vm2_27 = 11'sd0;
        vm3_27 = 11'sd0;
        vm4_27 = 11'sd0;
        vm5_27 = 11'sd0;
+       vm6_27 = 11'sd0;
+       vm7_27 = 11'sd0;
+       vm8_27 = 11'sd0;
+       vm9_27 = 11'sd0;
+       vm10_27 = 11'sd0;
+       vm11_27 = 11'sd0;
        q_28 = 16'sd0;
+       ma_28 = 18'sd0;
+       mb_28 = 11'sd0;
        pr_28 = 29'sd0;
        ac_28 = 48'sd0;
+       oac_28 = 48'sd0;
        vm1_28 = 11'sd0;
        vm2_28 = 11'sd0;
        vm3_28 = 11'sd0;
        vm4_28 = 11'sd0;
        vm5_28 = 11'sd0;
+       vm6_28 = 11'sd0;
+       vm7_28 = 11'sd0;
+       vm8_28 = 11'sd0;
+       vm9_28 = 11'sd0;
+       vm10_28 = 11'sd0;
+       vm11_28 = 11'sd0;
        q_29 = 16'sd0;
+       ma_29 = 18'sd0;
+       mb_29 = 11'sd0;
        pr_29 = 29'sd0;
        ac_29 = 48'sd0;
+       oac_29 = 48'sd0;
        vm1_29 = 11'sd0;
        vm2_29 = 11'sd0;
        vm3_29 = 11'sd0;
        vm4_29 = 11'sd0;
        vm5_29 = 11'sd0;
+       vm6_29 = 11'sd0;
+       vm7_29 = 11'sd0;
+       vm8_29 = 11'sd0;
+       vm9_29 = 11'sd0;
+       vm10_29 = 11'sd0;
+       vm11_29 = 11'sd0;
        q_30 = 16'sd0;
+       ma_30 = 18'sd0;
+       mb_30 = 11'sd0;
        pr_30 = 29'sd0;
        ac_30 = 48'sd0;
+       oac_30 = 48'sd0;
        vm1_30 = 11'sd0;
        vm2_30 = 11'sd0;
        vm3_30 = 11'sd0;
        vm4_30 = 11'sd0;
        vm5_30 = 11'sd0;
+       vm6_30 = 11'sd0;
+       vm7_30 = 11'sd0;
+       vm8_30 = 11'sd0;
+       vm9_30 = 11'sd0;
+       vm10_30 = 11'sd0;
+       vm11_30 = 11'sd0;
        q_31 = 16'sd0;
+       ma_31 = 18'sd0;
+       mb_31 = 11'sd0;
        pr_31 = 29'sd0;
        ac_31 = 48'sd0;
+       oac_31 = 48'sd0;
        vm1_31 = 11'sd0;
        vm2_31 = 11'sd0;
        vm3_31 = 11'sd0;
        vm4_31 = 11'sd0;
        vm5_31 = 11'sd0;
+       vm6_31 = 11'sd0;
+       vm7_31 = 11'sd0;
+       vm8_31 = 11'sd0;
+       vm9_31 = 11'sd0;
+       vm10_31 = 11'sd0;
+       vm11_31 = 11'sd0;
        sq_0 = 0;
        pks_0 = 0;
        vmax_0 = 0;
-       tks_0 = 0;
-       vs1_0 = 0;
-       vs2_0 = 0;
-       vs3_0 = 0;
-       vs4_0 = 0;
+       k1_0 = 0;
+       k2_0 = 0;
+       k3_0 = 0;
        dot_0 = 0;
        sc_0 = 0;
        mx_0 = 0;
+       srdr_0 = 0;
+       vs1_0 = 0;
        d1_0 = 0;
-       ix2_0 = 0;
-       ip2_0 = 0;
-       tb3_0 = 0;
-       ip3_0 = 0;
-       ex4_0 = 0;
-       w5_0 = 0;
+       pl_0 = 0;
+       ph_0 = 0;
+       us_0 = 0;
+       ix_0 = 0;
+       ip_0 = 0;
+       tb_0 = 0;
+       ip5_0 = 0;
+       tbr_0 = 0;
+       ip6_0 = 0;
+       x2_0 = 0;
+       ex_0 = 0;
+       xw_0 = 0;
+       w_0 = 0;
        z_0 = 0;
+       ozs_0 = 0;
+       ovs_0 = 0;
+       dv1_0 = 0;
+       dv2_0 = 0;
+       dv3_0 = 0;
+       dv4_0 = 0;
+       dv5_0 = 0;
+       dv6_0 = 0;
+       dv7_0 = 0;
+       dv8_0 = 0;
+       ps0_0 = 0;
+       ps1_0 = 0;
        sq_1 = 0;
        pks_1 = 0;
        vmax_1 = 0;
-       tks_1 = 0;
-       vs1_1 = 0;
-       vs2_1 = 0;
-       vs3_1 = 0;
-       vs4_1 = 0;
+       k1_1 = 0;
+       k2_1 = 0;
+       k3_1 = 0;
        dot_1 = 0;
        sc_1 = 0;
        mx_1 = 0;
+       srdr_1 = 0;
+       vs1_1 = 0;
        d1_1 = 0;
-       ix2_1 = 0;
-       ip2_1 = 0;
-       tb3_1 = 0;
-       ip3_1 = 0;
-       ex4_1 = 0;
-       w5_1 = 0;
+       pl_1 = 0;
+       ph_1 = 0;
+       us_1 = 0;
+       ix_1 = 0;
+       ip_1 = 0;
+       tb_1 = 0;
+       ip5_1 = 0;
+       tbr_1 = 0;
+       ip6_1 = 0;
+       x2_1 = 0;
+       ex_1 = 0;
+       xw_1 = 0;
+       w_1 = 0;
        z_1 = 0;
+       ozs_1 = 0;
+       ovs_1 = 0;
+       dv1_1 = 0;
+       dv2_1 = 0;
+       dv3_1 = 0;
+       dv4_1 = 0;
+       dv5_1 = 0;
+       dv6_1 = 0;
+       dv7_1 = 0;
+       dv8_1 = 0;
+       ps0_1 = 0;
+       ps1_1 = 0;
        sq_2 = 0;
        pks_2 = 0;
        vmax_2 = 0;
-       tks_2 = 0;
-       vs1_2 = 0;
-       vs2_2 = 0;
-       vs3_2 = 0;
-       vs4_2 = 0;
+       k1_2 = 0;
+       k2_2 = 0;
+       k3_2 = 0;
        dot_2 = 0;
        sc_2 = 0;
        mx_2 = 0;
+       srdr_2 = 0;
+       vs1_2 = 0;
        d1_2 = 0;
-       ix2_2 = 0;
-       ip2_2 = 0;
-       tb3_2 = 0;
-       ip3_2 = 0;
-       ex4_2 = 0;
-       w5_2 = 0;
+       pl_2 = 0;
+       ph_2 = 0;
+       us_2 = 0;
+       ix_2 = 0;
+       ip_2 = 0;
+       tb_2 = 0;
+       ip5_2 = 0;
+       tbr_2 = 0;
+       ip6_2 = 0;
+       x2_2 = 0;
+       ex_2 = 0;
+       xw_2 = 0;
+       w_2 = 0;
        z_2 = 0;
+       ozs_2 = 0;
+       ovs_2 = 0;
+       dv1_2 = 0;
+       dv2_2 = 0;
+       dv3_2 = 0;
+       dv4_2 = 0;
+       dv5_2 = 0;
+       dv6_2 = 0;
+       dv7_2 = 0;
+       dv8_2 = 0;
+       ps0_2 = 0;
+       ps1_2 = 0;
        sq_3 = 0;
        pks_3 = 0;
        vmax_3 = 0;
-       tks_3 = 0;
-       vs1_3 = 0;
-       vs2_3 = 0;
-       vs3_3 = 0;
-       vs4_3 = 0;
+       k1_3 = 0;
+       k2_3 = 0;
+       k3_3 = 0;
        dot_3 = 0;
        sc_3 = 0;
        mx_3 = 0;
+       srdr_3 = 0;
+       vs1_3 = 0;
        d1_3 = 0;
-       ix2_3 = 0;
-       ip2_3 = 0;
-       tb3_3 = 0;
-       ip3_3 = 0;
-       ex4_3 = 0;
-       w5_3 = 0;
+       pl_3 = 0;
+       ph_3 = 0;
+       us_3 = 0;
+       ix_3 = 0;
+       ip_3 = 0;
+       tb_3 = 0;
+       ip5_3 = 0;
+       tbr_3 = 0;
+       ip6_3 = 0;
+       x2_3 = 0;
+       ex_3 = 0;
+       xw_3 = 0;
+       w_3 = 0;
        z_3 = 0;
-       pv = 0;
-       pf = 0;
-       pt = 0;
-       tv = 0;
-       tf = 0;
-       tt = 0;
-       fv = 0;
-       ff = 0;
-       ft = 0;
+       ozs_3 = 0;
+       ovs_3 = 0;
+       dv1_3 = 0;
+       dv2_3 = 0;
+       dv3_3 = 0;
+       dv4_3 = 0;
+       dv5_3 = 0;
+       dv6_3 = 0;
+       dv7_3 = 0;
+       dv8_3 = 0;
+       ps0_3 = 0;
+       ps1_3 = 0;
+       rbwe = 0;
+       rbgrp = 0;
+       rblane = 0;
+       rbdata = 0;
+       rbswe = 0;
+       rbshead = 0;
+       rbsdata = 0;
+       sv = 0;
+       sf = 0;
        ev = 0;
        ef = 0;
        oa1 = 0;
        oa2 = 0;
        oa3 = 0;
+       oa4 = 0;
+       oa5 = 0;
        oz1 = 0;
+       oz2 = 0;
        ovm1 = 0;
        ovm2 = 0;
        ovm3 = 0;
-       pz2 = 0;
+       ovm4 = 0;
+       op2 = 0;
        pz3 = 0;
-       fi2 = 0;
-       r3 = 0;
-       op4 = 0;
-       k4 = 0;
+       pz4 = 0;
+       fi3 = 0;
+       r4 = 0;
+       r5 = 0;
+       ok5 = 0;
+       ok6 = 0;
+       ok7 = 0;
+       ok8 = 0;
+       opl6 = 0;
+       opm6 = 0;
+       oph6 = 0;
+       os7 = 0;
+       oph7 = 0;
+       op8 = 0;
        y = 0;
+       st0 = 0;
+       st1 = 0;
+       st2 = 0;
+       st3 = 0;
+       st4 = 0;
+       st5 = 0;
+       st6 = 0;
+       st7 = 0;
     end
-    wire [47:0] dsum_0 = {{19{pr_0[28]}}, pr_0} + {{19{pr_1[28]}}, pr_1} + {{19{pr_2[28]}}, pr_2} + {{19{pr_3[28]}}, pr_3} + {{19{pr_4[28]}}, pr_4} + {{19{pr_5[28]}}, pr_5} + {{19{pr_6[28]}}, pr_6} + {{19{pr_7[28]}}, pr_7};
-    wire signed [6:0] sk_0 = $signed({2'd0, sq_0}) + $signed({2'd0, tks_0}) - 7'sd16;
-    wire [5:0] snk_0 = 6'd0 - sk_0[5:0];
-    wire signed [111:0] sd_0 = {{64{dot_0[47]}}, dot_0};
-    reg signed [111:0] swd_0;
-    always @(*) begin
-       if (!sk_0[6])
-          swd_0 = sd_0 <<< sk_0[5:0];
-       else
-          swd_0 = (sd_0 + (112'sd1 <<< (snk_0 - 6'd1))) >>> snk_0;
+    wire [5:0] ss0_rs = ~k3_0[5:0];
+    wire signed [47:0] ss0_gw = dot_0 >>> ss0_rs;
+    wire ss0_vf = (dot_0[47:31] == {17{1'b0}}) | (dot_0[47:31] == {17{1'b1}});
+    wire [31:0] ss0_cw = ss0_vf ? dot_0[31:0] : (dot_0[47] ? 32'h80000000 : 32'h7fffffff);
+    reg signed [47:0] ss0_g;
+    reg [31:0] ss0_c;
+    reg [5:0] ss0_kl;
+    reg ss0_n1;
+    wire ss0_gf = (ss0_g[47:33] == {15{1'b0}}) | (ss0_g[47:33] == {15{1'b1}});
+    wire [32:0] ss0_fw = ss0_gf ? ss0_g[33:1] : (ss0_g[47] ? 33'h100000000 : 33'h0ffffffff);
+    wire [63:0] ss0_lw = {{32{ss0_c[31]}}, ss0_c} << ss0_kl;
+    reg [32:0] ss0_f;
+    reg ss0_b;
+    reg [63:0] ss0_l;
+    reg ss0_big;
+    reg ss0_cs;
+    reg ss0_n2;
+    wire ss0_lf = (ss0_l[63:31] == 33'd0) | (ss0_l[63:31] == {33{1'b1}});
+    wire [31:0] ss0_lres = ss0_big ? (ss0_cs ? 32'h80000000 : 32'h7fffffff) :
+       (ss0_lf ? ss0_l[31:0] : (ss0_l[63] ? 32'h80000000 : 32'h7fffffff));
+    reg [33:0] ss0_r;
+    reg [31:0] ss0_lr;
+    reg ss0_n3;
+    wire ss0_rf = (ss0_r[33:31] == 3'd0) | (ss0_r[33:31] == 3'd7);
+    wire [31:0] ss0_rres = ss0_rf ? ss0_r[31:0] : (ss0_r[33] ? 32'h80000000 : 32'h7fffffff);
+    initial begin
+       ss0_g = 0;
+       ss0_c = 0;
+       ss0_kl = 0;
+       ss0_n1 = 0;
+       ss0_f = 0;
+       ss0_b = 0;
+       ss0_l = 0;
+       ss0_big = 0;
+       ss0_cs = 0;
+       ss0_n2 = 0;
+       ss0_r = 0;
+       ss0_lr = 0;
+       ss0_n3 = 0;
     end
-    wire [31:0] scn_0 = (swd_0 > MAX32) ? MAX32[31:0] : ((swd_0 < MIN32) ? MIN32[31:0] : swd_0[31:0]);
-    wire [31:0] srd_0 = srd[31:0];
-    wire signed [32:0] dd_0 = $signed({mx_0[31], mx_0}) - $signed({srd_0[31], srd_0});
-    wire [50:0] pu_0 = {19'd0, d1_0} * 51'd94548;
-    wire [50:0] u_0 = (pu_0 + 51'd32768) >> 16;
-    wire [5:0] ipn_0 = (u_0[50:21] != 30'd0) ? 6'd32 : {1'b0, u_0[20:16]};
-    wire [31:0] t32_0 = {15'd0, tb3_0};
-    wire [31:0] en_0 = ip3_0[5] ? 32'd0 :
-       ((ip3_0 == 6'd0) ? t32_0 : ((t32_0 + (32'd1 << (ip3_0[4:0] - 5'd1))) >> ip3_0[4:0]));
-    wire [4:0] dv_0 = vmax_0 - vs4_0;
-    wire [31:0] e32_0 = {15'd0, ex4_0};
-    wire [31:0] wv_0 = (dv_0 == 5'd0) ? e32_0 : ((e32_0 + (32'd1 << (dv_0 - 5'd1))) >> dv_0);
-    wire [47:0] dsum_1 = {{19{pr_8[28]}}, pr_8} + {{19{pr_9[28]}}, pr_9} + {{19{pr_10[28]}}, pr_10} + {{19{pr_11[28]}}, pr_11} + {{19{pr_12[28]}}, pr_12} + {{19{pr_13[28]}}, pr_13} + {{19{pr_14[28]}}, pr_14} + {{19{pr_15[28]}}, pr_15};
-    wire signed [6:0] sk_1 = $signed({2'd0, sq_1}) + $signed({2'd0, tks_1}) - 7'sd16;
-    wire [5:0] snk_1 = 6'd0 - sk_1[5:0];
-    wire signed [111:0] sd_1 = {{64{dot_1[47]}}, dot_1};
-    reg signed [111:0] swd_1;
-    always @(*) begin
-       if (!sk_1[6])
-          swd_1 = sd_1 <<< sk_1[5:0];
-       else
-          swd_1 = (sd_1 + (112'sd1 <<< (snk_1 - 6'd1))) >>> snk_1;
+    wire [31:0] srdw_0 = srd[31:0];
+    wire signed [32:0] dd_0 = $signed({mx_0[31], mx_0}) - $signed({srdr_0[31], srdr_0});
+    wire [50:0] uh_0 = (us_0 + 51'd32768) >> 16;
+    wire [5:0] ipn_0 = (uh_0[50:21] != 30'd0) ? 6'd32 : {1'b0, uh_0[20:16]};
+    wire [17:0] x2n_0 = {tbr_0, 1'b0} >> ip6_0;
+    wire [17:0] exr_0 = x2_0 + 18'd1;
+    wire [17:0] xwn_0 = {ex_0, 1'b0} >> dv8_0;
+    wire [17:0] wr_0 = xw_0 + 18'd1;
+    wire signed [30:0] psn0_0 = {{2{pr_0[28]}}, pr_0} + {{2{pr_1[28]}}, pr_1} + {{2{pr_2[28]}}, pr_2} + {{2{pr_3[28]}}, pr_3};
+    wire signed [30:0] psn1_0 = {{2{pr_4[28]}}, pr_4} + {{2{pr_5[28]}}, pr_5} + {{2{pr_6[28]}}, pr_6} + {{2{pr_7[28]}}, pr_7};
+    wire signed [47:0] dsum_0 = {{17{ps0_0[30]}}, ps0_0} + {{17{ps1_0[30]}}, ps1_0};
+    wire [5:0] ss1_rs = ~k3_1[5:0];
+    wire signed [47:0] ss1_gw = dot_1 >>> ss1_rs;
+    wire ss1_vf = (dot_1[47:31] == {17{1'b0}}) | (dot_1[47:31] == {17{1'b1}});
+    wire [31:0] ss1_cw = ss1_vf ? dot_1[31:0] : (dot_1[47] ? 32'h80000000 : 32'h7fffffff);
+    reg signed [47:0] ss1_g;
+    reg [31:0] ss1_c;
+    reg [5:0] ss1_kl;
+    reg ss1_n1;
+    wire ss1_gf = (ss1_g[47:33] == {15{1'b0}}) | (ss1_g[47:33] == {15{1'b1}});
+    wire [32:0] ss1_fw = ss1_gf ? ss1_g[33:1] : (ss1_g[47] ? 33'h100000000 : 33'h0ffffffff);
+    wire [63:0] ss1_lw = {{32{ss1_c[31]}}, ss1_c} << ss1_kl;
+    reg [32:0] ss1_f;
+    reg ss1_b;
+    reg [63:0] ss1_l;
+    reg ss1_big;
+    reg ss1_cs;
+    reg ss1_n2;
+    wire ss1_lf = (ss1_l[63:31] == 33'd0) | (ss1_l[63:31] == {33{1'b1}});
+    wire [31:0] ss1_lres = ss1_big ? (ss1_cs ? 32'h80000000 : 32'h7fffffff) :
+       (ss1_lf ? ss1_l[31:0] : (ss1_l[63] ? 32'h80000000 : 32'h7fffffff));
+    reg [33:0] ss1_r;
+    reg [31:0] ss1_lr;
+    reg ss1_n3;
+    wire ss1_rf = (ss1_r[33:31] == 3'd0) | (ss1_r[33:31] == 3'd7);
+    wire [31:0] ss1_rres = ss1_rf ? ss1_r[31:0] : (ss1_r[33] ? 32'h80000000 : 32'h7fffffff);
+    initial begin
+       ss1_g = 0;
+       ss1_c = 0;
+       ss1_kl = 0;
+       ss1_n1 = 0;
+       ss1_f = 0;
+       ss1_b = 0;
+       ss1_l = 0;
+       ss1_big = 0;
+       ss1_cs = 0;
+       ss1_n2 = 0;
+       ss1_r = 0;
+       ss1_lr = 0;
+       ss1_n3 = 0;
     end
-    wire [31:0] scn_1 = (swd_1 > MAX32) ? MAX32[31:0] : ((swd_1 < MIN32) ? MIN32[31:0] : swd_1[31:0]);
-    wire [31:0] srd_1 = srd[63:32];
-    wire signed [32:0] dd_1 = $signed({mx_1[31], mx_1}) - $signed({srd_1[31], srd_1});
-    wire [50:0] pu_1 = {19'd0, d1_1} * 51'd94548;
-    wire [50:0] u_1 = (pu_1 + 51'd32768) >> 16;
-    wire [5:0] ipn_1 = (u_1[50:21] != 30'd0) ? 6'd32 : {1'b0, u_1[20:16]};
-    wire [31:0] t32_1 = {15'd0, tb3_1};
-    wire [31:0] en_1 = ip3_1[5] ? 32'd0 :
-       ((ip3_1 == 6'd0) ? t32_1 : ((t32_1 + (32'd1 << (ip3_1[4:0] - 5'd1))) >> ip3_1[4:0]));
-    wire [4:0] dv_1 = vmax_1 - vs4_1;
-    wire [31:0] e32_1 = {15'd0, ex4_1};
-    wire [31:0] wv_1 = (dv_1 == 5'd0) ? e32_1 : ((e32_1 + (32'd1 << (dv_1 - 5'd1))) >> dv_1);
-    wire [47:0] dsum_2 = {{19{pr_16[28]}}, pr_16} + {{19{pr_17[28]}}, pr_17} + {{19{pr_18[28]}}, pr_18} + {{19{pr_19[28]}}, pr_19} + {{19{pr_20[28]}}, pr_20} + {{19{pr_21[28]}}, pr_21} + {{19{pr_22[28]}}, pr_22} + {{19{pr_23[28]}}, pr_23};
-    wire signed [6:0] sk_2 = $signed({2'd0, sq_2}) + $signed({2'd0, tks_2}) - 7'sd16;
-    wire [5:0] snk_2 = 6'd0 - sk_2[5:0];
-    wire signed [111:0] sd_2 = {{64{dot_2[47]}}, dot_2};
-    reg signed [111:0] swd_2;
-    always @(*) begin
-       if (!sk_2[6])
-          swd_2 = sd_2 <<< sk_2[5:0];
-       else
-          swd_2 = (sd_2 + (112'sd1 <<< (snk_2 - 6'd1))) >>> snk_2;
+    wire [31:0] srdw_1 = srd[63:32];
+    wire signed [32:0] dd_1 = $signed({mx_1[31], mx_1}) - $signed({srdr_1[31], srdr_1});
+    wire [50:0] uh_1 = (us_1 + 51'd32768) >> 16;
+    wire [5:0] ipn_1 = (uh_1[50:21] != 30'd0) ? 6'd32 : {1'b0, uh_1[20:16]};
+    wire [17:0] x2n_1 = {tbr_1, 1'b0} >> ip6_1;
+    wire [17:0] exr_1 = x2_1 + 18'd1;
+    wire [17:0] xwn_1 = {ex_1, 1'b0} >> dv8_1;
+    wire [17:0] wr_1 = xw_1 + 18'd1;
+    wire signed [30:0] psn0_1 = {{2{pr_8[28]}}, pr_8} + {{2{pr_9[28]}}, pr_9} + {{2{pr_10[28]}}, pr_10} + {{2{pr_11[28]}}, pr_11};
+    wire signed [30:0] psn1_1 = {{2{pr_12[28]}}, pr_12} + {{2{pr_13[28]}}, pr_13} + {{2{pr_14[28]}}, pr_14} + {{2{pr_15[28]}}, pr_15};
+    wire signed [47:0] dsum_1 = {{17{ps0_1[30]}}, ps0_1} + {{17{ps1_1[30]}}, ps1_1};
+    wire [5:0] ss2_rs = ~k3_2[5:0];
+    wire signed [47:0] ss2_gw = dot_2 >>> ss2_rs;
+    wire ss2_vf = (dot_2[47:31] == {17{1'b0}}) | (dot_2[47:31] == {17{1'b1}});
+    wire [31:0] ss2_cw = ss2_vf ? dot_2[31:0] : (dot_2[47] ? 32'h80000000 : 32'h7fffffff);
+    reg signed [47:0] ss2_g;
+    reg [31:0] ss2_c;
+    reg [5:0] ss2_kl;
+    reg ss2_n1;
+    wire ss2_gf = (ss2_g[47:33] == {15{1'b0}}) | (ss2_g[47:33] == {15{1'b1}});
+    wire [32:0] ss2_fw = ss2_gf ? ss2_g[33:1] : (ss2_g[47] ? 33'h100000000 : 33'h0ffffffff);
+    wire [63:0] ss2_lw = {{32{ss2_c[31]}}, ss2_c} << ss2_kl;
+    reg [32:0] ss2_f;
+    reg ss2_b;
+    reg [63:0] ss2_l;
+    reg ss2_big;
+    reg ss2_cs;
+    reg ss2_n2;
+    wire ss2_lf = (ss2_l[63:31] == 33'd0) | (ss2_l[63:31] == {33{1'b1}});
+    wire [31:0] ss2_lres = ss2_big ? (ss2_cs ? 32'h80000000 : 32'h7fffffff) :
+       (ss2_lf ? ss2_l[31:0] : (ss2_l[63] ? 32'h80000000 : 32'h7fffffff));
+    reg [33:0] ss2_r;
+    reg [31:0] ss2_lr;
+    reg ss2_n3;
+    wire ss2_rf = (ss2_r[33:31] == 3'd0) | (ss2_r[33:31] == 3'd7);
+    wire [31:0] ss2_rres = ss2_rf ? ss2_r[31:0] : (ss2_r[33] ? 32'h80000000 : 32'h7fffffff);
+    initial begin
+       ss2_g = 0;
+       ss2_c = 0;
+       ss2_kl = 0;
+       ss2_n1 = 0;
+       ss2_f = 0;
+       ss2_b = 0;
+       ss2_l = 0;
+       ss2_big = 0;
+       ss2_cs = 0;
+       ss2_n2 = 0;
+       ss2_r = 0;
+       ss2_lr = 0;
+       ss2_n3 = 0;
     end
-    wire [31:0] scn_2 = (swd_2 > MAX32) ? MAX32[31:0] : ((swd_2 < MIN32) ? MIN32[31:0] : swd_2[31:0]);
-    wire [31:0] srd_2 = srd[95:64];
-    wire signed [32:0] dd_2 = $signed({mx_2[31], mx_2}) - $signed({srd_2[31], srd_2});
-    wire [50:0] pu_2 = {19'd0, d1_2} * 51'd94548;
-    wire [50:0] u_2 = (pu_2 + 51'd32768) >> 16;
-    wire [5:0] ipn_2 = (u_2[50:21] != 30'd0) ? 6'd32 : {1'b0, u_2[20:16]};
-    wire [31:0] t32_2 = {15'd0, tb3_2};
-    wire [31:0] en_2 = ip3_2[5] ? 32'd0 :
-       ((ip3_2 == 6'd0) ? t32_2 : ((t32_2 + (32'd1 << (ip3_2[4:0] - 5'd1))) >> ip3_2[4:0]));
-    wire [4:0] dv_2 = vmax_2 - vs4_2;
-    wire [31:0] e32_2 = {15'd0, ex4_2};
-    wire [31:0] wv_2 = (dv_2 == 5'd0) ? e32_2 : ((e32_2 + (32'd1 << (dv_2 - 5'd1))) >> dv_2);
-    wire [47:0] dsum_3 = {{19{pr_24[28]}}, pr_24} + {{19{pr_25[28]}}, pr_25} + {{19{pr_26[28]}}, pr_26} + {{19{pr_27[28]}}, pr_27} + {{19{pr_28[28]}}, pr_28} + {{19{pr_29[28]}}, pr_29} + {{19{pr_30[28]}}, pr_30} + {{19{pr_31[28]}}, pr_31};
-    wire signed [6:0] sk_3 = $signed({2'd0, sq_3}) + $signed({2'd0, tks_3}) - 7'sd16;
-    wire [5:0] snk_3 = 6'd0 - sk_3[5:0];
-    wire signed [111:0] sd_3 = {{64{dot_3[47]}}, dot_3};
-    reg signed [111:0] swd_3;
-    always @(*) begin
-       if (!sk_3[6])
-          swd_3 = sd_3 <<< sk_3[5:0];
-       else
-          swd_3 = (sd_3 + (112'sd1 <<< (snk_3 - 6'd1))) >>> snk_3;
+    wire [31:0] srdw_2 = srd[95:64];
+    wire signed [32:0] dd_2 = $signed({mx_2[31], mx_2}) - $signed({srdr_2[31], srdr_2});
+    wire [50:0] uh_2 = (us_2 + 51'd32768) >> 16;
+    wire [5:0] ipn_2 = (uh_2[50:21] != 30'd0) ? 6'd32 : {1'b0, uh_2[20:16]};
+    wire [17:0] x2n_2 = {tbr_2, 1'b0} >> ip6_2;
+    wire [17:0] exr_2 = x2_2 + 18'd1;
+    wire [17:0] xwn_2 = {ex_2, 1'b0} >> dv8_2;
+    wire [17:0] wr_2 = xw_2 + 18'd1;
+    wire signed [30:0] psn0_2 = {{2{pr_16[28]}}, pr_16} + {{2{pr_17[28]}}, pr_17} + {{2{pr_18[28]}}, pr_18} + {{2{pr_19[28]}}, pr_19};
+    wire signed [30:0] psn1_2 = {{2{pr_20[28]}}, pr_20} + {{2{pr_21[28]}}, pr_21} + {{2{pr_22[28]}}, pr_22} + {{2{pr_23[28]}}, pr_23};
+    wire signed [47:0] dsum_2 = {{17{ps0_2[30]}}, ps0_2} + {{17{ps1_2[30]}}, ps1_2};
+    wire [5:0] ss3_rs = ~k3_3[5:0];
+    wire signed [47:0] ss3_gw = dot_3 >>> ss3_rs;
+    wire ss3_vf = (dot_3[47:31] == {17{1'b0}}) | (dot_3[47:31] == {17{1'b1}});
+    wire [31:0] ss3_cw = ss3_vf ? dot_3[31:0] : (dot_3[47] ? 32'h80000000 : 32'h7fffffff);
+    reg signed [47:0] ss3_g;
+    reg [31:0] ss3_c;
+    reg [5:0] ss3_kl;
+    reg ss3_n1;
+    wire ss3_gf = (ss3_g[47:33] == {15{1'b0}}) | (ss3_g[47:33] == {15{1'b1}});
+    wire [32:0] ss3_fw = ss3_gf ? ss3_g[33:1] : (ss3_g[47] ? 33'h100000000 : 33'h0ffffffff);
+    wire [63:0] ss3_lw = {{32{ss3_c[31]}}, ss3_c} << ss3_kl;
+    reg [32:0] ss3_f;
+    reg ss3_b;
+    reg [63:0] ss3_l;
+    reg ss3_big;
+    reg ss3_cs;
+    reg ss3_n2;
+    wire ss3_lf = (ss3_l[63:31] == 33'd0) | (ss3_l[63:31] == {33{1'b1}});
+    wire [31:0] ss3_lres = ss3_big ? (ss3_cs ? 32'h80000000 : 32'h7fffffff) :
+       (ss3_lf ? ss3_l[31:0] : (ss3_l[63] ? 32'h80000000 : 32'h7fffffff));
+    reg [33:0] ss3_r;
+    reg [31:0] ss3_lr;
+    reg ss3_n3;
+    wire ss3_rf = (ss3_r[33:31] == 3'd0) | (ss3_r[33:31] == 3'd7);
+    wire [31:0] ss3_rres = ss3_rf ? ss3_r[31:0] : (ss3_r[33] ? 32'h80000000 : 32'h7fffffff);
+    initial begin
+       ss3_g = 0;
+       ss3_c = 0;
+       ss3_kl = 0;
+       ss3_n1 = 0;
+       ss3_f = 0;
+       ss3_b = 0;
+       ss3_l = 0;
+       ss3_big = 0;
+       ss3_cs = 0;
+       ss3_n2 = 0;
+       ss3_r = 0;
+       ss3_lr = 0;
+       ss3_n3 = 0;
     end
-    wire [31:0] scn_3 = (swd_3 > MAX32) ? MAX32[31:0] : ((swd_3 < MIN32) ? MIN32[31:0] : swd_3[31:0]);
-    wire [31:0] srd_3 = srd[127:96];
-    wire signed [32:0] dd_3 = $signed({mx_3[31], mx_3}) - $signed({srd_3[31], srd_3});
-    wire [50:0] pu_3 = {19'd0, d1_3} * 51'd94548;
-    wire [50:0] u_3 = (pu_3 + 51'd32768) >> 16;
-    wire [5:0] ipn_3 = (u_3[50:21] != 30'd0) ? 6'd32 : {1'b0, u_3[20:16]};
-    wire [31:0] t32_3 = {15'd0, tb3_3};
-    wire [31:0] en_3 = ip3_3[5] ? 32'd0 :
-       ((ip3_3 == 6'd0) ? t32_3 : ((t32_3 + (32'd1 << (ip3_3[4:0] - 5'd1))) >> ip3_3[4:0]));
-    wire [4:0] dv_3 = vmax_3 - vs4_3;
-    wire [31:0] e32_3 = {15'd0, ex4_3};
-    wire [31:0] wv_3 = (dv_3 == 5'd0) ? e32_3 : ((e32_3 + (32'd1 << (dv_3 - 5'd1))) >> dv_3);
-    wire signed [17:0] ma_0 = s_en ? {{2{q_0[15]}}, q_0} : {1'b0, w5_0};
-    wire signed [10:0] mb_0 = s_en ? mant$0 : vm5_0;
-    wire signed [17:0] ma_1 = s_en ? {{2{q_1[15]}}, q_1} : {1'b0, w5_0};
-    wire signed [10:0] mb_1 = s_en ? mant$1 : vm5_1;
-    wire signed [17:0] ma_2 = s_en ? {{2{q_2[15]}}, q_2} : {1'b0, w5_0};
-    wire signed [10:0] mb_2 = s_en ? mant$2 : vm5_2;
-    wire signed [17:0] ma_3 = s_en ? {{2{q_3[15]}}, q_3} : {1'b0, w5_0};
-    wire signed [10:0] mb_3 = s_en ? mant$3 : vm5_3;
-    wire signed [17:0] ma_4 = s_en ? {{2{q_4[15]}}, q_4} : {1'b0, w5_0};
-    wire signed [10:0] mb_4 = s_en ? mant$4 : vm5_4;
-    wire signed [17:0] ma_5 = s_en ? {{2{q_5[15]}}, q_5} : {1'b0, w5_0};
-    wire signed [10:0] mb_5 = s_en ? mant$5 : vm5_5;
-    wire signed [17:0] ma_6 = s_en ? {{2{q_6[15]}}, q_6} : {1'b0, w5_0};
-    wire signed [10:0] mb_6 = s_en ? mant$6 : vm5_6;
-    wire signed [17:0] ma_7 = s_en ? {{2{q_7[15]}}, q_7} : {1'b0, w5_0};
-    wire signed [10:0] mb_7 = s_en ? mant$7 : vm5_7;
-    wire signed [17:0] ma_8 = s_en ? {{2{q_8[15]}}, q_8} : {1'b0, w5_1};
-    wire signed [10:0] mb_8 = s_en ? mant$8 : vm5_8;
-    wire signed [17:0] ma_9 = s_en ? {{2{q_9[15]}}, q_9} : {1'b0, w5_1};
-    wire signed [10:0] mb_9 = s_en ? mant$9 : vm5_9;
-    wire signed [17:0] ma_10 = s_en ? {{2{q_10[15]}}, q_10} : {1'b0, w5_1};
-    wire signed [10:0] mb_10 = s_en ? mant$10 : vm5_10;
-    wire signed [17:0] ma_11 = s_en ? {{2{q_11[15]}}, q_11} : {1'b0, w5_1};
-    wire signed [10:0] mb_11 = s_en ? mant$11 : vm5_11;
-    wire signed [17:0] ma_12 = s_en ? {{2{q_12[15]}}, q_12} : {1'b0, w5_1};
-    wire signed [10:0] mb_12 = s_en ? mant$12 : vm5_12;
-    wire signed [17:0] ma_13 = s_en ? {{2{q_13[15]}}, q_13} : {1'b0, w5_1};
-    wire signed [10:0] mb_13 = s_en ? mant$13 : vm5_13;
-    wire signed [17:0] ma_14 = s_en ? {{2{q_14[15]}}, q_14} : {1'b0, w5_1};
-    wire signed [10:0] mb_14 = s_en ? mant$14 : vm5_14;
-    wire signed [17:0] ma_15 = s_en ? {{2{q_15[15]}}, q_15} : {1'b0, w5_1};
-    wire signed [10:0] mb_15 = s_en ? mant$15 : vm5_15;
-    wire signed [17:0] ma_16 = s_en ? {{2{q_16[15]}}, q_16} : {1'b0, w5_2};
-    wire signed [10:0] mb_16 = s_en ? mant$16 : vm5_16;
-    wire signed [17:0] ma_17 = s_en ? {{2{q_17[15]}}, q_17} : {1'b0, w5_2};
-    wire signed [10:0] mb_17 = s_en ? mant$17 : vm5_17;
-    wire signed [17:0] ma_18 = s_en ? {{2{q_18[15]}}, q_18} : {1'b0, w5_2};
-    wire signed [10:0] mb_18 = s_en ? mant$18 : vm5_18;
-    wire signed [17:0] ma_19 = s_en ? {{2{q_19[15]}}, q_19} : {1'b0, w5_2};
-    wire signed [10:0] mb_19 = s_en ? mant$19 : vm5_19;
-    wire signed [17:0] ma_20 = s_en ? {{2{q_20[15]}}, q_20} : {1'b0, w5_2};
-    wire signed [10:0] mb_20 = s_en ? mant$20 : vm5_20;
-    wire signed [17:0] ma_21 = s_en ? {{2{q_21[15]}}, q_21} : {1'b0, w5_2};
-    wire signed [10:0] mb_21 = s_en ? mant$21 : vm5_21;
-    wire signed [17:0] ma_22 = s_en ? {{2{q_22[15]}}, q_22} : {1'b0, w5_2};
-    wire signed [10:0] mb_22 = s_en ? mant$22 : vm5_22;
-    wire signed [17:0] ma_23 = s_en ? {{2{q_23[15]}}, q_23} : {1'b0, w5_2};
-    wire signed [10:0] mb_23 = s_en ? mant$23 : vm5_23;
-    wire signed [17:0] ma_24 = s_en ? {{2{q_24[15]}}, q_24} : {1'b0, w5_3};
-    wire signed [10:0] mb_24 = s_en ? mant$24 : vm5_24;
-    wire signed [17:0] ma_25 = s_en ? {{2{q_25[15]}}, q_25} : {1'b0, w5_3};
-    wire signed [10:0] mb_25 = s_en ? mant$25 : vm5_25;
-    wire signed [17:0] ma_26 = s_en ? {{2{q_26[15]}}, q_26} : {1'b0, w5_3};
-    wire signed [10:0] mb_26 = s_en ? mant$26 : vm5_26;
-    wire signed [17:0] ma_27 = s_en ? {{2{q_27[15]}}, q_27} : {1'b0, w5_3};
-    wire signed [10:0] mb_27 = s_en ? mant$27 : vm5_27;
-    wire signed [17:0] ma_28 = s_en ? {{2{q_28[15]}}, q_28} : {1'b0, w5_3};
-    wire signed [10:0] mb_28 = s_en ? mant$28 : vm5_28;
-    wire signed [17:0] ma_29 = s_en ? {{2{q_29[15]}}, q_29} : {1'b0, w5_3};
-    wire signed [10:0] mb_29 = s_en ? mant$29 : vm5_29;
-    wire signed [17:0] ma_30 = s_en ? {{2{q_30[15]}}, q_30} : {1'b0, w5_3};
-    wire signed [10:0] mb_30 = s_en ? mant$30 : vm5_30;
-    wire signed [17:0] ma_31 = s_en ? {{2{q_31[15]}}, q_31} : {1'b0, w5_3};
-    wire signed [10:0] mb_31 = s_en ? mant$31 : vm5_31;
+    wire [31:0] srdw_3 = srd[127:96];
+    wire signed [32:0] dd_3 = $signed({mx_3[31], mx_3}) - $signed({srdr_3[31], srdr_3});
+    wire [50:0] uh_3 = (us_3 + 51'd32768) >> 16;
+    wire [5:0] ipn_3 = (uh_3[50:21] != 30'd0) ? 6'd32 : {1'b0, uh_3[20:16]};
+    wire [17:0] x2n_3 = {tbr_3, 1'b0} >> ip6_3;
+    wire [17:0] exr_3 = x2_3 + 18'd1;
+    wire [17:0] xwn_3 = {ex_3, 1'b0} >> dv8_3;
+    wire [17:0] wr_3 = xw_3 + 18'd1;
+    wire signed [30:0] psn0_3 = {{2{pr_24[28]}}, pr_24} + {{2{pr_25[28]}}, pr_25} + {{2{pr_26[28]}}, pr_26} + {{2{pr_27[28]}}, pr_27};
+    wire signed [30:0] psn1_3 = {{2{pr_28[28]}}, pr_28} + {{2{pr_29[28]}}, pr_29} + {{2{pr_30[28]}}, pr_30} + {{2{pr_31[28]}}, pr_31};
+    wire signed [47:0] dsum_3 = {{17{ps0_3[30]}}, ps0_3} + {{17{ps1_3[30]}}, ps1_3};
     reg [31:0] ozm;
     reg [4:0] ovmm;
     always @(*) begin
@@ -6142,20 +7080,20 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        ovmm = 5'd0;
        case (o_head)
        8'd0: begin
-          ozm = z_0;
-          ovmm = vmax_0;
+          ozm = o_ld ? z_0 : ozs_0;
+          ovmm = o_ld ? vmax_0 : ovs_0;
        end
        8'd1: begin
-          ozm = z_1;
-          ovmm = vmax_1;
+          ozm = o_ld ? z_1 : ozs_1;
+          ovmm = o_ld ? vmax_1 : ovs_1;
        end
        8'd2: begin
-          ozm = z_2;
-          ovmm = vmax_2;
+          ozm = o_ld ? z_2 : ozs_2;
+          ovmm = o_ld ? vmax_2 : ovs_2;
        end
        8'd3: begin
-          ozm = z_3;
-          ovmm = vmax_3;
+          ozm = o_ld ? z_3 : ozs_3;
+          ovmm = o_ld ? vmax_3 : ovs_3;
        end
        default: begin
           ozm = 32'd0;
@@ -6164,466 +7102,1006 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        endcase
     end
     wire [31:0] oz = (oz1 == 32'd0) ? 32'd1 : oz1;
-    reg [4:0] op;
-    always @(*) begin
-       op = 5'd0;
-       for (k = 0; k < 32; k = k + 1) if (oz[k]) op = k[4:0];
-    end
-    wire [31:0] ofsh = (op >= 5'd10) ? (oz >> (op - 5'd10)) : (oz << (5'd10 - op));
-    wire signed [65:0] oa66 = {{18{oa3[47]}}, oa3};
-    wire signed [65:0] r66 = {49'd0, r3};
-    wire signed [127:0] op128 = {{62{op4[65]}}, op4};
-    wire [5:0] onk = 6'd0 - k4[5:0];
-    reg signed [127:0] owd;
-    always @(*) begin
-       if (!k4[6])
-          owd = op128 <<< k4[5:0];
-       else
-          owd = (op128 + (128'sd1 <<< (onk - 6'd1))) >>> onk;
+    wire opn_a1_0 = |oz1[1:0];
+    wire [0:0] opn_i1_0 = oz1[1];
+    wire opn_a1_1 = |oz1[3:2];
+    wire [0:0] opn_i1_1 = oz1[3];
+    wire opn_a1_2 = |oz1[5:4];
+    wire [0:0] opn_i1_2 = oz1[5];
+    wire opn_a1_3 = |oz1[7:6];
+    wire [0:0] opn_i1_3 = oz1[7];
+    wire opn_a1_4 = |oz1[9:8];
+    wire [0:0] opn_i1_4 = oz1[9];
+    wire opn_a1_5 = |oz1[11:10];
+    wire [0:0] opn_i1_5 = oz1[11];
+    wire opn_a1_6 = |oz1[13:12];
+    wire [0:0] opn_i1_6 = oz1[13];
+    wire opn_a1_7 = |oz1[15:14];
+    wire [0:0] opn_i1_7 = oz1[15];
+    wire opn_a1_8 = |oz1[17:16];
+    wire [0:0] opn_i1_8 = oz1[17];
+    wire opn_a1_9 = |oz1[19:18];
+    wire [0:0] opn_i1_9 = oz1[19];
+    wire opn_a1_10 = |oz1[21:20];
+    wire [0:0] opn_i1_10 = oz1[21];
+    wire opn_a1_11 = |oz1[23:22];
+    wire [0:0] opn_i1_11 = oz1[23];
+    wire opn_a1_12 = |oz1[25:24];
+    wire [0:0] opn_i1_12 = oz1[25];
+    wire opn_a1_13 = |oz1[27:26];
+    wire [0:0] opn_i1_13 = oz1[27];
+    wire opn_a1_14 = |oz1[29:28];
+    wire [0:0] opn_i1_14 = oz1[29];
+    wire opn_a1_15 = |oz1[31:30];
+    wire [0:0] opn_i1_15 = oz1[31];
+    wire opn_a2_0 = opn_a1_1 | opn_a1_0;
+    wire [1:0] opn_i2_0 = opn_a1_1 ? {1'b1, opn_i1_1} : {1'b0, opn_i1_0};
+    wire opn_a2_1 = opn_a1_3 | opn_a1_2;
+    wire [1:0] opn_i2_1 = opn_a1_3 ? {1'b1, opn_i1_3} : {1'b0, opn_i1_2};
+    wire opn_a2_2 = opn_a1_5 | opn_a1_4;
+    wire [1:0] opn_i2_2 = opn_a1_5 ? {1'b1, opn_i1_5} : {1'b0, opn_i1_4};
+    wire opn_a2_3 = opn_a1_7 | opn_a1_6;
+    wire [1:0] opn_i2_3 = opn_a1_7 ? {1'b1, opn_i1_7} : {1'b0, opn_i1_6};
+    wire opn_a2_4 = opn_a1_9 | opn_a1_8;
+    wire [1:0] opn_i2_4 = opn_a1_9 ? {1'b1, opn_i1_9} : {1'b0, opn_i1_8};
+    wire opn_a2_5 = opn_a1_11 | opn_a1_10;
+    wire [1:0] opn_i2_5 = opn_a1_11 ? {1'b1, opn_i1_11} : {1'b0, opn_i1_10};
+    wire opn_a2_6 = opn_a1_13 | opn_a1_12;
+    wire [1:0] opn_i2_6 = opn_a1_13 ? {1'b1, opn_i1_13} : {1'b0, opn_i1_12};
+    wire opn_a2_7 = opn_a1_15 | opn_a1_14;
+    wire [1:0] opn_i2_7 = opn_a1_15 ? {1'b1, opn_i1_15} : {1'b0, opn_i1_14};
+    wire opn_a3_0 = opn_a2_1 | opn_a2_0;
+    wire [2:0] opn_i3_0 = opn_a2_1 ? {1'b1, opn_i2_1} : {1'b0, opn_i2_0};
+    wire opn_a3_1 = opn_a2_3 | opn_a2_2;
+    wire [2:0] opn_i3_1 = opn_a2_3 ? {1'b1, opn_i2_3} : {1'b0, opn_i2_2};
+    wire opn_a3_2 = opn_a2_5 | opn_a2_4;
+    wire [2:0] opn_i3_2 = opn_a2_5 ? {1'b1, opn_i2_5} : {1'b0, opn_i2_4};
+    wire opn_a3_3 = opn_a2_7 | opn_a2_6;
+    wire [2:0] opn_i3_3 = opn_a2_7 ? {1'b1, opn_i2_7} : {1'b0, opn_i2_6};
+    wire opn_a4_0 = opn_a3_1 | opn_a3_0;
+    wire [3:0] opn_i4_0 = opn_a3_1 ? {1'b1, opn_i3_1} : {1'b0, opn_i3_0};
+    wire opn_a4_1 = opn_a3_3 | opn_a3_2;
+    wire [3:0] opn_i4_1 = opn_a3_3 ? {1'b1, opn_i3_3} : {1'b0, opn_i3_2};
+    wire opn_a5_0 = opn_a4_1 | opn_a4_0;
+    wire [4:0] opn_i5_0 = opn_a4_1 ? {1'b1, opn_i4_1} : {1'b0, opn_i4_0};
+    wire [4:0] opn = opn_i5_0;
+    wire unused_opn = opn_a5_0;
+    wire [31:0] ofsh = (op2 >= 5'd10) ? (oz2 >> (op2 - 5'd10)) : (oz2 << (5'd10 - op2));
+    wire [64:0] oph65 = {oph7[30:0], 34'd0};
+    wire [5:0] so_rs = ~ok8[5:0];
+    wire signed [64:0] so_gw = op8 >>> so_rs;
+    wire so_vf = (op8[64:31] == {34{1'b0}}) | (op8[64:31] == {34{1'b1}});
+    wire [31:0] so_cw = so_vf ? op8[31:0] : (op8[64] ? 32'h80000000 : 32'h7fffffff);
+    reg signed [64:0] so_g;
+    reg [31:0] so_c;
+    reg [5:0] so_kl;
+    reg so_n1;
+    wire so_gf = (so_g[64:33] == {32{1'b0}}) | (so_g[64:33] == {32{1'b1}});
+    wire [32:0] so_fw = so_gf ? so_g[33:1] : (so_g[64] ? 33'h100000000 : 33'h0ffffffff);
+    wire [63:0] so_lw = {{32{so_c[31]}}, so_c} << so_kl;
+    reg [32:0] so_f;
+    reg so_b;
+    reg [63:0] so_l;
+    reg so_big;
+    reg so_cs;
+    reg so_n2;
+    wire so_lf = (so_l[63:31] == 33'd0) | (so_l[63:31] == {33{1'b1}});
+    wire [31:0] so_lres = so_big ? (so_cs ? 32'h80000000 : 32'h7fffffff) :
+       (so_lf ? so_l[31:0] : (so_l[63] ? 32'h80000000 : 32'h7fffffff));
+    reg [33:0] so_r;
+    reg [31:0] so_lr;
+    reg so_n3;
+    wire so_rf = (so_r[33:31] == 3'd0) | (so_r[33:31] == 3'd7);
+    wire [31:0] so_rres = so_rf ? so_r[31:0] : (so_r[33] ? 32'h80000000 : 32'h7fffffff);
+    initial begin
+       so_g = 0;
+       so_c = 0;
+       so_kl = 0;
+       so_n1 = 0;
+       so_f = 0;
+       so_b = 0;
+       so_l = 0;
+       so_big = 0;
+       so_cs = 0;
+       so_n2 = 0;
+       so_r = 0;
+       so_lr = 0;
+       so_n3 = 0;
     end
     always @(posedge clock) begin
        if (qld) q_0 <= ((lgrp < 8'd2) ? qb_0[lgrp[0:0]] : 16'd0);
-       if (bwe && (blane == 16'd0) && (bgrp < 8'd2)) qb_0[bgrp[0:0]] <= bdata;
+       if (rbwe && (rblane == 16'd0) && (rbgrp < 8'd2)) qb_0[rbgrp[0:0]] <= rbdata;
+       ma_0 <= s_en ? {{2{q_0[15]}}, q_0} : {1'b0, w_0};
+       mb_0 <= s_en ? mant$0 : vm11_0;
        pr_0 <= ma_0 * mb_0;
        vm1_0 <= mant$0;
        vm2_0 <= vm1_0;
        vm3_0 <= vm2_0;
        vm4_0 <= vm3_0;
        vm5_0 <= vm4_0;
-       if (ev[5]) ac_0 <= (ef[5] ? 48'sd0 : ac_0) + {{19{pr_0[28]}}, pr_0};
-       else if (o_en) ac_0 <= ac_1;
+       vm6_0 <= vm5_0;
+       vm7_0 <= vm6_0;
+       vm8_0 <= vm7_0;
+       vm9_0 <= vm8_0;
+       vm10_0 <= vm9_0;
+       vm11_0 <= vm10_0;
+       if (ev[12]) ac_0 <= (ef[12] ? 48'sd0 : ac_0) + {{19{pr_0[28]}}, pr_0};
+       if (o_ld) oac_0 <= ac_1;
+       else if (o_en) oac_0 <= oac_1;
        if (qld) q_1 <= ((lgrp < 8'd2) ? qb_1[lgrp[0:0]] : 16'd0);
-       if (bwe && (blane == 16'd1) && (bgrp < 8'd2)) qb_1[bgrp[0:0]] <= bdata;
+       if (rbwe && (rblane == 16'd1) && (rbgrp < 8'd2)) qb_1[rbgrp[0:0]] <= rbdata;
+       ma_1 <= s_en ? {{2{q_1[15]}}, q_1} : {1'b0, w_0};
+       mb_1 <= s_en ? mant$1 : vm11_1;
        pr_1 <= ma_1 * mb_1;
        vm1_1 <= mant$1;
        vm2_1 <= vm1_1;
        vm3_1 <= vm2_1;
        vm4_1 <= vm3_1;
        vm5_1 <= vm4_1;
-       if (ev[5]) ac_1 <= (ef[5] ? 48'sd0 : ac_1) + {{19{pr_1[28]}}, pr_1};
-       else if (o_en) ac_1 <= ac_2;
+       vm6_1 <= vm5_1;
+       vm7_1 <= vm6_1;
+       vm8_1 <= vm7_1;
+       vm9_1 <= vm8_1;
+       vm10_1 <= vm9_1;
+       vm11_1 <= vm10_1;
+       if (ev[12]) ac_1 <= (ef[12] ? 48'sd0 : ac_1) + {{19{pr_1[28]}}, pr_1};
+       if (o_ld) oac_1 <= ac_2;
+       else if (o_en) oac_1 <= oac_2;
        if (qld) q_2 <= ((lgrp < 8'd2) ? qb_2[lgrp[0:0]] : 16'd0);
-       if (bwe && (blane == 16'd2) && (bgrp < 8'd2)) qb_2[bgrp[0:0]] <= bdata;
+       if (rbwe && (rblane == 16'd2) && (rbgrp < 8'd2)) qb_2[rbgrp[0:0]] <= rbdata;
+       ma_2 <= s_en ? {{2{q_2[15]}}, q_2} : {1'b0, w_0};
+       mb_2 <= s_en ? mant$2 : vm11_2;
        pr_2 <= ma_2 * mb_2;
        vm1_2 <= mant$2;
        vm2_2 <= vm1_2;
        vm3_2 <= vm2_2;
        vm4_2 <= vm3_2;
        vm5_2 <= vm4_2;
-       if (ev[5]) ac_2 <= (ef[5] ? 48'sd0 : ac_2) + {{19{pr_2[28]}}, pr_2};
-       else if (o_en) ac_2 <= ac_3;
+       vm6_2 <= vm5_2;
+       vm7_2 <= vm6_2;
+       vm8_2 <= vm7_2;
+       vm9_2 <= vm8_2;
+       vm10_2 <= vm9_2;
+       vm11_2 <= vm10_2;
+       if (ev[12]) ac_2 <= (ef[12] ? 48'sd0 : ac_2) + {{19{pr_2[28]}}, pr_2};
+       if (o_ld) oac_2 <= ac_3;
+       else if (o_en) oac_2 <= oac_3;
        if (qld) q_3 <= ((lgrp < 8'd2) ? qb_3[lgrp[0:0]] : 16'd0);
-       if (bwe && (blane == 16'd3) && (bgrp < 8'd2)) qb_3[bgrp[0:0]] <= bdata;
+       if (rbwe && (rblane == 16'd3) && (rbgrp < 8'd2)) qb_3[rbgrp[0:0]] <= rbdata;
+       ma_3 <= s_en ? {{2{q_3[15]}}, q_3} : {1'b0, w_0};
+       mb_3 <= s_en ? mant$3 : vm11_3;
        pr_3 <= ma_3 * mb_3;
        vm1_3 <= mant$3;
        vm2_3 <= vm1_3;
        vm3_3 <= vm2_3;
        vm4_3 <= vm3_3;
        vm5_3 <= vm4_3;
-       if (ev[5]) ac_3 <= (ef[5] ? 48'sd0 : ac_3) + {{19{pr_3[28]}}, pr_3};
-       else if (o_en) ac_3 <= ac_4;
+       vm6_3 <= vm5_3;
+       vm7_3 <= vm6_3;
+       vm8_3 <= vm7_3;
+       vm9_3 <= vm8_3;
+       vm10_3 <= vm9_3;
+       vm11_3 <= vm10_3;
+       if (ev[12]) ac_3 <= (ef[12] ? 48'sd0 : ac_3) + {{19{pr_3[28]}}, pr_3};
+       if (o_ld) oac_3 <= ac_4;
+       else if (o_en) oac_3 <= oac_4;
        if (qld) q_4 <= ((lgrp < 8'd2) ? qb_4[lgrp[0:0]] : 16'd0);
-       if (bwe && (blane == 16'd4) && (bgrp < 8'd2)) qb_4[bgrp[0:0]] <= bdata;
+       if (rbwe && (rblane == 16'd4) && (rbgrp < 8'd2)) qb_4[rbgrp[0:0]] <= rbdata;
+       ma_4 <= s_en ? {{2{q_4[15]}}, q_4} : {1'b0, w_0};
+       mb_4 <= s_en ? mant$4 : vm11_4;
        pr_4 <= ma_4 * mb_4;
        vm1_4 <= mant$4;
        vm2_4 <= vm1_4;
        vm3_4 <= vm2_4;
        vm4_4 <= vm3_4;
        vm5_4 <= vm4_4;
-       if (ev[5]) ac_4 <= (ef[5] ? 48'sd0 : ac_4) + {{19{pr_4[28]}}, pr_4};
-       else if (o_en) ac_4 <= ac_5;
+       vm6_4 <= vm5_4;
+       vm7_4 <= vm6_4;
+       vm8_4 <= vm7_4;
+       vm9_4 <= vm8_4;
+       vm10_4 <= vm9_4;
+       vm11_4 <= vm10_4;
+       if (ev[12]) ac_4 <= (ef[12] ? 48'sd0 : ac_4) + {{19{pr_4[28]}}, pr_4};
+       if (o_ld) oac_4 <= ac_5;
+       else if (o_en) oac_4 <= oac_5;
        if (qld) q_5 <= ((lgrp < 8'd2) ? qb_5[lgrp[0:0]] : 16'd0);
-       if (bwe && (blane == 16'd5) && (bgrp < 8'd2)) qb_5[bgrp[0:0]] <= bdata;
+       if (rbwe && (rblane == 16'd5) && (rbgrp < 8'd2)) qb_5[rbgrp[0:0]] <= rbdata;
+       ma_5 <= s_en ? {{2{q_5[15]}}, q_5} : {1'b0, w_0};
+       mb_5 <= s_en ? mant$5 : vm11_5;
        pr_5 <= ma_5 * mb_5;
        vm1_5 <= mant$5;
        vm2_5 <= vm1_5;
        vm3_5 <= vm2_5;
        vm4_5 <= vm3_5;
        vm5_5 <= vm4_5;
-       if (ev[5]) ac_5 <= (ef[5] ? 48'sd0 : ac_5) + {{19{pr_5[28]}}, pr_5};
-       else if (o_en) ac_5 <= ac_6;
+       vm6_5 <= vm5_5;
+       vm7_5 <= vm6_5;
+       vm8_5 <= vm7_5;
+       vm9_5 <= vm8_5;
+       vm10_5 <= vm9_5;
+       vm11_5 <= vm10_5;
+       if (ev[12]) ac_5 <= (ef[12] ? 48'sd0 : ac_5) + {{19{pr_5[28]}}, pr_5};
+       if (o_ld) oac_5 <= ac_6;
+       else if (o_en) oac_5 <= oac_6;
        if (qld) q_6 <= ((lgrp < 8'd2) ? qb_6[lgrp[0:0]] : 16'd0);
-       if (bwe && (blane == 16'd6) && (bgrp < 8'd2)) qb_6[bgrp[0:0]] <= bdata;
+       if (rbwe && (rblane == 16'd6) && (rbgrp < 8'd2)) qb_6[rbgrp[0:0]] <= rbdata;
+       ma_6 <= s_en ? {{2{q_6[15]}}, q_6} : {1'b0, w_0};
+       mb_6 <= s_en ? mant$6 : vm11_6;
        pr_6 <= ma_6 * mb_6;
        vm1_6 <= mant$6;
        vm2_6 <= vm1_6;
        vm3_6 <= vm2_6;
        vm4_6 <= vm3_6;
        vm5_6 <= vm4_6;
-       if (ev[5]) ac_6 <= (ef[5] ? 48'sd0 : ac_6) + {{19{pr_6[28]}}, pr_6};
-       else if (o_en) ac_6 <= ac_7;
+       vm6_6 <= vm5_6;
+       vm7_6 <= vm6_6;
+       vm8_6 <= vm7_6;
+       vm9_6 <= vm8_6;
+       vm10_6 <= vm9_6;
+       vm11_6 <= vm10_6;
+       if (ev[12]) ac_6 <= (ef[12] ? 48'sd0 : ac_6) + {{19{pr_6[28]}}, pr_6};
+       if (o_ld) oac_6 <= ac_7;
+       else if (o_en) oac_6 <= oac_7;
        if (qld) q_7 <= ((lgrp < 8'd2) ? qb_7[lgrp[0:0]] : 16'd0);
-       if (bwe && (blane == 16'd7) && (bgrp < 8'd2)) qb_7[bgrp[0:0]] <= bdata;
+       if (rbwe && (rblane == 16'd7) && (rbgrp < 8'd2)) qb_7[rbgrp[0:0]] <= rbdata;
+       ma_7 <= s_en ? {{2{q_7[15]}}, q_7} : {1'b0, w_0};
+       mb_7 <= s_en ? mant$7 : vm11_7;
        pr_7 <= ma_7 * mb_7;
        vm1_7 <= mant$7;
        vm2_7 <= vm1_7;
        vm3_7 <= vm2_7;
        vm4_7 <= vm3_7;
        vm5_7 <= vm4_7;
-       if (ev[5]) ac_7 <= (ef[5] ? 48'sd0 : ac_7) + {{19{pr_7[28]}}, pr_7};
-       else if (o_en) ac_7 <= ac_8;
+       vm6_7 <= vm5_7;
+       vm7_7 <= vm6_7;
+       vm8_7 <= vm7_7;
+       vm9_7 <= vm8_7;
+       vm10_7 <= vm9_7;
+       vm11_7 <= vm10_7;
+       if (ev[12]) ac_7 <= (ef[12] ? 48'sd0 : ac_7) + {{19{pr_7[28]}}, pr_7};
+       if (o_ld) oac_7 <= ac_8;
+       else if (o_en) oac_7 <= oac_8;
        if (qld) q_8 <= ((lgrp < 8'd2) ? qb_8[lgrp[0:0]] : 16'd0);
-       if (bwe && (blane == 16'd8) && (bgrp < 8'd2)) qb_8[bgrp[0:0]] <= bdata;
+       if (rbwe && (rblane == 16'd8) && (rbgrp < 8'd2)) qb_8[rbgrp[0:0]] <= rbdata;
+       ma_8 <= s_en ? {{2{q_8[15]}}, q_8} : {1'b0, w_1};
+       mb_8 <= s_en ? mant$8 : vm11_8;
        pr_8 <= ma_8 * mb_8;
        vm1_8 <= mant$8;
        vm2_8 <= vm1_8;
        vm3_8 <= vm2_8;
        vm4_8 <= vm3_8;
        vm5_8 <= vm4_8;
-       if (ev[5]) ac_8 <= (ef[5] ? 48'sd0 : ac_8) + {{19{pr_8[28]}}, pr_8};
-       else if (o_en) ac_8 <= ac_9;
+       vm6_8 <= vm5_8;
+       vm7_8 <= vm6_8;
+       vm8_8 <= vm7_8;
+       vm9_8 <= vm8_8;
+       vm10_8 <= vm9_8;
+       vm11_8 <= vm10_8;
+       if (ev[12]) ac_8 <= (ef[12] ? 48'sd0 : ac_8) + {{19{pr_8[28]}}, pr_8};
+       if (o_ld) oac_8 <= ac_9;
+       else if (o_en) oac_8 <= oac_9;
        if (qld) q_9 <= ((lgrp < 8'd2) ? qb_9[lgrp[0:0]] : 16'd0);
-       if (bwe && (blane == 16'd9) && (bgrp < 8'd2)) qb_9[bgrp[0:0]] <= bdata;
+       if (rbwe && (rblane == 16'd9) && (rbgrp < 8'd2)) qb_9[rbgrp[0:0]] <= rbdata;
+       ma_9 <= s_en ? {{2{q_9[15]}}, q_9} : {1'b0, w_1};
+       mb_9 <= s_en ? mant$9 : vm11_9;
        pr_9 <= ma_9 * mb_9;
        vm1_9 <= mant$9;
        vm2_9 <= vm1_9;
        vm3_9 <= vm2_9;
        vm4_9 <= vm3_9;
        vm5_9 <= vm4_9;
-       if (ev[5]) ac_9 <= (ef[5] ? 48'sd0 : ac_9) + {{19{pr_9[28]}}, pr_9};
-       else if (o_en) ac_9 <= ac_10;
+       vm6_9 <= vm5_9;
+       vm7_9 <= vm6_9;
+       vm8_9 <= vm7_9;
+       vm9_9 <= vm8_9;
+       vm10_9 <= vm9_9;
+       vm11_9 <= vm10_9;
+       if (ev[12]) ac_9 <= (ef[12] ? 48'sd0 : ac_9) + {{19{pr_9[28]}}, pr_9};
+       if (o_ld) oac_9 <= ac_10;
+       else if (o_en) oac_9 <= oac_10;
        if (qld) q_10 <= ((lgrp < 8'd2) ? qb_10[lgrp[0:0]] : 16'd0);
-       if (bwe && (blane == 16'd10) && (bgrp < 8'd2)) qb_10[bgrp[0:0]] <= bdata;
+       if (rbwe && (rblane == 16'd10) && (rbgrp < 8'd2)) qb_10[rbgrp[0:0]] <= rbdata;
+       ma_10 <= s_en ? {{2{q_10[15]}}, q_10} : {1'b0, w_1};
+       mb_10 <= s_en ? mant$10 : vm11_10;
        pr_10 <= ma_10 * mb_10;
        vm1_10 <= mant$10;
        vm2_10 <= vm1_10;
        vm3_10 <= vm2_10;
        vm4_10 <= vm3_10;
        vm5_10 <= vm4_10;
-       if (ev[5]) ac_10 <= (ef[5] ? 48'sd0 : ac_10) + {{19{pr_10[28]}}, pr_10};
-       else if (o_en) ac_10 <= ac_11;
+       vm6_10 <= vm5_10;
+       vm7_10 <= vm6_10;
+       vm8_10 <= vm7_10;
+       vm9_10 <= vm8_10;
+       vm10_10 <= vm9_10;
+       vm11_10 <= vm10_10;
+       if (ev[12]) ac_10 <= (ef[12] ? 48'sd0 : ac_10) + {{19{pr_10[28]}}, pr_10};
+       if (o_ld) oac_10 <= ac_11;
+       else if (o_en) oac_10 <= oac_11;
        if (qld) q_11 <= ((lgrp < 8'd2) ? qb_11[lgrp[0:0]] : 16'd0);
-       if (bwe && (blane == 16'd11) && (bgrp < 8'd2)) qb_11[bgrp[0:0]] <= bdata;
+       if (rbwe && (rblane == 16'd11) && (rbgrp < 8'd2)) qb_11[rbgrp[0:0]] <= rbdata;
+       ma_11 <= s_en ? {{2{q_11[15]}}, q_11} : {1'b0, w_1};
+       mb_11 <= s_en ? mant$11 : vm11_11;
        pr_11 <= ma_11 * mb_11;
        vm1_11 <= mant$11;
        vm2_11 <= vm1_11;
        vm3_11 <= vm2_11;
        vm4_11 <= vm3_11;
        vm5_11 <= vm4_11;
-       if (ev[5]) ac_11 <= (ef[5] ? 48'sd0 : ac_11) + {{19{pr_11[28]}}, pr_11};
-       else if (o_en) ac_11 <= ac_12;
+       vm6_11 <= vm5_11;
+       vm7_11 <= vm6_11;
+       vm8_11 <= vm7_11;
+       vm9_11 <= vm8_11;
+       vm10_11 <= vm9_11;
+       vm11_11 <= vm10_11;
+       if (ev[12]) ac_11 <= (ef[12] ? 48'sd0 : ac_11) + {{19{pr_11[28]}}, pr_11};
+       if (o_ld) oac_11 <= ac_12;
+       else if (o_en) oac_11 <= oac_12;
        if (qld) q_12 <= ((lgrp < 8'd2) ? qb_12[lgrp[0:0]] : 16'd0);
-       if (bwe && (blane == 16'd12) && (bgrp < 8'd2)) qb_12[bgrp[0:0]] <= bdata;
+       if (rbwe && (rblane == 16'd12) && (rbgrp < 8'd2)) qb_12[rbgrp[0:0]] <= rbdata;
+       ma_12 <= s_en ? {{2{q_12[15]}}, q_12} : {1'b0, w_1};
+       mb_12 <= s_en ? mant$12 : vm11_12;
        pr_12 <= ma_12 * mb_12;
        vm1_12 <= mant$12;
        vm2_12 <= vm1_12;
        vm3_12 <= vm2_12;
        vm4_12 <= vm3_12;
        vm5_12 <= vm4_12;
-       if (ev[5]) ac_12 <= (ef[5] ? 48'sd0 : ac_12) + {{19{pr_12[28]}}, pr_12};
-       else if (o_en) ac_12 <= ac_13;
+       vm6_12 <= vm5_12;
+       vm7_12 <= vm6_12;
+       vm8_12 <= vm7_12;
+       vm9_12 <= vm8_12;
+       vm10_12 <= vm9_12;
+       vm11_12 <= vm10_12;
+       if (ev[12]) ac_12 <= (ef[12] ? 48'sd0 : ac_12) + {{19{pr_12[28]}}, pr_12};
+       if (o_ld) oac_12 <= ac_13;
+       else if (o_en) oac_12 <= oac_13;
        if (qld) q_13 <= ((lgrp < 8'd2) ? qb_13[lgrp[0:0]] : 16'd0);
-       if (bwe && (blane == 16'd13) && (bgrp < 8'd2)) qb_13[bgrp[0:0]] <= bdata;
+       if (rbwe && (rblane == 16'd13) && (rbgrp < 8'd2)) qb_13[rbgrp[0:0]] <= rbdata;
+       ma_13 <= s_en ? {{2{q_13[15]}}, q_13} : {1'b0, w_1};
+       mb_13 <= s_en ? mant$13 : vm11_13;
        pr_13 <= ma_13 * mb_13;
        vm1_13 <= mant$13;
        vm2_13 <= vm1_13;
        vm3_13 <= vm2_13;
        vm4_13 <= vm3_13;
        vm5_13 <= vm4_13;
-       if (ev[5]) ac_13 <= (ef[5] ? 48'sd0 : ac_13) + {{19{pr_13[28]}}, pr_13};
-       else if (o_en) ac_13 <= ac_14;
+       vm6_13 <= vm5_13;
+       vm7_13 <= vm6_13;
+       vm8_13 <= vm7_13;
+       vm9_13 <= vm8_13;
+       vm10_13 <= vm9_13;
+       vm11_13 <= vm10_13;
+       if (ev[12]) ac_13 <= (ef[12] ? 48'sd0 : ac_13) + {{19{pr_13[28]}}, pr_13};
+       if (o_ld) oac_13 <= ac_14;
+       else if (o_en) oac_13 <= oac_14;
        if (qld) q_14 <= ((lgrp < 8'd2) ? qb_14[lgrp[0:0]] : 16'd0);
-       if (bwe && (blane == 16'd14) && (bgrp < 8'd2)) qb_14[bgrp[0:0]] <= bdata;
+       if (rbwe && (rblane == 16'd14) && (rbgrp < 8'd2)) qb_14[rbgrp[0:0]] <= rbdata;
+       ma_14 <= s_en ? {{2{q_14[15]}}, q_14} : {1'b0, w_1};
+       mb_14 <= s_en ? mant$14 : vm11_14;
        pr_14 <= ma_14 * mb_14;
        vm1_14 <= mant$14;
        vm2_14 <= vm1_14;
        vm3_14 <= vm2_14;
        vm4_14 <= vm3_14;
        vm5_14 <= vm4_14;
-       if (ev[5]) ac_14 <= (ef[5] ? 48'sd0 : ac_14) + {{19{pr_14[28]}}, pr_14};
-       else if (o_en) ac_14 <= ac_15;
+       vm6_14 <= vm5_14;
+       vm7_14 <= vm6_14;
+       vm8_14 <= vm7_14;
+       vm9_14 <= vm8_14;
+       vm10_14 <= vm9_14;
+       vm11_14 <= vm10_14;
+       if (ev[12]) ac_14 <= (ef[12] ? 48'sd0 : ac_14) + {{19{pr_14[28]}}, pr_14};
+       if (o_ld) oac_14 <= ac_15;
+       else if (o_en) oac_14 <= oac_15;
        if (qld) q_15 <= ((lgrp < 8'd2) ? qb_15[lgrp[0:0]] : 16'd0);
-       if (bwe && (blane == 16'd15) && (bgrp < 8'd2)) qb_15[bgrp[0:0]] <= bdata;
+       if (rbwe && (rblane == 16'd15) && (rbgrp < 8'd2)) qb_15[rbgrp[0:0]] <= rbdata;
+       ma_15 <= s_en ? {{2{q_15[15]}}, q_15} : {1'b0, w_1};
+       mb_15 <= s_en ? mant$15 : vm11_15;
        pr_15 <= ma_15 * mb_15;
        vm1_15 <= mant$15;
        vm2_15 <= vm1_15;
        vm3_15 <= vm2_15;
        vm4_15 <= vm3_15;
        vm5_15 <= vm4_15;
-       if (ev[5]) ac_15 <= (ef[5] ? 48'sd0 : ac_15) + {{19{pr_15[28]}}, pr_15};
-       else if (o_en) ac_15 <= ac_16;
+       vm6_15 <= vm5_15;
+       vm7_15 <= vm6_15;
+       vm8_15 <= vm7_15;
+       vm9_15 <= vm8_15;
+       vm10_15 <= vm9_15;
+       vm11_15 <= vm10_15;
+       if (ev[12]) ac_15 <= (ef[12] ? 48'sd0 : ac_15) + {{19{pr_15[28]}}, pr_15};
+       if (o_ld) oac_15 <= ac_16;
+       else if (o_en) oac_15 <= oac_16;
        if (qld) q_16 <= ((lgrp < 8'd2) ? qb_16[lgrp[0:0]] : 16'd0);
-       if (bwe && (blane == 16'd16) && (bgrp < 8'd2)) qb_16[bgrp[0:0]] <= bdata;
+       if (rbwe && (rblane == 16'd16) && (rbgrp < 8'd2)) qb_16[rbgrp[0:0]] <= rbdata;
+       ma_16 <= s_en ? {{2{q_16[15]}}, q_16} : {1'b0, w_2};
+       mb_16 <= s_en ? mant$16 : vm11_16;
        pr_16 <= ma_16 * mb_16;
        vm1_16 <= mant$16;
        vm2_16 <= vm1_16;
        vm3_16 <= vm2_16;
        vm4_16 <= vm3_16;
        vm5_16 <= vm4_16;
-       if (ev[5]) ac_16 <= (ef[5] ? 48'sd0 : ac_16) + {{19{pr_16[28]}}, pr_16};
-       else if (o_en) ac_16 <= ac_17;
+       vm6_16 <= vm5_16;
+       vm7_16 <= vm6_16;
+       vm8_16 <= vm7_16;
+       vm9_16 <= vm8_16;
+       vm10_16 <= vm9_16;
+       vm11_16 <= vm10_16;
+       if (ev[12]) ac_16 <= (ef[12] ? 48'sd0 : ac_16) + {{19{pr_16[28]}}, pr_16};
+       if (o_ld) oac_16 <= ac_17;
+       else if (o_en) oac_16 <= oac_17;
        if (qld) q_17 <= ((lgrp < 8'd2) ? qb_17[lgrp[0:0]] : 16'd0);
-       if (bwe && (blane == 16'd17) && (bgrp < 8'd2)) qb_17[bgrp[0:0]] <= bdata;
+       if (rbwe && (rblane == 16'd17) && (rbgrp < 8'd2)) qb_17[rbgrp[0:0]] <= rbdata;
+       ma_17 <= s_en ? {{2{q_17[15]}}, q_17} : {1'b0, w_2};
+       mb_17 <= s_en ? mant$17 : vm11_17;
        pr_17 <= ma_17 * mb_17;
        vm1_17 <= mant$17;
        vm2_17 <= vm1_17;
        vm3_17 <= vm2_17;
        vm4_17 <= vm3_17;
        vm5_17 <= vm4_17;
-       if (ev[5]) ac_17 <= (ef[5] ? 48'sd0 : ac_17) + {{19{pr_17[28]}}, pr_17};
-       else if (o_en) ac_17 <= ac_18;
+       vm6_17 <= vm5_17;
+       vm7_17 <= vm6_17;
+       vm8_17 <= vm7_17;
+       vm9_17 <= vm8_17;
+       vm10_17 <= vm9_17;
+       vm11_17 <= vm10_17;
+       if (ev[12]) ac_17 <= (ef[12] ? 48'sd0 : ac_17) + {{19{pr_17[28]}}, pr_17};
+       if (o_ld) oac_17 <= ac_18;
+       else if (o_en) oac_17 <= oac_18;
        if (qld) q_18 <= ((lgrp < 8'd2) ? qb_18[lgrp[0:0]] : 16'd0);
-       if (bwe && (blane == 16'd18) && (bgrp < 8'd2)) qb_18[bgrp[0:0]] <= bdata;
+       if (rbwe && (rblane == 16'd18) && (rbgrp < 8'd2)) qb_18[rbgrp[0:0]] <= rbdata;
+       ma_18 <= s_en ? {{2{q_18[15]}}, q_18} : {1'b0, w_2};
+       mb_18 <= s_en ? mant$18 : vm11_18;
        pr_18 <= ma_18 * mb_18;
        vm1_18 <= mant$18;
        vm2_18 <= vm1_18;
        vm3_18 <= vm2_18;
        vm4_18 <= vm3_18;
        vm5_18 <= vm4_18;
-       if (ev[5]) ac_18 <= (ef[5] ? 48'sd0 : ac_18) + {{19{pr_18[28]}}, pr_18};
-       else if (o_en) ac_18 <= ac_19;
+       vm6_18 <= vm5_18;
+       vm7_18 <= vm6_18;
+       vm8_18 <= vm7_18;
+       vm9_18 <= vm8_18;
+       vm10_18 <= vm9_18;
+       vm11_18 <= vm10_18;
+       if (ev[12]) ac_18 <= (ef[12] ? 48'sd0 : ac_18) + {{19{pr_18[28]}}, pr_18};
+       if (o_ld) oac_18 <= ac_19;
+       else if (o_en) oac_18 <= oac_19;
        if (qld) q_19 <= ((lgrp < 8'd2) ? qb_19[lgrp[0:0]] : 16'd0);
-       if (bwe && (blane == 16'd19) && (bgrp < 8'd2)) qb_19[bgrp[0:0]] <= bdata;
+       if (rbwe && (rblane == 16'd19) && (rbgrp < 8'd2)) qb_19[rbgrp[0:0]] <= rbdata;
+       ma_19 <= s_en ? {{2{q_19[15]}}, q_19} : {1'b0, w_2};
+       mb_19 <= s_en ? mant$19 : vm11_19;
        pr_19 <= ma_19 * mb_19;
        vm1_19 <= mant$19;
        vm2_19 <= vm1_19;
        vm3_19 <= vm2_19;
        vm4_19 <= vm3_19;
        vm5_19 <= vm4_19;
-       if (ev[5]) ac_19 <= (ef[5] ? 48'sd0 : ac_19) + {{19{pr_19[28]}}, pr_19};
-       else if (o_en) ac_19 <= ac_20;
+       vm6_19 <= vm5_19;
+       vm7_19 <= vm6_19;
+       vm8_19 <= vm7_19;
+       vm9_19 <= vm8_19;
+       vm10_19 <= vm9_19;
+       vm11_19 <= vm10_19;
+       if (ev[12]) ac_19 <= (ef[12] ? 48'sd0 : ac_19) + {{19{pr_19[28]}}, pr_19};
+       if (o_ld) oac_19 <= ac_20;
+       else if (o_en) oac_19 <= oac_20;
        if (qld) q_20 <= ((lgrp < 8'd2) ? qb_20[lgrp[0:0]] : 16'd0);
-       if (bwe && (blane == 16'd20) && (bgrp < 8'd2)) qb_20[bgrp[0:0]] <= bdata;
+       if (rbwe && (rblane == 16'd20) && (rbgrp < 8'd2)) qb_20[rbgrp[0:0]] <= rbdata;
+       ma_20 <= s_en ? {{2{q_20[15]}}, q_20} : {1'b0, w_2};
+       mb_20 <= s_en ? mant$20 : vm11_20;
        pr_20 <= ma_20 * mb_20;
        vm1_20 <= mant$20;
        vm2_20 <= vm1_20;
        vm3_20 <= vm2_20;
        vm4_20 <= vm3_20;
        vm5_20 <= vm4_20;
-       if (ev[5]) ac_20 <= (ef[5] ? 48'sd0 : ac_20) + {{19{pr_20[28]}}, pr_20};
-       else if (o_en) ac_20 <= ac_21;
+       vm6_20 <= vm5_20;
+       vm7_20 <= vm6_20;
+       vm8_20 <= vm7_20;
+       vm9_20 <= vm8_20;
+       vm10_20 <= vm9_20;
+       vm11_20 <= vm10_20;
+       if (ev[12]) ac_20 <= (ef[12] ? 48'sd0 : ac_20) + {{19{pr_20[28]}}, pr_20};
+       if (o_ld) oac_20 <= ac_21;
+       else if (o_en) oac_20 <= oac_21;
        if (qld) q_21 <= ((lgrp < 8'd2) ? qb_21[lgrp[0:0]] : 16'd0);
-       if (bwe && (blane == 16'd21) && (bgrp < 8'd2)) qb_21[bgrp[0:0]] <= bdata;
+       if (rbwe && (rblane == 16'd21) && (rbgrp < 8'd2)) qb_21[rbgrp[0:0]] <= rbdata;
+       ma_21 <= s_en ? {{2{q_21[15]}}, q_21} : {1'b0, w_2};
+       mb_21 <= s_en ? mant$21 : vm11_21;
        pr_21 <= ma_21 * mb_21;
        vm1_21 <= mant$21;
        vm2_21 <= vm1_21;
        vm3_21 <= vm2_21;
        vm4_21 <= vm3_21;
        vm5_21 <= vm4_21;
-       if (ev[5]) ac_21 <= (ef[5] ? 48'sd0 : ac_21) + {{19{pr_21[28]}}, pr_21};
-       else if (o_en) ac_21 <= ac_22;
+       vm6_21 <= vm5_21;
+       vm7_21 <= vm6_21;
+       vm8_21 <= vm7_21;
+       vm9_21 <= vm8_21;
+       vm10_21 <= vm9_21;
+       vm11_21 <= vm10_21;
+       if (ev[12]) ac_21 <= (ef[12] ? 48'sd0 : ac_21) + {{19{pr_21[28]}}, pr_21};
+       if (o_ld) oac_21 <= ac_22;
+       else if (o_en) oac_21 <= oac_22;
        if (qld) q_22 <= ((lgrp < 8'd2) ? qb_22[lgrp[0:0]] : 16'd0);
-       if (bwe && (blane == 16'd22) && (bgrp < 8'd2)) qb_22[bgrp[0:0]] <= bdata;
+       if (rbwe && (rblane == 16'd22) && (rbgrp < 8'd2)) qb_22[rbgrp[0:0]] <= rbdata;
+       ma_22 <= s_en ? {{2{q_22[15]}}, q_22} : {1'b0, w_2};
+       mb_22 <= s_en ? mant$22 : vm11_22;
        pr_22 <= ma_22 * mb_22;
        vm1_22 <= mant$22;
        vm2_22 <= vm1_22;
        vm3_22 <= vm2_22;
        vm4_22 <= vm3_22;
        vm5_22 <= vm4_22;
-       if (ev[5]) ac_22 <= (ef[5] ? 48'sd0 : ac_22) + {{19{pr_22[28]}}, pr_22};
-       else if (o_en) ac_22 <= ac_23;
+       vm6_22 <= vm5_22;
+       vm7_22 <= vm6_22;
+       vm8_22 <= vm7_22;
+       vm9_22 <= vm8_22;
+       vm10_22 <= vm9_22;
+       vm11_22 <= vm10_22;
+       if (ev[12]) ac_22 <= (ef[12] ? 48'sd0 : ac_22) + {{19{pr_22[28]}}, pr_22};
+       if (o_ld) oac_22 <= ac_23;
+       else if (o_en) oac_22 <= oac_23;
        if (qld) q_23 <= ((lgrp < 8'd2) ? qb_23[lgrp[0:0]] : 16'd0);
-       if (bwe && (blane == 16'd23) && (bgrp < 8'd2)) qb_23[bgrp[0:0]] <= bdata;
+       if (rbwe && (rblane == 16'd23) && (rbgrp < 8'd2)) qb_23[rbgrp[0:0]] <= rbdata;
+       ma_23 <= s_en ? {{2{q_23[15]}}, q_23} : {1'b0, w_2};
+       mb_23 <= s_en ? mant$23 : vm11_23;
        pr_23 <= ma_23 * mb_23;
        vm1_23 <= mant$23;
        vm2_23 <= vm1_23;
        vm3_23 <= vm2_23;
        vm4_23 <= vm3_23;
        vm5_23 <= vm4_23;
-       if (ev[5]) ac_23 <= (ef[5] ? 48'sd0 : ac_23) + {{19{pr_23[28]}}, pr_23};
-       else if (o_en) ac_23 <= ac_24;
+       vm6_23 <= vm5_23;
+       vm7_23 <= vm6_23;
+       vm8_23 <= vm7_23;
+       vm9_23 <= vm8_23;
+       vm10_23 <= vm9_23;
+       vm11_23 <= vm10_23;
+       if (ev[12]) ac_23 <= (ef[12] ? 48'sd0 : ac_23) + {{19{pr_23[28]}}, pr_23};
+       if (o_ld) oac_23 <= ac_24;
+       else if (o_en) oac_23 <= oac_24;
        if (qld) q_24 <= ((lgrp < 8'd2) ? qb_24[lgrp[0:0]] : 16'd0);
-       if (bwe && (blane == 16'd24) && (bgrp < 8'd2)) qb_24[bgrp[0:0]] <= bdata;
+       if (rbwe && (rblane == 16'd24) && (rbgrp < 8'd2)) qb_24[rbgrp[0:0]] <= rbdata;
+       ma_24 <= s_en ? {{2{q_24[15]}}, q_24} : {1'b0, w_3};
+       mb_24 <= s_en ? mant$24 : vm11_24;
        pr_24 <= ma_24 * mb_24;
        vm1_24 <= mant$24;
        vm2_24 <= vm1_24;
        vm3_24 <= vm2_24;
        vm4_24 <= vm3_24;
        vm5_24 <= vm4_24;
-       if (ev[5]) ac_24 <= (ef[5] ? 48'sd0 : ac_24) + {{19{pr_24[28]}}, pr_24};
-       else if (o_en) ac_24 <= ac_25;
+       vm6_24 <= vm5_24;
+       vm7_24 <= vm6_24;
+       vm8_24 <= vm7_24;
+       vm9_24 <= vm8_24;
+       vm10_24 <= vm9_24;
+       vm11_24 <= vm10_24;
+       if (ev[12]) ac_24 <= (ef[12] ? 48'sd0 : ac_24) + {{19{pr_24[28]}}, pr_24};
+       if (o_ld) oac_24 <= ac_25;
+       else if (o_en) oac_24 <= oac_25;
        if (qld) q_25 <= ((lgrp < 8'd2) ? qb_25[lgrp[0:0]] : 16'd0);
-       if (bwe && (blane == 16'd25) && (bgrp < 8'd2)) qb_25[bgrp[0:0]] <= bdata;
+       if (rbwe && (rblane == 16'd25) && (rbgrp < 8'd2)) qb_25[rbgrp[0:0]] <= rbdata;
+       ma_25 <= s_en ? {{2{q_25[15]}}, q_25} : {1'b0, w_3};
+       mb_25 <= s_en ? mant$25 : vm11_25;
        pr_25 <= ma_25 * mb_25;
        vm1_25 <= mant$25;
        vm2_25 <= vm1_25;
        vm3_25 <= vm2_25;
        vm4_25 <= vm3_25;
        vm5_25 <= vm4_25;
-       if (ev[5]) ac_25 <= (ef[5] ? 48'sd0 : ac_25) + {{19{pr_25[28]}}, pr_25};
-       else if (o_en) ac_25 <= ac_26;
+       vm6_25 <= vm5_25;
+       vm7_25 <= vm6_25;
+       vm8_25 <= vm7_25;
+       vm9_25 <= vm8_25;
+       vm10_25 <= vm9_25;
+       vm11_25 <= vm10_25;
+       if (ev[12]) ac_25 <= (ef[12] ? 48'sd0 : ac_25) + {{19{pr_25[28]}}, pr_25};
+       if (o_ld) oac_25 <= ac_26;
+       else if (o_en) oac_25 <= oac_26;
        if (qld) q_26 <= ((lgrp < 8'd2) ? qb_26[lgrp[0:0]] : 16'd0);
-       if (bwe && (blane == 16'd26) && (bgrp < 8'd2)) qb_26[bgrp[0:0]] <= bdata;
+       if (rbwe && (rblane == 16'd26) && (rbgrp < 8'd2)) qb_26[rbgrp[0:0]] <= rbdata;
+       ma_26 <= s_en ? {{2{q_26[15]}}, q_26} : {1'b0, w_3};
+       mb_26 <= s_en ? mant$26 : vm11_26;
        pr_26 <= ma_26 * mb_26;
        vm1_26 <= mant$26;
        vm2_26 <= vm1_26;
        vm3_26 <= vm2_26;
        vm4_26 <= vm3_26;
        vm5_26 <= vm4_26;
-       if (ev[5]) ac_26 <= (ef[5] ? 48'sd0 : ac_26) + {{19{pr_26[28]}}, pr_26};
-       else if (o_en) ac_26 <= ac_27;
+       vm6_26 <= vm5_26;
+       vm7_26 <= vm6_26;
+       vm8_26 <= vm7_26;
+       vm9_26 <= vm8_26;
+       vm10_26 <= vm9_26;
+       vm11_26 <= vm10_26;
+       if (ev[12]) ac_26 <= (ef[12] ? 48'sd0 : ac_26) + {{19{pr_26[28]}}, pr_26};
+       if (o_ld) oac_26 <= ac_27;
+       else if (o_en) oac_26 <= oac_27;
        if (qld) q_27 <= ((lgrp < 8'd2) ? qb_27[lgrp[0:0]] : 16'd0);
-       if (bwe && (blane == 16'd27) && (bgrp < 8'd2)) qb_27[bgrp[0:0]] <= bdata;
+       if (rbwe && (rblane == 16'd27) && (rbgrp < 8'd2)) qb_27[rbgrp[0:0]] <= rbdata;
+       ma_27 <= s_en ? {{2{q_27[15]}}, q_27} : {1'b0, w_3};
+       mb_27 <= s_en ? mant$27 : vm11_27;
        pr_27 <= ma_27 * mb_27;
        vm1_27 <= mant$27;
        vm2_27 <= vm1_27;
        vm3_27 <= vm2_27;
        vm4_27 <= vm3_27;
        vm5_27 <= vm4_27;
-       if (ev[5]) ac_27 <= (ef[5] ? 48'sd0 : ac_27) + {{19{pr_27[28]}}, pr_27};
-       else if (o_en) ac_27 <= ac_28;
+       vm6_27 <= vm5_27;
+       vm7_27 <= vm6_27;
+       vm8_27 <= vm7_27;
+       vm9_27 <= vm8_27;
+       vm10_27 <= vm9_27;
+       vm11_27 <= vm10_27;
+       if (ev[12]) ac_27 <= (ef[12] ? 48'sd0 : ac_27) + {{19{pr_27[28]}}, pr_27};
+       if (o_ld) oac_27 <= ac_28;
+       else if (o_en) oac_27 <= oac_28;
        if (qld) q_28 <= ((lgrp < 8'd2) ? qb_28[lgrp[0:0]] : 16'd0);
-       if (bwe && (blane == 16'd28) && (bgrp < 8'd2)) qb_28[bgrp[0:0]] <= bdata;
+       if (rbwe && (rblane == 16'd28) && (rbgrp < 8'd2)) qb_28[rbgrp[0:0]] <= rbdata;
+       ma_28 <= s_en ? {{2{q_28[15]}}, q_28} : {1'b0, w_3};
+       mb_28 <= s_en ? mant$28 : vm11_28;
        pr_28 <= ma_28 * mb_28;
        vm1_28 <= mant$28;
        vm2_28 <= vm1_28;
        vm3_28 <= vm2_28;
        vm4_28 <= vm3_28;
        vm5_28 <= vm4_28;
-       if (ev[5]) ac_28 <= (ef[5] ? 48'sd0 : ac_28) + {{19{pr_28[28]}}, pr_28};
-       else if (o_en) ac_28 <= ac_29;
+       vm6_28 <= vm5_28;
+       vm7_28 <= vm6_28;
+       vm8_28 <= vm7_28;
+       vm9_28 <= vm8_28;
+       vm10_28 <= vm9_28;
+       vm11_28 <= vm10_28;
+       if (ev[12]) ac_28 <= (ef[12] ? 48'sd0 : ac_28) + {{19{pr_28[28]}}, pr_28};
+       if (o_ld) oac_28 <= ac_29;
+       else if (o_en) oac_28 <= oac_29;
        if (qld) q_29 <= ((lgrp < 8'd2) ? qb_29[lgrp[0:0]] : 16'd0);
-       if (bwe && (blane == 16'd29) && (bgrp < 8'd2)) qb_29[bgrp[0:0]] <= bdata;
+       if (rbwe && (rblane == 16'd29) && (rbgrp < 8'd2)) qb_29[rbgrp[0:0]] <= rbdata;
+       ma_29 <= s_en ? {{2{q_29[15]}}, q_29} : {1'b0, w_3};
+       mb_29 <= s_en ? mant$29 : vm11_29;
        pr_29 <= ma_29 * mb_29;
        vm1_29 <= mant$29;
        vm2_29 <= vm1_29;
        vm3_29 <= vm2_29;
        vm4_29 <= vm3_29;
        vm5_29 <= vm4_29;
-       if (ev[5]) ac_29 <= (ef[5] ? 48'sd0 : ac_29) + {{19{pr_29[28]}}, pr_29};
-       else if (o_en) ac_29 <= ac_30;
+       vm6_29 <= vm5_29;
+       vm7_29 <= vm6_29;
+       vm8_29 <= vm7_29;
+       vm9_29 <= vm8_29;
+       vm10_29 <= vm9_29;
+       vm11_29 <= vm10_29;
+       if (ev[12]) ac_29 <= (ef[12] ? 48'sd0 : ac_29) + {{19{pr_29[28]}}, pr_29};
+       if (o_ld) oac_29 <= ac_30;
+       else if (o_en) oac_29 <= oac_30;
        if (qld) q_30 <= ((lgrp < 8'd2) ? qb_30[lgrp[0:0]] : 16'd0);
-       if (bwe && (blane == 16'd30) && (bgrp < 8'd2)) qb_30[bgrp[0:0]] <= bdata;
+       if (rbwe && (rblane == 16'd30) && (rbgrp < 8'd2)) qb_30[rbgrp[0:0]] <= rbdata;
+       ma_30 <= s_en ? {{2{q_30[15]}}, q_30} : {1'b0, w_3};
+       mb_30 <= s_en ? mant$30 : vm11_30;
        pr_30 <= ma_30 * mb_30;
        vm1_30 <= mant$30;
        vm2_30 <= vm1_30;
        vm3_30 <= vm2_30;
        vm4_30 <= vm3_30;
        vm5_30 <= vm4_30;
-       if (ev[5]) ac_30 <= (ef[5] ? 48'sd0 : ac_30) + {{19{pr_30[28]}}, pr_30};
-       else if (o_en) ac_30 <= ac_31;
+       vm6_30 <= vm5_30;
+       vm7_30 <= vm6_30;
+       vm8_30 <= vm7_30;
+       vm9_30 <= vm8_30;
+       vm10_30 <= vm9_30;
+       vm11_30 <= vm10_30;
+       if (ev[12]) ac_30 <= (ef[12] ? 48'sd0 : ac_30) + {{19{pr_30[28]}}, pr_30};
+       if (o_ld) oac_30 <= ac_31;
+       else if (o_en) oac_30 <= oac_31;
        if (qld) q_31 <= ((lgrp < 8'd2) ? qb_31[lgrp[0:0]] : 16'd0);
-       if (bwe && (blane == 16'd31) && (bgrp < 8'd2)) qb_31[bgrp[0:0]] <= bdata;
+       if (rbwe && (rblane == 16'd31) && (rbgrp < 8'd2)) qb_31[rbgrp[0:0]] <= rbdata;
+       ma_31 <= s_en ? {{2{q_31[15]}}, q_31} : {1'b0, w_3};
+       mb_31 <= s_en ? mant$31 : vm11_31;
        pr_31 <= ma_31 * mb_31;
        vm1_31 <= mant$31;
        vm2_31 <= vm1_31;
        vm3_31 <= vm2_31;
        vm4_31 <= vm3_31;
        vm5_31 <= vm4_31;
-       if (ev[5]) ac_31 <= (ef[5] ? 48'sd0 : ac_31) + {{19{pr_31[28]}}, pr_31};
-       else if (o_en) ac_31 <= 48'sd0;
+       vm6_31 <= vm5_31;
+       vm7_31 <= vm6_31;
+       vm8_31 <= vm7_31;
+       vm9_31 <= vm8_31;
+       vm10_31 <= vm9_31;
+       vm11_31 <= vm10_31;
+       if (ev[12]) ac_31 <= (ef[12] ? 48'sd0 : ac_31) + {{19{pr_31[28]}}, pr_31};
+       if (o_ld) oac_31 <= 48'sd0;
+       else if (o_en) oac_31 <= 48'sd0;
     if (qld) sq_0 <= ((lgrp < 8'd2) ? sb_0[lgrp[0:0]] : 5'd0);
-       if (bswe && (bshead == 8'd0) && (bgrp < 8'd2)) sb_0[bgrp[0:0]] <= bsdata;
+       if (rbswe && (rbshead == 8'd0) && (rbgrp < 8'd2)) sb_0[rbgrp[0:0]] <= rbsdata;
        pks_0 <= ksh$0;
        if (s_en) vmax_0 <= (s_first || (vsh$0 > vmax_0)) ? vsh$0 : vmax_0;
-       tks_0 <= pks_0;
+       k1_0 <= $signed({2'd0, sq_0}) + $signed({2'd0, pks_0}) - 7'sd16;
+       k2_0 <= k1_0;
+       k3_0 <= k2_0;
        dot_0 <= dsum_0;
-       sc_0 <= scn_0;
-       if (fv) mx_0 <= (ff || ($signed(sc_0) > $signed(mx_0))) ? sc_0 : mx_0;
-       d1_0 <= dd_0[32] ? 32'd0 : dd_0[31:0];
+       if (sv[7]) mx_0 <= (sf[7] || ($signed(sc_0) > $signed(mx_0))) ? sc_0 : mx_0;
+       srdr_0 <= srdw_0;
        vs1_0 <= vsh$0;
-       ix2_0 <= u_0[15:6];
-       ip2_0 <= ipn_0;
-       vs2_0 <= vs1_0;
-       tb3_0 <= exp2[ix2_0];
-       ip3_0 <= ip2_0;
-       vs3_0 <= vs2_0;
-       ex4_0 <= en_0[16:0];
-       vs4_0 <= vs3_0;
-       w5_0 <= wv_0[16:0];
-       if (ev[3]) z_0 <= (ef[3] ? 32'd0 : z_0) + e32_0;
+       d1_0 <= dd_0[32] ? 32'd0 : dd_0[31:0];
+       dv1_0 <= vmax_0 - vs1_0;
+       pl_0 <= d1_0[16:0] * 17'd94548;
+       ph_0 <= d1_0[31:17] * 17'd94548;
+       us_0 <= {17'd0, pl_0} + {2'd0, ph_0, 17'd0};
+       ix_0 <= uh_0[15:6];
+       ip_0 <= ipn_0;
+       tb_0 <= exp2[ix_0];
+       ip5_0 <= ip_0;
+       tbr_0 <= tb_0;
+       ip6_0 <= ip5_0;
+       x2_0 <= x2n_0;
+       ex_0 <= exr_0[17:1];
+       if (ev[8]) z_0 <= (ef[8] ? 32'd0 : z_0) + {15'd0, ex_0};
+       if (o_ld) ozs_0 <= z_0;
+       if (o_ld) ovs_0 <= vmax_0;
+       xw_0 <= xwn_0;
+       w_0 <= wr_0[17:1];
+       dv2_0 <= dv1_0;
+       dv3_0 <= dv2_0;
+       dv4_0 <= dv3_0;
+       dv5_0 <= dv4_0;
+       dv6_0 <= dv5_0;
+       dv7_0 <= dv6_0;
+       dv8_0 <= dv7_0;
+       ps0_0 <= psn0_0;
+       ps1_0 <= psn1_0;
     if (qld) sq_1 <= ((lgrp < 8'd2) ? sb_1[lgrp[0:0]] : 5'd0);
-       if (bswe && (bshead == 8'd1) && (bgrp < 8'd2)) sb_1[bgrp[0:0]] <= bsdata;
+       if (rbswe && (rbshead == 8'd1) && (rbgrp < 8'd2)) sb_1[rbgrp[0:0]] <= rbsdata;
        pks_1 <= ksh$8;
        if (s_en) vmax_1 <= (s_first || (vsh$8 > vmax_1)) ? vsh$8 : vmax_1;
-       tks_1 <= pks_1;
+       k1_1 <= $signed({2'd0, sq_1}) + $signed({2'd0, pks_1}) - 7'sd16;
+       k2_1 <= k1_1;
+       k3_1 <= k2_1;
        dot_1 <= dsum_1;
-       sc_1 <= scn_1;
-       if (fv) mx_1 <= (ff || ($signed(sc_1) > $signed(mx_1))) ? sc_1 : mx_1;
-       d1_1 <= dd_1[32] ? 32'd0 : dd_1[31:0];
+       if (sv[7]) mx_1 <= (sf[7] || ($signed(sc_1) > $signed(mx_1))) ? sc_1 : mx_1;
+       srdr_1 <= srdw_1;
        vs1_1 <= vsh$8;
-       ix2_1 <= u_1[15:6];
-       ip2_1 <= ipn_1;
-       vs2_1 <= vs1_1;
-       tb3_1 <= exp2[ix2_1];
-       ip3_1 <= ip2_1;
-       vs3_1 <= vs2_1;
-       ex4_1 <= en_1[16:0];
-       vs4_1 <= vs3_1;
-       w5_1 <= wv_1[16:0];
-       if (ev[3]) z_1 <= (ef[3] ? 32'd0 : z_1) + e32_1;
+       d1_1 <= dd_1[32] ? 32'd0 : dd_1[31:0];
+       dv1_1 <= vmax_1 - vs1_1;
+       pl_1 <= d1_1[16:0] * 17'd94548;
+       ph_1 <= d1_1[31:17] * 17'd94548;
+       us_1 <= {17'd0, pl_1} + {2'd0, ph_1, 17'd0};
+       ix_1 <= uh_1[15:6];
+       ip_1 <= ipn_1;
+       tb_1 <= exp2[ix_1];
+       ip5_1 <= ip_1;
+       tbr_1 <= tb_1;
+       ip6_1 <= ip5_1;
+       x2_1 <= x2n_1;
+       ex_1 <= exr_1[17:1];
+       if (ev[8]) z_1 <= (ef[8] ? 32'd0 : z_1) + {15'd0, ex_1};
+       if (o_ld) ozs_1 <= z_1;
+       if (o_ld) ovs_1 <= vmax_1;
+       xw_1 <= xwn_1;
+       w_1 <= wr_1[17:1];
+       dv2_1 <= dv1_1;
+       dv3_1 <= dv2_1;
+       dv4_1 <= dv3_1;
+       dv5_1 <= dv4_1;
+       dv6_1 <= dv5_1;
+       dv7_1 <= dv6_1;
+       dv8_1 <= dv7_1;
+       ps0_1 <= psn0_1;
+       ps1_1 <= psn1_1;
     if (qld) sq_2 <= ((lgrp < 8'd2) ? sb_2[lgrp[0:0]] : 5'd0);
-       if (bswe && (bshead == 8'd2) && (bgrp < 8'd2)) sb_2[bgrp[0:0]] <= bsdata;
+       if (rbswe && (rbshead == 8'd2) && (rbgrp < 8'd2)) sb_2[rbgrp[0:0]] <= rbsdata;
        pks_2 <= ksh$16;
        if (s_en) vmax_2 <= (s_first || (vsh$16 > vmax_2)) ? vsh$16 : vmax_2;
-       tks_2 <= pks_2;
+       k1_2 <= $signed({2'd0, sq_2}) + $signed({2'd0, pks_2}) - 7'sd16;
+       k2_2 <= k1_2;
+       k3_2 <= k2_2;
        dot_2 <= dsum_2;
-       sc_2 <= scn_2;
-       if (fv) mx_2 <= (ff || ($signed(sc_2) > $signed(mx_2))) ? sc_2 : mx_2;
-       d1_2 <= dd_2[32] ? 32'd0 : dd_2[31:0];
+       if (sv[7]) mx_2 <= (sf[7] || ($signed(sc_2) > $signed(mx_2))) ? sc_2 : mx_2;
+       srdr_2 <= srdw_2;
        vs1_2 <= vsh$16;
-       ix2_2 <= u_2[15:6];
-       ip2_2 <= ipn_2;
-       vs2_2 <= vs1_2;
-       tb3_2 <= exp2[ix2_2];
-       ip3_2 <= ip2_2;
-       vs3_2 <= vs2_2;
-       ex4_2 <= en_2[16:0];
-       vs4_2 <= vs3_2;
-       w5_2 <= wv_2[16:0];
-       if (ev[3]) z_2 <= (ef[3] ? 32'd0 : z_2) + e32_2;
+       d1_2 <= dd_2[32] ? 32'd0 : dd_2[31:0];
+       dv1_2 <= vmax_2 - vs1_2;
+       pl_2 <= d1_2[16:0] * 17'd94548;
+       ph_2 <= d1_2[31:17] * 17'd94548;
+       us_2 <= {17'd0, pl_2} + {2'd0, ph_2, 17'd0};
+       ix_2 <= uh_2[15:6];
+       ip_2 <= ipn_2;
+       tb_2 <= exp2[ix_2];
+       ip5_2 <= ip_2;
+       tbr_2 <= tb_2;
+       ip6_2 <= ip5_2;
+       x2_2 <= x2n_2;
+       ex_2 <= exr_2[17:1];
+       if (ev[8]) z_2 <= (ef[8] ? 32'd0 : z_2) + {15'd0, ex_2};
+       if (o_ld) ozs_2 <= z_2;
+       if (o_ld) ovs_2 <= vmax_2;
+       xw_2 <= xwn_2;
+       w_2 <= wr_2[17:1];
+       dv2_2 <= dv1_2;
+       dv3_2 <= dv2_2;
+       dv4_2 <= dv3_2;
+       dv5_2 <= dv4_2;
+       dv6_2 <= dv5_2;
+       dv7_2 <= dv6_2;
+       dv8_2 <= dv7_2;
+       ps0_2 <= psn0_2;
+       ps1_2 <= psn1_2;
     if (qld) sq_3 <= ((lgrp < 8'd2) ? sb_3[lgrp[0:0]] : 5'd0);
-       if (bswe && (bshead == 8'd3) && (bgrp < 8'd2)) sb_3[bgrp[0:0]] <= bsdata;
+       if (rbswe && (rbshead == 8'd3) && (rbgrp < 8'd2)) sb_3[rbgrp[0:0]] <= rbsdata;
        pks_3 <= ksh$24;
        if (s_en) vmax_3 <= (s_first || (vsh$24 > vmax_3)) ? vsh$24 : vmax_3;
-       tks_3 <= pks_3;
+       k1_3 <= $signed({2'd0, sq_3}) + $signed({2'd0, pks_3}) - 7'sd16;
+       k2_3 <= k1_3;
+       k3_3 <= k2_3;
        dot_3 <= dsum_3;
-       sc_3 <= scn_3;
-       if (fv) mx_3 <= (ff || ($signed(sc_3) > $signed(mx_3))) ? sc_3 : mx_3;
-       d1_3 <= dd_3[32] ? 32'd0 : dd_3[31:0];
+       if (sv[7]) mx_3 <= (sf[7] || ($signed(sc_3) > $signed(mx_3))) ? sc_3 : mx_3;
+       srdr_3 <= srdw_3;
        vs1_3 <= vsh$24;
-       ix2_3 <= u_3[15:6];
-       ip2_3 <= ipn_3;
-       vs2_3 <= vs1_3;
-       tb3_3 <= exp2[ix2_3];
-       ip3_3 <= ip2_3;
-       vs3_3 <= vs2_3;
-       ex4_3 <= en_3[16:0];
-       vs4_3 <= vs3_3;
-       w5_3 <= wv_3[16:0];
-       if (ev[3]) z_3 <= (ef[3] ? 32'd0 : z_3) + e32_3;
-    pv <= s_en;
-       pf <= s_first;
-       pt <= s_t;
-       tv <= pv;
-       tf <= pf;
-       tt <= pt;
-       fv <= tv;
-       ff <= tf;
-       ft <= tt;
+       d1_3 <= dd_3[32] ? 32'd0 : dd_3[31:0];
+       dv1_3 <= vmax_3 - vs1_3;
+       pl_3 <= d1_3[16:0] * 17'd94548;
+       ph_3 <= d1_3[31:17] * 17'd94548;
+       us_3 <= {17'd0, pl_3} + {2'd0, ph_3, 17'd0};
+       ix_3 <= uh_3[15:6];
+       ip_3 <= ipn_3;
+       tb_3 <= exp2[ix_3];
+       ip5_3 <= ip_3;
+       tbr_3 <= tb_3;
+       ip6_3 <= ip5_3;
+       x2_3 <= x2n_3;
+       ex_3 <= exr_3[17:1];
+       if (ev[8]) z_3 <= (ef[8] ? 32'd0 : z_3) + {15'd0, ex_3};
+       if (o_ld) ozs_3 <= z_3;
+       if (o_ld) ovs_3 <= vmax_3;
+       xw_3 <= xwn_3;
+       w_3 <= wr_3[17:1];
+       dv2_3 <= dv1_3;
+       dv3_3 <= dv2_3;
+       dv4_3 <= dv3_3;
+       dv5_3 <= dv4_3;
+       dv6_3 <= dv5_3;
+       dv7_3 <= dv6_3;
+       dv8_3 <= dv7_3;
+       ps0_3 <= psn0_3;
+       ps1_3 <= psn1_3;
+    ss0_g <= ss0_gw;
+       ss0_c <= ss0_cw;
+       ss0_kl <= k3_0[5:0];
+       ss0_n1 <= k3_0[6];
+       ss0_f <= ss0_fw;
+       ss0_b <= ss0_g[0];
+       ss0_l <= ss0_lw;
+       ss0_big <= ss0_kl[5] & (ss0_c != 32'd0);
+       ss0_cs <= ss0_c[31];
+       ss0_n2 <= ss0_n1;
+       ss0_r <= {ss0_f[32], ss0_f} + {33'd0, ss0_b};
+       ss0_lr <= ss0_lres;
+       ss0_n3 <= ss0_n2;
+       sc_0 <= ss0_n3 ? ss0_rres : ss0_lr;
+    ss1_g <= ss1_gw;
+       ss1_c <= ss1_cw;
+       ss1_kl <= k3_1[5:0];
+       ss1_n1 <= k3_1[6];
+       ss1_f <= ss1_fw;
+       ss1_b <= ss1_g[0];
+       ss1_l <= ss1_lw;
+       ss1_big <= ss1_kl[5] & (ss1_c != 32'd0);
+       ss1_cs <= ss1_c[31];
+       ss1_n2 <= ss1_n1;
+       ss1_r <= {ss1_f[32], ss1_f} + {33'd0, ss1_b};
+       ss1_lr <= ss1_lres;
+       ss1_n3 <= ss1_n2;
+       sc_1 <= ss1_n3 ? ss1_rres : ss1_lr;
+    ss2_g <= ss2_gw;
+       ss2_c <= ss2_cw;
+       ss2_kl <= k3_2[5:0];
+       ss2_n1 <= k3_2[6];
+       ss2_f <= ss2_fw;
+       ss2_b <= ss2_g[0];
+       ss2_l <= ss2_lw;
+       ss2_big <= ss2_kl[5] & (ss2_c != 32'd0);
+       ss2_cs <= ss2_c[31];
+       ss2_n2 <= ss2_n1;
+       ss2_r <= {ss2_f[32], ss2_f} + {33'd0, ss2_b};
+       ss2_lr <= ss2_lres;
+       ss2_n3 <= ss2_n2;
+       sc_2 <= ss2_n3 ? ss2_rres : ss2_lr;
+    ss3_g <= ss3_gw;
+       ss3_c <= ss3_cw;
+       ss3_kl <= k3_3[5:0];
+       ss3_n1 <= k3_3[6];
+       ss3_f <= ss3_fw;
+       ss3_b <= ss3_g[0];
+       ss3_l <= ss3_lw;
+       ss3_big <= ss3_kl[5] & (ss3_c != 32'd0);
+       ss3_cs <= ss3_c[31];
+       ss3_n2 <= ss3_n1;
+       ss3_r <= {ss3_f[32], ss3_f} + {33'd0, ss3_b};
+       ss3_lr <= ss3_lres;
+       ss3_n3 <= ss3_n2;
+       sc_3 <= ss3_n3 ? ss3_rres : ss3_lr;
+    so_g <= so_gw;
+       so_c <= so_cw;
+       so_kl <= ok8[5:0];
+       so_n1 <= ok8[6];
+       so_f <= so_fw;
+       so_b <= so_g[0];
+       so_l <= so_lw;
+       so_big <= so_kl[5] & (so_c != 32'd0);
+       so_cs <= so_c[31];
+       so_n2 <= so_n1;
+       so_r <= {so_f[32], so_f} + {33'd0, so_b};
+       so_lr <= so_lres;
+       so_n3 <= so_n2;
+       y <= so_n3 ? so_rres : so_lr;
+    rbwe <= bwe;
+       rbgrp <= bgrp;
+       rblane <= blane;
+       rbdata <= bdata;
+       rbswe <= bswe;
+       rbshead <= bshead;
+       rbsdata <= bsdata;
+       sv <= {sv[6:0], s_en};
+       sf <= {sf[6:0], s_first};
+       st0 <= s_t;
+       st1 <= st0;
+       st2 <= st1;
+       st3 <= st2;
+       st4 <= st3;
+       st5 <= st4;
+       st6 <= st5;
+       st7 <= st6;
        srd <= (sm_raddr < 16'd512) ? smem[sm_raddr[8:0]] : 128'd0;
-       if (fv && (ft < 16'd512)) smem[ft[8:0]] <= {sc_3, sc_2, sc_1, sc_0};
-       ev <= {ev[4:0], e_en};
-       ef <= {ef[4:0], e_first};
-       oa1 <= ac_0;
+       if (sv[7] && (st7 < 16'd512)) smem[st7[8:0]] <= {sc_3, sc_2, sc_1, sc_0};
+       ev <= {ev[11:0], e_en};
+       ef <= {ef[11:0], e_first};
+       oa1 <= o_ld ? ac_0 : oac_0;
        oz1 <= ozm;
        ovm1 <= ovmm;
-       pz2 <= op;
-       fi2 <= ofsh[9:0];
+       oz2 <= oz;
+       op2 <= opn;
        oa2 <= oa1;
        ovm2 <= ovm1;
-       r3 <= rcp[fi2];
-       pz3 <= pz2;
+       fi3 <= ofsh[9:0];
+       pz3 <= op2;
        oa3 <= oa2;
        ovm3 <= ovm2;
-       op4 <= oa66 * r66;
-       k4 <= $signed({2'd0, ovm3}) - 7'sd16 - $signed({2'd0, pz3});
-       y <= (owd > OMAX32) ? OMAX32[31:0] : ((owd < OMIN32) ? OMIN32[31:0] : owd[31:0]);
+       r4 <= rcp[fi3];
+       pz4 <= pz3;
+       oa4 <= oa3;
+       ovm4 <= ovm3;
+       r5 <= r4;
+       ok5 <= $signed({2'd0, ovm4}) - 7'sd16 - $signed({2'd0, pz4});
+       oa5 <= oa4;
+       opl6 <= oa5[16:0] * r5;
+       opm6 <= oa5[33:17] * r5;
+       oph6 <= $signed(oa5[47:34]) * $signed({1'b0, r5});
+       ok6 <= ok5;
+       os7 <= {18'd0, opl6} + {1'b0, opm6, 17'd0};
+       oph7 <= oph6;
+       ok7 <= ok6;
+       op8 <= $signed({13'd0, os7}) + $signed(oph65);
+       ok8 <= ok7;
     end
-    wire unused_core = ^{u_0[5:0], en_0[31:17], wv_0[31:17], u_1[5:0], en_1[31:17], wv_1[31:17], u_2[5:0], en_2[31:17], wv_2[31:17], u_3[5:0], en_3[31:17], wv_3[31:17], ksh$1, vsh$1, ksh$2, vsh$2, ksh$3, vsh$3, ksh$4, vsh$4, ksh$5, vsh$5, ksh$6, vsh$6, ksh$7, vsh$7, ksh$9, vsh$9, ksh$10, vsh$10, ksh$11, vsh$11, ksh$12, vsh$12, ksh$13, vsh$13, ksh$14, vsh$14, ksh$15, vsh$15, ksh$17, vsh$17, ksh$18, vsh$18, ksh$19, vsh$19, ksh$20, vsh$20, ksh$21, vsh$21, ksh$22, vsh$22, ksh$23, vsh$23, ksh$25, vsh$25, ksh$26, vsh$26, ksh$27, vsh$27, ksh$28, vsh$28, ksh$29, vsh$29, ksh$30, vsh$30, ksh$31, vsh$31, ofsh[31:10]};
+    wire unused_core = ^{uh_0[5:0], exr_0[0], wr_0[0], uh_1[5:0], exr_1[0], wr_1[0], uh_2[5:0], exr_2[0], wr_2[0], uh_3[5:0], exr_3[0], wr_3[0], ksh$1, vsh$1, ksh$2, vsh$2, ksh$3, vsh$3, ksh$4, vsh$4, ksh$5, vsh$5, ksh$6, vsh$6, ksh$7, vsh$7, ksh$9, vsh$9, ksh$10, vsh$10, ksh$11, vsh$11, ksh$12, vsh$12, ksh$13, vsh$13, ksh$14, vsh$14, ksh$15, vsh$15, ksh$17, vsh$17, ksh$18, vsh$18, ksh$19, vsh$19, ksh$20, vsh$20, ksh$21, vsh$21, ksh$22, vsh$22, ksh$23, vsh$23, ksh$25, vsh$25, ksh$26, vsh$26, ksh$27, vsh$27, ksh$28, vsh$28, ksh$29, vsh$29, ksh$30, vsh$30, ksh$31, vsh$31, ofsh[31:10], oph7[31]};
 endmodule // llamahdl_decoder$attention$core
 
 
 module llamahdl_decoder$attention$drain_left(d,q,clock);
     
     // Module arguments
-    input wire  [2:0] d;
-    output reg  [2:0] q;
+    input wire  [15:0] d;
+    output reg  [15:0] q;
     input wire  clock;
     
     // Update code (custom)
     initial begin
-       q = 3'h0;
+       q = 16'h0;
     end
     
     always @(posedge clock) begin
@@ -6728,6 +8206,310 @@ module llamahdl_decoder$attention$heads_done(d,q,clock);
 endmodule // llamahdl_decoder$attention$heads_done
 
 
+module llamahdl_decoder$attention$oaddr_s1(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$oaddr_s1
+
+
+module llamahdl_decoder$attention$oaddr_s10(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$oaddr_s10
+
+
+module llamahdl_decoder$attention$oaddr_s11(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$oaddr_s11
+
+
+module llamahdl_decoder$attention$oaddr_s12(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$oaddr_s12
+
+
+module llamahdl_decoder$attention$oaddr_s2(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$oaddr_s2
+
+
+module llamahdl_decoder$attention$oaddr_s3(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$oaddr_s3
+
+
+module llamahdl_decoder$attention$oaddr_s4(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$oaddr_s4
+
+
+module llamahdl_decoder$attention$oaddr_s5(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$oaddr_s5
+
+
+module llamahdl_decoder$attention$oaddr_s6(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$oaddr_s6
+
+
+module llamahdl_decoder$attention$oaddr_s7(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$oaddr_s7
+
+
+module llamahdl_decoder$attention$oaddr_s8(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$oaddr_s8
+
+
+module llamahdl_decoder$attention$oaddr_s9(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$oaddr_s9
+
+
+module llamahdl_decoder$attention$oq_active(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$oq_active
+
+
+module llamahdl_decoder$attention$oq_elem(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$oq_elem
+
+
+module llamahdl_decoder$attention$oq_gh(d,q,clock);
+    
+    // Module arguments
+    input wire  [7:0] d;
+    output reg  [7:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 8'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$oq_gh
+
+
+module llamahdl_decoder$attention$oq_head(d,q,clock);
+    
+    // Module arguments
+    input wire  [7:0] d;
+    output reg  [7:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 8'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$oq_head
+
+
 module llamahdl_decoder$attention$out_addr(d,q,clock);
     
     // Module arguments
@@ -6747,44 +8529,6 @@ module llamahdl_decoder$attention$out_addr(d,q,clock);
 endmodule // llamahdl_decoder$attention$out_addr
 
 
-module llamahdl_decoder$attention$out_elem(d,q,clock);
-    
-    // Module arguments
-    input wire  [15:0] d;
-    output reg  [15:0] q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 16'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$attention$out_elem
-
-
-module llamahdl_decoder$attention$out_head(d,q,clock);
-    
-    // Module arguments
-    input wire  [7:0] d;
-    output reg  [7:0] q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 8'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$attention$out_head
-
-
 module llamahdl_decoder$attention$out_s1(d,q,clock);
     
     // Module arguments
@@ -6802,6 +8546,63 @@ module llamahdl_decoder$attention$out_s1(d,q,clock);
     end
           
 endmodule // llamahdl_decoder$attention$out_s1
+
+
+module llamahdl_decoder$attention$out_s10(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$out_s10
+
+
+module llamahdl_decoder$attention$out_s11(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$out_s11
+
+
+module llamahdl_decoder$attention$out_s12(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$out_s12
 
 
 module llamahdl_decoder$attention$out_s2(d,q,clock);
@@ -6878,6 +8679,82 @@ module llamahdl_decoder$attention$out_s5(d,q,clock);
     end
           
 endmodule // llamahdl_decoder$attention$out_s5
+
+
+module llamahdl_decoder$attention$out_s6(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$out_s6
+
+
+module llamahdl_decoder$attention$out_s7(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$out_s7
+
+
+module llamahdl_decoder$attention$out_s8(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$out_s8
+
+
+module llamahdl_decoder$attention$out_s9(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$out_s9
 
 
 module llamahdl_decoder$attention$score_s1(d,q,clock);
@@ -6971,12 +8848,25 @@ module llamahdl_decoder$attention$stream(clock,row_valid,row,row_data,rope_base,
     reg  [17:0] rot$sn;
     wire signed [31:0] rot$y0;
     wire signed [31:0] rot$y1;
+    reg  rot_dly$clock;
+    reg  rot_dly$valid;
+    reg signed [31:0] rot_dly$data;
+    reg  rot_dly$odd;
+    reg  rot_dly$is_v;
+    reg  rot_dly$one;
+    wire  rot_dly$valid_o;
+    wire signed [31:0] rot_dly$data_o;
+    wire  rot_dly$odd_o;
+    wire  rot_dly$is_v_o;
+    wire  rot_dly$one_o;
+    wire  rot_dly$busy;
     reg  blk0$clock;
     reg  blk0$en_scan;
     reg  blk0$first;
     reg  blk0$en_q;
     reg  blk0$wide;
     reg signed [31:0] blk0$x;
+    reg signed [31:0] blk0$xq;
     wire  [4:0] blk0$shift;
     wire  [15:0] blk0$y16;
     wire  [10:0] blk0$y11;
@@ -6986,6 +8876,7 @@ module llamahdl_decoder$attention$stream(clock,row_valid,row,row_data,rope_base,
     reg  blk1$en_q;
     reg  blk1$wide;
     reg signed [31:0] blk1$x;
+    reg signed [31:0] blk1$xq;
     wire  [4:0] blk1$shift;
     wire  [15:0] blk1$y16;
     wire  [10:0] blk1$y11;
@@ -7077,12 +8968,6 @@ module llamahdl_decoder$attention$stream(clock,row_valid,row,row_data,rope_base,
     reg  [7:0] in_head$d;
     wire  [7:0] in_head$q;
     reg  in_head$clock;
-    reg  wide0$d;
-    wire  wide0$q;
-    reg  wide0$clock;
-    reg  wide1$d;
-    wire  wide1$q;
-    reg  wide1$clock;
     reg  rd_active$d;
     wire  rd_active$q;
     reg  rd_active$clock;
@@ -7119,6 +9004,54 @@ module llamahdl_decoder$attention$stream(clock,row_valid,row,row_data,rope_base,
     reg  [7:0] rd_head_s2$d;
     wire  [7:0] rd_head_s2$q;
     reg  rd_head_s2$clock;
+    reg  rd_valid_s3$d;
+    wire  rd_valid_s3$q;
+    reg  rd_valid_s3$clock;
+    reg  rd_half_s3$d;
+    wire  rd_half_s3$q;
+    reg  rd_half_s3$clock;
+    reg  [15:0] rd_elem_s3$d;
+    wire  [15:0] rd_elem_s3$q;
+    reg  rd_elem_s3$clock;
+    reg  [7:0] rd_head_s3$d;
+    wire  [7:0] rd_head_s3$q;
+    reg  rd_head_s3$clock;
+    reg  rd_valid_s4$d;
+    wire  rd_valid_s4$q;
+    reg  rd_valid_s4$clock;
+    reg  rd_half_s4$d;
+    wire  rd_half_s4$q;
+    reg  rd_half_s4$clock;
+    reg  [15:0] rd_elem_s4$d;
+    wire  [15:0] rd_elem_s4$q;
+    reg  rd_elem_s4$clock;
+    reg  [7:0] rd_head_s4$d;
+    wire  [7:0] rd_head_s4$q;
+    reg  rd_head_s4$clock;
+    reg  rd_valid_s5$d;
+    wire  rd_valid_s5$q;
+    reg  rd_valid_s5$clock;
+    reg  rd_half_s5$d;
+    wire  rd_half_s5$q;
+    reg  rd_half_s5$clock;
+    reg  [15:0] rd_elem_s5$d;
+    wire  [15:0] rd_elem_s5$q;
+    reg  rd_elem_s5$clock;
+    reg  [7:0] rd_head_s5$d;
+    wire  [7:0] rd_head_s5$q;
+    reg  rd_head_s5$clock;
+    reg  rd_valid_s6$d;
+    wire  rd_valid_s6$q;
+    reg  rd_valid_s6$clock;
+    reg  rd_half_s6$d;
+    wire  rd_half_s6$q;
+    reg  rd_half_s6$clock;
+    reg  [15:0] rd_elem_s6$d;
+    wire  [15:0] rd_elem_s6$q;
+    reg  rd_elem_s6$clock;
+    reg  [7:0] rd_head_s6$d;
+    wire  [7:0] rd_head_s6$q;
+    reg  rd_head_s6$clock;
     reg  [15:0] bank_lane_r$d;
     wire  [15:0] bank_lane_r$q;
     reg  bank_lane_r$clock;
@@ -7163,6 +9096,20 @@ module llamahdl_decoder$attention$stream(clock,row_valid,row,row_data,rope_base,
         .y0(rot$y0),
         .y1(rot$y1)
     );
+    llamahdl_decoder$attention$stream$rot_dly rot_dly(
+        .clock(rot_dly$clock),
+        .valid(rot_dly$valid),
+        .data(rot_dly$data),
+        .odd(rot_dly$odd),
+        .is_v(rot_dly$is_v),
+        .one(rot_dly$one),
+        .valid_o(rot_dly$valid_o),
+        .data_o(rot_dly$data_o),
+        .odd_o(rot_dly$odd_o),
+        .is_v_o(rot_dly$is_v_o),
+        .one_o(rot_dly$one_o),
+        .busy(rot_dly$busy)
+    );
     llamahdl_decoder$attention$stream$blk0 blk0(
         .clock(blk0$clock),
         .en_scan(blk0$en_scan),
@@ -7170,6 +9117,7 @@ module llamahdl_decoder$attention$stream(clock,row_valid,row,row_data,rope_base,
         .en_q(blk0$en_q),
         .wide(blk0$wide),
         .x(blk0$x),
+        .xq(blk0$xq),
         .shift(blk0$shift),
         .y16(blk0$y16),
         .y11(blk0$y11)
@@ -7181,6 +9129,7 @@ module llamahdl_decoder$attention$stream(clock,row_valid,row,row_data,rope_base,
         .en_q(blk1$en_q),
         .wide(blk1$wide),
         .x(blk1$x),
+        .xq(blk1$xq),
         .shift(blk1$shift),
         .y16(blk1$y16),
         .y11(blk1$y11)
@@ -7329,16 +9278,6 @@ module llamahdl_decoder$attention$stream(clock,row_valid,row,row_data,rope_base,
         .q(in_head$q),
         .clock(in_head$clock)
     );
-    llamahdl_decoder$attention$stream$wide0 wide0(
-        .d(wide0$d),
-        .q(wide0$q),
-        .clock(wide0$clock)
-    );
-    llamahdl_decoder$attention$stream$wide1 wide1(
-        .d(wide1$d),
-        .q(wide1$q),
-        .clock(wide1$clock)
-    );
     llamahdl_decoder$attention$stream$rd_active rd_active(
         .d(rd_active$d),
         .q(rd_active$q),
@@ -7399,6 +9338,86 @@ module llamahdl_decoder$attention$stream(clock,row_valid,row,row_data,rope_base,
         .q(rd_head_s2$q),
         .clock(rd_head_s2$clock)
     );
+    llamahdl_decoder$attention$stream$rd_valid_s3 rd_valid_s3(
+        .d(rd_valid_s3$d),
+        .q(rd_valid_s3$q),
+        .clock(rd_valid_s3$clock)
+    );
+    llamahdl_decoder$attention$stream$rd_half_s3 rd_half_s3(
+        .d(rd_half_s3$d),
+        .q(rd_half_s3$q),
+        .clock(rd_half_s3$clock)
+    );
+    llamahdl_decoder$attention$stream$rd_elem_s3 rd_elem_s3(
+        .d(rd_elem_s3$d),
+        .q(rd_elem_s3$q),
+        .clock(rd_elem_s3$clock)
+    );
+    llamahdl_decoder$attention$stream$rd_head_s3 rd_head_s3(
+        .d(rd_head_s3$d),
+        .q(rd_head_s3$q),
+        .clock(rd_head_s3$clock)
+    );
+    llamahdl_decoder$attention$stream$rd_valid_s4 rd_valid_s4(
+        .d(rd_valid_s4$d),
+        .q(rd_valid_s4$q),
+        .clock(rd_valid_s4$clock)
+    );
+    llamahdl_decoder$attention$stream$rd_half_s4 rd_half_s4(
+        .d(rd_half_s4$d),
+        .q(rd_half_s4$q),
+        .clock(rd_half_s4$clock)
+    );
+    llamahdl_decoder$attention$stream$rd_elem_s4 rd_elem_s4(
+        .d(rd_elem_s4$d),
+        .q(rd_elem_s4$q),
+        .clock(rd_elem_s4$clock)
+    );
+    llamahdl_decoder$attention$stream$rd_head_s4 rd_head_s4(
+        .d(rd_head_s4$d),
+        .q(rd_head_s4$q),
+        .clock(rd_head_s4$clock)
+    );
+    llamahdl_decoder$attention$stream$rd_valid_s5 rd_valid_s5(
+        .d(rd_valid_s5$d),
+        .q(rd_valid_s5$q),
+        .clock(rd_valid_s5$clock)
+    );
+    llamahdl_decoder$attention$stream$rd_half_s5 rd_half_s5(
+        .d(rd_half_s5$d),
+        .q(rd_half_s5$q),
+        .clock(rd_half_s5$clock)
+    );
+    llamahdl_decoder$attention$stream$rd_elem_s5 rd_elem_s5(
+        .d(rd_elem_s5$d),
+        .q(rd_elem_s5$q),
+        .clock(rd_elem_s5$clock)
+    );
+    llamahdl_decoder$attention$stream$rd_head_s5 rd_head_s5(
+        .d(rd_head_s5$d),
+        .q(rd_head_s5$q),
+        .clock(rd_head_s5$clock)
+    );
+    llamahdl_decoder$attention$stream$rd_valid_s6 rd_valid_s6(
+        .d(rd_valid_s6$d),
+        .q(rd_valid_s6$q),
+        .clock(rd_valid_s6$clock)
+    );
+    llamahdl_decoder$attention$stream$rd_half_s6 rd_half_s6(
+        .d(rd_half_s6$d),
+        .q(rd_half_s6$q),
+        .clock(rd_half_s6$clock)
+    );
+    llamahdl_decoder$attention$stream$rd_elem_s6 rd_elem_s6(
+        .d(rd_elem_s6$d),
+        .q(rd_elem_s6$q),
+        .clock(rd_elem_s6$clock)
+    );
+    llamahdl_decoder$attention$stream$rd_head_s6 rd_head_s6(
+        .d(rd_head_s6$d),
+        .q(rd_head_s6$q),
+        .clock(rd_head_s6$clock)
+    );
     llamahdl_decoder$attention$stream$bank_lane_r bank_lane_r(
         .d(bank_lane_r$d),
         .q(bank_lane_r$q),
@@ -7449,8 +9468,6 @@ module llamahdl_decoder$attention$stream(clock,row_valid,row,row_data,rope_base,
         stream_word$clock = clock;
         in_elem$clock = clock;
         in_head$clock = clock;
-        wide0$clock = clock;
-        wide1$clock = clock;
         rd_active$clock = clock;
         rd_elem$clock = clock;
         rd_half$clock = clock;
@@ -7463,6 +9480,22 @@ module llamahdl_decoder$attention$stream(clock,row_valid,row,row_data,rope_base,
         rd_half_s2$clock = clock;
         rd_elem_s2$clock = clock;
         rd_head_s2$clock = clock;
+        rd_valid_s3$clock = clock;
+        rd_half_s3$clock = clock;
+        rd_elem_s3$clock = clock;
+        rd_head_s3$clock = clock;
+        rd_valid_s4$clock = clock;
+        rd_half_s4$clock = clock;
+        rd_elem_s4$clock = clock;
+        rd_head_s4$clock = clock;
+        rd_valid_s5$clock = clock;
+        rd_half_s5$clock = clock;
+        rd_elem_s5$clock = clock;
+        rd_head_s5$clock = clock;
+        rd_valid_s6$clock = clock;
+        rd_half_s6$clock = clock;
+        rd_elem_s6$clock = clock;
+        rd_head_s6$clock = clock;
         bank_lane_r$clock = clock;
         bank_head_r$clock = clock;
         bank_group_r$clock = clock;
@@ -7494,8 +9527,6 @@ module llamahdl_decoder$attention$stream(clock,row_valid,row,row_data,rope_base,
         stream_word$d = stream_word$q;
         in_elem$d = in_elem$q;
         in_head$d = in_head$q;
-        wide0$d = wide0$q;
-        wide1$d = wide1$q;
         rd_active$d = rd_active$q;
         rd_elem$d = rd_elem$q;
         rd_half$d = rd_half$q;
@@ -7508,16 +9539,33 @@ module llamahdl_decoder$attention$stream(clock,row_valid,row,row_data,rope_base,
         rd_half_s2$d = rd_half_s2$q;
         rd_elem_s2$d = rd_elem_s2$q;
         rd_head_s2$d = rd_head_s2$q;
+        rd_valid_s3$d = rd_valid_s3$q;
+        rd_half_s3$d = rd_half_s3$q;
+        rd_elem_s3$d = rd_elem_s3$q;
+        rd_head_s3$d = rd_head_s3$q;
+        rd_valid_s4$d = rd_valid_s4$q;
+        rd_half_s4$d = rd_half_s4$q;
+        rd_elem_s4$d = rd_elem_s4$q;
+        rd_head_s4$d = rd_head_s4$q;
+        rd_valid_s5$d = rd_valid_s5$q;
+        rd_half_s5$d = rd_half_s5$q;
+        rd_elem_s5$d = rd_elem_s5$q;
+        rd_head_s5$d = rd_head_s5$q;
+        rd_valid_s6$d = rd_valid_s6$q;
+        rd_half_s6$d = rd_half_s6$q;
+        rd_elem_s6$d = rd_elem_s6$q;
+        rd_head_s6$d = rd_head_s6$q;
         bank_lane_r$d = bank_lane_r$q;
         bank_head_r$d = bank_head_r$q;
         bank_group_r$d = bank_group_r$q;
         field_r$d = field_r$q;
         rope_rom$clock = clock;
         rot$clock = clock;
+        rot_dly$clock = clock;
         blk0$clock = clock;
         blk1$clock = clock;
         head_buf$clock = clock;
-        in_flight = row_valid_s1$q | row_valid_s2$q | row_valid_s3$q | row_valid_s4$q | rd_active$q | rd_valid_s1$q;
+        in_flight = row_valid_s1$q | row_valid_s2$q | row_valid_s3$q | row_valid_s4$q | rot_dly$busy | rd_active$q | rd_valid_s1$q | rd_valid_s2$q | rd_valid_s3$q | rd_valid_s4$q | rd_valid_s5$q;
         row_valid_s1$d = row_valid;
         row_data_s1$d = row_data;
         row_odd_s1$d = row[32'h0];
@@ -7550,11 +9598,16 @@ module llamahdl_decoder$attention$stream(clock,row_valid,row,row_data,rope_base,
         if (row_valid_s1$q) begin
             stream_word$d = row_pos;
         end
-        row_valid_s3$d = row_valid_s2$q;
-        row_data_s3$d = row_data_s2$q;
-        row_odd_s3$d = row_odd_s2$q;
-        row_is_v_s3$d = row_is_v_s2$q;
-        row_one_s3$d = row_one_s2$q;
+        rot_dly$valid = row_valid_s2$q;
+        rot_dly$data = row_data_s2$q;
+        rot_dly$odd = row_odd_s2$q;
+        rot_dly$is_v = row_is_v_s2$q;
+        rot_dly$one = row_one_s2$q;
+        row_valid_s3$d = rot_dly$valid_o;
+        row_data_s3$d = rot_dly$data_o;
+        row_odd_s3$d = rot_dly$odd_o;
+        row_is_v_s3$d = rot_dly$is_v_o;
+        row_one_s3$d = rot_dly$one_o;
         rot$en = 1'b0;
         rot$a = pair_first$q;
         rot$cs = pair_cos$q;
@@ -7613,19 +9666,13 @@ module llamahdl_decoder$attention$stream(clock,row_valid,row,row_data,rope_base,
         blk1$first = in_elem_e == zero16;
         blk0$x = in_data;
         blk1$x = in_data;
-        blk0$wide = wide0$q;
-        blk1$wide = wide1$q;
+        blk0$wide = in_head_e < nh8;
+        blk1$wide = in_head_e < nh8;
+        blk0$xq = $signed(head_buf$rdata$0);
+        blk1$xq = $signed(head_buf$rdata$0);
         blk0$en_q = 1'b0;
         blk1$en_q = 1'b0;
         if (in_valid) begin
-            if (in_elem_e == zero16) begin
-                if (in_half) begin
-                    wide1$d = in_head_e < nh8;
-                end
-                else begin
-                    wide0$d = in_head_e < nh8;
-                end
-            end
             if (in_elem_e == hd_m1) begin
                 in_elem$d = zero16;
                 in_head$d = in_head_e + one8;
@@ -7672,17 +9719,31 @@ module llamahdl_decoder$attention$stream(clock,row_valid,row,row_data,rope_base,
         rd_half_s2$d = rd_half_s1$q;
         rd_elem_s2$d = rd_elem_s1$q;
         rd_head_s2$d = rd_head_s1$q;
+        rd_valid_s3$d = rd_valid_s2$q;
+        rd_half_s3$d = rd_half_s2$q;
+        rd_elem_s3$d = rd_elem_s2$q;
+        rd_head_s3$d = rd_head_s2$q;
+        rd_valid_s4$d = rd_valid_s3$q;
+        rd_half_s4$d = rd_half_s3$q;
+        rd_elem_s4$d = rd_elem_s3$q;
+        rd_head_s4$d = rd_head_s3$q;
+        rd_valid_s5$d = rd_valid_s4$q;
+        rd_half_s5$d = rd_half_s4$q;
+        rd_elem_s5$d = rd_elem_s4$q;
+        rd_head_s5$d = rd_head_s4$q;
+        rd_valid_s6$d = rd_valid_s5$q;
+        rd_half_s6$d = rd_half_s5$q;
+        rd_elem_s6$d = rd_elem_s5$q;
+        rd_head_s6$d = rd_head_s5$q;
         if (rd_valid_s1$q) begin
             if (rd_half_s1$q) begin
                 blk1$en_q = 1'b1;
-                blk1$x = $signed(head_buf$rdata$0);
             end
             else begin
                 blk0$en_q = 1'b1;
-                blk0$x = $signed(head_buf$rdata$0);
             end
         end
-        if (rd_half_s2$q) begin
+        if (rd_half_s6$q) begin
             conv_y16 = blk1$y16;
             conv_y11 = blk1$y11;
             conv_shift = blk1$shift;
@@ -7692,7 +9753,7 @@ module llamahdl_decoder$attention$stream(clock,row_valid,row,row_data,rope_base,
             conv_y11 = blk0$y11;
             conv_shift = blk0$shift;
         end
-        if ((rd_head_s2$q == zero8) & (rd_elem_s2$q == zero16)) begin
+        if ((rd_head_s6$q == zero8) & (rd_elem_s6$q == zero16)) begin
             bank_lane_e = zero16;
             bank_head_e = zero8;
             bank_group_e = zero8;
@@ -7702,7 +9763,7 @@ module llamahdl_decoder$attention$stream(clock,row_valid,row,row_data,rope_base,
             bank_head_e = bank_head_r$q;
             bank_group_e = bank_group_r$q;
         end
-        if (((rd_head_s2$q == nh8) | (rd_head_s2$q == v_head0)) & (rd_elem_s2$q == zero16)) begin
+        if (((rd_head_s6$q == nh8) | (rd_head_s6$q == v_head0)) & (rd_elem_s6$q == zero16)) begin
             field_e = zero16;
         end
         else begin
@@ -7711,32 +9772,32 @@ module llamahdl_decoder$attention$stream(clock,row_valid,row,row_data,rope_base,
         bank_we = 1'b0;
         bank_shift_we = 1'b0;
         bank_group = bank_group_e;
-        bank_lane = bank_lane_e + rd_elem_s2$q;
+        bank_lane = bank_lane_e + rd_elem_s6$q;
         bank_data = conv_y16;
         bank_shift_head = bank_head_e;
         bank_shift = conv_shift;
         cache_push = 1'b0;
         cache_shift_push = 1'b0;
         cache_commit = 1'b0;
-        cache_is_v = rd_head_s2$q >= v_head0;
+        cache_is_v = rd_head_s6$q >= v_head0;
         cache_field = field_e;
         cache_data = conv_y11;
-        if (rd_head_s2$q >= v_head0) begin
-            cache_shift_field = rd_head_s2$q - v_head0;
+        if (rd_head_s6$q >= v_head0) begin
+            cache_shift_field = rd_head_s6$q - v_head0;
         end
         else begin
-            cache_shift_field = rd_head_s2$q - nh8;
+            cache_shift_field = rd_head_s6$q - nh8;
         end
         cache_shift = conv_shift;
         cache_waddr = stream_word$q;
-        if (rd_valid_s2$q) begin
-            if (rd_head_s2$q < nh8) begin
+        if (rd_valid_s6$q) begin
+            if (rd_head_s6$q < nh8) begin
                 bank_we = 1'b1;
-                bank_shift_we = rd_elem_s2$q == zero16;
+                bank_shift_we = rd_elem_s6$q == zero16;
                 bank_lane_r$d = bank_lane_e;
                 bank_head_r$d = bank_head_e;
                 bank_group_r$d = bank_group_e;
-                if (rd_elem_s2$q == hd_m1) begin
+                if (rd_elem_s6$q == hd_m1) begin
                     if (bank_head_e == g_m1) begin
                         bank_lane_r$d = zero16;
                         bank_head_r$d = zero8;
@@ -7751,8 +9812,8 @@ module llamahdl_decoder$attention$stream(clock,row_valid,row,row_data,rope_base,
             else begin
                 cache_push = 1'b1;
                 field_r$d = field_e + one16;
-                cache_shift_push = rd_elem_s2$q == zero16;
-                if ((rd_head_s2$q == last_head) & (rd_elem_s2$q == hd_m1)) begin
+                cache_shift_push = rd_elem_s6$q == zero16;
+                if ((rd_head_s6$q == last_head) & (rd_elem_s6$q == hd_m1)) begin
                     cache_commit = ~stream_bad$q;
                 end
             end
@@ -7819,7 +9880,7 @@ module llamahdl_decoder$attention$stream$bank_lane_r(d,q,clock);
 endmodule // llamahdl_decoder$attention$stream$bank_lane_r
 
 
-module llamahdl_decoder$attention$stream$blk0(clock,en_scan,first,en_q,wide,x,shift,y16,y11);
+module llamahdl_decoder$attention$stream$blk0(clock,en_scan,first,en_q,wide,x,xq,shift,y16,y11);
     
     // Module arguments
     input wire  clock;
@@ -7828,45 +9889,161 @@ module llamahdl_decoder$attention$stream$blk0(clock,en_scan,first,en_q,wide,x,sh
     input wire  en_q;
     input wire  wide;
     input wire signed [31:0] x;
+    input wire signed [31:0] xq;
     output reg  [4:0] shift;
     output reg  [15:0] y16;
     output reg  [10:0] y11;
     
     // Update code (custom)
+    reg [31:0] ax1;
+    reg e1;
+    reg f1;
+    reg wd1;
     reg [31:0] m;
+    reg wm;
+    reg [4:0] sreg;
+    reg qv1;
+    reg qv2;
+    reg signed [31:0] qx1;
+    reg signed [31:0] qx2;
+    reg signed [32:0] x2;
+    reg [4:0] sh3;
+    reg w3;
+    reg v3;
+    reg signed [32:0] rnd;
+    reg [4:0] sh4;
+    reg w4;
+    reg v4;
     wire [31:0] ux = x;
     wire [31:0] ax = ux[31] ? ((~ux) + 32'd1) : ux;
-    reg [5:0] bl;
-    integer k;
-    always @(*) begin
-       bl = 6'd0;
-       for (k = 0; k < 32; k = k + 1) if (m[k]) bl = k[5:0] + 6'd1;
-    end
-    wire [5:0] bw = wide ? 6'd15 : 6'd10;
+    wire mb_a1_0 = |m[1:0];
+    wire [0:0] mb_i1_0 = m[1];
+    wire mb_a1_1 = |m[3:2];
+    wire [0:0] mb_i1_1 = m[3];
+    wire mb_a1_2 = |m[5:4];
+    wire [0:0] mb_i1_2 = m[5];
+    wire mb_a1_3 = |m[7:6];
+    wire [0:0] mb_i1_3 = m[7];
+    wire mb_a1_4 = |m[9:8];
+    wire [0:0] mb_i1_4 = m[9];
+    wire mb_a1_5 = |m[11:10];
+    wire [0:0] mb_i1_5 = m[11];
+    wire mb_a1_6 = |m[13:12];
+    wire [0:0] mb_i1_6 = m[13];
+    wire mb_a1_7 = |m[15:14];
+    wire [0:0] mb_i1_7 = m[15];
+    wire mb_a1_8 = |m[17:16];
+    wire [0:0] mb_i1_8 = m[17];
+    wire mb_a1_9 = |m[19:18];
+    wire [0:0] mb_i1_9 = m[19];
+    wire mb_a1_10 = |m[21:20];
+    wire [0:0] mb_i1_10 = m[21];
+    wire mb_a1_11 = |m[23:22];
+    wire [0:0] mb_i1_11 = m[23];
+    wire mb_a1_12 = |m[25:24];
+    wire [0:0] mb_i1_12 = m[25];
+    wire mb_a1_13 = |m[27:26];
+    wire [0:0] mb_i1_13 = m[27];
+    wire mb_a1_14 = |m[29:28];
+    wire [0:0] mb_i1_14 = m[29];
+    wire mb_a1_15 = |m[31:30];
+    wire [0:0] mb_i1_15 = m[31];
+    wire mb_a2_0 = mb_a1_1 | mb_a1_0;
+    wire [1:0] mb_i2_0 = mb_a1_1 ? {1'b1, mb_i1_1} : {1'b0, mb_i1_0};
+    wire mb_a2_1 = mb_a1_3 | mb_a1_2;
+    wire [1:0] mb_i2_1 = mb_a1_3 ? {1'b1, mb_i1_3} : {1'b0, mb_i1_2};
+    wire mb_a2_2 = mb_a1_5 | mb_a1_4;
+    wire [1:0] mb_i2_2 = mb_a1_5 ? {1'b1, mb_i1_5} : {1'b0, mb_i1_4};
+    wire mb_a2_3 = mb_a1_7 | mb_a1_6;
+    wire [1:0] mb_i2_3 = mb_a1_7 ? {1'b1, mb_i1_7} : {1'b0, mb_i1_6};
+    wire mb_a2_4 = mb_a1_9 | mb_a1_8;
+    wire [1:0] mb_i2_4 = mb_a1_9 ? {1'b1, mb_i1_9} : {1'b0, mb_i1_8};
+    wire mb_a2_5 = mb_a1_11 | mb_a1_10;
+    wire [1:0] mb_i2_5 = mb_a1_11 ? {1'b1, mb_i1_11} : {1'b0, mb_i1_10};
+    wire mb_a2_6 = mb_a1_13 | mb_a1_12;
+    wire [1:0] mb_i2_6 = mb_a1_13 ? {1'b1, mb_i1_13} : {1'b0, mb_i1_12};
+    wire mb_a2_7 = mb_a1_15 | mb_a1_14;
+    wire [1:0] mb_i2_7 = mb_a1_15 ? {1'b1, mb_i1_15} : {1'b0, mb_i1_14};
+    wire mb_a3_0 = mb_a2_1 | mb_a2_0;
+    wire [2:0] mb_i3_0 = mb_a2_1 ? {1'b1, mb_i2_1} : {1'b0, mb_i2_0};
+    wire mb_a3_1 = mb_a2_3 | mb_a2_2;
+    wire [2:0] mb_i3_1 = mb_a2_3 ? {1'b1, mb_i2_3} : {1'b0, mb_i2_2};
+    wire mb_a3_2 = mb_a2_5 | mb_a2_4;
+    wire [2:0] mb_i3_2 = mb_a2_5 ? {1'b1, mb_i2_5} : {1'b0, mb_i2_4};
+    wire mb_a3_3 = mb_a2_7 | mb_a2_6;
+    wire [2:0] mb_i3_3 = mb_a2_7 ? {1'b1, mb_i2_7} : {1'b0, mb_i2_6};
+    wire mb_a4_0 = mb_a3_1 | mb_a3_0;
+    wire [3:0] mb_i4_0 = mb_a3_1 ? {1'b1, mb_i3_1} : {1'b0, mb_i3_0};
+    wire mb_a4_1 = mb_a3_3 | mb_a3_2;
+    wire [3:0] mb_i4_1 = mb_a3_3 ? {1'b1, mb_i3_3} : {1'b0, mb_i3_2};
+    wire mb_a5_0 = mb_a4_1 | mb_a4_0;
+    wire [4:0] mb_i5_0 = mb_a4_1 ? {1'b1, mb_i4_1} : {1'b0, mb_i4_0};
+    wire [4:0] mb = mb_i5_0;
+    wire unused_mb = mb_a5_0;
+    wire [5:0] bl = (m == 32'd0) ? 6'd0 : ({1'b0, mb} + 6'd1);
+    wire [5:0] bw = wm ? 6'd15 : 6'd10;
     wire [5:0] sh6 = (bl > bw) ? (bl - bw) : 6'd0;
-    always @(*) shift = sh6[4:0];
-    wire signed [32:0] x33 = {x[31], x};
-    wire signed [32:0] half = (sh6 == 6'd0) ? 33'sd0 : (33'sd1 <<< (sh6 - 6'd1));
-    wire signed [32:0] rnd = (x33 + half) >>> sh6;
-    wire signed [32:0] lim = wide ? 33'sd32767 : 33'sd1023;
+    wire signed [32:0] x2n = $signed({qx2, 1'b0}) >>> sreg;
+    wire signed [32:0] rndn = (x2 + 33'sd1) >>> 1;
+    wire signed [32:0] lim = w4 ? 33'sd32767 : 33'sd1023;
     wire signed [32:0] q = (rnd > lim) ? lim : ((rnd < -lim) ? -lim : rnd);
-    wire unused_q = ^q[32:16];
+    wire unused_q = ^{q[32:16], sh6[5]};
     initial begin
+       ax1 = 32'd0;
+       e1 = 1'b0;
+       f1 = 1'b0;
+       wd1 = 1'b0;
        m = 32'd0;
+       wm = 1'b0;
+       sreg = 5'd0;
+       qv1 = 1'b0;
+       qv2 = 1'b0;
+       qx1 = 32'sd0;
+       qx2 = 32'sd0;
+       x2 = 33'sd0;
+       sh3 = 5'd0;
+       w3 = 1'b0;
+       v3 = 1'b0;
+       rnd = 33'sd0;
+       sh4 = 5'd0;
+       w4 = 1'b0;
+       v4 = 1'b0;
+       shift = 5'd0;
        y16 = 16'd0;
        y11 = 11'd0;
     end
     always @(posedge clock) begin
-       if (en_q) begin
+       if (v4) begin
           y16 <= q[15:0];
           y11 <= q[10:0];
+          shift <= sh4;
        end
-       if (en_scan) m <= (first || (ax > m)) ? ax : m;
+       rnd <= rndn;
+       sh4 <= sh3;
+       w4 <= w3;
+       v4 <= v3;
+       x2 <= x2n;
+       sh3 <= sreg;
+       w3 <= wm;
+       v3 <= qv2;
+       qv1 <= en_q;
+       qv2 <= qv1;
+       qx1 <= xq;
+       qx2 <= qx1;
+       sreg <= sh6[4:0];
+       if (e1) begin
+          m <= (f1 || (ax1 > m)) ? ax1 : m;
+          wm <= wd1;
+       end
+       e1 <= en_scan;
+       f1 <= first;
+       wd1 <= wide;
+       if (en_scan) ax1 <= ax;
     end
 endmodule // llamahdl_decoder$attention$stream$blk0
 
 
-module llamahdl_decoder$attention$stream$blk1(clock,en_scan,first,en_q,wide,x,shift,y16,y11);
+module llamahdl_decoder$attention$stream$blk1(clock,en_scan,first,en_q,wide,x,xq,shift,y16,y11);
     
     // Module arguments
     input wire  clock;
@@ -7875,40 +10052,156 @@ module llamahdl_decoder$attention$stream$blk1(clock,en_scan,first,en_q,wide,x,sh
     input wire  en_q;
     input wire  wide;
     input wire signed [31:0] x;
+    input wire signed [31:0] xq;
     output reg  [4:0] shift;
     output reg  [15:0] y16;
     output reg  [10:0] y11;
     
     // Update code (custom)
+    reg [31:0] ax1;
+    reg e1;
+    reg f1;
+    reg wd1;
     reg [31:0] m;
+    reg wm;
+    reg [4:0] sreg;
+    reg qv1;
+    reg qv2;
+    reg signed [31:0] qx1;
+    reg signed [31:0] qx2;
+    reg signed [32:0] x2;
+    reg [4:0] sh3;
+    reg w3;
+    reg v3;
+    reg signed [32:0] rnd;
+    reg [4:0] sh4;
+    reg w4;
+    reg v4;
     wire [31:0] ux = x;
     wire [31:0] ax = ux[31] ? ((~ux) + 32'd1) : ux;
-    reg [5:0] bl;
-    integer k;
-    always @(*) begin
-       bl = 6'd0;
-       for (k = 0; k < 32; k = k + 1) if (m[k]) bl = k[5:0] + 6'd1;
-    end
-    wire [5:0] bw = wide ? 6'd15 : 6'd10;
+    wire mb_a1_0 = |m[1:0];
+    wire [0:0] mb_i1_0 = m[1];
+    wire mb_a1_1 = |m[3:2];
+    wire [0:0] mb_i1_1 = m[3];
+    wire mb_a1_2 = |m[5:4];
+    wire [0:0] mb_i1_2 = m[5];
+    wire mb_a1_3 = |m[7:6];
+    wire [0:0] mb_i1_3 = m[7];
+    wire mb_a1_4 = |m[9:8];
+    wire [0:0] mb_i1_4 = m[9];
+    wire mb_a1_5 = |m[11:10];
+    wire [0:0] mb_i1_5 = m[11];
+    wire mb_a1_6 = |m[13:12];
+    wire [0:0] mb_i1_6 = m[13];
+    wire mb_a1_7 = |m[15:14];
+    wire [0:0] mb_i1_7 = m[15];
+    wire mb_a1_8 = |m[17:16];
+    wire [0:0] mb_i1_8 = m[17];
+    wire mb_a1_9 = |m[19:18];
+    wire [0:0] mb_i1_9 = m[19];
+    wire mb_a1_10 = |m[21:20];
+    wire [0:0] mb_i1_10 = m[21];
+    wire mb_a1_11 = |m[23:22];
+    wire [0:0] mb_i1_11 = m[23];
+    wire mb_a1_12 = |m[25:24];
+    wire [0:0] mb_i1_12 = m[25];
+    wire mb_a1_13 = |m[27:26];
+    wire [0:0] mb_i1_13 = m[27];
+    wire mb_a1_14 = |m[29:28];
+    wire [0:0] mb_i1_14 = m[29];
+    wire mb_a1_15 = |m[31:30];
+    wire [0:0] mb_i1_15 = m[31];
+    wire mb_a2_0 = mb_a1_1 | mb_a1_0;
+    wire [1:0] mb_i2_0 = mb_a1_1 ? {1'b1, mb_i1_1} : {1'b0, mb_i1_0};
+    wire mb_a2_1 = mb_a1_3 | mb_a1_2;
+    wire [1:0] mb_i2_1 = mb_a1_3 ? {1'b1, mb_i1_3} : {1'b0, mb_i1_2};
+    wire mb_a2_2 = mb_a1_5 | mb_a1_4;
+    wire [1:0] mb_i2_2 = mb_a1_5 ? {1'b1, mb_i1_5} : {1'b0, mb_i1_4};
+    wire mb_a2_3 = mb_a1_7 | mb_a1_6;
+    wire [1:0] mb_i2_3 = mb_a1_7 ? {1'b1, mb_i1_7} : {1'b0, mb_i1_6};
+    wire mb_a2_4 = mb_a1_9 | mb_a1_8;
+    wire [1:0] mb_i2_4 = mb_a1_9 ? {1'b1, mb_i1_9} : {1'b0, mb_i1_8};
+    wire mb_a2_5 = mb_a1_11 | mb_a1_10;
+    wire [1:0] mb_i2_5 = mb_a1_11 ? {1'b1, mb_i1_11} : {1'b0, mb_i1_10};
+    wire mb_a2_6 = mb_a1_13 | mb_a1_12;
+    wire [1:0] mb_i2_6 = mb_a1_13 ? {1'b1, mb_i1_13} : {1'b0, mb_i1_12};
+    wire mb_a2_7 = mb_a1_15 | mb_a1_14;
+    wire [1:0] mb_i2_7 = mb_a1_15 ? {1'b1, mb_i1_15} : {1'b0, mb_i1_14};
+    wire mb_a3_0 = mb_a2_1 | mb_a2_0;
+    wire [2:0] mb_i3_0 = mb_a2_1 ? {1'b1, mb_i2_1} : {1'b0, mb_i2_0};
+    wire mb_a3_1 = mb_a2_3 | mb_a2_2;
+    wire [2:0] mb_i3_1 = mb_a2_3 ? {1'b1, mb_i2_3} : {1'b0, mb_i2_2};
+    wire mb_a3_2 = mb_a2_5 | mb_a2_4;
+    wire [2:0] mb_i3_2 = mb_a2_5 ? {1'b1, mb_i2_5} : {1'b0, mb_i2_4};
+    wire mb_a3_3 = mb_a2_7 | mb_a2_6;
+    wire [2:0] mb_i3_3 = mb_a2_7 ? {1'b1, mb_i2_7} : {1'b0, mb_i2_6};
+    wire mb_a4_0 = mb_a3_1 | mb_a3_0;
+    wire [3:0] mb_i4_0 = mb_a3_1 ? {1'b1, mb_i3_1} : {1'b0, mb_i3_0};
+    wire mb_a4_1 = mb_a3_3 | mb_a3_2;
+    wire [3:0] mb_i4_1 = mb_a3_3 ? {1'b1, mb_i3_3} : {1'b0, mb_i3_2};
+    wire mb_a5_0 = mb_a4_1 | mb_a4_0;
+    wire [4:0] mb_i5_0 = mb_a4_1 ? {1'b1, mb_i4_1} : {1'b0, mb_i4_0};
+    wire [4:0] mb = mb_i5_0;
+    wire unused_mb = mb_a5_0;
+    wire [5:0] bl = (m == 32'd0) ? 6'd0 : ({1'b0, mb} + 6'd1);
+    wire [5:0] bw = wm ? 6'd15 : 6'd10;
     wire [5:0] sh6 = (bl > bw) ? (bl - bw) : 6'd0;
-    always @(*) shift = sh6[4:0];
-    wire signed [32:0] x33 = {x[31], x};
-    wire signed [32:0] half = (sh6 == 6'd0) ? 33'sd0 : (33'sd1 <<< (sh6 - 6'd1));
-    wire signed [32:0] rnd = (x33 + half) >>> sh6;
-    wire signed [32:0] lim = wide ? 33'sd32767 : 33'sd1023;
+    wire signed [32:0] x2n = $signed({qx2, 1'b0}) >>> sreg;
+    wire signed [32:0] rndn = (x2 + 33'sd1) >>> 1;
+    wire signed [32:0] lim = w4 ? 33'sd32767 : 33'sd1023;
     wire signed [32:0] q = (rnd > lim) ? lim : ((rnd < -lim) ? -lim : rnd);
-    wire unused_q = ^q[32:16];
+    wire unused_q = ^{q[32:16], sh6[5]};
     initial begin
+       ax1 = 32'd0;
+       e1 = 1'b0;
+       f1 = 1'b0;
+       wd1 = 1'b0;
        m = 32'd0;
+       wm = 1'b0;
+       sreg = 5'd0;
+       qv1 = 1'b0;
+       qv2 = 1'b0;
+       qx1 = 32'sd0;
+       qx2 = 32'sd0;
+       x2 = 33'sd0;
+       sh3 = 5'd0;
+       w3 = 1'b0;
+       v3 = 1'b0;
+       rnd = 33'sd0;
+       sh4 = 5'd0;
+       w4 = 1'b0;
+       v4 = 1'b0;
+       shift = 5'd0;
        y16 = 16'd0;
        y11 = 11'd0;
     end
     always @(posedge clock) begin
-       if (en_q) begin
+       if (v4) begin
           y16 <= q[15:0];
           y11 <= q[10:0];
+          shift <= sh4;
        end
-       if (en_scan) m <= (first || (ax > m)) ? ax : m;
+       rnd <= rndn;
+       sh4 <= sh3;
+       w4 <= w3;
+       v4 <= v3;
+       x2 <= x2n;
+       sh3 <= sreg;
+       w3 <= wm;
+       v3 <= qv2;
+       qv1 <= en_q;
+       qv2 <= qv1;
+       qx1 <= xq;
+       qx2 <= qx1;
+       sreg <= sh6[4:0];
+       if (e1) begin
+          m <= (f1 || (ax1 > m)) ? ax1 : m;
+          wm <= wd1;
+       end
+       e1 <= en_scan;
+       f1 <= first;
+       wd1 <= wide;
+       if (en_scan) ax1 <= ax;
     end
 endmodule // llamahdl_decoder$attention$stream$blk1
 
@@ -8151,6 +10444,82 @@ module llamahdl_decoder$attention$stream$rd_elem_s2(d,q,clock);
 endmodule // llamahdl_decoder$attention$stream$rd_elem_s2
 
 
+module llamahdl_decoder$attention$stream$rd_elem_s3(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$stream$rd_elem_s3
+
+
+module llamahdl_decoder$attention$stream$rd_elem_s4(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$stream$rd_elem_s4
+
+
+module llamahdl_decoder$attention$stream$rd_elem_s5(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$stream$rd_elem_s5
+
+
+module llamahdl_decoder$attention$stream$rd_elem_s6(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$stream$rd_elem_s6
+
+
 module llamahdl_decoder$attention$stream$rd_half(d,q,clock);
     
     // Module arguments
@@ -8206,6 +10575,82 @@ module llamahdl_decoder$attention$stream$rd_half_s2(d,q,clock);
     end
           
 endmodule // llamahdl_decoder$attention$stream$rd_half_s2
+
+
+module llamahdl_decoder$attention$stream$rd_half_s3(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$stream$rd_half_s3
+
+
+module llamahdl_decoder$attention$stream$rd_half_s4(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$stream$rd_half_s4
+
+
+module llamahdl_decoder$attention$stream$rd_half_s5(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$stream$rd_half_s5
+
+
+module llamahdl_decoder$attention$stream$rd_half_s6(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$stream$rd_half_s6
 
 
 module llamahdl_decoder$attention$stream$rd_head(d,q,clock);
@@ -8265,6 +10710,82 @@ module llamahdl_decoder$attention$stream$rd_head_s2(d,q,clock);
 endmodule // llamahdl_decoder$attention$stream$rd_head_s2
 
 
+module llamahdl_decoder$attention$stream$rd_head_s3(d,q,clock);
+    
+    // Module arguments
+    input wire  [7:0] d;
+    output reg  [7:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 8'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$stream$rd_head_s3
+
+
+module llamahdl_decoder$attention$stream$rd_head_s4(d,q,clock);
+    
+    // Module arguments
+    input wire  [7:0] d;
+    output reg  [7:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 8'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$stream$rd_head_s4
+
+
+module llamahdl_decoder$attention$stream$rd_head_s5(d,q,clock);
+    
+    // Module arguments
+    input wire  [7:0] d;
+    output reg  [7:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 8'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$stream$rd_head_s5
+
+
+module llamahdl_decoder$attention$stream$rd_head_s6(d,q,clock);
+    
+    // Module arguments
+    input wire  [7:0] d;
+    output reg  [7:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 8'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$stream$rd_head_s6
+
+
 module llamahdl_decoder$attention$stream$rd_valid_s1(d,q,clock);
     
     // Module arguments
@@ -8301,6 +10822,82 @@ module llamahdl_decoder$attention$stream$rd_valid_s2(d,q,clock);
     end
           
 endmodule // llamahdl_decoder$attention$stream$rd_valid_s2
+
+
+module llamahdl_decoder$attention$stream$rd_valid_s3(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$stream$rd_valid_s3
+
+
+module llamahdl_decoder$attention$stream$rd_valid_s4(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$stream$rd_valid_s4
+
+
+module llamahdl_decoder$attention$stream$rd_valid_s5(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$stream$rd_valid_s5
+
+
+module llamahdl_decoder$attention$stream$rd_valid_s6(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$stream$rd_valid_s6
 
 
 module llamahdl_decoder$attention$stream$rope_rom(clock,addr,data);
@@ -12430,27 +15027,180 @@ module llamahdl_decoder$attention$stream$rot(clock,en,a,b,cs,sn,y0,y1);
     output reg signed [31:0] y1;
     
     // Update code (custom)
-    localparam signed [51:0] MAX32 = 52'sd2147483647;
-    localparam signed [51:0] MIN32 = -52'sd2147483648;
-    wire signed [51:0] a52 = {{20{a[31]}}, a};
-    wire signed [51:0] b52 = {{20{b[31]}}, b};
-    wire signed [51:0] c52 = {{34{cs[17]}}, cs};
-    wire signed [51:0] s52 = {{34{sn[17]}}, sn};
-    wire signed [51:0] p0 = (a52 * c52) - (b52 * s52);
-    wire signed [51:0] p1 = (a52 * s52) + (b52 * c52);
-    wire signed [51:0] r0 = (p0 + 52'sd32768) >>> 16;
-    wire signed [51:0] r1 = (p1 + 52'sd32768) >>> 16;
+    reg signed [31:0] ra;
+    reg signed [31:0] rb;
+    reg signed [17:0] rc;
+    reg signed [17:0] rs;
+    reg [4:0] e;
+    reg signed [35:0] pac_l;
+    reg signed [32:0] pac_h;
+    reg signed [49:0] pac;
+    reg signed [35:0] pbs_l;
+    reg signed [32:0] pbs_h;
+    reg signed [49:0] pbs;
+    reg signed [35:0] pas_l;
+    reg signed [32:0] pas_h;
+    reg signed [49:0] pas;
+    reg signed [35:0] pbc_l;
+    reg signed [32:0] pbc_h;
+    reg signed [49:0] pbc;
+    reg signed [51:0] p0;
+    reg signed [51:0] p1;
+    reg signed [35:0] r0;
+    reg signed [35:0] r1;
+    wire signed [51:0] r0w = (p0 + 52'sd32768) >>> 16;
+    wire signed [51:0] r1w = (p1 + 52'sd32768) >>> 16;
+    wire f0 = (r0[35:31] == 5'd0) | (r0[35:31] == 5'h1f);
+    wire f1 = (r1[35:31] == 5'd0) | (r1[35:31] == 5'h1f);
+    wire unused_r = ^{r0w[51:36], r1w[51:36]};
     initial begin
+       ra = 32'sd0;
+       rb = 32'sd0;
+       rc = 18'sd0;
+       rs = 18'sd0;
+       e = 5'd0;
+       p0 = 52'sd0;
+       p1 = 52'sd0;
+       r0 = 36'sd0;
+       r1 = 36'sd0;
        y0 = 32'sd0;
        y1 = 32'sd0;
+       pac_l = 36'sd0;
+       pac_h = 33'sd0;
+       pac = 50'sd0;
+       pbs_l = 36'sd0;
+       pbs_h = 33'sd0;
+       pbs = 50'sd0;
+       pas_l = 36'sd0;
+       pas_h = 33'sd0;
+       pas = 50'sd0;
+       pbc_l = 36'sd0;
+       pbc_h = 33'sd0;
+       pbc = 50'sd0;
     end
     always @(posedge clock) begin
-       if (en) begin
-          y0 <= (r0 > MAX32) ? MAX32[31:0] : ((r0 < MIN32) ? MIN32[31:0] : r0[31:0]);
-          y1 <= (r1 > MAX32) ? MAX32[31:0] : ((r1 < MIN32) ? MIN32[31:0] : r1[31:0]);
+       ra <= a;
+       rb <= b;
+       rc <= cs;
+       rs <= sn;
+       e <= {e[3:0], en};
+       pac_l <= $signed({1'b0, ra[16:0]}) * rc;
+       pac_h <= $signed(ra[31:17]) * rc;
+       pac <= $signed({pac_h, 17'd0}) + $signed({{14{pac_l[35]}}, pac_l});
+       pbs_l <= $signed({1'b0, rb[16:0]}) * rs;
+       pbs_h <= $signed(rb[31:17]) * rs;
+       pbs <= $signed({pbs_h, 17'd0}) + $signed({{14{pbs_l[35]}}, pbs_l});
+       pas_l <= $signed({1'b0, ra[16:0]}) * rs;
+       pas_h <= $signed(ra[31:17]) * rs;
+       pas <= $signed({pas_h, 17'd0}) + $signed({{14{pas_l[35]}}, pas_l});
+       pbc_l <= $signed({1'b0, rb[16:0]}) * rc;
+       pbc_h <= $signed(rb[31:17]) * rc;
+       pbc <= $signed({pbc_h, 17'd0}) + $signed({{14{pbc_l[35]}}, pbc_l});
+    p0 <= $signed({{2{pac[49]}}, pac}) - $signed({{2{pbs[49]}}, pbs});
+       p1 <= $signed({{2{pas[49]}}, pas}) + $signed({{2{pbc[49]}}, pbc});
+       r0 <= r0w[35:0];
+       r1 <= r1w[35:0];
+       if (e[4]) begin
+          y0 <= f0 ? r0[31:0] : (r0[35] ? 32'h80000000 : 32'h7fffffff);
+          y1 <= f1 ? r1[31:0] : (r1[35] ? 32'h80000000 : 32'h7fffffff);
        end
     end
 endmodule // llamahdl_decoder$attention$stream$rot
+
+
+module llamahdl_decoder$attention$stream$rot_dly(clock,valid,data,odd,is_v,one,valid_o,data_o,odd_o,is_v_o,one_o,busy);
+    
+    // Module arguments
+    input wire  clock;
+    input wire  valid;
+    input wire signed [31:0] data;
+    input wire  odd;
+    input wire  is_v;
+    input wire  one;
+    output reg  valid_o;
+    output reg signed [31:0] data_o;
+    output reg  odd_o;
+    output reg  is_v_o;
+    output reg  one_o;
+    output reg  busy;
+    
+    // Update code (custom)
+    reg dv1;
+    reg signed [31:0] dd1;
+    reg do1;
+    reg di1;
+    reg dn1;
+    reg dv2;
+    reg signed [31:0] dd2;
+    reg do2;
+    reg di2;
+    reg dn2;
+    reg dv3;
+    reg signed [31:0] dd3;
+    reg do3;
+    reg di3;
+    reg dn3;
+    reg dv4;
+    reg signed [31:0] dd4;
+    reg do4;
+    reg di4;
+    reg dn4;
+    always @(*) busy = valid_o | dv1 | dv2 | dv3 | dv4;
+    initial begin
+       dv1 = 1'b0;
+       dd1 = 32'sd0;
+       do1 = 1'b0;
+       di1 = 1'b0;
+       dn1 = 1'b0;
+       dv2 = 1'b0;
+       dd2 = 32'sd0;
+       do2 = 1'b0;
+       di2 = 1'b0;
+       dn2 = 1'b0;
+       dv3 = 1'b0;
+       dd3 = 32'sd0;
+       do3 = 1'b0;
+       di3 = 1'b0;
+       dn3 = 1'b0;
+       dv4 = 1'b0;
+       dd4 = 32'sd0;
+       do4 = 1'b0;
+       di4 = 1'b0;
+       dn4 = 1'b0;
+       valid_o = 1'b0;
+       data_o = 32'sd0;
+       odd_o = 1'b0;
+       is_v_o = 1'b0;
+       one_o = 1'b0;
+    end
+    always @(posedge clock) begin
+       dv1 <= valid;
+       dd1 <= data;
+       do1 <= odd;
+       di1 <= is_v;
+       dn1 <= one;
+       dv2 <= dv1;
+       dd2 <= dd1;
+       do2 <= do1;
+       di2 <= di1;
+       dn2 <= dn1;
+       dv3 <= dv2;
+       dd3 <= dd2;
+       do3 <= do2;
+       di3 <= di2;
+       dn3 <= dn2;
+       dv4 <= dv3;
+       dd4 <= dd3;
+       do4 <= do3;
+       di4 <= di3;
+       dn4 <= dn3;
+       valid_o <= dv4;
+       data_o <= dd4;
+       odd_o <= do4;
+       is_v_o <= di4;
+       one_o <= dn4;
+    end
+endmodule // llamahdl_decoder$attention$stream$rot_dly
 
 
 module llamahdl_decoder$attention$stream$row_data_s1(d,q,clock);
@@ -12850,44 +15600,6 @@ module llamahdl_decoder$attention$stream$stream_word(d,q,clock);
     end
           
 endmodule // llamahdl_decoder$attention$stream$stream_word
-
-
-module llamahdl_decoder$attention$stream$wide0(d,q,clock);
-    
-    // Module arguments
-    input wire  d;
-    output reg  q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 1'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$attention$stream$wide0
-
-
-module llamahdl_decoder$attention$stream$wide1(d,q,clock);
-    
-    // Module arguments
-    input wire  d;
-    output reg  q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 1'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$attention$stream$wide1
 
 
 module llamahdl_decoder$attention$t(d,q,clock);
