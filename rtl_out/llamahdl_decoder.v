@@ -1067,12 +1067,10 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,att,l
     localparam  g8 = 8'h4;
     localparam  last_g8 = 8'h4;
     localparam  last_group = 8'h1;
-    localparam  wait8 = 8'h9;
-    localparam  zero3 = 3'b0;
-    localparam  one3 = 3'b1;
-    localparam  three3 = 3'b11;
-    localparam  four3 = 3'b100;
-    localparam  six3 = 3'b110;
+    localparam  wait8 = 8'h12;
+    localparam  drain_score = 16'h8;
+    localparam  drain_exp = 16'hd;
+    localparam  drain_last = 16'h2a;
     localparam  zero8 = 8'h0;
     localparam  one8 = 8'h1;
     localparam  zero16 = 16'h0;
@@ -1343,13 +1341,14 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,att,l
     reg  core$e_en;
     reg  core$e_first;
     reg  core$o_en;
+    reg  core$o_ld;
     reg  [7:0] core$o_head;
     wire signed [31:0] core$y;
     reg  [2:0] state$d;
     wire  [2:0] state$q;
     reg  state$clock;
-    reg  [2:0] drain_left$d;
-    wire  [2:0] drain_left$q;
+    reg  [15:0] drain_left$d;
+    wire  [15:0] drain_left$q;
     reg  drain_left$clock;
     reg  [2:0] after_drain$d;
     wire  [2:0] after_drain$q;
@@ -1366,12 +1365,18 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,att,l
     reg  [15:0] out_addr$d;
     wire  [15:0] out_addr$q;
     reg  out_addr$clock;
-    reg  [15:0] out_elem$d;
-    wire  [15:0] out_elem$q;
-    reg  out_elem$clock;
-    reg  [7:0] out_head$d;
-    wire  [7:0] out_head$q;
-    reg  out_head$clock;
+    reg  oq_active$d;
+    wire  oq_active$q;
+    reg  oq_active$clock;
+    reg  [15:0] oq_elem$d;
+    wire  [15:0] oq_elem$q;
+    reg  oq_elem$clock;
+    reg  [7:0] oq_head$d;
+    wire  [7:0] oq_head$q;
+    reg  oq_head$clock;
+    reg  [7:0] oq_gh$d;
+    wire  [7:0] oq_gh$q;
+    reg  oq_gh$clock;
     reg  [7:0] heads_done$d;
     wire  [7:0] heads_done$q;
     reg  heads_done$clock;
@@ -1405,21 +1410,66 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,att,l
     reg  out_s5$d;
     wire  out_s5$q;
     reg  out_s5$clock;
+    reg  out_s6$d;
+    wire  out_s6$q;
+    reg  out_s6$clock;
+    reg  out_s7$d;
+    wire  out_s7$q;
+    reg  out_s7$clock;
+    reg  out_s8$d;
+    wire  out_s8$q;
+    reg  out_s8$clock;
+    reg  out_s9$d;
+    wire  out_s9$q;
+    reg  out_s9$clock;
+    reg  out_s10$d;
+    wire  out_s10$q;
+    reg  out_s10$clock;
+    reg  out_s11$d;
+    wire  out_s11$q;
+    reg  out_s11$clock;
+    reg  out_s12$d;
+    wire  out_s12$q;
+    reg  out_s12$clock;
     reg  [15:0] addr_s1$d;
     wire  [15:0] addr_s1$q;
     reg  addr_s1$clock;
-    reg  [15:0] addr_s2$d;
-    wire  [15:0] addr_s2$q;
-    reg  addr_s2$clock;
-    reg  [15:0] addr_s3$d;
-    wire  [15:0] addr_s3$q;
-    reg  addr_s3$clock;
-    reg  [15:0] addr_s4$d;
-    wire  [15:0] addr_s4$q;
-    reg  addr_s4$clock;
-    reg  [15:0] addr_s5$d;
-    wire  [15:0] addr_s5$q;
-    reg  addr_s5$clock;
+    reg  [15:0] oaddr_s1$d;
+    wire  [15:0] oaddr_s1$q;
+    reg  oaddr_s1$clock;
+    reg  [15:0] oaddr_s2$d;
+    wire  [15:0] oaddr_s2$q;
+    reg  oaddr_s2$clock;
+    reg  [15:0] oaddr_s3$d;
+    wire  [15:0] oaddr_s3$q;
+    reg  oaddr_s3$clock;
+    reg  [15:0] oaddr_s4$d;
+    wire  [15:0] oaddr_s4$q;
+    reg  oaddr_s4$clock;
+    reg  [15:0] oaddr_s5$d;
+    wire  [15:0] oaddr_s5$q;
+    reg  oaddr_s5$clock;
+    reg  [15:0] oaddr_s6$d;
+    wire  [15:0] oaddr_s6$q;
+    reg  oaddr_s6$clock;
+    reg  [15:0] oaddr_s7$d;
+    wire  [15:0] oaddr_s7$q;
+    reg  oaddr_s7$clock;
+    reg  [15:0] oaddr_s8$d;
+    wire  [15:0] oaddr_s8$q;
+    reg  oaddr_s8$clock;
+    reg  [15:0] oaddr_s9$d;
+    wire  [15:0] oaddr_s9$q;
+    reg  oaddr_s9$clock;
+    reg  [15:0] oaddr_s10$d;
+    wire  [15:0] oaddr_s10$q;
+    reg  oaddr_s10$clock;
+    reg  [15:0] oaddr_s11$d;
+    wire  [15:0] oaddr_s11$q;
+    reg  oaddr_s11$clock;
+    reg  [15:0] oaddr_s12$d;
+    wire  [15:0] oaddr_s12$q;
+    reg  oaddr_s12$clock;
     
     // Local signals
     reg  busy;
@@ -1687,6 +1737,7 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,att,l
         .e_en(core$e_en),
         .e_first(core$e_first),
         .o_en(core$o_en),
+        .o_ld(core$o_ld),
         .o_head(core$o_head),
         .y(core$y)
     );
@@ -1725,15 +1776,25 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,att,l
         .q(out_addr$q),
         .clock(out_addr$clock)
     );
-    llamahdl_decoder$attention$out_elem out_elem(
-        .d(out_elem$d),
-        .q(out_elem$q),
-        .clock(out_elem$clock)
+    llamahdl_decoder$attention$oq_active oq_active(
+        .d(oq_active$d),
+        .q(oq_active$q),
+        .clock(oq_active$clock)
     );
-    llamahdl_decoder$attention$out_head out_head(
-        .d(out_head$d),
-        .q(out_head$q),
-        .clock(out_head$clock)
+    llamahdl_decoder$attention$oq_elem oq_elem(
+        .d(oq_elem$d),
+        .q(oq_elem$q),
+        .clock(oq_elem$clock)
+    );
+    llamahdl_decoder$attention$oq_head oq_head(
+        .d(oq_head$d),
+        .q(oq_head$q),
+        .clock(oq_head$clock)
+    );
+    llamahdl_decoder$attention$oq_gh oq_gh(
+        .d(oq_gh$d),
+        .q(oq_gh$q),
+        .clock(oq_gh$clock)
     );
     llamahdl_decoder$attention$heads_done heads_done(
         .d(heads_done$d),
@@ -1790,30 +1851,105 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,att,l
         .q(out_s5$q),
         .clock(out_s5$clock)
     );
+    llamahdl_decoder$attention$out_s6 out_s6(
+        .d(out_s6$d),
+        .q(out_s6$q),
+        .clock(out_s6$clock)
+    );
+    llamahdl_decoder$attention$out_s7 out_s7(
+        .d(out_s7$d),
+        .q(out_s7$q),
+        .clock(out_s7$clock)
+    );
+    llamahdl_decoder$attention$out_s8 out_s8(
+        .d(out_s8$d),
+        .q(out_s8$q),
+        .clock(out_s8$clock)
+    );
+    llamahdl_decoder$attention$out_s9 out_s9(
+        .d(out_s9$d),
+        .q(out_s9$q),
+        .clock(out_s9$clock)
+    );
+    llamahdl_decoder$attention$out_s10 out_s10(
+        .d(out_s10$d),
+        .q(out_s10$q),
+        .clock(out_s10$clock)
+    );
+    llamahdl_decoder$attention$out_s11 out_s11(
+        .d(out_s11$d),
+        .q(out_s11$q),
+        .clock(out_s11$clock)
+    );
+    llamahdl_decoder$attention$out_s12 out_s12(
+        .d(out_s12$d),
+        .q(out_s12$q),
+        .clock(out_s12$clock)
+    );
     llamahdl_decoder$attention$addr_s1 addr_s1(
         .d(addr_s1$d),
         .q(addr_s1$q),
         .clock(addr_s1$clock)
     );
-    llamahdl_decoder$attention$addr_s2 addr_s2(
-        .d(addr_s2$d),
-        .q(addr_s2$q),
-        .clock(addr_s2$clock)
+    llamahdl_decoder$attention$oaddr_s1 oaddr_s1(
+        .d(oaddr_s1$d),
+        .q(oaddr_s1$q),
+        .clock(oaddr_s1$clock)
     );
-    llamahdl_decoder$attention$addr_s3 addr_s3(
-        .d(addr_s3$d),
-        .q(addr_s3$q),
-        .clock(addr_s3$clock)
+    llamahdl_decoder$attention$oaddr_s2 oaddr_s2(
+        .d(oaddr_s2$d),
+        .q(oaddr_s2$q),
+        .clock(oaddr_s2$clock)
     );
-    llamahdl_decoder$attention$addr_s4 addr_s4(
-        .d(addr_s4$d),
-        .q(addr_s4$q),
-        .clock(addr_s4$clock)
+    llamahdl_decoder$attention$oaddr_s3 oaddr_s3(
+        .d(oaddr_s3$d),
+        .q(oaddr_s3$q),
+        .clock(oaddr_s3$clock)
     );
-    llamahdl_decoder$attention$addr_s5 addr_s5(
-        .d(addr_s5$d),
-        .q(addr_s5$q),
-        .clock(addr_s5$clock)
+    llamahdl_decoder$attention$oaddr_s4 oaddr_s4(
+        .d(oaddr_s4$d),
+        .q(oaddr_s4$q),
+        .clock(oaddr_s4$clock)
+    );
+    llamahdl_decoder$attention$oaddr_s5 oaddr_s5(
+        .d(oaddr_s5$d),
+        .q(oaddr_s5$q),
+        .clock(oaddr_s5$clock)
+    );
+    llamahdl_decoder$attention$oaddr_s6 oaddr_s6(
+        .d(oaddr_s6$d),
+        .q(oaddr_s6$q),
+        .clock(oaddr_s6$clock)
+    );
+    llamahdl_decoder$attention$oaddr_s7 oaddr_s7(
+        .d(oaddr_s7$d),
+        .q(oaddr_s7$q),
+        .clock(oaddr_s7$clock)
+    );
+    llamahdl_decoder$attention$oaddr_s8 oaddr_s8(
+        .d(oaddr_s8$d),
+        .q(oaddr_s8$q),
+        .clock(oaddr_s8$clock)
+    );
+    llamahdl_decoder$attention$oaddr_s9 oaddr_s9(
+        .d(oaddr_s9$d),
+        .q(oaddr_s9$q),
+        .clock(oaddr_s9$clock)
+    );
+    llamahdl_decoder$attention$oaddr_s10 oaddr_s10(
+        .d(oaddr_s10$d),
+        .q(oaddr_s10$q),
+        .clock(oaddr_s10$clock)
+    );
+    llamahdl_decoder$attention$oaddr_s11 oaddr_s11(
+        .d(oaddr_s11$d),
+        .q(oaddr_s11$q),
+        .clock(oaddr_s11$clock)
+    );
+    llamahdl_decoder$attention$oaddr_s12 oaddr_s12(
+        .d(oaddr_s12$d),
+        .q(oaddr_s12$q),
+        .clock(oaddr_s12$clock)
     );
     
     // Update code
@@ -1825,8 +1961,10 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,att,l
         t$clock = clock;
         cache_addr$clock = clock;
         out_addr$clock = clock;
-        out_elem$clock = clock;
-        out_head$clock = clock;
+        oq_active$clock = clock;
+        oq_elem$clock = clock;
+        oq_head$clock = clock;
+        oq_gh$clock = clock;
         heads_done$clock = clock;
         group_heads$clock = clock;
         group$clock = clock;
@@ -1838,11 +1976,26 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,att,l
         out_s3$clock = clock;
         out_s4$clock = clock;
         out_s5$clock = clock;
+        out_s6$clock = clock;
+        out_s7$clock = clock;
+        out_s8$clock = clock;
+        out_s9$clock = clock;
+        out_s10$clock = clock;
+        out_s11$clock = clock;
+        out_s12$clock = clock;
         addr_s1$clock = clock;
-        addr_s2$clock = clock;
-        addr_s3$clock = clock;
-        addr_s4$clock = clock;
-        addr_s5$clock = clock;
+        oaddr_s1$clock = clock;
+        oaddr_s2$clock = clock;
+        oaddr_s3$clock = clock;
+        oaddr_s4$clock = clock;
+        oaddr_s5$clock = clock;
+        oaddr_s6$clock = clock;
+        oaddr_s7$clock = clock;
+        oaddr_s8$clock = clock;
+        oaddr_s9$clock = clock;
+        oaddr_s10$clock = clock;
+        oaddr_s11$clock = clock;
+        oaddr_s12$clock = clock;
         state$d = state$q;
         drain_left$d = drain_left$q;
         after_drain$d = after_drain$q;
@@ -1850,8 +2003,10 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,att,l
         t$d = t$q;
         cache_addr$d = cache_addr$q;
         out_addr$d = out_addr$q;
-        out_elem$d = out_elem$q;
-        out_head$d = out_head$q;
+        oq_active$d = oq_active$q;
+        oq_elem$d = oq_elem$q;
+        oq_head$d = oq_head$q;
+        oq_gh$d = oq_gh$q;
         heads_done$d = heads_done$q;
         group_heads$d = group_heads$q;
         group$d = group$q;
@@ -1863,11 +2018,26 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,att,l
         out_s3$d = out_s3$q;
         out_s4$d = out_s4$q;
         out_s5$d = out_s5$q;
+        out_s6$d = out_s6$q;
+        out_s7$d = out_s7$q;
+        out_s8$d = out_s8$q;
+        out_s9$d = out_s9$q;
+        out_s10$d = out_s10$q;
+        out_s11$d = out_s11$q;
+        out_s12$d = out_s12$q;
         addr_s1$d = addr_s1$q;
-        addr_s2$d = addr_s2$q;
-        addr_s3$d = addr_s3$q;
-        addr_s4$d = addr_s4$q;
-        addr_s5$d = addr_s5$q;
+        oaddr_s1$d = oaddr_s1$q;
+        oaddr_s2$d = oaddr_s2$q;
+        oaddr_s3$d = oaddr_s3$q;
+        oaddr_s4$d = oaddr_s4$q;
+        oaddr_s5$d = oaddr_s5$q;
+        oaddr_s6$d = oaddr_s6$q;
+        oaddr_s7$d = oaddr_s7$q;
+        oaddr_s8$d = oaddr_s8$q;
+        oaddr_s9$d = oaddr_s9$q;
+        oaddr_s10$d = oaddr_s10$q;
+        oaddr_s11$d = oaddr_s11$q;
+        oaddr_s12$d = oaddr_s12$q;
         bases$clock = clock;
         stream$clock = clock;
         cache$clock = clock;
@@ -2007,9 +2177,10 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,att,l
         core$e_en = exp_s1$q;
         core$e_first = first_s1$q;
         core$o_en = 1'b0;
-        core$o_head = out_head$q;
-        vm_we = out_s5$q;
-        vm_waddr = addr_s5$q;
+        core$o_ld = 1'b0;
+        core$o_head = oq_head$q;
+        vm_we = out_s12$q;
+        vm_waddr = oaddr_s12$q;
         vm_wdata = core$y;
         done = 1'b0;
         score_s1$d = 1'b0;
@@ -2017,14 +2188,29 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,att,l
         first_s1$d = 1'b0;
         out_s1$d = 1'b0;
         addr_s1$d = zero16;
+        oaddr_s1$d = zero16;
         out_s2$d = out_s1$q;
         out_s3$d = out_s2$q;
         out_s4$d = out_s3$q;
         out_s5$d = out_s4$q;
-        addr_s2$d = addr_s1$q;
-        addr_s3$d = addr_s2$q;
-        addr_s4$d = addr_s3$q;
-        addr_s5$d = addr_s4$q;
+        out_s6$d = out_s5$q;
+        out_s7$d = out_s6$q;
+        out_s8$d = out_s7$q;
+        out_s9$d = out_s8$q;
+        out_s10$d = out_s9$q;
+        out_s11$d = out_s10$q;
+        out_s12$d = out_s11$q;
+        oaddr_s2$d = oaddr_s1$q;
+        oaddr_s3$d = oaddr_s2$q;
+        oaddr_s4$d = oaddr_s3$q;
+        oaddr_s5$d = oaddr_s4$q;
+        oaddr_s6$d = oaddr_s5$q;
+        oaddr_s7$d = oaddr_s6$q;
+        oaddr_s8$d = oaddr_s7$q;
+        oaddr_s9$d = oaddr_s8$q;
+        oaddr_s10$d = oaddr_s9$q;
+        oaddr_s11$d = oaddr_s10$q;
+        oaddr_s12$d = oaddr_s11$q;
         if (state$q == s_idle) begin
             if (start) begin
                 if (bases$bad) begin
@@ -2040,12 +2226,10 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,att,l
             state$d = s_idle;
         end
         if (state$q == s_setup) begin
-            out_elem$d = zero16;
             t$d = zero16;
             heads_done$d = zero8;
             group_heads$d = zero8;
             group$d = zero8;
-            out_head$d = zero8;
             out_addr$d = att;
             wait_left$d = wait8;
             state$d = s_wait;
@@ -2080,7 +2264,7 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,att,l
                 t$d = zero16;
                 cache_addr$d = bases$row_layer;
                 state$d = s_drain;
-                drain_left$d = three3;
+                drain_left$d = drain_score;
                 after_drain$d = s_exp;
             end
         end
@@ -2092,50 +2276,64 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,att,l
             cache_addr$d = cache_addr$q + one24;
             if (t$q == pos) begin
                 t$d = zero16;
-                out_elem$d = zero16;
-                out_head$d = zero8;
                 state$d = s_drain;
-                drain_left$d = six3;
+                drain_left$d = drain_exp;
                 after_drain$d = s_out;
             end
         end
         if (state$q == s_out) begin
-            core$o_en = 1'b1;
-            out_s1$d = 1'b1;
-            addr_s1$d = out_addr$q;
-            out_addr$d = out_addr$q + one16;
-            out_elem$d = out_elem$q + one16;
-            if (out_elem$q == hd_m1) begin
-                out_elem$d = zero16;
-                out_head$d = out_head$q + one8;
-                if ((out_head$q + one8) == group_heads$q) begin
-                    if (heads_done$q == nh8) begin
-                        state$d = s_drain;
-                        drain_left$d = four3;
-                        after_drain$d = s_idle;
+            if (~oq_active$q) begin
+                core$o_ld = 1'b1;
+                core$o_en = 1'b1;
+                core$o_head = zero8;
+                out_s1$d = 1'b1;
+                oaddr_s1$d = out_addr$q;
+                out_addr$d = out_addr$q + one16;
+                oq_active$d = 1'b1;
+                oq_elem$d = one16;
+                oq_head$d = zero8;
+                oq_gh$d = group_heads$q;
+                if (heads_done$q == nh8) begin
+                    state$d = s_drain;
+                    drain_left$d = drain_last;
+                    after_drain$d = s_idle;
+                end
+                else begin
+                    group$d = group$q + one8;
+                    core$qld = 1'b1;
+                    core$lgrp = group$q + one8;
+                    if ((group$q + one8) == last_group) begin
+                        group_heads$d = last_g8;
+                        heads_done$d = heads_done$q + last_g8;
                     end
                     else begin
-                        group$d = group$q + one8;
-                        core$qld = 1'b1;
-                        core$lgrp = group$q + one8;
-                        if ((group$q + one8) == last_group) begin
-                            group_heads$d = last_g8;
-                            heads_done$d = heads_done$q + last_g8;
-                        end
-                        else begin
-                            group_heads$d = g8;
-                            heads_done$d = heads_done$q + g8;
-                        end
-                        t$d = zero16;
-                        cache_addr$d = bases$row_layer;
-                        state$d = s_score;
+                        group_heads$d = g8;
+                        heads_done$d = heads_done$q + g8;
                     end
+                    t$d = zero16;
+                    cache_addr$d = bases$row_layer;
+                    state$d = s_score;
+                end
+            end
+        end
+        if (oq_active$q) begin
+            core$o_en = 1'b1;
+            core$o_head = oq_head$q;
+            out_s1$d = 1'b1;
+            oaddr_s1$d = out_addr$q;
+            out_addr$d = out_addr$q + one16;
+            oq_elem$d = oq_elem$q + one16;
+            if (oq_elem$q == hd_m1) begin
+                oq_elem$d = zero16;
+                oq_head$d = oq_head$q + one8;
+                if ((oq_head$q + one8) == oq_gh$q) begin
+                    oq_active$d = 1'b0;
                 end
             end
         end
         if (state$q == s_drain) begin
-            drain_left$d = drain_left$q - one3;
-            if (drain_left$q == zero3) begin
+            drain_left$d = drain_left$q - one16;
+            if (drain_left$q == zero16) begin
                 state$d = after_drain$q;
                 if (after_drain$q == s_idle) begin
                     done = 1'b1;
@@ -2164,82 +2362,6 @@ module llamahdl_decoder$attention$addr_s1(d,q,clock);
     end
           
 endmodule // llamahdl_decoder$attention$addr_s1
-
-
-module llamahdl_decoder$attention$addr_s2(d,q,clock);
-    
-    // Module arguments
-    input wire  [15:0] d;
-    output reg  [15:0] q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 16'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$attention$addr_s2
-
-
-module llamahdl_decoder$attention$addr_s3(d,q,clock);
-    
-    // Module arguments
-    input wire  [15:0] d;
-    output reg  [15:0] q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 16'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$attention$addr_s3
-
-
-module llamahdl_decoder$attention$addr_s4(d,q,clock);
-    
-    // Module arguments
-    input wire  [15:0] d;
-    output reg  [15:0] q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 16'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$attention$addr_s4
-
-
-module llamahdl_decoder$attention$addr_s5(d,q,clock);
-    
-    // Module arguments
-    input wire  [15:0] d;
-    output reg  [15:0] q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 16'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$attention$addr_s5
 
 
 module llamahdl_decoder$attention$after_drain(d,q,clock);
@@ -2938,7 +3060,7 @@ module llamahdl_decoder$attention$cache_addr(d,q,clock);
 endmodule // llamahdl_decoder$attention$cache_addr
 
 
-module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bsdata,qld,lgrp,mant$0,mant$1,mant$2,mant$3,mant$4,mant$5,mant$6,mant$7,mant$8,mant$9,mant$10,mant$11,mant$12,mant$13,mant$14,mant$15,mant$16,mant$17,mant$18,mant$19,mant$20,mant$21,mant$22,mant$23,mant$24,mant$25,mant$26,mant$27,mant$28,mant$29,mant$30,mant$31,ksh$0,ksh$1,ksh$2,ksh$3,ksh$4,ksh$5,ksh$6,ksh$7,ksh$8,ksh$9,ksh$10,ksh$11,ksh$12,ksh$13,ksh$14,ksh$15,ksh$16,ksh$17,ksh$18,ksh$19,ksh$20,ksh$21,ksh$22,ksh$23,ksh$24,ksh$25,ksh$26,ksh$27,ksh$28,ksh$29,ksh$30,ksh$31,vsh$0,vsh$1,vsh$2,vsh$3,vsh$4,vsh$5,vsh$6,vsh$7,vsh$8,vsh$9,vsh$10,vsh$11,vsh$12,vsh$13,vsh$14,vsh$15,vsh$16,vsh$17,vsh$18,vsh$19,vsh$20,vsh$21,vsh$22,vsh$23,vsh$24,vsh$25,vsh$26,vsh$27,vsh$28,vsh$29,vsh$30,vsh$31,s_en,s_first,s_t,sm_raddr,e_en,e_first,o_en,o_head,y);
+module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bsdata,qld,lgrp,mant$0,mant$1,mant$2,mant$3,mant$4,mant$5,mant$6,mant$7,mant$8,mant$9,mant$10,mant$11,mant$12,mant$13,mant$14,mant$15,mant$16,mant$17,mant$18,mant$19,mant$20,mant$21,mant$22,mant$23,mant$24,mant$25,mant$26,mant$27,mant$28,mant$29,mant$30,mant$31,ksh$0,ksh$1,ksh$2,ksh$3,ksh$4,ksh$5,ksh$6,ksh$7,ksh$8,ksh$9,ksh$10,ksh$11,ksh$12,ksh$13,ksh$14,ksh$15,ksh$16,ksh$17,ksh$18,ksh$19,ksh$20,ksh$21,ksh$22,ksh$23,ksh$24,ksh$25,ksh$26,ksh$27,ksh$28,ksh$29,ksh$30,ksh$31,vsh$0,vsh$1,vsh$2,vsh$3,vsh$4,vsh$5,vsh$6,vsh$7,vsh$8,vsh$9,vsh$10,vsh$11,vsh$12,vsh$13,vsh$14,vsh$15,vsh$16,vsh$17,vsh$18,vsh$19,vsh$20,vsh$21,vsh$22,vsh$23,vsh$24,vsh$25,vsh$26,vsh$27,vsh$28,vsh$29,vsh$30,vsh$31,s_en,s_first,s_t,sm_raddr,e_en,e_first,o_en,o_ld,o_head,y);
     
     // Module arguments
     input wire  clock;
@@ -3054,276 +3176,560 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
     input wire  e_en;
     input wire  e_first;
     input wire  o_en;
+    input wire  o_ld;
     input wire  [7:0] o_head;
     output reg signed [31:0] y;
     
     // Update code (custom)
-    localparam signed [111:0] MAX32 = 112'sd2147483647;
-    localparam signed [111:0] MIN32 = -112'sd2147483648;
-    localparam signed [127:0] OMAX32 = 128'sd2147483647;
-    localparam signed [127:0] OMIN32 = -128'sd2147483648;
     integer i;
-    integer k;
     reg [16:0] exp2 [0:1023];
     reg [16:0] rcp [0:1023];
     reg [127:0] smem [0:511];
     reg [127:0] srd;
     reg signed [15:0] q_0;
+    reg signed [17:0] ma_0;
+    reg signed [10:0] mb_0;
     reg signed [28:0] pr_0;
     reg signed [47:0] ac_0;
+    reg signed [47:0] oac_0;
     reg signed [10:0] vm1_0;
     reg signed [10:0] vm2_0;
     reg signed [10:0] vm3_0;
     reg signed [10:0] vm4_0;
     reg signed [10:0] vm5_0;
+    reg signed [10:0] vm6_0;
+    reg signed [10:0] vm7_0;
+    reg signed [10:0] vm8_0;
+    reg signed [10:0] vm9_0;
+    reg signed [10:0] vm10_0;
+    reg signed [10:0] vm11_0;
     reg signed [15:0] q_1;
+    reg signed [17:0] ma_1;
+    reg signed [10:0] mb_1;
     reg signed [28:0] pr_1;
     reg signed [47:0] ac_1;
+    reg signed [47:0] oac_1;
     reg signed [10:0] vm1_1;
     reg signed [10:0] vm2_1;
     reg signed [10:0] vm3_1;
     reg signed [10:0] vm4_1;
     reg signed [10:0] vm5_1;
+    reg signed [10:0] vm6_1;
+    reg signed [10:0] vm7_1;
+    reg signed [10:0] vm8_1;
+    reg signed [10:0] vm9_1;
+    reg signed [10:0] vm10_1;
+    reg signed [10:0] vm11_1;
     reg signed [15:0] q_2;
+    reg signed [17:0] ma_2;
+    reg signed [10:0] mb_2;
     reg signed [28:0] pr_2;
     reg signed [47:0] ac_2;
+    reg signed [47:0] oac_2;
     reg signed [10:0] vm1_2;
     reg signed [10:0] vm2_2;
     reg signed [10:0] vm3_2;
     reg signed [10:0] vm4_2;
     reg signed [10:0] vm5_2;
+    reg signed [10:0] vm6_2;
+    reg signed [10:0] vm7_2;
+    reg signed [10:0] vm8_2;
+    reg signed [10:0] vm9_2;
+    reg signed [10:0] vm10_2;
+    reg signed [10:0] vm11_2;
     reg signed [15:0] q_3;
+    reg signed [17:0] ma_3;
+    reg signed [10:0] mb_3;
     reg signed [28:0] pr_3;
     reg signed [47:0] ac_3;
+    reg signed [47:0] oac_3;
     reg signed [10:0] vm1_3;
     reg signed [10:0] vm2_3;
     reg signed [10:0] vm3_3;
     reg signed [10:0] vm4_3;
     reg signed [10:0] vm5_3;
+    reg signed [10:0] vm6_3;
+    reg signed [10:0] vm7_3;
+    reg signed [10:0] vm8_3;
+    reg signed [10:0] vm9_3;
+    reg signed [10:0] vm10_3;
+    reg signed [10:0] vm11_3;
     reg signed [15:0] q_4;
+    reg signed [17:0] ma_4;
+    reg signed [10:0] mb_4;
     reg signed [28:0] pr_4;
     reg signed [47:0] ac_4;
+    reg signed [47:0] oac_4;
     reg signed [10:0] vm1_4;
     reg signed [10:0] vm2_4;
     reg signed [10:0] vm3_4;
     reg signed [10:0] vm4_4;
     reg signed [10:0] vm5_4;
+    reg signed [10:0] vm6_4;
+    reg signed [10:0] vm7_4;
+    reg signed [10:0] vm8_4;
+    reg signed [10:0] vm9_4;
+    reg signed [10:0] vm10_4;
+    reg signed [10:0] vm11_4;
     reg signed [15:0] q_5;
+    reg signed [17:0] ma_5;
+    reg signed [10:0] mb_5;
     reg signed [28:0] pr_5;
     reg signed [47:0] ac_5;
+    reg signed [47:0] oac_5;
     reg signed [10:0] vm1_5;
     reg signed [10:0] vm2_5;
     reg signed [10:0] vm3_5;
     reg signed [10:0] vm4_5;
     reg signed [10:0] vm5_5;
+    reg signed [10:0] vm6_5;
+    reg signed [10:0] vm7_5;
+    reg signed [10:0] vm8_5;
+    reg signed [10:0] vm9_5;
+    reg signed [10:0] vm10_5;
+    reg signed [10:0] vm11_5;
     reg signed [15:0] q_6;
+    reg signed [17:0] ma_6;
+    reg signed [10:0] mb_6;
     reg signed [28:0] pr_6;
     reg signed [47:0] ac_6;
+    reg signed [47:0] oac_6;
     reg signed [10:0] vm1_6;
     reg signed [10:0] vm2_6;
     reg signed [10:0] vm3_6;
     reg signed [10:0] vm4_6;
     reg signed [10:0] vm5_6;
+    reg signed [10:0] vm6_6;
+    reg signed [10:0] vm7_6;
+    reg signed [10:0] vm8_6;
+    reg signed [10:0] vm9_6;
+    reg signed [10:0] vm10_6;
+    reg signed [10:0] vm11_6;
     reg signed [15:0] q_7;
+    reg signed [17:0] ma_7;
+    reg signed [10:0] mb_7;
     reg signed [28:0] pr_7;
     reg signed [47:0] ac_7;
+    reg signed [47:0] oac_7;
     reg signed [10:0] vm1_7;
     reg signed [10:0] vm2_7;
     reg signed [10:0] vm3_7;
     reg signed [10:0] vm4_7;
     reg signed [10:0] vm5_7;
+    reg signed [10:0] vm6_7;
+    reg signed [10:0] vm7_7;
+    reg signed [10:0] vm8_7;
+    reg signed [10:0] vm9_7;
+    reg signed [10:0] vm10_7;
+    reg signed [10:0] vm11_7;
     reg signed [15:0] q_8;
+    reg signed [17:0] ma_8;
+    reg signed [10:0] mb_8;
     reg signed [28:0] pr_8;
     reg signed [47:0] ac_8;
+    reg signed [47:0] oac_8;
     reg signed [10:0] vm1_8;
     reg signed [10:0] vm2_8;
     reg signed [10:0] vm3_8;
     reg signed [10:0] vm4_8;
     reg signed [10:0] vm5_8;
+    reg signed [10:0] vm6_8;
+    reg signed [10:0] vm7_8;
+    reg signed [10:0] vm8_8;
+    reg signed [10:0] vm9_8;
+    reg signed [10:0] vm10_8;
+    reg signed [10:0] vm11_8;
     reg signed [15:0] q_9;
+    reg signed [17:0] ma_9;
+    reg signed [10:0] mb_9;
     reg signed [28:0] pr_9;
     reg signed [47:0] ac_9;
+    reg signed [47:0] oac_9;
     reg signed [10:0] vm1_9;
     reg signed [10:0] vm2_9;
     reg signed [10:0] vm3_9;
     reg signed [10:0] vm4_9;
     reg signed [10:0] vm5_9;
+    reg signed [10:0] vm6_9;
+    reg signed [10:0] vm7_9;
+    reg signed [10:0] vm8_9;
+    reg signed [10:0] vm9_9;
+    reg signed [10:0] vm10_9;
+    reg signed [10:0] vm11_9;
     reg signed [15:0] q_10;
+    reg signed [17:0] ma_10;
+    reg signed [10:0] mb_10;
     reg signed [28:0] pr_10;
     reg signed [47:0] ac_10;
+    reg signed [47:0] oac_10;
     reg signed [10:0] vm1_10;
     reg signed [10:0] vm2_10;
     reg signed [10:0] vm3_10;
     reg signed [10:0] vm4_10;
     reg signed [10:0] vm5_10;
+    reg signed [10:0] vm6_10;
+    reg signed [10:0] vm7_10;
+    reg signed [10:0] vm8_10;
+    reg signed [10:0] vm9_10;
+    reg signed [10:0] vm10_10;
+    reg signed [10:0] vm11_10;
     reg signed [15:0] q_11;
+    reg signed [17:0] ma_11;
+    reg signed [10:0] mb_11;
     reg signed [28:0] pr_11;
     reg signed [47:0] ac_11;
+    reg signed [47:0] oac_11;
     reg signed [10:0] vm1_11;
     reg signed [10:0] vm2_11;
     reg signed [10:0] vm3_11;
     reg signed [10:0] vm4_11;
     reg signed [10:0] vm5_11;
+    reg signed [10:0] vm6_11;
+    reg signed [10:0] vm7_11;
+    reg signed [10:0] vm8_11;
+    reg signed [10:0] vm9_11;
+    reg signed [10:0] vm10_11;
+    reg signed [10:0] vm11_11;
     reg signed [15:0] q_12;
+    reg signed [17:0] ma_12;
+    reg signed [10:0] mb_12;
     reg signed [28:0] pr_12;
     reg signed [47:0] ac_12;
+    reg signed [47:0] oac_12;
     reg signed [10:0] vm1_12;
     reg signed [10:0] vm2_12;
     reg signed [10:0] vm3_12;
     reg signed [10:0] vm4_12;
     reg signed [10:0] vm5_12;
+    reg signed [10:0] vm6_12;
+    reg signed [10:0] vm7_12;
+    reg signed [10:0] vm8_12;
+    reg signed [10:0] vm9_12;
+    reg signed [10:0] vm10_12;
+    reg signed [10:0] vm11_12;
     reg signed [15:0] q_13;
+    reg signed [17:0] ma_13;
+    reg signed [10:0] mb_13;
     reg signed [28:0] pr_13;
     reg signed [47:0] ac_13;
+    reg signed [47:0] oac_13;
     reg signed [10:0] vm1_13;
     reg signed [10:0] vm2_13;
     reg signed [10:0] vm3_13;
     reg signed [10:0] vm4_13;
     reg signed [10:0] vm5_13;
+    reg signed [10:0] vm6_13;
+    reg signed [10:0] vm7_13;
+    reg signed [10:0] vm8_13;
+    reg signed [10:0] vm9_13;
+    reg signed [10:0] vm10_13;
+    reg signed [10:0] vm11_13;
     reg signed [15:0] q_14;
+    reg signed [17:0] ma_14;
+    reg signed [10:0] mb_14;
     reg signed [28:0] pr_14;
     reg signed [47:0] ac_14;
+    reg signed [47:0] oac_14;
     reg signed [10:0] vm1_14;
     reg signed [10:0] vm2_14;
     reg signed [10:0] vm3_14;
     reg signed [10:0] vm4_14;
     reg signed [10:0] vm5_14;
+    reg signed [10:0] vm6_14;
+    reg signed [10:0] vm7_14;
+    reg signed [10:0] vm8_14;
+    reg signed [10:0] vm9_14;
+    reg signed [10:0] vm10_14;
+    reg signed [10:0] vm11_14;
     reg signed [15:0] q_15;
+    reg signed [17:0] ma_15;
+    reg signed [10:0] mb_15;
     reg signed [28:0] pr_15;
     reg signed [47:0] ac_15;
+    reg signed [47:0] oac_15;
     reg signed [10:0] vm1_15;
     reg signed [10:0] vm2_15;
     reg signed [10:0] vm3_15;
     reg signed [10:0] vm4_15;
     reg signed [10:0] vm5_15;
+    reg signed [10:0] vm6_15;
+    reg signed [10:0] vm7_15;
+    reg signed [10:0] vm8_15;
+    reg signed [10:0] vm9_15;
+    reg signed [10:0] vm10_15;
+    reg signed [10:0] vm11_15;
     reg signed [15:0] q_16;
+    reg signed [17:0] ma_16;
+    reg signed [10:0] mb_16;
     reg signed [28:0] pr_16;
     reg signed [47:0] ac_16;
+    reg signed [47:0] oac_16;
     reg signed [10:0] vm1_16;
     reg signed [10:0] vm2_16;
     reg signed [10:0] vm3_16;
     reg signed [10:0] vm4_16;
     reg signed [10:0] vm5_16;
+    reg signed [10:0] vm6_16;
+    reg signed [10:0] vm7_16;
+    reg signed [10:0] vm8_16;
+    reg signed [10:0] vm9_16;
+    reg signed [10:0] vm10_16;
+    reg signed [10:0] vm11_16;
     reg signed [15:0] q_17;
+    reg signed [17:0] ma_17;
+    reg signed [10:0] mb_17;
     reg signed [28:0] pr_17;
     reg signed [47:0] ac_17;
+    reg signed [47:0] oac_17;
     reg signed [10:0] vm1_17;
     reg signed [10:0] vm2_17;
     reg signed [10:0] vm3_17;
     reg signed [10:0] vm4_17;
     reg signed [10:0] vm5_17;
+    reg signed [10:0] vm6_17;
+    reg signed [10:0] vm7_17;
+    reg signed [10:0] vm8_17;
+    reg signed [10:0] vm9_17;
+    reg signed [10:0] vm10_17;
+    reg signed [10:0] vm11_17;
     reg signed [15:0] q_18;
+    reg signed [17:0] ma_18;
+    reg signed [10:0] mb_18;
     reg signed [28:0] pr_18;
     reg signed [47:0] ac_18;
+    reg signed [47:0] oac_18;
     reg signed [10:0] vm1_18;
     reg signed [10:0] vm2_18;
     reg signed [10:0] vm3_18;
     reg signed [10:0] vm4_18;
     reg signed [10:0] vm5_18;
+    reg signed [10:0] vm6_18;
+    reg signed [10:0] vm7_18;
+    reg signed [10:0] vm8_18;
+    reg signed [10:0] vm9_18;
+    reg signed [10:0] vm10_18;
+    reg signed [10:0] vm11_18;
     reg signed [15:0] q_19;
+    reg signed [17:0] ma_19;
+    reg signed [10:0] mb_19;
     reg signed [28:0] pr_19;
     reg signed [47:0] ac_19;
+    reg signed [47:0] oac_19;
     reg signed [10:0] vm1_19;
     reg signed [10:0] vm2_19;
     reg signed [10:0] vm3_19;
     reg signed [10:0] vm4_19;
     reg signed [10:0] vm5_19;
+    reg signed [10:0] vm6_19;
+    reg signed [10:0] vm7_19;
+    reg signed [10:0] vm8_19;
+    reg signed [10:0] vm9_19;
+    reg signed [10:0] vm10_19;
+    reg signed [10:0] vm11_19;
     reg signed [15:0] q_20;
+    reg signed [17:0] ma_20;
+    reg signed [10:0] mb_20;
     reg signed [28:0] pr_20;
     reg signed [47:0] ac_20;
+    reg signed [47:0] oac_20;
     reg signed [10:0] vm1_20;
     reg signed [10:0] vm2_20;
     reg signed [10:0] vm3_20;
     reg signed [10:0] vm4_20;
     reg signed [10:0] vm5_20;
+    reg signed [10:0] vm6_20;
+    reg signed [10:0] vm7_20;
+    reg signed [10:0] vm8_20;
+    reg signed [10:0] vm9_20;
+    reg signed [10:0] vm10_20;
+    reg signed [10:0] vm11_20;
     reg signed [15:0] q_21;
+    reg signed [17:0] ma_21;
+    reg signed [10:0] mb_21;
     reg signed [28:0] pr_21;
     reg signed [47:0] ac_21;
+    reg signed [47:0] oac_21;
     reg signed [10:0] vm1_21;
     reg signed [10:0] vm2_21;
     reg signed [10:0] vm3_21;
     reg signed [10:0] vm4_21;
     reg signed [10:0] vm5_21;
+    reg signed [10:0] vm6_21;
+    reg signed [10:0] vm7_21;
+    reg signed [10:0] vm8_21;
+    reg signed [10:0] vm9_21;
+    reg signed [10:0] vm10_21;
+    reg signed [10:0] vm11_21;
     reg signed [15:0] q_22;
+    reg signed [17:0] ma_22;
+    reg signed [10:0] mb_22;
     reg signed [28:0] pr_22;
     reg signed [47:0] ac_22;
+    reg signed [47:0] oac_22;
     reg signed [10:0] vm1_22;
     reg signed [10:0] vm2_22;
     reg signed [10:0] vm3_22;
     reg signed [10:0] vm4_22;
     reg signed [10:0] vm5_22;
+    reg signed [10:0] vm6_22;
+    reg signed [10:0] vm7_22;
+    reg signed [10:0] vm8_22;
+    reg signed [10:0] vm9_22;
+    reg signed [10:0] vm10_22;
+    reg signed [10:0] vm11_22;
     reg signed [15:0] q_23;
+    reg signed [17:0] ma_23;
+    reg signed [10:0] mb_23;
     reg signed [28:0] pr_23;
     reg signed [47:0] ac_23;
+    reg signed [47:0] oac_23;
     reg signed [10:0] vm1_23;
     reg signed [10:0] vm2_23;
     reg signed [10:0] vm3_23;
     reg signed [10:0] vm4_23;
     reg signed [10:0] vm5_23;
+    reg signed [10:0] vm6_23;
+    reg signed [10:0] vm7_23;
+    reg signed [10:0] vm8_23;
+    reg signed [10:0] vm9_23;
+    reg signed [10:0] vm10_23;
+    reg signed [10:0] vm11_23;
     reg signed [15:0] q_24;
+    reg signed [17:0] ma_24;
+    reg signed [10:0] mb_24;
     reg signed [28:0] pr_24;
     reg signed [47:0] ac_24;
+    reg signed [47:0] oac_24;
     reg signed [10:0] vm1_24;
     reg signed [10:0] vm2_24;
     reg signed [10:0] vm3_24;
     reg signed [10:0] vm4_24;
     reg signed [10:0] vm5_24;
+    reg signed [10:0] vm6_24;
+    reg signed [10:0] vm7_24;
+    reg signed [10:0] vm8_24;
+    reg signed [10:0] vm9_24;
+    reg signed [10:0] vm10_24;
+    reg signed [10:0] vm11_24;
     reg signed [15:0] q_25;
+    reg signed [17:0] ma_25;
+    reg signed [10:0] mb_25;
     reg signed [28:0] pr_25;
     reg signed [47:0] ac_25;
+    reg signed [47:0] oac_25;
     reg signed [10:0] vm1_25;
     reg signed [10:0] vm2_25;
     reg signed [10:0] vm3_25;
     reg signed [10:0] vm4_25;
     reg signed [10:0] vm5_25;
+    reg signed [10:0] vm6_25;
+    reg signed [10:0] vm7_25;
+    reg signed [10:0] vm8_25;
+    reg signed [10:0] vm9_25;
+    reg signed [10:0] vm10_25;
+    reg signed [10:0] vm11_25;
     reg signed [15:0] q_26;
+    reg signed [17:0] ma_26;
+    reg signed [10:0] mb_26;
     reg signed [28:0] pr_26;
     reg signed [47:0] ac_26;
+    reg signed [47:0] oac_26;
     reg signed [10:0] vm1_26;
     reg signed [10:0] vm2_26;
     reg signed [10:0] vm3_26;
     reg signed [10:0] vm4_26;
     reg signed [10:0] vm5_26;
+    reg signed [10:0] vm6_26;
+    reg signed [10:0] vm7_26;
+    reg signed [10:0] vm8_26;
+    reg signed [10:0] vm9_26;
+    reg signed [10:0] vm10_26;
+    reg signed [10:0] vm11_26;
     reg signed [15:0] q_27;
+    reg signed [17:0] ma_27;
+    reg signed [10:0] mb_27;
     reg signed [28:0] pr_27;
     reg signed [47:0] ac_27;
+    reg signed [47:0] oac_27;
     reg signed [10:0] vm1_27;
     reg signed [10:0] vm2_27;
     reg signed [10:0] vm3_27;
     reg signed [10:0] vm4_27;
     reg signed [10:0] vm5_27;
+    reg signed [10:0] vm6_27;
+    reg signed [10:0] vm7_27;
+    reg signed [10:0] vm8_27;
+    reg signed [10:0] vm9_27;
+    reg signed [10:0] vm10_27;
+    reg signed [10:0] vm11_27;
     reg signed [15:0] q_28;
+    reg signed [17:0] ma_28;
+    reg signed [10:0] mb_28;
     reg signed [28:0] pr_28;
     reg signed [47:0] ac_28;
+    reg signed [47:0] oac_28;
     reg signed [10:0] vm1_28;
     reg signed [10:0] vm2_28;
     reg signed [10:0] vm3_28;
     reg signed [10:0] vm4_28;
     reg signed [10:0] vm5_28;
+    reg signed [10:0] vm6_28;
+    reg signed [10:0] vm7_28;
+    reg signed [10:0] vm8_28;
+    reg signed [10:0] vm9_28;
+    reg signed [10:0] vm10_28;
+    reg signed [10:0] vm11_28;
     reg signed [15:0] q_29;
+    reg signed [17:0] ma_29;
+    reg signed [10:0] mb_29;
     reg signed [28:0] pr_29;
     reg signed [47:0] ac_29;
+    reg signed [47:0] oac_29;
     reg signed [10:0] vm1_29;
     reg signed [10:0] vm2_29;
     reg signed [10:0] vm3_29;
     reg signed [10:0] vm4_29;
     reg signed [10:0] vm5_29;
+    reg signed [10:0] vm6_29;
+    reg signed [10:0] vm7_29;
+    reg signed [10:0] vm8_29;
+    reg signed [10:0] vm9_29;
+    reg signed [10:0] vm10_29;
+    reg signed [10:0] vm11_29;
     reg signed [15:0] q_30;
+    reg signed [17:0] ma_30;
+    reg signed [10:0] mb_30;
     reg signed [28:0] pr_30;
     reg signed [47:0] ac_30;
+    reg signed [47:0] oac_30;
     reg signed [10:0] vm1_30;
     reg signed [10:0] vm2_30;
     reg signed [10:0] vm3_30;
     reg signed [10:0] vm4_30;
     reg signed [10:0] vm5_30;
+    reg signed [10:0] vm6_30;
+    reg signed [10:0] vm7_30;
+    reg signed [10:0] vm8_30;
+    reg signed [10:0] vm9_30;
+    reg signed [10:0] vm10_30;
+    reg signed [10:0] vm11_30;
     reg signed [15:0] q_31;
+    reg signed [17:0] ma_31;
+    reg signed [10:0] mb_31;
     reg signed [28:0] pr_31;
     reg signed [47:0] ac_31;
+    reg signed [47:0] oac_31;
     reg signed [10:0] vm1_31;
     reg signed [10:0] vm2_31;
     reg signed [10:0] vm3_31;
     reg signed [10:0] vm4_31;
     reg signed [10:0] vm5_31;
+    reg signed [10:0] vm6_31;
+    reg signed [10:0] vm7_31;
+    reg signed [10:0] vm8_31;
+    reg signed [10:0] vm9_31;
+    reg signed [10:0] vm10_31;
+    reg signed [10:0] vm11_31;
     reg [15:0] qb_0 [0:1];
     reg [15:0] qb_1 [0:1];
     reg [15:0] qb_2 [0:1];
@@ -3363,103 +3769,201 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
     reg [4:0] sq_0;
     reg [4:0] pks_0;
     reg [4:0] vmax_0;
-    reg [4:0] tks_0;
+    reg signed [6:0] k1_0;
+    reg signed [6:0] k2_0;
+    reg signed [6:0] k3_0;
     reg signed [47:0] dot_0;
     reg [31:0] sc_0;
     reg [31:0] mx_0;
-    reg [31:0] d1_0;
-    reg [9:0] ix2_0;
-    reg [5:0] ip2_0;
-    reg [16:0] tb3_0;
-    reg [5:0] ip3_0;
-    reg [16:0] ex4_0;
-    reg [16:0] w5_0;
+    reg [31:0] srdr_0;
     reg [4:0] vs1_0;
-    reg [4:0] vs2_0;
-    reg [4:0] vs3_0;
-    reg [4:0] vs4_0;
+    reg [31:0] d1_0;
+    reg [33:0] pl_0;
+    reg [31:0] ph_0;
+    reg [50:0] us_0;
+    reg [9:0] ix_0;
+    reg [5:0] ip_0;
+    reg [16:0] tb_0;
+    reg [5:0] ip5_0;
+    reg [16:0] tbr_0;
+    reg [5:0] ip6_0;
+    reg [17:0] x2_0;
+    reg [16:0] ex_0;
+    reg [17:0] xw_0;
+    reg [16:0] w_0;
     reg [31:0] z_0;
+    reg [31:0] ozs_0;
+    reg [4:0] ovs_0;
+    reg [4:0] dv1_0;
+    reg [4:0] dv2_0;
+    reg [4:0] dv3_0;
+    reg [4:0] dv4_0;
+    reg [4:0] dv5_0;
+    reg [4:0] dv6_0;
+    reg [4:0] dv7_0;
+    reg [4:0] dv8_0;
+    reg signed [30:0] ps0_0;
+    reg signed [30:0] ps1_0;
     reg [4:0] sq_1;
     reg [4:0] pks_1;
     reg [4:0] vmax_1;
-    reg [4:0] tks_1;
+    reg signed [6:0] k1_1;
+    reg signed [6:0] k2_1;
+    reg signed [6:0] k3_1;
     reg signed [47:0] dot_1;
     reg [31:0] sc_1;
     reg [31:0] mx_1;
-    reg [31:0] d1_1;
-    reg [9:0] ix2_1;
-    reg [5:0] ip2_1;
-    reg [16:0] tb3_1;
-    reg [5:0] ip3_1;
-    reg [16:0] ex4_1;
-    reg [16:0] w5_1;
+    reg [31:0] srdr_1;
     reg [4:0] vs1_1;
-    reg [4:0] vs2_1;
-    reg [4:0] vs3_1;
-    reg [4:0] vs4_1;
+    reg [31:0] d1_1;
+    reg [33:0] pl_1;
+    reg [31:0] ph_1;
+    reg [50:0] us_1;
+    reg [9:0] ix_1;
+    reg [5:0] ip_1;
+    reg [16:0] tb_1;
+    reg [5:0] ip5_1;
+    reg [16:0] tbr_1;
+    reg [5:0] ip6_1;
+    reg [17:0] x2_1;
+    reg [16:0] ex_1;
+    reg [17:0] xw_1;
+    reg [16:0] w_1;
     reg [31:0] z_1;
+    reg [31:0] ozs_1;
+    reg [4:0] ovs_1;
+    reg [4:0] dv1_1;
+    reg [4:0] dv2_1;
+    reg [4:0] dv3_1;
+    reg [4:0] dv4_1;
+    reg [4:0] dv5_1;
+    reg [4:0] dv6_1;
+    reg [4:0] dv7_1;
+    reg [4:0] dv8_1;
+    reg signed [30:0] ps0_1;
+    reg signed [30:0] ps1_1;
     reg [4:0] sq_2;
     reg [4:0] pks_2;
     reg [4:0] vmax_2;
-    reg [4:0] tks_2;
+    reg signed [6:0] k1_2;
+    reg signed [6:0] k2_2;
+    reg signed [6:0] k3_2;
     reg signed [47:0] dot_2;
     reg [31:0] sc_2;
     reg [31:0] mx_2;
-    reg [31:0] d1_2;
-    reg [9:0] ix2_2;
-    reg [5:0] ip2_2;
-    reg [16:0] tb3_2;
-    reg [5:0] ip3_2;
-    reg [16:0] ex4_2;
-    reg [16:0] w5_2;
+    reg [31:0] srdr_2;
     reg [4:0] vs1_2;
-    reg [4:0] vs2_2;
-    reg [4:0] vs3_2;
-    reg [4:0] vs4_2;
+    reg [31:0] d1_2;
+    reg [33:0] pl_2;
+    reg [31:0] ph_2;
+    reg [50:0] us_2;
+    reg [9:0] ix_2;
+    reg [5:0] ip_2;
+    reg [16:0] tb_2;
+    reg [5:0] ip5_2;
+    reg [16:0] tbr_2;
+    reg [5:0] ip6_2;
+    reg [17:0] x2_2;
+    reg [16:0] ex_2;
+    reg [17:0] xw_2;
+    reg [16:0] w_2;
     reg [31:0] z_2;
+    reg [31:0] ozs_2;
+    reg [4:0] ovs_2;
+    reg [4:0] dv1_2;
+    reg [4:0] dv2_2;
+    reg [4:0] dv3_2;
+    reg [4:0] dv4_2;
+    reg [4:0] dv5_2;
+    reg [4:0] dv6_2;
+    reg [4:0] dv7_2;
+    reg [4:0] dv8_2;
+    reg signed [30:0] ps0_2;
+    reg signed [30:0] ps1_2;
     reg [4:0] sq_3;
     reg [4:0] pks_3;
     reg [4:0] vmax_3;
-    reg [4:0] tks_3;
+    reg signed [6:0] k1_3;
+    reg signed [6:0] k2_3;
+    reg signed [6:0] k3_3;
     reg signed [47:0] dot_3;
     reg [31:0] sc_3;
     reg [31:0] mx_3;
-    reg [31:0] d1_3;
-    reg [9:0] ix2_3;
-    reg [5:0] ip2_3;
-    reg [16:0] tb3_3;
-    reg [5:0] ip3_3;
-    reg [16:0] ex4_3;
-    reg [16:0] w5_3;
+    reg [31:0] srdr_3;
     reg [4:0] vs1_3;
-    reg [4:0] vs2_3;
-    reg [4:0] vs3_3;
-    reg [4:0] vs4_3;
+    reg [31:0] d1_3;
+    reg [33:0] pl_3;
+    reg [31:0] ph_3;
+    reg [50:0] us_3;
+    reg [9:0] ix_3;
+    reg [5:0] ip_3;
+    reg [16:0] tb_3;
+    reg [5:0] ip5_3;
+    reg [16:0] tbr_3;
+    reg [5:0] ip6_3;
+    reg [17:0] x2_3;
+    reg [16:0] ex_3;
+    reg [17:0] xw_3;
+    reg [16:0] w_3;
     reg [31:0] z_3;
-    reg pv;
-    reg pf;
-    reg [15:0] pt;
-    reg tv;
-    reg tf;
-    reg [15:0] tt;
-    reg fv;
-    reg ff;
-    reg [15:0] ft;
-    reg [5:0] ev;
-    reg [5:0] ef;
+    reg [31:0] ozs_3;
+    reg [4:0] ovs_3;
+    reg [4:0] dv1_3;
+    reg [4:0] dv2_3;
+    reg [4:0] dv3_3;
+    reg [4:0] dv4_3;
+    reg [4:0] dv5_3;
+    reg [4:0] dv6_3;
+    reg [4:0] dv7_3;
+    reg [4:0] dv8_3;
+    reg signed [30:0] ps0_3;
+    reg signed [30:0] ps1_3;
+    reg rbwe;
+    reg [7:0] rbgrp;
+    reg [15:0] rblane;
+    reg [15:0] rbdata;
+    reg rbswe;
+    reg [7:0] rbshead;
+    reg [4:0] rbsdata;
+    reg [7:0] sv;
+    reg [7:0] sf;
+    reg [12:0] ev;
+    reg [12:0] ef;
     reg signed [47:0] oa1;
     reg signed [47:0] oa2;
     reg signed [47:0] oa3;
+    reg signed [47:0] oa4;
+    reg signed [47:0] oa5;
     reg [31:0] oz1;
+    reg [31:0] oz2;
     reg [4:0] ovm1;
     reg [4:0] ovm2;
     reg [4:0] ovm3;
-    reg [4:0] pz2;
+    reg [4:0] ovm4;
+    reg [4:0] op2;
     reg [4:0] pz3;
-    reg [9:0] fi2;
-    reg [16:0] r3;
-    reg signed [65:0] op4;
-    reg signed [6:0] k4;
+    reg [4:0] pz4;
+    reg [9:0] fi3;
+    reg [16:0] r4;
+    reg [16:0] r5;
+    reg signed [6:0] ok5;
+    reg signed [6:0] ok6;
+    reg signed [6:0] ok7;
+    reg signed [6:0] ok8;
+    reg [33:0] opl6;
+    reg [33:0] opm6;
+    reg signed [31:0] oph6;
+    reg [51:0] os7;
+    reg signed [31:0] oph7;
+    reg signed [64:0] op8;
+    reg [15:0] st0;
+    reg [15:0] st1;
+    reg [15:0] st2;
+    reg [15:0] st3;
+    reg [15:0] st4;
+    reg [15:0] st5;
+    reg [15:0] st6;
+    reg [15:0] st7;
     initial begin
        exp2[0] = 17'h0ffea;
        exp2[1] = 17'h0ffbd;
@@ -5622,519 +6126,953 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        for (i = 0; i < 2; i = i + 1) sb_3[i] = 5'd0;
     `endif
        q_0 = 16'sd0;
+       ma_0 = 18'sd0;
+       mb_0 = 11'sd0;
        pr_0 = 29'sd0;
        ac_0 = 48'sd0;
+       oac_0 = 48'sd0;
        vm1_0 = 11'sd0;
        vm2_0 = 11'sd0;
        vm3_0 = 11'sd0;
        vm4_0 = 11'sd0;
        vm5_0 = 11'sd0;
+       vm6_0 = 11'sd0;
+       vm7_0 = 11'sd0;
+       vm8_0 = 11'sd0;
+       vm9_0 = 11'sd0;
+       vm10_0 = 11'sd0;
+       vm11_0 = 11'sd0;
        q_1 = 16'sd0;
+       ma_1 = 18'sd0;
+       mb_1 = 11'sd0;
        pr_1 = 29'sd0;
        ac_1 = 48'sd0;
+       oac_1 = 48'sd0;
        vm1_1 = 11'sd0;
        vm2_1 = 11'sd0;
        vm3_1 = 11'sd0;
        vm4_1 = 11'sd0;
        vm5_1 = 11'sd0;
+       vm6_1 = 11'sd0;
+       vm7_1 = 11'sd0;
+       vm8_1 = 11'sd0;
+       vm9_1 = 11'sd0;
+       vm10_1 = 11'sd0;
+       vm11_1 = 11'sd0;
        q_2 = 16'sd0;
+       ma_2 = 18'sd0;
+       mb_2 = 11'sd0;
        pr_2 = 29'sd0;
        ac_2 = 48'sd0;
+       oac_2 = 48'sd0;
        vm1_2 = 11'sd0;
        vm2_2 = 11'sd0;
        vm3_2 = 11'sd0;
        vm4_2 = 11'sd0;
        vm5_2 = 11'sd0;
+       vm6_2 = 11'sd0;
+       vm7_2 = 11'sd0;
+       vm8_2 = 11'sd0;
+       vm9_2 = 11'sd0;
+       vm10_2 = 11'sd0;
+       vm11_2 = 11'sd0;
        q_3 = 16'sd0;
+       ma_3 = 18'sd0;
+       mb_3 = 11'sd0;
        pr_3 = 29'sd0;
        ac_3 = 48'sd0;
+       oac_3 = 48'sd0;
        vm1_3 = 11'sd0;
        vm2_3 = 11'sd0;
        vm3_3 = 11'sd0;
        vm4_3 = 11'sd0;
        vm5_3 = 11'sd0;
+       vm6_3 = 11'sd0;
+       vm7_3 = 11'sd0;
+       vm8_3 = 11'sd0;
+       vm9_3 = 11'sd0;
+       vm10_3 = 11'sd0;
+       vm11_3 = 11'sd0;
        q_4 = 16'sd0;
+       ma_4 = 18'sd0;
+       mb_4 = 11'sd0;
        pr_4 = 29'sd0;
        ac_4 = 48'sd0;
+       oac_4 = 48'sd0;
        vm1_4 = 11'sd0;
        vm2_4 = 11'sd0;
        vm3_4 = 11'sd0;
        vm4_4 = 11'sd0;
        vm5_4 = 11'sd0;
+       vm6_4 = 11'sd0;
+       vm7_4 = 11'sd0;
+       vm8_4 = 11'sd0;
+       vm9_4 = 11'sd0;
+       vm10_4 = 11'sd0;
+       vm11_4 = 11'sd0;
        q_5 = 16'sd0;
+       ma_5 = 18'sd0;
+       mb_5 = 11'sd0;
        pr_5 = 29'sd0;
        ac_5 = 48'sd0;
+       oac_5 = 48'sd0;
        vm1_5 = 11'sd0;
        vm2_5 = 11'sd0;
        vm3_5 = 11'sd0;
        vm4_5 = 11'sd0;
        vm5_5 = 11'sd0;
+       vm6_5 = 11'sd0;
+       vm7_5 = 11'sd0;
+       vm8_5 = 11'sd0;
+       vm9_5 = 11'sd0;
+       vm10_5 = 11'sd0;
+       vm11_5 = 11'sd0;
        q_6 = 16'sd0;
+       ma_6 = 18'sd0;
+       mb_6 = 11'sd0;
        pr_6 = 29'sd0;
        ac_6 = 48'sd0;
+       oac_6 = 48'sd0;
        vm1_6 = 11'sd0;
        vm2_6 = 11'sd0;
        vm3_6 = 11'sd0;
        vm4_6 = 11'sd0;
        vm5_6 = 11'sd0;
+       vm6_6 = 11'sd0;
+       vm7_6 = 11'sd0;
+       vm8_6 = 11'sd0;
+       vm9_6 = 11'sd0;
+       vm10_6 = 11'sd0;
+       vm11_6 = 11'sd0;
        q_7 = 16'sd0;
+       ma_7 = 18'sd0;
+       mb_7 = 11'sd0;
        pr_7 = 29'sd0;
        ac_7 = 48'sd0;
+       oac_7 = 48'sd0;
        vm1_7 = 11'sd0;
        vm2_7 = 11'sd0;
        vm3_7 = 11'sd0;
        vm4_7 = 11'sd0;
        vm5_7 = 11'sd0;
+       vm6_7 = 11'sd0;
+       vm7_7 = 11'sd0;
+       vm8_7 = 11'sd0;
+       vm9_7 = 11'sd0;
+       vm10_7 = 11'sd0;
+       vm11_7 = 11'sd0;
        q_8 = 16'sd0;
+       ma_8 = 18'sd0;
+       mb_8 = 11'sd0;
        pr_8 = 29'sd0;
        ac_8 = 48'sd0;
+       oac_8 = 48'sd0;
        vm1_8 = 11'sd0;
        vm2_8 = 11'sd0;
        vm3_8 = 11'sd0;
        vm4_8 = 11'sd0;
        vm5_8 = 11'sd0;
+       vm6_8 = 11'sd0;
+       vm7_8 = 11'sd0;
+       vm8_8 = 11'sd0;
+       vm9_8 = 11'sd0;
+       vm10_8 = 11'sd0;
+       vm11_8 = 11'sd0;
        q_9 = 16'sd0;
+       ma_9 = 18'sd0;
+       mb_9 = 11'sd0;
        pr_9 = 29'sd0;
        ac_9 = 48'sd0;
+       oac_9 = 48'sd0;
        vm1_9 = 11'sd0;
        vm2_9 = 11'sd0;
        vm3_9 = 11'sd0;
        vm4_9 = 11'sd0;
        vm5_9 = 11'sd0;
+       vm6_9 = 11'sd0;
+       vm7_9 = 11'sd0;
+       vm8_9 = 11'sd0;
+       vm9_9 = 11'sd0;
+       vm10_9 = 11'sd0;
+       vm11_9 = 11'sd0;
        q_10 = 16'sd0;
+       ma_10 = 18'sd0;
+       mb_10 = 11'sd0;
        pr_10 = 29'sd0;
        ac_10 = 48'sd0;
+       oac_10 = 48'sd0;
        vm1_10 = 11'sd0;
        vm2_10 = 11'sd0;
        vm3_10 = 11'sd0;
        vm4_10 = 11'sd0;
        vm5_10 = 11'sd0;
+       vm6_10 = 11'sd0;
+       vm7_10 = 11'sd0;
+       vm8_10 = 11'sd0;
+       vm9_10 = 11'sd0;
+       vm10_10 = 11'sd0;
+       vm11_10 = 11'sd0;
        q_11 = 16'sd0;
+       ma_11 = 18'sd0;
+       mb_11 = 11'sd0;
        pr_11 = 29'sd0;
        ac_11 = 48'sd0;
+       oac_11 = 48'sd0;
        vm1_11 = 11'sd0;
        vm2_11 = 11'sd0;
        vm3_11 = 11'sd0;
        vm4_11 = 11'sd0;
        vm5_11 = 11'sd0;
+       vm6_11 = 11'sd0;
+       vm7_11 = 11'sd0;
+       vm8_11 = 11'sd0;
+       vm9_11 = 11'sd0;
+       vm10_11 = 11'sd0;
+       vm11_11 = 11'sd0;
        q_12 = 16'sd0;
+       ma_12 = 18'sd0;
+       mb_12 = 11'sd0;
        pr_12 = 29'sd0;
        ac_12 = 48'sd0;
+       oac_12 = 48'sd0;
        vm1_12 = 11'sd0;
        vm2_12 = 11'sd0;
        vm3_12 = 11'sd0;
        vm4_12 = 11'sd0;
        vm5_12 = 11'sd0;
+       vm6_12 = 11'sd0;
+       vm7_12 = 11'sd0;
+       vm8_12 = 11'sd0;
+       vm9_12 = 11'sd0;
+       vm10_12 = 11'sd0;
+       vm11_12 = 11'sd0;
        q_13 = 16'sd0;
+       ma_13 = 18'sd0;
+       mb_13 = 11'sd0;
        pr_13 = 29'sd0;
        ac_13 = 48'sd0;
+       oac_13 = 48'sd0;
        vm1_13 = 11'sd0;
        vm2_13 = 11'sd0;
        vm3_13 = 11'sd0;
        vm4_13 = 11'sd0;
        vm5_13 = 11'sd0;
+       vm6_13 = 11'sd0;
+       vm7_13 = 11'sd0;
+       vm8_13 = 11'sd0;
+       vm9_13 = 11'sd0;
+       vm10_13 = 11'sd0;
+       vm11_13 = 11'sd0;
        q_14 = 16'sd0;
+       ma_14 = 18'sd0;
+       mb_14 = 11'sd0;
        pr_14 = 29'sd0;
        ac_14 = 48'sd0;
+       oac_14 = 48'sd0;
        vm1_14 = 11'sd0;
        vm2_14 = 11'sd0;
        vm3_14 = 11'sd0;
        vm4_14 = 11'sd0;
        vm5_14 = 11'sd0;
+       vm6_14 = 11'sd0;
+       vm7_14 = 11'sd0;
+       vm8_14 = 11'sd0;
+       vm9_14 = 11'sd0;
+       vm10_14 = 11'sd0;
+       vm11_14 = 11'sd0;
        q_15 = 16'sd0;
+       ma_15 = 18'sd0;
+       mb_15 = 11'sd0;
        pr_15 = 29'sd0;
        ac_15 = 48'sd0;
+       oac_15 = 48'sd0;
        vm1_15 = 11'sd0;
        vm2_15 = 11'sd0;
        vm3_15 = 11'sd0;
        vm4_15 = 11'sd0;
        vm5_15 = 11'sd0;
+       vm6_15 = 11'sd0;
+       vm7_15 = 11'sd0;
+       vm8_15 = 11'sd0;
+       vm9_15 = 11'sd0;
+       vm10_15 = 11'sd0;
+       vm11_15 = 11'sd0;
        q_16 = 16'sd0;
+       ma_16 = 18'sd0;
+       mb_16 = 11'sd0;
        pr_16 = 29'sd0;
        ac_16 = 48'sd0;
+       oac_16 = 48'sd0;
        vm1_16 = 11'sd0;
        vm2_16 = 11'sd0;
        vm3_16 = 11'sd0;
        vm4_16 = 11'sd0;
        vm5_16 = 11'sd0;
+       vm6_16 = 11'sd0;
+       vm7_16 = 11'sd0;
+       vm8_16 = 11'sd0;
+       vm9_16 = 11'sd0;
+       vm10_16 = 11'sd0;
+       vm11_16 = 11'sd0;
        q_17 = 16'sd0;
+       ma_17 = 18'sd0;
+       mb_17 = 11'sd0;
        pr_17 = 29'sd0;
        ac_17 = 48'sd0;
+       oac_17 = 48'sd0;
        vm1_17 = 11'sd0;
        vm2_17 = 11'sd0;
        vm3_17 = 11'sd0;
        vm4_17 = 11'sd0;
        vm5_17 = 11'sd0;
+       vm6_17 = 11'sd0;
+       vm7_17 = 11'sd0;
+       vm8_17 = 11'sd0;
+       vm9_17 = 11'sd0;
+       vm10_17 = 11'sd0;
+       vm11_17 = 11'sd0;
        q_18 = 16'sd0;
+       ma_18 = 18'sd0;
+       mb_18 = 11'sd0;
        pr_18 = 29'sd0;
        ac_18 = 48'sd0;
+       oac_18 = 48'sd0;
        vm1_18 = 11'sd0;
        vm2_18 = 11'sd0;
        vm3_18 = 11'sd0;
        vm4_18 = 11'sd0;
        vm5_18 = 11'sd0;
+       vm6_18 = 11'sd0;
+       vm7_18 = 11'sd0;
+       vm8_18 = 11'sd0;
+       vm9_18 = 11'sd0;
+       vm10_18 = 11'sd0;
+       vm11_18 = 11'sd0;
        q_19 = 16'sd0;
+       ma_19 = 18'sd0;
+       mb_19 = 11'sd0;
        pr_19 = 29'sd0;
        ac_19 = 48'sd0;
+       oac_19 = 48'sd0;
        vm1_19 = 11'sd0;
        vm2_19 = 11'sd0;
        vm3_19 = 11'sd0;
        vm4_19 = 11'sd0;
        vm5_19 = 11'sd0;
+       vm6_19 = 11'sd0;
+       vm7_19 = 11'sd0;
+       vm8_19 = 11'sd0;
+       vm9_19 = 11'sd0;
+       vm10_19 = 11'sd0;
+       vm11_19 = 11'sd0;
        q_20 = 16'sd0;
+       ma_20 = 18'sd0;
+       mb_20 = 11'sd0;
        pr_20 = 29'sd0;
        ac_20 = 48'sd0;
+       oac_20 = 48'sd0;
        vm1_20 = 11'sd0;
        vm2_20 = 11'sd0;
        vm3_20 = 11'sd0;
        vm4_20 = 11'sd0;
        vm5_20 = 11'sd0;
+       vm6_20 = 11'sd0;
+       vm7_20 = 11'sd0;
+       vm8_20 = 11'sd0;
+       vm9_20 = 11'sd0;
+       vm10_20 = 11'sd0;
+       vm11_20 = 11'sd0;
        q_21 = 16'sd0;
+       ma_21 = 18'sd0;
+       mb_21 = 11'sd0;
        pr_21 = 29'sd0;
        ac_21 = 48'sd0;
+       oac_21 = 48'sd0;
        vm1_21 = 11'sd0;
        vm2_21 = 11'sd0;
        vm3_21 = 11'sd0;
        vm4_21 = 11'sd0;
        vm5_21 = 11'sd0;
+       vm6_21 = 11'sd0;
+       vm7_21 = 11'sd0;
+       vm8_21 = 11'sd0;
+       vm9_21 = 11'sd0;
+       vm10_21 = 11'sd0;
+       vm11_21 = 11'sd0;
        q_22 = 16'sd0;
+       ma_22 = 18'sd0;
+       mb_22 = 11'sd0;
        pr_22 = 29'sd0;
        ac_22 = 48'sd0;
+       oac_22 = 48'sd0;
        vm1_22 = 11'sd0;
        vm2_22 = 11'sd0;
        vm3_22 = 11'sd0;
        vm4_22 = 11'sd0;
        vm5_22 = 11'sd0;
+       vm6_22 = 11'sd0;
+       vm7_22 = 11'sd0;
+       vm8_22 = 11'sd0;
+       vm9_22 = 11'sd0;
+       vm10_22 = 11'sd0;
+       vm11_22 = 11'sd0;
        q_23 = 16'sd0;
+       ma_23 = 18'sd0;
+       mb_23 = 11'sd0;
        pr_23 = 29'sd0;
        ac_23 = 48'sd0;
+       oac_23 = 48'sd0;
        vm1_23 = 11'sd0;
        vm2_23 = 11'sd0;
        vm3_23 = 11'sd0;
        vm4_23 = 11'sd0;
        vm5_23 = 11'sd0;
+       vm6_23 = 11'sd0;
+       vm7_23 = 11'sd0;
+       vm8_23 = 11'sd0;
+       vm9_23 = 11'sd0;
+       vm10_23 = 11'sd0;
+       vm11_23 = 11'sd0;
        q_24 = 16'sd0;
+       ma_24 = 18'sd0;
+       mb_24 = 11'sd0;
        pr_24 = 29'sd0;
        ac_24 = 48'sd0;
+       oac_24 = 48'sd0;
        vm1_24 = 11'sd0;
        vm2_24 = 11'sd0;
        vm3_24 = 11'sd0;
        vm4_24 = 11'sd0;
        vm5_24 = 11'sd0;
+       vm6_24 = 11'sd0;
+       vm7_24 = 11'sd0;
+       vm8_24 = 11'sd0;
+       vm9_24 = 11'sd0;
+       vm10_24 = 11'sd0;
+       vm11_24 = 11'sd0;
        q_25 = 16'sd0;
+       ma_25 = 18'sd0;
+       mb_25 = 11'sd0;
        pr_25 = 29'sd0;
        ac_25 = 48'sd0;
+       oac_25 = 48'sd0;
        vm1_25 = 11'sd0;
        vm2_25 = 11'sd0;
        vm3_25 = 11'sd0;
        vm4_25 = 11'sd0;
        vm5_25 = 11'sd0;
+       vm6_25 = 11'sd0;
+       vm7_25 = 11'sd0;
+       vm8_25 = 11'sd0;
+       vm9_25 = 11'sd0;
+       vm10_25 = 11'sd0;
+       vm11_25 = 11'sd0;
        q_26 = 16'sd0;
+       ma_26 = 18'sd0;
+       mb_26 = 11'sd0;
        pr_26 = 29'sd0;
        ac_26 = 48'sd0;
+       oac_26 = 48'sd0;
        vm1_26 = 11'sd0;
        vm2_26 = 11'sd0;
        vm3_26 = 11'sd0;
        vm4_26 = 11'sd0;
        vm5_26 = 11'sd0;
+       vm6_26 = 11'sd0;
+       vm7_26 = 11'sd0;
+       vm8_26 = 11'sd0;
+       vm9_26 = 11'sd0;
+       vm10_26 = 11'sd0;
+       vm11_26 = 11'sd0;
        q_27 = 16'sd0;
+       ma_27 = 18'sd0;
+       mb_27 = 11'sd0;
        pr_27 = 29'sd0;
        ac_27 = 48'sd0;
+       oac_27 = 48'sd0;
        vm1_27 = 11'sd0;
        vm2_27 = 11'sd0;
        vm3_27 = 11'sd0;
        vm4_27 = 11'sd0;
        vm5_27 = 11'sd0;
+       vm6_27 = 11'sd0;
+       vm7_27 = 11'sd0;
+       vm8_27 = 11'sd0;
+       vm9_27 = 11'sd0;
+       vm10_27 = 11'sd0;
+       vm11_27 = 11'sd0;
        q_28 = 16'sd0;
+       ma_28 = 18'sd0;
+       mb_28 = 11'sd0;
        pr_28 = 29'sd0;
        ac_28 = 48'sd0;
+       oac_28 = 48'sd0;
        vm1_28 = 11'sd0;
        vm2_28 = 11'sd0;
        vm3_28 = 11'sd0;
        vm4_28 = 11'sd0;
        vm5_28 = 11'sd0;
+       vm6_28 = 11'sd0;
+       vm7_28 = 11'sd0;
+       vm8_28 = 11'sd0;
+       vm9_28 = 11'sd0;
+       vm10_28 = 11'sd0;
+       vm11_28 = 11'sd0;
        q_29 = 16'sd0;
+       ma_29 = 18'sd0;
+       mb_29 = 11'sd0;
        pr_29 = 29'sd0;
        ac_29 = 48'sd0;
+       oac_29 = 48'sd0;
        vm1_29 = 11'sd0;
        vm2_29 = 11'sd0;
        vm3_29 = 11'sd0;
        vm4_29 = 11'sd0;
        vm5_29 = 11'sd0;
+       vm6_29 = 11'sd0;
+       vm7_29 = 11'sd0;
+       vm8_29 = 11'sd0;
+       vm9_29 = 11'sd0;
+       vm10_29 = 11'sd0;
+       vm11_29 = 11'sd0;
        q_30 = 16'sd0;
+       ma_30 = 18'sd0;
+       mb_30 = 11'sd0;
        pr_30 = 29'sd0;
        ac_30 = 48'sd0;
+       oac_30 = 48'sd0;
        vm1_30 = 11'sd0;
        vm2_30 = 11'sd0;
        vm3_30 = 11'sd0;
        vm4_30 = 11'sd0;
        vm5_30 = 11'sd0;
+       vm6_30 = 11'sd0;
+       vm7_30 = 11'sd0;
+       vm8_30 = 11'sd0;
+       vm9_30 = 11'sd0;
+       vm10_30 = 11'sd0;
+       vm11_30 = 11'sd0;
        q_31 = 16'sd0;
+       ma_31 = 18'sd0;
+       mb_31 = 11'sd0;
        pr_31 = 29'sd0;
        ac_31 = 48'sd0;
+       oac_31 = 48'sd0;
        vm1_31 = 11'sd0;
        vm2_31 = 11'sd0;
        vm3_31 = 11'sd0;
        vm4_31 = 11'sd0;
        vm5_31 = 11'sd0;
+       vm6_31 = 11'sd0;
+       vm7_31 = 11'sd0;
+       vm8_31 = 11'sd0;
+       vm9_31 = 11'sd0;
+       vm10_31 = 11'sd0;
+       vm11_31 = 11'sd0;
        sq_0 = 0;
        pks_0 = 0;
        vmax_0 = 0;
-       tks_0 = 0;
-       vs1_0 = 0;
-       vs2_0 = 0;
-       vs3_0 = 0;
-       vs4_0 = 0;
+       k1_0 = 0;
+       k2_0 = 0;
+       k3_0 = 0;
        dot_0 = 0;
        sc_0 = 0;
        mx_0 = 0;
+       srdr_0 = 0;
+       vs1_0 = 0;
        d1_0 = 0;
-       ix2_0 = 0;
-       ip2_0 = 0;
-       tb3_0 = 0;
-       ip3_0 = 0;
-       ex4_0 = 0;
-       w5_0 = 0;
+       pl_0 = 0;
+       ph_0 = 0;
+       us_0 = 0;
+       ix_0 = 0;
+       ip_0 = 0;
+       tb_0 = 0;
+       ip5_0 = 0;
+       tbr_0 = 0;
+       ip6_0 = 0;
+       x2_0 = 0;
+       ex_0 = 0;
+       xw_0 = 0;
+       w_0 = 0;
        z_0 = 0;
+       ozs_0 = 0;
+       ovs_0 = 0;
+       dv1_0 = 0;
+       dv2_0 = 0;
+       dv3_0 = 0;
+       dv4_0 = 0;
+       dv5_0 = 0;
+       dv6_0 = 0;
+       dv7_0 = 0;
+       dv8_0 = 0;
+       ps0_0 = 0;
+       ps1_0 = 0;
        sq_1 = 0;
        pks_1 = 0;
        vmax_1 = 0;
-       tks_1 = 0;
-       vs1_1 = 0;
-       vs2_1 = 0;
-       vs3_1 = 0;
-       vs4_1 = 0;
+       k1_1 = 0;
+       k2_1 = 0;
+       k3_1 = 0;
        dot_1 = 0;
        sc_1 = 0;
        mx_1 = 0;
+       srdr_1 = 0;
+       vs1_1 = 0;
        d1_1 = 0;
-       ix2_1 = 0;
-       ip2_1 = 0;
-       tb3_1 = 0;
-       ip3_1 = 0;
-       ex4_1 = 0;
-       w5_1 = 0;
+       pl_1 = 0;
+       ph_1 = 0;
+       us_1 = 0;
+       ix_1 = 0;
+       ip_1 = 0;
+       tb_1 = 0;
+       ip5_1 = 0;
+       tbr_1 = 0;
+       ip6_1 = 0;
+       x2_1 = 0;
+       ex_1 = 0;
+       xw_1 = 0;
+       w_1 = 0;
        z_1 = 0;
+       ozs_1 = 0;
+       ovs_1 = 0;
+       dv1_1 = 0;
+       dv2_1 = 0;
+       dv3_1 = 0;
+       dv4_1 = 0;
+       dv5_1 = 0;
+       dv6_1 = 0;
+       dv7_1 = 0;
+       dv8_1 = 0;
+       ps0_1 = 0;
+       ps1_1 = 0;
        sq_2 = 0;
        pks_2 = 0;
        vmax_2 = 0;
-       tks_2 = 0;
-       vs1_2 = 0;
-       vs2_2 = 0;
-       vs3_2 = 0;
-       vs4_2 = 0;
+       k1_2 = 0;
+       k2_2 = 0;
+       k3_2 = 0;
        dot_2 = 0;
        sc_2 = 0;
        mx_2 = 0;
+       srdr_2 = 0;
+       vs1_2 = 0;
        d1_2 = 0;
-       ix2_2 = 0;
-       ip2_2 = 0;
-       tb3_2 = 0;
-       ip3_2 = 0;
-       ex4_2 = 0;
-       w5_2 = 0;
+       pl_2 = 0;
+       ph_2 = 0;
+       us_2 = 0;
+       ix_2 = 0;
+       ip_2 = 0;
+       tb_2 = 0;
+       ip5_2 = 0;
+       tbr_2 = 0;
+       ip6_2 = 0;
+       x2_2 = 0;
+       ex_2 = 0;
+       xw_2 = 0;
+       w_2 = 0;
        z_2 = 0;
+       ozs_2 = 0;
+       ovs_2 = 0;
+       dv1_2 = 0;
+       dv2_2 = 0;
+       dv3_2 = 0;
+       dv4_2 = 0;
+       dv5_2 = 0;
+       dv6_2 = 0;
+       dv7_2 = 0;
+       dv8_2 = 0;
+       ps0_2 = 0;
+       ps1_2 = 0;
        sq_3 = 0;
        pks_3 = 0;
        vmax_3 = 0;
-       tks_3 = 0;
-       vs1_3 = 0;
-       vs2_3 = 0;
-       vs3_3 = 0;
-       vs4_3 = 0;
+       k1_3 = 0;
+       k2_3 = 0;
+       k3_3 = 0;
        dot_3 = 0;
        sc_3 = 0;
        mx_3 = 0;
+       srdr_3 = 0;
+       vs1_3 = 0;
        d1_3 = 0;
-       ix2_3 = 0;
-       ip2_3 = 0;
-       tb3_3 = 0;
-       ip3_3 = 0;
-       ex4_3 = 0;
-       w5_3 = 0;
+       pl_3 = 0;
+       ph_3 = 0;
+       us_3 = 0;
+       ix_3 = 0;
+       ip_3 = 0;
+       tb_3 = 0;
+       ip5_3 = 0;
+       tbr_3 = 0;
+       ip6_3 = 0;
+       x2_3 = 0;
+       ex_3 = 0;
+       xw_3 = 0;
+       w_3 = 0;
        z_3 = 0;
-       pv = 0;
-       pf = 0;
-       pt = 0;
-       tv = 0;
-       tf = 0;
-       tt = 0;
-       fv = 0;
-       ff = 0;
-       ft = 0;
+       ozs_3 = 0;
+       ovs_3 = 0;
+       dv1_3 = 0;
+       dv2_3 = 0;
+       dv3_3 = 0;
+       dv4_3 = 0;
+       dv5_3 = 0;
+       dv6_3 = 0;
+       dv7_3 = 0;
+       dv8_3 = 0;
+       ps0_3 = 0;
+       ps1_3 = 0;
+       rbwe = 0;
+       rbgrp = 0;
+       rblane = 0;
+       rbdata = 0;
+       rbswe = 0;
+       rbshead = 0;
+       rbsdata = 0;
+       sv = 0;
+       sf = 0;
        ev = 0;
        ef = 0;
        oa1 = 0;
        oa2 = 0;
        oa3 = 0;
+       oa4 = 0;
+       oa5 = 0;
        oz1 = 0;
+       oz2 = 0;
        ovm1 = 0;
        ovm2 = 0;
        ovm3 = 0;
-       pz2 = 0;
+       ovm4 = 0;
+       op2 = 0;
        pz3 = 0;
-       fi2 = 0;
-       r3 = 0;
-       op4 = 0;
-       k4 = 0;
+       pz4 = 0;
+       fi3 = 0;
+       r4 = 0;
+       r5 = 0;
+       ok5 = 0;
+       ok6 = 0;
+       ok7 = 0;
+       ok8 = 0;
+       opl6 = 0;
+       opm6 = 0;
+       oph6 = 0;
+       os7 = 0;
+       oph7 = 0;
+       op8 = 0;
        y = 0;
+       st0 = 0;
+       st1 = 0;
+       st2 = 0;
+       st3 = 0;
+       st4 = 0;
+       st5 = 0;
+       st6 = 0;
+       st7 = 0;
     end
-    wire [47:0] dsum_0 = {{19{pr_0[28]}}, pr_0} + {{19{pr_1[28]}}, pr_1} + {{19{pr_2[28]}}, pr_2} + {{19{pr_3[28]}}, pr_3} + {{19{pr_4[28]}}, pr_4} + {{19{pr_5[28]}}, pr_5} + {{19{pr_6[28]}}, pr_6} + {{19{pr_7[28]}}, pr_7};
-    wire signed [6:0] sk_0 = $signed({2'd0, sq_0}) + $signed({2'd0, tks_0}) - 7'sd16;
-    wire [5:0] snk_0 = 6'd0 - sk_0[5:0];
-    wire signed [111:0] sd_0 = {{64{dot_0[47]}}, dot_0};
-    reg signed [111:0] swd_0;
-    always @(*) begin
-       if (!sk_0[6])
-          swd_0 = sd_0 <<< sk_0[5:0];
-       else
-          swd_0 = (sd_0 + (112'sd1 <<< (snk_0 - 6'd1))) >>> snk_0;
+    wire [5:0] ss0_rs = ~k3_0[5:0];
+    wire signed [47:0] ss0_gw = dot_0 >>> ss0_rs;
+    wire ss0_vf = (dot_0[47:31] == {17{1'b0}}) | (dot_0[47:31] == {17{1'b1}});
+    wire [31:0] ss0_cw = ss0_vf ? dot_0[31:0] : (dot_0[47] ? 32'h80000000 : 32'h7fffffff);
+    reg signed [47:0] ss0_g;
+    reg [31:0] ss0_c;
+    reg [5:0] ss0_kl;
+    reg ss0_n1;
+    wire ss0_gf = (ss0_g[47:33] == {15{1'b0}}) | (ss0_g[47:33] == {15{1'b1}});
+    wire [32:0] ss0_fw = ss0_gf ? ss0_g[33:1] : (ss0_g[47] ? 33'h100000000 : 33'h0ffffffff);
+    wire [63:0] ss0_lw = {{32{ss0_c[31]}}, ss0_c} << ss0_kl;
+    reg [32:0] ss0_f;
+    reg ss0_b;
+    reg [63:0] ss0_l;
+    reg ss0_big;
+    reg ss0_cs;
+    reg ss0_n2;
+    wire ss0_lf = (ss0_l[63:31] == 33'd0) | (ss0_l[63:31] == {33{1'b1}});
+    wire [31:0] ss0_lres = ss0_big ? (ss0_cs ? 32'h80000000 : 32'h7fffffff) :
+       (ss0_lf ? ss0_l[31:0] : (ss0_l[63] ? 32'h80000000 : 32'h7fffffff));
+    reg [33:0] ss0_r;
+    reg [31:0] ss0_lr;
+    reg ss0_n3;
+    wire ss0_rf = (ss0_r[33:31] == 3'd0) | (ss0_r[33:31] == 3'd7);
+    wire [31:0] ss0_rres = ss0_rf ? ss0_r[31:0] : (ss0_r[33] ? 32'h80000000 : 32'h7fffffff);
+    initial begin
+       ss0_g = 0;
+       ss0_c = 0;
+       ss0_kl = 0;
+       ss0_n1 = 0;
+       ss0_f = 0;
+       ss0_b = 0;
+       ss0_l = 0;
+       ss0_big = 0;
+       ss0_cs = 0;
+       ss0_n2 = 0;
+       ss0_r = 0;
+       ss0_lr = 0;
+       ss0_n3 = 0;
     end
-    wire [31:0] scn_0 = (swd_0 > MAX32) ? MAX32[31:0] : ((swd_0 < MIN32) ? MIN32[31:0] : swd_0[31:0]);
-    wire [31:0] srd_0 = srd[31:0];
-    wire signed [32:0] dd_0 = $signed({mx_0[31], mx_0}) - $signed({srd_0[31], srd_0});
-    wire [50:0] pu_0 = {19'd0, d1_0} * 51'd94548;
-    wire [50:0] u_0 = (pu_0 + 51'd32768) >> 16;
-    wire [5:0] ipn_0 = (u_0[50:21] != 30'd0) ? 6'd32 : {1'b0, u_0[20:16]};
-    wire [31:0] t32_0 = {15'd0, tb3_0};
-    wire [31:0] en_0 = ip3_0[5] ? 32'd0 :
-       ((ip3_0 == 6'd0) ? t32_0 : ((t32_0 + (32'd1 << (ip3_0[4:0] - 5'd1))) >> ip3_0[4:0]));
-    wire [4:0] dv_0 = vmax_0 - vs4_0;
-    wire [31:0] e32_0 = {15'd0, ex4_0};
-    wire [31:0] wv_0 = (dv_0 == 5'd0) ? e32_0 : ((e32_0 + (32'd1 << (dv_0 - 5'd1))) >> dv_0);
-    wire [47:0] dsum_1 = {{19{pr_8[28]}}, pr_8} + {{19{pr_9[28]}}, pr_9} + {{19{pr_10[28]}}, pr_10} + {{19{pr_11[28]}}, pr_11} + {{19{pr_12[28]}}, pr_12} + {{19{pr_13[28]}}, pr_13} + {{19{pr_14[28]}}, pr_14} + {{19{pr_15[28]}}, pr_15};
-    wire signed [6:0] sk_1 = $signed({2'd0, sq_1}) + $signed({2'd0, tks_1}) - 7'sd16;
-    wire [5:0] snk_1 = 6'd0 - sk_1[5:0];
-    wire signed [111:0] sd_1 = {{64{dot_1[47]}}, dot_1};
-    reg signed [111:0] swd_1;
-    always @(*) begin
-       if (!sk_1[6])
-          swd_1 = sd_1 <<< sk_1[5:0];
-       else
-          swd_1 = (sd_1 + (112'sd1 <<< (snk_1 - 6'd1))) >>> snk_1;
+    wire [31:0] srdw_0 = srd[31:0];
+    wire signed [32:0] dd_0 = $signed({mx_0[31], mx_0}) - $signed({srdr_0[31], srdr_0});
+    wire [50:0] uh_0 = (us_0 + 51'd32768) >> 16;
+    wire [5:0] ipn_0 = (uh_0[50:21] != 30'd0) ? 6'd32 : {1'b0, uh_0[20:16]};
+    wire [17:0] x2n_0 = {tbr_0, 1'b0} >> ip6_0;
+    wire [17:0] exr_0 = x2_0 + 18'd1;
+    wire [17:0] xwn_0 = {ex_0, 1'b0} >> dv8_0;
+    wire [17:0] wr_0 = xw_0 + 18'd1;
+    wire signed [30:0] psn0_0 = {{2{pr_0[28]}}, pr_0} + {{2{pr_1[28]}}, pr_1} + {{2{pr_2[28]}}, pr_2} + {{2{pr_3[28]}}, pr_3};
+    wire signed [30:0] psn1_0 = {{2{pr_4[28]}}, pr_4} + {{2{pr_5[28]}}, pr_5} + {{2{pr_6[28]}}, pr_6} + {{2{pr_7[28]}}, pr_7};
+    wire signed [47:0] dsum_0 = {{17{ps0_0[30]}}, ps0_0} + {{17{ps1_0[30]}}, ps1_0};
+    wire [5:0] ss1_rs = ~k3_1[5:0];
+    wire signed [47:0] ss1_gw = dot_1 >>> ss1_rs;
+    wire ss1_vf = (dot_1[47:31] == {17{1'b0}}) | (dot_1[47:31] == {17{1'b1}});
+    wire [31:0] ss1_cw = ss1_vf ? dot_1[31:0] : (dot_1[47] ? 32'h80000000 : 32'h7fffffff);
+    reg signed [47:0] ss1_g;
+    reg [31:0] ss1_c;
+    reg [5:0] ss1_kl;
+    reg ss1_n1;
+    wire ss1_gf = (ss1_g[47:33] == {15{1'b0}}) | (ss1_g[47:33] == {15{1'b1}});
+    wire [32:0] ss1_fw = ss1_gf ? ss1_g[33:1] : (ss1_g[47] ? 33'h100000000 : 33'h0ffffffff);
+    wire [63:0] ss1_lw = {{32{ss1_c[31]}}, ss1_c} << ss1_kl;
+    reg [32:0] ss1_f;
+    reg ss1_b;
+    reg [63:0] ss1_l;
+    reg ss1_big;
+    reg ss1_cs;
+    reg ss1_n2;
+    wire ss1_lf = (ss1_l[63:31] == 33'd0) | (ss1_l[63:31] == {33{1'b1}});
+    wire [31:0] ss1_lres = ss1_big ? (ss1_cs ? 32'h80000000 : 32'h7fffffff) :
+       (ss1_lf ? ss1_l[31:0] : (ss1_l[63] ? 32'h80000000 : 32'h7fffffff));
+    reg [33:0] ss1_r;
+    reg [31:0] ss1_lr;
+    reg ss1_n3;
+    wire ss1_rf = (ss1_r[33:31] == 3'd0) | (ss1_r[33:31] == 3'd7);
+    wire [31:0] ss1_rres = ss1_rf ? ss1_r[31:0] : (ss1_r[33] ? 32'h80000000 : 32'h7fffffff);
+    initial begin
+       ss1_g = 0;
+       ss1_c = 0;
+       ss1_kl = 0;
+       ss1_n1 = 0;
+       ss1_f = 0;
+       ss1_b = 0;
+       ss1_l = 0;
+       ss1_big = 0;
+       ss1_cs = 0;
+       ss1_n2 = 0;
+       ss1_r = 0;
+       ss1_lr = 0;
+       ss1_n3 = 0;
     end
-    wire [31:0] scn_1 = (swd_1 > MAX32) ? MAX32[31:0] : ((swd_1 < MIN32) ? MIN32[31:0] : swd_1[31:0]);
-    wire [31:0] srd_1 = srd[63:32];
-    wire signed [32:0] dd_1 = $signed({mx_1[31], mx_1}) - $signed({srd_1[31], srd_1});
-    wire [50:0] pu_1 = {19'd0, d1_1} * 51'd94548;
-    wire [50:0] u_1 = (pu_1 + 51'd32768) >> 16;
-    wire [5:0] ipn_1 = (u_1[50:21] != 30'd0) ? 6'd32 : {1'b0, u_1[20:16]};
-    wire [31:0] t32_1 = {15'd0, tb3_1};
-    wire [31:0] en_1 = ip3_1[5] ? 32'd0 :
-       ((ip3_1 == 6'd0) ? t32_1 : ((t32_1 + (32'd1 << (ip3_1[4:0] - 5'd1))) >> ip3_1[4:0]));
-    wire [4:0] dv_1 = vmax_1 - vs4_1;
-    wire [31:0] e32_1 = {15'd0, ex4_1};
-    wire [31:0] wv_1 = (dv_1 == 5'd0) ? e32_1 : ((e32_1 + (32'd1 << (dv_1 - 5'd1))) >> dv_1);
-    wire [47:0] dsum_2 = {{19{pr_16[28]}}, pr_16} + {{19{pr_17[28]}}, pr_17} + {{19{pr_18[28]}}, pr_18} + {{19{pr_19[28]}}, pr_19} + {{19{pr_20[28]}}, pr_20} + {{19{pr_21[28]}}, pr_21} + {{19{pr_22[28]}}, pr_22} + {{19{pr_23[28]}}, pr_23};
-    wire signed [6:0] sk_2 = $signed({2'd0, sq_2}) + $signed({2'd0, tks_2}) - 7'sd16;
-    wire [5:0] snk_2 = 6'd0 - sk_2[5:0];
-    wire signed [111:0] sd_2 = {{64{dot_2[47]}}, dot_2};
-    reg signed [111:0] swd_2;
-    always @(*) begin
-       if (!sk_2[6])
-          swd_2 = sd_2 <<< sk_2[5:0];
-       else
-          swd_2 = (sd_2 + (112'sd1 <<< (snk_2 - 6'd1))) >>> snk_2;
+    wire [31:0] srdw_1 = srd[63:32];
+    wire signed [32:0] dd_1 = $signed({mx_1[31], mx_1}) - $signed({srdr_1[31], srdr_1});
+    wire [50:0] uh_1 = (us_1 + 51'd32768) >> 16;
+    wire [5:0] ipn_1 = (uh_1[50:21] != 30'd0) ? 6'd32 : {1'b0, uh_1[20:16]};
+    wire [17:0] x2n_1 = {tbr_1, 1'b0} >> ip6_1;
+    wire [17:0] exr_1 = x2_1 + 18'd1;
+    wire [17:0] xwn_1 = {ex_1, 1'b0} >> dv8_1;
+    wire [17:0] wr_1 = xw_1 + 18'd1;
+    wire signed [30:0] psn0_1 = {{2{pr_8[28]}}, pr_8} + {{2{pr_9[28]}}, pr_9} + {{2{pr_10[28]}}, pr_10} + {{2{pr_11[28]}}, pr_11};
+    wire signed [30:0] psn1_1 = {{2{pr_12[28]}}, pr_12} + {{2{pr_13[28]}}, pr_13} + {{2{pr_14[28]}}, pr_14} + {{2{pr_15[28]}}, pr_15};
+    wire signed [47:0] dsum_1 = {{17{ps0_1[30]}}, ps0_1} + {{17{ps1_1[30]}}, ps1_1};
+    wire [5:0] ss2_rs = ~k3_2[5:0];
+    wire signed [47:0] ss2_gw = dot_2 >>> ss2_rs;
+    wire ss2_vf = (dot_2[47:31] == {17{1'b0}}) | (dot_2[47:31] == {17{1'b1}});
+    wire [31:0] ss2_cw = ss2_vf ? dot_2[31:0] : (dot_2[47] ? 32'h80000000 : 32'h7fffffff);
+    reg signed [47:0] ss2_g;
+    reg [31:0] ss2_c;
+    reg [5:0] ss2_kl;
+    reg ss2_n1;
+    wire ss2_gf = (ss2_g[47:33] == {15{1'b0}}) | (ss2_g[47:33] == {15{1'b1}});
+    wire [32:0] ss2_fw = ss2_gf ? ss2_g[33:1] : (ss2_g[47] ? 33'h100000000 : 33'h0ffffffff);
+    wire [63:0] ss2_lw = {{32{ss2_c[31]}}, ss2_c} << ss2_kl;
+    reg [32:0] ss2_f;
+    reg ss2_b;
+    reg [63:0] ss2_l;
+    reg ss2_big;
+    reg ss2_cs;
+    reg ss2_n2;
+    wire ss2_lf = (ss2_l[63:31] == 33'd0) | (ss2_l[63:31] == {33{1'b1}});
+    wire [31:0] ss2_lres = ss2_big ? (ss2_cs ? 32'h80000000 : 32'h7fffffff) :
+       (ss2_lf ? ss2_l[31:0] : (ss2_l[63] ? 32'h80000000 : 32'h7fffffff));
+    reg [33:0] ss2_r;
+    reg [31:0] ss2_lr;
+    reg ss2_n3;
+    wire ss2_rf = (ss2_r[33:31] == 3'd0) | (ss2_r[33:31] == 3'd7);
+    wire [31:0] ss2_rres = ss2_rf ? ss2_r[31:0] : (ss2_r[33] ? 32'h80000000 : 32'h7fffffff);
+    initial begin
+       ss2_g = 0;
+       ss2_c = 0;
+       ss2_kl = 0;
+       ss2_n1 = 0;
+       ss2_f = 0;
+       ss2_b = 0;
+       ss2_l = 0;
+       ss2_big = 0;
+       ss2_cs = 0;
+       ss2_n2 = 0;
+       ss2_r = 0;
+       ss2_lr = 0;
+       ss2_n3 = 0;
     end
-    wire [31:0] scn_2 = (swd_2 > MAX32) ? MAX32[31:0] : ((swd_2 < MIN32) ? MIN32[31:0] : swd_2[31:0]);
-    wire [31:0] srd_2 = srd[95:64];
-    wire signed [32:0] dd_2 = $signed({mx_2[31], mx_2}) - $signed({srd_2[31], srd_2});
-    wire [50:0] pu_2 = {19'd0, d1_2} * 51'd94548;
-    wire [50:0] u_2 = (pu_2 + 51'd32768) >> 16;
-    wire [5:0] ipn_2 = (u_2[50:21] != 30'd0) ? 6'd32 : {1'b0, u_2[20:16]};
-    wire [31:0] t32_2 = {15'd0, tb3_2};
-    wire [31:0] en_2 = ip3_2[5] ? 32'd0 :
-       ((ip3_2 == 6'd0) ? t32_2 : ((t32_2 + (32'd1 << (ip3_2[4:0] - 5'd1))) >> ip3_2[4:0]));
-    wire [4:0] dv_2 = vmax_2 - vs4_2;
-    wire [31:0] e32_2 = {15'd0, ex4_2};
-    wire [31:0] wv_2 = (dv_2 == 5'd0) ? e32_2 : ((e32_2 + (32'd1 << (dv_2 - 5'd1))) >> dv_2);
-    wire [47:0] dsum_3 = {{19{pr_24[28]}}, pr_24} + {{19{pr_25[28]}}, pr_25} + {{19{pr_26[28]}}, pr_26} + {{19{pr_27[28]}}, pr_27} + {{19{pr_28[28]}}, pr_28} + {{19{pr_29[28]}}, pr_29} + {{19{pr_30[28]}}, pr_30} + {{19{pr_31[28]}}, pr_31};
-    wire signed [6:0] sk_3 = $signed({2'd0, sq_3}) + $signed({2'd0, tks_3}) - 7'sd16;
-    wire [5:0] snk_3 = 6'd0 - sk_3[5:0];
-    wire signed [111:0] sd_3 = {{64{dot_3[47]}}, dot_3};
-    reg signed [111:0] swd_3;
-    always @(*) begin
-       if (!sk_3[6])
-          swd_3 = sd_3 <<< sk_3[5:0];
-       else
-          swd_3 = (sd_3 + (112'sd1 <<< (snk_3 - 6'd1))) >>> snk_3;
+    wire [31:0] srdw_2 = srd[95:64];
+    wire signed [32:0] dd_2 = $signed({mx_2[31], mx_2}) - $signed({srdr_2[31], srdr_2});
+    wire [50:0] uh_2 = (us_2 + 51'd32768) >> 16;
+    wire [5:0] ipn_2 = (uh_2[50:21] != 30'd0) ? 6'd32 : {1'b0, uh_2[20:16]};
+    wire [17:0] x2n_2 = {tbr_2, 1'b0} >> ip6_2;
+    wire [17:0] exr_2 = x2_2 + 18'd1;
+    wire [17:0] xwn_2 = {ex_2, 1'b0} >> dv8_2;
+    wire [17:0] wr_2 = xw_2 + 18'd1;
+    wire signed [30:0] psn0_2 = {{2{pr_16[28]}}, pr_16} + {{2{pr_17[28]}}, pr_17} + {{2{pr_18[28]}}, pr_18} + {{2{pr_19[28]}}, pr_19};
+    wire signed [30:0] psn1_2 = {{2{pr_20[28]}}, pr_20} + {{2{pr_21[28]}}, pr_21} + {{2{pr_22[28]}}, pr_22} + {{2{pr_23[28]}}, pr_23};
+    wire signed [47:0] dsum_2 = {{17{ps0_2[30]}}, ps0_2} + {{17{ps1_2[30]}}, ps1_2};
+    wire [5:0] ss3_rs = ~k3_3[5:0];
+    wire signed [47:0] ss3_gw = dot_3 >>> ss3_rs;
+    wire ss3_vf = (dot_3[47:31] == {17{1'b0}}) | (dot_3[47:31] == {17{1'b1}});
+    wire [31:0] ss3_cw = ss3_vf ? dot_3[31:0] : (dot_3[47] ? 32'h80000000 : 32'h7fffffff);
+    reg signed [47:0] ss3_g;
+    reg [31:0] ss3_c;
+    reg [5:0] ss3_kl;
+    reg ss3_n1;
+    wire ss3_gf = (ss3_g[47:33] == {15{1'b0}}) | (ss3_g[47:33] == {15{1'b1}});
+    wire [32:0] ss3_fw = ss3_gf ? ss3_g[33:1] : (ss3_g[47] ? 33'h100000000 : 33'h0ffffffff);
+    wire [63:0] ss3_lw = {{32{ss3_c[31]}}, ss3_c} << ss3_kl;
+    reg [32:0] ss3_f;
+    reg ss3_b;
+    reg [63:0] ss3_l;
+    reg ss3_big;
+    reg ss3_cs;
+    reg ss3_n2;
+    wire ss3_lf = (ss3_l[63:31] == 33'd0) | (ss3_l[63:31] == {33{1'b1}});
+    wire [31:0] ss3_lres = ss3_big ? (ss3_cs ? 32'h80000000 : 32'h7fffffff) :
+       (ss3_lf ? ss3_l[31:0] : (ss3_l[63] ? 32'h80000000 : 32'h7fffffff));
+    reg [33:0] ss3_r;
+    reg [31:0] ss3_lr;
+    reg ss3_n3;
+    wire ss3_rf = (ss3_r[33:31] == 3'd0) | (ss3_r[33:31] == 3'd7);
+    wire [31:0] ss3_rres = ss3_rf ? ss3_r[31:0] : (ss3_r[33] ? 32'h80000000 : 32'h7fffffff);
+    initial begin
+       ss3_g = 0;
+       ss3_c = 0;
+       ss3_kl = 0;
+       ss3_n1 = 0;
+       ss3_f = 0;
+       ss3_b = 0;
+       ss3_l = 0;
+       ss3_big = 0;
+       ss3_cs = 0;
+       ss3_n2 = 0;
+       ss3_r = 0;
+       ss3_lr = 0;
+       ss3_n3 = 0;
     end
-    wire [31:0] scn_3 = (swd_3 > MAX32) ? MAX32[31:0] : ((swd_3 < MIN32) ? MIN32[31:0] : swd_3[31:0]);
-    wire [31:0] srd_3 = srd[127:96];
-    wire signed [32:0] dd_3 = $signed({mx_3[31], mx_3}) - $signed({srd_3[31], srd_3});
-    wire [50:0] pu_3 = {19'd0, d1_3} * 51'd94548;
-    wire [50:0] u_3 = (pu_3 + 51'd32768) >> 16;
-    wire [5:0] ipn_3 = (u_3[50:21] != 30'd0) ? 6'd32 : {1'b0, u_3[20:16]};
-    wire [31:0] t32_3 = {15'd0, tb3_3};
-    wire [31:0] en_3 = ip3_3[5] ? 32'd0 :
-       ((ip3_3 == 6'd0) ? t32_3 : ((t32_3 + (32'd1 << (ip3_3[4:0] - 5'd1))) >> ip3_3[4:0]));
-    wire [4:0] dv_3 = vmax_3 - vs4_3;
-    wire [31:0] e32_3 = {15'd0, ex4_3};
-    wire [31:0] wv_3 = (dv_3 == 5'd0) ? e32_3 : ((e32_3 + (32'd1 << (dv_3 - 5'd1))) >> dv_3);
-    wire signed [17:0] ma_0 = s_en ? {{2{q_0[15]}}, q_0} : {1'b0, w5_0};
-    wire signed [10:0] mb_0 = s_en ? mant$0 : vm5_0;
-    wire signed [17:0] ma_1 = s_en ? {{2{q_1[15]}}, q_1} : {1'b0, w5_0};
-    wire signed [10:0] mb_1 = s_en ? mant$1 : vm5_1;
-    wire signed [17:0] ma_2 = s_en ? {{2{q_2[15]}}, q_2} : {1'b0, w5_0};
-    wire signed [10:0] mb_2 = s_en ? mant$2 : vm5_2;
-    wire signed [17:0] ma_3 = s_en ? {{2{q_3[15]}}, q_3} : {1'b0, w5_0};
-    wire signed [10:0] mb_3 = s_en ? mant$3 : vm5_3;
-    wire signed [17:0] ma_4 = s_en ? {{2{q_4[15]}}, q_4} : {1'b0, w5_0};
-    wire signed [10:0] mb_4 = s_en ? mant$4 : vm5_4;
-    wire signed [17:0] ma_5 = s_en ? {{2{q_5[15]}}, q_5} : {1'b0, w5_0};
-    wire signed [10:0] mb_5 = s_en ? mant$5 : vm5_5;
-    wire signed [17:0] ma_6 = s_en ? {{2{q_6[15]}}, q_6} : {1'b0, w5_0};
-    wire signed [10:0] mb_6 = s_en ? mant$6 : vm5_6;
-    wire signed [17:0] ma_7 = s_en ? {{2{q_7[15]}}, q_7} : {1'b0, w5_0};
-    wire signed [10:0] mb_7 = s_en ? mant$7 : vm5_7;
-    wire signed [17:0] ma_8 = s_en ? {{2{q_8[15]}}, q_8} : {1'b0, w5_1};
-    wire signed [10:0] mb_8 = s_en ? mant$8 : vm5_8;
-    wire signed [17:0] ma_9 = s_en ? {{2{q_9[15]}}, q_9} : {1'b0, w5_1};
-    wire signed [10:0] mb_9 = s_en ? mant$9 : vm5_9;
-    wire signed [17:0] ma_10 = s_en ? {{2{q_10[15]}}, q_10} : {1'b0, w5_1};
-    wire signed [10:0] mb_10 = s_en ? mant$10 : vm5_10;
-    wire signed [17:0] ma_11 = s_en ? {{2{q_11[15]}}, q_11} : {1'b0, w5_1};
-    wire signed [10:0] mb_11 = s_en ? mant$11 : vm5_11;
-    wire signed [17:0] ma_12 = s_en ? {{2{q_12[15]}}, q_12} : {1'b0, w5_1};
-    wire signed [10:0] mb_12 = s_en ? mant$12 : vm5_12;
-    wire signed [17:0] ma_13 = s_en ? {{2{q_13[15]}}, q_13} : {1'b0, w5_1};
-    wire signed [10:0] mb_13 = s_en ? mant$13 : vm5_13;
-    wire signed [17:0] ma_14 = s_en ? {{2{q_14[15]}}, q_14} : {1'b0, w5_1};
-    wire signed [10:0] mb_14 = s_en ? mant$14 : vm5_14;
-    wire signed [17:0] ma_15 = s_en ? {{2{q_15[15]}}, q_15} : {1'b0, w5_1};
-    wire signed [10:0] mb_15 = s_en ? mant$15 : vm5_15;
-    wire signed [17:0] ma_16 = s_en ? {{2{q_16[15]}}, q_16} : {1'b0, w5_2};
-    wire signed [10:0] mb_16 = s_en ? mant$16 : vm5_16;
-    wire signed [17:0] ma_17 = s_en ? {{2{q_17[15]}}, q_17} : {1'b0, w5_2};
-    wire signed [10:0] mb_17 = s_en ? mant$17 : vm5_17;
-    wire signed [17:0] ma_18 = s_en ? {{2{q_18[15]}}, q_18} : {1'b0, w5_2};
-    wire signed [10:0] mb_18 = s_en ? mant$18 : vm5_18;
-    wire signed [17:0] ma_19 = s_en ? {{2{q_19[15]}}, q_19} : {1'b0, w5_2};
-    wire signed [10:0] mb_19 = s_en ? mant$19 : vm5_19;
-    wire signed [17:0] ma_20 = s_en ? {{2{q_20[15]}}, q_20} : {1'b0, w5_2};
-    wire signed [10:0] mb_20 = s_en ? mant$20 : vm5_20;
-    wire signed [17:0] ma_21 = s_en ? {{2{q_21[15]}}, q_21} : {1'b0, w5_2};
-    wire signed [10:0] mb_21 = s_en ? mant$21 : vm5_21;
-    wire signed [17:0] ma_22 = s_en ? {{2{q_22[15]}}, q_22} : {1'b0, w5_2};
-    wire signed [10:0] mb_22 = s_en ? mant$22 : vm5_22;
-    wire signed [17:0] ma_23 = s_en ? {{2{q_23[15]}}, q_23} : {1'b0, w5_2};
-    wire signed [10:0] mb_23 = s_en ? mant$23 : vm5_23;
-    wire signed [17:0] ma_24 = s_en ? {{2{q_24[15]}}, q_24} : {1'b0, w5_3};
-    wire signed [10:0] mb_24 = s_en ? mant$24 : vm5_24;
-    wire signed [17:0] ma_25 = s_en ? {{2{q_25[15]}}, q_25} : {1'b0, w5_3};
-    wire signed [10:0] mb_25 = s_en ? mant$25 : vm5_25;
-    wire signed [17:0] ma_26 = s_en ? {{2{q_26[15]}}, q_26} : {1'b0, w5_3};
-    wire signed [10:0] mb_26 = s_en ? mant$26 : vm5_26;
-    wire signed [17:0] ma_27 = s_en ? {{2{q_27[15]}}, q_27} : {1'b0, w5_3};
-    wire signed [10:0] mb_27 = s_en ? mant$27 : vm5_27;
-    wire signed [17:0] ma_28 = s_en ? {{2{q_28[15]}}, q_28} : {1'b0, w5_3};
-    wire signed [10:0] mb_28 = s_en ? mant$28 : vm5_28;
-    wire signed [17:0] ma_29 = s_en ? {{2{q_29[15]}}, q_29} : {1'b0, w5_3};
-    wire signed [10:0] mb_29 = s_en ? mant$29 : vm5_29;
-    wire signed [17:0] ma_30 = s_en ? {{2{q_30[15]}}, q_30} : {1'b0, w5_3};
-    wire signed [10:0] mb_30 = s_en ? mant$30 : vm5_30;
-    wire signed [17:0] ma_31 = s_en ? {{2{q_31[15]}}, q_31} : {1'b0, w5_3};
-    wire signed [10:0] mb_31 = s_en ? mant$31 : vm5_31;
+    wire [31:0] srdw_3 = srd[127:96];
+    wire signed [32:0] dd_3 = $signed({mx_3[31], mx_3}) - $signed({srdr_3[31], srdr_3});
+    wire [50:0] uh_3 = (us_3 + 51'd32768) >> 16;
+    wire [5:0] ipn_3 = (uh_3[50:21] != 30'd0) ? 6'd32 : {1'b0, uh_3[20:16]};
+    wire [17:0] x2n_3 = {tbr_3, 1'b0} >> ip6_3;
+    wire [17:0] exr_3 = x2_3 + 18'd1;
+    wire [17:0] xwn_3 = {ex_3, 1'b0} >> dv8_3;
+    wire [17:0] wr_3 = xw_3 + 18'd1;
+    wire signed [30:0] psn0_3 = {{2{pr_24[28]}}, pr_24} + {{2{pr_25[28]}}, pr_25} + {{2{pr_26[28]}}, pr_26} + {{2{pr_27[28]}}, pr_27};
+    wire signed [30:0] psn1_3 = {{2{pr_28[28]}}, pr_28} + {{2{pr_29[28]}}, pr_29} + {{2{pr_30[28]}}, pr_30} + {{2{pr_31[28]}}, pr_31};
+    wire signed [47:0] dsum_3 = {{17{ps0_3[30]}}, ps0_3} + {{17{ps1_3[30]}}, ps1_3};
     reg [31:0] ozm;
     reg [4:0] ovmm;
     always @(*) begin
@@ -6142,20 +7080,20 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        ovmm = 5'd0;
        case (o_head)
        8'd0: begin
-          ozm = z_0;
-          ovmm = vmax_0;
+          ozm = o_ld ? z_0 : ozs_0;
+          ovmm = o_ld ? vmax_0 : ovs_0;
        end
        8'd1: begin
-          ozm = z_1;
-          ovmm = vmax_1;
+          ozm = o_ld ? z_1 : ozs_1;
+          ovmm = o_ld ? vmax_1 : ovs_1;
        end
        8'd2: begin
-          ozm = z_2;
-          ovmm = vmax_2;
+          ozm = o_ld ? z_2 : ozs_2;
+          ovmm = o_ld ? vmax_2 : ovs_2;
        end
        8'd3: begin
-          ozm = z_3;
-          ovmm = vmax_3;
+          ozm = o_ld ? z_3 : ozs_3;
+          ovmm = o_ld ? vmax_3 : ovs_3;
        end
        default: begin
           ozm = 32'd0;
@@ -6164,466 +7102,1006 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        endcase
     end
     wire [31:0] oz = (oz1 == 32'd0) ? 32'd1 : oz1;
-    reg [4:0] op;
-    always @(*) begin
-       op = 5'd0;
-       for (k = 0; k < 32; k = k + 1) if (oz[k]) op = k[4:0];
-    end
-    wire [31:0] ofsh = (op >= 5'd10) ? (oz >> (op - 5'd10)) : (oz << (5'd10 - op));
-    wire signed [65:0] oa66 = {{18{oa3[47]}}, oa3};
-    wire signed [65:0] r66 = {49'd0, r3};
-    wire signed [127:0] op128 = {{62{op4[65]}}, op4};
-    wire [5:0] onk = 6'd0 - k4[5:0];
-    reg signed [127:0] owd;
-    always @(*) begin
-       if (!k4[6])
-          owd = op128 <<< k4[5:0];
-       else
-          owd = (op128 + (128'sd1 <<< (onk - 6'd1))) >>> onk;
+    wire opn_a1_0 = |oz1[1:0];
+    wire [0:0] opn_i1_0 = oz1[1];
+    wire opn_a1_1 = |oz1[3:2];
+    wire [0:0] opn_i1_1 = oz1[3];
+    wire opn_a1_2 = |oz1[5:4];
+    wire [0:0] opn_i1_2 = oz1[5];
+    wire opn_a1_3 = |oz1[7:6];
+    wire [0:0] opn_i1_3 = oz1[7];
+    wire opn_a1_4 = |oz1[9:8];
+    wire [0:0] opn_i1_4 = oz1[9];
+    wire opn_a1_5 = |oz1[11:10];
+    wire [0:0] opn_i1_5 = oz1[11];
+    wire opn_a1_6 = |oz1[13:12];
+    wire [0:0] opn_i1_6 = oz1[13];
+    wire opn_a1_7 = |oz1[15:14];
+    wire [0:0] opn_i1_7 = oz1[15];
+    wire opn_a1_8 = |oz1[17:16];
+    wire [0:0] opn_i1_8 = oz1[17];
+    wire opn_a1_9 = |oz1[19:18];
+    wire [0:0] opn_i1_9 = oz1[19];
+    wire opn_a1_10 = |oz1[21:20];
+    wire [0:0] opn_i1_10 = oz1[21];
+    wire opn_a1_11 = |oz1[23:22];
+    wire [0:0] opn_i1_11 = oz1[23];
+    wire opn_a1_12 = |oz1[25:24];
+    wire [0:0] opn_i1_12 = oz1[25];
+    wire opn_a1_13 = |oz1[27:26];
+    wire [0:0] opn_i1_13 = oz1[27];
+    wire opn_a1_14 = |oz1[29:28];
+    wire [0:0] opn_i1_14 = oz1[29];
+    wire opn_a1_15 = |oz1[31:30];
+    wire [0:0] opn_i1_15 = oz1[31];
+    wire opn_a2_0 = opn_a1_1 | opn_a1_0;
+    wire [1:0] opn_i2_0 = opn_a1_1 ? {1'b1, opn_i1_1} : {1'b0, opn_i1_0};
+    wire opn_a2_1 = opn_a1_3 | opn_a1_2;
+    wire [1:0] opn_i2_1 = opn_a1_3 ? {1'b1, opn_i1_3} : {1'b0, opn_i1_2};
+    wire opn_a2_2 = opn_a1_5 | opn_a1_4;
+    wire [1:0] opn_i2_2 = opn_a1_5 ? {1'b1, opn_i1_5} : {1'b0, opn_i1_4};
+    wire opn_a2_3 = opn_a1_7 | opn_a1_6;
+    wire [1:0] opn_i2_3 = opn_a1_7 ? {1'b1, opn_i1_7} : {1'b0, opn_i1_6};
+    wire opn_a2_4 = opn_a1_9 | opn_a1_8;
+    wire [1:0] opn_i2_4 = opn_a1_9 ? {1'b1, opn_i1_9} : {1'b0, opn_i1_8};
+    wire opn_a2_5 = opn_a1_11 | opn_a1_10;
+    wire [1:0] opn_i2_5 = opn_a1_11 ? {1'b1, opn_i1_11} : {1'b0, opn_i1_10};
+    wire opn_a2_6 = opn_a1_13 | opn_a1_12;
+    wire [1:0] opn_i2_6 = opn_a1_13 ? {1'b1, opn_i1_13} : {1'b0, opn_i1_12};
+    wire opn_a2_7 = opn_a1_15 | opn_a1_14;
+    wire [1:0] opn_i2_7 = opn_a1_15 ? {1'b1, opn_i1_15} : {1'b0, opn_i1_14};
+    wire opn_a3_0 = opn_a2_1 | opn_a2_0;
+    wire [2:0] opn_i3_0 = opn_a2_1 ? {1'b1, opn_i2_1} : {1'b0, opn_i2_0};
+    wire opn_a3_1 = opn_a2_3 | opn_a2_2;
+    wire [2:0] opn_i3_1 = opn_a2_3 ? {1'b1, opn_i2_3} : {1'b0, opn_i2_2};
+    wire opn_a3_2 = opn_a2_5 | opn_a2_4;
+    wire [2:0] opn_i3_2 = opn_a2_5 ? {1'b1, opn_i2_5} : {1'b0, opn_i2_4};
+    wire opn_a3_3 = opn_a2_7 | opn_a2_6;
+    wire [2:0] opn_i3_3 = opn_a2_7 ? {1'b1, opn_i2_7} : {1'b0, opn_i2_6};
+    wire opn_a4_0 = opn_a3_1 | opn_a3_0;
+    wire [3:0] opn_i4_0 = opn_a3_1 ? {1'b1, opn_i3_1} : {1'b0, opn_i3_0};
+    wire opn_a4_1 = opn_a3_3 | opn_a3_2;
+    wire [3:0] opn_i4_1 = opn_a3_3 ? {1'b1, opn_i3_3} : {1'b0, opn_i3_2};
+    wire opn_a5_0 = opn_a4_1 | opn_a4_0;
+    wire [4:0] opn_i5_0 = opn_a4_1 ? {1'b1, opn_i4_1} : {1'b0, opn_i4_0};
+    wire [4:0] opn = opn_i5_0;
+    wire unused_opn = opn_a5_0;
+    wire [31:0] ofsh = (op2 >= 5'd10) ? (oz2 >> (op2 - 5'd10)) : (oz2 << (5'd10 - op2));
+    wire [64:0] oph65 = {oph7[30:0], 34'd0};
+    wire [5:0] so_rs = ~ok8[5:0];
+    wire signed [64:0] so_gw = op8 >>> so_rs;
+    wire so_vf = (op8[64:31] == {34{1'b0}}) | (op8[64:31] == {34{1'b1}});
+    wire [31:0] so_cw = so_vf ? op8[31:0] : (op8[64] ? 32'h80000000 : 32'h7fffffff);
+    reg signed [64:0] so_g;
+    reg [31:0] so_c;
+    reg [5:0] so_kl;
+    reg so_n1;
+    wire so_gf = (so_g[64:33] == {32{1'b0}}) | (so_g[64:33] == {32{1'b1}});
+    wire [32:0] so_fw = so_gf ? so_g[33:1] : (so_g[64] ? 33'h100000000 : 33'h0ffffffff);
+    wire [63:0] so_lw = {{32{so_c[31]}}, so_c} << so_kl;
+    reg [32:0] so_f;
+    reg so_b;
+    reg [63:0] so_l;
+    reg so_big;
+    reg so_cs;
+    reg so_n2;
+    wire so_lf = (so_l[63:31] == 33'd0) | (so_l[63:31] == {33{1'b1}});
+    wire [31:0] so_lres = so_big ? (so_cs ? 32'h80000000 : 32'h7fffffff) :
+       (so_lf ? so_l[31:0] : (so_l[63] ? 32'h80000000 : 32'h7fffffff));
+    reg [33:0] so_r;
+    reg [31:0] so_lr;
+    reg so_n3;
+    wire so_rf = (so_r[33:31] == 3'd0) | (so_r[33:31] == 3'd7);
+    wire [31:0] so_rres = so_rf ? so_r[31:0] : (so_r[33] ? 32'h80000000 : 32'h7fffffff);
+    initial begin
+       so_g = 0;
+       so_c = 0;
+       so_kl = 0;
+       so_n1 = 0;
+       so_f = 0;
+       so_b = 0;
+       so_l = 0;
+       so_big = 0;
+       so_cs = 0;
+       so_n2 = 0;
+       so_r = 0;
+       so_lr = 0;
+       so_n3 = 0;
     end
     always @(posedge clock) begin
        if (qld) q_0 <= ((lgrp < 8'd2) ? qb_0[lgrp[0:0]] : 16'd0);
-       if (bwe && (blane == 16'd0) && (bgrp < 8'd2)) qb_0[bgrp[0:0]] <= bdata;
+       if (rbwe && (rblane == 16'd0) && (rbgrp < 8'd2)) qb_0[rbgrp[0:0]] <= rbdata;
+       ma_0 <= s_en ? {{2{q_0[15]}}, q_0} : {1'b0, w_0};
+       mb_0 <= s_en ? mant$0 : vm11_0;
        pr_0 <= ma_0 * mb_0;
        vm1_0 <= mant$0;
        vm2_0 <= vm1_0;
        vm3_0 <= vm2_0;
        vm4_0 <= vm3_0;
        vm5_0 <= vm4_0;
-       if (ev[5]) ac_0 <= (ef[5] ? 48'sd0 : ac_0) + {{19{pr_0[28]}}, pr_0};
-       else if (o_en) ac_0 <= ac_1;
+       vm6_0 <= vm5_0;
+       vm7_0 <= vm6_0;
+       vm8_0 <= vm7_0;
+       vm9_0 <= vm8_0;
+       vm10_0 <= vm9_0;
+       vm11_0 <= vm10_0;
+       if (ev[12]) ac_0 <= (ef[12] ? 48'sd0 : ac_0) + {{19{pr_0[28]}}, pr_0};
+       if (o_ld) oac_0 <= ac_1;
+       else if (o_en) oac_0 <= oac_1;
        if (qld) q_1 <= ((lgrp < 8'd2) ? qb_1[lgrp[0:0]] : 16'd0);
-       if (bwe && (blane == 16'd1) && (bgrp < 8'd2)) qb_1[bgrp[0:0]] <= bdata;
+       if (rbwe && (rblane == 16'd1) && (rbgrp < 8'd2)) qb_1[rbgrp[0:0]] <= rbdata;
+       ma_1 <= s_en ? {{2{q_1[15]}}, q_1} : {1'b0, w_0};
+       mb_1 <= s_en ? mant$1 : vm11_1;
        pr_1 <= ma_1 * mb_1;
        vm1_1 <= mant$1;
        vm2_1 <= vm1_1;
        vm3_1 <= vm2_1;
        vm4_1 <= vm3_1;
        vm5_1 <= vm4_1;
-       if (ev[5]) ac_1 <= (ef[5] ? 48'sd0 : ac_1) + {{19{pr_1[28]}}, pr_1};
-       else if (o_en) ac_1 <= ac_2;
+       vm6_1 <= vm5_1;
+       vm7_1 <= vm6_1;
+       vm8_1 <= vm7_1;
+       vm9_1 <= vm8_1;
+       vm10_1 <= vm9_1;
+       vm11_1 <= vm10_1;
+       if (ev[12]) ac_1 <= (ef[12] ? 48'sd0 : ac_1) + {{19{pr_1[28]}}, pr_1};
+       if (o_ld) oac_1 <= ac_2;
+       else if (o_en) oac_1 <= oac_2;
        if (qld) q_2 <= ((lgrp < 8'd2) ? qb_2[lgrp[0:0]] : 16'd0);
-       if (bwe && (blane == 16'd2) && (bgrp < 8'd2)) qb_2[bgrp[0:0]] <= bdata;
+       if (rbwe && (rblane == 16'd2) && (rbgrp < 8'd2)) qb_2[rbgrp[0:0]] <= rbdata;
+       ma_2 <= s_en ? {{2{q_2[15]}}, q_2} : {1'b0, w_0};
+       mb_2 <= s_en ? mant$2 : vm11_2;
        pr_2 <= ma_2 * mb_2;
        vm1_2 <= mant$2;
        vm2_2 <= vm1_2;
        vm3_2 <= vm2_2;
        vm4_2 <= vm3_2;
        vm5_2 <= vm4_2;
-       if (ev[5]) ac_2 <= (ef[5] ? 48'sd0 : ac_2) + {{19{pr_2[28]}}, pr_2};
-       else if (o_en) ac_2 <= ac_3;
+       vm6_2 <= vm5_2;
+       vm7_2 <= vm6_2;
+       vm8_2 <= vm7_2;
+       vm9_2 <= vm8_2;
+       vm10_2 <= vm9_2;
+       vm11_2 <= vm10_2;
+       if (ev[12]) ac_2 <= (ef[12] ? 48'sd0 : ac_2) + {{19{pr_2[28]}}, pr_2};
+       if (o_ld) oac_2 <= ac_3;
+       else if (o_en) oac_2 <= oac_3;
        if (qld) q_3 <= ((lgrp < 8'd2) ? qb_3[lgrp[0:0]] : 16'd0);
-       if (bwe && (blane == 16'd3) && (bgrp < 8'd2)) qb_3[bgrp[0:0]] <= bdata;
+       if (rbwe && (rblane == 16'd3) && (rbgrp < 8'd2)) qb_3[rbgrp[0:0]] <= rbdata;
+       ma_3 <= s_en ? {{2{q_3[15]}}, q_3} : {1'b0, w_0};
+       mb_3 <= s_en ? mant$3 : vm11_3;
        pr_3 <= ma_3 * mb_3;
        vm1_3 <= mant$3;
        vm2_3 <= vm1_3;
        vm3_3 <= vm2_3;
        vm4_3 <= vm3_3;
        vm5_3 <= vm4_3;
-       if (ev[5]) ac_3 <= (ef[5] ? 48'sd0 : ac_3) + {{19{pr_3[28]}}, pr_3};
-       else if (o_en) ac_3 <= ac_4;
+       vm6_3 <= vm5_3;
+       vm7_3 <= vm6_3;
+       vm8_3 <= vm7_3;
+       vm9_3 <= vm8_3;
+       vm10_3 <= vm9_3;
+       vm11_3 <= vm10_3;
+       if (ev[12]) ac_3 <= (ef[12] ? 48'sd0 : ac_3) + {{19{pr_3[28]}}, pr_3};
+       if (o_ld) oac_3 <= ac_4;
+       else if (o_en) oac_3 <= oac_4;
        if (qld) q_4 <= ((lgrp < 8'd2) ? qb_4[lgrp[0:0]] : 16'd0);
-       if (bwe && (blane == 16'd4) && (bgrp < 8'd2)) qb_4[bgrp[0:0]] <= bdata;
+       if (rbwe && (rblane == 16'd4) && (rbgrp < 8'd2)) qb_4[rbgrp[0:0]] <= rbdata;
+       ma_4 <= s_en ? {{2{q_4[15]}}, q_4} : {1'b0, w_0};
+       mb_4 <= s_en ? mant$4 : vm11_4;
        pr_4 <= ma_4 * mb_4;
        vm1_4 <= mant$4;
        vm2_4 <= vm1_4;
        vm3_4 <= vm2_4;
        vm4_4 <= vm3_4;
        vm5_4 <= vm4_4;
-       if (ev[5]) ac_4 <= (ef[5] ? 48'sd0 : ac_4) + {{19{pr_4[28]}}, pr_4};
-       else if (o_en) ac_4 <= ac_5;
+       vm6_4 <= vm5_4;
+       vm7_4 <= vm6_4;
+       vm8_4 <= vm7_4;
+       vm9_4 <= vm8_4;
+       vm10_4 <= vm9_4;
+       vm11_4 <= vm10_4;
+       if (ev[12]) ac_4 <= (ef[12] ? 48'sd0 : ac_4) + {{19{pr_4[28]}}, pr_4};
+       if (o_ld) oac_4 <= ac_5;
+       else if (o_en) oac_4 <= oac_5;
        if (qld) q_5 <= ((lgrp < 8'd2) ? qb_5[lgrp[0:0]] : 16'd0);
-       if (bwe && (blane == 16'd5) && (bgrp < 8'd2)) qb_5[bgrp[0:0]] <= bdata;
+       if (rbwe && (rblane == 16'd5) && (rbgrp < 8'd2)) qb_5[rbgrp[0:0]] <= rbdata;
+       ma_5 <= s_en ? {{2{q_5[15]}}, q_5} : {1'b0, w_0};
+       mb_5 <= s_en ? mant$5 : vm11_5;
        pr_5 <= ma_5 * mb_5;
        vm1_5 <= mant$5;
        vm2_5 <= vm1_5;
        vm3_5 <= vm2_5;
        vm4_5 <= vm3_5;
        vm5_5 <= vm4_5;
-       if (ev[5]) ac_5 <= (ef[5] ? 48'sd0 : ac_5) + {{19{pr_5[28]}}, pr_5};
-       else if (o_en) ac_5 <= ac_6;
+       vm6_5 <= vm5_5;
+       vm7_5 <= vm6_5;
+       vm8_5 <= vm7_5;
+       vm9_5 <= vm8_5;
+       vm10_5 <= vm9_5;
+       vm11_5 <= vm10_5;
+       if (ev[12]) ac_5 <= (ef[12] ? 48'sd0 : ac_5) + {{19{pr_5[28]}}, pr_5};
+       if (o_ld) oac_5 <= ac_6;
+       else if (o_en) oac_5 <= oac_6;
        if (qld) q_6 <= ((lgrp < 8'd2) ? qb_6[lgrp[0:0]] : 16'd0);
-       if (bwe && (blane == 16'd6) && (bgrp < 8'd2)) qb_6[bgrp[0:0]] <= bdata;
+       if (rbwe && (rblane == 16'd6) && (rbgrp < 8'd2)) qb_6[rbgrp[0:0]] <= rbdata;
+       ma_6 <= s_en ? {{2{q_6[15]}}, q_6} : {1'b0, w_0};
+       mb_6 <= s_en ? mant$6 : vm11_6;
        pr_6 <= ma_6 * mb_6;
        vm1_6 <= mant$6;
        vm2_6 <= vm1_6;
        vm3_6 <= vm2_6;
        vm4_6 <= vm3_6;
        vm5_6 <= vm4_6;
-       if (ev[5]) ac_6 <= (ef[5] ? 48'sd0 : ac_6) + {{19{pr_6[28]}}, pr_6};
-       else if (o_en) ac_6 <= ac_7;
+       vm6_6 <= vm5_6;
+       vm7_6 <= vm6_6;
+       vm8_6 <= vm7_6;
+       vm9_6 <= vm8_6;
+       vm10_6 <= vm9_6;
+       vm11_6 <= vm10_6;
+       if (ev[12]) ac_6 <= (ef[12] ? 48'sd0 : ac_6) + {{19{pr_6[28]}}, pr_6};
+       if (o_ld) oac_6 <= ac_7;
+       else if (o_en) oac_6 <= oac_7;
        if (qld) q_7 <= ((lgrp < 8'd2) ? qb_7[lgrp[0:0]] : 16'd0);
-       if (bwe && (blane == 16'd7) && (bgrp < 8'd2)) qb_7[bgrp[0:0]] <= bdata;
+       if (rbwe && (rblane == 16'd7) && (rbgrp < 8'd2)) qb_7[rbgrp[0:0]] <= rbdata;
+       ma_7 <= s_en ? {{2{q_7[15]}}, q_7} : {1'b0, w_0};
+       mb_7 <= s_en ? mant$7 : vm11_7;
        pr_7 <= ma_7 * mb_7;
        vm1_7 <= mant$7;
        vm2_7 <= vm1_7;
        vm3_7 <= vm2_7;
        vm4_7 <= vm3_7;
        vm5_7 <= vm4_7;
-       if (ev[5]) ac_7 <= (ef[5] ? 48'sd0 : ac_7) + {{19{pr_7[28]}}, pr_7};
-       else if (o_en) ac_7 <= ac_8;
+       vm6_7 <= vm5_7;
+       vm7_7 <= vm6_7;
+       vm8_7 <= vm7_7;
+       vm9_7 <= vm8_7;
+       vm10_7 <= vm9_7;
+       vm11_7 <= vm10_7;
+       if (ev[12]) ac_7 <= (ef[12] ? 48'sd0 : ac_7) + {{19{pr_7[28]}}, pr_7};
+       if (o_ld) oac_7 <= ac_8;
+       else if (o_en) oac_7 <= oac_8;
        if (qld) q_8 <= ((lgrp < 8'd2) ? qb_8[lgrp[0:0]] : 16'd0);
-       if (bwe && (blane == 16'd8) && (bgrp < 8'd2)) qb_8[bgrp[0:0]] <= bdata;
+       if (rbwe && (rblane == 16'd8) && (rbgrp < 8'd2)) qb_8[rbgrp[0:0]] <= rbdata;
+       ma_8 <= s_en ? {{2{q_8[15]}}, q_8} : {1'b0, w_1};
+       mb_8 <= s_en ? mant$8 : vm11_8;
        pr_8 <= ma_8 * mb_8;
        vm1_8 <= mant$8;
        vm2_8 <= vm1_8;
        vm3_8 <= vm2_8;
        vm4_8 <= vm3_8;
        vm5_8 <= vm4_8;
-       if (ev[5]) ac_8 <= (ef[5] ? 48'sd0 : ac_8) + {{19{pr_8[28]}}, pr_8};
-       else if (o_en) ac_8 <= ac_9;
+       vm6_8 <= vm5_8;
+       vm7_8 <= vm6_8;
+       vm8_8 <= vm7_8;
+       vm9_8 <= vm8_8;
+       vm10_8 <= vm9_8;
+       vm11_8 <= vm10_8;
+       if (ev[12]) ac_8 <= (ef[12] ? 48'sd0 : ac_8) + {{19{pr_8[28]}}, pr_8};
+       if (o_ld) oac_8 <= ac_9;
+       else if (o_en) oac_8 <= oac_9;
        if (qld) q_9 <= ((lgrp < 8'd2) ? qb_9[lgrp[0:0]] : 16'd0);
-       if (bwe && (blane == 16'd9) && (bgrp < 8'd2)) qb_9[bgrp[0:0]] <= bdata;
+       if (rbwe && (rblane == 16'd9) && (rbgrp < 8'd2)) qb_9[rbgrp[0:0]] <= rbdata;
+       ma_9 <= s_en ? {{2{q_9[15]}}, q_9} : {1'b0, w_1};
+       mb_9 <= s_en ? mant$9 : vm11_9;
        pr_9 <= ma_9 * mb_9;
        vm1_9 <= mant$9;
        vm2_9 <= vm1_9;
        vm3_9 <= vm2_9;
        vm4_9 <= vm3_9;
        vm5_9 <= vm4_9;
-       if (ev[5]) ac_9 <= (ef[5] ? 48'sd0 : ac_9) + {{19{pr_9[28]}}, pr_9};
-       else if (o_en) ac_9 <= ac_10;
+       vm6_9 <= vm5_9;
+       vm7_9 <= vm6_9;
+       vm8_9 <= vm7_9;
+       vm9_9 <= vm8_9;
+       vm10_9 <= vm9_9;
+       vm11_9 <= vm10_9;
+       if (ev[12]) ac_9 <= (ef[12] ? 48'sd0 : ac_9) + {{19{pr_9[28]}}, pr_9};
+       if (o_ld) oac_9 <= ac_10;
+       else if (o_en) oac_9 <= oac_10;
        if (qld) q_10 <= ((lgrp < 8'd2) ? qb_10[lgrp[0:0]] : 16'd0);
-       if (bwe && (blane == 16'd10) && (bgrp < 8'd2)) qb_10[bgrp[0:0]] <= bdata;
+       if (rbwe && (rblane == 16'd10) && (rbgrp < 8'd2)) qb_10[rbgrp[0:0]] <= rbdata;
+       ma_10 <= s_en ? {{2{q_10[15]}}, q_10} : {1'b0, w_1};
+       mb_10 <= s_en ? mant$10 : vm11_10;
        pr_10 <= ma_10 * mb_10;
        vm1_10 <= mant$10;
        vm2_10 <= vm1_10;
        vm3_10 <= vm2_10;
        vm4_10 <= vm3_10;
        vm5_10 <= vm4_10;
-       if (ev[5]) ac_10 <= (ef[5] ? 48'sd0 : ac_10) + {{19{pr_10[28]}}, pr_10};
-       else if (o_en) ac_10 <= ac_11;
+       vm6_10 <= vm5_10;
+       vm7_10 <= vm6_10;
+       vm8_10 <= vm7_10;
+       vm9_10 <= vm8_10;
+       vm10_10 <= vm9_10;
+       vm11_10 <= vm10_10;
+       if (ev[12]) ac_10 <= (ef[12] ? 48'sd0 : ac_10) + {{19{pr_10[28]}}, pr_10};
+       if (o_ld) oac_10 <= ac_11;
+       else if (o_en) oac_10 <= oac_11;
        if (qld) q_11 <= ((lgrp < 8'd2) ? qb_11[lgrp[0:0]] : 16'd0);
-       if (bwe && (blane == 16'd11) && (bgrp < 8'd2)) qb_11[bgrp[0:0]] <= bdata;
+       if (rbwe && (rblane == 16'd11) && (rbgrp < 8'd2)) qb_11[rbgrp[0:0]] <= rbdata;
+       ma_11 <= s_en ? {{2{q_11[15]}}, q_11} : {1'b0, w_1};
+       mb_11 <= s_en ? mant$11 : vm11_11;
        pr_11 <= ma_11 * mb_11;
        vm1_11 <= mant$11;
        vm2_11 <= vm1_11;
        vm3_11 <= vm2_11;
        vm4_11 <= vm3_11;
        vm5_11 <= vm4_11;
-       if (ev[5]) ac_11 <= (ef[5] ? 48'sd0 : ac_11) + {{19{pr_11[28]}}, pr_11};
-       else if (o_en) ac_11 <= ac_12;
+       vm6_11 <= vm5_11;
+       vm7_11 <= vm6_11;
+       vm8_11 <= vm7_11;
+       vm9_11 <= vm8_11;
+       vm10_11 <= vm9_11;
+       vm11_11 <= vm10_11;
+       if (ev[12]) ac_11 <= (ef[12] ? 48'sd0 : ac_11) + {{19{pr_11[28]}}, pr_11};
+       if (o_ld) oac_11 <= ac_12;
+       else if (o_en) oac_11 <= oac_12;
        if (qld) q_12 <= ((lgrp < 8'd2) ? qb_12[lgrp[0:0]] : 16'd0);
-       if (bwe && (blane == 16'd12) && (bgrp < 8'd2)) qb_12[bgrp[0:0]] <= bdata;
+       if (rbwe && (rblane == 16'd12) && (rbgrp < 8'd2)) qb_12[rbgrp[0:0]] <= rbdata;
+       ma_12 <= s_en ? {{2{q_12[15]}}, q_12} : {1'b0, w_1};
+       mb_12 <= s_en ? mant$12 : vm11_12;
        pr_12 <= ma_12 * mb_12;
        vm1_12 <= mant$12;
        vm2_12 <= vm1_12;
        vm3_12 <= vm2_12;
        vm4_12 <= vm3_12;
        vm5_12 <= vm4_12;
-       if (ev[5]) ac_12 <= (ef[5] ? 48'sd0 : ac_12) + {{19{pr_12[28]}}, pr_12};
-       else if (o_en) ac_12 <= ac_13;
+       vm6_12 <= vm5_12;
+       vm7_12 <= vm6_12;
+       vm8_12 <= vm7_12;
+       vm9_12 <= vm8_12;
+       vm10_12 <= vm9_12;
+       vm11_12 <= vm10_12;
+       if (ev[12]) ac_12 <= (ef[12] ? 48'sd0 : ac_12) + {{19{pr_12[28]}}, pr_12};
+       if (o_ld) oac_12 <= ac_13;
+       else if (o_en) oac_12 <= oac_13;
        if (qld) q_13 <= ((lgrp < 8'd2) ? qb_13[lgrp[0:0]] : 16'd0);
-       if (bwe && (blane == 16'd13) && (bgrp < 8'd2)) qb_13[bgrp[0:0]] <= bdata;
+       if (rbwe && (rblane == 16'd13) && (rbgrp < 8'd2)) qb_13[rbgrp[0:0]] <= rbdata;
+       ma_13 <= s_en ? {{2{q_13[15]}}, q_13} : {1'b0, w_1};
+       mb_13 <= s_en ? mant$13 : vm11_13;
        pr_13 <= ma_13 * mb_13;
        vm1_13 <= mant$13;
        vm2_13 <= vm1_13;
        vm3_13 <= vm2_13;
        vm4_13 <= vm3_13;
        vm5_13 <= vm4_13;
-       if (ev[5]) ac_13 <= (ef[5] ? 48'sd0 : ac_13) + {{19{pr_13[28]}}, pr_13};
-       else if (o_en) ac_13 <= ac_14;
+       vm6_13 <= vm5_13;
+       vm7_13 <= vm6_13;
+       vm8_13 <= vm7_13;
+       vm9_13 <= vm8_13;
+       vm10_13 <= vm9_13;
+       vm11_13 <= vm10_13;
+       if (ev[12]) ac_13 <= (ef[12] ? 48'sd0 : ac_13) + {{19{pr_13[28]}}, pr_13};
+       if (o_ld) oac_13 <= ac_14;
+       else if (o_en) oac_13 <= oac_14;
        if (qld) q_14 <= ((lgrp < 8'd2) ? qb_14[lgrp[0:0]] : 16'd0);
-       if (bwe && (blane == 16'd14) && (bgrp < 8'd2)) qb_14[bgrp[0:0]] <= bdata;
+       if (rbwe && (rblane == 16'd14) && (rbgrp < 8'd2)) qb_14[rbgrp[0:0]] <= rbdata;
+       ma_14 <= s_en ? {{2{q_14[15]}}, q_14} : {1'b0, w_1};
+       mb_14 <= s_en ? mant$14 : vm11_14;
        pr_14 <= ma_14 * mb_14;
        vm1_14 <= mant$14;
        vm2_14 <= vm1_14;
        vm3_14 <= vm2_14;
        vm4_14 <= vm3_14;
        vm5_14 <= vm4_14;
-       if (ev[5]) ac_14 <= (ef[5] ? 48'sd0 : ac_14) + {{19{pr_14[28]}}, pr_14};
-       else if (o_en) ac_14 <= ac_15;
+       vm6_14 <= vm5_14;
+       vm7_14 <= vm6_14;
+       vm8_14 <= vm7_14;
+       vm9_14 <= vm8_14;
+       vm10_14 <= vm9_14;
+       vm11_14 <= vm10_14;
+       if (ev[12]) ac_14 <= (ef[12] ? 48'sd0 : ac_14) + {{19{pr_14[28]}}, pr_14};
+       if (o_ld) oac_14 <= ac_15;
+       else if (o_en) oac_14 <= oac_15;
        if (qld) q_15 <= ((lgrp < 8'd2) ? qb_15[lgrp[0:0]] : 16'd0);
-       if (bwe && (blane == 16'd15) && (bgrp < 8'd2)) qb_15[bgrp[0:0]] <= bdata;
+       if (rbwe && (rblane == 16'd15) && (rbgrp < 8'd2)) qb_15[rbgrp[0:0]] <= rbdata;
+       ma_15 <= s_en ? {{2{q_15[15]}}, q_15} : {1'b0, w_1};
+       mb_15 <= s_en ? mant$15 : vm11_15;
        pr_15 <= ma_15 * mb_15;
        vm1_15 <= mant$15;
        vm2_15 <= vm1_15;
        vm3_15 <= vm2_15;
        vm4_15 <= vm3_15;
        vm5_15 <= vm4_15;
-       if (ev[5]) ac_15 <= (ef[5] ? 48'sd0 : ac_15) + {{19{pr_15[28]}}, pr_15};
-       else if (o_en) ac_15 <= ac_16;
+       vm6_15 <= vm5_15;
+       vm7_15 <= vm6_15;
+       vm8_15 <= vm7_15;
+       vm9_15 <= vm8_15;
+       vm10_15 <= vm9_15;
+       vm11_15 <= vm10_15;
+       if (ev[12]) ac_15 <= (ef[12] ? 48'sd0 : ac_15) + {{19{pr_15[28]}}, pr_15};
+       if (o_ld) oac_15 <= ac_16;
+       else if (o_en) oac_15 <= oac_16;
        if (qld) q_16 <= ((lgrp < 8'd2) ? qb_16[lgrp[0:0]] : 16'd0);
-       if (bwe && (blane == 16'd16) && (bgrp < 8'd2)) qb_16[bgrp[0:0]] <= bdata;
+       if (rbwe && (rblane == 16'd16) && (rbgrp < 8'd2)) qb_16[rbgrp[0:0]] <= rbdata;
+       ma_16 <= s_en ? {{2{q_16[15]}}, q_16} : {1'b0, w_2};
+       mb_16 <= s_en ? mant$16 : vm11_16;
        pr_16 <= ma_16 * mb_16;
        vm1_16 <= mant$16;
        vm2_16 <= vm1_16;
        vm3_16 <= vm2_16;
        vm4_16 <= vm3_16;
        vm5_16 <= vm4_16;
-       if (ev[5]) ac_16 <= (ef[5] ? 48'sd0 : ac_16) + {{19{pr_16[28]}}, pr_16};
-       else if (o_en) ac_16 <= ac_17;
+       vm6_16 <= vm5_16;
+       vm7_16 <= vm6_16;
+       vm8_16 <= vm7_16;
+       vm9_16 <= vm8_16;
+       vm10_16 <= vm9_16;
+       vm11_16 <= vm10_16;
+       if (ev[12]) ac_16 <= (ef[12] ? 48'sd0 : ac_16) + {{19{pr_16[28]}}, pr_16};
+       if (o_ld) oac_16 <= ac_17;
+       else if (o_en) oac_16 <= oac_17;
        if (qld) q_17 <= ((lgrp < 8'd2) ? qb_17[lgrp[0:0]] : 16'd0);
-       if (bwe && (blane == 16'd17) && (bgrp < 8'd2)) qb_17[bgrp[0:0]] <= bdata;
+       if (rbwe && (rblane == 16'd17) && (rbgrp < 8'd2)) qb_17[rbgrp[0:0]] <= rbdata;
+       ma_17 <= s_en ? {{2{q_17[15]}}, q_17} : {1'b0, w_2};
+       mb_17 <= s_en ? mant$17 : vm11_17;
        pr_17 <= ma_17 * mb_17;
        vm1_17 <= mant$17;
        vm2_17 <= vm1_17;
        vm3_17 <= vm2_17;
        vm4_17 <= vm3_17;
        vm5_17 <= vm4_17;
-       if (ev[5]) ac_17 <= (ef[5] ? 48'sd0 : ac_17) + {{19{pr_17[28]}}, pr_17};
-       else if (o_en) ac_17 <= ac_18;
+       vm6_17 <= vm5_17;
+       vm7_17 <= vm6_17;
+       vm8_17 <= vm7_17;
+       vm9_17 <= vm8_17;
+       vm10_17 <= vm9_17;
+       vm11_17 <= vm10_17;
+       if (ev[12]) ac_17 <= (ef[12] ? 48'sd0 : ac_17) + {{19{pr_17[28]}}, pr_17};
+       if (o_ld) oac_17 <= ac_18;
+       else if (o_en) oac_17 <= oac_18;
        if (qld) q_18 <= ((lgrp < 8'd2) ? qb_18[lgrp[0:0]] : 16'd0);
-       if (bwe && (blane == 16'd18) && (bgrp < 8'd2)) qb_18[bgrp[0:0]] <= bdata;
+       if (rbwe && (rblane == 16'd18) && (rbgrp < 8'd2)) qb_18[rbgrp[0:0]] <= rbdata;
+       ma_18 <= s_en ? {{2{q_18[15]}}, q_18} : {1'b0, w_2};
+       mb_18 <= s_en ? mant$18 : vm11_18;
        pr_18 <= ma_18 * mb_18;
        vm1_18 <= mant$18;
        vm2_18 <= vm1_18;
        vm3_18 <= vm2_18;
        vm4_18 <= vm3_18;
        vm5_18 <= vm4_18;
-       if (ev[5]) ac_18 <= (ef[5] ? 48'sd0 : ac_18) + {{19{pr_18[28]}}, pr_18};
-       else if (o_en) ac_18 <= ac_19;
+       vm6_18 <= vm5_18;
+       vm7_18 <= vm6_18;
+       vm8_18 <= vm7_18;
+       vm9_18 <= vm8_18;
+       vm10_18 <= vm9_18;
+       vm11_18 <= vm10_18;
+       if (ev[12]) ac_18 <= (ef[12] ? 48'sd0 : ac_18) + {{19{pr_18[28]}}, pr_18};
+       if (o_ld) oac_18 <= ac_19;
+       else if (o_en) oac_18 <= oac_19;
        if (qld) q_19 <= ((lgrp < 8'd2) ? qb_19[lgrp[0:0]] : 16'd0);
-       if (bwe && (blane == 16'd19) && (bgrp < 8'd2)) qb_19[bgrp[0:0]] <= bdata;
+       if (rbwe && (rblane == 16'd19) && (rbgrp < 8'd2)) qb_19[rbgrp[0:0]] <= rbdata;
+       ma_19 <= s_en ? {{2{q_19[15]}}, q_19} : {1'b0, w_2};
+       mb_19 <= s_en ? mant$19 : vm11_19;
        pr_19 <= ma_19 * mb_19;
        vm1_19 <= mant$19;
        vm2_19 <= vm1_19;
        vm3_19 <= vm2_19;
        vm4_19 <= vm3_19;
        vm5_19 <= vm4_19;
-       if (ev[5]) ac_19 <= (ef[5] ? 48'sd0 : ac_19) + {{19{pr_19[28]}}, pr_19};
-       else if (o_en) ac_19 <= ac_20;
+       vm6_19 <= vm5_19;
+       vm7_19 <= vm6_19;
+       vm8_19 <= vm7_19;
+       vm9_19 <= vm8_19;
+       vm10_19 <= vm9_19;
+       vm11_19 <= vm10_19;
+       if (ev[12]) ac_19 <= (ef[12] ? 48'sd0 : ac_19) + {{19{pr_19[28]}}, pr_19};
+       if (o_ld) oac_19 <= ac_20;
+       else if (o_en) oac_19 <= oac_20;
        if (qld) q_20 <= ((lgrp < 8'd2) ? qb_20[lgrp[0:0]] : 16'd0);
-       if (bwe && (blane == 16'd20) && (bgrp < 8'd2)) qb_20[bgrp[0:0]] <= bdata;
+       if (rbwe && (rblane == 16'd20) && (rbgrp < 8'd2)) qb_20[rbgrp[0:0]] <= rbdata;
+       ma_20 <= s_en ? {{2{q_20[15]}}, q_20} : {1'b0, w_2};
+       mb_20 <= s_en ? mant$20 : vm11_20;
        pr_20 <= ma_20 * mb_20;
        vm1_20 <= mant$20;
        vm2_20 <= vm1_20;
        vm3_20 <= vm2_20;
        vm4_20 <= vm3_20;
        vm5_20 <= vm4_20;
-       if (ev[5]) ac_20 <= (ef[5] ? 48'sd0 : ac_20) + {{19{pr_20[28]}}, pr_20};
-       else if (o_en) ac_20 <= ac_21;
+       vm6_20 <= vm5_20;
+       vm7_20 <= vm6_20;
+       vm8_20 <= vm7_20;
+       vm9_20 <= vm8_20;
+       vm10_20 <= vm9_20;
+       vm11_20 <= vm10_20;
+       if (ev[12]) ac_20 <= (ef[12] ? 48'sd0 : ac_20) + {{19{pr_20[28]}}, pr_20};
+       if (o_ld) oac_20 <= ac_21;
+       else if (o_en) oac_20 <= oac_21;
        if (qld) q_21 <= ((lgrp < 8'd2) ? qb_21[lgrp[0:0]] : 16'd0);
-       if (bwe && (blane == 16'd21) && (bgrp < 8'd2)) qb_21[bgrp[0:0]] <= bdata;
+       if (rbwe && (rblane == 16'd21) && (rbgrp < 8'd2)) qb_21[rbgrp[0:0]] <= rbdata;
+       ma_21 <= s_en ? {{2{q_21[15]}}, q_21} : {1'b0, w_2};
+       mb_21 <= s_en ? mant$21 : vm11_21;
        pr_21 <= ma_21 * mb_21;
        vm1_21 <= mant$21;
        vm2_21 <= vm1_21;
        vm3_21 <= vm2_21;
        vm4_21 <= vm3_21;
        vm5_21 <= vm4_21;
-       if (ev[5]) ac_21 <= (ef[5] ? 48'sd0 : ac_21) + {{19{pr_21[28]}}, pr_21};
-       else if (o_en) ac_21 <= ac_22;
+       vm6_21 <= vm5_21;
+       vm7_21 <= vm6_21;
+       vm8_21 <= vm7_21;
+       vm9_21 <= vm8_21;
+       vm10_21 <= vm9_21;
+       vm11_21 <= vm10_21;
+       if (ev[12]) ac_21 <= (ef[12] ? 48'sd0 : ac_21) + {{19{pr_21[28]}}, pr_21};
+       if (o_ld) oac_21 <= ac_22;
+       else if (o_en) oac_21 <= oac_22;
        if (qld) q_22 <= ((lgrp < 8'd2) ? qb_22[lgrp[0:0]] : 16'd0);
-       if (bwe && (blane == 16'd22) && (bgrp < 8'd2)) qb_22[bgrp[0:0]] <= bdata;
+       if (rbwe && (rblane == 16'd22) && (rbgrp < 8'd2)) qb_22[rbgrp[0:0]] <= rbdata;
+       ma_22 <= s_en ? {{2{q_22[15]}}, q_22} : {1'b0, w_2};
+       mb_22 <= s_en ? mant$22 : vm11_22;
        pr_22 <= ma_22 * mb_22;
        vm1_22 <= mant$22;
        vm2_22 <= vm1_22;
        vm3_22 <= vm2_22;
        vm4_22 <= vm3_22;
        vm5_22 <= vm4_22;
-       if (ev[5]) ac_22 <= (ef[5] ? 48'sd0 : ac_22) + {{19{pr_22[28]}}, pr_22};
-       else if (o_en) ac_22 <= ac_23;
+       vm6_22 <= vm5_22;
+       vm7_22 <= vm6_22;
+       vm8_22 <= vm7_22;
+       vm9_22 <= vm8_22;
+       vm10_22 <= vm9_22;
+       vm11_22 <= vm10_22;
+       if (ev[12]) ac_22 <= (ef[12] ? 48'sd0 : ac_22) + {{19{pr_22[28]}}, pr_22};
+       if (o_ld) oac_22 <= ac_23;
+       else if (o_en) oac_22 <= oac_23;
        if (qld) q_23 <= ((lgrp < 8'd2) ? qb_23[lgrp[0:0]] : 16'd0);
-       if (bwe && (blane == 16'd23) && (bgrp < 8'd2)) qb_23[bgrp[0:0]] <= bdata;
+       if (rbwe && (rblane == 16'd23) && (rbgrp < 8'd2)) qb_23[rbgrp[0:0]] <= rbdata;
+       ma_23 <= s_en ? {{2{q_23[15]}}, q_23} : {1'b0, w_2};
+       mb_23 <= s_en ? mant$23 : vm11_23;
        pr_23 <= ma_23 * mb_23;
        vm1_23 <= mant$23;
        vm2_23 <= vm1_23;
        vm3_23 <= vm2_23;
        vm4_23 <= vm3_23;
        vm5_23 <= vm4_23;
-       if (ev[5]) ac_23 <= (ef[5] ? 48'sd0 : ac_23) + {{19{pr_23[28]}}, pr_23};
-       else if (o_en) ac_23 <= ac_24;
+       vm6_23 <= vm5_23;
+       vm7_23 <= vm6_23;
+       vm8_23 <= vm7_23;
+       vm9_23 <= vm8_23;
+       vm10_23 <= vm9_23;
+       vm11_23 <= vm10_23;
+       if (ev[12]) ac_23 <= (ef[12] ? 48'sd0 : ac_23) + {{19{pr_23[28]}}, pr_23};
+       if (o_ld) oac_23 <= ac_24;
+       else if (o_en) oac_23 <= oac_24;
        if (qld) q_24 <= ((lgrp < 8'd2) ? qb_24[lgrp[0:0]] : 16'd0);
-       if (bwe && (blane == 16'd24) && (bgrp < 8'd2)) qb_24[bgrp[0:0]] <= bdata;
+       if (rbwe && (rblane == 16'd24) && (rbgrp < 8'd2)) qb_24[rbgrp[0:0]] <= rbdata;
+       ma_24 <= s_en ? {{2{q_24[15]}}, q_24} : {1'b0, w_3};
+       mb_24 <= s_en ? mant$24 : vm11_24;
        pr_24 <= ma_24 * mb_24;
        vm1_24 <= mant$24;
        vm2_24 <= vm1_24;
        vm3_24 <= vm2_24;
        vm4_24 <= vm3_24;
        vm5_24 <= vm4_24;
-       if (ev[5]) ac_24 <= (ef[5] ? 48'sd0 : ac_24) + {{19{pr_24[28]}}, pr_24};
-       else if (o_en) ac_24 <= ac_25;
+       vm6_24 <= vm5_24;
+       vm7_24 <= vm6_24;
+       vm8_24 <= vm7_24;
+       vm9_24 <= vm8_24;
+       vm10_24 <= vm9_24;
+       vm11_24 <= vm10_24;
+       if (ev[12]) ac_24 <= (ef[12] ? 48'sd0 : ac_24) + {{19{pr_24[28]}}, pr_24};
+       if (o_ld) oac_24 <= ac_25;
+       else if (o_en) oac_24 <= oac_25;
        if (qld) q_25 <= ((lgrp < 8'd2) ? qb_25[lgrp[0:0]] : 16'd0);
-       if (bwe && (blane == 16'd25) && (bgrp < 8'd2)) qb_25[bgrp[0:0]] <= bdata;
+       if (rbwe && (rblane == 16'd25) && (rbgrp < 8'd2)) qb_25[rbgrp[0:0]] <= rbdata;
+       ma_25 <= s_en ? {{2{q_25[15]}}, q_25} : {1'b0, w_3};
+       mb_25 <= s_en ? mant$25 : vm11_25;
        pr_25 <= ma_25 * mb_25;
        vm1_25 <= mant$25;
        vm2_25 <= vm1_25;
        vm3_25 <= vm2_25;
        vm4_25 <= vm3_25;
        vm5_25 <= vm4_25;
-       if (ev[5]) ac_25 <= (ef[5] ? 48'sd0 : ac_25) + {{19{pr_25[28]}}, pr_25};
-       else if (o_en) ac_25 <= ac_26;
+       vm6_25 <= vm5_25;
+       vm7_25 <= vm6_25;
+       vm8_25 <= vm7_25;
+       vm9_25 <= vm8_25;
+       vm10_25 <= vm9_25;
+       vm11_25 <= vm10_25;
+       if (ev[12]) ac_25 <= (ef[12] ? 48'sd0 : ac_25) + {{19{pr_25[28]}}, pr_25};
+       if (o_ld) oac_25 <= ac_26;
+       else if (o_en) oac_25 <= oac_26;
        if (qld) q_26 <= ((lgrp < 8'd2) ? qb_26[lgrp[0:0]] : 16'd0);
-       if (bwe && (blane == 16'd26) && (bgrp < 8'd2)) qb_26[bgrp[0:0]] <= bdata;
+       if (rbwe && (rblane == 16'd26) && (rbgrp < 8'd2)) qb_26[rbgrp[0:0]] <= rbdata;
+       ma_26 <= s_en ? {{2{q_26[15]}}, q_26} : {1'b0, w_3};
+       mb_26 <= s_en ? mant$26 : vm11_26;
        pr_26 <= ma_26 * mb_26;
        vm1_26 <= mant$26;
        vm2_26 <= vm1_26;
        vm3_26 <= vm2_26;
        vm4_26 <= vm3_26;
        vm5_26 <= vm4_26;
-       if (ev[5]) ac_26 <= (ef[5] ? 48'sd0 : ac_26) + {{19{pr_26[28]}}, pr_26};
-       else if (o_en) ac_26 <= ac_27;
+       vm6_26 <= vm5_26;
+       vm7_26 <= vm6_26;
+       vm8_26 <= vm7_26;
+       vm9_26 <= vm8_26;
+       vm10_26 <= vm9_26;
+       vm11_26 <= vm10_26;
+       if (ev[12]) ac_26 <= (ef[12] ? 48'sd0 : ac_26) + {{19{pr_26[28]}}, pr_26};
+       if (o_ld) oac_26 <= ac_27;
+       else if (o_en) oac_26 <= oac_27;
        if (qld) q_27 <= ((lgrp < 8'd2) ? qb_27[lgrp[0:0]] : 16'd0);
-       if (bwe && (blane == 16'd27) && (bgrp < 8'd2)) qb_27[bgrp[0:0]] <= bdata;
+       if (rbwe && (rblane == 16'd27) && (rbgrp < 8'd2)) qb_27[rbgrp[0:0]] <= rbdata;
+       ma_27 <= s_en ? {{2{q_27[15]}}, q_27} : {1'b0, w_3};
+       mb_27 <= s_en ? mant$27 : vm11_27;
        pr_27 <= ma_27 * mb_27;
        vm1_27 <= mant$27;
        vm2_27 <= vm1_27;
        vm3_27 <= vm2_27;
        vm4_27 <= vm3_27;
        vm5_27 <= vm4_27;
-       if (ev[5]) ac_27 <= (ef[5] ? 48'sd0 : ac_27) + {{19{pr_27[28]}}, pr_27};
-       else if (o_en) ac_27 <= ac_28;
+       vm6_27 <= vm5_27;
+       vm7_27 <= vm6_27;
+       vm8_27 <= vm7_27;
+       vm9_27 <= vm8_27;
+       vm10_27 <= vm9_27;
+       vm11_27 <= vm10_27;
+       if (ev[12]) ac_27 <= (ef[12] ? 48'sd0 : ac_27) + {{19{pr_27[28]}}, pr_27};
+       if (o_ld) oac_27 <= ac_28;
+       else if (o_en) oac_27 <= oac_28;
        if (qld) q_28 <= ((lgrp < 8'd2) ? qb_28[lgrp[0:0]] : 16'd0);
-       if (bwe && (blane == 16'd28) && (bgrp < 8'd2)) qb_28[bgrp[0:0]] <= bdata;
+       if (rbwe && (rblane == 16'd28) && (rbgrp < 8'd2)) qb_28[rbgrp[0:0]] <= rbdata;
+       ma_28 <= s_en ? {{2{q_28[15]}}, q_28} : {1'b0, w_3};
+       mb_28 <= s_en ? mant$28 : vm11_28;
        pr_28 <= ma_28 * mb_28;
        vm1_28 <= mant$28;
        vm2_28 <= vm1_28;
        vm3_28 <= vm2_28;
        vm4_28 <= vm3_28;
        vm5_28 <= vm4_28;
-       if (ev[5]) ac_28 <= (ef[5] ? 48'sd0 : ac_28) + {{19{pr_28[28]}}, pr_28};
-       else if (o_en) ac_28 <= ac_29;
+       vm6_28 <= vm5_28;
+       vm7_28 <= vm6_28;
+       vm8_28 <= vm7_28;
+       vm9_28 <= vm8_28;
+       vm10_28 <= vm9_28;
+       vm11_28 <= vm10_28;
+       if (ev[12]) ac_28 <= (ef[12] ? 48'sd0 : ac_28) + {{19{pr_28[28]}}, pr_28};
+       if (o_ld) oac_28 <= ac_29;
+       else if (o_en) oac_28 <= oac_29;
        if (qld) q_29 <= ((lgrp < 8'd2) ? qb_29[lgrp[0:0]] : 16'd0);
-       if (bwe && (blane == 16'd29) && (bgrp < 8'd2)) qb_29[bgrp[0:0]] <= bdata;
+       if (rbwe && (rblane == 16'd29) && (rbgrp < 8'd2)) qb_29[rbgrp[0:0]] <= rbdata;
+       ma_29 <= s_en ? {{2{q_29[15]}}, q_29} : {1'b0, w_3};
+       mb_29 <= s_en ? mant$29 : vm11_29;
        pr_29 <= ma_29 * mb_29;
        vm1_29 <= mant$29;
        vm2_29 <= vm1_29;
        vm3_29 <= vm2_29;
        vm4_29 <= vm3_29;
        vm5_29 <= vm4_29;
-       if (ev[5]) ac_29 <= (ef[5] ? 48'sd0 : ac_29) + {{19{pr_29[28]}}, pr_29};
-       else if (o_en) ac_29 <= ac_30;
+       vm6_29 <= vm5_29;
+       vm7_29 <= vm6_29;
+       vm8_29 <= vm7_29;
+       vm9_29 <= vm8_29;
+       vm10_29 <= vm9_29;
+       vm11_29 <= vm10_29;
+       if (ev[12]) ac_29 <= (ef[12] ? 48'sd0 : ac_29) + {{19{pr_29[28]}}, pr_29};
+       if (o_ld) oac_29 <= ac_30;
+       else if (o_en) oac_29 <= oac_30;
        if (qld) q_30 <= ((lgrp < 8'd2) ? qb_30[lgrp[0:0]] : 16'd0);
-       if (bwe && (blane == 16'd30) && (bgrp < 8'd2)) qb_30[bgrp[0:0]] <= bdata;
+       if (rbwe && (rblane == 16'd30) && (rbgrp < 8'd2)) qb_30[rbgrp[0:0]] <= rbdata;
+       ma_30 <= s_en ? {{2{q_30[15]}}, q_30} : {1'b0, w_3};
+       mb_30 <= s_en ? mant$30 : vm11_30;
        pr_30 <= ma_30 * mb_30;
        vm1_30 <= mant$30;
        vm2_30 <= vm1_30;
        vm3_30 <= vm2_30;
        vm4_30 <= vm3_30;
        vm5_30 <= vm4_30;
-       if (ev[5]) ac_30 <= (ef[5] ? 48'sd0 : ac_30) + {{19{pr_30[28]}}, pr_30};
-       else if (o_en) ac_30 <= ac_31;
+       vm6_30 <= vm5_30;
+       vm7_30 <= vm6_30;
+       vm8_30 <= vm7_30;
+       vm9_30 <= vm8_30;
+       vm10_30 <= vm9_30;
+       vm11_30 <= vm10_30;
+       if (ev[12]) ac_30 <= (ef[12] ? 48'sd0 : ac_30) + {{19{pr_30[28]}}, pr_30};
+       if (o_ld) oac_30 <= ac_31;
+       else if (o_en) oac_30 <= oac_31;
        if (qld) q_31 <= ((lgrp < 8'd2) ? qb_31[lgrp[0:0]] : 16'd0);
-       if (bwe && (blane == 16'd31) && (bgrp < 8'd2)) qb_31[bgrp[0:0]] <= bdata;
+       if (rbwe && (rblane == 16'd31) && (rbgrp < 8'd2)) qb_31[rbgrp[0:0]] <= rbdata;
+       ma_31 <= s_en ? {{2{q_31[15]}}, q_31} : {1'b0, w_3};
+       mb_31 <= s_en ? mant$31 : vm11_31;
        pr_31 <= ma_31 * mb_31;
        vm1_31 <= mant$31;
        vm2_31 <= vm1_31;
        vm3_31 <= vm2_31;
        vm4_31 <= vm3_31;
        vm5_31 <= vm4_31;
-       if (ev[5]) ac_31 <= (ef[5] ? 48'sd0 : ac_31) + {{19{pr_31[28]}}, pr_31};
-       else if (o_en) ac_31 <= 48'sd0;
+       vm6_31 <= vm5_31;
+       vm7_31 <= vm6_31;
+       vm8_31 <= vm7_31;
+       vm9_31 <= vm8_31;
+       vm10_31 <= vm9_31;
+       vm11_31 <= vm10_31;
+       if (ev[12]) ac_31 <= (ef[12] ? 48'sd0 : ac_31) + {{19{pr_31[28]}}, pr_31};
+       if (o_ld) oac_31 <= 48'sd0;
+       else if (o_en) oac_31 <= 48'sd0;
     if (qld) sq_0 <= ((lgrp < 8'd2) ? sb_0[lgrp[0:0]] : 5'd0);
-       if (bswe && (bshead == 8'd0) && (bgrp < 8'd2)) sb_0[bgrp[0:0]] <= bsdata;
+       if (rbswe && (rbshead == 8'd0) && (rbgrp < 8'd2)) sb_0[rbgrp[0:0]] <= rbsdata;
        pks_0 <= ksh$0;
        if (s_en) vmax_0 <= (s_first || (vsh$0 > vmax_0)) ? vsh$0 : vmax_0;
-       tks_0 <= pks_0;
+       k1_0 <= $signed({2'd0, sq_0}) + $signed({2'd0, pks_0}) - 7'sd16;
+       k2_0 <= k1_0;
+       k3_0 <= k2_0;
        dot_0 <= dsum_0;
-       sc_0 <= scn_0;
-       if (fv) mx_0 <= (ff || ($signed(sc_0) > $signed(mx_0))) ? sc_0 : mx_0;
-       d1_0 <= dd_0[32] ? 32'd0 : dd_0[31:0];
+       if (sv[7]) mx_0 <= (sf[7] || ($signed(sc_0) > $signed(mx_0))) ? sc_0 : mx_0;
+       srdr_0 <= srdw_0;
        vs1_0 <= vsh$0;
-       ix2_0 <= u_0[15:6];
-       ip2_0 <= ipn_0;
-       vs2_0 <= vs1_0;
-       tb3_0 <= exp2[ix2_0];
-       ip3_0 <= ip2_0;
-       vs3_0 <= vs2_0;
-       ex4_0 <= en_0[16:0];
-       vs4_0 <= vs3_0;
-       w5_0 <= wv_0[16:0];
-       if (ev[3]) z_0 <= (ef[3] ? 32'd0 : z_0) + e32_0;
+       d1_0 <= dd_0[32] ? 32'd0 : dd_0[31:0];
+       dv1_0 <= vmax_0 - vs1_0;
+       pl_0 <= d1_0[16:0] * 17'd94548;
+       ph_0 <= d1_0[31:17] * 17'd94548;
+       us_0 <= {17'd0, pl_0} + {2'd0, ph_0, 17'd0};
+       ix_0 <= uh_0[15:6];
+       ip_0 <= ipn_0;
+       tb_0 <= exp2[ix_0];
+       ip5_0 <= ip_0;
+       tbr_0 <= tb_0;
+       ip6_0 <= ip5_0;
+       x2_0 <= x2n_0;
+       ex_0 <= exr_0[17:1];
+       if (ev[8]) z_0 <= (ef[8] ? 32'd0 : z_0) + {15'd0, ex_0};
+       if (o_ld) ozs_0 <= z_0;
+       if (o_ld) ovs_0 <= vmax_0;
+       xw_0 <= xwn_0;
+       w_0 <= wr_0[17:1];
+       dv2_0 <= dv1_0;
+       dv3_0 <= dv2_0;
+       dv4_0 <= dv3_0;
+       dv5_0 <= dv4_0;
+       dv6_0 <= dv5_0;
+       dv7_0 <= dv6_0;
+       dv8_0 <= dv7_0;
+       ps0_0 <= psn0_0;
+       ps1_0 <= psn1_0;
     if (qld) sq_1 <= ((lgrp < 8'd2) ? sb_1[lgrp[0:0]] : 5'd0);
-       if (bswe && (bshead == 8'd1) && (bgrp < 8'd2)) sb_1[bgrp[0:0]] <= bsdata;
+       if (rbswe && (rbshead == 8'd1) && (rbgrp < 8'd2)) sb_1[rbgrp[0:0]] <= rbsdata;
        pks_1 <= ksh$8;
        if (s_en) vmax_1 <= (s_first || (vsh$8 > vmax_1)) ? vsh$8 : vmax_1;
-       tks_1 <= pks_1;
+       k1_1 <= $signed({2'd0, sq_1}) + $signed({2'd0, pks_1}) - 7'sd16;
+       k2_1 <= k1_1;
+       k3_1 <= k2_1;
        dot_1 <= dsum_1;
-       sc_1 <= scn_1;
-       if (fv) mx_1 <= (ff || ($signed(sc_1) > $signed(mx_1))) ? sc_1 : mx_1;
-       d1_1 <= dd_1[32] ? 32'd0 : dd_1[31:0];
+       if (sv[7]) mx_1 <= (sf[7] || ($signed(sc_1) > $signed(mx_1))) ? sc_1 : mx_1;
+       srdr_1 <= srdw_1;
        vs1_1 <= vsh$8;
-       ix2_1 <= u_1[15:6];
-       ip2_1 <= ipn_1;
-       vs2_1 <= vs1_1;
-       tb3_1 <= exp2[ix2_1];
-       ip3_1 <= ip2_1;
-       vs3_1 <= vs2_1;
-       ex4_1 <= en_1[16:0];
-       vs4_1 <= vs3_1;
-       w5_1 <= wv_1[16:0];
-       if (ev[3]) z_1 <= (ef[3] ? 32'd0 : z_1) + e32_1;
+       d1_1 <= dd_1[32] ? 32'd0 : dd_1[31:0];
+       dv1_1 <= vmax_1 - vs1_1;
+       pl_1 <= d1_1[16:0] * 17'd94548;
+       ph_1 <= d1_1[31:17] * 17'd94548;
+       us_1 <= {17'd0, pl_1} + {2'd0, ph_1, 17'd0};
+       ix_1 <= uh_1[15:6];
+       ip_1 <= ipn_1;
+       tb_1 <= exp2[ix_1];
+       ip5_1 <= ip_1;
+       tbr_1 <= tb_1;
+       ip6_1 <= ip5_1;
+       x2_1 <= x2n_1;
+       ex_1 <= exr_1[17:1];
+       if (ev[8]) z_1 <= (ef[8] ? 32'd0 : z_1) + {15'd0, ex_1};
+       if (o_ld) ozs_1 <= z_1;
+       if (o_ld) ovs_1 <= vmax_1;
+       xw_1 <= xwn_1;
+       w_1 <= wr_1[17:1];
+       dv2_1 <= dv1_1;
+       dv3_1 <= dv2_1;
+       dv4_1 <= dv3_1;
+       dv5_1 <= dv4_1;
+       dv6_1 <= dv5_1;
+       dv7_1 <= dv6_1;
+       dv8_1 <= dv7_1;
+       ps0_1 <= psn0_1;
+       ps1_1 <= psn1_1;
     if (qld) sq_2 <= ((lgrp < 8'd2) ? sb_2[lgrp[0:0]] : 5'd0);
-       if (bswe && (bshead == 8'd2) && (bgrp < 8'd2)) sb_2[bgrp[0:0]] <= bsdata;
+       if (rbswe && (rbshead == 8'd2) && (rbgrp < 8'd2)) sb_2[rbgrp[0:0]] <= rbsdata;
        pks_2 <= ksh$16;
        if (s_en) vmax_2 <= (s_first || (vsh$16 > vmax_2)) ? vsh$16 : vmax_2;
-       tks_2 <= pks_2;
+       k1_2 <= $signed({2'd0, sq_2}) + $signed({2'd0, pks_2}) - 7'sd16;
+       k2_2 <= k1_2;
+       k3_2 <= k2_2;
        dot_2 <= dsum_2;
-       sc_2 <= scn_2;
-       if (fv) mx_2 <= (ff || ($signed(sc_2) > $signed(mx_2))) ? sc_2 : mx_2;
-       d1_2 <= dd_2[32] ? 32'd0 : dd_2[31:0];
+       if (sv[7]) mx_2 <= (sf[7] || ($signed(sc_2) > $signed(mx_2))) ? sc_2 : mx_2;
+       srdr_2 <= srdw_2;
        vs1_2 <= vsh$16;
-       ix2_2 <= u_2[15:6];
-       ip2_2 <= ipn_2;
-       vs2_2 <= vs1_2;
-       tb3_2 <= exp2[ix2_2];
-       ip3_2 <= ip2_2;
-       vs3_2 <= vs2_2;
-       ex4_2 <= en_2[16:0];
-       vs4_2 <= vs3_2;
-       w5_2 <= wv_2[16:0];
-       if (ev[3]) z_2 <= (ef[3] ? 32'd0 : z_2) + e32_2;
+       d1_2 <= dd_2[32] ? 32'd0 : dd_2[31:0];
+       dv1_2 <= vmax_2 - vs1_2;
+       pl_2 <= d1_2[16:0] * 17'd94548;
+       ph_2 <= d1_2[31:17] * 17'd94548;
+       us_2 <= {17'd0, pl_2} + {2'd0, ph_2, 17'd0};
+       ix_2 <= uh_2[15:6];
+       ip_2 <= ipn_2;
+       tb_2 <= exp2[ix_2];
+       ip5_2 <= ip_2;
+       tbr_2 <= tb_2;
+       ip6_2 <= ip5_2;
+       x2_2 <= x2n_2;
+       ex_2 <= exr_2[17:1];
+       if (ev[8]) z_2 <= (ef[8] ? 32'd0 : z_2) + {15'd0, ex_2};
+       if (o_ld) ozs_2 <= z_2;
+       if (o_ld) ovs_2 <= vmax_2;
+       xw_2 <= xwn_2;
+       w_2 <= wr_2[17:1];
+       dv2_2 <= dv1_2;
+       dv3_2 <= dv2_2;
+       dv4_2 <= dv3_2;
+       dv5_2 <= dv4_2;
+       dv6_2 <= dv5_2;
+       dv7_2 <= dv6_2;
+       dv8_2 <= dv7_2;
+       ps0_2 <= psn0_2;
+       ps1_2 <= psn1_2;
     if (qld) sq_3 <= ((lgrp < 8'd2) ? sb_3[lgrp[0:0]] : 5'd0);
-       if (bswe && (bshead == 8'd3) && (bgrp < 8'd2)) sb_3[bgrp[0:0]] <= bsdata;
+       if (rbswe && (rbshead == 8'd3) && (rbgrp < 8'd2)) sb_3[rbgrp[0:0]] <= rbsdata;
        pks_3 <= ksh$24;
        if (s_en) vmax_3 <= (s_first || (vsh$24 > vmax_3)) ? vsh$24 : vmax_3;
-       tks_3 <= pks_3;
+       k1_3 <= $signed({2'd0, sq_3}) + $signed({2'd0, pks_3}) - 7'sd16;
+       k2_3 <= k1_3;
+       k3_3 <= k2_3;
        dot_3 <= dsum_3;
-       sc_3 <= scn_3;
-       if (fv) mx_3 <= (ff || ($signed(sc_3) > $signed(mx_3))) ? sc_3 : mx_3;
-       d1_3 <= dd_3[32] ? 32'd0 : dd_3[31:0];
+       if (sv[7]) mx_3 <= (sf[7] || ($signed(sc_3) > $signed(mx_3))) ? sc_3 : mx_3;
+       srdr_3 <= srdw_3;
        vs1_3 <= vsh$24;
-       ix2_3 <= u_3[15:6];
-       ip2_3 <= ipn_3;
-       vs2_3 <= vs1_3;
-       tb3_3 <= exp2[ix2_3];
-       ip3_3 <= ip2_3;
-       vs3_3 <= vs2_3;
-       ex4_3 <= en_3[16:0];
-       vs4_3 <= vs3_3;
-       w5_3 <= wv_3[16:0];
-       if (ev[3]) z_3 <= (ef[3] ? 32'd0 : z_3) + e32_3;
-    pv <= s_en;
-       pf <= s_first;
-       pt <= s_t;
-       tv <= pv;
-       tf <= pf;
-       tt <= pt;
-       fv <= tv;
-       ff <= tf;
-       ft <= tt;
+       d1_3 <= dd_3[32] ? 32'd0 : dd_3[31:0];
+       dv1_3 <= vmax_3 - vs1_3;
+       pl_3 <= d1_3[16:0] * 17'd94548;
+       ph_3 <= d1_3[31:17] * 17'd94548;
+       us_3 <= {17'd0, pl_3} + {2'd0, ph_3, 17'd0};
+       ix_3 <= uh_3[15:6];
+       ip_3 <= ipn_3;
+       tb_3 <= exp2[ix_3];
+       ip5_3 <= ip_3;
+       tbr_3 <= tb_3;
+       ip6_3 <= ip5_3;
+       x2_3 <= x2n_3;
+       ex_3 <= exr_3[17:1];
+       if (ev[8]) z_3 <= (ef[8] ? 32'd0 : z_3) + {15'd0, ex_3};
+       if (o_ld) ozs_3 <= z_3;
+       if (o_ld) ovs_3 <= vmax_3;
+       xw_3 <= xwn_3;
+       w_3 <= wr_3[17:1];
+       dv2_3 <= dv1_3;
+       dv3_3 <= dv2_3;
+       dv4_3 <= dv3_3;
+       dv5_3 <= dv4_3;
+       dv6_3 <= dv5_3;
+       dv7_3 <= dv6_3;
+       dv8_3 <= dv7_3;
+       ps0_3 <= psn0_3;
+       ps1_3 <= psn1_3;
+    ss0_g <= ss0_gw;
+       ss0_c <= ss0_cw;
+       ss0_kl <= k3_0[5:0];
+       ss0_n1 <= k3_0[6];
+       ss0_f <= ss0_fw;
+       ss0_b <= ss0_g[0];
+       ss0_l <= ss0_lw;
+       ss0_big <= ss0_kl[5] & (ss0_c != 32'd0);
+       ss0_cs <= ss0_c[31];
+       ss0_n2 <= ss0_n1;
+       ss0_r <= {ss0_f[32], ss0_f} + {33'd0, ss0_b};
+       ss0_lr <= ss0_lres;
+       ss0_n3 <= ss0_n2;
+       sc_0 <= ss0_n3 ? ss0_rres : ss0_lr;
+    ss1_g <= ss1_gw;
+       ss1_c <= ss1_cw;
+       ss1_kl <= k3_1[5:0];
+       ss1_n1 <= k3_1[6];
+       ss1_f <= ss1_fw;
+       ss1_b <= ss1_g[0];
+       ss1_l <= ss1_lw;
+       ss1_big <= ss1_kl[5] & (ss1_c != 32'd0);
+       ss1_cs <= ss1_c[31];
+       ss1_n2 <= ss1_n1;
+       ss1_r <= {ss1_f[32], ss1_f} + {33'd0, ss1_b};
+       ss1_lr <= ss1_lres;
+       ss1_n3 <= ss1_n2;
+       sc_1 <= ss1_n3 ? ss1_rres : ss1_lr;
+    ss2_g <= ss2_gw;
+       ss2_c <= ss2_cw;
+       ss2_kl <= k3_2[5:0];
+       ss2_n1 <= k3_2[6];
+       ss2_f <= ss2_fw;
+       ss2_b <= ss2_g[0];
+       ss2_l <= ss2_lw;
+       ss2_big <= ss2_kl[5] & (ss2_c != 32'd0);
+       ss2_cs <= ss2_c[31];
+       ss2_n2 <= ss2_n1;
+       ss2_r <= {ss2_f[32], ss2_f} + {33'd0, ss2_b};
+       ss2_lr <= ss2_lres;
+       ss2_n3 <= ss2_n2;
+       sc_2 <= ss2_n3 ? ss2_rres : ss2_lr;
+    ss3_g <= ss3_gw;
+       ss3_c <= ss3_cw;
+       ss3_kl <= k3_3[5:0];
+       ss3_n1 <= k3_3[6];
+       ss3_f <= ss3_fw;
+       ss3_b <= ss3_g[0];
+       ss3_l <= ss3_lw;
+       ss3_big <= ss3_kl[5] & (ss3_c != 32'd0);
+       ss3_cs <= ss3_c[31];
+       ss3_n2 <= ss3_n1;
+       ss3_r <= {ss3_f[32], ss3_f} + {33'd0, ss3_b};
+       ss3_lr <= ss3_lres;
+       ss3_n3 <= ss3_n2;
+       sc_3 <= ss3_n3 ? ss3_rres : ss3_lr;
+    so_g <= so_gw;
+       so_c <= so_cw;
+       so_kl <= ok8[5:0];
+       so_n1 <= ok8[6];
+       so_f <= so_fw;
+       so_b <= so_g[0];
+       so_l <= so_lw;
+       so_big <= so_kl[5] & (so_c != 32'd0);
+       so_cs <= so_c[31];
+       so_n2 <= so_n1;
+       so_r <= {so_f[32], so_f} + {33'd0, so_b};
+       so_lr <= so_lres;
+       so_n3 <= so_n2;
+       y <= so_n3 ? so_rres : so_lr;
+    rbwe <= bwe;
+       rbgrp <= bgrp;
+       rblane <= blane;
+       rbdata <= bdata;
+       rbswe <= bswe;
+       rbshead <= bshead;
+       rbsdata <= bsdata;
+       sv <= {sv[6:0], s_en};
+       sf <= {sf[6:0], s_first};
+       st0 <= s_t;
+       st1 <= st0;
+       st2 <= st1;
+       st3 <= st2;
+       st4 <= st3;
+       st5 <= st4;
+       st6 <= st5;
+       st7 <= st6;
        srd <= (sm_raddr < 16'd512) ? smem[sm_raddr[8:0]] : 128'd0;
-       if (fv && (ft < 16'd512)) smem[ft[8:0]] <= {sc_3, sc_2, sc_1, sc_0};
-       ev <= {ev[4:0], e_en};
-       ef <= {ef[4:0], e_first};
-       oa1 <= ac_0;
+       if (sv[7] && (st7 < 16'd512)) smem[st7[8:0]] <= {sc_3, sc_2, sc_1, sc_0};
+       ev <= {ev[11:0], e_en};
+       ef <= {ef[11:0], e_first};
+       oa1 <= o_ld ? ac_0 : oac_0;
        oz1 <= ozm;
        ovm1 <= ovmm;
-       pz2 <= op;
-       fi2 <= ofsh[9:0];
+       oz2 <= oz;
+       op2 <= opn;
        oa2 <= oa1;
        ovm2 <= ovm1;
-       r3 <= rcp[fi2];
-       pz3 <= pz2;
+       fi3 <= ofsh[9:0];
+       pz3 <= op2;
        oa3 <= oa2;
        ovm3 <= ovm2;
-       op4 <= oa66 * r66;
-       k4 <= $signed({2'd0, ovm3}) - 7'sd16 - $signed({2'd0, pz3});
-       y <= (owd > OMAX32) ? OMAX32[31:0] : ((owd < OMIN32) ? OMIN32[31:0] : owd[31:0]);
+       r4 <= rcp[fi3];
+       pz4 <= pz3;
+       oa4 <= oa3;
+       ovm4 <= ovm3;
+       r5 <= r4;
+       ok5 <= $signed({2'd0, ovm4}) - 7'sd16 - $signed({2'd0, pz4});
+       oa5 <= oa4;
+       opl6 <= oa5[16:0] * r5;
+       opm6 <= oa5[33:17] * r5;
+       oph6 <= $signed(oa5[47:34]) * $signed({1'b0, r5});
+       ok6 <= ok5;
+       os7 <= {18'd0, opl6} + {1'b0, opm6, 17'd0};
+       oph7 <= oph6;
+       ok7 <= ok6;
+       op8 <= $signed({13'd0, os7}) + $signed(oph65);
+       ok8 <= ok7;
     end
-    wire unused_core = ^{u_0[5:0], en_0[31:17], wv_0[31:17], u_1[5:0], en_1[31:17], wv_1[31:17], u_2[5:0], en_2[31:17], wv_2[31:17], u_3[5:0], en_3[31:17], wv_3[31:17], ksh$1, vsh$1, ksh$2, vsh$2, ksh$3, vsh$3, ksh$4, vsh$4, ksh$5, vsh$5, ksh$6, vsh$6, ksh$7, vsh$7, ksh$9, vsh$9, ksh$10, vsh$10, ksh$11, vsh$11, ksh$12, vsh$12, ksh$13, vsh$13, ksh$14, vsh$14, ksh$15, vsh$15, ksh$17, vsh$17, ksh$18, vsh$18, ksh$19, vsh$19, ksh$20, vsh$20, ksh$21, vsh$21, ksh$22, vsh$22, ksh$23, vsh$23, ksh$25, vsh$25, ksh$26, vsh$26, ksh$27, vsh$27, ksh$28, vsh$28, ksh$29, vsh$29, ksh$30, vsh$30, ksh$31, vsh$31, ofsh[31:10]};
+    wire unused_core = ^{uh_0[5:0], exr_0[0], wr_0[0], uh_1[5:0], exr_1[0], wr_1[0], uh_2[5:0], exr_2[0], wr_2[0], uh_3[5:0], exr_3[0], wr_3[0], ksh$1, vsh$1, ksh$2, vsh$2, ksh$3, vsh$3, ksh$4, vsh$4, ksh$5, vsh$5, ksh$6, vsh$6, ksh$7, vsh$7, ksh$9, vsh$9, ksh$10, vsh$10, ksh$11, vsh$11, ksh$12, vsh$12, ksh$13, vsh$13, ksh$14, vsh$14, ksh$15, vsh$15, ksh$17, vsh$17, ksh$18, vsh$18, ksh$19, vsh$19, ksh$20, vsh$20, ksh$21, vsh$21, ksh$22, vsh$22, ksh$23, vsh$23, ksh$25, vsh$25, ksh$26, vsh$26, ksh$27, vsh$27, ksh$28, vsh$28, ksh$29, vsh$29, ksh$30, vsh$30, ksh$31, vsh$31, ofsh[31:10], oph7[31]};
 endmodule // llamahdl_decoder$attention$core
 
 
 module llamahdl_decoder$attention$drain_left(d,q,clock);
     
     // Module arguments
-    input wire  [2:0] d;
-    output reg  [2:0] q;
+    input wire  [15:0] d;
+    output reg  [15:0] q;
     input wire  clock;
     
     // Update code (custom)
     initial begin
-       q = 3'h0;
+       q = 16'h0;
     end
     
     always @(posedge clock) begin
@@ -6728,6 +8206,310 @@ module llamahdl_decoder$attention$heads_done(d,q,clock);
 endmodule // llamahdl_decoder$attention$heads_done
 
 
+module llamahdl_decoder$attention$oaddr_s1(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$oaddr_s1
+
+
+module llamahdl_decoder$attention$oaddr_s10(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$oaddr_s10
+
+
+module llamahdl_decoder$attention$oaddr_s11(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$oaddr_s11
+
+
+module llamahdl_decoder$attention$oaddr_s12(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$oaddr_s12
+
+
+module llamahdl_decoder$attention$oaddr_s2(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$oaddr_s2
+
+
+module llamahdl_decoder$attention$oaddr_s3(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$oaddr_s3
+
+
+module llamahdl_decoder$attention$oaddr_s4(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$oaddr_s4
+
+
+module llamahdl_decoder$attention$oaddr_s5(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$oaddr_s5
+
+
+module llamahdl_decoder$attention$oaddr_s6(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$oaddr_s6
+
+
+module llamahdl_decoder$attention$oaddr_s7(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$oaddr_s7
+
+
+module llamahdl_decoder$attention$oaddr_s8(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$oaddr_s8
+
+
+module llamahdl_decoder$attention$oaddr_s9(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$oaddr_s9
+
+
+module llamahdl_decoder$attention$oq_active(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$oq_active
+
+
+module llamahdl_decoder$attention$oq_elem(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$oq_elem
+
+
+module llamahdl_decoder$attention$oq_gh(d,q,clock);
+    
+    // Module arguments
+    input wire  [7:0] d;
+    output reg  [7:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 8'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$oq_gh
+
+
+module llamahdl_decoder$attention$oq_head(d,q,clock);
+    
+    // Module arguments
+    input wire  [7:0] d;
+    output reg  [7:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 8'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$oq_head
+
+
 module llamahdl_decoder$attention$out_addr(d,q,clock);
     
     // Module arguments
@@ -6747,44 +8529,6 @@ module llamahdl_decoder$attention$out_addr(d,q,clock);
 endmodule // llamahdl_decoder$attention$out_addr
 
 
-module llamahdl_decoder$attention$out_elem(d,q,clock);
-    
-    // Module arguments
-    input wire  [15:0] d;
-    output reg  [15:0] q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 16'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$attention$out_elem
-
-
-module llamahdl_decoder$attention$out_head(d,q,clock);
-    
-    // Module arguments
-    input wire  [7:0] d;
-    output reg  [7:0] q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 8'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$attention$out_head
-
-
 module llamahdl_decoder$attention$out_s1(d,q,clock);
     
     // Module arguments
@@ -6802,6 +8546,63 @@ module llamahdl_decoder$attention$out_s1(d,q,clock);
     end
           
 endmodule // llamahdl_decoder$attention$out_s1
+
+
+module llamahdl_decoder$attention$out_s10(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$out_s10
+
+
+module llamahdl_decoder$attention$out_s11(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$out_s11
+
+
+module llamahdl_decoder$attention$out_s12(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$out_s12
 
 
 module llamahdl_decoder$attention$out_s2(d,q,clock);
@@ -6878,6 +8679,82 @@ module llamahdl_decoder$attention$out_s5(d,q,clock);
     end
           
 endmodule // llamahdl_decoder$attention$out_s5
+
+
+module llamahdl_decoder$attention$out_s6(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$out_s6
+
+
+module llamahdl_decoder$attention$out_s7(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$out_s7
+
+
+module llamahdl_decoder$attention$out_s8(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$out_s8
+
+
+module llamahdl_decoder$attention$out_s9(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$out_s9
 
 
 module llamahdl_decoder$attention$score_s1(d,q,clock);
@@ -6971,12 +8848,25 @@ module llamahdl_decoder$attention$stream(clock,row_valid,row,row_data,rope_base,
     reg  [17:0] rot$sn;
     wire signed [31:0] rot$y0;
     wire signed [31:0] rot$y1;
+    reg  rot_dly$clock;
+    reg  rot_dly$valid;
+    reg signed [31:0] rot_dly$data;
+    reg  rot_dly$odd;
+    reg  rot_dly$is_v;
+    reg  rot_dly$one;
+    wire  rot_dly$valid_o;
+    wire signed [31:0] rot_dly$data_o;
+    wire  rot_dly$odd_o;
+    wire  rot_dly$is_v_o;
+    wire  rot_dly$one_o;
+    wire  rot_dly$busy;
     reg  blk0$clock;
     reg  blk0$en_scan;
     reg  blk0$first;
     reg  blk0$en_q;
     reg  blk0$wide;
     reg signed [31:0] blk0$x;
+    reg signed [31:0] blk0$xq;
     wire  [4:0] blk0$shift;
     wire  [15:0] blk0$y16;
     wire  [10:0] blk0$y11;
@@ -6986,6 +8876,7 @@ module llamahdl_decoder$attention$stream(clock,row_valid,row,row_data,rope_base,
     reg  blk1$en_q;
     reg  blk1$wide;
     reg signed [31:0] blk1$x;
+    reg signed [31:0] blk1$xq;
     wire  [4:0] blk1$shift;
     wire  [15:0] blk1$y16;
     wire  [10:0] blk1$y11;
@@ -7077,12 +8968,6 @@ module llamahdl_decoder$attention$stream(clock,row_valid,row,row_data,rope_base,
     reg  [7:0] in_head$d;
     wire  [7:0] in_head$q;
     reg  in_head$clock;
-    reg  wide0$d;
-    wire  wide0$q;
-    reg  wide0$clock;
-    reg  wide1$d;
-    wire  wide1$q;
-    reg  wide1$clock;
     reg  rd_active$d;
     wire  rd_active$q;
     reg  rd_active$clock;
@@ -7119,6 +9004,54 @@ module llamahdl_decoder$attention$stream(clock,row_valid,row,row_data,rope_base,
     reg  [7:0] rd_head_s2$d;
     wire  [7:0] rd_head_s2$q;
     reg  rd_head_s2$clock;
+    reg  rd_valid_s3$d;
+    wire  rd_valid_s3$q;
+    reg  rd_valid_s3$clock;
+    reg  rd_half_s3$d;
+    wire  rd_half_s3$q;
+    reg  rd_half_s3$clock;
+    reg  [15:0] rd_elem_s3$d;
+    wire  [15:0] rd_elem_s3$q;
+    reg  rd_elem_s3$clock;
+    reg  [7:0] rd_head_s3$d;
+    wire  [7:0] rd_head_s3$q;
+    reg  rd_head_s3$clock;
+    reg  rd_valid_s4$d;
+    wire  rd_valid_s4$q;
+    reg  rd_valid_s4$clock;
+    reg  rd_half_s4$d;
+    wire  rd_half_s4$q;
+    reg  rd_half_s4$clock;
+    reg  [15:0] rd_elem_s4$d;
+    wire  [15:0] rd_elem_s4$q;
+    reg  rd_elem_s4$clock;
+    reg  [7:0] rd_head_s4$d;
+    wire  [7:0] rd_head_s4$q;
+    reg  rd_head_s4$clock;
+    reg  rd_valid_s5$d;
+    wire  rd_valid_s5$q;
+    reg  rd_valid_s5$clock;
+    reg  rd_half_s5$d;
+    wire  rd_half_s5$q;
+    reg  rd_half_s5$clock;
+    reg  [15:0] rd_elem_s5$d;
+    wire  [15:0] rd_elem_s5$q;
+    reg  rd_elem_s5$clock;
+    reg  [7:0] rd_head_s5$d;
+    wire  [7:0] rd_head_s5$q;
+    reg  rd_head_s5$clock;
+    reg  rd_valid_s6$d;
+    wire  rd_valid_s6$q;
+    reg  rd_valid_s6$clock;
+    reg  rd_half_s6$d;
+    wire  rd_half_s6$q;
+    reg  rd_half_s6$clock;
+    reg  [15:0] rd_elem_s6$d;
+    wire  [15:0] rd_elem_s6$q;
+    reg  rd_elem_s6$clock;
+    reg  [7:0] rd_head_s6$d;
+    wire  [7:0] rd_head_s6$q;
+    reg  rd_head_s6$clock;
     reg  [15:0] bank_lane_r$d;
     wire  [15:0] bank_lane_r$q;
     reg  bank_lane_r$clock;
@@ -7163,6 +9096,20 @@ module llamahdl_decoder$attention$stream(clock,row_valid,row,row_data,rope_base,
         .y0(rot$y0),
         .y1(rot$y1)
     );
+    llamahdl_decoder$attention$stream$rot_dly rot_dly(
+        .clock(rot_dly$clock),
+        .valid(rot_dly$valid),
+        .data(rot_dly$data),
+        .odd(rot_dly$odd),
+        .is_v(rot_dly$is_v),
+        .one(rot_dly$one),
+        .valid_o(rot_dly$valid_o),
+        .data_o(rot_dly$data_o),
+        .odd_o(rot_dly$odd_o),
+        .is_v_o(rot_dly$is_v_o),
+        .one_o(rot_dly$one_o),
+        .busy(rot_dly$busy)
+    );
     llamahdl_decoder$attention$stream$blk0 blk0(
         .clock(blk0$clock),
         .en_scan(blk0$en_scan),
@@ -7170,6 +9117,7 @@ module llamahdl_decoder$attention$stream(clock,row_valid,row,row_data,rope_base,
         .en_q(blk0$en_q),
         .wide(blk0$wide),
         .x(blk0$x),
+        .xq(blk0$xq),
         .shift(blk0$shift),
         .y16(blk0$y16),
         .y11(blk0$y11)
@@ -7181,6 +9129,7 @@ module llamahdl_decoder$attention$stream(clock,row_valid,row,row_data,rope_base,
         .en_q(blk1$en_q),
         .wide(blk1$wide),
         .x(blk1$x),
+        .xq(blk1$xq),
         .shift(blk1$shift),
         .y16(blk1$y16),
         .y11(blk1$y11)
@@ -7329,16 +9278,6 @@ module llamahdl_decoder$attention$stream(clock,row_valid,row,row_data,rope_base,
         .q(in_head$q),
         .clock(in_head$clock)
     );
-    llamahdl_decoder$attention$stream$wide0 wide0(
-        .d(wide0$d),
-        .q(wide0$q),
-        .clock(wide0$clock)
-    );
-    llamahdl_decoder$attention$stream$wide1 wide1(
-        .d(wide1$d),
-        .q(wide1$q),
-        .clock(wide1$clock)
-    );
     llamahdl_decoder$attention$stream$rd_active rd_active(
         .d(rd_active$d),
         .q(rd_active$q),
@@ -7399,6 +9338,86 @@ module llamahdl_decoder$attention$stream(clock,row_valid,row,row_data,rope_base,
         .q(rd_head_s2$q),
         .clock(rd_head_s2$clock)
     );
+    llamahdl_decoder$attention$stream$rd_valid_s3 rd_valid_s3(
+        .d(rd_valid_s3$d),
+        .q(rd_valid_s3$q),
+        .clock(rd_valid_s3$clock)
+    );
+    llamahdl_decoder$attention$stream$rd_half_s3 rd_half_s3(
+        .d(rd_half_s3$d),
+        .q(rd_half_s3$q),
+        .clock(rd_half_s3$clock)
+    );
+    llamahdl_decoder$attention$stream$rd_elem_s3 rd_elem_s3(
+        .d(rd_elem_s3$d),
+        .q(rd_elem_s3$q),
+        .clock(rd_elem_s3$clock)
+    );
+    llamahdl_decoder$attention$stream$rd_head_s3 rd_head_s3(
+        .d(rd_head_s3$d),
+        .q(rd_head_s3$q),
+        .clock(rd_head_s3$clock)
+    );
+    llamahdl_decoder$attention$stream$rd_valid_s4 rd_valid_s4(
+        .d(rd_valid_s4$d),
+        .q(rd_valid_s4$q),
+        .clock(rd_valid_s4$clock)
+    );
+    llamahdl_decoder$attention$stream$rd_half_s4 rd_half_s4(
+        .d(rd_half_s4$d),
+        .q(rd_half_s4$q),
+        .clock(rd_half_s4$clock)
+    );
+    llamahdl_decoder$attention$stream$rd_elem_s4 rd_elem_s4(
+        .d(rd_elem_s4$d),
+        .q(rd_elem_s4$q),
+        .clock(rd_elem_s4$clock)
+    );
+    llamahdl_decoder$attention$stream$rd_head_s4 rd_head_s4(
+        .d(rd_head_s4$d),
+        .q(rd_head_s4$q),
+        .clock(rd_head_s4$clock)
+    );
+    llamahdl_decoder$attention$stream$rd_valid_s5 rd_valid_s5(
+        .d(rd_valid_s5$d),
+        .q(rd_valid_s5$q),
+        .clock(rd_valid_s5$clock)
+    );
+    llamahdl_decoder$attention$stream$rd_half_s5 rd_half_s5(
+        .d(rd_half_s5$d),
+        .q(rd_half_s5$q),
+        .clock(rd_half_s5$clock)
+    );
+    llamahdl_decoder$attention$stream$rd_elem_s5 rd_elem_s5(
+        .d(rd_elem_s5$d),
+        .q(rd_elem_s5$q),
+        .clock(rd_elem_s5$clock)
+    );
+    llamahdl_decoder$attention$stream$rd_head_s5 rd_head_s5(
+        .d(rd_head_s5$d),
+        .q(rd_head_s5$q),
+        .clock(rd_head_s5$clock)
+    );
+    llamahdl_decoder$attention$stream$rd_valid_s6 rd_valid_s6(
+        .d(rd_valid_s6$d),
+        .q(rd_valid_s6$q),
+        .clock(rd_valid_s6$clock)
+    );
+    llamahdl_decoder$attention$stream$rd_half_s6 rd_half_s6(
+        .d(rd_half_s6$d),
+        .q(rd_half_s6$q),
+        .clock(rd_half_s6$clock)
+    );
+    llamahdl_decoder$attention$stream$rd_elem_s6 rd_elem_s6(
+        .d(rd_elem_s6$d),
+        .q(rd_elem_s6$q),
+        .clock(rd_elem_s6$clock)
+    );
+    llamahdl_decoder$attention$stream$rd_head_s6 rd_head_s6(
+        .d(rd_head_s6$d),
+        .q(rd_head_s6$q),
+        .clock(rd_head_s6$clock)
+    );
     llamahdl_decoder$attention$stream$bank_lane_r bank_lane_r(
         .d(bank_lane_r$d),
         .q(bank_lane_r$q),
@@ -7449,8 +9468,6 @@ module llamahdl_decoder$attention$stream(clock,row_valid,row,row_data,rope_base,
         stream_word$clock = clock;
         in_elem$clock = clock;
         in_head$clock = clock;
-        wide0$clock = clock;
-        wide1$clock = clock;
         rd_active$clock = clock;
         rd_elem$clock = clock;
         rd_half$clock = clock;
@@ -7463,6 +9480,22 @@ module llamahdl_decoder$attention$stream(clock,row_valid,row,row_data,rope_base,
         rd_half_s2$clock = clock;
         rd_elem_s2$clock = clock;
         rd_head_s2$clock = clock;
+        rd_valid_s3$clock = clock;
+        rd_half_s3$clock = clock;
+        rd_elem_s3$clock = clock;
+        rd_head_s3$clock = clock;
+        rd_valid_s4$clock = clock;
+        rd_half_s4$clock = clock;
+        rd_elem_s4$clock = clock;
+        rd_head_s4$clock = clock;
+        rd_valid_s5$clock = clock;
+        rd_half_s5$clock = clock;
+        rd_elem_s5$clock = clock;
+        rd_head_s5$clock = clock;
+        rd_valid_s6$clock = clock;
+        rd_half_s6$clock = clock;
+        rd_elem_s6$clock = clock;
+        rd_head_s6$clock = clock;
         bank_lane_r$clock = clock;
         bank_head_r$clock = clock;
         bank_group_r$clock = clock;
@@ -7494,8 +9527,6 @@ module llamahdl_decoder$attention$stream(clock,row_valid,row,row_data,rope_base,
         stream_word$d = stream_word$q;
         in_elem$d = in_elem$q;
         in_head$d = in_head$q;
-        wide0$d = wide0$q;
-        wide1$d = wide1$q;
         rd_active$d = rd_active$q;
         rd_elem$d = rd_elem$q;
         rd_half$d = rd_half$q;
@@ -7508,16 +9539,33 @@ module llamahdl_decoder$attention$stream(clock,row_valid,row,row_data,rope_base,
         rd_half_s2$d = rd_half_s2$q;
         rd_elem_s2$d = rd_elem_s2$q;
         rd_head_s2$d = rd_head_s2$q;
+        rd_valid_s3$d = rd_valid_s3$q;
+        rd_half_s3$d = rd_half_s3$q;
+        rd_elem_s3$d = rd_elem_s3$q;
+        rd_head_s3$d = rd_head_s3$q;
+        rd_valid_s4$d = rd_valid_s4$q;
+        rd_half_s4$d = rd_half_s4$q;
+        rd_elem_s4$d = rd_elem_s4$q;
+        rd_head_s4$d = rd_head_s4$q;
+        rd_valid_s5$d = rd_valid_s5$q;
+        rd_half_s5$d = rd_half_s5$q;
+        rd_elem_s5$d = rd_elem_s5$q;
+        rd_head_s5$d = rd_head_s5$q;
+        rd_valid_s6$d = rd_valid_s6$q;
+        rd_half_s6$d = rd_half_s6$q;
+        rd_elem_s6$d = rd_elem_s6$q;
+        rd_head_s6$d = rd_head_s6$q;
         bank_lane_r$d = bank_lane_r$q;
         bank_head_r$d = bank_head_r$q;
         bank_group_r$d = bank_group_r$q;
         field_r$d = field_r$q;
         rope_rom$clock = clock;
         rot$clock = clock;
+        rot_dly$clock = clock;
         blk0$clock = clock;
         blk1$clock = clock;
         head_buf$clock = clock;
-        in_flight = row_valid_s1$q | row_valid_s2$q | row_valid_s3$q | row_valid_s4$q | rd_active$q | rd_valid_s1$q;
+        in_flight = row_valid_s1$q | row_valid_s2$q | row_valid_s3$q | row_valid_s4$q | rot_dly$busy | rd_active$q | rd_valid_s1$q | rd_valid_s2$q | rd_valid_s3$q | rd_valid_s4$q | rd_valid_s5$q;
         row_valid_s1$d = row_valid;
         row_data_s1$d = row_data;
         row_odd_s1$d = row[32'h0];
@@ -7550,11 +9598,16 @@ module llamahdl_decoder$attention$stream(clock,row_valid,row,row_data,rope_base,
         if (row_valid_s1$q) begin
             stream_word$d = row_pos;
         end
-        row_valid_s3$d = row_valid_s2$q;
-        row_data_s3$d = row_data_s2$q;
-        row_odd_s3$d = row_odd_s2$q;
-        row_is_v_s3$d = row_is_v_s2$q;
-        row_one_s3$d = row_one_s2$q;
+        rot_dly$valid = row_valid_s2$q;
+        rot_dly$data = row_data_s2$q;
+        rot_dly$odd = row_odd_s2$q;
+        rot_dly$is_v = row_is_v_s2$q;
+        rot_dly$one = row_one_s2$q;
+        row_valid_s3$d = rot_dly$valid_o;
+        row_data_s3$d = rot_dly$data_o;
+        row_odd_s3$d = rot_dly$odd_o;
+        row_is_v_s3$d = rot_dly$is_v_o;
+        row_one_s3$d = rot_dly$one_o;
         rot$en = 1'b0;
         rot$a = pair_first$q;
         rot$cs = pair_cos$q;
@@ -7613,19 +9666,13 @@ module llamahdl_decoder$attention$stream(clock,row_valid,row,row_data,rope_base,
         blk1$first = in_elem_e == zero16;
         blk0$x = in_data;
         blk1$x = in_data;
-        blk0$wide = wide0$q;
-        blk1$wide = wide1$q;
+        blk0$wide = in_head_e < nh8;
+        blk1$wide = in_head_e < nh8;
+        blk0$xq = $signed(head_buf$rdata$0);
+        blk1$xq = $signed(head_buf$rdata$0);
         blk0$en_q = 1'b0;
         blk1$en_q = 1'b0;
         if (in_valid) begin
-            if (in_elem_e == zero16) begin
-                if (in_half) begin
-                    wide1$d = in_head_e < nh8;
-                end
-                else begin
-                    wide0$d = in_head_e < nh8;
-                end
-            end
             if (in_elem_e == hd_m1) begin
                 in_elem$d = zero16;
                 in_head$d = in_head_e + one8;
@@ -7672,17 +9719,31 @@ module llamahdl_decoder$attention$stream(clock,row_valid,row,row_data,rope_base,
         rd_half_s2$d = rd_half_s1$q;
         rd_elem_s2$d = rd_elem_s1$q;
         rd_head_s2$d = rd_head_s1$q;
+        rd_valid_s3$d = rd_valid_s2$q;
+        rd_half_s3$d = rd_half_s2$q;
+        rd_elem_s3$d = rd_elem_s2$q;
+        rd_head_s3$d = rd_head_s2$q;
+        rd_valid_s4$d = rd_valid_s3$q;
+        rd_half_s4$d = rd_half_s3$q;
+        rd_elem_s4$d = rd_elem_s3$q;
+        rd_head_s4$d = rd_head_s3$q;
+        rd_valid_s5$d = rd_valid_s4$q;
+        rd_half_s5$d = rd_half_s4$q;
+        rd_elem_s5$d = rd_elem_s4$q;
+        rd_head_s5$d = rd_head_s4$q;
+        rd_valid_s6$d = rd_valid_s5$q;
+        rd_half_s6$d = rd_half_s5$q;
+        rd_elem_s6$d = rd_elem_s5$q;
+        rd_head_s6$d = rd_head_s5$q;
         if (rd_valid_s1$q) begin
             if (rd_half_s1$q) begin
                 blk1$en_q = 1'b1;
-                blk1$x = $signed(head_buf$rdata$0);
             end
             else begin
                 blk0$en_q = 1'b1;
-                blk0$x = $signed(head_buf$rdata$0);
             end
         end
-        if (rd_half_s2$q) begin
+        if (rd_half_s6$q) begin
             conv_y16 = blk1$y16;
             conv_y11 = blk1$y11;
             conv_shift = blk1$shift;
@@ -7692,7 +9753,7 @@ module llamahdl_decoder$attention$stream(clock,row_valid,row,row_data,rope_base,
             conv_y11 = blk0$y11;
             conv_shift = blk0$shift;
         end
-        if ((rd_head_s2$q == zero8) & (rd_elem_s2$q == zero16)) begin
+        if ((rd_head_s6$q == zero8) & (rd_elem_s6$q == zero16)) begin
             bank_lane_e = zero16;
             bank_head_e = zero8;
             bank_group_e = zero8;
@@ -7702,7 +9763,7 @@ module llamahdl_decoder$attention$stream(clock,row_valid,row,row_data,rope_base,
             bank_head_e = bank_head_r$q;
             bank_group_e = bank_group_r$q;
         end
-        if (((rd_head_s2$q == nh8) | (rd_head_s2$q == v_head0)) & (rd_elem_s2$q == zero16)) begin
+        if (((rd_head_s6$q == nh8) | (rd_head_s6$q == v_head0)) & (rd_elem_s6$q == zero16)) begin
             field_e = zero16;
         end
         else begin
@@ -7711,32 +9772,32 @@ module llamahdl_decoder$attention$stream(clock,row_valid,row,row_data,rope_base,
         bank_we = 1'b0;
         bank_shift_we = 1'b0;
         bank_group = bank_group_e;
-        bank_lane = bank_lane_e + rd_elem_s2$q;
+        bank_lane = bank_lane_e + rd_elem_s6$q;
         bank_data = conv_y16;
         bank_shift_head = bank_head_e;
         bank_shift = conv_shift;
         cache_push = 1'b0;
         cache_shift_push = 1'b0;
         cache_commit = 1'b0;
-        cache_is_v = rd_head_s2$q >= v_head0;
+        cache_is_v = rd_head_s6$q >= v_head0;
         cache_field = field_e;
         cache_data = conv_y11;
-        if (rd_head_s2$q >= v_head0) begin
-            cache_shift_field = rd_head_s2$q - v_head0;
+        if (rd_head_s6$q >= v_head0) begin
+            cache_shift_field = rd_head_s6$q - v_head0;
         end
         else begin
-            cache_shift_field = rd_head_s2$q - nh8;
+            cache_shift_field = rd_head_s6$q - nh8;
         end
         cache_shift = conv_shift;
         cache_waddr = stream_word$q;
-        if (rd_valid_s2$q) begin
-            if (rd_head_s2$q < nh8) begin
+        if (rd_valid_s6$q) begin
+            if (rd_head_s6$q < nh8) begin
                 bank_we = 1'b1;
-                bank_shift_we = rd_elem_s2$q == zero16;
+                bank_shift_we = rd_elem_s6$q == zero16;
                 bank_lane_r$d = bank_lane_e;
                 bank_head_r$d = bank_head_e;
                 bank_group_r$d = bank_group_e;
-                if (rd_elem_s2$q == hd_m1) begin
+                if (rd_elem_s6$q == hd_m1) begin
                     if (bank_head_e == g_m1) begin
                         bank_lane_r$d = zero16;
                         bank_head_r$d = zero8;
@@ -7751,8 +9812,8 @@ module llamahdl_decoder$attention$stream(clock,row_valid,row,row_data,rope_base,
             else begin
                 cache_push = 1'b1;
                 field_r$d = field_e + one16;
-                cache_shift_push = rd_elem_s2$q == zero16;
-                if ((rd_head_s2$q == last_head) & (rd_elem_s2$q == hd_m1)) begin
+                cache_shift_push = rd_elem_s6$q == zero16;
+                if ((rd_head_s6$q == last_head) & (rd_elem_s6$q == hd_m1)) begin
                     cache_commit = ~stream_bad$q;
                 end
             end
@@ -7819,7 +9880,7 @@ module llamahdl_decoder$attention$stream$bank_lane_r(d,q,clock);
 endmodule // llamahdl_decoder$attention$stream$bank_lane_r
 
 
-module llamahdl_decoder$attention$stream$blk0(clock,en_scan,first,en_q,wide,x,shift,y16,y11);
+module llamahdl_decoder$attention$stream$blk0(clock,en_scan,first,en_q,wide,x,xq,shift,y16,y11);
     
     // Module arguments
     input wire  clock;
@@ -7828,45 +9889,161 @@ module llamahdl_decoder$attention$stream$blk0(clock,en_scan,first,en_q,wide,x,sh
     input wire  en_q;
     input wire  wide;
     input wire signed [31:0] x;
+    input wire signed [31:0] xq;
     output reg  [4:0] shift;
     output reg  [15:0] y16;
     output reg  [10:0] y11;
     
     // Update code (custom)
+    reg [31:0] ax1;
+    reg e1;
+    reg f1;
+    reg wd1;
     reg [31:0] m;
+    reg wm;
+    reg [4:0] sreg;
+    reg qv1;
+    reg qv2;
+    reg signed [31:0] qx1;
+    reg signed [31:0] qx2;
+    reg signed [32:0] x2;
+    reg [4:0] sh3;
+    reg w3;
+    reg v3;
+    reg signed [32:0] rnd;
+    reg [4:0] sh4;
+    reg w4;
+    reg v4;
     wire [31:0] ux = x;
     wire [31:0] ax = ux[31] ? ((~ux) + 32'd1) : ux;
-    reg [5:0] bl;
-    integer k;
-    always @(*) begin
-       bl = 6'd0;
-       for (k = 0; k < 32; k = k + 1) if (m[k]) bl = k[5:0] + 6'd1;
-    end
-    wire [5:0] bw = wide ? 6'd15 : 6'd10;
+    wire mb_a1_0 = |m[1:0];
+    wire [0:0] mb_i1_0 = m[1];
+    wire mb_a1_1 = |m[3:2];
+    wire [0:0] mb_i1_1 = m[3];
+    wire mb_a1_2 = |m[5:4];
+    wire [0:0] mb_i1_2 = m[5];
+    wire mb_a1_3 = |m[7:6];
+    wire [0:0] mb_i1_3 = m[7];
+    wire mb_a1_4 = |m[9:8];
+    wire [0:0] mb_i1_4 = m[9];
+    wire mb_a1_5 = |m[11:10];
+    wire [0:0] mb_i1_5 = m[11];
+    wire mb_a1_6 = |m[13:12];
+    wire [0:0] mb_i1_6 = m[13];
+    wire mb_a1_7 = |m[15:14];
+    wire [0:0] mb_i1_7 = m[15];
+    wire mb_a1_8 = |m[17:16];
+    wire [0:0] mb_i1_8 = m[17];
+    wire mb_a1_9 = |m[19:18];
+    wire [0:0] mb_i1_9 = m[19];
+    wire mb_a1_10 = |m[21:20];
+    wire [0:0] mb_i1_10 = m[21];
+    wire mb_a1_11 = |m[23:22];
+    wire [0:0] mb_i1_11 = m[23];
+    wire mb_a1_12 = |m[25:24];
+    wire [0:0] mb_i1_12 = m[25];
+    wire mb_a1_13 = |m[27:26];
+    wire [0:0] mb_i1_13 = m[27];
+    wire mb_a1_14 = |m[29:28];
+    wire [0:0] mb_i1_14 = m[29];
+    wire mb_a1_15 = |m[31:30];
+    wire [0:0] mb_i1_15 = m[31];
+    wire mb_a2_0 = mb_a1_1 | mb_a1_0;
+    wire [1:0] mb_i2_0 = mb_a1_1 ? {1'b1, mb_i1_1} : {1'b0, mb_i1_0};
+    wire mb_a2_1 = mb_a1_3 | mb_a1_2;
+    wire [1:0] mb_i2_1 = mb_a1_3 ? {1'b1, mb_i1_3} : {1'b0, mb_i1_2};
+    wire mb_a2_2 = mb_a1_5 | mb_a1_4;
+    wire [1:0] mb_i2_2 = mb_a1_5 ? {1'b1, mb_i1_5} : {1'b0, mb_i1_4};
+    wire mb_a2_3 = mb_a1_7 | mb_a1_6;
+    wire [1:0] mb_i2_3 = mb_a1_7 ? {1'b1, mb_i1_7} : {1'b0, mb_i1_6};
+    wire mb_a2_4 = mb_a1_9 | mb_a1_8;
+    wire [1:0] mb_i2_4 = mb_a1_9 ? {1'b1, mb_i1_9} : {1'b0, mb_i1_8};
+    wire mb_a2_5 = mb_a1_11 | mb_a1_10;
+    wire [1:0] mb_i2_5 = mb_a1_11 ? {1'b1, mb_i1_11} : {1'b0, mb_i1_10};
+    wire mb_a2_6 = mb_a1_13 | mb_a1_12;
+    wire [1:0] mb_i2_6 = mb_a1_13 ? {1'b1, mb_i1_13} : {1'b0, mb_i1_12};
+    wire mb_a2_7 = mb_a1_15 | mb_a1_14;
+    wire [1:0] mb_i2_7 = mb_a1_15 ? {1'b1, mb_i1_15} : {1'b0, mb_i1_14};
+    wire mb_a3_0 = mb_a2_1 | mb_a2_0;
+    wire [2:0] mb_i3_0 = mb_a2_1 ? {1'b1, mb_i2_1} : {1'b0, mb_i2_0};
+    wire mb_a3_1 = mb_a2_3 | mb_a2_2;
+    wire [2:0] mb_i3_1 = mb_a2_3 ? {1'b1, mb_i2_3} : {1'b0, mb_i2_2};
+    wire mb_a3_2 = mb_a2_5 | mb_a2_4;
+    wire [2:0] mb_i3_2 = mb_a2_5 ? {1'b1, mb_i2_5} : {1'b0, mb_i2_4};
+    wire mb_a3_3 = mb_a2_7 | mb_a2_6;
+    wire [2:0] mb_i3_3 = mb_a2_7 ? {1'b1, mb_i2_7} : {1'b0, mb_i2_6};
+    wire mb_a4_0 = mb_a3_1 | mb_a3_0;
+    wire [3:0] mb_i4_0 = mb_a3_1 ? {1'b1, mb_i3_1} : {1'b0, mb_i3_0};
+    wire mb_a4_1 = mb_a3_3 | mb_a3_2;
+    wire [3:0] mb_i4_1 = mb_a3_3 ? {1'b1, mb_i3_3} : {1'b0, mb_i3_2};
+    wire mb_a5_0 = mb_a4_1 | mb_a4_0;
+    wire [4:0] mb_i5_0 = mb_a4_1 ? {1'b1, mb_i4_1} : {1'b0, mb_i4_0};
+    wire [4:0] mb = mb_i5_0;
+    wire unused_mb = mb_a5_0;
+    wire [5:0] bl = (m == 32'd0) ? 6'd0 : ({1'b0, mb} + 6'd1);
+    wire [5:0] bw = wm ? 6'd15 : 6'd10;
     wire [5:0] sh6 = (bl > bw) ? (bl - bw) : 6'd0;
-    always @(*) shift = sh6[4:0];
-    wire signed [32:0] x33 = {x[31], x};
-    wire signed [32:0] half = (sh6 == 6'd0) ? 33'sd0 : (33'sd1 <<< (sh6 - 6'd1));
-    wire signed [32:0] rnd = (x33 + half) >>> sh6;
-    wire signed [32:0] lim = wide ? 33'sd32767 : 33'sd1023;
+    wire signed [32:0] x2n = $signed({qx2, 1'b0}) >>> sreg;
+    wire signed [32:0] rndn = (x2 + 33'sd1) >>> 1;
+    wire signed [32:0] lim = w4 ? 33'sd32767 : 33'sd1023;
     wire signed [32:0] q = (rnd > lim) ? lim : ((rnd < -lim) ? -lim : rnd);
-    wire unused_q = ^q[32:16];
+    wire unused_q = ^{q[32:16], sh6[5]};
     initial begin
+       ax1 = 32'd0;
+       e1 = 1'b0;
+       f1 = 1'b0;
+       wd1 = 1'b0;
        m = 32'd0;
+       wm = 1'b0;
+       sreg = 5'd0;
+       qv1 = 1'b0;
+       qv2 = 1'b0;
+       qx1 = 32'sd0;
+       qx2 = 32'sd0;
+       x2 = 33'sd0;
+       sh3 = 5'd0;
+       w3 = 1'b0;
+       v3 = 1'b0;
+       rnd = 33'sd0;
+       sh4 = 5'd0;
+       w4 = 1'b0;
+       v4 = 1'b0;
+       shift = 5'd0;
        y16 = 16'd0;
        y11 = 11'd0;
     end
     always @(posedge clock) begin
-       if (en_q) begin
+       if (v4) begin
           y16 <= q[15:0];
           y11 <= q[10:0];
+          shift <= sh4;
        end
-       if (en_scan) m <= (first || (ax > m)) ? ax : m;
+       rnd <= rndn;
+       sh4 <= sh3;
+       w4 <= w3;
+       v4 <= v3;
+       x2 <= x2n;
+       sh3 <= sreg;
+       w3 <= wm;
+       v3 <= qv2;
+       qv1 <= en_q;
+       qv2 <= qv1;
+       qx1 <= xq;
+       qx2 <= qx1;
+       sreg <= sh6[4:0];
+       if (e1) begin
+          m <= (f1 || (ax1 > m)) ? ax1 : m;
+          wm <= wd1;
+       end
+       e1 <= en_scan;
+       f1 <= first;
+       wd1 <= wide;
+       if (en_scan) ax1 <= ax;
     end
 endmodule // llamahdl_decoder$attention$stream$blk0
 
 
-module llamahdl_decoder$attention$stream$blk1(clock,en_scan,first,en_q,wide,x,shift,y16,y11);
+module llamahdl_decoder$attention$stream$blk1(clock,en_scan,first,en_q,wide,x,xq,shift,y16,y11);
     
     // Module arguments
     input wire  clock;
@@ -7875,40 +10052,156 @@ module llamahdl_decoder$attention$stream$blk1(clock,en_scan,first,en_q,wide,x,sh
     input wire  en_q;
     input wire  wide;
     input wire signed [31:0] x;
+    input wire signed [31:0] xq;
     output reg  [4:0] shift;
     output reg  [15:0] y16;
     output reg  [10:0] y11;
     
     // Update code (custom)
+    reg [31:0] ax1;
+    reg e1;
+    reg f1;
+    reg wd1;
     reg [31:0] m;
+    reg wm;
+    reg [4:0] sreg;
+    reg qv1;
+    reg qv2;
+    reg signed [31:0] qx1;
+    reg signed [31:0] qx2;
+    reg signed [32:0] x2;
+    reg [4:0] sh3;
+    reg w3;
+    reg v3;
+    reg signed [32:0] rnd;
+    reg [4:0] sh4;
+    reg w4;
+    reg v4;
     wire [31:0] ux = x;
     wire [31:0] ax = ux[31] ? ((~ux) + 32'd1) : ux;
-    reg [5:0] bl;
-    integer k;
-    always @(*) begin
-       bl = 6'd0;
-       for (k = 0; k < 32; k = k + 1) if (m[k]) bl = k[5:0] + 6'd1;
-    end
-    wire [5:0] bw = wide ? 6'd15 : 6'd10;
+    wire mb_a1_0 = |m[1:0];
+    wire [0:0] mb_i1_0 = m[1];
+    wire mb_a1_1 = |m[3:2];
+    wire [0:0] mb_i1_1 = m[3];
+    wire mb_a1_2 = |m[5:4];
+    wire [0:0] mb_i1_2 = m[5];
+    wire mb_a1_3 = |m[7:6];
+    wire [0:0] mb_i1_3 = m[7];
+    wire mb_a1_4 = |m[9:8];
+    wire [0:0] mb_i1_4 = m[9];
+    wire mb_a1_5 = |m[11:10];
+    wire [0:0] mb_i1_5 = m[11];
+    wire mb_a1_6 = |m[13:12];
+    wire [0:0] mb_i1_6 = m[13];
+    wire mb_a1_7 = |m[15:14];
+    wire [0:0] mb_i1_7 = m[15];
+    wire mb_a1_8 = |m[17:16];
+    wire [0:0] mb_i1_8 = m[17];
+    wire mb_a1_9 = |m[19:18];
+    wire [0:0] mb_i1_9 = m[19];
+    wire mb_a1_10 = |m[21:20];
+    wire [0:0] mb_i1_10 = m[21];
+    wire mb_a1_11 = |m[23:22];
+    wire [0:0] mb_i1_11 = m[23];
+    wire mb_a1_12 = |m[25:24];
+    wire [0:0] mb_i1_12 = m[25];
+    wire mb_a1_13 = |m[27:26];
+    wire [0:0] mb_i1_13 = m[27];
+    wire mb_a1_14 = |m[29:28];
+    wire [0:0] mb_i1_14 = m[29];
+    wire mb_a1_15 = |m[31:30];
+    wire [0:0] mb_i1_15 = m[31];
+    wire mb_a2_0 = mb_a1_1 | mb_a1_0;
+    wire [1:0] mb_i2_0 = mb_a1_1 ? {1'b1, mb_i1_1} : {1'b0, mb_i1_0};
+    wire mb_a2_1 = mb_a1_3 | mb_a1_2;
+    wire [1:0] mb_i2_1 = mb_a1_3 ? {1'b1, mb_i1_3} : {1'b0, mb_i1_2};
+    wire mb_a2_2 = mb_a1_5 | mb_a1_4;
+    wire [1:0] mb_i2_2 = mb_a1_5 ? {1'b1, mb_i1_5} : {1'b0, mb_i1_4};
+    wire mb_a2_3 = mb_a1_7 | mb_a1_6;
+    wire [1:0] mb_i2_3 = mb_a1_7 ? {1'b1, mb_i1_7} : {1'b0, mb_i1_6};
+    wire mb_a2_4 = mb_a1_9 | mb_a1_8;
+    wire [1:0] mb_i2_4 = mb_a1_9 ? {1'b1, mb_i1_9} : {1'b0, mb_i1_8};
+    wire mb_a2_5 = mb_a1_11 | mb_a1_10;
+    wire [1:0] mb_i2_5 = mb_a1_11 ? {1'b1, mb_i1_11} : {1'b0, mb_i1_10};
+    wire mb_a2_6 = mb_a1_13 | mb_a1_12;
+    wire [1:0] mb_i2_6 = mb_a1_13 ? {1'b1, mb_i1_13} : {1'b0, mb_i1_12};
+    wire mb_a2_7 = mb_a1_15 | mb_a1_14;
+    wire [1:0] mb_i2_7 = mb_a1_15 ? {1'b1, mb_i1_15} : {1'b0, mb_i1_14};
+    wire mb_a3_0 = mb_a2_1 | mb_a2_0;
+    wire [2:0] mb_i3_0 = mb_a2_1 ? {1'b1, mb_i2_1} : {1'b0, mb_i2_0};
+    wire mb_a3_1 = mb_a2_3 | mb_a2_2;
+    wire [2:0] mb_i3_1 = mb_a2_3 ? {1'b1, mb_i2_3} : {1'b0, mb_i2_2};
+    wire mb_a3_2 = mb_a2_5 | mb_a2_4;
+    wire [2:0] mb_i3_2 = mb_a2_5 ? {1'b1, mb_i2_5} : {1'b0, mb_i2_4};
+    wire mb_a3_3 = mb_a2_7 | mb_a2_6;
+    wire [2:0] mb_i3_3 = mb_a2_7 ? {1'b1, mb_i2_7} : {1'b0, mb_i2_6};
+    wire mb_a4_0 = mb_a3_1 | mb_a3_0;
+    wire [3:0] mb_i4_0 = mb_a3_1 ? {1'b1, mb_i3_1} : {1'b0, mb_i3_0};
+    wire mb_a4_1 = mb_a3_3 | mb_a3_2;
+    wire [3:0] mb_i4_1 = mb_a3_3 ? {1'b1, mb_i3_3} : {1'b0, mb_i3_2};
+    wire mb_a5_0 = mb_a4_1 | mb_a4_0;
+    wire [4:0] mb_i5_0 = mb_a4_1 ? {1'b1, mb_i4_1} : {1'b0, mb_i4_0};
+    wire [4:0] mb = mb_i5_0;
+    wire unused_mb = mb_a5_0;
+    wire [5:0] bl = (m == 32'd0) ? 6'd0 : ({1'b0, mb} + 6'd1);
+    wire [5:0] bw = wm ? 6'd15 : 6'd10;
     wire [5:0] sh6 = (bl > bw) ? (bl - bw) : 6'd0;
-    always @(*) shift = sh6[4:0];
-    wire signed [32:0] x33 = {x[31], x};
-    wire signed [32:0] half = (sh6 == 6'd0) ? 33'sd0 : (33'sd1 <<< (sh6 - 6'd1));
-    wire signed [32:0] rnd = (x33 + half) >>> sh6;
-    wire signed [32:0] lim = wide ? 33'sd32767 : 33'sd1023;
+    wire signed [32:0] x2n = $signed({qx2, 1'b0}) >>> sreg;
+    wire signed [32:0] rndn = (x2 + 33'sd1) >>> 1;
+    wire signed [32:0] lim = w4 ? 33'sd32767 : 33'sd1023;
     wire signed [32:0] q = (rnd > lim) ? lim : ((rnd < -lim) ? -lim : rnd);
-    wire unused_q = ^q[32:16];
+    wire unused_q = ^{q[32:16], sh6[5]};
     initial begin
+       ax1 = 32'd0;
+       e1 = 1'b0;
+       f1 = 1'b0;
+       wd1 = 1'b0;
        m = 32'd0;
+       wm = 1'b0;
+       sreg = 5'd0;
+       qv1 = 1'b0;
+       qv2 = 1'b0;
+       qx1 = 32'sd0;
+       qx2 = 32'sd0;
+       x2 = 33'sd0;
+       sh3 = 5'd0;
+       w3 = 1'b0;
+       v3 = 1'b0;
+       rnd = 33'sd0;
+       sh4 = 5'd0;
+       w4 = 1'b0;
+       v4 = 1'b0;
+       shift = 5'd0;
        y16 = 16'd0;
        y11 = 11'd0;
     end
     always @(posedge clock) begin
-       if (en_q) begin
+       if (v4) begin
           y16 <= q[15:0];
           y11 <= q[10:0];
+          shift <= sh4;
        end
-       if (en_scan) m <= (first || (ax > m)) ? ax : m;
+       rnd <= rndn;
+       sh4 <= sh3;
+       w4 <= w3;
+       v4 <= v3;
+       x2 <= x2n;
+       sh3 <= sreg;
+       w3 <= wm;
+       v3 <= qv2;
+       qv1 <= en_q;
+       qv2 <= qv1;
+       qx1 <= xq;
+       qx2 <= qx1;
+       sreg <= sh6[4:0];
+       if (e1) begin
+          m <= (f1 || (ax1 > m)) ? ax1 : m;
+          wm <= wd1;
+       end
+       e1 <= en_scan;
+       f1 <= first;
+       wd1 <= wide;
+       if (en_scan) ax1 <= ax;
     end
 endmodule // llamahdl_decoder$attention$stream$blk1
 
@@ -8151,6 +10444,82 @@ module llamahdl_decoder$attention$stream$rd_elem_s2(d,q,clock);
 endmodule // llamahdl_decoder$attention$stream$rd_elem_s2
 
 
+module llamahdl_decoder$attention$stream$rd_elem_s3(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$stream$rd_elem_s3
+
+
+module llamahdl_decoder$attention$stream$rd_elem_s4(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$stream$rd_elem_s4
+
+
+module llamahdl_decoder$attention$stream$rd_elem_s5(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$stream$rd_elem_s5
+
+
+module llamahdl_decoder$attention$stream$rd_elem_s6(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$stream$rd_elem_s6
+
+
 module llamahdl_decoder$attention$stream$rd_half(d,q,clock);
     
     // Module arguments
@@ -8206,6 +10575,82 @@ module llamahdl_decoder$attention$stream$rd_half_s2(d,q,clock);
     end
           
 endmodule // llamahdl_decoder$attention$stream$rd_half_s2
+
+
+module llamahdl_decoder$attention$stream$rd_half_s3(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$stream$rd_half_s3
+
+
+module llamahdl_decoder$attention$stream$rd_half_s4(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$stream$rd_half_s4
+
+
+module llamahdl_decoder$attention$stream$rd_half_s5(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$stream$rd_half_s5
+
+
+module llamahdl_decoder$attention$stream$rd_half_s6(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$stream$rd_half_s6
 
 
 module llamahdl_decoder$attention$stream$rd_head(d,q,clock);
@@ -8265,6 +10710,82 @@ module llamahdl_decoder$attention$stream$rd_head_s2(d,q,clock);
 endmodule // llamahdl_decoder$attention$stream$rd_head_s2
 
 
+module llamahdl_decoder$attention$stream$rd_head_s3(d,q,clock);
+    
+    // Module arguments
+    input wire  [7:0] d;
+    output reg  [7:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 8'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$stream$rd_head_s3
+
+
+module llamahdl_decoder$attention$stream$rd_head_s4(d,q,clock);
+    
+    // Module arguments
+    input wire  [7:0] d;
+    output reg  [7:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 8'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$stream$rd_head_s4
+
+
+module llamahdl_decoder$attention$stream$rd_head_s5(d,q,clock);
+    
+    // Module arguments
+    input wire  [7:0] d;
+    output reg  [7:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 8'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$stream$rd_head_s5
+
+
+module llamahdl_decoder$attention$stream$rd_head_s6(d,q,clock);
+    
+    // Module arguments
+    input wire  [7:0] d;
+    output reg  [7:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 8'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$stream$rd_head_s6
+
+
 module llamahdl_decoder$attention$stream$rd_valid_s1(d,q,clock);
     
     // Module arguments
@@ -8301,6 +10822,82 @@ module llamahdl_decoder$attention$stream$rd_valid_s2(d,q,clock);
     end
           
 endmodule // llamahdl_decoder$attention$stream$rd_valid_s2
+
+
+module llamahdl_decoder$attention$stream$rd_valid_s3(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$stream$rd_valid_s3
+
+
+module llamahdl_decoder$attention$stream$rd_valid_s4(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$stream$rd_valid_s4
+
+
+module llamahdl_decoder$attention$stream$rd_valid_s5(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$stream$rd_valid_s5
+
+
+module llamahdl_decoder$attention$stream$rd_valid_s6(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$stream$rd_valid_s6
 
 
 module llamahdl_decoder$attention$stream$rope_rom(clock,addr,data);
@@ -12430,27 +15027,180 @@ module llamahdl_decoder$attention$stream$rot(clock,en,a,b,cs,sn,y0,y1);
     output reg signed [31:0] y1;
     
     // Update code (custom)
-    localparam signed [51:0] MAX32 = 52'sd2147483647;
-    localparam signed [51:0] MIN32 = -52'sd2147483648;
-    wire signed [51:0] a52 = {{20{a[31]}}, a};
-    wire signed [51:0] b52 = {{20{b[31]}}, b};
-    wire signed [51:0] c52 = {{34{cs[17]}}, cs};
-    wire signed [51:0] s52 = {{34{sn[17]}}, sn};
-    wire signed [51:0] p0 = (a52 * c52) - (b52 * s52);
-    wire signed [51:0] p1 = (a52 * s52) + (b52 * c52);
-    wire signed [51:0] r0 = (p0 + 52'sd32768) >>> 16;
-    wire signed [51:0] r1 = (p1 + 52'sd32768) >>> 16;
+    reg signed [31:0] ra;
+    reg signed [31:0] rb;
+    reg signed [17:0] rc;
+    reg signed [17:0] rs;
+    reg [4:0] e;
+    reg signed [35:0] pac_l;
+    reg signed [32:0] pac_h;
+    reg signed [49:0] pac;
+    reg signed [35:0] pbs_l;
+    reg signed [32:0] pbs_h;
+    reg signed [49:0] pbs;
+    reg signed [35:0] pas_l;
+    reg signed [32:0] pas_h;
+    reg signed [49:0] pas;
+    reg signed [35:0] pbc_l;
+    reg signed [32:0] pbc_h;
+    reg signed [49:0] pbc;
+    reg signed [51:0] p0;
+    reg signed [51:0] p1;
+    reg signed [35:0] r0;
+    reg signed [35:0] r1;
+    wire signed [51:0] r0w = (p0 + 52'sd32768) >>> 16;
+    wire signed [51:0] r1w = (p1 + 52'sd32768) >>> 16;
+    wire f0 = (r0[35:31] == 5'd0) | (r0[35:31] == 5'h1f);
+    wire f1 = (r1[35:31] == 5'd0) | (r1[35:31] == 5'h1f);
+    wire unused_r = ^{r0w[51:36], r1w[51:36]};
     initial begin
+       ra = 32'sd0;
+       rb = 32'sd0;
+       rc = 18'sd0;
+       rs = 18'sd0;
+       e = 5'd0;
+       p0 = 52'sd0;
+       p1 = 52'sd0;
+       r0 = 36'sd0;
+       r1 = 36'sd0;
        y0 = 32'sd0;
        y1 = 32'sd0;
+       pac_l = 36'sd0;
+       pac_h = 33'sd0;
+       pac = 50'sd0;
+       pbs_l = 36'sd0;
+       pbs_h = 33'sd0;
+       pbs = 50'sd0;
+       pas_l = 36'sd0;
+       pas_h = 33'sd0;
+       pas = 50'sd0;
+       pbc_l = 36'sd0;
+       pbc_h = 33'sd0;
+       pbc = 50'sd0;
     end
     always @(posedge clock) begin
-       if (en) begin
-          y0 <= (r0 > MAX32) ? MAX32[31:0] : ((r0 < MIN32) ? MIN32[31:0] : r0[31:0]);
-          y1 <= (r1 > MAX32) ? MAX32[31:0] : ((r1 < MIN32) ? MIN32[31:0] : r1[31:0]);
+       ra <= a;
+       rb <= b;
+       rc <= cs;
+       rs <= sn;
+       e <= {e[3:0], en};
+       pac_l <= $signed({1'b0, ra[16:0]}) * rc;
+       pac_h <= $signed(ra[31:17]) * rc;
+       pac <= $signed({pac_h, 17'd0}) + $signed({{14{pac_l[35]}}, pac_l});
+       pbs_l <= $signed({1'b0, rb[16:0]}) * rs;
+       pbs_h <= $signed(rb[31:17]) * rs;
+       pbs <= $signed({pbs_h, 17'd0}) + $signed({{14{pbs_l[35]}}, pbs_l});
+       pas_l <= $signed({1'b0, ra[16:0]}) * rs;
+       pas_h <= $signed(ra[31:17]) * rs;
+       pas <= $signed({pas_h, 17'd0}) + $signed({{14{pas_l[35]}}, pas_l});
+       pbc_l <= $signed({1'b0, rb[16:0]}) * rc;
+       pbc_h <= $signed(rb[31:17]) * rc;
+       pbc <= $signed({pbc_h, 17'd0}) + $signed({{14{pbc_l[35]}}, pbc_l});
+    p0 <= $signed({{2{pac[49]}}, pac}) - $signed({{2{pbs[49]}}, pbs});
+       p1 <= $signed({{2{pas[49]}}, pas}) + $signed({{2{pbc[49]}}, pbc});
+       r0 <= r0w[35:0];
+       r1 <= r1w[35:0];
+       if (e[4]) begin
+          y0 <= f0 ? r0[31:0] : (r0[35] ? 32'h80000000 : 32'h7fffffff);
+          y1 <= f1 ? r1[31:0] : (r1[35] ? 32'h80000000 : 32'h7fffffff);
        end
     end
 endmodule // llamahdl_decoder$attention$stream$rot
+
+
+module llamahdl_decoder$attention$stream$rot_dly(clock,valid,data,odd,is_v,one,valid_o,data_o,odd_o,is_v_o,one_o,busy);
+    
+    // Module arguments
+    input wire  clock;
+    input wire  valid;
+    input wire signed [31:0] data;
+    input wire  odd;
+    input wire  is_v;
+    input wire  one;
+    output reg  valid_o;
+    output reg signed [31:0] data_o;
+    output reg  odd_o;
+    output reg  is_v_o;
+    output reg  one_o;
+    output reg  busy;
+    
+    // Update code (custom)
+    reg dv1;
+    reg signed [31:0] dd1;
+    reg do1;
+    reg di1;
+    reg dn1;
+    reg dv2;
+    reg signed [31:0] dd2;
+    reg do2;
+    reg di2;
+    reg dn2;
+    reg dv3;
+    reg signed [31:0] dd3;
+    reg do3;
+    reg di3;
+    reg dn3;
+    reg dv4;
+    reg signed [31:0] dd4;
+    reg do4;
+    reg di4;
+    reg dn4;
+    always @(*) busy = valid_o | dv1 | dv2 | dv3 | dv4;
+    initial begin
+       dv1 = 1'b0;
+       dd1 = 32'sd0;
+       do1 = 1'b0;
+       di1 = 1'b0;
+       dn1 = 1'b0;
+       dv2 = 1'b0;
+       dd2 = 32'sd0;
+       do2 = 1'b0;
+       di2 = 1'b0;
+       dn2 = 1'b0;
+       dv3 = 1'b0;
+       dd3 = 32'sd0;
+       do3 = 1'b0;
+       di3 = 1'b0;
+       dn3 = 1'b0;
+       dv4 = 1'b0;
+       dd4 = 32'sd0;
+       do4 = 1'b0;
+       di4 = 1'b0;
+       dn4 = 1'b0;
+       valid_o = 1'b0;
+       data_o = 32'sd0;
+       odd_o = 1'b0;
+       is_v_o = 1'b0;
+       one_o = 1'b0;
+    end
+    always @(posedge clock) begin
+       dv1 <= valid;
+       dd1 <= data;
+       do1 <= odd;
+       di1 <= is_v;
+       dn1 <= one;
+       dv2 <= dv1;
+       dd2 <= dd1;
+       do2 <= do1;
+       di2 <= di1;
+       dn2 <= dn1;
+       dv3 <= dv2;
+       dd3 <= dd2;
+       do3 <= do2;
+       di3 <= di2;
+       dn3 <= dn2;
+       dv4 <= dv3;
+       dd4 <= dd3;
+       do4 <= do3;
+       di4 <= di3;
+       dn4 <= dn3;
+       valid_o <= dv4;
+       data_o <= dd4;
+       odd_o <= do4;
+       is_v_o <= di4;
+       one_o <= dn4;
+    end
+endmodule // llamahdl_decoder$attention$stream$rot_dly
 
 
 module llamahdl_decoder$attention$stream$row_data_s1(d,q,clock);
@@ -12850,44 +15600,6 @@ module llamahdl_decoder$attention$stream$stream_word(d,q,clock);
     end
           
 endmodule // llamahdl_decoder$attention$stream$stream_word
-
-
-module llamahdl_decoder$attention$stream$wide0(d,q,clock);
-    
-    // Module arguments
-    input wire  d;
-    output reg  q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 1'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$attention$stream$wide0
-
-
-module llamahdl_decoder$attention$stream$wide1(d,q,clock);
-    
-    // Module arguments
-    input wire  d;
-    output reg  q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 1'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$attention$stream$wide1
 
 
 module llamahdl_decoder$attention$t(d,q,clock);
@@ -13632,6 +16344,10 @@ module llamahdl_decoder$matvec(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,
     localparam  post_acc = 2'b1;
     localparam  post_swiglu = 2'b10;
     localparam  zero5 = 5'b0;
+    localparam  one5 = 5'b1;
+    localparam  drain_mv = 5'b10000;
+    localparam  drain_sw = 5'b10100;
+    localparam  drain_emb = 5'b1000;
     localparam  lanes_m1 = 16'h1f;
     localparam  sixteen = 5'b10000;
     localparam  zero16 = 16'h0;
@@ -13656,27 +16372,257 @@ module llamahdl_decoder$matvec(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,
     reg  [15:0] src_r$d;
     wire  [15:0] src_r$q;
     reg  src_r$clock;
-    reg  sq_valid$d;
-    wire  sq_valid$q;
-    reg  sq_valid$clock;
-    reg  sq_last$d;
-    wire  sq_last$q;
-    reg  sq_last$clock;
-    reg  [15:0] sq_row$d;
-    wire  [15:0] sq_row$q;
-    reg  sq_row$clock;
+    reg  [15:0] beats_r$d;
+    wire  [15:0] beats_r$q;
+    reg  beats_r$clock;
+    reg  [15:0] dst_r$d;
+    wire  [15:0] dst_r$q;
+    reg  dst_r$clock;
+    reg  running$d;
+    wire  running$q;
+    reg  running$clock;
+    reg  sel_ram$d;
+    wire  sel_ram$q;
+    reg  sel_ram$clock;
+    reg  [4:0] shift$d;
+    wire  [4:0] shift$q;
+    reg  shift$clock;
+    reg  [15:0] addr$d;
+    wire  [15:0] addr$q;
+    reg  addr$clock;
+    reg  [15:0] beat$d;
+    wire  [15:0] beat$q;
+    reg  beat$clock;
+    reg  [15:0] row$d;
+    wire  [15:0] row$q;
+    reg  row$clock;
+    reg  [15:0] rbase$d;
+    wire  [15:0] rbase$q;
+    reg  rbase$clock;
+    reg  [15:0] rrbase$d;
+    wire  [15:0] rrbase$q;
+    reg  rrbase$clock;
+    reg  emb$d;
+    wire  emb$q;
+    reg  emb$clock;
+    reg  [15:0] lane$d;
+    wire  [15:0] lane$q;
+    reg  lane$clock;
+    reg  [15:0] elem$d;
+    wire  [15:0] elem$q;
+    reg  elem$clock;
+    reg  [4:0] drain$d;
+    wire  [4:0] drain$q;
+    reg  drain$clock;
+    reg  [4:0] drain_n$d;
+    wire  [4:0] drain_n$q;
+    reg  drain_n$clock;
+    reg  s1_valid$d;
+    wire  s1_valid$q;
+    reg  s1_valid$clock;
+    reg  s1_first$d;
+    wire  s1_first$q;
+    reg  s1_first$clock;
+    reg  s1_last$d;
+    wire  s1_last$q;
+    reg  s1_last$clock;
+    reg  [15:0] s1_row$d;
+    wire  [15:0] s1_row$q;
+    reg  s1_row$clock;
+    reg  m_valid$d;
+    wire  m_valid$q;
+    reg  m_valid$clock;
+    reg  m_first$d;
+    wire  m_first$q;
+    reg  m_first$clock;
+    reg  m_last$d;
+    wire  m_last$q;
+    reg  m_last$clock;
+    reg  [15:0] m_row$d;
+    wire  [15:0] m_row$q;
+    reg  m_row$clock;
     reg  [7:0] sq_mant$d;
     wire  [7:0] sq_mant$q;
     reg  sq_mant$clock;
     reg signed [7:0] sq_exp$d;
     wire signed [7:0] sq_exp$q;
     reg  sq_exp$clock;
+    reg  a_last$clock;
+    reg  a_last$d;
+    wire  a_last$q;
+    reg  a_row$clock;
+    reg  [15:0] a_row$d;
+    wire  [15:0] a_row$q;
+    reg  a_mant$clock;
+    reg  [7:0] a_mant$d;
+    wire  [7:0] a_mant$q;
+    reg  a_exp$clock;
+    reg signed [7:0] a_exp$d;
+    wire signed [7:0] a_exp$q;
+    reg  p_last$clock;
+    reg  p_last$d;
+    wire  p_last$q;
+    reg  p_row$clock;
+    reg  [15:0] p_row$d;
+    wire  [15:0] p_row$q;
+    reg  s4_last$d;
+    wire  s4_last$q;
+    reg  s4_last$clock;
+    reg  [15:0] s4_row$d;
+    wire  [15:0] s4_row$q;
+    reg  s4_row$clock;
+    reg  s5_last$clock;
     reg  s5_last$d;
     wire  s5_last$q;
-    reg  s5_last$clock;
+    reg  s5_row$clock;
     reg  [15:0] s5_row$d;
     wire  [15:0] s5_row$q;
-    reg  s5_row$clock;
+    reg  [15:0] rom_a$d;
+    wire  [15:0] rom_a$q;
+    reg  rom_a$clock;
+    reg  [15:0] srow_a$d;
+    wire  [15:0] srow_a$q;
+    reg  srow_a$clock;
+    reg  [15:0] xaddr_a$d;
+    wire  [15:0] xaddr_a$q;
+    reg  xaddr_a$clock;
+    reg  [15:0] s1_src$d;
+    wire  [15:0] s1_src$q;
+    reg  s1_src$clock;
+    reg  [15:0] m_dst$d;
+    wire  [15:0] m_dst$q;
+    reg  m_dst$clock;
+    reg  a_dst$clock;
+    reg  [15:0] a_dst$d;
+    wire  [15:0] a_dst$q;
+    reg  r_dst$clock;
+    reg  [15:0] r_dst$d;
+    wire  [15:0] r_dst$q;
+    reg  w_dst$clock;
+    reg  [15:0] w_dst$d;
+    wire  [15:0] w_dst$q;
+    reg  sw_dst$clock;
+    reg  [15:0] sw_dst$d;
+    wire  [15:0] sw_dst$q;
+    reg  w_last$d;
+    wire  w_last$q;
+    reg  w_last$clock;
+    reg  [15:0] w_row$d;
+    wire  [15:0] w_row$q;
+    reg  w_row$clock;
+    reg signed [31:0] rq$d;
+    wire signed [31:0] rq$q;
+    reg  rq$clock;
+    reg signed [31:0] acc_sum$d;
+    wire signed [31:0] acc_sum$q;
+    reg  acc_sum$clock;
+    reg signed [31:0] y_w$d;
+    wire signed [31:0] y_w$q;
+    reg  y_w$clock;
+    reg  [15:0] em_dst$d;
+    wire  [15:0] em_dst$q;
+    reg  em_dst$clock;
+    reg  eo_dst$clock;
+    reg  [15:0] eo_dst$d;
+    wire  [15:0] eo_dst$q;
+    reg  e1_valid$d;
+    wire  e1_valid$q;
+    reg  e1_valid$clock;
+    reg  [15:0] e1_lane$d;
+    wire  [15:0] e1_lane$q;
+    reg  e1_lane$clock;
+    reg  [15:0] e1_elem$d;
+    wire  [15:0] e1_elem$q;
+    reg  e1_elem$clock;
+    reg  em_valid$d;
+    wire  em_valid$q;
+    reg  em_valid$clock;
+    reg  [15:0] em_lane$d;
+    wire  [15:0] em_lane$q;
+    reg  em_lane$clock;
+    reg  [15:0] em_elem$d;
+    wire  [15:0] em_elem$q;
+    reg  em_elem$clock;
+    reg  eo_valid$clock;
+    reg  eo_valid$d;
+    wire  eo_valid$q;
+    reg  eo_elem$clock;
+    reg  [15:0] eo_elem$d;
+    wire  [15:0] eo_elem$q;
+    reg  bq_data$clock;
+    reg signed [7:0] bq_data$d$0;
+    reg signed [7:0] bq_data$d$1;
+    reg signed [7:0] bq_data$d$2;
+    reg signed [7:0] bq_data$d$3;
+    reg signed [7:0] bq_data$d$4;
+    reg signed [7:0] bq_data$d$5;
+    reg signed [7:0] bq_data$d$6;
+    reg signed [7:0] bq_data$d$7;
+    reg signed [7:0] bq_data$d$8;
+    reg signed [7:0] bq_data$d$9;
+    reg signed [7:0] bq_data$d$10;
+    reg signed [7:0] bq_data$d$11;
+    reg signed [7:0] bq_data$d$12;
+    reg signed [7:0] bq_data$d$13;
+    reg signed [7:0] bq_data$d$14;
+    reg signed [7:0] bq_data$d$15;
+    reg signed [7:0] bq_data$d$16;
+    reg signed [7:0] bq_data$d$17;
+    reg signed [7:0] bq_data$d$18;
+    reg signed [7:0] bq_data$d$19;
+    reg signed [7:0] bq_data$d$20;
+    reg signed [7:0] bq_data$d$21;
+    reg signed [7:0] bq_data$d$22;
+    reg signed [7:0] bq_data$d$23;
+    reg signed [7:0] bq_data$d$24;
+    reg signed [7:0] bq_data$d$25;
+    reg signed [7:0] bq_data$d$26;
+    reg signed [7:0] bq_data$d$27;
+    reg signed [7:0] bq_data$d$28;
+    reg signed [7:0] bq_data$d$29;
+    reg signed [7:0] bq_data$d$30;
+    reg signed [7:0] bq_data$d$31;
+    wire signed [7:0] bq_data$q$0;
+    wire signed [7:0] bq_data$q$1;
+    wire signed [7:0] bq_data$q$2;
+    wire signed [7:0] bq_data$q$3;
+    wire signed [7:0] bq_data$q$4;
+    wire signed [7:0] bq_data$q$5;
+    wire signed [7:0] bq_data$q$6;
+    wire signed [7:0] bq_data$q$7;
+    wire signed [7:0] bq_data$q$8;
+    wire signed [7:0] bq_data$q$9;
+    wire signed [7:0] bq_data$q$10;
+    wire signed [7:0] bq_data$q$11;
+    wire signed [7:0] bq_data$q$12;
+    wire signed [7:0] bq_data$q$13;
+    wire signed [7:0] bq_data$q$14;
+    wire signed [7:0] bq_data$q$15;
+    wire signed [7:0] bq_data$q$16;
+    wire signed [7:0] bq_data$q$17;
+    wire signed [7:0] bq_data$q$18;
+    wire signed [7:0] bq_data$q$19;
+    wire signed [7:0] bq_data$q$20;
+    wire signed [7:0] bq_data$q$21;
+    wire signed [7:0] bq_data$q$22;
+    wire signed [7:0] bq_data$q$23;
+    wire signed [7:0] bq_data$q$24;
+    wire signed [7:0] bq_data$q$25;
+    wire signed [7:0] bq_data$q$26;
+    wire signed [7:0] bq_data$q$27;
+    wire signed [7:0] bq_data$q$28;
+    wire signed [7:0] bq_data$q$29;
+    wire signed [7:0] bq_data$q$30;
+    wire signed [7:0] bq_data$q$31;
+    reg  [7:0] bq_mant$d;
+    wire  [7:0] bq_mant$q;
+    reg  bq_mant$clock;
+    reg signed [7:0] bq_exp$d;
+    wire signed [7:0] bq_exp$q;
+    reg  bq_exp$clock;
+    reg  gate$clock;
+    reg signed [31:0] gate$d;
+    wire signed [31:0] gate$q;
     reg  silu$clock;
     reg signed [31:0] silu$x;
     wire  [15:0] silu$sig_addr;
@@ -13689,30 +16635,6 @@ module llamahdl_decoder$matvec(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,
     reg signed [31:0] addsat$a;
     reg signed [31:0] addsat$b;
     wire signed [31:0] addsat$y;
-    reg  emb$d;
-    wire  emb$q;
-    reg  emb$clock;
-    reg  [15:0] lane$d;
-    wire  [15:0] lane$q;
-    reg  lane$clock;
-    reg  [15:0] elem$d;
-    wire  [15:0] elem$q;
-    reg  elem$clock;
-    reg  e1_valid$d;
-    wire  e1_valid$q;
-    reg  e1_valid$clock;
-    reg  [15:0] e1_lane$d;
-    wire  [15:0] e1_lane$q;
-    reg  e1_lane$clock;
-    reg  [15:0] e1_elem$d;
-    wire  [15:0] e1_elem$q;
-    reg  e1_elem$clock;
-    reg  e2_valid$d;
-    wire  e2_valid$q;
-    reg  e2_valid$clock;
-    reg  [15:0] e2_elem$d;
-    wire  [15:0] e2_elem$q;
-    reg  e2_elem$clock;
     reg signed [7:0] lane_pick$data$0;
     reg signed [7:0] lane_pick$data$1;
     reg signed [7:0] lane_pick$data$2;
@@ -13747,12 +16669,6 @@ module llamahdl_decoder$matvec(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,
     reg signed [7:0] lane_pick$data$31;
     reg  [15:0] lane_pick$sel;
     wire signed [39:0] lane_pick$y;
-    reg  [15:0] beats_r$d;
-    wire  [15:0] beats_r$q;
-    reg  beats_r$clock;
-    reg  [15:0] dst_r$d;
-    wire  [15:0] dst_r$q;
-    reg  dst_r$clock;
     reg  rom$clock;
     reg  [15:0] rom$addr;
     wire signed [7:0] rom$data$0;
@@ -13948,72 +16864,6 @@ module llamahdl_decoder$matvec(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,
     reg signed [7:0] finish$exp;
     reg  [4:0] finish$shift;
     wire signed [31:0] finish$y;
-    reg  running$d;
-    wire  running$q;
-    reg  running$clock;
-    reg  sel_ram$d;
-    wire  sel_ram$q;
-    reg  sel_ram$clock;
-    reg  [4:0] shift$d;
-    wire  [4:0] shift$q;
-    reg  shift$clock;
-    reg  [15:0] addr$d;
-    wire  [15:0] addr$q;
-    reg  addr$clock;
-    reg  [15:0] beat$d;
-    wire  [15:0] beat$q;
-    reg  beat$clock;
-    reg  [15:0] row$d;
-    wire  [15:0] row$q;
-    reg  row$clock;
-    reg  [15:0] rbase$d;
-    wire  [15:0] rbase$q;
-    reg  rbase$clock;
-    reg  [15:0] rrbase$d;
-    wire  [15:0] rrbase$q;
-    reg  rrbase$clock;
-    reg  s1_valid$d;
-    wire  s1_valid$q;
-    reg  s1_valid$clock;
-    reg  s1_first$d;
-    wire  s1_first$q;
-    reg  s1_first$clock;
-    reg  s1_last$d;
-    wire  s1_last$q;
-    reg  s1_last$clock;
-    reg  [15:0] s1_row$d;
-    wire  [15:0] s1_row$q;
-    reg  s1_row$clock;
-    reg  s2_last$d;
-    wire  s2_last$q;
-    reg  s2_last$clock;
-    reg  [15:0] s2_row$d;
-    wire  [15:0] s2_row$q;
-    reg  s2_row$clock;
-    reg  [7:0] s2_mant$d;
-    wire  [7:0] s2_mant$q;
-    reg  s2_mant$clock;
-    reg signed [7:0] s2_exp$d;
-    wire signed [7:0] s2_exp$q;
-    reg  s2_exp$clock;
-    reg  s3_last$d;
-    wire  s3_last$q;
-    reg  s3_last$clock;
-    reg  [15:0] s3_row$d;
-    wire  [15:0] s3_row$q;
-    reg  s3_row$clock;
-    reg  [7:0] s3_mant$d;
-    wire  [7:0] s3_mant$q;
-    reg  s3_mant$clock;
-    reg signed [7:0] s3_exp$d;
-    wire signed [7:0] s3_exp$q;
-    reg  s3_exp$clock;
-    reg  s4_last$d;
-    wire  s4_last$q;
-    reg  s4_last$clock;
-    reg  [15:0] s4_row$d;
-    wire  [15:0] s4_row$q;
-    reg  s4_row$clock;
     
     // Sub module instances
     llamahdl_decoder$matvec$rows_r rows_r(
@@ -14046,20 +16896,120 @@ module llamahdl_decoder$matvec(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,
         .q(src_r$q),
         .clock(src_r$clock)
     );
-    llamahdl_decoder$matvec$sq_valid sq_valid(
-        .d(sq_valid$d),
-        .q(sq_valid$q),
-        .clock(sq_valid$clock)
+    llamahdl_decoder$matvec$beats_r beats_r(
+        .d(beats_r$d),
+        .q(beats_r$q),
+        .clock(beats_r$clock)
     );
-    llamahdl_decoder$matvec$sq_last sq_last(
-        .d(sq_last$d),
-        .q(sq_last$q),
-        .clock(sq_last$clock)
+    llamahdl_decoder$matvec$dst_r dst_r(
+        .d(dst_r$d),
+        .q(dst_r$q),
+        .clock(dst_r$clock)
     );
-    llamahdl_decoder$matvec$sq_row sq_row(
-        .d(sq_row$d),
-        .q(sq_row$q),
-        .clock(sq_row$clock)
+    llamahdl_decoder$matvec$running running(
+        .d(running$d),
+        .q(running$q),
+        .clock(running$clock)
+    );
+    llamahdl_decoder$matvec$sel_ram sel_ram(
+        .d(sel_ram$d),
+        .q(sel_ram$q),
+        .clock(sel_ram$clock)
+    );
+    llamahdl_decoder$matvec$shift shift(
+        .d(shift$d),
+        .q(shift$q),
+        .clock(shift$clock)
+    );
+    llamahdl_decoder$matvec$addr addr(
+        .d(addr$d),
+        .q(addr$q),
+        .clock(addr$clock)
+    );
+    llamahdl_decoder$matvec$beat beat(
+        .d(beat$d),
+        .q(beat$q),
+        .clock(beat$clock)
+    );
+    llamahdl_decoder$matvec$row row(
+        .d(row$d),
+        .q(row$q),
+        .clock(row$clock)
+    );
+    llamahdl_decoder$matvec$rbase rbase(
+        .d(rbase$d),
+        .q(rbase$q),
+        .clock(rbase$clock)
+    );
+    llamahdl_decoder$matvec$rrbase rrbase(
+        .d(rrbase$d),
+        .q(rrbase$q),
+        .clock(rrbase$clock)
+    );
+    llamahdl_decoder$matvec$emb emb(
+        .d(emb$d),
+        .q(emb$q),
+        .clock(emb$clock)
+    );
+    llamahdl_decoder$matvec$lane lane(
+        .d(lane$d),
+        .q(lane$q),
+        .clock(lane$clock)
+    );
+    llamahdl_decoder$matvec$elem elem(
+        .d(elem$d),
+        .q(elem$q),
+        .clock(elem$clock)
+    );
+    llamahdl_decoder$matvec$drain drain(
+        .d(drain$d),
+        .q(drain$q),
+        .clock(drain$clock)
+    );
+    llamahdl_decoder$matvec$drain_n drain_n(
+        .d(drain_n$d),
+        .q(drain_n$q),
+        .clock(drain_n$clock)
+    );
+    llamahdl_decoder$matvec$s1_valid s1_valid(
+        .d(s1_valid$d),
+        .q(s1_valid$q),
+        .clock(s1_valid$clock)
+    );
+    llamahdl_decoder$matvec$s1_first s1_first(
+        .d(s1_first$d),
+        .q(s1_first$q),
+        .clock(s1_first$clock)
+    );
+    llamahdl_decoder$matvec$s1_last s1_last(
+        .d(s1_last$d),
+        .q(s1_last$q),
+        .clock(s1_last$clock)
+    );
+    llamahdl_decoder$matvec$s1_row s1_row(
+        .d(s1_row$d),
+        .q(s1_row$q),
+        .clock(s1_row$clock)
+    );
+    llamahdl_decoder$matvec$m_valid m_valid(
+        .d(m_valid$d),
+        .q(m_valid$q),
+        .clock(m_valid$clock)
+    );
+    llamahdl_decoder$matvec$m_first m_first(
+        .d(m_first$d),
+        .q(m_first$q),
+        .clock(m_first$clock)
+    );
+    llamahdl_decoder$matvec$m_last m_last(
+        .d(m_last$d),
+        .q(m_last$q),
+        .clock(m_last$clock)
+    );
+    llamahdl_decoder$matvec$m_row m_row(
+        .d(m_row$d),
+        .q(m_row$q),
+        .clock(m_row$clock)
     );
     llamahdl_decoder$matvec$sq_mant sq_mant(
         .d(sq_mant$d),
@@ -14071,15 +17021,257 @@ module llamahdl_decoder$matvec(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,
         .q(sq_exp$q),
         .clock(sq_exp$clock)
     );
+    llamahdl_decoder$matvec$a_last a_last(
+        .clock(a_last$clock),
+        .d(a_last$d),
+        .q(a_last$q)
+    );
+    llamahdl_decoder$matvec$a_row a_row(
+        .clock(a_row$clock),
+        .d(a_row$d),
+        .q(a_row$q)
+    );
+    llamahdl_decoder$matvec$a_mant a_mant(
+        .clock(a_mant$clock),
+        .d(a_mant$d),
+        .q(a_mant$q)
+    );
+    llamahdl_decoder$matvec$a_exp a_exp(
+        .clock(a_exp$clock),
+        .d(a_exp$d),
+        .q(a_exp$q)
+    );
+    llamahdl_decoder$matvec$p_last p_last(
+        .clock(p_last$clock),
+        .d(p_last$d),
+        .q(p_last$q)
+    );
+    llamahdl_decoder$matvec$p_row p_row(
+        .clock(p_row$clock),
+        .d(p_row$d),
+        .q(p_row$q)
+    );
+    llamahdl_decoder$matvec$s4_last s4_last(
+        .d(s4_last$d),
+        .q(s4_last$q),
+        .clock(s4_last$clock)
+    );
+    llamahdl_decoder$matvec$s4_row s4_row(
+        .d(s4_row$d),
+        .q(s4_row$q),
+        .clock(s4_row$clock)
+    );
     llamahdl_decoder$matvec$s5_last s5_last(
+        .clock(s5_last$clock),
         .d(s5_last$d),
-        .q(s5_last$q),
-        .clock(s5_last$clock)
+        .q(s5_last$q)
     );
     llamahdl_decoder$matvec$s5_row s5_row(
+        .clock(s5_row$clock),
         .d(s5_row$d),
-        .q(s5_row$q),
-        .clock(s5_row$clock)
+        .q(s5_row$q)
+    );
+    llamahdl_decoder$matvec$rom_a rom_a(
+        .d(rom_a$d),
+        .q(rom_a$q),
+        .clock(rom_a$clock)
+    );
+    llamahdl_decoder$matvec$srow_a srow_a(
+        .d(srow_a$d),
+        .q(srow_a$q),
+        .clock(srow_a$clock)
+    );
+    llamahdl_decoder$matvec$xaddr_a xaddr_a(
+        .d(xaddr_a$d),
+        .q(xaddr_a$q),
+        .clock(xaddr_a$clock)
+    );
+    llamahdl_decoder$matvec$s1_src s1_src(
+        .d(s1_src$d),
+        .q(s1_src$q),
+        .clock(s1_src$clock)
+    );
+    llamahdl_decoder$matvec$m_dst m_dst(
+        .d(m_dst$d),
+        .q(m_dst$q),
+        .clock(m_dst$clock)
+    );
+    llamahdl_decoder$matvec$a_dst a_dst(
+        .clock(a_dst$clock),
+        .d(a_dst$d),
+        .q(a_dst$q)
+    );
+    llamahdl_decoder$matvec$r_dst r_dst(
+        .clock(r_dst$clock),
+        .d(r_dst$d),
+        .q(r_dst$q)
+    );
+    llamahdl_decoder$matvec$w_dst w_dst(
+        .clock(w_dst$clock),
+        .d(w_dst$d),
+        .q(w_dst$q)
+    );
+    llamahdl_decoder$matvec$sw_dst sw_dst(
+        .clock(sw_dst$clock),
+        .d(sw_dst$d),
+        .q(sw_dst$q)
+    );
+    llamahdl_decoder$matvec$w_last w_last(
+        .d(w_last$d),
+        .q(w_last$q),
+        .clock(w_last$clock)
+    );
+    llamahdl_decoder$matvec$w_row w_row(
+        .d(w_row$d),
+        .q(w_row$q),
+        .clock(w_row$clock)
+    );
+    llamahdl_decoder$matvec$rq rq(
+        .d(rq$d),
+        .q(rq$q),
+        .clock(rq$clock)
+    );
+    llamahdl_decoder$matvec$acc_sum acc_sum(
+        .d(acc_sum$d),
+        .q(acc_sum$q),
+        .clock(acc_sum$clock)
+    );
+    llamahdl_decoder$matvec$y_w y_w(
+        .d(y_w$d),
+        .q(y_w$q),
+        .clock(y_w$clock)
+    );
+    llamahdl_decoder$matvec$em_dst em_dst(
+        .d(em_dst$d),
+        .q(em_dst$q),
+        .clock(em_dst$clock)
+    );
+    llamahdl_decoder$matvec$eo_dst eo_dst(
+        .clock(eo_dst$clock),
+        .d(eo_dst$d),
+        .q(eo_dst$q)
+    );
+    llamahdl_decoder$matvec$e1_valid e1_valid(
+        .d(e1_valid$d),
+        .q(e1_valid$q),
+        .clock(e1_valid$clock)
+    );
+    llamahdl_decoder$matvec$e1_lane e1_lane(
+        .d(e1_lane$d),
+        .q(e1_lane$q),
+        .clock(e1_lane$clock)
+    );
+    llamahdl_decoder$matvec$e1_elem e1_elem(
+        .d(e1_elem$d),
+        .q(e1_elem$q),
+        .clock(e1_elem$clock)
+    );
+    llamahdl_decoder$matvec$em_valid em_valid(
+        .d(em_valid$d),
+        .q(em_valid$q),
+        .clock(em_valid$clock)
+    );
+    llamahdl_decoder$matvec$em_lane em_lane(
+        .d(em_lane$d),
+        .q(em_lane$q),
+        .clock(em_lane$clock)
+    );
+    llamahdl_decoder$matvec$em_elem em_elem(
+        .d(em_elem$d),
+        .q(em_elem$q),
+        .clock(em_elem$clock)
+    );
+    llamahdl_decoder$matvec$eo_valid eo_valid(
+        .clock(eo_valid$clock),
+        .d(eo_valid$d),
+        .q(eo_valid$q)
+    );
+    llamahdl_decoder$matvec$eo_elem eo_elem(
+        .clock(eo_elem$clock),
+        .d(eo_elem$d),
+        .q(eo_elem$q)
+    );
+    llamahdl_decoder$matvec$bq_data bq_data(
+        .clock(bq_data$clock),
+        .d$0(bq_data$d$0),
+        .d$1(bq_data$d$1),
+        .d$2(bq_data$d$2),
+        .d$3(bq_data$d$3),
+        .d$4(bq_data$d$4),
+        .d$5(bq_data$d$5),
+        .d$6(bq_data$d$6),
+        .d$7(bq_data$d$7),
+        .d$8(bq_data$d$8),
+        .d$9(bq_data$d$9),
+        .d$10(bq_data$d$10),
+        .d$11(bq_data$d$11),
+        .d$12(bq_data$d$12),
+        .d$13(bq_data$d$13),
+        .d$14(bq_data$d$14),
+        .d$15(bq_data$d$15),
+        .d$16(bq_data$d$16),
+        .d$17(bq_data$d$17),
+        .d$18(bq_data$d$18),
+        .d$19(bq_data$d$19),
+        .d$20(bq_data$d$20),
+        .d$21(bq_data$d$21),
+        .d$22(bq_data$d$22),
+        .d$23(bq_data$d$23),
+        .d$24(bq_data$d$24),
+        .d$25(bq_data$d$25),
+        .d$26(bq_data$d$26),
+        .d$27(bq_data$d$27),
+        .d$28(bq_data$d$28),
+        .d$29(bq_data$d$29),
+        .d$30(bq_data$d$30),
+        .d$31(bq_data$d$31),
+        .q$0(bq_data$q$0),
+        .q$1(bq_data$q$1),
+        .q$2(bq_data$q$2),
+        .q$3(bq_data$q$3),
+        .q$4(bq_data$q$4),
+        .q$5(bq_data$q$5),
+        .q$6(bq_data$q$6),
+        .q$7(bq_data$q$7),
+        .q$8(bq_data$q$8),
+        .q$9(bq_data$q$9),
+        .q$10(bq_data$q$10),
+        .q$11(bq_data$q$11),
+        .q$12(bq_data$q$12),
+        .q$13(bq_data$q$13),
+        .q$14(bq_data$q$14),
+        .q$15(bq_data$q$15),
+        .q$16(bq_data$q$16),
+        .q$17(bq_data$q$17),
+        .q$18(bq_data$q$18),
+        .q$19(bq_data$q$19),
+        .q$20(bq_data$q$20),
+        .q$21(bq_data$q$21),
+        .q$22(bq_data$q$22),
+        .q$23(bq_data$q$23),
+        .q$24(bq_data$q$24),
+        .q$25(bq_data$q$25),
+        .q$26(bq_data$q$26),
+        .q$27(bq_data$q$27),
+        .q$28(bq_data$q$28),
+        .q$29(bq_data$q$29),
+        .q$30(bq_data$q$30),
+        .q$31(bq_data$q$31)
+    );
+    llamahdl_decoder$matvec$bq_mant bq_mant(
+        .d(bq_mant$d),
+        .q(bq_mant$q),
+        .clock(bq_mant$clock)
+    );
+    llamahdl_decoder$matvec$bq_exp bq_exp(
+        .d(bq_exp$d),
+        .q(bq_exp$q),
+        .clock(bq_exp$clock)
+    );
+    llamahdl_decoder$matvec$gate gate(
+        .clock(gate$clock),
+        .d(gate$d),
+        .q(gate$q)
     );
     llamahdl_decoder$matvec$silu silu(
         .clock(silu$clock),
@@ -14098,46 +17290,6 @@ module llamahdl_decoder$matvec(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,
         .a(addsat$a),
         .b(addsat$b),
         .y(addsat$y)
-    );
-    llamahdl_decoder$matvec$emb emb(
-        .d(emb$d),
-        .q(emb$q),
-        .clock(emb$clock)
-    );
-    llamahdl_decoder$matvec$lane lane(
-        .d(lane$d),
-        .q(lane$q),
-        .clock(lane$clock)
-    );
-    llamahdl_decoder$matvec$elem elem(
-        .d(elem$d),
-        .q(elem$q),
-        .clock(elem$clock)
-    );
-    llamahdl_decoder$matvec$e1_valid e1_valid(
-        .d(e1_valid$d),
-        .q(e1_valid$q),
-        .clock(e1_valid$clock)
-    );
-    llamahdl_decoder$matvec$e1_lane e1_lane(
-        .d(e1_lane$d),
-        .q(e1_lane$q),
-        .clock(e1_lane$clock)
-    );
-    llamahdl_decoder$matvec$e1_elem e1_elem(
-        .d(e1_elem$d),
-        .q(e1_elem$q),
-        .clock(e1_elem$clock)
-    );
-    llamahdl_decoder$matvec$e2_valid e2_valid(
-        .d(e2_valid$d),
-        .q(e2_valid$q),
-        .clock(e2_valid$clock)
-    );
-    llamahdl_decoder$matvec$e2_elem e2_elem(
-        .d(e2_elem$d),
-        .q(e2_elem$q),
-        .clock(e2_elem$clock)
     );
     llamahdl_decoder$matvec$lane_pick lane_pick(
         .data$0(lane_pick$data$0),
@@ -14174,16 +17326,6 @@ module llamahdl_decoder$matvec(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,
         .data$31(lane_pick$data$31),
         .sel(lane_pick$sel),
         .y(lane_pick$y)
-    );
-    llamahdl_decoder$matvec$beats_r beats_r(
-        .d(beats_r$d),
-        .q(beats_r$q),
-        .clock(beats_r$clock)
-    );
-    llamahdl_decoder$matvec$dst_r dst_r(
-        .d(dst_r$d),
-        .q(dst_r$q),
-        .clock(dst_r$clock)
     );
     llamahdl_decoder$matvec$rom rom(
         .clock(rom$clock),
@@ -14390,142 +17532,17 @@ module llamahdl_decoder$matvec(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,
         .shift(finish$shift),
         .y(finish$y)
     );
-    llamahdl_decoder$matvec$running running(
-        .d(running$d),
-        .q(running$q),
-        .clock(running$clock)
-    );
-    llamahdl_decoder$matvec$sel_ram sel_ram(
-        .d(sel_ram$d),
-        .q(sel_ram$q),
-        .clock(sel_ram$clock)
-    );
-    llamahdl_decoder$matvec$shift shift(
-        .d(shift$d),
-        .q(shift$q),
-        .clock(shift$clock)
-    );
-    llamahdl_decoder$matvec$addr addr(
-        .d(addr$d),
-        .q(addr$q),
-        .clock(addr$clock)
-    );
-    llamahdl_decoder$matvec$beat beat(
-        .d(beat$d),
-        .q(beat$q),
-        .clock(beat$clock)
-    );
-    llamahdl_decoder$matvec$row row(
-        .d(row$d),
-        .q(row$q),
-        .clock(row$clock)
-    );
-    llamahdl_decoder$matvec$rbase rbase(
-        .d(rbase$d),
-        .q(rbase$q),
-        .clock(rbase$clock)
-    );
-    llamahdl_decoder$matvec$rrbase rrbase(
-        .d(rrbase$d),
-        .q(rrbase$q),
-        .clock(rrbase$clock)
-    );
-    llamahdl_decoder$matvec$s1_valid s1_valid(
-        .d(s1_valid$d),
-        .q(s1_valid$q),
-        .clock(s1_valid$clock)
-    );
-    llamahdl_decoder$matvec$s1_first s1_first(
-        .d(s1_first$d),
-        .q(s1_first$q),
-        .clock(s1_first$clock)
-    );
-    llamahdl_decoder$matvec$s1_last s1_last(
-        .d(s1_last$d),
-        .q(s1_last$q),
-        .clock(s1_last$clock)
-    );
-    llamahdl_decoder$matvec$s1_row s1_row(
-        .d(s1_row$d),
-        .q(s1_row$q),
-        .clock(s1_row$clock)
-    );
-    llamahdl_decoder$matvec$s2_last s2_last(
-        .d(s2_last$d),
-        .q(s2_last$q),
-        .clock(s2_last$clock)
-    );
-    llamahdl_decoder$matvec$s2_row s2_row(
-        .d(s2_row$d),
-        .q(s2_row$q),
-        .clock(s2_row$clock)
-    );
-    llamahdl_decoder$matvec$s2_mant s2_mant(
-        .d(s2_mant$d),
-        .q(s2_mant$q),
-        .clock(s2_mant$clock)
-    );
-    llamahdl_decoder$matvec$s2_exp s2_exp(
-        .d(s2_exp$d),
-        .q(s2_exp$q),
-        .clock(s2_exp$clock)
-    );
-    llamahdl_decoder$matvec$s3_last s3_last(
-        .d(s3_last$d),
-        .q(s3_last$q),
-        .clock(s3_last$clock)
-    );
-    llamahdl_decoder$matvec$s3_row s3_row(
-        .d(s3_row$d),
-        .q(s3_row$q),
-        .clock(s3_row$clock)
-    );
-    llamahdl_decoder$matvec$s3_mant s3_mant(
-        .d(s3_mant$d),
-        .q(s3_mant$q),
-        .clock(s3_mant$clock)
-    );
-    llamahdl_decoder$matvec$s3_exp s3_exp(
-        .d(s3_exp$d),
-        .q(s3_exp$q),
-        .clock(s3_exp$clock)
-    );
-    llamahdl_decoder$matvec$s4_last s4_last(
-        .d(s4_last$d),
-        .q(s4_last$q),
-        .clock(s4_last$clock)
-    );
-    llamahdl_decoder$matvec$s4_row s4_row(
-        .d(s4_row$d),
-        .q(s4_row$q),
-        .clock(s4_row$clock)
-    );
     
     // Update code
     always @(*) begin
         rows_r$clock = clock;
-        beats_r$clock = clock;
-        dst_r$clock = clock;
         len_r$clock = clock;
         raw_r$clock = clock;
         xbase_r$clock = clock;
         post_r$clock = clock;
         src_r$clock = clock;
-        sq_valid$clock = clock;
-        sq_last$clock = clock;
-        sq_row$clock = clock;
-        sq_mant$clock = clock;
-        sq_exp$clock = clock;
-        s5_last$clock = clock;
-        s5_row$clock = clock;
-        emb$clock = clock;
-        lane$clock = clock;
-        elem$clock = clock;
-        e1_valid$clock = clock;
-        e1_lane$clock = clock;
-        e1_elem$clock = clock;
-        e2_valid$clock = clock;
-        e2_elem$clock = clock;
+        beats_r$clock = clock;
+        dst_r$clock = clock;
         running$clock = clock;
         sel_ram$clock = clock;
         shift$clock = clock;
@@ -14534,43 +17551,50 @@ module llamahdl_decoder$matvec(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,
         row$clock = clock;
         rbase$clock = clock;
         rrbase$clock = clock;
+        emb$clock = clock;
+        lane$clock = clock;
+        elem$clock = clock;
+        drain$clock = clock;
+        drain_n$clock = clock;
         s1_valid$clock = clock;
         s1_first$clock = clock;
         s1_last$clock = clock;
         s1_row$clock = clock;
-        s2_last$clock = clock;
-        s2_row$clock = clock;
-        s2_mant$clock = clock;
-        s2_exp$clock = clock;
-        s3_last$clock = clock;
-        s3_row$clock = clock;
-        s3_mant$clock = clock;
-        s3_exp$clock = clock;
+        m_valid$clock = clock;
+        m_first$clock = clock;
+        m_last$clock = clock;
+        m_row$clock = clock;
+        sq_mant$clock = clock;
+        sq_exp$clock = clock;
         s4_last$clock = clock;
         s4_row$clock = clock;
+        e1_valid$clock = clock;
+        e1_lane$clock = clock;
+        e1_elem$clock = clock;
+        em_valid$clock = clock;
+        em_lane$clock = clock;
+        em_elem$clock = clock;
+        bq_mant$clock = clock;
+        bq_exp$clock = clock;
+        rom_a$clock = clock;
+        srow_a$clock = clock;
+        xaddr_a$clock = clock;
+        s1_src$clock = clock;
+        m_dst$clock = clock;
+        w_last$clock = clock;
+        w_row$clock = clock;
+        rq$clock = clock;
+        acc_sum$clock = clock;
+        y_w$clock = clock;
+        em_dst$clock = clock;
         rows_r$d = rows_r$q;
-        beats_r$d = beats_r$q;
-        dst_r$d = dst_r$q;
         len_r$d = len_r$q;
         raw_r$d = raw_r$q;
         xbase_r$d = xbase_r$q;
         post_r$d = post_r$q;
         src_r$d = src_r$q;
-        sq_valid$d = sq_valid$q;
-        sq_last$d = sq_last$q;
-        sq_row$d = sq_row$q;
-        sq_mant$d = sq_mant$q;
-        sq_exp$d = sq_exp$q;
-        s5_last$d = s5_last$q;
-        s5_row$d = s5_row$q;
-        emb$d = emb$q;
-        lane$d = lane$q;
-        elem$d = elem$q;
-        e1_valid$d = e1_valid$q;
-        e1_lane$d = e1_lane$q;
-        e1_elem$d = e1_elem$q;
-        e2_valid$d = e2_valid$q;
-        e2_elem$d = e2_elem$q;
+        beats_r$d = beats_r$q;
+        dst_r$d = dst_r$q;
         running$d = running$q;
         sel_ram$d = sel_ram$q;
         shift$d = shift$q;
@@ -14579,27 +17603,66 @@ module llamahdl_decoder$matvec(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,
         row$d = row$q;
         rbase$d = rbase$q;
         rrbase$d = rrbase$q;
+        emb$d = emb$q;
+        lane$d = lane$q;
+        elem$d = elem$q;
+        drain$d = drain$q;
+        drain_n$d = drain_n$q;
         s1_valid$d = s1_valid$q;
         s1_first$d = s1_first$q;
         s1_last$d = s1_last$q;
         s1_row$d = s1_row$q;
-        s2_last$d = s2_last$q;
-        s2_row$d = s2_row$q;
-        s2_mant$d = s2_mant$q;
-        s2_exp$d = s2_exp$q;
-        s3_last$d = s3_last$q;
-        s3_row$d = s3_row$q;
-        s3_mant$d = s3_mant$q;
-        s3_exp$d = s3_exp$q;
+        m_valid$d = m_valid$q;
+        m_first$d = m_first$q;
+        m_last$d = m_last$q;
+        m_row$d = m_row$q;
+        sq_mant$d = sq_mant$q;
+        sq_exp$d = sq_exp$q;
         s4_last$d = s4_last$q;
         s4_row$d = s4_row$q;
+        e1_valid$d = e1_valid$q;
+        e1_lane$d = e1_lane$q;
+        e1_elem$d = e1_elem$q;
+        em_valid$d = em_valid$q;
+        em_lane$d = em_lane$q;
+        em_elem$d = em_elem$q;
+        bq_mant$d = bq_mant$q;
+        bq_exp$d = bq_exp$q;
+        rom_a$d = rom_a$q;
+        srow_a$d = srow_a$q;
+        xaddr_a$d = xaddr_a$q;
+        s1_src$d = s1_src$q;
+        m_dst$d = m_dst$q;
+        w_last$d = w_last$q;
+        w_row$d = w_row$q;
+        rq$d = rq$q;
+        acc_sum$d = acc_sum$q;
+        y_w$d = y_w$q;
+        em_dst$d = em_dst$q;
+        a_last$clock = clock;
+        a_row$clock = clock;
+        a_mant$clock = clock;
+        a_exp$clock = clock;
+        p_last$clock = clock;
+        p_row$clock = clock;
+        s5_last$clock = clock;
+        s5_row$clock = clock;
+        a_dst$clock = clock;
+        r_dst$clock = clock;
+        w_dst$clock = clock;
+        sw_dst$clock = clock;
+        eo_dst$clock = clock;
+        eo_valid$clock = clock;
+        eo_elem$clock = clock;
+        bq_data$clock = clock;
+        gate$clock = clock;
+        silu$clock = clock;
+        silu_tab$clock = clock;
         rom$clock = clock;
         scale_rom$clock = clock;
         xram$clock = clock;
         dot$clock = clock;
         finish$clock = clock;
-        silu$clock = clock;
-        silu_tab$clock = clock;
         xram$wwe = x_we;
         xram$wwaddr = x_waddr;
         xram$wwdata$0 = x_wdata$0;
@@ -14647,11 +17710,12 @@ module llamahdl_decoder$matvec(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,
         xram$pwdata$5 = xp_data$5;
         xram$pwdata$6 = xp_data$6;
         xram$pwdata$7 = xp_data$7;
-        rom$addr = rbase$q + addr$q;
-        scale_rom$addr = rrbase$q + row$q;
+        rom$addr = rom_a$q;
+        scale_rom$addr = srow_a$q;
         buf_rd_addr = addr$q;
         buf_rd_row = row$q;
-        xram$raddr = xbase_r$q + beat$q;
+        xram$raddr = xaddr_a$q;
+        s1_src$d = src_r$q + row$q;
         s1_valid$d = running$q & ~emb$q;
         s1_first$d = beat$q == zero16;
         s1_last$d = running$q & ~emb$q & (beat$q == beats_r$q);
@@ -14664,6 +17728,7 @@ module llamahdl_decoder$matvec(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,
             if (lane$q == lanes_m1) begin
                 lane$d = zero16;
                 addr$d = addr$q + one16;
+                rom_a$d = rom_a$q + one16;
             end
             else begin
                 lane$d = lane$q + one16;
@@ -14674,8 +17739,11 @@ module llamahdl_decoder$matvec(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,
         end
         if (running$q & ~emb$q) begin
             addr$d = addr$q + one16;
+            rom_a$d = rom_a$q + one16;
             if (beat$q == beats_r$q) begin
                 beat$d = zero16;
+                xaddr_a$d = xbase_r$q;
+                srow_a$d = srow_a$q + one16;
                 row$d = row$q + one16;
                 if (row$q == rows_r$q) begin
                     running$d = 1'b0;
@@ -14683,9 +17751,16 @@ module llamahdl_decoder$matvec(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,
             end
             else begin
                 beat$d = beat$q + one16;
+                xaddr_a$d = xaddr_a$q + one16;
             end
         end
-        if (start & ~(running$q | e1_valid$q | e2_valid$q | s1_valid$q | sq_valid$q | s2_last$q | s3_last$q | s4_last$q | s5_last$q)) begin
+        if (running$q) begin
+            drain$d = drain_n$q;
+        end
+        else if (drain$q != zero5) begin
+            drain$d = drain$q - one5;
+        end
+        if (start & ~(running$q | (drain$q != zero5))) begin
             running$d = 1'b1;
             addr$d = zero16;
             beat$d = zero16;
@@ -14705,226 +17780,281 @@ module llamahdl_decoder$matvec(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,
             emb$d = embed;
             lane$d = zero16;
             elem$d = zero16;
+            rom_a$d = rom_base;
+            srow_a$d = rom_row_base;
+            xaddr_a$d = x_base;
+            if (embed) begin
+                drain_n$d = drain_emb;
+            end
+            else if (post == post_swiglu) begin
+                drain_n$d = drain_sw;
+            end
+            else begin
+                drain_n$d = drain_mv;
+            end
         end
+        m_valid$d = s1_valid$q;
+        m_first$d = s1_first$q;
+        m_last$d = s1_last$q;
+        m_row$d = s1_row$q;
+        m_dst$d = dst_r$q + s1_row$q;
+        bq_data$d$0 = buf_rd_data$0;
+        bq_data$d$1 = buf_rd_data$1;
+        bq_data$d$2 = buf_rd_data$2;
+        bq_data$d$3 = buf_rd_data$3;
+        bq_data$d$4 = buf_rd_data$4;
+        bq_data$d$5 = buf_rd_data$5;
+        bq_data$d$6 = buf_rd_data$6;
+        bq_data$d$7 = buf_rd_data$7;
+        bq_data$d$8 = buf_rd_data$8;
+        bq_data$d$9 = buf_rd_data$9;
+        bq_data$d$10 = buf_rd_data$10;
+        bq_data$d$11 = buf_rd_data$11;
+        bq_data$d$12 = buf_rd_data$12;
+        bq_data$d$13 = buf_rd_data$13;
+        bq_data$d$14 = buf_rd_data$14;
+        bq_data$d$15 = buf_rd_data$15;
+        bq_data$d$16 = buf_rd_data$16;
+        bq_data$d$17 = buf_rd_data$17;
+        bq_data$d$18 = buf_rd_data$18;
+        bq_data$d$19 = buf_rd_data$19;
+        bq_data$d$20 = buf_rd_data$20;
+        bq_data$d$21 = buf_rd_data$21;
+        bq_data$d$22 = buf_rd_data$22;
+        bq_data$d$23 = buf_rd_data$23;
+        bq_data$d$24 = buf_rd_data$24;
+        bq_data$d$25 = buf_rd_data$25;
+        bq_data$d$26 = buf_rd_data$26;
+        bq_data$d$27 = buf_rd_data$27;
+        bq_data$d$28 = buf_rd_data$28;
+        bq_data$d$29 = buf_rd_data$29;
+        bq_data$d$30 = buf_rd_data$30;
+        bq_data$d$31 = buf_rd_data$31;
+        bq_mant$d = buf_rd_mant;
+        bq_exp$d = buf_rd_exp;
+        em_valid$d = e1_valid$q;
+        em_lane$d = e1_lane$q;
+        em_elem$d = e1_elem$q;
+        em_dst$d = dst_r$q + e1_elem$q;
         if (sel_ram$q) begin
-            dot$w$0 = buf_rd_data$0;
+            dot$w$0 = bq_data$q$0;
         end
         else begin
             dot$w$0 = rom$data$0;
         end
         dot$x$0 = xram$rdata$0;
         if (sel_ram$q) begin
-            dot$w$1 = buf_rd_data$1;
+            dot$w$1 = bq_data$q$1;
         end
         else begin
             dot$w$1 = rom$data$1;
         end
         dot$x$1 = xram$rdata$1;
         if (sel_ram$q) begin
-            dot$w$2 = buf_rd_data$2;
+            dot$w$2 = bq_data$q$2;
         end
         else begin
             dot$w$2 = rom$data$2;
         end
         dot$x$2 = xram$rdata$2;
         if (sel_ram$q) begin
-            dot$w$3 = buf_rd_data$3;
+            dot$w$3 = bq_data$q$3;
         end
         else begin
             dot$w$3 = rom$data$3;
         end
         dot$x$3 = xram$rdata$3;
         if (sel_ram$q) begin
-            dot$w$4 = buf_rd_data$4;
+            dot$w$4 = bq_data$q$4;
         end
         else begin
             dot$w$4 = rom$data$4;
         end
         dot$x$4 = xram$rdata$4;
         if (sel_ram$q) begin
-            dot$w$5 = buf_rd_data$5;
+            dot$w$5 = bq_data$q$5;
         end
         else begin
             dot$w$5 = rom$data$5;
         end
         dot$x$5 = xram$rdata$5;
         if (sel_ram$q) begin
-            dot$w$6 = buf_rd_data$6;
+            dot$w$6 = bq_data$q$6;
         end
         else begin
             dot$w$6 = rom$data$6;
         end
         dot$x$6 = xram$rdata$6;
         if (sel_ram$q) begin
-            dot$w$7 = buf_rd_data$7;
+            dot$w$7 = bq_data$q$7;
         end
         else begin
             dot$w$7 = rom$data$7;
         end
         dot$x$7 = xram$rdata$7;
         if (sel_ram$q) begin
-            dot$w$8 = buf_rd_data$8;
+            dot$w$8 = bq_data$q$8;
         end
         else begin
             dot$w$8 = rom$data$8;
         end
         dot$x$8 = xram$rdata$8;
         if (sel_ram$q) begin
-            dot$w$9 = buf_rd_data$9;
+            dot$w$9 = bq_data$q$9;
         end
         else begin
             dot$w$9 = rom$data$9;
         end
         dot$x$9 = xram$rdata$9;
         if (sel_ram$q) begin
-            dot$w$10 = buf_rd_data$10;
+            dot$w$10 = bq_data$q$10;
         end
         else begin
             dot$w$10 = rom$data$10;
         end
         dot$x$10 = xram$rdata$10;
         if (sel_ram$q) begin
-            dot$w$11 = buf_rd_data$11;
+            dot$w$11 = bq_data$q$11;
         end
         else begin
             dot$w$11 = rom$data$11;
         end
         dot$x$11 = xram$rdata$11;
         if (sel_ram$q) begin
-            dot$w$12 = buf_rd_data$12;
+            dot$w$12 = bq_data$q$12;
         end
         else begin
             dot$w$12 = rom$data$12;
         end
         dot$x$12 = xram$rdata$12;
         if (sel_ram$q) begin
-            dot$w$13 = buf_rd_data$13;
+            dot$w$13 = bq_data$q$13;
         end
         else begin
             dot$w$13 = rom$data$13;
         end
         dot$x$13 = xram$rdata$13;
         if (sel_ram$q) begin
-            dot$w$14 = buf_rd_data$14;
+            dot$w$14 = bq_data$q$14;
         end
         else begin
             dot$w$14 = rom$data$14;
         end
         dot$x$14 = xram$rdata$14;
         if (sel_ram$q) begin
-            dot$w$15 = buf_rd_data$15;
+            dot$w$15 = bq_data$q$15;
         end
         else begin
             dot$w$15 = rom$data$15;
         end
         dot$x$15 = xram$rdata$15;
         if (sel_ram$q) begin
-            dot$w$16 = buf_rd_data$16;
+            dot$w$16 = bq_data$q$16;
         end
         else begin
             dot$w$16 = rom$data$16;
         end
         dot$x$16 = xram$rdata$16;
         if (sel_ram$q) begin
-            dot$w$17 = buf_rd_data$17;
+            dot$w$17 = bq_data$q$17;
         end
         else begin
             dot$w$17 = rom$data$17;
         end
         dot$x$17 = xram$rdata$17;
         if (sel_ram$q) begin
-            dot$w$18 = buf_rd_data$18;
+            dot$w$18 = bq_data$q$18;
         end
         else begin
             dot$w$18 = rom$data$18;
         end
         dot$x$18 = xram$rdata$18;
         if (sel_ram$q) begin
-            dot$w$19 = buf_rd_data$19;
+            dot$w$19 = bq_data$q$19;
         end
         else begin
             dot$w$19 = rom$data$19;
         end
         dot$x$19 = xram$rdata$19;
         if (sel_ram$q) begin
-            dot$w$20 = buf_rd_data$20;
+            dot$w$20 = bq_data$q$20;
         end
         else begin
             dot$w$20 = rom$data$20;
         end
         dot$x$20 = xram$rdata$20;
         if (sel_ram$q) begin
-            dot$w$21 = buf_rd_data$21;
+            dot$w$21 = bq_data$q$21;
         end
         else begin
             dot$w$21 = rom$data$21;
         end
         dot$x$21 = xram$rdata$21;
         if (sel_ram$q) begin
-            dot$w$22 = buf_rd_data$22;
+            dot$w$22 = bq_data$q$22;
         end
         else begin
             dot$w$22 = rom$data$22;
         end
         dot$x$22 = xram$rdata$22;
         if (sel_ram$q) begin
-            dot$w$23 = buf_rd_data$23;
+            dot$w$23 = bq_data$q$23;
         end
         else begin
             dot$w$23 = rom$data$23;
         end
         dot$x$23 = xram$rdata$23;
         if (sel_ram$q) begin
-            dot$w$24 = buf_rd_data$24;
+            dot$w$24 = bq_data$q$24;
         end
         else begin
             dot$w$24 = rom$data$24;
         end
         dot$x$24 = xram$rdata$24;
         if (sel_ram$q) begin
-            dot$w$25 = buf_rd_data$25;
+            dot$w$25 = bq_data$q$25;
         end
         else begin
             dot$w$25 = rom$data$25;
         end
         dot$x$25 = xram$rdata$25;
         if (sel_ram$q) begin
-            dot$w$26 = buf_rd_data$26;
+            dot$w$26 = bq_data$q$26;
         end
         else begin
             dot$w$26 = rom$data$26;
         end
         dot$x$26 = xram$rdata$26;
         if (sel_ram$q) begin
-            dot$w$27 = buf_rd_data$27;
+            dot$w$27 = bq_data$q$27;
         end
         else begin
             dot$w$27 = rom$data$27;
         end
         dot$x$27 = xram$rdata$27;
         if (sel_ram$q) begin
-            dot$w$28 = buf_rd_data$28;
+            dot$w$28 = bq_data$q$28;
         end
         else begin
             dot$w$28 = rom$data$28;
         end
         dot$x$28 = xram$rdata$28;
         if (sel_ram$q) begin
-            dot$w$29 = buf_rd_data$29;
+            dot$w$29 = bq_data$q$29;
         end
         else begin
             dot$w$29 = rom$data$29;
         end
         dot$x$29 = xram$rdata$29;
         if (sel_ram$q) begin
-            dot$w$30 = buf_rd_data$30;
+            dot$w$30 = bq_data$q$30;
         end
         else begin
             dot$w$30 = rom$data$30;
         end
         dot$x$30 = xram$rdata$30;
         if (sel_ram$q) begin
-            dot$w$31 = buf_rd_data$31;
+            dot$w$31 = bq_data$q$31;
         end
         else begin
             dot$w$31 = rom$data$31;
@@ -14936,27 +18066,20 @@ module llamahdl_decoder$matvec(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,
         else begin
             dot$shift = zero5;
         end
-        dot$en = s1_valid$q;
-        dot$first = s1_first$q;
+        dot$en = m_valid$q;
+        dot$first = m_first$q;
         if (sel_ram$q) begin
-            sq_mant$d = buf_rd_mant;
-            sq_exp$d = buf_rd_exp;
+            sq_mant$d = bq_mant$q;
+            sq_exp$d = bq_exp$q;
         end
         else begin
             sq_mant$d = scale_rom$mant;
             sq_exp$d = scale_rom$exp;
         end
-        sq_valid$d = s1_valid$q;
-        sq_last$d = s1_last$q;
-        sq_row$d = s1_row$q;
-        s2_mant$d = sq_mant$q;
-        s2_exp$d = sq_exp$q;
-        s2_last$d = sq_last$q;
-        s2_row$d = sq_row$q;
-        s3_last$d = s2_last$q;
-        s3_row$d = s2_row$q;
-        s3_mant$d = s2_mant$q;
-        s3_exp$d = s2_exp$q;
+        a_last$d = m_last$q;
+        a_row$d = m_row$q;
+        a_mant$d = sq_mant$q;
+        a_exp$d = sq_exp$q;
         lane_pick$data$0 = rom$data$0;
         lane_pick$data$1 = rom$data$1;
         lane_pick$data$2 = rom$data$2;
@@ -14989,77 +18112,253 @@ module llamahdl_decoder$matvec(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,
         lane_pick$data$29 = rom$data$29;
         lane_pick$data$30 = rom$data$30;
         lane_pick$data$31 = rom$data$31;
-        lane_pick$sel = e1_lane$q;
-        e2_valid$d = e1_valid$q;
-        e2_elem$d = e1_elem$q;
+        lane_pick$sel = em_lane$q;
         if (emb$q) begin
-            finish$en = e1_valid$q;
+            finish$en = em_valid$q;
             finish$acc = lane_pick$y;
             finish$mant = scale_rom$mant;
             finish$exp = scale_rom$exp;
             finish$shift = sixteen;
         end
         else begin
-            finish$en = s3_last$q;
+            finish$en = a_last$q;
             finish$acc = dot$acc;
-            finish$mant = s3_mant$q;
-            finish$exp = s3_exp$q;
+            finish$mant = a_mant$q;
+            finish$exp = a_exp$q;
             finish$shift = shift$q;
         end
-        s4_last$d = s3_last$q;
-        s4_row$d = s3_row$q;
+        eo_valid$d = em_valid$q;
+        eo_elem$d = em_elem$q;
+        eo_dst$d = em_dst$q;
+        p_last$d = a_last$q;
+        p_row$d = a_row$q;
+        s4_last$d = p_last$q;
+        s4_row$d = p_row$q;
+        w_last$d = s4_last$q;
+        w_row$d = s4_row$q;
         s5_last$d = s4_last$q & (post_r$q == post_swiglu);
         s5_row$d = s4_row$q;
-        silu$x = vm_rdata;
+        a_dst$d = m_dst$q;
+        r_dst$d = a_dst$q;
+        w_dst$d = r_dst$q;
+        sw_dst$d = w_dst$q;
+        gate$d = vm_rdata;
+        silu$x = gate$q;
         silu_tab$addr = silu$sig_addr;
         silu$rom = silu_tab$data;
         silu$h = finish$y;
+        rq$d = vm_rdata;
         addsat$a = finish$y;
-        addsat$b = vm_rdata;
-        out_valid = s4_last$q | e2_valid$q;
+        addsat$b = rq$q;
+        acc_sum$d = addsat$y;
+        y_w$d = finish$y;
+        out_valid = s4_last$q | eo_valid$q;
         if (emb$q) begin
-            out_row = e2_elem$q;
+            out_row = eo_elem$q;
         end
         else begin
             out_row = s4_row$q;
         end
         out_data = finish$y;
         if (post_r$q == post_swiglu) begin
-            vm_raddr = src_r$q + s1_row$q;
+            vm_raddr = s1_src$q;
         end
         else begin
-            vm_raddr = dst_r$q + s3_row$q;
+            vm_raddr = r_dst$q;
         end
         if (emb$q) begin
-            vm_we = e2_valid$q;
-            vm_waddr = dst_r$q + e2_elem$q;
+            vm_we = eo_valid$q;
+            vm_waddr = eo_dst$q;
             vm_wdata = finish$y;
         end
         else if (post_r$q == post_swiglu) begin
             vm_we = s5_last$q;
-            vm_waddr = dst_r$q + s5_row$q;
+            vm_waddr = sw_dst$q;
             vm_wdata = silu$y;
         end
         else if (post_r$q == post_acc) begin
-            vm_we = s4_last$q;
-            vm_waddr = dst_r$q + s4_row$q;
-            vm_wdata = addsat$y;
+            vm_we = w_last$q;
+            vm_waddr = w_dst$q;
+            vm_wdata = acc_sum$q;
         end
         else begin
-            vm_we = s4_last$q;
-            vm_waddr = dst_r$q + s4_row$q;
-            vm_wdata = finish$y;
+            vm_we = w_last$q;
+            vm_waddr = w_dst$q;
+            vm_wdata = y_w$q;
         end
         if (post_r$q == post_swiglu) begin
-            done = (s5_last$q & (s5_row$q == rows_r$q)) | (e2_valid$q & (e2_elem$q == len_r$q));
+            done = (s5_last$q & (s5_row$q == rows_r$q)) | (eo_valid$q & (eo_elem$q == len_r$q));
         end
         else begin
-            done = (s4_last$q & (s4_row$q == rows_r$q)) | (e2_valid$q & (e2_elem$q == len_r$q));
+            done = (w_last$q & (w_row$q == rows_r$q)) | (eo_valid$q & (eo_elem$q == len_r$q));
         end
-        busy = running$q | e1_valid$q | e2_valid$q | s1_valid$q | sq_valid$q | s2_last$q | s3_last$q | s4_last$q | s5_last$q;
+        busy = running$q | (drain$q != zero5);
     end
     
 endmodule // llamahdl_decoder$matvec
+
+
+module llamahdl_decoder$matvec$a_dst(clock,d,q);
+    
+    // Module arguments
+    input wire  clock;
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    
+    // Update code (custom)
+    reg [15:0] r1;
+    initial r1 = 0;
+    reg [15:0] r2;
+    initial r2 = 0;
+    reg [15:0] r3;
+    initial r3 = 0;
+    reg [15:0] r4;
+    initial r4 = 0;
+    reg [15:0] r5;
+    initial r5 = 0;
+    reg [15:0] r6;
+    initial r6 = 0;
+    initial q = 0;
+    always @(posedge clock) begin
+       r1 <= d;
+       r2 <= r1;
+       r3 <= r2;
+       r4 <= r3;
+       r5 <= r4;
+       r6 <= r5;
+       q <= r6;
+    end
+endmodule // llamahdl_decoder$matvec$a_dst
+
+
+module llamahdl_decoder$matvec$a_exp(clock,d,q);
+    
+    // Module arguments
+    input wire  clock;
+    input wire signed [7:0] d;
+    output reg signed [7:0] q;
+    
+    // Update code (custom)
+    reg signed [7:0] r1;
+    initial r1 = 0;
+    reg signed [7:0] r2;
+    initial r2 = 0;
+    reg signed [7:0] r3;
+    initial r3 = 0;
+    reg signed [7:0] r4;
+    initial r4 = 0;
+    reg signed [7:0] r5;
+    initial r5 = 0;
+    initial q = 0;
+    always @(posedge clock) begin
+       r1 <= d;
+       r2 <= r1;
+       r3 <= r2;
+       r4 <= r3;
+       r5 <= r4;
+       q <= r5;
+    end
+endmodule // llamahdl_decoder$matvec$a_exp
+
+
+module llamahdl_decoder$matvec$a_last(clock,d,q);
+    
+    // Module arguments
+    input wire  clock;
+    input wire  d;
+    output reg  q;
+    
+    // Update code (custom)
+    initial q = 1'b0;
+    reg [5:0] r;
+    initial r = 0;
+    always @(posedge clock) begin
+       r <= {r[4:0], d};
+       q <= r[5];
+    end
+endmodule // llamahdl_decoder$matvec$a_last
+
+
+module llamahdl_decoder$matvec$a_mant(clock,d,q);
+    
+    // Module arguments
+    input wire  clock;
+    input wire  [7:0] d;
+    output reg  [7:0] q;
+    
+    // Update code (custom)
+    reg [7:0] r1;
+    initial r1 = 0;
+    reg [7:0] r2;
+    initial r2 = 0;
+    reg [7:0] r3;
+    initial r3 = 0;
+    reg [7:0] r4;
+    initial r4 = 0;
+    reg [7:0] r5;
+    initial r5 = 0;
+    initial q = 0;
+    always @(posedge clock) begin
+       r1 <= d;
+       r2 <= r1;
+       r3 <= r2;
+       r4 <= r3;
+       r5 <= r4;
+       q <= r5;
+    end
+endmodule // llamahdl_decoder$matvec$a_mant
+
+
+module llamahdl_decoder$matvec$a_row(clock,d,q);
+    
+    // Module arguments
+    input wire  clock;
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    
+    // Update code (custom)
+    reg [15:0] r1;
+    initial r1 = 0;
+    reg [15:0] r2;
+    initial r2 = 0;
+    reg [15:0] r3;
+    initial r3 = 0;
+    reg [15:0] r4;
+    initial r4 = 0;
+    reg [15:0] r5;
+    initial r5 = 0;
+    reg [15:0] r6;
+    initial r6 = 0;
+    initial q = 0;
+    always @(posedge clock) begin
+       r1 <= d;
+       r2 <= r1;
+       r3 <= r2;
+       r4 <= r3;
+       r5 <= r4;
+       r6 <= r5;
+       q <= r6;
+    end
+endmodule // llamahdl_decoder$matvec$a_row
+
+
+module llamahdl_decoder$matvec$acc_sum(d,q,clock);
+    
+    // Module arguments
+    input wire signed [31:0] d;
+    output reg signed [31:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 32'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$matvec$acc_sum
 
 
 module llamahdl_decoder$matvec$addr(d,q,clock);
@@ -15130,6 +18429,185 @@ module llamahdl_decoder$matvec$beats_r(d,q,clock);
     end
           
 endmodule // llamahdl_decoder$matvec$beats_r
+
+
+module llamahdl_decoder$matvec$bq_data(clock,d$0,d$1,d$2,d$3,d$4,d$5,d$6,d$7,d$8,d$9,d$10,d$11,d$12,d$13,d$14,d$15,d$16,d$17,d$18,d$19,d$20,d$21,d$22,d$23,d$24,d$25,d$26,d$27,d$28,d$29,d$30,d$31,q$0,q$1,q$2,q$3,q$4,q$5,q$6,q$7,q$8,q$9,q$10,q$11,q$12,q$13,q$14,q$15,q$16,q$17,q$18,q$19,q$20,q$21,q$22,q$23,q$24,q$25,q$26,q$27,q$28,q$29,q$30,q$31);
+    
+    // Module arguments
+    input wire  clock;
+    input wire signed [7:0] d$0;
+    input wire signed [7:0] d$1;
+    input wire signed [7:0] d$2;
+    input wire signed [7:0] d$3;
+    input wire signed [7:0] d$4;
+    input wire signed [7:0] d$5;
+    input wire signed [7:0] d$6;
+    input wire signed [7:0] d$7;
+    input wire signed [7:0] d$8;
+    input wire signed [7:0] d$9;
+    input wire signed [7:0] d$10;
+    input wire signed [7:0] d$11;
+    input wire signed [7:0] d$12;
+    input wire signed [7:0] d$13;
+    input wire signed [7:0] d$14;
+    input wire signed [7:0] d$15;
+    input wire signed [7:0] d$16;
+    input wire signed [7:0] d$17;
+    input wire signed [7:0] d$18;
+    input wire signed [7:0] d$19;
+    input wire signed [7:0] d$20;
+    input wire signed [7:0] d$21;
+    input wire signed [7:0] d$22;
+    input wire signed [7:0] d$23;
+    input wire signed [7:0] d$24;
+    input wire signed [7:0] d$25;
+    input wire signed [7:0] d$26;
+    input wire signed [7:0] d$27;
+    input wire signed [7:0] d$28;
+    input wire signed [7:0] d$29;
+    input wire signed [7:0] d$30;
+    input wire signed [7:0] d$31;
+    output reg signed [7:0] q$0;
+    output reg signed [7:0] q$1;
+    output reg signed [7:0] q$2;
+    output reg signed [7:0] q$3;
+    output reg signed [7:0] q$4;
+    output reg signed [7:0] q$5;
+    output reg signed [7:0] q$6;
+    output reg signed [7:0] q$7;
+    output reg signed [7:0] q$8;
+    output reg signed [7:0] q$9;
+    output reg signed [7:0] q$10;
+    output reg signed [7:0] q$11;
+    output reg signed [7:0] q$12;
+    output reg signed [7:0] q$13;
+    output reg signed [7:0] q$14;
+    output reg signed [7:0] q$15;
+    output reg signed [7:0] q$16;
+    output reg signed [7:0] q$17;
+    output reg signed [7:0] q$18;
+    output reg signed [7:0] q$19;
+    output reg signed [7:0] q$20;
+    output reg signed [7:0] q$21;
+    output reg signed [7:0] q$22;
+    output reg signed [7:0] q$23;
+    output reg signed [7:0] q$24;
+    output reg signed [7:0] q$25;
+    output reg signed [7:0] q$26;
+    output reg signed [7:0] q$27;
+    output reg signed [7:0] q$28;
+    output reg signed [7:0] q$29;
+    output reg signed [7:0] q$30;
+    output reg signed [7:0] q$31;
+    
+    // Update code (custom)
+    initial begin
+       q$0 = 8'sd0;
+       q$1 = 8'sd0;
+       q$2 = 8'sd0;
+       q$3 = 8'sd0;
+       q$4 = 8'sd0;
+       q$5 = 8'sd0;
+       q$6 = 8'sd0;
+       q$7 = 8'sd0;
+       q$8 = 8'sd0;
+       q$9 = 8'sd0;
+       q$10 = 8'sd0;
+       q$11 = 8'sd0;
+       q$12 = 8'sd0;
+       q$13 = 8'sd0;
+       q$14 = 8'sd0;
+       q$15 = 8'sd0;
+       q$16 = 8'sd0;
+       q$17 = 8'sd0;
+       q$18 = 8'sd0;
+       q$19 = 8'sd0;
+       q$20 = 8'sd0;
+       q$21 = 8'sd0;
+       q$22 = 8'sd0;
+       q$23 = 8'sd0;
+       q$24 = 8'sd0;
+       q$25 = 8'sd0;
+       q$26 = 8'sd0;
+       q$27 = 8'sd0;
+       q$28 = 8'sd0;
+       q$29 = 8'sd0;
+       q$30 = 8'sd0;
+       q$31 = 8'sd0;
+    end
+    always @(posedge clock) begin
+       q$0 <= d$0;
+       q$1 <= d$1;
+       q$2 <= d$2;
+       q$3 <= d$3;
+       q$4 <= d$4;
+       q$5 <= d$5;
+       q$6 <= d$6;
+       q$7 <= d$7;
+       q$8 <= d$8;
+       q$9 <= d$9;
+       q$10 <= d$10;
+       q$11 <= d$11;
+       q$12 <= d$12;
+       q$13 <= d$13;
+       q$14 <= d$14;
+       q$15 <= d$15;
+       q$16 <= d$16;
+       q$17 <= d$17;
+       q$18 <= d$18;
+       q$19 <= d$19;
+       q$20 <= d$20;
+       q$21 <= d$21;
+       q$22 <= d$22;
+       q$23 <= d$23;
+       q$24 <= d$24;
+       q$25 <= d$25;
+       q$26 <= d$26;
+       q$27 <= d$27;
+       q$28 <= d$28;
+       q$29 <= d$29;
+       q$30 <= d$30;
+       q$31 <= d$31;
+    end
+endmodule // llamahdl_decoder$matvec$bq_data
+
+
+module llamahdl_decoder$matvec$bq_exp(d,q,clock);
+    
+    // Module arguments
+    input wire signed [7:0] d;
+    output reg signed [7:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 8'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$matvec$bq_exp
+
+
+module llamahdl_decoder$matvec$bq_mant(d,q,clock);
+    
+    // Module arguments
+    input wire  [7:0] d;
+    output reg  [7:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 8'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$matvec$bq_mant
 
 
 module llamahdl_decoder$matvec$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$5,w$6,w$7,w$8,w$9,w$10,w$11,w$12,w$13,w$14,w$15,w$16,w$17,w$18,w$19,w$20,w$21,w$22,w$23,w$24,w$25,w$26,w$27,w$28,w$29,w$30,w$31,x$0,x$1,x$2,x$3,x$4,x$5,x$6,x$7,x$8,x$9,x$10,x$11,x$12,x$13,x$14,x$15,x$16,x$17,x$18,x$19,x$20,x$21,x$22,x$23,x$24,x$25,x$26,x$27,x$28,x$29,x$30,x$31,acc);
@@ -15206,384 +18684,827 @@ module llamahdl_decoder$matvec$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$5,
     output reg signed [39:0] acc;
     
     // Update code (custom)
-    wire [32:0] half = (shift == 5'd0) ? 33'd0 : (33'd1 << (shift - 5'd1));
-    reg q_en;
-    reg q_first;
-    reg signed [23:0] p0;
+    reg [6:1] ve;
+    reg [6:1] vf;
+    reg signed [31:0] a0;
+    reg rb0;
+    reg signed [7:0] w1_0;
     reg signed [15:0] qm0;
     reg signed [7:0] qw0;
-    wire signed [32:0] e0 = {x$0[31], x$0};
-    wire signed [32:0] r0 = (e0 + $signed(half)) >>> shift;
-    reg signed [23:0] p1;
+    reg signed [23:0] p0;
+    wire tz0 = ~|a0[31:15];
+    wire to0 = &a0[31:15];
+    wire hi0 = (~a0[31] & ~tz0) | (tz0 & (&a0[14:0]) & rb0);
+    wire lo0 = (a0[31] & ~to0) | (to0 & (~|a0[14:0]) & ~rb0);
+    wire [15:0] rs0 = a0[15:0] + {15'd0, rb0};
+    reg signed [31:0] a1;
+    reg rb1;
+    reg signed [7:0] w1_1;
     reg signed [15:0] qm1;
     reg signed [7:0] qw1;
-    wire signed [32:0] e1 = {x$1[31], x$1};
-    wire signed [32:0] r1 = (e1 + $signed(half)) >>> shift;
-    reg signed [23:0] p2;
+    reg signed [23:0] p1;
+    wire tz1 = ~|a1[31:15];
+    wire to1 = &a1[31:15];
+    wire hi1 = (~a1[31] & ~tz1) | (tz1 & (&a1[14:0]) & rb1);
+    wire lo1 = (a1[31] & ~to1) | (to1 & (~|a1[14:0]) & ~rb1);
+    wire [15:0] rs1 = a1[15:0] + {15'd0, rb1};
+    reg signed [31:0] a2;
+    reg rb2;
+    reg signed [7:0] w1_2;
     reg signed [15:0] qm2;
     reg signed [7:0] qw2;
-    wire signed [32:0] e2 = {x$2[31], x$2};
-    wire signed [32:0] r2 = (e2 + $signed(half)) >>> shift;
-    reg signed [23:0] p3;
+    reg signed [23:0] p2;
+    wire tz2 = ~|a2[31:15];
+    wire to2 = &a2[31:15];
+    wire hi2 = (~a2[31] & ~tz2) | (tz2 & (&a2[14:0]) & rb2);
+    wire lo2 = (a2[31] & ~to2) | (to2 & (~|a2[14:0]) & ~rb2);
+    wire [15:0] rs2 = a2[15:0] + {15'd0, rb2};
+    reg signed [31:0] a3;
+    reg rb3;
+    reg signed [7:0] w1_3;
     reg signed [15:0] qm3;
     reg signed [7:0] qw3;
-    wire signed [32:0] e3 = {x$3[31], x$3};
-    wire signed [32:0] r3 = (e3 + $signed(half)) >>> shift;
-    reg signed [23:0] p4;
+    reg signed [23:0] p3;
+    wire tz3 = ~|a3[31:15];
+    wire to3 = &a3[31:15];
+    wire hi3 = (~a3[31] & ~tz3) | (tz3 & (&a3[14:0]) & rb3);
+    wire lo3 = (a3[31] & ~to3) | (to3 & (~|a3[14:0]) & ~rb3);
+    wire [15:0] rs3 = a3[15:0] + {15'd0, rb3};
+    reg signed [31:0] a4;
+    reg rb4;
+    reg signed [7:0] w1_4;
     reg signed [15:0] qm4;
     reg signed [7:0] qw4;
-    wire signed [32:0] e4 = {x$4[31], x$4};
-    wire signed [32:0] r4 = (e4 + $signed(half)) >>> shift;
-    reg signed [23:0] p5;
+    reg signed [23:0] p4;
+    wire tz4 = ~|a4[31:15];
+    wire to4 = &a4[31:15];
+    wire hi4 = (~a4[31] & ~tz4) | (tz4 & (&a4[14:0]) & rb4);
+    wire lo4 = (a4[31] & ~to4) | (to4 & (~|a4[14:0]) & ~rb4);
+    wire [15:0] rs4 = a4[15:0] + {15'd0, rb4};
+    reg signed [31:0] a5;
+    reg rb5;
+    reg signed [7:0] w1_5;
     reg signed [15:0] qm5;
     reg signed [7:0] qw5;
-    wire signed [32:0] e5 = {x$5[31], x$5};
-    wire signed [32:0] r5 = (e5 + $signed(half)) >>> shift;
-    reg signed [23:0] p6;
+    reg signed [23:0] p5;
+    wire tz5 = ~|a5[31:15];
+    wire to5 = &a5[31:15];
+    wire hi5 = (~a5[31] & ~tz5) | (tz5 & (&a5[14:0]) & rb5);
+    wire lo5 = (a5[31] & ~to5) | (to5 & (~|a5[14:0]) & ~rb5);
+    wire [15:0] rs5 = a5[15:0] + {15'd0, rb5};
+    reg signed [31:0] a6;
+    reg rb6;
+    reg signed [7:0] w1_6;
     reg signed [15:0] qm6;
     reg signed [7:0] qw6;
-    wire signed [32:0] e6 = {x$6[31], x$6};
-    wire signed [32:0] r6 = (e6 + $signed(half)) >>> shift;
-    reg signed [23:0] p7;
+    reg signed [23:0] p6;
+    wire tz6 = ~|a6[31:15];
+    wire to6 = &a6[31:15];
+    wire hi6 = (~a6[31] & ~tz6) | (tz6 & (&a6[14:0]) & rb6);
+    wire lo6 = (a6[31] & ~to6) | (to6 & (~|a6[14:0]) & ~rb6);
+    wire [15:0] rs6 = a6[15:0] + {15'd0, rb6};
+    reg signed [31:0] a7;
+    reg rb7;
+    reg signed [7:0] w1_7;
     reg signed [15:0] qm7;
     reg signed [7:0] qw7;
-    wire signed [32:0] e7 = {x$7[31], x$7};
-    wire signed [32:0] r7 = (e7 + $signed(half)) >>> shift;
-    reg signed [23:0] p8;
+    reg signed [23:0] p7;
+    wire tz7 = ~|a7[31:15];
+    wire to7 = &a7[31:15];
+    wire hi7 = (~a7[31] & ~tz7) | (tz7 & (&a7[14:0]) & rb7);
+    wire lo7 = (a7[31] & ~to7) | (to7 & (~|a7[14:0]) & ~rb7);
+    wire [15:0] rs7 = a7[15:0] + {15'd0, rb7};
+    reg signed [31:0] a8;
+    reg rb8;
+    reg signed [7:0] w1_8;
     reg signed [15:0] qm8;
     reg signed [7:0] qw8;
-    wire signed [32:0] e8 = {x$8[31], x$8};
-    wire signed [32:0] r8 = (e8 + $signed(half)) >>> shift;
-    reg signed [23:0] p9;
+    reg signed [23:0] p8;
+    wire tz8 = ~|a8[31:15];
+    wire to8 = &a8[31:15];
+    wire hi8 = (~a8[31] & ~tz8) | (tz8 & (&a8[14:0]) & rb8);
+    wire lo8 = (a8[31] & ~to8) | (to8 & (~|a8[14:0]) & ~rb8);
+    wire [15:0] rs8 = a8[15:0] + {15'd0, rb8};
+    reg signed [31:0] a9;
+    reg rb9;
+    reg signed [7:0] w1_9;
     reg signed [15:0] qm9;
     reg signed [7:0] qw9;
-    wire signed [32:0] e9 = {x$9[31], x$9};
-    wire signed [32:0] r9 = (e9 + $signed(half)) >>> shift;
-    reg signed [23:0] p10;
+    reg signed [23:0] p9;
+    wire tz9 = ~|a9[31:15];
+    wire to9 = &a9[31:15];
+    wire hi9 = (~a9[31] & ~tz9) | (tz9 & (&a9[14:0]) & rb9);
+    wire lo9 = (a9[31] & ~to9) | (to9 & (~|a9[14:0]) & ~rb9);
+    wire [15:0] rs9 = a9[15:0] + {15'd0, rb9};
+    reg signed [31:0] a10;
+    reg rb10;
+    reg signed [7:0] w1_10;
     reg signed [15:0] qm10;
     reg signed [7:0] qw10;
-    wire signed [32:0] e10 = {x$10[31], x$10};
-    wire signed [32:0] r10 = (e10 + $signed(half)) >>> shift;
-    reg signed [23:0] p11;
+    reg signed [23:0] p10;
+    wire tz10 = ~|a10[31:15];
+    wire to10 = &a10[31:15];
+    wire hi10 = (~a10[31] & ~tz10) | (tz10 & (&a10[14:0]) & rb10);
+    wire lo10 = (a10[31] & ~to10) | (to10 & (~|a10[14:0]) & ~rb10);
+    wire [15:0] rs10 = a10[15:0] + {15'd0, rb10};
+    reg signed [31:0] a11;
+    reg rb11;
+    reg signed [7:0] w1_11;
     reg signed [15:0] qm11;
     reg signed [7:0] qw11;
-    wire signed [32:0] e11 = {x$11[31], x$11};
-    wire signed [32:0] r11 = (e11 + $signed(half)) >>> shift;
-    reg signed [23:0] p12;
+    reg signed [23:0] p11;
+    wire tz11 = ~|a11[31:15];
+    wire to11 = &a11[31:15];
+    wire hi11 = (~a11[31] & ~tz11) | (tz11 & (&a11[14:0]) & rb11);
+    wire lo11 = (a11[31] & ~to11) | (to11 & (~|a11[14:0]) & ~rb11);
+    wire [15:0] rs11 = a11[15:0] + {15'd0, rb11};
+    reg signed [31:0] a12;
+    reg rb12;
+    reg signed [7:0] w1_12;
     reg signed [15:0] qm12;
     reg signed [7:0] qw12;
-    wire signed [32:0] e12 = {x$12[31], x$12};
-    wire signed [32:0] r12 = (e12 + $signed(half)) >>> shift;
-    reg signed [23:0] p13;
+    reg signed [23:0] p12;
+    wire tz12 = ~|a12[31:15];
+    wire to12 = &a12[31:15];
+    wire hi12 = (~a12[31] & ~tz12) | (tz12 & (&a12[14:0]) & rb12);
+    wire lo12 = (a12[31] & ~to12) | (to12 & (~|a12[14:0]) & ~rb12);
+    wire [15:0] rs12 = a12[15:0] + {15'd0, rb12};
+    reg signed [31:0] a13;
+    reg rb13;
+    reg signed [7:0] w1_13;
     reg signed [15:0] qm13;
     reg signed [7:0] qw13;
-    wire signed [32:0] e13 = {x$13[31], x$13};
-    wire signed [32:0] r13 = (e13 + $signed(half)) >>> shift;
-    reg signed [23:0] p14;
+    reg signed [23:0] p13;
+    wire tz13 = ~|a13[31:15];
+    wire to13 = &a13[31:15];
+    wire hi13 = (~a13[31] & ~tz13) | (tz13 & (&a13[14:0]) & rb13);
+    wire lo13 = (a13[31] & ~to13) | (to13 & (~|a13[14:0]) & ~rb13);
+    wire [15:0] rs13 = a13[15:0] + {15'd0, rb13};
+    reg signed [31:0] a14;
+    reg rb14;
+    reg signed [7:0] w1_14;
     reg signed [15:0] qm14;
     reg signed [7:0] qw14;
-    wire signed [32:0] e14 = {x$14[31], x$14};
-    wire signed [32:0] r14 = (e14 + $signed(half)) >>> shift;
-    reg signed [23:0] p15;
+    reg signed [23:0] p14;
+    wire tz14 = ~|a14[31:15];
+    wire to14 = &a14[31:15];
+    wire hi14 = (~a14[31] & ~tz14) | (tz14 & (&a14[14:0]) & rb14);
+    wire lo14 = (a14[31] & ~to14) | (to14 & (~|a14[14:0]) & ~rb14);
+    wire [15:0] rs14 = a14[15:0] + {15'd0, rb14};
+    reg signed [31:0] a15;
+    reg rb15;
+    reg signed [7:0] w1_15;
     reg signed [15:0] qm15;
     reg signed [7:0] qw15;
-    wire signed [32:0] e15 = {x$15[31], x$15};
-    wire signed [32:0] r15 = (e15 + $signed(half)) >>> shift;
-    reg signed [23:0] p16;
+    reg signed [23:0] p15;
+    wire tz15 = ~|a15[31:15];
+    wire to15 = &a15[31:15];
+    wire hi15 = (~a15[31] & ~tz15) | (tz15 & (&a15[14:0]) & rb15);
+    wire lo15 = (a15[31] & ~to15) | (to15 & (~|a15[14:0]) & ~rb15);
+    wire [15:0] rs15 = a15[15:0] + {15'd0, rb15};
+    reg signed [31:0] a16;
+    reg rb16;
+    reg signed [7:0] w1_16;
     reg signed [15:0] qm16;
     reg signed [7:0] qw16;
-    wire signed [32:0] e16 = {x$16[31], x$16};
-    wire signed [32:0] r16 = (e16 + $signed(half)) >>> shift;
-    reg signed [23:0] p17;
+    reg signed [23:0] p16;
+    wire tz16 = ~|a16[31:15];
+    wire to16 = &a16[31:15];
+    wire hi16 = (~a16[31] & ~tz16) | (tz16 & (&a16[14:0]) & rb16);
+    wire lo16 = (a16[31] & ~to16) | (to16 & (~|a16[14:0]) & ~rb16);
+    wire [15:0] rs16 = a16[15:0] + {15'd0, rb16};
+    reg signed [31:0] a17;
+    reg rb17;
+    reg signed [7:0] w1_17;
     reg signed [15:0] qm17;
     reg signed [7:0] qw17;
-    wire signed [32:0] e17 = {x$17[31], x$17};
-    wire signed [32:0] r17 = (e17 + $signed(half)) >>> shift;
-    reg signed [23:0] p18;
+    reg signed [23:0] p17;
+    wire tz17 = ~|a17[31:15];
+    wire to17 = &a17[31:15];
+    wire hi17 = (~a17[31] & ~tz17) | (tz17 & (&a17[14:0]) & rb17);
+    wire lo17 = (a17[31] & ~to17) | (to17 & (~|a17[14:0]) & ~rb17);
+    wire [15:0] rs17 = a17[15:0] + {15'd0, rb17};
+    reg signed [31:0] a18;
+    reg rb18;
+    reg signed [7:0] w1_18;
     reg signed [15:0] qm18;
     reg signed [7:0] qw18;
-    wire signed [32:0] e18 = {x$18[31], x$18};
-    wire signed [32:0] r18 = (e18 + $signed(half)) >>> shift;
-    reg signed [23:0] p19;
+    reg signed [23:0] p18;
+    wire tz18 = ~|a18[31:15];
+    wire to18 = &a18[31:15];
+    wire hi18 = (~a18[31] & ~tz18) | (tz18 & (&a18[14:0]) & rb18);
+    wire lo18 = (a18[31] & ~to18) | (to18 & (~|a18[14:0]) & ~rb18);
+    wire [15:0] rs18 = a18[15:0] + {15'd0, rb18};
+    reg signed [31:0] a19;
+    reg rb19;
+    reg signed [7:0] w1_19;
     reg signed [15:0] qm19;
     reg signed [7:0] qw19;
-    wire signed [32:0] e19 = {x$19[31], x$19};
-    wire signed [32:0] r19 = (e19 + $signed(half)) >>> shift;
-    reg signed [23:0] p20;
+    reg signed [23:0] p19;
+    wire tz19 = ~|a19[31:15];
+    wire to19 = &a19[31:15];
+    wire hi19 = (~a19[31] & ~tz19) | (tz19 & (&a19[14:0]) & rb19);
+    wire lo19 = (a19[31] & ~to19) | (to19 & (~|a19[14:0]) & ~rb19);
+    wire [15:0] rs19 = a19[15:0] + {15'd0, rb19};
+    reg signed [31:0] a20;
+    reg rb20;
+    reg signed [7:0] w1_20;
     reg signed [15:0] qm20;
     reg signed [7:0] qw20;
-    wire signed [32:0] e20 = {x$20[31], x$20};
-    wire signed [32:0] r20 = (e20 + $signed(half)) >>> shift;
-    reg signed [23:0] p21;
+    reg signed [23:0] p20;
+    wire tz20 = ~|a20[31:15];
+    wire to20 = &a20[31:15];
+    wire hi20 = (~a20[31] & ~tz20) | (tz20 & (&a20[14:0]) & rb20);
+    wire lo20 = (a20[31] & ~to20) | (to20 & (~|a20[14:0]) & ~rb20);
+    wire [15:0] rs20 = a20[15:0] + {15'd0, rb20};
+    reg signed [31:0] a21;
+    reg rb21;
+    reg signed [7:0] w1_21;
     reg signed [15:0] qm21;
     reg signed [7:0] qw21;
-    wire signed [32:0] e21 = {x$21[31], x$21};
-    wire signed [32:0] r21 = (e21 + $signed(half)) >>> shift;
-    reg signed [23:0] p22;
+    reg signed [23:0] p21;
+    wire tz21 = ~|a21[31:15];
+    wire to21 = &a21[31:15];
+    wire hi21 = (~a21[31] & ~tz21) | (tz21 & (&a21[14:0]) & rb21);
+    wire lo21 = (a21[31] & ~to21) | (to21 & (~|a21[14:0]) & ~rb21);
+    wire [15:0] rs21 = a21[15:0] + {15'd0, rb21};
+    reg signed [31:0] a22;
+    reg rb22;
+    reg signed [7:0] w1_22;
     reg signed [15:0] qm22;
     reg signed [7:0] qw22;
-    wire signed [32:0] e22 = {x$22[31], x$22};
-    wire signed [32:0] r22 = (e22 + $signed(half)) >>> shift;
-    reg signed [23:0] p23;
+    reg signed [23:0] p22;
+    wire tz22 = ~|a22[31:15];
+    wire to22 = &a22[31:15];
+    wire hi22 = (~a22[31] & ~tz22) | (tz22 & (&a22[14:0]) & rb22);
+    wire lo22 = (a22[31] & ~to22) | (to22 & (~|a22[14:0]) & ~rb22);
+    wire [15:0] rs22 = a22[15:0] + {15'd0, rb22};
+    reg signed [31:0] a23;
+    reg rb23;
+    reg signed [7:0] w1_23;
     reg signed [15:0] qm23;
     reg signed [7:0] qw23;
-    wire signed [32:0] e23 = {x$23[31], x$23};
-    wire signed [32:0] r23 = (e23 + $signed(half)) >>> shift;
-    reg signed [23:0] p24;
+    reg signed [23:0] p23;
+    wire tz23 = ~|a23[31:15];
+    wire to23 = &a23[31:15];
+    wire hi23 = (~a23[31] & ~tz23) | (tz23 & (&a23[14:0]) & rb23);
+    wire lo23 = (a23[31] & ~to23) | (to23 & (~|a23[14:0]) & ~rb23);
+    wire [15:0] rs23 = a23[15:0] + {15'd0, rb23};
+    reg signed [31:0] a24;
+    reg rb24;
+    reg signed [7:0] w1_24;
     reg signed [15:0] qm24;
     reg signed [7:0] qw24;
-    wire signed [32:0] e24 = {x$24[31], x$24};
-    wire signed [32:0] r24 = (e24 + $signed(half)) >>> shift;
-    reg signed [23:0] p25;
+    reg signed [23:0] p24;
+    wire tz24 = ~|a24[31:15];
+    wire to24 = &a24[31:15];
+    wire hi24 = (~a24[31] & ~tz24) | (tz24 & (&a24[14:0]) & rb24);
+    wire lo24 = (a24[31] & ~to24) | (to24 & (~|a24[14:0]) & ~rb24);
+    wire [15:0] rs24 = a24[15:0] + {15'd0, rb24};
+    reg signed [31:0] a25;
+    reg rb25;
+    reg signed [7:0] w1_25;
     reg signed [15:0] qm25;
     reg signed [7:0] qw25;
-    wire signed [32:0] e25 = {x$25[31], x$25};
-    wire signed [32:0] r25 = (e25 + $signed(half)) >>> shift;
-    reg signed [23:0] p26;
+    reg signed [23:0] p25;
+    wire tz25 = ~|a25[31:15];
+    wire to25 = &a25[31:15];
+    wire hi25 = (~a25[31] & ~tz25) | (tz25 & (&a25[14:0]) & rb25);
+    wire lo25 = (a25[31] & ~to25) | (to25 & (~|a25[14:0]) & ~rb25);
+    wire [15:0] rs25 = a25[15:0] + {15'd0, rb25};
+    reg signed [31:0] a26;
+    reg rb26;
+    reg signed [7:0] w1_26;
     reg signed [15:0] qm26;
     reg signed [7:0] qw26;
-    wire signed [32:0] e26 = {x$26[31], x$26};
-    wire signed [32:0] r26 = (e26 + $signed(half)) >>> shift;
-    reg signed [23:0] p27;
+    reg signed [23:0] p26;
+    wire tz26 = ~|a26[31:15];
+    wire to26 = &a26[31:15];
+    wire hi26 = (~a26[31] & ~tz26) | (tz26 & (&a26[14:0]) & rb26);
+    wire lo26 = (a26[31] & ~to26) | (to26 & (~|a26[14:0]) & ~rb26);
+    wire [15:0] rs26 = a26[15:0] + {15'd0, rb26};
+    reg signed [31:0] a27;
+    reg rb27;
+    reg signed [7:0] w1_27;
     reg signed [15:0] qm27;
     reg signed [7:0] qw27;
-    wire signed [32:0] e27 = {x$27[31], x$27};
-    wire signed [32:0] r27 = (e27 + $signed(half)) >>> shift;
-    reg signed [23:0] p28;
+    reg signed [23:0] p27;
+    wire tz27 = ~|a27[31:15];
+    wire to27 = &a27[31:15];
+    wire hi27 = (~a27[31] & ~tz27) | (tz27 & (&a27[14:0]) & rb27);
+    wire lo27 = (a27[31] & ~to27) | (to27 & (~|a27[14:0]) & ~rb27);
+    wire [15:0] rs27 = a27[15:0] + {15'd0, rb27};
+    reg signed [31:0] a28;
+    reg rb28;
+    reg signed [7:0] w1_28;
     reg signed [15:0] qm28;
     reg signed [7:0] qw28;
-    wire signed [32:0] e28 = {x$28[31], x$28};
-    wire signed [32:0] r28 = (e28 + $signed(half)) >>> shift;
-    reg signed [23:0] p29;
+    reg signed [23:0] p28;
+    wire tz28 = ~|a28[31:15];
+    wire to28 = &a28[31:15];
+    wire hi28 = (~a28[31] & ~tz28) | (tz28 & (&a28[14:0]) & rb28);
+    wire lo28 = (a28[31] & ~to28) | (to28 & (~|a28[14:0]) & ~rb28);
+    wire [15:0] rs28 = a28[15:0] + {15'd0, rb28};
+    reg signed [31:0] a29;
+    reg rb29;
+    reg signed [7:0] w1_29;
     reg signed [15:0] qm29;
     reg signed [7:0] qw29;
-    wire signed [32:0] e29 = {x$29[31], x$29};
-    wire signed [32:0] r29 = (e29 + $signed(half)) >>> shift;
-    reg signed [23:0] p30;
+    reg signed [23:0] p29;
+    wire tz29 = ~|a29[31:15];
+    wire to29 = &a29[31:15];
+    wire hi29 = (~a29[31] & ~tz29) | (tz29 & (&a29[14:0]) & rb29);
+    wire lo29 = (a29[31] & ~to29) | (to29 & (~|a29[14:0]) & ~rb29);
+    wire [15:0] rs29 = a29[15:0] + {15'd0, rb29};
+    reg signed [31:0] a30;
+    reg rb30;
+    reg signed [7:0] w1_30;
     reg signed [15:0] qm30;
     reg signed [7:0] qw30;
-    wire signed [32:0] e30 = {x$30[31], x$30};
-    wire signed [32:0] r30 = (e30 + $signed(half)) >>> shift;
-    reg signed [23:0] p31;
+    reg signed [23:0] p30;
+    wire tz30 = ~|a30[31:15];
+    wire to30 = &a30[31:15];
+    wire hi30 = (~a30[31] & ~tz30) | (tz30 & (&a30[14:0]) & rb30);
+    wire lo30 = (a30[31] & ~to30) | (to30 & (~|a30[14:0]) & ~rb30);
+    wire [15:0] rs30 = a30[15:0] + {15'd0, rb30};
+    reg signed [31:0] a31;
+    reg rb31;
+    reg signed [7:0] w1_31;
     reg signed [15:0] qm31;
     reg signed [7:0] qw31;
-    wire signed [32:0] e31 = {x$31[31], x$31};
-    wire signed [32:0] r31 = (e31 + $signed(half)) >>> shift;
-    reg s1_en;
-    reg s1_first;
-    wire signed [39:0] s1_sum = ((((({{16{p0[23]}}, p0} + {{16{p1[23]}}, p1}) + ({{16{p2[23]}}, p2} + {{16{p3[23]}}, p3})) + (({{16{p4[23]}}, p4} + {{16{p5[23]}}, p5}) + ({{16{p6[23]}}, p6} + {{16{p7[23]}}, p7}))) + ((({{16{p8[23]}}, p8} + {{16{p9[23]}}, p9}) + ({{16{p10[23]}}, p10} + {{16{p11[23]}}, p11})) + (({{16{p12[23]}}, p12} + {{16{p13[23]}}, p13}) + ({{16{p14[23]}}, p14} + {{16{p15[23]}}, p15})))) + (((({{16{p16[23]}}, p16} + {{16{p17[23]}}, p17}) + ({{16{p18[23]}}, p18} + {{16{p19[23]}}, p19})) + (({{16{p20[23]}}, p20} + {{16{p21[23]}}, p21}) + ({{16{p22[23]}}, p22} + {{16{p23[23]}}, p23}))) + ((({{16{p24[23]}}, p24} + {{16{p25[23]}}, p25}) + ({{16{p26[23]}}, p26} + {{16{p27[23]}}, p27})) + (({{16{p28[23]}}, p28} + {{16{p29[23]}}, p29}) + ({{16{p30[23]}}, p30} + {{16{p31[23]}}, p31})))));
+    reg signed [23:0] p31;
+    wire tz31 = ~|a31[31:15];
+    wire to31 = &a31[31:15];
+    wire hi31 = (~a31[31] & ~tz31) | (tz31 & (&a31[14:0]) & rb31);
+    wire lo31 = (a31[31] & ~to31) | (to31 & (~|a31[14:0]) & ~rb31);
+    wire [15:0] rs31 = a31[15:0] + {15'd0, rb31};
+    reg signed [25:0] t1_0;
+    reg signed [25:0] t1_1;
+    reg signed [25:0] t1_2;
+    reg signed [25:0] t1_3;
+    reg signed [25:0] t1_4;
+    reg signed [25:0] t1_5;
+    reg signed [25:0] t1_6;
+    reg signed [25:0] t1_7;
+    reg signed [27:0] t2_0;
+    reg signed [27:0] t2_1;
+    reg signed [29:0] t3_0;
+    wire signed [39:0] tree_sum = {{10{t3_0[29]}}, t3_0};
     initial begin
        acc = 40'sd0;
-       s1_en = 1'b0;
-       s1_first = 1'b0;
-       q_en = 1'b0;
-       q_first = 1'b0;
-       p0 = 24'sd0;
+       ve = 6'd0;
+       vf = 6'd0;
+       a0 = 32'sd0;
+       rb0 = 1'b0;
+       w1_0 = 8'sd0;
        qm0 = 16'sd0;
        qw0 = 8'sd0;
-       p1 = 24'sd0;
+       p0 = 24'sd0;
+       a1 = 32'sd0;
+       rb1 = 1'b0;
+       w1_1 = 8'sd0;
        qm1 = 16'sd0;
        qw1 = 8'sd0;
-       p2 = 24'sd0;
+       p1 = 24'sd0;
+       a2 = 32'sd0;
+       rb2 = 1'b0;
+       w1_2 = 8'sd0;
        qm2 = 16'sd0;
        qw2 = 8'sd0;
-       p3 = 24'sd0;
+       p2 = 24'sd0;
+       a3 = 32'sd0;
+       rb3 = 1'b0;
+       w1_3 = 8'sd0;
        qm3 = 16'sd0;
        qw3 = 8'sd0;
-       p4 = 24'sd0;
+       p3 = 24'sd0;
+       a4 = 32'sd0;
+       rb4 = 1'b0;
+       w1_4 = 8'sd0;
        qm4 = 16'sd0;
        qw4 = 8'sd0;
-       p5 = 24'sd0;
+       p4 = 24'sd0;
+       a5 = 32'sd0;
+       rb5 = 1'b0;
+       w1_5 = 8'sd0;
        qm5 = 16'sd0;
        qw5 = 8'sd0;
-       p6 = 24'sd0;
+       p5 = 24'sd0;
+       a6 = 32'sd0;
+       rb6 = 1'b0;
+       w1_6 = 8'sd0;
        qm6 = 16'sd0;
        qw6 = 8'sd0;
-       p7 = 24'sd0;
+       p6 = 24'sd0;
+       a7 = 32'sd0;
+       rb7 = 1'b0;
+       w1_7 = 8'sd0;
        qm7 = 16'sd0;
        qw7 = 8'sd0;
-       p8 = 24'sd0;
+       p7 = 24'sd0;
+       a8 = 32'sd0;
+       rb8 = 1'b0;
+       w1_8 = 8'sd0;
        qm8 = 16'sd0;
        qw8 = 8'sd0;
-       p9 = 24'sd0;
+       p8 = 24'sd0;
+       a9 = 32'sd0;
+       rb9 = 1'b0;
+       w1_9 = 8'sd0;
        qm9 = 16'sd0;
        qw9 = 8'sd0;
-       p10 = 24'sd0;
+       p9 = 24'sd0;
+       a10 = 32'sd0;
+       rb10 = 1'b0;
+       w1_10 = 8'sd0;
        qm10 = 16'sd0;
        qw10 = 8'sd0;
-       p11 = 24'sd0;
+       p10 = 24'sd0;
+       a11 = 32'sd0;
+       rb11 = 1'b0;
+       w1_11 = 8'sd0;
        qm11 = 16'sd0;
        qw11 = 8'sd0;
-       p12 = 24'sd0;
+       p11 = 24'sd0;
+       a12 = 32'sd0;
+       rb12 = 1'b0;
+       w1_12 = 8'sd0;
        qm12 = 16'sd0;
        qw12 = 8'sd0;
-       p13 = 24'sd0;
+       p12 = 24'sd0;
+       a13 = 32'sd0;
+       rb13 = 1'b0;
+       w1_13 = 8'sd0;
        qm13 = 16'sd0;
        qw13 = 8'sd0;
-       p14 = 24'sd0;
+       p13 = 24'sd0;
+       a14 = 32'sd0;
+       rb14 = 1'b0;
+       w1_14 = 8'sd0;
        qm14 = 16'sd0;
        qw14 = 8'sd0;
-       p15 = 24'sd0;
+       p14 = 24'sd0;
+       a15 = 32'sd0;
+       rb15 = 1'b0;
+       w1_15 = 8'sd0;
        qm15 = 16'sd0;
        qw15 = 8'sd0;
-       p16 = 24'sd0;
+       p15 = 24'sd0;
+       a16 = 32'sd0;
+       rb16 = 1'b0;
+       w1_16 = 8'sd0;
        qm16 = 16'sd0;
        qw16 = 8'sd0;
-       p17 = 24'sd0;
+       p16 = 24'sd0;
+       a17 = 32'sd0;
+       rb17 = 1'b0;
+       w1_17 = 8'sd0;
        qm17 = 16'sd0;
        qw17 = 8'sd0;
-       p18 = 24'sd0;
+       p17 = 24'sd0;
+       a18 = 32'sd0;
+       rb18 = 1'b0;
+       w1_18 = 8'sd0;
        qm18 = 16'sd0;
        qw18 = 8'sd0;
-       p19 = 24'sd0;
+       p18 = 24'sd0;
+       a19 = 32'sd0;
+       rb19 = 1'b0;
+       w1_19 = 8'sd0;
        qm19 = 16'sd0;
        qw19 = 8'sd0;
-       p20 = 24'sd0;
+       p19 = 24'sd0;
+       a20 = 32'sd0;
+       rb20 = 1'b0;
+       w1_20 = 8'sd0;
        qm20 = 16'sd0;
        qw20 = 8'sd0;
-       p21 = 24'sd0;
+       p20 = 24'sd0;
+       a21 = 32'sd0;
+       rb21 = 1'b0;
+       w1_21 = 8'sd0;
        qm21 = 16'sd0;
        qw21 = 8'sd0;
-       p22 = 24'sd0;
+       p21 = 24'sd0;
+       a22 = 32'sd0;
+       rb22 = 1'b0;
+       w1_22 = 8'sd0;
        qm22 = 16'sd0;
        qw22 = 8'sd0;
-       p23 = 24'sd0;
+       p22 = 24'sd0;
+       a23 = 32'sd0;
+       rb23 = 1'b0;
+       w1_23 = 8'sd0;
        qm23 = 16'sd0;
        qw23 = 8'sd0;
-       p24 = 24'sd0;
+       p23 = 24'sd0;
+       a24 = 32'sd0;
+       rb24 = 1'b0;
+       w1_24 = 8'sd0;
        qm24 = 16'sd0;
        qw24 = 8'sd0;
-       p25 = 24'sd0;
+       p24 = 24'sd0;
+       a25 = 32'sd0;
+       rb25 = 1'b0;
+       w1_25 = 8'sd0;
        qm25 = 16'sd0;
        qw25 = 8'sd0;
-       p26 = 24'sd0;
+       p25 = 24'sd0;
+       a26 = 32'sd0;
+       rb26 = 1'b0;
+       w1_26 = 8'sd0;
        qm26 = 16'sd0;
        qw26 = 8'sd0;
-       p27 = 24'sd0;
+       p26 = 24'sd0;
+       a27 = 32'sd0;
+       rb27 = 1'b0;
+       w1_27 = 8'sd0;
        qm27 = 16'sd0;
        qw27 = 8'sd0;
-       p28 = 24'sd0;
+       p27 = 24'sd0;
+       a28 = 32'sd0;
+       rb28 = 1'b0;
+       w1_28 = 8'sd0;
        qm28 = 16'sd0;
        qw28 = 8'sd0;
-       p29 = 24'sd0;
+       p28 = 24'sd0;
+       a29 = 32'sd0;
+       rb29 = 1'b0;
+       w1_29 = 8'sd0;
        qm29 = 16'sd0;
        qw29 = 8'sd0;
-       p30 = 24'sd0;
+       p29 = 24'sd0;
+       a30 = 32'sd0;
+       rb30 = 1'b0;
+       w1_30 = 8'sd0;
        qm30 = 16'sd0;
        qw30 = 8'sd0;
-       p31 = 24'sd0;
+       p30 = 24'sd0;
+       a31 = 32'sd0;
+       rb31 = 1'b0;
+       w1_31 = 8'sd0;
        qm31 = 16'sd0;
        qw31 = 8'sd0;
+       p31 = 24'sd0;
+       t1_0 = 26'sd0;
+       t1_1 = 26'sd0;
+       t1_2 = 26'sd0;
+       t1_3 = 26'sd0;
+       t1_4 = 26'sd0;
+       t1_5 = 26'sd0;
+       t1_6 = 26'sd0;
+       t1_7 = 26'sd0;
+       t2_0 = 28'sd0;
+       t2_1 = 28'sd0;
+       t3_0 = 30'sd0;
+    end
+    always @(posedge clock) begin
+       ve <= {ve[5:1], en};
+       vf <= {vf[5:1], first};
+       if (ve[6]) acc <= vf[6] ? tree_sum : (acc + tree_sum);
+       a0 <= $signed(x$0) >>> shift;
+       rb0 <= (shift != 5'd0) & x$0[shift - 5'd1];
+       w1_0 <= w$0;
+       qm0 <= hi0 ? 16'sd32767 : (lo0 ? -16'sd32767 : rs0);
+       qw0 <= w1_0;
+       p0 <= qw0 * qm0;
+       a1 <= $signed(x$1) >>> shift;
+       rb1 <= (shift != 5'd0) & x$1[shift - 5'd1];
+       w1_1 <= w$1;
+       qm1 <= hi1 ? 16'sd32767 : (lo1 ? -16'sd32767 : rs1);
+       qw1 <= w1_1;
+       p1 <= qw1 * qm1;
+       a2 <= $signed(x$2) >>> shift;
+       rb2 <= (shift != 5'd0) & x$2[shift - 5'd1];
+       w1_2 <= w$2;
+       qm2 <= hi2 ? 16'sd32767 : (lo2 ? -16'sd32767 : rs2);
+       qw2 <= w1_2;
+       p2 <= qw2 * qm2;
+       a3 <= $signed(x$3) >>> shift;
+       rb3 <= (shift != 5'd0) & x$3[shift - 5'd1];
+       w1_3 <= w$3;
+       qm3 <= hi3 ? 16'sd32767 : (lo3 ? -16'sd32767 : rs3);
+       qw3 <= w1_3;
+       p3 <= qw3 * qm3;
+       a4 <= $signed(x$4) >>> shift;
+       rb4 <= (shift != 5'd0) & x$4[shift - 5'd1];
+       w1_4 <= w$4;
+       qm4 <= hi4 ? 16'sd32767 : (lo4 ? -16'sd32767 : rs4);
+       qw4 <= w1_4;
+       p4 <= qw4 * qm4;
+       a5 <= $signed(x$5) >>> shift;
+       rb5 <= (shift != 5'd0) & x$5[shift - 5'd1];
+       w1_5 <= w$5;
+       qm5 <= hi5 ? 16'sd32767 : (lo5 ? -16'sd32767 : rs5);
+       qw5 <= w1_5;
+       p5 <= qw5 * qm5;
+       a6 <= $signed(x$6) >>> shift;
+       rb6 <= (shift != 5'd0) & x$6[shift - 5'd1];
+       w1_6 <= w$6;
+       qm6 <= hi6 ? 16'sd32767 : (lo6 ? -16'sd32767 : rs6);
+       qw6 <= w1_6;
+       p6 <= qw6 * qm6;
+       a7 <= $signed(x$7) >>> shift;
+       rb7 <= (shift != 5'd0) & x$7[shift - 5'd1];
+       w1_7 <= w$7;
+       qm7 <= hi7 ? 16'sd32767 : (lo7 ? -16'sd32767 : rs7);
+       qw7 <= w1_7;
+       p7 <= qw7 * qm7;
+       a8 <= $signed(x$8) >>> shift;
+       rb8 <= (shift != 5'd0) & x$8[shift - 5'd1];
+       w1_8 <= w$8;
+       qm8 <= hi8 ? 16'sd32767 : (lo8 ? -16'sd32767 : rs8);
+       qw8 <= w1_8;
+       p8 <= qw8 * qm8;
+       a9 <= $signed(x$9) >>> shift;
+       rb9 <= (shift != 5'd0) & x$9[shift - 5'd1];
+       w1_9 <= w$9;
+       qm9 <= hi9 ? 16'sd32767 : (lo9 ? -16'sd32767 : rs9);
+       qw9 <= w1_9;
+       p9 <= qw9 * qm9;
+       a10 <= $signed(x$10) >>> shift;
+       rb10 <= (shift != 5'd0) & x$10[shift - 5'd1];
+       w1_10 <= w$10;
+       qm10 <= hi10 ? 16'sd32767 : (lo10 ? -16'sd32767 : rs10);
+       qw10 <= w1_10;
+       p10 <= qw10 * qm10;
+       a11 <= $signed(x$11) >>> shift;
+       rb11 <= (shift != 5'd0) & x$11[shift - 5'd1];
+       w1_11 <= w$11;
+       qm11 <= hi11 ? 16'sd32767 : (lo11 ? -16'sd32767 : rs11);
+       qw11 <= w1_11;
+       p11 <= qw11 * qm11;
+       a12 <= $signed(x$12) >>> shift;
+       rb12 <= (shift != 5'd0) & x$12[shift - 5'd1];
+       w1_12 <= w$12;
+       qm12 <= hi12 ? 16'sd32767 : (lo12 ? -16'sd32767 : rs12);
+       qw12 <= w1_12;
+       p12 <= qw12 * qm12;
+       a13 <= $signed(x$13) >>> shift;
+       rb13 <= (shift != 5'd0) & x$13[shift - 5'd1];
+       w1_13 <= w$13;
+       qm13 <= hi13 ? 16'sd32767 : (lo13 ? -16'sd32767 : rs13);
+       qw13 <= w1_13;
+       p13 <= qw13 * qm13;
+       a14 <= $signed(x$14) >>> shift;
+       rb14 <= (shift != 5'd0) & x$14[shift - 5'd1];
+       w1_14 <= w$14;
+       qm14 <= hi14 ? 16'sd32767 : (lo14 ? -16'sd32767 : rs14);
+       qw14 <= w1_14;
+       p14 <= qw14 * qm14;
+       a15 <= $signed(x$15) >>> shift;
+       rb15 <= (shift != 5'd0) & x$15[shift - 5'd1];
+       w1_15 <= w$15;
+       qm15 <= hi15 ? 16'sd32767 : (lo15 ? -16'sd32767 : rs15);
+       qw15 <= w1_15;
+       p15 <= qw15 * qm15;
+       a16 <= $signed(x$16) >>> shift;
+       rb16 <= (shift != 5'd0) & x$16[shift - 5'd1];
+       w1_16 <= w$16;
+       qm16 <= hi16 ? 16'sd32767 : (lo16 ? -16'sd32767 : rs16);
+       qw16 <= w1_16;
+       p16 <= qw16 * qm16;
+       a17 <= $signed(x$17) >>> shift;
+       rb17 <= (shift != 5'd0) & x$17[shift - 5'd1];
+       w1_17 <= w$17;
+       qm17 <= hi17 ? 16'sd32767 : (lo17 ? -16'sd32767 : rs17);
+       qw17 <= w1_17;
+       p17 <= qw17 * qm17;
+       a18 <= $signed(x$18) >>> shift;
+       rb18 <= (shift != 5'd0) & x$18[shift - 5'd1];
+       w1_18 <= w$18;
+       qm18 <= hi18 ? 16'sd32767 : (lo18 ? -16'sd32767 : rs18);
+       qw18 <= w1_18;
+       p18 <= qw18 * qm18;
+       a19 <= $signed(x$19) >>> shift;
+       rb19 <= (shift != 5'd0) & x$19[shift - 5'd1];
+       w1_19 <= w$19;
+       qm19 <= hi19 ? 16'sd32767 : (lo19 ? -16'sd32767 : rs19);
+       qw19 <= w1_19;
+       p19 <= qw19 * qm19;
+       a20 <= $signed(x$20) >>> shift;
+       rb20 <= (shift != 5'd0) & x$20[shift - 5'd1];
+       w1_20 <= w$20;
+       qm20 <= hi20 ? 16'sd32767 : (lo20 ? -16'sd32767 : rs20);
+       qw20 <= w1_20;
+       p20 <= qw20 * qm20;
+       a21 <= $signed(x$21) >>> shift;
+       rb21 <= (shift != 5'd0) & x$21[shift - 5'd1];
+       w1_21 <= w$21;
+       qm21 <= hi21 ? 16'sd32767 : (lo21 ? -16'sd32767 : rs21);
+       qw21 <= w1_21;
+       p21 <= qw21 * qm21;
+       a22 <= $signed(x$22) >>> shift;
+       rb22 <= (shift != 5'd0) & x$22[shift - 5'd1];
+       w1_22 <= w$22;
+       qm22 <= hi22 ? 16'sd32767 : (lo22 ? -16'sd32767 : rs22);
+       qw22 <= w1_22;
+       p22 <= qw22 * qm22;
+       a23 <= $signed(x$23) >>> shift;
+       rb23 <= (shift != 5'd0) & x$23[shift - 5'd1];
+       w1_23 <= w$23;
+       qm23 <= hi23 ? 16'sd32767 : (lo23 ? -16'sd32767 : rs23);
+       qw23 <= w1_23;
+       p23 <= qw23 * qm23;
+       a24 <= $signed(x$24) >>> shift;
+       rb24 <= (shift != 5'd0) & x$24[shift - 5'd1];
+       w1_24 <= w$24;
+       qm24 <= hi24 ? 16'sd32767 : (lo24 ? -16'sd32767 : rs24);
+       qw24 <= w1_24;
+       p24 <= qw24 * qm24;
+       a25 <= $signed(x$25) >>> shift;
+       rb25 <= (shift != 5'd0) & x$25[shift - 5'd1];
+       w1_25 <= w$25;
+       qm25 <= hi25 ? 16'sd32767 : (lo25 ? -16'sd32767 : rs25);
+       qw25 <= w1_25;
+       p25 <= qw25 * qm25;
+       a26 <= $signed(x$26) >>> shift;
+       rb26 <= (shift != 5'd0) & x$26[shift - 5'd1];
+       w1_26 <= w$26;
+       qm26 <= hi26 ? 16'sd32767 : (lo26 ? -16'sd32767 : rs26);
+       qw26 <= w1_26;
+       p26 <= qw26 * qm26;
+       a27 <= $signed(x$27) >>> shift;
+       rb27 <= (shift != 5'd0) & x$27[shift - 5'd1];
+       w1_27 <= w$27;
+       qm27 <= hi27 ? 16'sd32767 : (lo27 ? -16'sd32767 : rs27);
+       qw27 <= w1_27;
+       p27 <= qw27 * qm27;
+       a28 <= $signed(x$28) >>> shift;
+       rb28 <= (shift != 5'd0) & x$28[shift - 5'd1];
+       w1_28 <= w$28;
+       qm28 <= hi28 ? 16'sd32767 : (lo28 ? -16'sd32767 : rs28);
+       qw28 <= w1_28;
+       p28 <= qw28 * qm28;
+       a29 <= $signed(x$29) >>> shift;
+       rb29 <= (shift != 5'd0) & x$29[shift - 5'd1];
+       w1_29 <= w$29;
+       qm29 <= hi29 ? 16'sd32767 : (lo29 ? -16'sd32767 : rs29);
+       qw29 <= w1_29;
+       p29 <= qw29 * qm29;
+       a30 <= $signed(x$30) >>> shift;
+       rb30 <= (shift != 5'd0) & x$30[shift - 5'd1];
+       w1_30 <= w$30;
+       qm30 <= hi30 ? 16'sd32767 : (lo30 ? -16'sd32767 : rs30);
+       qw30 <= w1_30;
+       p30 <= qw30 * qm30;
+       a31 <= $signed(x$31) >>> shift;
+       rb31 <= (shift != 5'd0) & x$31[shift - 5'd1];
+       w1_31 <= w$31;
+       qm31 <= hi31 ? 16'sd32767 : (lo31 ? -16'sd32767 : rs31);
+       qw31 <= w1_31;
+       p31 <= qw31 * qm31;
+       t1_0 <= ($signed({{2{p0[23]}}, p0}) + $signed({{2{p1[23]}}, p1})) + ($signed({{2{p2[23]}}, p2}) + $signed({{2{p3[23]}}, p3}));
+       t1_1 <= ($signed({{2{p4[23]}}, p4}) + $signed({{2{p5[23]}}, p5})) + ($signed({{2{p6[23]}}, p6}) + $signed({{2{p7[23]}}, p7}));
+       t1_2 <= ($signed({{2{p8[23]}}, p8}) + $signed({{2{p9[23]}}, p9})) + ($signed({{2{p10[23]}}, p10}) + $signed({{2{p11[23]}}, p11}));
+       t1_3 <= ($signed({{2{p12[23]}}, p12}) + $signed({{2{p13[23]}}, p13})) + ($signed({{2{p14[23]}}, p14}) + $signed({{2{p15[23]}}, p15}));
+       t1_4 <= ($signed({{2{p16[23]}}, p16}) + $signed({{2{p17[23]}}, p17})) + ($signed({{2{p18[23]}}, p18}) + $signed({{2{p19[23]}}, p19}));
+       t1_5 <= ($signed({{2{p20[23]}}, p20}) + $signed({{2{p21[23]}}, p21})) + ($signed({{2{p22[23]}}, p22}) + $signed({{2{p23[23]}}, p23}));
+       t1_6 <= ($signed({{2{p24[23]}}, p24}) + $signed({{2{p25[23]}}, p25})) + ($signed({{2{p26[23]}}, p26}) + $signed({{2{p27[23]}}, p27}));
+       t1_7 <= ($signed({{2{p28[23]}}, p28}) + $signed({{2{p29[23]}}, p29})) + ($signed({{2{p30[23]}}, p30}) + $signed({{2{p31[23]}}, p31}));
+       t2_0 <= ($signed({{2{t1_0[25]}}, t1_0}) + $signed({{2{t1_1[25]}}, t1_1})) + ($signed({{2{t1_2[25]}}, t1_2}) + $signed({{2{t1_3[25]}}, t1_3}));
+       t2_1 <= ($signed({{2{t1_4[25]}}, t1_4}) + $signed({{2{t1_5[25]}}, t1_5})) + ($signed({{2{t1_6[25]}}, t1_6}) + $signed({{2{t1_7[25]}}, t1_7}));
+       t3_0 <= $signed({{2{t2_0[27]}}, t2_0}) + $signed({{2{t2_1[27]}}, t2_1});
+    end
+endmodule // llamahdl_decoder$matvec$dot
+
+
+module llamahdl_decoder$matvec$drain(d,q,clock);
+    
+    // Module arguments
+    input wire  [4:0] d;
+    output reg  [4:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 5'h0;
     end
     
     always @(posedge clock) begin
-       if (s1_en) acc <= s1_first ? s1_sum : (acc + s1_sum);
-       s1_en <= q_en;
-       if (q_en) begin
-          s1_first <= q_first;
-          p0 <= qw0 * qm0;
-          p1 <= qw1 * qm1;
-          p2 <= qw2 * qm2;
-          p3 <= qw3 * qm3;
-          p4 <= qw4 * qm4;
-          p5 <= qw5 * qm5;
-          p6 <= qw6 * qm6;
-          p7 <= qw7 * qm7;
-          p8 <= qw8 * qm8;
-          p9 <= qw9 * qm9;
-          p10 <= qw10 * qm10;
-          p11 <= qw11 * qm11;
-          p12 <= qw12 * qm12;
-          p13 <= qw13 * qm13;
-          p14 <= qw14 * qm14;
-          p15 <= qw15 * qm15;
-          p16 <= qw16 * qm16;
-          p17 <= qw17 * qm17;
-          p18 <= qw18 * qm18;
-          p19 <= qw19 * qm19;
-          p20 <= qw20 * qm20;
-          p21 <= qw21 * qm21;
-          p22 <= qw22 * qm22;
-          p23 <= qw23 * qm23;
-          p24 <= qw24 * qm24;
-          p25 <= qw25 * qm25;
-          p26 <= qw26 * qm26;
-          p27 <= qw27 * qm27;
-          p28 <= qw28 * qm28;
-          p29 <= qw29 * qm29;
-          p30 <= qw30 * qm30;
-          p31 <= qw31 * qm31;
-       end
-       q_en <= en;
-       if (en) begin
-          q_first <= first;
-          qw0 <= w$0;
-          qm0 <= (r0 > 33'sd32767) ? 16'sd32767 : ((r0 < -33'sd32767) ? -16'sd32767 : r0[15:0]);
-          qw1 <= w$1;
-          qm1 <= (r1 > 33'sd32767) ? 16'sd32767 : ((r1 < -33'sd32767) ? -16'sd32767 : r1[15:0]);
-          qw2 <= w$2;
-          qm2 <= (r2 > 33'sd32767) ? 16'sd32767 : ((r2 < -33'sd32767) ? -16'sd32767 : r2[15:0]);
-          qw3 <= w$3;
-          qm3 <= (r3 > 33'sd32767) ? 16'sd32767 : ((r3 < -33'sd32767) ? -16'sd32767 : r3[15:0]);
-          qw4 <= w$4;
-          qm4 <= (r4 > 33'sd32767) ? 16'sd32767 : ((r4 < -33'sd32767) ? -16'sd32767 : r4[15:0]);
-          qw5 <= w$5;
-          qm5 <= (r5 > 33'sd32767) ? 16'sd32767 : ((r5 < -33'sd32767) ? -16'sd32767 : r5[15:0]);
-          qw6 <= w$6;
-          qm6 <= (r6 > 33'sd32767) ? 16'sd32767 : ((r6 < -33'sd32767) ? -16'sd32767 : r6[15:0]);
-          qw7 <= w$7;
-          qm7 <= (r7 > 33'sd32767) ? 16'sd32767 : ((r7 < -33'sd32767) ? -16'sd32767 : r7[15:0]);
-          qw8 <= w$8;
-          qm8 <= (r8 > 33'sd32767) ? 16'sd32767 : ((r8 < -33'sd32767) ? -16'sd32767 : r8[15:0]);
-          qw9 <= w$9;
-          qm9 <= (r9 > 33'sd32767) ? 16'sd32767 : ((r9 < -33'sd32767) ? -16'sd32767 : r9[15:0]);
-          qw10 <= w$10;
-          qm10 <= (r10 > 33'sd32767) ? 16'sd32767 : ((r10 < -33'sd32767) ? -16'sd32767 : r10[15:0]);
-          qw11 <= w$11;
-          qm11 <= (r11 > 33'sd32767) ? 16'sd32767 : ((r11 < -33'sd32767) ? -16'sd32767 : r11[15:0]);
-          qw12 <= w$12;
-          qm12 <= (r12 > 33'sd32767) ? 16'sd32767 : ((r12 < -33'sd32767) ? -16'sd32767 : r12[15:0]);
-          qw13 <= w$13;
-          qm13 <= (r13 > 33'sd32767) ? 16'sd32767 : ((r13 < -33'sd32767) ? -16'sd32767 : r13[15:0]);
-          qw14 <= w$14;
-          qm14 <= (r14 > 33'sd32767) ? 16'sd32767 : ((r14 < -33'sd32767) ? -16'sd32767 : r14[15:0]);
-          qw15 <= w$15;
-          qm15 <= (r15 > 33'sd32767) ? 16'sd32767 : ((r15 < -33'sd32767) ? -16'sd32767 : r15[15:0]);
-          qw16 <= w$16;
-          qm16 <= (r16 > 33'sd32767) ? 16'sd32767 : ((r16 < -33'sd32767) ? -16'sd32767 : r16[15:0]);
-          qw17 <= w$17;
-          qm17 <= (r17 > 33'sd32767) ? 16'sd32767 : ((r17 < -33'sd32767) ? -16'sd32767 : r17[15:0]);
-          qw18 <= w$18;
-          qm18 <= (r18 > 33'sd32767) ? 16'sd32767 : ((r18 < -33'sd32767) ? -16'sd32767 : r18[15:0]);
-          qw19 <= w$19;
-          qm19 <= (r19 > 33'sd32767) ? 16'sd32767 : ((r19 < -33'sd32767) ? -16'sd32767 : r19[15:0]);
-          qw20 <= w$20;
-          qm20 <= (r20 > 33'sd32767) ? 16'sd32767 : ((r20 < -33'sd32767) ? -16'sd32767 : r20[15:0]);
-          qw21 <= w$21;
-          qm21 <= (r21 > 33'sd32767) ? 16'sd32767 : ((r21 < -33'sd32767) ? -16'sd32767 : r21[15:0]);
-          qw22 <= w$22;
-          qm22 <= (r22 > 33'sd32767) ? 16'sd32767 : ((r22 < -33'sd32767) ? -16'sd32767 : r22[15:0]);
-          qw23 <= w$23;
-          qm23 <= (r23 > 33'sd32767) ? 16'sd32767 : ((r23 < -33'sd32767) ? -16'sd32767 : r23[15:0]);
-          qw24 <= w$24;
-          qm24 <= (r24 > 33'sd32767) ? 16'sd32767 : ((r24 < -33'sd32767) ? -16'sd32767 : r24[15:0]);
-          qw25 <= w$25;
-          qm25 <= (r25 > 33'sd32767) ? 16'sd32767 : ((r25 < -33'sd32767) ? -16'sd32767 : r25[15:0]);
-          qw26 <= w$26;
-          qm26 <= (r26 > 33'sd32767) ? 16'sd32767 : ((r26 < -33'sd32767) ? -16'sd32767 : r26[15:0]);
-          qw27 <= w$27;
-          qm27 <= (r27 > 33'sd32767) ? 16'sd32767 : ((r27 < -33'sd32767) ? -16'sd32767 : r27[15:0]);
-          qw28 <= w$28;
-          qm28 <= (r28 > 33'sd32767) ? 16'sd32767 : ((r28 < -33'sd32767) ? -16'sd32767 : r28[15:0]);
-          qw29 <= w$29;
-          qm29 <= (r29 > 33'sd32767) ? 16'sd32767 : ((r29 < -33'sd32767) ? -16'sd32767 : r29[15:0]);
-          qw30 <= w$30;
-          qm30 <= (r30 > 33'sd32767) ? 16'sd32767 : ((r30 < -33'sd32767) ? -16'sd32767 : r30[15:0]);
-          qw31 <= w$31;
-          qm31 <= (r31 > 33'sd32767) ? 16'sd32767 : ((r31 < -33'sd32767) ? -16'sd32767 : r31[15:0]);
-       end
+       q <= d;
     end
-endmodule // llamahdl_decoder$matvec$dot
+          
+endmodule // llamahdl_decoder$matvec$drain
+
+
+module llamahdl_decoder$matvec$drain_n(d,q,clock);
+    
+    // Module arguments
+    input wire  [4:0] d;
+    output reg  [4:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 5'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$matvec$drain_n
 
 
 module llamahdl_decoder$matvec$dst_r(d,q,clock);
@@ -15662,44 +19583,6 @@ module llamahdl_decoder$matvec$e1_valid(d,q,clock);
 endmodule // llamahdl_decoder$matvec$e1_valid
 
 
-module llamahdl_decoder$matvec$e2_elem(d,q,clock);
-    
-    // Module arguments
-    input wire  [15:0] d;
-    output reg  [15:0] q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 16'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$matvec$e2_elem
-
-
-module llamahdl_decoder$matvec$e2_valid(d,q,clock);
-    
-    // Module arguments
-    input wire  d;
-    output reg  q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 1'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$matvec$e2_valid
-
-
 module llamahdl_decoder$matvec$elem(d,q,clock);
     
     // Module arguments
@@ -15717,6 +19600,82 @@ module llamahdl_decoder$matvec$elem(d,q,clock);
     end
           
 endmodule // llamahdl_decoder$matvec$elem
+
+
+module llamahdl_decoder$matvec$em_dst(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$matvec$em_dst
+
+
+module llamahdl_decoder$matvec$em_elem(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$matvec$em_elem
+
+
+module llamahdl_decoder$matvec$em_lane(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$matvec$em_lane
+
+
+module llamahdl_decoder$matvec$em_valid(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$matvec$em_valid
 
 
 module llamahdl_decoder$matvec$emb(d,q,clock);
@@ -15738,6 +19697,84 @@ module llamahdl_decoder$matvec$emb(d,q,clock);
 endmodule // llamahdl_decoder$matvec$emb
 
 
+module llamahdl_decoder$matvec$eo_dst(clock,d,q);
+    
+    // Module arguments
+    input wire  clock;
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    
+    // Update code (custom)
+    reg [15:0] r1;
+    initial r1 = 0;
+    reg [15:0] r2;
+    initial r2 = 0;
+    reg [15:0] r3;
+    initial r3 = 0;
+    reg [15:0] r4;
+    initial r4 = 0;
+    reg [15:0] r5;
+    initial r5 = 0;
+    initial q = 0;
+    always @(posedge clock) begin
+       r1 <= d;
+       r2 <= r1;
+       r3 <= r2;
+       r4 <= r3;
+       r5 <= r4;
+       q <= r5;
+    end
+endmodule // llamahdl_decoder$matvec$eo_dst
+
+
+module llamahdl_decoder$matvec$eo_elem(clock,d,q);
+    
+    // Module arguments
+    input wire  clock;
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    
+    // Update code (custom)
+    reg [15:0] r1;
+    initial r1 = 0;
+    reg [15:0] r2;
+    initial r2 = 0;
+    reg [15:0] r3;
+    initial r3 = 0;
+    reg [15:0] r4;
+    initial r4 = 0;
+    reg [15:0] r5;
+    initial r5 = 0;
+    initial q = 0;
+    always @(posedge clock) begin
+       r1 <= d;
+       r2 <= r1;
+       r3 <= r2;
+       r4 <= r3;
+       r5 <= r4;
+       q <= r5;
+    end
+endmodule // llamahdl_decoder$matvec$eo_elem
+
+
+module llamahdl_decoder$matvec$eo_valid(clock,d,q);
+    
+    // Module arguments
+    input wire  clock;
+    input wire  d;
+    output reg  q;
+    
+    // Update code (custom)
+    initial q = 1'b0;
+    reg [4:0] r;
+    initial r = 0;
+    always @(posedge clock) begin
+       r <= {r[3:0], d};
+       q <= r[4];
+    end
+endmodule // llamahdl_decoder$matvec$eo_valid
+
+
 module llamahdl_decoder$matvec$finish(clock,en,acc,mant,exp,shift,y);
     
     // Module arguments
@@ -15750,31 +19787,105 @@ module llamahdl_decoder$matvec$finish(clock,en,acc,mant,exp,shift,y);
     output reg signed [31:0] y;
     
     // Update code (custom)
-    localparam signed [95:0] MAX32 = 96'sd2147483647;
-    localparam signed [95:0] MIN32 = -96'sd2147483648;
-    wire signed [48:0] prod = acc * $signed({1'b0, mant});
-    wire signed [95:0] p96 = {{47{prod[48]}}, prod};
-    wire signed [9:0] k = {{2{exp[7]}}, exp} + $signed({5'd0, shift});
-    wire signed [9:0] nk = -k;
-    reg signed [95:0] wide;
-    always @(*) begin
-       if (!k[9]) begin
-          if (k > 10'sd40)
-             wide = (prod == 49'sd0) ? 96'sd0 : (prod[48] ? MIN32 - 96'sd1 : MAX32 + 96'sd1);
-          else
-             wide = p96 <<< k[5:0];
-       end else begin
-          if (nk > 10'sd62)
-             wide = 96'sd0;
-          else
-             wide = (p96 + (96'sd1 <<< (nk[5:0] - 6'd1))) >>> nk[5:0];
+    localparam [1:0] LEFT = 2'd0, RIGHT = 2'd1, SAT = 2'd2, ZERO = 2'd3;
+    reg e1, e2, e3, e4, e5;
+    reg signed [39:0] acc1;
+    reg [7:0] m1;
+    reg signed [9:0] k1, k2;
+    reg [5:0] ls3, rs3;
+    reg [1:0] kmode3;
+    reg [24:0] p0, p1;
+    reg signed [14:0] p2;
+    reg signed [48:0] prod3;
+    reg [1:0] mode4, mode5;
+    reg neg4, neg5, ovf5;
+    reg signed [88:0] wl4;
+    reg signed [48:0] t4, u5;
+    reg [31:0] lo5;
+    wire signed [9:0] nk2 = -k2;
+    wire signed [49:0] t4e = {t4[48], t4};
+    wire signed [49:0] t4r = t4e + 50'sd1;
+    wire hi_ones = &wl4[88:31];
+    wire hi_zeros = ~|wl4[88:31];
+    wire u_fits = (&u5[48:31]) | (~|u5[48:31]);
+    initial begin
+       y = 32'sd0;
+       e1 = 1'b0; e2 = 1'b0; e3 = 1'b0; e4 = 1'b0; e5 = 1'b0;
+       acc1 = 40'sd0; m1 = 8'd0; k1 = 10'sd0; k2 = 10'sd0;
+       ls3 = 6'd0; rs3 = 6'd0; kmode3 = LEFT;
+       p0 = 25'd0; p1 = 25'd0; p2 = 15'sd0; prod3 = 49'sd0;
+       mode4 = LEFT; mode5 = LEFT; neg4 = 1'b0; neg5 = 1'b0; ovf5 = 1'b0;
+       wl4 = 89'sd0; t4 = 49'sd0; u5 = 49'sd0; lo5 = 32'd0;
+    end
+    always @(posedge clock) begin
+       // c + 1: input registers.
+       e1 <= en;
+       acc1 <= acc;
+       m1 <= mant;
+       k1 <= {{2{exp[7]}}, exp} + $signed({5'd0, shift});
+       // c + 2: partial products (acc = a2 * 2^34 + a1 * 2^17 + a0, a0 and a1 unsigned).
+       e2 <= e1;
+       k2 <= k1;
+       p0 <= acc1[16:0] * m1;
+       p1 <= acc1[33:17] * m1;
+       p2 <= $signed(acc1[39:34]) * $signed({1'b0, m1});
+       // c + 3: the product.
+       // The shift decoded: mode (SAT stands for k > 40 until the product is known),
+       // left amount k, right amount -k - 1.
+       e3 <= e2;
+       ls3 <= k2[5:0];
+       rs3 <= nk2[5:0] - 6'd1;
+       if (!k2[9]) kmode3 <= (k2 > 10'sd40) ? SAT : LEFT;
+       else kmode3 <= (nk2 > 10'sd62) ? ZERO : RIGHT;
+       prod3 <= $signed({24'd0, p0}) + $signed({7'd0, p1, 17'd0}) + $signed({p2, 34'd0});
+       // c + 4: shift.
+       e4 <= e3;
+       neg4 <= prod3[48];
+       wl4 <= {{40{prod3[48]}}, prod3} <<< ls3;
+       t4 <= prod3 >>> rs3;
+       mode4 <= ((kmode3 == SAT) && (prod3 == 49'sd0)) ? ZERO : kmode3;
+       // c + 5: round, overflow flag.
+       e5 <= e4;
+       mode5 <= mode4;
+       neg5 <= (mode4 == LEFT) ? wl4[88] : neg4;
+       ovf5 <= ~(hi_ones | hi_zeros);
+       lo5 <= wl4[31:0];
+       u5 <= t4r[49:1];
+       // c + 6: saturate.
+       if (e5) begin
+          case (mode5)
+             LEFT: y <= ovf5 ? (neg5 ? 32'sh80000000 : 32'sh7fffffff) : lo5;
+             RIGHT: y <= u_fits ? u5[31:0] : (u5[48] ? 32'sh80000000 : 32'sh7fffffff);
+             SAT: y <= neg5 ? 32'sh80000000 : 32'sh7fffffff;
+             default: y <= 32'sd0;
+          endcase
        end
     end
-    initial y = 32'sd0;
-    always @(posedge clock) begin
-       if (en) y <= (wide > MAX32) ? MAX32[31:0] : ((wide < MIN32) ? MIN32[31:0] : wide[31:0]);
-    end
 endmodule // llamahdl_decoder$matvec$finish
+
+
+module llamahdl_decoder$matvec$gate(clock,d,q);
+    
+    // Module arguments
+    input wire  clock;
+    input wire signed [31:0] d;
+    output reg signed [31:0] q;
+    
+    // Update code (custom)
+    reg signed [31:0] r1;
+    initial r1 = 0;
+    reg signed [31:0] r2;
+    initial r2 = 0;
+    reg signed [31:0] r3;
+    initial r3 = 0;
+    initial q = 0;
+    always @(posedge clock) begin
+       r1 <= d;
+       r2 <= r1;
+       r3 <= r2;
+       q <= r3;
+    end
+endmodule // llamahdl_decoder$matvec$gate
 
 
 module llamahdl_decoder$matvec$lane(d,q,clock);
@@ -15894,6 +20005,146 @@ module llamahdl_decoder$matvec$len_r(d,q,clock);
 endmodule // llamahdl_decoder$matvec$len_r
 
 
+module llamahdl_decoder$matvec$m_dst(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$matvec$m_dst
+
+
+module llamahdl_decoder$matvec$m_first(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$matvec$m_first
+
+
+module llamahdl_decoder$matvec$m_last(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$matvec$m_last
+
+
+module llamahdl_decoder$matvec$m_row(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$matvec$m_row
+
+
+module llamahdl_decoder$matvec$m_valid(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$matvec$m_valid
+
+
+module llamahdl_decoder$matvec$p_last(clock,d,q);
+    
+    // Module arguments
+    input wire  clock;
+    input wire  d;
+    output reg  q;
+    
+    // Update code (custom)
+    initial q = 1'b0;
+    reg [3:0] r;
+    initial r = 0;
+    always @(posedge clock) begin
+       r <= {r[2:0], d};
+       q <= r[3];
+    end
+endmodule // llamahdl_decoder$matvec$p_last
+
+
+module llamahdl_decoder$matvec$p_row(clock,d,q);
+    
+    // Module arguments
+    input wire  clock;
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    
+    // Update code (custom)
+    reg [15:0] r1;
+    initial r1 = 0;
+    reg [15:0] r2;
+    initial r2 = 0;
+    reg [15:0] r3;
+    initial r3 = 0;
+    reg [15:0] r4;
+    initial r4 = 0;
+    initial q = 0;
+    always @(posedge clock) begin
+       r1 <= d;
+       r2 <= r1;
+       r3 <= r2;
+       r4 <= r3;
+       q <= r4;
+    end
+endmodule // llamahdl_decoder$matvec$p_row
+
+
 module llamahdl_decoder$matvec$post_r(d,q,clock);
     
     // Module arguments
@@ -15911,6 +20162,30 @@ module llamahdl_decoder$matvec$post_r(d,q,clock);
     end
           
 endmodule // llamahdl_decoder$matvec$post_r
+
+
+module llamahdl_decoder$matvec$r_dst(clock,d,q);
+    
+    // Module arguments
+    input wire  clock;
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    
+    // Update code (custom)
+    reg [15:0] r1;
+    initial r1 = 0;
+    reg [15:0] r2;
+    initial r2 = 0;
+    reg [15:0] r3;
+    initial r3 = 0;
+    initial q = 0;
+    always @(posedge clock) begin
+       r1 <= d;
+       r2 <= r1;
+       r3 <= r2;
+       q <= r3;
+    end
+endmodule // llamahdl_decoder$matvec$r_dst
 
 
 module llamahdl_decoder$matvec$raw_r(d,q,clock);
@@ -24298,43 +28573,70 @@ module llamahdl_decoder$matvec$rom(clock,addr,data$0,data$1,data$2,data$3,data$4
        mem[8303] = 256'hbde6db004093f5f711fc2011bd02dff6fcc3fff614f103c0198104f978f1cedc;
     end
     reg [255:0] word;
-    initial word = 0;
-    always @(posedge clock) begin
-       word <= (addr < 16'd8304) ? mem[addr[13:0]] : 256'd0;
+    reg [255:0] word2;
+    reg inr;
+    initial begin
+       word = 0;
+       word2 = 0;
+       inr = 1'b0;
     end
-    always @(*) data$0 = word[7:0];
-    always @(*) data$1 = word[15:8];
-    always @(*) data$2 = word[23:16];
-    always @(*) data$3 = word[31:24];
-    always @(*) data$4 = word[39:32];
-    always @(*) data$5 = word[47:40];
-    always @(*) data$6 = word[55:48];
-    always @(*) data$7 = word[63:56];
-    always @(*) data$8 = word[71:64];
-    always @(*) data$9 = word[79:72];
-    always @(*) data$10 = word[87:80];
-    always @(*) data$11 = word[95:88];
-    always @(*) data$12 = word[103:96];
-    always @(*) data$13 = word[111:104];
-    always @(*) data$14 = word[119:112];
-    always @(*) data$15 = word[127:120];
-    always @(*) data$16 = word[135:128];
-    always @(*) data$17 = word[143:136];
-    always @(*) data$18 = word[151:144];
-    always @(*) data$19 = word[159:152];
-    always @(*) data$20 = word[167:160];
-    always @(*) data$21 = word[175:168];
-    always @(*) data$22 = word[183:176];
-    always @(*) data$23 = word[191:184];
-    always @(*) data$24 = word[199:192];
-    always @(*) data$25 = word[207:200];
-    always @(*) data$26 = word[215:208];
-    always @(*) data$27 = word[223:216];
-    always @(*) data$28 = word[231:224];
-    always @(*) data$29 = word[239:232];
-    always @(*) data$30 = word[247:240];
-    always @(*) data$31 = word[255:248];
+    always @(posedge clock) begin
+       word <= mem[addr[13:0]];
+       inr <= (addr < 16'd8304);
+       word2 <= inr ? word : 256'd0;
+    end
+    always @(*) data$0 = word2[7:0];
+    always @(*) data$1 = word2[15:8];
+    always @(*) data$2 = word2[23:16];
+    always @(*) data$3 = word2[31:24];
+    always @(*) data$4 = word2[39:32];
+    always @(*) data$5 = word2[47:40];
+    always @(*) data$6 = word2[55:48];
+    always @(*) data$7 = word2[63:56];
+    always @(*) data$8 = word2[71:64];
+    always @(*) data$9 = word2[79:72];
+    always @(*) data$10 = word2[87:80];
+    always @(*) data$11 = word2[95:88];
+    always @(*) data$12 = word2[103:96];
+    always @(*) data$13 = word2[111:104];
+    always @(*) data$14 = word2[119:112];
+    always @(*) data$15 = word2[127:120];
+    always @(*) data$16 = word2[135:128];
+    always @(*) data$17 = word2[143:136];
+    always @(*) data$18 = word2[151:144];
+    always @(*) data$19 = word2[159:152];
+    always @(*) data$20 = word2[167:160];
+    always @(*) data$21 = word2[175:168];
+    always @(*) data$22 = word2[183:176];
+    always @(*) data$23 = word2[191:184];
+    always @(*) data$24 = word2[199:192];
+    always @(*) data$25 = word2[207:200];
+    always @(*) data$26 = word2[215:208];
+    always @(*) data$27 = word2[223:216];
+    always @(*) data$28 = word2[231:224];
+    always @(*) data$29 = word2[239:232];
+    always @(*) data$30 = word2[247:240];
+    always @(*) data$31 = word2[255:248];
 endmodule // llamahdl_decoder$matvec$rom
+
+
+module llamahdl_decoder$matvec$rom_a(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$matvec$rom_a
 
 
 module llamahdl_decoder$matvec$row(d,q,clock);
@@ -24373,6 +28675,25 @@ module llamahdl_decoder$matvec$rows_r(d,q,clock);
     end
           
 endmodule // llamahdl_decoder$matvec$rows_r
+
+
+module llamahdl_decoder$matvec$rq(d,q,clock);
+    
+    // Module arguments
+    input wire signed [31:0] d;
+    output reg signed [31:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 32'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$matvec$rq
 
 
 module llamahdl_decoder$matvec$rrbase(d,q,clock);
@@ -24470,6 +28791,25 @@ module llamahdl_decoder$matvec$s1_row(d,q,clock);
 endmodule // llamahdl_decoder$matvec$s1_row
 
 
+module llamahdl_decoder$matvec$s1_src(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$matvec$s1_src
+
+
 module llamahdl_decoder$matvec$s1_valid(d,q,clock);
     
     // Module arguments
@@ -24487,158 +28827,6 @@ module llamahdl_decoder$matvec$s1_valid(d,q,clock);
     end
           
 endmodule // llamahdl_decoder$matvec$s1_valid
-
-
-module llamahdl_decoder$matvec$s2_exp(d,q,clock);
-    
-    // Module arguments
-    input wire signed [7:0] d;
-    output reg signed [7:0] q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 8'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$matvec$s2_exp
-
-
-module llamahdl_decoder$matvec$s2_last(d,q,clock);
-    
-    // Module arguments
-    input wire  d;
-    output reg  q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 1'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$matvec$s2_last
-
-
-module llamahdl_decoder$matvec$s2_mant(d,q,clock);
-    
-    // Module arguments
-    input wire  [7:0] d;
-    output reg  [7:0] q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 8'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$matvec$s2_mant
-
-
-module llamahdl_decoder$matvec$s2_row(d,q,clock);
-    
-    // Module arguments
-    input wire  [15:0] d;
-    output reg  [15:0] q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 16'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$matvec$s2_row
-
-
-module llamahdl_decoder$matvec$s3_exp(d,q,clock);
-    
-    // Module arguments
-    input wire signed [7:0] d;
-    output reg signed [7:0] q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 8'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$matvec$s3_exp
-
-
-module llamahdl_decoder$matvec$s3_last(d,q,clock);
-    
-    // Module arguments
-    input wire  d;
-    output reg  q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 1'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$matvec$s3_last
-
-
-module llamahdl_decoder$matvec$s3_mant(d,q,clock);
-    
-    // Module arguments
-    input wire  [7:0] d;
-    output reg  [7:0] q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 8'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$matvec$s3_mant
-
-
-module llamahdl_decoder$matvec$s3_row(d,q,clock);
-    
-    // Module arguments
-    input wire  [15:0] d;
-    output reg  [15:0] q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 16'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$matvec$s3_row
 
 
 module llamahdl_decoder$matvec$s4_last(d,q,clock);
@@ -24679,41 +28867,48 @@ module llamahdl_decoder$matvec$s4_row(d,q,clock);
 endmodule // llamahdl_decoder$matvec$s4_row
 
 
-module llamahdl_decoder$matvec$s5_last(d,q,clock);
+module llamahdl_decoder$matvec$s5_last(clock,d,q);
     
     // Module arguments
+    input wire  clock;
     input wire  d;
     output reg  q;
-    input wire  clock;
     
     // Update code (custom)
-    initial begin
-       q = 1'h0;
-    end
-    
+    initial q = 1'b0;
+    reg [3:0] r;
+    initial r = 0;
     always @(posedge clock) begin
-       q <= d;
+       r <= {r[2:0], d};
+       q <= r[3];
     end
-          
 endmodule // llamahdl_decoder$matvec$s5_last
 
 
-module llamahdl_decoder$matvec$s5_row(d,q,clock);
+module llamahdl_decoder$matvec$s5_row(clock,d,q);
     
     // Module arguments
+    input wire  clock;
     input wire  [15:0] d;
     output reg  [15:0] q;
-    input wire  clock;
     
     // Update code (custom)
-    initial begin
-       q = 16'h0;
-    end
-    
+    reg [15:0] r1;
+    initial r1 = 0;
+    reg [15:0] r2;
+    initial r2 = 0;
+    reg [15:0] r3;
+    initial r3 = 0;
+    reg [15:0] r4;
+    initial r4 = 0;
+    initial q = 0;
     always @(posedge clock) begin
-       q <= d;
+       r1 <= d;
+       r2 <= r1;
+       r3 <= r2;
+       r4 <= r3;
+       q <= r4;
     end
-          
 endmodule // llamahdl_decoder$matvec$s5_row
 
 
@@ -28242,12 +32437,20 @@ module llamahdl_decoder$matvec$scale_rom(clock,addr,mant,exp);
        mem[3511] = 16'hcff1;
     end
     reg [15:0] word;
-    initial word = 0;
-    always @(posedge clock) begin
-       word <= (addr < 16'd3512) ? mem[addr[11:0]] : 16'd0;
+    reg [15:0] word2;
+    reg inr;
+    initial begin
+       word = 0;
+       word2 = 0;
+       inr = 1'b0;
     end
-    always @(*) mant = word[15:8];
-    always @(*) exp = word[7:0];
+    always @(posedge clock) begin
+       word <= mem[addr[11:0]];
+       inr <= (addr < 16'd3512);
+       word2 <= inr ? word : 16'd0;
+    end
+    always @(*) mant = word2[15:8];
+    always @(*) exp = word2[7:0];
 endmodule // llamahdl_decoder$matvec$scale_rom
 
 
@@ -28300,40 +32503,82 @@ module llamahdl_decoder$matvec$silu(clock,x,sig_addr,rom,h,y);
     output reg signed [31:0] y;
     
     // Update code (custom)
-    reg signed [31:0] x1, x2, silu3;
-    reg [9:0] fr1;
-    reg lo1, hi1;
-    reg [16:0] sig2;
+    reg signed [31:0] x1, x2, x3, x4, x5, x6, sl10, h10;
+    reg [9:0] fr1, fr2, fr3;
+    reg lo1, hi1, lo2, hi2, lo3, hi3, lo4, hi4, lo5, hi5;
+    reg [16:0] sa2, sb2, sa3, sa4, sig6;
+    reg signed [17:0] de3;
+    reg signed [28:0] dp4;
+    reg signed [18:0] sg5;
+    reg [32:0] spl7;
+    reg signed [33:0] sph7;
+    reg signed [33:0] spr8;
+    reg signed [31:0] silu9;
+    reg [31:0] ll11;
+    reg signed [32:0] lh11, hl11;
+    reg signed [31:0] hh11, hh12;
+    reg [31:0] ll12;
+    reg signed [33:0] mid12;
+    reg signed [47:0] pp13;
     wire inr = (x[31:20] == 12'h000) || (x[31:20] == 12'hfff);
     always @(*) sig_addr = {5'd0, ~x[20], x[19:10]};
-    wire [16:0] sa = rom[16:0];
-    wire [16:0] sb = rom[33:17];
-    wire signed [28:0] de = $signed({12'd0, sb}) - $signed({12'd0, sa});
-    wire signed [28:0] fe = {19'd0, fr1};
-    wire signed [28:0] dp = de * fe;
-    wire signed [28:0] dr = (dp + 29'sd512) >>> 10;
-    wire signed [28:0] sgw = $signed({12'd0, sa}) + dr;
-    wire signed [49:0] xe2 = {{18{x2[31]}}, x2};
-    wire signed [49:0] se2 = {33'd0, sig2};
-    wire signed [49:0] sp = xe2 * se2;
-    wire signed [49:0] spr = (sp + 50'sd32768) >>> 16;
-    wire signed [63:0] ae = {{32{silu3[31]}}, silu3};
-    wire signed [63:0] be = {{32{h[31]}}, h};
-    wire signed [63:0] pp = ae * be;
-    wire signed [63:0] ppr = (pp + 64'sd32768) >>> 16;
+    wire signed [28:0] sg_sum = dp4 + $signed({2'd0, sa4, 10'h200});
+    wire signed [49:0] sp_sum = $signed({sph7, 16'h8000}) + $signed({17'd0, spl7});
+    wire signed [63:0] pp_sum = $signed({hh12, ll12}) + $signed({{14{mid12[33]}}, mid12, 16'h8000});
     initial begin
-       x1 = 32'sd0; x2 = 32'sd0; silu3 = 32'sd0; y = 32'sd0;
-       fr1 = 10'd0; lo1 = 1'b0; hi1 = 1'b0; sig2 = 17'd0;
+       x1 = 0; x2 = 0; x3 = 0; x4 = 0; x5 = 0; x6 = 0; sl10 = 0; h10 = 0;
+       fr1 = 0; fr2 = 0; fr3 = 0;
+       lo1 = 0; hi1 = 0; lo2 = 0; hi2 = 0; lo3 = 0; hi3 = 0; lo4 = 0; hi4 = 0; lo5 = 0; hi5 = 0;
+       sa2 = 0; sb2 = 0; sa3 = 0; sa4 = 0; sig6 = 0; de3 = 0; dp4 = 0; sg5 = 0;
+       spl7 = 0; sph7 = 0; spr8 = 0; silu9 = 0;
+       ll11 = 0; lh11 = 0; hl11 = 0; hh11 = 0; hh12 = 0; ll12 = 0; mid12 = 0; pp13 = 0;
+       y = 32'sd0;
     end
     always @(posedge clock) begin
+       // c + 1: x and its table position.
        x1 <= x;
        fr1 <= x[9:0];
        lo1 <= x[31] & ~inr;
        hi1 <= ~x[31] & ~inr;
-       x2 <= x1;
-       sig2 <= lo1 ? 17'd0 : (hi1 ? 17'd65536 : ((sgw < 29'sd0) ? 17'd0 : ((sgw > 29'sd65536) ? 17'd65536 : sgw[16:0])));
-       silu3 <= ((spr > 50'sd2147483647) ? 32'sh7fffffff : ((spr < -50'sd2147483648) ? 32'sh80000000 : spr[31:0]));
-       y <= ((ppr > 64'sd2147483647) ? 32'sh7fffffff : ((ppr < -64'sd2147483648) ? 32'sh80000000 : ppr[31:0]));
+       // c + 2: the table pair registered.
+       x2 <= x1; fr2 <= fr1; lo2 <= lo1; hi2 <= hi1;
+       sa2 <= rom[16:0];
+       sb2 <= rom[33:17];
+       // c + 3: difference.
+       x3 <= x2; fr3 <= fr2; lo3 <= lo2; hi3 <= hi2; sa3 <= sa2;
+       de3 <= $signed({1'b0, sb2}) - $signed({1'b0, sa2});
+       // c + 4: interpolation product.
+       x4 <= x3; lo4 <= lo3; hi4 <= hi3; sa4 <= sa3;
+       dp4 <= de3 * $signed({1'b0, fr3});
+       // c + 5: sa + round(dp / 2^10) = (dp + sa * 2^10 + 2^9) >>> 10.
+       x5 <= x4; lo5 <= lo4; hi5 <= hi4;
+       sg5 <= sg_sum[28:10];
+       // c + 6: clamped sigmoid.
+       x6 <= x5;
+       sig6 <= lo5 ? 17'd0 : (hi5 ? 17'd65536 : (sg5[18] ? 17'd0 : ((sg5 > 19'sd65536) ? 17'd65536 : sg5[16:0])));
+       // c + 7: x * sig as two partial products (low half unsigned, high half signed).
+       spl7 <= x6[15:0] * sig6;
+       sph7 <= $signed(x6[31:16]) * $signed({1'b0, sig6});
+       // c + 8: round(x * sig / 2^16).
+       spr8 <= sp_sum[49:16];
+       // c + 9: silu(x), saturated.
+       silu9 <= ((&spr8[33:31]) | (~|spr8[33:31])) ? spr8[31:0] : (spr8[33] ? 32'sh80000000 : 32'sh7fffffff);
+       // c + 10: multiplier inputs (h sampled in c + 9).
+       sl10 <= silu9;
+       h10 <= h;
+       // c + 11: four 16 x 16 partial products of silu * h.
+       ll11 <= sl10[15:0] * h10[15:0];
+       lh11 <= $signed({1'b0, sl10[15:0]}) * $signed(h10[31:16]);
+       hl11 <= $signed(sl10[31:16]) * $signed({1'b0, h10[15:0]});
+       hh11 <= $signed(sl10[31:16]) * $signed(h10[31:16]);
+       // c + 12: the middle terms.
+       mid12 <= lh11 + hl11;
+       ll12 <= ll11;
+       hh12 <= hh11;
+       // c + 13: round(silu * h / 2^16).
+       pp13 <= pp_sum[63:16];
+       // c + 14: saturate.
+       y <= ((&pp13[47:31]) | (~|pp13[47:31])) ? pp13[31:0] : (pp13[47] ? 32'sh80000000 : 32'sh7fffffff);
     end
 endmodule // llamahdl_decoder$matvec$silu
 
@@ -30423,25 +34668,6 @@ module llamahdl_decoder$matvec$sq_exp(d,q,clock);
 endmodule // llamahdl_decoder$matvec$sq_exp
 
 
-module llamahdl_decoder$matvec$sq_last(d,q,clock);
-    
-    // Module arguments
-    input wire  d;
-    output reg  q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 1'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$matvec$sq_last
-
-
 module llamahdl_decoder$matvec$sq_mant(d,q,clock);
     
     // Module arguments
@@ -30461,44 +34687,6 @@ module llamahdl_decoder$matvec$sq_mant(d,q,clock);
 endmodule // llamahdl_decoder$matvec$sq_mant
 
 
-module llamahdl_decoder$matvec$sq_row(d,q,clock);
-    
-    // Module arguments
-    input wire  [15:0] d;
-    output reg  [15:0] q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 16'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$matvec$sq_row
-
-
-module llamahdl_decoder$matvec$sq_valid(d,q,clock);
-    
-    // Module arguments
-    input wire  d;
-    output reg  q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 1'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$matvec$sq_valid
-
-
 module llamahdl_decoder$matvec$src_r(d,q,clock);
     
     // Module arguments
@@ -30516,6 +34704,127 @@ module llamahdl_decoder$matvec$src_r(d,q,clock);
     end
           
 endmodule // llamahdl_decoder$matvec$src_r
+
+
+module llamahdl_decoder$matvec$srow_a(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$matvec$srow_a
+
+
+module llamahdl_decoder$matvec$sw_dst(clock,d,q);
+    
+    // Module arguments
+    input wire  clock;
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    
+    // Update code (custom)
+    reg [15:0] r1;
+    initial r1 = 0;
+    reg [15:0] r2;
+    initial r2 = 0;
+    reg [15:0] r3;
+    initial r3 = 0;
+    initial q = 0;
+    always @(posedge clock) begin
+       r1 <= d;
+       r2 <= r1;
+       r3 <= r2;
+       q <= r3;
+    end
+endmodule // llamahdl_decoder$matvec$sw_dst
+
+
+module llamahdl_decoder$matvec$w_dst(clock,d,q);
+    
+    // Module arguments
+    input wire  clock;
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    
+    // Update code (custom)
+    reg [15:0] r1;
+    initial r1 = 0;
+    reg [15:0] r2;
+    initial r2 = 0;
+    initial q = 0;
+    always @(posedge clock) begin
+       r1 <= d;
+       r2 <= r1;
+       q <= r2;
+    end
+endmodule // llamahdl_decoder$matvec$w_dst
+
+
+module llamahdl_decoder$matvec$w_last(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$matvec$w_last
+
+
+module llamahdl_decoder$matvec$w_row(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$matvec$w_row
+
+
+module llamahdl_decoder$matvec$xaddr_a(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$matvec$xaddr_a
 
 
 module llamahdl_decoder$matvec$xbase_r(d,q,clock);
@@ -30642,37 +34951,103 @@ module llamahdl_decoder$matvec$xram(clock,wwe,wwaddr,wwdata$0,wwdata$1,wwdata$2,
     wire [15:0] pe7 = pwidx + 16'd7;
     wire [15:0] pw7 = pe7 >> 5;
     reg [31:0] m0 [0:7];
+    reg [31:0] rd0;
+    initial rd0 = 32'd0;
     reg [31:0] m1 [0:7];
+    reg [31:0] rd1;
+    initial rd1 = 32'd0;
     reg [31:0] m2 [0:7];
+    reg [31:0] rd2;
+    initial rd2 = 32'd0;
     reg [31:0] m3 [0:7];
+    reg [31:0] rd3;
+    initial rd3 = 32'd0;
     reg [31:0] m4 [0:7];
+    reg [31:0] rd4;
+    initial rd4 = 32'd0;
     reg [31:0] m5 [0:7];
+    reg [31:0] rd5;
+    initial rd5 = 32'd0;
     reg [31:0] m6 [0:7];
+    reg [31:0] rd6;
+    initial rd6 = 32'd0;
     reg [31:0] m7 [0:7];
+    reg [31:0] rd7;
+    initial rd7 = 32'd0;
     reg [31:0] m8 [0:7];
+    reg [31:0] rd8;
+    initial rd8 = 32'd0;
     reg [31:0] m9 [0:7];
+    reg [31:0] rd9;
+    initial rd9 = 32'd0;
     reg [31:0] m10 [0:7];
+    reg [31:0] rd10;
+    initial rd10 = 32'd0;
     reg [31:0] m11 [0:7];
+    reg [31:0] rd11;
+    initial rd11 = 32'd0;
     reg [31:0] m12 [0:7];
+    reg [31:0] rd12;
+    initial rd12 = 32'd0;
     reg [31:0] m13 [0:7];
+    reg [31:0] rd13;
+    initial rd13 = 32'd0;
     reg [31:0] m14 [0:7];
+    reg [31:0] rd14;
+    initial rd14 = 32'd0;
     reg [31:0] m15 [0:7];
+    reg [31:0] rd15;
+    initial rd15 = 32'd0;
     reg [31:0] m16 [0:7];
+    reg [31:0] rd16;
+    initial rd16 = 32'd0;
     reg [31:0] m17 [0:7];
+    reg [31:0] rd17;
+    initial rd17 = 32'd0;
     reg [31:0] m18 [0:7];
+    reg [31:0] rd18;
+    initial rd18 = 32'd0;
     reg [31:0] m19 [0:7];
+    reg [31:0] rd19;
+    initial rd19 = 32'd0;
     reg [31:0] m20 [0:7];
+    reg [31:0] rd20;
+    initial rd20 = 32'd0;
     reg [31:0] m21 [0:7];
+    reg [31:0] rd21;
+    initial rd21 = 32'd0;
     reg [31:0] m22 [0:7];
+    reg [31:0] rd22;
+    initial rd22 = 32'd0;
     reg [31:0] m23 [0:7];
+    reg [31:0] rd23;
+    initial rd23 = 32'd0;
     reg [31:0] m24 [0:7];
+    reg [31:0] rd24;
+    initial rd24 = 32'd0;
     reg [31:0] m25 [0:7];
+    reg [31:0] rd25;
+    initial rd25 = 32'd0;
     reg [31:0] m26 [0:7];
+    reg [31:0] rd26;
+    initial rd26 = 32'd0;
     reg [31:0] m27 [0:7];
+    reg [31:0] rd27;
+    initial rd27 = 32'd0;
     reg [31:0] m28 [0:7];
+    reg [31:0] rd28;
+    initial rd28 = 32'd0;
     reg [31:0] m29 [0:7];
+    reg [31:0] rd29;
+    initial rd29 = 32'd0;
     reg [31:0] m30 [0:7];
+    reg [31:0] rd30;
+    initial rd30 = 32'd0;
     reg [31:0] m31 [0:7];
+    reg [31:0] rd31;
+    initial rd31 = 32'd0;
+    reg rinr;
+    initial rinr = 1'b0;
     initial begin
     `ifndef SYNTHESIS
        for (i = 0; i < 8; i = i + 1) begin
@@ -30744,38 +35119,71 @@ module llamahdl_decoder$matvec$xram(clock,wwe,wwaddr,wwdata$0,wwdata$1,wwdata$2,
        rdata$31 = 32'sd0;
     end
     always @(posedge clock) begin
-       rdata$0 <= (raddr < 16'd8) ? m0[raddr[2:0]] : 32'sd0;
-       rdata$1 <= (raddr < 16'd8) ? m1[raddr[2:0]] : 32'sd0;
-       rdata$2 <= (raddr < 16'd8) ? m2[raddr[2:0]] : 32'sd0;
-       rdata$3 <= (raddr < 16'd8) ? m3[raddr[2:0]] : 32'sd0;
-       rdata$4 <= (raddr < 16'd8) ? m4[raddr[2:0]] : 32'sd0;
-       rdata$5 <= (raddr < 16'd8) ? m5[raddr[2:0]] : 32'sd0;
-       rdata$6 <= (raddr < 16'd8) ? m6[raddr[2:0]] : 32'sd0;
-       rdata$7 <= (raddr < 16'd8) ? m7[raddr[2:0]] : 32'sd0;
-       rdata$8 <= (raddr < 16'd8) ? m8[raddr[2:0]] : 32'sd0;
-       rdata$9 <= (raddr < 16'd8) ? m9[raddr[2:0]] : 32'sd0;
-       rdata$10 <= (raddr < 16'd8) ? m10[raddr[2:0]] : 32'sd0;
-       rdata$11 <= (raddr < 16'd8) ? m11[raddr[2:0]] : 32'sd0;
-       rdata$12 <= (raddr < 16'd8) ? m12[raddr[2:0]] : 32'sd0;
-       rdata$13 <= (raddr < 16'd8) ? m13[raddr[2:0]] : 32'sd0;
-       rdata$14 <= (raddr < 16'd8) ? m14[raddr[2:0]] : 32'sd0;
-       rdata$15 <= (raddr < 16'd8) ? m15[raddr[2:0]] : 32'sd0;
-       rdata$16 <= (raddr < 16'd8) ? m16[raddr[2:0]] : 32'sd0;
-       rdata$17 <= (raddr < 16'd8) ? m17[raddr[2:0]] : 32'sd0;
-       rdata$18 <= (raddr < 16'd8) ? m18[raddr[2:0]] : 32'sd0;
-       rdata$19 <= (raddr < 16'd8) ? m19[raddr[2:0]] : 32'sd0;
-       rdata$20 <= (raddr < 16'd8) ? m20[raddr[2:0]] : 32'sd0;
-       rdata$21 <= (raddr < 16'd8) ? m21[raddr[2:0]] : 32'sd0;
-       rdata$22 <= (raddr < 16'd8) ? m22[raddr[2:0]] : 32'sd0;
-       rdata$23 <= (raddr < 16'd8) ? m23[raddr[2:0]] : 32'sd0;
-       rdata$24 <= (raddr < 16'd8) ? m24[raddr[2:0]] : 32'sd0;
-       rdata$25 <= (raddr < 16'd8) ? m25[raddr[2:0]] : 32'sd0;
-       rdata$26 <= (raddr < 16'd8) ? m26[raddr[2:0]] : 32'sd0;
-       rdata$27 <= (raddr < 16'd8) ? m27[raddr[2:0]] : 32'sd0;
-       rdata$28 <= (raddr < 16'd8) ? m28[raddr[2:0]] : 32'sd0;
-       rdata$29 <= (raddr < 16'd8) ? m29[raddr[2:0]] : 32'sd0;
-       rdata$30 <= (raddr < 16'd8) ? m30[raddr[2:0]] : 32'sd0;
-       rdata$31 <= (raddr < 16'd8) ? m31[raddr[2:0]] : 32'sd0;
+       rinr <= (raddr < 16'd8);
+       rd0 <= m0[raddr[2:0]];
+       rdata$0 <= rinr ? rd0 : 32'sd0;
+       rd1 <= m1[raddr[2:0]];
+       rdata$1 <= rinr ? rd1 : 32'sd0;
+       rd2 <= m2[raddr[2:0]];
+       rdata$2 <= rinr ? rd2 : 32'sd0;
+       rd3 <= m3[raddr[2:0]];
+       rdata$3 <= rinr ? rd3 : 32'sd0;
+       rd4 <= m4[raddr[2:0]];
+       rdata$4 <= rinr ? rd4 : 32'sd0;
+       rd5 <= m5[raddr[2:0]];
+       rdata$5 <= rinr ? rd5 : 32'sd0;
+       rd6 <= m6[raddr[2:0]];
+       rdata$6 <= rinr ? rd6 : 32'sd0;
+       rd7 <= m7[raddr[2:0]];
+       rdata$7 <= rinr ? rd7 : 32'sd0;
+       rd8 <= m8[raddr[2:0]];
+       rdata$8 <= rinr ? rd8 : 32'sd0;
+       rd9 <= m9[raddr[2:0]];
+       rdata$9 <= rinr ? rd9 : 32'sd0;
+       rd10 <= m10[raddr[2:0]];
+       rdata$10 <= rinr ? rd10 : 32'sd0;
+       rd11 <= m11[raddr[2:0]];
+       rdata$11 <= rinr ? rd11 : 32'sd0;
+       rd12 <= m12[raddr[2:0]];
+       rdata$12 <= rinr ? rd12 : 32'sd0;
+       rd13 <= m13[raddr[2:0]];
+       rdata$13 <= rinr ? rd13 : 32'sd0;
+       rd14 <= m14[raddr[2:0]];
+       rdata$14 <= rinr ? rd14 : 32'sd0;
+       rd15 <= m15[raddr[2:0]];
+       rdata$15 <= rinr ? rd15 : 32'sd0;
+       rd16 <= m16[raddr[2:0]];
+       rdata$16 <= rinr ? rd16 : 32'sd0;
+       rd17 <= m17[raddr[2:0]];
+       rdata$17 <= rinr ? rd17 : 32'sd0;
+       rd18 <= m18[raddr[2:0]];
+       rdata$18 <= rinr ? rd18 : 32'sd0;
+       rd19 <= m19[raddr[2:0]];
+       rdata$19 <= rinr ? rd19 : 32'sd0;
+       rd20 <= m20[raddr[2:0]];
+       rdata$20 <= rinr ? rd20 : 32'sd0;
+       rd21 <= m21[raddr[2:0]];
+       rdata$21 <= rinr ? rd21 : 32'sd0;
+       rd22 <= m22[raddr[2:0]];
+       rdata$22 <= rinr ? rd22 : 32'sd0;
+       rd23 <= m23[raddr[2:0]];
+       rdata$23 <= rinr ? rd23 : 32'sd0;
+       rd24 <= m24[raddr[2:0]];
+       rdata$24 <= rinr ? rd24 : 32'sd0;
+       rd25 <= m25[raddr[2:0]];
+       rdata$25 <= rinr ? rd25 : 32'sd0;
+       rd26 <= m26[raddr[2:0]];
+       rdata$26 <= rinr ? rd26 : 32'sd0;
+       rd27 <= m27[raddr[2:0]];
+       rdata$27 <= rinr ? rd27 : 32'sd0;
+       rd28 <= m28[raddr[2:0]];
+       rdata$28 <= rinr ? rd28 : 32'sd0;
+       rd29 <= m29[raddr[2:0]];
+       rdata$29 <= rinr ? rd29 : 32'sd0;
+       rd30 <= m30[raddr[2:0]];
+       rdata$30 <= rinr ? rd30 : 32'sd0;
+       rd31 <= m31[raddr[2:0]];
+       rdata$31 <= rinr ? rd31 : 32'sd0;
        if (wwe) begin
           if (wwaddr < 16'd8) begin
              m0[wwaddr[2:0]] <= {{16{wwdata$0[15]}}, wwdata$0};
@@ -31120,6 +35528,25 @@ module llamahdl_decoder$matvec$xram(clock,wwe,wwaddr,wwdata$0,wwdata$1,wwdata$2,
        end
     end
 endmodule // llamahdl_decoder$matvec$xram
+
+
+module llamahdl_decoder$matvec$y_w(d,q,clock);
+    
+    // Module arguments
+    input wire signed [31:0] d;
+    output reg signed [31:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 32'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$matvec$y_w
 
 
 module llamahdl_decoder$qkv_weights(clock,valid,layer_change,data$0,data$1,data$2,data$3,data$4,data$5,data$6,data$7,data$8,data$9,data$10,data$11,data$12,data$13,data$14,data$15,data$16,data$17,data$18,data$19,data$20,data$21,data$22,data$23,data$24,data$25,data$26,data$27,data$28,data$29,data$30,data$31,scale_mant,scale_exp,fully_loaded,load_done,wr_en,beat,row,matrix,head,row_index,addr,last_beat,rd_addr,rd_data$0,rd_data$1,rd_data$2,rd_data$3,rd_data$4,rd_data$5,rd_data$6,rd_data$7,rd_data$8,rd_data$9,rd_data$10,rd_data$11,rd_data$12,rd_data$13,rd_data$14,rd_data$15,rd_data$16,rd_data$17,rd_data$18,rd_data$19,rd_data$20,rd_data$21,rd_data$22,rd_data$23,rd_data$24,rd_data$25,rd_data$26,rd_data$27,rd_data$28,rd_data$29,rd_data$30,rd_data$31,rd_row,rd_scale_mant,rd_scale_exp);

@@ -545,6 +545,10 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
     localparam  post_acc = 2'b1;
     localparam  post_swiglu = 2'b10;
     localparam  zero5 = 5'b0;
+    localparam  one5 = 5'b1;
+    localparam  drain_mv = 5'b10000;
+    localparam  drain_sw = 5'b10100;
+    localparam  drain_emb = 5'b1000;
     localparam  lanes_m1 = 16'h1f;
     localparam  sixteen = 5'b10000;
     localparam  zero16 = 16'h0;
@@ -569,27 +573,257 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
     reg  [15:0] src_r$d;
     wire  [15:0] src_r$q;
     reg  src_r$clock;
-    reg  sq_valid$d;
-    wire  sq_valid$q;
-    reg  sq_valid$clock;
-    reg  sq_last$d;
-    wire  sq_last$q;
-    reg  sq_last$clock;
-    reg  [15:0] sq_row$d;
-    wire  [15:0] sq_row$q;
-    reg  sq_row$clock;
+    reg  [15:0] beats_r$d;
+    wire  [15:0] beats_r$q;
+    reg  beats_r$clock;
+    reg  [15:0] dst_r$d;
+    wire  [15:0] dst_r$q;
+    reg  dst_r$clock;
+    reg  running$d;
+    wire  running$q;
+    reg  running$clock;
+    reg  sel_ram$d;
+    wire  sel_ram$q;
+    reg  sel_ram$clock;
+    reg  [4:0] shift$d;
+    wire  [4:0] shift$q;
+    reg  shift$clock;
+    reg  [15:0] addr$d;
+    wire  [15:0] addr$q;
+    reg  addr$clock;
+    reg  [15:0] beat$d;
+    wire  [15:0] beat$q;
+    reg  beat$clock;
+    reg  [15:0] row$d;
+    wire  [15:0] row$q;
+    reg  row$clock;
+    reg  [15:0] rbase$d;
+    wire  [15:0] rbase$q;
+    reg  rbase$clock;
+    reg  [15:0] rrbase$d;
+    wire  [15:0] rrbase$q;
+    reg  rrbase$clock;
+    reg  emb$d;
+    wire  emb$q;
+    reg  emb$clock;
+    reg  [15:0] lane$d;
+    wire  [15:0] lane$q;
+    reg  lane$clock;
+    reg  [15:0] elem$d;
+    wire  [15:0] elem$q;
+    reg  elem$clock;
+    reg  [4:0] drain$d;
+    wire  [4:0] drain$q;
+    reg  drain$clock;
+    reg  [4:0] drain_n$d;
+    wire  [4:0] drain_n$q;
+    reg  drain_n$clock;
+    reg  s1_valid$d;
+    wire  s1_valid$q;
+    reg  s1_valid$clock;
+    reg  s1_first$d;
+    wire  s1_first$q;
+    reg  s1_first$clock;
+    reg  s1_last$d;
+    wire  s1_last$q;
+    reg  s1_last$clock;
+    reg  [15:0] s1_row$d;
+    wire  [15:0] s1_row$q;
+    reg  s1_row$clock;
+    reg  m_valid$d;
+    wire  m_valid$q;
+    reg  m_valid$clock;
+    reg  m_first$d;
+    wire  m_first$q;
+    reg  m_first$clock;
+    reg  m_last$d;
+    wire  m_last$q;
+    reg  m_last$clock;
+    reg  [15:0] m_row$d;
+    wire  [15:0] m_row$q;
+    reg  m_row$clock;
     reg  [7:0] sq_mant$d;
     wire  [7:0] sq_mant$q;
     reg  sq_mant$clock;
     reg signed [7:0] sq_exp$d;
     wire signed [7:0] sq_exp$q;
     reg  sq_exp$clock;
+    reg  a_last$clock;
+    reg  a_last$d;
+    wire  a_last$q;
+    reg  a_row$clock;
+    reg  [15:0] a_row$d;
+    wire  [15:0] a_row$q;
+    reg  a_mant$clock;
+    reg  [7:0] a_mant$d;
+    wire  [7:0] a_mant$q;
+    reg  a_exp$clock;
+    reg signed [7:0] a_exp$d;
+    wire signed [7:0] a_exp$q;
+    reg  p_last$clock;
+    reg  p_last$d;
+    wire  p_last$q;
+    reg  p_row$clock;
+    reg  [15:0] p_row$d;
+    wire  [15:0] p_row$q;
+    reg  s4_last$d;
+    wire  s4_last$q;
+    reg  s4_last$clock;
+    reg  [15:0] s4_row$d;
+    wire  [15:0] s4_row$q;
+    reg  s4_row$clock;
+    reg  s5_last$clock;
     reg  s5_last$d;
     wire  s5_last$q;
-    reg  s5_last$clock;
+    reg  s5_row$clock;
     reg  [15:0] s5_row$d;
     wire  [15:0] s5_row$q;
-    reg  s5_row$clock;
+    reg  [15:0] rom_a$d;
+    wire  [15:0] rom_a$q;
+    reg  rom_a$clock;
+    reg  [15:0] srow_a$d;
+    wire  [15:0] srow_a$q;
+    reg  srow_a$clock;
+    reg  [15:0] xaddr_a$d;
+    wire  [15:0] xaddr_a$q;
+    reg  xaddr_a$clock;
+    reg  [15:0] s1_src$d;
+    wire  [15:0] s1_src$q;
+    reg  s1_src$clock;
+    reg  [15:0] m_dst$d;
+    wire  [15:0] m_dst$q;
+    reg  m_dst$clock;
+    reg  a_dst$clock;
+    reg  [15:0] a_dst$d;
+    wire  [15:0] a_dst$q;
+    reg  r_dst$clock;
+    reg  [15:0] r_dst$d;
+    wire  [15:0] r_dst$q;
+    reg  w_dst$clock;
+    reg  [15:0] w_dst$d;
+    wire  [15:0] w_dst$q;
+    reg  sw_dst$clock;
+    reg  [15:0] sw_dst$d;
+    wire  [15:0] sw_dst$q;
+    reg  w_last$d;
+    wire  w_last$q;
+    reg  w_last$clock;
+    reg  [15:0] w_row$d;
+    wire  [15:0] w_row$q;
+    reg  w_row$clock;
+    reg signed [31:0] rq$d;
+    wire signed [31:0] rq$q;
+    reg  rq$clock;
+    reg signed [31:0] acc_sum$d;
+    wire signed [31:0] acc_sum$q;
+    reg  acc_sum$clock;
+    reg signed [31:0] y_w$d;
+    wire signed [31:0] y_w$q;
+    reg  y_w$clock;
+    reg  [15:0] em_dst$d;
+    wire  [15:0] em_dst$q;
+    reg  em_dst$clock;
+    reg  eo_dst$clock;
+    reg  [15:0] eo_dst$d;
+    wire  [15:0] eo_dst$q;
+    reg  e1_valid$d;
+    wire  e1_valid$q;
+    reg  e1_valid$clock;
+    reg  [15:0] e1_lane$d;
+    wire  [15:0] e1_lane$q;
+    reg  e1_lane$clock;
+    reg  [15:0] e1_elem$d;
+    wire  [15:0] e1_elem$q;
+    reg  e1_elem$clock;
+    reg  em_valid$d;
+    wire  em_valid$q;
+    reg  em_valid$clock;
+    reg  [15:0] em_lane$d;
+    wire  [15:0] em_lane$q;
+    reg  em_lane$clock;
+    reg  [15:0] em_elem$d;
+    wire  [15:0] em_elem$q;
+    reg  em_elem$clock;
+    reg  eo_valid$clock;
+    reg  eo_valid$d;
+    wire  eo_valid$q;
+    reg  eo_elem$clock;
+    reg  [15:0] eo_elem$d;
+    wire  [15:0] eo_elem$q;
+    reg  bq_data$clock;
+    reg signed [7:0] bq_data$d$0;
+    reg signed [7:0] bq_data$d$1;
+    reg signed [7:0] bq_data$d$2;
+    reg signed [7:0] bq_data$d$3;
+    reg signed [7:0] bq_data$d$4;
+    reg signed [7:0] bq_data$d$5;
+    reg signed [7:0] bq_data$d$6;
+    reg signed [7:0] bq_data$d$7;
+    reg signed [7:0] bq_data$d$8;
+    reg signed [7:0] bq_data$d$9;
+    reg signed [7:0] bq_data$d$10;
+    reg signed [7:0] bq_data$d$11;
+    reg signed [7:0] bq_data$d$12;
+    reg signed [7:0] bq_data$d$13;
+    reg signed [7:0] bq_data$d$14;
+    reg signed [7:0] bq_data$d$15;
+    reg signed [7:0] bq_data$d$16;
+    reg signed [7:0] bq_data$d$17;
+    reg signed [7:0] bq_data$d$18;
+    reg signed [7:0] bq_data$d$19;
+    reg signed [7:0] bq_data$d$20;
+    reg signed [7:0] bq_data$d$21;
+    reg signed [7:0] bq_data$d$22;
+    reg signed [7:0] bq_data$d$23;
+    reg signed [7:0] bq_data$d$24;
+    reg signed [7:0] bq_data$d$25;
+    reg signed [7:0] bq_data$d$26;
+    reg signed [7:0] bq_data$d$27;
+    reg signed [7:0] bq_data$d$28;
+    reg signed [7:0] bq_data$d$29;
+    reg signed [7:0] bq_data$d$30;
+    reg signed [7:0] bq_data$d$31;
+    wire signed [7:0] bq_data$q$0;
+    wire signed [7:0] bq_data$q$1;
+    wire signed [7:0] bq_data$q$2;
+    wire signed [7:0] bq_data$q$3;
+    wire signed [7:0] bq_data$q$4;
+    wire signed [7:0] bq_data$q$5;
+    wire signed [7:0] bq_data$q$6;
+    wire signed [7:0] bq_data$q$7;
+    wire signed [7:0] bq_data$q$8;
+    wire signed [7:0] bq_data$q$9;
+    wire signed [7:0] bq_data$q$10;
+    wire signed [7:0] bq_data$q$11;
+    wire signed [7:0] bq_data$q$12;
+    wire signed [7:0] bq_data$q$13;
+    wire signed [7:0] bq_data$q$14;
+    wire signed [7:0] bq_data$q$15;
+    wire signed [7:0] bq_data$q$16;
+    wire signed [7:0] bq_data$q$17;
+    wire signed [7:0] bq_data$q$18;
+    wire signed [7:0] bq_data$q$19;
+    wire signed [7:0] bq_data$q$20;
+    wire signed [7:0] bq_data$q$21;
+    wire signed [7:0] bq_data$q$22;
+    wire signed [7:0] bq_data$q$23;
+    wire signed [7:0] bq_data$q$24;
+    wire signed [7:0] bq_data$q$25;
+    wire signed [7:0] bq_data$q$26;
+    wire signed [7:0] bq_data$q$27;
+    wire signed [7:0] bq_data$q$28;
+    wire signed [7:0] bq_data$q$29;
+    wire signed [7:0] bq_data$q$30;
+    wire signed [7:0] bq_data$q$31;
+    reg  [7:0] bq_mant$d;
+    wire  [7:0] bq_mant$q;
+    reg  bq_mant$clock;
+    reg signed [7:0] bq_exp$d;
+    wire signed [7:0] bq_exp$q;
+    reg  bq_exp$clock;
+    reg  gate$clock;
+    reg signed [31:0] gate$d;
+    wire signed [31:0] gate$q;
     reg  silu$clock;
     reg signed [31:0] silu$x;
     wire  [15:0] silu$sig_addr;
@@ -602,30 +836,6 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
     reg signed [31:0] addsat$a;
     reg signed [31:0] addsat$b;
     wire signed [31:0] addsat$y;
-    reg  emb$d;
-    wire  emb$q;
-    reg  emb$clock;
-    reg  [15:0] lane$d;
-    wire  [15:0] lane$q;
-    reg  lane$clock;
-    reg  [15:0] elem$d;
-    wire  [15:0] elem$q;
-    reg  elem$clock;
-    reg  e1_valid$d;
-    wire  e1_valid$q;
-    reg  e1_valid$clock;
-    reg  [15:0] e1_lane$d;
-    wire  [15:0] e1_lane$q;
-    reg  e1_lane$clock;
-    reg  [15:0] e1_elem$d;
-    wire  [15:0] e1_elem$q;
-    reg  e1_elem$clock;
-    reg  e2_valid$d;
-    wire  e2_valid$q;
-    reg  e2_valid$clock;
-    reg  [15:0] e2_elem$d;
-    wire  [15:0] e2_elem$q;
-    reg  e2_elem$clock;
     reg signed [7:0] lane_pick$data$0;
     reg signed [7:0] lane_pick$data$1;
     reg signed [7:0] lane_pick$data$2;
@@ -660,12 +870,6 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
     reg signed [7:0] lane_pick$data$31;
     reg  [15:0] lane_pick$sel;
     wire signed [39:0] lane_pick$y;
-    reg  [15:0] beats_r$d;
-    wire  [15:0] beats_r$q;
-    reg  beats_r$clock;
-    reg  [15:0] dst_r$d;
-    wire  [15:0] dst_r$q;
-    reg  dst_r$clock;
     reg  rom$clock;
     reg  [15:0] rom$addr;
     wire signed [7:0] rom$data$0;
@@ -861,72 +1065,6 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
     reg signed [7:0] finish$exp;
     reg  [4:0] finish$shift;
     wire signed [31:0] finish$y;
-    reg  running$d;
-    wire  running$q;
-    reg  running$clock;
-    reg  sel_ram$d;
-    wire  sel_ram$q;
-    reg  sel_ram$clock;
-    reg  [4:0] shift$d;
-    wire  [4:0] shift$q;
-    reg  shift$clock;
-    reg  [15:0] addr$d;
-    wire  [15:0] addr$q;
-    reg  addr$clock;
-    reg  [15:0] beat$d;
-    wire  [15:0] beat$q;
-    reg  beat$clock;
-    reg  [15:0] row$d;
-    wire  [15:0] row$q;
-    reg  row$clock;
-    reg  [15:0] rbase$d;
-    wire  [15:0] rbase$q;
-    reg  rbase$clock;
-    reg  [15:0] rrbase$d;
-    wire  [15:0] rrbase$q;
-    reg  rrbase$clock;
-    reg  s1_valid$d;
-    wire  s1_valid$q;
-    reg  s1_valid$clock;
-    reg  s1_first$d;
-    wire  s1_first$q;
-    reg  s1_first$clock;
-    reg  s1_last$d;
-    wire  s1_last$q;
-    reg  s1_last$clock;
-    reg  [15:0] s1_row$d;
-    wire  [15:0] s1_row$q;
-    reg  s1_row$clock;
-    reg  s2_last$d;
-    wire  s2_last$q;
-    reg  s2_last$clock;
-    reg  [15:0] s2_row$d;
-    wire  [15:0] s2_row$q;
-    reg  s2_row$clock;
-    reg  [7:0] s2_mant$d;
-    wire  [7:0] s2_mant$q;
-    reg  s2_mant$clock;
-    reg signed [7:0] s2_exp$d;
-    wire signed [7:0] s2_exp$q;
-    reg  s2_exp$clock;
-    reg  s3_last$d;
-    wire  s3_last$q;
-    reg  s3_last$clock;
-    reg  [15:0] s3_row$d;
-    wire  [15:0] s3_row$q;
-    reg  s3_row$clock;
-    reg  [7:0] s3_mant$d;
-    wire  [7:0] s3_mant$q;
-    reg  s3_mant$clock;
-    reg signed [7:0] s3_exp$d;
-    wire signed [7:0] s3_exp$q;
-    reg  s3_exp$clock;
-    reg  s4_last$d;
-    wire  s4_last$q;
-    reg  s4_last$clock;
-    reg  [15:0] s4_row$d;
-    wire  [15:0] s4_row$q;
-    reg  s4_row$clock;
     
     // Sub module instances
     llamahdl_qkv_projector$mv$rows_r rows_r(
@@ -959,20 +1097,120 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
         .q(src_r$q),
         .clock(src_r$clock)
     );
-    llamahdl_qkv_projector$mv$sq_valid sq_valid(
-        .d(sq_valid$d),
-        .q(sq_valid$q),
-        .clock(sq_valid$clock)
+    llamahdl_qkv_projector$mv$beats_r beats_r(
+        .d(beats_r$d),
+        .q(beats_r$q),
+        .clock(beats_r$clock)
     );
-    llamahdl_qkv_projector$mv$sq_last sq_last(
-        .d(sq_last$d),
-        .q(sq_last$q),
-        .clock(sq_last$clock)
+    llamahdl_qkv_projector$mv$dst_r dst_r(
+        .d(dst_r$d),
+        .q(dst_r$q),
+        .clock(dst_r$clock)
     );
-    llamahdl_qkv_projector$mv$sq_row sq_row(
-        .d(sq_row$d),
-        .q(sq_row$q),
-        .clock(sq_row$clock)
+    llamahdl_qkv_projector$mv$running running(
+        .d(running$d),
+        .q(running$q),
+        .clock(running$clock)
+    );
+    llamahdl_qkv_projector$mv$sel_ram sel_ram(
+        .d(sel_ram$d),
+        .q(sel_ram$q),
+        .clock(sel_ram$clock)
+    );
+    llamahdl_qkv_projector$mv$shift shift(
+        .d(shift$d),
+        .q(shift$q),
+        .clock(shift$clock)
+    );
+    llamahdl_qkv_projector$mv$addr addr(
+        .d(addr$d),
+        .q(addr$q),
+        .clock(addr$clock)
+    );
+    llamahdl_qkv_projector$mv$beat beat(
+        .d(beat$d),
+        .q(beat$q),
+        .clock(beat$clock)
+    );
+    llamahdl_qkv_projector$mv$row row(
+        .d(row$d),
+        .q(row$q),
+        .clock(row$clock)
+    );
+    llamahdl_qkv_projector$mv$rbase rbase(
+        .d(rbase$d),
+        .q(rbase$q),
+        .clock(rbase$clock)
+    );
+    llamahdl_qkv_projector$mv$rrbase rrbase(
+        .d(rrbase$d),
+        .q(rrbase$q),
+        .clock(rrbase$clock)
+    );
+    llamahdl_qkv_projector$mv$emb emb(
+        .d(emb$d),
+        .q(emb$q),
+        .clock(emb$clock)
+    );
+    llamahdl_qkv_projector$mv$lane lane(
+        .d(lane$d),
+        .q(lane$q),
+        .clock(lane$clock)
+    );
+    llamahdl_qkv_projector$mv$elem elem(
+        .d(elem$d),
+        .q(elem$q),
+        .clock(elem$clock)
+    );
+    llamahdl_qkv_projector$mv$drain drain(
+        .d(drain$d),
+        .q(drain$q),
+        .clock(drain$clock)
+    );
+    llamahdl_qkv_projector$mv$drain_n drain_n(
+        .d(drain_n$d),
+        .q(drain_n$q),
+        .clock(drain_n$clock)
+    );
+    llamahdl_qkv_projector$mv$s1_valid s1_valid(
+        .d(s1_valid$d),
+        .q(s1_valid$q),
+        .clock(s1_valid$clock)
+    );
+    llamahdl_qkv_projector$mv$s1_first s1_first(
+        .d(s1_first$d),
+        .q(s1_first$q),
+        .clock(s1_first$clock)
+    );
+    llamahdl_qkv_projector$mv$s1_last s1_last(
+        .d(s1_last$d),
+        .q(s1_last$q),
+        .clock(s1_last$clock)
+    );
+    llamahdl_qkv_projector$mv$s1_row s1_row(
+        .d(s1_row$d),
+        .q(s1_row$q),
+        .clock(s1_row$clock)
+    );
+    llamahdl_qkv_projector$mv$m_valid m_valid(
+        .d(m_valid$d),
+        .q(m_valid$q),
+        .clock(m_valid$clock)
+    );
+    llamahdl_qkv_projector$mv$m_first m_first(
+        .d(m_first$d),
+        .q(m_first$q),
+        .clock(m_first$clock)
+    );
+    llamahdl_qkv_projector$mv$m_last m_last(
+        .d(m_last$d),
+        .q(m_last$q),
+        .clock(m_last$clock)
+    );
+    llamahdl_qkv_projector$mv$m_row m_row(
+        .d(m_row$d),
+        .q(m_row$q),
+        .clock(m_row$clock)
     );
     llamahdl_qkv_projector$mv$sq_mant sq_mant(
         .d(sq_mant$d),
@@ -984,15 +1222,257 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
         .q(sq_exp$q),
         .clock(sq_exp$clock)
     );
+    llamahdl_qkv_projector$mv$a_last a_last(
+        .clock(a_last$clock),
+        .d(a_last$d),
+        .q(a_last$q)
+    );
+    llamahdl_qkv_projector$mv$a_row a_row(
+        .clock(a_row$clock),
+        .d(a_row$d),
+        .q(a_row$q)
+    );
+    llamahdl_qkv_projector$mv$a_mant a_mant(
+        .clock(a_mant$clock),
+        .d(a_mant$d),
+        .q(a_mant$q)
+    );
+    llamahdl_qkv_projector$mv$a_exp a_exp(
+        .clock(a_exp$clock),
+        .d(a_exp$d),
+        .q(a_exp$q)
+    );
+    llamahdl_qkv_projector$mv$p_last p_last(
+        .clock(p_last$clock),
+        .d(p_last$d),
+        .q(p_last$q)
+    );
+    llamahdl_qkv_projector$mv$p_row p_row(
+        .clock(p_row$clock),
+        .d(p_row$d),
+        .q(p_row$q)
+    );
+    llamahdl_qkv_projector$mv$s4_last s4_last(
+        .d(s4_last$d),
+        .q(s4_last$q),
+        .clock(s4_last$clock)
+    );
+    llamahdl_qkv_projector$mv$s4_row s4_row(
+        .d(s4_row$d),
+        .q(s4_row$q),
+        .clock(s4_row$clock)
+    );
     llamahdl_qkv_projector$mv$s5_last s5_last(
+        .clock(s5_last$clock),
         .d(s5_last$d),
-        .q(s5_last$q),
-        .clock(s5_last$clock)
+        .q(s5_last$q)
     );
     llamahdl_qkv_projector$mv$s5_row s5_row(
+        .clock(s5_row$clock),
         .d(s5_row$d),
-        .q(s5_row$q),
-        .clock(s5_row$clock)
+        .q(s5_row$q)
+    );
+    llamahdl_qkv_projector$mv$rom_a rom_a(
+        .d(rom_a$d),
+        .q(rom_a$q),
+        .clock(rom_a$clock)
+    );
+    llamahdl_qkv_projector$mv$srow_a srow_a(
+        .d(srow_a$d),
+        .q(srow_a$q),
+        .clock(srow_a$clock)
+    );
+    llamahdl_qkv_projector$mv$xaddr_a xaddr_a(
+        .d(xaddr_a$d),
+        .q(xaddr_a$q),
+        .clock(xaddr_a$clock)
+    );
+    llamahdl_qkv_projector$mv$s1_src s1_src(
+        .d(s1_src$d),
+        .q(s1_src$q),
+        .clock(s1_src$clock)
+    );
+    llamahdl_qkv_projector$mv$m_dst m_dst(
+        .d(m_dst$d),
+        .q(m_dst$q),
+        .clock(m_dst$clock)
+    );
+    llamahdl_qkv_projector$mv$a_dst a_dst(
+        .clock(a_dst$clock),
+        .d(a_dst$d),
+        .q(a_dst$q)
+    );
+    llamahdl_qkv_projector$mv$r_dst r_dst(
+        .clock(r_dst$clock),
+        .d(r_dst$d),
+        .q(r_dst$q)
+    );
+    llamahdl_qkv_projector$mv$w_dst w_dst(
+        .clock(w_dst$clock),
+        .d(w_dst$d),
+        .q(w_dst$q)
+    );
+    llamahdl_qkv_projector$mv$sw_dst sw_dst(
+        .clock(sw_dst$clock),
+        .d(sw_dst$d),
+        .q(sw_dst$q)
+    );
+    llamahdl_qkv_projector$mv$w_last w_last(
+        .d(w_last$d),
+        .q(w_last$q),
+        .clock(w_last$clock)
+    );
+    llamahdl_qkv_projector$mv$w_row w_row(
+        .d(w_row$d),
+        .q(w_row$q),
+        .clock(w_row$clock)
+    );
+    llamahdl_qkv_projector$mv$rq rq(
+        .d(rq$d),
+        .q(rq$q),
+        .clock(rq$clock)
+    );
+    llamahdl_qkv_projector$mv$acc_sum acc_sum(
+        .d(acc_sum$d),
+        .q(acc_sum$q),
+        .clock(acc_sum$clock)
+    );
+    llamahdl_qkv_projector$mv$y_w y_w(
+        .d(y_w$d),
+        .q(y_w$q),
+        .clock(y_w$clock)
+    );
+    llamahdl_qkv_projector$mv$em_dst em_dst(
+        .d(em_dst$d),
+        .q(em_dst$q),
+        .clock(em_dst$clock)
+    );
+    llamahdl_qkv_projector$mv$eo_dst eo_dst(
+        .clock(eo_dst$clock),
+        .d(eo_dst$d),
+        .q(eo_dst$q)
+    );
+    llamahdl_qkv_projector$mv$e1_valid e1_valid(
+        .d(e1_valid$d),
+        .q(e1_valid$q),
+        .clock(e1_valid$clock)
+    );
+    llamahdl_qkv_projector$mv$e1_lane e1_lane(
+        .d(e1_lane$d),
+        .q(e1_lane$q),
+        .clock(e1_lane$clock)
+    );
+    llamahdl_qkv_projector$mv$e1_elem e1_elem(
+        .d(e1_elem$d),
+        .q(e1_elem$q),
+        .clock(e1_elem$clock)
+    );
+    llamahdl_qkv_projector$mv$em_valid em_valid(
+        .d(em_valid$d),
+        .q(em_valid$q),
+        .clock(em_valid$clock)
+    );
+    llamahdl_qkv_projector$mv$em_lane em_lane(
+        .d(em_lane$d),
+        .q(em_lane$q),
+        .clock(em_lane$clock)
+    );
+    llamahdl_qkv_projector$mv$em_elem em_elem(
+        .d(em_elem$d),
+        .q(em_elem$q),
+        .clock(em_elem$clock)
+    );
+    llamahdl_qkv_projector$mv$eo_valid eo_valid(
+        .clock(eo_valid$clock),
+        .d(eo_valid$d),
+        .q(eo_valid$q)
+    );
+    llamahdl_qkv_projector$mv$eo_elem eo_elem(
+        .clock(eo_elem$clock),
+        .d(eo_elem$d),
+        .q(eo_elem$q)
+    );
+    llamahdl_qkv_projector$mv$bq_data bq_data(
+        .clock(bq_data$clock),
+        .d$0(bq_data$d$0),
+        .d$1(bq_data$d$1),
+        .d$2(bq_data$d$2),
+        .d$3(bq_data$d$3),
+        .d$4(bq_data$d$4),
+        .d$5(bq_data$d$5),
+        .d$6(bq_data$d$6),
+        .d$7(bq_data$d$7),
+        .d$8(bq_data$d$8),
+        .d$9(bq_data$d$9),
+        .d$10(bq_data$d$10),
+        .d$11(bq_data$d$11),
+        .d$12(bq_data$d$12),
+        .d$13(bq_data$d$13),
+        .d$14(bq_data$d$14),
+        .d$15(bq_data$d$15),
+        .d$16(bq_data$d$16),
+        .d$17(bq_data$d$17),
+        .d$18(bq_data$d$18),
+        .d$19(bq_data$d$19),
+        .d$20(bq_data$d$20),
+        .d$21(bq_data$d$21),
+        .d$22(bq_data$d$22),
+        .d$23(bq_data$d$23),
+        .d$24(bq_data$d$24),
+        .d$25(bq_data$d$25),
+        .d$26(bq_data$d$26),
+        .d$27(bq_data$d$27),
+        .d$28(bq_data$d$28),
+        .d$29(bq_data$d$29),
+        .d$30(bq_data$d$30),
+        .d$31(bq_data$d$31),
+        .q$0(bq_data$q$0),
+        .q$1(bq_data$q$1),
+        .q$2(bq_data$q$2),
+        .q$3(bq_data$q$3),
+        .q$4(bq_data$q$4),
+        .q$5(bq_data$q$5),
+        .q$6(bq_data$q$6),
+        .q$7(bq_data$q$7),
+        .q$8(bq_data$q$8),
+        .q$9(bq_data$q$9),
+        .q$10(bq_data$q$10),
+        .q$11(bq_data$q$11),
+        .q$12(bq_data$q$12),
+        .q$13(bq_data$q$13),
+        .q$14(bq_data$q$14),
+        .q$15(bq_data$q$15),
+        .q$16(bq_data$q$16),
+        .q$17(bq_data$q$17),
+        .q$18(bq_data$q$18),
+        .q$19(bq_data$q$19),
+        .q$20(bq_data$q$20),
+        .q$21(bq_data$q$21),
+        .q$22(bq_data$q$22),
+        .q$23(bq_data$q$23),
+        .q$24(bq_data$q$24),
+        .q$25(bq_data$q$25),
+        .q$26(bq_data$q$26),
+        .q$27(bq_data$q$27),
+        .q$28(bq_data$q$28),
+        .q$29(bq_data$q$29),
+        .q$30(bq_data$q$30),
+        .q$31(bq_data$q$31)
+    );
+    llamahdl_qkv_projector$mv$bq_mant bq_mant(
+        .d(bq_mant$d),
+        .q(bq_mant$q),
+        .clock(bq_mant$clock)
+    );
+    llamahdl_qkv_projector$mv$bq_exp bq_exp(
+        .d(bq_exp$d),
+        .q(bq_exp$q),
+        .clock(bq_exp$clock)
+    );
+    llamahdl_qkv_projector$mv$gate gate(
+        .clock(gate$clock),
+        .d(gate$d),
+        .q(gate$q)
     );
     llamahdl_qkv_projector$mv$silu silu(
         .clock(silu$clock),
@@ -1011,46 +1491,6 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
         .a(addsat$a),
         .b(addsat$b),
         .y(addsat$y)
-    );
-    llamahdl_qkv_projector$mv$emb emb(
-        .d(emb$d),
-        .q(emb$q),
-        .clock(emb$clock)
-    );
-    llamahdl_qkv_projector$mv$lane lane(
-        .d(lane$d),
-        .q(lane$q),
-        .clock(lane$clock)
-    );
-    llamahdl_qkv_projector$mv$elem elem(
-        .d(elem$d),
-        .q(elem$q),
-        .clock(elem$clock)
-    );
-    llamahdl_qkv_projector$mv$e1_valid e1_valid(
-        .d(e1_valid$d),
-        .q(e1_valid$q),
-        .clock(e1_valid$clock)
-    );
-    llamahdl_qkv_projector$mv$e1_lane e1_lane(
-        .d(e1_lane$d),
-        .q(e1_lane$q),
-        .clock(e1_lane$clock)
-    );
-    llamahdl_qkv_projector$mv$e1_elem e1_elem(
-        .d(e1_elem$d),
-        .q(e1_elem$q),
-        .clock(e1_elem$clock)
-    );
-    llamahdl_qkv_projector$mv$e2_valid e2_valid(
-        .d(e2_valid$d),
-        .q(e2_valid$q),
-        .clock(e2_valid$clock)
-    );
-    llamahdl_qkv_projector$mv$e2_elem e2_elem(
-        .d(e2_elem$d),
-        .q(e2_elem$q),
-        .clock(e2_elem$clock)
     );
     llamahdl_qkv_projector$mv$lane_pick lane_pick(
         .data$0(lane_pick$data$0),
@@ -1087,16 +1527,6 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
         .data$31(lane_pick$data$31),
         .sel(lane_pick$sel),
         .y(lane_pick$y)
-    );
-    llamahdl_qkv_projector$mv$beats_r beats_r(
-        .d(beats_r$d),
-        .q(beats_r$q),
-        .clock(beats_r$clock)
-    );
-    llamahdl_qkv_projector$mv$dst_r dst_r(
-        .d(dst_r$d),
-        .q(dst_r$q),
-        .clock(dst_r$clock)
     );
     llamahdl_qkv_projector$mv$rom rom(
         .clock(rom$clock),
@@ -1303,142 +1733,17 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
         .shift(finish$shift),
         .y(finish$y)
     );
-    llamahdl_qkv_projector$mv$running running(
-        .d(running$d),
-        .q(running$q),
-        .clock(running$clock)
-    );
-    llamahdl_qkv_projector$mv$sel_ram sel_ram(
-        .d(sel_ram$d),
-        .q(sel_ram$q),
-        .clock(sel_ram$clock)
-    );
-    llamahdl_qkv_projector$mv$shift shift(
-        .d(shift$d),
-        .q(shift$q),
-        .clock(shift$clock)
-    );
-    llamahdl_qkv_projector$mv$addr addr(
-        .d(addr$d),
-        .q(addr$q),
-        .clock(addr$clock)
-    );
-    llamahdl_qkv_projector$mv$beat beat(
-        .d(beat$d),
-        .q(beat$q),
-        .clock(beat$clock)
-    );
-    llamahdl_qkv_projector$mv$row row(
-        .d(row$d),
-        .q(row$q),
-        .clock(row$clock)
-    );
-    llamahdl_qkv_projector$mv$rbase rbase(
-        .d(rbase$d),
-        .q(rbase$q),
-        .clock(rbase$clock)
-    );
-    llamahdl_qkv_projector$mv$rrbase rrbase(
-        .d(rrbase$d),
-        .q(rrbase$q),
-        .clock(rrbase$clock)
-    );
-    llamahdl_qkv_projector$mv$s1_valid s1_valid(
-        .d(s1_valid$d),
-        .q(s1_valid$q),
-        .clock(s1_valid$clock)
-    );
-    llamahdl_qkv_projector$mv$s1_first s1_first(
-        .d(s1_first$d),
-        .q(s1_first$q),
-        .clock(s1_first$clock)
-    );
-    llamahdl_qkv_projector$mv$s1_last s1_last(
-        .d(s1_last$d),
-        .q(s1_last$q),
-        .clock(s1_last$clock)
-    );
-    llamahdl_qkv_projector$mv$s1_row s1_row(
-        .d(s1_row$d),
-        .q(s1_row$q),
-        .clock(s1_row$clock)
-    );
-    llamahdl_qkv_projector$mv$s2_last s2_last(
-        .d(s2_last$d),
-        .q(s2_last$q),
-        .clock(s2_last$clock)
-    );
-    llamahdl_qkv_projector$mv$s2_row s2_row(
-        .d(s2_row$d),
-        .q(s2_row$q),
-        .clock(s2_row$clock)
-    );
-    llamahdl_qkv_projector$mv$s2_mant s2_mant(
-        .d(s2_mant$d),
-        .q(s2_mant$q),
-        .clock(s2_mant$clock)
-    );
-    llamahdl_qkv_projector$mv$s2_exp s2_exp(
-        .d(s2_exp$d),
-        .q(s2_exp$q),
-        .clock(s2_exp$clock)
-    );
-    llamahdl_qkv_projector$mv$s3_last s3_last(
-        .d(s3_last$d),
-        .q(s3_last$q),
-        .clock(s3_last$clock)
-    );
-    llamahdl_qkv_projector$mv$s3_row s3_row(
-        .d(s3_row$d),
-        .q(s3_row$q),
-        .clock(s3_row$clock)
-    );
-    llamahdl_qkv_projector$mv$s3_mant s3_mant(
-        .d(s3_mant$d),
-        .q(s3_mant$q),
-        .clock(s3_mant$clock)
-    );
-    llamahdl_qkv_projector$mv$s3_exp s3_exp(
-        .d(s3_exp$d),
-        .q(s3_exp$q),
-        .clock(s3_exp$clock)
-    );
-    llamahdl_qkv_projector$mv$s4_last s4_last(
-        .d(s4_last$d),
-        .q(s4_last$q),
-        .clock(s4_last$clock)
-    );
-    llamahdl_qkv_projector$mv$s4_row s4_row(
-        .d(s4_row$d),
-        .q(s4_row$q),
-        .clock(s4_row$clock)
-    );
     
     // Update code
     always @(*) begin
         rows_r$clock = clock;
-        beats_r$clock = clock;
-        dst_r$clock = clock;
         len_r$clock = clock;
         raw_r$clock = clock;
         xbase_r$clock = clock;
         post_r$clock = clock;
         src_r$clock = clock;
-        sq_valid$clock = clock;
-        sq_last$clock = clock;
-        sq_row$clock = clock;
-        sq_mant$clock = clock;
-        sq_exp$clock = clock;
-        s5_last$clock = clock;
-        s5_row$clock = clock;
-        emb$clock = clock;
-        lane$clock = clock;
-        elem$clock = clock;
-        e1_valid$clock = clock;
-        e1_lane$clock = clock;
-        e1_elem$clock = clock;
-        e2_valid$clock = clock;
-        e2_elem$clock = clock;
+        beats_r$clock = clock;
+        dst_r$clock = clock;
         running$clock = clock;
         sel_ram$clock = clock;
         shift$clock = clock;
@@ -1447,43 +1752,50 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
         row$clock = clock;
         rbase$clock = clock;
         rrbase$clock = clock;
+        emb$clock = clock;
+        lane$clock = clock;
+        elem$clock = clock;
+        drain$clock = clock;
+        drain_n$clock = clock;
         s1_valid$clock = clock;
         s1_first$clock = clock;
         s1_last$clock = clock;
         s1_row$clock = clock;
-        s2_last$clock = clock;
-        s2_row$clock = clock;
-        s2_mant$clock = clock;
-        s2_exp$clock = clock;
-        s3_last$clock = clock;
-        s3_row$clock = clock;
-        s3_mant$clock = clock;
-        s3_exp$clock = clock;
+        m_valid$clock = clock;
+        m_first$clock = clock;
+        m_last$clock = clock;
+        m_row$clock = clock;
+        sq_mant$clock = clock;
+        sq_exp$clock = clock;
         s4_last$clock = clock;
         s4_row$clock = clock;
+        e1_valid$clock = clock;
+        e1_lane$clock = clock;
+        e1_elem$clock = clock;
+        em_valid$clock = clock;
+        em_lane$clock = clock;
+        em_elem$clock = clock;
+        bq_mant$clock = clock;
+        bq_exp$clock = clock;
+        rom_a$clock = clock;
+        srow_a$clock = clock;
+        xaddr_a$clock = clock;
+        s1_src$clock = clock;
+        m_dst$clock = clock;
+        w_last$clock = clock;
+        w_row$clock = clock;
+        rq$clock = clock;
+        acc_sum$clock = clock;
+        y_w$clock = clock;
+        em_dst$clock = clock;
         rows_r$d = rows_r$q;
-        beats_r$d = beats_r$q;
-        dst_r$d = dst_r$q;
         len_r$d = len_r$q;
         raw_r$d = raw_r$q;
         xbase_r$d = xbase_r$q;
         post_r$d = post_r$q;
         src_r$d = src_r$q;
-        sq_valid$d = sq_valid$q;
-        sq_last$d = sq_last$q;
-        sq_row$d = sq_row$q;
-        sq_mant$d = sq_mant$q;
-        sq_exp$d = sq_exp$q;
-        s5_last$d = s5_last$q;
-        s5_row$d = s5_row$q;
-        emb$d = emb$q;
-        lane$d = lane$q;
-        elem$d = elem$q;
-        e1_valid$d = e1_valid$q;
-        e1_lane$d = e1_lane$q;
-        e1_elem$d = e1_elem$q;
-        e2_valid$d = e2_valid$q;
-        e2_elem$d = e2_elem$q;
+        beats_r$d = beats_r$q;
+        dst_r$d = dst_r$q;
         running$d = running$q;
         sel_ram$d = sel_ram$q;
         shift$d = shift$q;
@@ -1492,27 +1804,66 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
         row$d = row$q;
         rbase$d = rbase$q;
         rrbase$d = rrbase$q;
+        emb$d = emb$q;
+        lane$d = lane$q;
+        elem$d = elem$q;
+        drain$d = drain$q;
+        drain_n$d = drain_n$q;
         s1_valid$d = s1_valid$q;
         s1_first$d = s1_first$q;
         s1_last$d = s1_last$q;
         s1_row$d = s1_row$q;
-        s2_last$d = s2_last$q;
-        s2_row$d = s2_row$q;
-        s2_mant$d = s2_mant$q;
-        s2_exp$d = s2_exp$q;
-        s3_last$d = s3_last$q;
-        s3_row$d = s3_row$q;
-        s3_mant$d = s3_mant$q;
-        s3_exp$d = s3_exp$q;
+        m_valid$d = m_valid$q;
+        m_first$d = m_first$q;
+        m_last$d = m_last$q;
+        m_row$d = m_row$q;
+        sq_mant$d = sq_mant$q;
+        sq_exp$d = sq_exp$q;
         s4_last$d = s4_last$q;
         s4_row$d = s4_row$q;
+        e1_valid$d = e1_valid$q;
+        e1_lane$d = e1_lane$q;
+        e1_elem$d = e1_elem$q;
+        em_valid$d = em_valid$q;
+        em_lane$d = em_lane$q;
+        em_elem$d = em_elem$q;
+        bq_mant$d = bq_mant$q;
+        bq_exp$d = bq_exp$q;
+        rom_a$d = rom_a$q;
+        srow_a$d = srow_a$q;
+        xaddr_a$d = xaddr_a$q;
+        s1_src$d = s1_src$q;
+        m_dst$d = m_dst$q;
+        w_last$d = w_last$q;
+        w_row$d = w_row$q;
+        rq$d = rq$q;
+        acc_sum$d = acc_sum$q;
+        y_w$d = y_w$q;
+        em_dst$d = em_dst$q;
+        a_last$clock = clock;
+        a_row$clock = clock;
+        a_mant$clock = clock;
+        a_exp$clock = clock;
+        p_last$clock = clock;
+        p_row$clock = clock;
+        s5_last$clock = clock;
+        s5_row$clock = clock;
+        a_dst$clock = clock;
+        r_dst$clock = clock;
+        w_dst$clock = clock;
+        sw_dst$clock = clock;
+        eo_dst$clock = clock;
+        eo_valid$clock = clock;
+        eo_elem$clock = clock;
+        bq_data$clock = clock;
+        gate$clock = clock;
+        silu$clock = clock;
+        silu_tab$clock = clock;
         rom$clock = clock;
         scale_rom$clock = clock;
         xram$clock = clock;
         dot$clock = clock;
         finish$clock = clock;
-        silu$clock = clock;
-        silu_tab$clock = clock;
         xram$wwe = x_we;
         xram$wwaddr = x_waddr;
         xram$wwdata$0 = x_wdata$0;
@@ -1560,11 +1911,12 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
         xram$pwdata$5 = xp_data$5;
         xram$pwdata$6 = xp_data$6;
         xram$pwdata$7 = xp_data$7;
-        rom$addr = rbase$q + addr$q;
-        scale_rom$addr = rrbase$q + row$q;
+        rom$addr = rom_a$q;
+        scale_rom$addr = srow_a$q;
         buf_rd_addr = addr$q;
         buf_rd_row = row$q;
-        xram$raddr = xbase_r$q + beat$q;
+        xram$raddr = xaddr_a$q;
+        s1_src$d = src_r$q + row$q;
         s1_valid$d = running$q & ~emb$q;
         s1_first$d = beat$q == zero16;
         s1_last$d = running$q & ~emb$q & (beat$q == beats_r$q);
@@ -1577,6 +1929,7 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
             if (lane$q == lanes_m1) begin
                 lane$d = zero16;
                 addr$d = addr$q + one16;
+                rom_a$d = rom_a$q + one16;
             end
             else begin
                 lane$d = lane$q + one16;
@@ -1587,8 +1940,11 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
         end
         if (running$q & ~emb$q) begin
             addr$d = addr$q + one16;
+            rom_a$d = rom_a$q + one16;
             if (beat$q == beats_r$q) begin
                 beat$d = zero16;
+                xaddr_a$d = xbase_r$q;
+                srow_a$d = srow_a$q + one16;
                 row$d = row$q + one16;
                 if (row$q == rows_r$q) begin
                     running$d = 1'b0;
@@ -1596,9 +1952,16 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
             end
             else begin
                 beat$d = beat$q + one16;
+                xaddr_a$d = xaddr_a$q + one16;
             end
         end
-        if (start & ~(running$q | e1_valid$q | e2_valid$q | s1_valid$q | sq_valid$q | s2_last$q | s3_last$q | s4_last$q | s5_last$q)) begin
+        if (running$q) begin
+            drain$d = drain_n$q;
+        end
+        else if (drain$q != zero5) begin
+            drain$d = drain$q - one5;
+        end
+        if (start & ~(running$q | (drain$q != zero5))) begin
             running$d = 1'b1;
             addr$d = zero16;
             beat$d = zero16;
@@ -1618,226 +1981,281 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
             emb$d = embed;
             lane$d = zero16;
             elem$d = zero16;
+            rom_a$d = rom_base;
+            srow_a$d = rom_row_base;
+            xaddr_a$d = x_base;
+            if (embed) begin
+                drain_n$d = drain_emb;
+            end
+            else if (post == post_swiglu) begin
+                drain_n$d = drain_sw;
+            end
+            else begin
+                drain_n$d = drain_mv;
+            end
         end
+        m_valid$d = s1_valid$q;
+        m_first$d = s1_first$q;
+        m_last$d = s1_last$q;
+        m_row$d = s1_row$q;
+        m_dst$d = dst_r$q + s1_row$q;
+        bq_data$d$0 = buf_rd_data$0;
+        bq_data$d$1 = buf_rd_data$1;
+        bq_data$d$2 = buf_rd_data$2;
+        bq_data$d$3 = buf_rd_data$3;
+        bq_data$d$4 = buf_rd_data$4;
+        bq_data$d$5 = buf_rd_data$5;
+        bq_data$d$6 = buf_rd_data$6;
+        bq_data$d$7 = buf_rd_data$7;
+        bq_data$d$8 = buf_rd_data$8;
+        bq_data$d$9 = buf_rd_data$9;
+        bq_data$d$10 = buf_rd_data$10;
+        bq_data$d$11 = buf_rd_data$11;
+        bq_data$d$12 = buf_rd_data$12;
+        bq_data$d$13 = buf_rd_data$13;
+        bq_data$d$14 = buf_rd_data$14;
+        bq_data$d$15 = buf_rd_data$15;
+        bq_data$d$16 = buf_rd_data$16;
+        bq_data$d$17 = buf_rd_data$17;
+        bq_data$d$18 = buf_rd_data$18;
+        bq_data$d$19 = buf_rd_data$19;
+        bq_data$d$20 = buf_rd_data$20;
+        bq_data$d$21 = buf_rd_data$21;
+        bq_data$d$22 = buf_rd_data$22;
+        bq_data$d$23 = buf_rd_data$23;
+        bq_data$d$24 = buf_rd_data$24;
+        bq_data$d$25 = buf_rd_data$25;
+        bq_data$d$26 = buf_rd_data$26;
+        bq_data$d$27 = buf_rd_data$27;
+        bq_data$d$28 = buf_rd_data$28;
+        bq_data$d$29 = buf_rd_data$29;
+        bq_data$d$30 = buf_rd_data$30;
+        bq_data$d$31 = buf_rd_data$31;
+        bq_mant$d = buf_rd_mant;
+        bq_exp$d = buf_rd_exp;
+        em_valid$d = e1_valid$q;
+        em_lane$d = e1_lane$q;
+        em_elem$d = e1_elem$q;
+        em_dst$d = dst_r$q + e1_elem$q;
         if (sel_ram$q) begin
-            dot$w$0 = buf_rd_data$0;
+            dot$w$0 = bq_data$q$0;
         end
         else begin
             dot$w$0 = rom$data$0;
         end
         dot$x$0 = xram$rdata$0;
         if (sel_ram$q) begin
-            dot$w$1 = buf_rd_data$1;
+            dot$w$1 = bq_data$q$1;
         end
         else begin
             dot$w$1 = rom$data$1;
         end
         dot$x$1 = xram$rdata$1;
         if (sel_ram$q) begin
-            dot$w$2 = buf_rd_data$2;
+            dot$w$2 = bq_data$q$2;
         end
         else begin
             dot$w$2 = rom$data$2;
         end
         dot$x$2 = xram$rdata$2;
         if (sel_ram$q) begin
-            dot$w$3 = buf_rd_data$3;
+            dot$w$3 = bq_data$q$3;
         end
         else begin
             dot$w$3 = rom$data$3;
         end
         dot$x$3 = xram$rdata$3;
         if (sel_ram$q) begin
-            dot$w$4 = buf_rd_data$4;
+            dot$w$4 = bq_data$q$4;
         end
         else begin
             dot$w$4 = rom$data$4;
         end
         dot$x$4 = xram$rdata$4;
         if (sel_ram$q) begin
-            dot$w$5 = buf_rd_data$5;
+            dot$w$5 = bq_data$q$5;
         end
         else begin
             dot$w$5 = rom$data$5;
         end
         dot$x$5 = xram$rdata$5;
         if (sel_ram$q) begin
-            dot$w$6 = buf_rd_data$6;
+            dot$w$6 = bq_data$q$6;
         end
         else begin
             dot$w$6 = rom$data$6;
         end
         dot$x$6 = xram$rdata$6;
         if (sel_ram$q) begin
-            dot$w$7 = buf_rd_data$7;
+            dot$w$7 = bq_data$q$7;
         end
         else begin
             dot$w$7 = rom$data$7;
         end
         dot$x$7 = xram$rdata$7;
         if (sel_ram$q) begin
-            dot$w$8 = buf_rd_data$8;
+            dot$w$8 = bq_data$q$8;
         end
         else begin
             dot$w$8 = rom$data$8;
         end
         dot$x$8 = xram$rdata$8;
         if (sel_ram$q) begin
-            dot$w$9 = buf_rd_data$9;
+            dot$w$9 = bq_data$q$9;
         end
         else begin
             dot$w$9 = rom$data$9;
         end
         dot$x$9 = xram$rdata$9;
         if (sel_ram$q) begin
-            dot$w$10 = buf_rd_data$10;
+            dot$w$10 = bq_data$q$10;
         end
         else begin
             dot$w$10 = rom$data$10;
         end
         dot$x$10 = xram$rdata$10;
         if (sel_ram$q) begin
-            dot$w$11 = buf_rd_data$11;
+            dot$w$11 = bq_data$q$11;
         end
         else begin
             dot$w$11 = rom$data$11;
         end
         dot$x$11 = xram$rdata$11;
         if (sel_ram$q) begin
-            dot$w$12 = buf_rd_data$12;
+            dot$w$12 = bq_data$q$12;
         end
         else begin
             dot$w$12 = rom$data$12;
         end
         dot$x$12 = xram$rdata$12;
         if (sel_ram$q) begin
-            dot$w$13 = buf_rd_data$13;
+            dot$w$13 = bq_data$q$13;
         end
         else begin
             dot$w$13 = rom$data$13;
         end
         dot$x$13 = xram$rdata$13;
         if (sel_ram$q) begin
-            dot$w$14 = buf_rd_data$14;
+            dot$w$14 = bq_data$q$14;
         end
         else begin
             dot$w$14 = rom$data$14;
         end
         dot$x$14 = xram$rdata$14;
         if (sel_ram$q) begin
-            dot$w$15 = buf_rd_data$15;
+            dot$w$15 = bq_data$q$15;
         end
         else begin
             dot$w$15 = rom$data$15;
         end
         dot$x$15 = xram$rdata$15;
         if (sel_ram$q) begin
-            dot$w$16 = buf_rd_data$16;
+            dot$w$16 = bq_data$q$16;
         end
         else begin
             dot$w$16 = rom$data$16;
         end
         dot$x$16 = xram$rdata$16;
         if (sel_ram$q) begin
-            dot$w$17 = buf_rd_data$17;
+            dot$w$17 = bq_data$q$17;
         end
         else begin
             dot$w$17 = rom$data$17;
         end
         dot$x$17 = xram$rdata$17;
         if (sel_ram$q) begin
-            dot$w$18 = buf_rd_data$18;
+            dot$w$18 = bq_data$q$18;
         end
         else begin
             dot$w$18 = rom$data$18;
         end
         dot$x$18 = xram$rdata$18;
         if (sel_ram$q) begin
-            dot$w$19 = buf_rd_data$19;
+            dot$w$19 = bq_data$q$19;
         end
         else begin
             dot$w$19 = rom$data$19;
         end
         dot$x$19 = xram$rdata$19;
         if (sel_ram$q) begin
-            dot$w$20 = buf_rd_data$20;
+            dot$w$20 = bq_data$q$20;
         end
         else begin
             dot$w$20 = rom$data$20;
         end
         dot$x$20 = xram$rdata$20;
         if (sel_ram$q) begin
-            dot$w$21 = buf_rd_data$21;
+            dot$w$21 = bq_data$q$21;
         end
         else begin
             dot$w$21 = rom$data$21;
         end
         dot$x$21 = xram$rdata$21;
         if (sel_ram$q) begin
-            dot$w$22 = buf_rd_data$22;
+            dot$w$22 = bq_data$q$22;
         end
         else begin
             dot$w$22 = rom$data$22;
         end
         dot$x$22 = xram$rdata$22;
         if (sel_ram$q) begin
-            dot$w$23 = buf_rd_data$23;
+            dot$w$23 = bq_data$q$23;
         end
         else begin
             dot$w$23 = rom$data$23;
         end
         dot$x$23 = xram$rdata$23;
         if (sel_ram$q) begin
-            dot$w$24 = buf_rd_data$24;
+            dot$w$24 = bq_data$q$24;
         end
         else begin
             dot$w$24 = rom$data$24;
         end
         dot$x$24 = xram$rdata$24;
         if (sel_ram$q) begin
-            dot$w$25 = buf_rd_data$25;
+            dot$w$25 = bq_data$q$25;
         end
         else begin
             dot$w$25 = rom$data$25;
         end
         dot$x$25 = xram$rdata$25;
         if (sel_ram$q) begin
-            dot$w$26 = buf_rd_data$26;
+            dot$w$26 = bq_data$q$26;
         end
         else begin
             dot$w$26 = rom$data$26;
         end
         dot$x$26 = xram$rdata$26;
         if (sel_ram$q) begin
-            dot$w$27 = buf_rd_data$27;
+            dot$w$27 = bq_data$q$27;
         end
         else begin
             dot$w$27 = rom$data$27;
         end
         dot$x$27 = xram$rdata$27;
         if (sel_ram$q) begin
-            dot$w$28 = buf_rd_data$28;
+            dot$w$28 = bq_data$q$28;
         end
         else begin
             dot$w$28 = rom$data$28;
         end
         dot$x$28 = xram$rdata$28;
         if (sel_ram$q) begin
-            dot$w$29 = buf_rd_data$29;
+            dot$w$29 = bq_data$q$29;
         end
         else begin
             dot$w$29 = rom$data$29;
         end
         dot$x$29 = xram$rdata$29;
         if (sel_ram$q) begin
-            dot$w$30 = buf_rd_data$30;
+            dot$w$30 = bq_data$q$30;
         end
         else begin
             dot$w$30 = rom$data$30;
         end
         dot$x$30 = xram$rdata$30;
         if (sel_ram$q) begin
-            dot$w$31 = buf_rd_data$31;
+            dot$w$31 = bq_data$q$31;
         end
         else begin
             dot$w$31 = rom$data$31;
@@ -1849,27 +2267,20 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
         else begin
             dot$shift = zero5;
         end
-        dot$en = s1_valid$q;
-        dot$first = s1_first$q;
+        dot$en = m_valid$q;
+        dot$first = m_first$q;
         if (sel_ram$q) begin
-            sq_mant$d = buf_rd_mant;
-            sq_exp$d = buf_rd_exp;
+            sq_mant$d = bq_mant$q;
+            sq_exp$d = bq_exp$q;
         end
         else begin
             sq_mant$d = scale_rom$mant;
             sq_exp$d = scale_rom$exp;
         end
-        sq_valid$d = s1_valid$q;
-        sq_last$d = s1_last$q;
-        sq_row$d = s1_row$q;
-        s2_mant$d = sq_mant$q;
-        s2_exp$d = sq_exp$q;
-        s2_last$d = sq_last$q;
-        s2_row$d = sq_row$q;
-        s3_last$d = s2_last$q;
-        s3_row$d = s2_row$q;
-        s3_mant$d = s2_mant$q;
-        s3_exp$d = s2_exp$q;
+        a_last$d = m_last$q;
+        a_row$d = m_row$q;
+        a_mant$d = sq_mant$q;
+        a_exp$d = sq_exp$q;
         lane_pick$data$0 = rom$data$0;
         lane_pick$data$1 = rom$data$1;
         lane_pick$data$2 = rom$data$2;
@@ -1902,77 +2313,253 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
         lane_pick$data$29 = rom$data$29;
         lane_pick$data$30 = rom$data$30;
         lane_pick$data$31 = rom$data$31;
-        lane_pick$sel = e1_lane$q;
-        e2_valid$d = e1_valid$q;
-        e2_elem$d = e1_elem$q;
+        lane_pick$sel = em_lane$q;
         if (emb$q) begin
-            finish$en = e1_valid$q;
+            finish$en = em_valid$q;
             finish$acc = lane_pick$y;
             finish$mant = scale_rom$mant;
             finish$exp = scale_rom$exp;
             finish$shift = sixteen;
         end
         else begin
-            finish$en = s3_last$q;
+            finish$en = a_last$q;
             finish$acc = dot$acc;
-            finish$mant = s3_mant$q;
-            finish$exp = s3_exp$q;
+            finish$mant = a_mant$q;
+            finish$exp = a_exp$q;
             finish$shift = shift$q;
         end
-        s4_last$d = s3_last$q;
-        s4_row$d = s3_row$q;
+        eo_valid$d = em_valid$q;
+        eo_elem$d = em_elem$q;
+        eo_dst$d = em_dst$q;
+        p_last$d = a_last$q;
+        p_row$d = a_row$q;
+        s4_last$d = p_last$q;
+        s4_row$d = p_row$q;
+        w_last$d = s4_last$q;
+        w_row$d = s4_row$q;
         s5_last$d = s4_last$q & (post_r$q == post_swiglu);
         s5_row$d = s4_row$q;
-        silu$x = vm_rdata;
+        a_dst$d = m_dst$q;
+        r_dst$d = a_dst$q;
+        w_dst$d = r_dst$q;
+        sw_dst$d = w_dst$q;
+        gate$d = vm_rdata;
+        silu$x = gate$q;
         silu_tab$addr = silu$sig_addr;
         silu$rom = silu_tab$data;
         silu$h = finish$y;
+        rq$d = vm_rdata;
         addsat$a = finish$y;
-        addsat$b = vm_rdata;
-        out_valid = s4_last$q | e2_valid$q;
+        addsat$b = rq$q;
+        acc_sum$d = addsat$y;
+        y_w$d = finish$y;
+        out_valid = s4_last$q | eo_valid$q;
         if (emb$q) begin
-            out_row = e2_elem$q;
+            out_row = eo_elem$q;
         end
         else begin
             out_row = s4_row$q;
         end
         out_data = finish$y;
         if (post_r$q == post_swiglu) begin
-            vm_raddr = src_r$q + s1_row$q;
+            vm_raddr = s1_src$q;
         end
         else begin
-            vm_raddr = dst_r$q + s3_row$q;
+            vm_raddr = r_dst$q;
         end
         if (emb$q) begin
-            vm_we = e2_valid$q;
-            vm_waddr = dst_r$q + e2_elem$q;
+            vm_we = eo_valid$q;
+            vm_waddr = eo_dst$q;
             vm_wdata = finish$y;
         end
         else if (post_r$q == post_swiglu) begin
             vm_we = s5_last$q;
-            vm_waddr = dst_r$q + s5_row$q;
+            vm_waddr = sw_dst$q;
             vm_wdata = silu$y;
         end
         else if (post_r$q == post_acc) begin
-            vm_we = s4_last$q;
-            vm_waddr = dst_r$q + s4_row$q;
-            vm_wdata = addsat$y;
+            vm_we = w_last$q;
+            vm_waddr = w_dst$q;
+            vm_wdata = acc_sum$q;
         end
         else begin
-            vm_we = s4_last$q;
-            vm_waddr = dst_r$q + s4_row$q;
-            vm_wdata = finish$y;
+            vm_we = w_last$q;
+            vm_waddr = w_dst$q;
+            vm_wdata = y_w$q;
         end
         if (post_r$q == post_swiglu) begin
-            done = (s5_last$q & (s5_row$q == rows_r$q)) | (e2_valid$q & (e2_elem$q == len_r$q));
+            done = (s5_last$q & (s5_row$q == rows_r$q)) | (eo_valid$q & (eo_elem$q == len_r$q));
         end
         else begin
-            done = (s4_last$q & (s4_row$q == rows_r$q)) | (e2_valid$q & (e2_elem$q == len_r$q));
+            done = (w_last$q & (w_row$q == rows_r$q)) | (eo_valid$q & (eo_elem$q == len_r$q));
         end
-        busy = running$q | e1_valid$q | e2_valid$q | s1_valid$q | sq_valid$q | s2_last$q | s3_last$q | s4_last$q | s5_last$q;
+        busy = running$q | (drain$q != zero5);
     end
     
 endmodule // llamahdl_qkv_projector$mv
+
+
+module llamahdl_qkv_projector$mv$a_dst(clock,d,q);
+    
+    // Module arguments
+    input wire  clock;
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    
+    // Update code (custom)
+    reg [15:0] r1;
+    initial r1 = 0;
+    reg [15:0] r2;
+    initial r2 = 0;
+    reg [15:0] r3;
+    initial r3 = 0;
+    reg [15:0] r4;
+    initial r4 = 0;
+    reg [15:0] r5;
+    initial r5 = 0;
+    reg [15:0] r6;
+    initial r6 = 0;
+    initial q = 0;
+    always @(posedge clock) begin
+       r1 <= d;
+       r2 <= r1;
+       r3 <= r2;
+       r4 <= r3;
+       r5 <= r4;
+       r6 <= r5;
+       q <= r6;
+    end
+endmodule // llamahdl_qkv_projector$mv$a_dst
+
+
+module llamahdl_qkv_projector$mv$a_exp(clock,d,q);
+    
+    // Module arguments
+    input wire  clock;
+    input wire signed [7:0] d;
+    output reg signed [7:0] q;
+    
+    // Update code (custom)
+    reg signed [7:0] r1;
+    initial r1 = 0;
+    reg signed [7:0] r2;
+    initial r2 = 0;
+    reg signed [7:0] r3;
+    initial r3 = 0;
+    reg signed [7:0] r4;
+    initial r4 = 0;
+    reg signed [7:0] r5;
+    initial r5 = 0;
+    initial q = 0;
+    always @(posedge clock) begin
+       r1 <= d;
+       r2 <= r1;
+       r3 <= r2;
+       r4 <= r3;
+       r5 <= r4;
+       q <= r5;
+    end
+endmodule // llamahdl_qkv_projector$mv$a_exp
+
+
+module llamahdl_qkv_projector$mv$a_last(clock,d,q);
+    
+    // Module arguments
+    input wire  clock;
+    input wire  d;
+    output reg  q;
+    
+    // Update code (custom)
+    initial q = 1'b0;
+    reg [5:0] r;
+    initial r = 0;
+    always @(posedge clock) begin
+       r <= {r[4:0], d};
+       q <= r[5];
+    end
+endmodule // llamahdl_qkv_projector$mv$a_last
+
+
+module llamahdl_qkv_projector$mv$a_mant(clock,d,q);
+    
+    // Module arguments
+    input wire  clock;
+    input wire  [7:0] d;
+    output reg  [7:0] q;
+    
+    // Update code (custom)
+    reg [7:0] r1;
+    initial r1 = 0;
+    reg [7:0] r2;
+    initial r2 = 0;
+    reg [7:0] r3;
+    initial r3 = 0;
+    reg [7:0] r4;
+    initial r4 = 0;
+    reg [7:0] r5;
+    initial r5 = 0;
+    initial q = 0;
+    always @(posedge clock) begin
+       r1 <= d;
+       r2 <= r1;
+       r3 <= r2;
+       r4 <= r3;
+       r5 <= r4;
+       q <= r5;
+    end
+endmodule // llamahdl_qkv_projector$mv$a_mant
+
+
+module llamahdl_qkv_projector$mv$a_row(clock,d,q);
+    
+    // Module arguments
+    input wire  clock;
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    
+    // Update code (custom)
+    reg [15:0] r1;
+    initial r1 = 0;
+    reg [15:0] r2;
+    initial r2 = 0;
+    reg [15:0] r3;
+    initial r3 = 0;
+    reg [15:0] r4;
+    initial r4 = 0;
+    reg [15:0] r5;
+    initial r5 = 0;
+    reg [15:0] r6;
+    initial r6 = 0;
+    initial q = 0;
+    always @(posedge clock) begin
+       r1 <= d;
+       r2 <= r1;
+       r3 <= r2;
+       r4 <= r3;
+       r5 <= r4;
+       r6 <= r5;
+       q <= r6;
+    end
+endmodule // llamahdl_qkv_projector$mv$a_row
+
+
+module llamahdl_qkv_projector$mv$acc_sum(d,q,clock);
+    
+    // Module arguments
+    input wire signed [31:0] d;
+    output reg signed [31:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 32'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_qkv_projector$mv$acc_sum
 
 
 module llamahdl_qkv_projector$mv$addr(d,q,clock);
@@ -2043,6 +2630,185 @@ module llamahdl_qkv_projector$mv$beats_r(d,q,clock);
     end
           
 endmodule // llamahdl_qkv_projector$mv$beats_r
+
+
+module llamahdl_qkv_projector$mv$bq_data(clock,d$0,d$1,d$2,d$3,d$4,d$5,d$6,d$7,d$8,d$9,d$10,d$11,d$12,d$13,d$14,d$15,d$16,d$17,d$18,d$19,d$20,d$21,d$22,d$23,d$24,d$25,d$26,d$27,d$28,d$29,d$30,d$31,q$0,q$1,q$2,q$3,q$4,q$5,q$6,q$7,q$8,q$9,q$10,q$11,q$12,q$13,q$14,q$15,q$16,q$17,q$18,q$19,q$20,q$21,q$22,q$23,q$24,q$25,q$26,q$27,q$28,q$29,q$30,q$31);
+    
+    // Module arguments
+    input wire  clock;
+    input wire signed [7:0] d$0;
+    input wire signed [7:0] d$1;
+    input wire signed [7:0] d$2;
+    input wire signed [7:0] d$3;
+    input wire signed [7:0] d$4;
+    input wire signed [7:0] d$5;
+    input wire signed [7:0] d$6;
+    input wire signed [7:0] d$7;
+    input wire signed [7:0] d$8;
+    input wire signed [7:0] d$9;
+    input wire signed [7:0] d$10;
+    input wire signed [7:0] d$11;
+    input wire signed [7:0] d$12;
+    input wire signed [7:0] d$13;
+    input wire signed [7:0] d$14;
+    input wire signed [7:0] d$15;
+    input wire signed [7:0] d$16;
+    input wire signed [7:0] d$17;
+    input wire signed [7:0] d$18;
+    input wire signed [7:0] d$19;
+    input wire signed [7:0] d$20;
+    input wire signed [7:0] d$21;
+    input wire signed [7:0] d$22;
+    input wire signed [7:0] d$23;
+    input wire signed [7:0] d$24;
+    input wire signed [7:0] d$25;
+    input wire signed [7:0] d$26;
+    input wire signed [7:0] d$27;
+    input wire signed [7:0] d$28;
+    input wire signed [7:0] d$29;
+    input wire signed [7:0] d$30;
+    input wire signed [7:0] d$31;
+    output reg signed [7:0] q$0;
+    output reg signed [7:0] q$1;
+    output reg signed [7:0] q$2;
+    output reg signed [7:0] q$3;
+    output reg signed [7:0] q$4;
+    output reg signed [7:0] q$5;
+    output reg signed [7:0] q$6;
+    output reg signed [7:0] q$7;
+    output reg signed [7:0] q$8;
+    output reg signed [7:0] q$9;
+    output reg signed [7:0] q$10;
+    output reg signed [7:0] q$11;
+    output reg signed [7:0] q$12;
+    output reg signed [7:0] q$13;
+    output reg signed [7:0] q$14;
+    output reg signed [7:0] q$15;
+    output reg signed [7:0] q$16;
+    output reg signed [7:0] q$17;
+    output reg signed [7:0] q$18;
+    output reg signed [7:0] q$19;
+    output reg signed [7:0] q$20;
+    output reg signed [7:0] q$21;
+    output reg signed [7:0] q$22;
+    output reg signed [7:0] q$23;
+    output reg signed [7:0] q$24;
+    output reg signed [7:0] q$25;
+    output reg signed [7:0] q$26;
+    output reg signed [7:0] q$27;
+    output reg signed [7:0] q$28;
+    output reg signed [7:0] q$29;
+    output reg signed [7:0] q$30;
+    output reg signed [7:0] q$31;
+    
+    // Update code (custom)
+    initial begin
+       q$0 = 8'sd0;
+       q$1 = 8'sd0;
+       q$2 = 8'sd0;
+       q$3 = 8'sd0;
+       q$4 = 8'sd0;
+       q$5 = 8'sd0;
+       q$6 = 8'sd0;
+       q$7 = 8'sd0;
+       q$8 = 8'sd0;
+       q$9 = 8'sd0;
+       q$10 = 8'sd0;
+       q$11 = 8'sd0;
+       q$12 = 8'sd0;
+       q$13 = 8'sd0;
+       q$14 = 8'sd0;
+       q$15 = 8'sd0;
+       q$16 = 8'sd0;
+       q$17 = 8'sd0;
+       q$18 = 8'sd0;
+       q$19 = 8'sd0;
+       q$20 = 8'sd0;
+       q$21 = 8'sd0;
+       q$22 = 8'sd0;
+       q$23 = 8'sd0;
+       q$24 = 8'sd0;
+       q$25 = 8'sd0;
+       q$26 = 8'sd0;
+       q$27 = 8'sd0;
+       q$28 = 8'sd0;
+       q$29 = 8'sd0;
+       q$30 = 8'sd0;
+       q$31 = 8'sd0;
+    end
+    always @(posedge clock) begin
+       q$0 <= d$0;
+       q$1 <= d$1;
+       q$2 <= d$2;
+       q$3 <= d$3;
+       q$4 <= d$4;
+       q$5 <= d$5;
+       q$6 <= d$6;
+       q$7 <= d$7;
+       q$8 <= d$8;
+       q$9 <= d$9;
+       q$10 <= d$10;
+       q$11 <= d$11;
+       q$12 <= d$12;
+       q$13 <= d$13;
+       q$14 <= d$14;
+       q$15 <= d$15;
+       q$16 <= d$16;
+       q$17 <= d$17;
+       q$18 <= d$18;
+       q$19 <= d$19;
+       q$20 <= d$20;
+       q$21 <= d$21;
+       q$22 <= d$22;
+       q$23 <= d$23;
+       q$24 <= d$24;
+       q$25 <= d$25;
+       q$26 <= d$26;
+       q$27 <= d$27;
+       q$28 <= d$28;
+       q$29 <= d$29;
+       q$30 <= d$30;
+       q$31 <= d$31;
+    end
+endmodule // llamahdl_qkv_projector$mv$bq_data
+
+
+module llamahdl_qkv_projector$mv$bq_exp(d,q,clock);
+    
+    // Module arguments
+    input wire signed [7:0] d;
+    output reg signed [7:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 8'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_qkv_projector$mv$bq_exp
+
+
+module llamahdl_qkv_projector$mv$bq_mant(d,q,clock);
+    
+    // Module arguments
+    input wire  [7:0] d;
+    output reg  [7:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 8'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_qkv_projector$mv$bq_mant
 
 
 module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$5,w$6,w$7,w$8,w$9,w$10,w$11,w$12,w$13,w$14,w$15,w$16,w$17,w$18,w$19,w$20,w$21,w$22,w$23,w$24,w$25,w$26,w$27,w$28,w$29,w$30,w$31,x$0,x$1,x$2,x$3,x$4,x$5,x$6,x$7,x$8,x$9,x$10,x$11,x$12,x$13,x$14,x$15,x$16,x$17,x$18,x$19,x$20,x$21,x$22,x$23,x$24,x$25,x$26,x$27,x$28,x$29,x$30,x$31,acc);
@@ -2119,384 +2885,827 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     output reg signed [39:0] acc;
     
     // Update code (custom)
-    wire [32:0] half = (shift == 5'd0) ? 33'd0 : (33'd1 << (shift - 5'd1));
-    reg q_en;
-    reg q_first;
-    reg signed [23:0] p0;
+    reg [6:1] ve;
+    reg [6:1] vf;
+    reg signed [31:0] a0;
+    reg rb0;
+    reg signed [7:0] w1_0;
     reg signed [15:0] qm0;
     reg signed [7:0] qw0;
-    wire signed [32:0] e0 = {x$0[31], x$0};
-    wire signed [32:0] r0 = (e0 + $signed(half)) >>> shift;
-    reg signed [23:0] p1;
+    reg signed [23:0] p0;
+    wire tz0 = ~|a0[31:15];
+    wire to0 = &a0[31:15];
+    wire hi0 = (~a0[31] & ~tz0) | (tz0 & (&a0[14:0]) & rb0);
+    wire lo0 = (a0[31] & ~to0) | (to0 & (~|a0[14:0]) & ~rb0);
+    wire [15:0] rs0 = a0[15:0] + {15'd0, rb0};
+    reg signed [31:0] a1;
+    reg rb1;
+    reg signed [7:0] w1_1;
     reg signed [15:0] qm1;
     reg signed [7:0] qw1;
-    wire signed [32:0] e1 = {x$1[31], x$1};
-    wire signed [32:0] r1 = (e1 + $signed(half)) >>> shift;
-    reg signed [23:0] p2;
+    reg signed [23:0] p1;
+    wire tz1 = ~|a1[31:15];
+    wire to1 = &a1[31:15];
+    wire hi1 = (~a1[31] & ~tz1) | (tz1 & (&a1[14:0]) & rb1);
+    wire lo1 = (a1[31] & ~to1) | (to1 & (~|a1[14:0]) & ~rb1);
+    wire [15:0] rs1 = a1[15:0] + {15'd0, rb1};
+    reg signed [31:0] a2;
+    reg rb2;
+    reg signed [7:0] w1_2;
     reg signed [15:0] qm2;
     reg signed [7:0] qw2;
-    wire signed [32:0] e2 = {x$2[31], x$2};
-    wire signed [32:0] r2 = (e2 + $signed(half)) >>> shift;
-    reg signed [23:0] p3;
+    reg signed [23:0] p2;
+    wire tz2 = ~|a2[31:15];
+    wire to2 = &a2[31:15];
+    wire hi2 = (~a2[31] & ~tz2) | (tz2 & (&a2[14:0]) & rb2);
+    wire lo2 = (a2[31] & ~to2) | (to2 & (~|a2[14:0]) & ~rb2);
+    wire [15:0] rs2 = a2[15:0] + {15'd0, rb2};
+    reg signed [31:0] a3;
+    reg rb3;
+    reg signed [7:0] w1_3;
     reg signed [15:0] qm3;
     reg signed [7:0] qw3;
-    wire signed [32:0] e3 = {x$3[31], x$3};
-    wire signed [32:0] r3 = (e3 + $signed(half)) >>> shift;
-    reg signed [23:0] p4;
+    reg signed [23:0] p3;
+    wire tz3 = ~|a3[31:15];
+    wire to3 = &a3[31:15];
+    wire hi3 = (~a3[31] & ~tz3) | (tz3 & (&a3[14:0]) & rb3);
+    wire lo3 = (a3[31] & ~to3) | (to3 & (~|a3[14:0]) & ~rb3);
+    wire [15:0] rs3 = a3[15:0] + {15'd0, rb3};
+    reg signed [31:0] a4;
+    reg rb4;
+    reg signed [7:0] w1_4;
     reg signed [15:0] qm4;
     reg signed [7:0] qw4;
-    wire signed [32:0] e4 = {x$4[31], x$4};
-    wire signed [32:0] r4 = (e4 + $signed(half)) >>> shift;
-    reg signed [23:0] p5;
+    reg signed [23:0] p4;
+    wire tz4 = ~|a4[31:15];
+    wire to4 = &a4[31:15];
+    wire hi4 = (~a4[31] & ~tz4) | (tz4 & (&a4[14:0]) & rb4);
+    wire lo4 = (a4[31] & ~to4) | (to4 & (~|a4[14:0]) & ~rb4);
+    wire [15:0] rs4 = a4[15:0] + {15'd0, rb4};
+    reg signed [31:0] a5;
+    reg rb5;
+    reg signed [7:0] w1_5;
     reg signed [15:0] qm5;
     reg signed [7:0] qw5;
-    wire signed [32:0] e5 = {x$5[31], x$5};
-    wire signed [32:0] r5 = (e5 + $signed(half)) >>> shift;
-    reg signed [23:0] p6;
+    reg signed [23:0] p5;
+    wire tz5 = ~|a5[31:15];
+    wire to5 = &a5[31:15];
+    wire hi5 = (~a5[31] & ~tz5) | (tz5 & (&a5[14:0]) & rb5);
+    wire lo5 = (a5[31] & ~to5) | (to5 & (~|a5[14:0]) & ~rb5);
+    wire [15:0] rs5 = a5[15:0] + {15'd0, rb5};
+    reg signed [31:0] a6;
+    reg rb6;
+    reg signed [7:0] w1_6;
     reg signed [15:0] qm6;
     reg signed [7:0] qw6;
-    wire signed [32:0] e6 = {x$6[31], x$6};
-    wire signed [32:0] r6 = (e6 + $signed(half)) >>> shift;
-    reg signed [23:0] p7;
+    reg signed [23:0] p6;
+    wire tz6 = ~|a6[31:15];
+    wire to6 = &a6[31:15];
+    wire hi6 = (~a6[31] & ~tz6) | (tz6 & (&a6[14:0]) & rb6);
+    wire lo6 = (a6[31] & ~to6) | (to6 & (~|a6[14:0]) & ~rb6);
+    wire [15:0] rs6 = a6[15:0] + {15'd0, rb6};
+    reg signed [31:0] a7;
+    reg rb7;
+    reg signed [7:0] w1_7;
     reg signed [15:0] qm7;
     reg signed [7:0] qw7;
-    wire signed [32:0] e7 = {x$7[31], x$7};
-    wire signed [32:0] r7 = (e7 + $signed(half)) >>> shift;
-    reg signed [23:0] p8;
+    reg signed [23:0] p7;
+    wire tz7 = ~|a7[31:15];
+    wire to7 = &a7[31:15];
+    wire hi7 = (~a7[31] & ~tz7) | (tz7 & (&a7[14:0]) & rb7);
+    wire lo7 = (a7[31] & ~to7) | (to7 & (~|a7[14:0]) & ~rb7);
+    wire [15:0] rs7 = a7[15:0] + {15'd0, rb7};
+    reg signed [31:0] a8;
+    reg rb8;
+    reg signed [7:0] w1_8;
     reg signed [15:0] qm8;
     reg signed [7:0] qw8;
-    wire signed [32:0] e8 = {x$8[31], x$8};
-    wire signed [32:0] r8 = (e8 + $signed(half)) >>> shift;
-    reg signed [23:0] p9;
+    reg signed [23:0] p8;
+    wire tz8 = ~|a8[31:15];
+    wire to8 = &a8[31:15];
+    wire hi8 = (~a8[31] & ~tz8) | (tz8 & (&a8[14:0]) & rb8);
+    wire lo8 = (a8[31] & ~to8) | (to8 & (~|a8[14:0]) & ~rb8);
+    wire [15:0] rs8 = a8[15:0] + {15'd0, rb8};
+    reg signed [31:0] a9;
+    reg rb9;
+    reg signed [7:0] w1_9;
     reg signed [15:0] qm9;
     reg signed [7:0] qw9;
-    wire signed [32:0] e9 = {x$9[31], x$9};
-    wire signed [32:0] r9 = (e9 + $signed(half)) >>> shift;
-    reg signed [23:0] p10;
+    reg signed [23:0] p9;
+    wire tz9 = ~|a9[31:15];
+    wire to9 = &a9[31:15];
+    wire hi9 = (~a9[31] & ~tz9) | (tz9 & (&a9[14:0]) & rb9);
+    wire lo9 = (a9[31] & ~to9) | (to9 & (~|a9[14:0]) & ~rb9);
+    wire [15:0] rs9 = a9[15:0] + {15'd0, rb9};
+    reg signed [31:0] a10;
+    reg rb10;
+    reg signed [7:0] w1_10;
     reg signed [15:0] qm10;
     reg signed [7:0] qw10;
-    wire signed [32:0] e10 = {x$10[31], x$10};
-    wire signed [32:0] r10 = (e10 + $signed(half)) >>> shift;
-    reg signed [23:0] p11;
+    reg signed [23:0] p10;
+    wire tz10 = ~|a10[31:15];
+    wire to10 = &a10[31:15];
+    wire hi10 = (~a10[31] & ~tz10) | (tz10 & (&a10[14:0]) & rb10);
+    wire lo10 = (a10[31] & ~to10) | (to10 & (~|a10[14:0]) & ~rb10);
+    wire [15:0] rs10 = a10[15:0] + {15'd0, rb10};
+    reg signed [31:0] a11;
+    reg rb11;
+    reg signed [7:0] w1_11;
     reg signed [15:0] qm11;
     reg signed [7:0] qw11;
-    wire signed [32:0] e11 = {x$11[31], x$11};
-    wire signed [32:0] r11 = (e11 + $signed(half)) >>> shift;
-    reg signed [23:0] p12;
+    reg signed [23:0] p11;
+    wire tz11 = ~|a11[31:15];
+    wire to11 = &a11[31:15];
+    wire hi11 = (~a11[31] & ~tz11) | (tz11 & (&a11[14:0]) & rb11);
+    wire lo11 = (a11[31] & ~to11) | (to11 & (~|a11[14:0]) & ~rb11);
+    wire [15:0] rs11 = a11[15:0] + {15'd0, rb11};
+    reg signed [31:0] a12;
+    reg rb12;
+    reg signed [7:0] w1_12;
     reg signed [15:0] qm12;
     reg signed [7:0] qw12;
-    wire signed [32:0] e12 = {x$12[31], x$12};
-    wire signed [32:0] r12 = (e12 + $signed(half)) >>> shift;
-    reg signed [23:0] p13;
+    reg signed [23:0] p12;
+    wire tz12 = ~|a12[31:15];
+    wire to12 = &a12[31:15];
+    wire hi12 = (~a12[31] & ~tz12) | (tz12 & (&a12[14:0]) & rb12);
+    wire lo12 = (a12[31] & ~to12) | (to12 & (~|a12[14:0]) & ~rb12);
+    wire [15:0] rs12 = a12[15:0] + {15'd0, rb12};
+    reg signed [31:0] a13;
+    reg rb13;
+    reg signed [7:0] w1_13;
     reg signed [15:0] qm13;
     reg signed [7:0] qw13;
-    wire signed [32:0] e13 = {x$13[31], x$13};
-    wire signed [32:0] r13 = (e13 + $signed(half)) >>> shift;
-    reg signed [23:0] p14;
+    reg signed [23:0] p13;
+    wire tz13 = ~|a13[31:15];
+    wire to13 = &a13[31:15];
+    wire hi13 = (~a13[31] & ~tz13) | (tz13 & (&a13[14:0]) & rb13);
+    wire lo13 = (a13[31] & ~to13) | (to13 & (~|a13[14:0]) & ~rb13);
+    wire [15:0] rs13 = a13[15:0] + {15'd0, rb13};
+    reg signed [31:0] a14;
+    reg rb14;
+    reg signed [7:0] w1_14;
     reg signed [15:0] qm14;
     reg signed [7:0] qw14;
-    wire signed [32:0] e14 = {x$14[31], x$14};
-    wire signed [32:0] r14 = (e14 + $signed(half)) >>> shift;
-    reg signed [23:0] p15;
+    reg signed [23:0] p14;
+    wire tz14 = ~|a14[31:15];
+    wire to14 = &a14[31:15];
+    wire hi14 = (~a14[31] & ~tz14) | (tz14 & (&a14[14:0]) & rb14);
+    wire lo14 = (a14[31] & ~to14) | (to14 & (~|a14[14:0]) & ~rb14);
+    wire [15:0] rs14 = a14[15:0] + {15'd0, rb14};
+    reg signed [31:0] a15;
+    reg rb15;
+    reg signed [7:0] w1_15;
     reg signed [15:0] qm15;
     reg signed [7:0] qw15;
-    wire signed [32:0] e15 = {x$15[31], x$15};
-    wire signed [32:0] r15 = (e15 + $signed(half)) >>> shift;
-    reg signed [23:0] p16;
+    reg signed [23:0] p15;
+    wire tz15 = ~|a15[31:15];
+    wire to15 = &a15[31:15];
+    wire hi15 = (~a15[31] & ~tz15) | (tz15 & (&a15[14:0]) & rb15);
+    wire lo15 = (a15[31] & ~to15) | (to15 & (~|a15[14:0]) & ~rb15);
+    wire [15:0] rs15 = a15[15:0] + {15'd0, rb15};
+    reg signed [31:0] a16;
+    reg rb16;
+    reg signed [7:0] w1_16;
     reg signed [15:0] qm16;
     reg signed [7:0] qw16;
-    wire signed [32:0] e16 = {x$16[31], x$16};
-    wire signed [32:0] r16 = (e16 + $signed(half)) >>> shift;
-    reg signed [23:0] p17;
+    reg signed [23:0] p16;
+    wire tz16 = ~|a16[31:15];
+    wire to16 = &a16[31:15];
+    wire hi16 = (~a16[31] & ~tz16) | (tz16 & (&a16[14:0]) & rb16);
+    wire lo16 = (a16[31] & ~to16) | (to16 & (~|a16[14:0]) & ~rb16);
+    wire [15:0] rs16 = a16[15:0] + {15'd0, rb16};
+    reg signed [31:0] a17;
+    reg rb17;
+    reg signed [7:0] w1_17;
     reg signed [15:0] qm17;
     reg signed [7:0] qw17;
-    wire signed [32:0] e17 = {x$17[31], x$17};
-    wire signed [32:0] r17 = (e17 + $signed(half)) >>> shift;
-    reg signed [23:0] p18;
+    reg signed [23:0] p17;
+    wire tz17 = ~|a17[31:15];
+    wire to17 = &a17[31:15];
+    wire hi17 = (~a17[31] & ~tz17) | (tz17 & (&a17[14:0]) & rb17);
+    wire lo17 = (a17[31] & ~to17) | (to17 & (~|a17[14:0]) & ~rb17);
+    wire [15:0] rs17 = a17[15:0] + {15'd0, rb17};
+    reg signed [31:0] a18;
+    reg rb18;
+    reg signed [7:0] w1_18;
     reg signed [15:0] qm18;
     reg signed [7:0] qw18;
-    wire signed [32:0] e18 = {x$18[31], x$18};
-    wire signed [32:0] r18 = (e18 + $signed(half)) >>> shift;
-    reg signed [23:0] p19;
+    reg signed [23:0] p18;
+    wire tz18 = ~|a18[31:15];
+    wire to18 = &a18[31:15];
+    wire hi18 = (~a18[31] & ~tz18) | (tz18 & (&a18[14:0]) & rb18);
+    wire lo18 = (a18[31] & ~to18) | (to18 & (~|a18[14:0]) & ~rb18);
+    wire [15:0] rs18 = a18[15:0] + {15'd0, rb18};
+    reg signed [31:0] a19;
+    reg rb19;
+    reg signed [7:0] w1_19;
     reg signed [15:0] qm19;
     reg signed [7:0] qw19;
-    wire signed [32:0] e19 = {x$19[31], x$19};
-    wire signed [32:0] r19 = (e19 + $signed(half)) >>> shift;
-    reg signed [23:0] p20;
+    reg signed [23:0] p19;
+    wire tz19 = ~|a19[31:15];
+    wire to19 = &a19[31:15];
+    wire hi19 = (~a19[31] & ~tz19) | (tz19 & (&a19[14:0]) & rb19);
+    wire lo19 = (a19[31] & ~to19) | (to19 & (~|a19[14:0]) & ~rb19);
+    wire [15:0] rs19 = a19[15:0] + {15'd0, rb19};
+    reg signed [31:0] a20;
+    reg rb20;
+    reg signed [7:0] w1_20;
     reg signed [15:0] qm20;
     reg signed [7:0] qw20;
-    wire signed [32:0] e20 = {x$20[31], x$20};
-    wire signed [32:0] r20 = (e20 + $signed(half)) >>> shift;
-    reg signed [23:0] p21;
+    reg signed [23:0] p20;
+    wire tz20 = ~|a20[31:15];
+    wire to20 = &a20[31:15];
+    wire hi20 = (~a20[31] & ~tz20) | (tz20 & (&a20[14:0]) & rb20);
+    wire lo20 = (a20[31] & ~to20) | (to20 & (~|a20[14:0]) & ~rb20);
+    wire [15:0] rs20 = a20[15:0] + {15'd0, rb20};
+    reg signed [31:0] a21;
+    reg rb21;
+    reg signed [7:0] w1_21;
     reg signed [15:0] qm21;
     reg signed [7:0] qw21;
-    wire signed [32:0] e21 = {x$21[31], x$21};
-    wire signed [32:0] r21 = (e21 + $signed(half)) >>> shift;
-    reg signed [23:0] p22;
+    reg signed [23:0] p21;
+    wire tz21 = ~|a21[31:15];
+    wire to21 = &a21[31:15];
+    wire hi21 = (~a21[31] & ~tz21) | (tz21 & (&a21[14:0]) & rb21);
+    wire lo21 = (a21[31] & ~to21) | (to21 & (~|a21[14:0]) & ~rb21);
+    wire [15:0] rs21 = a21[15:0] + {15'd0, rb21};
+    reg signed [31:0] a22;
+    reg rb22;
+    reg signed [7:0] w1_22;
     reg signed [15:0] qm22;
     reg signed [7:0] qw22;
-    wire signed [32:0] e22 = {x$22[31], x$22};
-    wire signed [32:0] r22 = (e22 + $signed(half)) >>> shift;
-    reg signed [23:0] p23;
+    reg signed [23:0] p22;
+    wire tz22 = ~|a22[31:15];
+    wire to22 = &a22[31:15];
+    wire hi22 = (~a22[31] & ~tz22) | (tz22 & (&a22[14:0]) & rb22);
+    wire lo22 = (a22[31] & ~to22) | (to22 & (~|a22[14:0]) & ~rb22);
+    wire [15:0] rs22 = a22[15:0] + {15'd0, rb22};
+    reg signed [31:0] a23;
+    reg rb23;
+    reg signed [7:0] w1_23;
     reg signed [15:0] qm23;
     reg signed [7:0] qw23;
-    wire signed [32:0] e23 = {x$23[31], x$23};
-    wire signed [32:0] r23 = (e23 + $signed(half)) >>> shift;
-    reg signed [23:0] p24;
+    reg signed [23:0] p23;
+    wire tz23 = ~|a23[31:15];
+    wire to23 = &a23[31:15];
+    wire hi23 = (~a23[31] & ~tz23) | (tz23 & (&a23[14:0]) & rb23);
+    wire lo23 = (a23[31] & ~to23) | (to23 & (~|a23[14:0]) & ~rb23);
+    wire [15:0] rs23 = a23[15:0] + {15'd0, rb23};
+    reg signed [31:0] a24;
+    reg rb24;
+    reg signed [7:0] w1_24;
     reg signed [15:0] qm24;
     reg signed [7:0] qw24;
-    wire signed [32:0] e24 = {x$24[31], x$24};
-    wire signed [32:0] r24 = (e24 + $signed(half)) >>> shift;
-    reg signed [23:0] p25;
+    reg signed [23:0] p24;
+    wire tz24 = ~|a24[31:15];
+    wire to24 = &a24[31:15];
+    wire hi24 = (~a24[31] & ~tz24) | (tz24 & (&a24[14:0]) & rb24);
+    wire lo24 = (a24[31] & ~to24) | (to24 & (~|a24[14:0]) & ~rb24);
+    wire [15:0] rs24 = a24[15:0] + {15'd0, rb24};
+    reg signed [31:0] a25;
+    reg rb25;
+    reg signed [7:0] w1_25;
     reg signed [15:0] qm25;
     reg signed [7:0] qw25;
-    wire signed [32:0] e25 = {x$25[31], x$25};
-    wire signed [32:0] r25 = (e25 + $signed(half)) >>> shift;
-    reg signed [23:0] p26;
+    reg signed [23:0] p25;
+    wire tz25 = ~|a25[31:15];
+    wire to25 = &a25[31:15];
+    wire hi25 = (~a25[31] & ~tz25) | (tz25 & (&a25[14:0]) & rb25);
+    wire lo25 = (a25[31] & ~to25) | (to25 & (~|a25[14:0]) & ~rb25);
+    wire [15:0] rs25 = a25[15:0] + {15'd0, rb25};
+    reg signed [31:0] a26;
+    reg rb26;
+    reg signed [7:0] w1_26;
     reg signed [15:0] qm26;
     reg signed [7:0] qw26;
-    wire signed [32:0] e26 = {x$26[31], x$26};
-    wire signed [32:0] r26 = (e26 + $signed(half)) >>> shift;
-    reg signed [23:0] p27;
+    reg signed [23:0] p26;
+    wire tz26 = ~|a26[31:15];
+    wire to26 = &a26[31:15];
+    wire hi26 = (~a26[31] & ~tz26) | (tz26 & (&a26[14:0]) & rb26);
+    wire lo26 = (a26[31] & ~to26) | (to26 & (~|a26[14:0]) & ~rb26);
+    wire [15:0] rs26 = a26[15:0] + {15'd0, rb26};
+    reg signed [31:0] a27;
+    reg rb27;
+    reg signed [7:0] w1_27;
     reg signed [15:0] qm27;
     reg signed [7:0] qw27;
-    wire signed [32:0] e27 = {x$27[31], x$27};
-    wire signed [32:0] r27 = (e27 + $signed(half)) >>> shift;
-    reg signed [23:0] p28;
+    reg signed [23:0] p27;
+    wire tz27 = ~|a27[31:15];
+    wire to27 = &a27[31:15];
+    wire hi27 = (~a27[31] & ~tz27) | (tz27 & (&a27[14:0]) & rb27);
+    wire lo27 = (a27[31] & ~to27) | (to27 & (~|a27[14:0]) & ~rb27);
+    wire [15:0] rs27 = a27[15:0] + {15'd0, rb27};
+    reg signed [31:0] a28;
+    reg rb28;
+    reg signed [7:0] w1_28;
     reg signed [15:0] qm28;
     reg signed [7:0] qw28;
-    wire signed [32:0] e28 = {x$28[31], x$28};
-    wire signed [32:0] r28 = (e28 + $signed(half)) >>> shift;
-    reg signed [23:0] p29;
+    reg signed [23:0] p28;
+    wire tz28 = ~|a28[31:15];
+    wire to28 = &a28[31:15];
+    wire hi28 = (~a28[31] & ~tz28) | (tz28 & (&a28[14:0]) & rb28);
+    wire lo28 = (a28[31] & ~to28) | (to28 & (~|a28[14:0]) & ~rb28);
+    wire [15:0] rs28 = a28[15:0] + {15'd0, rb28};
+    reg signed [31:0] a29;
+    reg rb29;
+    reg signed [7:0] w1_29;
     reg signed [15:0] qm29;
     reg signed [7:0] qw29;
-    wire signed [32:0] e29 = {x$29[31], x$29};
-    wire signed [32:0] r29 = (e29 + $signed(half)) >>> shift;
-    reg signed [23:0] p30;
+    reg signed [23:0] p29;
+    wire tz29 = ~|a29[31:15];
+    wire to29 = &a29[31:15];
+    wire hi29 = (~a29[31] & ~tz29) | (tz29 & (&a29[14:0]) & rb29);
+    wire lo29 = (a29[31] & ~to29) | (to29 & (~|a29[14:0]) & ~rb29);
+    wire [15:0] rs29 = a29[15:0] + {15'd0, rb29};
+    reg signed [31:0] a30;
+    reg rb30;
+    reg signed [7:0] w1_30;
     reg signed [15:0] qm30;
     reg signed [7:0] qw30;
-    wire signed [32:0] e30 = {x$30[31], x$30};
-    wire signed [32:0] r30 = (e30 + $signed(half)) >>> shift;
-    reg signed [23:0] p31;
+    reg signed [23:0] p30;
+    wire tz30 = ~|a30[31:15];
+    wire to30 = &a30[31:15];
+    wire hi30 = (~a30[31] & ~tz30) | (tz30 & (&a30[14:0]) & rb30);
+    wire lo30 = (a30[31] & ~to30) | (to30 & (~|a30[14:0]) & ~rb30);
+    wire [15:0] rs30 = a30[15:0] + {15'd0, rb30};
+    reg signed [31:0] a31;
+    reg rb31;
+    reg signed [7:0] w1_31;
     reg signed [15:0] qm31;
     reg signed [7:0] qw31;
-    wire signed [32:0] e31 = {x$31[31], x$31};
-    wire signed [32:0] r31 = (e31 + $signed(half)) >>> shift;
-    reg s1_en;
-    reg s1_first;
-    wire signed [39:0] s1_sum = ((((({{16{p0[23]}}, p0} + {{16{p1[23]}}, p1}) + ({{16{p2[23]}}, p2} + {{16{p3[23]}}, p3})) + (({{16{p4[23]}}, p4} + {{16{p5[23]}}, p5}) + ({{16{p6[23]}}, p6} + {{16{p7[23]}}, p7}))) + ((({{16{p8[23]}}, p8} + {{16{p9[23]}}, p9}) + ({{16{p10[23]}}, p10} + {{16{p11[23]}}, p11})) + (({{16{p12[23]}}, p12} + {{16{p13[23]}}, p13}) + ({{16{p14[23]}}, p14} + {{16{p15[23]}}, p15})))) + (((({{16{p16[23]}}, p16} + {{16{p17[23]}}, p17}) + ({{16{p18[23]}}, p18} + {{16{p19[23]}}, p19})) + (({{16{p20[23]}}, p20} + {{16{p21[23]}}, p21}) + ({{16{p22[23]}}, p22} + {{16{p23[23]}}, p23}))) + ((({{16{p24[23]}}, p24} + {{16{p25[23]}}, p25}) + ({{16{p26[23]}}, p26} + {{16{p27[23]}}, p27})) + (({{16{p28[23]}}, p28} + {{16{p29[23]}}, p29}) + ({{16{p30[23]}}, p30} + {{16{p31[23]}}, p31})))));
+    reg signed [23:0] p31;
+    wire tz31 = ~|a31[31:15];
+    wire to31 = &a31[31:15];
+    wire hi31 = (~a31[31] & ~tz31) | (tz31 & (&a31[14:0]) & rb31);
+    wire lo31 = (a31[31] & ~to31) | (to31 & (~|a31[14:0]) & ~rb31);
+    wire [15:0] rs31 = a31[15:0] + {15'd0, rb31};
+    reg signed [25:0] t1_0;
+    reg signed [25:0] t1_1;
+    reg signed [25:0] t1_2;
+    reg signed [25:0] t1_3;
+    reg signed [25:0] t1_4;
+    reg signed [25:0] t1_5;
+    reg signed [25:0] t1_6;
+    reg signed [25:0] t1_7;
+    reg signed [27:0] t2_0;
+    reg signed [27:0] t2_1;
+    reg signed [29:0] t3_0;
+    wire signed [39:0] tree_sum = {{10{t3_0[29]}}, t3_0};
     initial begin
        acc = 40'sd0;
-       s1_en = 1'b0;
-       s1_first = 1'b0;
-       q_en = 1'b0;
-       q_first = 1'b0;
-       p0 = 24'sd0;
+       ve = 6'd0;
+       vf = 6'd0;
+       a0 = 32'sd0;
+       rb0 = 1'b0;
+       w1_0 = 8'sd0;
        qm0 = 16'sd0;
        qw0 = 8'sd0;
-       p1 = 24'sd0;
+       p0 = 24'sd0;
+       a1 = 32'sd0;
+       rb1 = 1'b0;
+       w1_1 = 8'sd0;
        qm1 = 16'sd0;
        qw1 = 8'sd0;
-       p2 = 24'sd0;
+       p1 = 24'sd0;
+       a2 = 32'sd0;
+       rb2 = 1'b0;
+       w1_2 = 8'sd0;
        qm2 = 16'sd0;
        qw2 = 8'sd0;
-       p3 = 24'sd0;
+       p2 = 24'sd0;
+       a3 = 32'sd0;
+       rb3 = 1'b0;
+       w1_3 = 8'sd0;
        qm3 = 16'sd0;
        qw3 = 8'sd0;
-       p4 = 24'sd0;
+       p3 = 24'sd0;
+       a4 = 32'sd0;
+       rb4 = 1'b0;
+       w1_4 = 8'sd0;
        qm4 = 16'sd0;
        qw4 = 8'sd0;
-       p5 = 24'sd0;
+       p4 = 24'sd0;
+       a5 = 32'sd0;
+       rb5 = 1'b0;
+       w1_5 = 8'sd0;
        qm5 = 16'sd0;
        qw5 = 8'sd0;
-       p6 = 24'sd0;
+       p5 = 24'sd0;
+       a6 = 32'sd0;
+       rb6 = 1'b0;
+       w1_6 = 8'sd0;
        qm6 = 16'sd0;
        qw6 = 8'sd0;
-       p7 = 24'sd0;
+       p6 = 24'sd0;
+       a7 = 32'sd0;
+       rb7 = 1'b0;
+       w1_7 = 8'sd0;
        qm7 = 16'sd0;
        qw7 = 8'sd0;
-       p8 = 24'sd0;
+       p7 = 24'sd0;
+       a8 = 32'sd0;
+       rb8 = 1'b0;
+       w1_8 = 8'sd0;
        qm8 = 16'sd0;
        qw8 = 8'sd0;
-       p9 = 24'sd0;
+       p8 = 24'sd0;
+       a9 = 32'sd0;
+       rb9 = 1'b0;
+       w1_9 = 8'sd0;
        qm9 = 16'sd0;
        qw9 = 8'sd0;
-       p10 = 24'sd0;
+       p9 = 24'sd0;
+       a10 = 32'sd0;
+       rb10 = 1'b0;
+       w1_10 = 8'sd0;
        qm10 = 16'sd0;
        qw10 = 8'sd0;
-       p11 = 24'sd0;
+       p10 = 24'sd0;
+       a11 = 32'sd0;
+       rb11 = 1'b0;
+       w1_11 = 8'sd0;
        qm11 = 16'sd0;
        qw11 = 8'sd0;
-       p12 = 24'sd0;
+       p11 = 24'sd0;
+       a12 = 32'sd0;
+       rb12 = 1'b0;
+       w1_12 = 8'sd0;
        qm12 = 16'sd0;
        qw12 = 8'sd0;
-       p13 = 24'sd0;
+       p12 = 24'sd0;
+       a13 = 32'sd0;
+       rb13 = 1'b0;
+       w1_13 = 8'sd0;
        qm13 = 16'sd0;
        qw13 = 8'sd0;
-       p14 = 24'sd0;
+       p13 = 24'sd0;
+       a14 = 32'sd0;
+       rb14 = 1'b0;
+       w1_14 = 8'sd0;
        qm14 = 16'sd0;
        qw14 = 8'sd0;
-       p15 = 24'sd0;
+       p14 = 24'sd0;
+       a15 = 32'sd0;
+       rb15 = 1'b0;
+       w1_15 = 8'sd0;
        qm15 = 16'sd0;
        qw15 = 8'sd0;
-       p16 = 24'sd0;
+       p15 = 24'sd0;
+       a16 = 32'sd0;
+       rb16 = 1'b0;
+       w1_16 = 8'sd0;
        qm16 = 16'sd0;
        qw16 = 8'sd0;
-       p17 = 24'sd0;
+       p16 = 24'sd0;
+       a17 = 32'sd0;
+       rb17 = 1'b0;
+       w1_17 = 8'sd0;
        qm17 = 16'sd0;
        qw17 = 8'sd0;
-       p18 = 24'sd0;
+       p17 = 24'sd0;
+       a18 = 32'sd0;
+       rb18 = 1'b0;
+       w1_18 = 8'sd0;
        qm18 = 16'sd0;
        qw18 = 8'sd0;
-       p19 = 24'sd0;
+       p18 = 24'sd0;
+       a19 = 32'sd0;
+       rb19 = 1'b0;
+       w1_19 = 8'sd0;
        qm19 = 16'sd0;
        qw19 = 8'sd0;
-       p20 = 24'sd0;
+       p19 = 24'sd0;
+       a20 = 32'sd0;
+       rb20 = 1'b0;
+       w1_20 = 8'sd0;
        qm20 = 16'sd0;
        qw20 = 8'sd0;
-       p21 = 24'sd0;
+       p20 = 24'sd0;
+       a21 = 32'sd0;
+       rb21 = 1'b0;
+       w1_21 = 8'sd0;
        qm21 = 16'sd0;
        qw21 = 8'sd0;
-       p22 = 24'sd0;
+       p21 = 24'sd0;
+       a22 = 32'sd0;
+       rb22 = 1'b0;
+       w1_22 = 8'sd0;
        qm22 = 16'sd0;
        qw22 = 8'sd0;
-       p23 = 24'sd0;
+       p22 = 24'sd0;
+       a23 = 32'sd0;
+       rb23 = 1'b0;
+       w1_23 = 8'sd0;
        qm23 = 16'sd0;
        qw23 = 8'sd0;
-       p24 = 24'sd0;
+       p23 = 24'sd0;
+       a24 = 32'sd0;
+       rb24 = 1'b0;
+       w1_24 = 8'sd0;
        qm24 = 16'sd0;
        qw24 = 8'sd0;
-       p25 = 24'sd0;
+       p24 = 24'sd0;
+       a25 = 32'sd0;
+       rb25 = 1'b0;
+       w1_25 = 8'sd0;
        qm25 = 16'sd0;
        qw25 = 8'sd0;
-       p26 = 24'sd0;
+       p25 = 24'sd0;
+       a26 = 32'sd0;
+       rb26 = 1'b0;
+       w1_26 = 8'sd0;
        qm26 = 16'sd0;
        qw26 = 8'sd0;
-       p27 = 24'sd0;
+       p26 = 24'sd0;
+       a27 = 32'sd0;
+       rb27 = 1'b0;
+       w1_27 = 8'sd0;
        qm27 = 16'sd0;
        qw27 = 8'sd0;
-       p28 = 24'sd0;
+       p27 = 24'sd0;
+       a28 = 32'sd0;
+       rb28 = 1'b0;
+       w1_28 = 8'sd0;
        qm28 = 16'sd0;
        qw28 = 8'sd0;
-       p29 = 24'sd0;
+       p28 = 24'sd0;
+       a29 = 32'sd0;
+       rb29 = 1'b0;
+       w1_29 = 8'sd0;
        qm29 = 16'sd0;
        qw29 = 8'sd0;
-       p30 = 24'sd0;
+       p29 = 24'sd0;
+       a30 = 32'sd0;
+       rb30 = 1'b0;
+       w1_30 = 8'sd0;
        qm30 = 16'sd0;
        qw30 = 8'sd0;
-       p31 = 24'sd0;
+       p30 = 24'sd0;
+       a31 = 32'sd0;
+       rb31 = 1'b0;
+       w1_31 = 8'sd0;
        qm31 = 16'sd0;
        qw31 = 8'sd0;
+       p31 = 24'sd0;
+       t1_0 = 26'sd0;
+       t1_1 = 26'sd0;
+       t1_2 = 26'sd0;
+       t1_3 = 26'sd0;
+       t1_4 = 26'sd0;
+       t1_5 = 26'sd0;
+       t1_6 = 26'sd0;
+       t1_7 = 26'sd0;
+       t2_0 = 28'sd0;
+       t2_1 = 28'sd0;
+       t3_0 = 30'sd0;
+    end
+    always @(posedge clock) begin
+       ve <= {ve[5:1], en};
+       vf <= {vf[5:1], first};
+       if (ve[6]) acc <= vf[6] ? tree_sum : (acc + tree_sum);
+       a0 <= $signed(x$0) >>> shift;
+       rb0 <= (shift != 5'd0) & x$0[shift - 5'd1];
+       w1_0 <= w$0;
+       qm0 <= hi0 ? 16'sd32767 : (lo0 ? -16'sd32767 : rs0);
+       qw0 <= w1_0;
+       p0 <= qw0 * qm0;
+       a1 <= $signed(x$1) >>> shift;
+       rb1 <= (shift != 5'd0) & x$1[shift - 5'd1];
+       w1_1 <= w$1;
+       qm1 <= hi1 ? 16'sd32767 : (lo1 ? -16'sd32767 : rs1);
+       qw1 <= w1_1;
+       p1 <= qw1 * qm1;
+       a2 <= $signed(x$2) >>> shift;
+       rb2 <= (shift != 5'd0) & x$2[shift - 5'd1];
+       w1_2 <= w$2;
+       qm2 <= hi2 ? 16'sd32767 : (lo2 ? -16'sd32767 : rs2);
+       qw2 <= w1_2;
+       p2 <= qw2 * qm2;
+       a3 <= $signed(x$3) >>> shift;
+       rb3 <= (shift != 5'd0) & x$3[shift - 5'd1];
+       w1_3 <= w$3;
+       qm3 <= hi3 ? 16'sd32767 : (lo3 ? -16'sd32767 : rs3);
+       qw3 <= w1_3;
+       p3 <= qw3 * qm3;
+       a4 <= $signed(x$4) >>> shift;
+       rb4 <= (shift != 5'd0) & x$4[shift - 5'd1];
+       w1_4 <= w$4;
+       qm4 <= hi4 ? 16'sd32767 : (lo4 ? -16'sd32767 : rs4);
+       qw4 <= w1_4;
+       p4 <= qw4 * qm4;
+       a5 <= $signed(x$5) >>> shift;
+       rb5 <= (shift != 5'd0) & x$5[shift - 5'd1];
+       w1_5 <= w$5;
+       qm5 <= hi5 ? 16'sd32767 : (lo5 ? -16'sd32767 : rs5);
+       qw5 <= w1_5;
+       p5 <= qw5 * qm5;
+       a6 <= $signed(x$6) >>> shift;
+       rb6 <= (shift != 5'd0) & x$6[shift - 5'd1];
+       w1_6 <= w$6;
+       qm6 <= hi6 ? 16'sd32767 : (lo6 ? -16'sd32767 : rs6);
+       qw6 <= w1_6;
+       p6 <= qw6 * qm6;
+       a7 <= $signed(x$7) >>> shift;
+       rb7 <= (shift != 5'd0) & x$7[shift - 5'd1];
+       w1_7 <= w$7;
+       qm7 <= hi7 ? 16'sd32767 : (lo7 ? -16'sd32767 : rs7);
+       qw7 <= w1_7;
+       p7 <= qw7 * qm7;
+       a8 <= $signed(x$8) >>> shift;
+       rb8 <= (shift != 5'd0) & x$8[shift - 5'd1];
+       w1_8 <= w$8;
+       qm8 <= hi8 ? 16'sd32767 : (lo8 ? -16'sd32767 : rs8);
+       qw8 <= w1_8;
+       p8 <= qw8 * qm8;
+       a9 <= $signed(x$9) >>> shift;
+       rb9 <= (shift != 5'd0) & x$9[shift - 5'd1];
+       w1_9 <= w$9;
+       qm9 <= hi9 ? 16'sd32767 : (lo9 ? -16'sd32767 : rs9);
+       qw9 <= w1_9;
+       p9 <= qw9 * qm9;
+       a10 <= $signed(x$10) >>> shift;
+       rb10 <= (shift != 5'd0) & x$10[shift - 5'd1];
+       w1_10 <= w$10;
+       qm10 <= hi10 ? 16'sd32767 : (lo10 ? -16'sd32767 : rs10);
+       qw10 <= w1_10;
+       p10 <= qw10 * qm10;
+       a11 <= $signed(x$11) >>> shift;
+       rb11 <= (shift != 5'd0) & x$11[shift - 5'd1];
+       w1_11 <= w$11;
+       qm11 <= hi11 ? 16'sd32767 : (lo11 ? -16'sd32767 : rs11);
+       qw11 <= w1_11;
+       p11 <= qw11 * qm11;
+       a12 <= $signed(x$12) >>> shift;
+       rb12 <= (shift != 5'd0) & x$12[shift - 5'd1];
+       w1_12 <= w$12;
+       qm12 <= hi12 ? 16'sd32767 : (lo12 ? -16'sd32767 : rs12);
+       qw12 <= w1_12;
+       p12 <= qw12 * qm12;
+       a13 <= $signed(x$13) >>> shift;
+       rb13 <= (shift != 5'd0) & x$13[shift - 5'd1];
+       w1_13 <= w$13;
+       qm13 <= hi13 ? 16'sd32767 : (lo13 ? -16'sd32767 : rs13);
+       qw13 <= w1_13;
+       p13 <= qw13 * qm13;
+       a14 <= $signed(x$14) >>> shift;
+       rb14 <= (shift != 5'd0) & x$14[shift - 5'd1];
+       w1_14 <= w$14;
+       qm14 <= hi14 ? 16'sd32767 : (lo14 ? -16'sd32767 : rs14);
+       qw14 <= w1_14;
+       p14 <= qw14 * qm14;
+       a15 <= $signed(x$15) >>> shift;
+       rb15 <= (shift != 5'd0) & x$15[shift - 5'd1];
+       w1_15 <= w$15;
+       qm15 <= hi15 ? 16'sd32767 : (lo15 ? -16'sd32767 : rs15);
+       qw15 <= w1_15;
+       p15 <= qw15 * qm15;
+       a16 <= $signed(x$16) >>> shift;
+       rb16 <= (shift != 5'd0) & x$16[shift - 5'd1];
+       w1_16 <= w$16;
+       qm16 <= hi16 ? 16'sd32767 : (lo16 ? -16'sd32767 : rs16);
+       qw16 <= w1_16;
+       p16 <= qw16 * qm16;
+       a17 <= $signed(x$17) >>> shift;
+       rb17 <= (shift != 5'd0) & x$17[shift - 5'd1];
+       w1_17 <= w$17;
+       qm17 <= hi17 ? 16'sd32767 : (lo17 ? -16'sd32767 : rs17);
+       qw17 <= w1_17;
+       p17 <= qw17 * qm17;
+       a18 <= $signed(x$18) >>> shift;
+       rb18 <= (shift != 5'd0) & x$18[shift - 5'd1];
+       w1_18 <= w$18;
+       qm18 <= hi18 ? 16'sd32767 : (lo18 ? -16'sd32767 : rs18);
+       qw18 <= w1_18;
+       p18 <= qw18 * qm18;
+       a19 <= $signed(x$19) >>> shift;
+       rb19 <= (shift != 5'd0) & x$19[shift - 5'd1];
+       w1_19 <= w$19;
+       qm19 <= hi19 ? 16'sd32767 : (lo19 ? -16'sd32767 : rs19);
+       qw19 <= w1_19;
+       p19 <= qw19 * qm19;
+       a20 <= $signed(x$20) >>> shift;
+       rb20 <= (shift != 5'd0) & x$20[shift - 5'd1];
+       w1_20 <= w$20;
+       qm20 <= hi20 ? 16'sd32767 : (lo20 ? -16'sd32767 : rs20);
+       qw20 <= w1_20;
+       p20 <= qw20 * qm20;
+       a21 <= $signed(x$21) >>> shift;
+       rb21 <= (shift != 5'd0) & x$21[shift - 5'd1];
+       w1_21 <= w$21;
+       qm21 <= hi21 ? 16'sd32767 : (lo21 ? -16'sd32767 : rs21);
+       qw21 <= w1_21;
+       p21 <= qw21 * qm21;
+       a22 <= $signed(x$22) >>> shift;
+       rb22 <= (shift != 5'd0) & x$22[shift - 5'd1];
+       w1_22 <= w$22;
+       qm22 <= hi22 ? 16'sd32767 : (lo22 ? -16'sd32767 : rs22);
+       qw22 <= w1_22;
+       p22 <= qw22 * qm22;
+       a23 <= $signed(x$23) >>> shift;
+       rb23 <= (shift != 5'd0) & x$23[shift - 5'd1];
+       w1_23 <= w$23;
+       qm23 <= hi23 ? 16'sd32767 : (lo23 ? -16'sd32767 : rs23);
+       qw23 <= w1_23;
+       p23 <= qw23 * qm23;
+       a24 <= $signed(x$24) >>> shift;
+       rb24 <= (shift != 5'd0) & x$24[shift - 5'd1];
+       w1_24 <= w$24;
+       qm24 <= hi24 ? 16'sd32767 : (lo24 ? -16'sd32767 : rs24);
+       qw24 <= w1_24;
+       p24 <= qw24 * qm24;
+       a25 <= $signed(x$25) >>> shift;
+       rb25 <= (shift != 5'd0) & x$25[shift - 5'd1];
+       w1_25 <= w$25;
+       qm25 <= hi25 ? 16'sd32767 : (lo25 ? -16'sd32767 : rs25);
+       qw25 <= w1_25;
+       p25 <= qw25 * qm25;
+       a26 <= $signed(x$26) >>> shift;
+       rb26 <= (shift != 5'd0) & x$26[shift - 5'd1];
+       w1_26 <= w$26;
+       qm26 <= hi26 ? 16'sd32767 : (lo26 ? -16'sd32767 : rs26);
+       qw26 <= w1_26;
+       p26 <= qw26 * qm26;
+       a27 <= $signed(x$27) >>> shift;
+       rb27 <= (shift != 5'd0) & x$27[shift - 5'd1];
+       w1_27 <= w$27;
+       qm27 <= hi27 ? 16'sd32767 : (lo27 ? -16'sd32767 : rs27);
+       qw27 <= w1_27;
+       p27 <= qw27 * qm27;
+       a28 <= $signed(x$28) >>> shift;
+       rb28 <= (shift != 5'd0) & x$28[shift - 5'd1];
+       w1_28 <= w$28;
+       qm28 <= hi28 ? 16'sd32767 : (lo28 ? -16'sd32767 : rs28);
+       qw28 <= w1_28;
+       p28 <= qw28 * qm28;
+       a29 <= $signed(x$29) >>> shift;
+       rb29 <= (shift != 5'd0) & x$29[shift - 5'd1];
+       w1_29 <= w$29;
+       qm29 <= hi29 ? 16'sd32767 : (lo29 ? -16'sd32767 : rs29);
+       qw29 <= w1_29;
+       p29 <= qw29 * qm29;
+       a30 <= $signed(x$30) >>> shift;
+       rb30 <= (shift != 5'd0) & x$30[shift - 5'd1];
+       w1_30 <= w$30;
+       qm30 <= hi30 ? 16'sd32767 : (lo30 ? -16'sd32767 : rs30);
+       qw30 <= w1_30;
+       p30 <= qw30 * qm30;
+       a31 <= $signed(x$31) >>> shift;
+       rb31 <= (shift != 5'd0) & x$31[shift - 5'd1];
+       w1_31 <= w$31;
+       qm31 <= hi31 ? 16'sd32767 : (lo31 ? -16'sd32767 : rs31);
+       qw31 <= w1_31;
+       p31 <= qw31 * qm31;
+       t1_0 <= ($signed({{2{p0[23]}}, p0}) + $signed({{2{p1[23]}}, p1})) + ($signed({{2{p2[23]}}, p2}) + $signed({{2{p3[23]}}, p3}));
+       t1_1 <= ($signed({{2{p4[23]}}, p4}) + $signed({{2{p5[23]}}, p5})) + ($signed({{2{p6[23]}}, p6}) + $signed({{2{p7[23]}}, p7}));
+       t1_2 <= ($signed({{2{p8[23]}}, p8}) + $signed({{2{p9[23]}}, p9})) + ($signed({{2{p10[23]}}, p10}) + $signed({{2{p11[23]}}, p11}));
+       t1_3 <= ($signed({{2{p12[23]}}, p12}) + $signed({{2{p13[23]}}, p13})) + ($signed({{2{p14[23]}}, p14}) + $signed({{2{p15[23]}}, p15}));
+       t1_4 <= ($signed({{2{p16[23]}}, p16}) + $signed({{2{p17[23]}}, p17})) + ($signed({{2{p18[23]}}, p18}) + $signed({{2{p19[23]}}, p19}));
+       t1_5 <= ($signed({{2{p20[23]}}, p20}) + $signed({{2{p21[23]}}, p21})) + ($signed({{2{p22[23]}}, p22}) + $signed({{2{p23[23]}}, p23}));
+       t1_6 <= ($signed({{2{p24[23]}}, p24}) + $signed({{2{p25[23]}}, p25})) + ($signed({{2{p26[23]}}, p26}) + $signed({{2{p27[23]}}, p27}));
+       t1_7 <= ($signed({{2{p28[23]}}, p28}) + $signed({{2{p29[23]}}, p29})) + ($signed({{2{p30[23]}}, p30}) + $signed({{2{p31[23]}}, p31}));
+       t2_0 <= ($signed({{2{t1_0[25]}}, t1_0}) + $signed({{2{t1_1[25]}}, t1_1})) + ($signed({{2{t1_2[25]}}, t1_2}) + $signed({{2{t1_3[25]}}, t1_3}));
+       t2_1 <= ($signed({{2{t1_4[25]}}, t1_4}) + $signed({{2{t1_5[25]}}, t1_5})) + ($signed({{2{t1_6[25]}}, t1_6}) + $signed({{2{t1_7[25]}}, t1_7}));
+       t3_0 <= $signed({{2{t2_0[27]}}, t2_0}) + $signed({{2{t2_1[27]}}, t2_1});
+    end
+endmodule // llamahdl_qkv_projector$mv$dot
+
+
+module llamahdl_qkv_projector$mv$drain(d,q,clock);
+    
+    // Module arguments
+    input wire  [4:0] d;
+    output reg  [4:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 5'h0;
     end
     
     always @(posedge clock) begin
-       if (s1_en) acc <= s1_first ? s1_sum : (acc + s1_sum);
-       s1_en <= q_en;
-       if (q_en) begin
-          s1_first <= q_first;
-          p0 <= qw0 * qm0;
-          p1 <= qw1 * qm1;
-          p2 <= qw2 * qm2;
-          p3 <= qw3 * qm3;
-          p4 <= qw4 * qm4;
-          p5 <= qw5 * qm5;
-          p6 <= qw6 * qm6;
-          p7 <= qw7 * qm7;
-          p8 <= qw8 * qm8;
-          p9 <= qw9 * qm9;
-          p10 <= qw10 * qm10;
-          p11 <= qw11 * qm11;
-          p12 <= qw12 * qm12;
-          p13 <= qw13 * qm13;
-          p14 <= qw14 * qm14;
-          p15 <= qw15 * qm15;
-          p16 <= qw16 * qm16;
-          p17 <= qw17 * qm17;
-          p18 <= qw18 * qm18;
-          p19 <= qw19 * qm19;
-          p20 <= qw20 * qm20;
-          p21 <= qw21 * qm21;
-          p22 <= qw22 * qm22;
-          p23 <= qw23 * qm23;
-          p24 <= qw24 * qm24;
-          p25 <= qw25 * qm25;
-          p26 <= qw26 * qm26;
-          p27 <= qw27 * qm27;
-          p28 <= qw28 * qm28;
-          p29 <= qw29 * qm29;
-          p30 <= qw30 * qm30;
-          p31 <= qw31 * qm31;
-       end
-       q_en <= en;
-       if (en) begin
-          q_first <= first;
-          qw0 <= w$0;
-          qm0 <= (r0 > 33'sd32767) ? 16'sd32767 : ((r0 < -33'sd32767) ? -16'sd32767 : r0[15:0]);
-          qw1 <= w$1;
-          qm1 <= (r1 > 33'sd32767) ? 16'sd32767 : ((r1 < -33'sd32767) ? -16'sd32767 : r1[15:0]);
-          qw2 <= w$2;
-          qm2 <= (r2 > 33'sd32767) ? 16'sd32767 : ((r2 < -33'sd32767) ? -16'sd32767 : r2[15:0]);
-          qw3 <= w$3;
-          qm3 <= (r3 > 33'sd32767) ? 16'sd32767 : ((r3 < -33'sd32767) ? -16'sd32767 : r3[15:0]);
-          qw4 <= w$4;
-          qm4 <= (r4 > 33'sd32767) ? 16'sd32767 : ((r4 < -33'sd32767) ? -16'sd32767 : r4[15:0]);
-          qw5 <= w$5;
-          qm5 <= (r5 > 33'sd32767) ? 16'sd32767 : ((r5 < -33'sd32767) ? -16'sd32767 : r5[15:0]);
-          qw6 <= w$6;
-          qm6 <= (r6 > 33'sd32767) ? 16'sd32767 : ((r6 < -33'sd32767) ? -16'sd32767 : r6[15:0]);
-          qw7 <= w$7;
-          qm7 <= (r7 > 33'sd32767) ? 16'sd32767 : ((r7 < -33'sd32767) ? -16'sd32767 : r7[15:0]);
-          qw8 <= w$8;
-          qm8 <= (r8 > 33'sd32767) ? 16'sd32767 : ((r8 < -33'sd32767) ? -16'sd32767 : r8[15:0]);
-          qw9 <= w$9;
-          qm9 <= (r9 > 33'sd32767) ? 16'sd32767 : ((r9 < -33'sd32767) ? -16'sd32767 : r9[15:0]);
-          qw10 <= w$10;
-          qm10 <= (r10 > 33'sd32767) ? 16'sd32767 : ((r10 < -33'sd32767) ? -16'sd32767 : r10[15:0]);
-          qw11 <= w$11;
-          qm11 <= (r11 > 33'sd32767) ? 16'sd32767 : ((r11 < -33'sd32767) ? -16'sd32767 : r11[15:0]);
-          qw12 <= w$12;
-          qm12 <= (r12 > 33'sd32767) ? 16'sd32767 : ((r12 < -33'sd32767) ? -16'sd32767 : r12[15:0]);
-          qw13 <= w$13;
-          qm13 <= (r13 > 33'sd32767) ? 16'sd32767 : ((r13 < -33'sd32767) ? -16'sd32767 : r13[15:0]);
-          qw14 <= w$14;
-          qm14 <= (r14 > 33'sd32767) ? 16'sd32767 : ((r14 < -33'sd32767) ? -16'sd32767 : r14[15:0]);
-          qw15 <= w$15;
-          qm15 <= (r15 > 33'sd32767) ? 16'sd32767 : ((r15 < -33'sd32767) ? -16'sd32767 : r15[15:0]);
-          qw16 <= w$16;
-          qm16 <= (r16 > 33'sd32767) ? 16'sd32767 : ((r16 < -33'sd32767) ? -16'sd32767 : r16[15:0]);
-          qw17 <= w$17;
-          qm17 <= (r17 > 33'sd32767) ? 16'sd32767 : ((r17 < -33'sd32767) ? -16'sd32767 : r17[15:0]);
-          qw18 <= w$18;
-          qm18 <= (r18 > 33'sd32767) ? 16'sd32767 : ((r18 < -33'sd32767) ? -16'sd32767 : r18[15:0]);
-          qw19 <= w$19;
-          qm19 <= (r19 > 33'sd32767) ? 16'sd32767 : ((r19 < -33'sd32767) ? -16'sd32767 : r19[15:0]);
-          qw20 <= w$20;
-          qm20 <= (r20 > 33'sd32767) ? 16'sd32767 : ((r20 < -33'sd32767) ? -16'sd32767 : r20[15:0]);
-          qw21 <= w$21;
-          qm21 <= (r21 > 33'sd32767) ? 16'sd32767 : ((r21 < -33'sd32767) ? -16'sd32767 : r21[15:0]);
-          qw22 <= w$22;
-          qm22 <= (r22 > 33'sd32767) ? 16'sd32767 : ((r22 < -33'sd32767) ? -16'sd32767 : r22[15:0]);
-          qw23 <= w$23;
-          qm23 <= (r23 > 33'sd32767) ? 16'sd32767 : ((r23 < -33'sd32767) ? -16'sd32767 : r23[15:0]);
-          qw24 <= w$24;
-          qm24 <= (r24 > 33'sd32767) ? 16'sd32767 : ((r24 < -33'sd32767) ? -16'sd32767 : r24[15:0]);
-          qw25 <= w$25;
-          qm25 <= (r25 > 33'sd32767) ? 16'sd32767 : ((r25 < -33'sd32767) ? -16'sd32767 : r25[15:0]);
-          qw26 <= w$26;
-          qm26 <= (r26 > 33'sd32767) ? 16'sd32767 : ((r26 < -33'sd32767) ? -16'sd32767 : r26[15:0]);
-          qw27 <= w$27;
-          qm27 <= (r27 > 33'sd32767) ? 16'sd32767 : ((r27 < -33'sd32767) ? -16'sd32767 : r27[15:0]);
-          qw28 <= w$28;
-          qm28 <= (r28 > 33'sd32767) ? 16'sd32767 : ((r28 < -33'sd32767) ? -16'sd32767 : r28[15:0]);
-          qw29 <= w$29;
-          qm29 <= (r29 > 33'sd32767) ? 16'sd32767 : ((r29 < -33'sd32767) ? -16'sd32767 : r29[15:0]);
-          qw30 <= w$30;
-          qm30 <= (r30 > 33'sd32767) ? 16'sd32767 : ((r30 < -33'sd32767) ? -16'sd32767 : r30[15:0]);
-          qw31 <= w$31;
-          qm31 <= (r31 > 33'sd32767) ? 16'sd32767 : ((r31 < -33'sd32767) ? -16'sd32767 : r31[15:0]);
-       end
+       q <= d;
     end
-endmodule // llamahdl_qkv_projector$mv$dot
+          
+endmodule // llamahdl_qkv_projector$mv$drain
+
+
+module llamahdl_qkv_projector$mv$drain_n(d,q,clock);
+    
+    // Module arguments
+    input wire  [4:0] d;
+    output reg  [4:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 5'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_qkv_projector$mv$drain_n
 
 
 module llamahdl_qkv_projector$mv$dst_r(d,q,clock);
@@ -2575,44 +3784,6 @@ module llamahdl_qkv_projector$mv$e1_valid(d,q,clock);
 endmodule // llamahdl_qkv_projector$mv$e1_valid
 
 
-module llamahdl_qkv_projector$mv$e2_elem(d,q,clock);
-    
-    // Module arguments
-    input wire  [15:0] d;
-    output reg  [15:0] q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 16'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_qkv_projector$mv$e2_elem
-
-
-module llamahdl_qkv_projector$mv$e2_valid(d,q,clock);
-    
-    // Module arguments
-    input wire  d;
-    output reg  q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 1'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_qkv_projector$mv$e2_valid
-
-
 module llamahdl_qkv_projector$mv$elem(d,q,clock);
     
     // Module arguments
@@ -2630,6 +3801,82 @@ module llamahdl_qkv_projector$mv$elem(d,q,clock);
     end
           
 endmodule // llamahdl_qkv_projector$mv$elem
+
+
+module llamahdl_qkv_projector$mv$em_dst(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_qkv_projector$mv$em_dst
+
+
+module llamahdl_qkv_projector$mv$em_elem(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_qkv_projector$mv$em_elem
+
+
+module llamahdl_qkv_projector$mv$em_lane(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_qkv_projector$mv$em_lane
+
+
+module llamahdl_qkv_projector$mv$em_valid(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_qkv_projector$mv$em_valid
 
 
 module llamahdl_qkv_projector$mv$emb(d,q,clock);
@@ -2651,6 +3898,84 @@ module llamahdl_qkv_projector$mv$emb(d,q,clock);
 endmodule // llamahdl_qkv_projector$mv$emb
 
 
+module llamahdl_qkv_projector$mv$eo_dst(clock,d,q);
+    
+    // Module arguments
+    input wire  clock;
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    
+    // Update code (custom)
+    reg [15:0] r1;
+    initial r1 = 0;
+    reg [15:0] r2;
+    initial r2 = 0;
+    reg [15:0] r3;
+    initial r3 = 0;
+    reg [15:0] r4;
+    initial r4 = 0;
+    reg [15:0] r5;
+    initial r5 = 0;
+    initial q = 0;
+    always @(posedge clock) begin
+       r1 <= d;
+       r2 <= r1;
+       r3 <= r2;
+       r4 <= r3;
+       r5 <= r4;
+       q <= r5;
+    end
+endmodule // llamahdl_qkv_projector$mv$eo_dst
+
+
+module llamahdl_qkv_projector$mv$eo_elem(clock,d,q);
+    
+    // Module arguments
+    input wire  clock;
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    
+    // Update code (custom)
+    reg [15:0] r1;
+    initial r1 = 0;
+    reg [15:0] r2;
+    initial r2 = 0;
+    reg [15:0] r3;
+    initial r3 = 0;
+    reg [15:0] r4;
+    initial r4 = 0;
+    reg [15:0] r5;
+    initial r5 = 0;
+    initial q = 0;
+    always @(posedge clock) begin
+       r1 <= d;
+       r2 <= r1;
+       r3 <= r2;
+       r4 <= r3;
+       r5 <= r4;
+       q <= r5;
+    end
+endmodule // llamahdl_qkv_projector$mv$eo_elem
+
+
+module llamahdl_qkv_projector$mv$eo_valid(clock,d,q);
+    
+    // Module arguments
+    input wire  clock;
+    input wire  d;
+    output reg  q;
+    
+    // Update code (custom)
+    initial q = 1'b0;
+    reg [4:0] r;
+    initial r = 0;
+    always @(posedge clock) begin
+       r <= {r[3:0], d};
+       q <= r[4];
+    end
+endmodule // llamahdl_qkv_projector$mv$eo_valid
+
+
 module llamahdl_qkv_projector$mv$finish(clock,en,acc,mant,exp,shift,y);
     
     // Module arguments
@@ -2663,31 +3988,105 @@ module llamahdl_qkv_projector$mv$finish(clock,en,acc,mant,exp,shift,y);
     output reg signed [31:0] y;
     
     // Update code (custom)
-    localparam signed [95:0] MAX32 = 96'sd2147483647;
-    localparam signed [95:0] MIN32 = -96'sd2147483648;
-    wire signed [48:0] prod = acc * $signed({1'b0, mant});
-    wire signed [95:0] p96 = {{47{prod[48]}}, prod};
-    wire signed [9:0] k = {{2{exp[7]}}, exp} + $signed({5'd0, shift});
-    wire signed [9:0] nk = -k;
-    reg signed [95:0] wide;
-    always @(*) begin
-       if (!k[9]) begin
-          if (k > 10'sd40)
-             wide = (prod == 49'sd0) ? 96'sd0 : (prod[48] ? MIN32 - 96'sd1 : MAX32 + 96'sd1);
-          else
-             wide = p96 <<< k[5:0];
-       end else begin
-          if (nk > 10'sd62)
-             wide = 96'sd0;
-          else
-             wide = (p96 + (96'sd1 <<< (nk[5:0] - 6'd1))) >>> nk[5:0];
+    localparam [1:0] LEFT = 2'd0, RIGHT = 2'd1, SAT = 2'd2, ZERO = 2'd3;
+    reg e1, e2, e3, e4, e5;
+    reg signed [39:0] acc1;
+    reg [7:0] m1;
+    reg signed [9:0] k1, k2;
+    reg [5:0] ls3, rs3;
+    reg [1:0] kmode3;
+    reg [24:0] p0, p1;
+    reg signed [14:0] p2;
+    reg signed [48:0] prod3;
+    reg [1:0] mode4, mode5;
+    reg neg4, neg5, ovf5;
+    reg signed [88:0] wl4;
+    reg signed [48:0] t4, u5;
+    reg [31:0] lo5;
+    wire signed [9:0] nk2 = -k2;
+    wire signed [49:0] t4e = {t4[48], t4};
+    wire signed [49:0] t4r = t4e + 50'sd1;
+    wire hi_ones = &wl4[88:31];
+    wire hi_zeros = ~|wl4[88:31];
+    wire u_fits = (&u5[48:31]) | (~|u5[48:31]);
+    initial begin
+       y = 32'sd0;
+       e1 = 1'b0; e2 = 1'b0; e3 = 1'b0; e4 = 1'b0; e5 = 1'b0;
+       acc1 = 40'sd0; m1 = 8'd0; k1 = 10'sd0; k2 = 10'sd0;
+       ls3 = 6'd0; rs3 = 6'd0; kmode3 = LEFT;
+       p0 = 25'd0; p1 = 25'd0; p2 = 15'sd0; prod3 = 49'sd0;
+       mode4 = LEFT; mode5 = LEFT; neg4 = 1'b0; neg5 = 1'b0; ovf5 = 1'b0;
+       wl4 = 89'sd0; t4 = 49'sd0; u5 = 49'sd0; lo5 = 32'd0;
+    end
+    always @(posedge clock) begin
+       // c + 1: input registers.
+       e1 <= en;
+       acc1 <= acc;
+       m1 <= mant;
+       k1 <= {{2{exp[7]}}, exp} + $signed({5'd0, shift});
+       // c + 2: partial products (acc = a2 * 2^34 + a1 * 2^17 + a0, a0 and a1 unsigned).
+       e2 <= e1;
+       k2 <= k1;
+       p0 <= acc1[16:0] * m1;
+       p1 <= acc1[33:17] * m1;
+       p2 <= $signed(acc1[39:34]) * $signed({1'b0, m1});
+       // c + 3: the product.
+       // The shift decoded: mode (SAT stands for k > 40 until the product is known),
+       // left amount k, right amount -k - 1.
+       e3 <= e2;
+       ls3 <= k2[5:0];
+       rs3 <= nk2[5:0] - 6'd1;
+       if (!k2[9]) kmode3 <= (k2 > 10'sd40) ? SAT : LEFT;
+       else kmode3 <= (nk2 > 10'sd62) ? ZERO : RIGHT;
+       prod3 <= $signed({24'd0, p0}) + $signed({7'd0, p1, 17'd0}) + $signed({p2, 34'd0});
+       // c + 4: shift.
+       e4 <= e3;
+       neg4 <= prod3[48];
+       wl4 <= {{40{prod3[48]}}, prod3} <<< ls3;
+       t4 <= prod3 >>> rs3;
+       mode4 <= ((kmode3 == SAT) && (prod3 == 49'sd0)) ? ZERO : kmode3;
+       // c + 5: round, overflow flag.
+       e5 <= e4;
+       mode5 <= mode4;
+       neg5 <= (mode4 == LEFT) ? wl4[88] : neg4;
+       ovf5 <= ~(hi_ones | hi_zeros);
+       lo5 <= wl4[31:0];
+       u5 <= t4r[49:1];
+       // c + 6: saturate.
+       if (e5) begin
+          case (mode5)
+             LEFT: y <= ovf5 ? (neg5 ? 32'sh80000000 : 32'sh7fffffff) : lo5;
+             RIGHT: y <= u_fits ? u5[31:0] : (u5[48] ? 32'sh80000000 : 32'sh7fffffff);
+             SAT: y <= neg5 ? 32'sh80000000 : 32'sh7fffffff;
+             default: y <= 32'sd0;
+          endcase
        end
     end
-    initial y = 32'sd0;
-    always @(posedge clock) begin
-       if (en) y <= (wide > MAX32) ? MAX32[31:0] : ((wide < MIN32) ? MIN32[31:0] : wide[31:0]);
-    end
 endmodule // llamahdl_qkv_projector$mv$finish
+
+
+module llamahdl_qkv_projector$mv$gate(clock,d,q);
+    
+    // Module arguments
+    input wire  clock;
+    input wire signed [31:0] d;
+    output reg signed [31:0] q;
+    
+    // Update code (custom)
+    reg signed [31:0] r1;
+    initial r1 = 0;
+    reg signed [31:0] r2;
+    initial r2 = 0;
+    reg signed [31:0] r3;
+    initial r3 = 0;
+    initial q = 0;
+    always @(posedge clock) begin
+       r1 <= d;
+       r2 <= r1;
+       r3 <= r2;
+       q <= r3;
+    end
+endmodule // llamahdl_qkv_projector$mv$gate
 
 
 module llamahdl_qkv_projector$mv$lane(d,q,clock);
@@ -2807,6 +4206,146 @@ module llamahdl_qkv_projector$mv$len_r(d,q,clock);
 endmodule // llamahdl_qkv_projector$mv$len_r
 
 
+module llamahdl_qkv_projector$mv$m_dst(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_qkv_projector$mv$m_dst
+
+
+module llamahdl_qkv_projector$mv$m_first(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_qkv_projector$mv$m_first
+
+
+module llamahdl_qkv_projector$mv$m_last(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_qkv_projector$mv$m_last
+
+
+module llamahdl_qkv_projector$mv$m_row(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_qkv_projector$mv$m_row
+
+
+module llamahdl_qkv_projector$mv$m_valid(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_qkv_projector$mv$m_valid
+
+
+module llamahdl_qkv_projector$mv$p_last(clock,d,q);
+    
+    // Module arguments
+    input wire  clock;
+    input wire  d;
+    output reg  q;
+    
+    // Update code (custom)
+    initial q = 1'b0;
+    reg [3:0] r;
+    initial r = 0;
+    always @(posedge clock) begin
+       r <= {r[2:0], d};
+       q <= r[3];
+    end
+endmodule // llamahdl_qkv_projector$mv$p_last
+
+
+module llamahdl_qkv_projector$mv$p_row(clock,d,q);
+    
+    // Module arguments
+    input wire  clock;
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    
+    // Update code (custom)
+    reg [15:0] r1;
+    initial r1 = 0;
+    reg [15:0] r2;
+    initial r2 = 0;
+    reg [15:0] r3;
+    initial r3 = 0;
+    reg [15:0] r4;
+    initial r4 = 0;
+    initial q = 0;
+    always @(posedge clock) begin
+       r1 <= d;
+       r2 <= r1;
+       r3 <= r2;
+       r4 <= r3;
+       q <= r4;
+    end
+endmodule // llamahdl_qkv_projector$mv$p_row
+
+
 module llamahdl_qkv_projector$mv$post_r(d,q,clock);
     
     // Module arguments
@@ -2824,6 +4363,30 @@ module llamahdl_qkv_projector$mv$post_r(d,q,clock);
     end
           
 endmodule // llamahdl_qkv_projector$mv$post_r
+
+
+module llamahdl_qkv_projector$mv$r_dst(clock,d,q);
+    
+    // Module arguments
+    input wire  clock;
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    
+    // Update code (custom)
+    reg [15:0] r1;
+    initial r1 = 0;
+    reg [15:0] r2;
+    initial r2 = 0;
+    reg [15:0] r3;
+    initial r3 = 0;
+    initial q = 0;
+    always @(posedge clock) begin
+       r1 <= d;
+       r2 <= r1;
+       r3 <= r2;
+       q <= r3;
+    end
+endmodule // llamahdl_qkv_projector$mv$r_dst
 
 
 module llamahdl_qkv_projector$mv$raw_r(d,q,clock);
@@ -4187,43 +5750,70 @@ module llamahdl_qkv_projector$mv$rom(clock,addr,data$0,data$1,data$2,data$3,data
        mem[1279] = 256'h37d608f315942929ab29e5127ff5df1f4649c822dfd7cbf3c3213ea6c312ccb7;
     end
     reg [255:0] word;
-    initial word = 0;
-    always @(posedge clock) begin
-       word <= (addr < 16'd1280) ? mem[addr[10:0]] : 256'd0;
+    reg [255:0] word2;
+    reg inr;
+    initial begin
+       word = 0;
+       word2 = 0;
+       inr = 1'b0;
     end
-    always @(*) data$0 = word[7:0];
-    always @(*) data$1 = word[15:8];
-    always @(*) data$2 = word[23:16];
-    always @(*) data$3 = word[31:24];
-    always @(*) data$4 = word[39:32];
-    always @(*) data$5 = word[47:40];
-    always @(*) data$6 = word[55:48];
-    always @(*) data$7 = word[63:56];
-    always @(*) data$8 = word[71:64];
-    always @(*) data$9 = word[79:72];
-    always @(*) data$10 = word[87:80];
-    always @(*) data$11 = word[95:88];
-    always @(*) data$12 = word[103:96];
-    always @(*) data$13 = word[111:104];
-    always @(*) data$14 = word[119:112];
-    always @(*) data$15 = word[127:120];
-    always @(*) data$16 = word[135:128];
-    always @(*) data$17 = word[143:136];
-    always @(*) data$18 = word[151:144];
-    always @(*) data$19 = word[159:152];
-    always @(*) data$20 = word[167:160];
-    always @(*) data$21 = word[175:168];
-    always @(*) data$22 = word[183:176];
-    always @(*) data$23 = word[191:184];
-    always @(*) data$24 = word[199:192];
-    always @(*) data$25 = word[207:200];
-    always @(*) data$26 = word[215:208];
-    always @(*) data$27 = word[223:216];
-    always @(*) data$28 = word[231:224];
-    always @(*) data$29 = word[239:232];
-    always @(*) data$30 = word[247:240];
-    always @(*) data$31 = word[255:248];
+    always @(posedge clock) begin
+       word <= mem[addr[10:0]];
+       inr <= (addr < 16'd1280);
+       word2 <= inr ? word : 256'd0;
+    end
+    always @(*) data$0 = word2[7:0];
+    always @(*) data$1 = word2[15:8];
+    always @(*) data$2 = word2[23:16];
+    always @(*) data$3 = word2[31:24];
+    always @(*) data$4 = word2[39:32];
+    always @(*) data$5 = word2[47:40];
+    always @(*) data$6 = word2[55:48];
+    always @(*) data$7 = word2[63:56];
+    always @(*) data$8 = word2[71:64];
+    always @(*) data$9 = word2[79:72];
+    always @(*) data$10 = word2[87:80];
+    always @(*) data$11 = word2[95:88];
+    always @(*) data$12 = word2[103:96];
+    always @(*) data$13 = word2[111:104];
+    always @(*) data$14 = word2[119:112];
+    always @(*) data$15 = word2[127:120];
+    always @(*) data$16 = word2[135:128];
+    always @(*) data$17 = word2[143:136];
+    always @(*) data$18 = word2[151:144];
+    always @(*) data$19 = word2[159:152];
+    always @(*) data$20 = word2[167:160];
+    always @(*) data$21 = word2[175:168];
+    always @(*) data$22 = word2[183:176];
+    always @(*) data$23 = word2[191:184];
+    always @(*) data$24 = word2[199:192];
+    always @(*) data$25 = word2[207:200];
+    always @(*) data$26 = word2[215:208];
+    always @(*) data$27 = word2[223:216];
+    always @(*) data$28 = word2[231:224];
+    always @(*) data$29 = word2[239:232];
+    always @(*) data$30 = word2[247:240];
+    always @(*) data$31 = word2[255:248];
 endmodule // llamahdl_qkv_projector$mv$rom
+
+
+module llamahdl_qkv_projector$mv$rom_a(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_qkv_projector$mv$rom_a
 
 
 module llamahdl_qkv_projector$mv$row(d,q,clock);
@@ -4262,6 +5852,25 @@ module llamahdl_qkv_projector$mv$rows_r(d,q,clock);
     end
           
 endmodule // llamahdl_qkv_projector$mv$rows_r
+
+
+module llamahdl_qkv_projector$mv$rq(d,q,clock);
+    
+    // Module arguments
+    input wire signed [31:0] d;
+    output reg signed [31:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 32'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_qkv_projector$mv$rq
 
 
 module llamahdl_qkv_projector$mv$rrbase(d,q,clock);
@@ -4359,6 +5968,25 @@ module llamahdl_qkv_projector$mv$s1_row(d,q,clock);
 endmodule // llamahdl_qkv_projector$mv$s1_row
 
 
+module llamahdl_qkv_projector$mv$s1_src(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_qkv_projector$mv$s1_src
+
+
 module llamahdl_qkv_projector$mv$s1_valid(d,q,clock);
     
     // Module arguments
@@ -4376,158 +6004,6 @@ module llamahdl_qkv_projector$mv$s1_valid(d,q,clock);
     end
           
 endmodule // llamahdl_qkv_projector$mv$s1_valid
-
-
-module llamahdl_qkv_projector$mv$s2_exp(d,q,clock);
-    
-    // Module arguments
-    input wire signed [7:0] d;
-    output reg signed [7:0] q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 8'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_qkv_projector$mv$s2_exp
-
-
-module llamahdl_qkv_projector$mv$s2_last(d,q,clock);
-    
-    // Module arguments
-    input wire  d;
-    output reg  q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 1'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_qkv_projector$mv$s2_last
-
-
-module llamahdl_qkv_projector$mv$s2_mant(d,q,clock);
-    
-    // Module arguments
-    input wire  [7:0] d;
-    output reg  [7:0] q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 8'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_qkv_projector$mv$s2_mant
-
-
-module llamahdl_qkv_projector$mv$s2_row(d,q,clock);
-    
-    // Module arguments
-    input wire  [15:0] d;
-    output reg  [15:0] q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 16'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_qkv_projector$mv$s2_row
-
-
-module llamahdl_qkv_projector$mv$s3_exp(d,q,clock);
-    
-    // Module arguments
-    input wire signed [7:0] d;
-    output reg signed [7:0] q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 8'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_qkv_projector$mv$s3_exp
-
-
-module llamahdl_qkv_projector$mv$s3_last(d,q,clock);
-    
-    // Module arguments
-    input wire  d;
-    output reg  q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 1'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_qkv_projector$mv$s3_last
-
-
-module llamahdl_qkv_projector$mv$s3_mant(d,q,clock);
-    
-    // Module arguments
-    input wire  [7:0] d;
-    output reg  [7:0] q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 8'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_qkv_projector$mv$s3_mant
-
-
-module llamahdl_qkv_projector$mv$s3_row(d,q,clock);
-    
-    // Module arguments
-    input wire  [15:0] d;
-    output reg  [15:0] q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 16'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_qkv_projector$mv$s3_row
 
 
 module llamahdl_qkv_projector$mv$s4_last(d,q,clock);
@@ -4568,41 +6044,48 @@ module llamahdl_qkv_projector$mv$s4_row(d,q,clock);
 endmodule // llamahdl_qkv_projector$mv$s4_row
 
 
-module llamahdl_qkv_projector$mv$s5_last(d,q,clock);
+module llamahdl_qkv_projector$mv$s5_last(clock,d,q);
     
     // Module arguments
+    input wire  clock;
     input wire  d;
     output reg  q;
-    input wire  clock;
     
     // Update code (custom)
-    initial begin
-       q = 1'h0;
-    end
-    
+    initial q = 1'b0;
+    reg [3:0] r;
+    initial r = 0;
     always @(posedge clock) begin
-       q <= d;
+       r <= {r[2:0], d};
+       q <= r[3];
     end
-          
 endmodule // llamahdl_qkv_projector$mv$s5_last
 
 
-module llamahdl_qkv_projector$mv$s5_row(d,q,clock);
+module llamahdl_qkv_projector$mv$s5_row(clock,d,q);
     
     // Module arguments
+    input wire  clock;
     input wire  [15:0] d;
     output reg  [15:0] q;
-    input wire  clock;
     
     // Update code (custom)
-    initial begin
-       q = 16'h0;
-    end
-    
+    reg [15:0] r1;
+    initial r1 = 0;
+    reg [15:0] r2;
+    initial r2 = 0;
+    reg [15:0] r3;
+    initial r3 = 0;
+    reg [15:0] r4;
+    initial r4 = 0;
+    initial q = 0;
     always @(posedge clock) begin
-       q <= d;
+       r1 <= d;
+       r2 <= r1;
+       r3 <= r2;
+       r4 <= r3;
+       q <= r4;
     end
-          
 endmodule // llamahdl_qkv_projector$mv$s5_row
 
 
@@ -5259,12 +6742,20 @@ module llamahdl_qkv_projector$mv$scale_rom(clock,addr,mant,exp);
        mem[639] = 16'hd4ef;
     end
     reg [15:0] word;
-    initial word = 0;
-    always @(posedge clock) begin
-       word <= (addr < 16'd640) ? mem[addr[9:0]] : 16'd0;
+    reg [15:0] word2;
+    reg inr;
+    initial begin
+       word = 0;
+       word2 = 0;
+       inr = 1'b0;
     end
-    always @(*) mant = word[15:8];
-    always @(*) exp = word[7:0];
+    always @(posedge clock) begin
+       word <= mem[addr[9:0]];
+       inr <= (addr < 16'd640);
+       word2 <= inr ? word : 16'd0;
+    end
+    always @(*) mant = word2[15:8];
+    always @(*) exp = word2[7:0];
 endmodule // llamahdl_qkv_projector$mv$scale_rom
 
 
@@ -5317,40 +6808,82 @@ module llamahdl_qkv_projector$mv$silu(clock,x,sig_addr,rom,h,y);
     output reg signed [31:0] y;
     
     // Update code (custom)
-    reg signed [31:0] x1, x2, silu3;
-    reg [9:0] fr1;
-    reg lo1, hi1;
-    reg [16:0] sig2;
+    reg signed [31:0] x1, x2, x3, x4, x5, x6, sl10, h10;
+    reg [9:0] fr1, fr2, fr3;
+    reg lo1, hi1, lo2, hi2, lo3, hi3, lo4, hi4, lo5, hi5;
+    reg [16:0] sa2, sb2, sa3, sa4, sig6;
+    reg signed [17:0] de3;
+    reg signed [28:0] dp4;
+    reg signed [18:0] sg5;
+    reg [32:0] spl7;
+    reg signed [33:0] sph7;
+    reg signed [33:0] spr8;
+    reg signed [31:0] silu9;
+    reg [31:0] ll11;
+    reg signed [32:0] lh11, hl11;
+    reg signed [31:0] hh11, hh12;
+    reg [31:0] ll12;
+    reg signed [33:0] mid12;
+    reg signed [47:0] pp13;
     wire inr = (x[31:20] == 12'h000) || (x[31:20] == 12'hfff);
     always @(*) sig_addr = {5'd0, ~x[20], x[19:10]};
-    wire [16:0] sa = rom[16:0];
-    wire [16:0] sb = rom[33:17];
-    wire signed [28:0] de = $signed({12'd0, sb}) - $signed({12'd0, sa});
-    wire signed [28:0] fe = {19'd0, fr1};
-    wire signed [28:0] dp = de * fe;
-    wire signed [28:0] dr = (dp + 29'sd512) >>> 10;
-    wire signed [28:0] sgw = $signed({12'd0, sa}) + dr;
-    wire signed [49:0] xe2 = {{18{x2[31]}}, x2};
-    wire signed [49:0] se2 = {33'd0, sig2};
-    wire signed [49:0] sp = xe2 * se2;
-    wire signed [49:0] spr = (sp + 50'sd32768) >>> 16;
-    wire signed [63:0] ae = {{32{silu3[31]}}, silu3};
-    wire signed [63:0] be = {{32{h[31]}}, h};
-    wire signed [63:0] pp = ae * be;
-    wire signed [63:0] ppr = (pp + 64'sd32768) >>> 16;
+    wire signed [28:0] sg_sum = dp4 + $signed({2'd0, sa4, 10'h200});
+    wire signed [49:0] sp_sum = $signed({sph7, 16'h8000}) + $signed({17'd0, spl7});
+    wire signed [63:0] pp_sum = $signed({hh12, ll12}) + $signed({{14{mid12[33]}}, mid12, 16'h8000});
     initial begin
-       x1 = 32'sd0; x2 = 32'sd0; silu3 = 32'sd0; y = 32'sd0;
-       fr1 = 10'd0; lo1 = 1'b0; hi1 = 1'b0; sig2 = 17'd0;
+       x1 = 0; x2 = 0; x3 = 0; x4 = 0; x5 = 0; x6 = 0; sl10 = 0; h10 = 0;
+       fr1 = 0; fr2 = 0; fr3 = 0;
+       lo1 = 0; hi1 = 0; lo2 = 0; hi2 = 0; lo3 = 0; hi3 = 0; lo4 = 0; hi4 = 0; lo5 = 0; hi5 = 0;
+       sa2 = 0; sb2 = 0; sa3 = 0; sa4 = 0; sig6 = 0; de3 = 0; dp4 = 0; sg5 = 0;
+       spl7 = 0; sph7 = 0; spr8 = 0; silu9 = 0;
+       ll11 = 0; lh11 = 0; hl11 = 0; hh11 = 0; hh12 = 0; ll12 = 0; mid12 = 0; pp13 = 0;
+       y = 32'sd0;
     end
     always @(posedge clock) begin
+       // c + 1: x and its table position.
        x1 <= x;
        fr1 <= x[9:0];
        lo1 <= x[31] & ~inr;
        hi1 <= ~x[31] & ~inr;
-       x2 <= x1;
-       sig2 <= lo1 ? 17'd0 : (hi1 ? 17'd65536 : ((sgw < 29'sd0) ? 17'd0 : ((sgw > 29'sd65536) ? 17'd65536 : sgw[16:0])));
-       silu3 <= ((spr > 50'sd2147483647) ? 32'sh7fffffff : ((spr < -50'sd2147483648) ? 32'sh80000000 : spr[31:0]));
-       y <= ((ppr > 64'sd2147483647) ? 32'sh7fffffff : ((ppr < -64'sd2147483648) ? 32'sh80000000 : ppr[31:0]));
+       // c + 2: the table pair registered.
+       x2 <= x1; fr2 <= fr1; lo2 <= lo1; hi2 <= hi1;
+       sa2 <= rom[16:0];
+       sb2 <= rom[33:17];
+       // c + 3: difference.
+       x3 <= x2; fr3 <= fr2; lo3 <= lo2; hi3 <= hi2; sa3 <= sa2;
+       de3 <= $signed({1'b0, sb2}) - $signed({1'b0, sa2});
+       // c + 4: interpolation product.
+       x4 <= x3; lo4 <= lo3; hi4 <= hi3; sa4 <= sa3;
+       dp4 <= de3 * $signed({1'b0, fr3});
+       // c + 5: sa + round(dp / 2^10) = (dp + sa * 2^10 + 2^9) >>> 10.
+       x5 <= x4; lo5 <= lo4; hi5 <= hi4;
+       sg5 <= sg_sum[28:10];
+       // c + 6: clamped sigmoid.
+       x6 <= x5;
+       sig6 <= lo5 ? 17'd0 : (hi5 ? 17'd65536 : (sg5[18] ? 17'd0 : ((sg5 > 19'sd65536) ? 17'd65536 : sg5[16:0])));
+       // c + 7: x * sig as two partial products (low half unsigned, high half signed).
+       spl7 <= x6[15:0] * sig6;
+       sph7 <= $signed(x6[31:16]) * $signed({1'b0, sig6});
+       // c + 8: round(x * sig / 2^16).
+       spr8 <= sp_sum[49:16];
+       // c + 9: silu(x), saturated.
+       silu9 <= ((&spr8[33:31]) | (~|spr8[33:31])) ? spr8[31:0] : (spr8[33] ? 32'sh80000000 : 32'sh7fffffff);
+       // c + 10: multiplier inputs (h sampled in c + 9).
+       sl10 <= silu9;
+       h10 <= h;
+       // c + 11: four 16 x 16 partial products of silu * h.
+       ll11 <= sl10[15:0] * h10[15:0];
+       lh11 <= $signed({1'b0, sl10[15:0]}) * $signed(h10[31:16]);
+       hl11 <= $signed(sl10[31:16]) * $signed({1'b0, h10[15:0]});
+       hh11 <= $signed(sl10[31:16]) * $signed(h10[31:16]);
+       // c + 12: the middle terms.
+       mid12 <= lh11 + hl11;
+       ll12 <= ll11;
+       hh12 <= hh11;
+       // c + 13: round(silu * h / 2^16).
+       pp13 <= pp_sum[63:16];
+       // c + 14: saturate.
+       y <= ((&pp13[47:31]) | (~|pp13[47:31])) ? pp13[31:0] : (pp13[47] ? 32'sh80000000 : 32'sh7fffffff);
     end
 endmodule // llamahdl_qkv_projector$mv$silu
 
@@ -7440,25 +8973,6 @@ module llamahdl_qkv_projector$mv$sq_exp(d,q,clock);
 endmodule // llamahdl_qkv_projector$mv$sq_exp
 
 
-module llamahdl_qkv_projector$mv$sq_last(d,q,clock);
-    
-    // Module arguments
-    input wire  d;
-    output reg  q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 1'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_qkv_projector$mv$sq_last
-
-
 module llamahdl_qkv_projector$mv$sq_mant(d,q,clock);
     
     // Module arguments
@@ -7478,44 +8992,6 @@ module llamahdl_qkv_projector$mv$sq_mant(d,q,clock);
 endmodule // llamahdl_qkv_projector$mv$sq_mant
 
 
-module llamahdl_qkv_projector$mv$sq_row(d,q,clock);
-    
-    // Module arguments
-    input wire  [15:0] d;
-    output reg  [15:0] q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 16'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_qkv_projector$mv$sq_row
-
-
-module llamahdl_qkv_projector$mv$sq_valid(d,q,clock);
-    
-    // Module arguments
-    input wire  d;
-    output reg  q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 1'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_qkv_projector$mv$sq_valid
-
-
 module llamahdl_qkv_projector$mv$src_r(d,q,clock);
     
     // Module arguments
@@ -7533,6 +9009,127 @@ module llamahdl_qkv_projector$mv$src_r(d,q,clock);
     end
           
 endmodule // llamahdl_qkv_projector$mv$src_r
+
+
+module llamahdl_qkv_projector$mv$srow_a(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_qkv_projector$mv$srow_a
+
+
+module llamahdl_qkv_projector$mv$sw_dst(clock,d,q);
+    
+    // Module arguments
+    input wire  clock;
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    
+    // Update code (custom)
+    reg [15:0] r1;
+    initial r1 = 0;
+    reg [15:0] r2;
+    initial r2 = 0;
+    reg [15:0] r3;
+    initial r3 = 0;
+    initial q = 0;
+    always @(posedge clock) begin
+       r1 <= d;
+       r2 <= r1;
+       r3 <= r2;
+       q <= r3;
+    end
+endmodule // llamahdl_qkv_projector$mv$sw_dst
+
+
+module llamahdl_qkv_projector$mv$w_dst(clock,d,q);
+    
+    // Module arguments
+    input wire  clock;
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    
+    // Update code (custom)
+    reg [15:0] r1;
+    initial r1 = 0;
+    reg [15:0] r2;
+    initial r2 = 0;
+    initial q = 0;
+    always @(posedge clock) begin
+       r1 <= d;
+       r2 <= r1;
+       q <= r2;
+    end
+endmodule // llamahdl_qkv_projector$mv$w_dst
+
+
+module llamahdl_qkv_projector$mv$w_last(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_qkv_projector$mv$w_last
+
+
+module llamahdl_qkv_projector$mv$w_row(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_qkv_projector$mv$w_row
+
+
+module llamahdl_qkv_projector$mv$xaddr_a(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_qkv_projector$mv$xaddr_a
 
 
 module llamahdl_qkv_projector$mv$xbase_r(d,q,clock);
@@ -7659,37 +9256,103 @@ module llamahdl_qkv_projector$mv$xram(clock,wwe,wwaddr,wwdata$0,wwdata$1,wwdata$
     wire [15:0] pe7 = pwidx + 16'd7;
     wire [15:0] pw7 = pe7 >> 5;
     reg [31:0] m0 [0:1];
+    reg [31:0] rd0;
+    initial rd0 = 32'd0;
     reg [31:0] m1 [0:1];
+    reg [31:0] rd1;
+    initial rd1 = 32'd0;
     reg [31:0] m2 [0:1];
+    reg [31:0] rd2;
+    initial rd2 = 32'd0;
     reg [31:0] m3 [0:1];
+    reg [31:0] rd3;
+    initial rd3 = 32'd0;
     reg [31:0] m4 [0:1];
+    reg [31:0] rd4;
+    initial rd4 = 32'd0;
     reg [31:0] m5 [0:1];
+    reg [31:0] rd5;
+    initial rd5 = 32'd0;
     reg [31:0] m6 [0:1];
+    reg [31:0] rd6;
+    initial rd6 = 32'd0;
     reg [31:0] m7 [0:1];
+    reg [31:0] rd7;
+    initial rd7 = 32'd0;
     reg [31:0] m8 [0:1];
+    reg [31:0] rd8;
+    initial rd8 = 32'd0;
     reg [31:0] m9 [0:1];
+    reg [31:0] rd9;
+    initial rd9 = 32'd0;
     reg [31:0] m10 [0:1];
+    reg [31:0] rd10;
+    initial rd10 = 32'd0;
     reg [31:0] m11 [0:1];
+    reg [31:0] rd11;
+    initial rd11 = 32'd0;
     reg [31:0] m12 [0:1];
+    reg [31:0] rd12;
+    initial rd12 = 32'd0;
     reg [31:0] m13 [0:1];
+    reg [31:0] rd13;
+    initial rd13 = 32'd0;
     reg [31:0] m14 [0:1];
+    reg [31:0] rd14;
+    initial rd14 = 32'd0;
     reg [31:0] m15 [0:1];
+    reg [31:0] rd15;
+    initial rd15 = 32'd0;
     reg [31:0] m16 [0:1];
+    reg [31:0] rd16;
+    initial rd16 = 32'd0;
     reg [31:0] m17 [0:1];
+    reg [31:0] rd17;
+    initial rd17 = 32'd0;
     reg [31:0] m18 [0:1];
+    reg [31:0] rd18;
+    initial rd18 = 32'd0;
     reg [31:0] m19 [0:1];
+    reg [31:0] rd19;
+    initial rd19 = 32'd0;
     reg [31:0] m20 [0:1];
+    reg [31:0] rd20;
+    initial rd20 = 32'd0;
     reg [31:0] m21 [0:1];
+    reg [31:0] rd21;
+    initial rd21 = 32'd0;
     reg [31:0] m22 [0:1];
+    reg [31:0] rd22;
+    initial rd22 = 32'd0;
     reg [31:0] m23 [0:1];
+    reg [31:0] rd23;
+    initial rd23 = 32'd0;
     reg [31:0] m24 [0:1];
+    reg [31:0] rd24;
+    initial rd24 = 32'd0;
     reg [31:0] m25 [0:1];
+    reg [31:0] rd25;
+    initial rd25 = 32'd0;
     reg [31:0] m26 [0:1];
+    reg [31:0] rd26;
+    initial rd26 = 32'd0;
     reg [31:0] m27 [0:1];
+    reg [31:0] rd27;
+    initial rd27 = 32'd0;
     reg [31:0] m28 [0:1];
+    reg [31:0] rd28;
+    initial rd28 = 32'd0;
     reg [31:0] m29 [0:1];
+    reg [31:0] rd29;
+    initial rd29 = 32'd0;
     reg [31:0] m30 [0:1];
+    reg [31:0] rd30;
+    initial rd30 = 32'd0;
     reg [31:0] m31 [0:1];
+    reg [31:0] rd31;
+    initial rd31 = 32'd0;
+    reg rinr;
+    initial rinr = 1'b0;
     initial begin
     `ifndef SYNTHESIS
        for (i = 0; i < 2; i = i + 1) begin
@@ -7761,38 +9424,71 @@ module llamahdl_qkv_projector$mv$xram(clock,wwe,wwaddr,wwdata$0,wwdata$1,wwdata$
        rdata$31 = 32'sd0;
     end
     always @(posedge clock) begin
-       rdata$0 <= (raddr < 16'd2) ? m0[raddr[0:0]] : 32'sd0;
-       rdata$1 <= (raddr < 16'd2) ? m1[raddr[0:0]] : 32'sd0;
-       rdata$2 <= (raddr < 16'd2) ? m2[raddr[0:0]] : 32'sd0;
-       rdata$3 <= (raddr < 16'd2) ? m3[raddr[0:0]] : 32'sd0;
-       rdata$4 <= (raddr < 16'd2) ? m4[raddr[0:0]] : 32'sd0;
-       rdata$5 <= (raddr < 16'd2) ? m5[raddr[0:0]] : 32'sd0;
-       rdata$6 <= (raddr < 16'd2) ? m6[raddr[0:0]] : 32'sd0;
-       rdata$7 <= (raddr < 16'd2) ? m7[raddr[0:0]] : 32'sd0;
-       rdata$8 <= (raddr < 16'd2) ? m8[raddr[0:0]] : 32'sd0;
-       rdata$9 <= (raddr < 16'd2) ? m9[raddr[0:0]] : 32'sd0;
-       rdata$10 <= (raddr < 16'd2) ? m10[raddr[0:0]] : 32'sd0;
-       rdata$11 <= (raddr < 16'd2) ? m11[raddr[0:0]] : 32'sd0;
-       rdata$12 <= (raddr < 16'd2) ? m12[raddr[0:0]] : 32'sd0;
-       rdata$13 <= (raddr < 16'd2) ? m13[raddr[0:0]] : 32'sd0;
-       rdata$14 <= (raddr < 16'd2) ? m14[raddr[0:0]] : 32'sd0;
-       rdata$15 <= (raddr < 16'd2) ? m15[raddr[0:0]] : 32'sd0;
-       rdata$16 <= (raddr < 16'd2) ? m16[raddr[0:0]] : 32'sd0;
-       rdata$17 <= (raddr < 16'd2) ? m17[raddr[0:0]] : 32'sd0;
-       rdata$18 <= (raddr < 16'd2) ? m18[raddr[0:0]] : 32'sd0;
-       rdata$19 <= (raddr < 16'd2) ? m19[raddr[0:0]] : 32'sd0;
-       rdata$20 <= (raddr < 16'd2) ? m20[raddr[0:0]] : 32'sd0;
-       rdata$21 <= (raddr < 16'd2) ? m21[raddr[0:0]] : 32'sd0;
-       rdata$22 <= (raddr < 16'd2) ? m22[raddr[0:0]] : 32'sd0;
-       rdata$23 <= (raddr < 16'd2) ? m23[raddr[0:0]] : 32'sd0;
-       rdata$24 <= (raddr < 16'd2) ? m24[raddr[0:0]] : 32'sd0;
-       rdata$25 <= (raddr < 16'd2) ? m25[raddr[0:0]] : 32'sd0;
-       rdata$26 <= (raddr < 16'd2) ? m26[raddr[0:0]] : 32'sd0;
-       rdata$27 <= (raddr < 16'd2) ? m27[raddr[0:0]] : 32'sd0;
-       rdata$28 <= (raddr < 16'd2) ? m28[raddr[0:0]] : 32'sd0;
-       rdata$29 <= (raddr < 16'd2) ? m29[raddr[0:0]] : 32'sd0;
-       rdata$30 <= (raddr < 16'd2) ? m30[raddr[0:0]] : 32'sd0;
-       rdata$31 <= (raddr < 16'd2) ? m31[raddr[0:0]] : 32'sd0;
+       rinr <= (raddr < 16'd2);
+       rd0 <= m0[raddr[0:0]];
+       rdata$0 <= rinr ? rd0 : 32'sd0;
+       rd1 <= m1[raddr[0:0]];
+       rdata$1 <= rinr ? rd1 : 32'sd0;
+       rd2 <= m2[raddr[0:0]];
+       rdata$2 <= rinr ? rd2 : 32'sd0;
+       rd3 <= m3[raddr[0:0]];
+       rdata$3 <= rinr ? rd3 : 32'sd0;
+       rd4 <= m4[raddr[0:0]];
+       rdata$4 <= rinr ? rd4 : 32'sd0;
+       rd5 <= m5[raddr[0:0]];
+       rdata$5 <= rinr ? rd5 : 32'sd0;
+       rd6 <= m6[raddr[0:0]];
+       rdata$6 <= rinr ? rd6 : 32'sd0;
+       rd7 <= m7[raddr[0:0]];
+       rdata$7 <= rinr ? rd7 : 32'sd0;
+       rd8 <= m8[raddr[0:0]];
+       rdata$8 <= rinr ? rd8 : 32'sd0;
+       rd9 <= m9[raddr[0:0]];
+       rdata$9 <= rinr ? rd9 : 32'sd0;
+       rd10 <= m10[raddr[0:0]];
+       rdata$10 <= rinr ? rd10 : 32'sd0;
+       rd11 <= m11[raddr[0:0]];
+       rdata$11 <= rinr ? rd11 : 32'sd0;
+       rd12 <= m12[raddr[0:0]];
+       rdata$12 <= rinr ? rd12 : 32'sd0;
+       rd13 <= m13[raddr[0:0]];
+       rdata$13 <= rinr ? rd13 : 32'sd0;
+       rd14 <= m14[raddr[0:0]];
+       rdata$14 <= rinr ? rd14 : 32'sd0;
+       rd15 <= m15[raddr[0:0]];
+       rdata$15 <= rinr ? rd15 : 32'sd0;
+       rd16 <= m16[raddr[0:0]];
+       rdata$16 <= rinr ? rd16 : 32'sd0;
+       rd17 <= m17[raddr[0:0]];
+       rdata$17 <= rinr ? rd17 : 32'sd0;
+       rd18 <= m18[raddr[0:0]];
+       rdata$18 <= rinr ? rd18 : 32'sd0;
+       rd19 <= m19[raddr[0:0]];
+       rdata$19 <= rinr ? rd19 : 32'sd0;
+       rd20 <= m20[raddr[0:0]];
+       rdata$20 <= rinr ? rd20 : 32'sd0;
+       rd21 <= m21[raddr[0:0]];
+       rdata$21 <= rinr ? rd21 : 32'sd0;
+       rd22 <= m22[raddr[0:0]];
+       rdata$22 <= rinr ? rd22 : 32'sd0;
+       rd23 <= m23[raddr[0:0]];
+       rdata$23 <= rinr ? rd23 : 32'sd0;
+       rd24 <= m24[raddr[0:0]];
+       rdata$24 <= rinr ? rd24 : 32'sd0;
+       rd25 <= m25[raddr[0:0]];
+       rdata$25 <= rinr ? rd25 : 32'sd0;
+       rd26 <= m26[raddr[0:0]];
+       rdata$26 <= rinr ? rd26 : 32'sd0;
+       rd27 <= m27[raddr[0:0]];
+       rdata$27 <= rinr ? rd27 : 32'sd0;
+       rd28 <= m28[raddr[0:0]];
+       rdata$28 <= rinr ? rd28 : 32'sd0;
+       rd29 <= m29[raddr[0:0]];
+       rdata$29 <= rinr ? rd29 : 32'sd0;
+       rd30 <= m30[raddr[0:0]];
+       rdata$30 <= rinr ? rd30 : 32'sd0;
+       rd31 <= m31[raddr[0:0]];
+       rdata$31 <= rinr ? rd31 : 32'sd0;
        if (wwe) begin
           if (wwaddr < 16'd2) begin
              m0[wwaddr[0:0]] <= {{16{wwdata$0[15]}}, wwdata$0};
@@ -8137,3 +9833,22 @@ module llamahdl_qkv_projector$mv$xram(clock,wwe,wwaddr,wwdata$0,wwdata$1,wwdata$
        end
     end
 endmodule // llamahdl_qkv_projector$mv$xram
+
+
+module llamahdl_qkv_projector$mv$y_w(d,q,clock);
+    
+    // Module arguments
+    input wire signed [31:0] d;
+    output reg signed [31:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 32'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_qkv_projector$mv$y_w

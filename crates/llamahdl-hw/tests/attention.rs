@@ -443,17 +443,17 @@ fn tiny_bit_exact_and_cycles() {
     let c = run_stream_shape::<16>(&cfg, 31, cfg.seq_len, None);
     assert!(c.len() >= cfg.seq_len, "too few on-time starts");
     for (pos, n) in c {
-        assert_eq!(n, 5 + 7 + 2 * (pos + 1) + 11 + 16);
+        assert_eq!(n, wait_cycles(&cfg) + 14 + 2 * (pos + 1) + 23 + 16);
     }
     for (pos, n) in run_stream_shape::<8>(&cfg, 32, cfg.seq_len, None) {
-        assert_eq!(n, 5 + 7 + 2 * (2 * (pos + 1) + 11) + 16);
+        assert_eq!(n, wait_cycles(&cfg) + 14 + 2 * (2 * (pos + 1) + 23) + 1 + 8);
     }
     // Groups of 3 + 1; four groups of 1.
     for (pos, n) in run_stream_shape::<12>(&cfg, 33, 10, None) {
-        assert_eq!(n, 5 + 7 + 2 * (2 * (pos + 1) + 11) + 16);
+        assert_eq!(n, wait_cycles(&cfg) + 14 + 2 * (2 * (pos + 1) + 23) + 1 + 4);
     }
     for (pos, n) in run_stream_shape::<4>(&cfg, 6, 8, None) {
-        assert_eq!(n, 5 + 7 + 4 * (2 * (pos + 1) + 11) + 16);
+        assert_eq!(n, wait_cycles(&cfg) + 14 + 4 * (2 * (pos + 1) + 23) + 3 + 4);
     }
 }
 
@@ -466,7 +466,7 @@ fn odd_shape_bit_exact() {
     run_stream_shape::<32>(&ODD, 36, 8, None);
     for (pos, n) in run_stream_shape::<64>(&ODD, 8, 10, Some(40)) {
         assert_eq!(n, cycles(&ODD, 40, 64, pos));
-        assert_eq!(n, 9 + 7 + 2 * (pos + 1) + 11 + ODD.dim);
+        assert_eq!(n, wait_cycles(&ODD) + 14 + 2 * (pos + 1) + 23 + ODD.dim);
     }
 }
 
@@ -474,12 +474,12 @@ fn odd_shape_bit_exact() {
 fn stories260k_synthetic_bit_exact_and_cycles() {
     let cfg = Config::STORIES260K;
     for (pos, n) in run_stream_shape::<64>(&cfg, 37, 12, None) {
-        assert_eq!(n, 2 * (pos + 1) + 91, "attention cycles at {pos}");
+        assert_eq!(n, 2 * (pos + 1) + 119, "attention cycles at {pos}");
     }
     for (pos, n) in run_stream_shape::<32>(&cfg, 38, 4, None) {
         assert_eq!(
             n,
-            4 * (pos + 1) + 102,
+            cycles(&cfg, cfg.seq_len, 32, pos),
             "attention cycles at {pos} (32 lanes)"
         );
     }
@@ -524,7 +524,7 @@ fn stories260k_end_of_context() {
     for (pos, n) in &at {
         println!("stories260K A=64 pos {pos}: attention {n} cycles");
     }
-    assert_eq!(at, [(0, 93), (127, 347), (511, 1115)]);
+    assert_eq!(at, [(0, 121), (127, 375), (511, 1143)]);
     assert!(tb.pos_error(cfg.seq_len));
     assert!(!tb.pos_error(cfg.seq_len - 1));
 }
@@ -658,15 +658,20 @@ fn refuses_positions_past_the_context() {
 #[test]
 fn cycle_formulas() {
     let c = Config::STORIES260K;
-    assert_eq!(wait_cycles(&c), 9);
-    assert_eq!(stream_latency(&c), 13);
-    assert_eq!(cycles(&c, 512, 64, 0), 93);
-    assert_eq!(cycles(&c, 512, 64, 127), 347);
-    assert_eq!(cycles(&c, 512, 64, 511), 1115);
+    assert_eq!(wait_cycles(&c), 18);
+    assert_eq!(stream_latency(&c), 22);
+    assert_eq!(cycles(&c, 512, 64, 0), 121);
+    assert_eq!(cycles(&c, 512, 64, 127), 375);
+    assert_eq!(cycles(&c, 512, 64, 511), 1143);
     assert_eq!(cycles(&c, 512, 64, 512), 1);
     assert_eq!(cycles(&c, 96, 64, 96), 1);
     // Two groups of 4 heads with 32 lanes.
-    assert_eq!(cycles(&c, 512, 32, 9), 9 + 7 + 2 * (20 + 11) + 64);
+    assert_eq!(cycles(&c, 512, 32, 9), 18 + 14 + 1 + 2 * (20 + 23) + 32);
+    // 32 lanes: group 0's outputs drain during group 1's passes (which take longer from
+    // position 3 on): 4·P + 111, and 2·P + 119 below.
+    assert_eq!(cycles(&c, 512, 32, 127), 4 * 128 + 111);
+    assert_eq!(cycles(&c, 512, 32, 511), 4 * 512 + 111);
+    assert_eq!(cycles(&c, 512, 32, 0), 2 + 119);
     // The per-position slope: 2 cycles per cached position per layer and head group.
     assert_eq!(cycles(&c, 512, 64, 101) - cycles(&c, 512, 64, 100), 2);
     assert_eq!(cycles(&c, 512, 32, 101) - cycles(&c, 512, 32, 100), 4);
@@ -1121,6 +1126,7 @@ mod leaves {
                         u.e_en.next = ph == 2 || (chaos && rng.gen_bool(0.2));
                         u.e_first.next = c == 0 || (chaos && rng.gen());
                         u.o_en.next = ph == 3 || (chaos && rng.gen_bool(0.2));
+                        u.o_ld.next = (ph == 3 && c == 0) || (chaos && rng.gen_bool(0.1));
                         u.o_head.next = u2b::<8>(if ph == 3 {
                             (c / hd) as u64
                         } else {

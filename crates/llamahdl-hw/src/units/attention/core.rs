@@ -2,7 +2,7 @@
 //! score pass, the exponential / weighted-sum pass and the output rescale. A hand-written
 //! leaf (native `update()` plus a Verilog body), co-simulated in `tests/attention.rs`.
 
-use super::leaves::{shift_sat32, urshift};
+use super::leaves::{msb32_verilog, sat_stages_verilog, shift_sat32, urshift};
 use crate::bits::{i2s, index_bits, mask, sext, Addr};
 use llamahdl_golden::numerics;
 use rust_hdl::prelude::*;
@@ -18,8 +18,51 @@ struct CoreMem {
     sb: Vec<u64>,
 }
 
-/// Native registers of [`AttnCore`].
+/// A chain of `n` registers of `w` values each, as a ring: `get(i)` is the value pushed
+/// `i` edges before the last push (register `i + 1` of the chain).
 #[derive(Clone)]
+struct Ring {
+    n: usize,
+    w: usize,
+    head: usize,
+    d: Vec<i64>,
+}
+
+impl Ring {
+    fn new(n: usize, w: usize) -> Self {
+        Self {
+            n,
+            w,
+            head: 0,
+            d: vec![0; n * w],
+        }
+    }
+    fn get(&self, i: usize) -> &[i64] {
+        let k = (self.head + self.n - i) % self.n;
+        &self.d[k * self.w..(k + 1) * self.w]
+    }
+    /// The oldest register (read it before the push).
+    fn last(&self) -> &[i64] {
+        self.get(self.n - 1)
+    }
+    fn push(&mut self) -> &mut [i64] {
+        self.head = (self.head + 1) % self.n;
+        let k = self.head;
+        &mut self.d[k * self.w..(k + 1) * self.w]
+    }
+}
+
+/// Stage counts of the pipelines (edges; see [`AttnCore`]).
+/// Score item in cycle `t`: its score is written (and the maximum updated) at edge
+/// `t + SCORE_LAT`.
+pub const SCORE_LAT: usize = 8;
+/// Exp item in cycle `t`: its `z` term is added at edge `t + 9`, its accumulator term at
+/// edge `t + EXP_LAT`.
+pub const EXP_LAT: usize = 13;
+/// Output item in cycle `t`: its value is on `y` from cycle `t + OUT_LAT`.
+pub const OUT_LAT: usize = 12;
+
+/// Native registers of [`AttnCore`], named as in the Verilog.
 struct CoreState {
     hd: usize,
     g: usize,
@@ -27,75 +70,98 @@ struct CoreState {
     ctx: usize,
     q: Vec<i64>,
     sq: Vec<i64>,
-    prod: Vec<i64>,
-    // Score pipeline: P (products), T (tree), F (finish), then max / score memory.
-    pv: bool,
-    pf: bool,
-    pt: usize,
+    /// The q bank's registered write port: (`bwe`, `bgrp`, `blane`, `bdata`, `bswe`,
+    /// `bshead`, `bsdata`).
+    bw: (bool, usize, usize, u64, bool, usize, u64),
+    /// Lane multipliers: registered operands and product.
+    ma: Vec<i64>,
+    mb: Vec<i64>,
+    pr: Vec<i64>,
+    /// Score tags: register `i` holds the item of `i + 1` cycles ago.
+    sv: [bool; 8],
+    sf: [bool; 8],
+    st: [usize; 8],
     pks: Vec<i64>,
     vmax: Vec<i64>,
-    tv: bool,
-    tf: bool,
-    tt: usize,
-    tks: Vec<i64>,
-    dot: Vec<i64>,
-    fv: bool,
-    ff: bool,
-    ft: usize,
-    sc: Vec<i64>,
+    k1: Vec<i64>,
+    k2: Vec<i64>,
+    k3: Vec<i64>,
+    dot2: Vec<i64>,
+    dot3: Vec<i64>,
+    /// Scratch: the adder trees' sums of this edge.
+    dtmp: Vec<i64>,
+    /// `sat32(round(dot·2^k))` from edge `t + 4`; register 3 is the score (`sc`).
+    sr: Ring,
     mx: Vec<i64>,
     srd: Vec<i64>,
-    // Exp / weighted-sum pipeline, stages 1..6.
-    ev: [bool; 6],
-    ef: [bool; 6],
+    // Exp / weighted-sum pipeline.
+    ev: [bool; 13],
+    ef: [bool; 13],
+    srdr: Vec<i64>,
+    vs1: Vec<i64>,
     d1: Vec<i64>,
-    ix2: Vec<u64>,
-    ip2: Vec<u64>,
-    tb3: Vec<u64>,
-    ip3: Vec<u64>,
-    ex4: Vec<u64>,
-    w5: Vec<u64>,
-    vs: [Vec<i64>; 4],
-    vm: [Vec<i64>; 5],
+    /// `vmax − vs` from edge `t + 1` (register 7: `dv8`).
+    dv: Ring,
+    /// `e` from edge `t + 2` (register 6: `ex`, edge `t + 8`).
+    ed: Ring,
+    xw: Vec<i64>,
+    w: Vec<i64>,
+    /// Value mantissas from edge `t` (register 10: `vm11`).
+    vm: Ring,
     z: Vec<u64>,
     acc: Vec<i64>,
-    // Output pipeline, stages 1..5.
-    oa: [i64; 3],
+    // Output: the snapshot of the group (accumulators shifted down one lane per output,
+    // z, vmax), then the pipeline.
+    oacc: Vec<i64>,
+    ozs: Vec<u64>,
+    ovs: Vec<i64>,
+    oa1: i64,
     oz1: u64,
-    ovm: [i64; 3],
-    pz: [i64; 2],
-    fi2: u64,
-    r3: u64,
-    op4: i128,
-    k4: i32,
+    ovm1: i64,
+    /// The output from edge `t + 1` (register 10: `y`, edge `t + 11`).
+    yd: Ring,
 }
 
 /// The attention datapath for one group of `G` query heads (`NL = G·head_dim` active
 /// lanes, lane `j` of head `j / head_dim`). All stages are registered; `t` below is the
-/// cycle in which the named enable is high.
+/// cycle in which the named enable is high, "edge `t + n`" the clock edge ending cycle
+/// `t + n`.
 ///
-/// - q bank (`ng` words, one per head group): with `bwe`, lane
-///   `blane` of word `bgrp` becomes `bdata`; with `bswe`, head `bshead` of the shift word
-///   `bgrp` becomes `bsdata` (dropped past `ng`, the lanes or the heads). With `qld`, every
+/// - q bank (`ng` words, one per head group), written one edge after its (registered)
+///   write port: with `bwe` in cycle `t`, lane `blane` of word `bgrp` becomes `bdata` at
+///   edge `t + 1`; with `bswe`, head `bshead` of the shift word `bgrp` becomes `bsdata`
+///   (dropped past `ng`, the lanes or the heads). With `qld`, every
 ///   lane's q register and every head's q shift take word `lgrp` of the banks (old data if
 ///   written in the same edge; 0 past `ng`). The q registers change only with `qld`.
+/// - Lane multipliers (shared, every edge): operands `ma[j] = s_en ? q[j] : w[head]`, `mb[j]
+///   = s_en ? mant[j] : v[j]` registered, their product registered one edge later.
 /// - Score pass (`s_en` high in cycle `t`: `mant` holds the key mantissas of position
 ///   `s_t`, `ksh`/`vsh` its shifts, routed per lane; head `g` reads lane `g·head_dim`'s
-///   shifts): edge `t`: `prod[j] = q[j]·mant[j]`, `vmax[g] = max(first ? 0 : vmax[g],
-///   vs)`; edge `t+1`: `dot[g] = Σ` of the head's products; edge `t+2`: `score[g] =
-///   sat32(round(dot·2^(sq+ks−16)))`; edge `t+3`: the `G` scores to word `s_t` of the
-///   score memory, `mx[g] = max(first ? score : mx[g], score)`.
+///   shifts): edge `t`: operands, `vmax[g] = max(first ? 0 : vmax[g], vs)`; `t+1`:
+///   products, `k = sq + ks − 16`; `t+2`, `t+3`: the head's adder tree (groups of 4, then
+///   their sum: `dot`); `t+4` .. `t+7`: `score = sat32(round(dot·2^k))` (4 stages); edge
+///   `t+8` ([`SCORE_LAT`]): the `G` scores to word `s_t` of the score memory, `mx[g] =
+///   max(first ? score : mx[g], score)`.
 /// - Score memory read: every edge, the word at `sm_raddr` is registered (0 past `ctx`).
 /// - Exp pass (`e_en` high in cycle `t`: the score memory read port holds the scores of a
-///   position, `mant` / `vsh` its values and value shifts): edge `t`: `d = max(0, mx −
-///   s)`; `t+1`: `u = round(d·LOG2E/2^16)`, EXP2 index and `min(int(u), 32)`; `t+2`: the
-///   EXP2 word; `t+3`: `e = round(tbl/2^int(u))` (0 from 32); `t+4`: `w = round(e /
-///   2^(vmax−vs))`, `z[g] = (first ? 0 : z[g]) + e`; `t+5`: `prod[j] = w[head]·v[j]`
-///   (when `s_en` is low); `t+6`: `acc[j] = (first ? 0 : acc[j]) + prod[j]`.
-/// - Output (`o_en` high in cycle `t`, `o_head` the head of lane 0): edge `t`: takes
-///   `acc[0]`, `z` and `vmax` of `o_head`, and shifts the accumulators down one lane
-///   (unless they accumulate in that edge); `y = sat32(round(acc·R·2^(vmax−16−pz)))` with
-///   `(R, pz) = recip(z)` is on `y` from cycle `t + 5`.
+///   position, `mant` / `vsh` its values and value shifts): edge `t`: the scores
+///   registered, the value mantissas into a delay line (to `t+10`); `t+1`: `d = max(0, mx
+///   − s)`, `dv = vmax − vs`; `t+2`: `d·LOG2E` (two 17-bit products); `t+3`: their sum;
+///   `t+4`: `u = round(·/2^16)`: EXP2 index and `min(int(u), 32)`; `t+5`: the EXP2 word;
+///   `t+6`: registered; `t+7`, `t+8`: `e = round(tbl/2^int(u))` (0 from 32); `t+9`: `z[g]
+///   = (first ? 0 : z[g]) + e`, and `t+9`, `t+10`: `w = round(e / 2^dv)`; `t+11`:
+///   operands `w[head]`, `v[j]` (when `s_en` is low); `t+12`: products; `t+13`
+///   ([`EXP_LAT`]): `acc[j] = (first ? 0 : acc[j]) + prod[j]`.
+/// - Output (an output item in cycle `t`, `o_head` the head of lane 0): the group's first
+///   output with `o_ld`: edge `t` takes `acc[0]`, `z` and `vmax` of `o_head` and copies the
+///   accumulators shifted down one lane, `z` and `vmax` into the output snapshot (so the
+///   next group's passes may run while the outputs drain); the next ones with `o_en` (and
+///   `o_ld` low): edge `t` takes lane 0 of the snapshot and `z`, `vmax` of `o_head` from
+///   it, and shifts the snapshot down one lane; `y = sat32(round(acc·R·2^(vmax−16−pz)))` with
+///   `(R, pz) = recip(z)` is on `y` from cycle `t + 12` ([`OUT_LAT`]): `t+1`: the bit
+///   length of `z`; `t+2`: its fraction; `t+3`: RECIP word; `t+4`: registered, the shift;
+///   `t+5`: three 17-bit slices of `acc` times R; `t+6`, `t+7`: their sum; `t+8` ..
+///   `t+11`: `sat32(round(·))`.
 #[derive(LogicBlock)]
 pub struct AttnCore<const A: usize> {
     pub clock: Signal<In, Clock>,
@@ -118,6 +184,7 @@ pub struct AttnCore<const A: usize> {
     pub e_en: Signal<In, Bit>,
     pub e_first: Signal<In, Bit>,
     pub o_en: Signal<In, Bit>,
+    pub o_ld: Signal<In, Bit>,
     pub o_head: Signal<In, Bits<8>>,
     pub y: Signal<Out, Signed<32>>,
     _s: Box<CoreState>,
@@ -131,6 +198,7 @@ impl<const A: usize> AttnCore<A> {
         assert!(hd >= 1 && g >= 1 && g * hd <= A && g <= 255 && A <= 1 << 15);
         assert!((1..=255).contains(&ng), "AttnCore q bank");
         assert!(ctx >= 1 && ctx < 1 << 16, "AttnCore context");
+        assert!(hd <= 64, "AttnCore: head_dim at most 64");
         let tb = numerics::Tables::get();
         let nl = g * hd;
         Self {
@@ -154,6 +222,7 @@ impl<const A: usize> AttnCore<A> {
             e_en: Default::default(),
             e_first: Default::default(),
             o_en: Default::default(),
+            o_ld: Default::default(),
             o_head: Default::default(),
             y: Signal::new_with_default(Signed::default()),
             _s: Box::new(CoreState {
@@ -163,44 +232,43 @@ impl<const A: usize> AttnCore<A> {
                 ctx,
                 q: vec![0; nl],
                 sq: vec![0; g],
-                prod: vec![0; nl],
-                pv: false,
-                pf: false,
-                pt: 0,
+                bw: (false, 0, 0, 0, false, 0, 0),
+                ma: vec![0; nl],
+                mb: vec![0; nl],
+                pr: vec![0; nl],
+                sv: [false; 8],
+                sf: [false; 8],
+                st: [0; 8],
                 pks: vec![0; g],
                 vmax: vec![0; g],
-                tv: false,
-                tf: false,
-                tt: 0,
-                tks: vec![0; g],
-                dot: vec![0; g],
-                fv: false,
-                ff: false,
-                ft: 0,
-                sc: vec![0; g],
+                k1: vec![0; g],
+                k2: vec![0; g],
+                k3: vec![0; g],
+                dot2: vec![0; g],
+                dot3: vec![0; g],
+                dtmp: vec![0; g],
+                sr: Ring::new(4, g),
                 mx: vec![0; g],
                 srd: vec![0; g],
-                ev: [false; 6],
-                ef: [false; 6],
+                ev: [false; 13],
+                ef: [false; 13],
+                srdr: vec![0; g],
+                vs1: vec![0; g],
                 d1: vec![0; g],
-                ix2: vec![0; g],
-                ip2: vec![0; g],
-                tb3: vec![0; g],
-                ip3: vec![0; g],
-                ex4: vec![0; g],
-                w5: vec![0; g],
-                vs: std::array::from_fn(|_| vec![0; g]),
-                vm: std::array::from_fn(|_| vec![0; nl]),
+                dv: Ring::new(8, g),
+                ed: Ring::new(7, g),
+                xw: vec![0; g],
+                w: vec![0; g],
+                vm: Ring::new(11, nl),
                 z: vec![0; g],
                 acc: vec![0; nl],
-                oa: [0; 3],
+                oacc: vec![0; nl],
+                ozs: vec![0; g],
+                ovs: vec![0; g],
+                oa1: 0,
                 oz1: 0,
-                ovm: [0; 3],
-                pz: [0; 2],
-                fi2: 0,
-                r3: 0,
-                op4: 0,
-                k4: 0,
+                ovm1: 0,
+                yd: Ring::new(11, 1),
             }),
             _m: CoreMem {
                 exp2: tb.exp2.iter().map(|&v| v as u64).collect(),
@@ -219,15 +287,167 @@ impl<const A: usize> Logic for AttnCore<A> {
         if !self.clock.pos_edge() {
             return;
         }
-        let o = (*self._s).clone();
+        // Every register reads the old value of the registers it depends on: the stages
+        // are updated from the last to the first.
         let s = &mut *self._s;
         let mem = &mut self._m;
-        let (hd, g, nl) = (o.hd, o.g, o.nl);
+        let (hd, g, nl) = (s.hd, s.g, s.nl);
         let s_en = self.s_en.val();
-        let s_first = self.s_first.val();
         let e_en = self.e_en.val();
-        let ksh = |j: usize| self.ksh[j].val().to_u64() as i64;
-        let vsh = |j: usize| self.vsh[j].val().to_u64() as i64;
+        let o_en = self.o_en.val();
+        // Output pipeline: the result of the item taken last edge enters the delay line.
+        let yv = {
+            let (p, f) = numerics::normalise(s.oz1.max(1), numerics::RECIP_BITS);
+            let r = mem.recip[f];
+            shift_sat32(s.oa1 as i128 * r as i128, (s.ovm1 - 16 - p as i64) as i32)
+        };
+        s.yd.push()[0] = yv;
+        self.y.next = i2s::<32>(s.yd.get(10)[0]);
+        let oh = self.o_head.val().index();
+        let o_ld = self.o_ld.val();
+        if o_ld {
+            // The first output of a group: straight from the accumulators, z and vmax,
+            // which are copied (the accumulators shifted down one lane).
+            s.oa1 = s.acc[0];
+            s.oz1 = if oh < g { s.z[oh] } else { 0 };
+            s.ovm1 = if oh < g { s.vmax[oh] } else { 0 };
+            for j in 0..nl {
+                s.oacc[j] = if j + 1 < nl { s.acc[j + 1] } else { 0 };
+            }
+            s.ozs.copy_from_slice(&s.z);
+            s.ovs.copy_from_slice(&s.vmax);
+        } else {
+            s.oa1 = s.oacc[0];
+            s.oz1 = if oh < g { s.ozs[oh] } else { 0 };
+            s.ovm1 = if oh < g { s.ovs[oh] } else { 0 };
+            if o_en {
+                for j in 0..nl {
+                    s.oacc[j] = if j + 1 < nl { s.oacc[j + 1] } else { 0 };
+                }
+            }
+        }
+        // Accumulators (edge t+13 of an exp item).
+        if s.ev[12] {
+            let first = s.ef[12];
+            for j in 0..nl {
+                let base = if first { 0 } else { s.acc[j] };
+                s.acc[j] = sext(((base + s.pr[j]) as u64) & mask(48), 48);
+            }
+        }
+        // The adder trees read the products before they change.
+        for h in 0..g {
+            s.dtmp[h] = s.pr[h * hd..(h + 1) * hd].iter().sum();
+        }
+        // Lane multipliers.
+        for j in 0..nl {
+            s.pr[j] = s.ma[j] * s.mb[j];
+        }
+        {
+            let vm11 = s.vm.last();
+            for j in 0..nl {
+                if s_en {
+                    s.ma[j] = s.q[j];
+                    s.mb[j] = sext(self.mant[j].val().to_u64(), 11);
+                } else {
+                    s.ma[j] = s.w[j / hd];
+                    s.mb[j] = vm11[j];
+                }
+            }
+        }
+        // Exp pipeline, from its end.
+        s.w.copy_from_slice(&s.xw);
+        {
+            let ex = s.ed.last();
+            let dv8 = s.dv.last();
+            for h in 0..g {
+                s.xw[h] = (urshift(ex[h] as u64, dv8[h] as u32) & mask(17)) as i64;
+                if s.ev[8] {
+                    let base = if s.ef[8] { 0 } else { s.z[h] };
+                    s.z[h] = (base + ex[h] as u64) & mask(32);
+                }
+            }
+            let d1 = &s.d1;
+            let e = s.ed.push();
+            for h in 0..g {
+                let u = ((d1[h] as u64) * numerics::LOG2E_Q16 as u64 + (1 << 15)) >> 16;
+                let ix = (u & 0xFFFF) >> (16 - numerics::EXP2_BITS);
+                let ip = (u >> 16).min(32);
+                let tbl = mem.exp2[ix as usize];
+                e[h] = if ip >= 32 {
+                    0
+                } else {
+                    urshift(tbl, ip as u32) as i64
+                };
+            }
+        }
+        {
+            let dv = s.dv.push();
+            for h in 0..g {
+                dv[h] = (s.vmax[h] - s.vs1[h]) & 31;
+            }
+        }
+        for h in 0..g {
+            s.d1[h] = (s.mx[h] - s.srdr[h]).max(0);
+            s.srdr[h] = s.srd[h];
+            s.vs1[h] = self.vsh[h * hd].val().to_u64() as i64;
+        }
+        {
+            let vm = s.vm.push();
+            for (j, v) in vm.iter_mut().enumerate() {
+                *v = sext(self.mant[j].val().to_u64(), 11);
+            }
+        }
+        s.ev.copy_within(0..12, 1);
+        s.ev[0] = e_en;
+        s.ef.copy_within(0..12, 1);
+        s.ef[0] = self.e_first.val();
+        // Score pipeline, from its end: the score memory write and the maximum (edge t+8).
+        let ra = self.sm_raddr.val().index();
+        for h in 0..g {
+            s.srd[h] = if ra < s.ctx { mem.smem[ra * g + h] } else { 0 };
+        }
+        {
+            let sc = s.sr.last();
+            if s.sv[7] {
+                for h in 0..g {
+                    s.mx[h] = if s.sf[7] || sc[h] > s.mx[h] {
+                        sc[h]
+                    } else {
+                        s.mx[h]
+                    };
+                }
+                let ft = s.st[7];
+                if ft < s.ctx {
+                    mem.smem[ft * g..(ft + 1) * g].copy_from_slice(sc);
+                }
+            }
+            let r = s.sr.push();
+            for h in 0..g {
+                r[h] = shift_sat32(s.dot3[h] as i128, s.k3[h] as i32);
+            }
+        }
+        for h in 0..g {
+            s.dot3[h] = s.dot2[h];
+            s.dot2[h] = s.dtmp[h];
+            s.k3[h] = s.k2[h];
+            s.k2[h] = s.k1[h];
+            s.k1[h] = s.sq[h] + s.pks[h] - 16;
+            s.pks[h] = self.ksh[h * hd].val().to_u64() as i64;
+            if s_en {
+                let v = self.vsh[h * hd].val().to_u64() as i64;
+                s.vmax[h] = if self.s_first.val() || v > s.vmax[h] {
+                    v
+                } else {
+                    s.vmax[h]
+                };
+            }
+        }
+        s.sv.copy_within(0..7, 1);
+        s.sv[0] = s_en;
+        s.sf.copy_within(0..7, 1);
+        s.sf[0] = self.s_first.val();
+        s.st.copy_within(0..7, 1);
+        s.st[0] = self.s_t.val().index();
         // q bank: load (old data), then write.
         if self.qld.val() {
             let gi = self.lgrp.val().index();
@@ -246,140 +466,23 @@ impl<const A: usize> Logic for AttnCore<A> {
                 };
             }
         }
-        let bg = self.bgrp.val().index();
-        if self.bwe.val() && bg < mem.ng {
-            let l = self.blane.val().index();
-            if l < nl {
-                mem.qb[bg * nl + l] = self.bdata.val().to_u64();
-            }
+        // The registered write port writes, then takes this cycle's write.
+        let (we, bg, l, d, swe, h, sd) = s.bw;
+        if we && bg < mem.ng && l < nl {
+            mem.qb[bg * nl + l] = d;
         }
-        if self.bswe.val() && bg < mem.ng {
-            let h = self.bshead.val().index();
-            if h < g {
-                mem.sb[bg * g + h] = self.bsdata.val().to_u64();
-            }
+        if swe && bg < mem.ng && h < g {
+            mem.sb[bg * g + h] = sd;
         }
-        // Shared multipliers.
-        for j in 0..nl {
-            s.prod[j] = if s_en {
-                o.q[j] * sext(self.mant[j].val().to_u64(), 11)
-            } else {
-                o.w5[j / hd] as i64 * o.vm[4][j]
-            };
-        }
-        // Score pipeline.
-        s.pv = s_en;
-        s.pf = s_first;
-        s.pt = self.s_t.val().index();
-        for h in 0..g {
-            s.pks[h] = ksh(h * hd);
-            if s_en {
-                let v = vsh(h * hd);
-                s.vmax[h] = if s_first || v > o.vmax[h] {
-                    v
-                } else {
-                    o.vmax[h]
-                };
-            }
-        }
-        s.tv = o.pv;
-        s.tf = o.pf;
-        s.tt = o.pt;
-        s.tks.clone_from(&o.pks);
-        for h in 0..g {
-            s.dot[h] = o.prod[h * hd..(h + 1) * hd].iter().sum();
-        }
-        s.fv = o.tv;
-        s.ff = o.tf;
-        s.ft = o.tt;
-        for h in 0..g {
-            let k = (o.sq[h] + o.tks[h] - 16) as i32;
-            s.sc[h] = shift_sat32(o.dot[h] as i128, k);
-        }
-        if o.fv {
-            for h in 0..g {
-                s.mx[h] = if o.ff || o.sc[h] > o.mx[h] {
-                    o.sc[h]
-                } else {
-                    o.mx[h]
-                };
-            }
-        }
-        // Score memory: read (old data), then write.
-        let ra = self.sm_raddr.val().index();
-        for h in 0..g {
-            s.srd[h] = if ra < o.ctx { mem.smem[ra * g + h] } else { 0 };
-        }
-        if o.fv && o.ft < o.ctx {
-            mem.smem[o.ft * g..(o.ft + 1) * g].copy_from_slice(&o.sc);
-        }
-        // Exp / weighted-sum pipeline.
-        s.ev = [e_en, o.ev[0], o.ev[1], o.ev[2], o.ev[3], o.ev[4]];
-        s.ef = [
-            self.e_first.val(),
-            o.ef[0],
-            o.ef[1],
-            o.ef[2],
-            o.ef[3],
-            o.ef[4],
-        ];
-        for h in 0..g {
-            s.d1[h] = (o.mx[h] - o.srd[h]).max(0);
-            s.vs[0][h] = vsh(h * hd);
-            let u = ((o.d1[h] as u64) * numerics::LOG2E_Q16 as u64 + (1 << 15)) >> 16;
-            s.ix2[h] = (u & 0xFFFF) >> (16 - numerics::EXP2_BITS);
-            s.ip2[h] = (u >> 16).min(32);
-            s.vs[1][h] = o.vs[0][h];
-            s.tb3[h] = mem.exp2[o.ix2[h] as usize];
-            s.ip3[h] = o.ip2[h];
-            s.vs[2][h] = o.vs[1][h];
-            s.ex4[h] = if o.ip3[h] >= 32 {
-                0
-            } else {
-                urshift(o.tb3[h], o.ip3[h] as u32)
-            };
-            s.vs[3][h] = o.vs[2][h];
-            let dv = ((o.vmax[h] - o.vs[3][h]) & 31) as u32;
-            s.w5[h] = urshift(o.ex4[h], dv) & mask(17);
-            if o.ev[3] {
-                let base = if o.ef[3] { 0 } else { o.z[h] };
-                s.z[h] = (base + o.ex4[h]) & mask(32);
-            }
-        }
-        for j in 0..nl {
-            s.vm[0][j] = sext(self.mant[j].val().to_u64(), 11);
-            for k in 1..5 {
-                s.vm[k][j] = o.vm[k - 1][j];
-            }
-        }
-        // Accumulators: accumulate, or shift down one lane for the output.
-        if o.ev[5] {
-            for j in 0..nl {
-                let base = if o.ef[5] { 0 } else { o.acc[j] };
-                s.acc[j] = sext(((base + o.prod[j]) as u64) & mask(48), 48);
-            }
-        } else if self.o_en.val() {
-            for j in 0..nl {
-                s.acc[j] = if j + 1 < nl { o.acc[j + 1] } else { 0 };
-            }
-        }
-        // Output pipeline.
-        let oh = self.o_head.val().index();
-        s.oa[0] = o.acc[0];
-        s.oz1 = if oh < g { o.z[oh] } else { 0 };
-        s.ovm[0] = if oh < g { o.vmax[oh] } else { 0 };
-        let (p, f) = numerics::normalise(o.oz1.max(1), numerics::RECIP_BITS);
-        s.pz[0] = p as i64;
-        s.fi2 = f as u64;
-        s.oa[1] = o.oa[0];
-        s.ovm[1] = o.ovm[0];
-        s.r3 = mem.recip[o.fi2 as usize];
-        s.pz[1] = o.pz[0];
-        s.oa[2] = o.oa[1];
-        s.ovm[2] = o.ovm[1];
-        s.op4 = o.oa[2] as i128 * o.r3 as i128;
-        s.k4 = (o.ovm[2] - 16 - o.pz[1]) as i32;
-        self.y.next = i2s::<32>(shift_sat32(o.op4, o.k4));
+        s.bw = (
+            self.bwe.val(),
+            self.bgrp.val().index(),
+            self.blane.val().index(),
+            self.bdata.val().to_u64(),
+            self.bswe.val(),
+            self.bshead.val().index(),
+            self.bsdata.val().to_u64(),
+        );
     }
     fn connect(&mut self) {
         self.y.connect();
@@ -391,26 +494,21 @@ impl<const A: usize> Logic for AttnCore<A> {
         let ib = index_bits(ctx).min(16);
         let gw = g * 32;
         let mut v = String::new();
-        v += "\
-localparam signed [111:0] MAX32 = 112'sd2147483647;
-localparam signed [111:0] MIN32 = -112'sd2147483648;
-localparam signed [127:0] OMAX32 = 128'sd2147483647;
-localparam signed [127:0] OMIN32 = -128'sd2147483648;
-integer i;
-integer k;
-";
+        v += "integer i;\n";
         v += &format!(
             "reg [16:0] exp2 [0:1023];\nreg [16:0] rcp [0:1023];\nreg [{}:0] smem [0:{}];\nreg [{}:0] srd;\n",
             gw - 1,
             ctx - 1,
             gw - 1
         );
+        // Adder tree: groups of 4 products per head.
+        let ngr = hd.div_ceil(4);
         // Per-lane registers.
         for j in 0..nl {
             v += &format!(
-                "reg signed [15:0] q_{j};\nreg signed [28:0] pr_{j};\nreg signed [47:0] ac_{j};\n"
+                "reg signed [15:0] q_{j};\nreg signed [17:0] ma_{j};\nreg signed [10:0] mb_{j};\nreg signed [28:0] pr_{j};\nreg signed [47:0] ac_{j};\nreg signed [47:0] oac_{j};\n"
             );
-            for st in 1..6 {
+            for st in 1..12 {
                 v += &format!("reg signed [10:0] vm{st}_{j};\n");
             }
         }
@@ -433,10 +531,10 @@ integer k;
         };
         let bank_wr = |name: &str, en: &str, data: &str| -> String {
             if ng == 1 {
-                format!("   if ({en} && (bgrp == 8'd0)) {name} <= {data};\n")
+                format!("   if ({en} && (rbgrp == 8'd0)) {name} <= {data};\n")
             } else {
                 format!(
-                    "   if ({en} && (bgrp < 8'd{ng})) {name}[bgrp[{}:0]] <= {data};\n",
+                    "   if ({en} && (rbgrp < 8'd{ng})) {name}[rbgrp[{}:0]] <= {data};\n",
                     gb - 1
                 )
             }
@@ -455,57 +553,94 @@ integer k;
             v += &bank(&format!("sb_{h}"), 5);
         }
         // Per-head registers.
+        let head_regs: Vec<(&str, &str)> = vec![
+            ("sq", "[4:0]"),
+            ("pks", "[4:0]"),
+            ("vmax", "[4:0]"),
+            ("k1", "signed [6:0]"),
+            ("k2", "signed [6:0]"),
+            ("k3", "signed [6:0]"),
+            ("dot", "signed [47:0]"),
+            ("sc", "[31:0]"),
+            ("mx", "[31:0]"),
+            ("srdr", "[31:0]"),
+            ("vs1", "[4:0]"),
+            ("d1", "[31:0]"),
+            ("pl", "[33:0]"),
+            ("ph", "[31:0]"),
+            ("us", "[50:0]"),
+            ("ix", "[9:0]"),
+            ("ip", "[5:0]"),
+            ("tb", "[16:0]"),
+            ("ip5", "[5:0]"),
+            ("tbr", "[16:0]"),
+            ("ip6", "[5:0]"),
+            ("x2", "[17:0]"),
+            ("ex", "[16:0]"),
+            ("xw", "[17:0]"),
+            ("w", "[16:0]"),
+            ("z", "[31:0]"),
+            ("ozs", "[31:0]"),
+            ("ovs", "[4:0]"),
+        ];
+        let mut head_names: Vec<String> = vec![];
         for h in 0..g {
-            v += &format!(
-                "\
-reg [4:0] sq_{h};
-reg [4:0] pks_{h};
-reg [4:0] vmax_{h};
-reg [4:0] tks_{h};
-reg signed [47:0] dot_{h};
-reg [31:0] sc_{h};
-reg [31:0] mx_{h};
-reg [31:0] d1_{h};
-reg [9:0] ix2_{h};
-reg [5:0] ip2_{h};
-reg [16:0] tb3_{h};
-reg [5:0] ip3_{h};
-reg [16:0] ex4_{h};
-reg [16:0] w5_{h};
-reg [4:0] vs1_{h};
-reg [4:0] vs2_{h};
-reg [4:0] vs3_{h};
-reg [4:0] vs4_{h};
-reg [31:0] z_{h};
-"
-            );
+            for (r, ty) in &head_regs {
+                v += &format!("reg {ty} {r}_{h};\n");
+                head_names.push(format!("{r}_{h}"));
+            }
+            for d in 1..9 {
+                v += &format!("reg [4:0] dv{d}_{h};\n");
+                head_names.push(format!("dv{d}_{h}"));
+            }
+            for c in 0..ngr {
+                v += &format!("reg signed [30:0] ps{c}_{h};\n");
+                head_names.push(format!("ps{c}_{h}"));
+            }
         }
         v += "\
-reg pv;
-reg pf;
-reg [15:0] pt;
-reg tv;
-reg tf;
-reg [15:0] tt;
-reg fv;
-reg ff;
-reg [15:0] ft;
-reg [5:0] ev;
-reg [5:0] ef;
+reg rbwe;
+reg [7:0] rbgrp;
+reg [15:0] rblane;
+reg [15:0] rbdata;
+reg rbswe;
+reg [7:0] rbshead;
+reg [4:0] rbsdata;
+reg [7:0] sv;
+reg [7:0] sf;
+reg [12:0] ev;
+reg [12:0] ef;
 reg signed [47:0] oa1;
 reg signed [47:0] oa2;
 reg signed [47:0] oa3;
+reg signed [47:0] oa4;
+reg signed [47:0] oa5;
 reg [31:0] oz1;
+reg [31:0] oz2;
 reg [4:0] ovm1;
 reg [4:0] ovm2;
 reg [4:0] ovm3;
-reg [4:0] pz2;
+reg [4:0] ovm4;
+reg [4:0] op2;
 reg [4:0] pz3;
-reg [9:0] fi2;
-reg [16:0] r3;
-reg signed [65:0] op4;
-reg signed [6:0] k4;
+reg [4:0] pz4;
+reg [9:0] fi3;
+reg [16:0] r4;
+reg [16:0] r5;
+reg signed [6:0] ok5;
+reg signed [6:0] ok6;
+reg signed [6:0] ok7;
+reg signed [6:0] ok8;
+reg [33:0] opl6;
+reg [33:0] opm6;
+reg signed [31:0] oph6;
+reg [51:0] os7;
+reg signed [31:0] oph7;
+reg signed [64:0] op8;
 ";
+        for k in 0..8 {
+            v += &format!("reg [15:0] st{k};\n");
+        }
         // Tables and initial values.
         v += "initial begin\n";
         for (a, x) in mem.exp2.iter().enumerate() {
@@ -524,67 +659,73 @@ reg signed [6:0] k4;
             v += &bank_init(&format!("sb_{h}"), 5);
         }
         for j in 0..nl {
-            v += &format!("   q_{j} = 16'sd0;\n   pr_{j} = 29'sd0;\n   ac_{j} = 48'sd0;\n");
-            for st in 1..6 {
+            v += &format!(
+                "   q_{j} = 16'sd0;\n   ma_{j} = 18'sd0;\n   mb_{j} = 11'sd0;\n   pr_{j} = 29'sd0;\n   ac_{j} = 48'sd0;\n   oac_{j} = 48'sd0;\n"
+            );
+            for st in 1..12 {
                 v += &format!("   vm{st}_{j} = 11'sd0;\n");
             }
         }
-        for h in 0..g {
-            for r in [
-                "sq", "pks", "vmax", "tks", "vs1", "vs2", "vs3", "vs4", "dot", "sc", "mx", "d1",
-                "ix2", "ip2", "tb3", "ip3", "ex4", "w5", "z",
-            ] {
-                v += &format!("   {r}_{h} = 0;\n");
-            }
+        for r in &head_names {
+            v += &format!("   {r} = 0;\n");
         }
         for r in [
-            "pv", "pf", "pt", "tv", "tf", "tt", "fv", "ff", "ft", "ev", "ef", "oa1", "oa2", "oa3",
-            "oz1", "ovm1", "ovm2", "ovm3", "pz2", "pz3", "fi2", "r3", "op4", "k4", "y",
+            "rbwe", "rbgrp", "rblane", "rbdata", "rbswe", "rbshead", "rbsdata", "sv", "sf", "ev",
+            "ef", "oa1", "oa2", "oa3", "oa4", "oa5", "oz1", "oz2", "ovm1", "ovm2", "ovm3", "ovm4",
+            "op2", "pz3", "pz4", "fi3", "r4", "r5", "ok5", "ok6", "ok7", "ok8", "opl6", "opm6",
+            "oph6", "os7", "oph7", "op8", "y",
         ] {
             v += &format!("   {r} = 0;\n");
         }
+        for k in 0..8 {
+            v += &format!("   st{k} = 0;\n");
+        }
         v += "end\n";
+        // Staged saturating shifts: per head the score, and the output.
+        let mut seq_extra = String::new();
         // Combinational logic per head.
         let mut unused: Vec<String> = vec![];
         for h in 0..g {
             let l0 = h * hd;
-            let terms: Vec<String> = (0..hd)
-                .map(|i| format!("{{{{19{{pr_{j}[28]}}}}, pr_{j}}}", j = l0 + i))
-                .collect();
+            let ext = |j: usize| format!("{{{{2{{pr_{j}[28]}}}}, pr_{j}}}");
+            let (sd, ss) = sat_stages_verilog(
+                &format!("ss{h}"),
+                48,
+                &format!("dot_{h}"),
+                &format!("k3_{h}"),
+                &format!("sc_{h}"),
+            );
+            v += &sd;
+            seq_extra += &ss;
             v += &format!(
                 "\
-wire [47:0] dsum_{h} = {sum};
-wire signed [6:0] sk_{h} = $signed({{2'd0, sq_{h}}}) + $signed({{2'd0, tks_{h}}}) - 7'sd16;
-wire [5:0] snk_{h} = 6'd0 - sk_{h}[5:0];
-wire signed [111:0] sd_{h} = {{{{64{{dot_{h}[47]}}}}, dot_{h}}};
-reg signed [111:0] swd_{h};
-always @(*) begin
-   if (!sk_{h}[6])
-      swd_{h} = sd_{h} <<< sk_{h}[5:0];
-   else
-      swd_{h} = (sd_{h} + (112'sd1 <<< (snk_{h} - 6'd1))) >>> snk_{h};
-end
-wire [31:0] scn_{h} = (swd_{h} > MAX32) ? MAX32[31:0] : ((swd_{h} < MIN32) ? MIN32[31:0] : swd_{h}[31:0]);
-wire [31:0] srd_{h} = srd[{shi}:{slo}];
-wire signed [32:0] dd_{h} = $signed({{mx_{h}[31], mx_{h}}}) - $signed({{srd_{h}[31], srd_{h}}});
-wire [50:0] pu_{h} = {{19'd0, d1_{h}}} * 51'd94548;
-wire [50:0] u_{h} = (pu_{h} + 51'd32768) >> 16;
-wire [5:0] ipn_{h} = (u_{h}[50:21] != 30'd0) ? 6'd32 : {{1'b0, u_{h}[20:16]}};
-wire [31:0] t32_{h} = {{15'd0, tb3_{h}}};
-wire [31:0] en_{h} = ip3_{h}[5] ? 32'd0 :
-   ((ip3_{h} == 6'd0) ? t32_{h} : ((t32_{h} + (32'd1 << (ip3_{h}[4:0] - 5'd1))) >> ip3_{h}[4:0]));
-wire [4:0] dv_{h} = vmax_{h} - vs4_{h};
-wire [31:0] e32_{h} = {{15'd0, ex4_{h}}};
-wire [31:0] wv_{h} = (dv_{h} == 5'd0) ? e32_{h} : ((e32_{h} + (32'd1 << (dv_{h} - 5'd1))) >> dv_{h});
+wire [31:0] srdw_{h} = srd[{shi}:{slo}];
+wire signed [32:0] dd_{h} = $signed({{mx_{h}[31], mx_{h}}}) - $signed({{srdr_{h}[31], srdr_{h}}});
+wire [50:0] uh_{h} = (us_{h} + 51'd32768) >> 16;
+wire [5:0] ipn_{h} = (uh_{h}[50:21] != 30'd0) ? 6'd32 : {{1'b0, uh_{h}[20:16]}};
+wire [17:0] x2n_{h} = {{tbr_{h}, 1'b0}} >> ip6_{h};
+wire [17:0] exr_{h} = x2_{h} + 18'd1;
+wire [17:0] xwn_{h} = {{ex_{h}, 1'b0}} >> dv8_{h};
+wire [17:0] wr_{h} = xw_{h} + 18'd1;
 ",
-                sum = terms.join(" + "),
                 shi = h * 32 + 31,
                 slo = h * 32,
             );
-            unused.push(format!("u_{h}[5:0]"));
-            unused.push(format!("en_{h}[31:17]"));
-            unused.push(format!("wv_{h}[31:17]"));
+            for c in 0..ngr {
+                let terms: Vec<String> =
+                    (c * 4..(c * 4 + 4).min(hd)).map(|i| ext(l0 + i)).collect();
+                v += &format!("wire signed [30:0] psn{c}_{h} = {};\n", terms.join(" + "));
+            }
+            let parts: Vec<String> = (0..ngr)
+                .map(|c| format!("{{{{17{{ps{c}_{h}[30]}}}}, ps{c}_{h}}}"))
+                .collect();
+            v += &format!("wire signed [47:0] dsum_{h} = {};\n", parts.join(" + "));
+            unused.push(format!("uh_{h}[5:0]"));
+            unused.push(format!("exr_{h}[0]"));
+            unused.push(format!("wr_{h}[0]"));
+            unused.push(format!("us_{h}[50:0]"));
         }
+        unused.retain(|u| !u.starts_with("us_"));
         for j in 0..A {
             let lane_used = j < nl;
             let head_lane = lane_used && j % hd == 0;
@@ -596,64 +737,50 @@ wire [31:0] wv_{h} = (dv_{h} == 5'd0) ? e32_{h} : ((e32_{h} + (32'd1 << (dv_{h} 
                 unused.push(format!("vsh${j}"));
             }
         }
-        // Per-lane multiplier operands.
-        for j in 0..nl {
-            let h = j / hd;
-            v += &format!(
-                "wire signed [17:0] ma_{j} = s_en ? {{{{2{{q_{j}[15]}}}}, q_{j}}} : {{1'b0, w5_{h}}};\nwire signed [10:0] mb_{j} = s_en ? mant${j} : vm5_{j};\n"
-            );
-        }
         // Output stage combinational logic.
         v += "reg [31:0] ozm;\nreg [4:0] ovmm;\nalways @(*) begin\n   ozm = 32'd0;\n   ovmm = 5'd0;\n   case (o_head)\n";
         for h in 0..g {
-            v += &format!("   8'd{h}: begin\n      ozm = z_{h};\n      ovmm = vmax_{h};\n   end\n");
+            v += &format!("   8'd{h}: begin\n      ozm = o_ld ? z_{h} : ozs_{h};\n      ovmm = o_ld ? vmax_{h} : ovs_{h};\n   end\n");
         }
         v += "   default: begin\n      ozm = 32'd0;\n      ovmm = 5'd0;\n   end\n   endcase\nend\n";
+        v += "wire [31:0] oz = (oz1 == 32'd0) ? 32'd1 : oz1;\n";
+        // msb(max(z, 1)) = msb(z) (both 0 for 0 and 1): straight from the register.
+        v += &msb32_verilog("opn", "oz1");
         v += "\
-wire [31:0] oz = (oz1 == 32'd0) ? 32'd1 : oz1;
-reg [4:0] op;
-always @(*) begin
-   op = 5'd0;
-   for (k = 0; k < 32; k = k + 1) if (oz[k]) op = k[4:0];
-end
-wire [31:0] ofsh = (op >= 5'd10) ? (oz >> (op - 5'd10)) : (oz << (5'd10 - op));
-wire signed [65:0] oa66 = {{18{oa3[47]}}, oa3};
-wire signed [65:0] r66 = {49'd0, r3};
-wire signed [127:0] op128 = {{62{op4[65]}}, op4};
-wire [5:0] onk = 6'd0 - k4[5:0];
-reg signed [127:0] owd;
-always @(*) begin
-   if (!k4[6])
-      owd = op128 <<< k4[5:0];
-   else
-      owd = (op128 + (128'sd1 <<< (onk - 6'd1))) >>> onk;
-end
+wire [31:0] ofsh = (op2 >= 5'd10) ? (oz2 >> (op2 - 5'd10)) : (oz2 << (5'd10 - op2));
+wire [64:0] oph65 = {oph7[30:0], 34'd0};
 ";
+        let (od, os) = sat_stages_verilog("so", 65, "op8", "ok8", "y");
+        v += &od;
+        seq_extra += &os;
         unused.push("ofsh[31:10]".into());
+        unused.push("oph7[31]".into());
         // Registers.
         v += "always @(posedge clock) begin\n";
         for j in 0..nl {
+            let h = j / hd;
             v += &format!(
                 "   if (qld) q_{j} <= {};\n",
                 bank_rd(&format!("qb_{j}"), 16)
             );
             v += &bank_wr(
                 &format!("qb_{j}"),
-                &format!("bwe && (blane == 16'd{j})"),
-                "bdata",
+                &format!("rbwe && (rblane == 16'd{j})"),
+                "rbdata",
             );
-            v += &format!("   pr_{j} <= ma_{j} * mb_{j};\n");
-            v += &format!("   vm1_{j} <= mant${j};\n");
-            for st in 2..6 {
+            v += &format!(
+                "   ma_{j} <= s_en ? {{{{2{{q_{j}[15]}}}}, q_{j}}} : {{1'b0, w_{h}}};\n   mb_{j} <= s_en ? mant${j} : vm11_{j};\n   pr_{j} <= ma_{j} * mb_{j};\n   vm1_{j} <= mant${j};\n"
+            );
+            for st in 2..12 {
                 v += &format!("   vm{st}_{j} <= vm{}_{j};\n", st - 1);
             }
-            let next = if j + 1 < nl {
-                format!("ac_{}", j + 1)
+            let (next, onext) = if j + 1 < nl {
+                (format!("ac_{}", j + 1), format!("oac_{}", j + 1))
             } else {
-                "48'sd0".to_string()
+                ("48'sd0".to_string(), "48'sd0".to_string())
             };
             v += &format!(
-                "   if (ev[5]) ac_{j} <= (ef[5] ? 48'sd0 : ac_{j}) + {{{{19{{pr_{j}[28]}}}}, pr_{j}}};\n   else if (o_en) ac_{j} <= {next};\n"
+                "   if (ev[12]) ac_{j} <= (ef[12] ? 48'sd0 : ac_{j}) + {{{{19{{pr_{j}[28]}}}}, pr_{j}}};\n   if (o_ld) oac_{j} <= {next};\n   else if (o_en) oac_{j} <= {onext};\n"
             );
         }
         for h in 0..g {
@@ -663,61 +790,98 @@ end
    if (qld) sq_{h} <= {rd};
 {wr}   pks_{h} <= ksh${l0};
    if (s_en) vmax_{h} <= (s_first || (vsh${l0} > vmax_{h})) ? vsh${l0} : vmax_{h};
-   tks_{h} <= pks_{h};
+   k1_{h} <= $signed({{2'd0, sq_{h}}}) + $signed({{2'd0, pks_{h}}}) - 7'sd16;
+   k2_{h} <= k1_{h};
+   k3_{h} <= k2_{h};
    dot_{h} <= dsum_{h};
-   sc_{h} <= scn_{h};
-   if (fv) mx_{h} <= (ff || ($signed(sc_{h}) > $signed(mx_{h}))) ? sc_{h} : mx_{h};
-   d1_{h} <= dd_{h}[32] ? 32'd0 : dd_{h}[31:0];
+   if (sv[7]) mx_{h} <= (sf[7] || ($signed(sc_{h}) > $signed(mx_{h}))) ? sc_{h} : mx_{h};
+   srdr_{h} <= srdw_{h};
    vs1_{h} <= vsh${l0};
-   ix2_{h} <= u_{h}[15:6];
-   ip2_{h} <= ipn_{h};
-   vs2_{h} <= vs1_{h};
-   tb3_{h} <= exp2[ix2_{h}];
-   ip3_{h} <= ip2_{h};
-   vs3_{h} <= vs2_{h};
-   ex4_{h} <= en_{h}[16:0];
-   vs4_{h} <= vs3_{h};
-   w5_{h} <= wv_{h}[16:0];
-   if (ev[3]) z_{h} <= (ef[3] ? 32'd0 : z_{h}) + e32_{h};
+   d1_{h} <= dd_{h}[32] ? 32'd0 : dd_{h}[31:0];
+   dv1_{h} <= vmax_{h} - vs1_{h};
+   pl_{h} <= d1_{h}[16:0] * 17'd94548;
+   ph_{h} <= d1_{h}[31:17] * 17'd94548;
+   us_{h} <= {{17'd0, pl_{h}}} + {{2'd0, ph_{h}, 17'd0}};
+   ix_{h} <= uh_{h}[15:6];
+   ip_{h} <= ipn_{h};
+   tb_{h} <= exp2[ix_{h}];
+   ip5_{h} <= ip_{h};
+   tbr_{h} <= tb_{h};
+   ip6_{h} <= ip5_{h};
+   x2_{h} <= x2n_{h};
+   ex_{h} <= exr_{h}[17:1];
+   if (ev[8]) z_{h} <= (ef[8] ? 32'd0 : z_{h}) + {{15'd0, ex_{h}}};
+   if (o_ld) ozs_{h} <= z_{h};
+   if (o_ld) ovs_{h} <= vmax_{h};
+   xw_{h} <= xwn_{h};
+   w_{h} <= wr_{h}[17:1];
 ",
                 rd = bank_rd(&format!("sb_{h}"), 5),
                 wr = bank_wr(
                     &format!("sb_{h}"),
-                    &format!("bswe && (bshead == 8'd{h})"),
-                    "bsdata"
+                    &format!("rbswe && (rbshead == 8'd{h})"),
+                    "rbsdata"
                 ),
             );
+            for d in 2..9 {
+                v += &format!("   dv{d}_{h} <= dv{}_{h};\n", d - 1);
+            }
+            for c in 0..ngr {
+                v += &format!("   ps{c}_{h} <= psn{c}_{h};\n");
+            }
         }
         let scores: Vec<String> = (0..g).rev().map(|h| format!("sc_{h}")).collect();
+        v += &seq_extra;
         v += &format!(
             "\
-   pv <= s_en;
-   pf <= s_first;
-   pt <= s_t;
-   tv <= pv;
-   tf <= pf;
-   tt <= pt;
-   fv <= tv;
-   ff <= tf;
-   ft <= tt;
+   rbwe <= bwe;
+   rbgrp <= bgrp;
+   rblane <= blane;
+   rbdata <= bdata;
+   rbswe <= bswe;
+   rbshead <= bshead;
+   rbsdata <= bsdata;
+   sv <= {{sv[6:0], s_en}};
+   sf <= {{sf[6:0], s_first}};
+   st0 <= s_t;
+   st1 <= st0;
+   st2 <= st1;
+   st3 <= st2;
+   st4 <= st3;
+   st5 <= st4;
+   st6 <= st5;
+   st7 <= st6;
    srd <= (sm_raddr < 16'd{ctx}) ? smem[sm_raddr[{im}:0]] : {gw}'d0;
-   if (fv && (ft < 16'd{ctx})) smem[ft[{im}:0]] <= {{{sc}}};
-   ev <= {{ev[4:0], e_en}};
-   ef <= {{ef[4:0], e_first}};
-   oa1 <= ac_0;
+   if (sv[7] && (st7 < 16'd{ctx})) smem[st7[{im}:0]] <= {{{sc}}};
+   ev <= {{ev[11:0], e_en}};
+   ef <= {{ef[11:0], e_first}};
+   oa1 <= o_ld ? ac_0 : oac_0;
    oz1 <= ozm;
    ovm1 <= ovmm;
-   pz2 <= op;
-   fi2 <= ofsh[9:0];
+   oz2 <= oz;
+   op2 <= opn;
    oa2 <= oa1;
    ovm2 <= ovm1;
-   r3 <= rcp[fi2];
-   pz3 <= pz2;
+   fi3 <= ofsh[9:0];
+   pz3 <= op2;
    oa3 <= oa2;
    ovm3 <= ovm2;
-   op4 <= oa66 * r66;
-   k4 <= $signed({{2'd0, ovm3}}) - 7'sd16 - $signed({{2'd0, pz3}});
-   y <= (owd > OMAX32) ? OMAX32[31:0] : ((owd < OMIN32) ? OMIN32[31:0] : owd[31:0]);
+   r4 <= rcp[fi3];
+   pz4 <= pz3;
+   oa4 <= oa3;
+   ovm4 <= ovm3;
+   r5 <= r4;
+   ok5 <= $signed({{2'd0, ovm4}}) - 7'sd16 - $signed({{2'd0, pz4}});
+   oa5 <= oa4;
+   opl6 <= oa5[16:0] * r5;
+   opm6 <= oa5[33:17] * r5;
+   oph6 <= $signed(oa5[47:34]) * $signed({{1'b0, r5}});
+   ok6 <= ok5;
+   os7 <= {{18'd0, opl6}} + {{1'b0, opm6, 17'd0}};
+   oph7 <= oph6;
+   ok7 <= ok6;
+   op8 <= $signed({{13'd0, os7}}) + $signed(oph65);
+   ok8 <= ok7;
 end
 ",
             im = ib - 1,

@@ -40,11 +40,20 @@ pub(crate) fn urshift(v: u64, s: u32) -> u64 {
     }
 }
 
-/// Block conversion (`numerics::to_block`) of a vector streamed through `x`:
-/// - scan: with `en_scan`, `m = max(first ? 0 : m, |x|)` (registered);
-///   `shift = max(0, bitlen(m) − B)` (combinational), `B` = 15 when `wide`, else 10;
-/// - quantise: with `en_q`, `y = clamp(round(x / 2^shift), ±(2^B − 1))`, registered, as
-///   16-bit (`y16`) and 11-bit (`y11`) two's complement patterns.
+/// Extra edges of [`Blocker`]'s quantise over a single registered stage.
+pub const BLOCKER_EXTRA: usize = 4;
+
+/// Block conversion (`numerics::to_block`) of a vector streamed through it, pipelined:
+/// - scan: with `en_scan` in cycle `c`, `|x|` and `wide` are registered (edge `c`), then
+///   `m = max(first ? 0 : m, |x|)` and the format `wm = wide` (edge `c + 1`), then `sreg =
+///   max(0, bitlen(m) − B)` (edge `c + 2`; `B` = 15 when `wm`, else 10);
+/// - quantise: with `en_q` in cycle `u`, `xq` is delayed two edges, then quantised with
+///   the `sreg` and `wm` of cycle `u + 2` in two stages; at edge `u + 4` `y =
+///   clamp(round(xq / 2^sreg), ±(2^B − 1))` is registered as 16-bit (`y16`) and 11-bit
+///   (`y11`) two's complement patterns together with its `shift` (= that `sreg`); they
+///   hold until the next quantised value. A vector's last scan in cycle `c` allows its first
+///   quantise from cycle `c + 1`; the next vector's first scan in cycle `c'` changes `wm`
+///   from cycle `c' + 2` and `sreg` from `c' + 3`.
 #[derive(LogicBlock)]
 pub struct Blocker {
     pub clock: Signal<In, Clock>,
@@ -53,10 +62,29 @@ pub struct Blocker {
     pub en_q: Signal<In, Bit>,
     pub wide: Signal<In, Bit>,
     pub x: Signal<In, Signed<32>>,
+    pub xq: Signal<In, Signed<32>>,
     pub shift: Signal<Out, Bits<5>>,
     pub y16: Signal<Out, Addr>,
     pub y11: Signal<Out, Bits<11>>,
-    _m: u64,
+    _s: BlockerState,
+}
+
+#[derive(Default, Clone, Copy)]
+struct BlockerState {
+    ax1: u64,
+    e1: bool,
+    f1: bool,
+    wd1: bool,
+    m: u64,
+    wm: bool,
+    sreg: u32,
+    /// Quantise: the input delayed (valid, value) two edges, then the result (valid,
+    /// mantissa, shift) two edges.
+    qv: [bool; 2],
+    qx: [i64; 2],
+    rv: [bool; 2],
+    rq: [i64; 2],
+    rs: [u32; 2],
 }
 
 impl Default for Blocker {
@@ -68,10 +96,11 @@ impl Default for Blocker {
             en_q: Default::default(),
             wide: Default::default(),
             x: Default::default(),
-            shift: Default::default(),
+            xq: Default::default(),
+            shift: Signal::new_with_default(Bits::default()),
             y16: Signal::new_with_default(Bits::default()),
             y11: Signal::new_with_default(Bits::default()),
-            _m: 0,
+            _s: Default::default(),
         }
     }
 }
@@ -89,22 +118,37 @@ impl Blocker {
 
 impl Logic for Blocker {
     fn update(&mut self) {
-        let wide = self.wide.val();
-        if self.clock.pos_edge() {
-            let x = s2i(self.x.val());
-            if self.en_q.val() {
-                let bits = Self::bits(wide);
-                let q = numerics::block_mant(x, numerics::block_shift(self._m, bits), bits);
-                self.y16.next = u2b::<16>(q as u64);
-                self.y11.next = u2b::<11>(q as u64);
-            }
-            if self.en_scan.val() {
-                let ax = x.unsigned_abs();
-                let base = if self.first.val() { 0 } else { self._m };
-                self._m = base.max(ax);
-            }
+        if !self.clock.pos_edge() {
+            return;
         }
-        self.shift.next = u2b::<5>(numerics::block_shift(self._m, Self::bits(wide)) as u64);
+        let o = self._s;
+        let s = &mut self._s;
+        // Quantise output stage.
+        if o.rv[1] {
+            self.y16.next = u2b::<16>(o.rq[1] as u64);
+            self.y11.next = u2b::<11>(o.rq[1] as u64);
+            self.shift.next = u2b::<5>(o.rs[1] as u64);
+        }
+        s.rv = [o.qv[1], o.rv[0]];
+        s.rq = [
+            numerics::block_mant(o.qx[1], o.sreg, Self::bits(o.wm)),
+            o.rq[0],
+        ];
+        s.rs = [o.sreg, o.rs[0]];
+        s.qv = [self.en_q.val(), o.qv[0]];
+        s.qx = [s2i(self.xq.val()), o.qx[0]];
+        // Scan.
+        s.sreg = numerics::block_shift(o.m, Self::bits(o.wm));
+        if o.e1 {
+            s.m = if o.f1 { o.ax1 } else { o.m.max(o.ax1) };
+            s.wm = o.wd1;
+        }
+        s.e1 = self.en_scan.val();
+        s.f1 = self.first.val();
+        s.wd1 = self.wide.val();
+        if s.e1 {
+            s.ax1 = s2i(self.x.val()).unsigned_abs();
+        }
     }
     fn connect(&mut self) {
         self.shift.connect();
@@ -112,47 +156,107 @@ impl Logic for Blocker {
         self.y11.connect();
     }
     fn hdl(&self) -> Verilog {
-        Verilog::Custom(
+        let mut v = String::from(
             "\
+reg [31:0] ax1;
+reg e1;
+reg f1;
+reg wd1;
 reg [31:0] m;
+reg wm;
+reg [4:0] sreg;
+reg qv1;
+reg qv2;
+reg signed [31:0] qx1;
+reg signed [31:0] qx2;
+reg signed [32:0] x2;
+reg [4:0] sh3;
+reg w3;
+reg v3;
+reg signed [32:0] rnd;
+reg [4:0] sh4;
+reg w4;
+reg v4;
 wire [31:0] ux = x;
 wire [31:0] ax = ux[31] ? ((~ux) + 32'd1) : ux;
-reg [5:0] bl;
-integer k;
-always @(*) begin
-   bl = 6'd0;
-   for (k = 0; k < 32; k = k + 1) if (m[k]) bl = k[5:0] + 6'd1;
-end
-wire [5:0] bw = wide ? 6'd15 : 6'd10;
+",
+        );
+        v += &msb32_verilog("mb", "m");
+        v += "\
+wire [5:0] bl = (m == 32'd0) ? 6'd0 : ({1'b0, mb} + 6'd1);
+wire [5:0] bw = wm ? 6'd15 : 6'd10;
 wire [5:0] sh6 = (bl > bw) ? (bl - bw) : 6'd0;
-always @(*) shift = sh6[4:0];
-wire signed [32:0] x33 = {x[31], x};
-wire signed [32:0] half = (sh6 == 6'd0) ? 33'sd0 : (33'sd1 <<< (sh6 - 6'd1));
-wire signed [32:0] rnd = (x33 + half) >>> sh6;
-wire signed [32:0] lim = wide ? 33'sd32767 : 33'sd1023;
+wire signed [32:0] x2n = $signed({qx2, 1'b0}) >>> sreg;
+wire signed [32:0] rndn = (x2 + 33'sd1) >>> 1;
+wire signed [32:0] lim = w4 ? 33'sd32767 : 33'sd1023;
 wire signed [32:0] q = (rnd > lim) ? lim : ((rnd < -lim) ? -lim : rnd);
-wire unused_q = ^q[32:16];
+wire unused_q = ^{q[32:16], sh6[5]};
 initial begin
+   ax1 = 32'd0;
+   e1 = 1'b0;
+   f1 = 1'b0;
+   wd1 = 1'b0;
    m = 32'd0;
+   wm = 1'b0;
+   sreg = 5'd0;
+   qv1 = 1'b0;
+   qv2 = 1'b0;
+   qx1 = 32'sd0;
+   qx2 = 32'sd0;
+   x2 = 33'sd0;
+   sh3 = 5'd0;
+   w3 = 1'b0;
+   v3 = 1'b0;
+   rnd = 33'sd0;
+   sh4 = 5'd0;
+   w4 = 1'b0;
+   v4 = 1'b0;
+   shift = 5'd0;
    y16 = 16'd0;
    y11 = 11'd0;
 end
 always @(posedge clock) begin
-   if (en_q) begin
+   if (v4) begin
       y16 <= q[15:0];
       y11 <= q[10:0];
+      shift <= sh4;
    end
-   if (en_scan) m <= (first || (ax > m)) ? ax : m;
+   rnd <= rndn;
+   sh4 <= sh3;
+   w4 <= w3;
+   v4 <= v3;
+   x2 <= x2n;
+   sh3 <= sreg;
+   w3 <= wm;
+   v3 <= qv2;
+   qv1 <= en_q;
+   qv2 <= qv1;
+   qx1 <= xq;
+   qx2 <= qx1;
+   sreg <= sh6[4:0];
+   if (e1) begin
+      m <= (f1 || (ax1 > m)) ? ax1 : m;
+      wm <= wd1;
+   end
+   e1 <= en_scan;
+   f1 <= first;
+   wd1 <= wide;
+   if (en_scan) ax1 <= ax;
 end
-"
-            .into(),
-        )
+";
+        Verilog::Custom(v)
     }
 }
 
-/// RoPE rotation of one pair, registered one cycle after `en`:
+/// Extra edges of [`Rope2`] over a single registered stage.
+pub const ROPE_EXTRA: usize = 5;
+
+/// RoPE rotation of one pair, pipelined: with `en` in cycle `t`, from cycle `t + 1 +`
+/// [`ROPE_EXTRA`] (registered at edge `t + 5`, held until the next result):
 /// `y0 = sat32(round((a·c − b·s) / 2^16))`, `y1 = sat32(round((a·s + b·c) / 2^16))`;
-/// `cs`, `sn` are 18-bit two's complement (Q1.16).
+/// `cs`, `sn` are 18-bit two's complement (Q1.16). Stages: inputs registered; eight
+/// 18 × 18 partial products; their sums per product; the two sums; the rounding shift;
+/// the saturation.
 #[derive(LogicBlock)]
 pub struct Rope2 {
     pub clock: Signal<In, Clock>,
@@ -163,6 +267,8 @@ pub struct Rope2 {
     pub sn: Signal<In, Bits<18>>,
     pub y0: Signal<Out, Signed<32>>,
     pub y1: Signal<Out, Signed<32>>,
+    /// Results in flight: (valid, y0, y1), newest first.
+    _p: [(bool, i64, i64); ROPE_EXTRA],
 }
 
 impl Default for Rope2 {
@@ -176,52 +282,194 @@ impl Default for Rope2 {
             sn: Default::default(),
             y0: Signal::new_with_default(Signed::default()),
             y1: Signal::new_with_default(Signed::default()),
+            _p: [(false, 0, 0); ROPE_EXTRA],
         }
     }
 }
 
 impl Logic for Rope2 {
     fn update(&mut self) {
-        if self.clock.pos_edge() && self.en.val() {
-            let a = s2i(self.a.val()) as i128;
-            let b = s2i(self.b.val()) as i128;
-            let c = sext(self.cs.val().to_u64(), 18) as i128;
-            let s = sext(self.sn.val().to_u64(), 18) as i128;
-            let f = -numerics::ROPE_FRAC;
-            self.y0.next = i2s::<32>(shift_sat32(a * c - b * s, f));
-            self.y1.next = i2s::<32>(shift_sat32(a * s + b * c, f));
+        if !self.clock.pos_edge() {
+            return;
         }
+        let (v, r0, r1) = self._p[ROPE_EXTRA - 1];
+        if v {
+            self.y0.next = i2s::<32>(r0);
+            self.y1.next = i2s::<32>(r1);
+        }
+        self._p.copy_within(0..ROPE_EXTRA - 1, 1);
+        let a = s2i(self.a.val()) as i128;
+        let b = s2i(self.b.val()) as i128;
+        let c = sext(self.cs.val().to_u64(), 18) as i128;
+        let s = sext(self.sn.val().to_u64(), 18) as i128;
+        let f = -numerics::ROPE_FRAC;
+        self._p[0] = (
+            self.en.val(),
+            shift_sat32(a * c - b * s, f),
+            shift_sat32(a * s + b * c, f),
+        );
     }
     fn connect(&mut self) {
         self.y0.connect();
         self.y1.connect();
     }
     fn hdl(&self) -> Verilog {
-        Verilog::Custom(
+        let mut v = String::from(
             "\
-localparam signed [51:0] MAX32 = 52'sd2147483647;
-localparam signed [51:0] MIN32 = -52'sd2147483648;
-wire signed [51:0] a52 = {{20{a[31]}}, a};
-wire signed [51:0] b52 = {{20{b[31]}}, b};
-wire signed [51:0] c52 = {{34{cs[17]}}, cs};
-wire signed [51:0] s52 = {{34{sn[17]}}, sn};
-wire signed [51:0] p0 = (a52 * c52) - (b52 * s52);
-wire signed [51:0] p1 = (a52 * s52) + (b52 * c52);
-wire signed [51:0] r0 = (p0 + 52'sd32768) >>> 16;
-wire signed [51:0] r1 = (p1 + 52'sd32768) >>> 16;
+reg signed [31:0] ra;
+reg signed [31:0] rb;
+reg signed [17:0] rc;
+reg signed [17:0] rs;
+reg [4:0] e;
+",
+        );
+        let pairs = [("a", "c"), ("b", "s"), ("a", "s"), ("b", "c")];
+        for (x, y) in pairs {
+            v += &format!(
+                "reg signed [35:0] p{x}{y}_l;\nreg signed [32:0] p{x}{y}_h;\nreg signed [49:0] p{x}{y};\n"
+            );
+        }
+        v += "\
+reg signed [51:0] p0;
+reg signed [51:0] p1;
+reg signed [35:0] r0;
+reg signed [35:0] r1;
+wire signed [51:0] r0w = (p0 + 52'sd32768) >>> 16;
+wire signed [51:0] r1w = (p1 + 52'sd32768) >>> 16;
+wire f0 = (r0[35:31] == 5'd0) | (r0[35:31] == 5'h1f);
+wire f1 = (r1[35:31] == 5'd0) | (r1[35:31] == 5'h1f);
+wire unused_r = ^{r0w[51:36], r1w[51:36]};
 initial begin
+   ra = 32'sd0;
+   rb = 32'sd0;
+   rc = 18'sd0;
+   rs = 18'sd0;
+   e = 5'd0;
+   p0 = 52'sd0;
+   p1 = 52'sd0;
+   r0 = 36'sd0;
+   r1 = 36'sd0;
    y0 = 32'sd0;
    y1 = 32'sd0;
-end
-always @(posedge clock) begin
-   if (en) begin
-      y0 <= (r0 > MAX32) ? MAX32[31:0] : ((r0 < MIN32) ? MIN32[31:0] : r0[31:0]);
-      y1 <= (r1 > MAX32) ? MAX32[31:0] : ((r1 < MIN32) ? MIN32[31:0] : r1[31:0]);
+";
+        for (x, y) in pairs {
+            v += &format!("   p{x}{y}_l = 36'sd0;\n   p{x}{y}_h = 33'sd0;\n   p{x}{y} = 50'sd0;\n");
+        }
+        v += "end\nalways @(posedge clock) begin\n   ra <= a;\n   rb <= b;\n   rc <= cs;\n   rs <= sn;\n   e <= {e[3:0], en};\n";
+        for (x, y) in pairs {
+            v += &format!(
+                "   p{x}{y}_l <= $signed({{1'b0, r{x}[16:0]}}) * r{y};\n   p{x}{y}_h <= $signed(r{x}[31:17]) * r{y};\n   p{x}{y} <= $signed({{p{x}{y}_h, 17'd0}}) + $signed({{{{14{{p{x}{y}_l[35]}}}}, p{x}{y}_l}});\n"
+            );
+        }
+        v += "\
+   p0 <= $signed({{2{pac[49]}}, pac}) - $signed({{2{pbs[49]}}, pbs});
+   p1 <= $signed({{2{pas[49]}}, pas}) + $signed({{2{pbc[49]}}, pbc});
+   r0 <= r0w[35:0];
+   r1 <= r1w[35:0];
+   if (e[4]) begin
+      y0 <= f0 ? r0[31:0] : (r0[35] ? 32'h80000000 : 32'h7fffffff);
+      y1 <= f1 ? r1[31:0] : (r1[35] ? 32'h80000000 : 32'h7fffffff);
    end
 end
-"
-            .into(),
-        )
+";
+        Verilog::Custom(v)
+    }
+}
+
+/// The stream's row tags delayed by [`ROPE_EXTRA`] edges (alongside [`Rope2`]): each
+/// output shows its input of `ROPE_EXTRA` edges before; `busy` is high while a valid row
+/// is in the delay (combinational from its registers).
+#[derive(LogicBlock)]
+pub struct RowDelay {
+    pub clock: Signal<In, Clock>,
+    pub valid: Signal<In, Bit>,
+    pub data: Signal<In, Signed<32>>,
+    pub odd: Signal<In, Bit>,
+    pub is_v: Signal<In, Bit>,
+    pub one: Signal<In, Bit>,
+    pub valid_o: Signal<Out, Bit>,
+    pub data_o: Signal<Out, Signed<32>>,
+    pub odd_o: Signal<Out, Bit>,
+    pub is_v_o: Signal<Out, Bit>,
+    pub one_o: Signal<Out, Bit>,
+    pub busy: Signal<Out, Bit>,
+    /// (valid, data, odd, is_v, one), newest first.
+    _p: [(bool, i64, bool, bool, bool); ROPE_EXTRA],
+}
+
+impl Default for RowDelay {
+    fn default() -> Self {
+        Self {
+            clock: Default::default(),
+            valid: Default::default(),
+            data: Default::default(),
+            odd: Default::default(),
+            is_v: Default::default(),
+            one: Default::default(),
+            valid_o: Signal::new_with_default(false),
+            data_o: Signal::new_with_default(Signed::default()),
+            odd_o: Signal::new_with_default(false),
+            is_v_o: Signal::new_with_default(false),
+            one_o: Signal::new_with_default(false),
+            busy: Default::default(),
+            _p: [(false, 0, false, false, false); ROPE_EXTRA],
+        }
+    }
+}
+
+impl Logic for RowDelay {
+    fn update(&mut self) {
+        if self.clock.pos_edge() {
+            self._p.copy_within(0..ROPE_EXTRA - 1, 1);
+            self._p[0] = (
+                self.valid.val(),
+                s2i(self.data.val()),
+                self.odd.val(),
+                self.is_v.val(),
+                self.one.val(),
+            );
+            let (v, d, o, iv, one) = self._p[ROPE_EXTRA - 1];
+            self.valid_o.next = v;
+            self.data_o.next = i2s::<32>(d);
+            self.odd_o.next = o;
+            self.is_v_o.next = iv;
+            self.one_o.next = one;
+        }
+        self.busy.next = self._p.iter().any(|p| p.0);
+    }
+    fn connect(&mut self) {
+        self.valid_o.connect();
+        self.data_o.connect();
+        self.odd_o.connect();
+        self.is_v_o.connect();
+        self.one_o.connect();
+        self.busy.connect();
+    }
+    fn hdl(&self) -> Verilog {
+        let n = ROPE_EXTRA;
+        let mut v = String::new();
+        for k in 1..n {
+            v += &format!(
+                "reg dv{k};\nreg signed [31:0] dd{k};\nreg do{k};\nreg di{k};\nreg dn{k};\n"
+            );
+        }
+        let vs: Vec<String> = (1..n).map(|k| format!("dv{k}")).collect();
+        v += &format!(
+            "always @(*) busy = valid_o | {};\ninitial begin\n",
+            vs.join(" | ")
+        );
+        for k in 1..n {
+            v += &format!("   dv{k} = 1'b0;\n   dd{k} = 32'sd0;\n   do{k} = 1'b0;\n   di{k} = 1'b0;\n   dn{k} = 1'b0;\n");
+        }
+        v += "   valid_o = 1'b0;\n   data_o = 32'sd0;\n   odd_o = 1'b0;\n   is_v_o = 1'b0;\n   one_o = 1'b0;\nend\nalways @(posedge clock) begin\n";
+        v += "   dv1 <= valid;\n   dd1 <= data;\n   do1 <= odd;\n   di1 <= is_v;\n   dn1 <= one;\n";
+        for k in 2..n {
+            let p = k - 1;
+            v += &format!("   dv{k} <= dv{p};\n   dd{k} <= dd{p};\n   do{k} <= do{p};\n   di{k} <= di{p};\n   dn{k} <= dn{p};\n");
+        }
+        let p = n - 1;
+        v += &format!("   valid_o <= dv{p};\n   data_o <= dd{p};\n   odd_o <= do{p};\n   is_v_o <= di{p};\n   one_o <= dn{p};\nend\n");
+        Verilog::Custom(v)
     }
 }
 
@@ -323,4 +571,108 @@ impl<const L: usize, const A: usize, const W: usize> Logic for LaneMem<L, A, W> 
         s += "end\n";
         Verilog::Custom(s)
     }
+}
+
+/// Verilog of `sat32(round(v · 2^k))` ([`shift_sat32`]) in 4 registered stages, for a signed `w`-bit `v` (35 <= `w` <= 65) and a signed 7-bit `k` (both
+/// registers or registered-input wires; any `k`): the result is in the 32-bit register
+/// `y` (declared by the caller) 4 edges after `v` / `k`. Returns (declarations
+/// and combinational logic, the statements for the `always @(posedge clock)` block). The
+/// stages: (1) right path `g = v >>> (−k − 1)`, left path `c = clamp32(v)`; (2) `f =
+/// clamp33(g >>> 1)` and the rounding bit `g[0]`, `c << k`; (3) `f + g[0]` (one 34-bit
+/// carry chain), the left result saturated; (4) the right result saturated, the select.
+pub(crate) fn sat_stages_verilog(p: &str, w: usize, v: &str, k: &str, y: &str) -> (String, String) {
+    assert!((35..=65).contains(&w));
+    let hi = w - 1;
+    let decl = format!(
+        "\
+wire [5:0] {p}_rs = ~{k}[5:0];
+wire signed [{hi}:0] {p}_gw = {v} >>> {p}_rs;
+wire {p}_vf = ({v}[{hi}:31] == {{{n31}{{1'b0}}}}) | ({v}[{hi}:31] == {{{n31}{{1'b1}}}});
+wire [31:0] {p}_cw = {p}_vf ? {v}[31:0] : ({v}[{hi}] ? 32'h80000000 : 32'h7fffffff);
+reg signed [{hi}:0] {p}_g;
+reg [31:0] {p}_c;
+reg [5:0] {p}_kl;
+reg {p}_n1;
+wire {p}_gf = ({p}_g[{hi}:33] == {{{n33}{{1'b0}}}}) | ({p}_g[{hi}:33] == {{{n33}{{1'b1}}}});
+wire [32:0] {p}_fw = {p}_gf ? {p}_g[33:1] : ({p}_g[{hi}] ? 33'h100000000 : 33'h0ffffffff);
+wire [63:0] {p}_lw = {{{{32{{{p}_c[31]}}}}, {p}_c}} << {p}_kl;
+reg [32:0] {p}_f;
+reg {p}_b;
+reg [63:0] {p}_l;
+reg {p}_big;
+reg {p}_cs;
+reg {p}_n2;
+wire {p}_lf = ({p}_l[63:31] == 33'd0) | ({p}_l[63:31] == {{33{{1'b1}}}});
+wire [31:0] {p}_lres = {p}_big ? ({p}_cs ? 32'h80000000 : 32'h7fffffff) :
+   ({p}_lf ? {p}_l[31:0] : ({p}_l[63] ? 32'h80000000 : 32'h7fffffff));
+reg [33:0] {p}_r;
+reg [31:0] {p}_lr;
+reg {p}_n3;
+wire {p}_rf = ({p}_r[33:31] == 3'd0) | ({p}_r[33:31] == 3'd7);
+wire [31:0] {p}_rres = {p}_rf ? {p}_r[31:0] : ({p}_r[33] ? 32'h80000000 : 32'h7fffffff);
+initial begin
+   {p}_g = 0;
+   {p}_c = 0;
+   {p}_kl = 0;
+   {p}_n1 = 0;
+   {p}_f = 0;
+   {p}_b = 0;
+   {p}_l = 0;
+   {p}_big = 0;
+   {p}_cs = 0;
+   {p}_n2 = 0;
+   {p}_r = 0;
+   {p}_lr = 0;
+   {p}_n3 = 0;
+end
+",
+        n31 = w - 31,
+        n33 = w - 33,
+    );
+    let seq = format!(
+        "\
+   {p}_g <= {p}_gw;
+   {p}_c <= {p}_cw;
+   {p}_kl <= {k}[5:0];
+   {p}_n1 <= {k}[6];
+   {p}_f <= {p}_fw;
+   {p}_b <= {p}_g[0];
+   {p}_l <= {p}_lw;
+   {p}_big <= {p}_kl[5] & ({p}_c != 32'd0);
+   {p}_cs <= {p}_c[31];
+   {p}_n2 <= {p}_n1;
+   {p}_r <= {{{p}_f[32], {p}_f}} + {{33'd0, {p}_b}};
+   {p}_lr <= {p}_lres;
+   {p}_n3 <= {p}_n2;
+   {y} <= {p}_n3 ? {p}_rres : {p}_lr;
+"
+    );
+    (decl, seq)
+}
+
+/// Verilog of the bit length minus one of a 32-bit `x` (the index of its highest set bit;
+/// 0 for 0) as a 5-bit wire `o`, a balanced tree (about log2(32) mux levels).
+pub(crate) fn msb32_verilog(o: &str, x: &str) -> String {
+    // Level by level: for each block of 2^l bits, its any-bit flag and its index.
+    let mut s = String::new();
+    for b in 0..16 {
+        s += &format!(
+            "wire {o}_a1_{b} = |{x}[{h}:{l}];\nwire [0:0] {o}_i1_{b} = {x}[{h}];\n",
+            h = 2 * b + 1,
+            l = 2 * b
+        );
+    }
+    for lv in 2..=5 {
+        let n = 32 >> lv;
+        for b in 0..n {
+            let (hb, lb) = (2 * b + 1, 2 * b);
+            s += &format!(
+                "wire {o}_a{lv}_{b} = {o}_a{p}_{hb} | {o}_a{p}_{lb};\nwire [{m}:0] {o}_i{lv}_{b} = {o}_a{p}_{hb} ? {{1'b1, {o}_i{p}_{hb}}} : {{1'b0, {o}_i{p}_{lb}}};\n",
+                p = lv - 1,
+                m = lv - 1,
+            );
+        }
+    }
+    s += &format!("wire [4:0] {o} = {o}_i5_0;\nwire unused_{o} = {o}_a5_0;\n");
+    s
 }

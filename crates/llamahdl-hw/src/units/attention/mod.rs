@@ -35,13 +35,15 @@
 //!   q bank of [`AttnCore`] (all heads held), k and v heads to the staging registers of
 //!   [`KvCacheW`]; the last v element commits the position to (`layer`, `pos`).
 //! - **Stream latency**: with the last row in cycle `c`, the cache word is written at the
-//!   end of cycle `c + head_dim + 5` ([`stream_latency`]; readable from the next cycle);
-//!   the stream's work in flight ends by cycle `c + head_dim + 4`.
+//!   end of cycle `c + head_dim + 14` ([`stream_latency`]: `head_dim + 5` plus the
+//!   pipeline stages of `Rope2` and `Blocker`, [`leaves::ROPE_EXTRA`] and
+//!   [`leaves::BLOCKER_EXTRA`]; readable from the next cycle); the stream's work in flight
+//!   ends by cycle `c + head_dim + 13`.
 //! - A stream at `pos >= context` or `layer >= n_layers` writes nothing to the cache (its q
 //!   still goes to the bank; an attention at that position is refused anyway).
 //! - **Attention**: `layer`, `pos` and `att` are stable from `start` until `done`. A start
 //!   with `pos >= context` or `layer >= n_layers` does nothing but pulse `done` in the next
-//!   cycle. Otherwise the unit waits `W = head_dim + 1` cycles ([`wait_cycles`]) *and* until
+//!   cycle. Otherwise the unit waits `W = head_dim + 10` cycles ([`wait_cycles`]) *and* until
 //!   the stream is processed (`st_en` low, no row in flight), loads group 0's q from the
 //!   bank and, per group: (1) score pass, one cached position per cycle: the key word of
 //!   (`layer`, `t`) (all kv heads), the `G·head_dim` products, one adder tree per head, the
@@ -49,15 +51,25 @@
 //!   score and value shift per head; (2) exp / weighted-sum pass, one position per cycle:
 //!   `e_t` per head (EXP2 table), the weight aligned to the largest value shift, `acc +=
 //!   w·v_mant` in every lane, `z += e_t` per head; (3) the `G·head_dim` outputs, one per
-//!   cycle, through the reciprocal of `z` and the output rescale, written to `ATT` (the
-//!   next group's q is loaded in the last output cycle).
+//!   cycle, through the reciprocal of `z` and the output rescale, written to `ATT`: the
+//!   first output copies the group's accumulators, `z` and maximum value shifts into the
+//!   core's output snapshot and (unless it is the last group) loads the next group's q and
+//!   starts its score pass in the next cycle; the output sequencer issues the group's other
+//!   outputs meanwhile. A group's first output waits until the previous group's outputs
+//!   are all issued. The `k`-th write (`att + k`) comes [`core::OUT_LAT`] cycles after its
+//!   issue.
 //!
 //! ## Cycles (from the `start` cycle to the `done` cycle; `P = pos + 1`)
 //! Started at least 2 cycles after the stream's last row (with `st_en` low by then):
-//! `W + 7 + NG·(2·P + 11) + dim` ([`cycles`]; the `dim` term is the output pass, one
-//! vector-memory write per cycle); refused: 1. Started earlier (even during the stream) it
-//! waits for the stream and takes longer, with the same results. stories260K with `A = 64`
-//! (one group of 8 heads): `2·P + 91` (93, 347, 1115 at positions 0, 127, 511).
+//! `W + 14 + (NG − 1)·(1 + max(S, G·head_dim − 1)) + S + n_last` ([`cycles`]) with `S =
+//! 2·P + 23` the passes of one group (`P` score items, a drain of [`DRAIN_SCORE`] + 1, `P`
+//! exp items, a drain of [`DRAIN_EXP`] + 1) and `n_last` the outputs of the last group
+//! (the earlier groups' outputs overlap the next group's passes; the last output leaves
+//! the core's pipeline [`DRAIN_OUT`] cycles after its issue, in the `done` cycle); refused:
+//! 1. Started earlier (even during the stream) it waits for the stream and takes longer,
+//! with the same results. stories260K with `A = 64` (one group of 8 heads): `2·P + 119`
+//! (121, 375, 1143 at positions 0, 127, 511); with `A = 32` (two groups of 4): `4·P + 111`
+//! from position 3 on (`2·P + 119` before; 121, 623, 2159 at 0, 127, 511).
 //!
 //! ## Hardware
 //! - Multipliers: `G·head_dim` lanes of one signed 18 × 11 multiplier each (shared: q
@@ -74,8 +86,8 @@
 //!
 //! ## Structure
 //! - `mod.rs`: this unit, the control (`#[hdl_gen]`): a state machine issuing one item
-//!   (score, exp or output) per cycle and a tag pipeline (`*_s1` .. `*_s5`: what was issued
-//!   1 .. 5 cycles ago).
+//!   (score, exp or output) per cycle and a tag pipeline (`*_s1` .. `*_s12`: what was issued
+//!   1 .. 12 cycles ago).
 //! - [`stream`]: the QKV stream front end (`#[hdl_gen]` sub-block).
 //! - Hand-written leaves (native `update()` plus a Verilog body, co-simulated in
 //!   `tests/attention.rs` and `tests/attention_leaves.rs`): [`PosBases`] (`pos_bases.rs`),
@@ -105,26 +117,42 @@ pub fn heads_per_group(c: &Config, lanes: usize) -> usize {
 
 /// Cycles from `start` to `done` of the attention at `pos` on a unit with `lanes` lanes and
 /// a cache of `context` positions, started at least 2 cycles after the last row of the
-/// stream (see the module docs): `W + 7 + NG·(2·P + 11) + dim` with `W = head_dim + 1`
+/// stream (see the module docs): `W + 14 + (NG − 1)·(1 + max(S, G·head_dim − 1)) + S +
+/// n_last` with `S = 2·P + 23`, `W = head_dim + 10`
 /// ([`wait_cycles`]); 1 for a refused start.
 pub fn cycles(c: &Config, context: usize, lanes: usize, pos: usize) -> usize {
     if pos >= context {
         return 1;
     }
-    let ng = c.n_heads.div_ceil(heads_per_group(c, lanes));
-    wait_cycles(c) + 7 + ng * (2 * (pos + 1) + 11) + c.dim
+    let g = heads_per_group(c, lanes);
+    let ng = c.n_heads.div_ceil(g);
+    let (n_full, n_last) = (g * c.head_dim(), (c.n_heads - (ng - 1) * g) * c.head_dim());
+    // One group's score and exp passes with their drains.
+    let pass = 2 * (pos + 1) + DRAIN_SCORE + DRAIN_EXP + 2;
+    // A group's outputs drain while the next group's passes run.
+    wait_cycles(c) + 3 + DRAIN_OUT + (ng - 1) * (1 + pass.max(n_full - 1)) + pass + n_last
 }
+
+/// Drain cycles after a score pass: the last score is in the score memory and the
+/// maximum ([`core::SCORE_LAT`]) before the exp pass reads them.
+pub const DRAIN_SCORE: usize = core::SCORE_LAT;
+/// Drain cycles after an exp pass: the accumulators are final ([`core::EXP_LAT`]) when
+/// the output pass takes the first one.
+pub const DRAIN_EXP: usize = core::EXP_LAT;
+/// Drain cycles after the last output: its value leaves the core ([`core::OUT_LAT`]) in
+/// the `done` cycle.
+pub const DRAIN_OUT: usize = core::OUT_LAT - 1;
 
 /// Wait cycles at the start of an attention: covers the stream's conversion latency when
 /// it starts 2 cycles after the last row.
 pub fn wait_cycles(c: &Config) -> usize {
-    c.head_dim() + 1
+    c.head_dim() + 1 + leaves::ROPE_EXTRA + leaves::BLOCKER_EXTRA
 }
 
 /// Cycles from the last stream row (cycle `c`) to the cache write of the position: the
 /// write happens at the end of cycle `c + stream_latency` (readable from the next cycle).
 pub fn stream_latency(c: &Config) -> usize {
-    c.head_dim() + 5
+    c.head_dim() + 5 + leaves::ROPE_EXTRA + leaves::BLOCKER_EXTRA
 }
 
 pub(crate) fn c3(v: u64) -> Constant<Bits<3>> {
@@ -166,11 +194,10 @@ pub struct AttnUnit<const A: usize> {
     last_g8: Constant<Bits<8>>,
     last_group: Constant<Bits<8>>,
     wait8: Constant<Bits<8>>,
-    zero3: Constant<Bits<3>>,
-    one3: Constant<Bits<3>>,
-    three3: Constant<Bits<3>>,
-    four3: Constant<Bits<3>>,
-    six3: Constant<Bits<3>>,
+    /// Drain lengths after the score pass, the exp pass and the last group's first output.
+    drain_score: Constant<Addr>,
+    drain_exp: Constant<Addr>,
+    drain_last: Constant<Addr>,
     zero8: Constant<Bits<8>>,
     one8: Constant<Bits<8>>,
     zero16: Constant<Addr>,
@@ -193,17 +220,21 @@ pub struct AttnUnit<const A: usize> {
     // Control state.
     state: DFF<Bits<3>>,
     /// Drain: cycles left, then the state to go to.
-    drain_left: DFF<Bits<3>>,
+    drain_left: DFF<Bits<16>>,
     after_drain: DFF<Bits<3>>,
     /// Wait cycles left before the first score pass.
     wait_left: DFF<Bits<8>>,
     /// Position of the pass (score / exp) and its cache word address.
     t: DFF<Addr>,
     cache_addr: DFF<Bits<24>>,
-    /// Output pass: next ATT address, element in head, head in group.
+    /// Output pass: next ATT address; the output sequencer (the group's outputs after the
+    /// first: active, element in head, head in group, heads of the group), which runs
+    /// while the next group's passes do.
     out_addr: DFF<Addr>,
-    out_elem: DFF<Addr>,
-    out_head: DFF<Bits<8>>,
+    oq_active: DFF<Bit>,
+    oq_elem: DFF<Addr>,
+    oq_head: DFF<Bits<8>>,
+    oq_gh: DFF<Bits<8>>,
     /// Heads started so far, heads of the current group, current group.
     heads_done: DFF<Bits<8>>,
     group_heads: DFF<Bits<8>>,
@@ -219,11 +250,26 @@ pub struct AttnUnit<const A: usize> {
     out_s3: DFF<Bit>,
     out_s4: DFF<Bit>,
     out_s5: DFF<Bit>,
+    out_s6: DFF<Bit>,
+    out_s7: DFF<Bit>,
+    out_s8: DFF<Bit>,
+    out_s9: DFF<Bit>,
+    out_s10: DFF<Bit>,
+    out_s11: DFF<Bit>,
+    out_s12: DFF<Bit>,
     addr_s1: DFF<Addr>,
-    addr_s2: DFF<Addr>,
-    addr_s3: DFF<Addr>,
-    addr_s4: DFF<Addr>,
-    addr_s5: DFF<Addr>,
+    oaddr_s1: DFF<Addr>,
+    oaddr_s2: DFF<Addr>,
+    oaddr_s3: DFF<Addr>,
+    oaddr_s4: DFF<Addr>,
+    oaddr_s5: DFF<Addr>,
+    oaddr_s6: DFF<Addr>,
+    oaddr_s7: DFF<Addr>,
+    oaddr_s8: DFF<Addr>,
+    oaddr_s9: DFF<Addr>,
+    oaddr_s10: DFF<Addr>,
+    oaddr_s11: DFF<Addr>,
+    oaddr_s12: DFF<Addr>,
     /// The stream is on the ports or in flight (an attention waits for it).
     busy: Signal<Local, Bit>,
     _cfg: Config,
@@ -282,11 +328,9 @@ impl<const A: usize> AttnUnit<A> {
             last_g8: c8(nh - (ng - 1) * g),
             last_group: c8(ng - 1),
             wait8: c8(wait_cycles(&c)),
-            zero3: c3(0),
-            one3: c3(1),
-            three3: c3(3),
-            four3: c3(4),
-            six3: c3(6),
+            drain_score: c16(DRAIN_SCORE),
+            drain_exp: c16(DRAIN_EXP),
+            drain_last: c16((nh - (ng - 1) * g) * hd - 1 + DRAIN_OUT),
             zero8: c8(0),
             one8: c8(1),
             zero16: c16(0),
@@ -311,8 +355,10 @@ impl<const A: usize> AttnUnit<A> {
             t: Default::default(),
             cache_addr: Default::default(),
             out_addr: Default::default(),
-            out_elem: Default::default(),
-            out_head: Default::default(),
+            oq_active: Default::default(),
+            oq_elem: Default::default(),
+            oq_head: Default::default(),
+            oq_gh: Default::default(),
             heads_done: Default::default(),
             group_heads: Default::default(),
             group: Default::default(),
@@ -324,11 +370,26 @@ impl<const A: usize> AttnUnit<A> {
             out_s3: Default::default(),
             out_s4: Default::default(),
             out_s5: Default::default(),
+            out_s6: Default::default(),
+            out_s7: Default::default(),
+            out_s8: Default::default(),
+            out_s9: Default::default(),
+            out_s10: Default::default(),
+            out_s11: Default::default(),
+            out_s12: Default::default(),
             addr_s1: Default::default(),
-            addr_s2: Default::default(),
-            addr_s3: Default::default(),
-            addr_s4: Default::default(),
-            addr_s5: Default::default(),
+            oaddr_s1: Default::default(),
+            oaddr_s2: Default::default(),
+            oaddr_s3: Default::default(),
+            oaddr_s4: Default::default(),
+            oaddr_s5: Default::default(),
+            oaddr_s6: Default::default(),
+            oaddr_s7: Default::default(),
+            oaddr_s8: Default::default(),
+            oaddr_s9: Default::default(),
+            oaddr_s10: Default::default(),
+            oaddr_s11: Default::default(),
+            oaddr_s12: Default::default(),
             busy: Default::default(),
             _cfg: c,
             _ctx: ctx,
@@ -375,8 +436,10 @@ impl<const A: usize> Logic for AttnUnit<A> {
             t,
             cache_addr,
             out_addr,
-            out_elem,
-            out_head,
+            oq_active,
+            oq_elem,
+            oq_head,
+            oq_gh,
             heads_done,
             group_heads,
             group,
@@ -388,11 +451,26 @@ impl<const A: usize> Logic for AttnUnit<A> {
             out_s3,
             out_s4,
             out_s5,
+            out_s6,
+            out_s7,
+            out_s8,
+            out_s9,
+            out_s10,
+            out_s11,
+            out_s12,
             addr_s1,
-            addr_s2,
-            addr_s3,
-            addr_s4,
-            addr_s5
+            oaddr_s1,
+            oaddr_s2,
+            oaddr_s3,
+            oaddr_s4,
+            oaddr_s5,
+            oaddr_s6,
+            oaddr_s7,
+            oaddr_s8,
+            oaddr_s9,
+            oaddr_s10,
+            oaddr_s11,
+            oaddr_s12
         );
         clock!(self, clock, bases, stream, cache, core);
         // Parameters.
@@ -442,10 +520,11 @@ impl<const A: usize> Logic for AttnUnit<A> {
         self.core.e_en.next = self.exp_s1.q.val();
         self.core.e_first.next = self.first_s1.q.val();
         self.core.o_en.next = false;
-        self.core.o_head.next = self.out_head.q.val();
-        // Outputs leave the core in stage 5.
-        self.vm_we.next = self.out_s5.q.val();
-        self.vm_waddr.next = self.addr_s5.q.val();
+        self.core.o_ld.next = false;
+        self.core.o_head.next = self.oq_head.q.val();
+        // Outputs leave the core in stage 12 (`core::OUT_LAT`).
+        self.vm_we.next = self.out_s12.q.val();
+        self.vm_waddr.next = self.oaddr_s12.q.val();
         self.vm_wdata.next = self.core.y.val();
         self.done.next = false;
 
@@ -455,14 +534,29 @@ impl<const A: usize> Logic for AttnUnit<A> {
         self.first_s1.d.next = false;
         self.out_s1.d.next = false;
         self.addr_s1.d.next = self.zero16.val();
+        self.oaddr_s1.d.next = self.zero16.val();
         self.out_s2.d.next = self.out_s1.q.val();
         self.out_s3.d.next = self.out_s2.q.val();
         self.out_s4.d.next = self.out_s3.q.val();
         self.out_s5.d.next = self.out_s4.q.val();
-        self.addr_s2.d.next = self.addr_s1.q.val();
-        self.addr_s3.d.next = self.addr_s2.q.val();
-        self.addr_s4.d.next = self.addr_s3.q.val();
-        self.addr_s5.d.next = self.addr_s4.q.val();
+        self.out_s6.d.next = self.out_s5.q.val();
+        self.out_s7.d.next = self.out_s6.q.val();
+        self.out_s8.d.next = self.out_s7.q.val();
+        self.out_s9.d.next = self.out_s8.q.val();
+        self.out_s10.d.next = self.out_s9.q.val();
+        self.out_s11.d.next = self.out_s10.q.val();
+        self.out_s12.d.next = self.out_s11.q.val();
+        self.oaddr_s2.d.next = self.oaddr_s1.q.val();
+        self.oaddr_s3.d.next = self.oaddr_s2.q.val();
+        self.oaddr_s4.d.next = self.oaddr_s3.q.val();
+        self.oaddr_s5.d.next = self.oaddr_s4.q.val();
+        self.oaddr_s6.d.next = self.oaddr_s5.q.val();
+        self.oaddr_s7.d.next = self.oaddr_s6.q.val();
+        self.oaddr_s8.d.next = self.oaddr_s7.q.val();
+        self.oaddr_s9.d.next = self.oaddr_s8.q.val();
+        self.oaddr_s10.d.next = self.oaddr_s9.q.val();
+        self.oaddr_s11.d.next = self.oaddr_s10.q.val();
+        self.oaddr_s12.d.next = self.oaddr_s11.q.val();
 
         // Issue stage / control.
         if self.state.q.val() == self.s_idle.val() {
@@ -479,12 +573,10 @@ impl<const A: usize> Logic for AttnUnit<A> {
             self.state.d.next = self.s_idle.val();
         }
         if self.state.q.val() == self.s_setup.val() {
-            self.out_elem.d.next = self.zero16.val();
             self.t.d.next = self.zero16.val();
             self.heads_done.d.next = self.zero8.val();
             self.group_heads.d.next = self.zero8.val();
             self.group.d.next = self.zero8.val();
-            self.out_head.d.next = self.zero8.val();
             self.out_addr.d.next = self.att.val();
             self.wait_left.d.next = self.wait8.val();
             self.state.d.next = self.s_wait.val();
@@ -521,7 +613,7 @@ impl<const A: usize> Logic for AttnUnit<A> {
                 self.t.d.next = self.zero16.val();
                 self.cache_addr.d.next = self.bases.row_layer.val();
                 self.state.d.next = self.s_drain.val();
-                self.drain_left.d.next = self.three3.val();
+                self.drain_left.d.next = self.drain_score.val();
                 self.after_drain.d.next = self.s_exp.val();
             }
         }
@@ -534,51 +626,67 @@ impl<const A: usize> Logic for AttnUnit<A> {
             self.cache_addr.d.next = self.cache_addr.q.val() + self.one24.val();
             if self.t.q.val() == self.pos.val() {
                 self.t.d.next = self.zero16.val();
-                self.out_elem.d.next = self.zero16.val();
-                self.out_head.d.next = self.zero8.val();
                 self.state.d.next = self.s_drain.val();
-                self.drain_left.d.next = self.six3.val();
+                self.drain_left.d.next = self.drain_exp.val();
                 self.after_drain.d.next = self.s_out.val();
             }
         }
-        // Output: the group's outputs, one per cycle.
+        // Output: the group's first output (the core copies the group's accumulators, z
+        // and vmax), once the previous group's outputs are all issued; the sequencer
+        // issues the others, one per cycle, while the next group's passes run.
         if self.state.q.val() == self.s_out.val() {
-            self.core.o_en.next = true;
-            self.out_s1.d.next = true;
-            self.addr_s1.d.next = self.out_addr.q.val();
-            self.out_addr.d.next = self.out_addr.q.val() + self.one16.val();
-            self.out_elem.d.next = self.out_elem.q.val() + self.one16.val();
-            if self.out_elem.q.val() == self.hd_m1.val() {
-                self.out_elem.d.next = self.zero16.val();
-                self.out_head.d.next = self.out_head.q.val() + self.one8.val();
-                if (self.out_head.q.val() + self.one8.val()) == self.group_heads.q.val() {
-                    // Group finished.
-                    if self.heads_done.q.val() == self.nh8.val() {
-                        self.state.d.next = self.s_drain.val();
-                        self.drain_left.d.next = self.four3.val();
-                        self.after_drain.d.next = self.s_idle.val();
+            if !self.oq_active.q.val() {
+                self.core.o_ld.next = true;
+                self.core.o_en.next = true;
+                self.core.o_head.next = self.zero8.val();
+                self.out_s1.d.next = true;
+                self.oaddr_s1.d.next = self.out_addr.q.val();
+                self.out_addr.d.next = self.out_addr.q.val() + self.one16.val();
+                self.oq_active.d.next = true;
+                self.oq_elem.d.next = self.one16.val();
+                self.oq_head.d.next = self.zero8.val();
+                self.oq_gh.d.next = self.group_heads.q.val();
+                if self.heads_done.q.val() == self.nh8.val() {
+                    // The last group: done when its last output leaves the core.
+                    self.state.d.next = self.s_drain.val();
+                    self.drain_left.d.next = self.drain_last.val();
+                    self.after_drain.d.next = self.s_idle.val();
+                } else {
+                    // The next group's q from the bank, straight to its score pass.
+                    self.group.d.next = self.group.q.val() + self.one8.val();
+                    self.core.qld.next = true;
+                    self.core.lgrp.next = self.group.q.val() + self.one8.val();
+                    if (self.group.q.val() + self.one8.val()) == self.last_group.val() {
+                        self.group_heads.d.next = self.last_g8.val();
+                        self.heads_done.d.next = self.heads_done.q.val() + self.last_g8.val();
                     } else {
-                        // The next group's q from the bank, straight to its score pass.
-                        self.group.d.next = self.group.q.val() + self.one8.val();
-                        self.core.qld.next = true;
-                        self.core.lgrp.next = self.group.q.val() + self.one8.val();
-                        if (self.group.q.val() + self.one8.val()) == self.last_group.val() {
-                            self.group_heads.d.next = self.last_g8.val();
-                            self.heads_done.d.next = self.heads_done.q.val() + self.last_g8.val();
-                        } else {
-                            self.group_heads.d.next = self.g8.val();
-                            self.heads_done.d.next = self.heads_done.q.val() + self.g8.val();
-                        }
-                        self.t.d.next = self.zero16.val();
-                        self.cache_addr.d.next = self.bases.row_layer.val();
-                        self.state.d.next = self.s_score.val();
+                        self.group_heads.d.next = self.g8.val();
+                        self.heads_done.d.next = self.heads_done.q.val() + self.g8.val();
                     }
+                    self.t.d.next = self.zero16.val();
+                    self.cache_addr.d.next = self.bases.row_layer.val();
+                    self.state.d.next = self.s_score.val();
+                }
+            }
+        }
+        if self.oq_active.q.val() {
+            self.core.o_en.next = true;
+            self.core.o_head.next = self.oq_head.q.val();
+            self.out_s1.d.next = true;
+            self.oaddr_s1.d.next = self.out_addr.q.val();
+            self.out_addr.d.next = self.out_addr.q.val() + self.one16.val();
+            self.oq_elem.d.next = self.oq_elem.q.val() + self.one16.val();
+            if self.oq_elem.q.val() == self.hd_m1.val() {
+                self.oq_elem.d.next = self.zero16.val();
+                self.oq_head.d.next = self.oq_head.q.val() + self.one8.val();
+                if (self.oq_head.q.val() + self.one8.val()) == self.oq_gh.q.val() {
+                    self.oq_active.d.next = false;
                 }
             }
         }
         if self.state.q.val() == self.s_drain.val() {
-            self.drain_left.d.next = self.drain_left.q.val() - self.one3.val();
-            if self.drain_left.q.val() == self.zero3.val() {
+            self.drain_left.d.next = self.drain_left.q.val() - self.one16.val();
+            if self.drain_left.q.val() == self.zero16.val() {
                 self.state.d.next = self.after_drain.q.val();
                 if self.after_drain.q.val() == self.s_idle.val() {
                     self.done.next = true;

@@ -7,17 +7,21 @@
 //! - stage 1 (`row_*_s1`): registered; the RoPE table read (`rope_base + elem_s1`) and the
 //!   cache word of the stream captured;
 //! - stage 2 (`row_*_s2`): even q/k rows are held with their cos (`pair_first`,
-//!   `pair_cos`); odd rows are rotated with the held element through [`Rope2`];
-//! - stages 3 and 4: the rotated pair's first element (stage 3) and second element (stage
-//!   4), and v rows (stage 4, unrotated), enter the head conversion, one element per cycle
-//!   in row order (`in_*`).
+//!   `pair_cos`); odd rows are rotated with the held element through [`Rope2`] (pipelined:
+//!   its result comes [`super::leaves::ROPE_EXTRA`] cycles later, and the row tags follow
+//!   it through [`RowDelay`] `rot_dly`);
+//! - stages 3 and 4 (after the delay): the rotated pair's first element (stage 3) and
+//!   second element (stage 4), and v rows (stage 4, unrotated), enter the head conversion,
+//!   one element per cycle in row order (`in_*`).
 //!
 //! Head conversion: each head (q heads, then k heads, then v heads) is written into one
 //! half of a two-head buffer (`head_buf`) while its half's [`Blocker`] tracks the maximum
 //! magnitude; in the cycle its last element arrives, its elements start to be read back
-//! (`rd_*`), one per cycle, and are quantised one cycle later (`rd_*_s1`); the converted
-//! element (`rd_*_s2`) goes to its destination (`to_block16` for q, `to_block_kv` for k and
-//! v), while the next head fills the other half.
+//! (`rd_*`), one per cycle, and enter the quantiser one cycle later (`rd_*_s1`, the
+//! Blocker's `en_q`); the converted element comes out of the Blocker's pipeline 5 cycles
+//! later (`rd_*_s6`) and goes to its destination (`to_block16` for q, `to_block_kv` for k
+//! and v), while the next head fills the other half (the Blocker takes the format, `wide`,
+//! with the scan, and holds the shift of the head being quantised).
 //!
 //! Every output is a function of registers only (no combinational path from the `st_*`
 //! inputs); `in_flight` is high while a row is in the pipeline or a head is being
@@ -28,7 +32,7 @@ use crate::leaf::TableRom;
 use llamahdl_model::Config;
 use rust_hdl::prelude::*;
 
-use super::leaves::{Blocker, LaneMem, Rope2};
+use super::leaves::{Blocker, LaneMem, Rope2, RowDelay};
 use super::{c16, c8};
 
 /// The stream front end (see the module docs). `layer`/`pos`-derived inputs (`rope_base`,
@@ -83,6 +87,8 @@ pub struct QkvStream {
     // Leaves.
     rope_rom: TableRom<18>,
     rot: Rope2,
+    /// The row tags of stage 2, delayed alongside the rotation.
+    rot_dly: RowDelay,
     /// Block conversion of the heads in buffer half 0 / half 1.
     blk0: Blocker,
     blk1: Blocker,
@@ -120,8 +126,6 @@ pub struct QkvStream {
     /// (a q head) of the head in half 0 / half 1.
     in_elem: DFF<Addr>,
     in_head: DFF<Bits<8>>,
-    wide0: DFF<Bit>,
-    wide1: DFF<Bit>,
     /// Read-back of a complete head: active, element, buffer half, head; then the quantise
     /// stage (s1) and the output stage (s2).
     rd_active: DFF<Bit>,
@@ -136,6 +140,22 @@ pub struct QkvStream {
     rd_half_s2: DFF<Bit>,
     rd_elem_s2: DFF<Addr>,
     rd_head_s2: DFF<Bits<8>>,
+    rd_valid_s3: DFF<Bit>,
+    rd_half_s3: DFF<Bit>,
+    rd_elem_s3: DFF<Addr>,
+    rd_head_s3: DFF<Bits<8>>,
+    rd_valid_s4: DFF<Bit>,
+    rd_half_s4: DFF<Bit>,
+    rd_elem_s4: DFF<Addr>,
+    rd_head_s4: DFF<Bits<8>>,
+    rd_valid_s5: DFF<Bit>,
+    rd_half_s5: DFF<Bit>,
+    rd_elem_s5: DFF<Addr>,
+    rd_head_s5: DFF<Bits<8>>,
+    rd_valid_s6: DFF<Bit>,
+    rd_half_s6: DFF<Bit>,
+    rd_elem_s6: DFF<Addr>,
+    rd_head_s6: DFF<Bits<8>>,
     /// Destinations: q bank lane base, head in group, group; cache field.
     bank_lane_r: DFF<Addr>,
     bank_head_r: DFF<Bits<8>>,
@@ -202,6 +222,7 @@ impl QkvStream {
             one16: c16(1),
             rope_rom: TableRom::new(rope),
             rot: Default::default(),
+            rot_dly: Default::default(),
             blk0: Default::default(),
             blk1: Default::default(),
             head_buf: LaneMem::new(2 * hd),
@@ -232,8 +253,6 @@ impl QkvStream {
             stream_word: Default::default(),
             in_elem: Default::default(),
             in_head: Default::default(),
-            wide0: Default::default(),
-            wide1: Default::default(),
             rd_active: Default::default(),
             rd_elem: Default::default(),
             rd_half: Default::default(),
@@ -246,6 +265,22 @@ impl QkvStream {
             rd_half_s2: Default::default(),
             rd_elem_s2: Default::default(),
             rd_head_s2: Default::default(),
+            rd_valid_s3: Default::default(),
+            rd_half_s3: Default::default(),
+            rd_elem_s3: Default::default(),
+            rd_head_s3: Default::default(),
+            rd_valid_s4: Default::default(),
+            rd_half_s4: Default::default(),
+            rd_elem_s4: Default::default(),
+            rd_head_s4: Default::default(),
+            rd_valid_s5: Default::default(),
+            rd_half_s5: Default::default(),
+            rd_elem_s5: Default::default(),
+            rd_head_s5: Default::default(),
+            rd_valid_s6: Default::default(),
+            rd_half_s6: Default::default(),
+            rd_elem_s6: Default::default(),
+            rd_head_s6: Default::default(),
             bank_lane_r: Default::default(),
             bank_head_r: Default::default(),
             bank_group_r: Default::default(),
@@ -300,8 +335,6 @@ impl Logic for QkvStream {
             stream_word,
             in_elem,
             in_head,
-            wide0,
-            wide1,
             rd_active,
             rd_elem,
             rd_half,
@@ -314,18 +347,39 @@ impl Logic for QkvStream {
             rd_half_s2,
             rd_elem_s2,
             rd_head_s2,
+            rd_valid_s3,
+            rd_half_s3,
+            rd_elem_s3,
+            rd_head_s3,
+            rd_valid_s4,
+            rd_half_s4,
+            rd_elem_s4,
+            rd_head_s4,
+            rd_valid_s5,
+            rd_half_s5,
+            rd_elem_s5,
+            rd_head_s5,
+            rd_valid_s6,
+            rd_half_s6,
+            rd_elem_s6,
+            rd_head_s6,
             bank_lane_r,
             bank_head_r,
             bank_group_r,
             field_r
         );
-        clock!(self, clock, rope_rom, rot, blk0, blk1, head_buf);
+        clock!(self, clock, rope_rom, rot, rot_dly, blk0, blk1, head_buf);
         self.in_flight.next = self.row_valid_s1.q.val()
             | self.row_valid_s2.q.val()
             | self.row_valid_s3.q.val()
             | self.row_valid_s4.q.val()
+            | self.rot_dly.busy.val()
             | self.rd_active.q.val()
-            | self.rd_valid_s1.q.val();
+            | self.rd_valid_s1.q.val()
+            | self.rd_valid_s2.q.val()
+            | self.rd_valid_s3.q.val()
+            | self.rd_valid_s4.q.val()
+            | self.rd_valid_s5.q.val();
         // Stage 0: the row on the ports.
         self.row_valid_s1.d.next = self.row_valid.val();
         self.row_data_s1.d.next = self.row_data.val();
@@ -359,11 +413,16 @@ impl Logic for QkvStream {
             self.stream_word.d.next = self.row_pos.val();
         }
         // Stage 2: hold the first element of a pair and its cos; rotate on the second.
-        self.row_valid_s3.d.next = self.row_valid_s2.q.val();
-        self.row_data_s3.d.next = self.row_data_s2.q.val();
-        self.row_odd_s3.d.next = self.row_odd_s2.q.val();
-        self.row_is_v_s3.d.next = self.row_is_v_s2.q.val();
-        self.row_one_s3.d.next = self.row_one_s2.q.val();
+        self.rot_dly.valid.next = self.row_valid_s2.q.val();
+        self.rot_dly.data.next = self.row_data_s2.q.val();
+        self.rot_dly.odd.next = self.row_odd_s2.q.val();
+        self.rot_dly.is_v.next = self.row_is_v_s2.q.val();
+        self.rot_dly.one.next = self.row_one_s2.q.val();
+        self.row_valid_s3.d.next = self.rot_dly.valid_o.val();
+        self.row_data_s3.d.next = self.rot_dly.data_o.val();
+        self.row_odd_s3.d.next = self.rot_dly.odd_o.val();
+        self.row_is_v_s3.d.next = self.rot_dly.is_v_o.val();
+        self.row_one_s3.d.next = self.rot_dly.one_o.val();
         self.rot.en.next = false;
         self.rot.a.next = self.pair_first.q.val();
         self.rot.cs.next = self.pair_cos.q.val();
@@ -423,18 +482,13 @@ impl Logic for QkvStream {
         self.blk1.first.next = self.in_elem_e.val() == self.zero16.val();
         self.blk0.x.next = self.in_data.val();
         self.blk1.x.next = self.in_data.val();
-        self.blk0.wide.next = self.wide0.q.val();
-        self.blk1.wide.next = self.wide1.q.val();
+        self.blk0.wide.next = self.in_head_e.val() < self.nh8.val();
+        self.blk1.wide.next = self.in_head_e.val() < self.nh8.val();
+        self.blk0.xq.next = signed_cast(self.head_buf.rdata[0].val());
+        self.blk1.xq.next = signed_cast(self.head_buf.rdata[0].val());
         self.blk0.en_q.next = false;
         self.blk1.en_q.next = false;
         if self.in_valid.val() {
-            if self.in_elem_e.val() == self.zero16.val() {
-                if self.in_half.val() {
-                    self.wide1.d.next = self.in_head_e.val() < self.nh8.val();
-                } else {
-                    self.wide0.d.next = self.in_head_e.val() < self.nh8.val();
-                }
-            }
             if self.in_elem_e.val() == self.hd_m1.val() {
                 self.in_elem.d.next = self.zero16.val();
                 self.in_head.d.next = self.in_head_e.val() + self.one8.val();
@@ -480,17 +534,31 @@ impl Logic for QkvStream {
         self.rd_half_s2.d.next = self.rd_half_s1.q.val();
         self.rd_elem_s2.d.next = self.rd_elem_s1.q.val();
         self.rd_head_s2.d.next = self.rd_head_s1.q.val();
+        self.rd_valid_s3.d.next = self.rd_valid_s2.q.val();
+        self.rd_half_s3.d.next = self.rd_half_s2.q.val();
+        self.rd_elem_s3.d.next = self.rd_elem_s2.q.val();
+        self.rd_head_s3.d.next = self.rd_head_s2.q.val();
+        self.rd_valid_s4.d.next = self.rd_valid_s3.q.val();
+        self.rd_half_s4.d.next = self.rd_half_s3.q.val();
+        self.rd_elem_s4.d.next = self.rd_elem_s3.q.val();
+        self.rd_head_s4.d.next = self.rd_head_s3.q.val();
+        self.rd_valid_s5.d.next = self.rd_valid_s4.q.val();
+        self.rd_half_s5.d.next = self.rd_half_s4.q.val();
+        self.rd_elem_s5.d.next = self.rd_elem_s4.q.val();
+        self.rd_head_s5.d.next = self.rd_head_s4.q.val();
+        self.rd_valid_s6.d.next = self.rd_valid_s5.q.val();
+        self.rd_half_s6.d.next = self.rd_half_s5.q.val();
+        self.rd_elem_s6.d.next = self.rd_elem_s5.q.val();
+        self.rd_head_s6.d.next = self.rd_head_s5.q.val();
         if self.rd_valid_s1.q.val() {
             if self.rd_half_s1.q.val() {
                 self.blk1.en_q.next = true;
-                self.blk1.x.next = signed_cast(self.head_buf.rdata[0].val());
             } else {
                 self.blk0.en_q.next = true;
-                self.blk0.x.next = signed_cast(self.head_buf.rdata[0].val());
             }
         }
         // The converted element: q to the bank, k / v to the cache staging.
-        if self.rd_half_s2.q.val() {
+        if self.rd_half_s6.q.val() {
             self.conv_y16.next = self.blk1.y16.val();
             self.conv_y11.next = self.blk1.y11.val();
             self.conv_shift.next = self.blk1.shift.val();
@@ -499,8 +567,8 @@ impl Logic for QkvStream {
             self.conv_y11.next = self.blk0.y11.val();
             self.conv_shift.next = self.blk0.shift.val();
         }
-        if (self.rd_head_s2.q.val() == self.zero8.val())
-            & (self.rd_elem_s2.q.val() == self.zero16.val())
+        if (self.rd_head_s6.q.val() == self.zero8.val())
+            & (self.rd_elem_s6.q.val() == self.zero16.val())
         {
             self.bank_lane_e.next = self.zero16.val();
             self.bank_head_e.next = self.zero8.val();
@@ -510,9 +578,9 @@ impl Logic for QkvStream {
             self.bank_head_e.next = self.bank_head_r.q.val();
             self.bank_group_e.next = self.bank_group_r.q.val();
         }
-        if ((self.rd_head_s2.q.val() == self.nh8.val())
-            | (self.rd_head_s2.q.val() == self.v_head0.val()))
-            & (self.rd_elem_s2.q.val() == self.zero16.val())
+        if ((self.rd_head_s6.q.val() == self.nh8.val())
+            | (self.rd_head_s6.q.val() == self.v_head0.val()))
+            & (self.rd_elem_s6.q.val() == self.zero16.val())
         {
             self.field_e.next = self.zero16.val();
         } else {
@@ -522,7 +590,7 @@ impl Logic for QkvStream {
         self.bank_we.next = false;
         self.bank_shift_we.next = false;
         self.bank_group.next = self.bank_group_e.val();
-        self.bank_lane.next = self.bank_lane_e.val() + self.rd_elem_s2.q.val();
+        self.bank_lane.next = self.bank_lane_e.val() + self.rd_elem_s6.q.val();
         self.bank_data.next = self.conv_y16.val();
         self.bank_shift_head.next = self.bank_head_e.val();
         self.bank_shift.next = self.conv_shift.val();
@@ -530,24 +598,24 @@ impl Logic for QkvStream {
         self.cache_push.next = false;
         self.cache_shift_push.next = false;
         self.cache_commit.next = false;
-        self.cache_is_v.next = self.rd_head_s2.q.val() >= self.v_head0.val();
+        self.cache_is_v.next = self.rd_head_s6.q.val() >= self.v_head0.val();
         self.cache_field.next = self.field_e.val();
         self.cache_data.next = self.conv_y11.val();
-        if self.rd_head_s2.q.val() >= self.v_head0.val() {
-            self.cache_shift_field.next = self.rd_head_s2.q.val() - self.v_head0.val();
+        if self.rd_head_s6.q.val() >= self.v_head0.val() {
+            self.cache_shift_field.next = self.rd_head_s6.q.val() - self.v_head0.val();
         } else {
-            self.cache_shift_field.next = self.rd_head_s2.q.val() - self.nh8.val();
+            self.cache_shift_field.next = self.rd_head_s6.q.val() - self.nh8.val();
         }
         self.cache_shift.next = self.conv_shift.val();
         self.cache_waddr.next = self.stream_word.q.val();
-        if self.rd_valid_s2.q.val() {
-            if self.rd_head_s2.q.val() < self.nh8.val() {
+        if self.rd_valid_s6.q.val() {
+            if self.rd_head_s6.q.val() < self.nh8.val() {
                 self.bank_we.next = true;
-                self.bank_shift_we.next = self.rd_elem_s2.q.val() == self.zero16.val();
+                self.bank_shift_we.next = self.rd_elem_s6.q.val() == self.zero16.val();
                 self.bank_lane_r.d.next = self.bank_lane_e.val();
                 self.bank_head_r.d.next = self.bank_head_e.val();
                 self.bank_group_r.d.next = self.bank_group_e.val();
-                if self.rd_elem_s2.q.val() == self.hd_m1.val() {
+                if self.rd_elem_s6.q.val() == self.hd_m1.val() {
                     if self.bank_head_e.val() == self.g_m1.val() {
                         self.bank_lane_r.d.next = self.zero16.val();
                         self.bank_head_r.d.next = self.zero8.val();
@@ -560,9 +628,9 @@ impl Logic for QkvStream {
             } else {
                 self.cache_push.next = true;
                 self.field_r.d.next = self.field_e.val() + self.one16.val();
-                self.cache_shift_push.next = self.rd_elem_s2.q.val() == self.zero16.val();
-                if (self.rd_head_s2.q.val() == self.last_head.val())
-                    & (self.rd_elem_s2.q.val() == self.hd_m1.val())
+                self.cache_shift_push.next = self.rd_elem_s6.q.val() == self.zero16.val();
+                if (self.rd_head_s6.q.val() == self.last_head.val())
+                    & (self.rd_elem_s6.q.val() == self.hd_m1.val())
                 {
                     self.cache_commit.next = !self.stream_bad.q.val();
                 }
