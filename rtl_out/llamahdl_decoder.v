@@ -19804,7 +19804,10 @@ module llamahdl_decoder$matvec$finish(clock,en,acc,mant,exp,shift,y);
     reg [31:0] lo5;
     wire signed [9:0] nk2 = -k2;
     wire signed [49:0] t4e = {t4[48], t4};
+    // Bit 0 of t + 1 is the dropped half of the rounding.
+    /* verilator lint_off UNUSEDSIGNAL */
     wire signed [49:0] t4r = t4e + 50'sd1;
+    /* verilator lint_on UNUSEDSIGNAL */
     wire hi_ones = &wl4[88:31];
     wire hi_zeros = ~|wl4[88:31];
     wire u_fits = (&u5[48:31]) | (~|u5[48:31]);
@@ -32522,9 +32525,12 @@ module llamahdl_decoder$matvec$silu(clock,x,sig_addr,rom,h,y);
     reg signed [47:0] pp13;
     wire inr = (x[31:20] == 12'h000) || (x[31:20] == 12'hfff);
     always @(*) sig_addr = {5'd0, ~x[20], x[19:10]};
+    // The sums' low bits are the fractions the rounding shifts drop.
+    /* verilator lint_off UNUSEDSIGNAL */
     wire signed [28:0] sg_sum = dp4 + $signed({2'd0, sa4, 10'h200});
     wire signed [49:0] sp_sum = $signed({sph7, 16'h8000}) + $signed({17'd0, spl7});
     wire signed [63:0] pp_sum = $signed({hh12, ll12}) + $signed({{14{mid12[33]}}, mid12, 16'h8000});
+    /* verilator lint_on UNUSEDSIGNAL */
     initial begin
        x1 = 0; x2 = 0; x3 = 0; x4 = 0; x5 = 0; x6 = 0; sl10 = 0; h10 = 0;
        fr1 = 0; fr2 = 0; fr3 = 0;

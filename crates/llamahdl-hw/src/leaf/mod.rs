@@ -292,7 +292,10 @@ reg signed [48:0] t4, u5;
 reg [31:0] lo5;
 wire signed [9:0] nk2 = -k2;
 wire signed [49:0] t4e = {t4[48], t4};
+// Bit 0 of t + 1 is the dropped half of the rounding.
+/* verilator lint_off UNUSEDSIGNAL */
 wire signed [49:0] t4r = t4e + 50'sd1;
+/* verilator lint_on UNUSEDSIGNAL */
 wire hi_ones = &wl4[88:31];
 wire hi_zeros = ~|wl4[88:31];
 wire u_fits = (&u5[48:31]) | (~|u5[48:31]);

@@ -174,9 +174,12 @@ reg signed [33:0] mid12;
 reg signed [47:0] pp13;
 wire inr = (x[31:20] == 12'h000) || (x[31:20] == 12'hfff);
 always @(*) sig_addr = {5'd0, ~x[20], x[19:10]};
+// The sums' low bits are the fractions the rounding shifts drop.
+/* verilator lint_off UNUSEDSIGNAL */
 wire signed [28:0] sg_sum = dp4 + $signed({2'd0, sa4, 10'h200});
 wire signed [49:0] sp_sum = $signed({sph7, 16'h8000}) + $signed({17'd0, spl7});
 wire signed [63:0] pp_sum = $signed({hh12, ll12}) + $signed({{14{mid12[33]}}, mid12, 16'h8000});
+/* verilator lint_on UNUSEDSIGNAL */
 initial begin
    x1 = 0; x2 = 0; x3 = 0; x4 = 0; x5 = 0; x6 = 0; sl10 = 0; h10 = 0;
    fr1 = 0; fr2 = 0; fr3 = 0;
