@@ -1069,7 +1069,7 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,att,l
     localparam  last_group = 8'h1;
     localparam  wait8 = 8'h12;
     localparam  drain_score = 16'h8;
-    localparam  drain_exp = 16'hd;
+    localparam  drain_exp = 16'he;
     localparam  drain_last = 16'h2a;
     localparam  zero8 = 8'h0;
     localparam  one8 = 8'h1;
@@ -1395,6 +1395,21 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,att,l
     reg  first_s1$d;
     wire  first_s1$q;
     reg  first_s1$clock;
+    reg  score_s2$d;
+    wire  score_s2$q;
+    reg  score_s2$clock;
+    reg  exp_s2$d;
+    wire  exp_s2$q;
+    reg  exp_s2$clock;
+    reg  first_s2$d;
+    wire  first_s2$q;
+    reg  first_s2$clock;
+    reg  [15:0] addr_s2$d;
+    wire  [15:0] addr_s2$q;
+    reg  addr_s2$clock;
+    reg  [15:0] t_s1$d;
+    wire  [15:0] t_s1$q;
+    reg  t_s1$clock;
     reg  out_s1$d;
     wire  out_s1$q;
     reg  out_s1$clock;
@@ -1826,6 +1841,31 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,att,l
         .q(first_s1$q),
         .clock(first_s1$clock)
     );
+    llamahdl_decoder$attention$score_s2 score_s2(
+        .d(score_s2$d),
+        .q(score_s2$q),
+        .clock(score_s2$clock)
+    );
+    llamahdl_decoder$attention$exp_s2 exp_s2(
+        .d(exp_s2$d),
+        .q(exp_s2$q),
+        .clock(exp_s2$clock)
+    );
+    llamahdl_decoder$attention$first_s2 first_s2(
+        .d(first_s2$d),
+        .q(first_s2$q),
+        .clock(first_s2$clock)
+    );
+    llamahdl_decoder$attention$addr_s2 addr_s2(
+        .d(addr_s2$d),
+        .q(addr_s2$q),
+        .clock(addr_s2$clock)
+    );
+    llamahdl_decoder$attention$t_s1 t_s1(
+        .d(t_s1$d),
+        .q(t_s1$q),
+        .clock(t_s1$clock)
+    );
     llamahdl_decoder$attention$out_s1 out_s1(
         .d(out_s1$d),
         .q(out_s1$q),
@@ -1971,6 +2011,11 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,att,l
         score_s1$clock = clock;
         exp_s1$clock = clock;
         first_s1$clock = clock;
+        score_s2$clock = clock;
+        exp_s2$clock = clock;
+        first_s2$clock = clock;
+        addr_s2$clock = clock;
+        t_s1$clock = clock;
         out_s1$clock = clock;
         out_s2$clock = clock;
         out_s3$clock = clock;
@@ -2013,6 +2058,11 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,att,l
         score_s1$d = score_s1$q;
         exp_s1$d = exp_s1$q;
         first_s1$d = first_s1$q;
+        score_s2$d = score_s2$q;
+        exp_s2$d = exp_s2$q;
+        first_s2$d = first_s2$q;
+        addr_s2$d = addr_s2$q;
+        t_s1$d = t_s1$q;
         out_s1$d = out_s1$q;
         out_s2$d = out_s2$q;
         out_s3$d = out_s3$q;
@@ -2168,14 +2218,14 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,att,l
         core$mant$31 = cache$mant$31;
         core$ksh$31 = cache$ksh$31;
         core$vsh$31 = cache$vsh$31;
-        core$sm_raddr = t$q;
+        core$sm_raddr = t_s1$q;
         core$qld = 1'b0;
         core$lgrp = group$q;
-        core$s_en = score_s1$q;
-        core$s_first = first_s1$q;
-        core$s_t = addr_s1$q;
-        core$e_en = exp_s1$q;
-        core$e_first = first_s1$q;
+        core$s_en = score_s2$q;
+        core$s_first = first_s2$q;
+        core$s_t = addr_s2$q;
+        core$e_en = exp_s2$q;
+        core$e_first = first_s2$q;
         core$o_en = 1'b0;
         core$o_ld = 1'b0;
         core$o_head = oq_head$q;
@@ -2189,6 +2239,11 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,att,l
         out_s1$d = 1'b0;
         addr_s1$d = zero16;
         oaddr_s1$d = zero16;
+        score_s2$d = score_s1$q;
+        exp_s2$d = exp_s1$q;
+        first_s2$d = first_s1$q;
+        addr_s2$d = addr_s1$q;
+        t_s1$d = t$q;
         out_s2$d = out_s1$q;
         out_s3$d = out_s2$q;
         out_s4$d = out_s3$q;
@@ -2362,6 +2417,25 @@ module llamahdl_decoder$attention$addr_s1(d,q,clock);
     end
           
 endmodule // llamahdl_decoder$attention$addr_s1
+
+
+module llamahdl_decoder$attention$addr_s2(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$addr_s2
 
 
 module llamahdl_decoder$attention$after_drain(d,q,clock);
@@ -2557,6 +2631,102 @@ module llamahdl_decoder$attention$cache(clock,push,pv,pfield,pdata,spush,spv,sfi
        rks = 20'd0;
        rvs = 20'd0;
        rsel = 1'b0;
+       mant$0 = 11'd0;
+       ksh$0 = 5'd0;
+       vsh$0 = 5'd0;
+       mant$1 = 11'd0;
+       ksh$1 = 5'd0;
+       vsh$1 = 5'd0;
+       mant$2 = 11'd0;
+       ksh$2 = 5'd0;
+       vsh$2 = 5'd0;
+       mant$3 = 11'd0;
+       ksh$3 = 5'd0;
+       vsh$3 = 5'd0;
+       mant$4 = 11'd0;
+       ksh$4 = 5'd0;
+       vsh$4 = 5'd0;
+       mant$5 = 11'd0;
+       ksh$5 = 5'd0;
+       vsh$5 = 5'd0;
+       mant$6 = 11'd0;
+       ksh$6 = 5'd0;
+       vsh$6 = 5'd0;
+       mant$7 = 11'd0;
+       ksh$7 = 5'd0;
+       vsh$7 = 5'd0;
+       mant$8 = 11'd0;
+       ksh$8 = 5'd0;
+       vsh$8 = 5'd0;
+       mant$9 = 11'd0;
+       ksh$9 = 5'd0;
+       vsh$9 = 5'd0;
+       mant$10 = 11'd0;
+       ksh$10 = 5'd0;
+       vsh$10 = 5'd0;
+       mant$11 = 11'd0;
+       ksh$11 = 5'd0;
+       vsh$11 = 5'd0;
+       mant$12 = 11'd0;
+       ksh$12 = 5'd0;
+       vsh$12 = 5'd0;
+       mant$13 = 11'd0;
+       ksh$13 = 5'd0;
+       vsh$13 = 5'd0;
+       mant$14 = 11'd0;
+       ksh$14 = 5'd0;
+       vsh$14 = 5'd0;
+       mant$15 = 11'd0;
+       ksh$15 = 5'd0;
+       vsh$15 = 5'd0;
+       mant$16 = 11'd0;
+       ksh$16 = 5'd0;
+       vsh$16 = 5'd0;
+       mant$17 = 11'd0;
+       ksh$17 = 5'd0;
+       vsh$17 = 5'd0;
+       mant$18 = 11'd0;
+       ksh$18 = 5'd0;
+       vsh$18 = 5'd0;
+       mant$19 = 11'd0;
+       ksh$19 = 5'd0;
+       vsh$19 = 5'd0;
+       mant$20 = 11'd0;
+       ksh$20 = 5'd0;
+       vsh$20 = 5'd0;
+       mant$21 = 11'd0;
+       ksh$21 = 5'd0;
+       vsh$21 = 5'd0;
+       mant$22 = 11'd0;
+       ksh$22 = 5'd0;
+       vsh$22 = 5'd0;
+       mant$23 = 11'd0;
+       ksh$23 = 5'd0;
+       vsh$23 = 5'd0;
+       mant$24 = 11'd0;
+       ksh$24 = 5'd0;
+       vsh$24 = 5'd0;
+       mant$25 = 11'd0;
+       ksh$25 = 5'd0;
+       vsh$25 = 5'd0;
+       mant$26 = 11'd0;
+       ksh$26 = 5'd0;
+       vsh$26 = 5'd0;
+       mant$27 = 11'd0;
+       ksh$27 = 5'd0;
+       vsh$27 = 5'd0;
+       mant$28 = 11'd0;
+       ksh$28 = 5'd0;
+       vsh$28 = 5'd0;
+       mant$29 = 11'd0;
+       ksh$29 = 5'd0;
+       vsh$29 = 5'd0;
+       mant$30 = 11'd0;
+       ksh$30 = 5'd0;
+       vsh$30 = 5'd0;
+       mant$31 = 11'd0;
+       ksh$31 = 5'd0;
+       vsh$31 = 5'd0;
     `ifndef SYNTHESIS
        for (i = 0; i < 2560; i = i + 1) begin
           kmem[i] = 352'd0;
@@ -2740,301 +2910,301 @@ module llamahdl_decoder$attention$cache(clock,push,pv,pfield,pdata,spush,spv,sfi
           vsm[waddr[11:0]] <= vss_n;
        end
     end
-    always @(*) begin
+    always @(posedge clock) begin
        case (grp)
        8'd0: begin
-          mant$0 = rsel ? rvw[10:0] : rk[10:0];
-          ksh$0 = rks[4:0];
-          vsh$0 = rvs[4:0];
-          mant$1 = rsel ? rvw[21:11] : rk[21:11];
-          ksh$1 = rks[4:0];
-          vsh$1 = rvs[4:0];
-          mant$2 = rsel ? rvw[32:22] : rk[32:22];
-          ksh$2 = rks[4:0];
-          vsh$2 = rvs[4:0];
-          mant$3 = rsel ? rvw[43:33] : rk[43:33];
-          ksh$3 = rks[4:0];
-          vsh$3 = rvs[4:0];
-          mant$4 = rsel ? rvw[54:44] : rk[54:44];
-          ksh$4 = rks[4:0];
-          vsh$4 = rvs[4:0];
-          mant$5 = rsel ? rvw[65:55] : rk[65:55];
-          ksh$5 = rks[4:0];
-          vsh$5 = rvs[4:0];
-          mant$6 = rsel ? rvw[76:66] : rk[76:66];
-          ksh$6 = rks[4:0];
-          vsh$6 = rvs[4:0];
-          mant$7 = rsel ? rvw[87:77] : rk[87:77];
-          ksh$7 = rks[4:0];
-          vsh$7 = rvs[4:0];
-          mant$8 = rsel ? rvw[10:0] : rk[10:0];
-          ksh$8 = rks[4:0];
-          vsh$8 = rvs[4:0];
-          mant$9 = rsel ? rvw[21:11] : rk[21:11];
-          ksh$9 = rks[4:0];
-          vsh$9 = rvs[4:0];
-          mant$10 = rsel ? rvw[32:22] : rk[32:22];
-          ksh$10 = rks[4:0];
-          vsh$10 = rvs[4:0];
-          mant$11 = rsel ? rvw[43:33] : rk[43:33];
-          ksh$11 = rks[4:0];
-          vsh$11 = rvs[4:0];
-          mant$12 = rsel ? rvw[54:44] : rk[54:44];
-          ksh$12 = rks[4:0];
-          vsh$12 = rvs[4:0];
-          mant$13 = rsel ? rvw[65:55] : rk[65:55];
-          ksh$13 = rks[4:0];
-          vsh$13 = rvs[4:0];
-          mant$14 = rsel ? rvw[76:66] : rk[76:66];
-          ksh$14 = rks[4:0];
-          vsh$14 = rvs[4:0];
-          mant$15 = rsel ? rvw[87:77] : rk[87:77];
-          ksh$15 = rks[4:0];
-          vsh$15 = rvs[4:0];
-          mant$16 = rsel ? rvw[98:88] : rk[98:88];
-          ksh$16 = rks[9:5];
-          vsh$16 = rvs[9:5];
-          mant$17 = rsel ? rvw[109:99] : rk[109:99];
-          ksh$17 = rks[9:5];
-          vsh$17 = rvs[9:5];
-          mant$18 = rsel ? rvw[120:110] : rk[120:110];
-          ksh$18 = rks[9:5];
-          vsh$18 = rvs[9:5];
-          mant$19 = rsel ? rvw[131:121] : rk[131:121];
-          ksh$19 = rks[9:5];
-          vsh$19 = rvs[9:5];
-          mant$20 = rsel ? rvw[142:132] : rk[142:132];
-          ksh$20 = rks[9:5];
-          vsh$20 = rvs[9:5];
-          mant$21 = rsel ? rvw[153:143] : rk[153:143];
-          ksh$21 = rks[9:5];
-          vsh$21 = rvs[9:5];
-          mant$22 = rsel ? rvw[164:154] : rk[164:154];
-          ksh$22 = rks[9:5];
-          vsh$22 = rvs[9:5];
-          mant$23 = rsel ? rvw[175:165] : rk[175:165];
-          ksh$23 = rks[9:5];
-          vsh$23 = rvs[9:5];
-          mant$24 = rsel ? rvw[98:88] : rk[98:88];
-          ksh$24 = rks[9:5];
-          vsh$24 = rvs[9:5];
-          mant$25 = rsel ? rvw[109:99] : rk[109:99];
-          ksh$25 = rks[9:5];
-          vsh$25 = rvs[9:5];
-          mant$26 = rsel ? rvw[120:110] : rk[120:110];
-          ksh$26 = rks[9:5];
-          vsh$26 = rvs[9:5];
-          mant$27 = rsel ? rvw[131:121] : rk[131:121];
-          ksh$27 = rks[9:5];
-          vsh$27 = rvs[9:5];
-          mant$28 = rsel ? rvw[142:132] : rk[142:132];
-          ksh$28 = rks[9:5];
-          vsh$28 = rvs[9:5];
-          mant$29 = rsel ? rvw[153:143] : rk[153:143];
-          ksh$29 = rks[9:5];
-          vsh$29 = rvs[9:5];
-          mant$30 = rsel ? rvw[164:154] : rk[164:154];
-          ksh$30 = rks[9:5];
-          vsh$30 = rvs[9:5];
-          mant$31 = rsel ? rvw[175:165] : rk[175:165];
-          ksh$31 = rks[9:5];
-          vsh$31 = rvs[9:5];
+          mant$0 <= rsel ? rvw[10:0] : rk[10:0];
+          ksh$0 <= rks[4:0];
+          vsh$0 <= rvs[4:0];
+          mant$1 <= rsel ? rvw[21:11] : rk[21:11];
+          ksh$1 <= rks[4:0];
+          vsh$1 <= rvs[4:0];
+          mant$2 <= rsel ? rvw[32:22] : rk[32:22];
+          ksh$2 <= rks[4:0];
+          vsh$2 <= rvs[4:0];
+          mant$3 <= rsel ? rvw[43:33] : rk[43:33];
+          ksh$3 <= rks[4:0];
+          vsh$3 <= rvs[4:0];
+          mant$4 <= rsel ? rvw[54:44] : rk[54:44];
+          ksh$4 <= rks[4:0];
+          vsh$4 <= rvs[4:0];
+          mant$5 <= rsel ? rvw[65:55] : rk[65:55];
+          ksh$5 <= rks[4:0];
+          vsh$5 <= rvs[4:0];
+          mant$6 <= rsel ? rvw[76:66] : rk[76:66];
+          ksh$6 <= rks[4:0];
+          vsh$6 <= rvs[4:0];
+          mant$7 <= rsel ? rvw[87:77] : rk[87:77];
+          ksh$7 <= rks[4:0];
+          vsh$7 <= rvs[4:0];
+          mant$8 <= rsel ? rvw[10:0] : rk[10:0];
+          ksh$8 <= rks[4:0];
+          vsh$8 <= rvs[4:0];
+          mant$9 <= rsel ? rvw[21:11] : rk[21:11];
+          ksh$9 <= rks[4:0];
+          vsh$9 <= rvs[4:0];
+          mant$10 <= rsel ? rvw[32:22] : rk[32:22];
+          ksh$10 <= rks[4:0];
+          vsh$10 <= rvs[4:0];
+          mant$11 <= rsel ? rvw[43:33] : rk[43:33];
+          ksh$11 <= rks[4:0];
+          vsh$11 <= rvs[4:0];
+          mant$12 <= rsel ? rvw[54:44] : rk[54:44];
+          ksh$12 <= rks[4:0];
+          vsh$12 <= rvs[4:0];
+          mant$13 <= rsel ? rvw[65:55] : rk[65:55];
+          ksh$13 <= rks[4:0];
+          vsh$13 <= rvs[4:0];
+          mant$14 <= rsel ? rvw[76:66] : rk[76:66];
+          ksh$14 <= rks[4:0];
+          vsh$14 <= rvs[4:0];
+          mant$15 <= rsel ? rvw[87:77] : rk[87:77];
+          ksh$15 <= rks[4:0];
+          vsh$15 <= rvs[4:0];
+          mant$16 <= rsel ? rvw[98:88] : rk[98:88];
+          ksh$16 <= rks[9:5];
+          vsh$16 <= rvs[9:5];
+          mant$17 <= rsel ? rvw[109:99] : rk[109:99];
+          ksh$17 <= rks[9:5];
+          vsh$17 <= rvs[9:5];
+          mant$18 <= rsel ? rvw[120:110] : rk[120:110];
+          ksh$18 <= rks[9:5];
+          vsh$18 <= rvs[9:5];
+          mant$19 <= rsel ? rvw[131:121] : rk[131:121];
+          ksh$19 <= rks[9:5];
+          vsh$19 <= rvs[9:5];
+          mant$20 <= rsel ? rvw[142:132] : rk[142:132];
+          ksh$20 <= rks[9:5];
+          vsh$20 <= rvs[9:5];
+          mant$21 <= rsel ? rvw[153:143] : rk[153:143];
+          ksh$21 <= rks[9:5];
+          vsh$21 <= rvs[9:5];
+          mant$22 <= rsel ? rvw[164:154] : rk[164:154];
+          ksh$22 <= rks[9:5];
+          vsh$22 <= rvs[9:5];
+          mant$23 <= rsel ? rvw[175:165] : rk[175:165];
+          ksh$23 <= rks[9:5];
+          vsh$23 <= rvs[9:5];
+          mant$24 <= rsel ? rvw[98:88] : rk[98:88];
+          ksh$24 <= rks[9:5];
+          vsh$24 <= rvs[9:5];
+          mant$25 <= rsel ? rvw[109:99] : rk[109:99];
+          ksh$25 <= rks[9:5];
+          vsh$25 <= rvs[9:5];
+          mant$26 <= rsel ? rvw[120:110] : rk[120:110];
+          ksh$26 <= rks[9:5];
+          vsh$26 <= rvs[9:5];
+          mant$27 <= rsel ? rvw[131:121] : rk[131:121];
+          ksh$27 <= rks[9:5];
+          vsh$27 <= rvs[9:5];
+          mant$28 <= rsel ? rvw[142:132] : rk[142:132];
+          ksh$28 <= rks[9:5];
+          vsh$28 <= rvs[9:5];
+          mant$29 <= rsel ? rvw[153:143] : rk[153:143];
+          ksh$29 <= rks[9:5];
+          vsh$29 <= rvs[9:5];
+          mant$30 <= rsel ? rvw[164:154] : rk[164:154];
+          ksh$30 <= rks[9:5];
+          vsh$30 <= rvs[9:5];
+          mant$31 <= rsel ? rvw[175:165] : rk[175:165];
+          ksh$31 <= rks[9:5];
+          vsh$31 <= rvs[9:5];
        end
        8'd1: begin
-          mant$0 = rsel ? rvw[186:176] : rk[186:176];
-          ksh$0 = rks[14:10];
-          vsh$0 = rvs[14:10];
-          mant$1 = rsel ? rvw[197:187] : rk[197:187];
-          ksh$1 = rks[14:10];
-          vsh$1 = rvs[14:10];
-          mant$2 = rsel ? rvw[208:198] : rk[208:198];
-          ksh$2 = rks[14:10];
-          vsh$2 = rvs[14:10];
-          mant$3 = rsel ? rvw[219:209] : rk[219:209];
-          ksh$3 = rks[14:10];
-          vsh$3 = rvs[14:10];
-          mant$4 = rsel ? rvw[230:220] : rk[230:220];
-          ksh$4 = rks[14:10];
-          vsh$4 = rvs[14:10];
-          mant$5 = rsel ? rvw[241:231] : rk[241:231];
-          ksh$5 = rks[14:10];
-          vsh$5 = rvs[14:10];
-          mant$6 = rsel ? rvw[252:242] : rk[252:242];
-          ksh$6 = rks[14:10];
-          vsh$6 = rvs[14:10];
-          mant$7 = rsel ? rvw[263:253] : rk[263:253];
-          ksh$7 = rks[14:10];
-          vsh$7 = rvs[14:10];
-          mant$8 = rsel ? rvw[186:176] : rk[186:176];
-          ksh$8 = rks[14:10];
-          vsh$8 = rvs[14:10];
-          mant$9 = rsel ? rvw[197:187] : rk[197:187];
-          ksh$9 = rks[14:10];
-          vsh$9 = rvs[14:10];
-          mant$10 = rsel ? rvw[208:198] : rk[208:198];
-          ksh$10 = rks[14:10];
-          vsh$10 = rvs[14:10];
-          mant$11 = rsel ? rvw[219:209] : rk[219:209];
-          ksh$11 = rks[14:10];
-          vsh$11 = rvs[14:10];
-          mant$12 = rsel ? rvw[230:220] : rk[230:220];
-          ksh$12 = rks[14:10];
-          vsh$12 = rvs[14:10];
-          mant$13 = rsel ? rvw[241:231] : rk[241:231];
-          ksh$13 = rks[14:10];
-          vsh$13 = rvs[14:10];
-          mant$14 = rsel ? rvw[252:242] : rk[252:242];
-          ksh$14 = rks[14:10];
-          vsh$14 = rvs[14:10];
-          mant$15 = rsel ? rvw[263:253] : rk[263:253];
-          ksh$15 = rks[14:10];
-          vsh$15 = rvs[14:10];
-          mant$16 = rsel ? rvw[274:264] : rk[274:264];
-          ksh$16 = rks[19:15];
-          vsh$16 = rvs[19:15];
-          mant$17 = rsel ? rvw[285:275] : rk[285:275];
-          ksh$17 = rks[19:15];
-          vsh$17 = rvs[19:15];
-          mant$18 = rsel ? rvw[296:286] : rk[296:286];
-          ksh$18 = rks[19:15];
-          vsh$18 = rvs[19:15];
-          mant$19 = rsel ? rvw[307:297] : rk[307:297];
-          ksh$19 = rks[19:15];
-          vsh$19 = rvs[19:15];
-          mant$20 = rsel ? rvw[318:308] : rk[318:308];
-          ksh$20 = rks[19:15];
-          vsh$20 = rvs[19:15];
-          mant$21 = rsel ? rvw[329:319] : rk[329:319];
-          ksh$21 = rks[19:15];
-          vsh$21 = rvs[19:15];
-          mant$22 = rsel ? rvw[340:330] : rk[340:330];
-          ksh$22 = rks[19:15];
-          vsh$22 = rvs[19:15];
-          mant$23 = rsel ? rvw[351:341] : rk[351:341];
-          ksh$23 = rks[19:15];
-          vsh$23 = rvs[19:15];
-          mant$24 = rsel ? rvw[274:264] : rk[274:264];
-          ksh$24 = rks[19:15];
-          vsh$24 = rvs[19:15];
-          mant$25 = rsel ? rvw[285:275] : rk[285:275];
-          ksh$25 = rks[19:15];
-          vsh$25 = rvs[19:15];
-          mant$26 = rsel ? rvw[296:286] : rk[296:286];
-          ksh$26 = rks[19:15];
-          vsh$26 = rvs[19:15];
-          mant$27 = rsel ? rvw[307:297] : rk[307:297];
-          ksh$27 = rks[19:15];
-          vsh$27 = rvs[19:15];
-          mant$28 = rsel ? rvw[318:308] : rk[318:308];
-          ksh$28 = rks[19:15];
-          vsh$28 = rvs[19:15];
-          mant$29 = rsel ? rvw[329:319] : rk[329:319];
-          ksh$29 = rks[19:15];
-          vsh$29 = rvs[19:15];
-          mant$30 = rsel ? rvw[340:330] : rk[340:330];
-          ksh$30 = rks[19:15];
-          vsh$30 = rvs[19:15];
-          mant$31 = rsel ? rvw[351:341] : rk[351:341];
-          ksh$31 = rks[19:15];
-          vsh$31 = rvs[19:15];
+          mant$0 <= rsel ? rvw[186:176] : rk[186:176];
+          ksh$0 <= rks[14:10];
+          vsh$0 <= rvs[14:10];
+          mant$1 <= rsel ? rvw[197:187] : rk[197:187];
+          ksh$1 <= rks[14:10];
+          vsh$1 <= rvs[14:10];
+          mant$2 <= rsel ? rvw[208:198] : rk[208:198];
+          ksh$2 <= rks[14:10];
+          vsh$2 <= rvs[14:10];
+          mant$3 <= rsel ? rvw[219:209] : rk[219:209];
+          ksh$3 <= rks[14:10];
+          vsh$3 <= rvs[14:10];
+          mant$4 <= rsel ? rvw[230:220] : rk[230:220];
+          ksh$4 <= rks[14:10];
+          vsh$4 <= rvs[14:10];
+          mant$5 <= rsel ? rvw[241:231] : rk[241:231];
+          ksh$5 <= rks[14:10];
+          vsh$5 <= rvs[14:10];
+          mant$6 <= rsel ? rvw[252:242] : rk[252:242];
+          ksh$6 <= rks[14:10];
+          vsh$6 <= rvs[14:10];
+          mant$7 <= rsel ? rvw[263:253] : rk[263:253];
+          ksh$7 <= rks[14:10];
+          vsh$7 <= rvs[14:10];
+          mant$8 <= rsel ? rvw[186:176] : rk[186:176];
+          ksh$8 <= rks[14:10];
+          vsh$8 <= rvs[14:10];
+          mant$9 <= rsel ? rvw[197:187] : rk[197:187];
+          ksh$9 <= rks[14:10];
+          vsh$9 <= rvs[14:10];
+          mant$10 <= rsel ? rvw[208:198] : rk[208:198];
+          ksh$10 <= rks[14:10];
+          vsh$10 <= rvs[14:10];
+          mant$11 <= rsel ? rvw[219:209] : rk[219:209];
+          ksh$11 <= rks[14:10];
+          vsh$11 <= rvs[14:10];
+          mant$12 <= rsel ? rvw[230:220] : rk[230:220];
+          ksh$12 <= rks[14:10];
+          vsh$12 <= rvs[14:10];
+          mant$13 <= rsel ? rvw[241:231] : rk[241:231];
+          ksh$13 <= rks[14:10];
+          vsh$13 <= rvs[14:10];
+          mant$14 <= rsel ? rvw[252:242] : rk[252:242];
+          ksh$14 <= rks[14:10];
+          vsh$14 <= rvs[14:10];
+          mant$15 <= rsel ? rvw[263:253] : rk[263:253];
+          ksh$15 <= rks[14:10];
+          vsh$15 <= rvs[14:10];
+          mant$16 <= rsel ? rvw[274:264] : rk[274:264];
+          ksh$16 <= rks[19:15];
+          vsh$16 <= rvs[19:15];
+          mant$17 <= rsel ? rvw[285:275] : rk[285:275];
+          ksh$17 <= rks[19:15];
+          vsh$17 <= rvs[19:15];
+          mant$18 <= rsel ? rvw[296:286] : rk[296:286];
+          ksh$18 <= rks[19:15];
+          vsh$18 <= rvs[19:15];
+          mant$19 <= rsel ? rvw[307:297] : rk[307:297];
+          ksh$19 <= rks[19:15];
+          vsh$19 <= rvs[19:15];
+          mant$20 <= rsel ? rvw[318:308] : rk[318:308];
+          ksh$20 <= rks[19:15];
+          vsh$20 <= rvs[19:15];
+          mant$21 <= rsel ? rvw[329:319] : rk[329:319];
+          ksh$21 <= rks[19:15];
+          vsh$21 <= rvs[19:15];
+          mant$22 <= rsel ? rvw[340:330] : rk[340:330];
+          ksh$22 <= rks[19:15];
+          vsh$22 <= rvs[19:15];
+          mant$23 <= rsel ? rvw[351:341] : rk[351:341];
+          ksh$23 <= rks[19:15];
+          vsh$23 <= rvs[19:15];
+          mant$24 <= rsel ? rvw[274:264] : rk[274:264];
+          ksh$24 <= rks[19:15];
+          vsh$24 <= rvs[19:15];
+          mant$25 <= rsel ? rvw[285:275] : rk[285:275];
+          ksh$25 <= rks[19:15];
+          vsh$25 <= rvs[19:15];
+          mant$26 <= rsel ? rvw[296:286] : rk[296:286];
+          ksh$26 <= rks[19:15];
+          vsh$26 <= rvs[19:15];
+          mant$27 <= rsel ? rvw[307:297] : rk[307:297];
+          ksh$27 <= rks[19:15];
+          vsh$27 <= rvs[19:15];
+          mant$28 <= rsel ? rvw[318:308] : rk[318:308];
+          ksh$28 <= rks[19:15];
+          vsh$28 <= rvs[19:15];
+          mant$29 <= rsel ? rvw[329:319] : rk[329:319];
+          ksh$29 <= rks[19:15];
+          vsh$29 <= rvs[19:15];
+          mant$30 <= rsel ? rvw[340:330] : rk[340:330];
+          ksh$30 <= rks[19:15];
+          vsh$30 <= rvs[19:15];
+          mant$31 <= rsel ? rvw[351:341] : rk[351:341];
+          ksh$31 <= rks[19:15];
+          vsh$31 <= rvs[19:15];
        end
        default: begin
-          mant$0 = 11'd0;
-          ksh$0 = 5'd0;
-          vsh$0 = 5'd0;
-          mant$1 = 11'd0;
-          ksh$1 = 5'd0;
-          vsh$1 = 5'd0;
-          mant$2 = 11'd0;
-          ksh$2 = 5'd0;
-          vsh$2 = 5'd0;
-          mant$3 = 11'd0;
-          ksh$3 = 5'd0;
-          vsh$3 = 5'd0;
-          mant$4 = 11'd0;
-          ksh$4 = 5'd0;
-          vsh$4 = 5'd0;
-          mant$5 = 11'd0;
-          ksh$5 = 5'd0;
-          vsh$5 = 5'd0;
-          mant$6 = 11'd0;
-          ksh$6 = 5'd0;
-          vsh$6 = 5'd0;
-          mant$7 = 11'd0;
-          ksh$7 = 5'd0;
-          vsh$7 = 5'd0;
-          mant$8 = 11'd0;
-          ksh$8 = 5'd0;
-          vsh$8 = 5'd0;
-          mant$9 = 11'd0;
-          ksh$9 = 5'd0;
-          vsh$9 = 5'd0;
-          mant$10 = 11'd0;
-          ksh$10 = 5'd0;
-          vsh$10 = 5'd0;
-          mant$11 = 11'd0;
-          ksh$11 = 5'd0;
-          vsh$11 = 5'd0;
-          mant$12 = 11'd0;
-          ksh$12 = 5'd0;
-          vsh$12 = 5'd0;
-          mant$13 = 11'd0;
-          ksh$13 = 5'd0;
-          vsh$13 = 5'd0;
-          mant$14 = 11'd0;
-          ksh$14 = 5'd0;
-          vsh$14 = 5'd0;
-          mant$15 = 11'd0;
-          ksh$15 = 5'd0;
-          vsh$15 = 5'd0;
-          mant$16 = 11'd0;
-          ksh$16 = 5'd0;
-          vsh$16 = 5'd0;
-          mant$17 = 11'd0;
-          ksh$17 = 5'd0;
-          vsh$17 = 5'd0;
-          mant$18 = 11'd0;
-          ksh$18 = 5'd0;
-          vsh$18 = 5'd0;
-          mant$19 = 11'd0;
-          ksh$19 = 5'd0;
-          vsh$19 = 5'd0;
-          mant$20 = 11'd0;
-          ksh$20 = 5'd0;
-          vsh$20 = 5'd0;
-          mant$21 = 11'd0;
-          ksh$21 = 5'd0;
-          vsh$21 = 5'd0;
-          mant$22 = 11'd0;
-          ksh$22 = 5'd0;
-          vsh$22 = 5'd0;
-          mant$23 = 11'd0;
-          ksh$23 = 5'd0;
-          vsh$23 = 5'd0;
-          mant$24 = 11'd0;
-          ksh$24 = 5'd0;
-          vsh$24 = 5'd0;
-          mant$25 = 11'd0;
-          ksh$25 = 5'd0;
-          vsh$25 = 5'd0;
-          mant$26 = 11'd0;
-          ksh$26 = 5'd0;
-          vsh$26 = 5'd0;
-          mant$27 = 11'd0;
-          ksh$27 = 5'd0;
-          vsh$27 = 5'd0;
-          mant$28 = 11'd0;
-          ksh$28 = 5'd0;
-          vsh$28 = 5'd0;
-          mant$29 = 11'd0;
-          ksh$29 = 5'd0;
-          vsh$29 = 5'd0;
-          mant$30 = 11'd0;
-          ksh$30 = 5'd0;
-          vsh$30 = 5'd0;
-          mant$31 = 11'd0;
-          ksh$31 = 5'd0;
-          vsh$31 = 5'd0;
+          mant$0 <= 11'd0;
+          ksh$0 <= 5'd0;
+          vsh$0 <= 5'd0;
+          mant$1 <= 11'd0;
+          ksh$1 <= 5'd0;
+          vsh$1 <= 5'd0;
+          mant$2 <= 11'd0;
+          ksh$2 <= 5'd0;
+          vsh$2 <= 5'd0;
+          mant$3 <= 11'd0;
+          ksh$3 <= 5'd0;
+          vsh$3 <= 5'd0;
+          mant$4 <= 11'd0;
+          ksh$4 <= 5'd0;
+          vsh$4 <= 5'd0;
+          mant$5 <= 11'd0;
+          ksh$5 <= 5'd0;
+          vsh$5 <= 5'd0;
+          mant$6 <= 11'd0;
+          ksh$6 <= 5'd0;
+          vsh$6 <= 5'd0;
+          mant$7 <= 11'd0;
+          ksh$7 <= 5'd0;
+          vsh$7 <= 5'd0;
+          mant$8 <= 11'd0;
+          ksh$8 <= 5'd0;
+          vsh$8 <= 5'd0;
+          mant$9 <= 11'd0;
+          ksh$9 <= 5'd0;
+          vsh$9 <= 5'd0;
+          mant$10 <= 11'd0;
+          ksh$10 <= 5'd0;
+          vsh$10 <= 5'd0;
+          mant$11 <= 11'd0;
+          ksh$11 <= 5'd0;
+          vsh$11 <= 5'd0;
+          mant$12 <= 11'd0;
+          ksh$12 <= 5'd0;
+          vsh$12 <= 5'd0;
+          mant$13 <= 11'd0;
+          ksh$13 <= 5'd0;
+          vsh$13 <= 5'd0;
+          mant$14 <= 11'd0;
+          ksh$14 <= 5'd0;
+          vsh$14 <= 5'd0;
+          mant$15 <= 11'd0;
+          ksh$15 <= 5'd0;
+          vsh$15 <= 5'd0;
+          mant$16 <= 11'd0;
+          ksh$16 <= 5'd0;
+          vsh$16 <= 5'd0;
+          mant$17 <= 11'd0;
+          ksh$17 <= 5'd0;
+          vsh$17 <= 5'd0;
+          mant$18 <= 11'd0;
+          ksh$18 <= 5'd0;
+          vsh$18 <= 5'd0;
+          mant$19 <= 11'd0;
+          ksh$19 <= 5'd0;
+          vsh$19 <= 5'd0;
+          mant$20 <= 11'd0;
+          ksh$20 <= 5'd0;
+          vsh$20 <= 5'd0;
+          mant$21 <= 11'd0;
+          ksh$21 <= 5'd0;
+          vsh$21 <= 5'd0;
+          mant$22 <= 11'd0;
+          ksh$22 <= 5'd0;
+          vsh$22 <= 5'd0;
+          mant$23 <= 11'd0;
+          ksh$23 <= 5'd0;
+          vsh$23 <= 5'd0;
+          mant$24 <= 11'd0;
+          ksh$24 <= 5'd0;
+          vsh$24 <= 5'd0;
+          mant$25 <= 11'd0;
+          ksh$25 <= 5'd0;
+          vsh$25 <= 5'd0;
+          mant$26 <= 11'd0;
+          ksh$26 <= 5'd0;
+          vsh$26 <= 5'd0;
+          mant$27 <= 11'd0;
+          ksh$27 <= 5'd0;
+          vsh$27 <= 5'd0;
+          mant$28 <= 11'd0;
+          ksh$28 <= 5'd0;
+          vsh$28 <= 5'd0;
+          mant$29 <= 11'd0;
+          ksh$29 <= 5'd0;
+          vsh$29 <= 5'd0;
+          mant$30 <= 11'd0;
+          ksh$30 <= 5'd0;
+          vsh$30 <= 5'd0;
+          mant$31 <= 11'd0;
+          ksh$31 <= 5'd0;
+          vsh$31 <= 5'd0;
        end
        endcase
     end
@@ -7820,7 +7990,7 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
     if (qld) sq_0 <= ((lgrp < 8'd2) ? sb_0[lgrp[0:0]] : 5'd0);
        if (rbswe && (rbshead == 8'd0) && (rbgrp < 8'd2)) sb_0[rbgrp[0:0]] <= rbsdata;
        pks_0 <= ksh$0;
-       if (s_en) vmax_0 <= (s_first || (vsh$0 > vmax_0)) ? vsh$0 : vmax_0;
+       if (sv[0]) vmax_0 <= (sf[0] || (vs1_0 > vmax_0)) ? vs1_0 : vmax_0;
        k1_0 <= $signed({2'd0, sq_0}) + $signed({2'd0, pks_0}) - 7'sd16;
        k2_0 <= k1_0;
        k3_0 <= k2_0;
@@ -7858,7 +8028,7 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
     if (qld) sq_1 <= ((lgrp < 8'd2) ? sb_1[lgrp[0:0]] : 5'd0);
        if (rbswe && (rbshead == 8'd1) && (rbgrp < 8'd2)) sb_1[rbgrp[0:0]] <= rbsdata;
        pks_1 <= ksh$8;
-       if (s_en) vmax_1 <= (s_first || (vsh$8 > vmax_1)) ? vsh$8 : vmax_1;
+       if (sv[0]) vmax_1 <= (sf[0] || (vs1_1 > vmax_1)) ? vs1_1 : vmax_1;
        k1_1 <= $signed({2'd0, sq_1}) + $signed({2'd0, pks_1}) - 7'sd16;
        k2_1 <= k1_1;
        k3_1 <= k2_1;
@@ -7896,7 +8066,7 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
     if (qld) sq_2 <= ((lgrp < 8'd2) ? sb_2[lgrp[0:0]] : 5'd0);
        if (rbswe && (rbshead == 8'd2) && (rbgrp < 8'd2)) sb_2[rbgrp[0:0]] <= rbsdata;
        pks_2 <= ksh$16;
-       if (s_en) vmax_2 <= (s_first || (vsh$16 > vmax_2)) ? vsh$16 : vmax_2;
+       if (sv[0]) vmax_2 <= (sf[0] || (vs1_2 > vmax_2)) ? vs1_2 : vmax_2;
        k1_2 <= $signed({2'd0, sq_2}) + $signed({2'd0, pks_2}) - 7'sd16;
        k2_2 <= k1_2;
        k3_2 <= k2_2;
@@ -7934,7 +8104,7 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
     if (qld) sq_3 <= ((lgrp < 8'd2) ? sb_3[lgrp[0:0]] : 5'd0);
        if (rbswe && (rbshead == 8'd3) && (rbgrp < 8'd2)) sb_3[rbgrp[0:0]] <= rbsdata;
        pks_3 <= ksh$24;
-       if (s_en) vmax_3 <= (s_first || (vsh$24 > vmax_3)) ? vsh$24 : vmax_3;
+       if (sv[0]) vmax_3 <= (sf[0] || (vs1_3 > vmax_3)) ? vs1_3 : vmax_3;
        k1_3 <= $signed({2'd0, sq_3}) + $signed({2'd0, pks_3}) - 7'sd16;
        k2_3 <= k1_3;
        k3_3 <= k2_3;
@@ -8130,6 +8300,25 @@ module llamahdl_decoder$attention$exp_s1(d,q,clock);
 endmodule // llamahdl_decoder$attention$exp_s1
 
 
+module llamahdl_decoder$attention$exp_s2(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$exp_s2
+
+
 module llamahdl_decoder$attention$first_s1(d,q,clock);
     
     // Module arguments
@@ -8147,6 +8336,25 @@ module llamahdl_decoder$attention$first_s1(d,q,clock);
     end
           
 endmodule // llamahdl_decoder$attention$first_s1
+
+
+module llamahdl_decoder$attention$first_s2(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$first_s2
 
 
 module llamahdl_decoder$attention$group(d,q,clock);
@@ -8774,6 +8982,25 @@ module llamahdl_decoder$attention$score_s1(d,q,clock);
     end
           
 endmodule // llamahdl_decoder$attention$score_s1
+
+
+module llamahdl_decoder$attention$score_s2(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$score_s2
 
 
 module llamahdl_decoder$attention$state(d,q,clock);
@@ -15619,6 +15846,25 @@ module llamahdl_decoder$attention$t(d,q,clock);
     end
           
 endmodule // llamahdl_decoder$attention$t
+
+
+module llamahdl_decoder$attention$t_s1(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$t_s1
 
 
 module llamahdl_decoder$attention$wait_left(d,q,clock);

@@ -443,17 +443,17 @@ fn tiny_bit_exact_and_cycles() {
     let c = run_stream_shape::<16>(&cfg, 31, cfg.seq_len, None);
     assert!(c.len() >= cfg.seq_len, "too few on-time starts");
     for (pos, n) in c {
-        assert_eq!(n, wait_cycles(&cfg) + 14 + 2 * (pos + 1) + 23 + 16);
+        assert_eq!(n, wait_cycles(&cfg) + 14 + 2 * (pos + 1) + 24 + 16);
     }
     for (pos, n) in run_stream_shape::<8>(&cfg, 32, cfg.seq_len, None) {
-        assert_eq!(n, wait_cycles(&cfg) + 14 + 2 * (2 * (pos + 1) + 23) + 1 + 8);
+        assert_eq!(n, wait_cycles(&cfg) + 14 + 2 * (2 * (pos + 1) + 24) + 1 + 8);
     }
     // Groups of 3 + 1; four groups of 1.
     for (pos, n) in run_stream_shape::<12>(&cfg, 33, 10, None) {
-        assert_eq!(n, wait_cycles(&cfg) + 14 + 2 * (2 * (pos + 1) + 23) + 1 + 4);
+        assert_eq!(n, wait_cycles(&cfg) + 14 + 2 * (2 * (pos + 1) + 24) + 1 + 4);
     }
     for (pos, n) in run_stream_shape::<4>(&cfg, 6, 8, None) {
-        assert_eq!(n, wait_cycles(&cfg) + 14 + 4 * (2 * (pos + 1) + 23) + 3 + 4);
+        assert_eq!(n, wait_cycles(&cfg) + 14 + 4 * (2 * (pos + 1) + 24) + 3 + 4);
     }
 }
 
@@ -466,7 +466,7 @@ fn odd_shape_bit_exact() {
     run_stream_shape::<32>(&ODD, 36, 8, None);
     for (pos, n) in run_stream_shape::<64>(&ODD, 8, 10, Some(40)) {
         assert_eq!(n, cycles(&ODD, 40, 64, pos));
-        assert_eq!(n, wait_cycles(&ODD) + 14 + 2 * (pos + 1) + 23 + ODD.dim);
+        assert_eq!(n, wait_cycles(&ODD) + 14 + 2 * (pos + 1) + 24 + ODD.dim);
     }
 }
 
@@ -474,7 +474,7 @@ fn odd_shape_bit_exact() {
 fn stories260k_synthetic_bit_exact_and_cycles() {
     let cfg = Config::STORIES260K;
     for (pos, n) in run_stream_shape::<64>(&cfg, 37, 12, None) {
-        assert_eq!(n, 2 * (pos + 1) + 119, "attention cycles at {pos}");
+        assert_eq!(n, 2 * (pos + 1) + 120, "attention cycles at {pos}");
     }
     for (pos, n) in run_stream_shape::<32>(&cfg, 38, 4, None) {
         assert_eq!(
@@ -524,7 +524,7 @@ fn stories260k_end_of_context() {
     for (pos, n) in &at {
         println!("stories260K A=64 pos {pos}: attention {n} cycles");
     }
-    assert_eq!(at, [(0, 121), (127, 375), (511, 1143)]);
+    assert_eq!(at, [(0, 122), (127, 376), (511, 1144)]);
     assert!(tb.pos_error(cfg.seq_len));
     assert!(!tb.pos_error(cfg.seq_len - 1));
 }
@@ -559,7 +559,7 @@ fn real_stories260k_in_the_forward_pass() {
                 Spacing::BackToBack
             };
             let (n, att) = stream_step_with(&mut tb, &mut g, &mut rng, &qkv, l, pos, sp, 2);
-            assert_eq!(n, 2 * (pos + 1) + 119, "attention cycles at {pos}");
+            assert_eq!(n, 2 * (pos + 1) + 120, "attention cycles at {pos}");
             let o = layer.wo.matvec(&att);
             for (xi, oi) in x.iter_mut().zip(o) {
                 *xi = add_q16(*xi, oi);
@@ -660,18 +660,18 @@ fn cycle_formulas() {
     let c = Config::STORIES260K;
     assert_eq!(wait_cycles(&c), 18);
     assert_eq!(stream_latency(&c), 22);
-    assert_eq!(cycles(&c, 512, 64, 0), 121);
-    assert_eq!(cycles(&c, 512, 64, 127), 375);
-    assert_eq!(cycles(&c, 512, 64, 511), 1143);
+    assert_eq!(cycles(&c, 512, 64, 0), 122);
+    assert_eq!(cycles(&c, 512, 64, 127), 376);
+    assert_eq!(cycles(&c, 512, 64, 511), 1144);
     assert_eq!(cycles(&c, 512, 64, 512), 1);
     assert_eq!(cycles(&c, 96, 64, 96), 1);
     // Two groups of 4 heads with 32 lanes.
-    assert_eq!(cycles(&c, 512, 32, 9), 18 + 14 + 1 + 2 * (20 + 23) + 32);
+    assert_eq!(cycles(&c, 512, 32, 9), 18 + 14 + 1 + 2 * (20 + 24) + 32);
     // 32 lanes: group 0's outputs drain during group 1's passes (which take longer from
-    // position 3 on): 4·P + 111, and 2·P + 119 below.
-    assert_eq!(cycles(&c, 512, 32, 127), 4 * 128 + 111);
-    assert_eq!(cycles(&c, 512, 32, 511), 4 * 512 + 111);
-    assert_eq!(cycles(&c, 512, 32, 0), 2 + 119);
+    // position 3 on): 4·P + 113, and 2·P + 120 below.
+    assert_eq!(cycles(&c, 512, 32, 127), 4 * 128 + 113);
+    assert_eq!(cycles(&c, 512, 32, 511), 4 * 512 + 113);
+    assert_eq!(cycles(&c, 512, 32, 0), 2 + 120);
     // The per-position slope: 2 cycles per cached position per layer and head group.
     assert_eq!(cycles(&c, 512, 64, 101) - cycles(&c, 512, 64, 100), 2);
     assert_eq!(cycles(&c, 512, 32, 101) - cycles(&c, 512, 32, 100), 4);
@@ -934,6 +934,8 @@ mod leaves {
         );
         let mut rd = st.clone();
         let mut rsel = false;
+        // The outputs of a cycle: the routing registered at the last edge.
+        let mut want_prev = vec![(0u64, 0u64, 0u64); A];
         for cyc in 0..4000 {
             let push = rng.gen_bool(0.7);
             let pv = rng.gen_bool(0.5);
@@ -963,7 +965,16 @@ mod leaves {
             u.rv.next = rv;
             u.grp.next = u2b::<8>(grp);
             d.settle();
-            // Outputs of this cycle: the word read last cycle, routed for this grp.
+            // Outputs of this cycle: the word read two cycles ago, routed for last cycle's
+            // grp (registered at the last edge).
+            for j in 0..A {
+                let (m, ks, vs) = want_prev[j];
+                assert_eq!(d.uut.mant[j].val().to_u64(), m, "cycle {cyc} lane {j}");
+                assert_eq!(d.uut.ksh[j].val().to_u64(), ks);
+                assert_eq!(d.uut.vsh[j].val().to_u64(), vs);
+            }
+            // What the outputs register at this edge: the word read last cycle, routed for
+            // this grp.
             for j in 0..A {
                 let h = grp as usize * g + j / hd;
                 let (m, ks, vs) = if j < g * hd && h < nh {
@@ -974,9 +985,7 @@ mod leaves {
                 } else {
                     (0, 0, 0)
                 };
-                assert_eq!(d.uut.mant[j].val().to_u64(), m, "cycle {cyc} lane {j}");
-                assert_eq!(d.uut.ksh[j].val().to_u64(), ks);
-                assert_eq!(d.uut.vsh[j].val().to_u64(), vs);
+                want_prev[j] = (m, ks, vs);
             }
             // Edge.
             if push && (pf as usize) < kvd {

@@ -137,8 +137,8 @@ struct CoreState {
 ///   = s_en ? mant[j] : v[j]` registered, their product registered one edge later.
 /// - Score pass (`s_en` high in cycle `t`: `mant` holds the key mantissas of position
 ///   `s_t`, `ksh`/`vsh` its shifts, routed per lane; head `g` reads lane `g·head_dim`'s
-///   shifts): edge `t`: operands, `vmax[g] = max(first ? 0 : vmax[g], vs)`; `t+1`:
-///   products, `k = sq + ks − 16`; `t+2`, `t+3`: the head's adder tree (groups of 4, then
+///   shifts): edge `t`: operands, the value shift registered (`vs1`); `t+1`:
+///   products, `k = sq + ks − 16`, `vmax[g] = max(first ? 0 : vmax[g], vs)`; `t+2`, `t+3`: the head's adder tree (groups of 4, then
 ///   their sum: `dot`); `t+4` .. `t+7`: `score = sat32(round(dot·2^k))` (4 stages); edge
 ///   `t+8` ([`SCORE_LAT`]): the `G` scores to word `s_t` of the score memory, `mx[g] =
 ///   max(first ? score : mx[g], score)`.
@@ -386,6 +386,18 @@ impl<const A: usize> Logic for AttnCore<A> {
                 dv[h] = (s.vmax[h] - s.vs1[h]) & 31;
             }
         }
+        // The running value-shift maximum of a score pass, one edge after its item (from
+        // the registered shift `vs1` and the registered tags `sv[0]`, `sf[0]`).
+        if s.sv[0] {
+            for h in 0..g {
+                let v = s.vs1[h];
+                s.vmax[h] = if s.sf[0] || v > s.vmax[h] {
+                    v
+                } else {
+                    s.vmax[h]
+                };
+            }
+        }
         for h in 0..g {
             s.d1[h] = (s.mx[h] - s.srdr[h]).max(0);
             s.srdr[h] = s.srd[h];
@@ -433,14 +445,6 @@ impl<const A: usize> Logic for AttnCore<A> {
             s.k2[h] = s.k1[h];
             s.k1[h] = s.sq[h] + s.pks[h] - 16;
             s.pks[h] = self.ksh[h * hd].val().to_u64() as i64;
-            if s_en {
-                let v = self.vsh[h * hd].val().to_u64() as i64;
-                s.vmax[h] = if self.s_first.val() || v > s.vmax[h] {
-                    v
-                } else {
-                    s.vmax[h]
-                };
-            }
         }
         s.sv.copy_within(0..7, 1);
         s.sv[0] = s_en;
@@ -789,7 +793,7 @@ wire [64:0] oph65 = {oph7[30:0], 34'd0};
                 "\
    if (qld) sq_{h} <= {rd};
 {wr}   pks_{h} <= ksh${l0};
-   if (s_en) vmax_{h} <= (s_first || (vsh${l0} > vmax_{h})) ? vsh${l0} : vmax_{h};
+   if (sv[0]) vmax_{h} <= (sf[0] || (vs1_{h} > vmax_{h})) ? vs1_{h} : vmax_{h};
    k1_{h} <= $signed({{2'd0, sq_{h}}}) + $signed({{2'd0, pks_{h}}}) - 7'sd16;
    k2_{h} <= k1_{h};
    k3_{h} <= k2_{h};

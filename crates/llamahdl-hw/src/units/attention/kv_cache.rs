@@ -33,7 +33,6 @@ struct KvState {
     rks: Vec<u64>,
     rvs: Vec<u64>,
     rsel: bool,
-    last_grp: u64,
 }
 
 /// The key/value cache: four wide memories of `depth` words (word = one (layer,
@@ -47,9 +46,11 @@ struct KvState {
 /// staging words *including this cycle's pushes* are written to word `waddr` (dropped if
 /// `waddr >= depth`).
 ///
-/// Read (synchronous, read-old-data): the four words at `raddr` are registered (0 past the
-/// depth), with `rv`; the outputs route them to the `A` lanes for group `grp`
-/// (combinational from the registers and `grp`): lane `j` belongs to query head `h = grp·G
+/// Read (synchronous, read-old-data, two edges): the four words at `raddr` are registered
+/// (0 past the depth), with `rv`, at the edge ending the cycle of `raddr`; the next edge
+/// registers their routing to the `A` lanes for the `grp` of that cycle on the outputs (so
+/// the word read with `raddr` in cycle `c` is on the outputs in cycle `c + 2`): lane `j`
+/// belongs to query head `h = grp·G
 /// + j / head_dim` of kv head `kvh = h / kv_mul`; `mant[j]` is element `j mod head_dim`
 /// of kv head `kvh` of the value word (registered `rv` high) or key word, `ksh[j]` /
 /// `vsh[j]` the key / value shift of `kvh`; 0 for lanes without a head and for `grp` past
@@ -133,7 +134,6 @@ impl<const A: usize> KvCacheW<A> {
                 rks: vec![0; nkv],
                 rvs: vec![0; nkv],
                 rsel: false,
-                last_grp: 0,
             },
         }
     }
@@ -182,13 +182,15 @@ impl<const A: usize> KvCacheW<A> {
             self.ksh[j].next = u2b::<5>(ks);
             self.vsh[j].next = u2b::<5>(vs);
         }
-        self._s.last_grp = g;
     }
 }
 
 impl<const A: usize> Logic for KvCacheW<A> {
     fn update(&mut self) {
         if self.clock.pos_edge() {
+            // The output registers take the routing of the read registers before they
+            // change.
+            self.route_outputs();
             let s = &mut self._s;
             // Staging, with this cycle's pushes.
             if self.push.val() {
@@ -237,9 +239,6 @@ impl<const A: usize> Logic for KvCacheW<A> {
                     s.vs[w * nkv..(w + 1) * nkv].copy_from_slice(&s.vss);
                 }
             }
-            self.route_outputs();
-        } else if self.grp.val().to_u64() != self._s.last_grp {
-            self.route_outputs();
         }
     }
     fn connect(&mut self) {
@@ -285,7 +284,7 @@ initial begin
    rks = {sw}'d0;
    rvs = {sw}'d0;
    rsel = 1'b0;
-`ifndef SYNTHESIS
+{oinit}`ifndef SYNTHESIS
    for (i = 0; i < {depth}; i = i + 1) begin
       kmem[i] = {kw}'d0;
       vmem[i] = {kw}'d0;
@@ -303,6 +302,9 @@ always @(*) begin
             km = kw - 1,
             sm = sw - 1,
             dm = depth - 1,
+            oinit = (0..A)
+                .map(|j| format!("   mant${j} = 11'd0;\n   ksh${j} = 5'd0;\n   vsh${j} = 5'd0;\n"))
+                .collect::<String>(),
         );
         for f in 0..kvd {
             let (hi, lo) = (f * 11 + 10, f * 11);
@@ -356,19 +358,19 @@ end
                         let (hi, lo) = (f * 11 + 10, f * 11);
                         let (shi, slo) = (h * 5 + 4, h * 5);
                         o += &format!(
-                            "{ind}mant${j} = rsel ? rvw[{hi}:{lo}] : rk[{hi}:{lo}];\n{ind}ksh${j} = rks[{shi}:{slo}];\n{ind}vsh${j} = rvs[{shi}:{slo}];\n"
+                            "{ind}mant${j} <= rsel ? rvw[{hi}:{lo}] : rk[{hi}:{lo}];\n{ind}ksh${j} <= rks[{shi}:{slo}];\n{ind}vsh${j} <= rvs[{shi}:{slo}];\n"
                         );
                     }
                     None => {
                         o += &format!(
-                            "{ind}mant${j} = 11'd0;\n{ind}ksh${j} = 5'd0;\n{ind}vsh${j} = 5'd0;\n"
+                            "{ind}mant${j} <= 11'd0;\n{ind}ksh${j} <= 5'd0;\n{ind}vsh${j} <= 5'd0;\n"
                         );
                     }
                 }
             }
             o
         };
-        v += "always @(*) begin\n";
+        v += "always @(posedge clock) begin\n";
         if s.route.len() == 1 {
             v += &lanes(&s.route[0], "   ");
         } else {

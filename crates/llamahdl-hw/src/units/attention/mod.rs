@@ -57,19 +57,20 @@
 //!   starts its score pass in the next cycle; the output sequencer issues the group's other
 //!   outputs meanwhile. A group's first output waits until the previous group's outputs
 //!   are all issued. The `k`-th write (`att + k`) comes [`core::OUT_LAT`] cycles after its
-//!   issue.
+//!   issue. Score and exp items enter the core two cycles after their issue (the cache's
+//!   read registers, then its registered lane routing), with the tags of stage 2.
 //!
 //! ## Cycles (from the `start` cycle to the `done` cycle; `P = pos + 1`)
 //! Started at least 2 cycles after the stream's last row (with `st_en` low by then):
 //! `W + 14 + (NG − 1)·(1 + max(S, G·head_dim − 1)) + S + n_last` ([`cycles`]) with `S =
-//! 2·P + 23` the passes of one group (`P` score items, a drain of [`DRAIN_SCORE`] + 1, `P`
+//! 2·P + 24` the passes of one group (`P` score items, a drain of [`DRAIN_SCORE`] + 1, `P`
 //! exp items, a drain of [`DRAIN_EXP`] + 1) and `n_last` the outputs of the last group
 //! (the earlier groups' outputs overlap the next group's passes; the last output leaves
 //! the core's pipeline [`DRAIN_OUT`] cycles after its issue, in the `done` cycle); refused:
 //! 1. Started earlier (even during the stream) it waits for the stream and takes longer,
-//! with the same results. stories260K with `A = 64` (one group of 8 heads): `2·P + 119`
-//! (121, 375, 1143 at positions 0, 127, 511); with `A = 32` (two groups of 4): `4·P + 111`
-//! from position 3 on (`2·P + 119` before; 121, 623, 2159 at 0, 127, 511).
+//! with the same results. stories260K with `A = 64` (one group of 8 heads): `2·P + 120`
+//! (122, 376, 1144 at positions 0, 127, 511); with `A = 32` (two groups of 4): `4·P + 113`
+//! from position 3 on (`2·P + 120` before; 122, 625, 2161 at 0, 127, 511).
 //!
 //! ## Hardware
 //! - Multipliers: `G·head_dim` lanes of one signed 18 × 11 multiplier each (shared: q
@@ -118,7 +119,7 @@ pub fn heads_per_group(c: &Config, lanes: usize) -> usize {
 /// Cycles from `start` to `done` of the attention at `pos` on a unit with `lanes` lanes and
 /// a cache of `context` positions, started at least 2 cycles after the last row of the
 /// stream (see the module docs): `W + 14 + (NG − 1)·(1 + max(S, G·head_dim − 1)) + S +
-/// n_last` with `S = 2·P + 23`, `W = head_dim + 10`
+/// n_last` with `S = 2·P + 24`, `W = head_dim + 10`
 /// ([`wait_cycles`]); 1 for a refused start.
 pub fn cycles(c: &Config, context: usize, lanes: usize, pos: usize) -> usize {
     if pos >= context {
@@ -136,9 +137,10 @@ pub fn cycles(c: &Config, context: usize, lanes: usize, pos: usize) -> usize {
 /// Drain cycles after a score pass: the last score is in the score memory and the
 /// maximum ([`core::SCORE_LAT`]) before the exp pass reads them.
 pub const DRAIN_SCORE: usize = core::SCORE_LAT;
-/// Drain cycles after an exp pass: the accumulators are final ([`core::EXP_LAT`]) when
+/// Drain cycles after an exp pass: the accumulators are final ([`core::EXP_LAT`] after the
+/// item enters the core, one cycle after its issue: the cache's registered outputs) when
 /// the output pass takes the first one.
-pub const DRAIN_EXP: usize = core::EXP_LAT;
+pub const DRAIN_EXP: usize = core::EXP_LAT + 1;
 /// Drain cycles after the last output: its value leaves the core ([`core::OUT_LAT`]) in
 /// the `done` cycle.
 pub const DRAIN_OUT: usize = core::OUT_LAT - 1;
@@ -245,6 +247,14 @@ pub struct AttnUnit<const A: usize> {
     score_s1: DFF<Bit>,
     exp_s1: DFF<Bit>,
     first_s1: DFF<Bit>,
+    /// Stage 2 of score and exp items: their cache words are on the cache's (registered)
+    /// outputs, so they enter the core.
+    score_s2: DFF<Bit>,
+    exp_s2: DFF<Bit>,
+    first_s2: DFF<Bit>,
+    addr_s2: DFF<Addr>,
+    /// The pass position of one cycle ago: the score memory read of an exp item.
+    t_s1: DFF<Addr>,
     out_s1: DFF<Bit>,
     out_s2: DFF<Bit>,
     out_s3: DFF<Bit>,
@@ -365,6 +375,11 @@ impl<const A: usize> AttnUnit<A> {
             score_s1: Default::default(),
             exp_s1: Default::default(),
             first_s1: Default::default(),
+            score_s2: Default::default(),
+            exp_s2: Default::default(),
+            first_s2: Default::default(),
+            addr_s2: Default::default(),
+            t_s1: Default::default(),
             out_s1: Default::default(),
             out_s2: Default::default(),
             out_s3: Default::default(),
@@ -446,6 +461,11 @@ impl<const A: usize> Logic for AttnUnit<A> {
             score_s1,
             exp_s1,
             first_s1,
+            score_s2,
+            exp_s2,
+            first_s2,
+            addr_s2,
+            t_s1,
             out_s1,
             out_s2,
             out_s3,
@@ -511,14 +531,14 @@ impl<const A: usize> Logic for AttnUnit<A> {
             self.core.ksh[j].next = self.cache.ksh[j].val();
             self.core.vsh[j].next = self.cache.vsh[j].val();
         }
-        self.core.sm_raddr.next = self.t.q.val();
+        self.core.sm_raddr.next = self.t_s1.q.val();
         self.core.qld.next = false;
         self.core.lgrp.next = self.group.q.val();
-        self.core.s_en.next = self.score_s1.q.val();
-        self.core.s_first.next = self.first_s1.q.val();
-        self.core.s_t.next = self.addr_s1.q.val();
-        self.core.e_en.next = self.exp_s1.q.val();
-        self.core.e_first.next = self.first_s1.q.val();
+        self.core.s_en.next = self.score_s2.q.val();
+        self.core.s_first.next = self.first_s2.q.val();
+        self.core.s_t.next = self.addr_s2.q.val();
+        self.core.e_en.next = self.exp_s2.q.val();
+        self.core.e_first.next = self.first_s2.q.val();
         self.core.o_en.next = false;
         self.core.o_ld.next = false;
         self.core.o_head.next = self.oq_head.q.val();
@@ -535,6 +555,11 @@ impl<const A: usize> Logic for AttnUnit<A> {
         self.out_s1.d.next = false;
         self.addr_s1.d.next = self.zero16.val();
         self.oaddr_s1.d.next = self.zero16.val();
+        self.score_s2.d.next = self.score_s1.q.val();
+        self.exp_s2.d.next = self.exp_s1.q.val();
+        self.first_s2.d.next = self.first_s1.q.val();
+        self.addr_s2.d.next = self.addr_s1.q.val();
+        self.t_s1.d.next = self.t.q.val();
         self.out_s2.d.next = self.out_s1.q.val();
         self.out_s3.d.next = self.out_s2.q.val();
         self.out_s4.d.next = self.out_s3.q.val();
