@@ -126,7 +126,7 @@ def render(root):
             m = re.match(r"unit-(\w+)-L(\d+)", k)
             u, lanes = (m.group(1), m.group(2)) if m else (k, "?")
             out.append(
-                f"| {UNIT_DOC.get(u, u)} | {'8 (any LANES)' if u in ('rms', 'row_finish', 'silu_mul') else lanes} | {fmax_cell(s)} | {s['freq_mhz']:g} | "
+                f"| {UNIT_DOC.get(u, u)} | {'8 (any LANES)' if u == 'rms' else '– (no lanes)' if u in ('row_finish', 'silu_mul') else lanes} | {fmax_cell(s)} | {s['freq_mhz']:g} | "
                 f"{cells(s, 'LUT4')} | {cells(s, 'CCU2C')} | {cells(s, 'TRELLIS_FF')} | "
                 f"{cells(s, 'MULT18X18D')} | {cells(s, 'DP16KD')} | {t(s, 'synth')} | "
                 f"{t(s, 'pnr')} | {path_text(s)} |")
