@@ -358,6 +358,19 @@ end
     }
 }
 
+/// Verilog of the [`MEM_LATENCY`] read of a ROM `mem` of `depth` words of `width` bits
+/// addressed by `addr`: the block RAM's read register `word` holds the memory word alone
+/// (so it maps into the block RAM); the range check is applied at the fabric register
+/// `word2` (0 past the end).
+fn rom_read_v(width: usize, depth: usize) -> String {
+    format!(
+        "reg [{w1}:0] word;\nreg [{w1}:0] word2;\nreg inr;\ninitial begin\n   word = 0;\n   word2 = 0;\n   inr = 1'b0;\nend\n\
+         always @(posedge clock) begin\n   word <= mem[{idx}];\n   inr <= (addr < 16'd{depth});\n   word2 <= inr ? word : {width}'d0;\nend\n",
+        w1 = width - 1,
+        idx = mem_index("addr", depth)
+    )
+}
+
 /// Read latency of the matrix-vector unit's memories ([`LaneRom`], [`ScaleRom`],
 /// [`XMem`]): `data` shows the word addressed in cycle c from cycle c + 2 — the block
 /// RAM's own read register, then a register in the fabric beside it, so that no logic
@@ -428,17 +441,7 @@ impl<const L: usize> Logic for LaneRom<L> {
             s += &format!("   mem[{a}] = {}'h{hex};\n", 8 * L);
         }
         s += "end\n";
-        s += &format!(
-            "reg [{0}:0] word;\nreg [{0}:0] word2;\nreg inr;\ninitial begin\n   word = 0;\n   word2 = 0;\n   inr = 1'b0;\nend\n",
-            8 * L - 1
-        );
-        // The read register holds the memory word alone (so it maps into the block RAM);
-        // the range check is applied at the output register.
-        s += &format!(
-            "always @(posedge clock) begin\n   word <= mem[{}];\n   inr <= (addr < 16'd{depth});\n   word2 <= inr ? word : {}'d0;\nend\n",
-            mem_index("addr", depth),
-            8 * L
-        );
+        s += &rom_read_v(8 * L, depth);
         for i in 0..L {
             s += &format!("always @(*) data${i} = word2[{}:{}];\n", 8 * i + 7, 8 * i);
         }
@@ -497,11 +500,8 @@ impl Logic for ScaleRom {
         for (a, (m, e)) in self._mem.iter().enumerate() {
             s += &format!("   mem[{a}] = 16'h{:02x}{:02x};\n", m, *e as u8);
         }
-        s += "end\nreg [15:0] word;\nreg [15:0] word2;\nreg inr;\ninitial begin\n   word = 0;\n   word2 = 0;\n   inr = 1'b0;\nend\n";
-        s += &format!(
-            "always @(posedge clock) begin\n   word <= mem[{}];\n   inr <= (addr < 16'd{depth});\n   word2 <= inr ? word : 16'd0;\nend\n",
-            mem_index("addr", depth)
-        );
+        s += "end\n";
+        s += &rom_read_v(16, depth);
         s += "always @(*) mant = word2[15:8];\nalways @(*) exp = word2[7:0];\n";
         Verilog::Custom(s)
     }
