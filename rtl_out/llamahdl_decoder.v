@@ -225,6 +225,103 @@ module llamahdl_decoder(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,
     wire  matvec$vm_we;
     wire  [15:0] matvec$vm_waddr;
     wire signed [31:0] matvec$vm_wdata;
+    reg  matvec$ext_sel;
+    reg signed [17:0] matvec$ext_a$0;
+    reg signed [17:0] matvec$ext_a$1;
+    reg signed [17:0] matvec$ext_a$2;
+    reg signed [17:0] matvec$ext_a$3;
+    reg signed [17:0] matvec$ext_a$4;
+    reg signed [17:0] matvec$ext_a$5;
+    reg signed [17:0] matvec$ext_a$6;
+    reg signed [17:0] matvec$ext_a$7;
+    reg signed [17:0] matvec$ext_a$8;
+    reg signed [17:0] matvec$ext_a$9;
+    reg signed [17:0] matvec$ext_a$10;
+    reg signed [17:0] matvec$ext_a$11;
+    reg signed [17:0] matvec$ext_a$12;
+    reg signed [17:0] matvec$ext_a$13;
+    reg signed [17:0] matvec$ext_a$14;
+    reg signed [17:0] matvec$ext_a$15;
+    reg signed [17:0] matvec$ext_a$16;
+    reg signed [17:0] matvec$ext_a$17;
+    reg signed [17:0] matvec$ext_a$18;
+    reg signed [17:0] matvec$ext_a$19;
+    reg signed [17:0] matvec$ext_a$20;
+    reg signed [17:0] matvec$ext_a$21;
+    reg signed [17:0] matvec$ext_a$22;
+    reg signed [17:0] matvec$ext_a$23;
+    reg signed [17:0] matvec$ext_a$24;
+    reg signed [17:0] matvec$ext_a$25;
+    reg signed [17:0] matvec$ext_a$26;
+    reg signed [17:0] matvec$ext_a$27;
+    reg signed [17:0] matvec$ext_a$28;
+    reg signed [17:0] matvec$ext_a$29;
+    reg signed [17:0] matvec$ext_a$30;
+    reg signed [17:0] matvec$ext_a$31;
+    reg signed [10:0] matvec$ext_b$0;
+    reg signed [10:0] matvec$ext_b$1;
+    reg signed [10:0] matvec$ext_b$2;
+    reg signed [10:0] matvec$ext_b$3;
+    reg signed [10:0] matvec$ext_b$4;
+    reg signed [10:0] matvec$ext_b$5;
+    reg signed [10:0] matvec$ext_b$6;
+    reg signed [10:0] matvec$ext_b$7;
+    reg signed [10:0] matvec$ext_b$8;
+    reg signed [10:0] matvec$ext_b$9;
+    reg signed [10:0] matvec$ext_b$10;
+    reg signed [10:0] matvec$ext_b$11;
+    reg signed [10:0] matvec$ext_b$12;
+    reg signed [10:0] matvec$ext_b$13;
+    reg signed [10:0] matvec$ext_b$14;
+    reg signed [10:0] matvec$ext_b$15;
+    reg signed [10:0] matvec$ext_b$16;
+    reg signed [10:0] matvec$ext_b$17;
+    reg signed [10:0] matvec$ext_b$18;
+    reg signed [10:0] matvec$ext_b$19;
+    reg signed [10:0] matvec$ext_b$20;
+    reg signed [10:0] matvec$ext_b$21;
+    reg signed [10:0] matvec$ext_b$22;
+    reg signed [10:0] matvec$ext_b$23;
+    reg signed [10:0] matvec$ext_b$24;
+    reg signed [10:0] matvec$ext_b$25;
+    reg signed [10:0] matvec$ext_b$26;
+    reg signed [10:0] matvec$ext_b$27;
+    reg signed [10:0] matvec$ext_b$28;
+    reg signed [10:0] matvec$ext_b$29;
+    reg signed [10:0] matvec$ext_b$30;
+    reg signed [10:0] matvec$ext_b$31;
+    wire signed [28:0] matvec$ext_p$0;
+    wire signed [28:0] matvec$ext_p$1;
+    wire signed [28:0] matvec$ext_p$2;
+    wire signed [28:0] matvec$ext_p$3;
+    wire signed [28:0] matvec$ext_p$4;
+    wire signed [28:0] matvec$ext_p$5;
+    wire signed [28:0] matvec$ext_p$6;
+    wire signed [28:0] matvec$ext_p$7;
+    wire signed [28:0] matvec$ext_p$8;
+    wire signed [28:0] matvec$ext_p$9;
+    wire signed [28:0] matvec$ext_p$10;
+    wire signed [28:0] matvec$ext_p$11;
+    wire signed [28:0] matvec$ext_p$12;
+    wire signed [28:0] matvec$ext_p$13;
+    wire signed [28:0] matvec$ext_p$14;
+    wire signed [28:0] matvec$ext_p$15;
+    wire signed [28:0] matvec$ext_p$16;
+    wire signed [28:0] matvec$ext_p$17;
+    wire signed [28:0] matvec$ext_p$18;
+    wire signed [28:0] matvec$ext_p$19;
+    wire signed [28:0] matvec$ext_p$20;
+    wire signed [28:0] matvec$ext_p$21;
+    wire signed [28:0] matvec$ext_p$22;
+    wire signed [28:0] matvec$ext_p$23;
+    wire signed [28:0] matvec$ext_p$24;
+    wire signed [28:0] matvec$ext_p$25;
+    wire signed [28:0] matvec$ext_p$26;
+    wire signed [28:0] matvec$ext_p$27;
+    wire signed [28:0] matvec$ext_p$28;
+    wire signed [28:0] matvec$ext_p$29;
+    wire signed [28:0] matvec$ext_p$30;
+    wire signed [28:0] matvec$ext_p$31;
     reg  rms$clock;
     reg  rms$xw_we;
     reg  [15:0] rms$xw_idx;
@@ -260,6 +357,103 @@ module llamahdl_decoder(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,
     reg  attention$st_valid;
     reg  [15:0] attention$st_row;
     reg signed [31:0] attention$st_data;
+    wire  attention$m_sel;
+    wire signed [17:0] attention$m_a$0;
+    wire signed [17:0] attention$m_a$1;
+    wire signed [17:0] attention$m_a$2;
+    wire signed [17:0] attention$m_a$3;
+    wire signed [17:0] attention$m_a$4;
+    wire signed [17:0] attention$m_a$5;
+    wire signed [17:0] attention$m_a$6;
+    wire signed [17:0] attention$m_a$7;
+    wire signed [17:0] attention$m_a$8;
+    wire signed [17:0] attention$m_a$9;
+    wire signed [17:0] attention$m_a$10;
+    wire signed [17:0] attention$m_a$11;
+    wire signed [17:0] attention$m_a$12;
+    wire signed [17:0] attention$m_a$13;
+    wire signed [17:0] attention$m_a$14;
+    wire signed [17:0] attention$m_a$15;
+    wire signed [17:0] attention$m_a$16;
+    wire signed [17:0] attention$m_a$17;
+    wire signed [17:0] attention$m_a$18;
+    wire signed [17:0] attention$m_a$19;
+    wire signed [17:0] attention$m_a$20;
+    wire signed [17:0] attention$m_a$21;
+    wire signed [17:0] attention$m_a$22;
+    wire signed [17:0] attention$m_a$23;
+    wire signed [17:0] attention$m_a$24;
+    wire signed [17:0] attention$m_a$25;
+    wire signed [17:0] attention$m_a$26;
+    wire signed [17:0] attention$m_a$27;
+    wire signed [17:0] attention$m_a$28;
+    wire signed [17:0] attention$m_a$29;
+    wire signed [17:0] attention$m_a$30;
+    wire signed [17:0] attention$m_a$31;
+    wire signed [10:0] attention$m_b$0;
+    wire signed [10:0] attention$m_b$1;
+    wire signed [10:0] attention$m_b$2;
+    wire signed [10:0] attention$m_b$3;
+    wire signed [10:0] attention$m_b$4;
+    wire signed [10:0] attention$m_b$5;
+    wire signed [10:0] attention$m_b$6;
+    wire signed [10:0] attention$m_b$7;
+    wire signed [10:0] attention$m_b$8;
+    wire signed [10:0] attention$m_b$9;
+    wire signed [10:0] attention$m_b$10;
+    wire signed [10:0] attention$m_b$11;
+    wire signed [10:0] attention$m_b$12;
+    wire signed [10:0] attention$m_b$13;
+    wire signed [10:0] attention$m_b$14;
+    wire signed [10:0] attention$m_b$15;
+    wire signed [10:0] attention$m_b$16;
+    wire signed [10:0] attention$m_b$17;
+    wire signed [10:0] attention$m_b$18;
+    wire signed [10:0] attention$m_b$19;
+    wire signed [10:0] attention$m_b$20;
+    wire signed [10:0] attention$m_b$21;
+    wire signed [10:0] attention$m_b$22;
+    wire signed [10:0] attention$m_b$23;
+    wire signed [10:0] attention$m_b$24;
+    wire signed [10:0] attention$m_b$25;
+    wire signed [10:0] attention$m_b$26;
+    wire signed [10:0] attention$m_b$27;
+    wire signed [10:0] attention$m_b$28;
+    wire signed [10:0] attention$m_b$29;
+    wire signed [10:0] attention$m_b$30;
+    wire signed [10:0] attention$m_b$31;
+    reg signed [28:0] attention$m_p$0;
+    reg signed [28:0] attention$m_p$1;
+    reg signed [28:0] attention$m_p$2;
+    reg signed [28:0] attention$m_p$3;
+    reg signed [28:0] attention$m_p$4;
+    reg signed [28:0] attention$m_p$5;
+    reg signed [28:0] attention$m_p$6;
+    reg signed [28:0] attention$m_p$7;
+    reg signed [28:0] attention$m_p$8;
+    reg signed [28:0] attention$m_p$9;
+    reg signed [28:0] attention$m_p$10;
+    reg signed [28:0] attention$m_p$11;
+    reg signed [28:0] attention$m_p$12;
+    reg signed [28:0] attention$m_p$13;
+    reg signed [28:0] attention$m_p$14;
+    reg signed [28:0] attention$m_p$15;
+    reg signed [28:0] attention$m_p$16;
+    reg signed [28:0] attention$m_p$17;
+    reg signed [28:0] attention$m_p$18;
+    reg signed [28:0] attention$m_p$19;
+    reg signed [28:0] attention$m_p$20;
+    reg signed [28:0] attention$m_p$21;
+    reg signed [28:0] attention$m_p$22;
+    reg signed [28:0] attention$m_p$23;
+    reg signed [28:0] attention$m_p$24;
+    reg signed [28:0] attention$m_p$25;
+    reg signed [28:0] attention$m_p$26;
+    reg signed [28:0] attention$m_p$27;
+    reg signed [28:0] attention$m_p$28;
+    reg signed [28:0] attention$m_p$29;
+    reg signed [28:0] attention$m_p$30;
+    reg signed [28:0] attention$m_p$31;
     reg  qkv_weights$clock;
     reg  qkv_weights$valid;
     reg  qkv_weights$layer_change;
@@ -534,7 +728,104 @@ module llamahdl_decoder(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,
         .vm_raddr(matvec$vm_raddr),
         .vm_we(matvec$vm_we),
         .vm_waddr(matvec$vm_waddr),
-        .vm_wdata(matvec$vm_wdata)
+        .vm_wdata(matvec$vm_wdata),
+        .ext_sel(matvec$ext_sel),
+        .ext_a$0(matvec$ext_a$0),
+        .ext_a$1(matvec$ext_a$1),
+        .ext_a$2(matvec$ext_a$2),
+        .ext_a$3(matvec$ext_a$3),
+        .ext_a$4(matvec$ext_a$4),
+        .ext_a$5(matvec$ext_a$5),
+        .ext_a$6(matvec$ext_a$6),
+        .ext_a$7(matvec$ext_a$7),
+        .ext_a$8(matvec$ext_a$8),
+        .ext_a$9(matvec$ext_a$9),
+        .ext_a$10(matvec$ext_a$10),
+        .ext_a$11(matvec$ext_a$11),
+        .ext_a$12(matvec$ext_a$12),
+        .ext_a$13(matvec$ext_a$13),
+        .ext_a$14(matvec$ext_a$14),
+        .ext_a$15(matvec$ext_a$15),
+        .ext_a$16(matvec$ext_a$16),
+        .ext_a$17(matvec$ext_a$17),
+        .ext_a$18(matvec$ext_a$18),
+        .ext_a$19(matvec$ext_a$19),
+        .ext_a$20(matvec$ext_a$20),
+        .ext_a$21(matvec$ext_a$21),
+        .ext_a$22(matvec$ext_a$22),
+        .ext_a$23(matvec$ext_a$23),
+        .ext_a$24(matvec$ext_a$24),
+        .ext_a$25(matvec$ext_a$25),
+        .ext_a$26(matvec$ext_a$26),
+        .ext_a$27(matvec$ext_a$27),
+        .ext_a$28(matvec$ext_a$28),
+        .ext_a$29(matvec$ext_a$29),
+        .ext_a$30(matvec$ext_a$30),
+        .ext_a$31(matvec$ext_a$31),
+        .ext_b$0(matvec$ext_b$0),
+        .ext_b$1(matvec$ext_b$1),
+        .ext_b$2(matvec$ext_b$2),
+        .ext_b$3(matvec$ext_b$3),
+        .ext_b$4(matvec$ext_b$4),
+        .ext_b$5(matvec$ext_b$5),
+        .ext_b$6(matvec$ext_b$6),
+        .ext_b$7(matvec$ext_b$7),
+        .ext_b$8(matvec$ext_b$8),
+        .ext_b$9(matvec$ext_b$9),
+        .ext_b$10(matvec$ext_b$10),
+        .ext_b$11(matvec$ext_b$11),
+        .ext_b$12(matvec$ext_b$12),
+        .ext_b$13(matvec$ext_b$13),
+        .ext_b$14(matvec$ext_b$14),
+        .ext_b$15(matvec$ext_b$15),
+        .ext_b$16(matvec$ext_b$16),
+        .ext_b$17(matvec$ext_b$17),
+        .ext_b$18(matvec$ext_b$18),
+        .ext_b$19(matvec$ext_b$19),
+        .ext_b$20(matvec$ext_b$20),
+        .ext_b$21(matvec$ext_b$21),
+        .ext_b$22(matvec$ext_b$22),
+        .ext_b$23(matvec$ext_b$23),
+        .ext_b$24(matvec$ext_b$24),
+        .ext_b$25(matvec$ext_b$25),
+        .ext_b$26(matvec$ext_b$26),
+        .ext_b$27(matvec$ext_b$27),
+        .ext_b$28(matvec$ext_b$28),
+        .ext_b$29(matvec$ext_b$29),
+        .ext_b$30(matvec$ext_b$30),
+        .ext_b$31(matvec$ext_b$31),
+        .ext_p$0(matvec$ext_p$0),
+        .ext_p$1(matvec$ext_p$1),
+        .ext_p$2(matvec$ext_p$2),
+        .ext_p$3(matvec$ext_p$3),
+        .ext_p$4(matvec$ext_p$4),
+        .ext_p$5(matvec$ext_p$5),
+        .ext_p$6(matvec$ext_p$6),
+        .ext_p$7(matvec$ext_p$7),
+        .ext_p$8(matvec$ext_p$8),
+        .ext_p$9(matvec$ext_p$9),
+        .ext_p$10(matvec$ext_p$10),
+        .ext_p$11(matvec$ext_p$11),
+        .ext_p$12(matvec$ext_p$12),
+        .ext_p$13(matvec$ext_p$13),
+        .ext_p$14(matvec$ext_p$14),
+        .ext_p$15(matvec$ext_p$15),
+        .ext_p$16(matvec$ext_p$16),
+        .ext_p$17(matvec$ext_p$17),
+        .ext_p$18(matvec$ext_p$18),
+        .ext_p$19(matvec$ext_p$19),
+        .ext_p$20(matvec$ext_p$20),
+        .ext_p$21(matvec$ext_p$21),
+        .ext_p$22(matvec$ext_p$22),
+        .ext_p$23(matvec$ext_p$23),
+        .ext_p$24(matvec$ext_p$24),
+        .ext_p$25(matvec$ext_p$25),
+        .ext_p$26(matvec$ext_p$26),
+        .ext_p$27(matvec$ext_p$27),
+        .ext_p$28(matvec$ext_p$28),
+        .ext_p$29(matvec$ext_p$29),
+        .ext_p$30(matvec$ext_p$30),
+        .ext_p$31(matvec$ext_p$31)
     );
     llamahdl_decoder$rms rms(
         .clock(rms$clock),
@@ -573,7 +864,104 @@ module llamahdl_decoder(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,
         .st_en(attention$st_en),
         .st_valid(attention$st_valid),
         .st_row(attention$st_row),
-        .st_data(attention$st_data)
+        .st_data(attention$st_data),
+        .m_sel(attention$m_sel),
+        .m_a$0(attention$m_a$0),
+        .m_a$1(attention$m_a$1),
+        .m_a$2(attention$m_a$2),
+        .m_a$3(attention$m_a$3),
+        .m_a$4(attention$m_a$4),
+        .m_a$5(attention$m_a$5),
+        .m_a$6(attention$m_a$6),
+        .m_a$7(attention$m_a$7),
+        .m_a$8(attention$m_a$8),
+        .m_a$9(attention$m_a$9),
+        .m_a$10(attention$m_a$10),
+        .m_a$11(attention$m_a$11),
+        .m_a$12(attention$m_a$12),
+        .m_a$13(attention$m_a$13),
+        .m_a$14(attention$m_a$14),
+        .m_a$15(attention$m_a$15),
+        .m_a$16(attention$m_a$16),
+        .m_a$17(attention$m_a$17),
+        .m_a$18(attention$m_a$18),
+        .m_a$19(attention$m_a$19),
+        .m_a$20(attention$m_a$20),
+        .m_a$21(attention$m_a$21),
+        .m_a$22(attention$m_a$22),
+        .m_a$23(attention$m_a$23),
+        .m_a$24(attention$m_a$24),
+        .m_a$25(attention$m_a$25),
+        .m_a$26(attention$m_a$26),
+        .m_a$27(attention$m_a$27),
+        .m_a$28(attention$m_a$28),
+        .m_a$29(attention$m_a$29),
+        .m_a$30(attention$m_a$30),
+        .m_a$31(attention$m_a$31),
+        .m_b$0(attention$m_b$0),
+        .m_b$1(attention$m_b$1),
+        .m_b$2(attention$m_b$2),
+        .m_b$3(attention$m_b$3),
+        .m_b$4(attention$m_b$4),
+        .m_b$5(attention$m_b$5),
+        .m_b$6(attention$m_b$6),
+        .m_b$7(attention$m_b$7),
+        .m_b$8(attention$m_b$8),
+        .m_b$9(attention$m_b$9),
+        .m_b$10(attention$m_b$10),
+        .m_b$11(attention$m_b$11),
+        .m_b$12(attention$m_b$12),
+        .m_b$13(attention$m_b$13),
+        .m_b$14(attention$m_b$14),
+        .m_b$15(attention$m_b$15),
+        .m_b$16(attention$m_b$16),
+        .m_b$17(attention$m_b$17),
+        .m_b$18(attention$m_b$18),
+        .m_b$19(attention$m_b$19),
+        .m_b$20(attention$m_b$20),
+        .m_b$21(attention$m_b$21),
+        .m_b$22(attention$m_b$22),
+        .m_b$23(attention$m_b$23),
+        .m_b$24(attention$m_b$24),
+        .m_b$25(attention$m_b$25),
+        .m_b$26(attention$m_b$26),
+        .m_b$27(attention$m_b$27),
+        .m_b$28(attention$m_b$28),
+        .m_b$29(attention$m_b$29),
+        .m_b$30(attention$m_b$30),
+        .m_b$31(attention$m_b$31),
+        .m_p$0(attention$m_p$0),
+        .m_p$1(attention$m_p$1),
+        .m_p$2(attention$m_p$2),
+        .m_p$3(attention$m_p$3),
+        .m_p$4(attention$m_p$4),
+        .m_p$5(attention$m_p$5),
+        .m_p$6(attention$m_p$6),
+        .m_p$7(attention$m_p$7),
+        .m_p$8(attention$m_p$8),
+        .m_p$9(attention$m_p$9),
+        .m_p$10(attention$m_p$10),
+        .m_p$11(attention$m_p$11),
+        .m_p$12(attention$m_p$12),
+        .m_p$13(attention$m_p$13),
+        .m_p$14(attention$m_p$14),
+        .m_p$15(attention$m_p$15),
+        .m_p$16(attention$m_p$16),
+        .m_p$17(attention$m_p$17),
+        .m_p$18(attention$m_p$18),
+        .m_p$19(attention$m_p$19),
+        .m_p$20(attention$m_p$20),
+        .m_p$21(attention$m_p$21),
+        .m_p$22(attention$m_p$22),
+        .m_p$23(attention$m_p$23),
+        .m_p$24(attention$m_p$24),
+        .m_p$25(attention$m_p$25),
+        .m_p$26(attention$m_p$26),
+        .m_p$27(attention$m_p$27),
+        .m_p$28(attention$m_p$28),
+        .m_p$29(attention$m_p$29),
+        .m_p$30(attention$m_p$30),
+        .m_p$31(attention$m_p$31)
     );
     llamahdl_decoder$qkv_weights qkv_weights(
         .clock(qkv_weights$clock),
@@ -857,6 +1245,103 @@ module llamahdl_decoder(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,
         attention$st_valid = matvec$out_valid;
         attention$st_row = matvec$out_row;
         attention$st_data = matvec$out_data;
+        matvec$ext_sel = attention$m_sel;
+        matvec$ext_a$0 = attention$m_a$0;
+        matvec$ext_b$0 = attention$m_b$0;
+        attention$m_p$0 = matvec$ext_p$0;
+        matvec$ext_a$1 = attention$m_a$1;
+        matvec$ext_b$1 = attention$m_b$1;
+        attention$m_p$1 = matvec$ext_p$1;
+        matvec$ext_a$2 = attention$m_a$2;
+        matvec$ext_b$2 = attention$m_b$2;
+        attention$m_p$2 = matvec$ext_p$2;
+        matvec$ext_a$3 = attention$m_a$3;
+        matvec$ext_b$3 = attention$m_b$3;
+        attention$m_p$3 = matvec$ext_p$3;
+        matvec$ext_a$4 = attention$m_a$4;
+        matvec$ext_b$4 = attention$m_b$4;
+        attention$m_p$4 = matvec$ext_p$4;
+        matvec$ext_a$5 = attention$m_a$5;
+        matvec$ext_b$5 = attention$m_b$5;
+        attention$m_p$5 = matvec$ext_p$5;
+        matvec$ext_a$6 = attention$m_a$6;
+        matvec$ext_b$6 = attention$m_b$6;
+        attention$m_p$6 = matvec$ext_p$6;
+        matvec$ext_a$7 = attention$m_a$7;
+        matvec$ext_b$7 = attention$m_b$7;
+        attention$m_p$7 = matvec$ext_p$7;
+        matvec$ext_a$8 = attention$m_a$8;
+        matvec$ext_b$8 = attention$m_b$8;
+        attention$m_p$8 = matvec$ext_p$8;
+        matvec$ext_a$9 = attention$m_a$9;
+        matvec$ext_b$9 = attention$m_b$9;
+        attention$m_p$9 = matvec$ext_p$9;
+        matvec$ext_a$10 = attention$m_a$10;
+        matvec$ext_b$10 = attention$m_b$10;
+        attention$m_p$10 = matvec$ext_p$10;
+        matvec$ext_a$11 = attention$m_a$11;
+        matvec$ext_b$11 = attention$m_b$11;
+        attention$m_p$11 = matvec$ext_p$11;
+        matvec$ext_a$12 = attention$m_a$12;
+        matvec$ext_b$12 = attention$m_b$12;
+        attention$m_p$12 = matvec$ext_p$12;
+        matvec$ext_a$13 = attention$m_a$13;
+        matvec$ext_b$13 = attention$m_b$13;
+        attention$m_p$13 = matvec$ext_p$13;
+        matvec$ext_a$14 = attention$m_a$14;
+        matvec$ext_b$14 = attention$m_b$14;
+        attention$m_p$14 = matvec$ext_p$14;
+        matvec$ext_a$15 = attention$m_a$15;
+        matvec$ext_b$15 = attention$m_b$15;
+        attention$m_p$15 = matvec$ext_p$15;
+        matvec$ext_a$16 = attention$m_a$16;
+        matvec$ext_b$16 = attention$m_b$16;
+        attention$m_p$16 = matvec$ext_p$16;
+        matvec$ext_a$17 = attention$m_a$17;
+        matvec$ext_b$17 = attention$m_b$17;
+        attention$m_p$17 = matvec$ext_p$17;
+        matvec$ext_a$18 = attention$m_a$18;
+        matvec$ext_b$18 = attention$m_b$18;
+        attention$m_p$18 = matvec$ext_p$18;
+        matvec$ext_a$19 = attention$m_a$19;
+        matvec$ext_b$19 = attention$m_b$19;
+        attention$m_p$19 = matvec$ext_p$19;
+        matvec$ext_a$20 = attention$m_a$20;
+        matvec$ext_b$20 = attention$m_b$20;
+        attention$m_p$20 = matvec$ext_p$20;
+        matvec$ext_a$21 = attention$m_a$21;
+        matvec$ext_b$21 = attention$m_b$21;
+        attention$m_p$21 = matvec$ext_p$21;
+        matvec$ext_a$22 = attention$m_a$22;
+        matvec$ext_b$22 = attention$m_b$22;
+        attention$m_p$22 = matvec$ext_p$22;
+        matvec$ext_a$23 = attention$m_a$23;
+        matvec$ext_b$23 = attention$m_b$23;
+        attention$m_p$23 = matvec$ext_p$23;
+        matvec$ext_a$24 = attention$m_a$24;
+        matvec$ext_b$24 = attention$m_b$24;
+        attention$m_p$24 = matvec$ext_p$24;
+        matvec$ext_a$25 = attention$m_a$25;
+        matvec$ext_b$25 = attention$m_b$25;
+        attention$m_p$25 = matvec$ext_p$25;
+        matvec$ext_a$26 = attention$m_a$26;
+        matvec$ext_b$26 = attention$m_b$26;
+        attention$m_p$26 = matvec$ext_p$26;
+        matvec$ext_a$27 = attention$m_a$27;
+        matvec$ext_b$27 = attention$m_b$27;
+        attention$m_p$27 = matvec$ext_p$27;
+        matvec$ext_a$28 = attention$m_a$28;
+        matvec$ext_b$28 = attention$m_b$28;
+        attention$m_p$28 = matvec$ext_p$28;
+        matvec$ext_a$29 = attention$m_a$29;
+        matvec$ext_b$29 = attention$m_b$29;
+        attention$m_p$29 = matvec$ext_p$29;
+        matvec$ext_a$30 = attention$m_a$30;
+        matvec$ext_b$30 = attention$m_b$30;
+        attention$m_p$30 = matvec$ext_p$30;
+        matvec$ext_a$31 = attention$m_a$31;
+        matvec$ext_b$31 = attention$m_b$31;
+        attention$m_p$31 = matvec$ext_p$31;
         if (layer_stack$is_attn) begin
             vmem$raddr = zero16;
             vw_we = attention$vm_we;
@@ -1043,7 +1528,7 @@ module llamahdl_decoder$argmax$have_best(d,q,clock);
 endmodule // llamahdl_decoder$argmax$have_best
 
 
-module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,att,layer,pos,pos_error,st_en,st_valid,st_row,st_data);
+module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,att,layer,pos,pos_error,st_en,st_valid,st_row,st_data,m_sel,m_a$0,m_a$1,m_a$2,m_a$3,m_a$4,m_a$5,m_a$6,m_a$7,m_a$8,m_a$9,m_a$10,m_a$11,m_a$12,m_a$13,m_a$14,m_a$15,m_a$16,m_a$17,m_a$18,m_a$19,m_a$20,m_a$21,m_a$22,m_a$23,m_a$24,m_a$25,m_a$26,m_a$27,m_a$28,m_a$29,m_a$30,m_a$31,m_b$0,m_b$1,m_b$2,m_b$3,m_b$4,m_b$5,m_b$6,m_b$7,m_b$8,m_b$9,m_b$10,m_b$11,m_b$12,m_b$13,m_b$14,m_b$15,m_b$16,m_b$17,m_b$18,m_b$19,m_b$20,m_b$21,m_b$22,m_b$23,m_b$24,m_b$25,m_b$26,m_b$27,m_b$28,m_b$29,m_b$30,m_b$31,m_p$0,m_p$1,m_p$2,m_p$3,m_p$4,m_p$5,m_p$6,m_p$7,m_p$8,m_p$9,m_p$10,m_p$11,m_p$12,m_p$13,m_p$14,m_p$15,m_p$16,m_p$17,m_p$18,m_p$19,m_p$20,m_p$21,m_p$22,m_p$23,m_p$24,m_p$25,m_p$26,m_p$27,m_p$28,m_p$29,m_p$30,m_p$31);
     
     // Module arguments
     input wire  clock;
@@ -1060,6 +1545,103 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,att,l
     input wire  st_valid;
     input wire  [15:0] st_row;
     input wire signed [31:0] st_data;
+    output reg  m_sel;
+    output reg signed [17:0] m_a$0;
+    output reg signed [17:0] m_a$1;
+    output reg signed [17:0] m_a$2;
+    output reg signed [17:0] m_a$3;
+    output reg signed [17:0] m_a$4;
+    output reg signed [17:0] m_a$5;
+    output reg signed [17:0] m_a$6;
+    output reg signed [17:0] m_a$7;
+    output reg signed [17:0] m_a$8;
+    output reg signed [17:0] m_a$9;
+    output reg signed [17:0] m_a$10;
+    output reg signed [17:0] m_a$11;
+    output reg signed [17:0] m_a$12;
+    output reg signed [17:0] m_a$13;
+    output reg signed [17:0] m_a$14;
+    output reg signed [17:0] m_a$15;
+    output reg signed [17:0] m_a$16;
+    output reg signed [17:0] m_a$17;
+    output reg signed [17:0] m_a$18;
+    output reg signed [17:0] m_a$19;
+    output reg signed [17:0] m_a$20;
+    output reg signed [17:0] m_a$21;
+    output reg signed [17:0] m_a$22;
+    output reg signed [17:0] m_a$23;
+    output reg signed [17:0] m_a$24;
+    output reg signed [17:0] m_a$25;
+    output reg signed [17:0] m_a$26;
+    output reg signed [17:0] m_a$27;
+    output reg signed [17:0] m_a$28;
+    output reg signed [17:0] m_a$29;
+    output reg signed [17:0] m_a$30;
+    output reg signed [17:0] m_a$31;
+    output reg signed [10:0] m_b$0;
+    output reg signed [10:0] m_b$1;
+    output reg signed [10:0] m_b$2;
+    output reg signed [10:0] m_b$3;
+    output reg signed [10:0] m_b$4;
+    output reg signed [10:0] m_b$5;
+    output reg signed [10:0] m_b$6;
+    output reg signed [10:0] m_b$7;
+    output reg signed [10:0] m_b$8;
+    output reg signed [10:0] m_b$9;
+    output reg signed [10:0] m_b$10;
+    output reg signed [10:0] m_b$11;
+    output reg signed [10:0] m_b$12;
+    output reg signed [10:0] m_b$13;
+    output reg signed [10:0] m_b$14;
+    output reg signed [10:0] m_b$15;
+    output reg signed [10:0] m_b$16;
+    output reg signed [10:0] m_b$17;
+    output reg signed [10:0] m_b$18;
+    output reg signed [10:0] m_b$19;
+    output reg signed [10:0] m_b$20;
+    output reg signed [10:0] m_b$21;
+    output reg signed [10:0] m_b$22;
+    output reg signed [10:0] m_b$23;
+    output reg signed [10:0] m_b$24;
+    output reg signed [10:0] m_b$25;
+    output reg signed [10:0] m_b$26;
+    output reg signed [10:0] m_b$27;
+    output reg signed [10:0] m_b$28;
+    output reg signed [10:0] m_b$29;
+    output reg signed [10:0] m_b$30;
+    output reg signed [10:0] m_b$31;
+    input wire signed [28:0] m_p$0;
+    input wire signed [28:0] m_p$1;
+    input wire signed [28:0] m_p$2;
+    input wire signed [28:0] m_p$3;
+    input wire signed [28:0] m_p$4;
+    input wire signed [28:0] m_p$5;
+    input wire signed [28:0] m_p$6;
+    input wire signed [28:0] m_p$7;
+    input wire signed [28:0] m_p$8;
+    input wire signed [28:0] m_p$9;
+    input wire signed [28:0] m_p$10;
+    input wire signed [28:0] m_p$11;
+    input wire signed [28:0] m_p$12;
+    input wire signed [28:0] m_p$13;
+    input wire signed [28:0] m_p$14;
+    input wire signed [28:0] m_p$15;
+    input wire signed [28:0] m_p$16;
+    input wire signed [28:0] m_p$17;
+    input wire signed [28:0] m_p$18;
+    input wire signed [28:0] m_p$19;
+    input wire signed [28:0] m_p$20;
+    input wire signed [28:0] m_p$21;
+    input wire signed [28:0] m_p$22;
+    input wire signed [28:0] m_p$23;
+    input wire signed [28:0] m_p$24;
+    input wire signed [28:0] m_p$25;
+    input wire signed [28:0] m_p$26;
+    input wire signed [28:0] m_p$27;
+    input wire signed [28:0] m_p$28;
+    input wire signed [28:0] m_p$29;
+    input wire signed [28:0] m_p$30;
+    input wire signed [28:0] m_p$31;
     
     // Constant declarations
     localparam  hd_m1 = 16'h7;
@@ -1084,6 +1666,8 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,att,l
     localparam  s_exp = 3'b101;
     localparam  s_out = 3'b110;
     localparam  s_drain = 3'b111;
+    localparam  zero_last = 1'b0;
+    localparam  one_last = 1'b1;
     
     // Stub signals
     reg  bases$clock;
@@ -1344,6 +1928,103 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,att,l
     reg  core$o_ld;
     reg  [7:0] core$o_head;
     wire signed [31:0] core$y;
+    wire  core$m_sel;
+    wire signed [17:0] core$m_a$0;
+    wire signed [17:0] core$m_a$1;
+    wire signed [17:0] core$m_a$2;
+    wire signed [17:0] core$m_a$3;
+    wire signed [17:0] core$m_a$4;
+    wire signed [17:0] core$m_a$5;
+    wire signed [17:0] core$m_a$6;
+    wire signed [17:0] core$m_a$7;
+    wire signed [17:0] core$m_a$8;
+    wire signed [17:0] core$m_a$9;
+    wire signed [17:0] core$m_a$10;
+    wire signed [17:0] core$m_a$11;
+    wire signed [17:0] core$m_a$12;
+    wire signed [17:0] core$m_a$13;
+    wire signed [17:0] core$m_a$14;
+    wire signed [17:0] core$m_a$15;
+    wire signed [17:0] core$m_a$16;
+    wire signed [17:0] core$m_a$17;
+    wire signed [17:0] core$m_a$18;
+    wire signed [17:0] core$m_a$19;
+    wire signed [17:0] core$m_a$20;
+    wire signed [17:0] core$m_a$21;
+    wire signed [17:0] core$m_a$22;
+    wire signed [17:0] core$m_a$23;
+    wire signed [17:0] core$m_a$24;
+    wire signed [17:0] core$m_a$25;
+    wire signed [17:0] core$m_a$26;
+    wire signed [17:0] core$m_a$27;
+    wire signed [17:0] core$m_a$28;
+    wire signed [17:0] core$m_a$29;
+    wire signed [17:0] core$m_a$30;
+    wire signed [17:0] core$m_a$31;
+    wire signed [10:0] core$m_b$0;
+    wire signed [10:0] core$m_b$1;
+    wire signed [10:0] core$m_b$2;
+    wire signed [10:0] core$m_b$3;
+    wire signed [10:0] core$m_b$4;
+    wire signed [10:0] core$m_b$5;
+    wire signed [10:0] core$m_b$6;
+    wire signed [10:0] core$m_b$7;
+    wire signed [10:0] core$m_b$8;
+    wire signed [10:0] core$m_b$9;
+    wire signed [10:0] core$m_b$10;
+    wire signed [10:0] core$m_b$11;
+    wire signed [10:0] core$m_b$12;
+    wire signed [10:0] core$m_b$13;
+    wire signed [10:0] core$m_b$14;
+    wire signed [10:0] core$m_b$15;
+    wire signed [10:0] core$m_b$16;
+    wire signed [10:0] core$m_b$17;
+    wire signed [10:0] core$m_b$18;
+    wire signed [10:0] core$m_b$19;
+    wire signed [10:0] core$m_b$20;
+    wire signed [10:0] core$m_b$21;
+    wire signed [10:0] core$m_b$22;
+    wire signed [10:0] core$m_b$23;
+    wire signed [10:0] core$m_b$24;
+    wire signed [10:0] core$m_b$25;
+    wire signed [10:0] core$m_b$26;
+    wire signed [10:0] core$m_b$27;
+    wire signed [10:0] core$m_b$28;
+    wire signed [10:0] core$m_b$29;
+    wire signed [10:0] core$m_b$30;
+    wire signed [10:0] core$m_b$31;
+    reg signed [28:0] core$m_p$0;
+    reg signed [28:0] core$m_p$1;
+    reg signed [28:0] core$m_p$2;
+    reg signed [28:0] core$m_p$3;
+    reg signed [28:0] core$m_p$4;
+    reg signed [28:0] core$m_p$5;
+    reg signed [28:0] core$m_p$6;
+    reg signed [28:0] core$m_p$7;
+    reg signed [28:0] core$m_p$8;
+    reg signed [28:0] core$m_p$9;
+    reg signed [28:0] core$m_p$10;
+    reg signed [28:0] core$m_p$11;
+    reg signed [28:0] core$m_p$12;
+    reg signed [28:0] core$m_p$13;
+    reg signed [28:0] core$m_p$14;
+    reg signed [28:0] core$m_p$15;
+    reg signed [28:0] core$m_p$16;
+    reg signed [28:0] core$m_p$17;
+    reg signed [28:0] core$m_p$18;
+    reg signed [28:0] core$m_p$19;
+    reg signed [28:0] core$m_p$20;
+    reg signed [28:0] core$m_p$21;
+    reg signed [28:0] core$m_p$22;
+    reg signed [28:0] core$m_p$23;
+    reg signed [28:0] core$m_p$24;
+    reg signed [28:0] core$m_p$25;
+    reg signed [28:0] core$m_p$26;
+    reg signed [28:0] core$m_p$27;
+    reg signed [28:0] core$m_p$28;
+    reg signed [28:0] core$m_p$29;
+    reg signed [28:0] core$m_p$30;
+    reg signed [28:0] core$m_p$31;
     reg  [2:0] state$d;
     wire  [2:0] state$q;
     reg  state$clock;
@@ -1386,6 +2067,12 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,att,l
     reg  [7:0] group$d;
     wire  [7:0] group$q;
     reg  group$clock;
+    reg  [7:0] ld_grp$d;
+    wire  [7:0] ld_grp$q;
+    reg  ld_grp$clock;
+    reg  ld_last$d;
+    wire  ld_last$q;
+    reg  ld_last$clock;
     reg  score_s1$d;
     wire  score_s1$q;
     reg  score_s1$clock;
@@ -1754,7 +2441,104 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,att,l
         .o_en(core$o_en),
         .o_ld(core$o_ld),
         .o_head(core$o_head),
-        .y(core$y)
+        .y(core$y),
+        .m_sel(core$m_sel),
+        .m_a$0(core$m_a$0),
+        .m_a$1(core$m_a$1),
+        .m_a$2(core$m_a$2),
+        .m_a$3(core$m_a$3),
+        .m_a$4(core$m_a$4),
+        .m_a$5(core$m_a$5),
+        .m_a$6(core$m_a$6),
+        .m_a$7(core$m_a$7),
+        .m_a$8(core$m_a$8),
+        .m_a$9(core$m_a$9),
+        .m_a$10(core$m_a$10),
+        .m_a$11(core$m_a$11),
+        .m_a$12(core$m_a$12),
+        .m_a$13(core$m_a$13),
+        .m_a$14(core$m_a$14),
+        .m_a$15(core$m_a$15),
+        .m_a$16(core$m_a$16),
+        .m_a$17(core$m_a$17),
+        .m_a$18(core$m_a$18),
+        .m_a$19(core$m_a$19),
+        .m_a$20(core$m_a$20),
+        .m_a$21(core$m_a$21),
+        .m_a$22(core$m_a$22),
+        .m_a$23(core$m_a$23),
+        .m_a$24(core$m_a$24),
+        .m_a$25(core$m_a$25),
+        .m_a$26(core$m_a$26),
+        .m_a$27(core$m_a$27),
+        .m_a$28(core$m_a$28),
+        .m_a$29(core$m_a$29),
+        .m_a$30(core$m_a$30),
+        .m_a$31(core$m_a$31),
+        .m_b$0(core$m_b$0),
+        .m_b$1(core$m_b$1),
+        .m_b$2(core$m_b$2),
+        .m_b$3(core$m_b$3),
+        .m_b$4(core$m_b$4),
+        .m_b$5(core$m_b$5),
+        .m_b$6(core$m_b$6),
+        .m_b$7(core$m_b$7),
+        .m_b$8(core$m_b$8),
+        .m_b$9(core$m_b$9),
+        .m_b$10(core$m_b$10),
+        .m_b$11(core$m_b$11),
+        .m_b$12(core$m_b$12),
+        .m_b$13(core$m_b$13),
+        .m_b$14(core$m_b$14),
+        .m_b$15(core$m_b$15),
+        .m_b$16(core$m_b$16),
+        .m_b$17(core$m_b$17),
+        .m_b$18(core$m_b$18),
+        .m_b$19(core$m_b$19),
+        .m_b$20(core$m_b$20),
+        .m_b$21(core$m_b$21),
+        .m_b$22(core$m_b$22),
+        .m_b$23(core$m_b$23),
+        .m_b$24(core$m_b$24),
+        .m_b$25(core$m_b$25),
+        .m_b$26(core$m_b$26),
+        .m_b$27(core$m_b$27),
+        .m_b$28(core$m_b$28),
+        .m_b$29(core$m_b$29),
+        .m_b$30(core$m_b$30),
+        .m_b$31(core$m_b$31),
+        .m_p$0(core$m_p$0),
+        .m_p$1(core$m_p$1),
+        .m_p$2(core$m_p$2),
+        .m_p$3(core$m_p$3),
+        .m_p$4(core$m_p$4),
+        .m_p$5(core$m_p$5),
+        .m_p$6(core$m_p$6),
+        .m_p$7(core$m_p$7),
+        .m_p$8(core$m_p$8),
+        .m_p$9(core$m_p$9),
+        .m_p$10(core$m_p$10),
+        .m_p$11(core$m_p$11),
+        .m_p$12(core$m_p$12),
+        .m_p$13(core$m_p$13),
+        .m_p$14(core$m_p$14),
+        .m_p$15(core$m_p$15),
+        .m_p$16(core$m_p$16),
+        .m_p$17(core$m_p$17),
+        .m_p$18(core$m_p$18),
+        .m_p$19(core$m_p$19),
+        .m_p$20(core$m_p$20),
+        .m_p$21(core$m_p$21),
+        .m_p$22(core$m_p$22),
+        .m_p$23(core$m_p$23),
+        .m_p$24(core$m_p$24),
+        .m_p$25(core$m_p$25),
+        .m_p$26(core$m_p$26),
+        .m_p$27(core$m_p$27),
+        .m_p$28(core$m_p$28),
+        .m_p$29(core$m_p$29),
+        .m_p$30(core$m_p$30),
+        .m_p$31(core$m_p$31)
     );
     llamahdl_decoder$attention$state state(
         .d(state$d),
@@ -1825,6 +2609,16 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,att,l
         .d(group$d),
         .q(group$q),
         .clock(group$clock)
+    );
+    llamahdl_decoder$attention$ld_grp ld_grp(
+        .d(ld_grp$d),
+        .q(ld_grp$q),
+        .clock(ld_grp$clock)
+    );
+    llamahdl_decoder$attention$ld_last ld_last(
+        .d(ld_last$d),
+        .q(ld_last$q),
+        .clock(ld_last$clock)
     );
     llamahdl_decoder$attention$score_s1 score_s1(
         .d(score_s1$d),
@@ -2008,6 +2802,8 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,att,l
         heads_done$clock = clock;
         group_heads$clock = clock;
         group$clock = clock;
+        ld_grp$clock = clock;
+        ld_last$clock = clock;
         score_s1$clock = clock;
         exp_s1$clock = clock;
         first_s1$clock = clock;
@@ -2055,6 +2851,8 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,att,l
         heads_done$d = heads_done$q;
         group_heads$d = group_heads$q;
         group$d = group$q;
+        ld_grp$d = ld_grp$q;
+        ld_last$d = ld_last$q;
         score_s1$d = score_s1$q;
         exp_s1$d = exp_s1$q;
         first_s1$d = first_s1$q;
@@ -2125,102 +2923,199 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,att,l
         core$mant$0 = cache$mant$0;
         core$ksh$0 = cache$ksh$0;
         core$vsh$0 = cache$vsh$0;
+        m_a$0 = core$m_a$0;
+        m_b$0 = core$m_b$0;
+        core$m_p$0 = m_p$0;
         core$mant$1 = cache$mant$1;
         core$ksh$1 = cache$ksh$1;
         core$vsh$1 = cache$vsh$1;
+        m_a$1 = core$m_a$1;
+        m_b$1 = core$m_b$1;
+        core$m_p$1 = m_p$1;
         core$mant$2 = cache$mant$2;
         core$ksh$2 = cache$ksh$2;
         core$vsh$2 = cache$vsh$2;
+        m_a$2 = core$m_a$2;
+        m_b$2 = core$m_b$2;
+        core$m_p$2 = m_p$2;
         core$mant$3 = cache$mant$3;
         core$ksh$3 = cache$ksh$3;
         core$vsh$3 = cache$vsh$3;
+        m_a$3 = core$m_a$3;
+        m_b$3 = core$m_b$3;
+        core$m_p$3 = m_p$3;
         core$mant$4 = cache$mant$4;
         core$ksh$4 = cache$ksh$4;
         core$vsh$4 = cache$vsh$4;
+        m_a$4 = core$m_a$4;
+        m_b$4 = core$m_b$4;
+        core$m_p$4 = m_p$4;
         core$mant$5 = cache$mant$5;
         core$ksh$5 = cache$ksh$5;
         core$vsh$5 = cache$vsh$5;
+        m_a$5 = core$m_a$5;
+        m_b$5 = core$m_b$5;
+        core$m_p$5 = m_p$5;
         core$mant$6 = cache$mant$6;
         core$ksh$6 = cache$ksh$6;
         core$vsh$6 = cache$vsh$6;
+        m_a$6 = core$m_a$6;
+        m_b$6 = core$m_b$6;
+        core$m_p$6 = m_p$6;
         core$mant$7 = cache$mant$7;
         core$ksh$7 = cache$ksh$7;
         core$vsh$7 = cache$vsh$7;
+        m_a$7 = core$m_a$7;
+        m_b$7 = core$m_b$7;
+        core$m_p$7 = m_p$7;
         core$mant$8 = cache$mant$8;
         core$ksh$8 = cache$ksh$8;
         core$vsh$8 = cache$vsh$8;
+        m_a$8 = core$m_a$8;
+        m_b$8 = core$m_b$8;
+        core$m_p$8 = m_p$8;
         core$mant$9 = cache$mant$9;
         core$ksh$9 = cache$ksh$9;
         core$vsh$9 = cache$vsh$9;
+        m_a$9 = core$m_a$9;
+        m_b$9 = core$m_b$9;
+        core$m_p$9 = m_p$9;
         core$mant$10 = cache$mant$10;
         core$ksh$10 = cache$ksh$10;
         core$vsh$10 = cache$vsh$10;
+        m_a$10 = core$m_a$10;
+        m_b$10 = core$m_b$10;
+        core$m_p$10 = m_p$10;
         core$mant$11 = cache$mant$11;
         core$ksh$11 = cache$ksh$11;
         core$vsh$11 = cache$vsh$11;
+        m_a$11 = core$m_a$11;
+        m_b$11 = core$m_b$11;
+        core$m_p$11 = m_p$11;
         core$mant$12 = cache$mant$12;
         core$ksh$12 = cache$ksh$12;
         core$vsh$12 = cache$vsh$12;
+        m_a$12 = core$m_a$12;
+        m_b$12 = core$m_b$12;
+        core$m_p$12 = m_p$12;
         core$mant$13 = cache$mant$13;
         core$ksh$13 = cache$ksh$13;
         core$vsh$13 = cache$vsh$13;
+        m_a$13 = core$m_a$13;
+        m_b$13 = core$m_b$13;
+        core$m_p$13 = m_p$13;
         core$mant$14 = cache$mant$14;
         core$ksh$14 = cache$ksh$14;
         core$vsh$14 = cache$vsh$14;
+        m_a$14 = core$m_a$14;
+        m_b$14 = core$m_b$14;
+        core$m_p$14 = m_p$14;
         core$mant$15 = cache$mant$15;
         core$ksh$15 = cache$ksh$15;
         core$vsh$15 = cache$vsh$15;
+        m_a$15 = core$m_a$15;
+        m_b$15 = core$m_b$15;
+        core$m_p$15 = m_p$15;
         core$mant$16 = cache$mant$16;
         core$ksh$16 = cache$ksh$16;
         core$vsh$16 = cache$vsh$16;
+        m_a$16 = core$m_a$16;
+        m_b$16 = core$m_b$16;
+        core$m_p$16 = m_p$16;
         core$mant$17 = cache$mant$17;
         core$ksh$17 = cache$ksh$17;
         core$vsh$17 = cache$vsh$17;
+        m_a$17 = core$m_a$17;
+        m_b$17 = core$m_b$17;
+        core$m_p$17 = m_p$17;
         core$mant$18 = cache$mant$18;
         core$ksh$18 = cache$ksh$18;
         core$vsh$18 = cache$vsh$18;
+        m_a$18 = core$m_a$18;
+        m_b$18 = core$m_b$18;
+        core$m_p$18 = m_p$18;
         core$mant$19 = cache$mant$19;
         core$ksh$19 = cache$ksh$19;
         core$vsh$19 = cache$vsh$19;
+        m_a$19 = core$m_a$19;
+        m_b$19 = core$m_b$19;
+        core$m_p$19 = m_p$19;
         core$mant$20 = cache$mant$20;
         core$ksh$20 = cache$ksh$20;
         core$vsh$20 = cache$vsh$20;
+        m_a$20 = core$m_a$20;
+        m_b$20 = core$m_b$20;
+        core$m_p$20 = m_p$20;
         core$mant$21 = cache$mant$21;
         core$ksh$21 = cache$ksh$21;
         core$vsh$21 = cache$vsh$21;
+        m_a$21 = core$m_a$21;
+        m_b$21 = core$m_b$21;
+        core$m_p$21 = m_p$21;
         core$mant$22 = cache$mant$22;
         core$ksh$22 = cache$ksh$22;
         core$vsh$22 = cache$vsh$22;
+        m_a$22 = core$m_a$22;
+        m_b$22 = core$m_b$22;
+        core$m_p$22 = m_p$22;
         core$mant$23 = cache$mant$23;
         core$ksh$23 = cache$ksh$23;
         core$vsh$23 = cache$vsh$23;
+        m_a$23 = core$m_a$23;
+        m_b$23 = core$m_b$23;
+        core$m_p$23 = m_p$23;
         core$mant$24 = cache$mant$24;
         core$ksh$24 = cache$ksh$24;
         core$vsh$24 = cache$vsh$24;
+        m_a$24 = core$m_a$24;
+        m_b$24 = core$m_b$24;
+        core$m_p$24 = m_p$24;
         core$mant$25 = cache$mant$25;
         core$ksh$25 = cache$ksh$25;
         core$vsh$25 = cache$vsh$25;
+        m_a$25 = core$m_a$25;
+        m_b$25 = core$m_b$25;
+        core$m_p$25 = m_p$25;
         core$mant$26 = cache$mant$26;
         core$ksh$26 = cache$ksh$26;
         core$vsh$26 = cache$vsh$26;
+        m_a$26 = core$m_a$26;
+        m_b$26 = core$m_b$26;
+        core$m_p$26 = m_p$26;
         core$mant$27 = cache$mant$27;
         core$ksh$27 = cache$ksh$27;
         core$vsh$27 = cache$vsh$27;
+        m_a$27 = core$m_a$27;
+        m_b$27 = core$m_b$27;
+        core$m_p$27 = m_p$27;
         core$mant$28 = cache$mant$28;
         core$ksh$28 = cache$ksh$28;
         core$vsh$28 = cache$vsh$28;
+        m_a$28 = core$m_a$28;
+        m_b$28 = core$m_b$28;
+        core$m_p$28 = m_p$28;
         core$mant$29 = cache$mant$29;
         core$ksh$29 = cache$ksh$29;
         core$vsh$29 = cache$vsh$29;
+        m_a$29 = core$m_a$29;
+        m_b$29 = core$m_b$29;
+        core$m_p$29 = m_p$29;
         core$mant$30 = cache$mant$30;
         core$ksh$30 = cache$ksh$30;
         core$vsh$30 = cache$vsh$30;
+        m_a$30 = core$m_a$30;
+        m_b$30 = core$m_b$30;
+        core$m_p$30 = m_p$30;
         core$mant$31 = cache$mant$31;
         core$ksh$31 = cache$ksh$31;
         core$vsh$31 = cache$vsh$31;
+        m_a$31 = core$m_a$31;
+        m_b$31 = core$m_b$31;
+        core$m_p$31 = m_p$31;
+        m_sel = core$m_sel;
         core$sm_raddr = t_s1$q;
         core$qld = 1'b0;
-        core$lgrp = group$q;
+        core$lgrp = ld_grp$q;
         core$s_en = score_s2$q;
         core$s_first = first_s2$q;
         core$s_t = addr_s2$q;
@@ -2285,6 +3180,8 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,att,l
             heads_done$d = zero8;
             group_heads$d = zero8;
             group$d = zero8;
+            ld_grp$d = zero8;
+            ld_last$d = zero_last;
             out_addr$d = att;
             wait_left$d = wait8;
             state$d = s_wait;
@@ -2295,8 +3192,9 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,att,l
             end
             if ((wait_left$q == zero8) & ~busy) begin
                 core$qld = 1'b1;
-                core$lgrp = group$q;
-                if (group$q == last_group) begin
+                ld_grp$d = one8;
+                ld_last$d = one_last;
+                if (ld_last$q) begin
                     group_heads$d = last_g8;
                     heads_done$d = heads_done$q + last_g8;
                 end
@@ -2354,10 +3252,11 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,att,l
                     after_drain$d = s_idle;
                 end
                 else begin
-                    group$d = group$q + one8;
+                    group$d = ld_grp$q;
+                    ld_grp$d = ld_grp$q + one8;
+                    ld_last$d = (ld_grp$q + one8) == last_group;
                     core$qld = 1'b1;
-                    core$lgrp = group$q + one8;
-                    if ((group$q + one8) == last_group) begin
+                    if (ld_last$q) begin
                         group_heads$d = last_g8;
                         heads_done$d = heads_done$q + last_g8;
                     end
@@ -3230,7 +4129,7 @@ module llamahdl_decoder$attention$cache_addr(d,q,clock);
 endmodule // llamahdl_decoder$attention$cache_addr
 
 
-module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bsdata,qld,lgrp,mant$0,mant$1,mant$2,mant$3,mant$4,mant$5,mant$6,mant$7,mant$8,mant$9,mant$10,mant$11,mant$12,mant$13,mant$14,mant$15,mant$16,mant$17,mant$18,mant$19,mant$20,mant$21,mant$22,mant$23,mant$24,mant$25,mant$26,mant$27,mant$28,mant$29,mant$30,mant$31,ksh$0,ksh$1,ksh$2,ksh$3,ksh$4,ksh$5,ksh$6,ksh$7,ksh$8,ksh$9,ksh$10,ksh$11,ksh$12,ksh$13,ksh$14,ksh$15,ksh$16,ksh$17,ksh$18,ksh$19,ksh$20,ksh$21,ksh$22,ksh$23,ksh$24,ksh$25,ksh$26,ksh$27,ksh$28,ksh$29,ksh$30,ksh$31,vsh$0,vsh$1,vsh$2,vsh$3,vsh$4,vsh$5,vsh$6,vsh$7,vsh$8,vsh$9,vsh$10,vsh$11,vsh$12,vsh$13,vsh$14,vsh$15,vsh$16,vsh$17,vsh$18,vsh$19,vsh$20,vsh$21,vsh$22,vsh$23,vsh$24,vsh$25,vsh$26,vsh$27,vsh$28,vsh$29,vsh$30,vsh$31,s_en,s_first,s_t,sm_raddr,e_en,e_first,o_en,o_ld,o_head,y);
+module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bsdata,qld,lgrp,mant$0,mant$1,mant$2,mant$3,mant$4,mant$5,mant$6,mant$7,mant$8,mant$9,mant$10,mant$11,mant$12,mant$13,mant$14,mant$15,mant$16,mant$17,mant$18,mant$19,mant$20,mant$21,mant$22,mant$23,mant$24,mant$25,mant$26,mant$27,mant$28,mant$29,mant$30,mant$31,ksh$0,ksh$1,ksh$2,ksh$3,ksh$4,ksh$5,ksh$6,ksh$7,ksh$8,ksh$9,ksh$10,ksh$11,ksh$12,ksh$13,ksh$14,ksh$15,ksh$16,ksh$17,ksh$18,ksh$19,ksh$20,ksh$21,ksh$22,ksh$23,ksh$24,ksh$25,ksh$26,ksh$27,ksh$28,ksh$29,ksh$30,ksh$31,vsh$0,vsh$1,vsh$2,vsh$3,vsh$4,vsh$5,vsh$6,vsh$7,vsh$8,vsh$9,vsh$10,vsh$11,vsh$12,vsh$13,vsh$14,vsh$15,vsh$16,vsh$17,vsh$18,vsh$19,vsh$20,vsh$21,vsh$22,vsh$23,vsh$24,vsh$25,vsh$26,vsh$27,vsh$28,vsh$29,vsh$30,vsh$31,s_en,s_first,s_t,sm_raddr,e_en,e_first,o_en,o_ld,o_head,y,m_sel,m_a$0,m_a$1,m_a$2,m_a$3,m_a$4,m_a$5,m_a$6,m_a$7,m_a$8,m_a$9,m_a$10,m_a$11,m_a$12,m_a$13,m_a$14,m_a$15,m_a$16,m_a$17,m_a$18,m_a$19,m_a$20,m_a$21,m_a$22,m_a$23,m_a$24,m_a$25,m_a$26,m_a$27,m_a$28,m_a$29,m_a$30,m_a$31,m_b$0,m_b$1,m_b$2,m_b$3,m_b$4,m_b$5,m_b$6,m_b$7,m_b$8,m_b$9,m_b$10,m_b$11,m_b$12,m_b$13,m_b$14,m_b$15,m_b$16,m_b$17,m_b$18,m_b$19,m_b$20,m_b$21,m_b$22,m_b$23,m_b$24,m_b$25,m_b$26,m_b$27,m_b$28,m_b$29,m_b$30,m_b$31,m_p$0,m_p$1,m_p$2,m_p$3,m_p$4,m_p$5,m_p$6,m_p$7,m_p$8,m_p$9,m_p$10,m_p$11,m_p$12,m_p$13,m_p$14,m_p$15,m_p$16,m_p$17,m_p$18,m_p$19,m_p$20,m_p$21,m_p$22,m_p$23,m_p$24,m_p$25,m_p$26,m_p$27,m_p$28,m_p$29,m_p$30,m_p$31);
     
     // Module arguments
     input wire  clock;
@@ -3349,6 +4248,103 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
     input wire  o_ld;
     input wire  [7:0] o_head;
     output reg signed [31:0] y;
+    output reg  m_sel;
+    output reg signed [17:0] m_a$0;
+    output reg signed [17:0] m_a$1;
+    output reg signed [17:0] m_a$2;
+    output reg signed [17:0] m_a$3;
+    output reg signed [17:0] m_a$4;
+    output reg signed [17:0] m_a$5;
+    output reg signed [17:0] m_a$6;
+    output reg signed [17:0] m_a$7;
+    output reg signed [17:0] m_a$8;
+    output reg signed [17:0] m_a$9;
+    output reg signed [17:0] m_a$10;
+    output reg signed [17:0] m_a$11;
+    output reg signed [17:0] m_a$12;
+    output reg signed [17:0] m_a$13;
+    output reg signed [17:0] m_a$14;
+    output reg signed [17:0] m_a$15;
+    output reg signed [17:0] m_a$16;
+    output reg signed [17:0] m_a$17;
+    output reg signed [17:0] m_a$18;
+    output reg signed [17:0] m_a$19;
+    output reg signed [17:0] m_a$20;
+    output reg signed [17:0] m_a$21;
+    output reg signed [17:0] m_a$22;
+    output reg signed [17:0] m_a$23;
+    output reg signed [17:0] m_a$24;
+    output reg signed [17:0] m_a$25;
+    output reg signed [17:0] m_a$26;
+    output reg signed [17:0] m_a$27;
+    output reg signed [17:0] m_a$28;
+    output reg signed [17:0] m_a$29;
+    output reg signed [17:0] m_a$30;
+    output reg signed [17:0] m_a$31;
+    output reg signed [10:0] m_b$0;
+    output reg signed [10:0] m_b$1;
+    output reg signed [10:0] m_b$2;
+    output reg signed [10:0] m_b$3;
+    output reg signed [10:0] m_b$4;
+    output reg signed [10:0] m_b$5;
+    output reg signed [10:0] m_b$6;
+    output reg signed [10:0] m_b$7;
+    output reg signed [10:0] m_b$8;
+    output reg signed [10:0] m_b$9;
+    output reg signed [10:0] m_b$10;
+    output reg signed [10:0] m_b$11;
+    output reg signed [10:0] m_b$12;
+    output reg signed [10:0] m_b$13;
+    output reg signed [10:0] m_b$14;
+    output reg signed [10:0] m_b$15;
+    output reg signed [10:0] m_b$16;
+    output reg signed [10:0] m_b$17;
+    output reg signed [10:0] m_b$18;
+    output reg signed [10:0] m_b$19;
+    output reg signed [10:0] m_b$20;
+    output reg signed [10:0] m_b$21;
+    output reg signed [10:0] m_b$22;
+    output reg signed [10:0] m_b$23;
+    output reg signed [10:0] m_b$24;
+    output reg signed [10:0] m_b$25;
+    output reg signed [10:0] m_b$26;
+    output reg signed [10:0] m_b$27;
+    output reg signed [10:0] m_b$28;
+    output reg signed [10:0] m_b$29;
+    output reg signed [10:0] m_b$30;
+    output reg signed [10:0] m_b$31;
+    input wire signed [28:0] m_p$0;
+    input wire signed [28:0] m_p$1;
+    input wire signed [28:0] m_p$2;
+    input wire signed [28:0] m_p$3;
+    input wire signed [28:0] m_p$4;
+    input wire signed [28:0] m_p$5;
+    input wire signed [28:0] m_p$6;
+    input wire signed [28:0] m_p$7;
+    input wire signed [28:0] m_p$8;
+    input wire signed [28:0] m_p$9;
+    input wire signed [28:0] m_p$10;
+    input wire signed [28:0] m_p$11;
+    input wire signed [28:0] m_p$12;
+    input wire signed [28:0] m_p$13;
+    input wire signed [28:0] m_p$14;
+    input wire signed [28:0] m_p$15;
+    input wire signed [28:0] m_p$16;
+    input wire signed [28:0] m_p$17;
+    input wire signed [28:0] m_p$18;
+    input wire signed [28:0] m_p$19;
+    input wire signed [28:0] m_p$20;
+    input wire signed [28:0] m_p$21;
+    input wire signed [28:0] m_p$22;
+    input wire signed [28:0] m_p$23;
+    input wire signed [28:0] m_p$24;
+    input wire signed [28:0] m_p$25;
+    input wire signed [28:0] m_p$26;
+    input wire signed [28:0] m_p$27;
+    input wire signed [28:0] m_p$28;
+    input wire signed [28:0] m_p$29;
+    input wire signed [28:0] m_p$30;
+    input wire signed [28:0] m_p$31;
     
     // Update code (custom)
     integer i;
@@ -3357,9 +4353,7 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
     reg [127:0] smem [0:511];
     reg [127:0] srd;
     reg signed [15:0] q_0;
-    reg signed [17:0] ma_0;
-    reg signed [10:0] mb_0;
-    reg signed [28:0] pr_0;
+    wire signed [28:0] pr_0 = m_p$0;
     reg signed [47:0] ac_0;
     reg signed [47:0] oac_0;
     reg signed [10:0] vm1_0;
@@ -3374,9 +4368,7 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
     reg signed [10:0] vm10_0;
     reg signed [10:0] vm11_0;
     reg signed [15:0] q_1;
-    reg signed [17:0] ma_1;
-    reg signed [10:0] mb_1;
-    reg signed [28:0] pr_1;
+    wire signed [28:0] pr_1 = m_p$1;
     reg signed [47:0] ac_1;
     reg signed [47:0] oac_1;
     reg signed [10:0] vm1_1;
@@ -3391,9 +4383,7 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
     reg signed [10:0] vm10_1;
     reg signed [10:0] vm11_1;
     reg signed [15:0] q_2;
-    reg signed [17:0] ma_2;
-    reg signed [10:0] mb_2;
-    reg signed [28:0] pr_2;
+    wire signed [28:0] pr_2 = m_p$2;
     reg signed [47:0] ac_2;
     reg signed [47:0] oac_2;
     reg signed [10:0] vm1_2;
@@ -3408,9 +4398,7 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
     reg signed [10:0] vm10_2;
     reg signed [10:0] vm11_2;
     reg signed [15:0] q_3;
-    reg signed [17:0] ma_3;
-    reg signed [10:0] mb_3;
-    reg signed [28:0] pr_3;
+    wire signed [28:0] pr_3 = m_p$3;
     reg signed [47:0] ac_3;
     reg signed [47:0] oac_3;
     reg signed [10:0] vm1_3;
@@ -3425,9 +4413,7 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
     reg signed [10:0] vm10_3;
     reg signed [10:0] vm11_3;
     reg signed [15:0] q_4;
-    reg signed [17:0] ma_4;
-    reg signed [10:0] mb_4;
-    reg signed [28:0] pr_4;
+    wire signed [28:0] pr_4 = m_p$4;
     reg signed [47:0] ac_4;
     reg signed [47:0] oac_4;
     reg signed [10:0] vm1_4;
@@ -3442,9 +4428,7 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
     reg signed [10:0] vm10_4;
     reg signed [10:0] vm11_4;
     reg signed [15:0] q_5;
-    reg signed [17:0] ma_5;
-    reg signed [10:0] mb_5;
-    reg signed [28:0] pr_5;
+    wire signed [28:0] pr_5 = m_p$5;
     reg signed [47:0] ac_5;
     reg signed [47:0] oac_5;
     reg signed [10:0] vm1_5;
@@ -3459,9 +4443,7 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
     reg signed [10:0] vm10_5;
     reg signed [10:0] vm11_5;
     reg signed [15:0] q_6;
-    reg signed [17:0] ma_6;
-    reg signed [10:0] mb_6;
-    reg signed [28:0] pr_6;
+    wire signed [28:0] pr_6 = m_p$6;
     reg signed [47:0] ac_6;
     reg signed [47:0] oac_6;
     reg signed [10:0] vm1_6;
@@ -3476,9 +4458,7 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
     reg signed [10:0] vm10_6;
     reg signed [10:0] vm11_6;
     reg signed [15:0] q_7;
-    reg signed [17:0] ma_7;
-    reg signed [10:0] mb_7;
-    reg signed [28:0] pr_7;
+    wire signed [28:0] pr_7 = m_p$7;
     reg signed [47:0] ac_7;
     reg signed [47:0] oac_7;
     reg signed [10:0] vm1_7;
@@ -3493,9 +4473,7 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
     reg signed [10:0] vm10_7;
     reg signed [10:0] vm11_7;
     reg signed [15:0] q_8;
-    reg signed [17:0] ma_8;
-    reg signed [10:0] mb_8;
-    reg signed [28:0] pr_8;
+    wire signed [28:0] pr_8 = m_p$8;
     reg signed [47:0] ac_8;
     reg signed [47:0] oac_8;
     reg signed [10:0] vm1_8;
@@ -3510,9 +4488,7 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
     reg signed [10:0] vm10_8;
     reg signed [10:0] vm11_8;
     reg signed [15:0] q_9;
-    reg signed [17:0] ma_9;
-    reg signed [10:0] mb_9;
-    reg signed [28:0] pr_9;
+    wire signed [28:0] pr_9 = m_p$9;
     reg signed [47:0] ac_9;
     reg signed [47:0] oac_9;
     reg signed [10:0] vm1_9;
@@ -3527,9 +4503,7 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
     reg signed [10:0] vm10_9;
     reg signed [10:0] vm11_9;
     reg signed [15:0] q_10;
-    reg signed [17:0] ma_10;
-    reg signed [10:0] mb_10;
-    reg signed [28:0] pr_10;
+    wire signed [28:0] pr_10 = m_p$10;
     reg signed [47:0] ac_10;
     reg signed [47:0] oac_10;
     reg signed [10:0] vm1_10;
@@ -3544,9 +4518,7 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
     reg signed [10:0] vm10_10;
     reg signed [10:0] vm11_10;
     reg signed [15:0] q_11;
-    reg signed [17:0] ma_11;
-    reg signed [10:0] mb_11;
-    reg signed [28:0] pr_11;
+    wire signed [28:0] pr_11 = m_p$11;
     reg signed [47:0] ac_11;
     reg signed [47:0] oac_11;
     reg signed [10:0] vm1_11;
@@ -3561,9 +4533,7 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
     reg signed [10:0] vm10_11;
     reg signed [10:0] vm11_11;
     reg signed [15:0] q_12;
-    reg signed [17:0] ma_12;
-    reg signed [10:0] mb_12;
-    reg signed [28:0] pr_12;
+    wire signed [28:0] pr_12 = m_p$12;
     reg signed [47:0] ac_12;
     reg signed [47:0] oac_12;
     reg signed [10:0] vm1_12;
@@ -3578,9 +4548,7 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
     reg signed [10:0] vm10_12;
     reg signed [10:0] vm11_12;
     reg signed [15:0] q_13;
-    reg signed [17:0] ma_13;
-    reg signed [10:0] mb_13;
-    reg signed [28:0] pr_13;
+    wire signed [28:0] pr_13 = m_p$13;
     reg signed [47:0] ac_13;
     reg signed [47:0] oac_13;
     reg signed [10:0] vm1_13;
@@ -3595,9 +4563,7 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
     reg signed [10:0] vm10_13;
     reg signed [10:0] vm11_13;
     reg signed [15:0] q_14;
-    reg signed [17:0] ma_14;
-    reg signed [10:0] mb_14;
-    reg signed [28:0] pr_14;
+    wire signed [28:0] pr_14 = m_p$14;
     reg signed [47:0] ac_14;
     reg signed [47:0] oac_14;
     reg signed [10:0] vm1_14;
@@ -3612,9 +4578,7 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
     reg signed [10:0] vm10_14;
     reg signed [10:0] vm11_14;
     reg signed [15:0] q_15;
-    reg signed [17:0] ma_15;
-    reg signed [10:0] mb_15;
-    reg signed [28:0] pr_15;
+    wire signed [28:0] pr_15 = m_p$15;
     reg signed [47:0] ac_15;
     reg signed [47:0] oac_15;
     reg signed [10:0] vm1_15;
@@ -3629,9 +4593,7 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
     reg signed [10:0] vm10_15;
     reg signed [10:0] vm11_15;
     reg signed [15:0] q_16;
-    reg signed [17:0] ma_16;
-    reg signed [10:0] mb_16;
-    reg signed [28:0] pr_16;
+    wire signed [28:0] pr_16 = m_p$16;
     reg signed [47:0] ac_16;
     reg signed [47:0] oac_16;
     reg signed [10:0] vm1_16;
@@ -3646,9 +4608,7 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
     reg signed [10:0] vm10_16;
     reg signed [10:0] vm11_16;
     reg signed [15:0] q_17;
-    reg signed [17:0] ma_17;
-    reg signed [10:0] mb_17;
-    reg signed [28:0] pr_17;
+    wire signed [28:0] pr_17 = m_p$17;
     reg signed [47:0] ac_17;
     reg signed [47:0] oac_17;
     reg signed [10:0] vm1_17;
@@ -3663,9 +4623,7 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
     reg signed [10:0] vm10_17;
     reg signed [10:0] vm11_17;
     reg signed [15:0] q_18;
-    reg signed [17:0] ma_18;
-    reg signed [10:0] mb_18;
-    reg signed [28:0] pr_18;
+    wire signed [28:0] pr_18 = m_p$18;
     reg signed [47:0] ac_18;
     reg signed [47:0] oac_18;
     reg signed [10:0] vm1_18;
@@ -3680,9 +4638,7 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
     reg signed [10:0] vm10_18;
     reg signed [10:0] vm11_18;
     reg signed [15:0] q_19;
-    reg signed [17:0] ma_19;
-    reg signed [10:0] mb_19;
-    reg signed [28:0] pr_19;
+    wire signed [28:0] pr_19 = m_p$19;
     reg signed [47:0] ac_19;
     reg signed [47:0] oac_19;
     reg signed [10:0] vm1_19;
@@ -3697,9 +4653,7 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
     reg signed [10:0] vm10_19;
     reg signed [10:0] vm11_19;
     reg signed [15:0] q_20;
-    reg signed [17:0] ma_20;
-    reg signed [10:0] mb_20;
-    reg signed [28:0] pr_20;
+    wire signed [28:0] pr_20 = m_p$20;
     reg signed [47:0] ac_20;
     reg signed [47:0] oac_20;
     reg signed [10:0] vm1_20;
@@ -3714,9 +4668,7 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
     reg signed [10:0] vm10_20;
     reg signed [10:0] vm11_20;
     reg signed [15:0] q_21;
-    reg signed [17:0] ma_21;
-    reg signed [10:0] mb_21;
-    reg signed [28:0] pr_21;
+    wire signed [28:0] pr_21 = m_p$21;
     reg signed [47:0] ac_21;
     reg signed [47:0] oac_21;
     reg signed [10:0] vm1_21;
@@ -3731,9 +4683,7 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
     reg signed [10:0] vm10_21;
     reg signed [10:0] vm11_21;
     reg signed [15:0] q_22;
-    reg signed [17:0] ma_22;
-    reg signed [10:0] mb_22;
-    reg signed [28:0] pr_22;
+    wire signed [28:0] pr_22 = m_p$22;
     reg signed [47:0] ac_22;
     reg signed [47:0] oac_22;
     reg signed [10:0] vm1_22;
@@ -3748,9 +4698,7 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
     reg signed [10:0] vm10_22;
     reg signed [10:0] vm11_22;
     reg signed [15:0] q_23;
-    reg signed [17:0] ma_23;
-    reg signed [10:0] mb_23;
-    reg signed [28:0] pr_23;
+    wire signed [28:0] pr_23 = m_p$23;
     reg signed [47:0] ac_23;
     reg signed [47:0] oac_23;
     reg signed [10:0] vm1_23;
@@ -3765,9 +4713,7 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
     reg signed [10:0] vm10_23;
     reg signed [10:0] vm11_23;
     reg signed [15:0] q_24;
-    reg signed [17:0] ma_24;
-    reg signed [10:0] mb_24;
-    reg signed [28:0] pr_24;
+    wire signed [28:0] pr_24 = m_p$24;
     reg signed [47:0] ac_24;
     reg signed [47:0] oac_24;
     reg signed [10:0] vm1_24;
@@ -3782,9 +4728,7 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
     reg signed [10:0] vm10_24;
     reg signed [10:0] vm11_24;
     reg signed [15:0] q_25;
-    reg signed [17:0] ma_25;
-    reg signed [10:0] mb_25;
-    reg signed [28:0] pr_25;
+    wire signed [28:0] pr_25 = m_p$25;
     reg signed [47:0] ac_25;
     reg signed [47:0] oac_25;
     reg signed [10:0] vm1_25;
@@ -3799,9 +4743,7 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
     reg signed [10:0] vm10_25;
     reg signed [10:0] vm11_25;
     reg signed [15:0] q_26;
-    reg signed [17:0] ma_26;
-    reg signed [10:0] mb_26;
-    reg signed [28:0] pr_26;
+    wire signed [28:0] pr_26 = m_p$26;
     reg signed [47:0] ac_26;
     reg signed [47:0] oac_26;
     reg signed [10:0] vm1_26;
@@ -3816,9 +4758,7 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
     reg signed [10:0] vm10_26;
     reg signed [10:0] vm11_26;
     reg signed [15:0] q_27;
-    reg signed [17:0] ma_27;
-    reg signed [10:0] mb_27;
-    reg signed [28:0] pr_27;
+    wire signed [28:0] pr_27 = m_p$27;
     reg signed [47:0] ac_27;
     reg signed [47:0] oac_27;
     reg signed [10:0] vm1_27;
@@ -3833,9 +4773,7 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
     reg signed [10:0] vm10_27;
     reg signed [10:0] vm11_27;
     reg signed [15:0] q_28;
-    reg signed [17:0] ma_28;
-    reg signed [10:0] mb_28;
-    reg signed [28:0] pr_28;
+    wire signed [28:0] pr_28 = m_p$28;
     reg signed [47:0] ac_28;
     reg signed [47:0] oac_28;
     reg signed [10:0] vm1_28;
@@ -3850,9 +4788,7 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
     reg signed [10:0] vm10_28;
     reg signed [10:0] vm11_28;
     reg signed [15:0] q_29;
-    reg signed [17:0] ma_29;
-    reg signed [10:0] mb_29;
-    reg signed [28:0] pr_29;
+    wire signed [28:0] pr_29 = m_p$29;
     reg signed [47:0] ac_29;
     reg signed [47:0] oac_29;
     reg signed [10:0] vm1_29;
@@ -3867,9 +4803,7 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
     reg signed [10:0] vm10_29;
     reg signed [10:0] vm11_29;
     reg signed [15:0] q_30;
-    reg signed [17:0] ma_30;
-    reg signed [10:0] mb_30;
-    reg signed [28:0] pr_30;
+    wire signed [28:0] pr_30 = m_p$30;
     reg signed [47:0] ac_30;
     reg signed [47:0] oac_30;
     reg signed [10:0] vm1_30;
@@ -3884,9 +4818,7 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
     reg signed [10:0] vm10_30;
     reg signed [10:0] vm11_30;
     reg signed [15:0] q_31;
-    reg signed [17:0] ma_31;
-    reg signed [10:0] mb_31;
-    reg signed [28:0] pr_31;
+    wire signed [28:0] pr_31 = m_p$31;
     reg signed [47:0] ac_31;
     reg signed [47:0] oac_31;
     reg signed [10:0] vm1_31;
@@ -6296,9 +7228,6 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        for (i = 0; i < 2; i = i + 1) sb_3[i] = 5'd0;
     `endif
        q_0 = 16'sd0;
-       ma_0 = 18'sd0;
-       mb_0 = 11'sd0;
-       pr_0 = 29'sd0;
        ac_0 = 48'sd0;
        oac_0 = 48'sd0;
        vm1_0 = 11'sd0;
@@ -6313,9 +7242,6 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        vm10_0 = 11'sd0;
        vm11_0 = 11'sd0;
        q_1 = 16'sd0;
-       ma_1 = 18'sd0;
-       mb_1 = 11'sd0;
-       pr_1 = 29'sd0;
        ac_1 = 48'sd0;
        oac_1 = 48'sd0;
        vm1_1 = 11'sd0;
@@ -6330,9 +7256,6 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        vm10_1 = 11'sd0;
        vm11_1 = 11'sd0;
        q_2 = 16'sd0;
-       ma_2 = 18'sd0;
-       mb_2 = 11'sd0;
-       pr_2 = 29'sd0;
        ac_2 = 48'sd0;
        oac_2 = 48'sd0;
        vm1_2 = 11'sd0;
@@ -6347,9 +7270,6 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        vm10_2 = 11'sd0;
        vm11_2 = 11'sd0;
        q_3 = 16'sd0;
-       ma_3 = 18'sd0;
-       mb_3 = 11'sd0;
-       pr_3 = 29'sd0;
        ac_3 = 48'sd0;
        oac_3 = 48'sd0;
        vm1_3 = 11'sd0;
@@ -6364,9 +7284,6 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        vm10_3 = 11'sd0;
        vm11_3 = 11'sd0;
        q_4 = 16'sd0;
-       ma_4 = 18'sd0;
-       mb_4 = 11'sd0;
-       pr_4 = 29'sd0;
        ac_4 = 48'sd0;
        oac_4 = 48'sd0;
        vm1_4 = 11'sd0;
@@ -6381,9 +7298,6 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        vm10_4 = 11'sd0;
        vm11_4 = 11'sd0;
        q_5 = 16'sd0;
-       ma_5 = 18'sd0;
-       mb_5 = 11'sd0;
-       pr_5 = 29'sd0;
        ac_5 = 48'sd0;
        oac_5 = 48'sd0;
        vm1_5 = 11'sd0;
@@ -6398,9 +7312,6 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        vm10_5 = 11'sd0;
        vm11_5 = 11'sd0;
        q_6 = 16'sd0;
-       ma_6 = 18'sd0;
-       mb_6 = 11'sd0;
-       pr_6 = 29'sd0;
        ac_6 = 48'sd0;
        oac_6 = 48'sd0;
        vm1_6 = 11'sd0;
@@ -6415,9 +7326,6 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        vm10_6 = 11'sd0;
        vm11_6 = 11'sd0;
        q_7 = 16'sd0;
-       ma_7 = 18'sd0;
-       mb_7 = 11'sd0;
-       pr_7 = 29'sd0;
        ac_7 = 48'sd0;
        oac_7 = 48'sd0;
        vm1_7 = 11'sd0;
@@ -6432,9 +7340,6 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        vm10_7 = 11'sd0;
        vm11_7 = 11'sd0;
        q_8 = 16'sd0;
-       ma_8 = 18'sd0;
-       mb_8 = 11'sd0;
-       pr_8 = 29'sd0;
        ac_8 = 48'sd0;
        oac_8 = 48'sd0;
        vm1_8 = 11'sd0;
@@ -6449,9 +7354,6 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        vm10_8 = 11'sd0;
        vm11_8 = 11'sd0;
        q_9 = 16'sd0;
-       ma_9 = 18'sd0;
-       mb_9 = 11'sd0;
-       pr_9 = 29'sd0;
        ac_9 = 48'sd0;
        oac_9 = 48'sd0;
        vm1_9 = 11'sd0;
@@ -6466,9 +7368,6 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        vm10_9 = 11'sd0;
        vm11_9 = 11'sd0;
        q_10 = 16'sd0;
-       ma_10 = 18'sd0;
-       mb_10 = 11'sd0;
-       pr_10 = 29'sd0;
        ac_10 = 48'sd0;
        oac_10 = 48'sd0;
        vm1_10 = 11'sd0;
@@ -6483,9 +7382,6 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        vm10_10 = 11'sd0;
        vm11_10 = 11'sd0;
        q_11 = 16'sd0;
-       ma_11 = 18'sd0;
-       mb_11 = 11'sd0;
-       pr_11 = 29'sd0;
        ac_11 = 48'sd0;
        oac_11 = 48'sd0;
        vm1_11 = 11'sd0;
@@ -6500,9 +7396,6 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        vm10_11 = 11'sd0;
        vm11_11 = 11'sd0;
        q_12 = 16'sd0;
-       ma_12 = 18'sd0;
-       mb_12 = 11'sd0;
-       pr_12 = 29'sd0;
        ac_12 = 48'sd0;
        oac_12 = 48'sd0;
        vm1_12 = 11'sd0;
@@ -6517,9 +7410,6 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        vm10_12 = 11'sd0;
        vm11_12 = 11'sd0;
        q_13 = 16'sd0;
-       ma_13 = 18'sd0;
-       mb_13 = 11'sd0;
-       pr_13 = 29'sd0;
        ac_13 = 48'sd0;
        oac_13 = 48'sd0;
        vm1_13 = 11'sd0;
@@ -6534,9 +7424,6 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        vm10_13 = 11'sd0;
        vm11_13 = 11'sd0;
        q_14 = 16'sd0;
-       ma_14 = 18'sd0;
-       mb_14 = 11'sd0;
-       pr_14 = 29'sd0;
        ac_14 = 48'sd0;
        oac_14 = 48'sd0;
        vm1_14 = 11'sd0;
@@ -6551,9 +7438,6 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        vm10_14 = 11'sd0;
        vm11_14 = 11'sd0;
        q_15 = 16'sd0;
-       ma_15 = 18'sd0;
-       mb_15 = 11'sd0;
-       pr_15 = 29'sd0;
        ac_15 = 48'sd0;
        oac_15 = 48'sd0;
        vm1_15 = 11'sd0;
@@ -6568,9 +7452,6 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        vm10_15 = 11'sd0;
        vm11_15 = 11'sd0;
        q_16 = 16'sd0;
-       ma_16 = 18'sd0;
-       mb_16 = 11'sd0;
-       pr_16 = 29'sd0;
        ac_16 = 48'sd0;
        oac_16 = 48'sd0;
        vm1_16 = 11'sd0;
@@ -6585,9 +7466,6 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        vm10_16 = 11'sd0;
        vm11_16 = 11'sd0;
        q_17 = 16'sd0;
-       ma_17 = 18'sd0;
-       mb_17 = 11'sd0;
-       pr_17 = 29'sd0;
        ac_17 = 48'sd0;
        oac_17 = 48'sd0;
        vm1_17 = 11'sd0;
@@ -6602,9 +7480,6 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        vm10_17 = 11'sd0;
        vm11_17 = 11'sd0;
        q_18 = 16'sd0;
-       ma_18 = 18'sd0;
-       mb_18 = 11'sd0;
-       pr_18 = 29'sd0;
        ac_18 = 48'sd0;
        oac_18 = 48'sd0;
        vm1_18 = 11'sd0;
@@ -6619,9 +7494,6 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        vm10_18 = 11'sd0;
        vm11_18 = 11'sd0;
        q_19 = 16'sd0;
-       ma_19 = 18'sd0;
-       mb_19 = 11'sd0;
-       pr_19 = 29'sd0;
        ac_19 = 48'sd0;
        oac_19 = 48'sd0;
        vm1_19 = 11'sd0;
@@ -6636,9 +7508,6 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        vm10_19 = 11'sd0;
        vm11_19 = 11'sd0;
        q_20 = 16'sd0;
-       ma_20 = 18'sd0;
-       mb_20 = 11'sd0;
-       pr_20 = 29'sd0;
        ac_20 = 48'sd0;
        oac_20 = 48'sd0;
        vm1_20 = 11'sd0;
@@ -6653,9 +7522,6 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        vm10_20 = 11'sd0;
        vm11_20 = 11'sd0;
        q_21 = 16'sd0;
-       ma_21 = 18'sd0;
-       mb_21 = 11'sd0;
-       pr_21 = 29'sd0;
        ac_21 = 48'sd0;
        oac_21 = 48'sd0;
        vm1_21 = 11'sd0;
@@ -6670,9 +7536,6 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        vm10_21 = 11'sd0;
        vm11_21 = 11'sd0;
        q_22 = 16'sd0;
-       ma_22 = 18'sd0;
-       mb_22 = 11'sd0;
-       pr_22 = 29'sd0;
        ac_22 = 48'sd0;
        oac_22 = 48'sd0;
        vm1_22 = 11'sd0;
@@ -6687,9 +7550,6 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        vm10_22 = 11'sd0;
        vm11_22 = 11'sd0;
        q_23 = 16'sd0;
-       ma_23 = 18'sd0;
-       mb_23 = 11'sd0;
-       pr_23 = 29'sd0;
        ac_23 = 48'sd0;
        oac_23 = 48'sd0;
        vm1_23 = 11'sd0;
@@ -6704,9 +7564,6 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        vm10_23 = 11'sd0;
        vm11_23 = 11'sd0;
        q_24 = 16'sd0;
-       ma_24 = 18'sd0;
-       mb_24 = 11'sd0;
-       pr_24 = 29'sd0;
        ac_24 = 48'sd0;
        oac_24 = 48'sd0;
        vm1_24 = 11'sd0;
@@ -6721,9 +7578,6 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        vm10_24 = 11'sd0;
        vm11_24 = 11'sd0;
        q_25 = 16'sd0;
-       ma_25 = 18'sd0;
-       mb_25 = 11'sd0;
-       pr_25 = 29'sd0;
        ac_25 = 48'sd0;
        oac_25 = 48'sd0;
        vm1_25 = 11'sd0;
@@ -6738,9 +7592,6 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        vm10_25 = 11'sd0;
        vm11_25 = 11'sd0;
        q_26 = 16'sd0;
-       ma_26 = 18'sd0;
-       mb_26 = 11'sd0;
-       pr_26 = 29'sd0;
        ac_26 = 48'sd0;
        oac_26 = 48'sd0;
        vm1_26 = 11'sd0;
@@ -6755,9 +7606,6 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        vm10_26 = 11'sd0;
        vm11_26 = 11'sd0;
        q_27 = 16'sd0;
-       ma_27 = 18'sd0;
-       mb_27 = 11'sd0;
-       pr_27 = 29'sd0;
        ac_27 = 48'sd0;
        oac_27 = 48'sd0;
        vm1_27 = 11'sd0;
@@ -6772,9 +7620,6 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        vm10_27 = 11'sd0;
        vm11_27 = 11'sd0;
        q_28 = 16'sd0;
-       ma_28 = 18'sd0;
-       mb_28 = 11'sd0;
-       pr_28 = 29'sd0;
        ac_28 = 48'sd0;
        oac_28 = 48'sd0;
        vm1_28 = 11'sd0;
@@ -6789,9 +7634,6 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        vm10_28 = 11'sd0;
        vm11_28 = 11'sd0;
        q_29 = 16'sd0;
-       ma_29 = 18'sd0;
-       mb_29 = 11'sd0;
-       pr_29 = 29'sd0;
        ac_29 = 48'sd0;
        oac_29 = 48'sd0;
        vm1_29 = 11'sd0;
@@ -6806,9 +7648,6 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        vm10_29 = 11'sd0;
        vm11_29 = 11'sd0;
        q_30 = 16'sd0;
-       ma_30 = 18'sd0;
-       mb_30 = 11'sd0;
-       pr_30 = 29'sd0;
        ac_30 = 48'sd0;
        oac_30 = 48'sd0;
        vm1_30 = 11'sd0;
@@ -6823,9 +7662,6 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        vm10_30 = 11'sd0;
        vm11_30 = 11'sd0;
        q_31 = 16'sd0;
-       ma_31 = 18'sd0;
-       mb_31 = 11'sd0;
-       pr_31 = 29'sd0;
        ac_31 = 48'sd0;
        oac_31 = 48'sd0;
        vm1_31 = 11'sd0;
@@ -7378,12 +8214,76 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        so_lr = 0;
        so_n3 = 0;
     end
+    always @(*) begin
+       m_sel = s_en | ev[10];
+       m_a$0 = s_en ? {{2{q_0[15]}}, q_0} : (ev[10] ? {1'b0, w_0} : 18'sd0);
+       m_b$0 = s_en ? mant$0 : (ev[10] ? vm11_0 : 11'sd0);
+       m_a$1 = s_en ? {{2{q_1[15]}}, q_1} : (ev[10] ? {1'b0, w_0} : 18'sd0);
+       m_b$1 = s_en ? mant$1 : (ev[10] ? vm11_1 : 11'sd0);
+       m_a$2 = s_en ? {{2{q_2[15]}}, q_2} : (ev[10] ? {1'b0, w_0} : 18'sd0);
+       m_b$2 = s_en ? mant$2 : (ev[10] ? vm11_2 : 11'sd0);
+       m_a$3 = s_en ? {{2{q_3[15]}}, q_3} : (ev[10] ? {1'b0, w_0} : 18'sd0);
+       m_b$3 = s_en ? mant$3 : (ev[10] ? vm11_3 : 11'sd0);
+       m_a$4 = s_en ? {{2{q_4[15]}}, q_4} : (ev[10] ? {1'b0, w_0} : 18'sd0);
+       m_b$4 = s_en ? mant$4 : (ev[10] ? vm11_4 : 11'sd0);
+       m_a$5 = s_en ? {{2{q_5[15]}}, q_5} : (ev[10] ? {1'b0, w_0} : 18'sd0);
+       m_b$5 = s_en ? mant$5 : (ev[10] ? vm11_5 : 11'sd0);
+       m_a$6 = s_en ? {{2{q_6[15]}}, q_6} : (ev[10] ? {1'b0, w_0} : 18'sd0);
+       m_b$6 = s_en ? mant$6 : (ev[10] ? vm11_6 : 11'sd0);
+       m_a$7 = s_en ? {{2{q_7[15]}}, q_7} : (ev[10] ? {1'b0, w_0} : 18'sd0);
+       m_b$7 = s_en ? mant$7 : (ev[10] ? vm11_7 : 11'sd0);
+       m_a$8 = s_en ? {{2{q_8[15]}}, q_8} : (ev[10] ? {1'b0, w_1} : 18'sd0);
+       m_b$8 = s_en ? mant$8 : (ev[10] ? vm11_8 : 11'sd0);
+       m_a$9 = s_en ? {{2{q_9[15]}}, q_9} : (ev[10] ? {1'b0, w_1} : 18'sd0);
+       m_b$9 = s_en ? mant$9 : (ev[10] ? vm11_9 : 11'sd0);
+       m_a$10 = s_en ? {{2{q_10[15]}}, q_10} : (ev[10] ? {1'b0, w_1} : 18'sd0);
+       m_b$10 = s_en ? mant$10 : (ev[10] ? vm11_10 : 11'sd0);
+       m_a$11 = s_en ? {{2{q_11[15]}}, q_11} : (ev[10] ? {1'b0, w_1} : 18'sd0);
+       m_b$11 = s_en ? mant$11 : (ev[10] ? vm11_11 : 11'sd0);
+       m_a$12 = s_en ? {{2{q_12[15]}}, q_12} : (ev[10] ? {1'b0, w_1} : 18'sd0);
+       m_b$12 = s_en ? mant$12 : (ev[10] ? vm11_12 : 11'sd0);
+       m_a$13 = s_en ? {{2{q_13[15]}}, q_13} : (ev[10] ? {1'b0, w_1} : 18'sd0);
+       m_b$13 = s_en ? mant$13 : (ev[10] ? vm11_13 : 11'sd0);
+       m_a$14 = s_en ? {{2{q_14[15]}}, q_14} : (ev[10] ? {1'b0, w_1} : 18'sd0);
+       m_b$14 = s_en ? mant$14 : (ev[10] ? vm11_14 : 11'sd0);
+       m_a$15 = s_en ? {{2{q_15[15]}}, q_15} : (ev[10] ? {1'b0, w_1} : 18'sd0);
+       m_b$15 = s_en ? mant$15 : (ev[10] ? vm11_15 : 11'sd0);
+       m_a$16 = s_en ? {{2{q_16[15]}}, q_16} : (ev[10] ? {1'b0, w_2} : 18'sd0);
+       m_b$16 = s_en ? mant$16 : (ev[10] ? vm11_16 : 11'sd0);
+       m_a$17 = s_en ? {{2{q_17[15]}}, q_17} : (ev[10] ? {1'b0, w_2} : 18'sd0);
+       m_b$17 = s_en ? mant$17 : (ev[10] ? vm11_17 : 11'sd0);
+       m_a$18 = s_en ? {{2{q_18[15]}}, q_18} : (ev[10] ? {1'b0, w_2} : 18'sd0);
+       m_b$18 = s_en ? mant$18 : (ev[10] ? vm11_18 : 11'sd0);
+       m_a$19 = s_en ? {{2{q_19[15]}}, q_19} : (ev[10] ? {1'b0, w_2} : 18'sd0);
+       m_b$19 = s_en ? mant$19 : (ev[10] ? vm11_19 : 11'sd0);
+       m_a$20 = s_en ? {{2{q_20[15]}}, q_20} : (ev[10] ? {1'b0, w_2} : 18'sd0);
+       m_b$20 = s_en ? mant$20 : (ev[10] ? vm11_20 : 11'sd0);
+       m_a$21 = s_en ? {{2{q_21[15]}}, q_21} : (ev[10] ? {1'b0, w_2} : 18'sd0);
+       m_b$21 = s_en ? mant$21 : (ev[10] ? vm11_21 : 11'sd0);
+       m_a$22 = s_en ? {{2{q_22[15]}}, q_22} : (ev[10] ? {1'b0, w_2} : 18'sd0);
+       m_b$22 = s_en ? mant$22 : (ev[10] ? vm11_22 : 11'sd0);
+       m_a$23 = s_en ? {{2{q_23[15]}}, q_23} : (ev[10] ? {1'b0, w_2} : 18'sd0);
+       m_b$23 = s_en ? mant$23 : (ev[10] ? vm11_23 : 11'sd0);
+       m_a$24 = s_en ? {{2{q_24[15]}}, q_24} : (ev[10] ? {1'b0, w_3} : 18'sd0);
+       m_b$24 = s_en ? mant$24 : (ev[10] ? vm11_24 : 11'sd0);
+       m_a$25 = s_en ? {{2{q_25[15]}}, q_25} : (ev[10] ? {1'b0, w_3} : 18'sd0);
+       m_b$25 = s_en ? mant$25 : (ev[10] ? vm11_25 : 11'sd0);
+       m_a$26 = s_en ? {{2{q_26[15]}}, q_26} : (ev[10] ? {1'b0, w_3} : 18'sd0);
+       m_b$26 = s_en ? mant$26 : (ev[10] ? vm11_26 : 11'sd0);
+       m_a$27 = s_en ? {{2{q_27[15]}}, q_27} : (ev[10] ? {1'b0, w_3} : 18'sd0);
+       m_b$27 = s_en ? mant$27 : (ev[10] ? vm11_27 : 11'sd0);
+       m_a$28 = s_en ? {{2{q_28[15]}}, q_28} : (ev[10] ? {1'b0, w_3} : 18'sd0);
+       m_b$28 = s_en ? mant$28 : (ev[10] ? vm11_28 : 11'sd0);
+       m_a$29 = s_en ? {{2{q_29[15]}}, q_29} : (ev[10] ? {1'b0, w_3} : 18'sd0);
+       m_b$29 = s_en ? mant$29 : (ev[10] ? vm11_29 : 11'sd0);
+       m_a$30 = s_en ? {{2{q_30[15]}}, q_30} : (ev[10] ? {1'b0, w_3} : 18'sd0);
+       m_b$30 = s_en ? mant$30 : (ev[10] ? vm11_30 : 11'sd0);
+       m_a$31 = s_en ? {{2{q_31[15]}}, q_31} : (ev[10] ? {1'b0, w_3} : 18'sd0);
+       m_b$31 = s_en ? mant$31 : (ev[10] ? vm11_31 : 11'sd0);
+    end
     always @(posedge clock) begin
        if (qld) q_0 <= ((lgrp < 8'd2) ? qb_0[lgrp[0:0]] : 16'd0);
        if (rbwe && (rblane == 16'd0) && (rbgrp < 8'd2)) qb_0[rbgrp[0:0]] <= rbdata;
-       ma_0 <= s_en ? {{2{q_0[15]}}, q_0} : {1'b0, w_0};
-       mb_0 <= s_en ? mant$0 : vm11_0;
-       pr_0 <= ma_0 * mb_0;
        vm1_0 <= mant$0;
        vm2_0 <= vm1_0;
        vm3_0 <= vm2_0;
@@ -7400,9 +8300,6 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        else if (o_en) oac_0 <= oac_1;
        if (qld) q_1 <= ((lgrp < 8'd2) ? qb_1[lgrp[0:0]] : 16'd0);
        if (rbwe && (rblane == 16'd1) && (rbgrp < 8'd2)) qb_1[rbgrp[0:0]] <= rbdata;
-       ma_1 <= s_en ? {{2{q_1[15]}}, q_1} : {1'b0, w_0};
-       mb_1 <= s_en ? mant$1 : vm11_1;
-       pr_1 <= ma_1 * mb_1;
        vm1_1 <= mant$1;
        vm2_1 <= vm1_1;
        vm3_1 <= vm2_1;
@@ -7419,9 +8316,6 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        else if (o_en) oac_1 <= oac_2;
        if (qld) q_2 <= ((lgrp < 8'd2) ? qb_2[lgrp[0:0]] : 16'd0);
        if (rbwe && (rblane == 16'd2) && (rbgrp < 8'd2)) qb_2[rbgrp[0:0]] <= rbdata;
-       ma_2 <= s_en ? {{2{q_2[15]}}, q_2} : {1'b0, w_0};
-       mb_2 <= s_en ? mant$2 : vm11_2;
-       pr_2 <= ma_2 * mb_2;
        vm1_2 <= mant$2;
        vm2_2 <= vm1_2;
        vm3_2 <= vm2_2;
@@ -7438,9 +8332,6 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        else if (o_en) oac_2 <= oac_3;
        if (qld) q_3 <= ((lgrp < 8'd2) ? qb_3[lgrp[0:0]] : 16'd0);
        if (rbwe && (rblane == 16'd3) && (rbgrp < 8'd2)) qb_3[rbgrp[0:0]] <= rbdata;
-       ma_3 <= s_en ? {{2{q_3[15]}}, q_3} : {1'b0, w_0};
-       mb_3 <= s_en ? mant$3 : vm11_3;
-       pr_3 <= ma_3 * mb_3;
        vm1_3 <= mant$3;
        vm2_3 <= vm1_3;
        vm3_3 <= vm2_3;
@@ -7457,9 +8348,6 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        else if (o_en) oac_3 <= oac_4;
        if (qld) q_4 <= ((lgrp < 8'd2) ? qb_4[lgrp[0:0]] : 16'd0);
        if (rbwe && (rblane == 16'd4) && (rbgrp < 8'd2)) qb_4[rbgrp[0:0]] <= rbdata;
-       ma_4 <= s_en ? {{2{q_4[15]}}, q_4} : {1'b0, w_0};
-       mb_4 <= s_en ? mant$4 : vm11_4;
-       pr_4 <= ma_4 * mb_4;
        vm1_4 <= mant$4;
        vm2_4 <= vm1_4;
        vm3_4 <= vm2_4;
@@ -7476,9 +8364,6 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        else if (o_en) oac_4 <= oac_5;
        if (qld) q_5 <= ((lgrp < 8'd2) ? qb_5[lgrp[0:0]] : 16'd0);
        if (rbwe && (rblane == 16'd5) && (rbgrp < 8'd2)) qb_5[rbgrp[0:0]] <= rbdata;
-       ma_5 <= s_en ? {{2{q_5[15]}}, q_5} : {1'b0, w_0};
-       mb_5 <= s_en ? mant$5 : vm11_5;
-       pr_5 <= ma_5 * mb_5;
        vm1_5 <= mant$5;
        vm2_5 <= vm1_5;
        vm3_5 <= vm2_5;
@@ -7495,9 +8380,6 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        else if (o_en) oac_5 <= oac_6;
        if (qld) q_6 <= ((lgrp < 8'd2) ? qb_6[lgrp[0:0]] : 16'd0);
        if (rbwe && (rblane == 16'd6) && (rbgrp < 8'd2)) qb_6[rbgrp[0:0]] <= rbdata;
-       ma_6 <= s_en ? {{2{q_6[15]}}, q_6} : {1'b0, w_0};
-       mb_6 <= s_en ? mant$6 : vm11_6;
-       pr_6 <= ma_6 * mb_6;
        vm1_6 <= mant$6;
        vm2_6 <= vm1_6;
        vm3_6 <= vm2_6;
@@ -7514,9 +8396,6 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        else if (o_en) oac_6 <= oac_7;
        if (qld) q_7 <= ((lgrp < 8'd2) ? qb_7[lgrp[0:0]] : 16'd0);
        if (rbwe && (rblane == 16'd7) && (rbgrp < 8'd2)) qb_7[rbgrp[0:0]] <= rbdata;
-       ma_7 <= s_en ? {{2{q_7[15]}}, q_7} : {1'b0, w_0};
-       mb_7 <= s_en ? mant$7 : vm11_7;
-       pr_7 <= ma_7 * mb_7;
        vm1_7 <= mant$7;
        vm2_7 <= vm1_7;
        vm3_7 <= vm2_7;
@@ -7533,9 +8412,6 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        else if (o_en) oac_7 <= oac_8;
        if (qld) q_8 <= ((lgrp < 8'd2) ? qb_8[lgrp[0:0]] : 16'd0);
        if (rbwe && (rblane == 16'd8) && (rbgrp < 8'd2)) qb_8[rbgrp[0:0]] <= rbdata;
-       ma_8 <= s_en ? {{2{q_8[15]}}, q_8} : {1'b0, w_1};
-       mb_8 <= s_en ? mant$8 : vm11_8;
-       pr_8 <= ma_8 * mb_8;
        vm1_8 <= mant$8;
        vm2_8 <= vm1_8;
        vm3_8 <= vm2_8;
@@ -7552,9 +8428,6 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        else if (o_en) oac_8 <= oac_9;
        if (qld) q_9 <= ((lgrp < 8'd2) ? qb_9[lgrp[0:0]] : 16'd0);
        if (rbwe && (rblane == 16'd9) && (rbgrp < 8'd2)) qb_9[rbgrp[0:0]] <= rbdata;
-       ma_9 <= s_en ? {{2{q_9[15]}}, q_9} : {1'b0, w_1};
-       mb_9 <= s_en ? mant$9 : vm11_9;
-       pr_9 <= ma_9 * mb_9;
        vm1_9 <= mant$9;
        vm2_9 <= vm1_9;
        vm3_9 <= vm2_9;
@@ -7571,9 +8444,6 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        else if (o_en) oac_9 <= oac_10;
        if (qld) q_10 <= ((lgrp < 8'd2) ? qb_10[lgrp[0:0]] : 16'd0);
        if (rbwe && (rblane == 16'd10) && (rbgrp < 8'd2)) qb_10[rbgrp[0:0]] <= rbdata;
-       ma_10 <= s_en ? {{2{q_10[15]}}, q_10} : {1'b0, w_1};
-       mb_10 <= s_en ? mant$10 : vm11_10;
-       pr_10 <= ma_10 * mb_10;
        vm1_10 <= mant$10;
        vm2_10 <= vm1_10;
        vm3_10 <= vm2_10;
@@ -7590,9 +8460,6 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        else if (o_en) oac_10 <= oac_11;
        if (qld) q_11 <= ((lgrp < 8'd2) ? qb_11[lgrp[0:0]] : 16'd0);
        if (rbwe && (rblane == 16'd11) && (rbgrp < 8'd2)) qb_11[rbgrp[0:0]] <= rbdata;
-       ma_11 <= s_en ? {{2{q_11[15]}}, q_11} : {1'b0, w_1};
-       mb_11 <= s_en ? mant$11 : vm11_11;
-       pr_11 <= ma_11 * mb_11;
        vm1_11 <= mant$11;
        vm2_11 <= vm1_11;
        vm3_11 <= vm2_11;
@@ -7609,9 +8476,6 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        else if (o_en) oac_11 <= oac_12;
        if (qld) q_12 <= ((lgrp < 8'd2) ? qb_12[lgrp[0:0]] : 16'd0);
        if (rbwe && (rblane == 16'd12) && (rbgrp < 8'd2)) qb_12[rbgrp[0:0]] <= rbdata;
-       ma_12 <= s_en ? {{2{q_12[15]}}, q_12} : {1'b0, w_1};
-       mb_12 <= s_en ? mant$12 : vm11_12;
-       pr_12 <= ma_12 * mb_12;
        vm1_12 <= mant$12;
        vm2_12 <= vm1_12;
        vm3_12 <= vm2_12;
@@ -7628,9 +8492,6 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        else if (o_en) oac_12 <= oac_13;
        if (qld) q_13 <= ((lgrp < 8'd2) ? qb_13[lgrp[0:0]] : 16'd0);
        if (rbwe && (rblane == 16'd13) && (rbgrp < 8'd2)) qb_13[rbgrp[0:0]] <= rbdata;
-       ma_13 <= s_en ? {{2{q_13[15]}}, q_13} : {1'b0, w_1};
-       mb_13 <= s_en ? mant$13 : vm11_13;
-       pr_13 <= ma_13 * mb_13;
        vm1_13 <= mant$13;
        vm2_13 <= vm1_13;
        vm3_13 <= vm2_13;
@@ -7647,9 +8508,6 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        else if (o_en) oac_13 <= oac_14;
        if (qld) q_14 <= ((lgrp < 8'd2) ? qb_14[lgrp[0:0]] : 16'd0);
        if (rbwe && (rblane == 16'd14) && (rbgrp < 8'd2)) qb_14[rbgrp[0:0]] <= rbdata;
-       ma_14 <= s_en ? {{2{q_14[15]}}, q_14} : {1'b0, w_1};
-       mb_14 <= s_en ? mant$14 : vm11_14;
-       pr_14 <= ma_14 * mb_14;
        vm1_14 <= mant$14;
        vm2_14 <= vm1_14;
        vm3_14 <= vm2_14;
@@ -7666,9 +8524,6 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        else if (o_en) oac_14 <= oac_15;
        if (qld) q_15 <= ((lgrp < 8'd2) ? qb_15[lgrp[0:0]] : 16'd0);
        if (rbwe && (rblane == 16'd15) && (rbgrp < 8'd2)) qb_15[rbgrp[0:0]] <= rbdata;
-       ma_15 <= s_en ? {{2{q_15[15]}}, q_15} : {1'b0, w_1};
-       mb_15 <= s_en ? mant$15 : vm11_15;
-       pr_15 <= ma_15 * mb_15;
        vm1_15 <= mant$15;
        vm2_15 <= vm1_15;
        vm3_15 <= vm2_15;
@@ -7685,9 +8540,6 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        else if (o_en) oac_15 <= oac_16;
        if (qld) q_16 <= ((lgrp < 8'd2) ? qb_16[lgrp[0:0]] : 16'd0);
        if (rbwe && (rblane == 16'd16) && (rbgrp < 8'd2)) qb_16[rbgrp[0:0]] <= rbdata;
-       ma_16 <= s_en ? {{2{q_16[15]}}, q_16} : {1'b0, w_2};
-       mb_16 <= s_en ? mant$16 : vm11_16;
-       pr_16 <= ma_16 * mb_16;
        vm1_16 <= mant$16;
        vm2_16 <= vm1_16;
        vm3_16 <= vm2_16;
@@ -7704,9 +8556,6 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        else if (o_en) oac_16 <= oac_17;
        if (qld) q_17 <= ((lgrp < 8'd2) ? qb_17[lgrp[0:0]] : 16'd0);
        if (rbwe && (rblane == 16'd17) && (rbgrp < 8'd2)) qb_17[rbgrp[0:0]] <= rbdata;
-       ma_17 <= s_en ? {{2{q_17[15]}}, q_17} : {1'b0, w_2};
-       mb_17 <= s_en ? mant$17 : vm11_17;
-       pr_17 <= ma_17 * mb_17;
        vm1_17 <= mant$17;
        vm2_17 <= vm1_17;
        vm3_17 <= vm2_17;
@@ -7723,9 +8572,6 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        else if (o_en) oac_17 <= oac_18;
        if (qld) q_18 <= ((lgrp < 8'd2) ? qb_18[lgrp[0:0]] : 16'd0);
        if (rbwe && (rblane == 16'd18) && (rbgrp < 8'd2)) qb_18[rbgrp[0:0]] <= rbdata;
-       ma_18 <= s_en ? {{2{q_18[15]}}, q_18} : {1'b0, w_2};
-       mb_18 <= s_en ? mant$18 : vm11_18;
-       pr_18 <= ma_18 * mb_18;
        vm1_18 <= mant$18;
        vm2_18 <= vm1_18;
        vm3_18 <= vm2_18;
@@ -7742,9 +8588,6 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        else if (o_en) oac_18 <= oac_19;
        if (qld) q_19 <= ((lgrp < 8'd2) ? qb_19[lgrp[0:0]] : 16'd0);
        if (rbwe && (rblane == 16'd19) && (rbgrp < 8'd2)) qb_19[rbgrp[0:0]] <= rbdata;
-       ma_19 <= s_en ? {{2{q_19[15]}}, q_19} : {1'b0, w_2};
-       mb_19 <= s_en ? mant$19 : vm11_19;
-       pr_19 <= ma_19 * mb_19;
        vm1_19 <= mant$19;
        vm2_19 <= vm1_19;
        vm3_19 <= vm2_19;
@@ -7761,9 +8604,6 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        else if (o_en) oac_19 <= oac_20;
        if (qld) q_20 <= ((lgrp < 8'd2) ? qb_20[lgrp[0:0]] : 16'd0);
        if (rbwe && (rblane == 16'd20) && (rbgrp < 8'd2)) qb_20[rbgrp[0:0]] <= rbdata;
-       ma_20 <= s_en ? {{2{q_20[15]}}, q_20} : {1'b0, w_2};
-       mb_20 <= s_en ? mant$20 : vm11_20;
-       pr_20 <= ma_20 * mb_20;
        vm1_20 <= mant$20;
        vm2_20 <= vm1_20;
        vm3_20 <= vm2_20;
@@ -7780,9 +8620,6 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        else if (o_en) oac_20 <= oac_21;
        if (qld) q_21 <= ((lgrp < 8'd2) ? qb_21[lgrp[0:0]] : 16'd0);
        if (rbwe && (rblane == 16'd21) && (rbgrp < 8'd2)) qb_21[rbgrp[0:0]] <= rbdata;
-       ma_21 <= s_en ? {{2{q_21[15]}}, q_21} : {1'b0, w_2};
-       mb_21 <= s_en ? mant$21 : vm11_21;
-       pr_21 <= ma_21 * mb_21;
        vm1_21 <= mant$21;
        vm2_21 <= vm1_21;
        vm3_21 <= vm2_21;
@@ -7799,9 +8636,6 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        else if (o_en) oac_21 <= oac_22;
        if (qld) q_22 <= ((lgrp < 8'd2) ? qb_22[lgrp[0:0]] : 16'd0);
        if (rbwe && (rblane == 16'd22) && (rbgrp < 8'd2)) qb_22[rbgrp[0:0]] <= rbdata;
-       ma_22 <= s_en ? {{2{q_22[15]}}, q_22} : {1'b0, w_2};
-       mb_22 <= s_en ? mant$22 : vm11_22;
-       pr_22 <= ma_22 * mb_22;
        vm1_22 <= mant$22;
        vm2_22 <= vm1_22;
        vm3_22 <= vm2_22;
@@ -7818,9 +8652,6 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        else if (o_en) oac_22 <= oac_23;
        if (qld) q_23 <= ((lgrp < 8'd2) ? qb_23[lgrp[0:0]] : 16'd0);
        if (rbwe && (rblane == 16'd23) && (rbgrp < 8'd2)) qb_23[rbgrp[0:0]] <= rbdata;
-       ma_23 <= s_en ? {{2{q_23[15]}}, q_23} : {1'b0, w_2};
-       mb_23 <= s_en ? mant$23 : vm11_23;
-       pr_23 <= ma_23 * mb_23;
        vm1_23 <= mant$23;
        vm2_23 <= vm1_23;
        vm3_23 <= vm2_23;
@@ -7837,9 +8668,6 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        else if (o_en) oac_23 <= oac_24;
        if (qld) q_24 <= ((lgrp < 8'd2) ? qb_24[lgrp[0:0]] : 16'd0);
        if (rbwe && (rblane == 16'd24) && (rbgrp < 8'd2)) qb_24[rbgrp[0:0]] <= rbdata;
-       ma_24 <= s_en ? {{2{q_24[15]}}, q_24} : {1'b0, w_3};
-       mb_24 <= s_en ? mant$24 : vm11_24;
-       pr_24 <= ma_24 * mb_24;
        vm1_24 <= mant$24;
        vm2_24 <= vm1_24;
        vm3_24 <= vm2_24;
@@ -7856,9 +8684,6 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        else if (o_en) oac_24 <= oac_25;
        if (qld) q_25 <= ((lgrp < 8'd2) ? qb_25[lgrp[0:0]] : 16'd0);
        if (rbwe && (rblane == 16'd25) && (rbgrp < 8'd2)) qb_25[rbgrp[0:0]] <= rbdata;
-       ma_25 <= s_en ? {{2{q_25[15]}}, q_25} : {1'b0, w_3};
-       mb_25 <= s_en ? mant$25 : vm11_25;
-       pr_25 <= ma_25 * mb_25;
        vm1_25 <= mant$25;
        vm2_25 <= vm1_25;
        vm3_25 <= vm2_25;
@@ -7875,9 +8700,6 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        else if (o_en) oac_25 <= oac_26;
        if (qld) q_26 <= ((lgrp < 8'd2) ? qb_26[lgrp[0:0]] : 16'd0);
        if (rbwe && (rblane == 16'd26) && (rbgrp < 8'd2)) qb_26[rbgrp[0:0]] <= rbdata;
-       ma_26 <= s_en ? {{2{q_26[15]}}, q_26} : {1'b0, w_3};
-       mb_26 <= s_en ? mant$26 : vm11_26;
-       pr_26 <= ma_26 * mb_26;
        vm1_26 <= mant$26;
        vm2_26 <= vm1_26;
        vm3_26 <= vm2_26;
@@ -7894,9 +8716,6 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        else if (o_en) oac_26 <= oac_27;
        if (qld) q_27 <= ((lgrp < 8'd2) ? qb_27[lgrp[0:0]] : 16'd0);
        if (rbwe && (rblane == 16'd27) && (rbgrp < 8'd2)) qb_27[rbgrp[0:0]] <= rbdata;
-       ma_27 <= s_en ? {{2{q_27[15]}}, q_27} : {1'b0, w_3};
-       mb_27 <= s_en ? mant$27 : vm11_27;
-       pr_27 <= ma_27 * mb_27;
        vm1_27 <= mant$27;
        vm2_27 <= vm1_27;
        vm3_27 <= vm2_27;
@@ -7913,9 +8732,6 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        else if (o_en) oac_27 <= oac_28;
        if (qld) q_28 <= ((lgrp < 8'd2) ? qb_28[lgrp[0:0]] : 16'd0);
        if (rbwe && (rblane == 16'd28) && (rbgrp < 8'd2)) qb_28[rbgrp[0:0]] <= rbdata;
-       ma_28 <= s_en ? {{2{q_28[15]}}, q_28} : {1'b0, w_3};
-       mb_28 <= s_en ? mant$28 : vm11_28;
-       pr_28 <= ma_28 * mb_28;
        vm1_28 <= mant$28;
        vm2_28 <= vm1_28;
        vm3_28 <= vm2_28;
@@ -7932,9 +8748,6 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        else if (o_en) oac_28 <= oac_29;
        if (qld) q_29 <= ((lgrp < 8'd2) ? qb_29[lgrp[0:0]] : 16'd0);
        if (rbwe && (rblane == 16'd29) && (rbgrp < 8'd2)) qb_29[rbgrp[0:0]] <= rbdata;
-       ma_29 <= s_en ? {{2{q_29[15]}}, q_29} : {1'b0, w_3};
-       mb_29 <= s_en ? mant$29 : vm11_29;
-       pr_29 <= ma_29 * mb_29;
        vm1_29 <= mant$29;
        vm2_29 <= vm1_29;
        vm3_29 <= vm2_29;
@@ -7951,9 +8764,6 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        else if (o_en) oac_29 <= oac_30;
        if (qld) q_30 <= ((lgrp < 8'd2) ? qb_30[lgrp[0:0]] : 16'd0);
        if (rbwe && (rblane == 16'd30) && (rbgrp < 8'd2)) qb_30[rbgrp[0:0]] <= rbdata;
-       ma_30 <= s_en ? {{2{q_30[15]}}, q_30} : {1'b0, w_3};
-       mb_30 <= s_en ? mant$30 : vm11_30;
-       pr_30 <= ma_30 * mb_30;
        vm1_30 <= mant$30;
        vm2_30 <= vm1_30;
        vm3_30 <= vm2_30;
@@ -7970,9 +8780,6 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        else if (o_en) oac_30 <= oac_31;
        if (qld) q_31 <= ((lgrp < 8'd2) ? qb_31[lgrp[0:0]] : 16'd0);
        if (rbwe && (rblane == 16'd31) && (rbgrp < 8'd2)) qb_31[rbgrp[0:0]] <= rbdata;
-       ma_31 <= s_en ? {{2{q_31[15]}}, q_31} : {1'b0, w_3};
-       mb_31 <= s_en ? mant$31 : vm11_31;
-       pr_31 <= ma_31 * mb_31;
        vm1_31 <= mant$31;
        vm2_31 <= vm1_31;
        vm3_31 <= vm2_31;
@@ -8412,6 +9219,44 @@ module llamahdl_decoder$attention$heads_done(d,q,clock);
     end
           
 endmodule // llamahdl_decoder$attention$heads_done
+
+
+module llamahdl_decoder$attention$ld_grp(d,q,clock);
+    
+    // Module arguments
+    input wire  [7:0] d;
+    output reg  [7:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 8'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$ld_grp
+
+
+module llamahdl_decoder$attention$ld_last(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$ld_last
 
 
 module llamahdl_decoder$attention$oaddr_s1(d,q,clock);
@@ -16474,7 +17319,7 @@ module llamahdl_decoder$layer_stack$use_ram_reg(d,q,clock);
 endmodule // llamahdl_decoder$layer_stack$use_ram_reg
 
 
-module llamahdl_decoder$matvec(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,x_wdata$3,x_wdata$4,x_wdata$5,x_wdata$6,x_wdata$7,x_wdata$8,x_wdata$9,x_wdata$10,x_wdata$11,x_wdata$12,x_wdata$13,x_wdata$14,x_wdata$15,x_wdata$16,x_wdata$17,x_wdata$18,x_wdata$19,x_wdata$20,x_wdata$21,x_wdata$22,x_wdata$23,x_wdata$24,x_wdata$25,x_wdata$26,x_wdata$27,x_wdata$28,x_wdata$29,x_wdata$30,x_wdata$31,xs_we,xs_waddr,xs_wdata,xp_we,xp_idx,xp_data$0,xp_data$1,xp_data$2,xp_data$3,xp_data$4,xp_data$5,xp_data$6,xp_data$7,x_shift,x_raw,x_base,post,src,vm_rdata,start,use_ram,rom_base,rom_row_base,rows_m1,beats_m1,dst,embed,len_m1,buf_rd_addr,buf_rd_row,buf_rd_data$0,buf_rd_data$1,buf_rd_data$2,buf_rd_data$3,buf_rd_data$4,buf_rd_data$5,buf_rd_data$6,buf_rd_data$7,buf_rd_data$8,buf_rd_data$9,buf_rd_data$10,buf_rd_data$11,buf_rd_data$12,buf_rd_data$13,buf_rd_data$14,buf_rd_data$15,buf_rd_data$16,buf_rd_data$17,buf_rd_data$18,buf_rd_data$19,buf_rd_data$20,buf_rd_data$21,buf_rd_data$22,buf_rd_data$23,buf_rd_data$24,buf_rd_data$25,buf_rd_data$26,buf_rd_data$27,buf_rd_data$28,buf_rd_data$29,buf_rd_data$30,buf_rd_data$31,buf_rd_mant,buf_rd_exp,out_valid,out_row,out_data,busy,done,vm_raddr,vm_we,vm_waddr,vm_wdata);
+module llamahdl_decoder$matvec(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,x_wdata$3,x_wdata$4,x_wdata$5,x_wdata$6,x_wdata$7,x_wdata$8,x_wdata$9,x_wdata$10,x_wdata$11,x_wdata$12,x_wdata$13,x_wdata$14,x_wdata$15,x_wdata$16,x_wdata$17,x_wdata$18,x_wdata$19,x_wdata$20,x_wdata$21,x_wdata$22,x_wdata$23,x_wdata$24,x_wdata$25,x_wdata$26,x_wdata$27,x_wdata$28,x_wdata$29,x_wdata$30,x_wdata$31,xs_we,xs_waddr,xs_wdata,xp_we,xp_idx,xp_data$0,xp_data$1,xp_data$2,xp_data$3,xp_data$4,xp_data$5,xp_data$6,xp_data$7,x_shift,x_raw,x_base,post,src,vm_rdata,start,use_ram,rom_base,rom_row_base,rows_m1,beats_m1,dst,embed,len_m1,buf_rd_addr,buf_rd_row,buf_rd_data$0,buf_rd_data$1,buf_rd_data$2,buf_rd_data$3,buf_rd_data$4,buf_rd_data$5,buf_rd_data$6,buf_rd_data$7,buf_rd_data$8,buf_rd_data$9,buf_rd_data$10,buf_rd_data$11,buf_rd_data$12,buf_rd_data$13,buf_rd_data$14,buf_rd_data$15,buf_rd_data$16,buf_rd_data$17,buf_rd_data$18,buf_rd_data$19,buf_rd_data$20,buf_rd_data$21,buf_rd_data$22,buf_rd_data$23,buf_rd_data$24,buf_rd_data$25,buf_rd_data$26,buf_rd_data$27,buf_rd_data$28,buf_rd_data$29,buf_rd_data$30,buf_rd_data$31,buf_rd_mant,buf_rd_exp,out_valid,out_row,out_data,busy,done,vm_raddr,vm_we,vm_waddr,vm_wdata,ext_sel,ext_a$0,ext_a$1,ext_a$2,ext_a$3,ext_a$4,ext_a$5,ext_a$6,ext_a$7,ext_a$8,ext_a$9,ext_a$10,ext_a$11,ext_a$12,ext_a$13,ext_a$14,ext_a$15,ext_a$16,ext_a$17,ext_a$18,ext_a$19,ext_a$20,ext_a$21,ext_a$22,ext_a$23,ext_a$24,ext_a$25,ext_a$26,ext_a$27,ext_a$28,ext_a$29,ext_a$30,ext_a$31,ext_b$0,ext_b$1,ext_b$2,ext_b$3,ext_b$4,ext_b$5,ext_b$6,ext_b$7,ext_b$8,ext_b$9,ext_b$10,ext_b$11,ext_b$12,ext_b$13,ext_b$14,ext_b$15,ext_b$16,ext_b$17,ext_b$18,ext_b$19,ext_b$20,ext_b$21,ext_b$22,ext_b$23,ext_b$24,ext_b$25,ext_b$26,ext_b$27,ext_b$28,ext_b$29,ext_b$30,ext_b$31,ext_p$0,ext_p$1,ext_p$2,ext_p$3,ext_p$4,ext_p$5,ext_p$6,ext_p$7,ext_p$8,ext_p$9,ext_p$10,ext_p$11,ext_p$12,ext_p$13,ext_p$14,ext_p$15,ext_p$16,ext_p$17,ext_p$18,ext_p$19,ext_p$20,ext_p$21,ext_p$22,ext_p$23,ext_p$24,ext_p$25,ext_p$26,ext_p$27,ext_p$28,ext_p$29,ext_p$30,ext_p$31);
     
     // Module arguments
     input wire  clock;
@@ -16585,6 +17430,103 @@ module llamahdl_decoder$matvec(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,
     output reg  vm_we;
     output reg  [15:0] vm_waddr;
     output reg signed [31:0] vm_wdata;
+    input wire  ext_sel;
+    input wire signed [17:0] ext_a$0;
+    input wire signed [17:0] ext_a$1;
+    input wire signed [17:0] ext_a$2;
+    input wire signed [17:0] ext_a$3;
+    input wire signed [17:0] ext_a$4;
+    input wire signed [17:0] ext_a$5;
+    input wire signed [17:0] ext_a$6;
+    input wire signed [17:0] ext_a$7;
+    input wire signed [17:0] ext_a$8;
+    input wire signed [17:0] ext_a$9;
+    input wire signed [17:0] ext_a$10;
+    input wire signed [17:0] ext_a$11;
+    input wire signed [17:0] ext_a$12;
+    input wire signed [17:0] ext_a$13;
+    input wire signed [17:0] ext_a$14;
+    input wire signed [17:0] ext_a$15;
+    input wire signed [17:0] ext_a$16;
+    input wire signed [17:0] ext_a$17;
+    input wire signed [17:0] ext_a$18;
+    input wire signed [17:0] ext_a$19;
+    input wire signed [17:0] ext_a$20;
+    input wire signed [17:0] ext_a$21;
+    input wire signed [17:0] ext_a$22;
+    input wire signed [17:0] ext_a$23;
+    input wire signed [17:0] ext_a$24;
+    input wire signed [17:0] ext_a$25;
+    input wire signed [17:0] ext_a$26;
+    input wire signed [17:0] ext_a$27;
+    input wire signed [17:0] ext_a$28;
+    input wire signed [17:0] ext_a$29;
+    input wire signed [17:0] ext_a$30;
+    input wire signed [17:0] ext_a$31;
+    input wire signed [10:0] ext_b$0;
+    input wire signed [10:0] ext_b$1;
+    input wire signed [10:0] ext_b$2;
+    input wire signed [10:0] ext_b$3;
+    input wire signed [10:0] ext_b$4;
+    input wire signed [10:0] ext_b$5;
+    input wire signed [10:0] ext_b$6;
+    input wire signed [10:0] ext_b$7;
+    input wire signed [10:0] ext_b$8;
+    input wire signed [10:0] ext_b$9;
+    input wire signed [10:0] ext_b$10;
+    input wire signed [10:0] ext_b$11;
+    input wire signed [10:0] ext_b$12;
+    input wire signed [10:0] ext_b$13;
+    input wire signed [10:0] ext_b$14;
+    input wire signed [10:0] ext_b$15;
+    input wire signed [10:0] ext_b$16;
+    input wire signed [10:0] ext_b$17;
+    input wire signed [10:0] ext_b$18;
+    input wire signed [10:0] ext_b$19;
+    input wire signed [10:0] ext_b$20;
+    input wire signed [10:0] ext_b$21;
+    input wire signed [10:0] ext_b$22;
+    input wire signed [10:0] ext_b$23;
+    input wire signed [10:0] ext_b$24;
+    input wire signed [10:0] ext_b$25;
+    input wire signed [10:0] ext_b$26;
+    input wire signed [10:0] ext_b$27;
+    input wire signed [10:0] ext_b$28;
+    input wire signed [10:0] ext_b$29;
+    input wire signed [10:0] ext_b$30;
+    input wire signed [10:0] ext_b$31;
+    output reg signed [28:0] ext_p$0;
+    output reg signed [28:0] ext_p$1;
+    output reg signed [28:0] ext_p$2;
+    output reg signed [28:0] ext_p$3;
+    output reg signed [28:0] ext_p$4;
+    output reg signed [28:0] ext_p$5;
+    output reg signed [28:0] ext_p$6;
+    output reg signed [28:0] ext_p$7;
+    output reg signed [28:0] ext_p$8;
+    output reg signed [28:0] ext_p$9;
+    output reg signed [28:0] ext_p$10;
+    output reg signed [28:0] ext_p$11;
+    output reg signed [28:0] ext_p$12;
+    output reg signed [28:0] ext_p$13;
+    output reg signed [28:0] ext_p$14;
+    output reg signed [28:0] ext_p$15;
+    output reg signed [28:0] ext_p$16;
+    output reg signed [28:0] ext_p$17;
+    output reg signed [28:0] ext_p$18;
+    output reg signed [28:0] ext_p$19;
+    output reg signed [28:0] ext_p$20;
+    output reg signed [28:0] ext_p$21;
+    output reg signed [28:0] ext_p$22;
+    output reg signed [28:0] ext_p$23;
+    output reg signed [28:0] ext_p$24;
+    output reg signed [28:0] ext_p$25;
+    output reg signed [28:0] ext_p$26;
+    output reg signed [28:0] ext_p$27;
+    output reg signed [28:0] ext_p$28;
+    output reg signed [28:0] ext_p$29;
+    output reg signed [28:0] ext_p$30;
+    output reg signed [28:0] ext_p$31;
     
     // Constant declarations
     localparam  post_acc = 2'b1;
@@ -17103,6 +18045,103 @@ module llamahdl_decoder$matvec(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,
     reg signed [31:0] dot$x$30;
     reg signed [31:0] dot$x$31;
     wire signed [39:0] dot$acc;
+    reg  dot$ext_sel;
+    reg signed [17:0] dot$ext_a$0;
+    reg signed [17:0] dot$ext_a$1;
+    reg signed [17:0] dot$ext_a$2;
+    reg signed [17:0] dot$ext_a$3;
+    reg signed [17:0] dot$ext_a$4;
+    reg signed [17:0] dot$ext_a$5;
+    reg signed [17:0] dot$ext_a$6;
+    reg signed [17:0] dot$ext_a$7;
+    reg signed [17:0] dot$ext_a$8;
+    reg signed [17:0] dot$ext_a$9;
+    reg signed [17:0] dot$ext_a$10;
+    reg signed [17:0] dot$ext_a$11;
+    reg signed [17:0] dot$ext_a$12;
+    reg signed [17:0] dot$ext_a$13;
+    reg signed [17:0] dot$ext_a$14;
+    reg signed [17:0] dot$ext_a$15;
+    reg signed [17:0] dot$ext_a$16;
+    reg signed [17:0] dot$ext_a$17;
+    reg signed [17:0] dot$ext_a$18;
+    reg signed [17:0] dot$ext_a$19;
+    reg signed [17:0] dot$ext_a$20;
+    reg signed [17:0] dot$ext_a$21;
+    reg signed [17:0] dot$ext_a$22;
+    reg signed [17:0] dot$ext_a$23;
+    reg signed [17:0] dot$ext_a$24;
+    reg signed [17:0] dot$ext_a$25;
+    reg signed [17:0] dot$ext_a$26;
+    reg signed [17:0] dot$ext_a$27;
+    reg signed [17:0] dot$ext_a$28;
+    reg signed [17:0] dot$ext_a$29;
+    reg signed [17:0] dot$ext_a$30;
+    reg signed [17:0] dot$ext_a$31;
+    reg signed [10:0] dot$ext_b$0;
+    reg signed [10:0] dot$ext_b$1;
+    reg signed [10:0] dot$ext_b$2;
+    reg signed [10:0] dot$ext_b$3;
+    reg signed [10:0] dot$ext_b$4;
+    reg signed [10:0] dot$ext_b$5;
+    reg signed [10:0] dot$ext_b$6;
+    reg signed [10:0] dot$ext_b$7;
+    reg signed [10:0] dot$ext_b$8;
+    reg signed [10:0] dot$ext_b$9;
+    reg signed [10:0] dot$ext_b$10;
+    reg signed [10:0] dot$ext_b$11;
+    reg signed [10:0] dot$ext_b$12;
+    reg signed [10:0] dot$ext_b$13;
+    reg signed [10:0] dot$ext_b$14;
+    reg signed [10:0] dot$ext_b$15;
+    reg signed [10:0] dot$ext_b$16;
+    reg signed [10:0] dot$ext_b$17;
+    reg signed [10:0] dot$ext_b$18;
+    reg signed [10:0] dot$ext_b$19;
+    reg signed [10:0] dot$ext_b$20;
+    reg signed [10:0] dot$ext_b$21;
+    reg signed [10:0] dot$ext_b$22;
+    reg signed [10:0] dot$ext_b$23;
+    reg signed [10:0] dot$ext_b$24;
+    reg signed [10:0] dot$ext_b$25;
+    reg signed [10:0] dot$ext_b$26;
+    reg signed [10:0] dot$ext_b$27;
+    reg signed [10:0] dot$ext_b$28;
+    reg signed [10:0] dot$ext_b$29;
+    reg signed [10:0] dot$ext_b$30;
+    reg signed [10:0] dot$ext_b$31;
+    wire signed [28:0] dot$ext_p$0;
+    wire signed [28:0] dot$ext_p$1;
+    wire signed [28:0] dot$ext_p$2;
+    wire signed [28:0] dot$ext_p$3;
+    wire signed [28:0] dot$ext_p$4;
+    wire signed [28:0] dot$ext_p$5;
+    wire signed [28:0] dot$ext_p$6;
+    wire signed [28:0] dot$ext_p$7;
+    wire signed [28:0] dot$ext_p$8;
+    wire signed [28:0] dot$ext_p$9;
+    wire signed [28:0] dot$ext_p$10;
+    wire signed [28:0] dot$ext_p$11;
+    wire signed [28:0] dot$ext_p$12;
+    wire signed [28:0] dot$ext_p$13;
+    wire signed [28:0] dot$ext_p$14;
+    wire signed [28:0] dot$ext_p$15;
+    wire signed [28:0] dot$ext_p$16;
+    wire signed [28:0] dot$ext_p$17;
+    wire signed [28:0] dot$ext_p$18;
+    wire signed [28:0] dot$ext_p$19;
+    wire signed [28:0] dot$ext_p$20;
+    wire signed [28:0] dot$ext_p$21;
+    wire signed [28:0] dot$ext_p$22;
+    wire signed [28:0] dot$ext_p$23;
+    wire signed [28:0] dot$ext_p$24;
+    wire signed [28:0] dot$ext_p$25;
+    wire signed [28:0] dot$ext_p$26;
+    wire signed [28:0] dot$ext_p$27;
+    wire signed [28:0] dot$ext_p$28;
+    wire signed [28:0] dot$ext_p$29;
+    wire signed [28:0] dot$ext_p$30;
+    wire signed [28:0] dot$ext_p$31;
     reg  finish$clock;
     reg  finish$en;
     reg signed [39:0] finish$acc;
@@ -17767,7 +18806,104 @@ module llamahdl_decoder$matvec(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,
         .x$29(dot$x$29),
         .x$30(dot$x$30),
         .x$31(dot$x$31),
-        .acc(dot$acc)
+        .acc(dot$acc),
+        .ext_sel(dot$ext_sel),
+        .ext_a$0(dot$ext_a$0),
+        .ext_a$1(dot$ext_a$1),
+        .ext_a$2(dot$ext_a$2),
+        .ext_a$3(dot$ext_a$3),
+        .ext_a$4(dot$ext_a$4),
+        .ext_a$5(dot$ext_a$5),
+        .ext_a$6(dot$ext_a$6),
+        .ext_a$7(dot$ext_a$7),
+        .ext_a$8(dot$ext_a$8),
+        .ext_a$9(dot$ext_a$9),
+        .ext_a$10(dot$ext_a$10),
+        .ext_a$11(dot$ext_a$11),
+        .ext_a$12(dot$ext_a$12),
+        .ext_a$13(dot$ext_a$13),
+        .ext_a$14(dot$ext_a$14),
+        .ext_a$15(dot$ext_a$15),
+        .ext_a$16(dot$ext_a$16),
+        .ext_a$17(dot$ext_a$17),
+        .ext_a$18(dot$ext_a$18),
+        .ext_a$19(dot$ext_a$19),
+        .ext_a$20(dot$ext_a$20),
+        .ext_a$21(dot$ext_a$21),
+        .ext_a$22(dot$ext_a$22),
+        .ext_a$23(dot$ext_a$23),
+        .ext_a$24(dot$ext_a$24),
+        .ext_a$25(dot$ext_a$25),
+        .ext_a$26(dot$ext_a$26),
+        .ext_a$27(dot$ext_a$27),
+        .ext_a$28(dot$ext_a$28),
+        .ext_a$29(dot$ext_a$29),
+        .ext_a$30(dot$ext_a$30),
+        .ext_a$31(dot$ext_a$31),
+        .ext_b$0(dot$ext_b$0),
+        .ext_b$1(dot$ext_b$1),
+        .ext_b$2(dot$ext_b$2),
+        .ext_b$3(dot$ext_b$3),
+        .ext_b$4(dot$ext_b$4),
+        .ext_b$5(dot$ext_b$5),
+        .ext_b$6(dot$ext_b$6),
+        .ext_b$7(dot$ext_b$7),
+        .ext_b$8(dot$ext_b$8),
+        .ext_b$9(dot$ext_b$9),
+        .ext_b$10(dot$ext_b$10),
+        .ext_b$11(dot$ext_b$11),
+        .ext_b$12(dot$ext_b$12),
+        .ext_b$13(dot$ext_b$13),
+        .ext_b$14(dot$ext_b$14),
+        .ext_b$15(dot$ext_b$15),
+        .ext_b$16(dot$ext_b$16),
+        .ext_b$17(dot$ext_b$17),
+        .ext_b$18(dot$ext_b$18),
+        .ext_b$19(dot$ext_b$19),
+        .ext_b$20(dot$ext_b$20),
+        .ext_b$21(dot$ext_b$21),
+        .ext_b$22(dot$ext_b$22),
+        .ext_b$23(dot$ext_b$23),
+        .ext_b$24(dot$ext_b$24),
+        .ext_b$25(dot$ext_b$25),
+        .ext_b$26(dot$ext_b$26),
+        .ext_b$27(dot$ext_b$27),
+        .ext_b$28(dot$ext_b$28),
+        .ext_b$29(dot$ext_b$29),
+        .ext_b$30(dot$ext_b$30),
+        .ext_b$31(dot$ext_b$31),
+        .ext_p$0(dot$ext_p$0),
+        .ext_p$1(dot$ext_p$1),
+        .ext_p$2(dot$ext_p$2),
+        .ext_p$3(dot$ext_p$3),
+        .ext_p$4(dot$ext_p$4),
+        .ext_p$5(dot$ext_p$5),
+        .ext_p$6(dot$ext_p$6),
+        .ext_p$7(dot$ext_p$7),
+        .ext_p$8(dot$ext_p$8),
+        .ext_p$9(dot$ext_p$9),
+        .ext_p$10(dot$ext_p$10),
+        .ext_p$11(dot$ext_p$11),
+        .ext_p$12(dot$ext_p$12),
+        .ext_p$13(dot$ext_p$13),
+        .ext_p$14(dot$ext_p$14),
+        .ext_p$15(dot$ext_p$15),
+        .ext_p$16(dot$ext_p$16),
+        .ext_p$17(dot$ext_p$17),
+        .ext_p$18(dot$ext_p$18),
+        .ext_p$19(dot$ext_p$19),
+        .ext_p$20(dot$ext_p$20),
+        .ext_p$21(dot$ext_p$21),
+        .ext_p$22(dot$ext_p$22),
+        .ext_p$23(dot$ext_p$23),
+        .ext_p$24(dot$ext_p$24),
+        .ext_p$25(dot$ext_p$25),
+        .ext_p$26(dot$ext_p$26),
+        .ext_p$27(dot$ext_p$27),
+        .ext_p$28(dot$ext_p$28),
+        .ext_p$29(dot$ext_p$29),
+        .ext_p$30(dot$ext_p$30),
+        .ext_p$31(dot$ext_p$31)
     );
     llamahdl_decoder$matvec$finish finish(
         .clock(finish$clock),
@@ -18314,6 +19450,103 @@ module llamahdl_decoder$matvec(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,
         end
         dot$en = m_valid$q;
         dot$first = m_first$q;
+        dot$ext_sel = ext_sel;
+        dot$ext_a$0 = ext_a$0;
+        dot$ext_b$0 = ext_b$0;
+        ext_p$0 = dot$ext_p$0;
+        dot$ext_a$1 = ext_a$1;
+        dot$ext_b$1 = ext_b$1;
+        ext_p$1 = dot$ext_p$1;
+        dot$ext_a$2 = ext_a$2;
+        dot$ext_b$2 = ext_b$2;
+        ext_p$2 = dot$ext_p$2;
+        dot$ext_a$3 = ext_a$3;
+        dot$ext_b$3 = ext_b$3;
+        ext_p$3 = dot$ext_p$3;
+        dot$ext_a$4 = ext_a$4;
+        dot$ext_b$4 = ext_b$4;
+        ext_p$4 = dot$ext_p$4;
+        dot$ext_a$5 = ext_a$5;
+        dot$ext_b$5 = ext_b$5;
+        ext_p$5 = dot$ext_p$5;
+        dot$ext_a$6 = ext_a$6;
+        dot$ext_b$6 = ext_b$6;
+        ext_p$6 = dot$ext_p$6;
+        dot$ext_a$7 = ext_a$7;
+        dot$ext_b$7 = ext_b$7;
+        ext_p$7 = dot$ext_p$7;
+        dot$ext_a$8 = ext_a$8;
+        dot$ext_b$8 = ext_b$8;
+        ext_p$8 = dot$ext_p$8;
+        dot$ext_a$9 = ext_a$9;
+        dot$ext_b$9 = ext_b$9;
+        ext_p$9 = dot$ext_p$9;
+        dot$ext_a$10 = ext_a$10;
+        dot$ext_b$10 = ext_b$10;
+        ext_p$10 = dot$ext_p$10;
+        dot$ext_a$11 = ext_a$11;
+        dot$ext_b$11 = ext_b$11;
+        ext_p$11 = dot$ext_p$11;
+        dot$ext_a$12 = ext_a$12;
+        dot$ext_b$12 = ext_b$12;
+        ext_p$12 = dot$ext_p$12;
+        dot$ext_a$13 = ext_a$13;
+        dot$ext_b$13 = ext_b$13;
+        ext_p$13 = dot$ext_p$13;
+        dot$ext_a$14 = ext_a$14;
+        dot$ext_b$14 = ext_b$14;
+        ext_p$14 = dot$ext_p$14;
+        dot$ext_a$15 = ext_a$15;
+        dot$ext_b$15 = ext_b$15;
+        ext_p$15 = dot$ext_p$15;
+        dot$ext_a$16 = ext_a$16;
+        dot$ext_b$16 = ext_b$16;
+        ext_p$16 = dot$ext_p$16;
+        dot$ext_a$17 = ext_a$17;
+        dot$ext_b$17 = ext_b$17;
+        ext_p$17 = dot$ext_p$17;
+        dot$ext_a$18 = ext_a$18;
+        dot$ext_b$18 = ext_b$18;
+        ext_p$18 = dot$ext_p$18;
+        dot$ext_a$19 = ext_a$19;
+        dot$ext_b$19 = ext_b$19;
+        ext_p$19 = dot$ext_p$19;
+        dot$ext_a$20 = ext_a$20;
+        dot$ext_b$20 = ext_b$20;
+        ext_p$20 = dot$ext_p$20;
+        dot$ext_a$21 = ext_a$21;
+        dot$ext_b$21 = ext_b$21;
+        ext_p$21 = dot$ext_p$21;
+        dot$ext_a$22 = ext_a$22;
+        dot$ext_b$22 = ext_b$22;
+        ext_p$22 = dot$ext_p$22;
+        dot$ext_a$23 = ext_a$23;
+        dot$ext_b$23 = ext_b$23;
+        ext_p$23 = dot$ext_p$23;
+        dot$ext_a$24 = ext_a$24;
+        dot$ext_b$24 = ext_b$24;
+        ext_p$24 = dot$ext_p$24;
+        dot$ext_a$25 = ext_a$25;
+        dot$ext_b$25 = ext_b$25;
+        ext_p$25 = dot$ext_p$25;
+        dot$ext_a$26 = ext_a$26;
+        dot$ext_b$26 = ext_b$26;
+        ext_p$26 = dot$ext_p$26;
+        dot$ext_a$27 = ext_a$27;
+        dot$ext_b$27 = ext_b$27;
+        ext_p$27 = dot$ext_p$27;
+        dot$ext_a$28 = ext_a$28;
+        dot$ext_b$28 = ext_b$28;
+        ext_p$28 = dot$ext_p$28;
+        dot$ext_a$29 = ext_a$29;
+        dot$ext_b$29 = ext_b$29;
+        ext_p$29 = dot$ext_p$29;
+        dot$ext_a$30 = ext_a$30;
+        dot$ext_b$30 = ext_b$30;
+        ext_p$30 = dot$ext_p$30;
+        dot$ext_a$31 = ext_a$31;
+        dot$ext_b$31 = ext_b$31;
+        ext_p$31 = dot$ext_p$31;
         if (sel_ram$q) begin
             sq_mant$d = bq_mant$q;
             sq_exp$d = bq_exp$q;
@@ -18856,7 +20089,7 @@ module llamahdl_decoder$matvec$bq_mant(d,q,clock);
 endmodule // llamahdl_decoder$matvec$bq_mant
 
 
-module llamahdl_decoder$matvec$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$5,w$6,w$7,w$8,w$9,w$10,w$11,w$12,w$13,w$14,w$15,w$16,w$17,w$18,w$19,w$20,w$21,w$22,w$23,w$24,w$25,w$26,w$27,w$28,w$29,w$30,w$31,x$0,x$1,x$2,x$3,x$4,x$5,x$6,x$7,x$8,x$9,x$10,x$11,x$12,x$13,x$14,x$15,x$16,x$17,x$18,x$19,x$20,x$21,x$22,x$23,x$24,x$25,x$26,x$27,x$28,x$29,x$30,x$31,acc);
+module llamahdl_decoder$matvec$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$5,w$6,w$7,w$8,w$9,w$10,w$11,w$12,w$13,w$14,w$15,w$16,w$17,w$18,w$19,w$20,w$21,w$22,w$23,w$24,w$25,w$26,w$27,w$28,w$29,w$30,w$31,x$0,x$1,x$2,x$3,x$4,x$5,x$6,x$7,x$8,x$9,x$10,x$11,x$12,x$13,x$14,x$15,x$16,x$17,x$18,x$19,x$20,x$21,x$22,x$23,x$24,x$25,x$26,x$27,x$28,x$29,x$30,x$31,acc,ext_sel,ext_a$0,ext_a$1,ext_a$2,ext_a$3,ext_a$4,ext_a$5,ext_a$6,ext_a$7,ext_a$8,ext_a$9,ext_a$10,ext_a$11,ext_a$12,ext_a$13,ext_a$14,ext_a$15,ext_a$16,ext_a$17,ext_a$18,ext_a$19,ext_a$20,ext_a$21,ext_a$22,ext_a$23,ext_a$24,ext_a$25,ext_a$26,ext_a$27,ext_a$28,ext_a$29,ext_a$30,ext_a$31,ext_b$0,ext_b$1,ext_b$2,ext_b$3,ext_b$4,ext_b$5,ext_b$6,ext_b$7,ext_b$8,ext_b$9,ext_b$10,ext_b$11,ext_b$12,ext_b$13,ext_b$14,ext_b$15,ext_b$16,ext_b$17,ext_b$18,ext_b$19,ext_b$20,ext_b$21,ext_b$22,ext_b$23,ext_b$24,ext_b$25,ext_b$26,ext_b$27,ext_b$28,ext_b$29,ext_b$30,ext_b$31,ext_p$0,ext_p$1,ext_p$2,ext_p$3,ext_p$4,ext_p$5,ext_p$6,ext_p$7,ext_p$8,ext_p$9,ext_p$10,ext_p$11,ext_p$12,ext_p$13,ext_p$14,ext_p$15,ext_p$16,ext_p$17,ext_p$18,ext_p$19,ext_p$20,ext_p$21,ext_p$22,ext_p$23,ext_p$24,ext_p$25,ext_p$26,ext_p$27,ext_p$28,ext_p$29,ext_p$30,ext_p$31);
     
     // Module arguments
     input wire  clock;
@@ -18928,6 +20161,103 @@ module llamahdl_decoder$matvec$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$5,
     input wire signed [31:0] x$30;
     input wire signed [31:0] x$31;
     output reg signed [39:0] acc;
+    input wire  ext_sel;
+    input wire signed [17:0] ext_a$0;
+    input wire signed [17:0] ext_a$1;
+    input wire signed [17:0] ext_a$2;
+    input wire signed [17:0] ext_a$3;
+    input wire signed [17:0] ext_a$4;
+    input wire signed [17:0] ext_a$5;
+    input wire signed [17:0] ext_a$6;
+    input wire signed [17:0] ext_a$7;
+    input wire signed [17:0] ext_a$8;
+    input wire signed [17:0] ext_a$9;
+    input wire signed [17:0] ext_a$10;
+    input wire signed [17:0] ext_a$11;
+    input wire signed [17:0] ext_a$12;
+    input wire signed [17:0] ext_a$13;
+    input wire signed [17:0] ext_a$14;
+    input wire signed [17:0] ext_a$15;
+    input wire signed [17:0] ext_a$16;
+    input wire signed [17:0] ext_a$17;
+    input wire signed [17:0] ext_a$18;
+    input wire signed [17:0] ext_a$19;
+    input wire signed [17:0] ext_a$20;
+    input wire signed [17:0] ext_a$21;
+    input wire signed [17:0] ext_a$22;
+    input wire signed [17:0] ext_a$23;
+    input wire signed [17:0] ext_a$24;
+    input wire signed [17:0] ext_a$25;
+    input wire signed [17:0] ext_a$26;
+    input wire signed [17:0] ext_a$27;
+    input wire signed [17:0] ext_a$28;
+    input wire signed [17:0] ext_a$29;
+    input wire signed [17:0] ext_a$30;
+    input wire signed [17:0] ext_a$31;
+    input wire signed [10:0] ext_b$0;
+    input wire signed [10:0] ext_b$1;
+    input wire signed [10:0] ext_b$2;
+    input wire signed [10:0] ext_b$3;
+    input wire signed [10:0] ext_b$4;
+    input wire signed [10:0] ext_b$5;
+    input wire signed [10:0] ext_b$6;
+    input wire signed [10:0] ext_b$7;
+    input wire signed [10:0] ext_b$8;
+    input wire signed [10:0] ext_b$9;
+    input wire signed [10:0] ext_b$10;
+    input wire signed [10:0] ext_b$11;
+    input wire signed [10:0] ext_b$12;
+    input wire signed [10:0] ext_b$13;
+    input wire signed [10:0] ext_b$14;
+    input wire signed [10:0] ext_b$15;
+    input wire signed [10:0] ext_b$16;
+    input wire signed [10:0] ext_b$17;
+    input wire signed [10:0] ext_b$18;
+    input wire signed [10:0] ext_b$19;
+    input wire signed [10:0] ext_b$20;
+    input wire signed [10:0] ext_b$21;
+    input wire signed [10:0] ext_b$22;
+    input wire signed [10:0] ext_b$23;
+    input wire signed [10:0] ext_b$24;
+    input wire signed [10:0] ext_b$25;
+    input wire signed [10:0] ext_b$26;
+    input wire signed [10:0] ext_b$27;
+    input wire signed [10:0] ext_b$28;
+    input wire signed [10:0] ext_b$29;
+    input wire signed [10:0] ext_b$30;
+    input wire signed [10:0] ext_b$31;
+    output reg signed [28:0] ext_p$0;
+    output reg signed [28:0] ext_p$1;
+    output reg signed [28:0] ext_p$2;
+    output reg signed [28:0] ext_p$3;
+    output reg signed [28:0] ext_p$4;
+    output reg signed [28:0] ext_p$5;
+    output reg signed [28:0] ext_p$6;
+    output reg signed [28:0] ext_p$7;
+    output reg signed [28:0] ext_p$8;
+    output reg signed [28:0] ext_p$9;
+    output reg signed [28:0] ext_p$10;
+    output reg signed [28:0] ext_p$11;
+    output reg signed [28:0] ext_p$12;
+    output reg signed [28:0] ext_p$13;
+    output reg signed [28:0] ext_p$14;
+    output reg signed [28:0] ext_p$15;
+    output reg signed [28:0] ext_p$16;
+    output reg signed [28:0] ext_p$17;
+    output reg signed [28:0] ext_p$18;
+    output reg signed [28:0] ext_p$19;
+    output reg signed [28:0] ext_p$20;
+    output reg signed [28:0] ext_p$21;
+    output reg signed [28:0] ext_p$22;
+    output reg signed [28:0] ext_p$23;
+    output reg signed [28:0] ext_p$24;
+    output reg signed [28:0] ext_p$25;
+    output reg signed [28:0] ext_p$26;
+    output reg signed [28:0] ext_p$27;
+    output reg signed [28:0] ext_p$28;
+    output reg signed [28:0] ext_p$29;
+    output reg signed [28:0] ext_p$30;
+    output reg signed [28:0] ext_p$31;
     
     // Update code (custom)
     reg [6:1] ve;
@@ -18935,9 +20265,9 @@ module llamahdl_decoder$matvec$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$5,
     reg signed [31:0] a0;
     reg rb0;
     reg signed [7:0] w1_0;
-    reg signed [15:0] qm0;
-    reg signed [7:0] qw0;
-    reg signed [23:0] p0;
+    reg signed [17:0] qm0;
+    reg signed [10:0] qw0;
+    wire signed [23:0] p0 = ext_p$0[23:0];
     wire tz0 = ~|a0[31:15];
     wire to0 = &a0[31:15];
     wire hi0 = (~a0[31] & ~tz0) | (tz0 & (&a0[14:0]) & rb0);
@@ -18946,9 +20276,9 @@ module llamahdl_decoder$matvec$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$5,
     reg signed [31:0] a1;
     reg rb1;
     reg signed [7:0] w1_1;
-    reg signed [15:0] qm1;
-    reg signed [7:0] qw1;
-    reg signed [23:0] p1;
+    reg signed [17:0] qm1;
+    reg signed [10:0] qw1;
+    wire signed [23:0] p1 = ext_p$1[23:0];
     wire tz1 = ~|a1[31:15];
     wire to1 = &a1[31:15];
     wire hi1 = (~a1[31] & ~tz1) | (tz1 & (&a1[14:0]) & rb1);
@@ -18957,9 +20287,9 @@ module llamahdl_decoder$matvec$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$5,
     reg signed [31:0] a2;
     reg rb2;
     reg signed [7:0] w1_2;
-    reg signed [15:0] qm2;
-    reg signed [7:0] qw2;
-    reg signed [23:0] p2;
+    reg signed [17:0] qm2;
+    reg signed [10:0] qw2;
+    wire signed [23:0] p2 = ext_p$2[23:0];
     wire tz2 = ~|a2[31:15];
     wire to2 = &a2[31:15];
     wire hi2 = (~a2[31] & ~tz2) | (tz2 & (&a2[14:0]) & rb2);
@@ -18968,9 +20298,9 @@ module llamahdl_decoder$matvec$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$5,
     reg signed [31:0] a3;
     reg rb3;
     reg signed [7:0] w1_3;
-    reg signed [15:0] qm3;
-    reg signed [7:0] qw3;
-    reg signed [23:0] p3;
+    reg signed [17:0] qm3;
+    reg signed [10:0] qw3;
+    wire signed [23:0] p3 = ext_p$3[23:0];
     wire tz3 = ~|a3[31:15];
     wire to3 = &a3[31:15];
     wire hi3 = (~a3[31] & ~tz3) | (tz3 & (&a3[14:0]) & rb3);
@@ -18979,9 +20309,9 @@ module llamahdl_decoder$matvec$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$5,
     reg signed [31:0] a4;
     reg rb4;
     reg signed [7:0] w1_4;
-    reg signed [15:0] qm4;
-    reg signed [7:0] qw4;
-    reg signed [23:0] p4;
+    reg signed [17:0] qm4;
+    reg signed [10:0] qw4;
+    wire signed [23:0] p4 = ext_p$4[23:0];
     wire tz4 = ~|a4[31:15];
     wire to4 = &a4[31:15];
     wire hi4 = (~a4[31] & ~tz4) | (tz4 & (&a4[14:0]) & rb4);
@@ -18990,9 +20320,9 @@ module llamahdl_decoder$matvec$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$5,
     reg signed [31:0] a5;
     reg rb5;
     reg signed [7:0] w1_5;
-    reg signed [15:0] qm5;
-    reg signed [7:0] qw5;
-    reg signed [23:0] p5;
+    reg signed [17:0] qm5;
+    reg signed [10:0] qw5;
+    wire signed [23:0] p5 = ext_p$5[23:0];
     wire tz5 = ~|a5[31:15];
     wire to5 = &a5[31:15];
     wire hi5 = (~a5[31] & ~tz5) | (tz5 & (&a5[14:0]) & rb5);
@@ -19001,9 +20331,9 @@ module llamahdl_decoder$matvec$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$5,
     reg signed [31:0] a6;
     reg rb6;
     reg signed [7:0] w1_6;
-    reg signed [15:0] qm6;
-    reg signed [7:0] qw6;
-    reg signed [23:0] p6;
+    reg signed [17:0] qm6;
+    reg signed [10:0] qw6;
+    wire signed [23:0] p6 = ext_p$6[23:0];
     wire tz6 = ~|a6[31:15];
     wire to6 = &a6[31:15];
     wire hi6 = (~a6[31] & ~tz6) | (tz6 & (&a6[14:0]) & rb6);
@@ -19012,9 +20342,9 @@ module llamahdl_decoder$matvec$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$5,
     reg signed [31:0] a7;
     reg rb7;
     reg signed [7:0] w1_7;
-    reg signed [15:0] qm7;
-    reg signed [7:0] qw7;
-    reg signed [23:0] p7;
+    reg signed [17:0] qm7;
+    reg signed [10:0] qw7;
+    wire signed [23:0] p7 = ext_p$7[23:0];
     wire tz7 = ~|a7[31:15];
     wire to7 = &a7[31:15];
     wire hi7 = (~a7[31] & ~tz7) | (tz7 & (&a7[14:0]) & rb7);
@@ -19023,9 +20353,9 @@ module llamahdl_decoder$matvec$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$5,
     reg signed [31:0] a8;
     reg rb8;
     reg signed [7:0] w1_8;
-    reg signed [15:0] qm8;
-    reg signed [7:0] qw8;
-    reg signed [23:0] p8;
+    reg signed [17:0] qm8;
+    reg signed [10:0] qw8;
+    wire signed [23:0] p8 = ext_p$8[23:0];
     wire tz8 = ~|a8[31:15];
     wire to8 = &a8[31:15];
     wire hi8 = (~a8[31] & ~tz8) | (tz8 & (&a8[14:0]) & rb8);
@@ -19034,9 +20364,9 @@ module llamahdl_decoder$matvec$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$5,
     reg signed [31:0] a9;
     reg rb9;
     reg signed [7:0] w1_9;
-    reg signed [15:0] qm9;
-    reg signed [7:0] qw9;
-    reg signed [23:0] p9;
+    reg signed [17:0] qm9;
+    reg signed [10:0] qw9;
+    wire signed [23:0] p9 = ext_p$9[23:0];
     wire tz9 = ~|a9[31:15];
     wire to9 = &a9[31:15];
     wire hi9 = (~a9[31] & ~tz9) | (tz9 & (&a9[14:0]) & rb9);
@@ -19045,9 +20375,9 @@ module llamahdl_decoder$matvec$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$5,
     reg signed [31:0] a10;
     reg rb10;
     reg signed [7:0] w1_10;
-    reg signed [15:0] qm10;
-    reg signed [7:0] qw10;
-    reg signed [23:0] p10;
+    reg signed [17:0] qm10;
+    reg signed [10:0] qw10;
+    wire signed [23:0] p10 = ext_p$10[23:0];
     wire tz10 = ~|a10[31:15];
     wire to10 = &a10[31:15];
     wire hi10 = (~a10[31] & ~tz10) | (tz10 & (&a10[14:0]) & rb10);
@@ -19056,9 +20386,9 @@ module llamahdl_decoder$matvec$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$5,
     reg signed [31:0] a11;
     reg rb11;
     reg signed [7:0] w1_11;
-    reg signed [15:0] qm11;
-    reg signed [7:0] qw11;
-    reg signed [23:0] p11;
+    reg signed [17:0] qm11;
+    reg signed [10:0] qw11;
+    wire signed [23:0] p11 = ext_p$11[23:0];
     wire tz11 = ~|a11[31:15];
     wire to11 = &a11[31:15];
     wire hi11 = (~a11[31] & ~tz11) | (tz11 & (&a11[14:0]) & rb11);
@@ -19067,9 +20397,9 @@ module llamahdl_decoder$matvec$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$5,
     reg signed [31:0] a12;
     reg rb12;
     reg signed [7:0] w1_12;
-    reg signed [15:0] qm12;
-    reg signed [7:0] qw12;
-    reg signed [23:0] p12;
+    reg signed [17:0] qm12;
+    reg signed [10:0] qw12;
+    wire signed [23:0] p12 = ext_p$12[23:0];
     wire tz12 = ~|a12[31:15];
     wire to12 = &a12[31:15];
     wire hi12 = (~a12[31] & ~tz12) | (tz12 & (&a12[14:0]) & rb12);
@@ -19078,9 +20408,9 @@ module llamahdl_decoder$matvec$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$5,
     reg signed [31:0] a13;
     reg rb13;
     reg signed [7:0] w1_13;
-    reg signed [15:0] qm13;
-    reg signed [7:0] qw13;
-    reg signed [23:0] p13;
+    reg signed [17:0] qm13;
+    reg signed [10:0] qw13;
+    wire signed [23:0] p13 = ext_p$13[23:0];
     wire tz13 = ~|a13[31:15];
     wire to13 = &a13[31:15];
     wire hi13 = (~a13[31] & ~tz13) | (tz13 & (&a13[14:0]) & rb13);
@@ -19089,9 +20419,9 @@ module llamahdl_decoder$matvec$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$5,
     reg signed [31:0] a14;
     reg rb14;
     reg signed [7:0] w1_14;
-    reg signed [15:0] qm14;
-    reg signed [7:0] qw14;
-    reg signed [23:0] p14;
+    reg signed [17:0] qm14;
+    reg signed [10:0] qw14;
+    wire signed [23:0] p14 = ext_p$14[23:0];
     wire tz14 = ~|a14[31:15];
     wire to14 = &a14[31:15];
     wire hi14 = (~a14[31] & ~tz14) | (tz14 & (&a14[14:0]) & rb14);
@@ -19100,9 +20430,9 @@ module llamahdl_decoder$matvec$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$5,
     reg signed [31:0] a15;
     reg rb15;
     reg signed [7:0] w1_15;
-    reg signed [15:0] qm15;
-    reg signed [7:0] qw15;
-    reg signed [23:0] p15;
+    reg signed [17:0] qm15;
+    reg signed [10:0] qw15;
+    wire signed [23:0] p15 = ext_p$15[23:0];
     wire tz15 = ~|a15[31:15];
     wire to15 = &a15[31:15];
     wire hi15 = (~a15[31] & ~tz15) | (tz15 & (&a15[14:0]) & rb15);
@@ -19111,9 +20441,9 @@ module llamahdl_decoder$matvec$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$5,
     reg signed [31:0] a16;
     reg rb16;
     reg signed [7:0] w1_16;
-    reg signed [15:0] qm16;
-    reg signed [7:0] qw16;
-    reg signed [23:0] p16;
+    reg signed [17:0] qm16;
+    reg signed [10:0] qw16;
+    wire signed [23:0] p16 = ext_p$16[23:0];
     wire tz16 = ~|a16[31:15];
     wire to16 = &a16[31:15];
     wire hi16 = (~a16[31] & ~tz16) | (tz16 & (&a16[14:0]) & rb16);
@@ -19122,9 +20452,9 @@ module llamahdl_decoder$matvec$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$5,
     reg signed [31:0] a17;
     reg rb17;
     reg signed [7:0] w1_17;
-    reg signed [15:0] qm17;
-    reg signed [7:0] qw17;
-    reg signed [23:0] p17;
+    reg signed [17:0] qm17;
+    reg signed [10:0] qw17;
+    wire signed [23:0] p17 = ext_p$17[23:0];
     wire tz17 = ~|a17[31:15];
     wire to17 = &a17[31:15];
     wire hi17 = (~a17[31] & ~tz17) | (tz17 & (&a17[14:0]) & rb17);
@@ -19133,9 +20463,9 @@ module llamahdl_decoder$matvec$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$5,
     reg signed [31:0] a18;
     reg rb18;
     reg signed [7:0] w1_18;
-    reg signed [15:0] qm18;
-    reg signed [7:0] qw18;
-    reg signed [23:0] p18;
+    reg signed [17:0] qm18;
+    reg signed [10:0] qw18;
+    wire signed [23:0] p18 = ext_p$18[23:0];
     wire tz18 = ~|a18[31:15];
     wire to18 = &a18[31:15];
     wire hi18 = (~a18[31] & ~tz18) | (tz18 & (&a18[14:0]) & rb18);
@@ -19144,9 +20474,9 @@ module llamahdl_decoder$matvec$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$5,
     reg signed [31:0] a19;
     reg rb19;
     reg signed [7:0] w1_19;
-    reg signed [15:0] qm19;
-    reg signed [7:0] qw19;
-    reg signed [23:0] p19;
+    reg signed [17:0] qm19;
+    reg signed [10:0] qw19;
+    wire signed [23:0] p19 = ext_p$19[23:0];
     wire tz19 = ~|a19[31:15];
     wire to19 = &a19[31:15];
     wire hi19 = (~a19[31] & ~tz19) | (tz19 & (&a19[14:0]) & rb19);
@@ -19155,9 +20485,9 @@ module llamahdl_decoder$matvec$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$5,
     reg signed [31:0] a20;
     reg rb20;
     reg signed [7:0] w1_20;
-    reg signed [15:0] qm20;
-    reg signed [7:0] qw20;
-    reg signed [23:0] p20;
+    reg signed [17:0] qm20;
+    reg signed [10:0] qw20;
+    wire signed [23:0] p20 = ext_p$20[23:0];
     wire tz20 = ~|a20[31:15];
     wire to20 = &a20[31:15];
     wire hi20 = (~a20[31] & ~tz20) | (tz20 & (&a20[14:0]) & rb20);
@@ -19166,9 +20496,9 @@ module llamahdl_decoder$matvec$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$5,
     reg signed [31:0] a21;
     reg rb21;
     reg signed [7:0] w1_21;
-    reg signed [15:0] qm21;
-    reg signed [7:0] qw21;
-    reg signed [23:0] p21;
+    reg signed [17:0] qm21;
+    reg signed [10:0] qw21;
+    wire signed [23:0] p21 = ext_p$21[23:0];
     wire tz21 = ~|a21[31:15];
     wire to21 = &a21[31:15];
     wire hi21 = (~a21[31] & ~tz21) | (tz21 & (&a21[14:0]) & rb21);
@@ -19177,9 +20507,9 @@ module llamahdl_decoder$matvec$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$5,
     reg signed [31:0] a22;
     reg rb22;
     reg signed [7:0] w1_22;
-    reg signed [15:0] qm22;
-    reg signed [7:0] qw22;
-    reg signed [23:0] p22;
+    reg signed [17:0] qm22;
+    reg signed [10:0] qw22;
+    wire signed [23:0] p22 = ext_p$22[23:0];
     wire tz22 = ~|a22[31:15];
     wire to22 = &a22[31:15];
     wire hi22 = (~a22[31] & ~tz22) | (tz22 & (&a22[14:0]) & rb22);
@@ -19188,9 +20518,9 @@ module llamahdl_decoder$matvec$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$5,
     reg signed [31:0] a23;
     reg rb23;
     reg signed [7:0] w1_23;
-    reg signed [15:0] qm23;
-    reg signed [7:0] qw23;
-    reg signed [23:0] p23;
+    reg signed [17:0] qm23;
+    reg signed [10:0] qw23;
+    wire signed [23:0] p23 = ext_p$23[23:0];
     wire tz23 = ~|a23[31:15];
     wire to23 = &a23[31:15];
     wire hi23 = (~a23[31] & ~tz23) | (tz23 & (&a23[14:0]) & rb23);
@@ -19199,9 +20529,9 @@ module llamahdl_decoder$matvec$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$5,
     reg signed [31:0] a24;
     reg rb24;
     reg signed [7:0] w1_24;
-    reg signed [15:0] qm24;
-    reg signed [7:0] qw24;
-    reg signed [23:0] p24;
+    reg signed [17:0] qm24;
+    reg signed [10:0] qw24;
+    wire signed [23:0] p24 = ext_p$24[23:0];
     wire tz24 = ~|a24[31:15];
     wire to24 = &a24[31:15];
     wire hi24 = (~a24[31] & ~tz24) | (tz24 & (&a24[14:0]) & rb24);
@@ -19210,9 +20540,9 @@ module llamahdl_decoder$matvec$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$5,
     reg signed [31:0] a25;
     reg rb25;
     reg signed [7:0] w1_25;
-    reg signed [15:0] qm25;
-    reg signed [7:0] qw25;
-    reg signed [23:0] p25;
+    reg signed [17:0] qm25;
+    reg signed [10:0] qw25;
+    wire signed [23:0] p25 = ext_p$25[23:0];
     wire tz25 = ~|a25[31:15];
     wire to25 = &a25[31:15];
     wire hi25 = (~a25[31] & ~tz25) | (tz25 & (&a25[14:0]) & rb25);
@@ -19221,9 +20551,9 @@ module llamahdl_decoder$matvec$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$5,
     reg signed [31:0] a26;
     reg rb26;
     reg signed [7:0] w1_26;
-    reg signed [15:0] qm26;
-    reg signed [7:0] qw26;
-    reg signed [23:0] p26;
+    reg signed [17:0] qm26;
+    reg signed [10:0] qw26;
+    wire signed [23:0] p26 = ext_p$26[23:0];
     wire tz26 = ~|a26[31:15];
     wire to26 = &a26[31:15];
     wire hi26 = (~a26[31] & ~tz26) | (tz26 & (&a26[14:0]) & rb26);
@@ -19232,9 +20562,9 @@ module llamahdl_decoder$matvec$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$5,
     reg signed [31:0] a27;
     reg rb27;
     reg signed [7:0] w1_27;
-    reg signed [15:0] qm27;
-    reg signed [7:0] qw27;
-    reg signed [23:0] p27;
+    reg signed [17:0] qm27;
+    reg signed [10:0] qw27;
+    wire signed [23:0] p27 = ext_p$27[23:0];
     wire tz27 = ~|a27[31:15];
     wire to27 = &a27[31:15];
     wire hi27 = (~a27[31] & ~tz27) | (tz27 & (&a27[14:0]) & rb27);
@@ -19243,9 +20573,9 @@ module llamahdl_decoder$matvec$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$5,
     reg signed [31:0] a28;
     reg rb28;
     reg signed [7:0] w1_28;
-    reg signed [15:0] qm28;
-    reg signed [7:0] qw28;
-    reg signed [23:0] p28;
+    reg signed [17:0] qm28;
+    reg signed [10:0] qw28;
+    wire signed [23:0] p28 = ext_p$28[23:0];
     wire tz28 = ~|a28[31:15];
     wire to28 = &a28[31:15];
     wire hi28 = (~a28[31] & ~tz28) | (tz28 & (&a28[14:0]) & rb28);
@@ -19254,9 +20584,9 @@ module llamahdl_decoder$matvec$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$5,
     reg signed [31:0] a29;
     reg rb29;
     reg signed [7:0] w1_29;
-    reg signed [15:0] qm29;
-    reg signed [7:0] qw29;
-    reg signed [23:0] p29;
+    reg signed [17:0] qm29;
+    reg signed [10:0] qw29;
+    wire signed [23:0] p29 = ext_p$29[23:0];
     wire tz29 = ~|a29[31:15];
     wire to29 = &a29[31:15];
     wire hi29 = (~a29[31] & ~tz29) | (tz29 & (&a29[14:0]) & rb29);
@@ -19265,9 +20595,9 @@ module llamahdl_decoder$matvec$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$5,
     reg signed [31:0] a30;
     reg rb30;
     reg signed [7:0] w1_30;
-    reg signed [15:0] qm30;
-    reg signed [7:0] qw30;
-    reg signed [23:0] p30;
+    reg signed [17:0] qm30;
+    reg signed [10:0] qw30;
+    wire signed [23:0] p30 = ext_p$30[23:0];
     wire tz30 = ~|a30[31:15];
     wire to30 = &a30[31:15];
     wire hi30 = (~a30[31] & ~tz30) | (tz30 & (&a30[14:0]) & rb30);
@@ -19276,9 +20606,9 @@ module llamahdl_decoder$matvec$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$5,
     reg signed [31:0] a31;
     reg rb31;
     reg signed [7:0] w1_31;
-    reg signed [15:0] qm31;
-    reg signed [7:0] qw31;
-    reg signed [23:0] p31;
+    reg signed [17:0] qm31;
+    reg signed [10:0] qw31;
+    wire signed [23:0] p31 = ext_p$31[23:0];
     wire tz31 = ~|a31[31:15];
     wire to31 = &a31[31:15];
     wire hi31 = (~a31[31] & ~tz31) | (tz31 & (&a31[14:0]) & rb31);
@@ -19303,195 +20633,195 @@ module llamahdl_decoder$matvec$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$5,
        a0 = 32'sd0;
        rb0 = 1'b0;
        w1_0 = 8'sd0;
-       qm0 = 16'sd0;
-       qw0 = 8'sd0;
-       p0 = 24'sd0;
+       qm0 = 18'sd0;
+       qw0 = 11'sd0;
+       ext_p$0 = 29'sd0;
        a1 = 32'sd0;
        rb1 = 1'b0;
        w1_1 = 8'sd0;
-       qm1 = 16'sd0;
-       qw1 = 8'sd0;
-       p1 = 24'sd0;
+       qm1 = 18'sd0;
+       qw1 = 11'sd0;
+       ext_p$1 = 29'sd0;
        a2 = 32'sd0;
        rb2 = 1'b0;
        w1_2 = 8'sd0;
-       qm2 = 16'sd0;
-       qw2 = 8'sd0;
-       p2 = 24'sd0;
+       qm2 = 18'sd0;
+       qw2 = 11'sd0;
+       ext_p$2 = 29'sd0;
        a3 = 32'sd0;
        rb3 = 1'b0;
        w1_3 = 8'sd0;
-       qm3 = 16'sd0;
-       qw3 = 8'sd0;
-       p3 = 24'sd0;
+       qm3 = 18'sd0;
+       qw3 = 11'sd0;
+       ext_p$3 = 29'sd0;
        a4 = 32'sd0;
        rb4 = 1'b0;
        w1_4 = 8'sd0;
-       qm4 = 16'sd0;
-       qw4 = 8'sd0;
-       p4 = 24'sd0;
+       qm4 = 18'sd0;
+       qw4 = 11'sd0;
+       ext_p$4 = 29'sd0;
        a5 = 32'sd0;
        rb5 = 1'b0;
        w1_5 = 8'sd0;
-       qm5 = 16'sd0;
-       qw5 = 8'sd0;
-       p5 = 24'sd0;
+       qm5 = 18'sd0;
+       qw5 = 11'sd0;
+       ext_p$5 = 29'sd0;
        a6 = 32'sd0;
        rb6 = 1'b0;
        w1_6 = 8'sd0;
-       qm6 = 16'sd0;
-       qw6 = 8'sd0;
-       p6 = 24'sd0;
+       qm6 = 18'sd0;
+       qw6 = 11'sd0;
+       ext_p$6 = 29'sd0;
        a7 = 32'sd0;
        rb7 = 1'b0;
        w1_7 = 8'sd0;
-       qm7 = 16'sd0;
-       qw7 = 8'sd0;
-       p7 = 24'sd0;
+       qm7 = 18'sd0;
+       qw7 = 11'sd0;
+       ext_p$7 = 29'sd0;
        a8 = 32'sd0;
        rb8 = 1'b0;
        w1_8 = 8'sd0;
-       qm8 = 16'sd0;
-       qw8 = 8'sd0;
-       p8 = 24'sd0;
+       qm8 = 18'sd0;
+       qw8 = 11'sd0;
+       ext_p$8 = 29'sd0;
        a9 = 32'sd0;
        rb9 = 1'b0;
        w1_9 = 8'sd0;
-       qm9 = 16'sd0;
-       qw9 = 8'sd0;
-       p9 = 24'sd0;
+       qm9 = 18'sd0;
+       qw9 = 11'sd0;
+       ext_p$9 = 29'sd0;
        a10 = 32'sd0;
        rb10 = 1'b0;
        w1_10 = 8'sd0;
-       qm10 = 16'sd0;
-       qw10 = 8'sd0;
-       p10 = 24'sd0;
+       qm10 = 18'sd0;
+       qw10 = 11'sd0;
+       ext_p$10 = 29'sd0;
        a11 = 32'sd0;
        rb11 = 1'b0;
        w1_11 = 8'sd0;
-       qm11 = 16'sd0;
-       qw11 = 8'sd0;
-       p11 = 24'sd0;
+       qm11 = 18'sd0;
+       qw11 = 11'sd0;
+       ext_p$11 = 29'sd0;
        a12 = 32'sd0;
        rb12 = 1'b0;
        w1_12 = 8'sd0;
-       qm12 = 16'sd0;
-       qw12 = 8'sd0;
-       p12 = 24'sd0;
+       qm12 = 18'sd0;
+       qw12 = 11'sd0;
+       ext_p$12 = 29'sd0;
        a13 = 32'sd0;
        rb13 = 1'b0;
        w1_13 = 8'sd0;
-       qm13 = 16'sd0;
-       qw13 = 8'sd0;
-       p13 = 24'sd0;
+       qm13 = 18'sd0;
+       qw13 = 11'sd0;
+       ext_p$13 = 29'sd0;
        a14 = 32'sd0;
        rb14 = 1'b0;
        w1_14 = 8'sd0;
-       qm14 = 16'sd0;
-       qw14 = 8'sd0;
-       p14 = 24'sd0;
+       qm14 = 18'sd0;
+       qw14 = 11'sd0;
+       ext_p$14 = 29'sd0;
        a15 = 32'sd0;
        rb15 = 1'b0;
        w1_15 = 8'sd0;
-       qm15 = 16'sd0;
-       qw15 = 8'sd0;
-       p15 = 24'sd0;
+       qm15 = 18'sd0;
+       qw15 = 11'sd0;
+       ext_p$15 = 29'sd0;
        a16 = 32'sd0;
        rb16 = 1'b0;
        w1_16 = 8'sd0;
-       qm16 = 16'sd0;
-       qw16 = 8'sd0;
-       p16 = 24'sd0;
+       qm16 = 18'sd0;
+       qw16 = 11'sd0;
+       ext_p$16 = 29'sd0;
        a17 = 32'sd0;
        rb17 = 1'b0;
        w1_17 = 8'sd0;
-       qm17 = 16'sd0;
-       qw17 = 8'sd0;
-       p17 = 24'sd0;
+       qm17 = 18'sd0;
+       qw17 = 11'sd0;
+       ext_p$17 = 29'sd0;
        a18 = 32'sd0;
        rb18 = 1'b0;
        w1_18 = 8'sd0;
-       qm18 = 16'sd0;
-       qw18 = 8'sd0;
-       p18 = 24'sd0;
+       qm18 = 18'sd0;
+       qw18 = 11'sd0;
+       ext_p$18 = 29'sd0;
        a19 = 32'sd0;
        rb19 = 1'b0;
        w1_19 = 8'sd0;
-       qm19 = 16'sd0;
-       qw19 = 8'sd0;
-       p19 = 24'sd0;
+       qm19 = 18'sd0;
+       qw19 = 11'sd0;
+       ext_p$19 = 29'sd0;
        a20 = 32'sd0;
        rb20 = 1'b0;
        w1_20 = 8'sd0;
-       qm20 = 16'sd0;
-       qw20 = 8'sd0;
-       p20 = 24'sd0;
+       qm20 = 18'sd0;
+       qw20 = 11'sd0;
+       ext_p$20 = 29'sd0;
        a21 = 32'sd0;
        rb21 = 1'b0;
        w1_21 = 8'sd0;
-       qm21 = 16'sd0;
-       qw21 = 8'sd0;
-       p21 = 24'sd0;
+       qm21 = 18'sd0;
+       qw21 = 11'sd0;
+       ext_p$21 = 29'sd0;
        a22 = 32'sd0;
        rb22 = 1'b0;
        w1_22 = 8'sd0;
-       qm22 = 16'sd0;
-       qw22 = 8'sd0;
-       p22 = 24'sd0;
+       qm22 = 18'sd0;
+       qw22 = 11'sd0;
+       ext_p$22 = 29'sd0;
        a23 = 32'sd0;
        rb23 = 1'b0;
        w1_23 = 8'sd0;
-       qm23 = 16'sd0;
-       qw23 = 8'sd0;
-       p23 = 24'sd0;
+       qm23 = 18'sd0;
+       qw23 = 11'sd0;
+       ext_p$23 = 29'sd0;
        a24 = 32'sd0;
        rb24 = 1'b0;
        w1_24 = 8'sd0;
-       qm24 = 16'sd0;
-       qw24 = 8'sd0;
-       p24 = 24'sd0;
+       qm24 = 18'sd0;
+       qw24 = 11'sd0;
+       ext_p$24 = 29'sd0;
        a25 = 32'sd0;
        rb25 = 1'b0;
        w1_25 = 8'sd0;
-       qm25 = 16'sd0;
-       qw25 = 8'sd0;
-       p25 = 24'sd0;
+       qm25 = 18'sd0;
+       qw25 = 11'sd0;
+       ext_p$25 = 29'sd0;
        a26 = 32'sd0;
        rb26 = 1'b0;
        w1_26 = 8'sd0;
-       qm26 = 16'sd0;
-       qw26 = 8'sd0;
-       p26 = 24'sd0;
+       qm26 = 18'sd0;
+       qw26 = 11'sd0;
+       ext_p$26 = 29'sd0;
        a27 = 32'sd0;
        rb27 = 1'b0;
        w1_27 = 8'sd0;
-       qm27 = 16'sd0;
-       qw27 = 8'sd0;
-       p27 = 24'sd0;
+       qm27 = 18'sd0;
+       qw27 = 11'sd0;
+       ext_p$27 = 29'sd0;
        a28 = 32'sd0;
        rb28 = 1'b0;
        w1_28 = 8'sd0;
-       qm28 = 16'sd0;
-       qw28 = 8'sd0;
-       p28 = 24'sd0;
+       qm28 = 18'sd0;
+       qw28 = 11'sd0;
+       ext_p$28 = 29'sd0;
        a29 = 32'sd0;
        rb29 = 1'b0;
        w1_29 = 8'sd0;
-       qm29 = 16'sd0;
-       qw29 = 8'sd0;
-       p29 = 24'sd0;
+       qm29 = 18'sd0;
+       qw29 = 11'sd0;
+       ext_p$29 = 29'sd0;
        a30 = 32'sd0;
        rb30 = 1'b0;
        w1_30 = 8'sd0;
-       qm30 = 16'sd0;
-       qw30 = 8'sd0;
-       p30 = 24'sd0;
+       qm30 = 18'sd0;
+       qw30 = 11'sd0;
+       ext_p$30 = 29'sd0;
        a31 = 32'sd0;
        rb31 = 1'b0;
        w1_31 = 8'sd0;
-       qm31 = 16'sd0;
-       qw31 = 8'sd0;
-       p31 = 24'sd0;
+       qm31 = 18'sd0;
+       qw31 = 11'sd0;
+       ext_p$31 = 29'sd0;
        t1_0 = 26'sd0;
        t1_1 = 26'sd0;
        t1_2 = 26'sd0;
@@ -19511,195 +20841,195 @@ module llamahdl_decoder$matvec$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$5,
        a0 <= $signed(x$0) >>> shift;
        rb0 <= (shift != 5'd0) & x$0[shift - 5'd1];
        w1_0 <= w$0;
-       qm0 <= hi0 ? 16'sd32767 : (lo0 ? -16'sd32767 : rs0);
-       qw0 <= w1_0;
-       p0 <= qw0 * qm0;
+       qm0 <= ext_sel ? ext_a$0 : (hi0 ? 18'sd32767 : (lo0 ? -18'sd32767 : {{2{rs0[15]}}, rs0}));
+       qw0 <= ext_sel ? ext_b$0 : {{3{w1_0[7]}}, w1_0};
+       ext_p$0 <= qm0 * qw0;
        a1 <= $signed(x$1) >>> shift;
        rb1 <= (shift != 5'd0) & x$1[shift - 5'd1];
        w1_1 <= w$1;
-       qm1 <= hi1 ? 16'sd32767 : (lo1 ? -16'sd32767 : rs1);
-       qw1 <= w1_1;
-       p1 <= qw1 * qm1;
+       qm1 <= ext_sel ? ext_a$1 : (hi1 ? 18'sd32767 : (lo1 ? -18'sd32767 : {{2{rs1[15]}}, rs1}));
+       qw1 <= ext_sel ? ext_b$1 : {{3{w1_1[7]}}, w1_1};
+       ext_p$1 <= qm1 * qw1;
        a2 <= $signed(x$2) >>> shift;
        rb2 <= (shift != 5'd0) & x$2[shift - 5'd1];
        w1_2 <= w$2;
-       qm2 <= hi2 ? 16'sd32767 : (lo2 ? -16'sd32767 : rs2);
-       qw2 <= w1_2;
-       p2 <= qw2 * qm2;
+       qm2 <= ext_sel ? ext_a$2 : (hi2 ? 18'sd32767 : (lo2 ? -18'sd32767 : {{2{rs2[15]}}, rs2}));
+       qw2 <= ext_sel ? ext_b$2 : {{3{w1_2[7]}}, w1_2};
+       ext_p$2 <= qm2 * qw2;
        a3 <= $signed(x$3) >>> shift;
        rb3 <= (shift != 5'd0) & x$3[shift - 5'd1];
        w1_3 <= w$3;
-       qm3 <= hi3 ? 16'sd32767 : (lo3 ? -16'sd32767 : rs3);
-       qw3 <= w1_3;
-       p3 <= qw3 * qm3;
+       qm3 <= ext_sel ? ext_a$3 : (hi3 ? 18'sd32767 : (lo3 ? -18'sd32767 : {{2{rs3[15]}}, rs3}));
+       qw3 <= ext_sel ? ext_b$3 : {{3{w1_3[7]}}, w1_3};
+       ext_p$3 <= qm3 * qw3;
        a4 <= $signed(x$4) >>> shift;
        rb4 <= (shift != 5'd0) & x$4[shift - 5'd1];
        w1_4 <= w$4;
-       qm4 <= hi4 ? 16'sd32767 : (lo4 ? -16'sd32767 : rs4);
-       qw4 <= w1_4;
-       p4 <= qw4 * qm4;
+       qm4 <= ext_sel ? ext_a$4 : (hi4 ? 18'sd32767 : (lo4 ? -18'sd32767 : {{2{rs4[15]}}, rs4}));
+       qw4 <= ext_sel ? ext_b$4 : {{3{w1_4[7]}}, w1_4};
+       ext_p$4 <= qm4 * qw4;
        a5 <= $signed(x$5) >>> shift;
        rb5 <= (shift != 5'd0) & x$5[shift - 5'd1];
        w1_5 <= w$5;
-       qm5 <= hi5 ? 16'sd32767 : (lo5 ? -16'sd32767 : rs5);
-       qw5 <= w1_5;
-       p5 <= qw5 * qm5;
+       qm5 <= ext_sel ? ext_a$5 : (hi5 ? 18'sd32767 : (lo5 ? -18'sd32767 : {{2{rs5[15]}}, rs5}));
+       qw5 <= ext_sel ? ext_b$5 : {{3{w1_5[7]}}, w1_5};
+       ext_p$5 <= qm5 * qw5;
        a6 <= $signed(x$6) >>> shift;
        rb6 <= (shift != 5'd0) & x$6[shift - 5'd1];
        w1_6 <= w$6;
-       qm6 <= hi6 ? 16'sd32767 : (lo6 ? -16'sd32767 : rs6);
-       qw6 <= w1_6;
-       p6 <= qw6 * qm6;
+       qm6 <= ext_sel ? ext_a$6 : (hi6 ? 18'sd32767 : (lo6 ? -18'sd32767 : {{2{rs6[15]}}, rs6}));
+       qw6 <= ext_sel ? ext_b$6 : {{3{w1_6[7]}}, w1_6};
+       ext_p$6 <= qm6 * qw6;
        a7 <= $signed(x$7) >>> shift;
        rb7 <= (shift != 5'd0) & x$7[shift - 5'd1];
        w1_7 <= w$7;
-       qm7 <= hi7 ? 16'sd32767 : (lo7 ? -16'sd32767 : rs7);
-       qw7 <= w1_7;
-       p7 <= qw7 * qm7;
+       qm7 <= ext_sel ? ext_a$7 : (hi7 ? 18'sd32767 : (lo7 ? -18'sd32767 : {{2{rs7[15]}}, rs7}));
+       qw7 <= ext_sel ? ext_b$7 : {{3{w1_7[7]}}, w1_7};
+       ext_p$7 <= qm7 * qw7;
        a8 <= $signed(x$8) >>> shift;
        rb8 <= (shift != 5'd0) & x$8[shift - 5'd1];
        w1_8 <= w$8;
-       qm8 <= hi8 ? 16'sd32767 : (lo8 ? -16'sd32767 : rs8);
-       qw8 <= w1_8;
-       p8 <= qw8 * qm8;
+       qm8 <= ext_sel ? ext_a$8 : (hi8 ? 18'sd32767 : (lo8 ? -18'sd32767 : {{2{rs8[15]}}, rs8}));
+       qw8 <= ext_sel ? ext_b$8 : {{3{w1_8[7]}}, w1_8};
+       ext_p$8 <= qm8 * qw8;
        a9 <= $signed(x$9) >>> shift;
        rb9 <= (shift != 5'd0) & x$9[shift - 5'd1];
        w1_9 <= w$9;
-       qm9 <= hi9 ? 16'sd32767 : (lo9 ? -16'sd32767 : rs9);
-       qw9 <= w1_9;
-       p9 <= qw9 * qm9;
+       qm9 <= ext_sel ? ext_a$9 : (hi9 ? 18'sd32767 : (lo9 ? -18'sd32767 : {{2{rs9[15]}}, rs9}));
+       qw9 <= ext_sel ? ext_b$9 : {{3{w1_9[7]}}, w1_9};
+       ext_p$9 <= qm9 * qw9;
        a10 <= $signed(x$10) >>> shift;
        rb10 <= (shift != 5'd0) & x$10[shift - 5'd1];
        w1_10 <= w$10;
-       qm10 <= hi10 ? 16'sd32767 : (lo10 ? -16'sd32767 : rs10);
-       qw10 <= w1_10;
-       p10 <= qw10 * qm10;
+       qm10 <= ext_sel ? ext_a$10 : (hi10 ? 18'sd32767 : (lo10 ? -18'sd32767 : {{2{rs10[15]}}, rs10}));
+       qw10 <= ext_sel ? ext_b$10 : {{3{w1_10[7]}}, w1_10};
+       ext_p$10 <= qm10 * qw10;
        a11 <= $signed(x$11) >>> shift;
        rb11 <= (shift != 5'd0) & x$11[shift - 5'd1];
        w1_11 <= w$11;
-       qm11 <= hi11 ? 16'sd32767 : (lo11 ? -16'sd32767 : rs11);
-       qw11 <= w1_11;
-       p11 <= qw11 * qm11;
+       qm11 <= ext_sel ? ext_a$11 : (hi11 ? 18'sd32767 : (lo11 ? -18'sd32767 : {{2{rs11[15]}}, rs11}));
+       qw11 <= ext_sel ? ext_b$11 : {{3{w1_11[7]}}, w1_11};
+       ext_p$11 <= qm11 * qw11;
        a12 <= $signed(x$12) >>> shift;
        rb12 <= (shift != 5'd0) & x$12[shift - 5'd1];
        w1_12 <= w$12;
-       qm12 <= hi12 ? 16'sd32767 : (lo12 ? -16'sd32767 : rs12);
-       qw12 <= w1_12;
-       p12 <= qw12 * qm12;
+       qm12 <= ext_sel ? ext_a$12 : (hi12 ? 18'sd32767 : (lo12 ? -18'sd32767 : {{2{rs12[15]}}, rs12}));
+       qw12 <= ext_sel ? ext_b$12 : {{3{w1_12[7]}}, w1_12};
+       ext_p$12 <= qm12 * qw12;
        a13 <= $signed(x$13) >>> shift;
        rb13 <= (shift != 5'd0) & x$13[shift - 5'd1];
        w1_13 <= w$13;
-       qm13 <= hi13 ? 16'sd32767 : (lo13 ? -16'sd32767 : rs13);
-       qw13 <= w1_13;
-       p13 <= qw13 * qm13;
+       qm13 <= ext_sel ? ext_a$13 : (hi13 ? 18'sd32767 : (lo13 ? -18'sd32767 : {{2{rs13[15]}}, rs13}));
+       qw13 <= ext_sel ? ext_b$13 : {{3{w1_13[7]}}, w1_13};
+       ext_p$13 <= qm13 * qw13;
        a14 <= $signed(x$14) >>> shift;
        rb14 <= (shift != 5'd0) & x$14[shift - 5'd1];
        w1_14 <= w$14;
-       qm14 <= hi14 ? 16'sd32767 : (lo14 ? -16'sd32767 : rs14);
-       qw14 <= w1_14;
-       p14 <= qw14 * qm14;
+       qm14 <= ext_sel ? ext_a$14 : (hi14 ? 18'sd32767 : (lo14 ? -18'sd32767 : {{2{rs14[15]}}, rs14}));
+       qw14 <= ext_sel ? ext_b$14 : {{3{w1_14[7]}}, w1_14};
+       ext_p$14 <= qm14 * qw14;
        a15 <= $signed(x$15) >>> shift;
        rb15 <= (shift != 5'd0) & x$15[shift - 5'd1];
        w1_15 <= w$15;
-       qm15 <= hi15 ? 16'sd32767 : (lo15 ? -16'sd32767 : rs15);
-       qw15 <= w1_15;
-       p15 <= qw15 * qm15;
+       qm15 <= ext_sel ? ext_a$15 : (hi15 ? 18'sd32767 : (lo15 ? -18'sd32767 : {{2{rs15[15]}}, rs15}));
+       qw15 <= ext_sel ? ext_b$15 : {{3{w1_15[7]}}, w1_15};
+       ext_p$15 <= qm15 * qw15;
        a16 <= $signed(x$16) >>> shift;
        rb16 <= (shift != 5'd0) & x$16[shift - 5'd1];
        w1_16 <= w$16;
-       qm16 <= hi16 ? 16'sd32767 : (lo16 ? -16'sd32767 : rs16);
-       qw16 <= w1_16;
-       p16 <= qw16 * qm16;
+       qm16 <= ext_sel ? ext_a$16 : (hi16 ? 18'sd32767 : (lo16 ? -18'sd32767 : {{2{rs16[15]}}, rs16}));
+       qw16 <= ext_sel ? ext_b$16 : {{3{w1_16[7]}}, w1_16};
+       ext_p$16 <= qm16 * qw16;
        a17 <= $signed(x$17) >>> shift;
        rb17 <= (shift != 5'd0) & x$17[shift - 5'd1];
        w1_17 <= w$17;
-       qm17 <= hi17 ? 16'sd32767 : (lo17 ? -16'sd32767 : rs17);
-       qw17 <= w1_17;
-       p17 <= qw17 * qm17;
+       qm17 <= ext_sel ? ext_a$17 : (hi17 ? 18'sd32767 : (lo17 ? -18'sd32767 : {{2{rs17[15]}}, rs17}));
+       qw17 <= ext_sel ? ext_b$17 : {{3{w1_17[7]}}, w1_17};
+       ext_p$17 <= qm17 * qw17;
        a18 <= $signed(x$18) >>> shift;
        rb18 <= (shift != 5'd0) & x$18[shift - 5'd1];
        w1_18 <= w$18;
-       qm18 <= hi18 ? 16'sd32767 : (lo18 ? -16'sd32767 : rs18);
-       qw18 <= w1_18;
-       p18 <= qw18 * qm18;
+       qm18 <= ext_sel ? ext_a$18 : (hi18 ? 18'sd32767 : (lo18 ? -18'sd32767 : {{2{rs18[15]}}, rs18}));
+       qw18 <= ext_sel ? ext_b$18 : {{3{w1_18[7]}}, w1_18};
+       ext_p$18 <= qm18 * qw18;
        a19 <= $signed(x$19) >>> shift;
        rb19 <= (shift != 5'd0) & x$19[shift - 5'd1];
        w1_19 <= w$19;
-       qm19 <= hi19 ? 16'sd32767 : (lo19 ? -16'sd32767 : rs19);
-       qw19 <= w1_19;
-       p19 <= qw19 * qm19;
+       qm19 <= ext_sel ? ext_a$19 : (hi19 ? 18'sd32767 : (lo19 ? -18'sd32767 : {{2{rs19[15]}}, rs19}));
+       qw19 <= ext_sel ? ext_b$19 : {{3{w1_19[7]}}, w1_19};
+       ext_p$19 <= qm19 * qw19;
        a20 <= $signed(x$20) >>> shift;
        rb20 <= (shift != 5'd0) & x$20[shift - 5'd1];
        w1_20 <= w$20;
-       qm20 <= hi20 ? 16'sd32767 : (lo20 ? -16'sd32767 : rs20);
-       qw20 <= w1_20;
-       p20 <= qw20 * qm20;
+       qm20 <= ext_sel ? ext_a$20 : (hi20 ? 18'sd32767 : (lo20 ? -18'sd32767 : {{2{rs20[15]}}, rs20}));
+       qw20 <= ext_sel ? ext_b$20 : {{3{w1_20[7]}}, w1_20};
+       ext_p$20 <= qm20 * qw20;
        a21 <= $signed(x$21) >>> shift;
        rb21 <= (shift != 5'd0) & x$21[shift - 5'd1];
        w1_21 <= w$21;
-       qm21 <= hi21 ? 16'sd32767 : (lo21 ? -16'sd32767 : rs21);
-       qw21 <= w1_21;
-       p21 <= qw21 * qm21;
+       qm21 <= ext_sel ? ext_a$21 : (hi21 ? 18'sd32767 : (lo21 ? -18'sd32767 : {{2{rs21[15]}}, rs21}));
+       qw21 <= ext_sel ? ext_b$21 : {{3{w1_21[7]}}, w1_21};
+       ext_p$21 <= qm21 * qw21;
        a22 <= $signed(x$22) >>> shift;
        rb22 <= (shift != 5'd0) & x$22[shift - 5'd1];
        w1_22 <= w$22;
-       qm22 <= hi22 ? 16'sd32767 : (lo22 ? -16'sd32767 : rs22);
-       qw22 <= w1_22;
-       p22 <= qw22 * qm22;
+       qm22 <= ext_sel ? ext_a$22 : (hi22 ? 18'sd32767 : (lo22 ? -18'sd32767 : {{2{rs22[15]}}, rs22}));
+       qw22 <= ext_sel ? ext_b$22 : {{3{w1_22[7]}}, w1_22};
+       ext_p$22 <= qm22 * qw22;
        a23 <= $signed(x$23) >>> shift;
        rb23 <= (shift != 5'd0) & x$23[shift - 5'd1];
        w1_23 <= w$23;
-       qm23 <= hi23 ? 16'sd32767 : (lo23 ? -16'sd32767 : rs23);
-       qw23 <= w1_23;
-       p23 <= qw23 * qm23;
+       qm23 <= ext_sel ? ext_a$23 : (hi23 ? 18'sd32767 : (lo23 ? -18'sd32767 : {{2{rs23[15]}}, rs23}));
+       qw23 <= ext_sel ? ext_b$23 : {{3{w1_23[7]}}, w1_23};
+       ext_p$23 <= qm23 * qw23;
        a24 <= $signed(x$24) >>> shift;
        rb24 <= (shift != 5'd0) & x$24[shift - 5'd1];
        w1_24 <= w$24;
-       qm24 <= hi24 ? 16'sd32767 : (lo24 ? -16'sd32767 : rs24);
-       qw24 <= w1_24;
-       p24 <= qw24 * qm24;
+       qm24 <= ext_sel ? ext_a$24 : (hi24 ? 18'sd32767 : (lo24 ? -18'sd32767 : {{2{rs24[15]}}, rs24}));
+       qw24 <= ext_sel ? ext_b$24 : {{3{w1_24[7]}}, w1_24};
+       ext_p$24 <= qm24 * qw24;
        a25 <= $signed(x$25) >>> shift;
        rb25 <= (shift != 5'd0) & x$25[shift - 5'd1];
        w1_25 <= w$25;
-       qm25 <= hi25 ? 16'sd32767 : (lo25 ? -16'sd32767 : rs25);
-       qw25 <= w1_25;
-       p25 <= qw25 * qm25;
+       qm25 <= ext_sel ? ext_a$25 : (hi25 ? 18'sd32767 : (lo25 ? -18'sd32767 : {{2{rs25[15]}}, rs25}));
+       qw25 <= ext_sel ? ext_b$25 : {{3{w1_25[7]}}, w1_25};
+       ext_p$25 <= qm25 * qw25;
        a26 <= $signed(x$26) >>> shift;
        rb26 <= (shift != 5'd0) & x$26[shift - 5'd1];
        w1_26 <= w$26;
-       qm26 <= hi26 ? 16'sd32767 : (lo26 ? -16'sd32767 : rs26);
-       qw26 <= w1_26;
-       p26 <= qw26 * qm26;
+       qm26 <= ext_sel ? ext_a$26 : (hi26 ? 18'sd32767 : (lo26 ? -18'sd32767 : {{2{rs26[15]}}, rs26}));
+       qw26 <= ext_sel ? ext_b$26 : {{3{w1_26[7]}}, w1_26};
+       ext_p$26 <= qm26 * qw26;
        a27 <= $signed(x$27) >>> shift;
        rb27 <= (shift != 5'd0) & x$27[shift - 5'd1];
        w1_27 <= w$27;
-       qm27 <= hi27 ? 16'sd32767 : (lo27 ? -16'sd32767 : rs27);
-       qw27 <= w1_27;
-       p27 <= qw27 * qm27;
+       qm27 <= ext_sel ? ext_a$27 : (hi27 ? 18'sd32767 : (lo27 ? -18'sd32767 : {{2{rs27[15]}}, rs27}));
+       qw27 <= ext_sel ? ext_b$27 : {{3{w1_27[7]}}, w1_27};
+       ext_p$27 <= qm27 * qw27;
        a28 <= $signed(x$28) >>> shift;
        rb28 <= (shift != 5'd0) & x$28[shift - 5'd1];
        w1_28 <= w$28;
-       qm28 <= hi28 ? 16'sd32767 : (lo28 ? -16'sd32767 : rs28);
-       qw28 <= w1_28;
-       p28 <= qw28 * qm28;
+       qm28 <= ext_sel ? ext_a$28 : (hi28 ? 18'sd32767 : (lo28 ? -18'sd32767 : {{2{rs28[15]}}, rs28}));
+       qw28 <= ext_sel ? ext_b$28 : {{3{w1_28[7]}}, w1_28};
+       ext_p$28 <= qm28 * qw28;
        a29 <= $signed(x$29) >>> shift;
        rb29 <= (shift != 5'd0) & x$29[shift - 5'd1];
        w1_29 <= w$29;
-       qm29 <= hi29 ? 16'sd32767 : (lo29 ? -16'sd32767 : rs29);
-       qw29 <= w1_29;
-       p29 <= qw29 * qm29;
+       qm29 <= ext_sel ? ext_a$29 : (hi29 ? 18'sd32767 : (lo29 ? -18'sd32767 : {{2{rs29[15]}}, rs29}));
+       qw29 <= ext_sel ? ext_b$29 : {{3{w1_29[7]}}, w1_29};
+       ext_p$29 <= qm29 * qw29;
        a30 <= $signed(x$30) >>> shift;
        rb30 <= (shift != 5'd0) & x$30[shift - 5'd1];
        w1_30 <= w$30;
-       qm30 <= hi30 ? 16'sd32767 : (lo30 ? -16'sd32767 : rs30);
-       qw30 <= w1_30;
-       p30 <= qw30 * qm30;
+       qm30 <= ext_sel ? ext_a$30 : (hi30 ? 18'sd32767 : (lo30 ? -18'sd32767 : {{2{rs30[15]}}, rs30}));
+       qw30 <= ext_sel ? ext_b$30 : {{3{w1_30[7]}}, w1_30};
+       ext_p$30 <= qm30 * qw30;
        a31 <= $signed(x$31) >>> shift;
        rb31 <= (shift != 5'd0) & x$31[shift - 5'd1];
        w1_31 <= w$31;
-       qm31 <= hi31 ? 16'sd32767 : (lo31 ? -16'sd32767 : rs31);
-       qw31 <= w1_31;
-       p31 <= qw31 * qm31;
+       qm31 <= ext_sel ? ext_a$31 : (hi31 ? 18'sd32767 : (lo31 ? -18'sd32767 : {{2{rs31[15]}}, rs31}));
+       qw31 <= ext_sel ? ext_b$31 : {{3{w1_31[7]}}, w1_31};
+       ext_p$31 <= qm31 * qw31;
        t1_0 <= ($signed({{2{p0[23]}}, p0}) + $signed({{2{p1[23]}}, p1})) + ($signed({{2{p2[23]}}, p2}) + $signed({{2{p3[23]}}, p3}));
        t1_1 <= ($signed({{2{p4[23]}}, p4}) + $signed({{2{p5[23]}}, p5})) + ($signed({{2{p6[23]}}, p6}) + $signed({{2{p7[23]}}, p7}));
        t1_2 <= ($signed({{2{p8[23]}}, p8}) + $signed({{2{p9[23]}}, p9})) + ($signed({{2{p10[23]}}, p10}) + $signed({{2{p11[23]}}, p11}));

@@ -95,6 +95,8 @@ module llamahdl_qkv_projector(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,x
     localparam  zero16 = 16'h0;
     localparam  zero32 = 32'h0;
     localparam  zero2 = 2'b0;
+    localparam signed zs18 = 18'b0;
+    localparam signed zs11 = 11'b0;
     
     // Stub signals
     reg  mv$clock;
@@ -205,6 +207,103 @@ module llamahdl_qkv_projector(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,x
     wire  mv$vm_we;
     wire  [15:0] mv$vm_waddr;
     wire signed [31:0] mv$vm_wdata;
+    reg  mv$ext_sel;
+    reg signed [17:0] mv$ext_a$0;
+    reg signed [17:0] mv$ext_a$1;
+    reg signed [17:0] mv$ext_a$2;
+    reg signed [17:0] mv$ext_a$3;
+    reg signed [17:0] mv$ext_a$4;
+    reg signed [17:0] mv$ext_a$5;
+    reg signed [17:0] mv$ext_a$6;
+    reg signed [17:0] mv$ext_a$7;
+    reg signed [17:0] mv$ext_a$8;
+    reg signed [17:0] mv$ext_a$9;
+    reg signed [17:0] mv$ext_a$10;
+    reg signed [17:0] mv$ext_a$11;
+    reg signed [17:0] mv$ext_a$12;
+    reg signed [17:0] mv$ext_a$13;
+    reg signed [17:0] mv$ext_a$14;
+    reg signed [17:0] mv$ext_a$15;
+    reg signed [17:0] mv$ext_a$16;
+    reg signed [17:0] mv$ext_a$17;
+    reg signed [17:0] mv$ext_a$18;
+    reg signed [17:0] mv$ext_a$19;
+    reg signed [17:0] mv$ext_a$20;
+    reg signed [17:0] mv$ext_a$21;
+    reg signed [17:0] mv$ext_a$22;
+    reg signed [17:0] mv$ext_a$23;
+    reg signed [17:0] mv$ext_a$24;
+    reg signed [17:0] mv$ext_a$25;
+    reg signed [17:0] mv$ext_a$26;
+    reg signed [17:0] mv$ext_a$27;
+    reg signed [17:0] mv$ext_a$28;
+    reg signed [17:0] mv$ext_a$29;
+    reg signed [17:0] mv$ext_a$30;
+    reg signed [17:0] mv$ext_a$31;
+    reg signed [10:0] mv$ext_b$0;
+    reg signed [10:0] mv$ext_b$1;
+    reg signed [10:0] mv$ext_b$2;
+    reg signed [10:0] mv$ext_b$3;
+    reg signed [10:0] mv$ext_b$4;
+    reg signed [10:0] mv$ext_b$5;
+    reg signed [10:0] mv$ext_b$6;
+    reg signed [10:0] mv$ext_b$7;
+    reg signed [10:0] mv$ext_b$8;
+    reg signed [10:0] mv$ext_b$9;
+    reg signed [10:0] mv$ext_b$10;
+    reg signed [10:0] mv$ext_b$11;
+    reg signed [10:0] mv$ext_b$12;
+    reg signed [10:0] mv$ext_b$13;
+    reg signed [10:0] mv$ext_b$14;
+    reg signed [10:0] mv$ext_b$15;
+    reg signed [10:0] mv$ext_b$16;
+    reg signed [10:0] mv$ext_b$17;
+    reg signed [10:0] mv$ext_b$18;
+    reg signed [10:0] mv$ext_b$19;
+    reg signed [10:0] mv$ext_b$20;
+    reg signed [10:0] mv$ext_b$21;
+    reg signed [10:0] mv$ext_b$22;
+    reg signed [10:0] mv$ext_b$23;
+    reg signed [10:0] mv$ext_b$24;
+    reg signed [10:0] mv$ext_b$25;
+    reg signed [10:0] mv$ext_b$26;
+    reg signed [10:0] mv$ext_b$27;
+    reg signed [10:0] mv$ext_b$28;
+    reg signed [10:0] mv$ext_b$29;
+    reg signed [10:0] mv$ext_b$30;
+    reg signed [10:0] mv$ext_b$31;
+    wire signed [28:0] mv$ext_p$0;
+    wire signed [28:0] mv$ext_p$1;
+    wire signed [28:0] mv$ext_p$2;
+    wire signed [28:0] mv$ext_p$3;
+    wire signed [28:0] mv$ext_p$4;
+    wire signed [28:0] mv$ext_p$5;
+    wire signed [28:0] mv$ext_p$6;
+    wire signed [28:0] mv$ext_p$7;
+    wire signed [28:0] mv$ext_p$8;
+    wire signed [28:0] mv$ext_p$9;
+    wire signed [28:0] mv$ext_p$10;
+    wire signed [28:0] mv$ext_p$11;
+    wire signed [28:0] mv$ext_p$12;
+    wire signed [28:0] mv$ext_p$13;
+    wire signed [28:0] mv$ext_p$14;
+    wire signed [28:0] mv$ext_p$15;
+    wire signed [28:0] mv$ext_p$16;
+    wire signed [28:0] mv$ext_p$17;
+    wire signed [28:0] mv$ext_p$18;
+    wire signed [28:0] mv$ext_p$19;
+    wire signed [28:0] mv$ext_p$20;
+    wire signed [28:0] mv$ext_p$21;
+    wire signed [28:0] mv$ext_p$22;
+    wire signed [28:0] mv$ext_p$23;
+    wire signed [28:0] mv$ext_p$24;
+    wire signed [28:0] mv$ext_p$25;
+    wire signed [28:0] mv$ext_p$26;
+    wire signed [28:0] mv$ext_p$27;
+    wire signed [28:0] mv$ext_p$28;
+    wire signed [28:0] mv$ext_p$29;
+    wire signed [28:0] mv$ext_p$30;
+    wire signed [28:0] mv$ext_p$31;
     
     // Sub module instances
     llamahdl_qkv_projector$mv mv(
@@ -315,7 +414,104 @@ module llamahdl_qkv_projector(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,x
         .vm_raddr(mv$vm_raddr),
         .vm_we(mv$vm_we),
         .vm_waddr(mv$vm_waddr),
-        .vm_wdata(mv$vm_wdata)
+        .vm_wdata(mv$vm_wdata),
+        .ext_sel(mv$ext_sel),
+        .ext_a$0(mv$ext_a$0),
+        .ext_a$1(mv$ext_a$1),
+        .ext_a$2(mv$ext_a$2),
+        .ext_a$3(mv$ext_a$3),
+        .ext_a$4(mv$ext_a$4),
+        .ext_a$5(mv$ext_a$5),
+        .ext_a$6(mv$ext_a$6),
+        .ext_a$7(mv$ext_a$7),
+        .ext_a$8(mv$ext_a$8),
+        .ext_a$9(mv$ext_a$9),
+        .ext_a$10(mv$ext_a$10),
+        .ext_a$11(mv$ext_a$11),
+        .ext_a$12(mv$ext_a$12),
+        .ext_a$13(mv$ext_a$13),
+        .ext_a$14(mv$ext_a$14),
+        .ext_a$15(mv$ext_a$15),
+        .ext_a$16(mv$ext_a$16),
+        .ext_a$17(mv$ext_a$17),
+        .ext_a$18(mv$ext_a$18),
+        .ext_a$19(mv$ext_a$19),
+        .ext_a$20(mv$ext_a$20),
+        .ext_a$21(mv$ext_a$21),
+        .ext_a$22(mv$ext_a$22),
+        .ext_a$23(mv$ext_a$23),
+        .ext_a$24(mv$ext_a$24),
+        .ext_a$25(mv$ext_a$25),
+        .ext_a$26(mv$ext_a$26),
+        .ext_a$27(mv$ext_a$27),
+        .ext_a$28(mv$ext_a$28),
+        .ext_a$29(mv$ext_a$29),
+        .ext_a$30(mv$ext_a$30),
+        .ext_a$31(mv$ext_a$31),
+        .ext_b$0(mv$ext_b$0),
+        .ext_b$1(mv$ext_b$1),
+        .ext_b$2(mv$ext_b$2),
+        .ext_b$3(mv$ext_b$3),
+        .ext_b$4(mv$ext_b$4),
+        .ext_b$5(mv$ext_b$5),
+        .ext_b$6(mv$ext_b$6),
+        .ext_b$7(mv$ext_b$7),
+        .ext_b$8(mv$ext_b$8),
+        .ext_b$9(mv$ext_b$9),
+        .ext_b$10(mv$ext_b$10),
+        .ext_b$11(mv$ext_b$11),
+        .ext_b$12(mv$ext_b$12),
+        .ext_b$13(mv$ext_b$13),
+        .ext_b$14(mv$ext_b$14),
+        .ext_b$15(mv$ext_b$15),
+        .ext_b$16(mv$ext_b$16),
+        .ext_b$17(mv$ext_b$17),
+        .ext_b$18(mv$ext_b$18),
+        .ext_b$19(mv$ext_b$19),
+        .ext_b$20(mv$ext_b$20),
+        .ext_b$21(mv$ext_b$21),
+        .ext_b$22(mv$ext_b$22),
+        .ext_b$23(mv$ext_b$23),
+        .ext_b$24(mv$ext_b$24),
+        .ext_b$25(mv$ext_b$25),
+        .ext_b$26(mv$ext_b$26),
+        .ext_b$27(mv$ext_b$27),
+        .ext_b$28(mv$ext_b$28),
+        .ext_b$29(mv$ext_b$29),
+        .ext_b$30(mv$ext_b$30),
+        .ext_b$31(mv$ext_b$31),
+        .ext_p$0(mv$ext_p$0),
+        .ext_p$1(mv$ext_p$1),
+        .ext_p$2(mv$ext_p$2),
+        .ext_p$3(mv$ext_p$3),
+        .ext_p$4(mv$ext_p$4),
+        .ext_p$5(mv$ext_p$5),
+        .ext_p$6(mv$ext_p$6),
+        .ext_p$7(mv$ext_p$7),
+        .ext_p$8(mv$ext_p$8),
+        .ext_p$9(mv$ext_p$9),
+        .ext_p$10(mv$ext_p$10),
+        .ext_p$11(mv$ext_p$11),
+        .ext_p$12(mv$ext_p$12),
+        .ext_p$13(mv$ext_p$13),
+        .ext_p$14(mv$ext_p$14),
+        .ext_p$15(mv$ext_p$15),
+        .ext_p$16(mv$ext_p$16),
+        .ext_p$17(mv$ext_p$17),
+        .ext_p$18(mv$ext_p$18),
+        .ext_p$19(mv$ext_p$19),
+        .ext_p$20(mv$ext_p$20),
+        .ext_p$21(mv$ext_p$21),
+        .ext_p$22(mv$ext_p$22),
+        .ext_p$23(mv$ext_p$23),
+        .ext_p$24(mv$ext_p$24),
+        .ext_p$25(mv$ext_p$25),
+        .ext_p$26(mv$ext_p$26),
+        .ext_p$27(mv$ext_p$27),
+        .ext_p$28(mv$ext_p$28),
+        .ext_p$29(mv$ext_p$29),
+        .ext_p$30(mv$ext_p$30),
+        .ext_p$31(mv$ext_p$31)
     );
     
     // Update code
@@ -325,68 +521,133 @@ module llamahdl_qkv_projector(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,x
         mv$x_waddr = x_waddr;
         mv$x_wdata$0 = x_wdata$0;
         mv$buf_rd_data$0 = buf_rd_data$0;
+        mv$ext_a$0 = zs18;
+        mv$ext_b$0 = zs11;
         mv$x_wdata$1 = x_wdata$1;
         mv$buf_rd_data$1 = buf_rd_data$1;
+        mv$ext_a$1 = zs18;
+        mv$ext_b$1 = zs11;
         mv$x_wdata$2 = x_wdata$2;
         mv$buf_rd_data$2 = buf_rd_data$2;
+        mv$ext_a$2 = zs18;
+        mv$ext_b$2 = zs11;
         mv$x_wdata$3 = x_wdata$3;
         mv$buf_rd_data$3 = buf_rd_data$3;
+        mv$ext_a$3 = zs18;
+        mv$ext_b$3 = zs11;
         mv$x_wdata$4 = x_wdata$4;
         mv$buf_rd_data$4 = buf_rd_data$4;
+        mv$ext_a$4 = zs18;
+        mv$ext_b$4 = zs11;
         mv$x_wdata$5 = x_wdata$5;
         mv$buf_rd_data$5 = buf_rd_data$5;
+        mv$ext_a$5 = zs18;
+        mv$ext_b$5 = zs11;
         mv$x_wdata$6 = x_wdata$6;
         mv$buf_rd_data$6 = buf_rd_data$6;
+        mv$ext_a$6 = zs18;
+        mv$ext_b$6 = zs11;
         mv$x_wdata$7 = x_wdata$7;
         mv$buf_rd_data$7 = buf_rd_data$7;
+        mv$ext_a$7 = zs18;
+        mv$ext_b$7 = zs11;
         mv$x_wdata$8 = x_wdata$8;
         mv$buf_rd_data$8 = buf_rd_data$8;
+        mv$ext_a$8 = zs18;
+        mv$ext_b$8 = zs11;
         mv$x_wdata$9 = x_wdata$9;
         mv$buf_rd_data$9 = buf_rd_data$9;
+        mv$ext_a$9 = zs18;
+        mv$ext_b$9 = zs11;
         mv$x_wdata$10 = x_wdata$10;
         mv$buf_rd_data$10 = buf_rd_data$10;
+        mv$ext_a$10 = zs18;
+        mv$ext_b$10 = zs11;
         mv$x_wdata$11 = x_wdata$11;
         mv$buf_rd_data$11 = buf_rd_data$11;
+        mv$ext_a$11 = zs18;
+        mv$ext_b$11 = zs11;
         mv$x_wdata$12 = x_wdata$12;
         mv$buf_rd_data$12 = buf_rd_data$12;
+        mv$ext_a$12 = zs18;
+        mv$ext_b$12 = zs11;
         mv$x_wdata$13 = x_wdata$13;
         mv$buf_rd_data$13 = buf_rd_data$13;
+        mv$ext_a$13 = zs18;
+        mv$ext_b$13 = zs11;
         mv$x_wdata$14 = x_wdata$14;
         mv$buf_rd_data$14 = buf_rd_data$14;
+        mv$ext_a$14 = zs18;
+        mv$ext_b$14 = zs11;
         mv$x_wdata$15 = x_wdata$15;
         mv$buf_rd_data$15 = buf_rd_data$15;
+        mv$ext_a$15 = zs18;
+        mv$ext_b$15 = zs11;
         mv$x_wdata$16 = x_wdata$16;
         mv$buf_rd_data$16 = buf_rd_data$16;
+        mv$ext_a$16 = zs18;
+        mv$ext_b$16 = zs11;
         mv$x_wdata$17 = x_wdata$17;
         mv$buf_rd_data$17 = buf_rd_data$17;
+        mv$ext_a$17 = zs18;
+        mv$ext_b$17 = zs11;
         mv$x_wdata$18 = x_wdata$18;
         mv$buf_rd_data$18 = buf_rd_data$18;
+        mv$ext_a$18 = zs18;
+        mv$ext_b$18 = zs11;
         mv$x_wdata$19 = x_wdata$19;
         mv$buf_rd_data$19 = buf_rd_data$19;
+        mv$ext_a$19 = zs18;
+        mv$ext_b$19 = zs11;
         mv$x_wdata$20 = x_wdata$20;
         mv$buf_rd_data$20 = buf_rd_data$20;
+        mv$ext_a$20 = zs18;
+        mv$ext_b$20 = zs11;
         mv$x_wdata$21 = x_wdata$21;
         mv$buf_rd_data$21 = buf_rd_data$21;
+        mv$ext_a$21 = zs18;
+        mv$ext_b$21 = zs11;
         mv$x_wdata$22 = x_wdata$22;
         mv$buf_rd_data$22 = buf_rd_data$22;
+        mv$ext_a$22 = zs18;
+        mv$ext_b$22 = zs11;
         mv$x_wdata$23 = x_wdata$23;
         mv$buf_rd_data$23 = buf_rd_data$23;
+        mv$ext_a$23 = zs18;
+        mv$ext_b$23 = zs11;
         mv$x_wdata$24 = x_wdata$24;
         mv$buf_rd_data$24 = buf_rd_data$24;
+        mv$ext_a$24 = zs18;
+        mv$ext_b$24 = zs11;
         mv$x_wdata$25 = x_wdata$25;
         mv$buf_rd_data$25 = buf_rd_data$25;
+        mv$ext_a$25 = zs18;
+        mv$ext_b$25 = zs11;
         mv$x_wdata$26 = x_wdata$26;
         mv$buf_rd_data$26 = buf_rd_data$26;
+        mv$ext_a$26 = zs18;
+        mv$ext_b$26 = zs11;
         mv$x_wdata$27 = x_wdata$27;
         mv$buf_rd_data$27 = buf_rd_data$27;
+        mv$ext_a$27 = zs18;
+        mv$ext_b$27 = zs11;
         mv$x_wdata$28 = x_wdata$28;
         mv$buf_rd_data$28 = buf_rd_data$28;
+        mv$ext_a$28 = zs18;
+        mv$ext_b$28 = zs11;
         mv$x_wdata$29 = x_wdata$29;
         mv$buf_rd_data$29 = buf_rd_data$29;
+        mv$ext_a$29 = zs18;
+        mv$ext_b$29 = zs11;
         mv$x_wdata$30 = x_wdata$30;
         mv$buf_rd_data$30 = buf_rd_data$30;
+        mv$ext_a$30 = zs18;
+        mv$ext_b$30 = zs11;
         mv$x_wdata$31 = x_wdata$31;
         mv$buf_rd_data$31 = buf_rd_data$31;
+        mv$ext_a$31 = zs18;
+        mv$ext_b$31 = zs11;
+        mv$ext_sel = 1'b0;
         mv$xs_we = 1'b0;
         mv$xs_waddr = zero16;
         mv$xs_wdata = $signed(zero32);
@@ -429,7 +690,7 @@ module llamahdl_qkv_projector(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,x
 endmodule // top
 
 
-module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,x_wdata$3,x_wdata$4,x_wdata$5,x_wdata$6,x_wdata$7,x_wdata$8,x_wdata$9,x_wdata$10,x_wdata$11,x_wdata$12,x_wdata$13,x_wdata$14,x_wdata$15,x_wdata$16,x_wdata$17,x_wdata$18,x_wdata$19,x_wdata$20,x_wdata$21,x_wdata$22,x_wdata$23,x_wdata$24,x_wdata$25,x_wdata$26,x_wdata$27,x_wdata$28,x_wdata$29,x_wdata$30,x_wdata$31,xs_we,xs_waddr,xs_wdata,xp_we,xp_idx,xp_data$0,xp_data$1,xp_data$2,xp_data$3,xp_data$4,xp_data$5,xp_data$6,xp_data$7,x_shift,x_raw,x_base,post,src,vm_rdata,start,use_ram,rom_base,rom_row_base,rows_m1,beats_m1,dst,embed,len_m1,buf_rd_addr,buf_rd_row,buf_rd_data$0,buf_rd_data$1,buf_rd_data$2,buf_rd_data$3,buf_rd_data$4,buf_rd_data$5,buf_rd_data$6,buf_rd_data$7,buf_rd_data$8,buf_rd_data$9,buf_rd_data$10,buf_rd_data$11,buf_rd_data$12,buf_rd_data$13,buf_rd_data$14,buf_rd_data$15,buf_rd_data$16,buf_rd_data$17,buf_rd_data$18,buf_rd_data$19,buf_rd_data$20,buf_rd_data$21,buf_rd_data$22,buf_rd_data$23,buf_rd_data$24,buf_rd_data$25,buf_rd_data$26,buf_rd_data$27,buf_rd_data$28,buf_rd_data$29,buf_rd_data$30,buf_rd_data$31,buf_rd_mant,buf_rd_exp,out_valid,out_row,out_data,busy,done,vm_raddr,vm_we,vm_waddr,vm_wdata);
+module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,x_wdata$3,x_wdata$4,x_wdata$5,x_wdata$6,x_wdata$7,x_wdata$8,x_wdata$9,x_wdata$10,x_wdata$11,x_wdata$12,x_wdata$13,x_wdata$14,x_wdata$15,x_wdata$16,x_wdata$17,x_wdata$18,x_wdata$19,x_wdata$20,x_wdata$21,x_wdata$22,x_wdata$23,x_wdata$24,x_wdata$25,x_wdata$26,x_wdata$27,x_wdata$28,x_wdata$29,x_wdata$30,x_wdata$31,xs_we,xs_waddr,xs_wdata,xp_we,xp_idx,xp_data$0,xp_data$1,xp_data$2,xp_data$3,xp_data$4,xp_data$5,xp_data$6,xp_data$7,x_shift,x_raw,x_base,post,src,vm_rdata,start,use_ram,rom_base,rom_row_base,rows_m1,beats_m1,dst,embed,len_m1,buf_rd_addr,buf_rd_row,buf_rd_data$0,buf_rd_data$1,buf_rd_data$2,buf_rd_data$3,buf_rd_data$4,buf_rd_data$5,buf_rd_data$6,buf_rd_data$7,buf_rd_data$8,buf_rd_data$9,buf_rd_data$10,buf_rd_data$11,buf_rd_data$12,buf_rd_data$13,buf_rd_data$14,buf_rd_data$15,buf_rd_data$16,buf_rd_data$17,buf_rd_data$18,buf_rd_data$19,buf_rd_data$20,buf_rd_data$21,buf_rd_data$22,buf_rd_data$23,buf_rd_data$24,buf_rd_data$25,buf_rd_data$26,buf_rd_data$27,buf_rd_data$28,buf_rd_data$29,buf_rd_data$30,buf_rd_data$31,buf_rd_mant,buf_rd_exp,out_valid,out_row,out_data,busy,done,vm_raddr,vm_we,vm_waddr,vm_wdata,ext_sel,ext_a$0,ext_a$1,ext_a$2,ext_a$3,ext_a$4,ext_a$5,ext_a$6,ext_a$7,ext_a$8,ext_a$9,ext_a$10,ext_a$11,ext_a$12,ext_a$13,ext_a$14,ext_a$15,ext_a$16,ext_a$17,ext_a$18,ext_a$19,ext_a$20,ext_a$21,ext_a$22,ext_a$23,ext_a$24,ext_a$25,ext_a$26,ext_a$27,ext_a$28,ext_a$29,ext_a$30,ext_a$31,ext_b$0,ext_b$1,ext_b$2,ext_b$3,ext_b$4,ext_b$5,ext_b$6,ext_b$7,ext_b$8,ext_b$9,ext_b$10,ext_b$11,ext_b$12,ext_b$13,ext_b$14,ext_b$15,ext_b$16,ext_b$17,ext_b$18,ext_b$19,ext_b$20,ext_b$21,ext_b$22,ext_b$23,ext_b$24,ext_b$25,ext_b$26,ext_b$27,ext_b$28,ext_b$29,ext_b$30,ext_b$31,ext_p$0,ext_p$1,ext_p$2,ext_p$3,ext_p$4,ext_p$5,ext_p$6,ext_p$7,ext_p$8,ext_p$9,ext_p$10,ext_p$11,ext_p$12,ext_p$13,ext_p$14,ext_p$15,ext_p$16,ext_p$17,ext_p$18,ext_p$19,ext_p$20,ext_p$21,ext_p$22,ext_p$23,ext_p$24,ext_p$25,ext_p$26,ext_p$27,ext_p$28,ext_p$29,ext_p$30,ext_p$31);
     
     // Module arguments
     input wire  clock;
@@ -540,6 +801,103 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
     output reg  vm_we;
     output reg  [15:0] vm_waddr;
     output reg signed [31:0] vm_wdata;
+    input wire  ext_sel;
+    input wire signed [17:0] ext_a$0;
+    input wire signed [17:0] ext_a$1;
+    input wire signed [17:0] ext_a$2;
+    input wire signed [17:0] ext_a$3;
+    input wire signed [17:0] ext_a$4;
+    input wire signed [17:0] ext_a$5;
+    input wire signed [17:0] ext_a$6;
+    input wire signed [17:0] ext_a$7;
+    input wire signed [17:0] ext_a$8;
+    input wire signed [17:0] ext_a$9;
+    input wire signed [17:0] ext_a$10;
+    input wire signed [17:0] ext_a$11;
+    input wire signed [17:0] ext_a$12;
+    input wire signed [17:0] ext_a$13;
+    input wire signed [17:0] ext_a$14;
+    input wire signed [17:0] ext_a$15;
+    input wire signed [17:0] ext_a$16;
+    input wire signed [17:0] ext_a$17;
+    input wire signed [17:0] ext_a$18;
+    input wire signed [17:0] ext_a$19;
+    input wire signed [17:0] ext_a$20;
+    input wire signed [17:0] ext_a$21;
+    input wire signed [17:0] ext_a$22;
+    input wire signed [17:0] ext_a$23;
+    input wire signed [17:0] ext_a$24;
+    input wire signed [17:0] ext_a$25;
+    input wire signed [17:0] ext_a$26;
+    input wire signed [17:0] ext_a$27;
+    input wire signed [17:0] ext_a$28;
+    input wire signed [17:0] ext_a$29;
+    input wire signed [17:0] ext_a$30;
+    input wire signed [17:0] ext_a$31;
+    input wire signed [10:0] ext_b$0;
+    input wire signed [10:0] ext_b$1;
+    input wire signed [10:0] ext_b$2;
+    input wire signed [10:0] ext_b$3;
+    input wire signed [10:0] ext_b$4;
+    input wire signed [10:0] ext_b$5;
+    input wire signed [10:0] ext_b$6;
+    input wire signed [10:0] ext_b$7;
+    input wire signed [10:0] ext_b$8;
+    input wire signed [10:0] ext_b$9;
+    input wire signed [10:0] ext_b$10;
+    input wire signed [10:0] ext_b$11;
+    input wire signed [10:0] ext_b$12;
+    input wire signed [10:0] ext_b$13;
+    input wire signed [10:0] ext_b$14;
+    input wire signed [10:0] ext_b$15;
+    input wire signed [10:0] ext_b$16;
+    input wire signed [10:0] ext_b$17;
+    input wire signed [10:0] ext_b$18;
+    input wire signed [10:0] ext_b$19;
+    input wire signed [10:0] ext_b$20;
+    input wire signed [10:0] ext_b$21;
+    input wire signed [10:0] ext_b$22;
+    input wire signed [10:0] ext_b$23;
+    input wire signed [10:0] ext_b$24;
+    input wire signed [10:0] ext_b$25;
+    input wire signed [10:0] ext_b$26;
+    input wire signed [10:0] ext_b$27;
+    input wire signed [10:0] ext_b$28;
+    input wire signed [10:0] ext_b$29;
+    input wire signed [10:0] ext_b$30;
+    input wire signed [10:0] ext_b$31;
+    output reg signed [28:0] ext_p$0;
+    output reg signed [28:0] ext_p$1;
+    output reg signed [28:0] ext_p$2;
+    output reg signed [28:0] ext_p$3;
+    output reg signed [28:0] ext_p$4;
+    output reg signed [28:0] ext_p$5;
+    output reg signed [28:0] ext_p$6;
+    output reg signed [28:0] ext_p$7;
+    output reg signed [28:0] ext_p$8;
+    output reg signed [28:0] ext_p$9;
+    output reg signed [28:0] ext_p$10;
+    output reg signed [28:0] ext_p$11;
+    output reg signed [28:0] ext_p$12;
+    output reg signed [28:0] ext_p$13;
+    output reg signed [28:0] ext_p$14;
+    output reg signed [28:0] ext_p$15;
+    output reg signed [28:0] ext_p$16;
+    output reg signed [28:0] ext_p$17;
+    output reg signed [28:0] ext_p$18;
+    output reg signed [28:0] ext_p$19;
+    output reg signed [28:0] ext_p$20;
+    output reg signed [28:0] ext_p$21;
+    output reg signed [28:0] ext_p$22;
+    output reg signed [28:0] ext_p$23;
+    output reg signed [28:0] ext_p$24;
+    output reg signed [28:0] ext_p$25;
+    output reg signed [28:0] ext_p$26;
+    output reg signed [28:0] ext_p$27;
+    output reg signed [28:0] ext_p$28;
+    output reg signed [28:0] ext_p$29;
+    output reg signed [28:0] ext_p$30;
+    output reg signed [28:0] ext_p$31;
     
     // Constant declarations
     localparam  post_acc = 2'b1;
@@ -1058,6 +1416,103 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
     reg signed [31:0] dot$x$30;
     reg signed [31:0] dot$x$31;
     wire signed [39:0] dot$acc;
+    reg  dot$ext_sel;
+    reg signed [17:0] dot$ext_a$0;
+    reg signed [17:0] dot$ext_a$1;
+    reg signed [17:0] dot$ext_a$2;
+    reg signed [17:0] dot$ext_a$3;
+    reg signed [17:0] dot$ext_a$4;
+    reg signed [17:0] dot$ext_a$5;
+    reg signed [17:0] dot$ext_a$6;
+    reg signed [17:0] dot$ext_a$7;
+    reg signed [17:0] dot$ext_a$8;
+    reg signed [17:0] dot$ext_a$9;
+    reg signed [17:0] dot$ext_a$10;
+    reg signed [17:0] dot$ext_a$11;
+    reg signed [17:0] dot$ext_a$12;
+    reg signed [17:0] dot$ext_a$13;
+    reg signed [17:0] dot$ext_a$14;
+    reg signed [17:0] dot$ext_a$15;
+    reg signed [17:0] dot$ext_a$16;
+    reg signed [17:0] dot$ext_a$17;
+    reg signed [17:0] dot$ext_a$18;
+    reg signed [17:0] dot$ext_a$19;
+    reg signed [17:0] dot$ext_a$20;
+    reg signed [17:0] dot$ext_a$21;
+    reg signed [17:0] dot$ext_a$22;
+    reg signed [17:0] dot$ext_a$23;
+    reg signed [17:0] dot$ext_a$24;
+    reg signed [17:0] dot$ext_a$25;
+    reg signed [17:0] dot$ext_a$26;
+    reg signed [17:0] dot$ext_a$27;
+    reg signed [17:0] dot$ext_a$28;
+    reg signed [17:0] dot$ext_a$29;
+    reg signed [17:0] dot$ext_a$30;
+    reg signed [17:0] dot$ext_a$31;
+    reg signed [10:0] dot$ext_b$0;
+    reg signed [10:0] dot$ext_b$1;
+    reg signed [10:0] dot$ext_b$2;
+    reg signed [10:0] dot$ext_b$3;
+    reg signed [10:0] dot$ext_b$4;
+    reg signed [10:0] dot$ext_b$5;
+    reg signed [10:0] dot$ext_b$6;
+    reg signed [10:0] dot$ext_b$7;
+    reg signed [10:0] dot$ext_b$8;
+    reg signed [10:0] dot$ext_b$9;
+    reg signed [10:0] dot$ext_b$10;
+    reg signed [10:0] dot$ext_b$11;
+    reg signed [10:0] dot$ext_b$12;
+    reg signed [10:0] dot$ext_b$13;
+    reg signed [10:0] dot$ext_b$14;
+    reg signed [10:0] dot$ext_b$15;
+    reg signed [10:0] dot$ext_b$16;
+    reg signed [10:0] dot$ext_b$17;
+    reg signed [10:0] dot$ext_b$18;
+    reg signed [10:0] dot$ext_b$19;
+    reg signed [10:0] dot$ext_b$20;
+    reg signed [10:0] dot$ext_b$21;
+    reg signed [10:0] dot$ext_b$22;
+    reg signed [10:0] dot$ext_b$23;
+    reg signed [10:0] dot$ext_b$24;
+    reg signed [10:0] dot$ext_b$25;
+    reg signed [10:0] dot$ext_b$26;
+    reg signed [10:0] dot$ext_b$27;
+    reg signed [10:0] dot$ext_b$28;
+    reg signed [10:0] dot$ext_b$29;
+    reg signed [10:0] dot$ext_b$30;
+    reg signed [10:0] dot$ext_b$31;
+    wire signed [28:0] dot$ext_p$0;
+    wire signed [28:0] dot$ext_p$1;
+    wire signed [28:0] dot$ext_p$2;
+    wire signed [28:0] dot$ext_p$3;
+    wire signed [28:0] dot$ext_p$4;
+    wire signed [28:0] dot$ext_p$5;
+    wire signed [28:0] dot$ext_p$6;
+    wire signed [28:0] dot$ext_p$7;
+    wire signed [28:0] dot$ext_p$8;
+    wire signed [28:0] dot$ext_p$9;
+    wire signed [28:0] dot$ext_p$10;
+    wire signed [28:0] dot$ext_p$11;
+    wire signed [28:0] dot$ext_p$12;
+    wire signed [28:0] dot$ext_p$13;
+    wire signed [28:0] dot$ext_p$14;
+    wire signed [28:0] dot$ext_p$15;
+    wire signed [28:0] dot$ext_p$16;
+    wire signed [28:0] dot$ext_p$17;
+    wire signed [28:0] dot$ext_p$18;
+    wire signed [28:0] dot$ext_p$19;
+    wire signed [28:0] dot$ext_p$20;
+    wire signed [28:0] dot$ext_p$21;
+    wire signed [28:0] dot$ext_p$22;
+    wire signed [28:0] dot$ext_p$23;
+    wire signed [28:0] dot$ext_p$24;
+    wire signed [28:0] dot$ext_p$25;
+    wire signed [28:0] dot$ext_p$26;
+    wire signed [28:0] dot$ext_p$27;
+    wire signed [28:0] dot$ext_p$28;
+    wire signed [28:0] dot$ext_p$29;
+    wire signed [28:0] dot$ext_p$30;
+    wire signed [28:0] dot$ext_p$31;
     reg  finish$clock;
     reg  finish$en;
     reg signed [39:0] finish$acc;
@@ -1722,7 +2177,104 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
         .x$29(dot$x$29),
         .x$30(dot$x$30),
         .x$31(dot$x$31),
-        .acc(dot$acc)
+        .acc(dot$acc),
+        .ext_sel(dot$ext_sel),
+        .ext_a$0(dot$ext_a$0),
+        .ext_a$1(dot$ext_a$1),
+        .ext_a$2(dot$ext_a$2),
+        .ext_a$3(dot$ext_a$3),
+        .ext_a$4(dot$ext_a$4),
+        .ext_a$5(dot$ext_a$5),
+        .ext_a$6(dot$ext_a$6),
+        .ext_a$7(dot$ext_a$7),
+        .ext_a$8(dot$ext_a$8),
+        .ext_a$9(dot$ext_a$9),
+        .ext_a$10(dot$ext_a$10),
+        .ext_a$11(dot$ext_a$11),
+        .ext_a$12(dot$ext_a$12),
+        .ext_a$13(dot$ext_a$13),
+        .ext_a$14(dot$ext_a$14),
+        .ext_a$15(dot$ext_a$15),
+        .ext_a$16(dot$ext_a$16),
+        .ext_a$17(dot$ext_a$17),
+        .ext_a$18(dot$ext_a$18),
+        .ext_a$19(dot$ext_a$19),
+        .ext_a$20(dot$ext_a$20),
+        .ext_a$21(dot$ext_a$21),
+        .ext_a$22(dot$ext_a$22),
+        .ext_a$23(dot$ext_a$23),
+        .ext_a$24(dot$ext_a$24),
+        .ext_a$25(dot$ext_a$25),
+        .ext_a$26(dot$ext_a$26),
+        .ext_a$27(dot$ext_a$27),
+        .ext_a$28(dot$ext_a$28),
+        .ext_a$29(dot$ext_a$29),
+        .ext_a$30(dot$ext_a$30),
+        .ext_a$31(dot$ext_a$31),
+        .ext_b$0(dot$ext_b$0),
+        .ext_b$1(dot$ext_b$1),
+        .ext_b$2(dot$ext_b$2),
+        .ext_b$3(dot$ext_b$3),
+        .ext_b$4(dot$ext_b$4),
+        .ext_b$5(dot$ext_b$5),
+        .ext_b$6(dot$ext_b$6),
+        .ext_b$7(dot$ext_b$7),
+        .ext_b$8(dot$ext_b$8),
+        .ext_b$9(dot$ext_b$9),
+        .ext_b$10(dot$ext_b$10),
+        .ext_b$11(dot$ext_b$11),
+        .ext_b$12(dot$ext_b$12),
+        .ext_b$13(dot$ext_b$13),
+        .ext_b$14(dot$ext_b$14),
+        .ext_b$15(dot$ext_b$15),
+        .ext_b$16(dot$ext_b$16),
+        .ext_b$17(dot$ext_b$17),
+        .ext_b$18(dot$ext_b$18),
+        .ext_b$19(dot$ext_b$19),
+        .ext_b$20(dot$ext_b$20),
+        .ext_b$21(dot$ext_b$21),
+        .ext_b$22(dot$ext_b$22),
+        .ext_b$23(dot$ext_b$23),
+        .ext_b$24(dot$ext_b$24),
+        .ext_b$25(dot$ext_b$25),
+        .ext_b$26(dot$ext_b$26),
+        .ext_b$27(dot$ext_b$27),
+        .ext_b$28(dot$ext_b$28),
+        .ext_b$29(dot$ext_b$29),
+        .ext_b$30(dot$ext_b$30),
+        .ext_b$31(dot$ext_b$31),
+        .ext_p$0(dot$ext_p$0),
+        .ext_p$1(dot$ext_p$1),
+        .ext_p$2(dot$ext_p$2),
+        .ext_p$3(dot$ext_p$3),
+        .ext_p$4(dot$ext_p$4),
+        .ext_p$5(dot$ext_p$5),
+        .ext_p$6(dot$ext_p$6),
+        .ext_p$7(dot$ext_p$7),
+        .ext_p$8(dot$ext_p$8),
+        .ext_p$9(dot$ext_p$9),
+        .ext_p$10(dot$ext_p$10),
+        .ext_p$11(dot$ext_p$11),
+        .ext_p$12(dot$ext_p$12),
+        .ext_p$13(dot$ext_p$13),
+        .ext_p$14(dot$ext_p$14),
+        .ext_p$15(dot$ext_p$15),
+        .ext_p$16(dot$ext_p$16),
+        .ext_p$17(dot$ext_p$17),
+        .ext_p$18(dot$ext_p$18),
+        .ext_p$19(dot$ext_p$19),
+        .ext_p$20(dot$ext_p$20),
+        .ext_p$21(dot$ext_p$21),
+        .ext_p$22(dot$ext_p$22),
+        .ext_p$23(dot$ext_p$23),
+        .ext_p$24(dot$ext_p$24),
+        .ext_p$25(dot$ext_p$25),
+        .ext_p$26(dot$ext_p$26),
+        .ext_p$27(dot$ext_p$27),
+        .ext_p$28(dot$ext_p$28),
+        .ext_p$29(dot$ext_p$29),
+        .ext_p$30(dot$ext_p$30),
+        .ext_p$31(dot$ext_p$31)
     );
     llamahdl_qkv_projector$mv$finish finish(
         .clock(finish$clock),
@@ -2269,6 +2821,103 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
         end
         dot$en = m_valid$q;
         dot$first = m_first$q;
+        dot$ext_sel = ext_sel;
+        dot$ext_a$0 = ext_a$0;
+        dot$ext_b$0 = ext_b$0;
+        ext_p$0 = dot$ext_p$0;
+        dot$ext_a$1 = ext_a$1;
+        dot$ext_b$1 = ext_b$1;
+        ext_p$1 = dot$ext_p$1;
+        dot$ext_a$2 = ext_a$2;
+        dot$ext_b$2 = ext_b$2;
+        ext_p$2 = dot$ext_p$2;
+        dot$ext_a$3 = ext_a$3;
+        dot$ext_b$3 = ext_b$3;
+        ext_p$3 = dot$ext_p$3;
+        dot$ext_a$4 = ext_a$4;
+        dot$ext_b$4 = ext_b$4;
+        ext_p$4 = dot$ext_p$4;
+        dot$ext_a$5 = ext_a$5;
+        dot$ext_b$5 = ext_b$5;
+        ext_p$5 = dot$ext_p$5;
+        dot$ext_a$6 = ext_a$6;
+        dot$ext_b$6 = ext_b$6;
+        ext_p$6 = dot$ext_p$6;
+        dot$ext_a$7 = ext_a$7;
+        dot$ext_b$7 = ext_b$7;
+        ext_p$7 = dot$ext_p$7;
+        dot$ext_a$8 = ext_a$8;
+        dot$ext_b$8 = ext_b$8;
+        ext_p$8 = dot$ext_p$8;
+        dot$ext_a$9 = ext_a$9;
+        dot$ext_b$9 = ext_b$9;
+        ext_p$9 = dot$ext_p$9;
+        dot$ext_a$10 = ext_a$10;
+        dot$ext_b$10 = ext_b$10;
+        ext_p$10 = dot$ext_p$10;
+        dot$ext_a$11 = ext_a$11;
+        dot$ext_b$11 = ext_b$11;
+        ext_p$11 = dot$ext_p$11;
+        dot$ext_a$12 = ext_a$12;
+        dot$ext_b$12 = ext_b$12;
+        ext_p$12 = dot$ext_p$12;
+        dot$ext_a$13 = ext_a$13;
+        dot$ext_b$13 = ext_b$13;
+        ext_p$13 = dot$ext_p$13;
+        dot$ext_a$14 = ext_a$14;
+        dot$ext_b$14 = ext_b$14;
+        ext_p$14 = dot$ext_p$14;
+        dot$ext_a$15 = ext_a$15;
+        dot$ext_b$15 = ext_b$15;
+        ext_p$15 = dot$ext_p$15;
+        dot$ext_a$16 = ext_a$16;
+        dot$ext_b$16 = ext_b$16;
+        ext_p$16 = dot$ext_p$16;
+        dot$ext_a$17 = ext_a$17;
+        dot$ext_b$17 = ext_b$17;
+        ext_p$17 = dot$ext_p$17;
+        dot$ext_a$18 = ext_a$18;
+        dot$ext_b$18 = ext_b$18;
+        ext_p$18 = dot$ext_p$18;
+        dot$ext_a$19 = ext_a$19;
+        dot$ext_b$19 = ext_b$19;
+        ext_p$19 = dot$ext_p$19;
+        dot$ext_a$20 = ext_a$20;
+        dot$ext_b$20 = ext_b$20;
+        ext_p$20 = dot$ext_p$20;
+        dot$ext_a$21 = ext_a$21;
+        dot$ext_b$21 = ext_b$21;
+        ext_p$21 = dot$ext_p$21;
+        dot$ext_a$22 = ext_a$22;
+        dot$ext_b$22 = ext_b$22;
+        ext_p$22 = dot$ext_p$22;
+        dot$ext_a$23 = ext_a$23;
+        dot$ext_b$23 = ext_b$23;
+        ext_p$23 = dot$ext_p$23;
+        dot$ext_a$24 = ext_a$24;
+        dot$ext_b$24 = ext_b$24;
+        ext_p$24 = dot$ext_p$24;
+        dot$ext_a$25 = ext_a$25;
+        dot$ext_b$25 = ext_b$25;
+        ext_p$25 = dot$ext_p$25;
+        dot$ext_a$26 = ext_a$26;
+        dot$ext_b$26 = ext_b$26;
+        ext_p$26 = dot$ext_p$26;
+        dot$ext_a$27 = ext_a$27;
+        dot$ext_b$27 = ext_b$27;
+        ext_p$27 = dot$ext_p$27;
+        dot$ext_a$28 = ext_a$28;
+        dot$ext_b$28 = ext_b$28;
+        ext_p$28 = dot$ext_p$28;
+        dot$ext_a$29 = ext_a$29;
+        dot$ext_b$29 = ext_b$29;
+        ext_p$29 = dot$ext_p$29;
+        dot$ext_a$30 = ext_a$30;
+        dot$ext_b$30 = ext_b$30;
+        ext_p$30 = dot$ext_p$30;
+        dot$ext_a$31 = ext_a$31;
+        dot$ext_b$31 = ext_b$31;
+        ext_p$31 = dot$ext_p$31;
         if (sel_ram$q) begin
             sq_mant$d = bq_mant$q;
             sq_exp$d = bq_exp$q;
@@ -2811,7 +3460,7 @@ module llamahdl_qkv_projector$mv$bq_mant(d,q,clock);
 endmodule // llamahdl_qkv_projector$mv$bq_mant
 
 
-module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$5,w$6,w$7,w$8,w$9,w$10,w$11,w$12,w$13,w$14,w$15,w$16,w$17,w$18,w$19,w$20,w$21,w$22,w$23,w$24,w$25,w$26,w$27,w$28,w$29,w$30,w$31,x$0,x$1,x$2,x$3,x$4,x$5,x$6,x$7,x$8,x$9,x$10,x$11,x$12,x$13,x$14,x$15,x$16,x$17,x$18,x$19,x$20,x$21,x$22,x$23,x$24,x$25,x$26,x$27,x$28,x$29,x$30,x$31,acc);
+module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$5,w$6,w$7,w$8,w$9,w$10,w$11,w$12,w$13,w$14,w$15,w$16,w$17,w$18,w$19,w$20,w$21,w$22,w$23,w$24,w$25,w$26,w$27,w$28,w$29,w$30,w$31,x$0,x$1,x$2,x$3,x$4,x$5,x$6,x$7,x$8,x$9,x$10,x$11,x$12,x$13,x$14,x$15,x$16,x$17,x$18,x$19,x$20,x$21,x$22,x$23,x$24,x$25,x$26,x$27,x$28,x$29,x$30,x$31,acc,ext_sel,ext_a$0,ext_a$1,ext_a$2,ext_a$3,ext_a$4,ext_a$5,ext_a$6,ext_a$7,ext_a$8,ext_a$9,ext_a$10,ext_a$11,ext_a$12,ext_a$13,ext_a$14,ext_a$15,ext_a$16,ext_a$17,ext_a$18,ext_a$19,ext_a$20,ext_a$21,ext_a$22,ext_a$23,ext_a$24,ext_a$25,ext_a$26,ext_a$27,ext_a$28,ext_a$29,ext_a$30,ext_a$31,ext_b$0,ext_b$1,ext_b$2,ext_b$3,ext_b$4,ext_b$5,ext_b$6,ext_b$7,ext_b$8,ext_b$9,ext_b$10,ext_b$11,ext_b$12,ext_b$13,ext_b$14,ext_b$15,ext_b$16,ext_b$17,ext_b$18,ext_b$19,ext_b$20,ext_b$21,ext_b$22,ext_b$23,ext_b$24,ext_b$25,ext_b$26,ext_b$27,ext_b$28,ext_b$29,ext_b$30,ext_b$31,ext_p$0,ext_p$1,ext_p$2,ext_p$3,ext_p$4,ext_p$5,ext_p$6,ext_p$7,ext_p$8,ext_p$9,ext_p$10,ext_p$11,ext_p$12,ext_p$13,ext_p$14,ext_p$15,ext_p$16,ext_p$17,ext_p$18,ext_p$19,ext_p$20,ext_p$21,ext_p$22,ext_p$23,ext_p$24,ext_p$25,ext_p$26,ext_p$27,ext_p$28,ext_p$29,ext_p$30,ext_p$31);
     
     // Module arguments
     input wire  clock;
@@ -2883,6 +3532,103 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     input wire signed [31:0] x$30;
     input wire signed [31:0] x$31;
     output reg signed [39:0] acc;
+    input wire  ext_sel;
+    input wire signed [17:0] ext_a$0;
+    input wire signed [17:0] ext_a$1;
+    input wire signed [17:0] ext_a$2;
+    input wire signed [17:0] ext_a$3;
+    input wire signed [17:0] ext_a$4;
+    input wire signed [17:0] ext_a$5;
+    input wire signed [17:0] ext_a$6;
+    input wire signed [17:0] ext_a$7;
+    input wire signed [17:0] ext_a$8;
+    input wire signed [17:0] ext_a$9;
+    input wire signed [17:0] ext_a$10;
+    input wire signed [17:0] ext_a$11;
+    input wire signed [17:0] ext_a$12;
+    input wire signed [17:0] ext_a$13;
+    input wire signed [17:0] ext_a$14;
+    input wire signed [17:0] ext_a$15;
+    input wire signed [17:0] ext_a$16;
+    input wire signed [17:0] ext_a$17;
+    input wire signed [17:0] ext_a$18;
+    input wire signed [17:0] ext_a$19;
+    input wire signed [17:0] ext_a$20;
+    input wire signed [17:0] ext_a$21;
+    input wire signed [17:0] ext_a$22;
+    input wire signed [17:0] ext_a$23;
+    input wire signed [17:0] ext_a$24;
+    input wire signed [17:0] ext_a$25;
+    input wire signed [17:0] ext_a$26;
+    input wire signed [17:0] ext_a$27;
+    input wire signed [17:0] ext_a$28;
+    input wire signed [17:0] ext_a$29;
+    input wire signed [17:0] ext_a$30;
+    input wire signed [17:0] ext_a$31;
+    input wire signed [10:0] ext_b$0;
+    input wire signed [10:0] ext_b$1;
+    input wire signed [10:0] ext_b$2;
+    input wire signed [10:0] ext_b$3;
+    input wire signed [10:0] ext_b$4;
+    input wire signed [10:0] ext_b$5;
+    input wire signed [10:0] ext_b$6;
+    input wire signed [10:0] ext_b$7;
+    input wire signed [10:0] ext_b$8;
+    input wire signed [10:0] ext_b$9;
+    input wire signed [10:0] ext_b$10;
+    input wire signed [10:0] ext_b$11;
+    input wire signed [10:0] ext_b$12;
+    input wire signed [10:0] ext_b$13;
+    input wire signed [10:0] ext_b$14;
+    input wire signed [10:0] ext_b$15;
+    input wire signed [10:0] ext_b$16;
+    input wire signed [10:0] ext_b$17;
+    input wire signed [10:0] ext_b$18;
+    input wire signed [10:0] ext_b$19;
+    input wire signed [10:0] ext_b$20;
+    input wire signed [10:0] ext_b$21;
+    input wire signed [10:0] ext_b$22;
+    input wire signed [10:0] ext_b$23;
+    input wire signed [10:0] ext_b$24;
+    input wire signed [10:0] ext_b$25;
+    input wire signed [10:0] ext_b$26;
+    input wire signed [10:0] ext_b$27;
+    input wire signed [10:0] ext_b$28;
+    input wire signed [10:0] ext_b$29;
+    input wire signed [10:0] ext_b$30;
+    input wire signed [10:0] ext_b$31;
+    output reg signed [28:0] ext_p$0;
+    output reg signed [28:0] ext_p$1;
+    output reg signed [28:0] ext_p$2;
+    output reg signed [28:0] ext_p$3;
+    output reg signed [28:0] ext_p$4;
+    output reg signed [28:0] ext_p$5;
+    output reg signed [28:0] ext_p$6;
+    output reg signed [28:0] ext_p$7;
+    output reg signed [28:0] ext_p$8;
+    output reg signed [28:0] ext_p$9;
+    output reg signed [28:0] ext_p$10;
+    output reg signed [28:0] ext_p$11;
+    output reg signed [28:0] ext_p$12;
+    output reg signed [28:0] ext_p$13;
+    output reg signed [28:0] ext_p$14;
+    output reg signed [28:0] ext_p$15;
+    output reg signed [28:0] ext_p$16;
+    output reg signed [28:0] ext_p$17;
+    output reg signed [28:0] ext_p$18;
+    output reg signed [28:0] ext_p$19;
+    output reg signed [28:0] ext_p$20;
+    output reg signed [28:0] ext_p$21;
+    output reg signed [28:0] ext_p$22;
+    output reg signed [28:0] ext_p$23;
+    output reg signed [28:0] ext_p$24;
+    output reg signed [28:0] ext_p$25;
+    output reg signed [28:0] ext_p$26;
+    output reg signed [28:0] ext_p$27;
+    output reg signed [28:0] ext_p$28;
+    output reg signed [28:0] ext_p$29;
+    output reg signed [28:0] ext_p$30;
+    output reg signed [28:0] ext_p$31;
     
     // Update code (custom)
     reg [6:1] ve;
@@ -2890,9 +3636,9 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     reg signed [31:0] a0;
     reg rb0;
     reg signed [7:0] w1_0;
-    reg signed [15:0] qm0;
-    reg signed [7:0] qw0;
-    reg signed [23:0] p0;
+    reg signed [17:0] qm0;
+    reg signed [10:0] qw0;
+    wire signed [23:0] p0 = ext_p$0[23:0];
     wire tz0 = ~|a0[31:15];
     wire to0 = &a0[31:15];
     wire hi0 = (~a0[31] & ~tz0) | (tz0 & (&a0[14:0]) & rb0);
@@ -2901,9 +3647,9 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     reg signed [31:0] a1;
     reg rb1;
     reg signed [7:0] w1_1;
-    reg signed [15:0] qm1;
-    reg signed [7:0] qw1;
-    reg signed [23:0] p1;
+    reg signed [17:0] qm1;
+    reg signed [10:0] qw1;
+    wire signed [23:0] p1 = ext_p$1[23:0];
     wire tz1 = ~|a1[31:15];
     wire to1 = &a1[31:15];
     wire hi1 = (~a1[31] & ~tz1) | (tz1 & (&a1[14:0]) & rb1);
@@ -2912,9 +3658,9 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     reg signed [31:0] a2;
     reg rb2;
     reg signed [7:0] w1_2;
-    reg signed [15:0] qm2;
-    reg signed [7:0] qw2;
-    reg signed [23:0] p2;
+    reg signed [17:0] qm2;
+    reg signed [10:0] qw2;
+    wire signed [23:0] p2 = ext_p$2[23:0];
     wire tz2 = ~|a2[31:15];
     wire to2 = &a2[31:15];
     wire hi2 = (~a2[31] & ~tz2) | (tz2 & (&a2[14:0]) & rb2);
@@ -2923,9 +3669,9 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     reg signed [31:0] a3;
     reg rb3;
     reg signed [7:0] w1_3;
-    reg signed [15:0] qm3;
-    reg signed [7:0] qw3;
-    reg signed [23:0] p3;
+    reg signed [17:0] qm3;
+    reg signed [10:0] qw3;
+    wire signed [23:0] p3 = ext_p$3[23:0];
     wire tz3 = ~|a3[31:15];
     wire to3 = &a3[31:15];
     wire hi3 = (~a3[31] & ~tz3) | (tz3 & (&a3[14:0]) & rb3);
@@ -2934,9 +3680,9 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     reg signed [31:0] a4;
     reg rb4;
     reg signed [7:0] w1_4;
-    reg signed [15:0] qm4;
-    reg signed [7:0] qw4;
-    reg signed [23:0] p4;
+    reg signed [17:0] qm4;
+    reg signed [10:0] qw4;
+    wire signed [23:0] p4 = ext_p$4[23:0];
     wire tz4 = ~|a4[31:15];
     wire to4 = &a4[31:15];
     wire hi4 = (~a4[31] & ~tz4) | (tz4 & (&a4[14:0]) & rb4);
@@ -2945,9 +3691,9 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     reg signed [31:0] a5;
     reg rb5;
     reg signed [7:0] w1_5;
-    reg signed [15:0] qm5;
-    reg signed [7:0] qw5;
-    reg signed [23:0] p5;
+    reg signed [17:0] qm5;
+    reg signed [10:0] qw5;
+    wire signed [23:0] p5 = ext_p$5[23:0];
     wire tz5 = ~|a5[31:15];
     wire to5 = &a5[31:15];
     wire hi5 = (~a5[31] & ~tz5) | (tz5 & (&a5[14:0]) & rb5);
@@ -2956,9 +3702,9 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     reg signed [31:0] a6;
     reg rb6;
     reg signed [7:0] w1_6;
-    reg signed [15:0] qm6;
-    reg signed [7:0] qw6;
-    reg signed [23:0] p6;
+    reg signed [17:0] qm6;
+    reg signed [10:0] qw6;
+    wire signed [23:0] p6 = ext_p$6[23:0];
     wire tz6 = ~|a6[31:15];
     wire to6 = &a6[31:15];
     wire hi6 = (~a6[31] & ~tz6) | (tz6 & (&a6[14:0]) & rb6);
@@ -2967,9 +3713,9 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     reg signed [31:0] a7;
     reg rb7;
     reg signed [7:0] w1_7;
-    reg signed [15:0] qm7;
-    reg signed [7:0] qw7;
-    reg signed [23:0] p7;
+    reg signed [17:0] qm7;
+    reg signed [10:0] qw7;
+    wire signed [23:0] p7 = ext_p$7[23:0];
     wire tz7 = ~|a7[31:15];
     wire to7 = &a7[31:15];
     wire hi7 = (~a7[31] & ~tz7) | (tz7 & (&a7[14:0]) & rb7);
@@ -2978,9 +3724,9 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     reg signed [31:0] a8;
     reg rb8;
     reg signed [7:0] w1_8;
-    reg signed [15:0] qm8;
-    reg signed [7:0] qw8;
-    reg signed [23:0] p8;
+    reg signed [17:0] qm8;
+    reg signed [10:0] qw8;
+    wire signed [23:0] p8 = ext_p$8[23:0];
     wire tz8 = ~|a8[31:15];
     wire to8 = &a8[31:15];
     wire hi8 = (~a8[31] & ~tz8) | (tz8 & (&a8[14:0]) & rb8);
@@ -2989,9 +3735,9 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     reg signed [31:0] a9;
     reg rb9;
     reg signed [7:0] w1_9;
-    reg signed [15:0] qm9;
-    reg signed [7:0] qw9;
-    reg signed [23:0] p9;
+    reg signed [17:0] qm9;
+    reg signed [10:0] qw9;
+    wire signed [23:0] p9 = ext_p$9[23:0];
     wire tz9 = ~|a9[31:15];
     wire to9 = &a9[31:15];
     wire hi9 = (~a9[31] & ~tz9) | (tz9 & (&a9[14:0]) & rb9);
@@ -3000,9 +3746,9 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     reg signed [31:0] a10;
     reg rb10;
     reg signed [7:0] w1_10;
-    reg signed [15:0] qm10;
-    reg signed [7:0] qw10;
-    reg signed [23:0] p10;
+    reg signed [17:0] qm10;
+    reg signed [10:0] qw10;
+    wire signed [23:0] p10 = ext_p$10[23:0];
     wire tz10 = ~|a10[31:15];
     wire to10 = &a10[31:15];
     wire hi10 = (~a10[31] & ~tz10) | (tz10 & (&a10[14:0]) & rb10);
@@ -3011,9 +3757,9 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     reg signed [31:0] a11;
     reg rb11;
     reg signed [7:0] w1_11;
-    reg signed [15:0] qm11;
-    reg signed [7:0] qw11;
-    reg signed [23:0] p11;
+    reg signed [17:0] qm11;
+    reg signed [10:0] qw11;
+    wire signed [23:0] p11 = ext_p$11[23:0];
     wire tz11 = ~|a11[31:15];
     wire to11 = &a11[31:15];
     wire hi11 = (~a11[31] & ~tz11) | (tz11 & (&a11[14:0]) & rb11);
@@ -3022,9 +3768,9 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     reg signed [31:0] a12;
     reg rb12;
     reg signed [7:0] w1_12;
-    reg signed [15:0] qm12;
-    reg signed [7:0] qw12;
-    reg signed [23:0] p12;
+    reg signed [17:0] qm12;
+    reg signed [10:0] qw12;
+    wire signed [23:0] p12 = ext_p$12[23:0];
     wire tz12 = ~|a12[31:15];
     wire to12 = &a12[31:15];
     wire hi12 = (~a12[31] & ~tz12) | (tz12 & (&a12[14:0]) & rb12);
@@ -3033,9 +3779,9 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     reg signed [31:0] a13;
     reg rb13;
     reg signed [7:0] w1_13;
-    reg signed [15:0] qm13;
-    reg signed [7:0] qw13;
-    reg signed [23:0] p13;
+    reg signed [17:0] qm13;
+    reg signed [10:0] qw13;
+    wire signed [23:0] p13 = ext_p$13[23:0];
     wire tz13 = ~|a13[31:15];
     wire to13 = &a13[31:15];
     wire hi13 = (~a13[31] & ~tz13) | (tz13 & (&a13[14:0]) & rb13);
@@ -3044,9 +3790,9 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     reg signed [31:0] a14;
     reg rb14;
     reg signed [7:0] w1_14;
-    reg signed [15:0] qm14;
-    reg signed [7:0] qw14;
-    reg signed [23:0] p14;
+    reg signed [17:0] qm14;
+    reg signed [10:0] qw14;
+    wire signed [23:0] p14 = ext_p$14[23:0];
     wire tz14 = ~|a14[31:15];
     wire to14 = &a14[31:15];
     wire hi14 = (~a14[31] & ~tz14) | (tz14 & (&a14[14:0]) & rb14);
@@ -3055,9 +3801,9 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     reg signed [31:0] a15;
     reg rb15;
     reg signed [7:0] w1_15;
-    reg signed [15:0] qm15;
-    reg signed [7:0] qw15;
-    reg signed [23:0] p15;
+    reg signed [17:0] qm15;
+    reg signed [10:0] qw15;
+    wire signed [23:0] p15 = ext_p$15[23:0];
     wire tz15 = ~|a15[31:15];
     wire to15 = &a15[31:15];
     wire hi15 = (~a15[31] & ~tz15) | (tz15 & (&a15[14:0]) & rb15);
@@ -3066,9 +3812,9 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     reg signed [31:0] a16;
     reg rb16;
     reg signed [7:0] w1_16;
-    reg signed [15:0] qm16;
-    reg signed [7:0] qw16;
-    reg signed [23:0] p16;
+    reg signed [17:0] qm16;
+    reg signed [10:0] qw16;
+    wire signed [23:0] p16 = ext_p$16[23:0];
     wire tz16 = ~|a16[31:15];
     wire to16 = &a16[31:15];
     wire hi16 = (~a16[31] & ~tz16) | (tz16 & (&a16[14:0]) & rb16);
@@ -3077,9 +3823,9 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     reg signed [31:0] a17;
     reg rb17;
     reg signed [7:0] w1_17;
-    reg signed [15:0] qm17;
-    reg signed [7:0] qw17;
-    reg signed [23:0] p17;
+    reg signed [17:0] qm17;
+    reg signed [10:0] qw17;
+    wire signed [23:0] p17 = ext_p$17[23:0];
     wire tz17 = ~|a17[31:15];
     wire to17 = &a17[31:15];
     wire hi17 = (~a17[31] & ~tz17) | (tz17 & (&a17[14:0]) & rb17);
@@ -3088,9 +3834,9 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     reg signed [31:0] a18;
     reg rb18;
     reg signed [7:0] w1_18;
-    reg signed [15:0] qm18;
-    reg signed [7:0] qw18;
-    reg signed [23:0] p18;
+    reg signed [17:0] qm18;
+    reg signed [10:0] qw18;
+    wire signed [23:0] p18 = ext_p$18[23:0];
     wire tz18 = ~|a18[31:15];
     wire to18 = &a18[31:15];
     wire hi18 = (~a18[31] & ~tz18) | (tz18 & (&a18[14:0]) & rb18);
@@ -3099,9 +3845,9 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     reg signed [31:0] a19;
     reg rb19;
     reg signed [7:0] w1_19;
-    reg signed [15:0] qm19;
-    reg signed [7:0] qw19;
-    reg signed [23:0] p19;
+    reg signed [17:0] qm19;
+    reg signed [10:0] qw19;
+    wire signed [23:0] p19 = ext_p$19[23:0];
     wire tz19 = ~|a19[31:15];
     wire to19 = &a19[31:15];
     wire hi19 = (~a19[31] & ~tz19) | (tz19 & (&a19[14:0]) & rb19);
@@ -3110,9 +3856,9 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     reg signed [31:0] a20;
     reg rb20;
     reg signed [7:0] w1_20;
-    reg signed [15:0] qm20;
-    reg signed [7:0] qw20;
-    reg signed [23:0] p20;
+    reg signed [17:0] qm20;
+    reg signed [10:0] qw20;
+    wire signed [23:0] p20 = ext_p$20[23:0];
     wire tz20 = ~|a20[31:15];
     wire to20 = &a20[31:15];
     wire hi20 = (~a20[31] & ~tz20) | (tz20 & (&a20[14:0]) & rb20);
@@ -3121,9 +3867,9 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     reg signed [31:0] a21;
     reg rb21;
     reg signed [7:0] w1_21;
-    reg signed [15:0] qm21;
-    reg signed [7:0] qw21;
-    reg signed [23:0] p21;
+    reg signed [17:0] qm21;
+    reg signed [10:0] qw21;
+    wire signed [23:0] p21 = ext_p$21[23:0];
     wire tz21 = ~|a21[31:15];
     wire to21 = &a21[31:15];
     wire hi21 = (~a21[31] & ~tz21) | (tz21 & (&a21[14:0]) & rb21);
@@ -3132,9 +3878,9 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     reg signed [31:0] a22;
     reg rb22;
     reg signed [7:0] w1_22;
-    reg signed [15:0] qm22;
-    reg signed [7:0] qw22;
-    reg signed [23:0] p22;
+    reg signed [17:0] qm22;
+    reg signed [10:0] qw22;
+    wire signed [23:0] p22 = ext_p$22[23:0];
     wire tz22 = ~|a22[31:15];
     wire to22 = &a22[31:15];
     wire hi22 = (~a22[31] & ~tz22) | (tz22 & (&a22[14:0]) & rb22);
@@ -3143,9 +3889,9 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     reg signed [31:0] a23;
     reg rb23;
     reg signed [7:0] w1_23;
-    reg signed [15:0] qm23;
-    reg signed [7:0] qw23;
-    reg signed [23:0] p23;
+    reg signed [17:0] qm23;
+    reg signed [10:0] qw23;
+    wire signed [23:0] p23 = ext_p$23[23:0];
     wire tz23 = ~|a23[31:15];
     wire to23 = &a23[31:15];
     wire hi23 = (~a23[31] & ~tz23) | (tz23 & (&a23[14:0]) & rb23);
@@ -3154,9 +3900,9 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     reg signed [31:0] a24;
     reg rb24;
     reg signed [7:0] w1_24;
-    reg signed [15:0] qm24;
-    reg signed [7:0] qw24;
-    reg signed [23:0] p24;
+    reg signed [17:0] qm24;
+    reg signed [10:0] qw24;
+    wire signed [23:0] p24 = ext_p$24[23:0];
     wire tz24 = ~|a24[31:15];
     wire to24 = &a24[31:15];
     wire hi24 = (~a24[31] & ~tz24) | (tz24 & (&a24[14:0]) & rb24);
@@ -3165,9 +3911,9 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     reg signed [31:0] a25;
     reg rb25;
     reg signed [7:0] w1_25;
-    reg signed [15:0] qm25;
-    reg signed [7:0] qw25;
-    reg signed [23:0] p25;
+    reg signed [17:0] qm25;
+    reg signed [10:0] qw25;
+    wire signed [23:0] p25 = ext_p$25[23:0];
     wire tz25 = ~|a25[31:15];
     wire to25 = &a25[31:15];
     wire hi25 = (~a25[31] & ~tz25) | (tz25 & (&a25[14:0]) & rb25);
@@ -3176,9 +3922,9 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     reg signed [31:0] a26;
     reg rb26;
     reg signed [7:0] w1_26;
-    reg signed [15:0] qm26;
-    reg signed [7:0] qw26;
-    reg signed [23:0] p26;
+    reg signed [17:0] qm26;
+    reg signed [10:0] qw26;
+    wire signed [23:0] p26 = ext_p$26[23:0];
     wire tz26 = ~|a26[31:15];
     wire to26 = &a26[31:15];
     wire hi26 = (~a26[31] & ~tz26) | (tz26 & (&a26[14:0]) & rb26);
@@ -3187,9 +3933,9 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     reg signed [31:0] a27;
     reg rb27;
     reg signed [7:0] w1_27;
-    reg signed [15:0] qm27;
-    reg signed [7:0] qw27;
-    reg signed [23:0] p27;
+    reg signed [17:0] qm27;
+    reg signed [10:0] qw27;
+    wire signed [23:0] p27 = ext_p$27[23:0];
     wire tz27 = ~|a27[31:15];
     wire to27 = &a27[31:15];
     wire hi27 = (~a27[31] & ~tz27) | (tz27 & (&a27[14:0]) & rb27);
@@ -3198,9 +3944,9 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     reg signed [31:0] a28;
     reg rb28;
     reg signed [7:0] w1_28;
-    reg signed [15:0] qm28;
-    reg signed [7:0] qw28;
-    reg signed [23:0] p28;
+    reg signed [17:0] qm28;
+    reg signed [10:0] qw28;
+    wire signed [23:0] p28 = ext_p$28[23:0];
     wire tz28 = ~|a28[31:15];
     wire to28 = &a28[31:15];
     wire hi28 = (~a28[31] & ~tz28) | (tz28 & (&a28[14:0]) & rb28);
@@ -3209,9 +3955,9 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     reg signed [31:0] a29;
     reg rb29;
     reg signed [7:0] w1_29;
-    reg signed [15:0] qm29;
-    reg signed [7:0] qw29;
-    reg signed [23:0] p29;
+    reg signed [17:0] qm29;
+    reg signed [10:0] qw29;
+    wire signed [23:0] p29 = ext_p$29[23:0];
     wire tz29 = ~|a29[31:15];
     wire to29 = &a29[31:15];
     wire hi29 = (~a29[31] & ~tz29) | (tz29 & (&a29[14:0]) & rb29);
@@ -3220,9 +3966,9 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     reg signed [31:0] a30;
     reg rb30;
     reg signed [7:0] w1_30;
-    reg signed [15:0] qm30;
-    reg signed [7:0] qw30;
-    reg signed [23:0] p30;
+    reg signed [17:0] qm30;
+    reg signed [10:0] qw30;
+    wire signed [23:0] p30 = ext_p$30[23:0];
     wire tz30 = ~|a30[31:15];
     wire to30 = &a30[31:15];
     wire hi30 = (~a30[31] & ~tz30) | (tz30 & (&a30[14:0]) & rb30);
@@ -3231,9 +3977,9 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     reg signed [31:0] a31;
     reg rb31;
     reg signed [7:0] w1_31;
-    reg signed [15:0] qm31;
-    reg signed [7:0] qw31;
-    reg signed [23:0] p31;
+    reg signed [17:0] qm31;
+    reg signed [10:0] qw31;
+    wire signed [23:0] p31 = ext_p$31[23:0];
     wire tz31 = ~|a31[31:15];
     wire to31 = &a31[31:15];
     wire hi31 = (~a31[31] & ~tz31) | (tz31 & (&a31[14:0]) & rb31);
@@ -3258,195 +4004,195 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
        a0 = 32'sd0;
        rb0 = 1'b0;
        w1_0 = 8'sd0;
-       qm0 = 16'sd0;
-       qw0 = 8'sd0;
-       p0 = 24'sd0;
+       qm0 = 18'sd0;
+       qw0 = 11'sd0;
+       ext_p$0 = 29'sd0;
        a1 = 32'sd0;
        rb1 = 1'b0;
        w1_1 = 8'sd0;
-       qm1 = 16'sd0;
-       qw1 = 8'sd0;
-       p1 = 24'sd0;
+       qm1 = 18'sd0;
+       qw1 = 11'sd0;
+       ext_p$1 = 29'sd0;
        a2 = 32'sd0;
        rb2 = 1'b0;
        w1_2 = 8'sd0;
-       qm2 = 16'sd0;
-       qw2 = 8'sd0;
-       p2 = 24'sd0;
+       qm2 = 18'sd0;
+       qw2 = 11'sd0;
+       ext_p$2 = 29'sd0;
        a3 = 32'sd0;
        rb3 = 1'b0;
        w1_3 = 8'sd0;
-       qm3 = 16'sd0;
-       qw3 = 8'sd0;
-       p3 = 24'sd0;
+       qm3 = 18'sd0;
+       qw3 = 11'sd0;
+       ext_p$3 = 29'sd0;
        a4 = 32'sd0;
        rb4 = 1'b0;
        w1_4 = 8'sd0;
-       qm4 = 16'sd0;
-       qw4 = 8'sd0;
-       p4 = 24'sd0;
+       qm4 = 18'sd0;
+       qw4 = 11'sd0;
+       ext_p$4 = 29'sd0;
        a5 = 32'sd0;
        rb5 = 1'b0;
        w1_5 = 8'sd0;
-       qm5 = 16'sd0;
-       qw5 = 8'sd0;
-       p5 = 24'sd0;
+       qm5 = 18'sd0;
+       qw5 = 11'sd0;
+       ext_p$5 = 29'sd0;
        a6 = 32'sd0;
        rb6 = 1'b0;
        w1_6 = 8'sd0;
-       qm6 = 16'sd0;
-       qw6 = 8'sd0;
-       p6 = 24'sd0;
+       qm6 = 18'sd0;
+       qw6 = 11'sd0;
+       ext_p$6 = 29'sd0;
        a7 = 32'sd0;
        rb7 = 1'b0;
        w1_7 = 8'sd0;
-       qm7 = 16'sd0;
-       qw7 = 8'sd0;
-       p7 = 24'sd0;
+       qm7 = 18'sd0;
+       qw7 = 11'sd0;
+       ext_p$7 = 29'sd0;
        a8 = 32'sd0;
        rb8 = 1'b0;
        w1_8 = 8'sd0;
-       qm8 = 16'sd0;
-       qw8 = 8'sd0;
-       p8 = 24'sd0;
+       qm8 = 18'sd0;
+       qw8 = 11'sd0;
+       ext_p$8 = 29'sd0;
        a9 = 32'sd0;
        rb9 = 1'b0;
        w1_9 = 8'sd0;
-       qm9 = 16'sd0;
-       qw9 = 8'sd0;
-       p9 = 24'sd0;
+       qm9 = 18'sd0;
+       qw9 = 11'sd0;
+       ext_p$9 = 29'sd0;
        a10 = 32'sd0;
        rb10 = 1'b0;
        w1_10 = 8'sd0;
-       qm10 = 16'sd0;
-       qw10 = 8'sd0;
-       p10 = 24'sd0;
+       qm10 = 18'sd0;
+       qw10 = 11'sd0;
+       ext_p$10 = 29'sd0;
        a11 = 32'sd0;
        rb11 = 1'b0;
        w1_11 = 8'sd0;
-       qm11 = 16'sd0;
-       qw11 = 8'sd0;
-       p11 = 24'sd0;
+       qm11 = 18'sd0;
+       qw11 = 11'sd0;
+       ext_p$11 = 29'sd0;
        a12 = 32'sd0;
        rb12 = 1'b0;
        w1_12 = 8'sd0;
-       qm12 = 16'sd0;
-       qw12 = 8'sd0;
-       p12 = 24'sd0;
+       qm12 = 18'sd0;
+       qw12 = 11'sd0;
+       ext_p$12 = 29'sd0;
        a13 = 32'sd0;
        rb13 = 1'b0;
        w1_13 = 8'sd0;
-       qm13 = 16'sd0;
-       qw13 = 8'sd0;
-       p13 = 24'sd0;
+       qm13 = 18'sd0;
+       qw13 = 11'sd0;
+       ext_p$13 = 29'sd0;
        a14 = 32'sd0;
        rb14 = 1'b0;
        w1_14 = 8'sd0;
-       qm14 = 16'sd0;
-       qw14 = 8'sd0;
-       p14 = 24'sd0;
+       qm14 = 18'sd0;
+       qw14 = 11'sd0;
+       ext_p$14 = 29'sd0;
        a15 = 32'sd0;
        rb15 = 1'b0;
        w1_15 = 8'sd0;
-       qm15 = 16'sd0;
-       qw15 = 8'sd0;
-       p15 = 24'sd0;
+       qm15 = 18'sd0;
+       qw15 = 11'sd0;
+       ext_p$15 = 29'sd0;
        a16 = 32'sd0;
        rb16 = 1'b0;
        w1_16 = 8'sd0;
-       qm16 = 16'sd0;
-       qw16 = 8'sd0;
-       p16 = 24'sd0;
+       qm16 = 18'sd0;
+       qw16 = 11'sd0;
+       ext_p$16 = 29'sd0;
        a17 = 32'sd0;
        rb17 = 1'b0;
        w1_17 = 8'sd0;
-       qm17 = 16'sd0;
-       qw17 = 8'sd0;
-       p17 = 24'sd0;
+       qm17 = 18'sd0;
+       qw17 = 11'sd0;
+       ext_p$17 = 29'sd0;
        a18 = 32'sd0;
        rb18 = 1'b0;
        w1_18 = 8'sd0;
-       qm18 = 16'sd0;
-       qw18 = 8'sd0;
-       p18 = 24'sd0;
+       qm18 = 18'sd0;
+       qw18 = 11'sd0;
+       ext_p$18 = 29'sd0;
        a19 = 32'sd0;
        rb19 = 1'b0;
        w1_19 = 8'sd0;
-       qm19 = 16'sd0;
-       qw19 = 8'sd0;
-       p19 = 24'sd0;
+       qm19 = 18'sd0;
+       qw19 = 11'sd0;
+       ext_p$19 = 29'sd0;
        a20 = 32'sd0;
        rb20 = 1'b0;
        w1_20 = 8'sd0;
-       qm20 = 16'sd0;
-       qw20 = 8'sd0;
-       p20 = 24'sd0;
+       qm20 = 18'sd0;
+       qw20 = 11'sd0;
+       ext_p$20 = 29'sd0;
        a21 = 32'sd0;
        rb21 = 1'b0;
        w1_21 = 8'sd0;
-       qm21 = 16'sd0;
-       qw21 = 8'sd0;
-       p21 = 24'sd0;
+       qm21 = 18'sd0;
+       qw21 = 11'sd0;
+       ext_p$21 = 29'sd0;
        a22 = 32'sd0;
        rb22 = 1'b0;
        w1_22 = 8'sd0;
-       qm22 = 16'sd0;
-       qw22 = 8'sd0;
-       p22 = 24'sd0;
+       qm22 = 18'sd0;
+       qw22 = 11'sd0;
+       ext_p$22 = 29'sd0;
        a23 = 32'sd0;
        rb23 = 1'b0;
        w1_23 = 8'sd0;
-       qm23 = 16'sd0;
-       qw23 = 8'sd0;
-       p23 = 24'sd0;
+       qm23 = 18'sd0;
+       qw23 = 11'sd0;
+       ext_p$23 = 29'sd0;
        a24 = 32'sd0;
        rb24 = 1'b0;
        w1_24 = 8'sd0;
-       qm24 = 16'sd0;
-       qw24 = 8'sd0;
-       p24 = 24'sd0;
+       qm24 = 18'sd0;
+       qw24 = 11'sd0;
+       ext_p$24 = 29'sd0;
        a25 = 32'sd0;
        rb25 = 1'b0;
        w1_25 = 8'sd0;
-       qm25 = 16'sd0;
-       qw25 = 8'sd0;
-       p25 = 24'sd0;
+       qm25 = 18'sd0;
+       qw25 = 11'sd0;
+       ext_p$25 = 29'sd0;
        a26 = 32'sd0;
        rb26 = 1'b0;
        w1_26 = 8'sd0;
-       qm26 = 16'sd0;
-       qw26 = 8'sd0;
-       p26 = 24'sd0;
+       qm26 = 18'sd0;
+       qw26 = 11'sd0;
+       ext_p$26 = 29'sd0;
        a27 = 32'sd0;
        rb27 = 1'b0;
        w1_27 = 8'sd0;
-       qm27 = 16'sd0;
-       qw27 = 8'sd0;
-       p27 = 24'sd0;
+       qm27 = 18'sd0;
+       qw27 = 11'sd0;
+       ext_p$27 = 29'sd0;
        a28 = 32'sd0;
        rb28 = 1'b0;
        w1_28 = 8'sd0;
-       qm28 = 16'sd0;
-       qw28 = 8'sd0;
-       p28 = 24'sd0;
+       qm28 = 18'sd0;
+       qw28 = 11'sd0;
+       ext_p$28 = 29'sd0;
        a29 = 32'sd0;
        rb29 = 1'b0;
        w1_29 = 8'sd0;
-       qm29 = 16'sd0;
-       qw29 = 8'sd0;
-       p29 = 24'sd0;
+       qm29 = 18'sd0;
+       qw29 = 11'sd0;
+       ext_p$29 = 29'sd0;
        a30 = 32'sd0;
        rb30 = 1'b0;
        w1_30 = 8'sd0;
-       qm30 = 16'sd0;
-       qw30 = 8'sd0;
-       p30 = 24'sd0;
+       qm30 = 18'sd0;
+       qw30 = 11'sd0;
+       ext_p$30 = 29'sd0;
        a31 = 32'sd0;
        rb31 = 1'b0;
        w1_31 = 8'sd0;
-       qm31 = 16'sd0;
-       qw31 = 8'sd0;
-       p31 = 24'sd0;
+       qm31 = 18'sd0;
+       qw31 = 11'sd0;
+       ext_p$31 = 29'sd0;
        t1_0 = 26'sd0;
        t1_1 = 26'sd0;
        t1_2 = 26'sd0;
@@ -3466,195 +4212,195 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
        a0 <= $signed(x$0) >>> shift;
        rb0 <= (shift != 5'd0) & x$0[shift - 5'd1];
        w1_0 <= w$0;
-       qm0 <= hi0 ? 16'sd32767 : (lo0 ? -16'sd32767 : rs0);
-       qw0 <= w1_0;
-       p0 <= qw0 * qm0;
+       qm0 <= ext_sel ? ext_a$0 : (hi0 ? 18'sd32767 : (lo0 ? -18'sd32767 : {{2{rs0[15]}}, rs0}));
+       qw0 <= ext_sel ? ext_b$0 : {{3{w1_0[7]}}, w1_0};
+       ext_p$0 <= qm0 * qw0;
        a1 <= $signed(x$1) >>> shift;
        rb1 <= (shift != 5'd0) & x$1[shift - 5'd1];
        w1_1 <= w$1;
-       qm1 <= hi1 ? 16'sd32767 : (lo1 ? -16'sd32767 : rs1);
-       qw1 <= w1_1;
-       p1 <= qw1 * qm1;
+       qm1 <= ext_sel ? ext_a$1 : (hi1 ? 18'sd32767 : (lo1 ? -18'sd32767 : {{2{rs1[15]}}, rs1}));
+       qw1 <= ext_sel ? ext_b$1 : {{3{w1_1[7]}}, w1_1};
+       ext_p$1 <= qm1 * qw1;
        a2 <= $signed(x$2) >>> shift;
        rb2 <= (shift != 5'd0) & x$2[shift - 5'd1];
        w1_2 <= w$2;
-       qm2 <= hi2 ? 16'sd32767 : (lo2 ? -16'sd32767 : rs2);
-       qw2 <= w1_2;
-       p2 <= qw2 * qm2;
+       qm2 <= ext_sel ? ext_a$2 : (hi2 ? 18'sd32767 : (lo2 ? -18'sd32767 : {{2{rs2[15]}}, rs2}));
+       qw2 <= ext_sel ? ext_b$2 : {{3{w1_2[7]}}, w1_2};
+       ext_p$2 <= qm2 * qw2;
        a3 <= $signed(x$3) >>> shift;
        rb3 <= (shift != 5'd0) & x$3[shift - 5'd1];
        w1_3 <= w$3;
-       qm3 <= hi3 ? 16'sd32767 : (lo3 ? -16'sd32767 : rs3);
-       qw3 <= w1_3;
-       p3 <= qw3 * qm3;
+       qm3 <= ext_sel ? ext_a$3 : (hi3 ? 18'sd32767 : (lo3 ? -18'sd32767 : {{2{rs3[15]}}, rs3}));
+       qw3 <= ext_sel ? ext_b$3 : {{3{w1_3[7]}}, w1_3};
+       ext_p$3 <= qm3 * qw3;
        a4 <= $signed(x$4) >>> shift;
        rb4 <= (shift != 5'd0) & x$4[shift - 5'd1];
        w1_4 <= w$4;
-       qm4 <= hi4 ? 16'sd32767 : (lo4 ? -16'sd32767 : rs4);
-       qw4 <= w1_4;
-       p4 <= qw4 * qm4;
+       qm4 <= ext_sel ? ext_a$4 : (hi4 ? 18'sd32767 : (lo4 ? -18'sd32767 : {{2{rs4[15]}}, rs4}));
+       qw4 <= ext_sel ? ext_b$4 : {{3{w1_4[7]}}, w1_4};
+       ext_p$4 <= qm4 * qw4;
        a5 <= $signed(x$5) >>> shift;
        rb5 <= (shift != 5'd0) & x$5[shift - 5'd1];
        w1_5 <= w$5;
-       qm5 <= hi5 ? 16'sd32767 : (lo5 ? -16'sd32767 : rs5);
-       qw5 <= w1_5;
-       p5 <= qw5 * qm5;
+       qm5 <= ext_sel ? ext_a$5 : (hi5 ? 18'sd32767 : (lo5 ? -18'sd32767 : {{2{rs5[15]}}, rs5}));
+       qw5 <= ext_sel ? ext_b$5 : {{3{w1_5[7]}}, w1_5};
+       ext_p$5 <= qm5 * qw5;
        a6 <= $signed(x$6) >>> shift;
        rb6 <= (shift != 5'd0) & x$6[shift - 5'd1];
        w1_6 <= w$6;
-       qm6 <= hi6 ? 16'sd32767 : (lo6 ? -16'sd32767 : rs6);
-       qw6 <= w1_6;
-       p6 <= qw6 * qm6;
+       qm6 <= ext_sel ? ext_a$6 : (hi6 ? 18'sd32767 : (lo6 ? -18'sd32767 : {{2{rs6[15]}}, rs6}));
+       qw6 <= ext_sel ? ext_b$6 : {{3{w1_6[7]}}, w1_6};
+       ext_p$6 <= qm6 * qw6;
        a7 <= $signed(x$7) >>> shift;
        rb7 <= (shift != 5'd0) & x$7[shift - 5'd1];
        w1_7 <= w$7;
-       qm7 <= hi7 ? 16'sd32767 : (lo7 ? -16'sd32767 : rs7);
-       qw7 <= w1_7;
-       p7 <= qw7 * qm7;
+       qm7 <= ext_sel ? ext_a$7 : (hi7 ? 18'sd32767 : (lo7 ? -18'sd32767 : {{2{rs7[15]}}, rs7}));
+       qw7 <= ext_sel ? ext_b$7 : {{3{w1_7[7]}}, w1_7};
+       ext_p$7 <= qm7 * qw7;
        a8 <= $signed(x$8) >>> shift;
        rb8 <= (shift != 5'd0) & x$8[shift - 5'd1];
        w1_8 <= w$8;
-       qm8 <= hi8 ? 16'sd32767 : (lo8 ? -16'sd32767 : rs8);
-       qw8 <= w1_8;
-       p8 <= qw8 * qm8;
+       qm8 <= ext_sel ? ext_a$8 : (hi8 ? 18'sd32767 : (lo8 ? -18'sd32767 : {{2{rs8[15]}}, rs8}));
+       qw8 <= ext_sel ? ext_b$8 : {{3{w1_8[7]}}, w1_8};
+       ext_p$8 <= qm8 * qw8;
        a9 <= $signed(x$9) >>> shift;
        rb9 <= (shift != 5'd0) & x$9[shift - 5'd1];
        w1_9 <= w$9;
-       qm9 <= hi9 ? 16'sd32767 : (lo9 ? -16'sd32767 : rs9);
-       qw9 <= w1_9;
-       p9 <= qw9 * qm9;
+       qm9 <= ext_sel ? ext_a$9 : (hi9 ? 18'sd32767 : (lo9 ? -18'sd32767 : {{2{rs9[15]}}, rs9}));
+       qw9 <= ext_sel ? ext_b$9 : {{3{w1_9[7]}}, w1_9};
+       ext_p$9 <= qm9 * qw9;
        a10 <= $signed(x$10) >>> shift;
        rb10 <= (shift != 5'd0) & x$10[shift - 5'd1];
        w1_10 <= w$10;
-       qm10 <= hi10 ? 16'sd32767 : (lo10 ? -16'sd32767 : rs10);
-       qw10 <= w1_10;
-       p10 <= qw10 * qm10;
+       qm10 <= ext_sel ? ext_a$10 : (hi10 ? 18'sd32767 : (lo10 ? -18'sd32767 : {{2{rs10[15]}}, rs10}));
+       qw10 <= ext_sel ? ext_b$10 : {{3{w1_10[7]}}, w1_10};
+       ext_p$10 <= qm10 * qw10;
        a11 <= $signed(x$11) >>> shift;
        rb11 <= (shift != 5'd0) & x$11[shift - 5'd1];
        w1_11 <= w$11;
-       qm11 <= hi11 ? 16'sd32767 : (lo11 ? -16'sd32767 : rs11);
-       qw11 <= w1_11;
-       p11 <= qw11 * qm11;
+       qm11 <= ext_sel ? ext_a$11 : (hi11 ? 18'sd32767 : (lo11 ? -18'sd32767 : {{2{rs11[15]}}, rs11}));
+       qw11 <= ext_sel ? ext_b$11 : {{3{w1_11[7]}}, w1_11};
+       ext_p$11 <= qm11 * qw11;
        a12 <= $signed(x$12) >>> shift;
        rb12 <= (shift != 5'd0) & x$12[shift - 5'd1];
        w1_12 <= w$12;
-       qm12 <= hi12 ? 16'sd32767 : (lo12 ? -16'sd32767 : rs12);
-       qw12 <= w1_12;
-       p12 <= qw12 * qm12;
+       qm12 <= ext_sel ? ext_a$12 : (hi12 ? 18'sd32767 : (lo12 ? -18'sd32767 : {{2{rs12[15]}}, rs12}));
+       qw12 <= ext_sel ? ext_b$12 : {{3{w1_12[7]}}, w1_12};
+       ext_p$12 <= qm12 * qw12;
        a13 <= $signed(x$13) >>> shift;
        rb13 <= (shift != 5'd0) & x$13[shift - 5'd1];
        w1_13 <= w$13;
-       qm13 <= hi13 ? 16'sd32767 : (lo13 ? -16'sd32767 : rs13);
-       qw13 <= w1_13;
-       p13 <= qw13 * qm13;
+       qm13 <= ext_sel ? ext_a$13 : (hi13 ? 18'sd32767 : (lo13 ? -18'sd32767 : {{2{rs13[15]}}, rs13}));
+       qw13 <= ext_sel ? ext_b$13 : {{3{w1_13[7]}}, w1_13};
+       ext_p$13 <= qm13 * qw13;
        a14 <= $signed(x$14) >>> shift;
        rb14 <= (shift != 5'd0) & x$14[shift - 5'd1];
        w1_14 <= w$14;
-       qm14 <= hi14 ? 16'sd32767 : (lo14 ? -16'sd32767 : rs14);
-       qw14 <= w1_14;
-       p14 <= qw14 * qm14;
+       qm14 <= ext_sel ? ext_a$14 : (hi14 ? 18'sd32767 : (lo14 ? -18'sd32767 : {{2{rs14[15]}}, rs14}));
+       qw14 <= ext_sel ? ext_b$14 : {{3{w1_14[7]}}, w1_14};
+       ext_p$14 <= qm14 * qw14;
        a15 <= $signed(x$15) >>> shift;
        rb15 <= (shift != 5'd0) & x$15[shift - 5'd1];
        w1_15 <= w$15;
-       qm15 <= hi15 ? 16'sd32767 : (lo15 ? -16'sd32767 : rs15);
-       qw15 <= w1_15;
-       p15 <= qw15 * qm15;
+       qm15 <= ext_sel ? ext_a$15 : (hi15 ? 18'sd32767 : (lo15 ? -18'sd32767 : {{2{rs15[15]}}, rs15}));
+       qw15 <= ext_sel ? ext_b$15 : {{3{w1_15[7]}}, w1_15};
+       ext_p$15 <= qm15 * qw15;
        a16 <= $signed(x$16) >>> shift;
        rb16 <= (shift != 5'd0) & x$16[shift - 5'd1];
        w1_16 <= w$16;
-       qm16 <= hi16 ? 16'sd32767 : (lo16 ? -16'sd32767 : rs16);
-       qw16 <= w1_16;
-       p16 <= qw16 * qm16;
+       qm16 <= ext_sel ? ext_a$16 : (hi16 ? 18'sd32767 : (lo16 ? -18'sd32767 : {{2{rs16[15]}}, rs16}));
+       qw16 <= ext_sel ? ext_b$16 : {{3{w1_16[7]}}, w1_16};
+       ext_p$16 <= qm16 * qw16;
        a17 <= $signed(x$17) >>> shift;
        rb17 <= (shift != 5'd0) & x$17[shift - 5'd1];
        w1_17 <= w$17;
-       qm17 <= hi17 ? 16'sd32767 : (lo17 ? -16'sd32767 : rs17);
-       qw17 <= w1_17;
-       p17 <= qw17 * qm17;
+       qm17 <= ext_sel ? ext_a$17 : (hi17 ? 18'sd32767 : (lo17 ? -18'sd32767 : {{2{rs17[15]}}, rs17}));
+       qw17 <= ext_sel ? ext_b$17 : {{3{w1_17[7]}}, w1_17};
+       ext_p$17 <= qm17 * qw17;
        a18 <= $signed(x$18) >>> shift;
        rb18 <= (shift != 5'd0) & x$18[shift - 5'd1];
        w1_18 <= w$18;
-       qm18 <= hi18 ? 16'sd32767 : (lo18 ? -16'sd32767 : rs18);
-       qw18 <= w1_18;
-       p18 <= qw18 * qm18;
+       qm18 <= ext_sel ? ext_a$18 : (hi18 ? 18'sd32767 : (lo18 ? -18'sd32767 : {{2{rs18[15]}}, rs18}));
+       qw18 <= ext_sel ? ext_b$18 : {{3{w1_18[7]}}, w1_18};
+       ext_p$18 <= qm18 * qw18;
        a19 <= $signed(x$19) >>> shift;
        rb19 <= (shift != 5'd0) & x$19[shift - 5'd1];
        w1_19 <= w$19;
-       qm19 <= hi19 ? 16'sd32767 : (lo19 ? -16'sd32767 : rs19);
-       qw19 <= w1_19;
-       p19 <= qw19 * qm19;
+       qm19 <= ext_sel ? ext_a$19 : (hi19 ? 18'sd32767 : (lo19 ? -18'sd32767 : {{2{rs19[15]}}, rs19}));
+       qw19 <= ext_sel ? ext_b$19 : {{3{w1_19[7]}}, w1_19};
+       ext_p$19 <= qm19 * qw19;
        a20 <= $signed(x$20) >>> shift;
        rb20 <= (shift != 5'd0) & x$20[shift - 5'd1];
        w1_20 <= w$20;
-       qm20 <= hi20 ? 16'sd32767 : (lo20 ? -16'sd32767 : rs20);
-       qw20 <= w1_20;
-       p20 <= qw20 * qm20;
+       qm20 <= ext_sel ? ext_a$20 : (hi20 ? 18'sd32767 : (lo20 ? -18'sd32767 : {{2{rs20[15]}}, rs20}));
+       qw20 <= ext_sel ? ext_b$20 : {{3{w1_20[7]}}, w1_20};
+       ext_p$20 <= qm20 * qw20;
        a21 <= $signed(x$21) >>> shift;
        rb21 <= (shift != 5'd0) & x$21[shift - 5'd1];
        w1_21 <= w$21;
-       qm21 <= hi21 ? 16'sd32767 : (lo21 ? -16'sd32767 : rs21);
-       qw21 <= w1_21;
-       p21 <= qw21 * qm21;
+       qm21 <= ext_sel ? ext_a$21 : (hi21 ? 18'sd32767 : (lo21 ? -18'sd32767 : {{2{rs21[15]}}, rs21}));
+       qw21 <= ext_sel ? ext_b$21 : {{3{w1_21[7]}}, w1_21};
+       ext_p$21 <= qm21 * qw21;
        a22 <= $signed(x$22) >>> shift;
        rb22 <= (shift != 5'd0) & x$22[shift - 5'd1];
        w1_22 <= w$22;
-       qm22 <= hi22 ? 16'sd32767 : (lo22 ? -16'sd32767 : rs22);
-       qw22 <= w1_22;
-       p22 <= qw22 * qm22;
+       qm22 <= ext_sel ? ext_a$22 : (hi22 ? 18'sd32767 : (lo22 ? -18'sd32767 : {{2{rs22[15]}}, rs22}));
+       qw22 <= ext_sel ? ext_b$22 : {{3{w1_22[7]}}, w1_22};
+       ext_p$22 <= qm22 * qw22;
        a23 <= $signed(x$23) >>> shift;
        rb23 <= (shift != 5'd0) & x$23[shift - 5'd1];
        w1_23 <= w$23;
-       qm23 <= hi23 ? 16'sd32767 : (lo23 ? -16'sd32767 : rs23);
-       qw23 <= w1_23;
-       p23 <= qw23 * qm23;
+       qm23 <= ext_sel ? ext_a$23 : (hi23 ? 18'sd32767 : (lo23 ? -18'sd32767 : {{2{rs23[15]}}, rs23}));
+       qw23 <= ext_sel ? ext_b$23 : {{3{w1_23[7]}}, w1_23};
+       ext_p$23 <= qm23 * qw23;
        a24 <= $signed(x$24) >>> shift;
        rb24 <= (shift != 5'd0) & x$24[shift - 5'd1];
        w1_24 <= w$24;
-       qm24 <= hi24 ? 16'sd32767 : (lo24 ? -16'sd32767 : rs24);
-       qw24 <= w1_24;
-       p24 <= qw24 * qm24;
+       qm24 <= ext_sel ? ext_a$24 : (hi24 ? 18'sd32767 : (lo24 ? -18'sd32767 : {{2{rs24[15]}}, rs24}));
+       qw24 <= ext_sel ? ext_b$24 : {{3{w1_24[7]}}, w1_24};
+       ext_p$24 <= qm24 * qw24;
        a25 <= $signed(x$25) >>> shift;
        rb25 <= (shift != 5'd0) & x$25[shift - 5'd1];
        w1_25 <= w$25;
-       qm25 <= hi25 ? 16'sd32767 : (lo25 ? -16'sd32767 : rs25);
-       qw25 <= w1_25;
-       p25 <= qw25 * qm25;
+       qm25 <= ext_sel ? ext_a$25 : (hi25 ? 18'sd32767 : (lo25 ? -18'sd32767 : {{2{rs25[15]}}, rs25}));
+       qw25 <= ext_sel ? ext_b$25 : {{3{w1_25[7]}}, w1_25};
+       ext_p$25 <= qm25 * qw25;
        a26 <= $signed(x$26) >>> shift;
        rb26 <= (shift != 5'd0) & x$26[shift - 5'd1];
        w1_26 <= w$26;
-       qm26 <= hi26 ? 16'sd32767 : (lo26 ? -16'sd32767 : rs26);
-       qw26 <= w1_26;
-       p26 <= qw26 * qm26;
+       qm26 <= ext_sel ? ext_a$26 : (hi26 ? 18'sd32767 : (lo26 ? -18'sd32767 : {{2{rs26[15]}}, rs26}));
+       qw26 <= ext_sel ? ext_b$26 : {{3{w1_26[7]}}, w1_26};
+       ext_p$26 <= qm26 * qw26;
        a27 <= $signed(x$27) >>> shift;
        rb27 <= (shift != 5'd0) & x$27[shift - 5'd1];
        w1_27 <= w$27;
-       qm27 <= hi27 ? 16'sd32767 : (lo27 ? -16'sd32767 : rs27);
-       qw27 <= w1_27;
-       p27 <= qw27 * qm27;
+       qm27 <= ext_sel ? ext_a$27 : (hi27 ? 18'sd32767 : (lo27 ? -18'sd32767 : {{2{rs27[15]}}, rs27}));
+       qw27 <= ext_sel ? ext_b$27 : {{3{w1_27[7]}}, w1_27};
+       ext_p$27 <= qm27 * qw27;
        a28 <= $signed(x$28) >>> shift;
        rb28 <= (shift != 5'd0) & x$28[shift - 5'd1];
        w1_28 <= w$28;
-       qm28 <= hi28 ? 16'sd32767 : (lo28 ? -16'sd32767 : rs28);
-       qw28 <= w1_28;
-       p28 <= qw28 * qm28;
+       qm28 <= ext_sel ? ext_a$28 : (hi28 ? 18'sd32767 : (lo28 ? -18'sd32767 : {{2{rs28[15]}}, rs28}));
+       qw28 <= ext_sel ? ext_b$28 : {{3{w1_28[7]}}, w1_28};
+       ext_p$28 <= qm28 * qw28;
        a29 <= $signed(x$29) >>> shift;
        rb29 <= (shift != 5'd0) & x$29[shift - 5'd1];
        w1_29 <= w$29;
-       qm29 <= hi29 ? 16'sd32767 : (lo29 ? -16'sd32767 : rs29);
-       qw29 <= w1_29;
-       p29 <= qw29 * qm29;
+       qm29 <= ext_sel ? ext_a$29 : (hi29 ? 18'sd32767 : (lo29 ? -18'sd32767 : {{2{rs29[15]}}, rs29}));
+       qw29 <= ext_sel ? ext_b$29 : {{3{w1_29[7]}}, w1_29};
+       ext_p$29 <= qm29 * qw29;
        a30 <= $signed(x$30) >>> shift;
        rb30 <= (shift != 5'd0) & x$30[shift - 5'd1];
        w1_30 <= w$30;
-       qm30 <= hi30 ? 16'sd32767 : (lo30 ? -16'sd32767 : rs30);
-       qw30 <= w1_30;
-       p30 <= qw30 * qm30;
+       qm30 <= ext_sel ? ext_a$30 : (hi30 ? 18'sd32767 : (lo30 ? -18'sd32767 : {{2{rs30[15]}}, rs30}));
+       qw30 <= ext_sel ? ext_b$30 : {{3{w1_30[7]}}, w1_30};
+       ext_p$30 <= qm30 * qw30;
        a31 <= $signed(x$31) >>> shift;
        rb31 <= (shift != 5'd0) & x$31[shift - 5'd1];
        w1_31 <= w$31;
-       qm31 <= hi31 ? 16'sd32767 : (lo31 ? -16'sd32767 : rs31);
-       qw31 <= w1_31;
-       p31 <= qw31 * qm31;
+       qm31 <= ext_sel ? ext_a$31 : (hi31 ? 18'sd32767 : (lo31 ? -18'sd32767 : {{2{rs31[15]}}, rs31}));
+       qw31 <= ext_sel ? ext_b$31 : {{3{w1_31[7]}}, w1_31};
+       ext_p$31 <= qm31 * qw31;
        t1_0 <= ($signed({{2{p0[23]}}, p0}) + $signed({{2{p1[23]}}, p1})) + ($signed({{2{p2[23]}}, p2}) + $signed({{2{p3[23]}}, p3}));
        t1_1 <= ($signed({{2{p4[23]}}, p4}) + $signed({{2{p5[23]}}, p5})) + ($signed({{2{p6[23]}}, p6}) + $signed({{2{p7[23]}}, p7}));
        t1_2 <= ($signed({{2{p8[23]}}, p8}) + $signed({{2{p9[23]}}, p9})) + ($signed({{2{p10[23]}}, p10}) + $signed({{2{p11[23]}}, p11}));

@@ -6,7 +6,7 @@
 //! | --- | --- | --- |
 //! | `matvec` | [`MatVec<L>`] | the whole weight ROM ([`WeightMap`]), input memory of both banks |
 //! | `rms` | [`RmsUnit<XP>`] | every RMSNorm gain of the model |
-//! | `attention` | [`AttnUnit<L>`] | `L / head_dim` heads at once, cache of `context` positions |
+//! | `attention` | [`AttnWithBank<L>`] (the unit with a multiplier bank of its own) | `L / head_dim` heads at once, cache of `context` positions |
 //! | `layer_stack` | [`LayerStack`] | the sequencer with the model's program |
 //! | `decoder` | [`Decoder<L>`] | the whole decoder |
 //!
@@ -29,7 +29,7 @@ use crate::decoder::memory_map::WeightMap;
 use crate::decoder::{program, Decoder};
 use crate::emit::rename_top;
 use crate::leaf::{DotAcc, LaneRom, RowFinish, TableRom, XMem, XP};
-use crate::units::attention::AttnUnit;
+use crate::units::attention::AttnWithBank;
 use crate::units::matvec::post::{silu_pair_words, SiluMul};
 use crate::units::matvec::rom_words;
 use crate::units::matvec::MatVec;
@@ -78,7 +78,7 @@ fn unit_lanes<const L: usize>(unit: &str, qm: &QuantModel, ctx: usize) -> String
             emit(unit, qm, L, ctx, MatVec::<L>::new(&wm.mats, max_cols))
         }
         "rms" => emit(unit, qm, L, ctx, RmsUnit::<XP>::new(qm)),
-        "attention" => emit(unit, qm, L, ctx, AttnUnit::<L>::with_context(qm, ctx)),
+        "attention" => emit(unit, qm, L, ctx, AttnWithBank::<L>::with_context(qm, ctx)),
         "layer_stack" => {
             let prog = program::build(qm, L, &rms_gains_layout(qm, XP));
             emit(unit, qm, L, ctx, LayerStack::new(&prog, ctx))

@@ -1,4 +1,5 @@
-//! The attention unit `AttnUnit<A>`: the QKV rows streamed into it (back-to-back and
+//! The attention unit `AttnUnit<A>` (as `AttnWithBank<A>`: with a lane multiplier bank of
+//! its own): the QKV rows streamed into it (back-to-back and
 //! randomly spaced) and the attention that follows, bit-exact with the golden model's
 //! `rope`, `kv_store` and `attend` over sequences of positions and interleaved layers, for
 //! several head-group sizes (all heads, partial groups, spare lanes), on the real
@@ -14,7 +15,7 @@ use llamahdl_hw::bits::{i2s, s2i, u2b};
 use llamahdl_hw::cosim::{default_waiver_file, emit_verilog, run_icarus, verilator_lint};
 use llamahdl_hw::sim::Driver;
 use llamahdl_hw::units::attention::{
-    cycles, heads_per_group, stream_latency, wait_cycles, AttnUnit,
+    cycles, heads_per_group, stream_latency, wait_cycles, AttnWithBank,
 };
 use llamahdl_model::{synth, Config};
 use rand::{Rng, SeedableRng};
@@ -29,7 +30,7 @@ fn quant(cfg: &Config, seed: u64) -> QuantModel {
 
 /// The unit, a behavioural vector memory taking its writes, and the ATT base.
 struct Tb<const A: usize> {
-    d: Driver<AttnUnit<A>>,
+    d: Driver<AttnWithBank<A>>,
     vm: Vec<i32>,
     att: usize,
 }
@@ -41,7 +42,7 @@ struct OpRun {
 }
 
 impl<const A: usize> Tb<A> {
-    fn new(unit: AttnUnit<A>, trace: bool, att: usize) -> Tb<A> {
+    fn new(unit: AttnWithBank<A>, trace: bool, att: usize) -> Tb<A> {
         let mut d = Driver::new(unit, |u, c| u.clock.next = c.into());
         if trace {
             d = d.with_trace();
@@ -393,8 +394,8 @@ fn run_stream_shape<const A: usize>(
 ) -> Vec<(usize, usize)> {
     let qm = quant(cfg, seed);
     let unit = match ctx {
-        Some(c) => AttnUnit::<A>::with_context(&qm, c),
-        None => AttnUnit::<A>::new(&qm),
+        Some(c) => AttnWithBank::<A>::with_context(&qm, c),
+        None => AttnWithBank::<A>::new(&qm),
     };
     let mut tb = Tb::new(unit, false, 41 + cfg.dim + 2 * cfg.kv_dim() + 5);
     let mut g = golden_for(&qm);
@@ -492,7 +493,7 @@ fn stories260k_synthetic_bit_exact_and_cycles() {
 fn stories260k_end_of_context() {
     let cfg = Config::STORIES260K;
     let qm = quant(&cfg, 12);
-    let mut tb = Tb::new(AttnUnit::<64>::new(&qm), false, 3000);
+    let mut tb = Tb::new(AttnWithBank::<64>::new(&qm), false, 3000);
     let mut g = golden_for(&qm);
     let mut rng = ChaCha8Rng::seed_from_u64(99);
     let layer = 3;
@@ -541,7 +542,7 @@ fn real_stories260k_in_the_forward_pass() {
     };
     let qm = QuantModel::quantise(&ck, ScaleMode::Mant8);
     let c = qm.config;
-    let mut tb = Tb::new(AttnUnit::<64>::new(&qm), false, 2000);
+    let mut tb = Tb::new(AttnWithBank::<64>::new(&qm), false, 2000);
     let mut g = golden_for(&qm);
     let mut reference = GoldenModel::new(qm.clone());
     let mut rng = ChaCha8Rng::seed_from_u64(77);
@@ -597,7 +598,7 @@ fn refuses_positions_past_the_context() {
     let cfg = Config::TINY;
     let qm = quant(&cfg, 4);
     let ctx = 6;
-    let mut tb = Tb::new(AttnUnit::<8>::with_context(&qm, ctx), false, 200);
+    let mut tb = Tb::new(AttnWithBank::<8>::with_context(&qm, ctx), false, 200);
     let mut g = golden_for(&qm);
     let mut rng = ChaCha8Rng::seed_from_u64(4);
     for pos in 0..ctx {
@@ -683,7 +684,7 @@ fn cycle_formulas() {
 /// the unit works normally afterwards.
 fn stream_latency_and_refusal<const A: usize>(cfg: &Config, ctx: usize, seed: u64) {
     let qm = quant(cfg, seed);
-    let mut tb = Tb::new(AttnUnit::<A>::with_context(&qm, ctx), false, 400);
+    let mut tb = Tb::new(AttnWithBank::<A>::with_context(&qm, ctx), false, 400);
     let mut g = golden_for(&qm);
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let lat = stream_latency(cfg);
@@ -782,7 +783,7 @@ fn stream_latency_and_refusal_all_shapes() {
 #[should_panic(expected = "must be a non-zero multiple of head_dim")]
 fn rejects_lanes_not_multiple_of_head_dim() {
     let qm = quant(&Config::STORIES260K, 1);
-    let _ = AttnUnit::<12>::new(&qm);
+    let _ = AttnWithBank::<12>::new(&qm);
 }
 
 /// The whole unit in Icarus: streams (back-to-back and spaced) with the attention at
@@ -791,8 +792,8 @@ fn rejects_lanes_not_multiple_of_head_dim() {
 fn cosim_stream_tiny<const A: usize>(seed: u64) {
     let cfg = Config::TINY;
     let qm = quant(&cfg, seed);
-    let verilog = emit_verilog(AttnUnit::<A>::new(&qm));
-    let mut tb = Tb::new(AttnUnit::<A>::new(&qm), true, 100);
+    let verilog = emit_verilog(AttnWithBank::<A>::new(&qm));
+    let mut tb = Tb::new(AttnWithBank::<A>::new(&qm), true, 100);
     let mut g = golden_for(&qm);
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     for pos in 0..4 {
@@ -835,8 +836,8 @@ fn cosim_icarus_tiny() {
 fn lint_unit<const A: usize>(name: &str, cfg: Config, ctx: Option<usize>) {
     let qm = quant(&cfg, 1);
     let unit = match ctx {
-        Some(c) => AttnUnit::<A>::with_context(&qm, c),
-        None => AttnUnit::<A>::new(&qm),
+        Some(c) => AttnWithBank::<A>::with_context(&qm, c),
+        None => AttnWithBank::<A>::new(&qm),
     };
     let dir = tempfile::tempdir().unwrap();
     let report = verilator_lint(
@@ -1070,6 +1071,9 @@ mod leaves {
             let mk = || AttnCore::<A>::new(hd, g, ctx, ng);
             let mut d = Driver::new(mk(), |u, c| u.clock.next = c.into()).with_trace();
             let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            // The lent multiplier bank (DotAcc's ext path): operands registered, then the
+            // product registered; computed every cycle, as the Verilog bank does.
+            let (mut ra, mut rb, mut rp) = ([0i64; A], [0i64; A], [0i64; A]);
             for round in 0..12 {
                 let p = rng.gen_range(1..ctx + 1);
                 let word = rng.gen_range(0..ng as u64);
@@ -1141,7 +1145,16 @@ mod leaves {
                         } else {
                             rng.gen_range(0..g as u64 + 2)
                         });
-                        d.tick();
+                        for j in 0..A {
+                            u.m_p[j].next = llamahdl_hw::bits::i2s::<29>(rp[j]);
+                        }
+                        d.settle();
+                        for j in 0..A {
+                            rp[j] = ra[j] * rb[j];
+                            ra[j] = llamahdl_hw::bits::s2i(d.uut.m_a[j].val());
+                            rb[j] = llamahdl_hw::bits::s2i(d.uut.m_b[j].val());
+                        }
+                        d.tick_settled();
                     }
                 }
             }

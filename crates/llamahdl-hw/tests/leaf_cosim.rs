@@ -100,15 +100,46 @@ fn row_finish_matches_golden_and_verilog() {
 
 /// DotAcc<L> against a model built on the golden quantiser: acc after each beat is the
 /// running sum of w · block_mant(x, shift, BLOCK16_BITS), DOT_LATENCY cycles later; then
-/// against its own Verilog.
+/// against its own Verilog. Between beats the multipliers are lent (`ext_sel` in a cycle
+/// after one without a beat, random full-range operands): `ext_p` two cycles later is the
+/// exact product (natively and in the Verilog; other cycles of `ext_p` are don't-care),
+/// and the beats' sums are untouched.
 fn dot_acc_matches<const L: usize>(seed: u64, beats: usize) {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut d = Driver::new(DotAcc::<L>::default(), |u, c| u.clock.next = c.into()).with_trace();
     let mut pending: std::collections::VecDeque<Option<(bool, i64)>> = Default::default();
     let mut model_acc = 0i64;
     let mut checked = 0;
-    for _ in 0..beats {
-        let en = rng.gen_bool(0.8);
+    // Products expected in cycle c + 2 of a borrowed cycle c; cycles where ext_p is defined.
+    let mut lent: std::collections::VecDeque<(usize, Vec<i64>)> = Default::default();
+    let mut defined = vec![false; beats + 2];
+    let (mut prev_en, mut lends) = (true, 0);
+    for cyc in 0..beats {
+        if let Some((c, p)) = lent.front() {
+            if *c == cyc {
+                for i in 0..L {
+                    assert_eq!(s2i(d.uut.ext_p[i].val()), p[i], "{L} lanes: ext_p${i}");
+                }
+                defined[cyc] = true;
+                lent.pop_front();
+            }
+        }
+        let ext = !prev_en && rng.gen_bool(0.5);
+        d.uut.ext_sel.next = ext;
+        let mut prods = vec![0i64; L];
+        for (i, p) in prods.iter_mut().enumerate() {
+            let a = edge(&mut rng, 18);
+            let b = edge(&mut rng, 11);
+            d.uut.ext_a[i].next = i2s::<18>(a);
+            d.uut.ext_b[i].next = i2s::<11>(b);
+            *p = a * b;
+        }
+        if ext {
+            lent.push_back((cyc + 2, prods));
+            lends += 1;
+        }
+        let en = rng.gen_bool(0.6);
+        prev_en = en;
         let first = rng.gen_bool(0.2);
         let sh = rng.gen_range(0..18u32);
         d.uut.en.next = en;
@@ -132,8 +163,33 @@ fn dot_acc_matches<const L: usize>(seed: u64, beats: usize) {
             }
         }
     }
-    assert!(checked > beats / 2);
+    assert!(
+        checked > beats / 3 && lends > beats / 10,
+        "{checked} beats, {lends} lends"
+    );
+    assert_eq!(d.uut.collisions(), 0);
+    let t = d.trace_mut().unwrap();
+    for (c, &def) in defined.iter().enumerate().take(beats) {
+        if !def {
+            for i in 0..L {
+                t.set_dont_care(c, &format!("ext_p${i}"));
+            }
+        }
+    }
     cosim(emit_verilog(DotAcc::<L>::default()), &mut d);
+}
+
+/// A beat whose multiplier cycle is taken by a borrower is counted as a collision.
+#[test]
+fn dot_acc_counts_collisions() {
+    let mut d = Driver::new(DotAcc::<4>::default(), |u, c| u.clock.next = c.into());
+    d.uut.en.next = true;
+    d.tick();
+    d.uut.en.next = false;
+    d.uut.ext_sel.next = true;
+    d.tick();
+    d.tick();
+    assert_eq!(d.uut.collisions(), 1);
 }
 
 #[test]

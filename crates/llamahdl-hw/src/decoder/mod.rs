@@ -159,6 +159,14 @@ impl<const L: usize> Decoder<L> {
     }
 }
 
+impl<const L: usize> Decoder<L> {
+    /// Cycles in which attention took the lane multipliers from a matrix-vector beat in
+    /// flight (simulation; zero in a correct design, see [`crate::leaf::DotAcc`]).
+    pub fn bank_collisions(&self) -> u64 {
+        self.matvec.bank_collisions()
+    }
+}
+
 impl<const L: usize> Logic for Decoder<L> {
     #[hdl_gen]
     fn update(&mut self) {
@@ -251,6 +259,14 @@ impl<const L: usize> Logic for Decoder<L> {
         self.attention.st_valid.next = self.matvec.out_valid.val();
         self.attention.st_row.next = self.matvec.out_row.val();
         self.attention.st_data.next = self.matvec.out_data.val();
+        // One bank of lane multipliers: the matrix-vector unit's, lent to attention while
+        // it runs (the two never run at the same time).
+        self.matvec.ext_sel.next = self.attention.m_sel.val();
+        for i in 0..L {
+            self.matvec.ext_a[i].next = self.attention.m_a[i].val();
+            self.matvec.ext_b[i].next = self.attention.m_b[i].val();
+            self.attention.m_p[i].next = self.matvec.ext_p[i].val();
+        }
 
         // ---- Vector memory: the active unit's port. ----
         if self.layer_stack.is_attn.val() {

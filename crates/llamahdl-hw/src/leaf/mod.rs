@@ -60,6 +60,17 @@ const DOT_TREE_STAGES: usize = 3;
 /// So `acc` shows the effect of a beat [`DOT_LATENCY`] cycles after it was presented; in
 /// other cycles it holds. Every stage register loads every cycle; only `en` and `first`
 /// travel with the data and decide whether the accumulator changes.
+///
+/// **The lane multipliers are lent.** The L multipliers (one MULT18X18D each: an 18-bit
+/// signed by 11-bit signed product, inputs and output registered) are the decoder's only
+/// bank of lane multipliers; the attention unit borrows them while it runs (it never runs
+/// while the matrix-vector unit does). With `ext_sel` high in cycle c, the multipliers'
+/// input registers take `ext_a`, `ext_b` instead of the beat of cycle c − 1, and `ext_p`
+/// shows `ext_a · ext_b` from cycle c + 2 (29 bits, exact) until the next product. In
+/// cycles more than two after the last `ext_sel` `ext_p` is not specified (the native model
+/// holds the last borrowed product; the Verilog shows whatever the bank computes), and a
+/// beat presented with `en` in cycle c − 1 is lost when `ext_sel` is high in cycle c:
+/// [`DotAcc::collisions`] counts such cycles in simulation (tests require none).
 #[derive(LogicBlock)]
 pub struct DotAcc<const L: usize> {
     pub clock: Signal<In, Clock>,
@@ -69,10 +80,28 @@ pub struct DotAcc<const L: usize> {
     pub w: [Signal<In, Signed<8>>; L],
     pub x: [Signal<In, Signed<32>>; L],
     pub acc: Signal<Out, Signed<40>>,
+    /// The borrowed multipliers (see above).
+    pub ext_sel: Signal<In, Bit>,
+    pub ext_a: [Signal<In, Signed<18>>; L],
+    pub ext_b: [Signal<In, Signed<11>>; L],
+    pub ext_p: [Signal<Out, Signed<29>>; L],
     /// The beats in flight, oldest first: `(en, first, exact sum of the products)`; the
     /// oldest reaches the accumulator on the next clock edge.
     _pipe: [(bool, bool, i64); DOT_LATENCY - 1],
     _acc: i64,
+    /// `en` of the last cycle; the borrowed operands registered last edge (when `_ext`).
+    _en1: bool,
+    _ext: bool,
+    _ea: [i64; L],
+    _eb: [i64; L],
+    _collisions: u64,
+}
+
+impl<const L: usize> DotAcc<L> {
+    /// Cycles in which `ext_sel` took the multipliers from a beat in flight (simulation).
+    pub fn collisions(&self) -> u64 {
+        self._collisions
+    }
 }
 
 impl<const L: usize> Default for DotAcc<L> {
@@ -89,8 +118,17 @@ impl<const L: usize> Default for DotAcc<L> {
             w: array_init::array_init(|_| Default::default()),
             x: array_init::array_init(|_| Default::default()),
             acc: Signal::new_with_default(Signed::default()),
+            ext_sel: Default::default(),
+            ext_a: array_init::array_init(|_| Default::default()),
+            ext_b: array_init::array_init(|_| Default::default()),
+            ext_p: array_init::array_init(|_| Signal::new_with_default(Signed::default())),
             _pipe: [(false, false, 0); DOT_LATENCY - 1],
             _acc: 0,
+            _en1: false,
+            _ext: false,
+            _ea: [0; L],
+            _eb: [0; L],
+            _collisions: 0,
         }
     }
 }
@@ -124,10 +162,30 @@ impl<const L: usize> Logic for DotAcc<L> {
                 0
             };
             self._pipe[DOT_LATENCY - 2] = (en, self.first.val(), sum);
+            // The borrowed multipliers: the product of the operands registered last edge.
+            if self._ext {
+                for i in 0..L {
+                    self.ext_p[i].next = i2s::<29>(self._ea[i] * self._eb[i]);
+                }
+            }
+            self._ext = self.ext_sel.val();
+            if self._ext {
+                if self._en1 {
+                    self._collisions += 1;
+                }
+                for i in 0..L {
+                    self._ea[i] = s2i(self.ext_a[i].val());
+                    self._eb[i] = s2i(self.ext_b[i].val());
+                }
+            }
+            self._en1 = en;
         }
     }
     fn connect(&mut self) {
         self.acc.connect();
+        for p in &mut self.ext_p {
+            p.connect();
+        }
     }
     fn hdl(&self) -> Verilog {
         let mut s = String::new();
@@ -144,16 +202,16 @@ impl<const L: usize> Logic for DotAcc<L> {
         // mantissa, so the clamp needs no wide adder.
         for i in 0..L {
             s += &format!(
-                "reg signed [31:0] a{i};\nreg rb{i};\nreg signed [7:0] w1_{i};\nreg signed [15:0] qm{i};\nreg signed [7:0] qw{i};\nreg signed [23:0] p{i};\nwire tz{i} = ~|a{i}[31:15];\nwire to{i} = &a{i}[31:15];\nwire hi{i} = (~a{i}[31] & ~tz{i}) | (tz{i} & (&a{i}[14:0]) & rb{i});\nwire lo{i} = (a{i}[31] & ~to{i}) | (to{i} & (~|a{i}[14:0]) & ~rb{i});\nwire [15:0] rs{i} = a{i}[15:0] + {{15'd0, rb{i}}};\n"
+                "reg signed [31:0] a{i};\nreg rb{i};\nreg signed [7:0] w1_{i};\nreg signed [17:0] qm{i};\nreg signed [10:0] qw{i};\nwire signed [23:0] p{i} = ext_p${i}[23:0];\nwire tz{i} = ~|a{i}[31:15];\nwire to{i} = &a{i}[31:15];\nwire hi{i} = (~a{i}[31] & ~tz{i}) | (tz{i} & (&a{i}[14:0]) & rb{i});\nwire lo{i} = (a{i}[31] & ~to{i}) | (to{i} & (~|a{i}[14:0]) & ~rb{i});\nwire [15:0] rs{i} = a{i}[15:0] + {{15'd0, rb{i}}};\n"
             );
             init += &format!(
-                "   a{i} = 32'sd0;\n   rb{i} = 1'b0;\n   w1_{i} = 8'sd0;\n   qm{i} = 16'sd0;\n   qw{i} = 8'sd0;\n   p{i} = 24'sd0;\n"
+                "   a{i} = 32'sd0;\n   rb{i} = 1'b0;\n   w1_{i} = 8'sd0;\n   qm{i} = 18'sd0;\n   qw{i} = 11'sd0;\n   ext_p${i} = 29'sd0;\n"
             );
             seq += &format!(
                 "   a{i} <= $signed(x${i}) >>> shift;\n   rb{i} <= (shift != 5'd0) & x${i}[shift - 5'd1];\n   w1_{i} <= w${i};\n"
             );
             seq += &format!(
-                "   qm{i} <= hi{i} ? 16'sd32767 : (lo{i} ? -16'sd32767 : rs{i});\n   qw{i} <= w1_{i};\n   p{i} <= qw{i} * qm{i};\n"
+                "   qm{i} <= ext_sel ? ext_a${i} : (hi{i} ? 18'sd32767 : (lo{i} ? -18'sd32767 : {{{{2{{rs{i}[15]}}}}, rs{i}}}));\n   qw{i} <= ext_sel ? ext_b${i} : {{{{3{{w1_{i}[7]}}}}, w1_{i}}};\n   ext_p${i} <= qm{i} * qw{i};\n"
             );
         }
         // Stages 4..6: the adder tree, groups of up to four per stage summed as two

@@ -177,6 +177,16 @@ impl<const L: usize> HwRun for HwEngine<L> {
             }
         }
         let cycles = self.d.cycle() - c0;
+        let collisions = self.d.uut.bank_collisions();
+        if collisions != 0 {
+            return Err(ModelError::Invalid {
+                what: "hardware simulation".into(),
+                problem: format!(
+                    "design error: attention took the lane multipliers from a \
+                     matrix-vector beat in flight in {collisions} cycles"
+                ),
+            });
+        }
         if self.d.uut.pos_error.val() {
             return Err(ModelError::PositionOutOfRange {
                 what: "hardware (the decoder refused the position)".into(),

@@ -3,7 +3,7 @@
 //! leaf (native `update()` plus a Verilog body), co-simulated in `tests/attention.rs`.
 
 use super::leaves::{msb32_verilog, sat_stages_verilog, shift_sat32, urshift};
-use crate::bits::{i2s, index_bits, mask, sext, Addr};
+use crate::bits::{i2s, index_bits, mask, s2i, sext, Addr};
 use llamahdl_golden::numerics;
 use rust_hdl::prelude::*;
 
@@ -73,9 +73,7 @@ struct CoreState {
     /// The q bank's registered write port: (`bwe`, `bgrp`, `blane`, `bdata`, `bswe`,
     /// `bshead`, `bsdata`).
     bw: (bool, usize, usize, u64, bool, usize, u64),
-    /// Lane multipliers: registered operands and product.
-    ma: Vec<i64>,
-    mb: Vec<i64>,
+    /// The products of the borrowed lane multipliers, as read at this edge.
     pr: Vec<i64>,
     /// Score tags: register `i` holds the item of `i + 1` cycles ago.
     sv: [bool; 8],
@@ -133,8 +131,13 @@ struct CoreState {
 ///   (dropped past `ng`, the lanes or the heads). With `qld`, every
 ///   lane's q register and every head's q shift take word `lgrp` of the banks (old data if
 ///   written in the same edge; 0 past `ng`). The q registers change only with `qld`.
-/// - Lane multipliers (shared, every edge): operands `ma[j] = s_en ? q[j] : w[head]`, `mb[j]
-///   = s_en ? mant[j] : v[j]` registered, their product registered one edge later.
+/// - Lane multipliers: borrowed from the matrix-vector unit ([`crate::leaf::DotAcc`]'s
+///   `ext_*` ports): the core drives the operands combinationally: with `s_en` `m_a[j] = q[j]`,
+///   `m_b[j] = mant[j]`; in an exp item's operand cycle (edge `t + 11` below) `m_a[j] =
+///   w[head]`, `m_b[j] = v[j]`; 0 otherwise and past the group's lanes; `m_sel` is high in
+///   both kinds of cycle; the bank registers them at edge `t` and the
+///   product at edge `t + 1`, read on `m_p` (so the timing below is that of multipliers
+///   inside the core).
 /// - Score pass (`s_en` high in cycle `t`: `mant` holds the key mantissas of position
 ///   `s_t`, `ksh`/`vsh` its shifts, routed per lane; head `g` reads lane `g·head_dim`'s
 ///   shifts): edge `t`: operands, the value shift registered (`vs1`); `t+1`:
@@ -187,6 +190,11 @@ pub struct AttnCore<const A: usize> {
     pub o_ld: Signal<In, Bit>,
     pub o_head: Signal<In, Bits<8>>,
     pub y: Signal<Out, Signed<32>>,
+    /// The borrowed lane multipliers (see above).
+    pub m_sel: Signal<Out, Bit>,
+    pub m_a: [Signal<Out, Signed<18>>; A],
+    pub m_b: [Signal<Out, Signed<11>>; A],
+    pub m_p: [Signal<In, Signed<29>>; A],
     _s: Box<CoreState>,
     _m: CoreMem,
 }
@@ -225,6 +233,10 @@ impl<const A: usize> AttnCore<A> {
             o_ld: Default::default(),
             o_head: Default::default(),
             y: Signal::new_with_default(Signed::default()),
+            m_sel: Default::default(),
+            m_a: array_init::array_init(|_| Default::default()),
+            m_b: array_init::array_init(|_| Default::default()),
+            m_p: array_init::array_init(|_| Default::default()),
             _s: Box::new(CoreState {
                 hd,
                 g,
@@ -233,8 +245,6 @@ impl<const A: usize> AttnCore<A> {
                 q: vec![0; nl],
                 sq: vec![0; g],
                 bw: (false, 0, 0, 0, false, 0, 0),
-                ma: vec![0; nl],
-                mb: vec![0; nl],
                 pr: vec![0; nl],
                 sv: [false; 8],
                 sf: [false; 8],
@@ -284,14 +294,52 @@ impl<const A: usize> AttnCore<A> {
 
 impl<const A: usize> Logic for AttnCore<A> {
     fn update(&mut self) {
-        if !self.clock.pos_edge() {
-            return;
+        if self.clock.pos_edge() {
+            self.edge();
         }
+        // The borrowed multipliers' operands (combinational).
+        let s = &*self._s;
+        let s_en = self.s_en.val();
+        self.m_sel.next = s_en | s.ev[10];
+        let vm11 = s.vm.last();
+        for j in 0..s.nl {
+            if s_en {
+                self.m_a[j].next = i2s::<18>(s.q[j]);
+                self.m_b[j].next = i2s::<11>(sext(self.mant[j].val().to_u64(), 11));
+            } else if s.ev[10] {
+                self.m_a[j].next = i2s::<18>(s.w[j / s.hd]);
+                self.m_b[j].next = i2s::<11>(vm11[j]);
+            } else {
+                self.m_a[j].next = i2s::<18>(0);
+                self.m_b[j].next = i2s::<11>(0);
+            }
+        }
+    }
+    fn connect(&mut self) {
+        self.y.connect();
+        self.m_sel.connect();
+        for j in 0..A {
+            self.m_a[j].connect();
+            self.m_b[j].connect();
+        }
+    }
+    fn hdl(&self) -> Verilog {
+        self.verilog()
+    }
+}
+
+impl<const A: usize> AttnCore<A> {
+    /// One clock edge of the native model.
+    fn edge(&mut self) {
         // Every register reads the old value of the registers it depends on: the stages
         // are updated from the last to the first.
         let s = &mut *self._s;
         let mem = &mut self._m;
         let (hd, g, nl) = (s.hd, s.g, s.nl);
+        // The products registered last edge in the borrowed multipliers.
+        for j in 0..nl {
+            s.pr[j] = s2i(self.m_p[j].val());
+        }
         let s_en = self.s_en.val();
         let e_en = self.e_en.val();
         let o_en = self.o_en.val();
@@ -334,25 +382,9 @@ impl<const A: usize> Logic for AttnCore<A> {
                 s.acc[j] = sext(((base + s.pr[j]) as u64) & mask(48), 48);
             }
         }
-        // The adder trees read the products before they change.
+        // The adder trees read the products.
         for h in 0..g {
             s.dtmp[h] = s.pr[h * hd..(h + 1) * hd].iter().sum();
-        }
-        // Lane multipliers.
-        for j in 0..nl {
-            s.pr[j] = s.ma[j] * s.mb[j];
-        }
-        {
-            let vm11 = s.vm.last();
-            for j in 0..nl {
-                if s_en {
-                    s.ma[j] = s.q[j];
-                    s.mb[j] = sext(self.mant[j].val().to_u64(), 11);
-                } else {
-                    s.ma[j] = s.w[j / hd];
-                    s.mb[j] = vm11[j];
-                }
-            }
         }
         // Exp pipeline, from its end.
         s.w.copy_from_slice(&s.xw);
@@ -488,10 +520,8 @@ impl<const A: usize> Logic for AttnCore<A> {
             self.bsdata.val().to_u64(),
         );
     }
-    fn connect(&mut self) {
-        self.y.connect();
-    }
-    fn hdl(&self) -> Verilog {
+    /// The Verilog body.
+    fn verilog(&self) -> Verilog {
         let s = &*self._s;
         let mem = &self._m;
         let (hd, g, nl, ctx) = (s.hd, s.g, s.nl, s.ctx);
@@ -510,7 +540,7 @@ impl<const A: usize> Logic for AttnCore<A> {
         // Per-lane registers.
         for j in 0..nl {
             v += &format!(
-                "reg signed [15:0] q_{j};\nreg signed [17:0] ma_{j};\nreg signed [10:0] mb_{j};\nreg signed [28:0] pr_{j};\nreg signed [47:0] ac_{j};\nreg signed [47:0] oac_{j};\n"
+                "reg signed [15:0] q_{j};\nwire signed [28:0] pr_{j} = m_p${j};\nreg signed [47:0] ac_{j};\nreg signed [47:0] oac_{j};\n"
             );
             for st in 1..12 {
                 v += &format!("reg signed [10:0] vm{st}_{j};\n");
@@ -663,9 +693,7 @@ reg signed [64:0] op8;
             v += &bank_init(&format!("sb_{h}"), 5);
         }
         for j in 0..nl {
-            v += &format!(
-                "   q_{j} = 16'sd0;\n   ma_{j} = 18'sd0;\n   mb_{j} = 11'sd0;\n   pr_{j} = 29'sd0;\n   ac_{j} = 48'sd0;\n   oac_{j} = 48'sd0;\n"
-            );
+            v += &format!("   q_{j} = 16'sd0;\n   ac_{j} = 48'sd0;\n   oac_{j} = 48'sd0;\n");
             for st in 1..12 {
                 v += &format!("   vm{st}_{j} = 11'sd0;\n");
             }
@@ -735,6 +763,7 @@ wire [17:0] wr_{h} = xw_{h} + 18'd1;
             let head_lane = lane_used && j % hd == 0;
             if !lane_used {
                 unused.push(format!("mant${j}"));
+                unused.push(format!("m_p${j}"));
             }
             if !head_lane {
                 unused.push(format!("ksh${j}"));
@@ -760,9 +789,21 @@ wire [64:0] oph65 = {oph7[30:0], 34'd0};
         unused.push("ofsh[31:10]".into());
         unused.push("oph7[31]".into());
         // Registers.
+        // The borrowed multipliers' operands.
+        v += "always @(*) begin\n   m_sel = s_en | ev[10];\n";
+        for j in 0..A {
+            if j < nl {
+                let h = j / hd;
+                v += &format!(
+                    "   m_a${j} = s_en ? {{{{2{{q_{j}[15]}}}}, q_{j}}} : (ev[10] ? {{1'b0, w_{h}}} : 18'sd0);\n   m_b${j} = s_en ? mant${j} : (ev[10] ? vm11_{j} : 11'sd0);\n"
+                );
+            } else {
+                v += &format!("   m_a${j} = 18'sd0;\n   m_b${j} = 11'sd0;\n");
+            }
+        }
+        v += "end\n";
         v += "always @(posedge clock) begin\n";
         for j in 0..nl {
-            let h = j / hd;
             v += &format!(
                 "   if (qld) q_{j} <= {};\n",
                 bank_rd(&format!("qb_{j}"), 16)
@@ -772,9 +813,7 @@ wire [64:0] oph65 = {oph7[30:0], 34'd0};
                 &format!("rbwe && (rblane == 16'd{j})"),
                 "rbdata",
             );
-            v += &format!(
-                "   ma_{j} <= s_en ? {{{{2{{q_{j}[15]}}}}, q_{j}}} : {{1'b0, w_{h}}};\n   mb_{j} <= s_en ? mant${j} : vm11_{j};\n   pr_{j} <= ma_{j} * mb_{j};\n   vm1_{j} <= mant${j};\n"
-            );
+            v += &format!("   vm1_{j} <= mant${j};\n");
             for st in 2..12 {
                 v += &format!("   vm{st}_{j} <= vm{}_{j};\n", st - 1);
             }

@@ -100,11 +100,13 @@ pub mod kv_cache;
 pub mod leaves;
 pub mod pos_bases;
 pub mod stream;
+pub mod with_bank;
 
 pub use self::core::AttnCore;
 pub use kv_cache::KvCacheW;
 pub use pos_bases::PosBases;
 pub use stream::QkvStream;
+pub use with_bank::AttnWithBank;
 
 use crate::bits::{Addr, Pos};
 use llamahdl_golden::QuantModel;
@@ -188,6 +190,12 @@ pub struct AttnUnit<const A: usize> {
     pub st_valid: Signal<In, Bit>,
     pub st_row: Signal<In, Addr>,
     pub st_data: Signal<In, Signed<32>>,
+    /// The lane multipliers, borrowed from the matrix-vector unit (wired to its `ext_*`
+    /// ports; see [`crate::leaf::DotAcc`] and [`AttnCore`]).
+    pub m_sel: Signal<Out, Bit>,
+    pub m_a: [Signal<Out, Signed<18>>; A],
+    pub m_b: [Signal<Out, Signed<11>>; A],
+    pub m_p: [Signal<In, Signed<29>>; A],
     // Shape constants.
     hd_m1: Constant<Addr>,
     nh8: Constant<Bits<8>>,
@@ -241,6 +249,13 @@ pub struct AttnUnit<const A: usize> {
     heads_done: DFF<Bits<8>>,
     group_heads: DFF<Bits<8>>,
     group: DFF<Bits<8>>,
+    /// The group the next q load takes (the core's `lgrp`, straight from this register,
+    /// since it fans out to every lane) and whether it is the last group.
+    ld_grp: DFF<Bits<8>>,
+    ld_last: DFF<Bit>,
+    /// Whether group 0 / group 1 is the last group.
+    zero_last: Constant<Bit>,
+    one_last: Constant<Bit>,
     // Tag pipeline: stage n describes the item issued n cycles ago. Kind (score, exp,
     // output), first position of a pass, and the address: the position of a score item,
     // the ATT address of an output item.
@@ -332,6 +347,10 @@ impl<const A: usize> AttnUnit<A> {
             st_valid: Default::default(),
             st_row: Default::default(),
             st_data: Default::default(),
+            m_sel: Default::default(),
+            m_a: array_init::array_init(|_| Default::default()),
+            m_b: array_init::array_init(|_| Default::default()),
+            m_p: array_init::array_init(|_| Default::default()),
             hd_m1: c16(hd - 1),
             nh8: c8(nh),
             g8: c8(g),
@@ -372,6 +391,10 @@ impl<const A: usize> AttnUnit<A> {
             heads_done: Default::default(),
             group_heads: Default::default(),
             group: Default::default(),
+            ld_grp: Default::default(),
+            ld_last: Default::default(),
+            zero_last: Constant::new(ng == 1),
+            one_last: Constant::new(ng == 2),
             score_s1: Default::default(),
             exp_s1: Default::default(),
             first_s1: Default::default(),
@@ -458,6 +481,8 @@ impl<const A: usize> Logic for AttnUnit<A> {
             heads_done,
             group_heads,
             group,
+            ld_grp,
+            ld_last,
             score_s1,
             exp_s1,
             first_s1,
@@ -530,10 +555,14 @@ impl<const A: usize> Logic for AttnUnit<A> {
             self.core.mant[j].next = self.cache.mant[j].val();
             self.core.ksh[j].next = self.cache.ksh[j].val();
             self.core.vsh[j].next = self.cache.vsh[j].val();
+            self.m_a[j].next = self.core.m_a[j].val();
+            self.m_b[j].next = self.core.m_b[j].val();
+            self.core.m_p[j].next = self.m_p[j].val();
         }
+        self.m_sel.next = self.core.m_sel.val();
         self.core.sm_raddr.next = self.t_s1.q.val();
         self.core.qld.next = false;
-        self.core.lgrp.next = self.group.q.val();
+        self.core.lgrp.next = self.ld_grp.q.val();
         self.core.s_en.next = self.score_s2.q.val();
         self.core.s_first.next = self.first_s2.q.val();
         self.core.s_t.next = self.addr_s2.q.val();
@@ -602,6 +631,8 @@ impl<const A: usize> Logic for AttnUnit<A> {
             self.heads_done.d.next = self.zero8.val();
             self.group_heads.d.next = self.zero8.val();
             self.group.d.next = self.zero8.val();
+            self.ld_grp.d.next = self.zero8.val();
+            self.ld_last.d.next = self.zero_last.val();
             self.out_addr.d.next = self.att.val();
             self.wait_left.d.next = self.wait8.val();
             self.state.d.next = self.s_wait.val();
@@ -614,8 +645,9 @@ impl<const A: usize> Logic for AttnUnit<A> {
             }
             if (self.wait_left.q.val() == self.zero8.val()) & !self.busy.val() {
                 self.core.qld.next = true;
-                self.core.lgrp.next = self.group.q.val();
-                if self.group.q.val() == self.last_group.val() {
+                self.ld_grp.d.next = self.one8.val();
+                self.ld_last.d.next = self.one_last.val();
+                if self.ld_last.q.val() {
                     self.group_heads.d.next = self.last_g8.val();
                     self.heads_done.d.next = self.heads_done.q.val() + self.last_g8.val();
                 } else {
@@ -678,10 +710,12 @@ impl<const A: usize> Logic for AttnUnit<A> {
                     self.after_drain.d.next = self.s_idle.val();
                 } else {
                     // The next group's q from the bank, straight to its score pass.
-                    self.group.d.next = self.group.q.val() + self.one8.val();
+                    self.group.d.next = self.ld_grp.q.val();
+                    self.ld_grp.d.next = self.ld_grp.q.val() + self.one8.val();
+                    self.ld_last.d.next =
+                        (self.ld_grp.q.val() + self.one8.val()) == self.last_group.val();
                     self.core.qld.next = true;
-                    self.core.lgrp.next = self.group.q.val() + self.one8.val();
-                    if (self.group.q.val() + self.one8.val()) == self.last_group.val() {
+                    if self.ld_last.q.val() {
                         self.group_heads.d.next = self.last_g8.val();
                         self.heads_done.d.next = self.heads_done.q.val() + self.last_g8.val();
                     } else {

@@ -161,6 +161,12 @@ pub struct MatVec<const L: usize> {
     pub vm_we: Signal<Out, Bit>,
     pub vm_waddr: Signal<Out, Addr>,
     pub vm_wdata: Signal<Out, Signed<32>>,
+    /// The lane multipliers lent to another unit (the attention unit) while this one is
+    /// idle: [`DotAcc`]'s `ext_sel`, `ext_a`, `ext_b`, `ext_p` (see there for the timing).
+    pub ext_sel: Signal<In, Bit>,
+    pub ext_a: [Signal<In, Signed<18>>; L],
+    pub ext_b: [Signal<In, Signed<11>>; L],
+    pub ext_p: [Signal<Out, Signed<29>>; L],
     rows_r: DFF<Addr>,
     len_r: DFF<Addr>,
     raw_r: DFF<Bit>,
@@ -264,6 +270,12 @@ pub struct MatVec<const L: usize> {
 }
 
 impl<const L: usize> MatVec<L> {
+    /// Cycles in which a borrower took the lane multipliers from a beat in flight (in
+    /// simulation; see [`DotAcc::collisions`]).
+    pub fn bank_collisions(&self) -> u64 {
+        self.dot.collisions()
+    }
+
     /// A unit whose ROM holds `mats` one after another (see [`rom_words`]) and whose
     /// input memory holds vectors of up to `max_cols` elements.
     pub fn new(mats: &[&QMatrix], max_cols: usize) -> Self {
@@ -309,6 +321,10 @@ impl<const L: usize> MatVec<L> {
             vm_we: Default::default(),
             vm_waddr: Default::default(),
             vm_wdata: Default::default(),
+            ext_sel: Default::default(),
+            ext_a: array_init::array_init(|_| Default::default()),
+            ext_b: array_init::array_init(|_| Default::default()),
+            ext_p: array_init::array_init(|_| Default::default()),
             rows_r: Default::default(),
             len_r: Default::default(),
             raw_r: Default::default(),
@@ -547,6 +563,13 @@ impl<const L: usize> Logic for MatVec<L> {
         }
         self.dot.en.next = self.m_valid.q.val();
         self.dot.first.next = self.m_first.q.val();
+        // The multipliers lent out.
+        self.dot.ext_sel.next = self.ext_sel.val();
+        for i in 0..L {
+            self.dot.ext_a[i].next = self.ext_a[i].val();
+            self.dot.ext_b[i].next = self.ext_b[i].val();
+            self.ext_p[i].next = self.dot.ext_p[i].val();
+        }
         if self.sel_ram.q.val() {
             self.sq_mant.d.next = self.bq_mant.q.val();
             self.sq_exp.d.next = self.bq_exp.q.val();

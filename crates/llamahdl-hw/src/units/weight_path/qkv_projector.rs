@@ -62,6 +62,8 @@ pub struct QkvProjector<const L: usize> {
     zero16: Constant<Addr>,
     zero32: Constant<Bits<32>>,
     zero2: Constant<Bits<2>>,
+    zs18: Constant<Signed<18>>,
+    zs11: Constant<Signed<11>>,
     mv: MatVec<L>,
 }
 
@@ -99,6 +101,8 @@ impl<const L: usize> QkvProjector<L> {
             zero16: Constant::new(0u64.into()),
             zero32: Constant::new(0u64.into()),
             zero2: Constant::new(0u64.into()),
+            zs18: Constant::new(Signed::default()),
+            zs11: Constant::new(Signed::default()),
             mv: MatVec::new(rom_layers, cols),
         }
     }
@@ -113,7 +117,11 @@ impl<const L: usize> Logic for QkvProjector<L> {
         for i in 0..L {
             self.mv.x_wdata[i].next = self.x_wdata[i].val();
             self.mv.buf_rd_data[i].next = self.buf_rd_data[i].val();
+            // The lane multipliers are not lent out here.
+            self.mv.ext_a[i].next = self.zs18.val();
+            self.mv.ext_b[i].next = self.zs11.val();
         }
+        self.mv.ext_sel.next = false;
         self.mv.xs_we.next = false;
         self.mv.xs_waddr.next = self.zero16.val();
         self.mv.xs_wdata.next = signed_cast(self.zero32.val());
