@@ -45,8 +45,9 @@ pub const BLOCKER_EXTRA: usize = 4;
 
 /// Block conversion (`numerics::to_block`) of a vector streamed through it, pipelined:
 /// - scan: with `en_scan` in cycle `c`, `|x|` and `wide` are registered (edge `c`), then
-///   `m = max(first ? 0 : m, |x|)` and the format `wm = wide` (edge `c + 1`), then `sreg =
-///   max(0, bitlen(m) − B)` (edge `c + 2`; `B` = 15 when `wm`, else 10);
+///   `m = max(first ? 0 : m, |x|)` (held as its bit length) and the format `wm = wide`
+///   (edge `c + 1`), then `sreg = max(0, bitlen(m) − B)` (edge `c + 2`; `B` = 15 when `wm`,
+///   else 10);
 /// - quantise: with `en_q` in cycle `u`, `xq` is delayed two edges, then quantised with
 ///   the `sreg` and `wm` of cycle `u + 2` in two stages; at edge `u + 4` `y =
 ///   clamp(round(xq / 2^sreg), ±(2^B − 1))` is registered as 16-bit (`y16`) and 11-bit
@@ -162,7 +163,11 @@ reg [31:0] ax1;
 reg e1;
 reg f1;
 reg wd1;
-reg [31:0] m;
+// The running maximum is kept as its bit length: the index of its top bit and whether it
+// is non-zero (bitlen(max(a, b)) = max(bitlen(a), bitlen(b))), so no 32-bit compare and
+// no leading-one search sit in front of `sreg`.
+reg [4:0] mmsb;
+reg mnz;
 reg wm;
 reg [4:0] sreg;
 reg qv1;
@@ -181,9 +186,11 @@ wire [31:0] ux = x;
 wire [31:0] ax = ux[31] ? ((~ux) + 32'd1) : ux;
 ",
         );
-        v += &msb32_verilog("mb", "m");
+        v += &msb32_verilog("xb", "ax1");
         v += "\
-wire [5:0] bl = (m == 32'd0) ? 6'd0 : ({1'b0, mb} + 6'd1);
+wire xnz = |ax1;
+wire xgt = xnz & (~mnz | (xb > mmsb));
+wire [5:0] bl = mnz ? ({1'b0, mmsb} + 6'd1) : 6'd0;
 wire [5:0] bw = wm ? 6'd15 : 6'd10;
 wire [5:0] sh6 = (bl > bw) ? (bl - bw) : 6'd0;
 wire signed [32:0] x2n = $signed({qx2, 1'b0}) >>> sreg;
@@ -196,7 +203,8 @@ initial begin
    e1 = 1'b0;
    f1 = 1'b0;
    wd1 = 1'b0;
-   m = 32'd0;
+   mmsb = 5'd0;
+   mnz = 1'b0;
    wm = 1'b0;
    sreg = 5'd0;
    qv1 = 1'b0;
@@ -235,7 +243,10 @@ always @(posedge clock) begin
    qx2 <= qx1;
    sreg <= sh6[4:0];
    if (e1) begin
-      m <= (f1 || (ax1 > m)) ? ax1 : m;
+      if (f1 || xgt) begin
+         mmsb <= xb;
+         mnz <= xnz;
+      end
       wm <= wd1;
    end
    e1 <= en_scan;
