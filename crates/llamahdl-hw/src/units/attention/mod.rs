@@ -83,7 +83,7 @@
 //!   [`AttnCore`]: the score memory (`context` words of `G·32` bits), the EXP2 table (1024
 //!   × 17), the RECIP table (1024 × 17), the q bank (`NG` words of `G·head_dim` × 16 bits
 //!   plus `NG` × `G` × 5-bit shifts). Stream: the RoPE table (`context·head_dim` × 18) and
-//!   the two-head buffer (`2·head_dim` × 32).
+//!   the two-head buffer (two halves of head_dim rounded up to a power of two, × 32 bits).
 //!
 //! ## Structure
 //! - `mod.rs`: this unit, the control (`#[hdl_gen]`): a state machine issuing one item

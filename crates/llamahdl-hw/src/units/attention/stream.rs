@@ -72,6 +72,10 @@ pub struct QkvStream {
     pub cache_waddr: Signal<Out, Bits<24>>,
     // Shape constants.
     hd16: Constant<Addr>,
+    /// head_dim rounded up to a power of two: the second half of the head buffer starts
+    /// there, so its addresses are the element index with one bit set (no adder in front
+    /// of the buffer's write port).
+    half16: Constant<Addr>,
     hd_m1: Constant<Addr>,
     /// First v row (`dim + kv_dim`).
     v_row0: Constant<Addr>,
@@ -210,6 +214,7 @@ impl QkvStream {
             cache_commit: Default::default(),
             cache_waddr: Default::default(),
             hd16: c16(hd),
+            half16: c16(hd.next_power_of_two()),
             hd_m1: c16(hd - 1),
             v_row0: c16(dim + kvd),
             nh8: c8(nh),
@@ -225,7 +230,7 @@ impl QkvStream {
             rot_dly: Default::default(),
             blk0: Default::default(),
             blk1: Default::default(),
-            head_buf: LaneMem::new(2 * hd),
+            head_buf: LaneMem::new(2 * hd.next_power_of_two()),
             next_elem: Default::default(),
             elem_s1: Default::default(),
             row_valid_s1: Default::default(),
@@ -472,7 +477,7 @@ impl Logic for QkvStream {
         self.head_buf.wlane.next = self.zero8.val();
         self.head_buf.wdata.next = unsigned_cast(self.in_data.val());
         if self.in_half.val() {
-            self.head_buf.waddr.next = self.hd16.val() + self.in_elem_e.val();
+            self.head_buf.waddr.next = self.half16.val() | self.in_elem_e.val();
         } else {
             self.head_buf.waddr.next = self.in_elem_e.val();
         }
@@ -504,7 +509,7 @@ impl Logic for QkvStream {
         self.rd_elem_s1.d.next = self.rd_elem.q.val();
         self.rd_head_s1.d.next = self.rd_head.q.val();
         if self.rd_half.q.val() {
-            self.head_buf.raddr.next = self.hd16.val() + self.rd_elem.q.val();
+            self.head_buf.raddr.next = self.half16.val() | self.rd_elem.q.val();
         } else {
             self.head_buf.raddr.next = self.rd_elem.q.val();
         }
@@ -525,7 +530,7 @@ impl Logic for QkvStream {
             self.rd_half.d.next = self.in_half.val();
             self.rd_head.d.next = self.in_head_e.val();
             if self.in_half.val() {
-                self.head_buf.raddr.next = self.hd16.val();
+                self.head_buf.raddr.next = self.half16.val();
             } else {
                 self.head_buf.raddr.next = self.zero16.val();
             }
