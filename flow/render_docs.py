@@ -22,7 +22,7 @@ UNIT_ORDER = ["matvec", "rms", "attention", "layer_stack", "decoder", "llama",
 UNIT_DOC = {
     "matvec": "matrix-vector unit `MatVec<L>` (with the whole weight ROM)",
     "rms": "RMSNorm unit `RmsUnit<8>`",
-    "attention": "attention unit `AttnUnit<L>` (before the restructure: `AttnUnitP<L>`)",
+    "attention": "attention unit `AttnUnit<L>` (as `AttnWithBank<L>`: with a lane multiplier bank of its own)",
     "layer_stack": "sequencer `LayerStack` with the program",
     "decoder": "whole `Decoder<L>` on the tiny model",
     "llama": "before the restructure: the sequencer inside `Llama<L>` on the tiny model",
