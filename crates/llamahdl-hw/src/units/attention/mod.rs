@@ -109,6 +109,7 @@ pub use stream::QkvStream;
 pub use with_bank::AttnWithBank;
 
 use crate::bits::{Addr, Pos};
+use crate::leaf::XP;
 use llamahdl_golden::QuantModel;
 use llamahdl_model::Config;
 use rust_hdl::prelude::*;
@@ -118,18 +119,33 @@ pub fn heads_per_group(c: &Config, lanes: usize) -> usize {
     (lanes / c.head_dim()).min(c.n_heads).max(1)
 }
 
+/// Outputs the unit writes per cycle for the shape: [`XP`] (the matrix-vector input
+/// memory's group write, on `y_*`) when `XP` divides `head_dim`, else 1 (on `vm_*`).
+pub fn out_width(c: &Config) -> usize {
+    if c.head_dim() % XP == 0 {
+        XP
+    } else {
+        1
+    }
+}
+
 /// Cycles from `start` to `done` of the attention at `pos` on a unit with `lanes` lanes and
 /// a cache of `context` positions, started at least 2 cycles after the last row of the
-/// stream (see the module docs): `W + 14 + (NG − 1)·(1 + max(S, G·head_dim − 1)) + S +
-/// n_last` with `S = 2·P + 24`, `W = head_dim + 10`
-/// ([`wait_cycles`]); 1 for a refused start.
+/// stream (see the module docs): `W + 14 + (NG − 1)·(1 + max(S, G·head_dim/K − 1)) + S +
+/// n_last/K` with `S = 2·P + 24`, `W = head_dim + 10` ([`wait_cycles`]), `K` =
+/// [`out_width`]; 1 for a refused start.
 pub fn cycles(c: &Config, context: usize, lanes: usize, pos: usize) -> usize {
     if pos >= context {
         return 1;
     }
     let g = heads_per_group(c, lanes);
     let ng = c.n_heads.div_ceil(g);
-    let (n_full, n_last) = (g * c.head_dim(), (c.n_heads - (ng - 1) * g) * c.head_dim());
+    let k = out_width(c);
+    // Output items (K outputs each) of a full group and of the last group.
+    let (n_full, n_last) = (
+        g * c.head_dim() / k,
+        (c.n_heads - (ng - 1) * g) * c.head_dim() / k,
+    );
     // One group's score and exp passes with their drains.
     let pass = 2 * (pos + 1) + DRAIN_SCORE + DRAIN_EXP + 2;
     // A group's outputs drain while the next group's passes run.
@@ -181,6 +197,10 @@ pub struct AttnUnit<const A: usize> {
     pub vm_we: Signal<Out, Bit>,
     pub vm_waddr: Signal<Out, Addr>,
     pub vm_wdata: Signal<Out, Signed<32>>,
+    /// The outputs [`XP`] at a time (with `K = XP`, see the module docs).
+    pub y_we: Signal<Out, Bit>,
+    pub y_idx: Signal<Out, Addr>,
+    pub y_data: [Signal<Out, Signed<32>>; XP],
     pub att: Signal<In, Addr>,
     pub layer: Signal<In, Bits<8>>,
     pub pos: Signal<In, Pos>,
@@ -197,7 +217,12 @@ pub struct AttnUnit<const A: usize> {
     pub m_b: [Signal<Out, Signed<11>>; A],
     pub m_p: [Signal<In, Signed<29>>; A],
     // Shape constants.
-    hd_m1: Constant<Addr>,
+    /// Output items per head, minus one; whether it is one item per head; `K` outputs per
+    /// item, and whether `K > 1` (the outputs go to `y_*` instead of `vm_*`).
+    items_m1: Constant<Addr>,
+    one_item: Constant<Bit>,
+    kstep: Constant<Addr>,
+    wide: Constant<Bit>,
     nh8: Constant<Bits<8>>,
     /// Heads per group; heads of the last group; last group.
     g8: Constant<Bits<8>>,
@@ -237,9 +262,9 @@ pub struct AttnUnit<const A: usize> {
     /// Position of the pass (score / exp) and its cache word address.
     t: DFF<Addr>,
     cache_addr: DFF<Bits<24>>,
-    /// Output pass: next ATT address; the output sequencer (the group's outputs after the
-    /// first: active, element in head, head in group, heads of the group), which runs
-    /// while the next group's passes do.
+    /// Output pass: next ATT address (`K = 1`) or element offset (`K > 1`); the output
+    /// sequencer (the group's output items after the first: active, item in head, head in
+    /// group, heads of the group), which runs while the next group's passes do.
     out_addr: DFF<Addr>,
     oq_active: DFF<Bit>,
     oq_elem: DFF<Addr>,
@@ -328,6 +353,7 @@ impl<const A: usize> AttnUnit<A> {
         assert!(wait_cycles(&c) <= 255);
         let g = heads_per_group(&c, A);
         let ng = nh.div_ceil(g);
+        let k = out_width(&c);
         let rope: Vec<u64> = qm.rope[..ctx * hd]
             .iter()
             .map(|&v| v as i64 as u64)
@@ -339,6 +365,9 @@ impl<const A: usize> AttnUnit<A> {
             vm_we: Default::default(),
             vm_waddr: Default::default(),
             vm_wdata: Default::default(),
+            y_we: Default::default(),
+            y_idx: Default::default(),
+            y_data: array_init::array_init(|_| Default::default()),
             att: Default::default(),
             layer: Default::default(),
             pos: Default::default(),
@@ -351,7 +380,10 @@ impl<const A: usize> AttnUnit<A> {
             m_a: array_init::array_init(|_| Default::default()),
             m_b: array_init::array_init(|_| Default::default()),
             m_p: array_init::array_init(|_| Default::default()),
-            hd_m1: c16(hd - 1),
+            items_m1: c16(hd / k - 1),
+            one_item: Constant::new(hd == k),
+            kstep: c16(k),
+            wide: Constant::new(k > 1),
             nh8: c8(nh),
             g8: c8(g),
             last_g8: c8(nh - (ng - 1) * g),
@@ -359,7 +391,7 @@ impl<const A: usize> AttnUnit<A> {
             wait8: c8(wait_cycles(&c)),
             drain_score: c16(DRAIN_SCORE),
             drain_exp: c16(DRAIN_EXP),
-            drain_last: c16((nh - (ng - 1) * g) * hd - 1 + DRAIN_OUT),
+            drain_last: c16((nh - (ng - 1) * g) * hd / k - 1 + DRAIN_OUT),
             zero8: c8(0),
             one8: c8(1),
             zero16: c16(0),
@@ -376,7 +408,7 @@ impl<const A: usize> AttnUnit<A> {
             bases: PosBases::new(c.n_layers, ctx, hd),
             stream: QkvStream::new(&c, g, rope),
             cache: KvCacheW::new(c.n_layers * ctx, hd, nh, nkv, g),
-            core: AttnCore::new(hd, g, ctx, ng),
+            core: AttnCore::new(hd, g, ctx, ng, k),
             state: Default::default(),
             drain_left: Default::default(),
             after_drain: Default::default(),
@@ -571,10 +603,16 @@ impl<const A: usize> Logic for AttnUnit<A> {
         self.core.o_en.next = false;
         self.core.o_ld.next = false;
         self.core.o_head.next = self.oq_head.q.val();
-        // Outputs leave the core in stage 12 (`core::OUT_LAT`).
-        self.vm_we.next = self.out_s12.q.val();
+        // Outputs leave the core in stage 12 (`core::OUT_LAT`): one to the vector memory
+        // (K = 1) or K at a time on the group port.
+        self.vm_we.next = self.out_s12.q.val() & !self.wide.val();
         self.vm_waddr.next = self.oaddr_s12.q.val();
-        self.vm_wdata.next = self.core.y.val();
+        self.vm_wdata.next = self.core.y[0].val();
+        self.y_we.next = self.out_s12.q.val() & self.wide.val();
+        self.y_idx.next = self.oaddr_s12.q.val();
+        for j in 0..XP {
+            self.y_data[j].next = self.core.y[j].val();
+        }
         self.done.next = false;
 
         // Tag pipeline: nothing issued unless the state says so.
@@ -633,7 +671,11 @@ impl<const A: usize> Logic for AttnUnit<A> {
             self.group.d.next = self.zero8.val();
             self.ld_grp.d.next = self.zero8.val();
             self.ld_last.d.next = self.zero_last.val();
-            self.out_addr.d.next = self.att.val();
+            if self.wide.val() {
+                self.out_addr.d.next = self.zero16.val();
+            } else {
+                self.out_addr.d.next = self.att.val();
+            }
             self.wait_left.d.next = self.wait8.val();
             self.state.d.next = self.s_wait.val();
         }
@@ -698,10 +740,17 @@ impl<const A: usize> Logic for AttnUnit<A> {
                 self.core.o_head.next = self.zero8.val();
                 self.out_s1.d.next = true;
                 self.oaddr_s1.d.next = self.out_addr.q.val();
-                self.out_addr.d.next = self.out_addr.q.val() + self.one16.val();
-                self.oq_active.d.next = true;
-                self.oq_elem.d.next = self.one16.val();
-                self.oq_head.d.next = self.zero8.val();
+                self.out_addr.d.next = self.out_addr.q.val() + self.kstep.val();
+                if self.one_item.val() {
+                    // One item per head: the sequencer starts at the next head, if any.
+                    self.oq_active.d.next = self.group_heads.q.val() != self.one8.val();
+                    self.oq_elem.d.next = self.zero16.val();
+                    self.oq_head.d.next = self.one8.val();
+                } else {
+                    self.oq_active.d.next = true;
+                    self.oq_elem.d.next = self.one16.val();
+                    self.oq_head.d.next = self.zero8.val();
+                }
                 self.oq_gh.d.next = self.group_heads.q.val();
                 if self.heads_done.q.val() == self.nh8.val() {
                     // The last group: done when its last output leaves the core.
@@ -733,9 +782,9 @@ impl<const A: usize> Logic for AttnUnit<A> {
             self.core.o_head.next = self.oq_head.q.val();
             self.out_s1.d.next = true;
             self.oaddr_s1.d.next = self.out_addr.q.val();
-            self.out_addr.d.next = self.out_addr.q.val() + self.one16.val();
+            self.out_addr.d.next = self.out_addr.q.val() + self.kstep.val();
             self.oq_elem.d.next = self.oq_elem.q.val() + self.one16.val();
-            if self.oq_elem.q.val() == self.hd_m1.val() {
+            if self.oq_elem.q.val() == self.items_m1.val() {
                 self.oq_elem.d.next = self.zero16.val();
                 self.oq_head.d.next = self.oq_head.q.val() + self.one8.val();
                 if (self.oq_head.q.val() + self.one8.val()) == self.oq_gh.q.val() {
