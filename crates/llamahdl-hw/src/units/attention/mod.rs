@@ -1,8 +1,11 @@
 //! The attention unit [`AttnUnit<A>`]: takes the layer's QKV projection rows as they stream
 //! out of the matrix-vector unit (RoPE, the key/value store of the position, q's per-head
 //! block conversion, all on the way), then runs grouped-query attention for
-//! (`layer`, `pos`) on `A` lanes and writes the `dim` outputs to `ATT`, bit for bit as
-//! `llamahdl_golden::golden::{rope, kv_store, attend}`.
+//! (`layer`, `pos`) on `A` lanes and writes the `dim` outputs, bit for bit as
+//! `llamahdl_golden::golden::{rope, kv_store, attend}`: `K` = [`out_width`] per cycle, either
+//! one at a time to `ATT` in the vector memory (`vm_*`, `K = 1`) or, when [`XP`] divides
+//! `head_dim`, `K = XP` at a time on the group port `y_*` (in the decoder: the
+//! matrix-vector input memory's group write).
 //!
 //! `A` is a multiple of `head_dim`: `G = min(A / head_dim, n_heads)` query heads are
 //! processed together (lane `g·head_dim + i` holds element `i` of the group's head `g`),
@@ -22,9 +25,12 @@
 //! | `start` | in | Bit | one-cycle pulse: attention of (`layer`, `pos`) on the latest stream |
 //! | `att` | in | Bits<16> | vector-memory address of the first output |
 //! | `done` | out | Bit | one-cycle pulse: finished, every write issued |
-//! | `vm_we` | out | Bit | write `vm_wdata` to `vm_waddr` at the end of this cycle |
+//! | `vm_we` | out | Bit | `K = 1`: write `vm_wdata` to `vm_waddr` at the end of this cycle (low with `K = XP`) |
 //! | `vm_waddr` | out | Bits<16> | `att + k` for output `k` |
 //! | `vm_wdata` | out | Signed<32> | output `k` (Q16.16) |
+//! | `y_we` | out | Bit | `K = XP`: outputs `y_idx .. y_idx + XP` are on `y_data` in this cycle (low with `K = 1`) |
+//! | `y_idx` | out | Bits<16> | `k`, the offset of the first of them from the first output (a multiple of `XP`; not added to `att`) |
+//! | `y_data` | out | [Signed<32>; XP] | outputs `k .. k + XP` (Q16.16); 0 with `K = 1` |
 //!
 //! ## What is valid when
 //! - **Stream**: while `st_en` is high, each cycle with `st_valid` high delivers row
@@ -50,33 +56,38 @@
 //!   score `sat32(round(dot·2^(sq+ks−16)))` into the score memory, the running maximum
 //!   score and value shift per head; (2) exp / weighted-sum pass, one position per cycle:
 //!   `e_t` per head (EXP2 table), the weight aligned to the largest value shift, `acc +=
-//!   w·v_mant` in every lane, `z += e_t` per head; (3) the `G·head_dim` outputs, one per
-//!   cycle, through the reciprocal of `z` and the output rescale, written to `ATT`: the
-//!   first output copies the group's accumulators, `z` and maximum value shifts into the
+//!   w·v_mant` in every lane, `z += e_t` per head; (3) the `G·head_dim` outputs in
+//!   `G·head_dim / K` output items, one per cycle, each `K` consecutive elements of one
+//!   head (sharing its `z`), through the reciprocal of `z` and the output rescale: the
+//!   first item copies the group's accumulators, `z` and maximum value shifts into the
 //!   core's output snapshot and (unless it is the last group) loads the next group's q and
 //!   starts its score pass in the next cycle; the output sequencer issues the group's other
-//!   outputs meanwhile. A group's first output waits until the previous group's outputs
-//!   are all issued. The `k`-th write (`att + k`) comes [`core::OUT_LAT`] cycles after its
-//!   issue. Score and exp items enter the core two cycles after their issue (the cache's
+//!   items meanwhile. A group's first item waits until the previous group's items are all
+//!   issued. An item's write (`att + k` on `vm_*`, or offset `k` on `y_*`, for its first
+//!   output `k`) comes [`core::OUT_LAT`] cycles after its issue; outputs come in order of
+//!   `k`. Score and exp items enter the core two cycles after their issue (the cache's
 //!   read registers, then its registered lane routing), with the tags of stage 2.
 //!
 //! ## Cycles (from the `start` cycle to the `done` cycle; `P = pos + 1`)
 //! Started at least 2 cycles after the stream's last row (with `st_en` low by then):
-//! `W + 14 + (NG − 1)·(1 + max(S, G·head_dim − 1)) + S + n_last` ([`cycles`]) with `S =
+//! `W + 14 + (NG − 1)·(1 + max(S, G·head_dim/K − 1)) + S + n_last/K` ([`cycles`]) with `S =
 //! 2·P + 24` the passes of one group (`P` score items, a drain of [`DRAIN_SCORE`] + 1, `P`
 //! exp items, a drain of [`DRAIN_EXP`] + 1) and `n_last` the outputs of the last group
-//! (the earlier groups' outputs overlap the next group's passes; the last output leaves
-//! the core's pipeline [`DRAIN_OUT`] cycles after its issue, in the `done` cycle); refused:
-//! 1. Started earlier (even during the stream) it waits for the stream and takes longer,
-//! with the same results. stories260K with `A = 64` (one group of 8 heads): `2·P + 120`
-//! (122, 376, 1144 at positions 0, 127, 511); with `A = 32` (two groups of 4): `4·P + 113`
-//! from position 3 on (`2·P + 120` before; 122, 625, 2161 at 0, 127, 511).
+//! (the earlier groups' output items overlap the next group's passes; the last item
+//! leaves the core's pipeline [`DRAIN_OUT`] cycles after its issue, in the `done` cycle);
+//! refused: 1. Started earlier (even during the stream) it waits for the stream and takes
+//! longer, with the same results. stories260K (head_dim 8, so `K = 8`) with `A = 64` (one
+//! group of 8 heads, 8 output items): `2·P + 64` (66, 320, 1088 at positions 0, 127, 511;
+//! 122, 376, 1144 one output per cycle); with `A = 32` (two groups of 4, 4 items each):
+//! `4·P + 85` (89, 597, 2133 at 0, 127, 511; 122, 625, 2161 one per cycle).
 //!
 //! ## Hardware
 //! - Multipliers: `G·head_dim` lanes of one signed 18 × 11 multiplier each (shared: q
 //!   mantissa × key mantissa in the score pass, weight × value mantissa in the weighted
-//!   sum); per head one 33 × 17 (`d·log2 e`) in the exp path; one 48 × 17 output rescale;
-//!   `Rope2` (two 32 × 18 pairs) in the stream; the address bases.
+//!   sum; borrowed from the matrix-vector unit in the decoder); per head one 33 × 17
+//!   (`d·log2 e`) in the exp path; `K` 48 × 17 output rescales (three 17-bit slices, 3
+//!   MULT18X18D each) behind one reciprocal; `Rope2` (two 32 × 18 pairs) in the stream;
+//!   the address bases.
 //! - Memories ([`KvCacheW`]): key cache and value cache, each one memory of
 //!   `n_layers·context` words of `kv_dim·11` bits (word = one (layer, position), all kv
 //!   heads); key shifts and value shifts, each `n_layers·context` words of `n_kv·5` bits.
@@ -87,8 +98,8 @@
 //!
 //! ## Structure
 //! - `mod.rs`: this unit, the control (`#[hdl_gen]`): a state machine issuing one item
-//!   (score, exp or output) per cycle and a tag pipeline (`*_s1` .. `*_s12`: what was issued
-//!   1 .. 12 cycles ago).
+//!   (score, exp or output of `K` elements) per cycle and a tag pipeline (`*_s1` ..
+//!   `*_s12`: what was issued 1 .. 12 cycles ago).
 //! - [`stream`]: the QKV stream front end (`#[hdl_gen]` sub-block).
 //! - Hand-written leaves (native `update()` plus a Verilog body, co-simulated in
 //!   `tests/attention.rs` and `tests/attention_leaves.rs`): [`PosBases`] (`pos_bases.rs`),
