@@ -5,7 +5,9 @@
 //! SwiGLU fused on their outputs, embedding lookup, QKV from the ROM or the
 //! streamed-weight buffer), the RMSNorm unit ([`RmsUnit`], `XP` elements per cycle, its
 //! output written straight into the matrix-vector input memory) and the attention unit
-//! ([`AttnUnit`]: RoPE, key/value cache, attention on the L lanes). The units share the
+//! ([`AttnUnit`]: RoPE, key/value cache, attention on the L lanes; its outputs to the
+//! vector memory one per cycle or, when `XP` divides head_dim, `XP` per cycle straight into
+//! the matrix-vector input memory like RMSNorm's). The units share the
 //! vector memory ([`memory_map::Layout`]); the QKV projection takes its weights from the
 //! ROM or, with `use_ram`, from the QKV weight buffer filled by the weight stream
 //! ([`QkvLoader`]: the plan's row address generator and buffer). [`argmax::Argmax`]
@@ -13,7 +15,9 @@
 //!
 //! Sub-blocks (instance names, as in the Verilog): `layer_stack`, `matvec`, `rms`,
 //! `attention`, `qkv_weights`, `vmem` (vector memory), `x_max` / `tee_max` (running
-//! maxima of the residual stream and of teed writes), `tee_shift`, `argmax`.
+//! maxima of the residual stream and of teed writes), `tee_shift`, `xg_we` / `xg_att` /
+//! `xg_idx` / `xg_data` (the registered group write into the matrix-vector input memory),
+//! `argmax`.
 //!
 //! ## Interface
 //! - `start` (pulse, while not `busy`) with `token` and `pos`: compute position `pos`.
