@@ -477,12 +477,18 @@ fn tiny_bit_exact_and_cycles() {
 #[test]
 fn odd_shape_bit_exact() {
     // hd 8, 6 heads over 2 kv heads (kv_mul 3): all 6 heads at once; 3 groups of 2; 4 + 2;
-    // 6 with spare lanes (A = 64). XP = 8 outputs per cycle (one item per head), on the
+    // 6 with spare lanes (A = 64); 6 groups of 1 (A = 8). XP = 8 outputs per cycle (one item per head), on the
     // group port.
     assert_eq!(out_width(&ODD), XP);
     run_stream_shape::<48>(&ODD, 34, 24, None);
     run_stream_shape::<16>(&ODD, 35, 20, Some(30));
     run_stream_shape::<32>(&ODD, 36, 8, None);
+    // One head per group, one output item per group: the output sequencer never runs.
+    for (pos, n) in run_stream_shape::<8>(&ODD, 39, 6, Some(8)) {
+        assert_eq!(n, cycles(&ODD, 8, 8, pos));
+        let s = 2 * (pos + 1) + 24;
+        assert_eq!(n, wait_cycles(&ODD) + 14 + 5 * (1 + s) + s + 1);
+    }
     for (pos, n) in run_stream_shape::<64>(&ODD, 8, 10, Some(40)) {
         assert_eq!(n, cycles(&ODD, 40, 64, pos));
         assert_eq!(
