@@ -349,6 +349,16 @@ module llamahdl_decoder(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,
     wire  attention$vm_we;
     wire  [15:0] attention$vm_waddr;
     wire signed [31:0] attention$vm_wdata;
+    wire  attention$y_we;
+    wire  [15:0] attention$y_idx;
+    wire signed [31:0] attention$y_data$0;
+    wire signed [31:0] attention$y_data$1;
+    wire signed [31:0] attention$y_data$2;
+    wire signed [31:0] attention$y_data$3;
+    wire signed [31:0] attention$y_data$4;
+    wire signed [31:0] attention$y_data$5;
+    wire signed [31:0] attention$y_data$6;
+    wire signed [31:0] attention$y_data$7;
     reg  [15:0] attention$att;
     reg  [7:0] attention$layer;
     reg  [15:0] attention$pos;
@@ -537,12 +547,54 @@ module llamahdl_decoder(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,
     reg  [15:0] qkv_weights$rd_row;
     wire  [7:0] qkv_weights$rd_scale_mant;
     wire signed [7:0] qkv_weights$rd_scale_exp;
+    reg  xg_we$clock;
+    reg  xg_we$d;
+    wire  xg_we$q;
+    reg  xg_att$clock;
+    reg  xg_att$d;
+    wire  xg_att$q;
+    reg  xg_idx$clock;
+    reg  [15:0] xg_idx$d;
+    wire  [15:0] xg_idx$q;
+    reg  xg_data$0$clock;
+    reg signed [31:0] xg_data$0$d;
+    wire signed [31:0] xg_data$0$q;
+    reg  xg_data$1$clock;
+    reg signed [31:0] xg_data$1$d;
+    wire signed [31:0] xg_data$1$q;
+    reg  xg_data$2$clock;
+    reg signed [31:0] xg_data$2$d;
+    wire signed [31:0] xg_data$2$q;
+    reg  xg_data$3$clock;
+    reg signed [31:0] xg_data$3$d;
+    wire signed [31:0] xg_data$3$q;
+    reg  xg_data$4$clock;
+    reg signed [31:0] xg_data$4$d;
+    wire signed [31:0] xg_data$4$q;
+    reg  xg_data$5$clock;
+    reg signed [31:0] xg_data$5$d;
+    wire signed [31:0] xg_data$5$q;
+    reg  xg_data$6$clock;
+    reg signed [31:0] xg_data$6$d;
+    wire signed [31:0] xg_data$6$q;
+    reg  xg_data$7$clock;
+    reg signed [31:0] xg_data$7$d;
+    wire signed [31:0] xg_data$7$q;
     reg  tee_max$clock;
     reg  tee_max$clear;
     reg  tee_max$en;
     reg signed [31:0] tee_max$v;
     reg  tee_max$ld;
     reg  [31:0] tee_max$mx;
+    reg  tee_max$gen;
+    reg signed [31:0] tee_max$gv$0;
+    reg signed [31:0] tee_max$gv$1;
+    reg signed [31:0] tee_max$gv$2;
+    reg signed [31:0] tee_max$gv$3;
+    reg signed [31:0] tee_max$gv$4;
+    reg signed [31:0] tee_max$gv$5;
+    reg signed [31:0] tee_max$gv$6;
+    reg signed [31:0] tee_max$gv$7;
     wire  [31:0] tee_max$m;
     reg  [31:0] tee_shift$m;
     wire  [4:0] tee_shift$shift;
@@ -552,6 +604,15 @@ module llamahdl_decoder(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,
     reg signed [31:0] x_max$v;
     reg  x_max$ld;
     reg  [31:0] x_max$mx;
+    reg  x_max$gen;
+    reg signed [31:0] x_max$gv$0;
+    reg signed [31:0] x_max$gv$1;
+    reg signed [31:0] x_max$gv$2;
+    reg signed [31:0] x_max$gv$3;
+    reg signed [31:0] x_max$gv$4;
+    reg signed [31:0] x_max$gv$5;
+    reg signed [31:0] x_max$gv$6;
+    reg signed [31:0] x_max$gv$7;
     wire  [31:0] x_max$m;
     reg  argmax$clock;
     reg  argmax$clear;
@@ -857,6 +918,16 @@ module llamahdl_decoder(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,
         .vm_we(attention$vm_we),
         .vm_waddr(attention$vm_waddr),
         .vm_wdata(attention$vm_wdata),
+        .y_we(attention$y_we),
+        .y_idx(attention$y_idx),
+        .y_data$0(attention$y_data$0),
+        .y_data$1(attention$y_data$1),
+        .y_data$2(attention$y_data$2),
+        .y_data$3(attention$y_data$3),
+        .y_data$4(attention$y_data$4),
+        .y_data$5(attention$y_data$5),
+        .y_data$6(attention$y_data$6),
+        .y_data$7(attention$y_data$7),
         .att(attention$att),
         .layer(attention$layer),
         .pos(attention$pos),
@@ -1048,6 +1119,61 @@ module llamahdl_decoder(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,
         .rd_scale_mant(qkv_weights$rd_scale_mant),
         .rd_scale_exp(qkv_weights$rd_scale_exp)
     );
+    llamahdl_decoder$xg_we xg_we(
+        .clock(xg_we$clock),
+        .d(xg_we$d),
+        .q(xg_we$q)
+    );
+    llamahdl_decoder$xg_att xg_att(
+        .clock(xg_att$clock),
+        .d(xg_att$d),
+        .q(xg_att$q)
+    );
+    llamahdl_decoder$xg_idx xg_idx(
+        .clock(xg_idx$clock),
+        .d(xg_idx$d),
+        .q(xg_idx$q)
+    );
+    llamahdl_decoder$xg_data$0 xg_data$0(
+        .clock(xg_data$0$clock),
+        .d(xg_data$0$d),
+        .q(xg_data$0$q)
+    );
+    llamahdl_decoder$xg_data$1 xg_data$1(
+        .clock(xg_data$1$clock),
+        .d(xg_data$1$d),
+        .q(xg_data$1$q)
+    );
+    llamahdl_decoder$xg_data$2 xg_data$2(
+        .clock(xg_data$2$clock),
+        .d(xg_data$2$d),
+        .q(xg_data$2$q)
+    );
+    llamahdl_decoder$xg_data$3 xg_data$3(
+        .clock(xg_data$3$clock),
+        .d(xg_data$3$d),
+        .q(xg_data$3$q)
+    );
+    llamahdl_decoder$xg_data$4 xg_data$4(
+        .clock(xg_data$4$clock),
+        .d(xg_data$4$d),
+        .q(xg_data$4$q)
+    );
+    llamahdl_decoder$xg_data$5 xg_data$5(
+        .clock(xg_data$5$clock),
+        .d(xg_data$5$d),
+        .q(xg_data$5$q)
+    );
+    llamahdl_decoder$xg_data$6 xg_data$6(
+        .clock(xg_data$6$clock),
+        .d(xg_data$6$d),
+        .q(xg_data$6$q)
+    );
+    llamahdl_decoder$xg_data$7 xg_data$7(
+        .clock(xg_data$7$clock),
+        .d(xg_data$7$d),
+        .q(xg_data$7$q)
+    );
     llamahdl_decoder$tee_max tee_max(
         .clock(tee_max$clock),
         .clear(tee_max$clear),
@@ -1055,6 +1181,15 @@ module llamahdl_decoder(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,
         .v(tee_max$v),
         .ld(tee_max$ld),
         .mx(tee_max$mx),
+        .gen(tee_max$gen),
+        .gv$0(tee_max$gv$0),
+        .gv$1(tee_max$gv$1),
+        .gv$2(tee_max$gv$2),
+        .gv$3(tee_max$gv$3),
+        .gv$4(tee_max$gv$4),
+        .gv$5(tee_max$gv$5),
+        .gv$6(tee_max$gv$6),
+        .gv$7(tee_max$gv$7),
         .m(tee_max$m)
     );
     llamahdl_decoder$tee_shift tee_shift(
@@ -1068,6 +1203,15 @@ module llamahdl_decoder(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,
         .v(x_max$v),
         .ld(x_max$ld),
         .mx(x_max$mx),
+        .gen(x_max$gen),
+        .gv$0(x_max$gv$0),
+        .gv$1(x_max$gv$1),
+        .gv$2(x_max$gv$2),
+        .gv$3(x_max$gv$3),
+        .gv$4(x_max$gv$4),
+        .gv$5(x_max$gv$5),
+        .gv$6(x_max$gv$6),
+        .gv$7(x_max$gv$7),
         .m(x_max$m)
     );
     llamahdl_decoder$argmax argmax(
@@ -1087,9 +1231,20 @@ module llamahdl_decoder(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,
         rms$clock = clock;
         attention$clock = clock;
         qkv_weights$clock = clock;
+        xg_we$clock = clock;
+        xg_att$clock = clock;
+        xg_idx$clock = clock;
         tee_max$clock = clock;
         x_max$clock = clock;
         argmax$clock = clock;
+        xg_data$0$clock = clock;
+        xg_data$1$clock = clock;
+        xg_data$2$clock = clock;
+        xg_data$3$clock = clock;
+        xg_data$4$clock = clock;
+        xg_data$5$clock = clock;
+        xg_data$6$clock = clock;
+        xg_data$7$clock = clock;
         layer_stack$start = start;
         layer_stack$token = token;
         layer_stack$pos = pos;
@@ -1371,16 +1526,50 @@ module llamahdl_decoder(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,
         tee_max$clear = layer_stack$issue & layer_stack$tee;
         tee_max$ld = layer_stack$is_rms & rms$done;
         tee_max$mx = rms$y_max;
-        matvec$xp_we = rms$y_we;
-        matvec$xp_idx = layer_stack$b + rms$y_idx;
-        matvec$xp_data$0 = rms$y_data$0;
-        matvec$xp_data$1 = rms$y_data$1;
-        matvec$xp_data$2 = rms$y_data$2;
-        matvec$xp_data$3 = rms$y_data$3;
-        matvec$xp_data$4 = rms$y_data$4;
-        matvec$xp_data$5 = rms$y_data$5;
-        matvec$xp_data$6 = rms$y_data$6;
-        matvec$xp_data$7 = rms$y_data$7;
+        if (layer_stack$is_attn) begin
+            xg_we$d = layer_stack$tee & attention$y_we;
+            xg_idx$d = layer_stack$b + attention$y_idx;
+            xg_data$0$d = attention$y_data$0;
+            xg_data$1$d = attention$y_data$1;
+            xg_data$2$d = attention$y_data$2;
+            xg_data$3$d = attention$y_data$3;
+            xg_data$4$d = attention$y_data$4;
+            xg_data$5$d = attention$y_data$5;
+            xg_data$6$d = attention$y_data$6;
+            xg_data$7$d = attention$y_data$7;
+        end
+        else begin
+            xg_we$d = rms$y_we;
+            xg_idx$d = layer_stack$b + rms$y_idx;
+            xg_data$0$d = rms$y_data$0;
+            xg_data$1$d = rms$y_data$1;
+            xg_data$2$d = rms$y_data$2;
+            xg_data$3$d = rms$y_data$3;
+            xg_data$4$d = rms$y_data$4;
+            xg_data$5$d = rms$y_data$5;
+            xg_data$6$d = rms$y_data$6;
+            xg_data$7$d = rms$y_data$7;
+        end
+        xg_att$d = layer_stack$is_attn & layer_stack$tee & attention$y_we;
+        matvec$xp_we = xg_we$q;
+        matvec$xp_idx = xg_idx$q;
+        tee_max$gen = xg_att$q;
+        matvec$xp_data$0 = xg_data$0$q;
+        tee_max$gv$0 = xg_data$0$q;
+        matvec$xp_data$1 = xg_data$1$q;
+        tee_max$gv$1 = xg_data$1$q;
+        matvec$xp_data$2 = xg_data$2$q;
+        tee_max$gv$2 = xg_data$2$q;
+        matvec$xp_data$3 = xg_data$3$q;
+        tee_max$gv$3 = xg_data$3$q;
+        matvec$xp_data$4 = xg_data$4$q;
+        tee_max$gv$4 = xg_data$4$q;
+        matvec$xp_data$5 = xg_data$5$q;
+        tee_max$gv$5 = xg_data$5$q;
+        matvec$xp_data$6 = xg_data$6$q;
+        tee_max$gv$6 = xg_data$6$q;
+        matvec$xp_data$7 = xg_data$7$q;
+        tee_max$gv$7 = xg_data$7$q;
         tee_shift$m = tee_max$m;
         matvec$x_shift = tee_shift$shift;
         x_max$en = layer_stack$xtrack & vw_we;
@@ -1388,6 +1577,15 @@ module llamahdl_decoder(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,
         x_max$clear = layer_stack$issue & layer_stack$xtrack;
         x_max$ld = 1'b0;
         x_max$mx = zero32;
+        x_max$gen = 1'b0;
+        x_max$gv$0 = $signed(zero32);
+        x_max$gv$1 = $signed(zero32);
+        x_max$gv$2 = $signed(zero32);
+        x_max$gv$3 = $signed(zero32);
+        x_max$gv$4 = $signed(zero32);
+        x_max$gv$5 = $signed(zero32);
+        x_max$gv$6 = $signed(zero32);
+        x_max$gv$7 = $signed(zero32);
         rms$xw_we = layer_stack$xtrack & vw_we;
         rms$xw_idx = vw_addr - layer_stack$c;
         rms$xw_data = vw_data;
@@ -1528,7 +1726,7 @@ module llamahdl_decoder$argmax$have_best(d,q,clock);
 endmodule // llamahdl_decoder$argmax$have_best
 
 
-module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,att,layer,pos,pos_error,st_en,st_valid,st_row,st_data,m_sel,m_a$0,m_a$1,m_a$2,m_a$3,m_a$4,m_a$5,m_a$6,m_a$7,m_a$8,m_a$9,m_a$10,m_a$11,m_a$12,m_a$13,m_a$14,m_a$15,m_a$16,m_a$17,m_a$18,m_a$19,m_a$20,m_a$21,m_a$22,m_a$23,m_a$24,m_a$25,m_a$26,m_a$27,m_a$28,m_a$29,m_a$30,m_a$31,m_b$0,m_b$1,m_b$2,m_b$3,m_b$4,m_b$5,m_b$6,m_b$7,m_b$8,m_b$9,m_b$10,m_b$11,m_b$12,m_b$13,m_b$14,m_b$15,m_b$16,m_b$17,m_b$18,m_b$19,m_b$20,m_b$21,m_b$22,m_b$23,m_b$24,m_b$25,m_b$26,m_b$27,m_b$28,m_b$29,m_b$30,m_b$31,m_p$0,m_p$1,m_p$2,m_p$3,m_p$4,m_p$5,m_p$6,m_p$7,m_p$8,m_p$9,m_p$10,m_p$11,m_p$12,m_p$13,m_p$14,m_p$15,m_p$16,m_p$17,m_p$18,m_p$19,m_p$20,m_p$21,m_p$22,m_p$23,m_p$24,m_p$25,m_p$26,m_p$27,m_p$28,m_p$29,m_p$30,m_p$31);
+module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,y_we,y_idx,y_data$0,y_data$1,y_data$2,y_data$3,y_data$4,y_data$5,y_data$6,y_data$7,att,layer,pos,pos_error,st_en,st_valid,st_row,st_data,m_sel,m_a$0,m_a$1,m_a$2,m_a$3,m_a$4,m_a$5,m_a$6,m_a$7,m_a$8,m_a$9,m_a$10,m_a$11,m_a$12,m_a$13,m_a$14,m_a$15,m_a$16,m_a$17,m_a$18,m_a$19,m_a$20,m_a$21,m_a$22,m_a$23,m_a$24,m_a$25,m_a$26,m_a$27,m_a$28,m_a$29,m_a$30,m_a$31,m_b$0,m_b$1,m_b$2,m_b$3,m_b$4,m_b$5,m_b$6,m_b$7,m_b$8,m_b$9,m_b$10,m_b$11,m_b$12,m_b$13,m_b$14,m_b$15,m_b$16,m_b$17,m_b$18,m_b$19,m_b$20,m_b$21,m_b$22,m_b$23,m_b$24,m_b$25,m_b$26,m_b$27,m_b$28,m_b$29,m_b$30,m_b$31,m_p$0,m_p$1,m_p$2,m_p$3,m_p$4,m_p$5,m_p$6,m_p$7,m_p$8,m_p$9,m_p$10,m_p$11,m_p$12,m_p$13,m_p$14,m_p$15,m_p$16,m_p$17,m_p$18,m_p$19,m_p$20,m_p$21,m_p$22,m_p$23,m_p$24,m_p$25,m_p$26,m_p$27,m_p$28,m_p$29,m_p$30,m_p$31);
     
     // Module arguments
     input wire  clock;
@@ -1537,6 +1735,16 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,att,l
     output reg  vm_we;
     output reg  [15:0] vm_waddr;
     output reg signed [31:0] vm_wdata;
+    output reg  y_we;
+    output reg  [15:0] y_idx;
+    output reg signed [31:0] y_data$0;
+    output reg signed [31:0] y_data$1;
+    output reg signed [31:0] y_data$2;
+    output reg signed [31:0] y_data$3;
+    output reg signed [31:0] y_data$4;
+    output reg signed [31:0] y_data$5;
+    output reg signed [31:0] y_data$6;
+    output reg signed [31:0] y_data$7;
     input wire  [15:0] att;
     input wire  [7:0] layer;
     input wire  [15:0] pos;
@@ -1644,7 +1852,10 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,att,l
     input wire signed [28:0] m_p$31;
     
     // Constant declarations
-    localparam  hd_m1 = 16'h7;
+    localparam  items_m1 = 16'h0;
+    localparam  one_item = 1'b1;
+    localparam  kstep = 16'h8;
+    localparam  wide = 1'b1;
     localparam  nh8 = 8'h8;
     localparam  g8 = 8'h4;
     localparam  last_g8 = 8'h4;
@@ -1652,7 +1863,7 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,att,l
     localparam  wait8 = 8'h12;
     localparam  drain_score = 16'h8;
     localparam  drain_exp = 16'he;
-    localparam  drain_last = 16'h2a;
+    localparam  drain_last = 16'he;
     localparam  zero8 = 8'h0;
     localparam  one8 = 8'h1;
     localparam  zero16 = 16'h0;
@@ -1927,7 +2138,14 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,att,l
     reg  core$o_en;
     reg  core$o_ld;
     reg  [7:0] core$o_head;
-    wire signed [31:0] core$y;
+    wire signed [31:0] core$y$0;
+    wire signed [31:0] core$y$1;
+    wire signed [31:0] core$y$2;
+    wire signed [31:0] core$y$3;
+    wire signed [31:0] core$y$4;
+    wire signed [31:0] core$y$5;
+    wire signed [31:0] core$y$6;
+    wire signed [31:0] core$y$7;
     wire  core$m_sel;
     wire signed [17:0] core$m_a$0;
     wire signed [17:0] core$m_a$1;
@@ -2441,7 +2659,14 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,att,l
         .o_en(core$o_en),
         .o_ld(core$o_ld),
         .o_head(core$o_head),
-        .y(core$y),
+        .y$0(core$y$0),
+        .y$1(core$y$1),
+        .y$2(core$y$2),
+        .y$3(core$y$3),
+        .y$4(core$y$4),
+        .y$5(core$y$5),
+        .y$6(core$y$6),
+        .y$7(core$y$7),
         .m_sel(core$m_sel),
         .m_a$0(core$m_a$0),
         .m_a$1(core$m_a$1),
@@ -3124,9 +3349,19 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,att,l
         core$o_en = 1'b0;
         core$o_ld = 1'b0;
         core$o_head = oq_head$q;
-        vm_we = out_s12$q;
+        vm_we = out_s12$q & ~wide;
         vm_waddr = oaddr_s12$q;
-        vm_wdata = core$y;
+        vm_wdata = core$y$0;
+        y_we = out_s12$q & wide;
+        y_idx = oaddr_s12$q;
+        y_data$0 = core$y$0;
+        y_data$1 = core$y$1;
+        y_data$2 = core$y$2;
+        y_data$3 = core$y$3;
+        y_data$4 = core$y$4;
+        y_data$5 = core$y$5;
+        y_data$6 = core$y$6;
+        y_data$7 = core$y$7;
         done = 1'b0;
         score_s1$d = 1'b0;
         exp_s1$d = 1'b0;
@@ -3182,7 +3417,12 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,att,l
             group$d = zero8;
             ld_grp$d = zero8;
             ld_last$d = zero_last;
-            out_addr$d = att;
+            if (wide) begin
+                out_addr$d = zero16;
+            end
+            else begin
+                out_addr$d = att;
+            end
             wait_left$d = wait8;
             state$d = s_wait;
         end
@@ -3241,10 +3481,17 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,att,l
                 core$o_head = zero8;
                 out_s1$d = 1'b1;
                 oaddr_s1$d = out_addr$q;
-                out_addr$d = out_addr$q + one16;
-                oq_active$d = 1'b1;
-                oq_elem$d = one16;
-                oq_head$d = zero8;
+                out_addr$d = out_addr$q + kstep;
+                if (one_item) begin
+                    oq_active$d = group_heads$q != one8;
+                    oq_elem$d = zero16;
+                    oq_head$d = one8;
+                end
+                else begin
+                    oq_active$d = 1'b1;
+                    oq_elem$d = one16;
+                    oq_head$d = zero8;
+                end
                 oq_gh$d = group_heads$q;
                 if (heads_done$q == nh8) begin
                     state$d = s_drain;
@@ -3275,9 +3522,9 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,att,l
             core$o_head = oq_head$q;
             out_s1$d = 1'b1;
             oaddr_s1$d = out_addr$q;
-            out_addr$d = out_addr$q + one16;
+            out_addr$d = out_addr$q + kstep;
             oq_elem$d = oq_elem$q + one16;
-            if (oq_elem$q == hd_m1) begin
+            if (oq_elem$q == items_m1) begin
                 oq_elem$d = zero16;
                 oq_head$d = oq_head$q + one8;
                 if ((oq_head$q + one8) == oq_gh$q) begin
@@ -4129,7 +4376,7 @@ module llamahdl_decoder$attention$cache_addr(d,q,clock);
 endmodule // llamahdl_decoder$attention$cache_addr
 
 
-module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bsdata,qld,lgrp,mant$0,mant$1,mant$2,mant$3,mant$4,mant$5,mant$6,mant$7,mant$8,mant$9,mant$10,mant$11,mant$12,mant$13,mant$14,mant$15,mant$16,mant$17,mant$18,mant$19,mant$20,mant$21,mant$22,mant$23,mant$24,mant$25,mant$26,mant$27,mant$28,mant$29,mant$30,mant$31,ksh$0,ksh$1,ksh$2,ksh$3,ksh$4,ksh$5,ksh$6,ksh$7,ksh$8,ksh$9,ksh$10,ksh$11,ksh$12,ksh$13,ksh$14,ksh$15,ksh$16,ksh$17,ksh$18,ksh$19,ksh$20,ksh$21,ksh$22,ksh$23,ksh$24,ksh$25,ksh$26,ksh$27,ksh$28,ksh$29,ksh$30,ksh$31,vsh$0,vsh$1,vsh$2,vsh$3,vsh$4,vsh$5,vsh$6,vsh$7,vsh$8,vsh$9,vsh$10,vsh$11,vsh$12,vsh$13,vsh$14,vsh$15,vsh$16,vsh$17,vsh$18,vsh$19,vsh$20,vsh$21,vsh$22,vsh$23,vsh$24,vsh$25,vsh$26,vsh$27,vsh$28,vsh$29,vsh$30,vsh$31,s_en,s_first,s_t,sm_raddr,e_en,e_first,o_en,o_ld,o_head,y,m_sel,m_a$0,m_a$1,m_a$2,m_a$3,m_a$4,m_a$5,m_a$6,m_a$7,m_a$8,m_a$9,m_a$10,m_a$11,m_a$12,m_a$13,m_a$14,m_a$15,m_a$16,m_a$17,m_a$18,m_a$19,m_a$20,m_a$21,m_a$22,m_a$23,m_a$24,m_a$25,m_a$26,m_a$27,m_a$28,m_a$29,m_a$30,m_a$31,m_b$0,m_b$1,m_b$2,m_b$3,m_b$4,m_b$5,m_b$6,m_b$7,m_b$8,m_b$9,m_b$10,m_b$11,m_b$12,m_b$13,m_b$14,m_b$15,m_b$16,m_b$17,m_b$18,m_b$19,m_b$20,m_b$21,m_b$22,m_b$23,m_b$24,m_b$25,m_b$26,m_b$27,m_b$28,m_b$29,m_b$30,m_b$31,m_p$0,m_p$1,m_p$2,m_p$3,m_p$4,m_p$5,m_p$6,m_p$7,m_p$8,m_p$9,m_p$10,m_p$11,m_p$12,m_p$13,m_p$14,m_p$15,m_p$16,m_p$17,m_p$18,m_p$19,m_p$20,m_p$21,m_p$22,m_p$23,m_p$24,m_p$25,m_p$26,m_p$27,m_p$28,m_p$29,m_p$30,m_p$31);
+module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bsdata,qld,lgrp,mant$0,mant$1,mant$2,mant$3,mant$4,mant$5,mant$6,mant$7,mant$8,mant$9,mant$10,mant$11,mant$12,mant$13,mant$14,mant$15,mant$16,mant$17,mant$18,mant$19,mant$20,mant$21,mant$22,mant$23,mant$24,mant$25,mant$26,mant$27,mant$28,mant$29,mant$30,mant$31,ksh$0,ksh$1,ksh$2,ksh$3,ksh$4,ksh$5,ksh$6,ksh$7,ksh$8,ksh$9,ksh$10,ksh$11,ksh$12,ksh$13,ksh$14,ksh$15,ksh$16,ksh$17,ksh$18,ksh$19,ksh$20,ksh$21,ksh$22,ksh$23,ksh$24,ksh$25,ksh$26,ksh$27,ksh$28,ksh$29,ksh$30,ksh$31,vsh$0,vsh$1,vsh$2,vsh$3,vsh$4,vsh$5,vsh$6,vsh$7,vsh$8,vsh$9,vsh$10,vsh$11,vsh$12,vsh$13,vsh$14,vsh$15,vsh$16,vsh$17,vsh$18,vsh$19,vsh$20,vsh$21,vsh$22,vsh$23,vsh$24,vsh$25,vsh$26,vsh$27,vsh$28,vsh$29,vsh$30,vsh$31,s_en,s_first,s_t,sm_raddr,e_en,e_first,o_en,o_ld,o_head,y$0,y$1,y$2,y$3,y$4,y$5,y$6,y$7,m_sel,m_a$0,m_a$1,m_a$2,m_a$3,m_a$4,m_a$5,m_a$6,m_a$7,m_a$8,m_a$9,m_a$10,m_a$11,m_a$12,m_a$13,m_a$14,m_a$15,m_a$16,m_a$17,m_a$18,m_a$19,m_a$20,m_a$21,m_a$22,m_a$23,m_a$24,m_a$25,m_a$26,m_a$27,m_a$28,m_a$29,m_a$30,m_a$31,m_b$0,m_b$1,m_b$2,m_b$3,m_b$4,m_b$5,m_b$6,m_b$7,m_b$8,m_b$9,m_b$10,m_b$11,m_b$12,m_b$13,m_b$14,m_b$15,m_b$16,m_b$17,m_b$18,m_b$19,m_b$20,m_b$21,m_b$22,m_b$23,m_b$24,m_b$25,m_b$26,m_b$27,m_b$28,m_b$29,m_b$30,m_b$31,m_p$0,m_p$1,m_p$2,m_p$3,m_p$4,m_p$5,m_p$6,m_p$7,m_p$8,m_p$9,m_p$10,m_p$11,m_p$12,m_p$13,m_p$14,m_p$15,m_p$16,m_p$17,m_p$18,m_p$19,m_p$20,m_p$21,m_p$22,m_p$23,m_p$24,m_p$25,m_p$26,m_p$27,m_p$28,m_p$29,m_p$30,m_p$31);
     
     // Module arguments
     input wire  clock;
@@ -4247,7 +4494,14 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
     input wire  o_en;
     input wire  o_ld;
     input wire  [7:0] o_head;
-    output reg signed [31:0] y;
+    output reg signed [31:0] y$0;
+    output reg signed [31:0] y$1;
+    output reg signed [31:0] y$2;
+    output reg signed [31:0] y$3;
+    output reg signed [31:0] y$4;
+    output reg signed [31:0] y$5;
+    output reg signed [31:0] y$6;
+    output reg signed [31:0] y$7;
     output reg  m_sel;
     output reg signed [17:0] m_a$0;
     output reg signed [17:0] m_a$1;
@@ -5031,11 +5285,6 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
     reg [7:0] sf;
     reg [12:0] ev;
     reg [12:0] ef;
-    reg signed [47:0] oa1;
-    reg signed [47:0] oa2;
-    reg signed [47:0] oa3;
-    reg signed [47:0] oa4;
-    reg signed [47:0] oa5;
     reg [31:0] oz1;
     reg [31:0] oz2;
     reg [4:0] ovm1;
@@ -5052,12 +5301,94 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
     reg signed [6:0] ok6;
     reg signed [6:0] ok7;
     reg signed [6:0] ok8;
-    reg [33:0] opl6;
-    reg [33:0] opm6;
-    reg signed [31:0] oph6;
-    reg [51:0] os7;
-    reg signed [31:0] oph7;
-    reg signed [64:0] op8;
+    reg signed [47:0] oa1_0;
+    reg signed [47:0] oa2_0;
+    reg signed [47:0] oa3_0;
+    reg signed [47:0] oa4_0;
+    reg signed [47:0] oa5_0;
+    reg [33:0] opl6_0;
+    reg [33:0] opm6_0;
+    reg signed [31:0] oph6_0;
+    reg [51:0] os7_0;
+    reg signed [31:0] oph7_0;
+    reg signed [64:0] op8_0;
+    reg signed [47:0] oa1_1;
+    reg signed [47:0] oa2_1;
+    reg signed [47:0] oa3_1;
+    reg signed [47:0] oa4_1;
+    reg signed [47:0] oa5_1;
+    reg [33:0] opl6_1;
+    reg [33:0] opm6_1;
+    reg signed [31:0] oph6_1;
+    reg [51:0] os7_1;
+    reg signed [31:0] oph7_1;
+    reg signed [64:0] op8_1;
+    reg signed [47:0] oa1_2;
+    reg signed [47:0] oa2_2;
+    reg signed [47:0] oa3_2;
+    reg signed [47:0] oa4_2;
+    reg signed [47:0] oa5_2;
+    reg [33:0] opl6_2;
+    reg [33:0] opm6_2;
+    reg signed [31:0] oph6_2;
+    reg [51:0] os7_2;
+    reg signed [31:0] oph7_2;
+    reg signed [64:0] op8_2;
+    reg signed [47:0] oa1_3;
+    reg signed [47:0] oa2_3;
+    reg signed [47:0] oa3_3;
+    reg signed [47:0] oa4_3;
+    reg signed [47:0] oa5_3;
+    reg [33:0] opl6_3;
+    reg [33:0] opm6_3;
+    reg signed [31:0] oph6_3;
+    reg [51:0] os7_3;
+    reg signed [31:0] oph7_3;
+    reg signed [64:0] op8_3;
+    reg signed [47:0] oa1_4;
+    reg signed [47:0] oa2_4;
+    reg signed [47:0] oa3_4;
+    reg signed [47:0] oa4_4;
+    reg signed [47:0] oa5_4;
+    reg [33:0] opl6_4;
+    reg [33:0] opm6_4;
+    reg signed [31:0] oph6_4;
+    reg [51:0] os7_4;
+    reg signed [31:0] oph7_4;
+    reg signed [64:0] op8_4;
+    reg signed [47:0] oa1_5;
+    reg signed [47:0] oa2_5;
+    reg signed [47:0] oa3_5;
+    reg signed [47:0] oa4_5;
+    reg signed [47:0] oa5_5;
+    reg [33:0] opl6_5;
+    reg [33:0] opm6_5;
+    reg signed [31:0] oph6_5;
+    reg [51:0] os7_5;
+    reg signed [31:0] oph7_5;
+    reg signed [64:0] op8_5;
+    reg signed [47:0] oa1_6;
+    reg signed [47:0] oa2_6;
+    reg signed [47:0] oa3_6;
+    reg signed [47:0] oa4_6;
+    reg signed [47:0] oa5_6;
+    reg [33:0] opl6_6;
+    reg [33:0] opm6_6;
+    reg signed [31:0] oph6_6;
+    reg [51:0] os7_6;
+    reg signed [31:0] oph7_6;
+    reg signed [64:0] op8_6;
+    reg signed [47:0] oa1_7;
+    reg signed [47:0] oa2_7;
+    reg signed [47:0] oa3_7;
+    reg signed [47:0] oa4_7;
+    reg signed [47:0] oa5_7;
+    reg [33:0] opl6_7;
+    reg [33:0] opm6_7;
+    reg signed [31:0] oph6_7;
+    reg [51:0] os7_7;
+    reg signed [31:0] oph7_7;
+    reg signed [64:0] op8_7;
     reg [15:0] st0;
     reg [15:0] st1;
     reg [15:0] st2;
@@ -7838,11 +8169,6 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        sf = 0;
        ev = 0;
        ef = 0;
-       oa1 = 0;
-       oa2 = 0;
-       oa3 = 0;
-       oa4 = 0;
-       oa5 = 0;
        oz1 = 0;
        oz2 = 0;
        ovm1 = 0;
@@ -7859,13 +8185,102 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        ok6 = 0;
        ok7 = 0;
        ok8 = 0;
-       opl6 = 0;
-       opm6 = 0;
-       oph6 = 0;
-       os7 = 0;
-       oph7 = 0;
-       op8 = 0;
-       y = 0;
+       oa1_0 = 0;
+       oa2_0 = 0;
+       oa3_0 = 0;
+       oa4_0 = 0;
+       oa5_0 = 0;
+       opl6_0 = 0;
+       opm6_0 = 0;
+       oph6_0 = 0;
+       os7_0 = 0;
+       oph7_0 = 0;
+       op8_0 = 0;
+       y$0 = 0;
+       oa1_1 = 0;
+       oa2_1 = 0;
+       oa3_1 = 0;
+       oa4_1 = 0;
+       oa5_1 = 0;
+       opl6_1 = 0;
+       opm6_1 = 0;
+       oph6_1 = 0;
+       os7_1 = 0;
+       oph7_1 = 0;
+       op8_1 = 0;
+       y$1 = 0;
+       oa1_2 = 0;
+       oa2_2 = 0;
+       oa3_2 = 0;
+       oa4_2 = 0;
+       oa5_2 = 0;
+       opl6_2 = 0;
+       opm6_2 = 0;
+       oph6_2 = 0;
+       os7_2 = 0;
+       oph7_2 = 0;
+       op8_2 = 0;
+       y$2 = 0;
+       oa1_3 = 0;
+       oa2_3 = 0;
+       oa3_3 = 0;
+       oa4_3 = 0;
+       oa5_3 = 0;
+       opl6_3 = 0;
+       opm6_3 = 0;
+       oph6_3 = 0;
+       os7_3 = 0;
+       oph7_3 = 0;
+       op8_3 = 0;
+       y$3 = 0;
+       oa1_4 = 0;
+       oa2_4 = 0;
+       oa3_4 = 0;
+       oa4_4 = 0;
+       oa5_4 = 0;
+       opl6_4 = 0;
+       opm6_4 = 0;
+       oph6_4 = 0;
+       os7_4 = 0;
+       oph7_4 = 0;
+       op8_4 = 0;
+       y$4 = 0;
+       oa1_5 = 0;
+       oa2_5 = 0;
+       oa3_5 = 0;
+       oa4_5 = 0;
+       oa5_5 = 0;
+       opl6_5 = 0;
+       opm6_5 = 0;
+       oph6_5 = 0;
+       os7_5 = 0;
+       oph7_5 = 0;
+       op8_5 = 0;
+       y$5 = 0;
+       oa1_6 = 0;
+       oa2_6 = 0;
+       oa3_6 = 0;
+       oa4_6 = 0;
+       oa5_6 = 0;
+       opl6_6 = 0;
+       opm6_6 = 0;
+       oph6_6 = 0;
+       os7_6 = 0;
+       oph7_6 = 0;
+       op8_6 = 0;
+       y$6 = 0;
+       oa1_7 = 0;
+       oa2_7 = 0;
+       oa3_7 = 0;
+       oa4_7 = 0;
+       oa5_7 = 0;
+       opl6_7 = 0;
+       opm6_7 = 0;
+       oph6_7 = 0;
+       os7_7 = 0;
+       oph7_7 = 0;
+       op8_7 = 0;
+       y$7 = 0;
        st0 = 0;
        st1 = 0;
        st2 = 0;
@@ -8173,46 +8588,333 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
     wire [4:0] opn = opn_i5_0;
     wire unused_opn = opn_a5_0;
     wire [31:0] ofsh = (op2 >= 5'd10) ? (oz2 >> (op2 - 5'd10)) : (oz2 << (5'd10 - op2));
-    wire [64:0] oph65 = {oph7[30:0], 34'd0};
-    wire [5:0] so_rs = ~ok8[5:0];
-    wire signed [64:0] so_gw = op8 >>> so_rs;
-    wire so_vf = (op8[64:31] == {34{1'b0}}) | (op8[64:31] == {34{1'b1}});
-    wire [31:0] so_cw = so_vf ? op8[31:0] : (op8[64] ? 32'h80000000 : 32'h7fffffff);
-    reg signed [64:0] so_g;
-    reg [31:0] so_c;
-    reg [5:0] so_kl;
-    reg so_n1;
-    wire so_gf = (so_g[64:33] == {32{1'b0}}) | (so_g[64:33] == {32{1'b1}});
-    wire [32:0] so_fw = so_gf ? so_g[33:1] : (so_g[64] ? 33'h100000000 : 33'h0ffffffff);
-    wire [63:0] so_lw = {{32{so_c[31]}}, so_c} << so_kl;
-    reg [32:0] so_f;
-    reg so_b;
-    reg [63:0] so_l;
-    reg so_big;
-    reg so_cs;
-    reg so_n2;
-    wire so_lf = (so_l[63:31] == 33'd0) | (so_l[63:31] == {33{1'b1}});
-    wire [31:0] so_lres = so_big ? (so_cs ? 32'h80000000 : 32'h7fffffff) :
-       (so_lf ? so_l[31:0] : (so_l[63] ? 32'h80000000 : 32'h7fffffff));
-    reg [33:0] so_r;
-    reg [31:0] so_lr;
-    reg so_n3;
-    wire so_rf = (so_r[33:31] == 3'd0) | (so_r[33:31] == 3'd7);
-    wire [31:0] so_rres = so_rf ? so_r[31:0] : (so_r[33] ? 32'h80000000 : 32'h7fffffff);
+    wire [64:0] oph65_0 = {oph7_0[30:0], 34'd0};
+    wire [5:0] so0_rs = ~ok8[5:0];
+    wire signed [64:0] so0_gw = op8_0 >>> so0_rs;
+    wire so0_vf = (op8_0[64:31] == {34{1'b0}}) | (op8_0[64:31] == {34{1'b1}});
+    wire [31:0] so0_cw = so0_vf ? op8_0[31:0] : (op8_0[64] ? 32'h80000000 : 32'h7fffffff);
+    reg signed [64:0] so0_g;
+    reg [31:0] so0_c;
+    reg [5:0] so0_kl;
+    reg so0_n1;
+    wire so0_gf = (so0_g[64:33] == {32{1'b0}}) | (so0_g[64:33] == {32{1'b1}});
+    wire [32:0] so0_fw = so0_gf ? so0_g[33:1] : (so0_g[64] ? 33'h100000000 : 33'h0ffffffff);
+    wire [63:0] so0_lw = {{32{so0_c[31]}}, so0_c} << so0_kl;
+    reg [32:0] so0_f;
+    reg so0_b;
+    reg [63:0] so0_l;
+    reg so0_big;
+    reg so0_cs;
+    reg so0_n2;
+    wire so0_lf = (so0_l[63:31] == 33'd0) | (so0_l[63:31] == {33{1'b1}});
+    wire [31:0] so0_lres = so0_big ? (so0_cs ? 32'h80000000 : 32'h7fffffff) :
+       (so0_lf ? so0_l[31:0] : (so0_l[63] ? 32'h80000000 : 32'h7fffffff));
+    reg [33:0] so0_r;
+    reg [31:0] so0_lr;
+    reg so0_n3;
+    wire so0_rf = (so0_r[33:31] == 3'd0) | (so0_r[33:31] == 3'd7);
+    wire [31:0] so0_rres = so0_rf ? so0_r[31:0] : (so0_r[33] ? 32'h80000000 : 32'h7fffffff);
     initial begin
-       so_g = 0;
-       so_c = 0;
-       so_kl = 0;
-       so_n1 = 0;
-       so_f = 0;
-       so_b = 0;
-       so_l = 0;
-       so_big = 0;
-       so_cs = 0;
-       so_n2 = 0;
-       so_r = 0;
-       so_lr = 0;
-       so_n3 = 0;
+       so0_g = 0;
+       so0_c = 0;
+       so0_kl = 0;
+       so0_n1 = 0;
+       so0_f = 0;
+       so0_b = 0;
+       so0_l = 0;
+       so0_big = 0;
+       so0_cs = 0;
+       so0_n2 = 0;
+       so0_r = 0;
+       so0_lr = 0;
+       so0_n3 = 0;
+    end
+    wire [64:0] oph65_1 = {oph7_1[30:0], 34'd0};
+    wire [5:0] so1_rs = ~ok8[5:0];
+    wire signed [64:0] so1_gw = op8_1 >>> so1_rs;
+    wire so1_vf = (op8_1[64:31] == {34{1'b0}}) | (op8_1[64:31] == {34{1'b1}});
+    wire [31:0] so1_cw = so1_vf ? op8_1[31:0] : (op8_1[64] ? 32'h80000000 : 32'h7fffffff);
+    reg signed [64:0] so1_g;
+    reg [31:0] so1_c;
+    reg [5:0] so1_kl;
+    reg so1_n1;
+    wire so1_gf = (so1_g[64:33] == {32{1'b0}}) | (so1_g[64:33] == {32{1'b1}});
+    wire [32:0] so1_fw = so1_gf ? so1_g[33:1] : (so1_g[64] ? 33'h100000000 : 33'h0ffffffff);
+    wire [63:0] so1_lw = {{32{so1_c[31]}}, so1_c} << so1_kl;
+    reg [32:0] so1_f;
+    reg so1_b;
+    reg [63:0] so1_l;
+    reg so1_big;
+    reg so1_cs;
+    reg so1_n2;
+    wire so1_lf = (so1_l[63:31] == 33'd0) | (so1_l[63:31] == {33{1'b1}});
+    wire [31:0] so1_lres = so1_big ? (so1_cs ? 32'h80000000 : 32'h7fffffff) :
+       (so1_lf ? so1_l[31:0] : (so1_l[63] ? 32'h80000000 : 32'h7fffffff));
+    reg [33:0] so1_r;
+    reg [31:0] so1_lr;
+    reg so1_n3;
+    wire so1_rf = (so1_r[33:31] == 3'd0) | (so1_r[33:31] == 3'd7);
+    wire [31:0] so1_rres = so1_rf ? so1_r[31:0] : (so1_r[33] ? 32'h80000000 : 32'h7fffffff);
+    initial begin
+       so1_g = 0;
+       so1_c = 0;
+       so1_kl = 0;
+       so1_n1 = 0;
+       so1_f = 0;
+       so1_b = 0;
+       so1_l = 0;
+       so1_big = 0;
+       so1_cs = 0;
+       so1_n2 = 0;
+       so1_r = 0;
+       so1_lr = 0;
+       so1_n3 = 0;
+    end
+    wire [64:0] oph65_2 = {oph7_2[30:0], 34'd0};
+    wire [5:0] so2_rs = ~ok8[5:0];
+    wire signed [64:0] so2_gw = op8_2 >>> so2_rs;
+    wire so2_vf = (op8_2[64:31] == {34{1'b0}}) | (op8_2[64:31] == {34{1'b1}});
+    wire [31:0] so2_cw = so2_vf ? op8_2[31:0] : (op8_2[64] ? 32'h80000000 : 32'h7fffffff);
+    reg signed [64:0] so2_g;
+    reg [31:0] so2_c;
+    reg [5:0] so2_kl;
+    reg so2_n1;
+    wire so2_gf = (so2_g[64:33] == {32{1'b0}}) | (so2_g[64:33] == {32{1'b1}});
+    wire [32:0] so2_fw = so2_gf ? so2_g[33:1] : (so2_g[64] ? 33'h100000000 : 33'h0ffffffff);
+    wire [63:0] so2_lw = {{32{so2_c[31]}}, so2_c} << so2_kl;
+    reg [32:0] so2_f;
+    reg so2_b;
+    reg [63:0] so2_l;
+    reg so2_big;
+    reg so2_cs;
+    reg so2_n2;
+    wire so2_lf = (so2_l[63:31] == 33'd0) | (so2_l[63:31] == {33{1'b1}});
+    wire [31:0] so2_lres = so2_big ? (so2_cs ? 32'h80000000 : 32'h7fffffff) :
+       (so2_lf ? so2_l[31:0] : (so2_l[63] ? 32'h80000000 : 32'h7fffffff));
+    reg [33:0] so2_r;
+    reg [31:0] so2_lr;
+    reg so2_n3;
+    wire so2_rf = (so2_r[33:31] == 3'd0) | (so2_r[33:31] == 3'd7);
+    wire [31:0] so2_rres = so2_rf ? so2_r[31:0] : (so2_r[33] ? 32'h80000000 : 32'h7fffffff);
+    initial begin
+       so2_g = 0;
+       so2_c = 0;
+       so2_kl = 0;
+       so2_n1 = 0;
+       so2_f = 0;
+       so2_b = 0;
+       so2_l = 0;
+       so2_big = 0;
+       so2_cs = 0;
+       so2_n2 = 0;
+       so2_r = 0;
+       so2_lr = 0;
+       so2_n3 = 0;
+    end
+    wire [64:0] oph65_3 = {oph7_3[30:0], 34'd0};
+    wire [5:0] so3_rs = ~ok8[5:0];
+    wire signed [64:0] so3_gw = op8_3 >>> so3_rs;
+    wire so3_vf = (op8_3[64:31] == {34{1'b0}}) | (op8_3[64:31] == {34{1'b1}});
+    wire [31:0] so3_cw = so3_vf ? op8_3[31:0] : (op8_3[64] ? 32'h80000000 : 32'h7fffffff);
+    reg signed [64:0] so3_g;
+    reg [31:0] so3_c;
+    reg [5:0] so3_kl;
+    reg so3_n1;
+    wire so3_gf = (so3_g[64:33] == {32{1'b0}}) | (so3_g[64:33] == {32{1'b1}});
+    wire [32:0] so3_fw = so3_gf ? so3_g[33:1] : (so3_g[64] ? 33'h100000000 : 33'h0ffffffff);
+    wire [63:0] so3_lw = {{32{so3_c[31]}}, so3_c} << so3_kl;
+    reg [32:0] so3_f;
+    reg so3_b;
+    reg [63:0] so3_l;
+    reg so3_big;
+    reg so3_cs;
+    reg so3_n2;
+    wire so3_lf = (so3_l[63:31] == 33'd0) | (so3_l[63:31] == {33{1'b1}});
+    wire [31:0] so3_lres = so3_big ? (so3_cs ? 32'h80000000 : 32'h7fffffff) :
+       (so3_lf ? so3_l[31:0] : (so3_l[63] ? 32'h80000000 : 32'h7fffffff));
+    reg [33:0] so3_r;
+    reg [31:0] so3_lr;
+    reg so3_n3;
+    wire so3_rf = (so3_r[33:31] == 3'd0) | (so3_r[33:31] == 3'd7);
+    wire [31:0] so3_rres = so3_rf ? so3_r[31:0] : (so3_r[33] ? 32'h80000000 : 32'h7fffffff);
+    initial begin
+       so3_g = 0;
+       so3_c = 0;
+       so3_kl = 0;
+       so3_n1 = 0;
+       so3_f = 0;
+       so3_b = 0;
+       so3_l = 0;
+       so3_big = 0;
+       so3_cs = 0;
+       so3_n2 = 0;
+       so3_r = 0;
+       so3_lr = 0;
+       so3_n3 = 0;
+    end
+    wire [64:0] oph65_4 = {oph7_4[30:0], 34'd0};
+    wire [5:0] so4_rs = ~ok8[5:0];
+    wire signed [64:0] so4_gw = op8_4 >>> so4_rs;
+    wire so4_vf = (op8_4[64:31] == {34{1'b0}}) | (op8_4[64:31] == {34{1'b1}});
+    wire [31:0] so4_cw = so4_vf ? op8_4[31:0] : (op8_4[64] ? 32'h80000000 : 32'h7fffffff);
+    reg signed [64:0] so4_g;
+    reg [31:0] so4_c;
+    reg [5:0] so4_kl;
+    reg so4_n1;
+    wire so4_gf = (so4_g[64:33] == {32{1'b0}}) | (so4_g[64:33] == {32{1'b1}});
+    wire [32:0] so4_fw = so4_gf ? so4_g[33:1] : (so4_g[64] ? 33'h100000000 : 33'h0ffffffff);
+    wire [63:0] so4_lw = {{32{so4_c[31]}}, so4_c} << so4_kl;
+    reg [32:0] so4_f;
+    reg so4_b;
+    reg [63:0] so4_l;
+    reg so4_big;
+    reg so4_cs;
+    reg so4_n2;
+    wire so4_lf = (so4_l[63:31] == 33'd0) | (so4_l[63:31] == {33{1'b1}});
+    wire [31:0] so4_lres = so4_big ? (so4_cs ? 32'h80000000 : 32'h7fffffff) :
+       (so4_lf ? so4_l[31:0] : (so4_l[63] ? 32'h80000000 : 32'h7fffffff));
+    reg [33:0] so4_r;
+    reg [31:0] so4_lr;
+    reg so4_n3;
+    wire so4_rf = (so4_r[33:31] == 3'd0) | (so4_r[33:31] == 3'd7);
+    wire [31:0] so4_rres = so4_rf ? so4_r[31:0] : (so4_r[33] ? 32'h80000000 : 32'h7fffffff);
+    initial begin
+       so4_g = 0;
+       so4_c = 0;
+       so4_kl = 0;
+       so4_n1 = 0;
+       so4_f = 0;
+       so4_b = 0;
+       so4_l = 0;
+       so4_big = 0;
+       so4_cs = 0;
+       so4_n2 = 0;
+       so4_r = 0;
+       so4_lr = 0;
+       so4_n3 = 0;
+    end
+    wire [64:0] oph65_5 = {oph7_5[30:0], 34'd0};
+    wire [5:0] so5_rs = ~ok8[5:0];
+    wire signed [64:0] so5_gw = op8_5 >>> so5_rs;
+    wire so5_vf = (op8_5[64:31] == {34{1'b0}}) | (op8_5[64:31] == {34{1'b1}});
+    wire [31:0] so5_cw = so5_vf ? op8_5[31:0] : (op8_5[64] ? 32'h80000000 : 32'h7fffffff);
+    reg signed [64:0] so5_g;
+    reg [31:0] so5_c;
+    reg [5:0] so5_kl;
+    reg so5_n1;
+    wire so5_gf = (so5_g[64:33] == {32{1'b0}}) | (so5_g[64:33] == {32{1'b1}});
+    wire [32:0] so5_fw = so5_gf ? so5_g[33:1] : (so5_g[64] ? 33'h100000000 : 33'h0ffffffff);
+    wire [63:0] so5_lw = {{32{so5_c[31]}}, so5_c} << so5_kl;
+    reg [32:0] so5_f;
+    reg so5_b;
+    reg [63:0] so5_l;
+    reg so5_big;
+    reg so5_cs;
+    reg so5_n2;
+    wire so5_lf = (so5_l[63:31] == 33'd0) | (so5_l[63:31] == {33{1'b1}});
+    wire [31:0] so5_lres = so5_big ? (so5_cs ? 32'h80000000 : 32'h7fffffff) :
+       (so5_lf ? so5_l[31:0] : (so5_l[63] ? 32'h80000000 : 32'h7fffffff));
+    reg [33:0] so5_r;
+    reg [31:0] so5_lr;
+    reg so5_n3;
+    wire so5_rf = (so5_r[33:31] == 3'd0) | (so5_r[33:31] == 3'd7);
+    wire [31:0] so5_rres = so5_rf ? so5_r[31:0] : (so5_r[33] ? 32'h80000000 : 32'h7fffffff);
+    initial begin
+       so5_g = 0;
+       so5_c = 0;
+       so5_kl = 0;
+       so5_n1 = 0;
+       so5_f = 0;
+       so5_b = 0;
+       so5_l = 0;
+       so5_big = 0;
+       so5_cs = 0;
+       so5_n2 = 0;
+       so5_r = 0;
+       so5_lr = 0;
+       so5_n3 = 0;
+    end
+    wire [64:0] oph65_6 = {oph7_6[30:0], 34'd0};
+    wire [5:0] so6_rs = ~ok8[5:0];
+    wire signed [64:0] so6_gw = op8_6 >>> so6_rs;
+    wire so6_vf = (op8_6[64:31] == {34{1'b0}}) | (op8_6[64:31] == {34{1'b1}});
+    wire [31:0] so6_cw = so6_vf ? op8_6[31:0] : (op8_6[64] ? 32'h80000000 : 32'h7fffffff);
+    reg signed [64:0] so6_g;
+    reg [31:0] so6_c;
+    reg [5:0] so6_kl;
+    reg so6_n1;
+    wire so6_gf = (so6_g[64:33] == {32{1'b0}}) | (so6_g[64:33] == {32{1'b1}});
+    wire [32:0] so6_fw = so6_gf ? so6_g[33:1] : (so6_g[64] ? 33'h100000000 : 33'h0ffffffff);
+    wire [63:0] so6_lw = {{32{so6_c[31]}}, so6_c} << so6_kl;
+    reg [32:0] so6_f;
+    reg so6_b;
+    reg [63:0] so6_l;
+    reg so6_big;
+    reg so6_cs;
+    reg so6_n2;
+    wire so6_lf = (so6_l[63:31] == 33'd0) | (so6_l[63:31] == {33{1'b1}});
+    wire [31:0] so6_lres = so6_big ? (so6_cs ? 32'h80000000 : 32'h7fffffff) :
+       (so6_lf ? so6_l[31:0] : (so6_l[63] ? 32'h80000000 : 32'h7fffffff));
+    reg [33:0] so6_r;
+    reg [31:0] so6_lr;
+    reg so6_n3;
+    wire so6_rf = (so6_r[33:31] == 3'd0) | (so6_r[33:31] == 3'd7);
+    wire [31:0] so6_rres = so6_rf ? so6_r[31:0] : (so6_r[33] ? 32'h80000000 : 32'h7fffffff);
+    initial begin
+       so6_g = 0;
+       so6_c = 0;
+       so6_kl = 0;
+       so6_n1 = 0;
+       so6_f = 0;
+       so6_b = 0;
+       so6_l = 0;
+       so6_big = 0;
+       so6_cs = 0;
+       so6_n2 = 0;
+       so6_r = 0;
+       so6_lr = 0;
+       so6_n3 = 0;
+    end
+    wire [64:0] oph65_7 = {oph7_7[30:0], 34'd0};
+    wire [5:0] so7_rs = ~ok8[5:0];
+    wire signed [64:0] so7_gw = op8_7 >>> so7_rs;
+    wire so7_vf = (op8_7[64:31] == {34{1'b0}}) | (op8_7[64:31] == {34{1'b1}});
+    wire [31:0] so7_cw = so7_vf ? op8_7[31:0] : (op8_7[64] ? 32'h80000000 : 32'h7fffffff);
+    reg signed [64:0] so7_g;
+    reg [31:0] so7_c;
+    reg [5:0] so7_kl;
+    reg so7_n1;
+    wire so7_gf = (so7_g[64:33] == {32{1'b0}}) | (so7_g[64:33] == {32{1'b1}});
+    wire [32:0] so7_fw = so7_gf ? so7_g[33:1] : (so7_g[64] ? 33'h100000000 : 33'h0ffffffff);
+    wire [63:0] so7_lw = {{32{so7_c[31]}}, so7_c} << so7_kl;
+    reg [32:0] so7_f;
+    reg so7_b;
+    reg [63:0] so7_l;
+    reg so7_big;
+    reg so7_cs;
+    reg so7_n2;
+    wire so7_lf = (so7_l[63:31] == 33'd0) | (so7_l[63:31] == {33{1'b1}});
+    wire [31:0] so7_lres = so7_big ? (so7_cs ? 32'h80000000 : 32'h7fffffff) :
+       (so7_lf ? so7_l[31:0] : (so7_l[63] ? 32'h80000000 : 32'h7fffffff));
+    reg [33:0] so7_r;
+    reg [31:0] so7_lr;
+    reg so7_n3;
+    wire so7_rf = (so7_r[33:31] == 3'd0) | (so7_r[33:31] == 3'd7);
+    wire [31:0] so7_rres = so7_rf ? so7_r[31:0] : (so7_r[33] ? 32'h80000000 : 32'h7fffffff);
+    initial begin
+       so7_g = 0;
+       so7_c = 0;
+       so7_kl = 0;
+       so7_n1 = 0;
+       so7_f = 0;
+       so7_b = 0;
+       so7_l = 0;
+       so7_big = 0;
+       so7_cs = 0;
+       so7_n2 = 0;
+       so7_r = 0;
+       so7_lr = 0;
+       so7_n3 = 0;
     end
     always @(*) begin
        m_sel = s_en | ev[10];
@@ -8296,8 +8998,8 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        vm10_0 <= vm9_0;
        vm11_0 <= vm10_0;
        if (ev[12]) ac_0 <= (ef[12] ? 48'sd0 : ac_0) + {{19{pr_0[28]}}, pr_0};
-       if (o_ld) oac_0 <= ac_1;
-       else if (o_en) oac_0 <= oac_1;
+       if (o_ld) oac_0 <= ac_8;
+       else if (o_en) oac_0 <= oac_8;
        if (qld) q_1 <= ((lgrp < 8'd2) ? qb_1[lgrp[0:0]] : 16'd0);
        if (rbwe && (rblane == 16'd1) && (rbgrp < 8'd2)) qb_1[rbgrp[0:0]] <= rbdata;
        vm1_1 <= mant$1;
@@ -8312,8 +9014,8 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        vm10_1 <= vm9_1;
        vm11_1 <= vm10_1;
        if (ev[12]) ac_1 <= (ef[12] ? 48'sd0 : ac_1) + {{19{pr_1[28]}}, pr_1};
-       if (o_ld) oac_1 <= ac_2;
-       else if (o_en) oac_1 <= oac_2;
+       if (o_ld) oac_1 <= ac_9;
+       else if (o_en) oac_1 <= oac_9;
        if (qld) q_2 <= ((lgrp < 8'd2) ? qb_2[lgrp[0:0]] : 16'd0);
        if (rbwe && (rblane == 16'd2) && (rbgrp < 8'd2)) qb_2[rbgrp[0:0]] <= rbdata;
        vm1_2 <= mant$2;
@@ -8328,8 +9030,8 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        vm10_2 <= vm9_2;
        vm11_2 <= vm10_2;
        if (ev[12]) ac_2 <= (ef[12] ? 48'sd0 : ac_2) + {{19{pr_2[28]}}, pr_2};
-       if (o_ld) oac_2 <= ac_3;
-       else if (o_en) oac_2 <= oac_3;
+       if (o_ld) oac_2 <= ac_10;
+       else if (o_en) oac_2 <= oac_10;
        if (qld) q_3 <= ((lgrp < 8'd2) ? qb_3[lgrp[0:0]] : 16'd0);
        if (rbwe && (rblane == 16'd3) && (rbgrp < 8'd2)) qb_3[rbgrp[0:0]] <= rbdata;
        vm1_3 <= mant$3;
@@ -8344,8 +9046,8 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        vm10_3 <= vm9_3;
        vm11_3 <= vm10_3;
        if (ev[12]) ac_3 <= (ef[12] ? 48'sd0 : ac_3) + {{19{pr_3[28]}}, pr_3};
-       if (o_ld) oac_3 <= ac_4;
-       else if (o_en) oac_3 <= oac_4;
+       if (o_ld) oac_3 <= ac_11;
+       else if (o_en) oac_3 <= oac_11;
        if (qld) q_4 <= ((lgrp < 8'd2) ? qb_4[lgrp[0:0]] : 16'd0);
        if (rbwe && (rblane == 16'd4) && (rbgrp < 8'd2)) qb_4[rbgrp[0:0]] <= rbdata;
        vm1_4 <= mant$4;
@@ -8360,8 +9062,8 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        vm10_4 <= vm9_4;
        vm11_4 <= vm10_4;
        if (ev[12]) ac_4 <= (ef[12] ? 48'sd0 : ac_4) + {{19{pr_4[28]}}, pr_4};
-       if (o_ld) oac_4 <= ac_5;
-       else if (o_en) oac_4 <= oac_5;
+       if (o_ld) oac_4 <= ac_12;
+       else if (o_en) oac_4 <= oac_12;
        if (qld) q_5 <= ((lgrp < 8'd2) ? qb_5[lgrp[0:0]] : 16'd0);
        if (rbwe && (rblane == 16'd5) && (rbgrp < 8'd2)) qb_5[rbgrp[0:0]] <= rbdata;
        vm1_5 <= mant$5;
@@ -8376,8 +9078,8 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        vm10_5 <= vm9_5;
        vm11_5 <= vm10_5;
        if (ev[12]) ac_5 <= (ef[12] ? 48'sd0 : ac_5) + {{19{pr_5[28]}}, pr_5};
-       if (o_ld) oac_5 <= ac_6;
-       else if (o_en) oac_5 <= oac_6;
+       if (o_ld) oac_5 <= ac_13;
+       else if (o_en) oac_5 <= oac_13;
        if (qld) q_6 <= ((lgrp < 8'd2) ? qb_6[lgrp[0:0]] : 16'd0);
        if (rbwe && (rblane == 16'd6) && (rbgrp < 8'd2)) qb_6[rbgrp[0:0]] <= rbdata;
        vm1_6 <= mant$6;
@@ -8392,8 +9094,8 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        vm10_6 <= vm9_6;
        vm11_6 <= vm10_6;
        if (ev[12]) ac_6 <= (ef[12] ? 48'sd0 : ac_6) + {{19{pr_6[28]}}, pr_6};
-       if (o_ld) oac_6 <= ac_7;
-       else if (o_en) oac_6 <= oac_7;
+       if (o_ld) oac_6 <= ac_14;
+       else if (o_en) oac_6 <= oac_14;
        if (qld) q_7 <= ((lgrp < 8'd2) ? qb_7[lgrp[0:0]] : 16'd0);
        if (rbwe && (rblane == 16'd7) && (rbgrp < 8'd2)) qb_7[rbgrp[0:0]] <= rbdata;
        vm1_7 <= mant$7;
@@ -8408,8 +9110,8 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        vm10_7 <= vm9_7;
        vm11_7 <= vm10_7;
        if (ev[12]) ac_7 <= (ef[12] ? 48'sd0 : ac_7) + {{19{pr_7[28]}}, pr_7};
-       if (o_ld) oac_7 <= ac_8;
-       else if (o_en) oac_7 <= oac_8;
+       if (o_ld) oac_7 <= ac_15;
+       else if (o_en) oac_7 <= oac_15;
        if (qld) q_8 <= ((lgrp < 8'd2) ? qb_8[lgrp[0:0]] : 16'd0);
        if (rbwe && (rblane == 16'd8) && (rbgrp < 8'd2)) qb_8[rbgrp[0:0]] <= rbdata;
        vm1_8 <= mant$8;
@@ -8424,8 +9126,8 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        vm10_8 <= vm9_8;
        vm11_8 <= vm10_8;
        if (ev[12]) ac_8 <= (ef[12] ? 48'sd0 : ac_8) + {{19{pr_8[28]}}, pr_8};
-       if (o_ld) oac_8 <= ac_9;
-       else if (o_en) oac_8 <= oac_9;
+       if (o_ld) oac_8 <= ac_16;
+       else if (o_en) oac_8 <= oac_16;
        if (qld) q_9 <= ((lgrp < 8'd2) ? qb_9[lgrp[0:0]] : 16'd0);
        if (rbwe && (rblane == 16'd9) && (rbgrp < 8'd2)) qb_9[rbgrp[0:0]] <= rbdata;
        vm1_9 <= mant$9;
@@ -8440,8 +9142,8 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        vm10_9 <= vm9_9;
        vm11_9 <= vm10_9;
        if (ev[12]) ac_9 <= (ef[12] ? 48'sd0 : ac_9) + {{19{pr_9[28]}}, pr_9};
-       if (o_ld) oac_9 <= ac_10;
-       else if (o_en) oac_9 <= oac_10;
+       if (o_ld) oac_9 <= ac_17;
+       else if (o_en) oac_9 <= oac_17;
        if (qld) q_10 <= ((lgrp < 8'd2) ? qb_10[lgrp[0:0]] : 16'd0);
        if (rbwe && (rblane == 16'd10) && (rbgrp < 8'd2)) qb_10[rbgrp[0:0]] <= rbdata;
        vm1_10 <= mant$10;
@@ -8456,8 +9158,8 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        vm10_10 <= vm9_10;
        vm11_10 <= vm10_10;
        if (ev[12]) ac_10 <= (ef[12] ? 48'sd0 : ac_10) + {{19{pr_10[28]}}, pr_10};
-       if (o_ld) oac_10 <= ac_11;
-       else if (o_en) oac_10 <= oac_11;
+       if (o_ld) oac_10 <= ac_18;
+       else if (o_en) oac_10 <= oac_18;
        if (qld) q_11 <= ((lgrp < 8'd2) ? qb_11[lgrp[0:0]] : 16'd0);
        if (rbwe && (rblane == 16'd11) && (rbgrp < 8'd2)) qb_11[rbgrp[0:0]] <= rbdata;
        vm1_11 <= mant$11;
@@ -8472,8 +9174,8 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        vm10_11 <= vm9_11;
        vm11_11 <= vm10_11;
        if (ev[12]) ac_11 <= (ef[12] ? 48'sd0 : ac_11) + {{19{pr_11[28]}}, pr_11};
-       if (o_ld) oac_11 <= ac_12;
-       else if (o_en) oac_11 <= oac_12;
+       if (o_ld) oac_11 <= ac_19;
+       else if (o_en) oac_11 <= oac_19;
        if (qld) q_12 <= ((lgrp < 8'd2) ? qb_12[lgrp[0:0]] : 16'd0);
        if (rbwe && (rblane == 16'd12) && (rbgrp < 8'd2)) qb_12[rbgrp[0:0]] <= rbdata;
        vm1_12 <= mant$12;
@@ -8488,8 +9190,8 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        vm10_12 <= vm9_12;
        vm11_12 <= vm10_12;
        if (ev[12]) ac_12 <= (ef[12] ? 48'sd0 : ac_12) + {{19{pr_12[28]}}, pr_12};
-       if (o_ld) oac_12 <= ac_13;
-       else if (o_en) oac_12 <= oac_13;
+       if (o_ld) oac_12 <= ac_20;
+       else if (o_en) oac_12 <= oac_20;
        if (qld) q_13 <= ((lgrp < 8'd2) ? qb_13[lgrp[0:0]] : 16'd0);
        if (rbwe && (rblane == 16'd13) && (rbgrp < 8'd2)) qb_13[rbgrp[0:0]] <= rbdata;
        vm1_13 <= mant$13;
@@ -8504,8 +9206,8 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        vm10_13 <= vm9_13;
        vm11_13 <= vm10_13;
        if (ev[12]) ac_13 <= (ef[12] ? 48'sd0 : ac_13) + {{19{pr_13[28]}}, pr_13};
-       if (o_ld) oac_13 <= ac_14;
-       else if (o_en) oac_13 <= oac_14;
+       if (o_ld) oac_13 <= ac_21;
+       else if (o_en) oac_13 <= oac_21;
        if (qld) q_14 <= ((lgrp < 8'd2) ? qb_14[lgrp[0:0]] : 16'd0);
        if (rbwe && (rblane == 16'd14) && (rbgrp < 8'd2)) qb_14[rbgrp[0:0]] <= rbdata;
        vm1_14 <= mant$14;
@@ -8520,8 +9222,8 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        vm10_14 <= vm9_14;
        vm11_14 <= vm10_14;
        if (ev[12]) ac_14 <= (ef[12] ? 48'sd0 : ac_14) + {{19{pr_14[28]}}, pr_14};
-       if (o_ld) oac_14 <= ac_15;
-       else if (o_en) oac_14 <= oac_15;
+       if (o_ld) oac_14 <= ac_22;
+       else if (o_en) oac_14 <= oac_22;
        if (qld) q_15 <= ((lgrp < 8'd2) ? qb_15[lgrp[0:0]] : 16'd0);
        if (rbwe && (rblane == 16'd15) && (rbgrp < 8'd2)) qb_15[rbgrp[0:0]] <= rbdata;
        vm1_15 <= mant$15;
@@ -8536,8 +9238,8 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        vm10_15 <= vm9_15;
        vm11_15 <= vm10_15;
        if (ev[12]) ac_15 <= (ef[12] ? 48'sd0 : ac_15) + {{19{pr_15[28]}}, pr_15};
-       if (o_ld) oac_15 <= ac_16;
-       else if (o_en) oac_15 <= oac_16;
+       if (o_ld) oac_15 <= ac_23;
+       else if (o_en) oac_15 <= oac_23;
        if (qld) q_16 <= ((lgrp < 8'd2) ? qb_16[lgrp[0:0]] : 16'd0);
        if (rbwe && (rblane == 16'd16) && (rbgrp < 8'd2)) qb_16[rbgrp[0:0]] <= rbdata;
        vm1_16 <= mant$16;
@@ -8552,8 +9254,8 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        vm10_16 <= vm9_16;
        vm11_16 <= vm10_16;
        if (ev[12]) ac_16 <= (ef[12] ? 48'sd0 : ac_16) + {{19{pr_16[28]}}, pr_16};
-       if (o_ld) oac_16 <= ac_17;
-       else if (o_en) oac_16 <= oac_17;
+       if (o_ld) oac_16 <= ac_24;
+       else if (o_en) oac_16 <= oac_24;
        if (qld) q_17 <= ((lgrp < 8'd2) ? qb_17[lgrp[0:0]] : 16'd0);
        if (rbwe && (rblane == 16'd17) && (rbgrp < 8'd2)) qb_17[rbgrp[0:0]] <= rbdata;
        vm1_17 <= mant$17;
@@ -8568,8 +9270,8 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        vm10_17 <= vm9_17;
        vm11_17 <= vm10_17;
        if (ev[12]) ac_17 <= (ef[12] ? 48'sd0 : ac_17) + {{19{pr_17[28]}}, pr_17};
-       if (o_ld) oac_17 <= ac_18;
-       else if (o_en) oac_17 <= oac_18;
+       if (o_ld) oac_17 <= ac_25;
+       else if (o_en) oac_17 <= oac_25;
        if (qld) q_18 <= ((lgrp < 8'd2) ? qb_18[lgrp[0:0]] : 16'd0);
        if (rbwe && (rblane == 16'd18) && (rbgrp < 8'd2)) qb_18[rbgrp[0:0]] <= rbdata;
        vm1_18 <= mant$18;
@@ -8584,8 +9286,8 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        vm10_18 <= vm9_18;
        vm11_18 <= vm10_18;
        if (ev[12]) ac_18 <= (ef[12] ? 48'sd0 : ac_18) + {{19{pr_18[28]}}, pr_18};
-       if (o_ld) oac_18 <= ac_19;
-       else if (o_en) oac_18 <= oac_19;
+       if (o_ld) oac_18 <= ac_26;
+       else if (o_en) oac_18 <= oac_26;
        if (qld) q_19 <= ((lgrp < 8'd2) ? qb_19[lgrp[0:0]] : 16'd0);
        if (rbwe && (rblane == 16'd19) && (rbgrp < 8'd2)) qb_19[rbgrp[0:0]] <= rbdata;
        vm1_19 <= mant$19;
@@ -8600,8 +9302,8 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        vm10_19 <= vm9_19;
        vm11_19 <= vm10_19;
        if (ev[12]) ac_19 <= (ef[12] ? 48'sd0 : ac_19) + {{19{pr_19[28]}}, pr_19};
-       if (o_ld) oac_19 <= ac_20;
-       else if (o_en) oac_19 <= oac_20;
+       if (o_ld) oac_19 <= ac_27;
+       else if (o_en) oac_19 <= oac_27;
        if (qld) q_20 <= ((lgrp < 8'd2) ? qb_20[lgrp[0:0]] : 16'd0);
        if (rbwe && (rblane == 16'd20) && (rbgrp < 8'd2)) qb_20[rbgrp[0:0]] <= rbdata;
        vm1_20 <= mant$20;
@@ -8616,8 +9318,8 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        vm10_20 <= vm9_20;
        vm11_20 <= vm10_20;
        if (ev[12]) ac_20 <= (ef[12] ? 48'sd0 : ac_20) + {{19{pr_20[28]}}, pr_20};
-       if (o_ld) oac_20 <= ac_21;
-       else if (o_en) oac_20 <= oac_21;
+       if (o_ld) oac_20 <= ac_28;
+       else if (o_en) oac_20 <= oac_28;
        if (qld) q_21 <= ((lgrp < 8'd2) ? qb_21[lgrp[0:0]] : 16'd0);
        if (rbwe && (rblane == 16'd21) && (rbgrp < 8'd2)) qb_21[rbgrp[0:0]] <= rbdata;
        vm1_21 <= mant$21;
@@ -8632,8 +9334,8 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        vm10_21 <= vm9_21;
        vm11_21 <= vm10_21;
        if (ev[12]) ac_21 <= (ef[12] ? 48'sd0 : ac_21) + {{19{pr_21[28]}}, pr_21};
-       if (o_ld) oac_21 <= ac_22;
-       else if (o_en) oac_21 <= oac_22;
+       if (o_ld) oac_21 <= ac_29;
+       else if (o_en) oac_21 <= oac_29;
        if (qld) q_22 <= ((lgrp < 8'd2) ? qb_22[lgrp[0:0]] : 16'd0);
        if (rbwe && (rblane == 16'd22) && (rbgrp < 8'd2)) qb_22[rbgrp[0:0]] <= rbdata;
        vm1_22 <= mant$22;
@@ -8648,8 +9350,8 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        vm10_22 <= vm9_22;
        vm11_22 <= vm10_22;
        if (ev[12]) ac_22 <= (ef[12] ? 48'sd0 : ac_22) + {{19{pr_22[28]}}, pr_22};
-       if (o_ld) oac_22 <= ac_23;
-       else if (o_en) oac_22 <= oac_23;
+       if (o_ld) oac_22 <= ac_30;
+       else if (o_en) oac_22 <= oac_30;
        if (qld) q_23 <= ((lgrp < 8'd2) ? qb_23[lgrp[0:0]] : 16'd0);
        if (rbwe && (rblane == 16'd23) && (rbgrp < 8'd2)) qb_23[rbgrp[0:0]] <= rbdata;
        vm1_23 <= mant$23;
@@ -8664,8 +9366,8 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        vm10_23 <= vm9_23;
        vm11_23 <= vm10_23;
        if (ev[12]) ac_23 <= (ef[12] ? 48'sd0 : ac_23) + {{19{pr_23[28]}}, pr_23};
-       if (o_ld) oac_23 <= ac_24;
-       else if (o_en) oac_23 <= oac_24;
+       if (o_ld) oac_23 <= ac_31;
+       else if (o_en) oac_23 <= oac_31;
        if (qld) q_24 <= ((lgrp < 8'd2) ? qb_24[lgrp[0:0]] : 16'd0);
        if (rbwe && (rblane == 16'd24) && (rbgrp < 8'd2)) qb_24[rbgrp[0:0]] <= rbdata;
        vm1_24 <= mant$24;
@@ -8680,8 +9382,8 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        vm10_24 <= vm9_24;
        vm11_24 <= vm10_24;
        if (ev[12]) ac_24 <= (ef[12] ? 48'sd0 : ac_24) + {{19{pr_24[28]}}, pr_24};
-       if (o_ld) oac_24 <= ac_25;
-       else if (o_en) oac_24 <= oac_25;
+       if (o_ld) oac_24 <= 48'sd0;
+       else if (o_en) oac_24 <= 48'sd0;
        if (qld) q_25 <= ((lgrp < 8'd2) ? qb_25[lgrp[0:0]] : 16'd0);
        if (rbwe && (rblane == 16'd25) && (rbgrp < 8'd2)) qb_25[rbgrp[0:0]] <= rbdata;
        vm1_25 <= mant$25;
@@ -8696,8 +9398,8 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        vm10_25 <= vm9_25;
        vm11_25 <= vm10_25;
        if (ev[12]) ac_25 <= (ef[12] ? 48'sd0 : ac_25) + {{19{pr_25[28]}}, pr_25};
-       if (o_ld) oac_25 <= ac_26;
-       else if (o_en) oac_25 <= oac_26;
+       if (o_ld) oac_25 <= 48'sd0;
+       else if (o_en) oac_25 <= 48'sd0;
        if (qld) q_26 <= ((lgrp < 8'd2) ? qb_26[lgrp[0:0]] : 16'd0);
        if (rbwe && (rblane == 16'd26) && (rbgrp < 8'd2)) qb_26[rbgrp[0:0]] <= rbdata;
        vm1_26 <= mant$26;
@@ -8712,8 +9414,8 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        vm10_26 <= vm9_26;
        vm11_26 <= vm10_26;
        if (ev[12]) ac_26 <= (ef[12] ? 48'sd0 : ac_26) + {{19{pr_26[28]}}, pr_26};
-       if (o_ld) oac_26 <= ac_27;
-       else if (o_en) oac_26 <= oac_27;
+       if (o_ld) oac_26 <= 48'sd0;
+       else if (o_en) oac_26 <= 48'sd0;
        if (qld) q_27 <= ((lgrp < 8'd2) ? qb_27[lgrp[0:0]] : 16'd0);
        if (rbwe && (rblane == 16'd27) && (rbgrp < 8'd2)) qb_27[rbgrp[0:0]] <= rbdata;
        vm1_27 <= mant$27;
@@ -8728,8 +9430,8 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        vm10_27 <= vm9_27;
        vm11_27 <= vm10_27;
        if (ev[12]) ac_27 <= (ef[12] ? 48'sd0 : ac_27) + {{19{pr_27[28]}}, pr_27};
-       if (o_ld) oac_27 <= ac_28;
-       else if (o_en) oac_27 <= oac_28;
+       if (o_ld) oac_27 <= 48'sd0;
+       else if (o_en) oac_27 <= 48'sd0;
        if (qld) q_28 <= ((lgrp < 8'd2) ? qb_28[lgrp[0:0]] : 16'd0);
        if (rbwe && (rblane == 16'd28) && (rbgrp < 8'd2)) qb_28[rbgrp[0:0]] <= rbdata;
        vm1_28 <= mant$28;
@@ -8744,8 +9446,8 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        vm10_28 <= vm9_28;
        vm11_28 <= vm10_28;
        if (ev[12]) ac_28 <= (ef[12] ? 48'sd0 : ac_28) + {{19{pr_28[28]}}, pr_28};
-       if (o_ld) oac_28 <= ac_29;
-       else if (o_en) oac_28 <= oac_29;
+       if (o_ld) oac_28 <= 48'sd0;
+       else if (o_en) oac_28 <= 48'sd0;
        if (qld) q_29 <= ((lgrp < 8'd2) ? qb_29[lgrp[0:0]] : 16'd0);
        if (rbwe && (rblane == 16'd29) && (rbgrp < 8'd2)) qb_29[rbgrp[0:0]] <= rbdata;
        vm1_29 <= mant$29;
@@ -8760,8 +9462,8 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        vm10_29 <= vm9_29;
        vm11_29 <= vm10_29;
        if (ev[12]) ac_29 <= (ef[12] ? 48'sd0 : ac_29) + {{19{pr_29[28]}}, pr_29};
-       if (o_ld) oac_29 <= ac_30;
-       else if (o_en) oac_29 <= oac_30;
+       if (o_ld) oac_29 <= 48'sd0;
+       else if (o_en) oac_29 <= 48'sd0;
        if (qld) q_30 <= ((lgrp < 8'd2) ? qb_30[lgrp[0:0]] : 16'd0);
        if (rbwe && (rblane == 16'd30) && (rbgrp < 8'd2)) qb_30[rbgrp[0:0]] <= rbdata;
        vm1_30 <= mant$30;
@@ -8776,8 +9478,8 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        vm10_30 <= vm9_30;
        vm11_30 <= vm10_30;
        if (ev[12]) ac_30 <= (ef[12] ? 48'sd0 : ac_30) + {{19{pr_30[28]}}, pr_30};
-       if (o_ld) oac_30 <= ac_31;
-       else if (o_en) oac_30 <= oac_31;
+       if (o_ld) oac_30 <= 48'sd0;
+       else if (o_en) oac_30 <= 48'sd0;
        if (qld) q_31 <= ((lgrp < 8'd2) ? qb_31[lgrp[0:0]] : 16'd0);
        if (rbwe && (rblane == 16'd31) && (rbgrp < 8'd2)) qb_31[rbgrp[0:0]] <= rbdata;
        vm1_31 <= mant$31;
@@ -9002,20 +9704,118 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        ss3_lr <= ss3_lres;
        ss3_n3 <= ss3_n2;
        sc_3 <= ss3_n3 ? ss3_rres : ss3_lr;
-    so_g <= so_gw;
-       so_c <= so_cw;
-       so_kl <= ok8[5:0];
-       so_n1 <= ok8[6];
-       so_f <= so_fw;
-       so_b <= so_g[0];
-       so_l <= so_lw;
-       so_big <= so_kl[5] & (so_c != 32'd0);
-       so_cs <= so_c[31];
-       so_n2 <= so_n1;
-       so_r <= {so_f[32], so_f} + {33'd0, so_b};
-       so_lr <= so_lres;
-       so_n3 <= so_n2;
-       y <= so_n3 ? so_rres : so_lr;
+    so0_g <= so0_gw;
+       so0_c <= so0_cw;
+       so0_kl <= ok8[5:0];
+       so0_n1 <= ok8[6];
+       so0_f <= so0_fw;
+       so0_b <= so0_g[0];
+       so0_l <= so0_lw;
+       so0_big <= so0_kl[5] & (so0_c != 32'd0);
+       so0_cs <= so0_c[31];
+       so0_n2 <= so0_n1;
+       so0_r <= {so0_f[32], so0_f} + {33'd0, so0_b};
+       so0_lr <= so0_lres;
+       so0_n3 <= so0_n2;
+       y$0 <= so0_n3 ? so0_rres : so0_lr;
+    so1_g <= so1_gw;
+       so1_c <= so1_cw;
+       so1_kl <= ok8[5:0];
+       so1_n1 <= ok8[6];
+       so1_f <= so1_fw;
+       so1_b <= so1_g[0];
+       so1_l <= so1_lw;
+       so1_big <= so1_kl[5] & (so1_c != 32'd0);
+       so1_cs <= so1_c[31];
+       so1_n2 <= so1_n1;
+       so1_r <= {so1_f[32], so1_f} + {33'd0, so1_b};
+       so1_lr <= so1_lres;
+       so1_n3 <= so1_n2;
+       y$1 <= so1_n3 ? so1_rres : so1_lr;
+    so2_g <= so2_gw;
+       so2_c <= so2_cw;
+       so2_kl <= ok8[5:0];
+       so2_n1 <= ok8[6];
+       so2_f <= so2_fw;
+       so2_b <= so2_g[0];
+       so2_l <= so2_lw;
+       so2_big <= so2_kl[5] & (so2_c != 32'd0);
+       so2_cs <= so2_c[31];
+       so2_n2 <= so2_n1;
+       so2_r <= {so2_f[32], so2_f} + {33'd0, so2_b};
+       so2_lr <= so2_lres;
+       so2_n3 <= so2_n2;
+       y$2 <= so2_n3 ? so2_rres : so2_lr;
+    so3_g <= so3_gw;
+       so3_c <= so3_cw;
+       so3_kl <= ok8[5:0];
+       so3_n1 <= ok8[6];
+       so3_f <= so3_fw;
+       so3_b <= so3_g[0];
+       so3_l <= so3_lw;
+       so3_big <= so3_kl[5] & (so3_c != 32'd0);
+       so3_cs <= so3_c[31];
+       so3_n2 <= so3_n1;
+       so3_r <= {so3_f[32], so3_f} + {33'd0, so3_b};
+       so3_lr <= so3_lres;
+       so3_n3 <= so3_n2;
+       y$3 <= so3_n3 ? so3_rres : so3_lr;
+    so4_g <= so4_gw;
+       so4_c <= so4_cw;
+       so4_kl <= ok8[5:0];
+       so4_n1 <= ok8[6];
+       so4_f <= so4_fw;
+       so4_b <= so4_g[0];
+       so4_l <= so4_lw;
+       so4_big <= so4_kl[5] & (so4_c != 32'd0);
+       so4_cs <= so4_c[31];
+       so4_n2 <= so4_n1;
+       so4_r <= {so4_f[32], so4_f} + {33'd0, so4_b};
+       so4_lr <= so4_lres;
+       so4_n3 <= so4_n2;
+       y$4 <= so4_n3 ? so4_rres : so4_lr;
+    so5_g <= so5_gw;
+       so5_c <= so5_cw;
+       so5_kl <= ok8[5:0];
+       so5_n1 <= ok8[6];
+       so5_f <= so5_fw;
+       so5_b <= so5_g[0];
+       so5_l <= so5_lw;
+       so5_big <= so5_kl[5] & (so5_c != 32'd0);
+       so5_cs <= so5_c[31];
+       so5_n2 <= so5_n1;
+       so5_r <= {so5_f[32], so5_f} + {33'd0, so5_b};
+       so5_lr <= so5_lres;
+       so5_n3 <= so5_n2;
+       y$5 <= so5_n3 ? so5_rres : so5_lr;
+    so6_g <= so6_gw;
+       so6_c <= so6_cw;
+       so6_kl <= ok8[5:0];
+       so6_n1 <= ok8[6];
+       so6_f <= so6_fw;
+       so6_b <= so6_g[0];
+       so6_l <= so6_lw;
+       so6_big <= so6_kl[5] & (so6_c != 32'd0);
+       so6_cs <= so6_c[31];
+       so6_n2 <= so6_n1;
+       so6_r <= {so6_f[32], so6_f} + {33'd0, so6_b};
+       so6_lr <= so6_lres;
+       so6_n3 <= so6_n2;
+       y$6 <= so6_n3 ? so6_rres : so6_lr;
+    so7_g <= so7_gw;
+       so7_c <= so7_cw;
+       so7_kl <= ok8[5:0];
+       so7_n1 <= ok8[6];
+       so7_f <= so7_fw;
+       so7_b <= so7_g[0];
+       so7_l <= so7_lw;
+       so7_big <= so7_kl[5] & (so7_c != 32'd0);
+       so7_cs <= so7_c[31];
+       so7_n2 <= so7_n1;
+       so7_r <= {so7_f[32], so7_f} + {33'd0, so7_b};
+       so7_lr <= so7_lres;
+       so7_n3 <= so7_n2;
+       y$7 <= so7_n3 ? so7_rres : so7_lr;
     rbwe <= bwe;
        rbgrp <= bgrp;
        rblane <= blane;
@@ -9037,35 +9837,112 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        if (sv[7] && (st7 < 16'd512)) smem[st7[8:0]] <= {sc_3, sc_2, sc_1, sc_0};
        ev <= {ev[11:0], e_en};
        ef <= {ef[11:0], e_first};
-       oa1 <= o_ld ? ac_0 : oac_0;
        oz1 <= ozm;
        ovm1 <= ovmm;
        oz2 <= oz;
        op2 <= opn;
-       oa2 <= oa1;
        ovm2 <= ovm1;
        fi3 <= ofsh[9:0];
        pz3 <= op2;
-       oa3 <= oa2;
        ovm3 <= ovm2;
        r4 <= rcp[fi3];
        pz4 <= pz3;
-       oa4 <= oa3;
        ovm4 <= ovm3;
        r5 <= r4;
        ok5 <= $signed({2'd0, ovm4}) - 7'sd16 - $signed({2'd0, pz4});
-       oa5 <= oa4;
-       opl6 <= oa5[16:0] * r5;
-       opm6 <= oa5[33:17] * r5;
-       oph6 <= $signed(oa5[47:34]) * $signed({1'b0, r5});
        ok6 <= ok5;
-       os7 <= {18'd0, opl6} + {1'b0, opm6, 17'd0};
-       oph7 <= oph6;
        ok7 <= ok6;
-       op8 <= $signed({13'd0, os7}) + $signed(oph65);
        ok8 <= ok7;
+    oa1_0 <= o_ld ? ac_0 : oac_0;
+       oa2_0 <= oa1_0;
+       oa3_0 <= oa2_0;
+       oa4_0 <= oa3_0;
+       oa5_0 <= oa4_0;
+       opl6_0 <= oa5_0[16:0] * r5;
+       opm6_0 <= oa5_0[33:17] * r5;
+       oph6_0 <= $signed(oa5_0[47:34]) * $signed({1'b0, r5});
+       os7_0 <= {18'd0, opl6_0} + {1'b0, opm6_0, 17'd0};
+       oph7_0 <= oph6_0;
+       op8_0 <= $signed({13'd0, os7_0}) + $signed(oph65_0);
+    oa1_1 <= o_ld ? ac_1 : oac_1;
+       oa2_1 <= oa1_1;
+       oa3_1 <= oa2_1;
+       oa4_1 <= oa3_1;
+       oa5_1 <= oa4_1;
+       opl6_1 <= oa5_1[16:0] * r5;
+       opm6_1 <= oa5_1[33:17] * r5;
+       oph6_1 <= $signed(oa5_1[47:34]) * $signed({1'b0, r5});
+       os7_1 <= {18'd0, opl6_1} + {1'b0, opm6_1, 17'd0};
+       oph7_1 <= oph6_1;
+       op8_1 <= $signed({13'd0, os7_1}) + $signed(oph65_1);
+    oa1_2 <= o_ld ? ac_2 : oac_2;
+       oa2_2 <= oa1_2;
+       oa3_2 <= oa2_2;
+       oa4_2 <= oa3_2;
+       oa5_2 <= oa4_2;
+       opl6_2 <= oa5_2[16:0] * r5;
+       opm6_2 <= oa5_2[33:17] * r5;
+       oph6_2 <= $signed(oa5_2[47:34]) * $signed({1'b0, r5});
+       os7_2 <= {18'd0, opl6_2} + {1'b0, opm6_2, 17'd0};
+       oph7_2 <= oph6_2;
+       op8_2 <= $signed({13'd0, os7_2}) + $signed(oph65_2);
+    oa1_3 <= o_ld ? ac_3 : oac_3;
+       oa2_3 <= oa1_3;
+       oa3_3 <= oa2_3;
+       oa4_3 <= oa3_3;
+       oa5_3 <= oa4_3;
+       opl6_3 <= oa5_3[16:0] * r5;
+       opm6_3 <= oa5_3[33:17] * r5;
+       oph6_3 <= $signed(oa5_3[47:34]) * $signed({1'b0, r5});
+       os7_3 <= {18'd0, opl6_3} + {1'b0, opm6_3, 17'd0};
+       oph7_3 <= oph6_3;
+       op8_3 <= $signed({13'd0, os7_3}) + $signed(oph65_3);
+    oa1_4 <= o_ld ? ac_4 : oac_4;
+       oa2_4 <= oa1_4;
+       oa3_4 <= oa2_4;
+       oa4_4 <= oa3_4;
+       oa5_4 <= oa4_4;
+       opl6_4 <= oa5_4[16:0] * r5;
+       opm6_4 <= oa5_4[33:17] * r5;
+       oph6_4 <= $signed(oa5_4[47:34]) * $signed({1'b0, r5});
+       os7_4 <= {18'd0, opl6_4} + {1'b0, opm6_4, 17'd0};
+       oph7_4 <= oph6_4;
+       op8_4 <= $signed({13'd0, os7_4}) + $signed(oph65_4);
+    oa1_5 <= o_ld ? ac_5 : oac_5;
+       oa2_5 <= oa1_5;
+       oa3_5 <= oa2_5;
+       oa4_5 <= oa3_5;
+       oa5_5 <= oa4_5;
+       opl6_5 <= oa5_5[16:0] * r5;
+       opm6_5 <= oa5_5[33:17] * r5;
+       oph6_5 <= $signed(oa5_5[47:34]) * $signed({1'b0, r5});
+       os7_5 <= {18'd0, opl6_5} + {1'b0, opm6_5, 17'd0};
+       oph7_5 <= oph6_5;
+       op8_5 <= $signed({13'd0, os7_5}) + $signed(oph65_5);
+    oa1_6 <= o_ld ? ac_6 : oac_6;
+       oa2_6 <= oa1_6;
+       oa3_6 <= oa2_6;
+       oa4_6 <= oa3_6;
+       oa5_6 <= oa4_6;
+       opl6_6 <= oa5_6[16:0] * r5;
+       opm6_6 <= oa5_6[33:17] * r5;
+       oph6_6 <= $signed(oa5_6[47:34]) * $signed({1'b0, r5});
+       os7_6 <= {18'd0, opl6_6} + {1'b0, opm6_6, 17'd0};
+       oph7_6 <= oph6_6;
+       op8_6 <= $signed({13'd0, os7_6}) + $signed(oph65_6);
+    oa1_7 <= o_ld ? ac_7 : oac_7;
+       oa2_7 <= oa1_7;
+       oa3_7 <= oa2_7;
+       oa4_7 <= oa3_7;
+       oa5_7 <= oa4_7;
+       opl6_7 <= oa5_7[16:0] * r5;
+       opm6_7 <= oa5_7[33:17] * r5;
+       oph6_7 <= $signed(oa5_7[47:34]) * $signed({1'b0, r5});
+       os7_7 <= {18'd0, opl6_7} + {1'b0, opm6_7, 17'd0};
+       oph7_7 <= oph6_7;
+       op8_7 <= $signed({13'd0, os7_7}) + $signed(oph65_7);
     end
-    wire unused_core = ^{uh_0[5:0], exr_0[0], wr_0[0], uh_1[5:0], exr_1[0], wr_1[0], uh_2[5:0], exr_2[0], wr_2[0], uh_3[5:0], exr_3[0], wr_3[0], ksh$1, vsh$1, ksh$2, vsh$2, ksh$3, vsh$3, ksh$4, vsh$4, ksh$5, vsh$5, ksh$6, vsh$6, ksh$7, vsh$7, ksh$9, vsh$9, ksh$10, vsh$10, ksh$11, vsh$11, ksh$12, vsh$12, ksh$13, vsh$13, ksh$14, vsh$14, ksh$15, vsh$15, ksh$17, vsh$17, ksh$18, vsh$18, ksh$19, vsh$19, ksh$20, vsh$20, ksh$21, vsh$21, ksh$22, vsh$22, ksh$23, vsh$23, ksh$25, vsh$25, ksh$26, vsh$26, ksh$27, vsh$27, ksh$28, vsh$28, ksh$29, vsh$29, ksh$30, vsh$30, ksh$31, vsh$31, ofsh[31:10], oph7[31]};
+    wire unused_core = ^{uh_0[5:0], exr_0[0], wr_0[0], uh_1[5:0], exr_1[0], wr_1[0], uh_2[5:0], exr_2[0], wr_2[0], uh_3[5:0], exr_3[0], wr_3[0], ksh$1, vsh$1, ksh$2, vsh$2, ksh$3, vsh$3, ksh$4, vsh$4, ksh$5, vsh$5, ksh$6, vsh$6, ksh$7, vsh$7, ksh$9, vsh$9, ksh$10, vsh$10, ksh$11, vsh$11, ksh$12, vsh$12, ksh$13, vsh$13, ksh$14, vsh$14, ksh$15, vsh$15, ksh$17, vsh$17, ksh$18, vsh$18, ksh$19, vsh$19, ksh$20, vsh$20, ksh$21, vsh$21, ksh$22, vsh$22, ksh$23, vsh$23, ksh$25, vsh$25, ksh$26, vsh$26, ksh$27, vsh$27, ksh$28, vsh$28, ksh$29, vsh$29, ksh$30, vsh$30, ksh$31, vsh$31, ofsh[31:10], oph7_0[31], oph7_1[31], oph7_2[31], oph7_3[31], oph7_4[31], oph7_5[31], oph7_6[31], oph7_7[31]};
 endmodule // llamahdl_decoder$attention$core
 
 
@@ -48192,7 +49069,7 @@ module llamahdl_decoder$rms$yi(d,q,clock);
 endmodule // llamahdl_decoder$rms$yi
 
 
-module llamahdl_decoder$tee_max(clock,clear,en,v,ld,mx,m);
+module llamahdl_decoder$tee_max(clock,clear,en,v,ld,mx,gen,gv$0,gv$1,gv$2,gv$3,gv$4,gv$5,gv$6,gv$7,m);
     
     // Module arguments
     input wire  clock;
@@ -48201,14 +49078,33 @@ module llamahdl_decoder$tee_max(clock,clear,en,v,ld,mx,m);
     input wire signed [31:0] v;
     input wire  ld;
     input wire  [31:0] mx;
+    input wire  gen;
+    input wire signed [31:0] gv$0;
+    input wire signed [31:0] gv$1;
+    input wire signed [31:0] gv$2;
+    input wire signed [31:0] gv$3;
+    input wire signed [31:0] gv$4;
+    input wire signed [31:0] gv$5;
+    input wire signed [31:0] gv$6;
+    input wire signed [31:0] gv$7;
     output reg  [31:0] m;
     
     // Update code (custom)
     wire [31:0] a = v[31] ? (~v + 32'd1) : v;
+    wire [31:0] ga0 = gv$0[31] ? (~gv$0 + 32'd1) : gv$0;
+    wire [31:0] ga1 = gv$1[31] ? (~gv$1 + 32'd1) : gv$1;
+    wire [31:0] ga2 = gv$2[31] ? (~gv$2 + 32'd1) : gv$2;
+    wire [31:0] ga3 = gv$3[31] ? (~gv$3 + 32'd1) : gv$3;
+    wire [31:0] ga4 = gv$4[31] ? (~gv$4 + 32'd1) : gv$4;
+    wire [31:0] ga5 = gv$5[31] ? (~gv$5 + 32'd1) : gv$5;
+    wire [31:0] ga6 = gv$6[31] ? (~gv$6 + 32'd1) : gv$6;
+    wire [31:0] ga7 = gv$7[31] ? (~gv$7 + 32'd1) : gv$7;
+    wire [31:0] go = ga0 | ga1 | ga2 | ga3 | ga4 | ga5 | ga6 | ga7;
     initial m = 32'd0;
     always @(posedge clock) begin
        if (clear) m <= 32'd0;
        else if (ld) m <= mx;
+       else if (gen) m <= m | go;
        else if (en && (a > m)) m <= a;
     end
 endmodule // llamahdl_decoder$tee_max
@@ -48275,7 +49171,7 @@ module llamahdl_decoder$vmem(clock,we,waddr,wdata$0,raddr,rdata$0);
 endmodule // llamahdl_decoder$vmem
 
 
-module llamahdl_decoder$x_max(clock,clear,en,v,ld,mx,m);
+module llamahdl_decoder$x_max(clock,clear,en,v,ld,mx,gen,gv$0,gv$1,gv$2,gv$3,gv$4,gv$5,gv$6,gv$7,m);
     
     // Module arguments
     input wire  clock;
@@ -48284,14 +49180,194 @@ module llamahdl_decoder$x_max(clock,clear,en,v,ld,mx,m);
     input wire signed [31:0] v;
     input wire  ld;
     input wire  [31:0] mx;
+    input wire  gen;
+    input wire signed [31:0] gv$0;
+    input wire signed [31:0] gv$1;
+    input wire signed [31:0] gv$2;
+    input wire signed [31:0] gv$3;
+    input wire signed [31:0] gv$4;
+    input wire signed [31:0] gv$5;
+    input wire signed [31:0] gv$6;
+    input wire signed [31:0] gv$7;
     output reg  [31:0] m;
     
     // Update code (custom)
     wire [31:0] a = v[31] ? (~v + 32'd1) : v;
+    wire [31:0] ga0 = gv$0[31] ? (~gv$0 + 32'd1) : gv$0;
+    wire [31:0] ga1 = gv$1[31] ? (~gv$1 + 32'd1) : gv$1;
+    wire [31:0] ga2 = gv$2[31] ? (~gv$2 + 32'd1) : gv$2;
+    wire [31:0] ga3 = gv$3[31] ? (~gv$3 + 32'd1) : gv$3;
+    wire [31:0] ga4 = gv$4[31] ? (~gv$4 + 32'd1) : gv$4;
+    wire [31:0] ga5 = gv$5[31] ? (~gv$5 + 32'd1) : gv$5;
+    wire [31:0] ga6 = gv$6[31] ? (~gv$6 + 32'd1) : gv$6;
+    wire [31:0] ga7 = gv$7[31] ? (~gv$7 + 32'd1) : gv$7;
+    wire [31:0] go = ga0 | ga1 | ga2 | ga3 | ga4 | ga5 | ga6 | ga7;
     initial m = 32'd0;
     always @(posedge clock) begin
        if (clear) m <= 32'd0;
        else if (ld) m <= mx;
+       else if (gen) m <= m | go;
        else if (en && (a > m)) m <= a;
     end
 endmodule // llamahdl_decoder$x_max
+
+
+module llamahdl_decoder$xg_att(clock,d,q);
+    
+    // Module arguments
+    input wire  clock;
+    input wire  d;
+    output reg  q;
+    
+    // Update code (custom)
+    initial q = 1'b0;
+    always @(posedge clock) q <= d;
+endmodule // llamahdl_decoder$xg_att
+
+
+module llamahdl_decoder$xg_data$0(clock,d,q);
+    
+    // Module arguments
+    input wire  clock;
+    input wire signed [31:0] d;
+    output reg signed [31:0] q;
+    
+    // Update code (custom)
+    initial q = 0;
+    always @(posedge clock) begin
+       q <= d;
+    end
+endmodule // llamahdl_decoder$xg_data$0
+
+
+module llamahdl_decoder$xg_data$1(clock,d,q);
+    
+    // Module arguments
+    input wire  clock;
+    input wire signed [31:0] d;
+    output reg signed [31:0] q;
+    
+    // Update code (custom)
+    initial q = 0;
+    always @(posedge clock) begin
+       q <= d;
+    end
+endmodule // llamahdl_decoder$xg_data$1
+
+
+module llamahdl_decoder$xg_data$2(clock,d,q);
+    
+    // Module arguments
+    input wire  clock;
+    input wire signed [31:0] d;
+    output reg signed [31:0] q;
+    
+    // Update code (custom)
+    initial q = 0;
+    always @(posedge clock) begin
+       q <= d;
+    end
+endmodule // llamahdl_decoder$xg_data$2
+
+
+module llamahdl_decoder$xg_data$3(clock,d,q);
+    
+    // Module arguments
+    input wire  clock;
+    input wire signed [31:0] d;
+    output reg signed [31:0] q;
+    
+    // Update code (custom)
+    initial q = 0;
+    always @(posedge clock) begin
+       q <= d;
+    end
+endmodule // llamahdl_decoder$xg_data$3
+
+
+module llamahdl_decoder$xg_data$4(clock,d,q);
+    
+    // Module arguments
+    input wire  clock;
+    input wire signed [31:0] d;
+    output reg signed [31:0] q;
+    
+    // Update code (custom)
+    initial q = 0;
+    always @(posedge clock) begin
+       q <= d;
+    end
+endmodule // llamahdl_decoder$xg_data$4
+
+
+module llamahdl_decoder$xg_data$5(clock,d,q);
+    
+    // Module arguments
+    input wire  clock;
+    input wire signed [31:0] d;
+    output reg signed [31:0] q;
+    
+    // Update code (custom)
+    initial q = 0;
+    always @(posedge clock) begin
+       q <= d;
+    end
+endmodule // llamahdl_decoder$xg_data$5
+
+
+module llamahdl_decoder$xg_data$6(clock,d,q);
+    
+    // Module arguments
+    input wire  clock;
+    input wire signed [31:0] d;
+    output reg signed [31:0] q;
+    
+    // Update code (custom)
+    initial q = 0;
+    always @(posedge clock) begin
+       q <= d;
+    end
+endmodule // llamahdl_decoder$xg_data$6
+
+
+module llamahdl_decoder$xg_data$7(clock,d,q);
+    
+    // Module arguments
+    input wire  clock;
+    input wire signed [31:0] d;
+    output reg signed [31:0] q;
+    
+    // Update code (custom)
+    initial q = 0;
+    always @(posedge clock) begin
+       q <= d;
+    end
+endmodule // llamahdl_decoder$xg_data$7
+
+
+module llamahdl_decoder$xg_idx(clock,d,q);
+    
+    // Module arguments
+    input wire  clock;
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    
+    // Update code (custom)
+    initial q = 0;
+    always @(posedge clock) begin
+       q <= d;
+    end
+endmodule // llamahdl_decoder$xg_idx
+
+
+module llamahdl_decoder$xg_we(clock,d,q);
+    
+    // Module arguments
+    input wire  clock;
+    input wire  d;
+    output reg  q;
+    
+    // Update code (custom)
+    initial q = 1'b0;
+    always @(posedge clock) q <= d;
+endmodule // llamahdl_decoder$xg_we

@@ -13,9 +13,10 @@ use llamahdl_golden::numerics::{self, add_q16, mul_q16};
 use llamahdl_golden::{QuantModel, ScaleMode};
 use llamahdl_hw::bits::{i2s, s2i, u2b};
 use llamahdl_hw::cosim::{default_waiver_file, emit_verilog, run_icarus, verilator_lint};
+use llamahdl_hw::leaf::XP;
 use llamahdl_hw::sim::Driver;
 use llamahdl_hw::units::attention::{
-    cycles, heads_per_group, stream_latency, wait_cycles, AttnWithBank,
+    cycles, heads_per_group, out_width, stream_latency, wait_cycles, AttnWithBank,
 };
 use llamahdl_model::{synth, Config};
 use rand::{Rng, SeedableRng};
@@ -58,11 +59,24 @@ impl<const A: usize> Tb<A> {
     fn cycle(&mut self, writes: &mut Vec<(usize, i32)>) -> bool {
         self.d.settle();
         let done = self.d.uut.done.val();
-        if self.d.uut.vm_we.val() {
-            let a = self.d.uut.vm_waddr.val().index();
-            let v = s2i(self.d.uut.vm_wdata.val()) as i32;
+        let u = &self.d.uut;
+        if u.vm_we.val() {
+            let a = u.vm_waddr.val().index();
+            let v = s2i(u.vm_wdata.val()) as i32;
             self.vm[a] = v;
             writes.push((a, v));
+        }
+        // K = XP outputs at once: element offsets `y_idx ..` from ATT (a multiple of XP).
+        if u.y_we.val() {
+            let i0 = u.y_idx.val().index();
+            assert_eq!(i0 % XP, 0, "group write at element {i0}");
+            assert!(!u.vm_we.val(), "both output ports in one cycle");
+            for j in 0..XP {
+                let a = self.att + i0 + j;
+                let v = s2i(u.y_data[j].val()) as i32;
+                self.vm[a] = v;
+                writes.push((a, v));
+            }
         }
         self.d.tick_settled();
         done
@@ -435,7 +449,9 @@ fn run_stream_shape<const A: usize>(
 #[test]
 fn tiny_bit_exact_and_cycles() {
     let cfg = Config::TINY;
-    // hd 4, 4 heads over 2 kv heads: G = 4 (all), 2, 3 (groups of 3 + 1), 1.
+    // hd 4, 4 heads over 2 kv heads: G = 4 (all), 2, 3 (groups of 3 + 1), 1. XP does not
+    // divide head_dim: one output per cycle, to the vector memory port.
+    assert_eq!(out_width(&cfg), 1);
     assert_eq!(
         [16, 8, 12, 4].map(|a| heads_per_group(&cfg, a)),
         [4, 2, 3, 1]
@@ -461,21 +477,33 @@ fn tiny_bit_exact_and_cycles() {
 #[test]
 fn odd_shape_bit_exact() {
     // hd 8, 6 heads over 2 kv heads (kv_mul 3): all 6 heads at once; 3 groups of 2; 4 + 2;
-    // 6 with spare lanes (A = 64).
+    // 6 with spare lanes (A = 64); 6 groups of 1 (A = 8). XP = 8 outputs per cycle (one item per head), on the
+    // group port.
+    assert_eq!(out_width(&ODD), XP);
     run_stream_shape::<48>(&ODD, 34, 24, None);
     run_stream_shape::<16>(&ODD, 35, 20, Some(30));
     run_stream_shape::<32>(&ODD, 36, 8, None);
+    // One head per group, one output item per group: the output sequencer never runs.
+    for (pos, n) in run_stream_shape::<8>(&ODD, 39, 6, Some(8)) {
+        assert_eq!(n, cycles(&ODD, 8, 8, pos));
+        let s = 2 * (pos + 1) + 24;
+        assert_eq!(n, wait_cycles(&ODD) + 14 + 5 * (1 + s) + s + 1);
+    }
     for (pos, n) in run_stream_shape::<64>(&ODD, 8, 10, Some(40)) {
         assert_eq!(n, cycles(&ODD, 40, 64, pos));
-        assert_eq!(n, wait_cycles(&ODD) + 14 + 2 * (pos + 1) + 24 + ODD.dim);
+        assert_eq!(
+            n,
+            wait_cycles(&ODD) + 14 + 2 * (pos + 1) + 24 + ODD.dim / XP
+        );
     }
 }
 
 #[test]
 fn stories260k_synthetic_bit_exact_and_cycles() {
     let cfg = Config::STORIES260K;
+    assert_eq!(out_width(&cfg), XP);
     for (pos, n) in run_stream_shape::<64>(&cfg, 37, 12, None) {
-        assert_eq!(n, 2 * (pos + 1) + 120, "attention cycles at {pos}");
+        assert_eq!(n, 2 * (pos + 1) + 64, "attention cycles at {pos}");
     }
     for (pos, n) in run_stream_shape::<32>(&cfg, 38, 4, None) {
         assert_eq!(
@@ -525,7 +553,7 @@ fn stories260k_end_of_context() {
     for (pos, n) in &at {
         println!("stories260K A=64 pos {pos}: attention {n} cycles");
     }
-    assert_eq!(at, [(0, 122), (127, 376), (511, 1144)]);
+    assert_eq!(at, [(0, 66), (127, 320), (511, 1088)]);
     assert!(tb.pos_error(cfg.seq_len));
     assert!(!tb.pos_error(cfg.seq_len - 1));
 }
@@ -560,7 +588,7 @@ fn real_stories260k_in_the_forward_pass() {
                 Spacing::BackToBack
             };
             let (n, att) = stream_step_with(&mut tb, &mut g, &mut rng, &qkv, l, pos, sp, 2);
-            assert_eq!(n, 2 * (pos + 1) + 120, "attention cycles at {pos}");
+            assert_eq!(n, 2 * (pos + 1) + 64, "attention cycles at {pos}");
             let o = layer.wo.matvec(&att);
             for (xi, oi) in x.iter_mut().zip(o) {
                 *xi = add_q16(*xi, oi);
@@ -661,18 +689,26 @@ fn cycle_formulas() {
     let c = Config::STORIES260K;
     assert_eq!(wait_cycles(&c), 18);
     assert_eq!(stream_latency(&c), 22);
-    assert_eq!(cycles(&c, 512, 64, 0), 122);
-    assert_eq!(cycles(&c, 512, 64, 127), 376);
-    assert_eq!(cycles(&c, 512, 64, 511), 1144);
+    // Eight outputs per cycle (head_dim 8): the output pass of 64 outputs takes 8 cycles.
+    assert_eq!(out_width(&c), 8);
+    assert_eq!(cycles(&c, 512, 64, 0), 66);
+    assert_eq!(cycles(&c, 512, 64, 127), 320);
+    assert_eq!(cycles(&c, 512, 64, 511), 1088);
     assert_eq!(cycles(&c, 512, 64, 512), 1);
     assert_eq!(cycles(&c, 96, 64, 96), 1);
-    // Two groups of 4 heads with 32 lanes.
-    assert_eq!(cycles(&c, 512, 32, 9), 18 + 14 + 1 + 2 * (20 + 24) + 32);
-    // 32 lanes: group 0's outputs drain during group 1's passes (which take longer from
-    // position 3 on): 4·P + 113, and 2·P + 120 below.
-    assert_eq!(cycles(&c, 512, 32, 127), 4 * 128 + 113);
-    assert_eq!(cycles(&c, 512, 32, 511), 4 * 512 + 113);
-    assert_eq!(cycles(&c, 512, 32, 0), 2 + 120);
+    // Two groups of 4 heads with 32 lanes (4 output items each).
+    assert_eq!(cycles(&c, 512, 32, 9), 18 + 14 + 1 + 2 * (20 + 24) + 4);
+    // 32 lanes: group 0's 4 output items drain during group 1's passes: 4·P + 85.
+    assert_eq!(cycles(&c, 512, 32, 127), 4 * 128 + 85);
+    assert_eq!(cycles(&c, 512, 32, 511), 4 * 512 + 85);
+    assert_eq!(cycles(&c, 512, 32, 0), 4 + 85);
+    // One output per cycle where XP does not divide head_dim (TINY: head_dim 4): one group
+    // of 4 heads (16 lanes), the 16 outputs one by one; two groups of 2 (8 lanes), group
+    // 0's 8 outputs drain during group 1's passes.
+    let t = Config::TINY;
+    assert_eq!(out_width(&t), 1);
+    assert_eq!(cycles(&t, 8, 16, 0), wait_cycles(&t) + 14 + 26 + 16);
+    assert_eq!(cycles(&t, 8, 8, 0), wait_cycles(&t) + 14 + 1 + 2 * 26 + 8);
     // The per-position slope: 2 cycles per cached position per layer and head group.
     assert_eq!(cycles(&c, 512, 64, 101) - cycles(&c, 512, 64, 100), 2);
     assert_eq!(cycles(&c, 512, 32, 101) - cycles(&c, 512, 32, 100), 4);
@@ -786,14 +822,13 @@ fn rejects_lanes_not_multiple_of_head_dim() {
     let _ = AttnWithBank::<12>::new(&qm);
 }
 
-/// The whole unit in Icarus: streams (back-to-back and spaced) with the attention at
+/// The whole unit in Icarus (`cfg` with a cache of `ctx` positions, at least 4): streams (back-to-back and spaced) with the attention at
 /// positions 0-3 (early and on-time starts), a stream with no attention, a refused stream
 /// and a refused start.
-fn cosim_stream_tiny<const A: usize>(seed: u64) {
-    let cfg = Config::TINY;
+fn cosim_stream<const A: usize>(cfg: Config, ctx: usize, seed: u64) {
     let qm = quant(&cfg, seed);
-    let verilog = emit_verilog(AttnWithBank::<A>::new(&qm));
-    let mut tb = Tb::new(AttnWithBank::<A>::new(&qm), true, 100);
+    let verilog = emit_verilog(AttnWithBank::<A>::with_context(&qm, ctx));
+    let mut tb = Tb::new(AttnWithBank::<A>::with_context(&qm, ctx), true, 100);
     let mut g = golden_for(&qm);
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     for pos in 0..4 {
@@ -814,12 +849,16 @@ fn cosim_stream_tiny<const A: usize>(seed: u64) {
     }
     let qkv = random_qkv(&mut rng, &cfg);
     let gaps = make_gaps(&mut rng, qkv.len(), Spacing::Random);
-    let r = tb.stream(&mut rng, &qkv, 0, cfg.seq_len, &gaps, 1, Some(2));
+    let r = tb.stream(&mut rng, &qkv, 0, ctx, &gaps, 1, Some(2));
     assert_eq!(r.cycles, 1);
     let r = tb.run(cfg.n_layers, 0);
     assert_eq!(r.cycles, 1);
     let trace = tb.d.take_trace().unwrap();
-    eprintln!("A={A} stream: co-simulating {} cycles", trace.len());
+    eprintln!(
+        "A={A} dim {}: co-simulating {} cycles",
+        cfg.dim,
+        trace.len()
+    );
     let dir = tempfile::tempdir().unwrap();
     run_icarus(&verilog, "top", &trace, dir.path())
         .expect("icarus")
@@ -828,9 +867,18 @@ fn cosim_stream_tiny<const A: usize>(seed: u64) {
 
 #[test]
 fn cosim_icarus_tiny() {
-    cosim_stream_tiny::<16>(23); // one group
-    cosim_stream_tiny::<8>(24); // two groups: q of both in the bank
-    cosim_stream_tiny::<12>(22); // groups of 3 + 1 (lane routing by group, partial group)
+    let t = Config::TINY;
+    cosim_stream::<16>(t, t.seq_len, 23); // one group
+    cosim_stream::<8>(t, t.seq_len, 24); // two groups: q of both in the bank
+    cosim_stream::<12>(t, t.seq_len, 22); // groups of 3 + 1 (lane routing by group, partial group)
+}
+
+/// The unit with XP outputs per cycle (head_dim 8) in Icarus: one group of 6 heads, and
+/// groups of 4 + 2 (an output sequencer running during the next group's passes).
+#[test]
+fn cosim_icarus_wide_outputs() {
+    cosim_stream::<48>(ODD, 8, 25);
+    cosim_stream::<32>(ODD, 8, 26);
 }
 
 fn lint_unit<const A: usize>(name: &str, cfg: Config, ctx: Option<usize>) {
@@ -1062,13 +1110,15 @@ mod leaves {
     /// word, then a load, before each score pass; random writes and loads besides, also
     /// past the bank, the lanes and the heads), cache data, shifts (all 0..31), and passes
     /// driven in the order the unit uses (score pass, exp pass, output) as well as random
-    /// enables, so every stage sees both meaningful and arbitrary data. Shapes: 2 heads of
-    /// 4 (A = 8) with banks of 1 and 2 words, and 3 heads of 2 with spare lanes (A = 8) and
-    /// a bank of 3 words.
+    /// enables, so every stage sees both meaningful and arbitrary data. Shapes, one output
+    /// per item: 2 heads of 4 (A = 8) with banks of 1 and 2 words, and 3 heads of 2 with
+    /// spare lanes (A = 8) and a bank of 3 words; K = XP = 8 outputs per item: 2 heads of 8
+    /// (one item per head, A = 16), 2 heads of 16 (two items per head) with spare lanes
+    /// (A = 40) and a bank of 2 words, one head of 8 (a single item per group, A = 8).
     #[test]
     fn attn_core_matches_verilog() {
-        fn run<const A: usize>(hd: usize, g: usize, ctx: usize, ng: usize, seed: u64) {
-            let mk = || AttnCore::<A>::new(hd, g, ctx, ng);
+        fn run<const A: usize>(hd: usize, g: usize, ctx: usize, ng: usize, k: usize, seed: u64) {
+            let mk = || AttnCore::<A>::new(hd, g, ctx, ng, k);
             let mut d = Driver::new(mk(), |u, c| u.clock.next = c.into()).with_trace();
             let mut rng = ChaCha8Rng::seed_from_u64(seed);
             // The lent multiplier bank (DotAcc's ext path): operands registered, then the
@@ -1083,7 +1133,7 @@ mod leaves {
                     (9, 5),          // gap
                     (2, p),          // exp pass
                     (9, 8),          // gap
-                    (3, g * hd),     // output
+                    (3, g * hd / k), // output
                 ];
                 let chaos = round % 3 == 2;
                 for (ph, n) in phases {
@@ -1141,7 +1191,7 @@ mod leaves {
                         u.o_en.next = ph == 3 || (chaos && rng.gen_bool(0.2));
                         u.o_ld.next = (ph == 3 && c == 0) || (chaos && rng.gen_bool(0.1));
                         u.o_head.next = u2b::<8>(if ph == 3 {
-                            (c / hd) as u64
+                            (c * k / hd) as u64
                         } else {
                             rng.gen_range(0..g as u64 + 2)
                         });
@@ -1159,11 +1209,14 @@ mod leaves {
                 }
             }
             let n = d.trace().unwrap().len();
-            eprintln!("AttnCore<{A}> hd {hd} g {g}: co-simulating {n} cycles");
+            eprintln!("AttnCore<{A}> hd {hd} g {g} k {k}: co-simulating {n} cycles");
             cosim(emit_verilog(mk()), &mut d);
         }
-        run::<8>(4, 2, 9, 1, 43);
-        run::<8>(2, 3, 5, 3, 44);
-        run::<8>(4, 2, 7, 2, 45);
+        run::<8>(4, 2, 9, 1, 1, 43);
+        run::<8>(2, 3, 5, 3, 1, 44);
+        run::<8>(4, 2, 7, 2, 1, 45);
+        run::<16>(8, 2, 9, 1, 8, 46);
+        run::<40>(16, 2, 6, 2, 8, 47);
+        run::<8>(8, 1, 5, 1, 8, 48);
     }
 }

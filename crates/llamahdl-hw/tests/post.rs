@@ -6,6 +6,7 @@ use llamahdl_golden::numerics::{
 };
 use llamahdl_hw::bits::{i2s, s2i, u2b};
 use llamahdl_hw::cosim::emit_verilog;
+use llamahdl_hw::leaf::XP;
 use llamahdl_hw::sim::Driver;
 use llamahdl_hw::units::matvec::post::*;
 use rand::{Rng, SeedableRng};
@@ -112,21 +113,58 @@ fn max_track_matches_model_and_verilog() {
         let en = rng.gen_bool(0.7);
         let v = act(&mut rng) >> rng.gen_range(0..31);
         let mx = rng.gen::<u32>() as u64;
+        let gen = rng.gen_bool(0.2);
+        let gv: Vec<i32> = (0..XP)
+            .map(|_| act(&mut rng) >> rng.gen_range(0..31))
+            .collect();
         d.uut.clear.next = clear;
         d.uut.ld.next = ld;
         d.uut.mx.next = u2b::<32>(mx);
         d.uut.en.next = en;
         d.uut.v.next = i2s::<32>(v as i64);
+        d.uut.gen.next = gen;
+        for (p, &g) in d.uut.gv.iter_mut().zip(&gv) {
+            p.next = i2s::<32>(g as i64);
+        }
         d.tick();
         if clear {
             m = 0;
         } else if ld {
             m = mx;
+        } else if gen {
+            m = gv.iter().fold(m, |o, g| o | g.unsigned_abs() as u64);
         } else if en {
             m = m.max(v.unsigned_abs() as u64);
         }
         assert_eq!(d.uut.m.val().to_u64(), m);
     }
+    // A group merge keeps the bit length of the largest magnitude (all the block shift
+    // reads), whatever came before.
+    for _ in 0..200 {
+        let gv: Vec<i32> = (0..XP)
+            .map(|_| act(&mut rng) >> rng.gen_range(0..31))
+            .collect();
+        let before = d.uut.m.val().to_u64();
+        d.uut.clear.next = false;
+        d.uut.ld.next = false;
+        d.uut.en.next = false;
+        d.uut.gen.next = true;
+        for (p, &g) in d.uut.gv.iter_mut().zip(&gv) {
+            p.next = i2s::<32>(g as i64);
+        }
+        d.tick();
+        let want = gv
+            .iter()
+            .map(|g| g.unsigned_abs() as u64)
+            .fold(before, u64::max);
+        assert_eq!(
+            64 - d.uut.m.val().to_u64().leading_zeros(),
+            64 - want.leading_zeros()
+        );
+    }
+    d.uut.gen.next = false;
+    d.uut.clear.next = true;
+    d.tick();
     d.uut.clear.next = false;
     d.uut.ld.next = false;
     d.uut.en.next = true;

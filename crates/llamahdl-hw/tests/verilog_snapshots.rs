@@ -101,6 +101,22 @@ fn attention_unit_tiny_l4() {
     pin("units/attention", "attention_unit_tiny_l4", &v);
 }
 
+/// The attention unit writing XP outputs per cycle (ODD: head_dim 8; 8 lanes, one head per
+/// group, a 4-position cache), as a per-module digest.
+#[test]
+fn attention_unit_odd_l8_wide_digest() {
+    let qm = llamahdl_golden::QuantModel::quantise(
+        &llamahdl_model::synth::generate(&Config::ODD, 1),
+        llamahdl_golden::ScaleMode::Mant8,
+    );
+    let v = stable(|| emit_verilog(AttnUnit::<8>::with_context(&qm, 4)));
+    pin(
+        "units/attention",
+        "attention_unit_odd_l8_wide_digest",
+        &digest(&v),
+    );
+}
+
 /// The modules of `verilog` in order, each `name  lines  sha256[..16]`, then the totals.
 fn digest(verilog: &str) -> String {
     let mut out = String::new();

@@ -5,7 +5,9 @@
 //! SwiGLU fused on their outputs, embedding lookup, QKV from the ROM or the
 //! streamed-weight buffer), the RMSNorm unit ([`RmsUnit`], `XP` elements per cycle, its
 //! output written straight into the matrix-vector input memory) and the attention unit
-//! ([`AttnUnit`]: RoPE, key/value cache, attention on the L lanes). The units share the
+//! ([`AttnUnit`]: RoPE, key/value cache, attention on the L lanes; its outputs to the
+//! vector memory one per cycle or, when `XP` divides head_dim, `XP` per cycle straight into
+//! the matrix-vector input memory like RMSNorm's). The units share the
 //! vector memory ([`memory_map::Layout`]); the QKV projection takes its weights from the
 //! ROM or, with `use_ram`, from the QKV weight buffer filled by the weight stream
 //! ([`QkvLoader`]: the plan's row address generator and buffer). [`argmax::Argmax`]
@@ -13,7 +15,9 @@
 //!
 //! Sub-blocks (instance names, as in the Verilog): `layer_stack`, `matvec`, `rms`,
 //! `attention`, `qkv_weights`, `vmem` (vector memory), `x_max` / `tee_max` (running
-//! maxima of the residual stream and of teed writes), `tee_shift`, `argmax`.
+//! maxima of the residual stream and of teed writes), `tee_shift`, `xg_we` / `xg_att` /
+//! `xg_idx` / `xg_data` (the registered group write into the matrix-vector input memory),
+//! `argmax`.
 //!
 //! ## Interface
 //! - `start` (pulse, while not `busy`) with `token` and `pos`: compute position `pos`.
@@ -39,7 +43,7 @@ pub mod memory_map;
 pub mod program;
 
 use crate::bits::{Addr, Pos, Token};
-use crate::leaf::{LaneRam, XP};
+use crate::leaf::{Delay, DelayBit, DelayS, LaneRam, XP};
 use crate::units::attention::AttnUnit;
 use crate::units::matvec::post::{MaxTrack, ShiftOf};
 use crate::units::matvec::{MatVec, POST_ACC, POST_NONE, POST_SWIGLU};
@@ -91,6 +95,12 @@ pub struct Decoder<const L: usize> {
     rms: RmsUnit<XP>,
     attention: AttnUnit<L>,
     qkv_weights: QkvLoader<L>,
+    /// XMem's group write, registered: RMSNORM's output or attention's (`XP` at a time);
+    /// `xg_att`: an attention group (its magnitudes go to `tee_max`).
+    xg_we: DelayBit,
+    xg_att: DelayBit,
+    xg_idx: Delay<16>,
+    xg_data: [DelayS<32>; XP],
     tee_max: MaxTrack,
     tee_shift: ShiftOf,
     x_max: MaxTrack,
@@ -151,6 +161,10 @@ impl<const L: usize> Decoder<L> {
             rms: RmsUnit::new(qm),
             attention: AttnUnit::with_context(qm, ctx),
             qkv_weights: QkvLoader::new(&c),
+            xg_we: DelayBit::new(1),
+            xg_att: DelayBit::new(1),
+            xg_idx: Delay::new(1),
+            xg_data: array_init::array_init(|_| DelayS::new(1)),
             tee_max: Default::default(),
             tee_shift: Default::default(),
             x_max: Default::default(),
@@ -179,10 +193,16 @@ impl<const L: usize> Logic for Decoder<L> {
             rms,
             attention,
             qkv_weights,
+            xg_we,
+            xg_att,
+            xg_idx,
             tee_max,
             x_max,
             argmax
         );
+        for j in 0..XP {
+            self.xg_data[j].clock.next = self.clock.val();
+        }
         // ---- Layer stack: the sequencer, told when each unit is done. ----
         self.layer_stack.start.next = self.start.val();
         self.layer_stack.token.next = self.token.val();
@@ -270,7 +290,7 @@ impl<const L: usize> Logic for Decoder<L> {
 
         // ---- Vector memory: the active unit's port. ----
         if self.layer_stack.is_attn.val() {
-            // Attention only writes (its outputs to ATT).
+            // Attention only writes (its outputs to ATT), when it writes one at a time.
             self.vmem.raddr.next = self.zero16.val();
             self.vw_we.next = self.attention.vm_we.val();
             self.vw_addr.next = self.attention.vm_waddr.val();
@@ -306,10 +326,32 @@ impl<const L: usize> Logic for Decoder<L> {
         // comes with `done` and replaces the tracked one.
         self.tee_max.ld.next = self.layer_stack.is_rms.val() & self.rms.done.val();
         self.tee_max.mx.next = self.rms.y_max.val();
-        self.matvec.xp_we.next = self.rms.y_we.val();
-        self.matvec.xp_idx.next = self.layer_stack.b.val() + self.rms.y_idx.val();
+        // Attention with K = XP outputs per cycle writes them there too (element `b +
+        // y_idx`; it writes no vector memory then: nothing reads ATT back, Wo reads XMem)
+        // and its groups' magnitudes merge into the tracked maximum. The group write is
+        // registered: the last group (in attention's `done` cycle) is written, and merged,
+        // at the next edge, before the next operation's issue samples the shift.
+        if self.layer_stack.is_attn.val() {
+            self.xg_we.d.next = self.layer_stack.tee.val() & self.attention.y_we.val();
+            self.xg_idx.d.next = self.layer_stack.b.val() + self.attention.y_idx.val();
+            for j in 0..XP {
+                self.xg_data[j].d.next = self.attention.y_data[j].val();
+            }
+        } else {
+            self.xg_we.d.next = self.rms.y_we.val();
+            self.xg_idx.d.next = self.layer_stack.b.val() + self.rms.y_idx.val();
+            for j in 0..XP {
+                self.xg_data[j].d.next = self.rms.y_data[j].val();
+            }
+        }
+        self.xg_att.d.next =
+            self.layer_stack.is_attn.val() & self.layer_stack.tee.val() & self.attention.y_we.val();
+        self.matvec.xp_we.next = self.xg_we.q.val();
+        self.matvec.xp_idx.next = self.xg_idx.q.val();
+        self.tee_max.gen.next = self.xg_att.q.val();
         for j in 0..XP {
-            self.matvec.xp_data[j].next = self.rms.y_data[j].val();
+            self.matvec.xp_data[j].next = self.xg_data[j].q.val();
+            self.tee_max.gv[j].next = self.xg_data[j].q.val();
         }
         self.tee_shift.m.next = self.tee_max.m.val();
         self.matvec.x_shift.next = self.tee_shift.shift.val();
@@ -322,6 +364,10 @@ impl<const L: usize> Logic for Decoder<L> {
         self.x_max.clear.next = self.layer_stack.issue.val() & self.layer_stack.xtrack.val();
         self.x_max.ld.next = false;
         self.x_max.mx.next = self.zero32.val();
+        self.x_max.gen.next = false;
+        for j in 0..XP {
+            self.x_max.gv[j].next = signed_cast(self.zero32.val());
+        }
         self.rms.xw_we.next = self.layer_stack.xtrack.val() & self.vw_we.val();
         self.rms.xw_idx.next = self.vw_addr.val() - self.layer_stack.c.val();
         self.rms.xw_data.next = self.vw_data.val();

@@ -4,6 +4,7 @@
 
 use super::leaves::{msb32_verilog, sat_stages_verilog, shift_sat32, urshift};
 use crate::bits::{i2s, index_bits, mask, s2i, sext, Addr};
+use crate::leaf::XP;
 use llamahdl_golden::numerics;
 use rust_hdl::prelude::*;
 
@@ -68,6 +69,8 @@ struct CoreState {
     g: usize,
     nl: usize,
     ctx: usize,
+    /// Outputs per issue (1 or [`XP`]).
+    k: usize,
     q: Vec<i64>,
     sq: Vec<i64>,
     /// The q bank's registered write port: (`bwe`, `bgrp`, `blane`, `bdata`, `bswe`,
@@ -108,15 +111,15 @@ struct CoreState {
     vm: Ring,
     z: Vec<u64>,
     acc: Vec<i64>,
-    // Output: the snapshot of the group (accumulators shifted down one lane per output,
-    // z, vmax), then the pipeline.
+    // Output: the snapshot of the group (accumulators shifted down `k` lanes per issue,
+    // z, vmax), then the pipeline (`k` accumulators per issue, one z and vmax).
     oacc: Vec<i64>,
     ozs: Vec<u64>,
     ovs: Vec<i64>,
-    oa1: i64,
+    oa1: Vec<i64>,
     oz1: u64,
     ovm1: i64,
-    /// The output from edge `t + 1` (register 10: `y`, edge `t + 11`).
+    /// The `k` outputs from edge `t + 1` (register 10: `y`, edge `t + 11`).
     yd: Ring,
 }
 
@@ -155,16 +158,20 @@ struct CoreState {
 ///   = (first ? 0 : z[g]) + e`, and `t+9`, `t+10`: `w = round(e / 2^dv)`; `t+11`:
 ///   operands `w[head]`, `v[j]` (when `s_en` is low); `t+12`: products; `t+13`
 ///   ([`EXP_LAT`]): `acc[j] = (first ? 0 : acc[j]) + prod[j]`.
-/// - Output (an output item in cycle `t`, `o_head` the head of lane 0): the group's first
-///   output with `o_ld`: edge `t` takes `acc[0]`, `z` and `vmax` of `o_head` and copies the
-///   accumulators shifted down one lane, `z` and `vmax` into the output snapshot (so the
-///   next group's passes may run while the outputs drain); the next ones with `o_en` (and
-///   `o_ld` low): edge `t` takes lane 0 of the snapshot and `z`, `vmax` of `o_head` from
-///   it, and shifts the snapshot down one lane; `y = sat32(round(acc·R·2^(vmax−16−pz)))` with
-///   `(R, pz) = recip(z)` is on `y` from cycle `t + 12` ([`OUT_LAT`]): `t+1`: the bit
-///   length of `z`; `t+2`: its fraction; `t+3`: RECIP word; `t+4`: registered, the shift;
-///   `t+5`: three 17-bit slices of `acc` times R; `t+6`, `t+7`: their sum; `t+8` ..
-///   `t+11`: `sat32(round(·))`.
+/// - Output, `K` elements per item (`K` = `k` of [`AttnCore::new`]: 1, or [`XP`] when
+///   `K` divides `head_dim`, so that the `K` elements of an item are consecutive elements
+///   of one head and share its `z` and `vmax`). An output item in cycle `t`, `o_head` the
+///   head of lane 0: the group's first item with `o_ld`: edge `t` takes `acc[0 .. K]`, `z`
+///   and `vmax` of `o_head` and copies the accumulators shifted down `K` lanes, `z` and
+///   `vmax` into the output snapshot (so the next group's passes may run while the outputs
+///   drain); the next ones with `o_en` (and `o_ld` low): edge `t` takes lanes `0 .. K` of
+///   the snapshot and `z`, `vmax` of `o_head` from it, and shifts the snapshot down `K`
+///   lanes; `y[i] = sat32(round(acc_i·R·2^(vmax−16−pz)))` with `(R, pz) = recip(z)` is on
+///   `y[i]` (`i < K`; `y[i]` is 0 from `K` on) from cycle `t + 12` ([`OUT_LAT`]): `t+1`:
+///   the bit length of `z`; `t+2`: its fraction; `t+3`: RECIP word; `t+4`: registered,
+///   the shift; `t+5`: per element, three 17-bit slices of `acc_i` times R (3 multipliers
+///   each); `t+6`, `t+7`: their sum; `t+8` .. `t+11`: `sat32(round(·))`. Only the
+///   products, their sums and the saturating shift are per element.
 #[derive(LogicBlock)]
 pub struct AttnCore<const A: usize> {
     pub clock: Signal<In, Clock>,
@@ -189,7 +196,8 @@ pub struct AttnCore<const A: usize> {
     pub o_en: Signal<In, Bit>,
     pub o_ld: Signal<In, Bit>,
     pub o_head: Signal<In, Bits<8>>,
-    pub y: Signal<Out, Signed<32>>,
+    /// The `K` outputs of an item (see above).
+    pub y: [Signal<Out, Signed<32>>; XP],
     /// The borrowed lane multipliers (see above).
     pub m_sel: Signal<Out, Bit>,
     pub m_a: [Signal<Out, Signed<18>>; A],
@@ -201,9 +209,14 @@ pub struct AttnCore<const A: usize> {
 
 impl<const A: usize> AttnCore<A> {
     /// A core for `g` heads of `hd` elements (`g·hd <= A`), a score memory of `ctx`
-    /// positions and a q bank of `ng` words (one per head group).
-    pub fn new(hd: usize, g: usize, ctx: usize, ng: usize) -> Self {
+    /// positions, a q bank of `ng` words (one per head group) and `k` outputs per output
+    /// item (1, or [`XP`] when it divides `hd`).
+    pub fn new(hd: usize, g: usize, ctx: usize, ng: usize, k: usize) -> Self {
         assert!(hd >= 1 && g >= 1 && g * hd <= A && g <= 255 && A <= 1 << 15);
+        assert!(
+            k == 1 || (k == XP && hd % XP == 0),
+            "AttnCore: {k} outputs per item (1, or {XP} dividing head_dim {hd})"
+        );
         assert!((1..=255).contains(&ng), "AttnCore q bank");
         assert!(ctx >= 1 && ctx < 1 << 16, "AttnCore context");
         assert!(hd <= 64, "AttnCore: head_dim at most 64");
@@ -232,7 +245,7 @@ impl<const A: usize> AttnCore<A> {
             o_en: Default::default(),
             o_ld: Default::default(),
             o_head: Default::default(),
-            y: Signal::new_with_default(Signed::default()),
+            y: array_init::array_init(|_| Signal::new_with_default(Signed::default())),
             m_sel: Default::default(),
             m_a: array_init::array_init(|_| Default::default()),
             m_b: array_init::array_init(|_| Default::default()),
@@ -242,6 +255,7 @@ impl<const A: usize> AttnCore<A> {
                 g,
                 nl,
                 ctx,
+                k,
                 q: vec![0; nl],
                 sq: vec![0; g],
                 bw: (false, 0, 0, 0, false, 0, 0),
@@ -275,10 +289,10 @@ impl<const A: usize> AttnCore<A> {
                 oacc: vec![0; nl],
                 ozs: vec![0; g],
                 ovs: vec![0; g],
-                oa1: 0,
+                oa1: vec![0; k],
                 oz1: 0,
                 ovm1: 0,
-                yd: Ring::new(11, 1),
+                yd: Ring::new(11, k),
             }),
             _m: CoreMem {
                 exp2: tb.exp2.iter().map(|&v| v as u64).collect(),
@@ -316,7 +330,9 @@ impl<const A: usize> Logic for AttnCore<A> {
         }
     }
     fn connect(&mut self) {
-        self.y.connect();
+        for y in &mut self.y {
+            y.connect();
+        }
         self.m_sel.connect();
         for j in 0..A {
             self.m_a[j].connect();
@@ -343,34 +359,49 @@ impl<const A: usize> AttnCore<A> {
         let s_en = self.s_en.val();
         let e_en = self.e_en.val();
         let o_en = self.o_en.val();
-        // Output pipeline: the result of the item taken last edge enters the delay line.
-        let yv = {
+        // Output pipeline: the results of the item taken last edge enter the delay line
+        // (one reciprocal and shift, `k` products).
+        let k = s.k;
+        {
             let (p, f) = numerics::normalise(s.oz1.max(1), numerics::RECIP_BITS);
             let r = mem.recip[f];
-            shift_sat32(s.oa1 as i128 * r as i128, (s.ovm1 - 16 - p as i64) as i32)
-        };
-        s.yd.push()[0] = yv;
-        self.y.next = i2s::<32>(s.yd.get(10)[0]);
+            let sh = (s.ovm1 - 16 - p as i64) as i32;
+            let oa1 = &s.oa1;
+            let yv = s.yd.push();
+            for i in 0..k {
+                yv[i] = shift_sat32(oa1[i] as i128 * r as i128, sh);
+            }
+        }
+        {
+            let y = s.yd.get(10);
+            for i in 0..XP {
+                self.y[i].next = i2s::<32>(if i < k { y[i] } else { 0 });
+            }
+        }
         let oh = self.o_head.val().index();
         let o_ld = self.o_ld.val();
         if o_ld {
-            // The first output of a group: straight from the accumulators, z and vmax,
-            // which are copied (the accumulators shifted down one lane).
-            s.oa1 = s.acc[0];
+            // The first item of a group: straight from the accumulators, z and vmax,
+            // which are copied (the accumulators shifted down `k` lanes).
+            for i in 0..k {
+                s.oa1[i] = if i < nl { s.acc[i] } else { 0 };
+            }
             s.oz1 = if oh < g { s.z[oh] } else { 0 };
             s.ovm1 = if oh < g { s.vmax[oh] } else { 0 };
             for j in 0..nl {
-                s.oacc[j] = if j + 1 < nl { s.acc[j + 1] } else { 0 };
+                s.oacc[j] = if j + k < nl { s.acc[j + k] } else { 0 };
             }
             s.ozs.copy_from_slice(&s.z);
             s.ovs.copy_from_slice(&s.vmax);
         } else {
-            s.oa1 = s.oacc[0];
+            for i in 0..k {
+                s.oa1[i] = if i < nl { s.oacc[i] } else { 0 };
+            }
             s.oz1 = if oh < g { s.ozs[oh] } else { 0 };
             s.ovm1 = if oh < g { s.ovs[oh] } else { 0 };
             if o_en {
                 for j in 0..nl {
-                    s.oacc[j] = if j + 1 < nl { s.oacc[j + 1] } else { 0 };
+                    s.oacc[j] = if j + k < nl { s.oacc[j + k] } else { 0 };
                 }
             }
         }
@@ -524,7 +555,7 @@ impl<const A: usize> AttnCore<A> {
     fn verilog(&self) -> Verilog {
         let s = &*self._s;
         let mem = &self._m;
-        let (hd, g, nl, ctx) = (s.hd, s.g, s.nl, s.ctx);
+        let (hd, g, nl, ctx, kw) = (s.hd, s.g, s.nl, s.ctx, s.k);
         let ib = index_bits(ctx).min(16);
         let gw = g * 32;
         let mut v = String::new();
@@ -644,11 +675,6 @@ reg [7:0] sv;
 reg [7:0] sf;
 reg [12:0] ev;
 reg [12:0] ef;
-reg signed [47:0] oa1;
-reg signed [47:0] oa2;
-reg signed [47:0] oa3;
-reg signed [47:0] oa4;
-reg signed [47:0] oa5;
 reg [31:0] oz1;
 reg [31:0] oz2;
 reg [4:0] ovm1;
@@ -665,13 +691,33 @@ reg signed [6:0] ok5;
 reg signed [6:0] ok6;
 reg signed [6:0] ok7;
 reg signed [6:0] ok8;
-reg [33:0] opl6;
-reg [33:0] opm6;
-reg signed [31:0] oph6;
-reg [51:0] os7;
-reg signed [31:0] oph7;
-reg signed [64:0] op8;
 ";
+        // The output path per element of an item: the accumulator through stage 5, the
+        // three slices of its product with R, their sum.
+        let elem_regs: [(&str, &str); 11] = [
+            ("oa1", "signed [47:0]"),
+            ("oa2", "signed [47:0]"),
+            ("oa3", "signed [47:0]"),
+            ("oa4", "signed [47:0]"),
+            ("oa5", "signed [47:0]"),
+            ("opl6", "[33:0]"),
+            ("opm6", "[33:0]"),
+            ("oph6", "signed [31:0]"),
+            ("os7", "[51:0]"),
+            ("oph7", "signed [31:0]"),
+            ("op8", "signed [64:0]"),
+        ];
+        let mut elem_names: Vec<String> = vec![];
+        for i in 0..kw {
+            for (r, ty) in &elem_regs {
+                v += &format!("reg {ty} {r}_{i};\n");
+                elem_names.push(format!("{r}_{i}"));
+            }
+            elem_names.push(format!("y${i}"));
+        }
+        for i in kw..XP {
+            elem_names.push(format!("y${i}"));
+        }
         for k in 0..8 {
             v += &format!("reg [15:0] st{k};\n");
         }
@@ -703,10 +749,12 @@ reg signed [64:0] op8;
         }
         for r in [
             "rbwe", "rbgrp", "rblane", "rbdata", "rbswe", "rbshead", "rbsdata", "sv", "sf", "ev",
-            "ef", "oa1", "oa2", "oa3", "oa4", "oa5", "oz1", "oz2", "ovm1", "ovm2", "ovm3", "ovm4",
-            "op2", "pz3", "pz4", "fi3", "r4", "r5", "ok5", "ok6", "ok7", "ok8", "opl6", "opm6",
-            "oph6", "os7", "oph7", "op8", "y",
+            "ef", "oz1", "oz2", "ovm1", "ovm2", "ovm3", "ovm4", "op2", "pz3", "pz4", "fi3", "r4",
+            "r5", "ok5", "ok6", "ok7", "ok8",
         ] {
+            v += &format!("   {r} = 0;\n");
+        }
+        for r in &elem_names {
             v += &format!("   {r} = 0;\n");
         }
         for k in 0..8 {
@@ -779,15 +827,25 @@ wire [17:0] wr_{h} = xw_{h} + 18'd1;
         v += "wire [31:0] oz = (oz1 == 32'd0) ? 32'd1 : oz1;\n";
         // msb(max(z, 1)) = msb(z) (both 0 for 0 and 1): straight from the register.
         v += &msb32_verilog("opn", "oz1");
-        v += "\
-wire [31:0] ofsh = (op2 >= 5'd10) ? (oz2 >> (op2 - 5'd10)) : (oz2 << (5'd10 - op2));
-wire [64:0] oph65 = {oph7[30:0], 34'd0};
-";
-        let (od, os) = sat_stages_verilog("so", 65, "op8", "ok8", "y");
-        v += &od;
-        seq_extra += &os;
+        v += "wire [31:0] ofsh = (op2 >= 5'd10) ? (oz2 >> (op2 - 5'd10)) : (oz2 << (5'd10 - op2));\n";
         unused.push("ofsh[31:10]".into());
-        unused.push("oph7[31]".into());
+        for i in 0..kw {
+            v += &format!("wire [64:0] oph65_{i} = {{oph7_{i}[30:0], 34'd0}};\n");
+            let (od, os) = sat_stages_verilog(
+                &format!("so{i}"),
+                65,
+                &format!("op8_{i}"),
+                "ok8",
+                &format!("y${i}"),
+            );
+            v += &od;
+            seq_extra += &os;
+            unused.push(format!("oph7_{i}[31]"));
+        }
+        // Outputs past the item's width: 0 (registers held at 0).
+        for i in kw..XP {
+            seq_extra += &format!("   y${i} <= 32'sd0;\n");
+        }
         // Registers.
         // The borrowed multipliers' operands.
         v += "always @(*) begin\n   m_sel = s_en | ev[10];\n";
@@ -817,8 +875,8 @@ wire [64:0] oph65 = {oph7[30:0], 34'd0};
             for st in 2..12 {
                 v += &format!("   vm{st}_{j} <= vm{}_{j};\n", st - 1);
             }
-            let (next, onext) = if j + 1 < nl {
-                (format!("ac_{}", j + 1), format!("oac_{}", j + 1))
+            let (next, onext) = if j + kw < nl {
+                (format!("ac_{}", j + kw), format!("oac_{}", j + kw))
             } else {
                 ("48'sd0".to_string(), "48'sd0".to_string())
             };
@@ -898,38 +956,44 @@ wire [64:0] oph65 = {oph7[30:0], 34'd0};
    if (sv[7] && (st7 < 16'd{ctx})) smem[st7[{im}:0]] <= {{{sc}}};
    ev <= {{ev[11:0], e_en}};
    ef <= {{ef[11:0], e_first}};
-   oa1 <= o_ld ? ac_0 : oac_0;
    oz1 <= ozm;
    ovm1 <= ovmm;
    oz2 <= oz;
    op2 <= opn;
-   oa2 <= oa1;
    ovm2 <= ovm1;
    fi3 <= ofsh[9:0];
    pz3 <= op2;
-   oa3 <= oa2;
    ovm3 <= ovm2;
    r4 <= rcp[fi3];
    pz4 <= pz3;
-   oa4 <= oa3;
    ovm4 <= ovm3;
    r5 <= r4;
    ok5 <= $signed({{2'd0, ovm4}}) - 7'sd16 - $signed({{2'd0, pz4}});
-   oa5 <= oa4;
-   opl6 <= oa5[16:0] * r5;
-   opm6 <= oa5[33:17] * r5;
-   oph6 <= $signed(oa5[47:34]) * $signed({{1'b0, r5}});
    ok6 <= ok5;
-   os7 <= {{18'd0, opl6}} + {{1'b0, opm6, 17'd0}};
-   oph7 <= oph6;
    ok7 <= ok6;
-   op8 <= $signed({{13'd0, os7}}) + $signed(oph65);
    ok8 <= ok7;
-end
 ",
             im = ib - 1,
             sc = scores.join(", "),
         );
+        for i in 0..kw {
+            v += &format!(
+                "\
+   oa1_{i} <= o_ld ? ac_{i} : oac_{i};
+   oa2_{i} <= oa1_{i};
+   oa3_{i} <= oa2_{i};
+   oa4_{i} <= oa3_{i};
+   oa5_{i} <= oa4_{i};
+   opl6_{i} <= oa5_{i}[16:0] * r5;
+   opm6_{i} <= oa5_{i}[33:17] * r5;
+   oph6_{i} <= $signed(oa5_{i}[47:34]) * $signed({{1'b0, r5}});
+   os7_{i} <= {{18'd0, opl6_{i}}} + {{1'b0, opm6_{i}, 17'd0}};
+   oph7_{i} <= oph6_{i};
+   op8_{i} <= $signed({{13'd0, os7_{i}}}) + $signed(oph65_{i});
+"
+            );
+        }
+        v += "end\n";
         v += &format!("wire unused_core = ^{{{}}};\n", unused.join(", "));
         Verilog::Custom(v)
     }

@@ -1,8 +1,11 @@
 //! The attention unit [`AttnUnit<A>`]: takes the layer's QKV projection rows as they stream
 //! out of the matrix-vector unit (RoPE, the key/value store of the position, q's per-head
 //! block conversion, all on the way), then runs grouped-query attention for
-//! (`layer`, `pos`) on `A` lanes and writes the `dim` outputs to `ATT`, bit for bit as
-//! `llamahdl_golden::golden::{rope, kv_store, attend}`.
+//! (`layer`, `pos`) on `A` lanes and writes the `dim` outputs, bit for bit as
+//! `llamahdl_golden::golden::{rope, kv_store, attend}`: `K` = [`out_width`] per cycle, either
+//! one at a time to `ATT` in the vector memory (`vm_*`, `K = 1`) or, when [`XP`] divides
+//! `head_dim`, `K = XP` at a time on the group port `y_*` (in the decoder: the
+//! matrix-vector input memory's group write).
 //!
 //! `A` is a multiple of `head_dim`: `G = min(A / head_dim, n_heads)` query heads are
 //! processed together (lane `g·head_dim + i` holds element `i` of the group's head `g`),
@@ -22,9 +25,12 @@
 //! | `start` | in | Bit | one-cycle pulse: attention of (`layer`, `pos`) on the latest stream |
 //! | `att` | in | Bits<16> | vector-memory address of the first output |
 //! | `done` | out | Bit | one-cycle pulse: finished, every write issued |
-//! | `vm_we` | out | Bit | write `vm_wdata` to `vm_waddr` at the end of this cycle |
+//! | `vm_we` | out | Bit | `K = 1`: write `vm_wdata` to `vm_waddr` at the end of this cycle (low with `K = XP`) |
 //! | `vm_waddr` | out | Bits<16> | `att + k` for output `k` |
 //! | `vm_wdata` | out | Signed<32> | output `k` (Q16.16) |
+//! | `y_we` | out | Bit | `K = XP`: outputs `y_idx .. y_idx + XP` are on `y_data` in this cycle (low with `K = 1`) |
+//! | `y_idx` | out | Bits<16> | `k`, the offset of the first of them from the first output (a multiple of `XP`; not added to `att`) |
+//! | `y_data` | out | [Signed<32>; XP] | outputs `k .. k + XP` (Q16.16); 0 with `K = 1` |
 //!
 //! ## What is valid when
 //! - **Stream**: while `st_en` is high, each cycle with `st_valid` high delivers row
@@ -50,33 +56,38 @@
 //!   score `sat32(round(dot·2^(sq+ks−16)))` into the score memory, the running maximum
 //!   score and value shift per head; (2) exp / weighted-sum pass, one position per cycle:
 //!   `e_t` per head (EXP2 table), the weight aligned to the largest value shift, `acc +=
-//!   w·v_mant` in every lane, `z += e_t` per head; (3) the `G·head_dim` outputs, one per
-//!   cycle, through the reciprocal of `z` and the output rescale, written to `ATT`: the
-//!   first output copies the group's accumulators, `z` and maximum value shifts into the
+//!   w·v_mant` in every lane, `z += e_t` per head; (3) the `G·head_dim` outputs in
+//!   `G·head_dim / K` output items, one per cycle, each `K` consecutive elements of one
+//!   head (sharing its `z`), through the reciprocal of `z` and the output rescale: the
+//!   first item copies the group's accumulators, `z` and maximum value shifts into the
 //!   core's output snapshot and (unless it is the last group) loads the next group's q and
 //!   starts its score pass in the next cycle; the output sequencer issues the group's other
-//!   outputs meanwhile. A group's first output waits until the previous group's outputs
-//!   are all issued. The `k`-th write (`att + k`) comes [`core::OUT_LAT`] cycles after its
-//!   issue. Score and exp items enter the core two cycles after their issue (the cache's
+//!   items meanwhile. A group's first item waits until the previous group's items are all
+//!   issued. An item's write (`att + k` on `vm_*`, or offset `k` on `y_*`, for its first
+//!   output `k`) comes [`core::OUT_LAT`] cycles after its issue; outputs come in order of
+//!   `k`. Score and exp items enter the core two cycles after their issue (the cache's
 //!   read registers, then its registered lane routing), with the tags of stage 2.
 //!
 //! ## Cycles (from the `start` cycle to the `done` cycle; `P = pos + 1`)
 //! Started at least 2 cycles after the stream's last row (with `st_en` low by then):
-//! `W + 14 + (NG − 1)·(1 + max(S, G·head_dim − 1)) + S + n_last` ([`cycles`]) with `S =
+//! `W + 14 + (NG − 1)·(1 + max(S, G·head_dim/K − 1)) + S + n_last/K` ([`cycles`]) with `S =
 //! 2·P + 24` the passes of one group (`P` score items, a drain of [`DRAIN_SCORE`] + 1, `P`
 //! exp items, a drain of [`DRAIN_EXP`] + 1) and `n_last` the outputs of the last group
-//! (the earlier groups' outputs overlap the next group's passes; the last output leaves
-//! the core's pipeline [`DRAIN_OUT`] cycles after its issue, in the `done` cycle); refused:
-//! 1. Started earlier (even during the stream) it waits for the stream and takes longer,
-//! with the same results. stories260K with `A = 64` (one group of 8 heads): `2·P + 120`
-//! (122, 376, 1144 at positions 0, 127, 511); with `A = 32` (two groups of 4): `4·P + 113`
-//! from position 3 on (`2·P + 120` before; 122, 625, 2161 at 0, 127, 511).
+//! (the earlier groups' output items overlap the next group's passes; the last item
+//! leaves the core's pipeline [`DRAIN_OUT`] cycles after its issue, in the `done` cycle);
+//! refused: 1. Started earlier (even during the stream) it waits for the stream and takes
+//! longer, with the same results. stories260K (head_dim 8, so `K = 8`) with `A = 64` (one
+//! group of 8 heads, 8 output items): `2·P + 64` (66, 320, 1088 at positions 0, 127, 511;
+//! 122, 376, 1144 one output per cycle); with `A = 32` (two groups of 4, 4 items each):
+//! `4·P + 85` (89, 597, 2133 at 0, 127, 511; 122, 625, 2161 one per cycle).
 //!
 //! ## Hardware
 //! - Multipliers: `G·head_dim` lanes of one signed 18 × 11 multiplier each (shared: q
 //!   mantissa × key mantissa in the score pass, weight × value mantissa in the weighted
-//!   sum); per head one 33 × 17 (`d·log2 e`) in the exp path; one 48 × 17 output rescale;
-//!   `Rope2` (two 32 × 18 pairs) in the stream; the address bases.
+//!   sum; borrowed from the matrix-vector unit in the decoder); per head one 33 × 17
+//!   (`d·log2 e`) in the exp path; `K` 48 × 17 output rescales (three 17-bit slices, 3
+//!   MULT18X18D each) behind one reciprocal; `Rope2` (two 32 × 18 pairs) in the stream;
+//!   the address bases.
 //! - Memories ([`KvCacheW`]): key cache and value cache, each one memory of
 //!   `n_layers·context` words of `kv_dim·11` bits (word = one (layer, position), all kv
 //!   heads); key shifts and value shifts, each `n_layers·context` words of `n_kv·5` bits.
@@ -87,8 +98,8 @@
 //!
 //! ## Structure
 //! - `mod.rs`: this unit, the control (`#[hdl_gen]`): a state machine issuing one item
-//!   (score, exp or output) per cycle and a tag pipeline (`*_s1` .. `*_s12`: what was issued
-//!   1 .. 12 cycles ago).
+//!   (score, exp or output of `K` elements) per cycle and a tag pipeline (`*_s1` ..
+//!   `*_s12`: what was issued 1 .. 12 cycles ago).
 //! - [`stream`]: the QKV stream front end (`#[hdl_gen]` sub-block).
 //! - Hand-written leaves (native `update()` plus a Verilog body, co-simulated in
 //!   `tests/attention.rs` and `tests/attention_leaves.rs`): [`PosBases`] (`pos_bases.rs`),
@@ -109,6 +120,7 @@ pub use stream::QkvStream;
 pub use with_bank::AttnWithBank;
 
 use crate::bits::{Addr, Pos};
+use crate::leaf::XP;
 use llamahdl_golden::QuantModel;
 use llamahdl_model::Config;
 use rust_hdl::prelude::*;
@@ -118,18 +130,33 @@ pub fn heads_per_group(c: &Config, lanes: usize) -> usize {
     (lanes / c.head_dim()).min(c.n_heads).max(1)
 }
 
+/// Outputs the unit writes per cycle for the shape: [`XP`] (the matrix-vector input
+/// memory's group write, on `y_*`) when `XP` divides `head_dim`, else 1 (on `vm_*`).
+pub fn out_width(c: &Config) -> usize {
+    if c.head_dim() % XP == 0 {
+        XP
+    } else {
+        1
+    }
+}
+
 /// Cycles from `start` to `done` of the attention at `pos` on a unit with `lanes` lanes and
 /// a cache of `context` positions, started at least 2 cycles after the last row of the
-/// stream (see the module docs): `W + 14 + (NG − 1)·(1 + max(S, G·head_dim − 1)) + S +
-/// n_last` with `S = 2·P + 24`, `W = head_dim + 10`
-/// ([`wait_cycles`]); 1 for a refused start.
+/// stream (see the module docs): `W + 14 + (NG − 1)·(1 + max(S, G·head_dim/K − 1)) + S +
+/// n_last/K` with `S = 2·P + 24`, `W = head_dim + 10` ([`wait_cycles`]), `K` =
+/// [`out_width`]; 1 for a refused start.
 pub fn cycles(c: &Config, context: usize, lanes: usize, pos: usize) -> usize {
     if pos >= context {
         return 1;
     }
     let g = heads_per_group(c, lanes);
     let ng = c.n_heads.div_ceil(g);
-    let (n_full, n_last) = (g * c.head_dim(), (c.n_heads - (ng - 1) * g) * c.head_dim());
+    let k = out_width(c);
+    // Output items (K outputs each) of a full group and of the last group.
+    let (n_full, n_last) = (
+        g * c.head_dim() / k,
+        (c.n_heads - (ng - 1) * g) * c.head_dim() / k,
+    );
     // One group's score and exp passes with their drains.
     let pass = 2 * (pos + 1) + DRAIN_SCORE + DRAIN_EXP + 2;
     // A group's outputs drain while the next group's passes run.
@@ -181,6 +208,10 @@ pub struct AttnUnit<const A: usize> {
     pub vm_we: Signal<Out, Bit>,
     pub vm_waddr: Signal<Out, Addr>,
     pub vm_wdata: Signal<Out, Signed<32>>,
+    /// The outputs [`XP`] at a time (with `K = XP`, see the module docs).
+    pub y_we: Signal<Out, Bit>,
+    pub y_idx: Signal<Out, Addr>,
+    pub y_data: [Signal<Out, Signed<32>>; XP],
     pub att: Signal<In, Addr>,
     pub layer: Signal<In, Bits<8>>,
     pub pos: Signal<In, Pos>,
@@ -197,7 +228,12 @@ pub struct AttnUnit<const A: usize> {
     pub m_b: [Signal<Out, Signed<11>>; A],
     pub m_p: [Signal<In, Signed<29>>; A],
     // Shape constants.
-    hd_m1: Constant<Addr>,
+    /// Output items per head, minus one; whether it is one item per head; `K` outputs per
+    /// item, and whether `K > 1` (the outputs go to `y_*` instead of `vm_*`).
+    items_m1: Constant<Addr>,
+    one_item: Constant<Bit>,
+    kstep: Constant<Addr>,
+    wide: Constant<Bit>,
     nh8: Constant<Bits<8>>,
     /// Heads per group; heads of the last group; last group.
     g8: Constant<Bits<8>>,
@@ -237,9 +273,9 @@ pub struct AttnUnit<const A: usize> {
     /// Position of the pass (score / exp) and its cache word address.
     t: DFF<Addr>,
     cache_addr: DFF<Bits<24>>,
-    /// Output pass: next ATT address; the output sequencer (the group's outputs after the
-    /// first: active, element in head, head in group, heads of the group), which runs
-    /// while the next group's passes do.
+    /// Output pass: next ATT address (`K = 1`) or element offset (`K > 1`); the output
+    /// sequencer (the group's output items after the first: active, item in head, head in
+    /// group, heads of the group), which runs while the next group's passes do.
     out_addr: DFF<Addr>,
     oq_active: DFF<Bit>,
     oq_elem: DFF<Addr>,
@@ -328,6 +364,7 @@ impl<const A: usize> AttnUnit<A> {
         assert!(wait_cycles(&c) <= 255);
         let g = heads_per_group(&c, A);
         let ng = nh.div_ceil(g);
+        let k = out_width(&c);
         let rope: Vec<u64> = qm.rope[..ctx * hd]
             .iter()
             .map(|&v| v as i64 as u64)
@@ -339,6 +376,9 @@ impl<const A: usize> AttnUnit<A> {
             vm_we: Default::default(),
             vm_waddr: Default::default(),
             vm_wdata: Default::default(),
+            y_we: Default::default(),
+            y_idx: Default::default(),
+            y_data: array_init::array_init(|_| Default::default()),
             att: Default::default(),
             layer: Default::default(),
             pos: Default::default(),
@@ -351,7 +391,10 @@ impl<const A: usize> AttnUnit<A> {
             m_a: array_init::array_init(|_| Default::default()),
             m_b: array_init::array_init(|_| Default::default()),
             m_p: array_init::array_init(|_| Default::default()),
-            hd_m1: c16(hd - 1),
+            items_m1: c16(hd / k - 1),
+            one_item: Constant::new(hd == k),
+            kstep: c16(k),
+            wide: Constant::new(k > 1),
             nh8: c8(nh),
             g8: c8(g),
             last_g8: c8(nh - (ng - 1) * g),
@@ -359,7 +402,7 @@ impl<const A: usize> AttnUnit<A> {
             wait8: c8(wait_cycles(&c)),
             drain_score: c16(DRAIN_SCORE),
             drain_exp: c16(DRAIN_EXP),
-            drain_last: c16((nh - (ng - 1) * g) * hd - 1 + DRAIN_OUT),
+            drain_last: c16((nh - (ng - 1) * g) * hd / k - 1 + DRAIN_OUT),
             zero8: c8(0),
             one8: c8(1),
             zero16: c16(0),
@@ -376,7 +419,7 @@ impl<const A: usize> AttnUnit<A> {
             bases: PosBases::new(c.n_layers, ctx, hd),
             stream: QkvStream::new(&c, g, rope),
             cache: KvCacheW::new(c.n_layers * ctx, hd, nh, nkv, g),
-            core: AttnCore::new(hd, g, ctx, ng),
+            core: AttnCore::new(hd, g, ctx, ng, k),
             state: Default::default(),
             drain_left: Default::default(),
             after_drain: Default::default(),
@@ -571,10 +614,16 @@ impl<const A: usize> Logic for AttnUnit<A> {
         self.core.o_en.next = false;
         self.core.o_ld.next = false;
         self.core.o_head.next = self.oq_head.q.val();
-        // Outputs leave the core in stage 12 (`core::OUT_LAT`).
-        self.vm_we.next = self.out_s12.q.val();
+        // Outputs leave the core in stage 12 (`core::OUT_LAT`): one to the vector memory
+        // (K = 1) or K at a time on the group port.
+        self.vm_we.next = self.out_s12.q.val() & !self.wide.val();
         self.vm_waddr.next = self.oaddr_s12.q.val();
-        self.vm_wdata.next = self.core.y.val();
+        self.vm_wdata.next = self.core.y[0].val();
+        self.y_we.next = self.out_s12.q.val() & self.wide.val();
+        self.y_idx.next = self.oaddr_s12.q.val();
+        for j in 0..XP {
+            self.y_data[j].next = self.core.y[j].val();
+        }
         self.done.next = false;
 
         // Tag pipeline: nothing issued unless the state says so.
@@ -633,7 +682,11 @@ impl<const A: usize> Logic for AttnUnit<A> {
             self.group.d.next = self.zero8.val();
             self.ld_grp.d.next = self.zero8.val();
             self.ld_last.d.next = self.zero_last.val();
-            self.out_addr.d.next = self.att.val();
+            if self.wide.val() {
+                self.out_addr.d.next = self.zero16.val();
+            } else {
+                self.out_addr.d.next = self.att.val();
+            }
             self.wait_left.d.next = self.wait8.val();
             self.state.d.next = self.s_wait.val();
         }
@@ -698,10 +751,17 @@ impl<const A: usize> Logic for AttnUnit<A> {
                 self.core.o_head.next = self.zero8.val();
                 self.out_s1.d.next = true;
                 self.oaddr_s1.d.next = self.out_addr.q.val();
-                self.out_addr.d.next = self.out_addr.q.val() + self.one16.val();
-                self.oq_active.d.next = true;
-                self.oq_elem.d.next = self.one16.val();
-                self.oq_head.d.next = self.zero8.val();
+                self.out_addr.d.next = self.out_addr.q.val() + self.kstep.val();
+                if self.one_item.val() {
+                    // One item per head: the sequencer starts at the next head, if any.
+                    self.oq_active.d.next = self.group_heads.q.val() != self.one8.val();
+                    self.oq_elem.d.next = self.zero16.val();
+                    self.oq_head.d.next = self.one8.val();
+                } else {
+                    self.oq_active.d.next = true;
+                    self.oq_elem.d.next = self.one16.val();
+                    self.oq_head.d.next = self.zero8.val();
+                }
                 self.oq_gh.d.next = self.group_heads.q.val();
                 if self.heads_done.q.val() == self.nh8.val() {
                     // The last group: done when its last output leaves the core.
@@ -733,9 +793,9 @@ impl<const A: usize> Logic for AttnUnit<A> {
             self.core.o_head.next = self.oq_head.q.val();
             self.out_s1.d.next = true;
             self.oaddr_s1.d.next = self.out_addr.q.val();
-            self.out_addr.d.next = self.out_addr.q.val() + self.one16.val();
+            self.out_addr.d.next = self.out_addr.q.val() + self.kstep.val();
             self.oq_elem.d.next = self.oq_elem.q.val() + self.one16.val();
-            if self.oq_elem.q.val() == self.hd_m1.val() {
+            if self.oq_elem.q.val() == self.items_m1.val() {
                 self.oq_elem.d.next = self.zero16.val();
                 self.oq_head.d.next = self.oq_head.q.val() + self.one8.val();
                 if (self.oq_head.q.val() + self.one8.val()) == self.oq_gh.q.val() {

@@ -9,7 +9,7 @@
 
 use super::AttnUnit;
 use crate::bits::{Addr, Pos};
-use crate::leaf::DotAcc;
+use crate::leaf::{DotAcc, XP};
 use llamahdl_golden::QuantModel;
 use llamahdl_model::Config;
 use rust_hdl::prelude::*;
@@ -22,6 +22,9 @@ pub struct AttnWithBank<const A: usize> {
     pub vm_we: Signal<Out, Bit>,
     pub vm_waddr: Signal<Out, Addr>,
     pub vm_wdata: Signal<Out, Signed<32>>,
+    pub y_we: Signal<Out, Bit>,
+    pub y_idx: Signal<Out, Addr>,
+    pub y_data: [Signal<Out, Signed<32>>; XP],
     pub att: Signal<In, Addr>,
     pub layer: Signal<In, Bits<8>>,
     pub pos: Signal<In, Pos>,
@@ -56,6 +59,9 @@ impl<const A: usize> AttnWithBank<A> {
             vm_we: Default::default(),
             vm_waddr: Default::default(),
             vm_wdata: Default::default(),
+            y_we: Default::default(),
+            y_idx: Default::default(),
+            y_data: array_init::array_init(|_| Default::default()),
             att: Default::default(),
             layer: Default::default(),
             pos: Default::default(),
@@ -120,6 +126,11 @@ impl<const A: usize> Logic for AttnWithBank<A> {
         self.vm_we.next = self.unit.vm_we.val();
         self.vm_waddr.next = self.unit.vm_waddr.val();
         self.vm_wdata.next = self.unit.vm_wdata.val();
+        self.y_we.next = self.unit.y_we.val();
+        self.y_idx.next = self.unit.y_idx.val();
+        for j in 0..XP {
+            self.y_data[j].next = self.unit.y_data[j].val();
+        }
         self.pos_error.next = self.unit.pos_error.val();
         // The bank: only its multipliers are used.
         self.bank.en.next = false;

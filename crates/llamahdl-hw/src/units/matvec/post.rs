@@ -11,6 +11,7 @@
 
 use crate::bits::Addr;
 use crate::bits::{i2s, s2i, u2b};
+use crate::leaf::XP;
 use llamahdl_golden::numerics::{self, Tables, BLOCK16_BITS};
 use rust_hdl::prelude::*;
 
@@ -307,8 +308,14 @@ impl Logic for ShiftOf {
 
 /// Running maximum magnitude of a stream of Q16.16 values (the block shift of a vector
 /// written element by element, without a pass of its own): on a clock edge `clear` sets
-/// `m` to 0, else `ld` sets `m = mx` (a maximum computed elsewhere), else `en` sets
-/// `m = max(m, |v|)` (`|−2^31| = 2^31`). `m` is registered.
+/// `m` to 0, else `ld` sets `m = mx` (a maximum computed elsewhere), else `gen` merges a
+/// group of [`XP`] values written at once: `m = m | |gv_0| | … | |gv_{XP−1}|`, else `en`
+/// sets `m = max(m, |v|)` (`|−2^31| = 2^31`). `m` is registered.
+///
+/// The group merge is an OR, not a maximum (no compare after the magnitudes, so it fits
+/// one cycle beside them): after group writes `m` is not the largest magnitude but has
+/// its bit length (the bit length of a maximum is that of the OR of the values), which is
+/// all the block shift ([`ShiftOf`], `numerics::block_shift`) reads.
 #[derive(LogicBlock)]
 pub struct MaxTrack {
     pub clock: Signal<In, Clock>,
@@ -317,6 +324,8 @@ pub struct MaxTrack {
     pub v: Signal<In, Signed<32>>,
     pub ld: Signal<In, Bit>,
     pub mx: Signal<In, Bits<32>>,
+    pub gen: Signal<In, Bit>,
+    pub gv: [Signal<In, Signed<32>>; XP],
     pub m: Signal<Out, Bits<32>>,
 }
 
@@ -329,6 +338,8 @@ impl Default for MaxTrack {
             v: Default::default(),
             ld: Default::default(),
             mx: Default::default(),
+            gen: Default::default(),
+            gv: array_init::array_init(|_| Default::default()),
             m: Signal::new_with_default(Bits::default()),
         }
     }
@@ -343,6 +354,12 @@ impl Logic for MaxTrack {
                 self.m.next = u2b::<32>(0);
             } else if self.ld.val() {
                 self.m.next = self.mx.val();
+            } else if self.gen.val() {
+                let o = self
+                    .gv
+                    .iter()
+                    .fold(m, |o, g| o | (s2i(g.val()) as i32).unsigned_abs() as u64);
+                self.m.next = u2b::<32>(o);
             } else if self.en.val() && a > m {
                 self.m.next = u2b::<32>(a);
             }
@@ -352,17 +369,25 @@ impl Logic for MaxTrack {
         self.m.connect();
     }
     fn hdl(&self) -> Verilog {
-        Verilog::Custom(
+        let mut s = String::from("wire [31:0] a = v[31] ? (~v + 32'd1) : v;\n");
+        let mut terms = vec![];
+        for j in 0..XP {
+            s += &format!("wire [31:0] ga{j} = gv${j}[31] ? (~gv${j} + 32'd1) : gv${j};\n");
+            terms.push(format!("ga{j}"));
+        }
+        s += &format!(
             "\
-wire [31:0] a = v[31] ? (~v + 32'd1) : v;
+wire [31:0] go = {};
 initial m = 32'd0;
 always @(posedge clock) begin
    if (clear) m <= 32'd0;
    else if (ld) m <= mx;
+   else if (gen) m <= m | go;
    else if (en && (a > m)) m <= a;
 end
-"
-            .into(),
-        )
+",
+            terms.join(" | ")
+        );
+        Verilog::Custom(s)
     }
 }
