@@ -264,11 +264,24 @@ fn endless_streams_are_read_only_as_far_as_the_format_allows() {
         mkfifo(&fifo);
         let mut args = args.clone();
         args.push(s(&fifo));
-        let child = spawn(&args);
+        // The writer must be connected before the command opens the FIFO (a FIFO without
+        // a writer reads as empty, by design): a reader end held open here (it never
+        // reads) lets the writer's open return at once; it is closed once the command
+        // has exited, which ends the writer with a broken pipe.
+        let hold = {
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_NONBLOCK)
+                .open(&fifo)
+                .unwrap()
+        };
+        let (opened_tx, opened_rx) = std::sync::mpsc::channel();
         // The writer: the header, then zeros until the reader goes away.
         let path = fifo.clone();
         let writer = std::thread::spawn(move || {
             let mut w = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+            opened_tx.send(()).unwrap();
             if w.write_all(&head).is_err() {
                 return 0u64;
             }
@@ -279,7 +292,10 @@ fn endless_streams_are_read_only_as_far_as_the_format_allows() {
             }
             sent
         });
+        opened_rx.recv().unwrap();
+        let child = spawn(&args);
         let o = wait_within(child, Duration::from_secs(20), "endless stream");
+        drop(hold);
         check_fails(&o, &args, 1, &[s(&fifo), needle]);
         let sent = writer.join().unwrap();
         assert!(sent < 64 << 20, "the reader took {sent} bytes");
