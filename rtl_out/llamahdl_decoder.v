@@ -1860,7 +1860,7 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,y_we,
     localparam  g8 = 8'h4;
     localparam  last_g8 = 8'h4;
     localparam  last_group = 8'h1;
-    localparam  wait8 = 8'h12;
+    localparam  wait8 = 8'h14;
     localparam  drain_score = 16'h8;
     localparam  drain_exp = 16'he;
     localparam  drain_last = 16'he;
@@ -2023,6 +2023,7 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,y_we,
     wire  [4:0] cache$vsh$29;
     wire  [4:0] cache$vsh$30;
     wire  [4:0] cache$vsh$31;
+    wire  cache$wbusy;
     reg  core$clock;
     reg  core$bwe;
     reg  [7:0] core$bgrp;
@@ -2541,7 +2542,8 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,y_we,
         .vsh$28(cache$vsh$28),
         .vsh$29(cache$vsh$29),
         .vsh$30(cache$vsh$30),
-        .vsh$31(cache$vsh$31)
+        .vsh$31(cache$vsh$31),
+        .wbusy(cache$wbusy)
     );
     llamahdl_decoder$attention$core core(
         .clock(core$clock),
@@ -3124,7 +3126,7 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,y_we,
         stream$rope_base = bases$rope_base;
         stream$row_pos = bases$row_pos;
         stream$bad = bases$bad;
-        busy = st_en | stream$in_flight;
+        busy = st_en | stream$in_flight | cache$wbusy;
         core$bwe = stream$bank_we;
         core$bgrp = stream$bank_group;
         core$blane = stream$bank_lane;
@@ -3634,7 +3636,7 @@ module llamahdl_decoder$attention$bases(clock,layer,pos,row_layer,row_pos,rope_b
 endmodule // llamahdl_decoder$attention$bases
 
 
-module llamahdl_decoder$attention$cache(clock,push,pv,pfield,pdata,spush,spv,sfield,sdata,commit,waddr,raddr,rv,grp,mant$0,mant$1,mant$2,mant$3,mant$4,mant$5,mant$6,mant$7,mant$8,mant$9,mant$10,mant$11,mant$12,mant$13,mant$14,mant$15,mant$16,mant$17,mant$18,mant$19,mant$20,mant$21,mant$22,mant$23,mant$24,mant$25,mant$26,mant$27,mant$28,mant$29,mant$30,mant$31,ksh$0,ksh$1,ksh$2,ksh$3,ksh$4,ksh$5,ksh$6,ksh$7,ksh$8,ksh$9,ksh$10,ksh$11,ksh$12,ksh$13,ksh$14,ksh$15,ksh$16,ksh$17,ksh$18,ksh$19,ksh$20,ksh$21,ksh$22,ksh$23,ksh$24,ksh$25,ksh$26,ksh$27,ksh$28,ksh$29,ksh$30,ksh$31,vsh$0,vsh$1,vsh$2,vsh$3,vsh$4,vsh$5,vsh$6,vsh$7,vsh$8,vsh$9,vsh$10,vsh$11,vsh$12,vsh$13,vsh$14,vsh$15,vsh$16,vsh$17,vsh$18,vsh$19,vsh$20,vsh$21,vsh$22,vsh$23,vsh$24,vsh$25,vsh$26,vsh$27,vsh$28,vsh$29,vsh$30,vsh$31);
+module llamahdl_decoder$attention$cache(clock,push,pv,pfield,pdata,spush,spv,sfield,sdata,commit,waddr,raddr,rv,grp,mant$0,mant$1,mant$2,mant$3,mant$4,mant$5,mant$6,mant$7,mant$8,mant$9,mant$10,mant$11,mant$12,mant$13,mant$14,mant$15,mant$16,mant$17,mant$18,mant$19,mant$20,mant$21,mant$22,mant$23,mant$24,mant$25,mant$26,mant$27,mant$28,mant$29,mant$30,mant$31,ksh$0,ksh$1,ksh$2,ksh$3,ksh$4,ksh$5,ksh$6,ksh$7,ksh$8,ksh$9,ksh$10,ksh$11,ksh$12,ksh$13,ksh$14,ksh$15,ksh$16,ksh$17,ksh$18,ksh$19,ksh$20,ksh$21,ksh$22,ksh$23,ksh$24,ksh$25,ksh$26,ksh$27,ksh$28,ksh$29,ksh$30,ksh$31,vsh$0,vsh$1,vsh$2,vsh$3,vsh$4,vsh$5,vsh$6,vsh$7,vsh$8,vsh$9,vsh$10,vsh$11,vsh$12,vsh$13,vsh$14,vsh$15,vsh$16,vsh$17,vsh$18,vsh$19,vsh$20,vsh$21,vsh$22,vsh$23,vsh$24,vsh$25,vsh$26,vsh$27,vsh$28,vsh$29,vsh$30,vsh$31,wbusy);
     
     // Module arguments
     input wire  clock;
@@ -3747,6 +3749,7 @@ module llamahdl_decoder$attention$cache(clock,push,pv,pfield,pdata,spush,spv,sfi
     output reg  [4:0] vsh$29;
     output reg  [4:0] vsh$30;
     output reg  [4:0] vsh$31;
+    output reg  wbusy;
     
     // Update code (custom)
     reg [351:0] kmem [0:2559];
@@ -3766,6 +3769,18 @@ module llamahdl_decoder$attention$cache(clock,push,pv,pfield,pdata,spush,spv,sfi
     reg [19:0] rks;
     reg [19:0] rvs;
     reg rsel;
+    reg p_r;
+    reg pv_r;
+    reg [15:0] pf_r;
+    reg [10:0] pd_r;
+    reg sp_r;
+    reg spv_r;
+    reg [7:0] sf_r;
+    reg [4:0] sd_r;
+    reg c_r;
+    reg c_rr;
+    reg [23:0] wa_r;
+    reg [23:0] wa_rr;
     integer i;
     initial begin
        kst = 352'd0;
@@ -3777,6 +3792,18 @@ module llamahdl_decoder$attention$cache(clock,push,pv,pfield,pdata,spush,spv,sfi
        rks = 20'd0;
        rvs = 20'd0;
        rsel = 1'b0;
+       p_r = 1'b0;
+       pv_r = 1'b0;
+       pf_r = 16'd0;
+       pd_r = 11'd0;
+       sp_r = 1'b0;
+       spv_r = 1'b0;
+       sf_r = 8'd0;
+       sd_r = 5'd0;
+       c_r = 1'b0;
+       c_rr = 1'b0;
+       wa_r = 24'd0;
+       wa_rr = 24'd0;
        mant$0 = 11'd0;
        ksh$0 = 5'd0;
        vsh$0 = 5'd0;
@@ -3887,149 +3914,149 @@ module llamahdl_decoder$attention$cache(clock,push,pv,pfield,pdata,spush,spv,sfi
        vst_n = vst;
        kss_n = kss;
        vss_n = vss;
-       if (push && (pfield == 16'd0)) begin
-          if (pv) vst_n[10:0] = pdata;
-          else kst_n[10:0] = pdata;
+       if (p_r && (pf_r == 16'd0)) begin
+          if (pv_r) vst_n[10:0] = pd_r;
+          else kst_n[10:0] = pd_r;
        end
-       if (push && (pfield == 16'd1)) begin
-          if (pv) vst_n[21:11] = pdata;
-          else kst_n[21:11] = pdata;
+       if (p_r && (pf_r == 16'd1)) begin
+          if (pv_r) vst_n[21:11] = pd_r;
+          else kst_n[21:11] = pd_r;
        end
-       if (push && (pfield == 16'd2)) begin
-          if (pv) vst_n[32:22] = pdata;
-          else kst_n[32:22] = pdata;
+       if (p_r && (pf_r == 16'd2)) begin
+          if (pv_r) vst_n[32:22] = pd_r;
+          else kst_n[32:22] = pd_r;
        end
-       if (push && (pfield == 16'd3)) begin
-          if (pv) vst_n[43:33] = pdata;
-          else kst_n[43:33] = pdata;
+       if (p_r && (pf_r == 16'd3)) begin
+          if (pv_r) vst_n[43:33] = pd_r;
+          else kst_n[43:33] = pd_r;
        end
-       if (push && (pfield == 16'd4)) begin
-          if (pv) vst_n[54:44] = pdata;
-          else kst_n[54:44] = pdata;
+       if (p_r && (pf_r == 16'd4)) begin
+          if (pv_r) vst_n[54:44] = pd_r;
+          else kst_n[54:44] = pd_r;
        end
-       if (push && (pfield == 16'd5)) begin
-          if (pv) vst_n[65:55] = pdata;
-          else kst_n[65:55] = pdata;
+       if (p_r && (pf_r == 16'd5)) begin
+          if (pv_r) vst_n[65:55] = pd_r;
+          else kst_n[65:55] = pd_r;
        end
-       if (push && (pfield == 16'd6)) begin
-          if (pv) vst_n[76:66] = pdata;
-          else kst_n[76:66] = pdata;
+       if (p_r && (pf_r == 16'd6)) begin
+          if (pv_r) vst_n[76:66] = pd_r;
+          else kst_n[76:66] = pd_r;
        end
-       if (push && (pfield == 16'd7)) begin
-          if (pv) vst_n[87:77] = pdata;
-          else kst_n[87:77] = pdata;
+       if (p_r && (pf_r == 16'd7)) begin
+          if (pv_r) vst_n[87:77] = pd_r;
+          else kst_n[87:77] = pd_r;
        end
-       if (push && (pfield == 16'd8)) begin
-          if (pv) vst_n[98:88] = pdata;
-          else kst_n[98:88] = pdata;
+       if (p_r && (pf_r == 16'd8)) begin
+          if (pv_r) vst_n[98:88] = pd_r;
+          else kst_n[98:88] = pd_r;
        end
-       if (push && (pfield == 16'd9)) begin
-          if (pv) vst_n[109:99] = pdata;
-          else kst_n[109:99] = pdata;
+       if (p_r && (pf_r == 16'd9)) begin
+          if (pv_r) vst_n[109:99] = pd_r;
+          else kst_n[109:99] = pd_r;
        end
-       if (push && (pfield == 16'd10)) begin
-          if (pv) vst_n[120:110] = pdata;
-          else kst_n[120:110] = pdata;
+       if (p_r && (pf_r == 16'd10)) begin
+          if (pv_r) vst_n[120:110] = pd_r;
+          else kst_n[120:110] = pd_r;
        end
-       if (push && (pfield == 16'd11)) begin
-          if (pv) vst_n[131:121] = pdata;
-          else kst_n[131:121] = pdata;
+       if (p_r && (pf_r == 16'd11)) begin
+          if (pv_r) vst_n[131:121] = pd_r;
+          else kst_n[131:121] = pd_r;
        end
-       if (push && (pfield == 16'd12)) begin
-          if (pv) vst_n[142:132] = pdata;
-          else kst_n[142:132] = pdata;
+       if (p_r && (pf_r == 16'd12)) begin
+          if (pv_r) vst_n[142:132] = pd_r;
+          else kst_n[142:132] = pd_r;
        end
-       if (push && (pfield == 16'd13)) begin
-          if (pv) vst_n[153:143] = pdata;
-          else kst_n[153:143] = pdata;
+       if (p_r && (pf_r == 16'd13)) begin
+          if (pv_r) vst_n[153:143] = pd_r;
+          else kst_n[153:143] = pd_r;
        end
-       if (push && (pfield == 16'd14)) begin
-          if (pv) vst_n[164:154] = pdata;
-          else kst_n[164:154] = pdata;
+       if (p_r && (pf_r == 16'd14)) begin
+          if (pv_r) vst_n[164:154] = pd_r;
+          else kst_n[164:154] = pd_r;
        end
-       if (push && (pfield == 16'd15)) begin
-          if (pv) vst_n[175:165] = pdata;
-          else kst_n[175:165] = pdata;
+       if (p_r && (pf_r == 16'd15)) begin
+          if (pv_r) vst_n[175:165] = pd_r;
+          else kst_n[175:165] = pd_r;
        end
-       if (push && (pfield == 16'd16)) begin
-          if (pv) vst_n[186:176] = pdata;
-          else kst_n[186:176] = pdata;
+       if (p_r && (pf_r == 16'd16)) begin
+          if (pv_r) vst_n[186:176] = pd_r;
+          else kst_n[186:176] = pd_r;
        end
-       if (push && (pfield == 16'd17)) begin
-          if (pv) vst_n[197:187] = pdata;
-          else kst_n[197:187] = pdata;
+       if (p_r && (pf_r == 16'd17)) begin
+          if (pv_r) vst_n[197:187] = pd_r;
+          else kst_n[197:187] = pd_r;
        end
-       if (push && (pfield == 16'd18)) begin
-          if (pv) vst_n[208:198] = pdata;
-          else kst_n[208:198] = pdata;
+       if (p_r && (pf_r == 16'd18)) begin
+          if (pv_r) vst_n[208:198] = pd_r;
+          else kst_n[208:198] = pd_r;
        end
-       if (push && (pfield == 16'd19)) begin
-          if (pv) vst_n[219:209] = pdata;
-          else kst_n[219:209] = pdata;
+       if (p_r && (pf_r == 16'd19)) begin
+          if (pv_r) vst_n[219:209] = pd_r;
+          else kst_n[219:209] = pd_r;
        end
-       if (push && (pfield == 16'd20)) begin
-          if (pv) vst_n[230:220] = pdata;
-          else kst_n[230:220] = pdata;
+       if (p_r && (pf_r == 16'd20)) begin
+          if (pv_r) vst_n[230:220] = pd_r;
+          else kst_n[230:220] = pd_r;
        end
-       if (push && (pfield == 16'd21)) begin
-          if (pv) vst_n[241:231] = pdata;
-          else kst_n[241:231] = pdata;
+       if (p_r && (pf_r == 16'd21)) begin
+          if (pv_r) vst_n[241:231] = pd_r;
+          else kst_n[241:231] = pd_r;
        end
-       if (push && (pfield == 16'd22)) begin
-          if (pv) vst_n[252:242] = pdata;
-          else kst_n[252:242] = pdata;
+       if (p_r && (pf_r == 16'd22)) begin
+          if (pv_r) vst_n[252:242] = pd_r;
+          else kst_n[252:242] = pd_r;
        end
-       if (push && (pfield == 16'd23)) begin
-          if (pv) vst_n[263:253] = pdata;
-          else kst_n[263:253] = pdata;
+       if (p_r && (pf_r == 16'd23)) begin
+          if (pv_r) vst_n[263:253] = pd_r;
+          else kst_n[263:253] = pd_r;
        end
-       if (push && (pfield == 16'd24)) begin
-          if (pv) vst_n[274:264] = pdata;
-          else kst_n[274:264] = pdata;
+       if (p_r && (pf_r == 16'd24)) begin
+          if (pv_r) vst_n[274:264] = pd_r;
+          else kst_n[274:264] = pd_r;
        end
-       if (push && (pfield == 16'd25)) begin
-          if (pv) vst_n[285:275] = pdata;
-          else kst_n[285:275] = pdata;
+       if (p_r && (pf_r == 16'd25)) begin
+          if (pv_r) vst_n[285:275] = pd_r;
+          else kst_n[285:275] = pd_r;
        end
-       if (push && (pfield == 16'd26)) begin
-          if (pv) vst_n[296:286] = pdata;
-          else kst_n[296:286] = pdata;
+       if (p_r && (pf_r == 16'd26)) begin
+          if (pv_r) vst_n[296:286] = pd_r;
+          else kst_n[296:286] = pd_r;
        end
-       if (push && (pfield == 16'd27)) begin
-          if (pv) vst_n[307:297] = pdata;
-          else kst_n[307:297] = pdata;
+       if (p_r && (pf_r == 16'd27)) begin
+          if (pv_r) vst_n[307:297] = pd_r;
+          else kst_n[307:297] = pd_r;
        end
-       if (push && (pfield == 16'd28)) begin
-          if (pv) vst_n[318:308] = pdata;
-          else kst_n[318:308] = pdata;
+       if (p_r && (pf_r == 16'd28)) begin
+          if (pv_r) vst_n[318:308] = pd_r;
+          else kst_n[318:308] = pd_r;
        end
-       if (push && (pfield == 16'd29)) begin
-          if (pv) vst_n[329:319] = pdata;
-          else kst_n[329:319] = pdata;
+       if (p_r && (pf_r == 16'd29)) begin
+          if (pv_r) vst_n[329:319] = pd_r;
+          else kst_n[329:319] = pd_r;
        end
-       if (push && (pfield == 16'd30)) begin
-          if (pv) vst_n[340:330] = pdata;
-          else kst_n[340:330] = pdata;
+       if (p_r && (pf_r == 16'd30)) begin
+          if (pv_r) vst_n[340:330] = pd_r;
+          else kst_n[340:330] = pd_r;
        end
-       if (push && (pfield == 16'd31)) begin
-          if (pv) vst_n[351:341] = pdata;
-          else kst_n[351:341] = pdata;
+       if (p_r && (pf_r == 16'd31)) begin
+          if (pv_r) vst_n[351:341] = pd_r;
+          else kst_n[351:341] = pd_r;
        end
-       if (spush && (sfield == 8'd0)) begin
-          if (spv) vss_n[4:0] = sdata;
-          else kss_n[4:0] = sdata;
+       if (sp_r && (sf_r == 8'd0)) begin
+          if (spv_r) vss_n[4:0] = sd_r;
+          else kss_n[4:0] = sd_r;
        end
-       if (spush && (sfield == 8'd1)) begin
-          if (spv) vss_n[9:5] = sdata;
-          else kss_n[9:5] = sdata;
+       if (sp_r && (sf_r == 8'd1)) begin
+          if (spv_r) vss_n[9:5] = sd_r;
+          else kss_n[9:5] = sd_r;
        end
-       if (spush && (sfield == 8'd2)) begin
-          if (spv) vss_n[14:10] = sdata;
-          else kss_n[14:10] = sdata;
+       if (sp_r && (sf_r == 8'd2)) begin
+          if (spv_r) vss_n[14:10] = sd_r;
+          else kss_n[14:10] = sd_r;
        end
-       if (spush && (sfield == 8'd3)) begin
-          if (spv) vss_n[19:15] = sdata;
-          else kss_n[19:15] = sdata;
+       if (sp_r && (sf_r == 8'd3)) begin
+          if (spv_r) vss_n[19:15] = sd_r;
+          else kss_n[19:15] = sd_r;
        end
     end
     always @(posedge clock) begin
@@ -4038,6 +4065,18 @@ module llamahdl_decoder$attention$cache(clock,push,pv,pfield,pdata,spush,spv,sfi
        kss <= kss_n;
        vss <= vss_n;
        rsel <= rv;
+       p_r <= push;
+       pv_r <= pv;
+       pf_r <= pfield;
+       pd_r <= pdata;
+       sp_r <= spush;
+       spv_r <= spv;
+       sf_r <= sfield;
+       sd_r <= sdata;
+       c_r <= commit;
+       wa_r <= waddr;
+       c_rr <= c_r;
+       wa_rr <= wa_r;
        if (raddr < 24'd2560) begin
           rk <= kmem[raddr[11:0]];
           rvw <= vmem[raddr[11:0]];
@@ -4049,11 +4088,11 @@ module llamahdl_decoder$attention$cache(clock,push,pv,pfield,pdata,spush,spv,sfi
           rks <= 20'd0;
           rvs <= 20'd0;
        end
-       if (commit && (waddr < 24'd2560)) begin
-          kmem[waddr[11:0]] <= kst_n;
-          vmem[waddr[11:0]] <= vst_n;
-          ksm[waddr[11:0]] <= kss_n;
-          vsm[waddr[11:0]] <= vss_n;
+       if (c_rr && (wa_rr < 24'd2560)) begin
+          kmem[wa_rr[11:0]] <= kst;
+          vmem[wa_rr[11:0]] <= vst;
+          ksm[wa_rr[11:0]] <= kss;
+          vsm[wa_rr[11:0]] <= vss;
        end
     end
     always @(posedge clock) begin
@@ -4354,6 +4393,7 @@ module llamahdl_decoder$attention$cache(clock,push,pv,pfield,pdata,spush,spv,sfi
        end
        endcase
     end
+    always @(*) wbusy = commit | c_r;
 endmodule // llamahdl_decoder$attention$cache
 
 

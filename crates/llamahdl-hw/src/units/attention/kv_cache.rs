@@ -33,6 +33,13 @@ struct KvState {
     rks: Vec<u64>,
     rvs: Vec<u64>,
     rsel: bool,
+    /// The pushes of the last cycle (registered inputs): (push, pv, field, data) and
+    /// (spush, spv, sfield, sdata).
+    pr: (bool, bool, usize, u64),
+    spr: (bool, bool, usize, u64),
+    /// The commit pipeline: (commit, waddr) of the last cycle and of the cycle before.
+    cr: (bool, usize),
+    crr: (bool, usize),
 }
 
 /// The key/value cache: four wide memories of `depth` words (word = one (layer,
@@ -42,9 +49,13 @@ struct KvState {
 ///
 /// Write: staging registers collect one position: with `push`, field `pfield` of the key
 /// (`pv` low) or value (`pv` high) staging word becomes `pdata`; with `spush`, field
-/// `sfield` of the key/value shift staging word becomes `sdata`. With `commit`, the four
-/// staging words *including this cycle's pushes* are written to word `waddr` (dropped if
-/// `waddr >= depth`).
+/// `sfield` of the key/value shift staging word becomes `sdata`. The push inputs are
+/// registered first (a push in cycle c is in the staging word from cycle c + 2), so the
+/// field decode starts from a register. With `commit` in cycle c, the four staging words
+/// *including the pushes up to cycle c* are written to word `waddr` (dropped if `waddr >=
+/// depth`) at the edge ending cycle c + 2: the memory's write data and address come
+/// straight from registers. A read of that word returns it from cycle c + 3 on (`raddr` in
+/// cycle c + 3 or later).
 ///
 /// Read (synchronous, read-old-data, two edges): the four words at `raddr` are registered
 /// (0 past the depth), with `rv`, at the edge ending the cycle of `raddr`; the next edge
@@ -74,6 +85,9 @@ pub struct KvCacheW<const A: usize> {
     pub mant: [Signal<Out, Bits<11>>; A],
     pub ksh: [Signal<Out, Bits<5>>; A],
     pub vsh: [Signal<Out, Bits<5>>; A],
+    /// A commit is on its way to the memory (`commit` now or in the last cycle): a read
+    /// of its word must wait until this is low (combinational from `commit`).
+    pub wbusy: Signal<Out, Bit>,
     _s: KvState,
 }
 
@@ -115,6 +129,7 @@ impl<const A: usize> KvCacheW<A> {
             mant: array_init::array_init(|_| Signal::new_with_default(Bits::default())),
             ksh: array_init::array_init(|_| Signal::new_with_default(Bits::default())),
             vsh: array_init::array_init(|_| Signal::new_with_default(Bits::default())),
+            wbusy: Default::default(),
             _s: KvState {
                 depth,
                 kvd,
@@ -134,6 +149,10 @@ impl<const A: usize> KvCacheW<A> {
                 rks: vec![0; nkv],
                 rvs: vec![0; nkv],
                 rsel: false,
+                pr: (false, false, 0, 0),
+                spr: (false, false, 0, 0),
+                cr: (false, 0),
+                crr: (false, 0),
             },
         }
     }
@@ -192,32 +211,9 @@ impl<const A: usize> Logic for KvCacheW<A> {
             // change.
             self.route_outputs();
             let s = &mut self._s;
-            // Staging, with this cycle's pushes.
-            if self.push.val() {
-                let f = self.pfield.val().index();
-                if f < s.kvd {
-                    let d = self.pdata.val().to_u64();
-                    if self.pv.val() {
-                        s.vst[f] = d;
-                    } else {
-                        s.kst[f] = d;
-                    }
-                }
-            }
-            if self.spush.val() {
-                let f = self.sfield.val().index();
-                if f < s.nkv {
-                    let d = self.sdata.val().to_u64();
-                    if self.spv.val() {
-                        s.vss[f] = d;
-                    } else {
-                        s.kss[f] = d;
-                    }
-                }
-            }
+            let (kvd, nkv) = (s.kvd, s.nkv);
             // Read (old data) before the write.
             let r = self.raddr.val().index();
-            let (kvd, nkv) = (s.kvd, s.nkv);
             if r < s.depth {
                 s.rk.copy_from_slice(&s.k[r * kvd..(r + 1) * kvd]);
                 s.rv.copy_from_slice(&s.v[r * kvd..(r + 1) * kvd]);
@@ -230,18 +226,51 @@ impl<const A: usize> Logic for KvCacheW<A> {
                 s.rvs.iter_mut().for_each(|x| *x = 0);
             }
             s.rsel = self.rv.val();
-            if self.commit.val() {
-                let w = self.waddr.val().index();
-                if w < s.depth {
-                    s.k[w * kvd..(w + 1) * kvd].copy_from_slice(&s.kst);
-                    s.v[w * kvd..(w + 1) * kvd].copy_from_slice(&s.vst);
-                    s.ks[w * nkv..(w + 1) * nkv].copy_from_slice(&s.kss);
-                    s.vs[w * nkv..(w + 1) * nkv].copy_from_slice(&s.vss);
+            // The commit of two cycles ago writes the staging registers as they are.
+            let (c, w) = s.crr;
+            if c && w < s.depth {
+                s.k[w * kvd..(w + 1) * kvd].copy_from_slice(&s.kst);
+                s.v[w * kvd..(w + 1) * kvd].copy_from_slice(&s.vst);
+                s.ks[w * nkv..(w + 1) * nkv].copy_from_slice(&s.kss);
+                s.vs[w * nkv..(w + 1) * nkv].copy_from_slice(&s.vss);
+            }
+            // Staging takes last cycle's (registered) pushes.
+            let (p, pv, f, d) = s.pr;
+            if p && f < kvd {
+                if pv {
+                    s.vst[f] = d;
+                } else {
+                    s.kst[f] = d;
                 }
             }
+            let (p, pv, f, d) = s.spr;
+            if p && f < nkv {
+                if pv {
+                    s.vss[f] = d;
+                } else {
+                    s.kss[f] = d;
+                }
+            }
+            // Input registers.
+            s.pr = (
+                self.push.val(),
+                self.pv.val(),
+                self.pfield.val().index(),
+                self.pdata.val().to_u64(),
+            );
+            s.spr = (
+                self.spush.val(),
+                self.spv.val(),
+                self.sfield.val().index(),
+                self.sdata.val().to_u64(),
+            );
+            s.crr = s.cr;
+            s.cr = (self.commit.val(), self.waddr.val().index());
         }
+        self.wbusy.next = self.commit.val() | self._s.cr.0;
     }
     fn connect(&mut self) {
+        self.wbusy.connect();
         for j in 0..A {
             self.mant[j].connect();
             self.ksh[j].connect();
@@ -273,6 +302,18 @@ reg [{km}:0] rvw;
 reg [{sm}:0] rks;
 reg [{sm}:0] rvs;
 reg rsel;
+reg p_r;
+reg pv_r;
+reg [15:0] pf_r;
+reg [10:0] pd_r;
+reg sp_r;
+reg spv_r;
+reg [7:0] sf_r;
+reg [4:0] sd_r;
+reg c_r;
+reg c_rr;
+reg [23:0] wa_r;
+reg [23:0] wa_rr;
 integer i;
 initial begin
    kst = {kw}'d0;
@@ -284,6 +325,18 @@ initial begin
    rks = {sw}'d0;
    rvs = {sw}'d0;
    rsel = 1'b0;
+   p_r = 1'b0;
+   pv_r = 1'b0;
+   pf_r = 16'd0;
+   pd_r = 11'd0;
+   sp_r = 1'b0;
+   spv_r = 1'b0;
+   sf_r = 8'd0;
+   sd_r = 5'd0;
+   c_r = 1'b0;
+   c_rr = 1'b0;
+   wa_r = 24'd0;
+   wa_rr = 24'd0;
 {oinit}`ifndef SYNTHESIS
    for (i = 0; i < {depth}; i = i + 1) begin
       kmem[i] = {kw}'d0;
@@ -309,13 +362,13 @@ always @(*) begin
         for f in 0..kvd {
             let (hi, lo) = (f * 11 + 10, f * 11);
             v += &format!(
-                "   if (push && (pfield == 16'd{f})) begin\n      if (pv) vst_n[{hi}:{lo}] = pdata;\n      else kst_n[{hi}:{lo}] = pdata;\n   end\n"
+                "   if (p_r && (pf_r == 16'd{f})) begin\n      if (pv_r) vst_n[{hi}:{lo}] = pd_r;\n      else kst_n[{hi}:{lo}] = pd_r;\n   end\n"
             );
         }
         for f in 0..nkv {
             let (hi, lo) = (f * 5 + 4, f * 5);
             v += &format!(
-                "   if (spush && (sfield == 8'd{f})) begin\n      if (spv) vss_n[{hi}:{lo}] = sdata;\n      else kss_n[{hi}:{lo}] = sdata;\n   end\n"
+                "   if (sp_r && (sf_r == 8'd{f})) begin\n      if (spv_r) vss_n[{hi}:{lo}] = sd_r;\n      else kss_n[{hi}:{lo}] = sd_r;\n   end\n"
             );
         }
         v += &format!(
@@ -327,6 +380,18 @@ always @(posedge clock) begin
    kss <= kss_n;
    vss <= vss_n;
    rsel <= rv;
+   p_r <= push;
+   pv_r <= pv;
+   pf_r <= pfield;
+   pd_r <= pdata;
+   sp_r <= spush;
+   spv_r <= spv;
+   sf_r <= sfield;
+   sd_r <= sdata;
+   c_r <= commit;
+   wa_r <= waddr;
+   c_rr <= c_r;
+   wa_rr <= wa_r;
    if (raddr < 24'd{depth}) begin
       rk <= kmem[raddr[{im}:0]];
       rvw <= vmem[raddr[{im}:0]];
@@ -338,11 +403,11 @@ always @(posedge clock) begin
       rks <= {sw}'d0;
       rvs <= {sw}'d0;
    end
-   if (commit && (waddr < 24'd{depth})) begin
-      kmem[waddr[{im}:0]] <= kst_n;
-      vmem[waddr[{im}:0]] <= vst_n;
-      ksm[waddr[{im}:0]] <= kss_n;
-      vsm[waddr[{im}:0]] <= vss_n;
+   if (c_rr && (wa_rr < 24'd{depth})) begin
+      kmem[wa_rr[{im}:0]] <= kst;
+      vmem[wa_rr[{im}:0]] <= vst;
+      ksm[wa_rr[{im}:0]] <= kss;
+      vsm[wa_rr[{im}:0]] <= vss;
    end
 end
 ",
@@ -386,6 +451,7 @@ end
         if s.route.len() == 1 {
             v += "wire unused_grp = ^grp;\n";
         }
+        v += "always @(*) wbusy = commit | c_r;\n";
         Verilog::Custom(v)
     }
 }

@@ -41,15 +41,16 @@
 //!   q bank of [`AttnCore`] (all heads held), k and v heads to the staging registers of
 //!   [`KvCacheW`]; the last v element commits the position to (`layer`, `pos`).
 //! - **Stream latency**: with the last row in cycle `c`, the cache word is written at the
-//!   end of cycle `c + head_dim + 14` ([`stream_latency`]: `head_dim + 5` plus the
+//!   end of cycle `c + head_dim + 16` ([`stream_latency`]: `head_dim + 5` plus the
 //!   pipeline stages of `Rope2` and `Blocker`, [`leaves::ROPE_EXTRA`] and
-//!   [`leaves::BLOCKER_EXTRA`]; readable from the next cycle); the stream's work in flight
-//!   ends by cycle `c + head_dim + 13`.
+//!   [`leaves::BLOCKER_EXTRA`], and the cache's own write pipeline, [`KV_WRITE_EXTRA`];
+//!   readable from the next cycle); the stream's work in flight (the cache's pending
+//!   write included) ends by cycle `c + head_dim + 15`.
 //! - A stream at `pos >= context` or `layer >= n_layers` writes nothing to the cache (its q
 //!   still goes to the bank; an attention at that position is refused anyway).
 //! - **Attention**: `layer`, `pos` and `att` are stable from `start` until `done`. A start
 //!   with `pos >= context` or `layer >= n_layers` does nothing but pulse `done` in the next
-//!   cycle. Otherwise the unit waits `W = head_dim + 10` cycles ([`wait_cycles`]) *and* until
+//!   cycle. Otherwise the unit waits `W = head_dim + 12` cycles ([`wait_cycles`]) *and* until
 //!   the stream is processed (`st_en` low, no row in flight), loads group 0's q from the
 //!   bank and, per group: (1) score pass, one cached position per cycle: the key word of
 //!   (`layer`, `t`) (all kv heads), the `G·head_dim` products, one adder tree per head, the
@@ -77,9 +78,9 @@
 //! leaves the core's pipeline [`DRAIN_OUT`] cycles after its issue, in the `done` cycle);
 //! refused: 1. Started earlier (even during the stream) it waits for the stream and takes
 //! longer, with the same results. stories260K (head_dim 8, so `K = 8`) with `A = 64` (one
-//! group of 8 heads, 8 output items): `2·P + 64` (66, 320, 1088 at positions 0, 127, 511;
-//! 122, 376, 1144 one output per cycle); with `A = 32` (two groups of 4, 4 items each):
-//! `4·P + 85` (89, 597, 2133 at 0, 127, 511; 122, 625, 2161 one per cycle).
+//! group of 8 heads, 8 output items): `2·P + 66` (68, 322, 1090 at positions 0, 127, 511);
+//! with `A = 32` (two groups of 4, 4 items each): `4·P + 87` (91, 599, 2135 at 0, 127,
+//! 511).
 //!
 //! ## Hardware
 //! - Multipliers: `G·head_dim` lanes of one signed 18 × 11 multiplier each (shared: q
@@ -143,7 +144,7 @@ pub fn out_width(c: &Config) -> usize {
 /// Cycles from `start` to `done` of the attention at `pos` on a unit with `lanes` lanes and
 /// a cache of `context` positions, started at least 2 cycles after the last row of the
 /// stream (see the module docs): `W + 14 + (NG − 1)·(1 + max(S, G·head_dim/K − 1)) + S +
-/// n_last/K` with `S = 2·P + 24`, `W = head_dim + 10` ([`wait_cycles`]), `K` =
+/// n_last/K` with `S = 2·P + 24`, `W = head_dim + 12` ([`wait_cycles`]), `K` =
 /// [`out_width`]; 1 for a refused start.
 pub fn cycles(c: &Config, context: usize, lanes: usize, pos: usize) -> usize {
     if pos >= context {
@@ -177,13 +178,17 @@ pub const DRAIN_OUT: usize = core::OUT_LAT - 1;
 /// Wait cycles at the start of an attention: covers the stream's conversion latency when
 /// it starts 2 cycles after the last row.
 pub fn wait_cycles(c: &Config) -> usize {
-    c.head_dim() + 1 + leaves::ROPE_EXTRA + leaves::BLOCKER_EXTRA
+    c.head_dim() + 1 + leaves::ROPE_EXTRA + leaves::BLOCKER_EXTRA + KV_WRITE_EXTRA
 }
+
+/// Cycles [`KvCacheW`] adds between the last push of a position and its memory write
+/// (registered pushes, then the write from the staging registers).
+pub const KV_WRITE_EXTRA: usize = 2;
 
 /// Cycles from the last stream row (cycle `c`) to the cache write of the position: the
 /// write happens at the end of cycle `c + stream_latency` (readable from the next cycle).
 pub fn stream_latency(c: &Config) -> usize {
-    c.head_dim() + 5 + leaves::ROPE_EXTRA + leaves::BLOCKER_EXTRA
+    c.head_dim() + 5 + leaves::ROPE_EXTRA + leaves::BLOCKER_EXTRA + KV_WRITE_EXTRA
 }
 
 pub(crate) fn c3(v: u64) -> Constant<Bits<3>> {
@@ -572,7 +577,8 @@ impl<const A: usize> Logic for AttnUnit<A> {
         self.stream.rope_base.next = self.bases.rope_base.val();
         self.stream.row_pos.next = self.bases.row_pos.val();
         self.stream.bad.next = self.bases.bad.val();
-        self.busy.next = self.st_en.val() | self.stream.in_flight.val();
+        self.busy.next =
+            self.st_en.val() | self.stream.in_flight.val() | self.cache.wbusy.val();
         self.core.bwe.next = self.stream.bank_we.val();
         self.core.bgrp.next = self.stream.bank_group.val();
         self.core.blane.next = self.stream.bank_lane.val();
