@@ -8,7 +8,7 @@ use llamahdl_model::{synth, Config};
 use std::path::{Path, PathBuf};
 
 /// Bytes available to this user on the file system holding `dir` (`None` when unknown).
-fn free_bytes(dir: &Path) -> Option<u64> {
+pub fn free_bytes(dir: &Path) -> Option<u64> {
     use std::os::unix::ffi::OsStrExt;
     let c = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
     // SAFETY: `statvfs` is plain data, filled in by the call; `c` is NUL-terminated.
