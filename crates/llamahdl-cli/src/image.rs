@@ -81,7 +81,7 @@ fn design_lanes(c: &Config, lanes: u32) -> Result<(), String> {
         ));
     }
     let hd = c.head_dim() as u32;
-    if hd > lanes || lanes % hd != 0 {
+    if hd > lanes || lanes.checked_rem(hd) != Some(0) {
         return Err(format!(
             "head_dim {hd} must divide the lane count {lanes} (attention runs lanes / \
              head_dim heads at once)"
@@ -137,7 +137,7 @@ fn write(args: &ImageArgs, out: &Path) -> anyhow::Result<()> {
         "wrote {out_name} ({} bytes, {} regions) from {source}: {}; {lanes} lanes, {bus_bits}-bit bus",
         h.image_bytes,
         h.region_count,
-        shape_text(&h.config)
+        crate::output::shape_summary(&h.config)
     );
     Ok(())
 }
@@ -173,24 +173,6 @@ fn check(args: &ImageArgs, img: &Path) -> anyhow::Result<()> {
         text_report(&what, &image, against.as_deref())
     };
     write_stdout(out.as_bytes())
-}
-
-fn shape_text(c: &Config) -> String {
-    format!(
-        "dim {} hidden {} layers {} heads {}/{} vocab {} seq_len {}{}",
-        c.dim,
-        c.hidden_dim,
-        c.n_layers,
-        c.n_heads,
-        c.n_kv_heads,
-        c.vocab_size,
-        c.seq_len,
-        if c.shared_classifier {
-            ", shared classifier"
-        } else {
-            ", separate classifier"
-        }
-    )
 }
 
 /// What `image --check --json` prints.
@@ -277,7 +259,16 @@ fn text_report(what: &str, image: &Image, against: Option<&str>) -> String {
         llamahdl_image::format::HEADER_BYTES,
         h.crc()
     );
-    let _ = writeln!(s, "shape:         {}", shape_text(c));
+    let classifier = if c.shared_classifier {
+        ", classifier shared with the embedding"
+    } else {
+        ""
+    };
+    let _ = writeln!(
+        s,
+        "shape:         {}{classifier}",
+        crate::output::shape_summary(c)
+    );
     let _ = writeln!(
         s,
         "layout:        {} lanes, {}-bit bus ({}-byte words)",

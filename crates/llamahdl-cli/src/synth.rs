@@ -108,21 +108,10 @@ pub fn run(a: SynthArgs) -> anyhow::Result<()> {
     tmp.commit()?;
     let bytes_len = written;
     eprintln!(
-        "wrote {} ({} bytes): dim {} hidden {} layers {} heads {}/{} vocab {} seq_len {}{}",
+        "wrote {} ({} bytes): {}",
         a.out.display(),
         bytes_len,
-        c.dim,
-        c.hidden_dim,
-        c.n_layers,
-        c.n_heads,
-        c.n_kv_heads,
-        c.vocab_size,
-        c.seq_len,
-        if c.shared_classifier {
-            ""
-        } else {
-            ", separate classifier"
-        }
+        crate::output::shape_summary(&c)
     );
     Ok(())
 }

@@ -6,41 +6,10 @@
 
 use llamahdl_golden::{QuantModel, ScaleMode};
 use llamahdl_model::{synth, testutil, Config};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 mod common;
 use common::*;
-
-struct Files {
-    dir: tempfile::TempDir,
-}
-
-impl Files {
-    fn new() -> Files {
-        Files {
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-    fn write(&self, name: &str, bytes: &[u8]) -> PathBuf {
-        let p = self.path(name);
-        std::fs::write(&p, bytes).unwrap();
-        p
-    }
-    fn model(&self, name: &str, c: &Config, seed: u64) -> PathBuf {
-        self.write(name, &synth::generate(c, seed).to_bytes())
-    }
-    fn listing(&self) -> Vec<String> {
-        let mut v: Vec<String> = std::fs::read_dir(self.dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        v.sort();
-        v
-    }
-}
 
 fn put32(b: &mut [u8], at: usize, v: u32) {
     b[at..at + 4].copy_from_slice(&v.to_le_bytes());
@@ -270,9 +239,9 @@ fn every_bad_image_is_refused(f: &Files, ck: &Path, other: &Path, twin: &Path) {
 fn bad_synthetic_images_are_refused() {
     let f = Files::new();
     let c = Config::STORIES260K;
-    let ck = f.model("s.bin", &c, 3);
-    let other = f.model("o.bin", &Config { n_layers: 2, ..c }, 3);
-    let twin = f.model("t.bin", &c, 4);
+    let ck = f.model_seeded("s.bin", &c, 3);
+    let other = f.model_seeded("o.bin", &Config { n_layers: 2, ..c }, 3);
+    let twin = f.model_seeded("t.bin", &c, 4);
     every_bad_image_is_refused(&f, &ck, &other, &twin);
 }
 
@@ -284,8 +253,8 @@ fn bad_real_images_are_refused() {
     let f = Files::new();
     let ck = dir.join("stories260K.bin");
     let c = Config::STORIES260K;
-    let other = f.model("o.bin", &Config { dim: 128, ..c }, 1);
-    let twin = f.model("t.bin", &c, 1);
+    let other = f.model_seeded("o.bin", &Config { dim: 128, ..c }, 1);
+    let twin = f.model_seeded("t.bin", &c, 1);
     every_bad_image_is_refused(&f, &ck, &other, &twin);
 }
 
@@ -321,7 +290,7 @@ fn images_for_another_design_are_refused() {
         &[s(&narrow), "head_dim 16 must divide the lane count 8"],
     );
     // The writer refuses the same.
-    let ck = f.model("hd16.bin", &c, 1);
+    let ck = f.model_seeded("hd16.bin", &c, 1);
     let out = f.path("hd16.img");
     fails(
         &[
@@ -342,7 +311,7 @@ fn images_for_another_design_are_refused() {
 #[test]
 fn images_are_reproducible_and_checked_tables_are_printed() {
     let f = Files::new();
-    let ck = f.model("odd.bin", &Config::ODD, 2);
+    let ck = f.model_seeded("odd.bin", &Config::ODD, 2);
     let a = f.path("a.img");
     let b = f.path("b.img");
     for out in [&a, &b] {
@@ -417,7 +386,7 @@ fn images_are_reproducible_and_checked_tables_are_printed() {
 #[test]
 fn writing_never_touches_an_input_nor_leaves_a_partial_file() {
     let f = Files::new();
-    let ck = f.model("m.bin", &Config::TINY, 1);
+    let ck = f.model_seeded("m.bin", &Config::TINY, 1);
     let before = std::fs::read(&ck).unwrap();
     let link = f.path("link.bin");
     std::os::unix::fs::symlink(&ck, &link).unwrap();
@@ -493,7 +462,7 @@ fn writing_never_touches_an_input_nor_leaves_a_partial_file() {
 #[test]
 fn usage_errors() {
     let f = Files::new();
-    let ck = f.model("m.bin", &Config::TINY, 1);
+    let ck = f.model_seeded("m.bin", &Config::TINY, 1);
     let out = f.path("x.img");
     for (args, needle) in [
         (vec!["image"], "required"),

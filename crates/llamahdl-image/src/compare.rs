@@ -9,19 +9,12 @@ use llamahdl_model::Config;
 /// The shape fields on which `a` (the image's) and `b` (`source`'s) differ, named with
 /// both values; `None` when they are the same shape.
 pub fn shape_difference(a: &Config, b: &Config, source: &str) -> Option<String> {
-    let fields = [
-        ("dim", a.dim, b.dim),
-        ("hidden_dim", a.hidden_dim, b.hidden_dim),
-        ("n_layers", a.n_layers, b.n_layers),
-        ("n_heads", a.n_heads, b.n_heads),
-        ("n_kv_heads", a.n_kv_heads, b.n_kv_heads),
-        ("vocab_size", a.vocab_size, b.vocab_size),
-        ("seq_len", a.seq_len, b.seq_len),
-    ];
-    let mut diffs: Vec<String> = fields
-        .iter()
-        .filter(|(_, x, y)| x != y)
-        .map(|(f, x, y)| format!("{f} {x} in the image, {y} in {source}"))
+    let mut diffs: Vec<String> = a
+        .dims()
+        .into_iter()
+        .zip(b.dims())
+        .filter(|((_, x), (_, y))| x != y)
+        .map(|((f, x), (_, y))| format!("{f} {x} in the image, {y} in {source}"))
         .collect();
     if a.shared_classifier != b.shared_classifier {
         let says = |shared: bool| if shared { "shared" } else { "separate" };

@@ -74,9 +74,8 @@ pub enum RegionKind {
 }
 
 impl RegionKind {
-    /// Every kind, in code order.
-    pub const ALL: [RegionKind; 10] = [
-        RegionKind::Embedding,
+    /// The kinds of a layer's regions, in the order the decoder consumes them.
+    pub const LAYER: [RegionKind; 7] = [
         RegionKind::RmsAtt,
         RegionKind::Wqkv,
         RegionKind::Wo,
@@ -84,8 +83,6 @@ impl RegionKind {
         RegionKind::W1,
         RegionKind::W3,
         RegionKind::W2,
-        RegionKind::RmsFinal,
-        RegionKind::Classifier,
     ];
 
     /// The `kind` field's value.
@@ -106,7 +103,14 @@ impl RegionKind {
 
     /// The kind of a `kind` field's value.
     pub fn from_code(code: u16) -> Option<RegionKind> {
-        RegionKind::ALL.into_iter().find(|k| k.code() == code)
+        [
+            RegionKind::Embedding,
+            RegionKind::RmsFinal,
+            RegionKind::Classifier,
+        ]
+        .into_iter()
+        .chain(RegionKind::LAYER)
+        .find(|k| k.code() == code)
     }
 
     /// Its name in messages and in `--check`'s table.
@@ -222,16 +226,7 @@ impl Header {
         b[0..8].copy_from_slice(&MAGIC);
         put32(&mut b, 8, VERSION);
         put32(&mut b, 12, HEADER_BYTES as u32);
-        let dims = [
-            c.dim,
-            c.hidden_dim,
-            c.n_layers,
-            c.n_heads,
-            c.n_kv_heads,
-            c.vocab_size,
-            c.seq_len,
-        ];
-        for (i, d) in dims.into_iter().enumerate() {
+        for (i, (_, d)) in c.dims().into_iter().enumerate() {
             put32(&mut b, 16 + 4 * i, d as u32);
         }
         let flags = if c.shared_classifier {

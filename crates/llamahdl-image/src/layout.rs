@@ -41,15 +41,7 @@ pub fn region_order(c: &Config) -> Vec<(RegionKind, Option<u16>)> {
     let mut v = vec![(RegionKind::Embedding, None)];
     for l in 0..c.n_layers {
         let l = Some(l as u16);
-        for k in [
-            RegionKind::RmsAtt,
-            RegionKind::Wqkv,
-            RegionKind::Wo,
-            RegionKind::RmsFfn,
-            RegionKind::W1,
-            RegionKind::W3,
-            RegionKind::W2,
-        ] {
+        for k in RegionKind::LAYER {
             v.push((k, l));
         }
     }
