@@ -300,13 +300,22 @@ fn text_report(what: &str, image: &Image, against: Option<&str>) -> String {
     let _ = writeln!(s);
     let _ = writeln!(
         s,
-        "{:>5}  {:<17}  {:>12}  {:>11}  {:>6}  {:>9}  {:>10}  {:>6}  {:>10}",
-        "index", "region", "offset", "length", "rows", "row_bytes", "row_stride", "row0", "crc32"
+        "{:>5}  {:<17}  {:>12}  {:>11}  {:>6}  {:>9}  {:>10}  {:>10}  {:>12}  {:>10}",
+        "index",
+        "region",
+        "offset",
+        "length",
+        "rows",
+        "row_bytes",
+        "row_stride",
+        "block_rows",
+        "block_stride",
+        "crc32"
     );
     for (i, r) in image.regions.iter().enumerate() {
         let _ = writeln!(
             s,
-            "{:>5}  {:<17}  {:>12}  {:>11}  {:>6}  {:>9}  {:>10}  {:>6}  0x{:08x}",
+            "{:>5}  {:<17}  {:>12}  {:>11}  {:>6}  {:>9}  {:>10}  {:>10}  {:>12}  0x{:08x}",
             i,
             r.name(),
             r.offset,
@@ -314,7 +323,8 @@ fn text_report(what: &str, image: &Image, against: Option<&str>) -> String {
             r.rows,
             r.row_bytes,
             r.row_stride,
-            r.row0,
+            r.block_rows,
+            r.block_stride,
             r.crc32
         );
     }

@@ -14,24 +14,27 @@ pub fn region_bytes<'a>(bytes: &'a [u8], r: &Region) -> &'a [u8] {
 /// The matrix of a verified matrix region.
 fn matrix(b: &[u8], r: &Region) -> QMatrix {
     let (rows, cols) = (r.rows as usize, r.row_bytes as usize);
-    let scales = &b[..2 * rows];
     let mut q = Vec::with_capacity(rows * cols);
-    for i in 0..rows {
-        let at = r.row0 as usize + i * r.row_stride as usize;
+    let (mut mant, mut exp) = (Vec::with_capacity(rows), Vec::with_capacity(rows));
+    for i in 0..r.rows {
+        let at = r.row_at(i) as usize;
         q.extend(b[at..at + cols].iter().map(|&x| x as i8));
+        let s = r.scale_at(i) as usize;
+        mant.push(b[s]);
+        exp.push(b[s + 1] as i8);
     }
     QMatrix {
         rows,
         cols,
         q,
-        mant: scales.iter().step_by(2).copied().collect(),
-        exp: scales.iter().skip(1).step_by(2).map(|&e| e as i8).collect(),
+        mant,
+        exp,
     }
 }
 
-/// The gains of a verified gains region.
+/// The gains of a verified gains region (one block: the exponent's word, then the row).
 fn gains(b: &[u8], r: &Region) -> QGains {
-    let at = r.row0 as usize;
+    let at = r.row_at(0) as usize;
     QGains {
         mant: b[at..at + r.row_bytes as usize]
             .chunks_exact(2)

@@ -418,11 +418,18 @@ pub struct Region {
     pub rows: u32,
     /// Bytes of data in a row before its padding (matrices: the columns; gains: 2·dim).
     pub row_bytes: u32,
-    /// Bytes from the start of one row to the next (a whole number of bus words).
+    /// Bytes a row occupies with its padding (a whole number of lane words and of bus
+    /// words): the distance between consecutive rows of a block.
     pub row_stride: u32,
-    /// Offset of row 0 within the region: the prefix before it holds the row scales
-    /// (matrices) or the exponent (gains).
-    pub row0: u32,
+    /// Rows per block. A region is blocks of this many rows (the last may have fewer),
+    /// each block one bus word of prefix (the block's row scales, or the gain exponent)
+    /// followed by its rows: half the bus word's bytes for a streamed matrix (one word
+    /// holds their scales), 1 for the embedding (random access, one row per token) and
+    /// for gains.
+    pub block_rows: u32,
+    /// Bytes from the start of one block to the next: the bus word plus `block_rows`
+    /// row strides.
+    pub block_stride: u32,
     /// Byte offset of the region in the image (a multiple of the bus word).
     pub offset: u64,
     /// Length in bytes (a whole number of bus words).
@@ -440,9 +447,48 @@ impl Region {
         }
     }
 
+    /// Bytes of a block's prefix: what a block's stride holds besides its rows (the bus
+    /// word in a valid image).
+    pub fn prefix_bytes(&self) -> u64 {
+        (self.block_stride as u64).saturating_sub(self.block_rows as u64 * self.row_stride as u64)
+    }
+
+    /// Number of blocks: `rows / block_rows` rounded up.
+    pub fn blocks(&self) -> u64 {
+        (self.rows as u64).div_ceil((self.block_rows as u64).max(1))
+    }
+
+    /// Rows in block `k` (`block_rows`, fewer in the last block).
+    pub fn rows_in_block(&self, k: u64) -> u64 {
+        let s = self.block_rows as u64;
+        (self.rows as u64).saturating_sub(k * s).min(s)
+    }
+
+    /// Offset of block `k` from the start of the region.
+    pub fn block_at(&self, k: u64) -> u64 {
+        k * self.block_stride as u64
+    }
+
+    /// Offset of row `r`'s scale (mantissa, then exponent) from the start of the region.
+    pub fn scale_at(&self, r: u32) -> u64 {
+        let s = (self.block_rows as u64).max(1);
+        self.block_at(r as u64 / s) + 2 * (r as u64 % s)
+    }
+
+    /// Offset of row `r`'s first byte from the start of the region.
+    pub fn row_at(&self, r: u32) -> u64 {
+        let s = (self.block_rows as u64).max(1);
+        self.block_at(r as u64 / s) + self.prefix_bytes() + (r as u64 % s) * self.row_stride as u64
+    }
+
     /// Byte offset (in the image) of row `r`.
     pub fn row_offset(&self, r: u32) -> u64 {
-        self.offset + self.row0 as u64 + r as u64 * self.row_stride as u64
+        self.offset + self.row_at(r)
+    }
+
+    /// Byte offset (in the image) of row `r`'s scale.
+    pub fn scale_offset(&self, r: u32) -> u64 {
+        self.offset + self.scale_at(r)
     }
 
     /// The entry's bytes.
@@ -453,23 +499,25 @@ impl Region {
         put32(&mut b, 4, self.rows);
         put32(&mut b, 8, self.row_bytes);
         put32(&mut b, 12, self.row_stride);
-        put32(&mut b, 16, self.row0);
+        put32(&mut b, 16, self.block_rows);
+        put32(&mut b, 20, self.block_stride);
         put64(&mut b, 24, self.offset);
         put64(&mut b, 32, self.length);
         put32(&mut b, 40, self.crc32);
         b
     }
 
-    /// Parse entry `b` ([`ENTRY_BYTES`] long). Only the kind and the reserved fields are
+    /// Parse entry `b` ([`ENTRY_BYTES`] long). Only the kind and the reserved field are
     /// checked here.
     pub fn parse(b: &[u8]) -> Result<Region, RegionProblem> {
         let code = get16(b, 0);
         let kind = RegionKind::from_code(code).ok_or(RegionProblem::UnknownKind(code))?;
-        for (field, at) in [("bytes 20..24", 20), ("bytes 44..48", 44)] {
-            let v = get32(b, at);
-            if v != 0 {
-                return Err(RegionProblem::Reserved { field, value: v });
-            }
+        let reserved = get32(b, 44);
+        if reserved != 0 {
+            return Err(RegionProblem::Reserved {
+                field: "bytes 44..48",
+                value: reserved,
+            });
         }
         let layer = get16(b, 2);
         Ok(Region {
@@ -478,7 +526,8 @@ impl Region {
             rows: get32(b, 4),
             row_bytes: get32(b, 8),
             row_stride: get32(b, 12),
-            row0: get32(b, 16),
+            block_rows: get32(b, 16),
+            block_stride: get32(b, 20),
             offset: get64(b, 24),
             length: get64(b, 32),
             crc32: get32(b, 40),

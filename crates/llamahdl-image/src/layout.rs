@@ -10,10 +10,19 @@
 //! 4. the classifier, when it is not the embedding (when it is, the decoder reads the
 //!    embedding region again, row by row).
 //!
-//! A matrix region is its row scales (2 bytes a row, padded to a bus word), then its rows,
-//! each `row_stride` bytes: the row's int8 weights, zero-padded to a whole number of
-//! lane words and then of bus words. A gains region is one bus word holding the vector's
-//! exponent, then the `dim` 16-bit mantissas, zero-padded to a bus word.
+//! Every region is a run of blocks: one bus word of prefix, then `block_rows` rows of
+//! `row_stride` bytes each (the last block may have fewer rows). A row is its data
+//! zero-padded to a whole number of lane words and then of bus words.
+//!
+//! - A streamed matrix (QKV, Wo, W1, W3, W2, a separate classifier) has blocks of
+//!   `W / 2` rows (`W` the bus word's bytes), so the prefix word holds exactly their row
+//!   scales, 2 bytes each: one sequential read delivers every scale a word ahead of the
+//!   rows it belongs to, and the decoder holds one or two words of scales, never the
+//!   whole matrix's.
+//! - The embedding has blocks of one row: token `t`'s scale word and row are one
+//!   contiguous range at a fixed stride, fetched in one burst.
+//! - A gains region is one block of one row: the exponent's word, then the `dim` 16-bit
+//!   mantissas.
 
 use crate::error::Problem;
 use crate::format::{
@@ -64,6 +73,21 @@ pub fn matrix_shape(c: &Config, kind: RegionKind) -> (usize, usize) {
     }
 }
 
+/// Rows per block of a region of `kind` on a bus of `word` bytes: one row for the
+/// embedding (read at random, a token's scale and row together) and for gains; for the
+/// streamed matrices as many rows as one word holds scales (2 bytes each).
+pub fn block_rows(kind: RegionKind, word: u64) -> u64 {
+    match kind {
+        RegionKind::Embedding | RegionKind::RmsAtt | RegionKind::RmsFfn | RegionKind::RmsFinal => 1,
+        RegionKind::Wqkv
+        | RegionKind::Wo
+        | RegionKind::W1
+        | RegionKind::W3
+        | RegionKind::W2
+        | RegionKind::Classifier => word / 2,
+    }
+}
+
 /// The layout of an image of shape `c` for `lanes` lanes and a `bus_bits`-bit bus.
 ///
 /// `c` must be a valid shape ([`Config::validate`]); then every size fits its field (the
@@ -102,22 +126,24 @@ pub fn plan(c: &Config, lanes: u32, bus_bits: u32, mode: ScaleMode) -> Result<Pl
     for (kind, layer) in order {
         let (rows, cols) = matrix_shape(c, kind);
         let (rows, cols) = (rows as u64, cols as u64);
-        let (row_bytes, row_stride, row0) = if kind.is_gains() {
-            (2 * cols, round_up(2 * cols, word), word)
+        let (row_bytes, row_stride) = if kind.is_gains() {
+            (2 * cols, round_up(2 * cols, word))
         } else {
             // A row is whole lane words, then whole bus words: both are powers of two, so
             // that is a whole number of the larger.
-            let stride = round_up(cols, word.max(lanes as u64));
-            (cols, stride, round_up(2 * rows, word))
+            (cols, round_up(cols, word.max(lanes as u64)))
         };
-        let length = row0 + rows * row_stride;
+        let block_rows = block_rows(kind, word);
+        let block_stride = word + block_rows * row_stride;
+        let length = rows.div_ceil(block_rows) * word + rows * row_stride;
         regions.push(Region {
             kind,
             layer,
             rows: rows as u32,
             row_bytes: row_bytes as u32,
             row_stride: row_stride as u32,
-            row0: row0 as u32,
+            block_rows: block_rows as u32,
+            block_stride: block_stride as u32,
             offset: at,
             length,
             crc32: 0,
@@ -156,17 +182,44 @@ mod tests {
             (e.kind, e.rows, e.row_bytes, e.row_stride),
             (RegionKind::Embedding, 512, 64, 64)
         );
-        // 512 scales of 2 bytes: 16 bus words.
-        assert_eq!(e.row0, 1024);
+        // One row a block: token t's scale word and row are 128 contiguous bytes.
+        assert_eq!(
+            (e.block_rows, e.block_stride, e.length),
+            (1, 128, 512 * 128)
+        );
+        assert_eq!((e.scale_at(5), e.row_at(5)), (5 * 128, 5 * 128 + 64));
         let w2 = &p.regions[7];
         assert_eq!((w2.kind, w2.layer), (RegionKind::W2, Some(0)));
-        // 172 columns: 6 lane words of 32 = 192 bytes, 3 bus words.
+        // 172 columns: 6 lane words of 32 = 192 bytes, 3 bus words; 32 rows a block.
         assert_eq!((w2.rows, w2.row_bytes, w2.row_stride), (64, 172, 192));
+        assert_eq!((w2.block_rows, w2.block_stride), (32, 64 + 32 * 192));
+        assert_eq!(w2.length, 2 * 64 + 64 * 192);
+        // Row 33 is the second row of the second block; its scale is that block's slot 1.
+        assert_eq!(w2.scale_at(33), w2.block_stride as u64 + 2);
+        assert_eq!(w2.row_at(33), w2.block_stride as u64 + 64 + 192);
+        // 172 rows of W1: 5 full blocks and one of 12.
+        let w1 = &p.regions[5];
+        assert_eq!((w1.blocks(), w1.rows_in_block(5)), (6, 12));
+        assert_eq!(w1.length, 6 * 64 + 172 * 64);
         let g = &p.regions[1];
         assert_eq!(
-            (g.kind, g.rows, g.row_bytes, g.row_stride, g.row0),
-            (RegionKind::RmsAtt, 1, 128, 128, 64)
+            (
+                g.kind,
+                g.rows,
+                g.row_bytes,
+                g.row_stride,
+                g.block_rows,
+                g.block_stride
+            ),
+            (RegionKind::RmsAtt, 1, 128, 128, 1, 192)
         );
+        for r in &p.regions {
+            assert_eq!(r.prefix_bytes(), 64, "{}", r.name());
+            assert_eq!(
+                r.length,
+                r.blocks() * 64 + r.rows as u64 * r.row_stride as u64
+            );
+        }
         for w in p.regions.windows(2) {
             assert_eq!(w[0].offset + w[0].length, w[1].offset);
         }

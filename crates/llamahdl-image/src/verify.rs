@@ -184,19 +184,21 @@ fn check_entry(
         want.kind.name().to_string(),
     )?;
     field("layer", layer(r.layer), layer(want.layer))?;
-    field("rows", r.rows.to_string(), want.rows.to_string())?;
-    field(
-        "row_bytes",
-        r.row_bytes.to_string(),
-        want.row_bytes.to_string(),
-    )?;
-    field(
-        "row_stride",
-        r.row_stride.to_string(),
-        want.row_stride.to_string(),
-    )?;
-    field("row0", r.row0.to_string(), want.row0.to_string())?;
-    field("length", r.length.to_string(), want.length.to_string())?;
+    let sizes: [(&'static str, u64, u64); 6] = [
+        ("rows", r.rows.into(), want.rows.into()),
+        ("row_bytes", r.row_bytes.into(), want.row_bytes.into()),
+        ("row_stride", r.row_stride.into(), want.row_stride.into()),
+        ("block_rows", r.block_rows.into(), want.block_rows.into()),
+        (
+            "block_stride",
+            r.block_stride.into(),
+            want.block_stride.into(),
+        ),
+        ("length", r.length, want.length),
+    ];
+    for (name, stored, expected) in sizes {
+        field(name, stored.to_string(), expected.to_string())?;
+    }
     Ok(())
 }
 
@@ -212,58 +214,68 @@ fn zeros(b: &[u8], range: std::ops::Range<usize>, what: &str) -> Result<(), Regi
     }
 }
 
-/// Check the values of region `r`, whose bytes are `b`: every weight in -127..=127, every
-/// row scale's mantissa in its mode's range, every gain in -32767..=32767 with an exponent
-/// in -128..=127, every padding byte 0.
+/// Check the values of region `r`, whose bytes are `b` (its entry already matches the
+/// plan): every weight in -127..=127, every row scale's mantissa in its mode's range,
+/// every gain in -32767..=32767 with an exponent in -128..=127, every padding byte 0.
 pub fn check_values(r: &Region, b: &[u8], mode: ScaleMode) -> Result<(), RegionProblem> {
     let value = |s: String| Err(RegionProblem::Value(s));
-    let row0 = r.row0 as usize;
-    let rows = r.rows as usize;
     let row_bytes = r.row_bytes as usize;
     let stride = r.row_stride as usize;
+    let prefix = r.prefix_bytes() as usize;
     if r.kind.is_gains() {
         let exp = get32(b, 0) as i32;
         if !(-128..=127).contains(&exp) {
             return value(format!("gain exponent {exp} is outside -128..=127"));
         }
-        zeros(b, 4..row0, "after the gain exponent")?;
-        let g = &b[row0..row0 + row_bytes];
+        zeros(b, 4..prefix, "after the gain exponent")?;
+        let g = &b[prefix..prefix + row_bytes];
         for (i, m) in g.chunks_exact(2).enumerate() {
             let m = i16::from_le_bytes([m[0], m[1]]);
             if m == i16::MIN {
                 return value(format!("gain {i} is -32768, outside -32767..=32767"));
             }
         }
-        return zeros(b, row0 + row_bytes..row0 + stride, "after the gains");
+        return zeros(b, prefix + row_bytes..prefix + stride, "after the gains");
     }
-    for (i, s) in b[..2 * rows].chunks_exact(2).enumerate() {
-        let ok = match mode {
-            ScaleMode::Mant8 => s[0] >= 128,
-            ScaleMode::Pow2 => s[0] == 128,
-        };
-        if !ok {
-            let range = match mode {
-                ScaleMode::Mant8 => "128..=255 (8-bit mantissa scales)",
-                ScaleMode::Pow2 => "128 (power-of-two scales)",
+    let per_block = r.block_rows as usize;
+    for k in 0..r.blocks() as usize {
+        let start = r.block_at(k as u64) as usize;
+        let n = r.rows_in_block(k as u64) as usize;
+        for (j, s) in b[start..start + 2 * n].chunks_exact(2).enumerate() {
+            let ok = match mode {
+                ScaleMode::Mant8 => s[0] >= 128,
+                ScaleMode::Pow2 => s[0] == 128,
             };
-            return value(format!(
-                "row {i}: scale mantissa {} is outside {range}",
-                s[0]
-            ));
-        }
-    }
-    zeros(b, 2 * rows..row0, "after the row scales")?;
-    for i in 0..rows {
-        let at = row0 + i * stride;
-        let row = &b[at..at + stride];
-        if let Some(c) = row[..row_bytes].iter().position(|&q| q == 0x80) {
-            return value(format!("row {i}: weight {c} is -128, outside -127..=127"));
+            if !ok {
+                let range = match mode {
+                    ScaleMode::Mant8 => "128..=255 (8-bit mantissa scales)",
+                    ScaleMode::Pow2 => "128 (power-of-two scales)",
+                };
+                return value(format!(
+                    "row {}: scale mantissa {} is outside {range}",
+                    k * per_block + j,
+                    s[0]
+                ));
+            }
         }
         zeros(
             b,
-            at + row_bytes..at + stride,
-            &format!("padding of row {i}"),
+            start + 2 * n..start + prefix,
+            &format!("unused scale slots of block {k}"),
         )?;
+        for j in 0..n {
+            let i = k * per_block + j;
+            let at = start + prefix + j * stride;
+            let row = &b[at..at + stride];
+            if let Some(c) = row[..row_bytes].iter().position(|&q| q == 0x80) {
+                return value(format!("row {i}: weight {c} is -128, outside -127..=127"));
+            }
+            zeros(
+                b,
+                at + row_bytes..at + stride,
+                &format!("padding of row {i}"),
+            )?;
+        }
     }
     Ok(())
 }

@@ -1,9 +1,10 @@
 //! Writing an image from a quantised model.
 //!
-//! The layout comes from [`crate::layout::plan`]. The regions are produced twice, a row
-//! at a time: once into a CRC-32 each (the header and table come first in the file and
-//! hold those CRCs), then into the output. Nothing but one row is held beyond the model
-//! itself, and the same model and flags always give the same bytes.
+//! The layout comes from [`crate::layout::plan`]. The regions are produced twice, a bus
+//! word of prefix or a row at a time: once into a CRC-32 each (the header and table come
+//! first in the file and hold those CRCs), then into the output. Nothing but one row and
+//! one word is held beyond the model itself, and the same model and flags always give the
+//! same bytes.
 
 use crate::error::{ImageError, Problem};
 use crate::format::{Region, RegionKind, HEADER_BYTES};
@@ -46,7 +47,9 @@ fn emit_region(
 ) -> Result<(), Problem> {
     let unwritable = |what: String| Problem::Unwritable(format!("region {}: {what}", r.name()));
     let io = |e: std::io::Error| Problem::Unwritable(e.to_string());
-    let mut buf = vec![0u8; r.row0 as usize];
+    let prefix = r.prefix_bytes() as usize;
+    let mut word = vec![0u8; prefix];
+    let mut row = vec![0u8; r.row_stride as usize];
     if r.kind.is_gains() {
         let g = gains(qm, r).ok_or_else(|| unwritable("the model has no such gains".into()))?;
         if g.mant.len() * 2 != r.row_bytes as usize {
@@ -62,9 +65,8 @@ fn emit_region(
                 g.exp
             ))
         })?;
-        buf[..4].copy_from_slice(&(exp as i32).to_le_bytes());
-        sink(&buf).map_err(io)?;
-        let mut row = vec![0u8; r.row_stride as usize];
+        word[..4].copy_from_slice(&(exp as i32).to_le_bytes());
+        sink(&word).map_err(io)?;
         for (d, m) in row.chunks_exact_mut(2).zip(&g.mant) {
             d.copy_from_slice(&m.to_le_bytes());
         }
@@ -77,17 +79,23 @@ fn emit_region(
             m.rows, m.cols, r.rows, r.row_bytes
         )));
     }
-    for (d, (&mant, &exp)) in buf.chunks_exact_mut(2).zip(m.mant.iter().zip(&m.exp)) {
-        d[0] = mant;
-        d[1] = exp as u8;
-    }
-    sink(&buf).map_err(io)?;
-    let mut row = vec![0u8; r.row_stride as usize];
-    for i in 0..m.rows {
-        for (d, &q) in row.iter_mut().zip(m.row(i)) {
-            *d = q as u8;
+    // Block by block: the word of the block's row scales (unused slots 0), then its rows.
+    let per_block = r.block_rows as usize;
+    for k in 0..r.blocks() as usize {
+        let first = k * per_block;
+        let rows = first..first + r.rows_in_block(k as u64) as usize;
+        word.fill(0);
+        for (d, i) in word.chunks_exact_mut(2).zip(rows.clone()) {
+            d[0] = m.mant[i];
+            d[1] = m.exp[i] as u8;
         }
-        sink(&row).map_err(io)?;
+        sink(&word).map_err(io)?;
+        for i in rows {
+            for (d, &q) in row.iter_mut().zip(m.row(i)) {
+                *d = q as u8;
+            }
+            sink(&row).map_err(io)?;
+        }
     }
     Ok(())
 }

@@ -88,7 +88,10 @@ fn every_layout_round_trips_to_the_quantised_model() {
                 for r in &image.regions {
                     assert_eq!(r.offset % word, 0);
                     assert_eq!(r.row_stride as u64 % word, 0);
-                    assert_eq!(r.row0 as u64 % word, 0);
+                    assert_eq!(r.prefix_bytes(), word);
+                    let random_access = r.kind.is_gains() || r.kind == RegionKind::Embedding;
+                    let s = if random_access { 1 } else { word / 2 };
+                    assert_eq!(r.block_rows as u64, s, "{}", r.name());
                     if !r.kind.is_gains() {
                         assert_eq!(r.row_stride % lanes, 0);
                     }
@@ -125,30 +128,58 @@ fn rows_scales_and_gains_sit_where_the_format_says() {
     assert_eq!(kinds[kinds.len() - 2], (RegionKind::RmsFinal, None));
     assert_eq!(kinds[kinds.len() - 1], (RegionKind::Classifier, None));
 
+    // Streamed matrices: blocks of 8 rows (a 16-byte word holds 8 scales), each the word
+    // of scales, then the 8 rows: 16 + 8 * 64 bytes.
+    let block = 16 + 8 * 64;
     let r = image.region(RegionKind::Wqkv, Some(1)).unwrap();
     assert_eq!(
         (r.rows as usize, r.row_bytes, r.row_stride),
         (c.qkv_rows(), 48, 64)
     );
+    assert_eq!((r.block_rows, r.block_stride), (8, block as u32));
     let m = &qm.layers[1].wqkv;
-    for row in [0, 5, c.qkv_rows() - 1] {
-        let at = r.row_offset(row as u32) as usize;
+    for row in [0, 5, 7, 8, 13, c.qkv_rows() - 1] {
+        let base = r.offset as usize + row / 8 * block;
+        let at = base + 16 + row % 8 * 64;
+        assert_eq!(at as u64, r.row_offset(row as u32));
         let want: Vec<u8> = m.row(row).iter().map(|&q| q as u8).collect();
         assert_eq!(&bytes[at..at + 48], &want[..], "row {row}");
         assert!(bytes[at + 48..at + 64].iter().all(|&b| b == 0));
-        let s = r.offset as usize + 2 * row;
+        let s = base + 2 * (row % 8);
+        assert_eq!(s as u64, r.scale_offset(row as u32));
         assert_eq!((bytes[s], bytes[s + 1] as i8), (m.mant[row], m.exp[row]));
     }
-    // Row t of the embedding is token t's.
+    // The classifier's 300 rows: 37 full blocks, then one of 4 whose other 4 scale slots
+    // are 0; the region ends with that block's last row.
+    let k = image.region(RegionKind::Classifier, None).unwrap();
+    assert_eq!(k.length as usize, 38 * 16 + 300 * 64);
+    let last = k.offset as usize + 37 * block;
+    let w = qm.wcls.as_ref().unwrap();
+    for j in 0..4 {
+        assert_eq!(bytes[last + 2 * j], w.mant[296 + j]);
+        assert_eq!(bytes[last + 2 * j + 1] as i8, w.exp[296 + j]);
+    }
+    assert!(bytes[last + 8..last + 16].iter().all(|&b| b == 0));
+    // The embedding: one row a block, so token t's scale word and row are one contiguous
+    // range of 16 + 64 bytes at a fixed stride.
     let e = image.region(RegionKind::Embedding, None).unwrap();
-    let at = e.row_offset(299) as usize;
+    assert_eq!((e.block_rows, e.block_stride), (1, 80));
+    let base = e.offset as usize + 299 * 80;
     let want: Vec<u8> = qm.embedding.row(299).iter().map(|&q| q as u8).collect();
-    assert_eq!(&bytes[at..at + 48], &want[..]);
+    assert_eq!(&bytes[base + 16..base + 16 + 48], &want[..]);
+    assert_eq!(
+        (bytes[base], bytes[base + 1] as i8),
+        (qm.embedding.mant[299], qm.embedding.exp[299])
+    );
+    assert!(bytes[base + 2..base + 16].iter().all(|&b| b == 0));
     // Gains: the exponent in the first bus word, then the 16-bit mantissas.
     let g = image.region(RegionKind::RmsFfn, Some(2)).unwrap();
     let o = g.offset as usize;
     assert_eq!(get32(&bytes, o) as i32, qm.layers[2].rms_ffn.exp);
-    assert_eq!(g.row0, 16);
+    assert_eq!(
+        (g.block_rows, g.block_stride, g.length),
+        (1, 16 + 96, 16 + 96)
+    );
     for (i, &m) in qm.layers[2].rms_ffn.mant.iter().enumerate() {
         let a = o + 16 + 2 * i;
         assert_eq!(i16::from_le_bytes([bytes[a], bytes[a + 1]]), m);
@@ -366,11 +397,21 @@ fn forged_tables_are_refused_by_entry() {
         }
     ));
     assert!(matches!(
-        forge(3, 16, 0, false).2,
-        RegionProblem::Field { field: "row0", .. }
+        forge(3, 16, 1, false).2,
+        RegionProblem::Field {
+            field: "block_rows",
+            ..
+        }
     ));
     assert!(matches!(
-        forge(3, 20, 1, false).2,
+        forge(3, 20, r3.block_stride as u64 + 8, false).2,
+        RegionProblem::Field {
+            field: "block_stride",
+            ..
+        }
+    ));
+    assert!(matches!(
+        forge(3, 44, 1, false).2,
         RegionProblem::Reserved { .. }
     ));
     // Kinds: unknown, swapped (w3 where w1 must be), another layer.
@@ -399,22 +440,17 @@ fn forged_tables_are_refused_by_entry() {
     ));
 }
 
-/// Bad values in a region whose CRC was recomputed.
+/// Bad values in a region whose CRC was recomputed: in every region of layer 0 and in
+/// every region outside the layers, so every kind is corrupted.
 #[test]
 fn values_out_of_range_and_dirty_padding_are_refused() {
     let c = Config::ODD;
     let qm = quantised(&c, 6);
-    // 32 lanes, 512-bit bus: 48-column rows padded to 64 bytes, 48 row scales (96 bytes)
-    // padded to 128, 48 gains (96 bytes) padded to 128.
+    // 32 lanes, 512-bit bus: 48-column rows padded to 64 bytes, 32 rows a block (48-row
+    // matrices: a block of 32, then one of 16 with 16 unused scale slots), 48 gains
+    // (96 bytes) padded to 128.
     let good = image_bytes(&qm, 32, 512).unwrap();
     let image = check(&good).unwrap();
-    let idx = |k, l| {
-        image
-            .regions
-            .iter()
-            .position(|r| r.kind == k && r.layer == l)
-            .unwrap()
-    };
     let poke = |i: usize, edits: &[(u64, u8)]| {
         let mut b = good.clone();
         for &(at, v) in edits {
@@ -428,31 +464,73 @@ fn values_out_of_range_and_dirty_padding_are_refused() {
             other => panic!("{other}"),
         }
     };
-    let w = idx(RegionKind::Wo, Some(1));
-    let r = image.regions[w];
-    assert_eq!((r.row0, r.row_stride), (128, 64));
-    let e = poke(w, &[(r.offset + 2 * 7, 12)]);
-    assert!(
-        e.contains("row 7: scale mantissa 12 is outside 128..=255"),
-        "{e}"
+    let mut kinds = std::collections::HashSet::new();
+    for (i, r) in image.regions.iter().enumerate() {
+        if r.layer.is_some_and(|l| l > 0) {
+            continue;
+        }
+        kinds.insert(r.kind);
+        let name = r.name();
+        if r.kind.is_gains() {
+            assert_eq!((r.rows, r.block_rows, r.block_stride), (1, 1, 64 + 128));
+            let e = poke(i, &[(r.offset + 1, 0x10)]);
+            assert!(e.contains("gain exponent"), "{name}: {e}");
+            let e = poke(i, &[(r.offset + 5, 1)]);
+            assert!(e.contains("after the gain exponent"), "{name}: {e}");
+            let m = r.row_offset(0);
+            let e = poke(i, &[(m + 4, 0), (m + 5, 0x80)]);
+            assert!(e.contains("gain 2 is -32768"), "{name}: {e}");
+            let e = poke(i, &[(m + 100, 3)]);
+            assert!(e.contains("after the gains"), "{name}: {e}");
+            continue;
+        }
+        let last = r.rows - 1;
+        let e = poke(i, &[(r.scale_offset(last), 12)]);
+        assert!(
+            e.contains(&format!(
+                "row {last}: scale mantissa 12 is outside 128..=255"
+            )),
+            "{name}: {e}"
+        );
+        let e = poke(i, &[(r.row_offset(last) + 9, 0x80)]);
+        assert!(
+            e.contains(&format!("row {last}: weight 9 is -128")),
+            "{name}: {e}"
+        );
+        if r.row_bytes < r.row_stride {
+            let e = poke(i, &[(r.row_offset(last) + r.row_bytes as u64, 1)]);
+            assert!(e.contains(&format!("padding of row {last}")), "{name}: {e}");
+        }
+        // The slot after the last row's scale, when its block has one.
+        let k = r.blocks() - 1;
+        if r.rows_in_block(k) < r.block_rows as u64 {
+            let e = poke(i, &[(r.scale_offset(last) + 3, 1)]);
+            assert!(
+                e.contains(&format!("unused scale slots of block {k}")),
+                "{name}: {e}"
+            );
+        }
+    }
+    assert_eq!(kinds.len(), 10, "{kinds:?}");
+    // The embedding's blocks hold one row: every scale word has 31 unused slots.
+    let e = image.regions[0];
+    assert_eq!(
+        (e.kind, e.block_rows, e.block_stride),
+        (RegionKind::Embedding, 1, 128)
     );
-    let e = poke(w, &[(r.row_offset(4) + 9, 0x80)]);
-    assert!(e.contains("row 4: weight 9 is -128"), "{e}");
-    let e = poke(w, &[(r.row_offset(4) + 50, 1)]);
-    assert!(e.contains("padding of row 4"), "{e}");
-    let e = poke(w, &[(r.offset + 2 * r.rows as u64, 1)]);
-    assert!(e.contains("after the row scales"), "{e}");
-    let g = idx(RegionKind::RmsFinal, None);
-    let r = image.regions[g];
-    let e = poke(g, &[(r.offset + 1, 0x10)]);
-    assert!(e.contains("gain exponent"), "{e}");
-    let e = poke(g, &[(r.offset + 5, 1)]);
-    assert!(e.contains("after the gain exponent"), "{e}");
-    let m = r.offset + r.row0 as u64;
-    let e = poke(g, &[(m, 0), (m + 1, 0x80)]);
-    assert!(e.contains("gain 0 is -32768"), "{e}");
-    let e = poke(g, &[(m + 100, 3)]);
-    assert!(e.contains("after the gains"), "{e}");
+    let s = poke(0, &[(e.scale_offset(7) + 63, 1)]);
+    assert!(
+        s.contains("byte 959 (unused scale slots of block 7)"),
+        "{s}"
+    );
+    // A 48-row matrix: the second block's scale word has 16 rows' scales, then 0s.
+    let w = image.region(RegionKind::Wo, Some(0)).unwrap();
+    let wi = image.regions.iter().position(|r| r == w).unwrap();
+    assert_eq!((w.blocks(), w.rows_in_block(1)), (2, 16));
+    let s = poke(wi, &[(w.offset + w.block_stride as u64 + 32, 1)]);
+    assert!(s.contains("unused scale slots of block 1"), "{s}");
+    let s = poke(wi, &[(w.scale_offset(33), 0x7f)]);
+    assert!(s.contains("row 33: scale mantissa 127"), "{s}");
 }
 
 #[test]
