@@ -182,6 +182,34 @@ fn every_bad_image_is_refused(f: &Files, ck: &Path, other: &Path, twin: &Path) {
         &[],
         &["not a multiple of the 64-byte bus word"],
     );
+    // Blocks of 32 rows where the layout has 32 + 64-byte rows; forged to 33.
+    let stride = t["regions"][i3]["block_stride"].as_u64().unwrap();
+    assert_eq!(stride, 64 + 32 * 64);
+    let mut b = good.clone();
+    put32(&mut b, 128 + 48 * i3 + 20, stride as u32 + 64);
+    reseal(&mut b);
+    let want = format!(
+        "region {i3} (layer 0 wo): block_stride is {}, but the header's shape and layout need \
+         {stride}",
+        stride + 64
+    );
+    refused("forged-block-stride.img", &b, &[], &[&want]);
+    // A dirty byte after the one scale of the embedding's block 3 (token 3), its CRC-32
+    // recomputed.
+    let (e, eo, _) = region(&t, "embedding");
+    assert_eq!(t["regions"][e]["block_rows"], 1);
+    let mut b = good.clone();
+    b[eo as usize + 3 * 128 + 2] = 1;
+    let len = t["regions"][e]["length"].as_u64().unwrap() as usize;
+    let crc = crc32fast::hash(&b[eo as usize..eo as usize + len]);
+    put32(&mut b, 128 + 48 * e + 40, crc);
+    reseal(&mut b);
+    refused(
+        "dirty-scale-word.img",
+        &b,
+        &[],
+        &["region 0 (embedding): byte 386 (unused scale slots of block 3) is 0x01"],
+    );
 
     // Not the design, the flags or the checkpoint asked for.
     let img_s = s(&img);
@@ -363,12 +391,19 @@ fn images_are_reproducible_and_checked_tables_are_printed() {
         ]
     );
     assert_eq!(names[names.len() - 1], "classifier");
+    // 16-byte words and 16 lanes: 48-column rows take 48 bytes; the embedding has one row
+    // a block, the streamed matrices 8 (one word of scales), the gains one.
+    for (i, (rows, stride)) in [(0, (1, 16 + 48)), (2, (8, 16 + 8 * 48)), (1, (1, 16 + 96))] {
+        assert_eq!(regions[i]["block_rows"], rows, "{}", names[i]);
+        assert_eq!(regions[i]["block_stride"], stride, "{}", names[i]);
+    }
     let text = stdout(&run_ok(&["image", "--check", s(&a)]));
     for needle in [
         "format:        llamahdl weight image version 1",
         "layout:        16 lanes, 128-bit bus (16-byte words)",
         "dim 48 hidden 128 layers 3 heads 6/2 vocab 300 seq_len 64, separate classifier",
         "24 regions at byte 128",
+        "row_stride  block_rows  block_stride",
         "layer 2 w2",
     ] {
         assert!(text.contains(needle), "{needle:?} not in:\n{text}");
