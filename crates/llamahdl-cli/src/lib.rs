@@ -8,6 +8,8 @@
 //! - `info`: a checkpoint's header, derived shape and parameter count.
 //! - `synth`: a seeded synthetic checkpoint of any shape.
 //! - `sim`: generation on the natively simulated decoder RTL, checked against the golden model.
+//! - `image`: write a checkpoint's weight image for a decoder that streams its weights
+//!   from DRAM, or verify one (docs/image-format.md).
 //!
 //! Errors are printed to stderr as `Error: <file>: <problem>` and exit with status 1
 //! (usage errors exit with 2, as clap does). Nothing is written to stdout, and no output
@@ -15,6 +17,7 @@
 //! removes the partial outputs and exits with status 130 (see [`cleanup`]).
 
 pub mod cleanup;
+pub mod image;
 pub mod info;
 pub mod output;
 pub mod run;
@@ -51,6 +54,8 @@ pub enum Command {
     Synth(synth::SynthArgs),
     /// Generate with the decoder RTL simulated natively; checks it against the golden model.
     Sim(sim::SimArgs),
+    /// Write a checkpoint's weight image (--out), or verify one and print its table (--check).
+    Image(image::ImageArgs),
 }
 
 /// The whole program: parse the command line (clap exits with 2 on a usage error), install
@@ -76,6 +81,7 @@ pub fn execute(cli: Cli) -> anyhow::Result<()> {
         Command::Info(args) => info::run(args),
         Command::Synth(args) => synth::run(args),
         Command::Sim(args) => sim::run(args),
+        Command::Image(args) => image::run(args),
     }
 }
 

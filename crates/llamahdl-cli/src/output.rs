@@ -41,3 +41,23 @@ pub fn parse_lanes(s: &str) -> Result<usize, String> {
         )),
     }
 }
+
+/// A model shape in one line: `dim 64 hidden 172 layers 5 heads 8/4 vocab 512 seq_len 512`,
+/// with `, separate classifier` when the classifier is not the embedding.
+pub fn shape_summary(c: &llamahdl_model::Config) -> String {
+    format!(
+        "dim {} hidden {} layers {} heads {}/{} vocab {} seq_len {}{}",
+        c.dim,
+        c.hidden_dim,
+        c.n_layers,
+        c.n_heads,
+        c.n_kv_heads,
+        c.vocab_size,
+        c.seq_len,
+        if c.shared_classifier {
+            ""
+        } else {
+            ", separate classifier"
+        }
+    )
+}

@@ -8,7 +8,7 @@ use llamahdl_model::{synth, Config};
 use std::path::{Path, PathBuf};
 
 /// Bytes available to this user on the file system holding `dir` (`None` when unknown).
-fn free_bytes(dir: &Path) -> Option<u64> {
+pub fn free_bytes(dir: &Path) -> Option<u64> {
     use std::os::unix::ffi::OsStrExt;
     let c = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
     // SAFETY: `statvfs` is plain data, filled in by the call; `c` is NUL-terminated.
@@ -108,21 +108,10 @@ pub fn run(a: SynthArgs) -> anyhow::Result<()> {
     tmp.commit()?;
     let bytes_len = written;
     eprintln!(
-        "wrote {} ({} bytes): dim {} hidden {} layers {} heads {}/{} vocab {} seq_len {}{}",
+        "wrote {} ({} bytes): {}",
         a.out.display(),
         bytes_len,
-        c.dim,
-        c.hidden_dim,
-        c.n_layers,
-        c.n_heads,
-        c.n_kv_heads,
-        c.vocab_size,
-        c.seq_len,
-        if c.shared_classifier {
-            ""
-        } else {
-            ", separate classifier"
-        }
+        crate::output::shape_summary(&c)
     );
     Ok(())
 }

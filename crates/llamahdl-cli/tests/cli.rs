@@ -37,35 +37,6 @@ fn tokenizer_bytes(extra: &[&str]) -> Vec<u8> {
     tokenizer_bytes_with(16, extra)
 }
 
-/// Synthetic files in a temporary directory.
-struct Files {
-    dir: tempfile::TempDir,
-}
-
-impl Files {
-    fn new() -> Files {
-        Files {
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn write(&self, name: &str, bytes: &[u8]) -> PathBuf {
-        let p = self.dir.path().join(name);
-        std::fs::write(&p, bytes).unwrap();
-        p
-    }
-
-    /// The SMALL synthetic checkpoint.
-    fn small(&self) -> PathBuf {
-        self.write("small.bin", &synth::generate(&SMALL, 5).to_bytes())
-    }
-
-    /// A tokenizer matching SMALL.
-    fn small_tok(&self) -> PathBuf {
-        self.write("small_tok.bin", &tokenizer_bytes(&EXTRA))
-    }
-}
-
 // ---------------------------------------------------------------------------------------
 // Real model (skipped without LLAMAHDL_MODELS / LLAMAHDL_REFERENCE)
 // ---------------------------------------------------------------------------------------

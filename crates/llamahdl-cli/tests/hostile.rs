@@ -5,7 +5,7 @@
 
 use llamahdl_model::{synth, Config};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -51,41 +51,8 @@ fn interrupt(child: &Child) {
     assert!(st.success());
 }
 
-/// The names in `dir`, sorted.
-fn listing(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    v.sort();
-    v
-}
-
 fn tokenizer_bytes(max_len: i32, extra: &[&str]) -> Vec<u8> {
     tokenizer_bytes_with(max_len, extra)
-}
-
-struct Files {
-    dir: tempfile::TempDir,
-}
-
-impl Files {
-    fn new() -> Files {
-        Files {
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-    fn write(&self, name: &str, bytes: &[u8]) -> PathBuf {
-        let p = self.path(name);
-        std::fs::write(&p, bytes).unwrap();
-        p
-    }
-    fn model(&self, name: &str, c: &Config) -> PathBuf {
-        self.write(name, &synth::generate(c, 5).to_bytes())
-    }
 }
 
 fn mkfifo(p: &Path) {

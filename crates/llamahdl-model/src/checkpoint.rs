@@ -94,6 +94,20 @@ impl Config {
         shared_classifier: false,
     };
 
+    /// The seven header dimensions with their names, in header order (`dim`,
+    /// `hidden_dim`, `n_layers`, `n_heads`, `n_kv_heads`, `vocab_size`, `seq_len`).
+    pub fn dims(&self) -> [(&'static str, usize); 7] {
+        [
+            ("dim", self.dim),
+            ("hidden_dim", self.hidden_dim),
+            ("n_layers", self.n_layers),
+            ("n_heads", self.n_heads),
+            ("n_kv_heads", self.n_kv_heads),
+            ("vocab_size", self.vocab_size),
+            ("seq_len", self.seq_len),
+        ]
+    }
+
     /// Check the shape for consistency. `what` names the source (file) in the error.
     pub fn validate(&self, what: &str) -> Result<(), ModelError> {
         crate::checkpoint::validate_config(self, what)
@@ -298,16 +312,7 @@ impl Checkpoint {
 /// `n_kv_heads`, and an even head size. The same rules apply to files and to synthetic
 /// shapes. `what` names the source in the error.
 pub fn validate_config(c: &Config, what: &str) -> Result<(), ModelError> {
-    let fields: [(&'static str, usize); 7] = [
-        ("dim", c.dim),
-        ("hidden_dim", c.hidden_dim),
-        ("n_layers", c.n_layers),
-        ("n_heads", c.n_heads),
-        ("n_kv_heads", c.n_kv_heads),
-        ("vocab_size", c.vocab_size),
-        ("seq_len", c.seq_len),
-    ];
-    for (field, value) in fields {
+    for (field, value) in c.dims() {
         if value == 0 {
             return Err(ModelError::NonPositiveDimension {
                 what: what.to_string(),

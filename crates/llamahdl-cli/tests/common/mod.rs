@@ -1,8 +1,8 @@
 //! Helpers shared by the integration tests of the `llamahdl` binary.
 #![allow(dead_code)]
 
-use llamahdl_model::Config;
-use std::path::Path;
+use llamahdl_model::{synth, Config};
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_llamahdl");
@@ -101,3 +101,61 @@ pub const SMALL: Config = Config {
     seq_len: 16,
     shared_classifier: true,
 };
+
+/// Files in a temporary directory (removed with it).
+pub struct Files {
+    pub dir: tempfile::TempDir,
+}
+
+impl Files {
+    pub fn new() -> Files {
+        Files {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn write(&self, name: &str, bytes: &[u8]) -> PathBuf {
+        let p = self.path(name);
+        std::fs::write(&p, bytes).unwrap();
+        p
+    }
+
+    /// A synthetic checkpoint of shape `c` (seed 5).
+    pub fn model(&self, name: &str, c: &Config) -> PathBuf {
+        self.model_seeded(name, c, 5)
+    }
+
+    /// A synthetic checkpoint of shape `c` made with `seed`.
+    pub fn model_seeded(&self, name: &str, c: &Config, seed: u64) -> PathBuf {
+        self.write(name, &synth::generate(c, seed).to_bytes())
+    }
+
+    /// The [`SMALL`] synthetic checkpoint, as `small.bin`.
+    pub fn small(&self) -> PathBuf {
+        self.model("small.bin", &SMALL)
+    }
+
+    /// A tokenizer matching [`SMALL`], as `small_tok.bin`.
+    pub fn small_tok(&self) -> PathBuf {
+        self.write("small_tok.bin", &tokenizer_bytes_with(16, &EXTRA))
+    }
+
+    /// The names in the directory, sorted.
+    pub fn listing(&self) -> Vec<String> {
+        listing(self.dir.path())
+    }
+}
+
+/// The names in `dir`, sorted.
+pub fn listing(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
