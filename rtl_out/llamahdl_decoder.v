@@ -68,6 +68,9 @@ module llamahdl_decoder(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,
     localparam  post_none = 2'b0;
     
     // Stub signals
+    reg  emb_offset_r$clock;
+    reg  [15:0] emb_offset_r$d;
+    wire  [15:0] emb_offset_r$q;
     reg  layer_stack$clock;
     reg  layer_stack$start;
     reg  [15:0] layer_stack$token;
@@ -628,6 +631,11 @@ module llamahdl_decoder(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,
     reg signed [31:0] vw_data;
     
     // Sub module instances
+    llamahdl_decoder$emb_offset_r emb_offset_r(
+        .clock(emb_offset_r$clock),
+        .d(emb_offset_r$d),
+        .q(emb_offset_r$q)
+    );
     llamahdl_decoder$layer_stack layer_stack(
         .clock(layer_stack$clock),
         .start(layer_stack$start),
@@ -1231,6 +1239,7 @@ module llamahdl_decoder(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,
         rms$clock = clock;
         attention$clock = clock;
         qkv_weights$clock = clock;
+        emb_offset_r$clock = clock;
         xg_we$clock = clock;
         xg_att$clock = clock;
         xg_idx$clock = clock;
@@ -1290,6 +1299,7 @@ module llamahdl_decoder(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,
         qkv_weights$scale_exp = w_scale_exp;
         qkv_weights$layer_change = layer_stack$w_req;
         emb_offset = layer_stack$token_r * emb_beats;
+        emb_offset_r$d = emb_offset[(32'h0)+:(16)];
         matvec$start = layer_stack$mv_start;
         matvec$x_we = 1'b0;
         matvec$x_waddr = zero16;
@@ -1372,7 +1382,7 @@ module llamahdl_decoder(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,
         matvec$vm_rdata = vmem$rdata$0;
         matvec$use_ram = layer_stack$use_ram_r & layer_stack$qkv;
         if (layer_stack$is_embed) begin
-            matvec$rom_base = layer_stack$wbase + emb_offset[(32'h0)+:(16)];
+            matvec$rom_base = layer_stack$wbase + emb_offset_r$q;
             matvec$rom_row_base = layer_stack$rbase + layer_stack$token_r;
             matvec$embed = 1'b1;
         end
@@ -17667,6 +17677,21 @@ module llamahdl_decoder$attention$wait_left(d,q,clock);
     end
           
 endmodule // llamahdl_decoder$attention$wait_left
+
+
+module llamahdl_decoder$emb_offset_r(clock,d,q);
+    
+    // Module arguments
+    input wire  clock;
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    
+    // Update code (custom)
+    initial q = 0;
+    always @(posedge clock) begin
+       q <= d;
+    end
+endmodule // llamahdl_decoder$emb_offset_r
 
 
 module llamahdl_decoder$layer_stack(clock,start,token,pos,use_ram,rms_done,attn_done,mv_done,qkv_loaded,started,running,done,refused,token_r,pos_r,use_ram_r,a,b,c,n,wbase,rbase,rows_m1,beats_m1,gbase,gexp,layer,is_rms,is_attn,is_mv,is_embed,qkv,logits,tee,acc,swiglu,xtrack,issue,rms_start,attn_start,mv_start,w_req,w_layer);

@@ -15,7 +15,8 @@
 //!
 //! Sub-blocks (instance names, as in the Verilog): `layer_stack`, `matvec`, `rms`,
 //! `attention`, `qkv_weights`, `vmem` (vector memory), `x_max` / `tee_max` (running
-//! maxima of the residual stream and of teed writes), `tee_shift`, `xg_we` / `xg_att` /
+//! maxima of the residual stream and of teed writes), `tee_shift`, `emb_offset_r` (the
+//! token's embedding offset, registered), `xg_we` / `xg_att` /
 //! `xg_idx` / `xg_data` (the registered group write into the matrix-vector input memory),
 //! `argmax`.
 //!
@@ -78,6 +79,9 @@ pub struct Decoder<const L: usize> {
     pub fully_loaded: Signal<Out, Bit>,
     /// Embedding row offset of the token: token × words per row.
     emb_offset: Signal<Local, Bits<32>>,
+    /// `emb_offset`, registered (the EMBED operation issues cycles after the token is
+    /// latched): no multiplier in front of the matrix-vector unit's ROM base.
+    emb_offset_r: Delay<16>,
     emb_beats: Constant<Addr>,
     /// The active unit's vector-memory write (teed into XMem with TEE).
     vw_we: Signal<Local, Bit>,
@@ -145,6 +149,7 @@ impl<const L: usize> Decoder<L> {
             w_layer: Default::default(),
             fully_loaded: Default::default(),
             emb_offset: Default::default(),
+            emb_offset_r: Delay::new(1),
             emb_beats: Constant::new((wm.embedding.beats as u64).into()),
             vw_we: Default::default(),
             vw_addr: Default::default(),
@@ -193,6 +198,7 @@ impl<const L: usize> Logic for Decoder<L> {
             rms,
             attention,
             qkv_weights,
+            emb_offset_r,
             xg_we,
             xg_att,
             xg_idx,
@@ -224,6 +230,7 @@ impl<const L: usize> Logic for Decoder<L> {
 
         // ---- Matrix-vector unit (plan step 3: its QKV rows from the ROM or the buffer). ----
         self.emb_offset.next = self.layer_stack.token_r.val() * self.emb_beats.val();
+        self.emb_offset_r.d.next = self.emb_offset.val().get_bits::<16>(0);
         self.matvec.start.next = self.layer_stack.mv_start.val();
         self.matvec.x_we.next = false;
         self.matvec.x_waddr.next = self.zero16.val();
@@ -245,7 +252,7 @@ impl<const L: usize> Logic for Decoder<L> {
         self.matvec.use_ram.next = self.layer_stack.use_ram_r.val() & self.layer_stack.qkv.val();
         if self.layer_stack.is_embed.val() {
             self.matvec.rom_base.next =
-                self.layer_stack.wbase.val() + self.emb_offset.val().get_bits::<16>(0);
+                self.layer_stack.wbase.val() + self.emb_offset_r.q.val();
             self.matvec.rom_row_base.next =
                 self.layer_stack.rbase.val() + self.layer_stack.token_r.val();
             self.matvec.embed.next = true;
