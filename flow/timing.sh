@@ -9,6 +9,9 @@
 #   ports.json     the top's ports (yosys read_verilog -lib; write_json)
 #   wrapper.v      the wrapper (module timing_top)
 #   synth.json     yosys synth_ecp5 netlist; synth.log; stat.json (yosys stat -json)
+#   depth.txt      flow/depth.py's rough register-to-register paths of synth.json (fixed
+#                  delays, no placement: seconds, while nextpnr takes up to an hour);
+#                  depth.json the same as data
 #   report.json    nextpnr-ecp5 --report (timing per clock, critical paths, utilisation)
 #                  when placement and routing finished
 #   pnr.log        nextpnr's log (the post-placement timing is read from it when routing
@@ -65,6 +68,10 @@ else
     timed synth "$YOSYS" -q -l synth.log -p "read_verilog $DESIGN; read_verilog wrapper.v; \
 synth_ecp5 -top timing_top -json synth.json; tee -q -o stat.json stat -json"
 fi
+
+echo "[$(stamp)] $TOP: logic depth of the netlist (depth.txt)"
+"$PY" "$FLOW/depth.py" synth.json --paths 30 --json depth.json >depth.txt || true
+head -1 depth.txt || true
 
 # The clock on a primary clock pin (ULX3S's 25 MHz oscillator pin, PCLKT6_0); the serial
 # input and the output pins are left to the placer.

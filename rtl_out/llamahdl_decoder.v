@@ -71,6 +71,33 @@ module llamahdl_decoder(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,
     reg  emb_offset_r$clock;
     reg  [15:0] emb_offset_r$d;
     wire  [15:0] emb_offset_r$q;
+    reg  wr_we$clock;
+    reg  wr_we$d;
+    wire  wr_we$q;
+    reg  wr_addr$clock;
+    reg  [15:0] wr_addr$d;
+    wire  [15:0] wr_addr$q;
+    reg  wr_data$clock;
+    reg signed [31:0] wr_data$d;
+    wire signed [31:0] wr_data$q;
+    reg  wr_tee$clock;
+    reg  wr_tee$d;
+    wire  wr_tee$q;
+    reg  wr_xs_addr$clock;
+    reg  [15:0] wr_xs_addr$d;
+    wire  [15:0] wr_xs_addr$q;
+    reg  wr_xtrack$clock;
+    reg  wr_xtrack$d;
+    wire  wr_xtrack$q;
+    reg  wr_x_idx$clock;
+    reg  [15:0] wr_x_idx$d;
+    wire  [15:0] wr_x_idx$q;
+    reg  tee_off$clock;
+    reg  [15:0] tee_off$d;
+    wire  [15:0] tee_off$q;
+    reg  c_r$clock;
+    reg  [15:0] c_r$d;
+    wire  [15:0] c_r$q;
     reg  layer_stack$clock;
     reg  layer_stack$start;
     reg  [15:0] layer_stack$token;
@@ -635,6 +662,51 @@ module llamahdl_decoder(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,
         .clock(emb_offset_r$clock),
         .d(emb_offset_r$d),
         .q(emb_offset_r$q)
+    );
+    llamahdl_decoder$wr_we wr_we(
+        .clock(wr_we$clock),
+        .d(wr_we$d),
+        .q(wr_we$q)
+    );
+    llamahdl_decoder$wr_addr wr_addr(
+        .clock(wr_addr$clock),
+        .d(wr_addr$d),
+        .q(wr_addr$q)
+    );
+    llamahdl_decoder$wr_data wr_data(
+        .clock(wr_data$clock),
+        .d(wr_data$d),
+        .q(wr_data$q)
+    );
+    llamahdl_decoder$wr_tee wr_tee(
+        .clock(wr_tee$clock),
+        .d(wr_tee$d),
+        .q(wr_tee$q)
+    );
+    llamahdl_decoder$wr_xs_addr wr_xs_addr(
+        .clock(wr_xs_addr$clock),
+        .d(wr_xs_addr$d),
+        .q(wr_xs_addr$q)
+    );
+    llamahdl_decoder$wr_xtrack wr_xtrack(
+        .clock(wr_xtrack$clock),
+        .d(wr_xtrack$d),
+        .q(wr_xtrack$q)
+    );
+    llamahdl_decoder$wr_x_idx wr_x_idx(
+        .clock(wr_x_idx$clock),
+        .d(wr_x_idx$d),
+        .q(wr_x_idx$q)
+    );
+    llamahdl_decoder$tee_off tee_off(
+        .clock(tee_off$clock),
+        .d(tee_off$d),
+        .q(tee_off$q)
+    );
+    llamahdl_decoder$c_r c_r(
+        .clock(c_r$clock),
+        .d(c_r$d),
+        .q(c_r$q)
     );
     llamahdl_decoder$layer_stack layer_stack(
         .clock(layer_stack$clock),
@@ -1240,6 +1312,15 @@ module llamahdl_decoder(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,
         attention$clock = clock;
         qkv_weights$clock = clock;
         emb_offset_r$clock = clock;
+        wr_we$clock = clock;
+        wr_addr$clock = clock;
+        wr_data$clock = clock;
+        wr_tee$clock = clock;
+        wr_xs_addr$clock = clock;
+        wr_xtrack$clock = clock;
+        wr_x_idx$clock = clock;
+        tee_off$clock = clock;
+        c_r$clock = clock;
         xg_we$clock = clock;
         xg_att$clock = clock;
         xg_idx$clock = clock;
@@ -1525,14 +1606,23 @@ module llamahdl_decoder(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,
             vw_addr = zero16;
             vw_data = $signed(zero32);
         end
-        vmem$we = vw_we;
-        vmem$waddr = vw_addr;
-        vmem$wdata$0 = vw_data;
-        matvec$xs_we = layer_stack$tee & vw_we;
-        matvec$xs_waddr = layer_stack$b + (vw_addr - layer_stack$c);
-        matvec$xs_wdata = vw_data;
-        tee_max$en = layer_stack$tee & vw_we;
-        tee_max$v = vw_data;
+        wr_we$d = vw_we;
+        wr_addr$d = vw_addr;
+        wr_data$d = vw_data;
+        wr_tee$d = layer_stack$tee & vw_we;
+        tee_off$d = layer_stack$b - layer_stack$c;
+        c_r$d = layer_stack$c;
+        wr_xs_addr$d = vw_addr + tee_off$q;
+        wr_xtrack$d = layer_stack$xtrack & vw_we;
+        wr_x_idx$d = vw_addr - c_r$q;
+        vmem$we = wr_we$q;
+        vmem$waddr = wr_addr$q;
+        vmem$wdata$0 = wr_data$q;
+        matvec$xs_we = wr_tee$q;
+        matvec$xs_waddr = wr_xs_addr$q;
+        matvec$xs_wdata = wr_data$q;
+        tee_max$en = wr_tee$q;
+        tee_max$v = wr_data$q;
         tee_max$clear = layer_stack$issue & layer_stack$tee;
         tee_max$ld = layer_stack$is_rms & rms$done;
         tee_max$mx = rms$y_max;
@@ -1582,8 +1672,8 @@ module llamahdl_decoder(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,
         tee_max$gv$7 = xg_data$7$q;
         tee_shift$m = tee_max$m;
         matvec$x_shift = tee_shift$shift;
-        x_max$en = layer_stack$xtrack & vw_we;
-        x_max$v = vw_data;
+        x_max$en = wr_xtrack$q;
+        x_max$v = wr_data$q;
         x_max$clear = layer_stack$issue & layer_stack$xtrack;
         x_max$ld = 1'b0;
         x_max$mx = zero32;
@@ -1596,9 +1686,9 @@ module llamahdl_decoder(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,
         x_max$gv$5 = $signed(zero32);
         x_max$gv$6 = $signed(zero32);
         x_max$gv$7 = $signed(zero32);
-        rms$xw_we = layer_stack$xtrack & vw_we;
-        rms$xw_idx = vw_addr - layer_stack$c;
-        rms$xw_data = vw_data;
+        rms$xw_we = wr_xtrack$q;
+        rms$xw_idx = wr_x_idx$q;
+        rms$xw_data = wr_data$q;
         rms$x_max = x_max$m;
         logit_valid = layer_stack$logits & matvec$out_valid;
         logit_index = matvec$out_row;
@@ -17677,6 +17767,21 @@ module llamahdl_decoder$attention$wait_left(d,q,clock);
     end
           
 endmodule // llamahdl_decoder$attention$wait_left
+
+
+module llamahdl_decoder$c_r(clock,d,q);
+    
+    // Module arguments
+    input wire  clock;
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    
+    // Update code (custom)
+    initial q = 0;
+    always @(posedge clock) begin
+       q <= d;
+    end
+endmodule // llamahdl_decoder$c_r
 
 
 module llamahdl_decoder$emb_offset_r(clock,d,q);
@@ -37477,24 +37582,7 @@ module llamahdl_decoder$matvec$xram(clock,wwe,wwaddr,wwdata$0,wwdata$1,wwdata$2,
     output reg signed [31:0] rdata$31;
     
     // Update code (custom)
-    wire [15:0] sword = swaddr >> 5;
     integer i;
-    wire [15:0] pe0 = pwidx + 16'd0;
-    wire [15:0] pw0 = pe0 >> 5;
-    wire [15:0] pe1 = pwidx + 16'd1;
-    wire [15:0] pw1 = pe1 >> 5;
-    wire [15:0] pe2 = pwidx + 16'd2;
-    wire [15:0] pw2 = pe2 >> 5;
-    wire [15:0] pe3 = pwidx + 16'd3;
-    wire [15:0] pw3 = pe3 >> 5;
-    wire [15:0] pe4 = pwidx + 16'd4;
-    wire [15:0] pw4 = pe4 >> 5;
-    wire [15:0] pe5 = pwidx + 16'd5;
-    wire [15:0] pw5 = pe5 >> 5;
-    wire [15:0] pe6 = pwidx + 16'd6;
-    wire [15:0] pw6 = pe6 >> 5;
-    wire [15:0] pe7 = pwidx + 16'd7;
-    wire [15:0] pw7 = pe7 >> 5;
     reg [31:0] m0 [0:7];
     reg [31:0] rd0;
     initial rd0 = 32'd0;
@@ -37593,6 +37681,104 @@ module llamahdl_decoder$matvec$xram(clock,wwe,wwaddr,wwdata$0,wwdata$1,wwdata$2,
     initial rd31 = 32'd0;
     reg rinr;
     initial rinr = 1'b0;
+    wire [15:0] sword = swaddr >> 5;
+    wire [15:0] pword = pwidx >> 5;
+    reg we0;
+    reg [2:0] wa0;
+    reg [31:0] wd0;
+    reg we1;
+    reg [2:0] wa1;
+    reg [31:0] wd1;
+    reg we2;
+    reg [2:0] wa2;
+    reg [31:0] wd2;
+    reg we3;
+    reg [2:0] wa3;
+    reg [31:0] wd3;
+    reg we4;
+    reg [2:0] wa4;
+    reg [31:0] wd4;
+    reg we5;
+    reg [2:0] wa5;
+    reg [31:0] wd5;
+    reg we6;
+    reg [2:0] wa6;
+    reg [31:0] wd6;
+    reg we7;
+    reg [2:0] wa7;
+    reg [31:0] wd7;
+    reg we8;
+    reg [2:0] wa8;
+    reg [31:0] wd8;
+    reg we9;
+    reg [2:0] wa9;
+    reg [31:0] wd9;
+    reg we10;
+    reg [2:0] wa10;
+    reg [31:0] wd10;
+    reg we11;
+    reg [2:0] wa11;
+    reg [31:0] wd11;
+    reg we12;
+    reg [2:0] wa12;
+    reg [31:0] wd12;
+    reg we13;
+    reg [2:0] wa13;
+    reg [31:0] wd13;
+    reg we14;
+    reg [2:0] wa14;
+    reg [31:0] wd14;
+    reg we15;
+    reg [2:0] wa15;
+    reg [31:0] wd15;
+    reg we16;
+    reg [2:0] wa16;
+    reg [31:0] wd16;
+    reg we17;
+    reg [2:0] wa17;
+    reg [31:0] wd17;
+    reg we18;
+    reg [2:0] wa18;
+    reg [31:0] wd18;
+    reg we19;
+    reg [2:0] wa19;
+    reg [31:0] wd19;
+    reg we20;
+    reg [2:0] wa20;
+    reg [31:0] wd20;
+    reg we21;
+    reg [2:0] wa21;
+    reg [31:0] wd21;
+    reg we22;
+    reg [2:0] wa22;
+    reg [31:0] wd22;
+    reg we23;
+    reg [2:0] wa23;
+    reg [31:0] wd23;
+    reg we24;
+    reg [2:0] wa24;
+    reg [31:0] wd24;
+    reg we25;
+    reg [2:0] wa25;
+    reg [31:0] wd25;
+    reg we26;
+    reg [2:0] wa26;
+    reg [31:0] wd26;
+    reg we27;
+    reg [2:0] wa27;
+    reg [31:0] wd27;
+    reg we28;
+    reg [2:0] wa28;
+    reg [31:0] wd28;
+    reg we29;
+    reg [2:0] wa29;
+    reg [31:0] wd29;
+    reg we30;
+    reg [2:0] wa30;
+    reg [31:0] wd30;
+    reg we31;
+    reg [2:0] wa31;
+    reg [31:0] wd31;
     initial begin
     `ifndef SYNTHESIS
        for (i = 0; i < 8; i = i + 1) begin
@@ -37662,6 +37848,102 @@ module llamahdl_decoder$matvec$xram(clock,wwe,wwaddr,wwdata$0,wwdata$1,wwdata$2,
        rdata$29 = 32'sd0;
        rdata$30 = 32'sd0;
        rdata$31 = 32'sd0;
+       we0 = 1'b0;
+       wa0 = 3'd0;
+       wd0 = 32'd0;
+       we1 = 1'b0;
+       wa1 = 3'd0;
+       wd1 = 32'd0;
+       we2 = 1'b0;
+       wa2 = 3'd0;
+       wd2 = 32'd0;
+       we3 = 1'b0;
+       wa3 = 3'd0;
+       wd3 = 32'd0;
+       we4 = 1'b0;
+       wa4 = 3'd0;
+       wd4 = 32'd0;
+       we5 = 1'b0;
+       wa5 = 3'd0;
+       wd5 = 32'd0;
+       we6 = 1'b0;
+       wa6 = 3'd0;
+       wd6 = 32'd0;
+       we7 = 1'b0;
+       wa7 = 3'd0;
+       wd7 = 32'd0;
+       we8 = 1'b0;
+       wa8 = 3'd0;
+       wd8 = 32'd0;
+       we9 = 1'b0;
+       wa9 = 3'd0;
+       wd9 = 32'd0;
+       we10 = 1'b0;
+       wa10 = 3'd0;
+       wd10 = 32'd0;
+       we11 = 1'b0;
+       wa11 = 3'd0;
+       wd11 = 32'd0;
+       we12 = 1'b0;
+       wa12 = 3'd0;
+       wd12 = 32'd0;
+       we13 = 1'b0;
+       wa13 = 3'd0;
+       wd13 = 32'd0;
+       we14 = 1'b0;
+       wa14 = 3'd0;
+       wd14 = 32'd0;
+       we15 = 1'b0;
+       wa15 = 3'd0;
+       wd15 = 32'd0;
+       we16 = 1'b0;
+       wa16 = 3'd0;
+       wd16 = 32'd0;
+       we17 = 1'b0;
+       wa17 = 3'd0;
+       wd17 = 32'd0;
+       we18 = 1'b0;
+       wa18 = 3'd0;
+       wd18 = 32'd0;
+       we19 = 1'b0;
+       wa19 = 3'd0;
+       wd19 = 32'd0;
+       we20 = 1'b0;
+       wa20 = 3'd0;
+       wd20 = 32'd0;
+       we21 = 1'b0;
+       wa21 = 3'd0;
+       wd21 = 32'd0;
+       we22 = 1'b0;
+       wa22 = 3'd0;
+       wd22 = 32'd0;
+       we23 = 1'b0;
+       wa23 = 3'd0;
+       wd23 = 32'd0;
+       we24 = 1'b0;
+       wa24 = 3'd0;
+       wd24 = 32'd0;
+       we25 = 1'b0;
+       wa25 = 3'd0;
+       wd25 = 32'd0;
+       we26 = 1'b0;
+       wa26 = 3'd0;
+       wd26 = 32'd0;
+       we27 = 1'b0;
+       wa27 = 3'd0;
+       wd27 = 32'd0;
+       we28 = 1'b0;
+       wa28 = 3'd0;
+       wd28 = 32'd0;
+       we29 = 1'b0;
+       wa29 = 3'd0;
+       wd29 = 32'd0;
+       we30 = 1'b0;
+       wa30 = 3'd0;
+       wd30 = 32'd0;
+       we31 = 1'b0;
+       wa31 = 3'd0;
+       wd31 = 32'd0;
     end
     always @(posedge clock) begin
        rinr <= (raddr < 16'd8);
@@ -37729,347 +38011,362 @@ module llamahdl_decoder$matvec$xram(clock,wwe,wwaddr,wwdata$0,wwdata$1,wwdata$2,
        rdata$30 <= rinr ? rd30 : 32'sd0;
        rd31 <= m31[raddr[2:0]];
        rdata$31 <= rinr ? rd31 : 32'sd0;
+       if (we0) m0[wa0[2:0]] <= wd0;
+       if (we1) m1[wa1[2:0]] <= wd1;
+       if (we2) m2[wa2[2:0]] <= wd2;
+       if (we3) m3[wa3[2:0]] <= wd3;
+       if (we4) m4[wa4[2:0]] <= wd4;
+       if (we5) m5[wa5[2:0]] <= wd5;
+       if (we6) m6[wa6[2:0]] <= wd6;
+       if (we7) m7[wa7[2:0]] <= wd7;
+       if (we8) m8[wa8[2:0]] <= wd8;
+       if (we9) m9[wa9[2:0]] <= wd9;
+       if (we10) m10[wa10[2:0]] <= wd10;
+       if (we11) m11[wa11[2:0]] <= wd11;
+       if (we12) m12[wa12[2:0]] <= wd12;
+       if (we13) m13[wa13[2:0]] <= wd13;
+       if (we14) m14[wa14[2:0]] <= wd14;
+       if (we15) m15[wa15[2:0]] <= wd15;
+       if (we16) m16[wa16[2:0]] <= wd16;
+       if (we17) m17[wa17[2:0]] <= wd17;
+       if (we18) m18[wa18[2:0]] <= wd18;
+       if (we19) m19[wa19[2:0]] <= wd19;
+       if (we20) m20[wa20[2:0]] <= wd20;
+       if (we21) m21[wa21[2:0]] <= wd21;
+       if (we22) m22[wa22[2:0]] <= wd22;
+       if (we23) m23[wa23[2:0]] <= wd23;
+       if (we24) m24[wa24[2:0]] <= wd24;
+       if (we25) m25[wa25[2:0]] <= wd25;
+       if (we26) m26[wa26[2:0]] <= wd26;
+       if (we27) m27[wa27[2:0]] <= wd27;
+       if (we28) m28[wa28[2:0]] <= wd28;
+       if (we29) m29[wa29[2:0]] <= wd29;
+       if (we30) m30[wa30[2:0]] <= wd30;
+       if (we31) m31[wa31[2:0]] <= wd31;
        if (wwe) begin
-          if (wwaddr < 16'd8) begin
-             m0[wwaddr[2:0]] <= {{16{wwdata$0[15]}}, wwdata$0};
-             m1[wwaddr[2:0]] <= {{16{wwdata$1[15]}}, wwdata$1};
-             m2[wwaddr[2:0]] <= {{16{wwdata$2[15]}}, wwdata$2};
-             m3[wwaddr[2:0]] <= {{16{wwdata$3[15]}}, wwdata$3};
-             m4[wwaddr[2:0]] <= {{16{wwdata$4[15]}}, wwdata$4};
-             m5[wwaddr[2:0]] <= {{16{wwdata$5[15]}}, wwdata$5};
-             m6[wwaddr[2:0]] <= {{16{wwdata$6[15]}}, wwdata$6};
-             m7[wwaddr[2:0]] <= {{16{wwdata$7[15]}}, wwdata$7};
-             m8[wwaddr[2:0]] <= {{16{wwdata$8[15]}}, wwdata$8};
-             m9[wwaddr[2:0]] <= {{16{wwdata$9[15]}}, wwdata$9};
-             m10[wwaddr[2:0]] <= {{16{wwdata$10[15]}}, wwdata$10};
-             m11[wwaddr[2:0]] <= {{16{wwdata$11[15]}}, wwdata$11};
-             m12[wwaddr[2:0]] <= {{16{wwdata$12[15]}}, wwdata$12};
-             m13[wwaddr[2:0]] <= {{16{wwdata$13[15]}}, wwdata$13};
-             m14[wwaddr[2:0]] <= {{16{wwdata$14[15]}}, wwdata$14};
-             m15[wwaddr[2:0]] <= {{16{wwdata$15[15]}}, wwdata$15};
-             m16[wwaddr[2:0]] <= {{16{wwdata$16[15]}}, wwdata$16};
-             m17[wwaddr[2:0]] <= {{16{wwdata$17[15]}}, wwdata$17};
-             m18[wwaddr[2:0]] <= {{16{wwdata$18[15]}}, wwdata$18};
-             m19[wwaddr[2:0]] <= {{16{wwdata$19[15]}}, wwdata$19};
-             m20[wwaddr[2:0]] <= {{16{wwdata$20[15]}}, wwdata$20};
-             m21[wwaddr[2:0]] <= {{16{wwdata$21[15]}}, wwdata$21};
-             m22[wwaddr[2:0]] <= {{16{wwdata$22[15]}}, wwdata$22};
-             m23[wwaddr[2:0]] <= {{16{wwdata$23[15]}}, wwdata$23};
-             m24[wwaddr[2:0]] <= {{16{wwdata$24[15]}}, wwdata$24};
-             m25[wwaddr[2:0]] <= {{16{wwdata$25[15]}}, wwdata$25};
-             m26[wwaddr[2:0]] <= {{16{wwdata$26[15]}}, wwdata$26};
-             m27[wwaddr[2:0]] <= {{16{wwdata$27[15]}}, wwdata$27};
-             m28[wwaddr[2:0]] <= {{16{wwdata$28[15]}}, wwdata$28};
-             m29[wwaddr[2:0]] <= {{16{wwdata$29[15]}}, wwdata$29};
-             m30[wwaddr[2:0]] <= {{16{wwdata$30[15]}}, wwdata$30};
-             m31[wwaddr[2:0]] <= {{16{wwdata$31[15]}}, wwdata$31};
-          end
-       end else if (swe && (sword < 16'd8)) begin
-          if (swaddr[4:0] == 5'd0) m0[swaddr[7:5]] <= swdata;
-          if (swaddr[4:0] == 5'd1) m1[swaddr[7:5]] <= swdata;
-          if (swaddr[4:0] == 5'd2) m2[swaddr[7:5]] <= swdata;
-          if (swaddr[4:0] == 5'd3) m3[swaddr[7:5]] <= swdata;
-          if (swaddr[4:0] == 5'd4) m4[swaddr[7:5]] <= swdata;
-          if (swaddr[4:0] == 5'd5) m5[swaddr[7:5]] <= swdata;
-          if (swaddr[4:0] == 5'd6) m6[swaddr[7:5]] <= swdata;
-          if (swaddr[4:0] == 5'd7) m7[swaddr[7:5]] <= swdata;
-          if (swaddr[4:0] == 5'd8) m8[swaddr[7:5]] <= swdata;
-          if (swaddr[4:0] == 5'd9) m9[swaddr[7:5]] <= swdata;
-          if (swaddr[4:0] == 5'd10) m10[swaddr[7:5]] <= swdata;
-          if (swaddr[4:0] == 5'd11) m11[swaddr[7:5]] <= swdata;
-          if (swaddr[4:0] == 5'd12) m12[swaddr[7:5]] <= swdata;
-          if (swaddr[4:0] == 5'd13) m13[swaddr[7:5]] <= swdata;
-          if (swaddr[4:0] == 5'd14) m14[swaddr[7:5]] <= swdata;
-          if (swaddr[4:0] == 5'd15) m15[swaddr[7:5]] <= swdata;
-          if (swaddr[4:0] == 5'd16) m16[swaddr[7:5]] <= swdata;
-          if (swaddr[4:0] == 5'd17) m17[swaddr[7:5]] <= swdata;
-          if (swaddr[4:0] == 5'd18) m18[swaddr[7:5]] <= swdata;
-          if (swaddr[4:0] == 5'd19) m19[swaddr[7:5]] <= swdata;
-          if (swaddr[4:0] == 5'd20) m20[swaddr[7:5]] <= swdata;
-          if (swaddr[4:0] == 5'd21) m21[swaddr[7:5]] <= swdata;
-          if (swaddr[4:0] == 5'd22) m22[swaddr[7:5]] <= swdata;
-          if (swaddr[4:0] == 5'd23) m23[swaddr[7:5]] <= swdata;
-          if (swaddr[4:0] == 5'd24) m24[swaddr[7:5]] <= swdata;
-          if (swaddr[4:0] == 5'd25) m25[swaddr[7:5]] <= swdata;
-          if (swaddr[4:0] == 5'd26) m26[swaddr[7:5]] <= swdata;
-          if (swaddr[4:0] == 5'd27) m27[swaddr[7:5]] <= swdata;
-          if (swaddr[4:0] == 5'd28) m28[swaddr[7:5]] <= swdata;
-          if (swaddr[4:0] == 5'd29) m29[swaddr[7:5]] <= swdata;
-          if (swaddr[4:0] == 5'd30) m30[swaddr[7:5]] <= swdata;
-          if (swaddr[4:0] == 5'd31) m31[swaddr[7:5]] <= swdata;
+          we0 <= (wwaddr < 16'd8);
+          wa0 <= wwaddr[2:0];
+          wd0 <= {{16{wwdata$0[15]}}, wwdata$0};
+          we1 <= (wwaddr < 16'd8);
+          wa1 <= wwaddr[2:0];
+          wd1 <= {{16{wwdata$1[15]}}, wwdata$1};
+          we2 <= (wwaddr < 16'd8);
+          wa2 <= wwaddr[2:0];
+          wd2 <= {{16{wwdata$2[15]}}, wwdata$2};
+          we3 <= (wwaddr < 16'd8);
+          wa3 <= wwaddr[2:0];
+          wd3 <= {{16{wwdata$3[15]}}, wwdata$3};
+          we4 <= (wwaddr < 16'd8);
+          wa4 <= wwaddr[2:0];
+          wd4 <= {{16{wwdata$4[15]}}, wwdata$4};
+          we5 <= (wwaddr < 16'd8);
+          wa5 <= wwaddr[2:0];
+          wd5 <= {{16{wwdata$5[15]}}, wwdata$5};
+          we6 <= (wwaddr < 16'd8);
+          wa6 <= wwaddr[2:0];
+          wd6 <= {{16{wwdata$6[15]}}, wwdata$6};
+          we7 <= (wwaddr < 16'd8);
+          wa7 <= wwaddr[2:0];
+          wd7 <= {{16{wwdata$7[15]}}, wwdata$7};
+          we8 <= (wwaddr < 16'd8);
+          wa8 <= wwaddr[2:0];
+          wd8 <= {{16{wwdata$8[15]}}, wwdata$8};
+          we9 <= (wwaddr < 16'd8);
+          wa9 <= wwaddr[2:0];
+          wd9 <= {{16{wwdata$9[15]}}, wwdata$9};
+          we10 <= (wwaddr < 16'd8);
+          wa10 <= wwaddr[2:0];
+          wd10 <= {{16{wwdata$10[15]}}, wwdata$10};
+          we11 <= (wwaddr < 16'd8);
+          wa11 <= wwaddr[2:0];
+          wd11 <= {{16{wwdata$11[15]}}, wwdata$11};
+          we12 <= (wwaddr < 16'd8);
+          wa12 <= wwaddr[2:0];
+          wd12 <= {{16{wwdata$12[15]}}, wwdata$12};
+          we13 <= (wwaddr < 16'd8);
+          wa13 <= wwaddr[2:0];
+          wd13 <= {{16{wwdata$13[15]}}, wwdata$13};
+          we14 <= (wwaddr < 16'd8);
+          wa14 <= wwaddr[2:0];
+          wd14 <= {{16{wwdata$14[15]}}, wwdata$14};
+          we15 <= (wwaddr < 16'd8);
+          wa15 <= wwaddr[2:0];
+          wd15 <= {{16{wwdata$15[15]}}, wwdata$15};
+          we16 <= (wwaddr < 16'd8);
+          wa16 <= wwaddr[2:0];
+          wd16 <= {{16{wwdata$16[15]}}, wwdata$16};
+          we17 <= (wwaddr < 16'd8);
+          wa17 <= wwaddr[2:0];
+          wd17 <= {{16{wwdata$17[15]}}, wwdata$17};
+          we18 <= (wwaddr < 16'd8);
+          wa18 <= wwaddr[2:0];
+          wd18 <= {{16{wwdata$18[15]}}, wwdata$18};
+          we19 <= (wwaddr < 16'd8);
+          wa19 <= wwaddr[2:0];
+          wd19 <= {{16{wwdata$19[15]}}, wwdata$19};
+          we20 <= (wwaddr < 16'd8);
+          wa20 <= wwaddr[2:0];
+          wd20 <= {{16{wwdata$20[15]}}, wwdata$20};
+          we21 <= (wwaddr < 16'd8);
+          wa21 <= wwaddr[2:0];
+          wd21 <= {{16{wwdata$21[15]}}, wwdata$21};
+          we22 <= (wwaddr < 16'd8);
+          wa22 <= wwaddr[2:0];
+          wd22 <= {{16{wwdata$22[15]}}, wwdata$22};
+          we23 <= (wwaddr < 16'd8);
+          wa23 <= wwaddr[2:0];
+          wd23 <= {{16{wwdata$23[15]}}, wwdata$23};
+          we24 <= (wwaddr < 16'd8);
+          wa24 <= wwaddr[2:0];
+          wd24 <= {{16{wwdata$24[15]}}, wwdata$24};
+          we25 <= (wwaddr < 16'd8);
+          wa25 <= wwaddr[2:0];
+          wd25 <= {{16{wwdata$25[15]}}, wwdata$25};
+          we26 <= (wwaddr < 16'd8);
+          wa26 <= wwaddr[2:0];
+          wd26 <= {{16{wwdata$26[15]}}, wwdata$26};
+          we27 <= (wwaddr < 16'd8);
+          wa27 <= wwaddr[2:0];
+          wd27 <= {{16{wwdata$27[15]}}, wwdata$27};
+          we28 <= (wwaddr < 16'd8);
+          wa28 <= wwaddr[2:0];
+          wd28 <= {{16{wwdata$28[15]}}, wwdata$28};
+          we29 <= (wwaddr < 16'd8);
+          wa29 <= wwaddr[2:0];
+          wd29 <= {{16{wwdata$29[15]}}, wwdata$29};
+          we30 <= (wwaddr < 16'd8);
+          wa30 <= wwaddr[2:0];
+          wd30 <= {{16{wwdata$30[15]}}, wwdata$30};
+          we31 <= (wwaddr < 16'd8);
+          wa31 <= wwaddr[2:0];
+          wd31 <= {{16{wwdata$31[15]}}, wwdata$31};
+       end else if (swe) begin
+          we0 <= (sword < 16'd8) && (swaddr[4:0] == 5'd0);
+          wa0 <= sword[2:0];
+          wd0 <= swdata;
+          we1 <= (sword < 16'd8) && (swaddr[4:0] == 5'd1);
+          wa1 <= sword[2:0];
+          wd1 <= swdata;
+          we2 <= (sword < 16'd8) && (swaddr[4:0] == 5'd2);
+          wa2 <= sword[2:0];
+          wd2 <= swdata;
+          we3 <= (sword < 16'd8) && (swaddr[4:0] == 5'd3);
+          wa3 <= sword[2:0];
+          wd3 <= swdata;
+          we4 <= (sword < 16'd8) && (swaddr[4:0] == 5'd4);
+          wa4 <= sword[2:0];
+          wd4 <= swdata;
+          we5 <= (sword < 16'd8) && (swaddr[4:0] == 5'd5);
+          wa5 <= sword[2:0];
+          wd5 <= swdata;
+          we6 <= (sword < 16'd8) && (swaddr[4:0] == 5'd6);
+          wa6 <= sword[2:0];
+          wd6 <= swdata;
+          we7 <= (sword < 16'd8) && (swaddr[4:0] == 5'd7);
+          wa7 <= sword[2:0];
+          wd7 <= swdata;
+          we8 <= (sword < 16'd8) && (swaddr[4:0] == 5'd8);
+          wa8 <= sword[2:0];
+          wd8 <= swdata;
+          we9 <= (sword < 16'd8) && (swaddr[4:0] == 5'd9);
+          wa9 <= sword[2:0];
+          wd9 <= swdata;
+          we10 <= (sword < 16'd8) && (swaddr[4:0] == 5'd10);
+          wa10 <= sword[2:0];
+          wd10 <= swdata;
+          we11 <= (sword < 16'd8) && (swaddr[4:0] == 5'd11);
+          wa11 <= sword[2:0];
+          wd11 <= swdata;
+          we12 <= (sword < 16'd8) && (swaddr[4:0] == 5'd12);
+          wa12 <= sword[2:0];
+          wd12 <= swdata;
+          we13 <= (sword < 16'd8) && (swaddr[4:0] == 5'd13);
+          wa13 <= sword[2:0];
+          wd13 <= swdata;
+          we14 <= (sword < 16'd8) && (swaddr[4:0] == 5'd14);
+          wa14 <= sword[2:0];
+          wd14 <= swdata;
+          we15 <= (sword < 16'd8) && (swaddr[4:0] == 5'd15);
+          wa15 <= sword[2:0];
+          wd15 <= swdata;
+          we16 <= (sword < 16'd8) && (swaddr[4:0] == 5'd16);
+          wa16 <= sword[2:0];
+          wd16 <= swdata;
+          we17 <= (sword < 16'd8) && (swaddr[4:0] == 5'd17);
+          wa17 <= sword[2:0];
+          wd17 <= swdata;
+          we18 <= (sword < 16'd8) && (swaddr[4:0] == 5'd18);
+          wa18 <= sword[2:0];
+          wd18 <= swdata;
+          we19 <= (sword < 16'd8) && (swaddr[4:0] == 5'd19);
+          wa19 <= sword[2:0];
+          wd19 <= swdata;
+          we20 <= (sword < 16'd8) && (swaddr[4:0] == 5'd20);
+          wa20 <= sword[2:0];
+          wd20 <= swdata;
+          we21 <= (sword < 16'd8) && (swaddr[4:0] == 5'd21);
+          wa21 <= sword[2:0];
+          wd21 <= swdata;
+          we22 <= (sword < 16'd8) && (swaddr[4:0] == 5'd22);
+          wa22 <= sword[2:0];
+          wd22 <= swdata;
+          we23 <= (sword < 16'd8) && (swaddr[4:0] == 5'd23);
+          wa23 <= sword[2:0];
+          wd23 <= swdata;
+          we24 <= (sword < 16'd8) && (swaddr[4:0] == 5'd24);
+          wa24 <= sword[2:0];
+          wd24 <= swdata;
+          we25 <= (sword < 16'd8) && (swaddr[4:0] == 5'd25);
+          wa25 <= sword[2:0];
+          wd25 <= swdata;
+          we26 <= (sword < 16'd8) && (swaddr[4:0] == 5'd26);
+          wa26 <= sword[2:0];
+          wd26 <= swdata;
+          we27 <= (sword < 16'd8) && (swaddr[4:0] == 5'd27);
+          wa27 <= sword[2:0];
+          wd27 <= swdata;
+          we28 <= (sword < 16'd8) && (swaddr[4:0] == 5'd28);
+          wa28 <= sword[2:0];
+          wd28 <= swdata;
+          we29 <= (sword < 16'd8) && (swaddr[4:0] == 5'd29);
+          wa29 <= sword[2:0];
+          wd29 <= swdata;
+          we30 <= (sword < 16'd8) && (swaddr[4:0] == 5'd30);
+          wa30 <= sword[2:0];
+          wd30 <= swdata;
+          we31 <= (sword < 16'd8) && (swaddr[4:0] == 5'd31);
+          wa31 <= sword[2:0];
+          wd31 <= swdata;
        end else if (pwe) begin
-          if (pw0 < 16'd8) begin
-             if (pe0[4:0] == 5'd0) m0[pw0[2:0]] <= pwdata$0;
-             if (pe0[4:0] == 5'd1) m1[pw0[2:0]] <= pwdata$0;
-             if (pe0[4:0] == 5'd2) m2[pw0[2:0]] <= pwdata$0;
-             if (pe0[4:0] == 5'd3) m3[pw0[2:0]] <= pwdata$0;
-             if (pe0[4:0] == 5'd4) m4[pw0[2:0]] <= pwdata$0;
-             if (pe0[4:0] == 5'd5) m5[pw0[2:0]] <= pwdata$0;
-             if (pe0[4:0] == 5'd6) m6[pw0[2:0]] <= pwdata$0;
-             if (pe0[4:0] == 5'd7) m7[pw0[2:0]] <= pwdata$0;
-             if (pe0[4:0] == 5'd8) m8[pw0[2:0]] <= pwdata$0;
-             if (pe0[4:0] == 5'd9) m9[pw0[2:0]] <= pwdata$0;
-             if (pe0[4:0] == 5'd10) m10[pw0[2:0]] <= pwdata$0;
-             if (pe0[4:0] == 5'd11) m11[pw0[2:0]] <= pwdata$0;
-             if (pe0[4:0] == 5'd12) m12[pw0[2:0]] <= pwdata$0;
-             if (pe0[4:0] == 5'd13) m13[pw0[2:0]] <= pwdata$0;
-             if (pe0[4:0] == 5'd14) m14[pw0[2:0]] <= pwdata$0;
-             if (pe0[4:0] == 5'd15) m15[pw0[2:0]] <= pwdata$0;
-             if (pe0[4:0] == 5'd16) m16[pw0[2:0]] <= pwdata$0;
-             if (pe0[4:0] == 5'd17) m17[pw0[2:0]] <= pwdata$0;
-             if (pe0[4:0] == 5'd18) m18[pw0[2:0]] <= pwdata$0;
-             if (pe0[4:0] == 5'd19) m19[pw0[2:0]] <= pwdata$0;
-             if (pe0[4:0] == 5'd20) m20[pw0[2:0]] <= pwdata$0;
-             if (pe0[4:0] == 5'd21) m21[pw0[2:0]] <= pwdata$0;
-             if (pe0[4:0] == 5'd22) m22[pw0[2:0]] <= pwdata$0;
-             if (pe0[4:0] == 5'd23) m23[pw0[2:0]] <= pwdata$0;
-             if (pe0[4:0] == 5'd24) m24[pw0[2:0]] <= pwdata$0;
-             if (pe0[4:0] == 5'd25) m25[pw0[2:0]] <= pwdata$0;
-             if (pe0[4:0] == 5'd26) m26[pw0[2:0]] <= pwdata$0;
-             if (pe0[4:0] == 5'd27) m27[pw0[2:0]] <= pwdata$0;
-             if (pe0[4:0] == 5'd28) m28[pw0[2:0]] <= pwdata$0;
-             if (pe0[4:0] == 5'd29) m29[pw0[2:0]] <= pwdata$0;
-             if (pe0[4:0] == 5'd30) m30[pw0[2:0]] <= pwdata$0;
-             if (pe0[4:0] == 5'd31) m31[pw0[2:0]] <= pwdata$0;
-          end
-          if (pw1 < 16'd8) begin
-             if (pe1[4:0] == 5'd0) m0[pw1[2:0]] <= pwdata$1;
-             if (pe1[4:0] == 5'd1) m1[pw1[2:0]] <= pwdata$1;
-             if (pe1[4:0] == 5'd2) m2[pw1[2:0]] <= pwdata$1;
-             if (pe1[4:0] == 5'd3) m3[pw1[2:0]] <= pwdata$1;
-             if (pe1[4:0] == 5'd4) m4[pw1[2:0]] <= pwdata$1;
-             if (pe1[4:0] == 5'd5) m5[pw1[2:0]] <= pwdata$1;
-             if (pe1[4:0] == 5'd6) m6[pw1[2:0]] <= pwdata$1;
-             if (pe1[4:0] == 5'd7) m7[pw1[2:0]] <= pwdata$1;
-             if (pe1[4:0] == 5'd8) m8[pw1[2:0]] <= pwdata$1;
-             if (pe1[4:0] == 5'd9) m9[pw1[2:0]] <= pwdata$1;
-             if (pe1[4:0] == 5'd10) m10[pw1[2:0]] <= pwdata$1;
-             if (pe1[4:0] == 5'd11) m11[pw1[2:0]] <= pwdata$1;
-             if (pe1[4:0] == 5'd12) m12[pw1[2:0]] <= pwdata$1;
-             if (pe1[4:0] == 5'd13) m13[pw1[2:0]] <= pwdata$1;
-             if (pe1[4:0] == 5'd14) m14[pw1[2:0]] <= pwdata$1;
-             if (pe1[4:0] == 5'd15) m15[pw1[2:0]] <= pwdata$1;
-             if (pe1[4:0] == 5'd16) m16[pw1[2:0]] <= pwdata$1;
-             if (pe1[4:0] == 5'd17) m17[pw1[2:0]] <= pwdata$1;
-             if (pe1[4:0] == 5'd18) m18[pw1[2:0]] <= pwdata$1;
-             if (pe1[4:0] == 5'd19) m19[pw1[2:0]] <= pwdata$1;
-             if (pe1[4:0] == 5'd20) m20[pw1[2:0]] <= pwdata$1;
-             if (pe1[4:0] == 5'd21) m21[pw1[2:0]] <= pwdata$1;
-             if (pe1[4:0] == 5'd22) m22[pw1[2:0]] <= pwdata$1;
-             if (pe1[4:0] == 5'd23) m23[pw1[2:0]] <= pwdata$1;
-             if (pe1[4:0] == 5'd24) m24[pw1[2:0]] <= pwdata$1;
-             if (pe1[4:0] == 5'd25) m25[pw1[2:0]] <= pwdata$1;
-             if (pe1[4:0] == 5'd26) m26[pw1[2:0]] <= pwdata$1;
-             if (pe1[4:0] == 5'd27) m27[pw1[2:0]] <= pwdata$1;
-             if (pe1[4:0] == 5'd28) m28[pw1[2:0]] <= pwdata$1;
-             if (pe1[4:0] == 5'd29) m29[pw1[2:0]] <= pwdata$1;
-             if (pe1[4:0] == 5'd30) m30[pw1[2:0]] <= pwdata$1;
-             if (pe1[4:0] == 5'd31) m31[pw1[2:0]] <= pwdata$1;
-          end
-          if (pw2 < 16'd8) begin
-             if (pe2[4:0] == 5'd0) m0[pw2[2:0]] <= pwdata$2;
-             if (pe2[4:0] == 5'd1) m1[pw2[2:0]] <= pwdata$2;
-             if (pe2[4:0] == 5'd2) m2[pw2[2:0]] <= pwdata$2;
-             if (pe2[4:0] == 5'd3) m3[pw2[2:0]] <= pwdata$2;
-             if (pe2[4:0] == 5'd4) m4[pw2[2:0]] <= pwdata$2;
-             if (pe2[4:0] == 5'd5) m5[pw2[2:0]] <= pwdata$2;
-             if (pe2[4:0] == 5'd6) m6[pw2[2:0]] <= pwdata$2;
-             if (pe2[4:0] == 5'd7) m7[pw2[2:0]] <= pwdata$2;
-             if (pe2[4:0] == 5'd8) m8[pw2[2:0]] <= pwdata$2;
-             if (pe2[4:0] == 5'd9) m9[pw2[2:0]] <= pwdata$2;
-             if (pe2[4:0] == 5'd10) m10[pw2[2:0]] <= pwdata$2;
-             if (pe2[4:0] == 5'd11) m11[pw2[2:0]] <= pwdata$2;
-             if (pe2[4:0] == 5'd12) m12[pw2[2:0]] <= pwdata$2;
-             if (pe2[4:0] == 5'd13) m13[pw2[2:0]] <= pwdata$2;
-             if (pe2[4:0] == 5'd14) m14[pw2[2:0]] <= pwdata$2;
-             if (pe2[4:0] == 5'd15) m15[pw2[2:0]] <= pwdata$2;
-             if (pe2[4:0] == 5'd16) m16[pw2[2:0]] <= pwdata$2;
-             if (pe2[4:0] == 5'd17) m17[pw2[2:0]] <= pwdata$2;
-             if (pe2[4:0] == 5'd18) m18[pw2[2:0]] <= pwdata$2;
-             if (pe2[4:0] == 5'd19) m19[pw2[2:0]] <= pwdata$2;
-             if (pe2[4:0] == 5'd20) m20[pw2[2:0]] <= pwdata$2;
-             if (pe2[4:0] == 5'd21) m21[pw2[2:0]] <= pwdata$2;
-             if (pe2[4:0] == 5'd22) m22[pw2[2:0]] <= pwdata$2;
-             if (pe2[4:0] == 5'd23) m23[pw2[2:0]] <= pwdata$2;
-             if (pe2[4:0] == 5'd24) m24[pw2[2:0]] <= pwdata$2;
-             if (pe2[4:0] == 5'd25) m25[pw2[2:0]] <= pwdata$2;
-             if (pe2[4:0] == 5'd26) m26[pw2[2:0]] <= pwdata$2;
-             if (pe2[4:0] == 5'd27) m27[pw2[2:0]] <= pwdata$2;
-             if (pe2[4:0] == 5'd28) m28[pw2[2:0]] <= pwdata$2;
-             if (pe2[4:0] == 5'd29) m29[pw2[2:0]] <= pwdata$2;
-             if (pe2[4:0] == 5'd30) m30[pw2[2:0]] <= pwdata$2;
-             if (pe2[4:0] == 5'd31) m31[pw2[2:0]] <= pwdata$2;
-          end
-          if (pw3 < 16'd8) begin
-             if (pe3[4:0] == 5'd0) m0[pw3[2:0]] <= pwdata$3;
-             if (pe3[4:0] == 5'd1) m1[pw3[2:0]] <= pwdata$3;
-             if (pe3[4:0] == 5'd2) m2[pw3[2:0]] <= pwdata$3;
-             if (pe3[4:0] == 5'd3) m3[pw3[2:0]] <= pwdata$3;
-             if (pe3[4:0] == 5'd4) m4[pw3[2:0]] <= pwdata$3;
-             if (pe3[4:0] == 5'd5) m5[pw3[2:0]] <= pwdata$3;
-             if (pe3[4:0] == 5'd6) m6[pw3[2:0]] <= pwdata$3;
-             if (pe3[4:0] == 5'd7) m7[pw3[2:0]] <= pwdata$3;
-             if (pe3[4:0] == 5'd8) m8[pw3[2:0]] <= pwdata$3;
-             if (pe3[4:0] == 5'd9) m9[pw3[2:0]] <= pwdata$3;
-             if (pe3[4:0] == 5'd10) m10[pw3[2:0]] <= pwdata$3;
-             if (pe3[4:0] == 5'd11) m11[pw3[2:0]] <= pwdata$3;
-             if (pe3[4:0] == 5'd12) m12[pw3[2:0]] <= pwdata$3;
-             if (pe3[4:0] == 5'd13) m13[pw3[2:0]] <= pwdata$3;
-             if (pe3[4:0] == 5'd14) m14[pw3[2:0]] <= pwdata$3;
-             if (pe3[4:0] == 5'd15) m15[pw3[2:0]] <= pwdata$3;
-             if (pe3[4:0] == 5'd16) m16[pw3[2:0]] <= pwdata$3;
-             if (pe3[4:0] == 5'd17) m17[pw3[2:0]] <= pwdata$3;
-             if (pe3[4:0] == 5'd18) m18[pw3[2:0]] <= pwdata$3;
-             if (pe3[4:0] == 5'd19) m19[pw3[2:0]] <= pwdata$3;
-             if (pe3[4:0] == 5'd20) m20[pw3[2:0]] <= pwdata$3;
-             if (pe3[4:0] == 5'd21) m21[pw3[2:0]] <= pwdata$3;
-             if (pe3[4:0] == 5'd22) m22[pw3[2:0]] <= pwdata$3;
-             if (pe3[4:0] == 5'd23) m23[pw3[2:0]] <= pwdata$3;
-             if (pe3[4:0] == 5'd24) m24[pw3[2:0]] <= pwdata$3;
-             if (pe3[4:0] == 5'd25) m25[pw3[2:0]] <= pwdata$3;
-             if (pe3[4:0] == 5'd26) m26[pw3[2:0]] <= pwdata$3;
-             if (pe3[4:0] == 5'd27) m27[pw3[2:0]] <= pwdata$3;
-             if (pe3[4:0] == 5'd28) m28[pw3[2:0]] <= pwdata$3;
-             if (pe3[4:0] == 5'd29) m29[pw3[2:0]] <= pwdata$3;
-             if (pe3[4:0] == 5'd30) m30[pw3[2:0]] <= pwdata$3;
-             if (pe3[4:0] == 5'd31) m31[pw3[2:0]] <= pwdata$3;
-          end
-          if (pw4 < 16'd8) begin
-             if (pe4[4:0] == 5'd0) m0[pw4[2:0]] <= pwdata$4;
-             if (pe4[4:0] == 5'd1) m1[pw4[2:0]] <= pwdata$4;
-             if (pe4[4:0] == 5'd2) m2[pw4[2:0]] <= pwdata$4;
-             if (pe4[4:0] == 5'd3) m3[pw4[2:0]] <= pwdata$4;
-             if (pe4[4:0] == 5'd4) m4[pw4[2:0]] <= pwdata$4;
-             if (pe4[4:0] == 5'd5) m5[pw4[2:0]] <= pwdata$4;
-             if (pe4[4:0] == 5'd6) m6[pw4[2:0]] <= pwdata$4;
-             if (pe4[4:0] == 5'd7) m7[pw4[2:0]] <= pwdata$4;
-             if (pe4[4:0] == 5'd8) m8[pw4[2:0]] <= pwdata$4;
-             if (pe4[4:0] == 5'd9) m9[pw4[2:0]] <= pwdata$4;
-             if (pe4[4:0] == 5'd10) m10[pw4[2:0]] <= pwdata$4;
-             if (pe4[4:0] == 5'd11) m11[pw4[2:0]] <= pwdata$4;
-             if (pe4[4:0] == 5'd12) m12[pw4[2:0]] <= pwdata$4;
-             if (pe4[4:0] == 5'd13) m13[pw4[2:0]] <= pwdata$4;
-             if (pe4[4:0] == 5'd14) m14[pw4[2:0]] <= pwdata$4;
-             if (pe4[4:0] == 5'd15) m15[pw4[2:0]] <= pwdata$4;
-             if (pe4[4:0] == 5'd16) m16[pw4[2:0]] <= pwdata$4;
-             if (pe4[4:0] == 5'd17) m17[pw4[2:0]] <= pwdata$4;
-             if (pe4[4:0] == 5'd18) m18[pw4[2:0]] <= pwdata$4;
-             if (pe4[4:0] == 5'd19) m19[pw4[2:0]] <= pwdata$4;
-             if (pe4[4:0] == 5'd20) m20[pw4[2:0]] <= pwdata$4;
-             if (pe4[4:0] == 5'd21) m21[pw4[2:0]] <= pwdata$4;
-             if (pe4[4:0] == 5'd22) m22[pw4[2:0]] <= pwdata$4;
-             if (pe4[4:0] == 5'd23) m23[pw4[2:0]] <= pwdata$4;
-             if (pe4[4:0] == 5'd24) m24[pw4[2:0]] <= pwdata$4;
-             if (pe4[4:0] == 5'd25) m25[pw4[2:0]] <= pwdata$4;
-             if (pe4[4:0] == 5'd26) m26[pw4[2:0]] <= pwdata$4;
-             if (pe4[4:0] == 5'd27) m27[pw4[2:0]] <= pwdata$4;
-             if (pe4[4:0] == 5'd28) m28[pw4[2:0]] <= pwdata$4;
-             if (pe4[4:0] == 5'd29) m29[pw4[2:0]] <= pwdata$4;
-             if (pe4[4:0] == 5'd30) m30[pw4[2:0]] <= pwdata$4;
-             if (pe4[4:0] == 5'd31) m31[pw4[2:0]] <= pwdata$4;
-          end
-          if (pw5 < 16'd8) begin
-             if (pe5[4:0] == 5'd0) m0[pw5[2:0]] <= pwdata$5;
-             if (pe5[4:0] == 5'd1) m1[pw5[2:0]] <= pwdata$5;
-             if (pe5[4:0] == 5'd2) m2[pw5[2:0]] <= pwdata$5;
-             if (pe5[4:0] == 5'd3) m3[pw5[2:0]] <= pwdata$5;
-             if (pe5[4:0] == 5'd4) m4[pw5[2:0]] <= pwdata$5;
-             if (pe5[4:0] == 5'd5) m5[pw5[2:0]] <= pwdata$5;
-             if (pe5[4:0] == 5'd6) m6[pw5[2:0]] <= pwdata$5;
-             if (pe5[4:0] == 5'd7) m7[pw5[2:0]] <= pwdata$5;
-             if (pe5[4:0] == 5'd8) m8[pw5[2:0]] <= pwdata$5;
-             if (pe5[4:0] == 5'd9) m9[pw5[2:0]] <= pwdata$5;
-             if (pe5[4:0] == 5'd10) m10[pw5[2:0]] <= pwdata$5;
-             if (pe5[4:0] == 5'd11) m11[pw5[2:0]] <= pwdata$5;
-             if (pe5[4:0] == 5'd12) m12[pw5[2:0]] <= pwdata$5;
-             if (pe5[4:0] == 5'd13) m13[pw5[2:0]] <= pwdata$5;
-             if (pe5[4:0] == 5'd14) m14[pw5[2:0]] <= pwdata$5;
-             if (pe5[4:0] == 5'd15) m15[pw5[2:0]] <= pwdata$5;
-             if (pe5[4:0] == 5'd16) m16[pw5[2:0]] <= pwdata$5;
-             if (pe5[4:0] == 5'd17) m17[pw5[2:0]] <= pwdata$5;
-             if (pe5[4:0] == 5'd18) m18[pw5[2:0]] <= pwdata$5;
-             if (pe5[4:0] == 5'd19) m19[pw5[2:0]] <= pwdata$5;
-             if (pe5[4:0] == 5'd20) m20[pw5[2:0]] <= pwdata$5;
-             if (pe5[4:0] == 5'd21) m21[pw5[2:0]] <= pwdata$5;
-             if (pe5[4:0] == 5'd22) m22[pw5[2:0]] <= pwdata$5;
-             if (pe5[4:0] == 5'd23) m23[pw5[2:0]] <= pwdata$5;
-             if (pe5[4:0] == 5'd24) m24[pw5[2:0]] <= pwdata$5;
-             if (pe5[4:0] == 5'd25) m25[pw5[2:0]] <= pwdata$5;
-             if (pe5[4:0] == 5'd26) m26[pw5[2:0]] <= pwdata$5;
-             if (pe5[4:0] == 5'd27) m27[pw5[2:0]] <= pwdata$5;
-             if (pe5[4:0] == 5'd28) m28[pw5[2:0]] <= pwdata$5;
-             if (pe5[4:0] == 5'd29) m29[pw5[2:0]] <= pwdata$5;
-             if (pe5[4:0] == 5'd30) m30[pw5[2:0]] <= pwdata$5;
-             if (pe5[4:0] == 5'd31) m31[pw5[2:0]] <= pwdata$5;
-          end
-          if (pw6 < 16'd8) begin
-             if (pe6[4:0] == 5'd0) m0[pw6[2:0]] <= pwdata$6;
-             if (pe6[4:0] == 5'd1) m1[pw6[2:0]] <= pwdata$6;
-             if (pe6[4:0] == 5'd2) m2[pw6[2:0]] <= pwdata$6;
-             if (pe6[4:0] == 5'd3) m3[pw6[2:0]] <= pwdata$6;
-             if (pe6[4:0] == 5'd4) m4[pw6[2:0]] <= pwdata$6;
-             if (pe6[4:0] == 5'd5) m5[pw6[2:0]] <= pwdata$6;
-             if (pe6[4:0] == 5'd6) m6[pw6[2:0]] <= pwdata$6;
-             if (pe6[4:0] == 5'd7) m7[pw6[2:0]] <= pwdata$6;
-             if (pe6[4:0] == 5'd8) m8[pw6[2:0]] <= pwdata$6;
-             if (pe6[4:0] == 5'd9) m9[pw6[2:0]] <= pwdata$6;
-             if (pe6[4:0] == 5'd10) m10[pw6[2:0]] <= pwdata$6;
-             if (pe6[4:0] == 5'd11) m11[pw6[2:0]] <= pwdata$6;
-             if (pe6[4:0] == 5'd12) m12[pw6[2:0]] <= pwdata$6;
-             if (pe6[4:0] == 5'd13) m13[pw6[2:0]] <= pwdata$6;
-             if (pe6[4:0] == 5'd14) m14[pw6[2:0]] <= pwdata$6;
-             if (pe6[4:0] == 5'd15) m15[pw6[2:0]] <= pwdata$6;
-             if (pe6[4:0] == 5'd16) m16[pw6[2:0]] <= pwdata$6;
-             if (pe6[4:0] == 5'd17) m17[pw6[2:0]] <= pwdata$6;
-             if (pe6[4:0] == 5'd18) m18[pw6[2:0]] <= pwdata$6;
-             if (pe6[4:0] == 5'd19) m19[pw6[2:0]] <= pwdata$6;
-             if (pe6[4:0] == 5'd20) m20[pw6[2:0]] <= pwdata$6;
-             if (pe6[4:0] == 5'd21) m21[pw6[2:0]] <= pwdata$6;
-             if (pe6[4:0] == 5'd22) m22[pw6[2:0]] <= pwdata$6;
-             if (pe6[4:0] == 5'd23) m23[pw6[2:0]] <= pwdata$6;
-             if (pe6[4:0] == 5'd24) m24[pw6[2:0]] <= pwdata$6;
-             if (pe6[4:0] == 5'd25) m25[pw6[2:0]] <= pwdata$6;
-             if (pe6[4:0] == 5'd26) m26[pw6[2:0]] <= pwdata$6;
-             if (pe6[4:0] == 5'd27) m27[pw6[2:0]] <= pwdata$6;
-             if (pe6[4:0] == 5'd28) m28[pw6[2:0]] <= pwdata$6;
-             if (pe6[4:0] == 5'd29) m29[pw6[2:0]] <= pwdata$6;
-             if (pe6[4:0] == 5'd30) m30[pw6[2:0]] <= pwdata$6;
-             if (pe6[4:0] == 5'd31) m31[pw6[2:0]] <= pwdata$6;
-          end
-          if (pw7 < 16'd8) begin
-             if (pe7[4:0] == 5'd0) m0[pw7[2:0]] <= pwdata$7;
-             if (pe7[4:0] == 5'd1) m1[pw7[2:0]] <= pwdata$7;
-             if (pe7[4:0] == 5'd2) m2[pw7[2:0]] <= pwdata$7;
-             if (pe7[4:0] == 5'd3) m3[pw7[2:0]] <= pwdata$7;
-             if (pe7[4:0] == 5'd4) m4[pw7[2:0]] <= pwdata$7;
-             if (pe7[4:0] == 5'd5) m5[pw7[2:0]] <= pwdata$7;
-             if (pe7[4:0] == 5'd6) m6[pw7[2:0]] <= pwdata$7;
-             if (pe7[4:0] == 5'd7) m7[pw7[2:0]] <= pwdata$7;
-             if (pe7[4:0] == 5'd8) m8[pw7[2:0]] <= pwdata$7;
-             if (pe7[4:0] == 5'd9) m9[pw7[2:0]] <= pwdata$7;
-             if (pe7[4:0] == 5'd10) m10[pw7[2:0]] <= pwdata$7;
-             if (pe7[4:0] == 5'd11) m11[pw7[2:0]] <= pwdata$7;
-             if (pe7[4:0] == 5'd12) m12[pw7[2:0]] <= pwdata$7;
-             if (pe7[4:0] == 5'd13) m13[pw7[2:0]] <= pwdata$7;
-             if (pe7[4:0] == 5'd14) m14[pw7[2:0]] <= pwdata$7;
-             if (pe7[4:0] == 5'd15) m15[pw7[2:0]] <= pwdata$7;
-             if (pe7[4:0] == 5'd16) m16[pw7[2:0]] <= pwdata$7;
-             if (pe7[4:0] == 5'd17) m17[pw7[2:0]] <= pwdata$7;
-             if (pe7[4:0] == 5'd18) m18[pw7[2:0]] <= pwdata$7;
-             if (pe7[4:0] == 5'd19) m19[pw7[2:0]] <= pwdata$7;
-             if (pe7[4:0] == 5'd20) m20[pw7[2:0]] <= pwdata$7;
-             if (pe7[4:0] == 5'd21) m21[pw7[2:0]] <= pwdata$7;
-             if (pe7[4:0] == 5'd22) m22[pw7[2:0]] <= pwdata$7;
-             if (pe7[4:0] == 5'd23) m23[pw7[2:0]] <= pwdata$7;
-             if (pe7[4:0] == 5'd24) m24[pw7[2:0]] <= pwdata$7;
-             if (pe7[4:0] == 5'd25) m25[pw7[2:0]] <= pwdata$7;
-             if (pe7[4:0] == 5'd26) m26[pw7[2:0]] <= pwdata$7;
-             if (pe7[4:0] == 5'd27) m27[pw7[2:0]] <= pwdata$7;
-             if (pe7[4:0] == 5'd28) m28[pw7[2:0]] <= pwdata$7;
-             if (pe7[4:0] == 5'd29) m29[pw7[2:0]] <= pwdata$7;
-             if (pe7[4:0] == 5'd30) m30[pw7[2:0]] <= pwdata$7;
-             if (pe7[4:0] == 5'd31) m31[pw7[2:0]] <= pwdata$7;
-          end
+          we0 <= (pword < 16'd8) && (pwidx[4:3] == 2'd0);
+          wa0 <= pword[2:0];
+          wd0 <= pwdata$0;
+          we1 <= (pword < 16'd8) && (pwidx[4:3] == 2'd0);
+          wa1 <= pword[2:0];
+          wd1 <= pwdata$1;
+          we2 <= (pword < 16'd8) && (pwidx[4:3] == 2'd0);
+          wa2 <= pword[2:0];
+          wd2 <= pwdata$2;
+          we3 <= (pword < 16'd8) && (pwidx[4:3] == 2'd0);
+          wa3 <= pword[2:0];
+          wd3 <= pwdata$3;
+          we4 <= (pword < 16'd8) && (pwidx[4:3] == 2'd0);
+          wa4 <= pword[2:0];
+          wd4 <= pwdata$4;
+          we5 <= (pword < 16'd8) && (pwidx[4:3] == 2'd0);
+          wa5 <= pword[2:0];
+          wd5 <= pwdata$5;
+          we6 <= (pword < 16'd8) && (pwidx[4:3] == 2'd0);
+          wa6 <= pword[2:0];
+          wd6 <= pwdata$6;
+          we7 <= (pword < 16'd8) && (pwidx[4:3] == 2'd0);
+          wa7 <= pword[2:0];
+          wd7 <= pwdata$7;
+          we8 <= (pword < 16'd8) && (pwidx[4:3] == 2'd1);
+          wa8 <= pword[2:0];
+          wd8 <= pwdata$0;
+          we9 <= (pword < 16'd8) && (pwidx[4:3] == 2'd1);
+          wa9 <= pword[2:0];
+          wd9 <= pwdata$1;
+          we10 <= (pword < 16'd8) && (pwidx[4:3] == 2'd1);
+          wa10 <= pword[2:0];
+          wd10 <= pwdata$2;
+          we11 <= (pword < 16'd8) && (pwidx[4:3] == 2'd1);
+          wa11 <= pword[2:0];
+          wd11 <= pwdata$3;
+          we12 <= (pword < 16'd8) && (pwidx[4:3] == 2'd1);
+          wa12 <= pword[2:0];
+          wd12 <= pwdata$4;
+          we13 <= (pword < 16'd8) && (pwidx[4:3] == 2'd1);
+          wa13 <= pword[2:0];
+          wd13 <= pwdata$5;
+          we14 <= (pword < 16'd8) && (pwidx[4:3] == 2'd1);
+          wa14 <= pword[2:0];
+          wd14 <= pwdata$6;
+          we15 <= (pword < 16'd8) && (pwidx[4:3] == 2'd1);
+          wa15 <= pword[2:0];
+          wd15 <= pwdata$7;
+          we16 <= (pword < 16'd8) && (pwidx[4:3] == 2'd2);
+          wa16 <= pword[2:0];
+          wd16 <= pwdata$0;
+          we17 <= (pword < 16'd8) && (pwidx[4:3] == 2'd2);
+          wa17 <= pword[2:0];
+          wd17 <= pwdata$1;
+          we18 <= (pword < 16'd8) && (pwidx[4:3] == 2'd2);
+          wa18 <= pword[2:0];
+          wd18 <= pwdata$2;
+          we19 <= (pword < 16'd8) && (pwidx[4:3] == 2'd2);
+          wa19 <= pword[2:0];
+          wd19 <= pwdata$3;
+          we20 <= (pword < 16'd8) && (pwidx[4:3] == 2'd2);
+          wa20 <= pword[2:0];
+          wd20 <= pwdata$4;
+          we21 <= (pword < 16'd8) && (pwidx[4:3] == 2'd2);
+          wa21 <= pword[2:0];
+          wd21 <= pwdata$5;
+          we22 <= (pword < 16'd8) && (pwidx[4:3] == 2'd2);
+          wa22 <= pword[2:0];
+          wd22 <= pwdata$6;
+          we23 <= (pword < 16'd8) && (pwidx[4:3] == 2'd2);
+          wa23 <= pword[2:0];
+          wd23 <= pwdata$7;
+          we24 <= (pword < 16'd8) && (pwidx[4:3] == 2'd3);
+          wa24 <= pword[2:0];
+          wd24 <= pwdata$0;
+          we25 <= (pword < 16'd8) && (pwidx[4:3] == 2'd3);
+          wa25 <= pword[2:0];
+          wd25 <= pwdata$1;
+          we26 <= (pword < 16'd8) && (pwidx[4:3] == 2'd3);
+          wa26 <= pword[2:0];
+          wd26 <= pwdata$2;
+          we27 <= (pword < 16'd8) && (pwidx[4:3] == 2'd3);
+          wa27 <= pword[2:0];
+          wd27 <= pwdata$3;
+          we28 <= (pword < 16'd8) && (pwidx[4:3] == 2'd3);
+          wa28 <= pword[2:0];
+          wd28 <= pwdata$4;
+          we29 <= (pword < 16'd8) && (pwidx[4:3] == 2'd3);
+          wa29 <= pword[2:0];
+          wd29 <= pwdata$5;
+          we30 <= (pword < 16'd8) && (pwidx[4:3] == 2'd3);
+          wa30 <= pword[2:0];
+          wd30 <= pwdata$6;
+          we31 <= (pword < 16'd8) && (pwidx[4:3] == 2'd3);
+          wa31 <= pword[2:0];
+          wd31 <= pwdata$7;
+       end else begin
+          we0 <= 1'b0;
+          we1 <= 1'b0;
+          we2 <= 1'b0;
+          we3 <= 1'b0;
+          we4 <= 1'b0;
+          we5 <= 1'b0;
+          we6 <= 1'b0;
+          we7 <= 1'b0;
+          we8 <= 1'b0;
+          we9 <= 1'b0;
+          we10 <= 1'b0;
+          we11 <= 1'b0;
+          we12 <= 1'b0;
+          we13 <= 1'b0;
+          we14 <= 1'b0;
+          we15 <= 1'b0;
+          we16 <= 1'b0;
+          we17 <= 1'b0;
+          we18 <= 1'b0;
+          we19 <= 1'b0;
+          we20 <= 1'b0;
+          we21 <= 1'b0;
+          we22 <= 1'b0;
+          we23 <= 1'b0;
+          we24 <= 1'b0;
+          we25 <= 1'b0;
+          we26 <= 1'b0;
+          we27 <= 1'b0;
+          we28 <= 1'b0;
+          we29 <= 1'b0;
+          we30 <= 1'b0;
+          we31 <= 1'b0;
        end
     end
 endmodule // llamahdl_decoder$matvec$xram
@@ -49196,6 +49493,21 @@ module llamahdl_decoder$tee_max(clock,clear,en,v,ld,mx,gen,gv$0,gv$1,gv$2,gv$3,g
 endmodule // llamahdl_decoder$tee_max
 
 
+module llamahdl_decoder$tee_off(clock,d,q);
+    
+    // Module arguments
+    input wire  clock;
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    
+    // Update code (custom)
+    initial q = 0;
+    always @(posedge clock) begin
+       q <= d;
+    end
+endmodule // llamahdl_decoder$tee_off
+
+
 module llamahdl_decoder$tee_shift(m,shift);
     
     // Module arguments
@@ -49255,6 +49567,105 @@ module llamahdl_decoder$vmem(clock,we,waddr,wdata$0,raddr,rdata$0);
     end
     always @(*) rdata$0 = word[31:0];
 endmodule // llamahdl_decoder$vmem
+
+
+module llamahdl_decoder$wr_addr(clock,d,q);
+    
+    // Module arguments
+    input wire  clock;
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    
+    // Update code (custom)
+    initial q = 0;
+    always @(posedge clock) begin
+       q <= d;
+    end
+endmodule // llamahdl_decoder$wr_addr
+
+
+module llamahdl_decoder$wr_data(clock,d,q);
+    
+    // Module arguments
+    input wire  clock;
+    input wire signed [31:0] d;
+    output reg signed [31:0] q;
+    
+    // Update code (custom)
+    initial q = 0;
+    always @(posedge clock) begin
+       q <= d;
+    end
+endmodule // llamahdl_decoder$wr_data
+
+
+module llamahdl_decoder$wr_tee(clock,d,q);
+    
+    // Module arguments
+    input wire  clock;
+    input wire  d;
+    output reg  q;
+    
+    // Update code (custom)
+    initial q = 1'b0;
+    always @(posedge clock) q <= d;
+endmodule // llamahdl_decoder$wr_tee
+
+
+module llamahdl_decoder$wr_we(clock,d,q);
+    
+    // Module arguments
+    input wire  clock;
+    input wire  d;
+    output reg  q;
+    
+    // Update code (custom)
+    initial q = 1'b0;
+    always @(posedge clock) q <= d;
+endmodule // llamahdl_decoder$wr_we
+
+
+module llamahdl_decoder$wr_x_idx(clock,d,q);
+    
+    // Module arguments
+    input wire  clock;
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    
+    // Update code (custom)
+    initial q = 0;
+    always @(posedge clock) begin
+       q <= d;
+    end
+endmodule // llamahdl_decoder$wr_x_idx
+
+
+module llamahdl_decoder$wr_xs_addr(clock,d,q);
+    
+    // Module arguments
+    input wire  clock;
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    
+    // Update code (custom)
+    initial q = 0;
+    always @(posedge clock) begin
+       q <= d;
+    end
+endmodule // llamahdl_decoder$wr_xs_addr
+
+
+module llamahdl_decoder$wr_xtrack(clock,d,q);
+    
+    // Module arguments
+    input wire  clock;
+    input wire  d;
+    output reg  q;
+    
+    // Update code (custom)
+    initial q = 1'b0;
+    always @(posedge clock) q <= d;
+endmodule // llamahdl_decoder$wr_xtrack
 
 
 module llamahdl_decoder$x_max(clock,clear,en,v,ld,mx,gen,gv$0,gv$1,gv$2,gv$3,gv$4,gv$5,gv$6,gv$7,m);

@@ -277,6 +277,8 @@ fn xmem_ports_match_model_and_verilog() {
         let mut model = vec![[0i64; L]; depth];
         // The word read in the previous cycle (MEM_LATENCY = 2: it shows now).
         let mut want = vec![0i64; L];
+        let mut pend: Vec<(usize, usize, i64)> = Vec::new();
+        assert_eq!(XMEM_WRITE_LATENCY, 1);
         for _ in 0..3000 {
             let kind = rng.gen_range(0..4);
             d.uut.wwe.next = kind == 0;
@@ -304,15 +306,20 @@ fn xmem_ports_match_model_and_verilog() {
             assert_eq!(MEM_LATENCY, 2);
             let got: Vec<i64> = (0..L).map(|i| s2i(d.uut.rdata[i].val())).collect();
             assert_eq!(got, want, "read of the previous cycle's word");
+            // The edge: the read sees the memory before the write registered at the last
+            // edge lands; this cycle's write is registered (XMEM_WRITE_LATENCY = 1).
             want = model.get(raddr).copied().unwrap_or([0; L]).to_vec();
+            for (a, i, v) in pend.drain(..) {
+                model[a][i] = v;
+            }
             match kind {
-                0 if ww < depth => model[ww].copy_from_slice(&wide),
-                1 if se / L < depth => model[se / L][se % L] = sv,
+                0 if ww < depth => pend.extend(wide.iter().enumerate().map(|(i, &v)| (ww, i, v))),
+                1 if se / L < depth => pend.push((se / L, se % L, sv)),
                 2 => {
                     for (j, &v) in group.iter().enumerate() {
                         let e = pe + j;
                         if e / L < depth {
-                            model[e / L][e % L] = v;
+                            pend.push((e / L, e % L, v));
                         }
                     }
                 }

@@ -87,6 +87,20 @@ pub struct Decoder<const L: usize> {
     vw_we: Signal<Local, Bit>,
     vw_addr: Signal<Local, Addr>,
     vw_data: Signal<Local, Signed<32>>,
+    /// The active unit's write, registered once before it fans out (vector memory, XMem's
+    /// scalar port, the running maxima, RMSNorm's capture of x), with its derived
+    /// addresses and enables computed from the operation's fields in the write's cycle.
+    wr_we: DelayBit,
+    wr_addr: Delay<16>,
+    wr_data: DelayS<32>,
+    wr_tee: DelayBit,
+    wr_xs_addr: Delay<16>,
+    wr_xtrack: DelayBit,
+    wr_x_idx: Delay<16>,
+    /// `b - c` (a tee's XMem element minus its vector-memory address) and `c`, registered
+    /// from the operation's fields (stable from its issue, writes come later).
+    tee_off: Delay<16>,
+    c_r: Delay<16>,
     zero16: Constant<Addr>,
     one16: Constant<Addr>,
     zero32: Constant<Bits<32>>,
@@ -154,6 +168,15 @@ impl<const L: usize> Decoder<L> {
             vw_we: Default::default(),
             vw_addr: Default::default(),
             vw_data: Default::default(),
+            wr_we: DelayBit::new(1),
+            wr_addr: Delay::new(1),
+            wr_data: DelayS::new(1),
+            wr_tee: DelayBit::new(1),
+            wr_xs_addr: Delay::new(1),
+            wr_xtrack: DelayBit::new(1),
+            wr_x_idx: Delay::new(1),
+            tee_off: Delay::new(1),
+            c_r: Delay::new(1),
             zero16: Constant::new(0u64.into()),
             one16: Constant::new(1u64.into()),
             zero32: Constant::new(0u64.into()),
@@ -199,6 +222,15 @@ impl<const L: usize> Logic for Decoder<L> {
             attention,
             qkv_weights,
             emb_offset_r,
+            wr_we,
+            wr_addr,
+            wr_data,
+            wr_tee,
+            wr_xs_addr,
+            wr_xtrack,
+            wr_x_idx,
+            tee_off,
+            c_r,
             xg_we,
             xg_att,
             xg_idx,
@@ -314,20 +346,30 @@ impl<const L: usize> Logic for Decoder<L> {
             self.vw_addr.next = self.zero16.val();
             self.vw_data.next = signed_cast(self.zero32.val());
         }
-        self.vmem.we.next = self.vw_we.val();
-        self.vmem.waddr.next = self.vw_addr.val();
-        self.vmem.wdata[0].next = self.vw_data.val();
+        // The write, registered: everything below sees it one cycle later, with the
+        // enables and addresses of the operation that made it.
+        self.wr_we.d.next = self.vw_we.val();
+        self.wr_addr.d.next = self.vw_addr.val();
+        self.wr_data.d.next = self.vw_data.val();
+        self.wr_tee.d.next = self.layer_stack.tee.val() & self.vw_we.val();
+        self.tee_off.d.next = self.layer_stack.b.val() - self.layer_stack.c.val();
+        self.c_r.d.next = self.layer_stack.c.val();
+        self.wr_xs_addr.d.next = self.vw_addr.val() + self.tee_off.q.val();
+        self.wr_xtrack.d.next = self.layer_stack.xtrack.val() & self.vw_we.val();
+        self.wr_x_idx.d.next = self.vw_addr.val() - self.c_r.q.val();
+        self.vmem.we.next = self.wr_we.q.val();
+        self.vmem.waddr.next = self.wr_addr.q.val();
+        self.vmem.wdata[0].next = self.wr_data.q.val();
 
         // ---- Tee: the active unit's vector-memory writes also go to XMem (element
         // `b + waddr - c`), their block shift tracked for the next matrix-vector product;
         // a teeing operation starts a new tracked vector at its issue (the matrix-vector
         // unit samples the previous one's shift in that same cycle). ----
-        self.matvec.xs_we.next = self.layer_stack.tee.val() & self.vw_we.val();
-        self.matvec.xs_waddr.next =
-            self.layer_stack.b.val() + (self.vw_addr.val() - self.layer_stack.c.val());
-        self.matvec.xs_wdata.next = self.vw_data.val();
-        self.tee_max.en.next = self.layer_stack.tee.val() & self.vw_we.val();
-        self.tee_max.v.next = self.vw_data.val();
+        self.matvec.xs_we.next = self.wr_tee.q.val();
+        self.matvec.xs_waddr.next = self.wr_xs_addr.q.val();
+        self.matvec.xs_wdata.next = self.wr_data.q.val();
+        self.tee_max.en.next = self.wr_tee.q.val();
+        self.tee_max.v.next = self.wr_data.q.val();
         self.tee_max.clear.next = self.layer_stack.issue.val() & self.layer_stack.tee.val();
         // RMSNORM's output goes to XMem XP elements at a time; its maximum magnitude
         // comes with `done` and replaces the tracked one.
@@ -366,8 +408,8 @@ impl<const L: usize> Logic for Decoder<L> {
         // ---- The residual stream's maximum, tracked as EMBED, Wo and W2 rewrite it,
         // spares RMSNORM its scan pass; the RMSNorm unit keeps its own copy of x,
         // captured from the same writes. ----
-        self.x_max.en.next = self.layer_stack.xtrack.val() & self.vw_we.val();
-        self.x_max.v.next = self.vw_data.val();
+        self.x_max.en.next = self.wr_xtrack.q.val();
+        self.x_max.v.next = self.wr_data.q.val();
         self.x_max.clear.next = self.layer_stack.issue.val() & self.layer_stack.xtrack.val();
         self.x_max.ld.next = false;
         self.x_max.mx.next = self.zero32.val();
@@ -375,9 +417,9 @@ impl<const L: usize> Logic for Decoder<L> {
         for j in 0..XP {
             self.x_max.gv[j].next = signed_cast(self.zero32.val());
         }
-        self.rms.xw_we.next = self.layer_stack.xtrack.val() & self.vw_we.val();
-        self.rms.xw_idx.next = self.vw_addr.val() - self.layer_stack.c.val();
-        self.rms.xw_data.next = self.vw_data.val();
+        self.rms.xw_we.next = self.wr_xtrack.q.val();
+        self.rms.xw_idx.next = self.wr_x_idx.q.val();
+        self.rms.xw_data.next = self.wr_data.q.val();
         self.rms.x_max.next = self.x_max.m.val();
 
         // ---- Logits and argmax. ----

@@ -815,10 +815,18 @@ pub const XP: usize = 8;
 /// Two write ports, used one at a time: a wide port writing a whole word of 16-bit
 /// mantissas, sign-extended (`wwe`, `wwaddr` = word, `wwdata[L]`) and a scalar port writing one element (`swe`, `swaddr` = element
 /// index = word · L + lane, `swdata`), plus a group port writing [`XP`] consecutive
-/// elements at once (`pwe`, `pwidx` = element index of the first, a multiple of [`XP`],
-/// `pwdata[XP]`; with `L < XP` one group spans several words); one L-wide read port
-/// (`rdata` shows word `raddr` [`MEM_LATENCY`] cycles later, as it was before a write at
-/// the same edge: read-old-data). Each lane is its own small memory.
+/// elements at once (`pwe`, `pwidx` = element index of the first, **a multiple of
+/// [`XP`]**, `pwdata[XP]`; with `L < XP` one group spans several words); one L-wide read
+/// port (`rdata` shows word `raddr` [`MEM_LATENCY`] cycles later). Each lane is its own
+/// small memory.
+///
+/// Writes are registered before they reach the memories ([`XMEM_WRITE_LATENCY`]): with
+/// `L >= XP` each lane's write (enable, word, data) is decoded from the ports and
+/// registered, so no port mux or lane decode sits in front of the memories (the group
+/// port's lane group is `pwidx`'s bits above the group, an OR, no adder); with `L < XP` the
+/// ports themselves are registered and decoded after. A write presented in cycle c is in
+/// the memory at the edge ending cycle c + 1: a read with `raddr` in cycle c + 2 or later
+/// returns it (in cycle c + 1 the read sees the old word).
 #[derive(LogicBlock)]
 pub struct XMem<const L: usize> {
     pub clock: Signal<In, Clock>,
@@ -835,7 +843,12 @@ pub struct XMem<const L: usize> {
     pub rdata: [Signal<Out, Signed<32>>; L],
     _mem: Vec<[i64; L]>,
     _word: [i64; L],
+    /// The writes registered at the last edge: (word, lane, value).
+    _pend: Vec<(usize, usize, i64)>,
 }
+
+/// Cycles [`XMem`] holds a write in its registers before the memory takes it.
+pub const XMEM_WRITE_LATENCY: usize = 1;
 
 impl<const L: usize> XMem<L> {
     pub fn new(depth: usize) -> Self {
@@ -856,7 +869,37 @@ impl<const L: usize> XMem<L> {
             rdata: array_init::array_init(|_| Signal::new_with_default(Signed::default())),
             _mem: vec![[0; L]; depth],
             _word: [0; L],
+            _pend: Vec::new(),
         }
+    }
+
+    /// The writes the ports ask for this cycle: (word, lane, value), in range.
+    fn decode_writes(&self) -> Vec<(usize, usize, i64)> {
+        let depth = self._mem.len();
+        let mut w = Vec::new();
+        if self.wwe.val() {
+            let a = self.wwaddr.val().index();
+            if a < depth {
+                for i in 0..L {
+                    w.push((a, i, s2i(self.wwdata[i].val())));
+                }
+            }
+        } else if self.swe.val() {
+            let e = self.swaddr.val().index();
+            if e / L < depth {
+                w.push((e / L, e % L, s2i(self.swdata.val())));
+            }
+        } else if self.pwe.val() {
+            let e0 = self.pwidx.val().index();
+            for j in 0..XP {
+                // With L >= XP the hardware ORs the offset in (`pwidx` a multiple of XP).
+                let e = if L >= XP { e0 | j } else { e0 + j };
+                if e / L < depth {
+                    w.push((e / L, e % L, s2i(self.pwdata[j].val())));
+                }
+            }
+        }
+        w
     }
 }
 
@@ -871,27 +914,10 @@ impl<const L: usize> Logic for XMem<L> {
                 .get(self.raddr.val().index())
                 .copied()
                 .unwrap_or([0; L]);
-            if self.wwe.val() {
-                let a = self.wwaddr.val().index();
-                if a < self._mem.len() {
-                    for i in 0..L {
-                        self._mem[a][i] = s2i(self.wwdata[i].val());
-                    }
-                }
-            } else if self.swe.val() {
-                let e = self.swaddr.val().index();
-                if e / L < self._mem.len() {
-                    self._mem[e / L][e % L] = s2i(self.swdata.val());
-                }
-            } else if self.pwe.val() {
-                let e0 = self.pwidx.val().index();
-                for j in 0..XP {
-                    let e = e0 + j;
-                    if e / L < self._mem.len() {
-                        self._mem[e / L][e % L] = s2i(self.pwdata[j].val());
-                    }
-                }
+            for (a, i, v) in std::mem::take(&mut self._pend) {
+                self._mem[a][i] = v;
             }
+            self._pend = self.decode_writes();
         }
     }
     fn connect(&mut self) {
@@ -903,19 +929,8 @@ impl<const L: usize> Logic for XMem<L> {
         let depth = self._mem.len();
         let lb = L.trailing_zeros() as usize;
         let ri = mem_index("raddr", depth);
-        let wi = mem_index("wwaddr", depth);
-        let sword = if depth == 1 {
-            "0".to_string()
-        } else {
-            let bits = (usize::BITS - (depth - 1).leading_zeros()) as usize;
-            format!("swaddr[{}:{}]", lb + bits - 1, lb)
-        };
-        let mut s = format!("wire [15:0] sword = swaddr >> {lb};\ninteger i;\n");
-        for j in 0..XP {
-            s += &format!(
-                "wire [15:0] pe{j} = pwidx + 16'd{j};\nwire [15:0] pw{j} = pe{j} >> {lb};\n"
-            );
-        }
+        let ab = ((usize::BITS - (depth - 1).leading_zeros()) as usize).max(1);
+        let mut s = String::from("integer i;\n");
         for i in 0..L {
             s += &format!(
                 "reg [31:0] m{i} [0:{}];\nreg [31:0] rd{i};\ninitial rd{i} = 32'd0;\n",
@@ -923,6 +938,28 @@ impl<const L: usize> Logic for XMem<L> {
             );
         }
         s += "reg rinr;\ninitial rinr = 1'b0;\n";
+        // The registered writes.
+        let wide = L >= XP;
+        if wide {
+            s += &format!("wire [15:0] sword = swaddr >> {lb};\nwire [15:0] pword = pwidx >> {lb};\n");
+            for i in 0..L {
+                s += &format!("reg we{i};\nreg [{}:0] wa{i};\nreg [31:0] wd{i};\n", ab - 1);
+            }
+        } else {
+            s += "reg r_wwe;\nreg [15:0] r_wwaddr;\nreg r_swe;\nreg [15:0] r_swaddr;\nreg [31:0] r_swdata;\nreg r_pwe;\nreg [15:0] r_pwidx;\n";
+            for i in 0..L {
+                s += &format!("reg [15:0] r_wwdata{i};\n");
+            }
+            for j in 0..XP {
+                s += &format!("reg [31:0] r_pwdata{j};\n");
+            }
+            s += &format!("wire [15:0] sword = r_swaddr >> {lb};\n");
+            for j in 0..XP {
+                s += &format!(
+                    "wire [15:0] pe{j} = r_pwidx + 16'd{j};\nwire [15:0] pw{j} = pe{j} >> {lb};\n"
+                );
+            }
+        }
         s += &format!(
             "initial begin\n`ifndef SYNTHESIS\n   for (i = 0; i < {depth}; i = i + 1) begin\n"
         );
@@ -933,45 +970,101 @@ impl<const L: usize> Logic for XMem<L> {
         for i in 0..L {
             s += &format!("   rdata${i} = 32'sd0;\n");
         }
+        if wide {
+            for i in 0..L {
+                s += &format!("   we{i} = 1'b0;\n   wa{i} = {ab}'d0;\n   wd{i} = 32'd0;\n");
+            }
+        } else {
+            s += "   r_wwe = 1'b0;\n   r_wwaddr = 16'd0;\n   r_swe = 1'b0;\n   r_swaddr = 16'd0;\n   r_swdata = 32'd0;\n   r_pwe = 1'b0;\n   r_pwidx = 16'd0;\n";
+            for i in 0..L {
+                s += &format!("   r_wwdata{i} = 16'd0;\n");
+            }
+            for j in 0..XP {
+                s += &format!("   r_pwdata{j} = 32'd0;\n");
+            }
+        }
         s += "end\nalways @(posedge clock) begin\n";
         s += &format!("   rinr <= (raddr < 16'd{depth});\n");
         for i in 0..L {
             s += &format!("   rd{i} <= m{i}[{ri}];\n   rdata${i} <= rinr ? rd{i} : 32'sd0;\n");
         }
-        s += &format!("   if (wwe) begin\n      if (wwaddr < 16'd{depth}) begin\n");
-        for i in 0..L {
-            s += &format!("         m{i}[{wi}] <= {{{{16{{wwdata${i}[15]}}}}, wwdata${i}}};\n");
-        }
-        s += "      end\n   end else if (swe && (sword < 16'd";
-        s += &format!("{depth})) begin\n");
-        let lane_sel = if lb == 0 {
-            "1'b0".to_string()
-        } else {
-            format!("swaddr[{}:0]", lb - 1)
-        };
-        for i in 0..L {
-            let cond = if lb == 0 {
-                "1'b1".to_string()
-            } else {
-                format!("{lane_sel} == {lb}'d{i}")
-            };
-            s += &format!("      if ({cond}) m{i}[{sword}] <= swdata;\n");
-        }
-        s += "   end else if (pwe) begin\n";
-        for j in 0..XP {
-            s += &format!("      if (pw{j} < 16'd{depth}) begin\n");
-            let pwi = mem_index(&format!("pw{j}"), depth);
+        if wide {
+            let wbits = |a: &str| format!("{a}[{}:0]", ab - 1);
             for i in 0..L {
-                let cond = if lb == 0 {
-                    "1'b1".to_string()
-                } else {
-                    format!("pe{j}[{}:0] == {lb}'d{i}", lb - 1)
-                };
-                s += &format!("         if ({cond}) m{i}[{pwi}] <= pwdata${j};\n");
+                s += &format!("   if (we{i}) m{i}[{}] <= wd{i};\n", mem_index(&format!("wa{i}"), depth));
             }
-            s += "      end\n";
+            s += "   if (wwe) begin\n";
+            for i in 0..L {
+                s += &format!(
+                    "      we{i} <= (wwaddr < 16'd{depth});\n      wa{i} <= {};\n      wd{i} <= {{{{16{{wwdata${i}[15]}}}}, wwdata${i}}};\n",
+                    wbits("wwaddr")
+                );
+            }
+            s += "   end else if (swe) begin\n";
+            for i in 0..L {
+                s += &format!(
+                    "      we{i} <= (sword < 16'd{depth}) && (swaddr[{}:0] == {lb}'d{i});\n      wa{i} <= {};\n      wd{i} <= swdata;\n",
+                    lb - 1,
+                    wbits("sword")
+                );
+            }
+            s += "   end else if (pwe) begin\n";
+            let gb = XP.trailing_zeros() as usize;
+            for i in 0..L {
+                let hit = if lb > gb {
+                    format!(" && (pwidx[{}:{gb}] == {}'d{})", lb - 1, lb - gb, i >> gb)
+                } else {
+                    String::new()
+                };
+                s += &format!(
+                    "      we{i} <= (pword < 16'd{depth}){hit};\n      wa{i} <= {};\n      wd{i} <= pwdata${};\n",
+                    wbits("pword"),
+                    i % XP
+                );
+            }
+            s += "   end else begin\n";
+            for i in 0..L {
+                s += &format!("      we{i} <= 1'b0;\n");
+            }
+            s += "   end\n";
+        } else {
+            s += "   r_wwe <= wwe;\n   r_wwaddr <= wwaddr;\n   r_swe <= swe;\n   r_swaddr <= swaddr;\n   r_swdata <= swdata;\n   r_pwe <= pwe;\n   r_pwidx <= pwidx;\n";
+            for i in 0..L {
+                s += &format!("   r_wwdata{i} <= wwdata${i};\n");
+            }
+            for j in 0..XP {
+                s += &format!("   r_pwdata{j} <= pwdata${j};\n");
+            }
+            let wi = mem_index("r_wwaddr", depth);
+            s += &format!("   if (r_wwe) begin\n      if (r_wwaddr < 16'd{depth}) begin\n");
+            for i in 0..L {
+                s += &format!(
+                    "         m{i}[{wi}] <= {{{{16{{r_wwdata{i}[15]}}}}, r_wwdata{i}}};\n"
+                );
+            }
+            let sw = mem_index("sword", depth);
+            s += &format!("      end\n   end else if (r_swe && (sword < 16'd{depth})) begin\n");
+            for i in 0..L {
+                s += &format!(
+                    "      if (r_swaddr[{}:0] == {lb}'d{i}) m{i}[{sw}] <= r_swdata;\n",
+                    lb - 1
+                );
+            }
+            s += "   end else if (r_pwe) begin\n";
+            for j in 0..XP {
+                s += &format!("      if (pw{j} < 16'd{depth}) begin\n");
+                let pwi = mem_index(&format!("pw{j}"), depth);
+                for i in 0..L {
+                    s += &format!(
+                        "         if (pe{j}[{}:0] == {lb}'d{i}) m{i}[{pwi}] <= r_pwdata{j};\n",
+                        lb - 1
+                    );
+                }
+                s += "      end\n";
+            }
+            s += "   end\n";
         }
-        s += "   end\nend\n";
+        s += "end\n";
         Verilog::Custom(s)
     }
 }
