@@ -95,6 +95,9 @@ module llamahdl_decoder(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,
     reg  tee_off$clock;
     reg  [15:0] tee_off$d;
     wire  [15:0] tee_off$q;
+    reg  st_en_r$clock;
+    reg  st_en_r$d;
+    wire  st_en_r$q;
     reg  c_r$clock;
     reg  [15:0] c_r$d;
     wire  [15:0] c_r$q;
@@ -702,6 +705,11 @@ module llamahdl_decoder(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,
         .clock(tee_off$clock),
         .d(tee_off$d),
         .q(tee_off$q)
+    );
+    llamahdl_decoder$st_en_r st_en_r(
+        .clock(st_en_r$clock),
+        .d(st_en_r$d),
+        .q(st_en_r$q)
     );
     llamahdl_decoder$c_r c_r(
         .clock(c_r$clock),
@@ -1320,6 +1328,7 @@ module llamahdl_decoder(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,
         wr_xtrack$clock = clock;
         wr_x_idx$clock = clock;
         tee_off$clock = clock;
+        st_en_r$clock = clock;
         c_r$clock = clock;
         xg_we$clock = clock;
         xg_att$clock = clock;
@@ -1487,7 +1496,8 @@ module llamahdl_decoder(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,
         attention$att = layer_stack$c;
         attention$layer = layer_stack$layer;
         attention$pos = layer_stack$pos_r;
-        attention$st_en = layer_stack$is_mv & layer_stack$qkv;
+        st_en_r$d = layer_stack$is_mv & layer_stack$qkv;
+        attention$st_en = st_en_r$q;
         attention$st_valid = matvec$out_valid;
         attention$st_row = matvec$out_row;
         attention$st_data = matvec$out_data;
@@ -1963,7 +1973,7 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,y_we,
     localparam  wait8 = 8'h14;
     localparam  drain_score = 16'h8;
     localparam  drain_exp = 16'he;
-    localparam  drain_last = 16'he;
+    localparam  drain_last = 16'hf;
     localparam  zero8 = 8'h0;
     localparam  one8 = 8'h1;
     localparam  zero16 = 16'h0;
@@ -2452,6 +2462,18 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,y_we,
     reg  out_s12$d;
     wire  out_s12$q;
     reg  out_s12$clock;
+    reg  out_s13$d;
+    wire  out_s13$q;
+    reg  out_s13$clock;
+    reg  o_en_r$d;
+    wire  o_en_r$q;
+    reg  o_en_r$clock;
+    reg  o_ld_r$d;
+    wire  o_ld_r$q;
+    reg  o_ld_r$clock;
+    reg  [7:0] o_head_r$d;
+    wire  [7:0] o_head_r$q;
+    reg  o_head_r$clock;
     reg  [15:0] addr_s1$d;
     wire  [15:0] addr_s1$q;
     reg  addr_s1$clock;
@@ -2491,6 +2513,9 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,y_we,
     reg  [15:0] oaddr_s12$d;
     wire  [15:0] oaddr_s12$q;
     reg  oaddr_s12$clock;
+    reg  [15:0] oaddr_s13$d;
+    wire  [15:0] oaddr_s13$q;
+    reg  oaddr_s13$clock;
     
     // Local signals
     reg  busy;
@@ -3047,6 +3072,26 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,y_we,
         .q(out_s12$q),
         .clock(out_s12$clock)
     );
+    llamahdl_decoder$attention$out_s13 out_s13(
+        .d(out_s13$d),
+        .q(out_s13$q),
+        .clock(out_s13$clock)
+    );
+    llamahdl_decoder$attention$o_en_r o_en_r(
+        .d(o_en_r$d),
+        .q(o_en_r$q),
+        .clock(o_en_r$clock)
+    );
+    llamahdl_decoder$attention$o_ld_r o_ld_r(
+        .d(o_ld_r$d),
+        .q(o_ld_r$q),
+        .clock(o_ld_r$clock)
+    );
+    llamahdl_decoder$attention$o_head_r o_head_r(
+        .d(o_head_r$d),
+        .q(o_head_r$q),
+        .clock(o_head_r$clock)
+    );
     llamahdl_decoder$attention$addr_s1 addr_s1(
         .d(addr_s1$d),
         .q(addr_s1$q),
@@ -3112,6 +3157,11 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,y_we,
         .q(oaddr_s12$q),
         .clock(oaddr_s12$clock)
     );
+    llamahdl_decoder$attention$oaddr_s13 oaddr_s13(
+        .d(oaddr_s13$d),
+        .q(oaddr_s13$q),
+        .clock(oaddr_s13$clock)
+    );
     
     // Update code
     always @(*) begin
@@ -3151,6 +3201,10 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,y_we,
         out_s10$clock = clock;
         out_s11$clock = clock;
         out_s12$clock = clock;
+        out_s13$clock = clock;
+        o_en_r$clock = clock;
+        o_ld_r$clock = clock;
+        o_head_r$clock = clock;
         addr_s1$clock = clock;
         oaddr_s1$clock = clock;
         oaddr_s2$clock = clock;
@@ -3164,6 +3218,7 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,y_we,
         oaddr_s10$clock = clock;
         oaddr_s11$clock = clock;
         oaddr_s12$clock = clock;
+        oaddr_s13$clock = clock;
         state$d = state$q;
         drain_left$d = drain_left$q;
         after_drain$d = after_drain$q;
@@ -3200,6 +3255,10 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,y_we,
         out_s10$d = out_s10$q;
         out_s11$d = out_s11$q;
         out_s12$d = out_s12$q;
+        out_s13$d = out_s13$q;
+        o_en_r$d = o_en_r$q;
+        o_ld_r$d = o_ld_r$q;
+        o_head_r$d = o_head_r$q;
         addr_s1$d = addr_s1$q;
         oaddr_s1$d = oaddr_s1$q;
         oaddr_s2$d = oaddr_s2$q;
@@ -3213,6 +3272,7 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,y_we,
         oaddr_s10$d = oaddr_s10$q;
         oaddr_s11$d = oaddr_s11$q;
         oaddr_s12$d = oaddr_s12$q;
+        oaddr_s13$d = oaddr_s13$q;
         bases$clock = clock;
         stream$clock = clock;
         cache$clock = clock;
@@ -3448,14 +3508,17 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,y_we,
         core$s_t = addr_s2$q;
         core$e_en = exp_s2$q;
         core$e_first = first_s2$q;
-        core$o_en = 1'b0;
-        core$o_ld = 1'b0;
-        core$o_head = oq_head$q;
-        vm_we = out_s12$q & ~wide;
-        vm_waddr = oaddr_s12$q;
+        o_en_r$d = 1'b0;
+        o_ld_r$d = 1'b0;
+        o_head_r$d = oq_head$q;
+        core$o_en = o_en_r$q;
+        core$o_ld = o_ld_r$q;
+        core$o_head = o_head_r$q;
+        vm_we = out_s13$q & ~wide;
+        vm_waddr = oaddr_s13$q;
         vm_wdata = core$y$0;
-        y_we = out_s12$q & wide;
-        y_idx = oaddr_s12$q;
+        y_we = out_s13$q & wide;
+        y_idx = oaddr_s13$q;
         y_data$0 = core$y$0;
         y_data$1 = core$y$1;
         y_data$2 = core$y$2;
@@ -3487,6 +3550,7 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,y_we,
         out_s10$d = out_s9$q;
         out_s11$d = out_s10$q;
         out_s12$d = out_s11$q;
+        out_s13$d = out_s12$q;
         oaddr_s2$d = oaddr_s1$q;
         oaddr_s3$d = oaddr_s2$q;
         oaddr_s4$d = oaddr_s3$q;
@@ -3498,6 +3562,7 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,y_we,
         oaddr_s10$d = oaddr_s9$q;
         oaddr_s11$d = oaddr_s10$q;
         oaddr_s12$d = oaddr_s11$q;
+        oaddr_s13$d = oaddr_s12$q;
         if (state$q == s_idle) begin
             if (start) begin
                 if (bases$bad) begin
@@ -3578,9 +3643,9 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,y_we,
         end
         if (state$q == s_out) begin
             if (~oq_active$q) begin
-                core$o_ld = 1'b1;
-                core$o_en = 1'b1;
-                core$o_head = zero8;
+                o_ld_r$d = 1'b1;
+                o_en_r$d = 1'b1;
+                o_head_r$d = zero8;
                 out_s1$d = 1'b1;
                 oaddr_s1$d = out_addr$q;
                 out_addr$d = out_addr$q + kstep;
@@ -3620,8 +3685,8 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,y_we,
             end
         end
         if (oq_active$q) begin
-            core$o_en = 1'b1;
-            core$o_head = oq_head$q;
+            o_en_r$d = 1'b1;
+            o_head_r$d = oq_head$q;
             out_s1$d = 1'b1;
             oaddr_s1$d = out_addr$q;
             out_addr$d = out_addr$q + kstep;
@@ -10276,6 +10341,63 @@ module llamahdl_decoder$attention$ld_last(d,q,clock);
 endmodule // llamahdl_decoder$attention$ld_last
 
 
+module llamahdl_decoder$attention$o_en_r(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$o_en_r
+
+
+module llamahdl_decoder$attention$o_head_r(d,q,clock);
+    
+    // Module arguments
+    input wire  [7:0] d;
+    output reg  [7:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 8'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$o_head_r
+
+
+module llamahdl_decoder$attention$o_ld_r(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$o_ld_r
+
+
 module llamahdl_decoder$attention$oaddr_s1(d,q,clock);
     
     // Module arguments
@@ -10350,6 +10472,25 @@ module llamahdl_decoder$attention$oaddr_s12(d,q,clock);
     end
           
 endmodule // llamahdl_decoder$attention$oaddr_s12
+
+
+module llamahdl_decoder$attention$oaddr_s13(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$oaddr_s13
 
 
 module llamahdl_decoder$attention$oaddr_s2(d,q,clock);
@@ -10673,6 +10814,25 @@ module llamahdl_decoder$attention$out_s12(d,q,clock);
     end
           
 endmodule // llamahdl_decoder$attention$out_s12
+
+
+module llamahdl_decoder$attention$out_s13(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$out_s13
 
 
 module llamahdl_decoder$attention$out_s2(d,q,clock);
@@ -49450,6 +49610,19 @@ module llamahdl_decoder$rms$yi(d,q,clock);
     end
           
 endmodule // llamahdl_decoder$rms$yi
+
+
+module llamahdl_decoder$st_en_r(clock,d,q);
+    
+    // Module arguments
+    input wire  clock;
+    input wire  d;
+    output reg  q;
+    
+    // Update code (custom)
+    initial q = 1'b0;
+    always @(posedge clock) q <= d;
+endmodule // llamahdl_decoder$st_en_r
 
 
 module llamahdl_decoder$tee_max(clock,clear,en,v,ld,mx,gen,gv$0,gv$1,gv$2,gv$3,gv$4,gv$5,gv$6,gv$7,m);

@@ -100,6 +100,8 @@ pub struct Decoder<const L: usize> {
     /// `b - c` (a tee's XMem element minus its vector-memory address) and `c`, registered
     /// from the operation's fields (stable from its issue, writes come later).
     tee_off: Delay<16>,
+    /// The QKV projection is running (attention's stream enable), registered.
+    st_en_r: DelayBit,
     c_r: Delay<16>,
     zero16: Constant<Addr>,
     one16: Constant<Addr>,
@@ -176,6 +178,7 @@ impl<const L: usize> Decoder<L> {
             wr_xtrack: DelayBit::new(1),
             wr_x_idx: Delay::new(1),
             tee_off: Delay::new(1),
+            st_en_r: DelayBit::new(1),
             c_r: Delay::new(1),
             zero16: Constant::new(0u64.into()),
             one16: Constant::new(1u64.into()),
@@ -230,6 +233,7 @@ impl<const L: usize> Logic for Decoder<L> {
             wr_xtrack,
             wr_x_idx,
             tee_off,
+            st_en_r,
             c_r,
             xg_we,
             xg_att,
@@ -314,7 +318,10 @@ impl<const L: usize> Logic for Decoder<L> {
         self.attention.pos.next = self.layer_stack.pos_r.val();
         // The QKV projection's rows stream into the attention unit as they are computed:
         // RoPE, the key/value store and q's block conversion happen on the way.
-        self.attention.st_en.next = self.layer_stack.is_mv.val() & self.layer_stack.qkv.val();
+        // Registered: the projection's first row comes many cycles after its issue, and
+        // the attention after it waits longer than one cycle for the stream anyway.
+        self.st_en_r.d.next = self.layer_stack.is_mv.val() & self.layer_stack.qkv.val();
+        self.attention.st_en.next = self.st_en_r.q.val();
         self.attention.st_valid.next = self.matvec.out_valid.val();
         self.attention.st_row.next = self.matvec.out_row.val();
         self.attention.st_data.next = self.matvec.out_data.val();

@@ -65,21 +65,22 @@
 //!   starts its score pass in the next cycle; the output sequencer issues the group's other
 //!   items meanwhile. A group's first item waits until the previous group's items are all
 //!   issued. An item's write (`att + k` on `vm_*`, or offset `k` on `y_*`, for its first
-//!   output `k`) comes [`core::OUT_LAT`] cycles after its issue; outputs come in order of
-//!   `k`. Score and exp items enter the core two cycles after their issue (the cache's
+//!   output `k`) comes [`O_REG`] + [`core::OUT_LAT`] cycles after its issue (the item's
+//!   controls reach the core through a register, since they fan out to the whole output
+//!   snapshot); outputs come in order of `k`. Score and exp items enter the core two cycles after their issue (the cache's
 //!   read registers, then its registered lane routing), with the tags of stage 2.
 //!
 //! ## Cycles (from the `start` cycle to the `done` cycle; `P = pos + 1`)
 //! Started at least 2 cycles after the stream's last row (with `st_en` low by then):
-//! `W + 14 + (NG − 1)·(1 + max(S, G·head_dim/K − 1)) + S + n_last/K` ([`cycles`]) with `S =
+//! `W + 15 + (NG − 1)·(1 + max(S, G·head_dim/K − 1)) + S + n_last/K` ([`cycles`]) with `S =
 //! 2·P + 24` the passes of one group (`P` score items, a drain of [`DRAIN_SCORE`] + 1, `P`
 //! exp items, a drain of [`DRAIN_EXP`] + 1) and `n_last` the outputs of the last group
 //! (the earlier groups' output items overlap the next group's passes; the last item
 //! leaves the core's pipeline [`DRAIN_OUT`] cycles after its issue, in the `done` cycle);
 //! refused: 1. Started earlier (even during the stream) it waits for the stream and takes
 //! longer, with the same results. stories260K (head_dim 8, so `K = 8`) with `A = 64` (one
-//! group of 8 heads, 8 output items): `2·P + 66` (68, 322, 1090 at positions 0, 127, 511);
-//! with `A = 32` (two groups of 4, 4 items each): `4·P + 87` (91, 599, 2135 at 0, 127,
+//! group of 8 heads, 8 output items): `2·P + 67` (69, 323, 1091 at positions 0, 127, 511);
+//! with `A = 32` (two groups of 4, 4 items each): `4·P + 88` (92, 600, 2136 at 0, 127,
 //! 511).
 //!
 //! ## Hardware
@@ -143,7 +144,7 @@ pub fn out_width(c: &Config) -> usize {
 
 /// Cycles from `start` to `done` of the attention at `pos` on a unit with `lanes` lanes and
 /// a cache of `context` positions, started at least 2 cycles after the last row of the
-/// stream (see the module docs): `W + 14 + (NG − 1)·(1 + max(S, G·head_dim/K − 1)) + S +
+/// stream (see the module docs): `W + 15 + (NG − 1)·(1 + max(S, G·head_dim/K − 1)) + S +
 /// n_last/K` with `S = 2·P + 24`, `W = head_dim + 12` ([`wait_cycles`]), `K` =
 /// [`out_width`]; 1 for a refused start.
 pub fn cycles(c: &Config, context: usize, lanes: usize, pos: usize) -> usize {
@@ -171,9 +172,13 @@ pub const DRAIN_SCORE: usize = core::SCORE_LAT;
 /// item enters the core, one cycle after its issue: the cache's registered outputs) when
 /// the output pass takes the first one.
 pub const DRAIN_EXP: usize = core::EXP_LAT + 1;
-/// Drain cycles after the last output: its value leaves the core ([`core::OUT_LAT`]) in
+/// Drain cycles after the last output: its value leaves the core ([`O_REG`] +
+/// [`core::OUT_LAT`]) in
 /// the `done` cycle.
-pub const DRAIN_OUT: usize = core::OUT_LAT - 1;
+pub const DRAIN_OUT: usize = O_REG + core::OUT_LAT - 1;
+
+/// The register between the unit's output sequencer and the core's output controls.
+pub const O_REG: usize = 1;
 
 /// Wait cycles at the start of an attention: covers the stream's conversion latency when
 /// it starts 2 cycles after the last row.
@@ -323,6 +328,12 @@ pub struct AttnUnit<const A: usize> {
     out_s10: DFF<Bit>,
     out_s11: DFF<Bit>,
     out_s12: DFF<Bit>,
+    out_s13: DFF<Bit>,
+    /// The core's output controls, registered ([`O_REG`]): they fan out to the whole
+    /// output snapshot.
+    o_en_r: DFF<Bit>,
+    o_ld_r: DFF<Bit>,
+    o_head_r: DFF<Bits<8>>,
     addr_s1: DFF<Addr>,
     oaddr_s1: DFF<Addr>,
     oaddr_s2: DFF<Addr>,
@@ -336,6 +347,7 @@ pub struct AttnUnit<const A: usize> {
     oaddr_s10: DFF<Addr>,
     oaddr_s11: DFF<Addr>,
     oaddr_s12: DFF<Addr>,
+    oaddr_s13: DFF<Addr>,
     /// The stream is on the ports or in flight (an attention waits for it).
     busy: Signal<Local, Bit>,
     _cfg: Config,
@@ -463,6 +475,10 @@ impl<const A: usize> AttnUnit<A> {
             out_s10: Default::default(),
             out_s11: Default::default(),
             out_s12: Default::default(),
+            out_s13: Default::default(),
+            o_en_r: Default::default(),
+            o_ld_r: Default::default(),
+            o_head_r: Default::default(),
             addr_s1: Default::default(),
             oaddr_s1: Default::default(),
             oaddr_s2: Default::default(),
@@ -476,6 +492,7 @@ impl<const A: usize> AttnUnit<A> {
             oaddr_s10: Default::default(),
             oaddr_s11: Default::default(),
             oaddr_s12: Default::default(),
+            oaddr_s13: Default::default(),
             busy: Default::default(),
             _cfg: c,
             _ctx: ctx,
@@ -551,6 +568,10 @@ impl<const A: usize> Logic for AttnUnit<A> {
             out_s10,
             out_s11,
             out_s12,
+            out_s13,
+            o_en_r,
+            o_ld_r,
+            o_head_r,
             addr_s1,
             oaddr_s1,
             oaddr_s2,
@@ -563,7 +584,8 @@ impl<const A: usize> Logic for AttnUnit<A> {
             oaddr_s9,
             oaddr_s10,
             oaddr_s11,
-            oaddr_s12
+            oaddr_s12,
+            oaddr_s13
         );
         clock!(self, clock, bases, stream, cache, core);
         // Parameters.
@@ -617,16 +639,19 @@ impl<const A: usize> Logic for AttnUnit<A> {
         self.core.s_t.next = self.addr_s2.q.val();
         self.core.e_en.next = self.exp_s2.q.val();
         self.core.e_first.next = self.first_s2.q.val();
-        self.core.o_en.next = false;
-        self.core.o_ld.next = false;
-        self.core.o_head.next = self.oq_head.q.val();
-        // Outputs leave the core in stage 12 (`core::OUT_LAT`): one to the vector memory
+        self.o_en_r.d.next = false;
+        self.o_ld_r.d.next = false;
+        self.o_head_r.d.next = self.oq_head.q.val();
+        self.core.o_en.next = self.o_en_r.q.val();
+        self.core.o_ld.next = self.o_ld_r.q.val();
+        self.core.o_head.next = self.o_head_r.q.val();
+        // Outputs leave the core in stage 13 (`O_REG` + `core::OUT_LAT`): one to the vector memory
         // (K = 1) or K at a time on the group port.
-        self.vm_we.next = self.out_s12.q.val() & !self.wide.val();
-        self.vm_waddr.next = self.oaddr_s12.q.val();
+        self.vm_we.next = self.out_s13.q.val() & !self.wide.val();
+        self.vm_waddr.next = self.oaddr_s13.q.val();
         self.vm_wdata.next = self.core.y[0].val();
-        self.y_we.next = self.out_s12.q.val() & self.wide.val();
-        self.y_idx.next = self.oaddr_s12.q.val();
+        self.y_we.next = self.out_s13.q.val() & self.wide.val();
+        self.y_idx.next = self.oaddr_s13.q.val();
         for j in 0..XP {
             self.y_data[j].next = self.core.y[j].val();
         }
@@ -655,6 +680,7 @@ impl<const A: usize> Logic for AttnUnit<A> {
         self.out_s10.d.next = self.out_s9.q.val();
         self.out_s11.d.next = self.out_s10.q.val();
         self.out_s12.d.next = self.out_s11.q.val();
+        self.out_s13.d.next = self.out_s12.q.val();
         self.oaddr_s2.d.next = self.oaddr_s1.q.val();
         self.oaddr_s3.d.next = self.oaddr_s2.q.val();
         self.oaddr_s4.d.next = self.oaddr_s3.q.val();
@@ -666,6 +692,7 @@ impl<const A: usize> Logic for AttnUnit<A> {
         self.oaddr_s10.d.next = self.oaddr_s9.q.val();
         self.oaddr_s11.d.next = self.oaddr_s10.q.val();
         self.oaddr_s12.d.next = self.oaddr_s11.q.val();
+        self.oaddr_s13.d.next = self.oaddr_s12.q.val();
 
         // Issue stage / control.
         if self.state.q.val() == self.s_idle.val() {
@@ -752,9 +779,9 @@ impl<const A: usize> Logic for AttnUnit<A> {
         // issues the others, one per cycle, while the next group's passes run.
         if self.state.q.val() == self.s_out.val() {
             if !self.oq_active.q.val() {
-                self.core.o_ld.next = true;
-                self.core.o_en.next = true;
-                self.core.o_head.next = self.zero8.val();
+                self.o_ld_r.d.next = true;
+                self.o_en_r.d.next = true;
+                self.o_head_r.d.next = self.zero8.val();
                 self.out_s1.d.next = true;
                 self.oaddr_s1.d.next = self.out_addr.q.val();
                 self.out_addr.d.next = self.out_addr.q.val() + self.kstep.val();
@@ -795,8 +822,8 @@ impl<const A: usize> Logic for AttnUnit<A> {
             }
         }
         if self.oq_active.q.val() {
-            self.core.o_en.next = true;
-            self.core.o_head.next = self.oq_head.q.val();
+            self.o_en_r.d.next = true;
+            self.o_head_r.d.next = self.oq_head.q.val();
             self.out_s1.d.next = true;
             self.oaddr_s1.d.next = self.out_addr.q.val();
             self.out_addr.d.next = self.out_addr.q.val() + self.kstep.val();
