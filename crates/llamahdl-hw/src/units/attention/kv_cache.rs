@@ -302,6 +302,7 @@ reg [{km}:0] rvw;
 reg [{sm}:0] rks;
 reg [{sm}:0] rvs;
 reg rsel;
+reg rinr;
 reg p_r;
 reg pv_r;
 reg [15:0] pf_r;
@@ -325,6 +326,7 @@ initial begin
    rks = {sw}'d0;
    rvs = {sw}'d0;
    rsel = 1'b0;
+   rinr = 1'b0;
    p_r = 1'b0;
    pv_r = 1'b0;
    pf_r = 16'd0;
@@ -392,17 +394,13 @@ always @(posedge clock) begin
    wa_r <= waddr;
    c_rr <= c_r;
    wa_rr <= wa_r;
-   if (raddr < 24'd{depth}) begin
-      rk <= kmem[raddr[{im}:0]];
-      rvw <= vmem[raddr[{im}:0]];
-      rks <= ksm[raddr[{im}:0]];
-      rvs <= vsm[raddr[{im}:0]];
-   end else begin
-      rk <= {kw}'d0;
-      rvw <= {kw}'d0;
-      rks <= {sw}'d0;
-      rvs <= {sw}'d0;
-   end
+   // The block RAMs' own read registers (nothing between them and the memories); a
+   // read past the depth is zeroed in the routing stage (`rinr`).
+   rinr <= (raddr < 24'd{depth});
+   rk <= kmem[raddr[{im}:0]];
+   rvw <= vmem[raddr[{im}:0]];
+   rks <= ksm[raddr[{im}:0]];
+   rvs <= vsm[raddr[{im}:0]];
    if (c_rr && (wa_rr < 24'd{depth})) begin
       kmem[wa_rr[{im}:0]] <= kst;
       vmem[wa_rr[{im}:0]] <= vst;
@@ -423,7 +421,7 @@ end
                         let (hi, lo) = (f * 11 + 10, f * 11);
                         let (shi, slo) = (h * 5 + 4, h * 5);
                         o += &format!(
-                            "{ind}mant${j} <= rsel ? rvw[{hi}:{lo}] : rk[{hi}:{lo}];\n{ind}ksh${j} <= rks[{shi}:{slo}];\n{ind}vsh${j} <= rvs[{shi}:{slo}];\n"
+                            "{ind}mant${j} <= rinr ? (rsel ? rvw[{hi}:{lo}] : rk[{hi}:{lo}]) : 11'd0;\n{ind}ksh${j} <= rinr ? rks[{shi}:{slo}] : 5'd0;\n{ind}vsh${j} <= rinr ? rvs[{shi}:{slo}] : 5'd0;\n"
                         );
                     }
                     None => {
