@@ -943,7 +943,10 @@ impl<const L: usize> Logic for XMem<L> {
         if wide {
             s += &format!("wire [15:0] sword = swaddr >> {lb};\nwire [15:0] pword = pwidx >> {lb};\n");
             for i in 0..L {
-                s += &format!("reg we{i};\nreg [{}:0] wa{i};\nreg [31:0] wd{i};\n", ab - 1);
+                s += &format!("reg we{i};\nreg [31:0] wd{i};\n");
+                if depth > 1 {
+                    s += &format!("reg [{}:0] wa{i};\n", ab - 1);
+                }
             }
         } else {
             s += "reg r_wwe;\nreg [15:0] r_wwaddr;\nreg r_swe;\nreg [15:0] r_swaddr;\nreg [31:0] r_swdata;\nreg r_pwe;\nreg [15:0] r_pwidx;\n";
@@ -972,7 +975,10 @@ impl<const L: usize> Logic for XMem<L> {
         }
         if wide {
             for i in 0..L {
-                s += &format!("   we{i} = 1'b0;\n   wa{i} = {ab}'d0;\n   wd{i} = 32'd0;\n");
+                s += &format!("   we{i} = 1'b0;\n   wd{i} = 32'd0;\n");
+                if depth > 1 {
+                    s += &format!("   wa{i} = {ab}'d0;\n");
+                }
             }
         } else {
             s += "   r_wwe = 1'b0;\n   r_wwaddr = 16'd0;\n   r_swe = 1'b0;\n   r_swaddr = 16'd0;\n   r_swdata = 32'd0;\n   r_pwe = 1'b0;\n   r_pwidx = 16'd0;\n";
@@ -989,23 +995,30 @@ impl<const L: usize> Logic for XMem<L> {
             s += &format!("   rd{i} <= m{i}[{ri}];\n   rdata${i} <= rinr ? rd{i} : 32'sd0;\n");
         }
         if wide {
-            let wbits = |a: &str| format!("{a}[{}:0]", ab - 1);
+            // The word register (none for a one-word memory).
+            let wa_set = |i: usize, a: &str| {
+                if depth > 1 {
+                    format!("      wa{i} <= {a}[{}:0];\n", ab - 1)
+                } else {
+                    String::new()
+                }
+            };
             for i in 0..L {
                 s += &format!("   if (we{i}) m{i}[{}] <= wd{i};\n", mem_index(&format!("wa{i}"), depth));
             }
             s += "   if (wwe) begin\n";
             for i in 0..L {
                 s += &format!(
-                    "      we{i} <= (wwaddr < 16'd{depth});\n      wa{i} <= {};\n      wd{i} <= {{{{16{{wwdata${i}[15]}}}}, wwdata${i}}};\n",
-                    wbits("wwaddr")
+                    "      we{i} <= (wwaddr < 16'd{depth});\n{}      wd{i} <= {{{{16{{wwdata${i}[15]}}}}, wwdata${i}}};\n",
+                    wa_set(i, "wwaddr")
                 );
             }
             s += "   end else if (swe) begin\n";
             for i in 0..L {
                 s += &format!(
-                    "      we{i} <= (sword < 16'd{depth}) && (swaddr[{}:0] == {lb}'d{i});\n      wa{i} <= {};\n      wd{i} <= swdata;\n",
+                    "      we{i} <= (sword < 16'd{depth}) && (swaddr[{}:0] == {lb}'d{i});\n{}      wd{i} <= swdata;\n",
                     lb - 1,
-                    wbits("sword")
+                    wa_set(i, "sword")
                 );
             }
             s += "   end else if (pwe) begin\n";
@@ -1017,8 +1030,8 @@ impl<const L: usize> Logic for XMem<L> {
                     String::new()
                 };
                 s += &format!(
-                    "      we{i} <= (pword < 16'd{depth}){hit};\n      wa{i} <= {};\n      wd{i} <= pwdata${};\n",
-                    wbits("pword"),
+                    "      we{i} <= (pword < 16'd{depth}){hit};\n{}      wd{i} <= pwdata${};\n",
+                    wa_set(i, "pword"),
                     i % XP
                 );
             }
