@@ -287,8 +287,7 @@ impl<const L: usize> Logic for Decoder<L> {
         self.matvec.vm_rdata.next = self.vmem.rdata[0].val();
         self.matvec.use_ram.next = self.layer_stack.use_ram_r.val() & self.layer_stack.qkv.val();
         if self.layer_stack.is_embed.val() {
-            self.matvec.rom_base.next =
-                self.layer_stack.wbase.val() + self.emb_offset_r.q.val();
+            self.matvec.rom_base.next = self.layer_stack.wbase.val() + self.emb_offset_r.q.val();
             self.matvec.rom_row_base.next =
                 self.layer_stack.rbase.val() + self.layer_stack.token_r.val();
             self.matvec.embed.next = true;

@@ -941,7 +941,9 @@ impl<const L: usize> Logic for XMem<L> {
         // The registered writes.
         let wide = L >= XP;
         if wide {
-            s += &format!("wire [15:0] sword = swaddr >> {lb};\nwire [15:0] pword = pwidx >> {lb};\n");
+            s += &format!(
+                "wire [15:0] sword = swaddr >> {lb};\nwire [15:0] pword = pwidx >> {lb};\n"
+            );
             for i in 0..L {
                 s += &format!("reg we{i};\nreg [31:0] wd{i};\n");
                 if depth > 1 {
@@ -1004,7 +1006,10 @@ impl<const L: usize> Logic for XMem<L> {
                 }
             };
             for i in 0..L {
-                s += &format!("   if (we{i}) m{i}[{}] <= wd{i};\n", mem_index(&format!("wa{i}"), depth));
+                s += &format!(
+                    "   if (we{i}) m{i}[{}] <= wd{i};\n",
+                    mem_index(&format!("wa{i}"), depth)
+                );
             }
             s += "   if (wwe) begin\n";
             for i in 0..L {

@@ -599,8 +599,7 @@ impl<const A: usize> Logic for AttnUnit<A> {
         self.stream.rope_base.next = self.bases.rope_base.val();
         self.stream.row_pos.next = self.bases.row_pos.val();
         self.stream.bad.next = self.bases.bad.val();
-        self.busy.next =
-            self.st_en.val() | self.stream.in_flight.val() | self.cache.wbusy.val();
+        self.busy.next = self.st_en.val() | self.stream.in_flight.val() | self.cache.wbusy.val();
         self.core.bwe.next = self.stream.bank_we.val();
         self.core.bgrp.next = self.stream.bank_group.val();
         self.core.blane.next = self.stream.bank_lane.val();
