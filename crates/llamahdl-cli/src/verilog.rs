@@ -53,6 +53,30 @@ pub struct VerilogArgs {
     /// default: the model's seq_len. Smaller contexts need less block RAM.
     #[arg(long, value_name = "N")]
     pub context: Option<usize>,
+
+    /// Emit a board top instead of the stand-alone blocks: `ulx3s-85f` writes
+    /// llamahdl_board_ulx3s.v (PLL, UART, protocol controller, decoder) and its pin
+    /// constraints ulx3s_85f.lpf (docs/board-ulx3s.md).
+    #[arg(long, value_enum, value_name = "BOARD")]
+    pub board: Option<BoardName>,
+
+    /// Core clock made by the board's PLL, in MHz (with --board).
+    #[arg(long, value_name = "MHZ", default_value_t = llamahdl_hw::board::ulx3s::DEFAULT_CORE_MHZ,
+          requires = "board")]
+    pub freq: f64,
+
+    /// Serial rate of the board's UART (with --board).
+    #[arg(long, value_name = "BAUD", default_value_t = llamahdl_hw::board::ulx3s::DEFAULT_BAUD,
+          requires = "board")]
+    pub baud: u32,
+}
+
+/// The boards of `--board`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum BoardName {
+    /// Radiona ULX3S with the LFE5U-85F (the on-chip decoder, weights in ROM).
+    #[value(name = "ulx3s-85f")]
+    Ulx3s85f,
 }
 
 /// The built-in models of `--config`.
@@ -121,8 +145,16 @@ pub fn run(args: VerilogArgs) -> anyhow::Result<()> {
              {ctx}: {e}"
         )
     })?;
-    let emitted = llamahdl_hw::emit::generate_with_context(&qm, lanes, ctx)
-        .with_context(|| format!("emitting Verilog for {source}"))?;
+    let emitted = match args.board {
+        None => llamahdl_hw::emit::generate_with_context(&qm, lanes, ctx)
+            .with_context(|| format!("emitting Verilog for {source}"))?,
+        Some(BoardName::Ulx3s85f) => {
+            let p = llamahdl_hw::board::ulx3s::BoardParams::new(args.freq, args.baud)
+                .map_err(|e| anyhow::anyhow!("--freq {} / --baud {}: {e}", args.freq, args.baud))?;
+            llamahdl_hw::board::emit_ulx3s(&qm, lanes, ctx, p)
+                .map_err(|e| anyhow::anyhow!("{source}: board top: {e}"))?
+        }
+    };
     let staged = target.stage(&emitted)?;
     // The listing goes out before the directory is put in place: if stdout fails (a full
     // disk, `> /dev/full`), the command fails and the target is left as it was.

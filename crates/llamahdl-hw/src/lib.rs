@@ -16,6 +16,7 @@
 //! - [`emit`]: Verilog files of a design; [`emit_units`]: one unit on its own (timing flow).
 
 pub mod bits;
+pub mod board;
 pub mod cosim;
 pub mod decoder;
 pub mod emit;

@@ -2,6 +2,7 @@
 //! records for co-simulation ([`trace`]), and the engine that runs the decoder position by
 //! position ([`engine`]).
 
+pub mod board;
 mod driver;
 pub mod engine;
 pub mod trace;
