@@ -8,6 +8,7 @@
 //! - `info`: a checkpoint's header, derived shape and parameter count.
 //! - `synth`: a seeded synthetic checkpoint of any shape.
 //! - `sim`: generation on the natively simulated decoder RTL, checked against the golden model.
+//! - `board`: generate on a board over its serial port (docs/board-protocol.md).
 //! - `image`: write a checkpoint's weight image for a decoder that streams its weights
 //!   from DRAM, or verify one (docs/image-format.md).
 //!
@@ -16,6 +17,7 @@
 //! directory is touched, when a command fails. An interrupt (Ctrl-C, SIGTERM, SIGHUP)
 //! removes the partial outputs and exits with status 130 (see [`cleanup`]).
 
+pub mod board;
 pub mod cleanup;
 pub mod image;
 pub mod info;
@@ -56,6 +58,8 @@ pub enum Command {
     Sim(sim::SimArgs),
     /// Write a checkpoint's weight image (--out), or verify one and print its table (--check).
     Image(image::ImageArgs),
+    /// Generate on a board (the ULX3S top of `make bitstream`) over its serial port.
+    Board(board::BoardArgs),
 }
 
 /// The whole program: parse the command line (clap exits with 2 on a usage error), install
@@ -82,6 +86,7 @@ pub fn execute(cli: Cli) -> anyhow::Result<()> {
         Command::Synth(args) => synth::run(args),
         Command::Sim(args) => sim::run(args),
         Command::Image(args) => image::run(args),
+        Command::Board(args) => board::run(args),
     }
 }
 

@@ -72,7 +72,7 @@ fn board_protocol_errors_status_and_leds() {
     assert_eq!(sim.leds() & 0x0f, 1, "ready LED only");
     assert_eq!(
         sim.command(&[CMD_STATUS], BUDGET).unwrap(),
-        vec![Frame::Status { pos: 0, ctx: 4 }]
+        vec![Frame::Status { pos: 0, ctx: 4, vocab: 32 }]
     );
     assert_eq!(
         sim.command(b"?", BUDGET).unwrap(),
@@ -108,7 +108,7 @@ fn board_protocol_errors_status_and_leds() {
     assert_eq!(frames[3], Frame::Error(ERR_CONTEXT));
     assert_eq!(
         sim.command(&[CMD_STATUS], BUDGET).unwrap(),
-        vec![Frame::Status { pos: 4, ctx: 4 }]
+        vec![Frame::Status { pos: 4, ctx: 4, vocab: 32 }]
     );
     assert_eq!(
         sim.command(&[CMD_TOKEN, 1, 0], BUDGET).unwrap(),
@@ -122,7 +122,7 @@ fn board_protocol_errors_status_and_leds() {
     assert_eq!(sim.leds() & 0x0f, 1);
     assert_eq!(
         sim.command(&[CMD_STATUS], BUDGET).unwrap(),
-        vec![Frame::Status { pos: 0, ctx: 4 }]
+        vec![Frame::Status { pos: 0, ctx: 4, vocab: 32 }]
     );
     // A framing error (stop bit 0) is reported; the board then answers normally.
     let from = sim.received.len();
@@ -243,7 +243,7 @@ fn lpf_pins_match_the_makers_file_and_the_committed_lpf() {
     let ours = locates(&lpf);
     // Our port name -> the maker's name where they differ.
     let alias = BTreeMap::from([("btn_fire1", "btn[1]")]);
-    assert_eq!(ours.len(), 14, "{ours:?}");
+    assert_eq!(ours.len(), 13, "{ours:?}");
     for (name, site) in &ours {
         let mname = alias.get(name.as_str()).copied().unwrap_or(name);
         assert_eq!(
@@ -254,7 +254,7 @@ fn lpf_pins_match_the_makers_file_and_the_committed_lpf() {
     }
     // Every port of the top has a site; the clock its frequency; all LVCMOS33.
     assert!(lpf.contains("FREQUENCY PORT \"clk_25mhz\" 25 MHz;"), "{lpf}");
-    assert_eq!(lpf.matches("IO_TYPE=LVCMOS33").count(), 14);
+    assert_eq!(lpf.matches("IO_TYPE=LVCMOS33").count(), 13);
     let committed = root.join("constraints/ulx3s_85f.lpf");
     let on_disk = std::fs::read_to_string(&committed)
         .unwrap_or_else(|e| panic!("{}: {e}", committed.display()));

@@ -28,9 +28,9 @@
 //! - A decoder run: `dec_start` is pulsed for one cycle once the decoder is not busy; in
 //!   the cycle after its `done` pulse the controller reads `dec_pos_error` and `dec_next`
 //!   (as `crate::sim::engine::HwEngine` does), advances the position and queues the reply.
-//! - Replies (up to five bytes) are queued and handed to the transmitter one byte per
-//!   `tx_ready`; with `G` the next position starts once a token's frame is queued, so the
-//!   decoder computes while the previous frame is on the line.
+//! - Replies (up to seven bytes) are queued and handed to the transmitter one byte per
+//!   `tx_ready`; with `G` the next position starts once a token frame's last byte has been
+//!   handed over, so the decoder computes while that byte is on the line.
 //! - States: 0 idle, 1/2 argument bytes, 3 check, 4 start the decoder, 5 wait for `done`,
 //!   6 read the result, 7 next generate step, 8 send the queued reply.
 
@@ -75,6 +75,8 @@ pub struct Controller {
     q2: DFF<Bits<8>>,
     q3: DFF<Bits<8>>,
     q4: DFF<Bits<8>>,
+    q5: DFF<Bits<8>>,
+    q6: DFF<Bits<8>>,
     nq: DFF<Bits<3>>,
     arg: Join16,
     ctx: Constant<Bits<16>>,
@@ -108,7 +110,7 @@ pub struct Controller {
     one3: Constant<Bits<3>>,
     two3: Constant<Bits<3>>,
     three3: Constant<Bits<3>>,
-    five3: Constant<Bits<3>>,
+    seven3: Constant<Bits<3>>,
 }
 
 impl Controller {
@@ -153,6 +155,8 @@ impl Controller {
             q2: Default::default(),
             q3: Default::default(),
             q4: Default::default(),
+            q5: Default::default(),
+            q6: Default::default(),
             nq: Default::default(),
             arg: Default::default(),
             ctx: Constant::new((ctx as u64).into()),
@@ -186,7 +190,7 @@ impl Controller {
             one3: k3(1),
             two3: k3(2),
             three3: k3(3),
-            five3: k3(5),
+            seven3: k3(7),
         }
     }
 }
@@ -196,7 +200,7 @@ impl Logic for Controller {
     fn update(&mut self) {
         dff_setup!(
             self, clock, state, after, gen, pos, token, last, have, err, arg_lo, count, q0, q1,
-            q2, q3, q4, nq
+            q2, q3, q4, q5, q6, nq
         );
         self.arg.hi.next = self.rx_data.val();
         self.arg.lo.next = self.arg_lo.q.val();
@@ -236,7 +240,9 @@ impl Logic for Controller {
                     self.q2.d.next = self.pos.q.val().get_bits::<8>(8);
                     self.q3.d.next = self.ctx.val().get_bits::<8>(0);
                     self.q4.d.next = self.ctx.val().get_bits::<8>(8);
-                    self.nq.d.next = self.five3.val();
+                    self.q5.d.next = self.vocab.val().get_bits::<8>(0);
+                    self.q6.d.next = self.vocab.val().get_bits::<8>(8);
+                    self.nq.d.next = self.seven3.val();
                     self.state.d.next = self.s_send.val();
                 } else if self.rx_data.val() == self.op_token.val() {
                     self.gen.d.next = false;
@@ -347,6 +353,8 @@ impl Logic for Controller {
             self.q1.d.next = self.q2.q.val();
             self.q2.d.next = self.q3.q.val();
             self.q3.d.next = self.q4.q.val();
+            self.q4.d.next = self.q5.q.val();
+            self.q5.d.next = self.q6.q.val();
             self.nq.d.next = self.nq.q.val() - self.one3.val();
         }
     }

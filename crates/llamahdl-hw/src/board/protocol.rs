@@ -8,7 +8,8 @@
 
 /// `R`: reset the sequence (next position 0, error light off). Reply `r`.
 pub const CMD_RESET: u8 = b'R';
-/// `S`: status. Reply `s pos_lo pos_hi ctx_lo ctx_hi`.
+/// `S`: status. Reply `s pos_lo pos_hi ctx_lo ctx_hi vocab_lo vocab_hi`: the next
+/// position, the on-chip context, the vocabulary size.
 pub const CMD_STATUS: u8 = b'S';
 /// `T lo hi`: run the decoder on token `hi*256+lo` at the next position.
 /// Reply `t lo hi` (the decoder's next token) or `e code`.
@@ -41,7 +42,7 @@ pub const ERR_TOKEN_RANGE: u8 = 5;
 pub fn frame_len(tag: u8) -> Option<usize> {
     match tag {
         REP_RESET | REP_GEN_DONE => Some(0),
-        REP_STATUS => Some(4),
+        REP_STATUS => Some(6),
         REP_TOKEN => Some(2),
         REP_ERROR => Some(1),
         _ => None,
@@ -64,7 +65,7 @@ pub fn error_text(code: u8) -> String {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Frame {
     Reset,
-    Status { pos: u16, ctx: u16 },
+    Status { pos: u16, ctx: u16, vocab: u16 },
     Token(u16),
     GenDone,
     Error(u8),
@@ -86,7 +87,11 @@ impl Frame {
         Ok(match tag {
             REP_RESET => Frame::Reset,
             REP_GEN_DONE => Frame::GenDone,
-            REP_STATUS => Frame::Status { pos: w(0), ctx: w(2) },
+            REP_STATUS => Frame::Status {
+                pos: w(0),
+                ctx: w(2),
+                vocab: w(4),
+            },
             REP_TOKEN => Frame::Token(w(0)),
             _ => Frame::Error(payload[0]),
         })
