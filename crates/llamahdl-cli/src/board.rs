@@ -175,7 +175,11 @@ impl Port {
 
     /// Send a command and return its frames up to the terminal one; an error frame is an
     /// error.
-    fn command(&mut self, bytes: &[u8], mut each: impl FnMut(&Frame)) -> anyhow::Result<Vec<Frame>> {
+    fn command(
+        &mut self,
+        bytes: &[u8],
+        mut each: impl FnMut(&Frame),
+    ) -> anyhow::Result<Vec<Frame>> {
         self.send(bytes)?;
         let mut frames = vec![];
         loop {
@@ -203,7 +207,10 @@ use std::os::unix::fs::OpenOptionsExt;
 /// `llamahdl board`.
 pub fn run(args: BoardArgs) -> anyhow::Result<()> {
     if !(args.timeout > 0.0 && args.timeout.is_finite()) {
-        bail!("--timeout {}: must be a positive number of seconds", args.timeout);
+        bail!(
+            "--timeout {}: must be a positive number of seconds",
+            args.timeout
+        );
     }
     let mut port = Port::open(&args.port, args.baud, Duration::from_secs_f64(args.timeout))?;
     let pname = args.port.display().to_string();
@@ -225,7 +232,11 @@ pub fn run(args: BoardArgs) -> anyhow::Result<()> {
         (None, Some(PromptIds(ids))) => ids.clone(),
         (None, None) => vec![BOS],
     };
-    let what = if args.prompt.is_some() { "--prompt" } else { "--prompt-ids" };
+    let what = if args.prompt.is_some() {
+        "--prompt"
+    } else {
+        "--prompt-ids"
+    };
     if prompt.len() > ctx {
         bail!(
             "{what}: the prompt is {} tokens, longer than the board's context of {ctx} \
@@ -236,7 +247,11 @@ pub fn run(args: BoardArgs) -> anyhow::Result<()> {
     if let Some(&t) = prompt.iter().find(|&&t| t as usize >= vocab) {
         bail!("{what}: token {t} is not below the board's vocabulary size {vocab}");
     }
-    let steps = if args.steps == 0 || args.steps > ctx { ctx } else { args.steps };
+    let steps = if args.steps == 0 || args.steps > ctx {
+        ctx
+    } else {
+        args.steps
+    };
     if steps < prompt.len() {
         bail!(
             "--steps {steps} is less than the prompt's {} tokens",

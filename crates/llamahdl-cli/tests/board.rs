@@ -91,20 +91,44 @@ fn board_over_a_pty_equals_the_golden_run() {
     let tok = f.small_tok();
     let (ck_s, tok_s) = (s(&ck).to_string(), s(&tok).to_string());
     // Text in and out, and ids in and out.
-    let o = with_board(&ck, &["--tokenizer", &tok_s, "--prompt", "ab a", "--steps", "12"]);
+    let o = with_board(
+        &ck,
+        &["--tokenizer", &tok_s, "--prompt", "ab a", "--steps", "12"],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let want = run_ok(&[
-        "run", "--checkpoint", &ck_s, "--tokenizer", &tok_s, "--prompt", "ab a", "--steps",
-        "12", "--engine", "golden",
+        "run",
+        "--checkpoint",
+        &ck_s,
+        "--tokenizer",
+        &tok_s,
+        "--prompt",
+        "ab a",
+        "--steps",
+        "12",
+        "--engine",
+        "golden",
     ]);
     assert_eq!(stdout(&o), stdout(&want));
-    assert!(stderr(&o).contains("positions on the board"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("positions on the board"),
+        "{}",
+        stderr(&o)
+    );
 
     let o = with_board(&ck, &["--prompt-ids", "1 260 262", "--steps", "16"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let want = run_ok(&[
-        "run", "--checkpoint", &ck_s, "--prompt-ids", "1 260 262", "--steps", "16", "--engine",
-        "golden", "--json",
+        "run",
+        "--checkpoint",
+        &ck_s,
+        "--prompt-ids",
+        "1 260 262",
+        "--steps",
+        "16",
+        "--engine",
+        "golden",
+        "--json",
     ]);
     let v: serde_json::Value = serde_json::from_str(&stdout(&want)).unwrap();
     let ids: Vec<String> = v["ids"]
@@ -123,7 +147,12 @@ fn board_refuses_a_prompt_longer_than_the_context() {
     let ids: Vec<String> = (0..17).map(|i| (1 + i % 5).to_string()).collect();
     let args = ["--prompt-ids", &ids.join(" ")];
     let o = with_board(&ck, &args);
-    check_fails(&o, &args, 1, &["17 tokens", "longer than the board's context of 16"]);
+    check_fails(
+        &o,
+        &args,
+        1,
+        &["17 tokens", "longer than the board's context of 16"],
+    );
     let args = ["--prompt-ids", "1 300"];
     let o = with_board(&ck, &args);
     check_fails(&o, &args, 1, &["token 300", "vocabulary size 264"]);
@@ -132,7 +161,13 @@ fn board_refuses_a_prompt_longer_than_the_context() {
 #[test]
 fn board_hostile_ports_and_flags() {
     fails(
-        &["board", "--port", "/nonexistent/ttyUSB9", "--prompt-ids", "1"],
+        &[
+            "board",
+            "--port",
+            "/nonexistent/ttyUSB9",
+            "--prompt-ids",
+            "1",
+        ],
         1,
         &["/nonexistent/ttyUSB9", "cannot open the serial port"],
     );
@@ -141,7 +176,11 @@ fn board_hostile_ports_and_flags() {
         1,
         &["/dev/null", "not a serial port"],
     );
-    fails(&["board", "--port", "/dev/null", "--bogus"], 2, &["--bogus"]);
+    fails(
+        &["board", "--port", "/dev/null", "--bogus"],
+        2,
+        &["--bogus"],
+    );
     fails(&["board", "--prompt-ids", "1"], 2, &["--port"]);
     fails(
         &["board", "--port", "/dev/null", "--baud", "12345"],

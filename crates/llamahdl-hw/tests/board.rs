@@ -72,14 +72,21 @@ fn board_protocol_errors_status_and_leds() {
     assert_eq!(sim.leds() & 0x0f, 1, "ready LED only");
     assert_eq!(
         sim.command(&[CMD_STATUS], BUDGET).unwrap(),
-        vec![Frame::Status { pos: 0, ctx: 4, vocab: 32 }]
+        vec![Frame::Status {
+            pos: 0,
+            ctx: 4,
+            vocab: 32
+        }]
     );
     assert_eq!(
         sim.command(b"?", BUDGET).unwrap(),
         vec![Frame::Error(ERR_UNKNOWN)]
     );
     assert_eq!(sim.leds() & 4, 4, "error LED after an error");
-    assert_eq!(sim.command(&[CMD_RESET], BUDGET).unwrap(), vec![Frame::Reset]);
+    assert_eq!(
+        sim.command(&[CMD_RESET], BUDGET).unwrap(),
+        vec![Frame::Reset]
+    );
     assert_eq!(sim.leds() & 4, 0, "error LED cleared by R");
     assert_eq!(
         sim.command(&[CMD_GENERATE, 3, 0], BUDGET).unwrap(),
@@ -87,7 +94,8 @@ fn board_protocol_errors_status_and_leds() {
         "G before any T"
     );
     assert_eq!(
-        sim.command(&[CMD_TOKEN, cfg.vocab_size as u8, 0], BUDGET).unwrap(),
+        sim.command(&[CMD_TOKEN, cfg.vocab_size as u8, 0], BUDGET)
+            .unwrap(),
         vec![Frame::Error(ERR_TOKEN_RANGE)]
     );
     assert_eq!(
@@ -99,8 +107,14 @@ fn board_protocol_errors_status_and_leds() {
     let mut g = Golden::new(qm.clone());
     g.forward_q16(1, 0).unwrap();
     let t = g.argmax_q16();
-    assert_eq!(sim.command(&[CMD_TOKEN, 1, 0], BUDGET).unwrap(), vec![Frame::Token(t as u16)]);
-    assert_eq!(sim.command(&[CMD_GENERATE, 0, 0], BUDGET).unwrap(), vec![Frame::GenDone]);
+    assert_eq!(
+        sim.command(&[CMD_TOKEN, 1, 0], BUDGET).unwrap(),
+        vec![Frame::Token(t as u16)]
+    );
+    assert_eq!(
+        sim.command(&[CMD_GENERATE, 0, 0], BUDGET).unwrap(),
+        vec![Frame::GenDone]
+    );
     let frames = sim.command(&[CMD_GENERATE, 10, 0], BUDGET * 10).unwrap();
     // Positions 1, 2, 3 give tokens; position 4 is past the context of 4.
     assert_eq!(frames.len(), 4, "{frames:?}");
@@ -108,7 +122,11 @@ fn board_protocol_errors_status_and_leds() {
     assert_eq!(frames[3], Frame::Error(ERR_CONTEXT));
     assert_eq!(
         sim.command(&[CMD_STATUS], BUDGET).unwrap(),
-        vec![Frame::Status { pos: 4, ctx: 4, vocab: 32 }]
+        vec![Frame::Status {
+            pos: 4,
+            ctx: 4,
+            vocab: 32
+        }]
     );
     assert_eq!(
         sim.command(&[CMD_TOKEN, 1, 0], BUDGET).unwrap(),
@@ -122,7 +140,11 @@ fn board_protocol_errors_status_and_leds() {
     assert_eq!(sim.leds() & 0x0f, 1);
     assert_eq!(
         sim.command(&[CMD_STATUS], BUDGET).unwrap(),
-        vec![Frame::Status { pos: 0, ctx: 4, vocab: 32 }]
+        vec![Frame::Status {
+            pos: 0,
+            ctx: 4,
+            vocab: 32
+        }]
     );
     // A framing error (stop bit 0) is reported; the board then answers normally.
     let from = sim.received.len();
@@ -253,7 +275,10 @@ fn lpf_pins_match_the_makers_file_and_the_committed_lpf() {
         );
     }
     // Every port of the top has a site; the clock its frequency; all LVCMOS33.
-    assert!(lpf.contains("FREQUENCY PORT \"clk_25mhz\" 25 MHz;"), "{lpf}");
+    assert!(
+        lpf.contains("FREQUENCY PORT \"clk_25mhz\" 25 MHz;"),
+        "{lpf}"
+    );
     assert_eq!(lpf.matches("IO_TYPE=LVCMOS33").count(), 13);
     let committed = root.join("constraints/ulx3s_85f.lpf");
     let on_disk = std::fs::read_to_string(&committed)
@@ -266,8 +291,12 @@ fn lpf_pins_match_the_makers_file_and_the_committed_lpf() {
 
 #[test]
 fn board_params_refuse_what_cannot_be_made() {
-    assert!(BoardParams::new(100.3, 115_200).unwrap_err().contains("cannot make"));
-    assert!(BoardParams::new(100.0, 30_000_000).unwrap_err().contains("4..65536"));
+    assert!(BoardParams::new(100.3, 115_200)
+        .unwrap_err()
+        .contains("cannot make"));
+    assert!(BoardParams::new(100.0, 30_000_000)
+        .unwrap_err()
+        .contains("4..65536"));
     let p = BoardParams::new(100.0, 115_200).unwrap();
     assert_eq!(p.clocks_per_bit, 868);
     let e = BoardParams::new(25.0, 2_000_000).unwrap_err();

@@ -26,7 +26,8 @@ fn line_of(bytes: &[u8], cpb: usize, gap: usize, bad_stop: Option<usize>) -> Vec
 #[test]
 fn tx_sends_8n1_at_the_bit_time() {
     for cpb in [4usize, 5, 13] {
-        let mut d = Driver::new(UartTx::new(cpb as u32), |u, c| u.clock.next = c.into()).with_trace();
+        let mut d =
+            Driver::new(UartTx::new(cpb as u32), |u, c| u.clock.next = c.into()).with_trace();
         let bytes = [0x55u8, 0x00, 0xff, 0xa3, 0x01, 0x80];
         let mut line = vec![];
         let mut next = 0;
@@ -99,7 +100,10 @@ fn receive(cpb: usize, line: &[bool], cosim: bool) -> (Vec<u8>, usize) {
 
 #[test]
 fn rx_receives_bytes_back_to_back_and_with_gaps() {
-    let bytes: Vec<u8> = (0..40u32).map(|i| (i * 97 + 13) as u8).chain([0, 255, 0x55, 0xaa]).collect();
+    let bytes: Vec<u8> = (0..40u32)
+        .map(|i| (i * 97 + 13) as u8)
+        .chain([0, 255, 0x55, 0xaa])
+        .collect();
     for cpb in [4usize, 7, 16] {
         for gap in [0usize, 1, 9] {
             let (got, ferr) = receive(cpb, &line_of(&bytes, cpb, gap, None), gap == 1);

@@ -117,7 +117,10 @@ impl Controller {
     /// A controller for a decoder with an on-chip context of `ctx` positions and a
     /// vocabulary of `vocab` tokens (both below 2^16).
     pub fn new(ctx: usize, vocab: usize) -> Self {
-        assert!(ctx < 1 << 16 && vocab < 1 << 16, "context/vocabulary past 16 bits");
+        assert!(
+            ctx < 1 << 16 && vocab < 1 << 16,
+            "context/vocabulary past 16 bits"
+        );
         let k8 = |v: u8| Constant::new((v as u64).into());
         let k4 = |v: u64| Constant::new(v.into());
         let k3 = |v: u64| Constant::new(v.into());
@@ -199,8 +202,8 @@ impl Logic for Controller {
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(
-            self, clock, state, after, gen, pos, token, last, have, err, arg_lo, count, q0, q1,
-            q2, q3, q4, q5, q6, nq
+            self, clock, state, after, gen, pos, token, last, have, err, arg_lo, count, q0, q1, q2,
+            q3, q4, q5, q6, nq
         );
         self.arg.hi.next = self.rx_data.val();
         self.arg.lo.next = self.arg_lo.q.val();

@@ -150,15 +150,14 @@ impl<const L: usize> Ulx3sBoard<L> {
             decoder: Decoder::with_context(qm, ctx),
         };
         pin(&mut b.clk_25mhz, 0, "G2");
-        b.clk_25mhz
-            .add_constraint(PinConstraint {
-                index: 0,
-                constraint: Constraint::Timing(Timing::Periodic(PeriodicTiming {
-                    net: "clk_25mhz".into(),
-                    period_nanoseconds: 1000.0 / OSC_MHZ,
-                    duty_cycle: 50.0,
-                })),
-            });
+        b.clk_25mhz.add_constraint(PinConstraint {
+            index: 0,
+            constraint: Constraint::Timing(Timing::Periodic(PeriodicTiming {
+                net: "clk_25mhz".into(),
+                period_nanoseconds: 1000.0 / OSC_MHZ,
+                duty_cycle: 50.0,
+            })),
+        });
         pin(&mut b.ftdi_txd, 0, "M1");
         pin(&mut b.ftdi_rxd, 0, "L4");
         pin(&mut b.btn_fire1, 0, "R1");
