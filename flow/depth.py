@@ -2,6 +2,7 @@
 """Rough static timing of a yosys synth_ecp5 netlist, without placement.
 
     flow/depth.py SYNTH.json [--top timing_top] [--paths 20] [--json OUT]
+                  [--placed PLACED.json]
 
 nextpnr reports the critical paths only after routing, which takes over an hour on the
 whole decoder. This walks the mapped netlist (LUT4, CCU2C, PFUMX, L6MUX21, LUT RAM,
@@ -10,11 +11,19 @@ delay grows with the log of its fanout) and prints the slowest register-to-regis
 paths by the Verilog signal names they run through. The delays are rough ECP5 speed-6
 figures, not nextpnr's model: use it to find deep logic and high-fanout nets, and
 nextpnr for the real Fmax.
+
+With --placed (the JSON that `nextpnr-ecp5 --no-route --write PLACED.json` writes after
+placement, an hour sooner than a routed report) each net's delay is instead nextpnr's own
+pre-routing estimate from the distance between the placed driver and sink (ECP5
+`Arch::predictDelay`: 80 ps x (6 + tiles beyond 5 in x and y + 2 x tiles up to 5)), so
+the paths are the ones behind nextpnr's post-placement Fmax, each net shown with the tile
+of its driver and its distance.
 """
 
 import argparse
 import json
 import math
+import re
 import sys
 from collections import defaultdict
 
@@ -39,12 +48,33 @@ def net_delay(fanout):
     return 0.55 + 0.25 * math.log2(max(fanout, 1))
 
 
+def predict_delay(a, b):
+    """nextpnr-ecp5's pre-routing net delay (ns) between placed tiles a and b (speed 6)."""
+    dx, dy = abs(a[0] - b[0]), abs(a[1] - b[1])
+    return 0.080 * (6 + max(dx - 5, 0) + max(dy - 5, 0) + 2 * (min(dx, 5) + min(dy, 5)))
+
+
+def placed_tiles(path):
+    """Cell name -> (x, y) tile from a nextpnr --write JSON (NEXTPNR_BEL `X../Y../...`)."""
+    with open(path) as f:
+        mods = json.load(f)["modules"]
+    tiles = {}
+    for m in mods.values():
+        for cn, c in m["cells"].items():
+            bel = c.get("attributes", {}).get("NEXTPNR_BEL", "")
+            mm = re.match(r"X(\d+)/Y(\d+)/", bel)
+            if mm:
+                tiles[cn] = (int(mm.group(1)), int(mm.group(2)))
+    return tiles
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[1])
     ap.add_argument("netlist")
     ap.add_argument("--top", default="timing_top")
     ap.add_argument("--paths", type=int, default=20)
     ap.add_argument("--json")
+    ap.add_argument("--placed", help="nextpnr --write JSON after placement")
     a = ap.parse_args()
     with open(a.netlist) as f:
         mod = json.load(f)["modules"][a.top]
@@ -75,6 +105,46 @@ def main():
                     sinks[b].append((cn, pn))
     fanout = {b: len(s) for b, s in sinks.items()}
 
+    # Placement: the tile of each synthesised cell. The packer keeps LUT4, FF, block RAM
+    # and multiplier names, splits a CCU2C into NAME$CCU2_COMB0/1 and folds PFUMX and
+    # L6MUX21 into the slice of the LUT (or PFUMX) feeding them.
+    tile = {}
+    if a.placed:
+        placed = placed_tiles(a.placed)
+
+        def locate(cn, depth=0):
+            if cn in tile:
+                return tile[cn]
+            t = placed.get(cn) or placed.get(cn + "$CCU2_COMB0")
+            if t is None and depth < 4 and cells[cn]["type"] in ("PFUMX", "L6MUX21"):
+                for p in ("ALUT", "BLUT", "D0", "D1"):
+                    for b in cells[cn]["connections"].get(p, []):
+                        if isinstance(b, int) and b in driver:
+                            t = locate(driver[b][0], depth + 1)
+                            if t:
+                                break
+                    if t:
+                        break
+            if t is None:
+                for suffix in ("$DPRAM_COMB0", "$DPRAM_RAMW", "$RAMW"):
+                    t = placed.get(cn + suffix)
+                    if t:
+                        break
+            tile[cn] = t
+            return t
+
+        for cn in cells:
+            locate(cn)
+        found = sum(1 for v in tile.values() if v)
+        print(f"placement: {found} of {len(cells)} cells located in {a.placed}")
+
+    def wire(b, cn):
+        """Delay of the net carrying bit b from its driver to cell cn."""
+        d = driver.get(b)
+        if tile and d and tile.get(d[0]) and tile.get(cn):
+            return predict_delay(tile[d[0]], tile[cn])
+        return net_delay(fanout.get(b, 1))
+
     # Combinational arcs: (cell, out bit) <- [(in bit, delay)].
     comb_in = {}  # out bit -> list of (in bit, delay)
     start = {}  # out bit -> clock-to-out
@@ -94,11 +164,11 @@ def main():
             ded = {"ALUT", "BLUT", "D0", "D1"}
             src = [(b, -d if p in ded else d) for p in ins for b in bits_of(p)]
             for _, o in outs:
-                comb_in[o] = list(src)
+                comb_in[o] = (cn, list(src))
         elif t == "TRELLIS_DPR16X4":
             src = bits_of("RAD")
             for _, o in outs:
-                comb_in[o] = [(b, 0.6) for b in src]
+                comb_in[o] = (cn, [(b, 0.6) for b in src])
         elif t == "CCU2C":
             data = [b for p in ("A0", "B0", "C0", "D0") for b in bits_of(p)]
             data1 = [b for p in ("A1", "B1", "C1", "D1") for b in bits_of(p)]
@@ -109,12 +179,12 @@ def main():
                     arcs += [(b, CCU_IN) for b in data1]
                 # The carry chain is a dedicated wire: no net delay (marked negative).
                 arcs += [(b, -(CARRY if p == "COUT" else CCU_CIN_S)) for b in cin]
-                comb_in[o] = arcs
+                comb_in[o] = (cn, arcs)
         elif t == "MULT18X18D":
             src = [b for p in conn if p.startswith(("A", "B")) and dirs.get(p) == "input"
                    for b in bits_of(p)]
             for _, o in outs:
-                comb_in[o] = [(b, MULT) for b in src]
+                comb_in[o] = (cn, [(b, MULT) for b in src])
         else:
             for _, o in outs:
                 start[o] = CLK_TO_OUT.get(t, 0.0)
@@ -132,8 +202,9 @@ def main():
             v, p = start[b], None
         elif b in comb_in:
             v, p = 0.0, None
-            for ib, d in comb_in[b]:
-                x = arr(ib) + (-d if d < 0 else net_delay(fanout.get(ib, 1)) + d)
+            cn, arcs = comb_in[b]
+            for ib, d in arcs:
+                x = arr(ib) + (-d if d < 0 else wire(ib, cn) + d)
                 if x > v:
                     v, p = x, ib
         else:
@@ -151,7 +222,7 @@ def main():
                 continue
             if t == "TRELLIS_DPR16X4" and p.startswith("RAD"):
                 continue
-            ends.append((arr(b) + net_delay(fanout.get(b, 1)) + SETUP, b, cn, p))
+            ends.append((arr(b) + wire(b, cn) + SETUP, b, cn, p))
     ends.sort(reverse=True)
 
     def path(b):
@@ -165,7 +236,10 @@ def main():
         n = names.get(b)
         d = driver.get(b)
         cell = f"{cells[d[0]]['type']}.{d[1]}" if d else "?"
-        return f"{n or '<' + str(b) + '>'} ({cell}, fanout {fanout.get(b, 0)})"
+        at = ""
+        if d and tile.get(d[0]):
+            at = f", X{tile[d[0]][0]}/Y{tile[d[0]][1]}"
+        return f"{n or '<' + str(b) + '>'} ({cell}, fanout {fanout.get(b, 0)}{at})"
 
     seen = set()
     report = []
@@ -185,7 +259,9 @@ def main():
         shown += 1
         report.append({"delay_ns": round(t, 2), "endpoint": f"{cn}.{p}",
                        "path": [{"net": names.get(x), "arrival_ns": round(arrival[x], 2),
-                                 "fanout": fanout.get(x, 0)} for x in pb]})
+                                 "fanout": fanout.get(x, 0),
+                                 "tile": tile.get(driver[x][0]) if x in driver else None}
+                                for x in pb]})
         print(f"{t:6.2f} ns  -> {cells[cn]['type']}.{p}  ({len(pb)} nets)")
         last = None
         for x in pb:

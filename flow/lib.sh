@@ -16,7 +16,9 @@ ecp5_pnr_args() {
         --freq "$FREQ" --seed "$SEED" --timing-allow-fail \
         --report report.json --detailed-timing-report --log pnr.log
     [ -n "${ROUTER:-}" ] && printf '%s\n' --router "$ROUTER"
-    [ "${NO_ROUTE:-0}" = 1 ] && printf '%s\n' --no-route
+    # Placed only: the placed netlist too, for flow/depth.py --placed (nextpnr names no
+    # paths before routing).
+    [ "${NO_ROUTE:-0}" = 1 ] && printf '%s\n' --no-route --write placed.json
     # shellcheck disable=SC2086
     [ -n "${PNR_EXTRA:-}" ] && printf '%s\n' $PNR_EXTRA
     true

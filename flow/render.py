@@ -5,6 +5,8 @@ Reads, all in DIR:
   stat.json    yosys `stat -json` after synth_ecp5 (cells of the flattened wrapper)
   report.json  nextpnr `--report` (+ `--detailed-timing-report`): Fmax per clock,
                critical paths, utilisation; present when nextpnr finished
+  depth-placed.json  flow/depth.py --placed: the paths when nextpnr named none (a run
+               with NO_ROUTE=1)
   pnr.log      nextpnr's log: when there is no report.json (routing timed out or
                failed) the last timing analysis in it is used, labelled with the stage it
                followed (post-placement estimate), and the utilisation it printed
@@ -225,6 +227,23 @@ def main():
         else:
             out["timing_source"] = "none (nextpnr reached no timing analysis)"
             out["fmax"], out["critical_paths"] = {}, []
+    # No paths from nextpnr (it names them only after routing): the slowest paths of the
+    # placed netlist by flow/depth.py --placed, nextpnr's own pre-routing net estimate.
+    placed = load(os.path.join(d, "depth-placed.json"))
+    if not out["critical_paths"] and placed and placed.get("paths"):
+        out["critical_paths_source"] = ("flow/depth.py --placed (the placed netlist with "
+                                        "nextpnr's pre-routing net delay estimate)")
+        out["critical_paths"] = []
+        for pth in placed["paths"][:10]:
+            sig, seen = [], set()
+            for n in pth["path"]:
+                if n.get("net") and n["net"] not in seen:
+                    seen.add(n["net"])
+                    sig.append(n["net"])
+            out["critical_paths"].append({
+                "from": "placed estimate", "to": pth["endpoint"],
+                "delay_ns": pth["delay_ns"], "start": sig[0] if sig else "",
+                "end": pth["endpoint"], "signals": sig})
     # How far nextpnr got: its last progress line.
     last = [l[6:].strip() for l in log.splitlines() if l.startswith("Info: ") and l[6:].strip()]
     out["pnr_last"] = last[-1] if last else ""
@@ -265,6 +284,8 @@ def markdown(o):
         for k, v in o["yosys_cells"].items():
             lines.append(f"| {k} | {v} |")
     lines += ["", "## Critical paths", ""]
+    if o.get("critical_paths_source"):
+        lines += [f"From {o['critical_paths_source']}.", ""]
     for p in o["critical_paths"]:
         head = p.get("clock") or f"{p.get('from')} -> {p.get('to')}"
         se = f" (`{p['start']}` -> `{p['end']}`)" if p.get("start") else ""

