@@ -919,9 +919,9 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
     reg  [15:0] len_r$d;
     wire  [15:0] len_r$q;
     reg  len_r$clock;
-    reg  raw_r$d;
-    wire  raw_r$q;
-    reg  raw_r$clock;
+    reg  [4:0] dshift$d;
+    wire  [4:0] dshift$q;
+    reg  dshift$clock;
     reg  [15:0] xbase_r$d;
     wire  [15:0] xbase_r$q;
     reg  xbase_r$clock;
@@ -1532,10 +1532,10 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
         .q(len_r$q),
         .clock(len_r$clock)
     );
-    llamahdl_qkv_projector$mv$raw_r raw_r(
-        .d(raw_r$d),
-        .q(raw_r$q),
-        .clock(raw_r$clock)
+    llamahdl_qkv_projector$mv$dshift dshift(
+        .d(dshift$d),
+        .q(dshift$q),
+        .clock(dshift$clock)
     );
     llamahdl_qkv_projector$mv$xbase_r xbase_r(
         .d(xbase_r$d),
@@ -2290,7 +2290,7 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
     always @(*) begin
         rows_r$clock = clock;
         len_r$clock = clock;
-        raw_r$clock = clock;
+        dshift$clock = clock;
         xbase_r$clock = clock;
         post_r$clock = clock;
         src_r$clock = clock;
@@ -2342,7 +2342,7 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
         em_dst$clock = clock;
         rows_r$d = rows_r$q;
         len_r$d = len_r$q;
-        raw_r$d = raw_r$q;
+        dshift$d = dshift$q;
         xbase_r$d = xbase_r$q;
         post_r$d = post_r$q;
         src_r$d = src_r$q;
@@ -2520,7 +2520,12 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
             row$d = zero16;
             sel_ram$d = use_ram;
             shift$d = x_shift;
-            raw_r$d = x_raw;
+            if (x_raw) begin
+                dshift$d = x_shift;
+            end
+            else begin
+                dshift$d = zero5;
+            end
             xbase_r$d = x_base;
             post_r$d = post;
             src_r$d = src;
@@ -2813,12 +2818,7 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
             dot$w$31 = rom$data$31;
         end
         dot$x$31 = xram$rdata$31;
-        if (raw_r$q) begin
-            dot$shift = shift$q;
-        end
-        else begin
-            dot$shift = zero5;
-        end
+        dot$shift = dshift$q;
         dot$en = m_valid$q;
         dot$first = m_first$q;
         dot$ext_sel = ext_sel;
@@ -3644,6 +3644,7 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     wire hi0 = (~a0[31] & ~tz0) | (tz0 & (&a0[14:0]) & rb0);
     wire lo0 = (a0[31] & ~to0) | (to0 & (~|a0[14:0]) & ~rb0);
     wire [15:0] rs0 = a0[15:0] + {15'd0, rb0};
+    wire signed [32:0] xs0 = $signed({x$0, 1'b0}) >>> shift;
     reg signed [31:0] a1;
     reg rb1;
     reg signed [7:0] w1_1;
@@ -3655,6 +3656,7 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     wire hi1 = (~a1[31] & ~tz1) | (tz1 & (&a1[14:0]) & rb1);
     wire lo1 = (a1[31] & ~to1) | (to1 & (~|a1[14:0]) & ~rb1);
     wire [15:0] rs1 = a1[15:0] + {15'd0, rb1};
+    wire signed [32:0] xs1 = $signed({x$1, 1'b0}) >>> shift;
     reg signed [31:0] a2;
     reg rb2;
     reg signed [7:0] w1_2;
@@ -3666,6 +3668,7 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     wire hi2 = (~a2[31] & ~tz2) | (tz2 & (&a2[14:0]) & rb2);
     wire lo2 = (a2[31] & ~to2) | (to2 & (~|a2[14:0]) & ~rb2);
     wire [15:0] rs2 = a2[15:0] + {15'd0, rb2};
+    wire signed [32:0] xs2 = $signed({x$2, 1'b0}) >>> shift;
     reg signed [31:0] a3;
     reg rb3;
     reg signed [7:0] w1_3;
@@ -3677,6 +3680,7 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     wire hi3 = (~a3[31] & ~tz3) | (tz3 & (&a3[14:0]) & rb3);
     wire lo3 = (a3[31] & ~to3) | (to3 & (~|a3[14:0]) & ~rb3);
     wire [15:0] rs3 = a3[15:0] + {15'd0, rb3};
+    wire signed [32:0] xs3 = $signed({x$3, 1'b0}) >>> shift;
     reg signed [31:0] a4;
     reg rb4;
     reg signed [7:0] w1_4;
@@ -3688,6 +3692,7 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     wire hi4 = (~a4[31] & ~tz4) | (tz4 & (&a4[14:0]) & rb4);
     wire lo4 = (a4[31] & ~to4) | (to4 & (~|a4[14:0]) & ~rb4);
     wire [15:0] rs4 = a4[15:0] + {15'd0, rb4};
+    wire signed [32:0] xs4 = $signed({x$4, 1'b0}) >>> shift;
     reg signed [31:0] a5;
     reg rb5;
     reg signed [7:0] w1_5;
@@ -3699,6 +3704,7 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     wire hi5 = (~a5[31] & ~tz5) | (tz5 & (&a5[14:0]) & rb5);
     wire lo5 = (a5[31] & ~to5) | (to5 & (~|a5[14:0]) & ~rb5);
     wire [15:0] rs5 = a5[15:0] + {15'd0, rb5};
+    wire signed [32:0] xs5 = $signed({x$5, 1'b0}) >>> shift;
     reg signed [31:0] a6;
     reg rb6;
     reg signed [7:0] w1_6;
@@ -3710,6 +3716,7 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     wire hi6 = (~a6[31] & ~tz6) | (tz6 & (&a6[14:0]) & rb6);
     wire lo6 = (a6[31] & ~to6) | (to6 & (~|a6[14:0]) & ~rb6);
     wire [15:0] rs6 = a6[15:0] + {15'd0, rb6};
+    wire signed [32:0] xs6 = $signed({x$6, 1'b0}) >>> shift;
     reg signed [31:0] a7;
     reg rb7;
     reg signed [7:0] w1_7;
@@ -3721,6 +3728,7 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     wire hi7 = (~a7[31] & ~tz7) | (tz7 & (&a7[14:0]) & rb7);
     wire lo7 = (a7[31] & ~to7) | (to7 & (~|a7[14:0]) & ~rb7);
     wire [15:0] rs7 = a7[15:0] + {15'd0, rb7};
+    wire signed [32:0] xs7 = $signed({x$7, 1'b0}) >>> shift;
     reg signed [31:0] a8;
     reg rb8;
     reg signed [7:0] w1_8;
@@ -3732,6 +3740,7 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     wire hi8 = (~a8[31] & ~tz8) | (tz8 & (&a8[14:0]) & rb8);
     wire lo8 = (a8[31] & ~to8) | (to8 & (~|a8[14:0]) & ~rb8);
     wire [15:0] rs8 = a8[15:0] + {15'd0, rb8};
+    wire signed [32:0] xs8 = $signed({x$8, 1'b0}) >>> shift;
     reg signed [31:0] a9;
     reg rb9;
     reg signed [7:0] w1_9;
@@ -3743,6 +3752,7 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     wire hi9 = (~a9[31] & ~tz9) | (tz9 & (&a9[14:0]) & rb9);
     wire lo9 = (a9[31] & ~to9) | (to9 & (~|a9[14:0]) & ~rb9);
     wire [15:0] rs9 = a9[15:0] + {15'd0, rb9};
+    wire signed [32:0] xs9 = $signed({x$9, 1'b0}) >>> shift;
     reg signed [31:0] a10;
     reg rb10;
     reg signed [7:0] w1_10;
@@ -3754,6 +3764,7 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     wire hi10 = (~a10[31] & ~tz10) | (tz10 & (&a10[14:0]) & rb10);
     wire lo10 = (a10[31] & ~to10) | (to10 & (~|a10[14:0]) & ~rb10);
     wire [15:0] rs10 = a10[15:0] + {15'd0, rb10};
+    wire signed [32:0] xs10 = $signed({x$10, 1'b0}) >>> shift;
     reg signed [31:0] a11;
     reg rb11;
     reg signed [7:0] w1_11;
@@ -3765,6 +3776,7 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     wire hi11 = (~a11[31] & ~tz11) | (tz11 & (&a11[14:0]) & rb11);
     wire lo11 = (a11[31] & ~to11) | (to11 & (~|a11[14:0]) & ~rb11);
     wire [15:0] rs11 = a11[15:0] + {15'd0, rb11};
+    wire signed [32:0] xs11 = $signed({x$11, 1'b0}) >>> shift;
     reg signed [31:0] a12;
     reg rb12;
     reg signed [7:0] w1_12;
@@ -3776,6 +3788,7 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     wire hi12 = (~a12[31] & ~tz12) | (tz12 & (&a12[14:0]) & rb12);
     wire lo12 = (a12[31] & ~to12) | (to12 & (~|a12[14:0]) & ~rb12);
     wire [15:0] rs12 = a12[15:0] + {15'd0, rb12};
+    wire signed [32:0] xs12 = $signed({x$12, 1'b0}) >>> shift;
     reg signed [31:0] a13;
     reg rb13;
     reg signed [7:0] w1_13;
@@ -3787,6 +3800,7 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     wire hi13 = (~a13[31] & ~tz13) | (tz13 & (&a13[14:0]) & rb13);
     wire lo13 = (a13[31] & ~to13) | (to13 & (~|a13[14:0]) & ~rb13);
     wire [15:0] rs13 = a13[15:0] + {15'd0, rb13};
+    wire signed [32:0] xs13 = $signed({x$13, 1'b0}) >>> shift;
     reg signed [31:0] a14;
     reg rb14;
     reg signed [7:0] w1_14;
@@ -3798,6 +3812,7 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     wire hi14 = (~a14[31] & ~tz14) | (tz14 & (&a14[14:0]) & rb14);
     wire lo14 = (a14[31] & ~to14) | (to14 & (~|a14[14:0]) & ~rb14);
     wire [15:0] rs14 = a14[15:0] + {15'd0, rb14};
+    wire signed [32:0] xs14 = $signed({x$14, 1'b0}) >>> shift;
     reg signed [31:0] a15;
     reg rb15;
     reg signed [7:0] w1_15;
@@ -3809,6 +3824,7 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     wire hi15 = (~a15[31] & ~tz15) | (tz15 & (&a15[14:0]) & rb15);
     wire lo15 = (a15[31] & ~to15) | (to15 & (~|a15[14:0]) & ~rb15);
     wire [15:0] rs15 = a15[15:0] + {15'd0, rb15};
+    wire signed [32:0] xs15 = $signed({x$15, 1'b0}) >>> shift;
     reg signed [31:0] a16;
     reg rb16;
     reg signed [7:0] w1_16;
@@ -3820,6 +3836,7 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     wire hi16 = (~a16[31] & ~tz16) | (tz16 & (&a16[14:0]) & rb16);
     wire lo16 = (a16[31] & ~to16) | (to16 & (~|a16[14:0]) & ~rb16);
     wire [15:0] rs16 = a16[15:0] + {15'd0, rb16};
+    wire signed [32:0] xs16 = $signed({x$16, 1'b0}) >>> shift;
     reg signed [31:0] a17;
     reg rb17;
     reg signed [7:0] w1_17;
@@ -3831,6 +3848,7 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     wire hi17 = (~a17[31] & ~tz17) | (tz17 & (&a17[14:0]) & rb17);
     wire lo17 = (a17[31] & ~to17) | (to17 & (~|a17[14:0]) & ~rb17);
     wire [15:0] rs17 = a17[15:0] + {15'd0, rb17};
+    wire signed [32:0] xs17 = $signed({x$17, 1'b0}) >>> shift;
     reg signed [31:0] a18;
     reg rb18;
     reg signed [7:0] w1_18;
@@ -3842,6 +3860,7 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     wire hi18 = (~a18[31] & ~tz18) | (tz18 & (&a18[14:0]) & rb18);
     wire lo18 = (a18[31] & ~to18) | (to18 & (~|a18[14:0]) & ~rb18);
     wire [15:0] rs18 = a18[15:0] + {15'd0, rb18};
+    wire signed [32:0] xs18 = $signed({x$18, 1'b0}) >>> shift;
     reg signed [31:0] a19;
     reg rb19;
     reg signed [7:0] w1_19;
@@ -3853,6 +3872,7 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     wire hi19 = (~a19[31] & ~tz19) | (tz19 & (&a19[14:0]) & rb19);
     wire lo19 = (a19[31] & ~to19) | (to19 & (~|a19[14:0]) & ~rb19);
     wire [15:0] rs19 = a19[15:0] + {15'd0, rb19};
+    wire signed [32:0] xs19 = $signed({x$19, 1'b0}) >>> shift;
     reg signed [31:0] a20;
     reg rb20;
     reg signed [7:0] w1_20;
@@ -3864,6 +3884,7 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     wire hi20 = (~a20[31] & ~tz20) | (tz20 & (&a20[14:0]) & rb20);
     wire lo20 = (a20[31] & ~to20) | (to20 & (~|a20[14:0]) & ~rb20);
     wire [15:0] rs20 = a20[15:0] + {15'd0, rb20};
+    wire signed [32:0] xs20 = $signed({x$20, 1'b0}) >>> shift;
     reg signed [31:0] a21;
     reg rb21;
     reg signed [7:0] w1_21;
@@ -3875,6 +3896,7 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     wire hi21 = (~a21[31] & ~tz21) | (tz21 & (&a21[14:0]) & rb21);
     wire lo21 = (a21[31] & ~to21) | (to21 & (~|a21[14:0]) & ~rb21);
     wire [15:0] rs21 = a21[15:0] + {15'd0, rb21};
+    wire signed [32:0] xs21 = $signed({x$21, 1'b0}) >>> shift;
     reg signed [31:0] a22;
     reg rb22;
     reg signed [7:0] w1_22;
@@ -3886,6 +3908,7 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     wire hi22 = (~a22[31] & ~tz22) | (tz22 & (&a22[14:0]) & rb22);
     wire lo22 = (a22[31] & ~to22) | (to22 & (~|a22[14:0]) & ~rb22);
     wire [15:0] rs22 = a22[15:0] + {15'd0, rb22};
+    wire signed [32:0] xs22 = $signed({x$22, 1'b0}) >>> shift;
     reg signed [31:0] a23;
     reg rb23;
     reg signed [7:0] w1_23;
@@ -3897,6 +3920,7 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     wire hi23 = (~a23[31] & ~tz23) | (tz23 & (&a23[14:0]) & rb23);
     wire lo23 = (a23[31] & ~to23) | (to23 & (~|a23[14:0]) & ~rb23);
     wire [15:0] rs23 = a23[15:0] + {15'd0, rb23};
+    wire signed [32:0] xs23 = $signed({x$23, 1'b0}) >>> shift;
     reg signed [31:0] a24;
     reg rb24;
     reg signed [7:0] w1_24;
@@ -3908,6 +3932,7 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     wire hi24 = (~a24[31] & ~tz24) | (tz24 & (&a24[14:0]) & rb24);
     wire lo24 = (a24[31] & ~to24) | (to24 & (~|a24[14:0]) & ~rb24);
     wire [15:0] rs24 = a24[15:0] + {15'd0, rb24};
+    wire signed [32:0] xs24 = $signed({x$24, 1'b0}) >>> shift;
     reg signed [31:0] a25;
     reg rb25;
     reg signed [7:0] w1_25;
@@ -3919,6 +3944,7 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     wire hi25 = (~a25[31] & ~tz25) | (tz25 & (&a25[14:0]) & rb25);
     wire lo25 = (a25[31] & ~to25) | (to25 & (~|a25[14:0]) & ~rb25);
     wire [15:0] rs25 = a25[15:0] + {15'd0, rb25};
+    wire signed [32:0] xs25 = $signed({x$25, 1'b0}) >>> shift;
     reg signed [31:0] a26;
     reg rb26;
     reg signed [7:0] w1_26;
@@ -3930,6 +3956,7 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     wire hi26 = (~a26[31] & ~tz26) | (tz26 & (&a26[14:0]) & rb26);
     wire lo26 = (a26[31] & ~to26) | (to26 & (~|a26[14:0]) & ~rb26);
     wire [15:0] rs26 = a26[15:0] + {15'd0, rb26};
+    wire signed [32:0] xs26 = $signed({x$26, 1'b0}) >>> shift;
     reg signed [31:0] a27;
     reg rb27;
     reg signed [7:0] w1_27;
@@ -3941,6 +3968,7 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     wire hi27 = (~a27[31] & ~tz27) | (tz27 & (&a27[14:0]) & rb27);
     wire lo27 = (a27[31] & ~to27) | (to27 & (~|a27[14:0]) & ~rb27);
     wire [15:0] rs27 = a27[15:0] + {15'd0, rb27};
+    wire signed [32:0] xs27 = $signed({x$27, 1'b0}) >>> shift;
     reg signed [31:0] a28;
     reg rb28;
     reg signed [7:0] w1_28;
@@ -3952,6 +3980,7 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     wire hi28 = (~a28[31] & ~tz28) | (tz28 & (&a28[14:0]) & rb28);
     wire lo28 = (a28[31] & ~to28) | (to28 & (~|a28[14:0]) & ~rb28);
     wire [15:0] rs28 = a28[15:0] + {15'd0, rb28};
+    wire signed [32:0] xs28 = $signed({x$28, 1'b0}) >>> shift;
     reg signed [31:0] a29;
     reg rb29;
     reg signed [7:0] w1_29;
@@ -3963,6 +3992,7 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     wire hi29 = (~a29[31] & ~tz29) | (tz29 & (&a29[14:0]) & rb29);
     wire lo29 = (a29[31] & ~to29) | (to29 & (~|a29[14:0]) & ~rb29);
     wire [15:0] rs29 = a29[15:0] + {15'd0, rb29};
+    wire signed [32:0] xs29 = $signed({x$29, 1'b0}) >>> shift;
     reg signed [31:0] a30;
     reg rb30;
     reg signed [7:0] w1_30;
@@ -3974,6 +4004,7 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     wire hi30 = (~a30[31] & ~tz30) | (tz30 & (&a30[14:0]) & rb30);
     wire lo30 = (a30[31] & ~to30) | (to30 & (~|a30[14:0]) & ~rb30);
     wire [15:0] rs30 = a30[15:0] + {15'd0, rb30};
+    wire signed [32:0] xs30 = $signed({x$30, 1'b0}) >>> shift;
     reg signed [31:0] a31;
     reg rb31;
     reg signed [7:0] w1_31;
@@ -3985,6 +4016,7 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     wire hi31 = (~a31[31] & ~tz31) | (tz31 & (&a31[14:0]) & rb31);
     wire lo31 = (a31[31] & ~to31) | (to31 & (~|a31[14:0]) & ~rb31);
     wire [15:0] rs31 = a31[15:0] + {15'd0, rb31};
+    wire signed [32:0] xs31 = $signed({x$31, 1'b0}) >>> shift;
     reg signed [25:0] t1_0;
     reg signed [25:0] t1_1;
     reg signed [25:0] t1_2;
@@ -4209,194 +4241,194 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
        ve <= {ve[5:1], en};
        vf <= {vf[5:1], first};
        if (ve[6]) acc <= vf[6] ? tree_sum : (acc + tree_sum);
-       a0 <= $signed(x$0) >>> shift;
-       rb0 <= (shift != 5'd0) & x$0[shift - 5'd1];
+       a0 <= xs0[32:1];
+       rb0 <= xs0[0];
        w1_0 <= w$0;
        qm0 <= ext_sel ? ext_a$0 : (hi0 ? 18'sd32767 : (lo0 ? -18'sd32767 : {{2{rs0[15]}}, rs0}));
        qw0 <= ext_sel ? ext_b$0 : {{3{w1_0[7]}}, w1_0};
        ext_p$0 <= qm0 * qw0;
-       a1 <= $signed(x$1) >>> shift;
-       rb1 <= (shift != 5'd0) & x$1[shift - 5'd1];
+       a1 <= xs1[32:1];
+       rb1 <= xs1[0];
        w1_1 <= w$1;
        qm1 <= ext_sel ? ext_a$1 : (hi1 ? 18'sd32767 : (lo1 ? -18'sd32767 : {{2{rs1[15]}}, rs1}));
        qw1 <= ext_sel ? ext_b$1 : {{3{w1_1[7]}}, w1_1};
        ext_p$1 <= qm1 * qw1;
-       a2 <= $signed(x$2) >>> shift;
-       rb2 <= (shift != 5'd0) & x$2[shift - 5'd1];
+       a2 <= xs2[32:1];
+       rb2 <= xs2[0];
        w1_2 <= w$2;
        qm2 <= ext_sel ? ext_a$2 : (hi2 ? 18'sd32767 : (lo2 ? -18'sd32767 : {{2{rs2[15]}}, rs2}));
        qw2 <= ext_sel ? ext_b$2 : {{3{w1_2[7]}}, w1_2};
        ext_p$2 <= qm2 * qw2;
-       a3 <= $signed(x$3) >>> shift;
-       rb3 <= (shift != 5'd0) & x$3[shift - 5'd1];
+       a3 <= xs3[32:1];
+       rb3 <= xs3[0];
        w1_3 <= w$3;
        qm3 <= ext_sel ? ext_a$3 : (hi3 ? 18'sd32767 : (lo3 ? -18'sd32767 : {{2{rs3[15]}}, rs3}));
        qw3 <= ext_sel ? ext_b$3 : {{3{w1_3[7]}}, w1_3};
        ext_p$3 <= qm3 * qw3;
-       a4 <= $signed(x$4) >>> shift;
-       rb4 <= (shift != 5'd0) & x$4[shift - 5'd1];
+       a4 <= xs4[32:1];
+       rb4 <= xs4[0];
        w1_4 <= w$4;
        qm4 <= ext_sel ? ext_a$4 : (hi4 ? 18'sd32767 : (lo4 ? -18'sd32767 : {{2{rs4[15]}}, rs4}));
        qw4 <= ext_sel ? ext_b$4 : {{3{w1_4[7]}}, w1_4};
        ext_p$4 <= qm4 * qw4;
-       a5 <= $signed(x$5) >>> shift;
-       rb5 <= (shift != 5'd0) & x$5[shift - 5'd1];
+       a5 <= xs5[32:1];
+       rb5 <= xs5[0];
        w1_5 <= w$5;
        qm5 <= ext_sel ? ext_a$5 : (hi5 ? 18'sd32767 : (lo5 ? -18'sd32767 : {{2{rs5[15]}}, rs5}));
        qw5 <= ext_sel ? ext_b$5 : {{3{w1_5[7]}}, w1_5};
        ext_p$5 <= qm5 * qw5;
-       a6 <= $signed(x$6) >>> shift;
-       rb6 <= (shift != 5'd0) & x$6[shift - 5'd1];
+       a6 <= xs6[32:1];
+       rb6 <= xs6[0];
        w1_6 <= w$6;
        qm6 <= ext_sel ? ext_a$6 : (hi6 ? 18'sd32767 : (lo6 ? -18'sd32767 : {{2{rs6[15]}}, rs6}));
        qw6 <= ext_sel ? ext_b$6 : {{3{w1_6[7]}}, w1_6};
        ext_p$6 <= qm6 * qw6;
-       a7 <= $signed(x$7) >>> shift;
-       rb7 <= (shift != 5'd0) & x$7[shift - 5'd1];
+       a7 <= xs7[32:1];
+       rb7 <= xs7[0];
        w1_7 <= w$7;
        qm7 <= ext_sel ? ext_a$7 : (hi7 ? 18'sd32767 : (lo7 ? -18'sd32767 : {{2{rs7[15]}}, rs7}));
        qw7 <= ext_sel ? ext_b$7 : {{3{w1_7[7]}}, w1_7};
        ext_p$7 <= qm7 * qw7;
-       a8 <= $signed(x$8) >>> shift;
-       rb8 <= (shift != 5'd0) & x$8[shift - 5'd1];
+       a8 <= xs8[32:1];
+       rb8 <= xs8[0];
        w1_8 <= w$8;
        qm8 <= ext_sel ? ext_a$8 : (hi8 ? 18'sd32767 : (lo8 ? -18'sd32767 : {{2{rs8[15]}}, rs8}));
        qw8 <= ext_sel ? ext_b$8 : {{3{w1_8[7]}}, w1_8};
        ext_p$8 <= qm8 * qw8;
-       a9 <= $signed(x$9) >>> shift;
-       rb9 <= (shift != 5'd0) & x$9[shift - 5'd1];
+       a9 <= xs9[32:1];
+       rb9 <= xs9[0];
        w1_9 <= w$9;
        qm9 <= ext_sel ? ext_a$9 : (hi9 ? 18'sd32767 : (lo9 ? -18'sd32767 : {{2{rs9[15]}}, rs9}));
        qw9 <= ext_sel ? ext_b$9 : {{3{w1_9[7]}}, w1_9};
        ext_p$9 <= qm9 * qw9;
-       a10 <= $signed(x$10) >>> shift;
-       rb10 <= (shift != 5'd0) & x$10[shift - 5'd1];
+       a10 <= xs10[32:1];
+       rb10 <= xs10[0];
        w1_10 <= w$10;
        qm10 <= ext_sel ? ext_a$10 : (hi10 ? 18'sd32767 : (lo10 ? -18'sd32767 : {{2{rs10[15]}}, rs10}));
        qw10 <= ext_sel ? ext_b$10 : {{3{w1_10[7]}}, w1_10};
        ext_p$10 <= qm10 * qw10;
-       a11 <= $signed(x$11) >>> shift;
-       rb11 <= (shift != 5'd0) & x$11[shift - 5'd1];
+       a11 <= xs11[32:1];
+       rb11 <= xs11[0];
        w1_11 <= w$11;
        qm11 <= ext_sel ? ext_a$11 : (hi11 ? 18'sd32767 : (lo11 ? -18'sd32767 : {{2{rs11[15]}}, rs11}));
        qw11 <= ext_sel ? ext_b$11 : {{3{w1_11[7]}}, w1_11};
        ext_p$11 <= qm11 * qw11;
-       a12 <= $signed(x$12) >>> shift;
-       rb12 <= (shift != 5'd0) & x$12[shift - 5'd1];
+       a12 <= xs12[32:1];
+       rb12 <= xs12[0];
        w1_12 <= w$12;
        qm12 <= ext_sel ? ext_a$12 : (hi12 ? 18'sd32767 : (lo12 ? -18'sd32767 : {{2{rs12[15]}}, rs12}));
        qw12 <= ext_sel ? ext_b$12 : {{3{w1_12[7]}}, w1_12};
        ext_p$12 <= qm12 * qw12;
-       a13 <= $signed(x$13) >>> shift;
-       rb13 <= (shift != 5'd0) & x$13[shift - 5'd1];
+       a13 <= xs13[32:1];
+       rb13 <= xs13[0];
        w1_13 <= w$13;
        qm13 <= ext_sel ? ext_a$13 : (hi13 ? 18'sd32767 : (lo13 ? -18'sd32767 : {{2{rs13[15]}}, rs13}));
        qw13 <= ext_sel ? ext_b$13 : {{3{w1_13[7]}}, w1_13};
        ext_p$13 <= qm13 * qw13;
-       a14 <= $signed(x$14) >>> shift;
-       rb14 <= (shift != 5'd0) & x$14[shift - 5'd1];
+       a14 <= xs14[32:1];
+       rb14 <= xs14[0];
        w1_14 <= w$14;
        qm14 <= ext_sel ? ext_a$14 : (hi14 ? 18'sd32767 : (lo14 ? -18'sd32767 : {{2{rs14[15]}}, rs14}));
        qw14 <= ext_sel ? ext_b$14 : {{3{w1_14[7]}}, w1_14};
        ext_p$14 <= qm14 * qw14;
-       a15 <= $signed(x$15) >>> shift;
-       rb15 <= (shift != 5'd0) & x$15[shift - 5'd1];
+       a15 <= xs15[32:1];
+       rb15 <= xs15[0];
        w1_15 <= w$15;
        qm15 <= ext_sel ? ext_a$15 : (hi15 ? 18'sd32767 : (lo15 ? -18'sd32767 : {{2{rs15[15]}}, rs15}));
        qw15 <= ext_sel ? ext_b$15 : {{3{w1_15[7]}}, w1_15};
        ext_p$15 <= qm15 * qw15;
-       a16 <= $signed(x$16) >>> shift;
-       rb16 <= (shift != 5'd0) & x$16[shift - 5'd1];
+       a16 <= xs16[32:1];
+       rb16 <= xs16[0];
        w1_16 <= w$16;
        qm16 <= ext_sel ? ext_a$16 : (hi16 ? 18'sd32767 : (lo16 ? -18'sd32767 : {{2{rs16[15]}}, rs16}));
        qw16 <= ext_sel ? ext_b$16 : {{3{w1_16[7]}}, w1_16};
        ext_p$16 <= qm16 * qw16;
-       a17 <= $signed(x$17) >>> shift;
-       rb17 <= (shift != 5'd0) & x$17[shift - 5'd1];
+       a17 <= xs17[32:1];
+       rb17 <= xs17[0];
        w1_17 <= w$17;
        qm17 <= ext_sel ? ext_a$17 : (hi17 ? 18'sd32767 : (lo17 ? -18'sd32767 : {{2{rs17[15]}}, rs17}));
        qw17 <= ext_sel ? ext_b$17 : {{3{w1_17[7]}}, w1_17};
        ext_p$17 <= qm17 * qw17;
-       a18 <= $signed(x$18) >>> shift;
-       rb18 <= (shift != 5'd0) & x$18[shift - 5'd1];
+       a18 <= xs18[32:1];
+       rb18 <= xs18[0];
        w1_18 <= w$18;
        qm18 <= ext_sel ? ext_a$18 : (hi18 ? 18'sd32767 : (lo18 ? -18'sd32767 : {{2{rs18[15]}}, rs18}));
        qw18 <= ext_sel ? ext_b$18 : {{3{w1_18[7]}}, w1_18};
        ext_p$18 <= qm18 * qw18;
-       a19 <= $signed(x$19) >>> shift;
-       rb19 <= (shift != 5'd0) & x$19[shift - 5'd1];
+       a19 <= xs19[32:1];
+       rb19 <= xs19[0];
        w1_19 <= w$19;
        qm19 <= ext_sel ? ext_a$19 : (hi19 ? 18'sd32767 : (lo19 ? -18'sd32767 : {{2{rs19[15]}}, rs19}));
        qw19 <= ext_sel ? ext_b$19 : {{3{w1_19[7]}}, w1_19};
        ext_p$19 <= qm19 * qw19;
-       a20 <= $signed(x$20) >>> shift;
-       rb20 <= (shift != 5'd0) & x$20[shift - 5'd1];
+       a20 <= xs20[32:1];
+       rb20 <= xs20[0];
        w1_20 <= w$20;
        qm20 <= ext_sel ? ext_a$20 : (hi20 ? 18'sd32767 : (lo20 ? -18'sd32767 : {{2{rs20[15]}}, rs20}));
        qw20 <= ext_sel ? ext_b$20 : {{3{w1_20[7]}}, w1_20};
        ext_p$20 <= qm20 * qw20;
-       a21 <= $signed(x$21) >>> shift;
-       rb21 <= (shift != 5'd0) & x$21[shift - 5'd1];
+       a21 <= xs21[32:1];
+       rb21 <= xs21[0];
        w1_21 <= w$21;
        qm21 <= ext_sel ? ext_a$21 : (hi21 ? 18'sd32767 : (lo21 ? -18'sd32767 : {{2{rs21[15]}}, rs21}));
        qw21 <= ext_sel ? ext_b$21 : {{3{w1_21[7]}}, w1_21};
        ext_p$21 <= qm21 * qw21;
-       a22 <= $signed(x$22) >>> shift;
-       rb22 <= (shift != 5'd0) & x$22[shift - 5'd1];
+       a22 <= xs22[32:1];
+       rb22 <= xs22[0];
        w1_22 <= w$22;
        qm22 <= ext_sel ? ext_a$22 : (hi22 ? 18'sd32767 : (lo22 ? -18'sd32767 : {{2{rs22[15]}}, rs22}));
        qw22 <= ext_sel ? ext_b$22 : {{3{w1_22[7]}}, w1_22};
        ext_p$22 <= qm22 * qw22;
-       a23 <= $signed(x$23) >>> shift;
-       rb23 <= (shift != 5'd0) & x$23[shift - 5'd1];
+       a23 <= xs23[32:1];
+       rb23 <= xs23[0];
        w1_23 <= w$23;
        qm23 <= ext_sel ? ext_a$23 : (hi23 ? 18'sd32767 : (lo23 ? -18'sd32767 : {{2{rs23[15]}}, rs23}));
        qw23 <= ext_sel ? ext_b$23 : {{3{w1_23[7]}}, w1_23};
        ext_p$23 <= qm23 * qw23;
-       a24 <= $signed(x$24) >>> shift;
-       rb24 <= (shift != 5'd0) & x$24[shift - 5'd1];
+       a24 <= xs24[32:1];
+       rb24 <= xs24[0];
        w1_24 <= w$24;
        qm24 <= ext_sel ? ext_a$24 : (hi24 ? 18'sd32767 : (lo24 ? -18'sd32767 : {{2{rs24[15]}}, rs24}));
        qw24 <= ext_sel ? ext_b$24 : {{3{w1_24[7]}}, w1_24};
        ext_p$24 <= qm24 * qw24;
-       a25 <= $signed(x$25) >>> shift;
-       rb25 <= (shift != 5'd0) & x$25[shift - 5'd1];
+       a25 <= xs25[32:1];
+       rb25 <= xs25[0];
        w1_25 <= w$25;
        qm25 <= ext_sel ? ext_a$25 : (hi25 ? 18'sd32767 : (lo25 ? -18'sd32767 : {{2{rs25[15]}}, rs25}));
        qw25 <= ext_sel ? ext_b$25 : {{3{w1_25[7]}}, w1_25};
        ext_p$25 <= qm25 * qw25;
-       a26 <= $signed(x$26) >>> shift;
-       rb26 <= (shift != 5'd0) & x$26[shift - 5'd1];
+       a26 <= xs26[32:1];
+       rb26 <= xs26[0];
        w1_26 <= w$26;
        qm26 <= ext_sel ? ext_a$26 : (hi26 ? 18'sd32767 : (lo26 ? -18'sd32767 : {{2{rs26[15]}}, rs26}));
        qw26 <= ext_sel ? ext_b$26 : {{3{w1_26[7]}}, w1_26};
        ext_p$26 <= qm26 * qw26;
-       a27 <= $signed(x$27) >>> shift;
-       rb27 <= (shift != 5'd0) & x$27[shift - 5'd1];
+       a27 <= xs27[32:1];
+       rb27 <= xs27[0];
        w1_27 <= w$27;
        qm27 <= ext_sel ? ext_a$27 : (hi27 ? 18'sd32767 : (lo27 ? -18'sd32767 : {{2{rs27[15]}}, rs27}));
        qw27 <= ext_sel ? ext_b$27 : {{3{w1_27[7]}}, w1_27};
        ext_p$27 <= qm27 * qw27;
-       a28 <= $signed(x$28) >>> shift;
-       rb28 <= (shift != 5'd0) & x$28[shift - 5'd1];
+       a28 <= xs28[32:1];
+       rb28 <= xs28[0];
        w1_28 <= w$28;
        qm28 <= ext_sel ? ext_a$28 : (hi28 ? 18'sd32767 : (lo28 ? -18'sd32767 : {{2{rs28[15]}}, rs28}));
        qw28 <= ext_sel ? ext_b$28 : {{3{w1_28[7]}}, w1_28};
        ext_p$28 <= qm28 * qw28;
-       a29 <= $signed(x$29) >>> shift;
-       rb29 <= (shift != 5'd0) & x$29[shift - 5'd1];
+       a29 <= xs29[32:1];
+       rb29 <= xs29[0];
        w1_29 <= w$29;
        qm29 <= ext_sel ? ext_a$29 : (hi29 ? 18'sd32767 : (lo29 ? -18'sd32767 : {{2{rs29[15]}}, rs29}));
        qw29 <= ext_sel ? ext_b$29 : {{3{w1_29[7]}}, w1_29};
        ext_p$29 <= qm29 * qw29;
-       a30 <= $signed(x$30) >>> shift;
-       rb30 <= (shift != 5'd0) & x$30[shift - 5'd1];
+       a30 <= xs30[32:1];
+       rb30 <= xs30[0];
        w1_30 <= w$30;
        qm30 <= ext_sel ? ext_a$30 : (hi30 ? 18'sd32767 : (lo30 ? -18'sd32767 : {{2{rs30[15]}}, rs30}));
        qw30 <= ext_sel ? ext_b$30 : {{3{w1_30[7]}}, w1_30};
        ext_p$30 <= qm30 * qw30;
-       a31 <= $signed(x$31) >>> shift;
-       rb31 <= (shift != 5'd0) & x$31[shift - 5'd1];
+       a31 <= xs31[32:1];
+       rb31 <= xs31[0];
        w1_31 <= w$31;
        qm31 <= ext_sel ? ext_a$31 : (hi31 ? 18'sd32767 : (lo31 ? -18'sd32767 : {{2{rs31[15]}}, rs31}));
        qw31 <= ext_sel ? ext_b$31 : {{3{w1_31[7]}}, w1_31};
@@ -4452,6 +4484,25 @@ module llamahdl_qkv_projector$mv$drain_n(d,q,clock);
     end
           
 endmodule // llamahdl_qkv_projector$mv$drain_n
+
+
+module llamahdl_qkv_projector$mv$dshift(d,q,clock);
+    
+    // Module arguments
+    input wire  [4:0] d;
+    output reg  [4:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 5'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_qkv_projector$mv$dshift
 
 
 module llamahdl_qkv_projector$mv$dst_r(d,q,clock);
@@ -5136,25 +5187,6 @@ module llamahdl_qkv_projector$mv$r_dst(clock,d,q);
        q <= r3;
     end
 endmodule // llamahdl_qkv_projector$mv$r_dst
-
-
-module llamahdl_qkv_projector$mv$raw_r(d,q,clock);
-    
-    // Module arguments
-    input wire  d;
-    output reg  q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 1'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_qkv_projector$mv$raw_r
 
 
 module llamahdl_qkv_projector$mv$rbase(d,q,clock);

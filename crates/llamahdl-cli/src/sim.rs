@@ -19,7 +19,7 @@ use std::time::Instant;
     after_help = "With --json, stdout is one JSON object: run's {\"ids\", \"argmax\", \"text\"} \
 plus \"cycles\" (clock cycles spent on each position), \"golden_match\" (true when the golden \
 model, fed the same tokens, gives every logit of every position bit for bit), \"lanes\" and \
-\"weights\"."
+\"weights\"; with --profile a \"profile\" object (positions, cycles outside the operations, cycles per kind of operation and per operation of the program, summed over positions)."
 )]
 pub struct SimArgs {
     #[command(flatten)]
@@ -38,6 +38,12 @@ pub struct SimArgs {
     /// Write a VCD waveform of every signal (GTKWave, Surfer); 10-30x slower.
     #[arg(long, value_name = "FILE")]
     pub vcd: Option<PathBuf>,
+
+    /// Also report where the cycles go: per operation of the sequencer's per-token
+    /// program (fetch to done), summed over the positions run, and per kind of operation
+    /// (a table on stderr; with --json a "profile" object).
+    #[arg(long)]
+    pub profile: bool,
 }
 
 /// `--weights`.
@@ -59,6 +65,111 @@ struct JsonOutput<'a> {
     golden_match: bool,
     lanes: usize,
     weights: Weights,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    profile: Option<JsonProfile>,
+}
+
+#[derive(serde::Serialize)]
+struct JsonProfile {
+    positions: u64,
+    /// Cycles outside every operation (each position's start cycle).
+    other: u64,
+    /// Per kind of operation, in program order of first appearance: (kind, cycles).
+    by_kind: Vec<(&'static str, u64)>,
+    ops: Vec<JsonOp>,
+}
+
+#[derive(serde::Serialize)]
+struct JsonOp {
+    index: usize,
+    kind: &'static str,
+    layer: u8,
+    rows: u32,
+    beats: u32,
+    cycles: u64,
+}
+
+fn json_profile(p: &llamahdl_hw::sim::engine::Profile) -> JsonProfile {
+    let mut by_kind: Vec<(&'static str, u64)> = vec![];
+    for o in &p.ops {
+        match by_kind.iter_mut().find(|(k, _)| *k == o.kind) {
+            Some((_, c)) => *c += o.cycles,
+            None => by_kind.push((o.kind, o.cycles)),
+        }
+    }
+    let is_mv = |o: &llamahdl_hw::sim::engine::OpCycles| o.kind.starts_with("matvec");
+    JsonProfile {
+        positions: p.positions,
+        other: p.other,
+        by_kind,
+        ops: p
+            .ops
+            .iter()
+            .map(|o| JsonOp {
+                index: o.index,
+                kind: o.kind,
+                layer: o.instr.layer,
+                rows: if is_mv(o) {
+                    o.instr.rows_m1 as u32 + 1
+                } else {
+                    0
+                },
+                beats: if is_mv(o) || o.kind == "embed" {
+                    o.instr.beats_m1 as u32 + 1
+                } else {
+                    0
+                },
+                cycles: o.cycles,
+            })
+            .collect(),
+    }
+}
+
+/// The profile as a table for stderr: per kind, cycles per position and share.
+fn print_profile(p: &JsonProfile) {
+    let n = p.positions.max(1) as f64;
+    let total: u64 = p.by_kind.iter().map(|(_, c)| c).sum::<u64>() + p.other;
+    eprintln!(
+        "profile over {} position(s): cycles per position by operation kind",
+        p.positions
+    );
+    eprintln!(
+        "  {:<20} {:>6} {:>12} {:>7}",
+        "kind", "ops", "cycles/pos", "share"
+    );
+    for (k, c) in &p.by_kind {
+        let ops = p.ops.iter().filter(|o| o.kind == *k).count();
+        eprintln!(
+            "  {:<20} {:>6} {:>12.1} {:>6.1}%",
+            k,
+            ops,
+            *c as f64 / n,
+            100.0 * *c as f64 / total.max(1) as f64
+        );
+    }
+    eprintln!(
+        "  {:<20} {:>6} {:>12.1} {:>6.1}%",
+        "(start cycle)",
+        "",
+        p.other as f64 / n,
+        100.0 * p.other as f64 / total.max(1) as f64
+    );
+    eprintln!("  per operation (index kind layer rows x beats: cycles/pos):");
+    for o in &p.ops {
+        let shape = if o.rows > 0 {
+            format!(" {} x {}", o.rows, o.beats)
+        } else {
+            String::new()
+        };
+        eprintln!(
+            "    {:>3} {} L{}{}: {:.1}",
+            o.index,
+            o.kind,
+            o.layer,
+            shape,
+            o.cycles as f64 / n
+        );
+    }
 }
 
 /// Writes the waveform into the temporary VCD file, remembering the first write error
@@ -153,10 +264,14 @@ pub fn run(args: SimArgs) -> anyhow::Result<()> {
         hw,
         positions: vec![],
     };
+    if args.profile {
+        fwd.hw.enable_profile();
+    }
     let started = Instant::now();
     let gen = generate(&mut fwd, &prompt, steps, "sim")?;
     let elapsed = started.elapsed().as_secs_f64();
     let total_cycles = fwd.hw.total_cycles();
+    let profile = args.profile.then(|| json_profile(&fwd.hw.profile()));
     drop(fwd.hw); // flushes the waveform
     if let Some(e) = vcd_err.borrow_mut().take() {
         return Err(e).with_context(|| format!("{}: write failed", t_path(&args)));
@@ -186,6 +301,7 @@ pub fn run(args: SimArgs) -> anyhow::Result<()> {
             golden_match,
             lanes: args.lanes,
             weights: args.weights,
+            profile,
         };
         let mut s = serde_json::to_string(&out).context("serialising the JSON output")?;
         s.push('\n');
@@ -215,6 +331,9 @@ pub fn run(args: SimArgs) -> anyhow::Result<()> {
             args.lanes,
             args.weights
         );
+        if let Some(p) = &profile {
+            print_profile(p);
+        }
     }
     // The waveform is complete: keep it (also when the golden model disagrees, when it is
     // most wanted).

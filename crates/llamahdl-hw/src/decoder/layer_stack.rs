@@ -90,6 +90,8 @@ pub struct LayerStack {
     pub w_req: Signal<Out, Bit>,
     pub w_layer: Signal<Out, Bits<8>>,
     prog: WordRom<FIELDS>,
+    /// The program in the ROM (simulation: labels for cycle profiles).
+    _program: Vec<Instr>,
     state: DFF<Bits<3>>,
     pc: DFF<Addr>,
     token_reg: DFF<Token>,
@@ -138,6 +140,22 @@ fn c16(v: u64) -> Constant<Addr> {
 }
 
 impl LayerStack {
+    /// The program counter: the operation being fetched, issued or waited for
+    /// (simulation).
+    pub fn program_counter(&self) -> usize {
+        self.pc.q.val().index()
+    }
+
+    /// Whether a position is running (simulation).
+    pub fn is_running(&self) -> bool {
+        self.state.q.val() != self.st_idle.val()
+    }
+
+    /// The program in the ROM.
+    pub fn program(&self) -> &[Instr] {
+        &self._program
+    }
+
     /// A sequencer running `program` for positions below `ctx`.
     pub fn new(program: &[Instr], ctx: usize) -> Self {
         Self {
@@ -185,6 +203,7 @@ impl LayerStack {
             w_req: Default::default(),
             w_layer: Default::default(),
             prog: WordRom::new(program.iter().map(|i| i.word()).collect()),
+            _program: program.to_vec(),
             state: Default::default(),
             pc: Default::default(),
             token_reg: Default::default(),

@@ -210,6 +210,18 @@ impl<const L: usize> Decoder<L> {
     pub fn bank_collisions(&self) -> u64 {
         self.matvec.bank_collisions()
     }
+
+    /// The sequencer's program counter, when a position is running (simulation).
+    pub fn program_counter(&self) -> Option<usize> {
+        self.layer_stack
+            .is_running()
+            .then(|| self.layer_stack.program_counter())
+    }
+
+    /// The per-token program in the sequencer's ROM.
+    pub fn program(&self) -> &[program::Instr] {
+        self.layer_stack.program()
+    }
 }
 
 impl<const L: usize> Logic for Decoder<L> {

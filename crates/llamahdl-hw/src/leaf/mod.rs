@@ -51,7 +51,7 @@ const DOT_TREE_STAGES: usize = 3;
 ///
 /// | register in cycle | holds |
 /// | --- | --- |
-/// | c + 1 | `x >>> shift` and the rounding bit `x[shift − 1]` per lane; the weights |
+/// | c + 1 | `x >>> shift` and the rounding bit `x[shift − 1]` per lane (one 33-bit shifter); the weights |
 /// | c + 2 | the clamped mantissas and the weights (the multipliers' input registers) |
 /// | c + 3 | the L products (the multipliers' output registers) |
 /// | c + 4 .. c + 6 | the adder tree: groups of four terms per stage (64 → 16 → 4 → 1; fewer lanes pass through) |
@@ -207,9 +207,11 @@ impl<const L: usize> Logic for DotAcc<L> {
             init += &format!(
                 "   a{i} = 32'sd0;\n   rb{i} = 1'b0;\n   w1_{i} = 8'sd0;\n   qm{i} = 18'sd0;\n   qw{i} = 11'sd0;\n   ext_p${i} = 29'sd0;\n"
             );
-            seq += &format!(
-                "   a{i} <= $signed(x${i}) >>> shift;\n   rb{i} <= (shift != 5'd0) & x${i}[shift - 5'd1];\n   w1_{i} <= w${i};\n"
-            );
+            // One 33-bit shifter gives both: bit 0 of `{x, 0} >>> shift` is x[shift − 1]
+            // (0 for shift 0), no subtractor or second bit select in front of it.
+            s += &format!("wire signed [32:0] xs{i} = $signed({{x${i}, 1'b0}}) >>> shift;\n");
+            seq +=
+                &format!("   a{i} <= xs{i}[32:1];\n   rb{i} <= xs{i}[0];\n   w1_{i} <= w${i};\n");
             seq += &format!(
                 "   qm{i} <= ext_sel ? ext_a${i} : (hi{i} ? 18'sd32767 : (lo{i} ? -18'sd32767 : {{{{2{{rs{i}[15]}}}}, rs{i}}}));\n   qw{i} <= ext_sel ? ext_b${i} : {{{{3{{w1_{i}[7]}}}}, w1_{i}}};\n   ext_p${i} <= qm{i} * qw{i};\n"
             );

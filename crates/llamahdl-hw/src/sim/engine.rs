@@ -5,6 +5,7 @@
 
 use crate::bits::{i2s, s2i, u2b};
 use crate::decoder::limits::{check_fits, unsupported_lanes};
+use crate::decoder::program::{flag, opcode, Instr};
 use crate::decoder::Decoder;
 use crate::sim::Driver;
 use crate::units::matvec::rom_words;
@@ -32,6 +33,52 @@ pub trait HwRun {
     fn config(&self) -> Config;
     /// Total cycles simulated so far (including weight streaming).
     fn total_cycles(&self) -> u64;
+    /// Start counting, from the next position on, the cycles spent on each operation of
+    /// the sequencer's program ([`HwRun::profile`]).
+    fn enable_profile(&mut self);
+    /// Cycles per program operation summed over the positions run since
+    /// [`HwRun::enable_profile`] (empty when it was not called).
+    fn profile(&self) -> Profile;
+}
+
+/// Where a position's cycles go: per operation of the per-token program, the cycles from
+/// its fetch to its unit's `done` (the sequencer's program counter pointing at it),
+/// summed over positions.
+#[derive(Clone, Debug, Default)]
+pub struct Profile {
+    pub ops: Vec<OpCycles>,
+    /// Cycles of the positions outside every operation (the start cycle; weight streaming
+    /// requests are not counted at all).
+    pub other: u64,
+    pub positions: u64,
+}
+
+/// One operation of the program and the cycles spent on it.
+#[derive(Clone, Debug)]
+pub struct OpCycles {
+    pub index: usize,
+    pub instr: Instr,
+    /// What the operation is, e.g. `matvec qkv` (see [`op_kind`]).
+    pub kind: &'static str,
+    pub cycles: u64,
+}
+
+/// A short name for what an instruction does: `embed`, `rmsnorm`, `attention`, `matvec
+/// qkv`, `matvec w1`, `matvec w3+swiglu`, `matvec +residual` (Wo, W2), `matvec
+/// classifier`, `end`.
+pub fn op_kind(i: &Instr) -> &'static str {
+    let f = i.flags as u16;
+    match i.op {
+        opcode::END => "end",
+        opcode::RMSNORM => "rmsnorm",
+        opcode::ATTN => "attention",
+        opcode::EMBED => "embed",
+        _ if f & flag::QKV != 0 => "matvec qkv",
+        _ if f & flag::LOGITS != 0 => "matvec classifier",
+        _ if f & flag::SWIGLU != 0 => "matvec w3+swiglu",
+        _ if f & flag::ACC != 0 => "matvec +residual",
+        _ => "matvec w1",
+    }
 }
 
 /// One beat of a layer's weight stream: `L` int8 weights and the row's scale (mant, exp).
@@ -43,6 +90,8 @@ pub struct HwEngine<const L: usize> {
     config: Config,
     /// Per layer, the words and row scales streamed when the design asks for them.
     stream: Option<Vec<Vec<Beat<L>>>>,
+    /// Cycles per program counter value, then those outside the program, and positions.
+    profile: Option<(Vec<u64>, u64, u64)>,
 }
 
 impl<const L: usize> HwEngine<L> {
@@ -100,6 +149,7 @@ impl<const L: usize> HwEngine<L> {
             d,
             config: qm.config,
             stream,
+            profile: None,
         }
     }
 
@@ -160,6 +210,12 @@ impl<const L: usize> HwRun for HwEngine<L> {
                 });
             }
             self.d.settle();
+            if let Some((ops, other, _)) = &mut self.profile {
+                match self.d.uut.program_counter() {
+                    Some(pc) if pc < ops.len() => ops[pc] += 1,
+                    _ => *other += 1,
+                }
+            }
             if self.d.uut.logit_valid.val() {
                 let i = self.d.uut.logit_index.val().index();
                 logits[i] = Some(s2i(self.d.uut.logit_value.val()) as i32);
@@ -177,6 +233,10 @@ impl<const L: usize> HwRun for HwEngine<L> {
             }
         }
         let cycles = self.d.cycle() - c0;
+        if let Some((_, other, n)) = &mut self.profile {
+            *other += 1; // the start cycle
+            *n += 1;
+        }
         let collisions = self.d.uut.bank_collisions();
         if collisions != 0 {
             return Err(ModelError::Invalid {
@@ -216,6 +276,33 @@ impl<const L: usize> HwRun for HwEngine<L> {
 
     fn total_cycles(&self) -> u64 {
         self.d.cycle()
+    }
+
+    fn enable_profile(&mut self) {
+        if self.profile.is_none() {
+            self.profile = Some((vec![0; self.d.uut.program().len()], 0, 0));
+        }
+    }
+
+    fn profile(&self) -> Profile {
+        let Some((ops, other, positions)) = &self.profile else {
+            return Profile::default();
+        };
+        let prog = self.d.uut.program();
+        Profile {
+            ops: ops
+                .iter()
+                .enumerate()
+                .map(|(index, &cycles)| OpCycles {
+                    index,
+                    instr: prog[index],
+                    kind: op_kind(&prog[index]),
+                    cycles,
+                })
+                .collect(),
+            other: *other,
+            positions: *positions,
+        }
     }
 }
 

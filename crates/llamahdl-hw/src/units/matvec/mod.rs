@@ -169,7 +169,7 @@ pub struct MatVec<const L: usize> {
     pub ext_p: [Signal<Out, Signed<29>>; L],
     rows_r: DFF<Addr>,
     len_r: DFF<Addr>,
-    raw_r: DFF<Bit>,
+    dshift: DFF<Bits<5>>,
     xbase_r: DFF<Addr>,
     post_r: DFF<Bits<2>>,
     src_r: DFF<Addr>,
@@ -327,7 +327,7 @@ impl<const L: usize> MatVec<L> {
             ext_p: array_init::array_init(|_| Default::default()),
             rows_r: Default::default(),
             len_r: Default::default(),
-            raw_r: Default::default(),
+            dshift: Default::default(),
             xbase_r: Default::default(),
             post_r: Default::default(),
             src_r: Default::default(),
@@ -422,7 +422,7 @@ impl<const L: usize> Logic for MatVec<L> {
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(
-            self, clock, rows_r, len_r, raw_r, xbase_r, post_r, src_r, beats_r, dst_r, running,
+            self, clock, rows_r, len_r, dshift, xbase_r, post_r, src_r, beats_r, dst_r, running,
             sel_ram, shift, addr, beat, row, rbase, rrbase, emb, lane, elem, drain, drain_n,
             s1_valid, s1_first, s1_last, s1_row, m_valid, m_first, m_last, m_row, sq_mant, sq_exp,
             s4_last, s4_row, e1_valid, e1_lane, e1_elem, em_valid, em_lane, em_elem, bq_mant,
@@ -507,7 +507,12 @@ impl<const L: usize> Logic for MatVec<L> {
             self.row.d.next = self.zero16.val();
             self.sel_ram.d.next = self.use_ram.val();
             self.shift.d.next = self.x_shift.val();
-            self.raw_r.d.next = self.x_raw.val();
+            // DotAcc's block shift, from a register (it fans out to every lane's shifter).
+            if self.x_raw.val() {
+                self.dshift.d.next = self.x_shift.val();
+            } else {
+                self.dshift.d.next = self.zero5.val();
+            }
             self.xbase_r.d.next = self.x_base.val();
             self.post_r.d.next = self.post.val();
             self.src_r.d.next = self.src.val();
@@ -556,11 +561,7 @@ impl<const L: usize> Logic for MatVec<L> {
             }
             self.dot.x[i].next = self.xram.rdata[i].val();
         }
-        if self.raw_r.q.val() {
-            self.dot.shift.next = self.shift.q.val();
-        } else {
-            self.dot.shift.next = self.zero5.val();
-        }
+        self.dot.shift.next = self.dshift.q.val();
         self.dot.en.next = self.m_valid.q.val();
         self.dot.first.next = self.m_first.q.val();
         // The multipliers lent out.
