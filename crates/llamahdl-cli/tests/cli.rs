@@ -633,6 +633,75 @@ fn sim_json_rom_ram_and_vcd() {
     );
 }
 
+/// `sim --profile`: the cycles per operation add up to the cycles per position, every
+/// operation of the program is there once, and the matrix products take at least one cycle
+/// per beat of their rows.
+#[test]
+fn sim_profile_accounts_for_every_cycle() {
+    let f = Files::new();
+    let ck = f.dir.path().join("t.bin");
+    ok(&["synth", "--out", s(&ck), "--config", "tiny", "--seed", "4"]);
+    let out = ok(&[
+        "sim",
+        "--checkpoint",
+        s(&ck),
+        "--steps",
+        "3",
+        "--lanes",
+        "8",
+        "--profile",
+        "--json",
+    ]);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let p = &v["profile"];
+    let total: u64 = v["cycles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_u64().unwrap())
+        .sum();
+    assert_eq!(p["positions"], 3);
+    let ops = p["ops"].as_array().unwrap();
+    let op_sum: u64 = ops.iter().map(|o| o["cycles"].as_u64().unwrap()).sum();
+    assert_eq!(op_sum + p["other"].as_u64().unwrap(), total, "{p}");
+    let kind_sum: u64 = p["by_kind"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k[1].as_u64().unwrap())
+        .sum();
+    assert_eq!(kind_sum, op_sum);
+    for (i, o) in ops.iter().enumerate() {
+        assert_eq!(o["index"], i);
+        let (rows, beats) = (o["rows"].as_u64().unwrap(), o["beats"].as_u64().unwrap());
+        if o["kind"].as_str().unwrap().starts_with("matvec") {
+            assert!(o["cycles"].as_u64().unwrap() >= 3 * rows * beats, "{o}");
+        }
+        // Every operation but the last (END) ran in each position.
+        if i + 1 < ops.len() {
+            assert!(o["cycles"].as_u64().unwrap() >= 3, "{o}");
+        }
+    }
+    assert_eq!(ops.last().unwrap()["kind"], "end");
+    assert!(ops.iter().any(|o| o["kind"] == "attention"));
+    // The table goes to stderr in text mode.
+    let o = run_ok(&[
+        "sim",
+        "--checkpoint",
+        s(&ck),
+        "--steps",
+        "1",
+        "--lanes",
+        "8",
+        "--profile",
+    ]);
+    let err = stderr(&o);
+    assert!(
+        err.contains("profile over 1 position") && err.contains("matvec qkv"),
+        "{err}"
+    );
+}
+
 /// A model too big for the decoder's address widths is a clean error, not a panic.
 #[test]
 fn sim_and_verilog_refuse_a_model_too_big() {

@@ -275,8 +275,10 @@ fn xmem_ports_match_model_and_verilog() {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let mut d = Driver::new(XMem::<L>::new(depth), |u, c| u.clock.next = c.into()).with_trace();
         let mut model = vec![[0i64; L]; depth];
-        // The word read in the previous cycle (MEM_LATENCY = 2: it shows now).
+        // The words read in the previous cycle and the one before (MEM_LATENCY = 3: the
+        // older shows now).
         let mut want = vec![0i64; L];
+        let mut want_old = vec![0i64; L];
         let mut pend: Vec<(usize, usize, i64)> = Vec::new();
         assert_eq!(XMEM_WRITE_LATENCY, 1);
         for _ in 0..3000 {
@@ -303,9 +305,10 @@ fn xmem_ports_match_model_and_verilog() {
             }
             d.uut.swdata.next = i2s::<32>(sv);
             d.tick();
-            assert_eq!(MEM_LATENCY, 2);
+            assert_eq!(MEM_LATENCY, 3);
             let got: Vec<i64> = (0..L).map(|i| s2i(d.uut.rdata[i].val())).collect();
-            assert_eq!(got, want, "read of the previous cycle's word");
+            assert_eq!(got, want_old, "read of the word addressed two cycles ago");
+            want_old = std::mem::take(&mut want);
             // The edge: the read sees the memory before the write registered at the last
             // edge lands; this cycle's write is registered (XMEM_WRITE_LATENCY = 1).
             want = model.get(raddr).copied().unwrap_or([0; L]).to_vec();

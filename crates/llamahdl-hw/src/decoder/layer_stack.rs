@@ -8,13 +8,15 @@
 //!   program for one position. `started` pulses in the same cycle. A `pos` at or past the
 //!   on-chip context is refused: `refused` rises and `done` pulses one cycle later, and
 //!   nothing runs.
-//! - While running, the instruction at the program counter is decoded combinationally from
-//!   the program ROM's registered output: its fields (`a`, `b`, `c`, `n`, `wbase`, `rbase`,
-//!   `rows_m1`, `beats_m1`, `gbase`, `gexp`, `layer`), its unit (`is_rms`, `is_attn`,
-//!   `is_mv`, `is_embed`) and its flags (`qkv`, `logits`, `tee`, `acc`, `swiglu`,
-//!   `xtrack`); they hold from the operation's start until its unit's done.
-//! - Issue: one of `rms_start`, `attn_start`, `mv_start` pulses (with `issue`) two cycles
-//!   after the previous operation's unit reported done (`rms_done`, `attn_done`,
+//! - While running, the instruction at the program counter is decoded from the program
+//!   ROM's registered output in the issue cycle and every output is registered: its fields
+//!   (`a`, `b`, `c`, `n`, `wbase`, `rbase`, `rows_m1`, `beats_m1`, `gbase`, `gexp`,
+//!   `layer`), its unit (`is_rms`, `is_attn`, `is_mv`, `is_embed`) and its flags (`qkv`,
+//!   `logits`, `tee`, `acc`, `swiglu`, `xtrack`) change in the cycle of its start pulse and
+//!   hold until two cycles after its unit's done (so they fan out from flip-flops, not from
+//!   the decode).
+//! - Issue: one of `rms_start`, `attn_start`, `mv_start` pulses (with `issue`) three
+//!   cycles after the previous operation's unit reported done (`rms_done`, `attn_done`,
 //!   `mv_done`, each sampled only while its unit's operation runs).
 //! - Streamed QKV weights: before a QKV projection with `use_ram`, unless the weight buffer
 //!   already holds that layer (`qkv_loaded` high and the same layer as the last request),
@@ -23,7 +25,8 @@
 //! - `done` pulses after the END instruction (two cycles after the last unit's done).
 //!
 //! ## Timing
-//! 2 cycles of sequencing per operation (fetch, issue), plus the wait for streamed weights.
+//! 3 cycles of sequencing per operation (fetch, issue, the registered outputs), plus the
+//! wait for streamed weights.
 
 use super::program::{flag, opcode, Instr, FIELDS};
 use crate::bits::{Addr, Pos, Token};
@@ -107,6 +110,57 @@ pub struct LayerStack {
     flags: Signal<Local, Bits<8>>,
     unit_done: Signal<Local, Bit>,
     need_load: Signal<Local, Bit>,
+    // Every output of the decode and issue, combinational (`_c`) and registered (`_r`).
+    a_c: Signal<Local, Addr>,
+    a_r: DFF<Addr>,
+    b_c: Signal<Local, Addr>,
+    b_r: DFF<Addr>,
+    c_c: Signal<Local, Addr>,
+    c_r: DFF<Addr>,
+    n_c: Signal<Local, Addr>,
+    n_r: DFF<Addr>,
+    wbase_c: Signal<Local, Addr>,
+    wbase_r: DFF<Addr>,
+    rbase_c: Signal<Local, Addr>,
+    rbase_r: DFF<Addr>,
+    rows_m1_c: Signal<Local, Addr>,
+    rows_m1_r: DFF<Addr>,
+    beats_m1_c: Signal<Local, Addr>,
+    beats_m1_r: DFF<Addr>,
+    gbase_c: Signal<Local, Addr>,
+    gbase_r: DFF<Addr>,
+    gexp_c: Signal<Local, Signed<8>>,
+    gexp_r: DFF<Signed<8>>,
+    layer_c: Signal<Local, Bits<8>>,
+    layer_r: DFF<Bits<8>>,
+    is_rms_c: Signal<Local, Bit>,
+    is_rms_r: DFF<Bit>,
+    is_attn_c: Signal<Local, Bit>,
+    is_attn_r: DFF<Bit>,
+    is_mv_c: Signal<Local, Bit>,
+    is_mv_r: DFF<Bit>,
+    is_embed_c: Signal<Local, Bit>,
+    is_embed_r: DFF<Bit>,
+    qkv_c: Signal<Local, Bit>,
+    qkv_r: DFF<Bit>,
+    logits_c: Signal<Local, Bit>,
+    logits_r: DFF<Bit>,
+    tee_c: Signal<Local, Bit>,
+    tee_r: DFF<Bit>,
+    acc_c: Signal<Local, Bit>,
+    acc_r: DFF<Bit>,
+    swiglu_c: Signal<Local, Bit>,
+    swiglu_r: DFF<Bit>,
+    xtrack_c: Signal<Local, Bit>,
+    xtrack_r: DFF<Bit>,
+    issue_c: Signal<Local, Bit>,
+    issue_r: DFF<Bit>,
+    rms_start_c: Signal<Local, Bit>,
+    rms_start_r: DFF<Bit>,
+    attn_start_c: Signal<Local, Bit>,
+    attn_start_r: DFF<Bit>,
+    mv_start_c: Signal<Local, Bit>,
+    mv_start_r: DFF<Bit>,
     st_idle: Constant<Bits<3>>,
     st_fetch: Constant<Bits<3>>,
     st_issue: Constant<Bits<3>>,
@@ -218,6 +272,56 @@ impl LayerStack {
             flags: Default::default(),
             unit_done: Default::default(),
             need_load: Default::default(),
+            a_c: Default::default(),
+            a_r: Default::default(),
+            b_c: Default::default(),
+            b_r: Default::default(),
+            c_c: Default::default(),
+            c_r: Default::default(),
+            n_c: Default::default(),
+            n_r: Default::default(),
+            wbase_c: Default::default(),
+            wbase_r: Default::default(),
+            rbase_c: Default::default(),
+            rbase_r: Default::default(),
+            rows_m1_c: Default::default(),
+            rows_m1_r: Default::default(),
+            beats_m1_c: Default::default(),
+            beats_m1_r: Default::default(),
+            gbase_c: Default::default(),
+            gbase_r: Default::default(),
+            gexp_c: Default::default(),
+            gexp_r: Default::default(),
+            layer_c: Default::default(),
+            layer_r: Default::default(),
+            is_rms_c: Default::default(),
+            is_rms_r: Default::default(),
+            is_attn_c: Default::default(),
+            is_attn_r: Default::default(),
+            is_mv_c: Default::default(),
+            is_mv_r: Default::default(),
+            is_embed_c: Default::default(),
+            is_embed_r: Default::default(),
+            qkv_c: Default::default(),
+            qkv_r: Default::default(),
+            logits_c: Default::default(),
+            logits_r: Default::default(),
+            tee_c: Default::default(),
+            tee_r: Default::default(),
+            acc_c: Default::default(),
+            acc_r: Default::default(),
+            swiglu_c: Default::default(),
+            swiglu_r: Default::default(),
+            xtrack_c: Default::default(),
+            xtrack_r: Default::default(),
+            issue_c: Default::default(),
+            issue_r: Default::default(),
+            rms_start_c: Default::default(),
+            rms_start_r: Default::default(),
+            attn_start_c: Default::default(),
+            attn_start_r: Default::default(),
+            mv_start_c: Default::default(),
+            mv_start_r: Default::default(),
             st_idle: c3(state::IDLE),
             st_fetch: c3(state::FETCH),
             st_issue: c3(state::ISSUE),
@@ -257,49 +361,75 @@ impl Logic for LayerStack {
             done_reg,
             loaded_layer,
             loaded_ok,
-            req_reg
+            req_reg,
+            a_r,
+            b_r,
+            c_r,
+            n_r,
+            wbase_r,
+            rbase_r,
+            rows_m1_r,
+            beats_m1_r,
+            gbase_r,
+            gexp_r,
+            layer_r,
+            is_rms_r,
+            is_attn_r,
+            is_mv_r,
+            is_embed_r,
+            qkv_r,
+            logits_r,
+            tee_r,
+            acc_r,
+            swiglu_r,
+            xtrack_r,
+            issue_r,
+            rms_start_r,
+            attn_start_r,
+            mv_start_r
         );
         clock!(self, clock, prog);
         // Decode the instruction at the program counter.
         self.prog.addr.next = self.pc.q.val();
         self.op.next = self.prog.data[0].val();
-        self.a.next = self.prog.data[1].val();
-        self.b.next = self.prog.data[2].val();
-        self.c.next = self.prog.data[3].val();
-        self.n.next = self.prog.data[4].val();
-        self.wbase.next = self.prog.data[5].val();
-        self.rbase.next = self.prog.data[6].val();
-        self.rows_m1.next = self.prog.data[7].val();
-        self.beats_m1.next = self.prog.data[8].val();
-        self.gbase.next = self.prog.data[9].val();
-        self.gexp.next = signed_cast(self.prog.data[10].val().get_bits::<8>(0));
-        self.layer.next = self.prog.data[11].val().get_bits::<8>(0);
+        self.a_c.next = self.prog.data[1].val();
+        self.b_c.next = self.prog.data[2].val();
+        self.c_c.next = self.prog.data[3].val();
+        self.n_c.next = self.prog.data[4].val();
+        self.wbase_c.next = self.prog.data[5].val();
+        self.rbase_c.next = self.prog.data[6].val();
+        self.rows_m1_c.next = self.prog.data[7].val();
+        self.beats_m1_c.next = self.prog.data[8].val();
+        self.gbase_c.next = self.prog.data[9].val();
+        self.gexp_c.next = signed_cast(self.prog.data[10].val().get_bits::<8>(0));
+        self.layer_c.next = self.prog.data[11].val().get_bits::<8>(0);
         self.flags.next = self.prog.data[11].val().get_bits::<8>(8);
-        self.is_rms.next = self.op.val() == self.op_rms.val();
-        self.is_attn.next = self.op.val() == self.op_attn.val();
-        self.is_mv.next = self.op.val() >= self.op_mv.val();
-        self.is_embed.next = self.op.val() == self.op_embed.val();
-        self.qkv.next = (self.flags.val() & self.flag_qkv.val()) != self.zero8.val();
-        self.logits.next = (self.flags.val() & self.flag_logits.val()) != self.zero8.val();
-        self.tee.next = (self.flags.val() & self.flag_tee.val()) != self.zero8.val();
-        self.acc.next = (self.flags.val() & self.flag_acc.val()) != self.zero8.val();
-        self.swiglu.next = (self.flags.val() & self.flag_swiglu.val()) != self.zero8.val();
-        self.xtrack.next = (self.flags.val() & self.flag_xtrack.val()) != self.zero8.val();
-        self.unit_done.next = (self.is_rms.val() & self.rms_done.val())
-            | (self.is_attn.val() & self.attn_done.val())
-            | (self.is_mv.val() & self.mv_done.val());
+        self.is_rms_c.next = self.op.val() == self.op_rms.val();
+        self.is_attn_c.next = self.op.val() == self.op_attn.val();
+        self.is_mv_c.next = self.op.val() >= self.op_mv.val();
+        self.is_embed_c.next = self.op.val() == self.op_embed.val();
+        self.qkv_c.next = (self.flags.val() & self.flag_qkv.val()) != self.zero8.val();
+        self.logits_c.next = (self.flags.val() & self.flag_logits.val()) != self.zero8.val();
+        self.tee_c.next = (self.flags.val() & self.flag_tee.val()) != self.zero8.val();
+        self.acc_c.next = (self.flags.val() & self.flag_acc.val()) != self.zero8.val();
+        self.swiglu_c.next = (self.flags.val() & self.flag_swiglu.val()) != self.zero8.val();
+        self.xtrack_c.next = (self.flags.val() & self.flag_xtrack.val()) != self.zero8.val();
+        // (The registered decode: the wait starts a cycle after the issue.)
+        self.unit_done.next = (self.is_rms_r.q.val() & self.rms_done.val())
+            | (self.is_attn_r.q.val() & self.attn_done.val())
+            | (self.is_mv_r.q.val() & self.mv_done.val());
         // A QKV projection on streamed weights needs the layer's rows in the buffer.
         self.need_load.next = self.use_ram_reg.q.val()
-            & self.qkv.val()
+            & self.qkv_c.val()
             & !(self.loaded_ok.q.val()
                 & self.qkv_loaded.val()
-                & (self.loaded_layer.q.val() == self.layer.val()));
+                & (self.loaded_layer.q.val() == self.layer_c.val()));
         // Sequencer.
         self.started.next = false;
-        self.issue.next = false;
-        self.rms_start.next = false;
-        self.attn_start.next = false;
-        self.mv_start.next = false;
+        self.issue_c.next = false;
+        self.rms_start_c.next = false;
+        self.attn_start_c.next = false;
+        self.mv_start_c.next = false;
         self.done_reg.d.next = false;
         self.req_reg.d.next = false;
         if self.state.q.val() == self.st_idle.val() {
@@ -326,13 +456,13 @@ impl Logic for LayerStack {
             } else if self.need_load.val() {
                 self.req_reg.d.next = true;
                 self.loaded_ok.d.next = false;
-                self.loaded_layer.d.next = self.layer.val();
+                self.loaded_layer.d.next = self.layer_c.val();
                 self.state.d.next = self.st_load.val();
             } else {
-                self.issue.next = true;
-                self.rms_start.next = self.is_rms.val();
-                self.attn_start.next = self.is_attn.val();
-                self.mv_start.next = self.is_mv.val();
+                self.issue_c.next = true;
+                self.rms_start_c.next = self.is_rms_c.val();
+                self.attn_start_c.next = self.is_attn_c.val();
+                self.mv_start_c.next = self.is_mv_c.val();
                 self.state.d.next = self.st_wait.val();
             }
         } else if self.state.q.val() == self.st_load.val() {
@@ -348,6 +478,58 @@ impl Logic for LayerStack {
         } else {
             self.state.d.next = self.st_idle.val();
         }
+        // The outputs, registered: every field, decode and start one cycle after the
+        // issue cycle computed them.
+        self.a_r.d.next = self.a_c.val();
+        self.a.next = self.a_r.q.val();
+        self.b_r.d.next = self.b_c.val();
+        self.b.next = self.b_r.q.val();
+        self.c_r.d.next = self.c_c.val();
+        self.c.next = self.c_r.q.val();
+        self.n_r.d.next = self.n_c.val();
+        self.n.next = self.n_r.q.val();
+        self.wbase_r.d.next = self.wbase_c.val();
+        self.wbase.next = self.wbase_r.q.val();
+        self.rbase_r.d.next = self.rbase_c.val();
+        self.rbase.next = self.rbase_r.q.val();
+        self.rows_m1_r.d.next = self.rows_m1_c.val();
+        self.rows_m1.next = self.rows_m1_r.q.val();
+        self.beats_m1_r.d.next = self.beats_m1_c.val();
+        self.beats_m1.next = self.beats_m1_r.q.val();
+        self.gbase_r.d.next = self.gbase_c.val();
+        self.gbase.next = self.gbase_r.q.val();
+        self.gexp_r.d.next = self.gexp_c.val();
+        self.gexp.next = self.gexp_r.q.val();
+        self.layer_r.d.next = self.layer_c.val();
+        self.layer.next = self.layer_r.q.val();
+        self.is_rms_r.d.next = self.is_rms_c.val();
+        self.is_rms.next = self.is_rms_r.q.val();
+        self.is_attn_r.d.next = self.is_attn_c.val();
+        self.is_attn.next = self.is_attn_r.q.val();
+        self.is_mv_r.d.next = self.is_mv_c.val();
+        self.is_mv.next = self.is_mv_r.q.val();
+        self.is_embed_r.d.next = self.is_embed_c.val();
+        self.is_embed.next = self.is_embed_r.q.val();
+        self.qkv_r.d.next = self.qkv_c.val();
+        self.qkv.next = self.qkv_r.q.val();
+        self.logits_r.d.next = self.logits_c.val();
+        self.logits.next = self.logits_r.q.val();
+        self.tee_r.d.next = self.tee_c.val();
+        self.tee.next = self.tee_r.q.val();
+        self.acc_r.d.next = self.acc_c.val();
+        self.acc.next = self.acc_r.q.val();
+        self.swiglu_r.d.next = self.swiglu_c.val();
+        self.swiglu.next = self.swiglu_r.q.val();
+        self.xtrack_r.d.next = self.xtrack_c.val();
+        self.xtrack.next = self.xtrack_r.q.val();
+        self.issue_r.d.next = self.issue_c.val();
+        self.issue.next = self.issue_r.q.val();
+        self.rms_start_r.d.next = self.rms_start_c.val();
+        self.rms_start.next = self.rms_start_r.q.val();
+        self.attn_start_r.d.next = self.attn_start_c.val();
+        self.attn_start.next = self.attn_start_r.q.val();
+        self.mv_start_r.d.next = self.mv_start_c.val();
+        self.mv_start.next = self.mv_start_r.q.val();
         self.running.next = self.state.q.val() != self.st_idle.val();
         self.done.next = self.done_reg.q.val();
         self.refused.next = self.refused_reg.q.val();

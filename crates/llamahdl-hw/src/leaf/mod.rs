@@ -418,24 +418,61 @@ end
     }
 }
 
-/// Verilog of the [`MEM_LATENCY`] read of a ROM `mem` of `depth` words of `width` bits
-/// addressed by `addr`: the block RAM's read register `word` holds the memory word alone
-/// (so it maps into the block RAM); the range check is applied at the fabric register
-/// `word2` (0 past the end).
-fn rom_read_v(width: usize, depth: usize) -> String {
-    format!(
-        "reg [{w1}:0] word;\nreg [{w1}:0] word2;\nreg inr;\ninitial begin\n   word = 0;\n   word2 = 0;\n   inr = 1'b0;\nend\n\
-         always @(posedge clock) begin\n   word <= mem[{idx}];\n   inr <= (addr < 16'd{depth});\n   word2 <= inr ? word : {width}'d0;\nend\n",
-        w1 = width - 1,
-        idx = mem_index("addr", depth)
-    )
+/// Words per block-RAM bank of [`LaneRom`] and [`ScaleRom`] (a DP16KD is 512 × 36).
+pub const ROM_BANK: usize = 512;
+
+/// Verilog of a ROM of `width`-bit words (`hex(a)`: word `a` in hex, `width / 4` digits)
+/// read in [`MEM_LATENCY`] cycles into `word3`, addressed by `addr`. The words are split
+/// into banks of [`ROM_BANK`] (`mem_k`); every bank's block RAM reads into its own read
+/// register (`word_k`, inside the block RAM), then into a fabric register beside it that
+/// holds the word only when the address was in that bank and in range (`w2_k`, 0
+/// otherwise), and `word3` is the OR of those. So no block-RAM output and no bank select
+/// precedes a long route in one cycle: the routes across the chip start from `w2_k`.
+fn banked_rom_v(width: usize, depth: usize, hex: impl Fn(usize) -> String) -> String {
+    let banks = depth.div_ceil(ROM_BANK);
+    let w1 = width - 1;
+    let mut s = String::new();
+    let mut init = String::from("initial begin\n");
+    let mut seq = String::from("always @(posedge clock) begin\n");
+    let bb = 16 - ROM_BANK.trailing_zeros() as usize;
+    s += &format!(
+        "reg [{}:0] bsel1;\nreg inr1;\nreg [{w1}:0] word3;\n",
+        bb - 1
+    );
+    init += "   bsel1 = 0;\n   inr1 = 1'b0;\n   word3 = 0;\n";
+    seq += &format!(
+        "   bsel1 <= addr[15:{}];\n   inr1 <= (addr < 16'd{depth});\n",
+        16 - bb
+    );
+    let mut or = vec![];
+    for k in 0..banks {
+        let bd = (depth - k * ROM_BANK).min(ROM_BANK);
+        s += &format!(
+            "reg [{w1}:0] mem_{k} [0:{}];\nreg [{w1}:0] word_{k};\nreg [{w1}:0] w2_{k};\n",
+            bd - 1
+        );
+        for a in 0..bd {
+            init += &format!("   mem_{k}[{a}] = {width}'h{};\n", hex(k * ROM_BANK + a));
+        }
+        init += &format!("   word_{k} = 0;\n   w2_{k} = 0;\n");
+        seq += &format!(
+            "   word_{k} <= mem_{k}[{}];\n   w2_{k} <= (inr1 && bsel1 == {bb}'d{k}) ? word_{k} : {width}'d0;\n",
+            mem_index("addr", bd)
+        );
+        or.push(format!("w2_{k}"));
+    }
+    seq += &format!("   word3 <= {};\n", or.join(" | "));
+    init += "end\n";
+    seq += "end\n";
+    s + &init + &seq
 }
 
 /// Read latency of the matrix-vector unit's memories ([`LaneRom`], [`ScaleRom`],
-/// [`XMem`]): `data` shows the word addressed in cycle c from cycle c + 2 — the block
-/// RAM's own read register, then a register in the fabric beside it, so that no logic
-/// and no long route follows a block RAM output in the same cycle.
-pub const MEM_LATENCY: usize = 2;
+/// [`XMem`]): `data` shows the word addressed in cycle c from cycle c + 3 — the block
+/// RAM's own read register, a register in the fabric beside it (with the bank select,
+/// see [`banked_rom_v`]), then the register after the banks' OR, so that no logic and no
+/// long route follows a block RAM output in the same cycle.
+pub const MEM_LATENCY: usize = 3;
 
 /// L lanes of int8 weights, one word of L values per address, read in
 /// [`MEM_LATENCY`] cycles (`data` shows `mem[addr]` two cycles after `addr`). Depth is the length of the
@@ -447,8 +484,10 @@ pub struct LaneRom<const L: usize> {
     pub addr: Signal<In, Addr>,
     pub data: [Signal<Out, Signed<8>>; L],
     _mem: Vec<[i8; L]>,
-    /// The word read at the last edge (the block RAM's read register).
+    /// The word read at the last edge (the block RAM's read register), and the one
+    /// before (the bank registers).
     _word: [i8; L],
+    _word2: [i8; L],
 }
 
 impl<const L: usize> LaneRom<L> {
@@ -463,6 +502,7 @@ impl<const L: usize> LaneRom<L> {
             data: array_init::array_init(|_| Signal::new_with_default(Signed::default())),
             _mem: contents,
             _word: [0; L],
+            _word2: [0; L],
         }
     }
     pub fn depth(&self) -> usize {
@@ -473,9 +513,10 @@ impl<const L: usize> LaneRom<L> {
 impl<const L: usize> Logic for LaneRom<L> {
     fn update(&mut self) {
         if self.clock.pos_edge() {
-            for (d, v) in self.data.iter_mut().zip(self._word) {
+            for (d, v) in self.data.iter_mut().zip(self._word2) {
                 d.next = i2s::<8>(v as i64);
             }
+            self._word2 = self._word;
             let a = self.addr.val().index();
             self._word = self._mem.get(a).copied().unwrap_or([0; L]);
         }
@@ -487,23 +528,15 @@ impl<const L: usize> Logic for LaneRom<L> {
     }
     fn hdl(&self) -> Verilog {
         let depth = self._mem.len();
-        let mut s = format!(
-            "reg [{}:0] mem [0:{}];\ninitial begin\n",
-            8 * L - 1,
-            depth - 1
-        );
-        for (a, word) in self._mem.iter().enumerate() {
-            let hex: String = word
+        let mut s = banked_rom_v(8 * L, depth, |a| {
+            self._mem[a]
                 .iter()
                 .rev()
                 .map(|v| format!("{:02x}", *v as u8))
-                .collect();
-            s += &format!("   mem[{a}] = {}'h{hex};\n", 8 * L);
-        }
-        s += "end\n";
-        s += &rom_read_v(8 * L, depth);
+                .collect()
+        });
         for i in 0..L {
-            s += &format!("always @(*) data${i} = word2[{}:{}];\n", 8 * i + 7, 8 * i);
+            s += &format!("always @(*) data${i} = word3[{}:{}];\n", 8 * i + 7, 8 * i);
         }
         Verilog::Custom(s)
     }
@@ -518,6 +551,7 @@ pub struct ScaleRom {
     pub exp: Signal<Out, Signed<8>>,
     _mem: Vec<(u8, i8)>,
     _word: (u8, i8),
+    _word2: (u8, i8),
 }
 
 impl ScaleRom {
@@ -533,6 +567,7 @@ impl ScaleRom {
             exp: Signal::new_with_default(Signed::default()),
             _mem: contents,
             _word: (0, 0),
+            _word2: (0, 0),
         }
     }
 }
@@ -540,9 +575,10 @@ impl ScaleRom {
 impl Logic for ScaleRom {
     fn update(&mut self) {
         if self.clock.pos_edge() {
-            let (m, e) = self._word;
+            let (m, e) = self._word2;
             self.mant.next = u2b::<8>(m as u64);
             self.exp.next = i2s::<8>(e as i64);
+            self._word2 = self._word;
             self._word = self
                 ._mem
                 .get(self.addr.val().index())
@@ -556,13 +592,11 @@ impl Logic for ScaleRom {
     }
     fn hdl(&self) -> Verilog {
         let depth = self._mem.len();
-        let mut s = format!("reg [15:0] mem [0:{}];\ninitial begin\n", depth - 1);
-        for (a, (m, e)) in self._mem.iter().enumerate() {
-            s += &format!("   mem[{a}] = 16'h{:02x}{:02x};\n", m, *e as u8);
-        }
-        s += "end\n";
-        s += &rom_read_v(16, depth);
-        s += "always @(*) mant = word2[15:8];\nalways @(*) exp = word2[7:0];\n";
+        let mut s = banked_rom_v(16, depth, |a| {
+            let (m, e) = self._mem[a];
+            format!("{:02x}{:02x}", m, e as u8)
+        });
+        s += "always @(*) mant = word3[15:8];\nalways @(*) exp = word3[7:0];\n";
         Verilog::Custom(s)
     }
 }
@@ -845,6 +879,7 @@ pub struct XMem<const L: usize> {
     pub rdata: [Signal<Out, Signed<32>>; L],
     _mem: Vec<[i64; L]>,
     _word: [i64; L],
+    _word2: [i64; L],
     /// The writes registered at the last edge: (word, lane, value).
     _pend: Vec<(usize, usize, i64)>,
 }
@@ -871,6 +906,7 @@ impl<const L: usize> XMem<L> {
             rdata: array_init::array_init(|_| Signal::new_with_default(Signed::default())),
             _mem: vec![[0; L]; depth],
             _word: [0; L],
+            _word2: [0; L],
             _pend: Vec::new(),
         }
     }
@@ -908,9 +944,10 @@ impl<const L: usize> XMem<L> {
 impl<const L: usize> Logic for XMem<L> {
     fn update(&mut self) {
         if self.clock.pos_edge() {
-            for (d, v) in self.rdata.iter_mut().zip(self._word) {
+            for (d, v) in self.rdata.iter_mut().zip(self._word2) {
                 d.next = i2s::<32>(v);
             }
+            self._word2 = self._word;
             self._word = self
                 ._mem
                 .get(self.raddr.val().index())
@@ -935,7 +972,7 @@ impl<const L: usize> Logic for XMem<L> {
         let mut s = String::from("integer i;\n");
         for i in 0..L {
             s += &format!(
-                "reg [31:0] m{i} [0:{}];\nreg [31:0] rd{i};\ninitial rd{i} = 32'd0;\n",
+                "reg [31:0] m{i} [0:{}];\nreg [31:0] rd{i};\ninitial rd{i} = 32'd0;\nreg [31:0] rq{i};\ninitial rq{i} = 32'd0;\n",
                 depth - 1
             );
         }
@@ -996,7 +1033,11 @@ impl<const L: usize> Logic for XMem<L> {
         s += "end\nalways @(posedge clock) begin\n";
         s += &format!("   rinr <= (raddr < 16'd{depth});\n");
         for i in 0..L {
-            s += &format!("   rd{i} <= m{i}[{ri}];\n   rdata${i} <= rinr ? rd{i} : 32'sd0;\n");
+            // The read (LUT RAM), the range check, then one more register to meet the
+            // ROMs' [`MEM_LATENCY`].
+            s += &format!(
+                "   rd{i} <= m{i}[{ri}];\n   rq{i} <= rinr ? rd{i} : 32'd0;\n   rdata${i} <= rq{i};\n"
+            );
         }
         if wide {
             // The word register (none for a one-word memory).

@@ -333,6 +333,9 @@ pub struct AttnUnit<const A: usize> {
     /// output snapshot.
     o_en_r: DFF<Bit>,
     o_ld_r: DFF<Bit>,
+    qld_r: DFF<Bit>,
+    done_r: DFF<Bit>,
+    lgrp_r: DFF<Bits<8>>,
     o_head_r: DFF<Bits<8>>,
     addr_s1: DFF<Addr>,
     oaddr_s1: DFF<Addr>,
@@ -419,7 +422,14 @@ impl<const A: usize> AttnUnit<A> {
             wait8: c8(wait_cycles(&c)),
             drain_score: c16(DRAIN_SCORE),
             drain_exp: c16(DRAIN_EXP),
-            drain_last: c16((nh - (ng - 1) * g) * hd / k - 1 + DRAIN_OUT),
+            drain_last: c16({
+                let d = (nh - (ng - 1) * g) * hd / k - 1 + DRAIN_OUT;
+                assert!(
+                    d >= 1,
+                    "the registered done needs a drain of at least two cycles"
+                );
+                d
+            }),
             zero8: c8(0),
             one8: c8(1),
             zero16: c16(0),
@@ -478,6 +488,9 @@ impl<const A: usize> AttnUnit<A> {
             out_s13: Default::default(),
             o_en_r: Default::default(),
             o_ld_r: Default::default(),
+            qld_r: Default::default(),
+            done_r: Default::default(),
+            lgrp_r: Default::default(),
             o_head_r: Default::default(),
             addr_s1: Default::default(),
             oaddr_s1: Default::default(),
@@ -571,6 +584,9 @@ impl<const A: usize> Logic for AttnUnit<A> {
             out_s13,
             o_en_r,
             o_ld_r,
+            qld_r,
+            done_r,
+            lgrp_r,
             o_head_r,
             addr_s1,
             oaddr_s1,
@@ -631,8 +647,13 @@ impl<const A: usize> Logic for AttnUnit<A> {
         }
         self.m_sel.next = self.core.m_sel.val();
         self.core.sm_raddr.next = self.t_s1.q.val();
-        self.core.qld.next = false;
-        self.core.lgrp.next = self.ld_grp.q.val();
+        // The q load is registered (it fans out to every lane's q register), with the
+        // group it names: the q registers load one cycle later, still a cycle before the
+        // score pass's first operands.
+        self.qld_r.d.next = false;
+        self.lgrp_r.d.next = self.ld_grp.q.val();
+        self.core.qld.next = self.qld_r.q.val();
+        self.core.lgrp.next = self.lgrp_r.q.val();
         self.core.s_en.next = self.score_s2.q.val();
         self.core.s_first.next = self.first_s2.q.val();
         self.core.s_t.next = self.addr_s2.q.val();
@@ -654,7 +675,9 @@ impl<const A: usize> Logic for AttnUnit<A> {
         for j in 0..XP {
             self.y_data[j].next = self.core.y[j].val();
         }
-        self.done.next = false;
+        // `done` from a register (it crosses to the sequencer): set the cycle before.
+        self.done_r.d.next = false;
+        self.done.next = self.done_r.q.val();
 
         // Tag pipeline: nothing issued unless the state says so.
         self.score_s1.d.next = false;
@@ -698,13 +721,13 @@ impl<const A: usize> Logic for AttnUnit<A> {
             if self.start.val() {
                 if self.bases.bad.val() {
                     self.state.d.next = self.s_refuse.val();
+                    self.done_r.d.next = true;
                 } else {
                     self.state.d.next = self.s_setup.val();
                 }
             }
         }
         if self.state.q.val() == self.s_refuse.val() {
-            self.done.next = true;
             self.state.d.next = self.s_idle.val();
         }
         if self.state.q.val() == self.s_setup.val() {
@@ -729,7 +752,7 @@ impl<const A: usize> Logic for AttnUnit<A> {
                 self.wait_left.d.next = self.wait_left.q.val() - self.one8.val();
             }
             if (self.wait_left.q.val() == self.zero8.val()) & !self.busy.val() {
-                self.core.qld.next = true;
+                self.qld_r.d.next = true;
                 self.ld_grp.d.next = self.one8.val();
                 self.ld_last.d.next = self.one_last.val();
                 if self.ld_last.q.val() {
@@ -806,7 +829,7 @@ impl<const A: usize> Logic for AttnUnit<A> {
                     self.ld_grp.d.next = self.ld_grp.q.val() + self.one8.val();
                     self.ld_last.d.next =
                         (self.ld_grp.q.val() + self.one8.val()) == self.last_group.val();
-                    self.core.qld.next = true;
+                    self.qld_r.d.next = true;
                     if self.ld_last.q.val() {
                         self.group_heads.d.next = self.last_g8.val();
                         self.heads_done.d.next = self.heads_done.q.val() + self.last_g8.val();
@@ -839,9 +862,12 @@ impl<const A: usize> Logic for AttnUnit<A> {
             self.drain_left.d.next = self.drain_left.q.val() - self.one16.val();
             if self.drain_left.q.val() == self.zero16.val() {
                 self.state.d.next = self.after_drain.q.val();
-                if self.after_drain.q.val() == self.s_idle.val() {
-                    self.done.next = true;
-                }
+            }
+            // The last drain's final cycle (every drain lasts more than one cycle).
+            if (self.drain_left.q.val() == self.one16.val())
+                & (self.after_drain.q.val() == self.s_idle.val())
+            {
+                self.done_r.d.next = true;
             }
         }
     }

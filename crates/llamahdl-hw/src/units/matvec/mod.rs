@@ -45,14 +45,14 @@
 //! | cycle | stage |
 //! | --- | --- |
 //! | t | addresses: weight ROM, scale ROM, input memory (or the weight buffer) |
-//! | t + 2 | words read ([`MEM_LATENCY`]); the weight source selected into [`DotAcc`] |
-//! | t + 9 | the row's sum in the accumulator ([`DOT_LATENCY`]) |
-//! | t + 15 | the rescaled row ([`FINISH_LATENCY`]): `out_valid` |
-//! | t + 16 | the vector-memory write (and `done` with the last row) |
+//! | t + 3 | words read ([`MEM_LATENCY`]); the weight source selected into [`DotAcc`] |
+//! | t + 10 | the row's sum in the accumulator ([`DOT_LATENCY`]) |
+//! | t + 16 | the rescaled row ([`FINISH_LATENCY`]): `out_valid` |
+//! | t + 17 | the vector-memory write (and `done` with the last row) |
 //!
 //! The row tags (last word, row, row scale, destination address) travel beside the data
 //! in delay lines, and every memory address comes from a register. For [`POST_ACC`] the
-//! destination is read in cycle t + 13, registered, and added in t + 15; for
+//! destination is read in cycle t + 14, registered, and added in t + 16; for
 //! [`POST_SWIGLU`] the gate is read in cycle t + 1 and delayed to meet [`SiluMul`]'s
 //! [`post::SILU_H`] stages.
 
@@ -196,6 +196,17 @@ pub struct MatVec<const L: usize> {
     s1_first: DFF<Bit>,
     s1_last: DFF<Bit>,
     s1_row: DFF<Addr>,
+    // t + 2: the tags wait for the memories' third read stage.
+    s2_valid: DFF<Bit>,
+    s2_first: DFF<Bit>,
+    s2_last: DFF<Bit>,
+    s2_row: DFF<Addr>,
+    e2_valid: DFF<Bit>,
+    e2_lane: DFF<Addr>,
+    e2_elem: DFF<Addr>,
+    bq2_data: LaneReg<L>,
+    bq2_mant: DFF<Bits<8>>,
+    bq2_exp: DFF<Signed<8>>,
     m_valid: DFF<Bit>,
     m_first: DFF<Bit>,
     m_last: DFF<Bit>,
@@ -211,10 +222,9 @@ pub struct MatVec<const L: usize> {
     s4_last: DFF<Bit>,
     s4_row: DFF<Addr>,
     s5_last: DelayBit,
-    s5_row: Delay<16>,
     // Absolute addresses: ROM word, scale row, input word (kept beside the relative
     // counters so that no adder sits in front of a memory address), and the
-    // destination row along the pipeline (m, a, read r = t + 13, write w = t + 16, SwiGLU
+    // destination row along the pipeline (m, a, read r = t + 14, write w = t + 17, SwiGLU
     // write sw).
     rom_a: DFF<Addr>,
     srow_a: DFF<Addr>,
@@ -226,7 +236,11 @@ pub struct MatVec<const L: usize> {
     w_dst: Delay<16>,
     sw_dst: Delay<16>,
     w_last: DFF<Bit>,
-    w_row: DFF<Addr>,
+    /// `done` registered: the last row's (or the embedding's last element's) write, decided
+    /// a cycle ahead (`w_done`, `s5_done`, `eo_done` beside `w_last`, `s5_last`, `eo_valid`).
+    w_done: DFF<Bit>,
+    s5_done: DelayBit,
+    eo_done: DelayBit,
     /// The destination's old value (POST_ACC), the sum, and the plain result, registered.
     rq: DFF<Signed<32>>,
     acc_sum: DFF<Signed<32>>,
@@ -350,6 +364,16 @@ impl<const L: usize> MatVec<L> {
             s1_first: Default::default(),
             s1_last: Default::default(),
             s1_row: Default::default(),
+            s2_valid: Default::default(),
+            s2_first: Default::default(),
+            s2_last: Default::default(),
+            s2_row: Default::default(),
+            e2_valid: Default::default(),
+            e2_lane: Default::default(),
+            e2_elem: Default::default(),
+            bq2_data: Default::default(),
+            bq2_mant: Default::default(),
+            bq2_exp: Default::default(),
             m_valid: Default::default(),
             m_first: Default::default(),
             m_last: Default::default(),
@@ -365,7 +389,6 @@ impl<const L: usize> MatVec<L> {
             s4_last: Default::default(),
             s4_row: Default::default(),
             s5_last: DelayBit::new(SWIGLU_EXTRA),
-            s5_row: Delay::new(SWIGLU_EXTRA),
             rom_a: Default::default(),
             srow_a: Default::default(),
             xaddr_a: Default::default(),
@@ -376,7 +399,9 @@ impl<const L: usize> MatVec<L> {
             w_dst: Delay::new(3),
             sw_dst: Delay::new(SWIGLU_EXTRA - 1),
             w_last: Default::default(),
-            w_row: Default::default(),
+            w_done: Default::default(),
+            s5_done: DelayBit::new(SWIGLU_EXTRA),
+            eo_done: DelayBit::new(FINISH_LATENCY),
             rq: Default::default(),
             acc_sum: Default::default(),
             y_w: Default::default(),
@@ -426,12 +451,14 @@ impl<const L: usize> Logic for MatVec<L> {
             sel_ram, shift, addr, beat, row, rbase, rrbase, emb, lane, elem, drain, drain_n,
             s1_valid, s1_first, s1_last, s1_row, m_valid, m_first, m_last, m_row, sq_mant, sq_exp,
             s4_last, s4_row, e1_valid, e1_lane, e1_elem, em_valid, em_lane, em_elem, bq_mant,
-            bq_exp, rom_a, srow_a, xaddr_a, s1_src, m_dst, w_last, w_row, rq, acc_sum, y_w, em_dst
+            bq_exp, rom_a, srow_a, xaddr_a, s1_src, m_dst, w_last, rq, acc_sum, y_w, em_dst,
+            w_done, s2_valid, s2_first, s2_last, s2_row, e2_valid, e2_lane, e2_elem, bq2_mant,
+            bq2_exp
         );
         clock!(
-            self, clock, a_last, a_row, a_mant, a_exp, p_last, p_row, s5_last, s5_row, a_dst,
-            r_dst, w_dst, sw_dst, eo_dst, eo_valid, eo_elem, bq_data, gate, silu, silu_tab, rom,
-            scale_rom, xram, dot, finish
+            self, clock, a_last, a_row, a_mant, a_exp, p_last, p_row, s5_last, s5_done, eo_done,
+            a_dst, r_dst, w_dst, sw_dst, eo_dst, eo_valid, eo_elem, bq_data, bq2_data, gate, silu,
+            silu_tab, rom, scale_rom, xram, dot, finish
         );
         // Input vector write port.
         self.xram.wwe.next = self.x_we.val();
@@ -538,24 +565,37 @@ impl<const L: usize> Logic for MatVec<L> {
         }
         // Cycle t + 1: the memories read; the weight buffer answers (registered once
         // more to meet the ROMs).
-        self.m_valid.d.next = self.s1_valid.q.val();
-        self.m_first.d.next = self.s1_first.q.val();
-        self.m_last.d.next = self.s1_last.q.val();
-        self.m_row.d.next = self.s1_row.q.val();
-        self.m_dst.d.next = self.dst_r.q.val() + self.s1_row.q.val();
+        self.s2_valid.d.next = self.s1_valid.q.val();
+        self.s2_first.d.next = self.s1_first.q.val();
+        self.s2_last.d.next = self.s1_last.q.val();
+        self.s2_row.d.next = self.s1_row.q.val();
+        self.e2_valid.d.next = self.e1_valid.q.val();
+        self.e2_lane.d.next = self.e1_lane.q.val();
+        self.e2_elem.d.next = self.e1_elem.q.val();
+        for i in 0..L {
+            self.bq2_data.d[i].next = self.bq_data.q[i].val();
+        }
+        self.bq2_mant.d.next = self.bq_mant.q.val();
+        self.bq2_exp.d.next = self.bq_exp.q.val();
+        // Cycle t + 2: the tags registered once more.
+        self.m_valid.d.next = self.s2_valid.q.val();
+        self.m_first.d.next = self.s2_first.q.val();
+        self.m_last.d.next = self.s2_last.q.val();
+        self.m_row.d.next = self.s2_row.q.val();
+        self.m_dst.d.next = self.dst_r.q.val() + self.s2_row.q.val();
         for i in 0..L {
             self.bq_data.d[i].next = self.buf_rd_data[i].val();
         }
         self.bq_mant.d.next = self.buf_rd_mant.val();
         self.bq_exp.d.next = self.buf_rd_exp.val();
-        self.em_valid.d.next = self.e1_valid.q.val();
-        self.em_lane.d.next = self.e1_lane.q.val();
-        self.em_elem.d.next = self.e1_elem.q.val();
-        self.em_dst.d.next = self.dst_r.q.val() + self.e1_elem.q.val();
-        // Cycle t + 2: words present; select the weight source into DotAcc.
+        self.em_valid.d.next = self.e2_valid.q.val();
+        self.em_lane.d.next = self.e2_lane.q.val();
+        self.em_elem.d.next = self.e2_elem.q.val();
+        self.em_dst.d.next = self.dst_r.q.val() + self.e2_elem.q.val();
+        // Cycle t + 3: words present; select the weight source into DotAcc.
         for i in 0..L {
             if self.sel_ram.q.val() {
-                self.dot.w[i].next = self.bq_data.q[i].val();
+                self.dot.w[i].next = self.bq2_data.q[i].val();
             } else {
                 self.dot.w[i].next = self.rom.data[i].val();
             }
@@ -572,13 +612,13 @@ impl<const L: usize> Logic for MatVec<L> {
             self.ext_p[i].next = self.dot.ext_p[i].val();
         }
         if self.sel_ram.q.val() {
-            self.sq_mant.d.next = self.bq_mant.q.val();
-            self.sq_exp.d.next = self.bq_exp.q.val();
+            self.sq_mant.d.next = self.bq2_mant.q.val();
+            self.sq_exp.d.next = self.bq2_exp.q.val();
         } else {
             self.sq_mant.d.next = self.scale_rom.mant.val();
             self.sq_exp.d.next = self.scale_rom.exp.val();
         }
-        // The row tags travel beside DotAcc to the accumulator (cycle t + 9).
+        // The row tags travel beside DotAcc to the accumulator (cycle t + 10).
         self.a_last.d.next = self.m_last.q.val();
         self.a_row.d.next = self.m_row.q.val();
         self.a_mant.d.next = self.sq_mant.q.val();
@@ -609,18 +649,21 @@ impl<const L: usize> Logic for MatVec<L> {
         self.s4_last.d.next = self.p_last.q.val();
         self.s4_row.d.next = self.p_row.q.val();
         self.w_last.d.next = self.s4_last.q.val();
-        self.w_row.d.next = self.s4_row.q.val();
         self.s5_last.d.next =
             self.s4_last.q.val() & (self.post_r.q.val() == self.post_swiglu.val());
-        self.s5_row.d.next = self.s4_row.q.val();
+        self.w_done.d.next = self.s4_last.q.val() & (self.s4_row.q.val() == self.rows_r.q.val());
+        self.s5_done.d.next = self.s4_last.q.val()
+            & (self.s4_row.q.val() == self.rows_r.q.val())
+            & (self.post_r.q.val() == self.post_swiglu.val());
+        self.eo_done.d.next = self.em_valid.q.val() & (self.em_elem.q.val() == self.len_r.q.val());
         self.a_dst.d.next = self.m_dst.q.val();
         self.r_dst.d.next = self.a_dst.q.val();
         self.w_dst.d.next = self.r_dst.q.val();
         self.sw_dst.d.next = self.w_dst.q.val();
         // Post-operations. SwiGLU: the gate (row `r` of `src`) is read in cycle t + 1 and
         // delayed so that SiluMul samples the row result as it appears. Residual add: the
-        // destination is read in cycle t + 13, registered, added to the result in
-        // t + 15 and written in t + 16.
+        // destination is read in cycle t + 14, registered, added to the result in
+        // t + 16 and written in t + 17.
         self.gate.d.next = self.vm_rdata.val();
         self.silu.x.next = self.gate.q.val();
         self.silu_tab.addr.next = self.silu.sig_addr.val();
@@ -631,7 +674,7 @@ impl<const L: usize> Logic for MatVec<L> {
         self.addsat.b.next = self.rq.q.val();
         self.acc_sum.d.next = self.addsat.y.val();
         self.y_w.d.next = self.finish.y.val();
-        // Cycle t + 15: result.
+        // Cycle t + 16: result.
         self.out_valid.next = self.s4_last.q.val() | self.eo_valid.q.val();
         if self.emb.q.val() {
             self.out_row.next = self.eo_elem.q.val();
@@ -644,7 +687,7 @@ impl<const L: usize> Logic for MatVec<L> {
         } else {
             self.vm_raddr.next = self.r_dst.q.val();
         }
-        // Writes: embedding in t + 8 (its output), rows in t + 16, SwiGLU later.
+        // Writes: embedding in t + 9 (its output), rows in t + 17, SwiGLU later.
         if self.emb.q.val() {
             self.vm_we.next = self.eo_valid.q.val();
             self.vm_waddr.next = self.eo_dst.q.val();
@@ -663,11 +706,9 @@ impl<const L: usize> Logic for MatVec<L> {
             self.vm_wdata.next = self.y_w.q.val();
         }
         if self.post_r.q.val() == self.post_swiglu.val() {
-            self.done.next = (self.s5_last.q.val() & (self.s5_row.q.val() == self.rows_r.q.val()))
-                | (self.eo_valid.q.val() & (self.eo_elem.q.val() == self.len_r.q.val()));
+            self.done.next = self.s5_done.q.val() | self.eo_done.q.val();
         } else {
-            self.done.next = (self.w_last.q.val() & (self.w_row.q.val() == self.rows_r.q.val()))
-                | (self.eo_valid.q.val() & (self.eo_elem.q.val() == self.len_r.q.val()));
+            self.done.next = self.w_done.q.val() | self.eo_done.q.val();
         }
         self.busy.next = self.running.q.val() | (self.drain.q.val() != self.zero5.val());
     }
