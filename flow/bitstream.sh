@@ -44,8 +44,7 @@ cp "$LPF" pins.lpf
 
 echo "[$(stamp)] $TOP: yosys synth_ecp5 (log: $DIR/synth.log)"
 ulimit -s unlimited
-timed synth "$YOSYS" -q -l synth.log -p "read_verilog $DESIGN; \
-synth_ecp5 -top $TOP -json synth.json; tee -q -o stat.json stat -json"
+timed synth "$YOSYS" -q -l synth.log -p "read_verilog $DESIGN; $(ecp5_synth_script "$TOP")"
 
 mapfile -t args < <(ecp5_pnr_args)
 args+=(--textcfg top.config)

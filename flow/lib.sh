@@ -8,6 +8,16 @@ timed() { # timed NAME CMD... : run CMD, wall time and peak RSS into NAME.time
     /usr/bin/time -f '%e %M' -o "$name.time" "$@"
 }
 
+# The yosys commands that synthesise TOP for the ECP5 into synth.json (and stat.json),
+# after the sources are read. Registers whose names contain `_dup` are deliberate copies
+# (one per group of loads, so that a select's fan-out stays local); they are marked
+# `keep` before synthesis so that opt_merge does not fold them back into one.
+ecp5_synth_script() { # ecp5_synth_script TOP
+    printf '%s' "hierarchy -top $1; proc; select -set dups w:*_dup* %ci1:+\$dff[Q]; \
+setattr -set keep 1 @dups; select -clear; synth_ecp5 -top $1 -json synth.json; \
+tee -q -o stat.json stat -json"
+}
+
 # The nextpnr-ecp5 arguments for the ULX3S's part (LFE5U-85F, speed 6, CABGA381) with the
 # run's frequency, seed and reports; ROUTER, NO_ROUTE and PNR_EXTRA from the environment.
 # Prints one argument per line (read with mapfile).

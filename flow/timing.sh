@@ -64,7 +64,7 @@ else
     # The whole decoder needs a deep stack in yosys's recursive passes.
     ulimit -s unlimited
     timed synth "$YOSYS" -q -l synth.log -p "read_verilog $DESIGN; read_verilog wrapper.v; \
-synth_ecp5 -top timing_top -json synth.json; tee -q -o stat.json stat -json"
+$(ecp5_synth_script timing_top)"
 fi
 
 echo "[$(stamp)] $TOP: logic depth of the netlist (depth.txt)"

@@ -98,6 +98,15 @@ module llamahdl_decoder(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,
     reg  st_en_r$clock;
     reg  st_en_r$d;
     wire  st_en_r$q;
+    reg  st_row_r$clock;
+    reg  [15:0] st_row_r$d;
+    wire  [15:0] st_row_r$q;
+    reg  st_valid_r$clock;
+    reg  st_valid_r$d;
+    wire  st_valid_r$q;
+    reg  st_data_r$clock;
+    reg signed [31:0] st_data_r$d;
+    wire signed [31:0] st_data_r$q;
     reg  c_r$clock;
     reg  [15:0] c_r$d;
     wire  [15:0] c_r$q;
@@ -710,6 +719,21 @@ module llamahdl_decoder(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,
         .clock(st_en_r$clock),
         .d(st_en_r$d),
         .q(st_en_r$q)
+    );
+    llamahdl_decoder$st_row_r st_row_r(
+        .clock(st_row_r$clock),
+        .d(st_row_r$d),
+        .q(st_row_r$q)
+    );
+    llamahdl_decoder$st_valid_r st_valid_r(
+        .clock(st_valid_r$clock),
+        .d(st_valid_r$d),
+        .q(st_valid_r$q)
+    );
+    llamahdl_decoder$st_data_r st_data_r(
+        .clock(st_data_r$clock),
+        .d(st_data_r$d),
+        .q(st_data_r$q)
     );
     llamahdl_decoder$c_r c_r(
         .clock(c_r$clock),
@@ -1329,6 +1353,9 @@ module llamahdl_decoder(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,
         wr_x_idx$clock = clock;
         tee_off$clock = clock;
         st_en_r$clock = clock;
+        st_row_r$clock = clock;
+        st_valid_r$clock = clock;
+        st_data_r$clock = clock;
         c_r$clock = clock;
         xg_we$clock = clock;
         xg_att$clock = clock;
@@ -1498,9 +1525,12 @@ module llamahdl_decoder(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,
         attention$pos = layer_stack$pos_r;
         st_en_r$d = layer_stack$is_mv & layer_stack$qkv;
         attention$st_en = st_en_r$q;
-        attention$st_valid = matvec$out_valid;
-        attention$st_row = matvec$out_row;
-        attention$st_data = matvec$out_data;
+        st_valid_r$d = matvec$out_valid;
+        st_row_r$d = matvec$out_row;
+        st_data_r$d = matvec$out_data;
+        attention$st_valid = st_valid_r$q;
+        attention$st_row = st_row_r$q;
+        attention$st_data = st_data_r$q;
         matvec$ext_sel = attention$m_sel;
         matvec$ext_a$0 = attention$m_a$0;
         matvec$ext_b$0 = attention$m_b$0;
@@ -1970,7 +2000,7 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,y_we,
     localparam  g8 = 8'h4;
     localparam  last_g8 = 8'h4;
     localparam  last_group = 8'h1;
-    localparam  wait8 = 8'h14;
+    localparam  wait8 = 8'h15;
     localparam  drain_score = 16'h8;
     localparam  drain_exp = 16'he;
     localparam  drain_last = 16'hf;
@@ -2477,6 +2507,12 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,y_we,
     reg  done_r$d;
     wire  done_r$q;
     reg  done_r$clock;
+    reg  rv_r$d;
+    wire  rv_r$q;
+    reg  rv_r$clock;
+    reg  busy_r$d;
+    wire  busy_r$q;
+    reg  busy_r$clock;
     reg  [7:0] lgrp_r$d;
     wire  [7:0] lgrp_r$q;
     reg  lgrp_r$clock;
@@ -3106,6 +3142,16 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,y_we,
         .q(done_r$q),
         .clock(done_r$clock)
     );
+    llamahdl_decoder$attention$rv_r rv_r(
+        .d(rv_r$d),
+        .q(rv_r$q),
+        .clock(rv_r$clock)
+    );
+    llamahdl_decoder$attention$busy_r busy_r(
+        .d(busy_r$d),
+        .q(busy_r$q),
+        .clock(busy_r$clock)
+    );
     llamahdl_decoder$attention$lgrp_r lgrp_r(
         .d(lgrp_r$d),
         .q(lgrp_r$q),
@@ -3230,6 +3276,8 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,y_we,
         o_ld_r$clock = clock;
         qld_r$clock = clock;
         done_r$clock = clock;
+        rv_r$clock = clock;
+        busy_r$clock = clock;
         lgrp_r$clock = clock;
         o_head_r$clock = clock;
         addr_s1$clock = clock;
@@ -3287,6 +3335,8 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,y_we,
         o_ld_r$d = o_ld_r$q;
         qld_r$d = qld_r$q;
         done_r$d = done_r$q;
+        rv_r$d = rv_r$q;
+        busy_r$d = busy_r$q;
         lgrp_r$d = lgrp_r$q;
         o_head_r$d = o_head_r$q;
         addr_s1$d = addr_s1$q;
@@ -3317,6 +3367,7 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,y_we,
         stream$row_pos = bases$row_pos;
         stream$bad = bases$bad;
         busy = st_en | stream$in_flight | cache$wbusy;
+        busy_r$d = busy;
         core$bwe = stream$bank_we;
         core$bgrp = stream$bank_group;
         core$blane = stream$bank_lane;
@@ -3335,7 +3386,8 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,y_we,
         cache$commit = stream$cache_commit;
         cache$waddr = stream$cache_waddr;
         cache$raddr = cache_addr$q;
-        cache$rv = 1'b0;
+        cache$rv = rv_r$q;
+        rv_r$d = 1'b0;
         cache$grp = group$q;
         core$mant$0 = cache$mant$0;
         core$ksh$0 = cache$ksh$0;
@@ -3630,7 +3682,7 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,y_we,
             if (wait_left$q != zero8) begin
                 wait_left$d = wait_left$q - one8;
             end
-            if ((wait_left$q == zero8) & ~busy) begin
+            if ((wait_left$q == zero8) & ~busy_r$q) begin
                 qld_r$d = 1'b1;
                 ld_grp$d = one8;
                 ld_last$d = one_last;
@@ -3662,13 +3714,14 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,y_we,
             end
         end
         if (state$q == s_exp) begin
-            cache$rv = 1'b1;
+            rv_r$d = 1'b1;
             exp_s1$d = 1'b1;
             first_s1$d = t$q == zero16;
             t$d = t$q + one16;
             cache_addr$d = cache_addr$q + one24;
             if (t$q == pos) begin
                 t$d = zero16;
+                rv_r$d = 1'b0;
                 state$d = s_drain;
                 drain_left$d = drain_exp;
                 after_drain$d = s_out;
@@ -3736,6 +3789,7 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,y_we,
             drain_left$d = drain_left$q - one16;
             if (drain_left$q == zero16) begin
                 state$d = after_drain$q;
+                rv_r$d = after_drain$q == s_exp;
             end
             if ((drain_left$q == one16) & (after_drain$q == s_idle)) begin
                 done_r$d = 1'b1;
@@ -3832,6 +3886,25 @@ module llamahdl_decoder$attention$bases(clock,layer,pos,row_layer,row_pos,rope_b
        rope_base <= rb;
     end
 endmodule // llamahdl_decoder$attention$bases
+
+
+module llamahdl_decoder$attention$busy_r(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$busy_r
 
 
 module llamahdl_decoder$attention$cache(clock,push,pv,pfield,pdata,spush,spv,sfield,sdata,commit,waddr,raddr,rv,grp,mant$0,mant$1,mant$2,mant$3,mant$4,mant$5,mant$6,mant$7,mant$8,mant$9,mant$10,mant$11,mant$12,mant$13,mant$14,mant$15,mant$16,mant$17,mant$18,mant$19,mant$20,mant$21,mant$22,mant$23,mant$24,mant$25,mant$26,mant$27,mant$28,mant$29,mant$30,mant$31,ksh$0,ksh$1,ksh$2,ksh$3,ksh$4,ksh$5,ksh$6,ksh$7,ksh$8,ksh$9,ksh$10,ksh$11,ksh$12,ksh$13,ksh$14,ksh$15,ksh$16,ksh$17,ksh$18,ksh$19,ksh$20,ksh$21,ksh$22,ksh$23,ksh$24,ksh$25,ksh$26,ksh$27,ksh$28,ksh$29,ksh$30,ksh$31,vsh$0,vsh$1,vsh$2,vsh$3,vsh$4,vsh$5,vsh$6,vsh$7,vsh$8,vsh$9,vsh$10,vsh$11,vsh$12,vsh$13,vsh$14,vsh$15,vsh$16,vsh$17,vsh$18,vsh$19,vsh$20,vsh$21,vsh$22,vsh$23,vsh$24,vsh$25,vsh$26,vsh$27,vsh$28,vsh$29,vsh$30,vsh$31,wbusy);
@@ -3966,8 +4039,6 @@ module llamahdl_decoder$attention$cache(clock,push,pv,pfield,pdata,spush,spv,sfi
     reg [351:0] rvw;
     reg [19:0] rks;
     reg [19:0] rvs;
-    reg rsel;
-    reg rinr;
     reg p_r;
     reg pv_r;
     reg [15:0] pf_r;
@@ -3990,8 +4061,6 @@ module llamahdl_decoder$attention$cache(clock,push,pv,pfield,pdata,spush,spv,sfi
        rvw = 352'd0;
        rks = 20'd0;
        rvs = 20'd0;
-       rsel = 1'b0;
-       rinr = 1'b0;
        p_r = 1'b0;
        pv_r = 1'b0;
        pf_r = 16'd0;
@@ -4264,7 +4333,6 @@ module llamahdl_decoder$attention$cache(clock,push,pv,pfield,pdata,spush,spv,sfi
        vst <= vst_n;
        kss <= kss_n;
        vss <= vss_n;
-       rsel <= rv;
        p_r <= push;
        pv_r <= pv;
        pf_r <= pfield;
@@ -4278,8 +4346,7 @@ module llamahdl_decoder$attention$cache(clock,push,pv,pfield,pdata,spush,spv,sfi
        c_rr <= c_r;
        wa_rr <= wa_r;
        // The block RAMs' own read registers (nothing between them and the memories); a
-       // read past the depth is zeroed in the routing stage (`rinr`).
-       rinr <= (raddr < 24'd2560);
+       // read past the depth is zeroed in the routing stage (`rin_dup*`).
        rk <= kmem[raddr[11:0]];
        rvw <= vmem[raddr[11:0]];
        rks <= ksm[raddr[11:0]];
@@ -4291,298 +4358,837 @@ module llamahdl_decoder$attention$cache(clock,push,pv,pfield,pdata,spush,spv,sfi
           vsm[wa_rr[11:0]] <= vss;
        end
     end
+    reg rin_dup0;
+    reg rsel_dup0;
+    initial rin_dup0 = 1'b0;
+    initial rsel_dup0 = 1'b0;
+    reg [7:0] grp_dup0;
+    initial grp_dup0 = 8'd0;
+    reg rin_dup1;
+    reg rsel_dup1;
+    initial rin_dup1 = 1'b0;
+    initial rsel_dup1 = 1'b0;
+    reg [7:0] grp_dup1;
+    initial grp_dup1 = 8'd0;
+    reg rin_dup2;
+    reg rsel_dup2;
+    initial rin_dup2 = 1'b0;
+    initial rsel_dup2 = 1'b0;
+    reg [7:0] grp_dup2;
+    initial grp_dup2 = 8'd0;
+    reg rin_dup3;
+    reg rsel_dup3;
+    initial rin_dup3 = 1'b0;
+    initial rsel_dup3 = 1'b0;
+    reg [7:0] grp_dup3;
+    initial grp_dup3 = 8'd0;
+    reg rin_dup4;
+    reg rsel_dup4;
+    initial rin_dup4 = 1'b0;
+    initial rsel_dup4 = 1'b0;
+    reg [7:0] grp_dup4;
+    initial grp_dup4 = 8'd0;
+    reg rin_dup5;
+    reg rsel_dup5;
+    initial rin_dup5 = 1'b0;
+    initial rsel_dup5 = 1'b0;
+    reg [7:0] grp_dup5;
+    initial grp_dup5 = 8'd0;
+    reg rin_dup6;
+    reg rsel_dup6;
+    initial rin_dup6 = 1'b0;
+    initial rsel_dup6 = 1'b0;
+    reg [7:0] grp_dup6;
+    initial grp_dup6 = 8'd0;
+    reg rin_dup7;
+    reg rsel_dup7;
+    initial rin_dup7 = 1'b0;
+    initial rsel_dup7 = 1'b0;
+    reg [7:0] grp_dup7;
+    initial grp_dup7 = 8'd0;
+    reg rin_dup8;
+    reg rsel_dup8;
+    initial rin_dup8 = 1'b0;
+    initial rsel_dup8 = 1'b0;
+    reg [7:0] grp_dup8;
+    initial grp_dup8 = 8'd0;
+    reg rin_dup9;
+    reg rsel_dup9;
+    initial rin_dup9 = 1'b0;
+    initial rsel_dup9 = 1'b0;
+    reg [7:0] grp_dup9;
+    initial grp_dup9 = 8'd0;
+    reg rin_dup10;
+    reg rsel_dup10;
+    initial rin_dup10 = 1'b0;
+    initial rsel_dup10 = 1'b0;
+    reg [7:0] grp_dup10;
+    initial grp_dup10 = 8'd0;
+    reg rin_dup11;
+    reg rsel_dup11;
+    initial rin_dup11 = 1'b0;
+    initial rsel_dup11 = 1'b0;
+    reg [7:0] grp_dup11;
+    initial grp_dup11 = 8'd0;
+    reg rin_dup12;
+    reg rsel_dup12;
+    initial rin_dup12 = 1'b0;
+    initial rsel_dup12 = 1'b0;
+    reg [7:0] grp_dup12;
+    initial grp_dup12 = 8'd0;
+    reg rin_dup13;
+    reg rsel_dup13;
+    initial rin_dup13 = 1'b0;
+    initial rsel_dup13 = 1'b0;
+    reg [7:0] grp_dup13;
+    initial grp_dup13 = 8'd0;
+    reg rin_dup14;
+    reg rsel_dup14;
+    initial rin_dup14 = 1'b0;
+    initial rsel_dup14 = 1'b0;
+    reg [7:0] grp_dup14;
+    initial grp_dup14 = 8'd0;
+    reg rin_dup15;
+    reg rsel_dup15;
+    initial rin_dup15 = 1'b0;
+    initial rsel_dup15 = 1'b0;
+    reg [7:0] grp_dup15;
+    initial grp_dup15 = 8'd0;
+    reg rin_dup16;
+    reg rsel_dup16;
+    initial rin_dup16 = 1'b0;
+    initial rsel_dup16 = 1'b0;
+    reg [7:0] grp_dup16;
+    initial grp_dup16 = 8'd0;
+    reg rin_dup17;
+    reg rsel_dup17;
+    initial rin_dup17 = 1'b0;
+    initial rsel_dup17 = 1'b0;
+    reg [7:0] grp_dup17;
+    initial grp_dup17 = 8'd0;
+    reg rin_dup18;
+    reg rsel_dup18;
+    initial rin_dup18 = 1'b0;
+    initial rsel_dup18 = 1'b0;
+    reg [7:0] grp_dup18;
+    initial grp_dup18 = 8'd0;
+    reg rin_dup19;
+    reg rsel_dup19;
+    initial rin_dup19 = 1'b0;
+    initial rsel_dup19 = 1'b0;
+    reg [7:0] grp_dup19;
+    initial grp_dup19 = 8'd0;
+    reg rin_dup20;
+    reg rsel_dup20;
+    initial rin_dup20 = 1'b0;
+    initial rsel_dup20 = 1'b0;
+    reg [7:0] grp_dup20;
+    initial grp_dup20 = 8'd0;
+    reg rin_dup21;
+    reg rsel_dup21;
+    initial rin_dup21 = 1'b0;
+    initial rsel_dup21 = 1'b0;
+    reg [7:0] grp_dup21;
+    initial grp_dup21 = 8'd0;
+    reg rin_dup22;
+    reg rsel_dup22;
+    initial rin_dup22 = 1'b0;
+    initial rsel_dup22 = 1'b0;
+    reg [7:0] grp_dup22;
+    initial grp_dup22 = 8'd0;
+    reg rin_dup23;
+    reg rsel_dup23;
+    initial rin_dup23 = 1'b0;
+    initial rsel_dup23 = 1'b0;
+    reg [7:0] grp_dup23;
+    initial grp_dup23 = 8'd0;
+    reg rin_dup24;
+    reg rsel_dup24;
+    initial rin_dup24 = 1'b0;
+    initial rsel_dup24 = 1'b0;
+    reg [7:0] grp_dup24;
+    initial grp_dup24 = 8'd0;
+    reg rin_dup25;
+    reg rsel_dup25;
+    initial rin_dup25 = 1'b0;
+    initial rsel_dup25 = 1'b0;
+    reg [7:0] grp_dup25;
+    initial grp_dup25 = 8'd0;
+    reg rin_dup26;
+    reg rsel_dup26;
+    initial rin_dup26 = 1'b0;
+    initial rsel_dup26 = 1'b0;
+    reg [7:0] grp_dup26;
+    initial grp_dup26 = 8'd0;
+    reg rin_dup27;
+    reg rsel_dup27;
+    initial rin_dup27 = 1'b0;
+    initial rsel_dup27 = 1'b0;
+    reg [7:0] grp_dup27;
+    initial grp_dup27 = 8'd0;
+    reg rin_dup28;
+    reg rsel_dup28;
+    initial rin_dup28 = 1'b0;
+    initial rsel_dup28 = 1'b0;
+    reg [7:0] grp_dup28;
+    initial grp_dup28 = 8'd0;
+    reg rin_dup29;
+    reg rsel_dup29;
+    initial rin_dup29 = 1'b0;
+    initial rsel_dup29 = 1'b0;
+    reg [7:0] grp_dup29;
+    initial grp_dup29 = 8'd0;
+    reg rin_dup30;
+    reg rsel_dup30;
+    initial rin_dup30 = 1'b0;
+    initial rsel_dup30 = 1'b0;
+    reg [7:0] grp_dup30;
+    initial grp_dup30 = 8'd0;
+    reg rin_dup31;
+    reg rsel_dup31;
+    initial rin_dup31 = 1'b0;
+    initial rsel_dup31 = 1'b0;
+    reg [7:0] grp_dup31;
+    initial grp_dup31 = 8'd0;
+    wire rin_n = (raddr < 24'd2560);
     always @(posedge clock) begin
-       case (grp)
+       rin_dup0 <= rin_n;
+       rsel_dup0 <= rv;
+       grp_dup0 <= grp;
+       rin_dup1 <= rin_n;
+       rsel_dup1 <= rv;
+       grp_dup1 <= grp;
+       rin_dup2 <= rin_n;
+       rsel_dup2 <= rv;
+       grp_dup2 <= grp;
+       rin_dup3 <= rin_n;
+       rsel_dup3 <= rv;
+       grp_dup3 <= grp;
+       rin_dup4 <= rin_n;
+       rsel_dup4 <= rv;
+       grp_dup4 <= grp;
+       rin_dup5 <= rin_n;
+       rsel_dup5 <= rv;
+       grp_dup5 <= grp;
+       rin_dup6 <= rin_n;
+       rsel_dup6 <= rv;
+       grp_dup6 <= grp;
+       rin_dup7 <= rin_n;
+       rsel_dup7 <= rv;
+       grp_dup7 <= grp;
+       rin_dup8 <= rin_n;
+       rsel_dup8 <= rv;
+       grp_dup8 <= grp;
+       rin_dup9 <= rin_n;
+       rsel_dup9 <= rv;
+       grp_dup9 <= grp;
+       rin_dup10 <= rin_n;
+       rsel_dup10 <= rv;
+       grp_dup10 <= grp;
+       rin_dup11 <= rin_n;
+       rsel_dup11 <= rv;
+       grp_dup11 <= grp;
+       rin_dup12 <= rin_n;
+       rsel_dup12 <= rv;
+       grp_dup12 <= grp;
+       rin_dup13 <= rin_n;
+       rsel_dup13 <= rv;
+       grp_dup13 <= grp;
+       rin_dup14 <= rin_n;
+       rsel_dup14 <= rv;
+       grp_dup14 <= grp;
+       rin_dup15 <= rin_n;
+       rsel_dup15 <= rv;
+       grp_dup15 <= grp;
+       rin_dup16 <= rin_n;
+       rsel_dup16 <= rv;
+       grp_dup16 <= grp;
+       rin_dup17 <= rin_n;
+       rsel_dup17 <= rv;
+       grp_dup17 <= grp;
+       rin_dup18 <= rin_n;
+       rsel_dup18 <= rv;
+       grp_dup18 <= grp;
+       rin_dup19 <= rin_n;
+       rsel_dup19 <= rv;
+       grp_dup19 <= grp;
+       rin_dup20 <= rin_n;
+       rsel_dup20 <= rv;
+       grp_dup20 <= grp;
+       rin_dup21 <= rin_n;
+       rsel_dup21 <= rv;
+       grp_dup21 <= grp;
+       rin_dup22 <= rin_n;
+       rsel_dup22 <= rv;
+       grp_dup22 <= grp;
+       rin_dup23 <= rin_n;
+       rsel_dup23 <= rv;
+       grp_dup23 <= grp;
+       rin_dup24 <= rin_n;
+       rsel_dup24 <= rv;
+       grp_dup24 <= grp;
+       rin_dup25 <= rin_n;
+       rsel_dup25 <= rv;
+       grp_dup25 <= grp;
+       rin_dup26 <= rin_n;
+       rsel_dup26 <= rv;
+       grp_dup26 <= grp;
+       rin_dup27 <= rin_n;
+       rsel_dup27 <= rv;
+       grp_dup27 <= grp;
+       rin_dup28 <= rin_n;
+       rsel_dup28 <= rv;
+       grp_dup28 <= grp;
+       rin_dup29 <= rin_n;
+       rsel_dup29 <= rv;
+       grp_dup29 <= grp;
+       rin_dup30 <= rin_n;
+       rsel_dup30 <= rv;
+       grp_dup30 <= grp;
+       rin_dup31 <= rin_n;
+       rsel_dup31 <= rv;
+       grp_dup31 <= grp;
+    end
+    always @(posedge clock) begin
+       case (grp_dup0)
        8'd0: begin
-          mant$0 <= rinr ? (rsel ? rvw[10:0] : rk[10:0]) : 11'd0;
-          ksh$0 <= rinr ? rks[4:0] : 5'd0;
-          vsh$0 <= rinr ? rvs[4:0] : 5'd0;
-          mant$1 <= rinr ? (rsel ? rvw[21:11] : rk[21:11]) : 11'd0;
-          ksh$1 <= rinr ? rks[4:0] : 5'd0;
-          vsh$1 <= rinr ? rvs[4:0] : 5'd0;
-          mant$2 <= rinr ? (rsel ? rvw[32:22] : rk[32:22]) : 11'd0;
-          ksh$2 <= rinr ? rks[4:0] : 5'd0;
-          vsh$2 <= rinr ? rvs[4:0] : 5'd0;
-          mant$3 <= rinr ? (rsel ? rvw[43:33] : rk[43:33]) : 11'd0;
-          ksh$3 <= rinr ? rks[4:0] : 5'd0;
-          vsh$3 <= rinr ? rvs[4:0] : 5'd0;
-          mant$4 <= rinr ? (rsel ? rvw[54:44] : rk[54:44]) : 11'd0;
-          ksh$4 <= rinr ? rks[4:0] : 5'd0;
-          vsh$4 <= rinr ? rvs[4:0] : 5'd0;
-          mant$5 <= rinr ? (rsel ? rvw[65:55] : rk[65:55]) : 11'd0;
-          ksh$5 <= rinr ? rks[4:0] : 5'd0;
-          vsh$5 <= rinr ? rvs[4:0] : 5'd0;
-          mant$6 <= rinr ? (rsel ? rvw[76:66] : rk[76:66]) : 11'd0;
-          ksh$6 <= rinr ? rks[4:0] : 5'd0;
-          vsh$6 <= rinr ? rvs[4:0] : 5'd0;
-          mant$7 <= rinr ? (rsel ? rvw[87:77] : rk[87:77]) : 11'd0;
-          ksh$7 <= rinr ? rks[4:0] : 5'd0;
-          vsh$7 <= rinr ? rvs[4:0] : 5'd0;
-          mant$8 <= rinr ? (rsel ? rvw[10:0] : rk[10:0]) : 11'd0;
-          ksh$8 <= rinr ? rks[4:0] : 5'd0;
-          vsh$8 <= rinr ? rvs[4:0] : 5'd0;
-          mant$9 <= rinr ? (rsel ? rvw[21:11] : rk[21:11]) : 11'd0;
-          ksh$9 <= rinr ? rks[4:0] : 5'd0;
-          vsh$9 <= rinr ? rvs[4:0] : 5'd0;
-          mant$10 <= rinr ? (rsel ? rvw[32:22] : rk[32:22]) : 11'd0;
-          ksh$10 <= rinr ? rks[4:0] : 5'd0;
-          vsh$10 <= rinr ? rvs[4:0] : 5'd0;
-          mant$11 <= rinr ? (rsel ? rvw[43:33] : rk[43:33]) : 11'd0;
-          ksh$11 <= rinr ? rks[4:0] : 5'd0;
-          vsh$11 <= rinr ? rvs[4:0] : 5'd0;
-          mant$12 <= rinr ? (rsel ? rvw[54:44] : rk[54:44]) : 11'd0;
-          ksh$12 <= rinr ? rks[4:0] : 5'd0;
-          vsh$12 <= rinr ? rvs[4:0] : 5'd0;
-          mant$13 <= rinr ? (rsel ? rvw[65:55] : rk[65:55]) : 11'd0;
-          ksh$13 <= rinr ? rks[4:0] : 5'd0;
-          vsh$13 <= rinr ? rvs[4:0] : 5'd0;
-          mant$14 <= rinr ? (rsel ? rvw[76:66] : rk[76:66]) : 11'd0;
-          ksh$14 <= rinr ? rks[4:0] : 5'd0;
-          vsh$14 <= rinr ? rvs[4:0] : 5'd0;
-          mant$15 <= rinr ? (rsel ? rvw[87:77] : rk[87:77]) : 11'd0;
-          ksh$15 <= rinr ? rks[4:0] : 5'd0;
-          vsh$15 <= rinr ? rvs[4:0] : 5'd0;
-          mant$16 <= rinr ? (rsel ? rvw[98:88] : rk[98:88]) : 11'd0;
-          ksh$16 <= rinr ? rks[9:5] : 5'd0;
-          vsh$16 <= rinr ? rvs[9:5] : 5'd0;
-          mant$17 <= rinr ? (rsel ? rvw[109:99] : rk[109:99]) : 11'd0;
-          ksh$17 <= rinr ? rks[9:5] : 5'd0;
-          vsh$17 <= rinr ? rvs[9:5] : 5'd0;
-          mant$18 <= rinr ? (rsel ? rvw[120:110] : rk[120:110]) : 11'd0;
-          ksh$18 <= rinr ? rks[9:5] : 5'd0;
-          vsh$18 <= rinr ? rvs[9:5] : 5'd0;
-          mant$19 <= rinr ? (rsel ? rvw[131:121] : rk[131:121]) : 11'd0;
-          ksh$19 <= rinr ? rks[9:5] : 5'd0;
-          vsh$19 <= rinr ? rvs[9:5] : 5'd0;
-          mant$20 <= rinr ? (rsel ? rvw[142:132] : rk[142:132]) : 11'd0;
-          ksh$20 <= rinr ? rks[9:5] : 5'd0;
-          vsh$20 <= rinr ? rvs[9:5] : 5'd0;
-          mant$21 <= rinr ? (rsel ? rvw[153:143] : rk[153:143]) : 11'd0;
-          ksh$21 <= rinr ? rks[9:5] : 5'd0;
-          vsh$21 <= rinr ? rvs[9:5] : 5'd0;
-          mant$22 <= rinr ? (rsel ? rvw[164:154] : rk[164:154]) : 11'd0;
-          ksh$22 <= rinr ? rks[9:5] : 5'd0;
-          vsh$22 <= rinr ? rvs[9:5] : 5'd0;
-          mant$23 <= rinr ? (rsel ? rvw[175:165] : rk[175:165]) : 11'd0;
-          ksh$23 <= rinr ? rks[9:5] : 5'd0;
-          vsh$23 <= rinr ? rvs[9:5] : 5'd0;
-          mant$24 <= rinr ? (rsel ? rvw[98:88] : rk[98:88]) : 11'd0;
-          ksh$24 <= rinr ? rks[9:5] : 5'd0;
-          vsh$24 <= rinr ? rvs[9:5] : 5'd0;
-          mant$25 <= rinr ? (rsel ? rvw[109:99] : rk[109:99]) : 11'd0;
-          ksh$25 <= rinr ? rks[9:5] : 5'd0;
-          vsh$25 <= rinr ? rvs[9:5] : 5'd0;
-          mant$26 <= rinr ? (rsel ? rvw[120:110] : rk[120:110]) : 11'd0;
-          ksh$26 <= rinr ? rks[9:5] : 5'd0;
-          vsh$26 <= rinr ? rvs[9:5] : 5'd0;
-          mant$27 <= rinr ? (rsel ? rvw[131:121] : rk[131:121]) : 11'd0;
-          ksh$27 <= rinr ? rks[9:5] : 5'd0;
-          vsh$27 <= rinr ? rvs[9:5] : 5'd0;
-          mant$28 <= rinr ? (rsel ? rvw[142:132] : rk[142:132]) : 11'd0;
-          ksh$28 <= rinr ? rks[9:5] : 5'd0;
-          vsh$28 <= rinr ? rvs[9:5] : 5'd0;
-          mant$29 <= rinr ? (rsel ? rvw[153:143] : rk[153:143]) : 11'd0;
-          ksh$29 <= rinr ? rks[9:5] : 5'd0;
-          vsh$29 <= rinr ? rvs[9:5] : 5'd0;
-          mant$30 <= rinr ? (rsel ? rvw[164:154] : rk[164:154]) : 11'd0;
-          ksh$30 <= rinr ? rks[9:5] : 5'd0;
-          vsh$30 <= rinr ? rvs[9:5] : 5'd0;
-          mant$31 <= rinr ? (rsel ? rvw[175:165] : rk[175:165]) : 11'd0;
-          ksh$31 <= rinr ? rks[9:5] : 5'd0;
-          vsh$31 <= rinr ? rvs[9:5] : 5'd0;
+          mant$0 <= rin_dup0 ? (rsel_dup0 ? rvw[10:0] : rk[10:0]) : 11'd0;
+          ksh$0 <= rin_dup0 ? rks[4:0] : 5'd0;
+          vsh$0 <= rin_dup0 ? rvs[4:0] : 5'd0;
        end
        8'd1: begin
-          mant$0 <= rinr ? (rsel ? rvw[186:176] : rk[186:176]) : 11'd0;
-          ksh$0 <= rinr ? rks[14:10] : 5'd0;
-          vsh$0 <= rinr ? rvs[14:10] : 5'd0;
-          mant$1 <= rinr ? (rsel ? rvw[197:187] : rk[197:187]) : 11'd0;
-          ksh$1 <= rinr ? rks[14:10] : 5'd0;
-          vsh$1 <= rinr ? rvs[14:10] : 5'd0;
-          mant$2 <= rinr ? (rsel ? rvw[208:198] : rk[208:198]) : 11'd0;
-          ksh$2 <= rinr ? rks[14:10] : 5'd0;
-          vsh$2 <= rinr ? rvs[14:10] : 5'd0;
-          mant$3 <= rinr ? (rsel ? rvw[219:209] : rk[219:209]) : 11'd0;
-          ksh$3 <= rinr ? rks[14:10] : 5'd0;
-          vsh$3 <= rinr ? rvs[14:10] : 5'd0;
-          mant$4 <= rinr ? (rsel ? rvw[230:220] : rk[230:220]) : 11'd0;
-          ksh$4 <= rinr ? rks[14:10] : 5'd0;
-          vsh$4 <= rinr ? rvs[14:10] : 5'd0;
-          mant$5 <= rinr ? (rsel ? rvw[241:231] : rk[241:231]) : 11'd0;
-          ksh$5 <= rinr ? rks[14:10] : 5'd0;
-          vsh$5 <= rinr ? rvs[14:10] : 5'd0;
-          mant$6 <= rinr ? (rsel ? rvw[252:242] : rk[252:242]) : 11'd0;
-          ksh$6 <= rinr ? rks[14:10] : 5'd0;
-          vsh$6 <= rinr ? rvs[14:10] : 5'd0;
-          mant$7 <= rinr ? (rsel ? rvw[263:253] : rk[263:253]) : 11'd0;
-          ksh$7 <= rinr ? rks[14:10] : 5'd0;
-          vsh$7 <= rinr ? rvs[14:10] : 5'd0;
-          mant$8 <= rinr ? (rsel ? rvw[186:176] : rk[186:176]) : 11'd0;
-          ksh$8 <= rinr ? rks[14:10] : 5'd0;
-          vsh$8 <= rinr ? rvs[14:10] : 5'd0;
-          mant$9 <= rinr ? (rsel ? rvw[197:187] : rk[197:187]) : 11'd0;
-          ksh$9 <= rinr ? rks[14:10] : 5'd0;
-          vsh$9 <= rinr ? rvs[14:10] : 5'd0;
-          mant$10 <= rinr ? (rsel ? rvw[208:198] : rk[208:198]) : 11'd0;
-          ksh$10 <= rinr ? rks[14:10] : 5'd0;
-          vsh$10 <= rinr ? rvs[14:10] : 5'd0;
-          mant$11 <= rinr ? (rsel ? rvw[219:209] : rk[219:209]) : 11'd0;
-          ksh$11 <= rinr ? rks[14:10] : 5'd0;
-          vsh$11 <= rinr ? rvs[14:10] : 5'd0;
-          mant$12 <= rinr ? (rsel ? rvw[230:220] : rk[230:220]) : 11'd0;
-          ksh$12 <= rinr ? rks[14:10] : 5'd0;
-          vsh$12 <= rinr ? rvs[14:10] : 5'd0;
-          mant$13 <= rinr ? (rsel ? rvw[241:231] : rk[241:231]) : 11'd0;
-          ksh$13 <= rinr ? rks[14:10] : 5'd0;
-          vsh$13 <= rinr ? rvs[14:10] : 5'd0;
-          mant$14 <= rinr ? (rsel ? rvw[252:242] : rk[252:242]) : 11'd0;
-          ksh$14 <= rinr ? rks[14:10] : 5'd0;
-          vsh$14 <= rinr ? rvs[14:10] : 5'd0;
-          mant$15 <= rinr ? (rsel ? rvw[263:253] : rk[263:253]) : 11'd0;
-          ksh$15 <= rinr ? rks[14:10] : 5'd0;
-          vsh$15 <= rinr ? rvs[14:10] : 5'd0;
-          mant$16 <= rinr ? (rsel ? rvw[274:264] : rk[274:264]) : 11'd0;
-          ksh$16 <= rinr ? rks[19:15] : 5'd0;
-          vsh$16 <= rinr ? rvs[19:15] : 5'd0;
-          mant$17 <= rinr ? (rsel ? rvw[285:275] : rk[285:275]) : 11'd0;
-          ksh$17 <= rinr ? rks[19:15] : 5'd0;
-          vsh$17 <= rinr ? rvs[19:15] : 5'd0;
-          mant$18 <= rinr ? (rsel ? rvw[296:286] : rk[296:286]) : 11'd0;
-          ksh$18 <= rinr ? rks[19:15] : 5'd0;
-          vsh$18 <= rinr ? rvs[19:15] : 5'd0;
-          mant$19 <= rinr ? (rsel ? rvw[307:297] : rk[307:297]) : 11'd0;
-          ksh$19 <= rinr ? rks[19:15] : 5'd0;
-          vsh$19 <= rinr ? rvs[19:15] : 5'd0;
-          mant$20 <= rinr ? (rsel ? rvw[318:308] : rk[318:308]) : 11'd0;
-          ksh$20 <= rinr ? rks[19:15] : 5'd0;
-          vsh$20 <= rinr ? rvs[19:15] : 5'd0;
-          mant$21 <= rinr ? (rsel ? rvw[329:319] : rk[329:319]) : 11'd0;
-          ksh$21 <= rinr ? rks[19:15] : 5'd0;
-          vsh$21 <= rinr ? rvs[19:15] : 5'd0;
-          mant$22 <= rinr ? (rsel ? rvw[340:330] : rk[340:330]) : 11'd0;
-          ksh$22 <= rinr ? rks[19:15] : 5'd0;
-          vsh$22 <= rinr ? rvs[19:15] : 5'd0;
-          mant$23 <= rinr ? (rsel ? rvw[351:341] : rk[351:341]) : 11'd0;
-          ksh$23 <= rinr ? rks[19:15] : 5'd0;
-          vsh$23 <= rinr ? rvs[19:15] : 5'd0;
-          mant$24 <= rinr ? (rsel ? rvw[274:264] : rk[274:264]) : 11'd0;
-          ksh$24 <= rinr ? rks[19:15] : 5'd0;
-          vsh$24 <= rinr ? rvs[19:15] : 5'd0;
-          mant$25 <= rinr ? (rsel ? rvw[285:275] : rk[285:275]) : 11'd0;
-          ksh$25 <= rinr ? rks[19:15] : 5'd0;
-          vsh$25 <= rinr ? rvs[19:15] : 5'd0;
-          mant$26 <= rinr ? (rsel ? rvw[296:286] : rk[296:286]) : 11'd0;
-          ksh$26 <= rinr ? rks[19:15] : 5'd0;
-          vsh$26 <= rinr ? rvs[19:15] : 5'd0;
-          mant$27 <= rinr ? (rsel ? rvw[307:297] : rk[307:297]) : 11'd0;
-          ksh$27 <= rinr ? rks[19:15] : 5'd0;
-          vsh$27 <= rinr ? rvs[19:15] : 5'd0;
-          mant$28 <= rinr ? (rsel ? rvw[318:308] : rk[318:308]) : 11'd0;
-          ksh$28 <= rinr ? rks[19:15] : 5'd0;
-          vsh$28 <= rinr ? rvs[19:15] : 5'd0;
-          mant$29 <= rinr ? (rsel ? rvw[329:319] : rk[329:319]) : 11'd0;
-          ksh$29 <= rinr ? rks[19:15] : 5'd0;
-          vsh$29 <= rinr ? rvs[19:15] : 5'd0;
-          mant$30 <= rinr ? (rsel ? rvw[340:330] : rk[340:330]) : 11'd0;
-          ksh$30 <= rinr ? rks[19:15] : 5'd0;
-          vsh$30 <= rinr ? rvs[19:15] : 5'd0;
-          mant$31 <= rinr ? (rsel ? rvw[351:341] : rk[351:341]) : 11'd0;
-          ksh$31 <= rinr ? rks[19:15] : 5'd0;
-          vsh$31 <= rinr ? rvs[19:15] : 5'd0;
+          mant$0 <= rin_dup0 ? (rsel_dup0 ? rvw[186:176] : rk[186:176]) : 11'd0;
+          ksh$0 <= rin_dup0 ? rks[14:10] : 5'd0;
+          vsh$0 <= rin_dup0 ? rvs[14:10] : 5'd0;
        end
        default: begin
           mant$0 <= 11'd0;
           ksh$0 <= 5'd0;
           vsh$0 <= 5'd0;
+       end
+       endcase
+       case (grp_dup1)
+       8'd0: begin
+          mant$1 <= rin_dup1 ? (rsel_dup1 ? rvw[21:11] : rk[21:11]) : 11'd0;
+          ksh$1 <= rin_dup1 ? rks[4:0] : 5'd0;
+          vsh$1 <= rin_dup1 ? rvs[4:0] : 5'd0;
+       end
+       8'd1: begin
+          mant$1 <= rin_dup1 ? (rsel_dup1 ? rvw[197:187] : rk[197:187]) : 11'd0;
+          ksh$1 <= rin_dup1 ? rks[14:10] : 5'd0;
+          vsh$1 <= rin_dup1 ? rvs[14:10] : 5'd0;
+       end
+       default: begin
           mant$1 <= 11'd0;
           ksh$1 <= 5'd0;
           vsh$1 <= 5'd0;
+       end
+       endcase
+       case (grp_dup2)
+       8'd0: begin
+          mant$2 <= rin_dup2 ? (rsel_dup2 ? rvw[32:22] : rk[32:22]) : 11'd0;
+          ksh$2 <= rin_dup2 ? rks[4:0] : 5'd0;
+          vsh$2 <= rin_dup2 ? rvs[4:0] : 5'd0;
+       end
+       8'd1: begin
+          mant$2 <= rin_dup2 ? (rsel_dup2 ? rvw[208:198] : rk[208:198]) : 11'd0;
+          ksh$2 <= rin_dup2 ? rks[14:10] : 5'd0;
+          vsh$2 <= rin_dup2 ? rvs[14:10] : 5'd0;
+       end
+       default: begin
           mant$2 <= 11'd0;
           ksh$2 <= 5'd0;
           vsh$2 <= 5'd0;
+       end
+       endcase
+       case (grp_dup3)
+       8'd0: begin
+          mant$3 <= rin_dup3 ? (rsel_dup3 ? rvw[43:33] : rk[43:33]) : 11'd0;
+          ksh$3 <= rin_dup3 ? rks[4:0] : 5'd0;
+          vsh$3 <= rin_dup3 ? rvs[4:0] : 5'd0;
+       end
+       8'd1: begin
+          mant$3 <= rin_dup3 ? (rsel_dup3 ? rvw[219:209] : rk[219:209]) : 11'd0;
+          ksh$3 <= rin_dup3 ? rks[14:10] : 5'd0;
+          vsh$3 <= rin_dup3 ? rvs[14:10] : 5'd0;
+       end
+       default: begin
           mant$3 <= 11'd0;
           ksh$3 <= 5'd0;
           vsh$3 <= 5'd0;
+       end
+       endcase
+       case (grp_dup4)
+       8'd0: begin
+          mant$4 <= rin_dup4 ? (rsel_dup4 ? rvw[54:44] : rk[54:44]) : 11'd0;
+          ksh$4 <= rin_dup4 ? rks[4:0] : 5'd0;
+          vsh$4 <= rin_dup4 ? rvs[4:0] : 5'd0;
+       end
+       8'd1: begin
+          mant$4 <= rin_dup4 ? (rsel_dup4 ? rvw[230:220] : rk[230:220]) : 11'd0;
+          ksh$4 <= rin_dup4 ? rks[14:10] : 5'd0;
+          vsh$4 <= rin_dup4 ? rvs[14:10] : 5'd0;
+       end
+       default: begin
           mant$4 <= 11'd0;
           ksh$4 <= 5'd0;
           vsh$4 <= 5'd0;
+       end
+       endcase
+       case (grp_dup5)
+       8'd0: begin
+          mant$5 <= rin_dup5 ? (rsel_dup5 ? rvw[65:55] : rk[65:55]) : 11'd0;
+          ksh$5 <= rin_dup5 ? rks[4:0] : 5'd0;
+          vsh$5 <= rin_dup5 ? rvs[4:0] : 5'd0;
+       end
+       8'd1: begin
+          mant$5 <= rin_dup5 ? (rsel_dup5 ? rvw[241:231] : rk[241:231]) : 11'd0;
+          ksh$5 <= rin_dup5 ? rks[14:10] : 5'd0;
+          vsh$5 <= rin_dup5 ? rvs[14:10] : 5'd0;
+       end
+       default: begin
           mant$5 <= 11'd0;
           ksh$5 <= 5'd0;
           vsh$5 <= 5'd0;
+       end
+       endcase
+       case (grp_dup6)
+       8'd0: begin
+          mant$6 <= rin_dup6 ? (rsel_dup6 ? rvw[76:66] : rk[76:66]) : 11'd0;
+          ksh$6 <= rin_dup6 ? rks[4:0] : 5'd0;
+          vsh$6 <= rin_dup6 ? rvs[4:0] : 5'd0;
+       end
+       8'd1: begin
+          mant$6 <= rin_dup6 ? (rsel_dup6 ? rvw[252:242] : rk[252:242]) : 11'd0;
+          ksh$6 <= rin_dup6 ? rks[14:10] : 5'd0;
+          vsh$6 <= rin_dup6 ? rvs[14:10] : 5'd0;
+       end
+       default: begin
           mant$6 <= 11'd0;
           ksh$6 <= 5'd0;
           vsh$6 <= 5'd0;
+       end
+       endcase
+       case (grp_dup7)
+       8'd0: begin
+          mant$7 <= rin_dup7 ? (rsel_dup7 ? rvw[87:77] : rk[87:77]) : 11'd0;
+          ksh$7 <= rin_dup7 ? rks[4:0] : 5'd0;
+          vsh$7 <= rin_dup7 ? rvs[4:0] : 5'd0;
+       end
+       8'd1: begin
+          mant$7 <= rin_dup7 ? (rsel_dup7 ? rvw[263:253] : rk[263:253]) : 11'd0;
+          ksh$7 <= rin_dup7 ? rks[14:10] : 5'd0;
+          vsh$7 <= rin_dup7 ? rvs[14:10] : 5'd0;
+       end
+       default: begin
           mant$7 <= 11'd0;
           ksh$7 <= 5'd0;
           vsh$7 <= 5'd0;
+       end
+       endcase
+       case (grp_dup8)
+       8'd0: begin
+          mant$8 <= rin_dup8 ? (rsel_dup8 ? rvw[10:0] : rk[10:0]) : 11'd0;
+          ksh$8 <= rin_dup8 ? rks[4:0] : 5'd0;
+          vsh$8 <= rin_dup8 ? rvs[4:0] : 5'd0;
+       end
+       8'd1: begin
+          mant$8 <= rin_dup8 ? (rsel_dup8 ? rvw[186:176] : rk[186:176]) : 11'd0;
+          ksh$8 <= rin_dup8 ? rks[14:10] : 5'd0;
+          vsh$8 <= rin_dup8 ? rvs[14:10] : 5'd0;
+       end
+       default: begin
           mant$8 <= 11'd0;
           ksh$8 <= 5'd0;
           vsh$8 <= 5'd0;
+       end
+       endcase
+       case (grp_dup9)
+       8'd0: begin
+          mant$9 <= rin_dup9 ? (rsel_dup9 ? rvw[21:11] : rk[21:11]) : 11'd0;
+          ksh$9 <= rin_dup9 ? rks[4:0] : 5'd0;
+          vsh$9 <= rin_dup9 ? rvs[4:0] : 5'd0;
+       end
+       8'd1: begin
+          mant$9 <= rin_dup9 ? (rsel_dup9 ? rvw[197:187] : rk[197:187]) : 11'd0;
+          ksh$9 <= rin_dup9 ? rks[14:10] : 5'd0;
+          vsh$9 <= rin_dup9 ? rvs[14:10] : 5'd0;
+       end
+       default: begin
           mant$9 <= 11'd0;
           ksh$9 <= 5'd0;
           vsh$9 <= 5'd0;
+       end
+       endcase
+       case (grp_dup10)
+       8'd0: begin
+          mant$10 <= rin_dup10 ? (rsel_dup10 ? rvw[32:22] : rk[32:22]) : 11'd0;
+          ksh$10 <= rin_dup10 ? rks[4:0] : 5'd0;
+          vsh$10 <= rin_dup10 ? rvs[4:0] : 5'd0;
+       end
+       8'd1: begin
+          mant$10 <= rin_dup10 ? (rsel_dup10 ? rvw[208:198] : rk[208:198]) : 11'd0;
+          ksh$10 <= rin_dup10 ? rks[14:10] : 5'd0;
+          vsh$10 <= rin_dup10 ? rvs[14:10] : 5'd0;
+       end
+       default: begin
           mant$10 <= 11'd0;
           ksh$10 <= 5'd0;
           vsh$10 <= 5'd0;
+       end
+       endcase
+       case (grp_dup11)
+       8'd0: begin
+          mant$11 <= rin_dup11 ? (rsel_dup11 ? rvw[43:33] : rk[43:33]) : 11'd0;
+          ksh$11 <= rin_dup11 ? rks[4:0] : 5'd0;
+          vsh$11 <= rin_dup11 ? rvs[4:0] : 5'd0;
+       end
+       8'd1: begin
+          mant$11 <= rin_dup11 ? (rsel_dup11 ? rvw[219:209] : rk[219:209]) : 11'd0;
+          ksh$11 <= rin_dup11 ? rks[14:10] : 5'd0;
+          vsh$11 <= rin_dup11 ? rvs[14:10] : 5'd0;
+       end
+       default: begin
           mant$11 <= 11'd0;
           ksh$11 <= 5'd0;
           vsh$11 <= 5'd0;
+       end
+       endcase
+       case (grp_dup12)
+       8'd0: begin
+          mant$12 <= rin_dup12 ? (rsel_dup12 ? rvw[54:44] : rk[54:44]) : 11'd0;
+          ksh$12 <= rin_dup12 ? rks[4:0] : 5'd0;
+          vsh$12 <= rin_dup12 ? rvs[4:0] : 5'd0;
+       end
+       8'd1: begin
+          mant$12 <= rin_dup12 ? (rsel_dup12 ? rvw[230:220] : rk[230:220]) : 11'd0;
+          ksh$12 <= rin_dup12 ? rks[14:10] : 5'd0;
+          vsh$12 <= rin_dup12 ? rvs[14:10] : 5'd0;
+       end
+       default: begin
           mant$12 <= 11'd0;
           ksh$12 <= 5'd0;
           vsh$12 <= 5'd0;
+       end
+       endcase
+       case (grp_dup13)
+       8'd0: begin
+          mant$13 <= rin_dup13 ? (rsel_dup13 ? rvw[65:55] : rk[65:55]) : 11'd0;
+          ksh$13 <= rin_dup13 ? rks[4:0] : 5'd0;
+          vsh$13 <= rin_dup13 ? rvs[4:0] : 5'd0;
+       end
+       8'd1: begin
+          mant$13 <= rin_dup13 ? (rsel_dup13 ? rvw[241:231] : rk[241:231]) : 11'd0;
+          ksh$13 <= rin_dup13 ? rks[14:10] : 5'd0;
+          vsh$13 <= rin_dup13 ? rvs[14:10] : 5'd0;
+       end
+       default: begin
           mant$13 <= 11'd0;
           ksh$13 <= 5'd0;
           vsh$13 <= 5'd0;
+       end
+       endcase
+       case (grp_dup14)
+       8'd0: begin
+          mant$14 <= rin_dup14 ? (rsel_dup14 ? rvw[76:66] : rk[76:66]) : 11'd0;
+          ksh$14 <= rin_dup14 ? rks[4:0] : 5'd0;
+          vsh$14 <= rin_dup14 ? rvs[4:0] : 5'd0;
+       end
+       8'd1: begin
+          mant$14 <= rin_dup14 ? (rsel_dup14 ? rvw[252:242] : rk[252:242]) : 11'd0;
+          ksh$14 <= rin_dup14 ? rks[14:10] : 5'd0;
+          vsh$14 <= rin_dup14 ? rvs[14:10] : 5'd0;
+       end
+       default: begin
           mant$14 <= 11'd0;
           ksh$14 <= 5'd0;
           vsh$14 <= 5'd0;
+       end
+       endcase
+       case (grp_dup15)
+       8'd0: begin
+          mant$15 <= rin_dup15 ? (rsel_dup15 ? rvw[87:77] : rk[87:77]) : 11'd0;
+          ksh$15 <= rin_dup15 ? rks[4:0] : 5'd0;
+          vsh$15 <= rin_dup15 ? rvs[4:0] : 5'd0;
+       end
+       8'd1: begin
+          mant$15 <= rin_dup15 ? (rsel_dup15 ? rvw[263:253] : rk[263:253]) : 11'd0;
+          ksh$15 <= rin_dup15 ? rks[14:10] : 5'd0;
+          vsh$15 <= rin_dup15 ? rvs[14:10] : 5'd0;
+       end
+       default: begin
           mant$15 <= 11'd0;
           ksh$15 <= 5'd0;
           vsh$15 <= 5'd0;
+       end
+       endcase
+       case (grp_dup16)
+       8'd0: begin
+          mant$16 <= rin_dup16 ? (rsel_dup16 ? rvw[98:88] : rk[98:88]) : 11'd0;
+          ksh$16 <= rin_dup16 ? rks[9:5] : 5'd0;
+          vsh$16 <= rin_dup16 ? rvs[9:5] : 5'd0;
+       end
+       8'd1: begin
+          mant$16 <= rin_dup16 ? (rsel_dup16 ? rvw[274:264] : rk[274:264]) : 11'd0;
+          ksh$16 <= rin_dup16 ? rks[19:15] : 5'd0;
+          vsh$16 <= rin_dup16 ? rvs[19:15] : 5'd0;
+       end
+       default: begin
           mant$16 <= 11'd0;
           ksh$16 <= 5'd0;
           vsh$16 <= 5'd0;
+       end
+       endcase
+       case (grp_dup17)
+       8'd0: begin
+          mant$17 <= rin_dup17 ? (rsel_dup17 ? rvw[109:99] : rk[109:99]) : 11'd0;
+          ksh$17 <= rin_dup17 ? rks[9:5] : 5'd0;
+          vsh$17 <= rin_dup17 ? rvs[9:5] : 5'd0;
+       end
+       8'd1: begin
+          mant$17 <= rin_dup17 ? (rsel_dup17 ? rvw[285:275] : rk[285:275]) : 11'd0;
+          ksh$17 <= rin_dup17 ? rks[19:15] : 5'd0;
+          vsh$17 <= rin_dup17 ? rvs[19:15] : 5'd0;
+       end
+       default: begin
           mant$17 <= 11'd0;
           ksh$17 <= 5'd0;
           vsh$17 <= 5'd0;
+       end
+       endcase
+       case (grp_dup18)
+       8'd0: begin
+          mant$18 <= rin_dup18 ? (rsel_dup18 ? rvw[120:110] : rk[120:110]) : 11'd0;
+          ksh$18 <= rin_dup18 ? rks[9:5] : 5'd0;
+          vsh$18 <= rin_dup18 ? rvs[9:5] : 5'd0;
+       end
+       8'd1: begin
+          mant$18 <= rin_dup18 ? (rsel_dup18 ? rvw[296:286] : rk[296:286]) : 11'd0;
+          ksh$18 <= rin_dup18 ? rks[19:15] : 5'd0;
+          vsh$18 <= rin_dup18 ? rvs[19:15] : 5'd0;
+       end
+       default: begin
           mant$18 <= 11'd0;
           ksh$18 <= 5'd0;
           vsh$18 <= 5'd0;
+       end
+       endcase
+       case (grp_dup19)
+       8'd0: begin
+          mant$19 <= rin_dup19 ? (rsel_dup19 ? rvw[131:121] : rk[131:121]) : 11'd0;
+          ksh$19 <= rin_dup19 ? rks[9:5] : 5'd0;
+          vsh$19 <= rin_dup19 ? rvs[9:5] : 5'd0;
+       end
+       8'd1: begin
+          mant$19 <= rin_dup19 ? (rsel_dup19 ? rvw[307:297] : rk[307:297]) : 11'd0;
+          ksh$19 <= rin_dup19 ? rks[19:15] : 5'd0;
+          vsh$19 <= rin_dup19 ? rvs[19:15] : 5'd0;
+       end
+       default: begin
           mant$19 <= 11'd0;
           ksh$19 <= 5'd0;
           vsh$19 <= 5'd0;
+       end
+       endcase
+       case (grp_dup20)
+       8'd0: begin
+          mant$20 <= rin_dup20 ? (rsel_dup20 ? rvw[142:132] : rk[142:132]) : 11'd0;
+          ksh$20 <= rin_dup20 ? rks[9:5] : 5'd0;
+          vsh$20 <= rin_dup20 ? rvs[9:5] : 5'd0;
+       end
+       8'd1: begin
+          mant$20 <= rin_dup20 ? (rsel_dup20 ? rvw[318:308] : rk[318:308]) : 11'd0;
+          ksh$20 <= rin_dup20 ? rks[19:15] : 5'd0;
+          vsh$20 <= rin_dup20 ? rvs[19:15] : 5'd0;
+       end
+       default: begin
           mant$20 <= 11'd0;
           ksh$20 <= 5'd0;
           vsh$20 <= 5'd0;
+       end
+       endcase
+       case (grp_dup21)
+       8'd0: begin
+          mant$21 <= rin_dup21 ? (rsel_dup21 ? rvw[153:143] : rk[153:143]) : 11'd0;
+          ksh$21 <= rin_dup21 ? rks[9:5] : 5'd0;
+          vsh$21 <= rin_dup21 ? rvs[9:5] : 5'd0;
+       end
+       8'd1: begin
+          mant$21 <= rin_dup21 ? (rsel_dup21 ? rvw[329:319] : rk[329:319]) : 11'd0;
+          ksh$21 <= rin_dup21 ? rks[19:15] : 5'd0;
+          vsh$21 <= rin_dup21 ? rvs[19:15] : 5'd0;
+       end
+       default: begin
           mant$21 <= 11'd0;
           ksh$21 <= 5'd0;
           vsh$21 <= 5'd0;
+       end
+       endcase
+       case (grp_dup22)
+       8'd0: begin
+          mant$22 <= rin_dup22 ? (rsel_dup22 ? rvw[164:154] : rk[164:154]) : 11'd0;
+          ksh$22 <= rin_dup22 ? rks[9:5] : 5'd0;
+          vsh$22 <= rin_dup22 ? rvs[9:5] : 5'd0;
+       end
+       8'd1: begin
+          mant$22 <= rin_dup22 ? (rsel_dup22 ? rvw[340:330] : rk[340:330]) : 11'd0;
+          ksh$22 <= rin_dup22 ? rks[19:15] : 5'd0;
+          vsh$22 <= rin_dup22 ? rvs[19:15] : 5'd0;
+       end
+       default: begin
           mant$22 <= 11'd0;
           ksh$22 <= 5'd0;
           vsh$22 <= 5'd0;
+       end
+       endcase
+       case (grp_dup23)
+       8'd0: begin
+          mant$23 <= rin_dup23 ? (rsel_dup23 ? rvw[175:165] : rk[175:165]) : 11'd0;
+          ksh$23 <= rin_dup23 ? rks[9:5] : 5'd0;
+          vsh$23 <= rin_dup23 ? rvs[9:5] : 5'd0;
+       end
+       8'd1: begin
+          mant$23 <= rin_dup23 ? (rsel_dup23 ? rvw[351:341] : rk[351:341]) : 11'd0;
+          ksh$23 <= rin_dup23 ? rks[19:15] : 5'd0;
+          vsh$23 <= rin_dup23 ? rvs[19:15] : 5'd0;
+       end
+       default: begin
           mant$23 <= 11'd0;
           ksh$23 <= 5'd0;
           vsh$23 <= 5'd0;
+       end
+       endcase
+       case (grp_dup24)
+       8'd0: begin
+          mant$24 <= rin_dup24 ? (rsel_dup24 ? rvw[98:88] : rk[98:88]) : 11'd0;
+          ksh$24 <= rin_dup24 ? rks[9:5] : 5'd0;
+          vsh$24 <= rin_dup24 ? rvs[9:5] : 5'd0;
+       end
+       8'd1: begin
+          mant$24 <= rin_dup24 ? (rsel_dup24 ? rvw[274:264] : rk[274:264]) : 11'd0;
+          ksh$24 <= rin_dup24 ? rks[19:15] : 5'd0;
+          vsh$24 <= rin_dup24 ? rvs[19:15] : 5'd0;
+       end
+       default: begin
           mant$24 <= 11'd0;
           ksh$24 <= 5'd0;
           vsh$24 <= 5'd0;
+       end
+       endcase
+       case (grp_dup25)
+       8'd0: begin
+          mant$25 <= rin_dup25 ? (rsel_dup25 ? rvw[109:99] : rk[109:99]) : 11'd0;
+          ksh$25 <= rin_dup25 ? rks[9:5] : 5'd0;
+          vsh$25 <= rin_dup25 ? rvs[9:5] : 5'd0;
+       end
+       8'd1: begin
+          mant$25 <= rin_dup25 ? (rsel_dup25 ? rvw[285:275] : rk[285:275]) : 11'd0;
+          ksh$25 <= rin_dup25 ? rks[19:15] : 5'd0;
+          vsh$25 <= rin_dup25 ? rvs[19:15] : 5'd0;
+       end
+       default: begin
           mant$25 <= 11'd0;
           ksh$25 <= 5'd0;
           vsh$25 <= 5'd0;
+       end
+       endcase
+       case (grp_dup26)
+       8'd0: begin
+          mant$26 <= rin_dup26 ? (rsel_dup26 ? rvw[120:110] : rk[120:110]) : 11'd0;
+          ksh$26 <= rin_dup26 ? rks[9:5] : 5'd0;
+          vsh$26 <= rin_dup26 ? rvs[9:5] : 5'd0;
+       end
+       8'd1: begin
+          mant$26 <= rin_dup26 ? (rsel_dup26 ? rvw[296:286] : rk[296:286]) : 11'd0;
+          ksh$26 <= rin_dup26 ? rks[19:15] : 5'd0;
+          vsh$26 <= rin_dup26 ? rvs[19:15] : 5'd0;
+       end
+       default: begin
           mant$26 <= 11'd0;
           ksh$26 <= 5'd0;
           vsh$26 <= 5'd0;
+       end
+       endcase
+       case (grp_dup27)
+       8'd0: begin
+          mant$27 <= rin_dup27 ? (rsel_dup27 ? rvw[131:121] : rk[131:121]) : 11'd0;
+          ksh$27 <= rin_dup27 ? rks[9:5] : 5'd0;
+          vsh$27 <= rin_dup27 ? rvs[9:5] : 5'd0;
+       end
+       8'd1: begin
+          mant$27 <= rin_dup27 ? (rsel_dup27 ? rvw[307:297] : rk[307:297]) : 11'd0;
+          ksh$27 <= rin_dup27 ? rks[19:15] : 5'd0;
+          vsh$27 <= rin_dup27 ? rvs[19:15] : 5'd0;
+       end
+       default: begin
           mant$27 <= 11'd0;
           ksh$27 <= 5'd0;
           vsh$27 <= 5'd0;
+       end
+       endcase
+       case (grp_dup28)
+       8'd0: begin
+          mant$28 <= rin_dup28 ? (rsel_dup28 ? rvw[142:132] : rk[142:132]) : 11'd0;
+          ksh$28 <= rin_dup28 ? rks[9:5] : 5'd0;
+          vsh$28 <= rin_dup28 ? rvs[9:5] : 5'd0;
+       end
+       8'd1: begin
+          mant$28 <= rin_dup28 ? (rsel_dup28 ? rvw[318:308] : rk[318:308]) : 11'd0;
+          ksh$28 <= rin_dup28 ? rks[19:15] : 5'd0;
+          vsh$28 <= rin_dup28 ? rvs[19:15] : 5'd0;
+       end
+       default: begin
           mant$28 <= 11'd0;
           ksh$28 <= 5'd0;
           vsh$28 <= 5'd0;
+       end
+       endcase
+       case (grp_dup29)
+       8'd0: begin
+          mant$29 <= rin_dup29 ? (rsel_dup29 ? rvw[153:143] : rk[153:143]) : 11'd0;
+          ksh$29 <= rin_dup29 ? rks[9:5] : 5'd0;
+          vsh$29 <= rin_dup29 ? rvs[9:5] : 5'd0;
+       end
+       8'd1: begin
+          mant$29 <= rin_dup29 ? (rsel_dup29 ? rvw[329:319] : rk[329:319]) : 11'd0;
+          ksh$29 <= rin_dup29 ? rks[19:15] : 5'd0;
+          vsh$29 <= rin_dup29 ? rvs[19:15] : 5'd0;
+       end
+       default: begin
           mant$29 <= 11'd0;
           ksh$29 <= 5'd0;
           vsh$29 <= 5'd0;
+       end
+       endcase
+       case (grp_dup30)
+       8'd0: begin
+          mant$30 <= rin_dup30 ? (rsel_dup30 ? rvw[164:154] : rk[164:154]) : 11'd0;
+          ksh$30 <= rin_dup30 ? rks[9:5] : 5'd0;
+          vsh$30 <= rin_dup30 ? rvs[9:5] : 5'd0;
+       end
+       8'd1: begin
+          mant$30 <= rin_dup30 ? (rsel_dup30 ? rvw[340:330] : rk[340:330]) : 11'd0;
+          ksh$30 <= rin_dup30 ? rks[19:15] : 5'd0;
+          vsh$30 <= rin_dup30 ? rvs[19:15] : 5'd0;
+       end
+       default: begin
           mant$30 <= 11'd0;
           ksh$30 <= 5'd0;
           vsh$30 <= 5'd0;
+       end
+       endcase
+       case (grp_dup31)
+       8'd0: begin
+          mant$31 <= rin_dup31 ? (rsel_dup31 ? rvw[175:165] : rk[175:165]) : 11'd0;
+          ksh$31 <= rin_dup31 ? rks[9:5] : 5'd0;
+          vsh$31 <= rin_dup31 ? rvs[9:5] : 5'd0;
+       end
+       8'd1: begin
+          mant$31 <= rin_dup31 ? (rsel_dup31 ? rvw[351:341] : rk[351:341]) : 11'd0;
+          ksh$31 <= rin_dup31 ? rks[19:15] : 5'd0;
+          vsh$31 <= rin_dup31 ? rvs[19:15] : 5'd0;
+       end
+       default: begin
           mant$31 <= 11'd0;
           ksh$31 <= 5'd0;
           vsh$31 <= 5'd0;
@@ -11073,6 +11679,25 @@ module llamahdl_decoder$attention$qld_r(d,q,clock);
     end
           
 endmodule // llamahdl_decoder$attention$qld_r
+
+
+module llamahdl_decoder$attention$rv_r(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$rv_r
 
 
 module llamahdl_decoder$attention$score_s1(d,q,clock);
@@ -19651,7 +20276,7 @@ module llamahdl_decoder$matvec(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,
     localparam  one5 = 5'b1;
     localparam  drain_mv = 5'b10001;
     localparam  drain_sw = 5'b10101;
-    localparam  drain_emb = 5'b1001;
+    localparam  drain_emb = 5'b1010;
     localparam  lanes_m1 = 16'h1f;
     localparam  sixteen = 5'b10000;
     localparam  zero16 = 16'h0;
@@ -19942,6 +20567,18 @@ module llamahdl_decoder$matvec(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,
     reg  [15:0] em_elem$d;
     wire  [15:0] em_elem$q;
     reg  em_elem$clock;
+    reg signed [39:0] pick_r$d;
+    wire signed [39:0] pick_r$q;
+    reg  pick_r$clock;
+    reg  em2_valid$d;
+    wire  em2_valid$q;
+    reg  em2_valid$clock;
+    reg  [15:0] em2_elem$d;
+    wire  [15:0] em2_elem$q;
+    reg  em2_elem$clock;
+    reg  [15:0] em2_dst$d;
+    wire  [15:0] em2_dst$q;
+    reg  em2_dst$clock;
     reg  eo_valid$clock;
     reg  eo_valid$d;
     wire  eo_valid$q;
@@ -20794,6 +21431,26 @@ module llamahdl_decoder$matvec(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,
         .q(em_elem$q),
         .clock(em_elem$clock)
     );
+    llamahdl_decoder$matvec$pick_r pick_r(
+        .d(pick_r$d),
+        .q(pick_r$q),
+        .clock(pick_r$clock)
+    );
+    llamahdl_decoder$matvec$em2_valid em2_valid(
+        .d(em2_valid$d),
+        .q(em2_valid$q),
+        .clock(em2_valid$clock)
+    );
+    llamahdl_decoder$matvec$em2_elem em2_elem(
+        .d(em2_elem$d),
+        .q(em2_elem$q),
+        .clock(em2_elem$clock)
+    );
+    llamahdl_decoder$matvec$em2_dst em2_dst(
+        .d(em2_dst$d),
+        .q(em2_dst$q),
+        .clock(em2_dst$clock)
+    );
     llamahdl_decoder$matvec$eo_valid eo_valid(
         .clock(eo_valid$clock),
         .d(eo_valid$d),
@@ -21284,6 +21941,10 @@ module llamahdl_decoder$matvec(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,
         em_valid$clock = clock;
         em_lane$clock = clock;
         em_elem$clock = clock;
+        pick_r$clock = clock;
+        em2_valid$clock = clock;
+        em2_elem$clock = clock;
+        em2_dst$clock = clock;
         bq_mant$clock = clock;
         bq_exp$clock = clock;
         rom_a$clock = clock;
@@ -21345,6 +22006,10 @@ module llamahdl_decoder$matvec(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,
         em_valid$d = em_valid$q;
         em_lane$d = em_lane$q;
         em_elem$d = em_elem$q;
+        pick_r$d = pick_r$q;
+        em2_valid$d = em2_valid$q;
+        em2_elem$d = em2_elem$q;
+        em2_dst$d = em2_dst$q;
         bq_mant$d = bq_mant$q;
         bq_exp$d = bq_exp$q;
         rom_a$d = rom_a$q;
@@ -21936,7 +22601,7 @@ module llamahdl_decoder$matvec(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,
         dot$ext_a$31 = ext_a$31;
         dot$ext_b$31 = ext_b$31;
         ext_p$31 = dot$ext_p$31;
-        if (sel_ram$q) begin
+        if (sel_ram$q & ~emb$q) begin
             sq_mant$d = bq2_mant$q;
             sq_exp$d = bq2_exp$q;
         end
@@ -21981,11 +22646,15 @@ module llamahdl_decoder$matvec(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,
         lane_pick$data$30 = rom$data$30;
         lane_pick$data$31 = rom$data$31;
         lane_pick$sel = em_lane$q;
+        pick_r$d = lane_pick$y;
+        em2_valid$d = em_valid$q;
+        em2_elem$d = em_elem$q;
+        em2_dst$d = em_dst$q;
         if (emb$q) begin
-            finish$en = em_valid$q;
-            finish$acc = lane_pick$y;
-            finish$mant = scale_rom$mant;
-            finish$exp = scale_rom$exp;
+            finish$en = em2_valid$q;
+            finish$acc = pick_r$q;
+            finish$mant = sq_mant$q;
+            finish$exp = sq_exp$q;
             finish$shift = sixteen;
         end
         else begin
@@ -21995,18 +22664,18 @@ module llamahdl_decoder$matvec(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,
             finish$exp = a_exp$q;
             finish$shift = shift$q;
         end
-        eo_valid$d = em_valid$q;
-        eo_elem$d = em_elem$q;
-        eo_dst$d = em_dst$q;
+        eo_valid$d = em2_valid$q;
+        eo_elem$d = em2_elem$q;
+        eo_dst$d = em2_dst$q;
         p_last$d = a_last$q;
         p_row$d = a_row$q;
         s4_last$d = p_last$q;
         s4_row$d = p_row$q;
         w_last$d = s4_last$q;
         s5_last$d = s4_last$q & (post_r$q == post_swiglu);
-        w_done$d = s4_last$q & (s4_row$q == rows_r$q);
+        w_done$d = s4_last$q & (s4_row$q == rows_r$q) & (post_r$q != post_swiglu);
         s5_done$d = s4_last$q & (s4_row$q == rows_r$q) & (post_r$q == post_swiglu);
-        eo_done$d = em_valid$q & (em_elem$q == len_r$q);
+        eo_done$d = em2_valid$q & (em2_elem$q == len_r$q);
         a_dst$d = m_dst$q;
         r_dst$d = a_dst$q;
         w_dst$d = r_dst$q;
@@ -22055,12 +22724,7 @@ module llamahdl_decoder$matvec(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,
             vm_waddr = w_dst$q;
             vm_wdata = y_w$q;
         end
-        if (post_r$q == post_swiglu) begin
-            done = s5_done$q | eo_done$q;
-        end
-        else begin
-            done = w_done$q | eo_done$q;
-        end
+        done = w_done$q | s5_done$q | eo_done$q;
         busy = running$q | (drain$q != zero5);
     end
     
@@ -23855,6 +24519,63 @@ module llamahdl_decoder$matvec$elem(d,q,clock);
 endmodule // llamahdl_decoder$matvec$elem
 
 
+module llamahdl_decoder$matvec$em2_dst(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$matvec$em2_dst
+
+
+module llamahdl_decoder$matvec$em2_elem(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$matvec$em2_elem
+
+
+module llamahdl_decoder$matvec$em2_valid(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$matvec$em2_valid
+
+
 module llamahdl_decoder$matvec$em_dst(d,q,clock);
     
     // Module arguments
@@ -24152,15 +24873,12 @@ module llamahdl_decoder$matvec$gate(clock,d,q);
     initial r2 = 0;
     reg signed [31:0] r3;
     initial r3 = 0;
-    reg signed [31:0] r4;
-    initial r4 = 0;
     initial q = 0;
     always @(posedge clock) begin
        r1 <= d;
        r2 <= r1;
        r3 <= r2;
-       r4 <= r3;
-       q <= r4;
+       q <= r3;
     end
 endmodule // llamahdl_decoder$matvec$gate
 
@@ -24420,6 +25138,25 @@ module llamahdl_decoder$matvec$p_row(clock,d,q);
        q <= r4;
     end
 endmodule // llamahdl_decoder$matvec$p_row
+
+
+module llamahdl_decoder$matvec$pick_r(d,q,clock);
+    
+    // Module arguments
+    input wire signed [39:0] d;
+    output reg signed [39:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 40'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$matvec$pick_r
 
 
 module llamahdl_decoder$matvec$post_r(d,q,clock);
@@ -36990,38 +37727,39 @@ module llamahdl_decoder$matvec$silu(clock,x,sig_addr,rom,h,y);
     output reg signed [31:0] y;
     
     // Update code (custom)
-    reg signed [31:0] x1, x2, x3, x4, x5, x6, sl10, h10;
+    reg signed [31:0] x1, x2, x3, x4, x5, x6, sl11, h11;
     reg [9:0] fr1, fr2, fr3;
     reg lo1, hi1, lo2, hi2, lo3, hi3, lo4, hi4, lo5, hi5;
-    reg [16:0] sa2, sb2, sa3, sa4, sig6;
+    reg [16:0] sa2, sb2, sa3, sa4, sig6, sig7;
+    reg signed [31:0] x7;
     reg signed [17:0] de3;
     reg signed [28:0] dp4;
     reg signed [18:0] sg5;
-    reg [32:0] spl7;
-    reg signed [33:0] sph7;
-    reg signed [33:0] spr8;
-    reg signed [31:0] silu9;
-    reg [31:0] ll11;
-    reg signed [32:0] lh11, hl11;
-    reg signed [31:0] hh11, hh12;
+    reg [32:0] spl8;
+    reg signed [33:0] sph8;
+    reg signed [33:0] spr9;
+    reg signed [31:0] silu10;
     reg [31:0] ll12;
-    reg signed [33:0] mid12;
-    reg signed [47:0] pp13;
+    reg signed [32:0] lh12, hl12;
+    reg signed [31:0] hh12, hh13;
+    reg [31:0] ll13;
+    reg signed [33:0] mid13;
+    reg signed [47:0] pp14;
     wire inr = (x[31:20] == 12'h000) || (x[31:20] == 12'hfff);
     always @(*) sig_addr = {5'd0, ~x[20], x[19:10]};
     // The sums' low bits are the fractions the rounding shifts drop.
     /* verilator lint_off UNUSEDSIGNAL */
     wire signed [28:0] sg_sum = dp4 + $signed({2'd0, sa4, 10'h200});
-    wire signed [49:0] sp_sum = $signed({sph7, 16'h8000}) + $signed({17'd0, spl7});
-    wire signed [63:0] pp_sum = $signed({hh12, ll12}) + $signed({{14{mid12[33]}}, mid12, 16'h8000});
+    wire signed [49:0] sp_sum = $signed({sph8, 16'h8000}) + $signed({17'd0, spl8});
+    wire signed [63:0] pp_sum = $signed({hh13, ll13}) + $signed({{14{mid13[33]}}, mid13, 16'h8000});
     /* verilator lint_on UNUSEDSIGNAL */
     initial begin
-       x1 = 0; x2 = 0; x3 = 0; x4 = 0; x5 = 0; x6 = 0; sl10 = 0; h10 = 0;
+       x1 = 0; x2 = 0; x3 = 0; x4 = 0; x5 = 0; x6 = 0; sl11 = 0; h11 = 0;
        fr1 = 0; fr2 = 0; fr3 = 0;
        lo1 = 0; hi1 = 0; lo2 = 0; hi2 = 0; lo3 = 0; hi3 = 0; lo4 = 0; hi4 = 0; lo5 = 0; hi5 = 0;
        sa2 = 0; sb2 = 0; sa3 = 0; sa4 = 0; sig6 = 0; de3 = 0; dp4 = 0; sg5 = 0;
-       spl7 = 0; sph7 = 0; spr8 = 0; silu9 = 0;
-       ll11 = 0; lh11 = 0; hl11 = 0; hh11 = 0; hh12 = 0; ll12 = 0; mid12 = 0; pp13 = 0;
+       x7 = 0; sig7 = 0; spl8 = 0; sph8 = 0; spr9 = 0; silu10 = 0;
+       ll12 = 0; lh12 = 0; hl12 = 0; hh12 = 0; hh13 = 0; ll13 = 0; mid13 = 0; pp14 = 0;
        y = 32'sd0;
     end
     always @(posedge clock) begin
@@ -37046,29 +37784,32 @@ module llamahdl_decoder$matvec$silu(clock,x,sig_addr,rom,h,y);
        // c + 6: clamped sigmoid.
        x6 <= x5;
        sig6 <= lo5 ? 17'd0 : (hi5 ? 17'd65536 : (sg5[18] ? 17'd0 : ((sg5 > 19'sd65536) ? 17'd65536 : sg5[16:0])));
-       // c + 7: x * sig as two partial products (low half unsigned, high half signed).
-       spl7 <= x6[15:0] * sig6;
-       sph7 <= $signed(x6[31:16]) * $signed({1'b0, sig6});
-       // c + 8: round(x * sig / 2^16).
-       spr8 <= sp_sum[49:16];
-       // c + 9: silu(x), saturated.
-       silu9 <= ((&spr8[33:31]) | (~|spr8[33:31])) ? spr8[31:0] : (spr8[33] ? 32'sh80000000 : 32'sh7fffffff);
-       // c + 10: multiplier inputs (h sampled in c + 9).
-       sl10 <= silu9;
-       h10 <= h;
-       // c + 11: four 16 x 16 partial products of silu * h.
-       ll11 <= sl10[15:0] * h10[15:0];
-       lh11 <= $signed({1'b0, sl10[15:0]}) * $signed(h10[31:16]);
-       hl11 <= $signed(sl10[31:16]) * $signed({1'b0, h10[15:0]});
-       hh11 <= $signed(sl10[31:16]) * $signed(h10[31:16]);
-       // c + 12: the middle terms.
-       mid12 <= lh11 + hl11;
-       ll12 <= ll11;
-       hh12 <= hh11;
-       // c + 13: round(silu * h / 2^16).
-       pp13 <= pp_sum[63:16];
-       // c + 14: saturate.
-       y <= ((&pp13[47:31]) | (~|pp13[47:31])) ? pp13[31:0] : (pp13[47] ? 32'sh80000000 : 32'sh7fffffff);
+       // c + 7: the multiplier inputs registered (beside the multipliers).
+       x7 <= x6;
+       sig7 <= sig6;
+       // c + 8: x * sig as two partial products (low half unsigned, high half signed).
+       spl8 <= x7[15:0] * sig7;
+       sph8 <= $signed(x7[31:16]) * $signed({1'b0, sig7});
+       // c + 9: round(x * sig / 2^16).
+       spr9 <= sp_sum[49:16];
+       // c + 10: silu(x), saturated.
+       silu10 <= ((&spr9[33:31]) | (~|spr9[33:31])) ? spr9[31:0] : (spr9[33] ? 32'sh80000000 : 32'sh7fffffff);
+       // c + 11: multiplier inputs (h sampled in c + 10).
+       sl11 <= silu10;
+       h11 <= h;
+       // c + 12: four 16 x 16 partial products of silu * h.
+       ll12 <= sl11[15:0] * h11[15:0];
+       lh12 <= $signed({1'b0, sl11[15:0]}) * $signed(h11[31:16]);
+       hl12 <= $signed(sl11[31:16]) * $signed({1'b0, h11[15:0]});
+       hh12 <= $signed(sl11[31:16]) * $signed(h11[31:16]);
+       // c + 13: the middle terms.
+       mid13 <= lh12 + hl12;
+       ll13 <= ll12;
+       hh13 <= hh12;
+       // c + 14: round(silu * h / 2^16).
+       pp14 <= pp_sum[63:16];
+       // c + 15: saturate.
+       y <= ((&pp14[47:31]) | (~|pp14[47:31])) ? pp14[31:0] : (pp14[47] ? 32'sh80000000 : 32'sh7fffffff);
     end
 endmodule // llamahdl_decoder$matvec$silu
 
@@ -51388,6 +52129,21 @@ module llamahdl_decoder$rms$yi(d,q,clock);
 endmodule // llamahdl_decoder$rms$yi
 
 
+module llamahdl_decoder$st_data_r(clock,d,q);
+    
+    // Module arguments
+    input wire  clock;
+    input wire signed [31:0] d;
+    output reg signed [31:0] q;
+    
+    // Update code (custom)
+    initial q = 0;
+    always @(posedge clock) begin
+       q <= d;
+    end
+endmodule // llamahdl_decoder$st_data_r
+
+
 module llamahdl_decoder$st_en_r(clock,d,q);
     
     // Module arguments
@@ -51397,8 +52153,41 @@ module llamahdl_decoder$st_en_r(clock,d,q);
     
     // Update code (custom)
     initial q = 1'b0;
-    always @(posedge clock) q <= d;
+    reg [0:0] r;
+    initial r = 0;
+    always @(posedge clock) begin
+       r <= d;
+       q <= r[0];
+    end
 endmodule // llamahdl_decoder$st_en_r
+
+
+module llamahdl_decoder$st_row_r(clock,d,q);
+    
+    // Module arguments
+    input wire  clock;
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    
+    // Update code (custom)
+    initial q = 0;
+    always @(posedge clock) begin
+       q <= d;
+    end
+endmodule // llamahdl_decoder$st_row_r
+
+
+module llamahdl_decoder$st_valid_r(clock,d,q);
+    
+    // Module arguments
+    input wire  clock;
+    input wire  d;
+    output reg  q;
+    
+    // Update code (custom)
+    initial q = 1'b0;
+    always @(posedge clock) q <= d;
+endmodule // llamahdl_decoder$st_valid_r
 
 
 module llamahdl_decoder$tee_max(clock,clear,en,v,ld,mx,gen,gv$0,gv$1,gv$2,gv$3,gv$4,gv$5,gv$6,gv$7,m);

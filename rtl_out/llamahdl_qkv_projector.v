@@ -906,7 +906,7 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
     localparam  one5 = 5'b1;
     localparam  drain_mv = 5'b10001;
     localparam  drain_sw = 5'b10101;
-    localparam  drain_emb = 5'b1001;
+    localparam  drain_emb = 5'b1010;
     localparam  lanes_m1 = 16'h1f;
     localparam  sixteen = 5'b10000;
     localparam  zero16 = 16'h0;
@@ -1197,6 +1197,18 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
     reg  [15:0] em_elem$d;
     wire  [15:0] em_elem$q;
     reg  em_elem$clock;
+    reg signed [39:0] pick_r$d;
+    wire signed [39:0] pick_r$q;
+    reg  pick_r$clock;
+    reg  em2_valid$d;
+    wire  em2_valid$q;
+    reg  em2_valid$clock;
+    reg  [15:0] em2_elem$d;
+    wire  [15:0] em2_elem$q;
+    reg  em2_elem$clock;
+    reg  [15:0] em2_dst$d;
+    wire  [15:0] em2_dst$q;
+    reg  em2_dst$clock;
     reg  eo_valid$clock;
     reg  eo_valid$d;
     wire  eo_valid$q;
@@ -2049,6 +2061,26 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
         .q(em_elem$q),
         .clock(em_elem$clock)
     );
+    llamahdl_qkv_projector$mv$pick_r pick_r(
+        .d(pick_r$d),
+        .q(pick_r$q),
+        .clock(pick_r$clock)
+    );
+    llamahdl_qkv_projector$mv$em2_valid em2_valid(
+        .d(em2_valid$d),
+        .q(em2_valid$q),
+        .clock(em2_valid$clock)
+    );
+    llamahdl_qkv_projector$mv$em2_elem em2_elem(
+        .d(em2_elem$d),
+        .q(em2_elem$q),
+        .clock(em2_elem$clock)
+    );
+    llamahdl_qkv_projector$mv$em2_dst em2_dst(
+        .d(em2_dst$d),
+        .q(em2_dst$q),
+        .clock(em2_dst$clock)
+    );
     llamahdl_qkv_projector$mv$eo_valid eo_valid(
         .clock(eo_valid$clock),
         .d(eo_valid$d),
@@ -2539,6 +2571,10 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
         em_valid$clock = clock;
         em_lane$clock = clock;
         em_elem$clock = clock;
+        pick_r$clock = clock;
+        em2_valid$clock = clock;
+        em2_elem$clock = clock;
+        em2_dst$clock = clock;
         bq_mant$clock = clock;
         bq_exp$clock = clock;
         rom_a$clock = clock;
@@ -2600,6 +2636,10 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
         em_valid$d = em_valid$q;
         em_lane$d = em_lane$q;
         em_elem$d = em_elem$q;
+        pick_r$d = pick_r$q;
+        em2_valid$d = em2_valid$q;
+        em2_elem$d = em2_elem$q;
+        em2_dst$d = em2_dst$q;
         bq_mant$d = bq_mant$q;
         bq_exp$d = bq_exp$q;
         rom_a$d = rom_a$q;
@@ -3191,7 +3231,7 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
         dot$ext_a$31 = ext_a$31;
         dot$ext_b$31 = ext_b$31;
         ext_p$31 = dot$ext_p$31;
-        if (sel_ram$q) begin
+        if (sel_ram$q & ~emb$q) begin
             sq_mant$d = bq2_mant$q;
             sq_exp$d = bq2_exp$q;
         end
@@ -3236,11 +3276,15 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
         lane_pick$data$30 = rom$data$30;
         lane_pick$data$31 = rom$data$31;
         lane_pick$sel = em_lane$q;
+        pick_r$d = lane_pick$y;
+        em2_valid$d = em_valid$q;
+        em2_elem$d = em_elem$q;
+        em2_dst$d = em_dst$q;
         if (emb$q) begin
-            finish$en = em_valid$q;
-            finish$acc = lane_pick$y;
-            finish$mant = scale_rom$mant;
-            finish$exp = scale_rom$exp;
+            finish$en = em2_valid$q;
+            finish$acc = pick_r$q;
+            finish$mant = sq_mant$q;
+            finish$exp = sq_exp$q;
             finish$shift = sixteen;
         end
         else begin
@@ -3250,18 +3294,18 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
             finish$exp = a_exp$q;
             finish$shift = shift$q;
         end
-        eo_valid$d = em_valid$q;
-        eo_elem$d = em_elem$q;
-        eo_dst$d = em_dst$q;
+        eo_valid$d = em2_valid$q;
+        eo_elem$d = em2_elem$q;
+        eo_dst$d = em2_dst$q;
         p_last$d = a_last$q;
         p_row$d = a_row$q;
         s4_last$d = p_last$q;
         s4_row$d = p_row$q;
         w_last$d = s4_last$q;
         s5_last$d = s4_last$q & (post_r$q == post_swiglu);
-        w_done$d = s4_last$q & (s4_row$q == rows_r$q);
+        w_done$d = s4_last$q & (s4_row$q == rows_r$q) & (post_r$q != post_swiglu);
         s5_done$d = s4_last$q & (s4_row$q == rows_r$q) & (post_r$q == post_swiglu);
-        eo_done$d = em_valid$q & (em_elem$q == len_r$q);
+        eo_done$d = em2_valid$q & (em2_elem$q == len_r$q);
         a_dst$d = m_dst$q;
         r_dst$d = a_dst$q;
         w_dst$d = r_dst$q;
@@ -3310,12 +3354,7 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
             vm_waddr = w_dst$q;
             vm_wdata = y_w$q;
         end
-        if (post_r$q == post_swiglu) begin
-            done = s5_done$q | eo_done$q;
-        end
-        else begin
-            done = w_done$q | eo_done$q;
-        end
+        done = w_done$q | s5_done$q | eo_done$q;
         busy = running$q | (drain$q != zero5);
     end
     
@@ -5110,6 +5149,63 @@ module llamahdl_qkv_projector$mv$elem(d,q,clock);
 endmodule // llamahdl_qkv_projector$mv$elem
 
 
+module llamahdl_qkv_projector$mv$em2_dst(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_qkv_projector$mv$em2_dst
+
+
+module llamahdl_qkv_projector$mv$em2_elem(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_qkv_projector$mv$em2_elem
+
+
+module llamahdl_qkv_projector$mv$em2_valid(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_qkv_projector$mv$em2_valid
+
+
 module llamahdl_qkv_projector$mv$em_dst(d,q,clock);
     
     // Module arguments
@@ -5407,15 +5503,12 @@ module llamahdl_qkv_projector$mv$gate(clock,d,q);
     initial r2 = 0;
     reg signed [31:0] r3;
     initial r3 = 0;
-    reg signed [31:0] r4;
-    initial r4 = 0;
     initial q = 0;
     always @(posedge clock) begin
        r1 <= d;
        r2 <= r1;
        r3 <= r2;
-       r4 <= r3;
-       q <= r4;
+       q <= r3;
     end
 endmodule // llamahdl_qkv_projector$mv$gate
 
@@ -5675,6 +5768,25 @@ module llamahdl_qkv_projector$mv$p_row(clock,d,q);
        q <= r4;
     end
 endmodule // llamahdl_qkv_projector$mv$p_row
+
+
+module llamahdl_qkv_projector$mv$pick_r(d,q,clock);
+    
+    // Module arguments
+    input wire signed [39:0] d;
+    output reg signed [39:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 40'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_qkv_projector$mv$pick_r
 
 
 module llamahdl_qkv_projector$mv$post_r(d,q,clock);
@@ -8216,38 +8328,39 @@ module llamahdl_qkv_projector$mv$silu(clock,x,sig_addr,rom,h,y);
     output reg signed [31:0] y;
     
     // Update code (custom)
-    reg signed [31:0] x1, x2, x3, x4, x5, x6, sl10, h10;
+    reg signed [31:0] x1, x2, x3, x4, x5, x6, sl11, h11;
     reg [9:0] fr1, fr2, fr3;
     reg lo1, hi1, lo2, hi2, lo3, hi3, lo4, hi4, lo5, hi5;
-    reg [16:0] sa2, sb2, sa3, sa4, sig6;
+    reg [16:0] sa2, sb2, sa3, sa4, sig6, sig7;
+    reg signed [31:0] x7;
     reg signed [17:0] de3;
     reg signed [28:0] dp4;
     reg signed [18:0] sg5;
-    reg [32:0] spl7;
-    reg signed [33:0] sph7;
-    reg signed [33:0] spr8;
-    reg signed [31:0] silu9;
-    reg [31:0] ll11;
-    reg signed [32:0] lh11, hl11;
-    reg signed [31:0] hh11, hh12;
+    reg [32:0] spl8;
+    reg signed [33:0] sph8;
+    reg signed [33:0] spr9;
+    reg signed [31:0] silu10;
     reg [31:0] ll12;
-    reg signed [33:0] mid12;
-    reg signed [47:0] pp13;
+    reg signed [32:0] lh12, hl12;
+    reg signed [31:0] hh12, hh13;
+    reg [31:0] ll13;
+    reg signed [33:0] mid13;
+    reg signed [47:0] pp14;
     wire inr = (x[31:20] == 12'h000) || (x[31:20] == 12'hfff);
     always @(*) sig_addr = {5'd0, ~x[20], x[19:10]};
     // The sums' low bits are the fractions the rounding shifts drop.
     /* verilator lint_off UNUSEDSIGNAL */
     wire signed [28:0] sg_sum = dp4 + $signed({2'd0, sa4, 10'h200});
-    wire signed [49:0] sp_sum = $signed({sph7, 16'h8000}) + $signed({17'd0, spl7});
-    wire signed [63:0] pp_sum = $signed({hh12, ll12}) + $signed({{14{mid12[33]}}, mid12, 16'h8000});
+    wire signed [49:0] sp_sum = $signed({sph8, 16'h8000}) + $signed({17'd0, spl8});
+    wire signed [63:0] pp_sum = $signed({hh13, ll13}) + $signed({{14{mid13[33]}}, mid13, 16'h8000});
     /* verilator lint_on UNUSEDSIGNAL */
     initial begin
-       x1 = 0; x2 = 0; x3 = 0; x4 = 0; x5 = 0; x6 = 0; sl10 = 0; h10 = 0;
+       x1 = 0; x2 = 0; x3 = 0; x4 = 0; x5 = 0; x6 = 0; sl11 = 0; h11 = 0;
        fr1 = 0; fr2 = 0; fr3 = 0;
        lo1 = 0; hi1 = 0; lo2 = 0; hi2 = 0; lo3 = 0; hi3 = 0; lo4 = 0; hi4 = 0; lo5 = 0; hi5 = 0;
        sa2 = 0; sb2 = 0; sa3 = 0; sa4 = 0; sig6 = 0; de3 = 0; dp4 = 0; sg5 = 0;
-       spl7 = 0; sph7 = 0; spr8 = 0; silu9 = 0;
-       ll11 = 0; lh11 = 0; hl11 = 0; hh11 = 0; hh12 = 0; ll12 = 0; mid12 = 0; pp13 = 0;
+       x7 = 0; sig7 = 0; spl8 = 0; sph8 = 0; spr9 = 0; silu10 = 0;
+       ll12 = 0; lh12 = 0; hl12 = 0; hh12 = 0; hh13 = 0; ll13 = 0; mid13 = 0; pp14 = 0;
        y = 32'sd0;
     end
     always @(posedge clock) begin
@@ -8272,29 +8385,32 @@ module llamahdl_qkv_projector$mv$silu(clock,x,sig_addr,rom,h,y);
        // c + 6: clamped sigmoid.
        x6 <= x5;
        sig6 <= lo5 ? 17'd0 : (hi5 ? 17'd65536 : (sg5[18] ? 17'd0 : ((sg5 > 19'sd65536) ? 17'd65536 : sg5[16:0])));
-       // c + 7: x * sig as two partial products (low half unsigned, high half signed).
-       spl7 <= x6[15:0] * sig6;
-       sph7 <= $signed(x6[31:16]) * $signed({1'b0, sig6});
-       // c + 8: round(x * sig / 2^16).
-       spr8 <= sp_sum[49:16];
-       // c + 9: silu(x), saturated.
-       silu9 <= ((&spr8[33:31]) | (~|spr8[33:31])) ? spr8[31:0] : (spr8[33] ? 32'sh80000000 : 32'sh7fffffff);
-       // c + 10: multiplier inputs (h sampled in c + 9).
-       sl10 <= silu9;
-       h10 <= h;
-       // c + 11: four 16 x 16 partial products of silu * h.
-       ll11 <= sl10[15:0] * h10[15:0];
-       lh11 <= $signed({1'b0, sl10[15:0]}) * $signed(h10[31:16]);
-       hl11 <= $signed(sl10[31:16]) * $signed({1'b0, h10[15:0]});
-       hh11 <= $signed(sl10[31:16]) * $signed(h10[31:16]);
-       // c + 12: the middle terms.
-       mid12 <= lh11 + hl11;
-       ll12 <= ll11;
-       hh12 <= hh11;
-       // c + 13: round(silu * h / 2^16).
-       pp13 <= pp_sum[63:16];
-       // c + 14: saturate.
-       y <= ((&pp13[47:31]) | (~|pp13[47:31])) ? pp13[31:0] : (pp13[47] ? 32'sh80000000 : 32'sh7fffffff);
+       // c + 7: the multiplier inputs registered (beside the multipliers).
+       x7 <= x6;
+       sig7 <= sig6;
+       // c + 8: x * sig as two partial products (low half unsigned, high half signed).
+       spl8 <= x7[15:0] * sig7;
+       sph8 <= $signed(x7[31:16]) * $signed({1'b0, sig7});
+       // c + 9: round(x * sig / 2^16).
+       spr9 <= sp_sum[49:16];
+       // c + 10: silu(x), saturated.
+       silu10 <= ((&spr9[33:31]) | (~|spr9[33:31])) ? spr9[31:0] : (spr9[33] ? 32'sh80000000 : 32'sh7fffffff);
+       // c + 11: multiplier inputs (h sampled in c + 10).
+       sl11 <= silu10;
+       h11 <= h;
+       // c + 12: four 16 x 16 partial products of silu * h.
+       ll12 <= sl11[15:0] * h11[15:0];
+       lh12 <= $signed({1'b0, sl11[15:0]}) * $signed(h11[31:16]);
+       hl12 <= $signed(sl11[31:16]) * $signed({1'b0, h11[15:0]});
+       hh12 <= $signed(sl11[31:16]) * $signed(h11[31:16]);
+       // c + 13: the middle terms.
+       mid13 <= lh12 + hl12;
+       ll13 <= ll12;
+       hh13 <= hh12;
+       // c + 14: round(silu * h / 2^16).
+       pp14 <= pp_sum[63:16];
+       // c + 15: saturate.
+       y <= ((&pp14[47:31]) | (~|pp14[47:31])) ? pp14[31:0] : (pp14[47] ? 32'sh80000000 : 32'sh7fffffff);
     end
 endmodule // llamahdl_qkv_projector$mv$silu
 

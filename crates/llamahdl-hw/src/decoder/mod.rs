@@ -100,8 +100,14 @@ pub struct Decoder<const L: usize> {
     /// `b - c` (a tee's XMem element minus its vector-memory address) and `c`, registered
     /// from the operation's fields (stable from its issue, writes come later).
     tee_off: Delay<16>,
-    /// The QKV projection is running (attention's stream enable), registered.
+    /// The QKV projection is running (attention's stream enable), registered twice (the
+    /// rows are registered once on their way).
     st_en_r: DelayBit,
+    /// The projection's rows registered on their way to attention (the matrix-vector
+    /// unit's outputs also feed the vector memory and the logits, far from attention).
+    st_row_r: Delay<16>,
+    st_valid_r: DelayBit,
+    st_data_r: DelayS<32>,
     c_r: Delay<16>,
     zero16: Constant<Addr>,
     one16: Constant<Addr>,
@@ -178,7 +184,10 @@ impl<const L: usize> Decoder<L> {
             wr_xtrack: DelayBit::new(1),
             wr_x_idx: Delay::new(1),
             tee_off: Delay::new(1),
-            st_en_r: DelayBit::new(1),
+            st_en_r: DelayBit::new(2),
+            st_row_r: Delay::new(1),
+            st_valid_r: DelayBit::new(1),
+            st_data_r: DelayS::new(1),
             c_r: Delay::new(1),
             zero16: Constant::new(0u64.into()),
             one16: Constant::new(1u64.into()),
@@ -246,6 +255,9 @@ impl<const L: usize> Logic for Decoder<L> {
             wr_x_idx,
             tee_off,
             st_en_r,
+            st_row_r,
+            st_valid_r,
+            st_data_r,
             c_r,
             xg_we,
             xg_att,
@@ -333,9 +345,12 @@ impl<const L: usize> Logic for Decoder<L> {
         // the attention after it waits longer than one cycle for the stream anyway.
         self.st_en_r.d.next = self.layer_stack.is_mv.val() & self.layer_stack.qkv.val();
         self.attention.st_en.next = self.st_en_r.q.val();
-        self.attention.st_valid.next = self.matvec.out_valid.val();
-        self.attention.st_row.next = self.matvec.out_row.val();
-        self.attention.st_data.next = self.matvec.out_data.val();
+        self.st_valid_r.d.next = self.matvec.out_valid.val();
+        self.st_row_r.d.next = self.matvec.out_row.val();
+        self.st_data_r.d.next = self.matvec.out_data.val();
+        self.attention.st_valid.next = self.st_valid_r.q.val();
+        self.attention.st_row.next = self.st_row_r.q.val();
+        self.attention.st_data.next = self.st_data_r.q.val();
         // One bank of lane multipliers: the matrix-vector unit's, lent to attention while
         // it runs (the two never run at the same time).
         self.matvec.ext_sel.next = self.attention.m_sel.val();

@@ -33,6 +33,8 @@ struct KvState {
     rks: Vec<u64>,
     rvs: Vec<u64>,
     rsel: bool,
+    /// `grp` registered with the read (the routing stage's group).
+    rgrp: usize,
     /// The pushes of the last cycle (registered inputs): (push, pv, field, data) and
     /// (spush, spv, sfield, sdata).
     pr: (bool, bool, usize, u64),
@@ -58,9 +60,12 @@ struct KvState {
 /// cycle c + 3 or later).
 ///
 /// Read (synchronous, read-old-data, two edges): the four words at `raddr` are registered
-/// (0 past the depth), with `rv`, at the edge ending the cycle of `raddr`; the next edge
-/// registers their routing to the `A` lanes for the `grp` of that cycle on the outputs (so
-/// the word read with `raddr` in cycle `c` is on the outputs in cycle `c + 2`): lane `j`
+/// (0 past the depth), with `rv` and `grp`, at the edge ending the cycle of `raddr`; the
+/// next edge registers their routing to the `A` lanes for that `grp` on the outputs (so
+/// the word read with `raddr` and `grp` in cycle `c` is on the outputs in cycle `c + 2`).
+/// Every lane has its own copy of the registered group and of the in-range flag (names
+/// ending in `_dup`, which the synthesis flow keeps apart), so that no select fans out
+/// across the whole cache: lane `j`
 /// belongs to query head `h = grp·G
 /// + j / head_dim` of kv head `kvh = h / kv_mul`; `mant[j]` is element `j mod head_dim`
 /// of kv head `kvh` of the value word (registered `rv` high) or key word, `ksh[j]` /
@@ -149,6 +154,7 @@ impl<const A: usize> KvCacheW<A> {
                 rks: vec![0; nkv],
                 rvs: vec![0; nkv],
                 rsel: false,
+                rgrp: 0,
                 pr: (false, false, 0, 0),
                 spr: (false, false, 0, 0),
                 cr: (false, 0),
@@ -183,7 +189,7 @@ impl<const A: usize> KvCacheW<A> {
 
     fn route_outputs(&mut self) {
         let s = &self._s;
-        let g = self.grp.val().to_u64();
+        let g = s.rgrp;
         // A single group is plain wiring: `grp` is ignored.
         let gi = if s.route.len() == 1 { 0 } else { g as usize };
         let route = s.route.get(gi);
@@ -226,6 +232,7 @@ impl<const A: usize> Logic for KvCacheW<A> {
                 s.rvs.iter_mut().for_each(|x| *x = 0);
             }
             s.rsel = self.rv.val();
+            s.rgrp = self.grp.val().index();
             // The commit of two cycles ago writes the staging registers as they are.
             let (c, w) = s.crr;
             if c && w < s.depth {
@@ -301,8 +308,6 @@ reg [{km}:0] rk;
 reg [{km}:0] rvw;
 reg [{sm}:0] rks;
 reg [{sm}:0] rvs;
-reg rsel;
-reg rinr;
 reg p_r;
 reg pv_r;
 reg [15:0] pf_r;
@@ -325,8 +330,6 @@ initial begin
    rvw = {kw}'d0;
    rks = {sw}'d0;
    rvs = {sw}'d0;
-   rsel = 1'b0;
-   rinr = 1'b0;
    p_r = 1'b0;
    pv_r = 1'b0;
    pf_r = 16'd0;
@@ -381,7 +384,6 @@ always @(posedge clock) begin
    vst <= vst_n;
    kss <= kss_n;
    vss <= vss_n;
-   rsel <= rv;
    p_r <= push;
    pv_r <= pv;
    pf_r <= pfield;
@@ -395,8 +397,7 @@ always @(posedge clock) begin
    c_rr <= c_r;
    wa_rr <= wa_r;
    // The block RAMs' own read registers (nothing between them and the memories); a
-   // read past the depth is zeroed in the routing stage (`rinr`).
-   rinr <= (raddr < 24'd{depth});
+   // read past the depth is zeroed in the routing stage (`rin_dup*`).
    rk <= kmem[raddr[{im}:0]];
    rvw <= vmem[raddr[{im}:0]];
    rks <= ksm[raddr[{im}:0]];
@@ -412,16 +413,16 @@ end
             im = ib - 1,
         );
         // Routing.
-        let lanes = |r: &Route, ind: &str| -> String {
+        let lane = |j: usize, kvh: Option<usize>, ind: &str| -> String {
             let mut o = String::new();
-            for (j, kvh) in r.iter().enumerate() {
+            {
                 match kvh {
                     Some(h) => {
                         let f = h * hd + j % hd;
                         let (hi, lo) = (f * 11 + 10, f * 11);
                         let (shi, slo) = (h * 5 + 4, h * 5);
                         o += &format!(
-                            "{ind}mant${j} <= rinr ? (rsel ? rvw[{hi}:{lo}] : rk[{hi}:{lo}]) : 11'd0;\n{ind}ksh${j} <= rinr ? rks[{shi}:{slo}] : 5'd0;\n{ind}vsh${j} <= rinr ? rvs[{shi}:{slo}] : 5'd0;\n"
+                            "{ind}mant${j} <= rin_dup{j} ? (rsel_dup{j} ? rvw[{hi}:{lo}] : rk[{hi}:{lo}]) : 11'd0;\n{ind}ksh${j} <= rin_dup{j} ? rks[{shi}:{slo}] : 5'd0;\n{ind}vsh${j} <= rin_dup{j} ? rvs[{shi}:{slo}] : 5'd0;\n"
                         );
                     }
                     None => {
@@ -433,20 +434,49 @@ end
             }
             o
         };
-        v += "always @(posedge clock) begin\n";
-        if s.route.len() == 1 {
-            v += &lanes(&s.route[0], "   ");
-        } else {
-            v += "   case (grp)\n";
-            for (gi, r) in s.route.iter().enumerate() {
-                v += &format!("   8'd{gi}: begin\n{}   end\n", lanes(r, "      "));
+        // Per-lane copies of the in-range flag, the value select and the group, registered
+        // with the read (lanes that never hold a head have none).
+        let ng = s.route.len();
+        let used: Vec<bool> = (0..A)
+            .map(|j| s.route.iter().any(|r| r[j].is_some()))
+            .collect();
+        let mut regs = String::new();
+        for j in (0..A).filter(|&j| used[j]) {
+            v += &format!(
+                "reg rin_dup{j};\nreg rsel_dup{j};\ninitial rin_dup{j} = 1'b0;\ninitial rsel_dup{j} = 1'b0;\n"
+            );
+            regs += &format!("   rin_dup{j} <= rin_n;\n   rsel_dup{j} <= rv;\n");
+            if ng > 1 {
+                v += &format!("reg [7:0] grp_dup{j};\ninitial grp_dup{j} = 8'd0;\n");
+                regs += &format!("   grp_dup{j} <= grp;\n");
             }
+        }
+        v += &format!(
+            "wire rin_n = (raddr < 24'd{depth});\nalways @(posedge clock) begin\n{regs}end\n"
+        );
+        v += "always @(posedge clock) begin\n";
+        if ng == 1 {
+            for j in 0..A {
+                v += &lane(j, s.route[0][j], "   ");
+            }
+        } else {
+            // Lane by lane, on the lane's own copy of the group.
             let none: Route = vec![None; A];
-            v += &format!("   default: begin\n{}   end\n", lanes(&none, "      "));
-            v += "   endcase\n";
+            for j in 0..A {
+                if !used[j] {
+                    v += &lane(j, None, "   ");
+                    continue;
+                }
+                v += &format!("   case (grp_dup{j})\n");
+                for (gi, r) in s.route.iter().enumerate() {
+                    v += &format!("   8'd{gi}: begin\n{}   end\n", lane(j, r[j], "      "));
+                }
+                v += &format!("   default: begin\n{}   end\n", lane(j, none[j], "      "));
+                v += "   endcase\n";
+            }
         }
         v += "end\n";
-        if s.route.len() == 1 {
+        if ng == 1 {
             v += "wire unused_grp = ^grp;\n";
         }
         v += "always @(*) wbusy = commit | c_r;\n";

@@ -50,7 +50,7 @@
 //!   still goes to the bank; an attention at that position is refused anyway).
 //! - **Attention**: `layer`, `pos` and `att` are stable from `start` until `done`. A start
 //!   with `pos >= context` or `layer >= n_layers` does nothing but pulse `done` in the next
-//!   cycle. Otherwise the unit waits `W = head_dim + 12` cycles ([`wait_cycles`]) *and* until
+//!   cycle. Otherwise the unit waits `W = head_dim + 13` cycles ([`wait_cycles`]) *and* until
 //!   the stream is processed (`st_en` low, no row in flight), loads group 0's q from the
 //!   bank and, per group: (1) score pass, one cached position per cycle: the key word of
 //!   (`layer`, `t`) (all kv heads), the `G·head_dim` products, one adder tree per head, the
@@ -79,7 +79,7 @@
 //! leaves the core's pipeline [`DRAIN_OUT`] cycles after its issue, in the `done` cycle);
 //! refused: 1. Started earlier (even during the stream) it waits for the stream and takes
 //! longer, with the same results. stories260K (head_dim 8, so `K = 8`) with `A = 64` (one
-//! group of 8 heads, 8 output items): `2·P + 67` (69, 323, 1091 at positions 0, 127, 511);
+//! group of 8 heads, 8 output items): `2·P + 68` (70, 324, 1092 at positions 0, 127, 511);
 //! with `A = 32` (two groups of 4, 4 items each): `4·P + 88` (92, 600, 2136 at 0, 127,
 //! 511).
 //!
@@ -145,7 +145,7 @@ pub fn out_width(c: &Config) -> usize {
 /// Cycles from `start` to `done` of the attention at `pos` on a unit with `lanes` lanes and
 /// a cache of `context` positions, started at least 2 cycles after the last row of the
 /// stream (see the module docs): `W + 15 + (NG − 1)·(1 + max(S, G·head_dim/K − 1)) + S +
-/// n_last/K` with `S = 2·P + 24`, `W = head_dim + 12` ([`wait_cycles`]), `K` =
+/// n_last/K` with `S = 2·P + 24`, `W = head_dim + 13` ([`wait_cycles`]), `K` =
 /// [`out_width`]; 1 for a refused start.
 pub fn cycles(c: &Config, context: usize, lanes: usize, pos: usize) -> usize {
     if pos >= context {
@@ -181,10 +181,15 @@ pub const DRAIN_OUT: usize = O_REG + core::OUT_LAT - 1;
 pub const O_REG: usize = 1;
 
 /// Wait cycles at the start of an attention: covers the stream's conversion latency when
-/// it starts 2 cycles after the last row.
+/// it starts 2 cycles after the last row, and the wait's registered view of `busy`
+/// ([`BUSY_REG`]).
 pub fn wait_cycles(c: &Config) -> usize {
-    c.head_dim() + 1 + leaves::ROPE_EXTRA + leaves::BLOCKER_EXTRA + KV_WRITE_EXTRA
+    c.head_dim() + 1 + leaves::ROPE_EXTRA + leaves::BLOCKER_EXTRA + KV_WRITE_EXTRA + BUSY_REG
 }
+
+/// The wait for the stream reads `busy` through a register (it gathers the stream's
+/// pipeline and the cache's write, far apart on the chip).
+pub const BUSY_REG: usize = 1;
 
 /// Cycles [`KvCacheW`] adds between the last push of a position and its memory write
 /// (registered pushes, then the write from the staging registers).
@@ -335,6 +340,11 @@ pub struct AttnUnit<const A: usize> {
     o_ld_r: DFF<Bit>,
     qld_r: DFF<Bit>,
     done_r: DFF<Bit>,
+    /// The exp pass's cache reads (high exactly while `state` is `s_exp`), from a register
+    /// rather than the state decode.
+    rv_r: DFF<Bit>,
+    /// `busy` registered: the wait for the stream reads it a cycle late.
+    busy_r: DFF<Bit>,
     lgrp_r: DFF<Bits<8>>,
     o_head_r: DFF<Bits<8>>,
     addr_s1: DFF<Addr>,
@@ -490,6 +500,8 @@ impl<const A: usize> AttnUnit<A> {
             o_ld_r: Default::default(),
             qld_r: Default::default(),
             done_r: Default::default(),
+            rv_r: Default::default(),
+            busy_r: Default::default(),
             lgrp_r: Default::default(),
             o_head_r: Default::default(),
             addr_s1: Default::default(),
@@ -586,6 +598,8 @@ impl<const A: usize> Logic for AttnUnit<A> {
             o_ld_r,
             qld_r,
             done_r,
+            rv_r,
+            busy_r,
             lgrp_r,
             o_head_r,
             addr_s1,
@@ -616,6 +630,7 @@ impl<const A: usize> Logic for AttnUnit<A> {
         self.stream.row_pos.next = self.bases.row_pos.val();
         self.stream.bad.next = self.bases.bad.val();
         self.busy.next = self.st_en.val() | self.stream.in_flight.val() | self.cache.wbusy.val();
+        self.busy_r.d.next = self.busy.val();
         self.core.bwe.next = self.stream.bank_we.val();
         self.core.bgrp.next = self.stream.bank_group.val();
         self.core.blane.next = self.stream.bank_lane.val();
@@ -635,7 +650,8 @@ impl<const A: usize> Logic for AttnUnit<A> {
         self.cache.waddr.next = self.stream.cache_waddr.val();
         // Cache read port and the datapath.
         self.cache.raddr.next = self.cache_addr.q.val();
-        self.cache.rv.next = false;
+        self.cache.rv.next = self.rv_r.q.val();
+        self.rv_r.d.next = false;
         self.cache.grp.next = self.group.q.val();
         for j in 0..A {
             self.core.mant[j].next = self.cache.mant[j].val();
@@ -751,7 +767,7 @@ impl<const A: usize> Logic for AttnUnit<A> {
             if self.wait_left.q.val() != self.zero8.val() {
                 self.wait_left.d.next = self.wait_left.q.val() - self.one8.val();
             }
-            if (self.wait_left.q.val() == self.zero8.val()) & !self.busy.val() {
+            if (self.wait_left.q.val() == self.zero8.val()) & !self.busy_r.q.val() {
                 self.qld_r.d.next = true;
                 self.ld_grp.d.next = self.one8.val();
                 self.ld_last.d.next = self.one_last.val();
@@ -784,13 +800,14 @@ impl<const A: usize> Logic for AttnUnit<A> {
         }
         // Exponentials and weighted sum of values: one position per cycle.
         if self.state.q.val() == self.s_exp.val() {
-            self.cache.rv.next = true;
+            self.rv_r.d.next = true;
             self.exp_s1.d.next = true;
             self.first_s1.d.next = self.t.q.val() == self.zero16.val();
             self.t.d.next = self.t.q.val() + self.one16.val();
             self.cache_addr.d.next = self.cache_addr.q.val() + self.one24.val();
             if self.t.q.val() == self.pos.val() {
                 self.t.d.next = self.zero16.val();
+                self.rv_r.d.next = false;
                 self.state.d.next = self.s_drain.val();
                 self.drain_left.d.next = self.drain_exp.val();
                 self.after_drain.d.next = self.s_out.val();
@@ -862,6 +879,7 @@ impl<const A: usize> Logic for AttnUnit<A> {
             self.drain_left.d.next = self.drain_left.q.val() - self.one16.val();
             if self.drain_left.q.val() == self.zero16.val() {
                 self.state.d.next = self.after_drain.q.val();
+                self.rv_r.d.next = self.after_drain.q.val() == self.s_exp.val();
             }
             // The last drain's final cycle (every drain lasts more than one cycle).
             if (self.drain_left.q.val() == self.one16.val())

@@ -72,8 +72,9 @@ use rust_hdl::prelude::*;
 /// rescale pipeline ([`FINISH_LATENCY`]).
 pub const LATENCY: usize = MEM_LATENCY + DOT_LATENCY + FINISH_LATENCY;
 
-/// Cycles from issuing an embedding element to its output: memory read and rescale.
-pub const EMBED_LATENCY: usize = MEM_LATENCY + FINISH_LATENCY;
+/// Cycles from issuing an embedding element to its output: memory read, the lane pick
+/// (registered), and rescale.
+pub const EMBED_LATENCY: usize = MEM_LATENCY + 1 + FINISH_LATENCY;
 
 /// Cycles the gate read for [`POST_SWIGLU`] (data one cycle after the read) waits
 /// before it enters [`SiluMul`], so that SiluMul samples the row result when it appears.
@@ -254,6 +255,11 @@ pub struct MatVec<const L: usize> {
     em_valid: DFF<Bit>,
     em_lane: DFF<Addr>,
     em_elem: DFF<Addr>,
+    /// The embedding's lane pick registered (cycle t + 4), with its tags.
+    pick_r: DFF<Signed<40>>,
+    em2_valid: DFF<Bit>,
+    em2_elem: DFF<Addr>,
+    em2_dst: DFF<Addr>,
     eo_valid: DelayBit,
     eo_elem: Delay<16>,
     // The weight buffer's answer, registered to the ROMs' latency.
@@ -413,6 +419,10 @@ impl<const L: usize> MatVec<L> {
             em_valid: Default::default(),
             em_lane: Default::default(),
             em_elem: Default::default(),
+            pick_r: Default::default(),
+            em2_valid: Default::default(),
+            em2_elem: Default::default(),
+            em2_dst: Default::default(),
             eo_valid: DelayBit::new(FINISH_LATENCY),
             eo_elem: Delay::new(FINISH_LATENCY),
             bq_data: Default::default(),
@@ -450,10 +460,10 @@ impl<const L: usize> Logic for MatVec<L> {
             self, clock, rows_r, len_r, dshift, xbase_r, post_r, src_r, beats_r, dst_r, running,
             sel_ram, shift, addr, beat, row, rbase, rrbase, emb, lane, elem, drain, drain_n,
             s1_valid, s1_first, s1_last, s1_row, m_valid, m_first, m_last, m_row, sq_mant, sq_exp,
-            s4_last, s4_row, e1_valid, e1_lane, e1_elem, em_valid, em_lane, em_elem, bq_mant,
-            bq_exp, rom_a, srow_a, xaddr_a, s1_src, m_dst, w_last, rq, acc_sum, y_w, em_dst,
-            w_done, s2_valid, s2_first, s2_last, s2_row, e2_valid, e2_lane, e2_elem, bq2_mant,
-            bq2_exp
+            s4_last, s4_row, e1_valid, e1_lane, e1_elem, em_valid, em_lane, em_elem, pick_r,
+            em2_valid, em2_elem, em2_dst, bq_mant, bq_exp, rom_a, srow_a, xaddr_a, s1_src, m_dst,
+            w_last, rq, acc_sum, y_w, em_dst, w_done, s2_valid, s2_first, s2_last, s2_row,
+            e2_valid, e2_lane, e2_elem, bq2_mant, bq2_exp
         );
         clock!(
             self, clock, a_last, a_row, a_mant, a_exp, p_last, p_row, s5_last, s5_done, eo_done,
@@ -611,7 +621,8 @@ impl<const L: usize> Logic for MatVec<L> {
             self.dot.ext_b[i].next = self.ext_b[i].val();
             self.ext_p[i].next = self.dot.ext_p[i].val();
         }
-        if self.sel_ram.q.val() {
+        // (An embedding always reads the ROM's scales.)
+        if self.sel_ram.q.val() & !self.emb.q.val() {
             self.sq_mant.d.next = self.bq2_mant.q.val();
             self.sq_exp.d.next = self.bq2_exp.q.val();
         } else {
@@ -628,11 +639,16 @@ impl<const L: usize> Logic for MatVec<L> {
             self.lane_pick.data[i].next = self.rom.data[i].val();
         }
         self.lane_pick.sel.next = self.em_lane.q.val();
+        // The embedding: the picked weight registered (t + 4) beside its row scale (`sq_*`).
+        self.pick_r.d.next = self.lane_pick.y.val();
+        self.em2_valid.d.next = self.em_valid.q.val();
+        self.em2_elem.d.next = self.em_elem.q.val();
+        self.em2_dst.d.next = self.em_dst.q.val();
         if self.emb.q.val() {
-            self.finish.en.next = self.em_valid.q.val();
-            self.finish.acc.next = self.lane_pick.y.val();
-            self.finish.mant.next = self.scale_rom.mant.val();
-            self.finish.exp.next = self.scale_rom.exp.val();
+            self.finish.en.next = self.em2_valid.q.val();
+            self.finish.acc.next = self.pick_r.q.val();
+            self.finish.mant.next = self.sq_mant.q.val();
+            self.finish.exp.next = self.sq_exp.q.val();
             self.finish.shift.next = self.sixteen.val();
         } else {
             self.finish.en.next = self.a_last.q.val();
@@ -641,9 +657,9 @@ impl<const L: usize> Logic for MatVec<L> {
             self.finish.exp.next = self.a_exp.q.val();
             self.finish.shift.next = self.shift.q.val();
         }
-        self.eo_valid.d.next = self.em_valid.q.val();
-        self.eo_elem.d.next = self.em_elem.q.val();
-        self.eo_dst.d.next = self.em_dst.q.val();
+        self.eo_valid.d.next = self.em2_valid.q.val();
+        self.eo_elem.d.next = self.em2_elem.q.val();
+        self.eo_dst.d.next = self.em2_dst.q.val();
         self.p_last.d.next = self.a_last.q.val();
         self.p_row.d.next = self.a_row.q.val();
         self.s4_last.d.next = self.p_last.q.val();
@@ -651,11 +667,15 @@ impl<const L: usize> Logic for MatVec<L> {
         self.w_last.d.next = self.s4_last.q.val();
         self.s5_last.d.next =
             self.s4_last.q.val() & (self.post_r.q.val() == self.post_swiglu.val());
-        self.w_done.d.next = self.s4_last.q.val() & (self.s4_row.q.val() == self.rows_r.q.val());
+        // (`w_done` only without SwiGLU, `s5_done` only with it: `done` is their OR.)
+        self.w_done.d.next = self.s4_last.q.val()
+            & (self.s4_row.q.val() == self.rows_r.q.val())
+            & (self.post_r.q.val() != self.post_swiglu.val());
         self.s5_done.d.next = self.s4_last.q.val()
             & (self.s4_row.q.val() == self.rows_r.q.val())
             & (self.post_r.q.val() == self.post_swiglu.val());
-        self.eo_done.d.next = self.em_valid.q.val() & (self.em_elem.q.val() == self.len_r.q.val());
+        self.eo_done.d.next =
+            self.em2_valid.q.val() & (self.em2_elem.q.val() == self.len_r.q.val());
         self.a_dst.d.next = self.m_dst.q.val();
         self.r_dst.d.next = self.a_dst.q.val();
         self.w_dst.d.next = self.r_dst.q.val();
@@ -687,7 +707,7 @@ impl<const L: usize> Logic for MatVec<L> {
         } else {
             self.vm_raddr.next = self.r_dst.q.val();
         }
-        // Writes: embedding in t + 9 (its output), rows in t + 17, SwiGLU later.
+        // Writes: embedding in t + 10 (its output), rows in t + 17, SwiGLU later.
         if self.emb.q.val() {
             self.vm_we.next = self.eo_valid.q.val();
             self.vm_waddr.next = self.eo_dst.q.val();
@@ -705,11 +725,7 @@ impl<const L: usize> Logic for MatVec<L> {
             self.vm_waddr.next = self.w_dst.q.val();
             self.vm_wdata.next = self.y_w.q.val();
         }
-        if self.post_r.q.val() == self.post_swiglu.val() {
-            self.done.next = self.s5_done.q.val() | self.eo_done.q.val();
-        } else {
-            self.done.next = self.w_done.q.val() | self.eo_done.q.val();
-        }
+        self.done.next = self.w_done.q.val() | self.s5_done.q.val() | self.eo_done.q.val();
         self.busy.next = self.running.q.val() | (self.drain.q.val() != self.zero5.val());
     }
 }

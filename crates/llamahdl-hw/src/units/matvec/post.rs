@@ -61,9 +61,9 @@ pub fn sig_interp(sa: u32, sb: u32, fr: u32, lo: bool, hi: bool) -> u32 {
 }
 
 /// Cycles from [`SiluMul`]'s `x` to the cycle in which it samples `h`.
-pub const SILU_H: usize = 9;
+pub const SILU_H: usize = 10;
 /// Cycles from [`SiluMul`]'s `x` to its `y`.
-pub const SILU_Y: usize = 14;
+pub const SILU_Y: usize = 15;
 
 /// `y = mul_q16(silu(x), h)` (golden `numerics::silu` and `mul_q16`), pipelined for the
 /// clock, one new `x` per cycle; there is no enable (the caller picks the outputs it
@@ -74,10 +74,11 @@ pub const SILU_Y: usize = 14;
 /// must answer on `rom` in `c + 1`; `h` is sampled in `c +` [`SILU_H`]; `y` is valid in
 /// `c +` [`SILU_Y`]. Stages: c + 2 the table pair registered; c + 3 its difference;
 /// c + 4 the interpolation product (a registered multiplier); c + 5 the rounded sum;
-/// c + 6 the clamped sigmoid; c + 7 two partial products of `x · σ`; c + 8 their rounded
-/// sum; c + 9 `silu(x)` saturated; c + 10 `silu` and `h` registered (multiplier inputs);
-/// c + 11 four 16 × 16 partial products; c + 12 the middle two summed; c + 13 the rounded
-/// 64-bit product; c + 14 `y` saturated.
+/// c + 6 the clamped sigmoid; c + 7 `x` and `σ` registered (multiplier inputs); c + 8 two
+/// partial products of `x · σ`; c + 9 their rounded sum; c + 10 `silu(x)` saturated;
+/// c + 11 `silu` and `h` registered (multiplier inputs); c + 12 four 16 × 16 partial
+/// products; c + 13 the middle two summed; c + 14 the rounded 64-bit product; c + 15 `y`
+/// saturated.
 #[derive(LogicBlock)]
 pub struct SiluMul {
     pub clock: Signal<In, Clock>,
@@ -156,38 +157,39 @@ impl Logic for SiluMul {
     fn hdl(&self) -> Verilog {
         let s = String::from(
             "\
-reg signed [31:0] x1, x2, x3, x4, x5, x6, sl10, h10;
+reg signed [31:0] x1, x2, x3, x4, x5, x6, sl11, h11;
 reg [9:0] fr1, fr2, fr3;
 reg lo1, hi1, lo2, hi2, lo3, hi3, lo4, hi4, lo5, hi5;
-reg [16:0] sa2, sb2, sa3, sa4, sig6;
+reg [16:0] sa2, sb2, sa3, sa4, sig6, sig7;
+reg signed [31:0] x7;
 reg signed [17:0] de3;
 reg signed [28:0] dp4;
 reg signed [18:0] sg5;
-reg [32:0] spl7;
-reg signed [33:0] sph7;
-reg signed [33:0] spr8;
-reg signed [31:0] silu9;
-reg [31:0] ll11;
-reg signed [32:0] lh11, hl11;
-reg signed [31:0] hh11, hh12;
+reg [32:0] spl8;
+reg signed [33:0] sph8;
+reg signed [33:0] spr9;
+reg signed [31:0] silu10;
 reg [31:0] ll12;
-reg signed [33:0] mid12;
-reg signed [47:0] pp13;
+reg signed [32:0] lh12, hl12;
+reg signed [31:0] hh12, hh13;
+reg [31:0] ll13;
+reg signed [33:0] mid13;
+reg signed [47:0] pp14;
 wire inr = (x[31:20] == 12'h000) || (x[31:20] == 12'hfff);
 always @(*) sig_addr = {5'd0, ~x[20], x[19:10]};
 // The sums' low bits are the fractions the rounding shifts drop.
 /* verilator lint_off UNUSEDSIGNAL */
 wire signed [28:0] sg_sum = dp4 + $signed({2'd0, sa4, 10'h200});
-wire signed [49:0] sp_sum = $signed({sph7, 16'h8000}) + $signed({17'd0, spl7});
-wire signed [63:0] pp_sum = $signed({hh12, ll12}) + $signed({{14{mid12[33]}}, mid12, 16'h8000});
+wire signed [49:0] sp_sum = $signed({sph8, 16'h8000}) + $signed({17'd0, spl8});
+wire signed [63:0] pp_sum = $signed({hh13, ll13}) + $signed({{14{mid13[33]}}, mid13, 16'h8000});
 /* verilator lint_on UNUSEDSIGNAL */
 initial begin
-   x1 = 0; x2 = 0; x3 = 0; x4 = 0; x5 = 0; x6 = 0; sl10 = 0; h10 = 0;
+   x1 = 0; x2 = 0; x3 = 0; x4 = 0; x5 = 0; x6 = 0; sl11 = 0; h11 = 0;
    fr1 = 0; fr2 = 0; fr3 = 0;
    lo1 = 0; hi1 = 0; lo2 = 0; hi2 = 0; lo3 = 0; hi3 = 0; lo4 = 0; hi4 = 0; lo5 = 0; hi5 = 0;
    sa2 = 0; sb2 = 0; sa3 = 0; sa4 = 0; sig6 = 0; de3 = 0; dp4 = 0; sg5 = 0;
-   spl7 = 0; sph7 = 0; spr8 = 0; silu9 = 0;
-   ll11 = 0; lh11 = 0; hl11 = 0; hh11 = 0; hh12 = 0; ll12 = 0; mid12 = 0; pp13 = 0;
+   x7 = 0; sig7 = 0; spl8 = 0; sph8 = 0; spr9 = 0; silu10 = 0;
+   ll12 = 0; lh12 = 0; hl12 = 0; hh12 = 0; hh13 = 0; ll13 = 0; mid13 = 0; pp14 = 0;
    y = 32'sd0;
 end
 always @(posedge clock) begin
@@ -212,29 +214,32 @@ always @(posedge clock) begin
    // c + 6: clamped sigmoid.
    x6 <= x5;
    sig6 <= lo5 ? 17'd0 : (hi5 ? 17'd65536 : (sg5[18] ? 17'd0 : ((sg5 > 19'sd65536) ? 17'd65536 : sg5[16:0])));
-   // c + 7: x * sig as two partial products (low half unsigned, high half signed).
-   spl7 <= x6[15:0] * sig6;
-   sph7 <= $signed(x6[31:16]) * $signed({1'b0, sig6});
-   // c + 8: round(x * sig / 2^16).
-   spr8 <= sp_sum[49:16];
-   // c + 9: silu(x), saturated.
-   silu9 <= ((&spr8[33:31]) | (~|spr8[33:31])) ? spr8[31:0] : (spr8[33] ? 32'sh80000000 : 32'sh7fffffff);
-   // c + 10: multiplier inputs (h sampled in c + 9).
-   sl10 <= silu9;
-   h10 <= h;
-   // c + 11: four 16 x 16 partial products of silu * h.
-   ll11 <= sl10[15:0] * h10[15:0];
-   lh11 <= $signed({1'b0, sl10[15:0]}) * $signed(h10[31:16]);
-   hl11 <= $signed(sl10[31:16]) * $signed({1'b0, h10[15:0]});
-   hh11 <= $signed(sl10[31:16]) * $signed(h10[31:16]);
-   // c + 12: the middle terms.
-   mid12 <= lh11 + hl11;
-   ll12 <= ll11;
-   hh12 <= hh11;
-   // c + 13: round(silu * h / 2^16).
-   pp13 <= pp_sum[63:16];
-   // c + 14: saturate.
-   y <= ((&pp13[47:31]) | (~|pp13[47:31])) ? pp13[31:0] : (pp13[47] ? 32'sh80000000 : 32'sh7fffffff);
+   // c + 7: the multiplier inputs registered (beside the multipliers).
+   x7 <= x6;
+   sig7 <= sig6;
+   // c + 8: x * sig as two partial products (low half unsigned, high half signed).
+   spl8 <= x7[15:0] * sig7;
+   sph8 <= $signed(x7[31:16]) * $signed({1'b0, sig7});
+   // c + 9: round(x * sig / 2^16).
+   spr9 <= sp_sum[49:16];
+   // c + 10: silu(x), saturated.
+   silu10 <= ((&spr9[33:31]) | (~|spr9[33:31])) ? spr9[31:0] : (spr9[33] ? 32'sh80000000 : 32'sh7fffffff);
+   // c + 11: multiplier inputs (h sampled in c + 10).
+   sl11 <= silu10;
+   h11 <= h;
+   // c + 12: four 16 x 16 partial products of silu * h.
+   ll12 <= sl11[15:0] * h11[15:0];
+   lh12 <= $signed({1'b0, sl11[15:0]}) * $signed(h11[31:16]);
+   hl12 <= $signed(sl11[31:16]) * $signed({1'b0, h11[15:0]});
+   hh12 <= $signed(sl11[31:16]) * $signed(h11[31:16]);
+   // c + 13: the middle terms.
+   mid13 <= lh12 + hl12;
+   ll13 <= ll12;
+   hh13 <= hh12;
+   // c + 14: round(silu * h / 2^16).
+   pp14 <= pp_sum[63:16];
+   // c + 15: saturate.
+   y <= ((&pp14[47:31]) | (~|pp14[47:31])) ? pp14[31:0] : (pp14[47] ? 32'sh80000000 : 32'sh7fffffff);
 end
 ",
         );
