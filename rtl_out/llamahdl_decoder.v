@@ -2000,7 +2000,7 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,y_we,
     localparam  g8 = 8'h4;
     localparam  last_g8 = 8'h4;
     localparam  last_group = 8'h1;
-    localparam  wait8 = 8'h15;
+    localparam  wait8 = 8'h16;
     localparam  drain_score = 16'h8;
     localparam  drain_exp = 16'he;
     localparam  drain_last = 16'hf;
@@ -12027,11 +12027,17 @@ module llamahdl_decoder$attention$stream(clock,row_valid,row,row_data,rope_base,
     reg  [15:0] field_r$d;
     wire  [15:0] field_r$q;
     reg  field_r$clock;
+    reg  in_valid$d;
+    wire  in_valid$q;
+    reg  in_valid$clock;
+    reg signed [31:0] in_data$d;
+    wire signed [31:0] in_data$q;
+    reg  in_data$clock;
+    reg  in_restart$d;
+    wire  in_restart$q;
+    reg  in_restart$clock;
     
     // Local signals
-    reg  in_valid;
-    reg signed [31:0] in_data;
-    reg  in_restart;
     reg  [15:0] in_elem_e;
     reg  [7:0] in_head_e;
     reg  in_half;
@@ -12401,6 +12407,21 @@ module llamahdl_decoder$attention$stream(clock,row_valid,row,row_data,rope_base,
         .q(field_r$q),
         .clock(field_r$clock)
     );
+    llamahdl_decoder$attention$stream$in_valid in_valid(
+        .d(in_valid$d),
+        .q(in_valid$q),
+        .clock(in_valid$clock)
+    );
+    llamahdl_decoder$attention$stream$in_data in_data(
+        .d(in_data$d),
+        .q(in_data$q),
+        .clock(in_data$clock)
+    );
+    llamahdl_decoder$attention$stream$in_restart in_restart(
+        .d(in_restart$d),
+        .q(in_restart$q),
+        .clock(in_restart$clock)
+    );
     
     // Update code
     always @(*) begin
@@ -12429,6 +12450,9 @@ module llamahdl_decoder$attention$stream(clock,row_valid,row,row_data,rope_base,
         pair_cos$clock = clock;
         stream_bad$clock = clock;
         stream_word$clock = clock;
+        in_valid$clock = clock;
+        in_data$clock = clock;
+        in_restart$clock = clock;
         in_elem$clock = clock;
         in_head$clock = clock;
         rd_active$clock = clock;
@@ -12488,6 +12512,9 @@ module llamahdl_decoder$attention$stream(clock,row_valid,row,row_data,rope_base,
         pair_cos$d = pair_cos$q;
         stream_bad$d = stream_bad$q;
         stream_word$d = stream_word$q;
+        in_valid$d = in_valid$q;
+        in_data$d = in_data$q;
+        in_restart$d = in_restart$q;
         in_elem$d = in_elem$q;
         in_head$d = in_head$q;
         rd_active$d = rd_active$q;
@@ -12528,7 +12555,7 @@ module llamahdl_decoder$attention$stream(clock,row_valid,row,row_data,rope_base,
         blk0$clock = clock;
         blk1$clock = clock;
         head_buf$clock = clock;
-        in_flight = row_valid_s1$q | row_valid_s2$q | row_valid_s3$q | row_valid_s4$q | rot_dly$busy | rd_active$q | rd_valid_s1$q | rd_valid_s2$q | rd_valid_s3$q | rd_valid_s4$q | rd_valid_s5$q;
+        in_flight = row_valid_s1$q | row_valid_s2$q | row_valid_s3$q | row_valid_s4$q | rot_dly$busy | in_valid$q | rd_active$q | rd_valid_s1$q | rd_valid_s2$q | rd_valid_s3$q | rd_valid_s4$q | rd_valid_s5$q;
         row_valid_s1$d = row_valid;
         row_data_s1$d = row_data;
         row_odd_s1$d = row[32'h0];
@@ -12589,23 +12616,23 @@ module llamahdl_decoder$attention$stream(clock,row_valid,row,row_data,rope_base,
         row_data_s4$d = row_data_s3$q;
         row_odd_s4$d = row_odd_s3$q;
         row_is_v_s4$d = row_is_v_s3$q;
-        in_valid = 1'b0;
-        in_data = rot$y0;
-        in_restart = 1'b0;
+        in_valid$d = 1'b0;
+        in_data$d = rot$y0;
+        in_restart$d = 1'b0;
         if (row_valid_s3$q & ~row_is_v_s3$q & row_odd_s3$q) begin
-            in_valid = 1'b1;
-            in_data = rot$y0;
-            in_restart = row_one_s3$q;
+            in_valid$d = 1'b1;
+            in_data$d = rot$y0;
+            in_restart$d = row_one_s3$q;
         end
         if (row_valid_s4$q & ~row_is_v_s4$q & row_odd_s4$q) begin
-            in_valid = 1'b1;
-            in_data = rot$y1;
+            in_valid$d = 1'b1;
+            in_data$d = rot$y1;
         end
         if (row_valid_s4$q & row_is_v_s4$q) begin
-            in_valid = 1'b1;
-            in_data = row_data_s4$q;
+            in_valid$d = 1'b1;
+            in_data$d = row_data_s4$q;
         end
-        if (in_restart) begin
+        if (in_restart$q) begin
             in_elem_e = zero16;
             in_head_e = zero8;
         end
@@ -12614,28 +12641,28 @@ module llamahdl_decoder$attention$stream(clock,row_valid,row,row_data,rope_base,
             in_head_e = in_head$q;
         end
         in_half = in_head_e[32'h0];
-        head_buf$we = in_valid;
+        head_buf$we = in_valid$q;
         head_buf$wlane = zero8;
-        head_buf$wdata = $unsigned(in_data);
+        head_buf$wdata = $unsigned(in_data$q);
         if (in_half) begin
             head_buf$waddr = half16 | in_elem_e;
         end
         else begin
             head_buf$waddr = in_elem_e;
         end
-        blk0$en_scan = in_valid & ~in_half;
-        blk1$en_scan = in_valid & in_half;
+        blk0$en_scan = in_valid$q & ~in_half;
+        blk1$en_scan = in_valid$q & in_half;
         blk0$first = in_elem_e == zero16;
         blk1$first = in_elem_e == zero16;
-        blk0$x = in_data;
-        blk1$x = in_data;
+        blk0$x = in_data$q;
+        blk1$x = in_data$q;
         blk0$wide = in_head_e < nh8;
         blk1$wide = in_head_e < nh8;
         blk0$xq = $signed(head_buf$rdata$0);
         blk1$xq = $signed(head_buf$rdata$0);
         blk0$en_q = 1'b0;
         blk1$en_q = 1'b0;
-        if (in_valid) begin
+        if (in_valid$q) begin
             if (in_elem_e == hd_m1) begin
                 in_elem$d = zero16;
                 in_head$d = in_head_e + one8;
@@ -12662,7 +12689,7 @@ module llamahdl_decoder$attention$stream(clock,row_valid,row,row_data,rope_base,
                 rd_active$d = 1'b0;
             end
         end
-        if (in_valid & (in_elem_e == hd_m1)) begin
+        if (in_valid$q & (in_elem_e == hd_m1)) begin
             rd_valid_s1$d = 1'b1;
             rd_half_s1$d = in_half;
             rd_elem_s1$d = zero16;
@@ -13256,6 +13283,25 @@ module llamahdl_decoder$attention$stream$head_buf(clock,we,waddr,wlane,wdata,rad
 endmodule // llamahdl_decoder$attention$stream$head_buf
 
 
+module llamahdl_decoder$attention$stream$in_data(d,q,clock);
+    
+    // Module arguments
+    input wire signed [31:0] d;
+    output reg signed [31:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 32'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$stream$in_data
+
+
 module llamahdl_decoder$attention$stream$in_elem(d,q,clock);
     
     // Module arguments
@@ -13292,6 +13338,44 @@ module llamahdl_decoder$attention$stream$in_head(d,q,clock);
     end
           
 endmodule // llamahdl_decoder$attention$stream$in_head
+
+
+module llamahdl_decoder$attention$stream$in_restart(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$stream$in_restart
+
+
+module llamahdl_decoder$attention$stream$in_valid(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$stream$in_valid
 
 
 module llamahdl_decoder$attention$stream$next_elem(d,q,clock);
@@ -52226,7 +52310,7 @@ module llamahdl_decoder$tee_max(clock,clear,en,v,ld,mx,gen,gv$0,gv$1,gv$2,gv$3,g
        if (clear) m <= 32'd0;
        else if (ld) m <= mx;
        else if (gen) m <= m | go;
-       else if (en && (a > m)) m <= a;
+       else if (en) m <= m | a;
     end
 endmodule // llamahdl_decoder$tee_max
 
@@ -52442,7 +52526,7 @@ module llamahdl_decoder$x_max(clock,clear,en,v,ld,mx,gen,gv$0,gv$1,gv$2,gv$3,gv$
        if (clear) m <= 32'd0;
        else if (ld) m <= mx;
        else if (gen) m <= m | go;
-       else if (en && (a > m)) m <= a;
+       else if (en) m <= m | a;
     end
 endmodule // llamahdl_decoder$x_max
 

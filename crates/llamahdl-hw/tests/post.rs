@@ -107,6 +107,8 @@ fn max_track_matches_model_and_verilog() {
     let mut d = Driver::new(MaxTrack::default(), |u, c| u.clock.next = c.into()).with_trace();
     let mut rng = ChaCha8Rng::seed_from_u64(14);
     let mut m: u64 = 0;
+    // The true largest magnitude since the last clear or load.
+    let mut top: u64 = 0;
     for _ in 0..3000 {
         let clear = rng.gen_bool(0.05);
         let ld = rng.gen_bool(0.05);
@@ -129,14 +131,20 @@ fn max_track_matches_model_and_verilog() {
         d.tick();
         if clear {
             m = 0;
+            top = 0;
         } else if ld {
             m = mx;
+            top = mx;
         } else if gen {
             m = gv.iter().fold(m, |o, g| o | g.unsigned_abs() as u64);
+            top = gv.iter().fold(top, |o, g| o.max(g.unsigned_abs() as u64));
         } else if en {
-            m = m.max(v.unsigned_abs() as u64);
+            m |= v.unsigned_abs() as u64;
+            top = top.max(v.unsigned_abs() as u64);
         }
         assert_eq!(d.uut.m.val().to_u64(), m);
+        // Its bit length is that of the largest magnitude since the last clear or load.
+        assert_eq!(m.leading_zeros(), top.leading_zeros());
     }
     // A group merge keeps the bit length of the largest magnitude (all the block shift
     // reads), whatever came before.

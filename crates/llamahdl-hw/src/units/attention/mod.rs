@@ -41,16 +41,17 @@
 //!   q bank of [`AttnCore`] (all heads held), k and v heads to the staging registers of
 //!   [`KvCacheW`]; the last v element commits the position to (`layer`, `pos`).
 //! - **Stream latency**: with the last row in cycle `c`, the cache word is written at the
-//!   end of cycle `c + head_dim + 16` ([`stream_latency`]: `head_dim + 5` plus the
+//!   end of cycle `c + head_dim + 17` ([`stream_latency`]: `head_dim + 5` plus the
 //!   pipeline stages of `Rope2` and `Blocker`, [`leaves::ROPE_EXTRA`] and
-//!   [`leaves::BLOCKER_EXTRA`], and the cache's own write pipeline, [`KV_WRITE_EXTRA`];
-//!   readable from the next cycle); the stream's work in flight (the cache's pending
-//!   write included) ends by cycle `c + head_dim + 15`.
+//!   [`leaves::BLOCKER_EXTRA`], the stream's input register [`stream::IN_REG`], and the
+//!   cache's own write pipeline, [`KV_WRITE_EXTRA`]; readable from the next cycle); the
+//!   stream's work in flight (the cache's pending write included) ends by cycle
+//!   `c + head_dim + 16`.
 //! - A stream at `pos >= context` or `layer >= n_layers` writes nothing to the cache (its q
 //!   still goes to the bank; an attention at that position is refused anyway).
 //! - **Attention**: `layer`, `pos` and `att` are stable from `start` until `done`. A start
 //!   with `pos >= context` or `layer >= n_layers` does nothing but pulse `done` in the next
-//!   cycle. Otherwise the unit waits `W = head_dim + 13` cycles ([`wait_cycles`]) *and* until
+//!   cycle. Otherwise the unit waits `W = head_dim + 14` cycles ([`wait_cycles`]) *and* until
 //!   the stream is processed (`st_en` low, no row in flight), loads group 0's q from the
 //!   bank and, per group: (1) score pass, one cached position per cycle: the key word of
 //!   (`layer`, `t`) (all kv heads), the `G·head_dim` products, one adder tree per head, the
@@ -79,7 +80,7 @@
 //! leaves the core's pipeline [`DRAIN_OUT`] cycles after its issue, in the `done` cycle);
 //! refused: 1. Started earlier (even during the stream) it waits for the stream and takes
 //! longer, with the same results. stories260K (head_dim 8, so `K = 8`) with `A = 64` (one
-//! group of 8 heads, 8 output items): `2·P + 68` (70, 324, 1092 at positions 0, 127, 511);
+//! group of 8 heads, 8 output items): `2·P + 69` (71, 325, 1093 at positions 0, 127, 511);
 //! with `A = 32` (two groups of 4, 4 items each): `4·P + 88` (92, 600, 2136 at 0, 127,
 //! 511).
 //!
@@ -145,7 +146,7 @@ pub fn out_width(c: &Config) -> usize {
 /// Cycles from `start` to `done` of the attention at `pos` on a unit with `lanes` lanes and
 /// a cache of `context` positions, started at least 2 cycles after the last row of the
 /// stream (see the module docs): `W + 15 + (NG − 1)·(1 + max(S, G·head_dim/K − 1)) + S +
-/// n_last/K` with `S = 2·P + 24`, `W = head_dim + 13` ([`wait_cycles`]), `K` =
+/// n_last/K` with `S = 2·P + 24`, `W = head_dim + 14` ([`wait_cycles`]), `K` =
 /// [`out_width`]; 1 for a refused start.
 pub fn cycles(c: &Config, context: usize, lanes: usize, pos: usize) -> usize {
     if pos >= context {
@@ -184,7 +185,13 @@ pub const O_REG: usize = 1;
 /// it starts 2 cycles after the last row, and the wait's registered view of `busy`
 /// ([`BUSY_REG`]).
 pub fn wait_cycles(c: &Config) -> usize {
-    c.head_dim() + 1 + leaves::ROPE_EXTRA + leaves::BLOCKER_EXTRA + KV_WRITE_EXTRA + BUSY_REG
+    c.head_dim()
+        + 1
+        + leaves::ROPE_EXTRA
+        + leaves::BLOCKER_EXTRA
+        + KV_WRITE_EXTRA
+        + stream::IN_REG
+        + BUSY_REG
 }
 
 /// The wait for the stream reads `busy` through a register (it gathers the stream's
@@ -198,7 +205,7 @@ pub const KV_WRITE_EXTRA: usize = 2;
 /// Cycles from the last stream row (cycle `c`) to the cache write of the position: the
 /// write happens at the end of cycle `c + stream_latency` (readable from the next cycle).
 pub fn stream_latency(c: &Config) -> usize {
-    c.head_dim() + 5 + leaves::ROPE_EXTRA + leaves::BLOCKER_EXTRA + KV_WRITE_EXTRA
+    c.head_dim() + 5 + leaves::ROPE_EXTRA + leaves::BLOCKER_EXTRA + KV_WRITE_EXTRA + stream::IN_REG
 }
 
 pub(crate) fn c3(v: u64) -> Constant<Bits<3>> {

@@ -11,8 +11,8 @@
 //!   its result comes [`super::leaves::ROPE_EXTRA`] cycles later, and the row tags follow
 //!   it through [`RowDelay`] `rot_dly`);
 //! - stages 3 and 4 (after the delay): the rotated pair's first element (stage 3) and
-//!   second element (stage 4), and v rows (stage 4, unrotated), enter the head conversion,
-//!   one element per cycle in row order (`in_*`).
+//!   second element (stage 4), and v rows (stage 4, unrotated), are registered one element
+//!   per cycle in row order (`in_*`, [`IN_REG`]) and enter the head conversion from there.
 //!
 //! Head conversion: each head (q heads, then k heads, then v heads) is written into one
 //! half of a two-head buffer (`head_buf`) while its half's [`Blocker`] tracks the maximum
@@ -34,6 +34,10 @@ use rust_hdl::prelude::*;
 
 use super::leaves::{Blocker, LaneMem, Rope2, RowDelay};
 use super::{c16, c8};
+
+/// The register between the rotated stream and the head conversion (cycles it adds to the
+/// stream's latency).
+pub const IN_REG: usize = 1;
 
 /// The stream front end (see the module docs). `layer`/`pos`-derived inputs (`rope_base`,
 /// `row_pos`, `bad`) come from the unit's [`super::PosBases`].
@@ -168,9 +172,11 @@ pub struct QkvStream {
     // Combinational: the element entering the head buffer (valid, data, first of the
     // stream, its element and head, its buffer half); the converted element; the
     // destinations of this element.
-    in_valid: Signal<Local, Bit>,
-    in_data: Signal<Local, Signed<32>>,
-    in_restart: Signal<Local, Bit>,
+    /// The element entering the head buffer and the blockers, registered (stage 5: the
+    /// rotated pair or the v element of stage 3/4, with the restart of the first head).
+    in_valid: DFF<Bit>,
+    in_data: DFF<Signed<32>>,
+    in_restart: DFF<Bit>,
     in_elem_e: Signal<Local, Addr>,
     in_head_e: Signal<Local, Bits<8>>,
     in_half: Signal<Local, Bit>,
@@ -338,6 +344,9 @@ impl Logic for QkvStream {
             pair_cos,
             stream_bad,
             stream_word,
+            in_valid,
+            in_data,
+            in_restart,
             in_elem,
             in_head,
             rd_active,
@@ -379,6 +388,7 @@ impl Logic for QkvStream {
             | self.row_valid_s3.q.val()
             | self.row_valid_s4.q.val()
             | self.rot_dly.busy.val()
+            | self.in_valid.q.val()
             | self.rd_active.q.val()
             | self.rd_valid_s1.q.val()
             | self.rd_valid_s2.q.val()
@@ -447,23 +457,23 @@ impl Logic for QkvStream {
         self.row_is_v_s4.d.next = self.row_is_v_s3.q.val();
         // Stages 3 and 4: the rotated pair (first element in stage 3, second in stage 4),
         // v rows in stage 4: one element per cycle, in row order.
-        self.in_valid.next = false;
-        self.in_data.next = self.rot.y0.val();
-        self.in_restart.next = false;
+        self.in_valid.d.next = false;
+        self.in_data.d.next = self.rot.y0.val();
+        self.in_restart.d.next = false;
         if self.row_valid_s3.q.val() & !self.row_is_v_s3.q.val() & self.row_odd_s3.q.val() {
-            self.in_valid.next = true;
-            self.in_data.next = self.rot.y0.val();
-            self.in_restart.next = self.row_one_s3.q.val();
+            self.in_valid.d.next = true;
+            self.in_data.d.next = self.rot.y0.val();
+            self.in_restart.d.next = self.row_one_s3.q.val();
         }
         if self.row_valid_s4.q.val() & !self.row_is_v_s4.q.val() & self.row_odd_s4.q.val() {
-            self.in_valid.next = true;
-            self.in_data.next = self.rot.y1.val();
+            self.in_valid.d.next = true;
+            self.in_data.d.next = self.rot.y1.val();
         }
         if self.row_valid_s4.q.val() & self.row_is_v_s4.q.val() {
-            self.in_valid.next = true;
-            self.in_data.next = self.row_data_s4.q.val();
+            self.in_valid.d.next = true;
+            self.in_data.d.next = self.row_data_s4.q.val();
         }
-        if self.in_restart.val() {
+        if self.in_restart.q.val() {
             self.in_elem_e.next = self.zero16.val();
             self.in_head_e.next = self.zero8.val();
         } else {
@@ -473,27 +483,27 @@ impl Logic for QkvStream {
         self.in_half.next = self.in_head_e.val().get_bit(0);
         // Each head: max scan in blocker (head & 1) while it is written to half (head & 1)
         // of the buffer.
-        self.head_buf.we.next = self.in_valid.val();
+        self.head_buf.we.next = self.in_valid.q.val();
         self.head_buf.wlane.next = self.zero8.val();
-        self.head_buf.wdata.next = unsigned_cast(self.in_data.val());
+        self.head_buf.wdata.next = unsigned_cast(self.in_data.q.val());
         if self.in_half.val() {
             self.head_buf.waddr.next = self.half16.val() | self.in_elem_e.val();
         } else {
             self.head_buf.waddr.next = self.in_elem_e.val();
         }
-        self.blk0.en_scan.next = self.in_valid.val() & !self.in_half.val();
-        self.blk1.en_scan.next = self.in_valid.val() & self.in_half.val();
+        self.blk0.en_scan.next = self.in_valid.q.val() & !self.in_half.val();
+        self.blk1.en_scan.next = self.in_valid.q.val() & self.in_half.val();
         self.blk0.first.next = self.in_elem_e.val() == self.zero16.val();
         self.blk1.first.next = self.in_elem_e.val() == self.zero16.val();
-        self.blk0.x.next = self.in_data.val();
-        self.blk1.x.next = self.in_data.val();
+        self.blk0.x.next = self.in_data.q.val();
+        self.blk1.x.next = self.in_data.q.val();
         self.blk0.wide.next = self.in_head_e.val() < self.nh8.val();
         self.blk1.wide.next = self.in_head_e.val() < self.nh8.val();
         self.blk0.xq.next = signed_cast(self.head_buf.rdata[0].val());
         self.blk1.xq.next = signed_cast(self.head_buf.rdata[0].val());
         self.blk0.en_q.next = false;
         self.blk1.en_q.next = false;
-        if self.in_valid.val() {
+        if self.in_valid.q.val() {
             if self.in_elem_e.val() == self.hd_m1.val() {
                 self.in_elem.d.next = self.zero16.val();
                 self.in_head.d.next = self.in_head_e.val() + self.one8.val();
@@ -520,7 +530,7 @@ impl Logic for QkvStream {
                 self.rd_active.d.next = false;
             }
         }
-        if self.in_valid.val() & (self.in_elem_e.val() == self.hd_m1.val()) {
+        if self.in_valid.q.val() & (self.in_elem_e.val() == self.hd_m1.val()) {
             self.rd_valid_s1.d.next = true;
             self.rd_half_s1.d.next = self.in_half.val();
             self.rd_elem_s1.d.next = self.zero16.val();

@@ -311,16 +311,17 @@ impl Logic for ShiftOf {
     }
 }
 
-/// Running maximum magnitude of a stream of Q16.16 values (the block shift of a vector
-/// written element by element, without a pass of its own): on a clock edge `clear` sets
-/// `m` to 0, else `ld` sets `m = mx` (a maximum computed elsewhere), else `gen` merges a
-/// group of [`XP`] values written at once: `m = m | |gv_0| | … | |gv_{XP−1}|`, else `en`
-/// sets `m = max(m, |v|)` (`|−2^31| = 2^31`). `m` is registered.
+/// Running bit length of the largest magnitude of a stream of Q16.16 values (the block
+/// shift of a vector written element by element, without a pass of its own): on a clock
+/// edge `clear` sets `m` to 0, else `ld` sets `m = mx` (a maximum computed elsewhere),
+/// else `gen` merges a group of [`XP`] values written at once: `m = m | |gv_0| | … |
+/// |gv_{XP−1}|`, else `en` merges one value: `m = m | |v|` (`|−2^31| = 2^31`). `m` is
+/// registered.
 ///
-/// The group merge is an OR, not a maximum (no compare after the magnitudes, so it fits
-/// one cycle beside them): after group writes `m` is not the largest magnitude but has
-/// its bit length (the bit length of a maximum is that of the OR of the values), which is
-/// all the block shift ([`ShiftOf`], `numerics::block_shift`) reads.
+/// The merges are ORs, not maxima (no compare after the magnitudes, so a merge fits one
+/// cycle beside them): `m` is not the largest magnitude but has its bit length (the bit
+/// length of a maximum of non-negative values is that of their OR), which is all the
+/// block shift ([`ShiftOf`], `numerics::block_shift`) and RMSNorm's shift read.
 #[derive(LogicBlock)]
 pub struct MaxTrack {
     pub clock: Signal<In, Clock>,
@@ -365,8 +366,8 @@ impl Logic for MaxTrack {
                     .iter()
                     .fold(m, |o, g| o | (s2i(g.val()) as i32).unsigned_abs() as u64);
                 self.m.next = u2b::<32>(o);
-            } else if self.en.val() && a > m {
-                self.m.next = u2b::<32>(a);
+            } else if self.en.val() {
+                self.m.next = u2b::<32>(m | a);
             }
         }
     }
@@ -388,7 +389,7 @@ always @(posedge clock) begin
    if (clear) m <= 32'd0;
    else if (ld) m <= mx;
    else if (gen) m <= m | go;
-   else if (en && (a > m)) m <= a;
+   else if (en) m <= m | a;
 end
 ",
             terms.join(" | ")

@@ -15,7 +15,7 @@
 //! | --- | --- | --- | --- |
 //! | `clock` | in | Clock | |
 //! | `xw_we`, `xw_idx`, `xw_data` | in | Bit, Bits<16>, Signed<32> | capture of element `xw_idx` of `x` (writes with `xw_idx >= dim` are ignored) |
-//! | `x_max` | in | Bits<32> | max \|x_i\| of the current `x` (sampled at `start`) |
+//! | `x_max` | in | Bits<32> | a value with the bit length of max \|x_i\| of the current `x` (only its bit length is read; sampled at `start`) |
 //! | `start` | in | Bit | pulse; ignored while `busy` |
 //! | `g_base`, `g_exp` | in | Bits<16>, Signed<8> | gain vector: first element in the gains ROM (a multiple of W, see [`rms_gains_layout`]) and exponent (sampled at `start`) |
 //! | `y_we`, `y_idx`, `y_data` | out | Bit, Bits<16>, [Signed<32>; W] | output group: elements `y_idx .. y_idx + W` (lanes past dim are 0) |
