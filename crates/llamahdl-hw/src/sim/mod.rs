@@ -1,7 +1,8 @@
 //! Native simulation: the clock loop that drives a block ([`Driver`]), the port traces it
-//! records for co-simulation ([`trace`]), and the engine that runs the decoder position by
-//! position ([`engine`]).
+//! records for co-simulation ([`trace`]), the engine that runs the decoder position by
+//! position ([`engine`]), and an AXI4 DRAM slave model ([`axi_dram`]).
 
+pub mod axi_dram;
 pub mod board;
 mod driver;
 pub mod engine;
