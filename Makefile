@@ -13,7 +13,7 @@ LLAMAHDL   := target/release/llamahdl
 export LLAMAHDL_MODELS    := $(if $(wildcard $(MODELS)/stories260K.bin),$(MODELS),)
 export LLAMAHDL_REFERENCE := $(if $(wildcard $(REFERENCE)/stories260K),$(REFERENCE),)
 
-.PHONY: run test deps build rtl lint fmt clean formal fuzz fuzz-build
+.PHONY: run test deps build rtl lint fmt clean formal fuzz fuzz-build cocotb-axi formal-axi
 
 ## run: build; regenerate the decoder's Verilog and simulate a short generation on its RTL
 ##      (tokens, cycles per token, simulation speed, golden-model agreement). With the
@@ -201,3 +201,19 @@ bitstream: build timing-deps $(if $(filter onchip,$(DESIGN)),$(TIMING_CKPT))
 lpf: build
 	$(LLAMAHDL) verilog --config tiny --board ulx3s-85f --out $(BUILD)/lpf >/dev/null
 	cp $(BUILD)/lpf/ulx3s_85f.lpf constraints/ulx3s_85f.lpf
+
+## cocotb-axi: the AXI read master's emitted Verilog against cocotbext-axi's AxiRamRead under
+##             Icarus (sim/cocotb/axi_read/); installs cocotb and cocotbext-axi into
+##             $(BUILD)/venv-cocotb first. docs/dram.md.
+COCOTB_VENV ?= $(BUILD)/venv-cocotb
+cocotb-axi:
+	@test -x $(COCOTB_VENV)/bin/python || python3 -m venv $(COCOTB_VENV)
+	@$(COCOTB_VENV)/bin/python -c "import cocotb, cocotbext.axi" 2>/dev/null \
+		|| $(COCOTB_VENV)/bin/pip install -q cocotb==2.1.0 cocotbext-axi==0.1.28
+	LLAMAHDL_COCOTB_PYTHON=$(abspath $(COCOTB_VENV))/bin/python \
+		$(CARGO) test --release -p llamahdl-hw --test axi_cocotb -- --nocapture
+
+## formal-axi: bounded proofs and k-induction of the AXI read master's properties
+##             (crates/llamahdl-hw/src/units/dram/formal/; docs/dram.md).
+formal-axi:
+	$(CARGO) test --release -p llamahdl-hw --test axi_formal -- --nocapture
