@@ -48,12 +48,13 @@ test: deps
 ##       z3 (the formal proofs of the weight path).
 deps:
 	@if ! command -v iverilog >/dev/null || ! command -v verilator >/dev/null \
-		|| ! command -v yosys-smtbmc >/dev/null || ! command -v z3 >/dev/null; then \
+		|| ! command -v yosys-smtbmc >/dev/null || ! command -v z3 >/dev/null \
+		|| ! command -v cvc5 >/dev/null; then \
 		echo "installing iverilog, verilator, yosys and z3"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq iverilog verilator yosys z3; \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq iverilog verilator yosys z3 cvc5; \
 	fi
-	@iverilog -V 2>/dev/null | head -1; verilator --version; yosys -V; z3 --version
+	@iverilog -V 2>/dev/null | head -1; verilator --version; yosys -V; z3 --version; cvc5 --version | head -1
 
 build:
 	$(CARGO) build --release -p llamahdl-cli
