@@ -218,7 +218,7 @@ fn clear_resumes_and_reset_returns_to_power_up() {
         },
         false,
     );
-    let mut step = |d: &mut llamahdl_hw::sim::Driver<AxiReadMaster<64, 9>>, dram: &mut AxiDram| {
+    let step = |d: &mut llamahdl_hw::sim::Driver<AxiReadMaster<64, 9>>, dram: &mut AxiDram| {
         let s = dram.drive();
         drive_master(&mut d.uut, &s);
         d.settle();
