@@ -4,6 +4,7 @@
 //! is missing. A second test checks that the properties can fail: a mutant of the emitted
 //! RowAddrGen (load_done after the K rows instead of the V rows) is refused.
 
+use llamahdl_hw::cosim::missing_tool;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -21,21 +22,8 @@ fn prove_sh() -> PathBuf {
         .join("../llamahdl-hw/src/units/weight_path/formal/prove.sh")
 }
 
-/// The first tool that cannot be run, if any.
-fn missing_tool() -> Option<&'static str> {
-    [("yosys", "-V"), ("yosys-smtbmc", "-h"), ("z3", "--version")]
-        .into_iter()
-        .find(|(tool, arg)| {
-            Command::new(tool)
-                .arg(arg)
-                .output()
-                .map_or(true, |o| o.stdout.is_empty() && o.stderr.is_empty())
-        })
-        .map(|(tool, _)| tool)
-}
-
 fn skip() -> bool {
-    match missing_tool() {
+    match missing_tool(&[("yosys", "-V"), ("yosys-smtbmc", "-h"), ("z3", "--version")]) {
         Some(tool) => {
             println!("SKIPPED (not run): {tool} is not installed (apt-get install yosys z3)");
             true

@@ -10,7 +10,7 @@
 //! bursts on the AR channel and their first beats. Set `LLAMAHDL_AXI_FORMAL_DEPTH` for a
 //! deeper run (`make formal-axi LLAMAHDL_AXI_FORMAL_DEPTH=12`).
 
-use llamahdl_hw::cosim::emit_verilog;
+use llamahdl_hw::cosim::{emit_verilog, missing_tool};
 use llamahdl_hw::units::dram::axi_read::{AxiReadMaster, AxiReadParams};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -26,23 +26,17 @@ fn prove_sh() -> PathBuf {
 }
 
 fn skip() -> bool {
-    let missing = [
+    match missing_tool(&[
         ("yosys", "-V"),
         ("yosys-smtbmc", "-h"),
         ("cvc5", "--version"),
-    ]
-    .into_iter()
-    .find(|(tool, arg)| {
-        Command::new(tool)
-            .arg(arg)
-            .output()
-            .map_or(true, |o| o.stdout.is_empty() && o.stderr.is_empty())
-    });
-    if let Some((tool, _)) = missing {
-        println!("SKIPPED (not run): {tool} is not installed (apt-get install yosys cvc5)");
-        return true;
+    ]) {
+        Some(tool) => {
+            println!("SKIPPED (not run): {tool} is not installed (apt-get install yosys cvc5)");
+            true
+        }
+        None => false,
     }
-    false
 }
 
 /// The configuration axi_read.sv is written for.

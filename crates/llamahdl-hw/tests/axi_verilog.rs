@@ -5,7 +5,7 @@
 //! waivers in `src/units/dram/verilator_waivers.vlt`. Fails if Verilator reports anything,
 //! or is missing.
 
-use llamahdl_hw::cosim::{emit_verilog, verilator_lint};
+use llamahdl_hw::cosim::{assert_lint_clean_with, emit_verilog, verilator_lint};
 use llamahdl_hw::units::dram::axi_read::{AxiReadMaster, AxiReadParams};
 use std::path::Path;
 
@@ -32,15 +32,7 @@ fn snapshot_axi_read_master_64bit() {
 }
 
 fn lint(name: &str, verilog: String) {
-    let dir = tempfile::tempdir().unwrap();
-    let waivers = dram_dir().join("verilator_waivers.vlt");
-    let report = verilator_lint(&verilog, "top", Some(&waivers), dir.path())
-        .unwrap_or_else(|e| panic!("{name}: lint could not run: {e:#}"));
-    assert!(
-        report.clean,
-        "{name}: verilator -Wall reported:\n{}",
-        report.output
-    );
+    assert_lint_clean_with(name, &verilog, &dram_dir().join("verilator_waivers.vlt"));
 }
 
 #[test]

@@ -320,6 +320,21 @@ fn tool(name: &str) -> Command {
     Command::new(name)
 }
 
+/// Test helper for tests that skip when an optional tool is missing: the first of `tools`
+/// (each a program and an argument it answers harmlessly, e.g. `("yosys", "-V")`) that
+/// cannot be run here or prints nothing.
+pub fn missing_tool(tools: &[(&'static str, &str)]) -> Option<&'static str> {
+    tools
+        .iter()
+        .find(|(name, arg)| {
+            tool(name)
+                .arg(arg)
+                .output()
+                .map_or(true, |o| o.stdout.is_empty() && o.stderr.is_empty())
+        })
+        .map(|(name, _)| *name)
+}
+
 fn run_tool(mut cmd: Command, what: &str, install_hint: &str) -> Result<std::process::Output> {
     match cmd.output() {
         Ok(o) => Ok(o),
@@ -984,8 +999,13 @@ pub fn assert_driver_cosim<B: Block>(verilog: String, d: &mut crate::sim::Driver
 /// project's waiver file; panic with the report unless it is clean. `name` labels the
 /// message.
 pub fn assert_lint_clean(name: &str, verilog: &str) {
+    assert_lint_clean_with(name, verilog, &default_waiver_file());
+}
+
+/// [`assert_lint_clean`] with the waiver file `waivers` instead of the project's.
+pub fn assert_lint_clean_with(name: &str, verilog: &str, waivers: &Path) {
     let dir = tempfile::tempdir().expect("temporary directory");
-    let report = verilator_lint(verilog, "top", Some(&default_waiver_file()), dir.path())
+    let report = verilator_lint(verilog, "top", Some(waivers), dir.path())
         .unwrap_or_else(|e| panic!("{name}: lint could not run: {e:#}"));
     assert!(
         report.clean,
