@@ -6,6 +6,9 @@ CARGO      ?= cargo
 MODELS     ?= $(abspath ../shared/models)
 REFERENCE  ?= $(abspath ../shared/reference)
 BUILD      ?= build
+# cocotb and cocotbext-axi (the AXI read master's cocotb test) live in this venv.
+COCOTB_VENV ?= $(BUILD)/venv-cocotb
+COCOTB_PIP  := cocotb==2.1.0 cocotbext-axi==0.1.28
 LLAMAHDL   := target/release/llamahdl
 
 # Tests that need the real model read these; when a folder is missing they print
@@ -13,7 +16,8 @@ LLAMAHDL   := target/release/llamahdl
 export LLAMAHDL_MODELS    := $(if $(wildcard $(MODELS)/stories260K.bin),$(MODELS),)
 export LLAMAHDL_REFERENCE := $(if $(wildcard $(REFERENCE)/stories260K),$(REFERENCE),)
 
-.PHONY: run test deps build rtl lint fmt clean formal fuzz fuzz-build cocotb-axi formal-axi
+.PHONY: run test deps cocotb-deps build rtl lint fmt clean formal fuzz fuzz-build cocotb-axi \
+	formal-axi
 
 ## run: build; regenerate the decoder's Verilog and simulate a short generation on its RTL
 ##      (tokens, cycles per token, simulation speed, golden-model agreement). With the
@@ -39,22 +43,32 @@ else
 	@echo "   (the stories260K/ files of llama2.c's tinyllamas release: https://huggingface.co/karpathy/tinyllamas) =="
 endif
 
-## test: install missing simulators, then every test of the workspace.
-test: deps
-	$(CARGO) test --workspace --release
+## test: install missing simulators, solvers and cocotb, then every test of the workspace
+##       (the cocotb AXI test fails, rather than skips, when its venv does not work).
+test: deps cocotb-deps
+	LLAMAHDL_COCOTB_PYTHON=$(abspath $(COCOTB_VENV))/bin/python $(CARGO) test --workspace --release
 	$(CARGO) fmt --all -- --check
 
-## deps: Icarus Verilog and Verilator (co-simulation and lint tests need them), yosys and
-##       z3 (the formal proofs of the weight path).
+## deps: Icarus Verilog and Verilator (co-simulation, lint and cocotb tests need them), yosys
+##       with z3 (the formal proofs of the weight path) and cvc5 (those of the AXI read master).
 deps:
 	@if ! command -v iverilog >/dev/null || ! command -v verilator >/dev/null \
 		|| ! command -v yosys-smtbmc >/dev/null || ! command -v z3 >/dev/null \
 		|| ! command -v cvc5 >/dev/null; then \
-		echo "installing iverilog, verilator, yosys and z3"; \
+		echo "installing iverilog, verilator, yosys, z3 and cvc5"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq iverilog verilator yosys z3 cvc5; \
 	fi
 	@iverilog -V 2>/dev/null | head -1; verilator --version; yosys -V; z3 --version; cvc5 --version | head -1
+
+## cocotb-deps: cocotb and cocotbext-axi in the venv $(COCOTB_VENV) (pip), when they are not
+##              there already (Icarus, which they drive, comes from `make deps`).
+cocotb-deps:
+	@if ! $(COCOTB_VENV)/bin/python -c "import cocotb, cocotbext.axi, cocotb_tools.runner" \
+		2>/dev/null; then \
+		echo "installing $(COCOTB_PIP) into $(COCOTB_VENV) (pip)"; \
+		python3 -m venv $(COCOTB_VENV) && $(COCOTB_VENV)/bin/pip install -q $(COCOTB_PIP); \
+	fi
 
 build:
 	$(CARGO) build --release -p llamahdl-cli
@@ -204,17 +218,14 @@ lpf: build
 	cp $(BUILD)/lpf/ulx3s_85f.lpf constraints/ulx3s_85f.lpf
 
 ## cocotb-axi: the AXI read master's emitted Verilog against cocotbext-axi's AxiRamRead under
-##             Icarus (sim/cocotb/axi_read/); installs cocotb and cocotbext-axi into
-##             $(BUILD)/venv-cocotb first. docs/dram.md.
-COCOTB_VENV ?= $(BUILD)/venv-cocotb
-cocotb-axi:
-	@test -x $(COCOTB_VENV)/bin/python || python3 -m venv $(COCOTB_VENV)
-	@$(COCOTB_VENV)/bin/python -c "import cocotb, cocotbext.axi" 2>/dev/null \
-		|| $(COCOTB_VENV)/bin/pip install -q cocotb==2.1.0 cocotbext-axi==0.1.28
+##             Icarus (sim/cocotb/axi_read/), alone (`make test` runs it too); installs
+##             Icarus and the venv first. docs/dram.md.
+cocotb-axi: deps cocotb-deps
 	LLAMAHDL_COCOTB_PYTHON=$(abspath $(COCOTB_VENV))/bin/python \
 		$(CARGO) test --release -p llamahdl-hw --test axi_cocotb -- --nocapture
 
 ## formal-axi: bounded proofs and k-induction of the AXI read master's properties
-##             (crates/llamahdl-hw/src/units/dram/formal/; docs/dram.md).
-formal-axi:
+##             (crates/llamahdl-hw/src/units/dram/formal/; docs/dram.md), alone (`make test`
+##             runs them too, at the default depth); installs yosys and cvc5 first.
+formal-axi: deps
 	$(CARGO) test --release -p llamahdl-hw --test axi_formal -- --nocapture
