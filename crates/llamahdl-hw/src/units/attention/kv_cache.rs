@@ -414,25 +414,19 @@ end
         );
         // Routing.
         let lane = |j: usize, kvh: Option<usize>, ind: &str| -> String {
-            let mut o = String::new();
-            {
-                match kvh {
-                    Some(h) => {
-                        let f = h * hd + j % hd;
-                        let (hi, lo) = (f * 11 + 10, f * 11);
-                        let (shi, slo) = (h * 5 + 4, h * 5);
-                        o += &format!(
-                            "{ind}mant${j} <= rin_dup{j} ? (rsel_dup{j} ? rvw[{hi}:{lo}] : rk[{hi}:{lo}]) : 11'd0;\n{ind}ksh${j} <= rin_dup{j} ? rks[{shi}:{slo}] : 5'd0;\n{ind}vsh${j} <= rin_dup{j} ? rvs[{shi}:{slo}] : 5'd0;\n"
-                        );
-                    }
-                    None => {
-                        o += &format!(
-                            "{ind}mant${j} <= 11'd0;\n{ind}ksh${j} <= 5'd0;\n{ind}vsh${j} <= 5'd0;\n"
-                        );
-                    }
+            match kvh {
+                Some(h) => {
+                    let f = h * hd + j % hd;
+                    let (hi, lo) = (f * 11 + 10, f * 11);
+                    let (shi, slo) = (h * 5 + 4, h * 5);
+                    format!(
+                        "{ind}mant${j} <= rin_dup{j} ? (rsel_dup{j} ? rvw[{hi}:{lo}] : rk[{hi}:{lo}]) : 11'd0;\n{ind}ksh${j} <= rin_dup{j} ? rks[{shi}:{slo}] : 5'd0;\n{ind}vsh${j} <= rin_dup{j} ? rvs[{shi}:{slo}] : 5'd0;\n"
+                    )
                 }
+                None => format!(
+                    "{ind}mant${j} <= 11'd0;\n{ind}ksh${j} <= 5'd0;\n{ind}vsh${j} <= 5'd0;\n"
+                ),
             }
-            o
         };
         // Per-lane copies of the in-range flag, the value select and the group, registered
         // with the read (lanes that never hold a head have none).
@@ -461,7 +455,6 @@ end
             }
         } else {
             // Lane by lane, on the lane's own copy of the group.
-            let none: Route = vec![None; A];
             for j in 0..A {
                 if !used[j] {
                     v += &lane(j, None, "   ");
@@ -471,7 +464,7 @@ end
                 for (gi, r) in s.route.iter().enumerate() {
                     v += &format!("   8'd{gi}: begin\n{}   end\n", lane(j, r[j], "      "));
                 }
-                v += &format!("   default: begin\n{}   end\n", lane(j, none[j], "      "));
+                v += &format!("   default: begin\n{}   end\n", lane(j, None, "      "));
                 v += "   endcase\n";
             }
         }
