@@ -90,8 +90,17 @@ pub struct HwEngine<const L: usize> {
     config: Config,
     /// Per layer, the words and row scales streamed when the design asks for them.
     stream: Option<Vec<Vec<Beat<L>>>>,
-    /// Cycles per program counter value, then those outside the program, and positions.
-    profile: Option<(Vec<u64>, u64, u64)>,
+    /// Cycle counts, once [`HwRun::enable_profile`] was called.
+    profile: Option<Counts>,
+}
+
+/// The profile's raw counts: cycles per program counter value, cycles outside the
+/// program, positions run.
+#[derive(Default)]
+struct Counts {
+    ops: Vec<u64>,
+    other: u64,
+    positions: u64,
 }
 
 impl<const L: usize> HwEngine<L> {
@@ -210,10 +219,10 @@ impl<const L: usize> HwRun for HwEngine<L> {
                 });
             }
             self.d.settle();
-            if let Some((ops, other, _)) = &mut self.profile {
+            if let Some(p) = &mut self.profile {
                 match self.d.uut.program_counter() {
-                    Some(pc) if pc < ops.len() => ops[pc] += 1,
-                    _ => *other += 1,
+                    Some(pc) if pc < p.ops.len() => p.ops[pc] += 1,
+                    _ => p.other += 1,
                 }
             }
             if self.d.uut.logit_valid.val() {
@@ -233,9 +242,9 @@ impl<const L: usize> HwRun for HwEngine<L> {
             }
         }
         let cycles = self.d.cycle() - c0;
-        if let Some((_, other, n)) = &mut self.profile {
-            *other += 1; // the start cycle
-            *n += 1;
+        if let Some(p) = &mut self.profile {
+            p.other += 1; // the start cycle
+            p.positions += 1;
         }
         let collisions = self.d.uut.bank_collisions();
         if collisions != 0 {
@@ -280,12 +289,20 @@ impl<const L: usize> HwRun for HwEngine<L> {
 
     fn enable_profile(&mut self) {
         if self.profile.is_none() {
-            self.profile = Some((vec![0; self.d.uut.program().len()], 0, 0));
+            self.profile = Some(Counts {
+                ops: vec![0; self.d.uut.program().len()],
+                ..Counts::default()
+            });
         }
     }
 
     fn profile(&self) -> Profile {
-        let Some((ops, other, positions)) = &self.profile else {
+        let Some(Counts {
+            ops,
+            other,
+            positions,
+        }) = &self.profile
+        else {
             return Profile::default();
         };
         let prog = self.d.uut.program();
