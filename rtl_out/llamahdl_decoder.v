@@ -212,6 +212,7 @@ module llamahdl_decoder(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,
     reg  [15:0] matvec$x_base;
     reg  [1:0] matvec$post;
     reg  [15:0] matvec$src;
+    reg  [15:0] matvec$split;
     reg signed [31:0] matvec$vm_rdata;
     reg  matvec$start;
     reg  matvec$use_ram;
@@ -267,6 +268,7 @@ module llamahdl_decoder(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,
     wire  matvec$vm_we;
     wire  [15:0] matvec$vm_waddr;
     wire signed [31:0] matvec$vm_wdata;
+    wire  matvec$vm_sw;
     reg  matvec$ext_sel;
     reg signed [17:0] matvec$ext_a$0;
     reg signed [17:0] matvec$ext_a$1;
@@ -847,6 +849,7 @@ module llamahdl_decoder(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,
         .x_base(matvec$x_base),
         .post(matvec$post),
         .src(matvec$src),
+        .split(matvec$split),
         .vm_rdata(matvec$vm_rdata),
         .start(matvec$start),
         .use_ram(matvec$use_ram),
@@ -902,6 +905,7 @@ module llamahdl_decoder(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,
         .vm_we(matvec$vm_we),
         .vm_waddr(matvec$vm_waddr),
         .vm_wdata(matvec$vm_wdata),
+        .vm_sw(matvec$vm_sw),
         .ext_sel(matvec$ext_sel),
         .ext_a$0(matvec$ext_a$0),
         .ext_a$1(matvec$ext_a$1),
@@ -1487,6 +1491,7 @@ module llamahdl_decoder(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,
         matvec$x_raw = 1'b1;
         matvec$x_base = layer_stack$gbase;
         matvec$src = layer_stack$a;
+        matvec$split = layer_stack$n;
         if (layer_stack$acc) begin
             matvec$post = post_acc;
         end
@@ -1649,7 +1654,7 @@ module llamahdl_decoder(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,
         wr_we$d = vw_we;
         wr_addr$d = vw_addr;
         wr_data$d = vw_data;
-        wr_tee$d = layer_stack$tee & vw_we;
+        wr_tee$d = layer_stack$tee & vw_we & (~layer_stack$is_mv | matvec$vm_sw);
         tee_off$d = layer_stack$b - layer_stack$c;
         c_r$d = layer_stack$c;
         wr_xs_addr$d = vw_addr + tee_off$q;
@@ -18950,6 +18955,7 @@ module llamahdl_decoder$layer_stack(clock,start,token,pos,use_ram,rms_done,attn_
     reg  [15:0] op;
     reg  [7:0] flags;
     reg  unit_done;
+    reg  load_c;
     reg  need_load;
     reg  [15:0] a_c;
     reg  [15:0] b_c;
@@ -19271,6 +19277,7 @@ module llamahdl_decoder$layer_stack(clock,start,token,pos,use_ram,rms_done,attn_
         need_load = use_ram_reg$q & qkv_c & ~(loaded_ok$q & qkv_loaded & (loaded_layer$q == layer_c));
         started = 1'b0;
         issue_c = 1'b0;
+        load_c = 1'b0;
         rms_start_c = 1'b0;
         attn_start_c = 1'b0;
         mv_start_c = 1'b0;
@@ -19298,6 +19305,7 @@ module llamahdl_decoder$layer_stack(clock,start,token,pos,use_ram,rms_done,attn_
         end
         else if (state$q == st_issue) begin
             if (op == op_end) begin
+                load_c = 1'b1;
                 done_reg$d = 1'b1;
                 state$d = st_idle;
             end
@@ -19309,9 +19317,11 @@ module llamahdl_decoder$layer_stack(clock,start,token,pos,use_ram,rms_done,attn_
             end
             else begin
                 issue_c = 1'b1;
+                load_c = 1'b1;
                 rms_start_c = is_rms_c;
                 attn_start_c = is_attn_c;
                 mv_start_c = is_mv_c;
+                pc$d = pc$q + one16;
                 state$d = st_wait;
             end
         end
@@ -19323,54 +19333,55 @@ module llamahdl_decoder$layer_stack(clock,start,token,pos,use_ram,rms_done,attn_
         end
         else if (state$q == st_wait) begin
             if (unit_done) begin
-                pc$d = pc$q + one16;
-                state$d = st_fetch;
+                state$d = st_issue;
             end
         end
         else begin
             state$d = st_idle;
         end
-        a_r$d = a_c;
+        if (load_c) begin
+            a_r$d = a_c;
+            b_r$d = b_c;
+            c_r$d = c_c;
+            n_r$d = n_c;
+            wbase_r$d = wbase_c;
+            rbase_r$d = rbase_c;
+            rows_m1_r$d = rows_m1_c;
+            beats_m1_r$d = beats_m1_c;
+            gbase_r$d = gbase_c;
+            gexp_r$d = gexp_c;
+            layer_r$d = layer_c;
+            is_rms_r$d = is_rms_c;
+            is_attn_r$d = is_attn_c;
+            is_mv_r$d = is_mv_c;
+            is_embed_r$d = is_embed_c;
+            qkv_r$d = qkv_c;
+            logits_r$d = logits_c;
+            tee_r$d = tee_c;
+            acc_r$d = acc_c;
+            swiglu_r$d = swiglu_c;
+            xtrack_r$d = xtrack_c;
+        end
         a = a_r$q;
-        b_r$d = b_c;
         b = b_r$q;
-        c_r$d = c_c;
         c = c_r$q;
-        n_r$d = n_c;
         n = n_r$q;
-        wbase_r$d = wbase_c;
         wbase = wbase_r$q;
-        rbase_r$d = rbase_c;
         rbase = rbase_r$q;
-        rows_m1_r$d = rows_m1_c;
         rows_m1 = rows_m1_r$q;
-        beats_m1_r$d = beats_m1_c;
         beats_m1 = beats_m1_r$q;
-        gbase_r$d = gbase_c;
         gbase = gbase_r$q;
-        gexp_r$d = gexp_c;
         gexp = gexp_r$q;
-        layer_r$d = layer_c;
         layer = layer_r$q;
-        is_rms_r$d = is_rms_c;
         is_rms = is_rms_r$q;
-        is_attn_r$d = is_attn_c;
         is_attn = is_attn_r$q;
-        is_mv_r$d = is_mv_c;
         is_mv = is_mv_r$q;
-        is_embed_r$d = is_embed_c;
         is_embed = is_embed_r$q;
-        qkv_r$d = qkv_c;
         qkv = qkv_r$q;
-        logits_r$d = logits_c;
         logits = logits_r$q;
-        tee_r$d = tee_c;
         tee = tee_r$q;
-        acc_r$d = acc_c;
         acc = acc_r$q;
-        swiglu_r$d = swiglu_c;
         swiglu = swiglu_r$q;
-        xtrack_r$d = xtrack_c;
         xtrack = xtrack_r$q;
         issue_r$d = issue_c;
         issue = issue_r$q;
@@ -19830,7 +19841,7 @@ module llamahdl_decoder$layer_stack$prog(clock,addr,data$0,data$1,data$2,data$3,
     output reg  [15:0] data$11;
     
     // Update code (custom)
-    reg [191:0] mem [0:43];
+    reg [191:0] mem [0:38];
     initial begin
        mem[0] = 192'h200000000000000100000bb81c7000400000000000000004;
        mem[1] = 192'h040000f60000000000000000000000400000000000000001;
@@ -19838,49 +19849,44 @@ module llamahdl_decoder$layer_stack$prog(clock,addr,data$0,data$1,data$2,data$3,
        mem[3] = 192'h0400000000000000000000000000000000c0000000000002;
        mem[4] = 192'h2800000000000001003f0080010000000000000000000003;
        mem[5] = 192'h040000f40040000000000000000000400000000000000001;
-       mem[6] = 192'h000000000000000100ab00c0018000000100000000000003;
-       mem[7] = 192'h140000000000000100ab016c02d8000001ac004001000003;
-       mem[8] = 192'h2800000000020005003f0218043000000000000000000003;
-       mem[9] = 192'h040000f60080000000000000000000400000000000000001;
-       mem[10] = 192'h0101000000000001007f025805b000000040000000000003;
-       mem[11] = 192'h0401000000000000000000000000000000c0000000000002;
-       mem[12] = 192'h2801000000000001003f02d806b000000000000000000003;
-       mem[13] = 192'h040000f500c0000000000000000000400000000000000001;
-       mem[14] = 192'h000100000000000100ab0318073000000100000000000003;
-       mem[15] = 192'h140100000000000100ab03c40888000001ac004001000003;
-       mem[16] = 192'h2801000000020005003f047009e000000000000000000003;
-       mem[17] = 192'h040000f60100000000000000000000400000000000000001;
-       mem[18] = 192'h0102000000000001007f04b00b6000000040000000000003;
-       mem[19] = 192'h0402000000000000000000000000000000c0000000000002;
-       mem[20] = 192'h2802000000000001003f05300c6000000000000000000003;
-       mem[21] = 192'h040000f50140000000000000000000400000000000000001;
-       mem[22] = 192'h000200000000000100ab05700ce000000100000000000003;
-       mem[23] = 192'h140200000000000100ab061c0e38000001ac004001000003;
-       mem[24] = 192'h2802000000020005003f06c80f9000000000000000000003;
-       mem[25] = 192'h040000f60180000000000000000000400000000000000001;
-       mem[26] = 192'h0103000000000001007f0708111000000040000000000003;
-       mem[27] = 192'h0403000000000000000000000000000000c0000000000002;
-       mem[28] = 192'h2803000000000001003f0788121000000000000000000003;
-       mem[29] = 192'h040000f501c0000000000000000000400000000000000001;
-       mem[30] = 192'h000300000000000100ab07c8129000000100000000000003;
-       mem[31] = 192'h140300000000000100ab087413e8000001ac004001000003;
-       mem[32] = 192'h2803000000020005003f0920154000000000000000000003;
-       mem[33] = 192'h040000f60200000000000000000000400000000000000001;
-       mem[34] = 192'h0104000000000001007f096016c000000040000000000003;
-       mem[35] = 192'h0404000000000000000000000000000000c0000000000002;
-       mem[36] = 192'h2804000000000001003f09e017c000000000000000000003;
-       mem[37] = 192'h040000f50240000000000000000000400000000000000001;
-       mem[38] = 192'h000400000000000100ab0a20184000000100000000000003;
-       mem[39] = 192'h140400000000000100ab0acc1998000001ac004001000003;
-       mem[40] = 192'h2804000000020005003f0b781af000000000000000000003;
-       mem[41] = 192'h040000f70280000000000000000000400000000000000001;
-       mem[42] = 192'h020000000000000101ff0bb81c7000000258000000000003;
-       mem[43] = 192'h000000000000000000000000000000000000000000000000;
+       mem[6] = 192'h1400000000000001015700c0018000ac0100ff9400540003;
+       mem[7] = 192'h2800000000020005003f0218043000000000000000000003;
+       mem[8] = 192'h040000f60080000000000000000000400000000000000001;
+       mem[9] = 192'h0101000000000001007f025805b000000040000000000003;
+       mem[10] = 192'h0401000000000000000000000000000000c0000000000002;
+       mem[11] = 192'h2801000000000001003f02d806b000000000000000000003;
+       mem[12] = 192'h040000f500c0000000000000000000400000000000000001;
+       mem[13] = 192'h140100000000000101570318073000ac0100ff9400540003;
+       mem[14] = 192'h2801000000020005003f047009e000000000000000000003;
+       mem[15] = 192'h040000f60100000000000000000000400000000000000001;
+       mem[16] = 192'h0102000000000001007f04b00b6000000040000000000003;
+       mem[17] = 192'h0402000000000000000000000000000000c0000000000002;
+       mem[18] = 192'h2802000000000001003f05300c6000000000000000000003;
+       mem[19] = 192'h040000f50140000000000000000000400000000000000001;
+       mem[20] = 192'h1402000000000001015705700ce000ac0100ff9400540003;
+       mem[21] = 192'h2802000000020005003f06c80f9000000000000000000003;
+       mem[22] = 192'h040000f60180000000000000000000400000000000000001;
+       mem[23] = 192'h0103000000000001007f0708111000000040000000000003;
+       mem[24] = 192'h0403000000000000000000000000000000c0000000000002;
+       mem[25] = 192'h2803000000000001003f0788121000000000000000000003;
+       mem[26] = 192'h040000f501c0000000000000000000400000000000000001;
+       mem[27] = 192'h1403000000000001015707c8129000ac0100ff9400540003;
+       mem[28] = 192'h2803000000020005003f0920154000000000000000000003;
+       mem[29] = 192'h040000f60200000000000000000000400000000000000001;
+       mem[30] = 192'h0104000000000001007f096016c000000040000000000003;
+       mem[31] = 192'h0404000000000000000000000000000000c0000000000002;
+       mem[32] = 192'h2804000000000001003f09e017c000000000000000000003;
+       mem[33] = 192'h040000f50240000000000000000000400000000000000001;
+       mem[34] = 192'h140400000000000101570a20184000ac0100ff9400540003;
+       mem[35] = 192'h2804000000020005003f0b781af000000000000000000003;
+       mem[36] = 192'h040000f70280000000000000000000400000000000000001;
+       mem[37] = 192'h020000000000000101ff0bb81c7000000258000000000003;
+       mem[38] = 192'h000000000000000000000000000000000000000000000000;
     end
     reg [191:0] word;
     initial word = 0;
     always @(posedge clock) begin
-       word <= (addr < 16'd44) ? mem[addr[5:0]] : 192'd0;
+       word <= (addr < 16'd39) ? mem[addr[5:0]] : 192'd0;
     end
     always @(*) data$0 = word[15:0];
     always @(*) data$1 = word[31:16];
@@ -20144,7 +20150,7 @@ module llamahdl_decoder$layer_stack$xtrack_r(d,q,clock);
 endmodule // llamahdl_decoder$layer_stack$xtrack_r
 
 
-module llamahdl_decoder$matvec(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,x_wdata$3,x_wdata$4,x_wdata$5,x_wdata$6,x_wdata$7,x_wdata$8,x_wdata$9,x_wdata$10,x_wdata$11,x_wdata$12,x_wdata$13,x_wdata$14,x_wdata$15,x_wdata$16,x_wdata$17,x_wdata$18,x_wdata$19,x_wdata$20,x_wdata$21,x_wdata$22,x_wdata$23,x_wdata$24,x_wdata$25,x_wdata$26,x_wdata$27,x_wdata$28,x_wdata$29,x_wdata$30,x_wdata$31,xs_we,xs_waddr,xs_wdata,xp_we,xp_idx,xp_data$0,xp_data$1,xp_data$2,xp_data$3,xp_data$4,xp_data$5,xp_data$6,xp_data$7,x_shift,x_raw,x_base,post,src,vm_rdata,start,use_ram,rom_base,rom_row_base,rows_m1,beats_m1,dst,embed,len_m1,buf_rd_addr,buf_rd_row,buf_rd_data$0,buf_rd_data$1,buf_rd_data$2,buf_rd_data$3,buf_rd_data$4,buf_rd_data$5,buf_rd_data$6,buf_rd_data$7,buf_rd_data$8,buf_rd_data$9,buf_rd_data$10,buf_rd_data$11,buf_rd_data$12,buf_rd_data$13,buf_rd_data$14,buf_rd_data$15,buf_rd_data$16,buf_rd_data$17,buf_rd_data$18,buf_rd_data$19,buf_rd_data$20,buf_rd_data$21,buf_rd_data$22,buf_rd_data$23,buf_rd_data$24,buf_rd_data$25,buf_rd_data$26,buf_rd_data$27,buf_rd_data$28,buf_rd_data$29,buf_rd_data$30,buf_rd_data$31,buf_rd_mant,buf_rd_exp,out_valid,out_row,out_data,busy,done,vm_raddr,vm_we,vm_waddr,vm_wdata,ext_sel,ext_a$0,ext_a$1,ext_a$2,ext_a$3,ext_a$4,ext_a$5,ext_a$6,ext_a$7,ext_a$8,ext_a$9,ext_a$10,ext_a$11,ext_a$12,ext_a$13,ext_a$14,ext_a$15,ext_a$16,ext_a$17,ext_a$18,ext_a$19,ext_a$20,ext_a$21,ext_a$22,ext_a$23,ext_a$24,ext_a$25,ext_a$26,ext_a$27,ext_a$28,ext_a$29,ext_a$30,ext_a$31,ext_b$0,ext_b$1,ext_b$2,ext_b$3,ext_b$4,ext_b$5,ext_b$6,ext_b$7,ext_b$8,ext_b$9,ext_b$10,ext_b$11,ext_b$12,ext_b$13,ext_b$14,ext_b$15,ext_b$16,ext_b$17,ext_b$18,ext_b$19,ext_b$20,ext_b$21,ext_b$22,ext_b$23,ext_b$24,ext_b$25,ext_b$26,ext_b$27,ext_b$28,ext_b$29,ext_b$30,ext_b$31,ext_p$0,ext_p$1,ext_p$2,ext_p$3,ext_p$4,ext_p$5,ext_p$6,ext_p$7,ext_p$8,ext_p$9,ext_p$10,ext_p$11,ext_p$12,ext_p$13,ext_p$14,ext_p$15,ext_p$16,ext_p$17,ext_p$18,ext_p$19,ext_p$20,ext_p$21,ext_p$22,ext_p$23,ext_p$24,ext_p$25,ext_p$26,ext_p$27,ext_p$28,ext_p$29,ext_p$30,ext_p$31);
+module llamahdl_decoder$matvec(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,x_wdata$3,x_wdata$4,x_wdata$5,x_wdata$6,x_wdata$7,x_wdata$8,x_wdata$9,x_wdata$10,x_wdata$11,x_wdata$12,x_wdata$13,x_wdata$14,x_wdata$15,x_wdata$16,x_wdata$17,x_wdata$18,x_wdata$19,x_wdata$20,x_wdata$21,x_wdata$22,x_wdata$23,x_wdata$24,x_wdata$25,x_wdata$26,x_wdata$27,x_wdata$28,x_wdata$29,x_wdata$30,x_wdata$31,xs_we,xs_waddr,xs_wdata,xp_we,xp_idx,xp_data$0,xp_data$1,xp_data$2,xp_data$3,xp_data$4,xp_data$5,xp_data$6,xp_data$7,x_shift,x_raw,x_base,post,src,split,vm_rdata,start,use_ram,rom_base,rom_row_base,rows_m1,beats_m1,dst,embed,len_m1,buf_rd_addr,buf_rd_row,buf_rd_data$0,buf_rd_data$1,buf_rd_data$2,buf_rd_data$3,buf_rd_data$4,buf_rd_data$5,buf_rd_data$6,buf_rd_data$7,buf_rd_data$8,buf_rd_data$9,buf_rd_data$10,buf_rd_data$11,buf_rd_data$12,buf_rd_data$13,buf_rd_data$14,buf_rd_data$15,buf_rd_data$16,buf_rd_data$17,buf_rd_data$18,buf_rd_data$19,buf_rd_data$20,buf_rd_data$21,buf_rd_data$22,buf_rd_data$23,buf_rd_data$24,buf_rd_data$25,buf_rd_data$26,buf_rd_data$27,buf_rd_data$28,buf_rd_data$29,buf_rd_data$30,buf_rd_data$31,buf_rd_mant,buf_rd_exp,out_valid,out_row,out_data,busy,done,vm_raddr,vm_we,vm_waddr,vm_wdata,vm_sw,ext_sel,ext_a$0,ext_a$1,ext_a$2,ext_a$3,ext_a$4,ext_a$5,ext_a$6,ext_a$7,ext_a$8,ext_a$9,ext_a$10,ext_a$11,ext_a$12,ext_a$13,ext_a$14,ext_a$15,ext_a$16,ext_a$17,ext_a$18,ext_a$19,ext_a$20,ext_a$21,ext_a$22,ext_a$23,ext_a$24,ext_a$25,ext_a$26,ext_a$27,ext_a$28,ext_a$29,ext_a$30,ext_a$31,ext_b$0,ext_b$1,ext_b$2,ext_b$3,ext_b$4,ext_b$5,ext_b$6,ext_b$7,ext_b$8,ext_b$9,ext_b$10,ext_b$11,ext_b$12,ext_b$13,ext_b$14,ext_b$15,ext_b$16,ext_b$17,ext_b$18,ext_b$19,ext_b$20,ext_b$21,ext_b$22,ext_b$23,ext_b$24,ext_b$25,ext_b$26,ext_b$27,ext_b$28,ext_b$29,ext_b$30,ext_b$31,ext_p$0,ext_p$1,ext_p$2,ext_p$3,ext_p$4,ext_p$5,ext_p$6,ext_p$7,ext_p$8,ext_p$9,ext_p$10,ext_p$11,ext_p$12,ext_p$13,ext_p$14,ext_p$15,ext_p$16,ext_p$17,ext_p$18,ext_p$19,ext_p$20,ext_p$21,ext_p$22,ext_p$23,ext_p$24,ext_p$25,ext_p$26,ext_p$27,ext_p$28,ext_p$29,ext_p$30,ext_p$31);
     
     // Module arguments
     input wire  clock;
@@ -20200,6 +20206,7 @@ module llamahdl_decoder$matvec(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,
     input wire  [15:0] x_base;
     input wire  [1:0] post;
     input wire  [15:0] src;
+    input wire  [15:0] split;
     input wire signed [31:0] vm_rdata;
     input wire  start;
     input wire  use_ram;
@@ -20255,6 +20262,7 @@ module llamahdl_decoder$matvec(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,
     output reg  vm_we;
     output reg  [15:0] vm_waddr;
     output reg signed [31:0] vm_wdata;
+    output reg  vm_sw;
     input wire  ext_sel;
     input wire signed [17:0] ext_a$0;
     input wire signed [17:0] ext_a$1;
@@ -20385,6 +20393,9 @@ module llamahdl_decoder$matvec(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,
     reg  [15:0] src_r$d;
     wire  [15:0] src_r$q;
     reg  src_r$clock;
+    reg  [15:0] split_r$d;
+    wire  [15:0] split_r$q;
+    reg  split_r$clock;
     reg  [15:0] beats_r$d;
     wire  [15:0] beats_r$q;
     reg  beats_r$clock;
@@ -20576,6 +20587,9 @@ module llamahdl_decoder$matvec(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,
     reg  [15:0] s4_row$d;
     wire  [15:0] s4_row$q;
     reg  s4_row$clock;
+    reg  s4_sw$d;
+    wire  s4_sw$q;
+    reg  s4_sw$clock;
     reg  s5_last$clock;
     reg  s5_last$d;
     wire  s5_last$q;
@@ -21113,6 +21127,11 @@ module llamahdl_decoder$matvec(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,
         .q(src_r$q),
         .clock(src_r$clock)
     );
+    llamahdl_decoder$matvec$split_r split_r(
+        .d(split_r$d),
+        .q(split_r$q),
+        .clock(split_r$clock)
+    );
     llamahdl_decoder$matvec$beats_r beats_r(
         .d(beats_r$d),
         .q(beats_r$q),
@@ -21389,6 +21408,11 @@ module llamahdl_decoder$matvec(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,
         .d(s4_row$d),
         .q(s4_row$q),
         .clock(s4_row$clock)
+    );
+    llamahdl_decoder$matvec$s4_sw s4_sw(
+        .d(s4_sw$d),
+        .q(s4_sw$q),
+        .clock(s4_sw$clock)
     );
     llamahdl_decoder$matvec$s5_last s5_last(
         .clock(s5_last$clock),
@@ -21992,6 +22016,7 @@ module llamahdl_decoder$matvec(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,
         xbase_r$clock = clock;
         post_r$clock = clock;
         src_r$clock = clock;
+        split_r$clock = clock;
         beats_r$clock = clock;
         dst_r$clock = clock;
         running$clock = clock;
@@ -22019,6 +22044,7 @@ module llamahdl_decoder$matvec(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,
         sq_exp$clock = clock;
         s4_last$clock = clock;
         s4_row$clock = clock;
+        s4_sw$clock = clock;
         e1_valid$clock = clock;
         e1_lane$clock = clock;
         e1_elem$clock = clock;
@@ -22057,6 +22083,7 @@ module llamahdl_decoder$matvec(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,
         xbase_r$d = xbase_r$q;
         post_r$d = post_r$q;
         src_r$d = src_r$q;
+        split_r$d = split_r$q;
         beats_r$d = beats_r$q;
         dst_r$d = dst_r$q;
         running$d = running$q;
@@ -22084,6 +22111,7 @@ module llamahdl_decoder$matvec(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,
         sq_exp$d = sq_exp$q;
         s4_last$d = s4_last$q;
         s4_row$d = s4_row$q;
+        s4_sw$d = s4_sw$q;
         e1_valid$d = e1_valid$q;
         e1_lane$d = e1_lane$q;
         e1_elem$d = e1_elem$q;
@@ -22255,6 +22283,7 @@ module llamahdl_decoder$matvec(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,
             xbase_r$d = x_base;
             post_r$d = post;
             src_r$d = src;
+            split_r$d = split;
             rbase$d = rom_base;
             rrbase$d = rom_row_base;
             rows_r$d = rows_m1;
@@ -22755,10 +22784,11 @@ module llamahdl_decoder$matvec(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,
         p_row$d = a_row$q;
         s4_last$d = p_last$q;
         s4_row$d = p_row$q;
-        w_last$d = s4_last$q;
-        s5_last$d = s4_last$q & (post_r$q == post_swiglu);
-        w_done$d = s4_last$q & (s4_row$q == rows_r$q) & (post_r$q != post_swiglu);
-        s5_done$d = s4_last$q & (s4_row$q == rows_r$q) & (post_r$q == post_swiglu);
+        s4_sw$d = (post_r$q == post_swiglu) & (p_row$q >= split_r$q);
+        w_last$d = s4_last$q & ~s4_sw$q;
+        s5_last$d = s4_last$q & s4_sw$q;
+        w_done$d = s4_last$q & (s4_row$q == rows_r$q) & ~s4_sw$q;
+        s5_done$d = s4_last$q & (s4_row$q == rows_r$q) & s4_sw$q;
         eo_done$d = em2_valid$q & (em2_elem$q == len_r$q);
         a_dst$d = m_dst$q;
         r_dst$d = a_dst$q;
@@ -22788,13 +22818,15 @@ module llamahdl_decoder$matvec(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,
         else begin
             vm_raddr = r_dst$q;
         end
+        vm_sw = 1'b0;
         if (emb$q) begin
             vm_we = eo_valid$q;
             vm_waddr = eo_dst$q;
             vm_wdata = finish$y;
         end
-        else if (post_r$q == post_swiglu) begin
-            vm_we = s5_last$q;
+        else if (s5_last$q) begin
+            vm_sw = 1'b1;
+            vm_we = 1'b1;
             vm_waddr = sw_dst$q;
             vm_wdata = silu$y;
         end
@@ -34138,6 +34170,25 @@ module llamahdl_decoder$matvec$s4_row(d,q,clock);
 endmodule // llamahdl_decoder$matvec$s4_row
 
 
+module llamahdl_decoder$matvec$s4_sw(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$matvec$s4_sw
+
+
 module llamahdl_decoder$matvec$s5_done(clock,d,q);
     
     // Module arguments
@@ -39962,6 +40013,25 @@ module llamahdl_decoder$matvec$silu_tab(clock,addr,data);
        data <= (addr < 16'd2048) ? mem[addr[10:0]] : 34'd0;
     end
 endmodule // llamahdl_decoder$matvec$silu_tab
+
+
+module llamahdl_decoder$matvec$split_r(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$matvec$split_r
 
 
 module llamahdl_decoder$matvec$sq_exp(d,q,clock);

@@ -152,6 +152,7 @@ module llamahdl_qkv_projector(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,x
     reg  [15:0] mv$x_base;
     reg  [1:0] mv$post;
     reg  [15:0] mv$src;
+    reg  [15:0] mv$split;
     reg signed [31:0] mv$vm_rdata;
     reg  mv$start;
     reg  mv$use_ram;
@@ -207,6 +208,7 @@ module llamahdl_qkv_projector(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,x
     wire  mv$vm_we;
     wire  [15:0] mv$vm_waddr;
     wire signed [31:0] mv$vm_wdata;
+    wire  mv$vm_sw;
     reg  mv$ext_sel;
     reg signed [17:0] mv$ext_a$0;
     reg signed [17:0] mv$ext_a$1;
@@ -360,6 +362,7 @@ module llamahdl_qkv_projector(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,x
         .x_base(mv$x_base),
         .post(mv$post),
         .src(mv$src),
+        .split(mv$split),
         .vm_rdata(mv$vm_rdata),
         .start(mv$start),
         .use_ram(mv$use_ram),
@@ -415,6 +418,7 @@ module llamahdl_qkv_projector(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,x
         .vm_we(mv$vm_we),
         .vm_waddr(mv$vm_waddr),
         .vm_wdata(mv$vm_wdata),
+        .vm_sw(mv$vm_sw),
         .ext_sel(mv$ext_sel),
         .ext_a$0(mv$ext_a$0),
         .ext_a$1(mv$ext_a$1),
@@ -665,6 +669,7 @@ module llamahdl_qkv_projector(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,x
         mv$x_base = zero16;
         mv$post = zero2;
         mv$src = zero16;
+        mv$split = zero16;
         mv$vm_rdata = $signed(zero32);
         mv$x_shift = x_shift;
         mv$start = start;
@@ -690,7 +695,7 @@ module llamahdl_qkv_projector(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,x
 endmodule // top
 
 
-module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,x_wdata$3,x_wdata$4,x_wdata$5,x_wdata$6,x_wdata$7,x_wdata$8,x_wdata$9,x_wdata$10,x_wdata$11,x_wdata$12,x_wdata$13,x_wdata$14,x_wdata$15,x_wdata$16,x_wdata$17,x_wdata$18,x_wdata$19,x_wdata$20,x_wdata$21,x_wdata$22,x_wdata$23,x_wdata$24,x_wdata$25,x_wdata$26,x_wdata$27,x_wdata$28,x_wdata$29,x_wdata$30,x_wdata$31,xs_we,xs_waddr,xs_wdata,xp_we,xp_idx,xp_data$0,xp_data$1,xp_data$2,xp_data$3,xp_data$4,xp_data$5,xp_data$6,xp_data$7,x_shift,x_raw,x_base,post,src,vm_rdata,start,use_ram,rom_base,rom_row_base,rows_m1,beats_m1,dst,embed,len_m1,buf_rd_addr,buf_rd_row,buf_rd_data$0,buf_rd_data$1,buf_rd_data$2,buf_rd_data$3,buf_rd_data$4,buf_rd_data$5,buf_rd_data$6,buf_rd_data$7,buf_rd_data$8,buf_rd_data$9,buf_rd_data$10,buf_rd_data$11,buf_rd_data$12,buf_rd_data$13,buf_rd_data$14,buf_rd_data$15,buf_rd_data$16,buf_rd_data$17,buf_rd_data$18,buf_rd_data$19,buf_rd_data$20,buf_rd_data$21,buf_rd_data$22,buf_rd_data$23,buf_rd_data$24,buf_rd_data$25,buf_rd_data$26,buf_rd_data$27,buf_rd_data$28,buf_rd_data$29,buf_rd_data$30,buf_rd_data$31,buf_rd_mant,buf_rd_exp,out_valid,out_row,out_data,busy,done,vm_raddr,vm_we,vm_waddr,vm_wdata,ext_sel,ext_a$0,ext_a$1,ext_a$2,ext_a$3,ext_a$4,ext_a$5,ext_a$6,ext_a$7,ext_a$8,ext_a$9,ext_a$10,ext_a$11,ext_a$12,ext_a$13,ext_a$14,ext_a$15,ext_a$16,ext_a$17,ext_a$18,ext_a$19,ext_a$20,ext_a$21,ext_a$22,ext_a$23,ext_a$24,ext_a$25,ext_a$26,ext_a$27,ext_a$28,ext_a$29,ext_a$30,ext_a$31,ext_b$0,ext_b$1,ext_b$2,ext_b$3,ext_b$4,ext_b$5,ext_b$6,ext_b$7,ext_b$8,ext_b$9,ext_b$10,ext_b$11,ext_b$12,ext_b$13,ext_b$14,ext_b$15,ext_b$16,ext_b$17,ext_b$18,ext_b$19,ext_b$20,ext_b$21,ext_b$22,ext_b$23,ext_b$24,ext_b$25,ext_b$26,ext_b$27,ext_b$28,ext_b$29,ext_b$30,ext_b$31,ext_p$0,ext_p$1,ext_p$2,ext_p$3,ext_p$4,ext_p$5,ext_p$6,ext_p$7,ext_p$8,ext_p$9,ext_p$10,ext_p$11,ext_p$12,ext_p$13,ext_p$14,ext_p$15,ext_p$16,ext_p$17,ext_p$18,ext_p$19,ext_p$20,ext_p$21,ext_p$22,ext_p$23,ext_p$24,ext_p$25,ext_p$26,ext_p$27,ext_p$28,ext_p$29,ext_p$30,ext_p$31);
+module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,x_wdata$3,x_wdata$4,x_wdata$5,x_wdata$6,x_wdata$7,x_wdata$8,x_wdata$9,x_wdata$10,x_wdata$11,x_wdata$12,x_wdata$13,x_wdata$14,x_wdata$15,x_wdata$16,x_wdata$17,x_wdata$18,x_wdata$19,x_wdata$20,x_wdata$21,x_wdata$22,x_wdata$23,x_wdata$24,x_wdata$25,x_wdata$26,x_wdata$27,x_wdata$28,x_wdata$29,x_wdata$30,x_wdata$31,xs_we,xs_waddr,xs_wdata,xp_we,xp_idx,xp_data$0,xp_data$1,xp_data$2,xp_data$3,xp_data$4,xp_data$5,xp_data$6,xp_data$7,x_shift,x_raw,x_base,post,src,split,vm_rdata,start,use_ram,rom_base,rom_row_base,rows_m1,beats_m1,dst,embed,len_m1,buf_rd_addr,buf_rd_row,buf_rd_data$0,buf_rd_data$1,buf_rd_data$2,buf_rd_data$3,buf_rd_data$4,buf_rd_data$5,buf_rd_data$6,buf_rd_data$7,buf_rd_data$8,buf_rd_data$9,buf_rd_data$10,buf_rd_data$11,buf_rd_data$12,buf_rd_data$13,buf_rd_data$14,buf_rd_data$15,buf_rd_data$16,buf_rd_data$17,buf_rd_data$18,buf_rd_data$19,buf_rd_data$20,buf_rd_data$21,buf_rd_data$22,buf_rd_data$23,buf_rd_data$24,buf_rd_data$25,buf_rd_data$26,buf_rd_data$27,buf_rd_data$28,buf_rd_data$29,buf_rd_data$30,buf_rd_data$31,buf_rd_mant,buf_rd_exp,out_valid,out_row,out_data,busy,done,vm_raddr,vm_we,vm_waddr,vm_wdata,vm_sw,ext_sel,ext_a$0,ext_a$1,ext_a$2,ext_a$3,ext_a$4,ext_a$5,ext_a$6,ext_a$7,ext_a$8,ext_a$9,ext_a$10,ext_a$11,ext_a$12,ext_a$13,ext_a$14,ext_a$15,ext_a$16,ext_a$17,ext_a$18,ext_a$19,ext_a$20,ext_a$21,ext_a$22,ext_a$23,ext_a$24,ext_a$25,ext_a$26,ext_a$27,ext_a$28,ext_a$29,ext_a$30,ext_a$31,ext_b$0,ext_b$1,ext_b$2,ext_b$3,ext_b$4,ext_b$5,ext_b$6,ext_b$7,ext_b$8,ext_b$9,ext_b$10,ext_b$11,ext_b$12,ext_b$13,ext_b$14,ext_b$15,ext_b$16,ext_b$17,ext_b$18,ext_b$19,ext_b$20,ext_b$21,ext_b$22,ext_b$23,ext_b$24,ext_b$25,ext_b$26,ext_b$27,ext_b$28,ext_b$29,ext_b$30,ext_b$31,ext_p$0,ext_p$1,ext_p$2,ext_p$3,ext_p$4,ext_p$5,ext_p$6,ext_p$7,ext_p$8,ext_p$9,ext_p$10,ext_p$11,ext_p$12,ext_p$13,ext_p$14,ext_p$15,ext_p$16,ext_p$17,ext_p$18,ext_p$19,ext_p$20,ext_p$21,ext_p$22,ext_p$23,ext_p$24,ext_p$25,ext_p$26,ext_p$27,ext_p$28,ext_p$29,ext_p$30,ext_p$31);
     
     // Module arguments
     input wire  clock;
@@ -746,6 +751,7 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
     input wire  [15:0] x_base;
     input wire  [1:0] post;
     input wire  [15:0] src;
+    input wire  [15:0] split;
     input wire signed [31:0] vm_rdata;
     input wire  start;
     input wire  use_ram;
@@ -801,6 +807,7 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
     output reg  vm_we;
     output reg  [15:0] vm_waddr;
     output reg signed [31:0] vm_wdata;
+    output reg  vm_sw;
     input wire  ext_sel;
     input wire signed [17:0] ext_a$0;
     input wire signed [17:0] ext_a$1;
@@ -931,6 +938,9 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
     reg  [15:0] src_r$d;
     wire  [15:0] src_r$q;
     reg  src_r$clock;
+    reg  [15:0] split_r$d;
+    wire  [15:0] split_r$q;
+    reg  split_r$clock;
     reg  [15:0] beats_r$d;
     wire  [15:0] beats_r$q;
     reg  beats_r$clock;
@@ -1122,6 +1132,9 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
     reg  [15:0] s4_row$d;
     wire  [15:0] s4_row$q;
     reg  s4_row$clock;
+    reg  s4_sw$d;
+    wire  s4_sw$q;
+    reg  s4_sw$clock;
     reg  s5_last$clock;
     reg  s5_last$d;
     wire  s5_last$q;
@@ -1659,6 +1672,11 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
         .q(src_r$q),
         .clock(src_r$clock)
     );
+    llamahdl_qkv_projector$mv$split_r split_r(
+        .d(split_r$d),
+        .q(split_r$q),
+        .clock(split_r$clock)
+    );
     llamahdl_qkv_projector$mv$beats_r beats_r(
         .d(beats_r$d),
         .q(beats_r$q),
@@ -1935,6 +1953,11 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
         .d(s4_row$d),
         .q(s4_row$q),
         .clock(s4_row$clock)
+    );
+    llamahdl_qkv_projector$mv$s4_sw s4_sw(
+        .d(s4_sw$d),
+        .q(s4_sw$q),
+        .clock(s4_sw$clock)
     );
     llamahdl_qkv_projector$mv$s5_last s5_last(
         .clock(s5_last$clock),
@@ -2538,6 +2561,7 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
         xbase_r$clock = clock;
         post_r$clock = clock;
         src_r$clock = clock;
+        split_r$clock = clock;
         beats_r$clock = clock;
         dst_r$clock = clock;
         running$clock = clock;
@@ -2565,6 +2589,7 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
         sq_exp$clock = clock;
         s4_last$clock = clock;
         s4_row$clock = clock;
+        s4_sw$clock = clock;
         e1_valid$clock = clock;
         e1_lane$clock = clock;
         e1_elem$clock = clock;
@@ -2603,6 +2628,7 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
         xbase_r$d = xbase_r$q;
         post_r$d = post_r$q;
         src_r$d = src_r$q;
+        split_r$d = split_r$q;
         beats_r$d = beats_r$q;
         dst_r$d = dst_r$q;
         running$d = running$q;
@@ -2630,6 +2656,7 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
         sq_exp$d = sq_exp$q;
         s4_last$d = s4_last$q;
         s4_row$d = s4_row$q;
+        s4_sw$d = s4_sw$q;
         e1_valid$d = e1_valid$q;
         e1_lane$d = e1_lane$q;
         e1_elem$d = e1_elem$q;
@@ -2801,6 +2828,7 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
             xbase_r$d = x_base;
             post_r$d = post;
             src_r$d = src;
+            split_r$d = split;
             rbase$d = rom_base;
             rrbase$d = rom_row_base;
             rows_r$d = rows_m1;
@@ -3301,10 +3329,11 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
         p_row$d = a_row$q;
         s4_last$d = p_last$q;
         s4_row$d = p_row$q;
-        w_last$d = s4_last$q;
-        s5_last$d = s4_last$q & (post_r$q == post_swiglu);
-        w_done$d = s4_last$q & (s4_row$q == rows_r$q) & (post_r$q != post_swiglu);
-        s5_done$d = s4_last$q & (s4_row$q == rows_r$q) & (post_r$q == post_swiglu);
+        s4_sw$d = (post_r$q == post_swiglu) & (p_row$q >= split_r$q);
+        w_last$d = s4_last$q & ~s4_sw$q;
+        s5_last$d = s4_last$q & s4_sw$q;
+        w_done$d = s4_last$q & (s4_row$q == rows_r$q) & ~s4_sw$q;
+        s5_done$d = s4_last$q & (s4_row$q == rows_r$q) & s4_sw$q;
         eo_done$d = em2_valid$q & (em2_elem$q == len_r$q);
         a_dst$d = m_dst$q;
         r_dst$d = a_dst$q;
@@ -3334,13 +3363,15 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
         else begin
             vm_raddr = r_dst$q;
         end
+        vm_sw = 1'b0;
         if (emb$q) begin
             vm_we = eo_valid$q;
             vm_waddr = eo_dst$q;
             vm_wdata = finish$y;
         end
-        else if (post_r$q == post_swiglu) begin
-            vm_we = s5_last$q;
+        else if (s5_last$q) begin
+            vm_sw = 1'b1;
+            vm_we = 1'b1;
             vm_waddr = sw_dst$q;
             vm_wdata = silu$y;
         end
@@ -7562,6 +7593,25 @@ module llamahdl_qkv_projector$mv$s4_row(d,q,clock);
 endmodule // llamahdl_qkv_projector$mv$s4_row
 
 
+module llamahdl_qkv_projector$mv$s4_sw(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_qkv_projector$mv$s4_sw
+
+
 module llamahdl_qkv_projector$mv$s5_done(clock,d,q);
     
     // Module arguments
@@ -10479,6 +10529,25 @@ module llamahdl_qkv_projector$mv$silu_tab(clock,addr,data);
        data <= (addr < 16'd2048) ? mem[addr[10:0]] : 34'd0;
     end
 endmodule // llamahdl_qkv_projector$mv$silu_tab
+
+
+module llamahdl_qkv_projector$mv$split_r(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_qkv_projector$mv$split_r
 
 
 module llamahdl_qkv_projector$mv$sq_exp(d,q,clock);

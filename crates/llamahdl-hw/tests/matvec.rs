@@ -21,6 +21,8 @@ struct Run<'a, const L: usize> {
     mats: Vec<&'a QMatrix>,
     /// Behavioural vector memory behind `vm_raddr`/`vm_rdata` and the writes.
     vm: Vec<i32>,
+    /// `vm_sw` of each write of the last run.
+    sw: Vec<bool>,
 }
 
 impl<'a, const L: usize> Run<'a, L> {
@@ -39,6 +41,24 @@ impl<'a, const L: usize> Run<'a, L> {
     fn matvec(
         &mut self,
         k: usize,
+        x: &[i32],
+        dst: usize,
+        raw: bool,
+        post: u64,
+        src: usize,
+    ) -> Vec<(usize, i32)> {
+        let rows = self.mats[k].rows;
+        self.matvec_split(k, rows, 0, x, dst, raw, post, src)
+    }
+
+    /// As [`Self::matvec`], over `rows` rows from matrix `k`'s first (running on into the
+    /// matrices after it) with SwiGLU from row `split` on.
+    #[allow(clippy::too_many_arguments)]
+    fn matvec_split(
+        &mut self,
+        k: usize,
+        rows: usize,
+        split: usize,
         x: &[i32],
         dst: usize,
         raw: bool,
@@ -66,16 +86,9 @@ impl<'a, const L: usize> Run<'a, L> {
         self.d.uut.x_base.next = u2b::<16>(0);
         self.d.uut.post.next = u2b::<2>(post);
         self.d.uut.src.next = u2b::<16>(src as u64);
+        self.d.uut.split.next = u2b::<16>(split as u64);
         let (wb, rb) = self.bases(k);
-        self.go(
-            wb,
-            rb,
-            self.mats[k].rows - 1,
-            cols.div_ceil(L) - 1,
-            dst,
-            false,
-            0,
-        )
+        self.go(wb, rb, rows - 1, cols.div_ceil(L) - 1, dst, false, 0)
     }
 
     fn embed(&mut self, k: usize, token: usize, dst: usize) -> Vec<(usize, i32)> {
@@ -116,6 +129,7 @@ impl<'a, const L: usize> Run<'a, L> {
         self.d.tick();
         self.d.uut.start.next = false;
         let mut writes = vec![];
+        self.sw.clear();
         let mut rdata = 0;
         for _ in 0..100_000 {
             self.d.uut.vm_rdata.next = i2s::<32>(rdata as i64);
@@ -128,6 +142,7 @@ impl<'a, const L: usize> Run<'a, L> {
                     s2i(self.d.uut.vm_wdata.val()) as i32,
                 );
                 writes.push((a, v));
+                self.sw.push(self.d.uut.vm_sw.val());
                 self.vm[a] = v;
             }
             let done = self.d.uut.done.val();
@@ -153,6 +168,7 @@ fn check<const L: usize>(cfg: &Config, seed: u64, trace: bool) {
         d,
         mats: mats.clone(),
         vm: vec![0; 4096],
+        sw: vec![],
     };
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let kinds = if trace {
@@ -202,6 +218,33 @@ fn check<const L: usize>(cfg: &Config, seed: u64, trace: bool) {
             })
             .collect();
         assert_eq!(got, want, "matrix {k} with post-op {post}");
+        assert_eq!(
+            r.sw,
+            vec![post == POST_SWIGLU; rows],
+            "vm_sw, post-op {post}"
+        );
+    }
+    // W1 and W3 (adjacent in the ROM) as one run with SwiGLU from W3's first row: W1's
+    // results are written plain to `dst ..`, W3's row `i` gates on W1's row `i` (written by
+    // this run) and goes to `dst + rows + i`. `src = dst - rows` wraps modulo 2^16.
+    {
+        let rows = mats[2].rows;
+        assert_eq!((mats[3].rows, mats[3].cols), (rows, mats[2].cols));
+        let x: Vec<i32> = (0..mats[2].cols)
+            .map(|_| rng.gen_range(-300_000..300_000))
+            .collect();
+        let dst = rng.gen_range(0..rows);
+        let src = (dst + (1 << 16) - rows) % (1 << 16);
+        let (y1, y3) = (mats[2].matvec(&x), mats[3].matvec(&x));
+        let got = r.matvec_split(2, 2 * rows, rows, &x, dst, true, POST_SWIGLU, src);
+        let want: Vec<(usize, i32)> = (0..rows)
+            .map(|i| (dst + i, y1[i]))
+            .chain((0..rows).map(|i| (dst + rows + i, mul_q16(silu(y1[i]), y3[i]))))
+            .collect();
+        assert_eq!(got, want, "W1 and W3 fused");
+        let sw: Vec<bool> = (0..2 * rows).map(|i| i >= rows).collect();
+        assert_eq!(r.sw, sw, "vm_sw of the fused run");
+        r.d.uut.split.next = u2b::<16>(0);
     }
     for token in [0, 1, cfg.vocab_size - 1] {
         let got = r.embed(5, token, 7);

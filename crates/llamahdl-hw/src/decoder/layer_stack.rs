@@ -13,11 +13,13 @@
 //!   (`a`, `b`, `c`, `n`, `wbase`, `rbase`, `rows_m1`, `beats_m1`, `gbase`, `gexp`,
 //!   `layer`), its unit (`is_rms`, `is_attn`, `is_mv`, `is_embed`) and its flags (`qkv`,
 //!   `logits`, `tee`, `acc`, `swiglu`, `xtrack`) change in the cycle of its start pulse and
-//!   hold until two cycles after its unit's done (so they fan out from flip-flops, not from
+//!   hold until the cycle after its unit's done (so they fan out from flip-flops, not from
 //!   the decode).
-//! - Issue: one of `rms_start`, `attn_start`, `mv_start` pulses (with `issue`) three
+//! - Issue: one of `rms_start`, `attn_start`, `mv_start` pulses (with `issue`) two
 //!   cycles after the previous operation's unit reported done (`rms_done`, `attn_done`,
-//!   `mv_done`, each sampled only while its unit's operation runs).
+//!   `mv_done`, each sampled only while its unit's operation runs): the program counter
+//!   moves on at the issue, so the next instruction is read from the ROM while the unit
+//!   runs.
 //! - Streamed QKV weights: before a QKV projection with `use_ram`, unless the weight buffer
 //!   already holds that layer (`qkv_loaded` high and the same layer as the last request),
 //!   `w_req` pulses with `w_layer` (which also clears the buffer) and the sequencer waits
@@ -25,8 +27,8 @@
 //! - `done` pulses after the END instruction (two cycles after the last unit's done).
 //!
 //! ## Timing
-//! 3 cycles of sequencing per operation (fetch, issue, the registered outputs), plus the
-//! wait for streamed weights.
+//! 2 cycles of sequencing per operation (issue, the registered outputs), plus the wait for
+//! streamed weights; 3 for the first (fetch).
 
 use super::program::{flag, opcode, Instr, FIELDS};
 use crate::bits::{Addr, Pos, Token};
@@ -109,6 +111,8 @@ pub struct LayerStack {
     op: Signal<Local, Addr>,
     flags: Signal<Local, Bits<8>>,
     unit_done: Signal<Local, Bit>,
+    /// Load the registered fields and decode: an issue, or the END instruction.
+    load_c: Signal<Local, Bit>,
     need_load: Signal<Local, Bit>,
     // Every output of the decode and issue, combinational (`_c`) and registered (`_r`).
     a_c: Signal<Local, Addr>,
@@ -271,6 +275,7 @@ impl LayerStack {
             op: Default::default(),
             flags: Default::default(),
             unit_done: Default::default(),
+            load_c: Default::default(),
             need_load: Default::default(),
             a_c: Default::default(),
             a_r: Default::default(),
@@ -427,6 +432,7 @@ impl Logic for LayerStack {
         // Sequencer.
         self.started.next = false;
         self.issue_c.next = false;
+        self.load_c.next = false;
         self.rms_start_c.next = false;
         self.attn_start_c.next = false;
         self.mv_start_c.next = false;
@@ -451,6 +457,7 @@ impl Logic for LayerStack {
             self.state.d.next = self.st_issue.val();
         } else if self.state.q.val() == self.st_issue.val() {
             if self.op.val() == self.op_end.val() {
+                self.load_c.next = true;
                 self.done_reg.d.next = true;
                 self.state.d.next = self.st_idle.val();
             } else if self.need_load.val() {
@@ -460,9 +467,12 @@ impl Logic for LayerStack {
                 self.state.d.next = self.st_load.val();
             } else {
                 self.issue_c.next = true;
+                self.load_c.next = true;
                 self.rms_start_c.next = self.is_rms_c.val();
                 self.attn_start_c.next = self.is_attn_c.val();
                 self.mv_start_c.next = self.is_mv_c.val();
+                // The next instruction is read while the unit runs.
+                self.pc.d.next = self.pc.q.val() + self.one16.val();
                 self.state.d.next = self.st_wait.val();
             }
         } else if self.state.q.val() == self.st_load.val() {
@@ -472,55 +482,57 @@ impl Logic for LayerStack {
             }
         } else if self.state.q.val() == self.st_wait.val() {
             if self.unit_done.val() {
-                self.pc.d.next = self.pc.q.val() + self.one16.val();
-                self.state.d.next = self.st_fetch.val();
+                self.state.d.next = self.st_issue.val();
             }
         } else {
             self.state.d.next = self.st_idle.val();
         }
-        // The outputs, registered: every field, decode and start one cycle after the
-        // issue cycle computed them.
-        self.a_r.d.next = self.a_c.val();
+        // The outputs, registered: every field and decode loaded in the issue cycle (or
+        // END's; the ROM's output moves on to the next instruction while the unit runs), the starts
+        // one cycle after the issue cycle computed them.
+        if self.load_c.val() {
+            self.a_r.d.next = self.a_c.val();
+            self.b_r.d.next = self.b_c.val();
+            self.c_r.d.next = self.c_c.val();
+            self.n_r.d.next = self.n_c.val();
+            self.wbase_r.d.next = self.wbase_c.val();
+            self.rbase_r.d.next = self.rbase_c.val();
+            self.rows_m1_r.d.next = self.rows_m1_c.val();
+            self.beats_m1_r.d.next = self.beats_m1_c.val();
+            self.gbase_r.d.next = self.gbase_c.val();
+            self.gexp_r.d.next = self.gexp_c.val();
+            self.layer_r.d.next = self.layer_c.val();
+            self.is_rms_r.d.next = self.is_rms_c.val();
+            self.is_attn_r.d.next = self.is_attn_c.val();
+            self.is_mv_r.d.next = self.is_mv_c.val();
+            self.is_embed_r.d.next = self.is_embed_c.val();
+            self.qkv_r.d.next = self.qkv_c.val();
+            self.logits_r.d.next = self.logits_c.val();
+            self.tee_r.d.next = self.tee_c.val();
+            self.acc_r.d.next = self.acc_c.val();
+            self.swiglu_r.d.next = self.swiglu_c.val();
+            self.xtrack_r.d.next = self.xtrack_c.val();
+        }
         self.a.next = self.a_r.q.val();
-        self.b_r.d.next = self.b_c.val();
         self.b.next = self.b_r.q.val();
-        self.c_r.d.next = self.c_c.val();
         self.c.next = self.c_r.q.val();
-        self.n_r.d.next = self.n_c.val();
         self.n.next = self.n_r.q.val();
-        self.wbase_r.d.next = self.wbase_c.val();
         self.wbase.next = self.wbase_r.q.val();
-        self.rbase_r.d.next = self.rbase_c.val();
         self.rbase.next = self.rbase_r.q.val();
-        self.rows_m1_r.d.next = self.rows_m1_c.val();
         self.rows_m1.next = self.rows_m1_r.q.val();
-        self.beats_m1_r.d.next = self.beats_m1_c.val();
         self.beats_m1.next = self.beats_m1_r.q.val();
-        self.gbase_r.d.next = self.gbase_c.val();
         self.gbase.next = self.gbase_r.q.val();
-        self.gexp_r.d.next = self.gexp_c.val();
         self.gexp.next = self.gexp_r.q.val();
-        self.layer_r.d.next = self.layer_c.val();
         self.layer.next = self.layer_r.q.val();
-        self.is_rms_r.d.next = self.is_rms_c.val();
         self.is_rms.next = self.is_rms_r.q.val();
-        self.is_attn_r.d.next = self.is_attn_c.val();
         self.is_attn.next = self.is_attn_r.q.val();
-        self.is_mv_r.d.next = self.is_mv_c.val();
         self.is_mv.next = self.is_mv_r.q.val();
-        self.is_embed_r.d.next = self.is_embed_c.val();
         self.is_embed.next = self.is_embed_r.q.val();
-        self.qkv_r.d.next = self.qkv_c.val();
         self.qkv.next = self.qkv_r.q.val();
-        self.logits_r.d.next = self.logits_c.val();
         self.logits.next = self.logits_r.q.val();
-        self.tee_r.d.next = self.tee_c.val();
         self.tee.next = self.tee_r.q.val();
-        self.acc_r.d.next = self.acc_c.val();
         self.acc.next = self.acc_r.q.val();
-        self.swiglu_r.d.next = self.swiglu_c.val();
         self.swiglu.next = self.swiglu_r.q.val();
-        self.xtrack_r.d.next = self.xtrack_c.val();
         self.xtrack.next = self.xtrack_r.q.val();
         self.issue_r.d.next = self.issue_c.val();
         self.issue.next = self.issue_r.q.val();

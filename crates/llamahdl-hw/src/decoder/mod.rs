@@ -301,6 +301,7 @@ impl<const L: usize> Logic for Decoder<L> {
         self.matvec.x_raw.next = true;
         self.matvec.x_base.next = self.layer_stack.gbase.val();
         self.matvec.src.next = self.layer_stack.a.val();
+        self.matvec.split.next = self.layer_stack.n.val();
         if self.layer_stack.acc.val() {
             self.matvec.post.next = self.post_acc.val();
         } else if self.layer_stack.swiglu.val() {
@@ -384,7 +385,11 @@ impl<const L: usize> Logic for Decoder<L> {
         self.wr_we.d.next = self.vw_we.val();
         self.wr_addr.d.next = self.vw_addr.val();
         self.wr_data.d.next = self.vw_data.val();
-        self.wr_tee.d.next = self.layer_stack.tee.val() & self.vw_we.val();
+        // (Of a matrix-vector operation only its SwiGLU writes are teed: W1's rows, run
+        // before W3's in the same operation, are not.)
+        self.wr_tee.d.next = self.layer_stack.tee.val()
+            & self.vw_we.val()
+            & (!self.layer_stack.is_mv.val() | self.matvec.vm_sw.val());
         self.tee_off.d.next = self.layer_stack.b.val() - self.layer_stack.c.val();
         self.c_r.d.next = self.layer_stack.c.val();
         self.wr_xs_addr.d.next = self.vw_addr.val() + self.tee_off.q.val();

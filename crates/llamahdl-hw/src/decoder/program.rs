@@ -83,6 +83,11 @@ impl Instr {
     }
 }
 
+/// `v` modulo 2^16 (an address offset that the hardware adds with wrap-around).
+fn wrap(v: isize) -> u16 {
+    v.rem_euclid(1 << 16) as u16
+}
+
 fn u(v: usize) -> u16 {
     assert!(v < 1 << 16, "program field {v} does not fit 16 bits");
     v as u16
@@ -141,11 +146,28 @@ pub fn build(qm: &QuantModel, lanes: usize, gains: &[(usize, i32)]) -> Vec<Instr
         p.push(attn(l));
         p.push(mv(m.wo, lay.x, flag::ACC | flag::XTRACK, l));
         p.push(rms(gains[2 * l + 1]));
-        p.push(mv(m.w1, lay.h1, 0, l));
+        // W1 and W3 as one operation (they are adjacent in the ROM, h1 and hb in the
+        // vector memory): rows 0 .. hidden are W1's, written to h1; from row `n` = hidden
+        // on, W3's, gated on W1's row `r - n` (`a + r`) and written to hb, teed into XMem
+        // bank B (element `b + waddr - c`). Addresses add modulo 2^16.
+        assert_eq!(
+            (m.w3.word, m.w3.row),
+            (m.w1.word + m.w1.rows * m.w1.beats, m.w1.row + m.w1.rows)
+        );
+        assert_eq!(
+            (m.w3.rows, m.w3.beats, lay.hb),
+            (m.w1.rows, m.w1.beats, lay.h1 + m.w1.rows)
+        );
+        let hid = m.w1.rows;
+        let fused = MatRef {
+            rows: 2 * hid,
+            ..m.w1
+        };
         p.push(Instr {
-            a: u(lay.h1),
-            b: u(bank_b * lanes),
-            ..mv(m.w3, lay.hb, flag::SWIGLU | flag::TEE, l)
+            a: wrap(lay.h1 as isize - hid as isize),
+            b: wrap((bank_b * lanes) as isize - hid as isize),
+            n: u(hid),
+            ..mv(fused, lay.h1, flag::SWIGLU | flag::TEE, l)
         });
         p.push(Instr {
             gbase: u(bank_b),

@@ -64,8 +64,8 @@ pub struct OpCycles {
 }
 
 /// A short name for what an instruction does: `embed`, `rmsnorm`, `attention`, `matvec
-/// qkv`, `matvec w1`, `matvec w3+swiglu`, `matvec +residual` (Wo, W2), `matvec
-/// classifier`, `end`.
+/// qkv`, `matvec w1`, `matvec w3+swiglu`, `matvec w1+w3+swiglu` (the two as one
+/// operation), `matvec +residual` (Wo, W2), `matvec classifier`, `end`.
 pub fn op_kind(i: &Instr) -> &'static str {
     let f = i.flags as u16;
     match i.op {
@@ -75,6 +75,7 @@ pub fn op_kind(i: &Instr) -> &'static str {
         opcode::EMBED => "embed",
         _ if f & flag::QKV != 0 => "matvec qkv",
         _ if f & flag::LOGITS != 0 => "matvec classifier",
+        _ if f & flag::SWIGLU != 0 && i.n > 0 => "matvec w1+w3+swiglu",
         _ if f & flag::SWIGLU != 0 => "matvec w3+swiglu",
         _ if f & flag::ACC != 0 => "matvec +residual",
         _ => "matvec w1",

@@ -18,7 +18,11 @@
 //! - `post` fuses element-wise work into the output stream: [`POST_NONE`] writes
 //!   `y[r]` to `dst + r`; [`POST_ACC`] writes `add_q16(vm[dst + r], y[r])` (the residual
 //!   add, read-modify-write through `vm_raddr`/`vm_rdata`); [`POST_SWIGLU`] writes
-//!   `mul_q16(silu(vm[src + r]), y[r])` ([`SiluMul`]), [`SWIGLU_EXTRA`] cycles later than the others.
+//!   `mul_q16(silu(vm[src + r]), y[r])` ([`SiluMul`]), [`SWIGLU_EXTRA`] cycles later than the others,
+//!   for the rows from `split` on; rows before `split` are written as with [`POST_NONE`]
+//!   (so W1 and W3, one after the other in the ROM, run as one operation: W3's row `r`
+//!   gates on W1's result, written long before; `src` and `r` add modulo 2^16). Such
+//!   SwiGLU writes are flagged by `vm_sw`.
 //! - Weights: `use_ram` low reads the compiled-in ROM; high reads the QKV weight buffer
 //!   through `buf_rd_addr` (word within the run) and `buf_rd_row` (row within the run),
 //!   answered on `buf_rd_data`/`buf_rd_mant`/`buf_rd_exp` one cycle later (the unit
@@ -135,6 +139,8 @@ pub struct MatVec<const L: usize> {
     pub x_base: Signal<In, Addr>,
     pub post: Signal<In, Bits<2>>,
     pub src: Signal<In, Addr>,
+    /// With [`POST_SWIGLU`]: the first row that takes it (sampled at `start`).
+    pub split: Signal<In, Addr>,
     pub vm_rdata: Signal<In, Signed<32>>,
     pub start: Signal<In, Bit>,
     pub use_ram: Signal<In, Bit>,
@@ -162,6 +168,8 @@ pub struct MatVec<const L: usize> {
     pub vm_we: Signal<Out, Bit>,
     pub vm_waddr: Signal<Out, Addr>,
     pub vm_wdata: Signal<Out, Signed<32>>,
+    /// High with `vm_we` when the write is a SwiGLU result (a row from `split` on).
+    pub vm_sw: Signal<Out, Bit>,
     /// The lane multipliers lent to another unit (the attention unit) while this one is
     /// idle: [`DotAcc`]'s `ext_sel`, `ext_a`, `ext_b`, `ext_p` (see there for the timing).
     pub ext_sel: Signal<In, Bit>,
@@ -174,6 +182,7 @@ pub struct MatVec<const L: usize> {
     xbase_r: DFF<Addr>,
     post_r: DFF<Bits<2>>,
     src_r: DFF<Addr>,
+    split_r: DFF<Addr>,
     beats_r: DFF<Addr>,
     dst_r: DFF<Addr>,
     running: DFF<Bit>,
@@ -222,6 +231,8 @@ pub struct MatVec<const L: usize> {
     p_row: Delay<16>,
     s4_last: DFF<Bit>,
     s4_row: DFF<Addr>,
+    /// The row at s4 takes SwiGLU (`post` is SwiGLU and its row is at or past `split`).
+    s4_sw: DFF<Bit>,
     s5_last: DelayBit,
     // Absolute addresses: ROM word, scale row, input word (kept beside the relative
     // counters so that no adder sits in front of a memory address), and the
@@ -317,6 +328,7 @@ impl<const L: usize> MatVec<L> {
             x_base: Default::default(),
             post: Default::default(),
             src: Default::default(),
+            split: Default::default(),
             vm_rdata: Default::default(),
             start: Default::default(),
             use_ram: Default::default(),
@@ -341,6 +353,7 @@ impl<const L: usize> MatVec<L> {
             vm_we: Default::default(),
             vm_waddr: Default::default(),
             vm_wdata: Default::default(),
+            vm_sw: Default::default(),
             ext_sel: Default::default(),
             ext_a: array_init::array_init(|_| Default::default()),
             ext_b: array_init::array_init(|_| Default::default()),
@@ -351,6 +364,7 @@ impl<const L: usize> MatVec<L> {
             xbase_r: Default::default(),
             post_r: Default::default(),
             src_r: Default::default(),
+            split_r: Default::default(),
             beats_r: Default::default(),
             dst_r: Default::default(),
             running: Default::default(),
@@ -394,6 +408,7 @@ impl<const L: usize> MatVec<L> {
             p_row: Delay::new(FINISH_LATENCY - 1),
             s4_last: Default::default(),
             s4_row: Default::default(),
+            s4_sw: Default::default(),
             s5_last: DelayBit::new(SWIGLU_EXTRA),
             rom_a: Default::default(),
             srow_a: Default::default(),
@@ -457,12 +472,12 @@ impl<const L: usize> Logic for MatVec<L> {
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(
-            self, clock, rows_r, len_r, dshift, xbase_r, post_r, src_r, beats_r, dst_r, running,
-            sel_ram, shift, addr, beat, row, rbase, rrbase, emb, lane, elem, drain, drain_n,
-            s1_valid, s1_first, s1_last, s1_row, m_valid, m_first, m_last, m_row, sq_mant, sq_exp,
-            s4_last, s4_row, e1_valid, e1_lane, e1_elem, em_valid, em_lane, em_elem, pick_r,
-            em2_valid, em2_elem, em2_dst, bq_mant, bq_exp, rom_a, srow_a, xaddr_a, s1_src, m_dst,
-            w_last, rq, acc_sum, y_w, em_dst, w_done, s2_valid, s2_first, s2_last, s2_row,
+            self, clock, rows_r, len_r, dshift, xbase_r, post_r, src_r, split_r, beats_r, dst_r,
+            running, sel_ram, shift, addr, beat, row, rbase, rrbase, emb, lane, elem, drain,
+            drain_n, s1_valid, s1_first, s1_last, s1_row, m_valid, m_first, m_last, m_row, sq_mant,
+            sq_exp, s4_last, s4_row, s4_sw, e1_valid, e1_lane, e1_elem, em_valid, em_lane, em_elem,
+            pick_r, em2_valid, em2_elem, em2_dst, bq_mant, bq_exp, rom_a, srow_a, xaddr_a, s1_src,
+            m_dst, w_last, rq, acc_sum, y_w, em_dst, w_done, s2_valid, s2_first, s2_last, s2_row,
             e2_valid, e2_lane, e2_elem, bq2_mant, bq2_exp
         );
         clock!(
@@ -553,6 +568,7 @@ impl<const L: usize> Logic for MatVec<L> {
             self.xbase_r.d.next = self.x_base.val();
             self.post_r.d.next = self.post.val();
             self.src_r.d.next = self.src.val();
+            self.split_r.d.next = self.split.val();
             self.rbase.d.next = self.rom_base.val();
             self.rrbase.d.next = self.rom_row_base.val();
             self.rows_r.d.next = self.rows_m1.val();
@@ -664,16 +680,21 @@ impl<const L: usize> Logic for MatVec<L> {
         self.p_row.d.next = self.a_row.q.val();
         self.s4_last.d.next = self.p_last.q.val();
         self.s4_row.d.next = self.p_row.q.val();
-        self.w_last.d.next = self.s4_last.q.val();
-        self.s5_last.d.next =
-            self.s4_last.q.val() & (self.post_r.q.val() == self.post_swiglu.val());
-        // (`w_done` only without SwiGLU, `s5_done` only with it: `done` is their OR.)
+        self.s4_sw.d.next = (self.post_r.q.val() == self.post_swiglu.val())
+            & (self.p_row.q.val() >= self.split_r.q.val());
+        // A row is written in t + 17 (`w_last`), or with SwiGLU SWIGLU_EXTRA later
+        // (`s5_last`); a run's plain rows all come before its SwiGLU rows, so the two never
+        // write in the same cycle.
+        self.w_last.d.next = self.s4_last.q.val() & !self.s4_sw.q.val();
+        self.s5_last.d.next = self.s4_last.q.val() & self.s4_sw.q.val();
+        // (`w_done` only for a plain last row, `s5_done` for a SwiGLU one: `done` is their
+        // OR.)
         self.w_done.d.next = self.s4_last.q.val()
             & (self.s4_row.q.val() == self.rows_r.q.val())
-            & (self.post_r.q.val() != self.post_swiglu.val());
+            & !self.s4_sw.q.val();
         self.s5_done.d.next = self.s4_last.q.val()
             & (self.s4_row.q.val() == self.rows_r.q.val())
-            & (self.post_r.q.val() == self.post_swiglu.val());
+            & self.s4_sw.q.val();
         self.eo_done.d.next =
             self.em2_valid.q.val() & (self.em2_elem.q.val() == self.len_r.q.val());
         self.a_dst.d.next = self.m_dst.q.val();
@@ -708,12 +729,14 @@ impl<const L: usize> Logic for MatVec<L> {
             self.vm_raddr.next = self.r_dst.q.val();
         }
         // Writes: embedding in t + 10 (its output), rows in t + 17, SwiGLU later.
+        self.vm_sw.next = false;
         if self.emb.q.val() {
             self.vm_we.next = self.eo_valid.q.val();
             self.vm_waddr.next = self.eo_dst.q.val();
             self.vm_wdata.next = self.finish.y.val();
-        } else if self.post_r.q.val() == self.post_swiglu.val() {
-            self.vm_we.next = self.s5_last.q.val();
+        } else if self.s5_last.q.val() {
+            self.vm_sw.next = true;
+            self.vm_we.next = true;
             self.vm_waddr.next = self.sw_dst.q.val();
             self.vm_wdata.next = self.silu.y.val();
         } else if self.post_r.q.val() == self.post_acc.val() {

@@ -134,6 +134,7 @@ impl<const L: usize> Logic for QkvProjector<L> {
         self.mv.x_base.next = self.zero16.val();
         self.mv.post.next = self.zero2.val();
         self.mv.src.next = self.zero16.val();
+        self.mv.split.next = self.zero16.val();
         self.mv.vm_rdata.next = signed_cast(self.zero32.val());
         self.mv.x_shift.next = self.x_shift.val();
         self.mv.start.next = self.start.val();
