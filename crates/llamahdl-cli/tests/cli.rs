@@ -634,8 +634,8 @@ fn sim_json_rom_ram_and_vcd() {
 }
 
 /// `sim --profile`: the cycles per operation add up to the cycles per position, every
-/// operation of the program is there once, and the matrix products take at least one cycle
-/// per beat of their rows.
+/// operation of the program is there once, the matrix products take at least one cycle
+/// per beat of their rows, and END only its issue.
 #[test]
 fn sim_profile_accounts_for_every_cycle() {
     let f = Files::new();
@@ -683,6 +683,11 @@ fn sim_profile_accounts_for_every_cycle() {
         }
     }
     assert_eq!(ops.last().unwrap()["kind"], "end");
+    // END is issued and ends the position: a cycle or two, not a unit's run.
+    assert!(
+        ops.last().unwrap()["cycles"].as_u64().unwrap() <= 2 * 3,
+        "{p}"
+    );
     assert!(ops.iter().any(|o| o["kind"] == "attention"));
     // The table goes to stderr in text mode.
     let o = run_ok(&[

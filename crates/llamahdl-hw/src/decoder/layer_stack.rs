@@ -198,10 +198,16 @@ fn c16(v: u64) -> Constant<Addr> {
 }
 
 impl LayerStack {
-    /// The program counter: the operation being fetched, issued or waited for
-    /// (simulation).
+    /// The operation being fetched, issued or waited for (simulation): the program
+    /// counter, which moves on to the next instruction when an operation is issued, so
+    /// one less while the sequencer waits for a unit.
     pub fn program_counter(&self) -> usize {
-        self.pc.q.val().index()
+        let pc = self.pc.q.val().index();
+        if self.state.q.val() == self.st_wait.val() {
+            pc - 1
+        } else {
+            pc
+        }
     }
 
     /// Whether a position is running (simulation).
