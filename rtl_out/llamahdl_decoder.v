@@ -11799,6 +11799,7 @@ module llamahdl_decoder$attention$stream(clock,row_valid,row,row_data,rope_base,
     localparam  v_head0 = 8'hc;
     localparam  last_head = 8'hf;
     localparam  g_m1 = 8'h3;
+    localparam  g_one = 1'b0;
     localparam  zero8 = 8'h0;
     localparam  one8 = 8'h1;
     localparam  zero16 = 16'h0;
@@ -12017,9 +12018,33 @@ module llamahdl_decoder$attention$stream(clock,row_valid,row,row_data,rope_base,
     reg  [15:0] rd_elem_s6$d;
     wire  [15:0] rd_elem_s6$q;
     reg  rd_elem_s6$clock;
-    reg  [7:0] rd_head_s6$d;
-    wire  [7:0] rd_head_s6$q;
-    reg  rd_head_s6$clock;
+    reg  rd_e0_s6$d;
+    wire  rd_e0_s6$q;
+    reg  rd_e0_s6$clock;
+    reg  rd_el_s6$d;
+    wire  rd_el_s6$q;
+    reg  rd_el_s6$clock;
+    reg  rd_q_s6$d;
+    wire  rd_q_s6$q;
+    reg  rd_q_s6$clock;
+    reg  rd_v_s6$d;
+    wire  rd_v_s6$q;
+    reg  rd_v_s6$clock;
+    reg  rd_z_s6$d;
+    wire  rd_z_s6$q;
+    reg  rd_z_s6$clock;
+    reg  rd_f0_s6$d;
+    wire  rd_f0_s6$q;
+    reg  rd_f0_s6$clock;
+    reg  rd_lh_s6$d;
+    wire  rd_lh_s6$q;
+    reg  rd_lh_s6$clock;
+    reg  [7:0] rd_sf_s6$d;
+    wire  [7:0] rd_sf_s6$q;
+    reg  rd_sf_s6$clock;
+    reg  bh_last$d;
+    wire  bh_last$q;
+    reg  bh_last$clock;
     reg  [15:0] bank_lane_r$d;
     wire  [15:0] bank_lane_r$q;
     reg  bank_lane_r$clock;
@@ -12038,14 +12063,31 @@ module llamahdl_decoder$attention$stream(clock,row_valid,row,row_data,rope_base,
     reg signed [31:0] in_data$d;
     wire signed [31:0] in_data$q;
     reg  in_data$clock;
-    reg  in_restart$d;
-    wire  in_restart$q;
-    reg  in_restart$clock;
+    reg  [15:0] in_e$d;
+    wire  [15:0] in_e$q;
+    reg  in_e$clock;
+    reg  [7:0] in_h$d;
+    wire  [7:0] in_h$q;
+    reg  in_h$clock;
+    reg  in_last$d;
+    wire  in_last$q;
+    reg  in_last$clock;
+    reg  in_first$d;
+    wire  in_first$q;
+    reg  in_first$clock;
+    reg  in_half$d;
+    wire  in_half$q;
+    reg  in_half$clock;
+    reg  in_wide$d;
+    wire  in_wide$q;
+    reg  in_wide$clock;
     
     // Local signals
+    reg  in_load;
+    reg  in_restart;
     reg  [15:0] in_elem_e;
     reg  [7:0] in_head_e;
-    reg  in_half;
+    reg  bh_last_e;
     reg  [15:0] conv_y16;
     reg  [10:0] conv_y11;
     reg  [4:0] conv_shift;
@@ -12387,10 +12429,50 @@ module llamahdl_decoder$attention$stream(clock,row_valid,row,row_data,rope_base,
         .q(rd_elem_s6$q),
         .clock(rd_elem_s6$clock)
     );
-    llamahdl_decoder$attention$stream$rd_head_s6 rd_head_s6(
-        .d(rd_head_s6$d),
-        .q(rd_head_s6$q),
-        .clock(rd_head_s6$clock)
+    llamahdl_decoder$attention$stream$rd_e0_s6 rd_e0_s6(
+        .d(rd_e0_s6$d),
+        .q(rd_e0_s6$q),
+        .clock(rd_e0_s6$clock)
+    );
+    llamahdl_decoder$attention$stream$rd_el_s6 rd_el_s6(
+        .d(rd_el_s6$d),
+        .q(rd_el_s6$q),
+        .clock(rd_el_s6$clock)
+    );
+    llamahdl_decoder$attention$stream$rd_q_s6 rd_q_s6(
+        .d(rd_q_s6$d),
+        .q(rd_q_s6$q),
+        .clock(rd_q_s6$clock)
+    );
+    llamahdl_decoder$attention$stream$rd_v_s6 rd_v_s6(
+        .d(rd_v_s6$d),
+        .q(rd_v_s6$q),
+        .clock(rd_v_s6$clock)
+    );
+    llamahdl_decoder$attention$stream$rd_z_s6 rd_z_s6(
+        .d(rd_z_s6$d),
+        .q(rd_z_s6$q),
+        .clock(rd_z_s6$clock)
+    );
+    llamahdl_decoder$attention$stream$rd_f0_s6 rd_f0_s6(
+        .d(rd_f0_s6$d),
+        .q(rd_f0_s6$q),
+        .clock(rd_f0_s6$clock)
+    );
+    llamahdl_decoder$attention$stream$rd_lh_s6 rd_lh_s6(
+        .d(rd_lh_s6$d),
+        .q(rd_lh_s6$q),
+        .clock(rd_lh_s6$clock)
+    );
+    llamahdl_decoder$attention$stream$rd_sf_s6 rd_sf_s6(
+        .d(rd_sf_s6$d),
+        .q(rd_sf_s6$q),
+        .clock(rd_sf_s6$clock)
+    );
+    llamahdl_decoder$attention$stream$bh_last bh_last(
+        .d(bh_last$d),
+        .q(bh_last$q),
+        .clock(bh_last$clock)
     );
     llamahdl_decoder$attention$stream$bank_lane_r bank_lane_r(
         .d(bank_lane_r$d),
@@ -12422,10 +12504,35 @@ module llamahdl_decoder$attention$stream(clock,row_valid,row,row_data,rope_base,
         .q(in_data$q),
         .clock(in_data$clock)
     );
-    llamahdl_decoder$attention$stream$in_restart in_restart(
-        .d(in_restart$d),
-        .q(in_restart$q),
-        .clock(in_restart$clock)
+    llamahdl_decoder$attention$stream$in_e in_e(
+        .d(in_e$d),
+        .q(in_e$q),
+        .clock(in_e$clock)
+    );
+    llamahdl_decoder$attention$stream$in_h in_h(
+        .d(in_h$d),
+        .q(in_h$q),
+        .clock(in_h$clock)
+    );
+    llamahdl_decoder$attention$stream$in_last in_last(
+        .d(in_last$d),
+        .q(in_last$q),
+        .clock(in_last$clock)
+    );
+    llamahdl_decoder$attention$stream$in_first in_first(
+        .d(in_first$d),
+        .q(in_first$q),
+        .clock(in_first$clock)
+    );
+    llamahdl_decoder$attention$stream$in_half in_half(
+        .d(in_half$d),
+        .q(in_half$q),
+        .clock(in_half$clock)
+    );
+    llamahdl_decoder$attention$stream$in_wide in_wide(
+        .d(in_wide$d),
+        .q(in_wide$q),
+        .clock(in_wide$clock)
     );
     
     // Update code
@@ -12457,7 +12564,12 @@ module llamahdl_decoder$attention$stream(clock,row_valid,row,row_data,rope_base,
         stream_word$clock = clock;
         in_valid$clock = clock;
         in_data$clock = clock;
-        in_restart$clock = clock;
+        in_e$clock = clock;
+        in_h$clock = clock;
+        in_last$clock = clock;
+        in_first$clock = clock;
+        in_half$clock = clock;
+        in_wide$clock = clock;
         in_elem$clock = clock;
         in_head$clock = clock;
         rd_active$clock = clock;
@@ -12487,7 +12599,15 @@ module llamahdl_decoder$attention$stream(clock,row_valid,row,row_data,rope_base,
         rd_valid_s6$clock = clock;
         rd_half_s6$clock = clock;
         rd_elem_s6$clock = clock;
-        rd_head_s6$clock = clock;
+        rd_e0_s6$clock = clock;
+        rd_el_s6$clock = clock;
+        rd_q_s6$clock = clock;
+        rd_v_s6$clock = clock;
+        rd_z_s6$clock = clock;
+        rd_f0_s6$clock = clock;
+        rd_lh_s6$clock = clock;
+        rd_sf_s6$clock = clock;
+        bh_last$clock = clock;
         bank_lane_r$clock = clock;
         bank_head_r$clock = clock;
         bank_group_r$clock = clock;
@@ -12519,7 +12639,12 @@ module llamahdl_decoder$attention$stream(clock,row_valid,row,row_data,rope_base,
         stream_word$d = stream_word$q;
         in_valid$d = in_valid$q;
         in_data$d = in_data$q;
-        in_restart$d = in_restart$q;
+        in_e$d = in_e$q;
+        in_h$d = in_h$q;
+        in_last$d = in_last$q;
+        in_first$d = in_first$q;
+        in_half$d = in_half$q;
+        in_wide$d = in_wide$q;
         in_elem$d = in_elem$q;
         in_head$d = in_head$q;
         rd_active$d = rd_active$q;
@@ -12549,7 +12674,15 @@ module llamahdl_decoder$attention$stream(clock,row_valid,row,row_data,rope_base,
         rd_valid_s6$d = rd_valid_s6$q;
         rd_half_s6$d = rd_half_s6$q;
         rd_elem_s6$d = rd_elem_s6$q;
-        rd_head_s6$d = rd_head_s6$q;
+        rd_e0_s6$d = rd_e0_s6$q;
+        rd_el_s6$d = rd_el_s6$q;
+        rd_q_s6$d = rd_q_s6$q;
+        rd_v_s6$d = rd_v_s6$q;
+        rd_z_s6$d = rd_z_s6$q;
+        rd_f0_s6$d = rd_f0_s6$q;
+        rd_lh_s6$d = rd_lh_s6$q;
+        rd_sf_s6$d = rd_sf_s6$q;
+        bh_last$d = bh_last$q;
         bank_lane_r$d = bank_lane_r$q;
         bank_head_r$d = bank_head_r$q;
         bank_group_r$d = bank_group_r$q;
@@ -12623,21 +12756,23 @@ module llamahdl_decoder$attention$stream(clock,row_valid,row,row_data,rope_base,
         row_is_v_s4$d = row_is_v_s3$q;
         in_valid$d = 1'b0;
         in_data$d = rot$y0;
-        in_restart$d = 1'b0;
+        in_load = 1'b0;
+        in_restart = 1'b0;
         if (row_valid_s3$q & ~row_is_v_s3$q & row_odd_s3$q) begin
-            in_valid$d = 1'b1;
+            in_load = 1'b1;
             in_data$d = rot$y0;
-            in_restart$d = row_one_s3$q;
+            in_restart = row_one_s3$q;
         end
         if (row_valid_s4$q & ~row_is_v_s4$q & row_odd_s4$q) begin
-            in_valid$d = 1'b1;
+            in_load = 1'b1;
             in_data$d = rot$y1;
         end
         if (row_valid_s4$q & row_is_v_s4$q) begin
-            in_valid$d = 1'b1;
+            in_load = 1'b1;
             in_data$d = row_data_s4$q;
         end
-        if (in_restart$q) begin
+        in_valid$d = in_load;
+        if (in_restart) begin
             in_elem_e = zero16;
             in_head_e = zero8;
         end
@@ -12645,29 +12780,13 @@ module llamahdl_decoder$attention$stream(clock,row_valid,row,row_data,rope_base,
             in_elem_e = in_elem$q;
             in_head_e = in_head$q;
         end
-        in_half = in_head_e[32'h0];
-        head_buf$we = in_valid$q;
-        head_buf$wlane = zero8;
-        head_buf$wdata = $unsigned(in_data$q);
-        if (in_half) begin
-            head_buf$waddr = half16 | in_elem_e;
-        end
-        else begin
-            head_buf$waddr = in_elem_e;
-        end
-        blk0$en_scan = in_valid$q & ~in_half;
-        blk1$en_scan = in_valid$q & in_half;
-        blk0$first = in_elem_e == zero16;
-        blk1$first = in_elem_e == zero16;
-        blk0$x = in_data$q;
-        blk1$x = in_data$q;
-        blk0$wide = in_head_e < nh8;
-        blk1$wide = in_head_e < nh8;
-        blk0$xq = $signed(head_buf$rdata$0);
-        blk1$xq = $signed(head_buf$rdata$0);
-        blk0$en_q = 1'b0;
-        blk1$en_q = 1'b0;
-        if (in_valid$q) begin
+        if (in_load) begin
+            in_e$d = in_elem_e;
+            in_h$d = in_head_e;
+            in_last$d = in_elem_e == hd_m1;
+            in_first$d = in_elem_e == zero16;
+            in_half$d = in_head_e[32'h0];
+            in_wide$d = in_head_e < nh8;
             if (in_elem_e == hd_m1) begin
                 in_elem$d = zero16;
                 in_head$d = in_head_e + one8;
@@ -12677,6 +12796,27 @@ module llamahdl_decoder$attention$stream(clock,row_valid,row,row_data,rope_base,
                 in_head$d = in_head_e;
             end
         end
+        head_buf$we = in_valid$q;
+        head_buf$wlane = zero8;
+        head_buf$wdata = $unsigned(in_data$q);
+        if (in_half$q) begin
+            head_buf$waddr = half16 | in_e$q;
+        end
+        else begin
+            head_buf$waddr = in_e$q;
+        end
+        blk0$en_scan = in_valid$q & ~in_half$q;
+        blk1$en_scan = in_valid$q & in_half$q;
+        blk0$first = in_first$q;
+        blk1$first = in_first$q;
+        blk0$x = in_data$q;
+        blk1$x = in_data$q;
+        blk0$wide = in_wide$q;
+        blk1$wide = in_wide$q;
+        blk0$xq = $signed(head_buf$rdata$0);
+        blk1$xq = $signed(head_buf$rdata$0);
+        blk0$en_q = 1'b0;
+        blk1$en_q = 1'b0;
         rd_valid_s1$d = 1'b0;
         rd_half_s1$d = rd_half$q;
         rd_elem_s1$d = rd_elem$q;
@@ -12694,16 +12834,16 @@ module llamahdl_decoder$attention$stream(clock,row_valid,row,row_data,rope_base,
                 rd_active$d = 1'b0;
             end
         end
-        if (in_valid$q & (in_elem_e == hd_m1)) begin
+        if (in_valid$q & in_last$q) begin
             rd_valid_s1$d = 1'b1;
-            rd_half_s1$d = in_half;
+            rd_half_s1$d = in_half$q;
             rd_elem_s1$d = zero16;
-            rd_head_s1$d = in_head_e;
+            rd_head_s1$d = in_h$q;
             rd_active$d = 1'b1;
             rd_elem$d = one16;
-            rd_half$d = in_half;
-            rd_head$d = in_head_e;
-            if (in_half) begin
+            rd_half$d = in_half$q;
+            rd_head$d = in_h$q;
+            if (in_half$q) begin
                 head_buf$raddr = half16;
             end
             else begin
@@ -12729,7 +12869,19 @@ module llamahdl_decoder$attention$stream(clock,row_valid,row,row_data,rope_base,
         rd_valid_s6$d = rd_valid_s5$q;
         rd_half_s6$d = rd_half_s5$q;
         rd_elem_s6$d = rd_elem_s5$q;
-        rd_head_s6$d = rd_head_s5$q;
+        rd_e0_s6$d = rd_elem_s5$q == zero16;
+        rd_el_s6$d = rd_elem_s5$q == hd_m1;
+        rd_q_s6$d = rd_head_s5$q < nh8;
+        rd_v_s6$d = rd_head_s5$q >= v_head0;
+        rd_z_s6$d = (rd_head_s5$q == zero8) & (rd_elem_s5$q == zero16);
+        rd_f0_s6$d = ((rd_head_s5$q == nh8) | (rd_head_s5$q == v_head0)) & (rd_elem_s5$q == zero16);
+        rd_lh_s6$d = rd_head_s5$q == last_head;
+        if (rd_head_s5$q >= v_head0) begin
+            rd_sf_s6$d = rd_head_s5$q - v_head0;
+        end
+        else begin
+            rd_sf_s6$d = rd_head_s5$q - nh8;
+        end
         if (rd_valid_s1$q) begin
             if (rd_half_s1$q) begin
                 blk1$en_q = 1'b1;
@@ -12748,7 +12900,9 @@ module llamahdl_decoder$attention$stream(clock,row_valid,row,row_data,rope_base,
             conv_y11 = blk0$y11;
             conv_shift = blk0$shift;
         end
-        if ((rd_head_s6$q == zero8) & (rd_elem_s6$q == zero16)) begin
+        bh_last_e = bh_last$q;
+        if (rd_z_s6$q) begin
+            bh_last_e = g_one;
             bank_lane_e = zero16;
             bank_head_e = zero8;
             bank_group_e = zero8;
@@ -12758,7 +12912,7 @@ module llamahdl_decoder$attention$stream(clock,row_valid,row,row_data,rope_base,
             bank_head_e = bank_head_r$q;
             bank_group_e = bank_group_r$q;
         end
-        if (((rd_head_s6$q == nh8) | (rd_head_s6$q == v_head0)) & (rd_elem_s6$q == zero16)) begin
+        if (rd_f0_s6$q) begin
             field_e = zero16;
         end
         else begin
@@ -12774,41 +12928,39 @@ module llamahdl_decoder$attention$stream(clock,row_valid,row,row_data,rope_base,
         cache_push = 1'b0;
         cache_shift_push = 1'b0;
         cache_commit = 1'b0;
-        cache_is_v = rd_head_s6$q >= v_head0;
+        cache_is_v = rd_v_s6$q;
         cache_field = field_e;
         cache_data = conv_y11;
-        if (rd_head_s6$q >= v_head0) begin
-            cache_shift_field = rd_head_s6$q - v_head0;
-        end
-        else begin
-            cache_shift_field = rd_head_s6$q - nh8;
-        end
+        cache_shift_field = rd_sf_s6$q;
         cache_shift = conv_shift;
         cache_waddr = stream_word$q;
         if (rd_valid_s6$q) begin
-            if (rd_head_s6$q < nh8) begin
+            if (rd_q_s6$q) begin
                 bank_we = 1'b1;
-                bank_shift_we = rd_elem_s6$q == zero16;
+                bank_shift_we = rd_e0_s6$q;
                 bank_lane_r$d = bank_lane_e;
                 bank_head_r$d = bank_head_e;
                 bank_group_r$d = bank_group_e;
-                if (rd_elem_s6$q == hd_m1) begin
-                    if (bank_head_e == g_m1) begin
+                bh_last$d = bh_last_e;
+                if (rd_el_s6$q) begin
+                    if (bh_last_e) begin
                         bank_lane_r$d = zero16;
                         bank_head_r$d = zero8;
                         bank_group_r$d = bank_group_e + one8;
+                        bh_last$d = g_one;
                     end
                     else begin
                         bank_lane_r$d = bank_lane_e + hd16;
                         bank_head_r$d = bank_head_e + one8;
+                        bh_last$d = (bank_head_e + one8) == g_m1;
                     end
                 end
             end
             else begin
                 cache_push = 1'b1;
                 field_r$d = field_e + one16;
-                cache_shift_push = rd_elem_s6$q == zero16;
-                if ((rd_head_s6$q == last_head) & (rd_elem_s6$q == hd_m1)) begin
+                cache_shift_push = rd_e0_s6$q;
+                if (rd_lh_s6$q & rd_el_s6$q) begin
                     cache_commit = ~stream_bad$q;
                 end
             end
@@ -12875,6 +13027,25 @@ module llamahdl_decoder$attention$stream$bank_lane_r(d,q,clock);
 endmodule // llamahdl_decoder$attention$stream$bank_lane_r
 
 
+module llamahdl_decoder$attention$stream$bh_last(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$stream$bh_last
+
+
 module llamahdl_decoder$attention$stream$blk0(clock,en_scan,first,en_q,wide,x,xq,shift,y16,y11);
     
     // Module arguments
@@ -12894,11 +13065,11 @@ module llamahdl_decoder$attention$stream$blk0(clock,en_scan,first,en_q,wide,x,xq
     reg e1;
     reg f1;
     reg wd1;
-    // The running maximum is kept as its bit length: the index of its top bit and whether it
-    // is non-zero (bitlen(max(a, b)) = max(bitlen(a), bitlen(b))), so no 32-bit compare and
-    // no leading-one search sit in front of `sreg`.
-    reg [4:0] mmsb;
-    reg mnz;
+    // The running maximum is kept as the OR of the magnitudes, which has its bit length
+    // (bitlen(max(a, b)) = bitlen(a | b)): one LUT level per bit in the loop, no compare.
+    reg [31:0] mor;
+    reg [4:0] sh_w;
+    reg [4:0] sh_n;
     reg wm;
     reg [4:0] sreg;
     reg qv1;
@@ -12915,87 +13086,63 @@ module llamahdl_decoder$attention$stream$blk0(clock,en_scan,first,en_q,wide,x,xq
     reg v4;
     wire [31:0] ux = x;
     wire [31:0] ax = ux[31] ? ((~ux) + 32'd1) : ux;
-    wire xb_a1_0 = |ax1[1:0];
-    wire [0:0] xb_i1_0 = ax1[1];
-    wire xb_a1_1 = |ax1[3:2];
-    wire [0:0] xb_i1_1 = ax1[3];
-    wire xb_a1_2 = |ax1[5:4];
-    wire [0:0] xb_i1_2 = ax1[5];
-    wire xb_a1_3 = |ax1[7:6];
-    wire [0:0] xb_i1_3 = ax1[7];
-    wire xb_a1_4 = |ax1[9:8];
-    wire [0:0] xb_i1_4 = ax1[9];
-    wire xb_a1_5 = |ax1[11:10];
-    wire [0:0] xb_i1_5 = ax1[11];
-    wire xb_a1_6 = |ax1[13:12];
-    wire [0:0] xb_i1_6 = ax1[13];
-    wire xb_a1_7 = |ax1[15:14];
-    wire [0:0] xb_i1_7 = ax1[15];
-    wire xb_a1_8 = |ax1[17:16];
-    wire [0:0] xb_i1_8 = ax1[17];
-    wire xb_a1_9 = |ax1[19:18];
-    wire [0:0] xb_i1_9 = ax1[19];
-    wire xb_a1_10 = |ax1[21:20];
-    wire [0:0] xb_i1_10 = ax1[21];
-    wire xb_a1_11 = |ax1[23:22];
-    wire [0:0] xb_i1_11 = ax1[23];
-    wire xb_a1_12 = |ax1[25:24];
-    wire [0:0] xb_i1_12 = ax1[25];
-    wire xb_a1_13 = |ax1[27:26];
-    wire [0:0] xb_i1_13 = ax1[27];
-    wire xb_a1_14 = |ax1[29:28];
-    wire [0:0] xb_i1_14 = ax1[29];
-    wire xb_a1_15 = |ax1[31:30];
-    wire [0:0] xb_i1_15 = ax1[31];
-    wire xb_a2_0 = xb_a1_1 | xb_a1_0;
-    wire [1:0] xb_i2_0 = xb_a1_1 ? {1'b1, xb_i1_1} : {1'b0, xb_i1_0};
-    wire xb_a2_1 = xb_a1_3 | xb_a1_2;
-    wire [1:0] xb_i2_1 = xb_a1_3 ? {1'b1, xb_i1_3} : {1'b0, xb_i1_2};
-    wire xb_a2_2 = xb_a1_5 | xb_a1_4;
-    wire [1:0] xb_i2_2 = xb_a1_5 ? {1'b1, xb_i1_5} : {1'b0, xb_i1_4};
-    wire xb_a2_3 = xb_a1_7 | xb_a1_6;
-    wire [1:0] xb_i2_3 = xb_a1_7 ? {1'b1, xb_i1_7} : {1'b0, xb_i1_6};
-    wire xb_a2_4 = xb_a1_9 | xb_a1_8;
-    wire [1:0] xb_i2_4 = xb_a1_9 ? {1'b1, xb_i1_9} : {1'b0, xb_i1_8};
-    wire xb_a2_5 = xb_a1_11 | xb_a1_10;
-    wire [1:0] xb_i2_5 = xb_a1_11 ? {1'b1, xb_i1_11} : {1'b0, xb_i1_10};
-    wire xb_a2_6 = xb_a1_13 | xb_a1_12;
-    wire [1:0] xb_i2_6 = xb_a1_13 ? {1'b1, xb_i1_13} : {1'b0, xb_i1_12};
-    wire xb_a2_7 = xb_a1_15 | xb_a1_14;
-    wire [1:0] xb_i2_7 = xb_a1_15 ? {1'b1, xb_i1_15} : {1'b0, xb_i1_14};
-    wire xb_a3_0 = xb_a2_1 | xb_a2_0;
-    wire [2:0] xb_i3_0 = xb_a2_1 ? {1'b1, xb_i2_1} : {1'b0, xb_i2_0};
-    wire xb_a3_1 = xb_a2_3 | xb_a2_2;
-    wire [2:0] xb_i3_1 = xb_a2_3 ? {1'b1, xb_i2_3} : {1'b0, xb_i2_2};
-    wire xb_a3_2 = xb_a2_5 | xb_a2_4;
-    wire [2:0] xb_i3_2 = xb_a2_5 ? {1'b1, xb_i2_5} : {1'b0, xb_i2_4};
-    wire xb_a3_3 = xb_a2_7 | xb_a2_6;
-    wire [2:0] xb_i3_3 = xb_a2_7 ? {1'b1, xb_i2_7} : {1'b0, xb_i2_6};
-    wire xb_a4_0 = xb_a3_1 | xb_a3_0;
-    wire [3:0] xb_i4_0 = xb_a3_1 ? {1'b1, xb_i3_1} : {1'b0, xb_i3_0};
-    wire xb_a4_1 = xb_a3_3 | xb_a3_2;
-    wire [3:0] xb_i4_1 = xb_a3_3 ? {1'b1, xb_i3_3} : {1'b0, xb_i3_2};
-    wire xb_a5_0 = xb_a4_1 | xb_a4_0;
-    wire [4:0] xb_i5_0 = xb_a4_1 ? {1'b1, xb_i4_1} : {1'b0, xb_i4_0};
-    wire [4:0] xb = xb_i5_0;
-    wire unused_xb = xb_a5_0;
-    wire xnz = |ax1;
-    wire xgt = xnz & (~mnz | (xb > mmsb));
-    wire [5:0] bl = mnz ? ({1'b0, mmsb} + 6'd1) : 6'd0;
-    wire [5:0] bw = wm ? 6'd15 : 6'd10;
-    wire [5:0] sh6 = (bl > bw) ? (bl - bw) : 6'd0;
+    always @(*) begin
+       sh_w = 5'd0;
+       if (mor[15]) sh_w = 5'd1;
+       if (mor[16]) sh_w = 5'd2;
+       if (mor[17]) sh_w = 5'd3;
+       if (mor[18]) sh_w = 5'd4;
+       if (mor[19]) sh_w = 5'd5;
+       if (mor[20]) sh_w = 5'd6;
+       if (mor[21]) sh_w = 5'd7;
+       if (mor[22]) sh_w = 5'd8;
+       if (mor[23]) sh_w = 5'd9;
+       if (mor[24]) sh_w = 5'd10;
+       if (mor[25]) sh_w = 5'd11;
+       if (mor[26]) sh_w = 5'd12;
+       if (mor[27]) sh_w = 5'd13;
+       if (mor[28]) sh_w = 5'd14;
+       if (mor[29]) sh_w = 5'd15;
+       if (mor[30]) sh_w = 5'd16;
+       if (mor[31]) sh_w = 5'd17;
+    end
+    always @(*) begin
+       sh_n = 5'd0;
+       if (mor[10]) sh_n = 5'd1;
+       if (mor[11]) sh_n = 5'd2;
+       if (mor[12]) sh_n = 5'd3;
+       if (mor[13]) sh_n = 5'd4;
+       if (mor[14]) sh_n = 5'd5;
+       if (mor[15]) sh_n = 5'd6;
+       if (mor[16]) sh_n = 5'd7;
+       if (mor[17]) sh_n = 5'd8;
+       if (mor[18]) sh_n = 5'd9;
+       if (mor[19]) sh_n = 5'd10;
+       if (mor[20]) sh_n = 5'd11;
+       if (mor[21]) sh_n = 5'd12;
+       if (mor[22]) sh_n = 5'd13;
+       if (mor[23]) sh_n = 5'd14;
+       if (mor[24]) sh_n = 5'd15;
+       if (mor[25]) sh_n = 5'd16;
+       if (mor[26]) sh_n = 5'd17;
+       if (mor[27]) sh_n = 5'd18;
+       if (mor[28]) sh_n = 5'd19;
+       if (mor[29]) sh_n = 5'd20;
+       if (mor[30]) sh_n = 5'd21;
+       if (mor[31]) sh_n = 5'd22;
+    end
     wire signed [32:0] x2n = $signed({qx2, 1'b0}) >>> sreg;
     wire signed [32:0] rndn = (x2 + 33'sd1) >>> 1;
     wire signed [32:0] lim = w4 ? 33'sd32767 : 33'sd1023;
     wire signed [32:0] q = (rnd > lim) ? lim : ((rnd < -lim) ? -lim : rnd);
-    wire unused_q = ^{q[32:16], sh6[5]};
+    // (mor's bits below 10 never decide a shift.)
+    wire unused_q = ^{q[32:16], mor[9:0]};
     initial begin
        ax1 = 32'd0;
        e1 = 1'b0;
        f1 = 1'b0;
        wd1 = 1'b0;
-       mmsb = 5'd0;
-       mnz = 1'b0;
+       mor = 32'd0;
        wm = 1'b0;
        sreg = 5'd0;
        qv1 = 1'b0;
@@ -13032,12 +13179,9 @@ module llamahdl_decoder$attention$stream$blk0(clock,en_scan,first,en_q,wide,x,xq
        qv2 <= qv1;
        qx1 <= xq;
        qx2 <= qx1;
-       sreg <= sh6[4:0];
+       sreg <= wm ? sh_w : sh_n;
        if (e1) begin
-          if (f1 || xgt) begin
-             mmsb <= xb;
-             mnz <= xnz;
-          end
+          mor <= f1 ? ax1 : (mor | ax1);
           wm <= wd1;
        end
        e1 <= en_scan;
@@ -13067,11 +13211,11 @@ module llamahdl_decoder$attention$stream$blk1(clock,en_scan,first,en_q,wide,x,xq
     reg e1;
     reg f1;
     reg wd1;
-    // The running maximum is kept as its bit length: the index of its top bit and whether it
-    // is non-zero (bitlen(max(a, b)) = max(bitlen(a), bitlen(b))), so no 32-bit compare and
-    // no leading-one search sit in front of `sreg`.
-    reg [4:0] mmsb;
-    reg mnz;
+    // The running maximum is kept as the OR of the magnitudes, which has its bit length
+    // (bitlen(max(a, b)) = bitlen(a | b)): one LUT level per bit in the loop, no compare.
+    reg [31:0] mor;
+    reg [4:0] sh_w;
+    reg [4:0] sh_n;
     reg wm;
     reg [4:0] sreg;
     reg qv1;
@@ -13088,87 +13232,63 @@ module llamahdl_decoder$attention$stream$blk1(clock,en_scan,first,en_q,wide,x,xq
     reg v4;
     wire [31:0] ux = x;
     wire [31:0] ax = ux[31] ? ((~ux) + 32'd1) : ux;
-    wire xb_a1_0 = |ax1[1:0];
-    wire [0:0] xb_i1_0 = ax1[1];
-    wire xb_a1_1 = |ax1[3:2];
-    wire [0:0] xb_i1_1 = ax1[3];
-    wire xb_a1_2 = |ax1[5:4];
-    wire [0:0] xb_i1_2 = ax1[5];
-    wire xb_a1_3 = |ax1[7:6];
-    wire [0:0] xb_i1_3 = ax1[7];
-    wire xb_a1_4 = |ax1[9:8];
-    wire [0:0] xb_i1_4 = ax1[9];
-    wire xb_a1_5 = |ax1[11:10];
-    wire [0:0] xb_i1_5 = ax1[11];
-    wire xb_a1_6 = |ax1[13:12];
-    wire [0:0] xb_i1_6 = ax1[13];
-    wire xb_a1_7 = |ax1[15:14];
-    wire [0:0] xb_i1_7 = ax1[15];
-    wire xb_a1_8 = |ax1[17:16];
-    wire [0:0] xb_i1_8 = ax1[17];
-    wire xb_a1_9 = |ax1[19:18];
-    wire [0:0] xb_i1_9 = ax1[19];
-    wire xb_a1_10 = |ax1[21:20];
-    wire [0:0] xb_i1_10 = ax1[21];
-    wire xb_a1_11 = |ax1[23:22];
-    wire [0:0] xb_i1_11 = ax1[23];
-    wire xb_a1_12 = |ax1[25:24];
-    wire [0:0] xb_i1_12 = ax1[25];
-    wire xb_a1_13 = |ax1[27:26];
-    wire [0:0] xb_i1_13 = ax1[27];
-    wire xb_a1_14 = |ax1[29:28];
-    wire [0:0] xb_i1_14 = ax1[29];
-    wire xb_a1_15 = |ax1[31:30];
-    wire [0:0] xb_i1_15 = ax1[31];
-    wire xb_a2_0 = xb_a1_1 | xb_a1_0;
-    wire [1:0] xb_i2_0 = xb_a1_1 ? {1'b1, xb_i1_1} : {1'b0, xb_i1_0};
-    wire xb_a2_1 = xb_a1_3 | xb_a1_2;
-    wire [1:0] xb_i2_1 = xb_a1_3 ? {1'b1, xb_i1_3} : {1'b0, xb_i1_2};
-    wire xb_a2_2 = xb_a1_5 | xb_a1_4;
-    wire [1:0] xb_i2_2 = xb_a1_5 ? {1'b1, xb_i1_5} : {1'b0, xb_i1_4};
-    wire xb_a2_3 = xb_a1_7 | xb_a1_6;
-    wire [1:0] xb_i2_3 = xb_a1_7 ? {1'b1, xb_i1_7} : {1'b0, xb_i1_6};
-    wire xb_a2_4 = xb_a1_9 | xb_a1_8;
-    wire [1:0] xb_i2_4 = xb_a1_9 ? {1'b1, xb_i1_9} : {1'b0, xb_i1_8};
-    wire xb_a2_5 = xb_a1_11 | xb_a1_10;
-    wire [1:0] xb_i2_5 = xb_a1_11 ? {1'b1, xb_i1_11} : {1'b0, xb_i1_10};
-    wire xb_a2_6 = xb_a1_13 | xb_a1_12;
-    wire [1:0] xb_i2_6 = xb_a1_13 ? {1'b1, xb_i1_13} : {1'b0, xb_i1_12};
-    wire xb_a2_7 = xb_a1_15 | xb_a1_14;
-    wire [1:0] xb_i2_7 = xb_a1_15 ? {1'b1, xb_i1_15} : {1'b0, xb_i1_14};
-    wire xb_a3_0 = xb_a2_1 | xb_a2_0;
-    wire [2:0] xb_i3_0 = xb_a2_1 ? {1'b1, xb_i2_1} : {1'b0, xb_i2_0};
-    wire xb_a3_1 = xb_a2_3 | xb_a2_2;
-    wire [2:0] xb_i3_1 = xb_a2_3 ? {1'b1, xb_i2_3} : {1'b0, xb_i2_2};
-    wire xb_a3_2 = xb_a2_5 | xb_a2_4;
-    wire [2:0] xb_i3_2 = xb_a2_5 ? {1'b1, xb_i2_5} : {1'b0, xb_i2_4};
-    wire xb_a3_3 = xb_a2_7 | xb_a2_6;
-    wire [2:0] xb_i3_3 = xb_a2_7 ? {1'b1, xb_i2_7} : {1'b0, xb_i2_6};
-    wire xb_a4_0 = xb_a3_1 | xb_a3_0;
-    wire [3:0] xb_i4_0 = xb_a3_1 ? {1'b1, xb_i3_1} : {1'b0, xb_i3_0};
-    wire xb_a4_1 = xb_a3_3 | xb_a3_2;
-    wire [3:0] xb_i4_1 = xb_a3_3 ? {1'b1, xb_i3_3} : {1'b0, xb_i3_2};
-    wire xb_a5_0 = xb_a4_1 | xb_a4_0;
-    wire [4:0] xb_i5_0 = xb_a4_1 ? {1'b1, xb_i4_1} : {1'b0, xb_i4_0};
-    wire [4:0] xb = xb_i5_0;
-    wire unused_xb = xb_a5_0;
-    wire xnz = |ax1;
-    wire xgt = xnz & (~mnz | (xb > mmsb));
-    wire [5:0] bl = mnz ? ({1'b0, mmsb} + 6'd1) : 6'd0;
-    wire [5:0] bw = wm ? 6'd15 : 6'd10;
-    wire [5:0] sh6 = (bl > bw) ? (bl - bw) : 6'd0;
+    always @(*) begin
+       sh_w = 5'd0;
+       if (mor[15]) sh_w = 5'd1;
+       if (mor[16]) sh_w = 5'd2;
+       if (mor[17]) sh_w = 5'd3;
+       if (mor[18]) sh_w = 5'd4;
+       if (mor[19]) sh_w = 5'd5;
+       if (mor[20]) sh_w = 5'd6;
+       if (mor[21]) sh_w = 5'd7;
+       if (mor[22]) sh_w = 5'd8;
+       if (mor[23]) sh_w = 5'd9;
+       if (mor[24]) sh_w = 5'd10;
+       if (mor[25]) sh_w = 5'd11;
+       if (mor[26]) sh_w = 5'd12;
+       if (mor[27]) sh_w = 5'd13;
+       if (mor[28]) sh_w = 5'd14;
+       if (mor[29]) sh_w = 5'd15;
+       if (mor[30]) sh_w = 5'd16;
+       if (mor[31]) sh_w = 5'd17;
+    end
+    always @(*) begin
+       sh_n = 5'd0;
+       if (mor[10]) sh_n = 5'd1;
+       if (mor[11]) sh_n = 5'd2;
+       if (mor[12]) sh_n = 5'd3;
+       if (mor[13]) sh_n = 5'd4;
+       if (mor[14]) sh_n = 5'd5;
+       if (mor[15]) sh_n = 5'd6;
+       if (mor[16]) sh_n = 5'd7;
+       if (mor[17]) sh_n = 5'd8;
+       if (mor[18]) sh_n = 5'd9;
+       if (mor[19]) sh_n = 5'd10;
+       if (mor[20]) sh_n = 5'd11;
+       if (mor[21]) sh_n = 5'd12;
+       if (mor[22]) sh_n = 5'd13;
+       if (mor[23]) sh_n = 5'd14;
+       if (mor[24]) sh_n = 5'd15;
+       if (mor[25]) sh_n = 5'd16;
+       if (mor[26]) sh_n = 5'd17;
+       if (mor[27]) sh_n = 5'd18;
+       if (mor[28]) sh_n = 5'd19;
+       if (mor[29]) sh_n = 5'd20;
+       if (mor[30]) sh_n = 5'd21;
+       if (mor[31]) sh_n = 5'd22;
+    end
     wire signed [32:0] x2n = $signed({qx2, 1'b0}) >>> sreg;
     wire signed [32:0] rndn = (x2 + 33'sd1) >>> 1;
     wire signed [32:0] lim = w4 ? 33'sd32767 : 33'sd1023;
     wire signed [32:0] q = (rnd > lim) ? lim : ((rnd < -lim) ? -lim : rnd);
-    wire unused_q = ^{q[32:16], sh6[5]};
+    // (mor's bits below 10 never decide a shift.)
+    wire unused_q = ^{q[32:16], mor[9:0]};
     initial begin
        ax1 = 32'd0;
        e1 = 1'b0;
        f1 = 1'b0;
        wd1 = 1'b0;
-       mmsb = 5'd0;
-       mnz = 1'b0;
+       mor = 32'd0;
        wm = 1'b0;
        sreg = 5'd0;
        qv1 = 1'b0;
@@ -13205,12 +13325,9 @@ module llamahdl_decoder$attention$stream$blk1(clock,en_scan,first,en_q,wide,x,xq
        qv2 <= qv1;
        qx1 <= xq;
        qx2 <= qx1;
-       sreg <= sh6[4:0];
+       sreg <= wm ? sh_w : sh_n;
        if (e1) begin
-          if (f1 || xgt) begin
-             mmsb <= xb;
-             mnz <= xnz;
-          end
+          mor <= f1 ? ax1 : (mor | ax1);
           wm <= wd1;
        end
        e1 <= en_scan;
@@ -13307,6 +13424,25 @@ module llamahdl_decoder$attention$stream$in_data(d,q,clock);
 endmodule // llamahdl_decoder$attention$stream$in_data
 
 
+module llamahdl_decoder$attention$stream$in_e(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$stream$in_e
+
+
 module llamahdl_decoder$attention$stream$in_elem(d,q,clock);
     
     // Module arguments
@@ -13324,6 +13460,63 @@ module llamahdl_decoder$attention$stream$in_elem(d,q,clock);
     end
           
 endmodule // llamahdl_decoder$attention$stream$in_elem
+
+
+module llamahdl_decoder$attention$stream$in_first(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$stream$in_first
+
+
+module llamahdl_decoder$attention$stream$in_h(d,q,clock);
+    
+    // Module arguments
+    input wire  [7:0] d;
+    output reg  [7:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 8'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$stream$in_h
+
+
+module llamahdl_decoder$attention$stream$in_half(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$stream$in_half
 
 
 module llamahdl_decoder$attention$stream$in_head(d,q,clock);
@@ -13345,7 +13538,7 @@ module llamahdl_decoder$attention$stream$in_head(d,q,clock);
 endmodule // llamahdl_decoder$attention$stream$in_head
 
 
-module llamahdl_decoder$attention$stream$in_restart(d,q,clock);
+module llamahdl_decoder$attention$stream$in_last(d,q,clock);
     
     // Module arguments
     input wire  d;
@@ -13361,7 +13554,7 @@ module llamahdl_decoder$attention$stream$in_restart(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$attention$stream$in_restart
+endmodule // llamahdl_decoder$attention$stream$in_last
 
 
 module llamahdl_decoder$attention$stream$in_valid(d,q,clock);
@@ -13381,6 +13574,25 @@ module llamahdl_decoder$attention$stream$in_valid(d,q,clock);
     end
           
 endmodule // llamahdl_decoder$attention$stream$in_valid
+
+
+module llamahdl_decoder$attention$stream$in_wide(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$stream$in_wide
 
 
 module llamahdl_decoder$attention$stream$next_elem(d,q,clock);
@@ -13457,6 +13669,44 @@ module llamahdl_decoder$attention$stream$rd_active(d,q,clock);
     end
           
 endmodule // llamahdl_decoder$attention$stream$rd_active
+
+
+module llamahdl_decoder$attention$stream$rd_e0_s6(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$stream$rd_e0_s6
+
+
+module llamahdl_decoder$attention$stream$rd_el_s6(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$stream$rd_el_s6
 
 
 module llamahdl_decoder$attention$stream$rd_elem(d,q,clock);
@@ -13590,6 +13840,25 @@ module llamahdl_decoder$attention$stream$rd_elem_s6(d,q,clock);
     end
           
 endmodule // llamahdl_decoder$attention$stream$rd_elem_s6
+
+
+module llamahdl_decoder$attention$stream$rd_f0_s6(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$stream$rd_f0_s6
 
 
 module llamahdl_decoder$attention$stream$rd_half(d,q,clock);
@@ -13839,7 +14108,45 @@ module llamahdl_decoder$attention$stream$rd_head_s5(d,q,clock);
 endmodule // llamahdl_decoder$attention$stream$rd_head_s5
 
 
-module llamahdl_decoder$attention$stream$rd_head_s6(d,q,clock);
+module llamahdl_decoder$attention$stream$rd_lh_s6(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$stream$rd_lh_s6
+
+
+module llamahdl_decoder$attention$stream$rd_q_s6(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$stream$rd_q_s6
+
+
+module llamahdl_decoder$attention$stream$rd_sf_s6(d,q,clock);
     
     // Module arguments
     input wire  [7:0] d;
@@ -13855,7 +14162,26 @@ module llamahdl_decoder$attention$stream$rd_head_s6(d,q,clock);
        q <= d;
     end
           
-endmodule // llamahdl_decoder$attention$stream$rd_head_s6
+endmodule // llamahdl_decoder$attention$stream$rd_sf_s6
+
+
+module llamahdl_decoder$attention$stream$rd_v_s6(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$stream$rd_v_s6
 
 
 module llamahdl_decoder$attention$stream$rd_valid_s1(d,q,clock);
@@ -13970,6 +14296,25 @@ module llamahdl_decoder$attention$stream$rd_valid_s6(d,q,clock);
     end
           
 endmodule // llamahdl_decoder$attention$stream$rd_valid_s6
+
+
+module llamahdl_decoder$attention$stream$rd_z_s6(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$stream$rd_z_s6
 
 
 module llamahdl_decoder$attention$stream$rope_rom(clock,addr,data);
@@ -20659,15 +21004,12 @@ module llamahdl_decoder$matvec(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,
     reg  em_valid$d;
     wire  em_valid$q;
     reg  em_valid$clock;
-    reg  [15:0] em_lane$d;
-    wire  [15:0] em_lane$q;
-    reg  em_lane$clock;
+    reg  em_first$d;
+    wire  em_first$q;
+    reg  em_first$clock;
     reg  [15:0] em_elem$d;
     wire  [15:0] em_elem$q;
     reg  em_elem$clock;
-    reg signed [39:0] pick_r$d;
-    wire signed [39:0] pick_r$q;
-    reg  pick_r$clock;
     reg  em2_valid$d;
     wire  em2_valid$q;
     reg  em2_valid$clock;
@@ -20769,40 +21111,41 @@ module llamahdl_decoder$matvec(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,
     reg signed [31:0] addsat$a;
     reg signed [31:0] addsat$b;
     wire signed [31:0] addsat$y;
-    reg signed [7:0] lane_pick$data$0;
-    reg signed [7:0] lane_pick$data$1;
-    reg signed [7:0] lane_pick$data$2;
-    reg signed [7:0] lane_pick$data$3;
-    reg signed [7:0] lane_pick$data$4;
-    reg signed [7:0] lane_pick$data$5;
-    reg signed [7:0] lane_pick$data$6;
-    reg signed [7:0] lane_pick$data$7;
-    reg signed [7:0] lane_pick$data$8;
-    reg signed [7:0] lane_pick$data$9;
-    reg signed [7:0] lane_pick$data$10;
-    reg signed [7:0] lane_pick$data$11;
-    reg signed [7:0] lane_pick$data$12;
-    reg signed [7:0] lane_pick$data$13;
-    reg signed [7:0] lane_pick$data$14;
-    reg signed [7:0] lane_pick$data$15;
-    reg signed [7:0] lane_pick$data$16;
-    reg signed [7:0] lane_pick$data$17;
-    reg signed [7:0] lane_pick$data$18;
-    reg signed [7:0] lane_pick$data$19;
-    reg signed [7:0] lane_pick$data$20;
-    reg signed [7:0] lane_pick$data$21;
-    reg signed [7:0] lane_pick$data$22;
-    reg signed [7:0] lane_pick$data$23;
-    reg signed [7:0] lane_pick$data$24;
-    reg signed [7:0] lane_pick$data$25;
-    reg signed [7:0] lane_pick$data$26;
-    reg signed [7:0] lane_pick$data$27;
-    reg signed [7:0] lane_pick$data$28;
-    reg signed [7:0] lane_pick$data$29;
-    reg signed [7:0] lane_pick$data$30;
-    reg signed [7:0] lane_pick$data$31;
-    reg  [15:0] lane_pick$sel;
-    wire signed [39:0] lane_pick$y;
+    reg  lane_shift$clock;
+    reg  lane_shift$load;
+    reg signed [7:0] lane_shift$data$0;
+    reg signed [7:0] lane_shift$data$1;
+    reg signed [7:0] lane_shift$data$2;
+    reg signed [7:0] lane_shift$data$3;
+    reg signed [7:0] lane_shift$data$4;
+    reg signed [7:0] lane_shift$data$5;
+    reg signed [7:0] lane_shift$data$6;
+    reg signed [7:0] lane_shift$data$7;
+    reg signed [7:0] lane_shift$data$8;
+    reg signed [7:0] lane_shift$data$9;
+    reg signed [7:0] lane_shift$data$10;
+    reg signed [7:0] lane_shift$data$11;
+    reg signed [7:0] lane_shift$data$12;
+    reg signed [7:0] lane_shift$data$13;
+    reg signed [7:0] lane_shift$data$14;
+    reg signed [7:0] lane_shift$data$15;
+    reg signed [7:0] lane_shift$data$16;
+    reg signed [7:0] lane_shift$data$17;
+    reg signed [7:0] lane_shift$data$18;
+    reg signed [7:0] lane_shift$data$19;
+    reg signed [7:0] lane_shift$data$20;
+    reg signed [7:0] lane_shift$data$21;
+    reg signed [7:0] lane_shift$data$22;
+    reg signed [7:0] lane_shift$data$23;
+    reg signed [7:0] lane_shift$data$24;
+    reg signed [7:0] lane_shift$data$25;
+    reg signed [7:0] lane_shift$data$26;
+    reg signed [7:0] lane_shift$data$27;
+    reg signed [7:0] lane_shift$data$28;
+    reg signed [7:0] lane_shift$data$29;
+    reg signed [7:0] lane_shift$data$30;
+    reg signed [7:0] lane_shift$data$31;
+    wire signed [39:0] lane_shift$y;
     reg  rom$clock;
     reg  [15:0] rom$addr;
     wire signed [7:0] rom$data$0;
@@ -21529,20 +21872,15 @@ module llamahdl_decoder$matvec(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,
         .q(em_valid$q),
         .clock(em_valid$clock)
     );
-    llamahdl_decoder$matvec$em_lane em_lane(
-        .d(em_lane$d),
-        .q(em_lane$q),
-        .clock(em_lane$clock)
+    llamahdl_decoder$matvec$em_first em_first(
+        .d(em_first$d),
+        .q(em_first$q),
+        .clock(em_first$clock)
     );
     llamahdl_decoder$matvec$em_elem em_elem(
         .d(em_elem$d),
         .q(em_elem$q),
         .clock(em_elem$clock)
-    );
-    llamahdl_decoder$matvec$pick_r pick_r(
-        .d(pick_r$d),
-        .q(pick_r$q),
-        .clock(pick_r$clock)
     );
     llamahdl_decoder$matvec$em2_valid em2_valid(
         .d(em2_valid$d),
@@ -21669,41 +22007,42 @@ module llamahdl_decoder$matvec(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,
         .b(addsat$b),
         .y(addsat$y)
     );
-    llamahdl_decoder$matvec$lane_pick lane_pick(
-        .data$0(lane_pick$data$0),
-        .data$1(lane_pick$data$1),
-        .data$2(lane_pick$data$2),
-        .data$3(lane_pick$data$3),
-        .data$4(lane_pick$data$4),
-        .data$5(lane_pick$data$5),
-        .data$6(lane_pick$data$6),
-        .data$7(lane_pick$data$7),
-        .data$8(lane_pick$data$8),
-        .data$9(lane_pick$data$9),
-        .data$10(lane_pick$data$10),
-        .data$11(lane_pick$data$11),
-        .data$12(lane_pick$data$12),
-        .data$13(lane_pick$data$13),
-        .data$14(lane_pick$data$14),
-        .data$15(lane_pick$data$15),
-        .data$16(lane_pick$data$16),
-        .data$17(lane_pick$data$17),
-        .data$18(lane_pick$data$18),
-        .data$19(lane_pick$data$19),
-        .data$20(lane_pick$data$20),
-        .data$21(lane_pick$data$21),
-        .data$22(lane_pick$data$22),
-        .data$23(lane_pick$data$23),
-        .data$24(lane_pick$data$24),
-        .data$25(lane_pick$data$25),
-        .data$26(lane_pick$data$26),
-        .data$27(lane_pick$data$27),
-        .data$28(lane_pick$data$28),
-        .data$29(lane_pick$data$29),
-        .data$30(lane_pick$data$30),
-        .data$31(lane_pick$data$31),
-        .sel(lane_pick$sel),
-        .y(lane_pick$y)
+    llamahdl_decoder$matvec$lane_shift lane_shift(
+        .clock(lane_shift$clock),
+        .load(lane_shift$load),
+        .data$0(lane_shift$data$0),
+        .data$1(lane_shift$data$1),
+        .data$2(lane_shift$data$2),
+        .data$3(lane_shift$data$3),
+        .data$4(lane_shift$data$4),
+        .data$5(lane_shift$data$5),
+        .data$6(lane_shift$data$6),
+        .data$7(lane_shift$data$7),
+        .data$8(lane_shift$data$8),
+        .data$9(lane_shift$data$9),
+        .data$10(lane_shift$data$10),
+        .data$11(lane_shift$data$11),
+        .data$12(lane_shift$data$12),
+        .data$13(lane_shift$data$13),
+        .data$14(lane_shift$data$14),
+        .data$15(lane_shift$data$15),
+        .data$16(lane_shift$data$16),
+        .data$17(lane_shift$data$17),
+        .data$18(lane_shift$data$18),
+        .data$19(lane_shift$data$19),
+        .data$20(lane_shift$data$20),
+        .data$21(lane_shift$data$21),
+        .data$22(lane_shift$data$22),
+        .data$23(lane_shift$data$23),
+        .data$24(lane_shift$data$24),
+        .data$25(lane_shift$data$25),
+        .data$26(lane_shift$data$26),
+        .data$27(lane_shift$data$27),
+        .data$28(lane_shift$data$28),
+        .data$29(lane_shift$data$29),
+        .data$30(lane_shift$data$30),
+        .data$31(lane_shift$data$31),
+        .y(lane_shift$y)
     );
     llamahdl_decoder$matvec$rom rom(
         .clock(rom$clock),
@@ -22049,9 +22388,8 @@ module llamahdl_decoder$matvec(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,
         e1_lane$clock = clock;
         e1_elem$clock = clock;
         em_valid$clock = clock;
-        em_lane$clock = clock;
+        em_first$clock = clock;
         em_elem$clock = clock;
-        pick_r$clock = clock;
         em2_valid$clock = clock;
         em2_elem$clock = clock;
         em2_dst$clock = clock;
@@ -22116,9 +22454,8 @@ module llamahdl_decoder$matvec(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,
         e1_lane$d = e1_lane$q;
         e1_elem$d = e1_elem$q;
         em_valid$d = em_valid$q;
-        em_lane$d = em_lane$q;
+        em_first$d = em_first$q;
         em_elem$d = em_elem$q;
-        pick_r$d = pick_r$q;
         em2_valid$d = em2_valid$q;
         em2_elem$d = em2_elem$q;
         em2_dst$d = em2_dst$q;
@@ -22170,6 +22507,7 @@ module llamahdl_decoder$matvec(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,
         xram$clock = clock;
         dot$clock = clock;
         finish$clock = clock;
+        lane_shift$clock = clock;
         xram$wwe = x_we;
         xram$wwaddr = x_waddr;
         xram$wwdata$0 = x_wdata$0;
@@ -22387,7 +22725,7 @@ module llamahdl_decoder$matvec(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,
         bq_mant$d = buf_rd_mant;
         bq_exp$d = buf_rd_exp;
         em_valid$d = e2_valid$q;
-        em_lane$d = e2_lane$q;
+        em_first$d = e2_lane$q == zero16;
         em_elem$d = e2_elem$q;
         em_dst$d = dst_r$q + e2_elem$q;
         if (sel_ram$q) begin
@@ -22726,46 +23064,45 @@ module llamahdl_decoder$matvec(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,
         a_row$d = m_row$q;
         a_mant$d = sq_mant$q;
         a_exp$d = sq_exp$q;
-        lane_pick$data$0 = rom$data$0;
-        lane_pick$data$1 = rom$data$1;
-        lane_pick$data$2 = rom$data$2;
-        lane_pick$data$3 = rom$data$3;
-        lane_pick$data$4 = rom$data$4;
-        lane_pick$data$5 = rom$data$5;
-        lane_pick$data$6 = rom$data$6;
-        lane_pick$data$7 = rom$data$7;
-        lane_pick$data$8 = rom$data$8;
-        lane_pick$data$9 = rom$data$9;
-        lane_pick$data$10 = rom$data$10;
-        lane_pick$data$11 = rom$data$11;
-        lane_pick$data$12 = rom$data$12;
-        lane_pick$data$13 = rom$data$13;
-        lane_pick$data$14 = rom$data$14;
-        lane_pick$data$15 = rom$data$15;
-        lane_pick$data$16 = rom$data$16;
-        lane_pick$data$17 = rom$data$17;
-        lane_pick$data$18 = rom$data$18;
-        lane_pick$data$19 = rom$data$19;
-        lane_pick$data$20 = rom$data$20;
-        lane_pick$data$21 = rom$data$21;
-        lane_pick$data$22 = rom$data$22;
-        lane_pick$data$23 = rom$data$23;
-        lane_pick$data$24 = rom$data$24;
-        lane_pick$data$25 = rom$data$25;
-        lane_pick$data$26 = rom$data$26;
-        lane_pick$data$27 = rom$data$27;
-        lane_pick$data$28 = rom$data$28;
-        lane_pick$data$29 = rom$data$29;
-        lane_pick$data$30 = rom$data$30;
-        lane_pick$data$31 = rom$data$31;
-        lane_pick$sel = em_lane$q;
-        pick_r$d = lane_pick$y;
+        lane_shift$data$0 = rom$data$0;
+        lane_shift$data$1 = rom$data$1;
+        lane_shift$data$2 = rom$data$2;
+        lane_shift$data$3 = rom$data$3;
+        lane_shift$data$4 = rom$data$4;
+        lane_shift$data$5 = rom$data$5;
+        lane_shift$data$6 = rom$data$6;
+        lane_shift$data$7 = rom$data$7;
+        lane_shift$data$8 = rom$data$8;
+        lane_shift$data$9 = rom$data$9;
+        lane_shift$data$10 = rom$data$10;
+        lane_shift$data$11 = rom$data$11;
+        lane_shift$data$12 = rom$data$12;
+        lane_shift$data$13 = rom$data$13;
+        lane_shift$data$14 = rom$data$14;
+        lane_shift$data$15 = rom$data$15;
+        lane_shift$data$16 = rom$data$16;
+        lane_shift$data$17 = rom$data$17;
+        lane_shift$data$18 = rom$data$18;
+        lane_shift$data$19 = rom$data$19;
+        lane_shift$data$20 = rom$data$20;
+        lane_shift$data$21 = rom$data$21;
+        lane_shift$data$22 = rom$data$22;
+        lane_shift$data$23 = rom$data$23;
+        lane_shift$data$24 = rom$data$24;
+        lane_shift$data$25 = rom$data$25;
+        lane_shift$data$26 = rom$data$26;
+        lane_shift$data$27 = rom$data$27;
+        lane_shift$data$28 = rom$data$28;
+        lane_shift$data$29 = rom$data$29;
+        lane_shift$data$30 = rom$data$30;
+        lane_shift$data$31 = rom$data$31;
+        lane_shift$load = em_valid$q & em_first$q;
         em2_valid$d = em_valid$q;
         em2_elem$d = em_elem$q;
         em2_dst$d = em_dst$q;
         if (emb$q) begin
             finish$en = em2_valid$q;
-            finish$acc = pick_r$q;
+            finish$acc = lane_shift$y;
             finish$mant = sq_mant$q;
             finish$exp = sq_exp$q;
             finish$shift = sixteen;
@@ -24730,23 +25067,23 @@ module llamahdl_decoder$matvec$em_elem(d,q,clock);
 endmodule // llamahdl_decoder$matvec$em_elem
 
 
-module llamahdl_decoder$matvec$em_lane(d,q,clock);
+module llamahdl_decoder$matvec$em_first(d,q,clock);
     
     // Module arguments
-    input wire  [15:0] d;
-    output reg  [15:0] q;
+    input wire  d;
+    output reg  q;
     input wire  clock;
     
     // Update code (custom)
     initial begin
-       q = 16'h0;
+       q = 1'h0;
     end
     
     always @(posedge clock) begin
        q <= d;
     end
           
-endmodule // llamahdl_decoder$matvec$em_lane
+endmodule // llamahdl_decoder$matvec$em_first
 
 
 module llamahdl_decoder$matvec$em_valid(d,q,clock);
@@ -25018,9 +25355,11 @@ module llamahdl_decoder$matvec$lane(d,q,clock);
 endmodule // llamahdl_decoder$matvec$lane
 
 
-module llamahdl_decoder$matvec$lane_pick(data$0,data$1,data$2,data$3,data$4,data$5,data$6,data$7,data$8,data$9,data$10,data$11,data$12,data$13,data$14,data$15,data$16,data$17,data$18,data$19,data$20,data$21,data$22,data$23,data$24,data$25,data$26,data$27,data$28,data$29,data$30,data$31,sel,y);
+module llamahdl_decoder$matvec$lane_shift(clock,load,data$0,data$1,data$2,data$3,data$4,data$5,data$6,data$7,data$8,data$9,data$10,data$11,data$12,data$13,data$14,data$15,data$16,data$17,data$18,data$19,data$20,data$21,data$22,data$23,data$24,data$25,data$26,data$27,data$28,data$29,data$30,data$31,y);
     
     // Module arguments
+    input wire  clock;
+    input wire  load;
     input wire signed [7:0] data$0;
     input wire signed [7:0] data$1;
     input wire signed [7:0] data$2;
@@ -25053,48 +25392,148 @@ module llamahdl_decoder$matvec$lane_pick(data$0,data$1,data$2,data$3,data$4,data
     input wire signed [7:0] data$29;
     input wire signed [7:0] data$30;
     input wire signed [7:0] data$31;
-    input wire  [15:0] sel;
     output reg signed [39:0] y;
     
     // Update code (custom)
-    always @(*) begin
-       case (sel)
-          16'd0: y = {{32{data$0[7]}}, data$0};
-          16'd1: y = {{32{data$1[7]}}, data$1};
-          16'd2: y = {{32{data$2[7]}}, data$2};
-          16'd3: y = {{32{data$3[7]}}, data$3};
-          16'd4: y = {{32{data$4[7]}}, data$4};
-          16'd5: y = {{32{data$5[7]}}, data$5};
-          16'd6: y = {{32{data$6[7]}}, data$6};
-          16'd7: y = {{32{data$7[7]}}, data$7};
-          16'd8: y = {{32{data$8[7]}}, data$8};
-          16'd9: y = {{32{data$9[7]}}, data$9};
-          16'd10: y = {{32{data$10[7]}}, data$10};
-          16'd11: y = {{32{data$11[7]}}, data$11};
-          16'd12: y = {{32{data$12[7]}}, data$12};
-          16'd13: y = {{32{data$13[7]}}, data$13};
-          16'd14: y = {{32{data$14[7]}}, data$14};
-          16'd15: y = {{32{data$15[7]}}, data$15};
-          16'd16: y = {{32{data$16[7]}}, data$16};
-          16'd17: y = {{32{data$17[7]}}, data$17};
-          16'd18: y = {{32{data$18[7]}}, data$18};
-          16'd19: y = {{32{data$19[7]}}, data$19};
-          16'd20: y = {{32{data$20[7]}}, data$20};
-          16'd21: y = {{32{data$21[7]}}, data$21};
-          16'd22: y = {{32{data$22[7]}}, data$22};
-          16'd23: y = {{32{data$23[7]}}, data$23};
-          16'd24: y = {{32{data$24[7]}}, data$24};
-          16'd25: y = {{32{data$25[7]}}, data$25};
-          16'd26: y = {{32{data$26[7]}}, data$26};
-          16'd27: y = {{32{data$27[7]}}, data$27};
-          16'd28: y = {{32{data$28[7]}}, data$28};
-          16'd29: y = {{32{data$29[7]}}, data$29};
-          16'd30: y = {{32{data$30[7]}}, data$30};
-          16'd31: y = {{32{data$31[7]}}, data$31};
-          default: y = 40'sd0;
-       endcase
+    reg signed [7:0] sh0;
+    reg signed [7:0] sh1;
+    reg signed [7:0] sh2;
+    reg signed [7:0] sh3;
+    reg signed [7:0] sh4;
+    reg signed [7:0] sh5;
+    reg signed [7:0] sh6;
+    reg signed [7:0] sh7;
+    reg signed [7:0] sh8;
+    reg signed [7:0] sh9;
+    reg signed [7:0] sh10;
+    reg signed [7:0] sh11;
+    reg signed [7:0] sh12;
+    reg signed [7:0] sh13;
+    reg signed [7:0] sh14;
+    reg signed [7:0] sh15;
+    reg signed [7:0] sh16;
+    reg signed [7:0] sh17;
+    reg signed [7:0] sh18;
+    reg signed [7:0] sh19;
+    reg signed [7:0] sh20;
+    reg signed [7:0] sh21;
+    reg signed [7:0] sh22;
+    reg signed [7:0] sh23;
+    reg signed [7:0] sh24;
+    reg signed [7:0] sh25;
+    reg signed [7:0] sh26;
+    reg signed [7:0] sh27;
+    reg signed [7:0] sh28;
+    reg signed [7:0] sh29;
+    reg signed [7:0] sh30;
+    reg signed [7:0] sh31;
+    initial begin
+       y = 40'sd0;
+       sh0 = 8'sd0;
+       sh1 = 8'sd0;
+       sh2 = 8'sd0;
+       sh3 = 8'sd0;
+       sh4 = 8'sd0;
+       sh5 = 8'sd0;
+       sh6 = 8'sd0;
+       sh7 = 8'sd0;
+       sh8 = 8'sd0;
+       sh9 = 8'sd0;
+       sh10 = 8'sd0;
+       sh11 = 8'sd0;
+       sh12 = 8'sd0;
+       sh13 = 8'sd0;
+       sh14 = 8'sd0;
+       sh15 = 8'sd0;
+       sh16 = 8'sd0;
+       sh17 = 8'sd0;
+       sh18 = 8'sd0;
+       sh19 = 8'sd0;
+       sh20 = 8'sd0;
+       sh21 = 8'sd0;
+       sh22 = 8'sd0;
+       sh23 = 8'sd0;
+       sh24 = 8'sd0;
+       sh25 = 8'sd0;
+       sh26 = 8'sd0;
+       sh27 = 8'sd0;
+       sh28 = 8'sd0;
+       sh29 = 8'sd0;
+       sh30 = 8'sd0;
+       sh31 = 8'sd0;
     end
-endmodule // llamahdl_decoder$matvec$lane_pick
+    always @(posedge clock) begin
+       if (load) begin
+          y <= {{32{data$0[7]}}, data$0};
+          sh0 <= data$1;
+          sh1 <= data$2;
+          sh2 <= data$3;
+          sh3 <= data$4;
+          sh4 <= data$5;
+          sh5 <= data$6;
+          sh6 <= data$7;
+          sh7 <= data$8;
+          sh8 <= data$9;
+          sh9 <= data$10;
+          sh10 <= data$11;
+          sh11 <= data$12;
+          sh12 <= data$13;
+          sh13 <= data$14;
+          sh14 <= data$15;
+          sh15 <= data$16;
+          sh16 <= data$17;
+          sh17 <= data$18;
+          sh18 <= data$19;
+          sh19 <= data$20;
+          sh20 <= data$21;
+          sh21 <= data$22;
+          sh22 <= data$23;
+          sh23 <= data$24;
+          sh24 <= data$25;
+          sh25 <= data$26;
+          sh26 <= data$27;
+          sh27 <= data$28;
+          sh28 <= data$29;
+          sh29 <= data$30;
+          sh30 <= data$31;
+          sh31 <= 8'sd0;
+       end else begin
+          y <= {{32{sh0[7]}}, sh0};
+          sh0 <= sh1;
+          sh1 <= sh2;
+          sh2 <= sh3;
+          sh3 <= sh4;
+          sh4 <= sh5;
+          sh5 <= sh6;
+          sh6 <= sh7;
+          sh7 <= sh8;
+          sh8 <= sh9;
+          sh9 <= sh10;
+          sh10 <= sh11;
+          sh11 <= sh12;
+          sh12 <= sh13;
+          sh13 <= sh14;
+          sh14 <= sh15;
+          sh15 <= sh16;
+          sh16 <= sh17;
+          sh17 <= sh18;
+          sh18 <= sh19;
+          sh19 <= sh20;
+          sh20 <= sh21;
+          sh21 <= sh22;
+          sh22 <= sh23;
+          sh23 <= sh24;
+          sh24 <= sh25;
+          sh25 <= sh26;
+          sh26 <= sh27;
+          sh27 <= sh28;
+          sh28 <= sh29;
+          sh29 <= sh30;
+          sh30 <= sh31;
+          sh31 <= 8'sd0;
+       end
+    end
+endmodule // llamahdl_decoder$matvec$lane_shift
 
 
 module llamahdl_decoder$matvec$len_r(d,q,clock);
@@ -25254,25 +25693,6 @@ module llamahdl_decoder$matvec$p_row(clock,d,q);
        q <= r4;
     end
 endmodule // llamahdl_decoder$matvec$p_row
-
-
-module llamahdl_decoder$matvec$pick_r(d,q,clock);
-    
-    // Module arguments
-    input wire signed [39:0] d;
-    output reg signed [39:0] q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 40'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_decoder$matvec$pick_r
 
 
 module llamahdl_decoder$matvec$post_r(d,q,clock);

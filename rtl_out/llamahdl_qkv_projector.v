@@ -1204,15 +1204,12 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
     reg  em_valid$d;
     wire  em_valid$q;
     reg  em_valid$clock;
-    reg  [15:0] em_lane$d;
-    wire  [15:0] em_lane$q;
-    reg  em_lane$clock;
+    reg  em_first$d;
+    wire  em_first$q;
+    reg  em_first$clock;
     reg  [15:0] em_elem$d;
     wire  [15:0] em_elem$q;
     reg  em_elem$clock;
-    reg signed [39:0] pick_r$d;
-    wire signed [39:0] pick_r$q;
-    reg  pick_r$clock;
     reg  em2_valid$d;
     wire  em2_valid$q;
     reg  em2_valid$clock;
@@ -1314,40 +1311,41 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
     reg signed [31:0] addsat$a;
     reg signed [31:0] addsat$b;
     wire signed [31:0] addsat$y;
-    reg signed [7:0] lane_pick$data$0;
-    reg signed [7:0] lane_pick$data$1;
-    reg signed [7:0] lane_pick$data$2;
-    reg signed [7:0] lane_pick$data$3;
-    reg signed [7:0] lane_pick$data$4;
-    reg signed [7:0] lane_pick$data$5;
-    reg signed [7:0] lane_pick$data$6;
-    reg signed [7:0] lane_pick$data$7;
-    reg signed [7:0] lane_pick$data$8;
-    reg signed [7:0] lane_pick$data$9;
-    reg signed [7:0] lane_pick$data$10;
-    reg signed [7:0] lane_pick$data$11;
-    reg signed [7:0] lane_pick$data$12;
-    reg signed [7:0] lane_pick$data$13;
-    reg signed [7:0] lane_pick$data$14;
-    reg signed [7:0] lane_pick$data$15;
-    reg signed [7:0] lane_pick$data$16;
-    reg signed [7:0] lane_pick$data$17;
-    reg signed [7:0] lane_pick$data$18;
-    reg signed [7:0] lane_pick$data$19;
-    reg signed [7:0] lane_pick$data$20;
-    reg signed [7:0] lane_pick$data$21;
-    reg signed [7:0] lane_pick$data$22;
-    reg signed [7:0] lane_pick$data$23;
-    reg signed [7:0] lane_pick$data$24;
-    reg signed [7:0] lane_pick$data$25;
-    reg signed [7:0] lane_pick$data$26;
-    reg signed [7:0] lane_pick$data$27;
-    reg signed [7:0] lane_pick$data$28;
-    reg signed [7:0] lane_pick$data$29;
-    reg signed [7:0] lane_pick$data$30;
-    reg signed [7:0] lane_pick$data$31;
-    reg  [15:0] lane_pick$sel;
-    wire signed [39:0] lane_pick$y;
+    reg  lane_shift$clock;
+    reg  lane_shift$load;
+    reg signed [7:0] lane_shift$data$0;
+    reg signed [7:0] lane_shift$data$1;
+    reg signed [7:0] lane_shift$data$2;
+    reg signed [7:0] lane_shift$data$3;
+    reg signed [7:0] lane_shift$data$4;
+    reg signed [7:0] lane_shift$data$5;
+    reg signed [7:0] lane_shift$data$6;
+    reg signed [7:0] lane_shift$data$7;
+    reg signed [7:0] lane_shift$data$8;
+    reg signed [7:0] lane_shift$data$9;
+    reg signed [7:0] lane_shift$data$10;
+    reg signed [7:0] lane_shift$data$11;
+    reg signed [7:0] lane_shift$data$12;
+    reg signed [7:0] lane_shift$data$13;
+    reg signed [7:0] lane_shift$data$14;
+    reg signed [7:0] lane_shift$data$15;
+    reg signed [7:0] lane_shift$data$16;
+    reg signed [7:0] lane_shift$data$17;
+    reg signed [7:0] lane_shift$data$18;
+    reg signed [7:0] lane_shift$data$19;
+    reg signed [7:0] lane_shift$data$20;
+    reg signed [7:0] lane_shift$data$21;
+    reg signed [7:0] lane_shift$data$22;
+    reg signed [7:0] lane_shift$data$23;
+    reg signed [7:0] lane_shift$data$24;
+    reg signed [7:0] lane_shift$data$25;
+    reg signed [7:0] lane_shift$data$26;
+    reg signed [7:0] lane_shift$data$27;
+    reg signed [7:0] lane_shift$data$28;
+    reg signed [7:0] lane_shift$data$29;
+    reg signed [7:0] lane_shift$data$30;
+    reg signed [7:0] lane_shift$data$31;
+    wire signed [39:0] lane_shift$y;
     reg  rom$clock;
     reg  [15:0] rom$addr;
     wire signed [7:0] rom$data$0;
@@ -2074,20 +2072,15 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
         .q(em_valid$q),
         .clock(em_valid$clock)
     );
-    llamahdl_qkv_projector$mv$em_lane em_lane(
-        .d(em_lane$d),
-        .q(em_lane$q),
-        .clock(em_lane$clock)
+    llamahdl_qkv_projector$mv$em_first em_first(
+        .d(em_first$d),
+        .q(em_first$q),
+        .clock(em_first$clock)
     );
     llamahdl_qkv_projector$mv$em_elem em_elem(
         .d(em_elem$d),
         .q(em_elem$q),
         .clock(em_elem$clock)
-    );
-    llamahdl_qkv_projector$mv$pick_r pick_r(
-        .d(pick_r$d),
-        .q(pick_r$q),
-        .clock(pick_r$clock)
     );
     llamahdl_qkv_projector$mv$em2_valid em2_valid(
         .d(em2_valid$d),
@@ -2214,41 +2207,42 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
         .b(addsat$b),
         .y(addsat$y)
     );
-    llamahdl_qkv_projector$mv$lane_pick lane_pick(
-        .data$0(lane_pick$data$0),
-        .data$1(lane_pick$data$1),
-        .data$2(lane_pick$data$2),
-        .data$3(lane_pick$data$3),
-        .data$4(lane_pick$data$4),
-        .data$5(lane_pick$data$5),
-        .data$6(lane_pick$data$6),
-        .data$7(lane_pick$data$7),
-        .data$8(lane_pick$data$8),
-        .data$9(lane_pick$data$9),
-        .data$10(lane_pick$data$10),
-        .data$11(lane_pick$data$11),
-        .data$12(lane_pick$data$12),
-        .data$13(lane_pick$data$13),
-        .data$14(lane_pick$data$14),
-        .data$15(lane_pick$data$15),
-        .data$16(lane_pick$data$16),
-        .data$17(lane_pick$data$17),
-        .data$18(lane_pick$data$18),
-        .data$19(lane_pick$data$19),
-        .data$20(lane_pick$data$20),
-        .data$21(lane_pick$data$21),
-        .data$22(lane_pick$data$22),
-        .data$23(lane_pick$data$23),
-        .data$24(lane_pick$data$24),
-        .data$25(lane_pick$data$25),
-        .data$26(lane_pick$data$26),
-        .data$27(lane_pick$data$27),
-        .data$28(lane_pick$data$28),
-        .data$29(lane_pick$data$29),
-        .data$30(lane_pick$data$30),
-        .data$31(lane_pick$data$31),
-        .sel(lane_pick$sel),
-        .y(lane_pick$y)
+    llamahdl_qkv_projector$mv$lane_shift lane_shift(
+        .clock(lane_shift$clock),
+        .load(lane_shift$load),
+        .data$0(lane_shift$data$0),
+        .data$1(lane_shift$data$1),
+        .data$2(lane_shift$data$2),
+        .data$3(lane_shift$data$3),
+        .data$4(lane_shift$data$4),
+        .data$5(lane_shift$data$5),
+        .data$6(lane_shift$data$6),
+        .data$7(lane_shift$data$7),
+        .data$8(lane_shift$data$8),
+        .data$9(lane_shift$data$9),
+        .data$10(lane_shift$data$10),
+        .data$11(lane_shift$data$11),
+        .data$12(lane_shift$data$12),
+        .data$13(lane_shift$data$13),
+        .data$14(lane_shift$data$14),
+        .data$15(lane_shift$data$15),
+        .data$16(lane_shift$data$16),
+        .data$17(lane_shift$data$17),
+        .data$18(lane_shift$data$18),
+        .data$19(lane_shift$data$19),
+        .data$20(lane_shift$data$20),
+        .data$21(lane_shift$data$21),
+        .data$22(lane_shift$data$22),
+        .data$23(lane_shift$data$23),
+        .data$24(lane_shift$data$24),
+        .data$25(lane_shift$data$25),
+        .data$26(lane_shift$data$26),
+        .data$27(lane_shift$data$27),
+        .data$28(lane_shift$data$28),
+        .data$29(lane_shift$data$29),
+        .data$30(lane_shift$data$30),
+        .data$31(lane_shift$data$31),
+        .y(lane_shift$y)
     );
     llamahdl_qkv_projector$mv$rom rom(
         .clock(rom$clock),
@@ -2594,9 +2588,8 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
         e1_lane$clock = clock;
         e1_elem$clock = clock;
         em_valid$clock = clock;
-        em_lane$clock = clock;
+        em_first$clock = clock;
         em_elem$clock = clock;
-        pick_r$clock = clock;
         em2_valid$clock = clock;
         em2_elem$clock = clock;
         em2_dst$clock = clock;
@@ -2661,9 +2654,8 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
         e1_lane$d = e1_lane$q;
         e1_elem$d = e1_elem$q;
         em_valid$d = em_valid$q;
-        em_lane$d = em_lane$q;
+        em_first$d = em_first$q;
         em_elem$d = em_elem$q;
-        pick_r$d = pick_r$q;
         em2_valid$d = em2_valid$q;
         em2_elem$d = em2_elem$q;
         em2_dst$d = em2_dst$q;
@@ -2715,6 +2707,7 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
         xram$clock = clock;
         dot$clock = clock;
         finish$clock = clock;
+        lane_shift$clock = clock;
         xram$wwe = x_we;
         xram$wwaddr = x_waddr;
         xram$wwdata$0 = x_wdata$0;
@@ -2932,7 +2925,7 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
         bq_mant$d = buf_rd_mant;
         bq_exp$d = buf_rd_exp;
         em_valid$d = e2_valid$q;
-        em_lane$d = e2_lane$q;
+        em_first$d = e2_lane$q == zero16;
         em_elem$d = e2_elem$q;
         em_dst$d = dst_r$q + e2_elem$q;
         if (sel_ram$q) begin
@@ -3271,46 +3264,45 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
         a_row$d = m_row$q;
         a_mant$d = sq_mant$q;
         a_exp$d = sq_exp$q;
-        lane_pick$data$0 = rom$data$0;
-        lane_pick$data$1 = rom$data$1;
-        lane_pick$data$2 = rom$data$2;
-        lane_pick$data$3 = rom$data$3;
-        lane_pick$data$4 = rom$data$4;
-        lane_pick$data$5 = rom$data$5;
-        lane_pick$data$6 = rom$data$6;
-        lane_pick$data$7 = rom$data$7;
-        lane_pick$data$8 = rom$data$8;
-        lane_pick$data$9 = rom$data$9;
-        lane_pick$data$10 = rom$data$10;
-        lane_pick$data$11 = rom$data$11;
-        lane_pick$data$12 = rom$data$12;
-        lane_pick$data$13 = rom$data$13;
-        lane_pick$data$14 = rom$data$14;
-        lane_pick$data$15 = rom$data$15;
-        lane_pick$data$16 = rom$data$16;
-        lane_pick$data$17 = rom$data$17;
-        lane_pick$data$18 = rom$data$18;
-        lane_pick$data$19 = rom$data$19;
-        lane_pick$data$20 = rom$data$20;
-        lane_pick$data$21 = rom$data$21;
-        lane_pick$data$22 = rom$data$22;
-        lane_pick$data$23 = rom$data$23;
-        lane_pick$data$24 = rom$data$24;
-        lane_pick$data$25 = rom$data$25;
-        lane_pick$data$26 = rom$data$26;
-        lane_pick$data$27 = rom$data$27;
-        lane_pick$data$28 = rom$data$28;
-        lane_pick$data$29 = rom$data$29;
-        lane_pick$data$30 = rom$data$30;
-        lane_pick$data$31 = rom$data$31;
-        lane_pick$sel = em_lane$q;
-        pick_r$d = lane_pick$y;
+        lane_shift$data$0 = rom$data$0;
+        lane_shift$data$1 = rom$data$1;
+        lane_shift$data$2 = rom$data$2;
+        lane_shift$data$3 = rom$data$3;
+        lane_shift$data$4 = rom$data$4;
+        lane_shift$data$5 = rom$data$5;
+        lane_shift$data$6 = rom$data$6;
+        lane_shift$data$7 = rom$data$7;
+        lane_shift$data$8 = rom$data$8;
+        lane_shift$data$9 = rom$data$9;
+        lane_shift$data$10 = rom$data$10;
+        lane_shift$data$11 = rom$data$11;
+        lane_shift$data$12 = rom$data$12;
+        lane_shift$data$13 = rom$data$13;
+        lane_shift$data$14 = rom$data$14;
+        lane_shift$data$15 = rom$data$15;
+        lane_shift$data$16 = rom$data$16;
+        lane_shift$data$17 = rom$data$17;
+        lane_shift$data$18 = rom$data$18;
+        lane_shift$data$19 = rom$data$19;
+        lane_shift$data$20 = rom$data$20;
+        lane_shift$data$21 = rom$data$21;
+        lane_shift$data$22 = rom$data$22;
+        lane_shift$data$23 = rom$data$23;
+        lane_shift$data$24 = rom$data$24;
+        lane_shift$data$25 = rom$data$25;
+        lane_shift$data$26 = rom$data$26;
+        lane_shift$data$27 = rom$data$27;
+        lane_shift$data$28 = rom$data$28;
+        lane_shift$data$29 = rom$data$29;
+        lane_shift$data$30 = rom$data$30;
+        lane_shift$data$31 = rom$data$31;
+        lane_shift$load = em_valid$q & em_first$q;
         em2_valid$d = em_valid$q;
         em2_elem$d = em_elem$q;
         em2_dst$d = em_dst$q;
         if (emb$q) begin
             finish$en = em2_valid$q;
-            finish$acc = pick_r$q;
+            finish$acc = lane_shift$y;
             finish$mant = sq_mant$q;
             finish$exp = sq_exp$q;
             finish$shift = sixteen;
@@ -5275,23 +5267,23 @@ module llamahdl_qkv_projector$mv$em_elem(d,q,clock);
 endmodule // llamahdl_qkv_projector$mv$em_elem
 
 
-module llamahdl_qkv_projector$mv$em_lane(d,q,clock);
+module llamahdl_qkv_projector$mv$em_first(d,q,clock);
     
     // Module arguments
-    input wire  [15:0] d;
-    output reg  [15:0] q;
+    input wire  d;
+    output reg  q;
     input wire  clock;
     
     // Update code (custom)
     initial begin
-       q = 16'h0;
+       q = 1'h0;
     end
     
     always @(posedge clock) begin
        q <= d;
     end
           
-endmodule // llamahdl_qkv_projector$mv$em_lane
+endmodule // llamahdl_qkv_projector$mv$em_first
 
 
 module llamahdl_qkv_projector$mv$em_valid(d,q,clock);
@@ -5563,9 +5555,11 @@ module llamahdl_qkv_projector$mv$lane(d,q,clock);
 endmodule // llamahdl_qkv_projector$mv$lane
 
 
-module llamahdl_qkv_projector$mv$lane_pick(data$0,data$1,data$2,data$3,data$4,data$5,data$6,data$7,data$8,data$9,data$10,data$11,data$12,data$13,data$14,data$15,data$16,data$17,data$18,data$19,data$20,data$21,data$22,data$23,data$24,data$25,data$26,data$27,data$28,data$29,data$30,data$31,sel,y);
+module llamahdl_qkv_projector$mv$lane_shift(clock,load,data$0,data$1,data$2,data$3,data$4,data$5,data$6,data$7,data$8,data$9,data$10,data$11,data$12,data$13,data$14,data$15,data$16,data$17,data$18,data$19,data$20,data$21,data$22,data$23,data$24,data$25,data$26,data$27,data$28,data$29,data$30,data$31,y);
     
     // Module arguments
+    input wire  clock;
+    input wire  load;
     input wire signed [7:0] data$0;
     input wire signed [7:0] data$1;
     input wire signed [7:0] data$2;
@@ -5598,48 +5592,148 @@ module llamahdl_qkv_projector$mv$lane_pick(data$0,data$1,data$2,data$3,data$4,da
     input wire signed [7:0] data$29;
     input wire signed [7:0] data$30;
     input wire signed [7:0] data$31;
-    input wire  [15:0] sel;
     output reg signed [39:0] y;
     
     // Update code (custom)
-    always @(*) begin
-       case (sel)
-          16'd0: y = {{32{data$0[7]}}, data$0};
-          16'd1: y = {{32{data$1[7]}}, data$1};
-          16'd2: y = {{32{data$2[7]}}, data$2};
-          16'd3: y = {{32{data$3[7]}}, data$3};
-          16'd4: y = {{32{data$4[7]}}, data$4};
-          16'd5: y = {{32{data$5[7]}}, data$5};
-          16'd6: y = {{32{data$6[7]}}, data$6};
-          16'd7: y = {{32{data$7[7]}}, data$7};
-          16'd8: y = {{32{data$8[7]}}, data$8};
-          16'd9: y = {{32{data$9[7]}}, data$9};
-          16'd10: y = {{32{data$10[7]}}, data$10};
-          16'd11: y = {{32{data$11[7]}}, data$11};
-          16'd12: y = {{32{data$12[7]}}, data$12};
-          16'd13: y = {{32{data$13[7]}}, data$13};
-          16'd14: y = {{32{data$14[7]}}, data$14};
-          16'd15: y = {{32{data$15[7]}}, data$15};
-          16'd16: y = {{32{data$16[7]}}, data$16};
-          16'd17: y = {{32{data$17[7]}}, data$17};
-          16'd18: y = {{32{data$18[7]}}, data$18};
-          16'd19: y = {{32{data$19[7]}}, data$19};
-          16'd20: y = {{32{data$20[7]}}, data$20};
-          16'd21: y = {{32{data$21[7]}}, data$21};
-          16'd22: y = {{32{data$22[7]}}, data$22};
-          16'd23: y = {{32{data$23[7]}}, data$23};
-          16'd24: y = {{32{data$24[7]}}, data$24};
-          16'd25: y = {{32{data$25[7]}}, data$25};
-          16'd26: y = {{32{data$26[7]}}, data$26};
-          16'd27: y = {{32{data$27[7]}}, data$27};
-          16'd28: y = {{32{data$28[7]}}, data$28};
-          16'd29: y = {{32{data$29[7]}}, data$29};
-          16'd30: y = {{32{data$30[7]}}, data$30};
-          16'd31: y = {{32{data$31[7]}}, data$31};
-          default: y = 40'sd0;
-       endcase
+    reg signed [7:0] sh0;
+    reg signed [7:0] sh1;
+    reg signed [7:0] sh2;
+    reg signed [7:0] sh3;
+    reg signed [7:0] sh4;
+    reg signed [7:0] sh5;
+    reg signed [7:0] sh6;
+    reg signed [7:0] sh7;
+    reg signed [7:0] sh8;
+    reg signed [7:0] sh9;
+    reg signed [7:0] sh10;
+    reg signed [7:0] sh11;
+    reg signed [7:0] sh12;
+    reg signed [7:0] sh13;
+    reg signed [7:0] sh14;
+    reg signed [7:0] sh15;
+    reg signed [7:0] sh16;
+    reg signed [7:0] sh17;
+    reg signed [7:0] sh18;
+    reg signed [7:0] sh19;
+    reg signed [7:0] sh20;
+    reg signed [7:0] sh21;
+    reg signed [7:0] sh22;
+    reg signed [7:0] sh23;
+    reg signed [7:0] sh24;
+    reg signed [7:0] sh25;
+    reg signed [7:0] sh26;
+    reg signed [7:0] sh27;
+    reg signed [7:0] sh28;
+    reg signed [7:0] sh29;
+    reg signed [7:0] sh30;
+    reg signed [7:0] sh31;
+    initial begin
+       y = 40'sd0;
+       sh0 = 8'sd0;
+       sh1 = 8'sd0;
+       sh2 = 8'sd0;
+       sh3 = 8'sd0;
+       sh4 = 8'sd0;
+       sh5 = 8'sd0;
+       sh6 = 8'sd0;
+       sh7 = 8'sd0;
+       sh8 = 8'sd0;
+       sh9 = 8'sd0;
+       sh10 = 8'sd0;
+       sh11 = 8'sd0;
+       sh12 = 8'sd0;
+       sh13 = 8'sd0;
+       sh14 = 8'sd0;
+       sh15 = 8'sd0;
+       sh16 = 8'sd0;
+       sh17 = 8'sd0;
+       sh18 = 8'sd0;
+       sh19 = 8'sd0;
+       sh20 = 8'sd0;
+       sh21 = 8'sd0;
+       sh22 = 8'sd0;
+       sh23 = 8'sd0;
+       sh24 = 8'sd0;
+       sh25 = 8'sd0;
+       sh26 = 8'sd0;
+       sh27 = 8'sd0;
+       sh28 = 8'sd0;
+       sh29 = 8'sd0;
+       sh30 = 8'sd0;
+       sh31 = 8'sd0;
     end
-endmodule // llamahdl_qkv_projector$mv$lane_pick
+    always @(posedge clock) begin
+       if (load) begin
+          y <= {{32{data$0[7]}}, data$0};
+          sh0 <= data$1;
+          sh1 <= data$2;
+          sh2 <= data$3;
+          sh3 <= data$4;
+          sh4 <= data$5;
+          sh5 <= data$6;
+          sh6 <= data$7;
+          sh7 <= data$8;
+          sh8 <= data$9;
+          sh9 <= data$10;
+          sh10 <= data$11;
+          sh11 <= data$12;
+          sh12 <= data$13;
+          sh13 <= data$14;
+          sh14 <= data$15;
+          sh15 <= data$16;
+          sh16 <= data$17;
+          sh17 <= data$18;
+          sh18 <= data$19;
+          sh19 <= data$20;
+          sh20 <= data$21;
+          sh21 <= data$22;
+          sh22 <= data$23;
+          sh23 <= data$24;
+          sh24 <= data$25;
+          sh25 <= data$26;
+          sh26 <= data$27;
+          sh27 <= data$28;
+          sh28 <= data$29;
+          sh29 <= data$30;
+          sh30 <= data$31;
+          sh31 <= 8'sd0;
+       end else begin
+          y <= {{32{sh0[7]}}, sh0};
+          sh0 <= sh1;
+          sh1 <= sh2;
+          sh2 <= sh3;
+          sh3 <= sh4;
+          sh4 <= sh5;
+          sh5 <= sh6;
+          sh6 <= sh7;
+          sh7 <= sh8;
+          sh8 <= sh9;
+          sh9 <= sh10;
+          sh10 <= sh11;
+          sh11 <= sh12;
+          sh12 <= sh13;
+          sh13 <= sh14;
+          sh14 <= sh15;
+          sh15 <= sh16;
+          sh16 <= sh17;
+          sh17 <= sh18;
+          sh18 <= sh19;
+          sh19 <= sh20;
+          sh20 <= sh21;
+          sh21 <= sh22;
+          sh22 <= sh23;
+          sh23 <= sh24;
+          sh24 <= sh25;
+          sh25 <= sh26;
+          sh26 <= sh27;
+          sh27 <= sh28;
+          sh28 <= sh29;
+          sh29 <= sh30;
+          sh30 <= sh31;
+          sh31 <= 8'sd0;
+       end
+    end
+endmodule // llamahdl_qkv_projector$mv$lane_shift
 
 
 module llamahdl_qkv_projector$mv$len_r(d,q,clock);
@@ -5799,25 +5893,6 @@ module llamahdl_qkv_projector$mv$p_row(clock,d,q);
        q <= r4;
     end
 endmodule // llamahdl_qkv_projector$mv$p_row
-
-
-module llamahdl_qkv_projector$mv$pick_r(d,q,clock);
-    
-    // Module arguments
-    input wire signed [39:0] d;
-    output reg signed [39:0] q;
-    input wire  clock;
-    
-    // Update code (custom)
-    initial begin
-       q = 40'h0;
-    end
-    
-    always @(posedge clock) begin
-       q <= d;
-    end
-          
-endmodule // llamahdl_qkv_projector$mv$pick_r
 
 
 module llamahdl_qkv_projector$mv$post_r(d,q,clock);

@@ -14,7 +14,8 @@
 //! - [`TableRom`]: a W-bit table, synchronous read (RSQRT, SIGMOID, EXP2, RoPE tables).
 //! - [`XMem`]: the matrix-vector input memory: L words read per cycle, a scalar write
 //!   port, a wide write port and an [`XP`]-element group write port.
-//! - [`LaneSel`]: one of L lanes, sign-extended (combinational; the embedding lookup).
+//! - [`LaneShift`]: a word of L lanes out one lane per cycle through a shift register (the
+//!   embedding lookup).
 //! - [`WordRom`]: N 16-bit fields per word, synchronous read (the program ROM, gains).
 
 use crate::bits::{i2s, s2i, u2b, Addr, ADDR_SPACE};
@@ -1130,41 +1131,83 @@ impl<const L: usize> Logic for XMem<L> {
     }
 }
 
-/// Combinational lane select with sign extension: `y = data[sel]` as a 40-bit value
-/// (0 when `sel >= L`). Used to serialise a word of int8 weights one element at a time
-/// (the embedding lookup).
+/// A word of L int8 lanes serialised one lane per cycle through a shift register (the
+/// embedding lookup), so that no L-to-1 multiplexer sits between the memory and the
+/// output. At a clock edge with `load` high, `y` becomes lane 0 of `data` (sign-extended
+/// to 40 bits) and the register takes lanes 1 .. L; at an edge with `load` low, `y`
+/// becomes the next lane held (lane `k` at the `k`-th edge after the load; 0 past lane
+/// L − 1). `y` is registered: one edge from `data` to `y`.
 #[derive(LogicBlock)]
-pub struct LaneSel<const L: usize> {
+pub struct LaneShift<const L: usize> {
+    pub clock: Signal<In, Clock>,
+    pub load: Signal<In, Bit>,
     pub data: [Signal<In, Signed<8>>; L],
-    pub sel: Signal<In, Addr>,
     pub y: Signal<Out, Signed<40>>,
+    _sh: [i64; L],
 }
 
-impl<const L: usize> Default for LaneSel<L> {
+impl<const L: usize> Default for LaneShift<L> {
     fn default() -> Self {
         Self {
+            clock: Default::default(),
+            load: Default::default(),
             data: array_init::array_init(|_| Default::default()),
-            sel: Default::default(),
-            y: Default::default(),
+            y: Signal::new_with_default(Signed::default()),
+            _sh: [0; L],
         }
     }
 }
 
-impl<const L: usize> Logic for LaneSel<L> {
+impl<const L: usize> Logic for LaneShift<L> {
     fn update(&mut self) {
-        let s = self.sel.val().index();
-        let v = if s < L { s2i(self.data[s].val()) } else { 0 };
-        self.y.next = i2s::<40>(v);
+        if !self.clock.pos_edge() {
+            return;
+        }
+        if self.load.val() {
+            self.y.next = i2s::<40>(s2i(self.data[0].val()));
+            for i in 0..L {
+                self._sh[i] = if i + 1 < L {
+                    s2i(self.data[i + 1].val())
+                } else {
+                    0
+                };
+            }
+        } else {
+            self.y.next = i2s::<40>(self._sh[0]);
+            self._sh.rotate_left(1);
+            self._sh[L - 1] = 0;
+        }
     }
     fn connect(&mut self) {
         self.y.connect();
     }
     fn hdl(&self) -> Verilog {
-        let mut s = String::from("always @(*) begin\n   case (sel)\n");
+        let mut s = String::new();
         for i in 0..L {
-            s += &format!("      16'd{i}: y = {{{{32{{data${i}[7]}}}}, data${i}}};\n");
+            s += &format!("reg signed [7:0] sh{i};\n");
         }
-        s += "      default: y = 40'sd0;\n   endcase\nend\n";
+        s += "initial begin\n   y = 40'sd0;\n";
+        for i in 0..L {
+            s += &format!("   sh{i} = 8'sd0;\n");
+        }
+        // The load takes `data$0` into `y` and `data$1 ..` into the register; a shift takes
+        // `sh0` and `sh1 ..`.
+        let step = |src: &str, sep: &str| {
+            let mut b = format!("      y <= {{{{32{{{src}{sep}0[7]}}}}, {src}{sep}0}};\n");
+            for i in 0..L {
+                if i + 1 < L {
+                    b += &format!("      sh{i} <= {src}{sep}{};\n", i + 1);
+                } else {
+                    b += &format!("      sh{i} <= 8'sd0;\n");
+                }
+            }
+            b
+        };
+        s += "end\nalways @(posedge clock) begin\n   if (load) begin\n";
+        s += &step("data", "$");
+        s += "   end else begin\n";
+        s += &step("sh", "");
+        s += "   end\nend\n";
         Verilog::Custom(s)
     }
 }

@@ -45,9 +45,10 @@ pub const BLOCKER_EXTRA: usize = 4;
 
 /// Block conversion (`numerics::to_block`) of a vector streamed through it, pipelined:
 /// - scan: with `en_scan` in cycle `c`, `|x|` and `wide` are registered (edge `c`), then
-///   `m = max(first ? 0 : m, |x|)` (held as its bit length) and the format `wm = wide`
-///   (edge `c + 1`), then `sreg = max(0, bitlen(m) − B)` (edge `c + 2`; `B` = 15 when `wm`,
-///   else 10);
+///   `m = (first ? 0 : m) | |x|` (an OR: not the maximum, but its bit length, all the
+///   shift reads; no compare in the loop) and the format `wm = wide` (edge `c + 1`), then
+///   `sreg = max(0, bitlen(m) − B)` (edge `c + 2`; `B` = 15 when `wm`, else 10: a priority
+///   encoder of `m`'s top bits);
 /// - quantise: with `en_q` in cycle `u`, `xq` is delayed two edges, then quantised with
 ///   the `sreg` and `wm` of cycle `u + 2` in two stages; at edge `u + 4` `y =
 ///   clamp(round(xq / 2^sreg), ±(2^B − 1))` is registered as 16-bit (`y16`) and 11-bit
@@ -141,7 +142,7 @@ impl Logic for Blocker {
         // Scan.
         s.sreg = numerics::block_shift(o.m, Self::bits(o.wm));
         if o.e1 {
-            s.m = if o.f1 { o.ax1 } else { o.m.max(o.ax1) };
+            s.m = if o.f1 { o.ax1 } else { o.m | o.ax1 };
             s.wm = o.wd1;
         }
         s.e1 = self.en_scan.val();
@@ -163,11 +164,11 @@ reg [31:0] ax1;
 reg e1;
 reg f1;
 reg wd1;
-// The running maximum is kept as its bit length: the index of its top bit and whether it
-// is non-zero (bitlen(max(a, b)) = max(bitlen(a), bitlen(b))), so no 32-bit compare and
-// no leading-one search sit in front of `sreg`.
-reg [4:0] mmsb;
-reg mnz;
+// The running maximum is kept as the OR of the magnitudes, which has its bit length
+// (bitlen(max(a, b)) = bitlen(a | b)): one LUT level per bit in the loop, no compare.
+reg [31:0] mor;
+reg [4:0] sh_w;
+reg [4:0] sh_n;
 reg wm;
 reg [4:0] sreg;
 reg qv1;
@@ -186,25 +187,30 @@ wire [31:0] ux = x;
 wire [31:0] ax = ux[31] ? ((~ux) + 32'd1) : ux;
 ",
         );
-        v += &msb32_verilog("xb", "ax1");
+        // max(0, bitlen(m) − B): the top set bit `b` of m gives b + 1 − B.
+        for (name, bits) in [
+            ("sh_w", numerics::BLOCK16_BITS),
+            ("sh_n", numerics::KV_MANT_BITS),
+        ] {
+            v += &format!("always @(*) begin\n   {name} = 5'd0;\n");
+            for b in bits..32 {
+                v += &format!("   if (mor[{b}]) {name} = 5'd{};\n", b + 1 - bits);
+            }
+            v += "end\n";
+        }
         v += "\
-wire xnz = |ax1;
-wire xgt = xnz & (~mnz | (xb > mmsb));
-wire [5:0] bl = mnz ? ({1'b0, mmsb} + 6'd1) : 6'd0;
-wire [5:0] bw = wm ? 6'd15 : 6'd10;
-wire [5:0] sh6 = (bl > bw) ? (bl - bw) : 6'd0;
 wire signed [32:0] x2n = $signed({qx2, 1'b0}) >>> sreg;
 wire signed [32:0] rndn = (x2 + 33'sd1) >>> 1;
 wire signed [32:0] lim = w4 ? 33'sd32767 : 33'sd1023;
 wire signed [32:0] q = (rnd > lim) ? lim : ((rnd < -lim) ? -lim : rnd);
-wire unused_q = ^{q[32:16], sh6[5]};
+// (mor's bits below 10 never decide a shift.)
+wire unused_q = ^{q[32:16], mor[9:0]};
 initial begin
    ax1 = 32'd0;
    e1 = 1'b0;
    f1 = 1'b0;
    wd1 = 1'b0;
-   mmsb = 5'd0;
-   mnz = 1'b0;
+   mor = 32'd0;
    wm = 1'b0;
    sreg = 5'd0;
    qv1 = 1'b0;
@@ -241,12 +247,9 @@ always @(posedge clock) begin
    qv2 <= qv1;
    qx1 <= xq;
    qx2 <= qx1;
-   sreg <= sh6[4:0];
+   sreg <= wm ? sh_w : sh_n;
    if (e1) begin
-      if (f1 || xgt) begin
-         mmsb <= xb;
-         mnz <= xnz;
-      end
+      mor <= f1 ? ax1 : (mor | ax1);
       wm <= wd1;
    end
    e1 <= en_scan;

@@ -88,6 +88,8 @@ pub struct QkvStream {
     v_head0: Constant<Bits<8>>,
     last_head: Constant<Bits<8>>,
     g_m1: Constant<Bits<8>>,
+    /// One head per group (`G = 1`): head 0 is the last.
+    g_one: Constant<Bit>,
     zero8: Constant<Bits<8>>,
     one8: Constant<Bits<8>>,
     zero16: Constant<Addr>,
@@ -163,7 +165,20 @@ pub struct QkvStream {
     rd_valid_s6: DFF<Bit>,
     rd_half_s6: DFF<Bit>,
     rd_elem_s6: DFF<Addr>,
-    rd_head_s6: DFF<Bits<8>>,
+    /// Stage 6's decode, registered from stage 5 (so the bank and cache ports' selects
+    /// come from flip-flops): element 0, last element, a q head, a v head, the stream's
+    /// first element (head 0, element 0), the first element of the k or v heads, the last
+    /// head, the shift field (kv head) of a k or v head.
+    rd_e0_s6: DFF<Bit>,
+    rd_el_s6: DFF<Bit>,
+    rd_q_s6: DFF<Bit>,
+    rd_v_s6: DFF<Bit>,
+    rd_z_s6: DFF<Bit>,
+    rd_f0_s6: DFF<Bit>,
+    rd_lh_s6: DFF<Bit>,
+    rd_sf_s6: DFF<Bits<8>>,
+    /// `bank_head_r` is the group's last head (`G − 1`).
+    bh_last: DFF<Bit>,
     /// Destinations: q bank lane base, head in group, group; cache field.
     bank_lane_r: DFF<Addr>,
     bank_head_r: DFF<Bits<8>>,
@@ -173,13 +188,26 @@ pub struct QkvStream {
     // stream, its element and head, its buffer half); the converted element; the
     // destinations of this element.
     /// The element entering the head buffer and the blockers, registered (stage 5: the
-    /// rotated pair or the v element of stage 3/4, with the restart of the first head).
+    /// rotated pair or the v element of stage 3/4) with its element and head and what the
+    /// head conversion decodes from them (last and first element, buffer half, 16-bit
+    /// format), so that the buffer's addresses and the blockers' controls come from
+    /// flip-flops.
     in_valid: DFF<Bit>,
     in_data: DFF<Signed<32>>,
-    in_restart: DFF<Bit>,
+    in_e: DFF<Addr>,
+    in_h: DFF<Bits<8>>,
+    in_last: DFF<Bit>,
+    in_first: DFF<Bit>,
+    in_half: DFF<Bit>,
+    in_wide: DFF<Bit>,
+    /// An element is loaded into `in_*` (`in_load`), the stream's first (`in_restart`), and
+    /// its element and head (`in_elem_e`, `in_head_e`).
+    in_load: Signal<Local, Bit>,
+    in_restart: Signal<Local, Bit>,
     in_elem_e: Signal<Local, Addr>,
     in_head_e: Signal<Local, Bits<8>>,
-    in_half: Signal<Local, Bit>,
+    /// `bank_head_e` is the group's last head.
+    bh_last_e: Signal<Local, Bit>,
     conv_y16: Signal<Local, Addr>,
     conv_y11: Signal<Local, Bits<11>>,
     conv_shift: Signal<Local, Bits<5>>,
@@ -227,6 +255,7 @@ impl QkvStream {
             v_head0: c8(nh + nkv),
             last_head: c8(nh + 2 * nkv - 1),
             g_m1: c8(g - 1),
+            g_one: Constant::new(g == 1),
             zero8: c8(0),
             one8: c8(1),
             zero16: c16(0),
@@ -291,17 +320,32 @@ impl QkvStream {
             rd_valid_s6: Default::default(),
             rd_half_s6: Default::default(),
             rd_elem_s6: Default::default(),
-            rd_head_s6: Default::default(),
+            rd_e0_s6: Default::default(),
+            rd_el_s6: Default::default(),
+            rd_q_s6: Default::default(),
+            rd_v_s6: Default::default(),
+            rd_z_s6: Default::default(),
+            rd_f0_s6: Default::default(),
+            rd_lh_s6: Default::default(),
+            rd_sf_s6: Default::default(),
+            bh_last: Default::default(),
             bank_lane_r: Default::default(),
             bank_head_r: Default::default(),
             bank_group_r: Default::default(),
             field_r: Default::default(),
             in_valid: Default::default(),
             in_data: Default::default(),
+            in_e: Default::default(),
+            in_h: Default::default(),
+            in_last: Default::default(),
+            in_first: Default::default(),
+            in_half: Default::default(),
+            in_wide: Default::default(),
+            in_load: Default::default(),
             in_restart: Default::default(),
             in_elem_e: Default::default(),
             in_head_e: Default::default(),
-            in_half: Default::default(),
+            bh_last_e: Default::default(),
             conv_y16: Default::default(),
             conv_y11: Default::default(),
             conv_shift: Default::default(),
@@ -346,7 +390,12 @@ impl Logic for QkvStream {
             stream_word,
             in_valid,
             in_data,
-            in_restart,
+            in_e,
+            in_h,
+            in_last,
+            in_first,
+            in_half,
+            in_wide,
             in_elem,
             in_head,
             rd_active,
@@ -376,7 +425,15 @@ impl Logic for QkvStream {
             rd_valid_s6,
             rd_half_s6,
             rd_elem_s6,
-            rd_head_s6,
+            rd_e0_s6,
+            rd_el_s6,
+            rd_q_s6,
+            rd_v_s6,
+            rd_z_s6,
+            rd_f0_s6,
+            rd_lh_s6,
+            rd_sf_s6,
+            bh_last,
             bank_lane_r,
             bank_head_r,
             bank_group_r,
@@ -459,51 +516,38 @@ impl Logic for QkvStream {
         // v rows in stage 4: one element per cycle, in row order.
         self.in_valid.d.next = false;
         self.in_data.d.next = self.rot.y0.val();
-        self.in_restart.d.next = false;
+        self.in_load.next = false;
+        self.in_restart.next = false;
         if self.row_valid_s3.q.val() & !self.row_is_v_s3.q.val() & self.row_odd_s3.q.val() {
-            self.in_valid.d.next = true;
+            self.in_load.next = true;
             self.in_data.d.next = self.rot.y0.val();
-            self.in_restart.d.next = self.row_one_s3.q.val();
+            self.in_restart.next = self.row_one_s3.q.val();
         }
         if self.row_valid_s4.q.val() & !self.row_is_v_s4.q.val() & self.row_odd_s4.q.val() {
-            self.in_valid.d.next = true;
+            self.in_load.next = true;
             self.in_data.d.next = self.rot.y1.val();
         }
         if self.row_valid_s4.q.val() & self.row_is_v_s4.q.val() {
-            self.in_valid.d.next = true;
+            self.in_load.next = true;
             self.in_data.d.next = self.row_data_s4.q.val();
         }
-        if self.in_restart.q.val() {
+        self.in_valid.d.next = self.in_load.val();
+        // The loaded element's place: element 0 of head 0 for the stream's first, else
+        // the counters' (`in_elem`, `in_head`: the next element's), which move on.
+        if self.in_restart.val() {
             self.in_elem_e.next = self.zero16.val();
             self.in_head_e.next = self.zero8.val();
         } else {
             self.in_elem_e.next = self.in_elem.q.val();
             self.in_head_e.next = self.in_head.q.val();
         }
-        self.in_half.next = self.in_head_e.val().get_bit(0);
-        // Each head: max scan in blocker (head & 1) while it is written to half (head & 1)
-        // of the buffer.
-        self.head_buf.we.next = self.in_valid.q.val();
-        self.head_buf.wlane.next = self.zero8.val();
-        self.head_buf.wdata.next = unsigned_cast(self.in_data.q.val());
-        if self.in_half.val() {
-            self.head_buf.waddr.next = self.half16.val() | self.in_elem_e.val();
-        } else {
-            self.head_buf.waddr.next = self.in_elem_e.val();
-        }
-        self.blk0.en_scan.next = self.in_valid.q.val() & !self.in_half.val();
-        self.blk1.en_scan.next = self.in_valid.q.val() & self.in_half.val();
-        self.blk0.first.next = self.in_elem_e.val() == self.zero16.val();
-        self.blk1.first.next = self.in_elem_e.val() == self.zero16.val();
-        self.blk0.x.next = self.in_data.q.val();
-        self.blk1.x.next = self.in_data.q.val();
-        self.blk0.wide.next = self.in_head_e.val() < self.nh8.val();
-        self.blk1.wide.next = self.in_head_e.val() < self.nh8.val();
-        self.blk0.xq.next = signed_cast(self.head_buf.rdata[0].val());
-        self.blk1.xq.next = signed_cast(self.head_buf.rdata[0].val());
-        self.blk0.en_q.next = false;
-        self.blk1.en_q.next = false;
-        if self.in_valid.q.val() {
+        if self.in_load.val() {
+            self.in_e.d.next = self.in_elem_e.val();
+            self.in_h.d.next = self.in_head_e.val();
+            self.in_last.d.next = self.in_elem_e.val() == self.hd_m1.val();
+            self.in_first.d.next = self.in_elem_e.val() == self.zero16.val();
+            self.in_half.d.next = self.in_head_e.val().get_bit(0);
+            self.in_wide.d.next = self.in_head_e.val() < self.nh8.val();
             if self.in_elem_e.val() == self.hd_m1.val() {
                 self.in_elem.d.next = self.zero16.val();
                 self.in_head.d.next = self.in_head_e.val() + self.one8.val();
@@ -512,6 +556,28 @@ impl Logic for QkvStream {
                 self.in_head.d.next = self.in_head_e.val();
             }
         }
+        // Each head: max scan in blocker (head & 1) while it is written to half (head & 1)
+        // of the buffer.
+        self.head_buf.we.next = self.in_valid.q.val();
+        self.head_buf.wlane.next = self.zero8.val();
+        self.head_buf.wdata.next = unsigned_cast(self.in_data.q.val());
+        if self.in_half.q.val() {
+            self.head_buf.waddr.next = self.half16.val() | self.in_e.q.val();
+        } else {
+            self.head_buf.waddr.next = self.in_e.q.val();
+        }
+        self.blk0.en_scan.next = self.in_valid.q.val() & !self.in_half.q.val();
+        self.blk1.en_scan.next = self.in_valid.q.val() & self.in_half.q.val();
+        self.blk0.first.next = self.in_first.q.val();
+        self.blk1.first.next = self.in_first.q.val();
+        self.blk0.x.next = self.in_data.q.val();
+        self.blk1.x.next = self.in_data.q.val();
+        self.blk0.wide.next = self.in_wide.q.val();
+        self.blk1.wide.next = self.in_wide.q.val();
+        self.blk0.xq.next = signed_cast(self.head_buf.rdata[0].val());
+        self.blk1.xq.next = signed_cast(self.head_buf.rdata[0].val());
+        self.blk0.en_q.next = false;
+        self.blk1.en_q.next = false;
         // Conversion of a complete head: its elements read back one per cycle (the first
         // in the cycle its last element arrives), quantised one cycle later.
         self.rd_valid_s1.d.next = false;
@@ -530,16 +596,16 @@ impl Logic for QkvStream {
                 self.rd_active.d.next = false;
             }
         }
-        if self.in_valid.q.val() & (self.in_elem_e.val() == self.hd_m1.val()) {
+        if self.in_valid.q.val() & self.in_last.q.val() {
             self.rd_valid_s1.d.next = true;
-            self.rd_half_s1.d.next = self.in_half.val();
+            self.rd_half_s1.d.next = self.in_half.q.val();
             self.rd_elem_s1.d.next = self.zero16.val();
-            self.rd_head_s1.d.next = self.in_head_e.val();
+            self.rd_head_s1.d.next = self.in_h.q.val();
             self.rd_active.d.next = true;
             self.rd_elem.d.next = self.one16.val();
-            self.rd_half.d.next = self.in_half.val();
-            self.rd_head.d.next = self.in_head_e.val();
-            if self.in_half.val() {
+            self.rd_half.d.next = self.in_half.q.val();
+            self.rd_head.d.next = self.in_h.q.val();
+            if self.in_half.q.val() {
                 self.head_buf.raddr.next = self.half16.val();
             } else {
                 self.head_buf.raddr.next = self.zero16.val();
@@ -564,7 +630,21 @@ impl Logic for QkvStream {
         self.rd_valid_s6.d.next = self.rd_valid_s5.q.val();
         self.rd_half_s6.d.next = self.rd_half_s5.q.val();
         self.rd_elem_s6.d.next = self.rd_elem_s5.q.val();
-        self.rd_head_s6.d.next = self.rd_head_s5.q.val();
+        self.rd_e0_s6.d.next = self.rd_elem_s5.q.val() == self.zero16.val();
+        self.rd_el_s6.d.next = self.rd_elem_s5.q.val() == self.hd_m1.val();
+        self.rd_q_s6.d.next = self.rd_head_s5.q.val() < self.nh8.val();
+        self.rd_v_s6.d.next = self.rd_head_s5.q.val() >= self.v_head0.val();
+        self.rd_z_s6.d.next = (self.rd_head_s5.q.val() == self.zero8.val())
+            & (self.rd_elem_s5.q.val() == self.zero16.val());
+        self.rd_f0_s6.d.next = ((self.rd_head_s5.q.val() == self.nh8.val())
+            | (self.rd_head_s5.q.val() == self.v_head0.val()))
+            & (self.rd_elem_s5.q.val() == self.zero16.val());
+        self.rd_lh_s6.d.next = self.rd_head_s5.q.val() == self.last_head.val();
+        if self.rd_head_s5.q.val() >= self.v_head0.val() {
+            self.rd_sf_s6.d.next = self.rd_head_s5.q.val() - self.v_head0.val();
+        } else {
+            self.rd_sf_s6.d.next = self.rd_head_s5.q.val() - self.nh8.val();
+        }
         if self.rd_valid_s1.q.val() {
             if self.rd_half_s1.q.val() {
                 self.blk1.en_q.next = true;
@@ -582,9 +662,9 @@ impl Logic for QkvStream {
             self.conv_y11.next = self.blk0.y11.val();
             self.conv_shift.next = self.blk0.shift.val();
         }
-        if (self.rd_head_s6.q.val() == self.zero8.val())
-            & (self.rd_elem_s6.q.val() == self.zero16.val())
-        {
+        self.bh_last_e.next = self.bh_last.q.val();
+        if self.rd_z_s6.q.val() {
+            self.bh_last_e.next = self.g_one.val();
             self.bank_lane_e.next = self.zero16.val();
             self.bank_head_e.next = self.zero8.val();
             self.bank_group_e.next = self.zero8.val();
@@ -593,10 +673,7 @@ impl Logic for QkvStream {
             self.bank_head_e.next = self.bank_head_r.q.val();
             self.bank_group_e.next = self.bank_group_r.q.val();
         }
-        if ((self.rd_head_s6.q.val() == self.nh8.val())
-            | (self.rd_head_s6.q.val() == self.v_head0.val()))
-            & (self.rd_elem_s6.q.val() == self.zero16.val())
-        {
+        if self.rd_f0_s6.q.val() {
             self.field_e.next = self.zero16.val();
         } else {
             self.field_e.next = self.field_r.q.val();
@@ -613,40 +690,38 @@ impl Logic for QkvStream {
         self.cache_push.next = false;
         self.cache_shift_push.next = false;
         self.cache_commit.next = false;
-        self.cache_is_v.next = self.rd_head_s6.q.val() >= self.v_head0.val();
+        self.cache_is_v.next = self.rd_v_s6.q.val();
         self.cache_field.next = self.field_e.val();
         self.cache_data.next = self.conv_y11.val();
-        if self.rd_head_s6.q.val() >= self.v_head0.val() {
-            self.cache_shift_field.next = self.rd_head_s6.q.val() - self.v_head0.val();
-        } else {
-            self.cache_shift_field.next = self.rd_head_s6.q.val() - self.nh8.val();
-        }
+        self.cache_shift_field.next = self.rd_sf_s6.q.val();
         self.cache_shift.next = self.conv_shift.val();
         self.cache_waddr.next = self.stream_word.q.val();
         if self.rd_valid_s6.q.val() {
-            if self.rd_head_s6.q.val() < self.nh8.val() {
+            if self.rd_q_s6.q.val() {
                 self.bank_we.next = true;
-                self.bank_shift_we.next = self.rd_elem_s6.q.val() == self.zero16.val();
+                self.bank_shift_we.next = self.rd_e0_s6.q.val();
                 self.bank_lane_r.d.next = self.bank_lane_e.val();
                 self.bank_head_r.d.next = self.bank_head_e.val();
                 self.bank_group_r.d.next = self.bank_group_e.val();
-                if self.rd_elem_s6.q.val() == self.hd_m1.val() {
-                    if self.bank_head_e.val() == self.g_m1.val() {
+                self.bh_last.d.next = self.bh_last_e.val();
+                if self.rd_el_s6.q.val() {
+                    if self.bh_last_e.val() {
                         self.bank_lane_r.d.next = self.zero16.val();
                         self.bank_head_r.d.next = self.zero8.val();
                         self.bank_group_r.d.next = self.bank_group_e.val() + self.one8.val();
+                        self.bh_last.d.next = self.g_one.val();
                     } else {
                         self.bank_lane_r.d.next = self.bank_lane_e.val() + self.hd16.val();
                         self.bank_head_r.d.next = self.bank_head_e.val() + self.one8.val();
+                        self.bh_last.d.next =
+                            (self.bank_head_e.val() + self.one8.val()) == self.g_m1.val();
                     }
                 }
             } else {
                 self.cache_push.next = true;
                 self.field_r.d.next = self.field_e.val() + self.one16.val();
-                self.cache_shift_push.next = self.rd_elem_s6.q.val() == self.zero16.val();
-                if (self.rd_head_s6.q.val() == self.last_head.val())
-                    & (self.rd_elem_s6.q.val() == self.hd_m1.val())
-                {
+                self.cache_shift_push.next = self.rd_e0_s6.q.val();
+                if self.rd_lh_s6.q.val() & self.rd_el_s6.q.val() {
                     self.cache_commit.next = !self.stream_bad.q.val();
                 }
             }

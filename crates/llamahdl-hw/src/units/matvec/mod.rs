@@ -64,7 +64,7 @@ pub mod post;
 
 use crate::bits::{Addr, ADDR_SPACE};
 use crate::leaf::{
-    Delay, DelayBit, DelayS, DotAcc, LaneReg, LaneRom, LaneSel, RowFinish, ScaleRom, TableRom,
+    Delay, DelayBit, DelayS, DotAcc, LaneReg, LaneRom, LaneShift, RowFinish, ScaleRom, TableRom,
     XMem, DOT_LATENCY, FINISH_LATENCY, MEM_LATENCY, XP,
 };
 use llamahdl_golden::QMatrix;
@@ -264,10 +264,10 @@ pub struct MatVec<const L: usize> {
     e1_lane: DFF<Addr>,
     e1_elem: DFF<Addr>,
     em_valid: DFF<Bit>,
-    em_lane: DFF<Addr>,
+    /// The element is lane 0 of its word: the word is loaded into `lane_shift`.
+    em_first: DFF<Bit>,
     em_elem: DFF<Addr>,
-    /// The embedding's lane pick registered (cycle t + 4), with its tags.
-    pick_r: DFF<Signed<40>>,
+    // The embedding's element out of `lane_shift` (registered, cycle t + 4), with its tags.
     em2_valid: DFF<Bit>,
     em2_elem: DFF<Addr>,
     em2_dst: DFF<Addr>,
@@ -292,7 +292,7 @@ pub struct MatVec<const L: usize> {
     silu: SiluMul,
     silu_tab: TableRom<34>,
     addsat: AddSat32,
-    lane_pick: LaneSel<L>,
+    lane_shift: LaneShift<L>,
     rom: LaneRom<L>,
     scale_rom: ScaleRom,
     xram: XMem<L>,
@@ -432,9 +432,8 @@ impl<const L: usize> MatVec<L> {
             e1_lane: Default::default(),
             e1_elem: Default::default(),
             em_valid: Default::default(),
-            em_lane: Default::default(),
+            em_first: Default::default(),
             em_elem: Default::default(),
-            pick_r: Default::default(),
             em2_valid: Default::default(),
             em2_elem: Default::default(),
             em2_dst: Default::default(),
@@ -458,7 +457,7 @@ impl<const L: usize> MatVec<L> {
             silu: Default::default(),
             silu_tab: TableRom::new(silu_pair_words()),
             addsat: Default::default(),
-            lane_pick: Default::default(),
+            lane_shift: Default::default(),
             rom: LaneRom::new(words),
             scale_rom: ScaleRom::new(rom_scales(mats)),
             xram: XMem::new(max_cols.div_ceil(L).max(1)),
@@ -475,15 +474,15 @@ impl<const L: usize> Logic for MatVec<L> {
             self, clock, rows_r, len_r, dshift, xbase_r, post_r, src_r, split_r, beats_r, dst_r,
             running, sel_ram, shift, addr, beat, row, rbase, rrbase, emb, lane, elem, drain,
             drain_n, s1_valid, s1_first, s1_last, s1_row, m_valid, m_first, m_last, m_row, sq_mant,
-            sq_exp, s4_last, s4_row, s4_sw, e1_valid, e1_lane, e1_elem, em_valid, em_lane, em_elem,
-            pick_r, em2_valid, em2_elem, em2_dst, bq_mant, bq_exp, rom_a, srow_a, xaddr_a, s1_src,
+            sq_exp, s4_last, s4_row, s4_sw, e1_valid, e1_lane, e1_elem, em_valid, em_first,
+            em_elem, em2_valid, em2_elem, em2_dst, bq_mant, bq_exp, rom_a, srow_a, xaddr_a, s1_src,
             m_dst, w_last, rq, acc_sum, y_w, em_dst, w_done, s2_valid, s2_first, s2_last, s2_row,
             e2_valid, e2_lane, e2_elem, bq2_mant, bq2_exp
         );
         clock!(
             self, clock, a_last, a_row, a_mant, a_exp, p_last, p_row, s5_last, s5_done, eo_done,
             a_dst, r_dst, w_dst, sw_dst, eo_dst, eo_valid, eo_elem, bq_data, bq2_data, gate, silu,
-            silu_tab, rom, scale_rom, xram, dot, finish
+            silu_tab, rom, scale_rom, xram, dot, finish, lane_shift
         );
         // Input vector write port.
         self.xram.wwe.next = self.x_we.val();
@@ -615,7 +614,7 @@ impl<const L: usize> Logic for MatVec<L> {
         self.bq_mant.d.next = self.buf_rd_mant.val();
         self.bq_exp.d.next = self.buf_rd_exp.val();
         self.em_valid.d.next = self.e2_valid.q.val();
-        self.em_lane.d.next = self.e2_lane.q.val();
+        self.em_first.d.next = self.e2_lane.q.val() == self.zero16.val();
         self.em_elem.d.next = self.e2_elem.q.val();
         self.em_dst.d.next = self.dst_r.q.val() + self.e2_elem.q.val();
         // Cycle t + 3: words present; select the weight source into DotAcc.
@@ -651,18 +650,19 @@ impl<const L: usize> Logic for MatVec<L> {
         self.a_mant.d.next = self.sq_mant.q.val();
         self.a_exp.d.next = self.sq_exp.q.val();
         // Rescale: the row sum (or, embedding, one weight) through RowFinish.
+        // The embedding: the word (read again for every lane) loaded into the shift register
+        // with its lane 0, the next lanes shifted out one per cycle (t + 4, beside the row
+        // scale in `sq_*`).
         for i in 0..L {
-            self.lane_pick.data[i].next = self.rom.data[i].val();
+            self.lane_shift.data[i].next = self.rom.data[i].val();
         }
-        self.lane_pick.sel.next = self.em_lane.q.val();
-        // The embedding: the picked weight registered (t + 4) beside its row scale (`sq_*`).
-        self.pick_r.d.next = self.lane_pick.y.val();
+        self.lane_shift.load.next = self.em_valid.q.val() & self.em_first.q.val();
         self.em2_valid.d.next = self.em_valid.q.val();
         self.em2_elem.d.next = self.em_elem.q.val();
         self.em2_dst.d.next = self.em_dst.q.val();
         if self.emb.q.val() {
             self.finish.en.next = self.em2_valid.q.val();
-            self.finish.acc.next = self.pick_r.q.val();
+            self.finish.acc.next = self.lane_shift.y.val();
             self.finish.mant.next = self.sq_mant.q.val();
             self.finish.exp.next = self.sq_exp.q.val();
             self.finish.shift.next = self.sixteen.val();
