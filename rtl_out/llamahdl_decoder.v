@@ -2007,7 +2007,7 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,y_we,
     localparam  last_group = 8'h1;
     localparam  wait8 = 8'h16;
     localparam  drain_score = 16'h8;
-    localparam  drain_exp = 16'he;
+    localparam  drain_exp = 16'hf;
     localparam  drain_last = 16'hf;
     localparam  zero8 = 8'h0;
     localparam  one8 = 8'h1;
@@ -2458,6 +2458,21 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,y_we,
     reg  [15:0] addr_s2$d;
     wire  [15:0] addr_s2$q;
     reg  addr_s2$clock;
+    reg  score_s3$d;
+    wire  score_s3$q;
+    reg  score_s3$clock;
+    reg  exp_s3$d;
+    wire  exp_s3$q;
+    reg  exp_s3$clock;
+    reg  first_s3$d;
+    wire  first_s3$q;
+    reg  first_s3$clock;
+    reg  [15:0] addr_s3$d;
+    wire  [15:0] addr_s3$q;
+    reg  addr_s3$clock;
+    reg  [15:0] t_s2$d;
+    wire  [15:0] t_s2$q;
+    reg  t_s2$clock;
     reg  [15:0] t_s1$d;
     wire  [15:0] t_s1$q;
     reg  t_s1$clock;
@@ -3057,6 +3072,31 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,y_we,
         .q(addr_s2$q),
         .clock(addr_s2$clock)
     );
+    llamahdl_decoder$attention$score_s3 score_s3(
+        .d(score_s3$d),
+        .q(score_s3$q),
+        .clock(score_s3$clock)
+    );
+    llamahdl_decoder$attention$exp_s3 exp_s3(
+        .d(exp_s3$d),
+        .q(exp_s3$q),
+        .clock(exp_s3$clock)
+    );
+    llamahdl_decoder$attention$first_s3 first_s3(
+        .d(first_s3$d),
+        .q(first_s3$q),
+        .clock(first_s3$clock)
+    );
+    llamahdl_decoder$attention$addr_s3 addr_s3(
+        .d(addr_s3$d),
+        .q(addr_s3$q),
+        .clock(addr_s3$clock)
+    );
+    llamahdl_decoder$attention$t_s2 t_s2(
+        .d(t_s2$d),
+        .q(t_s2$q),
+        .clock(t_s2$clock)
+    );
     llamahdl_decoder$attention$t_s1 t_s1(
         .d(t_s1$d),
         .q(t_s1$q),
@@ -3263,6 +3303,11 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,y_we,
         exp_s2$clock = clock;
         first_s2$clock = clock;
         addr_s2$clock = clock;
+        score_s3$clock = clock;
+        exp_s3$clock = clock;
+        first_s3$clock = clock;
+        addr_s3$clock = clock;
+        t_s2$clock = clock;
         t_s1$clock = clock;
         out_s1$clock = clock;
         out_s2$clock = clock;
@@ -3322,6 +3367,11 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,y_we,
         exp_s2$d = exp_s2$q;
         first_s2$d = first_s2$q;
         addr_s2$d = addr_s2$q;
+        score_s3$d = score_s3$q;
+        exp_s3$d = exp_s3$q;
+        first_s3$d = first_s3$q;
+        addr_s3$d = addr_s3$q;
+        t_s2$d = t_s2$q;
         t_s1$d = t_s1$q;
         out_s1$d = out_s1$q;
         out_s2$d = out_s2$q;
@@ -3587,16 +3637,16 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,y_we,
         m_b$31 = core$m_b$31;
         core$m_p$31 = m_p$31;
         m_sel = core$m_sel;
-        core$sm_raddr = t_s1$q;
+        core$sm_raddr = t_s2$q;
         qld_r$d = 1'b0;
         lgrp_r$d = ld_grp$q;
         core$qld = qld_r$q;
         core$lgrp = lgrp_r$q;
-        core$s_en = score_s2$q;
-        core$s_first = first_s2$q;
-        core$s_t = addr_s2$q;
-        core$e_en = exp_s2$q;
-        core$e_first = first_s2$q;
+        core$s_en = score_s3$q;
+        core$s_first = first_s3$q;
+        core$s_t = addr_s3$q;
+        core$e_en = exp_s3$q;
+        core$e_first = first_s3$q;
         o_en_r$d = 1'b0;
         o_ld_r$d = 1'b0;
         o_head_r$d = oq_head$q;
@@ -3628,7 +3678,12 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,y_we,
         exp_s2$d = exp_s1$q;
         first_s2$d = first_s1$q;
         addr_s2$d = addr_s1$q;
+        score_s3$d = score_s2$q;
+        exp_s3$d = exp_s2$q;
+        first_s3$d = first_s2$q;
+        addr_s3$d = addr_s2$q;
         t_s1$d = t$q;
+        t_s2$d = t_s1$q;
         out_s2$d = out_s1$q;
         out_s3$d = out_s2$q;
         out_s4$d = out_s3$q;
@@ -3843,6 +3898,25 @@ module llamahdl_decoder$attention$addr_s2(d,q,clock);
 endmodule // llamahdl_decoder$attention$addr_s2
 
 
+module llamahdl_decoder$attention$addr_s3(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$addr_s3
+
+
 module llamahdl_decoder$attention$after_drain(d,q,clock);
     
     // Module arguments
@@ -4044,6 +4118,13 @@ module llamahdl_decoder$attention$cache(clock,push,pv,pfield,pdata,spush,spv,sfi
     reg [351:0] rvw;
     reg [19:0] rks;
     reg [19:0] rvs;
+    reg [351:0] rk2;
+    reg [351:0] rvw2;
+    reg [19:0] rks2;
+    reg [19:0] rvs2;
+    reg rin_1;
+    reg rsel_1;
+    reg [7:0] grp_1;
     reg p_r;
     reg pv_r;
     reg [15:0] pf_r;
@@ -4066,6 +4147,13 @@ module llamahdl_decoder$attention$cache(clock,push,pv,pfield,pdata,spush,spv,sfi
        rvw = 352'd0;
        rks = 20'd0;
        rvs = 20'd0;
+       rk2 = 352'd0;
+       rvw2 = 352'd0;
+       rks2 = 20'd0;
+       rvs2 = 20'd0;
+       rin_1 = 1'b0;
+       rsel_1 = 1'b0;
+       grp_1 = 8'd0;
        p_r = 1'b0;
        pv_r = 1'b0;
        pf_r = 16'd0;
@@ -4350,12 +4438,20 @@ module llamahdl_decoder$attention$cache(clock,push,pv,pfield,pdata,spush,spv,sfi
        wa_r <= waddr;
        c_rr <= c_r;
        wa_rr <= wa_r;
-       // The block RAMs' own read registers (nothing between them and the memories); a
-       // read past the depth is zeroed in the routing stage (`rin_dup*`).
+       // The block RAMs' own read registers (nothing between them and the memories), then
+       // fabric registers beside them; a read past the depth is zeroed in the routing stage
+       // (`rin_dup*`).
        rk <= kmem[raddr[11:0]];
        rvw <= vmem[raddr[11:0]];
        rks <= ksm[raddr[11:0]];
        rvs <= vsm[raddr[11:0]];
+       rk2 <= rk;
+       rvw2 <= rvw;
+       rks2 <= rks;
+       rvs2 <= rvs;
+       rin_1 <= (raddr < 24'd2560);
+       rsel_1 <= rv;
+       grp_1 <= grp;
        if (c_rr && (wa_rr < 24'd2560)) begin
           kmem[wa_rr[11:0]] <= kst;
           vmem[wa_rr[11:0]] <= vst;
@@ -4555,116 +4651,115 @@ module llamahdl_decoder$attention$cache(clock,push,pv,pfield,pdata,spush,spv,sfi
     initial rsel_dup31 = 1'b0;
     reg [7:0] grp_dup31;
     initial grp_dup31 = 8'd0;
-    wire rin_n = (raddr < 24'd2560);
     always @(posedge clock) begin
-       rin_dup0 <= rin_n;
-       rsel_dup0 <= rv;
-       grp_dup0 <= grp;
-       rin_dup1 <= rin_n;
-       rsel_dup1 <= rv;
-       grp_dup1 <= grp;
-       rin_dup2 <= rin_n;
-       rsel_dup2 <= rv;
-       grp_dup2 <= grp;
-       rin_dup3 <= rin_n;
-       rsel_dup3 <= rv;
-       grp_dup3 <= grp;
-       rin_dup4 <= rin_n;
-       rsel_dup4 <= rv;
-       grp_dup4 <= grp;
-       rin_dup5 <= rin_n;
-       rsel_dup5 <= rv;
-       grp_dup5 <= grp;
-       rin_dup6 <= rin_n;
-       rsel_dup6 <= rv;
-       grp_dup6 <= grp;
-       rin_dup7 <= rin_n;
-       rsel_dup7 <= rv;
-       grp_dup7 <= grp;
-       rin_dup8 <= rin_n;
-       rsel_dup8 <= rv;
-       grp_dup8 <= grp;
-       rin_dup9 <= rin_n;
-       rsel_dup9 <= rv;
-       grp_dup9 <= grp;
-       rin_dup10 <= rin_n;
-       rsel_dup10 <= rv;
-       grp_dup10 <= grp;
-       rin_dup11 <= rin_n;
-       rsel_dup11 <= rv;
-       grp_dup11 <= grp;
-       rin_dup12 <= rin_n;
-       rsel_dup12 <= rv;
-       grp_dup12 <= grp;
-       rin_dup13 <= rin_n;
-       rsel_dup13 <= rv;
-       grp_dup13 <= grp;
-       rin_dup14 <= rin_n;
-       rsel_dup14 <= rv;
-       grp_dup14 <= grp;
-       rin_dup15 <= rin_n;
-       rsel_dup15 <= rv;
-       grp_dup15 <= grp;
-       rin_dup16 <= rin_n;
-       rsel_dup16 <= rv;
-       grp_dup16 <= grp;
-       rin_dup17 <= rin_n;
-       rsel_dup17 <= rv;
-       grp_dup17 <= grp;
-       rin_dup18 <= rin_n;
-       rsel_dup18 <= rv;
-       grp_dup18 <= grp;
-       rin_dup19 <= rin_n;
-       rsel_dup19 <= rv;
-       grp_dup19 <= grp;
-       rin_dup20 <= rin_n;
-       rsel_dup20 <= rv;
-       grp_dup20 <= grp;
-       rin_dup21 <= rin_n;
-       rsel_dup21 <= rv;
-       grp_dup21 <= grp;
-       rin_dup22 <= rin_n;
-       rsel_dup22 <= rv;
-       grp_dup22 <= grp;
-       rin_dup23 <= rin_n;
-       rsel_dup23 <= rv;
-       grp_dup23 <= grp;
-       rin_dup24 <= rin_n;
-       rsel_dup24 <= rv;
-       grp_dup24 <= grp;
-       rin_dup25 <= rin_n;
-       rsel_dup25 <= rv;
-       grp_dup25 <= grp;
-       rin_dup26 <= rin_n;
-       rsel_dup26 <= rv;
-       grp_dup26 <= grp;
-       rin_dup27 <= rin_n;
-       rsel_dup27 <= rv;
-       grp_dup27 <= grp;
-       rin_dup28 <= rin_n;
-       rsel_dup28 <= rv;
-       grp_dup28 <= grp;
-       rin_dup29 <= rin_n;
-       rsel_dup29 <= rv;
-       grp_dup29 <= grp;
-       rin_dup30 <= rin_n;
-       rsel_dup30 <= rv;
-       grp_dup30 <= grp;
-       rin_dup31 <= rin_n;
-       rsel_dup31 <= rv;
-       grp_dup31 <= grp;
+       rin_dup0 <= rin_1;
+       rsel_dup0 <= rsel_1;
+       grp_dup0 <= grp_1;
+       rin_dup1 <= rin_1;
+       rsel_dup1 <= rsel_1;
+       grp_dup1 <= grp_1;
+       rin_dup2 <= rin_1;
+       rsel_dup2 <= rsel_1;
+       grp_dup2 <= grp_1;
+       rin_dup3 <= rin_1;
+       rsel_dup3 <= rsel_1;
+       grp_dup3 <= grp_1;
+       rin_dup4 <= rin_1;
+       rsel_dup4 <= rsel_1;
+       grp_dup4 <= grp_1;
+       rin_dup5 <= rin_1;
+       rsel_dup5 <= rsel_1;
+       grp_dup5 <= grp_1;
+       rin_dup6 <= rin_1;
+       rsel_dup6 <= rsel_1;
+       grp_dup6 <= grp_1;
+       rin_dup7 <= rin_1;
+       rsel_dup7 <= rsel_1;
+       grp_dup7 <= grp_1;
+       rin_dup8 <= rin_1;
+       rsel_dup8 <= rsel_1;
+       grp_dup8 <= grp_1;
+       rin_dup9 <= rin_1;
+       rsel_dup9 <= rsel_1;
+       grp_dup9 <= grp_1;
+       rin_dup10 <= rin_1;
+       rsel_dup10 <= rsel_1;
+       grp_dup10 <= grp_1;
+       rin_dup11 <= rin_1;
+       rsel_dup11 <= rsel_1;
+       grp_dup11 <= grp_1;
+       rin_dup12 <= rin_1;
+       rsel_dup12 <= rsel_1;
+       grp_dup12 <= grp_1;
+       rin_dup13 <= rin_1;
+       rsel_dup13 <= rsel_1;
+       grp_dup13 <= grp_1;
+       rin_dup14 <= rin_1;
+       rsel_dup14 <= rsel_1;
+       grp_dup14 <= grp_1;
+       rin_dup15 <= rin_1;
+       rsel_dup15 <= rsel_1;
+       grp_dup15 <= grp_1;
+       rin_dup16 <= rin_1;
+       rsel_dup16 <= rsel_1;
+       grp_dup16 <= grp_1;
+       rin_dup17 <= rin_1;
+       rsel_dup17 <= rsel_1;
+       grp_dup17 <= grp_1;
+       rin_dup18 <= rin_1;
+       rsel_dup18 <= rsel_1;
+       grp_dup18 <= grp_1;
+       rin_dup19 <= rin_1;
+       rsel_dup19 <= rsel_1;
+       grp_dup19 <= grp_1;
+       rin_dup20 <= rin_1;
+       rsel_dup20 <= rsel_1;
+       grp_dup20 <= grp_1;
+       rin_dup21 <= rin_1;
+       rsel_dup21 <= rsel_1;
+       grp_dup21 <= grp_1;
+       rin_dup22 <= rin_1;
+       rsel_dup22 <= rsel_1;
+       grp_dup22 <= grp_1;
+       rin_dup23 <= rin_1;
+       rsel_dup23 <= rsel_1;
+       grp_dup23 <= grp_1;
+       rin_dup24 <= rin_1;
+       rsel_dup24 <= rsel_1;
+       grp_dup24 <= grp_1;
+       rin_dup25 <= rin_1;
+       rsel_dup25 <= rsel_1;
+       grp_dup25 <= grp_1;
+       rin_dup26 <= rin_1;
+       rsel_dup26 <= rsel_1;
+       grp_dup26 <= grp_1;
+       rin_dup27 <= rin_1;
+       rsel_dup27 <= rsel_1;
+       grp_dup27 <= grp_1;
+       rin_dup28 <= rin_1;
+       rsel_dup28 <= rsel_1;
+       grp_dup28 <= grp_1;
+       rin_dup29 <= rin_1;
+       rsel_dup29 <= rsel_1;
+       grp_dup29 <= grp_1;
+       rin_dup30 <= rin_1;
+       rsel_dup30 <= rsel_1;
+       grp_dup30 <= grp_1;
+       rin_dup31 <= rin_1;
+       rsel_dup31 <= rsel_1;
+       grp_dup31 <= grp_1;
     end
     always @(posedge clock) begin
        case (grp_dup0)
        8'd0: begin
-          mant$0 <= rin_dup0 ? (rsel_dup0 ? rvw[10:0] : rk[10:0]) : 11'd0;
-          ksh$0 <= rin_dup0 ? rks[4:0] : 5'd0;
-          vsh$0 <= rin_dup0 ? rvs[4:0] : 5'd0;
+          mant$0 <= rin_dup0 ? (rsel_dup0 ? rvw2[10:0] : rk2[10:0]) : 11'd0;
+          ksh$0 <= rin_dup0 ? rks2[4:0] : 5'd0;
+          vsh$0 <= rin_dup0 ? rvs2[4:0] : 5'd0;
        end
        8'd1: begin
-          mant$0 <= rin_dup0 ? (rsel_dup0 ? rvw[186:176] : rk[186:176]) : 11'd0;
-          ksh$0 <= rin_dup0 ? rks[14:10] : 5'd0;
-          vsh$0 <= rin_dup0 ? rvs[14:10] : 5'd0;
+          mant$0 <= rin_dup0 ? (rsel_dup0 ? rvw2[186:176] : rk2[186:176]) : 11'd0;
+          ksh$0 <= rin_dup0 ? rks2[14:10] : 5'd0;
+          vsh$0 <= rin_dup0 ? rvs2[14:10] : 5'd0;
        end
        default: begin
           mant$0 <= 11'd0;
@@ -4674,14 +4769,14 @@ module llamahdl_decoder$attention$cache(clock,push,pv,pfield,pdata,spush,spv,sfi
        endcase
        case (grp_dup1)
        8'd0: begin
-          mant$1 <= rin_dup1 ? (rsel_dup1 ? rvw[21:11] : rk[21:11]) : 11'd0;
-          ksh$1 <= rin_dup1 ? rks[4:0] : 5'd0;
-          vsh$1 <= rin_dup1 ? rvs[4:0] : 5'd0;
+          mant$1 <= rin_dup1 ? (rsel_dup1 ? rvw2[21:11] : rk2[21:11]) : 11'd0;
+          ksh$1 <= rin_dup1 ? rks2[4:0] : 5'd0;
+          vsh$1 <= rin_dup1 ? rvs2[4:0] : 5'd0;
        end
        8'd1: begin
-          mant$1 <= rin_dup1 ? (rsel_dup1 ? rvw[197:187] : rk[197:187]) : 11'd0;
-          ksh$1 <= rin_dup1 ? rks[14:10] : 5'd0;
-          vsh$1 <= rin_dup1 ? rvs[14:10] : 5'd0;
+          mant$1 <= rin_dup1 ? (rsel_dup1 ? rvw2[197:187] : rk2[197:187]) : 11'd0;
+          ksh$1 <= rin_dup1 ? rks2[14:10] : 5'd0;
+          vsh$1 <= rin_dup1 ? rvs2[14:10] : 5'd0;
        end
        default: begin
           mant$1 <= 11'd0;
@@ -4691,14 +4786,14 @@ module llamahdl_decoder$attention$cache(clock,push,pv,pfield,pdata,spush,spv,sfi
        endcase
        case (grp_dup2)
        8'd0: begin
-          mant$2 <= rin_dup2 ? (rsel_dup2 ? rvw[32:22] : rk[32:22]) : 11'd0;
-          ksh$2 <= rin_dup2 ? rks[4:0] : 5'd0;
-          vsh$2 <= rin_dup2 ? rvs[4:0] : 5'd0;
+          mant$2 <= rin_dup2 ? (rsel_dup2 ? rvw2[32:22] : rk2[32:22]) : 11'd0;
+          ksh$2 <= rin_dup2 ? rks2[4:0] : 5'd0;
+          vsh$2 <= rin_dup2 ? rvs2[4:0] : 5'd0;
        end
        8'd1: begin
-          mant$2 <= rin_dup2 ? (rsel_dup2 ? rvw[208:198] : rk[208:198]) : 11'd0;
-          ksh$2 <= rin_dup2 ? rks[14:10] : 5'd0;
-          vsh$2 <= rin_dup2 ? rvs[14:10] : 5'd0;
+          mant$2 <= rin_dup2 ? (rsel_dup2 ? rvw2[208:198] : rk2[208:198]) : 11'd0;
+          ksh$2 <= rin_dup2 ? rks2[14:10] : 5'd0;
+          vsh$2 <= rin_dup2 ? rvs2[14:10] : 5'd0;
        end
        default: begin
           mant$2 <= 11'd0;
@@ -4708,14 +4803,14 @@ module llamahdl_decoder$attention$cache(clock,push,pv,pfield,pdata,spush,spv,sfi
        endcase
        case (grp_dup3)
        8'd0: begin
-          mant$3 <= rin_dup3 ? (rsel_dup3 ? rvw[43:33] : rk[43:33]) : 11'd0;
-          ksh$3 <= rin_dup3 ? rks[4:0] : 5'd0;
-          vsh$3 <= rin_dup3 ? rvs[4:0] : 5'd0;
+          mant$3 <= rin_dup3 ? (rsel_dup3 ? rvw2[43:33] : rk2[43:33]) : 11'd0;
+          ksh$3 <= rin_dup3 ? rks2[4:0] : 5'd0;
+          vsh$3 <= rin_dup3 ? rvs2[4:0] : 5'd0;
        end
        8'd1: begin
-          mant$3 <= rin_dup3 ? (rsel_dup3 ? rvw[219:209] : rk[219:209]) : 11'd0;
-          ksh$3 <= rin_dup3 ? rks[14:10] : 5'd0;
-          vsh$3 <= rin_dup3 ? rvs[14:10] : 5'd0;
+          mant$3 <= rin_dup3 ? (rsel_dup3 ? rvw2[219:209] : rk2[219:209]) : 11'd0;
+          ksh$3 <= rin_dup3 ? rks2[14:10] : 5'd0;
+          vsh$3 <= rin_dup3 ? rvs2[14:10] : 5'd0;
        end
        default: begin
           mant$3 <= 11'd0;
@@ -4725,14 +4820,14 @@ module llamahdl_decoder$attention$cache(clock,push,pv,pfield,pdata,spush,spv,sfi
        endcase
        case (grp_dup4)
        8'd0: begin
-          mant$4 <= rin_dup4 ? (rsel_dup4 ? rvw[54:44] : rk[54:44]) : 11'd0;
-          ksh$4 <= rin_dup4 ? rks[4:0] : 5'd0;
-          vsh$4 <= rin_dup4 ? rvs[4:0] : 5'd0;
+          mant$4 <= rin_dup4 ? (rsel_dup4 ? rvw2[54:44] : rk2[54:44]) : 11'd0;
+          ksh$4 <= rin_dup4 ? rks2[4:0] : 5'd0;
+          vsh$4 <= rin_dup4 ? rvs2[4:0] : 5'd0;
        end
        8'd1: begin
-          mant$4 <= rin_dup4 ? (rsel_dup4 ? rvw[230:220] : rk[230:220]) : 11'd0;
-          ksh$4 <= rin_dup4 ? rks[14:10] : 5'd0;
-          vsh$4 <= rin_dup4 ? rvs[14:10] : 5'd0;
+          mant$4 <= rin_dup4 ? (rsel_dup4 ? rvw2[230:220] : rk2[230:220]) : 11'd0;
+          ksh$4 <= rin_dup4 ? rks2[14:10] : 5'd0;
+          vsh$4 <= rin_dup4 ? rvs2[14:10] : 5'd0;
        end
        default: begin
           mant$4 <= 11'd0;
@@ -4742,14 +4837,14 @@ module llamahdl_decoder$attention$cache(clock,push,pv,pfield,pdata,spush,spv,sfi
        endcase
        case (grp_dup5)
        8'd0: begin
-          mant$5 <= rin_dup5 ? (rsel_dup5 ? rvw[65:55] : rk[65:55]) : 11'd0;
-          ksh$5 <= rin_dup5 ? rks[4:0] : 5'd0;
-          vsh$5 <= rin_dup5 ? rvs[4:0] : 5'd0;
+          mant$5 <= rin_dup5 ? (rsel_dup5 ? rvw2[65:55] : rk2[65:55]) : 11'd0;
+          ksh$5 <= rin_dup5 ? rks2[4:0] : 5'd0;
+          vsh$5 <= rin_dup5 ? rvs2[4:0] : 5'd0;
        end
        8'd1: begin
-          mant$5 <= rin_dup5 ? (rsel_dup5 ? rvw[241:231] : rk[241:231]) : 11'd0;
-          ksh$5 <= rin_dup5 ? rks[14:10] : 5'd0;
-          vsh$5 <= rin_dup5 ? rvs[14:10] : 5'd0;
+          mant$5 <= rin_dup5 ? (rsel_dup5 ? rvw2[241:231] : rk2[241:231]) : 11'd0;
+          ksh$5 <= rin_dup5 ? rks2[14:10] : 5'd0;
+          vsh$5 <= rin_dup5 ? rvs2[14:10] : 5'd0;
        end
        default: begin
           mant$5 <= 11'd0;
@@ -4759,14 +4854,14 @@ module llamahdl_decoder$attention$cache(clock,push,pv,pfield,pdata,spush,spv,sfi
        endcase
        case (grp_dup6)
        8'd0: begin
-          mant$6 <= rin_dup6 ? (rsel_dup6 ? rvw[76:66] : rk[76:66]) : 11'd0;
-          ksh$6 <= rin_dup6 ? rks[4:0] : 5'd0;
-          vsh$6 <= rin_dup6 ? rvs[4:0] : 5'd0;
+          mant$6 <= rin_dup6 ? (rsel_dup6 ? rvw2[76:66] : rk2[76:66]) : 11'd0;
+          ksh$6 <= rin_dup6 ? rks2[4:0] : 5'd0;
+          vsh$6 <= rin_dup6 ? rvs2[4:0] : 5'd0;
        end
        8'd1: begin
-          mant$6 <= rin_dup6 ? (rsel_dup6 ? rvw[252:242] : rk[252:242]) : 11'd0;
-          ksh$6 <= rin_dup6 ? rks[14:10] : 5'd0;
-          vsh$6 <= rin_dup6 ? rvs[14:10] : 5'd0;
+          mant$6 <= rin_dup6 ? (rsel_dup6 ? rvw2[252:242] : rk2[252:242]) : 11'd0;
+          ksh$6 <= rin_dup6 ? rks2[14:10] : 5'd0;
+          vsh$6 <= rin_dup6 ? rvs2[14:10] : 5'd0;
        end
        default: begin
           mant$6 <= 11'd0;
@@ -4776,14 +4871,14 @@ module llamahdl_decoder$attention$cache(clock,push,pv,pfield,pdata,spush,spv,sfi
        endcase
        case (grp_dup7)
        8'd0: begin
-          mant$7 <= rin_dup7 ? (rsel_dup7 ? rvw[87:77] : rk[87:77]) : 11'd0;
-          ksh$7 <= rin_dup7 ? rks[4:0] : 5'd0;
-          vsh$7 <= rin_dup7 ? rvs[4:0] : 5'd0;
+          mant$7 <= rin_dup7 ? (rsel_dup7 ? rvw2[87:77] : rk2[87:77]) : 11'd0;
+          ksh$7 <= rin_dup7 ? rks2[4:0] : 5'd0;
+          vsh$7 <= rin_dup7 ? rvs2[4:0] : 5'd0;
        end
        8'd1: begin
-          mant$7 <= rin_dup7 ? (rsel_dup7 ? rvw[263:253] : rk[263:253]) : 11'd0;
-          ksh$7 <= rin_dup7 ? rks[14:10] : 5'd0;
-          vsh$7 <= rin_dup7 ? rvs[14:10] : 5'd0;
+          mant$7 <= rin_dup7 ? (rsel_dup7 ? rvw2[263:253] : rk2[263:253]) : 11'd0;
+          ksh$7 <= rin_dup7 ? rks2[14:10] : 5'd0;
+          vsh$7 <= rin_dup7 ? rvs2[14:10] : 5'd0;
        end
        default: begin
           mant$7 <= 11'd0;
@@ -4793,14 +4888,14 @@ module llamahdl_decoder$attention$cache(clock,push,pv,pfield,pdata,spush,spv,sfi
        endcase
        case (grp_dup8)
        8'd0: begin
-          mant$8 <= rin_dup8 ? (rsel_dup8 ? rvw[10:0] : rk[10:0]) : 11'd0;
-          ksh$8 <= rin_dup8 ? rks[4:0] : 5'd0;
-          vsh$8 <= rin_dup8 ? rvs[4:0] : 5'd0;
+          mant$8 <= rin_dup8 ? (rsel_dup8 ? rvw2[10:0] : rk2[10:0]) : 11'd0;
+          ksh$8 <= rin_dup8 ? rks2[4:0] : 5'd0;
+          vsh$8 <= rin_dup8 ? rvs2[4:0] : 5'd0;
        end
        8'd1: begin
-          mant$8 <= rin_dup8 ? (rsel_dup8 ? rvw[186:176] : rk[186:176]) : 11'd0;
-          ksh$8 <= rin_dup8 ? rks[14:10] : 5'd0;
-          vsh$8 <= rin_dup8 ? rvs[14:10] : 5'd0;
+          mant$8 <= rin_dup8 ? (rsel_dup8 ? rvw2[186:176] : rk2[186:176]) : 11'd0;
+          ksh$8 <= rin_dup8 ? rks2[14:10] : 5'd0;
+          vsh$8 <= rin_dup8 ? rvs2[14:10] : 5'd0;
        end
        default: begin
           mant$8 <= 11'd0;
@@ -4810,14 +4905,14 @@ module llamahdl_decoder$attention$cache(clock,push,pv,pfield,pdata,spush,spv,sfi
        endcase
        case (grp_dup9)
        8'd0: begin
-          mant$9 <= rin_dup9 ? (rsel_dup9 ? rvw[21:11] : rk[21:11]) : 11'd0;
-          ksh$9 <= rin_dup9 ? rks[4:0] : 5'd0;
-          vsh$9 <= rin_dup9 ? rvs[4:0] : 5'd0;
+          mant$9 <= rin_dup9 ? (rsel_dup9 ? rvw2[21:11] : rk2[21:11]) : 11'd0;
+          ksh$9 <= rin_dup9 ? rks2[4:0] : 5'd0;
+          vsh$9 <= rin_dup9 ? rvs2[4:0] : 5'd0;
        end
        8'd1: begin
-          mant$9 <= rin_dup9 ? (rsel_dup9 ? rvw[197:187] : rk[197:187]) : 11'd0;
-          ksh$9 <= rin_dup9 ? rks[14:10] : 5'd0;
-          vsh$9 <= rin_dup9 ? rvs[14:10] : 5'd0;
+          mant$9 <= rin_dup9 ? (rsel_dup9 ? rvw2[197:187] : rk2[197:187]) : 11'd0;
+          ksh$9 <= rin_dup9 ? rks2[14:10] : 5'd0;
+          vsh$9 <= rin_dup9 ? rvs2[14:10] : 5'd0;
        end
        default: begin
           mant$9 <= 11'd0;
@@ -4827,14 +4922,14 @@ module llamahdl_decoder$attention$cache(clock,push,pv,pfield,pdata,spush,spv,sfi
        endcase
        case (grp_dup10)
        8'd0: begin
-          mant$10 <= rin_dup10 ? (rsel_dup10 ? rvw[32:22] : rk[32:22]) : 11'd0;
-          ksh$10 <= rin_dup10 ? rks[4:0] : 5'd0;
-          vsh$10 <= rin_dup10 ? rvs[4:0] : 5'd0;
+          mant$10 <= rin_dup10 ? (rsel_dup10 ? rvw2[32:22] : rk2[32:22]) : 11'd0;
+          ksh$10 <= rin_dup10 ? rks2[4:0] : 5'd0;
+          vsh$10 <= rin_dup10 ? rvs2[4:0] : 5'd0;
        end
        8'd1: begin
-          mant$10 <= rin_dup10 ? (rsel_dup10 ? rvw[208:198] : rk[208:198]) : 11'd0;
-          ksh$10 <= rin_dup10 ? rks[14:10] : 5'd0;
-          vsh$10 <= rin_dup10 ? rvs[14:10] : 5'd0;
+          mant$10 <= rin_dup10 ? (rsel_dup10 ? rvw2[208:198] : rk2[208:198]) : 11'd0;
+          ksh$10 <= rin_dup10 ? rks2[14:10] : 5'd0;
+          vsh$10 <= rin_dup10 ? rvs2[14:10] : 5'd0;
        end
        default: begin
           mant$10 <= 11'd0;
@@ -4844,14 +4939,14 @@ module llamahdl_decoder$attention$cache(clock,push,pv,pfield,pdata,spush,spv,sfi
        endcase
        case (grp_dup11)
        8'd0: begin
-          mant$11 <= rin_dup11 ? (rsel_dup11 ? rvw[43:33] : rk[43:33]) : 11'd0;
-          ksh$11 <= rin_dup11 ? rks[4:0] : 5'd0;
-          vsh$11 <= rin_dup11 ? rvs[4:0] : 5'd0;
+          mant$11 <= rin_dup11 ? (rsel_dup11 ? rvw2[43:33] : rk2[43:33]) : 11'd0;
+          ksh$11 <= rin_dup11 ? rks2[4:0] : 5'd0;
+          vsh$11 <= rin_dup11 ? rvs2[4:0] : 5'd0;
        end
        8'd1: begin
-          mant$11 <= rin_dup11 ? (rsel_dup11 ? rvw[219:209] : rk[219:209]) : 11'd0;
-          ksh$11 <= rin_dup11 ? rks[14:10] : 5'd0;
-          vsh$11 <= rin_dup11 ? rvs[14:10] : 5'd0;
+          mant$11 <= rin_dup11 ? (rsel_dup11 ? rvw2[219:209] : rk2[219:209]) : 11'd0;
+          ksh$11 <= rin_dup11 ? rks2[14:10] : 5'd0;
+          vsh$11 <= rin_dup11 ? rvs2[14:10] : 5'd0;
        end
        default: begin
           mant$11 <= 11'd0;
@@ -4861,14 +4956,14 @@ module llamahdl_decoder$attention$cache(clock,push,pv,pfield,pdata,spush,spv,sfi
        endcase
        case (grp_dup12)
        8'd0: begin
-          mant$12 <= rin_dup12 ? (rsel_dup12 ? rvw[54:44] : rk[54:44]) : 11'd0;
-          ksh$12 <= rin_dup12 ? rks[4:0] : 5'd0;
-          vsh$12 <= rin_dup12 ? rvs[4:0] : 5'd0;
+          mant$12 <= rin_dup12 ? (rsel_dup12 ? rvw2[54:44] : rk2[54:44]) : 11'd0;
+          ksh$12 <= rin_dup12 ? rks2[4:0] : 5'd0;
+          vsh$12 <= rin_dup12 ? rvs2[4:0] : 5'd0;
        end
        8'd1: begin
-          mant$12 <= rin_dup12 ? (rsel_dup12 ? rvw[230:220] : rk[230:220]) : 11'd0;
-          ksh$12 <= rin_dup12 ? rks[14:10] : 5'd0;
-          vsh$12 <= rin_dup12 ? rvs[14:10] : 5'd0;
+          mant$12 <= rin_dup12 ? (rsel_dup12 ? rvw2[230:220] : rk2[230:220]) : 11'd0;
+          ksh$12 <= rin_dup12 ? rks2[14:10] : 5'd0;
+          vsh$12 <= rin_dup12 ? rvs2[14:10] : 5'd0;
        end
        default: begin
           mant$12 <= 11'd0;
@@ -4878,14 +4973,14 @@ module llamahdl_decoder$attention$cache(clock,push,pv,pfield,pdata,spush,spv,sfi
        endcase
        case (grp_dup13)
        8'd0: begin
-          mant$13 <= rin_dup13 ? (rsel_dup13 ? rvw[65:55] : rk[65:55]) : 11'd0;
-          ksh$13 <= rin_dup13 ? rks[4:0] : 5'd0;
-          vsh$13 <= rin_dup13 ? rvs[4:0] : 5'd0;
+          mant$13 <= rin_dup13 ? (rsel_dup13 ? rvw2[65:55] : rk2[65:55]) : 11'd0;
+          ksh$13 <= rin_dup13 ? rks2[4:0] : 5'd0;
+          vsh$13 <= rin_dup13 ? rvs2[4:0] : 5'd0;
        end
        8'd1: begin
-          mant$13 <= rin_dup13 ? (rsel_dup13 ? rvw[241:231] : rk[241:231]) : 11'd0;
-          ksh$13 <= rin_dup13 ? rks[14:10] : 5'd0;
-          vsh$13 <= rin_dup13 ? rvs[14:10] : 5'd0;
+          mant$13 <= rin_dup13 ? (rsel_dup13 ? rvw2[241:231] : rk2[241:231]) : 11'd0;
+          ksh$13 <= rin_dup13 ? rks2[14:10] : 5'd0;
+          vsh$13 <= rin_dup13 ? rvs2[14:10] : 5'd0;
        end
        default: begin
           mant$13 <= 11'd0;
@@ -4895,14 +4990,14 @@ module llamahdl_decoder$attention$cache(clock,push,pv,pfield,pdata,spush,spv,sfi
        endcase
        case (grp_dup14)
        8'd0: begin
-          mant$14 <= rin_dup14 ? (rsel_dup14 ? rvw[76:66] : rk[76:66]) : 11'd0;
-          ksh$14 <= rin_dup14 ? rks[4:0] : 5'd0;
-          vsh$14 <= rin_dup14 ? rvs[4:0] : 5'd0;
+          mant$14 <= rin_dup14 ? (rsel_dup14 ? rvw2[76:66] : rk2[76:66]) : 11'd0;
+          ksh$14 <= rin_dup14 ? rks2[4:0] : 5'd0;
+          vsh$14 <= rin_dup14 ? rvs2[4:0] : 5'd0;
        end
        8'd1: begin
-          mant$14 <= rin_dup14 ? (rsel_dup14 ? rvw[252:242] : rk[252:242]) : 11'd0;
-          ksh$14 <= rin_dup14 ? rks[14:10] : 5'd0;
-          vsh$14 <= rin_dup14 ? rvs[14:10] : 5'd0;
+          mant$14 <= rin_dup14 ? (rsel_dup14 ? rvw2[252:242] : rk2[252:242]) : 11'd0;
+          ksh$14 <= rin_dup14 ? rks2[14:10] : 5'd0;
+          vsh$14 <= rin_dup14 ? rvs2[14:10] : 5'd0;
        end
        default: begin
           mant$14 <= 11'd0;
@@ -4912,14 +5007,14 @@ module llamahdl_decoder$attention$cache(clock,push,pv,pfield,pdata,spush,spv,sfi
        endcase
        case (grp_dup15)
        8'd0: begin
-          mant$15 <= rin_dup15 ? (rsel_dup15 ? rvw[87:77] : rk[87:77]) : 11'd0;
-          ksh$15 <= rin_dup15 ? rks[4:0] : 5'd0;
-          vsh$15 <= rin_dup15 ? rvs[4:0] : 5'd0;
+          mant$15 <= rin_dup15 ? (rsel_dup15 ? rvw2[87:77] : rk2[87:77]) : 11'd0;
+          ksh$15 <= rin_dup15 ? rks2[4:0] : 5'd0;
+          vsh$15 <= rin_dup15 ? rvs2[4:0] : 5'd0;
        end
        8'd1: begin
-          mant$15 <= rin_dup15 ? (rsel_dup15 ? rvw[263:253] : rk[263:253]) : 11'd0;
-          ksh$15 <= rin_dup15 ? rks[14:10] : 5'd0;
-          vsh$15 <= rin_dup15 ? rvs[14:10] : 5'd0;
+          mant$15 <= rin_dup15 ? (rsel_dup15 ? rvw2[263:253] : rk2[263:253]) : 11'd0;
+          ksh$15 <= rin_dup15 ? rks2[14:10] : 5'd0;
+          vsh$15 <= rin_dup15 ? rvs2[14:10] : 5'd0;
        end
        default: begin
           mant$15 <= 11'd0;
@@ -4929,14 +5024,14 @@ module llamahdl_decoder$attention$cache(clock,push,pv,pfield,pdata,spush,spv,sfi
        endcase
        case (grp_dup16)
        8'd0: begin
-          mant$16 <= rin_dup16 ? (rsel_dup16 ? rvw[98:88] : rk[98:88]) : 11'd0;
-          ksh$16 <= rin_dup16 ? rks[9:5] : 5'd0;
-          vsh$16 <= rin_dup16 ? rvs[9:5] : 5'd0;
+          mant$16 <= rin_dup16 ? (rsel_dup16 ? rvw2[98:88] : rk2[98:88]) : 11'd0;
+          ksh$16 <= rin_dup16 ? rks2[9:5] : 5'd0;
+          vsh$16 <= rin_dup16 ? rvs2[9:5] : 5'd0;
        end
        8'd1: begin
-          mant$16 <= rin_dup16 ? (rsel_dup16 ? rvw[274:264] : rk[274:264]) : 11'd0;
-          ksh$16 <= rin_dup16 ? rks[19:15] : 5'd0;
-          vsh$16 <= rin_dup16 ? rvs[19:15] : 5'd0;
+          mant$16 <= rin_dup16 ? (rsel_dup16 ? rvw2[274:264] : rk2[274:264]) : 11'd0;
+          ksh$16 <= rin_dup16 ? rks2[19:15] : 5'd0;
+          vsh$16 <= rin_dup16 ? rvs2[19:15] : 5'd0;
        end
        default: begin
           mant$16 <= 11'd0;
@@ -4946,14 +5041,14 @@ module llamahdl_decoder$attention$cache(clock,push,pv,pfield,pdata,spush,spv,sfi
        endcase
        case (grp_dup17)
        8'd0: begin
-          mant$17 <= rin_dup17 ? (rsel_dup17 ? rvw[109:99] : rk[109:99]) : 11'd0;
-          ksh$17 <= rin_dup17 ? rks[9:5] : 5'd0;
-          vsh$17 <= rin_dup17 ? rvs[9:5] : 5'd0;
+          mant$17 <= rin_dup17 ? (rsel_dup17 ? rvw2[109:99] : rk2[109:99]) : 11'd0;
+          ksh$17 <= rin_dup17 ? rks2[9:5] : 5'd0;
+          vsh$17 <= rin_dup17 ? rvs2[9:5] : 5'd0;
        end
        8'd1: begin
-          mant$17 <= rin_dup17 ? (rsel_dup17 ? rvw[285:275] : rk[285:275]) : 11'd0;
-          ksh$17 <= rin_dup17 ? rks[19:15] : 5'd0;
-          vsh$17 <= rin_dup17 ? rvs[19:15] : 5'd0;
+          mant$17 <= rin_dup17 ? (rsel_dup17 ? rvw2[285:275] : rk2[285:275]) : 11'd0;
+          ksh$17 <= rin_dup17 ? rks2[19:15] : 5'd0;
+          vsh$17 <= rin_dup17 ? rvs2[19:15] : 5'd0;
        end
        default: begin
           mant$17 <= 11'd0;
@@ -4963,14 +5058,14 @@ module llamahdl_decoder$attention$cache(clock,push,pv,pfield,pdata,spush,spv,sfi
        endcase
        case (grp_dup18)
        8'd0: begin
-          mant$18 <= rin_dup18 ? (rsel_dup18 ? rvw[120:110] : rk[120:110]) : 11'd0;
-          ksh$18 <= rin_dup18 ? rks[9:5] : 5'd0;
-          vsh$18 <= rin_dup18 ? rvs[9:5] : 5'd0;
+          mant$18 <= rin_dup18 ? (rsel_dup18 ? rvw2[120:110] : rk2[120:110]) : 11'd0;
+          ksh$18 <= rin_dup18 ? rks2[9:5] : 5'd0;
+          vsh$18 <= rin_dup18 ? rvs2[9:5] : 5'd0;
        end
        8'd1: begin
-          mant$18 <= rin_dup18 ? (rsel_dup18 ? rvw[296:286] : rk[296:286]) : 11'd0;
-          ksh$18 <= rin_dup18 ? rks[19:15] : 5'd0;
-          vsh$18 <= rin_dup18 ? rvs[19:15] : 5'd0;
+          mant$18 <= rin_dup18 ? (rsel_dup18 ? rvw2[296:286] : rk2[296:286]) : 11'd0;
+          ksh$18 <= rin_dup18 ? rks2[19:15] : 5'd0;
+          vsh$18 <= rin_dup18 ? rvs2[19:15] : 5'd0;
        end
        default: begin
           mant$18 <= 11'd0;
@@ -4980,14 +5075,14 @@ module llamahdl_decoder$attention$cache(clock,push,pv,pfield,pdata,spush,spv,sfi
        endcase
        case (grp_dup19)
        8'd0: begin
-          mant$19 <= rin_dup19 ? (rsel_dup19 ? rvw[131:121] : rk[131:121]) : 11'd0;
-          ksh$19 <= rin_dup19 ? rks[9:5] : 5'd0;
-          vsh$19 <= rin_dup19 ? rvs[9:5] : 5'd0;
+          mant$19 <= rin_dup19 ? (rsel_dup19 ? rvw2[131:121] : rk2[131:121]) : 11'd0;
+          ksh$19 <= rin_dup19 ? rks2[9:5] : 5'd0;
+          vsh$19 <= rin_dup19 ? rvs2[9:5] : 5'd0;
        end
        8'd1: begin
-          mant$19 <= rin_dup19 ? (rsel_dup19 ? rvw[307:297] : rk[307:297]) : 11'd0;
-          ksh$19 <= rin_dup19 ? rks[19:15] : 5'd0;
-          vsh$19 <= rin_dup19 ? rvs[19:15] : 5'd0;
+          mant$19 <= rin_dup19 ? (rsel_dup19 ? rvw2[307:297] : rk2[307:297]) : 11'd0;
+          ksh$19 <= rin_dup19 ? rks2[19:15] : 5'd0;
+          vsh$19 <= rin_dup19 ? rvs2[19:15] : 5'd0;
        end
        default: begin
           mant$19 <= 11'd0;
@@ -4997,14 +5092,14 @@ module llamahdl_decoder$attention$cache(clock,push,pv,pfield,pdata,spush,spv,sfi
        endcase
        case (grp_dup20)
        8'd0: begin
-          mant$20 <= rin_dup20 ? (rsel_dup20 ? rvw[142:132] : rk[142:132]) : 11'd0;
-          ksh$20 <= rin_dup20 ? rks[9:5] : 5'd0;
-          vsh$20 <= rin_dup20 ? rvs[9:5] : 5'd0;
+          mant$20 <= rin_dup20 ? (rsel_dup20 ? rvw2[142:132] : rk2[142:132]) : 11'd0;
+          ksh$20 <= rin_dup20 ? rks2[9:5] : 5'd0;
+          vsh$20 <= rin_dup20 ? rvs2[9:5] : 5'd0;
        end
        8'd1: begin
-          mant$20 <= rin_dup20 ? (rsel_dup20 ? rvw[318:308] : rk[318:308]) : 11'd0;
-          ksh$20 <= rin_dup20 ? rks[19:15] : 5'd0;
-          vsh$20 <= rin_dup20 ? rvs[19:15] : 5'd0;
+          mant$20 <= rin_dup20 ? (rsel_dup20 ? rvw2[318:308] : rk2[318:308]) : 11'd0;
+          ksh$20 <= rin_dup20 ? rks2[19:15] : 5'd0;
+          vsh$20 <= rin_dup20 ? rvs2[19:15] : 5'd0;
        end
        default: begin
           mant$20 <= 11'd0;
@@ -5014,14 +5109,14 @@ module llamahdl_decoder$attention$cache(clock,push,pv,pfield,pdata,spush,spv,sfi
        endcase
        case (grp_dup21)
        8'd0: begin
-          mant$21 <= rin_dup21 ? (rsel_dup21 ? rvw[153:143] : rk[153:143]) : 11'd0;
-          ksh$21 <= rin_dup21 ? rks[9:5] : 5'd0;
-          vsh$21 <= rin_dup21 ? rvs[9:5] : 5'd0;
+          mant$21 <= rin_dup21 ? (rsel_dup21 ? rvw2[153:143] : rk2[153:143]) : 11'd0;
+          ksh$21 <= rin_dup21 ? rks2[9:5] : 5'd0;
+          vsh$21 <= rin_dup21 ? rvs2[9:5] : 5'd0;
        end
        8'd1: begin
-          mant$21 <= rin_dup21 ? (rsel_dup21 ? rvw[329:319] : rk[329:319]) : 11'd0;
-          ksh$21 <= rin_dup21 ? rks[19:15] : 5'd0;
-          vsh$21 <= rin_dup21 ? rvs[19:15] : 5'd0;
+          mant$21 <= rin_dup21 ? (rsel_dup21 ? rvw2[329:319] : rk2[329:319]) : 11'd0;
+          ksh$21 <= rin_dup21 ? rks2[19:15] : 5'd0;
+          vsh$21 <= rin_dup21 ? rvs2[19:15] : 5'd0;
        end
        default: begin
           mant$21 <= 11'd0;
@@ -5031,14 +5126,14 @@ module llamahdl_decoder$attention$cache(clock,push,pv,pfield,pdata,spush,spv,sfi
        endcase
        case (grp_dup22)
        8'd0: begin
-          mant$22 <= rin_dup22 ? (rsel_dup22 ? rvw[164:154] : rk[164:154]) : 11'd0;
-          ksh$22 <= rin_dup22 ? rks[9:5] : 5'd0;
-          vsh$22 <= rin_dup22 ? rvs[9:5] : 5'd0;
+          mant$22 <= rin_dup22 ? (rsel_dup22 ? rvw2[164:154] : rk2[164:154]) : 11'd0;
+          ksh$22 <= rin_dup22 ? rks2[9:5] : 5'd0;
+          vsh$22 <= rin_dup22 ? rvs2[9:5] : 5'd0;
        end
        8'd1: begin
-          mant$22 <= rin_dup22 ? (rsel_dup22 ? rvw[340:330] : rk[340:330]) : 11'd0;
-          ksh$22 <= rin_dup22 ? rks[19:15] : 5'd0;
-          vsh$22 <= rin_dup22 ? rvs[19:15] : 5'd0;
+          mant$22 <= rin_dup22 ? (rsel_dup22 ? rvw2[340:330] : rk2[340:330]) : 11'd0;
+          ksh$22 <= rin_dup22 ? rks2[19:15] : 5'd0;
+          vsh$22 <= rin_dup22 ? rvs2[19:15] : 5'd0;
        end
        default: begin
           mant$22 <= 11'd0;
@@ -5048,14 +5143,14 @@ module llamahdl_decoder$attention$cache(clock,push,pv,pfield,pdata,spush,spv,sfi
        endcase
        case (grp_dup23)
        8'd0: begin
-          mant$23 <= rin_dup23 ? (rsel_dup23 ? rvw[175:165] : rk[175:165]) : 11'd0;
-          ksh$23 <= rin_dup23 ? rks[9:5] : 5'd0;
-          vsh$23 <= rin_dup23 ? rvs[9:5] : 5'd0;
+          mant$23 <= rin_dup23 ? (rsel_dup23 ? rvw2[175:165] : rk2[175:165]) : 11'd0;
+          ksh$23 <= rin_dup23 ? rks2[9:5] : 5'd0;
+          vsh$23 <= rin_dup23 ? rvs2[9:5] : 5'd0;
        end
        8'd1: begin
-          mant$23 <= rin_dup23 ? (rsel_dup23 ? rvw[351:341] : rk[351:341]) : 11'd0;
-          ksh$23 <= rin_dup23 ? rks[19:15] : 5'd0;
-          vsh$23 <= rin_dup23 ? rvs[19:15] : 5'd0;
+          mant$23 <= rin_dup23 ? (rsel_dup23 ? rvw2[351:341] : rk2[351:341]) : 11'd0;
+          ksh$23 <= rin_dup23 ? rks2[19:15] : 5'd0;
+          vsh$23 <= rin_dup23 ? rvs2[19:15] : 5'd0;
        end
        default: begin
           mant$23 <= 11'd0;
@@ -5065,14 +5160,14 @@ module llamahdl_decoder$attention$cache(clock,push,pv,pfield,pdata,spush,spv,sfi
        endcase
        case (grp_dup24)
        8'd0: begin
-          mant$24 <= rin_dup24 ? (rsel_dup24 ? rvw[98:88] : rk[98:88]) : 11'd0;
-          ksh$24 <= rin_dup24 ? rks[9:5] : 5'd0;
-          vsh$24 <= rin_dup24 ? rvs[9:5] : 5'd0;
+          mant$24 <= rin_dup24 ? (rsel_dup24 ? rvw2[98:88] : rk2[98:88]) : 11'd0;
+          ksh$24 <= rin_dup24 ? rks2[9:5] : 5'd0;
+          vsh$24 <= rin_dup24 ? rvs2[9:5] : 5'd0;
        end
        8'd1: begin
-          mant$24 <= rin_dup24 ? (rsel_dup24 ? rvw[274:264] : rk[274:264]) : 11'd0;
-          ksh$24 <= rin_dup24 ? rks[19:15] : 5'd0;
-          vsh$24 <= rin_dup24 ? rvs[19:15] : 5'd0;
+          mant$24 <= rin_dup24 ? (rsel_dup24 ? rvw2[274:264] : rk2[274:264]) : 11'd0;
+          ksh$24 <= rin_dup24 ? rks2[19:15] : 5'd0;
+          vsh$24 <= rin_dup24 ? rvs2[19:15] : 5'd0;
        end
        default: begin
           mant$24 <= 11'd0;
@@ -5082,14 +5177,14 @@ module llamahdl_decoder$attention$cache(clock,push,pv,pfield,pdata,spush,spv,sfi
        endcase
        case (grp_dup25)
        8'd0: begin
-          mant$25 <= rin_dup25 ? (rsel_dup25 ? rvw[109:99] : rk[109:99]) : 11'd0;
-          ksh$25 <= rin_dup25 ? rks[9:5] : 5'd0;
-          vsh$25 <= rin_dup25 ? rvs[9:5] : 5'd0;
+          mant$25 <= rin_dup25 ? (rsel_dup25 ? rvw2[109:99] : rk2[109:99]) : 11'd0;
+          ksh$25 <= rin_dup25 ? rks2[9:5] : 5'd0;
+          vsh$25 <= rin_dup25 ? rvs2[9:5] : 5'd0;
        end
        8'd1: begin
-          mant$25 <= rin_dup25 ? (rsel_dup25 ? rvw[285:275] : rk[285:275]) : 11'd0;
-          ksh$25 <= rin_dup25 ? rks[19:15] : 5'd0;
-          vsh$25 <= rin_dup25 ? rvs[19:15] : 5'd0;
+          mant$25 <= rin_dup25 ? (rsel_dup25 ? rvw2[285:275] : rk2[285:275]) : 11'd0;
+          ksh$25 <= rin_dup25 ? rks2[19:15] : 5'd0;
+          vsh$25 <= rin_dup25 ? rvs2[19:15] : 5'd0;
        end
        default: begin
           mant$25 <= 11'd0;
@@ -5099,14 +5194,14 @@ module llamahdl_decoder$attention$cache(clock,push,pv,pfield,pdata,spush,spv,sfi
        endcase
        case (grp_dup26)
        8'd0: begin
-          mant$26 <= rin_dup26 ? (rsel_dup26 ? rvw[120:110] : rk[120:110]) : 11'd0;
-          ksh$26 <= rin_dup26 ? rks[9:5] : 5'd0;
-          vsh$26 <= rin_dup26 ? rvs[9:5] : 5'd0;
+          mant$26 <= rin_dup26 ? (rsel_dup26 ? rvw2[120:110] : rk2[120:110]) : 11'd0;
+          ksh$26 <= rin_dup26 ? rks2[9:5] : 5'd0;
+          vsh$26 <= rin_dup26 ? rvs2[9:5] : 5'd0;
        end
        8'd1: begin
-          mant$26 <= rin_dup26 ? (rsel_dup26 ? rvw[296:286] : rk[296:286]) : 11'd0;
-          ksh$26 <= rin_dup26 ? rks[19:15] : 5'd0;
-          vsh$26 <= rin_dup26 ? rvs[19:15] : 5'd0;
+          mant$26 <= rin_dup26 ? (rsel_dup26 ? rvw2[296:286] : rk2[296:286]) : 11'd0;
+          ksh$26 <= rin_dup26 ? rks2[19:15] : 5'd0;
+          vsh$26 <= rin_dup26 ? rvs2[19:15] : 5'd0;
        end
        default: begin
           mant$26 <= 11'd0;
@@ -5116,14 +5211,14 @@ module llamahdl_decoder$attention$cache(clock,push,pv,pfield,pdata,spush,spv,sfi
        endcase
        case (grp_dup27)
        8'd0: begin
-          mant$27 <= rin_dup27 ? (rsel_dup27 ? rvw[131:121] : rk[131:121]) : 11'd0;
-          ksh$27 <= rin_dup27 ? rks[9:5] : 5'd0;
-          vsh$27 <= rin_dup27 ? rvs[9:5] : 5'd0;
+          mant$27 <= rin_dup27 ? (rsel_dup27 ? rvw2[131:121] : rk2[131:121]) : 11'd0;
+          ksh$27 <= rin_dup27 ? rks2[9:5] : 5'd0;
+          vsh$27 <= rin_dup27 ? rvs2[9:5] : 5'd0;
        end
        8'd1: begin
-          mant$27 <= rin_dup27 ? (rsel_dup27 ? rvw[307:297] : rk[307:297]) : 11'd0;
-          ksh$27 <= rin_dup27 ? rks[19:15] : 5'd0;
-          vsh$27 <= rin_dup27 ? rvs[19:15] : 5'd0;
+          mant$27 <= rin_dup27 ? (rsel_dup27 ? rvw2[307:297] : rk2[307:297]) : 11'd0;
+          ksh$27 <= rin_dup27 ? rks2[19:15] : 5'd0;
+          vsh$27 <= rin_dup27 ? rvs2[19:15] : 5'd0;
        end
        default: begin
           mant$27 <= 11'd0;
@@ -5133,14 +5228,14 @@ module llamahdl_decoder$attention$cache(clock,push,pv,pfield,pdata,spush,spv,sfi
        endcase
        case (grp_dup28)
        8'd0: begin
-          mant$28 <= rin_dup28 ? (rsel_dup28 ? rvw[142:132] : rk[142:132]) : 11'd0;
-          ksh$28 <= rin_dup28 ? rks[9:5] : 5'd0;
-          vsh$28 <= rin_dup28 ? rvs[9:5] : 5'd0;
+          mant$28 <= rin_dup28 ? (rsel_dup28 ? rvw2[142:132] : rk2[142:132]) : 11'd0;
+          ksh$28 <= rin_dup28 ? rks2[9:5] : 5'd0;
+          vsh$28 <= rin_dup28 ? rvs2[9:5] : 5'd0;
        end
        8'd1: begin
-          mant$28 <= rin_dup28 ? (rsel_dup28 ? rvw[318:308] : rk[318:308]) : 11'd0;
-          ksh$28 <= rin_dup28 ? rks[19:15] : 5'd0;
-          vsh$28 <= rin_dup28 ? rvs[19:15] : 5'd0;
+          mant$28 <= rin_dup28 ? (rsel_dup28 ? rvw2[318:308] : rk2[318:308]) : 11'd0;
+          ksh$28 <= rin_dup28 ? rks2[19:15] : 5'd0;
+          vsh$28 <= rin_dup28 ? rvs2[19:15] : 5'd0;
        end
        default: begin
           mant$28 <= 11'd0;
@@ -5150,14 +5245,14 @@ module llamahdl_decoder$attention$cache(clock,push,pv,pfield,pdata,spush,spv,sfi
        endcase
        case (grp_dup29)
        8'd0: begin
-          mant$29 <= rin_dup29 ? (rsel_dup29 ? rvw[153:143] : rk[153:143]) : 11'd0;
-          ksh$29 <= rin_dup29 ? rks[9:5] : 5'd0;
-          vsh$29 <= rin_dup29 ? rvs[9:5] : 5'd0;
+          mant$29 <= rin_dup29 ? (rsel_dup29 ? rvw2[153:143] : rk2[153:143]) : 11'd0;
+          ksh$29 <= rin_dup29 ? rks2[9:5] : 5'd0;
+          vsh$29 <= rin_dup29 ? rvs2[9:5] : 5'd0;
        end
        8'd1: begin
-          mant$29 <= rin_dup29 ? (rsel_dup29 ? rvw[329:319] : rk[329:319]) : 11'd0;
-          ksh$29 <= rin_dup29 ? rks[19:15] : 5'd0;
-          vsh$29 <= rin_dup29 ? rvs[19:15] : 5'd0;
+          mant$29 <= rin_dup29 ? (rsel_dup29 ? rvw2[329:319] : rk2[329:319]) : 11'd0;
+          ksh$29 <= rin_dup29 ? rks2[19:15] : 5'd0;
+          vsh$29 <= rin_dup29 ? rvs2[19:15] : 5'd0;
        end
        default: begin
           mant$29 <= 11'd0;
@@ -5167,14 +5262,14 @@ module llamahdl_decoder$attention$cache(clock,push,pv,pfield,pdata,spush,spv,sfi
        endcase
        case (grp_dup30)
        8'd0: begin
-          mant$30 <= rin_dup30 ? (rsel_dup30 ? rvw[164:154] : rk[164:154]) : 11'd0;
-          ksh$30 <= rin_dup30 ? rks[9:5] : 5'd0;
-          vsh$30 <= rin_dup30 ? rvs[9:5] : 5'd0;
+          mant$30 <= rin_dup30 ? (rsel_dup30 ? rvw2[164:154] : rk2[164:154]) : 11'd0;
+          ksh$30 <= rin_dup30 ? rks2[9:5] : 5'd0;
+          vsh$30 <= rin_dup30 ? rvs2[9:5] : 5'd0;
        end
        8'd1: begin
-          mant$30 <= rin_dup30 ? (rsel_dup30 ? rvw[340:330] : rk[340:330]) : 11'd0;
-          ksh$30 <= rin_dup30 ? rks[19:15] : 5'd0;
-          vsh$30 <= rin_dup30 ? rvs[19:15] : 5'd0;
+          mant$30 <= rin_dup30 ? (rsel_dup30 ? rvw2[340:330] : rk2[340:330]) : 11'd0;
+          ksh$30 <= rin_dup30 ? rks2[19:15] : 5'd0;
+          vsh$30 <= rin_dup30 ? rvs2[19:15] : 5'd0;
        end
        default: begin
           mant$30 <= 11'd0;
@@ -5184,14 +5279,14 @@ module llamahdl_decoder$attention$cache(clock,push,pv,pfield,pdata,spush,spv,sfi
        endcase
        case (grp_dup31)
        8'd0: begin
-          mant$31 <= rin_dup31 ? (rsel_dup31 ? rvw[175:165] : rk[175:165]) : 11'd0;
-          ksh$31 <= rin_dup31 ? rks[9:5] : 5'd0;
-          vsh$31 <= rin_dup31 ? rvs[9:5] : 5'd0;
+          mant$31 <= rin_dup31 ? (rsel_dup31 ? rvw2[175:165] : rk2[175:165]) : 11'd0;
+          ksh$31 <= rin_dup31 ? rks2[9:5] : 5'd0;
+          vsh$31 <= rin_dup31 ? rvs2[9:5] : 5'd0;
        end
        8'd1: begin
-          mant$31 <= rin_dup31 ? (rsel_dup31 ? rvw[351:341] : rk[351:341]) : 11'd0;
-          ksh$31 <= rin_dup31 ? rks[19:15] : 5'd0;
-          vsh$31 <= rin_dup31 ? rvs[19:15] : 5'd0;
+          mant$31 <= rin_dup31 ? (rsel_dup31 ? rvw2[351:341] : rk2[351:341]) : 11'd0;
+          ksh$31 <= rin_dup31 ? rks2[19:15] : 5'd0;
+          vsh$31 <= rin_dup31 ? rvs2[19:15] : 5'd0;
        end
        default: begin
           mant$31 <= 11'd0;
@@ -10869,6 +10964,25 @@ module llamahdl_decoder$attention$exp_s2(d,q,clock);
 endmodule // llamahdl_decoder$attention$exp_s2
 
 
+module llamahdl_decoder$attention$exp_s3(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$exp_s3
+
+
 module llamahdl_decoder$attention$first_s1(d,q,clock);
     
     // Module arguments
@@ -10905,6 +11019,25 @@ module llamahdl_decoder$attention$first_s2(d,q,clock);
     end
           
 endmodule // llamahdl_decoder$attention$first_s2
+
+
+module llamahdl_decoder$attention$first_s3(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$first_s3
 
 
 module llamahdl_decoder$attention$group(d,q,clock);
@@ -11741,6 +11874,25 @@ module llamahdl_decoder$attention$score_s2(d,q,clock);
     end
           
 endmodule // llamahdl_decoder$attention$score_s2
+
+
+module llamahdl_decoder$attention$score_s3(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$score_s3
 
 
 module llamahdl_decoder$attention$state(d,q,clock);
@@ -19055,6 +19207,25 @@ module llamahdl_decoder$attention$t_s1(d,q,clock);
     end
           
 endmodule // llamahdl_decoder$attention$t_s1
+
+
+module llamahdl_decoder$attention$t_s2(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$t_s2
 
 
 module llamahdl_decoder$attention$wait_left(d,q,clock);

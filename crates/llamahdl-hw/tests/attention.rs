@@ -460,17 +460,17 @@ fn tiny_bit_exact_and_cycles() {
     let c = run_stream_shape::<16>(&cfg, 31, cfg.seq_len, None);
     assert!(c.len() >= cfg.seq_len, "too few on-time starts");
     for (pos, n) in c {
-        assert_eq!(n, wait_cycles(&cfg) + 15 + 2 * (pos + 1) + 24 + 16);
+        assert_eq!(n, wait_cycles(&cfg) + 15 + 2 * (pos + 1) + 25 + 16);
     }
     for (pos, n) in run_stream_shape::<8>(&cfg, 32, cfg.seq_len, None) {
-        assert_eq!(n, wait_cycles(&cfg) + 15 + 2 * (2 * (pos + 1) + 24) + 1 + 8);
+        assert_eq!(n, wait_cycles(&cfg) + 15 + 2 * (2 * (pos + 1) + 25) + 1 + 8);
     }
     // Groups of 3 + 1; four groups of 1.
     for (pos, n) in run_stream_shape::<12>(&cfg, 33, 10, None) {
-        assert_eq!(n, wait_cycles(&cfg) + 15 + 2 * (2 * (pos + 1) + 24) + 1 + 4);
+        assert_eq!(n, wait_cycles(&cfg) + 15 + 2 * (2 * (pos + 1) + 25) + 1 + 4);
     }
     for (pos, n) in run_stream_shape::<4>(&cfg, 6, 8, None) {
-        assert_eq!(n, wait_cycles(&cfg) + 15 + 4 * (2 * (pos + 1) + 24) + 3 + 4);
+        assert_eq!(n, wait_cycles(&cfg) + 15 + 4 * (2 * (pos + 1) + 25) + 3 + 4);
     }
 }
 
@@ -486,14 +486,14 @@ fn odd_shape_bit_exact() {
     // One head per group, one output item per group: the output sequencer never runs.
     for (pos, n) in run_stream_shape::<8>(&ODD, 39, 6, Some(8)) {
         assert_eq!(n, cycles(&ODD, 8, 8, pos));
-        let s = 2 * (pos + 1) + 24;
+        let s = 2 * (pos + 1) + 25;
         assert_eq!(n, wait_cycles(&ODD) + 15 + 5 * (1 + s) + s + 1);
     }
     for (pos, n) in run_stream_shape::<64>(&ODD, 8, 10, Some(40)) {
         assert_eq!(n, cycles(&ODD, 40, 64, pos));
         assert_eq!(
             n,
-            wait_cycles(&ODD) + 15 + 2 * (pos + 1) + 24 + ODD.dim / XP
+            wait_cycles(&ODD) + 15 + 2 * (pos + 1) + 25 + ODD.dim / XP
         );
     }
 }
@@ -503,7 +503,7 @@ fn stories260k_synthetic_bit_exact_and_cycles() {
     let cfg = Config::STORIES260K;
     assert_eq!(out_width(&cfg), XP);
     for (pos, n) in run_stream_shape::<64>(&cfg, 37, 12, None) {
-        assert_eq!(n, 2 * (pos + 1) + 69, "attention cycles at {pos}");
+        assert_eq!(n, 2 * (pos + 1) + 70, "attention cycles at {pos}");
     }
     for (pos, n) in run_stream_shape::<32>(&cfg, 38, 4, None) {
         assert_eq!(
@@ -553,7 +553,7 @@ fn stories260k_end_of_context() {
     for (pos, n) in &at {
         println!("stories260K A=64 pos {pos}: attention {n} cycles");
     }
-    assert_eq!(at, [(0, 71), (127, 325), (511, 1093)]);
+    assert_eq!(at, [(0, 72), (127, 326), (511, 1094)]);
     assert!(tb.pos_error(cfg.seq_len));
     assert!(!tb.pos_error(cfg.seq_len - 1));
 }
@@ -588,7 +588,7 @@ fn real_stories260k_in_the_forward_pass() {
                 Spacing::BackToBack
             };
             let (n, att) = stream_step_with(&mut tb, &mut g, &mut rng, &qkv, l, pos, sp, 2);
-            assert_eq!(n, 2 * (pos + 1) + 69, "attention cycles at {pos}");
+            assert_eq!(n, 2 * (pos + 1) + 70, "attention cycles at {pos}");
             let o = layer.wo.matvec(&att);
             for (xi, oi) in x.iter_mut().zip(o) {
                 *xi = add_q16(*xi, oi);
@@ -691,24 +691,24 @@ fn cycle_formulas() {
     assert_eq!(stream_latency(&c), 25);
     // Eight outputs per cycle (head_dim 8): the output pass of 64 outputs takes 8 cycles.
     assert_eq!(out_width(&c), 8);
-    assert_eq!(cycles(&c, 512, 64, 0), 71);
-    assert_eq!(cycles(&c, 512, 64, 127), 325);
-    assert_eq!(cycles(&c, 512, 64, 511), 1093);
+    assert_eq!(cycles(&c, 512, 64, 0), 72);
+    assert_eq!(cycles(&c, 512, 64, 127), 326);
+    assert_eq!(cycles(&c, 512, 64, 511), 1094);
     assert_eq!(cycles(&c, 512, 64, 512), 1);
     assert_eq!(cycles(&c, 96, 64, 96), 1);
     // Two groups of 4 heads with 32 lanes (4 output items each).
-    assert_eq!(cycles(&c, 512, 32, 9), 22 + 15 + 1 + 2 * (20 + 24) + 4);
-    // 32 lanes: group 0's 4 output items drain during group 1's passes: 4·P + 90.
-    assert_eq!(cycles(&c, 512, 32, 127), 4 * 128 + 90);
-    assert_eq!(cycles(&c, 512, 32, 511), 4 * 512 + 90);
-    assert_eq!(cycles(&c, 512, 32, 0), 4 + 90);
+    assert_eq!(cycles(&c, 512, 32, 9), 22 + 15 + 1 + 2 * (20 + 25) + 4);
+    // 32 lanes: group 0's 4 output items drain during group 1's passes: 4·P + 92.
+    assert_eq!(cycles(&c, 512, 32, 127), 4 * 128 + 92);
+    assert_eq!(cycles(&c, 512, 32, 511), 4 * 512 + 92);
+    assert_eq!(cycles(&c, 512, 32, 0), 4 + 92);
     // One output per cycle where XP does not divide head_dim (TINY: head_dim 4): one group
     // of 4 heads (16 lanes), the 16 outputs one by one; two groups of 2 (8 lanes), group
     // 0's 8 outputs drain during group 1's passes.
     let t = Config::TINY;
     assert_eq!(out_width(&t), 1);
-    assert_eq!(cycles(&t, 8, 16, 0), wait_cycles(&t) + 15 + 26 + 16);
-    assert_eq!(cycles(&t, 8, 8, 0), wait_cycles(&t) + 15 + 1 + 2 * 26 + 8);
+    assert_eq!(cycles(&t, 8, 16, 0), wait_cycles(&t) + 15 + 27 + 16);
+    assert_eq!(cycles(&t, 8, 8, 0), wait_cycles(&t) + 15 + 1 + 2 * 27 + 8);
     // The per-position slope: 2 cycles per cached position per layer and head group.
     assert_eq!(cycles(&c, 512, 64, 101) - cycles(&c, 512, 64, 100), 2);
     assert_eq!(cycles(&c, 512, 32, 101) - cycles(&c, 512, 32, 100), 4);
@@ -981,9 +981,13 @@ mod leaves {
             vec![0u64; nkv],
             vec![0u64; nkv],
         );
+        // The block RAMs' read registers, then their fabric copies (the routing's input).
         let mut rd = st.clone();
         let mut rsel = false;
         let mut rgrp = 0u64;
+        let mut rd2 = st.clone();
+        let mut rsel2 = false;
+        let mut rgrp2 = 0u64;
         // The registered pushes and the two-stage commit pipeline.
         let mut pr = (false, false, 0usize, 0u64);
         let mut spr = pr;
@@ -1020,7 +1024,7 @@ mod leaves {
             u.rv.next = rv;
             u.grp.next = u2b::<8>(grp);
             d.settle();
-            // Outputs of this cycle: the word read two cycles ago, routed for the grp of
+            // Outputs of this cycle: the word read three cycles ago, routed for the grp of
             // its read (registered at the last edge).
             for j in 0..A {
                 let (m, ks, vs) = want_prev[j];
@@ -1029,22 +1033,26 @@ mod leaves {
                 assert_eq!(d.uut.vsh[j].val().to_u64(), vs);
             }
             assert_eq!(d.uut.wbusy.val(), commit | cr.0, "cycle {cyc} wbusy");
-            // What the outputs register at this edge: the word read last cycle, routed for
-            // the grp of that cycle.
+            // What the outputs register at this edge: the word read two cycles ago, routed
+            // for the grp of that cycle.
             for j in 0..A {
-                let h = rgrp as usize * g + j / hd;
+                let h = rgrp2 as usize * g + j / hd;
                 let (m, ks, vs) = if j < g * hd && h < nh {
                     let kvh = h / (nh / nkv);
                     let f = kvh * hd + j % hd;
-                    let m = if rsel { rd.1[f] } else { rd.0[f] };
-                    (m, rd.2[kvh], rd.3[kvh])
+                    let m = if rsel2 { rd2.1[f] } else { rd2.0[f] };
+                    (m, rd2.2[kvh], rd2.3[kvh])
                 } else {
                     (0, 0, 0)
                 };
                 want_prev[j] = (m, ks, vs);
             }
-            // Edge: read (old data), the commit of two cycles ago with the staging as
-            // it is, then last cycle's pushes into the staging.
+            // Edge: the fabric copy of the read registers, the read (old data), the commit
+            // of two cycles ago with the staging as it is, then last cycle's pushes into
+            // the staging.
+            rd2 = rd.clone();
+            rsel2 = rsel;
+            rgrp2 = rgrp;
             rd = mem.get(ra as usize).cloned().unwrap_or((
                 vec![0; kvd],
                 vec![0; kvd],

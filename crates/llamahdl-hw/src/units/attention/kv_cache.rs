@@ -6,6 +6,9 @@
 use crate::bits::{index_bits, sext, u2b, Addr};
 use rust_hdl::prelude::*;
 
+/// Edges from a read address (`raddr`, `rv`, `grp`) to its routed words on the outputs.
+pub const READ_LATENCY: usize = 3;
+
 /// Lane routing of the key/value cache for one group: for each lane, the kv head it reads
 /// (or none).
 type Route = Vec<Option<usize>>;
@@ -27,14 +30,20 @@ struct KvState {
     vst: Vec<u64>,
     kss: Vec<u64>,
     vss: Vec<u64>,
-    /// Registered read words.
+    /// Registered read words (the block RAMs' read registers), with `rv` and `grp`.
     rk: Vec<u64>,
     rv: Vec<u64>,
     rks: Vec<u64>,
     rvs: Vec<u64>,
     rsel: bool,
-    /// `grp` registered with the read (the routing stage's group).
     rgrp: usize,
+    /// The same registered once more in the fabric (the routing stage's inputs).
+    rk2: Vec<u64>,
+    rv2: Vec<u64>,
+    rks2: Vec<u64>,
+    rvs2: Vec<u64>,
+    rsel2: bool,
+    rgrp2: usize,
     /// The pushes of the last cycle (registered inputs): (push, pv, field, data) and
     /// (spush, spv, sfield, sdata).
     pr: (bool, bool, usize, u64),
@@ -59,13 +68,15 @@ struct KvState {
 /// straight from registers. A read of that word returns it from cycle c + 3 on (`raddr` in
 /// cycle c + 3 or later).
 ///
-/// Read (synchronous, read-old-data, two edges): the four words at `raddr` are registered
-/// (0 past the depth), with `rv` and `grp`, at the edge ending the cycle of `raddr`; the
-/// next edge registers their routing to the `A` lanes for that `grp` on the outputs (so
-/// the word read with `raddr` and `grp` in cycle `c` is on the outputs in cycle `c + 2`).
-/// Every lane has its own copy of the registered group and of the in-range flag (names
-/// ending in `_dup`, which the synthesis flow keeps apart), so that no select fans out
-/// across the whole cache: lane `j`
+/// Read (synchronous, read-old-data, [`READ_LATENCY`] = three edges): the four words at
+/// `raddr` are registered (0 past the depth), with `rv` and `grp`, at the edge ending the
+/// cycle of `raddr` (the block RAMs' own read registers); the next edge registers them
+/// again in the fabric beside the memories (a block RAM's clock-to-out is too slow to
+/// feed the routing in the same cycle); the third registers their routing to the `A` lanes
+/// for that `grp` on the outputs (so the word read with `raddr` and `grp` in cycle `c` is
+/// on the outputs in cycle `c + 3`). Every lane has its own copy of the registered group,
+/// value select and in-range flag (names ending in `_dup`, which the synthesis flow keeps
+/// apart), so that no select fans out across the whole cache: lane `j`
 /// belongs to query head `h = grp·G
 /// + j / head_dim` of kv head `kvh = h / kv_mul`; `mant[j]` is element `j mod head_dim`
 /// of kv head `kvh` of the value word (registered `rv` high) or key word, `ksh[j]` /
@@ -155,6 +166,12 @@ impl<const A: usize> KvCacheW<A> {
                 rvs: vec![0; nkv],
                 rsel: false,
                 rgrp: 0,
+                rk2: vec![0; kvd],
+                rv2: vec![0; kvd],
+                rks2: vec![0; nkv],
+                rvs2: vec![0; nkv],
+                rsel2: false,
+                rgrp2: 0,
                 pr: (false, false, 0, 0),
                 spr: (false, false, 0, 0),
                 cr: (false, 0),
@@ -189,7 +206,7 @@ impl<const A: usize> KvCacheW<A> {
 
     fn route_outputs(&mut self) {
         let s = &self._s;
-        let g = s.rgrp;
+        let g = s.rgrp2;
         // A single group is plain wiring: `grp` is ignored.
         let gi = if s.route.len() == 1 { 0 } else { g as usize };
         let route = s.route.get(gi);
@@ -198,8 +215,8 @@ impl<const A: usize> KvCacheW<A> {
             let (m, ks, vs) = match kvh {
                 Some(h) => {
                     let f = h * s.hd + j % s.hd;
-                    let m = if s.rsel { s.rv[f] } else { s.rk[f] };
-                    (m, s.rks[h], s.rvs[h])
+                    let m = if s.rsel2 { s.rv2[f] } else { s.rk2[f] };
+                    (m, s.rks2[h], s.rvs2[h])
                 }
                 None => (0, 0, 0),
             };
@@ -218,6 +235,13 @@ impl<const A: usize> Logic for KvCacheW<A> {
             self.route_outputs();
             let s = &mut self._s;
             let (kvd, nkv) = (s.kvd, s.nkv);
+            // The fabric registers take the block RAMs' read registers.
+            s.rk2.copy_from_slice(&s.rk);
+            s.rv2.copy_from_slice(&s.rv);
+            s.rks2.copy_from_slice(&s.rks);
+            s.rvs2.copy_from_slice(&s.rvs);
+            s.rsel2 = s.rsel;
+            s.rgrp2 = s.rgrp;
             // Read (old data) before the write.
             let r = self.raddr.val().index();
             if r < s.depth {
@@ -308,6 +332,13 @@ reg [{km}:0] rk;
 reg [{km}:0] rvw;
 reg [{sm}:0] rks;
 reg [{sm}:0] rvs;
+reg [{km}:0] rk2;
+reg [{km}:0] rvw2;
+reg [{sm}:0] rks2;
+reg [{sm}:0] rvs2;
+reg rin_1;
+reg rsel_1;
+reg [7:0] grp_1;
 reg p_r;
 reg pv_r;
 reg [15:0] pf_r;
@@ -330,6 +361,13 @@ initial begin
    rvw = {kw}'d0;
    rks = {sw}'d0;
    rvs = {sw}'d0;
+   rk2 = {kw}'d0;
+   rvw2 = {kw}'d0;
+   rks2 = {sw}'d0;
+   rvs2 = {sw}'d0;
+   rin_1 = 1'b0;
+   rsel_1 = 1'b0;
+   grp_1 = 8'd0;
    p_r = 1'b0;
    pv_r = 1'b0;
    pf_r = 16'd0;
@@ -396,12 +434,20 @@ always @(posedge clock) begin
    wa_r <= waddr;
    c_rr <= c_r;
    wa_rr <= wa_r;
-   // The block RAMs' own read registers (nothing between them and the memories); a
-   // read past the depth is zeroed in the routing stage (`rin_dup*`).
+   // The block RAMs' own read registers (nothing between them and the memories), then
+   // fabric registers beside them; a read past the depth is zeroed in the routing stage
+   // (`rin_dup*`).
    rk <= kmem[raddr[{im}:0]];
    rvw <= vmem[raddr[{im}:0]];
    rks <= ksm[raddr[{im}:0]];
    rvs <= vsm[raddr[{im}:0]];
+   rk2 <= rk;
+   rvw2 <= rvw;
+   rks2 <= rks;
+   rvs2 <= rvs;
+   rin_1 <= (raddr < 24'd{depth});
+   rsel_1 <= rv;
+   grp_1 <= grp;
    if (c_rr && (wa_rr < 24'd{depth})) begin
       kmem[wa_rr[{im}:0]] <= kst;
       vmem[wa_rr[{im}:0]] <= vst;
@@ -420,7 +466,7 @@ end
                     let (hi, lo) = (f * 11 + 10, f * 11);
                     let (shi, slo) = (h * 5 + 4, h * 5);
                     format!(
-                        "{ind}mant${j} <= rin_dup{j} ? (rsel_dup{j} ? rvw[{hi}:{lo}] : rk[{hi}:{lo}]) : 11'd0;\n{ind}ksh${j} <= rin_dup{j} ? rks[{shi}:{slo}] : 5'd0;\n{ind}vsh${j} <= rin_dup{j} ? rvs[{shi}:{slo}] : 5'd0;\n"
+                        "{ind}mant${j} <= rin_dup{j} ? (rsel_dup{j} ? rvw2[{hi}:{lo}] : rk2[{hi}:{lo}]) : 11'd0;\n{ind}ksh${j} <= rin_dup{j} ? rks2[{shi}:{slo}] : 5'd0;\n{ind}vsh${j} <= rin_dup{j} ? rvs2[{shi}:{slo}] : 5'd0;\n"
                     )
                 }
                 None => format!(
@@ -429,7 +475,7 @@ end
             }
         };
         // Per-lane copies of the in-range flag, the value select and the group, registered
-        // with the read (lanes that never hold a head have none).
+        // with the fabric copy of the read (lanes that never hold a head have none).
         let ng = s.route.len();
         let used: Vec<bool> = (0..A)
             .map(|j| s.route.iter().any(|r| r[j].is_some()))
@@ -439,15 +485,13 @@ end
             v += &format!(
                 "reg rin_dup{j};\nreg rsel_dup{j};\ninitial rin_dup{j} = 1'b0;\ninitial rsel_dup{j} = 1'b0;\n"
             );
-            regs += &format!("   rin_dup{j} <= rin_n;\n   rsel_dup{j} <= rv;\n");
+            regs += &format!("   rin_dup{j} <= rin_1;\n   rsel_dup{j} <= rsel_1;\n");
             if ng > 1 {
                 v += &format!("reg [7:0] grp_dup{j};\ninitial grp_dup{j} = 8'd0;\n");
-                regs += &format!("   grp_dup{j} <= grp;\n");
+                regs += &format!("   grp_dup{j} <= grp_1;\n");
             }
         }
-        v += &format!(
-            "wire rin_n = (raddr < 24'd{depth});\nalways @(posedge clock) begin\n{regs}end\n"
-        );
+        v += &format!("always @(posedge clock) begin\n{regs}end\n");
         v += "always @(posedge clock) begin\n";
         if ng == 1 {
             for j in 0..A {
@@ -470,7 +514,7 @@ end
         }
         v += "end\n";
         if ng == 1 {
-            v += "wire unused_grp = ^grp;\n";
+            v += "wire unused_grp = ^grp_1;\n";
         }
         v += "always @(*) wbusy = commit | c_r;\n";
         Verilog::Custom(v)

@@ -68,20 +68,22 @@
 //!   issued. An item's write (`att + k` on `vm_*`, or offset `k` on `y_*`, for its first
 //!   output `k`) comes [`O_REG`] + [`core::OUT_LAT`] cycles after its issue (the item's
 //!   controls reach the core through a register, since they fan out to the whole output
-//!   snapshot); outputs come in order of `k`. Score and exp items enter the core two cycles after their issue (the cache's
-//!   read registers, then its registered lane routing), with the tags of stage 2.
+//!   snapshot); outputs come in order of `k`. Score and exp items enter the core three
+//!   cycles after their issue (the cache's [`kv_cache::READ_LATENCY`]: its block RAMs'
+//!   read registers, their fabric copies, then the registered lane routing), with the
+//!   tags of stage 3.
 //!
 //! ## Cycles (from the `start` cycle to the `done` cycle; `P = pos + 1`)
 //! Started at least 2 cycles after the stream's last row (with `st_en` low by then):
 //! `W + 15 + (NG − 1)·(1 + max(S, G·head_dim/K − 1)) + S + n_last/K` ([`cycles`]) with `S =
-//! 2·P + 24` the passes of one group (`P` score items, a drain of [`DRAIN_SCORE`] + 1, `P`
+//! 2·P + 25` the passes of one group (`P` score items, a drain of [`DRAIN_SCORE`] + 1, `P`
 //! exp items, a drain of [`DRAIN_EXP`] + 1) and `n_last` the outputs of the last group
 //! (the earlier groups' output items overlap the next group's passes; the last item
 //! leaves the core's pipeline [`DRAIN_OUT`] cycles after its issue, in the `done` cycle);
 //! refused: 1. Started earlier (even during the stream) it waits for the stream and takes
 //! longer, with the same results. stories260K (head_dim 8, so `K = 8`) with `A = 64` (one
-//! group of 8 heads, 8 output items): `2·P + 69` (71, 325, 1093 at positions 0, 127, 511);
-//! with `A = 32` (two groups of 4, 4 items each): `4·P + 88` (92, 600, 2136 at 0, 127,
+//! group of 8 heads, 8 output items): `2·P + 70` (72, 326, 1094 at positions 0, 127, 511);
+//! with `A = 32` (two groups of 4, 4 items each): `4·P + 92` (96, 604, 2140 at 0, 127,
 //! 511).
 //!
 //! ## Hardware
@@ -146,7 +148,7 @@ pub fn out_width(c: &Config) -> usize {
 /// Cycles from `start` to `done` of the attention at `pos` on a unit with `lanes` lanes and
 /// a cache of `context` positions, started at least 2 cycles after the last row of the
 /// stream (see the module docs): `W + 15 + (NG − 1)·(1 + max(S, G·head_dim/K − 1)) + S +
-/// n_last/K` with `S = 2·P + 24`, `W = head_dim + 14` ([`wait_cycles`]), `K` =
+/// n_last/K` with `S = 2·P + 25`, `W = head_dim + 14` ([`wait_cycles`]), `K` =
 /// [`out_width`]; 1 for a refused start.
 pub fn cycles(c: &Config, context: usize, lanes: usize, pos: usize) -> usize {
     if pos >= context {
@@ -170,9 +172,9 @@ pub fn cycles(c: &Config, context: usize, lanes: usize, pos: usize) -> usize {
 /// maximum ([`core::SCORE_LAT`]) before the exp pass reads them.
 pub const DRAIN_SCORE: usize = core::SCORE_LAT;
 /// Drain cycles after an exp pass: the accumulators are final ([`core::EXP_LAT`] after the
-/// item enters the core, one cycle after its issue: the cache's registered outputs) when
-/// the output pass takes the first one.
-pub const DRAIN_EXP: usize = core::EXP_LAT + 1;
+/// item enters the core, [`kv_cache::READ_LATENCY`] − 1 cycles after its issue stage's
+/// register: the cache's read edges) when the output pass takes the first one.
+pub const DRAIN_EXP: usize = core::EXP_LAT + kv_cache::READ_LATENCY - 1;
 /// Drain cycles after the last output: its value leaves the core ([`O_REG`] +
 /// [`core::OUT_LAT`]) in
 /// the `done` cycle.
@@ -326,6 +328,12 @@ pub struct AttnUnit<const A: usize> {
     exp_s2: DFF<Bit>,
     first_s2: DFF<Bit>,
     addr_s2: DFF<Addr>,
+    /// Stage 3: score and exp items enter the core (the cache's three read edges).
+    score_s3: DFF<Bit>,
+    exp_s3: DFF<Bit>,
+    first_s3: DFF<Bit>,
+    addr_s3: DFF<Addr>,
+    t_s2: DFF<Addr>,
     /// The pass position of one cycle ago: the score memory read of an exp item.
     t_s1: DFF<Addr>,
     out_s1: DFF<Bit>,
@@ -489,6 +497,11 @@ impl<const A: usize> AttnUnit<A> {
             exp_s2: Default::default(),
             first_s2: Default::default(),
             addr_s2: Default::default(),
+            score_s3: Default::default(),
+            exp_s3: Default::default(),
+            first_s3: Default::default(),
+            addr_s3: Default::default(),
+            t_s2: Default::default(),
             t_s1: Default::default(),
             out_s1: Default::default(),
             out_s2: Default::default(),
@@ -587,6 +600,11 @@ impl<const A: usize> Logic for AttnUnit<A> {
             exp_s2,
             first_s2,
             addr_s2,
+            score_s3,
+            exp_s3,
+            first_s3,
+            addr_s3,
+            t_s2,
             t_s1,
             out_s1,
             out_s2,
@@ -669,7 +687,7 @@ impl<const A: usize> Logic for AttnUnit<A> {
             self.core.m_p[j].next = self.m_p[j].val();
         }
         self.m_sel.next = self.core.m_sel.val();
-        self.core.sm_raddr.next = self.t_s1.q.val();
+        self.core.sm_raddr.next = self.t_s2.q.val();
         // The q load is registered (it fans out to every lane's q register), with the
         // group it names: the q registers load one cycle later, still a cycle before the
         // score pass's first operands.
@@ -677,11 +695,11 @@ impl<const A: usize> Logic for AttnUnit<A> {
         self.lgrp_r.d.next = self.ld_grp.q.val();
         self.core.qld.next = self.qld_r.q.val();
         self.core.lgrp.next = self.lgrp_r.q.val();
-        self.core.s_en.next = self.score_s2.q.val();
-        self.core.s_first.next = self.first_s2.q.val();
-        self.core.s_t.next = self.addr_s2.q.val();
-        self.core.e_en.next = self.exp_s2.q.val();
-        self.core.e_first.next = self.first_s2.q.val();
+        self.core.s_en.next = self.score_s3.q.val();
+        self.core.s_first.next = self.first_s3.q.val();
+        self.core.s_t.next = self.addr_s3.q.val();
+        self.core.e_en.next = self.exp_s3.q.val();
+        self.core.e_first.next = self.first_s3.q.val();
         self.o_en_r.d.next = false;
         self.o_ld_r.d.next = false;
         self.o_head_r.d.next = self.oq_head.q.val();
@@ -713,7 +731,12 @@ impl<const A: usize> Logic for AttnUnit<A> {
         self.exp_s2.d.next = self.exp_s1.q.val();
         self.first_s2.d.next = self.first_s1.q.val();
         self.addr_s2.d.next = self.addr_s1.q.val();
+        self.score_s3.d.next = self.score_s2.q.val();
+        self.exp_s3.d.next = self.exp_s2.q.val();
+        self.first_s3.d.next = self.first_s2.q.val();
+        self.addr_s3.d.next = self.addr_s2.q.val();
         self.t_s1.d.next = self.t.q.val();
+        self.t_s2.d.next = self.t_s1.q.val();
         self.out_s2.d.next = self.out_s1.q.val();
         self.out_s3.d.next = self.out_s2.q.val();
         self.out_s4.d.next = self.out_s3.q.val();
