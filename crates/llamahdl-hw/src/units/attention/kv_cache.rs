@@ -13,6 +13,30 @@ pub const READ_LATENCY: usize = 3;
 /// (or none).
 type Route = Vec<Option<usize>>;
 
+/// One registered read of [`KvCacheW`]: the four words, the value select and the group.
+#[derive(Clone)]
+struct ReadStage {
+    k: Vec<u64>,
+    v: Vec<u64>,
+    ks: Vec<u64>,
+    vs: Vec<u64>,
+    sel: bool,
+    grp: usize,
+}
+
+impl ReadStage {
+    fn new(kvd: usize, nkv: usize) -> Self {
+        Self {
+            k: vec![0; kvd],
+            v: vec![0; kvd],
+            ks: vec![0; nkv],
+            vs: vec![0; nkv],
+            sel: false,
+            grp: 0,
+        }
+    }
+}
+
 /// Native state of [`KvCacheW`].
 struct KvState {
     depth: usize,
@@ -30,20 +54,10 @@ struct KvState {
     vst: Vec<u64>,
     kss: Vec<u64>,
     vss: Vec<u64>,
-    /// Registered read words (the block RAMs' read registers), with `rv` and `grp`.
-    rk: Vec<u64>,
-    rv: Vec<u64>,
-    rks: Vec<u64>,
-    rvs: Vec<u64>,
-    rsel: bool,
-    rgrp: usize,
-    /// The same registered once more in the fabric (the routing stage's inputs).
-    rk2: Vec<u64>,
-    rv2: Vec<u64>,
-    rks2: Vec<u64>,
-    rvs2: Vec<u64>,
-    rsel2: bool,
-    rgrp2: usize,
+    /// The block RAMs' read registers (with `rv` and `grp`), then the same registered once
+    /// more in the fabric (the routing stage's inputs).
+    r1: ReadStage,
+    r2: ReadStage,
     /// The pushes of the last cycle (registered inputs): (push, pv, field, data) and
     /// (spush, spv, sfield, sdata).
     pr: (bool, bool, usize, u64),
@@ -160,18 +174,8 @@ impl<const A: usize> KvCacheW<A> {
                 vst: vec![0; kvd],
                 kss: vec![0; nkv],
                 vss: vec![0; nkv],
-                rk: vec![0; kvd],
-                rv: vec![0; kvd],
-                rks: vec![0; nkv],
-                rvs: vec![0; nkv],
-                rsel: false,
-                rgrp: 0,
-                rk2: vec![0; kvd],
-                rv2: vec![0; kvd],
-                rks2: vec![0; nkv],
-                rvs2: vec![0; nkv],
-                rsel2: false,
-                rgrp2: 0,
+                r1: ReadStage::new(kvd, nkv),
+                r2: ReadStage::new(kvd, nkv),
                 pr: (false, false, 0, 0),
                 spr: (false, false, 0, 0),
                 cr: (false, 0),
@@ -206,7 +210,8 @@ impl<const A: usize> KvCacheW<A> {
 
     fn route_outputs(&mut self) {
         let s = &self._s;
-        let g = s.rgrp2;
+        let r2 = &s.r2;
+        let g = r2.grp;
         // A single group is plain wiring: `grp` is ignored.
         let gi = if s.route.len() == 1 { 0 } else { g as usize };
         let route = s.route.get(gi);
@@ -215,8 +220,8 @@ impl<const A: usize> KvCacheW<A> {
             let (m, ks, vs) = match kvh {
                 Some(h) => {
                     let f = h * s.hd + j % s.hd;
-                    let m = if s.rsel2 { s.rv2[f] } else { s.rk2[f] };
-                    (m, s.rks2[h], s.rvs2[h])
+                    let m = if r2.sel { r2.v[f] } else { r2.k[f] };
+                    (m, r2.ks[h], r2.vs[h])
                 }
                 None => (0, 0, 0),
             };
@@ -236,27 +241,23 @@ impl<const A: usize> Logic for KvCacheW<A> {
             let s = &mut self._s;
             let (kvd, nkv) = (s.kvd, s.nkv);
             // The fabric registers take the block RAMs' read registers.
-            s.rk2.copy_from_slice(&s.rk);
-            s.rv2.copy_from_slice(&s.rv);
-            s.rks2.copy_from_slice(&s.rks);
-            s.rvs2.copy_from_slice(&s.rvs);
-            s.rsel2 = s.rsel;
-            s.rgrp2 = s.rgrp;
+            s.r2.clone_from(&s.r1);
             // Read (old data) before the write.
             let r = self.raddr.val().index();
+            let r1 = &mut s.r1;
             if r < s.depth {
-                s.rk.copy_from_slice(&s.k[r * kvd..(r + 1) * kvd]);
-                s.rv.copy_from_slice(&s.v[r * kvd..(r + 1) * kvd]);
-                s.rks.copy_from_slice(&s.ks[r * nkv..(r + 1) * nkv]);
-                s.rvs.copy_from_slice(&s.vs[r * nkv..(r + 1) * nkv]);
+                r1.k.copy_from_slice(&s.k[r * kvd..(r + 1) * kvd]);
+                r1.v.copy_from_slice(&s.v[r * kvd..(r + 1) * kvd]);
+                r1.ks.copy_from_slice(&s.ks[r * nkv..(r + 1) * nkv]);
+                r1.vs.copy_from_slice(&s.vs[r * nkv..(r + 1) * nkv]);
             } else {
-                s.rk.iter_mut().for_each(|x| *x = 0);
-                s.rv.iter_mut().for_each(|x| *x = 0);
-                s.rks.iter_mut().for_each(|x| *x = 0);
-                s.rvs.iter_mut().for_each(|x| *x = 0);
+                r1.k.fill(0);
+                r1.v.fill(0);
+                r1.ks.fill(0);
+                r1.vs.fill(0);
             }
-            s.rsel = self.rv.val();
-            s.rgrp = self.grp.val().index();
+            r1.sel = self.rv.val();
+            r1.grp = self.grp.val().index();
             // The commit of two cycles ago writes the staging registers as they are.
             let (c, w) = s.crr;
             if c && w < s.depth {
