@@ -1765,6 +1765,15 @@ module llamahdl_decoder$argmax(clock,clear,valid,index,value,best);
     output reg  [15:0] best;
     
     // Stub signals
+    reg  in_valid$d;
+    wire  in_valid$q;
+    reg  in_valid$clock;
+    reg  [15:0] in_index$d;
+    wire  [15:0] in_index$q;
+    reg  in_index$clock;
+    reg signed [31:0] in_value$d;
+    wire signed [31:0] in_value$q;
+    reg  in_value$clock;
     reg signed [31:0] best_value$d;
     wire signed [31:0] best_value$q;
     reg  best_value$clock;
@@ -1776,6 +1785,21 @@ module llamahdl_decoder$argmax(clock,clear,valid,index,value,best);
     reg  have_best$clock;
     
     // Sub module instances
+    llamahdl_decoder$argmax$in_valid in_valid(
+        .d(in_valid$d),
+        .q(in_valid$q),
+        .clock(in_valid$clock)
+    );
+    llamahdl_decoder$argmax$in_index in_index(
+        .d(in_index$d),
+        .q(in_index$q),
+        .clock(in_index$clock)
+    );
+    llamahdl_decoder$argmax$in_value in_value(
+        .d(in_value$d),
+        .q(in_value$q),
+        .clock(in_value$clock)
+    );
     llamahdl_decoder$argmax$best_value best_value(
         .d(best_value$d),
         .q(best_value$q),
@@ -1794,15 +1818,24 @@ module llamahdl_decoder$argmax(clock,clear,valid,index,value,best);
     
     // Update code
     always @(*) begin
+        in_valid$clock = clock;
+        in_index$clock = clock;
+        in_value$clock = clock;
         best_value$clock = clock;
         best_index$clock = clock;
         have_best$clock = clock;
+        in_valid$d = in_valid$q;
+        in_index$d = in_index$q;
+        in_value$d = in_value$q;
         best_value$d = best_value$q;
         best_index$d = best_index$q;
         have_best$d = have_best$q;
-        if (valid & (~have_best$q | (value > best_value$q))) begin
-            best_value$d = value;
-            best_index$d = index;
+        in_valid$d = valid;
+        in_index$d = index;
+        in_value$d = value;
+        if (in_valid$q & (~have_best$q | (in_value$q > best_value$q))) begin
+            best_value$d = in_value$q;
+            best_index$d = in_index$q;
             have_best$d = 1'b1;
         end
         if (clear) begin
@@ -1869,6 +1902,63 @@ module llamahdl_decoder$argmax$have_best(d,q,clock);
     end
           
 endmodule // llamahdl_decoder$argmax$have_best
+
+
+module llamahdl_decoder$argmax$in_index(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$argmax$in_index
+
+
+module llamahdl_decoder$argmax$in_valid(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$argmax$in_valid
+
+
+module llamahdl_decoder$argmax$in_value(d,q,clock);
+    
+    // Module arguments
+    input wire signed [31:0] d;
+    output reg signed [31:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 32'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$argmax$in_value
 
 
 module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,y_we,y_idx,y_data$0,y_data$1,y_data$2,y_data$3,y_data$4,y_data$5,y_data$6,y_data$7,att,layer,pos,pos_error,st_en,st_valid,st_row,st_data,m_sel,m_a$0,m_a$1,m_a$2,m_a$3,m_a$4,m_a$5,m_a$6,m_a$7,m_a$8,m_a$9,m_a$10,m_a$11,m_a$12,m_a$13,m_a$14,m_a$15,m_a$16,m_a$17,m_a$18,m_a$19,m_a$20,m_a$21,m_a$22,m_a$23,m_a$24,m_a$25,m_a$26,m_a$27,m_a$28,m_a$29,m_a$30,m_a$31,m_b$0,m_b$1,m_b$2,m_b$3,m_b$4,m_b$5,m_b$6,m_b$7,m_b$8,m_b$9,m_b$10,m_b$11,m_b$12,m_b$13,m_b$14,m_b$15,m_b$16,m_b$17,m_b$18,m_b$19,m_b$20,m_b$21,m_b$22,m_b$23,m_b$24,m_b$25,m_b$26,m_b$27,m_b$28,m_b$29,m_b$30,m_b$31,m_p$0,m_p$1,m_p$2,m_p$3,m_p$4,m_p$5,m_p$6,m_p$7,m_p$8,m_p$9,m_p$10,m_p$11,m_p$12,m_p$13,m_p$14,m_p$15,m_p$16,m_p$17,m_p$18,m_p$19,m_p$20,m_p$21,m_p$22,m_p$23,m_p$24,m_p$25,m_p$26,m_p$27,m_p$28,m_p$29,m_p$30,m_p$31);
@@ -6242,7 +6332,6 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
     reg signed [6:0] ok5;
     reg signed [6:0] ok6;
     reg signed [6:0] ok7;
-    reg signed [6:0] ok8;
     reg signed [47:0] oa1_0;
     reg signed [47:0] oa2_0;
     reg signed [47:0] oa3_0;
@@ -9126,7 +9215,6 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        ok5 = 0;
        ok6 = 0;
        ok7 = 0;
-       ok8 = 0;
        oa1_0 = 0;
        oa2_0 = 0;
        oa3_0 = 0;
@@ -9529,9 +9617,12 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
     wire [4:0] opn_i5_0 = opn_a4_1 ? {1'b1, opn_i4_1} : {1'b0, opn_i4_0};
     wire [4:0] opn = opn_i5_0;
     wire unused_opn = opn_a5_0;
-    wire [31:0] ofsh = (op2 >= 5'd10) ? (oz2 >> (op2 - 5'd10)) : (oz2 << (5'd10 - op2));
+    wire [41:0] ozx = {oz2, 10'd0};
+    wire [41:0] ofsh = ozx >> op2;
     wire [64:0] oph65_0 = {oph7_0[30:0], 34'd0};
-    wire [5:0] so0_rs = ~ok8[5:0];
+    reg signed [6:0] ok8_dup0;
+    initial ok8_dup0 = 0;
+    wire [5:0] so0_rs = ~ok8_dup0[5:0];
     wire signed [64:0] so0_gw = op8_0 >>> so0_rs;
     wire so0_vf = (op8_0[64:31] == {34{1'b0}}) | (op8_0[64:31] == {34{1'b1}});
     wire [31:0] so0_cw = so0_vf ? op8_0[31:0] : (op8_0[64] ? 32'h80000000 : 32'h7fffffff);
@@ -9572,7 +9663,9 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        so0_n3 = 0;
     end
     wire [64:0] oph65_1 = {oph7_1[30:0], 34'd0};
-    wire [5:0] so1_rs = ~ok8[5:0];
+    reg signed [6:0] ok8_dup1;
+    initial ok8_dup1 = 0;
+    wire [5:0] so1_rs = ~ok8_dup1[5:0];
     wire signed [64:0] so1_gw = op8_1 >>> so1_rs;
     wire so1_vf = (op8_1[64:31] == {34{1'b0}}) | (op8_1[64:31] == {34{1'b1}});
     wire [31:0] so1_cw = so1_vf ? op8_1[31:0] : (op8_1[64] ? 32'h80000000 : 32'h7fffffff);
@@ -9613,7 +9706,9 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        so1_n3 = 0;
     end
     wire [64:0] oph65_2 = {oph7_2[30:0], 34'd0};
-    wire [5:0] so2_rs = ~ok8[5:0];
+    reg signed [6:0] ok8_dup2;
+    initial ok8_dup2 = 0;
+    wire [5:0] so2_rs = ~ok8_dup2[5:0];
     wire signed [64:0] so2_gw = op8_2 >>> so2_rs;
     wire so2_vf = (op8_2[64:31] == {34{1'b0}}) | (op8_2[64:31] == {34{1'b1}});
     wire [31:0] so2_cw = so2_vf ? op8_2[31:0] : (op8_2[64] ? 32'h80000000 : 32'h7fffffff);
@@ -9654,7 +9749,9 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        so2_n3 = 0;
     end
     wire [64:0] oph65_3 = {oph7_3[30:0], 34'd0};
-    wire [5:0] so3_rs = ~ok8[5:0];
+    reg signed [6:0] ok8_dup3;
+    initial ok8_dup3 = 0;
+    wire [5:0] so3_rs = ~ok8_dup3[5:0];
     wire signed [64:0] so3_gw = op8_3 >>> so3_rs;
     wire so3_vf = (op8_3[64:31] == {34{1'b0}}) | (op8_3[64:31] == {34{1'b1}});
     wire [31:0] so3_cw = so3_vf ? op8_3[31:0] : (op8_3[64] ? 32'h80000000 : 32'h7fffffff);
@@ -9695,7 +9792,9 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        so3_n3 = 0;
     end
     wire [64:0] oph65_4 = {oph7_4[30:0], 34'd0};
-    wire [5:0] so4_rs = ~ok8[5:0];
+    reg signed [6:0] ok8_dup4;
+    initial ok8_dup4 = 0;
+    wire [5:0] so4_rs = ~ok8_dup4[5:0];
     wire signed [64:0] so4_gw = op8_4 >>> so4_rs;
     wire so4_vf = (op8_4[64:31] == {34{1'b0}}) | (op8_4[64:31] == {34{1'b1}});
     wire [31:0] so4_cw = so4_vf ? op8_4[31:0] : (op8_4[64] ? 32'h80000000 : 32'h7fffffff);
@@ -9736,7 +9835,9 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        so4_n3 = 0;
     end
     wire [64:0] oph65_5 = {oph7_5[30:0], 34'd0};
-    wire [5:0] so5_rs = ~ok8[5:0];
+    reg signed [6:0] ok8_dup5;
+    initial ok8_dup5 = 0;
+    wire [5:0] so5_rs = ~ok8_dup5[5:0];
     wire signed [64:0] so5_gw = op8_5 >>> so5_rs;
     wire so5_vf = (op8_5[64:31] == {34{1'b0}}) | (op8_5[64:31] == {34{1'b1}});
     wire [31:0] so5_cw = so5_vf ? op8_5[31:0] : (op8_5[64] ? 32'h80000000 : 32'h7fffffff);
@@ -9777,7 +9878,9 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        so5_n3 = 0;
     end
     wire [64:0] oph65_6 = {oph7_6[30:0], 34'd0};
-    wire [5:0] so6_rs = ~ok8[5:0];
+    reg signed [6:0] ok8_dup6;
+    initial ok8_dup6 = 0;
+    wire [5:0] so6_rs = ~ok8_dup6[5:0];
     wire signed [64:0] so6_gw = op8_6 >>> so6_rs;
     wire so6_vf = (op8_6[64:31] == {34{1'b0}}) | (op8_6[64:31] == {34{1'b1}});
     wire [31:0] so6_cw = so6_vf ? op8_6[31:0] : (op8_6[64] ? 32'h80000000 : 32'h7fffffff);
@@ -9818,7 +9921,9 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        so6_n3 = 0;
     end
     wire [64:0] oph65_7 = {oph7_7[30:0], 34'd0};
-    wire [5:0] so7_rs = ~ok8[5:0];
+    reg signed [6:0] ok8_dup7;
+    initial ok8_dup7 = 0;
+    wire [5:0] so7_rs = ~ok8_dup7[5:0];
     wire signed [64:0] so7_gw = op8_7 >>> so7_rs;
     wire so7_vf = (op8_7[64:31] == {34{1'b0}}) | (op8_7[64:31] == {34{1'b1}});
     wire [31:0] so7_cw = so7_vf ? op8_7[31:0] : (op8_7[64] ? 32'h80000000 : 32'h7fffffff);
@@ -10646,10 +10751,11 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        ss3_lr <= ss3_lres;
        ss3_n3 <= ss3_n2;
        sc_3 <= ss3_n3 ? ss3_rres : ss3_lr;
+       ok8_dup0 <= ok7;
     so0_g <= so0_gw;
        so0_c <= so0_cw;
-       so0_kl <= ok8[5:0];
-       so0_n1 <= ok8[6];
+       so0_kl <= ok8_dup0[5:0];
+       so0_n1 <= ok8_dup0[6];
        so0_f <= so0_fw;
        so0_b <= so0_g[0];
        so0_l <= so0_lw;
@@ -10660,10 +10766,11 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        so0_lr <= so0_lres;
        so0_n3 <= so0_n2;
        y$0 <= so0_n3 ? so0_rres : so0_lr;
+       ok8_dup1 <= ok7;
     so1_g <= so1_gw;
        so1_c <= so1_cw;
-       so1_kl <= ok8[5:0];
-       so1_n1 <= ok8[6];
+       so1_kl <= ok8_dup1[5:0];
+       so1_n1 <= ok8_dup1[6];
        so1_f <= so1_fw;
        so1_b <= so1_g[0];
        so1_l <= so1_lw;
@@ -10674,10 +10781,11 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        so1_lr <= so1_lres;
        so1_n3 <= so1_n2;
        y$1 <= so1_n3 ? so1_rres : so1_lr;
+       ok8_dup2 <= ok7;
     so2_g <= so2_gw;
        so2_c <= so2_cw;
-       so2_kl <= ok8[5:0];
-       so2_n1 <= ok8[6];
+       so2_kl <= ok8_dup2[5:0];
+       so2_n1 <= ok8_dup2[6];
        so2_f <= so2_fw;
        so2_b <= so2_g[0];
        so2_l <= so2_lw;
@@ -10688,10 +10796,11 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        so2_lr <= so2_lres;
        so2_n3 <= so2_n2;
        y$2 <= so2_n3 ? so2_rres : so2_lr;
+       ok8_dup3 <= ok7;
     so3_g <= so3_gw;
        so3_c <= so3_cw;
-       so3_kl <= ok8[5:0];
-       so3_n1 <= ok8[6];
+       so3_kl <= ok8_dup3[5:0];
+       so3_n1 <= ok8_dup3[6];
        so3_f <= so3_fw;
        so3_b <= so3_g[0];
        so3_l <= so3_lw;
@@ -10702,10 +10811,11 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        so3_lr <= so3_lres;
        so3_n3 <= so3_n2;
        y$3 <= so3_n3 ? so3_rres : so3_lr;
+       ok8_dup4 <= ok7;
     so4_g <= so4_gw;
        so4_c <= so4_cw;
-       so4_kl <= ok8[5:0];
-       so4_n1 <= ok8[6];
+       so4_kl <= ok8_dup4[5:0];
+       so4_n1 <= ok8_dup4[6];
        so4_f <= so4_fw;
        so4_b <= so4_g[0];
        so4_l <= so4_lw;
@@ -10716,10 +10826,11 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        so4_lr <= so4_lres;
        so4_n3 <= so4_n2;
        y$4 <= so4_n3 ? so4_rres : so4_lr;
+       ok8_dup5 <= ok7;
     so5_g <= so5_gw;
        so5_c <= so5_cw;
-       so5_kl <= ok8[5:0];
-       so5_n1 <= ok8[6];
+       so5_kl <= ok8_dup5[5:0];
+       so5_n1 <= ok8_dup5[6];
        so5_f <= so5_fw;
        so5_b <= so5_g[0];
        so5_l <= so5_lw;
@@ -10730,10 +10841,11 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        so5_lr <= so5_lres;
        so5_n3 <= so5_n2;
        y$5 <= so5_n3 ? so5_rres : so5_lr;
+       ok8_dup6 <= ok7;
     so6_g <= so6_gw;
        so6_c <= so6_cw;
-       so6_kl <= ok8[5:0];
-       so6_n1 <= ok8[6];
+       so6_kl <= ok8_dup6[5:0];
+       so6_n1 <= ok8_dup6[6];
        so6_f <= so6_fw;
        so6_b <= so6_g[0];
        so6_l <= so6_lw;
@@ -10744,10 +10856,11 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        so6_lr <= so6_lres;
        so6_n3 <= so6_n2;
        y$6 <= so6_n3 ? so6_rres : so6_lr;
+       ok8_dup7 <= ok7;
     so7_g <= so7_gw;
        so7_c <= so7_cw;
-       so7_kl <= ok8[5:0];
-       so7_n1 <= ok8[6];
+       so7_kl <= ok8_dup7[5:0];
+       so7_n1 <= ok8_dup7[6];
        so7_f <= so7_fw;
        so7_b <= so7_g[0];
        so7_l <= so7_lw;
@@ -10794,7 +10907,6 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        ok5 <= $signed({2'd0, ovm4}) - 7'sd16 - $signed({2'd0, pz4});
        ok6 <= ok5;
        ok7 <= ok6;
-       ok8 <= ok7;
     oa1_0 <= o_ld ? ac_0 : oac_0;
        oa2_0 <= oa1_0;
        oa3_0 <= oa2_0;
@@ -10884,7 +10996,7 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        oph7_7 <= oph6_7;
        op8_7 <= $signed({13'd0, os7_7}) + $signed(oph65_7);
     end
-    wire unused_core = ^{uh_0[5:0], exr_0[0], wr_0[0], uh_1[5:0], exr_1[0], wr_1[0], uh_2[5:0], exr_2[0], wr_2[0], uh_3[5:0], exr_3[0], wr_3[0], ksh$1, vsh$1, ksh$2, vsh$2, ksh$3, vsh$3, ksh$4, vsh$4, ksh$5, vsh$5, ksh$6, vsh$6, ksh$7, vsh$7, ksh$9, vsh$9, ksh$10, vsh$10, ksh$11, vsh$11, ksh$12, vsh$12, ksh$13, vsh$13, ksh$14, vsh$14, ksh$15, vsh$15, ksh$17, vsh$17, ksh$18, vsh$18, ksh$19, vsh$19, ksh$20, vsh$20, ksh$21, vsh$21, ksh$22, vsh$22, ksh$23, vsh$23, ksh$25, vsh$25, ksh$26, vsh$26, ksh$27, vsh$27, ksh$28, vsh$28, ksh$29, vsh$29, ksh$30, vsh$30, ksh$31, vsh$31, ofsh[31:10], oph7_0[31], oph7_1[31], oph7_2[31], oph7_3[31], oph7_4[31], oph7_5[31], oph7_6[31], oph7_7[31]};
+    wire unused_core = ^{uh_0[5:0], exr_0[0], wr_0[0], uh_1[5:0], exr_1[0], wr_1[0], uh_2[5:0], exr_2[0], wr_2[0], uh_3[5:0], exr_3[0], wr_3[0], ksh$1, vsh$1, ksh$2, vsh$2, ksh$3, vsh$3, ksh$4, vsh$4, ksh$5, vsh$5, ksh$6, vsh$6, ksh$7, vsh$7, ksh$9, vsh$9, ksh$10, vsh$10, ksh$11, vsh$11, ksh$12, vsh$12, ksh$13, vsh$13, ksh$14, vsh$14, ksh$15, vsh$15, ksh$17, vsh$17, ksh$18, vsh$18, ksh$19, vsh$19, ksh$20, vsh$20, ksh$21, vsh$21, ksh$22, vsh$22, ksh$23, vsh$23, ksh$25, vsh$25, ksh$26, vsh$26, ksh$27, vsh$27, ksh$28, vsh$28, ksh$29, vsh$29, ksh$30, vsh$30, ksh$31, vsh$31, ofsh[41:10], oph7_0[31], oph7_1[31], oph7_2[31], oph7_3[31], oph7_4[31], oph7_5[31], oph7_6[31], oph7_7[31]};
 endmodule // llamahdl_decoder$attention$core
 
 
@@ -19330,6 +19442,7 @@ module llamahdl_decoder$layer_stack(clock,start,token,pos,use_ram,rms_done,attn_
     localparam  st_issue = 3'b10;
     localparam  st_wait = 3'b11;
     localparam  st_load = 3'b100;
+    localparam  st_fetch2 = 3'b101;
     localparam  ctx = 16'h200;
     localparam  op_end = 16'h0;
     localparam  op_rms = 16'h1;
@@ -19391,66 +19504,138 @@ module llamahdl_decoder$layer_stack(clock,start,token,pos,use_ram,rms_done,attn_
     reg  req_reg$d;
     wire  req_reg$q;
     reg  req_reg$clock;
+    reg  need_load$d;
+    wire  need_load$q;
+    reg  need_load$clock;
+    reg  qkv_loaded_r$d;
+    wire  qkv_loaded_r$q;
+    reg  qkv_loaded_r$clock;
+    reg  is_end_n$d;
+    wire  is_end_n$q;
+    reg  is_end_n$clock;
+    reg  [15:0] a_n$d;
+    wire  [15:0] a_n$q;
+    reg  a_n$clock;
     reg  [15:0] a_r$d;
     wire  [15:0] a_r$q;
     reg  a_r$clock;
+    reg  [15:0] b_n$d;
+    wire  [15:0] b_n$q;
+    reg  b_n$clock;
     reg  [15:0] b_r$d;
     wire  [15:0] b_r$q;
     reg  b_r$clock;
+    reg  [15:0] c_n$d;
+    wire  [15:0] c_n$q;
+    reg  c_n$clock;
     reg  [15:0] c_r$d;
     wire  [15:0] c_r$q;
     reg  c_r$clock;
+    reg  [15:0] n_n$d;
+    wire  [15:0] n_n$q;
+    reg  n_n$clock;
     reg  [15:0] n_r$d;
     wire  [15:0] n_r$q;
     reg  n_r$clock;
+    reg  [15:0] wbase_n$d;
+    wire  [15:0] wbase_n$q;
+    reg  wbase_n$clock;
     reg  [15:0] wbase_r$d;
     wire  [15:0] wbase_r$q;
     reg  wbase_r$clock;
+    reg  [15:0] rbase_n$d;
+    wire  [15:0] rbase_n$q;
+    reg  rbase_n$clock;
     reg  [15:0] rbase_r$d;
     wire  [15:0] rbase_r$q;
     reg  rbase_r$clock;
+    reg  [15:0] rows_m1_n$d;
+    wire  [15:0] rows_m1_n$q;
+    reg  rows_m1_n$clock;
     reg  [15:0] rows_m1_r$d;
     wire  [15:0] rows_m1_r$q;
     reg  rows_m1_r$clock;
+    reg  [15:0] beats_m1_n$d;
+    wire  [15:0] beats_m1_n$q;
+    reg  beats_m1_n$clock;
     reg  [15:0] beats_m1_r$d;
     wire  [15:0] beats_m1_r$q;
     reg  beats_m1_r$clock;
+    reg  [15:0] gbase_n$d;
+    wire  [15:0] gbase_n$q;
+    reg  gbase_n$clock;
     reg  [15:0] gbase_r$d;
     wire  [15:0] gbase_r$q;
     reg  gbase_r$clock;
+    reg signed [7:0] gexp_n$d;
+    wire signed [7:0] gexp_n$q;
+    reg  gexp_n$clock;
     reg signed [7:0] gexp_r$d;
     wire signed [7:0] gexp_r$q;
     reg  gexp_r$clock;
+    reg  [7:0] layer_n$d;
+    wire  [7:0] layer_n$q;
+    reg  layer_n$clock;
     reg  [7:0] layer_r$d;
     wire  [7:0] layer_r$q;
     reg  layer_r$clock;
+    reg  is_rms_n$d;
+    wire  is_rms_n$q;
+    reg  is_rms_n$clock;
     reg  is_rms_r$d;
     wire  is_rms_r$q;
     reg  is_rms_r$clock;
+    reg  is_attn_n$d;
+    wire  is_attn_n$q;
+    reg  is_attn_n$clock;
     reg  is_attn_r$d;
     wire  is_attn_r$q;
     reg  is_attn_r$clock;
+    reg  is_mv_n$d;
+    wire  is_mv_n$q;
+    reg  is_mv_n$clock;
     reg  is_mv_r$d;
     wire  is_mv_r$q;
     reg  is_mv_r$clock;
+    reg  is_embed_n$d;
+    wire  is_embed_n$q;
+    reg  is_embed_n$clock;
     reg  is_embed_r$d;
     wire  is_embed_r$q;
     reg  is_embed_r$clock;
+    reg  qkv_n$d;
+    wire  qkv_n$q;
+    reg  qkv_n$clock;
     reg  qkv_r$d;
     wire  qkv_r$q;
     reg  qkv_r$clock;
+    reg  logits_n$d;
+    wire  logits_n$q;
+    reg  logits_n$clock;
     reg  logits_r$d;
     wire  logits_r$q;
     reg  logits_r$clock;
+    reg  tee_n$d;
+    wire  tee_n$q;
+    reg  tee_n$clock;
     reg  tee_r$d;
     wire  tee_r$q;
     reg  tee_r$clock;
+    reg  acc_n$d;
+    wire  acc_n$q;
+    reg  acc_n$clock;
     reg  acc_r$d;
     wire  acc_r$q;
     reg  acc_r$clock;
+    reg  swiglu_n$d;
+    wire  swiglu_n$q;
+    reg  swiglu_n$clock;
     reg  swiglu_r$d;
     wire  swiglu_r$q;
     reg  swiglu_r$clock;
+    reg  xtrack_n$d;
+    wire  xtrack_n$q;
+    reg  xtrack_n$clock;
     reg  xtrack_r$d;
     wire  xtrack_r$q;
     reg  xtrack_r$clock;
@@ -19472,28 +19657,7 @@ module llamahdl_decoder$layer_stack(clock,start,token,pos,use_ram,rms_done,attn_
     reg  [7:0] flags;
     reg  unit_done;
     reg  load_c;
-    reg  need_load;
-    reg  [15:0] a_c;
-    reg  [15:0] b_c;
-    reg  [15:0] c_c;
-    reg  [15:0] n_c;
-    reg  [15:0] wbase_c;
-    reg  [15:0] rbase_c;
-    reg  [15:0] rows_m1_c;
-    reg  [15:0] beats_m1_c;
-    reg  [15:0] gbase_c;
-    reg signed [7:0] gexp_c;
-    reg  [7:0] layer_c;
-    reg  is_rms_c;
-    reg  is_attn_c;
-    reg  is_mv_c;
-    reg  is_embed_c;
-    reg  qkv_c;
-    reg  logits_c;
-    reg  tee_c;
-    reg  acc_c;
-    reg  swiglu_c;
-    reg  xtrack_c;
+    reg  go;
     reg  issue_c;
     reg  rms_start_c;
     reg  attn_start_c;
@@ -19566,105 +19730,225 @@ module llamahdl_decoder$layer_stack(clock,start,token,pos,use_ram,rms_done,attn_
         .q(req_reg$q),
         .clock(req_reg$clock)
     );
+    llamahdl_decoder$layer_stack$need_load need_load(
+        .d(need_load$d),
+        .q(need_load$q),
+        .clock(need_load$clock)
+    );
+    llamahdl_decoder$layer_stack$qkv_loaded_r qkv_loaded_r(
+        .d(qkv_loaded_r$d),
+        .q(qkv_loaded_r$q),
+        .clock(qkv_loaded_r$clock)
+    );
+    llamahdl_decoder$layer_stack$is_end_n is_end_n(
+        .d(is_end_n$d),
+        .q(is_end_n$q),
+        .clock(is_end_n$clock)
+    );
+    llamahdl_decoder$layer_stack$a_n a_n(
+        .d(a_n$d),
+        .q(a_n$q),
+        .clock(a_n$clock)
+    );
     llamahdl_decoder$layer_stack$a_r a_r(
         .d(a_r$d),
         .q(a_r$q),
         .clock(a_r$clock)
+    );
+    llamahdl_decoder$layer_stack$b_n b_n(
+        .d(b_n$d),
+        .q(b_n$q),
+        .clock(b_n$clock)
     );
     llamahdl_decoder$layer_stack$b_r b_r(
         .d(b_r$d),
         .q(b_r$q),
         .clock(b_r$clock)
     );
+    llamahdl_decoder$layer_stack$c_n c_n(
+        .d(c_n$d),
+        .q(c_n$q),
+        .clock(c_n$clock)
+    );
     llamahdl_decoder$layer_stack$c_r c_r(
         .d(c_r$d),
         .q(c_r$q),
         .clock(c_r$clock)
+    );
+    llamahdl_decoder$layer_stack$n_n n_n(
+        .d(n_n$d),
+        .q(n_n$q),
+        .clock(n_n$clock)
     );
     llamahdl_decoder$layer_stack$n_r n_r(
         .d(n_r$d),
         .q(n_r$q),
         .clock(n_r$clock)
     );
+    llamahdl_decoder$layer_stack$wbase_n wbase_n(
+        .d(wbase_n$d),
+        .q(wbase_n$q),
+        .clock(wbase_n$clock)
+    );
     llamahdl_decoder$layer_stack$wbase_r wbase_r(
         .d(wbase_r$d),
         .q(wbase_r$q),
         .clock(wbase_r$clock)
+    );
+    llamahdl_decoder$layer_stack$rbase_n rbase_n(
+        .d(rbase_n$d),
+        .q(rbase_n$q),
+        .clock(rbase_n$clock)
     );
     llamahdl_decoder$layer_stack$rbase_r rbase_r(
         .d(rbase_r$d),
         .q(rbase_r$q),
         .clock(rbase_r$clock)
     );
+    llamahdl_decoder$layer_stack$rows_m1_n rows_m1_n(
+        .d(rows_m1_n$d),
+        .q(rows_m1_n$q),
+        .clock(rows_m1_n$clock)
+    );
     llamahdl_decoder$layer_stack$rows_m1_r rows_m1_r(
         .d(rows_m1_r$d),
         .q(rows_m1_r$q),
         .clock(rows_m1_r$clock)
+    );
+    llamahdl_decoder$layer_stack$beats_m1_n beats_m1_n(
+        .d(beats_m1_n$d),
+        .q(beats_m1_n$q),
+        .clock(beats_m1_n$clock)
     );
     llamahdl_decoder$layer_stack$beats_m1_r beats_m1_r(
         .d(beats_m1_r$d),
         .q(beats_m1_r$q),
         .clock(beats_m1_r$clock)
     );
+    llamahdl_decoder$layer_stack$gbase_n gbase_n(
+        .d(gbase_n$d),
+        .q(gbase_n$q),
+        .clock(gbase_n$clock)
+    );
     llamahdl_decoder$layer_stack$gbase_r gbase_r(
         .d(gbase_r$d),
         .q(gbase_r$q),
         .clock(gbase_r$clock)
+    );
+    llamahdl_decoder$layer_stack$gexp_n gexp_n(
+        .d(gexp_n$d),
+        .q(gexp_n$q),
+        .clock(gexp_n$clock)
     );
     llamahdl_decoder$layer_stack$gexp_r gexp_r(
         .d(gexp_r$d),
         .q(gexp_r$q),
         .clock(gexp_r$clock)
     );
+    llamahdl_decoder$layer_stack$layer_n layer_n(
+        .d(layer_n$d),
+        .q(layer_n$q),
+        .clock(layer_n$clock)
+    );
     llamahdl_decoder$layer_stack$layer_r layer_r(
         .d(layer_r$d),
         .q(layer_r$q),
         .clock(layer_r$clock)
+    );
+    llamahdl_decoder$layer_stack$is_rms_n is_rms_n(
+        .d(is_rms_n$d),
+        .q(is_rms_n$q),
+        .clock(is_rms_n$clock)
     );
     llamahdl_decoder$layer_stack$is_rms_r is_rms_r(
         .d(is_rms_r$d),
         .q(is_rms_r$q),
         .clock(is_rms_r$clock)
     );
+    llamahdl_decoder$layer_stack$is_attn_n is_attn_n(
+        .d(is_attn_n$d),
+        .q(is_attn_n$q),
+        .clock(is_attn_n$clock)
+    );
     llamahdl_decoder$layer_stack$is_attn_r is_attn_r(
         .d(is_attn_r$d),
         .q(is_attn_r$q),
         .clock(is_attn_r$clock)
+    );
+    llamahdl_decoder$layer_stack$is_mv_n is_mv_n(
+        .d(is_mv_n$d),
+        .q(is_mv_n$q),
+        .clock(is_mv_n$clock)
     );
     llamahdl_decoder$layer_stack$is_mv_r is_mv_r(
         .d(is_mv_r$d),
         .q(is_mv_r$q),
         .clock(is_mv_r$clock)
     );
+    llamahdl_decoder$layer_stack$is_embed_n is_embed_n(
+        .d(is_embed_n$d),
+        .q(is_embed_n$q),
+        .clock(is_embed_n$clock)
+    );
     llamahdl_decoder$layer_stack$is_embed_r is_embed_r(
         .d(is_embed_r$d),
         .q(is_embed_r$q),
         .clock(is_embed_r$clock)
+    );
+    llamahdl_decoder$layer_stack$qkv_n qkv_n(
+        .d(qkv_n$d),
+        .q(qkv_n$q),
+        .clock(qkv_n$clock)
     );
     llamahdl_decoder$layer_stack$qkv_r qkv_r(
         .d(qkv_r$d),
         .q(qkv_r$q),
         .clock(qkv_r$clock)
     );
+    llamahdl_decoder$layer_stack$logits_n logits_n(
+        .d(logits_n$d),
+        .q(logits_n$q),
+        .clock(logits_n$clock)
+    );
     llamahdl_decoder$layer_stack$logits_r logits_r(
         .d(logits_r$d),
         .q(logits_r$q),
         .clock(logits_r$clock)
+    );
+    llamahdl_decoder$layer_stack$tee_n tee_n(
+        .d(tee_n$d),
+        .q(tee_n$q),
+        .clock(tee_n$clock)
     );
     llamahdl_decoder$layer_stack$tee_r tee_r(
         .d(tee_r$d),
         .q(tee_r$q),
         .clock(tee_r$clock)
     );
+    llamahdl_decoder$layer_stack$acc_n acc_n(
+        .d(acc_n$d),
+        .q(acc_n$q),
+        .clock(acc_n$clock)
+    );
     llamahdl_decoder$layer_stack$acc_r acc_r(
         .d(acc_r$d),
         .q(acc_r$q),
         .clock(acc_r$clock)
     );
+    llamahdl_decoder$layer_stack$swiglu_n swiglu_n(
+        .d(swiglu_n$d),
+        .q(swiglu_n$q),
+        .clock(swiglu_n$clock)
+    );
     llamahdl_decoder$layer_stack$swiglu_r swiglu_r(
         .d(swiglu_r$d),
         .q(swiglu_r$q),
         .clock(swiglu_r$clock)
+    );
+    llamahdl_decoder$layer_stack$xtrack_n xtrack_n(
+        .d(xtrack_n$d),
+        .q(xtrack_n$q),
+        .clock(xtrack_n$clock)
     );
     llamahdl_decoder$layer_stack$xtrack_r xtrack_r(
         .d(xtrack_r$d),
@@ -19704,27 +19988,51 @@ module llamahdl_decoder$layer_stack(clock,start,token,pos,use_ram,rms_done,attn_
         loaded_layer$clock = clock;
         loaded_ok$clock = clock;
         req_reg$clock = clock;
+        need_load$clock = clock;
+        qkv_loaded_r$clock = clock;
+        is_end_n$clock = clock;
         a_r$clock = clock;
+        a_n$clock = clock;
         b_r$clock = clock;
+        b_n$clock = clock;
         c_r$clock = clock;
+        c_n$clock = clock;
         n_r$clock = clock;
+        n_n$clock = clock;
         wbase_r$clock = clock;
+        wbase_n$clock = clock;
         rbase_r$clock = clock;
+        rbase_n$clock = clock;
         rows_m1_r$clock = clock;
+        rows_m1_n$clock = clock;
         beats_m1_r$clock = clock;
+        beats_m1_n$clock = clock;
         gbase_r$clock = clock;
+        gbase_n$clock = clock;
         gexp_r$clock = clock;
+        gexp_n$clock = clock;
         layer_r$clock = clock;
+        layer_n$clock = clock;
         is_rms_r$clock = clock;
+        is_rms_n$clock = clock;
         is_attn_r$clock = clock;
+        is_attn_n$clock = clock;
         is_mv_r$clock = clock;
+        is_mv_n$clock = clock;
         is_embed_r$clock = clock;
+        is_embed_n$clock = clock;
         qkv_r$clock = clock;
+        qkv_n$clock = clock;
         logits_r$clock = clock;
+        logits_n$clock = clock;
         tee_r$clock = clock;
+        tee_n$clock = clock;
         acc_r$clock = clock;
+        acc_n$clock = clock;
         swiglu_r$clock = clock;
+        swiglu_n$clock = clock;
         xtrack_r$clock = clock;
+        xtrack_n$clock = clock;
         issue_r$clock = clock;
         rms_start_r$clock = clock;
         attn_start_r$clock = clock;
@@ -19739,27 +20047,51 @@ module llamahdl_decoder$layer_stack(clock,start,token,pos,use_ram,rms_done,attn_
         loaded_layer$d = loaded_layer$q;
         loaded_ok$d = loaded_ok$q;
         req_reg$d = req_reg$q;
+        need_load$d = need_load$q;
+        qkv_loaded_r$d = qkv_loaded_r$q;
+        is_end_n$d = is_end_n$q;
         a_r$d = a_r$q;
+        a_n$d = a_n$q;
         b_r$d = b_r$q;
+        b_n$d = b_n$q;
         c_r$d = c_r$q;
+        c_n$d = c_n$q;
         n_r$d = n_r$q;
+        n_n$d = n_n$q;
         wbase_r$d = wbase_r$q;
+        wbase_n$d = wbase_n$q;
         rbase_r$d = rbase_r$q;
+        rbase_n$d = rbase_n$q;
         rows_m1_r$d = rows_m1_r$q;
+        rows_m1_n$d = rows_m1_n$q;
         beats_m1_r$d = beats_m1_r$q;
+        beats_m1_n$d = beats_m1_n$q;
         gbase_r$d = gbase_r$q;
+        gbase_n$d = gbase_n$q;
         gexp_r$d = gexp_r$q;
+        gexp_n$d = gexp_n$q;
         layer_r$d = layer_r$q;
+        layer_n$d = layer_n$q;
         is_rms_r$d = is_rms_r$q;
+        is_rms_n$d = is_rms_n$q;
         is_attn_r$d = is_attn_r$q;
+        is_attn_n$d = is_attn_n$q;
         is_mv_r$d = is_mv_r$q;
+        is_mv_n$d = is_mv_n$q;
         is_embed_r$d = is_embed_r$q;
+        is_embed_n$d = is_embed_n$q;
         qkv_r$d = qkv_r$q;
+        qkv_n$d = qkv_n$q;
         logits_r$d = logits_r$q;
+        logits_n$d = logits_n$q;
         tee_r$d = tee_r$q;
+        tee_n$d = tee_n$q;
         acc_r$d = acc_r$q;
+        acc_n$d = acc_n$q;
         swiglu_r$d = swiglu_r$q;
+        swiglu_n$d = swiglu_n$q;
         xtrack_r$d = xtrack_r$q;
+        xtrack_n$d = xtrack_n$q;
         issue_r$d = issue_r$q;
         rms_start_r$d = rms_start_r$q;
         attn_start_r$d = attn_start_r$q;
@@ -19767,30 +20099,32 @@ module llamahdl_decoder$layer_stack(clock,start,token,pos,use_ram,rms_done,attn_
         prog$clock = clock;
         prog$addr = pc$q;
         op = prog$data$0;
-        a_c = prog$data$1;
-        b_c = prog$data$2;
-        c_c = prog$data$3;
-        n_c = prog$data$4;
-        wbase_c = prog$data$5;
-        rbase_c = prog$data$6;
-        rows_m1_c = prog$data$7;
-        beats_m1_c = prog$data$8;
-        gbase_c = prog$data$9;
-        gexp_c = $signed(prog$data$10[(32'h0)+:(8)]);
-        layer_c = prog$data$11[(32'h0)+:(8)];
+        a_n$d = prog$data$1;
+        b_n$d = prog$data$2;
+        c_n$d = prog$data$3;
+        n_n$d = prog$data$4;
+        wbase_n$d = prog$data$5;
+        rbase_n$d = prog$data$6;
+        rows_m1_n$d = prog$data$7;
+        beats_m1_n$d = prog$data$8;
+        gbase_n$d = prog$data$9;
+        gexp_n$d = $signed(prog$data$10[(32'h0)+:(8)]);
+        layer_n$d = prog$data$11[(32'h0)+:(8)];
         flags = prog$data$11[(32'h8)+:(8)];
-        is_rms_c = op == op_rms;
-        is_attn_c = op == op_attn;
-        is_mv_c = op >= op_mv;
-        is_embed_c = op == op_embed;
-        qkv_c = (flags & flag_qkv) != zero8;
-        logits_c = (flags & flag_logits) != zero8;
-        tee_c = (flags & flag_tee) != zero8;
-        acc_c = (flags & flag_acc) != zero8;
-        swiglu_c = (flags & flag_swiglu) != zero8;
-        xtrack_c = (flags & flag_xtrack) != zero8;
+        is_rms_n$d = op == op_rms;
+        is_attn_n$d = op == op_attn;
+        is_mv_n$d = op >= op_mv;
+        is_embed_n$d = op == op_embed;
+        qkv_n$d = (flags & flag_qkv) != zero8;
+        logits_n$d = (flags & flag_logits) != zero8;
+        tee_n$d = (flags & flag_tee) != zero8;
+        acc_n$d = (flags & flag_acc) != zero8;
+        swiglu_n$d = (flags & flag_swiglu) != zero8;
+        xtrack_n$d = (flags & flag_xtrack) != zero8;
         unit_done = (is_rms_r$q & rms_done) | (is_attn_r$q & attn_done) | (is_mv_r$q & mv_done);
-        need_load = use_ram_reg$q & qkv_c & ~(loaded_ok$q & qkv_loaded & (loaded_layer$q == layer_c));
+        is_end_n$d = op == op_end;
+        qkv_loaded_r$d = qkv_loaded;
+        need_load$d = use_ram_reg$q & qkv_n$q & ~(loaded_ok$q & qkv_loaded_r$q & (loaded_layer$q == layer_n$q));
         started = 1'b0;
         issue_c = 1'b0;
         load_c = 1'b0;
@@ -19799,6 +20133,10 @@ module llamahdl_decoder$layer_stack(clock,start,token,pos,use_ram,rms_done,attn_
         mv_start_c = 1'b0;
         done_reg$d = 1'b0;
         req_reg$d = 1'b0;
+        go = (state$q == st_issue) | ((state$q == st_wait) & unit_done & (is_rms_r$q | (is_mv_r$q & ~xtrack_r$q & ~tee_r$q)));
+        if ((state$q == st_wait) & unit_done) begin
+            state$d = st_issue;
+        end
         if (state$q == st_idle) begin
             if (start) begin
                 started = 1'b1;
@@ -19817,66 +20155,66 @@ module llamahdl_decoder$layer_stack(clock,start,token,pos,use_ram,rms_done,attn_
             end
         end
         else if (state$q == st_fetch) begin
+            state$d = st_fetch2;
+        end
+        else if (state$q == st_fetch2) begin
+            need_load$d = 1'b0;
             state$d = st_issue;
         end
-        else if (state$q == st_issue) begin
-            if (op == op_end) begin
+        else if (state$q == st_load) begin
+            if (qkv_loaded_r$q & ~req_reg$q) begin
+                loaded_ok$d = 1'b1;
+                need_load$d = 1'b0;
+                state$d = st_issue;
+            end
+        end
+        else if ((state$q != st_issue) & (state$q != st_wait)) begin
+            state$d = st_idle;
+        end
+        if (go) begin
+            if (is_end_n$q) begin
                 load_c = 1'b1;
                 done_reg$d = 1'b1;
                 state$d = st_idle;
             end
-            else if (need_load) begin
+            else if (need_load$q) begin
                 req_reg$d = 1'b1;
                 loaded_ok$d = 1'b0;
-                loaded_layer$d = layer_c;
+                loaded_layer$d = layer_n$q;
                 state$d = st_load;
             end
             else begin
                 issue_c = 1'b1;
                 load_c = 1'b1;
-                rms_start_c = is_rms_c;
-                attn_start_c = is_attn_c;
-                mv_start_c = is_mv_c;
+                rms_start_c = is_rms_n$q;
+                attn_start_c = is_attn_n$q;
+                mv_start_c = is_mv_n$q;
                 pc$d = pc$q + one16;
                 state$d = st_wait;
             end
         end
-        else if (state$q == st_load) begin
-            if (qkv_loaded & ~req_reg$q) begin
-                loaded_ok$d = 1'b1;
-                state$d = st_issue;
-            end
-        end
-        else if (state$q == st_wait) begin
-            if (unit_done) begin
-                state$d = st_issue;
-            end
-        end
-        else begin
-            state$d = st_idle;
-        end
         if (load_c) begin
-            a_r$d = a_c;
-            b_r$d = b_c;
-            c_r$d = c_c;
-            n_r$d = n_c;
-            wbase_r$d = wbase_c;
-            rbase_r$d = rbase_c;
-            rows_m1_r$d = rows_m1_c;
-            beats_m1_r$d = beats_m1_c;
-            gbase_r$d = gbase_c;
-            gexp_r$d = gexp_c;
-            layer_r$d = layer_c;
-            is_rms_r$d = is_rms_c;
-            is_attn_r$d = is_attn_c;
-            is_mv_r$d = is_mv_c;
-            is_embed_r$d = is_embed_c;
-            qkv_r$d = qkv_c;
-            logits_r$d = logits_c;
-            tee_r$d = tee_c;
-            acc_r$d = acc_c;
-            swiglu_r$d = swiglu_c;
-            xtrack_r$d = xtrack_c;
+            a_r$d = a_n$q;
+            b_r$d = b_n$q;
+            c_r$d = c_n$q;
+            n_r$d = n_n$q;
+            wbase_r$d = wbase_n$q;
+            rbase_r$d = rbase_n$q;
+            rows_m1_r$d = rows_m1_n$q;
+            beats_m1_r$d = beats_m1_n$q;
+            gbase_r$d = gbase_n$q;
+            gexp_r$d = gexp_n$q;
+            layer_r$d = layer_n$q;
+            is_rms_r$d = is_rms_n$q;
+            is_attn_r$d = is_attn_n$q;
+            is_mv_r$d = is_mv_n$q;
+            is_embed_r$d = is_embed_n$q;
+            qkv_r$d = qkv_n$q;
+            logits_r$d = logits_n$q;
+            tee_r$d = tee_n$q;
+            acc_r$d = acc_n$q;
+            swiglu_r$d = swiglu_n$q;
+            xtrack_r$d = xtrack_n$q;
         end
         a = a_r$q;
         b = b_r$q;
@@ -19920,6 +20258,25 @@ module llamahdl_decoder$layer_stack(clock,start,token,pos,use_ram,rms_done,attn_
 endmodule // llamahdl_decoder$layer_stack
 
 
+module llamahdl_decoder$layer_stack$a_n(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$layer_stack$a_n
+
+
 module llamahdl_decoder$layer_stack$a_r(d,q,clock);
     
     // Module arguments
@@ -19937,6 +20294,25 @@ module llamahdl_decoder$layer_stack$a_r(d,q,clock);
     end
           
 endmodule // llamahdl_decoder$layer_stack$a_r
+
+
+module llamahdl_decoder$layer_stack$acc_n(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$layer_stack$acc_n
 
 
 module llamahdl_decoder$layer_stack$acc_r(d,q,clock);
@@ -19977,6 +20353,25 @@ module llamahdl_decoder$layer_stack$attn_start_r(d,q,clock);
 endmodule // llamahdl_decoder$layer_stack$attn_start_r
 
 
+module llamahdl_decoder$layer_stack$b_n(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$layer_stack$b_n
+
+
 module llamahdl_decoder$layer_stack$b_r(d,q,clock);
     
     // Module arguments
@@ -19996,6 +20391,25 @@ module llamahdl_decoder$layer_stack$b_r(d,q,clock);
 endmodule // llamahdl_decoder$layer_stack$b_r
 
 
+module llamahdl_decoder$layer_stack$beats_m1_n(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$layer_stack$beats_m1_n
+
+
 module llamahdl_decoder$layer_stack$beats_m1_r(d,q,clock);
     
     // Module arguments
@@ -20013,6 +20427,25 @@ module llamahdl_decoder$layer_stack$beats_m1_r(d,q,clock);
     end
           
 endmodule // llamahdl_decoder$layer_stack$beats_m1_r
+
+
+module llamahdl_decoder$layer_stack$c_n(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$layer_stack$c_n
 
 
 module llamahdl_decoder$layer_stack$c_r(d,q,clock);
@@ -20053,6 +20486,25 @@ module llamahdl_decoder$layer_stack$done_reg(d,q,clock);
 endmodule // llamahdl_decoder$layer_stack$done_reg
 
 
+module llamahdl_decoder$layer_stack$gbase_n(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$layer_stack$gbase_n
+
+
 module llamahdl_decoder$layer_stack$gbase_r(d,q,clock);
     
     // Module arguments
@@ -20070,6 +20522,25 @@ module llamahdl_decoder$layer_stack$gbase_r(d,q,clock);
     end
           
 endmodule // llamahdl_decoder$layer_stack$gbase_r
+
+
+module llamahdl_decoder$layer_stack$gexp_n(d,q,clock);
+    
+    // Module arguments
+    input wire signed [7:0] d;
+    output reg signed [7:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 8'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$layer_stack$gexp_n
 
 
 module llamahdl_decoder$layer_stack$gexp_r(d,q,clock);
@@ -20091,6 +20562,25 @@ module llamahdl_decoder$layer_stack$gexp_r(d,q,clock);
 endmodule // llamahdl_decoder$layer_stack$gexp_r
 
 
+module llamahdl_decoder$layer_stack$is_attn_n(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$layer_stack$is_attn_n
+
+
 module llamahdl_decoder$layer_stack$is_attn_r(d,q,clock);
     
     // Module arguments
@@ -20108,6 +20598,25 @@ module llamahdl_decoder$layer_stack$is_attn_r(d,q,clock);
     end
           
 endmodule // llamahdl_decoder$layer_stack$is_attn_r
+
+
+module llamahdl_decoder$layer_stack$is_embed_n(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$layer_stack$is_embed_n
 
 
 module llamahdl_decoder$layer_stack$is_embed_r(d,q,clock);
@@ -20129,6 +20638,44 @@ module llamahdl_decoder$layer_stack$is_embed_r(d,q,clock);
 endmodule // llamahdl_decoder$layer_stack$is_embed_r
 
 
+module llamahdl_decoder$layer_stack$is_end_n(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$layer_stack$is_end_n
+
+
+module llamahdl_decoder$layer_stack$is_mv_n(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$layer_stack$is_mv_n
+
+
 module llamahdl_decoder$layer_stack$is_mv_r(d,q,clock);
     
     // Module arguments
@@ -20146,6 +20693,25 @@ module llamahdl_decoder$layer_stack$is_mv_r(d,q,clock);
     end
           
 endmodule // llamahdl_decoder$layer_stack$is_mv_r
+
+
+module llamahdl_decoder$layer_stack$is_rms_n(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$layer_stack$is_rms_n
 
 
 module llamahdl_decoder$layer_stack$is_rms_r(d,q,clock);
@@ -20184,6 +20750,25 @@ module llamahdl_decoder$layer_stack$issue_r(d,q,clock);
     end
           
 endmodule // llamahdl_decoder$layer_stack$issue_r
+
+
+module llamahdl_decoder$layer_stack$layer_n(d,q,clock);
+    
+    // Module arguments
+    input wire  [7:0] d;
+    output reg  [7:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 8'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$layer_stack$layer_n
 
 
 module llamahdl_decoder$layer_stack$layer_r(d,q,clock);
@@ -20243,6 +20828,25 @@ module llamahdl_decoder$layer_stack$loaded_ok(d,q,clock);
 endmodule // llamahdl_decoder$layer_stack$loaded_ok
 
 
+module llamahdl_decoder$layer_stack$logits_n(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$layer_stack$logits_n
+
+
 module llamahdl_decoder$layer_stack$logits_r(d,q,clock);
     
     // Module arguments
@@ -20281,6 +20885,25 @@ module llamahdl_decoder$layer_stack$mv_start_r(d,q,clock);
 endmodule // llamahdl_decoder$layer_stack$mv_start_r
 
 
+module llamahdl_decoder$layer_stack$n_n(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$layer_stack$n_n
+
+
 module llamahdl_decoder$layer_stack$n_r(d,q,clock);
     
     // Module arguments
@@ -20298,6 +20921,25 @@ module llamahdl_decoder$layer_stack$n_r(d,q,clock);
     end
           
 endmodule // llamahdl_decoder$layer_stack$n_r
+
+
+module llamahdl_decoder$layer_stack$need_load(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$layer_stack$need_load
 
 
 module llamahdl_decoder$layer_stack$pc(d,q,clock);
@@ -20419,6 +21061,44 @@ module llamahdl_decoder$layer_stack$prog(clock,addr,data$0,data$1,data$2,data$3,
 endmodule // llamahdl_decoder$layer_stack$prog
 
 
+module llamahdl_decoder$layer_stack$qkv_loaded_r(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$layer_stack$qkv_loaded_r
+
+
+module llamahdl_decoder$layer_stack$qkv_n(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$layer_stack$qkv_n
+
+
 module llamahdl_decoder$layer_stack$qkv_r(d,q,clock);
     
     // Module arguments
@@ -20436,6 +21116,25 @@ module llamahdl_decoder$layer_stack$qkv_r(d,q,clock);
     end
           
 endmodule // llamahdl_decoder$layer_stack$qkv_r
+
+
+module llamahdl_decoder$layer_stack$rbase_n(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$layer_stack$rbase_n
 
 
 module llamahdl_decoder$layer_stack$rbase_r(d,q,clock);
@@ -20514,6 +21213,25 @@ module llamahdl_decoder$layer_stack$rms_start_r(d,q,clock);
 endmodule // llamahdl_decoder$layer_stack$rms_start_r
 
 
+module llamahdl_decoder$layer_stack$rows_m1_n(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$layer_stack$rows_m1_n
+
+
 module llamahdl_decoder$layer_stack$rows_m1_r(d,q,clock);
     
     // Module arguments
@@ -20552,6 +21270,25 @@ module llamahdl_decoder$layer_stack$state(d,q,clock);
 endmodule // llamahdl_decoder$layer_stack$state
 
 
+module llamahdl_decoder$layer_stack$swiglu_n(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$layer_stack$swiglu_n
+
+
 module llamahdl_decoder$layer_stack$swiglu_r(d,q,clock);
     
     // Module arguments
@@ -20569,6 +21306,25 @@ module llamahdl_decoder$layer_stack$swiglu_r(d,q,clock);
     end
           
 endmodule // llamahdl_decoder$layer_stack$swiglu_r
+
+
+module llamahdl_decoder$layer_stack$tee_n(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$layer_stack$tee_n
 
 
 module llamahdl_decoder$layer_stack$tee_r(d,q,clock);
@@ -20628,6 +21384,25 @@ module llamahdl_decoder$layer_stack$use_ram_reg(d,q,clock);
 endmodule // llamahdl_decoder$layer_stack$use_ram_reg
 
 
+module llamahdl_decoder$layer_stack$wbase_n(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$layer_stack$wbase_n
+
+
 module llamahdl_decoder$layer_stack$wbase_r(d,q,clock);
     
     // Module arguments
@@ -20645,6 +21420,25 @@ module llamahdl_decoder$layer_stack$wbase_r(d,q,clock);
     end
           
 endmodule // llamahdl_decoder$layer_stack$wbase_r
+
+
+module llamahdl_decoder$layer_stack$xtrack_n(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$layer_stack$xtrack_n
 
 
 module llamahdl_decoder$layer_stack$xtrack_r(d,q,clock);
@@ -24119,6 +24913,14 @@ module llamahdl_decoder$matvec$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$5,
     // Update code (custom)
     reg [6:1] ve;
     reg [6:1] vf;
+    reg [4:0] sh_dup0;
+    reg [4:0] sh_dup1;
+    reg [4:0] sh_dup2;
+    reg [4:0] sh_dup3;
+    reg [4:0] sh_dup4;
+    reg [4:0] sh_dup5;
+    reg [4:0] sh_dup6;
+    reg [4:0] sh_dup7;
     reg signed [31:0] a0;
     reg rb0;
     reg signed [7:0] w1_0;
@@ -24130,7 +24932,7 @@ module llamahdl_decoder$matvec$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$5,
     wire hi0 = (~a0[31] & ~tz0) | (tz0 & (&a0[14:0]) & rb0);
     wire lo0 = (a0[31] & ~to0) | (to0 & (~|a0[14:0]) & ~rb0);
     wire [15:0] rs0 = a0[15:0] + {15'd0, rb0};
-    wire signed [32:0] xs0 = $signed({x$0, 1'b0}) >>> shift;
+    wire signed [32:0] xs0 = $signed({x$0, 1'b0}) >>> sh_dup0;
     reg signed [31:0] a1;
     reg rb1;
     reg signed [7:0] w1_1;
@@ -24142,7 +24944,7 @@ module llamahdl_decoder$matvec$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$5,
     wire hi1 = (~a1[31] & ~tz1) | (tz1 & (&a1[14:0]) & rb1);
     wire lo1 = (a1[31] & ~to1) | (to1 & (~|a1[14:0]) & ~rb1);
     wire [15:0] rs1 = a1[15:0] + {15'd0, rb1};
-    wire signed [32:0] xs1 = $signed({x$1, 1'b0}) >>> shift;
+    wire signed [32:0] xs1 = $signed({x$1, 1'b0}) >>> sh_dup0;
     reg signed [31:0] a2;
     reg rb2;
     reg signed [7:0] w1_2;
@@ -24154,7 +24956,7 @@ module llamahdl_decoder$matvec$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$5,
     wire hi2 = (~a2[31] & ~tz2) | (tz2 & (&a2[14:0]) & rb2);
     wire lo2 = (a2[31] & ~to2) | (to2 & (~|a2[14:0]) & ~rb2);
     wire [15:0] rs2 = a2[15:0] + {15'd0, rb2};
-    wire signed [32:0] xs2 = $signed({x$2, 1'b0}) >>> shift;
+    wire signed [32:0] xs2 = $signed({x$2, 1'b0}) >>> sh_dup0;
     reg signed [31:0] a3;
     reg rb3;
     reg signed [7:0] w1_3;
@@ -24166,7 +24968,7 @@ module llamahdl_decoder$matvec$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$5,
     wire hi3 = (~a3[31] & ~tz3) | (tz3 & (&a3[14:0]) & rb3);
     wire lo3 = (a3[31] & ~to3) | (to3 & (~|a3[14:0]) & ~rb3);
     wire [15:0] rs3 = a3[15:0] + {15'd0, rb3};
-    wire signed [32:0] xs3 = $signed({x$3, 1'b0}) >>> shift;
+    wire signed [32:0] xs3 = $signed({x$3, 1'b0}) >>> sh_dup0;
     reg signed [31:0] a4;
     reg rb4;
     reg signed [7:0] w1_4;
@@ -24178,7 +24980,7 @@ module llamahdl_decoder$matvec$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$5,
     wire hi4 = (~a4[31] & ~tz4) | (tz4 & (&a4[14:0]) & rb4);
     wire lo4 = (a4[31] & ~to4) | (to4 & (~|a4[14:0]) & ~rb4);
     wire [15:0] rs4 = a4[15:0] + {15'd0, rb4};
-    wire signed [32:0] xs4 = $signed({x$4, 1'b0}) >>> shift;
+    wire signed [32:0] xs4 = $signed({x$4, 1'b0}) >>> sh_dup1;
     reg signed [31:0] a5;
     reg rb5;
     reg signed [7:0] w1_5;
@@ -24190,7 +24992,7 @@ module llamahdl_decoder$matvec$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$5,
     wire hi5 = (~a5[31] & ~tz5) | (tz5 & (&a5[14:0]) & rb5);
     wire lo5 = (a5[31] & ~to5) | (to5 & (~|a5[14:0]) & ~rb5);
     wire [15:0] rs5 = a5[15:0] + {15'd0, rb5};
-    wire signed [32:0] xs5 = $signed({x$5, 1'b0}) >>> shift;
+    wire signed [32:0] xs5 = $signed({x$5, 1'b0}) >>> sh_dup1;
     reg signed [31:0] a6;
     reg rb6;
     reg signed [7:0] w1_6;
@@ -24202,7 +25004,7 @@ module llamahdl_decoder$matvec$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$5,
     wire hi6 = (~a6[31] & ~tz6) | (tz6 & (&a6[14:0]) & rb6);
     wire lo6 = (a6[31] & ~to6) | (to6 & (~|a6[14:0]) & ~rb6);
     wire [15:0] rs6 = a6[15:0] + {15'd0, rb6};
-    wire signed [32:0] xs6 = $signed({x$6, 1'b0}) >>> shift;
+    wire signed [32:0] xs6 = $signed({x$6, 1'b0}) >>> sh_dup1;
     reg signed [31:0] a7;
     reg rb7;
     reg signed [7:0] w1_7;
@@ -24214,7 +25016,7 @@ module llamahdl_decoder$matvec$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$5,
     wire hi7 = (~a7[31] & ~tz7) | (tz7 & (&a7[14:0]) & rb7);
     wire lo7 = (a7[31] & ~to7) | (to7 & (~|a7[14:0]) & ~rb7);
     wire [15:0] rs7 = a7[15:0] + {15'd0, rb7};
-    wire signed [32:0] xs7 = $signed({x$7, 1'b0}) >>> shift;
+    wire signed [32:0] xs7 = $signed({x$7, 1'b0}) >>> sh_dup1;
     reg signed [31:0] a8;
     reg rb8;
     reg signed [7:0] w1_8;
@@ -24226,7 +25028,7 @@ module llamahdl_decoder$matvec$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$5,
     wire hi8 = (~a8[31] & ~tz8) | (tz8 & (&a8[14:0]) & rb8);
     wire lo8 = (a8[31] & ~to8) | (to8 & (~|a8[14:0]) & ~rb8);
     wire [15:0] rs8 = a8[15:0] + {15'd0, rb8};
-    wire signed [32:0] xs8 = $signed({x$8, 1'b0}) >>> shift;
+    wire signed [32:0] xs8 = $signed({x$8, 1'b0}) >>> sh_dup2;
     reg signed [31:0] a9;
     reg rb9;
     reg signed [7:0] w1_9;
@@ -24238,7 +25040,7 @@ module llamahdl_decoder$matvec$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$5,
     wire hi9 = (~a9[31] & ~tz9) | (tz9 & (&a9[14:0]) & rb9);
     wire lo9 = (a9[31] & ~to9) | (to9 & (~|a9[14:0]) & ~rb9);
     wire [15:0] rs9 = a9[15:0] + {15'd0, rb9};
-    wire signed [32:0] xs9 = $signed({x$9, 1'b0}) >>> shift;
+    wire signed [32:0] xs9 = $signed({x$9, 1'b0}) >>> sh_dup2;
     reg signed [31:0] a10;
     reg rb10;
     reg signed [7:0] w1_10;
@@ -24250,7 +25052,7 @@ module llamahdl_decoder$matvec$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$5,
     wire hi10 = (~a10[31] & ~tz10) | (tz10 & (&a10[14:0]) & rb10);
     wire lo10 = (a10[31] & ~to10) | (to10 & (~|a10[14:0]) & ~rb10);
     wire [15:0] rs10 = a10[15:0] + {15'd0, rb10};
-    wire signed [32:0] xs10 = $signed({x$10, 1'b0}) >>> shift;
+    wire signed [32:0] xs10 = $signed({x$10, 1'b0}) >>> sh_dup2;
     reg signed [31:0] a11;
     reg rb11;
     reg signed [7:0] w1_11;
@@ -24262,7 +25064,7 @@ module llamahdl_decoder$matvec$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$5,
     wire hi11 = (~a11[31] & ~tz11) | (tz11 & (&a11[14:0]) & rb11);
     wire lo11 = (a11[31] & ~to11) | (to11 & (~|a11[14:0]) & ~rb11);
     wire [15:0] rs11 = a11[15:0] + {15'd0, rb11};
-    wire signed [32:0] xs11 = $signed({x$11, 1'b0}) >>> shift;
+    wire signed [32:0] xs11 = $signed({x$11, 1'b0}) >>> sh_dup2;
     reg signed [31:0] a12;
     reg rb12;
     reg signed [7:0] w1_12;
@@ -24274,7 +25076,7 @@ module llamahdl_decoder$matvec$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$5,
     wire hi12 = (~a12[31] & ~tz12) | (tz12 & (&a12[14:0]) & rb12);
     wire lo12 = (a12[31] & ~to12) | (to12 & (~|a12[14:0]) & ~rb12);
     wire [15:0] rs12 = a12[15:0] + {15'd0, rb12};
-    wire signed [32:0] xs12 = $signed({x$12, 1'b0}) >>> shift;
+    wire signed [32:0] xs12 = $signed({x$12, 1'b0}) >>> sh_dup3;
     reg signed [31:0] a13;
     reg rb13;
     reg signed [7:0] w1_13;
@@ -24286,7 +25088,7 @@ module llamahdl_decoder$matvec$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$5,
     wire hi13 = (~a13[31] & ~tz13) | (tz13 & (&a13[14:0]) & rb13);
     wire lo13 = (a13[31] & ~to13) | (to13 & (~|a13[14:0]) & ~rb13);
     wire [15:0] rs13 = a13[15:0] + {15'd0, rb13};
-    wire signed [32:0] xs13 = $signed({x$13, 1'b0}) >>> shift;
+    wire signed [32:0] xs13 = $signed({x$13, 1'b0}) >>> sh_dup3;
     reg signed [31:0] a14;
     reg rb14;
     reg signed [7:0] w1_14;
@@ -24298,7 +25100,7 @@ module llamahdl_decoder$matvec$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$5,
     wire hi14 = (~a14[31] & ~tz14) | (tz14 & (&a14[14:0]) & rb14);
     wire lo14 = (a14[31] & ~to14) | (to14 & (~|a14[14:0]) & ~rb14);
     wire [15:0] rs14 = a14[15:0] + {15'd0, rb14};
-    wire signed [32:0] xs14 = $signed({x$14, 1'b0}) >>> shift;
+    wire signed [32:0] xs14 = $signed({x$14, 1'b0}) >>> sh_dup3;
     reg signed [31:0] a15;
     reg rb15;
     reg signed [7:0] w1_15;
@@ -24310,7 +25112,7 @@ module llamahdl_decoder$matvec$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$5,
     wire hi15 = (~a15[31] & ~tz15) | (tz15 & (&a15[14:0]) & rb15);
     wire lo15 = (a15[31] & ~to15) | (to15 & (~|a15[14:0]) & ~rb15);
     wire [15:0] rs15 = a15[15:0] + {15'd0, rb15};
-    wire signed [32:0] xs15 = $signed({x$15, 1'b0}) >>> shift;
+    wire signed [32:0] xs15 = $signed({x$15, 1'b0}) >>> sh_dup3;
     reg signed [31:0] a16;
     reg rb16;
     reg signed [7:0] w1_16;
@@ -24322,7 +25124,7 @@ module llamahdl_decoder$matvec$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$5,
     wire hi16 = (~a16[31] & ~tz16) | (tz16 & (&a16[14:0]) & rb16);
     wire lo16 = (a16[31] & ~to16) | (to16 & (~|a16[14:0]) & ~rb16);
     wire [15:0] rs16 = a16[15:0] + {15'd0, rb16};
-    wire signed [32:0] xs16 = $signed({x$16, 1'b0}) >>> shift;
+    wire signed [32:0] xs16 = $signed({x$16, 1'b0}) >>> sh_dup4;
     reg signed [31:0] a17;
     reg rb17;
     reg signed [7:0] w1_17;
@@ -24334,7 +25136,7 @@ module llamahdl_decoder$matvec$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$5,
     wire hi17 = (~a17[31] & ~tz17) | (tz17 & (&a17[14:0]) & rb17);
     wire lo17 = (a17[31] & ~to17) | (to17 & (~|a17[14:0]) & ~rb17);
     wire [15:0] rs17 = a17[15:0] + {15'd0, rb17};
-    wire signed [32:0] xs17 = $signed({x$17, 1'b0}) >>> shift;
+    wire signed [32:0] xs17 = $signed({x$17, 1'b0}) >>> sh_dup4;
     reg signed [31:0] a18;
     reg rb18;
     reg signed [7:0] w1_18;
@@ -24346,7 +25148,7 @@ module llamahdl_decoder$matvec$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$5,
     wire hi18 = (~a18[31] & ~tz18) | (tz18 & (&a18[14:0]) & rb18);
     wire lo18 = (a18[31] & ~to18) | (to18 & (~|a18[14:0]) & ~rb18);
     wire [15:0] rs18 = a18[15:0] + {15'd0, rb18};
-    wire signed [32:0] xs18 = $signed({x$18, 1'b0}) >>> shift;
+    wire signed [32:0] xs18 = $signed({x$18, 1'b0}) >>> sh_dup4;
     reg signed [31:0] a19;
     reg rb19;
     reg signed [7:0] w1_19;
@@ -24358,7 +25160,7 @@ module llamahdl_decoder$matvec$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$5,
     wire hi19 = (~a19[31] & ~tz19) | (tz19 & (&a19[14:0]) & rb19);
     wire lo19 = (a19[31] & ~to19) | (to19 & (~|a19[14:0]) & ~rb19);
     wire [15:0] rs19 = a19[15:0] + {15'd0, rb19};
-    wire signed [32:0] xs19 = $signed({x$19, 1'b0}) >>> shift;
+    wire signed [32:0] xs19 = $signed({x$19, 1'b0}) >>> sh_dup4;
     reg signed [31:0] a20;
     reg rb20;
     reg signed [7:0] w1_20;
@@ -24370,7 +25172,7 @@ module llamahdl_decoder$matvec$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$5,
     wire hi20 = (~a20[31] & ~tz20) | (tz20 & (&a20[14:0]) & rb20);
     wire lo20 = (a20[31] & ~to20) | (to20 & (~|a20[14:0]) & ~rb20);
     wire [15:0] rs20 = a20[15:0] + {15'd0, rb20};
-    wire signed [32:0] xs20 = $signed({x$20, 1'b0}) >>> shift;
+    wire signed [32:0] xs20 = $signed({x$20, 1'b0}) >>> sh_dup5;
     reg signed [31:0] a21;
     reg rb21;
     reg signed [7:0] w1_21;
@@ -24382,7 +25184,7 @@ module llamahdl_decoder$matvec$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$5,
     wire hi21 = (~a21[31] & ~tz21) | (tz21 & (&a21[14:0]) & rb21);
     wire lo21 = (a21[31] & ~to21) | (to21 & (~|a21[14:0]) & ~rb21);
     wire [15:0] rs21 = a21[15:0] + {15'd0, rb21};
-    wire signed [32:0] xs21 = $signed({x$21, 1'b0}) >>> shift;
+    wire signed [32:0] xs21 = $signed({x$21, 1'b0}) >>> sh_dup5;
     reg signed [31:0] a22;
     reg rb22;
     reg signed [7:0] w1_22;
@@ -24394,7 +25196,7 @@ module llamahdl_decoder$matvec$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$5,
     wire hi22 = (~a22[31] & ~tz22) | (tz22 & (&a22[14:0]) & rb22);
     wire lo22 = (a22[31] & ~to22) | (to22 & (~|a22[14:0]) & ~rb22);
     wire [15:0] rs22 = a22[15:0] + {15'd0, rb22};
-    wire signed [32:0] xs22 = $signed({x$22, 1'b0}) >>> shift;
+    wire signed [32:0] xs22 = $signed({x$22, 1'b0}) >>> sh_dup5;
     reg signed [31:0] a23;
     reg rb23;
     reg signed [7:0] w1_23;
@@ -24406,7 +25208,7 @@ module llamahdl_decoder$matvec$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$5,
     wire hi23 = (~a23[31] & ~tz23) | (tz23 & (&a23[14:0]) & rb23);
     wire lo23 = (a23[31] & ~to23) | (to23 & (~|a23[14:0]) & ~rb23);
     wire [15:0] rs23 = a23[15:0] + {15'd0, rb23};
-    wire signed [32:0] xs23 = $signed({x$23, 1'b0}) >>> shift;
+    wire signed [32:0] xs23 = $signed({x$23, 1'b0}) >>> sh_dup5;
     reg signed [31:0] a24;
     reg rb24;
     reg signed [7:0] w1_24;
@@ -24418,7 +25220,7 @@ module llamahdl_decoder$matvec$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$5,
     wire hi24 = (~a24[31] & ~tz24) | (tz24 & (&a24[14:0]) & rb24);
     wire lo24 = (a24[31] & ~to24) | (to24 & (~|a24[14:0]) & ~rb24);
     wire [15:0] rs24 = a24[15:0] + {15'd0, rb24};
-    wire signed [32:0] xs24 = $signed({x$24, 1'b0}) >>> shift;
+    wire signed [32:0] xs24 = $signed({x$24, 1'b0}) >>> sh_dup6;
     reg signed [31:0] a25;
     reg rb25;
     reg signed [7:0] w1_25;
@@ -24430,7 +25232,7 @@ module llamahdl_decoder$matvec$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$5,
     wire hi25 = (~a25[31] & ~tz25) | (tz25 & (&a25[14:0]) & rb25);
     wire lo25 = (a25[31] & ~to25) | (to25 & (~|a25[14:0]) & ~rb25);
     wire [15:0] rs25 = a25[15:0] + {15'd0, rb25};
-    wire signed [32:0] xs25 = $signed({x$25, 1'b0}) >>> shift;
+    wire signed [32:0] xs25 = $signed({x$25, 1'b0}) >>> sh_dup6;
     reg signed [31:0] a26;
     reg rb26;
     reg signed [7:0] w1_26;
@@ -24442,7 +25244,7 @@ module llamahdl_decoder$matvec$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$5,
     wire hi26 = (~a26[31] & ~tz26) | (tz26 & (&a26[14:0]) & rb26);
     wire lo26 = (a26[31] & ~to26) | (to26 & (~|a26[14:0]) & ~rb26);
     wire [15:0] rs26 = a26[15:0] + {15'd0, rb26};
-    wire signed [32:0] xs26 = $signed({x$26, 1'b0}) >>> shift;
+    wire signed [32:0] xs26 = $signed({x$26, 1'b0}) >>> sh_dup6;
     reg signed [31:0] a27;
     reg rb27;
     reg signed [7:0] w1_27;
@@ -24454,7 +25256,7 @@ module llamahdl_decoder$matvec$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$5,
     wire hi27 = (~a27[31] & ~tz27) | (tz27 & (&a27[14:0]) & rb27);
     wire lo27 = (a27[31] & ~to27) | (to27 & (~|a27[14:0]) & ~rb27);
     wire [15:0] rs27 = a27[15:0] + {15'd0, rb27};
-    wire signed [32:0] xs27 = $signed({x$27, 1'b0}) >>> shift;
+    wire signed [32:0] xs27 = $signed({x$27, 1'b0}) >>> sh_dup6;
     reg signed [31:0] a28;
     reg rb28;
     reg signed [7:0] w1_28;
@@ -24466,7 +25268,7 @@ module llamahdl_decoder$matvec$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$5,
     wire hi28 = (~a28[31] & ~tz28) | (tz28 & (&a28[14:0]) & rb28);
     wire lo28 = (a28[31] & ~to28) | (to28 & (~|a28[14:0]) & ~rb28);
     wire [15:0] rs28 = a28[15:0] + {15'd0, rb28};
-    wire signed [32:0] xs28 = $signed({x$28, 1'b0}) >>> shift;
+    wire signed [32:0] xs28 = $signed({x$28, 1'b0}) >>> sh_dup7;
     reg signed [31:0] a29;
     reg rb29;
     reg signed [7:0] w1_29;
@@ -24478,7 +25280,7 @@ module llamahdl_decoder$matvec$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$5,
     wire hi29 = (~a29[31] & ~tz29) | (tz29 & (&a29[14:0]) & rb29);
     wire lo29 = (a29[31] & ~to29) | (to29 & (~|a29[14:0]) & ~rb29);
     wire [15:0] rs29 = a29[15:0] + {15'd0, rb29};
-    wire signed [32:0] xs29 = $signed({x$29, 1'b0}) >>> shift;
+    wire signed [32:0] xs29 = $signed({x$29, 1'b0}) >>> sh_dup7;
     reg signed [31:0] a30;
     reg rb30;
     reg signed [7:0] w1_30;
@@ -24490,7 +25292,7 @@ module llamahdl_decoder$matvec$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$5,
     wire hi30 = (~a30[31] & ~tz30) | (tz30 & (&a30[14:0]) & rb30);
     wire lo30 = (a30[31] & ~to30) | (to30 & (~|a30[14:0]) & ~rb30);
     wire [15:0] rs30 = a30[15:0] + {15'd0, rb30};
-    wire signed [32:0] xs30 = $signed({x$30, 1'b0}) >>> shift;
+    wire signed [32:0] xs30 = $signed({x$30, 1'b0}) >>> sh_dup7;
     reg signed [31:0] a31;
     reg rb31;
     reg signed [7:0] w1_31;
@@ -24502,7 +25304,7 @@ module llamahdl_decoder$matvec$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$5,
     wire hi31 = (~a31[31] & ~tz31) | (tz31 & (&a31[14:0]) & rb31);
     wire lo31 = (a31[31] & ~to31) | (to31 & (~|a31[14:0]) & ~rb31);
     wire [15:0] rs31 = a31[15:0] + {15'd0, rb31};
-    wire signed [32:0] xs31 = $signed({x$31, 1'b0}) >>> shift;
+    wire signed [32:0] xs31 = $signed({x$31, 1'b0}) >>> sh_dup7;
     reg signed [25:0] t1_0;
     reg signed [25:0] t1_1;
     reg signed [25:0] t1_2;
@@ -24519,6 +25321,14 @@ module llamahdl_decoder$matvec$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$5,
        acc = 40'sd0;
        ve = 6'd0;
        vf = 6'd0;
+       sh_dup0 = 5'd0;
+       sh_dup1 = 5'd0;
+       sh_dup2 = 5'd0;
+       sh_dup3 = 5'd0;
+       sh_dup4 = 5'd0;
+       sh_dup5 = 5'd0;
+       sh_dup6 = 5'd0;
+       sh_dup7 = 5'd0;
        a0 = 32'sd0;
        rb0 = 1'b0;
        w1_0 = 8'sd0;
@@ -24727,6 +25537,14 @@ module llamahdl_decoder$matvec$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$5,
        ve <= {ve[5:1], en};
        vf <= {vf[5:1], first};
        if (ve[6]) acc <= vf[6] ? tree_sum : (acc + tree_sum);
+       sh_dup0 <= shift;
+       sh_dup1 <= shift;
+       sh_dup2 <= shift;
+       sh_dup3 <= shift;
+       sh_dup4 <= shift;
+       sh_dup5 <= shift;
+       sh_dup6 <= shift;
+       sh_dup7 <= shift;
        a0 <= xs0[32:1];
        rb0 <= xs0[0];
        w1_0 <= w$0;

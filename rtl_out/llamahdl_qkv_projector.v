@@ -4148,6 +4148,14 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     // Update code (custom)
     reg [6:1] ve;
     reg [6:1] vf;
+    reg [4:0] sh_dup0;
+    reg [4:0] sh_dup1;
+    reg [4:0] sh_dup2;
+    reg [4:0] sh_dup3;
+    reg [4:0] sh_dup4;
+    reg [4:0] sh_dup5;
+    reg [4:0] sh_dup6;
+    reg [4:0] sh_dup7;
     reg signed [31:0] a0;
     reg rb0;
     reg signed [7:0] w1_0;
@@ -4159,7 +4167,7 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     wire hi0 = (~a0[31] & ~tz0) | (tz0 & (&a0[14:0]) & rb0);
     wire lo0 = (a0[31] & ~to0) | (to0 & (~|a0[14:0]) & ~rb0);
     wire [15:0] rs0 = a0[15:0] + {15'd0, rb0};
-    wire signed [32:0] xs0 = $signed({x$0, 1'b0}) >>> shift;
+    wire signed [32:0] xs0 = $signed({x$0, 1'b0}) >>> sh_dup0;
     reg signed [31:0] a1;
     reg rb1;
     reg signed [7:0] w1_1;
@@ -4171,7 +4179,7 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     wire hi1 = (~a1[31] & ~tz1) | (tz1 & (&a1[14:0]) & rb1);
     wire lo1 = (a1[31] & ~to1) | (to1 & (~|a1[14:0]) & ~rb1);
     wire [15:0] rs1 = a1[15:0] + {15'd0, rb1};
-    wire signed [32:0] xs1 = $signed({x$1, 1'b0}) >>> shift;
+    wire signed [32:0] xs1 = $signed({x$1, 1'b0}) >>> sh_dup0;
     reg signed [31:0] a2;
     reg rb2;
     reg signed [7:0] w1_2;
@@ -4183,7 +4191,7 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     wire hi2 = (~a2[31] & ~tz2) | (tz2 & (&a2[14:0]) & rb2);
     wire lo2 = (a2[31] & ~to2) | (to2 & (~|a2[14:0]) & ~rb2);
     wire [15:0] rs2 = a2[15:0] + {15'd0, rb2};
-    wire signed [32:0] xs2 = $signed({x$2, 1'b0}) >>> shift;
+    wire signed [32:0] xs2 = $signed({x$2, 1'b0}) >>> sh_dup0;
     reg signed [31:0] a3;
     reg rb3;
     reg signed [7:0] w1_3;
@@ -4195,7 +4203,7 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     wire hi3 = (~a3[31] & ~tz3) | (tz3 & (&a3[14:0]) & rb3);
     wire lo3 = (a3[31] & ~to3) | (to3 & (~|a3[14:0]) & ~rb3);
     wire [15:0] rs3 = a3[15:0] + {15'd0, rb3};
-    wire signed [32:0] xs3 = $signed({x$3, 1'b0}) >>> shift;
+    wire signed [32:0] xs3 = $signed({x$3, 1'b0}) >>> sh_dup0;
     reg signed [31:0] a4;
     reg rb4;
     reg signed [7:0] w1_4;
@@ -4207,7 +4215,7 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     wire hi4 = (~a4[31] & ~tz4) | (tz4 & (&a4[14:0]) & rb4);
     wire lo4 = (a4[31] & ~to4) | (to4 & (~|a4[14:0]) & ~rb4);
     wire [15:0] rs4 = a4[15:0] + {15'd0, rb4};
-    wire signed [32:0] xs4 = $signed({x$4, 1'b0}) >>> shift;
+    wire signed [32:0] xs4 = $signed({x$4, 1'b0}) >>> sh_dup1;
     reg signed [31:0] a5;
     reg rb5;
     reg signed [7:0] w1_5;
@@ -4219,7 +4227,7 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     wire hi5 = (~a5[31] & ~tz5) | (tz5 & (&a5[14:0]) & rb5);
     wire lo5 = (a5[31] & ~to5) | (to5 & (~|a5[14:0]) & ~rb5);
     wire [15:0] rs5 = a5[15:0] + {15'd0, rb5};
-    wire signed [32:0] xs5 = $signed({x$5, 1'b0}) >>> shift;
+    wire signed [32:0] xs5 = $signed({x$5, 1'b0}) >>> sh_dup1;
     reg signed [31:0] a6;
     reg rb6;
     reg signed [7:0] w1_6;
@@ -4231,7 +4239,7 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     wire hi6 = (~a6[31] & ~tz6) | (tz6 & (&a6[14:0]) & rb6);
     wire lo6 = (a6[31] & ~to6) | (to6 & (~|a6[14:0]) & ~rb6);
     wire [15:0] rs6 = a6[15:0] + {15'd0, rb6};
-    wire signed [32:0] xs6 = $signed({x$6, 1'b0}) >>> shift;
+    wire signed [32:0] xs6 = $signed({x$6, 1'b0}) >>> sh_dup1;
     reg signed [31:0] a7;
     reg rb7;
     reg signed [7:0] w1_7;
@@ -4243,7 +4251,7 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     wire hi7 = (~a7[31] & ~tz7) | (tz7 & (&a7[14:0]) & rb7);
     wire lo7 = (a7[31] & ~to7) | (to7 & (~|a7[14:0]) & ~rb7);
     wire [15:0] rs7 = a7[15:0] + {15'd0, rb7};
-    wire signed [32:0] xs7 = $signed({x$7, 1'b0}) >>> shift;
+    wire signed [32:0] xs7 = $signed({x$7, 1'b0}) >>> sh_dup1;
     reg signed [31:0] a8;
     reg rb8;
     reg signed [7:0] w1_8;
@@ -4255,7 +4263,7 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     wire hi8 = (~a8[31] & ~tz8) | (tz8 & (&a8[14:0]) & rb8);
     wire lo8 = (a8[31] & ~to8) | (to8 & (~|a8[14:0]) & ~rb8);
     wire [15:0] rs8 = a8[15:0] + {15'd0, rb8};
-    wire signed [32:0] xs8 = $signed({x$8, 1'b0}) >>> shift;
+    wire signed [32:0] xs8 = $signed({x$8, 1'b0}) >>> sh_dup2;
     reg signed [31:0] a9;
     reg rb9;
     reg signed [7:0] w1_9;
@@ -4267,7 +4275,7 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     wire hi9 = (~a9[31] & ~tz9) | (tz9 & (&a9[14:0]) & rb9);
     wire lo9 = (a9[31] & ~to9) | (to9 & (~|a9[14:0]) & ~rb9);
     wire [15:0] rs9 = a9[15:0] + {15'd0, rb9};
-    wire signed [32:0] xs9 = $signed({x$9, 1'b0}) >>> shift;
+    wire signed [32:0] xs9 = $signed({x$9, 1'b0}) >>> sh_dup2;
     reg signed [31:0] a10;
     reg rb10;
     reg signed [7:0] w1_10;
@@ -4279,7 +4287,7 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     wire hi10 = (~a10[31] & ~tz10) | (tz10 & (&a10[14:0]) & rb10);
     wire lo10 = (a10[31] & ~to10) | (to10 & (~|a10[14:0]) & ~rb10);
     wire [15:0] rs10 = a10[15:0] + {15'd0, rb10};
-    wire signed [32:0] xs10 = $signed({x$10, 1'b0}) >>> shift;
+    wire signed [32:0] xs10 = $signed({x$10, 1'b0}) >>> sh_dup2;
     reg signed [31:0] a11;
     reg rb11;
     reg signed [7:0] w1_11;
@@ -4291,7 +4299,7 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     wire hi11 = (~a11[31] & ~tz11) | (tz11 & (&a11[14:0]) & rb11);
     wire lo11 = (a11[31] & ~to11) | (to11 & (~|a11[14:0]) & ~rb11);
     wire [15:0] rs11 = a11[15:0] + {15'd0, rb11};
-    wire signed [32:0] xs11 = $signed({x$11, 1'b0}) >>> shift;
+    wire signed [32:0] xs11 = $signed({x$11, 1'b0}) >>> sh_dup2;
     reg signed [31:0] a12;
     reg rb12;
     reg signed [7:0] w1_12;
@@ -4303,7 +4311,7 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     wire hi12 = (~a12[31] & ~tz12) | (tz12 & (&a12[14:0]) & rb12);
     wire lo12 = (a12[31] & ~to12) | (to12 & (~|a12[14:0]) & ~rb12);
     wire [15:0] rs12 = a12[15:0] + {15'd0, rb12};
-    wire signed [32:0] xs12 = $signed({x$12, 1'b0}) >>> shift;
+    wire signed [32:0] xs12 = $signed({x$12, 1'b0}) >>> sh_dup3;
     reg signed [31:0] a13;
     reg rb13;
     reg signed [7:0] w1_13;
@@ -4315,7 +4323,7 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     wire hi13 = (~a13[31] & ~tz13) | (tz13 & (&a13[14:0]) & rb13);
     wire lo13 = (a13[31] & ~to13) | (to13 & (~|a13[14:0]) & ~rb13);
     wire [15:0] rs13 = a13[15:0] + {15'd0, rb13};
-    wire signed [32:0] xs13 = $signed({x$13, 1'b0}) >>> shift;
+    wire signed [32:0] xs13 = $signed({x$13, 1'b0}) >>> sh_dup3;
     reg signed [31:0] a14;
     reg rb14;
     reg signed [7:0] w1_14;
@@ -4327,7 +4335,7 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     wire hi14 = (~a14[31] & ~tz14) | (tz14 & (&a14[14:0]) & rb14);
     wire lo14 = (a14[31] & ~to14) | (to14 & (~|a14[14:0]) & ~rb14);
     wire [15:0] rs14 = a14[15:0] + {15'd0, rb14};
-    wire signed [32:0] xs14 = $signed({x$14, 1'b0}) >>> shift;
+    wire signed [32:0] xs14 = $signed({x$14, 1'b0}) >>> sh_dup3;
     reg signed [31:0] a15;
     reg rb15;
     reg signed [7:0] w1_15;
@@ -4339,7 +4347,7 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     wire hi15 = (~a15[31] & ~tz15) | (tz15 & (&a15[14:0]) & rb15);
     wire lo15 = (a15[31] & ~to15) | (to15 & (~|a15[14:0]) & ~rb15);
     wire [15:0] rs15 = a15[15:0] + {15'd0, rb15};
-    wire signed [32:0] xs15 = $signed({x$15, 1'b0}) >>> shift;
+    wire signed [32:0] xs15 = $signed({x$15, 1'b0}) >>> sh_dup3;
     reg signed [31:0] a16;
     reg rb16;
     reg signed [7:0] w1_16;
@@ -4351,7 +4359,7 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     wire hi16 = (~a16[31] & ~tz16) | (tz16 & (&a16[14:0]) & rb16);
     wire lo16 = (a16[31] & ~to16) | (to16 & (~|a16[14:0]) & ~rb16);
     wire [15:0] rs16 = a16[15:0] + {15'd0, rb16};
-    wire signed [32:0] xs16 = $signed({x$16, 1'b0}) >>> shift;
+    wire signed [32:0] xs16 = $signed({x$16, 1'b0}) >>> sh_dup4;
     reg signed [31:0] a17;
     reg rb17;
     reg signed [7:0] w1_17;
@@ -4363,7 +4371,7 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     wire hi17 = (~a17[31] & ~tz17) | (tz17 & (&a17[14:0]) & rb17);
     wire lo17 = (a17[31] & ~to17) | (to17 & (~|a17[14:0]) & ~rb17);
     wire [15:0] rs17 = a17[15:0] + {15'd0, rb17};
-    wire signed [32:0] xs17 = $signed({x$17, 1'b0}) >>> shift;
+    wire signed [32:0] xs17 = $signed({x$17, 1'b0}) >>> sh_dup4;
     reg signed [31:0] a18;
     reg rb18;
     reg signed [7:0] w1_18;
@@ -4375,7 +4383,7 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     wire hi18 = (~a18[31] & ~tz18) | (tz18 & (&a18[14:0]) & rb18);
     wire lo18 = (a18[31] & ~to18) | (to18 & (~|a18[14:0]) & ~rb18);
     wire [15:0] rs18 = a18[15:0] + {15'd0, rb18};
-    wire signed [32:0] xs18 = $signed({x$18, 1'b0}) >>> shift;
+    wire signed [32:0] xs18 = $signed({x$18, 1'b0}) >>> sh_dup4;
     reg signed [31:0] a19;
     reg rb19;
     reg signed [7:0] w1_19;
@@ -4387,7 +4395,7 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     wire hi19 = (~a19[31] & ~tz19) | (tz19 & (&a19[14:0]) & rb19);
     wire lo19 = (a19[31] & ~to19) | (to19 & (~|a19[14:0]) & ~rb19);
     wire [15:0] rs19 = a19[15:0] + {15'd0, rb19};
-    wire signed [32:0] xs19 = $signed({x$19, 1'b0}) >>> shift;
+    wire signed [32:0] xs19 = $signed({x$19, 1'b0}) >>> sh_dup4;
     reg signed [31:0] a20;
     reg rb20;
     reg signed [7:0] w1_20;
@@ -4399,7 +4407,7 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     wire hi20 = (~a20[31] & ~tz20) | (tz20 & (&a20[14:0]) & rb20);
     wire lo20 = (a20[31] & ~to20) | (to20 & (~|a20[14:0]) & ~rb20);
     wire [15:0] rs20 = a20[15:0] + {15'd0, rb20};
-    wire signed [32:0] xs20 = $signed({x$20, 1'b0}) >>> shift;
+    wire signed [32:0] xs20 = $signed({x$20, 1'b0}) >>> sh_dup5;
     reg signed [31:0] a21;
     reg rb21;
     reg signed [7:0] w1_21;
@@ -4411,7 +4419,7 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     wire hi21 = (~a21[31] & ~tz21) | (tz21 & (&a21[14:0]) & rb21);
     wire lo21 = (a21[31] & ~to21) | (to21 & (~|a21[14:0]) & ~rb21);
     wire [15:0] rs21 = a21[15:0] + {15'd0, rb21};
-    wire signed [32:0] xs21 = $signed({x$21, 1'b0}) >>> shift;
+    wire signed [32:0] xs21 = $signed({x$21, 1'b0}) >>> sh_dup5;
     reg signed [31:0] a22;
     reg rb22;
     reg signed [7:0] w1_22;
@@ -4423,7 +4431,7 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     wire hi22 = (~a22[31] & ~tz22) | (tz22 & (&a22[14:0]) & rb22);
     wire lo22 = (a22[31] & ~to22) | (to22 & (~|a22[14:0]) & ~rb22);
     wire [15:0] rs22 = a22[15:0] + {15'd0, rb22};
-    wire signed [32:0] xs22 = $signed({x$22, 1'b0}) >>> shift;
+    wire signed [32:0] xs22 = $signed({x$22, 1'b0}) >>> sh_dup5;
     reg signed [31:0] a23;
     reg rb23;
     reg signed [7:0] w1_23;
@@ -4435,7 +4443,7 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     wire hi23 = (~a23[31] & ~tz23) | (tz23 & (&a23[14:0]) & rb23);
     wire lo23 = (a23[31] & ~to23) | (to23 & (~|a23[14:0]) & ~rb23);
     wire [15:0] rs23 = a23[15:0] + {15'd0, rb23};
-    wire signed [32:0] xs23 = $signed({x$23, 1'b0}) >>> shift;
+    wire signed [32:0] xs23 = $signed({x$23, 1'b0}) >>> sh_dup5;
     reg signed [31:0] a24;
     reg rb24;
     reg signed [7:0] w1_24;
@@ -4447,7 +4455,7 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     wire hi24 = (~a24[31] & ~tz24) | (tz24 & (&a24[14:0]) & rb24);
     wire lo24 = (a24[31] & ~to24) | (to24 & (~|a24[14:0]) & ~rb24);
     wire [15:0] rs24 = a24[15:0] + {15'd0, rb24};
-    wire signed [32:0] xs24 = $signed({x$24, 1'b0}) >>> shift;
+    wire signed [32:0] xs24 = $signed({x$24, 1'b0}) >>> sh_dup6;
     reg signed [31:0] a25;
     reg rb25;
     reg signed [7:0] w1_25;
@@ -4459,7 +4467,7 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     wire hi25 = (~a25[31] & ~tz25) | (tz25 & (&a25[14:0]) & rb25);
     wire lo25 = (a25[31] & ~to25) | (to25 & (~|a25[14:0]) & ~rb25);
     wire [15:0] rs25 = a25[15:0] + {15'd0, rb25};
-    wire signed [32:0] xs25 = $signed({x$25, 1'b0}) >>> shift;
+    wire signed [32:0] xs25 = $signed({x$25, 1'b0}) >>> sh_dup6;
     reg signed [31:0] a26;
     reg rb26;
     reg signed [7:0] w1_26;
@@ -4471,7 +4479,7 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     wire hi26 = (~a26[31] & ~tz26) | (tz26 & (&a26[14:0]) & rb26);
     wire lo26 = (a26[31] & ~to26) | (to26 & (~|a26[14:0]) & ~rb26);
     wire [15:0] rs26 = a26[15:0] + {15'd0, rb26};
-    wire signed [32:0] xs26 = $signed({x$26, 1'b0}) >>> shift;
+    wire signed [32:0] xs26 = $signed({x$26, 1'b0}) >>> sh_dup6;
     reg signed [31:0] a27;
     reg rb27;
     reg signed [7:0] w1_27;
@@ -4483,7 +4491,7 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     wire hi27 = (~a27[31] & ~tz27) | (tz27 & (&a27[14:0]) & rb27);
     wire lo27 = (a27[31] & ~to27) | (to27 & (~|a27[14:0]) & ~rb27);
     wire [15:0] rs27 = a27[15:0] + {15'd0, rb27};
-    wire signed [32:0] xs27 = $signed({x$27, 1'b0}) >>> shift;
+    wire signed [32:0] xs27 = $signed({x$27, 1'b0}) >>> sh_dup6;
     reg signed [31:0] a28;
     reg rb28;
     reg signed [7:0] w1_28;
@@ -4495,7 +4503,7 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     wire hi28 = (~a28[31] & ~tz28) | (tz28 & (&a28[14:0]) & rb28);
     wire lo28 = (a28[31] & ~to28) | (to28 & (~|a28[14:0]) & ~rb28);
     wire [15:0] rs28 = a28[15:0] + {15'd0, rb28};
-    wire signed [32:0] xs28 = $signed({x$28, 1'b0}) >>> shift;
+    wire signed [32:0] xs28 = $signed({x$28, 1'b0}) >>> sh_dup7;
     reg signed [31:0] a29;
     reg rb29;
     reg signed [7:0] w1_29;
@@ -4507,7 +4515,7 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     wire hi29 = (~a29[31] & ~tz29) | (tz29 & (&a29[14:0]) & rb29);
     wire lo29 = (a29[31] & ~to29) | (to29 & (~|a29[14:0]) & ~rb29);
     wire [15:0] rs29 = a29[15:0] + {15'd0, rb29};
-    wire signed [32:0] xs29 = $signed({x$29, 1'b0}) >>> shift;
+    wire signed [32:0] xs29 = $signed({x$29, 1'b0}) >>> sh_dup7;
     reg signed [31:0] a30;
     reg rb30;
     reg signed [7:0] w1_30;
@@ -4519,7 +4527,7 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     wire hi30 = (~a30[31] & ~tz30) | (tz30 & (&a30[14:0]) & rb30);
     wire lo30 = (a30[31] & ~to30) | (to30 & (~|a30[14:0]) & ~rb30);
     wire [15:0] rs30 = a30[15:0] + {15'd0, rb30};
-    wire signed [32:0] xs30 = $signed({x$30, 1'b0}) >>> shift;
+    wire signed [32:0] xs30 = $signed({x$30, 1'b0}) >>> sh_dup7;
     reg signed [31:0] a31;
     reg rb31;
     reg signed [7:0] w1_31;
@@ -4531,7 +4539,7 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
     wire hi31 = (~a31[31] & ~tz31) | (tz31 & (&a31[14:0]) & rb31);
     wire lo31 = (a31[31] & ~to31) | (to31 & (~|a31[14:0]) & ~rb31);
     wire [15:0] rs31 = a31[15:0] + {15'd0, rb31};
-    wire signed [32:0] xs31 = $signed({x$31, 1'b0}) >>> shift;
+    wire signed [32:0] xs31 = $signed({x$31, 1'b0}) >>> sh_dup7;
     reg signed [25:0] t1_0;
     reg signed [25:0] t1_1;
     reg signed [25:0] t1_2;
@@ -4548,6 +4556,14 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
        acc = 40'sd0;
        ve = 6'd0;
        vf = 6'd0;
+       sh_dup0 = 5'd0;
+       sh_dup1 = 5'd0;
+       sh_dup2 = 5'd0;
+       sh_dup3 = 5'd0;
+       sh_dup4 = 5'd0;
+       sh_dup5 = 5'd0;
+       sh_dup6 = 5'd0;
+       sh_dup7 = 5'd0;
        a0 = 32'sd0;
        rb0 = 1'b0;
        w1_0 = 8'sd0;
@@ -4756,6 +4772,14 @@ module llamahdl_qkv_projector$mv$dot(clock,en,first,shift,w$0,w$1,w$2,w$3,w$4,w$
        ve <= {ve[5:1], en};
        vf <= {vf[5:1], first};
        if (ve[6]) acc <= vf[6] ? tree_sum : (acc + tree_sum);
+       sh_dup0 <= shift;
+       sh_dup1 <= shift;
+       sh_dup2 <= shift;
+       sh_dup3 <= shift;
+       sh_dup4 <= shift;
+       sh_dup5 <= shift;
+       sh_dup6 <= shift;
+       sh_dup7 <= shift;
        a0 <= xs0[32:1];
        rb0 <= xs0[0];
        w1_0 <= w$0;

@@ -51,6 +51,19 @@ fn decoder_tiny_bit_exact_every_position() {
     println!("tiny, 8 lanes: cycles per position {cycles:?}");
 }
 
+/// Eight more tiny models, a few positions each: the block shifts the top tracks change
+/// with the data (the sequencer's one-cycle issue must never sample a maximum that is
+/// still missing its operation's last write; seed 4 caught one that did).
+#[test]
+fn decoder_tiny_bit_exact_across_seeds() {
+    let cfg = Config::TINY;
+    for seed in 2..10 {
+        let qm = quant(&cfg, seed);
+        let mut hw = HwEngine::<8>::new(&qm, None);
+        bit_exact(&mut hw, &qm, &ids_for(&cfg, 4));
+    }
+}
+
 #[test]
 fn decoder_odd_shape_bit_exact() {
     let cfg = Config::ODD;

@@ -114,6 +114,7 @@ fn dot_acc_matches<const L: usize>(seed: u64, beats: usize) {
     let mut lent: std::collections::VecDeque<(usize, Vec<i64>)> = Default::default();
     let mut defined = vec![false; beats + 2];
     let (mut prev_en, mut lends) = (true, 0);
+    let mut prev_sh = 0u32;
     for cyc in 0..beats {
         if let Some((c, p)) = lent.front() {
             if *c == cyc {
@@ -141,10 +142,12 @@ fn dot_acc_matches<const L: usize>(seed: u64, beats: usize) {
         let en = rng.gen_bool(0.6);
         prev_en = en;
         let first = rng.gen_bool(0.2);
-        let sh = rng.gen_range(0..18u32);
+        // The beat is quantised with the shift of the cycle before it (registered).
+        let sh = prev_sh;
+        prev_sh = rng.gen_range(0..18u32);
         d.uut.en.next = en;
         d.uut.first.next = first;
-        d.uut.shift.next = u2b::<5>(sh as u64);
+        d.uut.shift.next = u2b::<5>(prev_sh as u64);
         let mut sum = 0i64;
         for i in 0..L {
             let w = edge(&mut rng, 8);

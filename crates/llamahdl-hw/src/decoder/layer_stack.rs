@@ -8,27 +8,32 @@
 //!   program for one position. `started` pulses in the same cycle. A `pos` at or past the
 //!   on-chip context is refused: `refused` rises and `done` pulses one cycle later, and
 //!   nothing runs.
-//! - While running, the instruction at the program counter is decoded from the program
-//!   ROM's registered output in the issue cycle and every output is registered: its fields
+//! - While running, the instruction at the program counter is read from the program ROM
+//!   and decoded into registers (`*_n`) while the previous operation runs; every output is
+//!   registered: its fields
 //!   (`a`, `b`, `c`, `n`, `wbase`, `rbase`, `rows_m1`, `beats_m1`, `gbase`, `gexp`,
 //!   `layer`), its unit (`is_rms`, `is_attn`, `is_mv`, `is_embed`) and its flags (`qkv`,
 //!   `logits`, `tee`, `acc`, `swiglu`, `xtrack`) change in the cycle of its start pulse and
-//!   hold until the cycle after its unit's done (so they fan out from flip-flops, not from
+//!   hold through the cycle after its unit's done (so they fan out from flip-flops, not from
 //!   the decode).
-//! - Issue: one of `rms_start`, `attn_start`, `mv_start` pulses (with `issue`) two
-//!   cycles after the previous operation's unit reported done (`rms_done`, `attn_done`,
-//!   `mv_done`, each sampled only while its unit's operation runs): the program counter
-//!   moves on at the issue, so the next instruction is read from the ROM while the unit
-//!   runs.
+//! - Issue: one of `rms_start`, `attn_start`, `mv_start` pulses (with `issue`) in the
+//!   cycle after the previous operation's unit reported done (`rms_done`, `attn_done`,
+//!   `mv_done`, each sampled only while its unit's operation runs) when that was an
+//!   RMSNORM or a matrix-vector product without TEE or XTRACK; two cycles after the others
+//!   (their last result reaches the tracked maximum a cycle after their done): the
+//!   program counter moves on at the issue, so the next instruction is read from the ROM
+//!   while the unit runs.
 //! - Streamed QKV weights: before a QKV projection with `use_ram`, unless the weight buffer
 //!   already holds that layer (`qkv_loaded` high and the same layer as the last request),
 //!   `w_req` pulses with `w_layer` (which also clears the buffer) and the sequencer waits
 //!   for `qkv_loaded`, then issues the projection.
-//! - `done` pulses after the END instruction (two cycles after the last unit's done).
+//! - `done` pulses after the END instruction (one cycle after the last unit's done).
 //!
 //! ## Timing
-//! 2 cycles of sequencing per operation (issue, the registered outputs), plus the wait for
-//! streamed weights; 3 for the first (fetch).
+//! 1 or 2 cycles of sequencing per operation (see Issue), plus
+//! the wait for streamed weights (the buffer's `qkv_loaded` is registered on the way in,
+//! and `need_load` is a register computed from registers); 4 for the first (the ROM read
+//! and the decode registers: fetch, fetch2, issue).
 
 use super::program::{flag, opcode, Instr, FIELDS};
 use crate::bits::{Addr, Pos, Token};
@@ -43,6 +48,7 @@ pub mod state {
     pub const ISSUE: u64 = 2;
     pub const WAIT: u64 = 3;
     pub const LOAD: u64 = 4;
+    pub const FETCH2: u64 = 5;
 }
 
 #[derive(LogicBlock)]
@@ -113,49 +119,52 @@ pub struct LayerStack {
     unit_done: Signal<Local, Bit>,
     /// Load the registered fields and decode: an issue, or the END instruction.
     load_c: Signal<Local, Bit>,
-    need_load: Signal<Local, Bit>,
+    need_load: DFF<Bit>,
+    qkv_loaded_r: DFF<Bit>,
+    is_end_n: DFF<Bit>,
+    go: Signal<Local, Bit>,
     // Every output of the decode and issue, combinational (`_c`) and registered (`_r`).
-    a_c: Signal<Local, Addr>,
+    a_n: DFF<Addr>,
     a_r: DFF<Addr>,
-    b_c: Signal<Local, Addr>,
+    b_n: DFF<Addr>,
     b_r: DFF<Addr>,
-    c_c: Signal<Local, Addr>,
+    c_n: DFF<Addr>,
     c_r: DFF<Addr>,
-    n_c: Signal<Local, Addr>,
+    n_n: DFF<Addr>,
     n_r: DFF<Addr>,
-    wbase_c: Signal<Local, Addr>,
+    wbase_n: DFF<Addr>,
     wbase_r: DFF<Addr>,
-    rbase_c: Signal<Local, Addr>,
+    rbase_n: DFF<Addr>,
     rbase_r: DFF<Addr>,
-    rows_m1_c: Signal<Local, Addr>,
+    rows_m1_n: DFF<Addr>,
     rows_m1_r: DFF<Addr>,
-    beats_m1_c: Signal<Local, Addr>,
+    beats_m1_n: DFF<Addr>,
     beats_m1_r: DFF<Addr>,
-    gbase_c: Signal<Local, Addr>,
+    gbase_n: DFF<Addr>,
     gbase_r: DFF<Addr>,
-    gexp_c: Signal<Local, Signed<8>>,
+    gexp_n: DFF<Signed<8>>,
     gexp_r: DFF<Signed<8>>,
-    layer_c: Signal<Local, Bits<8>>,
+    layer_n: DFF<Bits<8>>,
     layer_r: DFF<Bits<8>>,
-    is_rms_c: Signal<Local, Bit>,
+    is_rms_n: DFF<Bit>,
     is_rms_r: DFF<Bit>,
-    is_attn_c: Signal<Local, Bit>,
+    is_attn_n: DFF<Bit>,
     is_attn_r: DFF<Bit>,
-    is_mv_c: Signal<Local, Bit>,
+    is_mv_n: DFF<Bit>,
     is_mv_r: DFF<Bit>,
-    is_embed_c: Signal<Local, Bit>,
+    is_embed_n: DFF<Bit>,
     is_embed_r: DFF<Bit>,
-    qkv_c: Signal<Local, Bit>,
+    qkv_n: DFF<Bit>,
     qkv_r: DFF<Bit>,
-    logits_c: Signal<Local, Bit>,
+    logits_n: DFF<Bit>,
     logits_r: DFF<Bit>,
-    tee_c: Signal<Local, Bit>,
+    tee_n: DFF<Bit>,
     tee_r: DFF<Bit>,
-    acc_c: Signal<Local, Bit>,
+    acc_n: DFF<Bit>,
     acc_r: DFF<Bit>,
-    swiglu_c: Signal<Local, Bit>,
+    swiglu_n: DFF<Bit>,
     swiglu_r: DFF<Bit>,
-    xtrack_c: Signal<Local, Bit>,
+    xtrack_n: DFF<Bit>,
     xtrack_r: DFF<Bit>,
     issue_c: Signal<Local, Bit>,
     issue_r: DFF<Bit>,
@@ -170,6 +179,7 @@ pub struct LayerStack {
     st_issue: Constant<Bits<3>>,
     st_wait: Constant<Bits<3>>,
     st_load: Constant<Bits<3>>,
+    st_fetch2: Constant<Bits<3>>,
     ctx: Constant<Addr>,
     op_end: Constant<Addr>,
     op_rms: Constant<Addr>,
@@ -222,6 +232,13 @@ impl LayerStack {
 
     /// A sequencer running `program` for positions below `ctx`.
     pub fn new(program: &[Instr], ctx: usize) -> Self {
+        // FETCH2 clears `need_load` for the first instruction (see the states).
+        assert!(
+            program
+                .first()
+                .is_some_and(|i| (i.flags as u16 & flag::QKV) == 0),
+            "LayerStack: the program must not start with a QKV projection"
+        );
         Self {
             clock: Default::default(),
             start: Default::default(),
@@ -283,47 +300,50 @@ impl LayerStack {
             unit_done: Default::default(),
             load_c: Default::default(),
             need_load: Default::default(),
-            a_c: Default::default(),
+            qkv_loaded_r: Default::default(),
+            is_end_n: Default::default(),
+            go: Default::default(),
+            a_n: Default::default(),
             a_r: Default::default(),
-            b_c: Default::default(),
+            b_n: Default::default(),
             b_r: Default::default(),
-            c_c: Default::default(),
+            c_n: Default::default(),
             c_r: Default::default(),
-            n_c: Default::default(),
+            n_n: Default::default(),
             n_r: Default::default(),
-            wbase_c: Default::default(),
+            wbase_n: Default::default(),
             wbase_r: Default::default(),
-            rbase_c: Default::default(),
+            rbase_n: Default::default(),
             rbase_r: Default::default(),
-            rows_m1_c: Default::default(),
+            rows_m1_n: Default::default(),
             rows_m1_r: Default::default(),
-            beats_m1_c: Default::default(),
+            beats_m1_n: Default::default(),
             beats_m1_r: Default::default(),
-            gbase_c: Default::default(),
+            gbase_n: Default::default(),
             gbase_r: Default::default(),
-            gexp_c: Default::default(),
+            gexp_n: Default::default(),
             gexp_r: Default::default(),
-            layer_c: Default::default(),
+            layer_n: Default::default(),
             layer_r: Default::default(),
-            is_rms_c: Default::default(),
+            is_rms_n: Default::default(),
             is_rms_r: Default::default(),
-            is_attn_c: Default::default(),
+            is_attn_n: Default::default(),
             is_attn_r: Default::default(),
-            is_mv_c: Default::default(),
+            is_mv_n: Default::default(),
             is_mv_r: Default::default(),
-            is_embed_c: Default::default(),
+            is_embed_n: Default::default(),
             is_embed_r: Default::default(),
-            qkv_c: Default::default(),
+            qkv_n: Default::default(),
             qkv_r: Default::default(),
-            logits_c: Default::default(),
+            logits_n: Default::default(),
             logits_r: Default::default(),
-            tee_c: Default::default(),
+            tee_n: Default::default(),
             tee_r: Default::default(),
-            acc_c: Default::default(),
+            acc_n: Default::default(),
             acc_r: Default::default(),
-            swiglu_c: Default::default(),
+            swiglu_n: Default::default(),
             swiglu_r: Default::default(),
-            xtrack_c: Default::default(),
+            xtrack_n: Default::default(),
             xtrack_r: Default::default(),
             issue_c: Default::default(),
             issue_r: Default::default(),
@@ -338,6 +358,7 @@ impl LayerStack {
             st_issue: c3(state::ISSUE),
             st_wait: c3(state::WAIT),
             st_load: c3(state::LOAD),
+            st_fetch2: c3(state::FETCH2),
             ctx: c16(ctx as u64),
             op_end: c16(opcode::END as u64),
             op_rms: c16(opcode::RMSNORM as u64),
@@ -373,27 +394,51 @@ impl Logic for LayerStack {
             loaded_layer,
             loaded_ok,
             req_reg,
+            need_load,
+            qkv_loaded_r,
+            is_end_n,
             a_r,
+            a_n,
             b_r,
+            b_n,
             c_r,
+            c_n,
             n_r,
+            n_n,
             wbase_r,
+            wbase_n,
             rbase_r,
+            rbase_n,
             rows_m1_r,
+            rows_m1_n,
             beats_m1_r,
+            beats_m1_n,
             gbase_r,
+            gbase_n,
             gexp_r,
+            gexp_n,
             layer_r,
+            layer_n,
             is_rms_r,
+            is_rms_n,
             is_attn_r,
+            is_attn_n,
             is_mv_r,
+            is_mv_n,
             is_embed_r,
+            is_embed_n,
             qkv_r,
+            qkv_n,
             logits_r,
+            logits_n,
             tee_r,
+            tee_n,
             acc_r,
+            acc_n,
             swiglu_r,
+            swiglu_n,
             xtrack_r,
+            xtrack_n,
             issue_r,
             rms_start_r,
             attn_start_r,
@@ -403,38 +448,42 @@ impl Logic for LayerStack {
         // Decode the instruction at the program counter.
         self.prog.addr.next = self.pc.q.val();
         self.op.next = self.prog.data[0].val();
-        self.a_c.next = self.prog.data[1].val();
-        self.b_c.next = self.prog.data[2].val();
-        self.c_c.next = self.prog.data[3].val();
-        self.n_c.next = self.prog.data[4].val();
-        self.wbase_c.next = self.prog.data[5].val();
-        self.rbase_c.next = self.prog.data[6].val();
-        self.rows_m1_c.next = self.prog.data[7].val();
-        self.beats_m1_c.next = self.prog.data[8].val();
-        self.gbase_c.next = self.prog.data[9].val();
-        self.gexp_c.next = signed_cast(self.prog.data[10].val().get_bits::<8>(0));
-        self.layer_c.next = self.prog.data[11].val().get_bits::<8>(0);
+        self.a_n.d.next = self.prog.data[1].val();
+        self.b_n.d.next = self.prog.data[2].val();
+        self.c_n.d.next = self.prog.data[3].val();
+        self.n_n.d.next = self.prog.data[4].val();
+        self.wbase_n.d.next = self.prog.data[5].val();
+        self.rbase_n.d.next = self.prog.data[6].val();
+        self.rows_m1_n.d.next = self.prog.data[7].val();
+        self.beats_m1_n.d.next = self.prog.data[8].val();
+        self.gbase_n.d.next = self.prog.data[9].val();
+        self.gexp_n.d.next = signed_cast(self.prog.data[10].val().get_bits::<8>(0));
+        self.layer_n.d.next = self.prog.data[11].val().get_bits::<8>(0);
         self.flags.next = self.prog.data[11].val().get_bits::<8>(8);
-        self.is_rms_c.next = self.op.val() == self.op_rms.val();
-        self.is_attn_c.next = self.op.val() == self.op_attn.val();
-        self.is_mv_c.next = self.op.val() >= self.op_mv.val();
-        self.is_embed_c.next = self.op.val() == self.op_embed.val();
-        self.qkv_c.next = (self.flags.val() & self.flag_qkv.val()) != self.zero8.val();
-        self.logits_c.next = (self.flags.val() & self.flag_logits.val()) != self.zero8.val();
-        self.tee_c.next = (self.flags.val() & self.flag_tee.val()) != self.zero8.val();
-        self.acc_c.next = (self.flags.val() & self.flag_acc.val()) != self.zero8.val();
-        self.swiglu_c.next = (self.flags.val() & self.flag_swiglu.val()) != self.zero8.val();
-        self.xtrack_c.next = (self.flags.val() & self.flag_xtrack.val()) != self.zero8.val();
+        self.is_rms_n.d.next = self.op.val() == self.op_rms.val();
+        self.is_attn_n.d.next = self.op.val() == self.op_attn.val();
+        self.is_mv_n.d.next = self.op.val() >= self.op_mv.val();
+        self.is_embed_n.d.next = self.op.val() == self.op_embed.val();
+        self.qkv_n.d.next = (self.flags.val() & self.flag_qkv.val()) != self.zero8.val();
+        self.logits_n.d.next = (self.flags.val() & self.flag_logits.val()) != self.zero8.val();
+        self.tee_n.d.next = (self.flags.val() & self.flag_tee.val()) != self.zero8.val();
+        self.acc_n.d.next = (self.flags.val() & self.flag_acc.val()) != self.zero8.val();
+        self.swiglu_n.d.next = (self.flags.val() & self.flag_swiglu.val()) != self.zero8.val();
+        self.xtrack_n.d.next = (self.flags.val() & self.flag_xtrack.val()) != self.zero8.val();
         // (The registered decode: the wait starts a cycle after the issue.)
         self.unit_done.next = (self.is_rms_r.q.val() & self.rms_done.val())
             | (self.is_attn_r.q.val() & self.attn_done.val())
             | (self.is_mv_r.q.val() & self.mv_done.val());
-        // A QKV projection on streamed weights needs the layer's rows in the buffer.
-        self.need_load.next = self.use_ram_reg.q.val()
-            & self.qkv_c.val()
+        self.is_end_n.d.next = self.op.val() == self.op_end.val();
+        // A QKV projection on streamed weights needs the layer's rows in the buffer:
+        // registered, from registers (the decode above, the buffer's flag registered on
+        // the way in); read only where its inputs have held for a cycle (see the states).
+        self.qkv_loaded_r.d.next = self.qkv_loaded.val();
+        self.need_load.d.next = self.use_ram_reg.q.val()
+            & self.qkv_n.q.val()
             & !(self.loaded_ok.q.val()
-                & self.qkv_loaded.val()
-                & (self.loaded_layer.q.val() == self.layer_c.val()));
+                & self.qkv_loaded_r.q.val()
+                & (self.loaded_layer.q.val() == self.layer_n.q.val()));
         // Sequencer.
         self.started.next = false;
         self.issue_c.next = false;
@@ -444,6 +493,21 @@ impl Logic for LayerStack {
         self.mv_start_c.next = false;
         self.done_reg.d.next = false;
         self.req_reg.d.next = false;
+        // The next instruction goes: in ISSUE, or in WAIT in the cycle the unit's done
+        // is seen when the unit's last result is already where the next operation
+        // samples it: after RMSNORM (its maximum is loaded with its done) and after a
+        // matrix-vector product that neither tees nor rewrites x. After the others the
+        // last write reaches the tracked maximum (and the block shift or the RMSNorm
+        // unit's `x_max`) a cycle after the done, and after ATTN its last output group:
+        // those go through ISSUE, a cycle later.
+        self.go.next = (self.state.q.val() == self.st_issue.val())
+            | ((self.state.q.val() == self.st_wait.val())
+                & self.unit_done.val()
+                & (self.is_rms_r.q.val()
+                    | (self.is_mv_r.q.val() & !self.xtrack_r.q.val() & !self.tee_r.q.val())));
+        if (self.state.q.val() == self.st_wait.val()) & self.unit_done.val() {
+            self.state.d.next = self.st_issue.val();
+        }
         if self.state.q.val() == self.st_idle.val() {
             if self.start.val() {
                 self.started.next = true;
@@ -460,64 +524,71 @@ impl Logic for LayerStack {
                 }
             }
         } else if self.state.q.val() == self.st_fetch.val() {
+            // The ROM reads instruction 0; its decode registers load in FETCH2.
+            self.state.d.next = self.st_fetch2.val();
+        } else if self.state.q.val() == self.st_fetch2.val() {
+            // Instruction 0 never needs streamed weights (`LayerStack::new` checks), so
+            // `need_load`, computed here from the previous instruction, is cleared.
+            self.need_load.d.next = false;
             self.state.d.next = self.st_issue.val();
-        } else if self.state.q.val() == self.st_issue.val() {
-            if self.op.val() == self.op_end.val() {
+        } else if self.state.q.val() == self.st_load.val() {
+            if self.qkv_loaded_r.q.val() & !self.req_reg.q.val() {
+                // The layer is in the buffer: the projection goes next cycle.
+                self.loaded_ok.d.next = true;
+                self.need_load.d.next = false;
+                self.state.d.next = self.st_issue.val();
+            }
+        } else if (self.state.q.val() != self.st_issue.val())
+            & (self.state.q.val() != self.st_wait.val())
+        {
+            self.state.d.next = self.st_idle.val();
+        }
+        if self.go.val() {
+            if self.is_end_n.q.val() {
                 self.load_c.next = true;
                 self.done_reg.d.next = true;
                 self.state.d.next = self.st_idle.val();
-            } else if self.need_load.val() {
+            } else if self.need_load.q.val() {
                 self.req_reg.d.next = true;
                 self.loaded_ok.d.next = false;
-                self.loaded_layer.d.next = self.layer_c.val();
+                self.loaded_layer.d.next = self.layer_n.q.val();
                 self.state.d.next = self.st_load.val();
             } else {
                 self.issue_c.next = true;
                 self.load_c.next = true;
-                self.rms_start_c.next = self.is_rms_c.val();
-                self.attn_start_c.next = self.is_attn_c.val();
-                self.mv_start_c.next = self.is_mv_c.val();
+                self.rms_start_c.next = self.is_rms_n.q.val();
+                self.attn_start_c.next = self.is_attn_n.q.val();
+                self.mv_start_c.next = self.is_mv_n.q.val();
                 // The next instruction is read while the unit runs.
                 self.pc.d.next = self.pc.q.val() + self.one16.val();
                 self.state.d.next = self.st_wait.val();
             }
-        } else if self.state.q.val() == self.st_load.val() {
-            if self.qkv_loaded.val() & !self.req_reg.q.val() {
-                self.loaded_ok.d.next = true;
-                self.state.d.next = self.st_issue.val();
-            }
-        } else if self.state.q.val() == self.st_wait.val() {
-            if self.unit_done.val() {
-                self.state.d.next = self.st_issue.val();
-            }
-        } else {
-            self.state.d.next = self.st_idle.val();
         }
         // The outputs, registered: every field and decode loaded in the issue cycle (or
         // END's; the ROM's output moves on to the next instruction while the unit runs), the starts
         // one cycle after the issue cycle computed them.
         if self.load_c.val() {
-            self.a_r.d.next = self.a_c.val();
-            self.b_r.d.next = self.b_c.val();
-            self.c_r.d.next = self.c_c.val();
-            self.n_r.d.next = self.n_c.val();
-            self.wbase_r.d.next = self.wbase_c.val();
-            self.rbase_r.d.next = self.rbase_c.val();
-            self.rows_m1_r.d.next = self.rows_m1_c.val();
-            self.beats_m1_r.d.next = self.beats_m1_c.val();
-            self.gbase_r.d.next = self.gbase_c.val();
-            self.gexp_r.d.next = self.gexp_c.val();
-            self.layer_r.d.next = self.layer_c.val();
-            self.is_rms_r.d.next = self.is_rms_c.val();
-            self.is_attn_r.d.next = self.is_attn_c.val();
-            self.is_mv_r.d.next = self.is_mv_c.val();
-            self.is_embed_r.d.next = self.is_embed_c.val();
-            self.qkv_r.d.next = self.qkv_c.val();
-            self.logits_r.d.next = self.logits_c.val();
-            self.tee_r.d.next = self.tee_c.val();
-            self.acc_r.d.next = self.acc_c.val();
-            self.swiglu_r.d.next = self.swiglu_c.val();
-            self.xtrack_r.d.next = self.xtrack_c.val();
+            self.a_r.d.next = self.a_n.q.val();
+            self.b_r.d.next = self.b_n.q.val();
+            self.c_r.d.next = self.c_n.q.val();
+            self.n_r.d.next = self.n_n.q.val();
+            self.wbase_r.d.next = self.wbase_n.q.val();
+            self.rbase_r.d.next = self.rbase_n.q.val();
+            self.rows_m1_r.d.next = self.rows_m1_n.q.val();
+            self.beats_m1_r.d.next = self.beats_m1_n.q.val();
+            self.gbase_r.d.next = self.gbase_n.q.val();
+            self.gexp_r.d.next = self.gexp_n.q.val();
+            self.layer_r.d.next = self.layer_n.q.val();
+            self.is_rms_r.d.next = self.is_rms_n.q.val();
+            self.is_attn_r.d.next = self.is_attn_n.q.val();
+            self.is_mv_r.d.next = self.is_mv_n.q.val();
+            self.is_embed_r.d.next = self.is_embed_n.q.val();
+            self.qkv_r.d.next = self.qkv_n.q.val();
+            self.logits_r.d.next = self.logits_n.q.val();
+            self.tee_r.d.next = self.tee_n.q.val();
+            self.acc_r.d.next = self.acc_n.q.val();
+            self.swiglu_r.d.next = self.swiglu_n.q.val();
+            self.xtrack_r.d.next = self.xtrack_n.q.val();
         }
         self.a.next = self.a_r.q.val();
         self.b.next = self.b_r.q.val();

@@ -48,7 +48,9 @@ const DOT_TREE_STAGES: usize = 3;
 /// shift; `shift = 0` passes mantissas through), multiplied by its int8 weight, and the L
 /// products are summed into a 40-bit accumulator (enough for any row of up to 2^17
 /// products, so it never overflows). Stages, for a beat presented in cycle c (with `en`,
-/// `first`, `shift`):
+/// `first`), quantised with the `shift` of cycle c − 1 (it is registered beside every
+/// four lanes' shifters: copies named `_dup`, which the flow keeps apart, instead of one
+/// register driving every lane; the matrix-vector unit holds it for a whole operation):
 ///
 /// | register in cycle | holds |
 /// | --- | --- |
@@ -96,6 +98,8 @@ pub struct DotAcc<const L: usize> {
     _ea: [i64; L],
     _eb: [i64; L],
     _collisions: u64,
+    /// `shift` of the last cycle (the registered copies).
+    _sh1: u32,
 }
 
 impl<const L: usize> DotAcc<L> {
@@ -130,6 +134,7 @@ impl<const L: usize> Default for DotAcc<L> {
             _ea: [0; L],
             _eb: [0; L],
             _collisions: 0,
+            _sh1: 0,
         }
     }
 }
@@ -152,8 +157,9 @@ impl<const L: usize> Logic for DotAcc<L> {
             }
             self._pipe.rotate_left(1);
             let en = self.en.val();
+            let sh = self._sh1;
+            self._sh1 = self.shift.val().to_u64() as u32;
             let sum = if en {
-                let sh = self.shift.val().to_u64() as u32;
                 (0..L)
                     .map(|i| {
                         s2i(self.w[i].val()) * block_mant(s2i(self.x[i].val()), sh, BLOCK16_BITS)
@@ -197,6 +203,12 @@ impl<const L: usize> Logic for DotAcc<L> {
         init += "   ve = 6'd0;\n   vf = 6'd0;\n";
         seq += "   ve <= {ve[5:1], en};\n   vf <= {vf[5:1], first};\n";
         seq += "   if (ve[6]) acc <= vf[6] ? tree_sum : (acc + tree_sum);\n";
+        // The shift, registered once per four lanes.
+        for g in 0..L.div_ceil(4) {
+            s += &format!("reg [4:0] sh_dup{g};\n");
+            init += &format!("   sh_dup{g} = 5'd0;\n");
+            seq += &format!("   sh_dup{g} <= shift;\n");
+        }
         // Stage 1: arithmetic shift and rounding bit. Stage 2: rounded, clamped mantissa:
         // `a + rb` leaves ±32767 exactly when `a > 32767`, `a = 32767` with `rb`,
         // `a < −32768`, or `a = −32768` without `rb`; otherwise its low 16 bits are the
@@ -210,7 +222,10 @@ impl<const L: usize> Logic for DotAcc<L> {
             );
             // One 33-bit shifter gives both: bit 0 of `{x, 0} >>> shift` is x[shift − 1]
             // (0 for shift 0), no subtractor or second bit select in front of it.
-            s += &format!("wire signed [32:0] xs{i} = $signed({{x${i}, 1'b0}}) >>> shift;\n");
+            s += &format!(
+                "wire signed [32:0] xs{i} = $signed({{x${i}, 1'b0}}) >>> sh_dup{};\n",
+                i / 4
+            );
             seq +=
                 &format!("   a{i} <= xs{i}[32:1];\n   rb{i} <= xs{i}[0];\n   w1_{i} <= w${i};\n");
             seq += &format!(

@@ -690,7 +690,6 @@ reg [16:0] r5;
 reg signed [6:0] ok5;
 reg signed [6:0] ok6;
 reg signed [6:0] ok7;
-reg signed [6:0] ok8;
 ";
         // The output path per element of an item: the accumulator through stage 5, the
         // three slices of its product with R, their sum.
@@ -750,7 +749,7 @@ reg signed [6:0] ok8;
         for r in [
             "rbwe", "rbgrp", "rblane", "rbdata", "rbswe", "rbshead", "rbsdata", "sv", "sf", "ev",
             "ef", "oz1", "oz2", "ovm1", "ovm2", "ovm3", "ovm4", "op2", "pz3", "pz4", "fi3", "r4",
-            "r5", "ok5", "ok6", "ok7", "ok8",
+            "r5", "ok5", "ok6", "ok7",
         ] {
             v += &format!("   {r} = 0;\n");
         }
@@ -827,15 +826,22 @@ wire [17:0] wr_{h} = xw_{h} + 18'd1;
         v += "wire [31:0] oz = (oz1 == 32'd0) ? 32'd1 : oz1;\n";
         // msb(max(z, 1)) = msb(z) (both 0 for 0 and 1): straight from the register.
         v += &msb32_verilog("opn", "oz1");
-        v += "wire [31:0] ofsh = (op2 >= 5'd10) ? (oz2 >> (op2 - 5'd10)) : (oz2 << (5'd10 - op2));\n";
-        unused.push("ofsh[31:10]".into());
+        // The 10 bits below the leading one: `oz2 >> (op2 − 10)` for op2 ≥ 10, else
+        // `oz2 << (10 − op2)`: both are one right shift of `oz2 · 2^10` by op2 (no
+        // subtractor in front of the shifter).
+        v += "wire [41:0] ozx = {oz2, 10'd0};\nwire [41:0] ofsh = ozx >> op2;\n";
+        unused.push("ofsh[41:10]".into());
         for i in 0..kw {
             v += &format!("wire [64:0] oph65_{i} = {{oph7_{i}[30:0], 34'd0}};\n");
+            // The output shift, one register per output (`_dup`: kept apart by the flow)
+            // rather than one driving every output's shifter.
+            v += &format!("reg signed [6:0] ok8_dup{i};\ninitial ok8_dup{i} = 0;\n");
+            seq_extra += &format!("   ok8_dup{i} <= ok7;\n");
             let (od, os) = sat_stages_verilog(
                 &format!("so{i}"),
                 65,
                 &format!("op8_{i}"),
-                "ok8",
+                &format!("ok8_dup{i}"),
                 &format!("y${i}"),
             );
             v += &od;
@@ -971,7 +977,6 @@ wire [17:0] wr_{h} = xw_{h} + 18'd1;
    ok5 <= $signed({{2'd0, ovm4}}) - 7'sd16 - $signed({{2'd0, pz4}});
    ok6 <= ok5;
    ok7 <= ok6;
-   ok8 <= ok7;
 ",
             im = ib - 1,
             sc = scores.join(", "),
