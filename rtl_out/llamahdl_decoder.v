@@ -4042,7 +4042,11 @@ module llamahdl_decoder$attention$bases(clock,layer,pos,row_layer,row_pos,rope_b
     wire [23:0] l24 = {16'd0, layer};
     wire [23:0] p24 = {8'd0, pos};
     wire [15:0] rb = pos * 16'd8;
+    reg [23:0] rl1;
+    reg [23:0] p1;
     initial begin
+       rl1 = 24'd0;
+       p1 = 24'd0;
        row_layer = 24'd0;
        row_pos = 24'd0;
        rope_base = 16'd0;
@@ -4050,8 +4054,10 @@ module llamahdl_decoder$attention$bases(clock,layer,pos,row_layer,row_pos,rope_b
     always @(*) pos_error = (pos >= 16'd512);
     always @(*) bad = (pos >= 16'd512) | (layer >= 8'd5);
     always @(posedge clock) begin
-       row_layer <= l24 * 24'd512;
-       row_pos <= (l24 * 24'd512) + p24;
+       rl1 <= l24 * 24'd512;
+       p1 <= p24;
+       row_layer <= rl1;
+       row_pos <= rl1 + p1;
        rope_base <= rb;
     end
 endmodule // llamahdl_decoder$attention$bases

@@ -7,9 +7,10 @@ use crate::bits::u2b;
 use crate::bits::{Addr, Pos};
 use rust_hdl::prelude::*;
 
-/// Address bases for (`layer`, `pos`), registered every cycle (valid one cycle after the
-/// parameters are): `row_layer = layer·context`, `row_pos = row_layer + pos` (cache word
-/// addresses), `rope_base = pos·head_dim`. Combinational: `pos_error = pos >= context`,
+/// Address bases for (`layer`, `pos`), registered every cycle: `rope_base = pos·head_dim`
+/// valid one cycle after the parameters are, `row_layer = layer·context` and `row_pos =
+/// row_layer + pos` (cache word addresses) two cycles after (the product, then the sum:
+/// one carry chain per stage). Combinational: `pos_error = pos >= context`,
 /// `bad = pos_error | layer >= n_layers`.
 #[derive(LogicBlock)]
 pub struct PosBases {
@@ -24,6 +25,8 @@ pub struct PosBases {
     _ctx: u64,
     _hd: u64,
     _nl: u64,
+    /// The first stage: `layer·context` and `pos`.
+    _s1: (u64, u64),
 }
 
 impl PosBases {
@@ -42,6 +45,7 @@ impl PosBases {
             _ctx: ctx as u64,
             _hd: hd as u64,
             _nl: n_layers as u64,
+            _s1: (0, 0),
         }
     }
 }
@@ -54,9 +58,10 @@ impl Logic for PosBases {
         self.pos_error.next = perr;
         self.bad.next = perr || l >= self._nl;
         if self.clock.pos_edge() {
-            let rl = l * self._ctx;
+            let (rl, p1) = self._s1;
             self.row_layer.next = u2b::<24>(rl);
-            self.row_pos.next = u2b::<24>(rl + p);
+            self.row_pos.next = u2b::<24>(rl + p1);
+            self._s1 = ((l * self._ctx) & 0xff_ffff, p);
             self.rope_base.next = u2b::<16>(p * self._hd);
         }
     }
@@ -73,7 +78,11 @@ impl Logic for PosBases {
 wire [23:0] l24 = {{16'd0, layer}};
 wire [23:0] p24 = {{8'd0, pos}};
 wire [15:0] rb = pos * 16'd{hd};
+reg [23:0] rl1;
+reg [23:0] p1;
 initial begin
+   rl1 = 24'd0;
+   p1 = 24'd0;
    row_layer = 24'd0;
    row_pos = 24'd0;
    rope_base = 16'd0;
@@ -81,8 +90,10 @@ end
 always @(*) pos_error = (pos >= 16'd{ctx});
 always @(*) bad = (pos >= 16'd{ctx}) | (layer >= 8'd{nl});
 always @(posedge clock) begin
-   row_layer <= l24 * 24'd{ctx};
-   row_pos <= (l24 * 24'd{ctx}) + p24;
+   rl1 <= l24 * 24'd{ctx};
+   p1 <= p24;
+   row_layer <= rl1;
+   row_pos <= rl1 + p1;
    rope_base <= rb;
 end
 ",
