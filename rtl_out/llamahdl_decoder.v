@@ -20140,9 +20140,6 @@ module llamahdl_decoder$layer_stack(clock,start,token,pos,use_ram,rms_done,attn_
         done_reg$d = 1'b0;
         req_reg$d = 1'b0;
         go = (state$q == st_issue) | ((state$q == st_wait) & unit_done & (is_rms_r$q | (is_mv_r$q & ~xtrack_r$q & ~tee_r$q)));
-        if ((state$q == st_wait) & unit_done) begin
-            state$d = st_issue;
-        end
         if (state$q == st_idle) begin
             if (start) begin
                 started = 1'b1;
@@ -20174,7 +20171,12 @@ module llamahdl_decoder$layer_stack(clock,start,token,pos,use_ram,rms_done,attn_
                 state$d = st_issue;
             end
         end
-        else if ((state$q != st_issue) & (state$q != st_wait)) begin
+        else if (state$q == st_wait) begin
+            if (unit_done) begin
+                state$d = st_issue;
+            end
+        end
+        else if (state$q != st_issue) begin
             state$d = st_idle;
         end
         if (go) begin

@@ -505,9 +505,6 @@ impl Logic for LayerStack {
                 & self.unit_done.val()
                 & (self.is_rms_r.q.val()
                     | (self.is_mv_r.q.val() & !self.xtrack_r.q.val() & !self.tee_r.q.val())));
-        if (self.state.q.val() == self.st_wait.val()) & self.unit_done.val() {
-            self.state.d.next = self.st_issue.val();
-        }
         if self.state.q.val() == self.st_idle.val() {
             if self.start.val() {
                 self.started.next = true;
@@ -538,9 +535,12 @@ impl Logic for LayerStack {
                 self.need_load.d.next = false;
                 self.state.d.next = self.st_issue.val();
             }
-        } else if (self.state.q.val() != self.st_issue.val())
-            & (self.state.q.val() != self.st_wait.val())
-        {
+        } else if self.state.q.val() == self.st_wait.val() {
+            // (An early issue, below, takes precedence.)
+            if self.unit_done.val() {
+                self.state.d.next = self.st_issue.val();
+            }
+        } else if self.state.q.val() != self.st_issue.val() {
             self.state.d.next = self.st_idle.val();
         }
         if self.go.val() {

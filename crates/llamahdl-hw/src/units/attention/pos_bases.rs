@@ -61,7 +61,7 @@ impl Logic for PosBases {
             let (rl, p1) = self._s1;
             self.row_layer.next = u2b::<24>(rl);
             self.row_pos.next = u2b::<24>(rl + p1);
-            self._s1 = ((l * self._ctx) & 0xff_ffff, p);
+            self._s1 = (l * self._ctx, p);
             self.rope_base.next = u2b::<16>(p * self._hd);
         }
     }

@@ -558,7 +558,7 @@ impl<const L: usize> Logic for MatVec<L> {
             self.row.d.next = self.zero16.val();
             self.sel_ram.d.next = self.use_ram.val();
             self.shift.d.next = self.x_shift.val();
-            // DotAcc's block shift, from a register (it fans out to every lane's shifter).
+            // DotAcc's block shift, from a register (DotAcc copies it beside its lanes).
             if self.x_raw.val() {
                 self.dshift.d.next = self.x_shift.val();
             } else {
