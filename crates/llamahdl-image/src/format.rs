@@ -185,6 +185,12 @@ fn scale_mode_code(m: ScaleMode) -> u8 {
     }
 }
 
+/// Header bytes whose value depends on the weights (`table_crc` at 96 and `header_crc` at
+/// 124). Every other header byte follows from the shape, lane count, bus width and
+/// quantisation alone, so a decoder generated for one shape can check them against a
+/// constant (`llamahdl_hw::units::dram::header_check`).
+pub const HEADER_DATA_DEPENDENT: [std::ops::Range<usize>; 2] = [96..100, 124..128];
+
 /// The header's fields.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Header {
