@@ -4,5 +4,6 @@
 //! testbenches is [`crate::sim::axi_dram`].
 
 pub mod axi_read;
+pub mod crc;
 pub mod fifo;
 pub mod header_check;
