@@ -205,7 +205,8 @@ fn rresp_errors_are_sticky_and_stop_the_stream() {
 /// Error, then clear (only once nothing is outstanding), then a good command; then reset.
 #[test]
 fn clear_resumes_and_reset_returns_to_power_up() {
-    use llamahdl_hw::sim::axi_dram::{bytes_of_bits, drive_master, master_out, AxiDram};
+    use llamahdl_hw::bits::bytes_of_bits;
+    use llamahdl_hw::sim::axi_dram::{drive_master, master_out, AxiDram};
     let mut cfg = DramConfig::new(8);
     cfg.error_at = Some((5, RESP_SLVERR));
     cfg.latency = 30;

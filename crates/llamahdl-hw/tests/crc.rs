@@ -6,8 +6,8 @@
 //! a snapshot of the 64-bit Verilog.
 
 use llamahdl_golden::{QuantModel, ScaleMode};
+use llamahdl_hw::bits::bits_of_bytes;
 use llamahdl_hw::cosim::{assert_driver_cosim, assert_lint_clean_with, emit_verilog};
-use llamahdl_hw::sim::axi_dram::bits_of_bytes;
 use llamahdl_hw::sim::Driver;
 use llamahdl_hw::units::dram::crc::{word_map, Crc32Word};
 use rand::{Rng, SeedableRng};

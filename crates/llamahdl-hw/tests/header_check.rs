@@ -7,8 +7,8 @@
 //! 64-bit Verilog in `src/units/dram/snapshots/`.
 
 use llamahdl_golden::{QuantModel, ScaleMode};
+use llamahdl_hw::bits::bits_of_bytes;
 use llamahdl_hw::cosim::{assert_driver_cosim, assert_lint_clean_with, emit_verilog};
-use llamahdl_hw::sim::axi_dram::bits_of_bytes;
 use llamahdl_hw::sim::Driver;
 use llamahdl_hw::units::dram::header_check::{compared_bytes, header_words, HeaderCheck};
 use llamahdl_image::format::{HEADER_BYTES, HEADER_DATA_DEPENDENT};

@@ -43,6 +43,7 @@
 //!   (the master under test promises that); otherwise cycles with `rvalid & !rready` are
 //!   counted.
 
+use crate::bits::bits_of_bytes;
 use crate::units::dram::axi_read::{AxiReadMaster, BURST_INCR, RESP_DECERR, RESP_OKAY};
 use rust_hdl::prelude::*;
 use std::collections::VecDeque;
@@ -449,35 +450,6 @@ impl AxiDram {
         self.stats.cycles += 1;
         self.cycle += 1;
     }
-}
-
-/// `bytes` (little-endian: byte `j` in bits `8j+7..8j`) as a `Bits<N>` (`N = 8 * len`).
-pub fn bits_of_bytes<const N: usize>(bytes: &[u8]) -> Bits<N> {
-    assert_eq!(bytes.len() * 8, N, "bits_of_bytes: {} bytes", bytes.len());
-    let mut v = Bits::<N>::default();
-    for (k, chunk) in bytes.chunks(8).enumerate() {
-        let mut w = [0u8; 8];
-        w[..chunk.len()].copy_from_slice(chunk);
-        let x = u64::from_le_bytes(w);
-        if N <= 64 {
-            return Bits::<N>::from(x);
-        }
-        v.set_bits::<64>(64 * k, x.into());
-    }
-    v
-}
-
-/// The bytes of a `Bits<N>` (inverse of [`bits_of_bytes`]).
-pub fn bytes_of_bits<const N: usize>(v: Bits<N>) -> Vec<u8> {
-    let mut out = Vec::with_capacity(N / 8);
-    if N <= 64 {
-        out.extend_from_slice(&v.to_u64().to_le_bytes()[..N / 8]);
-        return out;
-    }
-    for k in 0..N / 64 {
-        out.extend_from_slice(&v.get_bits::<64>(64 * k).to_u64().to_le_bytes());
-    }
-    out
 }
 
 /// Copy the slave's outputs onto an [`AxiReadMaster`]'s inputs (step 1).

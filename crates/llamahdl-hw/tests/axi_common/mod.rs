@@ -3,7 +3,8 @@
 //! against the memory.
 #![allow(dead_code)]
 
-use llamahdl_hw::sim::axi_dram::{bytes_of_bits, drive_master, master_out, AxiDram, DramConfig};
+use llamahdl_hw::bits::bytes_of_bits;
+use llamahdl_hw::sim::axi_dram::{drive_master, master_out, AxiDram, DramConfig};
 use llamahdl_hw::sim::Driver;
 use llamahdl_hw::units::dram::axi_read::{AxiReadMaster, AxiReadParams};
 use rand::{Rng, SeedableRng};

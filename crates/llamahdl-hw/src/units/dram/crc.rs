@@ -29,7 +29,7 @@
 
 use rust_hdl::prelude::*;
 
-use crate::sim::axi_dram::bytes_of_bits;
+use crate::bits::bytes_of_bits;
 
 /// `crc32fast`'s CRC of `bytes` continuing from the CRC `init` of the bytes before them.
 fn crc_from(init: u32, bytes: &[u8]) -> u32 {

@@ -40,7 +40,7 @@ use llamahdl_image::format::{HEADER_BYTES, HEADER_DATA_DEPENDENT};
 use rust_hdl::prelude::*;
 use std::collections::BTreeMap;
 
-use crate::sim::axi_dram::bits_of_bytes;
+use crate::bits::bits_of_bytes;
 
 /// Header words on a `dw`-bit bus.
 pub fn header_words(dw: usize) -> usize {
@@ -77,7 +77,6 @@ pub struct HeaderCheck<const DW: usize> {
     diff: DFF<Bits<DW>>,
     diff_v: DFF<Bit>,
     diff_idx: DFF<Bits<4>>,
-    diff_last: DFF<Bit>,
     ok_r: DFF<Bit>,
     err_r: DFF<Bit>,
     bad_r: DFF<Bits<4>>,
@@ -99,16 +98,19 @@ impl<const DW: usize> HeaderCheck<DW> {
         let nw = header_words(DW);
         let wb = DW / 8;
         let m = compared_bytes();
-        let rom = |bytes: &[u8; HEADER_BYTES], masked: bool| {
+        let mut want = *expected;
+        for (w, m) in want.iter_mut().zip(m) {
+            *w &= m;
+        }
+        // Word k of the header at address k; addresses past the header hold zeros.
+        let rom = |bytes: &[u8; HEADER_BYTES]| {
             let mut map = BTreeMap::new();
             for k in 0..16usize {
-                let mut w = vec![0u8; wb];
-                if k < nw {
-                    for j in 0..wb {
-                        let b = bytes[k * wb + j];
-                        w[j] = if masked { b & m[k * wb + j] } else { b };
-                    }
-                }
+                let w = if k < nw {
+                    bytes[k * wb..(k + 1) * wb].to_vec()
+                } else {
+                    vec![0u8; wb]
+                };
                 map.insert(Bits::<4>::from(k as u64), bits_of_bytes::<DW>(&w));
             }
             ROM::new(map)
@@ -123,14 +125,13 @@ impl<const DW: usize> HeaderCheck<DW> {
             ok: Default::default(),
             error: Default::default(),
             bad_word: Default::default(),
-            want_rom: rom(expected, true),
-            mask_rom: rom(&m, false),
+            want_rom: rom(&want),
+            mask_rom: rom(&m),
             cnt: Default::default(),
             active: Default::default(),
             diff: Default::default(),
             diff_v: Default::default(),
             diff_idx: Default::default(),
-            diff_last: Default::default(),
             ok_r: Default::default(),
             err_r: Default::default(),
             bad_r: Default::default(),
@@ -145,7 +146,7 @@ impl<const DW: usize> HeaderCheck<DW> {
 impl<const DW: usize> Logic for HeaderCheck<DW> {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clock, cnt, active, diff, diff_v, diff_idx, diff_last, ok_r, err_r, bad_r);
+        dff_setup!(self, clock, cnt, active, diff, diff_v, diff_idx, ok_r, err_r, bad_r);
         self.want_rom.address.next = self.cnt.q.val();
         self.mask_rom.address.next = self.cnt.q.val();
         // Stage 1: the masked difference of the word taken now.
@@ -153,7 +154,6 @@ impl<const DW: usize> Logic for HeaderCheck<DW> {
             (self.in_data.val() ^ self.want_rom.data.val()) & self.mask_rom.data.val();
         self.diff_v.d.next = self.active.q.val() & self.take.val();
         self.diff_idx.d.next = self.cnt.q.val();
-        self.diff_last.d.next = self.cnt.q.val() == self.last_idx.val();
         if self.active.q.val() & self.take.val() {
             self.cnt.d.next = self.cnt.q.val() + self.one4.val();
             if self.cnt.q.val() == self.last_idx.val() {
@@ -167,21 +167,14 @@ impl<const DW: usize> Logic for HeaderCheck<DW> {
                     self.err_r.d.next = true;
                     self.bad_r.d.next = self.diff_idx.q.val();
                 }
-            } else if self.diff_last.q.val() & (!self.err_r.q.val()) {
+            } else if (self.diff_idx.q.val() == self.last_idx.val()) & (!self.err_r.q.val()) {
                 self.ok_r.d.next = true;
             }
         }
-        if self.start.val() {
+        // `start` and `reset` both clear the check; only `start` arms it.
+        if self.start.val() | self.reset.val() {
             self.cnt.d.next = self.zero4.val();
-            self.active.d.next = true;
-            self.diff_v.d.next = false;
-            self.ok_r.d.next = false;
-            self.err_r.d.next = false;
-            self.bad_r.d.next = self.zero4.val();
-        }
-        if self.reset.val() {
-            self.cnt.d.next = self.zero4.val();
-            self.active.d.next = false;
+            self.active.d.next = !self.reset.val();
             self.diff_v.d.next = false;
             self.ok_r.d.next = false;
             self.err_r.d.next = false;
