@@ -45,7 +45,6 @@
 
 use crate::bits::bits_of_bytes;
 use crate::units::dram::axi_read::{AxiReadMaster, BURST_INCR, RESP_DECERR, RESP_OKAY};
-use rust_hdl::prelude::*;
 use std::collections::VecDeque;
 use std::path::Path;
 
