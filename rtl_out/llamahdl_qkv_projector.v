@@ -163,6 +163,9 @@ module llamahdl_qkv_projector(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,x
     reg  [15:0] mv$dst;
     reg  mv$embed;
     reg  [15:0] mv$len_m1;
+    reg  mv$stream;
+    reg  mv$st_valid;
+    wire  mv$st_pop;
     wire  [15:0] mv$buf_rd_addr;
     wire  [15:0] mv$buf_rd_row;
     reg signed [7:0] mv$buf_rd_data$0;
@@ -373,6 +376,9 @@ module llamahdl_qkv_projector(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,x
         .dst(mv$dst),
         .embed(mv$embed),
         .len_m1(mv$len_m1),
+        .stream(mv$stream),
+        .st_valid(mv$st_valid),
+        .st_pop(mv$st_pop),
         .buf_rd_addr(mv$buf_rd_addr),
         .buf_rd_row(mv$buf_rd_row),
         .buf_rd_data$0(mv$buf_rd_data$0),
@@ -674,6 +680,8 @@ module llamahdl_qkv_projector(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,x
         mv$x_shift = x_shift;
         mv$start = start;
         mv$use_ram = use_ram;
+        mv$stream = 1'b0;
+        mv$st_valid = 1'b0;
         mv$rom_base = rom_base;
         mv$rom_row_base = rom_row_base;
         mv$rows_m1 = rows_m1;
@@ -695,7 +703,7 @@ module llamahdl_qkv_projector(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,x
 endmodule // top
 
 
-module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,x_wdata$3,x_wdata$4,x_wdata$5,x_wdata$6,x_wdata$7,x_wdata$8,x_wdata$9,x_wdata$10,x_wdata$11,x_wdata$12,x_wdata$13,x_wdata$14,x_wdata$15,x_wdata$16,x_wdata$17,x_wdata$18,x_wdata$19,x_wdata$20,x_wdata$21,x_wdata$22,x_wdata$23,x_wdata$24,x_wdata$25,x_wdata$26,x_wdata$27,x_wdata$28,x_wdata$29,x_wdata$30,x_wdata$31,xs_we,xs_waddr,xs_wdata,xp_we,xp_idx,xp_data$0,xp_data$1,xp_data$2,xp_data$3,xp_data$4,xp_data$5,xp_data$6,xp_data$7,x_shift,x_raw,x_base,post,src,split,vm_rdata,start,use_ram,rom_base,rom_row_base,rows_m1,beats_m1,dst,embed,len_m1,buf_rd_addr,buf_rd_row,buf_rd_data$0,buf_rd_data$1,buf_rd_data$2,buf_rd_data$3,buf_rd_data$4,buf_rd_data$5,buf_rd_data$6,buf_rd_data$7,buf_rd_data$8,buf_rd_data$9,buf_rd_data$10,buf_rd_data$11,buf_rd_data$12,buf_rd_data$13,buf_rd_data$14,buf_rd_data$15,buf_rd_data$16,buf_rd_data$17,buf_rd_data$18,buf_rd_data$19,buf_rd_data$20,buf_rd_data$21,buf_rd_data$22,buf_rd_data$23,buf_rd_data$24,buf_rd_data$25,buf_rd_data$26,buf_rd_data$27,buf_rd_data$28,buf_rd_data$29,buf_rd_data$30,buf_rd_data$31,buf_rd_mant,buf_rd_exp,out_valid,out_row,out_data,busy,done,vm_raddr,vm_we,vm_waddr,vm_wdata,vm_sw,ext_sel,ext_a$0,ext_a$1,ext_a$2,ext_a$3,ext_a$4,ext_a$5,ext_a$6,ext_a$7,ext_a$8,ext_a$9,ext_a$10,ext_a$11,ext_a$12,ext_a$13,ext_a$14,ext_a$15,ext_a$16,ext_a$17,ext_a$18,ext_a$19,ext_a$20,ext_a$21,ext_a$22,ext_a$23,ext_a$24,ext_a$25,ext_a$26,ext_a$27,ext_a$28,ext_a$29,ext_a$30,ext_a$31,ext_b$0,ext_b$1,ext_b$2,ext_b$3,ext_b$4,ext_b$5,ext_b$6,ext_b$7,ext_b$8,ext_b$9,ext_b$10,ext_b$11,ext_b$12,ext_b$13,ext_b$14,ext_b$15,ext_b$16,ext_b$17,ext_b$18,ext_b$19,ext_b$20,ext_b$21,ext_b$22,ext_b$23,ext_b$24,ext_b$25,ext_b$26,ext_b$27,ext_b$28,ext_b$29,ext_b$30,ext_b$31,ext_p$0,ext_p$1,ext_p$2,ext_p$3,ext_p$4,ext_p$5,ext_p$6,ext_p$7,ext_p$8,ext_p$9,ext_p$10,ext_p$11,ext_p$12,ext_p$13,ext_p$14,ext_p$15,ext_p$16,ext_p$17,ext_p$18,ext_p$19,ext_p$20,ext_p$21,ext_p$22,ext_p$23,ext_p$24,ext_p$25,ext_p$26,ext_p$27,ext_p$28,ext_p$29,ext_p$30,ext_p$31);
+module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$2,x_wdata$3,x_wdata$4,x_wdata$5,x_wdata$6,x_wdata$7,x_wdata$8,x_wdata$9,x_wdata$10,x_wdata$11,x_wdata$12,x_wdata$13,x_wdata$14,x_wdata$15,x_wdata$16,x_wdata$17,x_wdata$18,x_wdata$19,x_wdata$20,x_wdata$21,x_wdata$22,x_wdata$23,x_wdata$24,x_wdata$25,x_wdata$26,x_wdata$27,x_wdata$28,x_wdata$29,x_wdata$30,x_wdata$31,xs_we,xs_waddr,xs_wdata,xp_we,xp_idx,xp_data$0,xp_data$1,xp_data$2,xp_data$3,xp_data$4,xp_data$5,xp_data$6,xp_data$7,x_shift,x_raw,x_base,post,src,split,vm_rdata,start,use_ram,rom_base,rom_row_base,rows_m1,beats_m1,dst,embed,len_m1,stream,st_valid,st_pop,buf_rd_addr,buf_rd_row,buf_rd_data$0,buf_rd_data$1,buf_rd_data$2,buf_rd_data$3,buf_rd_data$4,buf_rd_data$5,buf_rd_data$6,buf_rd_data$7,buf_rd_data$8,buf_rd_data$9,buf_rd_data$10,buf_rd_data$11,buf_rd_data$12,buf_rd_data$13,buf_rd_data$14,buf_rd_data$15,buf_rd_data$16,buf_rd_data$17,buf_rd_data$18,buf_rd_data$19,buf_rd_data$20,buf_rd_data$21,buf_rd_data$22,buf_rd_data$23,buf_rd_data$24,buf_rd_data$25,buf_rd_data$26,buf_rd_data$27,buf_rd_data$28,buf_rd_data$29,buf_rd_data$30,buf_rd_data$31,buf_rd_mant,buf_rd_exp,out_valid,out_row,out_data,busy,done,vm_raddr,vm_we,vm_waddr,vm_wdata,vm_sw,ext_sel,ext_a$0,ext_a$1,ext_a$2,ext_a$3,ext_a$4,ext_a$5,ext_a$6,ext_a$7,ext_a$8,ext_a$9,ext_a$10,ext_a$11,ext_a$12,ext_a$13,ext_a$14,ext_a$15,ext_a$16,ext_a$17,ext_a$18,ext_a$19,ext_a$20,ext_a$21,ext_a$22,ext_a$23,ext_a$24,ext_a$25,ext_a$26,ext_a$27,ext_a$28,ext_a$29,ext_a$30,ext_a$31,ext_b$0,ext_b$1,ext_b$2,ext_b$3,ext_b$4,ext_b$5,ext_b$6,ext_b$7,ext_b$8,ext_b$9,ext_b$10,ext_b$11,ext_b$12,ext_b$13,ext_b$14,ext_b$15,ext_b$16,ext_b$17,ext_b$18,ext_b$19,ext_b$20,ext_b$21,ext_b$22,ext_b$23,ext_b$24,ext_b$25,ext_b$26,ext_b$27,ext_b$28,ext_b$29,ext_b$30,ext_b$31,ext_p$0,ext_p$1,ext_p$2,ext_p$3,ext_p$4,ext_p$5,ext_p$6,ext_p$7,ext_p$8,ext_p$9,ext_p$10,ext_p$11,ext_p$12,ext_p$13,ext_p$14,ext_p$15,ext_p$16,ext_p$17,ext_p$18,ext_p$19,ext_p$20,ext_p$21,ext_p$22,ext_p$23,ext_p$24,ext_p$25,ext_p$26,ext_p$27,ext_p$28,ext_p$29,ext_p$30,ext_p$31);
     
     // Module arguments
     input wire  clock;
@@ -762,6 +770,9 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
     input wire  [15:0] dst;
     input wire  embed;
     input wire  [15:0] len_m1;
+    input wire  stream;
+    input wire  st_valid;
+    output reg  st_pop;
     output reg  [15:0] buf_rd_addr;
     output reg  [15:0] buf_rd_row;
     input wire signed [7:0] buf_rd_data$0;
@@ -953,6 +964,9 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
     reg  sel_ram$d;
     wire  sel_ram$q;
     reg  sel_ram$clock;
+    reg  sel_st$d;
+    wire  sel_st$q;
+    reg  sel_st$clock;
     reg  [4:0] shift$d;
     wire  [4:0] shift$q;
     reg  shift$clock;
@@ -1639,6 +1653,9 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
     reg  [4:0] finish$shift;
     wire signed [31:0] finish$y;
     
+    // Local signals
+    reg  adv;
+    
     // Sub module instances
     llamahdl_qkv_projector$mv$rows_r rows_r(
         .d(rows_r$d),
@@ -1694,6 +1711,11 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
         .d(sel_ram$d),
         .q(sel_ram$q),
         .clock(sel_ram$clock)
+    );
+    llamahdl_qkv_projector$mv$sel_st sel_st(
+        .d(sel_st$d),
+        .q(sel_st$q),
+        .clock(sel_st$clock)
     );
     llamahdl_qkv_projector$mv$shift shift(
         .d(shift$d),
@@ -2560,6 +2582,7 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
         dst_r$clock = clock;
         running$clock = clock;
         sel_ram$clock = clock;
+        sel_st$clock = clock;
         shift$clock = clock;
         addr$clock = clock;
         beat$clock = clock;
@@ -2626,6 +2649,7 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
         dst_r$d = dst_r$q;
         running$d = running$q;
         sel_ram$d = sel_ram$q;
+        sel_st$d = sel_st$q;
         shift$d = shift$q;
         addr$d = addr$q;
         beat$d = beat$q;
@@ -2761,14 +2785,16 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
         buf_rd_row = row$q;
         xram$raddr = xaddr_a$q;
         s1_src$d = src_r$q + row$q;
-        s1_valid$d = running$q & ~emb$q;
+        adv = running$q & (~sel_st$q | st_valid | (emb$q & (lane$q != zero16)));
+        st_pop = adv & sel_st$q & (~emb$q | (lane$q == zero16));
+        s1_valid$d = adv & ~emb$q;
         s1_first$d = beat$q == zero16;
-        s1_last$d = running$q & ~emb$q & (beat$q == beats_r$q);
+        s1_last$d = adv & ~emb$q & (beat$q == beats_r$q);
         s1_row$d = row$q;
-        e1_valid$d = running$q & emb$q;
+        e1_valid$d = adv & emb$q;
         e1_lane$d = lane$q;
         e1_elem$d = elem$q;
-        if (running$q & emb$q) begin
+        if (adv & emb$q) begin
             elem$d = elem$q + one16;
             if (lane$q == lanes_m1) begin
                 lane$d = zero16;
@@ -2782,7 +2808,7 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
                 running$d = 1'b0;
             end
         end
-        if (running$q & ~emb$q) begin
+        if (adv & ~emb$q) begin
             addr$d = addr$q + one16;
             rom_a$d = rom_a$q + one16;
             if (beat$q == beats_r$q) begin
@@ -2811,6 +2837,7 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
             beat$d = zero16;
             row$d = zero16;
             sel_ram$d = use_ram;
+            sel_st$d = stream;
             shift$d = x_shift;
             if (x_raw) begin
                 dshift$d = x_shift;
@@ -2928,224 +2955,224 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
         em_first$d = e2_lane$q == zero16;
         em_elem$d = e2_elem$q;
         em_dst$d = dst_r$q + e2_elem$q;
-        if (sel_ram$q) begin
+        if (sel_ram$q | sel_st$q) begin
             dot$w$0 = bq2_data$q$0;
         end
         else begin
             dot$w$0 = rom$data$0;
         end
         dot$x$0 = xram$rdata$0;
-        if (sel_ram$q) begin
+        if (sel_ram$q | sel_st$q) begin
             dot$w$1 = bq2_data$q$1;
         end
         else begin
             dot$w$1 = rom$data$1;
         end
         dot$x$1 = xram$rdata$1;
-        if (sel_ram$q) begin
+        if (sel_ram$q | sel_st$q) begin
             dot$w$2 = bq2_data$q$2;
         end
         else begin
             dot$w$2 = rom$data$2;
         end
         dot$x$2 = xram$rdata$2;
-        if (sel_ram$q) begin
+        if (sel_ram$q | sel_st$q) begin
             dot$w$3 = bq2_data$q$3;
         end
         else begin
             dot$w$3 = rom$data$3;
         end
         dot$x$3 = xram$rdata$3;
-        if (sel_ram$q) begin
+        if (sel_ram$q | sel_st$q) begin
             dot$w$4 = bq2_data$q$4;
         end
         else begin
             dot$w$4 = rom$data$4;
         end
         dot$x$4 = xram$rdata$4;
-        if (sel_ram$q) begin
+        if (sel_ram$q | sel_st$q) begin
             dot$w$5 = bq2_data$q$5;
         end
         else begin
             dot$w$5 = rom$data$5;
         end
         dot$x$5 = xram$rdata$5;
-        if (sel_ram$q) begin
+        if (sel_ram$q | sel_st$q) begin
             dot$w$6 = bq2_data$q$6;
         end
         else begin
             dot$w$6 = rom$data$6;
         end
         dot$x$6 = xram$rdata$6;
-        if (sel_ram$q) begin
+        if (sel_ram$q | sel_st$q) begin
             dot$w$7 = bq2_data$q$7;
         end
         else begin
             dot$w$7 = rom$data$7;
         end
         dot$x$7 = xram$rdata$7;
-        if (sel_ram$q) begin
+        if (sel_ram$q | sel_st$q) begin
             dot$w$8 = bq2_data$q$8;
         end
         else begin
             dot$w$8 = rom$data$8;
         end
         dot$x$8 = xram$rdata$8;
-        if (sel_ram$q) begin
+        if (sel_ram$q | sel_st$q) begin
             dot$w$9 = bq2_data$q$9;
         end
         else begin
             dot$w$9 = rom$data$9;
         end
         dot$x$9 = xram$rdata$9;
-        if (sel_ram$q) begin
+        if (sel_ram$q | sel_st$q) begin
             dot$w$10 = bq2_data$q$10;
         end
         else begin
             dot$w$10 = rom$data$10;
         end
         dot$x$10 = xram$rdata$10;
-        if (sel_ram$q) begin
+        if (sel_ram$q | sel_st$q) begin
             dot$w$11 = bq2_data$q$11;
         end
         else begin
             dot$w$11 = rom$data$11;
         end
         dot$x$11 = xram$rdata$11;
-        if (sel_ram$q) begin
+        if (sel_ram$q | sel_st$q) begin
             dot$w$12 = bq2_data$q$12;
         end
         else begin
             dot$w$12 = rom$data$12;
         end
         dot$x$12 = xram$rdata$12;
-        if (sel_ram$q) begin
+        if (sel_ram$q | sel_st$q) begin
             dot$w$13 = bq2_data$q$13;
         end
         else begin
             dot$w$13 = rom$data$13;
         end
         dot$x$13 = xram$rdata$13;
-        if (sel_ram$q) begin
+        if (sel_ram$q | sel_st$q) begin
             dot$w$14 = bq2_data$q$14;
         end
         else begin
             dot$w$14 = rom$data$14;
         end
         dot$x$14 = xram$rdata$14;
-        if (sel_ram$q) begin
+        if (sel_ram$q | sel_st$q) begin
             dot$w$15 = bq2_data$q$15;
         end
         else begin
             dot$w$15 = rom$data$15;
         end
         dot$x$15 = xram$rdata$15;
-        if (sel_ram$q) begin
+        if (sel_ram$q | sel_st$q) begin
             dot$w$16 = bq2_data$q$16;
         end
         else begin
             dot$w$16 = rom$data$16;
         end
         dot$x$16 = xram$rdata$16;
-        if (sel_ram$q) begin
+        if (sel_ram$q | sel_st$q) begin
             dot$w$17 = bq2_data$q$17;
         end
         else begin
             dot$w$17 = rom$data$17;
         end
         dot$x$17 = xram$rdata$17;
-        if (sel_ram$q) begin
+        if (sel_ram$q | sel_st$q) begin
             dot$w$18 = bq2_data$q$18;
         end
         else begin
             dot$w$18 = rom$data$18;
         end
         dot$x$18 = xram$rdata$18;
-        if (sel_ram$q) begin
+        if (sel_ram$q | sel_st$q) begin
             dot$w$19 = bq2_data$q$19;
         end
         else begin
             dot$w$19 = rom$data$19;
         end
         dot$x$19 = xram$rdata$19;
-        if (sel_ram$q) begin
+        if (sel_ram$q | sel_st$q) begin
             dot$w$20 = bq2_data$q$20;
         end
         else begin
             dot$w$20 = rom$data$20;
         end
         dot$x$20 = xram$rdata$20;
-        if (sel_ram$q) begin
+        if (sel_ram$q | sel_st$q) begin
             dot$w$21 = bq2_data$q$21;
         end
         else begin
             dot$w$21 = rom$data$21;
         end
         dot$x$21 = xram$rdata$21;
-        if (sel_ram$q) begin
+        if (sel_ram$q | sel_st$q) begin
             dot$w$22 = bq2_data$q$22;
         end
         else begin
             dot$w$22 = rom$data$22;
         end
         dot$x$22 = xram$rdata$22;
-        if (sel_ram$q) begin
+        if (sel_ram$q | sel_st$q) begin
             dot$w$23 = bq2_data$q$23;
         end
         else begin
             dot$w$23 = rom$data$23;
         end
         dot$x$23 = xram$rdata$23;
-        if (sel_ram$q) begin
+        if (sel_ram$q | sel_st$q) begin
             dot$w$24 = bq2_data$q$24;
         end
         else begin
             dot$w$24 = rom$data$24;
         end
         dot$x$24 = xram$rdata$24;
-        if (sel_ram$q) begin
+        if (sel_ram$q | sel_st$q) begin
             dot$w$25 = bq2_data$q$25;
         end
         else begin
             dot$w$25 = rom$data$25;
         end
         dot$x$25 = xram$rdata$25;
-        if (sel_ram$q) begin
+        if (sel_ram$q | sel_st$q) begin
             dot$w$26 = bq2_data$q$26;
         end
         else begin
             dot$w$26 = rom$data$26;
         end
         dot$x$26 = xram$rdata$26;
-        if (sel_ram$q) begin
+        if (sel_ram$q | sel_st$q) begin
             dot$w$27 = bq2_data$q$27;
         end
         else begin
             dot$w$27 = rom$data$27;
         end
         dot$x$27 = xram$rdata$27;
-        if (sel_ram$q) begin
+        if (sel_ram$q | sel_st$q) begin
             dot$w$28 = bq2_data$q$28;
         end
         else begin
             dot$w$28 = rom$data$28;
         end
         dot$x$28 = xram$rdata$28;
-        if (sel_ram$q) begin
+        if (sel_ram$q | sel_st$q) begin
             dot$w$29 = bq2_data$q$29;
         end
         else begin
             dot$w$29 = rom$data$29;
         end
         dot$x$29 = xram$rdata$29;
-        if (sel_ram$q) begin
+        if (sel_ram$q | sel_st$q) begin
             dot$w$30 = bq2_data$q$30;
         end
         else begin
             dot$w$30 = rom$data$30;
         end
         dot$x$30 = xram$rdata$30;
-        if (sel_ram$q) begin
+        if (sel_ram$q | sel_st$q) begin
             dot$w$31 = bq2_data$q$31;
         end
         else begin
@@ -3252,7 +3279,7 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
         dot$ext_a$31 = ext_a$31;
         dot$ext_b$31 = ext_b$31;
         ext_p$31 = dot$ext_p$31;
-        if (sel_ram$q & ~emb$q) begin
+        if ((sel_ram$q & ~emb$q) | sel_st$q) begin
             sq_mant$d = bq2_mant$q;
             sq_exp$d = bq2_exp$q;
         end
@@ -3264,38 +3291,198 @@ module llamahdl_qkv_projector$mv(clock,x_we,x_waddr,x_wdata$0,x_wdata$1,x_wdata$
         a_row$d = m_row$q;
         a_mant$d = sq_mant$q;
         a_exp$d = sq_exp$q;
-        lane_shift$data$0 = rom$data$0;
-        lane_shift$data$1 = rom$data$1;
-        lane_shift$data$2 = rom$data$2;
-        lane_shift$data$3 = rom$data$3;
-        lane_shift$data$4 = rom$data$4;
-        lane_shift$data$5 = rom$data$5;
-        lane_shift$data$6 = rom$data$6;
-        lane_shift$data$7 = rom$data$7;
-        lane_shift$data$8 = rom$data$8;
-        lane_shift$data$9 = rom$data$9;
-        lane_shift$data$10 = rom$data$10;
-        lane_shift$data$11 = rom$data$11;
-        lane_shift$data$12 = rom$data$12;
-        lane_shift$data$13 = rom$data$13;
-        lane_shift$data$14 = rom$data$14;
-        lane_shift$data$15 = rom$data$15;
-        lane_shift$data$16 = rom$data$16;
-        lane_shift$data$17 = rom$data$17;
-        lane_shift$data$18 = rom$data$18;
-        lane_shift$data$19 = rom$data$19;
-        lane_shift$data$20 = rom$data$20;
-        lane_shift$data$21 = rom$data$21;
-        lane_shift$data$22 = rom$data$22;
-        lane_shift$data$23 = rom$data$23;
-        lane_shift$data$24 = rom$data$24;
-        lane_shift$data$25 = rom$data$25;
-        lane_shift$data$26 = rom$data$26;
-        lane_shift$data$27 = rom$data$27;
-        lane_shift$data$28 = rom$data$28;
-        lane_shift$data$29 = rom$data$29;
-        lane_shift$data$30 = rom$data$30;
-        lane_shift$data$31 = rom$data$31;
+        if (sel_st$q) begin
+            lane_shift$data$0 = bq2_data$q$0;
+        end
+        else begin
+            lane_shift$data$0 = rom$data$0;
+        end
+        if (sel_st$q) begin
+            lane_shift$data$1 = bq2_data$q$1;
+        end
+        else begin
+            lane_shift$data$1 = rom$data$1;
+        end
+        if (sel_st$q) begin
+            lane_shift$data$2 = bq2_data$q$2;
+        end
+        else begin
+            lane_shift$data$2 = rom$data$2;
+        end
+        if (sel_st$q) begin
+            lane_shift$data$3 = bq2_data$q$3;
+        end
+        else begin
+            lane_shift$data$3 = rom$data$3;
+        end
+        if (sel_st$q) begin
+            lane_shift$data$4 = bq2_data$q$4;
+        end
+        else begin
+            lane_shift$data$4 = rom$data$4;
+        end
+        if (sel_st$q) begin
+            lane_shift$data$5 = bq2_data$q$5;
+        end
+        else begin
+            lane_shift$data$5 = rom$data$5;
+        end
+        if (sel_st$q) begin
+            lane_shift$data$6 = bq2_data$q$6;
+        end
+        else begin
+            lane_shift$data$6 = rom$data$6;
+        end
+        if (sel_st$q) begin
+            lane_shift$data$7 = bq2_data$q$7;
+        end
+        else begin
+            lane_shift$data$7 = rom$data$7;
+        end
+        if (sel_st$q) begin
+            lane_shift$data$8 = bq2_data$q$8;
+        end
+        else begin
+            lane_shift$data$8 = rom$data$8;
+        end
+        if (sel_st$q) begin
+            lane_shift$data$9 = bq2_data$q$9;
+        end
+        else begin
+            lane_shift$data$9 = rom$data$9;
+        end
+        if (sel_st$q) begin
+            lane_shift$data$10 = bq2_data$q$10;
+        end
+        else begin
+            lane_shift$data$10 = rom$data$10;
+        end
+        if (sel_st$q) begin
+            lane_shift$data$11 = bq2_data$q$11;
+        end
+        else begin
+            lane_shift$data$11 = rom$data$11;
+        end
+        if (sel_st$q) begin
+            lane_shift$data$12 = bq2_data$q$12;
+        end
+        else begin
+            lane_shift$data$12 = rom$data$12;
+        end
+        if (sel_st$q) begin
+            lane_shift$data$13 = bq2_data$q$13;
+        end
+        else begin
+            lane_shift$data$13 = rom$data$13;
+        end
+        if (sel_st$q) begin
+            lane_shift$data$14 = bq2_data$q$14;
+        end
+        else begin
+            lane_shift$data$14 = rom$data$14;
+        end
+        if (sel_st$q) begin
+            lane_shift$data$15 = bq2_data$q$15;
+        end
+        else begin
+            lane_shift$data$15 = rom$data$15;
+        end
+        if (sel_st$q) begin
+            lane_shift$data$16 = bq2_data$q$16;
+        end
+        else begin
+            lane_shift$data$16 = rom$data$16;
+        end
+        if (sel_st$q) begin
+            lane_shift$data$17 = bq2_data$q$17;
+        end
+        else begin
+            lane_shift$data$17 = rom$data$17;
+        end
+        if (sel_st$q) begin
+            lane_shift$data$18 = bq2_data$q$18;
+        end
+        else begin
+            lane_shift$data$18 = rom$data$18;
+        end
+        if (sel_st$q) begin
+            lane_shift$data$19 = bq2_data$q$19;
+        end
+        else begin
+            lane_shift$data$19 = rom$data$19;
+        end
+        if (sel_st$q) begin
+            lane_shift$data$20 = bq2_data$q$20;
+        end
+        else begin
+            lane_shift$data$20 = rom$data$20;
+        end
+        if (sel_st$q) begin
+            lane_shift$data$21 = bq2_data$q$21;
+        end
+        else begin
+            lane_shift$data$21 = rom$data$21;
+        end
+        if (sel_st$q) begin
+            lane_shift$data$22 = bq2_data$q$22;
+        end
+        else begin
+            lane_shift$data$22 = rom$data$22;
+        end
+        if (sel_st$q) begin
+            lane_shift$data$23 = bq2_data$q$23;
+        end
+        else begin
+            lane_shift$data$23 = rom$data$23;
+        end
+        if (sel_st$q) begin
+            lane_shift$data$24 = bq2_data$q$24;
+        end
+        else begin
+            lane_shift$data$24 = rom$data$24;
+        end
+        if (sel_st$q) begin
+            lane_shift$data$25 = bq2_data$q$25;
+        end
+        else begin
+            lane_shift$data$25 = rom$data$25;
+        end
+        if (sel_st$q) begin
+            lane_shift$data$26 = bq2_data$q$26;
+        end
+        else begin
+            lane_shift$data$26 = rom$data$26;
+        end
+        if (sel_st$q) begin
+            lane_shift$data$27 = bq2_data$q$27;
+        end
+        else begin
+            lane_shift$data$27 = rom$data$27;
+        end
+        if (sel_st$q) begin
+            lane_shift$data$28 = bq2_data$q$28;
+        end
+        else begin
+            lane_shift$data$28 = rom$data$28;
+        end
+        if (sel_st$q) begin
+            lane_shift$data$29 = bq2_data$q$29;
+        end
+        else begin
+            lane_shift$data$29 = rom$data$29;
+        end
+        if (sel_st$q) begin
+            lane_shift$data$30 = bq2_data$q$30;
+        end
+        else begin
+            lane_shift$data$30 = rom$data$30;
+        end
+        if (sel_st$q) begin
+            lane_shift$data$31 = bq2_data$q$31;
+        end
+        else begin
+            lane_shift$data$31 = rom$data$31;
+        end
         lane_shift$load = em_valid$q & em_first$q;
         em2_valid$d = em_valid$q;
         em2_elem$d = em_elem$q;
@@ -8445,6 +8632,25 @@ module llamahdl_qkv_projector$mv$sel_ram(d,q,clock);
     end
           
 endmodule // llamahdl_qkv_projector$mv$sel_ram
+
+
+module llamahdl_qkv_projector$mv$sel_st(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_qkv_projector$mv$sel_st
 
 
 module llamahdl_qkv_projector$mv$shift(d,q,clock);

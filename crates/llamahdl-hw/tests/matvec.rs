@@ -15,8 +15,21 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rust_hdl::prelude::Block as _;
 use rust_hdl::prelude::*;
+use std::collections::VecDeque;
+
+/// The weight stream of stream mode: the words of the run in consumption order with their
+/// row's scale, the word last popped (registered, on `buf_rd_*`), and random gaps.
+struct Stream<const L: usize> {
+    q: VecDeque<([i8; L], u8, i8)>,
+    rng: ChaCha8Rng,
+    /// Probability that the head is withheld in a cycle.
+    gap: f64,
+    /// Cycles in which the head was withheld while the unit was running.
+    gaps: u64,
+}
 
 struct Run<'a, const L: usize> {
+    stream: Option<Stream<L>>,
     d: Driver<MatVec<L>>,
     mats: Vec<&'a QMatrix>,
     /// Behavioural vector memory behind `vm_raddr`/`vm_rdata` and the writes.
@@ -88,13 +101,35 @@ impl<'a, const L: usize> Run<'a, L> {
         self.d.uut.src.next = u2b::<16>(src as u64);
         self.d.uut.split.next = u2b::<16>(split as u64);
         let (wb, rb) = self.bases(k);
+        self.feed(k, 0, rows);
         self.go(wb, rb, rows - 1, cols.div_ceil(L) - 1, dst, false, 0)
+    }
+
+    /// Stream mode: queue `rows` rows from row `first` of matrix `k` (running on into
+    /// the matrices after it), word by word, each with its row's scale.
+    fn feed(&mut self, k: usize, first: usize, rows: usize) {
+        let Some(st) = &mut self.stream else { return };
+        let (mut m, mut r) = (k, first);
+        for _ in 0..rows {
+            while r >= self.mats[m].rows {
+                r -= self.mats[m].rows;
+                m += 1;
+            }
+            let mat = self.mats[m];
+            for chunk in mat.row(r).chunks(L) {
+                let mut w = [0i8; L];
+                w[..chunk.len()].copy_from_slice(chunk);
+                st.q.push_back((w, mat.mant[r], mat.exp[r]));
+            }
+            r += 1;
+        }
     }
 
     fn embed(&mut self, k: usize, token: usize, dst: usize) -> Vec<(usize, i32)> {
         let (wb, rb) = self.bases(k);
         let beats = self.mats[k].cols.div_ceil(L);
         self.d.uut.post.next = u2b::<2>(POST_NONE);
+        self.feed(k, token, 1);
         self.go(
             wb + token * beats,
             rb + token,
@@ -125,15 +160,38 @@ impl<'a, const L: usize> Run<'a, L> {
         u.dst.next = u2b::<16>(dst as u64);
         u.embed.next = embed;
         u.len_m1.next = u2b::<16>(len_m1 as u64);
+        u.stream.next = self.stream.is_some();
         u.start.next = true;
         self.d.tick();
         self.d.uut.start.next = false;
         let mut writes = vec![];
         self.sw.clear();
         let mut rdata = 0;
-        for _ in 0..100_000 {
+        let mut popped = None;
+        for _ in 0..400_000 {
             self.d.uut.vm_rdata.next = i2s::<32>(rdata as i64);
+            // The word popped in the previous cycle, on buf_rd_* from this cycle on (like
+            // the weight buffer's answer).
+            if let Some((w, m, e)) = popped.take() {
+                for (s, v) in self.d.uut.buf_rd_data.iter_mut().zip(w) {
+                    s.next = i2s::<8>(v as i64);
+                }
+                self.d.uut.buf_rd_mant.next = u2b::<8>(m as u64);
+                self.d.uut.buf_rd_exp.next = i2s::<8>(e as i64);
+            }
+            if let Some(st) = &mut self.stream {
+                let show = !st.q.is_empty() && !st.rng.gen_bool(st.gap);
+                if !show && !st.q.is_empty() {
+                    st.gaps += 1;
+                }
+                self.d.uut.st_valid.next = show;
+            }
             self.d.settle();
+            if self.d.uut.st_pop.val() {
+                let st = self.stream.as_mut().expect("st_pop outside stream mode");
+                assert!(self.d.uut.st_valid.val(), "st_pop without st_valid");
+                popped = st.q.pop_front();
+            }
             // Read-old-data: the word at this cycle's read address before its write.
             rdata = self.vm[self.d.uut.vm_raddr.val().index() % self.vm.len()];
             if self.d.uut.vm_we.val() {
@@ -148,6 +206,9 @@ impl<'a, const L: usize> Run<'a, L> {
             let done = self.d.uut.done.val();
             self.d.tick_settled();
             if done {
+                if let Some(st) = &self.stream {
+                    assert!(st.q.is_empty(), "{} stream words left over", st.q.len());
+                }
                 return writes;
             }
         }
@@ -155,7 +216,9 @@ impl<'a, const L: usize> Run<'a, L> {
     }
 }
 
-fn check<const L: usize>(cfg: &Config, seed: u64, trace: bool) {
+/// `gap`: run in stream mode, withholding the stream's head with that probability each
+/// cycle.
+fn check<const L: usize>(cfg: &Config, seed: u64, trace: bool, gap: Option<f64>) {
     let qm = QuantModel::quantise(&synth::generate(cfg, seed), ScaleMode::Mant8);
     let l0 = &qm.layers[cfg.n_layers - 1];
     let mats: Vec<&QMatrix> = vec![&l0.wqkv, &l0.wo, &l0.w1, &l0.w3, &l0.w2, &qm.embedding];
@@ -165,6 +228,12 @@ fn check<const L: usize>(cfg: &Config, seed: u64, trace: bool) {
     });
     let d = if trace { d.with_trace() } else { d };
     let mut r = Run {
+        stream: gap.map(|gap| Stream {
+            q: VecDeque::new(),
+            rng: ChaCha8Rng::seed_from_u64(seed ^ 0x5eed),
+            gap,
+            gaps: 0,
+        }),
         d,
         mats: mats.clone(),
         vm: vec![0; 4096],
@@ -257,6 +326,9 @@ fn check<const L: usize>(cfg: &Config, seed: u64, trace: bool) {
             .collect();
         assert_eq!(got, want, "embedding of {token}");
     }
+    if let (Some(st), Some(g)) = (&r.stream, gap) {
+        assert_eq!(st.gaps > 0, g > 0.0, "gaps in the stream");
+    }
     if trace {
         let mut fresh = MatVec::<L>::new(&mats, max_cols);
         fresh.connect_all();
@@ -278,21 +350,40 @@ fn check<const L: usize>(cfg: &Config, seed: u64, trace: bool) {
 
 #[test]
 fn matvec_all_kinds_stories260k_64_lanes() {
-    check::<64>(&Config::STORIES260K, 1, false);
+    check::<64>(&Config::STORIES260K, 1, false, None);
 }
 
 #[test]
 fn matvec_all_kinds_stories260k_16_lanes() {
-    check::<16>(&Config::STORIES260K, 2, false);
+    check::<16>(&Config::STORIES260K, 2, false, None);
 }
 
 #[test]
 fn matvec_all_kinds_odd_shape() {
     let odd = Config::ODD;
-    check::<16>(&odd, 3, false);
+    check::<16>(&odd, 3, false, None);
 }
 
 #[test]
 fn matvec_cosim_tiny() {
-    check::<4>(&Config::TINY, 4, true);
+    check::<4>(&Config::TINY, 4, true, None);
+}
+
+/// Stream mode: the same runs with every word taken from a stream, without gaps and
+/// with a random third of the cycles withheld.
+#[test]
+fn matvec_stream_stories260k_32_lanes() {
+    check::<32>(&Config::STORIES260K, 5, false, Some(0.0));
+    check::<32>(&Config::STORIES260K, 6, false, Some(0.33));
+}
+
+#[test]
+fn matvec_stream_odd_shape() {
+    check::<16>(&Config::ODD, 7, false, Some(0.5));
+}
+
+/// Stream mode with gaps, co-simulated in Icarus.
+#[test]
+fn matvec_stream_cosim_tiny() {
+    check::<4>(&Config::TINY, 8, true, Some(0.3));
 }

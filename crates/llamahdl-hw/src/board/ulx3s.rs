@@ -37,6 +37,7 @@ use super::reset::ResetSync;
 use super::uart_rx::UartRx;
 use super::uart_tx::UartTx;
 use crate::decoder::Decoder;
+use crate::leaf::XP;
 use llamahdl_golden::QuantModel;
 use rust_hdl::core::constraint::{PeriodicTiming, PinConstraint, Timing};
 use rust_hdl::prelude::*;
@@ -238,6 +239,19 @@ impl<const L: usize> Logic for Ulx3sBoard<L> {
         }
         self.decoder.w_scale_mant.next = self.zero8.val();
         self.decoder.w_scale_exp.next = signed_cast(self.zero8.val());
+        self.decoder.st_valid.next = false;
+        for i in 0..L {
+            self.decoder.st_data[i].next = signed_cast(self.zero8.val());
+        }
+        self.decoder.st_mant.next = self.zero8.val();
+        self.decoder.st_exp.next = signed_cast(self.zero8.val());
+        self.decoder.g_we.next = false;
+        self.decoder.g_waddr.next = bit_cast::<16, 8>(self.zero8.val());
+        for j in 0..XP {
+            self.decoder.g_data[j].next = bit_cast::<16, 8>(self.zero8.val());
+        }
+        self.decoder.g_done.next = false;
+        self.decoder.g_exp.next = signed_cast(self.zero8.val());
 
         self.leds.next = self.zero8.val();
         if self.ctl.led_ready.val() {

@@ -27,6 +27,9 @@
 //!   already holds that layer (`qkv_loaded` high and the same layer as the last request),
 //!   `w_req` pulses with `w_layer` (which also clears the buffer) and the sequencer waits
 //!   for `qkv_loaded`, then issues the projection.
+//! - Streamed weights (built with [`LayerStack::streaming`]): an RMSNORM is issued only
+//!   while `gains_ready` (registered on the way in) is high; otherwise the sequencer
+//!   waits in GWAIT.
 //! - `done` pulses after the END instruction (one cycle after the last unit's done).
 //!
 //! ## Timing
@@ -49,6 +52,8 @@ pub mod state {
     pub const WAIT: u64 = 3;
     pub const LOAD: u64 = 4;
     pub const FETCH2: u64 = 5;
+    /// Streamed weights: waiting for an RMSNORM's gains.
+    pub const GWAIT: u64 = 6;
 }
 
 #[derive(LogicBlock)]
@@ -62,8 +67,14 @@ pub struct LayerStack {
     pub attn_done: Signal<In, Bit>,
     pub mv_done: Signal<In, Bit>,
     pub qkv_loaded: Signal<In, Bit>,
+    /// Streamed weights (a sequencer built with `stream_gains`): the next RMSNORM's gains
+    /// are in the RMSNorm unit's memory. Ignored otherwise.
+    pub gains_ready: Signal<In, Bit>,
     // The running position.
     pub started: Signal<Out, Bit>,
+    /// Pulses once for each position that runs (not for a refused one), the cycle after
+    /// `started`.
+    pub accepted: Signal<Out, Bit>,
     pub running: Signal<Out, Bit>,
     pub done: Signal<Out, Bit>,
     pub refused: Signal<Out, Bit>,
@@ -121,6 +132,10 @@ pub struct LayerStack {
     load_c: Signal<Local, Bit>,
     need_load: DFF<Bit>,
     qkv_loaded_r: DFF<Bit>,
+    gains_ready_r: DFF<Bit>,
+    /// The next operation is an RMSNORM whose gains have not arrived (streamed weights).
+    need_gains: DFF<Bit>,
+    stream_gains: Constant<Bit>,
     is_end_n: DFF<Bit>,
     go: Signal<Local, Bit>,
     // Every output of the decode and issue, combinational (`_c`) and registered (`_r`).
@@ -180,6 +195,7 @@ pub struct LayerStack {
     st_wait: Constant<Bits<3>>,
     st_load: Constant<Bits<3>>,
     st_fetch2: Constant<Bits<3>>,
+    st_gwait: Constant<Bits<3>>,
     ctx: Constant<Addr>,
     op_end: Constant<Addr>,
     op_rms: Constant<Addr>,
@@ -232,6 +248,15 @@ impl LayerStack {
 
     /// A sequencer running `program` for positions below `ctx`.
     pub fn new(program: &[Instr], ctx: usize) -> Self {
+        Self::build(program, ctx, false)
+    }
+
+    /// As [`LayerStack::new`] for streamed weights: each RMSNORM waits for `gains_ready`.
+    pub fn streaming(program: &[Instr], ctx: usize) -> Self {
+        Self::build(program, ctx, true)
+    }
+
+    fn build(program: &[Instr], ctx: usize, stream_gains: bool) -> Self {
         // FETCH2 clears `need_load` for the first instruction (see the states).
         assert!(
             program
@@ -249,7 +274,9 @@ impl LayerStack {
             attn_done: Default::default(),
             mv_done: Default::default(),
             qkv_loaded: Default::default(),
+            gains_ready: Default::default(),
             started: Default::default(),
+            accepted: Default::default(),
             running: Default::default(),
             done: Default::default(),
             refused: Default::default(),
@@ -301,6 +328,9 @@ impl LayerStack {
             load_c: Default::default(),
             need_load: Default::default(),
             qkv_loaded_r: Default::default(),
+            gains_ready_r: Default::default(),
+            need_gains: Default::default(),
+            stream_gains: Constant::new(stream_gains),
             is_end_n: Default::default(),
             go: Default::default(),
             a_n: Default::default(),
@@ -359,6 +389,7 @@ impl LayerStack {
             st_wait: c3(state::WAIT),
             st_load: c3(state::LOAD),
             st_fetch2: c3(state::FETCH2),
+            st_gwait: c3(state::GWAIT),
             ctx: c16(ctx as u64),
             op_end: c16(opcode::END as u64),
             op_rms: c16(opcode::RMSNORM as u64),
@@ -396,6 +427,8 @@ impl Logic for LayerStack {
             req_reg,
             need_load,
             qkv_loaded_r,
+            gains_ready_r,
+            need_gains,
             is_end_n,
             a_r,
             a_n,
@@ -484,6 +517,12 @@ impl Logic for LayerStack {
             & !(self.loaded_ok.q.val()
                 & self.qkv_loaded_r.q.val()
                 & (self.loaded_layer.q.val() == self.layer_n.q.val()));
+        // Streamed weights: an RMSNORM needs its gains (registered likewise; the count
+        // behind `gains_ready` drops two cycles after an RMSNORM's issue, long before the
+        // next one).
+        self.gains_ready_r.d.next = self.gains_ready.val();
+        self.need_gains.d.next =
+            self.stream_gains.val() & self.is_rms_n.q.val() & !self.gains_ready_r.q.val();
         // Sequencer.
         self.started.next = false;
         self.issue_c.next = false;
@@ -527,7 +566,13 @@ impl Logic for LayerStack {
             // Instruction 0 never needs streamed weights (`LayerStack::new` checks), so
             // `need_load`, computed here from the previous instruction, is cleared.
             self.need_load.d.next = false;
+            self.need_gains.d.next = false;
             self.state.d.next = self.st_issue.val();
+        } else if self.state.q.val() == self.st_gwait.val() {
+            if self.gains_ready_r.q.val() {
+                self.need_gains.d.next = false;
+                self.state.d.next = self.st_issue.val();
+            }
         } else if self.state.q.val() == self.st_load.val() {
             if self.qkv_loaded_r.q.val() & !self.req_reg.q.val() {
                 // The layer is in the buffer: the projection goes next cycle.
@@ -548,6 +593,8 @@ impl Logic for LayerStack {
                 self.load_c.next = true;
                 self.done_reg.d.next = true;
                 self.state.d.next = self.st_idle.val();
+            } else if self.need_gains.q.val() {
+                self.state.d.next = self.st_gwait.val();
             } else if self.need_load.q.val() {
                 self.req_reg.d.next = true;
                 self.loaded_ok.d.next = false;
@@ -620,6 +667,7 @@ impl Logic for LayerStack {
         self.mv_start_r.d.next = self.mv_start_c.val();
         self.mv_start.next = self.mv_start_r.q.val();
         self.running.next = self.state.q.val() != self.st_idle.val();
+        self.accepted.next = self.state.q.val() == self.st_fetch.val();
         self.done.next = self.done_reg.q.val();
         self.refused.next = self.refused_reg.q.val();
         self.token_r.next = self.token_reg.q.val();

@@ -3,6 +3,7 @@
 //! (`super::program`) and [`super::limits::check_fits`] both read them from here.
 
 use llamahdl_golden::{QMatrix, QuantModel};
+use llamahdl_model::Config;
 
 /// Word offsets of the vectors in the vector memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -19,7 +20,11 @@ pub struct Layout {
 
 impl Layout {
     pub fn new(qm: &QuantModel) -> Layout {
-        let c = qm.config;
+        Self::for_config(&qm.config)
+    }
+
+    /// The layout for shape `c`.
+    pub fn for_config(c: &Config) -> Layout {
         let mut at = 0;
         let mut take = |n: usize| {
             let a = at;
@@ -115,4 +120,24 @@ impl<'a> WeightMap<'a> {
             classifier,
         }
     }
+}
+
+/// The matrices of shape `c` as the per-token program names them when the weights stream
+/// from DRAM: rows and words per row (`lanes` lanes), no ROM positions (`word`, `row` 0).
+pub fn stream_refs(c: &Config, lanes: usize) -> (Vec<LayerMats>, MatRef, MatRef) {
+    let m = |rows: usize, cols: usize| MatRef {
+        word: 0,
+        row: 0,
+        rows,
+        beats: cols.div_ceil(lanes),
+    };
+    let layer = LayerMats {
+        wqkv: m(c.qkv_rows(), c.dim),
+        wo: m(c.dim, c.dim),
+        w1: m(c.hidden_dim, c.dim),
+        w3: m(c.hidden_dim, c.dim),
+        w2: m(c.dim, c.hidden_dim),
+    };
+    let emb = m(c.vocab_size, c.dim);
+    (vec![layer; c.n_layers], emb, emb)
 }

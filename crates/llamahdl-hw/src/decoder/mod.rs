@@ -38,6 +38,7 @@
 //! token are measured by `llamahdl sim` and reported in `docs/performance.md`.
 
 pub mod argmax;
+pub mod dram;
 pub mod layer_stack;
 pub mod limits;
 pub mod memory_map;
@@ -53,6 +54,7 @@ use crate::units::weight_path::weight_buffer::QkvLoader;
 use argmax::Argmax;
 use layer_stack::LayerStack;
 use llamahdl_golden::QuantModel;
+use llamahdl_model::Config;
 use memory_map::{Layout, WeightMap};
 use rust_hdl::prelude::*;
 
@@ -77,6 +79,47 @@ pub struct Decoder<const L: usize> {
     pub w_req: Signal<Out, Bit>,
     pub w_layer: Signal<Out, Bits<8>>,
     pub fully_loaded: Signal<Out, Bit>,
+    /// Streamed weights (a decoder built with [`Decoder::streaming`]; tie low otherwise):
+    /// the matrix-vector unit's word stream (`st_valid`, the head word `st_data` with
+    /// its row's scale `st_mant`/`st_exp`; `st_pop` takes it) and the RMSNorm gains
+    /// (`g_we`/`g_waddr`/`g_data` group writes into the gains memory, `g_done` with
+    /// `g_exp` when a vector is complete; `g_free` allows the next vector), as the
+    /// stream router ([`crate::units::dram::router::StreamRouter`]) delivers them.
+    pub st_valid: Signal<In, Bit>,
+    pub st_data: [Signal<In, Signed<8>>; L],
+    pub st_mant: Signal<In, Bits<8>>,
+    pub st_exp: Signal<In, Signed<8>>,
+    pub st_pop: Signal<Out, Bit>,
+    pub g_we: Signal<In, Bit>,
+    pub g_waddr: Signal<In, Addr>,
+    pub g_data: [Signal<In, Bits<16>>; XP],
+    pub g_done: Signal<In, Bit>,
+    pub g_exp: Signal<In, Signed<8>>,
+    pub g_free: Signal<Out, Bit>,
+    /// Pulses once for each position that runs (a refused one does not), the cycle after
+    /// `start`: the streamed design's read requests go out then.
+    pub accepted: Signal<Out, Bit>,
+    /// The weights stream (generation parameter).
+    streamed: Constant<Bit>,
+    /// The word last popped from the stream, with its scale (the matrix-vector unit's
+    /// weight-buffer input in stream mode).
+    sd_data: [DFF<Signed<8>>; L],
+    sd_mant: DFF<Bits<8>>,
+    sd_exp: DFF<Signed<8>>,
+    /// Streamed gains: the two banks' exponents, the bank the next vector is written to
+    /// and the bank the next RMSNORM reads, vectors written and not yet started
+    /// (`gavail`) or not yet finished (`gpend`), each 0..=2.
+    gexp0: DFF<Signed<8>>,
+    gexp1: DFF<Signed<8>>,
+    gwbank: DFF<Bit>,
+    grbank: DFF<Bit>,
+    gavail: DFF<Bits<2>>,
+    gpend: DFF<Bits<2>>,
+    /// Element base of gains bank 1.
+    gbank1: Constant<Addr>,
+    zero2: Constant<Bits<2>>,
+    one2: Constant<Bits<2>>,
+    two2: Constant<Bits<2>>,
     /// Embedding row offset of the token: token × words per row.
     emb_offset: Signal<Local, Bits<32>>,
     /// `emb_offset`, registered (the EMBED operation issues cycles after the token is
@@ -148,8 +191,59 @@ impl<const L: usize> Decoder<L> {
         let lay = Layout::new(qm);
         let wm = WeightMap::new(qm, L);
         let gains = rms_gains_layout(qm, XP);
-        // XMem: bank A (dim-sized inputs) then bank B (the hidden-sized SwiGLU output).
-        let max_cols = (c.dim.div_ceil(L) + c.hidden_dim.div_ceil(L)) * L;
+        let max_cols = Self::max_cols(&c);
+        Self::build(
+            &c,
+            LayerStack::new(&program::build(qm, L, &gains), ctx),
+            LaneRam::new(lay.total),
+            MatVec::new(&wm.mats, max_cols),
+            RmsUnit::new(qm),
+            AttnUnit::with_context(qm, ctx),
+            wm.embedding.beats,
+            None,
+        )
+    }
+
+    /// The decoder for shape `c` whose weights stream in (from DRAM, through the stream
+    /// router: `st_*`, `g_*`), with an on-chip context of `ctx` positions and gain
+    /// vectors of `bank_groups` groups of `XP` (two banks). Nothing in it depends on the
+    /// weights. The logits are not kept in the vector memory (only streamed out).
+    pub fn streaming(c: &Config, ctx: usize, bank_groups: usize) -> Self {
+        let lay = Layout::for_config(c);
+        Self::build(
+            c,
+            LayerStack::streaming(&program::build_streaming(c, L), ctx),
+            LaneRam::new(lay.logits),
+            MatVec::streaming(Self::max_cols(c)),
+            RmsUnit::streaming(c.dim, 2 * bank_groups),
+            AttnUnit::for_shape(c, ctx),
+            c.dim.div_ceil(L),
+            Some(bank_groups),
+        )
+    }
+
+    /// XMem: bank A (dim-sized inputs) then bank B (the hidden-sized SwiGLU output).
+    fn max_cols(c: &Config) -> usize {
+        (c.dim.div_ceil(L) + c.hidden_dim.div_ceil(L)) * L
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn build(
+        c: &Config,
+        layer_stack: LayerStack,
+        vmem: LaneRam<1, 32>,
+        matvec: MatVec<L>,
+        rms: RmsUnit<XP>,
+        attention: AttnUnit<L>,
+        emb_beats: usize,
+        bank_groups: Option<usize>,
+    ) -> Self {
+        // The QKV weight buffer of scenarios B and C (unused when everything streams).
+        let qkv_cfg = if bank_groups.is_some() {
+            Config::TINY
+        } else {
+            *c
+        };
         Self {
             clock: Default::default(),
             start: Default::default(),
@@ -170,9 +264,35 @@ impl<const L: usize> Decoder<L> {
             w_req: Default::default(),
             w_layer: Default::default(),
             fully_loaded: Default::default(),
+            st_valid: Default::default(),
+            st_data: array_init::array_init(|_| Default::default()),
+            st_mant: Default::default(),
+            st_exp: Default::default(),
+            st_pop: Default::default(),
+            g_we: Default::default(),
+            g_waddr: Default::default(),
+            g_data: array_init::array_init(|_| Default::default()),
+            g_done: Default::default(),
+            g_exp: Default::default(),
+            g_free: Default::default(),
+            accepted: Default::default(),
+            streamed: Constant::new(bank_groups.is_some()),
+            sd_data: array_init::array_init(|_| Default::default()),
+            sd_mant: Default::default(),
+            sd_exp: Default::default(),
+            gexp0: Default::default(),
+            gexp1: Default::default(),
+            gwbank: Default::default(),
+            grbank: Default::default(),
+            gavail: Default::default(),
+            gpend: Default::default(),
+            gbank1: Constant::new(((bank_groups.unwrap_or(0) * XP) as u64).into()),
+            zero2: Constant::new(0u64.into()),
+            one2: Constant::new(1u64.into()),
+            two2: Constant::new(2u64.into()),
             emb_offset: Default::default(),
             emb_offset_r: Delay::new(1),
-            emb_beats: Constant::new((wm.embedding.beats as u64).into()),
+            emb_beats: Constant::new((emb_beats as u64).into()),
             vw_we: Default::default(),
             vw_addr: Default::default(),
             vw_data: Default::default(),
@@ -195,12 +315,12 @@ impl<const L: usize> Decoder<L> {
             post_acc: Constant::new(POST_ACC.into()),
             post_swiglu: Constant::new(POST_SWIGLU.into()),
             post_none: Constant::new(POST_NONE.into()),
-            layer_stack: LayerStack::new(&program::build(qm, L, &gains), ctx),
-            vmem: LaneRam::new(lay.total),
-            matvec: MatVec::new(&wm.mats, max_cols),
-            rms: RmsUnit::new(qm),
-            attention: AttnUnit::with_context(qm, ctx),
-            qkv_weights: QkvLoader::new(&c),
+            layer_stack,
+            vmem,
+            matvec,
+            rms,
+            attention,
+            qkv_weights: QkvLoader::new(&qkv_cfg),
             xg_we: DelayBit::new(1),
             xg_att: DelayBit::new(1),
             xg_idx: Delay::new(1),
@@ -266,8 +386,13 @@ impl<const L: usize> Logic for Decoder<L> {
             x_max,
             argmax
         );
+        dff_setup!(self, clock, sd_mant, sd_exp, gexp0, gexp1, gwbank, grbank, gavail, gpend);
         for j in 0..XP {
             self.xg_data[j].clock.next = self.clock.val();
+        }
+        for i in 0..L {
+            self.sd_data[i].clock.next = self.clock.val();
+            self.sd_data[i].d.next = self.sd_data[i].q.val();
         }
         // ---- Layer stack: the sequencer, told when each unit is done. ----
         self.layer_stack.start.next = self.start.val();
@@ -278,6 +403,49 @@ impl<const L: usize> Logic for Decoder<L> {
         self.layer_stack.attn_done.next = self.attention.done.val();
         self.layer_stack.mv_done.next = self.matvec.done.val();
         self.layer_stack.qkv_loaded.next = self.qkv_weights.fully_loaded.val();
+        self.layer_stack.gains_ready.next = self.gavail.q.val() != self.zero2.val();
+        self.accepted.next = self.layer_stack.accepted.val();
+
+        // ---- Streamed weights: the word stream into the matrix-vector unit (the popped
+        // word registered, as the weight buffer's answer is), the gains into the RMSNorm
+        // unit's memory, two banks used in turn. ----
+        self.matvec.stream.next = self.streamed.val();
+        self.matvec.st_valid.next = self.st_valid.val();
+        self.st_pop.next = self.matvec.st_pop.val();
+        if self.matvec.st_pop.val() {
+            for i in 0..L {
+                self.sd_data[i].d.next = self.st_data[i].val();
+            }
+            self.sd_mant.d.next = self.st_mant.val();
+            self.sd_exp.d.next = self.st_exp.val();
+        }
+        self.rms.gw_we.next = self.g_we.val();
+        self.rms.gw_addr.next = self.g_waddr.val();
+        for j in 0..XP {
+            self.rms.gw_data[j].next = self.g_data[j].val();
+        }
+        if self.g_done.val() {
+            self.gwbank.d.next = !self.gwbank.q.val();
+            if self.gwbank.q.val() {
+                self.gexp1.d.next = self.g_exp.val();
+            } else {
+                self.gexp0.d.next = self.g_exp.val();
+            }
+        }
+        if self.layer_stack.rms_start.val() {
+            self.grbank.d.next = !self.grbank.q.val();
+        }
+        if self.g_done.val() & !self.layer_stack.rms_start.val() {
+            self.gavail.d.next = self.gavail.q.val() + self.one2.val();
+        } else if !self.g_done.val() & self.layer_stack.rms_start.val() {
+            self.gavail.d.next = self.gavail.q.val() - self.one2.val();
+        }
+        if self.g_done.val() & !self.rms.done.val() {
+            self.gpend.d.next = self.gpend.q.val() + self.one2.val();
+        } else if !self.g_done.val() & self.rms.done.val() {
+            self.gpend.d.next = self.gpend.q.val() - self.one2.val();
+        }
+        self.g_free.next = self.gpend.q.val() != self.two2.val();
 
         // ---- Streamed QKV weights into the weight buffer (plan steps 1, 2, 4). ----
         self.qkv_weights.valid.next = self.w_valid.val();
@@ -296,7 +464,11 @@ impl<const L: usize> Logic for Decoder<L> {
         self.matvec.x_waddr.next = self.zero16.val();
         for i in 0..L {
             self.matvec.x_wdata[i].next = signed_cast(self.zero16.val());
-            self.matvec.buf_rd_data[i].next = self.qkv_weights.rd_data[i].val();
+            if self.streamed.val() {
+                self.matvec.buf_rd_data[i].next = self.sd_data[i].q.val();
+            } else {
+                self.matvec.buf_rd_data[i].next = self.qkv_weights.rd_data[i].val();
+            }
         }
         self.matvec.x_raw.next = true;
         self.matvec.x_base.next = self.layer_stack.gbase.val();
@@ -325,15 +497,30 @@ impl<const L: usize> Logic for Decoder<L> {
         self.matvec.beats_m1.next = self.layer_stack.beats_m1.val();
         self.matvec.dst.next = self.layer_stack.c.val();
         self.matvec.len_m1.next = self.layer_stack.n.val() - self.one16.val();
-        self.matvec.buf_rd_mant.next = self.qkv_weights.rd_scale_mant.val();
-        self.matvec.buf_rd_exp.next = self.qkv_weights.rd_scale_exp.val();
+        if self.streamed.val() {
+            self.matvec.buf_rd_mant.next = self.sd_mant.q.val();
+            self.matvec.buf_rd_exp.next = self.sd_exp.q.val();
+        } else {
+            self.matvec.buf_rd_mant.next = self.qkv_weights.rd_scale_mant.val();
+            self.matvec.buf_rd_exp.next = self.qkv_weights.rd_scale_exp.val();
+        }
         self.qkv_weights.rd_addr.next = self.matvec.buf_rd_addr.val();
         self.qkv_weights.rd_row.next = self.matvec.buf_rd_row.val();
 
         // ---- RMSNorm unit. ----
         self.rms.start.next = self.layer_stack.rms_start.val();
-        self.rms.g_base.next = self.layer_stack.gbase.val();
-        self.rms.g_exp.next = self.layer_stack.gexp.val();
+        if self.streamed.val() {
+            if self.grbank.q.val() {
+                self.rms.g_base.next = self.gbank1.val();
+                self.rms.g_exp.next = self.gexp1.q.val();
+            } else {
+                self.rms.g_base.next = self.zero16.val();
+                self.rms.g_exp.next = self.gexp0.q.val();
+            }
+        } else {
+            self.rms.g_base.next = self.layer_stack.gbase.val();
+            self.rms.g_exp.next = self.layer_stack.gexp.val();
+        }
 
         // ---- Attention unit. ----
         self.attention.start.next = self.layer_stack.attn_start.val();
@@ -370,7 +557,9 @@ impl<const L: usize> Logic for Decoder<L> {
             self.vw_data.next = self.attention.vm_wdata.val();
         } else if self.layer_stack.is_mv.val() {
             self.vmem.raddr.next = self.matvec.vm_raddr.val();
-            self.vw_we.next = self.matvec.vm_we.val();
+            // (Streamed: the logits are not kept.)
+            self.vw_we.next =
+                self.matvec.vm_we.val() & !(self.streamed.val() & self.layer_stack.logits.val());
             self.vw_addr.next = self.matvec.vm_waddr.val();
             self.vw_data.next = self.matvec.vm_wdata.val();
         } else {

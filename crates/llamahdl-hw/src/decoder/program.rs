@@ -2,8 +2,9 @@
 //! operations the sequencer runs for every token (`docs/architecture.md`). Generated in
 //! Rust from the model shape when the design is built, held in a ROM in hardware.
 
-use super::memory_map::{Layout, MatRef, WeightMap};
+use super::memory_map::{stream_refs, LayerMats, Layout, MatRef, WeightMap};
 use llamahdl_golden::QuantModel;
+use llamahdl_model::Config;
 
 /// Operation codes (the `op` field): each names the unit that runs it; 0 ends the program.
 pub mod opcode {
@@ -96,12 +97,41 @@ fn u(v: usize) -> u16 {
 /// The per-token program. `gains[i]` = (base, exponent) of RMSNorm gain vector `i`:
 /// `2l` attention of layer `l`, `2l + 1` feed-forward, `2 n_layers` final.
 pub fn build(qm: &QuantModel, lanes: usize, gains: &[(usize, i32)]) -> Vec<Instr> {
-    let c = qm.config;
+    let wm = WeightMap::new(qm, lanes);
+    build_with(
+        &qm.config,
+        lanes,
+        &wm.layers,
+        wm.embedding,
+        wm.classifier,
+        gains,
+        false,
+    )
+}
+
+/// The per-token program of the design whose weights stream from DRAM (shape `c`): the
+/// same operations, without ROM positions or gain vectors (the matrix-vector unit takes
+/// every word from the stream, the RMSNorm unit its gains from its memory).
+pub fn build_streaming(c: &Config, lanes: usize) -> Vec<Instr> {
+    let (layers, emb, cls) = stream_refs(c, lanes);
+    let gains = vec![(0, 0); 2 * c.n_layers + 1];
+    build_with(c, lanes, &layers, emb, cls, &gains, true)
+}
+
+fn build_with(
+    c: &Config,
+    lanes: usize,
+    layers: &[LayerMats],
+    embedding: MatRef,
+    classifier: MatRef,
+    gains: &[(usize, i32)],
+    streamed: bool,
+) -> Vec<Instr> {
+    let c = *c;
     // XMem banks: dim-sized inputs at word 0, the hidden-sized SwiGLU output after them
     // (W3 reads bank A while its outputs go to bank B).
     let bank_b = c.dim.div_ceil(lanes);
-    let lay = Layout::new(qm);
-    let wm = WeightMap::new(qm, lanes);
+    let lay = Layout::for_config(&c);
     let mut p = vec![];
     // RMSNORM reads the RMSNorm unit's own copy of x and writes XMem bank A.
     let rms = |g: (usize, i32)| Instr {
@@ -134,13 +164,13 @@ pub fn build(qm: &QuantModel, lanes: usize, gains: &[(usize, i32)]) -> Vec<Instr
         op: opcode::EMBED,
         c: u(lay.x),
         n: u(c.dim),
-        wbase: u(wm.embedding.word),
-        rbase: u(wm.embedding.row),
-        beats_m1: u(wm.embedding.beats - 1),
+        wbase: u(embedding.word),
+        rbase: u(embedding.row),
+        beats_m1: u(embedding.beats - 1),
         flags: flag::XTRACK as u8,
         ..Default::default()
     });
-    for (l, m) in wm.layers.iter().enumerate() {
+    for (l, m) in layers.iter().enumerate() {
         p.push(rms(gains[2 * l]));
         p.push(mv(m.wqkv, lay.qkv, flag::QKV, l));
         p.push(attn(l));
@@ -150,9 +180,11 @@ pub fn build(qm: &QuantModel, lanes: usize, gains: &[(usize, i32)]) -> Vec<Instr
         // vector memory): rows 0 .. hidden are W1's, written to h1; from row `n` = hidden
         // on, W3's, gated on W1's row `r - n` (`a + r`) and written to hb, teed into XMem
         // bank B (element `b + waddr - c`). Addresses add modulo 2^16.
-        assert_eq!(
-            (m.w3.word, m.w3.row),
-            (m.w1.word + m.w1.rows * m.w1.beats, m.w1.row + m.w1.rows)
+        // (Streamed: W3's rows follow W1's in the stream.)
+        assert!(
+            streamed
+                || (m.w3.word, m.w3.row)
+                    == (m.w1.word + m.w1.rows * m.w1.beats, m.w1.row + m.w1.rows)
         );
         assert_eq!(
             (m.w3.rows, m.w3.beats, lay.hb),
@@ -175,7 +207,7 @@ pub fn build(qm: &QuantModel, lanes: usize, gains: &[(usize, i32)]) -> Vec<Instr
         });
     }
     p.push(rms(gains[2 * c.n_layers]));
-    p.push(mv(wm.classifier, lay.logits, flag::LOGITS, 0));
+    p.push(mv(classifier, lay.logits, flag::LOGITS, 0));
     p.push(Instr {
         op: opcode::END,
         ..Default::default()

@@ -4,6 +4,7 @@
 
 pub mod axi_dram;
 pub mod board;
+pub mod dram_engine;
 mod driver;
 pub mod engine;
 pub mod trace;

@@ -390,7 +390,17 @@ impl<const A: usize> AttnUnit<A> {
 
     /// A unit whose cache (and RoPE table) hold `ctx <= seq_len` positions.
     pub fn with_context(qm: &QuantModel, ctx: usize) -> Self {
-        let c = qm.config;
+        Self::build(&qm.config, &qm.rope, ctx)
+    }
+
+    /// A unit for shape `c` whose cache holds `ctx <= seq_len` positions (the RoPE table
+    /// computed from the shape, as the golden model's).
+    pub fn for_shape(c: &Config, ctx: usize) -> Self {
+        Self::build(c, &llamahdl_golden::quant::rope_table(c), ctx)
+    }
+
+    fn build(c: &Config, rope_q16: &[i32], ctx: usize) -> Self {
+        let c = *c;
         let (dim, hd, nh, nkv, kvd) = (c.dim, c.head_dim(), c.n_heads, c.n_kv_heads, c.kv_dim());
         assert!(
             ctx >= 1 && ctx <= c.seq_len,
@@ -410,7 +420,7 @@ impl<const A: usize> AttnUnit<A> {
         let g = heads_per_group(&c, A);
         let ng = nh.div_ceil(g);
         let k = out_width(&c);
-        let rope: Vec<u64> = qm.rope[..ctx * hd]
+        let rope: Vec<u64> = rope_q16[..ctx * hd]
             .iter()
             .map(|&v| v as i64 as u64)
             .collect();

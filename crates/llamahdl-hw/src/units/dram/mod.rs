@@ -7,3 +7,5 @@ pub mod axi_read;
 pub mod crc;
 pub mod fifo;
 pub mod header_check;
+pub mod router;
+pub mod unpack;

@@ -28,6 +28,18 @@
 //!   answered on `buf_rd_data`/`buf_rd_mant`/`buf_rd_exp` one cycle later (the unit
 //!   registers that answer once more, so both sources arrive [`MEM_LATENCY`] cycles
 //!   after the address).
+//! - Stream mode (`stream` high at `start`; the design with weights in DRAM): every
+//!   word, and its row's scale, comes from a stream in consumption order (row by row,
+//!   `beats` words a row; an embedding's row once, `ceil(len / L)` words). The caller
+//!   keeps the stream's head word in a queue and raises `st_valid` while there is one;
+//!   the unit issues a word only in a cycle with `st_valid` and then pulses `st_pop`
+//!   (an embedding pops at each lane 0 and re-uses the word for its other lanes, without
+//!   waiting). The popped word must be on `buf_rd_data`, with the row's scale on
+//!   `buf_rd_mant`/`buf_rd_exp`, in the next cycle and held until the next pop (a
+//!   register loaded on `st_pop`), like the weight buffer's answer. The ROM is not read.
+//!   Cycles without `st_valid` are bubbles that travel down the pipeline; the result is
+//!   the same as without them, and every row's result still comes [`LATENCY`] cycles
+//!   after its last word's issue.
 //! - Output: `out_valid` with `out_row` (row within the run) and `out_data` (Q16.16), one
 //!   row every `beats` cycles; the same result (or its post-operation) is written to the
 //!   vector memory at `dst + out_row` (`vm_we`/`vm_waddr`/`vm_wdata`) a cycle later
@@ -36,7 +48,8 @@
 //!
 //! ## Timing
 //! Cycle 0 is the `start` cycle. Word `b` of row `r` is issued in cycle
-//! `1 + r * beats + b`; the row's result appears on `out_valid` [`LATENCY`] cycles after
+//! `1 + r * beats + b` (in stream mode: in the `(r * beats + b + 1)`-th cycle with
+//! `st_valid` from cycle 1 on); the row's result appears on `out_valid` [`LATENCY`] cycles after
 //! its last word is issued, its write one cycle later: `done` comes
 //! `rows * beats + LATENCY + 1` cycles after `start` (`rows * beats + LATENCY +`
 //! [`SWIGLU_EXTRA`] with [`POST_SWIGLU`]).
@@ -154,6 +167,15 @@ pub struct MatVec<const L: usize> {
     /// dequantised to Q16.16.
     pub embed: Signal<In, Bit>,
     pub len_m1: Signal<In, Addr>,
+    /// Stream mode (sampled at `start`): the weights and row scales arrive as a stream
+    /// of words on `buf_rd_*` instead of from the ROM or the weight buffer (see the
+    /// module docs).
+    pub stream: Signal<In, Bit>,
+    /// Stream mode: a word is at the head of the stream (the caller's queue).
+    pub st_valid: Signal<In, Bit>,
+    /// Stream mode: the head word is taken in this cycle (it must be on `buf_rd_*` in the
+    /// next cycle). Combinational from `st_valid` and this unit's registers.
+    pub st_pop: Signal<Out, Bit>,
     pub buf_rd_addr: Signal<Out, Addr>,
     pub buf_rd_row: Signal<Out, Addr>,
     pub buf_rd_data: [Signal<In, Signed<8>>; L],
@@ -187,6 +209,10 @@ pub struct MatVec<const L: usize> {
     dst_r: DFF<Addr>,
     running: DFF<Bit>,
     sel_ram: DFF<Bit>,
+    /// Stream mode of the running operation.
+    sel_st: DFF<Bit>,
+    /// This cycle issues the current word (stream mode: only when one is there).
+    adv: Signal<Local, Bit>,
     shift: DFF<Bits<5>>,
     addr: DFF<Addr>,
     beat: DFF<Addr>,
@@ -310,7 +336,16 @@ impl<const L: usize> MatVec<L> {
     /// A unit whose ROM holds `mats` one after another (see [`rom_words`]) and whose
     /// input memory holds vectors of up to `max_cols` elements.
     pub fn new(mats: &[&QMatrix], max_cols: usize) -> Self {
-        let words = rom_words::<L>(mats);
+        Self::build(rom_words::<L>(mats), rom_scales(mats), max_cols)
+    }
+
+    /// A unit without weights, for stream mode only (its ROM is one zero word), whose
+    /// input memory holds vectors of up to `max_cols` elements.
+    pub fn streaming(max_cols: usize) -> Self {
+        Self::build(vec![[0; L]], vec![(128, 0)], max_cols)
+    }
+
+    fn build(words: Vec<[i8; L]>, scales: Vec<(u8, i8)>, max_cols: usize) -> Self {
         assert!(!words.is_empty() && words.len() <= ADDR_SPACE, "ROM size");
         Self {
             clock: Default::default(),
@@ -339,6 +374,9 @@ impl<const L: usize> MatVec<L> {
             dst: Default::default(),
             embed: Default::default(),
             len_m1: Default::default(),
+            stream: Default::default(),
+            st_valid: Default::default(),
+            st_pop: Default::default(),
             buf_rd_addr: Default::default(),
             buf_rd_row: Default::default(),
             buf_rd_data: array_init::array_init(|_| Default::default()),
@@ -369,6 +407,8 @@ impl<const L: usize> MatVec<L> {
             dst_r: Default::default(),
             running: Default::default(),
             sel_ram: Default::default(),
+            sel_st: Default::default(),
+            adv: Default::default(),
             shift: Default::default(),
             addr: Default::default(),
             beat: Default::default(),
@@ -459,7 +499,7 @@ impl<const L: usize> MatVec<L> {
             addsat: Default::default(),
             lane_shift: Default::default(),
             rom: LaneRom::new(words),
-            scale_rom: ScaleRom::new(rom_scales(mats)),
+            scale_rom: ScaleRom::new(scales),
             xram: XMem::new(max_cols.div_ceil(L).max(1)),
             dot: Default::default(),
             finish: Default::default(),
@@ -472,12 +512,12 @@ impl<const L: usize> Logic for MatVec<L> {
     fn update(&mut self) {
         dff_setup!(
             self, clock, rows_r, len_r, dshift, xbase_r, post_r, src_r, split_r, beats_r, dst_r,
-            running, sel_ram, shift, addr, beat, row, rbase, rrbase, emb, lane, elem, drain,
-            drain_n, s1_valid, s1_first, s1_last, s1_row, m_valid, m_first, m_last, m_row, sq_mant,
-            sq_exp, s4_last, s4_row, s4_sw, e1_valid, e1_lane, e1_elem, em_valid, em_first,
-            em_elem, em2_valid, em2_elem, em2_dst, bq_mant, bq_exp, rom_a, srow_a, xaddr_a, s1_src,
-            m_dst, w_last, rq, acc_sum, y_w, em_dst, w_done, s2_valid, s2_first, s2_last, s2_row,
-            e2_valid, e2_lane, e2_elem, bq2_mant, bq2_exp
+            running, sel_ram, sel_st, shift, addr, beat, row, rbase, rrbase, emb, lane, elem,
+            drain, drain_n, s1_valid, s1_first, s1_last, s1_row, m_valid, m_first, m_last, m_row,
+            sq_mant, sq_exp, s4_last, s4_row, s4_sw, e1_valid, e1_lane, e1_elem, em_valid,
+            em_first, em_elem, em2_valid, em2_elem, em2_dst, bq_mant, bq_exp, rom_a, srow_a,
+            xaddr_a, s1_src, m_dst, w_last, rq, acc_sum, y_w, em_dst, w_done, s2_valid, s2_first,
+            s2_last, s2_row, e2_valid, e2_lane, e2_elem, bq2_mant, bq2_exp
         );
         clock!(
             self, clock, a_last, a_row, a_mant, a_exp, p_last, p_row, s5_last, s5_done, eo_done,
@@ -505,15 +545,24 @@ impl<const L: usize> Logic for MatVec<L> {
         self.buf_rd_row.next = self.row.q.val();
         self.xram.raddr.next = self.xaddr_a.q.val();
         self.s1_src.d.next = self.src_r.q.val() + self.row.q.val();
-        self.s1_valid.d.next = self.running.q.val() & !self.emb.q.val();
+        // Stream mode: a word is issued only when the stream has one (an embedding needs
+        // one for each lane 0; its other lanes re-use it); the others always issue.
+        self.adv.next = self.running.q.val()
+            & (!self.sel_st.q.val()
+                | self.st_valid.val()
+                | (self.emb.q.val() & (self.lane.q.val() != self.zero16.val())));
+        self.st_pop.next = self.adv.val()
+            & self.sel_st.q.val()
+            & (!self.emb.q.val() | (self.lane.q.val() == self.zero16.val()));
+        self.s1_valid.d.next = self.adv.val() & !self.emb.q.val();
         self.s1_first.d.next = self.beat.q.val() == self.zero16.val();
         self.s1_last.d.next =
-            self.running.q.val() & !self.emb.q.val() & (self.beat.q.val() == self.beats_r.q.val());
+            self.adv.val() & !self.emb.q.val() & (self.beat.q.val() == self.beats_r.q.val());
         self.s1_row.d.next = self.row.q.val();
-        self.e1_valid.d.next = self.running.q.val() & self.emb.q.val();
+        self.e1_valid.d.next = self.adv.val() & self.emb.q.val();
         self.e1_lane.d.next = self.lane.q.val();
         self.e1_elem.d.next = self.elem.q.val();
-        if self.running.q.val() & self.emb.q.val() {
+        if self.adv.val() & self.emb.q.val() {
             // Embedding: one element per cycle, re-reading the word for each lane.
             self.elem.d.next = self.elem.q.val() + self.one16.val();
             if self.lane.q.val() == self.lanes_m1.val() {
@@ -527,7 +576,7 @@ impl<const L: usize> Logic for MatVec<L> {
                 self.running.d.next = false;
             }
         }
-        if self.running.q.val() & !self.emb.q.val() {
+        if self.adv.val() & !self.emb.q.val() {
             self.addr.d.next = self.addr.q.val() + self.one16.val();
             self.rom_a.d.next = self.rom_a.q.val() + self.one16.val();
             if self.beat.q.val() == self.beats_r.q.val() {
@@ -557,6 +606,7 @@ impl<const L: usize> Logic for MatVec<L> {
             self.beat.d.next = self.zero16.val();
             self.row.d.next = self.zero16.val();
             self.sel_ram.d.next = self.use_ram.val();
+            self.sel_st.d.next = self.stream.val();
             self.shift.d.next = self.x_shift.val();
             // DotAcc's block shift, from a register (DotAcc copies it beside its lanes).
             if self.x_raw.val() {
@@ -619,7 +669,7 @@ impl<const L: usize> Logic for MatVec<L> {
         self.em_dst.d.next = self.dst_r.q.val() + self.e2_elem.q.val();
         // Cycle t + 3: words present; select the weight source into DotAcc.
         for i in 0..L {
-            if self.sel_ram.q.val() {
+            if self.sel_ram.q.val() | self.sel_st.q.val() {
                 self.dot.w[i].next = self.bq2_data.q[i].val();
             } else {
                 self.dot.w[i].next = self.rom.data[i].val();
@@ -636,8 +686,8 @@ impl<const L: usize> Logic for MatVec<L> {
             self.dot.ext_b[i].next = self.ext_b[i].val();
             self.ext_p[i].next = self.dot.ext_p[i].val();
         }
-        // (An embedding always reads the ROM's scales.)
-        if self.sel_ram.q.val() & !self.emb.q.val() {
+        // (An embedding reads the ROM's scales unless it streams.)
+        if (self.sel_ram.q.val() & !self.emb.q.val()) | self.sel_st.q.val() {
             self.sq_mant.d.next = self.bq2_mant.q.val();
             self.sq_exp.d.next = self.bq2_exp.q.val();
         } else {
@@ -654,7 +704,11 @@ impl<const L: usize> Logic for MatVec<L> {
         // with its lane 0, the next lanes shifted out one per cycle (t + 4, beside the row
         // scale in `sq_*`).
         for i in 0..L {
-            self.lane_shift.data[i].next = self.rom.data[i].val();
+            if self.sel_st.q.val() {
+                self.lane_shift.data[i].next = self.bq2_data.q[i].val();
+            } else {
+                self.lane_shift.data[i].next = self.rom.data[i].val();
+            }
         }
         self.lane_shift.load.next = self.em_valid.q.val() & self.em_first.q.val();
         self.em2_valid.d.next = self.em_valid.q.val();

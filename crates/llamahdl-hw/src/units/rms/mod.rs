@@ -68,7 +68,7 @@
 
 use crate::bits::ceil_log2;
 use crate::bits::Addr;
-use crate::leaf::{TableRom, WordRom};
+use crate::leaf::{LaneRam, TableRom, WordRom};
 
 use crate::bits::{i2s, s2i, u2b};
 use llamahdl_golden::numerics::{block_shift, BLOCK16_BITS};
@@ -1007,6 +1007,12 @@ pub struct RmsUnit<const W: usize> {
     pub start: Signal<In, Bit>,
     pub g_base: Signal<In, Addr>,
     pub g_exp: Signal<In, Signed<8>>,
+    /// Streamed gains (a unit built with [`RmsUnit::streaming`]): write word `gw_addr`
+    /// of the gains memory (`W` mantissas, lane `i` = element `gw_addr · W + i`).
+    /// Ignored by a unit with a gains ROM.
+    pub gw_we: Signal<In, Bit>,
+    pub gw_addr: Signal<In, Addr>,
+    pub gw_data: [Signal<In, Bits<16>>; W],
     pub y_we: Signal<Out, Bit>,
     pub y_idx: Signal<Out, Addr>,
     pub y_data: [Signal<Out, Signed<32>>; W],
@@ -1017,6 +1023,9 @@ pub struct RmsUnit<const W: usize> {
     lanes: RmsLanes<W>,
     amax: AbsMax<W>,
     gains: WordRom<W>,
+    /// The gains memory of a streaming unit (one word in a unit with a gains ROM).
+    gram: LaneRam<W, 16>,
+    from_ram: Constant<Bit>,
     rsqrt0: TableRom<16>,
     rsqrt1: TableRom<16>,
     run: DFF<Bit>,
@@ -1049,12 +1058,22 @@ impl<const W: usize> RmsUnit<W> {
     /// A unit for `qm`'s shape (`dim` = `qm.config.dim`) whose gains ROM holds every RMSNorm
     /// gain vector of `qm` ([`rms_gains_layout`], [`rms_gains_words`]).
     pub fn new(qm: &QuantModel) -> Self {
+        Self::build(qm.config.dim, Some(rms_gains_words::<W>(qm)), 1)
+    }
+
+    /// A unit for vectors of `dim` elements whose gains are written through `gw_*` (the
+    /// design with weights in DRAM): a gains memory of `words` words of `W` mantissas.
+    pub fn streaming(dim: usize, words: usize) -> Self {
+        Self::build(dim, None, words)
+    }
+
+    fn build(dim: usize, rom: Option<Vec<[u16; W]>>, ram_words: usize) -> Self {
         assert!(
             W.is_power_of_two() && W >= 2,
             "RmsUnit: W must be a power of two >= 2"
         );
-        let dim = qm.config.dim;
         assert!(dim >= 1 && cycles(dim, W) < 1 << 16, "RmsUnit: dim");
+        let from_ram = rom.is_none();
         let nw = words(dim, W);
         let k = |v: usize| Constant::new(u2b::<16>(v as u64));
         Self {
@@ -1066,6 +1085,9 @@ impl<const W: usize> RmsUnit<W> {
             start: Default::default(),
             g_base: Default::default(),
             g_exp: Default::default(),
+            gw_we: Default::default(),
+            gw_addr: Default::default(),
+            gw_data: array_init::array_init(|_| Default::default()),
             y_we: Default::default(),
             y_idx: Default::default(),
             y_data: array_init::array_init(|_| Default::default()),
@@ -1075,7 +1097,9 @@ impl<const W: usize> RmsUnit<W> {
             xmem: XBanks::new(dim),
             lanes: Default::default(),
             amax: Default::default(),
-            gains: WordRom::new(rms_gains_words::<W>(qm)),
+            gains: WordRom::new(rom.unwrap_or_else(|| vec![[0; W]])),
+            gram: LaneRam::new(ram_words),
+            from_ram: Constant::new(from_ram),
             rsqrt0: TableRom::new(rsqrt_words()[..1 << RSQRT_BITS].to_vec()),
             rsqrt1: TableRom::new(rsqrt_words()[1 << RSQRT_BITS..].to_vec()),
             run: Default::default(),
@@ -1120,7 +1144,7 @@ impl<const W: usize> Logic for RmsUnit<W> {
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(self, clock, run, t, p1, p2, rw, dv, dsq, d2a, d2b, d2c, ga, yi);
-        clock!(self, clock, xmem, lanes, amax, gains, rsqrt0, rsqrt1);
+        clock!(self, clock, xmem, lanes, amax, gains, gram, rsqrt0, rsqrt1);
         self.go.next = self.start.val() & !self.run.q.val();
         // Capture of x.
         self.xmem.we.next = self.xw_we.val();
@@ -1190,11 +1214,21 @@ impl<const W: usize> Logic for RmsUnit<W> {
         self.rsqrt0.addr.next = self.lanes.rs_addr.val() & self.c_fmask.val();
         self.rsqrt1.addr.next = self.lanes.rs_addr.val() & self.c_fmask.val();
         self.gains.addr.next = self.ga.q.val();
+        self.gram.raddr.next = self.ga.q.val();
+        self.gram.we.next = self.gw_we.val();
+        self.gram.waddr.next = self.gw_addr.val();
+        for i in 0..W {
+            self.gram.wdata[i].next = signed_cast(self.gw_data[i].val());
+        }
         self.amax.clr.next = self.go.val();
         self.amax.v.next = self.lanes.yv.val();
         for i in 0..W {
             self.lanes.x[i].next = self.xmem.rdata[i].val();
-            self.lanes.g[i].next = self.gains.data[i].val();
+            if self.from_ram.val() {
+                self.lanes.g[i].next = unsigned_cast(self.gram.rdata[i].val());
+            } else {
+                self.lanes.g[i].next = self.gains.data[i].val();
+            }
             self.amax.y[i].next = self.lanes.y[i].val();
             self.y_data[i].next = self.lanes.y[i].val();
         }

@@ -139,6 +139,8 @@ impl<const L: usize> Logic for QkvProjector<L> {
         self.mv.x_shift.next = self.x_shift.val();
         self.mv.start.next = self.start.val();
         self.mv.use_ram.next = self.use_ram.val();
+        self.mv.stream.next = false;
+        self.mv.st_valid.next = false;
         self.mv.rom_base.next = self.rom_base.val();
         self.mv.rom_row_base.next = self.rom_row_base.val();
         self.mv.rows_m1.next = self.rows_m1.val();

@@ -1,0 +1,218 @@
+//! [`DramEngine`]: the native simulation of [`DramDecoder`] with its DRAM ([`AxiDram`],
+//! preloaded with a weight image) in the loop, one position at a time, as an inference
+//! engine ([`HwRun`]); it also counts what went over the bus.
+
+use super::axi_dram::{AxiDram, DramConfig, DramStats, MasterOut};
+use super::engine::{HwRun, Position, Profile};
+use crate::bits::{bits_of_bytes, s2i, u2b};
+use crate::decoder::dram::{DramDecoder, DramParams};
+use crate::sim::Driver;
+use llamahdl_model::{Config, ModelError};
+
+/// Bus figures of the positions run so far.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct BusFigures {
+    /// Bytes read from DRAM.
+    pub bytes: u64,
+    /// R beats received.
+    pub beats: u64,
+    /// Cycles of the positions (start to done).
+    pub cycles: u64,
+    /// Beats per position cycle (1.0 = the bus's peak).
+    pub utilisation: f64,
+    /// The DRAM model's own counts (gaps it inserted, bursts, ...).
+    pub dram: DramStats,
+}
+
+/// The decoder with `L` lanes on a `DW`-bit AXI bus, with an [`AxiDram`].
+pub struct DramEngine<const L: usize, const DW: usize> {
+    d: Driver<DramDecoder<L, DW>>,
+    dram: AxiDram,
+    config: Config,
+    beats: u64,
+    cycles: u64,
+}
+
+fn sim_error(problem: String) -> ModelError {
+    ModelError::Invalid {
+        what: "hardware simulation (weights in DRAM)".into(),
+        problem,
+    }
+}
+
+impl<const L: usize, const DW: usize> DramEngine<L, DW> {
+    /// `image` (a weight image for shape `c`, `L` lanes, a `DW`-bit bus) placed at
+    /// `p.base` in a DRAM with the behaviour `dram`.
+    pub fn new(
+        c: &Config,
+        p: DramParams,
+        dram: DramConfig,
+        image: Vec<u8>,
+    ) -> Result<Self, String> {
+        let uut = DramDecoder::<L, DW>::new(c, p).map_err(|e| e.to_string())?;
+        Ok(DramEngine {
+            d: Driver::new(uut, |u, c| u.clock.next = c.into()),
+            dram: AxiDram::new(dram, p.base, image),
+            config: *c,
+            beats: 0,
+            cycles: 0,
+        })
+    }
+
+    /// The simulation driver (for tests that look inside).
+    pub fn driver(&mut self) -> &mut Driver<DramDecoder<L, DW>> {
+        &mut self.d
+    }
+
+    /// The DRAM model.
+    pub fn dram(&self) -> &AxiDram {
+        &self.dram
+    }
+
+    /// What went over the bus during the positions run so far.
+    pub fn bus(&self) -> BusFigures {
+        BusFigures {
+            bytes: self.beats * (DW / 8) as u64,
+            beats: self.beats,
+            cycles: self.cycles,
+            utilisation: if self.cycles == 0 {
+                0.0
+            } else {
+                self.beats as f64 / self.cycles as f64
+            },
+            dram: self.dram.stats,
+        }
+    }
+
+    /// One cycle with the DRAM in the loop: the slave drives, the design settles, the
+    /// slave observes, the clock ticks. Returns (done, a logit) seen in the cycle.
+    fn cycle(&mut self) -> (bool, Option<(usize, i32)>) {
+        let s = self.dram.drive();
+        let u = &mut self.d.uut;
+        u.arready.next = s.arready;
+        u.rvalid.next = s.rvalid;
+        u.rdata.next = bits_of_bytes::<DW>(&s.rdata);
+        u.rresp.next = s.rresp.into();
+        u.rlast.next = s.rlast;
+        self.d.settle();
+        let u = &self.d.uut;
+        let m = MasterOut {
+            arvalid: u.arvalid.val(),
+            araddr: u.araddr.val().to_u64(),
+            arlen: u.arlen.val().to_u64(),
+            arsize: u.arsize.val().to_u64(),
+            arburst: u.arburst.val().to_u64(),
+            rready: u.rready.val(),
+        };
+        if s.rvalid && m.rready {
+            self.beats += 1;
+        }
+        let logit = u
+            .logit_valid
+            .val()
+            .then(|| (u.logit_index.val().index(), s2i(u.logit_value.val()) as i32));
+        let done = u.done.val();
+        self.dram.observe(&m);
+        self.d.tick_settled();
+        (done, logit)
+    }
+}
+
+impl<const L: usize, const DW: usize> HwRun for DramEngine<L, DW> {
+    fn run_position(&mut self, token: u32, pos: usize) -> Result<Position, ModelError> {
+        let c = self.config;
+        if token as usize >= c.vocab_size {
+            return Err(ModelError::TokenOutOfRange {
+                what: "hardware simulation".into(),
+                token: token as u64,
+                vocab_size: c.vocab_size,
+            });
+        }
+        if pos >= 1 << 16 {
+            return Err(ModelError::PositionOutOfRange {
+                what: "hardware simulation".into(),
+                pos,
+                seq_len: c.seq_len,
+            });
+        }
+        let u = &mut self.d.uut;
+        u.token.next = u2b::<16>(token as u64);
+        u.pos.next = u2b::<16>(pos as u64);
+        u.start.next = true;
+        let c0 = self.d.cycle();
+        let mut logits = vec![None; c.vocab_size];
+        let (mut done, l) = self.cycle();
+        self.d.uut.start.next = false;
+        if let Some((i, v)) = l {
+            logits[i] = Some(v);
+        }
+        let budget = 1u64 << 34;
+        while !done {
+            if self.d.cycle() - c0 > budget {
+                return Err(sim_error(format!(
+                    "position {pos} did not finish within {budget} cycles"
+                )));
+            }
+            if self.d.uut.axi_error.val() {
+                return Err(sim_error(format!(
+                    "position {pos}: the DRAM answered a read with an error response; the \
+                     decoder stopped"
+                )));
+            }
+            let (dn, l) = self.cycle();
+            done = dn;
+            if let Some((i, v)) = l {
+                if i < logits.len() {
+                    logits[i] = Some(v);
+                }
+            }
+        }
+        let cycles = self.d.cycle() - c0;
+        self.cycles += cycles;
+        if let Some(v) = self.dram.violations.first() {
+            return Err(sim_error(format!(
+                "AXI protocol violation in cycle {}: {}",
+                v.cycle, v.what
+            )));
+        }
+        let collisions = self.d.uut.core().bank_collisions();
+        if collisions != 0 {
+            return Err(sim_error(format!(
+                "design error: attention took the lane multipliers from a matrix-vector beat \
+                 in flight in {collisions} cycles"
+            )));
+        }
+        if self.d.uut.pos_error.val() {
+            return Err(ModelError::PositionOutOfRange {
+                what: "hardware (the decoder refused the position)".into(),
+                pos,
+                seq_len: c.seq_len,
+            });
+        }
+        let logits: Vec<i32> = logits
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| v.ok_or(i))
+            .collect::<Result<_, usize>>()
+            .map_err(|i| sim_error(format!("logit {i} was never produced")))?;
+        Ok(Position {
+            logits,
+            next_token: self.d.uut.next_token.val().index() as u32,
+            cycles,
+        })
+    }
+
+    fn config(&self) -> Config {
+        self.config
+    }
+
+    fn total_cycles(&self) -> u64 {
+        self.d.cycle()
+    }
+
+    fn enable_profile(&mut self) {}
+
+    fn profile(&self) -> Profile {
+        Profile::default()
+    }
+}
