@@ -4,7 +4,7 @@
 
 
 
-module llamahdl_decoder(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,w_data$2,w_data$3,w_data$4,w_data$5,w_data$6,w_data$7,w_data$8,w_data$9,w_data$10,w_data$11,w_data$12,w_data$13,w_data$14,w_data$15,w_data$16,w_data$17,w_data$18,w_data$19,w_data$20,w_data$21,w_data$22,w_data$23,w_data$24,w_data$25,w_data$26,w_data$27,w_data$28,w_data$29,w_data$30,w_data$31,w_scale_mant,w_scale_exp,done,busy,next_token,pos_error,logit_valid,logit_index,logit_value,w_req,w_layer,fully_loaded);
+module llamahdl_decoder(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,w_data$2,w_data$3,w_data$4,w_data$5,w_data$6,w_data$7,w_data$8,w_data$9,w_data$10,w_data$11,w_data$12,w_data$13,w_data$14,w_data$15,w_data$16,w_data$17,w_data$18,w_data$19,w_data$20,w_data$21,w_data$22,w_data$23,w_data$24,w_data$25,w_data$26,w_data$27,w_data$28,w_data$29,w_data$30,w_data$31,w_scale_mant,w_scale_exp,done,busy,next_token,pos_error,logit_valid,logit_index,logit_value,w_req,w_layer,fully_loaded,st_valid,st_data$0,st_data$1,st_data$2,st_data$3,st_data$4,st_data$5,st_data$6,st_data$7,st_data$8,st_data$9,st_data$10,st_data$11,st_data$12,st_data$13,st_data$14,st_data$15,st_data$16,st_data$17,st_data$18,st_data$19,st_data$20,st_data$21,st_data$22,st_data$23,st_data$24,st_data$25,st_data$26,st_data$27,st_data$28,st_data$29,st_data$30,st_data$31,st_mant,st_exp,st_pop,g_we,g_waddr,g_data$0,g_data$1,g_data$2,g_data$3,g_data$4,g_data$5,g_data$6,g_data$7,g_done,g_exp,g_free,accepted);
     
     // Module arguments
     input wire  clock;
@@ -57,8 +57,63 @@ module llamahdl_decoder(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,
     output reg  w_req;
     output reg  [7:0] w_layer;
     output reg  fully_loaded;
+    input wire  st_valid;
+    input wire signed [7:0] st_data$0;
+    input wire signed [7:0] st_data$1;
+    input wire signed [7:0] st_data$2;
+    input wire signed [7:0] st_data$3;
+    input wire signed [7:0] st_data$4;
+    input wire signed [7:0] st_data$5;
+    input wire signed [7:0] st_data$6;
+    input wire signed [7:0] st_data$7;
+    input wire signed [7:0] st_data$8;
+    input wire signed [7:0] st_data$9;
+    input wire signed [7:0] st_data$10;
+    input wire signed [7:0] st_data$11;
+    input wire signed [7:0] st_data$12;
+    input wire signed [7:0] st_data$13;
+    input wire signed [7:0] st_data$14;
+    input wire signed [7:0] st_data$15;
+    input wire signed [7:0] st_data$16;
+    input wire signed [7:0] st_data$17;
+    input wire signed [7:0] st_data$18;
+    input wire signed [7:0] st_data$19;
+    input wire signed [7:0] st_data$20;
+    input wire signed [7:0] st_data$21;
+    input wire signed [7:0] st_data$22;
+    input wire signed [7:0] st_data$23;
+    input wire signed [7:0] st_data$24;
+    input wire signed [7:0] st_data$25;
+    input wire signed [7:0] st_data$26;
+    input wire signed [7:0] st_data$27;
+    input wire signed [7:0] st_data$28;
+    input wire signed [7:0] st_data$29;
+    input wire signed [7:0] st_data$30;
+    input wire signed [7:0] st_data$31;
+    input wire  [7:0] st_mant;
+    input wire signed [7:0] st_exp;
+    output reg  st_pop;
+    input wire  g_we;
+    input wire  [15:0] g_waddr;
+    input wire  [15:0] g_data$0;
+    input wire  [15:0] g_data$1;
+    input wire  [15:0] g_data$2;
+    input wire  [15:0] g_data$3;
+    input wire  [15:0] g_data$4;
+    input wire  [15:0] g_data$5;
+    input wire  [15:0] g_data$6;
+    input wire  [15:0] g_data$7;
+    input wire  g_done;
+    input wire signed [7:0] g_exp;
+    output reg  g_free;
+    output reg  accepted;
     
     // Constant declarations
+    localparam  streamed = 1'b0;
+    localparam  gbank1 = 16'h0;
+    localparam  zero2 = 2'b0;
+    localparam  one2 = 2'b1;
+    localparam  two2 = 2'b10;
     localparam  emb_beats = 16'h2;
     localparam  zero16 = 16'h0;
     localparam  one16 = 16'h1;
@@ -68,6 +123,126 @@ module llamahdl_decoder(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,
     localparam  post_none = 2'b0;
     
     // Stub signals
+    reg signed [7:0] sd_data$0$d;
+    wire signed [7:0] sd_data$0$q;
+    reg  sd_data$0$clock;
+    reg signed [7:0] sd_data$1$d;
+    wire signed [7:0] sd_data$1$q;
+    reg  sd_data$1$clock;
+    reg signed [7:0] sd_data$2$d;
+    wire signed [7:0] sd_data$2$q;
+    reg  sd_data$2$clock;
+    reg signed [7:0] sd_data$3$d;
+    wire signed [7:0] sd_data$3$q;
+    reg  sd_data$3$clock;
+    reg signed [7:0] sd_data$4$d;
+    wire signed [7:0] sd_data$4$q;
+    reg  sd_data$4$clock;
+    reg signed [7:0] sd_data$5$d;
+    wire signed [7:0] sd_data$5$q;
+    reg  sd_data$5$clock;
+    reg signed [7:0] sd_data$6$d;
+    wire signed [7:0] sd_data$6$q;
+    reg  sd_data$6$clock;
+    reg signed [7:0] sd_data$7$d;
+    wire signed [7:0] sd_data$7$q;
+    reg  sd_data$7$clock;
+    reg signed [7:0] sd_data$8$d;
+    wire signed [7:0] sd_data$8$q;
+    reg  sd_data$8$clock;
+    reg signed [7:0] sd_data$9$d;
+    wire signed [7:0] sd_data$9$q;
+    reg  sd_data$9$clock;
+    reg signed [7:0] sd_data$10$d;
+    wire signed [7:0] sd_data$10$q;
+    reg  sd_data$10$clock;
+    reg signed [7:0] sd_data$11$d;
+    wire signed [7:0] sd_data$11$q;
+    reg  sd_data$11$clock;
+    reg signed [7:0] sd_data$12$d;
+    wire signed [7:0] sd_data$12$q;
+    reg  sd_data$12$clock;
+    reg signed [7:0] sd_data$13$d;
+    wire signed [7:0] sd_data$13$q;
+    reg  sd_data$13$clock;
+    reg signed [7:0] sd_data$14$d;
+    wire signed [7:0] sd_data$14$q;
+    reg  sd_data$14$clock;
+    reg signed [7:0] sd_data$15$d;
+    wire signed [7:0] sd_data$15$q;
+    reg  sd_data$15$clock;
+    reg signed [7:0] sd_data$16$d;
+    wire signed [7:0] sd_data$16$q;
+    reg  sd_data$16$clock;
+    reg signed [7:0] sd_data$17$d;
+    wire signed [7:0] sd_data$17$q;
+    reg  sd_data$17$clock;
+    reg signed [7:0] sd_data$18$d;
+    wire signed [7:0] sd_data$18$q;
+    reg  sd_data$18$clock;
+    reg signed [7:0] sd_data$19$d;
+    wire signed [7:0] sd_data$19$q;
+    reg  sd_data$19$clock;
+    reg signed [7:0] sd_data$20$d;
+    wire signed [7:0] sd_data$20$q;
+    reg  sd_data$20$clock;
+    reg signed [7:0] sd_data$21$d;
+    wire signed [7:0] sd_data$21$q;
+    reg  sd_data$21$clock;
+    reg signed [7:0] sd_data$22$d;
+    wire signed [7:0] sd_data$22$q;
+    reg  sd_data$22$clock;
+    reg signed [7:0] sd_data$23$d;
+    wire signed [7:0] sd_data$23$q;
+    reg  sd_data$23$clock;
+    reg signed [7:0] sd_data$24$d;
+    wire signed [7:0] sd_data$24$q;
+    reg  sd_data$24$clock;
+    reg signed [7:0] sd_data$25$d;
+    wire signed [7:0] sd_data$25$q;
+    reg  sd_data$25$clock;
+    reg signed [7:0] sd_data$26$d;
+    wire signed [7:0] sd_data$26$q;
+    reg  sd_data$26$clock;
+    reg signed [7:0] sd_data$27$d;
+    wire signed [7:0] sd_data$27$q;
+    reg  sd_data$27$clock;
+    reg signed [7:0] sd_data$28$d;
+    wire signed [7:0] sd_data$28$q;
+    reg  sd_data$28$clock;
+    reg signed [7:0] sd_data$29$d;
+    wire signed [7:0] sd_data$29$q;
+    reg  sd_data$29$clock;
+    reg signed [7:0] sd_data$30$d;
+    wire signed [7:0] sd_data$30$q;
+    reg  sd_data$30$clock;
+    reg signed [7:0] sd_data$31$d;
+    wire signed [7:0] sd_data$31$q;
+    reg  sd_data$31$clock;
+    reg  [7:0] sd_mant$d;
+    wire  [7:0] sd_mant$q;
+    reg  sd_mant$clock;
+    reg signed [7:0] sd_exp$d;
+    wire signed [7:0] sd_exp$q;
+    reg  sd_exp$clock;
+    reg signed [7:0] gexp0$d;
+    wire signed [7:0] gexp0$q;
+    reg  gexp0$clock;
+    reg signed [7:0] gexp1$d;
+    wire signed [7:0] gexp1$q;
+    reg  gexp1$clock;
+    reg  gwbank$d;
+    wire  gwbank$q;
+    reg  gwbank$clock;
+    reg  grbank$d;
+    wire  grbank$q;
+    reg  grbank$clock;
+    reg  [1:0] gavail$d;
+    wire  [1:0] gavail$q;
+    reg  gavail$clock;
+    reg  [1:0] gpend$d;
+    wire  [1:0] gpend$q;
+    reg  gpend$clock;
     reg  emb_offset_r$clock;
     reg  [15:0] emb_offset_r$d;
     wire  [15:0] emb_offset_r$q;
@@ -119,7 +294,9 @@ module llamahdl_decoder(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,
     reg  layer_stack$attn_done;
     reg  layer_stack$mv_done;
     reg  layer_stack$qkv_loaded;
+    reg  layer_stack$gains_ready;
     wire  layer_stack$started;
+    wire  layer_stack$accepted;
     wire  layer_stack$running;
     wire  layer_stack$done;
     wire  layer_stack$refused;
@@ -377,6 +554,16 @@ module llamahdl_decoder(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,
     reg  rms$start;
     reg  [15:0] rms$g_base;
     reg signed [7:0] rms$g_exp;
+    reg  rms$gw_we;
+    reg  [15:0] rms$gw_addr;
+    reg  [15:0] rms$gw_data$0;
+    reg  [15:0] rms$gw_data$1;
+    reg  [15:0] rms$gw_data$2;
+    reg  [15:0] rms$gw_data$3;
+    reg  [15:0] rms$gw_data$4;
+    reg  [15:0] rms$gw_data$5;
+    reg  [15:0] rms$gw_data$6;
+    reg  [15:0] rms$gw_data$7;
     wire  rms$y_we;
     wire  [15:0] rms$y_idx;
     wire signed [31:0] rms$y_data$0;
@@ -675,6 +862,206 @@ module llamahdl_decoder(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,
     reg signed [31:0] vw_data;
     
     // Sub module instances
+    llamahdl_decoder$sd_data$0 sd_data$0(
+        .d(sd_data$0$d),
+        .q(sd_data$0$q),
+        .clock(sd_data$0$clock)
+    );
+    llamahdl_decoder$sd_data$1 sd_data$1(
+        .d(sd_data$1$d),
+        .q(sd_data$1$q),
+        .clock(sd_data$1$clock)
+    );
+    llamahdl_decoder$sd_data$2 sd_data$2(
+        .d(sd_data$2$d),
+        .q(sd_data$2$q),
+        .clock(sd_data$2$clock)
+    );
+    llamahdl_decoder$sd_data$3 sd_data$3(
+        .d(sd_data$3$d),
+        .q(sd_data$3$q),
+        .clock(sd_data$3$clock)
+    );
+    llamahdl_decoder$sd_data$4 sd_data$4(
+        .d(sd_data$4$d),
+        .q(sd_data$4$q),
+        .clock(sd_data$4$clock)
+    );
+    llamahdl_decoder$sd_data$5 sd_data$5(
+        .d(sd_data$5$d),
+        .q(sd_data$5$q),
+        .clock(sd_data$5$clock)
+    );
+    llamahdl_decoder$sd_data$6 sd_data$6(
+        .d(sd_data$6$d),
+        .q(sd_data$6$q),
+        .clock(sd_data$6$clock)
+    );
+    llamahdl_decoder$sd_data$7 sd_data$7(
+        .d(sd_data$7$d),
+        .q(sd_data$7$q),
+        .clock(sd_data$7$clock)
+    );
+    llamahdl_decoder$sd_data$8 sd_data$8(
+        .d(sd_data$8$d),
+        .q(sd_data$8$q),
+        .clock(sd_data$8$clock)
+    );
+    llamahdl_decoder$sd_data$9 sd_data$9(
+        .d(sd_data$9$d),
+        .q(sd_data$9$q),
+        .clock(sd_data$9$clock)
+    );
+    llamahdl_decoder$sd_data$10 sd_data$10(
+        .d(sd_data$10$d),
+        .q(sd_data$10$q),
+        .clock(sd_data$10$clock)
+    );
+    llamahdl_decoder$sd_data$11 sd_data$11(
+        .d(sd_data$11$d),
+        .q(sd_data$11$q),
+        .clock(sd_data$11$clock)
+    );
+    llamahdl_decoder$sd_data$12 sd_data$12(
+        .d(sd_data$12$d),
+        .q(sd_data$12$q),
+        .clock(sd_data$12$clock)
+    );
+    llamahdl_decoder$sd_data$13 sd_data$13(
+        .d(sd_data$13$d),
+        .q(sd_data$13$q),
+        .clock(sd_data$13$clock)
+    );
+    llamahdl_decoder$sd_data$14 sd_data$14(
+        .d(sd_data$14$d),
+        .q(sd_data$14$q),
+        .clock(sd_data$14$clock)
+    );
+    llamahdl_decoder$sd_data$15 sd_data$15(
+        .d(sd_data$15$d),
+        .q(sd_data$15$q),
+        .clock(sd_data$15$clock)
+    );
+    llamahdl_decoder$sd_data$16 sd_data$16(
+        .d(sd_data$16$d),
+        .q(sd_data$16$q),
+        .clock(sd_data$16$clock)
+    );
+    llamahdl_decoder$sd_data$17 sd_data$17(
+        .d(sd_data$17$d),
+        .q(sd_data$17$q),
+        .clock(sd_data$17$clock)
+    );
+    llamahdl_decoder$sd_data$18 sd_data$18(
+        .d(sd_data$18$d),
+        .q(sd_data$18$q),
+        .clock(sd_data$18$clock)
+    );
+    llamahdl_decoder$sd_data$19 sd_data$19(
+        .d(sd_data$19$d),
+        .q(sd_data$19$q),
+        .clock(sd_data$19$clock)
+    );
+    llamahdl_decoder$sd_data$20 sd_data$20(
+        .d(sd_data$20$d),
+        .q(sd_data$20$q),
+        .clock(sd_data$20$clock)
+    );
+    llamahdl_decoder$sd_data$21 sd_data$21(
+        .d(sd_data$21$d),
+        .q(sd_data$21$q),
+        .clock(sd_data$21$clock)
+    );
+    llamahdl_decoder$sd_data$22 sd_data$22(
+        .d(sd_data$22$d),
+        .q(sd_data$22$q),
+        .clock(sd_data$22$clock)
+    );
+    llamahdl_decoder$sd_data$23 sd_data$23(
+        .d(sd_data$23$d),
+        .q(sd_data$23$q),
+        .clock(sd_data$23$clock)
+    );
+    llamahdl_decoder$sd_data$24 sd_data$24(
+        .d(sd_data$24$d),
+        .q(sd_data$24$q),
+        .clock(sd_data$24$clock)
+    );
+    llamahdl_decoder$sd_data$25 sd_data$25(
+        .d(sd_data$25$d),
+        .q(sd_data$25$q),
+        .clock(sd_data$25$clock)
+    );
+    llamahdl_decoder$sd_data$26 sd_data$26(
+        .d(sd_data$26$d),
+        .q(sd_data$26$q),
+        .clock(sd_data$26$clock)
+    );
+    llamahdl_decoder$sd_data$27 sd_data$27(
+        .d(sd_data$27$d),
+        .q(sd_data$27$q),
+        .clock(sd_data$27$clock)
+    );
+    llamahdl_decoder$sd_data$28 sd_data$28(
+        .d(sd_data$28$d),
+        .q(sd_data$28$q),
+        .clock(sd_data$28$clock)
+    );
+    llamahdl_decoder$sd_data$29 sd_data$29(
+        .d(sd_data$29$d),
+        .q(sd_data$29$q),
+        .clock(sd_data$29$clock)
+    );
+    llamahdl_decoder$sd_data$30 sd_data$30(
+        .d(sd_data$30$d),
+        .q(sd_data$30$q),
+        .clock(sd_data$30$clock)
+    );
+    llamahdl_decoder$sd_data$31 sd_data$31(
+        .d(sd_data$31$d),
+        .q(sd_data$31$q),
+        .clock(sd_data$31$clock)
+    );
+    llamahdl_decoder$sd_mant sd_mant(
+        .d(sd_mant$d),
+        .q(sd_mant$q),
+        .clock(sd_mant$clock)
+    );
+    llamahdl_decoder$sd_exp sd_exp(
+        .d(sd_exp$d),
+        .q(sd_exp$q),
+        .clock(sd_exp$clock)
+    );
+    llamahdl_decoder$gexp0 gexp0(
+        .d(gexp0$d),
+        .q(gexp0$q),
+        .clock(gexp0$clock)
+    );
+    llamahdl_decoder$gexp1 gexp1(
+        .d(gexp1$d),
+        .q(gexp1$q),
+        .clock(gexp1$clock)
+    );
+    llamahdl_decoder$gwbank gwbank(
+        .d(gwbank$d),
+        .q(gwbank$q),
+        .clock(gwbank$clock)
+    );
+    llamahdl_decoder$grbank grbank(
+        .d(grbank$d),
+        .q(grbank$q),
+        .clock(grbank$clock)
+    );
+    llamahdl_decoder$gavail gavail(
+        .d(gavail$d),
+        .q(gavail$q),
+        .clock(gavail$clock)
+    );
+    llamahdl_decoder$gpend gpend(
+        .d(gpend$d),
+        .q(gpend$q),
+        .clock(gpend$clock)
+    );
     llamahdl_decoder$emb_offset_r emb_offset_r(
         .clock(emb_offset_r$clock),
         .d(emb_offset_r$d),
@@ -755,7 +1142,9 @@ module llamahdl_decoder(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,
         .attn_done(layer_stack$attn_done),
         .mv_done(layer_stack$mv_done),
         .qkv_loaded(layer_stack$qkv_loaded),
+        .gains_ready(layer_stack$gains_ready),
         .started(layer_stack$started),
+        .accepted(layer_stack$accepted),
         .running(layer_stack$running),
         .done(layer_stack$done),
         .refused(layer_stack$refused),
@@ -1019,6 +1408,16 @@ module llamahdl_decoder(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,
         .start(rms$start),
         .g_base(rms$g_base),
         .g_exp(rms$g_exp),
+        .gw_we(rms$gw_we),
+        .gw_addr(rms$gw_addr),
+        .gw_data$0(rms$gw_data$0),
+        .gw_data$1(rms$gw_data$1),
+        .gw_data$2(rms$gw_data$2),
+        .gw_data$3(rms$gw_data$3),
+        .gw_data$4(rms$gw_data$4),
+        .gw_data$5(rms$gw_data$5),
+        .gw_data$6(rms$gw_data$6),
+        .gw_data$7(rms$gw_data$7),
         .y_we(rms$y_we),
         .y_idx(rms$y_idx),
         .y_data$0(rms$y_data$0),
@@ -1373,6 +1772,22 @@ module llamahdl_decoder(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,
         tee_max$clock = clock;
         x_max$clock = clock;
         argmax$clock = clock;
+        sd_mant$clock = clock;
+        sd_exp$clock = clock;
+        gexp0$clock = clock;
+        gexp1$clock = clock;
+        gwbank$clock = clock;
+        grbank$clock = clock;
+        gavail$clock = clock;
+        gpend$clock = clock;
+        sd_mant$d = sd_mant$q;
+        sd_exp$d = sd_exp$q;
+        gexp0$d = gexp0$q;
+        gexp1$d = gexp1$q;
+        gwbank$d = gwbank$q;
+        grbank$d = grbank$q;
+        gavail$d = gavail$q;
+        gpend$d = gpend$q;
         xg_data$0$clock = clock;
         xg_data$1$clock = clock;
         xg_data$2$clock = clock;
@@ -1381,6 +1796,70 @@ module llamahdl_decoder(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,
         xg_data$5$clock = clock;
         xg_data$6$clock = clock;
         xg_data$7$clock = clock;
+        sd_data$0$clock = clock;
+        sd_data$0$d = sd_data$0$q;
+        sd_data$1$clock = clock;
+        sd_data$1$d = sd_data$1$q;
+        sd_data$2$clock = clock;
+        sd_data$2$d = sd_data$2$q;
+        sd_data$3$clock = clock;
+        sd_data$3$d = sd_data$3$q;
+        sd_data$4$clock = clock;
+        sd_data$4$d = sd_data$4$q;
+        sd_data$5$clock = clock;
+        sd_data$5$d = sd_data$5$q;
+        sd_data$6$clock = clock;
+        sd_data$6$d = sd_data$6$q;
+        sd_data$7$clock = clock;
+        sd_data$7$d = sd_data$7$q;
+        sd_data$8$clock = clock;
+        sd_data$8$d = sd_data$8$q;
+        sd_data$9$clock = clock;
+        sd_data$9$d = sd_data$9$q;
+        sd_data$10$clock = clock;
+        sd_data$10$d = sd_data$10$q;
+        sd_data$11$clock = clock;
+        sd_data$11$d = sd_data$11$q;
+        sd_data$12$clock = clock;
+        sd_data$12$d = sd_data$12$q;
+        sd_data$13$clock = clock;
+        sd_data$13$d = sd_data$13$q;
+        sd_data$14$clock = clock;
+        sd_data$14$d = sd_data$14$q;
+        sd_data$15$clock = clock;
+        sd_data$15$d = sd_data$15$q;
+        sd_data$16$clock = clock;
+        sd_data$16$d = sd_data$16$q;
+        sd_data$17$clock = clock;
+        sd_data$17$d = sd_data$17$q;
+        sd_data$18$clock = clock;
+        sd_data$18$d = sd_data$18$q;
+        sd_data$19$clock = clock;
+        sd_data$19$d = sd_data$19$q;
+        sd_data$20$clock = clock;
+        sd_data$20$d = sd_data$20$q;
+        sd_data$21$clock = clock;
+        sd_data$21$d = sd_data$21$q;
+        sd_data$22$clock = clock;
+        sd_data$22$d = sd_data$22$q;
+        sd_data$23$clock = clock;
+        sd_data$23$d = sd_data$23$q;
+        sd_data$24$clock = clock;
+        sd_data$24$d = sd_data$24$q;
+        sd_data$25$clock = clock;
+        sd_data$25$d = sd_data$25$q;
+        sd_data$26$clock = clock;
+        sd_data$26$d = sd_data$26$q;
+        sd_data$27$clock = clock;
+        sd_data$27$d = sd_data$27$q;
+        sd_data$28$clock = clock;
+        sd_data$28$d = sd_data$28$q;
+        sd_data$29$clock = clock;
+        sd_data$29$d = sd_data$29$q;
+        sd_data$30$clock = clock;
+        sd_data$30$d = sd_data$30$q;
+        sd_data$31$clock = clock;
+        sd_data$31$d = sd_data$31$q;
         layer_stack$start = start;
         layer_stack$token = token;
         layer_stack$pos = pos;
@@ -1389,6 +1868,82 @@ module llamahdl_decoder(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,
         layer_stack$attn_done = attention$done;
         layer_stack$mv_done = matvec$done;
         layer_stack$qkv_loaded = qkv_weights$fully_loaded;
+        layer_stack$gains_ready = gavail$q != zero2;
+        accepted = layer_stack$accepted;
+        matvec$stream = streamed;
+        matvec$st_valid = st_valid;
+        st_pop = matvec$st_pop;
+        if (matvec$st_pop) begin
+            sd_data$0$d = st_data$0;
+            sd_data$1$d = st_data$1;
+            sd_data$2$d = st_data$2;
+            sd_data$3$d = st_data$3;
+            sd_data$4$d = st_data$4;
+            sd_data$5$d = st_data$5;
+            sd_data$6$d = st_data$6;
+            sd_data$7$d = st_data$7;
+            sd_data$8$d = st_data$8;
+            sd_data$9$d = st_data$9;
+            sd_data$10$d = st_data$10;
+            sd_data$11$d = st_data$11;
+            sd_data$12$d = st_data$12;
+            sd_data$13$d = st_data$13;
+            sd_data$14$d = st_data$14;
+            sd_data$15$d = st_data$15;
+            sd_data$16$d = st_data$16;
+            sd_data$17$d = st_data$17;
+            sd_data$18$d = st_data$18;
+            sd_data$19$d = st_data$19;
+            sd_data$20$d = st_data$20;
+            sd_data$21$d = st_data$21;
+            sd_data$22$d = st_data$22;
+            sd_data$23$d = st_data$23;
+            sd_data$24$d = st_data$24;
+            sd_data$25$d = st_data$25;
+            sd_data$26$d = st_data$26;
+            sd_data$27$d = st_data$27;
+            sd_data$28$d = st_data$28;
+            sd_data$29$d = st_data$29;
+            sd_data$30$d = st_data$30;
+            sd_data$31$d = st_data$31;
+            sd_mant$d = st_mant;
+            sd_exp$d = st_exp;
+        end
+        rms$gw_we = g_we;
+        rms$gw_addr = g_waddr;
+        rms$gw_data$0 = g_data$0;
+        rms$gw_data$1 = g_data$1;
+        rms$gw_data$2 = g_data$2;
+        rms$gw_data$3 = g_data$3;
+        rms$gw_data$4 = g_data$4;
+        rms$gw_data$5 = g_data$5;
+        rms$gw_data$6 = g_data$6;
+        rms$gw_data$7 = g_data$7;
+        if (g_done) begin
+            gwbank$d = ~gwbank$q;
+            if (gwbank$q) begin
+                gexp1$d = g_exp;
+            end
+            else begin
+                gexp0$d = g_exp;
+            end
+        end
+        if (layer_stack$rms_start) begin
+            grbank$d = ~grbank$q;
+        end
+        if (g_done & ~layer_stack$rms_start) begin
+            gavail$d = gavail$q + one2;
+        end
+        else if (~g_done & layer_stack$rms_start) begin
+            gavail$d = gavail$q - one2;
+        end
+        if (g_done & ~rms$done) begin
+            gpend$d = gpend$q + one2;
+        end
+        else if (~g_done & rms$done) begin
+            gpend$d = gpend$q - one2;
+        end
+        g_free = gpend$q != two2;
         qkv_weights$valid = w_valid;
         qkv_weights$data$0 = w_data$0;
         qkv_weights$data$1 = w_data$1;
@@ -1431,69 +1986,229 @@ module llamahdl_decoder(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,
         matvec$x_we = 1'b0;
         matvec$x_waddr = zero16;
         matvec$x_wdata$0 = $signed(zero16);
-        matvec$buf_rd_data$0 = qkv_weights$rd_data$0;
+        if (streamed) begin
+            matvec$buf_rd_data$0 = sd_data$0$q;
+        end
+        else begin
+            matvec$buf_rd_data$0 = qkv_weights$rd_data$0;
+        end
         matvec$x_wdata$1 = $signed(zero16);
-        matvec$buf_rd_data$1 = qkv_weights$rd_data$1;
+        if (streamed) begin
+            matvec$buf_rd_data$1 = sd_data$1$q;
+        end
+        else begin
+            matvec$buf_rd_data$1 = qkv_weights$rd_data$1;
+        end
         matvec$x_wdata$2 = $signed(zero16);
-        matvec$buf_rd_data$2 = qkv_weights$rd_data$2;
+        if (streamed) begin
+            matvec$buf_rd_data$2 = sd_data$2$q;
+        end
+        else begin
+            matvec$buf_rd_data$2 = qkv_weights$rd_data$2;
+        end
         matvec$x_wdata$3 = $signed(zero16);
-        matvec$buf_rd_data$3 = qkv_weights$rd_data$3;
+        if (streamed) begin
+            matvec$buf_rd_data$3 = sd_data$3$q;
+        end
+        else begin
+            matvec$buf_rd_data$3 = qkv_weights$rd_data$3;
+        end
         matvec$x_wdata$4 = $signed(zero16);
-        matvec$buf_rd_data$4 = qkv_weights$rd_data$4;
+        if (streamed) begin
+            matvec$buf_rd_data$4 = sd_data$4$q;
+        end
+        else begin
+            matvec$buf_rd_data$4 = qkv_weights$rd_data$4;
+        end
         matvec$x_wdata$5 = $signed(zero16);
-        matvec$buf_rd_data$5 = qkv_weights$rd_data$5;
+        if (streamed) begin
+            matvec$buf_rd_data$5 = sd_data$5$q;
+        end
+        else begin
+            matvec$buf_rd_data$5 = qkv_weights$rd_data$5;
+        end
         matvec$x_wdata$6 = $signed(zero16);
-        matvec$buf_rd_data$6 = qkv_weights$rd_data$6;
+        if (streamed) begin
+            matvec$buf_rd_data$6 = sd_data$6$q;
+        end
+        else begin
+            matvec$buf_rd_data$6 = qkv_weights$rd_data$6;
+        end
         matvec$x_wdata$7 = $signed(zero16);
-        matvec$buf_rd_data$7 = qkv_weights$rd_data$7;
+        if (streamed) begin
+            matvec$buf_rd_data$7 = sd_data$7$q;
+        end
+        else begin
+            matvec$buf_rd_data$7 = qkv_weights$rd_data$7;
+        end
         matvec$x_wdata$8 = $signed(zero16);
-        matvec$buf_rd_data$8 = qkv_weights$rd_data$8;
+        if (streamed) begin
+            matvec$buf_rd_data$8 = sd_data$8$q;
+        end
+        else begin
+            matvec$buf_rd_data$8 = qkv_weights$rd_data$8;
+        end
         matvec$x_wdata$9 = $signed(zero16);
-        matvec$buf_rd_data$9 = qkv_weights$rd_data$9;
+        if (streamed) begin
+            matvec$buf_rd_data$9 = sd_data$9$q;
+        end
+        else begin
+            matvec$buf_rd_data$9 = qkv_weights$rd_data$9;
+        end
         matvec$x_wdata$10 = $signed(zero16);
-        matvec$buf_rd_data$10 = qkv_weights$rd_data$10;
+        if (streamed) begin
+            matvec$buf_rd_data$10 = sd_data$10$q;
+        end
+        else begin
+            matvec$buf_rd_data$10 = qkv_weights$rd_data$10;
+        end
         matvec$x_wdata$11 = $signed(zero16);
-        matvec$buf_rd_data$11 = qkv_weights$rd_data$11;
+        if (streamed) begin
+            matvec$buf_rd_data$11 = sd_data$11$q;
+        end
+        else begin
+            matvec$buf_rd_data$11 = qkv_weights$rd_data$11;
+        end
         matvec$x_wdata$12 = $signed(zero16);
-        matvec$buf_rd_data$12 = qkv_weights$rd_data$12;
+        if (streamed) begin
+            matvec$buf_rd_data$12 = sd_data$12$q;
+        end
+        else begin
+            matvec$buf_rd_data$12 = qkv_weights$rd_data$12;
+        end
         matvec$x_wdata$13 = $signed(zero16);
-        matvec$buf_rd_data$13 = qkv_weights$rd_data$13;
+        if (streamed) begin
+            matvec$buf_rd_data$13 = sd_data$13$q;
+        end
+        else begin
+            matvec$buf_rd_data$13 = qkv_weights$rd_data$13;
+        end
         matvec$x_wdata$14 = $signed(zero16);
-        matvec$buf_rd_data$14 = qkv_weights$rd_data$14;
+        if (streamed) begin
+            matvec$buf_rd_data$14 = sd_data$14$q;
+        end
+        else begin
+            matvec$buf_rd_data$14 = qkv_weights$rd_data$14;
+        end
         matvec$x_wdata$15 = $signed(zero16);
-        matvec$buf_rd_data$15 = qkv_weights$rd_data$15;
+        if (streamed) begin
+            matvec$buf_rd_data$15 = sd_data$15$q;
+        end
+        else begin
+            matvec$buf_rd_data$15 = qkv_weights$rd_data$15;
+        end
         matvec$x_wdata$16 = $signed(zero16);
-        matvec$buf_rd_data$16 = qkv_weights$rd_data$16;
+        if (streamed) begin
+            matvec$buf_rd_data$16 = sd_data$16$q;
+        end
+        else begin
+            matvec$buf_rd_data$16 = qkv_weights$rd_data$16;
+        end
         matvec$x_wdata$17 = $signed(zero16);
-        matvec$buf_rd_data$17 = qkv_weights$rd_data$17;
+        if (streamed) begin
+            matvec$buf_rd_data$17 = sd_data$17$q;
+        end
+        else begin
+            matvec$buf_rd_data$17 = qkv_weights$rd_data$17;
+        end
         matvec$x_wdata$18 = $signed(zero16);
-        matvec$buf_rd_data$18 = qkv_weights$rd_data$18;
+        if (streamed) begin
+            matvec$buf_rd_data$18 = sd_data$18$q;
+        end
+        else begin
+            matvec$buf_rd_data$18 = qkv_weights$rd_data$18;
+        end
         matvec$x_wdata$19 = $signed(zero16);
-        matvec$buf_rd_data$19 = qkv_weights$rd_data$19;
+        if (streamed) begin
+            matvec$buf_rd_data$19 = sd_data$19$q;
+        end
+        else begin
+            matvec$buf_rd_data$19 = qkv_weights$rd_data$19;
+        end
         matvec$x_wdata$20 = $signed(zero16);
-        matvec$buf_rd_data$20 = qkv_weights$rd_data$20;
+        if (streamed) begin
+            matvec$buf_rd_data$20 = sd_data$20$q;
+        end
+        else begin
+            matvec$buf_rd_data$20 = qkv_weights$rd_data$20;
+        end
         matvec$x_wdata$21 = $signed(zero16);
-        matvec$buf_rd_data$21 = qkv_weights$rd_data$21;
+        if (streamed) begin
+            matvec$buf_rd_data$21 = sd_data$21$q;
+        end
+        else begin
+            matvec$buf_rd_data$21 = qkv_weights$rd_data$21;
+        end
         matvec$x_wdata$22 = $signed(zero16);
-        matvec$buf_rd_data$22 = qkv_weights$rd_data$22;
+        if (streamed) begin
+            matvec$buf_rd_data$22 = sd_data$22$q;
+        end
+        else begin
+            matvec$buf_rd_data$22 = qkv_weights$rd_data$22;
+        end
         matvec$x_wdata$23 = $signed(zero16);
-        matvec$buf_rd_data$23 = qkv_weights$rd_data$23;
+        if (streamed) begin
+            matvec$buf_rd_data$23 = sd_data$23$q;
+        end
+        else begin
+            matvec$buf_rd_data$23 = qkv_weights$rd_data$23;
+        end
         matvec$x_wdata$24 = $signed(zero16);
-        matvec$buf_rd_data$24 = qkv_weights$rd_data$24;
+        if (streamed) begin
+            matvec$buf_rd_data$24 = sd_data$24$q;
+        end
+        else begin
+            matvec$buf_rd_data$24 = qkv_weights$rd_data$24;
+        end
         matvec$x_wdata$25 = $signed(zero16);
-        matvec$buf_rd_data$25 = qkv_weights$rd_data$25;
+        if (streamed) begin
+            matvec$buf_rd_data$25 = sd_data$25$q;
+        end
+        else begin
+            matvec$buf_rd_data$25 = qkv_weights$rd_data$25;
+        end
         matvec$x_wdata$26 = $signed(zero16);
-        matvec$buf_rd_data$26 = qkv_weights$rd_data$26;
+        if (streamed) begin
+            matvec$buf_rd_data$26 = sd_data$26$q;
+        end
+        else begin
+            matvec$buf_rd_data$26 = qkv_weights$rd_data$26;
+        end
         matvec$x_wdata$27 = $signed(zero16);
-        matvec$buf_rd_data$27 = qkv_weights$rd_data$27;
+        if (streamed) begin
+            matvec$buf_rd_data$27 = sd_data$27$q;
+        end
+        else begin
+            matvec$buf_rd_data$27 = qkv_weights$rd_data$27;
+        end
         matvec$x_wdata$28 = $signed(zero16);
-        matvec$buf_rd_data$28 = qkv_weights$rd_data$28;
+        if (streamed) begin
+            matvec$buf_rd_data$28 = sd_data$28$q;
+        end
+        else begin
+            matvec$buf_rd_data$28 = qkv_weights$rd_data$28;
+        end
         matvec$x_wdata$29 = $signed(zero16);
-        matvec$buf_rd_data$29 = qkv_weights$rd_data$29;
+        if (streamed) begin
+            matvec$buf_rd_data$29 = sd_data$29$q;
+        end
+        else begin
+            matvec$buf_rd_data$29 = qkv_weights$rd_data$29;
+        end
         matvec$x_wdata$30 = $signed(zero16);
-        matvec$buf_rd_data$30 = qkv_weights$rd_data$30;
+        if (streamed) begin
+            matvec$buf_rd_data$30 = sd_data$30$q;
+        end
+        else begin
+            matvec$buf_rd_data$30 = qkv_weights$rd_data$30;
+        end
         matvec$x_wdata$31 = $signed(zero16);
-        matvec$buf_rd_data$31 = qkv_weights$rd_data$31;
+        if (streamed) begin
+            matvec$buf_rd_data$31 = sd_data$31$q;
+        end
+        else begin
+            matvec$buf_rd_data$31 = qkv_weights$rd_data$31;
+        end
         matvec$x_raw = 1'b1;
         matvec$x_base = layer_stack$gbase;
         matvec$src = layer_stack$a;
@@ -1509,8 +2224,6 @@ module llamahdl_decoder(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,
         end
         matvec$vm_rdata = vmem$rdata$0;
         matvec$use_ram = layer_stack$use_ram_r & layer_stack$qkv;
-        matvec$stream = 1'b0;
-        matvec$st_valid = 1'b0;
         if (layer_stack$is_embed) begin
             matvec$rom_base = layer_stack$wbase + emb_offset_r$q;
             matvec$rom_row_base = layer_stack$rbase + layer_stack$token_r;
@@ -1525,13 +2238,31 @@ module llamahdl_decoder(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,
         matvec$beats_m1 = layer_stack$beats_m1;
         matvec$dst = layer_stack$c;
         matvec$len_m1 = layer_stack$n - one16;
-        matvec$buf_rd_mant = qkv_weights$rd_scale_mant;
-        matvec$buf_rd_exp = qkv_weights$rd_scale_exp;
+        if (streamed) begin
+            matvec$buf_rd_mant = sd_mant$q;
+            matvec$buf_rd_exp = sd_exp$q;
+        end
+        else begin
+            matvec$buf_rd_mant = qkv_weights$rd_scale_mant;
+            matvec$buf_rd_exp = qkv_weights$rd_scale_exp;
+        end
         qkv_weights$rd_addr = matvec$buf_rd_addr;
         qkv_weights$rd_row = matvec$buf_rd_row;
         rms$start = layer_stack$rms_start;
-        rms$g_base = layer_stack$gbase;
-        rms$g_exp = layer_stack$gexp;
+        if (streamed) begin
+            if (grbank$q) begin
+                rms$g_base = gbank1;
+                rms$g_exp = gexp1$q;
+            end
+            else begin
+                rms$g_base = zero16;
+                rms$g_exp = gexp0$q;
+            end
+        end
+        else begin
+            rms$g_base = layer_stack$gbase;
+            rms$g_exp = layer_stack$gexp;
+        end
         attention$start = layer_stack$attn_start;
         attention$att = layer_stack$c;
         attention$layer = layer_stack$layer;
@@ -1649,7 +2380,7 @@ module llamahdl_decoder(clock,start,token,pos,use_ram,w_valid,w_data$0,w_data$1,
         end
         else if (layer_stack$is_mv) begin
             vmem$raddr = matvec$vm_raddr;
-            vw_we = matvec$vm_we;
+            vw_we = matvec$vm_we & ~(streamed & layer_stack$logits);
             vw_addr = matvec$vm_waddr;
             vw_data = matvec$vm_wdata;
         end
@@ -19403,7 +20134,121 @@ module llamahdl_decoder$emb_offset_r(clock,d,q);
 endmodule // llamahdl_decoder$emb_offset_r
 
 
-module llamahdl_decoder$layer_stack(clock,start,token,pos,use_ram,rms_done,attn_done,mv_done,qkv_loaded,started,running,done,refused,token_r,pos_r,use_ram_r,a,b,c,n,wbase,rbase,rows_m1,beats_m1,gbase,gexp,layer,is_rms,is_attn,is_mv,is_embed,qkv,logits,tee,acc,swiglu,xtrack,issue,rms_start,attn_start,mv_start,w_req,w_layer);
+module llamahdl_decoder$gavail(d,q,clock);
+    
+    // Module arguments
+    input wire  [1:0] d;
+    output reg  [1:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 2'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$gavail
+
+
+module llamahdl_decoder$gexp0(d,q,clock);
+    
+    // Module arguments
+    input wire signed [7:0] d;
+    output reg signed [7:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 8'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$gexp0
+
+
+module llamahdl_decoder$gexp1(d,q,clock);
+    
+    // Module arguments
+    input wire signed [7:0] d;
+    output reg signed [7:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 8'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$gexp1
+
+
+module llamahdl_decoder$gpend(d,q,clock);
+    
+    // Module arguments
+    input wire  [1:0] d;
+    output reg  [1:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 2'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$gpend
+
+
+module llamahdl_decoder$grbank(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$grbank
+
+
+module llamahdl_decoder$gwbank(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$gwbank
+
+
+module llamahdl_decoder$layer_stack(clock,start,token,pos,use_ram,rms_done,attn_done,mv_done,qkv_loaded,gains_ready,started,accepted,running,done,refused,token_r,pos_r,use_ram_r,a,b,c,n,wbase,rbase,rows_m1,beats_m1,gbase,gexp,layer,is_rms,is_attn,is_mv,is_embed,qkv,logits,tee,acc,swiglu,xtrack,issue,rms_start,attn_start,mv_start,w_req,w_layer);
     
     // Module arguments
     input wire  clock;
@@ -19415,7 +20260,9 @@ module llamahdl_decoder$layer_stack(clock,start,token,pos,use_ram,rms_done,attn_
     input wire  attn_done;
     input wire  mv_done;
     input wire  qkv_loaded;
+    input wire  gains_ready;
     output reg  started;
+    output reg  accepted;
     output reg  running;
     output reg  done;
     output reg  refused;
@@ -19451,12 +20298,14 @@ module llamahdl_decoder$layer_stack(clock,start,token,pos,use_ram,rms_done,attn_
     output reg  [7:0] w_layer;
     
     // Constant declarations
+    localparam  stream_gains = 1'b0;
     localparam  st_idle = 3'b0;
     localparam  st_fetch = 3'b1;
     localparam  st_issue = 3'b10;
     localparam  st_wait = 3'b11;
     localparam  st_load = 3'b100;
     localparam  st_fetch2 = 3'b101;
+    localparam  st_gwait = 3'b110;
     localparam  ctx = 16'h200;
     localparam  op_end = 16'h0;
     localparam  op_rms = 16'h1;
@@ -19524,6 +20373,12 @@ module llamahdl_decoder$layer_stack(clock,start,token,pos,use_ram,rms_done,attn_
     reg  qkv_loaded_r$d;
     wire  qkv_loaded_r$q;
     reg  qkv_loaded_r$clock;
+    reg  gains_ready_r$d;
+    wire  gains_ready_r$q;
+    reg  gains_ready_r$clock;
+    reg  need_gains$d;
+    wire  need_gains$q;
+    reg  need_gains$clock;
     reg  is_end_n$d;
     wire  is_end_n$q;
     reg  is_end_n$clock;
@@ -19753,6 +20608,16 @@ module llamahdl_decoder$layer_stack(clock,start,token,pos,use_ram,rms_done,attn_
         .d(qkv_loaded_r$d),
         .q(qkv_loaded_r$q),
         .clock(qkv_loaded_r$clock)
+    );
+    llamahdl_decoder$layer_stack$gains_ready_r gains_ready_r(
+        .d(gains_ready_r$d),
+        .q(gains_ready_r$q),
+        .clock(gains_ready_r$clock)
+    );
+    llamahdl_decoder$layer_stack$need_gains need_gains(
+        .d(need_gains$d),
+        .q(need_gains$q),
+        .clock(need_gains$clock)
     );
     llamahdl_decoder$layer_stack$is_end_n is_end_n(
         .d(is_end_n$d),
@@ -20004,6 +20869,8 @@ module llamahdl_decoder$layer_stack(clock,start,token,pos,use_ram,rms_done,attn_
         req_reg$clock = clock;
         need_load$clock = clock;
         qkv_loaded_r$clock = clock;
+        gains_ready_r$clock = clock;
+        need_gains$clock = clock;
         is_end_n$clock = clock;
         a_r$clock = clock;
         a_n$clock = clock;
@@ -20063,6 +20930,8 @@ module llamahdl_decoder$layer_stack(clock,start,token,pos,use_ram,rms_done,attn_
         req_reg$d = req_reg$q;
         need_load$d = need_load$q;
         qkv_loaded_r$d = qkv_loaded_r$q;
+        gains_ready_r$d = gains_ready_r$q;
+        need_gains$d = need_gains$q;
         is_end_n$d = is_end_n$q;
         a_r$d = a_r$q;
         a_n$d = a_n$q;
@@ -20139,6 +21008,8 @@ module llamahdl_decoder$layer_stack(clock,start,token,pos,use_ram,rms_done,attn_
         is_end_n$d = op == op_end;
         qkv_loaded_r$d = qkv_loaded;
         need_load$d = use_ram_reg$q & qkv_n$q & ~(loaded_ok$q & qkv_loaded_r$q & (loaded_layer$q == layer_n$q));
+        gains_ready_r$d = gains_ready;
+        need_gains$d = stream_gains & is_rms_n$q & ~gains_ready_r$q;
         started = 1'b0;
         issue_c = 1'b0;
         load_c = 1'b0;
@@ -20170,7 +21041,14 @@ module llamahdl_decoder$layer_stack(clock,start,token,pos,use_ram,rms_done,attn_
         end
         else if (state$q == st_fetch2) begin
             need_load$d = 1'b0;
+            need_gains$d = 1'b0;
             state$d = st_issue;
+        end
+        else if (state$q == st_gwait) begin
+            if (gains_ready_r$q) begin
+                need_gains$d = 1'b0;
+                state$d = st_issue;
+            end
         end
         else if (state$q == st_load) begin
             if (qkv_loaded_r$q & ~req_reg$q) begin
@@ -20192,6 +21070,9 @@ module llamahdl_decoder$layer_stack(clock,start,token,pos,use_ram,rms_done,attn_
                 load_c = 1'b1;
                 done_reg$d = 1'b1;
                 state$d = st_idle;
+            end
+            else if (need_gains$q) begin
+                state$d = st_gwait;
             end
             else if (need_load$q) begin
                 req_reg$d = 1'b1;
@@ -20262,6 +21143,7 @@ module llamahdl_decoder$layer_stack(clock,start,token,pos,use_ram,rms_done,attn_
         mv_start_r$d = mv_start_c;
         mv_start = mv_start_r$q;
         running = state$q != st_idle;
+        accepted = state$q == st_fetch;
         done = done_reg$q;
         refused = refused_reg$q;
         token_r = token_reg$q;
@@ -20500,6 +21382,25 @@ module llamahdl_decoder$layer_stack$done_reg(d,q,clock);
     end
           
 endmodule // llamahdl_decoder$layer_stack$done_reg
+
+
+module llamahdl_decoder$layer_stack$gains_ready_r(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$layer_stack$gains_ready_r
 
 
 module llamahdl_decoder$layer_stack$gbase_n(d,q,clock);
@@ -20937,6 +21838,25 @@ module llamahdl_decoder$layer_stack$n_r(d,q,clock);
     end
           
 endmodule // llamahdl_decoder$layer_stack$n_r
+
+
+module llamahdl_decoder$layer_stack$need_gains(d,q,clock);
+    
+    // Module arguments
+    input wire  d;
+    output reg  q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 1'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$layer_stack$need_gains
 
 
 module llamahdl_decoder$layer_stack$need_load(d,q,clock);
@@ -44035,7 +44955,7 @@ module llamahdl_decoder$qkv_weights$store$scales(clock,we,waddr,wdata$0,wdata$1,
 endmodule // llamahdl_decoder$qkv_weights$store$scales
 
 
-module llamahdl_decoder$rms(clock,xw_we,xw_idx,xw_data,x_max,start,g_base,g_exp,y_we,y_idx,y_data$0,y_data$1,y_data$2,y_data$3,y_data$4,y_data$5,y_data$6,y_data$7,y_max,done,busy);
+module llamahdl_decoder$rms(clock,xw_we,xw_idx,xw_data,x_max,start,g_base,g_exp,gw_we,gw_addr,gw_data$0,gw_data$1,gw_data$2,gw_data$3,gw_data$4,gw_data$5,gw_data$6,gw_data$7,y_we,y_idx,y_data$0,y_data$1,y_data$2,y_data$3,y_data$4,y_data$5,y_data$6,y_data$7,y_max,done,busy);
     
     // Module arguments
     input wire  clock;
@@ -44046,6 +44966,16 @@ module llamahdl_decoder$rms(clock,xw_we,xw_idx,xw_data,x_max,start,g_base,g_exp,
     input wire  start;
     input wire  [15:0] g_base;
     input wire signed [7:0] g_exp;
+    input wire  gw_we;
+    input wire  [15:0] gw_addr;
+    input wire  [15:0] gw_data$0;
+    input wire  [15:0] gw_data$1;
+    input wire  [15:0] gw_data$2;
+    input wire  [15:0] gw_data$3;
+    input wire  [15:0] gw_data$4;
+    input wire  [15:0] gw_data$5;
+    input wire  [15:0] gw_data$6;
+    input wire  [15:0] gw_data$7;
     output reg  y_we;
     output reg  [15:0] y_idx;
     output reg signed [31:0] y_data$0;
@@ -44061,6 +44991,7 @@ module llamahdl_decoder$rms(clock,xw_we,xw_idx,xw_data,x_max,start,g_base,g_exp,
     output reg  busy;
     
     // Constant declarations
+    localparam  from_ram = 1'b0;
     localparam  c_zero = 16'h0;
     localparam  c_one = 16'h1;
     localparam  c_w = 16'h8;
@@ -44141,6 +45072,26 @@ module llamahdl_decoder$rms(clock,xw_we,xw_idx,xw_data,x_max,start,g_base,g_exp,
     wire  [15:0] gains$data$5;
     wire  [15:0] gains$data$6;
     wire  [15:0] gains$data$7;
+    reg  gram$clock;
+    reg  gram$we;
+    reg  [15:0] gram$waddr;
+    reg signed [15:0] gram$wdata$0;
+    reg signed [15:0] gram$wdata$1;
+    reg signed [15:0] gram$wdata$2;
+    reg signed [15:0] gram$wdata$3;
+    reg signed [15:0] gram$wdata$4;
+    reg signed [15:0] gram$wdata$5;
+    reg signed [15:0] gram$wdata$6;
+    reg signed [15:0] gram$wdata$7;
+    reg  [15:0] gram$raddr;
+    wire signed [15:0] gram$rdata$0;
+    wire signed [15:0] gram$rdata$1;
+    wire signed [15:0] gram$rdata$2;
+    wire signed [15:0] gram$rdata$3;
+    wire signed [15:0] gram$rdata$4;
+    wire signed [15:0] gram$rdata$5;
+    wire signed [15:0] gram$rdata$6;
+    wire signed [15:0] gram$rdata$7;
     reg  rsqrt0$clock;
     reg  [15:0] rsqrt0$addr;
     wire  [15:0] rsqrt0$data;
@@ -44266,6 +45217,28 @@ module llamahdl_decoder$rms(clock,xw_we,xw_idx,xw_data,x_max,start,g_base,g_exp,
         .data$6(gains$data$6),
         .data$7(gains$data$7)
     );
+    llamahdl_decoder$rms$gram gram(
+        .clock(gram$clock),
+        .we(gram$we),
+        .waddr(gram$waddr),
+        .wdata$0(gram$wdata$0),
+        .wdata$1(gram$wdata$1),
+        .wdata$2(gram$wdata$2),
+        .wdata$3(gram$wdata$3),
+        .wdata$4(gram$wdata$4),
+        .wdata$5(gram$wdata$5),
+        .wdata$6(gram$wdata$6),
+        .wdata$7(gram$wdata$7),
+        .raddr(gram$raddr),
+        .rdata$0(gram$rdata$0),
+        .rdata$1(gram$rdata$1),
+        .rdata$2(gram$rdata$2),
+        .rdata$3(gram$rdata$3),
+        .rdata$4(gram$rdata$4),
+        .rdata$5(gram$rdata$5),
+        .rdata$6(gram$rdata$6),
+        .rdata$7(gram$rdata$7)
+    );
     llamahdl_decoder$rms$rsqrt0 rsqrt0(
         .clock(rsqrt0$clock),
         .addr(rsqrt0$addr),
@@ -44367,6 +45340,7 @@ module llamahdl_decoder$rms(clock,xw_we,xw_idx,xw_data,x_max,start,g_base,g_exp,
         lanes$clock = clock;
         amax$clock = clock;
         gains$clock = clock;
+        gram$clock = clock;
         rsqrt0$clock = clock;
         rsqrt1$clock = clock;
         go = start & ~run$q;
@@ -44429,38 +45403,89 @@ module llamahdl_decoder$rms(clock,xw_we,xw_idx,xw_data,x_max,start,g_base,g_exp,
         rsqrt0$addr = lanes$rs_addr & c_fmask;
         rsqrt1$addr = lanes$rs_addr & c_fmask;
         gains$addr = ga$q;
+        gram$raddr = ga$q;
+        gram$we = gw_we;
+        gram$waddr = gw_addr;
+        gram$wdata$0 = $signed(gw_data$0);
+        gram$wdata$1 = $signed(gw_data$1);
+        gram$wdata$2 = $signed(gw_data$2);
+        gram$wdata$3 = $signed(gw_data$3);
+        gram$wdata$4 = $signed(gw_data$4);
+        gram$wdata$5 = $signed(gw_data$5);
+        gram$wdata$6 = $signed(gw_data$6);
+        gram$wdata$7 = $signed(gw_data$7);
         amax$clr = go;
         amax$v = lanes$yv;
         lanes$x$0 = xmem$rdata$0;
-        lanes$g$0 = gains$data$0;
+        if (from_ram) begin
+            lanes$g$0 = $unsigned(gram$rdata$0);
+        end
+        else begin
+            lanes$g$0 = gains$data$0;
+        end
         amax$y$0 = lanes$y$0;
         y_data$0 = lanes$y$0;
         lanes$x$1 = xmem$rdata$1;
-        lanes$g$1 = gains$data$1;
+        if (from_ram) begin
+            lanes$g$1 = $unsigned(gram$rdata$1);
+        end
+        else begin
+            lanes$g$1 = gains$data$1;
+        end
         amax$y$1 = lanes$y$1;
         y_data$1 = lanes$y$1;
         lanes$x$2 = xmem$rdata$2;
-        lanes$g$2 = gains$data$2;
+        if (from_ram) begin
+            lanes$g$2 = $unsigned(gram$rdata$2);
+        end
+        else begin
+            lanes$g$2 = gains$data$2;
+        end
         amax$y$2 = lanes$y$2;
         y_data$2 = lanes$y$2;
         lanes$x$3 = xmem$rdata$3;
-        lanes$g$3 = gains$data$3;
+        if (from_ram) begin
+            lanes$g$3 = $unsigned(gram$rdata$3);
+        end
+        else begin
+            lanes$g$3 = gains$data$3;
+        end
         amax$y$3 = lanes$y$3;
         y_data$3 = lanes$y$3;
         lanes$x$4 = xmem$rdata$4;
-        lanes$g$4 = gains$data$4;
+        if (from_ram) begin
+            lanes$g$4 = $unsigned(gram$rdata$4);
+        end
+        else begin
+            lanes$g$4 = gains$data$4;
+        end
         amax$y$4 = lanes$y$4;
         y_data$4 = lanes$y$4;
         lanes$x$5 = xmem$rdata$5;
-        lanes$g$5 = gains$data$5;
+        if (from_ram) begin
+            lanes$g$5 = $unsigned(gram$rdata$5);
+        end
+        else begin
+            lanes$g$5 = gains$data$5;
+        end
         amax$y$5 = lanes$y$5;
         y_data$5 = lanes$y$5;
         lanes$x$6 = xmem$rdata$6;
-        lanes$g$6 = gains$data$6;
+        if (from_ram) begin
+            lanes$g$6 = $unsigned(gram$rdata$6);
+        end
+        else begin
+            lanes$g$6 = gains$data$6;
+        end
         amax$y$6 = lanes$y$6;
         y_data$6 = lanes$y$6;
         lanes$x$7 = xmem$rdata$7;
-        lanes$g$7 = gains$data$7;
+        if (from_ram) begin
+            lanes$g$7 = $unsigned(gram$rdata$7);
+        end
+        else begin
+            lanes$g$7 = gains$data$7;
+        end
         amax$y$7 = lanes$y$7;
         y_data$7 = lanes$y$7;
     end
@@ -44792,6 +45817,55 @@ module llamahdl_decoder$rms$gains(clock,addr,data$0,data$1,data$2,data$3,data$4,
     always @(*) data$6 = word[111:96];
     always @(*) data$7 = word[127:112];
 endmodule // llamahdl_decoder$rms$gains
+
+
+module llamahdl_decoder$rms$gram(clock,we,waddr,wdata$0,wdata$1,wdata$2,wdata$3,wdata$4,wdata$5,wdata$6,wdata$7,raddr,rdata$0,rdata$1,rdata$2,rdata$3,rdata$4,rdata$5,rdata$6,rdata$7);
+    
+    // Module arguments
+    input wire  clock;
+    input wire  we;
+    input wire  [15:0] waddr;
+    input wire signed [15:0] wdata$0;
+    input wire signed [15:0] wdata$1;
+    input wire signed [15:0] wdata$2;
+    input wire signed [15:0] wdata$3;
+    input wire signed [15:0] wdata$4;
+    input wire signed [15:0] wdata$5;
+    input wire signed [15:0] wdata$6;
+    input wire signed [15:0] wdata$7;
+    input wire  [15:0] raddr;
+    output reg signed [15:0] rdata$0;
+    output reg signed [15:0] rdata$1;
+    output reg signed [15:0] rdata$2;
+    output reg signed [15:0] rdata$3;
+    output reg signed [15:0] rdata$4;
+    output reg signed [15:0] rdata$5;
+    output reg signed [15:0] rdata$6;
+    output reg signed [15:0] rdata$7;
+    
+    // Update code (custom)
+    reg [127:0] mem [0:0];
+    reg [127:0] word;
+    integer i;
+    initial begin
+       word = 0;
+    `ifndef SYNTHESIS
+       for (i = 0; i < 1; i = i + 1) mem[i] = 0;
+    `endif
+    end
+    always @(posedge clock) begin
+       word <= (raddr < 16'd1) ? mem[0] : 128'd0;
+       if (we && (waddr < 16'd1)) mem[0] <= {wdata$7, wdata$6, wdata$5, wdata$4, wdata$3, wdata$2, wdata$1, wdata$0};
+    end
+    always @(*) rdata$0 = word[15:0];
+    always @(*) rdata$1 = word[31:16];
+    always @(*) rdata$2 = word[47:32];
+    always @(*) rdata$3 = word[63:48];
+    always @(*) rdata$4 = word[79:64];
+    always @(*) rdata$5 = word[95:80];
+    always @(*) rdata$6 = word[111:96];
+    always @(*) rdata$7 = word[127:112];
+endmodule // llamahdl_decoder$rms$gram
 
 
 module llamahdl_decoder$rms$lanes(clock,ld,x_max,g_exp,x$0,x$1,x$2,x$3,x$4,x$5,x$6,x$7,v,sq,tt0,tt1,g$0,g$1,g$2,g$3,g$4,g$5,g$6,g$7,rs_addr,y$0,y$1,y$2,y$3,y$4,y$5,y$6,y$7,yv);
@@ -53904,6 +54978,652 @@ module llamahdl_decoder$rms$yi(d,q,clock);
     end
           
 endmodule // llamahdl_decoder$rms$yi
+
+
+module llamahdl_decoder$sd_data$0(d,q,clock);
+    
+    // Module arguments
+    input wire signed [7:0] d;
+    output reg signed [7:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 8'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$sd_data$0
+
+
+module llamahdl_decoder$sd_data$1(d,q,clock);
+    
+    // Module arguments
+    input wire signed [7:0] d;
+    output reg signed [7:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 8'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$sd_data$1
+
+
+module llamahdl_decoder$sd_data$10(d,q,clock);
+    
+    // Module arguments
+    input wire signed [7:0] d;
+    output reg signed [7:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 8'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$sd_data$10
+
+
+module llamahdl_decoder$sd_data$11(d,q,clock);
+    
+    // Module arguments
+    input wire signed [7:0] d;
+    output reg signed [7:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 8'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$sd_data$11
+
+
+module llamahdl_decoder$sd_data$12(d,q,clock);
+    
+    // Module arguments
+    input wire signed [7:0] d;
+    output reg signed [7:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 8'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$sd_data$12
+
+
+module llamahdl_decoder$sd_data$13(d,q,clock);
+    
+    // Module arguments
+    input wire signed [7:0] d;
+    output reg signed [7:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 8'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$sd_data$13
+
+
+module llamahdl_decoder$sd_data$14(d,q,clock);
+    
+    // Module arguments
+    input wire signed [7:0] d;
+    output reg signed [7:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 8'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$sd_data$14
+
+
+module llamahdl_decoder$sd_data$15(d,q,clock);
+    
+    // Module arguments
+    input wire signed [7:0] d;
+    output reg signed [7:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 8'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$sd_data$15
+
+
+module llamahdl_decoder$sd_data$16(d,q,clock);
+    
+    // Module arguments
+    input wire signed [7:0] d;
+    output reg signed [7:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 8'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$sd_data$16
+
+
+module llamahdl_decoder$sd_data$17(d,q,clock);
+    
+    // Module arguments
+    input wire signed [7:0] d;
+    output reg signed [7:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 8'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$sd_data$17
+
+
+module llamahdl_decoder$sd_data$18(d,q,clock);
+    
+    // Module arguments
+    input wire signed [7:0] d;
+    output reg signed [7:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 8'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$sd_data$18
+
+
+module llamahdl_decoder$sd_data$19(d,q,clock);
+    
+    // Module arguments
+    input wire signed [7:0] d;
+    output reg signed [7:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 8'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$sd_data$19
+
+
+module llamahdl_decoder$sd_data$2(d,q,clock);
+    
+    // Module arguments
+    input wire signed [7:0] d;
+    output reg signed [7:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 8'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$sd_data$2
+
+
+module llamahdl_decoder$sd_data$20(d,q,clock);
+    
+    // Module arguments
+    input wire signed [7:0] d;
+    output reg signed [7:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 8'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$sd_data$20
+
+
+module llamahdl_decoder$sd_data$21(d,q,clock);
+    
+    // Module arguments
+    input wire signed [7:0] d;
+    output reg signed [7:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 8'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$sd_data$21
+
+
+module llamahdl_decoder$sd_data$22(d,q,clock);
+    
+    // Module arguments
+    input wire signed [7:0] d;
+    output reg signed [7:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 8'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$sd_data$22
+
+
+module llamahdl_decoder$sd_data$23(d,q,clock);
+    
+    // Module arguments
+    input wire signed [7:0] d;
+    output reg signed [7:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 8'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$sd_data$23
+
+
+module llamahdl_decoder$sd_data$24(d,q,clock);
+    
+    // Module arguments
+    input wire signed [7:0] d;
+    output reg signed [7:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 8'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$sd_data$24
+
+
+module llamahdl_decoder$sd_data$25(d,q,clock);
+    
+    // Module arguments
+    input wire signed [7:0] d;
+    output reg signed [7:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 8'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$sd_data$25
+
+
+module llamahdl_decoder$sd_data$26(d,q,clock);
+    
+    // Module arguments
+    input wire signed [7:0] d;
+    output reg signed [7:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 8'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$sd_data$26
+
+
+module llamahdl_decoder$sd_data$27(d,q,clock);
+    
+    // Module arguments
+    input wire signed [7:0] d;
+    output reg signed [7:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 8'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$sd_data$27
+
+
+module llamahdl_decoder$sd_data$28(d,q,clock);
+    
+    // Module arguments
+    input wire signed [7:0] d;
+    output reg signed [7:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 8'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$sd_data$28
+
+
+module llamahdl_decoder$sd_data$29(d,q,clock);
+    
+    // Module arguments
+    input wire signed [7:0] d;
+    output reg signed [7:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 8'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$sd_data$29
+
+
+module llamahdl_decoder$sd_data$3(d,q,clock);
+    
+    // Module arguments
+    input wire signed [7:0] d;
+    output reg signed [7:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 8'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$sd_data$3
+
+
+module llamahdl_decoder$sd_data$30(d,q,clock);
+    
+    // Module arguments
+    input wire signed [7:0] d;
+    output reg signed [7:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 8'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$sd_data$30
+
+
+module llamahdl_decoder$sd_data$31(d,q,clock);
+    
+    // Module arguments
+    input wire signed [7:0] d;
+    output reg signed [7:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 8'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$sd_data$31
+
+
+module llamahdl_decoder$sd_data$4(d,q,clock);
+    
+    // Module arguments
+    input wire signed [7:0] d;
+    output reg signed [7:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 8'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$sd_data$4
+
+
+module llamahdl_decoder$sd_data$5(d,q,clock);
+    
+    // Module arguments
+    input wire signed [7:0] d;
+    output reg signed [7:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 8'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$sd_data$5
+
+
+module llamahdl_decoder$sd_data$6(d,q,clock);
+    
+    // Module arguments
+    input wire signed [7:0] d;
+    output reg signed [7:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 8'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$sd_data$6
+
+
+module llamahdl_decoder$sd_data$7(d,q,clock);
+    
+    // Module arguments
+    input wire signed [7:0] d;
+    output reg signed [7:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 8'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$sd_data$7
+
+
+module llamahdl_decoder$sd_data$8(d,q,clock);
+    
+    // Module arguments
+    input wire signed [7:0] d;
+    output reg signed [7:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 8'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$sd_data$8
+
+
+module llamahdl_decoder$sd_data$9(d,q,clock);
+    
+    // Module arguments
+    input wire signed [7:0] d;
+    output reg signed [7:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 8'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$sd_data$9
+
+
+module llamahdl_decoder$sd_exp(d,q,clock);
+    
+    // Module arguments
+    input wire signed [7:0] d;
+    output reg signed [7:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 8'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$sd_exp
+
+
+module llamahdl_decoder$sd_mant(d,q,clock);
+    
+    // Module arguments
+    input wire  [7:0] d;
+    output reg  [7:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 8'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$sd_mant
 
 
 module llamahdl_decoder$st_data_r(clock,d,q);
