@@ -7,6 +7,7 @@ use crate::run::{generate, prepare, GenArgs, Prepared};
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use llamahdl_golden::{Golden, QuantModel, ScaleMode};
+use llamahdl_hw::sim::dram_engine::dram_engine;
 use llamahdl_hw::sim::engine::{engine, HwForward};
 use std::cell::RefCell;
 use std::path::PathBuf;
@@ -19,21 +20,46 @@ use std::time::Instant;
     after_help = "With --json, stdout is one JSON object: run's {\"ids\", \"argmax\", \"text\"} \
 plus \"cycles\" (clock cycles spent on each position), \"golden_match\" (true when the golden \
 model, fed the same tokens, gives every logit of every position bit for bit), \"lanes\" and \
-\"weights\"; with --profile a \"profile\" object (positions, cycles outside the operations, cycles per kind of operation and per operation of the program, summed over positions)."
+\"weights\"; with --weights dram a \"bus\" object (bus_bits, bytes read, R beats, cycles of the \
+positions, utilisation = beats per cycle, the DRAM model's latency, stall probability and seed, \
+and the gap cycles it inserted); with --profile a \"profile\" object (positions, cycles outside the operations, cycles per kind of operation and per operation of the program, summed over positions)."
 )]
 pub struct SimArgs {
     #[command(flatten)]
     pub gen: GenArgs,
 
-    /// Multiply-accumulate lanes of the simulated design (4, 8, 16, 32 or 64).
-    #[arg(long, value_name = "L", default_value_t = llamahdl_hw::decoder::limits::DEFAULT_LANES,
-          value_parser = crate::output::parse_lanes)]
-    pub lanes: usize,
+    /// Multiply-accumulate lanes of the simulated design (4, 8, 16, 32 or 64; default 32,
+    /// with --weights dram the image's).
+    #[arg(long, value_name = "L", value_parser = crate::output::parse_lanes)]
+    pub lanes: Option<usize>,
 
-    /// Where each layer's Q/K/V weights come from: `rom` (compiled in) or `ram` (streamed
-    /// into the weight buffer before each layer, as from external memory).
+    /// Where the weights come from: `rom` (compiled in), `ram` (each layer's Q/K/V
+    /// streamed into the weight buffer before the layer, the rest compiled in) or `dram`
+    /// (every weight streamed from a weight image in a simulated AXI4 DRAM: --image).
     #[arg(long, value_enum, default_value_t = Weights::Rom)]
     pub weights: Weights,
+
+    /// With --weights dram: the weight image (`llamahdl image`) of the checkpoint, laid
+    /// out for the simulated design's lanes and bus width.
+    #[arg(long, value_name = "IMG")]
+    pub image: Option<PathBuf>,
+
+    /// With --weights dram: the AXI data bus width (128, 256 or 512; default the image's).
+    #[arg(long, value_name = "B")]
+    pub bus_bits: Option<u32>,
+
+    /// With --weights dram: cycles from a burst's acceptance to its first beat.
+    #[arg(long, value_name = "N", default_value_t = 40)]
+    pub dram_latency: u64,
+
+    /// With --weights dram: random stalls (ARREADY low, gaps before R beats) from this
+    /// seed, each with probability --dram-stall (default 0.1 when a seed is given).
+    #[arg(long, value_name = "S")]
+    pub dram_stall_seed: Option<u64>,
+
+    /// With --weights dram: the probability of a stall cycle (0 to 0.9).
+    #[arg(long, value_name = "P")]
+    pub dram_stall: Option<f64>,
 
     /// Write a VCD waveform of every signal (GTKWave, Surfer); 10-30x slower.
     #[arg(long, value_name = "FILE")]
@@ -52,6 +78,7 @@ pub struct SimArgs {
 pub enum Weights {
     Rom,
     Ram,
+    Dram,
 }
 
 #[derive(serde::Serialize)]
@@ -67,6 +94,21 @@ struct JsonOutput<'a> {
     weights: Weights,
     #[serde(skip_serializing_if = "Option::is_none")]
     profile: Option<JsonProfile>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bus: Option<JsonBus>,
+}
+
+#[derive(serde::Serialize)]
+struct JsonBus {
+    bus_bits: u32,
+    bytes: u64,
+    beats: u64,
+    cycles: u64,
+    utilisation: f64,
+    dram_latency: u64,
+    dram_stall: f64,
+    dram_stall_seed: u64,
+    dram_gap_cycles: u64,
 }
 
 #[derive(serde::Serialize)]
@@ -226,6 +268,7 @@ fn check_vcd_target(vcd: &std::path::Path, gen: &GenArgs) -> anyhow::Result<()> 
 
 /// `llamahdl sim`.
 pub fn run(args: SimArgs) -> anyhow::Result<()> {
+    check_dram_flags(&args)?;
     if let Some(v) = &args.vcd {
         check_vcd_target(v, &args.gen)?;
     }
@@ -237,12 +280,23 @@ pub fn run(args: SimArgs) -> anyhow::Result<()> {
     } = prepare(&args.gen)?;
     let ck_name = args.gen.checkpoint.display().to_string();
     let qm = QuantModel::quantise(&ck, ScaleMode::Mant8);
-    llamahdl_hw::decoder::limits::check_fits(&qm, args.lanes, qm.config.seq_len).map_err(|e| {
-        anyhow::anyhow!(
-            "{ck_name}: the model does not fit the simulated decoder at {} lanes: {e}",
-            args.lanes
-        )
-    })?;
+    let dram = match (args.weights, &args.image) {
+        (Weights::Dram, Some(img)) => Some(prepare_dram(&args, img, &qm, &ck_name)?),
+        _ => None,
+    };
+    let lanes = match &dram {
+        Some(d) => d.lanes,
+        None => args
+            .lanes
+            .unwrap_or(llamahdl_hw::decoder::limits::DEFAULT_LANES),
+    };
+    if dram.is_none() {
+        llamahdl_hw::decoder::limits::check_fits(&qm, lanes, qm.config.seq_len).map_err(|e| {
+            anyhow::anyhow!(
+                "{ck_name}: the model does not fit the simulated decoder at {lanes} lanes: {e}"
+            )
+        })?;
+    }
     // Only now, with the model known to fit, create the waveform (as a temporary).
     let vcd_out = args.vcd.as_deref().map(TempOutput::create).transpose()?;
     let vcd_err = Rc::new(RefCell::new(None));
@@ -258,8 +312,18 @@ pub fn run(args: SimArgs) -> anyhow::Result<()> {
         None => None,
     };
     let stream = (args.weights == Weights::Ram).then_some(&qm);
-    let hw = engine(&qm, args.lanes, stream, vcd)
-        .map_err(|e| anyhow::anyhow!("{ck_name}: cannot simulate the decoder: {e}"))?;
+    let hw = match dram {
+        Some(d) => dram_engine(
+            &qm.config,
+            d.lanes,
+            d.bus_bits as usize,
+            d.params,
+            d.cfg,
+            d.bytes,
+        ),
+        None => engine(&qm, lanes, stream, vcd),
+    }
+    .map_err(|e| anyhow::anyhow!("{ck_name}: cannot simulate the decoder: {e}"))?;
     let mut fwd = HwForward {
         hw,
         positions: vec![],
@@ -272,6 +336,20 @@ pub fn run(args: SimArgs) -> anyhow::Result<()> {
     let elapsed = started.elapsed().as_secs_f64();
     let total_cycles = fwd.hw.total_cycles();
     let profile = args.profile.then(|| json_profile(&fwd.hw.profile()));
+    let bus = fwd.hw.bus().map(|b| {
+        let (stall, seed) = stall_of(&args);
+        JsonBus {
+            bus_bits: b.bus_bits,
+            bytes: b.bytes,
+            beats: b.beats,
+            cycles: b.cycles,
+            utilisation: b.utilisation,
+            dram_latency: args.dram_latency,
+            dram_stall: stall,
+            dram_stall_seed: seed,
+            dram_gap_cycles: b.dram.r_gap_cycles,
+        }
+    });
     drop(fwd.hw); // flushes the waveform
     if let Some(e) = vcd_err.borrow_mut().take() {
         return Err(e).with_context(|| format!("{}: write failed", t_path(&args)));
@@ -299,9 +377,10 @@ pub fn run(args: SimArgs) -> anyhow::Result<()> {
             text: text.map(|b| String::from_utf8_lossy(&b).into_owned()),
             cycles,
             golden_match,
-            lanes: args.lanes,
+            lanes,
             weights: args.weights,
             profile,
+            bus,
         };
         let mut s = serde_json::to_string(&out).context("serialising the JSON output")?;
         s.push('\n');
@@ -322,15 +401,28 @@ pub fn run(args: SimArgs) -> anyhow::Result<()> {
         let n = cycles.len().max(1) as u64;
         eprintln!(
             "cycles per token: mean {} (position 0: {}, last: {}); golden model agrees: {}; \
-             {total_cycles} cycles simulated in {elapsed:.2} s = {:.0} cycles/s ({} lanes, {:?} weights)",
+             {total_cycles} cycles simulated in {elapsed:.2} s = {:.0} cycles/s ({lanes} lanes, {:?} weights)",
             cycles.iter().sum::<u64>() / n,
             cycles.first().copied().unwrap_or(0),
             cycles.last().copied().unwrap_or(0),
             if golden_match { "yes" } else { "NO" },
             total_cycles as f64 / elapsed.max(1e-9),
-            args.lanes,
             args.weights
         );
+        if let Some(b) = &bus {
+            eprintln!(
+                "bus ({}-bit): {} bytes read in {} cycles of the positions = {:.1}% of the \
+                 peak; DRAM latency {}, stall probability {} (seed {}), {} gap cycles",
+                b.bus_bits,
+                b.bytes,
+                b.cycles,
+                100.0 * b.utilisation,
+                b.dram_latency,
+                b.dram_stall,
+                b.dram_stall_seed,
+                b.dram_gap_cycles
+            );
+        }
         if let Some(p) = &profile {
             print_profile(p);
         }
@@ -351,4 +443,118 @@ fn t_path(args: &SimArgs) -> String {
         .as_deref()
         .map(|p| p.display().to_string())
         .unwrap_or_default()
+}
+
+/// What `--weights dram` runs on, checked.
+struct DramRun {
+    lanes: usize,
+    bus_bits: u32,
+    params: llamahdl_hw::decoder::dram::DramParams,
+    cfg: llamahdl_hw::sim::axi_dram::DramConfig,
+    bytes: Vec<u8>,
+}
+
+/// The DRAM flags only with `--weights dram`, and `--image` with it.
+fn check_dram_flags(args: &SimArgs) -> anyhow::Result<()> {
+    let dram = args.weights == Weights::Dram;
+    let given = [
+        ("--image", args.image.is_some()),
+        ("--bus-bits", args.bus_bits.is_some()),
+        ("--dram-stall-seed", args.dram_stall_seed.is_some()),
+        ("--dram-stall", args.dram_stall.is_some()),
+    ];
+    if !dram {
+        if let Some((flag, _)) = given.iter().find(|(_, g)| *g) {
+            anyhow::bail!("{flag} applies only with --weights dram");
+        }
+        return Ok(());
+    }
+    if args.image.is_none() {
+        anyhow::bail!(
+            "--weights dram needs the weight image: --image IMG (made by `llamahdl image`)"
+        );
+    }
+    if args.vcd.is_some() {
+        anyhow::bail!("--vcd is not available with --weights dram yet");
+    }
+    if args.profile {
+        anyhow::bail!("--profile is not available with --weights dram yet");
+    }
+    if !(1..=1_000_000).contains(&args.dram_latency) {
+        anyhow::bail!(
+            "--dram-latency {} must be between 1 and 1000000 cycles",
+            args.dram_latency
+        );
+    }
+    if let Some(p) = args.dram_stall {
+        if !(0.0..=0.9).contains(&p) {
+            anyhow::bail!("--dram-stall {p} must be between 0 and 0.9");
+        }
+    }
+    Ok(())
+}
+
+/// The stall probability and seed asked for.
+fn stall_of(args: &SimArgs) -> (f64, u64) {
+    let seed = args.dram_stall_seed.unwrap_or(0);
+    let p = args
+        .dram_stall
+        .unwrap_or(if args.dram_stall_seed.is_some() {
+            0.1
+        } else {
+            0.0
+        });
+    (p, seed)
+}
+
+/// Verify the image (as `llamahdl image --check --checkpoint` does), check it against the
+/// checkpoint and the flags, and set up the DRAM model.
+fn prepare_dram(
+    args: &SimArgs,
+    img: &std::path::Path,
+    qm: &QuantModel,
+    ck_name: &str,
+) -> anyhow::Result<DramRun> {
+    use llamahdl_hw::sim::dram_engine::DRAM_LAYOUTS;
+    use llamahdl_image::ImageError;
+    let what = img.display().to_string();
+    let image = llamahdl_image::verify_file(img)?;
+    let mismatch = |p: llamahdl_image::Problem| ImageError::invalid(&what, p);
+    llamahdl_image::compare::check_layout(&image, args.lanes.map(|l| l as u32), args.bus_bits)
+        .map_err(mismatch)?;
+    llamahdl_image::compare::check_model(&image, qm, ck_name).map_err(mismatch)?;
+    let (lanes, bus_bits) = (image.header.lanes as usize, image.header.bus_bits);
+    if !DRAM_LAYOUTS.contains(&(lanes, bus_bits as usize)) {
+        anyhow::bail!(
+            "{what}: laid out for {lanes} lanes and a {bus_bits}-bit bus; the streaming \
+             decoder is built for (lanes, bus bits) in {DRAM_LAYOUTS:?} (make the image with \
+             --lanes and --bus-bits)"
+        );
+    }
+    let ctx = qm.config.seq_len;
+    llamahdl_hw::decoder::limits::check_fits_streaming(&qm.config, lanes, ctx).map_err(|e| {
+        anyhow::anyhow!(
+            "{ck_name}: the model does not fit the streaming decoder at {lanes} lanes: {e}"
+        )
+    })?;
+    let bytes = std::fs::read(img).with_context(|| format!("{what}: cannot read"))?;
+    let (stall, seed) = stall_of(args);
+    let cfg = llamahdl_hw::sim::axi_dram::DramConfig {
+        latency: args.dram_latency,
+        ar_stall: stall,
+        r_stall: stall,
+        seed,
+        ..llamahdl_hw::sim::axi_dram::DramConfig::new(bus_bits as usize / 8)
+    };
+    Ok(DramRun {
+        lanes,
+        bus_bits,
+        params: llamahdl_hw::decoder::dram::DramParams {
+            ctx,
+            base: 0,
+            axi: llamahdl_hw::units::dram::axi_read::AxiReadParams::default(),
+        },
+        cfg,
+        bytes,
+    })
 }

@@ -107,6 +107,7 @@ pub struct Ulx3sBoard<const L: usize> {
     led_error: Constant<Bits<8>>,
     led_loading: Constant<Bits<8>>,
     zero8: Constant<Bits<8>>,
+    zero16: Constant<Bits<16>>,
     pll: Ecp5Pll,
     reset: ResetSync,
     rx: UartRx,
@@ -143,6 +144,7 @@ impl<const L: usize> Ulx3sBoard<L> {
             led_error: k(4),
             led_loading: k(8),
             zero8: k(0),
+            zero16: Constant::new(0u64.into()),
             pll: Ecp5Pll::new(pll),
             reset: Default::default(),
             rx: UartRx::new(p.clocks_per_bit),
@@ -246,9 +248,9 @@ impl<const L: usize> Logic for Ulx3sBoard<L> {
         self.decoder.st_mant.next = self.zero8.val();
         self.decoder.st_exp.next = signed_cast(self.zero8.val());
         self.decoder.g_we.next = false;
-        self.decoder.g_waddr.next = bit_cast::<16, 8>(self.zero8.val());
+        self.decoder.g_waddr.next = self.zero16.val();
         for j in 0..XP {
-            self.decoder.g_data[j].next = bit_cast::<16, 8>(self.zero8.val());
+            self.decoder.g_data[j].next = self.zero16.val();
         }
         self.decoder.g_done.next = false;
         self.decoder.g_exp.next = signed_cast(self.zero8.val());

@@ -5,6 +5,7 @@
 use super::memory_map::{Layout, WeightMap};
 use crate::bits::{ADDR_BITS, ADDR_SPACE};
 use llamahdl_golden::QuantModel;
+use llamahdl_model::Config;
 
 /// Lane counts the tool is compiled for (`--lanes`): every `L` that
 /// [`with_lanes!`](crate::with_lanes) dispatches to.
@@ -45,22 +46,43 @@ pub fn unsupported_lanes(lanes: usize) -> String {
 /// `ctx` positions: the lane count is supported, every address and program field fits its
 /// width, head_dim divides the lane count and the context is within seq_len. An `Err` says which limit the model exceeds.
 pub fn check_fits(qm: &QuantModel, lanes: usize, ctx: usize) -> Result<(), String> {
-    let c = qm.config;
+    check_with(&qm.config, lanes, ctx, Some(qm))
+}
+
+/// As [`check_fits`] for the decoder whose weights stream from DRAM (shape `c`): no
+/// weight ROM, and the logits are not kept in the vector memory.
+pub fn check_fits_streaming(c: &Config, lanes: usize, ctx: usize) -> Result<(), String> {
+    check_with(c, lanes, ctx, None)
+}
+
+fn check_with(
+    c: &Config,
+    lanes: usize,
+    ctx: usize,
+    rom: Option<&QuantModel>,
+) -> Result<(), String> {
+    let c = *c;
     if !SUPPORTED_LANES.contains(&lanes) {
         return Err(unsupported_lanes(lanes));
     }
-    let wm = WeightMap::new(qm, lanes);
-    let words: usize = wm
-        .mats
-        .iter()
-        .map(|m| m.rows * m.cols.div_ceil(lanes))
-        .sum();
-    let rows: usize = wm.mats.iter().map(|m| m.rows).sum();
-    let lay = Layout::new(qm);
+    let lay = Layout::for_config(&c);
+    let (words, rows, vm) = match rom {
+        Some(qm) => {
+            let wm = WeightMap::new(qm, lanes);
+            let words: usize = wm
+                .mats
+                .iter()
+                .map(|m| m.rows * m.cols.div_ceil(lanes))
+                .sum();
+            (words, wm.mats.iter().map(|m| m.rows).sum(), lay.total)
+        }
+        None => (0, 0, lay.logits),
+    };
     let limits = [
         (words, ADDR_SPACE, "weight ROM words (int8 x lanes)"),
         (rows, ADDR_SPACE, "weight rows"),
-        (lay.total, ADDR_SPACE, "vector memory words"),
+        (vm, ADDR_SPACE, "vector memory words"),
+        (c.vocab_size, ADDR_SPACE, "vocabulary (logit index)"),
         (
             (c.dim.div_ceil(lanes) + c.hidden_dim.div_ceil(lanes)) * lanes,
             ADDR_SPACE,

@@ -12,6 +12,8 @@ use llamahdl_model::{Config, ModelError};
 /// Bus figures of the positions run so far.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct BusFigures {
+    /// The data bus width.
+    pub bus_bits: u32,
     /// Bytes read from DRAM.
     pub bytes: u64,
     /// R beats received.
@@ -72,6 +74,7 @@ impl<const L: usize, const DW: usize> DramEngine<L, DW> {
     /// What went over the bus during the positions run so far.
     pub fn bus(&self) -> BusFigures {
         BusFigures {
+            bus_bits: DW as u32,
             bytes: self.beats * (DW / 8) as u64,
             beats: self.beats,
             cycles: self.cycles,
@@ -214,5 +217,52 @@ impl<const L: usize, const DW: usize> HwRun for DramEngine<L, DW> {
 
     fn profile(&self) -> Profile {
         Profile::default()
+    }
+
+    fn bus(&self) -> Option<BusFigures> {
+        Some(DramEngine::bus(self))
+    }
+}
+
+/// The (lanes, bus bits) pairs the tool is compiled for with weights in DRAM: a 128-,
+/// 256- or 512-bit bus no wider than the lanes.
+pub const DRAM_LAYOUTS: [(usize, usize); 6] = [
+    (16, 128),
+    (32, 128),
+    (32, 256),
+    (64, 128),
+    (64, 256),
+    (64, 512),
+];
+
+/// A boxed [`DramEngine`] for `lanes` and `bus_bits` (one of [`DRAM_LAYOUTS`]) running
+/// `image` for shape `c`.
+pub fn dram_engine(
+    c: &Config,
+    lanes: usize,
+    bus_bits: usize,
+    p: DramParams,
+    dram: DramConfig,
+    image: Vec<u8>,
+) -> Result<Box<dyn HwRun>, String> {
+    fn make<const L: usize, const DW: usize>(
+        c: &Config,
+        p: DramParams,
+        d: DramConfig,
+        image: Vec<u8>,
+    ) -> Result<Box<dyn HwRun>, String> {
+        Ok(Box::new(DramEngine::<L, DW>::new(c, p, d, image)?))
+    }
+    match (lanes, bus_bits) {
+        (16, 128) => make::<16, 128>(c, p, dram, image),
+        (32, 128) => make::<32, 128>(c, p, dram, image),
+        (32, 256) => make::<32, 256>(c, p, dram, image),
+        (64, 128) => make::<64, 128>(c, p, dram, image),
+        (64, 256) => make::<64, 256>(c, p, dram, image),
+        (64, 512) => make::<64, 512>(c, p, dram, image),
+        _ => Err(format!(
+            "{lanes} lanes with a {bus_bits}-bit bus: the streaming decoder is built for \
+             (lanes, bus bits) in {DRAM_LAYOUTS:?}"
+        )),
     }
 }

@@ -39,6 +39,10 @@ pub trait HwRun {
     /// Cycles per program operation summed over the positions run since
     /// [`HwRun::enable_profile`] (empty when it was not called).
     fn profile(&self) -> Profile;
+    /// What went over the DRAM bus (a design with weights in DRAM), else `None`.
+    fn bus(&self) -> Option<crate::sim::dram_engine::BusFigures> {
+        None
+    }
 }
 
 /// Where a position's cycles go: per operation of the per-token program, the cycles from
