@@ -67,3 +67,90 @@ fn dram_tiny_bit_exact_128_bit_bus() {
     let (cycles, util) = bit_exact::<16, 128>(&qm, 6, dram(16, 1, 0.0, 0), 16);
     println!("tiny, 16 lanes, 128-bit bus: cycles {cycles:?}, bus utilisation {util:.3}");
 }
+
+/// Five DRAM behaviours: first-beat latencies from 1 to 100 cycles, 10 % to 30 % random
+/// ARREADY and R stalls, each from its own seed.
+const BEHAVIOURS: [(u64, f64, u64); 5] = [
+    (40, 0.1, 1),
+    (1, 0.3, 2),
+    (100, 0.1, 3),
+    (40, 0.2, 4),
+    (7, 0.05, 5),
+];
+
+#[test]
+fn dram_tiny_bit_exact_under_latency_and_stalls() {
+    for (i, &(lat, stall, seed)) in BEHAVIOURS.iter().enumerate() {
+        let qm = quant(&Config::TINY, 10 + i as u64);
+        let (cycles, util) = bit_exact::<16, 128>(&qm, 8, dram(16, lat, stall, seed), 16);
+        println!("latency {lat}, stalls {stall}, seed {seed}: cycles {cycles:?}, bus {util:.3}");
+    }
+}
+
+/// The odd shape (grouped-query attention 6/2, a separate classifier region) with 32
+/// lanes on a 256-bit bus and 16 lanes on a 128-bit bus.
+#[test]
+fn dram_odd_shape_bit_exact() {
+    let qm = quant(&Config::ODD, 3);
+    assert!(!qm.config.shared_classifier || qm.wcls.is_none());
+    let (c32, _) = bit_exact::<32, 256>(&qm, 5, dram(32, 40, 0.1, 9), qm.config.seq_len);
+    let (c16, _) = bit_exact::<16, 128>(&qm, 5, dram(16, 40, 0.1, 8), qm.config.seq_len);
+    println!("odd shape: 32 lanes/256-bit {c32:?}, 16 lanes/128-bit {c16:?}");
+}
+
+fn real_model() -> Option<QuantModel> {
+    let Ok(dir) = std::env::var("LLAMAHDL_MODELS") else {
+        println!("SKIPPED (not run): LLAMAHDL_MODELS is not set");
+        return None;
+    };
+    let ck = llamahdl_model::Checkpoint::load(&std::path::Path::new(&dir).join("stories260K.bin"))
+        .expect("stories260K.bin");
+    Some(QuantModel::quantise(&ck, ScaleMode::Mant8))
+}
+
+/// stories260K from its weight image: 16 positions, every logit equal to the golden
+/// model, under DRAM behaviour `k` of [`BEHAVIOURS`] (one test each, so they run in
+/// parallel).
+fn stories260k(k: usize) {
+    // (The 64-lane design is built on a thread with a larger stack than a test's.)
+    std::thread::Builder::new()
+        .stack_size(256 << 20)
+        .spawn(move || stories260k_on_thread(k))
+        .unwrap()
+        .join()
+        .unwrap();
+}
+
+fn stories260k_on_thread(k: usize) {
+    let Some(qm) = real_model() else { return };
+    let (lat, stall, seed) = BEHAVIOURS[k];
+    let (cycles, util) = if k % 2 == 0 {
+        bit_exact::<64, 512>(&qm, 16, dram(64, lat, stall, seed), 512)
+    } else {
+        bit_exact::<32, 128>(&qm, 16, dram(16, lat, stall, seed), 512)
+    };
+    println!(
+        "stories260K, behaviour {k} (latency {lat}, stalls {stall}, seed {seed}): cycles {cycles:?}, bus {util:.3}"
+    );
+}
+
+#[test]
+fn dram_stories260k_behaviour_0() {
+    stories260k(0);
+}
+#[test]
+fn dram_stories260k_behaviour_1() {
+    stories260k(1);
+}
+#[test]
+fn dram_stories260k_behaviour_2() {
+    stories260k(2);
+}
+#[test]
+fn dram_stories260k_behaviour_3() {
+    stories260k(3);
+}
+#[test]
+fn dram_stories260k_behaviour_4() {
+    stories260k(4);
+}
