@@ -22,7 +22,7 @@ pub const TINY_SEED: u64 = 1;
 
 /// Arguments of `llamahdl verilog`.
 #[derive(Args, Debug)]
-#[command(group(ArgGroup::new("model").required(true).args(["config", "checkpoint"])))]
+#[command(group(ArgGroup::new("model").required(true).args(["config", "checkpoint", "shape"])))]
 #[command(
     after_help = "The output directory is replaced as a whole, and only on success: \
     the files are written to a temporary directory beside it first. A directory is only \
@@ -54,6 +54,30 @@ pub struct VerilogArgs {
     #[arg(long, value_name = "N")]
     pub context: Option<usize>,
 
+    /// Where the weights live: `onchip` (compiled into ROMs: the design is for one
+    /// checkpoint's weights) or `dram` (streamed from a weight image over AXI4: the
+    /// design depends only on the shape, lanes, bus and context; writes
+    /// llamahdl_dram_decoder.v).
+    #[arg(long, value_enum, default_value_t = WeightsMode::Onchip)]
+    pub weights: WeightsMode,
+
+    /// With --weights dram: the model shape, by name (stories15m, stories42m, stories110m,
+    /// llama2-7b, stories260k, tiny) or as
+    /// `dim=D,hidden=H,layers=N,heads=Q,kv_heads=K,vocab=V,seq_len=S[,separate]`
+    /// (--checkpoint reads only a checkpoint's header).
+    #[arg(long, value_name = "SHAPE", value_parser = parse_shape)]
+    pub shape: Option<Config>,
+
+    /// With --weights dram: the AXI data bus width (128, 256 or 512; default the lanes'
+    /// bytes, at most 512 bits).
+    #[arg(long, value_name = "B")]
+    pub bus_bits: Option<usize>,
+
+    /// With --weights dram: the byte address of the weight image in DRAM (a multiple of
+    /// 4096; decimal or 0x hex).
+    #[arg(long, value_name = "ADDR", default_value = "0", value_parser = parse_addr)]
+    pub base: u64,
+
     /// Emit a board top instead of the stand-alone blocks: `ulx3s-85f` writes
     /// llamahdl_board_ulx3s.v (PLL, UART, protocol controller, decoder) and its pin
     /// constraints ulx3s_85f.lpf (docs/board-ulx3s.md).
@@ -69,6 +93,78 @@ pub struct VerilogArgs {
     #[arg(long, value_name = "BAUD", default_value_t = llamahdl_hw::board::ulx3s::DEFAULT_BAUD,
           requires = "board")]
     pub baud: u32,
+}
+
+/// `--weights`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum WeightsMode {
+    Onchip,
+    Dram,
+}
+
+/// A named shape or `dim=..,hidden=..,...`.
+pub fn parse_shape(s: &str) -> Result<Config, String> {
+    let named = match s.to_ascii_lowercase().as_str() {
+        "stories15m" => Some(Config::STORIES15M),
+        "stories42m" => Some(Config::STORIES42M),
+        "stories110m" => Some(Config::STORIES110M),
+        "llama2-7b" => Some(Config::LLAMA2_7B),
+        "stories260k" => Some(Config::STORIES260K),
+        "tiny" => Some(Config::TINY),
+        _ => None,
+    };
+    if let Some(c) = named {
+        return Ok(c);
+    }
+    if !s.contains('=') {
+        return Err(format!(
+            "unknown shape {s:?}: name one of stories15m, stories42m, stories110m, llama2-7b, \
+             stories260k, tiny, or give dim=D,hidden=H,layers=N,heads=Q,kv_heads=K,vocab=V,seq_len=S[,separate]"
+        ));
+    }
+    let mut v: [Option<usize>; 7] = [None; 7];
+    let keys = [
+        "dim", "hidden", "layers", "heads", "kv_heads", "vocab", "seq_len",
+    ];
+    let mut shared = true;
+    for part in s.split(',') {
+        if part == "separate" {
+            shared = false;
+            continue;
+        }
+        let (k, val) = part
+            .split_once('=')
+            .ok_or_else(|| format!("{part:?}: expected key=value"))?;
+        let i = keys
+            .iter()
+            .position(|&n| n == k)
+            .ok_or_else(|| format!("unknown shape key {k:?} (keys: {})", keys.join(", ")))?;
+        let n: usize = val
+            .parse()
+            .map_err(|_| format!("{k}={val:?}: not a positive whole number"))?;
+        v[i] = Some(n);
+    }
+    let get = |i: usize| v[i].ok_or_else(|| format!("the shape lacks {}=", keys[i]));
+    let c = Config {
+        dim: get(0)?,
+        hidden_dim: get(1)?,
+        n_layers: get(2)?,
+        n_heads: get(3)?,
+        n_kv_heads: get(4)?,
+        vocab_size: get(5)?,
+        seq_len: get(6)?,
+        shared_classifier: shared,
+    };
+    c.validate("--shape").map_err(|e| e.to_string())?;
+    Ok(c)
+}
+
+fn parse_addr(s: &str) -> Result<u64, String> {
+    let r = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(h) => u64::from_str_radix(h, 16),
+        None => s.parse(),
+    };
+    r.map_err(|_| format!("{s:?} is not an address (decimal or 0x hex)"))
 }
 
 /// The boards of `--board`.
@@ -126,6 +222,12 @@ fn load_model(args: &VerilogArgs) -> anyhow::Result<(Checkpoint, String)> {
 pub fn run(args: VerilogArgs) -> anyhow::Result<()> {
     if let Some(ck) = &args.checkpoint {
         check_not_input(&args.out, ck)?;
+    }
+    if args.weights == WeightsMode::Dram {
+        return run_dram(&args);
+    }
+    if args.shape.is_some() || args.bus_bits.is_some() || args.base != 0 {
+        bail!("--shape, --bus-bits and --base apply only with --weights dram");
     }
     let target = Target::new(&args.out)?;
     let (ck, source) = load_model(&args)?;
@@ -507,4 +609,53 @@ mod tests {
         Target::new(&empty).unwrap();
         assert!(Target::new(Path::new("/")).is_err());
     }
+}
+
+/// `llamahdl verilog --weights dram`.
+fn run_dram(args: &VerilogArgs) -> anyhow::Result<()> {
+    if args.board.is_some() {
+        bail!("--board is not available with --weights dram yet (the board tops hold the on-chip design)");
+    }
+    let (c, source) = match (&args.shape, &args.checkpoint, args.config) {
+        (Some(c), _, _) => (*c, "--shape".to_string()),
+        (None, Some(p), _) => (
+            Checkpoint::load_config(p)?,
+            format!("{} (its header)", p.display()),
+        ),
+        (None, None, Some(ConfigName::Tiny)) => (Config::TINY, "the tiny shape".to_string()),
+        (None, None, Some(ConfigName::Stories260k)) => {
+            (Config::STORIES260K, "the stories260K shape".to_string())
+        }
+        (None, None, None) => bail!("pass --shape, --config or --checkpoint"),
+    };
+    let lanes = args.lanes;
+    let bus = args.bus_bits.unwrap_or((lanes * 8).min(512));
+    let ctx = args.context.unwrap_or(c.seq_len);
+    let target = Target::new(&args.out)?;
+    let started = std::time::Instant::now();
+    let emitted =
+        llamahdl_hw::emit::generate_dram(&c, lanes, bus, ctx, args.base).map_err(|e| {
+            anyhow::anyhow!(
+                "{source}: cannot build the streaming decoder ({lanes} lanes, {bus}-bit bus, \
+             context {ctx}): {e}"
+            )
+        })?;
+    let staged = target.stage(&emitted)?;
+    let mut listing = String::new();
+    for f in &emitted {
+        listing.push_str(&args.out.join(&f.file).display().to_string());
+        listing.push('\n');
+    }
+    write_stdout(listing.as_bytes())?;
+    let files = staged.commit()?;
+    let bytes: usize = emitted.iter().map(|e| e.text.len()).sum();
+    eprintln!(
+        "wrote {} file(s) to {} ({source}: {}; {lanes} lanes, {bus}-bit bus, context {ctx}; \
+         {bytes} bytes in {:.2} s)",
+        files.len(),
+        args.out.display(),
+        crate::output::shape_summary(&c),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
 }

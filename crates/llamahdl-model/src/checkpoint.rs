@@ -94,6 +94,58 @@ impl Config {
         shared_classifier: false,
     };
 
+    /// The stories15M shape of llama2.c (dim 288, hidden 768, 6 layers, 6 heads, vocab
+    /// 32000, seq_len 256, shared classifier).
+    pub const STORIES15M: Config = Config {
+        dim: 288,
+        hidden_dim: 768,
+        n_layers: 6,
+        n_heads: 6,
+        n_kv_heads: 6,
+        vocab_size: 32000,
+        seq_len: 256,
+        shared_classifier: true,
+    };
+
+    /// The stories42M shape (dim 512, hidden 1376, 8 layers, 8 heads, vocab 32000,
+    /// seq_len 1024, shared classifier).
+    pub const STORIES42M: Config = Config {
+        dim: 512,
+        hidden_dim: 1376,
+        n_layers: 8,
+        n_heads: 8,
+        n_kv_heads: 8,
+        vocab_size: 32000,
+        seq_len: 1024,
+        shared_classifier: true,
+    };
+
+    /// The stories110M shape (dim 768, hidden 2048, 12 layers, 12 heads, vocab 32000,
+    /// seq_len 1024, shared classifier).
+    pub const STORIES110M: Config = Config {
+        dim: 768,
+        hidden_dim: 2048,
+        n_layers: 12,
+        n_heads: 12,
+        n_kv_heads: 12,
+        vocab_size: 32000,
+        seq_len: 1024,
+        shared_classifier: true,
+    };
+
+    /// The Llama 2 7B shape as llama2.c's export writes it (dim 4096, hidden 11008, 32
+    /// layers, 32 heads, vocab 32000, seq_len 2048, a separate classifier).
+    pub const LLAMA2_7B: Config = Config {
+        dim: 4096,
+        hidden_dim: 11008,
+        n_layers: 32,
+        n_heads: 32,
+        n_kv_heads: 32,
+        vocab_size: 32000,
+        seq_len: 2048,
+        shared_classifier: false,
+    };
+
     /// The seven header dimensions with their names, in header order (`dim`,
     /// `hidden_dim`, `n_layers`, `n_heads`, `n_kv_heads`, `vocab_size`, `seq_len`).
     pub fn dims(&self) -> [(&'static str, usize); 7] {
@@ -156,6 +208,18 @@ impl Checkpoint {
     /// The classifier matrix `[vocab, dim]` (the embedding when shared).
     pub fn classifier(&self) -> &[f32] {
         self.wcls.as_deref().unwrap_or(&self.token_embedding)
+    }
+
+    /// Read and validate only a checkpoint file's header: its shape (the weights are not
+    /// read, so this is quick for any size; the file's length is not checked).
+    pub fn load_config(path: &Path) -> Result<Config, ModelError> {
+        let what = path.display().to_string();
+        let mut file = crate::input::open(path)?;
+        let mut bytes = Vec::new();
+        crate::input::read_up_to(&mut file, HEADER_BYTES as u64, &mut bytes, path)?;
+        let config = parse_header(&bytes, &what)?;
+        validate_config(&config, &what)?;
+        Ok(config)
     }
 
     /// Read and validate a checkpoint file.

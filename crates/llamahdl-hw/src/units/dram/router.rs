@@ -259,10 +259,11 @@ impl<const L: usize, const DW: usize> Logic for StreamRouter<L, DW> {
             self.state.d.next = self.c_latch.val();
         }
         if self.state.q.val() == self.c_latch.val() {
-            self.kind_r.d.next = self.prog.data[F_KIND].val() == self.c_kind_gains.val();
-            self.rows_m1.d.next = self.prog.data[F_ROWS_M1].val();
-            self.beats_m1.d.next = self.prog.data[F_BEATS_M1].val();
-            self.blk_m1.d.next = self.prog.data[F_BLK_M1].val();
+            // (Fields F_KIND, F_ROWS_M1, F_BEATS_M1, F_BLK_M1: hdl_gen takes literal indices.)
+            self.kind_r.d.next = self.prog.data[0].val() == self.c_kind_gains.val();
+            self.rows_m1.d.next = self.prog.data[1].val();
+            self.beats_m1.d.next = self.prog.data[2].val();
+            self.blk_m1.d.next = self.prog.data[3].val();
             self.row.d.next = self.c_zero.val();
             self.state.d.next = self.c_prefix.val();
         }
