@@ -51,9 +51,31 @@ impl<const L: usize, const DW: usize> DramEngine<L, DW> {
         dram: DramConfig,
         image: Vec<u8>,
     ) -> Result<Self, String> {
+        Self::build(c, p, dram, image, false)
+    }
+
+    /// As [`DramEngine::new`], recording every top-level port each cycle for
+    /// co-simulation (`driver().take_trace()`; ports up to 128 bits, so `DW = 128`).
+    pub fn with_trace(
+        c: &Config,
+        p: DramParams,
+        dram: DramConfig,
+        image: Vec<u8>,
+    ) -> Result<Self, String> {
+        Self::build(c, p, dram, image, true)
+    }
+
+    fn build(
+        c: &Config,
+        p: DramParams,
+        dram: DramConfig,
+        image: Vec<u8>,
+        trace: bool,
+    ) -> Result<Self, String> {
         let uut = DramDecoder::<L, DW>::new(c, p).map_err(|e| e.to_string())?;
+        let d = Driver::new(uut, |u, c| u.clock.next = c.into());
         Ok(DramEngine {
-            d: Driver::new(uut, |u, c| u.clock.next = c.into()),
+            d: if trace { d.with_trace() } else { d },
             dram: AxiDram::new(dram, p.base, image),
             config: *c,
             beats: 0,
