@@ -12,6 +12,17 @@ use llamahdl_hw::units::dram::axi_read::AxiReadParams;
 use llamahdl_image::write::image_bytes;
 use llamahdl_model::{synth, Config};
 
+/// Runs `f` on a thread with a stack large enough for the whole design (a test thread's
+/// default stack is not: the decoder's blocks are built by value).
+fn big(f: impl FnOnce() + Send + 'static) {
+    std::thread::Builder::new()
+        .stack_size(256 << 20)
+        .spawn(f)
+        .unwrap()
+        .join()
+        .unwrap();
+}
+
 fn quant(cfg: &Config, seed: u64) -> QuantModel {
     QuantModel::quantise(&synth::generate(cfg, seed), ScaleMode::Mant8)
 }
@@ -63,9 +74,11 @@ fn bit_exact<const L: usize, const DW: usize>(
 
 #[test]
 fn dram_tiny_bit_exact_128_bit_bus() {
-    let qm = quant(&Config::TINY, 1);
-    let (cycles, util) = bit_exact::<16, 128>(&qm, 6, dram(16, 1, 0.0, 0), 16);
-    println!("tiny, 16 lanes, 128-bit bus: cycles {cycles:?}, bus utilisation {util:.3}");
+    big(|| {
+        let qm = quant(&Config::TINY, 1);
+        let (cycles, util) = bit_exact::<16, 128>(&qm, 6, dram(16, 1, 0.0, 0), 16);
+        println!("tiny, 16 lanes, 128-bit bus: cycles {cycles:?}, bus utilisation {util:.3}");
+    });
 }
 
 /// Five DRAM behaviours: first-beat latencies from 1 to 100 cycles, 10 % to 30 % random
@@ -80,22 +93,28 @@ const BEHAVIOURS: [(u64, f64, u64); 5] = [
 
 #[test]
 fn dram_tiny_bit_exact_under_latency_and_stalls() {
-    for (i, &(lat, stall, seed)) in BEHAVIOURS.iter().enumerate() {
-        let qm = quant(&Config::TINY, 10 + i as u64);
-        let (cycles, util) = bit_exact::<16, 128>(&qm, 8, dram(16, lat, stall, seed), 16);
-        println!("latency {lat}, stalls {stall}, seed {seed}: cycles {cycles:?}, bus {util:.3}");
-    }
+    big(|| {
+        for (i, &(lat, stall, seed)) in BEHAVIOURS.iter().enumerate() {
+            let qm = quant(&Config::TINY, 10 + i as u64);
+            let (cycles, util) = bit_exact::<16, 128>(&qm, 8, dram(16, lat, stall, seed), 16);
+            println!(
+                "latency {lat}, stalls {stall}, seed {seed}: cycles {cycles:?}, bus {util:.3}"
+            );
+        }
+    });
 }
 
 /// The odd shape (grouped-query attention 6/2, a separate classifier region) with 32
 /// lanes on a 256-bit bus and 16 lanes on a 128-bit bus.
 #[test]
 fn dram_odd_shape_bit_exact() {
-    let qm = quant(&Config::ODD, 3);
-    assert!(!qm.config.shared_classifier || qm.wcls.is_none());
-    let (c32, _) = bit_exact::<32, 256>(&qm, 5, dram(32, 40, 0.1, 9), qm.config.seq_len);
-    let (c16, _) = bit_exact::<16, 128>(&qm, 5, dram(16, 40, 0.1, 8), qm.config.seq_len);
-    println!("odd shape: 32 lanes/256-bit {c32:?}, 16 lanes/128-bit {c16:?}");
+    big(|| {
+        let qm = quant(&Config::ODD, 3);
+        assert!(!qm.config.shared_classifier || qm.wcls.is_none());
+        let (c32, _) = bit_exact::<32, 256>(&qm, 5, dram(32, 40, 0.1, 9), qm.config.seq_len);
+        let (c16, _) = bit_exact::<16, 128>(&qm, 5, dram(16, 40, 0.1, 8), qm.config.seq_len);
+        println!("odd shape: 32 lanes/256-bit {c32:?}, 16 lanes/128-bit {c16:?}");
+    });
 }
 
 fn real_model() -> Option<QuantModel> {
@@ -196,8 +215,10 @@ fn verilator_matches<const L: usize>(qm: &QuantModel, n: usize, d: DramConfig, c
 
 #[test]
 fn dram_tiny_verilator_cycle_for_cycle() {
-    let qm = quant(&Config::TINY, 21);
-    verilator_matches::<16>(&qm, 4, dram(16, 40, 0.1, 21), 16);
+    big(|| {
+        let qm = quant(&Config::TINY, 21);
+        verilator_matches::<16>(&qm, 4, dram(16, 40, 0.1, 21), 16);
+    });
 }
 
 #[test]
@@ -211,4 +232,81 @@ fn dram_stories260k_verilator_cycle_for_cycle() {
         .unwrap()
         .join()
         .unwrap();
+}
+
+/// A start given at power-up is held until the header check passes, then runs: the same
+/// logits as a start after the verdict.
+#[test]
+fn dram_start_before_the_header_verdict_is_held() {
+    big(|| {
+        let qm = quant(&Config::TINY, 31);
+        let img = image_bytes(&qm, 16, 128).expect("image");
+        let p = DramParams {
+            ctx: 16,
+            base: 0,
+            axi: AxiReadParams::default(),
+        };
+        let mut hw = DramEngine::<16, 128>::new(&qm.config, p, dram(16, 40, 0.0, 0), img).unwrap();
+        hw.start_at_once();
+        let got = hw.run_position(5, 0).expect("run");
+        let mut g = Golden::new(qm.clone());
+        assert_eq!(got.logits, g.forward_q16(5, 0).unwrap());
+        assert_eq!(hw.header_cycles(), 0);
+    });
+}
+
+/// Images the design was not generated for: the header check refuses them and no token
+/// is computed (no logit comes out).
+#[test]
+fn dram_refuses_a_foreign_image_header() {
+    big(|| {
+        let qm = quant(&Config::TINY, 32);
+        let good = image_bytes(&qm, 16, 128).expect("image");
+        let p = DramParams {
+            ctx: 16,
+            base: 0,
+            axi: AxiReadParams::default(),
+        };
+        let other = quant(&Config::ODD, 1);
+        let cases: Vec<(&str, Vec<u8>)> = vec![
+            ("bad magic", {
+                let mut b = good.clone();
+                b[0] ^= 0x20;
+                b
+            }),
+            ("unknown version", {
+                let mut b = good.clone();
+                b[8] = 2;
+                b
+            }),
+            ("another dim", {
+                let mut b = good.clone();
+                b[16] = 32;
+                b
+            }),
+            ("another lane layout", image_bytes(&qm, 32, 128).unwrap()),
+            ("another bus width", image_bytes(&qm, 16, 256).unwrap()),
+            ("another model shape", image_bytes(&other, 16, 128).unwrap()),
+            ("truncated image size field", {
+                let mut b = good.clone();
+                b[88] ^= 0x10;
+                b
+            }),
+            ("all zero (empty DRAM)", vec![0u8; good.len()]),
+        ];
+        for (what, img) in cases {
+            let mut hw =
+                DramEngine::<16, 128>::new(&qm.config, p, dram(16, 40, 0.1, 3), img).unwrap();
+            let e = hw.run_position(1, 0).expect_err(what).to_string();
+            assert!(
+                e.contains("refused the weight image") && e.contains("no token"),
+                "{what}: {e}"
+            );
+            assert!(!hw.driver().uut.ready.val(), "{what}: ready");
+        }
+        // The good image passes.
+        let mut hw = DramEngine::<16, 128>::new(&qm.config, p, dram(16, 40, 0.1, 3), good).unwrap();
+        hw.run_position(1, 0).expect("good image");
+        assert!(hw.header_cycles() > 40);
+    });
 }

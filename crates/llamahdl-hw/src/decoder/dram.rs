@@ -19,6 +19,13 @@
 //! - `start`, `token`, `pos`, `done`, `busy`, `next_token`, `pos_error`, `logit_*`: as
 //!   [`Decoder`]'s.
 //! - AXI4 read channels (`ar*`, `r*`): see [`AxiReadMaster`]; one ID, `rready` high.
+//! - The image header: after power-up and after `reset` the design first reads the
+//!   image's 128-byte header and compares it with the header it was generated for
+//!   ([`HeaderCheck`]: magic, version, shape, lanes, bus, quantisation, region count,
+//!   offsets, size). `ready` rises when it matched; `image_error` (sticky until `reset`)
+//!   when it did not, with `bad_word` the first bus word that differed. A `start` before
+//!   the verdict is held and runs once `ready` rises; a `start` with `image_error` high
+//!   computes nothing: `done` pulses the next cycle with `image_error` high and no logit.
 //! - `axi_error` (sticky until `reset`): a read came back with an error response; the
 //!   position in progress does not finish (no `done`) and nothing more is read.
 //! - `reset` (synchronous, active high): the read master and the router back to their
@@ -36,6 +43,7 @@ use crate::bits::{Addr, Pos, Token};
 use crate::units::dram::axi_read::{
     AxiParamError, AxiReadMaster, AxiReadParams, ADDR_BITS, STAT_BITS, WORDS_BITS,
 };
+use crate::units::dram::header_check::HeaderCheck;
 use crate::units::dram::router::{script, StreamRouter};
 use crate::units::dram::unpack::GROUP;
 use llamahdl_golden::ScaleMode;
@@ -52,6 +60,13 @@ const C_PREP: u64 = 1;
 const C_EMB: u64 = 2;
 const C_LAYERS: u64 = 3;
 const C_CLS: u64 = 4;
+const C_HDR: u64 = 5;
+
+// Header states.
+const H_TODO: u64 = 0;
+const H_READ: u64 = 1;
+const H_OK: u64 = 2;
+const H_BAD: u64 = 3;
 
 /// What a [`DramDecoder`] is built for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -101,11 +116,23 @@ pub struct DramDecoder<const L: usize, const DW: usize> {
     pub rresp: Signal<In, Bits<2>>,
     pub rlast: Signal<In, Bit>,
     pub axi_error: Signal<Out, Bit>,
+    pub ready: Signal<Out, Bit>,
+    pub image_error: Signal<Out, Bit>,
+    pub bad_word: Signal<Out, Bits<4>>,
     pub stat_beats: Signal<Out, Bits<STAT_BITS>>,
     pub stat_busy: Signal<Out, Bits<STAT_BITS>>,
     reader: AxiReadMaster<DW, FIFO_FA>,
     router: StreamRouter<L, DW>,
     core: Decoder<L>,
+    hcheck: HeaderCheck<DW>,
+    hstate: DFF<Bits<2>>,
+    /// A `start` held until the header's verdict, with its token and position.
+    pend: DFF<Bit>,
+    ptok: DFF<Token>,
+    ppos: DFF<Pos>,
+    err_done: DFF<Bit>,
+    go: Signal<Local, Bit>,
+    go_tok: Signal<Local, Token>,
     cstate: DFF<Bits<3>>,
     tok_r: DFF<Token>,
     prod: DFF<Bits<32>>,
@@ -117,6 +144,13 @@ pub struct DramDecoder<const L: usize, const DW: usize> {
     layers_words: Constant<Bits<WORDS_BITS>>,
     cls_addr: Constant<Bits<ADDR_BITS>>,
     cls_words: Constant<Bits<WORDS_BITS>>,
+    hdr_addr: Constant<Bits<ADDR_BITS>>,
+    hdr_words: Constant<Bits<WORDS_BITS>>,
+    c_hdr: Constant<Bits<3>>,
+    h_todo: Constant<Bits<2>>,
+    h_read: Constant<Bits<2>>,
+    h_ok: Constant<Bits<2>>,
+    h_bad: Constant<Bits<2>>,
     c_idle: Constant<Bits<3>>,
     c_prep: Constant<Bits<3>>,
     c_emb: Constant<Bits<3>>,
@@ -205,11 +239,22 @@ impl<const L: usize, const DW: usize> DramDecoder<L, DW> {
             rresp: Default::default(),
             rlast: Default::default(),
             axi_error: Default::default(),
+            ready: Default::default(),
+            image_error: Default::default(),
+            bad_word: Default::default(),
             stat_beats: Default::default(),
             stat_busy: Default::default(),
             reader: AxiReadMaster::new(p.axi)?,
             router: StreamRouter::new(sc, bank_groups),
             core: Decoder::streaming(c, p.ctx, bank_groups),
+            hcheck: HeaderCheck::new(&plan.header.encode()),
+            hstate: Default::default(),
+            pend: Default::default(),
+            ptok: Default::default(),
+            ppos: Default::default(),
+            err_done: Default::default(),
+            go: Default::default(),
+            go_tok: Default::default(),
             cstate: Default::default(),
             tok_r: Default::default(),
             prod: Default::default(),
@@ -221,6 +266,13 @@ impl<const L: usize, const DW: usize> DramDecoder<L, DW> {
             layers_words: words(layers_bytes)?,
             cls_addr: a(cls.offset),
             cls_words: words(cls.length)?,
+            hdr_addr: a(0),
+            hdr_words: words(llamahdl_image::format::HEADER_BYTES as u64)?,
+            c_hdr: c3(C_HDR),
+            h_todo: Constant::new(H_TODO.into()),
+            h_read: Constant::new(H_READ.into()),
+            h_ok: Constant::new(H_OK.into()),
+            h_bad: Constant::new(H_BAD.into()),
             c_idle: c3(C_IDLE),
             c_prep: c3(C_PREP),
             c_emb: c3(C_EMB),
@@ -245,12 +297,61 @@ impl<const L: usize, const DW: usize> DramDecoder<L, DW> {
 impl<const L: usize, const DW: usize> Logic for DramDecoder<L, DW> {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clock, cstate, tok_r, prod, emb_addr);
-        clock!(self, clock, reader, router, core);
+        dff_setup!(self, clock, cstate, tok_r, prod, emb_addr, hstate, pend, ptok, ppos, err_done);
+        clock!(self, clock, reader, router, core, hcheck);
+        // ---- The image header: read and checked first; starts wait for the verdict. ----
+        self.hcheck.reset.next = self.reset.val();
+        self.hcheck.start.next = false;
+        self.hcheck.in_data.next = self.reader.out_data.val();
+        self.hcheck.take.next =
+            (self.hstate.q.val() == self.h_read.val()) & self.reader.out_valid.val();
+        if (self.hstate.q.val() == self.h_todo.val()) & (self.cstate.q.val() == self.c_idle.val()) {
+            self.hcheck.start.next = true;
+            self.hstate.d.next = self.h_read.val();
+            self.cstate.d.next = self.c_hdr.val();
+        }
+        if (self.hstate.q.val() == self.h_read.val()) & self.hcheck.ok.val() {
+            self.hstate.d.next = self.h_ok.val();
+        }
+        if (self.hstate.q.val() == self.h_read.val()) & self.hcheck.error.val() {
+            self.hstate.d.next = self.h_bad.val();
+        }
+        self.ready.next = self.hstate.q.val() == self.h_ok.val();
+        self.image_error.next = self.hstate.q.val() == self.h_bad.val();
+        self.bad_word.next = self.hcheck.bad_word.val();
+        // A start goes to the core once the header is good (a held one first); with a bad
+        // header it only pulses `done`.
+        self.go.next = false;
+        self.go_tok.next = self.token.val();
+        self.err_done.d.next = false;
+        if self.start.val() & !self.core.busy.val() & !self.pend.q.val() {
+            self.ptok.d.next = self.token.val();
+            self.ppos.d.next = self.pos.val();
+        }
+        if self.hstate.q.val() == self.h_ok.val() {
+            if self.pend.q.val() {
+                self.go.next = true;
+                self.go_tok.next = self.ptok.q.val();
+                self.pend.d.next = false;
+            } else {
+                self.go.next = self.start.val();
+            }
+        } else if self.hstate.q.val() == self.h_bad.val() {
+            if self.pend.q.val() | self.start.val() {
+                self.err_done.d.next = true;
+                self.pend.d.next = false;
+            }
+        } else if self.start.val() {
+            self.pend.d.next = true;
+        }
         // ---- The decoder core. ----
-        self.core.start.next = self.start.val();
-        self.core.token.next = self.token.val();
-        self.core.pos.next = self.pos.val();
+        self.core.start.next = self.go.val();
+        self.core.token.next = self.go_tok.val();
+        if self.pend.q.val() {
+            self.core.pos.next = self.ppos.q.val();
+        } else {
+            self.core.pos.next = self.pos.val();
+        }
         self.core.use_ram.next = false;
         self.core.w_valid.next = false;
         for i in 0..L {
@@ -258,19 +359,26 @@ impl<const L: usize, const DW: usize> Logic for DramDecoder<L, DW> {
         }
         self.core.w_scale_mant.next = self.router.st_mant.val();
         self.core.w_scale_exp.next = self.router.st_exp.val();
-        self.done.next = self.core.done.val();
+        self.done.next = self.core.done.val() | self.err_done.q.val();
         self.next_token.next = self.core.next_token.val();
         self.pos_error.next = self.core.pos_error.val();
         self.logit_valid.next = self.core.logit_valid.val();
         self.logit_index.next = self.core.logit_index.val();
         self.logit_value.next = self.core.logit_value.val();
-        self.busy.next = self.core.busy.val() | (self.cstate.q.val() != self.c_idle.val());
+        self.busy.next =
+            self.core.busy.val() | (self.cstate.q.val() != self.c_idle.val()) | self.pend.q.val();
 
         // ---- The router between the read master's FIFO and the core. ----
         self.router.reset.next = self.reset.val();
-        self.router.in_valid.next = self.reader.out_valid.val();
+        // (While the header is read its words go to the check, not to the router.)
+        if self.hstate.q.val() == self.h_read.val() {
+            self.router.in_valid.next = false;
+            self.reader.out_ready.next = true;
+        } else {
+            self.router.in_valid.next = self.reader.out_valid.val();
+            self.reader.out_ready.next = self.router.in_ready.val();
+        }
         self.router.in_data.next = self.reader.out_data.val();
-        self.reader.out_ready.next = self.router.in_ready.val();
         self.core.st_valid.next = self.router.st_valid.val();
         for i in 0..L {
             self.core.st_data[i].next = self.router.st_data[i].val();
@@ -288,14 +396,22 @@ impl<const L: usize, const DW: usize> Logic for DramDecoder<L, DW> {
         self.router.g_free.next = self.core.g_free.val();
 
         // ---- The command issuer: three reads per accepted position. ----
-        if self.start.val() & !self.core.busy.val() {
-            self.tok_r.d.next = self.token.val();
+        if self.go.val() {
+            self.tok_r.d.next = self.go_tok.val();
         }
         self.prod.d.next = self.tok_r.q.val() * self.emb_stride.val();
         self.emb_addr.d.next = self.emb_base.val() + bit_cast::<ADDR_BITS, 32>(self.prod.q.val());
         self.reader.cmd_valid.next = false;
         self.reader.cmd_addr.next = self.zero_a.val();
         self.reader.cmd_words.next = self.zero_w.val();
+        if self.cstate.q.val() == self.c_hdr.val() {
+            self.reader.cmd_valid.next = true;
+            self.reader.cmd_addr.next = self.hdr_addr.val();
+            self.reader.cmd_words.next = self.hdr_words.val();
+            if self.reader.cmd_ready.val() {
+                self.cstate.d.next = self.c_idle.val();
+            }
+        }
         if self.cstate.q.val() == self.c_prep.val() {
             self.cstate.d.next = self.c_emb.val();
         }
@@ -328,6 +444,8 @@ impl<const L: usize, const DW: usize> Logic for DramDecoder<L, DW> {
         }
         if self.reset.val() {
             self.cstate.d.next = self.c_idle.val();
+            self.hstate.d.next = self.h_todo.val();
+            self.pend.d.next = false;
         }
 
         // ---- AXI. ----

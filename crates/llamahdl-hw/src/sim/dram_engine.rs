@@ -33,6 +33,11 @@ pub struct DramEngine<const L: usize, const DW: usize> {
     config: Config,
     beats: u64,
     cycles: u64,
+    /// Before the first position, run until the header check's verdict (so that no
+    /// position's cycles include it); off: start at once (the start is held).
+    wait_header: bool,
+    /// Cycles spent on the header check (when waited for).
+    header_cycles: u64,
 }
 
 fn sim_error(problem: String) -> ModelError {
@@ -80,12 +85,25 @@ impl<const L: usize, const DW: usize> DramEngine<L, DW> {
             config: *c,
             beats: 0,
             cycles: 0,
+            wait_header: true,
+            header_cycles: 0,
         })
     }
 
     /// The simulation driver (for tests that look inside).
     pub fn driver(&mut self) -> &mut Driver<DramDecoder<L, DW>> {
         &mut self.d
+    }
+
+    /// Start the first position at once, before the header check's verdict (the design
+    /// holds the start); its cycles then include the check.
+    pub fn start_at_once(&mut self) {
+        self.wait_header = false;
+    }
+
+    /// Cycles from power-up to the header check's verdict (0 until waited for).
+    pub fn header_cycles(&self) -> u64 {
+        self.header_cycles
     }
 
     /// The DRAM model.
@@ -160,6 +178,17 @@ impl<const L: usize, const DW: usize> HwRun for DramEngine<L, DW> {
                 seq_len: c.seq_len,
             });
         }
+        if self.wait_header {
+            self.wait_header = false;
+            let c0 = self.d.cycle();
+            while !(self.d.uut.ready.val() || self.d.uut.image_error.val()) {
+                if self.d.cycle() - c0 > 1 << 20 {
+                    return Err(sim_error("the image header check never finished".into()));
+                }
+                self.cycle();
+            }
+            self.header_cycles = self.d.cycle() - c0;
+        }
         let u = &mut self.d.uut;
         u.token.next = u2b::<16>(token as u64);
         u.pos.next = u2b::<16>(pos as u64);
@@ -194,6 +223,14 @@ impl<const L: usize, const DW: usize> HwRun for DramEngine<L, DW> {
         }
         let cycles = self.d.cycle() - c0;
         self.cycles += cycles;
+        if self.d.uut.image_error.val() {
+            return Err(sim_error(format!(
+                "position {pos}: the decoder refused the weight image: its header differs \
+                 from the one the design was generated for (bus word {} of the header); no \
+                 token was computed",
+                self.d.uut.bad_word.val().index()
+            )));
+        }
         if let Some(v) = self.dram.violations.first() {
             return Err(sim_error(format!(
                 "AXI protocol violation in cycle {}: {}",
