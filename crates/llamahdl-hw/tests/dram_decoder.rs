@@ -310,3 +310,39 @@ fn dram_refuses_a_foreign_image_header() {
         assert!(hw.header_cycles() > 40);
     });
 }
+
+/// `verilator --lint-only -Wall` on the DRAM design's Verilog (with the project's
+/// waivers): the tiny shape at 16 lanes and 128 bits, stories260K's shape at 64 lanes and
+/// 512 bits and at 32 lanes and 256 bits.
+#[test]
+fn dram_decoder_verilog_lints_clean() {
+    big(|| {
+        use llamahdl_hw::cosim::{default_waiver_file, emit_verilog, verilator_lint};
+        use llamahdl_hw::decoder::dram::DramDecoder;
+        let p = |ctx| DramParams {
+            ctx,
+            base: 0,
+            axi: AxiReadParams::default(),
+        };
+        let designs = [
+            (
+                "tiny 16/128",
+                emit_verilog(DramDecoder::<16, 128>::new(&Config::TINY, p(16)).unwrap()),
+            ),
+            (
+                "stories260K 64/512",
+                emit_verilog(DramDecoder::<64, 512>::new(&Config::STORIES260K, p(64)).unwrap()),
+            ),
+            (
+                "stories260K 32/256",
+                emit_verilog(DramDecoder::<32, 256>::new(&Config::STORIES260K, p(64)).unwrap()),
+            ),
+        ];
+        for (name, v) in designs {
+            let dir = tempfile::tempdir().unwrap();
+            let r = verilator_lint(&v, "top", Some(&default_waiver_file()), dir.path())
+                .unwrap_or_else(|e| panic!("{name}: lint could not run: {e:#}"));
+            assert!(r.clean, "{name}: verilator -Wall reported:\n{}", r.output);
+        }
+    });
+}

@@ -155,3 +155,43 @@ fn decoder_tiny_l4_digest() {
     );
     pin("decoder", "decoder_tiny_l4_digest", &digest(&v));
 }
+
+/// The stream router's byte datapath: 32 lanes from a 128-bit bus (two words a beat).
+#[test]
+fn unpack_l32_w128() {
+    use llamahdl_hw::units::dram::unpack::Unpack;
+    let v = stable(|| emit_verilog(Unpack::<32, 128>::default()));
+    pin("units/dram", "unpack_l32_w128", &v);
+}
+
+fn tiny_dram_plan() -> llamahdl_image::layout::Plan {
+    llamahdl_image::layout::plan(&Config::TINY, 16, 128, llamahdl_golden::ScaleMode::Mant8).unwrap()
+}
+
+/// The stream router for the tiny shape, 16 lanes, 128-bit bus.
+#[test]
+fn stream_router_tiny_l16_w128() {
+    use llamahdl_hw::units::dram::router::{script, StreamRouter};
+    let p = tiny_dram_plan();
+    let v = stable(|| {
+        emit_verilog(StreamRouter::<16, 128>::new(
+            script(&p.regions, 16, 16, true),
+            2,
+        ))
+    });
+    pin("units/dram", "stream_router_tiny_l16_w128", &v);
+}
+
+/// The whole decoder with its weights in DRAM (tiny shape, 16 lanes, 128-bit bus), as a
+/// per-module digest.
+#[test]
+fn dram_decoder_tiny_l16_w128_digest() {
+    use llamahdl_hw::decoder::dram::{DramDecoder, DramParams};
+    let p = DramParams {
+        ctx: 16,
+        base: 0,
+        axi: Default::default(),
+    };
+    let v = stable(|| emit_verilog(DramDecoder::<16, 128>::new(&Config::TINY, p).unwrap()));
+    pin("decoder", "dram_decoder_tiny_l16_w128_digest", &digest(&v));
+}

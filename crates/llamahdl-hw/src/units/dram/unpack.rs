@@ -231,11 +231,19 @@ impl<const L: usize, const DW: usize> Logic for Unpack<L, DW> {
             "   if (scale_ld) sc <= word;\n   else if (scale_next) sc <= {{16'd0, sc[{}:16]}};\n",
             DW - 1
         );
-        s += &format!(
-            "   if (g_ld) gr <= word;\n   else if (g_next) gr <= {{128'd0, gr[{}:128]}};\n",
-            DW - 1
-        );
+        if DW > 128 {
+            s += &format!(
+                "   if (g_ld) gr <= word;\n   else if (g_next) gr <= {{128'd0, gr[{}:128]}};\n",
+                DW - 1
+            );
+        } else {
+            s += "   if (g_ld) gr <= word;\n   else if (g_next) gr <= 128'd0;\n";
+        }
         s += "end\n";
+        if k == 1 {
+            // A beat is one word: nothing is gathered.
+            s += "/* verilator lint_off UNUSEDSIGNAL */\nwire unused_gather = gather;\n/* verilator lint_on UNUSEDSIGNAL */\n";
+        }
         s += "always @(*) begin\n   case (rp)\n";
         for i in 0..DEPTH {
             s += &format!("      2'd{i}: hd = q{i};\n");
