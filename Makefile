@@ -17,7 +17,7 @@ export LLAMAHDL_MODELS    := $(if $(wildcard $(MODELS)/stories260K.bin),$(MODELS
 export LLAMAHDL_REFERENCE := $(if $(wildcard $(REFERENCE)/stories260K),$(REFERENCE),)
 
 .PHONY: run test deps cocotb-deps build rtl lint fmt clean formal fuzz fuzz-build cocotb-axi \
-	formal-axi
+	formal-axi dram-bench dram-verilog
 
 ## run: build; regenerate the decoder's Verilog and simulate a short generation on its RTL
 ##      (tokens, cycles per token, simulation speed, golden-model agreement). With the
@@ -232,3 +232,32 @@ cocotb-axi: deps cocotb-deps
 ##             runs them too, at the default depth); installs yosys and cvc5 first.
 formal-axi: deps
 	$(CARGO) test --release -p llamahdl-hw --test axi_formal -- --nocapture
+
+## dram-bench: the decoder with every weight in DRAM on a synthetic checkpoint of shape
+##             DRAM_SHAPE (default stories15M's: dim 288, hidden 768, 6 layers, 6 heads,
+##             vocab 32000, seq_len 256; seed 1), DRAM_LANES lanes on a DRAM_BUS-bit bus,
+##             DRAM_STEPS positions, the DRAM model at a 40-cycle first-beat latency with
+##             10 % random stalls: writes the image, then `sim --weights dram --json` (every
+##             logit checked against the golden model; cycles per token, bus figures) to
+##             $(BUILD)/dram-bench.json. Minutes per position: a make target, not CI.
+DRAM_SHAPE ?= --dim 288 --hidden-dim 768 --n-layers 6 --n-heads 6 --n-kv-heads 6 --vocab-size 32000 --seq-len 256
+DRAM_LANES ?= 64
+DRAM_BUS ?= 512
+DRAM_STEPS ?= 3
+dram-bench: build
+	@mkdir -p $(BUILD)
+	$(LLAMAHDL) synth --config tiny $(DRAM_SHAPE) --seed 1 --out $(BUILD)/dram-bench.bin
+	$(LLAMAHDL) image --checkpoint $(BUILD)/dram-bench.bin --out $(BUILD)/dram-bench.img \
+		--lanes $(DRAM_LANES) --bus-bits $(DRAM_BUS)
+	$(LLAMAHDL) sim --checkpoint $(BUILD)/dram-bench.bin --steps $(DRAM_STEPS) --weights dram \
+		--image $(BUILD)/dram-bench.img --dram-latency 40 --dram-stall-seed 1 --json \
+		> $(BUILD)/dram-bench.json
+	@cat $(BUILD)/dram-bench.json
+
+## dram-verilog: `verilog --weights dram` for each named shape (64 lanes, 512-bit bus),
+##               timed, into $(BUILD)/dram-<shape>/.
+dram-verilog: build
+	@for s in stories15m stories42m stories110m llama2-7b; do \
+		/usr/bin/env time -f "$$s: %e s" $(LLAMAHDL) verilog --weights dram --shape $$s \
+			--lanes 64 --bus-bits 512 --context 64 --out $(BUILD)/dram-$$s || exit 1; \
+	done
