@@ -534,7 +534,7 @@ fn interrupted_sim_leaves_no_vcd() {
 fn failed_commands_leave_no_output() {
     let f = Files::new();
     let ck = f.path("wide.bin");
-    // head_dim 16 does not divide 8 lanes.
+    // head_dim 16 exceeds 8 lanes.
     ok(&[
         "synth",
         "--out",
@@ -560,7 +560,7 @@ fn failed_commands_leave_no_output() {
             s(&vcd),
         ],
         1,
-        &[s(&ck), "head_dim 16 must divide the lane count 8"],
+        &[s(&ck), "head_dim 16 must not exceed the lane count 8"],
     );
     assert!(!vcd.exists(), "the VCD was created before the check");
     let full = || std::fs::File::create("/dev/full").unwrap();
@@ -624,7 +624,7 @@ fn messages_name_the_file_and_the_real_problem() {
             s(&out),
         ],
         1,
-        &[s(&ck), "head_dim 8 must divide the lane count 4"],
+        &[s(&ck), "head_dim 8 must not exceed the lane count 4"],
     );
     assert!(!err.contains("65536"), "{err}");
     assert!(!out.exists());

@@ -315,7 +315,7 @@ fn images_for_another_design_are_refused() {
     fails(
         &["image", "--check", s(&narrow)],
         1,
-        &[s(&narrow), "head_dim 16 must divide the lane count 8"],
+        &[s(&narrow), "head_dim 16 must not exceed the lane count 8"],
     );
     // The writer refuses the same.
     let ck = f.model_seeded("hd16.bin", &c, 1);
@@ -331,7 +331,7 @@ fn images_for_another_design_are_refused() {
             "8",
         ],
         1,
-        &[s(&ck), "head_dim 16 must divide the lane count 8"],
+        &[s(&ck), "head_dim 16 must not exceed the lane count 8"],
     );
     assert!(!out.exists());
 }

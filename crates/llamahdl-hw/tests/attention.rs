@@ -2,7 +2,8 @@
 //! its own): the QKV rows streamed into it (back-to-back and
 //! randomly spaced) and the attention that follows, bit-exact with the golden model's
 //! `rope`, `kv_store` and `attend` over sequences of positions and interleaved layers, for
-//! several head-group sizes (all heads, partial groups, spare lanes), on the real
+//! several head-group sizes (all heads, partial groups, spare lanes, head_dim not dividing
+//! the lane count: head_dim 48 on 64 lanes, the stories15M shape), on the real
 //! stories260K model in the loop of a full forward pass (when `LLAMAHDL_MODELS` is set);
 //! measured cycles = `cycles()`, the stream latency, refusal of positions past the context
 //! and of layers past the model, co-simulation of the unit and of each hand-written leaf in
@@ -712,6 +713,12 @@ fn cycle_formulas() {
     // The per-position slope: 2 cycles per cached position per layer and head group.
     assert_eq!(cycles(&c, 512, 64, 101) - cycles(&c, 512, 64, 100), 2);
     assert_eq!(cycles(&c, 512, 32, 101) - cycles(&c, 512, 32, 100), 4);
+    // stories15M (head_dim 48) on 64 lanes: six groups of one head, 6 output items each.
+    let s = Config::STORIES15M;
+    assert_eq!((heads_per_group(&s, 64), out_width(&s)), (1, XP));
+    assert_eq!(cycles(&s, 256, 64, 0), 250);
+    assert_eq!(cycles(&s, 256, 64, 255), 3310);
+    assert_eq!(cycles(&s, 256, 64, 100), 12 * 101 + 238);
 }
 
 /// The cache word is written exactly `stream_latency` cycles after the last row (checked
@@ -816,10 +823,107 @@ fn stream_latency_and_refusal_all_shapes() {
 }
 
 #[test]
-#[should_panic(expected = "must be a non-zero multiple of head_dim")]
-fn rejects_lanes_not_multiple_of_head_dim() {
+#[should_panic(expected = "must be at least head_dim")]
+fn rejects_fewer_lanes_than_head_dim() {
     let qm = quant(&Config::STORIES260K, 1);
-    let _ = AttnWithBank::<12>::new(&qm);
+    let _ = AttnWithBank::<4>::new(&qm);
+}
+
+/// Synthetic shapes with stories15M's head_dim, 48, which divides no power-of-two lane
+/// count: two heads (one kv head each), and four query heads over two kv heads.
+const HD48: Config = Config {
+    dim: 96,
+    hidden_dim: 128,
+    n_layers: 2,
+    n_heads: 2,
+    n_kv_heads: 2,
+    vocab_size: 64,
+    seq_len: 16,
+    shared_classifier: true,
+};
+const HD48_GQA: Config = Config {
+    dim: 192,
+    n_heads: 4,
+    ..HD48
+};
+
+/// head_dim 24: five query heads over one kv head.
+const HD24: Config = Config {
+    dim: 120,
+    n_heads: 5,
+    n_kv_heads: 1,
+    ..HD48
+};
+
+/// Runs `f` on a thread with a large stack (the 64-lane designs need it).
+fn on_big_stack(f: impl FnOnce() + Send + 'static) {
+    std::thread::Builder::new()
+        .stack_size(256 << 20)
+        .spawn(f)
+        .unwrap()
+        .join()
+        .unwrap();
+}
+
+/// head_dim not dividing the lane count: `G = floor(A / head_dim)` heads per group, the
+/// lanes from `G·head_dim` on unused. head_dim 48 on 64 lanes (one head per group, 16 idle
+/// lanes; K = XP, six output items per head), with and without grouped-query attention;
+/// head_dim 24 on 64 lanes (groups of 2 + 2 + 1, 16 idle lanes) and 32 lanes (8 idle);
+/// head_dim 4 (K = 1) on 10 lanes (two groups of 2, 2 idle lanes), 14 lanes (groups of
+/// 3 + 1, 2 idle lanes) and 6 lanes (four groups of 1).
+#[test]
+fn head_dim_not_dividing_lanes_bit_exact() {
+    on_big_stack(|| {
+        for (i, cfg) in [HD48, HD48_GQA].into_iter().enumerate() {
+            assert_eq!(cfg.head_dim(), 48);
+            assert_eq!(heads_per_group(&cfg, 64), 1);
+            assert_eq!(out_width(&cfg), XP);
+            let c = run_stream_shape::<64>(&cfg, 61 + i as u64, 10, None);
+            assert!(c.len() >= 10, "too few on-time starts");
+            for (pos, n) in c {
+                let s = 2 * (pos + 1) + 25;
+                assert_eq!(
+                    n,
+                    wait_cycles(&cfg) + 15 + (cfg.n_heads - 1) * (1 + s) + s + 6,
+                    "{cfg:?} at {pos}"
+                );
+            }
+        }
+        // head_dim 24, five query heads over one kv head: groups of 2 + 2 + 1 on 64 lanes,
+        // five groups of 1 on 32 lanes (16 and 8 idle lanes).
+        assert_eq!(HD24.head_dim(), 24);
+        assert_eq!([64, 32].map(|a| heads_per_group(&HD24, a)), [2, 1]);
+        for (pos, n) in run_stream_shape::<64>(&HD24, 63, 10, None) {
+            let s = 2 * (pos + 1) + 25;
+            assert_eq!(n, wait_cycles(&HD24) + 15 + 2 * (1 + s) + s + 3);
+        }
+        for (pos, n) in run_stream_shape::<32>(&HD24, 67, 6, None) {
+            let s = 2 * (pos + 1) + 25;
+            assert_eq!(n, wait_cycles(&HD24) + 15 + 4 * (1 + s) + s + 3);
+        }
+    });
+    let t = Config::TINY;
+    assert_eq!([10, 14, 6].map(|a| heads_per_group(&t, a)), [2, 3, 1]);
+    for (pos, n) in run_stream_shape::<10>(&t, 64, t.seq_len, None) {
+        assert_eq!(n, wait_cycles(&t) + 15 + 2 * (2 * (pos + 1) + 25) + 1 + 8);
+    }
+    for (pos, n) in run_stream_shape::<14>(&t, 65, 10, None) {
+        assert_eq!(n, wait_cycles(&t) + 15 + 2 * (2 * (pos + 1) + 25) + 1 + 4);
+    }
+    run_stream_shape::<6>(&t, 66, 6, None);
+}
+
+/// The stories15M shape (synthetic weights: head_dim 48, six heads, six layers) on 64
+/// lanes with a 12-position cache: every layer streamed and attended at positions 0..6,
+/// bit-exact, in `cycles()`.
+#[test]
+fn stories15m_shape_on_64_lanes() {
+    on_big_stack(|| {
+        let cfg = Config::STORIES15M;
+        for (pos, n) in run_stream_shape::<64>(&cfg, 68, 6, Some(12)) {
+            assert_eq!(n, 12 * (pos + 1) + 238, "attention cycles at {pos}");
+        }
+    });
 }
 
 /// The whole unit in Icarus (`cfg` with a cache of `ctx` positions, at least 4): streams (back-to-back and spaced) with the attention at
@@ -881,6 +985,15 @@ fn cosim_icarus_wide_outputs() {
     cosim_stream::<32>(ODD, 8, 26);
 }
 
+/// head_dim not dividing the lane count in Icarus: head_dim 48 on 64 lanes (one head per
+/// group, 16 idle lanes), four query heads over two kv heads; head_dim 4 on 14 lanes
+/// (groups of 3 + 1, 2 idle lanes, one output per cycle).
+#[test]
+fn cosim_icarus_head_dim_not_dividing_lanes() {
+    on_big_stack(|| cosim_stream::<64>(HD48_GQA, 6, 27));
+    cosim_stream::<14>(Config::TINY, 8, 28);
+}
+
 fn lint_unit<const A: usize>(name: &str, cfg: Config, ctx: Option<usize>) {
     let qm = quant(&cfg, 1);
     let unit = match ctx {
@@ -909,6 +1022,8 @@ fn verilator_lint_unit() {
     lint_unit::<32>("odd", ODD, Some(40));
     lint_unit::<64>("odd", ODD, Some(40));
     lint_unit::<64>("stories260K", Config::STORIES260K, None);
+    on_big_stack(|| lint_unit::<64>("head_dim 48", HD48_GQA, None));
+    lint_unit::<14>("tiny", Config::TINY, None);
 }
 
 // ---------------------------------------------------------------------------------------

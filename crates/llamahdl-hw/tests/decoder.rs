@@ -154,3 +154,44 @@ fn decoder_real_stories260k_streamed_weights() {
     );
     println!("stories260K streamed QKV weights: next {next:?}, cycles {cycles:?}");
 }
+
+/// head_dim 48 (stories15M's), which does not divide the 64 lanes: attention runs one head
+/// per group with lanes 48..63 idle. Two heads over two kv heads, and four query heads over
+/// two kv heads (grouped-query attention); every logit bit-exact with the golden model.
+#[test]
+fn decoder_head_dim_not_dividing_lanes_bit_exact() {
+    std::thread::Builder::new()
+        .stack_size(256 << 20)
+        .spawn(|| {
+            let base = Config {
+                dim: 96,
+                hidden_dim: 128,
+                n_layers: 2,
+                n_heads: 2,
+                n_kv_heads: 2,
+                vocab_size: 64,
+                seq_len: 16,
+                shared_classifier: true,
+            };
+            let gqa = Config {
+                dim: 192,
+                n_heads: 4,
+                ..base
+            };
+            for (seed, cfg) in [(7, base), (8, gqa)] {
+                assert_eq!(cfg.head_dim(), 48);
+                let qm = quant(&cfg, seed);
+                llamahdl_hw::decoder::limits::check_fits(&qm, 64, cfg.seq_len)
+                    .expect("the shape fits 64 lanes");
+                let (_, cycles) =
+                    bit_exact(&mut HwEngine::<64>::new(&qm, None), &qm, &ids_for(&cfg, 5));
+                println!(
+                    "head_dim 48, {} heads / {} kv heads, 64 lanes: cycles per position {cycles:?}",
+                    cfg.n_heads, cfg.n_kv_heads
+                );
+            }
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+}

@@ -44,6 +44,7 @@ use crate::units::dram::axi_read::{
     AxiParamError, AxiReadMaster, AxiReadParams, ADDR_BITS, STAT_BITS, WORDS_BITS,
 };
 use crate::units::dram::header_check::HeaderCheck;
+use crate::units::dram::region_check::{segments, CrcTable, StreamCheck, IDX_BITS};
 use crate::units::dram::router::{script, StreamRouter};
 use crate::units::dram::unpack::GROUP;
 use llamahdl_golden::ScaleMode;
@@ -61,12 +62,14 @@ const C_EMB: u64 = 2;
 const C_LAYERS: u64 = 3;
 const C_CLS: u64 = 4;
 const C_HDR: u64 = 5;
+const C_TBL: u64 = 6;
 
 // Header states.
 const H_TODO: u64 = 0;
 const H_READ: u64 = 1;
 const H_OK: u64 = 2;
 const H_BAD: u64 = 3;
+const H_TABLE: u64 = 4;
 
 /// What a [`DramDecoder`] is built for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -119,13 +122,18 @@ pub struct DramDecoder<const L: usize, const DW: usize> {
     pub ready: Signal<Out, Bit>,
     pub image_error: Signal<Out, Bit>,
     pub bad_word: Signal<Out, Bits<4>>,
+    /// A region's CRC-32 differed from the region table's (with `image_error`): its index.
+    pub crc_error: Signal<Out, Bit>,
+    pub bad_region: Signal<Out, Bits<IDX_BITS>>,
     pub stat_beats: Signal<Out, Bits<STAT_BITS>>,
     pub stat_busy: Signal<Out, Bits<STAT_BITS>>,
     reader: AxiReadMaster<DW, FIFO_FA>,
     router: StreamRouter<L, DW>,
     core: Decoder<L>,
     hcheck: HeaderCheck<DW>,
-    hstate: DFF<Bits<2>>,
+    crc_tab: CrcTable<DW>,
+    scheck: StreamCheck<DW>,
+    hstate: DFF<Bits<3>>,
     /// A `start` held until the header's verdict, with its token and position.
     pend: DFF<Bit>,
     ptok: DFF<Token>,
@@ -146,11 +154,15 @@ pub struct DramDecoder<const L: usize, const DW: usize> {
     cls_words: Constant<Bits<WORDS_BITS>>,
     hdr_addr: Constant<Bits<ADDR_BITS>>,
     hdr_words: Constant<Bits<WORDS_BITS>>,
+    tbl_addr: Constant<Bits<ADDR_BITS>>,
+    tbl_words: Constant<Bits<WORDS_BITS>>,
     c_hdr: Constant<Bits<3>>,
-    h_todo: Constant<Bits<2>>,
-    h_read: Constant<Bits<2>>,
-    h_ok: Constant<Bits<2>>,
-    h_bad: Constant<Bits<2>>,
+    c_tbl: Constant<Bits<3>>,
+    h_todo: Constant<Bits<3>>,
+    h_read: Constant<Bits<3>>,
+    h_ok: Constant<Bits<3>>,
+    h_bad: Constant<Bits<3>>,
+    h_table: Constant<Bits<3>>,
     c_idle: Constant<Bits<3>>,
     c_prep: Constant<Bits<3>>,
     c_emb: Constant<Bits<3>>,
@@ -242,12 +254,19 @@ impl<const L: usize, const DW: usize> DramDecoder<L, DW> {
             ready: Default::default(),
             image_error: Default::default(),
             bad_word: Default::default(),
+            crc_error: Default::default(),
+            bad_region: Default::default(),
             stat_beats: Default::default(),
             stat_busy: Default::default(),
             reader: AxiReadMaster::new(p.axi)?,
             router: StreamRouter::new(sc, bank_groups),
             core: Decoder::streaming(c, p.ctx, bank_groups),
             hcheck: HeaderCheck::new(&plan.header.encode()),
+            crc_tab: CrcTable::new(
+                r.len(),
+                ((plan.header.data_offset - plan.header.table_offset) / w as u64) as usize,
+            ),
+            scheck: StreamCheck::new(&segments(r, w, c.shared_classifier)),
             hstate: Default::default(),
             pend: Default::default(),
             ptok: Default::default(),
@@ -268,11 +287,15 @@ impl<const L: usize, const DW: usize> DramDecoder<L, DW> {
             cls_words: words(cls.length)?,
             hdr_addr: a(0),
             hdr_words: words(llamahdl_image::format::HEADER_BYTES as u64)?,
+            tbl_addr: a(plan.header.table_offset),
+            tbl_words: words(plan.header.data_offset - plan.header.table_offset)?,
             c_hdr: c3(C_HDR),
-            h_todo: Constant::new(H_TODO.into()),
-            h_read: Constant::new(H_READ.into()),
-            h_ok: Constant::new(H_OK.into()),
-            h_bad: Constant::new(H_BAD.into()),
+            c_tbl: c3(C_TBL),
+            h_todo: c3(H_TODO),
+            h_read: c3(H_READ),
+            h_ok: c3(H_OK),
+            h_bad: c3(H_BAD),
+            h_table: c3(H_TABLE),
             c_idle: c3(C_IDLE),
             c_prep: c3(C_PREP),
             c_emb: c3(C_EMB),
@@ -298,7 +321,7 @@ impl<const L: usize, const DW: usize> Logic for DramDecoder<L, DW> {
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(self, clock, cstate, tok_r, prod, emb_addr, hstate, pend, ptok, ppos, err_done);
-        clock!(self, clock, reader, router, core, hcheck);
+        clock!(self, clock, reader, router, core, hcheck, crc_tab, scheck);
         // ---- The image header: read and checked first; starts wait for the verdict. ----
         self.hcheck.reset.next = self.reset.val();
         self.hcheck.start.next = false;
@@ -310,14 +333,37 @@ impl<const L: usize, const DW: usize> Logic for DramDecoder<L, DW> {
             self.hstate.d.next = self.h_read.val();
             self.cstate.d.next = self.c_hdr.val();
         }
+        // A good header: the region table's CRCs next (its read is issued at once).
         if (self.hstate.q.val() == self.h_read.val()) & self.hcheck.ok.val() {
+            self.hstate.d.next = self.h_table.val();
+            self.cstate.d.next = self.c_tbl.val();
+        }
+        self.crc_tab.reset.next = self.reset.val();
+        self.crc_tab.word.next = self.reader.out_data.val();
+        self.crc_tab.we.next =
+            (self.hstate.q.val() == self.h_table.val()) & self.reader.out_valid.val();
+        self.crc_tab.raddr.next = self.scheck.exp_idx.val();
+        if (self.hstate.q.val() == self.h_table.val()) & self.crc_tab.full.val() {
             self.hstate.d.next = self.h_ok.val();
         }
+        // Every region's CRC as it streams by; a mismatch ends the image's use.
+        self.scheck.reset.next = self.reset.val();
+        self.scheck.take.next = self.reader.out_valid.val()
+            & self.router.in_ready.val()
+            & (self.hstate.q.val() != self.h_read.val())
+            & (self.hstate.q.val() != self.h_table.val());
+        self.scheck.word.next = self.reader.out_data.val();
+        self.scheck.exp_crc.next = self.crc_tab.rdata.val();
+        if (self.hstate.q.val() == self.h_ok.val()) & self.scheck.error.val() {
+            self.hstate.d.next = self.h_bad.val();
+        }
+        self.crc_error.next = self.scheck.error.val();
+        self.bad_region.next = self.scheck.bad_region.val();
         if (self.hstate.q.val() == self.h_read.val()) & self.hcheck.error.val() {
             self.hstate.d.next = self.h_bad.val();
         }
         self.ready.next = self.hstate.q.val() == self.h_ok.val();
-        self.image_error.next = self.hstate.q.val() == self.h_bad.val();
+        self.image_error.next = (self.hstate.q.val() == self.h_bad.val()) | self.scheck.error.val();
         self.bad_word.next = self.hcheck.bad_word.val();
         // A start goes to the core once the header is good (a held one first); with a bad
         // header it only pulses `done`.
@@ -371,7 +417,8 @@ impl<const L: usize, const DW: usize> Logic for DramDecoder<L, DW> {
         // ---- The router between the read master's FIFO and the core. ----
         self.router.reset.next = self.reset.val();
         // (While the header is read its words go to the check, not to the router.)
-        if self.hstate.q.val() == self.h_read.val() {
+        if (self.hstate.q.val() == self.h_read.val()) | (self.hstate.q.val() == self.h_table.val())
+        {
             self.router.in_valid.next = false;
             self.reader.out_ready.next = true;
         } else {
@@ -448,6 +495,14 @@ impl<const L: usize, const DW: usize> Logic for DramDecoder<L, DW> {
             self.pend.d.next = false;
         }
 
+        if self.cstate.q.val() == self.c_tbl.val() {
+            self.reader.cmd_valid.next = true;
+            self.reader.cmd_addr.next = self.tbl_addr.val();
+            self.reader.cmd_words.next = self.tbl_words.val();
+            if self.reader.cmd_ready.val() {
+                self.cstate.d.next = self.c_idle.val();
+            }
+        }
         // ---- AXI. ----
         self.reader.reset.next = self.reset.val();
         self.reader.clear.next = false;

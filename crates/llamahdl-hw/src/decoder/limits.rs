@@ -44,7 +44,7 @@ pub fn unsupported_lanes(lanes: usize) -> String {
 
 /// Whether the decoder can be built for `qm` with `lanes` lanes and an on-chip context of
 /// `ctx` positions: the lane count is supported, every address and program field fits its
-/// width, head_dim divides the lane count and the context is within seq_len. An `Err` says which limit the model exceeds.
+/// width, head_dim is at most the lane count and the context is within seq_len. An `Err` says which limit the model exceeds.
 pub fn check_fits(qm: &QuantModel, lanes: usize, ctx: usize) -> Result<(), String> {
     check_with(&qm.config, lanes, ctx, Some(qm))
 }
@@ -108,9 +108,9 @@ fn check_with(
             ));
         }
     }
-    if c.head_dim() > lanes || lanes % c.head_dim() != 0 {
+    if c.head_dim() > lanes {
         return Err(format!(
-            "head_dim {} must divide the lane count {lanes} (attention runs lanes / head_dim heads at once)",
+            "head_dim {} must not exceed the lane count {lanes} (attention runs floor(lanes / head_dim) heads at once)",
             c.head_dim()
         ));
     }

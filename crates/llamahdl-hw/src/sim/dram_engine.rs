@@ -223,6 +223,14 @@ impl<const L: usize, const DW: usize> HwRun for DramEngine<L, DW> {
         }
         let cycles = self.d.cycle() - c0;
         self.cycles += cycles;
+        if self.d.uut.crc_error.val() {
+            return Err(sim_error(format!(
+                "position {pos}: the decoder found a corrupted weight image: region {}'s \
+                 CRC-32 differs from the region table's; the position's token is void and no \
+                 further position runs",
+                self.d.uut.bad_region.val().index()
+            )));
+        }
         if self.d.uut.image_error.val() {
             return Err(sim_error(format!(
                 "position {pos}: the decoder refused the weight image: its header differs \

@@ -7,9 +7,13 @@
 //! `head_dim`, `K = XP` at a time on the group port `y_*` (in the decoder: the
 //! matrix-vector input memory's group write).
 //!
-//! `A` is a multiple of `head_dim`: `G = min(A / head_dim, n_heads)` query heads are
-//! processed together (lane `g·head_dim + i` holds element `i` of the group's head `g`),
-//! in `NG = ceil(n_heads / G)` groups (the last one may be partial).
+//! `A` is at least `head_dim` (it need not be a multiple of it): `G = min(floor(A /
+//! head_dim), n_heads)` query heads are processed together (lane `g·head_dim + i` holds
+//! element `i` of the group's head `g`), in `NG = ceil(n_heads / G)` groups (the last one
+//! may be partial). The lanes from `G·head_dim` up to `A` are idle: the cache routes 0 to
+//! them, the core keeps no state for them and drives their multiplier operands to 0, and
+//! nothing reads their products (stories15M, head_dim 48, on 64 lanes: one head per group,
+//! lanes 48..63 idle).
 //!
 //! ## Ports
 //! | port | dir | type | meaning |
@@ -84,7 +88,8 @@
 //! longer, with the same results. stories260K (head_dim 8, so `K = 8`) with `A = 64` (one
 //! group of 8 heads, 8 output items): `2·P + 70` (72, 326, 1094 at positions 0, 127, 511);
 //! with `A = 32` (two groups of 4, 4 items each): `4·P + 92` (96, 604, 2140 at 0, 127,
-//! 511).
+//! 511). stories15M (head_dim 48, `K = 8`) with `A = 64` (six groups of 1 head, 6 items
+//! each, 16 lanes idle): `12·P + 238` (250 at position 0, 3310 at 255).
 //!
 //! ## Hardware
 //! - Multipliers: `G·head_dim` lanes of one signed 18 × 11 multiplier each (shared: q
@@ -130,7 +135,8 @@ use llamahdl_golden::QuantModel;
 use llamahdl_model::Config;
 use rust_hdl::prelude::*;
 
-/// Query heads processed together by a unit with `lanes` lanes.
+/// Query heads processed together by a unit with `lanes` lanes: `floor(lanes /
+/// head_dim)`, at most `n_heads` (the unit needs `lanes >= head_dim`).
 pub fn heads_per_group(c: &Config, lanes: usize) -> usize {
     (lanes / c.head_dim()).min(c.n_heads).max(1)
 }
@@ -223,7 +229,8 @@ pub(crate) fn c24(v: usize) -> Constant<Bits<24>> {
     Constant::new((v as u64).into())
 }
 
-/// The attention unit with `A` lanes (`head_dim` divides `A`). See the module docs.
+/// The attention unit with `A >= head_dim` lanes (`G·head_dim` of them used). See the
+/// module docs.
 #[derive(LogicBlock)]
 pub struct AttnUnit<const A: usize> {
     pub clock: Signal<In, Clock>,
@@ -408,8 +415,8 @@ impl<const A: usize> AttnUnit<A> {
         );
         assert!(hd >= 2 && hd % 2 == 0 && nh % nkv == 0 && dim == nh * hd);
         assert!(
-            A >= hd && A % hd == 0,
-            "AttnUnit: lanes A = {A} must be a non-zero multiple of head_dim {hd}"
+            A >= hd,
+            "AttnUnit: lanes A = {A} must be at least head_dim {hd}"
         );
         assert!(A <= 4096, "AttnUnit: at most 4096 lanes");
         assert!(ctx < 1 << 16 && ctx * hd <= 1 << 16, "RoPE table too large");

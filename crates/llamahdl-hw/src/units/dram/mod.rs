@@ -7,5 +7,6 @@ pub mod axi_read;
 pub mod crc;
 pub mod fifo;
 pub mod header_check;
+pub mod region_check;
 pub mod router;
 pub mod unpack;
