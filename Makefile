@@ -236,7 +236,7 @@ formal-axi: deps
 ## dram-bench: the decoder with every weight in DRAM on a synthetic checkpoint of shape
 ##             DRAM_SHAPE (default stories15M's: dim 288, hidden 768, 6 layers, 6 heads,
 ##             vocab 32000, seq_len 256; seed 1), DRAM_LANES lanes on a DRAM_BUS-bit bus,
-##             DRAM_STEPS positions, the DRAM model at a 40-cycle first-beat latency with
+##             DRAM_STEPS positions (prompt ids DRAM_PROMPT forced), the DRAM model at a 40-cycle first-beat latency with
 ##             10 % random stalls: writes the image, then `sim --weights dram --json` (every
 ##             logit checked against the golden model; cycles per token, bus figures) to
 ##             $(BUILD)/dram-bench.json. Minutes per position: a make target, not CI.
@@ -244,12 +244,13 @@ DRAM_SHAPE ?= --dim 288 --hidden-dim 768 --n-layers 6 --n-heads 6 --n-kv-heads 6
 DRAM_LANES ?= 64
 DRAM_BUS ?= 512
 DRAM_STEPS ?= 3
+DRAM_PROMPT ?= 1 403 407
 dram-bench: build
 	@mkdir -p $(BUILD)
 	$(LLAMAHDL) synth --config tiny $(DRAM_SHAPE) --seed 1 --out $(BUILD)/dram-bench.bin
 	$(LLAMAHDL) image --checkpoint $(BUILD)/dram-bench.bin --out $(BUILD)/dram-bench.img \
 		--lanes $(DRAM_LANES) --bus-bits $(DRAM_BUS)
-	$(LLAMAHDL) sim --checkpoint $(BUILD)/dram-bench.bin --steps $(DRAM_STEPS) --weights dram \
+	$(LLAMAHDL) sim --checkpoint $(BUILD)/dram-bench.bin --prompt-ids "$(DRAM_PROMPT)" --steps $(DRAM_STEPS) --weights dram \
 		--image $(BUILD)/dram-bench.img --dram-latency 40 --dram-stall-seed 1 --json \
 		> $(BUILD)/dram-bench.json
 	@cat $(BUILD)/dram-bench.json
