@@ -399,3 +399,38 @@ fn dram_tiny_every_region_corrupted_is_caught() {
 fn dram_odd_shape_every_region_corrupted_is_caught() {
     big(|| region_faults::<32, 256>(&quant(&Config::ODD, 41), 1));
 }
+
+/// The real stories260K image, corrupted: a flipped magic byte is refused by the header
+/// check, a flipped weight in layer 2's W1 by the region check; no token either way.
+#[test]
+fn dram_stories260k_corrupted_image_refused() {
+    big(|| {
+        let Some(qm) = real_model() else { return };
+        let good = image_bytes(&qm, 32, 128).expect("image");
+        let img = llamahdl_image::verify::verify(&mut good.as_slice(), "good").unwrap();
+        let p = DramParams {
+            ctx: 512,
+            base: 0,
+            axi: AxiReadParams::default(),
+        };
+        let (w1, r) = img
+            .regions
+            .iter()
+            .enumerate()
+            .find(|(_, r)| r.name() == "layer 2 w1")
+            .expect("layer 2 w1");
+        let mut magic = good.clone();
+        magic[3] ^= 1;
+        let mut weight = good.clone();
+        weight[(r.offset + r.length / 3) as usize] ^= 0x40;
+        for (what, b, needle) in [
+            ("magic", magic, "refused the weight image".to_string()),
+            ("weight", weight, format!("region {w1}'s CRC-32")),
+        ] {
+            let mut hw =
+                DramEngine::<32, 128>::new(&qm.config, p, dram(16, 40, 0.1, 7), b).unwrap();
+            let e = hw.run_position(1, 0).expect_err(what).to_string();
+            assert!(e.contains(&needle), "{what}: {e}");
+        }
+    });
+}
