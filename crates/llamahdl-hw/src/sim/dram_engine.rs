@@ -164,20 +164,7 @@ impl<const L: usize, const DW: usize> DramEngine<L, DW> {
 impl<const L: usize, const DW: usize> HwRun for DramEngine<L, DW> {
     fn run_position(&mut self, token: u32, pos: usize) -> Result<Position, ModelError> {
         let c = self.config;
-        if token as usize >= c.vocab_size {
-            return Err(ModelError::TokenOutOfRange {
-                what: "hardware simulation".into(),
-                token: token as u64,
-                vocab_size: c.vocab_size,
-            });
-        }
-        if pos >= 1 << 16 {
-            return Err(ModelError::PositionOutOfRange {
-                what: "hardware simulation".into(),
-                pos,
-                seq_len: c.seq_len,
-            });
-        }
+        super::engine::check_position_args(&c, token, pos)?;
         if self.wait_header {
             self.wait_header = false;
             let c0 = self.d.cycle();
@@ -259,12 +246,7 @@ impl<const L: usize, const DW: usize> HwRun for DramEngine<L, DW> {
                 seq_len: c.seq_len,
             });
         }
-        let logits: Vec<i32> = logits
-            .into_iter()
-            .enumerate()
-            .map(|(i, v)| v.ok_or(i))
-            .collect::<Result<_, usize>>()
-            .map_err(|i| sim_error(format!("logit {i} was never produced")))?;
+        let logits = super::engine::all_logits(logits, "hardware simulation (weights in DRAM)")?;
         Ok(Position {
             logits,
             next_token: self.d.uut.next_token.val().index() as u32,

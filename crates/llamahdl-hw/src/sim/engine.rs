@@ -190,20 +190,7 @@ impl<const L: usize> HwEngine<L> {
 impl<const L: usize> HwRun for HwEngine<L> {
     fn run_position(&mut self, token: u32, pos: usize) -> Result<Position, ModelError> {
         let c = self.config;
-        if token as usize >= c.vocab_size {
-            return Err(ModelError::TokenOutOfRange {
-                what: "hardware simulation".into(),
-                token: token as u64,
-                vocab_size: c.vocab_size,
-            });
-        }
-        if pos >= 1 << 16 {
-            return Err(ModelError::PositionOutOfRange {
-                what: "hardware simulation".into(),
-                pos,
-                seq_len: c.seq_len,
-            });
-        }
+        check_position_args(&c, token, pos)?;
         let u = &mut self.d.uut;
         u.token.next = u2b::<16>(token as u64);
         u.pos.next = u2b::<16>(pos as u64);
@@ -268,15 +255,7 @@ impl<const L: usize> HwRun for HwEngine<L> {
                 seq_len: c.seq_len,
             });
         }
-        let logits: Vec<i32> = logits
-            .into_iter()
-            .enumerate()
-            .map(|(i, v)| v.ok_or(i))
-            .collect::<Result<_, usize>>()
-            .map_err(|i| ModelError::Invalid {
-                what: "hardware simulation".into(),
-                problem: format!("logit {i} was never produced"),
-            })?;
+        let logits = all_logits(logits, "hardware simulation")?;
         Ok(Position {
             logits,
             next_token: self.d.uut.next_token.val().index() as u32,
@@ -371,4 +350,37 @@ impl Forward for HwForward {
     fn seq_len(&self) -> Option<usize> {
         Some(self.hw.config().seq_len)
     }
+}
+
+/// A position's token and position as every engine takes them: the token inside the
+/// vocabulary, the position inside the 16-bit position port.
+pub(crate) fn check_position_args(c: &Config, token: u32, pos: usize) -> Result<(), ModelError> {
+    if token as usize >= c.vocab_size {
+        return Err(ModelError::TokenOutOfRange {
+            what: "hardware simulation".into(),
+            token: token as u64,
+            vocab_size: c.vocab_size,
+        });
+    }
+    if pos >= 1 << 16 {
+        return Err(ModelError::PositionOutOfRange {
+            what: "hardware simulation".into(),
+            pos,
+            seq_len: c.seq_len,
+        });
+    }
+    Ok(())
+}
+
+/// The logits collected during a position, every one of them present.
+pub(crate) fn all_logits(logits: Vec<Option<i32>>, what: &str) -> Result<Vec<i32>, ModelError> {
+    logits
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| v.ok_or(i))
+        .collect::<Result<_, usize>>()
+        .map_err(|i| ModelError::Invalid {
+            what: what.into(),
+            problem: format!("logit {i} was never produced"),
+        })
 }
