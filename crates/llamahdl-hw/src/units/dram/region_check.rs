@@ -164,7 +164,6 @@ impl<const DW: usize> Logic for CrcTable<DW> {
     }
 
     fn hdl(&self) -> Verilog {
-        let n = self._regions;
         // (256 entries, one per index value: the index needs no range check.)
         let mut s = String::from("reg [31:0] mem [0:255];\nreg [15:0] k;\n");
         s += "integer i;\ninitial begin\n   k = 16'd0;\n   rdata = 32'd0;\n";
@@ -176,7 +175,6 @@ impl<const DW: usize> Logic for CrcTable<DW> {
             self._words
         );
         s += "   rdata <= mem[raddr];\n";
-        let _ = n;
         s += "   if (reset) k <= 16'd0;\n   else if (we & ~full) begin\n      k <= k + 16'd1;\n      case (k)\n";
         let f = self.fields();
         let mut ks: Vec<usize> = f.iter().map(|x| x.0).collect();
