@@ -245,13 +245,15 @@ DRAM_LANES ?= 64
 DRAM_BUS ?= 512
 DRAM_STEPS ?= 3
 DRAM_PROMPT ?= 1 403 407
+DRAM_LATENCY ?= 40
+DRAM_STALL ?= 0.1
 dram-bench: build
 	@mkdir -p $(BUILD)
 	$(LLAMAHDL) synth --config tiny $(DRAM_SHAPE) --seed 1 --out $(BUILD)/dram-bench.bin
 	$(LLAMAHDL) image --checkpoint $(BUILD)/dram-bench.bin --out $(BUILD)/dram-bench.img \
 		--lanes $(DRAM_LANES) --bus-bits $(DRAM_BUS)
 	$(LLAMAHDL) sim --checkpoint $(BUILD)/dram-bench.bin --prompt-ids "$(DRAM_PROMPT)" --steps $(DRAM_STEPS) --weights dram \
-		--image $(BUILD)/dram-bench.img --dram-latency 40 --dram-stall-seed 1 --json \
+		--image $(BUILD)/dram-bench.img --dram-latency $(DRAM_LATENCY) --dram-stall $(DRAM_STALL) --dram-stall-seed 1 --json \
 		> $(BUILD)/dram-bench.json
 	@cat $(BUILD)/dram-bench.json
 

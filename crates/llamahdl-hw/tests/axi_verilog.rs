@@ -1,4 +1,5 @@
-//! The AXI read master's emitted Verilog: a snapshot of one configuration (64-bit bus,
+//! The AXI read and write masters' emitted Verilog (the write master: 64-bit, 512-word
+//! FIFO, 4 outstanding, 256-beat bursts, and lint at every width). The read master's: a snapshot of one configuration (64-bit bus,
 //! 512-word FIFO, 4 bursts outstanding, 256-beat bursts; stored in
 //! `src/units/dram/snapshots/`, update with `INSTA_UPDATE=always cargo test -p llamahdl-hw
 //! --test axi_verilog`) and `verilator --lint-only -Wall` of every bus width with the
@@ -7,6 +8,7 @@
 
 use llamahdl_hw::cosim::{assert_lint_clean_with, emit_verilog, verilator_lint};
 use llamahdl_hw::units::dram::axi_read::{AxiReadMaster, AxiReadParams};
+use llamahdl_hw::units::dram::axi_write::{AxiWriteMaster, AxiWriteParams};
 use std::path::Path;
 
 fn params(max_outstanding: usize, max_burst: usize) -> AxiReadParams {
@@ -63,4 +65,42 @@ fn lint_reports_without_waivers() {
     let report = verilator_lint(&v, "top", None, dir.path()).expect("verilator must be installed");
     assert!(!report.clean);
     assert!(report.output.contains("WIDTH"), "{}", report.output);
+}
+
+fn wparams(max_outstanding: usize, max_burst: usize) -> AxiWriteParams {
+    AxiWriteParams {
+        max_outstanding,
+        max_burst,
+    }
+}
+
+#[test]
+fn snapshot_axi_write_master_64bit() {
+    let make = || emit_verilog(AxiWriteMaster::<64, 8, 9>::new(wparams(4, 256)).unwrap());
+    let v = make();
+    assert_eq!(v, make(), "Verilog emission is not deterministic");
+    let mut s = insta::Settings::clone_current();
+    s.set_snapshot_path(dram_dir().join("snapshots"));
+    s.set_prepend_module_to_snapshot(false);
+    s.bind(|| insta::assert_snapshot!("axi_write_master_w64_f9_o4_b256", v));
+}
+
+#[test]
+fn lint_axi_write_master_all_widths() {
+    lint(
+        "AxiWriteMaster 64-bit",
+        emit_verilog(AxiWriteMaster::<64, 8, 9>::new(wparams(4, 256)).unwrap()),
+    );
+    lint(
+        "AxiWriteMaster 128-bit",
+        emit_verilog(AxiWriteMaster::<128, 16, 8>::new(wparams(8, 128)).unwrap()),
+    );
+    lint(
+        "AxiWriteMaster 256-bit",
+        emit_verilog(AxiWriteMaster::<256, 32, 10>::new(wparams(15, 256)).unwrap()),
+    );
+    lint(
+        "AxiWriteMaster 512-bit",
+        emit_verilog(AxiWriteMaster::<512, 64, 9>::new(wparams(2, 64)).unwrap()),
+    );
 }

@@ -48,6 +48,9 @@ use crate::units::dram::axi_read::{AxiReadMaster, BURST_INCR, RESP_DECERR, RESP_
 use std::collections::VecDeque;
 use std::path::Path;
 
+mod write;
+pub use write::{WriteMasterOut, WriteSlaveOut, WriteStats};
+
 /// Settings of an [`AxiDram`].
 #[derive(Debug, Clone)]
 pub struct DramConfig {
@@ -65,7 +68,9 @@ pub struct DramConfig {
     pub seed: u64,
     /// `(n, resp)`: answer beat `n` (0-based, over the run) with `resp`.
     pub error_at: Option<(u64, u64)>,
-    /// Report a violation when `rvalid` is high and `rready` low.
+    /// `(n, resp)`: answer write burst `n` (0-based, over the run) with `resp`.
+    pub write_error_at: Option<(u64, u64)>,
+    /// Report a violation when `rvalid` is high and `rready` low (and `bvalid` / `bready`).
     pub require_rready: bool,
 }
 
@@ -80,6 +85,7 @@ impl DramConfig {
             r_stall: 0.0,
             seed: 1,
             error_at: None,
+            write_error_at: None,
             require_rready: true,
         }
     }
@@ -210,6 +216,7 @@ pub struct AxiDram {
     pub bursts: Vec<Burst>,
     pub violations: Vec<Violation>,
     pub stats: DramStats,
+    wr: write::WriteSide,
 }
 
 impl AxiDram {
@@ -224,6 +231,7 @@ impl AxiDram {
         assert!(cfg.latency >= 1, "AxiDram: latency must be at least 1");
         assert!(cfg.max_queue >= 1, "AxiDram: max_queue must be at least 1");
         let rng = SplitMix(cfg.seed);
+        let cfg_seed = cfg.seed;
         AxiDram {
             cfg,
             base,
@@ -239,6 +247,7 @@ impl AxiDram {
             bursts: vec![],
             violations: vec![],
             stats: DramStats::default(),
+            wr: write::WriteSide::new(cfg_seed),
         }
     }
 
@@ -358,28 +367,29 @@ impl AxiDram {
     }
 
     fn check_ar(&mut self, m: &MasterOut) {
+        self.check_burst("ar", m.araddr, m.arlen, m.arsize, m.arburst);
+    }
+
+    /// The rules every burst request obeys (`ch`: "ar" or "aw", the names' prefix).
+    fn check_burst(&mut self, ch: &str, addr: u64, len: u64, size: u64, burst: u64) {
         let w = self.cfg.bus_bytes as u64;
-        if m.arburst != BURST_INCR {
-            self.violation(format!("arburst {} is not INCR", m.arburst));
+        if burst != BURST_INCR {
+            self.violation(format!("{ch}burst {burst} is not INCR"));
         }
-        if 1u64 << m.arsize != w {
-            self.violation(format!(
-                "arsize {} is not the bus width ({w} bytes)",
-                m.arsize
-            ));
+        if 1u64 << size != w {
+            self.violation(format!("{ch}size {size} is not the bus width ({w} bytes)"));
         }
-        if m.araddr % w != 0 {
-            self.violation(format!("araddr {:#x} not aligned to {w} bytes", m.araddr));
+        if addr % w != 0 {
+            self.violation(format!("{ch}addr {addr:#x} not aligned to {w} bytes"));
         }
-        if m.arlen > 255 {
-            self.violation(format!("arlen {} > 255", m.arlen));
+        if len > 255 {
+            self.violation(format!("{ch}len {len} > 255"));
         }
-        let end = m.araddr % 4096 + (m.arlen + 1) * w;
+        let end = addr % 4096 + (len + 1) * w;
         if end > 4096 {
             self.violation(format!(
-                "burst at {:#x} of {} beats crosses a 4 KiB boundary",
-                m.araddr,
-                m.arlen + 1
+                "burst at {addr:#x} of {} beats crosses a 4 KiB boundary",
+                len + 1
             ));
         }
     }

@@ -4,6 +4,8 @@
 //! testbenches is [`crate::sim::axi_dram`].
 
 pub mod axi_read;
+pub mod axi_write;
+pub mod burst_split;
 pub mod crc;
 pub mod fifo;
 pub mod header_check;
