@@ -1,6 +1,7 @@
-//! The AXI read master's emitted Verilog against a third-party AXI model: cocotb with
-//! cocotbext-axi's `AxiRamRead` under Icarus (`sim/cocotb/axi_read/`), random pauses on
-//! the AR and R channels, for the 64- and 512-bit buses. `make cocotb-axi` installs the
+//! The AXI read and write masters' emitted Verilog against a third-party AXI model:
+//! cocotb with cocotbext-axi's `AxiRamRead` / `AxiRamWrite` under Icarus
+//! (`sim/cocotb/axi_read/`, `sim/cocotb/axi_write/`), random pauses on every channel, for
+//! the 64- and 512-bit buses. `make cocotb-axi` installs the
 //! Python packages into `build/venv-cocotb` and runs this test.
 //!
 //! The Python is `$LLAMAHDL_COCOTB_PYTHON` or `build/venv-cocotb/bin/python`. When the
@@ -11,6 +12,7 @@
 
 use llamahdl_hw::cosim::{emit_verilog, missing_tool};
 use llamahdl_hw::units::dram::axi_read::{AxiReadMaster, AxiReadParams};
+use llamahdl_hw::units::dram::axi_write::{AxiWriteMaster, AxiWriteParams};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -47,13 +49,13 @@ fn missing() -> Option<String> {
     None
 }
 
-fn run(dw: usize, verilog: String, seed: u64) {
+fn run(bench: &str, tests: &[&str], dw: usize, verilog: String, seed: u64) {
     let dir = tempfile::tempdir().unwrap();
     let dut = dir.path().join("dut.v");
     std::fs::write(&dut, verilog).unwrap();
     let t = std::time::Instant::now();
     let o = Command::new(python())
-        .arg(repo().join("sim/cocotb/axi_read/run.py"))
+        .arg(repo().join(format!("sim/cocotb/{bench}/run.py")))
         .arg(&dut)
         .arg(dir.path().join("build"))
         .arg(dw.to_string())
@@ -74,7 +76,7 @@ fn run(dw: usize, verilog: String, seed: u64) {
         })
         .collect();
     println!(
-        "{dw}-bit, {:.1} s:\n{}",
+        "{bench} {dw}-bit, {:.1} s:\n{}",
         t.elapsed().as_secs_f64(),
         summary.join("\n")
     );
@@ -83,11 +85,7 @@ fn run(dw: usize, verilog: String, seed: u64) {
         out.contains(&format!("COCOTB_RESULT dw={dw} failures=0")),
         "no result line:\n{out}\n{err}"
     );
-    for test in [
-        "random_streams",
-        "streaming_utilisation",
-        "slverr_stops_the_stream",
-    ] {
+    for test in tests {
         assert!(
             summary
                 .iter()
@@ -111,14 +109,59 @@ fn cocotbext_axi_ram_64_and_512_bit() {
         max_outstanding: 4,
         max_burst: 256,
     };
-    run(64, emit_verilog(AxiReadMaster::<64, 9>::new(p).unwrap()), 1);
+    run(
+        READ,
+        READ_TESTS,
+        64,
+        emit_verilog(AxiReadMaster::<64, 9>::new(p).unwrap()),
+        1,
+    );
     let p = AxiReadParams {
         max_outstanding: 4,
         max_burst: 64,
     };
     run(
+        READ,
+        READ_TESTS,
         512,
         emit_verilog(AxiReadMaster::<512, 8>::new(p).unwrap()),
         2,
     );
+}
+
+const READ: &str = "axi_read";
+const READ_TESTS: &[&str] = &[
+    "random_streams",
+    "streaming_utilisation",
+    "slverr_stops_the_stream",
+];
+const WRITE: &str = "axi_write";
+const WRITE_TESTS: &[&str] = &[
+    "random_writes",
+    "streaming_utilisation",
+    "slverr_then_clear",
+];
+
+#[test]
+fn cocotbext_axi_ram_write_64_and_512_bit() {
+    if let Some(why) = missing() {
+        assert!(
+            std::env::var_os(PYTHON_ENV).is_none(),
+            "{PYTHON_ENV} is set, but the cocotb AXI test cannot run: {why}"
+        );
+        println!("SKIPPED (not run): cocotb AXI write test: {why}");
+        return;
+    }
+    let p = AxiWriteParams {
+        max_outstanding: 4,
+        max_burst: 256,
+    };
+    let v = emit_verilog(AxiWriteMaster::<64, 8, 9>::new(p).unwrap());
+    run(WRITE, WRITE_TESTS, 64, v, 1);
+    let p = AxiWriteParams {
+        max_outstanding: 6,
+        max_burst: 64,
+    };
+    let v = emit_verilog(AxiWriteMaster::<512, 64, 8>::new(p).unwrap());
+    run(WRITE, WRITE_TESTS, 512, v, 2);
 }

@@ -1,0 +1,36 @@
+"""Build and run test_axi_write.py on DUT_V (the master's emitted Verilog) with Icarus.
+
+    python run.py DUT_V BUILD_DIR DW [SEED]
+
+Prints the cocotb summary; exits non-zero if a test fails.
+"""
+import os
+import sys
+from pathlib import Path
+
+from cocotb_tools.runner import get_runner
+
+here = Path(__file__).resolve().parent
+dut_v, build, dw = Path(sys.argv[1]).resolve(), Path(sys.argv[2]).resolve(), sys.argv[3]
+seed = sys.argv[4] if len(sys.argv) > 4 else "1"
+runner = get_runner("icarus")
+runner.build(
+    sources=[dut_v, here / "tb_top.v"],
+    hdl_toplevel="tb_top",
+    parameters={"DW": int(dw)},
+    build_dir=build,
+    timescale=("1ns", "1ps"),
+    always=True,
+)
+results = runner.test(
+    hdl_toplevel="tb_top",
+    test_module="test_axi_write",
+    test_dir=here,
+    build_dir=build,
+    extra_env={"AXI_DW": dw, "AXI_SEED": seed},
+    results_xml=str(build / "results.xml"),
+)
+text = Path(results).read_text()
+failures = text.count("<failure")
+print(f"COCOTB_RESULT dw={dw} failures={failures}")
+sys.exit(1 if failures else 0)
