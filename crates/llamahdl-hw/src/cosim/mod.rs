@@ -85,6 +85,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+pub mod dram_verilator;
+
 pub use crate::sim::trace::{Port, PortDir, Trace};
 
 impl Trace {
