@@ -368,8 +368,12 @@ pub struct PositionRecord {
     pub violation_count: u64,
     /// The first violations (at most 16).
     pub violations: Vec<BenchViolation>,
-    /// By index; `None` for one never produced.
+    /// By index; `None` for one never produced. (Taken out by
+    /// [`VerilatorDramEngine::run_position`]: they are the [`Position`]'s.)
     pub logits: Vec<Option<i32>>,
+    /// How many logits came out (set by [`VerilatorDramEngine::run_position`]).
+    #[serde(skip)]
+    pub produced: usize,
 }
 
 #[derive(Debug, Deserialize)]
@@ -675,14 +679,8 @@ impl HwRun for VerilatorDramEngine {
         let c = self.config;
         check_position_args(&c, token, pos)?;
         let mut r = self.position(token, pos).map_err(invalid)?;
-        if r.timeout {
-            return Err(PositionEnd::timed_out(WHAT, pos, POSITION_BUDGET));
-        }
-        if r.axi_stop {
-            return Err(PositionEnd::axi_stopped(WHAT, pos));
-        }
-        self.position_cycles += r.cycles;
         let logits = std::mem::take(&mut r.logits);
+        r.produced = logits.iter().filter(|v| v.is_some()).count();
         let end = PositionEnd {
             crc_error: r.crc_error.then_some(r.bad_region),
             image_error: r.image_error.then_some(r.bad_word),
@@ -690,9 +688,16 @@ impl HwRun for VerilatorDramEngine {
             collisions: 0,
             pos_error: r.pos_error,
         };
-        let (outside, repeated, next_token, cycles) =
-            (r.logits_outside, r.logits_repeated, r.next_token, r.cycles);
+        let (timeout, axi_stop, cycles) = (r.timeout, r.axi_stop, r.cycles);
+        let (outside, repeated, next_token) = (r.logits_outside, r.logits_repeated, r.next_token);
         self.last = Some(r);
+        if timeout {
+            return Err(PositionEnd::timed_out(WHAT, pos, POSITION_BUDGET));
+        }
+        if axi_stop {
+            return Err(PositionEnd::axi_stopped(WHAT, pos));
+        }
+        self.position_cycles += cycles;
         end.check(WHAT, pos, c.seq_len)?;
         if outside != 0 || repeated != 0 {
             return Err(ModelError::Invalid {
