@@ -706,7 +706,7 @@ fn verilator_engine(
         (None, None) => unreachable!("a directory either way"),
     };
     eprintln!(
-        "verilator: building the DRAM decoder ({} lanes, {}-bit bus) in {}",
+        "verilator: the DRAM decoder ({} lanes, {}-bit bus), its model built (or reused) in {}",
         d.lanes,
         d.bus_bits,
         workdir.display()

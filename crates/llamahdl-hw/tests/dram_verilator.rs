@@ -9,6 +9,8 @@
 //! the target's test directory and reused by later runs while the design and bench are
 //! unchanged.
 
+mod common;
+use common::{image_region, on_big_stack};
 use llamahdl_golden::{Golden, QuantModel, ScaleMode};
 use llamahdl_hw::cosim::dram_verilator::DramVerilatorModel;
 use llamahdl_hw::decoder::dram::DramParams;
@@ -24,16 +26,6 @@ use std::sync::OnceLock;
 const L: usize = 64;
 const DW: usize = 512;
 const BASE: u64 = 0x3000;
-
-/// Runs `f` on a thread with a stack large enough to build the design.
-fn big(f: impl FnOnce() + Send + 'static) {
-    std::thread::Builder::new()
-        .stack_size(256 << 20)
-        .spawn(f)
-        .unwrap()
-        .join()
-        .unwrap();
-}
 
 fn quant(seed: u64) -> QuantModel {
     QuantModel::quantise(&synth::generate(&Config::TINY, seed), ScaleMode::Mant8)
@@ -141,12 +133,12 @@ fn verilator_equals_golden_and_native(qm: &QuantModel, n: usize, d: DramConfig) 
 
 #[test]
 fn verilator_512_bit_bus_latency_40_stalls_10_percent() {
-    big(|| verilator_equals_golden_and_native(&quant(51), 5, dram(40, 0.1, 51)));
+    on_big_stack(|| verilator_equals_golden_and_native(&quant(51), 5, dram(40, 0.1, 51)));
 }
 
 #[test]
 fn verilator_512_bit_bus_latency_3_stalls_30_percent() {
-    big(|| verilator_equals_golden_and_native(&quant(52), 4, dram(3, 0.3, 52)));
+    on_big_stack(|| verilator_equals_golden_and_native(&quant(52), 4, dram(3, 0.3, 52)));
 }
 
 /// A flipped byte in a weight region: `crc_error` names the region and the position gives
@@ -154,20 +146,14 @@ fn verilator_512_bit_bus_latency_3_stalls_30_percent() {
 /// stops with `axi_error`.
 #[test]
 fn verilator_corrupted_image_and_bus_error_give_no_token() {
-    big(|| {
+    on_big_stack(|| {
         let m = model();
         let qm = quant(53);
         let good = image_bytes(&qm, L as u32, DW as u32).unwrap();
-        let img = llamahdl_image::verify::verify(&mut good.as_slice(), "good").unwrap();
         let dir = tempfile::tempdir().unwrap();
         let d = dram(40, 0.1, 53);
 
-        let (w1, r) = img
-            .regions
-            .iter()
-            .enumerate()
-            .find(|(_, r)| r.name() == "layer 1 w1")
-            .expect("layer 1 w1");
+        let (w1, r) = image_region(&good, "layer 1 w1");
         let mut b = good.clone();
         b[(r.offset + r.length / 2 + 3) as usize] ^= 0x10;
         let path = image_file(dir.path(), "weight.img", &b);
@@ -225,7 +211,7 @@ fn verilator_corrupted_image_and_bus_error_give_no_token() {
 /// directory that holds something else.
 #[test]
 fn verilator_bad_requests_are_refused() {
-    big(|| {
+    on_big_stack(|| {
         let m = model();
         let dir = tempfile::tempdir().unwrap();
         let e = m
@@ -243,13 +229,11 @@ fn verilator_bad_requests_are_refused() {
         std::fs::create_dir(&foreign).unwrap();
         std::fs::write(foreign.join("notes.txt"), "mine").unwrap();
         let e = DramVerilatorModel::build(&Config::TINY, L, DW, 16, BASE, &foreign)
-            .err()
-            .expect("a foreign directory");
+            .expect_err("a foreign directory");
         assert!(e.to_string().contains("not empty"), "{e}");
         assert!(foreign.join("notes.txt").exists());
         let e = DramVerilatorModel::build(&Config::TINY, 16, 512, 16, BASE, dir.path())
-            .err()
-            .expect("16 lanes on a 512-bit bus");
+            .expect_err("16 lanes on a 512-bit bus");
         assert!(e.to_string().contains("lanes"), "{e}");
     });
 }

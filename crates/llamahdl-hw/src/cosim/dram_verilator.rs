@@ -62,33 +62,13 @@ pub struct DramVerilatorModel {
 }
 
 fn verilator_args(bus_bits: usize) -> Vec<String> {
-    let mut a: Vec<String> = [
-        "--cc",
-        "--exe",
-        "-O2",
-        "-Wno-fatal",
-        // Lint (with the project's waivers) is `verilator_lint`'s business.
-        "-Wno-lint",
-        "-Wno-style",
-        // 2-state, uninitialised state 0: as the native simulation.
-        "--x-assign",
-        "0",
-        "--x-initial",
-        "0",
-        "--no-timing",
-        "--prefix",
-        "Vdram",
-        "--top-module",
-        MODULE,
-        "-CFLAGS",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    let mut a: Vec<String> = super::VERILATOR_SIM_FLAGS
+        .iter()
+        .chain(&["--prefix", "Vdram", "--top-module", MODULE, "-CFLAGS"])
+        .map(|s| s.to_string())
+        .collect();
     a.push(format!("-DDRAM_BUS_BITS={bus_bits}"));
-    for s in ["-o", "Vdram_tb", "llamahdl_dram_decoder.v", "dram_tb.cpp"] {
-        a.push(s.to_string());
-    }
+    a.extend(["-o", "Vdram_tb", "llamahdl_dram_decoder.v", "dram_tb.cpp"].map(String::from));
     a
 }
 
@@ -291,36 +271,6 @@ pub struct DramVerilatorRun {
     pub cycles_per_second: f64,
 }
 
-/// The DRAM model's counts as the bench reports them.
-#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
-pub struct BenchDramStats {
-    pub cycles: u64,
-    pub beats: u64,
-    pub first_beat: Option<u64>,
-    pub last_beat: Option<u64>,
-    pub r_gap_cycles: u64,
-    pub r_backpressure: u64,
-    pub bursts: u64,
-    pub max_in_flight: usize,
-    pub error_beats: u64,
-}
-
-impl From<BenchDramStats> for DramStats {
-    fn from(s: BenchDramStats) -> Self {
-        DramStats {
-            cycles: s.cycles,
-            beats: s.beats,
-            first_beat: s.first_beat,
-            last_beat: s.last_beat,
-            r_gap_cycles: s.r_gap_cycles,
-            r_backpressure: s.r_backpressure,
-            bursts: s.bursts,
-            max_in_flight: s.max_in_flight,
-            error_beats: s.error_beats,
-        }
-    }
-}
-
 /// A protocol rule the master broke, as the bench reports it.
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
 pub struct BenchViolation {
@@ -364,7 +314,7 @@ pub struct PositionRecord {
     pub logits_outside: u64,
     pub logits_repeated: u64,
     /// The DRAM model's counts since reset.
-    pub dram: BenchDramStats,
+    pub dram: DramStats,
     pub violation_count: u64,
     /// The first violations (at most 16).
     pub violations: Vec<BenchViolation>,
@@ -394,7 +344,7 @@ pub struct EndRecord {
     pub total_beats: u64,
     pub sim_seconds: f64,
     pub cycles_per_second: f64,
-    pub dram: BenchDramStats,
+    pub dram: DramStats,
     pub violation_count: u64,
     pub violations: Vec<BenchViolation>,
 }
@@ -639,7 +589,7 @@ impl VerilatorDramEngine {
     /// included), cycles of the positions, as the native engine counts them.
     pub fn bus(&self) -> BusFigures {
         let (beats, dram) = match &self.last {
-            Some(r) => (r.total_beats, r.dram.into()),
+            Some(r) => (r.total_beats, r.dram),
             None => (self.header.beats, DramStats::default()),
         };
         BusFigures {
