@@ -18,16 +18,7 @@ fn quant(cfg: &Config, seed: u64) -> QuantModel {
     QuantModel::quantise(&synth::generate(cfg, seed), ScaleMode::Mant8)
 }
 
-fn dram(bus_bytes: usize, latency: u64, stall: f64, seed: u64) -> DramConfig {
-    DramConfig {
-        latency,
-        ar_stall: stall,
-        r_stall: stall,
-        seed,
-        max_queue: 8,
-        ..DramConfig::new(bus_bytes)
-    }
-}
+use common::dram_behaviour as dram;
 
 /// Runs `n` positions of `qm` on the DRAM design and compares every logit with the golden
 /// model; returns the cycles per position and the bus utilisation.

@@ -32,14 +32,7 @@ fn quant(seed: u64) -> QuantModel {
 }
 
 fn dram(latency: u64, stall: f64, seed: u64) -> DramConfig {
-    DramConfig {
-        latency,
-        ar_stall: stall,
-        r_stall: stall,
-        seed,
-        max_queue: 8,
-        ..DramConfig::new(DW / 8)
-    }
+    common::dram_behaviour(DW / 8, latency, stall, seed)
 }
 
 /// The shared model: built once per test run (every test waits for it).

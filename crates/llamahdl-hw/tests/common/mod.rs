@@ -33,6 +33,24 @@ pub fn image_region(bytes: &[u8], name: &str) -> (usize, llamahdl_image::format:
         .unwrap_or_else(|| panic!("the image has no region {name}"))
 }
 
+/// A DRAM model of `bus_bytes` a beat: first-beat latency `latency`, ARREADY and R stalls
+/// each with probability `stall` from `seed`, 8 bursts queued.
+pub fn dram_behaviour(
+    bus_bytes: usize,
+    latency: u64,
+    stall: f64,
+    seed: u64,
+) -> llamahdl_hw::sim::axi_dram::DramConfig {
+    llamahdl_hw::sim::axi_dram::DramConfig {
+        latency,
+        ar_stall: stall,
+        r_stall: stall,
+        seed,
+        max_queue: 8,
+        ..llamahdl_hw::sim::axi_dram::DramConfig::new(bus_bytes)
+    }
+}
+
 pub fn rng(seed: u64) -> ChaCha8Rng {
     ChaCha8Rng::seed_from_u64(seed)
 }
