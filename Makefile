@@ -17,7 +17,7 @@ export LLAMAHDL_MODELS    := $(if $(wildcard $(MODELS)/stories260K.bin),$(MODELS
 export LLAMAHDL_REFERENCE := $(if $(wildcard $(REFERENCE)/stories260K),$(REFERENCE),)
 
 .PHONY: run test deps cocotb-deps build rtl lint fmt clean formal fuzz fuzz-build cocotb-axi \
-	formal-axi dram-bench dram-verilog
+	formal-axi dram-image dram-bench dram-verilog dram-verilator
 
 ## run: build; regenerate the decoder's Verilog and simulate a short generation on its RTL
 ##      (tokens, cycles per token, simulation speed, golden-model agreement). With the
@@ -247,15 +247,31 @@ DRAM_STEPS ?= 3
 DRAM_PROMPT ?= 1 403 407
 DRAM_LATENCY ?= 40
 DRAM_STALL ?= 0.1
-dram-bench: build
+# (The synthetic checkpoint and its image, for dram-bench and dram-verilator.)
+dram-image: build
 	@mkdir -p $(BUILD)
 	$(LLAMAHDL) synth --config tiny $(DRAM_SHAPE) --seed 1 --out $(BUILD)/dram-bench.bin
 	$(LLAMAHDL) image --checkpoint $(BUILD)/dram-bench.bin --out $(BUILD)/dram-bench.img \
 		--lanes $(DRAM_LANES) --bus-bits $(DRAM_BUS)
+
+dram-bench: dram-image
 	$(LLAMAHDL) sim --checkpoint $(BUILD)/dram-bench.bin --prompt-ids "$(DRAM_PROMPT)" --steps $(DRAM_STEPS) --weights dram \
 		--image $(BUILD)/dram-bench.img --dram-latency $(DRAM_LATENCY) --dram-stall $(DRAM_STALL) --dram-stall-seed 1 --json \
 		> $(BUILD)/dram-bench.json
 	@cat $(BUILD)/dram-bench.json
+
+## dram-verilator: dram-bench's model, image and DRAM behaviour (latency 40, 10 % stalls,
+##                 seed 1), run as emitted Verilog in Verilator instead of natively: the
+##                 C++ bench sim/verilator/dram_tb.cpp with its AXI4 DRAM model in the loop,
+##                 every logit checked against the golden model; `sim --rtl verilator --json`
+##                 (cycles per position, bus figures, Verilator build time and cycles/s) to
+##                 $(BUILD)/dram-verilator.json. The model is built in
+##                 $(BUILD)/dram-verilator-obj/ and reused by a later run of the same design.
+dram-verilator: dram-image
+	$(LLAMAHDL) sim --checkpoint $(BUILD)/dram-bench.bin --prompt-ids "$(DRAM_PROMPT)" --steps $(DRAM_STEPS) --weights dram \
+		--image $(BUILD)/dram-bench.img --dram-latency $(DRAM_LATENCY) --dram-stall $(DRAM_STALL) --dram-stall-seed 1 --json \
+		--rtl verilator --verilator-dir $(BUILD)/dram-verilator-obj > $(BUILD)/dram-verilator.json
+	@cat $(BUILD)/dram-verilator.json
 
 ## dram-verilog: `verilog --weights dram` for each named shape (64 lanes, 512-bit bus),
 ##               timed, into $(BUILD)/dram-<shape>/.

@@ -22,7 +22,9 @@ plus \"cycles\" (clock cycles spent on each position), \"golden_match\" (true wh
 model, fed the same tokens, gives every logit of every position bit for bit), \"lanes\" and \
 \"weights\"; with --weights dram a \"bus\" object (bus_bits, bytes read, R beats, cycles of the \
 positions, utilisation = beats per cycle, the DRAM model's latency, stall probability and seed, \
-and the gap cycles it inserted); with --profile a \"profile\" object (positions, cycles outside the operations, cycles per kind of operation and per operation of the program, summed over positions)."
+and the gap cycles it inserted); \"rtl\" (native or verilator) and with --rtl verilator a \"verilator\" \
+object (build_seconds, reused, total_cycles simulated after reset, sim_seconds and \
+cycles_per_second of the Verilator bench's own clock loop); with --profile a \"profile\" object (positions, cycles outside the operations, cycles per kind of operation and per operation of the program, summed over positions)."
 )]
 pub struct SimArgs {
     #[command(flatten)]
@@ -61,6 +63,17 @@ pub struct SimArgs {
     #[arg(long, value_name = "P")]
     pub dram_stall: Option<f64>,
 
+    /// Which simulation runs the RTL: `native` (rust-hdl, cycle by cycle in this process) or
+    /// `verilator` (with --weights dram: the emitted Verilog, built with Verilator beside a
+    /// C++ AXI4 DRAM that behaves exactly as the native model; needs verilator, g++, make).
+    #[arg(long, value_enum, default_value_t = Rtl::Native)]
+    pub rtl: Rtl,
+
+    /// With --rtl verilator: build the Verilator model in DIR and keep it (a later run of
+    /// the same design reuses it); default a temporary directory, removed afterwards.
+    #[arg(long, value_name = "DIR")]
+    pub verilator_dir: Option<PathBuf>,
+
     /// Write a VCD waveform of every signal (GTKWave, Surfer); 10-30x slower.
     #[arg(long, value_name = "FILE")]
     pub vcd: Option<PathBuf>,
@@ -70,6 +83,14 @@ pub struct SimArgs {
     /// (a table on stderr; with --json a "profile" object).
     #[arg(long)]
     pub profile: bool,
+}
+
+/// `--rtl`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Rtl {
+    Native,
+    Verilator,
 }
 
 /// `--weights`.
@@ -92,10 +113,25 @@ struct JsonOutput<'a> {
     golden_match: bool,
     lanes: usize,
     weights: Weights,
+    rtl: Rtl,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    verilator: Option<JsonVerilator>,
     #[serde(skip_serializing_if = "Option::is_none")]
     profile: Option<JsonProfile>,
     #[serde(skip_serializing_if = "Option::is_none")]
     bus: Option<JsonBus>,
+}
+
+#[derive(serde::Serialize)]
+struct JsonVerilator {
+    /// Verilating and compiling (near 0 when reused).
+    build_seconds: f64,
+    reused: bool,
+    /// Cycles simulated after reset (the header check's included).
+    total_cycles: u64,
+    /// Wall time of the bench's clock loop, and its speed.
+    sim_seconds: f64,
+    cycles_per_second: f64,
 }
 
 #[derive(serde::Serialize)]
@@ -312,7 +348,21 @@ pub fn run(args: SimArgs) -> anyhow::Result<()> {
         None => None,
     };
     let stream = (args.weights == Weights::Ram).then_some(&qm);
+    // With --rtl verilator: the model's build directory (a temporary one unless named).
+    let mut vl_build: Option<VerilatorBuild> = None;
     let hw = match dram {
+        Some(d) if args.rtl == Rtl::Verilator => {
+            let image = args
+                .image
+                .as_deref()
+                .expect("checked: --image with --weights dram");
+            let (hw, b) =
+                verilator_engine(&qm, &d, image, args.verilator_dir.as_deref()).map_err(|e| {
+                    anyhow::anyhow!("{ck_name}: cannot simulate the decoder in Verilator: {e:#}")
+                })?;
+            vl_build = Some(b);
+            Ok(hw)
+        }
         Some(d) => dram_engine(
             &qm.config,
             d.lanes,
@@ -335,6 +385,20 @@ pub fn run(args: SimArgs) -> anyhow::Result<()> {
     let gen = generate(&mut fwd, &prompt, steps, "sim")?;
     let elapsed = started.elapsed().as_secs_f64();
     let total_cycles = fwd.hw.total_cycles();
+    let verilator = vl_build.as_ref().map(|b| {
+        let secs = fwd.hw.rtl_seconds().unwrap_or(0.0);
+        JsonVerilator {
+            build_seconds: b.build_seconds,
+            reused: b.reused,
+            total_cycles,
+            sim_seconds: secs,
+            cycles_per_second: if secs > 0.0 {
+                total_cycles as f64 / secs
+            } else {
+                0.0
+            },
+        }
+    });
     let profile = args.profile.then(|| json_profile(&fwd.hw.profile()));
     let bus = fwd.hw.bus().map(|b| {
         let (stall, seed) = stall_of(&args);
@@ -350,7 +414,8 @@ pub fn run(args: SimArgs) -> anyhow::Result<()> {
             dram_gap_cycles: b.dram.r_gap_cycles,
         }
     });
-    drop(fwd.hw); // flushes the waveform
+    drop(fwd.hw); // flushes the waveform; ends the Verilator bench
+    drop(vl_build); // removes a temporary build directory
     if let Some(e) = vcd_err.borrow_mut().take() {
         return Err(e).with_context(|| format!("{}: write failed", t_path(&args)));
     }
@@ -379,6 +444,8 @@ pub fn run(args: SimArgs) -> anyhow::Result<()> {
             golden_match,
             lanes,
             weights: args.weights,
+            rtl: args.rtl,
+            verilator,
             profile,
             bus,
         };
@@ -423,6 +490,17 @@ pub fn run(args: SimArgs) -> anyhow::Result<()> {
                 b.dram_gap_cycles
             );
         }
+        if let Some(v) = &verilator {
+            eprintln!(
+                "verilator: model {} ({:.1} s); its clock loop simulated {} cycles in {:.2} s = \
+                 {:.0} cycles/s",
+                if v.reused { "reused" } else { "built" },
+                v.build_seconds,
+                v.total_cycles,
+                v.sim_seconds,
+                v.cycles_per_second
+            );
+        }
         if let Some(p) = &profile {
             print_profile(p);
         }
@@ -454,9 +532,27 @@ struct DramRun {
     bytes: Vec<u8>,
 }
 
-/// The DRAM flags only with `--weights dram`, and `--image` with it.
+/// The DRAM flags only with `--weights dram`, and `--image` with it; `--rtl verilator`
+/// only with `--weights dram`, `--verilator-dir` only with `--rtl verilator`.
 fn check_dram_flags(args: &SimArgs) -> anyhow::Result<()> {
     let dram = args.weights == Weights::Dram;
+    if args.rtl == Rtl::Verilator && !dram {
+        anyhow::bail!(
+            "--rtl verilator runs the decoder that streams its weights from DRAM only: add \
+             --weights dram --image IMG"
+        );
+    }
+    if let Some(d) = &args.verilator_dir {
+        if args.rtl != Rtl::Verilator {
+            anyhow::bail!("--verilator-dir applies only with --rtl verilator");
+        }
+        if d.exists() && !d.is_dir() {
+            anyhow::bail!(
+                "{}: --verilator-dir names a file, not a directory",
+                d.display()
+            );
+        }
+    }
     let given = [
         ("--image", args.image.is_some()),
         ("--bus-bits", args.bus_bits.is_some()),
@@ -557,4 +653,74 @@ fn prepare_dram(
         cfg,
         bytes,
     })
+}
+
+/// A Verilator model's build: how long it took, and its directory when temporary (removed
+/// on drop, and on an interrupt).
+struct VerilatorBuild {
+    build_seconds: f64,
+    reused: bool,
+    temp: Option<tempfile::TempDir>,
+}
+
+impl Drop for VerilatorBuild {
+    fn drop(&mut self) {
+        if let Some(t) = self.temp.take() {
+            let path = t.path().to_path_buf();
+            drop(t);
+            crate::cleanup::forget(&path);
+        }
+    }
+}
+
+/// Build (or reuse, in `dir`) the Verilator model of the DRAM decoder `d` describes and
+/// start its bench on `image`.
+fn verilator_engine(
+    qm: &QuantModel,
+    d: &DramRun,
+    image: &std::path::Path,
+    dir: Option<&std::path::Path>,
+) -> anyhow::Result<(Box<dyn llamahdl_hw::sim::engine::HwRun>, VerilatorBuild)> {
+    use llamahdl_hw::cosim::dram_verilator::DramVerilatorModel;
+    let temp = match dir {
+        Some(_) => None,
+        None => Some(crate::cleanup::locked(
+            |r| -> anyhow::Result<tempfile::TempDir> {
+                let t = tempfile::Builder::new()
+                    .prefix("llamahdl-verilator-")
+                    .tempdir()
+                    .context("creating a temporary directory for the Verilator build")?;
+                r.add(t.path());
+                Ok(t)
+            },
+        )?),
+    };
+    let mut build = VerilatorBuild {
+        build_seconds: 0.0,
+        reused: false,
+        temp,
+    };
+    let workdir = match (&build.temp, dir) {
+        (Some(t), _) => t.path().to_path_buf(),
+        (None, Some(d)) => d.to_path_buf(),
+        (None, None) => unreachable!("a directory either way"),
+    };
+    eprintln!(
+        "verilator: the DRAM decoder ({} lanes, {}-bit bus), its model built (or reused) in {}",
+        d.lanes,
+        d.bus_bits,
+        workdir.display()
+    );
+    let model = DramVerilatorModel::build(
+        &qm.config,
+        d.lanes,
+        d.bus_bits as usize,
+        d.params.ctx,
+        d.params.base,
+        &workdir,
+    )?;
+    let engine = model.start(image, &d.cfg)?;
+    build.build_seconds = model.build_time().as_secs_f64();
+    build.reused = model.reused();
+    Ok((Box::new(engine), build))
 }

@@ -257,3 +257,140 @@ fn verilog_dram_for_named_shapes_and_refusals() {
     );
     assert!(!out.exists());
 }
+
+/// `sim --weights dram` JSON of the tiny image `img` with `extra` flags.
+fn sim_json(ck: &Path, img: &Path, extra: &[&str]) -> serde_json::Value {
+    let mut a = vec![
+        "sim",
+        "--checkpoint",
+        s(ck),
+        "--prompt-ids",
+        "1 9 17",
+        "--steps",
+        "5",
+        "--weights",
+        "dram",
+        "--image",
+        s(img),
+        "--dram-latency",
+        "25",
+        "--dram-stall-seed",
+        "6",
+        "--json",
+    ];
+    a.extend_from_slice(extra);
+    serde_json::from_slice(&run_ok(&a).stdout).unwrap()
+}
+
+/// `sim --rtl verilator`: the emitted Verilog in Verilator with the C++ DRAM model gives
+/// the native run's tokens, cycles per position and bus figures (same DRAM behaviour),
+/// every logit checked against the golden model; a second run reuses the model.
+#[test]
+fn sim_dram_in_verilator_equals_the_native_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ck, img) = tiny(dir.path(), 5);
+    let vdir = dir.path().join("vl");
+    let native = sim_json(&ck, &img, &[]);
+    let vl = sim_json(
+        &ck,
+        &img,
+        &["--rtl", "verilator", "--verilator-dir", s(&vdir)],
+    );
+    assert_eq!(native["rtl"], "native");
+    assert_eq!(vl["rtl"], "verilator");
+    assert_eq!(vl["golden_match"], true);
+    assert_eq!(native["cycles"].as_array().unwrap().len(), 5);
+    for k in ["ids", "argmax", "cycles", "bus", "lanes", "weights"] {
+        assert_eq!(vl[k], native[k], "{k}");
+    }
+    assert!(native.get("verilator").is_none());
+    let v = &vl["verilator"];
+    assert_eq!(v["reused"], false);
+    assert!(v["build_seconds"].as_f64().unwrap() > 0.0);
+    assert!(v["cycles_per_second"].as_f64().unwrap() > 0.0);
+    let cycles: u64 = vl["cycles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_u64().unwrap())
+        .sum();
+    // The header check's cycles come on top of the positions'.
+    assert!(v["total_cycles"].as_u64().unwrap() > cycles);
+    assert!(vdir.join("obj_dir/Vdram_tb").is_file());
+    let again = sim_json(
+        &ck,
+        &img,
+        &["--rtl", "verilator", "--verilator-dir", s(&vdir)],
+    );
+    assert_eq!(again["verilator"]["reused"], true);
+    assert_eq!(again["cycles"], native["cycles"]);
+}
+
+#[test]
+fn sim_rtl_verilator_refusals() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ck, img) = tiny(dir.path(), 6);
+    let base = ["sim", "--checkpoint", s(&ck), "--steps", "2"];
+    let with = |extra: &[&str]| -> Vec<String> {
+        base.iter().chain(extra).map(|x| x.to_string()).collect()
+    };
+    let run = |extra: &[&str], needles: &[&str]| {
+        let a = with(extra);
+        let a: Vec<&str> = a.iter().map(|x| x.as_str()).collect();
+        fails(&a, 1, needles);
+    };
+    let dram = ["--weights", "dram", "--image", s(&img)];
+    run(
+        &["--rtl", "verilator"],
+        &["--rtl verilator runs the decoder that streams its weights from DRAM only"],
+    );
+    run(
+        &[&dram[..], &["--verilator-dir", s(dir.path())]].concat(),
+        &["--verilator-dir applies only with --rtl verilator"],
+    );
+    run(
+        &[
+            &dram[..],
+            &["--rtl", "verilator", "--verilator-dir", s(&img)],
+        ]
+        .concat(),
+        &["--verilator-dir names a file"],
+    );
+    // A directory of someone else's is not built in (nor emptied).
+    let foreign = dir.path().join("foreign");
+    std::fs::create_dir(&foreign).unwrap();
+    std::fs::write(foreign.join("notes.txt"), "mine").unwrap();
+    run(
+        &[
+            &dram[..],
+            &["--rtl", "verilator", "--verilator-dir", s(&foreign)],
+        ]
+        .concat(),
+        &[s(&foreign), "not empty"],
+    );
+    assert_eq!(std::fs::read_dir(&foreign).unwrap().count(), 1);
+    // No Verilator on PATH: a clear error, and the temporary build directory is gone.
+    let empty = dir.path().join("empty-path");
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir(&empty).unwrap();
+    std::fs::create_dir(&tmp).unwrap();
+    let a = with(&[&dram[..], &["--rtl", "verilator"]].concat());
+    let a: Vec<&str> = a.iter().map(|x| x.as_str()).collect();
+    let o = std::process::Command::new(BIN)
+        .args(&a)
+        .env("PATH", &empty)
+        .env("TMPDIR", &tmp)
+        .output()
+        .unwrap();
+    check_fails(
+        &o,
+        &a,
+        1,
+        &["verilator is not installed", "apt-get install"],
+    );
+    assert_eq!(
+        std::fs::read_dir(&tmp).unwrap().count(),
+        0,
+        "temporary left"
+    );
+}

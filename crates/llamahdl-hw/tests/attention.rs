@@ -9,6 +9,8 @@
 //! and of layers past the model, co-simulation of the unit and of each hand-written leaf in
 //! Icarus, Verilator lint.
 
+mod common;
+use common::on_big_stack;
 use llamahdl_golden::golden::{attend, kv_store, rope, Golden as GoldenModel, KvCache};
 use llamahdl_golden::numerics::{self, add_q16, mul_q16};
 use llamahdl_golden::{QuantModel, ScaleMode};
@@ -854,16 +856,6 @@ const HD24: Config = Config {
     n_kv_heads: 1,
     ..HD48
 };
-
-/// Runs `f` on a thread with a large stack (the 64-lane designs need it).
-fn on_big_stack(f: impl FnOnce() + Send + 'static) {
-    std::thread::Builder::new()
-        .stack_size(256 << 20)
-        .spawn(f)
-        .unwrap()
-        .join()
-        .unwrap();
-}
 
 /// head_dim not dividing the lane count: `G = floor(A / head_dim)` heads per group, the
 /// lanes from `G·head_dim` on unused. head_dim 48 on 64 lanes (one head per group, 16 idle

@@ -3,6 +3,8 @@
 //! router into the streaming decoder core; every logit of every position bit-exact with
 //! the golden model, under first-beat latencies and random stalls from several seeds.
 
+mod common;
+use common::{image_region, on_big_stack};
 use llamahdl_golden::{Golden, QuantModel, ScaleMode};
 use llamahdl_hw::decoder::dram::DramParams;
 use llamahdl_hw::sim::axi_dram::DramConfig;
@@ -12,31 +14,11 @@ use llamahdl_hw::units::dram::axi_read::AxiReadParams;
 use llamahdl_image::write::image_bytes;
 use llamahdl_model::{synth, Config};
 
-/// Runs `f` on a thread with a stack large enough for the whole design (a test thread's
-/// default stack is not: the decoder's blocks are built by value).
-fn big(f: impl FnOnce() + Send + 'static) {
-    std::thread::Builder::new()
-        .stack_size(256 << 20)
-        .spawn(f)
-        .unwrap()
-        .join()
-        .unwrap();
-}
-
 fn quant(cfg: &Config, seed: u64) -> QuantModel {
     QuantModel::quantise(&synth::generate(cfg, seed), ScaleMode::Mant8)
 }
 
-fn dram(bus_bytes: usize, latency: u64, stall: f64, seed: u64) -> DramConfig {
-    DramConfig {
-        latency,
-        ar_stall: stall,
-        r_stall: stall,
-        seed,
-        max_queue: 8,
-        ..DramConfig::new(bus_bytes)
-    }
-}
+use common::dram_behaviour as dram;
 
 /// Runs `n` positions of `qm` on the DRAM design and compares every logit with the golden
 /// model; returns the cycles per position and the bus utilisation.
@@ -74,7 +56,7 @@ fn bit_exact<const L: usize, const DW: usize>(
 
 #[test]
 fn dram_tiny_bit_exact_128_bit_bus() {
-    big(|| {
+    on_big_stack(|| {
         let qm = quant(&Config::TINY, 1);
         let (cycles, util) = bit_exact::<16, 128>(&qm, 6, dram(16, 1, 0.0, 0), 16);
         println!("tiny, 16 lanes, 128-bit bus: cycles {cycles:?}, bus utilisation {util:.3}");
@@ -93,7 +75,7 @@ const BEHAVIOURS: [(u64, f64, u64); 5] = [
 
 #[test]
 fn dram_tiny_bit_exact_under_latency_and_stalls() {
-    big(|| {
+    on_big_stack(|| {
         for (i, &(lat, stall, seed)) in BEHAVIOURS.iter().enumerate() {
             let qm = quant(&Config::TINY, 10 + i as u64);
             let (cycles, util) = bit_exact::<16, 128>(&qm, 8, dram(16, lat, stall, seed), 16);
@@ -108,7 +90,7 @@ fn dram_tiny_bit_exact_under_latency_and_stalls() {
 /// lanes on a 256-bit bus and 16 lanes on a 128-bit bus.
 #[test]
 fn dram_odd_shape_bit_exact() {
-    big(|| {
+    on_big_stack(|| {
         let qm = quant(&Config::ODD, 3);
         assert!(!qm.config.shared_classifier || qm.wcls.is_none());
         let (c32, _) = bit_exact::<32, 256>(&qm, 5, dram(32, 40, 0.1, 9), qm.config.seq_len);
@@ -131,13 +113,7 @@ fn real_model() -> Option<QuantModel> {
 /// model, under DRAM behaviour `k` of [`BEHAVIOURS`] (one test each, so they run in
 /// parallel).
 fn stories260k(k: usize) {
-    // (The 64-lane design is built on a thread with a larger stack than a test's.)
-    std::thread::Builder::new()
-        .stack_size(256 << 20)
-        .spawn(move || stories260k_on_thread(k))
-        .unwrap()
-        .join()
-        .unwrap();
+    on_big_stack(move || stories260k_on_thread(k));
 }
 
 fn stories260k_on_thread(k: usize) {
@@ -215,7 +191,7 @@ fn verilator_matches<const L: usize>(qm: &QuantModel, n: usize, d: DramConfig, c
 
 #[test]
 fn dram_tiny_verilator_cycle_for_cycle() {
-    big(|| {
+    on_big_stack(|| {
         let qm = quant(&Config::TINY, 21);
         verilator_matches::<16>(&qm, 4, dram(16, 40, 0.1, 21), 16);
     });
@@ -223,22 +199,17 @@ fn dram_tiny_verilator_cycle_for_cycle() {
 
 #[test]
 fn dram_stories260k_verilator_cycle_for_cycle() {
-    std::thread::Builder::new()
-        .stack_size(256 << 20)
-        .spawn(|| {
-            let Some(qm) = real_model() else { return };
-            verilator_matches::<32>(&qm, 2, dram(16, 40, 0.1, 22), 512);
-        })
-        .unwrap()
-        .join()
-        .unwrap();
+    on_big_stack(|| {
+        let Some(qm) = real_model() else { return };
+        verilator_matches::<32>(&qm, 2, dram(16, 40, 0.1, 22), 512);
+    });
 }
 
 /// A start given at power-up is held until the header check passes, then runs: the same
 /// logits as a start after the verdict.
 #[test]
 fn dram_start_before_the_header_verdict_is_held() {
-    big(|| {
+    on_big_stack(|| {
         let qm = quant(&Config::TINY, 31);
         let img = image_bytes(&qm, 16, 128).expect("image");
         let p = DramParams {
@@ -259,7 +230,7 @@ fn dram_start_before_the_header_verdict_is_held() {
 /// is computed (no logit comes out).
 #[test]
 fn dram_refuses_a_foreign_image_header() {
-    big(|| {
+    on_big_stack(|| {
         let qm = quant(&Config::TINY, 32);
         let good = image_bytes(&qm, 16, 128).expect("image");
         let p = DramParams {
@@ -316,7 +287,7 @@ fn dram_refuses_a_foreign_image_header() {
 /// 512 bits and at 32 lanes and 256 bits.
 #[test]
 fn dram_decoder_verilog_lints_clean() {
-    big(|| {
+    on_big_stack(|| {
         use llamahdl_hw::cosim::{default_waiver_file, emit_verilog, verilator_lint};
         use llamahdl_hw::decoder::dram::DramDecoder;
         let p = |ctx| DramParams {
@@ -392,33 +363,27 @@ fn region_faults<const L: usize, const DW: usize>(qm: &QuantModel, positions: us
 
 #[test]
 fn dram_tiny_every_region_corrupted_is_caught() {
-    big(|| region_faults::<16, 128>(&quant(&Config::TINY, 40), 2));
+    on_big_stack(|| region_faults::<16, 128>(&quant(&Config::TINY, 40), 2));
 }
 
 #[test]
 fn dram_odd_shape_every_region_corrupted_is_caught() {
-    big(|| region_faults::<32, 256>(&quant(&Config::ODD, 41), 1));
+    on_big_stack(|| region_faults::<32, 256>(&quant(&Config::ODD, 41), 1));
 }
 
 /// The real stories260K image, corrupted: a flipped magic byte is refused by the header
 /// check, a flipped weight in layer 2's W1 by the region check; no token either way.
 #[test]
 fn dram_stories260k_corrupted_image_refused() {
-    big(|| {
+    on_big_stack(|| {
         let Some(qm) = real_model() else { return };
         let good = image_bytes(&qm, 32, 128).expect("image");
-        let img = llamahdl_image::verify::verify(&mut good.as_slice(), "good").unwrap();
         let p = DramParams {
             ctx: 512,
             base: 0,
             axi: AxiReadParams::default(),
         };
-        let (w1, r) = img
-            .regions
-            .iter()
-            .enumerate()
-            .find(|(_, r)| r.name() == "layer 2 w1")
-            .expect("layer 2 w1");
+        let (w1, r) = image_region(&good, "layer 2 w1");
         let mut magic = good.clone();
         magic[3] ^= 1;
         let mut weight = good.clone();

@@ -85,6 +85,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+pub mod dram_verilator;
+
 pub use crate::sim::trace::{Port, PortDir, Trace};
 
 impl Trace {
@@ -514,24 +516,28 @@ fn verilator_header_ports(header: &str) -> BTreeSet<String> {
     names
 }
 
+/// The options of every simulation build with Verilator (a C++ model and a bench).
+const VERILATOR_SIM_FLAGS: [&str; 11] = [
+    "--cc",
+    "--exe",
+    "-O2",
+    "-Wno-fatal",
+    // rust-hdl's Verilog is full of width/unused/style warnings that do not matter
+    // here (`verilator_lint` is the place for those).
+    "-Wno-lint",
+    "-Wno-style",
+    // 2-state, deterministic: X assignments and uninitialised state are 0, as in the
+    // native rust-hdl simulation.
+    "--x-assign",
+    "0",
+    "--x-initial",
+    "0",
+    "--no-timing",
+];
+
 /// Arguments of the `verilator` call (verilation only; the model is compiled by `make`).
 fn verilator_args(top_module: &str) -> Vec<String> {
-    [
-        "--cc",
-        "--exe",
-        "-O2",
-        "-Wno-fatal",
-        // rust-hdl's Verilog is full of width/unused/style warnings that do not matter
-        // here (`verilator_lint` is the place for those).
-        "-Wno-lint",
-        "-Wno-style",
-        // 2-state, deterministic: X assignments and uninitialised state are 0, as in the
-        // native rust-hdl simulation.
-        "--x-assign",
-        "0",
-        "--x-initial",
-        "0",
-        "--no-timing",
+    let rest = [
         "--prefix",
         "Vdut",
         "--top-module",
@@ -540,10 +546,12 @@ fn verilator_args(top_module: &str) -> Vec<String> {
         "Vtb",
         "dut.v",
         "tb.cpp",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect()
+    ];
+    VERILATOR_SIM_FLAGS
+        .iter()
+        .chain(rest.iter())
+        .map(|s| s.to_string())
+        .collect()
 }
 
 /// C++ storage class of a Verilator port of `width` bits.

@@ -130,8 +130,9 @@ pub struct Burst {
     pub beats: u64,
 }
 
-/// Counts of what went over the bus.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// Counts of what went over the bus (also as the Verilator bench reports them,
+/// `cosim::dram_verilator`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
 pub struct DramStats {
     /// Cycles observed.
     pub cycles: u64,

@@ -40,10 +40,96 @@ pub struct DramEngine<const L: usize, const DW: usize> {
     header_cycles: u64,
 }
 
+/// What the native engine's errors name.
+const WHAT: &str = "hardware simulation (weights in DRAM)";
+
+/// Cycles a position may take at most before the engine gives up.
+pub const POSITION_BUDGET: u64 = 1 << 34;
+
+/// Cycles the image header check may take at most.
+pub const HEADER_BUDGET: u64 = 1 << 20;
+
 fn sim_error(problem: String) -> ModelError {
     ModelError::Invalid {
-        what: "hardware simulation (weights in DRAM)".into(),
+        what: WHAT.into(),
         problem,
+    }
+}
+
+/// How a position of a [`DramDecoder`] ended, as seen on its ports after `done`: the
+/// verdict every engine of the design (native, Verilator) gives from it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PositionEnd {
+    /// `crc_error` with `bad_region`.
+    pub crc_error: Option<usize>,
+    /// `image_error` with `bad_word`.
+    pub image_error: Option<usize>,
+    /// The DRAM model's first protocol violation (cycle, what).
+    pub violation: Option<(u64, String)>,
+    /// Cycles in which attention took the lane multipliers from a beat in flight (native
+    /// simulation only; 0 elsewhere).
+    pub collisions: u64,
+    pub pos_error: bool,
+}
+
+impl PositionEnd {
+    /// The position's token is valid, or why not (`what` names the engine).
+    pub fn check(&self, what: &str, pos: usize, seq_len: usize) -> Result<(), ModelError> {
+        let err = |problem: String| ModelError::Invalid {
+            what: what.into(),
+            problem,
+        };
+        if let Some(region) = self.crc_error {
+            return Err(err(format!(
+                "position {pos}: the decoder found a corrupted weight image: region {region}'s \
+                 CRC-32 differs from the region table's; the position's token is void and no \
+                 further position runs"
+            )));
+        }
+        if let Some(word) = self.image_error {
+            return Err(err(format!(
+                "position {pos}: the decoder refused the weight image: its header differs \
+                 from the one the design was generated for (bus word {word} of the header); no \
+                 token was computed"
+            )));
+        }
+        if let Some((cycle, v)) = &self.violation {
+            return Err(err(format!("AXI protocol violation in cycle {cycle}: {v}")));
+        }
+        if self.collisions != 0 {
+            return Err(err(format!(
+                "design error: attention took the lane multipliers from a matrix-vector beat \
+                 in flight in {} cycles",
+                self.collisions
+            )));
+        }
+        if self.pos_error {
+            return Err(ModelError::PositionOutOfRange {
+                what: "hardware (the decoder refused the position)".into(),
+                pos,
+                seq_len,
+            });
+        }
+        Ok(())
+    }
+
+    /// The error of a position that did not finish within `budget` cycles.
+    pub fn timed_out(what: &str, pos: usize, budget: u64) -> ModelError {
+        ModelError::Invalid {
+            what: what.into(),
+            problem: format!("position {pos} did not finish within {budget} cycles"),
+        }
+    }
+
+    /// The error of a position stopped by an error response from the DRAM.
+    pub fn axi_stopped(what: &str, pos: usize) -> ModelError {
+        ModelError::Invalid {
+            what: what.into(),
+            problem: format!(
+                "position {pos}: the DRAM answered a read with an error response; the decoder \
+                 stopped"
+            ),
+        }
     }
 }
 
@@ -169,7 +255,7 @@ impl<const L: usize, const DW: usize> HwRun for DramEngine<L, DW> {
             self.wait_header = false;
             let c0 = self.d.cycle();
             while !(self.d.uut.ready.val() || self.d.uut.image_error.val()) {
-                if self.d.cycle() - c0 > 1 << 20 {
+                if self.d.cycle() - c0 > HEADER_BUDGET {
                     return Err(sim_error("the image header check never finished".into()));
                 }
                 self.cycle();
@@ -187,18 +273,13 @@ impl<const L: usize, const DW: usize> HwRun for DramEngine<L, DW> {
         if let Some((i, v)) = l {
             logits[i] = Some(v);
         }
-        let budget = 1u64 << 34;
+        let budget = POSITION_BUDGET;
         while !done {
             if self.d.cycle() - c0 > budget {
-                return Err(sim_error(format!(
-                    "position {pos} did not finish within {budget} cycles"
-                )));
+                return Err(PositionEnd::timed_out(WHAT, pos, budget));
             }
             if self.d.uut.axi_error.val() {
-                return Err(sim_error(format!(
-                    "position {pos}: the DRAM answered a read with an error response; the \
-                     decoder stopped"
-                )));
+                return Err(PositionEnd::axi_stopped(WHAT, pos));
             }
             let (dn, l) = self.cycle();
             done = dn;
@@ -210,43 +291,20 @@ impl<const L: usize, const DW: usize> HwRun for DramEngine<L, DW> {
         }
         let cycles = self.d.cycle() - c0;
         self.cycles += cycles;
-        if self.d.uut.crc_error.val() {
-            return Err(sim_error(format!(
-                "position {pos}: the decoder found a corrupted weight image: region {}'s \
-                 CRC-32 differs from the region table's; the position's token is void and no \
-                 further position runs",
-                self.d.uut.bad_region.val().index()
-            )));
+        let u = &self.d.uut;
+        PositionEnd {
+            crc_error: u.crc_error.val().then(|| u.bad_region.val().index()),
+            image_error: u.image_error.val().then(|| u.bad_word.val().index()),
+            violation: self
+                .dram
+                .violations
+                .first()
+                .map(|v| (v.cycle, v.what.clone())),
+            collisions: u.core().bank_collisions(),
+            pos_error: u.pos_error.val(),
         }
-        if self.d.uut.image_error.val() {
-            return Err(sim_error(format!(
-                "position {pos}: the decoder refused the weight image: its header differs \
-                 from the one the design was generated for (bus word {} of the header); no \
-                 token was computed",
-                self.d.uut.bad_word.val().index()
-            )));
-        }
-        if let Some(v) = self.dram.violations.first() {
-            return Err(sim_error(format!(
-                "AXI protocol violation in cycle {}: {}",
-                v.cycle, v.what
-            )));
-        }
-        let collisions = self.d.uut.core().bank_collisions();
-        if collisions != 0 {
-            return Err(sim_error(format!(
-                "design error: attention took the lane multipliers from a matrix-vector beat \
-                 in flight in {collisions} cycles"
-            )));
-        }
-        if self.d.uut.pos_error.val() {
-            return Err(ModelError::PositionOutOfRange {
-                what: "hardware (the decoder refused the position)".into(),
-                pos,
-                seq_len: c.seq_len,
-            });
-        }
-        let logits = super::engine::all_logits(logits, "hardware simulation (weights in DRAM)")?;
+        .check(WHAT, pos, c.seq_len)?;
+        let logits = super::engine::all_logits(logits, WHAT)?;
         Ok(Position {
             logits,
             next_token: self.d.uut.next_token.val().index() as u32,

@@ -43,6 +43,11 @@ pub trait HwRun {
     fn bus(&self) -> Option<crate::sim::dram_engine::BusFigures> {
         None
     }
+    /// Wall time the simulator spent in its own clock loop, when it measures it apart
+    /// from everything else (the Verilator bench); `None` for the native simulation.
+    fn rtl_seconds(&self) -> Option<f64> {
+        None
+    }
 }
 
 /// Where a position's cycles go: per operation of the per-token program, the cycles from

@@ -10,6 +10,47 @@ use llamahdl_hw::units::weight_path::weight_buffer::QkvLoader;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+/// Runs `f` on a thread with a stack large enough for the 64-lane and whole-decoder
+/// designs (their blocks are built by value; a test thread's default stack is not enough).
+pub fn on_big_stack(f: impl FnOnce() + Send + 'static) {
+    std::thread::Builder::new()
+        .stack_size(256 << 20)
+        .spawn(f)
+        .unwrap()
+        .join()
+        .unwrap();
+}
+
+/// The region named `name` (e.g. `layer 2 w1`) of the weight image `bytes` (verified
+/// first), with its index.
+pub fn image_region(bytes: &[u8], name: &str) -> (usize, llamahdl_image::format::Region) {
+    let img = llamahdl_image::verify::verify(&mut &bytes[..], "image").expect("a valid image");
+    img.regions
+        .iter()
+        .enumerate()
+        .find(|(_, r)| r.name() == name)
+        .map(|(i, r)| (i, *r))
+        .unwrap_or_else(|| panic!("the image has no region {name}"))
+}
+
+/// A DRAM model of `bus_bytes` a beat: first-beat latency `latency`, ARREADY and R stalls
+/// each with probability `stall` from `seed`, 8 bursts queued.
+pub fn dram_behaviour(
+    bus_bytes: usize,
+    latency: u64,
+    stall: f64,
+    seed: u64,
+) -> llamahdl_hw::sim::axi_dram::DramConfig {
+    llamahdl_hw::sim::axi_dram::DramConfig {
+        latency,
+        ar_stall: stall,
+        r_stall: stall,
+        seed,
+        max_queue: 8,
+        ..llamahdl_hw::sim::axi_dram::DramConfig::new(bus_bytes)
+    }
+}
+
 pub fn rng(seed: u64) -> ChaCha8Rng {
     ChaCha8Rng::seed_from_u64(seed)
 }
