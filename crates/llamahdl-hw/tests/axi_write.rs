@@ -10,7 +10,7 @@
 
 use llamahdl_hw::bits::{bits_of_bytes, bytes_of_bits};
 use llamahdl_hw::cosim::{emit_verilog, run_icarus, run_verilator, Trace};
-use llamahdl_hw::sim::axi_dram::{AxiDram, DramConfig, WriteMasterOut};
+use llamahdl_hw::sim::axi_dram::{AxiDram, DramConfig, WriteMasterOut, WriteSlaveOut};
 use llamahdl_hw::sim::Driver;
 use llamahdl_hw::units::dram::axi_read::{RESP_OKAY, RESP_SLVERR};
 use llamahdl_hw::units::dram::axi_write::{AxiWriteMaster, AxiWriteParams};
@@ -118,6 +118,35 @@ fn driver<const DW: usize, const SW: usize, const FA: usize>(
     }
 }
 
+/// Copy the slave's write-channel outputs onto the master's inputs.
+fn drive<const DW: usize, const SW: usize, const FA: usize>(
+    u: &mut AxiWriteMaster<DW, SW, FA>,
+    s: &WriteSlaveOut,
+) {
+    u.awready.next = s.awready;
+    u.wready.next = s.wready;
+    u.bvalid.next = s.bvalid;
+    u.bresp.next = s.bresp.into();
+}
+
+/// The master's write-channel outputs, for the model's `observe_write`.
+fn master_out<const DW: usize, const SW: usize, const FA: usize>(
+    u: &AxiWriteMaster<DW, SW, FA>,
+) -> WriteMasterOut {
+    WriteMasterOut {
+        awvalid: u.awvalid.val(),
+        awaddr: u.awaddr.val().to_u64(),
+        awlen: u.awlen.val().to_u64(),
+        awsize: u.awsize.val().to_u64(),
+        awburst: u.awburst.val().to_u64(),
+        wvalid: u.wvalid.val(),
+        wdata: bytes_of_bits::<DW>(u.wdata.val()),
+        wstrb: u.wstrb.val().to_u64(),
+        wlast: u.wlast.val(),
+        bready: u.bready.val(),
+    }
+}
+
 /// The data word `k` of command `i` (distinct everywhere).
 fn word(i: usize, k: u64, w: usize, seed: u64) -> Vec<u8> {
     let mut r = rng(seed ^ ((i as u64) << 32) ^ k);
@@ -176,10 +205,7 @@ fn run<const DW: usize, const SW: usize, const FA: usize>(
         }
         d.uut.in_valid.next = in_valid;
         let s = dram.drive_write();
-        d.uut.awready.next = s.awready;
-        d.uut.wready.next = s.wready;
-        d.uut.bvalid.next = s.bvalid;
-        d.uut.bresp.next = s.bresp.into();
+        drive(&mut d.uut, &s);
         d.settle();
         let u = &d.uut;
         if cmd_valid && u.cmd_ready.val() {
@@ -192,18 +218,7 @@ fn run<const DW: usize, const SW: usize, const FA: usize>(
             u.outstanding.val().to_u64() <= c.params.max_outstanding as u64,
             "cycle {cycles}: too many bursts outstanding"
         );
-        let m = WriteMasterOut {
-            awvalid: u.awvalid.val(),
-            awaddr: u.awaddr.val().to_u64(),
-            awlen: u.awlen.val().to_u64(),
-            awsize: u.awsize.val().to_u64(),
-            awburst: u.awburst.val().to_u64(),
-            wvalid: u.wvalid.val(),
-            wdata: bytes_of_bits::<DW>(u.wdata.val()),
-            wstrb: u.wstrb.val().to_u64(),
-            wlast: u.wlast.val(),
-            bready: u.bready.val(),
-        };
+        let m = master_out(u);
         if m.awvalid && s.awready {
             bursts.push((m.awaddr, m.awlen + 1));
         }
@@ -373,28 +388,14 @@ fn bresp_error_then_clear() {
         d.uut.clear.next = phase == 2;
         let model = if phase <= 2 { &mut dram_e } else { &mut dram };
         let s = model.drive_write();
-        d.uut.awready.next = s.awready;
-        d.uut.wready.next = s.wready;
-        d.uut.bvalid.next = s.bvalid;
-        d.uut.bresp.next = s.bresp.into();
+        drive(&mut d.uut, &s);
         d.settle();
         let u = &d.uut;
         let took_cmd = cmd_valid && u.cmd_ready.val();
         if pushed < 4 && u.in_ready.val() {
             pushed += 1;
         }
-        let m = WriteMasterOut {
-            awvalid: u.awvalid.val(),
-            awaddr: u.awaddr.val().to_u64(),
-            awlen: u.awlen.val().to_u64(),
-            awsize: u.awsize.val().to_u64(),
-            awburst: u.awburst.val().to_u64(),
-            wvalid: u.wvalid.val(),
-            wdata: bytes_of_bits::<64>(u.wdata.val()),
-            wstrb: u.wstrb.val().to_u64(),
-            wlast: u.wlast.val(),
-            bready: u.bready.val(),
-        };
+        let m = master_out(u);
         let (idle, error) = (u.idle.val(), u.error.val());
         model.observe_write(&m, true);
         d.tick_settled();

@@ -21,14 +21,14 @@
 //! * The generator is the read side's seed mixed with a constant, so adding writes to a
 //!   run leaves the read side's gaps unchanged.
 //!
-//! # Checks of the master ([`Violation`]s, as on the read side)
+//! # Checks of the master ([`Violation`](super::Violation)s, as on the read side)
 //!
 //! AW stability until `awready`, the burst rules (INCR, `awsize`, alignment, `awlen <=
 //! 255`, no 4 KiB crossing); W payload (`wdata`, `wstrb`, `wlast`) stable while `wvalid &
 //! !wready` and `wvalid` not dropped; `wlast` exactly on each burst's last beat;
 //! `bready` high whenever `bvalid` (with `require_rready`).
 
-use super::{AxiDram, SplitMix, Violation};
+use super::{AxiDram, SplitMix};
 use crate::units::dram::axi_read::{RESP_DECERR, RESP_OKAY};
 use std::collections::VecDeque;
 
@@ -165,13 +165,6 @@ impl AxiDram {
         }
     }
 
-    fn write_violation(&mut self, what: String) {
-        self.violations.push(Violation {
-            cycle: self.cycle,
-            what,
-        });
-    }
-
     /// Take this cycle's write handshakes, check the master, and advance one cycle. Call
     /// it after [`AxiDram::observe`] when both sides are in use (only `observe` counts
     /// the cycle), or alone for a write-only testbench with `alone = true`.
@@ -181,11 +174,11 @@ impl AxiDram {
         // AW.
         if let Some(p) = self.wr.prev_aw.take() {
             if !m.awvalid {
-                self.write_violation("awvalid dropped before awready".into());
+                self.violation("awvalid dropped before awready".into());
             } else if (p.awaddr, p.awlen, p.awsize, p.awburst)
                 != (m.awaddr, m.awlen, m.awsize, m.awburst)
             {
-                self.write_violation(format!(
+                self.violation(format!(
                     "AW payload changed while waiting: {:#x}/{} -> {:#x}/{}",
                     p.awaddr, p.awlen, m.awaddr, m.awlen
                 ));
@@ -217,9 +210,9 @@ impl AxiDram {
         // W.
         if let Some(p) = self.wr.prev_w.take() {
             if !m.wvalid {
-                self.write_violation("wvalid dropped before wready".into());
+                self.violation("wvalid dropped before wready".into());
             } else if (&p.wdata, p.wstrb, p.wlast) != (&m.wdata, m.wstrb, m.wlast) {
-                self.write_violation("W payload changed while waiting for wready".into());
+                self.violation("W payload changed while waiting for wready".into());
             }
         }
         if self.wr.gap_now {
@@ -247,7 +240,7 @@ impl AxiDram {
                     b.resp = RESP_DECERR;
                 }
                 if m.wlast != last {
-                    self.write_violation(format!(
+                    self.violation(format!(
                         "wlast {} on a beat at {addr:#x} that is{} its burst's last",
                         m.wlast,
                         if last { "" } else { " not" }
@@ -275,7 +268,7 @@ impl AxiDram {
                     self.wr.stats.error_responses += 1;
                 }
             } else if self.cfg.require_rready {
-                self.write_violation("bready low while bvalid is high".into());
+                self.violation("bready low while bvalid is high".into());
             }
         }
         if alone {
