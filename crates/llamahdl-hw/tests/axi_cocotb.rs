@@ -55,7 +55,8 @@ fn run(bench: &str, tests: &[&str], dw: usize, verilog: String, seed: u64) {
     std::fs::write(&dut, verilog).unwrap();
     let t = std::time::Instant::now();
     let o = Command::new(python())
-        .arg(repo().join(format!("sim/cocotb/{bench}/run.py")))
+        .arg(repo().join("sim/cocotb/run.py"))
+        .arg(bench)
         .arg(&dut)
         .arg(dir.path().join("build"))
         .arg(dw.to_string())

@@ -2,7 +2,7 @@
 (an independent AXI4 slave that asserts on 4 KiB crossings), under Icarus, with random
 pauses on the AR and R channels and a random reader.
 
-Parameters come from the environment (set by run.py): AXI_DW (bus bits) and AXI_SEED. The
+Parameters come from the environment (set by ../run.py): AXI_DW (bus bits) and AXI_SEED. The
 FIFO depth and the bursts outstanding are those of the emitted master (tests/axi_cocotb.rs).
 """
 import os

@@ -1,18 +1,19 @@
-"""Build and run test_axi_write.py on DUT_V (the master's emitted Verilog) with Icarus.
+"""Build and run a cocotb bench of this folder on DUT_V (a master's emitted Verilog) with Icarus.
 
-    python run.py DUT_V BUILD_DIR DW [SEED]
+    python run.py BENCH DUT_V BUILD_DIR DW [SEED]
 
-Prints the cocotb summary; exits non-zero if a test fails.
+BENCH is a subfolder (axi_read, axi_write) holding tb_top.v and test_BENCH.py. Prints the
+cocotb summary; exits non-zero if a test fails.
 """
-import os
 import sys
 from pathlib import Path
 
 from cocotb_tools.runner import get_runner
 
-here = Path(__file__).resolve().parent
-dut_v, build, dw = Path(sys.argv[1]).resolve(), Path(sys.argv[2]).resolve(), sys.argv[3]
-seed = sys.argv[4] if len(sys.argv) > 4 else "1"
+bench = sys.argv[1]
+here = Path(__file__).resolve().parent / bench
+dut_v, build, dw = Path(sys.argv[2]).resolve(), Path(sys.argv[3]).resolve(), sys.argv[4]
+seed = sys.argv[5] if len(sys.argv) > 5 else "1"
 runner = get_runner("icarus")
 runner.build(
     sources=[dut_v, here / "tb_top.v"],
@@ -24,7 +25,7 @@ runner.build(
 )
 results = runner.test(
     hdl_toplevel="tb_top",
-    test_module="test_axi_write",
+    test_module=f"test_{bench}",
     test_dir=here,
     build_dir=build,
     extra_env={"AXI_DW": dw, "AXI_SEED": seed},
