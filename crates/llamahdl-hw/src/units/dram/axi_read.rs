@@ -47,7 +47,7 @@
 //!
 //! * Command: `cmd_ready` is high while the splitter is idle and there is no error; a
 //!   command accepted at the edge ending cycle `c` can have its first burst's `arvalid`
-//!   high in cycle `c + 4` (splitting takes three cycles a burst: page room, length, issue).
+//!   high in cycle `c + 4` (splitting, in [`BurstSplit`](super::burst_split::BurstSplit), takes three cycles a burst: page room, length, offer).
 //!   The next command is accepted the cycle after the previous one's last burst has been
 //!   issued, while its bursts are still in flight.
 //! * AR: `arvalid`, `araddr`, `arlen` come straight from registers; `arvalid` stays high
@@ -77,6 +77,7 @@
 //! page end limited by `max_burst`, then the minimum with the remaining words), and the
 //! credit check is one 16-bit comparison in front of a 16-bit add.
 
+use crate::units::dram::burst_split::BurstSplit;
 use crate::units::dram::fifo::{ReadFifo, LEVEL_BITS};
 use rust_hdl::prelude::*;
 
@@ -100,12 +101,6 @@ pub const RESP_OKAY: u64 = 0;
 pub const RESP_EXOKAY: u64 = 1;
 pub const RESP_SLVERR: u64 = 2;
 pub const RESP_DECERR: u64 = 3;
-
-// Splitter phases.
-const PH_IDLE: u64 = 0;
-const PH_CAP: u64 = 1;
-const PH_LEN: u64 = 2;
-const PH_ISSUE: u64 = 3;
 
 /// Run-time parameters of an [`AxiReadMaster`] (emitted as Verilog `localparam`s).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -197,15 +192,8 @@ pub struct AxiReadMaster<const DW: usize, const FA: usize> {
     pub stat_ar_stall: Signal<Out, Bits<STAT_BITS>>,
     // The FIFO.
     fifo: ReadFifo<DW, FA>,
-    // Splitter state.
-    phase: DFF<Bits<2>>,
-    page: DFF<Bits<PAGE_BITS>>,
-    offw: DFF<Bits<LEVEL_BITS>>,
-    rem: DFF<Bits<WORDS_BITS>>,
-    cap: DFF<Bits<LEVEL_BITS>>,
-    blen: DFF<Bits<LEVEL_BITS>>,
-    blen_w: DFF<Bits<WORDS_BITS>>,
-    last_burst: DFF<Bit>,
+    // The command's bursts.
+    split: BurstSplit,
     // AR register.
     ar_v: DFF<Bit>,
     ar_addr: DFF<Bits<ADDR_BITS>>,
@@ -222,17 +210,9 @@ pub struct AxiReadMaster<const DW: usize, const FA: usize> {
     n_ar_stall: DFF<Bits<STAT_BITS>>,
     // Constants.
     depth_c: Constant<Bits<LEVEL_BITS>>,
-    page_words_c: Constant<Bits<LEVEL_BITS>>,
-    max_burst_c: Constant<Bits<LEVEL_BITS>>,
     max_out_c: Constant<Bits<OUT_BITS>>,
     size_c: Constant<Bits<3>>,
-    shift_c: Constant<Bits<LEVEL_BITS>>,
     incr_c: Constant<Bits<2>>,
-    low12_c: Constant<Bits<LEVEL_BITS>>,
-    ph_idle: Constant<Bits<2>>,
-    ph_cap: Constant<Bits<2>>,
-    ph_len: Constant<Bits<2>>,
-    ph_issue: Constant<Bits<2>>,
     zero_l: Constant<Bits<LEVEL_BITS>>,
     one_l: Constant<Bits<LEVEL_BITS>>,
     two_l: Constant<Bits<LEVEL_BITS>>,
@@ -240,8 +220,6 @@ pub struct AxiReadMaster<const DW: usize, const FA: usize> {
     zero_o: Constant<Bits<OUT_BITS>>,
     one_o: Constant<Bits<OUT_BITS>>,
     one_s: Constant<Bits<STAT_BITS>>,
-    one_g: Constant<Bits<PAGE_BITS>>,
-    zero_g: Constant<Bits<PAGE_BITS>>,
     zero_a: Constant<Bits<ADDR_BITS>>,
     zero_8: Constant<Bits<8>>,
     one_8: Constant<Bits<8>>,
@@ -254,9 +232,7 @@ pub struct AxiReadMaster<const DW: usize, const FA: usize> {
     done_burst: Signal<Local, Bit>,
     ar_free: Signal<Local, Bit>,
     go: Signal<Local, Bit>,
-    room: Signal<Local, Bits<LEVEL_BITS>>,
     fits: Signal<Local, Bit>,
-    next_off: Signal<Local, Bits<LEVEL_BITS>>,
     blen_lo: Signal<Local, Bits<8>>,
 }
 
@@ -298,14 +274,7 @@ impl<const DW: usize, const FA: usize> AxiReadMaster<DW, FA> {
             stat_busy: Default::default(),
             stat_ar_stall: Default::default(),
             fifo: Default::default(),
-            phase: Default::default(),
-            page: Default::default(),
-            offw: Default::default(),
-            rem: Default::default(),
-            cap: Default::default(),
-            blen: Default::default(),
-            blen_w: Default::default(),
-            last_burst: Default::default(),
+            split: BurstSplit::new(bytes, p.max_burst),
             ar_v: Default::default(),
             ar_addr: Default::default(),
             ar_len: Default::default(),
@@ -318,17 +287,9 @@ impl<const DW: usize, const FA: usize> AxiReadMaster<DW, FA> {
             n_busy: Default::default(),
             n_ar_stall: Default::default(),
             depth_c: Constant::new((1u64 << FA).into()),
-            page_words_c: Constant::new(((4096 / bytes) as u64).into()),
-            max_burst_c: Constant::new((p.max_burst as u64).into()),
             max_out_c: Constant::new((p.max_outstanding as u64).into()),
             size_c: Constant::new(size.into()),
-            shift_c: Constant::new(size.into()),
             incr_c: Constant::new(BURST_INCR.into()),
-            low12_c: Constant::new(0xfffu64.into()),
-            ph_idle: Constant::new(PH_IDLE.into()),
-            ph_cap: Constant::new(PH_CAP.into()),
-            ph_len: Constant::new(PH_LEN.into()),
-            ph_issue: Constant::new(PH_ISSUE.into()),
             zero_l: Constant::new(0u64.into()),
             one_l: Constant::new(1u64.into()),
             two_l: Constant::new(2u64.into()),
@@ -336,8 +297,6 @@ impl<const DW: usize, const FA: usize> AxiReadMaster<DW, FA> {
             zero_o: Constant::new(0u64.into()),
             one_o: Constant::new(1u64.into()),
             one_s: Constant::new(1u64.into()),
-            one_g: Constant::new(1u64.into()),
-            zero_g: Constant::new(0u64.into()),
             zero_a: Constant::new(0u64.into()),
             zero_8: Constant::new(0u64.into()),
             one_8: Constant::new(1u64.into()),
@@ -349,9 +308,7 @@ impl<const DW: usize, const FA: usize> AxiReadMaster<DW, FA> {
             done_burst: Default::default(),
             ar_free: Default::default(),
             go: Default::default(),
-            room: Default::default(),
             fits: Default::default(),
-            next_off: Default::default(),
             blen_lo: Default::default(),
         })
     }
@@ -361,10 +318,10 @@ impl<const DW: usize, const FA: usize> Logic for AxiReadMaster<DW, FA> {
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(
-            self, clock, phase, page, offw, rem, cap, blen, blen_w, last_burst, ar_v, ar_addr,
-            ar_len, out_cnt, credits, freed, err, err_code, n_beats, n_busy, n_ar_stall
+            self, clock, ar_v, ar_addr, ar_len, out_cnt, credits, freed, err, err_code, n_beats,
+            n_busy, n_ar_stall
         );
-        clock!(self, clock, fifo);
+        clock!(self, clock, fifo, split);
         // R channel: every beat is taken (rready = 1); a bad one, and any after it, dropped.
         self.beat.next = self.rvalid.val();
         self.bad.next = self.beat.val() & (self.rresp.val() != self.zero_2.val());
@@ -372,17 +329,21 @@ impl<const DW: usize, const FA: usize> Logic for AxiReadMaster<DW, FA> {
         self.done_burst.next =
             (self.beat.val() & self.rlast.val()) & (self.out_cnt.q.val() != self.zero_o.val());
         self.pop.next = self.out_ready.val() & self.fifo.valid.val();
-        // Splitter: room to the page end, whether the new burst fits, where it ends.
-        self.room.next = self.page_words_c.val() - self.offw.q.val();
+        // The command's bursts (an error ends the command being split); the offered one
+        // is issued when it fits.
+        self.split.reset.next = self.reset.val();
+        self.split.abort.next = self.err.q.val();
+        self.split.cmd_valid.next = self.cmd_valid.val();
+        self.split.cmd_addr.next = self.cmd_addr.val();
+        self.split.cmd_words.next = self.cmd_words.val();
         self.fits.next = (self.out_cnt.q.val() < self.max_out_c.val())
-            & (self.blen.q.val() <= self.credits.q.val());
+            & (self.split.b_len.val() <= self.credits.q.val());
         self.ar_free.next = (!self.ar_v.q.val()) | self.arready.val();
-        self.go.next = ((self.phase.q.val() == self.ph_issue.val()) & (!self.err.q.val()))
-            & (self.fits.val() & self.ar_free.val());
-        self.next_off.next = self.offw.q.val() + self.blen.q.val();
-        self.blen_lo.next = self.blen.q.val().get_bits::<8>(0);
+        self.go.next = self.split.offer.val() & (self.fits.val() & self.ar_free.val());
+        self.split.take.next = self.go.val();
+        self.blen_lo.next = self.split.b_len.val().get_bits::<8>(0);
         // Outputs.
-        self.cmd_ready.next = (self.phase.q.val() == self.ph_idle.val()) & (!self.err.q.val());
+        self.cmd_ready.next = self.split.cmd_ready.val();
         self.arvalid.next = self.ar_v.q.val();
         self.araddr.next = self.ar_addr.q.val();
         self.arlen.next = self.ar_len.q.val();
@@ -397,71 +358,20 @@ impl<const DW: usize, const FA: usize> Logic for AxiReadMaster<DW, FA> {
         self.out_data.next = self.fifo.data.val();
         self.error.next = self.err.q.val();
         self.error_resp.next = self.err_code.q.val();
-        self.idle.next = (self.phase.q.val() == self.ph_idle.val())
-            & (self.out_cnt.q.val() == self.zero_o.val());
+        self.idle.next = self.split.idle.val() & (self.out_cnt.q.val() == self.zero_o.val());
         self.outstanding.next = self.out_cnt.q.val();
         self.fifo_level.next = self.fifo.level.val();
         self.stat_beats.next = self.n_beats.q.val();
         self.stat_busy.next = self.n_busy.q.val();
         self.stat_ar_stall.next = self.n_ar_stall.q.val();
-        // Splitter phases.
-        if self.phase.q.val() == self.ph_idle.val() {
-            if self.cmd_valid.val() & (!self.err.q.val()) {
-                self.page.d.next = self.cmd_addr.val().get_bits::<PAGE_BITS>(12);
-                self.offw.d.next = (self.cmd_addr.val().get_bits::<LEVEL_BITS>(0)
-                    & self.low12_c.val())
-                    >> self.shift_c.val();
-                self.rem.d.next = self.cmd_words.val();
-                if self.cmd_words.val() != self.zero_w.val() {
-                    self.phase.d.next = self.ph_cap.val();
-                }
-            }
-        }
-        if self.phase.q.val() == self.ph_cap.val() {
-            self.cap.d.next = self.room.val();
-            if self.room.val() > self.max_burst_c.val() {
-                self.cap.d.next = self.max_burst_c.val();
-            }
-            self.phase.d.next = self.ph_len.val();
-        }
-        if self.phase.q.val() == self.ph_len.val() {
-            self.blen.d.next = self.cap.q.val();
-            self.blen_w.d.next = bit_cast::<WORDS_BITS, LEVEL_BITS>(self.cap.q.val());
-            self.last_burst.d.next = false;
-            if (self.rem.q.val().get_bits::<LEVEL_BITS>(16) == self.zero_l.val())
-                & (self.rem.q.val().get_bits::<LEVEL_BITS>(0) <= self.cap.q.val())
-            {
-                self.blen.d.next = self.rem.q.val().get_bits::<LEVEL_BITS>(0);
-                self.blen_w.d.next = self.rem.q.val();
-                self.last_burst.d.next = true;
-            }
-            self.phase.d.next = self.ph_issue.val();
-        }
         // AR register: load a burst (go), or empty on the handshake.
         if self.ar_v.q.val() & self.arready.val() {
             self.ar_v.d.next = false;
         }
         if self.go.val() {
             self.ar_v.d.next = true;
-            self.ar_addr.d.next = (bit_cast::<ADDR_BITS, PAGE_BITS>(self.page.q.val()) << 12)
-                | bit_cast::<ADDR_BITS, LEVEL_BITS>(self.offw.q.val() << self.shift_c.val());
+            self.ar_addr.d.next = self.split.b_addr.val();
             self.ar_len.d.next = self.blen_lo.val() - self.one_8.val();
-            self.rem.d.next = self.rem.q.val() - self.blen_w.q.val();
-            if self.next_off.val() == self.page_words_c.val() {
-                self.offw.d.next = self.zero_l.val();
-                self.page.d.next = self.page.q.val() + self.one_g.val();
-            } else {
-                self.offw.d.next = self.next_off.val();
-            }
-            if self.last_burst.q.val() {
-                self.phase.d.next = self.ph_idle.val();
-            } else {
-                self.phase.d.next = self.ph_cap.val();
-            }
-        }
-        // An error ends the command being split.
-        if self.err.q.val() {
-            self.phase.d.next = self.ph_idle.val();
         }
         // Outstanding bursts: +1 when one enters the AR register, -1 at its rlast.
         if self.go.val() & (!self.done_burst.val()) {
@@ -480,7 +390,8 @@ impl<const DW: usize, const FA: usize> Logic for AxiReadMaster<DW, FA> {
             self.freed.d.next = self.two_l.val();
         }
         if self.go.val() {
-            self.credits.d.next = (self.credits.q.val() - self.blen.q.val()) + self.freed.q.val();
+            self.credits.d.next =
+                (self.credits.q.val() - self.split.b_len.val()) + self.freed.q.val();
         } else {
             self.credits.d.next = self.credits.q.val() + self.freed.q.val();
         }
@@ -505,14 +416,6 @@ impl<const DW: usize, const FA: usize> Logic for AxiReadMaster<DW, FA> {
         }
         // Reset: the power-up state.
         if self.reset.val() {
-            self.phase.d.next = self.ph_idle.val();
-            self.page.d.next = self.zero_g.val();
-            self.offw.d.next = self.zero_l.val();
-            self.rem.d.next = self.zero_w.val();
-            self.cap.d.next = self.zero_l.val();
-            self.blen.d.next = self.zero_l.val();
-            self.blen_w.d.next = self.zero_w.val();
-            self.last_burst.d.next = false;
             self.ar_v.d.next = false;
             self.ar_addr.d.next = self.zero_a.val();
             self.ar_len.d.next = self.zero_8.val();

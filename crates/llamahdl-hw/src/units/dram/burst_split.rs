@@ -1,7 +1,7 @@
 //! `BurstSplit`: turns a command `(byte address, number of bus words)` into AXI4 INCR
 //! bursts of at most `max_burst` (≤ 256) beats that never cross a 4 KiB boundary, one
-//! burst at a time, for a master's address channel (the write master's AW today; the
-//! read master has the same arithmetic inline).
+//! burst at a time, for a master's address channel (the read master's AR, the write
+//! master's AW).
 //!
 //! # Interface
 //!
@@ -30,7 +30,7 @@
 //!
 //! # Timing closure
 //!
-//! As in the read master: the 4 KiB split works on a 16-bit word offset within the page
+//! The 4 KiB split works on a 16-bit word offset within the page
 //! (the 28-bit page number is incremented, never added to), the length takes two cycles
 //! (room to the page end limited by `max_burst`, then the minimum with the remaining
 //! words).
