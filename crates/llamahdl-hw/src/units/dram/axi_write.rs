@@ -194,6 +194,7 @@ pub struct AxiWriteMaster<const DW: usize, const SW: usize, const FA: usize> {
     w_load: Signal<Local, Bit>,
     resp: Signal<Local, Bit>,
     idle_l: Signal<Local, Bit>,
+    has_room: Signal<Local, Bit>,
 }
 
 impl<const DW: usize, const SW: usize, const FA: usize> AxiWriteMaster<DW, SW, FA> {
@@ -272,6 +273,7 @@ impl<const DW: usize, const SW: usize, const FA: usize> AxiWriteMaster<DW, SW, F
             w_load: Default::default(),
             resp: Default::default(),
             idle_l: Default::default(),
+            has_room: Default::default(),
         })
     }
 }
@@ -286,8 +288,9 @@ impl<const DW: usize, const SW: usize, const FA: usize> Logic for AxiWriteMaster
         clock!(self, clock, split, fifo, lenq);
         self.idle_l.next = self.split.idle.val() & (self.out_cnt.q.val() == self.zero_o.val());
         // Input stream into the FIFO.
-        self.in_ready.next = self.fifo.level.val() < self.depth_c.val();
-        self.push.next = self.in_valid.val() & (self.fifo.level.val() < self.depth_c.val());
+        self.has_room.next = self.fifo.level.val() < self.depth_c.val();
+        self.in_ready.next = self.has_room.val();
+        self.push.next = self.in_valid.val() & self.has_room.val();
         self.fifo.push.next = self.push.val();
         self.fifo.push_data.next = self.in_data.val();
         self.fifo.reset.next = self.reset.val() | (self.clear.val() & self.idle_l.val());
