@@ -227,7 +227,7 @@ cocotb-axi: deps cocotb-deps
 	LLAMAHDL_COCOTB_PYTHON=$(abspath $(COCOTB_VENV))/bin/python \
 		$(CARGO) test --release -p llamahdl-hw --test axi_cocotb -- --nocapture
 
-## formal-axi: bounded proofs and k-induction of the AXI read master's properties
+## formal-axi: bounded proofs and k-induction of the AXI read and write masters' properties
 ##             (crates/llamahdl-hw/src/units/dram/formal/; docs/dram.md), alone (`make test`
 ##             runs them too, at the default depth); installs yosys and cvc5 first.
 formal-axi: deps
