@@ -2,6 +2,7 @@
 //! takes part in the per-token program follows the port convention written there.
 
 pub mod attention;
+pub mod boot;
 pub mod dram;
 pub mod matvec;
 pub mod rms;
