@@ -17,7 +17,7 @@ export LLAMAHDL_MODELS    := $(if $(wildcard $(MODELS)/stories260K.bin),$(MODELS
 export LLAMAHDL_REFERENCE := $(if $(wildcard $(REFERENCE)/stories260K),$(REFERENCE),)
 
 .PHONY: run test deps cocotb-deps build rtl lint fmt clean formal fuzz fuzz-build cocotb-axi \
-	formal-axi dram-image dram-bench dram-verilog dram-verilator
+	formal-axi dram-image dram-bench dram-verilog dram-verilator boot-bench
 
 ## run: build; regenerate the decoder's Verilog and simulate a short generation on its RTL
 ##      (tokens, cycles per token, simulation speed, golden-model agreement). With the
@@ -272,6 +272,19 @@ dram-verilator: dram-image
 		--image $(BUILD)/dram-bench.img --dram-latency $(DRAM_LATENCY) --dram-stall $(DRAM_STALL) --dram-stall-seed 1 --json \
 		--rtl verilator --verilator-dir $(BUILD)/dram-verilator-obj > $(BUILD)/dram-verilator.json
 	@cat $(BUILD)/dram-verilator.json
+
+## boot-bench: the boot copy of dram-bench's image (a stories15M shape by default) from the
+##             block device model into DRAM (`sim --weights emmc --boot-only --json`: the
+##             copier checks the header and every region's CRC-32), at BOOT_CAP bytes per
+##             cycle (default 1.0) after a BOOT_LATENCY-cycle command latency (default 100),
+##             the DRAM model at DRAM_LATENCY with DRAM_STALL stalls; to $(BUILD)/boot-bench.json.
+BOOT_CAP ?= 1.0
+BOOT_LATENCY ?= 100
+boot-bench: dram-image
+	$(LLAMAHDL) sim --checkpoint $(BUILD)/dram-bench.bin --weights emmc --image $(BUILD)/dram-bench.img \
+		--device-cap $(BOOT_CAP) --device-latency $(BOOT_LATENCY) --dram-latency $(DRAM_LATENCY) \
+		--dram-stall $(DRAM_STALL) --dram-stall-seed 1 --boot-only --json > $(BUILD)/boot-bench.json
+	@cat $(BUILD)/boot-bench.json
 
 ## dram-verilog: `verilog --weights dram` for each named shape (64 lanes, 512-bit bus),
 ##               timed, into $(BUILD)/dram-<shape>/.

@@ -36,8 +36,10 @@ pub struct SimArgs {
     pub lanes: Option<usize>,
 
     /// Where the weights come from: `rom` (compiled in), `ram` (each layer's Q/K/V
-    /// streamed into the weight buffer before the layer, the rest compiled in) or `dram`
-    /// (every weight streamed from a weight image in a simulated AXI4 DRAM: --image).
+    /// streamed into the weight buffer before the layer, the rest compiled in), `dram`
+    /// (every weight streamed from a weight image in a simulated AXI4 DRAM: --image) or
+    /// `emmc` (the image on a simulated eMMC-class block device: the boot copier writes it
+    /// into DRAM, checking its header and every region's CRC-32, then as `dram`).
     #[arg(long, value_enum, default_value_t = Weights::Rom)]
     pub weights: Weights,
 
@@ -62,6 +64,19 @@ pub struct SimArgs {
     /// With --weights dram: the probability of a stall cycle (0 to 0.9).
     #[arg(long, value_name = "P")]
     pub dram_stall: Option<f64>,
+
+    /// With --weights emmc: cycles from the block device's read command to its first word.
+    #[arg(long, value_name = "N")]
+    pub device_latency: Option<u64>,
+
+    /// With --weights emmc: the block device's bandwidth cap in bytes per cycle (above 0,
+    /// at most 4: one 32-bit word a cycle).
+    #[arg(long, value_name = "B")]
+    pub device_cap: Option<f64>,
+
+    /// With --weights emmc: stop after the boot copy (report it; no token is generated).
+    #[arg(long)]
+    pub boot_only: bool,
 
     /// Which simulation runs the RTL: `native` (rust-hdl, cycle by cycle in this process) or
     /// `verilator` (with --weights dram: the emitted Verilog, built with Verilator beside a
@@ -100,6 +115,7 @@ pub enum Weights {
     Rom,
     Ram,
     Dram,
+    Emmc,
 }
 
 #[derive(serde::Serialize)]
@@ -120,6 +136,22 @@ struct JsonOutput<'a> {
     profile: Option<JsonProfile>,
     #[serde(skip_serializing_if = "Option::is_none")]
     bus: Option<JsonBus>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    boot: Option<JsonBoot>,
+}
+
+#[derive(serde::Serialize, Clone)]
+struct JsonBoot {
+    image_bytes: u64,
+    blocks: u64,
+    device_latency: u64,
+    device_cap: f64,
+    /// Cycles from reset to `ready`.
+    cycles: u64,
+    /// Cycles from the first device word to the last, and the image bytes per cycle of
+    /// them over the cap.
+    transfer_cycles: u64,
+    rate_of_cap: f64,
 }
 
 #[derive(serde::Serialize)]
@@ -316,8 +348,23 @@ pub fn run(args: SimArgs) -> anyhow::Result<()> {
     } = prepare(&args.gen)?;
     let ck_name = args.gen.checkpoint.display().to_string();
     let qm = QuantModel::quantise(&ck, ScaleMode::Mant8);
+    let mut boot = None;
     let dram = match (args.weights, &args.image) {
         (Weights::Dram, Some(img)) => Some(prepare_dram(&args, img, &qm, &ck_name)?),
+        (Weights::Emmc, Some(img)) => {
+            let (d, b) = boot_from_device(&args, img, &qm, &ck_name)?;
+            if args.boot_only {
+                if args.gen.json {
+                    let mut s = serde_json::to_string(&serde_json::json!({ "boot": b }))
+                        .context("serialising the JSON output")?;
+                    s.push('\n');
+                    write_stdout(s.as_bytes())?;
+                }
+                return Ok(());
+            }
+            boot = Some(b);
+            Some(d)
+        }
         _ => None,
     };
     let lanes = match &dram {
@@ -448,6 +495,7 @@ pub fn run(args: SimArgs) -> anyhow::Result<()> {
             verilator,
             profile,
             bus,
+            boot,
         };
         let mut s = serde_json::to_string(&out).context("serialising the JSON output")?;
         s.push('\n');
@@ -535,7 +583,35 @@ struct DramRun {
 /// The DRAM flags only with `--weights dram`, and `--image` with it; `--rtl verilator`
 /// only with `--weights dram`, `--verilator-dir` only with `--rtl verilator`.
 fn check_dram_flags(args: &SimArgs) -> anyhow::Result<()> {
-    let dram = args.weights == Weights::Dram;
+    let emmc = args.weights == Weights::Emmc;
+    let dram = args.weights == Weights::Dram || emmc;
+    if !emmc {
+        for (flag, given) in [
+            ("--device-latency", args.device_latency.is_some()),
+            ("--device-cap", args.device_cap.is_some()),
+            ("--boot-only", args.boot_only),
+        ] {
+            if given {
+                anyhow::bail!("{flag} applies only with --weights emmc");
+            }
+        }
+    }
+    if emmc && args.rtl == Rtl::Verilator {
+        anyhow::bail!(
+            "--rtl verilator is not available with --weights emmc yet (the boot copy runs \
+             natively): use --weights dram --rtl verilator"
+        );
+    }
+    if let Some(c) = args.device_cap {
+        if !(c > 0.0 && c <= 4.0) {
+            anyhow::bail!("--device-cap {c} must be above 0 and at most 4 bytes per cycle");
+        }
+    }
+    if let Some(l) = args.device_latency {
+        if !(1..=100_000_000).contains(&l) {
+            anyhow::bail!("--device-latency {l} must be between 1 and 100000000 cycles");
+        }
+    }
     if args.rtl == Rtl::Verilator && !dram {
         anyhow::bail!(
             "--rtl verilator runs the decoder that streams its weights from DRAM only: add \
@@ -561,13 +637,14 @@ fn check_dram_flags(args: &SimArgs) -> anyhow::Result<()> {
     ];
     if !dram {
         if let Some((flag, _)) = given.iter().find(|(_, g)| *g) {
-            anyhow::bail!("{flag} applies only with --weights dram");
+            anyhow::bail!("{flag} applies only with --weights dram or emmc");
         }
         return Ok(());
     }
     if args.image.is_none() {
         anyhow::bail!(
-            "--weights dram needs the weight image: --image IMG (made by `llamahdl image`)"
+            "--weights {} needs the weight image: --image IMG (made by `llamahdl image`)",
+            if emmc { "emmc" } else { "dram" }
         );
     }
     if args.vcd.is_some() {
@@ -601,6 +678,141 @@ fn stall_of(args: &SimArgs) -> (f64, u64) {
             0.0
         });
     (p, seed)
+}
+
+/// `--weights emmc`: the image file is the block device's contents. Only its header is
+/// read on the host (to pick the design's lanes and bus width); the boot copier checks
+/// everything else in simulated hardware and copies it into DRAM, which the decoder then
+/// streams from. A copy that fails is an error naming the file and what the copier found.
+fn boot_from_device(
+    args: &SimArgs,
+    img: &std::path::Path,
+    qm: &QuantModel,
+    ck_name: &str,
+) -> anyhow::Result<(DramRun, JsonBoot)> {
+    use llamahdl_hw::sim::block_dev::{BlockDev, BlockDevConfig};
+    use llamahdl_hw::sim::boot::{boot_copy, describe_error, BootStatus};
+    use llamahdl_hw::sim::dram_engine::DRAM_LAYOUTS;
+    use llamahdl_hw::units::boot::{BootLayout, BootParams};
+    let what = img.display().to_string();
+    let bytes = std::fs::read(img).with_context(|| format!("{what}: cannot read"))?;
+    // Only the two layout fields are read here (the design must be built for them); the
+    // copier checks the header, its CRC and everything after it.
+    if bytes.len() < llamahdl_image::format::HEADER_BYTES {
+        anyhow::bail!(
+            "{what}: {} bytes, shorter than a weight image's {}-byte header",
+            bytes.len(),
+            llamahdl_image::format::HEADER_BYTES
+        );
+    }
+    let field = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap());
+    let (h_lanes, h_bus) = (field(48), field(52));
+    let (lanes, bus_bits) = (h_lanes as usize, h_bus);
+    for (flag, want, have) in [
+        ("--lanes", args.lanes.map(|l| l as u32), h_lanes),
+        ("--bus-bits", args.bus_bits, h_bus),
+    ] {
+        if let Some(w) = want.filter(|&w| w != have) {
+            anyhow::bail!("{what}: the image is laid out for {have}, not {flag} {w}");
+        }
+    }
+    if !DRAM_LAYOUTS.contains(&(lanes, bus_bits as usize)) {
+        anyhow::bail!(
+            "{what}: its header says {lanes} lanes and a {bus_bits}-bit bus; the streaming \
+             decoder is built for (lanes, bus bits) in {DRAM_LAYOUTS:?} (is it a weight image?)"
+        );
+    }
+    let ctx = qm.config.seq_len;
+    llamahdl_hw::decoder::limits::check_fits_streaming(&qm.config, lanes, ctx).map_err(|e| {
+        anyhow::anyhow!(
+            "{ck_name}: the model does not fit the streaming decoder at {lanes} lanes: {e}"
+        )
+    })?;
+    let plan = llamahdl_image::layout::plan(&qm.config, lanes as u32, bus_bits, ScaleMode::Mant8)
+        .map_err(|e| anyhow::anyhow!("{ck_name}: no image layout at {lanes} lanes: {e}"))?;
+    let names: Vec<String> = plan.regions.iter().map(|r| r.name()).collect();
+    let layout = BootLayout::of(&qm.config, lanes as u32, bus_bits)
+        .map_err(|e| anyhow::anyhow!("{ck_name}: {e}"))?;
+    let dev_cfg = BlockDevConfig {
+        latency: args.device_latency.unwrap_or(100),
+        bytes_per_cycle: args.device_cap.unwrap_or(1.0),
+        error_block: None,
+    };
+    let (stall, seed) = stall_of(args);
+    let cfg = llamahdl_hw::sim::axi_dram::DramConfig {
+        latency: args.dram_latency,
+        ar_stall: stall,
+        r_stall: stall,
+        seed,
+        ..llamahdl_hw::sim::axi_dram::DramConfig::new(bus_bits as usize / 8)
+    };
+    eprintln!(
+        "boot: copying {what} ({} bytes, {} blocks) from the block device model (latency {}, \
+         cap {} B/cycle) into DRAM, checking the header and {} region CRCs",
+        bytes.len(),
+        bytes.len().div_ceil(512),
+        dev_cfg.latency,
+        dev_cfg.bytes_per_cycle,
+        names.len()
+    );
+    let dev = BlockDev::new(dev_cfg.clone(), bytes);
+    let (r, mem) = boot_copy(
+        &layout,
+        bus_bits as usize,
+        BootParams::default(),
+        dev,
+        cfg.clone(),
+    )
+    .map_err(|e| anyhow::anyhow!("{ck_name}: cannot build the boot copier: {e}"))?;
+    if !r.violations.is_empty() {
+        anyhow::bail!(
+            "{what}: internal error: the boot copy broke a bus protocol: {:?}",
+            r.violations
+        );
+    }
+    match r.status {
+        BootStatus::Ready => {}
+        BootStatus::Error { code, detail } => anyhow::bail!(
+            "{what}: the boot copier refused the image: {} (error code {code}); no token computed",
+            describe_error(code, detail, &names)
+        ),
+        BootStatus::Busy => anyhow::bail!(
+            "{what}: internal error: the boot copy did not finish in {} cycles",
+            r.cycles
+        ),
+    }
+    let transfer = r.device.last_word.unwrap_or(0) + 1 - r.device.first_word.unwrap_or(0);
+    let rate = layout.image_bytes as f64 / transfer as f64 / dev_cfg.bytes_per_cycle;
+    eprintln!(
+        "boot: ready after {} cycles; {} bytes in {transfer} cycles of transfer = {:.1}% of the \
+         device cap",
+        r.cycles,
+        layout.image_bytes,
+        100.0 * rate
+    );
+    let json = JsonBoot {
+        image_bytes: layout.image_bytes,
+        blocks: layout.blocks(),
+        device_latency: dev_cfg.latency,
+        device_cap: dev_cfg.bytes_per_cycle,
+        cycles: r.cycles,
+        transfer_cycles: transfer,
+        rate_of_cap: rate,
+    };
+    Ok((
+        DramRun {
+            lanes,
+            bus_bits,
+            params: llamahdl_hw::decoder::dram::DramParams {
+                ctx,
+                base: 0,
+                axi: llamahdl_hw::units::dram::axi_read::AxiReadParams::default(),
+            },
+            cfg,
+            bytes: mem,
+        },
+        json,
+    ))
 }
 
 /// Verify the image (as `llamahdl image --check --checkpoint` does), check it against the

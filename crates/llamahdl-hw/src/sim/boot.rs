@@ -13,7 +13,6 @@ use super::block_dev::{BlockDev, BlockDevIn, BlockDevStats};
 use super::Driver;
 use crate::bits::bytes_of_bits;
 use crate::units::boot::copier::{BootCopier, BootLayout, BootParams};
-use rust_hdl::prelude::*;
 
 /// The copier's verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -190,5 +189,68 @@ impl<const DW: usize, const SW: usize, const FA: usize> BootBench<DW, SW, FA> {
             dram: self.dram.write_stats(),
             violations,
         }
+    }
+}
+
+/// What each `err_code` means, for messages.
+pub fn describe_error(code: u64, detail: u64, layout_regions: &[String]) -> String {
+    use crate::units::boot::copier::*;
+    match code {
+        ERR_HEADER => format!(
+            "the image's header differs from the one this design was generated for \
+             (bus word {detail} of the header: magic, version, shape, lanes, bus width or size)"
+        ),
+        ERR_HEADER_CRC => "the header's CRC-32 does not match its bytes".to_string(),
+        ERR_TABLE_CRC => {
+            "the region table's CRC-32 does not match the header's table_crc".to_string()
+        }
+        ERR_REGION_CRC => format!(
+            "region {detail} ({}) does not match its CRC-32",
+            layout_regions
+                .get(detail as usize)
+                .map(String::as_str)
+                .unwrap_or("?")
+        ),
+        ERR_DEVICE => "the block device reported an error (a read error, or the image is \
+                       longer than the device holds: truncated)"
+            .to_string(),
+        ERR_DRAM => format!("DRAM answered a write with an error (BRESP {detail})"),
+        _ => format!("unknown error code {code} (detail {detail})"),
+    }
+}
+
+/// A whole boot copy of `device` (the block device's contents, the image from block
+/// `params.lba`) for `layout` on a `bus_bits`-bit bus (64, 128, 256 or 512): the report
+/// and DRAM's contents from `params.base` (the image's length).
+pub fn boot_copy(
+    layout: &BootLayout,
+    bus_bits: usize,
+    params: BootParams,
+    dev: BlockDev,
+    dram: DramConfig,
+) -> Result<(BootReport, Vec<u8>), String> {
+    fn run<const DW: usize, const SW: usize>(
+        layout: &BootLayout,
+        params: BootParams,
+        dev: BlockDev,
+        dram: DramConfig,
+    ) -> Result<(BootReport, Vec<u8>), String> {
+        let bytes = layout.image_bytes.div_ceil(4096) as usize * 4096;
+        let mut b = BootBench::<DW, SW, 9>::new(layout, params, dev, dram, bytes)
+            .map_err(|e| e.to_string())?;
+        // Generous: the device at 1/16 byte a cycle, plus fixed costs.
+        let budget = layout.image_bytes * 64 + 10_000_000;
+        let r = b.run(budget);
+        let n = layout.image_bytes as usize;
+        Ok((r, b.dram.mem()[..n].to_vec()))
+    }
+    match bus_bits {
+        64 => run::<64, 8>(layout, params, dev, dram),
+        128 => run::<128, 16>(layout, params, dev, dram),
+        256 => run::<256, 32>(layout, params, dev, dram),
+        512 => run::<512, 64>(layout, params, dev, dram),
+        b => Err(format!(
+            "a {b}-bit bus: the boot copier takes 64, 128, 256 or 512 bits"
+        )),
     }
 }
