@@ -38,6 +38,7 @@
 //! token are measured by `llamahdl sim` and reported in `docs/performance.md`.
 
 pub mod argmax;
+pub mod booted;
 pub mod dram;
 pub mod layer_stack;
 pub mod limits;
