@@ -55,9 +55,11 @@ pub struct VerilogArgs {
     pub context: Option<usize>,
 
     /// Where the weights live: `onchip` (compiled into ROMs: the design is for one
-    /// checkpoint's weights) or `dram` (streamed from a weight image over AXI4: the
+    /// checkpoint's weights), `dram` (streamed from a weight image over AXI4: the
     /// design depends only on the shape, lanes, bus and context; writes
-    /// llamahdl_dram_decoder.v).
+    /// llamahdl_dram_decoder.v) or `emmc` (the same decoder behind the boot copier, which
+    /// copies and checks the image from a block device into DRAM at power-up; writes
+    /// llamahdl_booted_decoder.v, docs/boot.md).
     #[arg(long, value_enum, default_value_t = WeightsMode::Onchip)]
     pub weights: WeightsMode,
 
@@ -77,6 +79,10 @@ pub struct VerilogArgs {
     /// 4096; decimal or 0x hex).
     #[arg(long, value_name = "ADDR", default_value = "0", value_parser = parse_addr)]
     pub base: u64,
+
+    /// With --weights emmc: the block device's block that holds the image's first byte.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub lba: u64,
 
     /// Emit a board top instead of the stand-alone blocks: `ulx3s-85f` writes
     /// llamahdl_board_ulx3s.v (PLL, UART, protocol controller, decoder) and its pin
@@ -100,6 +106,7 @@ pub struct VerilogArgs {
 pub enum WeightsMode {
     Onchip,
     Dram,
+    Emmc,
 }
 
 /// A named shape or `dim=..,hidden=..,...`.
@@ -223,11 +230,14 @@ pub fn run(args: VerilogArgs) -> anyhow::Result<()> {
     if let Some(ck) = &args.checkpoint {
         check_not_input(&args.out, ck)?;
     }
-    if args.weights == WeightsMode::Dram {
+    if args.lba != 0 && args.weights != WeightsMode::Emmc {
+        bail!("--lba applies only with --weights emmc");
+    }
+    if args.weights != WeightsMode::Onchip {
         return run_dram(&args);
     }
     if args.shape.is_some() || args.bus_bits.is_some() || args.base != 0 {
-        bail!("--shape, --bus-bits and --base apply only with --weights dram");
+        bail!("--shape, --bus-bits and --base apply only with --weights dram or emmc");
     }
     let target = Target::new(&args.out)?;
     let (ck, source) = load_model(&args)?;
@@ -633,13 +643,17 @@ fn run_dram(args: &VerilogArgs) -> anyhow::Result<()> {
     let ctx = args.context.unwrap_or(c.seq_len);
     let target = Target::new(&args.out)?;
     let started = std::time::Instant::now();
-    let emitted =
-        llamahdl_hw::emit::generate_dram(&c, lanes, bus, ctx, args.base).map_err(|e| {
-            anyhow::anyhow!(
-                "{source}: cannot build the streaming decoder ({lanes} lanes, {bus}-bit bus, \
+    let emitted = if args.weights == WeightsMode::Emmc {
+        llamahdl_hw::emit::generate_booted(&c, lanes, bus, ctx, args.base, args.lba)
+    } else {
+        llamahdl_hw::emit::generate_dram(&c, lanes, bus, ctx, args.base)
+    }
+    .map_err(|e| {
+        anyhow::anyhow!(
+            "{source}: cannot build the streaming decoder ({lanes} lanes, {bus}-bit bus, \
              context {ctx}): {e}"
-            )
-        })?;
+        )
+    })?;
     let staged = target.stage(&emitted)?;
     let mut listing = String::new();
     for f in &emitted {

@@ -195,3 +195,23 @@ fn dram_decoder_tiny_l16_w128_digest() {
     let v = stable(|| emit_verilog(DramDecoder::<16, 128>::new(&Config::TINY, p).unwrap()));
     pin("decoder", "dram_decoder_tiny_l16_w128_digest", &digest(&v));
 }
+
+/// The boot copier and the DRAM decoder in one top (tiny shape, 16 lanes, 128-bit bus,
+/// the image from block 0), as a per-module digest.
+#[test]
+fn booted_decoder_tiny_l16_w128_digest() {
+    use llamahdl_hw::decoder::booted::BootedDecoder;
+    use llamahdl_hw::decoder::dram::DramParams;
+    let p = DramParams {
+        ctx: 16,
+        base: 0,
+        axi: Default::default(),
+    };
+    let v =
+        stable(|| emit_verilog(BootedDecoder::<16, 128, 16>::new(&Config::TINY, p, 0).unwrap()));
+    pin(
+        "decoder",
+        "booted_decoder_tiny_l16_w128_digest",
+        &digest(&v),
+    );
+}
