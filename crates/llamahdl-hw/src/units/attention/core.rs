@@ -132,9 +132,17 @@ struct CoreState {
 }
 
 /// The attention datapath for one group of `G` query heads (`NL = G·head_dim` active
-/// lanes, lane `j` of head `j / head_dim`). All stages are registered; `t` below is the
+/// lanes, lane `j` of head `j / head_dim`), or for one head of `head_dim > A` elements
+/// in `C` chunks of the `A` lanes ([`AttnCore::with_chunks`]: `G = 1`, `NL = A`, the q
+/// registers hold all `head_dim` elements). All stages are registered; `t` below is the
 /// cycle in which the named enable is high, "edge `t + n`" the clock edge ending cycle
 /// `t + n`.
+///
+/// With chunks, a score item's chunk `s_chunk` (in cycle `t`) selects the q operands
+/// (`m_a[j] = q[s_chunk·A + j]`, 0 past `head_dim`); the tags "first chunk" and "last
+/// chunk" travel with the item: at edge `t+3` `dot = first ? sum : dot + sum` (the
+/// chunks' partial sums, 48 bits), and only the last chunk's item writes the score
+/// memory and updates the maximum at edge `t+8`. Everything else is as below.
 ///
 /// - q bank (`ng` words, one per head group), written one edge after its (registered)
 ///   write port: with `bwe` in cycle `t`, lane `blane` of word `bgrp` becomes `bdata` at
