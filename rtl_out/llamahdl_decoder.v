@@ -2827,7 +2827,7 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,y_we,
     
     // Constant declarations
     localparam  items_m1 = 16'h0;
-    localparam  one_item = 1'b1;
+    localparam  items_lc_m1 = 16'h0;
     localparam  kstep = 16'h8;
     localparam  wide = 1'b1;
     localparam  nh8 = 8'h8;
@@ -2835,6 +2835,8 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,y_we,
     localparam  last_g8 = 8'h4;
     localparam  last_group = 8'h1;
     localparam  wait8 = 8'h16;
+    localparam  cstep = 8'h1;
+    localparam  cm1 = 8'h0;
     localparam  drain_score = 16'h8;
     localparam  drain_exp = 16'hf;
     localparam  drain_last = 16'hf;
@@ -3107,6 +3109,7 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,y_we,
     reg  core$s_en;
     reg  core$s_first;
     reg  [15:0] core$s_t;
+    reg  [7:0] core$s_chunk;
     reg  [15:0] core$sm_raddr;
     reg  core$e_en;
     reg  core$e_first;
@@ -3233,6 +3236,12 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,y_we,
     reg  [15:0] t$d;
     wire  [15:0] t$q;
     reg  t$clock;
+    reg  [7:0] chunk$d;
+    wire  [7:0] chunk$q;
+    reg  chunk$clock;
+    reg  [7:0] gbase$d;
+    wire  [7:0] gbase$q;
+    reg  gbase$clock;
     reg  [23:0] cache_addr$d;
     wire  [23:0] cache_addr$q;
     reg  cache_addr$clock;
@@ -3251,6 +3260,9 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,y_we,
     reg  [7:0] oq_gh$d;
     wire  [7:0] oq_gh$q;
     reg  oq_gh$clock;
+    reg  [15:0] oq_im1$d;
+    wire  [15:0] oq_im1$q;
+    reg  oq_im1$clock;
     reg  [7:0] heads_done$d;
     wire  [7:0] heads_done$q;
     reg  heads_done$clock;
@@ -3299,6 +3311,15 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,y_we,
     reg  [15:0] addr_s3$d;
     wire  [15:0] addr_s3$q;
     reg  addr_s3$clock;
+    reg  [7:0] chunk_s1$d;
+    wire  [7:0] chunk_s1$q;
+    reg  chunk_s1$clock;
+    reg  [7:0] chunk_s2$d;
+    wire  [7:0] chunk_s2$q;
+    reg  chunk_s2$clock;
+    reg  [7:0] chunk_s3$d;
+    wire  [7:0] chunk_s3$q;
+    reg  chunk_s3$clock;
     reg  [15:0] t_s2$d;
     wire  [15:0] t_s2$q;
     reg  t_s2$clock;
@@ -3413,6 +3434,8 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,y_we,
     
     // Local signals
     reg  busy;
+    reg  clast;
+    reg  [15:0] seg_m1;
     
     // Sub module instances
     llamahdl_decoder$attention$bases bases(
@@ -3674,6 +3697,7 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,y_we,
         .s_en(core$s_en),
         .s_first(core$s_first),
         .s_t(core$s_t),
+        .s_chunk(core$s_chunk),
         .sm_raddr(core$sm_raddr),
         .e_en(core$e_en),
         .e_first(core$e_first),
@@ -3811,6 +3835,16 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,y_we,
         .q(t$q),
         .clock(t$clock)
     );
+    llamahdl_decoder$attention$chunk chunk(
+        .d(chunk$d),
+        .q(chunk$q),
+        .clock(chunk$clock)
+    );
+    llamahdl_decoder$attention$gbase gbase(
+        .d(gbase$d),
+        .q(gbase$q),
+        .clock(gbase$clock)
+    );
     llamahdl_decoder$attention$cache_addr cache_addr(
         .d(cache_addr$d),
         .q(cache_addr$q),
@@ -3840,6 +3874,11 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,y_we,
         .d(oq_gh$d),
         .q(oq_gh$q),
         .clock(oq_gh$clock)
+    );
+    llamahdl_decoder$attention$oq_im1 oq_im1(
+        .d(oq_im1$d),
+        .q(oq_im1$q),
+        .clock(oq_im1$clock)
     );
     llamahdl_decoder$attention$heads_done heads_done(
         .d(heads_done$d),
@@ -3920,6 +3959,21 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,y_we,
         .d(addr_s3$d),
         .q(addr_s3$q),
         .clock(addr_s3$clock)
+    );
+    llamahdl_decoder$attention$chunk_s1 chunk_s1(
+        .d(chunk_s1$d),
+        .q(chunk_s1$q),
+        .clock(chunk_s1$clock)
+    );
+    llamahdl_decoder$attention$chunk_s2 chunk_s2(
+        .d(chunk_s2$d),
+        .q(chunk_s2$q),
+        .clock(chunk_s2$clock)
+    );
+    llamahdl_decoder$attention$chunk_s3 chunk_s3(
+        .d(chunk_s3$d),
+        .q(chunk_s3$q),
+        .clock(chunk_s3$clock)
     );
     llamahdl_decoder$attention$t_s2 t_s2(
         .d(t_s2$d),
@@ -4114,12 +4168,15 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,y_we,
         after_drain$clock = clock;
         wait_left$clock = clock;
         t$clock = clock;
+        chunk$clock = clock;
+        gbase$clock = clock;
         cache_addr$clock = clock;
         out_addr$clock = clock;
         oq_active$clock = clock;
         oq_elem$clock = clock;
         oq_head$clock = clock;
         oq_gh$clock = clock;
+        oq_im1$clock = clock;
         heads_done$clock = clock;
         group_heads$clock = clock;
         group$clock = clock;
@@ -4136,6 +4193,9 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,y_we,
         exp_s3$clock = clock;
         first_s3$clock = clock;
         addr_s3$clock = clock;
+        chunk_s1$clock = clock;
+        chunk_s2$clock = clock;
+        chunk_s3$clock = clock;
         t_s2$clock = clock;
         t_s1$clock = clock;
         out_s1$clock = clock;
@@ -4178,12 +4238,15 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,y_we,
         after_drain$d = after_drain$q;
         wait_left$d = wait_left$q;
         t$d = t$q;
+        chunk$d = chunk$q;
+        gbase$d = gbase$q;
         cache_addr$d = cache_addr$q;
         out_addr$d = out_addr$q;
         oq_active$d = oq_active$q;
         oq_elem$d = oq_elem$q;
         oq_head$d = oq_head$q;
         oq_gh$d = oq_gh$q;
+        oq_im1$d = oq_im1$q;
         heads_done$d = heads_done$q;
         group_heads$d = group_heads$q;
         group$d = group$q;
@@ -4200,6 +4263,9 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,y_we,
         exp_s3$d = exp_s3$q;
         first_s3$d = first_s3$q;
         addr_s3$d = addr_s3$q;
+        chunk_s1$d = chunk_s1$q;
+        chunk_s2$d = chunk_s2$q;
+        chunk_s3$d = chunk_s3$q;
         t_s2$d = t_s2$q;
         t_s1$d = t_s1$q;
         out_s1$d = out_s1$q;
@@ -4241,6 +4307,11 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,y_we,
         stream$clock = clock;
         cache$clock = clock;
         core$clock = clock;
+        clast = chunk$q == cm1;
+        seg_m1 = items_m1;
+        if (clast) begin
+            seg_m1 = items_lc_m1;
+        end
         bases$layer = layer;
         bases$pos = pos;
         pos_error = bases$pos_error;
@@ -4272,7 +4343,7 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,y_we,
         cache$raddr = cache_addr$q;
         cache$rv = rv_r$q;
         rv_r$d = 1'b0;
-        cache$grp = group$q;
+        cache$grp = gbase$q + chunk$q;
         core$mant$0 = cache$mant$0;
         core$ksh$0 = cache$ksh$0;
         core$vsh$0 = cache$vsh$0;
@@ -4474,6 +4545,7 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,y_we,
         core$s_en = score_s3$q;
         core$s_first = first_s3$q;
         core$s_t = addr_s3$q;
+        core$s_chunk = chunk_s3$q;
         core$e_en = exp_s3$q;
         core$e_first = first_s3$q;
         o_en_r$d = 1'b0;
@@ -4502,6 +4574,9 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,y_we,
         first_s1$d = 1'b0;
         out_s1$d = 1'b0;
         addr_s1$d = zero16;
+        chunk_s1$d = zero8;
+        chunk_s2$d = chunk_s1$q;
+        chunk_s3$d = chunk_s2$q;
         oaddr_s1$d = zero16;
         score_s2$d = score_s1$q;
         exp_s2$d = exp_s1$q;
@@ -4556,6 +4631,8 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,y_we,
             heads_done$d = zero8;
             group_heads$d = zero8;
             group$d = zero8;
+            gbase$d = zero8;
+            chunk$d = zero8;
             ld_grp$d = zero8;
             ld_last$d = zero_last;
             if (wide) begin
@@ -4592,14 +4669,19 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,y_we,
             score_s1$d = 1'b1;
             first_s1$d = t$q == zero16;
             addr_s1$d = t$q;
-            t$d = t$q + one16;
-            cache_addr$d = cache_addr$q + one24;
-            if (t$q == pos) begin
-                t$d = zero16;
-                cache_addr$d = bases$row_layer;
-                state$d = s_drain;
-                drain_left$d = drain_score;
-                after_drain$d = s_exp;
+            chunk_s1$d = chunk$q;
+            chunk$d = chunk$q + one8;
+            if (clast) begin
+                chunk$d = zero8;
+                t$d = t$q + one16;
+                cache_addr$d = cache_addr$q + one24;
+                if (t$q == pos) begin
+                    t$d = zero16;
+                    cache_addr$d = bases$row_layer;
+                    state$d = s_drain;
+                    drain_left$d = drain_score;
+                    after_drain$d = s_exp;
+                end
             end
         end
         if (state$q == s_exp) begin
@@ -4624,7 +4706,7 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,y_we,
                 out_s1$d = 1'b1;
                 oaddr_s1$d = out_addr$q;
                 out_addr$d = out_addr$q + kstep;
-                if (one_item) begin
+                if (seg_m1 == zero16) begin
                     oq_active$d = group_heads$q != one8;
                     oq_elem$d = zero16;
                     oq_head$d = one8;
@@ -4635,12 +4717,22 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,y_we,
                     oq_head$d = zero8;
                 end
                 oq_gh$d = group_heads$q;
-                if (heads_done$q == nh8) begin
+                oq_im1$d = seg_m1;
+                if (~clast) begin
+                    chunk$d = chunk$q + one8;
+                    t$d = zero16;
+                    cache_addr$d = bases$row_layer;
+                    rv_r$d = 1'b1;
+                    state$d = s_exp;
+                end
+                if (clast & (heads_done$q == nh8)) begin
                     state$d = s_drain;
                     drain_left$d = drain_last;
                     after_drain$d = s_idle;
                 end
-                else begin
+                if (clast & (heads_done$q != nh8)) begin
+                    chunk$d = zero8;
+                    gbase$d = gbase$q + cstep;
                     group$d = ld_grp$q;
                     ld_grp$d = ld_grp$q + one8;
                     ld_last$d = (ld_grp$q + one8) == last_group;
@@ -4666,7 +4758,7 @@ module llamahdl_decoder$attention(clock,start,done,vm_we,vm_waddr,vm_wdata,y_we,
             oaddr_s1$d = out_addr$q;
             out_addr$d = out_addr$q + kstep;
             oq_elem$d = oq_elem$q + one16;
-            if (oq_elem$q == items_m1) begin
+            if (oq_elem$q == oq_im1$q) begin
                 oq_elem$d = zero16;
                 oq_head$d = oq_head$q + one8;
                 if ((oq_head$q + one8) == oq_gh$q) begin
@@ -6153,7 +6245,83 @@ module llamahdl_decoder$attention$cache_addr(d,q,clock);
 endmodule // llamahdl_decoder$attention$cache_addr
 
 
-module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bsdata,qld,lgrp,mant$0,mant$1,mant$2,mant$3,mant$4,mant$5,mant$6,mant$7,mant$8,mant$9,mant$10,mant$11,mant$12,mant$13,mant$14,mant$15,mant$16,mant$17,mant$18,mant$19,mant$20,mant$21,mant$22,mant$23,mant$24,mant$25,mant$26,mant$27,mant$28,mant$29,mant$30,mant$31,ksh$0,ksh$1,ksh$2,ksh$3,ksh$4,ksh$5,ksh$6,ksh$7,ksh$8,ksh$9,ksh$10,ksh$11,ksh$12,ksh$13,ksh$14,ksh$15,ksh$16,ksh$17,ksh$18,ksh$19,ksh$20,ksh$21,ksh$22,ksh$23,ksh$24,ksh$25,ksh$26,ksh$27,ksh$28,ksh$29,ksh$30,ksh$31,vsh$0,vsh$1,vsh$2,vsh$3,vsh$4,vsh$5,vsh$6,vsh$7,vsh$8,vsh$9,vsh$10,vsh$11,vsh$12,vsh$13,vsh$14,vsh$15,vsh$16,vsh$17,vsh$18,vsh$19,vsh$20,vsh$21,vsh$22,vsh$23,vsh$24,vsh$25,vsh$26,vsh$27,vsh$28,vsh$29,vsh$30,vsh$31,s_en,s_first,s_t,sm_raddr,e_en,e_first,o_en,o_ld,o_head,y$0,y$1,y$2,y$3,y$4,y$5,y$6,y$7,m_sel,m_a$0,m_a$1,m_a$2,m_a$3,m_a$4,m_a$5,m_a$6,m_a$7,m_a$8,m_a$9,m_a$10,m_a$11,m_a$12,m_a$13,m_a$14,m_a$15,m_a$16,m_a$17,m_a$18,m_a$19,m_a$20,m_a$21,m_a$22,m_a$23,m_a$24,m_a$25,m_a$26,m_a$27,m_a$28,m_a$29,m_a$30,m_a$31,m_b$0,m_b$1,m_b$2,m_b$3,m_b$4,m_b$5,m_b$6,m_b$7,m_b$8,m_b$9,m_b$10,m_b$11,m_b$12,m_b$13,m_b$14,m_b$15,m_b$16,m_b$17,m_b$18,m_b$19,m_b$20,m_b$21,m_b$22,m_b$23,m_b$24,m_b$25,m_b$26,m_b$27,m_b$28,m_b$29,m_b$30,m_b$31,m_p$0,m_p$1,m_p$2,m_p$3,m_p$4,m_p$5,m_p$6,m_p$7,m_p$8,m_p$9,m_p$10,m_p$11,m_p$12,m_p$13,m_p$14,m_p$15,m_p$16,m_p$17,m_p$18,m_p$19,m_p$20,m_p$21,m_p$22,m_p$23,m_p$24,m_p$25,m_p$26,m_p$27,m_p$28,m_p$29,m_p$30,m_p$31);
+module llamahdl_decoder$attention$chunk(d,q,clock);
+    
+    // Module arguments
+    input wire  [7:0] d;
+    output reg  [7:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 8'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$chunk
+
+
+module llamahdl_decoder$attention$chunk_s1(d,q,clock);
+    
+    // Module arguments
+    input wire  [7:0] d;
+    output reg  [7:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 8'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$chunk_s1
+
+
+module llamahdl_decoder$attention$chunk_s2(d,q,clock);
+    
+    // Module arguments
+    input wire  [7:0] d;
+    output reg  [7:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 8'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$chunk_s2
+
+
+module llamahdl_decoder$attention$chunk_s3(d,q,clock);
+    
+    // Module arguments
+    input wire  [7:0] d;
+    output reg  [7:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 8'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$chunk_s3
+
+
+module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bsdata,qld,lgrp,mant$0,mant$1,mant$2,mant$3,mant$4,mant$5,mant$6,mant$7,mant$8,mant$9,mant$10,mant$11,mant$12,mant$13,mant$14,mant$15,mant$16,mant$17,mant$18,mant$19,mant$20,mant$21,mant$22,mant$23,mant$24,mant$25,mant$26,mant$27,mant$28,mant$29,mant$30,mant$31,ksh$0,ksh$1,ksh$2,ksh$3,ksh$4,ksh$5,ksh$6,ksh$7,ksh$8,ksh$9,ksh$10,ksh$11,ksh$12,ksh$13,ksh$14,ksh$15,ksh$16,ksh$17,ksh$18,ksh$19,ksh$20,ksh$21,ksh$22,ksh$23,ksh$24,ksh$25,ksh$26,ksh$27,ksh$28,ksh$29,ksh$30,ksh$31,vsh$0,vsh$1,vsh$2,vsh$3,vsh$4,vsh$5,vsh$6,vsh$7,vsh$8,vsh$9,vsh$10,vsh$11,vsh$12,vsh$13,vsh$14,vsh$15,vsh$16,vsh$17,vsh$18,vsh$19,vsh$20,vsh$21,vsh$22,vsh$23,vsh$24,vsh$25,vsh$26,vsh$27,vsh$28,vsh$29,vsh$30,vsh$31,s_en,s_first,s_t,s_chunk,sm_raddr,e_en,e_first,o_en,o_ld,o_head,y$0,y$1,y$2,y$3,y$4,y$5,y$6,y$7,m_sel,m_a$0,m_a$1,m_a$2,m_a$3,m_a$4,m_a$5,m_a$6,m_a$7,m_a$8,m_a$9,m_a$10,m_a$11,m_a$12,m_a$13,m_a$14,m_a$15,m_a$16,m_a$17,m_a$18,m_a$19,m_a$20,m_a$21,m_a$22,m_a$23,m_a$24,m_a$25,m_a$26,m_a$27,m_a$28,m_a$29,m_a$30,m_a$31,m_b$0,m_b$1,m_b$2,m_b$3,m_b$4,m_b$5,m_b$6,m_b$7,m_b$8,m_b$9,m_b$10,m_b$11,m_b$12,m_b$13,m_b$14,m_b$15,m_b$16,m_b$17,m_b$18,m_b$19,m_b$20,m_b$21,m_b$22,m_b$23,m_b$24,m_b$25,m_b$26,m_b$27,m_b$28,m_b$29,m_b$30,m_b$31,m_p$0,m_p$1,m_p$2,m_p$3,m_p$4,m_p$5,m_p$6,m_p$7,m_p$8,m_p$9,m_p$10,m_p$11,m_p$12,m_p$13,m_p$14,m_p$15,m_p$16,m_p$17,m_p$18,m_p$19,m_p$20,m_p$21,m_p$22,m_p$23,m_p$24,m_p$25,m_p$26,m_p$27,m_p$28,m_p$29,m_p$30,m_p$31);
     
     // Module arguments
     input wire  clock;
@@ -6265,6 +6433,7 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
     input wire  s_en;
     input wire  s_first;
     input wire  [15:0] s_t;
+    input wire  [7:0] s_chunk;
     input wire  [15:0] sm_raddr;
     input wire  e_en;
     input wire  e_first;
@@ -11741,7 +11910,7 @@ module llamahdl_decoder$attention$core(clock,bwe,bgrp,blane,bdata,bswe,bshead,bs
        oph7_7 <= oph6_7;
        op8_7 <= $signed({13'd0, os7_7}) + $signed(oph65_7);
     end
-    wire unused_core = ^{uh_0[5:0], exr_0[0], wr_0[0], uh_1[5:0], exr_1[0], wr_1[0], uh_2[5:0], exr_2[0], wr_2[0], uh_3[5:0], exr_3[0], wr_3[0], ksh$1, vsh$1, ksh$2, vsh$2, ksh$3, vsh$3, ksh$4, vsh$4, ksh$5, vsh$5, ksh$6, vsh$6, ksh$7, vsh$7, ksh$9, vsh$9, ksh$10, vsh$10, ksh$11, vsh$11, ksh$12, vsh$12, ksh$13, vsh$13, ksh$14, vsh$14, ksh$15, vsh$15, ksh$17, vsh$17, ksh$18, vsh$18, ksh$19, vsh$19, ksh$20, vsh$20, ksh$21, vsh$21, ksh$22, vsh$22, ksh$23, vsh$23, ksh$25, vsh$25, ksh$26, vsh$26, ksh$27, vsh$27, ksh$28, vsh$28, ksh$29, vsh$29, ksh$30, vsh$30, ksh$31, vsh$31, ofsh[41:10], oph7_0[31], oph7_1[31], oph7_2[31], oph7_3[31], oph7_4[31], oph7_5[31], oph7_6[31], oph7_7[31]};
+    wire unused_core = ^{uh_0[5:0], exr_0[0], wr_0[0], uh_1[5:0], exr_1[0], wr_1[0], uh_2[5:0], exr_2[0], wr_2[0], uh_3[5:0], exr_3[0], wr_3[0], ksh$1, vsh$1, ksh$2, vsh$2, ksh$3, vsh$3, ksh$4, vsh$4, ksh$5, vsh$5, ksh$6, vsh$6, ksh$7, vsh$7, ksh$9, vsh$9, ksh$10, vsh$10, ksh$11, vsh$11, ksh$12, vsh$12, ksh$13, vsh$13, ksh$14, vsh$14, ksh$15, vsh$15, ksh$17, vsh$17, ksh$18, vsh$18, ksh$19, vsh$19, ksh$20, vsh$20, ksh$21, vsh$21, ksh$22, vsh$22, ksh$23, vsh$23, ksh$25, vsh$25, ksh$26, vsh$26, ksh$27, vsh$27, ksh$28, vsh$28, ksh$29, vsh$29, ksh$30, vsh$30, ksh$31, vsh$31, ofsh[41:10], oph7_0[31], oph7_1[31], oph7_2[31], oph7_3[31], oph7_4[31], oph7_5[31], oph7_6[31], oph7_7[31], s_chunk};
 endmodule // llamahdl_decoder$attention$core
 
 
@@ -11895,6 +12064,25 @@ module llamahdl_decoder$attention$first_s3(d,q,clock);
     end
           
 endmodule // llamahdl_decoder$attention$first_s3
+
+
+module llamahdl_decoder$attention$gbase(d,q,clock);
+    
+    // Module arguments
+    input wire  [7:0] d;
+    output reg  [7:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 8'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$gbase
 
 
 module llamahdl_decoder$attention$group(d,q,clock);
@@ -12389,6 +12577,25 @@ module llamahdl_decoder$attention$oq_head(d,q,clock);
     end
           
 endmodule // llamahdl_decoder$attention$oq_head
+
+
+module llamahdl_decoder$attention$oq_im1(d,q,clock);
+    
+    // Module arguments
+    input wire  [15:0] d;
+    output reg  [15:0] q;
+    input wire  clock;
+    
+    // Update code (custom)
+    initial begin
+       q = 16'h0;
+    end
+    
+    always @(posedge clock) begin
+       q <= d;
+    end
+          
+endmodule // llamahdl_decoder$attention$oq_im1
 
 
 module llamahdl_decoder$attention$out_addr(d,q,clock);

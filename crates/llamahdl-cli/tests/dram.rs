@@ -169,7 +169,14 @@ fn sim_dram_refuses_bad_flags_and_images() {
 #[test]
 fn verilog_dram_for_named_shapes_and_refusals() {
     let dir = tempfile::tempdir().unwrap();
-    for (shape, lanes, bus) in [("stories42m", "64", "512"), ("tiny", "16", "128")] {
+    // llama2-7b (head_dim 128 on 64 lanes) and stories15m at 32 lanes (head_dim 48): heads
+    // split into chunks by the attention unit.
+    for (shape, lanes, bus) in [
+        ("stories42m", "64", "512"),
+        ("tiny", "16", "128"),
+        ("llama2-7b", "64", "512"),
+        ("stories15m", "32", "128"),
+    ] {
         let out = dir.path().join(shape);
         let o = run_ok(&[
             "verilog",
@@ -241,6 +248,25 @@ fn verilog_dram_for_named_shapes_and_refusals() {
         ],
         1,
         &["16 lanes with a 512-bit bus"],
+    );
+    // llama2-7b's default context (2,048) does not fit the on-chip key/value cache's
+    // address spaces: refused, naming the limit.
+    fails(
+        &[
+            "verilog",
+            "--weights",
+            "dram",
+            "--shape",
+            "llama2-7b",
+            "--lanes",
+            "64",
+            "--bus-bits",
+            "512",
+            "--out",
+            o,
+        ],
+        1,
+        &["RoPE table entries", "exceeds this design's limit"],
     );
     fails(
         &[

@@ -534,18 +534,8 @@ fn interrupted_sim_leaves_no_vcd() {
 fn failed_commands_leave_no_output() {
     let f = Files::new();
     let ck = f.path("wide.bin");
-    // head_dim 16 exceeds 8 lanes.
-    ok(&[
-        "synth",
-        "--out",
-        s(&ck),
-        "--dim",
-        "64",
-        "--n-heads",
-        "4",
-        "--n-kv-heads",
-        "4",
-    ]);
+    // A vocabulary of 70,000: the classifier exceeds the weight ROM's address space.
+    ok(&["synth", "--out", s(&ck), "--vocab-size", "70000"]);
     let vcd = f.path("w.vcd");
     fails(
         &[
@@ -560,7 +550,7 @@ fn failed_commands_leave_no_output() {
             s(&vcd),
         ],
         1,
-        &[s(&ck), "head_dim 16 must not exceed the lane count 8"],
+        &[s(&ck), "weight ROM words", "exceeds this design's limit"],
     );
     assert!(!vcd.exists(), "the VCD was created before the check");
     let full = || std::fs::File::create("/dev/full").unwrap();
@@ -604,14 +594,29 @@ fn failed_commands_leave_no_output() {
 // 5. Messages
 // ---------------------------------------------------------------------------------------
 
-/// `verilog --lanes 4` blamed "65536-word address spaces" for a head_dim problem; `synth`
-/// errors called the output "synthetic checkpoint (seed 1)"; `--steps -1` gave clap's
-/// "unexpected argument".
+/// `verilog --lanes 4` blamed "65536-word address spaces" for a head_dim problem (a
+/// head_dim above the lane count is now split into chunks; one too large for attention's
+/// wait count is refused by name); `synth` errors called the output "synthetic checkpoint
+/// (seed 1)"; `--steps -1` gave clap's "unexpected argument".
 #[test]
 fn messages_name_the_file_and_the_real_problem() {
     let f = Files::new();
     let ck = f.path("s.bin");
-    ok(&["synth", "--out", s(&ck), "--config", "stories260k"]);
+    ok(&[
+        "synth",
+        "--out",
+        s(&ck),
+        "--dim",
+        "250",
+        "--n-heads",
+        "1",
+        "--n-kv-heads",
+        "1",
+        "--hidden-dim",
+        "16",
+        "--n-layers",
+        "1",
+    ]);
     let out = f.path("rtl");
     let err = fails(
         &[
@@ -619,12 +624,16 @@ fn messages_name_the_file_and_the_real_problem() {
             "--checkpoint",
             s(&ck),
             "--lanes",
-            "4",
+            "64",
             "--out",
             s(&out),
         ],
         1,
-        &[s(&ck), "head_dim 8 must not exceed the lane count 4"],
+        &[
+            s(&ck),
+            "head_dim (attention's 8-bit wait count",
+            "250 exceeds",
+        ],
     );
     assert!(!err.contains("65536"), "{err}");
     assert!(!out.exists());

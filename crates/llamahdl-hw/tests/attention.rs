@@ -19,7 +19,8 @@ use llamahdl_hw::cosim::{default_waiver_file, emit_verilog, run_icarus, verilato
 use llamahdl_hw::leaf::XP;
 use llamahdl_hw::sim::Driver;
 use llamahdl_hw::units::attention::{
-    cycles, heads_per_group, out_width, stream_latency, wait_cycles, AttnWithBank,
+    chunks, cycles, heads_per_group, out_width, out_width_on, stream_latency, wait_cycles,
+    AttnWithBank,
 };
 use llamahdl_model::{synth, Config};
 use rand::{Rng, SeedableRng};
@@ -721,6 +722,17 @@ fn cycle_formulas() {
     assert_eq!(cycles(&s, 256, 64, 0), 250);
     assert_eq!(cycles(&s, 256, 64, 255), 3310);
     assert_eq!(cycles(&s, 256, 64, 100), 12 * 101 + 238);
+    // Heads split into chunks (the module docs' closed forms): stories15M on 32 lanes
+    // (chunks of 32 + 16, 4 + 2 output items), Llama 2 7B on 64 lanes (two chunks of 64,
+    // 8 items each; measured in `head_split_into_chunks_bit_exact` on smaller shapes).
+    assert_eq!(chunks(&s, 32), 2);
+    assert_eq!(cycles(&s, 256, 32, 0), 360);
+    assert_eq!(cycles(&s, 256, 32, 255), 6480);
+    let l7 = Config::LLAMA2_7B;
+    assert_eq!((chunks(&l7, 64), heads_per_group(&l7, 64)), (2, 1));
+    for p in [0, 1, 63, 4095] {
+        assert_eq!(cycles(&l7, 4096, 64, p), 128 * (p + 1) + 1540);
+    }
 }
 
 /// The cache word is written exactly `stream_latency` cycles after the last row (checked
@@ -824,13 +836,6 @@ fn stream_latency_and_refusal_all_shapes() {
     stream_latency_and_refusal::<64>(&Config::STORIES260K, 20, 53);
 }
 
-#[test]
-#[should_panic(expected = "must be at least head_dim")]
-fn rejects_fewer_lanes_than_head_dim() {
-    let qm = quant(&Config::STORIES260K, 1);
-    let _ = AttnWithBank::<4>::new(&qm);
-}
-
 /// Synthetic shapes with stories15M's head_dim, 48, which divides no power-of-two lane
 /// count: two heads (one kv head each), and four query heads over two kv heads.
 const HD48: Config = Config {
@@ -918,10 +923,123 @@ fn stories15m_shape_on_64_lanes() {
     });
 }
 
+/// head_dim 16 (C = 2 exact chunks on 8 lanes): four query heads over two kv heads.
+const HD16_GQA: Config = Config {
+    dim: 64,
+    n_heads: 4,
+    n_kv_heads: 2,
+    ..HD48
+};
+
+/// Heads of more than `A` elements, each split into `C = ceil(head_dim / A)` chunks of
+/// `A` lanes (one head per group): head_dim 48 on 32 lanes (C = 2, the last chunk
+/// partial: 32 + 16 elements), with and without grouped-query attention; head_dim 16 on 8
+/// lanes (C = 2 exact), four query heads over two kv heads; head_dim 24 on 8 lanes
+/// (C = 3), five query heads over one kv head; head_dim 4 on 2 lanes (C = 2, one output
+/// per cycle). Bit-exact with the golden model over several positions and both layers,
+/// in `cycles()` (checked in every on-time run), and in the closed forms below: with
+/// `P = pos + 1` the score pass of a head is `C·P` items plus its drain, each chunk's exp
+/// pass `P` items plus its drain, and the chunk's output items drain during the next
+/// chunk's exp pass.
+#[test]
+fn head_split_into_chunks_bit_exact() {
+    on_big_stack(|| {
+        for (i, cfg) in [HD48, HD48_GQA].into_iter().enumerate() {
+            assert_eq!((chunks(&cfg, 32), heads_per_group(&cfg, 32)), (2, 1));
+            assert_eq!(out_width_on(&cfg, 32), XP);
+            let c = run_stream_shape::<32>(&cfg, 71 + i as u64, 8, None);
+            assert!(c.len() >= 8, "too few on-time starts");
+            for (pos, n) in c {
+                // Per head: (3P + 25) score + exp of chunk 0 (4 items), P + 16 exp of
+                // chunk 1 (2 items), one cycle each for the chunks' first items.
+                let p = pos + 1;
+                let want = wait_cycles(&cfg) + 16 + cfg.n_heads * (4 * p + 43);
+                assert_eq!(n, want, "{cfg:?} at {pos}");
+                assert_eq!(n, cycles(&cfg, cfg.seq_len, 32, pos));
+            }
+        }
+    });
+    assert_eq!(HD16_GQA.head_dim(), 16);
+    assert_eq!(chunks(&HD16_GQA, 8), 2);
+    for (pos, n) in run_stream_shape::<8>(&HD16_GQA, 73, 8, None) {
+        // One output item per chunk.
+        let p = pos + 1;
+        assert_eq!(
+            n,
+            wait_cycles(&HD16_GQA) + 15 + 4 * (4 * p + 43),
+            "at {pos}"
+        );
+    }
+    assert_eq!(chunks(&HD24, 8), 3);
+    for (pos, n) in run_stream_shape::<8>(&HD24, 74, 6, None) {
+        // Score pass 3P items, three exp passes, one item per chunk.
+        let p = pos + 1;
+        assert_eq!(n, wait_cycles(&HD24) + 15 + 5 * (6 * p + 60), "at {pos}");
+    }
+    let t = Config::TINY;
+    assert_eq!((chunks(&t, 2), out_width_on(&t, 2)), (2, 1));
+    for (pos, n) in run_stream_shape::<2>(&t, 75, 8, None) {
+        // Two outputs per chunk, one per cycle (the chunk's second while the next pass
+        // runs).
+        let p = pos + 1;
+        assert_eq!(n, wait_cycles(&t) + 16 + 4 * (4 * p + 43), "at {pos}");
+    }
+}
+
+/// stories260K's shape (head_dim 8) on 4 lanes: two chunks of 4, and one output per cycle
+/// (`XP` = 8 does not divide 4 lanes); positions 0..4 of every layer.
+#[test]
+fn stories260k_shape_on_4_lanes() {
+    let cfg = Config::STORIES260K;
+    assert_eq!(
+        (chunks(&cfg, 4), out_width(&cfg), out_width_on(&cfg, 4)),
+        (2, XP, 1)
+    );
+    let c = run_stream_shape::<4>(&cfg, 76, 4, Some(8));
+    assert!(!c.is_empty());
+}
+
+/// Heads split into chunks in Icarus and in Verilator (the same native trace, cycle by
+/// cycle): head_dim 48 on 32 lanes (32 + 16), four query heads over two kv heads;
+/// head_dim 16 on 8 lanes; head_dim 24 on 8 lanes (three chunks, one kv head); head_dim 4
+/// on 2 lanes (one output per cycle).
+#[test]
+fn cosim_head_split_into_chunks() {
+    fn both<const A: usize>(cfg: Config, ctx: usize, seed: u64) {
+        let (verilog, trace) = cosim_trace::<A>(cfg, ctx, seed);
+        let dir = tempfile::tempdir().unwrap();
+        run_icarus(&verilog, "top", &trace, dir.path())
+            .expect("icarus")
+            .assert_clean();
+        let dir = tempfile::tempdir().unwrap();
+        llamahdl_hw::cosim::run_verilator(&verilog, "top", &trace, dir.path())
+            .expect("verilator")
+            .assert_clean();
+    }
+    on_big_stack(|| both::<32>(HD48_GQA, 6, 81));
+    both::<8>(HD16_GQA, 5, 82);
+    both::<8>(HD24, 4, 83);
+    both::<2>(Config::TINY, 4, 84);
+}
+
 /// The whole unit in Icarus (`cfg` with a cache of `ctx` positions, at least 4): streams (back-to-back and spaced) with the attention at
 /// positions 0-3 (early and on-time starts), a stream with no attention, a refused stream
 /// and a refused start.
 fn cosim_stream<const A: usize>(cfg: Config, ctx: usize, seed: u64) {
+    let (verilog, trace) = cosim_trace::<A>(cfg, ctx, seed);
+    let dir = tempfile::tempdir().unwrap();
+    run_icarus(&verilog, "top", &trace, dir.path())
+        .expect("icarus")
+        .assert_clean();
+}
+
+/// The Verilog of the unit and the native trace of [`cosim_stream`]'s stimulus (checked
+/// against the golden model on the way).
+fn cosim_trace<const A: usize>(
+    cfg: Config,
+    ctx: usize,
+    seed: u64,
+) -> (String, llamahdl_hw::cosim::Trace) {
     let qm = quant(&cfg, seed);
     let verilog = emit_verilog(AttnWithBank::<A>::with_context(&qm, ctx));
     let mut tb = Tb::new(AttnWithBank::<A>::with_context(&qm, ctx), true, 100);
@@ -955,10 +1073,7 @@ fn cosim_stream<const A: usize>(cfg: Config, ctx: usize, seed: u64) {
         cfg.dim,
         trace.len()
     );
-    let dir = tempfile::tempdir().unwrap();
-    run_icarus(&verilog, "top", &trace, dir.path())
-        .expect("icarus")
-        .assert_clean();
+    (verilog, trace)
 }
 
 #[test]
@@ -1016,6 +1131,11 @@ fn verilator_lint_unit() {
     lint_unit::<64>("stories260K", Config::STORIES260K, None);
     on_big_stack(|| lint_unit::<64>("head_dim 48", HD48_GQA, None));
     lint_unit::<14>("tiny", Config::TINY, None);
+    // Heads split into chunks.
+    on_big_stack(|| lint_unit::<32>("head_dim 48 in 2 chunks", HD48_GQA, None));
+    lint_unit::<8>("head_dim 24 in 3 chunks", HD24, None);
+    lint_unit::<8>("head_dim 16 in 2 chunks", HD16_GQA, None);
+    lint_unit::<2>("head_dim 4 in 2 chunks", Config::TINY, None);
 }
 
 // ---------------------------------------------------------------------------------------

@@ -155,6 +155,56 @@ fn decoder_real_stories260k_streamed_weights() {
     println!("stories260K streamed QKV weights: next {next:?}, cycles {cycles:?}");
 }
 
+/// head_dim above the lane count: attention splits each head into `ceil(head_dim / L)`
+/// chunks. head_dim 48 on 32 lanes (chunks of 32 + 16), two heads over two kv heads and four
+/// query heads over two kv heads; head_dim 16 on 8 lanes (two exact chunks), four query
+/// heads over two kv heads; every logit bit-exact with the golden model over 5 positions.
+#[test]
+fn decoder_head_split_into_chunks_bit_exact() {
+    std::thread::Builder::new()
+        .stack_size(256 << 20)
+        .spawn(|| {
+            let base = Config {
+                dim: 96,
+                hidden_dim: 128,
+                n_layers: 2,
+                n_heads: 2,
+                n_kv_heads: 2,
+                vocab_size: 64,
+                seq_len: 16,
+                shared_classifier: true,
+            };
+            let gqa = Config {
+                dim: 192,
+                n_heads: 4,
+                ..base
+            };
+            for (seed, cfg) in [(9, base), (10, gqa)] {
+                let qm = quant(&cfg, seed);
+                llamahdl_hw::decoder::limits::check_fits(&qm, 32, cfg.seq_len)
+                    .expect("head_dim 48 fits 32 lanes in two chunks");
+                let (_, cycles) =
+                    bit_exact(&mut HwEngine::<32>::new(&qm, None), &qm, &ids_for(&cfg, 5));
+                println!(
+                    "head_dim 48, {} heads / {} kv heads, 32 lanes: cycles per position {cycles:?}",
+                    cfg.n_heads, cfg.n_kv_heads
+                );
+            }
+            let hd16 = Config {
+                dim: 64,
+                n_heads: 4,
+                ..base
+            };
+            let qm = quant(&hd16, 11);
+            let (_, cycles) =
+                bit_exact(&mut HwEngine::<8>::new(&qm, None), &qm, &ids_for(&hd16, 5));
+            println!("head_dim 16, 4 heads / 2 kv heads, 8 lanes: cycles per position {cycles:?}");
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+}
+
 /// head_dim 48 (stories15M's), which does not divide the 64 lanes: attention runs one head
 /// per group with lanes 48..63 idle. Two heads over two kv heads, and four query heads over
 /// two kv heads (grouped-query attention); every logit bit-exact with the golden model.

@@ -99,6 +99,39 @@ fn dram_odd_shape_bit_exact() {
     });
 }
 
+/// Heads split into chunks in the DRAM decoder, every logit of 4 positions bit-exact:
+/// head_dim 48 (stories15M's, in a small model so that the native simulation is quick)
+/// on 32 lanes with a 128-bit bus (chunks of 32 + 16), four query heads over two kv heads;
+/// head_dim 32 on 16 lanes with a 128-bit bus (two exact chunks), six query heads over two
+/// kv heads.
+#[test]
+fn dram_head_split_into_chunks_bit_exact() {
+    on_big_stack(|| {
+        let hd48 = Config {
+            dim: 192,
+            hidden_dim: 128,
+            n_layers: 2,
+            n_heads: 4,
+            n_kv_heads: 2,
+            vocab_size: 64,
+            seq_len: 16,
+            shared_classifier: true,
+        };
+        let qm = quant(&hd48, 12);
+        let (c32, u) = bit_exact::<32, 128>(&qm, 4, dram(16, 40, 0.1, 12), hd48.seq_len);
+        println!("head_dim 48, 32 lanes / 128-bit: cycles {c32:?}, bus {u:.3}");
+        let hd32 = Config {
+            dim: 192,
+            n_heads: 6,
+            n_kv_heads: 2,
+            ..hd48
+        };
+        let qm = quant(&hd32, 13);
+        let (c16, u) = bit_exact::<16, 128>(&qm, 4, dram(16, 7, 0.2, 13), hd32.seq_len);
+        println!("head_dim 32, 16 lanes / 128-bit: cycles {c16:?}, bus {u:.3}");
+    });
+}
+
 fn real_model() -> Option<QuantModel> {
     let Ok(dir) = std::env::var("LLAMAHDL_MODELS") else {
         println!("SKIPPED (not run): LLAMAHDL_MODELS is not set");

@@ -134,6 +134,52 @@ fn verilator_512_bit_bus_latency_3_stalls_30_percent() {
     on_big_stack(|| verilator_equals_golden_and_native(&quant(52), 4, dram(3, 0.3, 52)));
 }
 
+/// The stories15M shape (synthetic weights, seed 1; head_dim 48) at 32 lanes on a 128-bit
+/// bus: attention splits each head into chunks of 32 + 16 lanes. Its Verilog in Verilator
+/// (its own model, a 16-position context), positions 0..3 under latency 40 and 10 %
+/// stalls: every logit and next token equal to the golden model's.
+#[test]
+fn verilator_stories15m_shape_32_lanes_128_bit_bus() {
+    on_big_stack(|| {
+        let cfg = Config::STORIES15M;
+        let (l, dw, ctx) = (32usize, 128usize, 16usize);
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("dram-verilator-stories15m-32-128");
+        let m = DramVerilatorModel::build(&cfg, l, dw, ctx, BASE, &dir).expect("Verilator model");
+        let qm = QuantModel::quantise(&synth::generate(&cfg, 1), ScaleMode::Mant8);
+        let img = image_bytes(&qm, l as u32, dw as u32).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let path = image_file(tmp.path(), "s15.img", &img);
+        let tok = |p: usize| ((p * 37 + 1) % cfg.vocab_size) as u32;
+        let positions: Vec<(u32, usize)> = (0..3).map(|p| (tok(p), p)).collect();
+        let d = common::dram_behaviour(dw / 8, 40, 0.1, 1);
+        let run = m.run(&path, &d, &positions).expect("Verilator run");
+        assert_eq!(run.positions.len(), 3);
+        let mut g = Golden::new(qm.clone());
+        for (pos, got) in run.positions.iter().enumerate() {
+            let want = g.forward_q16(tok(pos), pos).unwrap().to_vec();
+            if let Some(i) = (0..want.len()).find(|&i| got.logits[i] != want[i]) {
+                panic!(
+                    "position {pos}: logit {i}: Verilator {} golden {}",
+                    got.logits[i], want[i]
+                );
+            }
+            assert_eq!(got.next_token, g.argmax_q16(), "position {pos}: argmax");
+        }
+        for r in &run.records {
+            assert_eq!(
+                r.violation_count, 0,
+                "position {}: {:?}",
+                r.pos, r.violations
+            );
+        }
+        let cycles: Vec<u64> = run.positions.iter().map(|p| p.cycles).collect();
+        println!(
+            "stories15M shape, 32 lanes / 128-bit: cycles {cycles:?}, bus {:.4}, {:.0} cycles/s",
+            run.bus.utilisation, run.cycles_per_second
+        );
+    });
+}
+
 /// A flipped byte in a weight region: `crc_error` names the region and the position gives
 /// no token; a flipped magic byte: the header is refused; an SLVERR response: the decoder
 /// stops with `axi_error`.

@@ -268,8 +268,9 @@ impl Checkpoint {
 /// Largest accepted value of any header dimension.
 pub const MAX_DIMENSION: usize = 1 << 20;
 
-/// Largest accepted total parameter count (about 16 GB of float32).
-pub const MAX_PARAMETERS: u128 = 4_000_000_000;
+/// Largest accepted total parameter count (about 32 GB of float32): Llama 2 7B (6.7
+/// billion) is accepted.
+pub const MAX_PARAMETERS: u128 = 8_000_000_000;
 
 /// Size of the legacy header in bytes (7 × int32).
 pub const HEADER_BYTES: usize = 28;
@@ -820,6 +821,32 @@ mod tests {
             assert!(ok, "{h:?}: expected {kind}, got {e}");
             assert!(e.to_string().starts_with("bad.bin: "), "{e}");
         }
+    }
+
+    /// The named shapes are valid, Llama 2 7B's 6.7 billion parameters included; a shape
+    /// just past the limit is refused as absurd.
+    #[test]
+    fn named_shapes_are_valid() {
+        for c in [
+            Config::TINY,
+            Config::STORIES260K,
+            Config::STORIES15M,
+            Config::STORIES42M,
+            Config::STORIES110M,
+            Config::LLAMA2_7B,
+        ] {
+            c.validate("shape").unwrap_or_else(|e| panic!("{c:?}: {e}"));
+        }
+        assert!(Config::LLAMA2_7B.param_count() > 6_000_000_000);
+        let big = Config {
+            n_layers: 80,
+            ..Config::LLAMA2_7B
+        };
+        assert!(big.param_count() > MAX_PARAMETERS);
+        assert!(matches!(
+            big.validate("big"),
+            Err(ModelError::AbsurdDimension { .. })
+        ));
     }
 
     #[test]

@@ -44,7 +44,9 @@ pub fn unsupported_lanes(lanes: usize) -> String {
 
 /// Whether the decoder can be built for `qm` with `lanes` lanes and an on-chip context of
 /// `ctx` positions: the lane count is supported, every address and program field fits its
-/// width, head_dim is at most the lane count and the context is within seq_len. An `Err` says which limit the model exceeds.
+/// width and the context is within seq_len (a head_dim above the lane count is split into
+/// chunks by the attention unit, [`crate::units::attention::chunks`]). An `Err` says which
+/// limit the model exceeds.
 pub fn check_fits(qm: &QuantModel, lanes: usize, ctx: usize) -> Result<(), String> {
     check_with(&qm.config, lanes, ctx, Some(qm))
 }
@@ -100,19 +102,28 @@ fn check_with(
         ),
         (c.n_layers, (1 << LAYER_BITS) - 1, "layers"),
         (c.n_heads, (1 << LAYER_BITS) - 1, "query heads"),
+        (
+            c.n_heads * c.head_dim().div_ceil(lanes),
+            1 << LAYER_BITS,
+            "query heads x chunks of a head (attention's lane routing)",
+        ),
+        (
+            c.head_dim(),
+            (1 << LAYER_BITS) - 1 - 14,
+            "head_dim (attention's 8-bit wait count, head_dim + 14)",
+        ),
     ];
     for (have, max, what) in limits {
         if have > max {
+            let why = if max == ADDR_SPACE {
+                format!(" ({ADDR_BITS}-bit address spaces)")
+            } else {
+                String::new()
+            };
             return Err(format!(
-                "{what}: {have} exceeds this design's limit of {max} ({ADDR_BITS}-bit address spaces)"
+                "{what}: {have} exceeds this design's limit of {max}{why}"
             ));
         }
-    }
-    if c.head_dim() > lanes {
-        return Err(format!(
-            "head_dim {} must not exceed the lane count {lanes} (attention runs floor(lanes / head_dim) heads at once)",
-            c.head_dim()
-        ));
     }
     if ctx == 0 || ctx > c.seq_len {
         return Err(format!(

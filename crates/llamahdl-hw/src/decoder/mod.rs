@@ -179,8 +179,9 @@ pub struct Decoder<const L: usize> {
 
 impl<const L: usize> Decoder<L> {
     /// The decoder for `qm` with `L` multiply-accumulate lanes, used by the matrix-vector
-    /// unit and by attention (`floor(L / head_dim)` query heads at once; head_dim must not exceed `L`,
-    /// see [`limits::check_fits`]); the on-chip context is the model's seq_len.
+    /// unit and by attention (`floor(L / head_dim)` query heads at once, or a head in
+    /// `ceil(head_dim / L)` chunks when head_dim exceeds `L`; see [`limits::check_fits`]);
+    /// the on-chip context is the model's seq_len.
     pub fn new(qm: &QuantModel) -> Self {
         Self::with_context(qm, qm.config.seq_len)
     }

@@ -67,7 +67,12 @@ pub const OUT_LAT: usize = 12;
 struct CoreState {
     hd: usize,
     g: usize,
+    /// Multiplier lanes in use (`min(g·hd, A)`), q lanes (`g·hd`), chunks of a head
+    /// (`ceil(hd / A)`, 1 unless `hd > A`) and lanes of a head's adder tree.
     nl: usize,
+    nq: usize,
+    ch: usize,
+    hl: usize,
     ctx: usize,
     /// Outputs per issue (1 or [`XP`]).
     k: usize,
@@ -82,6 +87,9 @@ struct CoreState {
     sv: [bool; 8],
     sf: [bool; 8],
     st: [usize; 8],
+    /// Chunk tags of score items (with more than one chunk): first chunk, last chunk.
+    cf: [bool; 8],
+    cl: [bool; 8],
     pks: Vec<i64>,
     vmax: Vec<i64>,
     k1: Vec<i64>,
@@ -124,9 +132,17 @@ struct CoreState {
 }
 
 /// The attention datapath for one group of `G` query heads (`NL = G·head_dim` active
-/// lanes, lane `j` of head `j / head_dim`). All stages are registered; `t` below is the
+/// lanes, lane `j` of head `j / head_dim`), or for one head of `head_dim > A` elements
+/// in `C` chunks of the `A` lanes ([`AttnCore::with_chunks`]: `G = 1`, `NL = A`, the q
+/// registers hold all `head_dim` elements). All stages are registered; `t` below is the
 /// cycle in which the named enable is high, "edge `t + n`" the clock edge ending cycle
 /// `t + n`.
+///
+/// With chunks, a score item's chunk `s_chunk` (in cycle `t`) selects the q operands
+/// (`m_a[j] = q[s_chunk·A + j]`, 0 past `head_dim`); the tags "first chunk" and "last
+/// chunk" travel with the item: at edge `t+3` `dot = first ? sum : dot + sum` (the
+/// chunks' partial sums, 48 bits), and only the last chunk's item writes the score
+/// memory and updates the maximum at edge `t+8`. Everything else is as below.
 ///
 /// - q bank (`ng` words, one per head group), written one edge after its (registered)
 ///   write port: with `bwe` in cycle `t`, lane `blane` of word `bgrp` becomes `bdata` at
@@ -190,6 +206,8 @@ pub struct AttnCore<const A: usize> {
     pub s_en: Signal<In, Bit>,
     pub s_first: Signal<In, Bit>,
     pub s_t: Signal<In, Addr>,
+    /// The chunk of a score item (heads of more than `A` elements; ignored otherwise).
+    pub s_chunk: Signal<In, Bits<8>>,
     pub sm_raddr: Signal<In, Addr>,
     pub e_en: Signal<In, Bit>,
     pub e_first: Signal<In, Bit>,
@@ -212,16 +230,33 @@ impl<const A: usize> AttnCore<A> {
     /// positions, a q bank of `ng` words (one per head group) and `k` outputs per output
     /// item (1, or [`XP`] when it divides `hd`).
     pub fn new(hd: usize, g: usize, ctx: usize, ng: usize, k: usize) -> Self {
-        assert!(hd >= 1 && g >= 1 && g * hd <= A && g <= 255 && A <= 1 << 15);
+        Self::with_chunks(hd, g, ctx, ng, k, 1)
+    }
+
+    /// As [`AttnCore::new`], for heads of `hd > A` elements split into `ch = ceil(hd / A)`
+    /// chunks of `A` lanes (`g = 1`; `ch = 1` is [`AttnCore::new`]): lane `j` of chunk
+    /// `c` is element `c·A + j` of the head. A score item names its chunk (`s_chunk`):
+    /// the operands are the chunk's q elements (0 past `hd`), the head's dot product is
+    /// accumulated over the chunks (items of one position in consecutive cycles, chunk
+    /// `0 .. ch`) and its score written (and the maximum updated) only by the last
+    /// chunk's item. The exp pass and the output work on the `A` lanes as for a group.
+    pub fn with_chunks(hd: usize, g: usize, ctx: usize, ng: usize, k: usize, ch: usize) -> Self {
+        assert!(hd >= 1 && g >= 1 && g <= 255 && A <= 1 << 15);
         assert!(
-            k == 1 || (k == XP && hd % XP == 0),
+            (ch == 1 && g * hd <= A) || (ch > 1 && g == 1 && ch == hd.div_ceil(A) && ch <= 255),
+            "AttnCore: {g} heads of {hd} in {ch} chunks on {A} lanes"
+        );
+        assert!(
+            k == 1 || (k == XP && hd % XP == 0 && (ch == 1 || A % XP == 0)),
             "AttnCore: {k} outputs per item (1, or {XP} dividing head_dim {hd})"
         );
         assert!((1..=255).contains(&ng), "AttnCore q bank");
         assert!(ctx >= 1 && ctx < 1 << 16, "AttnCore context");
-        assert!(hd <= 64, "AttnCore: head_dim at most 64");
+        assert!(hd <= 256, "AttnCore: head_dim at most 256");
         let tb = numerics::Tables::get();
-        let nl = g * hd;
+        let nq = g * hd;
+        let nl = nq.min(A);
+        let hl = hd.min(A);
         Self {
             clock: Default::default(),
             bwe: Default::default(),
@@ -239,6 +274,7 @@ impl<const A: usize> AttnCore<A> {
             s_en: Default::default(),
             s_first: Default::default(),
             s_t: Default::default(),
+            s_chunk: Default::default(),
             sm_raddr: Default::default(),
             e_en: Default::default(),
             e_first: Default::default(),
@@ -254,15 +290,20 @@ impl<const A: usize> AttnCore<A> {
                 hd,
                 g,
                 nl,
+                nq,
+                ch,
+                hl,
                 ctx,
                 k,
-                q: vec![0; nl],
+                q: vec![0; nq],
                 sq: vec![0; g],
                 bw: (false, 0, 0, 0, false, 0, 0),
                 pr: vec![0; nl],
                 sv: [false; 8],
                 sf: [false; 8],
                 st: [0; 8],
+                cf: [false; 8],
+                cl: [false; 8],
                 pks: vec![0; g],
                 vmax: vec![0; g],
                 k1: vec![0; g],
@@ -299,7 +340,7 @@ impl<const A: usize> AttnCore<A> {
                 recip: tb.recip.iter().map(|&v| v as u64).collect(),
                 smem: vec![0; ctx * g],
                 ng,
-                qb: vec![0; ng * nl],
+                qb: vec![0; ng * nq],
                 sb: vec![0; ng * g],
             },
         }
@@ -316,9 +357,16 @@ impl<const A: usize> Logic for AttnCore<A> {
         let s_en = self.s_en.val();
         self.m_sel.next = s_en | s.ev[10];
         let vm11 = s.vm.last();
+        // The chunk's q elements (lane j of chunk c: element c·A + j).
+        let qoff = if s.ch > 1 {
+            self.s_chunk.val().index() * A
+        } else {
+            0
+        };
         for j in 0..s.nl {
             if s_en {
-                self.m_a[j].next = i2s::<18>(s.q[j]);
+                let qe = s.q.get(qoff + j).copied().unwrap_or(0);
+                self.m_a[j].next = i2s::<18>(qe);
                 self.m_b[j].next = i2s::<11>(sext(self.mant[j].val().to_u64(), 11));
             } else if s.ev[10] {
                 self.m_a[j].next = i2s::<18>(s.w[j / s.hd]);
@@ -413,9 +461,10 @@ impl<const A: usize> AttnCore<A> {
                 s.acc[j] = sext(((base + s.pr[j]) as u64) & mask(48), 48);
             }
         }
-        // The adder trees read the products.
+        // The adder trees read the products (a head's lanes; all `A` lanes of a chunk).
+        let hl = s.hl;
         for h in 0..g {
-            s.dtmp[h] = s.pr[h * hd..(h + 1) * hd].iter().sum();
+            s.dtmp[h] = s.pr[h * hl..(h + 1) * hl].iter().sum();
         }
         // Exp pipeline, from its end.
         s.w.copy_from_slice(&s.xw);
@@ -483,7 +532,8 @@ impl<const A: usize> AttnCore<A> {
         }
         {
             let sc = s.sr.last();
-            if s.sv[7] {
+            // With chunks only the last chunk's item carries the head's whole dot product.
+            if s.sv[7] && (s.ch == 1 || s.cl[7]) {
                 for h in 0..g {
                     s.mx[h] = if s.sf[7] || sc[h] > s.mx[h] {
                         sc[h]
@@ -502,7 +552,13 @@ impl<const A: usize> AttnCore<A> {
             }
         }
         for h in 0..g {
-            s.dot3[h] = s.dot2[h];
+            // With chunks: the chunks' partial dot products accumulated (exactly; `dot`
+            // of the Verilog, edge t+3, tag register 2).
+            s.dot3[h] = if s.ch > 1 && !s.cf[2] {
+                sext(((s.dot3[h] + s.dot2[h]) as u64) & mask(48), 48)
+            } else {
+                s.dot2[h]
+            };
             s.dot2[h] = s.dtmp[h];
             s.k3[h] = s.k2[h];
             s.k2[h] = s.k1[h];
@@ -515,12 +571,18 @@ impl<const A: usize> AttnCore<A> {
         s.sf[0] = self.s_first.val();
         s.st.copy_within(0..7, 1);
         s.st[0] = self.s_t.val().index();
+        let chunk = self.s_chunk.val().index();
+        s.cf.copy_within(0..7, 1);
+        s.cf[0] = chunk == 0;
+        s.cl.copy_within(0..7, 1);
+        s.cl[0] = chunk == s.ch - 1;
         // q bank: load (old data), then write.
+        let nq = s.nq;
         if self.qld.val() {
             let gi = self.lgrp.val().index();
-            for j in 0..nl {
+            for j in 0..nq {
                 s.q[j] = if gi < mem.ng {
-                    sext(mem.qb[gi * nl + j], 16)
+                    sext(mem.qb[gi * nq + j], 16)
                 } else {
                     0
                 };
@@ -535,8 +597,8 @@ impl<const A: usize> AttnCore<A> {
         }
         // The registered write port writes, then takes this cycle's write.
         let (we, bg, l, d, swe, h, sd) = s.bw;
-        if we && bg < mem.ng && l < nl {
-            mem.qb[bg * nl + l] = d;
+        if we && bg < mem.ng && l < nq {
+            mem.qb[bg * nq + l] = d;
         }
         if swe && bg < mem.ng && h < g {
             mem.sb[bg * g + h] = sd;
@@ -556,6 +618,9 @@ impl<const A: usize> AttnCore<A> {
         let s = &*self._s;
         let mem = &self._m;
         let (hd, g, nl, ctx, kw) = (s.hd, s.g, s.nl, s.ctx, s.k);
+        // With chunks (`ch > 1`): `nq = hd` q registers for `nl = A` lanes, one head whose
+        // adder tree spans the `hl = A` lanes. With one chunk `nq = nl` and `hl = hd`.
+        let (nq, ch, hl) = (s.nq, s.ch, s.hl);
         let ib = index_bits(ctx).min(16);
         let gw = g * 32;
         let mut v = String::new();
@@ -567,7 +632,7 @@ impl<const A: usize> AttnCore<A> {
             gw - 1
         );
         // Adder tree: groups of 4 products per head.
-        let ngr = hd.div_ceil(4);
+        let ngr = hl.div_ceil(4);
         // Per-lane registers.
         for j in 0..nl {
             v += &format!(
@@ -576,6 +641,10 @@ impl<const A: usize> AttnCore<A> {
             for st in 1..12 {
                 v += &format!("reg signed [10:0] vm{st}_{j};\n");
             }
+        }
+        // The q elements past the lanes (chunks 1 .. ch of the head).
+        for j in nl..nq {
+            v += &format!("reg signed [15:0] q_{j};\n");
         }
         // q bank.
         let ng = mem.ng;
@@ -611,7 +680,7 @@ impl<const A: usize> AttnCore<A> {
                 format!("`ifndef SYNTHESIS\n   for (i = 0; i < {ng}; i = i + 1) {name}[i] = {w}'d0;\n`endif\n")
             }
         };
-        for j in 0..nl {
+        for j in 0..nq {
             v += &bank(&format!("qb_{j}"), 16);
         }
         for h in 0..g {
@@ -720,6 +789,11 @@ reg signed [6:0] ok7;
         for k in 0..8 {
             v += &format!("reg [15:0] st{k};\n");
         }
+        if ch > 1 {
+            // Score items' chunk tags: first chunk (to the dot accumulation, edge t+3) and
+            // last chunk (to the score write, edge t+8).
+            v += "reg [2:0] cf;\nreg [7:0] cl;\n";
+        }
         // Tables and initial values.
         v += "initial begin\n";
         for (a, x) in mem.exp2.iter().enumerate() {
@@ -731,7 +805,7 @@ reg signed [6:0] ok7;
         v += &format!(
             "`ifndef SYNTHESIS\n   for (i = 0; i < {ctx}; i = i + 1) smem[i] = {gw}'d0;\n`endif\n   srd = {gw}'d0;\n"
         );
-        for j in 0..nl {
+        for j in 0..nq {
             v += &bank_init(&format!("qb_{j}"), 16);
         }
         for h in 0..g {
@@ -758,6 +832,12 @@ reg signed [6:0] ok7;
         }
         for k in 0..8 {
             v += &format!("   st{k} = 0;\n");
+        }
+        for j in nl..nq {
+            v += &format!("   q_{j} = 16'sd0;\n");
+        }
+        if ch > 1 {
+            v += "   cf = 0;\n   cl = 0;\n";
         }
         v += "end\n";
         // Staged saturating shifts: per head the score, and the output.
@@ -792,7 +872,7 @@ wire [17:0] wr_{h} = xw_{h} + 18'd1;
             );
             for c in 0..ngr {
                 let terms: Vec<String> =
-                    (c * 4..(c * 4 + 4).min(hd)).map(|i| ext(l0 + i)).collect();
+                    (c * 4..(c * 4 + 4).min(hl)).map(|i| ext(l0 + i)).collect();
                 v += &format!("wire signed [30:0] psn{c}_{h} = {};\n", terms.join(" + "));
             }
             let parts: Vec<String> = (0..ngr)
@@ -854,12 +934,31 @@ wire [17:0] wr_{h} = xw_{h} + 18'd1;
         }
         // Registers.
         // The borrowed multipliers' operands.
+        if ch > 1 {
+            // A score item's q operand: element `s_chunk·A + j` (0 past the head).
+            for j in 0..nl {
+                let mut e = "16'sd0".to_string();
+                for c in (0..ch).rev() {
+                    if c * A + j < nq {
+                        e = format!("((s_chunk == 8'd{c}) ? q_{} : {e})", c * A + j);
+                    }
+                }
+                v += &format!("wire signed [15:0] qs_{j} = {e};\n");
+            }
+        } else {
+            unused.push("s_chunk".into());
+        }
         v += "always @(*) begin\n   m_sel = s_en | ev[10];\n";
         for j in 0..A {
             if j < nl {
                 let h = j / hd;
+                let q = if ch > 1 {
+                    format!("qs_{j}")
+                } else {
+                    format!("q_{j}")
+                };
                 v += &format!(
-                    "   m_a${j} = s_en ? {{{{2{{q_{j}[15]}}}}, q_{j}}} : (ev[10] ? {{1'b0, w_{h}}} : 18'sd0);\n   m_b${j} = s_en ? mant${j} : (ev[10] ? vm11_{j} : 11'sd0);\n"
+                    "   m_a${j} = s_en ? {{{{2{{{q}[15]}}}}, {q}}} : (ev[10] ? {{1'b0, w_{h}}} : 18'sd0);\n   m_b${j} = s_en ? mant${j} : (ev[10] ? vm11_{j} : 11'sd0);\n"
                 );
             } else {
                 v += &format!("   m_a${j} = 18'sd0;\n   m_b${j} = 11'sd0;\n");
@@ -890,6 +989,20 @@ wire [17:0] wr_{h} = xw_{h} + 18'd1;
                 "   if (ev[12]) ac_{j} <= (ef[12] ? 48'sd0 : ac_{j}) + {{{{19{{pr_{j}[28]}}}}, pr_{j}}};\n   if (o_ld) oac_{j} <= {next};\n   else if (o_en) oac_{j} <= {onext};\n"
             );
         }
+        for j in nl..nq {
+            v += &format!(
+                "   if (qld) q_{j} <= {};\n",
+                bank_rd(&format!("qb_{j}"), 16)
+            );
+            v += &bank_wr(
+                &format!("qb_{j}"),
+                &format!("rbwe && (rblane == 16'd{j})"),
+                "rbdata",
+            );
+        }
+        // With chunks: a head's dot product accumulates over its chunks, and only the last
+        // chunk's score is written.
+        let sc_en = if ch > 1 { "(sv[7] && cl[7])" } else { "sv[7]" };
         for h in 0..g {
             let l0 = h * hd;
             v += &format!(
@@ -900,8 +1013,8 @@ wire [17:0] wr_{h} = xw_{h} + 18'd1;
    k1_{h} <= $signed({{2'd0, sq_{h}}}) + $signed({{2'd0, pks_{h}}}) - 7'sd16;
    k2_{h} <= k1_{h};
    k3_{h} <= k2_{h};
-   dot_{h} <= dsum_{h};
-   if (sv[7]) mx_{h} <= (sf[7] || ($signed(sc_{h}) > $signed(mx_{h}))) ? sc_{h} : mx_{h};
+   dot_{h} <= {dn};
+   if ({sc_en}) mx_{h} <= (sf[7] || ($signed(sc_{h}) > $signed(mx_{h}))) ? sc_{h} : mx_{h};
    srdr_{h} <= srdw_{h};
    vs1_{h} <= vsh${l0};
    d1_{h} <= dd_{h}[32] ? 32'd0 : dd_{h}[31:0];
@@ -924,6 +1037,11 @@ wire [17:0] wr_{h} = xw_{h} + 18'd1;
    w_{h} <= wr_{h}[17:1];
 ",
                 rd = bank_rd(&format!("sb_{h}"), 5),
+                dn = if ch > 1 {
+                    format!("cf[2] ? dsum_{h} : (dot_{h} + dsum_{h})")
+                } else {
+                    format!("dsum_{h}")
+                },
                 wr = bank_wr(
                     &format!("sb_{h}"),
                     &format!("rbswe && (rbshead == 8'd{h})"),
@@ -959,7 +1077,7 @@ wire [17:0] wr_{h} = xw_{h} + 18'd1;
    st6 <= st5;
    st7 <= st6;
    srd <= (sm_raddr < 16'd{ctx}) ? smem[sm_raddr[{im}:0]] : {gw}'d0;
-   if (sv[7] && (st7 < 16'd{ctx})) smem[st7[{im}:0]] <= {{{sc}}};
+   if ({sc_en} && (st7 < 16'd{ctx})) smem[st7[{im}:0]] <= {{{sc}}};
    ev <= {{ev[11:0], e_en}};
    ef <= {{ef[11:0], e_first}};
    oz1 <= ozm;
@@ -981,6 +1099,12 @@ wire [17:0] wr_{h} = xw_{h} + 18'd1;
             im = ib - 1,
             sc = scores.join(", "),
         );
+        if ch > 1 {
+            v += &format!(
+                "   cf <= {{cf[1:0], (s_chunk == 8'd0)}};\n   cl <= {{cl[6:0], (s_chunk == 8'd{})}};\n",
+                ch - 1
+            );
+        }
         for i in 0..kw {
             v += &format!(
                 "\

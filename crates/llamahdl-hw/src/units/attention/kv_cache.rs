@@ -9,9 +9,9 @@ use rust_hdl::prelude::*;
 /// Edges from a read address (`raddr`, `rv`, `grp`) to its routed words on the outputs.
 pub const READ_LATENCY: usize = 3;
 
-/// Lane routing of the key/value cache for one group: for each lane, the kv head it reads
-/// (or none).
-type Route = Vec<Option<usize>>;
+/// Lane routing of the key/value cache for one group (or one chunk of a head): for each
+/// lane, the kv head it reads and the field of the word (or none).
+type Route = Vec<Option<(usize, usize)>>;
 
 /// One registered read of [`KvCacheW`]: the four words, the value select and the group.
 #[derive(Clone)]
@@ -42,8 +42,7 @@ struct KvState {
     depth: usize,
     kvd: usize,
     nkv: usize,
-    hd: usize,
-    /// `route[group][lane]`: the kv head of the lane's query head.
+    /// `route[group][lane]`: the kv head of the lane's query head and the word's field.
     route: Vec<Route>,
     k: Vec<u64>,
     v: Vec<u64>,
@@ -125,17 +124,42 @@ impl<const A: usize> KvCacheW<A> {
     /// A cache of `depth` words for heads of `hd` elements, `nh` query heads over `nkv` kv
     /// heads, `g` query heads per group.
     pub fn new(depth: usize, hd: usize, nh: usize, nkv: usize, g: usize) -> Self {
+        Self::with_chunks(depth, hd, nh, nkv, g, 1)
+    }
+
+    /// As [`KvCacheW::new`] for heads of `hd > A` elements in `ch = ceil(hd / A)` chunks
+    /// (`g = 1`; `ch = 1` is [`KvCacheW::new`]): `grp` names head `h` and chunk `c` as
+    /// `h·ch + c`, and lane `j` reads element `c·A + j` of the head's kv head (0 past
+    /// `hd`).
+    pub fn with_chunks(
+        depth: usize,
+        hd: usize,
+        nh: usize,
+        nkv: usize,
+        g: usize,
+        ch: usize,
+    ) -> Self {
         assert!(depth >= 1 && depth < 1 << 24, "KvCacheW depth");
-        assert!(g >= 1 && g * hd <= A && nh % nkv == 0 && nkv * hd < 1 << 16);
+        assert!(g >= 1 && nh % nkv == 0 && nkv * hd < 1 << 16);
+        assert!(
+            (ch == 1 && g * hd <= A) || (ch > 1 && g == 1 && ch == hd.div_ceil(A)),
+            "KvCacheW: {g} heads of {hd} in {ch} chunks on {A} lanes"
+        );
         let kv_mul = nh / nkv;
-        let ng = nh.div_ceil(g);
+        let ng = nh.div_ceil(g) * ch;
         assert!(ng <= 256, "too many groups");
         let route = (0..ng)
             .map(|gi| {
                 (0..A)
                     .map(|j| {
-                        let h = gi * g + j / hd;
-                        (j < g * hd && h < nh).then_some(h / kv_mul)
+                        if ch > 1 {
+                            let (h, e) = (gi / ch, (gi % ch) * A + j);
+                            (e < hd).then_some((h / kv_mul, (h / kv_mul) * hd + e))
+                        } else {
+                            let h = gi * g + j / hd;
+                            (j < g * hd && h < nh)
+                                .then_some((h / kv_mul, (h / kv_mul) * hd + j % hd))
+                        }
                     })
                     .collect()
             })
@@ -164,7 +188,6 @@ impl<const A: usize> KvCacheW<A> {
                 depth,
                 kvd,
                 nkv,
-                hd,
                 route,
                 k: vec![0; depth * kvd],
                 v: vec![0; depth * kvd],
@@ -218,8 +241,7 @@ impl<const A: usize> KvCacheW<A> {
         for j in 0..A {
             let kvh = route.and_then(|r| r[j]);
             let (m, ks, vs) = match kvh {
-                Some(h) => {
-                    let f = h * s.hd + j % s.hd;
+                Some((h, f)) => {
                     let m = if r2.sel { r2.v[f] } else { r2.k[f] };
                     (m, r2.ks[h], r2.vs[h])
                 }
@@ -311,7 +333,7 @@ impl<const A: usize> Logic for KvCacheW<A> {
     }
     fn hdl(&self) -> Verilog {
         let s = &self._s;
-        let (depth, kvd, nkv, hd) = (s.depth, s.kvd, s.nkv, s.hd);
+        let (depth, kvd, nkv) = (s.depth, s.kvd, s.nkv);
         let (kw, sw) = (kvd * 11, nkv * 5);
         let ib = index_bits(depth).min(24);
         let mut v = String::new();
@@ -460,10 +482,9 @@ end
             im = ib - 1,
         );
         // Routing.
-        let lane = |j: usize, kvh: Option<usize>, ind: &str| -> String {
+        let lane = |j: usize, kvh: Option<(usize, usize)>, ind: &str| -> String {
             match kvh {
-                Some(h) => {
-                    let f = h * hd + j % hd;
+                Some((h, f)) => {
                     let (hi, lo) = (f * 11 + 10, f * 11);
                     let (shi, slo) = (h * 5 + 4, h * 5);
                     format!(

@@ -7,13 +7,24 @@
 //! `head_dim`, `K = XP` at a time on the group port `y_*` (in the decoder: the
 //! matrix-vector input memory's group write).
 //!
-//! `A` is at least `head_dim` (it need not be a multiple of it): `G = min(floor(A /
+//! With `A >= head_dim` (`A` need not be a multiple of it): `G = min(floor(A /
 //! head_dim), n_heads)` query heads are processed together (lane `g·head_dim + i` holds
 //! element `i` of the group's head `g`), in `NG = ceil(n_heads / G)` groups (the last one
 //! may be partial). The lanes from `G·head_dim` up to `A` are idle: the cache routes 0 to
 //! them, the core keeps no state for them and drives their multiplier operands to 0, and
 //! nothing reads their products (stories15M, head_dim 48, on 64 lanes: one head per group,
-//! lanes 48..63 idle).
+//! lanes 48..63 idle). There is `C = 1` chunk per head ([`chunks`]).
+//!
+//! With `A < head_dim`: one head per group (`G = 1`, `NG = n_heads`), each head split into
+//! `C = ceil(head_dim / A)` chunks of `A` lanes ([`chunks`]; lane `j` of chunk `c` holds
+//! element `c·A + j`; the last chunk may be partial, its lanes past `head_dim` idle as
+//! above). The score of a position is that of the whole head: its `C` chunks' partial dot
+//! products are added at full width before the score's rounding and saturation. Each chunk
+//! then runs as a group does (its own exp / weighted-sum pass over all positions, from the
+//! head's score memory, maximum and value shifts, and its own outputs). `K` is 1 when `XP`
+//! does not divide `A` ([`out_width_on`]), so that an output item never spans two chunks.
+//! stories15M (head_dim 48) on 32 lanes: two chunks of 32 + 16 elements; Llama 2 7B
+//! (head_dim 128) on 64 lanes: two chunks of 64.
 //!
 //! ## Ports
 //! | port | dir | type | meaning |
@@ -60,16 +71,21 @@
 //!   bank and, per group: (1) score pass, one cached position per cycle: the key word of
 //!   (`layer`, `t`) (all kv heads), the `G·head_dim` products, one adder tree per head, the
 //!   score `sat32(round(dot·2^(sq+ks−16)))` into the score memory, the running maximum
-//!   score and value shift per head; (2) exp / weighted-sum pass, one position per cycle:
+//!   score and value shift per head (with `C > 1` chunks: `C` items per position in
+//!   consecutive cycles, chunk 0 to `C − 1`, each the key chunk's `A` products and the q
+//!   chunk picked by the item's chunk; the core adds their sums and writes the score with
+//!   the last chunk's item); then, with `C > 1`, steps (2) and (3) once per chunk, the
+//!   cache routing and the accumulators those of the chunk: (2) exp / weighted-sum pass, one position per cycle:
 //!   `e_t` per head (EXP2 table), the weight aligned to the largest value shift, `acc +=
 //!   w·v_mant` in every lane, `z += e_t` per head; (3) the `G·head_dim` outputs in
 //!   `G·head_dim / K` output items, one per cycle, each `K` consecutive elements of one
 //!   head (sharing its `z`), through the reciprocal of `z` and the output rescale: the
 //!   first item copies the group's accumulators, `z` and maximum value shifts into the
 //!   core's output snapshot and (unless it is the last group) loads the next group's q and
-//!   starts its score pass in the next cycle; the output sequencer issues the group's other
-//!   items meanwhile. A group's first item waits until the previous group's items are all
-//!   issued. An item's write (`att + k` on `vm_*`, or offset `k` on `y_*`, for its first
+//!   starts its score pass in the next cycle (with `C > 1`, before the head's last chunk:
+//!   starts the next chunk's exp pass instead); the output sequencer issues the group's
+//!   (chunk's) other items meanwhile. A group's (chunk's) first item waits until the
+//!   previous group's (chunk's) items are all issued. An item's write (`att + k` on `vm_*`, or offset `k` on `y_*`, for its first
 //!   output `k`) comes [`O_REG`] + [`core::OUT_LAT`] cycles after its issue (the item's
 //!   controls reach the core through a register, since they fan out to the whole output
 //!   snapshot); outputs come in order of `k`. Score and exp items enter the core three
@@ -84,7 +100,15 @@
 //! exp items, a drain of [`DRAIN_EXP`] + 1) and `n_last` the outputs of the last group
 //! (the earlier groups' output items overlap the next group's passes; the last item
 //! leaves the core's pipeline [`DRAIN_OUT`] cycles after its issue, in the `done` cycle);
-//! refused: 1. Started earlier (even during the stream) it waits for the stream and takes
+//! refused: 1. With `C > 1` chunks the segments are the `NG·C` chunks, in order, each with
+//! its passes `S_i` and its `n_i = len_i/K` output items (`len_i = A`, the last chunk of a
+//! head `head_dim − (C − 1)·A`): `S_i = C·P + 9 + P + 16` for chunk 0 (the head's score
+//! pass, `C·P` items, and the chunk's exp pass) and `P + 16` for the others, and the
+//! cycles are `W + 15 + S_0 + Σ_{i ≥ 1} (1 + max(S_i, n_{i−1} − 1)) + n_last` (with `C
+//! = 1` this is the formula above). stories15M with `A = 32` (`K = 8`; chunks of 4 and 2
+//! items): `6·(4·P + 43) + W + 16 = 24·P + 336` (360 at position 0, 6480 at 255);
+//! Llama 2 7B with `A = 64` (two chunks of 8 items): `32·(4·P + 43) + W + 22 = 128·P +
+//! 1540`. Started earlier (even during the stream) it waits for the stream and takes
 //! longer, with the same results. stories260K (head_dim 8, so `K = 8`) with `A = 64` (one
 //! group of 8 heads, 8 output items): `2·P + 70` (72, 326, 1094 at positions 0, 127, 511);
 //! with `A = 32` (two groups of 4, 4 items each): `4·P + 92` (96, 604, 2140 at 0, 127,
@@ -92,7 +116,7 @@
 //! each, 16 lanes idle): `12·P + 238` (250 at position 0, 3310 at 255).
 //!
 //! ## Hardware
-//! - Multipliers: `G·head_dim` lanes of one signed 18 × 11 multiplier each (shared: q
+//! - Multipliers: `min(G·head_dim, A)` lanes of one signed 18 × 11 multiplier each (shared: q
 //!   mantissa × key mantissa in the score pass, weight × value mantissa in the weighted
 //!   sum; borrowed from the matrix-vector unit in the decoder); per head one 33 × 17
 //!   (`d·log2 e`) in the exp path; `K` 48 × 17 output rescales (three 17-bit slices, 3
@@ -103,7 +127,9 @@
 //!   heads); key shifts and value shifts, each `n_layers·context` words of `n_kv·5` bits.
 //!   [`AttnCore`]: the score memory (`context` words of `G·32` bits), the EXP2 table (1024
 //!   × 17), the RECIP table (1024 × 17), the q bank (`NG` words of `G·head_dim` × 16 bits
-//!   plus `NG` × `G` × 5-bit shifts). Stream: the RoPE table (`context·head_dim` × 18) and
+//!   plus `NG` × `G` × 5-bit shifts; with `C > 1` the q registers hold the whole head and
+//!   each lane picks its chunk's element, a `C`-way select, and the cache's lane routing
+//!   has `NG·C` cases). Stream: the RoPE table (`context·head_dim` × 18) and
 //!   the two-head buffer (two halves of head_dim rounded up to a power of two, × 32 bits).
 //!
 //! ## Structure
@@ -136,9 +162,28 @@ use llamahdl_model::Config;
 use rust_hdl::prelude::*;
 
 /// Query heads processed together by a unit with `lanes` lanes: `floor(lanes /
-/// head_dim)`, at most `n_heads` (the unit needs `lanes >= head_dim`).
+/// head_dim)`, at most `n_heads`; 1 when `head_dim > lanes` (the head is then split into
+/// [`chunks`]).
 pub fn heads_per_group(c: &Config, lanes: usize) -> usize {
     (lanes / c.head_dim()).min(c.n_heads).max(1)
+}
+
+/// Chunks of `lanes` lanes a head is split into: `C = ceil(head_dim / lanes)` (1 when
+/// `head_dim <= lanes`; the last chunk may be partial).
+pub fn chunks(c: &Config, lanes: usize) -> usize {
+    c.head_dim().div_ceil(lanes)
+}
+
+/// Outputs per cycle of a unit with `lanes` lanes: [`out_width`], except 1 when a head is
+/// split into chunks and [`XP`] does not divide `lanes` (an output item never spans two
+/// chunks).
+pub fn out_width_on(c: &Config, lanes: usize) -> usize {
+    let k = out_width(c);
+    if chunks(c, lanes) > 1 && lanes % k != 0 {
+        1
+    } else {
+        k
+    }
 }
 
 /// Outputs the unit writes per cycle for the shape: [`XP`] (the matrix-vector input
@@ -155,23 +200,40 @@ pub fn out_width(c: &Config) -> usize {
 /// a cache of `context` positions, started at least 2 cycles after the last row of the
 /// stream (see the module docs): `W + 15 + (NG − 1)·(1 + max(S, G·head_dim/K − 1)) + S +
 /// n_last/K` with `S = 2·P + 25`, `W = head_dim + 14` ([`wait_cycles`]), `K` =
-/// [`out_width`]; 1 for a refused start.
+/// [`out_width_on`]; with heads split into `C > 1` chunks, the sum over the chunks of the
+/// module docs; 1 for a refused start.
 pub fn cycles(c: &Config, context: usize, lanes: usize, pos: usize) -> usize {
     if pos >= context {
         return 1;
     }
     let g = heads_per_group(c, lanes);
     let ng = c.n_heads.div_ceil(g);
-    let k = out_width(c);
-    // Output items (K outputs each) of a full group and of the last group.
-    let (n_full, n_last) = (
-        g * c.head_dim() / k,
-        (c.n_heads - (ng - 1) * g) * c.head_dim() / k,
-    );
-    // One group's score and exp passes with their drains.
-    let pass = 2 * (pos + 1) + DRAIN_SCORE + DRAIN_EXP + 2;
-    // A group's outputs drain while the next group's passes run.
-    wait_cycles(c) + 3 + DRAIN_OUT + (ng - 1) * (1 + pass.max(n_full - 1)) + pass + n_last
+    let ch = chunks(c, lanes);
+    let k = out_width_on(c, lanes);
+    let (hd, p) = (c.head_dim(), pos + 1);
+    let (score, exp) = (DRAIN_SCORE + 1, DRAIN_EXP + 1);
+    // Segments: a group (with chunks: one chunk of a head), each ending in its first
+    // output item: (passes before it, its output items).
+    let mut segs = Vec::with_capacity(ng * ch);
+    for gi in 0..ng {
+        let heads = g.min(c.n_heads - gi * g);
+        if ch == 1 {
+            segs.push((p + score + p + exp, heads * hd / k));
+        } else {
+            for ci in 0..ch {
+                let items = (hd - ci * lanes).min(lanes) / k;
+                // Chunk 0 runs the head's score pass (C items per position).
+                let pass = if ci == 0 { ch * p + score } else { 0 };
+                segs.push((pass + p + exp, items));
+            }
+        }
+    }
+    // A segment's outputs drain while the next segment's passes run.
+    let mut n = wait_cycles(c) + 3 + DRAIN_OUT + segs[0].0;
+    for i in 1..segs.len() {
+        n += 1 + segs[i].0.max(segs[i - 1].1 - 1);
+    }
+    n + segs[segs.len() - 1].1
 }
 
 /// Drain cycles after a score pass: the last score is in the score memory and the
@@ -229,8 +291,8 @@ pub(crate) fn c24(v: usize) -> Constant<Bits<24>> {
     Constant::new((v as u64).into())
 }
 
-/// The attention unit with `A >= head_dim` lanes (`G·head_dim` of them used). See the
-/// module docs.
+/// The attention unit with `A` lanes (`G·head_dim` of them used, or, with `head_dim > A`,
+/// heads split into chunks of `A`). See the module docs.
 #[derive(LogicBlock)]
 pub struct AttnUnit<const A: usize> {
     pub clock: Signal<In, Clock>,
@@ -259,10 +321,11 @@ pub struct AttnUnit<const A: usize> {
     pub m_b: [Signal<Out, Signed<11>>; A],
     pub m_p: [Signal<In, Signed<29>>; A],
     // Shape constants.
-    /// Output items per head, minus one; whether it is one item per head; `K` outputs per
-    /// item, and whether `K > 1` (the outputs go to `y_*` instead of `vm_*`).
+    /// Output items per head (per chunk of a head, with chunks), minus one, and of the
+    /// last chunk (the same with one chunk); `K` outputs per item, and whether `K > 1`
+    /// (the outputs go to `y_*` instead of `vm_*`).
     items_m1: Constant<Addr>,
-    one_item: Constant<Bit>,
+    items_lc_m1: Constant<Addr>,
     kstep: Constant<Addr>,
     wide: Constant<Bit>,
     nh8: Constant<Bits<8>>,
@@ -271,6 +334,9 @@ pub struct AttnUnit<const A: usize> {
     last_g8: Constant<Bits<8>>,
     last_group: Constant<Bits<8>>,
     wait8: Constant<Bits<8>>,
+    /// Chunks per head (`C`, 1 unless `head_dim > A`), and `C − 1`.
+    cstep: Constant<Bits<8>>,
+    cm1: Constant<Bits<8>>,
     /// Drain lengths after the score pass, the exp pass and the last group's first output.
     drain_score: Constant<Addr>,
     drain_exp: Constant<Addr>,
@@ -303,6 +369,10 @@ pub struct AttnUnit<const A: usize> {
     wait_left: DFF<Bits<8>>,
     /// Position of the pass (score / exp) and its cache word address.
     t: DFF<Addr>,
+    /// The chunk (of the exp pass and the outputs, or of the next score item) and the
+    /// cache routing of chunk 0 of the group (`group·C`): the cache's `grp` is their sum.
+    chunk: DFF<Bits<8>>,
+    gbase: DFF<Bits<8>>,
     cache_addr: DFF<Bits<24>>,
     /// Output pass: next ATT address (`K = 1`) or element offset (`K > 1`); the output
     /// sequencer (the group's output items after the first: active, item in head, head in
@@ -312,6 +382,8 @@ pub struct AttnUnit<const A: usize> {
     oq_elem: DFF<Addr>,
     oq_head: DFF<Bits<8>>,
     oq_gh: DFF<Bits<8>>,
+    /// The sequencer's items per head, minus one (those of the chunk it outputs).
+    oq_im1: DFF<Addr>,
     /// Heads started so far, heads of the current group, current group.
     heads_done: DFF<Bits<8>>,
     group_heads: DFF<Bits<8>>,
@@ -340,6 +412,10 @@ pub struct AttnUnit<const A: usize> {
     exp_s3: DFF<Bit>,
     first_s3: DFF<Bit>,
     addr_s3: DFF<Addr>,
+    /// The chunk of a score item, stages 1 to 3 (to the core with the item).
+    chunk_s1: DFF<Bits<8>>,
+    chunk_s2: DFF<Bits<8>>,
+    chunk_s3: DFF<Bits<8>>,
     t_s2: DFF<Addr>,
     /// The pass position of one cycle ago: the score memory read of an exp item.
     t_s1: DFF<Addr>,
@@ -385,6 +461,9 @@ pub struct AttnUnit<const A: usize> {
     oaddr_s13: DFF<Addr>,
     /// The stream is on the ports or in flight (an attention waits for it).
     busy: Signal<Local, Bit>,
+    /// The chunk is the head's last; the output items (minus one) of this chunk.
+    clast: Signal<Local, Bit>,
+    seg_m1: Signal<Local, Addr>,
     _cfg: Config,
     _ctx: usize,
 }
@@ -414,10 +493,6 @@ impl<const A: usize> AttnUnit<A> {
             "context {ctx} not in 1..=seq_len"
         );
         assert!(hd >= 2 && hd % 2 == 0 && nh % nkv == 0 && dim == nh * hd);
-        assert!(
-            A >= hd,
-            "AttnUnit: lanes A = {A} must be at least head_dim {hd}"
-        );
         assert!(A <= 4096, "AttnUnit: at most 4096 lanes");
         assert!(ctx < 1 << 16 && ctx * hd <= 1 << 16, "RoPE table too large");
         assert!(dim + 2 * kvd <= 1 << 16);
@@ -426,7 +501,15 @@ impl<const A: usize> AttnUnit<A> {
         assert!(wait_cycles(&c) <= 255);
         let g = heads_per_group(&c, A);
         let ng = nh.div_ceil(g);
-        let k = out_width(&c);
+        let ch = chunks(&c, A);
+        let k = out_width_on(&c, A);
+        // Elements of a head's chunk (of the last chunk), with chunks; of a head otherwise.
+        let (cl, lcl) = if ch > 1 {
+            (A, hd - (ch - 1) * A)
+        } else {
+            (hd, hd)
+        };
+        assert!(ng * ch <= 256, "AttnUnit: too many groups and chunks");
         let rope: Vec<u64> = rope_q16[..ctx * hd]
             .iter()
             .map(|&v| v as i64 as u64)
@@ -453,8 +536,8 @@ impl<const A: usize> AttnUnit<A> {
             m_a: array_init::array_init(|_| Default::default()),
             m_b: array_init::array_init(|_| Default::default()),
             m_p: array_init::array_init(|_| Default::default()),
-            items_m1: c16(hd / k - 1),
-            one_item: Constant::new(hd == k),
+            items_m1: c16(cl / k - 1),
+            items_lc_m1: c16(lcl / k - 1),
             kstep: c16(k),
             wide: Constant::new(k > 1),
             nh8: c8(nh),
@@ -462,10 +545,16 @@ impl<const A: usize> AttnUnit<A> {
             last_g8: c8(nh - (ng - 1) * g),
             last_group: c8(ng - 1),
             wait8: c8(wait_cycles(&c)),
+            cstep: c8(ch),
+            cm1: c8(ch - 1),
             drain_score: c16(DRAIN_SCORE),
             drain_exp: c16(DRAIN_EXP),
             drain_last: c16({
-                let d = (nh - (ng - 1) * g) * hd / k - 1 + DRAIN_OUT;
+                let d = if ch > 1 {
+                    lcl / k - 1 + DRAIN_OUT
+                } else {
+                    (nh - (ng - 1) * g) * hd / k - 1 + DRAIN_OUT
+                };
                 assert!(
                     d >= 1,
                     "the registered done needs a drain of at least two cycles"
@@ -487,19 +576,22 @@ impl<const A: usize> AttnUnit<A> {
             s_drain: c3(7),
             bases: PosBases::new(c.n_layers, ctx, hd),
             stream: QkvStream::new(&c, g, rope),
-            cache: KvCacheW::new(c.n_layers * ctx, hd, nh, nkv, g),
-            core: AttnCore::new(hd, g, ctx, ng, k),
+            cache: KvCacheW::with_chunks(c.n_layers * ctx, hd, nh, nkv, g, ch),
+            core: AttnCore::with_chunks(hd, g, ctx, ng, k, ch),
             state: Default::default(),
             drain_left: Default::default(),
             after_drain: Default::default(),
             wait_left: Default::default(),
             t: Default::default(),
+            chunk: Default::default(),
+            gbase: Default::default(),
             cache_addr: Default::default(),
             out_addr: Default::default(),
             oq_active: Default::default(),
             oq_elem: Default::default(),
             oq_head: Default::default(),
             oq_gh: Default::default(),
+            oq_im1: Default::default(),
             heads_done: Default::default(),
             group_heads: Default::default(),
             group: Default::default(),
@@ -518,6 +610,9 @@ impl<const A: usize> AttnUnit<A> {
             exp_s3: Default::default(),
             first_s3: Default::default(),
             addr_s3: Default::default(),
+            chunk_s1: Default::default(),
+            chunk_s2: Default::default(),
+            chunk_s3: Default::default(),
             t_s2: Default::default(),
             t_s1: Default::default(),
             out_s1: Default::default(),
@@ -556,6 +651,8 @@ impl<const A: usize> AttnUnit<A> {
             oaddr_s12: Default::default(),
             oaddr_s13: Default::default(),
             busy: Default::default(),
+            clast: Default::default(),
+            seg_m1: Default::default(),
             _cfg: c,
             _ctx: ctx,
         }
@@ -599,12 +696,15 @@ impl<const A: usize> Logic for AttnUnit<A> {
             after_drain,
             wait_left,
             t,
+            chunk,
+            gbase,
             cache_addr,
             out_addr,
             oq_active,
             oq_elem,
             oq_head,
             oq_gh,
+            oq_im1,
             heads_done,
             group_heads,
             group,
@@ -621,6 +721,9 @@ impl<const A: usize> Logic for AttnUnit<A> {
             exp_s3,
             first_s3,
             addr_s3,
+            chunk_s1,
+            chunk_s2,
+            chunk_s3,
             t_s2,
             t_s1,
             out_s1,
@@ -660,6 +763,12 @@ impl<const A: usize> Logic for AttnUnit<A> {
             oaddr_s13
         );
         clock!(self, clock, bases, stream, cache, core);
+        // The chunk is the head's last (always, with one chunk), and its output items.
+        self.clast.next = self.chunk.q.val() == self.cm1.val();
+        self.seg_m1.next = self.items_m1.val();
+        if self.clast.val() {
+            self.seg_m1.next = self.items_lc_m1.val();
+        }
         // Parameters.
         self.bases.layer.next = self.layer.val();
         self.bases.pos.next = self.pos.val();
@@ -694,7 +803,7 @@ impl<const A: usize> Logic for AttnUnit<A> {
         self.cache.raddr.next = self.cache_addr.q.val();
         self.cache.rv.next = self.rv_r.q.val();
         self.rv_r.d.next = false;
-        self.cache.grp.next = self.group.q.val();
+        self.cache.grp.next = self.gbase.q.val() + self.chunk.q.val();
         for j in 0..A {
             self.core.mant[j].next = self.cache.mant[j].val();
             self.core.ksh[j].next = self.cache.ksh[j].val();
@@ -715,6 +824,7 @@ impl<const A: usize> Logic for AttnUnit<A> {
         self.core.s_en.next = self.score_s3.q.val();
         self.core.s_first.next = self.first_s3.q.val();
         self.core.s_t.next = self.addr_s3.q.val();
+        self.core.s_chunk.next = self.chunk_s3.q.val();
         self.core.e_en.next = self.exp_s3.q.val();
         self.core.e_first.next = self.first_s3.q.val();
         self.o_en_r.d.next = false;
@@ -743,6 +853,9 @@ impl<const A: usize> Logic for AttnUnit<A> {
         self.first_s1.d.next = false;
         self.out_s1.d.next = false;
         self.addr_s1.d.next = self.zero16.val();
+        self.chunk_s1.d.next = self.zero8.val();
+        self.chunk_s2.d.next = self.chunk_s1.q.val();
+        self.chunk_s3.d.next = self.chunk_s2.q.val();
         self.oaddr_s1.d.next = self.zero16.val();
         self.score_s2.d.next = self.score_s1.q.val();
         self.exp_s2.d.next = self.exp_s1.q.val();
@@ -798,6 +911,8 @@ impl<const A: usize> Logic for AttnUnit<A> {
             self.heads_done.d.next = self.zero8.val();
             self.group_heads.d.next = self.zero8.val();
             self.group.d.next = self.zero8.val();
+            self.gbase.d.next = self.zero8.val();
+            self.chunk.d.next = self.zero8.val();
             self.ld_grp.d.next = self.zero8.val();
             self.ld_last.d.next = self.zero_last.val();
             if self.wide.val() {
@@ -830,19 +945,25 @@ impl<const A: usize> Logic for AttnUnit<A> {
                 self.state.d.next = self.s_score.val();
             }
         }
-        // Score pass: one position per cycle.
+        // Score pass: one position per cycle (one chunk of a position per cycle, the
+        // position's chunks in turn).
         if self.state.q.val() == self.s_score.val() {
             self.score_s1.d.next = true;
             self.first_s1.d.next = self.t.q.val() == self.zero16.val();
             self.addr_s1.d.next = self.t.q.val();
-            self.t.d.next = self.t.q.val() + self.one16.val();
-            self.cache_addr.d.next = self.cache_addr.q.val() + self.one24.val();
-            if self.t.q.val() == self.pos.val() {
-                self.t.d.next = self.zero16.val();
-                self.cache_addr.d.next = self.bases.row_layer.val();
-                self.state.d.next = self.s_drain.val();
-                self.drain_left.d.next = self.drain_score.val();
-                self.after_drain.d.next = self.s_exp.val();
+            self.chunk_s1.d.next = self.chunk.q.val();
+            self.chunk.d.next = self.chunk.q.val() + self.one8.val();
+            if self.clast.val() {
+                self.chunk.d.next = self.zero8.val();
+                self.t.d.next = self.t.q.val() + self.one16.val();
+                self.cache_addr.d.next = self.cache_addr.q.val() + self.one24.val();
+                if self.t.q.val() == self.pos.val() {
+                    self.t.d.next = self.zero16.val();
+                    self.cache_addr.d.next = self.bases.row_layer.val();
+                    self.state.d.next = self.s_drain.val();
+                    self.drain_left.d.next = self.drain_score.val();
+                    self.after_drain.d.next = self.s_exp.val();
+                }
             }
         }
         // Exponentials and weighted sum of values: one position per cycle.
@@ -871,7 +992,7 @@ impl<const A: usize> Logic for AttnUnit<A> {
                 self.out_s1.d.next = true;
                 self.oaddr_s1.d.next = self.out_addr.q.val();
                 self.out_addr.d.next = self.out_addr.q.val() + self.kstep.val();
-                if self.one_item.val() {
+                if self.seg_m1.val() == self.zero16.val() {
                     // One item per head: the sequencer starts at the next head, if any.
                     self.oq_active.d.next = self.group_heads.q.val() != self.one8.val();
                     self.oq_elem.d.next = self.zero16.val();
@@ -882,13 +1003,25 @@ impl<const A: usize> Logic for AttnUnit<A> {
                     self.oq_head.d.next = self.zero8.val();
                 }
                 self.oq_gh.d.next = self.group_heads.q.val();
-                if self.heads_done.q.val() == self.nh8.val() {
+                self.oq_im1.d.next = self.seg_m1.val();
+                if !self.clast.val() {
+                    // The head's next chunk: its exp pass (the score pass is the head's).
+                    self.chunk.d.next = self.chunk.q.val() + self.one8.val();
+                    self.t.d.next = self.zero16.val();
+                    self.cache_addr.d.next = self.bases.row_layer.val();
+                    self.rv_r.d.next = true;
+                    self.state.d.next = self.s_exp.val();
+                }
+                if self.clast.val() & (self.heads_done.q.val() == self.nh8.val()) {
                     // The last group: done when its last output leaves the core.
                     self.state.d.next = self.s_drain.val();
                     self.drain_left.d.next = self.drain_last.val();
                     self.after_drain.d.next = self.s_idle.val();
-                } else {
+                }
+                if self.clast.val() & (self.heads_done.q.val() != self.nh8.val()) {
                     // The next group's q from the bank, straight to its score pass.
+                    self.chunk.d.next = self.zero8.val();
+                    self.gbase.d.next = self.gbase.q.val() + self.cstep.val();
                     self.group.d.next = self.ld_grp.q.val();
                     self.ld_grp.d.next = self.ld_grp.q.val() + self.one8.val();
                     self.ld_last.d.next =
@@ -914,7 +1047,7 @@ impl<const A: usize> Logic for AttnUnit<A> {
             self.oaddr_s1.d.next = self.out_addr.q.val();
             self.out_addr.d.next = self.out_addr.q.val() + self.kstep.val();
             self.oq_elem.d.next = self.oq_elem.q.val() + self.one16.val();
-            if self.oq_elem.q.val() == self.items_m1.val() {
+            if self.oq_elem.q.val() == self.oq_im1.q.val() {
                 self.oq_elem.d.next = self.zero16.val();
                 self.oq_head.d.next = self.oq_head.q.val() + self.one8.val();
                 if (self.oq_head.q.val() + self.one8.val()) == self.oq_gh.q.val() {
