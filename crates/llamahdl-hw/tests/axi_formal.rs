@@ -70,10 +70,6 @@ fn write_verilog() -> String {
     )
 }
 
-fn prove(v: &str) -> (bool, String) {
-    prove_named("axi_read", v, COVER_DEPTH)
-}
-
 /// Runs prove.sh on `v` in a temporary directory, or in `$LLAMAHDL_FORMAL_KEEP/<name>`
 /// when that is set (the logs and a counterexample VCD are kept there).
 fn prove_named(name: &str, v: &str, cover_depth: &str) -> (bool, String) {
@@ -104,12 +100,9 @@ fn prove_named(name: &str, v: &str, cover_depth: &str) -> (bool, String) {
     )
 }
 
-#[test]
-fn axi_read_properties_hold() {
-    if skip() {
-        return;
-    }
-    let (ok, out) = prove(&verilog());
+/// `name`'s properties hold on `v`: the bounded proof and the covers pass.
+fn assert_proved(name: &str, v: &str, cover_depth: &str) {
+    let (ok, out) = prove_named(name, v, cover_depth);
     println!("{out}");
     assert!(ok, "prove.sh failed:\n{out}");
     for step in [
@@ -117,28 +110,40 @@ fn axi_read_properties_hold() {
             "every assertion holds in all states reachable within {} cycles",
             depth()
         ),
-        format!("every cover reached within {COVER_DEPTH} cycles"),
+        format!("every cover reached within {cover_depth} cycles"),
     ] {
-        assert!(out.contains(&format!("axi_read: PASS: {step}")), "{out}");
+        assert!(out.contains(&format!("{name}: PASS: {step}")), "{out}");
     }
 }
 
-fn mutant(good: &str, bad: &str) {
-    let v = verilog();
+/// `v` with `good` (found exactly once) replaced by `bad` must fail `name`'s bounded proof.
+fn assert_refused(name: &str, v: &str, good: &str, bad: &str, cover_depth: &str) {
     assert_eq!(
         v.matches(good).count(),
         1,
         "the emitted master changed: {good}"
     );
-    let (ok, out) = prove(&v.replace(good, bad));
+    let (ok, out) = prove_named(name, &v.replace(good, bad), cover_depth);
     assert!(!ok, "the mutant {bad:?} passed:\n{out}");
     assert!(
         out.contains(&format!(
-            "axi_read: FAILED: bounded proof to depth {}",
+            "{name}: FAILED: bounded proof to depth {}",
             depth()
         )),
         "{out}"
     );
+}
+
+#[test]
+fn axi_read_properties_hold() {
+    if skip() {
+        return;
+    }
+    assert_proved("axi_read", &verilog(), COVER_DEPTH);
+}
+
+fn mutant(good: &str, bad: &str) {
+    assert_refused("axi_read", &verilog(), good, bad, COVER_DEPTH);
 }
 
 #[test]
@@ -162,36 +167,11 @@ fn axi_write_properties_hold() {
     if skip() {
         return;
     }
-    let (ok, out) = prove_named("axi_write", &write_verilog(), WRITE_COVER_DEPTH);
-    println!("{out}");
-    assert!(ok, "prove.sh failed:\n{out}");
-    for step in [
-        format!(
-            "every assertion holds in all states reachable within {} cycles",
-            depth()
-        ),
-        format!("every cover reached within {WRITE_COVER_DEPTH} cycles"),
-    ] {
-        assert!(out.contains(&format!("axi_write: PASS: {step}")), "{out}");
-    }
+    assert_proved("axi_write", &write_verilog(), WRITE_COVER_DEPTH);
 }
 
 fn write_mutant(good: &str, bad: &str) {
-    let v = write_verilog();
-    assert_eq!(
-        v.matches(good).count(),
-        1,
-        "the emitted write master changed: {good}"
-    );
-    let (ok, out) = prove_named("axi_write", &v.replace(good, bad), WRITE_COVER_DEPTH);
-    assert!(!ok, "the mutant {bad:?} passed:\n{out}");
-    assert!(
-        out.contains(&format!(
-            "axi_write: FAILED: bounded proof to depth {}",
-            depth()
-        )),
-        "{out}"
-    );
+    assert_refused("axi_write", &write_verilog(), good, bad, WRITE_COVER_DEPTH);
 }
 
 #[test]
