@@ -10,10 +10,12 @@
 //! removed and `arlen` one too large; for the write master the same two on AW, and an AW
 //! issued before its data is in the FIFO.
 //!
-//! The bounded depth is 8 cycles by default (about 16 s; each further cycle costs several
-//! times the one before: depth 10 took 4 minutes), which covers a command, its first two
-//! bursts on the AR channel and their first beats. Set `LLAMAHDL_AXI_FORMAL_DEPTH` for a
-//! deeper run (`make formal-axi LLAMAHDL_AXI_FORMAL_DEPTH=12`).
+//! The bounded depth is 8 cycles by default for the read master (about 16 s; each further
+//! cycle costs several times the one before: depth 10 took 4 minutes), which covers a
+//! command, its first two bursts on the AR channel and their first beats; 7 for the write
+//! master (39 s; depth 8 takes about 225 s and holds too), which covers a command, its
+//! first burst's AW, W beats and response. Set `LLAMAHDL_AXI_FORMAL_DEPTH` for a deeper
+//! run of both (`make formal-axi LLAMAHDL_AXI_FORMAL_DEPTH=8`).
 
 use llamahdl_hw::cosim::{emit_verilog, missing_tool};
 use llamahdl_hw::units::dram::axi_read::{AxiReadMaster, AxiReadParams};
@@ -26,8 +28,10 @@ const COVER_DEPTH: &str = "10";
 /// written and acknowledged in step 11 at the earliest.
 const WRITE_COVER_DEPTH: &str = "12";
 
-fn depth() -> String {
-    std::env::var("LLAMAHDL_AXI_FORMAL_DEPTH").unwrap_or_else(|_| "8".into())
+/// The bounded depth for the property set `name`.
+fn depth(name: &str) -> String {
+    std::env::var("LLAMAHDL_AXI_FORMAL_DEPTH")
+        .unwrap_or_else(|_| if name == "axi_write" { "7" } else { "8" }.into())
 }
 
 fn prove_sh() -> PathBuf {
@@ -90,7 +94,7 @@ fn prove_named(name: &str, v: &str, cover_depth: &str) -> (bool, String) {
         .arg(name)
         .arg(&f)
         .arg(work.join("w"))
-        .args([depth().as_str(), cover_depth])
+        .args([depth(name).as_str(), cover_depth])
         .output()
         .unwrap();
     let out = String::from_utf8_lossy(&o.stdout).into_owned();
@@ -108,7 +112,7 @@ fn assert_proved(name: &str, v: &str, cover_depth: &str) {
     for step in [
         format!(
             "every assertion holds in all states reachable within {} cycles",
-            depth()
+            depth(name)
         ),
         format!("every cover reached within {cover_depth} cycles"),
     ] {
@@ -128,7 +132,7 @@ fn assert_refused(name: &str, v: &str, good: &str, bad: &str, cover_depth: &str)
     assert!(
         out.contains(&format!(
             "{name}: FAILED: bounded proof to depth {}",
-            depth()
+            depth(name)
         )),
         "{out}"
     );
