@@ -58,7 +58,8 @@ impl<const DW: usize, const SW: usize, const FA: usize> BootBench<DW, SW, FA> {
         dram_bytes: usize,
     ) -> Result<Self, crate::units::boot::copier::BootBuildError> {
         let copier = BootCopier::<DW, SW, FA>::with_layout(layout, params)?;
-        let drv = Driver::new(copier, |u, c| u.clock.next = c.into());
+        let mut drv = Driver::new(copier, |u, c| u.clock.next = c.into());
+        drv.settle();
         let mem = AxiDram::new(dram.clone(), params.base, vec![0u8; dram_bytes]);
         Ok(BootBench {
             drv,
@@ -76,9 +77,9 @@ impl<const DW: usize, const SW: usize, const FA: usize> BootBench<DW, SW, FA> {
         self
     }
 
-    /// The copier's status in this cycle (from its registers).
+    /// The copier's status in this cycle (from its registers; every step, reset and
+    /// [`BootBench::new`] leave the logic settled, so nothing is settled again here).
     pub fn status(&mut self) -> BootStatus {
-        self.drv.settle();
         let u = &self.drv.uut;
         if u.ready.val() {
             BootStatus::Ready
