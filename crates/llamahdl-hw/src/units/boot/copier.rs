@@ -506,7 +506,7 @@ impl<const DW: usize, const SW: usize, const FA: usize> Logic for BootCopier<DW,
         self.wm.bresp.next = self.bresp.val();
         // Checks, on the words as they go to DRAM.
         self.hcheck.reset.next = self.reset.val();
-        self.hcheck.start.next = self.bd_cmd_valid.val() & self.bd_cmd_ready.val();
+        self.hcheck.start.next = (self.state.q.val() == self.s_cmd.val()) & self.bd_cmd_ready.val();
         self.hcheck.take.next = self.push.val();
         self.hcheck.in_data.next = self.pack.word.val();
         self.hcrc.clear.next = self.reset.val();
