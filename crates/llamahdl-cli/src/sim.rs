@@ -667,6 +667,27 @@ fn check_dram_flags(args: &SimArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The DRAM model the flags ask for, on a `bus_bits`-bit bus.
+fn dram_config(args: &SimArgs, bus_bits: u32) -> llamahdl_hw::sim::axi_dram::DramConfig {
+    let (stall, seed) = stall_of(args);
+    llamahdl_hw::sim::axi_dram::DramConfig {
+        latency: args.dram_latency,
+        ar_stall: stall,
+        r_stall: stall,
+        seed,
+        ..llamahdl_hw::sim::axi_dram::DramConfig::new(bus_bits as usize / 8)
+    }
+}
+
+/// The streaming decoder's parameters: the whole context, the image at address 0.
+fn dram_params(ctx: usize) -> llamahdl_hw::decoder::dram::DramParams {
+    llamahdl_hw::decoder::dram::DramParams {
+        ctx,
+        base: 0,
+        axi: llamahdl_hw::units::dram::axi_read::AxiReadParams::default(),
+    }
+}
+
 /// The stall probability and seed asked for.
 fn stall_of(args: &SimArgs) -> (f64, u64) {
     let seed = args.dram_stall_seed.unwrap_or(0);
@@ -738,14 +759,7 @@ fn boot_from_device(
         bytes_per_cycle: args.device_cap.unwrap_or(1.0),
         error_block: None,
     };
-    let (stall, seed) = stall_of(args);
-    let cfg = llamahdl_hw::sim::axi_dram::DramConfig {
-        latency: args.dram_latency,
-        ar_stall: stall,
-        r_stall: stall,
-        seed,
-        ..llamahdl_hw::sim::axi_dram::DramConfig::new(bus_bits as usize / 8)
-    };
+    let cfg = dram_config(args, bus_bits);
     eprintln!(
         "boot: copying {what} ({} bytes, {} blocks) from the block device model (latency {}, \
          cap {} B/cycle) into DRAM, checking the header and {} region CRCs",
@@ -803,11 +817,7 @@ fn boot_from_device(
         DramRun {
             lanes,
             bus_bits,
-            params: llamahdl_hw::decoder::dram::DramParams {
-                ctx,
-                base: 0,
-                axi: llamahdl_hw::units::dram::axi_read::AxiReadParams::default(),
-            },
+            params: dram_params(ctx),
             cfg,
             bytes: mem,
         },
@@ -846,22 +856,11 @@ fn prepare_dram(
         )
     })?;
     let bytes = std::fs::read(img).with_context(|| format!("{what}: cannot read"))?;
-    let (stall, seed) = stall_of(args);
-    let cfg = llamahdl_hw::sim::axi_dram::DramConfig {
-        latency: args.dram_latency,
-        ar_stall: stall,
-        r_stall: stall,
-        seed,
-        ..llamahdl_hw::sim::axi_dram::DramConfig::new(bus_bits as usize / 8)
-    };
+    let cfg = dram_config(args, bus_bits);
     Ok(DramRun {
         lanes,
         bus_bits,
-        params: llamahdl_hw::decoder::dram::DramParams {
-            ctx,
-            base: 0,
-            axi: llamahdl_hw::units::dram::axi_read::AxiReadParams::default(),
-        },
+        params: dram_params(ctx),
         cfg,
         bytes,
     })
